@@ -1,0 +1,11 @@
+//! PairUX core: everything that can be decided without touching a socket, a clock or a browser.
+//!
+//! Architecture invariant: this crate depends on no web-sys, no tokio and no leptos. Time enters
+//! as plain milliseconds (`u64`), randomness as caller-provided bytes, so every state machine
+//! here runs natively and deterministically in tests.
+
+pub mod link;
+pub mod role;
+
+pub use link::{LinkError, SessionId, SessionLink};
+pub use role::Role;

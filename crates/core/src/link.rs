@@ -1,0 +1,434 @@
+//! Session links: `/s/<session-id>#k=<room key>[&c=<controller secret>]` (product.md §2).
+//!
+//! The path names the session and is the only part a server ever sees; the fragment carries the
+//! secrets. Parsing is total: every input, however malformed, yields a [`SessionLink`] or a
+//! [`LinkError`] that can be shown to a person. Producing a link takes its random bytes from the
+//! caller so this module stays free of any entropy source.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use crate::Role;
+
+/// Bytes in a session id (128 bits → 22 base64url characters).
+pub const SESSION_ID_LEN: usize = 16;
+/// Bytes in the room key (→ 43 base64url characters).
+pub const ROOM_KEY_LEN: usize = 32;
+/// Bytes in the controller secret (→ 43 base64url characters).
+pub const CONTROLLER_SECRET_LEN: usize = 32;
+/// Random bytes [`SessionLink::generate`] needs: id, room key and controller secret.
+pub const GENERATE_RANDOM_LEN: usize = SESSION_ID_LEN + ROOM_KEY_LEN + CONTROLLER_SECRET_LEN;
+
+/// Longest link text we even look at; anything longer is refused before parsing.
+const MAX_LINK_LEN: usize = 2048;
+
+/// Why a link could not be used. `Display` is for logs; [`LinkError::user_message`] is for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("not a session path (expected /s/<session-id>)")]
+    NotASessionPath,
+    #[error("session id is not 22 base64url characters")]
+    BadSessionId,
+    #[error("the fragment has no room key (k)")]
+    MissingKey,
+    #[error("the room key (k) is not 43 base64url characters")]
+    BadKey,
+    #[error("the controller secret (c) is not 43 base64url characters")]
+    BadControllerSecret,
+    #[error("parameter `{0}` appears more than once")]
+    DuplicateParam(String),
+    #[error("link is longer than {MAX_LINK_LEN} characters")]
+    TooLong,
+}
+
+impl LinkError {
+    /// A sentence for the person who opened the link.
+    pub fn user_message(&self) -> &'static str {
+        match self {
+            LinkError::MissingKey | LinkError::BadKey | LinkError::DuplicateParam(_) => {
+                "This link is incomplete — ask the host for a new one."
+            }
+            LinkError::BadControllerSecret => {
+                "This controller link is damaged — ask the host for a new one."
+            }
+            LinkError::NotASessionPath | LinkError::BadSessionId | LinkError::TooLong => {
+                "This doesn't look like a PairUX session link — check that you copied all of it."
+            }
+        }
+    }
+}
+
+/// The public name of a session: 128 random bits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId([u8; SESSION_ID_LEN]);
+
+impl SessionId {
+    pub fn from_bytes(bytes: [u8; SESSION_ID_LEN]) -> Self {
+        SessionId(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; SESSION_ID_LEN] {
+        &self.0
+    }
+
+    /// Parses the 22-character base64url form.
+    pub fn parse(text: &str) -> Result<Self, LinkError> {
+        decode_fixed(text)
+            .map(SessionId)
+            .ok_or(LinkError::BadSessionId)
+    }
+
+    /// The Realtime channel topic of this session.
+    pub fn topic(&self) -> String {
+        format!("realtime:pairux:{self}")
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({self})")
+    }
+}
+
+/// Defines a 32-byte secret whose `Debug` never prints it.
+macro_rules! secret {
+    ($(#[$doc:meta])* $name:ident, $len:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name([u8; $len]);
+
+        impl $name {
+            pub fn from_bytes(bytes: [u8; $len]) -> Self {
+                $name(bytes)
+            }
+
+            pub fn as_bytes(&self) -> &[u8; $len] {
+                &self.0
+            }
+
+            /// The base64url form used in links.
+            pub fn encode(&self) -> String {
+                URL_SAFE_NO_PAD.encode(self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+
+secret!(
+    /// Protects media and signaling end to end; lives only in the link fragment and in memory.
+    RoomKey,
+    ROOM_KEY_LEN
+);
+secret!(
+    /// Proves to the host that a participant was given a controller link.
+    ControllerSecret,
+    CONTROLLER_SECRET_LEN
+);
+
+/// A parsed session link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLink {
+    pub session: SessionId,
+    pub room_key: RoomKey,
+    pub controller: Option<ControllerSecret>,
+}
+
+impl SessionLink {
+    /// A fresh session from `GENERATE_RANDOM_LEN` random bytes (caller supplies a CSPRNG's output).
+    pub fn generate(random: &[u8; GENERATE_RANDOM_LEN]) -> Self {
+        let (id, rest) = random.split_at(SESSION_ID_LEN);
+        let (key, secret) = rest.split_at(ROOM_KEY_LEN);
+        SessionLink {
+            session: SessionId(id.try_into().expect("split at SESSION_ID_LEN")),
+            room_key: RoomKey(key.try_into().expect("split at ROOM_KEY_LEN")),
+            controller: Some(ControllerSecret(
+                secret
+                    .try_into()
+                    .expect("remainder is CONTROLLER_SECRET_LEN"),
+            )),
+        }
+    }
+
+    /// Parses a location's `pathname` and `hash` (the `#` is optional).
+    pub fn parse(path: &str, fragment: &str) -> Result<Self, LinkError> {
+        if path.len() + fragment.len() > MAX_LINK_LEN {
+            return Err(LinkError::TooLong);
+        }
+        let session = parse_path(path)?;
+        let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
+        let mut key = None;
+        let mut controller = None;
+        for pair in fragment.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "k" => set_once(&mut key, "k", value)?,
+                "c" => set_once(&mut controller, "c", value)?,
+                // Unknown parameters are left for newer clients.
+                _ => {}
+            }
+        }
+        let room_key = key
+            .ok_or(LinkError::MissingKey)
+            .and_then(|k| decode_fixed(k).map(RoomKey).ok_or(LinkError::BadKey))?;
+        let controller = controller
+            .map(|c| {
+                decode_fixed(c)
+                    .map(ControllerSecret)
+                    .ok_or(LinkError::BadControllerSecret)
+            })
+            .transpose()?;
+        Ok(SessionLink {
+            session,
+            room_key,
+            controller,
+        })
+    }
+
+    /// Parses a whole link as a person pastes it: `https://host/s/<id>#k=…`, `/s/<id>#k=…`
+    /// or `host/s/<id>#k=…`. Surrounding whitespace is ignored.
+    pub fn parse_href(href: &str) -> Result<Self, LinkError> {
+        let href = href.trim();
+        if href.len() > MAX_LINK_LEN {
+            return Err(LinkError::TooLong);
+        }
+        let (before, fragment) = href.split_once('#').unwrap_or((href, ""));
+        let before = before.split_once('?').map_or(before, |(p, _)| p);
+        let path_start = before.find("/s/").ok_or(LinkError::NotASessionPath)?;
+        Self::parse(&before[path_start..], fragment)
+    }
+
+    /// The role this link grants.
+    pub fn role(&self) -> Role {
+        if self.controller.is_some() {
+            Role::Controller
+        } else {
+            Role::Viewer
+        }
+    }
+
+    /// `/s/<session-id>`: the only part that reaches a server.
+    pub fn path(&self) -> String {
+        format!("/s/{}", self.session)
+    }
+
+    /// The link for viewers: path plus `#k=`.
+    pub fn viewer_link(&self) -> String {
+        format!("{}#k={}", self.path(), self.room_key.encode())
+    }
+
+    /// The link for controllers: path plus `#k=…&c=…`, or `None` if this link has no secret.
+    pub fn controller_link(&self) -> Option<String> {
+        let secret = self.controller.as_ref()?;
+        Some(format!("{}&c={}", self.viewer_link(), secret.encode()))
+    }
+
+    /// This link as its holder would share it (path and fragment, no origin).
+    pub fn to_link(&self) -> String {
+        self.controller_link().unwrap_or_else(|| self.viewer_link())
+    }
+}
+
+fn parse_path(path: &str) -> Result<SessionId, LinkError> {
+    let rest = path.strip_prefix("/s/").ok_or(LinkError::NotASessionPath)?;
+    let id = rest.strip_suffix('/').unwrap_or(rest);
+    if id.is_empty() || id.contains('/') {
+        return Err(LinkError::NotASessionPath);
+    }
+    SessionId::parse(id)
+}
+
+fn set_once<'a>(slot: &mut Option<&'a str>, name: &str, value: &'a str) -> Result<(), LinkError> {
+    if slot.replace(value).is_some() {
+        return Err(LinkError::DuplicateParam(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Decodes canonical unpadded base64url into exactly `N` bytes.
+fn decode_fixed<const N: usize>(text: &str) -> Option<[u8; N]> {
+    // Reject early so a huge string never reaches the decoder's allocation.
+    if text.len() != (N * 4).div_ceil(3) {
+        return None;
+    }
+    URL_SAFE_NO_PAD.decode(text).ok()?.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "AAECAwQFBgcICQoLDA0ODw";
+    const KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+    const SECRET: &str = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8";
+
+    fn random() -> [u8; GENERATE_RANDOM_LEN] {
+        std::array::from_fn(|i| i as u8)
+    }
+
+    #[test]
+    fn generated_links_have_the_documented_shape() {
+        let link = SessionLink::generate(&random());
+        assert_eq!(link.session.to_string(), ID);
+        assert_eq!(link.path(), format!("/s/{ID}"));
+        assert_eq!(link.viewer_link(), format!("/s/{ID}#k={KEY}"));
+        assert_eq!(
+            link.controller_link().unwrap(),
+            format!("/s/{ID}#k={KEY}&c={SECRET}")
+        );
+        assert_eq!(link.session.topic(), format!("realtime:pairux:{ID}"));
+    }
+
+    #[test]
+    fn viewer_and_controller_links_round_trip() {
+        let link = SessionLink::generate(&random());
+        let viewer = SessionLink::parse_href(&link.viewer_link()).unwrap();
+        assert_eq!(viewer.role(), Role::Viewer);
+        assert_eq!(viewer.room_key, link.room_key);
+        let controller = SessionLink::parse_href(&link.controller_link().unwrap()).unwrap();
+        assert_eq!(controller.role(), Role::Controller);
+        assert_eq!(controller, link);
+        assert_eq!(controller.to_link(), link.controller_link().unwrap());
+    }
+
+    #[test]
+    fn accepts_full_urls_hash_prefix_trailing_slash_and_unknown_params() {
+        let href = format!(" https://pairux.example/s/{ID}/?x=1#k={KEY}&v=2 \n");
+        let link = SessionLink::parse_href(&href).unwrap();
+        assert_eq!(link.session.to_string(), ID);
+        assert!(SessionLink::parse(&format!("/s/{ID}"), &format!("#k={KEY}")).is_ok());
+        assert!(SessionLink::parse(&format!("/s/{ID}"), &format!("k={KEY}")).is_ok());
+    }
+
+    #[test]
+    fn every_malformed_case_has_its_error() {
+        let p = format!("/s/{ID}");
+        let k = format!("k={KEY}");
+        let cases: Vec<(String, String, LinkError)> = vec![
+            ("/".into(), k.clone(), LinkError::NotASessionPath),
+            ("/x/abc".into(), k.clone(), LinkError::NotASessionPath),
+            ("/s/".into(), k.clone(), LinkError::NotASessionPath),
+            (format!("{p}/extra"), k.clone(), LinkError::NotASessionPath),
+            ("/s/short".into(), k.clone(), LinkError::BadSessionId),
+            (
+                format!("/s/{}", &ID[..21]),
+                k.clone(),
+                LinkError::BadSessionId,
+            ),
+            (
+                format!("/s/{}=", &ID[..21]),
+                k.clone(),
+                LinkError::BadSessionId,
+            ),
+            (
+                format!("/s/{}+", &ID[..21]),
+                k.clone(),
+                LinkError::BadSessionId,
+            ),
+            // Non-canonical final character (trailing bits set).
+            (
+                format!("/s/{}x", &ID[..21]),
+                k.clone(),
+                LinkError::BadSessionId,
+            ),
+            (p.clone(), String::new(), LinkError::MissingKey),
+            (p.clone(), "#".into(), LinkError::MissingKey),
+            (p.clone(), format!("c={SECRET}"), LinkError::MissingKey),
+            (p.clone(), "k=".into(), LinkError::BadKey),
+            (p.clone(), "k".into(), LinkError::BadKey),
+            (p.clone(), format!("k={}", &KEY[..42]), LinkError::BadKey),
+            (p.clone(), format!("k={KEY}A"), LinkError::BadKey),
+            (p.clone(), format!("k={}/", &KEY[..42]), LinkError::BadKey),
+            (
+                p.clone(),
+                format!("{k}&c=abc"),
+                LinkError::BadControllerSecret,
+            ),
+            (p.clone(), format!("{k}&c="), LinkError::BadControllerSecret),
+            (
+                p.clone(),
+                format!("{k}&{k}"),
+                LinkError::DuplicateParam("k".into()),
+            ),
+            (
+                p.clone(),
+                format!("{k}&c={SECRET}&c={SECRET}"),
+                LinkError::DuplicateParam("c".into()),
+            ),
+            (p.clone(), "k=".repeat(2000), LinkError::TooLong),
+        ];
+        for (path, fragment, want) in cases {
+            assert_eq!(
+                SessionLink::parse(&path, &fragment),
+                Err(want.clone()),
+                "{path} # {fragment}"
+            );
+            assert!(!want.user_message().is_empty());
+        }
+        assert_eq!(
+            SessionLink::parse_href("no link here"),
+            Err(LinkError::NotASessionPath)
+        );
+    }
+
+    #[test]
+    fn a_link_without_key_tells_the_person_what_to_do() {
+        let err = SessionLink::parse(&format!("/s/{ID}"), "").unwrap_err();
+        assert_eq!(
+            err.user_message(),
+            "This link is incomplete — ask the host for a new one."
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let link = SessionLink::generate(&random());
+        let shown = format!("{link:?}");
+        assert!(!shown.contains(KEY) && !shown.contains(SECRET), "{shown}");
+        assert!(shown.contains(ID));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_never_panics(path in ".{0,200}", fragment in ".{0,300}") {
+                let _ = SessionLink::parse(&path, &fragment);
+                let _ = SessionLink::parse_href(&format!("{path}#{fragment}"));
+            }
+
+            #[test]
+            fn link_like_text_never_panics(
+                id in "[A-Za-z0-9_=+/-]{0,30}",
+                params in proptest::collection::vec(("[kcx]{0,2}", "[A-Za-z0-9_=&-]{0,50}"), 0..5),
+            ) {
+                let fragment: Vec<String> = params.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                let _ = SessionLink::parse(&format!("/s/{id}"), &fragment.join("&"));
+            }
+
+            #[test]
+            fn generated_links_always_round_trip(bytes in proptest::collection::vec(any::<u8>(), GENERATE_RANDOM_LEN)) {
+                let random: [u8; GENERATE_RANDOM_LEN] = bytes.try_into().unwrap();
+                let link = SessionLink::generate(&random);
+                prop_assert_eq!(SessionLink::parse_href(&link.to_link()), Ok(link.clone()));
+                let viewer = SessionLink::parse_href(&link.viewer_link()).unwrap();
+                prop_assert_eq!(viewer.controller, None);
+            }
+        }
+    }
+}
