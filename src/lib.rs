@@ -1,7 +1,11 @@
-//! The PairUX browser client.
-use leptos::prelude::*;
+//! The PairUX browser client: a Leptos CSR app.
+//!
+//! Layers: `components` render signals and call actions; `state` holds the page's shared,
+//! `Copy` context; `platform` is the only code that touches web-sys / `JsValue`. Decisions live
+//! in `pairux_core`.
 
-#[component]
-pub fn App() -> impl IntoView {
-    view! { <main>"PairUX"</main> }
-}
+pub mod components;
+pub mod platform;
+pub mod state;
+
+pub use components::App;

@@ -1,1 +1,65 @@
-fn main() {}
+//! `cargo xtask …`: every developer task of PairUX, the same ones CI runs.
+//!
+//! Each subcommand is idempotent and prints what it does. `setup` runs first for `build`,
+//! `run`, `test`, `bench` and `ci` unless `PAIRUX_SKIP_SETUP=1`.
+
+mod bench;
+mod build;
+mod netns;
+mod run;
+mod setup;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "PairUX developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install whatever is missing: wasm target, Trunk, wasm-bindgen-cli, Debian and npm packages.
+    Setup,
+    /// Build the release app (dist/) and the native server.
+    Build,
+    /// Build, then serve the app and the local stack at http://127.0.0.1:<port>.
+    Run {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Every lint and test; ends with one line `N passed, M failed`.
+    Test {
+        /// Run only suites whose name contains this text (e.g. `e2e`, `clippy`).
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Benchmarks: `size`, `realtime` (each writes target/bench/<name>.json).
+    Bench { name: String },
+    /// What CI runs: the same as `test`.
+    Ci,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup => setup::run(),
+        Command::Build => setup::unless_skipped().and_then(|()| build::all()),
+        Command::Run { port } => setup::unless_skipped().and_then(|()| run::run(port)),
+        Command::Test { only } => setup::unless_skipped().and_then(|()| test::run(only.as_deref())),
+        Command::Ci => setup::unless_skipped().and_then(|()| test::run(None)),
+        Command::Bench { name } => setup::unless_skipped().and_then(|()| bench::run(&name)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

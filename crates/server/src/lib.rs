@@ -80,7 +80,7 @@ pub fn state_from_args(args: &Args, secret: &str) -> Result<AppState, StartError
 pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
     let index = static_dir.join("index.html");
     // Unknown paths (e.g. /s/<id>) get index.html so the app's router takes over.
-    let app_files = ServeDir::new(&static_dir).not_found_service(ServeFile::new(index));
+    let app_files = ServeDir::new(&static_dir).fallback(ServeFile::new(index));
     Router::new()
         .route("/health", get(health))
         .route("/config.json", get(client_config))

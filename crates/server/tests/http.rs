@@ -1,0 +1,94 @@
+//! The HTTP surface of pairux-server: health, config.json, the app with SPA fallback.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser as _;
+use pairux_server::{router, state_from_args, Args};
+
+/// A dist/ stand-in with an index.html and one asset.
+fn static_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pairux-http-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>PairUX</title>").unwrap();
+    std::fs::write(dir.join("app.js"), "export {};").unwrap();
+    dir
+}
+
+async fn spawn(extra: &[&str]) -> String {
+    let dir = static_dir();
+    let mut argv = vec!["pairux-server", "--static", dir.to_str().unwrap()];
+    argv.extend_from_slice(extra);
+    let args = Args::parse_from(argv);
+    let state = Arc::new(state_from_args(&args, "test-secret").unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(state, args.static_dir.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let base = spawn(&[]).await;
+    let res = reqwest::get(format!("{base}/health")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn config_json_has_the_documented_shape() {
+    let base = spawn(&[
+        "--public-url",
+        "https://pairux.example",
+        "--ice-servers",
+        r#"[{"urls":"stun:127.0.0.1:3478"}]"#,
+    ])
+    .await;
+    let res = reqwest::get(format!("{base}/config.json")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let config: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        config["realtimeUrl"],
+        "wss://pairux.example/realtime/v1/websocket"
+    );
+    assert_eq!(config["iceServers"][0]["urls"], "stun:127.0.0.1:3478");
+    assert!(config["sfu"].is_null());
+
+    let key = config["anonKey"].as_str().unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_required_spec_claims(&["exp"]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        key,
+        &jsonwebtoken::DecodingKey::from_secret(b"test-secret"),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(claims["role"], "anon");
+}
+
+#[tokio::test]
+async fn session_paths_get_the_app_and_assets_are_served() {
+    let base = spawn(&[]).await;
+    for path in ["/", "/s/AAECAwQFBgcICQoLDA0ODw", "/anything/else"] {
+        let res = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(res.text().await.unwrap().contains("<title>PairUX</title>"));
+    }
+    let res = reqwest::get(format!("{base}/app.js")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+}
+
+#[test]
+fn bad_ice_servers_are_refused_at_start() {
+    let args = Args::parse_from(["pairux-server", "--ice-servers", "{nope"]);
+    assert!(state_from_args(&args, "s").is_err());
+}

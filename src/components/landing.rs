@@ -1,0 +1,92 @@
+//! `/`: start a session as host, or join one with a pasted link.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use pairux_core::link::GENERATE_RANDOM_LEN;
+use pairux_core::{Role, SessionLink};
+
+use super::ErrorBanner;
+use crate::platform;
+use crate::state::{AppState, Opened, SessionEntry};
+
+#[component]
+pub fn Landing() -> impl IntoView {
+    let state = AppState::expect();
+    let navigate = use_navigate();
+    let error = RwSignal::new(None::<String>);
+
+    let open = move |entry: SessionEntry| {
+        let path = entry.link.path();
+        state.opened.set(Opened::Session(entry));
+        navigate(&path, Default::default());
+    };
+
+    let start = {
+        let open = open.clone();
+        move |_| {
+            let mut random = [0u8; GENERATE_RANDOM_LEN];
+            match platform::random::fill(&mut random) {
+                Ok(()) => open(SessionEntry {
+                    link: SessionLink::generate(&random),
+                    role: Role::Host,
+                }),
+                Err(err) => error.set(Some(format!(
+                    "This browser could not create a secure session ({err})."
+                ))),
+            }
+        }
+    };
+
+    let pasted = RwSignal::new(String::new());
+    let join = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match SessionLink::parse_href(&pasted.get_untracked()) {
+            Ok(link) => open(SessionEntry {
+                role: link.role(),
+                link,
+            }),
+            Err(err) => error.set(Some(err.user_message().to_owned())),
+        }
+    };
+
+    view! {
+        <section class="hero">
+            <h1>"Pair on one screen, from anywhere."</h1>
+            <p class="lede">
+                "Share your screen with a link. Your partner sees it in a second, asks for control, "
+                "and drives — encrypted end to end."
+            </p>
+        </section>
+        <Show when=move || error.get().is_some()>
+            <ErrorBanner message=Signal::derive(move || error.get().unwrap_or_default())/>
+        </Show>
+        <div class="choices">
+            <section class="card">
+                <h2>"Host"</h2>
+                <p>"Share a screen, window or tab and invite people with a link."</p>
+                <button class="primary" data-testid="start-session" on:click=start>
+                    "Start a session"
+                </button>
+            </section>
+            <section class="card">
+                <h2>"Join"</h2>
+                <form on:submit=join>
+                    <label for="join-link">"Session link"</label>
+                    <div class="row">
+                        <input
+                            id="join-link"
+                            type="url"
+                            inputmode="url"
+                            autocomplete="off"
+                            spellcheck="false"
+                            placeholder="https://…/s/…#k=…"
+                            data-testid="join-link-input"
+                            bind:value=pasted
+                        />
+                        <button type="submit" data-testid="join-link">"Join with a link"</button>
+                    </div>
+                </form>
+            </section>
+        </div>
+    }
+}

@@ -1,0 +1,36 @@
+//! The address bar: reading the link a page was opened with, and scrubbing its secrets.
+
+use super::{js_error, window, JsError};
+
+/// Path and fragment the page was opened at.
+pub struct OpenedAt {
+    pub path: String,
+    pub fragment: String,
+}
+
+/// Reads `pathname` and `hash`, then removes the fragment from the address bar (and so from
+/// history) with `history.replaceState`, so the secrets stay only in memory.
+pub fn take_opened_at() -> Result<OpenedAt, JsError> {
+    let window = window()?;
+    let location = window.location();
+    let path = location.pathname().map_err(js_error)?;
+    let fragment = location.hash().map_err(js_error)?;
+    if !fragment.is_empty() {
+        let search = location.search().unwrap_or_default();
+        window
+            .history()
+            .map_err(js_error)?
+            .replace_state_with_url(
+                &wasm_bindgen::JsValue::NULL,
+                "",
+                Some(&format!("{path}{search}")),
+            )
+            .map_err(js_error)?;
+    }
+    Ok(OpenedAt { path, fragment })
+}
+
+/// `location.origin`, e.g. `http://127.0.0.1:8080`.
+pub fn origin() -> Result<String, JsError> {
+    window()?.location().origin().map_err(js_error)
+}

@@ -1,0 +1,27 @@
+//! Browser glue: the only modules that touch web-sys and `JsValue`. No decisions here — each
+//! function does one browser thing and converts JS errors in [`js_error`].
+
+pub mod clipboard;
+pub mod location;
+pub mod random;
+
+use wasm_bindgen::JsValue;
+
+/// A browser API failed; the text is what the browser said.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct JsError(pub String);
+
+/// Converts a thrown JS value into a [`JsError`] (the one place that inspects JS errors).
+pub fn js_error(value: JsValue) -> JsError {
+    if let Some(err) = value.dyn_ref::<js_sys::Error>() {
+        return JsError(String::from(err.message()));
+    }
+    JsError(value.as_string().unwrap_or_else(|| format!("{value:?}")))
+}
+
+use wasm_bindgen::JsCast as _;
+
+fn window() -> Result<web_sys::Window, JsError> {
+    web_sys::window().ok_or_else(|| JsError("no window".into()))
+}

@@ -1,0 +1,124 @@
+// Shared harness for the browser journeys: a real pairux-server serving the release build, and
+// headless Debian Chromium driven by playwright-core.
+//
+// `cargo xtask test` runs these inside a loopback-only network namespace (PAIRUX_IN_NETNS=1), so
+// WebRTC candidates can only be loopback. Run by hand with `cargo xtask test --only e2e`.
+
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export const serverBin =
+  process.env.PAIRUX_SERVER_BIN ?? path.join(root, 'target/native/pairux-server');
+export const distDir = process.env.PAIRUX_DIST ?? path.join(root, 'dist');
+
+/** Chromium flags verified on this machine kind (toolchain.md). */
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--auto-accept-this-tab-capture',
+  '--auto-select-desktop-capture-source=Entire screen',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts pairux-server on a free loopback port. `restart()` stops it and starts it again on
+ * the same port with the same secret (pages that are open keep a valid anon key).
+ */
+export async function startServer({ secret = randomBytes(32).toString('hex'), args = [] } = {}) {
+  if (!existsSync(serverBin)) throw new Error(`no server binary at ${serverBin} (cargo xtask build)`);
+  if (!existsSync(path.join(distDir, 'index.html'))) throw new Error(`no app build in ${distDir}`);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child;
+  let log = '';
+  const start = async () => {
+    child = spawn(
+      serverBin,
+      ['--listen', `127.0.0.1:${port}`, '--static', distDir, ...args],
+      { env: { ...process.env, PAIRUX_JWT_SECRET: secret, RUST_LOG: 'pairux_server=warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout.on('data', (d) => { log += d; });
+    child.stderr.on('data', (d) => { log += d; });
+    await waitForHealth(url, child, () => log);
+  };
+  const stop = async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await start();
+  return { url, port, secret, stop, restart: async () => { await stop(); await start(); }, log: () => log };
+}
+
+async function waitForHealth(url, child, log) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`pairux-server exited early:\n${log()}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`pairux-server did not become healthy:\n${log()}`);
+}
+
+/** Headless Debian Chromium. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: chromiumArgs,
+  });
+}
+
+/** A new page whose console errors and page errors are collected in `page.errors`. */
+export async function newPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (err) => page.errors.push(String(err)));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') page.errors.push(msg.text());
+  });
+  return page;
+}
+
+/** Loads a URL and waits until the Leptos app has mounted. */
+export async function openApp(page, url) {
+  await page.goto(url);
+  await page.waitForSelector('.app', { timeout: 15_000 });
+}

@@ -1,0 +1,60 @@
+//! wasm-bindgen tests of the browser glue, run in headless Chromium by `cargo xtask test`
+//! (wasm-bindgen-test-runner + Debian's chromedriver; flags in webdriver.json).
+#![cfg(target_arch = "wasm32")]
+
+use pairux_web::platform;
+use pairux_web::state::{opened_from_location, Opened};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn random_bytes_come_from_the_browser_csprng() {
+    let mut a = [0u8; 80];
+    let mut b = [0u8; 80];
+    platform::random::fill(&mut a).unwrap();
+    platform::random::fill(&mut b).unwrap();
+    assert_ne!(a, b);
+    assert_ne!(a, [0u8; 80]);
+    // More than one getRandomValues call's worth (65,536 bytes).
+    let mut big = vec![0u8; 70_000];
+    platform::random::fill(&mut big).unwrap();
+    assert!(big[65_536..].iter().any(|&x| x != 0));
+}
+
+#[wasm_bindgen_test]
+fn the_fragment_is_read_once_and_removed_from_the_address_bar() {
+    let window = web_sys::window().unwrap();
+    let history = window.history().unwrap();
+    let original = window.location().pathname().unwrap();
+    let link = "/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+    history
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(link))
+        .unwrap();
+
+    let at = platform::location::take_opened_at().unwrap();
+    assert_eq!(at.path, "/s/AAECAwQFBgcICQoLDA0ODw");
+    assert!(at.fragment.starts_with("#k=ICEi"));
+    assert_eq!(window.location().hash().unwrap(), "");
+    assert_eq!(
+        window.location().pathname().unwrap(),
+        "/s/AAECAwQFBgcICQoLDA0ODw"
+    );
+    match opened_from_location(&at.path, &at.fragment) {
+        Opened::Session(entry) => assert_eq!(entry.role, pairux_core::Role::Viewer),
+        other => panic!("expected a session, got {other:?}"),
+    }
+
+    history
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&original))
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+fn origin_is_the_page_origin() {
+    let origin = platform::location::origin().unwrap();
+    assert!(
+        origin.starts_with("http://127.0.0.1:") || origin.starts_with("http://localhost:"),
+        "{origin}"
+    );
+}

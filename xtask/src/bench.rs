@@ -1,0 +1,104 @@
+//! `cargo xtask bench <name>`: each benchmark writes `target/bench/<name>.json` and prints a
+//! table. Benchmarks are figures, never pass/fail tests.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::build;
+use crate::util::{self, cargo};
+
+pub fn run(name: &str) -> Result<()> {
+    match name {
+        "size" => size(),
+        "realtime" => realtime(),
+        other => bail!("unknown benchmark `{other}` (have: size, realtime)"),
+    }
+}
+
+fn out_dir() -> Result<PathBuf> {
+    let dir = util::root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Writes the JSON and prints it as a two-column table.
+fn report(name: &str, figures: &Value) -> Result<()> {
+    let path = out_dir()?.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(figures)? + "\n")?;
+    println!("\n{name} → {}", path.display());
+    if let Some(map) = figures.as_object() {
+        for (k, v) in map {
+            println!("  {k:<28} {v}");
+        }
+    }
+    Ok(())
+}
+
+/// Gzipped sizes of what a browser downloads: app wasm + JS glue, worker wasm + JS.
+fn size() -> Result<()> {
+    build::app()?;
+    let dist = build::dist();
+    let mut figures = json!({});
+    for (key, pick) in [
+        ("app_wasm_gz_bytes", Pick::App("wasm")),
+        ("app_js_gz_bytes", Pick::App("js")),
+        ("worker_wasm_gz_bytes", Pick::Worker("wasm")),
+        ("worker_js_gz_bytes", Pick::Worker("js")),
+    ] {
+        let mut total = 0;
+        for file in files(&dist, pick)? {
+            total += gzip_len(&std::fs::read(&file)?)?;
+        }
+        figures[key] = json!(total);
+    }
+    report("size", &figures)
+}
+
+#[derive(Clone, Copy)]
+enum Pick {
+    App(&'static str),
+    Worker(&'static str),
+}
+
+/// Trunk names outputs `<crate>-<hash>[_bg].<ext>`; the worker crate is `pairux-worker`.
+fn files(dist: &Path, pick: Pick) -> Result<Vec<PathBuf>> {
+    let (prefix, ext) = match pick {
+        Pick::App(ext) => ("pairux-web-", ext),
+        Pick::Worker(ext) => ("pairux-worker", ext),
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dist).with_context(|| format!("reading {}", dist.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with(prefix) && path.extension().is_some_and(|e| e == ext) {
+            found.push(path);
+        }
+    }
+    Ok(found)
+}
+
+fn gzip_len(bytes: &[u8]) -> Result<u64> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes)?;
+    Ok(gz.finish()?.len() as u64)
+}
+
+/// The Realtime load benchmark lives with the server (it needs its types); this runs it.
+fn realtime() -> Result<()> {
+    let out = out_dir()?.join("realtime.json");
+    util::run(
+        cargo()
+            .args([
+                "run",
+                "--profile",
+                build::NATIVE_PROFILE,
+                "-p",
+                "pairux-server",
+            ])
+            .args(["--bin", "pairux-realtime-bench", "--", "--out"])
+            .arg(&out),
+    )
+}

@@ -1,0 +1,258 @@
+//! `cargo xtask test`: every lint and test suite, then one line `N passed, M failed`.
+//!
+//! Suites run in order and a failing one does not stop the rest, so one run shows everything
+//! that is wrong. Browser suites (wasm-bindgen-test, Playwright, realtime-js conformance) run in
+//! a loopback-only network namespace; they are compiled before entering it, since the namespace
+//! reaches no registry.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::build;
+use crate::netns::LoopbackNamespace;
+use crate::util::{cargo, cmd, run_tee};
+
+const WASM: &str = "wasm32-unknown-unknown";
+
+/// Outcome of one suite: counts of cases, or one case for a lint.
+struct Outcome {
+    name: &'static str,
+    passed: u64,
+    failed: u64,
+}
+
+struct Runner<'a> {
+    only: Option<&'a str>,
+    outcomes: Vec<Outcome>,
+}
+
+impl Runner<'_> {
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_none_or(|o| name.contains(o))
+    }
+
+    /// A suite that passes or fails as a whole (lints, builds).
+    fn check(&mut self, name: &'static str, c: &mut Command) -> bool {
+        if !self.wants(name) {
+            return true;
+        }
+        banner(name);
+        let ok = run_tee(c).map(|(_, ok)| ok).unwrap_or_else(report);
+        self.outcomes.push(Outcome {
+            name,
+            passed: u64::from(ok),
+            failed: u64::from(!ok),
+        });
+        ok
+    }
+
+    /// A suite whose output reports test counts; a non-zero exit with no failures counted is
+    /// itself one failure (e.g. a compile error).
+    fn counted(&mut self, name: &'static str, c: &mut Command) {
+        if !self.wants(name) {
+            return;
+        }
+        banner(name);
+        let (text, ok) = run_tee(c).unwrap_or_else(|e| (report(e).to_string(), false));
+        let (passed, mut failed) = parse_counts(&text);
+        if !ok && failed == 0 {
+            failed = 1;
+        }
+        if ok && passed == 0 {
+            eprintln!("xtask: suite {name} ran no test");
+            failed += 1;
+        }
+        self.outcomes.push(Outcome {
+            name,
+            passed,
+            failed,
+        });
+    }
+
+    fn skipped_after_failure(&mut self, name: &'static str) {
+        if self.wants(name) {
+            eprintln!("xtask: {name} not run: its build failed");
+            self.outcomes.push(Outcome {
+                name,
+                passed: 0,
+                failed: 1,
+            });
+        }
+    }
+}
+
+pub fn run(only: Option<&str>) -> Result<()> {
+    let mut r = Runner {
+        only,
+        outcomes: Vec::new(),
+    };
+    r.check("fmt", cargo().args(["fmt", "--all", "--", "--check"]));
+    r.check(
+        "clippy-native",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
+    r.check(
+        "clippy-wasm32",
+        cargo().args([
+            "clippy",
+            "-p",
+            "pairux-web",
+            "-p",
+            "pairux-core",
+            "--all-targets",
+            "--target",
+            WASM,
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
+    r.counted("cargo-test", cargo().args(["test", "--workspace"]));
+
+    let browser_suites = ["wasm-bindgen-test", "conformance", "e2e"];
+    if browser_suites.iter().any(|s| r.wants(s)) {
+        let built = r.check("build-app", cmd("trunk").args(["build", "--release"]))
+            & r.check(
+                "build-server",
+                cargo().args([
+                    "build",
+                    "--profile",
+                    build::NATIVE_PROFILE,
+                    "-p",
+                    "pairux-server",
+                    "--bins",
+                ]),
+            )
+            & r.check(
+                "build-wasm-tests",
+                cargo().args(["test", "-p", "pairux-web", "--target", WASM, "--no-run"]),
+            );
+        if built {
+            browser(&mut r)?;
+        } else {
+            for s in browser_suites {
+                r.skipped_after_failure(s);
+            }
+        }
+    }
+    summary(&r.outcomes)
+}
+
+fn browser(r: &mut Runner) -> Result<()> {
+    let ns = LoopbackNamespace::create()?;
+    let server = build::server_bin();
+    let dist = build::dist();
+    let node_env = |c: &mut Command| {
+        c.env("PAIRUX_SERVER_BIN", &server)
+            .env("PAIRUX_DIST", &dist)
+            .env("PAIRUX_IN_NETNS", "1");
+    };
+    r.counted(
+        "wasm-bindgen-test",
+        ns.exec(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["test", "--offline", "-p", "pairux-web", "--target", WASM])
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
+            .env("PAIRUX_SERVER_BIN", &server),
+    );
+    let mut conformance = ns.exec("node");
+    conformance.args(["--test", "--test-reporter=spec", "tests/conformance/"]);
+    node_env(&mut conformance);
+    r.counted("conformance", &mut conformance);
+    let mut e2e = ns.exec("node");
+    e2e.args([
+        "--test",
+        "--test-reporter=spec",
+        "--test-concurrency=1",
+        "tests/e2e/",
+    ]);
+    node_env(&mut e2e);
+    r.counted("e2e", &mut e2e);
+    Ok(())
+}
+
+fn banner(name: &str) {
+    eprintln!("\n==== {name} ====");
+}
+
+fn report(err: anyhow::Error) -> bool {
+    eprintln!("xtask: {err:#}");
+    false
+}
+
+/// Sums cargo's `test result: … N passed; M failed` lines and node's `pass N` / `fail N`.
+fn parse_counts(text: &str) -> (u64, u64) {
+    let (mut passed, mut failed) = (0, 0);
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            passed += number_before(rest, " passed");
+            failed += number_before(rest, " failed");
+        } else if let Some(n) = node_count(line, "pass") {
+            passed += n;
+        } else if let Some(n) = node_count(line, "fail") {
+            failed += n;
+        }
+    }
+    (passed, failed)
+}
+
+/// `ℹ pass 3` (spec reporter) or `# pass 3` (TAP).
+fn node_count(line: &str, word: &str) -> Option<u64> {
+    let rest = line
+        .strip_prefix("ℹ ")
+        .or_else(|| line.strip_prefix("# "))?
+        .strip_prefix(word)?
+        .strip_prefix(' ')?;
+    rest.trim().parse().ok()
+}
+
+fn number_before(text: &str, suffix: &str) -> u64 {
+    text.find(suffix)
+        .and_then(|end| text[..end].rsplit(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn summary(outcomes: &[Outcome]) -> Result<()> {
+    eprintln!("\n==== summary ====");
+    for o in outcomes {
+        let mark = if o.failed == 0 { "ok  " } else { "FAIL" };
+        eprintln!(
+            "{mark} {:<20} {:>5} passed {:>4} failed",
+            o.name, o.passed, o.failed
+        );
+    }
+    let passed: u64 = outcomes.iter().map(|o| o.passed).sum();
+    let failed: u64 = outcomes.iter().map(|o| o.failed).sum();
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        anyhow::bail!("{failed} failed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_cargo_and_node_results() {
+        let text = "test result: ok. 12 passed; 0 failed; 1 ignored\n\
+                    test result: FAILED. 3 passed; 2 failed; 0 ignored\n\
+                    ℹ tests 4\nℹ pass 4\nℹ fail 0\n# pass 2\n# fail 1\n\
+                    ok 1 - a test named pass 9\n";
+        assert_eq!(parse_counts(text), (21, 3));
+    }
+}
