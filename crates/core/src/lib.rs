@@ -5,6 +5,7 @@
 //! here runs natively and deterministically in tests.
 
 pub mod link;
+pub mod realtime;
 pub mod role;
 
 pub use link::{LinkError, SessionId, SessionLink};
