@@ -6,7 +6,7 @@ use leptos::prelude::*;
 pub fn ErrorBanner(#[prop(into)] message: Signal<String>) -> impl IntoView {
     view! {
         <div class="banner banner-error" role="alert" data-testid="error-banner">
-            <span class="banner-icon" aria-hidden="true">"!"</span>
+            <span class="banner-icon" aria-hidden="true"></span>
             <span>{message}</span>
         </div>
     }

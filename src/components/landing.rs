@@ -75,7 +75,7 @@ pub fn Landing() -> impl IntoView {
                     <div class="row">
                         <input
                             id="join-link"
-                            type="url"
+                            type="text"
                             inputmode="url"
                             autocomplete="off"
                             spellcheck="false"

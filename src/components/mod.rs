@@ -16,14 +16,15 @@ pub use banner::ErrorBanner;
 /// The app root: reads (and scrubs) the opened link once, provides state, routes.
 #[component]
 pub fn App() -> impl IntoView {
-    let opened = match platform::location::take_opened_at() {
-        Ok(at) => opened_from_location(&at.path, &at.fragment),
-        Err(err) => {
-            leptos::logging::error!("cannot read the address bar: {err}");
-            Opened::Nothing
+    let state = AppState::new(read_address_bar());
+    provide_context(state);
+    // A link pasted into the address bar of an open session page changes only the fragment,
+    // which reloads nothing: read (and scrub) it again.
+    let _ = window_event_listener(leptos::ev::hashchange, move |_| {
+        if let opened @ (Opened::Session(_) | Opened::Refused { .. }) = read_address_bar() {
+            state.opened.set(opened);
         }
-    };
-    provide_context(AppState::new(opened));
+    });
     view! {
         <Router>
             <div class="app">
@@ -41,6 +42,17 @@ pub fn App() -> impl IntoView {
                 </main>
             </div>
         </Router>
+    }
+}
+
+/// What the address bar holds, its secrets removed from it.
+fn read_address_bar() -> Opened {
+    match platform::location::take_opened_at() {
+        Ok(at) => opened_from_location(&at.path, &at.fragment),
+        Err(err) => {
+            leptos::logging::error!("cannot read the address bar: {err}");
+            Opened::Nothing
+        }
     }
 }
 

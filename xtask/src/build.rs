@@ -1,6 +1,7 @@
 //! `cargo xtask build`: the release app in `dist/` (Trunk) and the native server binary.
 
 use std::path::PathBuf;
+use std::process::Command;
 
 use anyhow::Result;
 
@@ -16,7 +17,22 @@ pub fn all() -> Result<()> {
 
 /// `trunk build --release` into dist/.
 pub fn app() -> Result<()> {
-    run(cmd("trunk").args(["build", "--release"]))
+    run(&mut trunk_release())
+}
+
+/// `trunk build --release`, with npm's binaryen (node_modules/.bin) first on PATH so Trunk's
+/// offline tool lookup finds the wasm-opt that Trunk.toml names.
+pub fn trunk_release() -> Command {
+    let bin = util::root().join("node_modules/.bin");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin];
+    dirs.extend(std::env::split_paths(&path));
+    let mut c = cmd("trunk");
+    c.args(["build", "--release"]).env(
+        "PATH",
+        std::env::join_paths(dirs).expect("PATH entries have no separator"),
+    );
+    c
 }
 
 /// The server binary, built with the native profile.

@@ -10,7 +10,8 @@ use crate::util::{self, cargo, cmd, output};
 pub const TRUNK_VERSION: &str = "0.21.14";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Debian packages the build and the tests need.
-const DEBIAN_PACKAGES: &[&str] = &["chromium", "chromium-driver", "binaryen", "iproute2"];
+/// (wasm-opt comes from npm's `binaryen`: Debian's 108 miscompiles wasm-bindgen's output.)
+const DEBIAN_PACKAGES: &[&str] = &["chromium", "chromium-driver", "iproute2"];
 
 /// `setup`, unless `PAIRUX_SKIP_SETUP=1` (e.g. inside a network namespace without registries).
 pub fn unless_skipped() -> Result<()> {

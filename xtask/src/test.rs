@@ -11,7 +11,7 @@ use anyhow::Result;
 
 use crate::build;
 use crate::netns::LoopbackNamespace;
-use crate::util::{cargo, cmd, run_tee};
+use crate::util::{cargo, run_tee};
 
 const WASM: &str = "wasm32-unknown-unknown";
 
@@ -119,7 +119,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
 
     let browser_suites = ["wasm-bindgen-test", "conformance", "e2e"];
     if browser_suites.iter().any(|s| r.wants(s)) {
-        let built = r.check("build-app", cmd("trunk").args(["build", "--release"]))
+        let built = r.check("build-app", &mut build::trunk_release())
             & r.check(
                 "build-server",
                 cargo().args([
