@@ -99,15 +99,29 @@ pub fn run(only: Option<&str>) -> Result<()> {
             "warnings",
         ]),
     );
+    // The app with its browser tests; the core as the app uses it (its own tests are native,
+    // and their proptest dev-dependency does not build for wasm32).
     r.check(
         "clippy-wasm32",
         cargo().args([
             "clippy",
             "-p",
             "pairux-web",
+            "--all-targets",
+            "--target",
+            WASM,
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
+    r.check(
+        "clippy-wasm32-core",
+        cargo().args([
+            "clippy",
             "-p",
             "pairux-core",
-            "--all-targets",
+            "--lib",
             "--target",
             WASM,
             "--",

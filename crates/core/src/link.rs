@@ -272,8 +272,8 @@ mod tests {
     use super::*;
 
     const ID: &str = "AAECAwQFBgcICQoLDA0ODw";
-    const KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
-    const SECRET: &str = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8";
+    const KEY: &str = "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8";
+    const SECRET: &str = "MDEyMzQ1Njc4OTo7PD0-P0BBQkNERUZHSElKS0xNTk8";
 
     fn random() -> [u8; GENERATE_RANDOM_LEN] {
         std::array::from_fn(|i| i as u8)
