@@ -1,10 +1,12 @@
-//! The local PairUX server: static app with SPA fallback, `GET /config.json`, `GET /health`.
+//! The local PairUX server: static app with SPA fallback, `GET /config.json`, `GET /health`,
+//! and the Supabase-Realtime-compatible endpoint (`realtime`).
 //!
 //! Architecture invariant: the server never sees a room key, a controller secret or anything
 //! from a link fragment; it knows sessions only by their public topic.
 
 pub mod config;
 pub mod jwt;
+pub mod realtime;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,11 +41,16 @@ pub struct Args {
     /// ICE servers handed to clients, as a JSON array of RTCIceServer objects.
     #[arg(long, default_value = "[]")]
     pub ice_servers: String,
+    /// Limits and timings of the Realtime endpoint.
+    #[command(flatten)]
+    pub realtime: realtime::RealtimeArgs,
 }
 
 /// Everything request handlers share.
 pub struct AppState {
     pub config: ClientConfig,
+    /// Channels, presence and counters of the Realtime endpoint.
+    pub realtime: Arc<realtime::RealtimeState>,
 }
 
 /// Errors that stop the server from starting.
@@ -73,6 +80,7 @@ pub fn state_from_args(args: &Args, secret: &str) -> Result<AppState, StartError
     let anon_key = jwt::mint_anon_key(secret, jwt::now_secs())?;
     Ok(AppState {
         config: ClientConfig::new(&public_url, anon_key, ice_servers),
+        realtime: Arc::new(realtime::RealtimeState::new(&args.realtime, secret)),
     })
 }
 
@@ -81,10 +89,12 @@ pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
     let index = static_dir.join("index.html");
     // Unknown paths (e.g. /s/<id>) get index.html so the app's router takes over.
     let app_files = ServeDir::new(&static_dir).fallback(ServeFile::new(index));
+    let realtime = realtime::routes(state.realtime.clone());
     Router::new()
         .route("/health", get(health))
         .route("/config.json", get(client_config))
         .with_state(state)
+        .merge(realtime)
         .fallback_service(app_files)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
@@ -103,8 +113,49 @@ async fn client_config(State(state): State<Arc<AppState>>) -> impl IntoResponse 
     )
 }
 
-/// Runs the server until Ctrl-C or SIGTERM.
-pub async fn serve(args: Args) -> Result<(), StartError> {
+/// A server started by [`start`], serving in the background.
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address it listens on (the real port when started on port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its shared state (Realtime counters and hub, for tests and benchmarks).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops accepting connections and waits for HTTP requests in flight.
+    pub async fn stop(self) -> Result<(), StartError> {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(result) => Ok(result?),
+            Err(join) => Err(StartError::Io(std::io::Error::other(join))),
+        }
+    }
+
+    /// Serves until the server fails.
+    pub async fn wait(self) -> Result<(), StartError> {
+        let RunningServer { stop, task, .. } = self;
+        let result = task.await;
+        drop(stop);
+        match result {
+            Ok(result) => Ok(result?),
+            Err(join) => Err(StartError::Io(std::io::Error::other(join))),
+        }
+    }
+}
+
+/// Binds `args.listen` and serves in a background task; returns once the listener is bound.
+/// Tests and the benchmark start servers on `127.0.0.1:0` this way.
+pub async fn start(args: Args) -> Result<RunningServer, StartError> {
     let secret = match &args.jwt_secret {
         Some(secret) => secret.clone(),
         None => jwt::random_secret(),
@@ -116,12 +167,30 @@ pub async fn serve(args: Args) -> Result<(), StartError> {
             addr: args.listen,
             source,
         })?;
-    let local = listener.local_addr()?;
-    tracing::info!("pairux-server listening on http://{local}");
-    axum::serve(listener, router(state, args.static_dir.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    Ok(())
+    let addr = listener.local_addr()?;
+    let app = router(state.clone(), args.static_dir.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        stop,
+        task,
+    })
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(args: Args) -> Result<(), StartError> {
+    let server = start(args).await?;
+    tracing::info!("pairux-server listening on http://{}", server.addr());
+    shutdown_signal().await;
+    server.stop().await
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,83 @@
+//! Limits and timings of the Realtime endpoint, with the real server's defaults, as command-line
+//! flags.
+
+use std::time::Duration;
+
+/// `--realtime-*` flags of `pairux-server`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Realtime")]
+pub struct RealtimeArgs {
+    /// Most open sockets; further upgrades get 429 `Too many connected users`.
+    #[arg(long = "realtime-max-connections", default_value_t = 200)]
+    pub max_connections: usize,
+    /// Most channels one socket may have joined at once.
+    #[arg(long = "realtime-max-channels-per-client", default_value_t = 100)]
+    pub max_channels_per_client: usize,
+    /// Joins per second, server-wide (averaged over a few seconds).
+    #[arg(long = "realtime-max-joins-per-second", default_value_t = 100)]
+    pub max_joins_per_second: u32,
+    /// Client events (broadcasts and other pushes) per second, server-wide.
+    #[arg(long = "realtime-max-events-per-second", default_value_t = 100)]
+    pub max_events_per_second: u32,
+    /// Largest broadcast or presence payload, in kB (1 kB = 1000 bytes).
+    #[arg(long = "realtime-max-payload-kb", default_value_t = 3000)]
+    pub max_payload_kb: usize,
+    /// Presence calls one channel may make per presence window.
+    #[arg(long = "realtime-presence-calls", default_value_t = 5)]
+    pub presence_calls: u32,
+    /// The presence window, in milliseconds.
+    #[arg(long = "realtime-presence-window-ms", default_value_t = 30_000)]
+    pub presence_window_ms: u64,
+    /// Largest WebSocket frame (and message) accepted, in bytes; larger closes with 1009.
+    #[arg(long = "realtime-max-frame-bytes", default_value_t = 5_000_000)]
+    pub max_frame_bytes: usize,
+    /// Frames queued for one socket before it counts as a slow consumer and is disconnected.
+    #[arg(long = "realtime-outbound-queue", default_value_t = 1024)]
+    pub outbound_queue: usize,
+    /// Delay before a join error reply. The hosted server waits 5000 ms; a local server need not.
+    #[arg(long = "realtime-error-backoff-ms", default_value_t = 0)]
+    pub error_backoff_ms: u64,
+    /// A socket that sends nothing (not even a heartbeat) for this long is closed.
+    #[arg(long = "realtime-idle-timeout-ms", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Longest interval between re-checks of a channel's token expiry.
+    #[arg(long = "realtime-token-recheck-ms", default_value_t = 300_000)]
+    pub token_recheck_ms: u64,
+}
+
+/// The same settings, resolved for use.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_channels_per_client: usize,
+    pub max_joins_per_second: u32,
+    pub max_events_per_second: u32,
+    pub max_payload_bytes: usize,
+    pub presence_calls: u32,
+    pub presence_window: Duration,
+    pub max_frame_bytes: usize,
+    pub outbound_queue: usize,
+    pub error_backoff: Duration,
+    pub idle_timeout: Duration,
+    pub token_recheck: Duration,
+}
+
+impl From<&RealtimeArgs> for Limits {
+    fn from(args: &RealtimeArgs) -> Self {
+        Limits {
+            max_connections: args.max_connections,
+            max_channels_per_client: args.max_channels_per_client,
+            max_joins_per_second: args.max_joins_per_second,
+            max_events_per_second: args.max_events_per_second,
+            max_payload_bytes: args.max_payload_kb.saturating_mul(1000),
+            presence_calls: args.presence_calls,
+            presence_window: Duration::from_millis(args.presence_window_ms),
+            max_frame_bytes: args.max_frame_bytes,
+            // A zero-capacity queue cannot exist; one frame is the floor.
+            outbound_queue: args.outbound_queue.max(1),
+            error_backoff: Duration::from_millis(args.error_backoff_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            token_recheck: Duration::from_millis(args.token_recheck_ms.max(1)),
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Counters of what the endpoint refused, dropped or delivered. Peers never see them; they are
+//! for logs, tests and the operator.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Monotonic counters, shared by every connection.
+#[derive(Debug, Default)]
+pub struct Counters {
+    connections_accepted: AtomicU64,
+    connections_refused: AtomicU64,
+    malformed_frames: AtomicU64,
+    slow_consumers: AtomicU64,
+    broadcasts: AtomicU64,
+    deliveries: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct CounterSnapshot {
+    /// WebSocket upgrades accepted.
+    pub connections_accepted: u64,
+    /// Upgrades refused (token, vsn or connection limit).
+    pub connections_refused: u64,
+    /// Frames that could not be decoded, or that the protocol does not allow from a client;
+    /// each was dropped and its socket kept open.
+    pub malformed_frames: u64,
+    /// Sockets closed because their outbound queue was full.
+    pub slow_consumers: u64,
+    /// Broadcasts fanned out (socket and REST).
+    pub broadcasts: u64,
+    /// Frames queued to subscribers by fan-out (broadcasts and presence diffs).
+    pub deliveries: u64,
+}
+
+impl Counters {
+    pub(crate) fn connection_accepted(&self) {
+        self.connections_accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn malformed_frame(&self) {
+        self.malformed_frames.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn slow_consumer(&self) {
+        self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn broadcast(&self, deliveries: u64) {
+        self.broadcasts.fetch_add(1, Ordering::Relaxed);
+        self.delivered(deliveries);
+    }
+
+    pub(crate) fn delivered(&self, deliveries: u64) {
+        self.deliveries.fetch_add(deliveries, Ordering::Relaxed);
+    }
+
+    /// Reads all counters.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            connections_accepted: self.connections_accepted.load(Ordering::Relaxed),
+            connections_refused: self.connections_refused.load(Ordering::Relaxed),
+            malformed_frames: self.malformed_frames.load(Ordering::Relaxed),
+            slow_consumers: self.slow_consumers.load(Ordering::Relaxed),
+            broadcasts: self.broadcasts.load(Ordering::Relaxed),
+            deliveries: self.deliveries.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The WebSocket upgrade and the task that runs one socket.
+//!
+//! The upgrade checks, in the real server's order, the protocol version, the token (header
+//! `x-api-key`, else query `apikey`) and the connection limit; refusals are HTTP errors with
+//! `{"error": …}`. The socket task then pumps three things: inbound frames into the
+//! [`Session`], the outbox onto the wire (batched, one flush per batch), and timers (idle
+//! timeout, token re-checks).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use pairux_core::realtime::Vsn;
+use tokio::sync::mpsc;
+use tokio::time::{sleep, Instant};
+use tokio_tungstenite::tungstenite;
+
+use super::auth;
+use super::outbox::Outbox;
+use super::session::Session;
+use super::RealtimeState;
+
+/// Each socket reads into a buffer of this size; small, because idle sockets must stay cheap.
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames written in one go are buffered up to this size before a write.
+const WRITE_BUFFER: usize = 16 * 1024;
+/// Most frames drained from the outbox per flush, so one busy socket cannot hog a worker.
+const MAX_BATCH: usize = 64;
+/// How long a closing handshake may take before the socket is simply dropped.
+const CLOSE_GRACE: Duration = Duration::from_millis(200);
+
+/// `GET /realtime/v1/websocket` and `/socket/websocket`.
+pub async fn upgrade(
+    State(state): State<Arc<RealtimeState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let vsn = match query.get("vsn") {
+        None => Vsn::default(),
+        Some(v) => match Vsn::parse(v) {
+            Some(vsn) => vsn,
+            None => {
+                return refuse(
+                    &state,
+                    StatusCode::FORBIDDEN,
+                    "Unsupported protocol version",
+                )
+            }
+        },
+    };
+    let token = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| query.get("apikey").map(String::as_str))
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return refuse(&state, StatusCode::UNAUTHORIZED, auth::MISSING_API_KEY);
+    };
+    if let Err(err) = state.verify(token) {
+        return refuse(&state, StatusCode::UNAUTHORIZED, &auth::connect_error(&err));
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Some(slot) = ConnectionSlot::take(&state) else {
+        return refuse(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many connected users",
+        );
+    };
+    state.counters.connection_accepted();
+    let max_frame = state.limits().max_frame_bytes;
+    let token = token.to_owned();
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + max_frame.saturating_mul(2))
+        .max_frame_size(max_frame)
+        .max_message_size(max_frame)
+        .on_upgrade(move |socket| run(socket, state, vsn, token, slot))
+}
+
+fn refuse(state: &RealtimeState, status: StatusCode, error: &str) -> Response {
+    state.counters.connection_refused();
+    (status, Json(serde_json::json!({ "error": error }))).into_response()
+}
+
+/// One of `max_connections`; given back when the socket's task ends.
+struct ConnectionSlot(Arc<RealtimeState>);
+
+impl ConnectionSlot {
+    fn take(state: &Arc<RealtimeState>) -> Option<Self> {
+        let max = state.limits().max_connections;
+        state
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ConnectionSlot(state.clone()))
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Why a socket's task ended.
+#[derive(Debug)]
+enum End {
+    /// The client closed, or the connection dropped.
+    Peer,
+    /// The session queued a close frame, which has been written.
+    Server,
+    /// The outbox overflowed.
+    SlowConsumer,
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// A frame over the size limit arrived.
+    TooBig,
+}
+
+async fn run(
+    socket: WebSocket,
+    state: Arc<RealtimeState>,
+    vsn: Vsn,
+    token: String,
+    _slot: ConnectionSlot,
+) {
+    let limits = state.limits().clone();
+    let (outbox, mut inbox) = Outbox::bounded(limits.outbound_queue);
+    let mut session = Session::new(state.clone(), vsn, token, outbox);
+    let (mut sink, mut stream) = socket.split();
+    let idle = sleep(limits.idle_timeout);
+    tokio::pin!(idle);
+    // Re-armed whenever the session's next token re-check changes.
+    let recheck = sleep(Duration::ZERO);
+    tokio::pin!(recheck);
+    let mut recheck_at = None;
+
+    let end = loop {
+        tokio::select! {
+            biased;
+            () = inbox.overflow.notified() => break End::SlowConsumer,
+            Some(frame) = inbox.frames.recv() => match write_batch(&mut sink, frame, &mut inbox.frames).await {
+                Ok(false) => {}
+                Ok(true) => break End::Server,
+                Err(_) => break End::Peer,
+            },
+            incoming = stream.next() => match incoming {
+                Some(Ok(message)) => {
+                    idle.as_mut().reset(Instant::now() + limits.idle_timeout);
+                    if !session.on_message(message) {
+                        break End::Peer;
+                    }
+                }
+                Some(Err(err)) => break if is_too_big(err) { End::TooBig } else { End::Peer },
+                None => break End::Peer,
+            },
+            () = &mut idle => break End::Idle,
+            () = &mut recheck, if recheck_at.is_some() => {
+                recheck_at = None;
+                session.recheck_tokens(std::time::Instant::now());
+            }
+        }
+        let next = session.next_recheck();
+        if next != recheck_at {
+            if let Some(at) = next {
+                recheck.as_mut().reset(Instant::from_std(at));
+            }
+            recheck_at = next;
+        }
+    };
+
+    session.finish();
+    let close = match end {
+        End::Peer | End::Server => None,
+        End::SlowConsumer => {
+            state.counters.slow_consumer();
+            tracing::info!("realtime: closing a slow consumer");
+            Some((1008, "slow consumer"))
+        }
+        End::Idle => Some((1000, "idle timeout")),
+        End::TooBig => Some((1009, "message too big")),
+    };
+    if let Some((code, reason)) = close {
+        let frame = Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }));
+        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(frame)).await;
+    }
+}
+
+/// tungstenite reports a frame over the size limit as a capacity error.
+fn is_too_big(err: axum::Error) -> bool {
+    err.into_inner()
+        .downcast::<tungstenite::Error>()
+        .is_ok_and(|err| matches!(*err, tungstenite::Error::Capacity(_)))
+}
+
+/// Writes `first` and whatever else is already queued (up to [`MAX_BATCH`]), then flushes
+/// once. `Ok(true)` when a close frame was written.
+async fn write_batch(
+    sink: &mut SplitSink<WebSocket, Message>,
+    first: Message,
+    queue: &mut mpsc::Receiver<Message>,
+) -> Result<bool, axum::Error> {
+    let mut closing = matches!(first, Message::Close(_));
+    sink.feed(first).await?;
+    let mut written = 1;
+    while !closing && written < MAX_BATCH {
+        let Ok(next) = queue.try_recv() else { break };
+        closing = matches!(next, Message::Close(_));
+        sink.feed(next).await?;
+        written += 1;
+    }
+    sink.flush().await?;
+    Ok(closing)
+}
