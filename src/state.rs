@@ -27,17 +27,50 @@ pub enum Opened {
     },
 }
 
+/// Which page the path shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    Landing,
+    Session { id: String },
+    NotFound,
+}
+
+/// Maps a path to its page: `/` and `/s/<id>`; everything else is not found.
+pub fn page_for_path(path: &str) -> Page {
+    match path {
+        "/" | "" | "/index.html" => Page::Landing,
+        _ => match path.strip_prefix("/s/") {
+            Some(id) => Page::Session {
+                id: id.trim_end_matches('/').to_owned(),
+            },
+            None => Page::NotFound,
+        },
+    }
+}
+
 /// Shared app state, provided once by [`crate::App`].
 #[derive(Clone, Copy)]
 pub struct AppState {
     pub opened: RwSignal<Opened>,
+    pub page: RwSignal<Page>,
 }
 
 impl AppState {
-    pub fn new(opened: Opened) -> Self {
+    pub fn new(opened: Opened, page: Page) -> Self {
         AppState {
             opened: RwSignal::new(opened),
+            page: RwSignal::new(page),
         }
+    }
+
+    /// Opens a session held in memory and shows its page (the URL gets only the path).
+    pub fn enter(&self, entry: SessionEntry) {
+        let path = entry.link.path();
+        if let Err(err) = crate::platform::location::push_path(&path) {
+            leptos::logging::error!("cannot update the address bar: {err}");
+        }
+        self.page.set(page_for_path(&path));
+        self.opened.set(Opened::Session(entry));
     }
 
     /// The state provided by the app root.
@@ -66,6 +99,14 @@ pub fn opened_from_location(path: &str, fragment: &str) -> Opened {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_map_to_pages() {
+        assert_eq!(page_for_path("/"), Page::Landing);
+        assert_eq!(page_for_path("/s/abc/"), Page::Session { id: "abc".into() });
+        assert_eq!(page_for_path("/s/"), Page::Session { id: "".into() });
+        assert_eq!(page_for_path("/nope"), Page::NotFound);
+    }
 
     #[test]
     fn landing_paths_open_nothing() {

@@ -1,28 +1,21 @@
 //! `/`: start a session as host, or join one with a pasted link.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 use pairux_core::link::GENERATE_RANDOM_LEN;
 use pairux_core::{Role, SessionLink};
 
 use super::ErrorBanner;
 use crate::platform;
-use crate::state::{AppState, Opened, SessionEntry};
+use crate::state::{AppState, SessionEntry};
 
 #[component]
 pub fn Landing() -> impl IntoView {
     let state = AppState::expect();
-    let navigate = use_navigate();
     let error = RwSignal::new(None::<String>);
 
-    let open = move |entry: SessionEntry| {
-        let path = entry.link.path();
-        state.opened.set(Opened::Session(entry));
-        navigate(&path, Default::default());
-    };
+    let open = move |entry: SessionEntry| state.enter(entry);
 
     let start = {
-        let open = open.clone();
         move |_| {
             let mut random = [0u8; GENERATE_RANDOM_LEN];
             match platform::random::fill(&mut random) {

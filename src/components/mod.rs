@@ -5,19 +5,23 @@ mod landing;
 mod session;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
 use crate::platform;
-use crate::state::{opened_from_location, AppState, Opened};
+use crate::state::{opened_from_location, page_for_path, AppState, Opened, Page};
 
 pub use banner::ErrorBanner;
 
 /// The app root: reads (and scrubs) the opened link once, provides state, routes.
+///
+/// Two routes do not need a router crate: the page is a signal set from the path at start,
+/// by [`AppState::go`] and on back/forward.
 #[component]
 pub fn App() -> impl IntoView {
-    let state = AppState::new(read_address_bar());
+    let state = AppState::new(read_address_bar(), page_for_path(&current_path()));
     provide_context(state);
+    let _ = window_event_listener(leptos::ev::popstate, move |_| {
+        state.page.set(page_for_path(&current_path()));
+    });
     // A link pasted into the address bar of an open session page changes only the fragment,
     // which reloads nothing: read (and scrub) it again.
     let _ = window_event_listener(leptos::ev::hashchange, move |_| {
@@ -26,7 +30,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Router>
             <div class="app">
                 <header class="topbar">
                     <a class="brand" href="/">
@@ -35,13 +38,13 @@ pub fn App() -> impl IntoView {
                     </a>
                 </header>
                 <main class="content">
-                    <Routes fallback=|| view! { <NotFound/> }>
-                        <Route path=path!("/") view=landing::Landing/>
-                        <Route path=path!("/s/:id") view=session::SessionPage/>
-                    </Routes>
+                    {move || match state.page.get() {
+                        Page::Landing => view! { <landing::Landing/> }.into_any(),
+                        Page::Session { id } => view! { <session::SessionPage id/> }.into_any(),
+                        Page::NotFound => view! { <NotFound/> }.into_any(),
+                    }}
                 </main>
             </div>
-        </Router>
     }
 }
 
@@ -54,6 +57,10 @@ fn read_address_bar() -> Opened {
             Opened::Nothing
         }
     }
+}
+
+fn current_path() -> String {
+    platform::location::path().unwrap_or_else(|_| "/".to_owned())
 }
 
 #[component]

@@ -1,7 +1,6 @@
 //! `/s/<id>`: the session page. Shows the session for a usable link, a clear banner otherwise.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use pairux_core::{LinkError, Role, SessionId};
 
 use super::ErrorBanner;
@@ -9,11 +8,9 @@ use crate::platform;
 use crate::state::{AppState, Opened, SessionEntry};
 
 #[component]
-pub fn SessionPage() -> impl IntoView {
+pub fn SessionPage(id: String) -> impl IntoView {
     let state = AppState::expect();
-    let params = use_params_map();
     let current = move || {
-        let id = params.read().get("id").unwrap_or_default();
         match state.opened.get() {
             Opened::Session(entry) if entry.link.session.to_string() == id => Ok(entry),
             Opened::Refused { error, .. } => Err(error),

@@ -34,3 +34,17 @@ pub fn take_opened_at() -> Result<OpenedAt, JsError> {
 pub fn origin() -> Result<String, JsError> {
     window()?.location().origin().map_err(js_error)
 }
+
+/// `location.pathname`.
+pub fn path() -> Result<String, JsError> {
+    window()?.location().pathname().map_err(js_error)
+}
+
+/// Adds a history entry for `path` without reloading (secrets never go into it).
+pub fn push_path(path: &str) -> Result<(), JsError> {
+    window()?
+        .history()
+        .map_err(js_error)?
+        .push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path))
+        .map_err(js_error)
+}
