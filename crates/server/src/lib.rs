@@ -61,7 +61,7 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("--ice-servers is not a JSON array: {0}")]
+    #[error("--ice-servers is not a JSON array of RTCIceServer objects: {0}")]
     IceServers(serde_json::Error),
     #[error("cannot mint the anon key: {0}")]
     Jwt(#[from] jsonwebtoken::errors::Error),
@@ -75,11 +75,11 @@ pub fn state_from_args(args: &Args, secret: &str) -> Result<AppState, StartError
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
-    let ice_servers: Vec<serde_json::Value> =
+    let ice_servers: Vec<config::IceServer> =
         serde_json::from_str(&args.ice_servers).map_err(StartError::IceServers)?;
     let anon_key = jwt::mint_anon_key(secret, jwt::now_secs())?;
     Ok(AppState {
-        config: ClientConfig::new(&public_url, anon_key, ice_servers),
+        config: ClientConfig::for_public_url(&public_url, anon_key, ice_servers),
         realtime: Arc::new(realtime::RealtimeState::new(&args.realtime, secret)),
     })
 }

@@ -1,0 +1,116 @@
+//! `/config.json`: how the app finds Realtime, ICE servers and the SFU (product.md §5).
+//!
+//! One type for both sides: pairux-server serialises it, the app deserialises it, and a static
+//! deployment writes the same document by hand to point the app at hosted Supabase.
+
+use serde::{Deserialize, Serialize};
+
+/// The document served as `/config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientConfig {
+    /// WebSocket URL of the Realtime endpoint, without query.
+    pub realtime_url: String,
+    /// JWT the app presents as `apikey`.
+    pub anon_key: String,
+    /// STUN/TURN servers, as RTCIceServer dictionaries.
+    #[serde(default)]
+    pub ice_servers: Vec<IceServer>,
+    /// Janus endpoint when SFU mode is available.
+    #[serde(default)]
+    pub sfu: Option<SfuConfig>,
+}
+
+/// One RTCIceServer: `urls` is a string or a list, credentials for TURN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: IceUrls,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// `urls` of an RTCIceServer, which WebRTC accepts as one string or several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IceUrls {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Where the Janus SFU listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SfuConfig {
+    pub janus_url: String,
+}
+
+impl ClientConfig {
+    /// The config of a server reachable at `public_url` (`http(s)://host[:port]`), whose
+    /// Realtime endpoint is `/realtime/v1/websocket` on the same origin.
+    pub fn for_public_url(public_url: &str, anon_key: String, ice_servers: Vec<IceServer>) -> Self {
+        let base = public_url.trim_end_matches('/');
+        let ws_base = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base.to_owned()
+        };
+        ClientConfig {
+            realtime_url: format!("{ws_base}/realtime/v1/websocket"),
+            anon_key,
+            ice_servers,
+            sfu: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realtime_url_follows_the_public_scheme() {
+        let c = ClientConfig::for_public_url("http://127.0.0.1:8080/", "k".into(), vec![]);
+        assert_eq!(c.realtime_url, "ws://127.0.0.1:8080/realtime/v1/websocket");
+        let c = ClientConfig::for_public_url("https://pairux.example", "k".into(), vec![]);
+        assert_eq!(c.realtime_url, "wss://pairux.example/realtime/v1/websocket");
+    }
+
+    #[test]
+    fn serialises_in_the_documented_shape_and_reads_hand_written_files() {
+        let c = ClientConfig::for_public_url(
+            "http://h",
+            "key".into(),
+            vec![IceServer {
+                urls: IceUrls::One("stun:127.0.0.1:3478".into()),
+                username: None,
+                credential: None,
+            }],
+        );
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "realtimeUrl": "ws://h/realtime/v1/websocket",
+                "anonKey": "key",
+                "iceServers": [{ "urls": "stun:127.0.0.1:3478" }],
+                "sfu": null
+            })
+        );
+        // A hand-written file for hosted Supabase may omit the optional parts.
+        let hand: ClientConfig = serde_json::from_str(
+            r#"{"realtimeUrl":"wss://x.supabase.co/realtime/v1/websocket","anonKey":"k",
+                "iceServers":[{"urls":["turn:t:3478"],"username":"u","credential":"c"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(hand.sfu, None);
+        assert_eq!(
+            hand.ice_servers[0].urls,
+            IceUrls::Many(vec!["turn:t:3478".into()])
+        );
+        assert!(serde_json::from_str::<ClientConfig>(r#"{"anonKey":"k"}"#).is_err());
+    }
+}
