@@ -10,7 +10,11 @@ use pairux_server::{router, state_from_args, Args};
 fn static_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pairux-http-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("index.html"), "<!doctype html><title>PairUX</title>").unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>PairUX</title>",
+    )
+    .unwrap();
     std::fs::write(dir.join("app.js"), "export {};").unwrap();
     dir
 }
