@@ -156,11 +156,20 @@ async fn run(
         tokio::select! {
             biased;
             () = inbox.overflow.notified() => break End::SlowConsumer,
-            Some(frame) = inbox.frames.recv() => match write_batch(&mut sink, frame, &mut inbox.frames).await {
-                Ok(false) => {}
-                Ok(true) => break End::Server,
-                Err(_) => break End::Peer,
-            },
+            Some(frame) = inbox.frames.recv() => {
+                // A write blocks while the peer does not read; meanwhile the queue may fill,
+                // and that must still end the socket.
+                let write = write_batch(&mut sink, frame, &mut inbox.frames);
+                tokio::select! {
+                    biased;
+                    () = inbox.overflow.notified() => break End::SlowConsumer,
+                    written = write => match written {
+                        Ok(false) => {}
+                        Ok(true) => break End::Server,
+                        Err(_) => break End::Peer,
+                    },
+                }
+            }
             incoming = stream.next() => match incoming {
                 Some(Ok(message)) => {
                     idle.as_mut().reset(Instant::now() + limits.idle_timeout);

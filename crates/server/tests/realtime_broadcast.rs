@@ -1,0 +1,275 @@
+//! Broadcast: self and ack, vsn 1.0.0 and 2.0.0 sockets in one channel, binary kinds 3 → 4 byte
+//! for byte, binary payloads withheld from vsn 1.0.0, payload size and events-per-second limits,
+//! the REST API, and slow consumers.
+
+mod realtime_support;
+
+use std::time::{Duration, Instant};
+
+use realtime_support::*;
+use serde_json::json;
+
+/// Decodes hex written in tests (whitespace ignored).
+fn hex(text: &str) -> Vec<u8> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+        .collect()
+}
+
+/// realtime-js 2.119's kind 3 for `send({type:'broadcast', event:'cursor', payload:{x:1}})`,
+/// join_ref "1", ref "3", topic realtime:room1.
+const JS_JSON_PUSH: &str =
+    "0301010e0600013133 7265616c74696d653a726f6f6d31 637572736f72 7b2278223a317d";
+/// The kind 4 realtime-js decodes to that broadcast.
+const KIND4_JSON: &str = "040e060001 7265616c74696d653a726f6f6d31 637572736f72 7b2278223a317d";
+/// realtime-js's kind 3 for an `ArrayBuffer` payload de ad be ef, event "frame", ref "4".
+const JS_BINARY_PUSH: &str = "0301010e0500003134 7265616c74696d653a726f6f6d31 6672616d65 deadbeef";
+const KIND4_BINARY: &str = "040e050000 7265616c74696d653a726f6f6d31 6672616d65 deadbeef";
+
+const TEXT_PUSH: &str = r#"["1","3","realtime:room1","broadcast",{"type":"broadcast","event":"cursor","payload":{"x":1}}]"#;
+const TEXT_RELAY: &str = r#"[null,null,"realtime:room1","broadcast",{"event":"cursor","payload":{"x":1},"type":"broadcast"}]"#;
+const ACK: &str = r#"["1","3","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#;
+
+#[tokio::test]
+async fn self_and_ack_give_the_reference_frames() {
+    let s = server(&[]).await;
+    let mut a = s.v2().await;
+    a.join_v2("1", "realtime:room1", quiet_config(true, true))
+        .await;
+    a.text(TEXT_PUSH).await;
+    a.expect(TEXT_RELAY).await;
+    a.expect(ACK).await;
+}
+
+#[tokio::test]
+async fn without_self_and_ack_the_sender_hears_nothing() {
+    let s = server(&[]).await;
+    let mut a = s.v2().await;
+    let mut b = s.v2().await;
+    a.join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    b.join_v2("7", "realtime:room1", quiet_config(false, false))
+        .await;
+    a.text(TEXT_PUSH).await;
+    b.expect(TEXT_RELAY).await;
+    a.expect_silence().await;
+    let counters = s.counters();
+    assert_eq!((counters.broadcasts, counters.deliveries), (1, 1));
+}
+
+#[tokio::test]
+async fn a_binary_json_push_reaches_v2_as_kind4_and_v1_as_json() {
+    let s = server(&[]).await;
+    let mut a = s.v2().await;
+    let mut b = s.v2().await;
+    let mut c = s.v1().await;
+    a.join_v2("1", "realtime:room1", quiet_config(true, false))
+        .await;
+    b.join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    c.join_v1("1", "realtime:room1", json!({})).await;
+    a.binary(hex(JS_JSON_PUSH)).await;
+    assert_eq!(b.next_binary().await, hex(KIND4_JSON));
+    c.expect(r#"{"topic":"realtime:room1","event":"broadcast","payload":{"event":"cursor","payload":{"x":1},"type":"broadcast"},"ref":null}"#)
+        .await;
+    a.expect(ACK).await;
+}
+
+#[tokio::test]
+async fn binary_payloads_reach_only_v2_sockets() {
+    let s = server(&[]).await;
+    let mut a = s.v2().await;
+    let mut b = s.v2().await;
+    let mut c = s.v1().await;
+    a.join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    b.join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    c.join_v1("1", "realtime:room1", json!({})).await;
+    a.binary(hex(JS_BINARY_PUSH)).await;
+    assert_eq!(b.next_binary().await, hex(KIND4_BINARY));
+    c.expect_silence().await;
+    // The vsn 1.0.0 socket still gets what it can represent.
+    a.text(TEXT_PUSH).await;
+    c.expect(r#"{"topic":"realtime:room1","event":"broadcast","payload":{"event":"cursor","payload":{"x":1},"type":"broadcast"},"ref":null}"#)
+        .await;
+    b.expect(TEXT_RELAY).await;
+}
+
+#[tokio::test]
+async fn a_v1_sender_reaches_v2_sockets_as_text() {
+    let s = server(&[]).await;
+    let mut b = s.v2().await;
+    let mut c = s.v1().await;
+    b.join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    c.join_v1("5", "realtime:room1", json!({"broadcast": {"ack": true}}))
+        .await;
+    c.text(r#"{"topic":"realtime:room1","event":"broadcast","payload":{"type":"broadcast","event":"hi","payload":{"n":1}},"ref":"6","join_ref":"5"}"#)
+        .await;
+    b.expect(r#"[null,null,"realtime:room1","broadcast",{"event":"hi","payload":{"n":1},"type":"broadcast"}]"#)
+        .await;
+    c.expect(r#"{"topic":"realtime:room1","event":"phx_reply","payload":{"status":"ok","response":{}},"ref":"6"}"#)
+        .await;
+}
+
+#[tokio::test]
+async fn oversize_payloads_are_refused_with_ack_and_dropped_without() {
+    let s = server(&["--realtime-max-payload-kb", "1"]).await;
+    let mut acked = s.v2().await;
+    let mut silent = s.v2().await;
+    let mut listener = s.v2().await;
+    acked
+        .join_v2("1", "realtime:room1", quiet_config(true, false))
+        .await;
+    silent
+        .join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    listener
+        .join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    let big = format!(
+        r#"["1","3","realtime:room1","broadcast",{{"type":"broadcast","event":"big","payload":{{"pad":"{}"}}}}]"#,
+        "x".repeat(1200)
+    );
+    acked.text(&big).await;
+    acked
+        .expect(r#"["1","3","realtime:room1","phx_reply",{"status":"error","response":"payload_size_exceeded"}]"#)
+        .await;
+    silent.text(&big).await;
+    let mut binary = hex("0301010e0300003133 7265616c74696d653a726f6f6d31 626967");
+    binary.extend(std::iter::repeat_n(0u8, 1500));
+    silent.binary(binary).await;
+    silent.expect_silence().await;
+    listener.expect_silence().await;
+}
+
+#[tokio::test]
+async fn too_many_events_per_second_close_the_sending_channel() {
+    let s = server(&["--realtime-max-events-per-second", "3"]).await;
+    let mut a = s.v2().await;
+    let mut b = s.v2().await;
+    a.join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    b.join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    for _ in 0..4 {
+        a.text(TEXT_PUSH).await;
+    }
+    a.expect(r#"["1",null,"realtime:room1","system",{"extension":"system","status":"error","message":"Too many messages per second","channel":"room1"}]"#)
+        .await;
+    a.expect(r#"["1","1","realtime:room1","phx_close",{}]"#)
+        .await;
+    for _ in 0..3 {
+        b.expect(TEXT_RELAY).await;
+    }
+    b.expect_silence().await;
+    // The socket itself stays open.
+    a.heartbeat_v2("9").await;
+}
+
+#[tokio::test]
+async fn the_rest_api_broadcasts_to_every_version() {
+    let s = server(&[]).await;
+    let mut b = s.v2().await;
+    let mut c = s.v1().await;
+    b.join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    c.join_v1("1", "realtime:room1", json!({})).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/realtime/v1/api/broadcast", s.http());
+    let body = json!({"messages": [
+        {"topic": "room1", "event": "e", "payload": {"a": 1}, "private": false},
+        {"topic": "room1", "event": "secret", "payload": {}, "private": true}
+    ]});
+    let res = http
+        .post(&url)
+        .bearer_auth(token())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    b.expect(r#"[null,null,"realtime:room1","broadcast",{"event":"e","payload":{"a":1},"type":"broadcast"}]"#)
+        .await;
+    c.expect(r#"{"topic":"realtime:room1","event":"broadcast","payload":{"event":"e","payload":{"a":1},"type":"broadcast"},"ref":null}"#)
+        .await;
+    b.expect_silence().await;
+
+    let res = http
+        .post(&url)
+        .header("apikey", token())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let res = http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = http
+        .post(&url)
+        .bearer_auth(expired(5))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["error"], "Token has expired");
+    let res = http
+        .post(&url)
+        .bearer_auth(token())
+        .json(&json!({"messages": [{"topic": "room1"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_disconnected_and_the_others_keep_going() {
+    let s = server(&[
+        "--realtime-outbound-queue",
+        "8",
+        "--realtime-max-events-per-second",
+        "100000",
+    ])
+    .await;
+    let mut publisher = s.v2().await;
+    let mut sleeper = s.v2().await;
+    publisher
+        .join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    sleeper
+        .join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    // 64 kB binary broadcasts that the sleeper never reads: once the kernel's socket buffers
+    // are full its queue fills, and the server lets go of it.
+    let mut frame = hex("0301010e0300003133 7265616c74696d653a726f6f6d31 626967");
+    frame.extend(std::iter::repeat_n(7u8, 64 * 1024));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut sent = 0;
+    while s.counters().slow_consumers == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no slow consumer after {sent} broadcasts"
+        );
+        publisher.binary(frame.clone()).await;
+        sent += 1;
+        if sent % 16 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let hub = s.server.state().realtime.hub();
+    while hub.subscriber_count("realtime:room1") != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow consumer stayed subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    publisher.heartbeat_v2("2").await;
+    drop(sleeper);
+}

@@ -1,0 +1,245 @@
+//! Presence: track, update, identical re-track, untrack, leave on close, the state a late
+//! joiner gets, the non-map error, the per-channel call quota, and presence turned on by a track.
+
+mod realtime_support;
+
+use realtime_support::*;
+use serde_json::{json, Value};
+
+const TRACK: &str = r#"["1","4","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"alice"}}]"#;
+const TRACK_OK: &str = r#"["1","4","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#;
+
+fn presence_config(key: &str) -> Value {
+    json!({"presence": {"key": key, "enabled": true}})
+}
+
+/// Checks a `presence_diff` frame and returns its payload.
+fn diff(frame: &Value) -> &Value {
+    assert_eq!(frame[0], Value::Null);
+    assert_eq!(frame[1], Value::Null);
+    assert_eq!(frame[2], "realtime:room1");
+    assert_eq!(frame[3], "presence_diff");
+    &frame[4]
+}
+
+/// The single meta of `key` in a state or diff half.
+fn meta<'a>(state: &'a Value, key: &str) -> &'a Value {
+    let metas = state[key]["metas"].as_array().expect("metas");
+    assert_eq!(metas.len(), 1, "{state}");
+    &metas[0]
+}
+
+#[tokio::test]
+async fn track_replies_then_every_subscriber_gets_the_diff() {
+    let s = server(&[]).await;
+    let mut alice = s.v2().await;
+    let mut bob = s.v2().await;
+    alice
+        .join_v2("1", "realtime:room1", presence_config("user-42"))
+        .await;
+    bob.join_v2("1", "realtime:room1", presence_config("bob"))
+        .await;
+    alice.text(TRACK).await;
+    alice.expect(TRACK_OK).await;
+    let mut refs = Vec::new();
+    for client in [&mut alice, &mut bob] {
+        let raw = client.next_text().await;
+        let frame: Value = serde_json::from_str(&raw).unwrap();
+        let d = diff(&frame);
+        assert_eq!(d["leaves"], json!({}));
+        let m = meta(&d["joins"], "user-42");
+        assert_eq!(m["name"], "alice");
+        let phx_ref = m["phx_ref"].as_str().unwrap().to_owned();
+        assert_eq!(phx_ref.len(), 16);
+        // The bytes are the reference frame's, phx_ref (opaque) aside.
+        assert_eq!(
+            raw,
+            format!(
+                r#"[null,null,"realtime:room1","presence_diff",{{"joins":{{"user-42":{{"metas":[{{"phx_ref":"{phx_ref}","name":"alice"}}]}}}},"leaves":{{}}}}]"#
+            )
+        );
+        refs.push(phx_ref);
+    }
+    // One diff, encoded once: both subscribers got the same ref.
+    assert_eq!(refs[0], refs[1]);
+}
+
+#[tokio::test]
+async fn a_late_joiner_gets_the_state_then_updates_and_untracks() {
+    let s = server(&[]).await;
+    let mut alice = s.v2().await;
+    alice
+        .join_v2("1", "realtime:room1", presence_config("alice"))
+        .await;
+    alice.text(TRACK).await;
+    alice.expect(TRACK_OK).await;
+    let first = alice.next_json().await;
+    let first_ref = meta(&diff(&first)["joins"], "alice")["phx_ref"].clone();
+
+    let mut late = s.v2().await;
+    late.text(
+        &json!(["3", "3", "realtime:room1", "phx_join", {"config": presence_config("late")}])
+            .to_string(),
+    )
+    .await;
+    late.next_text().await; // the join reply
+    let state = late.next_json().await;
+    let header = &state.as_array().unwrap()[..4];
+    assert_eq!(
+        header,
+        &[
+            json!("3"),
+            Value::Null,
+            json!("realtime:room1"),
+            json!("presence_state")
+        ]
+    );
+    let m = meta(&state[4], "alice");
+    assert_eq!(
+        (m["name"].clone(), m["phx_ref"].clone()),
+        (json!("alice"), first_ref.clone())
+    );
+
+    // An update leaves the old meta and joins the new one, pointing back at it.
+    alice.text(r#"["1","5","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"alice2"}}]"#)
+        .await;
+    alice.next_text().await;
+    for client in [&mut alice, &mut late] {
+        let frame = client.next_json().await;
+        let d = diff(&frame);
+        assert_eq!(meta(&d["leaves"], "alice")["phx_ref"], first_ref);
+        let joined = meta(&d["joins"], "alice");
+        assert_eq!(joined["name"], "alice2");
+        assert_eq!(joined["phx_ref_prev"], first_ref);
+        assert_ne!(joined["phx_ref"], first_ref);
+    }
+
+    // The same payload again changes nothing.
+    alice.text(r#"["1","6","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"alice2"}}]"#)
+        .await;
+    alice
+        .expect(r#"["1","6","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#)
+        .await;
+    late.expect_silence().await;
+
+    alice
+        .text(r#"["1","7","realtime:room1","presence",{"type":"presence","event":"untrack"}]"#)
+        .await;
+    alice
+        .expect(r#"["1","7","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#)
+        .await;
+    let frame = late.next_json().await;
+    let d = diff(&frame);
+    assert_eq!(d["joins"], json!({}));
+    assert_eq!(meta(&d["leaves"], "alice")["name"], "alice2");
+}
+
+#[tokio::test]
+async fn closing_the_socket_leaves_for_all_its_metas() {
+    let s = server(&[]).await;
+    let mut alice = s.v2().await;
+    let mut bob = s.v1().await;
+    alice
+        .join_v2("1", "realtime:room1", presence_config("alice"))
+        .await;
+    alice
+        .join_v2("2", "realtime:room2", presence_config("alice"))
+        .await;
+    bob.join_v1("1", "realtime:room1", json!({})).await;
+    alice.text(TRACK).await;
+    alice.expect(TRACK_OK).await;
+    let joined = bob.next_json().await;
+    assert_eq!(joined["event"], "presence_diff");
+    assert_eq!(joined["ref"], Value::Null);
+    drop(alice);
+    let left = bob.next_json().await;
+    assert_eq!(left["topic"], "realtime:room1");
+    assert_eq!(left["event"], "presence_diff");
+    assert_eq!(meta(&left["payload"]["leaves"], "alice")["name"], "alice");
+    assert_eq!(
+        s.server
+            .state()
+            .realtime
+            .hub()
+            .presence_state("realtime:room1"),
+        Default::default()
+    );
+}
+
+#[tokio::test]
+async fn a_non_map_payload_and_an_unknown_event_are_errors() {
+    let s = server(&[]).await;
+    let mut c = s.v2().await;
+    c.join_v2("1", "realtime:room1", presence_config("k")).await;
+    c.text(r#"["1","4","realtime:room1","presence",{"type":"presence","event":"track","payload":"not a map"}]"#)
+        .await;
+    c.expect(r#"["1","4","realtime:room1","phx_reply",{"status":"error","response":{"reason":"Presence track payload must be a map"}}]"#)
+        .await;
+    c.text(r#"["1","5","realtime:room1","presence",{"type":"presence","event":"wave"}]"#)
+        .await;
+    c.expect(r#"["1","5","realtime:room1","phx_reply",{"status":"error","response":{}}]"#)
+        .await;
+    // TRACK in capitals is still a track.
+    c.text(r#"["1","6","realtime:room1","presence",{"type":"presence","event":"TRACK","payload":{"a":1}}]"#)
+        .await;
+    c.expect(r#"["1","6","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#)
+        .await;
+    assert_eq!(diff(&c.next_json().await)["joins"]["k"]["metas"][0]["a"], 1);
+}
+
+#[tokio::test]
+async fn presence_calls_over_the_quota_close_the_channel() {
+    let s = server(&["--realtime-presence-calls", "2"]).await;
+    let mut c = s.v2().await;
+    c.join_v2("1", "realtime:room1", presence_config("k")).await;
+    for (i, name) in ["a", "b"].into_iter().enumerate() {
+        let r = i + 4;
+        c.text(&format!(
+            r#"["1","{r}","realtime:room1","presence",{{"type":"presence","event":"track","payload":{{"n":"{name}"}}}}]"#
+        ))
+        .await;
+        c.expect(&format!(
+            r#"["1","{r}","realtime:room1","phx_reply",{{"status":"ok","response":{{}}}}]"#
+        ))
+        .await;
+        c.next_json().await; // its diff
+    }
+    c.text(r#"["1","9","realtime:room1","presence",{"type":"presence","event":"untrack"}]"#)
+        .await;
+    c.expect(r#"["1",null,"realtime:room1","system",{"extension":"system","status":"error","message":"Client presence rate limit exceeded","channel":"room1"}]"#)
+        .await;
+    c.expect(r#"["1","1","realtime:room1","phx_close",{}]"#)
+        .await;
+}
+
+#[tokio::test]
+async fn tracking_turns_presence_on_and_sends_the_state() {
+    let s = server(&[]).await;
+    let mut c = s.v2().await;
+    c.join_v2(
+        "1",
+        "realtime:room1",
+        json!({"presence": {"key": "k", "enabled": false}}),
+    )
+    .await;
+    c.text(TRACK).await;
+    c.expect(TRACK_OK).await;
+    let d = c.next_json().await;
+    assert_eq!(meta(&diff(&d)["joins"], "k")["name"], "alice");
+    let state = c.next_json().await;
+    assert_eq!(state[3], "presence_state");
+    assert_eq!(meta(&state[4], "k")["name"], "alice");
+}
+
+#[tokio::test]
+async fn a_join_without_a_key_gets_a_generated_one() {
+    let s = server(&[]).await;
+    let mut c = s.v2().await;
+    c.join_v2("1", "realtime:room1", json!({})).await;
+    c.text(TRACK).await;
+    c.expect(TRACK_OK).await;
+    let frame = c.next_json().await;
+    let joins = diff(&frame)["joins"].as_object().unwrap();
+    let key = joins.keys().next().unwrap();
+    assert_eq!(key.len(), 36, "a UUID: {key}");
+}
