@@ -107,8 +107,13 @@ async fn health() -> impl IntoResponse {
 }
 
 async fn client_config(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    // Readable from any origin: it holds only public values (the anon key is public by design,
+    // as in Supabase), and pages served elsewhere (a static deployment's tests) may read it.
     (
-        [(header::CACHE_CONTROL, "no-store")],
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
         Json(state.config.clone()),
     )
 }

@@ -53,6 +53,7 @@ async fn config_json_has_the_documented_shape() {
     let res = reqwest::get(format!("{base}/config.json")).await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
     let config: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
         config["realtimeUrl"],
