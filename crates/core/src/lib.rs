@@ -7,7 +7,9 @@
 pub mod config;
 pub mod link;
 pub mod realtime;
+pub mod realtime_client;
 pub mod role;
+pub mod roster;
 
 pub use link::{LinkError, SessionId, SessionLink};
 pub use role::Role;

@@ -1,0 +1,355 @@
+//! One channel's lifecycle, as phoenix's `Channel` runs it under realtime-js: join with a
+//! timeout, rejoin on a stepped back-off after an error, rejoin at once when the socket
+//! reopens, leave (`phx_leave` → reply → closed), and the join ref that tells current
+//! messages from those of an earlier join. Pushes live in `channel_push`.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use super::link::Link;
+use super::options::ChannelOptions;
+use super::outbound::{self, Addr, PushBody};
+use super::output::{ChannelId, ChannelState, ClientEvent};
+use super::presence::ChannelPresence;
+use crate::realtime::{JoinConfig, JoinPayload, ReplyStatus};
+
+/// Where the channel is; the details an event carries are computed when it is emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Closed,
+    Joining,
+    Joined,
+    Errored,
+    Leaving,
+}
+
+/// A user push waiting to be sent, or sent and waiting for its reply.
+#[derive(Debug)]
+pub(crate) struct Push {
+    pub id: super::output::PushId,
+    pub body: PushBody,
+    /// While buffered: when it gives up unsent; in flight: when it gives up on the reply.
+    pub deadline: u64,
+    /// The ref it was sent with (in flight only).
+    pub msg_ref: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct Channel {
+    pub id: ChannelId,
+    pub topic: String,
+    pub opts: ChannelOptions,
+    pub phase: Phase,
+    /// The ref of the current join push; messages carrying another join ref are stale.
+    /// `None` before the join is sent and after a failed join is reset.
+    pub join_ref: Option<String>,
+    /// Join timeout, while a join is outstanding (it runs even while the socket opens).
+    pub join_deadline: Option<u64>,
+    /// The leave push's ref and timeout, while leaving.
+    pub leave: Option<(String, u64)>,
+    /// Consecutive rejoin timer firings since the last success (phoenix `Timer.tries`).
+    pub rejoin_tries: u32,
+    pub rejoin_at: Option<u64>,
+    pub buffer: VecDeque<Push>,
+    pub in_flight: Vec<Push>,
+    pub presence: ChannelPresence,
+}
+
+/// Join error codes that mean "this token will not do" (server `join_reason`), and the
+/// `system` messages that close a channel for the same cause.
+const TOKEN_JOIN_CODES: [&str; 4] = [
+    "InvalidJWTToken",
+    "JwtSignatureError",
+    "MalformedJWT",
+    "JwtSignerError",
+];
+const TOKEN_SYSTEM_MESSAGES: [&str; 5] = [
+    "Token has expired",
+    "The token provided is not a valid JWT",
+    ":signature_error",
+    "Fields `role` and `exp` are required in JWT",
+    "Failed to generate JWT signer",
+];
+
+/// Whether a join error reason blames the token.
+pub(crate) fn is_token_join_error(reason: &str) -> bool {
+    let code = reason.split(':').next().unwrap_or_default();
+    TOKEN_JOIN_CODES.contains(&code)
+}
+
+/// Whether a `system` error message blames the token.
+pub(crate) fn is_token_system_error(message: &str) -> bool {
+    TOKEN_SYSTEM_MESSAGES
+        .iter()
+        .any(|prefix| message.starts_with(prefix))
+}
+
+impl Channel {
+    pub(crate) fn new(id: ChannelId, topic: String, opts: ChannelOptions) -> Self {
+        Channel {
+            id,
+            topic,
+            opts,
+            phase: Phase::Closed,
+            join_ref: None,
+            join_deadline: None,
+            leave: None,
+            rejoin_tries: 0,
+            rejoin_at: None,
+            buffer: VecDeque::new(),
+            in_flight: Vec::new(),
+            presence: ChannelPresence::default(),
+        }
+    }
+
+    fn set_state(&mut self, phase: Phase, state: ChannelState, link: &mut Link<'_>) {
+        self.phase = phase;
+        link.emit(ClientEvent::Channel { ch: self.id, state });
+    }
+
+    /// `join`: a closed or errored channel joins now; otherwise nothing changes.
+    pub(crate) fn join(&mut self, now: u64, link: &mut Link<'_>) {
+        if matches!(self.phase, Phase::Closed | Phase::Errored) {
+            self.rejoin_tries = 0;
+            self.rejoin(now, link);
+        }
+    }
+
+    /// phoenix `rejoin`: a fresh join push (new ref, new timeout). While the socket is not open
+    /// the frame waits for it, but the timeout already runs, as in realtime-js.
+    fn rejoin(&mut self, now: u64, link: &mut Link<'_>) {
+        if self.phase == Phase::Leaving {
+            return;
+        }
+        self.rejoin_at = None;
+        self.join_ref = None;
+        self.join_deadline = Some(now.saturating_add(link.opts.push_timeout_ms));
+        self.set_state(Phase::Joining, ChannelState::Joining, link);
+        if link.open {
+            self.send_join(link);
+        }
+    }
+
+    fn send_join(&mut self, link: &mut Link<'_>) {
+        let join_ref = link.make_ref();
+        let payload = JoinPayload {
+            config: JoinConfig {
+                broadcast: self.opts.broadcast,
+                presence: self.opts.presence.clone(),
+                postgres_changes: Vec::new(),
+                private: self.opts.private,
+            },
+            access_token: link.access_token.map(str::to_owned),
+        };
+        let addr = Addr {
+            join_ref: Some(&join_ref),
+            msg_ref: &join_ref,
+            topic: &self.topic,
+        };
+        let frame = outbound::join(link.opts.vsn, addr, &payload)
+            .expect("a join payload of strings and booleans always serialises");
+        link.send(frame);
+        self.join_ref = Some(join_ref);
+    }
+
+    /// The reply to the current join push.
+    pub(crate) fn on_join_reply(
+        &mut self,
+        now: u64,
+        status: ReplyStatus,
+        response: &Value,
+        link: &mut Link<'_>,
+    ) {
+        self.join_deadline = None;
+        match status {
+            ReplyStatus::Ok => {
+                self.rejoin_tries = 0;
+                self.rejoin_at = None;
+                self.set_state(Phase::Joined, ChannelState::Joined, link);
+                self.flush(now, link);
+            }
+            ReplyStatus::Error => {
+                let reason = reason_text(response);
+                if is_token_join_error(&reason) {
+                    link.emit(ClientEvent::TokenRefused {
+                        ch: self.id,
+                        reason: reason.clone(),
+                    });
+                }
+                // realtime-js keeps the join ref after an error reply (only a timeout or a
+                // crash resets the join push).
+                self.fail(now, reason, link);
+            }
+        }
+    }
+
+    /// Errored, with a rejoin scheduled when the socket is open (else it waits for the open).
+    fn fail(&mut self, now: u64, reason: String, link: &mut Link<'_>) {
+        let retry_at = link.open.then(|| {
+            let at = now.saturating_add(link.opts.rejoin.delay(self.rejoin_tries + 1));
+            self.rejoin_at = Some(at);
+            at
+        });
+        self.set_state(
+            Phase::Errored,
+            ChannelState::Errored { reason, retry_at },
+            link,
+        );
+    }
+
+    /// The join push timed out: realtime-js sends a `phx_leave` for it, resets the join push
+    /// and rejoins on the back-off.
+    fn on_join_timeout(&mut self, now: u64, link: &mut Link<'_>) {
+        self.join_deadline = None;
+        if link.open {
+            if let Some(join_ref) = self.join_ref.take() {
+                let msg_ref = link.make_ref();
+                let addr = Addr {
+                    join_ref: Some(&join_ref),
+                    msg_ref: &msg_ref,
+                    topic: &self.topic,
+                };
+                if let Ok(frame) = outbound::push(link.opts.vsn, addr, &PushBody::Leave) {
+                    link.send(frame);
+                }
+            }
+        }
+        self.join_ref = None;
+        self.fail(now, "timeout".to_owned(), link);
+    }
+
+    /// `phx_error` from the server (the channel process crashed).
+    pub(crate) fn on_error(&mut self, now: u64, reason: String, link: &mut Link<'_>) {
+        if self.phase == Phase::Joining {
+            self.join_ref = None;
+            self.join_deadline = None;
+        }
+        self.fail(now, reason, link);
+    }
+
+    /// `phx_close` from the server, or the end of a leave. realtime-js does not rejoin.
+    pub(crate) fn on_close(&mut self, link: &mut Link<'_>) {
+        self.rejoin_tries = 0;
+        self.rejoin_at = None;
+        self.join_deadline = None;
+        self.leave = None;
+        self.set_state(Phase::Closed, ChannelState::Closed, link);
+    }
+
+    /// `leave`: `phx_leave`, closed on its reply or timeout; closed at once when nothing can be
+    /// pushed (realtime-js `!canPush()` → immediate "ok").
+    pub(crate) fn leave(&mut self, now: u64, link: &mut Link<'_>) {
+        if matches!(self.phase, Phase::Closed | Phase::Leaving) {
+            return;
+        }
+        let was_joined = self.phase == Phase::Joined;
+        self.rejoin_at = None;
+        self.join_deadline = None;
+        self.set_state(Phase::Leaving, ChannelState::Leaving, link);
+        if link.open {
+            let msg_ref = link.make_ref();
+            let addr = Addr {
+                join_ref: self.join_ref.as_deref(),
+                msg_ref: &msg_ref,
+                topic: &self.topic,
+            };
+            if let Ok(frame) = outbound::push(link.opts.vsn, addr, &PushBody::Leave) {
+                link.send(frame);
+            }
+            if was_joined {
+                let deadline = now.saturating_add(link.opts.push_timeout_ms);
+                self.leave = Some((msg_ref, deadline));
+                return;
+            }
+        }
+        self.on_close(link);
+    }
+
+    /// The socket opened: the rejoin back-off starts over, an errored channel rejoins now and a
+    /// join that waited for the socket goes out.
+    pub(crate) fn on_socket_open(&mut self, now: u64, link: &mut Link<'_>) {
+        self.rejoin_tries = 0;
+        self.rejoin_at = None;
+        match self.phase {
+            Phase::Errored => self.rejoin(now, link),
+            Phase::Joining if self.join_ref.is_none() => self.send_join(link),
+            _ => {}
+        }
+    }
+
+    /// The socket closed or was given up: a joined or joining channel errors and waits for the
+    /// next open (phoenix `triggerChanError`).
+    pub(crate) fn on_socket_lost(&mut self, now: u64, reason: &str, link: &mut Link<'_>) {
+        // A rejoin timer could only fire while disconnected, and the open resets it anyway.
+        self.rejoin_at = None;
+        if matches!(self.phase, Phase::Joined | Phase::Joining) {
+            self.on_error(now, reason.to_owned(), link);
+        }
+    }
+
+    /// Sends the new token to a joined channel (the next join carries it in any case).
+    pub(crate) fn refresh_token(&mut self, token: &str, link: &mut Link<'_>) {
+        if self.phase != Phase::Joined || !link.open {
+            return;
+        }
+        let msg_ref = link.make_ref();
+        let addr = Addr {
+            join_ref: self.join_ref.as_deref(),
+            msg_ref: &msg_ref,
+            topic: &self.topic,
+        };
+        // No reply comes on success (a failure is a `system` error), so nothing waits for one.
+        if let Ok(frame) = outbound::push(
+            link.opts.vsn,
+            addr,
+            &PushBody::AccessToken(token.to_owned()),
+        ) {
+            link.send(frame);
+        }
+    }
+
+    /// Fires this channel's expired timers.
+    pub(crate) fn handle_timeout(&mut self, now: u64, link: &mut Link<'_>) {
+        if self.join_deadline.is_some_and(|at| at <= now) {
+            self.on_join_timeout(now, link);
+        }
+        if self.leave.as_ref().is_some_and(|(_, at)| *at <= now) {
+            self.on_close(link);
+        }
+        if self.rejoin_at.is_some_and(|at| at <= now) {
+            self.rejoin_at = None;
+            self.rejoin_tries = self.rejoin_tries.saturating_add(1);
+            if link.open {
+                self.rejoin(now, link);
+            }
+        }
+        self.expire_pushes(now, link);
+    }
+
+    /// The earliest of this channel's timers.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        let pushes = self
+            .buffer
+            .iter()
+            .chain(&self.in_flight)
+            .map(|p| p.deadline);
+        [
+            self.join_deadline,
+            self.leave.as_ref().map(|l| l.1),
+            self.rejoin_at,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(pushes)
+        .min()
+    }
+}
+
+/// The `reason` of an error response, or its JSON text (realtime-js joins the values).
+fn reason_text(response: &Value) -> String {
+    match response.get("reason") {
+        Some(Value::String(reason)) => reason.clone(),
+        _ => response.to_string(),
+    }
+}
