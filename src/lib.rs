@@ -6,6 +6,7 @@
 
 pub mod components;
 pub mod platform;
+pub mod realtime;
 pub mod state;
 
 pub use components::App;

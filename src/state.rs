@@ -27,6 +27,44 @@ pub enum Opened {
     },
 }
 
+/// The signaling connection as the page shows it (`connection-state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    /// Reading config.json, opening the socket, joining — before the first join succeeded.
+    Connecting,
+    /// Joined the session channel.
+    Connected,
+    /// Lost after having been connected; the next try is in `retry_in_s` seconds.
+    Reconnecting { retry_in_s: u64 },
+    /// Left on purpose.
+    Offline,
+}
+
+impl ConnectionStatus {
+    /// The stable word tests and styles key on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Connecting => "connecting",
+            ConnectionStatus::Connected => "connected",
+            ConnectionStatus::Reconnecting { .. } => "reconnecting",
+            ConnectionStatus::Offline => "offline",
+        }
+    }
+
+    /// What a person reads.
+    pub fn label(self) -> String {
+        match self {
+            ConnectionStatus::Connecting => "Connecting…".to_owned(),
+            ConnectionStatus::Connected => "Connected".to_owned(),
+            ConnectionStatus::Reconnecting { retry_in_s: 0 } => "Reconnecting…".to_owned(),
+            ConnectionStatus::Reconnecting { retry_in_s } => {
+                format!("Reconnecting — next try in {retry_in_s} s")
+            }
+            ConnectionStatus::Offline => "Offline".to_owned(),
+        }
+    }
+}
+
 /// Which page the path shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Page {
@@ -99,6 +137,14 @@ pub fn opened_from_location(path: &str, fragment: &str) -> Opened {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_labels_name_the_retry_time() {
+        let s = ConnectionStatus::Reconnecting { retry_in_s: 5 };
+        assert_eq!(s.as_str(), "reconnecting");
+        assert_eq!(s.label(), "Reconnecting — next try in 5 s");
+        assert_eq!(ConnectionStatus::Connected.label(), "Connected");
+    }
 
     #[test]
     fn paths_map_to_pages() {

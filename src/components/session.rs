@@ -5,7 +5,10 @@ use pairux_core::{LinkError, Role, SessionId};
 
 use super::ErrorBanner;
 use crate::platform;
-use crate::state::{AppState, Opened, SessionEntry};
+use pairux_core::roster::{Participant, Roster};
+
+use crate::realtime::use_session_channel;
+use crate::state::{AppState, ConnectionStatus, Opened, SessionEntry};
 
 #[component]
 pub fn SessionPage(id: String) -> impl IntoView {
@@ -33,6 +36,8 @@ pub fn SessionPage(id: String) -> impl IntoView {
 #[component]
 fn SessionView(entry: SessionEntry) -> impl IntoView {
     let role = entry.role;
+    let channel = use_session_channel(&entry);
+    let me = channel.participant_id.clone();
     view! {
         <section class="session" data-role=role.as_str()>
             <div class="session-head">
@@ -42,10 +47,72 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
                     Role::Viewer => "Joined as viewer",
                 }}</h1>
                 <span class="role-chip">{role.as_str()}</span>
+                <ConnectionBadge status=channel.signals.status/>
             </div>
-            {(role == Role::Host).then(|| view! { <InviteLinks entry=entry.clone()/> })}
+            <div class="session-body">
+                <div class="stage">
+                    {(role == Role::Host).then(|| view! { <InviteLinks entry=entry.clone()/> })}
+                </div>
+                <ParticipantList roster=channel.signals.roster me/>
+            </div>
         </section>
     }
+}
+
+/// `connection-state`: a word for tests (`data-state`) and a sentence for people.
+#[component]
+fn ConnectionBadge(status: RwSignal<ConnectionStatus>) -> impl IntoView {
+    view! {
+        <span
+            class="connection"
+            data-testid="connection-state"
+            data-state=move || status.get().as_str()
+            role="status"
+            aria-live="polite"
+        >
+            <span class="dot" aria-hidden="true"></span>
+            {move || status.get().label()}
+        </span>
+    }
+}
+
+/// `participant-list`: everyone in the session, host first, then by arrival.
+#[component]
+fn ParticipantList(roster: RwSignal<Roster>, me: String) -> impl IntoView {
+    let people =
+        move || -> Vec<Participant> { roster.read().participants().into_iter().cloned().collect() };
+    view! {
+        <aside class="participants" aria-labelledby="participants-title">
+            <h2 id="participants-title">
+                "People " <span class="count">{move || roster.read().participants().len()}</span>
+            </h2>
+            <ul data-testid="participant-list">
+                <For
+                    each=people
+                    key=|p| (p.id.clone(), p.role, p.profile.to_string())
+                    let:p
+                >
+                    <li
+                        data-testid=format!("participant-{}", p.id)
+                        data-role=p.role.as_str()
+                        class:me=p.id == me
+                    >
+                        <span class="name">{display_name(&p)}</span>
+                        {(p.id == me).then_some(view! { <span class="you">" (you)"</span> })}
+                        <span class="role-chip small">{p.role.as_str()}</span>
+                    </li>
+                </For>
+            </ul>
+        </aside>
+    }
+}
+
+fn display_name(p: &Participant) -> String {
+    p.profile
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(|n| n.chars().take(40).collect())
+        .unwrap_or_else(|| "Someone".to_owned())
 }
 
 #[component]

@@ -2,8 +2,12 @@
 //! function does one browser thing and converts JS errors in [`js_error`].
 
 pub mod clipboard;
+pub mod clock;
+pub mod fetch;
 pub mod location;
 pub mod random;
+pub mod timer;
+pub mod websocket;
 
 use wasm_bindgen::JsValue;
 

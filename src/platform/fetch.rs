@@ -1,0 +1,45 @@
+//! `fetch` of small JSON documents from our own origin (e.g. `/config.json`).
+
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestCache, RequestInit, Response};
+
+use super::{js_error, window, JsError};
+
+/// Why a document could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("network error: {0}")]
+    Network(JsError),
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("not valid JSON for this document: {0}")]
+    Invalid(String),
+}
+
+/// GETs `path` bypassing the HTTP cache and parses it as `T`.
+pub async fn json<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, FetchError> {
+    let init = RequestInit::new();
+    init.set_cache(RequestCache::NoStore);
+    let promise = window()
+        .map_err(FetchError::Network)?
+        .fetch_with_str_and_init(path, &init);
+    let response: Response = JsFuture::from(promise)
+        .await
+        .map_err(|e| FetchError::Network(js_error(e)))?
+        .dyn_into()
+        .map_err(|e| FetchError::Network(js_error(e)))?;
+    if !response.ok() {
+        return Err(FetchError::Status(response.status()));
+    }
+    let text = JsFuture::from(
+        response
+            .text()
+            .map_err(|e| FetchError::Network(js_error(e)))?,
+    )
+    .await
+    .map_err(|e| FetchError::Network(js_error(e)))?
+    .as_string()
+    .unwrap_or_default();
+    serde_json::from_str(&text).map_err(|e| FetchError::Invalid(e.to_string()))
+}

@@ -1,0 +1,372 @@
+//! Drives the core's sans-IO Realtime client over a browser WebSocket and timers, and mirrors
+//! what it reports into signals (`use_realtime`-style: one capability, cleaned up on drop).
+//!
+//! The driver makes no decisions: it feeds socket events and deadlines into
+//! [`RealtimeClient`] and executes each [`Output`] in order. It never holds a `RefCell` borrow
+//! while it sets a signal or calls a handler, so reactive code may call back into it.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use leptos::prelude::*;
+use pairux_core::config::ClientConfig;
+use pairux_core::realtime::{BroadcastConfig, PresenceConfig};
+use pairux_core::realtime_client::{
+    BroadcastBody, ChannelId, ChannelOptions, ChannelState, ClientEvent, ClientOptions,
+    ConnectionState, Output, RealtimeClient,
+};
+use pairux_core::roster::Roster;
+
+use crate::platform::websocket::{Socket, SocketEvent};
+use crate::platform::{clock, fetch, timer::Timer};
+use crate::state::{ConnectionStatus, SessionEntry};
+
+/// What the page shows about the signaling connection and who is in the session.
+#[derive(Clone, Copy)]
+pub struct RealtimeSignals {
+    pub status: RwSignal<ConnectionStatus>,
+    pub roster: RwSignal<Roster>,
+}
+
+/// Who this page is in the channel.
+pub struct Membership {
+    pub topic: String,
+    pub participant_id: String,
+    /// Tracked presence payload (re-tracked after every join, since a rejoin starts empty).
+    pub presence: serde_json::Value,
+}
+
+type BroadcastHandler = Box<dyn Fn(String, BroadcastBody)>;
+
+struct Inner {
+    client: RefCell<RealtimeClient>,
+    ch: ChannelId,
+    socket: RefCell<Option<Socket>>,
+    /// Bumped for every socket; events of older sockets are ignored.
+    socket_generation: Cell<u64>,
+    timer: RefCell<Option<Timer>>,
+    signals: RealtimeSignals,
+    presence: serde_json::Value,
+    on_broadcast: RefCell<Option<BroadcastHandler>>,
+    /// Whether this page was connected before (so a loss shows as "reconnecting").
+    was_joined: Cell<bool>,
+    closed: Cell<bool>,
+}
+
+/// A live membership of one Realtime channel. Dropping it leaves and closes the socket.
+pub struct RealtimeLink {
+    inner: Rc<Inner>,
+}
+
+impl RealtimeLink {
+    /// Connects with `config`, joins `membership.topic` with presence keyed by the participant
+    /// id, and tracks the presence payload once joined.
+    pub fn start(config: &ClientConfig, membership: Membership, signals: RealtimeSignals) -> Self {
+        let mut client = RealtimeClient::new(ClientOptions::new(
+            config.realtime_url.clone(),
+            config.anon_key.clone(),
+        ));
+        let ch = client.channel(
+            &membership.topic,
+            ChannelOptions {
+                broadcast: BroadcastConfig {
+                    ack: false,
+                    self_broadcast: false,
+                },
+                presence: PresenceConfig {
+                    key: membership.participant_id,
+                    enabled: true,
+                },
+                private: false,
+            },
+        );
+        let inner = Rc::new(Inner {
+            client: RefCell::new(client),
+            ch,
+            socket: RefCell::new(None),
+            socket_generation: Cell::new(0),
+            timer: RefCell::new(None),
+            signals,
+            presence: membership.presence,
+            on_broadcast: RefCell::new(None),
+            was_joined: Cell::new(false),
+            closed: Cell::new(false),
+        });
+        {
+            let now = clock::monotonic_ms();
+            let mut client = inner.client.borrow_mut();
+            client.connect(now);
+            client.join(now, ch);
+        }
+        pump(&inner);
+        RealtimeLink { inner }
+    }
+
+    /// Where broadcasts from others go.
+    pub fn on_broadcast(&self, handler: impl Fn(String, BroadcastBody) + 'static) {
+        *self.inner.on_broadcast.borrow_mut() = Some(Box::new(handler));
+    }
+
+    /// Sends a JSON broadcast to everyone else in the channel.
+    pub fn broadcast(&self, event: &str, payload: serde_json::Value) {
+        let now = clock::monotonic_ms();
+        self.inner
+            .client
+            .borrow_mut()
+            .broadcast(now, self.inner.ch, event, payload);
+        pump(&self.inner);
+    }
+}
+
+impl Drop for RealtimeLink {
+    fn drop(&mut self) {
+        self.inner.closed.set(true);
+        let now = clock::monotonic_ms();
+        {
+            let mut client = self.inner.client.borrow_mut();
+            client.leave(now, self.inner.ch);
+            client.disconnect(now);
+        }
+        pump(&self.inner);
+        self.inner.timer.borrow_mut().take();
+        self.inner.socket.borrow_mut().take();
+    }
+}
+
+/// Executes everything the client wants done, then arms the timer for its next deadline.
+fn pump(inner: &Rc<Inner>) {
+    loop {
+        let Some(output) = inner.client.borrow_mut().poll_output() else {
+            break;
+        };
+        match output {
+            Output::Connect { url } => open_socket(inner, &url),
+            Output::SendText(text) => {
+                if let Some(socket) = inner.socket.borrow().as_ref() {
+                    let _ = socket.send_text(&text);
+                }
+            }
+            Output::SendBinary(bytes) => {
+                if let Some(socket) = inner.socket.borrow().as_ref() {
+                    let _ = socket.send_binary(&bytes);
+                }
+            }
+            Output::Close { code, reason } => {
+                if let Some(socket) = inner.socket.borrow_mut().take() {
+                    socket.close(code, &reason);
+                }
+            }
+            Output::Event(event) => on_event(inner, event),
+        }
+    }
+    arm_timer(inner);
+}
+
+fn open_socket(inner: &Rc<Inner>, url: &str) {
+    let generation = inner.socket_generation.get() + 1;
+    inner.socket_generation.set(generation);
+    inner.socket.borrow_mut().take();
+    let weak: Weak<Inner> = Rc::downgrade(inner);
+    let opened = Socket::open(url, move |event| {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.socket_generation.get() != generation {
+            return;
+        }
+        let now = clock::monotonic_ms();
+        {
+            let mut client = inner.client.borrow_mut();
+            match event {
+                SocketEvent::Open => client.handle_open(now),
+                SocketEvent::Text(text) => client.handle_text(now, &text),
+                SocketEvent::Binary(bytes) => client.handle_binary(now, &bytes),
+                SocketEvent::Closed { code, reason } => client.handle_close(now, code, &reason),
+            }
+        }
+        pump(&inner);
+    });
+    match opened {
+        Ok(socket) => *inner.socket.borrow_mut() = Some(socket),
+        Err(err) => {
+            // An invalid URL throws synchronously; report it as a closed socket so the client
+            // backs off and retries like any other failure.
+            leptos::logging::warn!("cannot open the realtime socket: {err}");
+            inner
+                .client
+                .borrow_mut()
+                .handle_close(clock::monotonic_ms(), 1006, "cannot open");
+        }
+    }
+}
+
+fn arm_timer(inner: &Rc<Inner>) {
+    if inner.closed.get() {
+        inner.timer.borrow_mut().take();
+        return;
+    }
+    let Some(deadline) = inner.client.borrow().poll_timeout() else {
+        inner.timer.borrow_mut().take();
+        return;
+    };
+    let wait = deadline.saturating_sub(clock::monotonic_ms());
+    let weak = Rc::downgrade(inner);
+    let timer = Timer::after(wait, move || {
+        if let Some(inner) = weak.upgrade() {
+            inner
+                .client
+                .borrow_mut()
+                .handle_timeout(clock::monotonic_ms());
+            pump(&inner);
+        }
+    });
+    *inner.timer.borrow_mut() = Some(timer);
+}
+
+fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
+    let signals = inner.signals;
+    match event {
+        ClientEvent::Connection(ConnectionState::Reconnecting { retry_at, .. }) => {
+            let in_ms = retry_at.saturating_sub(clock::monotonic_ms());
+            signals.status.set(ConnectionStatus::Reconnecting {
+                retry_in_s: in_ms.div_ceil(1000),
+            });
+        }
+        ClientEvent::Connection(ConnectionState::Connecting | ConnectionState::Open) => {
+            if !inner.was_joined.get() {
+                signals.status.set(ConnectionStatus::Connecting);
+            }
+        }
+        ClientEvent::Connection(ConnectionState::Closed) => {
+            signals.status.set(ConnectionStatus::Offline);
+        }
+        ClientEvent::Channel { state, .. } => match state {
+            ChannelState::Joined => {
+                inner.was_joined.set(true);
+                signals.status.set(ConnectionStatus::Connected);
+                let now = clock::monotonic_ms();
+                inner
+                    .client
+                    .borrow_mut()
+                    .track(now, inner.ch, inner.presence.clone());
+            }
+            ChannelState::Errored { retry_at, .. } if inner.was_joined.get() => {
+                let in_ms = retry_at
+                    .map(|at| at.saturating_sub(clock::monotonic_ms()))
+                    .unwrap_or(0);
+                signals.status.set(ConnectionStatus::Reconnecting {
+                    retry_in_s: in_ms.div_ceil(1000),
+                });
+            }
+            _ => {}
+        },
+        ClientEvent::ConnectFailed | ClientEvent::TokenRefused { .. } => refresh_key(inner),
+        ClientEvent::Presence { sync, .. } => {
+            signals.roster.update(|roster| {
+                roster.apply(&sync);
+            });
+        }
+        ClientEvent::Broadcast { event, payload, .. } => {
+            let handler = inner.on_broadcast.borrow();
+            if let Some(handler) = handler.as_ref() {
+                handler(event, payload);
+            }
+        }
+        ClientEvent::PushDone { .. } | ClientEvent::System { .. } => {}
+    }
+}
+
+/// The server refused our key, or the socket could not open (browsers hide a 401): read
+/// config.json again so a rotated key or a moved endpoint is picked up before the next try.
+fn refresh_key(inner: &Rc<Inner>) {
+    let weak = Rc::downgrade(inner);
+    leptos::task::spawn_local(async move {
+        if let Ok(config) = fetch::json::<ClientConfig>("/config.json").await {
+            if let Some(inner) = weak.upgrade() {
+                inner.client.borrow_mut().set_api_key(config.anon_key);
+            }
+        }
+    });
+}
+
+/// This page's membership of its session channel, for as long as the calling component lives:
+/// a fresh participant id, config.json, then [`RealtimeLink::start`]. Errors before the socket
+/// (config.json unreachable) are retried with the socket's back-off and shown as reconnecting.
+pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
+    let participant_id = new_participant_id();
+    let signals = RealtimeSignals {
+        status: RwSignal::new(ConnectionStatus::Connecting),
+        roster: RwSignal::new(Roster::default()),
+    };
+    let link = StoredValue::new_local(None::<RealtimeLink>);
+    let membership = Membership {
+        topic: entry.link.session.topic(),
+        participant_id: participant_id.clone(),
+        presence: serde_json::json!({
+            "role": entry.role.as_str(),
+            "joined_at": clock::wall_ms(),
+            "profile": { "name": default_name(entry.role, &participant_id) },
+        }),
+    };
+    {
+        leptos::task::spawn_local(async move {
+            let backoff = pairux_core::realtime_client::Backoff::socket_reconnect();
+            let mut attempt = 0;
+            let config = loop {
+                match fetch::json::<ClientConfig>("/config.json").await {
+                    Ok(config) => break config,
+                    Err(err) => {
+                        attempt += 1;
+                        let wait = backoff.delay(attempt);
+                        leptos::logging::warn!("config.json: {err}; retrying in {wait} ms");
+                        signals.status.set(ConnectionStatus::Reconnecting {
+                            retry_in_s: wait.div_ceil(1000),
+                        });
+                        gloo_timers::future::TimeoutFuture::new(wait as u32).await;
+                    }
+                }
+            };
+            // Disposed with the component: a config.json that arrives late starts nothing.
+            if !link.is_disposed() {
+                link.set_value(Some(RealtimeLink::start(&config, membership, signals)));
+            }
+        });
+    }
+    // Leave the channel as soon as the page stops showing the session.
+    on_cleanup(move || {
+        link.try_update_value(|l| drop(l.take()));
+    });
+    SessionChannel {
+        participant_id,
+        signals,
+    }
+}
+
+/// What a session page knows of its channel.
+pub struct SessionChannel {
+    pub participant_id: String,
+    pub signals: RealtimeSignals,
+}
+
+/// 128 random bits, base64url: a new identity for every join, so a reload is a new participant.
+fn new_participant_id() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 16];
+    if crate::platform::random::fill(&mut bytes).is_err() {
+        // getRandomValues does not fail in a browser that ran this far; stay unique anyway.
+        bytes[..8].copy_from_slice(&clock::wall_ms().to_le_bytes());
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// "Viewer 3F2A": a readable name until people can set their own.
+fn default_name(role: pairux_core::Role, participant_id: &str) -> String {
+    let role = role.as_str();
+    let mut name: String = role[..1].to_uppercase();
+    name.push_str(&role[1..]);
+    let tag: String = participant_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(4)
+        .collect::<String>()
+        .to_uppercase();
+    format!("{name} {tag}")
+}

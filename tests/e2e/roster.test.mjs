@@ -1,0 +1,93 @@
+// Live roster over Realtime: pages on one link see each other arrive and leave, and come back
+// without ghosts or duplicates after the server restarts.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, newPage, openApp } from './lib/harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The participant ids a page lists, sorted, once the list settles on `count` entries. */
+async function rosterOf(page, count, timeout = 15_000) {
+  const items = page.locator('[data-testid="participant-list"] > li');
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('[data-testid="participant-list"] > li').length === n,
+    count,
+    { timeout },
+  );
+  const ids = await items.evaluateAll((els) => els.map((e) => e.dataset.testid));
+  return ids.sort();
+}
+
+async function state(page) {
+  return page.getByTestId('connection-state').getAttribute('data-state');
+}
+
+test('three pages see each other, a leaver disappears, a server restart leaves no ghosts', async () => {
+  const host = await newPage(browser);
+  await openApp(host, server.url);
+  await host.getByTestId('start-session').click();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+
+  const viewer = await newPage(browser);
+  await openApp(viewer, viewerLink);
+  const controller = await newPage(browser);
+  await openApp(controller, controllerLink);
+
+  const pages = [host, viewer, controller];
+  const all = await rosterOf(host, 3);
+  for (const page of pages) {
+    assert.deepEqual(await rosterOf(page, 3), all);
+    await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]');
+  }
+  // Roles are shown as tracked, host first.
+  const roles = await host.locator('[data-testid="participant-list"] > li')
+    .evaluateAll((els) => els.map((e) => e.dataset.role));
+  assert.equal(roles[0], 'host');
+  assert.deepEqual([...roles].sort(), ['controller', 'host', 'viewer']);
+  // Each page marks itself.
+  for (const page of pages) {
+    assert.equal(await page.locator('[data-testid="participant-list"] > li.me').count(), 1);
+  }
+
+  // The viewer closes its tab: the others see it leave.
+  const viewerId = (await viewer.locator('[data-testid="participant-list"] > li.me').getAttribute('data-testid'));
+  await viewer.context().close();
+  const remaining = all.filter((id) => id !== viewerId);
+  assert.deepEqual(await rosterOf(host, 2), remaining);
+  assert.deepEqual(await rosterOf(controller, 2), remaining);
+
+  // The server restarts: every page shows reconnecting, then the same roster, once each.
+  await server.stop();
+  for (const page of [host, controller]) {
+    await page.waitForSelector('[data-testid="connection-state"][data-state="reconnecting"]', { timeout: 15_000 });
+    assert.match(await page.getByTestId('connection-state').textContent(), /Reconnecting/);
+  }
+  await server.restart();
+  const restartedAt = Date.now();
+  for (const page of [host, controller]) {
+    await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]', { timeout: 12_000 });
+    assert.deepEqual(await rosterOf(page, 2, 12_000 - (Date.now() - restartedAt)), remaining);
+  }
+  // Still no duplicates a moment later (late presence diffs must not add ghosts).
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const page of [host, controller]) {
+    assert.deepEqual(await rosterOf(page, 2), remaining);
+    assert.equal(await state(page), 'connected');
+    assert.deepEqual(page.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(e)), []);
+  }
+  await host.context().close();
+  await controller.context().close();
+});
