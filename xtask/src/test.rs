@@ -14,6 +14,26 @@ use crate::netns::LoopbackNamespace;
 use crate::util::{cargo, run_tee};
 
 const WASM: &str = "wasm32-unknown-unknown";
+/// Where tests/web_realtime.rs finds pairux-server inside the test namespace.
+const WASM_TEST_SERVER: &str = "127.0.0.1:18765";
+
+/// A server for the duration of a suite; killed when dropped.
+struct BackgroundProcess(std::process::Child);
+
+impl BackgroundProcess {
+    /// Starts `c`; whoever uses it waits for it to listen (the namespace's ports are not
+    /// reachable from here).
+    fn spawn(c: &mut Command) -> Result<Self> {
+        Ok(BackgroundProcess(c.spawn()?))
+    }
+}
+
+impl Drop for BackgroundProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// Outcome of one suite: counts of cases, or one case for a lint.
 struct Outcome {
@@ -32,11 +52,16 @@ impl Runner<'_> {
         self.only.is_none_or(|o| name.contains(o))
     }
 
-    /// A suite that passes or fails as a whole (lints, builds).
+    /// A suite that passes or fails as a whole (lints).
     fn check(&mut self, name: &'static str, c: &mut Command) -> bool {
         if !self.wants(name) {
             return true;
         }
+        self.step(name, c)
+    }
+
+    /// A build the selected suites need: runs whatever `--only` says.
+    fn step(&mut self, name: &'static str, c: &mut Command) -> bool {
         banner(name);
         let ok = run_tee(c).map(|(_, ok)| ok).unwrap_or_else(report);
         self.outcomes.push(Outcome {
@@ -133,8 +158,8 @@ pub fn run(only: Option<&str>) -> Result<()> {
 
     let browser_suites = ["wasm-bindgen-test", "conformance", "e2e"];
     if browser_suites.iter().any(|s| r.wants(s)) {
-        let built = r.check("build-app", &mut build::trunk_release())
-            & r.check(
+        let built = r.step("build-app", &mut build::trunk_release())
+            & r.step(
                 "build-server",
                 cargo().args([
                     "build",
@@ -145,7 +170,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
                     "--bins",
                 ]),
             )
-            & r.check(
+            & r.step(
                 "build-wasm-tests",
                 cargo().args(["test", "-p", "pairux-web", "--target", WASM, "--no-run"]),
             );
@@ -168,6 +193,17 @@ fn browser(r: &mut Runner) -> Result<()> {
         c.env("PAIRUX_SERVER_BIN", &server)
             .env("PAIRUX_DIST", &dist)
             .env("PAIRUX_IN_NETNS", "1");
+    };
+    // The glue tests in the browser talk to a real server; the namespace is private, so a fixed
+    // port is free and the test knows where to find it (tests/web_realtime.rs).
+    let _server = if r.wants("wasm-bindgen-test") {
+        let mut c = ns.exec(&server.to_string_lossy());
+        c.args(["--listen", WASM_TEST_SERVER, "--static"])
+            .arg(&dist)
+            .env("RUST_LOG", "pairux_server=warn");
+        Some(BackgroundProcess::spawn(&mut c)?)
+    } else {
+        None
     };
     r.counted(
         "wasm-bindgen-test",
