@@ -84,7 +84,10 @@ impl RealtimeClient {
         }
         let (channels, mut link) = self.split();
         let Some(channel) = open_channel(channels, &msg.topic) else {
-            link.stats.unroutable_messages += 1;
+            // The server's `phx_close` after our leave's reply finds the channel closed: normal.
+            if msg.event != event::CLOSE {
+                link.stats.unroutable_messages += 1;
+            }
             return;
         };
         // phoenix `isMember`: a message of an earlier join of this topic is dropped.

@@ -1,0 +1,344 @@
+//! The realtime client against the literal frames of reference/realtime-protocol.md: what it
+//! writes compares byte for byte, what it reads turns into the documented events. Both
+//! protocol versions.
+
+use pairux_core::realtime::{BroadcastConfig, PresenceConfig, Vsn};
+use pairux_core::realtime_client::{
+    BroadcastBody, ChannelId, ChannelOptions, ChannelState, ClientEvent, ClientOptions,
+    ConnectionState, Output, PushResult, RealtimeClient,
+};
+use serde_json::json;
+
+const ENDPOINT: &str = "wss://abc.supabase.co/realtime/v1/websocket";
+
+fn drain(client: &mut RealtimeClient) -> Vec<Output> {
+    std::iter::from_fn(|| client.poll_output()).collect()
+}
+
+fn frames(outputs: &[Output]) -> Vec<String> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::SendText(text) => Some(text.clone()),
+            Output::SendBinary(bytes) => Some(format!("bin:{bytes:?}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(outputs: Vec<Output>) -> Vec<ClientEvent> {
+    outputs
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The reference's room1 channel: ack on, presence key `user-42`, a user token.
+fn room1(vsn: Vsn) -> (RealtimeClient, ChannelId) {
+    let mut opts = ClientOptions::new(ENDPOINT, "anon");
+    opts.vsn = vsn;
+    let mut client = RealtimeClient::new(opts);
+    client.set_access_token(0, "<jwt>".into());
+    let ch = client.channel(
+        "room1",
+        ChannelOptions {
+            broadcast: BroadcastConfig {
+                ack: true,
+                self_broadcast: false,
+            },
+            presence: PresenceConfig {
+                key: "user-42".into(),
+                enabled: true,
+            },
+            private: false,
+        },
+    );
+    client.connect(0);
+    client.join(0, ch);
+    let out = drain(&mut client);
+    let url = format!("{ENDPOINT}?apikey=anon&vsn={}", vsn.as_str());
+    assert_eq!(out[0], Output::Connect { url });
+    assert_eq!(
+        frames(&out),
+        Vec::<String>::new(),
+        "nothing is written before the open"
+    );
+    (client, ch)
+}
+
+#[test]
+fn vsn2_session_in_literal_frames() {
+    let (mut client, ch) = room1(Vsn::V2);
+    client.handle_open(10);
+    let out = drain(&mut client);
+    assert_eq!(
+        frames(&out),
+        [
+            r#"["1","1","realtime:room1","phx_join",{"config":{"broadcast":{"ack":true,"self":false},"presence":{"key":"user-42","enabled":true},"postgres_changes":[],"private":false},"access_token":"<jwt>"}]"#
+        ]
+    );
+    client.handle_text(20, r#"["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[]}}]"#);
+    client.handle_text(21, r#"["1",null,"realtime:room1","presence_state",{}]"#);
+    let got = events(drain(&mut client));
+    assert_eq!(
+        got[0],
+        ClientEvent::Channel {
+            ch,
+            state: ChannelState::Joined
+        }
+    );
+    assert!(matches!(&got[1], ClientEvent::Presence { sync, .. } if sync.state.is_empty()));
+
+    // Heartbeat 25 s after the open, sharing the ref counter.
+    assert_eq!(client.poll_timeout(), Some(25_010));
+    client.handle_timeout(25_010);
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [r#"[null,"2","phoenix","heartbeat",{}]"#]
+    );
+    client.handle_text(
+        25_030,
+        r#"[null,"2","phoenix","phx_reply",{"status":"ok","response":{}}]"#,
+    );
+    assert_eq!(client.poll_timeout(), Some(50_030));
+
+    // Broadcast: realtime-js 2.x writes binary kind 3 with a JSON payload and empty meta.
+    let id = client.broadcast(25_100, ch, "cursor", json!({"x": 1}));
+    let out = drain(&mut client);
+    let mut expected = vec![3u8, 1, 1, 14, 6, 0, 1];
+    expected.extend_from_slice(b"13realtime:room1cursor{\"x\":1}");
+    assert_eq!(out, [Output::SendBinary(expected)]);
+    client.handle_text(
+        25_120,
+        r#"["1","3","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#,
+    );
+    assert_eq!(
+        events(drain(&mut client)),
+        [ClientEvent::PushDone {
+            ch,
+            id,
+            result: PushResult::Ok(json!({}))
+        }]
+    );
+
+    // Incoming broadcasts: JSON text and binary kind 4 (JSON and bytes).
+    client.handle_text(25_200, r#"[null,null,"realtime:room1","broadcast",{"event":"cursor","payload":{"x":1},"type":"broadcast"}]"#);
+    let mut kind4 = vec![4u8, 14, 6, 0, 1];
+    kind4.extend_from_slice(b"realtime:room1cursor{\"x\":2}");
+    client.handle_binary(25_201, &kind4);
+    let mut kind4_bytes = vec![4u8, 14, 5, 0, 0];
+    kind4_bytes.extend_from_slice(b"realtime:room1frame\x00\xff");
+    client.handle_binary(25_202, &kind4_bytes);
+    let broadcast = |event: &str, payload| ClientEvent::Broadcast {
+        ch,
+        event: event.into(),
+        payload,
+    };
+    assert_eq!(
+        events(drain(&mut client)),
+        [
+            broadcast("cursor", BroadcastBody::Json(json!({"x": 1}))),
+            broadcast("cursor", BroadcastBody::Json(json!({"x": 2}))),
+            broadcast("frame", BroadcastBody::Binary(vec![0, 255])),
+        ]
+    );
+
+    // Presence track, its reply and the diff the tracker gets too.
+    let id = client.track(25_300, ch, json!({"name": "alice"}));
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [
+            r#"["1","4","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"alice"}}]"#
+        ]
+    );
+    client.handle_text(
+        25_320,
+        r#"["1","4","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#,
+    );
+    client.handle_text(25_321, r#"[null,null,"realtime:room1","presence_diff",{"joins":{"user-42":{"metas":[{"phx_ref":"GHlE8VLvxuKGzQJN","name":"alice"}]}},"leaves":{}}]"#);
+    let got = events(drain(&mut client));
+    assert_eq!(
+        got[0],
+        ClientEvent::PushDone {
+            ch,
+            id,
+            result: PushResult::Ok(json!({}))
+        }
+    );
+    let ClientEvent::Presence { sync, .. } = &got[1] else {
+        panic!("presence expected: {got:?}")
+    };
+    assert_eq!(sync.joins[0].0, "user-42");
+    assert_eq!(sync.state["user-42"].metas[0].phx_ref, "GHlE8VLvxuKGzQJN");
+
+    // Token refresh, then leave → reply → close.
+    client.set_access_token(25_400, "<jwt2>".into());
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [r#"["1","5","realtime:room1","access_token",{"access_token":"<jwt2>"}]"#]
+    );
+    client.leave(25_500, ch);
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [r#"["1","6","realtime:room1","phx_leave",{}]"#]
+    );
+    client.handle_text(
+        25_520,
+        r#"["1","6","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#,
+    );
+    client.handle_text(25_521, r#"["1","1","realtime:room1","phx_close",{}]"#);
+    assert_eq!(
+        events(drain(&mut client)),
+        [ClientEvent::Channel {
+            ch,
+            state: ChannelState::Closed
+        }]
+    );
+    assert_eq!(client.stats(), Default::default());
+}
+
+#[test]
+fn vsn1_session_in_literal_frames() {
+    let (mut client, ch) = room1(Vsn::V1);
+    client.handle_open(10);
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [
+            r#"{"topic":"realtime:room1","event":"phx_join","payload":{"config":{"broadcast":{"ack":true,"self":false},"presence":{"key":"user-42","enabled":true},"postgres_changes":[],"private":false},"access_token":"<jwt>"},"ref":"1","join_ref":"1"}"#
+        ]
+    );
+    client.handle_text(20, r#"{"topic":"realtime:room1","event":"phx_reply","payload":{"status":"ok","response":{"postgres_changes":[]}},"ref":"1"}"#);
+    client.handle_text(
+        21,
+        r#"{"topic":"realtime:room1","event":"presence_state","payload":{},"ref":null}"#,
+    );
+    let got = events(drain(&mut client));
+    assert_eq!(
+        got[0],
+        ClientEvent::Channel {
+            ch,
+            state: ChannelState::Joined
+        }
+    );
+    client.handle_timeout(25_010);
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [r#"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"2"}"#]
+    );
+    client.handle_text(25_020, r#"{"topic":"phoenix","event":"phx_reply","payload":{"status":"ok","response":{}},"ref":"2"}"#);
+    // Broadcasts are JSON objects on vsn 1.0.0, keys in realtime-js's order.
+    client.broadcast(25_100, ch, "cursor", json!({"x": 1}));
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [
+            r#"{"topic":"realtime:room1","event":"broadcast","payload":{"type":"broadcast","event":"cursor","payload":{"x":1}},"ref":"3","join_ref":"1"}"#
+        ]
+    );
+    client.handle_text(25_200, r#"{"topic":"realtime:room1","event":"broadcast","payload":{"event":"cursor","payload":{"x":1},"type":"broadcast"},"ref":null}"#);
+    let got = events(drain(&mut client));
+    assert_eq!(
+        got.last(),
+        Some(&ClientEvent::Broadcast {
+            ch,
+            event: "cursor".into(),
+            payload: BroadcastBody::Json(json!({"x": 1}))
+        })
+    );
+    // Binary frames do not exist on vsn 1.0.0.
+    client.handle_binary(25_300, &[4, 1, 1, 0, 1, b'a', b'b', b'1']);
+    assert_eq!(client.stats().malformed_frames, 1);
+}
+
+#[test]
+fn join_errors_from_the_reference() {
+    for (reason, token) in [
+        ("InvalidJWTToken: Token has expired 12 seconds ago", true),
+        (
+            "InvalidJWTToken: Fields `role` and `exp` are required in JWT",
+            true,
+        ),
+        ("MalformedJWT: The token provided is not a valid JWT", true),
+        ("JwtSignatureError: Failed to validate JWT signature", true),
+        ("ChannelRateLimitReached: Too many channels", false),
+        (
+            "Unauthorized: You do not have permissions to read from this Channel topic: room1",
+            false,
+        ),
+    ] {
+        let (mut client, ch) = room1(Vsn::V2);
+        client.handle_open(10);
+        drain(&mut client);
+        let reply = json!(["1", "1", "realtime:room1", "phx_reply", {"status": "error", "response": {"reason": reason}}]);
+        client.handle_text(5_010, &reply.to_string());
+        let got = events(drain(&mut client));
+        let errored = ClientEvent::Channel {
+            ch,
+            state: ChannelState::Errored {
+                reason: reason.into(),
+                retry_at: Some(6_010),
+            },
+        };
+        if token {
+            assert_eq!(
+                got,
+                [
+                    ClientEvent::TokenRefused {
+                        ch,
+                        reason: reason.into()
+                    },
+                    errored
+                ]
+            );
+        } else {
+            assert_eq!(got, [errored]);
+        }
+    }
+}
+
+#[test]
+fn system_error_then_close_and_phx_error_from_the_reference() {
+    let (mut client, ch) = room1(Vsn::V2);
+    client.handle_open(10);
+    client.handle_text(20, r#"["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[]}}]"#);
+    drain(&mut client);
+    client.handle_text(30, r#"["1","1","realtime:room1","phx_error",{}]"#);
+    assert_eq!(
+        events(drain(&mut client)),
+        [ClientEvent::Channel {
+            ch,
+            state: ChannelState::Errored {
+                reason: "phx_error".into(),
+                retry_at: Some(1_030)
+            }
+        }]
+    );
+    client.handle_timeout(1_030);
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [
+            r#"["2","2","realtime:room1","phx_join",{"config":{"broadcast":{"ack":true,"self":false},"presence":{"key":"user-42","enabled":true},"postgres_changes":[],"private":false},"access_token":"<jwt>"}]"#
+        ]
+    );
+    client.handle_text(1_040, r#"["2","2","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[]}}]"#);
+    client.handle_text(1_050, r#"["2",null,"realtime:room1","system",{"extension":"system","status":"error","message":"Too many messages per second","channel":"room1"}]"#);
+    client.handle_text(1_051, r#"["2","2","realtime:room1","phx_close",{}]"#);
+    let got = events(drain(&mut client));
+    assert_eq!(
+        got[1..],
+        [
+            ClientEvent::System {
+                ch,
+                status: "error".into(),
+                message: "Too many messages per second".into()
+            },
+            ClientEvent::Channel {
+                ch,
+                state: ChannelState::Closed
+            },
+        ]
+    );
+    assert_eq!(client.connection_state(), ConnectionState::Open);
+}
