@@ -10,6 +10,7 @@ pub mod realtime;
 pub mod realtime_client;
 pub mod role;
 pub mod roster;
+pub mod session;
 
 pub use link::{LinkError, SessionId, SessionLink};
 pub use role::Role;

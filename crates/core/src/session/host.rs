@@ -1,0 +1,289 @@
+//! The host's side of a session: who gets a peer connection (soft limits, in order of
+//! arrival), who is refused, what everyone is told about the share, and ending it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{RefusalReason, SignalBody, SignalEnvelope};
+use crate::roster::Participant;
+use crate::Role;
+
+/// Soft limits of a P2P session (product.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub controllers: usize,
+    pub viewers: usize,
+}
+
+impl Limits {
+    pub const P2P: Limits = Limits {
+        controllers: 3,
+        viewers: 25,
+    };
+}
+
+/// Whether the host's screen is being shared right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareState {
+    Sharing,
+    /// Stopped from the browser's own bar; the session goes on and resumes when shared again.
+    Paused,
+}
+
+/// What the glue must do for the host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostAction {
+    /// Create a peer connection for this participant and start negotiating (host offers).
+    OpenPeer { id: String, role: Role },
+    /// Close and forget this participant's peer connection.
+    ClosePeer { id: String },
+    /// Broadcast this signal.
+    Send(SignalEnvelope),
+}
+
+#[derive(Debug)]
+pub struct HostSession {
+    me: String,
+    limits: Limits,
+    admitted: BTreeMap<String, Role>,
+    refused: BTreeSet<String>,
+    share: ShareState,
+    ended: bool,
+}
+
+impl HostSession {
+    pub fn new(me: impl Into<String>, limits: Limits, share: ShareState) -> Self {
+        HostSession {
+            me: me.into(),
+            limits,
+            admitted: BTreeMap::new(),
+            refused: BTreeSet::new(),
+            share,
+            ended: false,
+        }
+    }
+
+    pub fn share(&self) -> ShareState {
+        self.share
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Participants with a peer connection, by role.
+    pub fn admitted(&self, role: Role) -> usize {
+        self.admitted.values().filter(|r| **r == role).count()
+    }
+
+    /// Whether `id` may negotiate with us (signals from anyone else are dropped).
+    pub fn is_admitted(&self, id: &str) -> bool {
+        self.admitted.contains_key(id)
+    }
+
+    /// The roster changed (participants sorted host first, then by join time).
+    pub fn on_roster(&mut self, participants: &[&Participant]) -> Vec<HostAction> {
+        let mut actions = Vec::new();
+        if self.ended {
+            return actions;
+        }
+        let present: BTreeSet<&str> = participants.iter().map(|p| p.id.as_str()).collect();
+        let gone: Vec<String> = self
+            .admitted
+            .keys()
+            .filter(|id| !present.contains(id.as_str()))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.admitted.remove(&id);
+            actions.push(HostAction::ClosePeer { id });
+        }
+        self.refused.retain(|id| present.contains(id.as_str()));
+
+        for p in participants {
+            if p.id == self.me || self.admitted.contains_key(&p.id) || self.refused.contains(&p.id)
+            {
+                continue;
+            }
+            let limit = match p.role {
+                Role::Controller => self.limits.controllers,
+                Role::Viewer => self.limits.viewers,
+                // Another tab claiming to host this session gets nothing from us.
+                Role::Host => continue,
+            };
+            if self.admitted(p.role) >= limit {
+                self.refused.insert(p.id.clone());
+                actions.push(self.signal(Some(&p.id), SignalBody::Refused(RefusalReason::Full)));
+                continue;
+            }
+            self.admitted.insert(p.id.clone(), p.role);
+            actions.push(HostAction::OpenPeer {
+                id: p.id.clone(),
+                role: p.role,
+            });
+            actions.push(self.signal(Some(&p.id), self.share_signal()));
+        }
+        actions
+    }
+
+    /// The browser started or stopped the capture.
+    pub fn set_share(&mut self, share: ShareState) -> Vec<HostAction> {
+        if self.ended || self.share == share {
+            return Vec::new();
+        }
+        self.share = share;
+        vec![self.signal(None, self.share_signal())]
+    }
+
+    /// End the session for everyone.
+    pub fn end(&mut self) -> Vec<HostAction> {
+        if self.ended {
+            return Vec::new();
+        }
+        self.ended = true;
+        let mut actions = vec![self.signal(None, SignalBody::Ended)];
+        for id in std::mem::take(&mut self.admitted).into_keys() {
+            actions.push(HostAction::ClosePeer { id });
+        }
+        actions
+    }
+
+    fn share_signal(&self) -> SignalBody {
+        SignalBody::Share {
+            sharing: self.share == ShareState::Sharing,
+        }
+    }
+
+    fn signal(&self, to: Option<&str>, body: SignalBody) -> HostAction {
+        HostAction::Send(SignalEnvelope {
+            from: self.me.clone(),
+            to: to.map(str::to_owned),
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(id: &str, role: Role, joined_at: u64) -> Participant {
+        Participant {
+            id: id.into(),
+            role,
+            joined_at,
+            profile: serde_json::Value::Null,
+        }
+    }
+
+    fn opened(actions: &[HostAction]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                HostAction::OpenPeer { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn refused(actions: &[HostAction]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                HostAction::Send(SignalEnvelope {
+                    to: Some(to),
+                    body: SignalBody::Refused(RefusalReason::Full),
+                    ..
+                }) => Some(to.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn admits_in_order_of_arrival_up_to_the_soft_limits() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        let people = [
+            p("h", Role::Host, 0),
+            p("c1", Role::Controller, 1),
+            p("v1", Role::Viewer, 2),
+            p("c2", Role::Controller, 3),
+            p("c3", Role::Controller, 4),
+            p("c4", Role::Controller, 5),
+        ];
+        let refs: Vec<&Participant> = people.iter().collect();
+        let actions = host.on_roster(&refs);
+        assert_eq!(opened(&actions), ["c1", "v1", "c2", "c3"]);
+        assert_eq!(refused(&actions), ["c4"]);
+        assert_eq!(host.admitted(Role::Controller), 3);
+        // Each admitted participant learns the share state.
+        assert!(actions.contains(&HostAction::Send(SignalEnvelope {
+            from: "h".into(),
+            to: Some("v1".into()),
+            body: SignalBody::Share { sharing: true },
+        })));
+        // Nothing new on the same roster: no repeated offers or refusals.
+        assert!(host.on_roster(&refs).is_empty());
+
+        // c1 leaves: its peer closes; c4 stays refused (it was told), a newcomer gets the seat.
+        let people2: Vec<Participant> = people
+            .iter()
+            .filter(|x| x.id != "c1")
+            .cloned()
+            .chain([p("c5", Role::Controller, 6)])
+            .collect();
+        let refs2: Vec<&Participant> = people2.iter().collect();
+        let actions = host.on_roster(&refs2);
+        assert!(actions.contains(&HostAction::ClosePeer { id: "c1".into() }));
+        assert_eq!(opened(&actions), ["c5"]);
+        assert!(!host.is_admitted("c4"));
+    }
+
+    #[test]
+    fn viewer_limit_and_impostor_hosts() {
+        let mut host = HostSession::new(
+            "h",
+            Limits {
+                controllers: 0,
+                viewers: 1,
+            },
+            ShareState::Sharing,
+        );
+        let people = [
+            p("h", Role::Host, 0),
+            p("fake", Role::Host, 1),
+            p("v1", Role::Viewer, 2),
+            p("v2", Role::Viewer, 3),
+            p("c1", Role::Controller, 4),
+        ];
+        let refs: Vec<&Participant> = people.iter().collect();
+        let actions = host.on_roster(&refs);
+        assert_eq!(opened(&actions), ["v1"]);
+        assert_eq!(refused(&actions), ["v2", "c1"]);
+        assert!(!host.is_admitted("fake"));
+    }
+
+    #[test]
+    fn share_changes_are_announced_once_and_end_closes_everything() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        let people = [p("v1", Role::Viewer, 1)];
+        host.on_roster(&people.iter().collect::<Vec<_>>());
+        assert_eq!(host.set_share(ShareState::Sharing), vec![]);
+        let paused = host.set_share(ShareState::Paused);
+        assert_eq!(
+            paused,
+            vec![HostAction::Send(SignalEnvelope {
+                from: "h".into(),
+                to: None,
+                body: SignalBody::Share { sharing: false }
+            })]
+        );
+        let end = host.end();
+        assert_eq!(end.len(), 2);
+        assert!(end.contains(&HostAction::ClosePeer { id: "v1".into() }));
+        assert!(host.end().is_empty());
+        assert!(host
+            .on_roster(&people.iter().collect::<Vec<_>>())
+            .is_empty());
+        assert!(host.set_share(ShareState::Sharing).is_empty());
+    }
+}

@@ -1,0 +1,18 @@
+//! A PairUX session as each role lives it: signaling messages routed by participant id,
+//! perfect negotiation per peer, the host's admission and share state, the guest's phases.
+//!
+//! Everything here is sans-IO: the browser glue feeds roster changes, signals and WebRTC
+//! callbacks in, and executes the [`HostAction`]s / [`GuestAction`]s that come out.
+
+mod guest;
+mod host;
+mod negotiation;
+mod signal;
+
+pub use guest::{GuestAction, GuestPhase, GuestSession, HOST_WAIT_MS};
+pub use host::{HostAction, HostSession, Limits, ShareState};
+pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
+pub use signal::{
+    CandidateInit, Description, RefusalReason, SdpKind, SignalBody, SignalEnvelope, SignalError,
+    SIGNAL_EVENT,
+};

@@ -1,0 +1,186 @@
+//! Signaling messages: addressed, typed, carried as Realtime broadcasts on the session channel.
+//!
+//! The envelope keeps the routing fields (`from`, `to`, `kind`) apart from the body so that a
+//! later layer can encrypt the body alone; receivers drop anything not addressed to them.
+
+use serde::{Deserialize, Serialize};
+
+/// The broadcast event name every signaling message uses.
+pub const SIGNAL_EVENT: &str = "signal";
+
+/// Largest signaling payload we accept (an SDP offer is a few KB).
+const MAX_SIGNAL_BYTES: usize = 64 * 1024;
+
+/// One addressed signaling message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalEnvelope {
+    /// Sender's participant id.
+    pub from: String,
+    /// Recipient's participant id; `None` for everyone in the session.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// What it is (routing field, kept in clear).
+    #[serde(flatten)]
+    pub body: SignalBody,
+}
+
+/// The messages of the session protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "body", rename_all = "snake_case")]
+pub enum SignalBody {
+    /// An SDP offer or answer.
+    Description(Description),
+    /// A trickled ICE candidate; `None` marks the end of candidates.
+    Candidate(Option<CandidateInit>),
+    /// The host will not serve this participant.
+    Refused(RefusalReason),
+    /// Whether the host is sharing right now (sent on change and to each newcomer).
+    Share { sharing: bool },
+    /// The host ended the session for everyone.
+    Ended,
+}
+
+/// An RTCSessionDescriptionInit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Description {
+    #[serde(rename = "type")]
+    pub kind: SdpKind,
+    pub sdp: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+/// An RTCIceCandidateInit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CandidateInit {
+    pub candidate: String,
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    #[serde(default)]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// Why the host refused someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// The soft limit for this role is reached.
+    Full,
+}
+
+/// Why an incoming signal was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignalError {
+    #[error("signal larger than {MAX_SIGNAL_BYTES} bytes")]
+    TooLarge,
+    #[error("malformed signal: {0}")]
+    Malformed(String),
+    #[error("signal addressed to someone else")]
+    NotForUs,
+    #[error("signal claims to come from us")]
+    FromSelf,
+}
+
+impl SignalEnvelope {
+    /// The broadcast payload.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("signal envelopes always serialise")
+    }
+
+    /// Reads a broadcast payload and keeps it only if it is for `me` (directly or to all).
+    pub fn receive(payload: &serde_json::Value, me: &str) -> Result<Self, SignalError> {
+        // Sizing by re-serialising is cheap at these sizes and bounds what follows.
+        if payload.to_string().len() > MAX_SIGNAL_BYTES {
+            return Err(SignalError::TooLarge);
+        }
+        let envelope: SignalEnvelope = serde_json::from_value(payload.clone())
+            .map_err(|e| SignalError::Malformed(e.to_string()))?;
+        if envelope.from == me {
+            return Err(SignalError::FromSelf);
+        }
+        match &envelope.to {
+            Some(to) if to != me => Err(SignalError::NotForUs),
+            _ => Ok(envelope),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wire_shape_keeps_routing_fields_in_the_clear() {
+        let env = SignalEnvelope {
+            from: "a".into(),
+            to: Some("b".into()),
+            body: SignalBody::Description(Description {
+                kind: SdpKind::Offer,
+                sdp: "v=0".into(),
+            }),
+        };
+        assert_eq!(
+            env.to_json(),
+            json!({"from":"a","to":"b","kind":"description","body":{"type":"offer","sdp":"v=0"}})
+        );
+        let end = SignalEnvelope {
+            from: "h".into(),
+            to: None,
+            body: SignalBody::Ended,
+        };
+        assert_eq!(end.to_json(), json!({"from":"h","to":null,"kind":"ended"}));
+        let cand = SignalEnvelope {
+            from: "h".into(),
+            to: Some("b".into()),
+            body: SignalBody::Candidate(None),
+        };
+        assert_eq!(
+            cand.to_json(),
+            json!({"from":"h","to":"b","kind":"candidate","body":null})
+        );
+    }
+
+    #[test]
+    fn routing_drops_what_is_not_ours() {
+        let for_b = json!({"from":"a","to":"b","kind":"share","body":{"sharing":true}});
+        assert!(SignalEnvelope::receive(&for_b, "b").is_ok());
+        assert_eq!(
+            SignalEnvelope::receive(&for_b, "c"),
+            Err(SignalError::NotForUs)
+        );
+        assert_eq!(
+            SignalEnvelope::receive(&for_b, "a"),
+            Err(SignalError::FromSelf)
+        );
+        let to_all = json!({"from":"a","kind":"ended"});
+        assert!(SignalEnvelope::receive(&to_all, "z").is_ok());
+    }
+
+    #[test]
+    fn malformed_and_oversize_signals_are_errors() {
+        for bad in [
+            json!(null),
+            json!({"from":"a"}),
+            json!({"from":"a","kind":"nope"}),
+            json!({"from":1,"kind":"ended"}),
+            json!({"from":"a","kind":"description","body":{"type":"pranswer","sdp":""}}),
+        ] {
+            assert!(matches!(
+                SignalEnvelope::receive(&bad, "b"),
+                Err(SignalError::Malformed(_))
+            ));
+        }
+        let huge = json!({"from":"a","kind":"description","body":{"type":"offer","sdp":"x".repeat(70_000)}});
+        assert_eq!(
+            SignalEnvelope::receive(&huge, "b"),
+            Err(SignalError::TooLarge)
+        );
+    }
+}
