@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod link;
+pub mod pattern;
 pub mod realtime;
 pub mod realtime_client;
 pub mod role;
