@@ -1,0 +1,366 @@
+//! `RTCPeerConnection` for one remote participant: the screen track out (host) or in (guest),
+//! one data channel, trickle ICE, and the calls perfect negotiation needs. Handlers are owned
+//! by [`Peer`] and unset when it is dropped (which also closes the connection).
+
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Reflect};
+use pairux_core::config::{ClientConfig, IceUrls};
+use pairux_core::session::{CandidateInit, Description, SdpKind, SignalingState};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast as _, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
+    RtcIceCandidateInit, RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender,
+    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcTrackEvent,
+};
+
+use super::{js_error, JsError};
+
+/// What a peer connection reports.
+pub enum PeerEvent {
+    /// Time to (re)offer.
+    NegotiationNeeded,
+    /// A local candidate to trickle; `None` when gathering is complete.
+    Candidate(Option<CandidateInit>),
+    /// Remote media arrived.
+    Track(MediaStream),
+    /// The data channel opened (`true`) or closed (`false`).
+    Channel(bool),
+    /// `connectionState` changed (`new`, `connecting`, `connected`, `disconnected`, `failed`,
+    /// `closed`).
+    Connection(String),
+}
+
+/// Encoding limits for the screen track.
+#[derive(Debug, Clone, Copy)]
+pub struct SendQuality {
+    pub max_bitrate_bps: u32,
+    pub max_framerate: u32,
+}
+
+pub struct Peer {
+    pc: RtcPeerConnection,
+    channel: std::cell::RefCell<Option<RtcDataChannel>>,
+    on_event: Rc<dyn Fn(PeerEvent)>,
+    _handlers: Vec<Handler>,
+    channel_handlers: std::cell::RefCell<Vec<Handler>>,
+}
+
+impl Peer {
+    pub fn new(config: &ClientConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<Rc<Peer>, JsError> {
+        let rtc = RtcConfiguration::new();
+        let servers = Array::new();
+        for server in &config.ice_servers {
+            let urls: JsValue = match &server.urls {
+                IceUrls::One(url) => JsValue::from_str(url),
+                IceUrls::Many(urls) => urls.iter().map(|u| JsValue::from_str(u)).collect::<Array>().into(),
+            };
+            let ice = RtcIceServer::new();
+            ice.set_urls(&urls);
+            if let Some(u) = &server.username {
+                ice.set_username(u);
+            }
+            if let Some(c) = &server.credential {
+                ice.set_credential(c);
+            }
+            servers.push(&ice);
+        }
+        rtc.set_ice_servers(&servers);
+        let pc = RtcPeerConnection::new_with_configuration(&rtc).map_err(js_error)?;
+        let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
+
+        let mut handlers = Vec::new();
+        let cb = on_event.clone();
+        handlers.push(handler(move |_| cb(PeerEvent::NegotiationNeeded)));
+        pc.set_onnegotiationneeded(Some(handlers[0].as_ref().unchecked_ref()));
+
+        let cb = on_event.clone();
+        handlers.push(handler(move |ev| {
+            let ev: RtcPeerConnectionIceEvent = ev.unchecked_into();
+            let candidate = ev.candidate().map(|c| CandidateInit {
+                candidate: c.candidate(),
+                sdp_mid: c.sdp_mid(),
+                sdp_m_line_index: c.sdp_m_line_index(),
+            });
+            // An empty candidate string is the legacy end-of-candidates marker.
+            let candidate = candidate.filter(|c| !c.candidate.is_empty());
+            cb(PeerEvent::Candidate(candidate));
+        }));
+        pc.set_onicecandidate(Some(handlers[1].as_ref().unchecked_ref()));
+
+        let cb = on_event.clone();
+        handlers.push(handler(move |ev| {
+            let ev: RtcTrackEvent = ev.unchecked_into();
+            let stream = ev
+                .streams()
+                .get(0)
+                .dyn_into::<MediaStream>()
+                .ok()
+                .or_else(|| {
+                    let s = MediaStream::new().ok()?;
+                    s.add_track(&ev.track());
+                    Some(s)
+                });
+            if let Some(stream) = stream {
+                cb(PeerEvent::Track(stream));
+            }
+        }));
+        pc.set_ontrack(Some(handlers[2].as_ref().unchecked_ref()));
+
+        let cb = on_event.clone();
+        let pc_for_state = pc.clone();
+        handlers.push(handler(move |_| {
+            let state = Reflect::get(&pc_for_state, &"connectionState".into())
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or_default();
+            cb(PeerEvent::Connection(state));
+        }));
+        pc.set_onconnectionstatechange(Some(handlers[3].as_ref().unchecked_ref()));
+
+        let peer = Rc::new(Peer {
+            pc,
+            channel: Default::default(),
+            on_event,
+            _handlers: handlers,
+            channel_handlers: Default::default(),
+        });
+        // The guest's data channel arrives from the host.
+        let weak = Rc::downgrade(&peer);
+        let on_dc = handler(move |ev| {
+            let ev: RtcDataChannelEvent = ev.unchecked_into();
+            if let Some(peer) = weak.upgrade() {
+                peer.adopt_channel(ev.channel());
+            }
+        });
+        peer.pc.set_ondatachannel(Some(on_dc.as_ref().unchecked_ref()));
+        peer.channel_handlers.borrow_mut().push(on_dc);
+        Ok(peer)
+    }
+
+    /// Host: sends `track` (sendonly, VP8 first, encoder tuned for text), opens the data channel.
+    pub fn send_screen(&self, stream: &MediaStream, track: &MediaStreamTrack, quality: SendQuality) -> Result<(), JsError> {
+        let init = RtcRtpTransceiverInit::new();
+        init.set_direction(RtcRtpTransceiverDirection::Sendonly);
+        init.set_streams(&Array::of1(stream));
+        let encoding = Object::new();
+        set(&encoding, "maxBitrate", &JsValue::from(quality.max_bitrate_bps));
+        set(&encoding, "maxFramerate", &JsValue::from(quality.max_framerate));
+        init.set_send_encodings(&Array::of1(&encoding));
+        let transceiver = self
+            .pc
+            .add_transceiver_with_media_stream_track_and_init(track, &init);
+        prefer_vp8(&transceiver);
+        keep_resolution(&transceiver.sender());
+        let channel = self.pc.create_data_channel("pairux");
+        self.adopt_channel(channel);
+        Ok(())
+    }
+
+    /// Swaps the shared track (e.g. after sharing again) without renegotiating.
+    pub async fn replace_track(&self, track: &MediaStreamTrack) -> Result<(), JsError> {
+        for sender in self.pc.get_senders().iter() {
+            let sender: RtcRtpSender = sender.unchecked_into();
+            JsFuture::from(sender.replace_track(Some(track)))
+                .await
+                .map_err(js_error)?;
+        }
+        Ok(())
+    }
+
+    /// Changes the encoder's bitrate ceiling on the fly.
+    pub async fn set_max_bitrate(&self, bps: u32) -> Result<(), JsError> {
+        for sender in self.pc.get_senders().iter() {
+            let sender: RtcRtpSender = sender.unchecked_into();
+            let params: JsValue = sender.get_parameters().into();
+            if let Ok(encodings) = Reflect::get(&params, &"encodings".into()) {
+                for e in Array::from(&encodings).iter() {
+                    set(&e, "maxBitrate", &JsValue::from(bps));
+                }
+            }
+            JsFuture::from(sender.set_parameters_with_parameters(params.unchecked_ref()))
+                .await
+                .map_err(js_error)?;
+        }
+        Ok(())
+    }
+
+    pub fn signaling_state(&self) -> SignalingState {
+        let state = Reflect::get(&self.pc, &"signalingState".into())
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default();
+        SignalingState::parse(&state)
+    }
+
+    /// `setLocalDescription()` without arguments (offer or answer as the state requires),
+    /// returning what was set.
+    pub async fn set_local_description(&self) -> Result<Description, JsError> {
+        let f: js_sys::Function = Reflect::get(&self.pc, &"setLocalDescription".into())
+            .map_err(js_error)?
+            .unchecked_into();
+        let promise: js_sys::Promise = f.call0(&self.pc).map_err(js_error)?.unchecked_into();
+        JsFuture::from(promise).await.map_err(js_error)?;
+        let local = self
+            .pc
+            .local_description()
+            .ok_or_else(|| JsError("no local description".into()))?;
+        let kind = match local.type_() {
+            RtcSdpType::Offer => SdpKind::Offer,
+            RtcSdpType::Answer => SdpKind::Answer,
+            _ => return Err(JsError("unexpected local description type".into())),
+        };
+        Ok(Description {
+            kind,
+            sdp: local.sdp(),
+        })
+    }
+
+    pub async fn set_remote_description(&self, desc: &Description) -> Result<(), JsError> {
+        let kind = match desc.kind {
+            SdpKind::Offer => RtcSdpType::Offer,
+            SdpKind::Answer => RtcSdpType::Answer,
+        };
+        let init = RtcSessionDescriptionInit::new(kind);
+        init.set_sdp(&desc.sdp);
+        JsFuture::from(self.pc.set_remote_description(&init))
+            .await
+            .map(drop)
+            .map_err(js_error)
+    }
+
+    pub async fn add_ice_candidate(&self, candidate: Option<&CandidateInit>) -> Result<(), JsError> {
+        let promise = match candidate {
+            Some(c) => {
+                let init = RtcIceCandidateInit::new(&c.candidate);
+                init.set_sdp_mid(c.sdp_mid.as_deref());
+                init.set_sdp_m_line_index(c.sdp_m_line_index);
+                self.pc
+                    .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))
+            }
+            None => self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(None),
+        };
+        JsFuture::from(promise).await.map(drop).map_err(js_error)
+    }
+
+    /// The raw `getStats()` report as (type, stats object) pairs.
+    pub async fn stats(&self) -> Result<Vec<(String, JsValue)>, JsError> {
+        let report = JsFuture::from(self.pc.get_stats()).await.map_err(js_error)?;
+        let mut out = Vec::new();
+        let values: js_sys::Function = Reflect::get(&report, &"values".into())
+            .map_err(js_error)?
+            .unchecked_into();
+        let iter = values.call0(&report).map_err(js_error)?;
+        if let Ok(Some(iter)) = js_sys::try_iter(&iter) {
+            for entry in iter.flatten() {
+                let kind = Reflect::get(&entry, &"type".into())
+                    .ok()
+                    .and_then(|t| t.as_string())
+                    .unwrap_or_default();
+                out.push((kind, entry));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends text on the data channel if it is open.
+    pub fn send(&self, text: &str) -> bool {
+        match self.channel.borrow().as_ref() {
+            Some(ch) if ch.ready_state() == web_sys::RtcDataChannelState::Open => {
+                ch.send_with_str(text).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    fn adopt_channel(&self, channel: RtcDataChannel) {
+        let cb = self.on_event.clone();
+        let on_open = handler(move |_| cb(PeerEvent::Channel(true)));
+        let cb = self.on_event.clone();
+        let on_close = handler(move |_| cb(PeerEvent::Channel(false)));
+        channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let mut handlers = self.channel_handlers.borrow_mut();
+        handlers.push(on_open);
+        handlers.push(on_close);
+        *self.channel.borrow_mut() = Some(channel);
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.pc.set_onnegotiationneeded(None);
+        self.pc.set_onicecandidate(None);
+        self.pc.set_ontrack(None);
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.set_ondatachannel(None);
+        if let Some(ch) = self.channel.borrow_mut().take() {
+            ch.set_onopen(None);
+            ch.set_onclose(None);
+            ch.close();
+        }
+        self.pc.close();
+    }
+}
+
+type Handler = Closure<dyn FnMut(JsValue)>;
+
+fn handler(f: impl FnMut(JsValue) + 'static) -> Handler {
+    Closure::new(f)
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &key.into(), value);
+}
+
+/// Puts VP8 first: the fastest software codec to encode and decode in Chromium, and the one
+/// whose frame layout the E2EE transform knows (see ARCHITECTURE.md, "Codec").
+fn prefer_vp8(transceiver: &web_sys::RtcRtpTransceiver) {
+    let Ok(receiver_class) = Reflect::get(&js_sys::global(), &"RTCRtpReceiver".into()) else {
+        return;
+    };
+    let Ok(get_caps) = Reflect::get(&receiver_class, &"getCapabilities".into()) else {
+        return;
+    };
+    let Ok(get_caps) = get_caps.dyn_into::<js_sys::Function>() else {
+        return;
+    };
+    let Ok(caps) = get_caps.call1(&receiver_class, &"video".into()) else {
+        return;
+    };
+    let Ok(codecs) = Reflect::get(&caps, &"codecs".into()) else {
+        return;
+    };
+    let codecs = Array::from(&codecs);
+    let mime = |c: &JsValue| {
+        Reflect::get(c, &"mimeType".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let sorted = Array::new();
+    for c in codecs.iter().filter(|c| mime(c) == "video/vp8") {
+        sorted.push(&c);
+    }
+    for c in codecs.iter().filter(|c| mime(c) != "video/vp8") {
+        sorted.push(&c);
+    }
+    // Called through Reflect: web-sys's binding does not catch, and a throw would abort.
+    if let Ok(f) = Reflect::get(transceiver, &"setCodecPreferences".into()) {
+        if let Ok(f) = f.dyn_into::<js_sys::Function>() {
+            let _ = f.call1(transceiver, &sorted);
+        }
+    }
+}
+
+/// Text must stay sharp: drop frames, never resolution, when the encoder is short of bits.
+fn keep_resolution(sender: &RtcRtpSender) {
+    let params: JsValue = sender.get_parameters().into();
+    set(&params, "degradationPreference", &"maintain-resolution".into());
+    // Errors are harmless: Chromium applies it, others ignore what they do not support.
+    let _ = sender.set_parameters_with_parameters(params.unchecked_ref());
+}
