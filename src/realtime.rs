@@ -37,6 +37,7 @@ pub struct Membership {
 }
 
 type BroadcastHandler = Box<dyn Fn(String, BroadcastBody)>;
+type SharedHandler = Rc<dyn Fn(String, BroadcastBody)>;
 
 struct Inner {
     client: RefCell<RealtimeClient>,
@@ -45,6 +46,8 @@ struct Inner {
     /// Bumped for every socket; events of older sockets are ignored.
     socket_generation: Cell<u64>,
     timer: RefCell<Option<Timer>>,
+    /// A rejoin after the server closed our channel (a `system` error: rate limit, token).
+    rejoin: RefCell<Option<Timer>>,
     signals: RealtimeSignals,
     presence: serde_json::Value,
     on_broadcast: RefCell<Option<BroadcastHandler>>,
@@ -86,6 +89,7 @@ impl RealtimeLink {
             socket: RefCell::new(None),
             socket_generation: Cell::new(0),
             timer: RefCell::new(None),
+            rejoin: RefCell::new(None),
             signals,
             presence: membership.presence,
             on_broadcast: RefCell::new(None),
@@ -129,6 +133,7 @@ impl Drop for RealtimeLink {
         }
         pump(&self.inner);
         self.inner.timer.borrow_mut().take();
+        self.inner.rejoin.borrow_mut().take();
         self.inner.socket.borrow_mut().take();
     }
 }
@@ -248,6 +253,24 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
                     .borrow_mut()
                     .track(now, inner.ch, inner.presence.clone());
             }
+            // The server closed the channel after a `system` error; realtime-js would stay
+            // out, but a session page must come back: rejoin after a pause.
+            ChannelState::Closed if !inner.closed.get() => {
+                signals.status.set(ConnectionStatus::Reconnecting {
+                    retry_in_s: SERVER_CLOSED_REJOIN_MS / 1000,
+                });
+                let weak = Rc::downgrade(inner);
+                *inner.rejoin.borrow_mut() =
+                    Some(Timer::after(SERVER_CLOSED_REJOIN_MS, move || {
+                        if let Some(inner) = weak.upgrade() {
+                            inner
+                                .client
+                                .borrow_mut()
+                                .join(clock::monotonic_ms(), inner.ch);
+                            pump(&inner);
+                        }
+                    }));
+            }
             ChannelState::Errored { retry_at, .. } if inner.was_joined.get() => {
                 let in_ms = retry_at
                     .map(|at| at.saturating_sub(clock::monotonic_ms()))
@@ -258,7 +281,8 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
             }
             _ => {}
         },
-        ClientEvent::ConnectFailed | ClientEvent::TokenRefused { .. } => refresh_key(inner),
+        ClientEvent::ConnectFailed => refresh_key(inner, false),
+        ClientEvent::TokenRefused { .. } => refresh_key(inner, true),
         ClientEvent::Presence { sync, .. } => {
             signals.roster.update(|roster| {
                 roster.apply(&sync);
@@ -275,79 +299,131 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
 }
 
 /// The server refused our key, or the socket could not open (browsers hide a 401): read
-/// config.json again so a rotated key or a moved endpoint is picked up before the next try.
-fn refresh_key(inner: &Rc<Inner>) {
+/// config.json again so a rotated key is picked up. A new key only applies to a new socket, so
+/// a refused join (`reconnect`) also replaces the socket.
+fn refresh_key(inner: &Rc<Inner>, reconnect: bool) {
     let weak = Rc::downgrade(inner);
     leptos::task::spawn_local(async move {
-        if let Ok(config) = fetch::json::<ClientConfig>("/config.json").await {
-            if let Some(inner) = weak.upgrade() {
-                inner.client.borrow_mut().set_api_key(config.anon_key);
+        let Ok(config) = fetch::json::<ClientConfig>("/config.json").await else {
+            return;
+        };
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.closed.get() {
+            return;
+        }
+        {
+            let mut client = inner.client.borrow_mut();
+            client.set_api_key(config.anon_key);
+            if reconnect {
+                let now = clock::monotonic_ms();
+                client.disconnect(now);
+                client.connect(now);
             }
         }
+        pump(&inner);
     });
 }
 
+/// Pause before rejoining a channel the server closed.
+const SERVER_CLOSED_REJOIN_MS: u64 = 5_000;
+
 /// This page's membership of its session channel, for as long as the calling component lives:
-/// a fresh participant id, config.json, then [`RealtimeLink::start`]. Errors before the socket
-/// (config.json unreachable) are retried with the socket's back-off and shown as reconnecting.
-pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
-    let participant_id = new_participant_id();
+/// config.json, then [`RealtimeLink::start`]. Errors before the socket (config.json
+/// unreachable) are retried with the socket's back-off and shown as reconnecting.
+pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> SessionChannel {
     let signals = RealtimeSignals {
         status: RwSignal::new(ConnectionStatus::Connecting),
         roster: RwSignal::new(Roster::default()),
     };
-    let link = StoredValue::new_local(None::<RealtimeLink>);
+    let channel = SessionChannel {
+        signals,
+        config: RwSignal::new(None),
+        link: StoredValue::new_local(None),
+        handler: StoredValue::new_local(None),
+    };
     let membership = Membership {
         topic: entry.link.session.topic(),
-        participant_id: participant_id.clone(),
+        participant_id: participant_id.to_owned(),
         presence: serde_json::json!({
             "role": entry.role.as_str(),
             "joined_at": clock::wall_ms(),
-            "profile": { "name": default_name(entry.role, &participant_id) },
+            "profile": { "name": default_name(entry.role, participant_id) },
         }),
     };
-    {
-        leptos::task::spawn_local(async move {
-            let backoff = pairux_core::realtime_client::Backoff::socket_reconnect();
-            let mut attempt = 0;
-            let config = loop {
-                match fetch::json::<ClientConfig>("/config.json").await {
-                    Ok(config) => break config,
-                    Err(err) => {
-                        attempt += 1;
-                        let wait = backoff.delay(attempt);
-                        leptos::logging::warn!("config.json: {err}; retrying in {wait} ms");
-                        signals.status.set(ConnectionStatus::Reconnecting {
-                            retry_in_s: wait.div_ceil(1000),
-                        });
-                        gloo_timers::future::TimeoutFuture::new(wait as u32).await;
-                    }
+    leptos::task::spawn_local(async move {
+        let backoff = pairux_core::realtime_client::Backoff::socket_reconnect();
+        let mut attempt = 0;
+        let config = loop {
+            match fetch::json::<ClientConfig>("/config.json").await {
+                Ok(config) => break config,
+                Err(err) => {
+                    attempt += 1;
+                    let wait = backoff.delay(attempt);
+                    leptos::logging::warn!("config.json: {err}; retrying in {wait} ms");
+                    signals.status.set(ConnectionStatus::Reconnecting {
+                        retry_in_s: wait.div_ceil(1000),
+                    });
+                    gloo_timers::future::TimeoutFuture::new(wait as u32).await;
                 }
-            };
-            // Disposed with the component: a config.json that arrives late starts nothing.
-            if !link.is_disposed() {
-                link.set_value(Some(RealtimeLink::start(&config, membership, signals)));
+            }
+        };
+        // Disposed with the component: a config.json that arrives late starts nothing.
+        if channel.link.is_disposed() {
+            return;
+        }
+        let link = RealtimeLink::start(&config, membership, signals);
+        let handler = channel.handler;
+        link.on_broadcast(move |event, body| {
+            handler.with_value(|h| {
+                if let Some(h) = h {
+                    h(event, body);
+                }
+            });
+        });
+        channel.link.set_value(Some(link));
+        channel.config.set(Some(config));
+    });
+    // Leave the channel as soon as the page stops showing the session.
+    on_cleanup(move || {
+        channel.link.try_update_value(|l| drop(l.take()));
+    });
+    channel
+}
+
+/// A page's handle on its session channel (`Copy`; lives as long as the component).
+#[derive(Clone, Copy)]
+pub struct SessionChannel {
+    pub signals: RealtimeSignals,
+    /// config.json once read (ICE servers for peer connections).
+    pub config: RwSignal<Option<ClientConfig>>,
+    link: StoredValue<Option<RealtimeLink>, LocalStorage>,
+    handler: StoredValue<Option<SharedHandler>, LocalStorage>,
+}
+
+impl SessionChannel {
+    /// Broadcasts to everyone else in the session (dropped before the channel exists).
+    pub fn broadcast(&self, event: &str, payload: serde_json::Value) {
+        self.link.with_value(|link| {
+            if let Some(link) = link {
+                link.broadcast(event, payload);
             }
         });
     }
-    // Leave the channel as soon as the page stops showing the session.
-    on_cleanup(move || {
-        link.try_update_value(|l| drop(l.take()));
-    });
-    SessionChannel {
-        participant_id,
-        signals,
+
+    /// Where broadcasts from others go.
+    pub fn on_broadcast(&self, f: impl Fn(String, BroadcastBody) + 'static) {
+        self.handler.set_value(Some(Rc::new(f)));
     }
 }
 
-/// What a session page knows of its channel.
-pub struct SessionChannel {
-    pub participant_id: String,
-    pub signals: RealtimeSignals,
+/// A fresh participant id: 128 random bits, base64url, new for every join, so a reload is a
+/// new participant.
+pub fn new_participant_id() -> String {
+    new_id()
 }
 
-/// 128 random bits, base64url: a new identity for every join, so a reload is a new participant.
-fn new_participant_id() -> String {
+/// 128 random bits, base64url.
+fn new_id() -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 16];
     if crate::platform::random::fill(&mut bytes).is_err() {

@@ -7,7 +7,7 @@ use super::ErrorBanner;
 use crate::platform;
 use pairux_core::roster::{Participant, Roster};
 
-use crate::realtime::use_session_channel;
+use crate::realtime::{new_participant_id, use_session_channel};
 use crate::state::{AppState, ConnectionStatus, Opened, SessionEntry};
 
 #[component]
@@ -36,8 +36,8 @@ pub fn SessionPage(id: String) -> impl IntoView {
 #[component]
 fn SessionView(entry: SessionEntry) -> impl IntoView {
     let role = entry.role;
-    let channel = use_session_channel(&entry);
-    let me = channel.participant_id.clone();
+    let me = new_participant_id();
+    let channel = use_session_channel(&entry, &me);
     view! {
         <section class="session" data-role=role.as_str()>
             <div class="session-head">

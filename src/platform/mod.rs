@@ -5,6 +5,7 @@ pub mod clipboard;
 pub mod clock;
 pub mod fetch;
 pub mod location;
+pub mod media;
 pub mod peer;
 pub mod random;
 pub mod timer;

@@ -50,13 +50,20 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn new(config: &ClientConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<Rc<Peer>, JsError> {
+    pub fn new(
+        config: &ClientConfig,
+        on_event: impl Fn(PeerEvent) + 'static,
+    ) -> Result<Rc<Peer>, JsError> {
         let rtc = RtcConfiguration::new();
         let servers = Array::new();
         for server in &config.ice_servers {
             let urls: JsValue = match &server.urls {
                 IceUrls::One(url) => JsValue::from_str(url),
-                IceUrls::Many(urls) => urls.iter().map(|u| JsValue::from_str(u)).collect::<Array>().into(),
+                IceUrls::Many(urls) => urls
+                    .iter()
+                    .map(|u| JsValue::from_str(u))
+                    .collect::<Array>()
+                    .into(),
             };
             let ice = RtcIceServer::new();
             ice.set_urls(&urls);
@@ -136,19 +143,33 @@ impl Peer {
                 peer.adopt_channel(ev.channel());
             }
         });
-        peer.pc.set_ondatachannel(Some(on_dc.as_ref().unchecked_ref()));
+        peer.pc
+            .set_ondatachannel(Some(on_dc.as_ref().unchecked_ref()));
         peer.channel_handlers.borrow_mut().push(on_dc);
         Ok(peer)
     }
 
     /// Host: sends `track` (sendonly, VP8 first, encoder tuned for text), opens the data channel.
-    pub fn send_screen(&self, stream: &MediaStream, track: &MediaStreamTrack, quality: SendQuality) -> Result<(), JsError> {
+    pub fn send_screen(
+        &self,
+        stream: &MediaStream,
+        track: &MediaStreamTrack,
+        quality: SendQuality,
+    ) -> Result<(), JsError> {
         let init = RtcRtpTransceiverInit::new();
         init.set_direction(RtcRtpTransceiverDirection::Sendonly);
         init.set_streams(&Array::of1(stream));
         let encoding = Object::new();
-        set(&encoding, "maxBitrate", &JsValue::from(quality.max_bitrate_bps));
-        set(&encoding, "maxFramerate", &JsValue::from(quality.max_framerate));
+        set(
+            &encoding,
+            "maxBitrate",
+            &JsValue::from(quality.max_bitrate_bps),
+        );
+        set(
+            &encoding,
+            "maxFramerate",
+            &JsValue::from(quality.max_framerate),
+        );
         init.set_send_encodings(&Array::of1(&encoding));
         let transceiver = self
             .pc
@@ -232,7 +253,10 @@ impl Peer {
             .map_err(js_error)
     }
 
-    pub async fn add_ice_candidate(&self, candidate: Option<&CandidateInit>) -> Result<(), JsError> {
+    pub async fn add_ice_candidate(
+        &self,
+        candidate: Option<&CandidateInit>,
+    ) -> Result<(), JsError> {
         let promise = match candidate {
             Some(c) => {
                 let init = RtcIceCandidateInit::new(&c.candidate);
@@ -241,14 +265,18 @@ impl Peer {
                 self.pc
                     .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))
             }
-            None => self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(None),
+            None => self
+                .pc
+                .add_ice_candidate_with_opt_rtc_ice_candidate_init(None),
         };
         JsFuture::from(promise).await.map(drop).map_err(js_error)
     }
 
     /// The raw `getStats()` report as (type, stats object) pairs.
     pub async fn stats(&self) -> Result<Vec<(String, JsValue)>, JsError> {
-        let report = JsFuture::from(self.pc.get_stats()).await.map_err(js_error)?;
+        let report = JsFuture::from(self.pc.get_stats())
+            .await
+            .map_err(js_error)?;
         let mut out = Vec::new();
         let values: js_sys::Function = Reflect::get(&report, &"values".into())
             .map_err(js_error)?
@@ -360,7 +388,11 @@ fn prefer_vp8(transceiver: &web_sys::RtcRtpTransceiver) {
 /// Text must stay sharp: drop frames, never resolution, when the encoder is short of bits.
 fn keep_resolution(sender: &RtcRtpSender) {
     let params: JsValue = sender.get_parameters().into();
-    set(&params, "degradationPreference", &"maintain-resolution".into());
+    set(
+        &params,
+        "degradationPreference",
+        &"maintain-resolution".into(),
+    );
     // Errors are harmless: Chromium applies it, others ignore what they do not support.
     let _ = sender.set_parameters_with_parameters(params.unchecked_ref());
 }

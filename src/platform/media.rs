@@ -1,0 +1,227 @@
+//! Media sources and sinks: screen capture (`getDisplayMedia`), the test pattern (a canvas
+//! with the time code in its pixels), and attaching streams to `<video>` elements.
+
+use js_sys::{Object, Reflect};
+use pairux_core::pattern::{self, CELLS, CELL_PX};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast as _, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement, MediaStream, MediaStreamTrack,
+};
+
+use super::{js_error, window, JsError};
+
+/// Frame size and rate of the test pattern (what the benchmarks measure).
+pub const PATTERN_WIDTH: u32 = 1280;
+pub const PATTERN_HEIGHT: u32 = 720;
+pub const PATTERN_FPS: u32 = 30;
+
+/// A captured video source and what keeps it running.
+pub struct Capture {
+    pub stream: MediaStream,
+    pub track: MediaStreamTrack,
+    _pattern: Option<TestPattern>,
+}
+
+impl Capture {
+    /// Stops the source (the browser's "sharing" indicator goes away).
+    pub fn stop(&self) {
+        self.track.stop();
+    }
+}
+
+/// Asks the person to pick a screen, window or tab. Must start inside a click handler.
+pub async fn capture_screen() -> Result<Capture, JsError> {
+    let devices = window()?.navigator().media_devices().map_err(js_error)?;
+    let video = Object::new();
+    set(&video, "frameRate", &ideal(30));
+    set(&video, "width", &max(1920));
+    set(&video, "height", &max(1080));
+    let constraints = Object::new();
+    set(&constraints, "video", &video);
+    set(&constraints, "audio", &JsValue::FALSE);
+    // Offer the current tab last: sharing the PairUX tab itself is rarely wanted.
+    set(&constraints, "selfBrowserSurface", &"exclude".into());
+    set(&constraints, "surfaceSwitching", &"include".into());
+    let promise = devices
+        .get_display_media_with_constraints(constraints.unchecked_ref())
+        .map_err(js_error)?;
+    let stream: MediaStream = JsFuture::from(promise)
+        .await
+        .map_err(js_error)?
+        .unchecked_into();
+    let track: MediaStreamTrack = stream
+        .get_video_tracks()
+        .get(0)
+        .dyn_into()
+        .map_err(|_| JsError("the capture has no video track".into()))?;
+    prepare_for_text(&track);
+    Ok(Capture {
+        stream,
+        track,
+        _pattern: None,
+    })
+}
+
+/// The test pattern as a capture source.
+pub fn capture_test_pattern() -> Result<Capture, JsError> {
+    let pattern = TestPattern::start()?;
+    let f: js_sys::Function = Reflect::get(&pattern.canvas, &"captureStream".into())
+        .map_err(js_error)?
+        .unchecked_into();
+    let stream: MediaStream = f
+        .call1(&pattern.canvas, &JsValue::from(PATTERN_FPS))
+        .map_err(js_error)?
+        .unchecked_into();
+    let track: MediaStreamTrack = stream
+        .get_video_tracks()
+        .get(0)
+        .dyn_into()
+        .map_err(|_| JsError("the pattern has no video track".into()))?;
+    prepare_for_text(&track);
+    Ok(Capture {
+        stream,
+        track,
+        _pattern: Some(pattern),
+    })
+}
+
+/// Screen content is text: tell the encoder to keep detail over motion.
+fn prepare_for_text(track: &MediaStreamTrack) {
+    set(track, "contentHint", &"text".into());
+}
+
+/// Calls `f` when the track ends (e.g. "Stop sharing" in the browser's own bar). The handler
+/// lives as long as the returned value.
+pub fn on_ended(track: &MediaStreamTrack, f: impl FnMut() + 'static) -> EndedListener {
+    let closure = Closure::<dyn FnMut()>::new(f);
+    track.set_onended(Some(closure.as_ref().unchecked_ref()));
+    EndedListener {
+        track: track.clone(),
+        _closure: closure,
+    }
+}
+
+pub struct EndedListener {
+    track: MediaStreamTrack,
+    _closure: Closure<dyn FnMut()>,
+}
+
+impl Drop for EndedListener {
+    fn drop(&mut self) {
+        self.track.set_onended(None);
+    }
+}
+
+/// Shows `stream` in `video` (muted and inline so autoplay is allowed), or clears it.
+pub fn attach(video: &HtmlVideoElement, stream: Option<&MediaStream>) {
+    video.set_muted(true);
+    video.set_autoplay(true);
+    let _ = video.set_attribute("playsinline", "");
+    video.set_src_object(stream);
+    if stream.is_some() {
+        // play() rejects harmlessly if a newer srcObject replaces this one.
+        let _ = video.play();
+    }
+}
+
+/// Intrinsic size of what a video element plays (0×0 until the first frame).
+pub fn video_size(video: &HtmlVideoElement) -> (u32, u32) {
+    (video.video_width(), video.video_height())
+}
+
+/// A moving pattern with text and the time code, redrawn every frame.
+struct TestPattern {
+    canvas: HtmlCanvasElement,
+    _ticker: gloo_timers::callback::Interval,
+}
+
+impl TestPattern {
+    fn start() -> Result<Self, JsError> {
+        let document = window()?
+            .document()
+            .ok_or_else(|| JsError("no document".into()))?;
+        let canvas: HtmlCanvasElement = document
+            .create_element("canvas")
+            .map_err(js_error)?
+            .unchecked_into();
+        canvas.set_width(PATTERN_WIDTH);
+        canvas.set_height(PATTERN_HEIGHT);
+        let ctx: CanvasRenderingContext2d = canvas
+            .get_context("2d")
+            .map_err(js_error)?
+            .ok_or_else(|| JsError("no 2d context".into()))?
+            .unchecked_into();
+        draw(&ctx, 0);
+        let mut frame = 0u64;
+        let ticker = gloo_timers::callback::Interval::new(1000 / PATTERN_FPS, move || {
+            frame += 1;
+            draw(&ctx, frame);
+        });
+        Ok(TestPattern {
+            canvas,
+            _ticker: ticker,
+        })
+    }
+}
+
+const SAMPLE_CODE: [&str; 6] = [
+    "fn main() {",
+    "    let session = Session::open(link)?;",
+    "    session.share(Screen::primary())?;",
+    "    // text must stay legible: 1px strokes, small fonts",
+    "    println!(\"{}\", session.viewer_link());",
+    "}",
+];
+
+fn draw(ctx: &CanvasRenderingContext2d, frame: u64) {
+    let (w, h) = (f64::from(PATTERN_WIDTH), f64::from(PATTERN_HEIGHT));
+    ctx.set_fill_style_str("#1e1e2e");
+    ctx.fill_rect(0.0, 0.0, w, h);
+
+    // Editor-like text at several sizes: what legibility is about.
+    ctx.set_fill_style_str("#cdd6f4");
+    for (size, top) in [(12.0, 80.0), (16.0, 200.0), (22.0, 360.0)] {
+        ctx.set_font(&format!("{size}px monospace"));
+        for (i, line) in SAMPLE_CODE.iter().enumerate() {
+            let _ = ctx.fill_text(line, 40.0, top + i as f64 * size * 1.4);
+        }
+    }
+    // Motion: a box sweeping across, and a frame counter.
+    let x = (frame * 8 % (PATTERN_WIDTH as u64 - 120)) as f64;
+    ctx.set_fill_style_str("#f38ba8");
+    ctx.fill_rect(x, 560.0, 120.0, 80.0);
+    ctx.set_fill_style_str("#a6e3a1");
+    ctx.set_font("28px monospace");
+    let _ = ctx.fill_text(
+        &format!("PairUX test pattern · frame {frame}"),
+        700.0,
+        680.0,
+    );
+
+    // The time code last, at the very top, so nothing overdraws it.
+    let now = js_sys::Date::now() as u64;
+    let cells = pattern::encode(now);
+    let cell = f64::from(CELL_PX);
+    for (i, bit) in cells.iter().enumerate().take(CELLS) {
+        ctx.set_fill_style_str(if *bit { "#ffffff" } else { "#000000" });
+        ctx.fill_rect(i as f64 * cell, 0.0, cell, cell);
+    }
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &key.into(), value);
+}
+
+fn ideal(v: u32) -> JsValue {
+    let o = Object::new();
+    set(&o, "ideal", &JsValue::from(v));
+    o.into()
+}
+
+fn max(v: u32) -> JsValue {
+    let o = Object::new();
+    set(&o, "max", &JsValue::from(v));
+    o.into()
+}
