@@ -7,12 +7,16 @@
 mod guest;
 mod host;
 mod negotiation;
+mod quality;
 mod signal;
+mod stats;
 
 pub use guest::{GuestAction, GuestPhase, GuestSession, HOST_WAIT_MS};
 pub use host::{HostAction, HostSession, Limits, ShareState};
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
+pub use quality::Quality;
 pub use signal::{
     CandidateInit, Description, RefusalReason, SdpKind, SignalBody, SignalEnvelope, SignalError,
     SIGNAL_EVENT,
 };
+pub use stats::{LinkQuality, StatsSample, StatsView};
