@@ -8,13 +8,15 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::build;
+use crate::netns::LoopbackNamespace;
 use crate::util::{self, cargo};
 
 pub fn run(name: &str) -> Result<()> {
     match name {
         "size" => size(),
         "realtime" => realtime(),
-        other => bail!("unknown benchmark `{other}` (have: size, realtime)"),
+        "media" => media(),
+        other => bail!("unknown benchmark `{other}` (have: size, realtime, media)"),
     }
 }
 
@@ -101,4 +103,33 @@ fn realtime() -> Result<()> {
             .args(["--bin", "pairux-realtime-bench", "--", "--out"])
             .arg(&out),
     )
+}
+
+/// Time to first frame and glass-to-glass latency of the P2P share next to the plain-page floor
+/// (bench/media.mjs: headless Chromium against pairux-server serving the release build), in the
+/// loopback-only namespace. Also writes `media-samples.json` and the plot `media.png`.
+fn media() -> Result<()> {
+    build::all()?;
+    let dir = out_dir()?;
+    let (json, png) = (dir.join("media.json"), dir.join("media.png"));
+    let _ = std::fs::remove_file(&json);
+    let ns = LoopbackNamespace::create()?;
+    let measured = util::run(
+        ns.exec("node")
+            .arg("bench/media.mjs")
+            .arg("--out")
+            .arg(&json)
+            .arg("--png")
+            .arg(&png)
+            .env("PAIRUX_SERVER_BIN", build::server_bin())
+            .env("PAIRUX_DIST", build::dist())
+            .env("PAIRUX_IN_NETNS", "1"),
+    );
+    drop(ns);
+    // The script writes what it measured even when a part failed; show that, then the failure.
+    if let Ok(text) = std::fs::read_to_string(&json) {
+        report("media", &serde_json::from_str(&text)?)?;
+        println!("  plot: {}", png.display());
+    }
+    measured
 }

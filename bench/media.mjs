@@ -1,0 +1,380 @@
+// `cargo xtask bench media`: time to first frame and glass-to-glass latency of the app's P2P
+// screen share, next to the floor (a plain page holding both peers with the same source and
+// settings), measured from the time code in the pattern's pixels (bench/lib/timecode.mjs).
+//
+//   node bench/media.mjs --out target/bench/media.json --png target/bench/media.png
+//
+// xtask runs it inside a loopback-only network namespace with PAIRUX_SERVER_BIN/PAIRUX_DIST set
+// (tests/e2e/lib/harness.mjs reads them); it refuses to run where any other interface exists.
+// Writes the figures (JSON), the raw samples beside them (`<out>` with `-samples.json`) and a
+// PNG of the distributions. Exits non-zero if a measurement failed; what was measured is still
+// written.
+
+import { parseArgs } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, launchBrowser } from '../tests/e2e/lib/harness.mjs';
+import { serveDir } from './lib/serve.mjs';
+import { percentiles, round1, mostFrequent } from './lib/stats.mjs';
+import { svg, renderPng } from './lib/plot.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const { values: opts } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'target/bench/media.json' },
+    png: { type: 'string', default: 'target/bench/media.png' },
+    frames: { type: 'string', default: '330' }, // per g2g variant, after warm-up (≥ 300)
+    runs: { type: 'string', default: '20' }, // TTFF runs (≥ 20)
+    'warmup-ms': { type: 'string', default: '3000' }, // congestion control ramps up first
+    only: { type: 'string' }, // comma list of g2g keys and/or `ttff` (development)
+  },
+});
+const FRAMES = Number(opts.frames);
+const RUNS = Number(opts.runs);
+const WARMUP_MS = Number(opts['warmup-ms']);
+const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
+
+// Bounded: the whole bench is well under this; a hang ends the process (xtask's namespace
+// then kills whatever is left inside it).
+setTimeout(() => {
+  console.error('media bench: gave up after 4 minutes');
+  process.exit(3);
+}, 240_000).unref();
+
+/**
+ * Glass-to-glass variants. `open(env)` returns a page whose `window.__reader` (startReader of
+ * bench/lib/timecode.mjs) reads the received track, and whose `window.__pcs` holds its peer
+ * connections. Each variant yields `<key>_ms_p50/p95/p99`, `<key>_frames`, `<key>_resolution`;
+ * every variant but the floor also `<key>_ratio_p50` = its p50 / the floor's p50. Later
+ * variants (E2EE, SFU) are one entry each here.
+ */
+const G2G = [
+  { key: 'g2g_floor', label: 'floor (plain page)', open: openFloor, floor: true },
+  { key: 'g2g', label: 'app P2P', open: openAppViewer },
+];
+
+// Recorded in every app page before its scripts run: the peer connections it creates (for
+// getStats diagnostics only; the subclass changes nothing else).
+const PC_HOOK = `(() => {
+  const Base = window.RTCPeerConnection;
+  if (!Base || window.__pcs) return;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Base {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+})();`;
+
+// TTFF, measured inside the viewer page: the hook sees <video data-testid="remote-video"> the
+// moment it is inserted (MutationObserver from document start, so no polling delay) and asks
+// for its first video frame callback. The frame's `presentationTime` (when the compositor got
+// it) is converted to wall time with the page's timeOrigin, which shares the system clock with
+// the `t0` node takes right before page.goto. A waitForFunction poll from node would add up to a
+// polling interval plus a CDP round trip to every run.
+const TTFF_HOOK = `(() => {
+  window.__ttff = { first: null };
+  const hooked = new WeakSet();
+  const hook = (video) => {
+    if (hooked.has(video)) return;
+    hooked.add(video);
+    video.requestVideoFrameCallback((now, meta) => {
+      if (window.__ttff.first) return;
+      window.__ttff.first = {
+        presented: performance.timeOrigin + meta.presentationTime,
+        callback: performance.timeOrigin + now,
+        timeOrigin: performance.timeOrigin,
+        width: meta.width,
+        height: meta.height,
+      };
+    });
+  };
+  const scan = () => document.querySelectorAll('video[data-testid="remote-video"]').forEach(hook);
+  new MutationObserver(scan).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ['data-testid'],
+  });
+})();`;
+
+function assertLoopbackOnly() {
+  const others = Object.entries(os.networkInterfaces())
+    .filter(([, addrs]) => addrs.some((a) => !a.internal))
+    .map(([name]) => name);
+  if (others.length) {
+    throw new Error(
+      `network interfaces other than loopback (${others.join(', ')}): run inside the test ` +
+        'namespace (`cargo xtask bench media`), never on the host network',
+    );
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const wallNow = () => performance.timeOrigin + performance.now();
+
+/** A context + page that records page errors (reported, never fatal). */
+async function newPage(browser, options = {}) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (err) => page.errors.push(String(err)));
+  page.on('console', (msg) => msg.type() === 'error' && page.errors.push(msg.text()));
+  return page;
+}
+
+async function openFloor(env) {
+  const page = await newPage(env.browser);
+  await page.goto(`${env.bench.url}/floor.html`);
+  await page.waitForFunction(() => window.floor);
+  await page.evaluate(() => window.floor.start());
+  return { page, close: () => page.context().close() };
+}
+
+/** The app's host: landing page → "Share a test pattern" → its viewer link. Started once. */
+async function appHost(env) {
+  if (env.host) return env.host;
+  env.server = await startServer();
+  const page = await newPage(env.browser);
+  await page.addInitScript(PC_HOOK);
+  await page.goto(env.server.url);
+  await page.waitForSelector('.app', { timeout: 15_000 });
+  const start = page.getByTestId('start-test-pattern');
+  if ((await start.count()) === 0) {
+    throw new Error('the landing page has no data-testid="start-test-pattern" (app side missing)');
+  }
+  await start.click();
+  const invite = page.getByTestId('invite-viewer-link');
+  await invite.waitFor({ timeout: 15_000 });
+  const link = await invite.inputValue();
+  if (!/\/s\/[^#]+#k=/.test(link)) throw new Error(`unexpected viewer link: ${link}`);
+  env.host = { page, link };
+  return env.host;
+}
+
+async function openAppViewer(env) {
+  const host = await appHost(env);
+  // bypassCSP: the reader module is imported from the bench's own origin.
+  const page = await newPage(env.browser, { bypassCSP: true });
+  await page.addInitScript(PC_HOOK);
+  await page.goto(host.link);
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="remote-video"]')?.srcObject?.getVideoTracks().length > 0,
+    null,
+    { timeout: 20_000 },
+  );
+  await page.evaluate(async (url) => {
+    const { startReader } = await import(url);
+    const video = document.querySelector('[data-testid="remote-video"]');
+    window.__reader = startReader(video.srcObject.getVideoTracks()[0]);
+  }, `${env.bench.url}/lib/timecode.mjs`);
+  return { page, close: () => page.context().close() };
+}
+
+const readerState = (page) =>
+  page.evaluate(() => {
+    const r = window.__reader;
+    if (!r) return null;
+    const { samples, resolutions, frames, unreadable, repeated, error } = r;
+    return { count: samples.length, resolutions, frames, unreadable, repeated, error };
+  });
+
+/** Waits for readable frames, lets the connection warm up, then keeps `FRAMES` samples. */
+async function collect(page, label) {
+  const until = Date.now() + 20_000;
+  let s = await readerState(page);
+  while (!(s?.count > 0)) {
+    if (s?.error) throw new Error(`${label}: reader failed: ${s.error}`);
+    if (Date.now() > until) {
+      throw new Error(`${label}: no readable time code within 20 s (reader: ${JSON.stringify(s)})`);
+    }
+    await sleep(100);
+    s = await readerState(page);
+  }
+  await sleep(WARMUP_MS);
+  await page.evaluate(() => {
+    const r = window.__reader;
+    Object.assign(r, { samples: [], resolutions: {}, frames: 0, unreadable: 0, repeated: 0 });
+  });
+  // 30 fps: FRAMES / 30 s, with generous slack for a loaded machine.
+  const deadline = Date.now() + (FRAMES / 30) * 3000 + 10_000;
+  for (;;) {
+    s = await readerState(page);
+    if (s.error) throw new Error(`${label}: reader failed: ${s.error}`);
+    if (s.count >= FRAMES) break;
+    if (Date.now() > deadline) throw new Error(`${label}: only ${s.count}/${FRAMES} frames in time`);
+    await sleep(250);
+  }
+  return page.evaluate(() => {
+    const r = window.__reader;
+    r.stop();
+    const { samples, resolutions, frames, unreadable, repeated } = r;
+    return { samples, resolutions, frames, unreadable, repeated };
+  });
+}
+
+/** getStats of every peer connection on the page: what the encoder and decoder did. */
+const rtpStats = (page) =>
+  page.evaluate(async () => {
+    const out = [];
+    for (const pc of window.__pcs ?? []) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = await pc.getStats();
+      for (const s of stats.values()) {
+        if (s.kind !== 'video') continue;
+        const codec = stats.get(s.codecId)?.mimeType ?? null;
+        if (s.type === 'inbound-rtp' && s.framesDecoded) {
+          out.push({
+            dir: 'in', codec, size: `${s.frameWidth}x${s.frameHeight}`, fps: s.framesPerSecond,
+            decode_ms: (1000 * s.totalDecodeTime) / s.framesDecoded,
+            jitter_buffer_ms: (1000 * s.jitterBufferDelay) / s.jitterBufferEmittedCount,
+            frames_dropped: s.framesDropped, packets_lost: s.packetsLost,
+          });
+        }
+        if (s.type === 'outbound-rtp' && s.framesEncoded) {
+          out.push({
+            dir: 'out', codec, size: `${s.frameWidth}x${s.frameHeight}`, fps: s.framesPerSecond,
+            encode_ms: (1000 * s.totalEncodeTime) / s.framesEncoded,
+            quality_limitation: s.qualityLimitationReason, target_kbps: s.targetBitrate / 1000,
+          });
+        }
+      }
+    }
+    return out;
+  });
+
+async function measureG2g(env, variant) {
+  const opened = await variant.open(env);
+  try {
+    const r = await collect(opened.page, variant.label);
+    const stats = [...(await rtpStats(opened.page))];
+    if (!variant.floor && env.host) stats.push(...(await rtpStats(env.host.page)));
+    const errors = [...opened.page.errors, ...(variant.floor ? [] : env.host?.page.errors ?? [])];
+    return { ...r, stats, errors };
+  } finally {
+    await opened.close();
+  }
+}
+
+async function ttffRun(env, link) {
+  const context = await env.browser.newContext();
+  await context.addInitScript(TTFF_HOOK);
+  const page = await context.newPage();
+  try {
+    const t0 = wallNow();
+    await page.goto(link, { waitUntil: 'commit' });
+    const handle = await page.waitForFunction(() => window.__ttff?.first, null, {
+      timeout: 15_000,
+      polling: 25,
+    });
+    const first = await handle.jsonValue();
+    return {
+      ms: first.presented - t0,
+      from_nav_start_ms: first.presented - first.timeOrigin,
+      callback_ms: first.callback - t0,
+      size: `${first.width}x${first.height}`,
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+async function measureTtff(env) {
+  const host = await appHost(env);
+  const runs = [];
+  // One unrecorded run first: the server's first static responses and the OS page cache.
+  for (let i = 0; i <= RUNS; i++) {
+    const run = await ttffRun(env, host.link);
+    if (i > 0) runs.push(run);
+    // Let the host see the viewer leave before the next one joins.
+    await sleep(400);
+  }
+  return runs;
+}
+
+async function main() {
+  assertLoopbackOnly();
+  const env = { browser: await launchBrowser(), bench: await serveDir(here) };
+  const figures = {};
+  const raw = { started: new Date().toISOString(), load_avg: os.loadavg(), g2g: {}, ttff: null };
+  const failures = [];
+  const g2g = {};
+  try {
+    for (const v of G2G.filter((v) => wanted(v.key))) {
+      console.error(`media bench: ${v.label} …`);
+      try {
+        g2g[v.key] = await measureG2g(env, v);
+        const r = g2g[v.key];
+        raw.g2g[v.key] = r;
+        console.error(`  ${r.samples.length} frames; ${JSON.stringify(r.stats)}`);
+        if (r.errors.length) console.error(`  page errors: ${r.errors.slice(0, 5).join(' | ')}`);
+      } catch (err) {
+        failures.push(`${v.key}: ${err.message}`);
+      }
+    }
+    let ttff = null;
+    if (wanted('ttff')) {
+      console.error(`media bench: TTFF, ${RUNS} viewers …`);
+      try {
+        ttff = await measureTtff(env);
+        raw.ttff = ttff;
+      } catch (err) {
+        failures.push(`ttff: ${err.message}`);
+      }
+    }
+
+    if (ttff) {
+      Object.assign(figures, percentiles('ttff_ms', ttff.map((r) => r.ms), [50, 95]));
+      figures.ttff_runs = ttff.length;
+    }
+    const floor = g2g.g2g_floor;
+    for (const v of G2G) {
+      const r = g2g[v.key];
+      if (!r) continue;
+      Object.assign(figures, percentiles(`${v.key}_ms`, r.samples, [50, 95, 99]));
+      figures[`${v.key}_frames`] = r.samples.length;
+      figures[`${v.key}_resolution`] = mostFrequent(r.resolutions);
+      if (!v.floor && floor) {
+        const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
+        figures[`${v.key}_ratio_p50`] = round1((100 * p50(r.samples)) / p50(floor.samples)) / 100;
+      }
+    }
+    figures.load_avg_1m = round1(raw.load_avg[0]);
+
+    await mkdir(path.dirname(opts.out), { recursive: true });
+    await writeFile(opts.out, `${JSON.stringify(figures, null, 2)}\n`);
+    await writeFile(opts.out.replace(/\.json$/, '') + '-samples.json', `${JSON.stringify(raw)}\n`);
+    const caption =
+      `PairUX media bench ${raw.started}, 1280×720 @ 30 fps VP8, loopback, ` +
+      `load avg ${raw.load_avg.map((x) => x.toFixed(2)).join(' ')}`;
+    const panels = [
+      {
+        title: 'Glass-to-glass latency (CDF)',
+        unit: 'ms, time code in the pixels → frame decoded at the receiver',
+        series: G2G.filter((v) => g2g[v.key]).map((v) => ({ label: v.label, values: g2g[v.key].samples })),
+        marks: [{ x: 50, label: 'target p50' }, { x: 100, label: 'target p95' }],
+      },
+    ];
+    if (ttff) {
+      panels.push({
+        title: 'Time to first frame (CDF)',
+        unit: 'ms, viewer opens the link → first presented frame',
+        series: [{ label: 'app P2P viewer', values: ttff.map((r) => r.ms) }],
+        marks: [{ x: 500, label: 'target p50' }],
+      });
+    }
+    await mkdir(path.dirname(opts.png), { recursive: true });
+    await renderPng(env.browser, svg(panels, caption), opts.png);
+  } finally {
+    await env.browser.close().catch(() => {});
+    await env.server?.stop();
+    await env.bench.close();
+  }
+  if (failures.length) {
+    for (const f of failures) console.error(`media bench: FAILED ${f}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  console.error(`media bench: ${err.stack ?? err}`);
+  process.exit(1);
+});
