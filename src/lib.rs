@@ -7,6 +7,7 @@
 pub mod components;
 pub mod platform;
 pub mod realtime;
+pub mod session;
 pub mod state;
 
 pub use components::App;

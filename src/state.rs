@@ -91,6 +91,8 @@ pub fn page_for_path(path: &str) -> Page {
 pub struct AppState {
     pub opened: RwSignal<Opened>,
     pub page: RwSignal<Page>,
+    /// The screen a host picked on the landing page, handed to the session page.
+    pub capture: StoredValue<Option<crate::platform::media::Capture>, LocalStorage>,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ impl AppState {
         AppState {
             opened: RwSignal::new(opened),
             page: RwSignal::new(page),
+            capture: StoredValue::new_local(None),
         }
     }
 

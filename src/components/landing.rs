@@ -5,29 +5,46 @@ use pairux_core::link::GENERATE_RANDOM_LEN;
 use pairux_core::{Role, SessionLink};
 
 use super::ErrorBanner;
-use crate::platform;
+use crate::platform::{self, media};
 use crate::state::{AppState, SessionEntry};
 
 #[component]
 pub fn Landing() -> impl IntoView {
     let state = AppState::expect();
     let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
 
     let open = move |entry: SessionEntry| state.enter(entry);
 
-    let start = {
-        move |_| {
-            let mut random = [0u8; GENERATE_RANDOM_LEN];
-            match platform::random::fill(&mut random) {
-                Ok(()) => open(SessionEntry {
-                    link: SessionLink::generate(&random),
-                    role: Role::Host,
-                }),
+    // One click: pick what to share, then the session exists. Options never block it.
+    let host_with = move |source: Source| {
+        let mut random = [0u8; GENERATE_RANDOM_LEN];
+        if let Err(err) = platform::random::fill(&mut random) {
+            error.set(Some(format!(
+                "This browser could not create a secure session ({err})."
+            )));
+            return;
+        }
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let capture = match source {
+                Source::Screen => media::capture_screen().await,
+                Source::TestPattern => media::capture_test_pattern(),
+            };
+            busy.set(false);
+            match capture {
+                Ok(capture) => {
+                    state.capture.set_value(Some(capture));
+                    open(SessionEntry {
+                        link: SessionLink::generate(&random),
+                        role: Role::Host,
+                    });
+                }
                 Err(err) => error.set(Some(format!(
-                    "This browser could not create a secure session ({err})."
+                    "Nothing is shared yet: the screen picker was closed or refused ({err})."
                 ))),
             }
-        }
+        });
     };
 
     let pasted = RwSignal::new(String::new());
@@ -57,9 +74,24 @@ pub fn Landing() -> impl IntoView {
             <section class="card">
                 <h2>"Host"</h2>
                 <p>"Share a screen, window or tab and invite people with a link."</p>
-                <button class="primary" data-testid="start-session" on:click=start>
-                    "Start a session"
-                </button>
+                <div class="row">
+                    <button
+                        class="primary"
+                        data-testid="start-session"
+                        disabled=move || busy.get()
+                        on:click=move |_| host_with(Source::Screen)
+                    >
+                        "Start a session"
+                    </button>
+                    <button
+                        data-testid="start-test-pattern"
+                        disabled=move || busy.get()
+                        on:click=move |_| host_with(Source::TestPattern)
+                        title="Shares a moving test image instead of your screen, to check a connection"
+                    >
+                        "Share a test pattern"
+                    </button>
+                </div>
             </section>
             <section class="card">
                 <h2>"Join"</h2>
@@ -82,4 +114,10 @@ pub fn Landing() -> impl IntoView {
             </section>
         </div>
     }
+}
+
+#[derive(Clone, Copy)]
+enum Source {
+    Screen,
+    TestPattern,
 }

@@ -3,6 +3,7 @@
 mod banner;
 mod landing;
 mod session;
+mod stage;
 
 use leptos::prelude::*;
 

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use pairux_core::{LinkError, Role, SessionId};
 
+use super::stage::{GuestStage, HostStage};
 use super::ErrorBanner;
 use crate::platform;
 use pairux_core::roster::{Participant, Roster};
@@ -51,7 +52,15 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
             </div>
             <div class="session-body">
                 <div class="stage">
-                    {(role == Role::Host).then(|| view! { <InviteLinks entry=entry.clone()/> })}
+                    {if role == Role::Host {
+                        view! {
+                            <InviteLinks entry=entry.clone()/>
+                            <HostStage me=me.clone() channel/>
+                        }
+                        .into_any()
+                    } else {
+                        view! { <GuestStage me=me.clone() channel/> }.into_any()
+                    }}
                 </div>
                 <ParticipantList roster=channel.signals.roster me/>
             </div>

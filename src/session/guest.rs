@@ -1,0 +1,286 @@
+//! A participant's runtime: the polite peer connection to the host, the session phase, the
+//! remote stream and the stats overlay's figures.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use pairux_core::config::ClientConfig;
+use pairux_core::roster::Participant;
+use pairux_core::session::{
+    GuestAction, GuestPhase, GuestSession, SignalBody, SignalEnvelope, StatsSample, StatsView,
+    SIGNAL_EVENT,
+};
+use web_sys::MediaStream;
+
+use super::peer_link::{LinkEvent, PeerLink};
+use crate::platform::timer::Timer;
+use crate::platform::{clock, peer::Peer as RtcPeer};
+use crate::realtime::SessionChannel;
+
+/// What a viewer's or controller's page shows.
+#[derive(Clone, Copy)]
+pub struct GuestSignals {
+    pub phase: RwSignal<GuestPhase>,
+    pub stream: RwSignal<Option<MediaStream>, LocalStorage>,
+    pub stats: RwSignal<Option<StatsView>>,
+}
+
+impl GuestSignals {
+    pub fn new() -> Self {
+        GuestSignals {
+            phase: RwSignal::new(GuestPhase::WaitingForHost),
+            stream: RwSignal::new_local(None),
+            stats: RwSignal::new(None),
+        }
+    }
+}
+
+impl Default for GuestSignals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Inner {
+    me: String,
+    config: ClientConfig,
+    channel: SessionChannel,
+    session: RefCell<GuestSession>,
+    link: RefCell<Option<PeerLink>>,
+    timer: RefCell<Option<Timer>>,
+    stats: RefCell<Option<(Timer, StatsSample)>>,
+    view: GuestSignals,
+}
+
+#[derive(Clone)]
+pub struct GuestRuntime {
+    inner: Rc<Inner>,
+}
+
+/// How often the stats overlay refreshes.
+const STATS_EVERY_MS: u64 = 1_000;
+
+impl GuestRuntime {
+    pub fn start(
+        me: String,
+        config: ClientConfig,
+        channel: SessionChannel,
+        view: GuestSignals,
+    ) -> Self {
+        let runtime = GuestRuntime {
+            inner: Rc::new(Inner {
+                session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
+                me,
+                config,
+                channel,
+                link: RefCell::new(None),
+                timer: RefCell::new(None),
+                stats: RefCell::new(None),
+                view,
+            }),
+        };
+        let weak = Rc::downgrade(&runtime.inner);
+        channel.on_broadcast(move |event, body| {
+            let Some(inner) = weak.upgrade() else { return };
+            let Some(envelope) = super::incoming_signal(&event, &body, &inner.me) else {
+                return;
+            };
+            let runtime = GuestRuntime { inner };
+            runtime.on_signal(envelope);
+        });
+        runtime.refresh();
+        runtime
+    }
+
+    pub fn on_roster(&self, participants: &[&Participant]) {
+        let actions = self
+            .inner
+            .session
+            .borrow_mut()
+            .on_roster(clock::monotonic_ms(), participants);
+        self.run(actions);
+    }
+
+    /// Frames are (or are no longer) being presented.
+    pub fn on_playing(&self, playing: bool) {
+        self.inner.session.borrow_mut().on_playing(playing);
+        self.refresh();
+    }
+
+    fn on_signal(&self, envelope: SignalEnvelope) {
+        let from_host = self.inner.session.borrow().host() == Some(envelope.from.as_str());
+        match envelope.body {
+            SignalBody::Description(_) | SignalBody::Candidate(_) => {
+                if from_host {
+                    if let Some(link) = self.inner.link.borrow().as_ref() {
+                        link.deliver(envelope.body);
+                    }
+                }
+            }
+            _ => {
+                let actions = self.inner.session.borrow_mut().on_signal(&envelope);
+                self.run(actions);
+            }
+        }
+    }
+
+    fn on_link(&self, event: LinkEvent) {
+        match event {
+            LinkEvent::Track(stream) => self.inner.view.stream.set(Some(stream)),
+            LinkEvent::Channel(up) => {
+                let actions = self
+                    .inner
+                    .session
+                    .borrow_mut()
+                    .on_link(clock::monotonic_ms(), up);
+                self.run(actions);
+            }
+            LinkEvent::Connection(state) => {
+                if state == "failed" || state == "closed" {
+                    let actions = self
+                        .inner
+                        .session
+                        .borrow_mut()
+                        .on_link(clock::monotonic_ms(), false);
+                    self.run(actions);
+                }
+            }
+        }
+    }
+
+    fn run(&self, actions: Vec<GuestAction>) {
+        for action in actions {
+            match action {
+                GuestAction::ExpectPeer { host } => self.expect_peer(host),
+                GuestAction::ClosePeer => {
+                    self.inner.link.borrow_mut().take();
+                    self.inner.stats.borrow_mut().take();
+                    self.inner.view.stream.set(None);
+                    self.inner.view.stats.set(None);
+                }
+            }
+        }
+        self.refresh();
+    }
+
+    fn expect_peer(&self, host: String) {
+        let inner = &self.inner;
+        let (me, channel) = (inner.me.clone(), inner.channel);
+        let send = move |body: SignalBody| {
+            let envelope = SignalEnvelope {
+                from: me.clone(),
+                to: Some(host.clone()),
+                body,
+            };
+            channel.broadcast(SIGNAL_EVENT, envelope.to_json());
+        };
+        let weak = Rc::downgrade(inner);
+        let notify = move |event| {
+            if let Some(inner) = weak.upgrade() {
+                GuestRuntime { inner }.on_link(event);
+            }
+        };
+        match PeerLink::new(&inner.config, true, send, notify) {
+            Ok(link) => {
+                *inner.link.borrow_mut() = Some(link);
+                self.sample_stats();
+            }
+            Err(err) => leptos::logging::error!("cannot create a peer connection: {err}"),
+        }
+    }
+
+    /// Publishes the phase and re-arms the session's deadline.
+    fn refresh(&self) {
+        let session = self.inner.session.borrow();
+        self.inner.view.phase.set(session.phase());
+        let deadline = session.poll_timeout();
+        drop(session);
+        let timer = deadline.map(|at| {
+            let weak = Rc::downgrade(&self.inner);
+            Timer::after(at.saturating_sub(clock::monotonic_ms()), move || {
+                if let Some(inner) = weak.upgrade() {
+                    let runtime = GuestRuntime { inner };
+                    let actions = runtime
+                        .inner
+                        .session
+                        .borrow_mut()
+                        .handle_timeout(clock::monotonic_ms());
+                    runtime.run(actions);
+                }
+            })
+        });
+        *self.inner.timer.borrow_mut() = timer;
+    }
+
+    /// Samples `getStats()` every second while the link exists.
+    fn sample_stats(&self) {
+        let Some(peer) = self.inner.link.borrow().as_ref().map(PeerLink::peer) else {
+            return;
+        };
+        let weak = Rc::downgrade(&self.inner);
+        leptos::task::spawn_local(async move {
+            let sample = read_sample(&peer).await;
+            let Some(inner) = weak.upgrade() else { return };
+            if let Some(sample) = sample {
+                let prev = inner.stats.borrow().as_ref().map(|(_, s)| *s);
+                if let Some(prev) = prev {
+                    inner
+                        .view
+                        .stats
+                        .set(Some(StatsView::between(&prev, &sample)));
+                }
+                let weak = Rc::downgrade(&inner);
+                let next = Timer::after(STATS_EVERY_MS, move || {
+                    if let Some(inner) = weak.upgrade() {
+                        GuestRuntime { inner }.sample_stats();
+                    }
+                });
+                *inner.stats.borrow_mut() = Some((next, sample));
+            }
+        });
+    }
+}
+
+/// Reads the inbound video and selected candidate pair out of a stats report.
+async fn read_sample(peer: &RtcPeer) -> Option<StatsSample> {
+    let report = peer.stats().await.ok()?;
+    let num = |v: &wasm_bindgen::JsValue, k: &str| {
+        js_sys::Reflect::get(v, &k.into())
+            .ok()
+            .and_then(|x| x.as_f64())
+    };
+    let mut sample = StatsSample {
+        at_ms: clock::monotonic_ms(),
+        ..StatsSample::default()
+    };
+    for (kind, entry) in &report {
+        match kind.as_str() {
+            "inbound-rtp"
+                if js_sys::Reflect::get(entry, &"kind".into())
+                    .ok()?
+                    .as_string()
+                    .as_deref()
+                    == Some("video") =>
+            {
+                sample.bytes_received = num(entry, "bytesReceived").unwrap_or(0.0) as u64;
+                sample.frames_decoded = num(entry, "framesDecoded").unwrap_or(0.0) as u64;
+                sample.packets_received = num(entry, "packetsReceived").unwrap_or(0.0) as u64;
+                sample.packets_lost = num(entry, "packetsLost").unwrap_or(0.0).max(0.0) as u64;
+                sample.width = num(entry, "frameWidth").unwrap_or(0.0) as u32;
+                sample.height = num(entry, "frameHeight").unwrap_or(0.0) as u32;
+            }
+            "candidate-pair" => {
+                let nominated = js_sys::Reflect::get(entry, &"nominated".into())
+                    .ok()
+                    .and_then(|x| x.as_bool())
+                    .unwrap_or(false);
+                if let (true, Some(rtt)) = (nominated, num(entry, "currentRoundTripTime")) {
+                    sample.rtt_ms = Some(rtt * 1000.0);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(sample)
+}

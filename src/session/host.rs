@@ -1,0 +1,280 @@
+//! The host's runtime: one peer connection per admitted participant, the shared track, share
+//! pause/resume, quality, and ending the session.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use pairux_core::config::ClientConfig;
+use pairux_core::roster::Participant;
+use pairux_core::session::{
+    HostAction, HostSession, Limits, Quality, ShareState, SignalBody, SignalEnvelope, SIGNAL_EVENT,
+};
+use pairux_core::Role;
+
+use super::peer_link::{LinkEvent, PeerLink};
+use crate::platform::media::{self, Capture, EndedListener};
+use crate::platform::peer::SendQuality;
+use crate::realtime::SessionChannel;
+
+/// What the host page shows.
+#[derive(Clone, Copy)]
+pub struct HostSignals {
+    pub share: RwSignal<ShareState>,
+    pub ended: RwSignal<bool>,
+    pub quality: RwSignal<Quality>,
+    /// Participant id → peer `connectionState`.
+    pub peers: RwSignal<BTreeMap<String, String>>,
+}
+
+impl HostSignals {
+    pub fn new() -> Self {
+        HostSignals {
+            share: RwSignal::new(ShareState::Paused),
+            ended: RwSignal::new(false),
+            quality: RwSignal::new(Quality::default()),
+            peers: RwSignal::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl Default for HostSignals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Peer {
+    link: PeerLink,
+    role: Role,
+    /// Whether the screen transceiver exists yet (not when the peer joined before any share).
+    sending: std::cell::Cell<bool>,
+}
+
+struct Inner {
+    me: String,
+    config: ClientConfig,
+    channel: SessionChannel,
+    session: RefCell<HostSession>,
+    capture: RefCell<Option<(Capture, EndedListener)>>,
+    peers: RefCell<BTreeMap<String, Peer>>,
+    view: HostSignals,
+}
+
+/// Cheap to clone; every clone drives the same session.
+#[derive(Clone)]
+pub struct HostRuntime {
+    inner: Rc<Inner>,
+}
+
+impl HostRuntime {
+    pub fn start(
+        me: String,
+        config: ClientConfig,
+        channel: SessionChannel,
+        capture: Option<Capture>,
+        view: HostSignals,
+    ) -> Self {
+        let runtime = HostRuntime {
+            inner: Rc::new(Inner {
+                session: RefCell::new(HostSession::new(
+                    me.clone(),
+                    Limits::P2P,
+                    ShareState::Paused,
+                )),
+                me,
+                config,
+                channel,
+                capture: RefCell::new(None),
+                peers: RefCell::new(BTreeMap::new()),
+                view,
+            }),
+        };
+        let weak = Rc::downgrade(&runtime.inner);
+        channel.on_broadcast(move |event, body| {
+            let Some(inner) = weak.upgrade() else { return };
+            let Some(envelope) = super::incoming_signal(&event, &body, &inner.me) else {
+                return;
+            };
+            if !inner.session.borrow().is_admitted(&envelope.from) {
+                return;
+            }
+            if let SignalBody::Description(_) | SignalBody::Candidate(_) = envelope.body {
+                if let Some(peer) = inner.peers.borrow().get(&envelope.from) {
+                    peer.link.deliver(envelope.body);
+                }
+            }
+        });
+        if let Some(capture) = capture {
+            runtime.share(capture);
+        }
+        runtime
+    }
+
+    /// The roster changed.
+    pub fn on_roster(&self, participants: &[&Participant]) {
+        let actions = self.inner.session.borrow_mut().on_roster(participants);
+        self.run(actions);
+    }
+
+    /// Starts (or resumes) sharing `capture`; peers switch tracks without renegotiating.
+    pub fn share(&self, capture: Capture) {
+        let weak = Rc::downgrade(&self.inner);
+        let listener = media::on_ended(&capture.track, move || {
+            if let Some(inner) = weak.upgrade() {
+                HostRuntime { inner }.paused();
+            }
+        });
+        let track = capture.track.clone();
+        let old = self.inner.capture.replace(Some((capture, listener)));
+        if let Some((old, _)) = old {
+            old.stop();
+        }
+        for peer in self.inner.peers.borrow().values() {
+            if !peer.sending.get() {
+                self.start_sending(peer);
+                continue;
+            }
+            let link = peer.link.peer();
+            let track = track.clone();
+            leptos::task::spawn_local(async move {
+                if let Err(err) = link.replace_track(&track).await {
+                    leptos::logging::warn!("cannot switch the shared track: {err}");
+                }
+            });
+        }
+        self.inner.view.share.set(ShareState::Sharing);
+        let actions = self
+            .inner
+            .session
+            .borrow_mut()
+            .set_share(ShareState::Sharing);
+        self.run(actions);
+    }
+
+    /// The local preview's stream, if sharing.
+    pub fn preview(&self) -> Option<web_sys::MediaStream> {
+        self.inner
+            .capture
+            .borrow()
+            .as_ref()
+            .map(|(c, _)| c.stream.clone())
+    }
+
+    /// The browser's "Stop sharing" ended the track.
+    fn paused(&self) {
+        self.inner.view.share.set(ShareState::Paused);
+        let actions = self
+            .inner
+            .session
+            .borrow_mut()
+            .set_share(ShareState::Paused);
+        self.run(actions);
+    }
+
+    pub fn set_quality(&self, quality: Quality) {
+        self.inner.view.quality.set(quality);
+        for peer in self.inner.peers.borrow().values() {
+            let link = peer.link.peer();
+            let bps = quality.max_bitrate(peer.role);
+            leptos::task::spawn_local(async move {
+                if let Err(err) = link.set_max_bitrate(bps).await {
+                    leptos::logging::warn!("cannot change the bitrate: {err}");
+                }
+            });
+        }
+    }
+
+    /// Ends the session for everyone and stops the capture.
+    pub fn end(&self) {
+        let actions = self.inner.session.borrow_mut().end();
+        self.run(actions);
+        if let Some((capture, _)) = self.inner.capture.borrow_mut().take() {
+            capture.stop();
+        }
+        self.inner.view.ended.set(true);
+    }
+
+    fn run(&self, actions: Vec<HostAction>) {
+        for action in actions {
+            match action {
+                HostAction::OpenPeer { id, role } => self.open_peer(id, role),
+                HostAction::ClosePeer { id } => {
+                    self.inner.peers.borrow_mut().remove(&id);
+                    self.inner.view.peers.update(|p| {
+                        p.remove(&id);
+                    });
+                }
+                HostAction::Send(envelope) => {
+                    self.inner
+                        .channel
+                        .broadcast(SIGNAL_EVENT, envelope.to_json());
+                }
+            }
+        }
+    }
+
+    fn open_peer(&self, id: String, role: Role) {
+        let inner = &self.inner;
+        let (me, to, channel) = (inner.me.clone(), id.clone(), inner.channel);
+        let send = move |body: SignalBody| {
+            let envelope = SignalEnvelope {
+                from: me.clone(),
+                to: Some(to.clone()),
+                body,
+            };
+            channel.broadcast(SIGNAL_EVENT, envelope.to_json());
+        };
+        let (peers_view, pid) = (inner.view.peers, id.clone());
+        let notify = move |event: LinkEvent| {
+            if let LinkEvent::Connection(state) = event {
+                peers_view.update(|p| {
+                    p.insert(pid.clone(), state);
+                });
+            }
+        };
+        let link = match PeerLink::new(&inner.config, false, send, notify) {
+            Ok(link) => link,
+            Err(err) => {
+                leptos::logging::error!("cannot create a peer connection: {err}");
+                return;
+            }
+        };
+        let peer = Peer {
+            link,
+            role,
+            sending: std::cell::Cell::new(false),
+        };
+        self.start_sending(&peer);
+        inner.view.peers.update(|p| {
+            p.insert(id.clone(), "new".to_owned());
+        });
+        inner.peers.borrow_mut().insert(id, peer);
+    }
+
+    /// Adds the screen to a peer (which triggers its first negotiation), if there is a capture.
+    fn start_sending(&self, peer: &Peer) {
+        let capture = self.inner.capture.borrow();
+        let Some((capture, _)) = capture.as_ref() else {
+            return;
+        };
+        let quality = SendQuality {
+            max_bitrate_bps: self
+                .inner
+                .view
+                .quality
+                .get_untracked()
+                .max_bitrate(peer.role),
+            max_framerate: 30,
+        };
+        match peer
+            .link
+            .peer()
+            .send_screen(&capture.stream, &capture.track, quality)
+        {
+            Ok(()) => peer.sending.set(true),
+            Err(err) => leptos::logging::error!("cannot send the screen: {err}"),
+        }
+    }
+}
