@@ -54,6 +54,15 @@ pub fn HostStage(me: String, channel: SessionChannel) -> impl IntoView {
         }
     });
 
+    let leaving = window_event_listener(leptos::ev::pagehide, move |_| {
+        runtime.try_with_value(|rt| {
+            if let Some(rt) = rt {
+                rt.leave();
+            }
+        });
+    });
+    on_cleanup(move || leaving.remove());
+
     let share_again = move |_| {
         leptos::task::spawn_local(async move {
             match media::capture_screen().await {

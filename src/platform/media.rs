@@ -98,7 +98,9 @@ pub fn on_ended(track: &MediaStreamTrack, f: impl FnMut() + 'static) -> EndedLis
     let closure = Closure::<dyn FnMut()>::new(f);
     track.set_onended(Some(closure.as_ref().unchecked_ref()));
     EndedListener {
-        track: track.clone(),
+        // `Clone::clone`, not `.clone()`: web-sys's inherent `MediaStreamTrack::clone` is the
+        // JS `track.clone()`, which makes a new track.
+        track: Clone::clone(track),
         _closure: closure,
     }
 }

@@ -137,14 +137,17 @@ impl GuestRuntime {
                 self.run(actions);
             }
             LinkEvent::Connection(state) => {
-                if state == "failed" || state == "closed" {
-                    let actions = self
-                        .inner
-                        .session
-                        .borrow_mut()
-                        .on_link(clock::monotonic_ms(), false);
-                    self.run(actions);
-                }
+                let up = match state.as_str() {
+                    "connected" => true,
+                    "disconnected" | "failed" | "closed" => false,
+                    _ => return,
+                };
+                let actions = self
+                    .inner
+                    .session
+                    .borrow_mut()
+                    .on_link(clock::monotonic_ms(), up);
+                self.run(actions);
             }
         }
     }

@@ -126,7 +126,8 @@ impl HostRuntime {
                 HostRuntime { inner }.paused();
             }
         });
-        let track = capture.track.clone();
+        // `Clone::clone` copies the handle; `.clone()` would be JS `track.clone()` (a new track).
+        let track = Clone::clone(&capture.track);
         let old = self.inner.capture.replace(Some((capture, listener)));
         if let Some((old, _)) = old {
             old.stop();
@@ -137,7 +138,7 @@ impl HostRuntime {
                 continue;
             }
             let link = peer.link.peer();
-            let track = track.clone();
+            let track = Clone::clone(&track);
             leptos::task::spawn_local(async move {
                 if let Err(err) = link.replace_track(&track).await {
                     leptos::logging::warn!("cannot switch the shared track: {err}");
@@ -159,7 +160,7 @@ impl HostRuntime {
             .capture
             .borrow()
             .as_ref()
-            .map(|(c, _)| c.stream.clone())
+            .map(|(c, _)| Clone::clone(&c.stream))
     }
 
     /// The browser's "Stop sharing" ended the track.
@@ -194,6 +195,13 @@ impl HostRuntime {
             capture.stop();
         }
         self.inner.view.ended.set(true);
+    }
+
+    /// The page is going away: tell everyone at once (best effort — the socket may already be
+    /// closing; presence and the peer links are the fallback).
+    pub fn leave(&self) {
+        let actions = self.inner.session.borrow_mut().leave();
+        self.run(actions);
     }
 
     fn run(&self, actions: Vec<HostAction>) {

@@ -155,6 +155,9 @@ async fn apply(inner: &Rc<Inner>, body: SignalBody) {
                 }
             }
         }
-        SignalBody::Refused(_) | SignalBody::Share { .. } | SignalBody::Ended => {}
+        SignalBody::Refused(_)
+        | SignalBody::Share { .. }
+        | SignalBody::Ended
+        | SignalBody::Leaving => {}
     }
 }

@@ -57,6 +57,8 @@ pub struct GuestSession {
     sharing: bool,
     playing: bool,
     link_up: bool,
+    /// The link was up and went down (media may be frozen until it recovers).
+    link_lost: bool,
     ended: Option<GuestPhase>,
 }
 
@@ -70,6 +72,7 @@ impl GuestSession {
             sharing: true,
             playing: false,
             link_up: false,
+            link_lost: false,
             ended: None,
         }
     }
@@ -83,7 +86,7 @@ impl GuestSession {
         if let Some(end) = self.ended {
             return end;
         }
-        match (&self.host, self.sharing, self.playing) {
+        match (&self.host, self.sharing, self.playing && !self.link_lost) {
             (None, _, _) => GuestPhase::WaitingForHost,
             (Some(_), false, _) => GuestPhase::Paused,
             (Some(_), true, false) => GuestPhase::Connecting,
@@ -136,6 +139,7 @@ impl GuestSession {
         match envelope.body {
             SignalBody::Refused(RefusalReason::Full) => self.finish(GuestPhase::Full),
             SignalBody::Ended => self.finish(GuestPhase::Ended),
+            SignalBody::Leaving => self.finish(GuestPhase::HostLeft),
             SignalBody::Share { sharing } => {
                 self.sharing = sharing;
                 Vec::new()
@@ -151,11 +155,15 @@ impl GuestSession {
 
     /// The peer link (data channel / connection) went up or down.
     pub fn on_link(&mut self, now: u64, up: bool) -> Vec<GuestAction> {
+        if up {
+            self.link_lost = false;
+        } else if self.link_up {
+            self.link_lost = true;
+        }
         self.link_up = up;
         if up || self.ended.is_some() {
             return Vec::new();
         }
-        self.playing = false;
         self.check_host_gone(now)
     }
 
@@ -284,6 +292,25 @@ mod tests {
         assert!(g.handle_timeout(10 + HOST_GONE_GRACE_MS - 1).is_empty());
         assert_eq!(
             g.handle_timeout(10 + HOST_GONE_GRACE_MS),
+            vec![GuestAction::ClosePeer]
+        );
+        assert_eq!(g.phase(), GuestPhase::HostLeft);
+    }
+
+    #[test]
+    fn a_lost_link_shows_as_connecting_and_recovers() {
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(0, &[&p("h", Role::Host)]);
+        g.on_link(1, true);
+        g.on_playing(true);
+        assert_eq!(g.phase(), GuestPhase::Live);
+        assert!(g.on_link(2, false).is_empty());
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+        g.on_link(3, true);
+        assert_eq!(g.phase(), GuestPhase::Live);
+        // The host says it is leaving: no waiting for timeouts.
+        assert_eq!(
+            g.on_signal(&from_host(SignalBody::Leaving)),
             vec![GuestAction::ClosePeer]
         );
         assert_eq!(g.phase(), GuestPhase::HostLeft);

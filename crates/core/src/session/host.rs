@@ -147,6 +147,15 @@ impl HostSession {
         actions
     }
 
+    /// The host's page is going away: tell everyone now rather than let them time out.
+    pub fn leave(&mut self) -> Vec<HostAction> {
+        if self.ended {
+            return Vec::new();
+        }
+        self.ended = true;
+        vec![self.signal(None, SignalBody::Leaving)]
+    }
+
     fn share_signal(&self) -> SignalBody {
         SignalBody::Share {
             sharing: self.share == ShareState::Sharing,
@@ -285,5 +294,21 @@ mod tests {
             .on_roster(&people.iter().collect::<Vec<_>>())
             .is_empty());
         assert!(host.set_share(ShareState::Sharing).is_empty());
+        assert!(host.leave().is_empty());
+    }
+
+    #[test]
+    fn leaving_tells_everyone_once() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        assert_eq!(
+            host.leave(),
+            vec![HostAction::Send(SignalEnvelope {
+                from: "h".into(),
+                to: None,
+                body: SignalBody::Leaving
+            })]
+        );
+        assert!(host.leave().is_empty());
+        assert!(host.end().is_empty());
     }
 }

@@ -38,6 +38,8 @@ pub enum SignalBody {
     Share { sharing: bool },
     /// The host ended the session for everyone.
     Ended,
+    /// The host's page is going away (tab closed, reloaded, navigated).
+    Leaving,
 }
 
 /// An RTCSessionDescriptionInit.

@@ -1,0 +1,157 @@
+// P2P screen sharing journeys with real WebRTC in headless Chromium (fake display media), in
+// the loopback-only namespace: everyone decodes the host's screen, the soft limit holds, ending
+// and leaving reach everyone, and a paused share resumes without anyone rejoining.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, newPage, openApp } from './lib/harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Starts a host sharing the fake screen (or the test pattern) and returns its links. */
+async function startHost(source = 'start-session') {
+  const host = await newPage(browser);
+  await openApp(host, server.url);
+  await host.getByTestId(source).click();
+  const viewer = await host.getByTestId('invite-viewer-link').inputValue();
+  const controller = await host.getByTestId('invite-controller-link').inputValue();
+  return { host, links: { viewer, controller } };
+}
+
+async function join(link) {
+  const page = await newPage(browser);
+  await openApp(page, link);
+  return page;
+}
+
+/** Resolves with [width, frames] once the page's remote video decodes `minFrames` more frames. */
+async function decodes(page, { minWidth = 640, minFrames = 10, timeout = 20_000 } = {}) {
+  const start = await page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v ? v.getVideoPlaybackQuality().totalVideoFrames : 0;
+  });
+  await page.waitForFunction(
+    ([w, n]) => {
+      const v = document.querySelector('[data-testid=remote-video]');
+      return v && v.videoWidth >= w && v.getVideoPlaybackQuality().totalVideoFrames >= n;
+    },
+    [minWidth, start + minFrames],
+    { timeout },
+  );
+  return page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return [v.videoWidth, v.getVideoPlaybackQuality().totalVideoFrames];
+  });
+}
+
+async function closeAll(...pages) {
+  for (const p of pages) await p.context().close();
+}
+
+test('host, two viewers and a controller all decode the shared screen', async () => {
+  const { host, links } = await startHost();
+  await host.getByTestId('local-preview').waitFor();
+  const guests = [await join(links.viewer), await join(links.viewer), await join(links.controller)];
+  for (const g of guests) {
+    const [width] = await decodes(g);
+    assert.ok(width >= 640, `decoded width ${width}`);
+    assert.equal(await g.getByTestId('session-mode').textContent(), 'p2p');
+    assert.equal(await g.getByTestId('connection-state').getAttribute('data-state'), 'connected');
+  }
+  // The host previews what it shares; only the host has host controls.
+  assert.ok(await host.evaluate(() => document.querySelector('[data-testid=local-preview]').videoWidth > 0));
+  assert.equal(await host.getByTestId('end-session').count(), 1);
+  for (const g of guests) assert.equal(await g.getByTestId('end-session').count(), 0);
+  // The stats overlay fills in (resolution, fps, bitrate, RTT, loss, quality dot).
+  await guests[0].getByTestId('quality-dot').waitFor({ timeout: 5_000 });
+  assert.match(await guests[0].getByTestId('stats-overlay').textContent(), /\d+×\d+.*fps.*Mbps.*RTT.*loss/);
+  for (const p of [host, ...guests]) assert.deepEqual(p.errors, []);
+  await closeAll(host, ...guests);
+});
+
+test('a fourth controller is refused, the first three are served', async () => {
+  const { host, links } = await startHost('start-test-pattern');
+  const controllers = [];
+  for (let i = 0; i < 3; i++) {
+    controllers.push(await join(links.controller));
+    await decodes(controllers[i], { minFrames: 3 });
+  }
+  const fourth = await join(links.controller);
+  const banner = fourth.getByTestId('error-banner');
+  await banner.waitFor({ timeout: 15_000 });
+  assert.match(await banner.textContent(), /This session is full/);
+  assert.equal(await fourth.getByTestId('remote-video').count(), 0);
+  // The others are unaffected.
+  await decodes(controllers[0], { minFrames: 5 });
+  await closeAll(host, ...controllers, fourth);
+});
+
+test('ending the session reaches everyone; a closed host tab reads as "the host has left"', async () => {
+  const { host, links } = await startHost('start-test-pattern');
+  const guests = [await join(links.viewer), await join(links.controller)];
+  for (const g of guests) await decodes(g, { minFrames: 3 });
+  await host.getByTestId('end-session').click();
+  await host.getByTestId('session-ended').waitFor();
+  for (const g of guests) {
+    const ended = g.getByTestId('session-ended');
+    await ended.waitFor({ timeout: 10_000 });
+    assert.match(await ended.textContent(), /The host ended the session/);
+    assert.equal(await g.getByTestId('remote-video').count(), 0);
+  }
+  await closeAll(host, ...guests);
+
+  const second = await startHost('start-test-pattern');
+  const viewer = await join(second.links.viewer);
+  await decodes(viewer, { minFrames: 3 });
+  await second.host.context().close();
+  const left = viewer.getByTestId('session-ended');
+  await left.waitFor({ timeout: 10_000 });
+  assert.match(await left.textContent(), /The host has left/);
+  await closeAll(viewer);
+});
+
+test('a link to a session nobody hosts says it is not live', async () => {
+  const page = await join(`${server.url}/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8`);
+  await page.getByTestId('waiting').waitFor();
+  const banner = page.getByTestId('error-banner');
+  await banner.waitFor({ timeout: 20_000 });
+  assert.match(await banner.textContent(), /isn't live/);
+  await closeAll(page);
+});
+
+test('stopping the share pauses it for everyone; sharing again resumes without rejoining', async () => {
+  const { host, links } = await startHost();
+  const viewer = await join(links.viewer);
+  await decodes(viewer, { minFrames: 5 });
+  const me = await viewer.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
+
+  // What Chrome's "Stop sharing" does: the capture track ends.
+  await host.evaluate(() => {
+    const track = document.querySelector('[data-testid=local-preview]').srcObject.getVideoTracks()[0];
+    track.stop();
+    track.dispatchEvent(new Event('ended'));
+  });
+  await host.getByTestId('share-again').waitFor();
+  assert.equal(await host.getByTestId('share-state').getAttribute('data-state'), 'paused');
+  await viewer.getByTestId('share-paused').waitFor({ timeout: 10_000 });
+
+  await host.getByTestId('share-again').click();
+  await host.locator('[data-testid=share-state][data-state=sharing]').waitFor({ timeout: 10_000 });
+  await viewer.getByTestId('share-paused').waitFor({ state: 'detached', timeout: 10_000 });
+  await decodes(viewer, { minFrames: 10 });
+  // Same participant, same connection: nobody rejoined.
+  assert.equal(await viewer.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid'), me);
+  assert.equal(await host.locator('[data-testid=participant-list] > li').count(), 2);
+  await closeAll(host, viewer);
+});
