@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -175,6 +176,13 @@ pub async fn start(args: Args) -> Result<RunningServer, StartError> {
     let addr = listener.local_addr()?;
     let app = router(state.clone(), args.static_dir.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Realtime frames are small and latency-bound: Nagle's algorithm would hold them back
+    // behind delayed ACKs (tens of ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "TCP_NODELAY not set");
+        }
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

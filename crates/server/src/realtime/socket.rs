@@ -155,7 +155,8 @@ async fn run(
     let end = loop {
         tokio::select! {
             biased;
-            () = inbox.overflow.notified() => break End::SlowConsumer,
+            // A full queue is noticed here, when the write that could not keep up blocks (a
+            // queue only fills while its frames are not being written).
             Some(frame) = inbox.frames.recv() => {
                 // A write blocks while the peer does not read; meanwhile the queue may fill,
                 // and that must still end the socket.
