@@ -214,12 +214,14 @@ pub fn GuestStage(me: String, channel: SessionChannel) -> impl IntoView {
     let on_down = move |ev: leptos::ev::PointerEvent| {
         if zoom.get_untracked() > 1.0 {
             let (px, py) = pan.get_untracked();
-            drag.set_value(Some((ev.client_x(), ev.client_y(), px, py)));
+            let (x, y) = platform::dom::client_xy(&ev);
+            drag.set_value(Some((x, y, px, py)));
         }
     };
     let on_move = move |ev: leptos::ev::PointerEvent| {
         if let Some((x0, y0, px, py)) = drag.get_value() {
-            pan.set((px + ev.client_x() - x0, py + ev.client_y() - y0));
+            let (x, y) = platform::dom::client_xy(&ev);
+            pan.set((px + x - x0, py + y - y0));
         }
     };
     let on_up = move |_| drag.set_value(None);

@@ -14,3 +14,10 @@ pub fn toggle_fullscreen(el: &web_sys::HtmlElement) {
         let _ = el.unchecked_ref::<web_sys::Element>().request_fullscreen();
     }
 }
+
+/// Pointer position in CSS pixels. web-sys types `clientX` as `f64` under
+/// `web_sys_unstable_apis` (the wasm build) and as `i32` without it (native checks).
+#[allow(clippy::useless_conversion)]
+pub fn client_xy(ev: &web_sys::MouseEvent) -> (f64, f64) {
+    (f64::from(ev.client_x()), f64::from(ev.client_y()))
+}
