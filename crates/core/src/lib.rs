@@ -5,6 +5,7 @@
 //! here runs natively and deterministically in tests.
 
 pub mod config;
+pub mod control;
 pub mod link;
 pub mod pattern;
 pub mod realtime;

@@ -1,0 +1,90 @@
+//! Cursor relay pacing, host side: each holder's pointer goes out to everyone at most once per
+//! display frame; the latest position always goes out (never a stale one).
+
+use std::collections::BTreeMap;
+
+/// One 60 Hz frame.
+pub const RELAY_INTERVAL_MS: u64 = 16;
+
+#[derive(Debug, Default)]
+pub struct CursorRelay {
+    last_sent: BTreeMap<String, u64>,
+    pending: BTreeMap<String, (f64, f64)>,
+}
+
+impl CursorRelay {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A holder's pointer is at (x, y). Returns the position to relay now, if any; otherwise
+    /// it is kept and comes out of [`Self::handle_timeout`].
+    pub fn on_move(&mut self, now: u64, id: &str, x: f64, y: f64) -> Option<(f64, f64)> {
+        let due = self
+            .last_sent
+            .get(id)
+            .is_none_or(|at| now >= at + RELAY_INTERVAL_MS);
+        if due {
+            self.last_sent.insert(id.to_owned(), now);
+            self.pending.remove(id);
+            Some((x, y))
+        } else {
+            self.pending.insert(id.to_owned(), (x, y));
+            None
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.pending
+            .keys()
+            .filter_map(|id| self.last_sent.get(id))
+            .map(|at| at + RELAY_INTERVAL_MS)
+            .min()
+    }
+
+    /// Positions whose frame has come.
+    pub fn handle_timeout(&mut self, now: u64) -> Vec<(String, f64, f64)> {
+        let due: Vec<String> = self
+            .pending
+            .keys()
+            .filter(|id| {
+                self.last_sent
+                    .get(*id)
+                    .is_none_or(|at| now >= at + RELAY_INTERVAL_MS)
+            })
+            .cloned()
+            .collect();
+        due.into_iter()
+            .filter_map(|id| {
+                let (x, y) = self.pending.remove(&id)?;
+                self.last_sent.insert(id.clone(), now);
+                Some((id, x, y))
+            })
+            .collect()
+    }
+
+    pub fn forget(&mut self, id: &str) {
+        self.last_sent.remove(id);
+        self.pending.remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paces_to_display_rate_and_keeps_the_latest() {
+        let mut r = CursorRelay::new();
+        assert_eq!(r.on_move(0, "a", 0.1, 0.1), Some((0.1, 0.1)));
+        assert_eq!(r.on_move(5, "a", 0.2, 0.2), None);
+        assert_eq!(r.on_move(10, "a", 0.3, 0.3), None);
+        assert_eq!(r.poll_timeout(), Some(16));
+        assert!(r.handle_timeout(15).is_empty());
+        assert_eq!(r.handle_timeout(16), vec![("a".to_owned(), 0.3, 0.3)]);
+        assert_eq!(r.poll_timeout(), None);
+        // Another holder is paced independently.
+        assert_eq!(r.on_move(17, "b", 0.9, 0.9), Some((0.9, 0.9)));
+        assert_eq!(r.on_move(40, "a", 0.4, 0.4), Some((0.4, 0.4)));
+    }
+}

@@ -1,0 +1,28 @@
+//! Remote control: who may drive the host, the data-channel protocol, input validation,
+//! cursor relay and the contract of the input sink (product.md §4).
+//!
+//! Trust model: a participant's role in presence is only a claim. Control is granted only to
+//! a participant that proves, over its own data channel, that it holds the controller secret
+//! of the link (HMAC over a nonce the host issued to that channel and its participant id), and
+//! only when the host clicks Grant. Input from anyone else is dropped and counted.
+
+mod client;
+mod cursor;
+mod gate;
+mod layout;
+mod lease;
+mod proof;
+mod sink;
+mod wire;
+
+pub use client::{ControlClient, ControlState, EscEsc};
+pub use cursor::CursorRelay;
+pub use gate::{DropReason, GateStats, InputGate};
+pub use layout::{VideoLayout, ViewTransform};
+pub use lease::{ControlLeases, LeaseEvent, MAX_HOLDERS, REQUEST_TTL_MS};
+pub use proof::{control_proof, verify_proof, NONCE_LEN};
+pub use sink::{InputSink, RecordingSink};
+pub use wire::{
+    Button, ControlMsg, InputEvent, InputKind, Modifiers, WireError, MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+};
