@@ -9,8 +9,10 @@
 
 mod error;
 mod load;
+mod publishers;
 mod report;
 mod server_process;
+mod subscribers;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -151,14 +153,14 @@ fn scenario(name: &str, plan: &Plan, client_threads: usize) -> Result<ScenarioRe
     let pubs = Arc::new(Progress::default());
     let (stop, stop_rx) = watch::channel(false);
     let (go, go_rx) = watch::channel(false);
-    let subscribers = load::spawn_subscribers(
+    let subscribers = subscribers::spawn_subscribers(
         target.clone(),
         plan.clone(),
         client_threads,
         subs.clone(),
         stop_rx,
     );
-    let publishers = load::spawn_publishers(target, plan.clone(), pubs.clone(), go_rx);
+    let publishers = publishers::spawn_publishers(target, plan.clone(), pubs.clone(), go_rx);
     let connections = plan.subscribers() + plan.channels;
     wait_until(Duration::from_secs(120), "every socket to join", || {
         let failed = subs.failed.load(Ordering::Relaxed);
@@ -204,7 +206,7 @@ fn scenario(name: &str, plan: &Plan, client_threads: usize) -> Result<ScenarioRe
         last = now;
     }
     let _ = stop.send(true);
-    let mut received = load::Received::default();
+    let mut received = subscribers::Received::default();
     for thread in subscribers {
         let part = thread
             .join()

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::load::{Plan, Received, Sent};
+use crate::load::Plan;
+use crate::publishers::Sent;
+use crate::subscribers::Received;
 
 /// Targets from the issue (a benchmark, not a test: reported, checked only with `--check`).
 pub const TARGET_DELIVERIES_PER_S: f64 = 50_000.0;

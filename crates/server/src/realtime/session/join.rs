@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use pairux_core::realtime::{event, ErrorReason, JoinPayload, JoinResponse, Message as PhxMessage};
+use pairux_core::realtime::{
+    event, EmptyObject, ErrorReason, JoinPayload, JoinResponse, Message as PhxMessage, Reply,
+};
+use serde_json::Value;
 
 use super::{frames, Channel, Session};
 use crate::realtime::auth;
@@ -64,7 +67,7 @@ impl Session {
                     join_ref.as_deref(),
                     msg_ref.as_deref(),
                     &topic,
-                    &pairux_core::realtime::Reply::error(&reason),
+                    &Reply::error(&reason),
                 );
                 let mut later: Vec<_> = reply.into_iter().collect();
                 if refusal.disconnect {
@@ -75,7 +78,7 @@ impl Session {
         }
     }
 
-    fn admit(&self, name: &str, payload: &serde_json::Value) -> Result<Admission, Refusal> {
+    fn admit(&self, name: &str, payload: &Value) -> Result<Admission, Refusal> {
         if name.is_empty() {
             return Err(Refusal::new(
                 "TopicNameRequired: You must provide a topic name",
@@ -185,7 +188,7 @@ impl Session {
                     channel.join_ref.as_deref(),
                     msg_ref,
                     &msg.topic,
-                    &pairux_core::realtime::EmptyObject {},
+                    &EmptyObject {},
                 );
                 self.close_channel(&msg.topic, channel);
             }
@@ -195,7 +198,7 @@ impl Session {
                 msg.join_ref.as_deref(),
                 msg_ref,
                 &msg.topic,
-                &pairux_core::realtime::EmptyObject {},
+                &EmptyObject {},
             ),
         }
     }
