@@ -14,6 +14,7 @@ mod presence;
 mod token;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,6 +40,8 @@ pub struct Session {
     outbox: Outbox,
     /// Joined channels by topic.
     channels: HashMap<String, Channel>,
+    /// Join errors waiting out the back-off; capped so a client cannot pile them up.
+    delayed: Arc<AtomicUsize>,
 }
 
 /// One joined channel.
@@ -65,6 +68,7 @@ impl Session {
             socket_token,
             outbox,
             channels: HashMap::new(),
+            delayed: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -187,18 +191,23 @@ impl Session {
     /// real server delays join errors.
     fn send_after_backoff(&self, frames: Vec<Message>) {
         let delay = self.state.limits().error_backoff;
-        if delay.is_zero() {
+        // Past the cap (as many as the outbox holds) errors go out at once: a client spamming
+        // bad joins must not grow the server a sleeping task per join.
+        let cap = self.state.limits().outbound_queue;
+        if delay.is_zero() || self.delayed.load(Ordering::Relaxed) >= cap {
             for frame in frames {
                 self.outbox.push(frame);
             }
             return;
         }
-        let outbox = self.outbox.clone();
+        self.delayed.fetch_add(1, Ordering::Relaxed);
+        let (outbox, delayed) = (self.outbox.clone(), self.delayed.clone());
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             for frame in frames {
                 outbox.push(frame);
             }
+            delayed.fetch_sub(1, Ordering::Relaxed);
         });
     }
 
