@@ -73,14 +73,31 @@ const PC_HOOK = `(() => {
 // it) is converted to wall time with the page's timeOrigin, which shares the system clock with
 // the `t0` node takes right before page.goto. A waitForFunction poll from node would add up to a
 // polling interval plus a CDP round trip to every run.
+// It also notes when each stage was reached (ms after navigation start) to show where the time
+// goes: app mounted, peer connection created and connected, video element, stream attached.
 const TTFF_HOOK = `(() => {
-  window.__ttff = { first: null };
+  const stages = {};
+  const mark = (name) => { if (!(name in stages)) stages[name] = performance.now(); };
+  window.__ttff = { first: null, stages };
+  const Base = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Base {
+    constructor(...args) {
+      super(...args);
+      mark('pc_created');
+      this.addEventListener('connectionstatechange', () => {
+        if (this.connectionState === 'connected') mark('pc_connected');
+      });
+    }
+  };
   const hooked = new WeakSet();
   const hook = (video) => {
     if (hooked.has(video)) return;
     hooked.add(video);
+    mark('video_inserted');
+    video.addEventListener('loadstart', () => mark('stream_attached'), { once: true });
     video.requestVideoFrameCallback((now, meta) => {
       if (window.__ttff.first) return;
+      mark('first_frame');
       window.__ttff.first = {
         presented: performance.timeOrigin + meta.presentationTime,
         callback: performance.timeOrigin + now,
@@ -90,7 +107,10 @@ const TTFF_HOOK = `(() => {
       };
     });
   };
-  const scan = () => document.querySelectorAll('video[data-testid="remote-video"]').forEach(hook);
+  const scan = () => {
+    if (document.querySelector('.app')) mark('app_mounted');
+    document.querySelectorAll('video[data-testid="remote-video"]').forEach(hook);
+  };
   new MutationObserver(scan).observe(document, {
     subtree: true, childList: true, attributes: true, attributeFilter: ['data-testid'],
   });
@@ -146,6 +166,8 @@ async function appHost(env) {
   await invite.waitFor({ timeout: 15_000 });
   const link = await invite.inputValue();
   if (!/\/s\/[^#]+#k=/.test(link)) throw new Error(`unexpected viewer link: ${link}`);
+  // Sharing for real: the host previews what it sends.
+  await page.getByTestId('local-preview').waitFor({ timeout: 15_000 });
   env.host = { page, link };
   return env.host;
 }
@@ -266,7 +288,16 @@ async function ttffRun(env, link) {
       polling: 25,
     });
     const first = await handle.jsonValue();
+    const stages = await page.evaluate(() => {
+      const s = { ...window.__ttff.stages };
+      for (const e of performance.getEntriesByType('resource')) {
+        if (e.name.endsWith('.wasm')) s.wasm_loaded = e.responseEnd;
+        if (e.name.endsWith('/config.json')) s.config_loaded = e.responseEnd;
+      }
+      return s;
+    });
     return {
+      stages,
       ms: first.presented - t0,
       from_nav_start_ms: first.presented - first.timeOrigin,
       callback_ms: first.callback - t0,
@@ -291,6 +322,7 @@ async function measureTtff(env) {
 }
 
 async function main() {
+  const began = Date.now();
   assertLoopbackOnly();
   const env = { browser: await launchBrowser(), bench: await serveDir(here) };
   const figures = {};
@@ -316,6 +348,16 @@ async function main() {
       try {
         ttff = await measureTtff(env);
         raw.ttff = ttff;
+        const names = [...new Set(ttff.flatMap((r) => Object.keys(r.stages)))];
+        const median = (n) => percentiles('x', ttff.map((r) => r.stages[n]).filter((x) => x !== undefined), [50]).x_p50;
+        const line = names.map((n) => [n, median(n)]).sort((a, b) => a[1] - b[1]);
+        console.error(`  median ms after navigation start: ${line.map(([n, m]) => `${n} ${m}`).join(', ')}`);
+        // Viewers that left should not keep the host encoding for them.
+        await sleep(1000);
+        raw.host_open_pcs_after_ttff = await env.host.page.evaluate(
+          () => window.__pcs.filter((pc) => pc.connectionState !== 'closed').length,
+        );
+        console.error(`  host peer connections still open after the runs: ${raw.host_open_pcs_after_ttff}`);
       } catch (err) {
         failures.push(`ttff: ${err.message}`);
       }
@@ -368,6 +410,7 @@ async function main() {
     await env.server?.stop();
     await env.bench.close();
   }
+  console.error(`media bench: done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
   if (failures.length) {
     for (const f of failures) console.error(`media bench: FAILED ${f}`);
     process.exitCode = 1;
