@@ -1,6 +1,7 @@
 //! UI components. They read signals and call actions; they never call web-sys directly.
 
 mod banner;
+mod control;
 mod landing;
 mod session;
 mod stage;

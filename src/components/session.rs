@@ -55,11 +55,11 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
                     {if role == Role::Host {
                         view! {
                             <InviteLinks entry=entry.clone()/>
-                            <HostStage me=me.clone() channel/>
+                            <HostStage me=me.clone() channel entry=entry.clone()/>
                         }
                         .into_any()
                     } else {
-                        view! { <GuestStage me=me.clone() channel/> }.into_any()
+                        view! { <GuestStage me=me.clone() channel entry=entry.clone()/> }.into_any()
                     }}
                 </div>
                 <ParticipantList roster=channel.signals.roster me/>

@@ -3,23 +3,37 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use pairux_core::control::{ControlState, EscEsc, InputKind, VideoLayout, ViewTransform};
+use pairux_core::link::ControllerSecret;
 use pairux_core::session::{GuestPhase, Quality, ShareState};
+use pairux_core::Role;
 
+use super::control::{ControlPanel, ControllerBar, Diagnostics, Surface};
 use super::ErrorBanner;
-use crate::platform::{self, media};
+use crate::platform::{self, clock, media};
 use crate::realtime::SessionChannel;
 use crate::session::guest::{GuestRuntime, GuestSignals};
 use crate::session::host::{HostRuntime, HostSignals};
-use crate::state::AppState;
+use crate::session::host_control::ControlSignals;
+use crate::state::{AppState, SessionEntry};
 
 /// Host: local preview, share state, quality, end.
 #[component]
-pub fn HostStage(me: String, channel: SessionChannel) -> impl IntoView {
+pub fn HostStage(me: String, channel: SessionChannel, entry: SessionEntry) -> impl IntoView {
     let state = AppState::expect();
     let view = HostSignals::new();
+    let control = ControlSignals::new();
+    // The host's own link always carries the controller secret it generated.
+    let secret: ControllerSecret = entry
+        .link
+        .controller
+        .clone()
+        .expect("a host's link is generated with a controller secret");
     let runtime = StoredValue::new_local(None::<HostRuntime>);
     let preview = NodeRef::<html::Video>::new();
     let error = RwSignal::new(None::<String>);
+    // Re-measures the preview's letterbox when its size changes.
+    let bump = RwSignal::new(0u32);
 
     // The capture made by the click on the landing page, if any.
     let first_capture = state.capture.try_update_value(Option::take).flatten();
@@ -32,7 +46,15 @@ pub fn HostStage(me: String, channel: SessionChannel) -> impl IntoView {
             return;
         }
         let capture = first_capture.try_update_value(Option::take).flatten();
-        let rt = HostRuntime::start(me.clone(), config, channel, capture, view);
+        let rt = HostRuntime::start(
+            me.clone(),
+            config,
+            channel,
+            capture,
+            view,
+            secret.clone(),
+            control,
+        );
         runtime.set_value(Some(rt));
     });
     Effect::new(move |_| {
@@ -54,6 +76,19 @@ pub fn HostStage(me: String, channel: SessionChannel) -> impl IntoView {
         }
     });
 
+    // Emergency: Ctrl+Shift+Escape revokes everyone, wherever focus is.
+    let hotkey = window_event_listener(leptos::ev::keydown, move |ev| {
+        let key = platform::input::key(&ev);
+        if key.key == "Escape" && key.ctrl && key.shift {
+            platform::input::prevent(&ev);
+            runtime.try_with_value(|rt| {
+                if let Some(rt) = rt {
+                    rt.revoke_all();
+                }
+            });
+        }
+    });
+    on_cleanup(move || hotkey.remove());
     let leaving = window_event_listener(leptos::ev::pagehide, move |_| {
         runtime.try_with_value(|rt| {
             if let Some(rt) = rt {
@@ -108,6 +143,7 @@ pub fn HostStage(me: String, channel: SessionChannel) -> impl IntoView {
             <Show when=move || error.get().is_some()>
                 <ErrorBanner message=Signal::derive(move || error.get().unwrap_or_default())/>
             </Show>
+            <ControlPanel control roster=channel.signals.roster runtime/>
             <div class="preview-wrap">
                 <video
                     node_ref=preview
@@ -117,7 +153,10 @@ pub fn HostStage(me: String, channel: SessionChannel) -> impl IntoView {
                     autoplay
                     playsinline
                     aria-label="What you are sharing"
+                    on:resize=move |_| bump.update(|n| *n += 1)
+                    on:loadedmetadata=move |_| bump.update(|n| *n += 1)
                 ></video>
+                <Surface video=preview bump zoom=Signal::stored(1.0) cursors=control.cursors marks=control.marks/>
                 <Show when=move || view.share.get() == ShareState::Paused>
                     <div class="paused-overlay">
                         <p>"Sharing is paused — nobody sees your screen."</p>
@@ -151,13 +190,15 @@ pub fn HostStage(me: String, channel: SessionChannel) -> impl IntoView {
                 <span class="badge" data-testid="session-mode">"p2p"</span>
                 <button class="danger" data-testid="end-session" on:click=end>"End session"</button>
             </div>
+            <Diagnostics control/>
         </Show>
     }
 }
 
-/// Viewer or controller: the shared screen, fit to the window, with zoom/pan and stats.
+/// Viewer or controller: the shared screen, fit to the window, with zoom/pan, stats, remote
+/// cursors, and (for controllers) requesting control and driving the host.
 #[component]
-pub fn GuestStage(me: String, channel: SessionChannel) -> impl IntoView {
+pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> impl IntoView {
     let view = GuestSignals::new();
     let runtime = StoredValue::new_local(None::<GuestRuntime>);
     let video = NodeRef::<html::Video>::new();
@@ -166,13 +207,18 @@ pub fn GuestStage(me: String, channel: SessionChannel) -> impl IntoView {
     let pan = RwSignal::new((0.0_f64, 0.0_f64));
     let drag = StoredValue::new(None::<(f64, f64, f64, f64)>);
     let show_stats = RwSignal::new(true);
+    let bump = RwSignal::new(0u32);
+    let esc = StoredValue::new(EscEsc::default());
+    let is_controller = entry.role == Role::Controller;
+    let secret = StoredValue::new(entry.link.controller.clone());
 
     Effect::new(move |_| {
         let Some(config) = channel.config.get() else {
             return;
         };
         if runtime.with_value(Option::is_none) {
-            runtime.set_value(Some(GuestRuntime::start(me.clone(), config, channel, view)));
+            let rt = GuestRuntime::start(me.clone(), config, channel, view, secret.get_value());
+            runtime.set_value(Some(rt));
         }
     });
     Effect::new(move |_| {
@@ -190,13 +236,49 @@ pub fn GuestStage(me: String, channel: SessionChannel) -> impl IntoView {
             media::attach(&el, stream.as_ref());
         }
     });
-    let playing = move |on: bool| {
+    let with_rt = move |f: &dyn Fn(&GuestRuntime)| {
         runtime.with_value(|rt| {
             if let Some(rt) = rt {
-                rt.on_playing(on);
+                f(rt);
             }
         });
     };
+    let granted = move || view.control.get() == ControlState::Granted;
+    // Take the keyboard as soon as control is granted.
+    Effect::new(move |_| {
+        if granted() {
+            if let Some(el) = frame.get() {
+                platform::dom::focus(&el);
+            }
+        }
+    });
+
+    // Where a client point falls on the shared surface, through letterbox, zoom and pan.
+    let to_surface = move |x: f64, y: f64| -> Option<(f64, f64)> {
+        let el = frame.get_untracked()?;
+        let v = video.get_untracked()?;
+        let (bx, by, bw, bh) = platform::dom::rect(&el);
+        let (vw, vh) = media::video_size(&v);
+        let layout = VideoLayout {
+            box_x: bx,
+            box_y: by,
+            box_w: bw,
+            box_h: bh,
+            video_w: f64::from(vw),
+            video_h: f64::from(vh),
+        };
+        let (pan_x, pan_y) = pan.get_untracked();
+        layout.normalize(
+            ViewTransform {
+                zoom: zoom.get_untracked(),
+                pan_x,
+                pan_y,
+            },
+            x,
+            y,
+        )
+    };
+    let send = move |kind: InputKind| with_rt(&|rt| rt.input(kind.clone()));
 
     let set_zoom = move |z: f64| {
         let z = z.clamp(1.0, 6.0);
@@ -206,25 +288,108 @@ pub fn GuestStage(me: String, channel: SessionChannel) -> impl IntoView {
         }
     };
     let on_wheel = move |ev: leptos::ev::WheelEvent| {
-        if ev.ctrl_key() {
-            ev.prevent_default();
-            set_zoom(zoom.get_untracked() * if ev.delta_y() < 0.0 { 1.15 } else { 1.0 / 1.15 });
+        let (p, dx, dy, ctrl) = platform::input::wheel(&ev);
+        if granted() {
+            platform::input::prevent(&ev);
+            if let Some((x, y)) = to_surface(p.x, p.y) {
+                send(InputKind::Wheel { x, y, dx, dy });
+            }
+        } else if ctrl {
+            platform::input::prevent(&ev);
+            set_zoom(zoom.get_untracked() * if dy < 0.0 { 1.15 } else { 1.0 / 1.15 });
         }
     };
     let on_down = move |ev: leptos::ev::PointerEvent| {
-        if zoom.get_untracked() > 1.0 {
+        let p = platform::input::pointer(&ev);
+        if granted() {
+            if let (Some((x, y)), Some(b)) = (to_surface(p.x, p.y), p.button) {
+                platform::input::prevent(&ev);
+                if let Some(el) = frame.get_untracked() {
+                    platform::dom::focus(&el);
+                }
+                send(InputKind::Down { x, y, b });
+            }
+        } else if zoom.get_untracked() > 1.0 {
             let (px, py) = pan.get_untracked();
-            let (x, y) = platform::dom::client_xy(&ev);
-            drag.set_value(Some((x, y, px, py)));
+            drag.set_value(Some((p.x, p.y, px, py)));
         }
     };
     let on_move = move |ev: leptos::ev::PointerEvent| {
-        if let Some((x0, y0, px, py)) = drag.get_value() {
-            let (x, y) = platform::dom::client_xy(&ev);
-            pan.set((px + x - x0, py + y - y0));
+        let p = platform::input::pointer(&ev);
+        if granted() {
+            if let Some((x, y)) = to_surface(p.x, p.y) {
+                send(InputKind::Move { x, y });
+            }
+        } else if let Some((x0, y0, px, py)) = drag.get_value() {
+            pan.set((px + p.x - x0, py + p.y - y0));
         }
     };
-    let on_up = move |_| drag.set_value(None);
+    let on_up = move |ev: leptos::ev::PointerEvent| {
+        drag.set_value(None);
+        let p = platform::input::pointer(&ev);
+        if granted() {
+            if let (Some((x, y)), Some(b)) = (to_surface(p.x, p.y), p.button) {
+                send(InputKind::Up { x, y, b });
+            }
+        }
+    };
+    let on_dbl = move |ev: leptos::ev::MouseEvent| {
+        let p = platform::input::pointer(&ev);
+        if granted() {
+            if let (Some((x, y)), Some(b)) = (to_surface(p.x, p.y), p.button) {
+                send(InputKind::Dbl { x, y, b });
+            }
+        }
+    };
+    let on_menu = move |ev: leptos::ev::MouseEvent| {
+        if granted() {
+            platform::input::prevent(&ev);
+        }
+    };
+    let on_key_down = move |ev: leptos::ev::KeyboardEvent| {
+        if !granted() {
+            return;
+        }
+        let k = platform::input::key(&ev);
+        // While focus is in the video, the browser acts on nothing the host should get.
+        platform::input::prevent(&ev);
+        if k.composing {
+            return;
+        }
+        let release = k.key == "Escape"
+            && !k.repeat
+            && esc
+                .try_update_value(|e| e.press(clock::monotonic_ms()))
+                .unwrap_or(false);
+        send(InputKind::KeyDown {
+            key: k.key,
+            code: k.code,
+            m: k.mods,
+            rep: k.repeat,
+        });
+        if release {
+            with_rt(&|rt| rt.release_control());
+        }
+    };
+    let on_key_up = move |ev: leptos::ev::KeyboardEvent| {
+        if !granted() {
+            return;
+        }
+        let k = platform::input::key(&ev);
+        platform::input::prevent(&ev);
+        if !k.composing {
+            send(InputKind::KeyUp {
+                key: k.key,
+                code: k.code,
+                m: k.mods,
+            });
+        }
+    };
+    let on_composed = move |ev: leptos::ev::CompositionEvent| {
+        if let (true, Some(text)) = (granted(), platform::input::composed_text(&ev)) {
+            send(InputKind::Text { text });
+        }
+    };
     let fullscreen = move |_| {
         if let Some(el) = frame.get() {
             platform::dom::toggle_fullscreen(&el);
@@ -256,28 +421,50 @@ pub fn GuestStage(me: String, channel: SessionChannel) -> impl IntoView {
             None => ().into_any(),
         }}
         <Show when=move || !phase().is_final()>
+            {is_controller.then(|| view! {
+                <ControllerBar
+                    state=view.control
+                    live=Signal::derive(move || phase() == GuestPhase::Live)
+                    request=move || with_rt(&|rt| rt.request_control())
+                    release=move || with_rt(&|rt| rt.release_control())
+                />
+            })}
             <div
-                class=move || { if zoom.get() > 1.0 { "viewer zoomed" } else { "viewer" } }
+                class=move || {
+                    if granted() { "viewer controlling" } else if zoom.get() > 1.0 { "viewer zoomed" } else { "viewer" }
+                }
                 node_ref=frame
+                tabindex="0"
+                aria-label="Shared screen"
                 on:wheel=on_wheel
                 on:pointerdown=on_down
                 on:pointermove=on_move
                 on:pointerup=on_up
-                on:pointerleave=on_up
+                on:dblclick=on_dbl
+                on:contextmenu=on_menu
+                on:keydown=on_key_down
+                on:keyup=on_key_up
+                on:compositionend=on_composed
             >
-                <video
-                    node_ref=video
-                    data-testid="remote-video"
-                    muted
-                    autoplay
-                    playsinline
-                    on:playing=move |_| playing(true)
-                    on:emptied=move |_| playing(false)
+                <div
+                    class="zoomable"
                     style:transform=move || {
                         let (x, y) = pan.get();
                         format!("translate({x}px, {y}px) scale({})", zoom.get())
                     }
-                ></video>
+                >
+                    <video
+                        node_ref=video
+                        data-testid="remote-video"
+                        muted
+                        autoplay
+                        playsinline
+                        on:playing=move |_| with_rt(&|rt| rt.on_playing(true))
+                        on:emptied=move |_| with_rt(&|rt| rt.on_playing(false))
+                        on:resize=move |_| bump.update(|n| *n += 1)
+                    ></video>
+                    <Surface video bump zoom=zoom.into() cursors=view.cursors marks=RwSignal::new(Vec::new())/>
+                </div>
                 {move || {
                     let (testid, text) = match phase() {
                         GuestPhase::WaitingForHost => ("waiting", "Waiting for the host…"),

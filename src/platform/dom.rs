@@ -21,3 +21,14 @@ pub fn toggle_fullscreen(el: &web_sys::HtmlElement) {
 pub fn client_xy(ev: &web_sys::MouseEvent) -> (f64, f64) {
     (f64::from(ev.client_x()), f64::from(ev.client_y()))
 }
+
+/// The element's box in client px: (x, y, width, height).
+pub fn rect(el: &web_sys::Element) -> (f64, f64, f64, f64) {
+    let r = el.get_bounding_client_rect();
+    (r.x(), r.y(), r.width(), r.height())
+}
+
+/// Moves keyboard focus to `el`.
+pub fn focus(el: &web_sys::HtmlElement) {
+    let _ = el.focus();
+}

@@ -5,6 +5,7 @@ pub mod clipboard;
 pub mod clock;
 pub mod dom;
 pub mod fetch;
+pub mod input;
 pub mod location;
 pub mod media;
 pub mod peer;

@@ -27,8 +27,10 @@ pub enum PeerEvent {
     Candidate(Option<CandidateInit>),
     /// Remote media arrived.
     Track(MediaStream),
-    /// The data channel opened (`true`) or closed (`false`).
+    /// The control data channel opened (`true`) or closed (`false`).
     Channel(bool),
+    /// A text message on either data channel.
+    Message(String),
     /// `connectionState` changed (`new`, `connecting`, `connected`, `disconnected`, `failed`,
     /// `closed`).
     Connection(String),
@@ -41,9 +43,16 @@ pub struct SendQuality {
     pub max_framerate: u32,
 }
 
+/// Label of the ordered, reliable channel (control, keys, clicks).
+const RELIABLE: &str = "pairux";
+/// Label of the unordered, unreliable channel (pointer moves and cursors: only the latest
+/// position matters, and a retransmitted stale one would only add latency).
+const POINTER: &str = "pairux-pointer";
+
 pub struct Peer {
     pc: RtcPeerConnection,
     channel: std::cell::RefCell<Option<RtcDataChannel>>,
+    pointer: std::cell::RefCell<Option<RtcDataChannel>>,
     on_event: Rc<dyn Fn(PeerEvent)>,
     _handlers: Vec<Handler>,
     channel_handlers: std::cell::RefCell<Vec<Handler>>,
@@ -131,6 +140,7 @@ impl Peer {
         let peer = Rc::new(Peer {
             pc,
             channel: Default::default(),
+            pointer: Default::default(),
             on_event,
             _handlers: handlers,
             channel_handlers: Default::default(),
@@ -176,9 +186,19 @@ impl Peer {
             .add_transceiver_with_media_stream_track_and_init(track, &init);
         prefer_vp8(&transceiver);
         keep_resolution(&transceiver.sender());
-        let channel = self.pc.create_data_channel("pairux");
-        self.adopt_channel(channel);
         Ok(())
+    }
+
+    /// Host: opens the two data channels (before any media, so control works at once).
+    pub fn open_channels(&self) {
+        self.adopt_channel(self.pc.create_data_channel(RELIABLE));
+        let init = web_sys::RtcDataChannelInit::new();
+        init.set_ordered(false);
+        init.set_max_retransmits(0);
+        self.adopt_channel(
+            self.pc
+                .create_data_channel_with_data_channel_dict(POINTER, &init),
+        );
     }
 
     /// Swaps the shared track (e.g. after sharing again) without renegotiating.
@@ -294,27 +314,42 @@ impl Peer {
         Ok(out)
     }
 
-    /// Sends text on the data channel if it is open.
+    /// Sends on the reliable channel if it is open.
     pub fn send(&self, text: &str) -> bool {
-        match self.channel.borrow().as_ref() {
-            Some(ch) if ch.ready_state() == web_sys::RtcDataChannelState::Open => {
-                ch.send_with_str(text).is_ok()
-            }
-            _ => false,
-        }
+        send_on(self.channel.borrow().as_ref(), text)
+    }
+
+    /// Sends on the pointer channel, falling back to the reliable one while it is not open.
+    pub fn send_unreliable(&self, text: &str) -> bool {
+        send_on(self.pointer.borrow().as_ref(), text) || self.send(text)
     }
 
     fn adopt_channel(&self, channel: RtcDataChannel) {
+        let reliable = channel.label() != POINTER;
         let cb = self.on_event.clone();
-        let on_open = handler(move |_| cb(PeerEvent::Channel(true)));
-        let cb = self.on_event.clone();
-        let on_close = handler(move |_| cb(PeerEvent::Channel(false)));
-        channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let on_message = handler(move |ev| {
+            let ev: web_sys::MessageEvent = ev.unchecked_into();
+            // Binary or oversize messages are not ours; the protocol is text.
+            if let Some(text) = ev.data().as_string() {
+                cb(PeerEvent::Message(text));
+            }
+        });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         let mut handlers = self.channel_handlers.borrow_mut();
-        handlers.push(on_open);
-        handlers.push(on_close);
-        *self.channel.borrow_mut() = Some(channel);
+        handlers.push(on_message);
+        if reliable {
+            let cb = self.on_event.clone();
+            let on_open = handler(move |_| cb(PeerEvent::Channel(true)));
+            let cb = self.on_event.clone();
+            let on_close = handler(move |_| cb(PeerEvent::Channel(false)));
+            channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+            channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+            handlers.push(on_open);
+            handlers.push(on_close);
+            *self.channel.borrow_mut() = Some(channel);
+        } else {
+            *self.pointer.borrow_mut() = Some(channel);
+        }
     }
 }
 
@@ -325,16 +360,28 @@ impl Drop for Peer {
         self.pc.set_ontrack(None);
         self.pc.set_onconnectionstatechange(None);
         self.pc.set_ondatachannel(None);
-        if let Some(ch) = self.channel.borrow_mut().take() {
-            ch.set_onopen(None);
-            ch.set_onclose(None);
-            ch.close();
+        for slot in [&self.channel, &self.pointer] {
+            if let Some(ch) = slot.borrow_mut().take() {
+                ch.set_onopen(None);
+                ch.set_onclose(None);
+                ch.set_onmessage(None);
+                ch.close();
+            }
         }
         self.pc.close();
     }
 }
 
 type Handler = Closure<dyn FnMut(JsValue)>;
+
+fn send_on(channel: Option<&RtcDataChannel>, text: &str) -> bool {
+    match channel {
+        Some(ch) if ch.ready_state() == web_sys::RtcDataChannelState::Open => {
+            ch.send_with_str(text).is_ok()
+        }
+        _ => false,
+    }
+}
 
 fn handler(f: impl FnMut(JsValue) + 'static) -> Handler {
     Closure::new(f)

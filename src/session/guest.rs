@@ -2,10 +2,13 @@
 //! remote stream and the stats overlay's figures.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
+use pairux_core::control::{ControlClient, ControlMsg, ControlState, InputKind};
+use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
     GuestAction, GuestPhase, GuestSession, SignalBody, SignalEnvelope, StatsSample, StatsView,
@@ -13,6 +16,7 @@ use pairux_core::session::{
 };
 use web_sys::MediaStream;
 
+use super::host_control::CursorView;
 use super::peer_link::{LinkEvent, PeerLink};
 use crate::platform::timer::Timer;
 use crate::platform::{clock, peer::Peer as RtcPeer};
@@ -24,6 +28,9 @@ pub struct GuestSignals {
     pub phase: RwSignal<GuestPhase>,
     pub stream: RwSignal<Option<MediaStream>, LocalStorage>,
     pub stats: RwSignal<Option<StatsView>>,
+    pub control: RwSignal<ControlState>,
+    /// Holders' pointers relayed by the host.
+    pub cursors: RwSignal<BTreeMap<String, CursorView>>,
 }
 
 impl GuestSignals {
@@ -32,6 +39,8 @@ impl GuestSignals {
             phase: RwSignal::new(GuestPhase::WaitingForHost),
             stream: RwSignal::new_local(None),
             stats: RwSignal::new(None),
+            control: RwSignal::new(ControlState::None),
+            cursors: RwSignal::new(BTreeMap::new()),
         }
     }
 }
@@ -50,6 +59,7 @@ struct Inner {
     link: RefCell<Option<PeerLink>>,
     timer: RefCell<Option<Timer>>,
     stats: RefCell<Option<(Timer, StatsSample)>>,
+    control: RefCell<ControlClient>,
     view: GuestSignals,
 }
 
@@ -62,14 +72,17 @@ pub struct GuestRuntime {
 const STATS_EVERY_MS: u64 = 1_000;
 
 impl GuestRuntime {
+    /// `secret`: the controller secret of the link, for controllers; `None` for viewers.
     pub fn start(
         me: String,
         config: ClientConfig,
         channel: SessionChannel,
         view: GuestSignals,
+        secret: Option<ControllerSecret>,
     ) -> Self {
         let runtime = GuestRuntime {
             inner: Rc::new(Inner {
+                control: RefCell::new(ControlClient::new(me.clone(), secret)),
                 session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
                 me,
                 config,
@@ -125,10 +138,94 @@ impl GuestRuntime {
         }
     }
 
+    /// Asks the host for control (controllers only; needs the host's challenge first).
+    pub fn request_control(&self) {
+        let msg = self.inner.control.borrow_mut().request();
+        self.send_control(msg, false);
+    }
+
+    pub fn release_control(&self) {
+        let msg = self.inner.control.borrow_mut().release();
+        self.send_control(msg, false);
+    }
+
+    /// One input event, sent only while we hold control. Pointer moves go on the fast channel.
+    pub fn input(&self, kind: InputKind) {
+        let fast = matches!(kind, InputKind::Move { .. });
+        let msg = self
+            .inner
+            .control
+            .borrow_mut()
+            .input(clock::wall_ms(), kind);
+        self.send_control(msg, fast);
+    }
+
+    fn send_control(&self, msg: Option<ControlMsg>, fast: bool) {
+        if let Some(msg) = msg {
+            if let Some(link) = self.inner.link.borrow().as_ref() {
+                let peer = link.peer();
+                let text = msg.encode();
+                if fast {
+                    peer.send_unreliable(&text);
+                } else {
+                    peer.send(&text);
+                }
+            }
+        }
+        self.inner
+            .view
+            .control
+            .set(self.inner.control.borrow().state());
+    }
+
+    fn on_control_message(&self, text: &str) {
+        let Ok(msg) = ControlMsg::decode(text) else {
+            leptos::logging::warn!("unreadable control message from the host");
+            return;
+        };
+        match &msg {
+            ControlMsg::Cursor {
+                id,
+                x,
+                y,
+                name,
+                color,
+            } => {
+                let cursor = CursorView {
+                    x: *x,
+                    y: *y,
+                    name: name.clone(),
+                    color: color.clone(),
+                };
+                self.inner.view.cursors.update(|c| {
+                    c.insert(id.clone(), cursor);
+                });
+            }
+            ControlMsg::State { holders } => {
+                self.inner
+                    .view
+                    .cursors
+                    .update(|c| c.retain(|id, _| holders.contains(id)));
+                self.inner.control.borrow_mut().on_message(&msg);
+            }
+            _ => self.inner.control.borrow_mut().on_message(&msg),
+        }
+        self.inner
+            .view
+            .control
+            .set(self.inner.control.borrow().state());
+    }
+
     fn on_link(&self, event: LinkEvent) {
         match event {
             LinkEvent::Track(stream) => self.inner.view.stream.set(Some(stream)),
+            LinkEvent::Message(text) => self.on_control_message(&text),
             LinkEvent::Channel(up) => {
+                if !up {
+                    self.inner.control.borrow_mut().disconnected();
+                    self.inner.view.control.set(ControlState::None);
+                    self.inner.view.cursors.set(BTreeMap::new());
+                }
                 let actions = self
                     .inner
                     .session

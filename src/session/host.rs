@@ -7,15 +7,19 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
+use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
     HostAction, HostSession, Limits, Quality, ShareState, SignalBody, SignalEnvelope, SIGNAL_EVENT,
 };
 use pairux_core::Role;
 
+use super::host_control::{colour_for, ControlSignals, HostControl, Outgoing};
 use super::peer_link::{LinkEvent, PeerLink};
 use crate::platform::media::{self, Capture, EndedListener};
 use crate::platform::peer::SendQuality;
+use crate::platform::timer::Timer;
+use crate::platform::{clock, random};
 use crate::realtime::SessionChannel;
 
 /// What the host page shows.
@@ -60,6 +64,8 @@ struct Inner {
     capture: RefCell<Option<(Capture, EndedListener)>>,
     peers: RefCell<BTreeMap<String, Peer>>,
     view: HostSignals,
+    control: RefCell<HostControl>,
+    control_timer: RefCell<Option<Timer>>,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -75,6 +81,8 @@ impl HostRuntime {
         channel: SessionChannel,
         capture: Option<Capture>,
         view: HostSignals,
+        secret: ControllerSecret,
+        control: ControlSignals,
     ) -> Self {
         let runtime = HostRuntime {
             inner: Rc::new(Inner {
@@ -89,6 +97,8 @@ impl HostRuntime {
                 capture: RefCell::new(None),
                 peers: RefCell::new(BTreeMap::new()),
                 view,
+                control: RefCell::new(HostControl::new(secret, control)),
+                control_timer: RefCell::new(None),
             }),
         };
         let weak = Rc::downgrade(&runtime.inner);
@@ -114,8 +124,118 @@ impl HostRuntime {
 
     /// The roster changed.
     pub fn on_roster(&self, participants: &[&Participant]) {
+        let names = participants
+            .iter()
+            .map(|p| {
+                let name = p
+                    .profile
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("Someone")
+                    .chars()
+                    .take(40)
+                    .collect();
+                (p.id.clone(), (name, colour_for(&p.id)))
+            })
+            .collect();
+        self.inner.control.borrow_mut().set_names(names);
         let actions = self.inner.session.borrow_mut().on_roster(participants);
         self.run(actions);
+    }
+
+    pub fn grant(&self, id: &str) {
+        let out = self.inner.control.borrow_mut().grant(id);
+        self.send_control(out);
+    }
+
+    pub fn deny(&self, id: &str) {
+        let out = self.inner.control.borrow_mut().deny(id);
+        self.send_control(out);
+    }
+
+    pub fn revoke(&self, id: &str) {
+        let out = self.inner.control.borrow_mut().revoke(id);
+        self.send_control(out);
+    }
+
+    /// Emergency: everyone loses control now.
+    pub fn revoke_all(&self) {
+        let out = self.inner.control.borrow_mut().revoke_all();
+        self.send_control(out);
+    }
+
+    fn on_link(&self, id: &str, event: LinkEvent) {
+        let out = match event {
+            LinkEvent::Connection(state) => {
+                self.inner.view.peers.update(|p| {
+                    p.insert(id.to_owned(), state);
+                });
+                return;
+            }
+            LinkEvent::Channel(true) => {
+                let mut nonce = [0u8; pairux_core::control::NONCE_LEN];
+                if random::fill(&mut nonce).is_err() {
+                    return;
+                }
+                use base64::Engine as _;
+                let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce);
+                self.inner.control.borrow_mut().opened(id, nonce)
+            }
+            LinkEvent::Channel(false) => self.inner.control.borrow_mut().gone(id),
+            LinkEvent::Message(text) => {
+                self.inner
+                    .control
+                    .borrow_mut()
+                    .message(clock::monotonic_ms(), id, &text)
+            }
+            LinkEvent::Track(_) => return,
+        };
+        self.send_control(out);
+    }
+
+    /// Sends control messages, then re-arms the control deadline (request expiry, cursor pacing).
+    fn send_control(&self, out: Vec<Outgoing>) {
+        {
+            let peers = self.inner.peers.borrow();
+            let send = |id: &str, text: &str, fast: bool| {
+                if let Some(peer) = peers.get(id) {
+                    let link = peer.link.peer();
+                    if fast {
+                        link.send_unreliable(text);
+                    } else {
+                        link.send(text);
+                    }
+                }
+            };
+            for o in out {
+                match o {
+                    Outgoing::To(id, msg) => send(&id, &msg.encode(), false),
+                    Outgoing::FastTo(id, msg) => send(&id, &msg.encode(), true),
+                    Outgoing::All(msg) => {
+                        let text = msg.encode();
+                        peers.keys().for_each(|id| send(id, &text, false));
+                    }
+                    Outgoing::FastAll(msg) => {
+                        let text = msg.encode();
+                        peers.keys().for_each(|id| send(id, &text, true));
+                    }
+                }
+            }
+        }
+        let deadline = self.inner.control.borrow().poll_timeout();
+        let timer = deadline.map(|at| {
+            let weak = Rc::downgrade(&self.inner);
+            Timer::after(at.saturating_sub(clock::monotonic_ms()), move || {
+                if let Some(inner) = weak.upgrade() {
+                    let out = inner
+                        .control
+                        .borrow_mut()
+                        .handle_timeout(clock::monotonic_ms());
+                    HostRuntime { inner }.send_control(out);
+                }
+            })
+        });
+        *self.inner.control_timer.borrow_mut() = timer;
     }
 
     /// Starts (or resumes) sharing `capture`; peers switch tracks without renegotiating.
@@ -213,6 +333,8 @@ impl HostRuntime {
                     self.inner.view.peers.update(|p| {
                         p.remove(&id);
                     });
+                    let out = self.inner.control.borrow_mut().gone(&id);
+                    self.send_control(out);
                 }
                 HostAction::Send(envelope) => {
                     self.inner
@@ -234,12 +356,10 @@ impl HostRuntime {
             };
             channel.broadcast(SIGNAL_EVENT, envelope.to_json());
         };
-        let (peers_view, pid) = (inner.view.peers, id.clone());
+        let (weak, pid) = (Rc::downgrade(inner), id.clone());
         let notify = move |event: LinkEvent| {
-            if let LinkEvent::Connection(state) = event {
-                peers_view.update(|p| {
-                    p.insert(pid.clone(), state);
-                });
+            if let Some(inner) = weak.upgrade() {
+                HostRuntime { inner }.on_link(&pid, event);
             }
         };
         let link = match PeerLink::new(&inner.config, false, send, notify) {
@@ -249,6 +369,7 @@ impl HostRuntime {
                 return;
             }
         };
+        link.peer().open_channels();
         let peer = Peer {
             link,
             role,

@@ -3,6 +3,7 @@
 
 pub mod guest;
 pub mod host;
+pub mod host_control;
 mod peer_link;
 
 use pairux_core::realtime_client::BroadcastBody;

@@ -18,6 +18,8 @@ pub enum LinkEvent {
     Track(MediaStream),
     /// Data channel open (`true`) or closed (`false`).
     Channel(bool),
+    /// A data-channel message.
+    Message(String),
     /// `connectionState`.
     Connection(String),
 }
@@ -101,6 +103,7 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
         PeerEvent::Candidate(candidate) => (inner.send)(SignalBody::Candidate(candidate)),
         PeerEvent::Track(stream) => (inner.notify)(LinkEvent::Track(stream)),
         PeerEvent::Channel(open) => (inner.notify)(LinkEvent::Channel(open)),
+        PeerEvent::Message(text) => (inner.notify)(LinkEvent::Message(text)),
         PeerEvent::Connection(state) => (inner.notify)(LinkEvent::Connection(state)),
     }
 }

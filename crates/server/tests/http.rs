@@ -6,9 +6,12 @@ use std::sync::Arc;
 use clap::Parser as _;
 use pairux_server::{router, state_from_args, Args};
 
-/// A dist/ stand-in with an index.html and one asset.
+/// A dist/ stand-in with an index.html and one asset, one per test (tests run in parallel and
+/// must not rewrite files another test's server is serving).
 fn static_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pairux-http-test-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("pairux-http-test-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("index.html"),

@@ -1,0 +1,288 @@
+//! Remote-control UI: the host's requests, holders and diagnostics; the controller's bar; and
+//! the surface overlay that draws remote cursors, click ripples and key badges exactly over
+//! the shared picture (letterbox-aware, unscaled by zoom).
+
+use std::collections::BTreeMap;
+
+use leptos::html;
+use leptos::prelude::*;
+use pairux_core::control::{ControlState, InputKind};
+use pairux_core::roster::Roster;
+
+use crate::platform;
+use crate::session::host::HostRuntime;
+use crate::session::host_control::{ControlSignals, CursorView, Mark};
+
+fn name_of(roster: &Roster, id: &str) -> String {
+    roster
+        .get(id)
+        .and_then(|p| {
+            p.profile
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "Someone".to_owned())
+}
+
+/// Host: pending requests as toasts with Grant / Deny, holders with Revoke, Revoke all.
+#[component]
+pub fn ControlPanel(
+    control: ControlSignals,
+    roster: RwSignal<Roster>,
+    runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
+) -> impl IntoView {
+    let act = move |f: &dyn Fn(&HostRuntime)| {
+        runtime.with_value(|rt| {
+            if let Some(rt) = rt {
+                f(rt);
+            }
+        });
+    };
+    view! {
+        <div class="control-panel">
+            <For each=move || control.requests.get() key=|id| id.clone() let:id>
+                {
+                    let (g, d) = (id.clone(), id.clone());
+                    let who = id.clone();
+                    view! {
+                        <div class="toast" role="alert" data-testid=format!("control-request-{id}")>
+                            <span>
+                                <strong>{move || roster.with(|r| name_of(r, &who))}</strong>
+                                " asks for control of your screen"
+                            </span>
+                            <button class="primary" data-testid=format!("grant-control-{id}")
+                                on:click=move |_| act(&|rt| rt.grant(&g))>"Grant"</button>
+                            <button data-testid=format!("deny-control-{id}")
+                                on:click=move |_| act(&|rt| rt.deny(&d))>"Deny"</button>
+                        </div>
+                    }
+                }
+            </For>
+            <Show when=move || !control.holders.get().is_empty()>
+                <div class="holders" data-testid="control-holders">
+                    <For each=move || control.holders.get() key=|id| id.clone() let:id>
+                        {
+                            let (r, who) = (id.clone(), id.clone());
+                            view! {
+                                <span class="holder">
+                                    <strong>{move || roster.with(|ro| name_of(ro, &who))}</strong>
+                                    " has control"
+                                    <button data-testid=format!("revoke-control-{id}")
+                                        on:click=move |_| act(&|rt| rt.revoke(&r))>"Revoke"</button>
+                                </span>
+                            }
+                        }
+                    </For>
+                    <button class="danger" data-testid="revoke-all" title="Ctrl+Shift+Esc"
+                        on:click=move |_| act(&|rt| rt.revoke_all())>
+                        "Revoke all (Ctrl+Shift+Esc)"
+                    </button>
+                </div>
+            </Show>
+        </div>
+    }
+}
+
+/// Controller: request / release, and the state everyone can read.
+#[component]
+pub fn ControllerBar(
+    state: RwSignal<ControlState>,
+    live: Signal<bool>,
+    request: impl Fn() + Copy + Send + Sync + 'static,
+    release: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="controller-bar" data-state=move || state.get().as_str()>
+            <span class="sr-state">
+                "Control: "
+                <span data-testid="control-state">{move || state.get().as_str()}</span>
+            </span>
+            {move || match state.get() {
+                ControlState::None => view! {
+                    <button class="primary" data-testid="request-control"
+                        disabled=move || !live.get()
+                        on:click=move |_| request()>"Request control"</button>
+                }
+                .into_any(),
+                ControlState::Requested => view! {
+                    <span class="waiting">"Waiting for the host to answer…"</span>
+                    <button data-testid="release-control" on:click=move |_| release()>"Cancel request"</button>
+                }
+                .into_any(),
+                ControlState::Granted => view! {
+                    <span class="badge granted" role="status">
+                        "You have control — press Esc twice to release"
+                    </span>
+                    <button data-testid="release-control" on:click=move |_| release()>"Release control"</button>
+                }
+                .into_any(),
+            }}
+        </div>
+    }
+}
+
+/// Host: what was dropped and why, and the latest input the sink received.
+#[component]
+pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
+    view! {
+        <details class="diagnostics" data-testid="diagnostics">
+            <summary>
+                "Diagnostics — "
+                <span data-testid="dropped-count">{move || control.stats.get().dropped()}</span>
+                " input events dropped"
+            </summary>
+            {move || {
+                let s = control.stats.get();
+                view! {
+                    <p class="counters">
+                        {format!(
+                            "accepted {} · not holder {} · replay {} · rate limited {} · out of bounds {} · malformed {}",
+                            s.accepted, s.not_holder, s.replay, s.rate_limited, s.out_of_bounds, s.malformed
+                        )}
+                    </p>
+                }
+            }}
+            <ol class="sink-log" data-testid="sink-log">
+                {move || {
+                    control
+                        .log
+                        .get()
+                        .iter()
+                        .rev()
+                        .take(50)
+                        .map(|line| {
+                            let (kind, x, y, detail) = describe(&line.event.kind);
+                            view! {
+                                <li
+                                    data-from=line.from.clone()
+                                    data-seq=line.event.seq.to_string()
+                                    data-kind=kind
+                                    data-x=x.map(|v| v.to_string())
+                                    data-y=y.map(|v| v.to_string())
+                                >
+                                    {format!("#{} {kind} {detail}", line.event.seq)}
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ol>
+        </details>
+    }
+}
+
+fn describe(kind: &InputKind) -> (&'static str, Option<f64>, Option<f64>, String) {
+    match kind {
+        InputKind::Move { x, y } => ("move", Some(*x), Some(*y), format!("{x:.3},{y:.3}")),
+        InputKind::Down { x, y, b } => ("down", Some(*x), Some(*y), format!("{b:?} {x:.3},{y:.3}")),
+        InputKind::Up { x, y, b } => ("up", Some(*x), Some(*y), format!("{b:?} {x:.3},{y:.3}")),
+        InputKind::Dbl { x, y, b } => ("dbl", Some(*x), Some(*y), format!("{b:?} {x:.3},{y:.3}")),
+        InputKind::Wheel { x, y, dx, dy } => ("wheel", Some(*x), Some(*y), format!("{dx},{dy}")),
+        InputKind::KeyDown { key, code, m, .. } => {
+            ("key_down", None, None, format!("{key} {code} m{}", m.0))
+        }
+        InputKind::KeyUp { key, code, .. } => ("key_up", None, None, format!("{key} {code}")),
+        InputKind::Text { text } => ("text", None, None, text.clone()),
+    }
+}
+
+/// The rectangle the picture occupies in its box, as CSS percentages.
+fn content_style(box_w: f64, box_h: f64, video_w: f64, video_h: f64) -> String {
+    if box_w <= 0.0 || box_h <= 0.0 || video_w <= 0.0 || video_h <= 0.0 {
+        return "display:none".to_owned();
+    }
+    let (box_ratio, video_ratio) = (box_w / box_h, video_w / video_h);
+    let (w, h) = if video_ratio > box_ratio {
+        (100.0, 100.0 * box_ratio / video_ratio)
+    } else {
+        (100.0 * video_ratio / box_ratio, 100.0)
+    };
+    format!(
+        "left:{:.4}%;top:{:.4}%;width:{w:.4}%;height:{h:.4}%",
+        (100.0 - w) / 2.0,
+        (100.0 - h) / 2.0
+    )
+}
+
+/// Cursors and marks laid exactly over the picture of `video`.
+#[component]
+pub fn Surface(
+    video: NodeRef<html::Video>,
+    bump: RwSignal<u32>,
+    zoom: Signal<f64>,
+    cursors: RwSignal<BTreeMap<String, CursorView>>,
+    marks: RwSignal<Vec<Mark>>,
+) -> impl IntoView {
+    let listed = move || -> Vec<(String, CursorView)> { cursors.get().into_iter().collect() };
+    let resized = RwSignal::new(0u32);
+    let listener = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
+    on_cleanup(move || listener.remove());
+    let style = move || {
+        bump.track();
+        resized.track();
+        let Some(v) = video.get() else {
+            return "display:none".to_owned();
+        };
+        let (_, _, bw, bh) = platform::dom::rect(&v);
+        let (vw, vh) = platform::media::video_size(&v);
+        content_style(bw, bh, f64::from(vw), f64::from(vh))
+    };
+    view! {
+        <div class="surface" style=style aria-hidden="true">
+            <For
+                each=listed
+                key=|(id, c)| (id.clone(), c.x.to_bits(), c.y.to_bits())
+                let:item
+            >
+                {
+                    let (id, c) = item;
+                    view! {
+                        <div
+                            class="cursor"
+                            data-testid=format!("remote-cursor-{id}")
+                            data-x=c.x.to_string()
+                            data-y=c.y.to_string()
+                            style=move || format!(
+                                "left:{}%;top:{}%;--c:{};transform:scale({})",
+                                c.x * 100.0, c.y * 100.0, c.color, 1.0 / zoom.get()
+                            )
+                        >
+                            <svg viewBox="0 0 16 20" width="16" height="20">
+                                <path d="M1 1 L1 17 L5 13 L8 19 L11 18 L8 12 L14 12 Z" />
+                            </svg>
+                            <span class="cursor-name">{c.name.clone()}</span>
+                        </div>
+                    }
+                }
+            </For>
+            <For each=move || marks.get() key=|m| m.n let:m>
+                <span
+                    class=if m.label.is_empty() { "ripple" } else { "keybadge" }
+                    style=format!("left:{}%;top:{}%", m.x * 100.0, m.y * 100.0)
+                >
+                    {m.label.clone()}
+                </span>
+            </For>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_style;
+
+    #[test]
+    fn letterbox_percentages() {
+        assert_eq!(
+            content_style(1600.0, 900.0, 1280.0, 720.0),
+            "left:0.0000%;top:0.0000%;width:100.0000%;height:100.0000%"
+        );
+        // A 4:3 picture in a 16:9 box is pillarboxed.
+        assert_eq!(
+            content_style(1600.0, 900.0, 1024.0, 768.0),
+            "left:12.5000%;top:0.0000%;width:75.0000%;height:100.0000%"
+        );
+        assert_eq!(content_style(0.0, 900.0, 1.0, 1.0), "display:none");
+    }
+}

@@ -1,0 +1,387 @@
+//! Host side of remote control: challenges, requests, grants, validated input handed to the
+//! browser input sink, and cursor relay. The decisions are the core's ([`ControlLeases`],
+//! [`InputGate`], [`CursorRelay`]); this module keeps them and their signals together.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use leptos::prelude::*;
+use pairux_core::control::{
+    ControlLeases, ControlMsg, CursorRelay, GateStats, InputEvent, InputGate, InputKind, InputSink,
+    LeaseEvent, Modifiers,
+};
+use pairux_core::link::ControllerSecret;
+
+/// Most recent input events kept for the diagnostics panel.
+const LOG_LEN: usize = 200;
+
+/// A remote pointer drawn over the preview / video.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CursorView {
+    pub x: f64,
+    pub y: f64,
+    pub name: String,
+    pub color: String,
+}
+
+/// A transient mark: a click ripple or a key badge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    /// Unique, for keyed rendering and expiry.
+    pub n: u64,
+    pub id: String,
+    pub x: f64,
+    pub y: f64,
+    pub label: String,
+}
+
+/// One line of the input log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub from: String,
+    pub event: InputEvent,
+}
+
+/// What the host page shows about control.
+#[derive(Clone, Copy)]
+pub struct ControlSignals {
+    pub requests: RwSignal<Vec<String>>,
+    pub holders: RwSignal<Vec<String>>,
+    pub stats: RwSignal<GateStats>,
+    pub cursors: RwSignal<BTreeMap<String, CursorView>>,
+    pub marks: RwSignal<Vec<Mark>>,
+    pub log: RwSignal<VecDeque<LogLine>>,
+}
+
+impl ControlSignals {
+    pub fn new() -> Self {
+        ControlSignals {
+            requests: RwSignal::new(Vec::new()),
+            holders: RwSignal::new(Vec::new()),
+            stats: RwSignal::new(GateStats::default()),
+            cursors: RwSignal::new(BTreeMap::new()),
+            marks: RwSignal::new(Vec::new()),
+            log: RwSignal::new(VecDeque::new()),
+        }
+    }
+}
+
+impl Default for ControlSignals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The browser's input sink: draws cursors, click ripples and key badges over the preview, and
+/// keeps an input log. (A native agent would inject instead; see `pairux_core::control::sink`.)
+pub struct BrowserSink {
+    view: ControlSignals,
+    names: BTreeMap<String, (String, String)>,
+    next_mark: u64,
+}
+
+impl BrowserSink {
+    fn mark(&mut self, id: &str, x: f64, y: f64, label: String) {
+        self.next_mark += 1;
+        let mark = Mark {
+            n: self.next_mark,
+            id: id.to_owned(),
+            x,
+            y,
+            label,
+        };
+        self.view.marks.update(|m| {
+            m.push(mark);
+            // A burst of clicks or keys shows the latest few, not a pile.
+            let excess = m.len().saturating_sub(12);
+            m.drain(..excess);
+        });
+    }
+}
+
+impl InputSink for BrowserSink {
+    fn input(&mut self, from: &str, event: &InputEvent) {
+        let (name, color) = self
+            .names
+            .get(from)
+            .cloned()
+            .unwrap_or_else(|| ("Someone".into(), "#888".into()));
+        match &event.kind {
+            InputKind::Move { x, y } => {
+                self.view.cursors.update(|c| {
+                    c.insert(
+                        from.to_owned(),
+                        CursorView {
+                            x: *x,
+                            y: *y,
+                            name: name.clone(),
+                            color: color.clone(),
+                        },
+                    );
+                });
+            }
+            InputKind::Down { x, y, .. } | InputKind::Dbl { x, y, .. } => {
+                self.mark(from, *x, *y, String::new());
+            }
+            InputKind::KeyDown { key, m, .. } => {
+                if matches!(key.as_str(), "Shift" | "Control" | "Alt" | "Meta") {
+                    return self.log(from, event);
+                }
+                // Shift is visible in a printed character; name it only for named keys.
+                let named = key.chars().count() > 1;
+                let mut label = String::new();
+                for (bit, prefix) in [
+                    (Modifiers::CTRL, "Ctrl+"),
+                    (Modifiers::ALT, "Alt+"),
+                    (Modifiers::META, "Meta+"),
+                    (Modifiers::SHIFT, "Shift+"),
+                ] {
+                    if m.0 & bit != 0 && (bit != Modifiers::SHIFT || named) {
+                        label.push_str(prefix);
+                    }
+                }
+                label.push_str(key);
+                let pos = self
+                    .view
+                    .cursors
+                    .with_untracked(|c| c.get(from).map(|c| (c.x, c.y)));
+                let (x, y) = pos.unwrap_or((0.5, 0.95));
+                self.mark(from, x, y, label);
+            }
+            InputKind::Text { text } => {
+                let pos = self
+                    .view
+                    .cursors
+                    .with_untracked(|c| c.get(from).map(|c| (c.x, c.y)));
+                let (x, y) = pos.unwrap_or((0.5, 0.95));
+                self.mark(from, x, y, text.clone());
+            }
+            InputKind::Up { .. } | InputKind::Wheel { .. } | InputKind::KeyUp { .. } => {}
+        }
+        self.log(from, event);
+    }
+
+    fn holders(&mut self, holders: &[String]) {
+        self.view
+            .cursors
+            .update(|c| c.retain(|id, _| holders.contains(id)));
+        self.view.holders.set(holders.to_vec());
+    }
+}
+
+impl BrowserSink {
+    fn log(&mut self, from: &str, event: &InputEvent) {
+        self.view.log.update(|log| {
+            log.push_back(LogLine {
+                from: from.to_owned(),
+                event: event.clone(),
+            });
+            while log.len() > LOG_LEN {
+                log.pop_front();
+            }
+        });
+    }
+}
+
+/// What to send where after a control step.
+pub enum Outgoing {
+    To(String, ControlMsg),
+    /// Pointer-rate traffic to one participant (unreliable channel).
+    FastTo(String, ControlMsg),
+    All(ControlMsg),
+    /// Pointer-rate traffic to everyone.
+    FastAll(ControlMsg),
+}
+
+pub struct HostControl {
+    leases: ControlLeases,
+    gate: InputGate,
+    relay: CursorRelay,
+    sink: BrowserSink,
+    view: ControlSignals,
+}
+
+impl HostControl {
+    pub fn new(secret: ControllerSecret, view: ControlSignals) -> Self {
+        HostControl {
+            leases: ControlLeases::new(secret),
+            gate: InputGate::new(),
+            relay: CursorRelay::new(),
+            sink: BrowserSink {
+                view,
+                names: BTreeMap::new(),
+                next_mark: 0,
+            },
+            view,
+        }
+    }
+
+    /// Names and colours for cursors, from the roster.
+    pub fn set_names(&mut self, names: BTreeMap<String, (String, String)>) {
+        self.sink.names = names;
+    }
+
+    /// `id`'s channel opened: challenge it and tell it who holds control.
+    pub fn opened(&mut self, id: &str, nonce: String) -> Vec<Outgoing> {
+        self.leases.issue_challenge(id, nonce.clone());
+        vec![
+            Outgoing::To(id.to_owned(), ControlMsg::Challenge { nonce }),
+            Outgoing::To(
+                id.to_owned(),
+                ControlMsg::State {
+                    holders: self.leases.holders(),
+                },
+            ),
+        ]
+    }
+
+    /// `id` is gone (channel closed or left).
+    pub fn gone(&mut self, id: &str) -> Vec<Outgoing> {
+        self.gate.forget(id);
+        self.relay.forget(id);
+        let event = self.leases.disconnect(id);
+        self.apply(event.into_iter().collect())
+    }
+
+    /// A data-channel message from `id`.
+    pub fn message(&mut self, now: u64, id: &str, text: &str) -> Vec<Outgoing> {
+        let msg = match ControlMsg::decode(text) {
+            Ok(msg) => msg,
+            Err(_) => {
+                self.gate.malformed();
+                self.view.stats.set(self.gate.stats());
+                return Vec::new();
+            }
+        };
+        match msg {
+            ControlMsg::Request { proof } => match self.leases.on_request(now, id, &proof) {
+                Ok(event) => self.apply(vec![event]),
+                Err(err) => {
+                    leptos::logging::warn!("control request from {id} refused: {err}");
+                    self.gate.malformed();
+                    self.view.stats.set(self.gate.stats());
+                    vec![Outgoing::To(id.to_owned(), ControlMsg::Deny)]
+                }
+            },
+            ControlMsg::Release => {
+                let event = self.leases.release(id);
+                self.apply(event.into_iter().collect())
+            }
+            ControlMsg::Input(event) => self.input(now, id, event),
+            ControlMsg::Ping { id: n, ts } => {
+                vec![Outgoing::To(id.to_owned(), ControlMsg::Pong { id: n, ts })]
+            }
+            // Host-to-participant messages are not for us to receive.
+            _ => {
+                self.gate.malformed();
+                self.view.stats.set(self.gate.stats());
+                Vec::new()
+            }
+        }
+    }
+
+    fn input(&mut self, now: u64, id: &str, event: InputEvent) -> Vec<Outgoing> {
+        let verdict = self.gate.check(now, id, self.leases.is_holder(id), &event);
+        self.view.stats.set(self.gate.stats());
+        if verdict.is_err() {
+            return Vec::new();
+        }
+        self.sink.input(id, &event);
+        if let InputKind::Move { x, y } = event.kind {
+            if let Some((x, y)) = self.relay.on_move(now, id, x, y) {
+                return vec![self.cursor(id, x, y)];
+            }
+        }
+        Vec::new()
+    }
+
+    fn cursor(&self, id: &str, x: f64, y: f64) -> Outgoing {
+        let (name, color) = self
+            .sink
+            .names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| ("Someone".into(), "#888".into()));
+        Outgoing::FastAll(ControlMsg::Cursor {
+            id: id.to_owned(),
+            x,
+            y,
+            name,
+            color,
+        })
+    }
+
+    pub fn grant(&mut self, id: &str) -> Vec<Outgoing> {
+        match self.leases.grant(id) {
+            Ok(event) => self.apply(vec![event]),
+            Err(err) => {
+                leptos::logging::warn!("cannot grant {id}: {err}");
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn deny(&mut self, id: &str) -> Vec<Outgoing> {
+        let event = self.leases.deny(id);
+        self.apply(event.into_iter().collect())
+    }
+
+    pub fn revoke(&mut self, id: &str) -> Vec<Outgoing> {
+        let event = self.leases.revoke(id);
+        self.apply(event.into_iter().collect())
+    }
+
+    pub fn revoke_all(&mut self) -> Vec<Outgoing> {
+        let events = self.leases.revoke_all();
+        self.apply(events)
+    }
+
+    pub fn poll_timeout(&self) -> Option<u64> {
+        [self.leases.poll_timeout(), self.relay.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: u64) -> Vec<Outgoing> {
+        let events = self.leases.handle_timeout(now);
+        let mut out = self.apply(events);
+        for (id, x, y) in self.relay.handle_timeout(now) {
+            out.push(self.cursor(&id, x, y));
+        }
+        out
+    }
+
+    /// Publishes a lease change and says who must hear of it.
+    fn apply(&mut self, events: Vec<LeaseEvent>) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let mut holders_changed = false;
+        for event in events {
+            holders_changed |= event.changes_holders();
+            match event {
+                LeaseEvent::Requested { .. } => {}
+                LeaseEvent::Granted { id } => out.push(Outgoing::To(id, ControlMsg::Grant)),
+                LeaseEvent::Denied { id, .. } => out.push(Outgoing::To(id, ControlMsg::Deny)),
+                LeaseEvent::Revoked { id } => out.push(Outgoing::To(id, ControlMsg::Revoke)),
+                LeaseEvent::Released { .. } | LeaseEvent::Dropped { .. } => {}
+            }
+        }
+        self.view.requests.set(self.leases.requests());
+        if holders_changed {
+            let holders = self.leases.holders();
+            self.sink.holders(&holders);
+            out.push(Outgoing::All(ControlMsg::State { holders }));
+        }
+        out
+    }
+}
+
+/// A stable colour for a participant.
+pub fn colour_for(id: &str) -> String {
+    const PALETTE: [&str; 8] = [
+        "#e11d48", "#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
+    ];
+    let h = id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    PALETTE[(h % PALETTE.len() as u32) as usize].to_owned()
+}

@@ -1,0 +1,186 @@
+// Remote control journeys: request → grant → input reaches the host's sink in order with the
+// right normalised coordinates; everyone sees the cursor; revoke and the emergency hotkey stop
+// input at once; a viewer forging control messages gets nothing through.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, newPage, openApp } from './lib/harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Records every data channel a page's peer connections receive (for forging messages). */
+function recordChannels() {
+  const Orig = window.RTCPeerConnection;
+  window.__channels = [];
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('datachannel', (e) => window.__channels.push(e.channel));
+    }
+  };
+}
+
+async function join(link, { spy = false } = {}) {
+  const page = await newPage(browser);
+  if (spy) await page.addInitScript(recordChannels);
+  await openApp(page, link);
+  await page.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2;
+  }, null, { timeout: 20_000 });
+  return page;
+}
+
+async function myId(page) {
+  const testid = await page.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
+  return testid.replace('participant-', '');
+}
+
+/** The picture's rectangle on the page (the video is object-fit: contain). */
+async function pictureRect(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    const r = v.getBoundingClientRect();
+    const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+    const w = v.videoWidth * scale;
+    const h = v.videoHeight * scale;
+    return { x: r.x + (r.width - w) / 2, y: r.y + (r.height - h) / 2, w, h };
+  });
+}
+
+async function sinkLog(host) {
+  return host.locator('[data-testid=sink-log] > li').evaluateAll((els) =>
+    els.reverse().map((e) => ({
+      from: e.dataset.from,
+      seq: Number(e.dataset.seq),
+      kind: e.dataset.kind,
+      x: e.dataset.x === undefined ? null : Number(e.dataset.x),
+      y: e.dataset.y === undefined ? null : Number(e.dataset.y),
+      text: e.textContent,
+    })));
+}
+
+async function grant(host, controller, cid) {
+  await controller.getByTestId('request-control').click();
+  assert.equal(await controller.getByTestId('control-state').textContent(), 'requested');
+  await host.getByTestId(`control-request-${cid}`).waitFor({ timeout: 10_000 });
+  await host.getByTestId(`grant-control-${cid}`).click();
+  await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
+}
+
+test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', async () => {
+  const host = await newPage(browser);
+  await openApp(host, server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const controller = await join(controllerLink);
+  const viewer = await join(viewerLink);
+  const cid = await myId(controller);
+  // Only controllers can ask.
+  assert.equal(await viewer.getByTestId('request-control').count(), 0);
+  assert.equal(await controller.getByTestId('control-state').textContent(), 'none');
+
+  await grant(host, controller, cid);
+  assert.match(await controller.locator('.badge.granted').textContent(), /You have control/);
+  await host.getByTestId(`revoke-control-${cid}`).waitFor();
+
+  const r = await pictureRect(controller);
+  const at = (nx, ny) => [r.x + nx * r.w, r.y + ny * r.h];
+  await controller.mouse.move(...at(0.25, 0.25));
+  await controller.mouse.move(...at(0.75, 0.5));
+  await controller.mouse.click(...at(0.5, 0.5));
+  await controller.mouse.wheel(0, 120);
+  await controller.keyboard.type('hi');
+
+  await host.locator('[data-testid=diagnostics] summary').click();
+  await host.waitForFunction(
+    () => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => li.dataset.kind === 'key_up' && li.textContent.includes(' i ')),
+    null,
+    { timeout: 10_000 },
+  );
+  const log = (await sinkLog(host)).filter((e) => e.from === cid);
+  // In order, strictly increasing sequence numbers.
+  for (let i = 1; i < log.length; i++) assert.ok(log[i].seq > log[i - 1].seq, JSON.stringify(log));
+  const kinds = log.map((e) => e.kind).filter((k) => k !== 'move');
+  assert.deepEqual(kinds, ['down', 'up', 'wheel', 'key_down', 'key_up', 'key_down', 'key_up']);
+  const near = (e, x, y) => Math.abs(e.x - x) < 0.01 && Math.abs(e.y - y) < 0.01;
+  assert.ok(log.some((e) => e.kind === 'move' && near(e, 0.25, 0.25)), 'move to (0.25, 0.25)');
+  assert.ok(log.some((e) => e.kind === 'move' && near(e, 0.75, 0.5)), 'move to (0.75, 0.5)');
+  assert.ok(near(log.find((e) => e.kind === 'down'), 0.5, 0.5), 'click at the centre');
+  assert.match(log.find((e) => e.kind === 'wheel').text, /,120/);
+  assert.deepEqual(log.filter((e) => e.kind === 'key_down').map((e) => e.text.split(' ')[2]), ['h', 'i']);
+
+  // Everyone sees the controller's cursor where it is.
+  for (const page of [viewer, host]) {
+    const cursor = page.getByTestId(`remote-cursor-${cid}`);
+    await cursor.waitFor({ timeout: 10_000 });
+  }
+  const vx = Number(await viewer.getByTestId(`remote-cursor-${cid}`).getAttribute('data-x'));
+  assert.ok(Math.abs(vx - 0.5) < 0.01, `viewer cursor x ${vx}`);
+
+  // Revoke stops input at once.
+  await host.getByTestId(`revoke-control-${cid}`).click();
+  await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
+  const before = (await sinkLog(host)).length;
+  await controller.mouse.move(...at(0.1, 0.1));
+  await controller.keyboard.type('x');
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal((await sinkLog(host)).length, before);
+  assert.equal(await viewer.getByTestId(`remote-cursor-${cid}`).count(), 0);
+
+  // Emergency hotkey revokes everyone.
+  await grant(host, controller, cid);
+  await host.keyboard.press('Control+Shift+Escape');
+  await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
+  assert.equal(await host.getByTestId(`revoke-control-${cid}`).count(), 0);
+
+  // Esc twice releases from the controller's side.
+  await grant(host, controller, cid);
+  await controller.keyboard.press('Escape');
+  await controller.keyboard.press('Escape');
+  await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
+  await host.getByTestId(`revoke-control-${cid}`).waitFor({ state: 'detached', timeout: 5_000 });
+
+  for (const p of [host, controller, viewer]) assert.deepEqual(p.errors, []);
+  for (const p of [host, controller, viewer]) await p.context().close();
+});
+
+test('a viewer forging control requests and input gets nothing through', async () => {
+  const host = await newPage(browser);
+  await openApp(host, server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const viewer = await join(await host.getByTestId('invite-viewer-link').inputValue(), { spy: true });
+  const vid = await myId(viewer);
+  await viewer.waitFor?.();
+  await viewer.waitForFunction(() => window.__channels.some((c) => c.label === 'pairux' && c.readyState === 'open'));
+  await viewer.evaluate(() => {
+    const ch = window.__channels.find((c) => c.label === 'pairux');
+    const send = (m) => ch.send(JSON.stringify({ v: 1, ...m }));
+    send({ t: 'request', proof: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
+    send({ t: 'request', proof: 'not even base64' });
+    send({ t: 'grant' });
+    send({ t: 'state', holders: [] });
+    for (let seq = 1; seq <= 20; seq++) send({ t: 'input', seq, ts: 0, k: 'move', x: 0.5, y: 0.5 });
+    send({ t: 'input', seq: 21, ts: 0, k: 'key_down', key: 'a', code: 'KeyA', m: 0, rep: false });
+    ch.send('{not json');
+    ch.send(JSON.stringify({ v: 9, t: 'grant' }));
+  });
+  await host.locator('[data-testid=diagnostics] summary').click();
+  await host.waitForFunction(() => Number(document.querySelector('[data-testid=dropped-count]').textContent) >= 25, null, { timeout: 10_000 });
+  assert.equal(await host.getByTestId(`control-request-${vid}`).count(), 0);
+  assert.equal((await sinkLog(host)).length, 0);
+  assert.equal(await host.getByTestId(`remote-cursor-${vid}`).count(), 0);
+  for (const p of [host, viewer]) await p.context().close();
+});
