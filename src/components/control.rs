@@ -157,6 +157,7 @@ pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
                                 <li
                                     data-from=line.from.clone()
                                     data-seq=line.event.seq.to_string()
+                                    data-received=format!("{:.3}", line.received)
                                     data-kind=kind
                                     data-x=x.map(|v| v.to_string())
                                     data-y=y.map(|v| v.to_string())

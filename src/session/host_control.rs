@@ -39,6 +39,8 @@ pub struct Mark {
 pub struct LogLine {
     pub from: String,
     pub event: InputEvent,
+    /// When the sink got it: ms since the Unix epoch, sub-millisecond (latency measurements).
+    pub received: f64,
 }
 
 /// What the host page shows about control.
@@ -174,6 +176,7 @@ impl BrowserSink {
             log.push_back(LogLine {
                 from: from.to_owned(),
                 event: event.clone(),
+                received: crate::platform::clock::precise_wall_ms(),
             });
             while log.len() > LOG_LEN {
                 log.pop_front();
