@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod control;
+pub mod e2ee;
 pub mod link;
 pub mod pattern;
 pub mod realtime;

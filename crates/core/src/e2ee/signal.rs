@@ -1,0 +1,263 @@
+//! Sealing what the realtime server relays: signaling bodies and presence profiles
+//! (product.md §2). The server sees only the routing fields, which are bound to the sealed
+//! bytes as associated data so they cannot be swapped or edited.
+//!
+//! ```text
+//! key    = HKDF-SHA256(salt = "", ikm = room key).expand(label, 32)   AES-256-GCM
+//! sealed = version (0x01) ‖ nonce (12, random, from the caller) ‖ ciphertext ‖ tag (16)
+//! aad    = label ‖ each routing field length-prefixed (u32 BE; an absent `to` is 0xffffffff)
+//! ```
+//! Signaling and presence use distinct labels, hence distinct keys, and neither shares a key
+//! with media. Random 96-bit nonces are safe far beyond the messages a session sends (the
+//! AES-GCM bound is 2^32 per key).
+
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+use super::sframe::TAG_LEN;
+use super::E2eeError;
+use crate::link::RoomKey;
+use crate::Role;
+
+/// Random bytes the caller supplies for each seal.
+pub const SEAL_NONCE_LEN: usize = 12;
+/// Bytes a sealed message adds to its plaintext.
+pub const SEAL_OVERHEAD: usize = 1 + SEAL_NONCE_LEN + TAG_LEN;
+
+const VERSION: u8 = 1;
+const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signaling";
+const PRESENCE_LABEL: &[u8] = b"PairUX 1.0 presence";
+
+/// The clear routing fields of a signaling message (`SignalEnvelope`'s `from`, `to`, `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalAad<'a> {
+    pub from: &'a str,
+    pub to: Option<&'a str>,
+    pub kind: &'a str,
+}
+
+/// Seals and opens signaling bodies.
+pub struct SignalSealer(Sealer);
+
+impl SignalSealer {
+    pub fn new(room: &RoomKey) -> Self {
+        SignalSealer(Sealer::new(room, SIGNAL_LABEL))
+    }
+
+    pub fn seal(
+        &self,
+        aad: SignalAad<'_>,
+        plaintext: &[u8],
+        nonce: [u8; SEAL_NONCE_LEN],
+    ) -> Vec<u8> {
+        self.0
+            .seal(&[Some(aad.from), aad.to, Some(aad.kind)], plaintext, nonce)
+    }
+
+    pub fn open(&self, aad: SignalAad<'_>, sealed: &[u8]) -> Result<Vec<u8>, E2eeError> {
+        self.0
+            .open(&[Some(aad.from), aad.to, Some(aad.kind)], sealed)
+    }
+}
+
+/// Seals and opens presence profiles (display name, sender id, …), bound to the clear
+/// participant id and role.
+pub struct ProfileSealer(Sealer);
+
+impl ProfileSealer {
+    pub fn new(room: &RoomKey) -> Self {
+        ProfileSealer(Sealer::new(room, PRESENCE_LABEL))
+    }
+
+    pub fn seal(
+        &self,
+        participant: &str,
+        role: Role,
+        plaintext: &[u8],
+        nonce: [u8; SEAL_NONCE_LEN],
+    ) -> Vec<u8> {
+        self.0
+            .seal(&[Some(participant), Some(role.as_str())], plaintext, nonce)
+    }
+
+    pub fn open(&self, participant: &str, role: Role, sealed: &[u8]) -> Result<Vec<u8>, E2eeError> {
+        self.0
+            .open(&[Some(participant), Some(role.as_str())], sealed)
+    }
+}
+
+struct Sealer {
+    label: &'static [u8],
+    aead: Box<Aes256Gcm>,
+}
+
+impl Sealer {
+    fn new(room: &RoomKey, label: &'static [u8]) -> Self {
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, room.as_bytes())
+            .expand(label, &mut key)
+            .expect("32 bytes ≤ 255·32");
+        Sealer {
+            label,
+            aead: Box::new(Aes256Gcm::new(&key.into())),
+        }
+    }
+
+    fn aad(&self, fields: &[Option<&str>]) -> Vec<u8> {
+        let mut aad = self.label.to_vec();
+        for field in fields {
+            match field {
+                Some(text) => {
+                    // Longer fields than 4 GiB cannot exist in a bounded envelope; saturate anyway.
+                    let len = u32::try_from(text.len()).unwrap_or(u32::MAX - 1);
+                    aad.extend_from_slice(&len.to_be_bytes());
+                    aad.extend_from_slice(text.as_bytes());
+                }
+                None => aad.extend_from_slice(&u32::MAX.to_be_bytes()),
+            }
+        }
+        aad
+    }
+
+    fn seal(
+        &self,
+        fields: &[Option<&str>],
+        plaintext: &[u8],
+        nonce: [u8; SEAL_NONCE_LEN],
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+        out.push(VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .aead
+            .encrypt_in_place_detached(
+                Nonce::from_slice(&nonce),
+                &self.aad(fields),
+                &mut out[1 + SEAL_NONCE_LEN..],
+            )
+            .expect("signaling messages are far below the AES-GCM length limit");
+        out.extend_from_slice(&tag);
+        out
+    }
+
+    fn open(&self, fields: &[Option<&str>], sealed: &[u8]) -> Result<Vec<u8>, E2eeError> {
+        if sealed.len() < SEAL_OVERHEAD || sealed[0] != VERSION {
+            return Err(E2eeError::MalformedSealed);
+        }
+        let (nonce, rest) = sealed[1..].split_at(SEAL_NONCE_LEN);
+        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+        let mut plaintext = ciphertext.to_vec();
+        self.aead
+            .decrypt_in_place_detached(
+                Nonce::from_slice(nonce),
+                &self.aad(fields),
+                &mut plaintext,
+                Tag::from_slice(tag),
+            )
+            .map_err(|_| E2eeError::Authentication)?;
+        Ok(plaintext)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AAD: SignalAad<'static> = SignalAad {
+        from: "alice",
+        to: Some("bob"),
+        kind: "description",
+    };
+
+    fn sealer(b: u8) -> SignalSealer {
+        SignalSealer::new(&RoomKey::from_bytes([b; 32]))
+    }
+
+    #[test]
+    fn round_trip_and_layout() {
+        let s = sealer(1);
+        let sealed = s.seal(AAD, br#"{"sdp":"v=0"}"#, [7; 12]);
+        assert_eq!(sealed[0], 1);
+        assert_eq!(&sealed[1..13], &[7; 12]);
+        assert_eq!(sealed.len(), 13 + SEAL_OVERHEAD);
+        assert_eq!(s.open(AAD, &sealed).unwrap(), br#"{"sdp":"v=0"}"#);
+    }
+
+    #[test]
+    fn routing_fields_cannot_be_swapped() {
+        let s = sealer(1);
+        let sealed = s.seal(AAD, b"body", [7; 12]);
+        for aad in [
+            SignalAad {
+                from: "mallory",
+                ..AAD
+            },
+            SignalAad { to: None, ..AAD },
+            SignalAad {
+                to: Some("carol"),
+                ..AAD
+            },
+            SignalAad {
+                kind: "candidate",
+                ..AAD
+            },
+            // Moving a byte between adjacent fields changes the length prefixes.
+            SignalAad {
+                from: "alic",
+                to: Some("ebob"),
+                ..AAD
+            },
+        ] {
+            assert_eq!(
+                s.open(aad, &sealed),
+                Err(E2eeError::Authentication),
+                "{aad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_key_tampering_and_garbage_are_refused() {
+        let sealed = sealer(1).seal(AAD, b"body", [7; 12]);
+        assert_eq!(sealer(2).open(AAD, &sealed), Err(E2eeError::Authentication));
+        let mut bad = sealed.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert_eq!(sealer(1).open(AAD, &bad), Err(E2eeError::Authentication));
+        assert_eq!(
+            sealer(1).open(AAD, &sealed[..28]),
+            Err(E2eeError::MalformedSealed)
+        );
+        let mut v2 = sealed;
+        v2[0] = 2;
+        assert_eq!(sealer(1).open(AAD, &v2), Err(E2eeError::MalformedSealed));
+    }
+
+    #[test]
+    fn signaling_and_presence_keys_are_distinct() {
+        let room = RoomKey::from_bytes([1; 32]);
+        let profile = ProfileSealer::new(&room);
+        let sealed = profile.seal("p1", Role::Viewer, br#"{"name":"Ada"}"#, [3; 12]);
+        assert_eq!(
+            profile.open("p1", Role::Viewer, &sealed).unwrap(),
+            br#"{"name":"Ada"}"#
+        );
+        assert_eq!(
+            profile.open("p1", Role::Controller, &sealed),
+            Err(E2eeError::Authentication)
+        );
+        // The same fields sealed for signaling do not open as presence.
+        let signal = SignalSealer::new(&room).seal(
+            SignalAad {
+                from: "p1",
+                to: Some("viewer"),
+                kind: "x",
+            },
+            b"x",
+            [3; 12],
+        );
+        assert!(profile.open("p1", Role::Viewer, &signal).is_err());
+    }
+}
