@@ -2,22 +2,11 @@
 // right normalised coordinates; everyone sees the cursor; revoke and the emergency hotkey stop
 // input at once; a viewer forging control messages gets nothing through.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp } from './lib/harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const stack = useStack();
 
 /** Records every data channel a page's peer connections receive (for forging messages). */
 function recordChannels() {
@@ -32,7 +21,7 @@ function recordChannels() {
 }
 
 async function join(link, { spy = false } = {}) {
-  const page = await newPage(browser);
+  const page = await newPage(stack.browser);
   if (spy) await page.addInitScript(recordChannels);
   await openApp(page, link);
   await page.waitForFunction(() => {
@@ -80,8 +69,8 @@ async function grant(host, controller, cid) {
 }
 
 test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', async () => {
-  const host = await newPage(browser);
-  await openApp(host, server.url);
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
@@ -158,8 +147,8 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
 });
 
 test('a viewer forging control requests and input gets nothing through', async () => {
-  const host = await newPage(browser);
-  await openApp(host, server.url);
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
   const viewer = await join(await host.getByTestId('invite-viewer-link').inputValue(), { spy: true });
   const vid = await myId(viewer);

@@ -2,27 +2,16 @@
 // the loopback-only namespace: everyone decodes the host's screen, the soft limit holds, ending
 // and leaving reach everyone, and a paused share resumes without anyone rejoining.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp } from './lib/harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const stack = useStack();
 
 /** Starts a host sharing the fake screen (or the test pattern) and returns its links. */
 async function startHost(source = 'start-session') {
-  const host = await newPage(browser);
-  await openApp(host, server.url);
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
   await host.getByTestId(source).click();
   const viewer = await host.getByTestId('invite-viewer-link').inputValue();
   const controller = await host.getByTestId('invite-controller-link').inputValue();
@@ -30,7 +19,7 @@ async function startHost(source = 'start-session') {
 }
 
 async function join(link) {
-  const page = await newPage(browser);
+  const page = await newPage(stack.browser);
   await openApp(page, link);
   return page;
 }
@@ -122,7 +111,7 @@ test('ending the session reaches everyone; a closed host tab reads as "the host 
 });
 
 test('a link to a session nobody hosts says it is not live', async () => {
-  const page = await join(`${server.url}/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8`);
+  const page = await join(`${stack.server.url}/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8`);
   await page.getByTestId('waiting').waitFor();
   const banner = page.getByTestId('error-banner');
   await banner.waitFor({ timeout: 20_000 });

@@ -1,22 +1,11 @@
 // Live roster over Realtime: pages on one link see each other arrive and leave, and come back
 // without ghosts or duplicates after the server restarts.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp } from './lib/harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const stack = useStack();
 
 /** The participant ids a page lists, sorted, once the list settles on `count` entries. */
 async function rosterOf(page, count, timeout = 15_000) {
@@ -35,15 +24,15 @@ async function state(page) {
 }
 
 test('three pages see each other, a leaver disappears, a server restart leaves no ghosts', async () => {
-  const host = await newPage(browser);
-  await openApp(host, server.url);
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
   await host.getByTestId('start-session').click();
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
 
-  const viewer = await newPage(browser);
+  const viewer = await newPage(stack.browser);
   await openApp(viewer, viewerLink);
-  const controller = await newPage(browser);
+  const controller = await newPage(stack.browser);
   await openApp(controller, controllerLink);
 
   const pages = [host, viewer, controller];
@@ -70,12 +59,12 @@ test('three pages see each other, a leaver disappears, a server restart leaves n
   assert.deepEqual(await rosterOf(controller, 2), remaining);
 
   // The server restarts: every page shows reconnecting, then the same roster, once each.
-  await server.stop();
+  await stack.server.stop();
   for (const page of [host, controller]) {
     await page.waitForSelector('[data-testid="connection-state"][data-state="reconnecting"]', { timeout: 15_000 });
     assert.match(await page.getByTestId('connection-state').textContent(), /Reconnecting/);
   }
-  await server.restart();
+  await stack.server.restart();
   const restartedAt = Date.now();
   for (const page of [host, controller]) {
     await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]', { timeout: 12_000 });

@@ -1,31 +1,20 @@
 // Smoke journeys: the shell renders, links are read and scrubbed, bad links get a clear banner,
 // config.json is served.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp } from './lib/harness.mjs';
 
 const ID = 'AAECAwQFBgcICQoLDA0ODw';
 const KEY = 'ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8';
 const SECRET = 'QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8';
 const INCOMPLETE = 'This link is incomplete — ask the host for a new one.';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const stack = useStack();
 
 test('landing page renders both ways in', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url);
+  const page = await newPage(stack.browser);
+  await openApp(page, stack.server.url);
   assert.equal(await page.title(), 'PairUX');
   const start = page.getByTestId('start-session');
   assert.equal(await start.textContent(), 'Start a session');
@@ -38,9 +27,9 @@ test('landing page renders both ways in', async () => {
 });
 
 test('a link without a key shows the banner', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(stack.browser);
   for (const suffix of ['', '#', '#c=' + SECRET, '#k=tooshort', `#k=${KEY}&k=${KEY}`]) {
-    await openApp(page, `${server.url}/s/${ID}${suffix}`);
+    await openApp(page, `${stack.server.url}/s/${ID}${suffix}`);
     const banner = page.getByTestId('error-banner');
     await banner.waitFor();
     assert.equal((await banner.textContent()).trim(), INCOMPLETE, `suffix ${suffix}`);
@@ -49,23 +38,23 @@ test('a link without a key shows the banner', async () => {
 });
 
 test('a malformed session id shows its own banner', async () => {
-  const page = await newPage(browser);
-  await openApp(page, `${server.url}/s/not-a-session#k=${KEY}`);
+  const page = await newPage(stack.browser);
+  await openApp(page, `${stack.server.url}/s/not-a-session#k=${KEY}`);
   const text = await page.getByTestId('error-banner').textContent();
   assert.match(text, /doesn't look like a PairUX session link/);
   await page.context().close();
 });
 
 test('a valid link is accepted and its secrets leave the address bar', async () => {
-  const page = await newPage(browser);
-  await openApp(page, `${server.url}/s/${ID}#k=${KEY}&c=${SECRET}`);
+  const page = await newPage(stack.browser);
+  await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}&c=${SECRET}`);
   await page.locator('.session').waitFor();
   assert.equal(await page.locator('.session').getAttribute('data-role'), 'controller');
-  assert.equal(page.url(), `${server.url}/s/${ID}`);
+  assert.equal(page.url(), `${stack.server.url}/s/${ID}`);
   assert.equal(await page.evaluate(() => location.hash), '');
   assert.equal(await page.getByTestId('error-banner').count(), 0);
 
-  await openApp(page, `${server.url}/s/${ID}#k=${KEY}`);
+  await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}`);
   await page.locator('.session').waitFor();
   assert.equal(await page.locator('.session').getAttribute('data-role'), 'viewer');
   assert.deepEqual(page.errors, []);
@@ -73,24 +62,24 @@ test('a valid link is accepted and its secrets leave the address bar', async () 
 });
 
 test('starting a session gives two invite links that work', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url);
+  const page = await newPage(stack.browser);
+  await openApp(page, stack.server.url);
   await page.getByTestId('start-session').click();
   const controllerLink = await page.getByTestId('invite-controller-link').inputValue();
   const viewerLink = await page.getByTestId('invite-viewer-link').inputValue();
-  assert.match(controllerLink, new RegExp(`^${server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}&c=[A-Za-z0-9_-]{43}$`));
-  assert.match(viewerLink, new RegExp(`^${server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}$`));
+  assert.match(controllerLink, new RegExp(`^${stack.server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}&c=[A-Za-z0-9_-]{43}$`));
+  assert.match(viewerLink, new RegExp(`^${stack.server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}$`));
   assert.ok(controllerLink.startsWith(viewerLink + '&c='));
   assert.match(page.url(), /\/s\/[A-Za-z0-9_-]{22}$/);
 
-  const viewer = await newPage(browser);
+  const viewer = await newPage(stack.browser);
   await openApp(viewer, viewerLink);
   await viewer.locator('.session[data-role="viewer"]').waitFor();
   await viewer.context().close();
 
   // Pasting the controller link into "Join" on the landing page opens it without a reload.
-  const joiner = await newPage(browser);
-  await openApp(joiner, server.url);
+  const joiner = await newPage(stack.browser);
+  await openApp(joiner, stack.server.url);
   await joiner.getByLabel('Session link').fill(controllerLink);
   await joiner.getByRole('button', { name: 'Join with a link' }).click();
   await joiner.locator('.session[data-role="controller"]').waitFor();
@@ -100,8 +89,8 @@ test('starting a session gives two invite links that work', async () => {
 });
 
 test('pasting something that is not a link explains why', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url);
+  const page = await newPage(stack.browser);
+  await openApp(page, stack.server.url);
   await page.getByLabel('Session link').fill('hello there');
   await page.getByRole('button', { name: 'Join with a link' }).click();
   assert.match(await page.getByTestId('error-banner').textContent(), /doesn't look like/);
@@ -109,11 +98,11 @@ test('pasting something that is not a link explains why', async () => {
 });
 
 test('config.json is served with the realtime URL, an anon key and ICE servers', async () => {
-  const res = await fetch(`${server.url}/config.json`);
+  const res = await fetch(`${stack.server.url}/config.json`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /application\/json/);
   const config = await res.json();
-  assert.equal(config.realtimeUrl, `ws://127.0.0.1:${server.port}/realtime/v1/websocket`);
+  assert.equal(config.realtimeUrl, `ws://127.0.0.1:${stack.server.port}/realtime/v1/websocket`);
   assert.ok(Array.isArray(config.iceServers));
   assert.ok('sfu' in config);
   const [header, claims] = config.anonKey.split('.').slice(0, 2)
@@ -124,13 +113,13 @@ test('config.json is served with the realtime URL, an anon key and ICE servers',
 });
 
 test('session paths fall back to the app, assets are served', async () => {
-  const res = await fetch(`${server.url}/s/${ID}`);
+  const res = await fetch(`${stack.server.url}/s/${ID}`);
   assert.equal(res.status, 200);
   const html = await res.text();
   assert.match(html, /<title>PairUX<\/title>/);
   const wasm = html.match(/\/pairux-web-[0-9a-f]+_bg\.wasm/);
   assert.ok(wasm, 'index.html references the app wasm');
-  const asset = await fetch(server.url + wasm[0]);
+  const asset = await fetch(stack.server.url + wasm[0]);
   assert.equal(asset.status, 200);
   assert.equal(asset.headers.get('content-type'), 'application/wasm');
 });

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -121,4 +122,21 @@ export async function newPage(browser) {
 export async function openApp(page, url) {
   await page.goto(url);
   await page.waitForSelector('.app', { timeout: 15_000 });
+}
+
+/**
+ * One server and one browser for a test file: registers `before`/`after` hooks and returns
+ * an object whose `server` and `browser` are set once the hooks have run.
+ */
+export function useStack(serverOptions) {
+  const stack = { server: undefined, browser: undefined };
+  before(async () => {
+    stack.server = await startServer(serverOptions);
+    stack.browser = await launchBrowser();
+  });
+  after(async () => {
+    await stack.browser?.close();
+    await stack.server?.stop();
+  });
+  return stack;
 }
