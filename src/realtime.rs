@@ -8,14 +8,19 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
+use pairux_core::e2ee::signal::SEAL_NONCE_LEN;
+use pairux_core::e2ee::ProfileSealer;
 use pairux_core::realtime::{BroadcastConfig, PresenceConfig};
 use pairux_core::realtime_client::{
     BroadcastBody, ChannelId, ChannelOptions, ChannelState, ClientEvent, ClientOptions,
     ConnectionState, Output, RealtimeClient,
 };
-use pairux_core::roster::Roster;
+use pairux_core::roster::{Participant, Roster};
+use pairux_core::session::{SignalCodec, SignalEnvelope, SignalError, SIGNAL_EVENT};
 
 use crate::platform::websocket::{Socket, SocketEvent};
 use crate::platform::{clock, fetch, timer::Timer};
@@ -34,7 +39,13 @@ pub struct Membership {
     pub participant_id: String,
     /// Tracked presence payload (re-tracked after every join, since a rejoin starts empty).
     pub presence: serde_json::Value,
+    /// Turns a participant's tracked profile into what the page shows; `None` drops the
+    /// participant (its sealed profile did not open with our room key).
+    pub open_profile: ProfileOpener,
 }
+
+/// See [`Membership::open_profile`].
+pub type ProfileOpener = Rc<dyn Fn(&Participant) -> Option<serde_json::Value>>;
 
 type BroadcastHandler = Box<dyn Fn(String, BroadcastBody)>;
 type SharedHandler = Rc<dyn Fn(String, BroadcastBody)>;
@@ -50,6 +61,7 @@ struct Inner {
     rejoin: RefCell<Option<Timer>>,
     signals: RealtimeSignals,
     presence: serde_json::Value,
+    open_profile: ProfileOpener,
     on_broadcast: RefCell<Option<BroadcastHandler>>,
     /// Whether this page was connected before (so a loss shows as "reconnecting").
     was_joined: Cell<bool>,
@@ -92,6 +104,7 @@ impl RealtimeLink {
             rejoin: RefCell::new(None),
             signals,
             presence: membership.presence,
+            open_profile: membership.open_profile,
             on_broadcast: RefCell::new(None),
             was_joined: Cell::new(false),
             closed: Cell::new(false),
@@ -284,8 +297,15 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
         ClientEvent::ConnectFailed => refresh_key(inner, false),
         ClientEvent::TokenRefused { .. } => refresh_key(inner, true),
         ClientEvent::Presence { sync, .. } => {
+            let open = inner.open_profile.clone();
             signals.roster.update(|roster| {
                 roster.apply(&sync);
+                let forged = roster.open_profiles(|p| open(p));
+                if forged > 0 {
+                    leptos::logging::warn!(
+                        "{forged} participant(s) without this session's key ignored"
+                    );
+                }
             });
         }
         ClientEvent::Broadcast { event, payload, .. } => {
@@ -340,14 +360,36 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         config: RwSignal::new(None),
         link: StoredValue::new_local(None),
         handler: StoredValue::new_local(None),
+        codec: StoredValue::new(SignalCodec::new(&entry.link.room_key)),
+        me: StoredValue::new(participant_id.to_owned()),
+        dropped_signals: RwSignal::new(0),
     };
+    // The profile (display name) is sealed with the room key: the server relays it unread.
+    let profiles = Rc::new(ProfileSealer::new(&entry.link.room_key));
+    let profile = serde_json::json!({ "name": default_name(entry.role, participant_id) });
+    // getRandomValues cannot fail in a browser that got this far; fail closed regardless.
+    let sealed = random_nonce()
+        .map(|nonce| {
+            profiles.seal(
+                participant_id,
+                entry.role,
+                profile.to_string().as_bytes(),
+                nonce,
+            )
+        })
+        .unwrap_or_default();
     let membership = Membership {
         topic: entry.link.session.topic(),
         participant_id: participant_id.to_owned(),
         presence: serde_json::json!({
             "role": entry.role.as_str(),
             "joined_at": clock::wall_ms(),
-            "profile": { "name": default_name(entry.role, participant_id) },
+            "profile": URL_SAFE_NO_PAD.encode(sealed),
+        }),
+        open_profile: Rc::new(move |p: &Participant| {
+            let sealed = URL_SAFE_NO_PAD.decode(p.profile.as_str()?).ok()?;
+            let plain = profiles.open(&p.id, p.role, &sealed).ok()?;
+            serde_json::from_slice(&plain).ok()
         }),
     };
     leptos::task::spawn_local(async move {
@@ -398,6 +440,10 @@ pub struct SessionChannel {
     pub config: RwSignal<Option<ClientConfig>>,
     link: StoredValue<Option<RealtimeLink>, LocalStorage>,
     handler: StoredValue<Option<SharedHandler>, LocalStorage>,
+    codec: StoredValue<SignalCodec>,
+    me: StoredValue<String>,
+    /// Signals that failed authentication or did not parse (counted, never acted on).
+    pub dropped_signals: RwSignal<u64>,
 }
 
 impl SessionChannel {
@@ -414,6 +460,47 @@ impl SessionChannel {
     pub fn on_broadcast(&self, f: impl Fn(String, BroadcastBody) + 'static) {
         self.handler.set_value(Some(Rc::new(f)));
     }
+
+    /// Seals and broadcasts a signaling message.
+    pub fn send_signal(&self, envelope: &SignalEnvelope) {
+        let Some(nonce) = random_nonce() else {
+            leptos::logging::error!("no randomness for sealing; signal not sent");
+            return;
+        };
+        let payload = self.codec.with_value(|c| c.seal(envelope, nonce));
+        self.broadcast(SIGNAL_EVENT, payload);
+    }
+
+    /// Where signals for this participant go, once opened and authenticated.
+    pub fn on_signal(&self, f: impl Fn(SignalEnvelope) + 'static) {
+        let (codec, me, dropped) = (self.codec, self.me, self.dropped_signals);
+        self.on_broadcast(move |event, body| {
+            if event != SIGNAL_EVENT {
+                return;
+            }
+            let BroadcastBody::Json(payload) = body else {
+                dropped.update(|n| *n += 1);
+                return;
+            };
+            let opened = me.with_value(|me| codec.with_value(|c| c.open(&payload, me)));
+            match opened {
+                Ok(envelope) => f(envelope),
+                Err(SignalError::NotForUs | SignalError::FromSelf) => {}
+                Err(err) => {
+                    leptos::logging::warn!("signal dropped: {err}");
+                    dropped.update(|n| *n += 1);
+                }
+            }
+        });
+    }
+}
+
+/// Fresh random bytes for a seal's nonce; `None` if the browser's CSPRNG failed, in which
+/// case nothing is sealed (a repeated AES-GCM nonce would be worse than a lost message).
+fn random_nonce() -> Option<[u8; SEAL_NONCE_LEN]> {
+    let mut nonce = [0u8; SEAL_NONCE_LEN];
+    crate::platform::random::fill(&mut nonce).ok()?;
+    Some(nonce)
 }
 
 /// A fresh participant id: 128 random bits, base64url, new for every join, so a reload is a

@@ -12,7 +12,6 @@ use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
     GuestAction, GuestPhase, GuestSession, SignalBody, SignalEnvelope, StatsSample, StatsView,
-    SIGNAL_EVENT,
 };
 use web_sys::MediaStream;
 
@@ -94,11 +93,8 @@ impl GuestRuntime {
             }),
         };
         let weak = Rc::downgrade(&runtime.inner);
-        channel.on_broadcast(move |event, body| {
+        channel.on_signal(move |envelope| {
             let Some(inner) = weak.upgrade() else { return };
-            let Some(envelope) = super::incoming_signal(&event, &body, &inner.me) else {
-                return;
-            };
             let runtime = GuestRuntime { inner };
             runtime.on_signal(envelope);
         });
@@ -273,7 +269,7 @@ impl GuestRuntime {
                 to: Some(host.clone()),
                 body,
             };
-            channel.broadcast(SIGNAL_EVENT, envelope.to_json());
+            channel.send_signal(&envelope);
         };
         let weak = Rc::downgrade(inner);
         let notify = move |event| {

@@ -10,7 +10,7 @@ use pairux_core::config::ClientConfig;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
-    HostAction, HostSession, Limits, Quality, ShareState, SignalBody, SignalEnvelope, SIGNAL_EVENT,
+    HostAction, HostSession, Limits, Quality, ShareState, SignalBody, SignalEnvelope,
 };
 use pairux_core::Role;
 
@@ -102,11 +102,8 @@ impl HostRuntime {
             }),
         };
         let weak = Rc::downgrade(&runtime.inner);
-        channel.on_broadcast(move |event, body| {
+        channel.on_signal(move |envelope| {
             let Some(inner) = weak.upgrade() else { return };
-            let Some(envelope) = super::incoming_signal(&event, &body, &inner.me) else {
-                return;
-            };
             if !inner.session.borrow().is_admitted(&envelope.from) {
                 return;
             }
@@ -337,9 +334,7 @@ impl HostRuntime {
                     self.send_control(out);
                 }
                 HostAction::Send(envelope) => {
-                    self.inner
-                        .channel
-                        .broadcast(SIGNAL_EVENT, envelope.to_json());
+                    self.inner.channel.send_signal(&envelope);
                 }
             }
         }
@@ -354,7 +349,7 @@ impl HostRuntime {
                 to: Some(to.clone()),
                 body,
             };
-            channel.broadcast(SIGNAL_EVENT, envelope.to_json());
+            channel.send_signal(&envelope);
         };
         let (weak, pid) = (Rc::downgrade(inner), id.clone());
         let notify = move |event: LinkEvent| {

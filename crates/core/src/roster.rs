@@ -174,6 +174,21 @@ impl Roster {
         self.participants.is_empty()
     }
 
+    /// Replaces each participant's profile with `open(participant)` and drops those for which
+    /// it returns `None` (a sealed profile that does not authenticate: someone without the
+    /// room key). Returns how many were dropped.
+    pub fn open_profiles(&mut self, open: impl Fn(&Participant) -> Option<Value>) -> usize {
+        let before = self.participants.len();
+        self.participants.retain(|_, p| match open(p) {
+            Some(profile) => {
+                p.profile = profile;
+                true
+            }
+            None => false,
+        });
+        before - self.participants.len()
+    }
+
     /// Metas ignored because they did not describe a participant.
     pub fn invalid_metas(&self) -> u64 {
         self.invalid_metas
@@ -287,5 +302,22 @@ mod tests {
             payload,
         };
         assert_eq!(Participant::from_meta("me", &meta).unwrap(), me);
+    }
+
+    #[test]
+    fn profiles_that_do_not_open_drop_their_participant() {
+        let mut roster = Roster::new();
+        roster.apply(&sync(
+            json!({}),
+            json!({
+                "a": {"metas": [{"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "sealed-a"}]},
+                "b": {"metas": [{"phx_ref": "2", "role": "viewer", "joined_at": 2, "profile": "forged"}]}
+            }),
+        ));
+        let dropped = roster
+            .open_profiles(|p| (p.profile == json!("sealed-a")).then(|| json!({"name": "Ada"})));
+        assert_eq!(dropped, 1);
+        assert_eq!(ids(&roster), ["a"]);
+        assert_eq!(roster.get("a").unwrap().profile, json!({"name": "Ada"}));
     }
 }

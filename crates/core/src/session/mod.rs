@@ -8,6 +8,7 @@ mod guest;
 mod host;
 mod negotiation;
 mod quality;
+mod sealed;
 mod signal;
 mod stats;
 
@@ -15,6 +16,7 @@ pub use guest::{GuestAction, GuestPhase, GuestSession, HOST_WAIT_MS};
 pub use host::{HostAction, HostSession, Limits, ShareState};
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;
+pub use sealed::SignalCodec;
 pub use signal::{
     CandidateInit, Description, RefusalReason, SdpKind, SignalBody, SignalEnvelope, SignalError,
     SIGNAL_EVENT,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const SIGNAL_EVENT: &str = "signal";
 
 /// Largest signaling payload we accept (an SDP offer is a few KB).
-const MAX_SIGNAL_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_SIGNAL_BYTES: usize = 64 * 1024;
 
 /// One addressed signaling message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +87,8 @@ pub enum SignalError {
     NotForUs,
     #[error("signal claims to come from us")]
     FromSelf,
+    #[error("signal failed authentication (not sealed with this session's room key)")]
+    Unauthentic,
 }
 
 impl SignalEnvelope {

@@ -1,0 +1,54 @@
+// What the realtime server sees: every WebSocket frame of a session, recorded in the pages,
+// carries no key, no DTLS fingerprint, no ICE candidate and no display name.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, newPage, openApp } from './lib/harness.mjs';
+
+const stack = useStack();
+
+function record(page, frames) {
+  page.on('websocket', (ws) => {
+    const keep = (f) => frames.push(typeof f.payload === 'string' ? f.payload : Buffer.from(f.payload).toString('latin1'));
+    ws.on('framesent', keep);
+    ws.on('framereceived', keep);
+  });
+}
+
+test('the realtime server relays nothing it could read or tamper with', async () => {
+  const frames = [];
+  const host = await newPage(stack.browser);
+  record(host, frames);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const guests = [];
+  for (const link of [viewerLink, controllerLink]) {
+    const page = await newPage(stack.browser);
+    record(page, frames);
+    await openApp(page, link);
+    await page.waitForFunction(() => {
+      const v = document.querySelector('[data-testid=remote-video]');
+      return v && v.getVideoPlaybackQuality().totalVideoFrames > 3;
+    }, null, { timeout: 20_000 });
+    guests.push(page);
+  }
+  // Everyone sees everyone's name in the app…
+  await host.waitForFunction(() => document.querySelectorAll('[data-testid=participant-list] > li').length === 3);
+  const names = await host.locator('[data-testid=participant-list] .name').allTextContents();
+  assert.equal(names.length, 3);
+  // …a control request and grant went over the data channel, not the server.
+  await guests[1].getByTestId('request-control').click();
+  const roomKey = new URL(viewerLink).hash.slice('#k='.length);
+  const secret = new URL(controllerLink).hash.split('&c=')[1];
+
+  const all = frames.join('\n');
+  assert.ok(frames.length > 20, `recorded ${frames.length} frames`);
+  assert.match(all, /realtime:pairux:/, 'the recording saw the session channel');
+  assert.match(all, /"sealed"/, 'signaling went through the server, sealed');
+  for (const needle of [roomKey, secret, 'a=fingerprint', 'fingerprint:', 'candidate:', 'v=0\\r\\n', ...names]) {
+    assert.ok(!all.includes(needle), `a frame contains ${JSON.stringify(needle)}`);
+  }
+  for (const p of [host, ...guests]) await p.context().close();
+});
