@@ -39,7 +39,8 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
-    /// Benchmarks: `size`, `realtime` (each writes target/bench/<name>.json).
+    /// Benchmarks: `size`, `realtime`, `media`, `input`, `e2ee` (each writes
+    /// target/bench/<name>.json and prints a table).
     Bench { name: String },
     /// What CI runs: the same as `test`.
     Ci,
