@@ -16,7 +16,8 @@ pub fn run(name: &str) -> Result<()> {
         "size" => size(),
         "realtime" => realtime(),
         "media" => media(),
-        other => bail!("unknown benchmark `{other}` (have: size, realtime, media)"),
+        "input" => input(),
+        other => bail!("unknown benchmark `{other}` (have: size, realtime, media, input)"),
     }
 }
 
@@ -130,6 +131,32 @@ fn media() -> Result<()> {
     if let Ok(text) = std::fs::read_to_string(&json) {
         report("media", &serde_json::from_str(&text)?)?;
         println!("  plot: {}", png.display());
+    }
+    measured
+}
+
+/// Remote-control latency: controller input → the host's input sink, and controller pointer →
+/// the relayed cursor drawn on a viewer (bench/input.mjs: headless Chromium host, controller and
+/// viewer against pairux-server serving the release build), in the loopback-only namespace.
+/// Also writes `input-samples.json`.
+fn input() -> Result<()> {
+    build::all()?;
+    let json = out_dir()?.join("input.json");
+    let _ = std::fs::remove_file(&json);
+    let ns = LoopbackNamespace::create()?;
+    let measured = util::run(
+        ns.exec("node")
+            .arg("bench/input.mjs")
+            .arg("--out")
+            .arg(&json)
+            .env("PAIRUX_SERVER_BIN", build::server_bin())
+            .env("PAIRUX_DIST", build::dist())
+            .env("PAIRUX_IN_NETNS", "1"),
+    );
+    drop(ns);
+    // The script writes what it measured even when a part failed; show that, then the failure.
+    if let Ok(text) = std::fs::read_to_string(&json) {
+        report("input", &serde_json::from_str(&text)?)?;
     }
     measured
 }

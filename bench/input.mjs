@@ -1,0 +1,613 @@
+// `cargo xtask bench input`: remote-control input latency (controller event → the host's input
+// sink) and cursor relay latency (controller pointer move → that cursor drawn on a viewer), with
+// the app's own pages: a host sharing the test pattern, a controller holding control and a
+// viewer, in headless Chromium against pairux-server.
+//
+//   node bench/input.mjs --out target/bench/input.json
+//
+// xtask runs it inside a loopback-only network namespace with PAIRUX_SERVER_BIN/PAIRUX_DIST set
+// (tests/e2e/lib/harness.mjs reads them); it refuses to run where any other interface exists.
+// Writes the figures (JSON) and the raw samples beside them (`<out>` with `-samples.json`).
+//
+// All three pages run in one browser on one machine, so every stamp is the same clock:
+// `performance.timeOrigin + performance.now()` in each page (the host's sink log carries the
+// same, `data-received`). How far apart the three pages' clocks are is measured and reported
+// (`clock_skew_ms_max`).
+//
+// Stamps, all taken in the pages (no polling from node in any measured path):
+// - controller: a capturing listener on `window`, installed by an init script before the app,
+//   stamps every pointermove/down/up, wheel, keydown/keyup at DOM dispatch, before the app's
+//   own listeners on the video frame run;
+// - host: a MutationObserver keeps every entry of the diagnostics sink log (`data-from`,
+//   `data-seq`, `data-kind`, `data-x`, `data-y`, `data-received`) as it is rendered, so the DOM
+//   showing only the latest 50 loses nothing (no app change needed);
+// - viewer: a MutationObserver stamps each position of `remote-cursor-<id>` the moment it is in
+//   the DOM (the app re-inserts the element per position), and again at the next animation frame;
+// - all three: when an `input` or `cursor` message is handed to a data channel (`send`) and
+//   when one arrives (the channel's `message` event, before the app's handler), to split each
+//   latency into its stages (controller page, channel, host page / host pacing, channel, viewer).
+
+import { parseArgs } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, launchBrowser, openApp } from '../tests/e2e/lib/harness.mjs';
+import { percentiles, round1 } from './lib/stats.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'target/bench/input.json' },
+    moves: { type: 'string', default: '320' }, // pointer moves, each to a distinct position
+    'interval-ms': { type: 'string', default: '16' }, // one input action per display frame
+    warmup: { type: 'string', default: '30' }, // unrecorded moves first
+  },
+});
+const MOVES = Number(opts.moves);
+const INTERVAL_MS = Number(opts['interval-ms']);
+const WARMUP = Number(opts.warmup);
+// Besides moves: a click (down + up) every CLICK_EVERY moves, a key press (down + up) every
+// KEY_EVERY moves, a wheel notch every WHEEL_EVERY moves — each action on its own tick.
+const CLICK_EVERY = 16;
+const KEY_EVERY = 12;
+const WHEEL_EVERY = 40;
+
+setTimeout(() => {
+  console.error('input bench: gave up after 2 minutes');
+  process.exit(3);
+}, 120_000).unref();
+
+const CLOCK = 'performance.timeOrigin + performance.now()';
+
+// Controller: stamps at DOM dispatch (capture phase on window runs before the app's listeners on
+// the video frame). `queued` is the event's own timeStamp: how long the browser held the event
+// before dispatching it (pointermove/wheel are aligned to animation frames in Chromium).
+const CONTROLLER_HOOK = `(() => {
+  window.__ctl = [];
+  const rec = (e) => {
+    const t = ${CLOCK};
+    window.__ctl.push({
+      type: e.type, t, queued: t - (performance.timeOrigin + e.timeStamp),
+      x: e.clientX, y: e.clientY, key: e.key,
+    });
+  };
+  for (const type of ['pointermove', 'pointerdown', 'pointerup', 'wheel', 'keydown', 'keyup']) {
+    window.addEventListener(type, rec, { capture: true, passive: true });
+  }
+})();`;
+
+// Host: every sink-log entry once, whether the app inserts new <li> or rewrites existing ones
+// (it renders the latest 50 of 200, newest first, and may reuse elements): on any DOM change,
+// read the rendered entries from the newest down to the first one already kept (keyed by
+// participant and sequence number). Usually one entry is new per change; reading all 50 every
+// time cost the host page ≈ 0.3 ms per event in a trace, a tenth of what the app spends on it.
+const HOST_HOOK = `(() => {
+  window.__sink = [];
+  const seen = new Set();
+  const num = (v) => (v === undefined ? null : Number(v));
+  const scan = () => {
+    const seenAt = ${CLOCK};
+    for (const li of document.querySelectorAll('[data-testid=sink-log] > li')) {
+      const d = li.dataset;
+      const k = d.from + ':' + d.seq;
+      if (seen.has(k)) break;
+      seen.add(k);
+      window.__sink.push({
+        from: d.from, seq: Number(d.seq), kind: d.kind, x: num(d.x), y: num(d.y),
+        received: Number(d.received), key: li.textContent.split(' ')[2], seenAt,
+      });
+    }
+  };
+  new MutationObserver(scan).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ['data-seq'],
+  });
+})();`;
+
+// Viewer: each position the remote cursor takes, when it is in the DOM (`t`) and the next
+// animation frame after that (`frame`, ≈ when it is painted).
+const VIEWER_HOOK = `(() => {
+  window.__cur = [];
+  const last = new Map();
+  const isCursor = (n) => n.nodeType === 1 && (n.dataset?.testid ?? '').startsWith('remote-cursor-');
+  new MutationObserver((muts) => {
+    const t = ${CLOCK};
+    const batch = [];
+    const take = (el) => {
+      const id = el.dataset.testid.slice('remote-cursor-'.length);
+      const pos = el.dataset.x + ':' + el.dataset.y;
+      if (last.get(id) === pos) return;
+      last.set(id, pos);
+      const r = { id, x: Number(el.dataset.x), y: Number(el.dataset.y), t, frame: null };
+      batch.push(r);
+      window.__cur.push(r);
+    };
+    for (const m of muts) {
+      if (m.type === 'attributes') {
+        if (isCursor(m.target)) take(m.target);
+        continue;
+      }
+      for (const n of m.addedNodes) {
+        if (isCursor(n)) take(n);
+        else if (n.nodeType === 1) n.querySelectorAll('[data-testid^="remote-cursor-"]').forEach(take);
+      }
+    }
+    if (batch.length) requestAnimationFrame(() => {
+      const f = ${CLOCK};
+      for (const r of batch) r.frame = f;
+    });
+  }).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ['data-x', 'data-y'],
+  });
+})();`;
+
+// Every page: data-channel messages of interest, out (`send`) and in (`message`, listened to
+// from the channel's creation, so before the app's `onmessage`).
+const WIRE_HOOK = `(() => {
+  window.__wire = [];
+  const note = (dir, data) => {
+    if (typeof data !== 'string' || !/"t":"(input|cursor)"/.test(data)) return;
+    const t = ${CLOCK};
+    const m = JSON.parse(data);
+    window.__wire.push(m.t === 'input'
+      ? { dir, t, type: 'input', seq: m.seq }
+      : { dir, t, type: 'cursor', id: m.id, x: m.x, y: m.y });
+  };
+  const send = RTCDataChannel.prototype.send;
+  RTCDataChannel.prototype.send = function (data) {
+    note('out', data);
+    return send.call(this, data);
+  };
+  const watch = (ch) => ch.addEventListener('message', (e) => note('in', e.data));
+  const Base = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Base {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('datachannel', (e) => watch(e.channel));
+    }
+    createDataChannel(...args) {
+      const ch = super.createDataChannel(...args);
+      watch(ch);
+      return ch;
+    }
+  };
+})();`;
+
+// This page's clock minus the system wall clock: read at the instant Date.now() ticks to the
+// next millisecond (median of 7), so the three pages can be compared.
+function clockOffset() {
+  const offs = [];
+  for (let i = 0; i < 7; i++) {
+    const d = Date.now();
+    for (;;) {
+      const n = Date.now();
+      const p = performance.timeOrigin + performance.now();
+      if (n !== d) {
+        offs.push(p - n);
+        break;
+      }
+    }
+  }
+  offs.sort((a, b) => a - b);
+  return offs[3];
+}
+
+function assertLoopbackOnly() {
+  const others = Object.entries(os.networkInterfaces())
+    .filter(([, addrs]) => addrs.some((a) => !a.internal))
+    .map(([name]) => name);
+  if (others.length) {
+    throw new Error(
+      `network interfaces other than loopback (${others.join(', ')}): run inside the test ` +
+        'namespace (`cargo xtask bench input`), never on the host network',
+    );
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function open(browser, url, hook) {
+  const context = await browser.newContext();
+  await context.addInitScript(hook);
+  await context.addInitScript(WIRE_HOOK);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (err) => page.errors.push(String(err)));
+  page.on('console', (msg) => msg.type() === 'error' && page.errors.push(msg.text()));
+  await openApp(page, url);
+  return page;
+}
+
+async function join(browser, link, hook) {
+  const page = await open(browser, link, hook);
+  await page.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2;
+  }, null, { timeout: 20_000 });
+  return page;
+}
+
+/**
+ * Where the picture is on the controller's page, in client px: the app maps pointer positions
+ * through the video frame's box (the focusable element around `remote-video`) with the picture
+ * `object-fit: contain`ed in it (VideoLayout::content_rect), at zoom 1.
+ */
+const pictureRect = (page) =>
+  page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    const r = v.closest('[tabindex]').getBoundingClientRect();
+    const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+    const w = v.videoWidth * scale;
+    const h = v.videoHeight * scale;
+    return { x: r.x + (r.width - w) / 2, y: r.y + (r.height - h) / 2, w, h };
+  });
+
+/**
+ * The actions, one per tick: moves along a snake over a grid of distinct integer pixel
+ * positions inside the picture, with clicks, key presses and wheel notches in between. Every
+ * move goes somewhere no other move goes, so a move is identified by its position. The first
+ * `warmup` moves (and what comes with them) are marked `warm`.
+ */
+function plan(rect, moves, warmup) {
+  const cols = Math.ceil(Math.sqrt(moves * (rect.w / rect.h)));
+  const rows = Math.ceil(moves / cols);
+  const px = (i, n, from, size) => Math.round(from + size * (0.05 + (0.9 * i) / Math.max(1, n - 1)));
+  const points = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const cc = r % 2 ? cols - 1 - c : c;
+      points.push([px(cc, cols, rect.x, rect.w), px(r, rows, rect.y, rect.h)]);
+    }
+  }
+  const keys = 'abcdefghijklmnopqrstuvwxyz';
+  const steps = [];
+  let k = 0;
+  for (let i = 0; i < moves; i++) {
+    const warm = i < warmup;
+    steps.push({ op: 'move', x: points[i][0], y: points[i][1], warm });
+    // The first click comes early (in the warm-up): it focuses the video frame, which keys need.
+    if (i % CLICK_EVERY === 2) steps.push({ op: 'down', warm }, { op: 'up', warm });
+    if (i % KEY_EVERY === 7) {
+      const key = keys[k++ % keys.length];
+      steps.push({ op: 'keydown', key, warm }, { op: 'keyup', key, warm });
+    }
+    if (i % WHEEL_EVERY === 20) steps.push({ op: 'wheel', warm });
+  }
+  return steps;
+}
+
+/**
+ * Plays the steps at one per INTERVAL_MS on a fixed schedule. Each is awaited (Playwright waits
+ * for Chromium's ack of the input event), so on a loaded machine the pace drops below one per
+ * INTERVAL_MS rather than events piling up; `pace_ms` and `actions_per_s` show what it was.
+ */
+async function play(page, steps) {
+  const t0 = performance.now();
+  for (let i = 0; i < steps.length; i++) {
+    const wait = t0 + i * INTERVAL_MS - performance.now();
+    if (wait > 0) await sleep(wait);
+    const s = steps[i];
+    if (s.op === 'move') await page.mouse.move(s.x, s.y);
+    else if (s.op === 'down') await page.mouse.down();
+    else if (s.op === 'up') await page.mouse.up();
+    else if (s.op === 'keydown') await page.keyboard.down(s.key);
+    else if (s.op === 'keyup') await page.keyboard.up(s.key);
+    else if (s.op === 'wheel') await page.mouse.wheel(0, 40);
+  }
+  return { ms: performance.now() - t0 };
+}
+
+const KIND = {
+  pointermove: 'move', pointerdown: 'down', pointerup: 'up', wheel: 'wheel',
+  keydown: 'key_down', keyup: 'key_up',
+};
+
+/**
+ * Matching controller stamps to sink entries. Each controller event gets a key: pointer kinds
+ * `kind@px,py` (integer client px: the app normalises integer `clientX/Y`, and the sink's
+ * normalised x,y are mapped back through the same picture rectangle and rounded), keys
+ * `kind@key`. Controller events are queued per key in dispatch order; the sink entries, taken in
+ * sequence order, each take the first of their key's queue. Moves go to distinct positions, so
+ * a move's key is unique unless Chromium dispatches an extra pointermove at the same place —
+ * the queue pairs those in order. What a queue still holds was sent but never reached the sink
+ * (unreliable channel, gate drops); a sink entry finding its queue empty is unmatched too.
+ */
+function matchInput(ctl, sink, rect) {
+  const keyOfCtl = (e) => {
+    const kind = KIND[e.type];
+    return e.type.startsWith('key') ? `${kind}@${e.key}` : `${kind}@${e.x},${e.y}`;
+  };
+  const keyOfSink = (s) =>
+    s.x === null
+      ? `${s.kind}@${s.key}`
+      : `${s.kind}@${Math.round(rect.x + s.x * rect.w)},${Math.round(rect.y + s.y * rect.h)}`;
+  const queues = new Map();
+  for (const e of ctl) {
+    const k = keyOfCtl(e);
+    if (!queues.has(k)) queues.set(k, []);
+    queues.get(k).push(e);
+  }
+  const pairs = [];
+  let unmatchedSink = 0;
+  for (const s of [...sink].sort((a, b) => a.seq - b.seq)) {
+    const e = queues.get(keyOfSink(s))?.shift();
+    if (e) pairs.push({ ctl: e, sink: s, ms: s.received - e.t });
+    else unmatchedSink++;
+  }
+  const unmatchedCtl = [...queues.values()].reduce((n, q) => n + q.length, 0);
+  return { pairs, unmatchedSink, unmatchedCtl };
+}
+
+/**
+ * Cursor positions on the viewer are matched to the move the host's sink received with exactly
+ * the same normalised coordinates (the numbers travel as JSON and are written with Rust's
+ * round-trip `to_string` both times, so equal positions compare equal); that move's controller
+ * stamp is the start. Should one position occur twice, the latest sink entry received before
+ * the cursor was drawn is taken. The host relays at most one position per 16 ms frame
+ * (CursorRelay), so only some moves appear on the viewer; those are the ones measured.
+ */
+function matchCursors(cur, movePairs) {
+  const byPos = new Map();
+  for (const p of movePairs) {
+    const k = `${p.sink.x}:${p.sink.y}`;
+    if (!byPos.has(k)) byPos.set(k, []);
+    byPos.get(k).push(p);
+  }
+  const out = [];
+  let unmatched = 0;
+  for (const c of cur) {
+    const cands = (byPos.get(`${c.x}:${c.y}`) ?? []).filter((p) => p.sink.received <= c.t);
+    const p = cands[cands.length - 1];
+    if (!p) {
+      unmatched++;
+      continue;
+    }
+    out.push({
+      pos: `${c.x}:${c.y}`,
+      drawn: c.t,
+      received: p.sink.received,
+      ms: c.t - p.ctl.t,
+      relay_ms: c.t - p.sink.received,
+      frame_ms: c.frame === null ? null : c.frame - p.ctl.t,
+    });
+  }
+  return { samples: out, unmatched };
+}
+
+/**
+ * Stages of each latency from the data-channel stamps. Input: controller page (DOM dispatch →
+ * `send`), channel (→ `message` on the host, by sequence number), host page (→ sink). Cursor:
+ * host (sink → the relayed `send`, pacing included), channel (→ `message` on the viewer), viewer
+ * page (→ in the DOM); cursor messages are paired by position, the latest one before the next
+ * stage.
+ */
+function stages(pairs, cursors, wire) {
+  const bySeq = (list, dir) => {
+    const m = new Map();
+    for (const w of list) if (w.dir === dir && w.type === 'input' && !m.has(w.seq)) m.set(w.seq, w.t);
+    return m;
+  };
+  const sent = bySeq(wire.controller, 'out');
+  const arrived = bySeq(wire.host, 'in');
+  const input = { controller: [], channel: [], host: [] };
+  for (const p of pairs) {
+    const a = sent.get(p.sink.seq);
+    const b = arrived.get(p.sink.seq);
+    if (a === undefined || b === undefined) continue;
+    input.controller.push(a - p.ctl.t);
+    input.channel.push(b - a);
+    input.host.push(p.sink.received - b);
+  }
+  const byPos = (list, dir) => {
+    const m = new Map();
+    for (const w of list) {
+      if (w.dir !== dir || w.type !== 'cursor') continue;
+      const k = `${w.x}:${w.y}`;
+      if (!m.has(k)) m.set(k, []);
+      m.get(k).push(w.t);
+    }
+    return m;
+  };
+  const latestBefore = (ts, t) => ts?.filter((x) => x <= t).pop();
+  const relayed = byPos(wire.host, 'out');
+  const delivered = byPos(wire.viewer, 'in');
+  const cursor = { host: [], channel: [], viewer: [] };
+  for (const c of cursors) {
+    const b = latestBefore(delivered.get(c.pos), c.drawn);
+    const a = b === undefined ? undefined : latestBefore(relayed.get(c.pos), b);
+    if (a === undefined) continue;
+    cursor.host.push(a - c.received);
+    cursor.channel.push(b - a);
+    cursor.viewer.push(c.drawn - b);
+  }
+  return { input, cursor };
+}
+
+/**
+ * How busy each page's main thread is, from Chromium's own counters (CDP Performance metrics,
+ * seconds of task/script/layout+style time): `take()` now, `since(before)` → percent of wall
+ * time over the interval. Messages from a data channel wait for the main thread, so this reads
+ * directly into the channel stage.
+ */
+async function mainThread(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const take = async () =>
+    Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  return {
+    take,
+    since: async (a) => {
+      const b = await take();
+      const pct = (k) => round1((100 * (b[k] - a[k])) / (b.Timestamp - a.Timestamp));
+      return {
+        busy_pct: pct('TaskDuration'),
+        script_pct: pct('ScriptDuration'),
+        render_pct: round1(pct('LayoutDuration') + pct('RecalcStyleDuration')),
+      };
+    },
+  };
+}
+
+/** The diagnostics counters: `accepted N · not holder N · replay N · …`. */
+const gateCounters = (host) =>
+  host.evaluate(() => {
+    const text = document.querySelector('[data-testid=diagnostics] .counters')?.textContent ?? '';
+    const out = {};
+    for (const part of text.split('·')) {
+      const m = part.trim().match(/^(.*\D)\s+(\d+)$/);
+      if (m) out[m[1].trim().replace(/ /g, '_')] = Number(m[2]);
+    }
+    return out;
+  });
+
+async function main() {
+  const began = Date.now();
+  assertLoopbackOnly();
+  const server = await startServer();
+  const browser = await launchBrowser();
+  const figures = {};
+  const raw = { started: new Date().toISOString(), load_avg: os.loadavg() };
+  let failure = null;
+  try {
+    console.error('input bench: host, controller, viewer …');
+    const host = await open(browser, server.url, HOST_HOOK);
+    await host.getByTestId('start-test-pattern').click();
+    await host.getByTestId('local-preview').waitFor({ timeout: 15_000 });
+    const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+    const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+    const controller = await join(browser, controllerLink, CONTROLLER_HOOK);
+    const viewer = await join(browser, viewerLink, VIEWER_HOOK);
+    const me = await controller
+      .locator('[data-testid=participant-list] > li.me')
+      .getAttribute('data-testid');
+    const cid = me.replace('participant-', '');
+
+    await controller.getByTestId('request-control').click();
+    await host.getByTestId(`grant-control-${cid}`).click({ timeout: 10_000 });
+    await controller
+      .locator('[data-testid=control-state]:text-is("granted")')
+      .waitFor({ timeout: 10_000 });
+
+    const rect = await pictureRect(controller);
+    const steps = plan(rect, MOVES + WARMUP, WARMUP);
+    // Warm-up (first renders, JIT), unrecorded; then start the records from empty.
+    await play(controller, steps.filter((s) => s.warm));
+    await sleep(500);
+    const measured = steps.filter((s) => !s.warm);
+    await controller.evaluate(() => { window.__ctl.length = 0; });
+    await host.evaluate(() => { window.__sink.length = 0; });
+    await viewer.evaluate(() => { window.__cur.length = 0; });
+    for (const page of [host, controller, viewer]) await page.evaluate(() => { window.__wire.length = 0; });
+
+    const gateBefore = await gateCounters(host);
+    const pages = { host, controller, viewer };
+    const threads = {};
+    for (const [name, page] of Object.entries(pages)) threads[name] = await mainThread(page);
+    const before = {};
+    for (const name of Object.keys(pages)) before[name] = await threads[name].take();
+    console.error(`input bench: ${measured.length} actions, one per ${INTERVAL_MS} ms …`);
+    const played = await play(controller, measured);
+    const busy = {};
+    for (const name of Object.keys(pages)) busy[name] = await threads[name].since(before[name]);
+    await sleep(1000); // stragglers
+    if (!deepEqualRect(rect, await pictureRect(controller))) {
+      throw new Error('the controller picture moved during the run; coordinates would not match');
+    }
+
+    const ctl = (await controller.evaluate(() => window.__ctl)).filter((e) => KIND[e.type]);
+    const sink = (await host.evaluate(() => window.__sink)).filter((s) => s.from === cid);
+    const cur = (await viewer.evaluate(() => window.__cur)).filter((c) => c.id === cid);
+    const gateAfter = await gateCounters(host);
+    const gate = Object.fromEntries(Object.entries(gateAfter).map(([k, v]) => [k, v - (gateBefore[k] ?? 0)]));
+    const wire = {
+      host: await host.evaluate(() => window.__wire),
+      controller: await controller.evaluate(() => window.__wire),
+      viewer: await viewer.evaluate(() => window.__wire),
+    };
+    const offsets = {};
+    for (const [name, page] of [['host', host], ['controller', controller], ['viewer', viewer]]) {
+      offsets[name] = await page.evaluate(clockOffset);
+    }
+    const errors = [host, controller, viewer].flatMap((p) => p.errors);
+
+    const input = matchInput(ctl, sink, rect);
+    const movePairs = input.pairs.filter((p) => p.sink.kind === 'move');
+    const cursor = matchCursors(cur, movePairs);
+    const ms = input.pairs.map((p) => p.ms);
+    const moveMs = movePairs.map((p) => p.ms);
+    const reliableMs = input.pairs.filter((p) => p.sink.kind !== 'move').map((p) => p.ms);
+    const moveTimes = ctl.filter((e) => e.type === 'pointermove').map((e) => e.t);
+    const pace = moveTimes.slice(1).map((t, i) => t - moveTimes[i]);
+    const skews = Object.values(offsets);
+    const split = stages(input.pairs, cursor.samples, wire);
+
+    figures.events = input.pairs.length;
+    Object.assign(figures, percentiles('input_ms', ms, [50, 95, 99]));
+    figures.input_ms_max = ms.length ? round1(Math.max(...ms)) : null;
+    figures.cursor_events = cursor.samples.length;
+    Object.assign(figures, percentiles('cursor_ms', cursor.samples.map((s) => s.ms), [50, 95, 99]));
+    // Breakdowns: pointer moves (unordered, unreliable channel) vs clicks/keys/wheel (ordered,
+    // reliable); the relay hop alone (host sink → viewer DOM); to the viewer's next frame.
+    figures.input_move_events = moveMs.length;
+    Object.assign(figures, percentiles('input_move_ms', moveMs, [50, 95]));
+    figures.input_reliable_events = reliableMs.length;
+    Object.assign(figures, percentiles('input_reliable_ms', reliableMs, [50, 95]));
+    Object.assign(figures, percentiles('cursor_relay_ms', cursor.samples.map((s) => s.relay_ms), [50, 95]));
+    Object.assign(figures, percentiles('cursor_frame_ms', cursor.samples.map((s) => s.frame_ms).filter((x) => x !== null), [50, 95]));
+    for (const [name, xs] of Object.entries(split.input)) {
+      Object.assign(figures, percentiles(`input_stage_${name}_ms`, xs, [50, 95]));
+    }
+    for (const [name, xs] of Object.entries(split.cursor)) {
+      Object.assign(figures, percentiles(`cursor_stage_${name}_ms`, xs, [50, 95]));
+    }
+    figures.cursor_moves_relayed_pct = movePairs.length ? round1((100 * cursor.samples.length) / movePairs.length) : null;
+    // What was sent and what did not arrive or could not be paired.
+    figures.events_dispatched = ctl.length;
+    figures.input_unmatched_controller = input.unmatchedCtl;
+    figures.input_unmatched_sink = input.unmatchedSink;
+    figures.cursor_unmatched = cursor.unmatched;
+    // The host's input gate over the measured run: accepted, and dropped for any reason
+    // (not holder, replay, rate limit, bounds, malformed; by reason in the samples file).
+    figures.host_gate_accepted = gate.accepted ?? null;
+    figures.host_gate_dropped = Object.entries(gate).reduce((n, [k, v]) => (k === 'accepted' ? n : n + v), 0);
+    // Context: the pace the controller actually produced, how long Chromium held input before
+    // dispatching it on the controller (not part of input_ms), the clocks' agreement, the load.
+    Object.assign(figures, percentiles('pace_ms', pace, [50, 95]));
+    Object.assign(figures, percentiles('controller_queued_ms', ctl.map((e) => e.queued), [50, 95]));
+    figures.actions_per_s = round1(measured.length / (played.ms / 1000));
+    // Main-thread load of each page during the run (script/render split in the samples file).
+    for (const [name, b] of Object.entries(busy)) figures[`${name}_main_busy_pct`] = b.busy_pct;
+    figures.clock_skew_ms_max = round1(Math.max(...skews) - Math.min(...skews));
+    figures.load_avg_1m_before = round1(raw.load_avg[0]);
+    figures.load_avg_1m_after = round1(os.loadavg()[0]);
+    figures.page_errors = errors.length;
+
+    Object.assign(raw, { rect, offsets, gate, played, busy, errors, ctl, sink, cur, wire, split, pairs: input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })), cursor: cursor.samples });
+    if (errors.length) console.error(`  page errors: ${errors.slice(0, 5).join(' | ')}`);
+  } catch (err) {
+    // Whatever was measured is still written; the run fails.
+    failure = err;
+  } finally {
+    await browser.close().catch(() => {});
+    await server.stop();
+  }
+  figures.duration_s = Math.round((Date.now() - began) / 1000);
+  await mkdir(path.dirname(opts.out), { recursive: true });
+  await writeFile(opts.out, `${JSON.stringify(figures, null, 2)}\n`);
+  await writeFile(opts.out.replace(/\.json$/, '') + '-samples.json', `${JSON.stringify(raw)}\n`);
+  console.error(`input bench: done in ${figures.duration_s} s`);
+  if (failure) {
+    console.error(`input bench: FAILED: ${failure.stack ?? failure}`);
+    process.exitCode = 1;
+  } else if (!figures.events || !figures.cursor_events) {
+    console.error('input bench: FAILED: no matched input or cursor events');
+    process.exitCode = 1;
+  }
+}
+
+function deepEqualRect(a, b) {
+  return ['x', 'y', 'w', 'h'].every((k) => Math.abs(a[k] - b[k]) < 0.5);
+}
+
+main().catch((err) => {
+  console.error(`input bench: ${err.stack ?? err}`);
+  process.exit(1);
+});
