@@ -125,8 +125,14 @@ pub fn ControllerBar(
 /// Host: what was dropped and why, and the latest input the sink received.
 #[component]
 pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
+    // The log is rebuilt on every event; only do that while someone is looking.
+    let open = RwSignal::new(false);
     view! {
-        <details class="diagnostics" data-testid="diagnostics">
+        <details
+            class="diagnostics"
+            data-testid="diagnostics"
+            on:toggle=move |_| open.update(|o| *o = !*o)
+        >
             <summary>
                 "Diagnostics — "
                 <span data-testid="dropped-count">{move || control.stats.get().dropped()}</span>
@@ -145,7 +151,10 @@ pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
             }}
             <ol class="sink-log" data-testid="sink-log">
                 {move || {
-                    control
+                    if !open.get() {
+                        return None;
+                    }
+                    let lines = control
                         .log
                         .get()
                         .iter()
@@ -166,7 +175,8 @@ pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
                                 </li>
                             }
                         })
-                        .collect_view()
+                        .collect_view();
+                    Some(lines)
                 }}
             </ol>
         </details>
@@ -233,26 +243,30 @@ pub fn Surface(
         <div class="surface" style=style aria-hidden="true">
             <For
                 each=listed
-                key=|(id, c)| (id.clone(), c.x.to_bits(), c.y.to_bits())
+                key=|(id, _)| id.clone()
                 let:item
             >
                 {
-                    let (id, c) = item;
+                    // Keyed by participant: a move updates attributes, it does not rebuild.
+                    let id = item.0;
+                    let me = id.clone();
+                    let at = Memo::new(move |_| cursors.with(|c| c.get(&me).cloned()));
+                    let field = move |f: fn(&CursorView) -> String| move || at.with(|c| c.as_ref().map(f));
                     view! {
                         <div
                             class="cursor"
                             data-testid=format!("remote-cursor-{id}")
-                            data-x=c.x.to_string()
-                            data-y=c.y.to_string()
-                            style=move || format!(
+                            data-x=field(|c| c.x.to_string())
+                            data-y=field(|c| c.y.to_string())
+                            style=move || at.with(|c| c.as_ref().map(|c| format!(
                                 "left:{}%;top:{}%;--c:{};transform:scale({})",
                                 c.x * 100.0, c.y * 100.0, c.color, 1.0 / zoom.get()
-                            )
+                            )))
                         >
                             <svg viewBox="0 0 16 20" width="16" height="20">
                                 <path d="M1 1 L1 17 L5 13 L8 19 L11 18 L8 12 L14 12 Z" />
                             </svg>
-                            <span class="cursor-name">{c.name.clone()}</span>
+                            <span class="cursor-name">{field(|c| c.name.clone())}</span>
                         </div>
                     }
                 }

@@ -44,9 +44,26 @@ impl GateStats {
     }
 }
 
+/// Pointer moves travel on the unordered channel and may overtake clicks and keys (ordered
+/// channel); each kind keeps its own "last accepted" sequence so neither drops the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Lane {
+    Pointer,
+    Ordered,
+}
+
+impl Lane {
+    fn of(kind: &InputKind) -> Lane {
+        match kind {
+            InputKind::Move { .. } => Lane::Pointer,
+            _ => Lane::Ordered,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct InputGate {
-    last_seq: BTreeMap<String, u64>,
+    last_seq: BTreeMap<(String, Lane), u64>,
     buckets: BTreeMap<String, (f64, u64)>,
     stats: GateStats,
 }
@@ -87,7 +104,7 @@ impl InputGate {
 
     /// Forgets a participant (its connection is gone; a new one starts a new sequence).
     pub fn forget(&mut self, id: &str) {
-        self.last_seq.remove(id);
+        self.last_seq.retain(|(who, _), _| who != id);
         self.buckets.remove(id);
     }
 
@@ -104,9 +121,10 @@ impl InputGate {
         if !in_bounds(&event.kind) {
             return Err(DropReason::OutOfBounds);
         }
+        let lane = (from.to_owned(), Lane::of(&event.kind));
         if self
             .last_seq
-            .get(from)
+            .get(&lane)
             .is_some_and(|last| event.seq <= *last)
         {
             return Err(DropReason::Replay);
@@ -119,7 +137,7 @@ impl InputGate {
         }
         *tokens -= 1.0;
         // Only accepted events advance the sequence: a dropped one may be retried.
-        self.last_seq.insert(from.to_owned(), event.seq);
+        self.last_seq.insert(lane, event.seq);
         Ok(())
     }
 }
@@ -184,6 +202,30 @@ mod tests {
         let s = g.stats();
         assert_eq!((s.accepted, s.not_holder, s.replay), (4, 1, 2));
         assert_eq!(s.dropped(), 3);
+    }
+
+    #[test]
+    fn a_move_overtaking_a_click_drops_neither() {
+        let mut g = InputGate::new();
+        let click = InputEvent {
+            seq: 2,
+            ts: 0,
+            kind: InputKind::Down {
+                x: 0.5,
+                y: 0.5,
+                b: Button::Left,
+            },
+        };
+        // Sent: move 1, click 2, move 3; the unordered channel delivers move 3 first.
+        assert_eq!(g.check(0, "c", true, &mv(1, 0.1, 0.1)), Ok(()));
+        assert_eq!(g.check(0, "c", true, &mv(3, 0.3, 0.3)), Ok(()));
+        assert_eq!(g.check(0, "c", true, &click), Ok(()));
+        // A late move is stale and a repeated click is a replay: both dropped.
+        assert_eq!(
+            g.check(0, "c", true, &mv(2, 0.2, 0.2)),
+            Err(DropReason::Replay)
+        );
+        assert_eq!(g.check(0, "c", true, &click), Err(DropReason::Replay));
     }
 
     #[test]
