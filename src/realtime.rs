@@ -31,6 +31,9 @@ use crate::state::{ConnectionStatus, SessionEntry};
 pub struct RealtimeSignals {
     pub status: RwSignal<ConnectionStatus>,
     pub roster: RwSignal<Roster>,
+    /// Someone presents as host whose profile our room key cannot open: the link's key is
+    /// wrong (or someone without it claims to host).
+    pub foreign_host: RwSignal<bool>,
 }
 
 /// Who this page is in the channel.
@@ -298,15 +301,22 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
         ClientEvent::TokenRefused { .. } => refresh_key(inner, true),
         ClientEvent::Presence { sync, .. } => {
             let open = inner.open_profile.clone();
+            let mut unreadable = Vec::new();
             signals.roster.update(|roster| {
                 roster.apply(&sync);
-                let forged = roster.open_profiles(|p| open(p));
-                if forged > 0 {
-                    leptos::logging::warn!(
-                        "{forged} participant(s) without this session's key ignored"
-                    );
-                }
+                unreadable = roster.open_profiles(|p| open(p));
             });
+            if !unreadable.is_empty() {
+                leptos::logging::warn!(
+                    "{} participant(s) whose profile does not open with our key ignored",
+                    unreadable.len()
+                );
+            }
+            // A host we cannot read means our link's key is not the session's.
+            let foreign_host = unreadable.iter().any(|p| p.role == pairux_core::Role::Host);
+            if signals.foreign_host.get_untracked() != foreign_host {
+                signals.foreign_host.set(foreign_host);
+            }
         }
         ClientEvent::Broadcast { event, payload, .. } => {
             let handler = inner.on_broadcast.borrow();
@@ -354,6 +364,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
     let signals = RealtimeSignals {
         status: RwSignal::new(ConnectionStatus::Connecting),
         roster: RwSignal::new(Roster::default()),
+        foreign_host: RwSignal::new(false),
     };
     let channel = SessionChannel {
         signals,

@@ -53,6 +53,7 @@ fn signals() -> RealtimeSignals {
     RealtimeSignals {
         status: RwSignal::new(ConnectionStatus::Connecting),
         roster: RwSignal::new(Roster::default()),
+        foreign_host: RwSignal::new(false),
     }
 }
 

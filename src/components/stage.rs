@@ -397,7 +397,13 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
     };
 
     let phase = move || view.phase.get();
+    // A host is there but our key cannot read it: the link's key is wrong.
+    let wrong_key = move || {
+        channel.signals.foreign_host.get()
+            && matches!(phase(), GuestPhase::WaitingForHost | GuestPhase::NotLive)
+    };
     let final_message = move || match phase() {
+        _ if wrong_key() => Some(("error", "Can't decrypt — check the link.")),
         GuestPhase::Full => Some(("error", "This session is full — ask the host to make room.")),
         GuestPhase::NotLive => Some((
             "error",
@@ -420,7 +426,7 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
             .into_any(),
             None => ().into_any(),
         }}
-        <Show when=move || !phase().is_final()>
+        <Show when=move || !phase().is_final() && !wrong_key()>
             {is_controller.then(|| view! {
                 <ControllerBar
                     state=view.control

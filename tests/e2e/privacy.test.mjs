@@ -52,3 +52,22 @@ test('the realtime server relays nothing it could read or tamper with', async ()
   }
   for (const p of [host, ...guests]) await p.context().close();
 });
+
+test('a viewer with the wrong key sees "Can\'t decrypt — check the link" and no picture', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const link = new URL(await host.getByTestId('invite-viewer-link').inputValue());
+  // Same session, another (well-formed) key.
+  link.hash = '#k=' + Buffer.alloc(32, 7).toString('base64url');
+  const viewer = await newPage(stack.browser);
+  await openApp(viewer, link.toString());
+  const banner = viewer.getByTestId('error-banner');
+  await banner.waitFor({ timeout: 15_000 });
+  assert.match(await banner.textContent(), /Can't decrypt — check the link/);
+  assert.equal(await viewer.getByTestId('remote-video').count(), 0);
+  // The host never sees the stranger: it has no profile the host can open.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await host.locator('[data-testid=participant-list] > li').count(), 1);
+  for (const p of [host, viewer]) await p.context().close();
+});

@@ -176,17 +176,23 @@ impl Roster {
 
     /// Replaces each participant's profile with `open(participant)` and drops those for which
     /// it returns `None` (a sealed profile that does not authenticate: someone without the
-    /// room key). Returns how many were dropped.
-    pub fn open_profiles(&mut self, open: impl Fn(&Participant) -> Option<Value>) -> usize {
-        let before = self.participants.len();
+    /// room key). Returns those dropped.
+    pub fn open_profiles(
+        &mut self,
+        open: impl Fn(&Participant) -> Option<Value>,
+    ) -> Vec<Participant> {
+        let mut dropped = Vec::new();
         self.participants.retain(|_, p| match open(p) {
             Some(profile) => {
                 p.profile = profile;
                 true
             }
-            None => false,
+            None => {
+                dropped.push(p.clone());
+                false
+            }
         });
-        before - self.participants.len()
+        dropped
     }
 
     /// Metas ignored because they did not describe a participant.
@@ -316,7 +322,8 @@ mod tests {
         ));
         let dropped = roster
             .open_profiles(|p| (p.profile == json!("sealed-a")).then(|| json!({"name": "Ada"})));
-        assert_eq!(dropped, 1);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].id, "b");
         assert_eq!(ids(&roster), ["a"]);
         assert_eq!(roster.get("a").unwrap().profile, json!({"name": "Ada"}));
     }
