@@ -11,6 +11,7 @@ pub mod media;
 pub mod peer;
 pub mod random;
 pub mod timer;
+pub mod transform;
 pub mod websocket;
 
 use wasm_bindgen::JsValue;

@@ -17,7 +17,8 @@ pub fn run(name: &str) -> Result<()> {
         "realtime" => realtime(),
         "media" => media(),
         "input" => input(),
-        other => bail!("unknown benchmark `{other}` (have: size, realtime, media, input)"),
+        "e2ee" => e2ee(),
+        other => bail!("unknown benchmark `{other}` (have: size, realtime, media, input, e2ee)"),
     }
 }
 
@@ -157,6 +158,28 @@ fn input() -> Result<()> {
     // The script writes what it measured even when a part failed; show that, then the failure.
     if let Ok(text) = std::fs::read_to_string(&json) {
         report("input", &serde_json::from_str(&text)?)?;
+    }
+    measured
+}
+
+/// SFrame throughput of the shipped transform worker, measured inside a worker in headless
+/// Chromium, next to WebCrypto AES-GCM on the same frames (bench/e2ee.mjs). No peer connection,
+/// but Chromium still runs in the loopback-only namespace like every browser here.
+fn e2ee() -> Result<()> {
+    build::app()?;
+    let json = out_dir()?.join("e2ee.json");
+    let _ = std::fs::remove_file(&json);
+    let ns = LoopbackNamespace::create()?;
+    let measured = util::run(
+        ns.exec("node")
+            .arg("bench/e2ee.mjs")
+            .arg("--out")
+            .arg(&json)
+            .env("PAIRUX_DIST", build::dist()),
+    );
+    drop(ns);
+    if let Ok(text) = std::fs::read_to_string(&json) {
+        report("e2ee", &serde_json::from_str(&text)?)?;
     }
     measured
 }

@@ -154,6 +154,20 @@ pub fn run(only: Option<&str>) -> Result<()> {
             "warnings",
         ]),
     );
+    r.check(
+        "clippy-wasm32-worker",
+        cargo().args([
+            "clippy",
+            "-p",
+            "pairux-worker",
+            "--all-targets",
+            "--target",
+            WASM,
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
     r.counted("cargo-test", cargo().args(["test", "--workspace"]));
 
     let browser_suites = ["wasm-bindgen-test", "conformance", "e2e"];

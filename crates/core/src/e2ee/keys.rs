@@ -69,14 +69,22 @@ impl fmt::Debug for SenderId {
     }
 }
 
+/// Base64url text in human-readable formats (JSON), the 16 bytes in binary ones.
 impl Serialize for SenderId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            self.0.serialize(s)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for SenderId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return <[u8; SENDER_ID_LEN]>::deserialize(d).map(SenderId);
+        }
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         SenderId::parse(&text).ok_or_else(|| serde::de::Error::custom("bad sender id"))
     }

@@ -35,7 +35,7 @@ pub use header::SframeHeader;
 pub use health::{FrameOutcome, HealthEffects, ReceiverHealth};
 pub use keys::{MediaKind, SenderId};
 pub use media::{FrameDecryptor, FrameEncryptor, FrameInfo};
-pub use protocol::{E2eeState, FromWorker, Side, ToWorker, TransformOptions};
+pub use protocol::{E2eeState, FromWorker, MalformedMessage, Side, ToWorker, TransformOptions};
 pub use sframe::{CipherSuite, SframeKey};
 pub use signal::{ProfileSealer, SignalAad, SignalSealer};
 

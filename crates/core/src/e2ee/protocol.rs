@@ -1,4 +1,6 @@
-//! Messages between the page and the transform worker (JSON text in `postMessage`).
+//! Messages between the page and the transform worker: serde types, encoded with postcard as
+//! the bytes of a `Uint8Array` in `postMessage` (JSON would be more readable in devtools, but
+//! serde_json's decoder was half of the worker's 60 KB budget).
 //!
 //! The page sends keys and participants ([`ToWorker`]); each transform carries
 //! [`TransformOptions`] (as `RTCRtpScriptTransform` options, or with the streams of the
@@ -15,11 +17,11 @@ use crate::link::{RoomKey, ROOM_KEY_LEN};
 
 /// Page → worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum ToWorker {
     /// The session's room key (from the link fragment).
     RoomKey {
-        #[serde(with = "room_key_text")]
+        #[serde(with = "room_key_serde")]
         key: RoomKey,
     },
     /// Our sender id for this join. Until it (and the room key) is known, outgoing frames are
@@ -52,10 +54,8 @@ pub struct TransformOptions {
     pub side: Side,
     pub media: MediaKind,
     /// Whose frames a receiving transform carries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participant: Option<String>,
     /// Codec to assume when frames carry no `mimeType` metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<Codec>,
 }
 
@@ -119,7 +119,7 @@ impl E2eeState {
 
 /// Worker → page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum FromWorker {
     /// The worker's wasm runs and its handlers are installed.
     Ready,
@@ -133,30 +133,43 @@ pub enum FromWorker {
     Rejected { reason: String },
 }
 
-macro_rules! json_text {
+/// A worker message that does not decode (a page/worker version mismatch or a bug).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed worker message")]
+pub struct MalformedMessage;
+
+macro_rules! wire_bytes {
     ($($t:ty),*) => {$(
         impl $t {
-            pub fn to_json(&self) -> String {
-                serde_json::to_string(self).expect("protocol messages always serialise")
+            pub fn to_bytes(&self) -> Vec<u8> {
+                postcard::to_allocvec(self).expect("protocol messages always serialise")
             }
 
-            pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-                serde_json::from_str(text)
+            pub fn from_bytes(bytes: &[u8]) -> Result<Self, MalformedMessage> {
+                postcard::from_bytes(bytes).map_err(|_| MalformedMessage)
             }
         }
     )*};
 }
-json_text!(ToWorker, FromWorker, TransformOptions);
+wire_bytes!(ToWorker, FromWorker, TransformOptions);
 
-/// The room key as the 43-character base64url text of links.
-mod room_key_text {
+/// The room key: the 43-character base64url text of links in human-readable formats, the 32
+/// bytes in binary ones.
+mod room_key_serde {
     use super::*;
 
     pub fn serialize<S: serde::Serializer>(key: &RoomKey, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&key.encode())
+        if s.is_human_readable() {
+            s.serialize_str(&key.encode())
+        } else {
+            key.as_bytes().serialize(s)
+        }
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RoomKey, D::Error> {
+        if !d.is_human_readable() {
+            return <[u8; ROOM_KEY_LEN]>::deserialize(d).map(RoomKey::from_bytes);
+        }
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         URL_SAFE_NO_PAD
             .decode(text.as_bytes())
@@ -172,41 +185,80 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wire_shapes() {
-        let sender = SenderId::from_bytes([0; 16]);
-        assert_eq!(
+    fn messages_round_trip_as_bytes() {
+        let sender = SenderId::from_bytes([7; 16]);
+        let to_worker = [
+            ToWorker::RoomKey {
+                key: RoomKey::from_bytes([0xfb; 32]),
+            },
+            ToWorker::LocalSender { sender },
             ToWorker::RemoteSender {
                 participant: "p1".into(),
-                sender
-            }
-            .to_json(),
-            r#"{"type":"remote-sender","participant":"p1","sender":"AAAAAAAAAAAAAAAAAAAAAA"}"#
-        );
-        assert_eq!(
-            TransformOptions::receiver("p1", MediaKind::Video).to_json(),
-            r#"{"side":"receive","media":"video","participant":"p1"}"#
-        );
-        assert_eq!(
+                sender,
+            },
+            ToWorker::Forget {
+                participant: "p1".into(),
+            },
+            ToWorker::Attach {
+                options: TransformOptions::receiver("p1", MediaKind::Audio),
+            },
+        ];
+        for msg in to_worker {
+            assert_eq!(ToWorker::from_bytes(&msg.to_bytes()), Ok(msg));
+        }
+        let from_worker = [
+            FromWorker::Ready,
             FromWorker::State {
                 participant: "p1".into(),
                 media: MediaKind::Video,
-                state: E2eeState::DecryptFailed
-            }
-            .to_json(),
-            r#"{"type":"state","participant":"p1","media":"video","state":"decrypt-failed"}"#
+                state: E2eeState::DecryptFailed,
+            },
+            FromWorker::Rejected {
+                reason: "why".into(),
+            },
+        ];
+        for msg in from_worker {
+            assert_eq!(FromWorker::from_bytes(&msg.to_bytes()), Ok(msg));
+        }
+        let mut options = TransformOptions::sender(MediaKind::Video);
+        options.codec = Some(Codec::H264);
+        assert_eq!(
+            TransformOptions::from_bytes(&options.to_bytes()),
+            Ok(options)
         );
-        assert_eq!(FromWorker::Ready.to_json(), r#"{"type":"ready"}"#);
     }
 
     #[test]
-    fn room_keys_travel_as_link_text() {
+    fn binary_form_is_compact_and_keys_are_raw_bytes() {
+        let sender = SenderId::from_bytes([7; 16]);
+        // Variant 1, then the 16 bytes.
+        let bytes = ToWorker::LocalSender { sender }.to_bytes();
+        assert_eq!(bytes.len(), 17);
+        assert_eq!(bytes[0], 1);
+        assert_eq!(&bytes[1..], &[7; 16]);
+        assert_eq!(FromWorker::Ready.to_bytes(), [0]);
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        for bad in [&[][..], &[9], &[0, 1, 2], &[2, 200, 1, 0xff]] {
+            assert_eq!(ToWorker::from_bytes(bad), Err(MalformedMessage));
+        }
+        assert_eq!(
+            TransformOptions::from_bytes(&[0, 0, 2]),
+            Err(MalformedMessage)
+        );
+    }
+
+    #[test]
+    fn room_keys_are_link_text_in_json() {
         let msg = ToWorker::RoomKey {
             key: RoomKey::from_bytes([0xfb; 32]),
         };
-        let text = msg.to_json();
+        let text = serde_json::to_string(&msg).unwrap();
         assert!(text.contains(&RoomKey::from_bytes([0xfb; 32]).encode()));
-        assert_eq!(ToWorker::from_json(&text).unwrap(), msg);
-        assert!(ToWorker::from_json(r#"{"type":"room-key","key":"AAAA"}"#).is_err());
+        assert_eq!(serde_json::from_str::<ToWorker>(&text).unwrap(), msg);
+        assert!(serde_json::from_str::<ToWorker>(r#"{"room-key":{"key":"AAAA"}}"#).is_err());
         // Debug output never shows it.
         assert!(!format!("{msg:?}").contains(&RoomKey::from_bytes([0xfb; 32]).encode()));
     }

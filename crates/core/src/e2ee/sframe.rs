@@ -10,7 +10,7 @@
 //! KID is a u64 and the suite a u16, both big-endian. Implemented: the AES-GCM suites 0x0004
 //! (the recommended one, used for media) and 0x0005; the AES-CTR-HMAC suites are not.
 
-use aes_gcm::aead::AeadInPlace;
+use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
 use sha2::{Sha256, Sha512};
@@ -172,12 +172,11 @@ impl SframeKey {
 
     /// Encrypts `buf` in place; returns the tag.
     pub fn seal_in_place(&self, ctr: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
-        let nonce = self.nonce(ctr);
-        let nonce = Nonce::from_slice(&nonce);
+        let nonce = Nonce::from(self.nonce(ctr));
         // AES-GCM only fails beyond 2^36 bytes of plaintext, far above any frame.
         let tag = match &self.cipher {
-            Cipher::Aes128(c) => c.encrypt_in_place_detached(nonce, aad, buf),
-            Cipher::Aes256(c) => c.encrypt_in_place_detached(nonce, aad, buf),
+            Cipher::Aes128(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
+            Cipher::Aes256(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
         }
         .expect("frames are far below the AES-GCM length limit");
         tag.into()
@@ -192,12 +191,11 @@ impl SframeKey {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), E2eeError> {
-        let nonce = self.nonce(ctr);
-        let nonce = Nonce::from_slice(&nonce);
-        let tag = Tag::from_slice(tag);
+        let nonce = Nonce::from(self.nonce(ctr));
+        let tag = Tag::from(*tag);
         match &self.cipher {
-            Cipher::Aes128(c) => c.decrypt_in_place_detached(nonce, aad, buf, tag),
-            Cipher::Aes256(c) => c.decrypt_in_place_detached(nonce, aad, buf, tag),
+            Cipher::Aes128(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
+            Cipher::Aes256(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
         }
         .map_err(|_| E2eeError::Authentication)
     }

@@ -11,7 +11,7 @@
 //! with media. Random 96-bit nonces are safe far beyond the messages a session sends (the
 //! AES-GCM bound is 2^32 per key).
 
-use aes_gcm::aead::AeadInPlace;
+use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
 use sha2::Sha256;
@@ -133,10 +133,10 @@ impl Sealer {
         out.extend_from_slice(plaintext);
         let tag = self
             .aead
-            .encrypt_in_place_detached(
-                Nonce::from_slice(&nonce),
+            .encrypt_inout_detached(
+                &Nonce::from(nonce),
                 &self.aad(fields),
-                &mut out[1 + SEAL_NONCE_LEN..],
+                (&mut out[1 + SEAL_NONCE_LEN..]).into(),
             )
             .expect("signaling messages are far below the AES-GCM length limit");
         out.extend_from_slice(&tag);
@@ -149,13 +149,15 @@ impl Sealer {
         }
         let (nonce, rest) = sealed[1..].split_at(SEAL_NONCE_LEN);
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+        let nonce = Nonce::try_from(nonce).map_err(|_| E2eeError::MalformedSealed)?;
+        let tag = Tag::try_from(tag).map_err(|_| E2eeError::MalformedSealed)?;
         let mut plaintext = ciphertext.to_vec();
         self.aead
-            .decrypt_in_place_detached(
-                Nonce::from_slice(nonce),
+            .decrypt_inout_detached(
+                &nonce,
                 &self.aad(fields),
-                &mut plaintext,
-                Tag::from_slice(tag),
+                plaintext.as_mut_slice().into(),
+                &tag,
             )
             .map_err(|_| E2eeError::Authentication)?;
         Ok(plaintext)

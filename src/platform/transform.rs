@@ -1,0 +1,353 @@
+//! The E2EE transform worker from the page's side: start it (one per page), hand it the keys,
+//! attach encrypting transforms to senders and decrypting ones to receivers, and hear each
+//! participant's `e2ee-state`. The worker (crates/worker) and its protocol
+//! (`pairux_core::e2ee::protocol`) do everything else; nothing here decides.
+//!
+//! Two browser APIs carry frames to the worker, chosen once per page ([`TransformApi::detect`])
+//! and applied when a peer connection is created ([`TransformApi::configure`]):
+//! - `RTCRtpScriptTransform` (the standard): `sender.transform = new RTCRtpScriptTransform(worker,
+//!   options)`; the worker gets an `rtctransform` event.
+//! - Chromium's `createEncodedStreams()` fallback: needs `encodedInsertableStreams: true` in the
+//!   RTCConfiguration (Chrome then holds frames back until the streams exist, so nothing leaks in
+//!   clear); the streams are transferred to the worker. Calling it twice throws "Encoded streams
+//!   already created".
+//!
+//! Both are bound by a small extern block rather than web-sys's unstable bindings, so this module
+//! also compiles for the native checks.
+//!
+//! Chromium quirks the callers must respect (reference/e2ee.md): attach receiver transforms in the
+//! `track` handler, not right after `addTransceiver` (aws/amazon-chime-sdk-js#3123); use
+//! `sendonly`/`recvonly` transceivers, since a receiver transform on a `sendrecv` transceiver may
+//! never run (w3c/webrtc-encoded-transform#314); attach sender transforms before negotiating,
+//! or the first frames of the standard API go out before the transform exists.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Promise, Reflect, Uint8Array};
+use pairux_core::e2ee::{E2eeState, FromWorker, MediaKind, SenderId, ToWorker, TransformOptions};
+use pairux_core::link::RoomKey;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    ErrorEvent, MessageEvent, RtcConfiguration, RtcRtpReceiver, RtcRtpSender, Worker,
+    WorkerOptions, WorkerType,
+};
+
+use super::{js_error, window, JsError};
+
+/// Where Trunk puts the worker's loader (index.html, `data-type="worker"`; Trunk never hashes
+/// worker file names).
+pub const WORKER_URL: &str = "/pairux-worker_loader.js";
+
+#[wasm_bindgen]
+extern "C" {
+    /// `RTCRtpScriptTransform`.
+    #[wasm_bindgen(js_name = RTCRtpScriptTransform)]
+    type ScriptTransform;
+
+    #[wasm_bindgen(constructor, catch, js_class = "RTCRtpScriptTransform")]
+    fn new(worker: &Worker, options: &JsValue) -> Result<ScriptTransform, JsValue>;
+
+    /// An `RTCRtpSender` or `RTCRtpReceiver`, for the members both have.
+    type RtpEndpoint;
+
+    #[wasm_bindgen(method, setter = transform)]
+    fn set_transform(this: &RtpEndpoint, transform: &ScriptTransform);
+
+    #[wasm_bindgen(method, catch, js_name = createEncodedStreams)]
+    fn create_encoded_streams(this: &RtpEndpoint) -> Result<EncodedStreams, JsValue>;
+
+    /// `{readable, writable}` from `createEncodedStreams()`.
+    type EncodedStreams;
+
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &EncodedStreams) -> JsValue;
+
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &EncodedStreams) -> JsValue;
+}
+
+/// How encoded frames reach the worker in this browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransformApi {
+    /// `RTCRtpScriptTransform` (Chrome 141+, Firefox 117+, Safari 15.4+).
+    Script,
+    /// Chromium's `createEncodedStreams()`.
+    EncodedStreams,
+    /// Neither: media cannot be end-to-end encrypted here, so it must not be sent or accepted.
+    Unsupported,
+}
+
+impl TransformApi {
+    /// The standard API where it exists, else the Chromium fallback.
+    pub fn detect() -> TransformApi {
+        let Ok(window) = window() else {
+            return TransformApi::Unsupported;
+        };
+        let has =
+            |object: &JsValue, name: &str| Reflect::has(object, &name.into()).unwrap_or(false);
+        if has(&window, "RTCRtpScriptTransform") {
+            return TransformApi::Script;
+        }
+        let sender_prototype = Reflect::get(&window, &"RTCRtpSender".into())
+            .and_then(|class| Reflect::get(&class, &"prototype".into()))
+            .unwrap_or(JsValue::UNDEFINED);
+        if !sender_prototype.is_undefined() && has(&sender_prototype, "createEncodedStreams") {
+            TransformApi::EncodedStreams
+        } else {
+            TransformApi::Unsupported
+        }
+    }
+
+    /// Whether the RTCConfiguration needs `encodedInsertableStreams: true`.
+    pub fn needs_insertable_streams(self) -> bool {
+        self == TransformApi::EncodedStreams
+    }
+
+    /// Prepares a peer connection's configuration for this API (before `new RTCPeerConnection`).
+    pub fn configure(self, config: &RtcConfiguration) {
+        if self.needs_insertable_streams() {
+            // Not in web-sys's RtcConfiguration: a Chromium extension.
+            let _ = Reflect::set(config, &"encodedInsertableStreams".into(), &JsValue::TRUE);
+        }
+    }
+}
+
+/// The page's transform worker.
+pub struct TransformWorker {
+    worker: Worker,
+    api: TransformApi,
+    ready: Promise,
+    states: Rc<RefCell<States>>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+/// Who hears about state changes: `(participant, state)`.
+type StateListener = Rc<dyn Fn(&str, E2eeState)>;
+
+/// The `ready` promise's resolve and reject, until one is called.
+type Settle = Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>>;
+
+/// Per-participant, per-media states and who wants to hear about changes.
+#[derive(Default)]
+struct States {
+    by_participant: HashMap<String, HashMap<MediaKind, E2eeState>>,
+    listener: Option<StateListener>,
+}
+
+thread_local! {
+    static PAGE_WORKER: RefCell<Option<Rc<TransformWorker>>> = const { RefCell::new(None) };
+}
+
+/// The page's one transform worker, started on first use (from [`WORKER_URL`], with the API
+/// [`TransformApi::detect`] finds).
+pub fn page_worker() -> Result<Rc<TransformWorker>, JsError> {
+    if let Some(worker) = PAGE_WORKER.with(|w| w.borrow().clone()) {
+        return Ok(worker);
+    }
+    let worker = Rc::new(TransformWorker::start(WORKER_URL, TransformApi::detect())?);
+    PAGE_WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
+    Ok(worker)
+}
+
+impl TransformWorker {
+    /// Starts a worker from `url` (a module script). Prefer [`page_worker`]; this is for tests
+    /// and for pages that serve the worker elsewhere.
+    pub fn start(url: &str, api: TransformApi) -> Result<Self, JsError> {
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let worker = Worker::new_with_options(url, &options).map_err(js_error)?;
+
+        let settle: Settle = Default::default();
+        let slot = settle.clone();
+        let ready =
+            Promise::new(&mut |resolve, reject| *slot.borrow_mut() = Some((resolve, reject)));
+
+        let states: Rc<RefCell<States>> = Default::default();
+        let (on_ready, table) = (settle.clone(), states.clone());
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let Some(bytes) = ev.data().dyn_ref::<Uint8Array>().map(Uint8Array::to_vec) else {
+                return;
+            };
+            match FromWorker::from_bytes(&bytes) {
+                Ok(FromWorker::Ready) => {
+                    if let Some((resolve, _)) = on_ready.borrow_mut().take() {
+                        let _ = resolve.call0(&JsValue::UNDEFINED);
+                    }
+                }
+                Ok(FromWorker::State {
+                    participant,
+                    media,
+                    state,
+                }) => States::update(&table, &participant, media, state),
+                // A rejected message or transform is a page bug; the worker already dropped it
+                // (failing closed), and there is nobody to tell at run time.
+                Ok(FromWorker::Rejected { .. }) | Err(_) => {}
+            }
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+
+        let on_failure = settle;
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |ev: ErrorEvent| {
+            if let Some((_, reject)) = on_failure.borrow_mut().take() {
+                let reason = format!("E2EE worker failed to start: {}", ev.message());
+                let _ = reject.call1(&JsValue::UNDEFINED, &JsValue::from_str(&reason));
+            }
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+
+        Ok(TransformWorker {
+            worker,
+            api,
+            ready,
+            states,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    }
+
+    /// The API this worker's transforms use.
+    pub fn api(&self) -> TransformApi {
+        self.api
+    }
+
+    /// Resolves once the worker's wasm runs (or fails if its script could not load).
+    pub async fn ready(&self) -> Result<(), JsError> {
+        JsFuture::from(self.ready.clone())
+            .await
+            .map(|_| ())
+            .map_err(js_error)
+    }
+
+    /// The session's room key (from the link fragment). Until it and [`Self::set_local_sender`]
+    /// arrive, the worker drops every outgoing frame.
+    pub fn set_room_key(&self, key: &RoomKey) -> Result<(), JsError> {
+        self.send(&ToWorker::RoomKey { key: key.clone() })
+    }
+
+    /// Our sender id for this join (fresh random bytes per join).
+    pub fn set_local_sender(&self, sender: SenderId) -> Result<(), JsError> {
+        self.send(&ToWorker::LocalSender { sender })
+    }
+
+    /// A remote participant's sender id (from its sealed presence profile).
+    pub fn set_remote_sender(&self, participant: &str, sender: SenderId) -> Result<(), JsError> {
+        self.send(&ToWorker::RemoteSender {
+            participant: participant.to_owned(),
+            sender,
+        })
+    }
+
+    /// A participant left: the worker drops its keys, and its state is forgotten here.
+    pub fn forget(&self, participant: &str) -> Result<(), JsError> {
+        self.states.borrow_mut().by_participant.remove(participant);
+        self.send(&ToWorker::Forget {
+            participant: participant.to_owned(),
+        })
+    }
+
+    /// Calls `listener(participant, state)` whenever a participant's state changes: the worst of
+    /// its transforms' (video, audio). Replaces an earlier listener.
+    pub fn on_state(&self, listener: impl Fn(&str, E2eeState) + 'static) {
+        self.states.borrow_mut().listener = Some(Rc::new(listener));
+    }
+
+    /// A participant's current state; `None` until one of its frames arrived.
+    pub fn state_of(&self, participant: &str) -> Option<E2eeState> {
+        let states = self.states.borrow();
+        E2eeState::worst(states.by_participant.get(participant)?.values().copied())
+    }
+
+    /// Encrypts what `sender` sends. Call right after `addTransceiver`, before negotiating.
+    pub fn attach_sender(&self, sender: &RtcRtpSender, media: MediaKind) -> Result<(), JsError> {
+        self.attach(sender.unchecked_ref(), &TransformOptions::sender(media))
+    }
+
+    /// Decrypts what `receiver` receives from `participant`. Call in the `track` handler.
+    pub fn attach_receiver(
+        &self,
+        receiver: &RtcRtpReceiver,
+        participant: &str,
+        media: MediaKind,
+    ) -> Result<(), JsError> {
+        self.attach(
+            receiver.unchecked_ref(),
+            &TransformOptions::receiver(participant, media),
+        )
+    }
+
+    fn attach(&self, endpoint: &RtpEndpoint, options: &TransformOptions) -> Result<(), JsError> {
+        match self.api {
+            TransformApi::Script => {
+                let bytes = Uint8Array::from(options.to_bytes().as_slice());
+                let transform = ScriptTransform::new(&self.worker, &bytes).map_err(js_error)?;
+                endpoint.set_transform(&transform);
+                Ok(())
+            }
+            TransformApi::EncodedStreams => {
+                let streams = endpoint.create_encoded_streams().map_err(js_error)?;
+                let (readable, writable) = (streams.readable(), streams.writable());
+                let msg = js_sys::Object::new();
+                let attach = ToWorker::Attach {
+                    options: options.clone(),
+                };
+                let bytes = Uint8Array::from(attach.to_bytes().as_slice());
+                for (name, value) in [
+                    ("msg", bytes.as_ref()),
+                    ("readable", &readable),
+                    ("writable", &writable),
+                ] {
+                    Reflect::set(&msg, &name.into(), value).map_err(js_error)?;
+                }
+                let transfer = Array::of2(&readable, &writable);
+                self.worker
+                    .post_message_with_transfer(&msg, &transfer)
+                    .map_err(js_error)
+            }
+            TransformApi::Unsupported => Err(JsError(
+                "this browser cannot encrypt media end to end".into(),
+            )),
+        }
+    }
+
+    fn send(&self, msg: &ToWorker) -> Result<(), JsError> {
+        let bytes = Uint8Array::from(msg.to_bytes().as_slice());
+        self.worker.post_message(&bytes).map_err(js_error)
+    }
+}
+
+impl Drop for TransformWorker {
+    fn drop(&mut self) {
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        self.worker.terminate();
+    }
+}
+
+impl States {
+    /// Records a transform's state and tells the listener if its participant's state changed.
+    fn update(table: &Rc<RefCell<States>>, participant: &str, media: MediaKind, state: E2eeState) {
+        let (changed, listener) = {
+            let mut states = table.borrow_mut();
+            let media_states = states
+                .by_participant
+                .entry(participant.to_owned())
+                .or_default();
+            let before = E2eeState::worst(media_states.values().copied());
+            media_states.insert(media, state);
+            let after = E2eeState::worst(media_states.values().copied());
+            (
+                after.filter(|&a| Some(a) != before),
+                states.listener.clone(),
+            )
+        };
+        // Called with no borrow held: the listener may read `state_of`.
+        if let (Some(state), Some(listener)) = (changed, listener) {
+            listener(participant, state);
+        }
+    }
+}
