@@ -3,9 +3,12 @@
 //!
 //! Fail closed: without the room key and our sender id every outgoing frame is refused
 //! ([`E2eeError::NoKey`]), and an incoming frame of a participant we have no key for is refused
-//! too. Repeating a key message is harmless: the same room key and sender id keep the
-//! existing keys, counters and replay windows (a fresh encryptor would restart the counter at 0
-//! and reuse nonces).
+//! too.
+//!
+//! Keys are derived once per (room key, sender id) and kept for the worker's life: repeating a
+//! key message, or going back to an earlier room key or sender id, continues that key's counter
+//! and replay window instead of starting them again. (A fresh encryptor would restart at counter
+//! 0 and reuse nonces; a fresh replay window would accept old frames again.)
 
 use std::collections::HashMap;
 
@@ -15,14 +18,47 @@ use super::protocol::ToWorker;
 use super::E2eeError;
 use crate::link::RoomKey;
 
+/// A key state derived for one (room key, sender id).
+struct Derived<T> {
+    room: RoomKey,
+    sender: SenderId,
+    state: T,
+}
+
+/// Finds the state for `(room, sender)` in `all`, deriving it on first use.
+fn derived<'a, T>(
+    all: &'a mut Vec<Derived<T>>,
+    room: &RoomKey,
+    sender: SenderId,
+    derive: impl FnOnce() -> T,
+) -> &'a mut T {
+    let index = match all
+        .iter()
+        .position(|d| d.room == *room && d.sender == sender)
+    {
+        Some(i) => i,
+        None => {
+            all.push(Derived {
+                room: room.clone(),
+                sender,
+                state: derive(),
+            });
+            all.len() - 1
+        }
+    };
+    &mut all[index].state
+}
+
 #[derive(Default)]
 pub struct E2eeEngine {
     room: Option<RoomKey>,
     local: Option<SenderId>,
-    encryptor: Option<FrameEncryptor>,
-    /// Sender id per participant, kept even before the room key is known.
+    /// Every encryptor we used (the current one is for `room` and `local`).
+    encryptors: Vec<Derived<FrameEncryptor>>,
+    /// The current sender id of each remote participant.
     senders: HashMap<String, SenderId>,
-    decryptors: HashMap<String, FrameDecryptor>,
+    /// Every decryptor of each remote participant.
+    decryptors: HashMap<String, Vec<Derived<FrameDecryptor>>>,
 }
 
 impl E2eeEngine {
@@ -33,30 +69,13 @@ impl E2eeEngine {
     /// Applies a key or participant message; [`ToWorker::Attach`] is the glue's business.
     pub fn handle(&mut self, msg: &ToWorker) {
         match msg {
-            ToWorker::RoomKey { key } => {
-                if self.room.as_ref() != Some(key) {
-                    self.room = Some(key.clone());
-                    self.encryptor = None;
-                    self.decryptors.clear();
-                    self.rekey();
-                }
-            }
-            ToWorker::LocalSender { sender } => {
-                if self.local != Some(*sender) {
-                    self.local = Some(*sender);
-                    self.encryptor = None;
-                    self.rekey();
-                }
-            }
+            ToWorker::RoomKey { key } => self.room = Some(key.clone()),
+            ToWorker::LocalSender { sender } => self.local = Some(*sender),
             ToWorker::RemoteSender {
                 participant,
                 sender,
             } => {
-                if self.senders.get(participant) != Some(sender) {
-                    self.senders.insert(participant.clone(), *sender);
-                    self.decryptors.remove(participant);
-                    self.rekey();
-                }
+                self.senders.insert(participant.clone(), *sender);
             }
             ToWorker::Forget { participant } => {
                 self.senders.remove(participant);
@@ -66,23 +85,9 @@ impl E2eeEngine {
         }
     }
 
-    /// Builds whatever keys the known room key and sender ids allow and are missing.
-    fn rekey(&mut self) {
-        let Some(room) = &self.room else { return };
-        if self.encryptor.is_none() {
-            self.encryptor = self.local.map(|sender| FrameEncryptor::new(room, sender));
-        }
-        for (participant, sender) in &self.senders {
-            if !self.decryptors.contains_key(participant) {
-                self.decryptors
-                    .insert(participant.clone(), FrameDecryptor::new(room, *sender));
-            }
-        }
-    }
-
     /// Whether outgoing frames can be encrypted.
     pub fn can_send(&self) -> bool {
-        self.encryptor.is_some()
+        self.room.is_some() && self.local.is_some()
     }
 
     pub fn encrypt(
@@ -91,13 +96,14 @@ impl E2eeEngine {
         frame: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), E2eeError> {
-        match &mut self.encryptor {
-            Some(enc) => enc.encrypt(info, frame, out),
-            None => {
-                out.clear();
-                Err(E2eeError::NoKey)
-            }
-        }
+        let (Some(room), Some(sender)) = (&self.room, self.local) else {
+            out.clear();
+            return Err(E2eeError::NoKey);
+        };
+        derived(&mut self.encryptors, room, sender, || {
+            FrameEncryptor::new(room, sender)
+        })
+        .encrypt(info, frame, out)
     }
 
     pub fn decrypt(
@@ -107,13 +113,12 @@ impl E2eeEngine {
         frame: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), E2eeError> {
-        match self.decryptors.get_mut(participant) {
-            Some(dec) => dec.decrypt(info, frame, out),
-            None => {
-                out.clear();
-                Err(E2eeError::NoKey)
-            }
-        }
+        let (Some(room), Some(&sender)) = (&self.room, self.senders.get(participant)) else {
+            out.clear();
+            return Err(E2eeError::NoKey);
+        };
+        let all = self.decryptors.entry(participant.to_owned()).or_default();
+        derived(all, room, sender, || FrameDecryptor::new(room, sender)).decrypt(info, frame, out)
     }
 }
 
@@ -238,5 +243,35 @@ mod tests {
         host.encrypt(VIDEO, b"new", &mut wire).unwrap();
         viewer.decrypt("host", VIDEO, &wire, &mut back).unwrap();
         assert_eq!(back, b"new");
+    }
+
+    #[test]
+    fn going_back_to_an_earlier_sender_id_continues_its_counter() {
+        let mut host = E2eeEngine::new();
+        let mut viewer = E2eeEngine::new();
+        for m in [room(9), local(1)] {
+            host.handle(&m);
+        }
+        for m in [room(9), remote("host", 1)] {
+            viewer.handle(&m);
+        }
+        let (mut first, mut later, mut back) = (Vec::new(), Vec::new(), Vec::new());
+        host.encrypt(VIDEO, b"one", &mut first).unwrap();
+        // Another sender id, another room key, then the first pair again.
+        for m in [local(2), room(8), room(9), local(1)] {
+            host.handle(&m);
+            host.encrypt(VIDEO, b"xyz", &mut later).unwrap();
+        }
+        viewer.decrypt("host", VIDEO, &first, &mut back).unwrap();
+        // The last frame is counter 1 of the first key, not 0 again.
+        assert_eq!(later[3], 0x91);
+        viewer.decrypt("host", VIDEO, &later, &mut back).unwrap();
+        // And the viewer, switched away and back, still knows counter 0.
+        viewer.handle(&remote("host", 5));
+        viewer.handle(&remote("host", 1));
+        assert_eq!(
+            viewer.decrypt("host", VIDEO, &first, &mut back),
+            Err(E2eeError::Replayed(0))
+        );
     }
 }
