@@ -184,9 +184,11 @@ impl TransformWorker {
                     media,
                     state,
                 }) => States::update(&table, &participant, media, state),
-                // A rejected message or transform is a page bug; the worker already dropped it
-                // (failing closed), and there is nobody to tell at run time.
-                Ok(FromWorker::Rejected { .. }) | Err(_) => {}
+                // A page bug: the worker dropped the message or transform (failing closed).
+                Ok(FromWorker::Rejected { reason }) => {
+                    leptos::logging::warn!("E2EE worker rejected a message: {reason}");
+                }
+                Err(_) => leptos::logging::warn!("unreadable message from the E2EE worker"),
             }
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
