@@ -12,8 +12,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
+use pairux_core::e2ee::keys::SENDER_ID_LEN;
 use pairux_core::e2ee::signal::SEAL_NONCE_LEN;
-use pairux_core::e2ee::ProfileSealer;
+use pairux_core::e2ee::{ProfileSealer, SenderId};
 use pairux_core::realtime::{BroadcastConfig, PresenceConfig};
 use pairux_core::realtime_client::{
     BroadcastBody, ChannelId, ChannelOptions, ChannelState, ClientEvent, ClientOptions,
@@ -22,6 +23,7 @@ use pairux_core::realtime_client::{
 use pairux_core::roster::{Participant, Roster};
 use pairux_core::session::{SignalCodec, SignalEnvelope, SignalError, SIGNAL_EVENT};
 
+use crate::platform::transform;
 use crate::platform::websocket::{Socket, SocketEvent};
 use crate::platform::{clock, fetch, timer::Timer};
 use crate::state::{ConnectionStatus, SessionEntry};
@@ -375,9 +377,28 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         me: StoredValue::new(participant_id.to_owned()),
         dropped_signals: RwSignal::new(0),
     };
-    // The profile (display name) is sealed with the room key: the server relays it unread.
+    // Media keys: the room key, and a sender id that is new for every join, so a reload never
+    // reuses an SFrame counter. Receivers learn our sender id from our sealed profile.
+    let media_keys = transform::page_worker().ok();
+    let mut bytes = [0u8; SENDER_ID_LEN];
+    let sender = crate::platform::random::fill(&mut bytes)
+        .ok()
+        .map(|()| SenderId::from_bytes(bytes));
+    if let (Some(worker), Some(sender)) = (&media_keys, sender) {
+        if let Err(err) = worker
+            .set_room_key(&entry.link.room_key)
+            .and_then(|()| worker.set_local_sender(sender))
+        {
+            leptos::logging::error!("media keys not set; nothing will be sent: {err}");
+        }
+    }
+    // The profile (display name, media sender id) is sealed with the room key: the server
+    // relays it unread.
     let profiles = Rc::new(ProfileSealer::new(&entry.link.room_key));
-    let profile = serde_json::json!({ "name": default_name(entry.role, participant_id) });
+    let profile = serde_json::json!({
+        "name": default_name(entry.role, participant_id),
+        "sender": sender.map(|s| s.to_string()),
+    });
     // getRandomValues cannot fail in a browser that got this far; fail closed regardless.
     let sealed = random_nonce()
         .map(|nonce| {
@@ -400,7 +421,16 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         open_profile: Rc::new(move |p: &Participant| {
             let sealed = URL_SAFE_NO_PAD.decode(p.profile.as_str()?).ok()?;
             let plain = profiles.open(&p.id, p.role, &sealed).ok()?;
-            serde_json::from_slice(&plain).ok()
+            let profile: serde_json::Value = serde_json::from_slice(&plain).ok()?;
+            let sender = profile
+                .get("sender")
+                .and_then(|s| s.as_str())
+                .and_then(SenderId::parse);
+            if let (Some(worker), Some(sender)) = (&media_keys, sender) {
+                // Repeated on every presence change; the worker keeps keys it already has.
+                let _ = worker.set_remote_sender(&p.id, sender);
+            }
+            Some(profile)
         }),
     };
     leptos::task::spawn_local(async move {

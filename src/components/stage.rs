@@ -188,6 +188,15 @@ pub fn HostStage(me: String, channel: SessionChannel, entry: SessionEntry) -> im
                     </select>
                 </label>
                 <span class="badge" data-testid="session-mode">"p2p"</span>
+                <E2eeBadge state=Signal::derive(move || {
+                    if platform::transform::TransformApi::detect()
+                        == platform::transform::TransformApi::Unsupported
+                    {
+                        "off"
+                    } else {
+                        "ok"
+                    }
+                })/>
                 <button class="danger" data-testid="end-session" on:click=end>"End session"</button>
             </div>
             <Diagnostics control/>
@@ -486,6 +495,13 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
             </div>
             <div class="viewer-controls">
                 <span class="badge" data-testid="session-mode">"p2p"</span>
+                <E2eeBadge state=Signal::derive(move || {
+                    if channel.signals.foreign_host.get() {
+                        "decrypt-failed"
+                    } else {
+                        view.e2ee.get().map_or("waiting-key", |s| s.as_str())
+                    }
+                })/>
                 <button on:click=move |_| set_zoom(zoom.get_untracked() / 1.25) aria-label="Zoom out">"−"</button>
                 <span class="zoom" data-testid="zoom-level">{move || format!("{:.0}%", zoom.get() * 100.0)}</span>
                 <button on:click=move |_| set_zoom(zoom.get_untracked() * 1.25) aria-label="Zoom in">"+"</button>
@@ -497,6 +513,23 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                 </label>
             </div>
         </Show>
+    }
+}
+
+/// `e2ee-state`: the word tests read, and what it means for people.
+#[component]
+fn E2eeBadge(state: Signal<&'static str>) -> impl IntoView {
+    let label = move || match state.get() {
+        "ok" => "🔒 End-to-end encrypted",
+        "waiting-key" => "Waiting for the key…",
+        "decrypt-failed" => "Can't decrypt — check the link",
+        _ => "Not encrypted",
+    };
+    view! {
+        <span class="badge e2ee" data-state=state title=label>
+            <span data-testid="e2ee-state" class="e2ee-word">{state}</span>
+            <span class="e2ee-label">{label}</span>
+        </span>
     }
 }
 

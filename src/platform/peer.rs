@@ -17,7 +17,9 @@ use web_sys::{
     RtcTrackEvent,
 };
 
+use super::transform::{self, TransformApi, TransformWorker};
 use super::{js_error, JsError};
+use pairux_core::e2ee::MediaKind;
 
 /// What a peer connection reports.
 pub enum PeerEvent {
@@ -51,6 +53,7 @@ const POINTER: &str = "pairux-pointer";
 
 pub struct Peer {
     pc: RtcPeerConnection,
+    worker: Rc<TransformWorker>,
     channel: std::cell::RefCell<Option<RtcDataChannel>>,
     pointer: std::cell::RefCell<Option<RtcDataChannel>>,
     on_event: Rc<dyn Fn(PeerEvent)>,
@@ -59,11 +62,22 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A connection to participant `remote`. Media is end-to-end encrypted through the page's
+    /// transform worker; a browser that cannot transform encoded frames gets no connection
+    /// (fail closed: nothing is ever sent or shown in clear).
     pub fn new(
         config: &ClientConfig,
+        remote: &str,
         on_event: impl Fn(PeerEvent) + 'static,
     ) -> Result<Rc<Peer>, JsError> {
+        let worker = transform::page_worker()?;
+        if worker.api() == TransformApi::Unsupported {
+            return Err(JsError(
+                "this browser cannot encrypt media end to end".to_owned(),
+            ));
+        }
         let rtc = RtcConfiguration::new();
+        worker.api().configure(&rtc);
         let servers = Array::new();
         for server in &config.ice_servers {
             let urls: JsValue = match &server.urls {
@@ -108,8 +122,15 @@ impl Peer {
         pc.set_onicecandidate(Some(handlers[1].as_ref().unchecked_ref()));
 
         let cb = on_event.clone();
+        let (decrypt, sender) = (worker.clone(), remote.to_owned());
         handlers.push(handler(move |ev| {
             let ev: RtcTrackEvent = ev.unchecked_into();
+            // Attached here, synchronously, before any frame is decoded: receiver transforms
+            // attached right after addTransceiver are sometimes never invoked in Chrome.
+            if let Err(err) = decrypt.attach_receiver(&ev.receiver(), &sender, MediaKind::Video) {
+                leptos::logging::error!("cannot decrypt this track, not showing it: {err}");
+                return;
+            }
             let stream = ev
                 .streams()
                 .get(0)
@@ -139,6 +160,7 @@ impl Peer {
 
         let peer = Rc::new(Peer {
             pc,
+            worker,
             channel: Default::default(),
             pointer: Default::default(),
             on_event,
@@ -184,6 +206,14 @@ impl Peer {
         let transceiver = self
             .pc
             .add_transceiver_with_media_stream_track_and_init(track, &init);
+        // Before negotiating, so not one frame leaves unencrypted.
+        if let Err(err) = self
+            .worker
+            .attach_sender(&transceiver.sender(), MediaKind::Video)
+        {
+            transceiver.stop();
+            return Err(err);
+        }
         prefer_vp8(&transceiver);
         keep_resolution(&transceiver.sender());
         Ok(())

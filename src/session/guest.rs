@@ -8,6 +8,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
 use pairux_core::control::{ControlClient, ControlMsg, ControlState, InputKind};
+use pairux_core::e2ee::E2eeState;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
@@ -18,6 +19,7 @@ use web_sys::MediaStream;
 use super::host_control::CursorView;
 use super::peer_link::{LinkEvent, PeerLink};
 use crate::platform::timer::Timer;
+use crate::platform::transform;
 use crate::platform::{clock, peer::Peer as RtcPeer};
 use crate::realtime::SessionChannel;
 
@@ -30,6 +32,8 @@ pub struct GuestSignals {
     pub control: RwSignal<ControlState>,
     /// Holders' pointers relayed by the host.
     pub cursors: RwSignal<BTreeMap<String, CursorView>>,
+    /// How decryption of the host's media goes; `None` before its first frame.
+    pub e2ee: RwSignal<Option<E2eeState>>,
 }
 
 impl GuestSignals {
@@ -40,6 +44,7 @@ impl GuestSignals {
             stats: RwSignal::new(None),
             control: RwSignal::new(ControlState::None),
             cursors: RwSignal::new(BTreeMap::new()),
+            e2ee: RwSignal::new(None),
         }
     }
 }
@@ -98,6 +103,15 @@ impl GuestRuntime {
             let runtime = GuestRuntime { inner };
             runtime.on_signal(envelope);
         });
+        if let Ok(worker) = transform::page_worker() {
+            let weak = Rc::downgrade(&runtime.inner);
+            worker.on_state(move |participant, state| {
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.session.borrow().host() == Some(participant) {
+                    inner.view.e2ee.set(Some(state));
+                }
+            });
+        }
         runtime.refresh();
         runtime
     }
@@ -262,6 +276,7 @@ impl GuestRuntime {
 
     fn expect_peer(&self, host: String) {
         let inner = &self.inner;
+        let remote = host.clone();
         let (me, channel) = (inner.me.clone(), inner.channel);
         let send = move |body: SignalBody| {
             let envelope = SignalEnvelope {
@@ -277,7 +292,7 @@ impl GuestRuntime {
                 GuestRuntime { inner }.on_link(event);
             }
         };
-        match PeerLink::new(&inner.config, true, send, notify) {
+        match PeerLink::new(&inner.config, &remote, true, send, notify) {
             Ok(link) => {
                 *inner.link.borrow_mut() = Some(link);
                 self.sample_stats();

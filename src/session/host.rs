@@ -357,7 +357,7 @@ impl HostRuntime {
                 HostRuntime { inner }.on_link(&pid, event);
             }
         };
-        let link = match PeerLink::new(&inner.config, false, send, notify) {
+        let link = match PeerLink::new(&inner.config, &id, false, send, notify) {
             Ok(link) => link,
             Err(err) => {
                 leptos::logging::error!("cannot create a peer connection: {err}");

@@ -45,6 +45,7 @@ impl PeerLink {
     /// `polite`: the participant side (yields in an offer collision).
     pub fn new(
         config: &ClientConfig,
+        remote: &str,
         polite: bool,
         send: impl Fn(SignalBody) + 'static,
         notify: impl Fn(LinkEvent) + 'static,
@@ -58,7 +59,7 @@ impl PeerLink {
             notify: Box::new(notify),
         });
         let weak = Rc::downgrade(&inner);
-        let peer = Peer::new(config, move |event| {
+        let peer = Peer::new(config, remote, move |event| {
             if let Some(inner) = weak.upgrade() {
                 on_peer_event(&inner, event);
             }
