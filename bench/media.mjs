@@ -15,7 +15,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser } from '../tests/e2e/lib/harness.mjs';
+import { startServer, launchBrowser, distDir } from '../tests/e2e/lib/harness.mjs';
 import { serveDir } from './lib/serve.mjs';
 import { percentiles, round1, mostFrequent } from './lib/stats.mjs';
 import { svg, renderPng } from './lib/plot.mjs';
@@ -48,12 +48,23 @@ setTimeout(() => {
  * Glass-to-glass variants. `open(env)` returns a page whose `window.__reader` (startReader of
  * bench/lib/timecode.mjs) reads the received track, and whose `window.__pcs` holds its peer
  * connections. Each variant yields `<key>_ms_p50/p95/p99`, `<key>_frames`, `<key>_resolution`;
- * every variant but the floor also `<key>_ratio_p50` = its p50 / the floor's p50. Later
- * variants (E2EE, SFU) are one entry each here.
+ * the app's variants also `<key>_ratio_p50` = its p50 / the plain floor's p50. Later variants
+ * (SFU) are one entry each here.
+ *
+ * E2EE is always on in the app, so `g2g` is the E2EE path: it is also reported as
+ * `g2g_e2ee_ms_*` (the same samples). `g2g_floor_e2ee` is the floor page with the app's SFrame
+ * transform worker in the media path (bench/floor.html); `e2ee_overhead_ms_p50` = its p50 − the
+ * plain floor's, what encryption alone adds (target: ≤ 2 ms).
  */
 const G2G = [
   { key: 'g2g_floor', label: 'floor (plain page)', open: openFloor, floor: true },
-  { key: 'g2g', label: 'app P2P', open: openAppViewer },
+  {
+    key: 'g2g_floor_e2ee',
+    label: 'floor + SFrame worker',
+    open: (env) => openFloor(env, { e2ee: true }),
+    floor: true,
+  },
+  { key: 'g2g', label: 'app P2P (E2EE)', open: openAppViewer },
 ];
 
 // Recorded in every app page before its scripts run: the peer connections it creates (for
@@ -141,13 +152,22 @@ async function newPage(browser, options = {}) {
   return page;
 }
 
-async function openFloor(env) {
+async function openFloor(env, options = {}) {
   const page = await newPage(env.browser);
   await page.goto(`${env.bench.url}/floor.html`);
   await page.waitForFunction(() => window.floor);
-  await page.evaluate(() => window.floor.start());
+  await page.evaluate((o) => window.floor.start(o), options);
   return { page, close: () => page.context().close() };
 }
+
+/** The floor's E2EE side: which API carried frames, the states the worker reported, rejections. */
+const e2eeState = (page) =>
+  page.evaluate(() => {
+    const e = window.__e2ee;
+    if (!e?.workers.length) return null;
+    const names = ['ok', 'waiting-key', 'decrypt-failed'];
+    return { api: e.api, states: e.states.map((s) => names[s] ?? s), rejected: e.rejected };
+  });
 
 /** The app's host: landing page → "Share a test pattern" → its viewer link. Started once. */
 async function appHost(env) {
@@ -267,6 +287,16 @@ async function measureG2g(env, variant) {
   const opened = await variant.open(env);
   try {
     const r = await collect(opened.page, variant.label);
+    const e2ee = await e2eeState(opened.page);
+    if (e2ee) {
+      // Frames that were read went through the workers (the sender drops what it cannot
+      // encrypt, the decoder cannot decode SFrame); still, the receiver must have said `ok`.
+      if (e2ee.rejected.length) throw new Error(`${variant.label}: worker rejected ${e2ee.rejected}`);
+      if (!e2ee.states.includes('ok')) {
+        throw new Error(`${variant.label}: the receiving worker never reported ok (${e2ee.states})`);
+      }
+      r.e2ee = e2ee;
+    }
     const stats = [...(await rtpStats(opened.page))];
     if (!variant.floor && env.host) stats.push(...(await rtpStats(env.host.page)));
     const errors = [...opened.page.errors, ...(variant.floor ? [] : env.host?.page.errors ?? [])];
@@ -324,7 +354,7 @@ async function measureTtff(env) {
 async function main() {
   const began = Date.now();
   assertLoopbackOnly();
-  const env = { browser: await launchBrowser(), bench: await serveDir(here) };
+  const env = { browser: await launchBrowser(), bench: await serveDir(here, { dist: distDir }) };
   const figures = {};
   const raw = { started: new Date().toISOString(), load_avg: os.loadavg(), g2g: {}, ttff: null };
   const failures = [];
@@ -337,6 +367,7 @@ async function main() {
         const r = g2g[v.key];
         raw.g2g[v.key] = r;
         console.error(`  ${r.samples.length} frames; ${JSON.stringify(r.stats)}`);
+        if (r.e2ee) console.error(`  E2EE: ${JSON.stringify(r.e2ee)}`);
         if (r.errors.length) console.error(`  page errors: ${r.errors.slice(0, 5).join(' | ')}`);
       } catch (err) {
         failures.push(`${v.key}: ${err.message}`);
@@ -378,6 +409,15 @@ async function main() {
         const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
         figures[`${v.key}_ratio_p50`] = round1((100 * p50(r.samples)) / p50(floor.samples)) / 100;
       }
+    }
+    // The app encrypts every session: its figures are the E2EE ones, under their own names too.
+    if (g2g.g2g) {
+      Object.assign(figures, percentiles('g2g_e2ee_ms', g2g.g2g.samples, [50, 95, 99]));
+      figures.g2g_e2ee_frames = g2g.g2g.samples.length;
+    }
+    if (floor && g2g.g2g_floor_e2ee) {
+      const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
+      figures.e2ee_overhead_ms_p50 = round1(p50(g2g.g2g_floor_e2ee.samples) - p50(floor.samples));
     }
     figures.load_avg_1m = round1(raw.load_avg[0]);
 
