@@ -109,7 +109,9 @@ fn realtime() -> Result<()> {
 
 /// Time to first frame and glass-to-glass latency of the P2P share next to the plain-page floor
 /// (bench/media.mjs: headless Chromium against pairux-server serving the release build), in the
-/// loopback-only namespace. Also writes `media-samples.json` and the plot `media.png`.
+/// loopback-only namespace. The app always encrypts, so its g2g is also `g2g_e2ee_ms_*`; the
+/// floor runs again with the built SFrame worker in the path (`g2g_floor_e2ee_ms_*`,
+/// `e2ee_overhead_ms_p50`). Also writes `media-samples.json` and the plot `media.png`.
 fn media() -> Result<()> {
     build::all()?;
     let dir = out_dir()?;
