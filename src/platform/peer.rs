@@ -127,6 +127,7 @@ impl Peer {
             let ev: RtcTrackEvent = ev.unchecked_into();
             // Attached here, synchronously, before any frame is decoded: receiver transforms
             // attached right after addTransceiver are sometimes never invoked in Chrome.
+            low_latency(&ev.receiver());
             if let Err(err) = decrypt.attach_receiver(&ev.receiver(), &sender, MediaKind::Video) {
                 leptos::logging::error!("cannot decrypt this track, not showing it: {err}");
                 return;
@@ -460,6 +461,14 @@ fn prefer_vp8(transceiver: &web_sys::RtcRtpTransceiver) {
             let _ = f.call1(transceiver, &sorted);
         }
     }
+}
+
+/// Pairing is interactive: show each frame as soon as it is decoded rather than smoothing
+/// playout. `jitterBufferTarget` is the standard knob (ms); Chromium's `playoutDelayHint`
+/// (seconds) also switches its renderer to low-latency mode. Unknown properties are ignored.
+fn low_latency(receiver: &web_sys::RtcRtpReceiver) {
+    set(receiver, "jitterBufferTarget", &JsValue::from(0));
+    set(receiver, "playoutDelayHint", &JsValue::from(0));
 }
 
 /// Text must stay sharp: drop frames, never resolution, when the encoder is short of bits.
