@@ -485,6 +485,8 @@ async function main() {
     await controller
       .locator('[data-testid=control-state]:text-is("granted")')
       .waitFor({ timeout: 10_000 });
+    // The app renders the input log only while diagnostics is open.
+    await host.locator('[data-testid=diagnostics] summary').click();
 
     const rect = await pictureRect(controller);
     const steps = plan(rect, MOVES + WARMUP, WARMUP);
