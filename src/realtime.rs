@@ -457,7 +457,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         let link = RealtimeLink::start(&config, membership, signals);
         let handler = channel.handler;
         link.on_broadcast(move |event, body| {
-            handler.with_value(|h| {
+            handler.try_with_value(|h| {
                 if let Some(h) = h {
                     h(event, body);
                 }
@@ -490,7 +490,8 @@ pub struct SessionChannel {
 impl SessionChannel {
     /// Broadcasts to everyone else in the session (dropped before the channel exists).
     pub fn broadcast(&self, event: &str, payload: serde_json::Value) {
-        self.link.with_value(|link| {
+        // `try_`: peer-connection callbacks may still fire after the page left the session.
+        self.link.try_with_value(|link| {
             if let Some(link) = link {
                 link.broadcast(event, payload);
             }
@@ -508,8 +509,9 @@ impl SessionChannel {
             leptos::logging::error!("no randomness for sealing; signal not sent");
             return;
         };
-        let payload = self.codec.with_value(|c| c.seal(envelope, nonce));
-        self.broadcast(SIGNAL_EVENT, payload);
+        if let Some(payload) = self.codec.try_with_value(|c| c.seal(envelope, nonce)) {
+            self.broadcast(SIGNAL_EVENT, payload);
+        }
     }
 
     /// Where signals for this participant go, once opened and authenticated.
@@ -523,7 +525,10 @@ impl SessionChannel {
                 dropped.update(|n| *n += 1);
                 return;
             };
-            let opened = me.with_value(|me| codec.with_value(|c| c.open(&payload, me)));
+            let opened = me
+                .try_with_value(|me| codec.try_with_value(|c| c.open(&payload, me)))
+                .flatten();
+            let Some(opened) = opened else { return };
             match opened {
                 Ok(envelope) => f(envelope),
                 Err(SignalError::NotForUs | SignalError::FromSelf) => {}
