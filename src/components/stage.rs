@@ -425,6 +425,11 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
 
     view! {
         {move || match final_message() {
+            Some(("error", text)) if wrong_key() => view! {
+                <ErrorBanner message=text.to_owned()/>
+                <E2eeBadge state=Signal::stored("decrypt-failed")/>
+            }
+            .into_any(),
             Some(("error", text)) => view! { <ErrorBanner message=text.to_owned()/> }.into_any(),
             Some((kind, text)) => view! {
                 <div class="notice" data-testid="session-ended" data-reason=kind role="status">

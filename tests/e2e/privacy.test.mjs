@@ -65,6 +65,7 @@ test('a viewer with the wrong key sees "Can\'t decrypt — check the link" and n
   const banner = viewer.getByTestId('error-banner');
   await banner.waitFor({ timeout: 15_000 });
   assert.match(await banner.textContent(), /Can't decrypt — check the link/);
+  assert.equal(await viewer.getByTestId('e2ee-state').textContent(), 'decrypt-failed');
   assert.equal(await viewer.getByTestId('remote-video').count(), 0);
   // The host never sees the stranger: it has no profile the host can open.
   await new Promise((r) => setTimeout(r, 500));
