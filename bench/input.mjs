@@ -32,6 +32,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, launchBrowser, openApp } from '../tests/e2e/lib/harness.mjs';
+import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentiles, round1 } from './lib/stats.mjs';
 
 const { values: opts } = parseArgs({
@@ -188,18 +189,6 @@ function clockOffset() {
   }
   offs.sort((a, b) => a - b);
   return offs[3];
-}
-
-function assertLoopbackOnly() {
-  const others = Object.entries(os.networkInterfaces())
-    .filter(([, addrs]) => addrs.some((a) => !a.internal))
-    .map(([name]) => name);
-  if (others.length) {
-    throw new Error(
-      `network interfaces other than loopback (${others.join(', ')}): run inside the test ` +
-        'namespace (`cargo xtask bench input`), never on the host network',
-    );
-  }
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -460,7 +449,7 @@ const gateCounters = (host) =>
 
 async function main() {
   const began = Date.now();
-  assertLoopbackOnly();
+  assertLoopbackOnly('input');
   const server = await startServer();
   const browser = await launchBrowser();
   const figures = {};

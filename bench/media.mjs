@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, distDir } from '../tests/e2e/lib/harness.mjs';
 import { serveDir } from './lib/serve.mjs';
+import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentiles, round1, mostFrequent } from './lib/stats.mjs';
 import { svg, renderPng } from './lib/plot.mjs';
 
@@ -126,18 +127,6 @@ const TTFF_HOOK = `(() => {
     subtree: true, childList: true, attributes: true, attributeFilter: ['data-testid'],
   });
 })();`;
-
-function assertLoopbackOnly() {
-  const others = Object.entries(os.networkInterfaces())
-    .filter(([, addrs]) => addrs.some((a) => !a.internal))
-    .map(([name]) => name);
-  if (others.length) {
-    throw new Error(
-      `network interfaces other than loopback (${others.join(', ')}): run inside the test ` +
-        'namespace (`cargo xtask bench media`), never on the host network',
-    );
-  }
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const wallNow = () => performance.timeOrigin + performance.now();
@@ -353,7 +342,7 @@ async function measureTtff(env) {
 
 async function main() {
   const began = Date.now();
-  assertLoopbackOnly();
+  assertLoopbackOnly('media');
   const env = { browser: await launchBrowser(), bench: await serveDir(here, { dist: distDir }) };
   const figures = {};
   const raw = { started: new Date().toISOString(), load_avg: os.loadavg(), g2g: {}, ttff: null };
