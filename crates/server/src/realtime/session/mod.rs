@@ -154,13 +154,7 @@ impl Session {
         topic: &str,
         response: &R,
     ) {
-        self.send(frames::reply(
-            self.vsn,
-            join_ref,
-            msg_ref,
-            topic,
-            &Reply::ok(response),
-        ));
+        self.reply(join_ref, msg_ref, topic, &Reply::ok(response));
     }
 
     fn reply_error<R: Serialize + ?Sized>(
@@ -170,13 +164,17 @@ impl Session {
         topic: &str,
         response: &R,
     ) {
-        self.send(frames::reply(
-            self.vsn,
-            join_ref,
-            msg_ref,
-            topic,
-            &Reply::error(response),
-        ));
+        self.reply(join_ref, msg_ref, topic, &Reply::error(response));
+    }
+
+    fn reply<R: Serialize + ?Sized>(
+        &self,
+        join_ref: Option<&str>,
+        msg_ref: Option<&str>,
+        topic: &str,
+        reply: &Reply<'_, R>,
+    ) {
+        self.send(frames::reply(self.vsn, join_ref, msg_ref, topic, reply));
     }
 
     /// Phoenix's answer to a push for a topic this socket has not joined.
