@@ -133,6 +133,18 @@ mod tests {
         key_frame: false,
     };
 
+    /// A host with room key 9 and sender 1, and a viewer that knows both.
+    fn keyed_pair() -> (E2eeEngine, E2eeEngine) {
+        let (mut host, mut viewer) = (E2eeEngine::new(), E2eeEngine::new());
+        for m in [room(9), local(1)] {
+            host.handle(&m);
+        }
+        for m in [room(9), remote("host", 1)] {
+            viewer.handle(&m);
+        }
+        (host, viewer)
+    }
+
     fn room(b: u8) -> ToWorker {
         ToWorker::RoomKey {
             key: RoomKey::from_bytes([b; 32]),
@@ -196,14 +208,7 @@ mod tests {
 
     #[test]
     fn repeated_key_messages_never_restart_the_counter() {
-        let mut host = E2eeEngine::new();
-        let mut viewer = E2eeEngine::new();
-        for m in [room(9), local(1)] {
-            host.handle(&m);
-        }
-        for m in [room(9), remote("host", 1)] {
-            viewer.handle(&m);
-        }
+        let (mut host, mut viewer) = keyed_pair();
         let (mut first, mut second, mut back) = (Vec::new(), Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"one", &mut first).unwrap();
         for m in [room(9), local(1)] {
@@ -224,14 +229,7 @@ mod tests {
 
     #[test]
     fn a_rejoined_sender_gets_new_keys() {
-        let mut viewer = E2eeEngine::new();
-        let mut host = E2eeEngine::new();
-        for m in [room(9), local(1)] {
-            host.handle(&m);
-        }
-        for m in [room(9), remote("host", 1)] {
-            viewer.handle(&m);
-        }
+        let (mut host, mut viewer) = keyed_pair();
         let (mut wire, mut back) = (Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"old", &mut wire).unwrap();
         viewer.handle(&remote("host", 3));
@@ -247,14 +245,7 @@ mod tests {
 
     #[test]
     fn going_back_to_an_earlier_sender_id_continues_its_counter() {
-        let mut host = E2eeEngine::new();
-        let mut viewer = E2eeEngine::new();
-        for m in [room(9), local(1)] {
-            host.handle(&m);
-        }
-        for m in [room(9), remote("host", 1)] {
-            viewer.handle(&m);
-        }
+        let (mut host, mut viewer) = keyed_pair();
         let (mut first, mut later, mut back) = (Vec::new(), Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"one", &mut first).unwrap();
         // Another sender id, another room key, then the first pair again.
