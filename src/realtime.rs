@@ -8,20 +8,21 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
 use pairux_core::e2ee::keys::SENDER_ID_LEN;
 use pairux_core::e2ee::signal::SEAL_NONCE_LEN;
-use pairux_core::e2ee::{ProfileSealer, SenderId};
+use pairux_core::e2ee::SenderId;
+use pairux_core::identity::Signer;
 use pairux_core::realtime::{BroadcastConfig, PresenceConfig};
 use pairux_core::realtime_client::{
     BroadcastBody, ChannelId, ChannelOptions, ChannelState, ClientEvent, ClientOptions,
     ConnectionState, Output, RealtimeClient,
 };
-use pairux_core::roster::{Participant, Roster};
-use pairux_core::session::{SignalCodec, SignalEnvelope, SignalError, SIGNAL_EVENT};
+use pairux_core::roster::{Participant, Rejection, Roster};
+use pairux_core::session::{
+    SessionIdentity, SignalCodec, SignalCounters, SignalEnvelope, SignalError, SIGNAL_EVENT,
+};
 
 use crate::platform::transform;
 use crate::platform::websocket::{Socket, SocketEvent};
@@ -33,8 +34,8 @@ use crate::state::{ConnectionStatus, SessionEntry};
 pub struct RealtimeSignals {
     pub status: RwSignal<ConnectionStatus>,
     pub roster: RwSignal<Roster>,
-    /// Someone presents as host whose profile our room key cannot open: the link's key is
-    /// wrong (or someone without it claims to host).
+    /// The link's host (its meta verifies under the link's host key) is here, but its profile
+    /// does not open with our room key: the link's key is wrong.
     pub foreign_host: RwSignal<bool>,
 }
 
@@ -44,13 +45,12 @@ pub struct Membership {
     pub participant_id: String,
     /// Tracked presence payload (re-tracked after every join, since a rejoin starts empty).
     pub presence: serde_json::Value,
-    /// Turns a participant's tracked profile into what the page shows; `None` drops the
-    /// participant (its sealed profile did not open with our room key).
-    pub open_profile: ProfileOpener,
+    /// The check every presence meta passes before the roster believes it.
+    pub verify: MetaCheck,
 }
 
-/// See [`Membership::open_profile`].
-pub type ProfileOpener = Rc<dyn Fn(&Participant) -> Option<serde_json::Value>>;
+/// See [`Membership::verify`].
+pub type MetaCheck = Rc<dyn Fn(&Participant) -> Result<Participant, Rejection>>;
 
 type BroadcastHandler = Box<dyn Fn(String, BroadcastBody)>;
 type SharedHandler = Rc<dyn Fn(String, BroadcastBody)>;
@@ -66,7 +66,7 @@ struct Inner {
     rejoin: RefCell<Option<Timer>>,
     signals: RealtimeSignals,
     presence: serde_json::Value,
-    open_profile: ProfileOpener,
+    verify: MetaCheck,
     on_broadcast: RefCell<Option<BroadcastHandler>>,
     /// Whether this page was connected before (so a loss shows as "reconnecting").
     was_joined: Cell<bool>,
@@ -109,7 +109,7 @@ impl RealtimeLink {
             rejoin: RefCell::new(None),
             signals,
             presence: membership.presence,
-            open_profile: membership.open_profile,
+            verify: membership.verify,
             on_broadcast: RefCell::new(None),
             was_joined: Cell::new(false),
             closed: Cell::new(false),
@@ -302,20 +302,12 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
         ClientEvent::ConnectFailed => refresh_key(inner, false),
         ClientEvent::TokenRefused { .. } => refresh_key(inner, true),
         ClientEvent::Presence { sync, .. } => {
-            let open = inner.open_profile.clone();
-            let mut unreadable = Vec::new();
+            let verify = inner.verify.clone();
+            let mut foreign_host = false;
             signals.roster.update(|roster| {
-                roster.apply(&sync);
-                unreadable = roster.open_profiles(|p| open(p));
+                roster.apply(&sync, &*verify);
+                foreign_host = roster.host_unreadable();
             });
-            if !unreadable.is_empty() {
-                leptos::logging::warn!(
-                    "{} participant(s) whose profile does not open with our key ignored",
-                    unreadable.len()
-                );
-            }
-            // A host we cannot read means our link's key is not the session's.
-            let foreign_host = unreadable.iter().any(|p| p.role == pairux_core::Role::Host);
             if signals.foreign_host.get_untracked() != foreign_host {
                 signals.foreign_host.set(foreign_host);
             }
@@ -368,14 +360,33 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         roster: RwSignal::new(Roster::default()),
         foreign_host: RwSignal::new(false),
     };
+    // Who we are: the host signs with the session's host key, everyone else with a key that
+    // is new for this join. A page without randomness cannot join safely; it signs with an
+    // unusable all-zero seed that no verified participant shares and logs why.
+    let signer = match &entry.host {
+        Some(host) => host.signer().clone(),
+        None => {
+            let mut seed = [0u8; 32];
+            if let Err(err) = crate::platform::random::fill(&mut seed) {
+                leptos::logging::error!("no randomness for this join's key: {err}");
+            }
+            Signer::from_seed(seed)
+        }
+    };
+    let identity = Rc::new(SessionIdentity::new(
+        &entry.link,
+        participant_id,
+        entry.role,
+        clock::wall_ms(),
+        signer,
+    ));
     let channel = SessionChannel {
         signals,
         config: RwSignal::new(None),
         link: StoredValue::new_local(None),
         handler: StoredValue::new_local(None),
-        codec: StoredValue::new(SignalCodec::new(&entry.link.room_key)),
-        me: StoredValue::new(participant_id.to_owned()),
-        dropped_signals: RwSignal::new(0),
+        codec: StoredValue::new_local(SignalCodec::new(&entry.link.room_key, &identity)),
+        dropped_signals: RwSignal::new(SignalCounters::default()),
     };
     // Media keys: the room key, and a sender id that is new for every join, so a reload never
     // reuses an SFrame counter. Receivers learn our sender id from our sealed profile.
@@ -392,45 +403,37 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
             leptos::logging::error!("media keys not set; nothing will be sent: {err}");
         }
     }
-    // The profile (display name, media sender id) is sealed with the room key: the server
-    // relays it unread.
-    let profiles = Rc::new(ProfileSealer::new(&entry.link.room_key));
+    // The profile (display name, media sender id, our public key) is sealed with the room key
+    // and the meta signed: the server relays it unread and cannot change it.
     let profile = serde_json::json!({
         "name": default_name(entry.role, participant_id),
         "sender": sender.map(|s| s.to_string()),
     });
     // getRandomValues cannot fail in a browser that got this far; fail closed regardless.
-    let sealed = random_nonce()
-        .map(|nonce| {
-            profiles.seal(
-                participant_id,
-                entry.role,
-                profile.to_string().as_bytes(),
-                nonce,
-            )
-        })
+    let presence = random_nonce()
+        .map(|nonce| identity.meta(&profile, nonce))
         .unwrap_or_default();
     let membership = Membership {
         topic: entry.link.session.topic(),
         participant_id: participant_id.to_owned(),
-        presence: serde_json::json!({
-            "role": entry.role.as_str(),
-            "joined_at": clock::wall_ms(),
-            "profile": URL_SAFE_NO_PAD.encode(sealed),
-        }),
-        open_profile: Rc::new(move |p: &Participant| {
-            let sealed = URL_SAFE_NO_PAD.decode(p.profile.as_str()?).ok()?;
-            let plain = profiles.open(&p.id, p.role, &sealed).ok()?;
-            let profile: serde_json::Value = serde_json::from_slice(&plain).ok()?;
-            let sender = profile
-                .get("sender")
-                .and_then(|s| s.as_str())
-                .and_then(SenderId::parse);
-            if let (Some(worker), Some(sender)) = (&media_keys, sender) {
-                // Repeated on every presence change; the worker keeps keys it already has.
-                let _ = worker.set_remote_sender(&p.id, sender);
+        presence,
+        verify: Rc::new(move |claimed: &Participant| {
+            let verified = identity.verify(claimed);
+            match &verified {
+                Ok(p) => {
+                    let sender = p
+                        .profile
+                        .get("sender")
+                        .and_then(|s| s.as_str())
+                        .and_then(SenderId::parse);
+                    if let (Some(worker), Some(sender)) = (&media_keys, sender) {
+                        // Once per verified meta; the worker keeps keys it already has.
+                        let _ = worker.set_remote_sender(&p.id, sender);
+                    }
+                }
+                Err(why) => leptos::logging::warn!("presence of {} ignored: {why}", claimed.id),
             }
-            Some(profile)
+            verified
         }),
     };
     leptos::task::spawn_local(async move {
@@ -481,10 +484,9 @@ pub struct SessionChannel {
     pub config: RwSignal<Option<ClientConfig>>,
     link: StoredValue<Option<RealtimeLink>, LocalStorage>,
     handler: StoredValue<Option<SharedHandler>, LocalStorage>,
-    codec: StoredValue<SignalCodec>,
-    me: StoredValue<String>,
-    /// Signals that failed authentication or did not parse (counted, never acted on).
-    pub dropped_signals: RwSignal<u64>,
+    codec: StoredValue<SignalCodec, LocalStorage>,
+    /// Signals dropped, by reason (never acted on; shown in diagnostics).
+    pub dropped_signals: RwSignal<SignalCounters>,
 }
 
 impl SessionChannel {
@@ -503,39 +505,46 @@ impl SessionChannel {
         self.handler.set_value(Some(Rc::new(f)));
     }
 
-    /// Seals and broadcasts a signaling message.
+    /// Seals, signs, numbers and broadcasts a signaling message.
     pub fn send_signal(&self, envelope: &SignalEnvelope) {
         let Some(nonce) = random_nonce() else {
             leptos::logging::error!("no randomness for sealing; signal not sent");
             return;
         };
-        if let Some(payload) = self.codec.try_with_value(|c| c.seal(envelope, nonce)) {
+        if let Some(payload) = self.codec.try_update_value(|c| c.seal(envelope, nonce)) {
             self.broadcast(SIGNAL_EVENT, payload);
         }
     }
 
-    /// Where signals for this participant go, once opened and authenticated.
+    /// Where signals for this participant go, once opened, verified as their sender's and
+    /// found fresh.
     pub fn on_signal(&self, f: impl Fn(SignalEnvelope) + 'static) {
-        let (codec, me, dropped) = (self.codec, self.me, self.dropped_signals);
+        let (codec, dropped, roster) = (self.codec, self.dropped_signals, self.signals.roster);
         self.on_broadcast(move |event, body| {
             if event != SIGNAL_EVENT {
                 return;
             }
             let BroadcastBody::Json(payload) = body else {
-                dropped.update(|n| *n += 1);
+                dropped.update(|n| n.malformed += 1);
                 return;
             };
-            let opened = me
-                .try_with_value(|me| codec.try_with_value(|c| c.open(&payload, me)))
-                .flatten();
-            let Some(opened) = opened else { return };
+            let sender = |id: &str| {
+                roster
+                    .try_with_untracked(|r| r.get(id).and_then(|p| Some((p.signer?, p.joined_at))))
+                    .flatten()
+            };
+            let Some((opened, counters)) =
+                codec.try_update_value(|c| (c.open(&payload, sender), c.counters()))
+            else {
+                return;
+            };
+            if dropped.get_untracked() != counters {
+                dropped.set(counters);
+            }
             match opened {
                 Ok(envelope) => f(envelope),
                 Err(SignalError::NotForUs | SignalError::FromSelf) => {}
-                Err(err) => {
-                    leptos::logging::warn!("signal dropped: {err}");
-                    dropped.update(|n| *n += 1);
-                }
+                Err(err) => leptos::logging::warn!("signal dropped: {err}"),
             }
         });
     }
@@ -566,7 +575,8 @@ fn new_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// "Viewer 3F2A": a readable name until people can set their own.
+/// "Viewer 3F2A": a readable name until people can set their own; it reveals nothing the
+/// server cannot see (role and participant id are routing fields).
 fn default_name(role: pairux_core::Role, participant_id: &str) -> String {
     let role = role.as_str();
     let mut name: String = role[..1].to_uppercase();

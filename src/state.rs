@@ -1,9 +1,10 @@
 //! Page-wide state shared through Leptos context: small, `Copy`, signals only.
 //!
-//! Secrets from the link fragment live here, in memory only — never in the URL, storage or a
-//! request.
+//! Secrets from the link fragment live here, in memory — never in the URL or a request — and
+//! in this tab's `sessionStorage`, so that a reload resumes the session in the same role.
 
 use leptos::prelude::*;
+use pairux_core::link::HostIdentity;
 use pairux_core::{LinkError, Role, SessionLink};
 
 /// The session this page is in, with the role this person has in it.
@@ -11,6 +12,56 @@ use pairux_core::{LinkError, Role, SessionLink};
 pub struct SessionEntry {
     pub link: SessionLink,
     pub role: Role,
+    /// The host's private identity key (the host only).
+    pub host: Option<HostIdentity>,
+}
+
+impl SessionEntry {
+    /// A guest's entry for a link someone shared.
+    pub fn guest(link: SessionLink) -> Self {
+        SessionEntry {
+            role: link.role(),
+            link,
+            host: None,
+        }
+    }
+
+    /// The host's entry for the session it just created.
+    pub fn host(link: SessionLink, host: HostIdentity) -> Self {
+        SessionEntry {
+            link,
+            role: Role::Host,
+            host: Some(host),
+        }
+    }
+
+    /// Remembers this entry in the tab, so a reload resumes it.
+    pub fn remember(&self) {
+        let text = self.link.resume_text(self.host.as_ref());
+        if let Err(err) = crate::platform::storage::set(&resume_key(&self.link.path()), &text) {
+            leptos::logging::warn!("a reload will not resume this session: {err}");
+        }
+    }
+
+    /// The entry this tab remembered for the session at `path`, if any.
+    pub fn remembered(path: &str) -> Option<Self> {
+        let text = crate::platform::storage::get(&resume_key(path))?;
+        let (link, host) = SessionLink::parse_resume(path, &text).ok()?;
+        Some(match host {
+            Some(host) => SessionEntry::host(link, host),
+            None => SessionEntry::guest(link),
+        })
+    }
+
+    /// Forgets this tab's copy (the session ended, or the person left it).
+    pub fn forget(&self) {
+        crate::platform::storage::remove(&resume_key(&self.link.path()));
+    }
+}
+
+/// The `sessionStorage` key of a session's resume text.
+fn resume_key(path: &str) -> String {
+    format!("pairux:{}", path.trim_end_matches('/'))
 }
 
 /// What the page learnt about the session it should show.
@@ -106,6 +157,7 @@ impl AppState {
 
     /// Opens a session held in memory and shows its page (the URL gets only the path).
     pub fn enter(&self, entry: SessionEntry) {
+        entry.remember();
         let path = entry.link.path();
         if let Err(err) = crate::platform::location::push_path(&path) {
             leptos::logging::error!("cannot update the address bar: {err}");
@@ -121,15 +173,22 @@ impl AppState {
 }
 
 /// Interprets the location the page was opened at (path and fragment, already read by glue).
-pub fn opened_from_location(path: &str, fragment: &str) -> Opened {
+/// `remembered`: what this tab kept for the path, used when the fragment is empty (a reload).
+pub fn opened_from_location(
+    path: &str,
+    fragment: &str,
+    remembered: impl FnOnce() -> Option<SessionEntry>,
+) -> Opened {
     if !path.starts_with("/s/") {
         return Opened::Nothing;
     }
+    if fragment.trim_start_matches('#').is_empty() {
+        if let Some(entry) = remembered() {
+            return Opened::Session(entry);
+        }
+    }
     match SessionLink::parse(path, fragment) {
-        Ok(link) => Opened::Session(SessionEntry {
-            role: link.role(),
-            link,
-        }),
+        Ok(link) => Opened::Session(SessionEntry::guest(link)),
         Err(error) => Opened::Refused {
             session_path: path.to_owned(),
             error,
@@ -159,14 +218,14 @@ mod tests {
 
     #[test]
     fn landing_paths_open_nothing() {
-        assert_eq!(opened_from_location("/", ""), Opened::Nothing);
-        assert_eq!(opened_from_location("/about", "#k=x"), Opened::Nothing);
+        assert_eq!(opened_from_location("/", "", || None), Opened::Nothing);
+        assert_eq!(opened_from_location("/about", "#k=x", || None), Opened::Nothing);
     }
 
     #[test]
     fn session_paths_without_key_are_refused() {
         let path = "/s/AAECAwQFBgcICQoLDA0ODw";
-        match opened_from_location(path, "") {
+        match opened_from_location(path, "", || None) {
             Opened::Refused { error, .. } => assert_eq!(error, LinkError::MissingKey),
             other => panic!("expected refusal, got {other:?}"),
         }

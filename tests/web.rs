@@ -27,20 +27,21 @@ fn the_fragment_is_read_once_and_removed_from_the_address_bar() {
     let window = web_sys::window().unwrap();
     let history = window.history().unwrap();
     let original = window.location().pathname().unwrap();
-    let link = "/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+    let (generated, _) = pairux_core::SessionLink::generate(&[7; pairux_core::link::GENERATE_RANDOM_LEN]);
+    let link = generated.viewer_link().replace(&generated.path(), "/s/AAECAwQFBgcICQoLDA0ODw");
     history
-        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(link))
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&link))
         .unwrap();
 
     let at = platform::location::take_opened_at().unwrap();
     assert_eq!(at.path, "/s/AAECAwQFBgcICQoLDA0ODw");
-    assert!(at.fragment.starts_with("#k=ICEi"));
+    assert!(at.fragment.starts_with("#k=BwcH"), "{}", at.fragment);
     assert_eq!(window.location().hash().unwrap(), "");
     assert_eq!(
         window.location().pathname().unwrap(),
         "/s/AAECAwQFBgcICQoLDA0ODw"
     );
-    match opened_from_location(&at.path, &at.fragment) {
+    match opened_from_location(&at.path, &at.fragment, || None) {
         Opened::Session(entry) => assert_eq!(entry.role, pairux_core::Role::Viewer),
         other => panic!("expected a session, got {other:?}"),
     }
@@ -48,6 +49,23 @@ fn the_fragment_is_read_once_and_removed_from_the_address_bar() {
     history
         .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&original))
         .unwrap();
+}
+
+#[wasm_bindgen_test]
+fn a_reload_resumes_from_session_storage_and_nothing_goes_to_local_storage() {
+    use pairux_web::state::SessionEntry;
+    let (link, host) = pairux_core::SessionLink::generate(&[9; pairux_core::link::GENERATE_RANDOM_LEN]);
+    let entry = SessionEntry::host(link.clone(), host);
+    entry.remember();
+    // A reload: no fragment, the tab's storage has the entry, host key included.
+    match opened_from_location(&link.path(), "", || SessionEntry::remembered(&link.path())) {
+        Opened::Session(resumed) => assert_eq!(resumed, entry),
+        other => panic!("expected the session back, got {other:?}"),
+    }
+    let window = web_sys::window().unwrap();
+    assert_eq!(window.local_storage().unwrap().unwrap().length().unwrap(), 0);
+    entry.forget();
+    assert_eq!(SessionEntry::remembered(&link.path()), None);
 }
 
 #[wasm_bindgen_test]

@@ -64,7 +64,7 @@ fn membership(topic: &str, id: &str, role: &str) -> Membership {
         presence: serde_json::json!({
             "role": role, "joined_at": 1_700_000_000_000u64, "profile": { "name": id }
         }),
-        open_profile: std::rc::Rc::new(|p| Some(p.profile.clone())),
+        verify: std::rc::Rc::new(|p: &pairux_core::roster::Participant| Ok(p.clone())),
     }
 }
 

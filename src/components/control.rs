@@ -14,15 +14,12 @@ use crate::session::host::HostRuntime;
 use crate::session::host_control::{ControlSignals, CursorView, Mark};
 
 fn name_of(roster: &Roster, id: &str) -> String {
-    roster
-        .get(id)
-        .and_then(|p| {
-            p.profile
-                .get("name")
-                .and_then(|n| n.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "Someone".to_owned())
+    pairux_core::display::display_name(
+        roster
+            .get(id)
+            .and_then(|p| p.profile.get("name"))
+            .and_then(|n| n.as_str()),
+    )
 }
 
 /// Host: pending requests as toasts with Grant / Deny, holders with Revoke, Revoke all.
@@ -140,11 +137,34 @@ pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
             </summary>
             {move || {
                 let s = control.stats.get();
+                let b = control.budget.get();
                 view! {
-                    <p class="counters">
+                    <p
+                        class="counters"
+                        data-testid="gate-counters"
+                        data-accepted=s.accepted
+                        data-not-holder=s.not_holder
+                        data-replay=s.replay
+                        data-rate-limited=s.rate_limited
+                        data-out-of-bounds=s.out_of_bounds
+                        data-malformed=s.malformed
+                    >
                         {format!(
                             "accepted {} · not holder {} · replay {} · rate limited {} · out of bounds {} · malformed {}",
                             s.accepted, s.not_holder, s.replay, s.rate_limited, s.out_of_bounds, s.malformed
+                        )}
+                    </p>
+                    <p
+                        class="counters"
+                        data-testid="budget-counters"
+                        data-over-rate=b.over_rate
+                        data-oversize=b.oversize
+                        data-pings-limited=b.pings_limited
+                        data-requests-limited=b.requests_limited
+                    >
+                        {format!(
+                            "data-channel messages dropped: over rate {} · oversize {} · pings limited {} · requests limited {}",
+                            b.over_rate, b.oversize, b.pings_limited, b.requests_limited
                         )}
                     </p>
                 }

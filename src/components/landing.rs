@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use pairux_core::link::GENERATE_RANDOM_LEN;
-use pairux_core::{Role, SessionLink};
+use pairux_core::SessionLink;
 
 use super::ErrorBanner;
 use crate::platform::{self, media};
@@ -35,10 +35,8 @@ pub fn Landing() -> impl IntoView {
             match capture {
                 Ok(capture) => {
                     state.capture.set_value(Some(capture));
-                    open(SessionEntry {
-                        link: SessionLink::generate(&random),
-                        role: Role::Host,
-                    });
+                    let (link, host) = SessionLink::generate(&random);
+                    open(SessionEntry::host(link, host));
                 }
                 Err(err) => error.set(Some(format!(
                     "Nothing is shared yet: the screen picker was closed or refused ({err})."
@@ -51,10 +49,7 @@ pub fn Landing() -> impl IntoView {
     let join = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         match SessionLink::parse_href(&pasted.get_untracked()) {
-            Ok(link) => open(SessionEntry {
-                role: link.role(),
-                link,
-            }),
+            Ok(link) => open(SessionEntry::guest(link)),
             Err(err) => error.set(Some(err.user_message().to_owned())),
         }
     };

@@ -19,15 +19,28 @@ pub use banner::ErrorBanner;
 /// by [`AppState::go`] and on back/forward.
 #[component]
 pub fn App() -> impl IntoView {
-    let state = AppState::new(read_address_bar(), page_for_path(&current_path()));
+    let opened = read_address_bar();
+    if let Opened::Session(entry) = &opened {
+        entry.remember();
+    }
+    let state = AppState::new(opened, page_for_path(&current_path()));
     provide_context(state);
     let _ = window_event_listener(leptos::ev::popstate, move |_| {
         state.page.set(page_for_path(&current_path()));
     });
-    // A link pasted into the address bar of an open session page changes only the fragment,
-    // which reloads nothing: read (and scrub) it again.
+    // A fragment typed or pasted into the address bar of an open page reloads nothing. It is
+    // scrubbed at once; it may open a session only where none is open, so a `hashchange` can
+    // never move a tab that is in a session into another session or another role.
     let _ = window_event_listener(leptos::ev::hashchange, move |_| {
-        if let opened @ (Opened::Session(_) | Opened::Refused { .. }) = read_address_bar() {
+        let next = read_address_bar();
+        if matches!(state.opened.get_untracked(), Opened::Session(_)) {
+            leptos::logging::warn!("ignored a new link fragment: this tab is already in a session");
+            return;
+        }
+        if let Opened::Session(entry) = &next {
+            entry.remember();
+        }
+        if let opened @ (Opened::Session(_) | Opened::Refused { .. }) = next {
             state.opened.set(opened);
         }
     });
@@ -53,7 +66,9 @@ pub fn App() -> impl IntoView {
 /// What the address bar holds, its secrets removed from it.
 fn read_address_bar() -> Opened {
     match platform::location::take_opened_at() {
-        Ok(at) => opened_from_location(&at.path, &at.fragment),
+        Ok(at) => opened_from_location(&at.path, &at.fragment, || {
+            crate::state::SessionEntry::remembered(&at.path)
+        }),
         Err(err) => {
             leptos::logging::error!("cannot read the address bar: {err}");
             Opened::Nothing

@@ -64,6 +64,7 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
                 </div>
                 <ParticipantList roster=channel.signals.roster me/>
             </div>
+            <TrustCounters channel/>
         </section>
     }
 }
@@ -117,11 +118,46 @@ fn ParticipantList(roster: RwSignal<Roster>, me: String) -> impl IntoView {
 }
 
 fn display_name(p: &Participant) -> String {
-    p.profile
-        .get("name")
-        .and_then(|n| n.as_str())
-        .map(|n| n.chars().take(40).collect())
-        .unwrap_or_else(|| "Someone".to_owned())
+    pairux_core::display::display_name(p.profile.get("name").and_then(|n| n.as_str()))
+}
+
+/// What this page refused to believe, for everyone (diagnostics): presence metas and signals
+/// that failed verification, by reason. Counts live in data attributes for tests and tools.
+#[component]
+fn TrustCounters(channel: crate::realtime::SessionChannel) -> impl IntoView {
+    let roster = channel.signals.roster;
+    let signals = channel.dropped_signals;
+    view! {
+        <details class="diagnostics trust">
+            <summary>"Security — what this page ignored"</summary>
+            {move || {
+                let r = roster.with(|r| r.counters());
+                let s = signals.get();
+                view! {
+                    <p
+                        class="counters"
+                        data-testid="trust-counters"
+                        data-impostor-host=r.impostor_host
+                        data-shadowed=r.shadowed
+                        data-unreadable=r.unreadable
+                        data-bad-signature=r.bad_signature
+                        data-invalid-meta=r.invalid
+                        data-forged-signals=s.forged
+                        data-replayed-signals=s.replayed
+                        data-stale-signals=s.stale
+                        data-unauthentic-signals=s.unauthentic
+                        data-malformed-signals=s.malformed
+                    >
+                        {format!(
+                            "presence: impostor hosts {} · shadowing metas {} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}",
+                            r.impostor_host, r.shadowed, r.unreadable, r.bad_signature, r.invalid,
+                            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed
+                        )}
+                    </p>
+                }
+            }}
+        </details>
+    }
 }
 
 #[component]
@@ -134,19 +170,22 @@ fn InviteLinks(entry: SessionEntry) -> impl IntoView {
     let viewer = format!("{origin}{}", entry.link.viewer_link());
     view! {
         <div class="invites">
-            <CopyLink label="Invite controllers" hint="Can ask for control" testid="invite-controller-link" url=controller/>
-            <CopyLink label="Invite viewers" hint="View only" testid="invite-viewer-link" url=viewer/>
+            <CopyLink label="Invite controllers" hint="Can ask for control — copy only, never shown" testid="invite-controller-link" url=controller masked=true/>
+            <CopyLink label="Invite viewers" hint="View only" testid="invite-viewer-link" url=viewer masked=false/>
         </div>
     }
 }
 
-/// A read-only link with a copy button that confirms the copy.
+/// A read-only link with a copy button that confirms the copy. A `masked` link is drawn as
+/// dots (a password field: not shown, not selectable for copying), because the host's page
+/// may itself be what is shared — the copy button is the only way to take it.
 #[component]
 fn CopyLink(
     label: &'static str,
     hint: &'static str,
     testid: &'static str,
     url: String,
+    masked: bool,
 ) -> impl IntoView {
     let copied = RwSignal::new(None::<bool>);
     let input_id = format!("{testid}-field");
@@ -163,7 +202,14 @@ fn CopyLink(
         <div class="invite">
             <label for=input_id.clone()>{label} <span class="hint">{hint}</span></label>
             <div class="row">
-                <input id=input_id readonly data-testid=testid value=url/>
+                <input
+                    id=input_id
+                    readonly
+                    data-testid=testid
+                    value=url
+                    type=if masked { "password" } else { "text" }
+                    autocomplete="off"
+                />
                 <button on:click=copy data-testid=format!("copy-{testid}")>
                     {move || match copied.get() {
                         Some(true) => "Copied",

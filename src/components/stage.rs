@@ -35,6 +35,17 @@ pub fn HostStage(me: String, channel: SessionChannel, entry: SessionEntry) -> im
     // Re-measures the preview's letterbox when its size changes.
     let bump = RwSignal::new(0u32);
 
+    // How the transform worker reports our sending transforms (`Err`: no worker at all).
+    let sending = RwSignal::new(None::<Result<pairux_core::e2ee::E2eeState, ()>>);
+    match platform::transform::page_worker() {
+        Ok(worker) => worker.on_state(move |participant, state| {
+            if participant == platform::transform::SENDING {
+                sending.set(Some(Ok(state)));
+            }
+        }),
+        Err(_) => sending.set(Some(Err(()))),
+    }
+
     // The capture made by the click on the landing page, if any.
     let first_capture = state.capture.try_update_value(Option::take).flatten();
     let first_capture = StoredValue::new_local(first_capture);
@@ -113,12 +124,15 @@ pub fn HostStage(me: String, channel: SessionChannel, entry: SessionEntry) -> im
             }
         });
     };
+    let ended_entry = StoredValue::new(entry.clone());
     let end = move |_| {
         runtime.with_value(|rt| {
             if let Some(rt) = rt {
                 rt.end();
             }
         });
+        // An ended session is not resumed by a reload of this tab.
+        ended_entry.with_value(SessionEntry::forget);
     };
     let on_quality = move |ev: leptos::ev::Event| {
         if let Some(q) = Quality::parse(&event_target_value(&ev)) {
@@ -192,9 +206,14 @@ pub fn HostStage(me: String, channel: SessionChannel, entry: SessionEntry) -> im
                     if platform::transform::TransformApi::detect()
                         == platform::transform::TransformApi::Unsupported
                     {
-                        "off"
-                    } else {
-                        "ok"
+                        return "off";
+                    }
+                    // What the worker measured on our sending transforms: `ok` only once
+                    // frames were encrypted and sent.
+                    match sending.get() {
+                        Some(Ok(state)) => state.as_str(),
+                        Some(Err(())) => "off",
+                        None => "waiting-key",
                     }
                 })/>
                 <button class="danger" data-testid="end-session" on:click=end>"End session"</button>

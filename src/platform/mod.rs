@@ -10,6 +10,7 @@ pub mod location;
 pub mod media;
 pub mod peer;
 pub mod random;
+pub mod storage;
 pub mod timer;
 pub mod transform;
 pub mod websocket;

@@ -56,6 +56,10 @@ pub struct Peer {
     worker: Rc<TransformWorker>,
     channel: std::cell::RefCell<Option<RtcDataChannel>>,
     pointer: std::cell::RefCell<Option<RtcDataChannel>>,
+    /// The host opens both channels itself and adopts none the other side opens.
+    opens_channels: std::cell::Cell<bool>,
+    /// Channels the other side opened that we closed unread.
+    refused_channels: std::cell::Cell<u64>,
     on_event: Rc<dyn Fn(PeerEvent)>,
     _handlers: Vec<Handler>,
     channel_handlers: std::cell::RefCell<Vec<Handler>>,
@@ -164,17 +168,35 @@ impl Peer {
             worker,
             channel: Default::default(),
             pointer: Default::default(),
+            opens_channels: Default::default(),
+            refused_channels: Default::default(),
             on_event,
             _handlers: handlers,
             channel_handlers: Default::default(),
         });
-        // The guest's data channel arrives from the host.
+        // The guest's data channels arrive from the host: exactly the two the protocol names,
+        // once each. The host adopts none (a guest could otherwise open channels at will).
         let weak = Rc::downgrade(&peer);
         let on_dc = handler(move |ev| {
             let ev: RtcDataChannelEvent = ev.unchecked_into();
-            if let Some(peer) = weak.upgrade() {
-                peer.adopt_channel(ev.channel());
+            let channel = ev.channel();
+            let Some(peer) = weak.upgrade() else {
+                channel.close();
+                return;
+            };
+            let label = channel.label();
+            let slot_free = match label.as_str() {
+                RELIABLE => peer.channel.borrow().is_none(),
+                POINTER => peer.pointer.borrow().is_none(),
+                _ => false,
+            };
+            if peer.opens_channels.get() || !slot_free {
+                peer.refused_channels.set(peer.refused_channels.get() + 1);
+                leptos::logging::warn!("closed a data channel the other side opened ({label})");
+                channel.close();
+                return;
             }
+            peer.adopt_channel(channel);
         });
         peer.pc
             .set_ondatachannel(Some(on_dc.as_ref().unchecked_ref()));
@@ -222,6 +244,7 @@ impl Peer {
 
     /// Host: opens the two data channels (before any media, so control works at once).
     pub fn open_channels(&self) {
+        self.opens_channels.set(true);
         self.adopt_channel(self.pc.create_data_channel(RELIABLE));
         let init = web_sys::RtcDataChannelInit::new();
         init.set_ordered(false);
@@ -343,6 +366,22 @@ impl Peer {
             }
         }
         Ok(out)
+    }
+
+    /// The DTLS fingerprints of this connection, (ours, theirs), as the local and remote
+    /// descriptions announce them; `None` until both are set.
+    pub fn fingerprints(&self) -> Option<(String, String)> {
+        let local = self.pc.local_description()?.sdp();
+        let remote = self.pc.remote_description()?.sdp();
+        Some((
+            pairux_core::control::dtls_fingerprint(&local)?,
+            pairux_core::control::dtls_fingerprint(&remote)?,
+        ))
+    }
+
+    /// Data channels the other side opened that were closed unread.
+    pub fn refused_channels(&self) -> u64 {
+        self.refused_channels.get()
     }
 
     /// Sends on the reliable channel if it is open.

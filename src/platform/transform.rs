@@ -132,6 +132,10 @@ type StateListener = Rc<dyn Fn(&str, E2eeState)>;
 /// The `ready` promise's resolve and reject, until one is called.
 type Settle = Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>>;
 
+/// The key under which [`TransformWorker::on_state`] reports our own sending transforms
+/// (participant ids are never empty).
+pub const SENDING: &str = "";
+
 /// Per-participant, per-media states and who wants to hear about changes.
 #[derive(Default)]
 struct States {
@@ -184,6 +188,9 @@ impl TransformWorker {
                     media,
                     state,
                 }) => States::update(&table, &participant, media, state),
+                Ok(FromWorker::Sending { media, state }) => {
+                    States::update(&table, SENDING, media, state)
+                }
                 // A page bug: the worker dropped the message or transform (failing closed).
                 Ok(FromWorker::Rejected { reason }) => {
                     leptos::logging::warn!("E2EE worker rejected a message: {reason}");

@@ -7,7 +7,8 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
-use pairux_core::control::{ControlClient, ControlMsg, ControlState, InputKind};
+use pairux_core::control::{ChannelBinding, ControlClient, ControlMsg, ControlState, InputKind};
+use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::E2eeState;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
@@ -148,9 +149,27 @@ impl GuestRuntime {
         }
     }
 
-    /// Asks the host for control (controllers only; needs the host's challenge first).
+    /// Asks the host for control (controllers only; needs the host's challenge first). The
+    /// proof is bound to this connection's DTLS fingerprints.
     pub fn request_control(&self) {
-        let msg = self.inner.control.borrow_mut().request();
+        let binding = self
+            .inner
+            .link
+            .borrow()
+            .as_ref()
+            .and_then(|l| l.peer().fingerprints())
+            .map(|(participant, host)| ChannelBinding { host, participant });
+        let Some(binding) = binding else {
+            leptos::logging::warn!("not connected to the host yet; no request sent");
+            return;
+        };
+        let msg = self.inner.control.borrow_mut().request(&binding);
+        self.send_control(msg, false);
+    }
+
+    /// Withdraws a pending request: the host's toast goes away and a late grant does nothing.
+    pub fn cancel_request(&self) {
+        let msg = self.inner.control.borrow_mut().cancel();
         self.send_control(msg, false);
     }
 
@@ -193,32 +212,32 @@ impl GuestRuntime {
             leptos::logging::warn!("unreadable control message from the host");
             return;
         };
-        match &msg {
-            ControlMsg::Cursor {
-                id,
-                x,
-                y,
-                name,
-                color,
-            } => {
+        let reply = match &msg {
+            ControlMsg::Cursor { id, x, y, name } => {
+                // The colour is ours to pick (never from the wire); the name is sanitised.
                 let cursor = CursorView {
                     x: *x,
                     y: *y,
-                    name: name.clone(),
-                    color: color.clone(),
+                    name: display_name(Some(name)),
+                    color: colour_for(id).to_owned(),
                 };
                 self.inner.view.cursors.update(|c| {
                     c.insert(id.clone(), cursor);
                 });
+                None
             }
             ControlMsg::State { holders } => {
                 self.inner
                     .view
                     .cursors
                     .update(|c| c.retain(|id, _| holders.contains(id)));
-                self.inner.control.borrow_mut().on_message(&msg);
+                self.inner.control.borrow_mut().on_message(&msg)
             }
             _ => self.inner.control.borrow_mut().on_message(&msg),
+        };
+        if reply.is_some() {
+            leptos::logging::warn!("control the host offered without a request was refused");
+            self.send_control(reply, false);
         }
         self.inner
             .view

@@ -7,6 +7,8 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
+use pairux_core::control::ChannelBinding;
+use pairux_core::display::display_name;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
@@ -14,7 +16,7 @@ use pairux_core::session::{
 };
 use pairux_core::Role;
 
-use super::host_control::{colour_for, ControlSignals, HostControl, Outgoing};
+use super::host_control::{ControlSignals, HostControl, Outgoing};
 use super::peer_link::{LinkEvent, PeerLink};
 use crate::platform::media::{self, Capture, EndedListener};
 use crate::platform::peer::SendQuality;
@@ -124,15 +126,8 @@ impl HostRuntime {
         let names = participants
             .iter()
             .map(|p| {
-                let name = p
-                    .profile
-                    .get("name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("Someone")
-                    .chars()
-                    .take(40)
-                    .collect();
-                (p.id.clone(), (name, colour_for(&p.id)))
+                let name = display_name(p.profile.get("name").and_then(|n| n.as_str()));
+                (p.id.clone(), name)
             })
             .collect();
         self.inner.control.borrow_mut().set_names(names);
@@ -169,21 +164,36 @@ impl HostRuntime {
                 });
                 return;
             }
-            LinkEvent::Channel(true) => {
-                let mut nonce = [0u8; pairux_core::control::NONCE_LEN];
-                if random::fill(&mut nonce).is_err() {
-                    return;
+            LinkEvent::Channel(up) => {
+                let actions = self.inner.session.borrow_mut().on_link(id, up);
+                self.run(actions);
+                if !up {
+                    self.inner.control.borrow_mut().gone(id)
+                } else {
+                    let mut nonce = [0u8; pairux_core::control::NONCE_LEN];
+                    if random::fill(&mut nonce).is_err() {
+                        return;
+                    }
+                    use base64::Engine as _;
+                    let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce);
+                    self.inner.control.borrow_mut().opened(id, nonce)
                 }
-                use base64::Engine as _;
-                let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce);
-                self.inner.control.borrow_mut().opened(id, nonce)
             }
-            LinkEvent::Channel(false) => self.inner.control.borrow_mut().gone(id),
             LinkEvent::Message(text) => {
-                self.inner
-                    .control
-                    .borrow_mut()
-                    .message(clock::monotonic_ms(), id, &text)
+                // What this connection's DTLS really uses, so a relayed proof cannot pass.
+                let binding = self
+                    .inner
+                    .peers
+                    .borrow()
+                    .get(id)
+                    .and_then(|p| p.link.peer().fingerprints())
+                    .map(|(host, participant)| ChannelBinding { host, participant });
+                self.inner.control.borrow_mut().message(
+                    clock::monotonic_ms(),
+                    id,
+                    &text,
+                    binding.as_ref(),
+                )
             }
             LinkEvent::Track(_) => return,
         };

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, VecDeque};
 
 use leptos::prelude::*;
 use pairux_core::control::{
-    ControlLeases, ControlMsg, CursorRelay, GateStats, InputEvent, InputGate, InputKind, InputSink,
-    LeaseEvent, Modifiers,
+    BudgetStats, ChannelBinding, ControlLeases, ControlMsg, CursorRelay, GateStats, InputEvent,
+    InputGate, InputKind, InputSink, LeaseEvent, MessageBudget, Modifiers,
 };
+use pairux_core::display::{colour_for, display_name};
 use pairux_core::link::ControllerSecret;
 
 /// Most recent input events kept for the diagnostics panel.
@@ -49,6 +50,8 @@ pub struct ControlSignals {
     pub requests: RwSignal<Vec<String>>,
     pub holders: RwSignal<Vec<String>>,
     pub stats: RwSignal<GateStats>,
+    /// Data-channel messages dropped before parsing (floods, oversize, ping/request limits).
+    pub budget: RwSignal<BudgetStats>,
     pub cursors: RwSignal<BTreeMap<String, CursorView>>,
     pub marks: RwSignal<Vec<Mark>>,
     pub log: RwSignal<VecDeque<LogLine>>,
@@ -60,6 +63,7 @@ impl ControlSignals {
             requests: RwSignal::new(Vec::new()),
             holders: RwSignal::new(Vec::new()),
             stats: RwSignal::new(GateStats::default()),
+            budget: RwSignal::new(BudgetStats::default()),
             cursors: RwSignal::new(BTreeMap::new()),
             marks: RwSignal::new(Vec::new()),
             log: RwSignal::new(VecDeque::new()),
@@ -77,7 +81,8 @@ impl Default for ControlSignals {
 /// keeps an input log. (A native agent would inject instead; see `pairux_core::control::sink`.)
 pub struct BrowserSink {
     view: ControlSignals,
-    names: BTreeMap<String, (String, String)>,
+    /// Sanitised display names by participant id.
+    names: BTreeMap<String, String>,
     next_mark: u64,
 }
 
@@ -102,11 +107,12 @@ impl BrowserSink {
 
 impl InputSink for BrowserSink {
     fn input(&mut self, from: &str, event: &InputEvent) {
-        let (name, color) = self
+        let name = self
             .names
             .get(from)
             .cloned()
-            .unwrap_or_else(|| ("Someone".into(), "#888".into()));
+            .unwrap_or_else(|| display_name(None));
+        let color = colour_for(from).to_owned();
         match &event.kind {
             InputKind::Move { x, y } => {
                 self.view.cursors.update(|c| {
@@ -196,6 +202,7 @@ pub enum Outgoing {
 }
 
 pub struct HostControl {
+    budget: MessageBudget,
     leases: ControlLeases,
     gate: InputGate,
     relay: CursorRelay,
@@ -206,6 +213,7 @@ pub struct HostControl {
 impl HostControl {
     pub fn new(secret: ControllerSecret, view: ControlSignals) -> Self {
         HostControl {
+            budget: MessageBudget::new(),
             leases: ControlLeases::new(secret),
             gate: InputGate::new(),
             relay: CursorRelay::new(),
@@ -218,8 +226,8 @@ impl HostControl {
         }
     }
 
-    /// Names and colours for cursors, from the roster.
-    pub fn set_names(&mut self, names: BTreeMap<String, (String, String)>) {
+    /// Names for cursors, from the roster (sanitised).
+    pub fn set_names(&mut self, names: BTreeMap<String, String>) {
         self.sink.names = names;
     }
 
@@ -240,13 +248,26 @@ impl HostControl {
     /// `id` is gone (channel closed or left).
     pub fn gone(&mut self, id: &str) -> Vec<Outgoing> {
         self.gate.forget(id);
+        self.budget.forget(id);
         self.relay.forget(id);
         let event = self.leases.disconnect(id);
         self.apply(event.into_iter().collect())
     }
 
-    /// A data-channel message from `id`.
-    pub fn message(&mut self, now: u64, id: &str, text: &str) -> Vec<Outgoing> {
+    /// A data-channel message from `id`, which arrived on the connection whose DTLS
+    /// fingerprints are `binding` (`None` while either description is missing).
+    pub fn message(
+        &mut self,
+        now: u64,
+        id: &str,
+        text: &str,
+        binding: Option<&ChannelBinding>,
+    ) -> Vec<Outgoing> {
+        // Abuse limits come first: a flood never reaches the parser.
+        if !self.budget.admit(now, id, text.len()) {
+            self.view.budget.set(self.budget.stats());
+            return Vec::new();
+        }
         let msg = match ControlMsg::decode(text) {
             Ok(msg) => msg,
             Err(_) => {
@@ -255,16 +276,30 @@ impl HostControl {
                 return Vec::new();
             }
         };
+        if !self.budget.admit_parsed(now, id, &msg) {
+            self.view.budget.set(self.budget.stats());
+            return Vec::new();
+        }
         match msg {
-            ControlMsg::Request { proof } => match self.leases.on_request(now, id, &proof) {
-                Ok(event) => self.apply(vec![event]),
-                Err(err) => {
-                    leptos::logging::warn!("control request from {id} refused: {err}");
-                    self.gate.malformed();
-                    self.view.stats.set(self.gate.stats());
-                    vec![Outgoing::To(id.to_owned(), ControlMsg::Deny)]
+            ControlMsg::Request { proof } => {
+                let verdict = match binding {
+                    Some(binding) => self.leases.on_request(now, id, binding, &proof),
+                    None => Err(pairux_core::control::LeaseError::BadProof),
+                };
+                match verdict {
+                    Ok(event) => self.apply(vec![event]),
+                    Err(err) => {
+                        leptos::logging::warn!("control request from {id} refused: {err}");
+                        self.gate.malformed();
+                        self.view.stats.set(self.gate.stats());
+                        vec![Outgoing::To(id.to_owned(), ControlMsg::Deny)]
+                    }
                 }
-            },
+            }
+            ControlMsg::Cancel => {
+                let event = self.leases.cancel(id);
+                self.apply(event.into_iter().collect())
+            }
             ControlMsg::Release => {
                 let event = self.leases.release(id);
                 self.apply(event.into_iter().collect())
@@ -298,18 +333,17 @@ impl HostControl {
     }
 
     fn cursor(&self, id: &str, x: f64, y: f64) -> Outgoing {
-        let (name, color) = self
+        let name = self
             .sink
             .names
             .get(id)
             .cloned()
-            .unwrap_or_else(|| ("Someone".into(), "#888".into()));
+            .unwrap_or_else(|| display_name(None));
         Outgoing::FastAll(ControlMsg::Cursor {
             id: id.to_owned(),
             x,
             y,
             name,
-            color,
         })
     }
 
@@ -365,7 +399,9 @@ impl HostControl {
                 LeaseEvent::Granted { id } => out.push(Outgoing::To(id, ControlMsg::Grant)),
                 LeaseEvent::Denied { id, .. } => out.push(Outgoing::To(id, ControlMsg::Deny)),
                 LeaseEvent::Revoked { id } => out.push(Outgoing::To(id, ControlMsg::Revoke)),
-                LeaseEvent::Released { .. } | LeaseEvent::Dropped { .. } => {}
+                LeaseEvent::Released { .. }
+                | LeaseEvent::Cancelled { .. }
+                | LeaseEvent::Dropped { .. } => {}
             }
         }
         self.view.requests.set(self.leases.requests());
@@ -376,15 +412,4 @@ impl HostControl {
         }
         out
     }
-}
-
-/// A stable colour for a participant.
-pub fn colour_for(id: &str) -> String {
-    const PALETTE: [&str; 8] = [
-        "#e11d48", "#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
-    ];
-    let h = id
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    PALETTE[(h % PALETTE.len() as u32) as usize].to_owned()
 }

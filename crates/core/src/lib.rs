@@ -5,8 +5,10 @@
 //! here runs natively and deterministically in tests.
 
 pub mod config;
+pub mod display;
 pub mod control;
 pub mod e2ee;
+pub mod identity;
 pub mod link;
 pub mod pattern;
 pub mod realtime;

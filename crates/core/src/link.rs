@@ -1,4 +1,5 @@
-//! Session links: `/s/<session-id>#k=<room key>[&c=<controller secret>]` (product.md §2).
+//! Session links: `/s/<session-id>#k=<room key>&h=<host public key>[&c=<controller secret>]`
+//! (product.md §2).
 //!
 //! The path names the session and is the only part a server ever sees; the fragment carries the
 //! secrets. Parsing is total: every input, however malformed, yields a [`SessionLink`] or a
@@ -10,6 +11,7 @@ use std::fmt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
+use crate::identity::{PublicKey, Signer, KEY_LEN};
 use crate::Role;
 
 /// Bytes in a session id (128 bits → 22 base64url characters).
@@ -18,8 +20,10 @@ pub const SESSION_ID_LEN: usize = 16;
 pub const ROOM_KEY_LEN: usize = 32;
 /// Bytes in the controller secret (→ 43 base64url characters).
 pub const CONTROLLER_SECRET_LEN: usize = 32;
-/// Random bytes [`SessionLink::generate`] needs: id, room key and controller secret.
-pub const GENERATE_RANDOM_LEN: usize = SESSION_ID_LEN + ROOM_KEY_LEN + CONTROLLER_SECRET_LEN;
+/// Random bytes [`SessionLink::generate`] needs: id, room key, controller secret and the seed
+/// of the host identity key.
+pub const GENERATE_RANDOM_LEN: usize =
+    SESSION_ID_LEN + ROOM_KEY_LEN + CONTROLLER_SECRET_LEN + KEY_LEN;
 
 /// Longest link text we even look at; anything longer is refused before parsing.
 const MAX_LINK_LEN: usize = 2048;
@@ -37,6 +41,10 @@ pub enum LinkError {
     BadKey,
     #[error("the controller secret (c) is not 43 base64url characters")]
     BadControllerSecret,
+    #[error("the fragment has no host key (h)")]
+    MissingHostKey,
+    #[error("the host key (h) is not a 43-character base64url Ed25519 key")]
+    BadHostKey,
     #[error("parameter `{0}` appears more than once")]
     DuplicateParam(String),
     #[error("link is longer than {MAX_LINK_LEN} characters")]
@@ -47,7 +55,11 @@ impl LinkError {
     /// A sentence for the person who opened the link.
     pub fn user_message(&self) -> &'static str {
         match self {
-            LinkError::MissingKey | LinkError::BadKey | LinkError::DuplicateParam(_) => {
+            LinkError::MissingKey
+            | LinkError::BadKey
+            | LinkError::MissingHostKey
+            | LinkError::BadHostKey
+            | LinkError::DuplicateParam(_) => {
                 "This link is incomplete — ask the host for a new one."
             }
             LinkError::BadControllerSecret => {
@@ -144,23 +156,55 @@ secret!(
 pub struct SessionLink {
     pub session: SessionId,
     pub room_key: RoomKey,
+    /// The host's public identity key: only a participant whose presence and signals verify
+    /// under it is the host.
+    pub host: PublicKey,
     pub controller: Option<ControllerSecret>,
 }
 
+/// The host's private identity key: created with the session, never in a link.
+#[derive(Debug, Clone)]
+pub struct HostIdentity(Signer);
+
+impl PartialEq for HostIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.public() == other.public()
+    }
+}
+
+impl Eq for HostIdentity {}
+
+impl HostIdentity {
+    pub fn from_seed(seed: [u8; KEY_LEN]) -> Self {
+        HostIdentity(Signer::from_seed(seed))
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.0
+    }
+
+    pub fn public(&self) -> PublicKey {
+        self.0.public()
+    }
+}
+
 impl SessionLink {
-    /// A fresh session from `GENERATE_RANDOM_LEN` random bytes (caller supplies a CSPRNG's output).
-    pub fn generate(random: &[u8; GENERATE_RANDOM_LEN]) -> Self {
+    /// A fresh session and its host identity from `GENERATE_RANDOM_LEN` random bytes (caller
+    /// supplies a CSPRNG's output).
+    pub fn generate(random: &[u8; GENERATE_RANDOM_LEN]) -> (Self, HostIdentity) {
         let (id, rest) = random.split_at(SESSION_ID_LEN);
-        let (key, secret) = rest.split_at(ROOM_KEY_LEN);
-        SessionLink {
+        let (key, rest) = rest.split_at(ROOM_KEY_LEN);
+        let (secret, seed) = rest.split_at(CONTROLLER_SECRET_LEN);
+        let host = HostIdentity::from_seed(seed.try_into().expect("remainder is KEY_LEN"));
+        let link = SessionLink {
             session: SessionId(id.try_into().expect("split at SESSION_ID_LEN")),
             room_key: RoomKey(key.try_into().expect("split at ROOM_KEY_LEN")),
+            host: host.public(),
             controller: Some(ControllerSecret(
-                secret
-                    .try_into()
-                    .expect("remainder is CONTROLLER_SECRET_LEN"),
+                secret.try_into().expect("split at CONTROLLER_SECRET_LEN"),
             )),
-        }
+        };
+        (link, host)
     }
 
     /// Parses a location's `pathname` and `hash` (the `#` is optional).
@@ -171,12 +215,14 @@ impl SessionLink {
         let session = parse_path(path)?;
         let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
         let mut key = None;
+        let mut host = None;
         let mut controller = None;
         for pair in fragment.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
                 "k" => set_once(&mut key, "k", value)?,
                 "c" => set_once(&mut controller, "c", value)?,
+                "h" => set_once(&mut host, "h", value)?,
                 // Unknown parameters are left for newer clients.
                 _ => {}
             }
@@ -184,6 +230,9 @@ impl SessionLink {
         let room_key = key
             .ok_or(LinkError::MissingKey)
             .and_then(|k| decode_fixed(k).map(RoomKey).ok_or(LinkError::BadKey))?;
+        let host = host
+            .ok_or(LinkError::MissingHostKey)
+            .and_then(|h| PublicKey::parse(h).ok_or(LinkError::BadHostKey))?;
         let controller = controller
             .map(|c| {
                 decode_fixed(c)
@@ -194,6 +243,7 @@ impl SessionLink {
         Ok(SessionLink {
             session,
             room_key,
+            host,
             controller,
         })
     }
@@ -225,15 +275,44 @@ impl SessionLink {
         format!("/s/{}", self.session)
     }
 
-    /// The link for viewers: path plus `#k=`.
+    /// The link for viewers: path plus `#k=…&h=…`.
     pub fn viewer_link(&self) -> String {
-        format!("{}#k={}", self.path(), self.room_key.encode())
+        format!(
+            "{}#k={}&h={}",
+            self.path(),
+            self.room_key.encode(),
+            self.host.encode()
+        )
     }
 
-    /// The link for controllers: path plus `#k=…&c=…`, or `None` if this link has no secret.
+    /// The link for controllers: path plus `#k=…&h=…&c=…`, or `None` if this link has no secret.
     pub fn controller_link(&self) -> Option<String> {
         let secret = self.controller.as_ref()?;
         Some(format!("{}&c={}", self.viewer_link(), secret.encode()))
+    }
+
+    /// What a tab keeps in its `sessionStorage` so that a reload resumes this session in the
+    /// same role: the link's fragment, plus the host identity's seed (`hs`) for the host.
+    pub fn resume_text(&self, host: Option<&HostIdentity>) -> String {
+        let link = self.to_link();
+        let fragment = link.split_once('#').map_or("", |(_, f)| f);
+        match host {
+            Some(host) => format!("{fragment}&hs={}", URL_SAFE_NO_PAD.encode(host.0.seed())),
+            None => fragment.to_owned(),
+        }
+    }
+
+    /// Reads back [`Self::resume_text`] for the session at `path`. A host seed that does not
+    /// match the link's host key is ignored (the tab resumes as a guest of that link).
+    pub fn parse_resume(path: &str, text: &str) -> Result<(Self, Option<HostIdentity>), LinkError> {
+        let link = Self::parse(path, text)?;
+        let host = text
+            .split('&')
+            .find_map(|p| p.strip_prefix("hs="))
+            .and_then(decode_fixed::<KEY_LEN>)
+            .map(HostIdentity::from_seed)
+            .filter(|h| h.public() == link.host);
+        Ok((link, host))
     }
 
     /// This link as its holder would share it (path and fragment, no origin).
@@ -279,22 +358,31 @@ mod tests {
         std::array::from_fn(|i| i as u8)
     }
 
+    /// The host key `random()` makes (seed bytes 80..112).
+    fn h() -> String {
+        HostIdentity::from_seed(std::array::from_fn(|i| (80 + i) as u8))
+            .public()
+            .encode()
+    }
+
     #[test]
     fn generated_links_have_the_documented_shape() {
-        let link = SessionLink::generate(&random());
+        let (link, host) = SessionLink::generate(&random());
+        let h = h();
+        assert_eq!(host.public().encode(), h);
         assert_eq!(link.session.to_string(), ID);
         assert_eq!(link.path(), format!("/s/{ID}"));
-        assert_eq!(link.viewer_link(), format!("/s/{ID}#k={KEY}"));
+        assert_eq!(link.viewer_link(), format!("/s/{ID}#k={KEY}&h={h}"));
         assert_eq!(
             link.controller_link().unwrap(),
-            format!("/s/{ID}#k={KEY}&c={SECRET}")
+            format!("/s/{ID}#k={KEY}&h={h}&c={SECRET}")
         );
         assert_eq!(link.session.topic(), format!("realtime:pairux:{ID}"));
     }
 
     #[test]
     fn viewer_and_controller_links_round_trip() {
-        let link = SessionLink::generate(&random());
+        let (link, _) = SessionLink::generate(&random());
         let viewer = SessionLink::parse_href(&link.viewer_link()).unwrap();
         assert_eq!(viewer.role(), Role::Viewer);
         assert_eq!(viewer.room_key, link.room_key);
@@ -306,17 +394,18 @@ mod tests {
 
     #[test]
     fn accepts_full_urls_hash_prefix_trailing_slash_and_unknown_params() {
-        let href = format!(" https://pairux.example/s/{ID}/?x=1#k={KEY}&v=2 \n");
+        let h = h();
+        let href = format!(" https://pairux.example/s/{ID}/?x=1#k={KEY}&h={h}&v=2 \n");
         let link = SessionLink::parse_href(&href).unwrap();
         assert_eq!(link.session.to_string(), ID);
-        assert!(SessionLink::parse(&format!("/s/{ID}"), &format!("#k={KEY}")).is_ok());
-        assert!(SessionLink::parse(&format!("/s/{ID}"), &format!("k={KEY}")).is_ok());
+        assert!(SessionLink::parse(&format!("/s/{ID}"), &format!("#k={KEY}&h={h}")).is_ok());
+        assert!(SessionLink::parse(&format!("/s/{ID}"), &format!("h={h}&k={KEY}")).is_ok());
     }
 
     #[test]
     fn every_malformed_case_has_its_error() {
         let p = format!("/s/{ID}");
-        let k = format!("k={KEY}");
+        let k = format!("k={KEY}&h={}", h());
         let cases: Vec<(String, String, LinkError)> = vec![
             ("/".into(), k.clone(), LinkError::NotASessionPath),
             ("/x/abc".into(), k.clone(), LinkError::NotASessionPath),
@@ -347,11 +436,18 @@ mod tests {
             (p.clone(), String::new(), LinkError::MissingKey),
             (p.clone(), "#".into(), LinkError::MissingKey),
             (p.clone(), format!("c={SECRET}"), LinkError::MissingKey),
+            (p.clone(), format!("k={KEY}"), LinkError::MissingHostKey),
+            (p.clone(), format!("k={KEY}&h=abc"), LinkError::BadHostKey),
+            (
+                p.clone(),
+                format!("k={KEY}&h={}", "A".repeat(43)),
+                LinkError::BadHostKey,
+            ),
             (p.clone(), "k=".into(), LinkError::BadKey),
             (p.clone(), "k".into(), LinkError::BadKey),
-            (p.clone(), format!("k={}", &KEY[..42]), LinkError::BadKey),
-            (p.clone(), format!("k={KEY}A"), LinkError::BadKey),
-            (p.clone(), format!("k={}/", &KEY[..42]), LinkError::BadKey),
+            (p.clone(), format!("k={}&h={}", &KEY[..42], h()), LinkError::BadKey),
+            (p.clone(), format!("k={KEY}A&h={}", h()), LinkError::BadKey),
+            (p.clone(), format!("k={}/&h={}", &KEY[..42], h()), LinkError::BadKey),
             (
                 p.clone(),
                 format!("{k}&c=abc"),
@@ -385,6 +481,29 @@ mod tests {
     }
 
     #[test]
+    fn resume_text_round_trips_with_and_without_the_host_key() {
+        let (link, host) = SessionLink::generate(&random());
+        let text = link.resume_text(Some(&host));
+        assert_eq!(
+            SessionLink::parse_resume(&link.path(), &text),
+            Ok((link.clone(), Some(host.clone())))
+        );
+        let guest = SessionLink::parse_href(&link.viewer_link()).unwrap();
+        assert_eq!(
+            SessionLink::parse_resume(&guest.path(), &guest.resume_text(None)),
+            Ok((guest.clone(), None))
+        );
+        // A host seed for another key does not make anyone host.
+        let other = HostIdentity::from_seed([1; 32]);
+        let forged = format!("{}&hs={}", guest.resume_text(None), URL_SAFE_NO_PAD.encode([1u8; 32]));
+        assert_eq!(other.public() == guest.host, false);
+        assert_eq!(
+            SessionLink::parse_resume(&guest.path(), &forged),
+            Ok((guest, None))
+        );
+    }
+
+    #[test]
     fn a_link_without_key_tells_the_person_what_to_do() {
         let err = SessionLink::parse(&format!("/s/{ID}"), "").unwrap_err();
         assert_eq!(
@@ -395,7 +514,8 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug_output() {
-        let link = SessionLink::generate(&random());
+        let (link, host) = SessionLink::generate(&random());
+        assert!(format!("{host:?}").contains("redacted"));
         let shown = format!("{link:?}");
         assert!(!shown.contains(KEY) && !shown.contains(SECRET), "{shown}");
         assert!(shown.contains(ID));
@@ -424,7 +544,7 @@ mod tests {
             #[test]
             fn generated_links_always_round_trip(bytes in proptest::collection::vec(any::<u8>(), GENERATE_RANDOM_LEN)) {
                 let random: [u8; GENERATE_RANDOM_LEN] = bytes.try_into().unwrap();
-                let link = SessionLink::generate(&random);
+                let (link, _) = SessionLink::generate(&random);
                 prop_assert_eq!(SessionLink::parse_href(&link.to_link()), Ok(link.clone()));
                 let viewer = SessionLink::parse_href(&link.viewer_link()).unwrap();
                 prop_assert_eq!(viewer.controller, None);

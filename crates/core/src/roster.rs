@@ -3,30 +3,46 @@
 //! Each participant tracks one presence under its participant id (the presence key) with the
 //! meta `{"role": "host"|"controller"|"viewer", "joined_at": <ms>, "profile": <value>}`. The
 //! roster is a function of the presence state, so a state re-sent after a reconnect replaces
-//! the old one without duplicates; a key with several metas (a rejoin racing the old socket's
-//! leave, two tabs) is one participant whose newest valid meta wins. Invalid metas are
-//! ignored and counted: presence is written by peers and is not trusted. The role shown here
-//! is what a participant *claims*; what it may do is decided elsewhere (controller proof).
+//! the old one without duplicates.
+//!
+//! Presence is written by peers and relayed by a server, neither trusted: every meta goes
+//! through a caller-supplied check (`session::SessionIdentity::verify`: sealed profile opens,
+//! signature verifies, a `host` claim is signed by the link's host key) before it can describe
+//! anyone. The first verified meta under a presence key pins that key's signer: later metas
+//! under the same key signed by anyone else (a socket that knows only the session id, or
+//! another link holder) can neither hide, replace nor rename the participant — they are
+//! ignored and counted. Controller and viewer roles are still *claims*; what a controller may
+//! do is decided elsewhere (controller proof).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use crate::identity::PublicKey;
 use crate::realtime::{PresenceMeta, PresenceState};
 use crate::realtime_client::PresenceSync;
 use crate::Role;
+
+/// Most presence keys whose signer is remembered (a flood of fresh keys cannot grow memory
+/// without bound; past it, new keys are still verified but pinned only while present).
+const MAX_PINS: usize = 4096;
 
 /// One person in the session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Participant {
     /// The presence key: the participant id, random per join of a page.
     pub id: String,
-    /// The role it claims.
+    /// The role it claims (a `host` in a verified roster is the link's host).
     pub role: Role,
-    /// When it joined (ms since the Unix epoch, its own clock).
+    /// When it joined (ms since the Unix epoch, its own clock); signed with its meta, and the
+    /// join epoch its signals carry.
     pub joined_at: u64,
-    /// Its profile as tracked (PairUX: encrypted with the room key); `Null` when absent.
+    /// Its profile: as tracked (sealed) before verification, opened after it; `Null` when absent.
     pub profile: Value,
+    /// The meta's signature (base64url), as tracked.
+    pub sig: Option<String>,
+    /// The key its meta and signals are signed with, once verified.
+    pub signer: Option<PublicKey>,
 }
 
 /// Why a presence meta is not a participant.
@@ -40,8 +56,38 @@ pub enum MetaError {
     JoinedAt,
 }
 
+/// Why a well-formed meta was not believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Its sealed profile does not open with our room key (no key, or junk).
+    #[error("profile does not open with this session's room key")]
+    Unreadable,
+    /// Its signature does not verify under the key its profile names.
+    #[error("meta signature does not verify")]
+    BadSignature,
+    /// It claims `host` without the link's host key.
+    #[error("claims host without the host key")]
+    ImpostorHost,
+    /// Signed by the host key, but its profile does not open: our link's room key is wrong.
+    #[error("the host's profile does not open: wrong room key")]
+    WrongKeyHost,
+}
+
+/// Counts of metas that were not believed, each counted once (by `phx_ref`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RosterCounters {
+    /// Missing or invalid `role` / `joined_at`.
+    pub invalid: u64,
+    pub unreadable: u64,
+    pub bad_signature: u64,
+    pub impostor_host: u64,
+    pub wrong_key_host: u64,
+    /// Verified metas under a presence key already pinned to another signer.
+    pub shadowed: u64,
+}
+
 impl Participant {
-    /// Reads the participant a presence meta describes.
+    /// Reads the participant a presence meta describes (not yet verified).
     pub fn from_meta(id: &str, meta: &PresenceMeta) -> Result<Self, MetaError> {
         let role = match meta.payload.get("role").and_then(Value::as_str) {
             Some("host") => Role::Host,
@@ -55,11 +101,18 @@ impl Participant {
             .and_then(Value::as_u64)
             .ok_or(MetaError::JoinedAt)?;
         let profile = meta.payload.get("profile").cloned().unwrap_or(Value::Null);
+        let sig = meta
+            .payload
+            .get("sig")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         Ok(Participant {
             id: id.to_owned(),
             role,
             joined_at,
             profile,
+            sig,
+            signer: None,
         })
     }
 
@@ -69,6 +122,9 @@ impl Participant {
         meta.insert("role".to_owned(), Value::from(self.role.as_str()));
         meta.insert("joined_at".to_owned(), Value::from(self.joined_at));
         meta.insert("profile".to_owned(), self.profile.clone());
+        if let Some(sig) = &self.sig {
+            meta.insert("sig".to_owned(), Value::from(sig.as_str()));
+        }
         Value::Object(meta)
     }
 
@@ -89,11 +145,24 @@ pub enum RosterEvent {
     Updated(Participant),
 }
 
+/// The check every meta passes before it describes anyone: the verified participant (profile
+/// opened, `signer` set), or why not.
+pub type Verify<'a> = &'a dyn Fn(&Participant) -> Result<Participant, Rejection>;
+
 /// Everyone in the session.
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
     participants: BTreeMap<String, Participant>,
-    invalid_metas: u64,
+    /// Presence key → the signer of its first verified meta.
+    pins: BTreeMap<String, PublicKey>,
+    /// (presence key, phx_ref) → the check's result, so each meta is verified and counted
+    /// once (`Err(None)`: not a meta at all).
+    checked: BTreeMap<(String, String), Result<Participant, Option<Rejection>>>,
+    /// Metas already counted as shadowing.
+    shadow_counted: BTreeSet<(String, String)>,
+    /// Host metas signed by the host key whose profile we cannot open (present now).
+    wrong_key_host: bool,
+    counters: RosterCounters,
 }
 
 impl Roster {
@@ -102,34 +171,71 @@ impl Roster {
         Self::default()
     }
 
-    /// Applies a presence change: the roster becomes what `sync.state` describes; metas that
-    /// just joined and are invalid are counted. Returns leaves first, then joins and updates
-    /// in roster order.
-    pub fn apply(&mut self, sync: &PresenceSync) -> Vec<RosterEvent> {
-        for (key, metas) in &sync.joins {
-            let invalid = metas
-                .iter()
-                .filter(|meta| Participant::from_meta(key, meta).is_err())
-                .count();
-            self.invalid_metas += u64::try_from(invalid).unwrap_or(u64::MAX);
-        }
-        self.replace(&sync.state)
+    /// Applies a presence change: the roster becomes what `sync.state` describes.
+    pub fn apply(&mut self, sync: &PresenceSync, verify: Verify<'_>) -> Vec<RosterEvent> {
+        self.replace(&sync.state, verify)
     }
 
-    /// Makes the roster what `state` describes (without counting), returning the changes.
-    pub fn replace(&mut self, state: &PresenceState) -> Vec<RosterEvent> {
-        let next: BTreeMap<String, Participant> = state
-            .iter()
-            .filter_map(|(key, entry)| {
-                // Metas are oldest first, so the last valid one is the newest.
-                let newest = entry
-                    .metas
-                    .iter()
-                    .rev()
-                    .find_map(|meta| Participant::from_meta(key, meta).ok())?;
-                Some((key.clone(), newest))
-            })
-            .collect();
+    /// Makes the roster what `state` describes, returning the changes: leaves first, then
+    /// joins and updates in roster order.
+    pub fn replace(&mut self, state: &PresenceState, verify: Verify<'_>) -> Vec<RosterEvent> {
+        let mut next = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        let mut wrong_key_host = false;
+        for (key, entry) in state {
+            // Oldest first: the first verified meta of a key pins its signer.
+            let mut candidates = Vec::new();
+            for meta in &entry.metas {
+                let slot = (key.clone(), meta.phx_ref.clone());
+                seen.insert(slot.clone());
+                if !self.checked.contains_key(&slot) {
+                    let result = match Participant::from_meta(key, meta) {
+                        Err(_) => {
+                            self.counters.invalid += 1;
+                            Err(None)
+                        }
+                        Ok(claimed) => verify(&claimed).map_err(Some),
+                    };
+                    if let Err(Some(rejection)) = &result {
+                        self.count(*rejection);
+                    }
+                    self.checked.insert(slot.clone(), result);
+                }
+                match self.checked.get(&slot) {
+                    Some(Ok(p)) => candidates.push((slot, p.clone())),
+                    Some(Err(Some(Rejection::WrongKeyHost))) => wrong_key_host = true,
+                    _ => {}
+                }
+            }
+            let pin = match self.pins.get(key) {
+                Some(pin) => Some(*pin),
+                None => {
+                    let first = candidates.first().and_then(|(_, p)| p.signer);
+                    if let Some(first) = first {
+                        if self.pins.len() < MAX_PINS {
+                            self.pins.insert(key.clone(), first);
+                        }
+                    }
+                    first
+                }
+            };
+            let mut chosen = None;
+            for (slot, p) in candidates {
+                if p.signer == pin {
+                    // The newest meta of the pinned signer (a profile update) wins.
+                    chosen = Some(p);
+                } else if self.shadow_counted.insert(slot) {
+                    self.counters.shadowed += 1;
+                }
+            }
+            if let Some(p) = chosen {
+                next.insert(key.clone(), p);
+            }
+        }
+        self.checked.retain(|slot, _| seen.contains(slot));
+        self.shadow_counted.retain(|slot| seen.contains(slot));
+        self.wrong_key_host = wrong_key_host;
+
         let mut events: Vec<RosterEvent> = self
             .participants
             .iter()
@@ -150,6 +256,16 @@ impl Roster {
         }));
         self.participants = next;
         events
+    }
+
+    fn count(&mut self, rejection: Rejection) {
+        let c = &mut self.counters;
+        match rejection {
+            Rejection::Unreadable => c.unreadable += 1,
+            Rejection::BadSignature => c.bad_signature += 1,
+            Rejection::ImpostorHost => c.impostor_host += 1,
+            Rejection::WrongKeyHost => c.wrong_key_host += 1,
+        }
     }
 
     /// Everyone, host first, then by join time.
@@ -174,30 +290,15 @@ impl Roster {
         self.participants.is_empty()
     }
 
-    /// Replaces each participant's profile with `open(participant)` and drops those for which
-    /// it returns `None` (a sealed profile that does not authenticate: someone without the
-    /// room key). Returns those dropped.
-    pub fn open_profiles(
-        &mut self,
-        open: impl Fn(&Participant) -> Option<Value>,
-    ) -> Vec<Participant> {
-        let mut dropped = Vec::new();
-        self.participants.retain(|_, p| match open(p) {
-            Some(profile) => {
-                p.profile = profile;
-                true
-            }
-            None => {
-                dropped.push(p.clone());
-                false
-            }
-        });
-        dropped
+    /// Metas that were not believed, by reason.
+    pub fn counters(&self) -> RosterCounters {
+        self.counters
     }
 
-    /// Metas ignored because they did not describe a participant.
-    pub fn invalid_metas(&self) -> u64 {
-        self.invalid_metas
+    /// Whether a meta signed by the host key is present whose profile our room key cannot
+    /// open: the link's room key is not this session's.
+    pub fn host_unreadable(&self) -> bool {
+        self.wrong_key_host
     }
 }
 
@@ -206,14 +307,36 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::identity::Signer;
 
-    fn sync(joins: Value, state: Value) -> PresenceSync {
-        let joins: PresenceState = serde_json::from_value(joins).unwrap();
-        PresenceSync {
-            joins: joins.into_iter().map(|(k, e)| (k, e.metas)).collect(),
-            leaves: Vec::new(),
-            state: serde_json::from_value(state).unwrap(),
+    fn key(n: u8) -> PublicKey {
+        Signer::from_seed([n; 32]).public()
+    }
+
+    /// Test check: a profile `"key-N"` is signed by key N; the host is key 1; anything else
+    /// does not open.
+    fn verify(p: &Participant) -> Result<Participant, Rejection> {
+        let n = p
+            .profile
+            .as_str()
+            .and_then(|t| t.strip_prefix("key-"))
+            .and_then(|n| n.parse::<u8>().ok());
+        match (p.role, n) {
+            (Role::Host, Some(1)) => {}
+            (Role::Host, _) => return Err(Rejection::ImpostorHost),
+            (_, None) => return Err(Rejection::Unreadable),
+            _ => {}
         }
+        let n = n.expect("checked");
+        Ok(Participant {
+            profile: json!({"name": format!("P{n}")}),
+            signer: Some(key(n)),
+            ..p.clone()
+        })
+    }
+
+    fn state(value: Value) -> PresenceState {
+        serde_json::from_value(value).unwrap()
     }
 
     fn ids(roster: &Roster) -> Vec<&str> {
@@ -226,67 +349,112 @@ mod tests {
 
     #[test]
     fn host_first_then_by_join_time() {
-        let state = json!({
-            "v1": {"metas": [{"phx_ref": "a", "role": "viewer", "joined_at": 10}]},
-            "c1": {"metas": [{"phx_ref": "b", "role": "controller", "joined_at": 5, "profile": "enc"}]},
-            "h": {"metas": [{"phx_ref": "c", "role": "host", "joined_at": 20}]}
-        });
+        let s = state(json!({
+            "v1": {"metas": [{"phx_ref": "a", "role": "viewer", "joined_at": 10, "profile": "key-2"}]},
+            "c1": {"metas": [{"phx_ref": "b", "role": "controller", "joined_at": 5, "profile": "key-3"}]},
+            "h": {"metas": [{"phx_ref": "c", "role": "host", "joined_at": 20, "profile": "key-1"}]}
+        }));
         let mut roster = Roster::new();
-        let events = roster.apply(&sync(state.clone(), state));
+        let events = roster.replace(&s, &verify);
         assert_eq!(ids(&roster), ["h", "c1", "v1"]);
         assert!(matches!(&events[0], RosterEvent::Joined(p) if p.id == "h"));
         assert_eq!(events.len(), 3);
-        assert_eq!(roster.get("c1").unwrap().profile, json!("enc"));
-        assert_eq!(roster.get("v1").unwrap().profile, Value::Null);
+        assert_eq!(roster.get("c1").unwrap().profile, json!({"name": "P3"}));
+        assert_eq!(roster.get("h").unwrap().signer, Some(key(1)));
     }
 
     #[test]
-    fn invalid_metas_are_ignored_and_counted_and_the_newest_valid_meta_wins() {
-        let state = json!({
+    fn invalid_unverified_and_impostor_metas_are_ignored_and_counted_once() {
+        let s = state(json!({
             "bad": {"metas": [{"phx_ref": "1", "role": "admin", "joined_at": 1}]},
             "neg": {"metas": [{"phx_ref": "2", "role": "viewer", "joined_at": -1}]},
-            "p": {"metas": [
-                {"phx_ref": "3", "role": "viewer", "joined_at": 1},
-                {"phx_ref": "4", "role": "controller", "joined_at": 2},
-                {"phx_ref": "5", "role": "viewer"}
-            ]}
-        });
+            "junk": {"metas": [{"phx_ref": "3", "role": "viewer", "joined_at": 1, "profile": "x"}]},
+            "fake": {"metas": [{"phx_ref": "4", "role": "host", "joined_at": 0, "profile": "key-9"}]},
+            "p": {"metas": [{"phx_ref": "5", "role": "viewer", "joined_at": 1, "profile": "key-2"}]}
+        }));
         let mut roster = Roster::new();
-        roster.apply(&sync(state.clone(), state));
+        roster.replace(&s, &verify);
+        roster.replace(&s, &verify);
         assert_eq!(ids(&roster), ["p"]);
-        assert_eq!(roster.get("p").unwrap().role, Role::Controller);
-        assert_eq!(roster.invalid_metas(), 3);
+        let c = roster.counters();
+        assert_eq!((c.invalid, c.unreadable, c.impostor_host), (2, 1, 1));
+    }
+
+    #[test]
+    fn the_first_verified_meta_pins_its_key_and_shadows_are_ignored() {
+        let mut roster = Roster::new();
+        let real = json!({"phx_ref": "1", "role": "viewer", "joined_at": 5, "profile": "key-2"});
+        roster.replace(&state(json!({"g": {"metas": [real.clone()]}})), &verify);
+        // Another link holder tracks under g's key with its own signed meta, claiming another
+        // role; a socket that knows only the session id adds junk.
+        let shadow = json!({"phx_ref": "2", "role": "controller", "joined_at": 9, "profile": "key-7"});
+        let junk = json!({"phx_ref": "3", "role": "viewer", "joined_at": 9, "profile": "?"});
+        let events = roster.replace(
+            &state(json!({"g": {"metas": [real.clone(), shadow.clone(), junk.clone()]}})),
+            &verify,
+        );
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(roster.get("g").unwrap().role, Role::Viewer);
+        assert_eq!(roster.counters().shadowed, 1);
+        assert_eq!(roster.counters().unreadable, 1);
+        // The real participant leaves: the shadow does not take over the key.
+        let events = roster.replace(&state(json!({"g": {"metas": [shadow, junk]}})), &verify);
+        assert!(matches!(&events[..], [RosterEvent::Left(p)] if p.id == "g"));
+        assert!(roster.is_empty());
+        // It comes back (same key, a profile update): it is g again.
+        let update = json!({"phx_ref": "9", "role": "viewer", "joined_at": 5, "profile": "key-2"});
+        roster.replace(&state(json!({"g": {"metas": [update]}})), &verify);
+        assert_eq!(ids(&roster), ["g"]);
     }
 
     #[test]
     fn a_resent_state_yields_no_duplicates_and_reports_changes() {
         let mut roster = Roster::new();
-        let first = json!({
-            "a": {"metas": [{"phx_ref": "1", "role": "host", "joined_at": 1}]},
-            "b": {"metas": [{"phx_ref": "2", "role": "viewer", "joined_at": 2}]}
-        });
-        roster.apply(&sync(first.clone(), first));
+        let first = state(json!({
+            "a": {"metas": [{"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "key-1"}]},
+            "b": {"metas": [{"phx_ref": "2", "role": "viewer", "joined_at": 2, "profile": "key-2"}]}
+        }));
+        roster.replace(&first, &verify);
         // After a reconnect: a tracked again (new phx_ref, same data), b gone, c new, and a
         // second meta for a from the old socket still there.
-        let second = json!({
+        let second = state(json!({
             "a": {"metas": [
-                {"phx_ref": "1", "role": "host", "joined_at": 1},
-                {"phx_ref": "9", "role": "host", "joined_at": 1}
+                {"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "key-1"},
+                {"phx_ref": "9", "role": "host", "joined_at": 1, "profile": "key-1"}
             ]},
-            "c": {"metas": [{"phx_ref": "3", "role": "viewer", "joined_at": 3, "profile": {"n": 1}}]}
-        });
-        let events = roster.replace(&serde_json::from_value(second).unwrap());
+            "c": {"metas": [{"phx_ref": "3", "role": "viewer", "joined_at": 3, "profile": "key-3"}]}
+        }));
+        let events = roster.replace(&second, &verify);
         assert_eq!(ids(&roster), ["a", "c"]);
         assert_eq!(events.len(), 2);
         assert!(matches!(&events[0], RosterEvent::Left(p) if p.id == "b"));
         assert!(matches!(&events[1], RosterEvent::Joined(p) if p.id == "c"));
-        let third = json!({
-            "a": {"metas": [{"phx_ref": "9", "role": "host", "joined_at": 1}]},
-            "c": {"metas": [{"phx_ref": "4", "role": "controller", "joined_at": 3, "profile": {"n": 1}}]}
-        });
-        let events = roster.replace(&serde_json::from_value(third).unwrap());
+        let third = state(json!({
+            "a": {"metas": [{"phx_ref": "9", "role": "host", "joined_at": 1, "profile": "key-1"}]},
+            "c": {"metas": [{"phx_ref": "4", "role": "viewer", "joined_at": 4, "profile": "key-3"}]}
+        }));
+        let events = roster.replace(&third, &verify);
         assert_eq!(events.len(), 1);
-        assert!(matches!(&events[0], RosterEvent::Updated(p) if p.role == Role::Controller));
+        assert!(matches!(&events[0], RosterEvent::Updated(p) if p.joined_at == 4));
+    }
+
+    #[test]
+    fn a_host_signed_meta_we_cannot_open_means_our_key_is_wrong() {
+        let wrong_key = |p: &Participant| -> Result<Participant, Rejection> {
+            Err(if p.role == Role::Host {
+                Rejection::WrongKeyHost
+            } else {
+                Rejection::Unreadable
+            })
+        };
+        let mut roster = Roster::new();
+        let s = state(json!({"h": {"metas": [{"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "x"}]}}));
+        roster.replace(&s, &wrong_key);
+        assert!(roster.host_unreadable());
+        roster.replace(&s, &wrong_key);
+        assert!(roster.host_unreadable(), "cached results keep the flag");
+        roster.replace(&state(json!({})), &wrong_key);
+        assert!(!roster.host_unreadable());
     }
 
     #[test]
@@ -296,6 +464,8 @@ mod tests {
             role: Role::Controller,
             joined_at: 1_700_000_000_000,
             profile: json!("sealed"),
+            sig: Some("sig".into()),
+            signer: None,
         };
         let mut payload = match me.to_meta() {
             Value::Object(map) => map,
@@ -308,23 +478,5 @@ mod tests {
             payload,
         };
         assert_eq!(Participant::from_meta("me", &meta).unwrap(), me);
-    }
-
-    #[test]
-    fn profiles_that_do_not_open_drop_their_participant() {
-        let mut roster = Roster::new();
-        roster.apply(&sync(
-            json!({}),
-            json!({
-                "a": {"metas": [{"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "sealed-a"}]},
-                "b": {"metas": [{"phx_ref": "2", "role": "viewer", "joined_at": 2, "profile": "forged"}]}
-            }),
-        ));
-        let dropped = roster
-            .open_profiles(|p| (p.profile == json!("sealed-a")).then(|| json!({"name": "Ada"})));
-        assert_eq!(dropped.len(), 1);
-        assert_eq!(dropped[0].id, "b");
-        assert_eq!(ids(&roster), ["a"]);
-        assert_eq!(roster.get("a").unwrap().profile, json!({"name": "Ada"}));
     }
 }

@@ -9,7 +9,8 @@ use pairux_core::realtime_client::{
     BroadcastBody, ChannelId, ChannelOptions, ChannelState, ClientEvent, ConnectionState,
     PushResult,
 };
-use pairux_core::roster::{Roster, RosterEvent};
+use pairux_core::identity::Signer;
+use pairux_core::roster::{Participant, Rejection, Roster, RosterEvent};
 use pairux_core::Role;
 use realtime_client_support::Sim;
 use serde_json::{json, Value};
@@ -67,12 +68,25 @@ fn push_results(sim: &Sim) -> Vec<(u64, PushResult)> {
         .collect()
 }
 
+/// These simulations are about presence mechanics, not trust: every meta is believed, signed
+/// by a key derived from its presence key.
+fn trust_all(p: &Participant) -> Result<Participant, Rejection> {
+    let mut seed = [0u8; 32];
+    for (slot, b) in seed.iter_mut().zip(p.id.bytes()) {
+        *slot = b;
+    }
+    Ok(Participant {
+        signer: Some(Signer::from_seed(seed).public()),
+        ..p.clone()
+    })
+}
+
 fn roster_of(sim: &Sim) -> (Roster, Vec<RosterEvent>) {
     let mut roster = Roster::new();
     let mut changes = Vec::new();
     for (_, event) in &sim.events {
         if let ClientEvent::Presence { sync, .. } = event {
-            changes.extend(roster.apply(sync));
+            changes.extend(roster.apply(sync, &trust_all));
         }
     }
     (roster, changes)

@@ -171,6 +171,42 @@ async fn too_many_events_per_second_close_the_sending_channel() {
 }
 
 #[tokio::test]
+async fn one_sockets_burst_does_not_close_anyone_elses_channel() {
+    // Server-wide 20 events/s, each socket 5/s: a flooding socket is cut at its own limit, and
+    // its excess never counts against the others.
+    let s = server(&[
+        "--realtime-max-events-per-second",
+        "20",
+        "--realtime-max-events-per-socket",
+        "5",
+    ])
+    .await;
+    let mut flooder = s.v2().await;
+    let mut other = s.v2().await;
+    let mut listener = s.v2().await;
+    for c in [&mut flooder, &mut other, &mut listener] {
+        c.join_v2("1", "realtime:room1", quiet_config(false, false))
+            .await;
+    }
+    for _ in 0..200 {
+        flooder.text(TEXT_PUSH).await;
+    }
+    flooder.expect(r#"["1",null,"realtime:room1","system",{"extension":"system","status":"error","message":"Too many messages per second","channel":"room1"}]"#)
+        .await;
+    flooder
+        .expect(r#"["1","1","realtime:room1","phx_close",{}]"#)
+        .await;
+    for _ in 0..5 {
+        listener.expect(TEXT_RELAY).await;
+    }
+    // The other socket still gets through, and nobody closes its channel.
+    other.text(TEXT_PUSH).await;
+    listener.expect(TEXT_RELAY).await;
+    other.expect_silence().await;
+    assert!(s.counters().socket_rate_limited >= 1);
+}
+
+#[tokio::test]
 async fn the_rest_api_broadcasts_to_every_version() {
     let s = server(&[]).await;
     let mut b = s.v2().await;
@@ -235,6 +271,8 @@ async fn a_slow_consumer_is_disconnected_and_the_others_keep_going() {
         "8",
         "--realtime-max-events-per-second",
         "100000",
+        "--realtime-max-events-per-socket",
+        "0",
     ])
     .await;
     let mut publisher = s.v2().await;

@@ -136,6 +136,8 @@ async fn random_frames_never_take_a_socket_down() {
     let s = server(&[
         "--realtime-max-events-per-second",
         "100000",
+        "--realtime-max-events-per-socket",
+        "0",
         "--realtime-max-joins-per-second",
         "100000",
         "--realtime-presence-calls",

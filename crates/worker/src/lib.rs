@@ -214,9 +214,21 @@ impl Worker {
         let mut engine = self.engine.borrow_mut();
         match (t.options.side, t.options.participant.as_deref()) {
             (Side::Send, _) => {
-                let sent = engine.encrypt(info, input, output).is_ok();
+                let result = engine.encrypt(info, input, output);
+                let sent = result.is_ok();
                 if sent {
                     frame.write(output);
+                }
+                // The page's `e2ee-state` for what we send: measured here, per frame.
+                let effects = t.health.observe(FrameOutcome::of(&result), self.now_ms());
+                if let Some(state) = effects.report {
+                    bootstrap::post(
+                        &self.scope,
+                        &FromWorker::Sending {
+                            media: t.options.media,
+                            state,
+                        },
+                    );
                 }
                 sent
             }

@@ -1,7 +1,7 @@
 //! The controller's side: asking for control with a proof, the state shown as
 //! `control-state`, numbering input events, and the Esc-Esc release gesture.
 
-use super::proof::control_proof;
+use super::proof::{control_proof, ChannelBinding};
 use super::wire::{ControlMsg, InputEvent, InputKind};
 use crate::link::ControllerSecret;
 
@@ -52,17 +52,21 @@ impl ControlClient {
         self.secret.is_some() && self.nonce.is_some() && self.state == ControlState::None
     }
 
-    /// A message from the host.
-    pub fn on_message(&mut self, msg: &ControlMsg) {
+    /// A message from the host; returns the answer to send, if any. Control is only ever
+    /// taken after we asked: a `grant` or a `state` naming us that we did not request (a late
+    /// grant after "Cancel request", or a host that misbehaves) is answered with `release`.
+    pub fn on_message(&mut self, msg: &ControlMsg) -> Option<ControlMsg> {
         match msg {
             ControlMsg::Challenge { nonce } => {
                 // A new channel: whatever we held is gone with the old one.
                 self.nonce = Some(nonce.clone());
                 self.state = ControlState::None;
             }
-            ControlMsg::Grant if self.state == ControlState::Requested => {
-                self.state = ControlState::Granted;
-            }
+            ControlMsg::Grant => match self.state {
+                ControlState::Requested => self.state = ControlState::Granted,
+                ControlState::Granted => {}
+                ControlState::None => return Some(ControlMsg::Release),
+            },
             ControlMsg::Deny if self.state == ControlState::Requested => {
                 self.state = ControlState::None;
             }
@@ -71,29 +75,48 @@ impl ControlClient {
                 let holds = holders.contains(&self.me);
                 match (self.state, holds) {
                     (ControlState::Granted, false) => self.state = ControlState::None,
-                    (_, true) => self.state = ControlState::Granted,
+                    // The grant may overtake nothing on an ordered channel, but a state that
+                    // names us right after our request means the same.
+                    (ControlState::Requested, true) => self.state = ControlState::Granted,
+                    (ControlState::None, true) => return Some(ControlMsg::Release),
                     _ => {}
                 }
             }
             _ => {}
         }
+        None
     }
 
-    /// The request to send, if one can be made.
-    pub fn request(&mut self) -> Option<ControlMsg> {
+    /// The request to send, if one can be made. `binding`: the DTLS fingerprints of the
+    /// connection the request travels on (ours and the host's).
+    pub fn request(&mut self, binding: &ChannelBinding) -> Option<ControlMsg> {
         if !self.can_request() {
             return None;
         }
-        let proof = control_proof(self.secret.as_ref()?, self.nonce.as_deref()?, &self.me);
+        let proof = control_proof(
+            self.secret.as_ref()?,
+            self.nonce.as_deref()?,
+            &self.me,
+            binding,
+        );
         self.state = ControlState::Requested;
         Some(ControlMsg::Request { proof })
     }
 
-    /// Gives control back (also cancels a pending request on our side).
+    /// Withdraws a pending request ("Cancel request"); a grant that arrives later is refused.
+    pub fn cancel(&mut self) -> Option<ControlMsg> {
+        (self.state == ControlState::Requested).then(|| {
+            self.state = ControlState::None;
+            ControlMsg::Cancel
+        })
+    }
+
+    /// Gives control back (a pending request is cancelled instead).
     pub fn release(&mut self) -> Option<ControlMsg> {
         match self.state {
             ControlState::None => None,
-            ControlState::Requested | ControlState::Granted => {
+            ControlState::Requested => self.cancel(),
+            ControlState::Granted => {
                 self.state = ControlState::None;
                 Some(ControlMsg::Release)
             }
@@ -150,21 +173,28 @@ mod tests {
         ControllerSecret::from_bytes([5; 32])
     }
 
+    fn binding() -> ChannelBinding {
+        ChannelBinding {
+            host: "sha-256 AA".into(),
+            participant: "sha-256 BB".into(),
+        }
+    }
+
     #[test]
     fn request_needs_a_secret_and_a_challenge() {
         let mut viewer = ControlClient::new("v", None);
         viewer.on_message(&ControlMsg::Challenge { nonce: "n".into() });
-        assert_eq!(viewer.request(), None);
+        assert_eq!(viewer.request(&binding()), None);
 
         let mut c = ControlClient::new("c", Some(secret()));
-        assert_eq!(c.request(), None, "no challenge yet");
+        assert_eq!(c.request(&binding()), None, "no challenge yet");
         c.on_message(&ControlMsg::Challenge { nonce: "n".into() });
-        let Some(ControlMsg::Request { proof }) = c.request() else {
+        let Some(ControlMsg::Request { proof }) = c.request(&binding()) else {
             panic!("expected a request");
         };
-        assert!(verify_proof(&secret(), "n", "c", &proof));
+        assert!(verify_proof(&secret(), "n", "c", &binding(), &proof));
         assert_eq!(c.state(), ControlState::Requested);
-        assert_eq!(c.request(), None, "one request at a time");
+        assert_eq!(c.request(&binding()), None, "one request at a time");
     }
 
     #[test]
@@ -172,7 +202,7 @@ mod tests {
         let mut c = ControlClient::new("c", Some(secret()));
         c.on_message(&ControlMsg::Challenge { nonce: "n".into() });
         assert!(c.input(0, InputKind::Move { x: 0.1, y: 0.1 }).is_none());
-        c.request();
+        c.request(&binding());
         c.on_message(&ControlMsg::Grant);
         assert_eq!(c.state(), ControlState::Granted);
         let seqs: Vec<u64> = (0..3)
@@ -195,20 +225,51 @@ mod tests {
         c.on_message(&ControlMsg::Revoke);
         assert_eq!(c.state(), ControlState::None);
         assert!(c.input(9, InputKind::Move { x: 0.1, y: 0.1 }).is_none());
-        // Held again via state (e.g. after a reconnect of our UI), then released.
+        // Asked again; the state naming us grants it; then released.
+        c.request(&binding());
         c.on_message(&ControlMsg::State {
             holders: vec!["c".into()],
         });
+        assert_eq!(c.state(), ControlState::Granted);
         assert_eq!(c.release(), Some(ControlMsg::Release));
         assert_eq!(c.release(), None);
         // Sequence numbers never restart within a page: old events stay replays.
-        c.on_message(&ControlMsg::State {
-            holders: vec!["c".into()],
-        });
+        c.request(&binding());
+        c.on_message(&ControlMsg::Grant);
         match c.input(10, InputKind::Move { x: 0.1, y: 0.1 }) {
             Some(ControlMsg::Input(e)) => assert_eq!(e.seq, 4),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn unsolicited_grants_and_states_are_refused() {
+        let mut v = ControlClient::new("v", None);
+        v.on_message(&ControlMsg::Challenge { nonce: "n".into() });
+        assert_eq!(v.on_message(&ControlMsg::Grant), Some(ControlMsg::Release));
+        assert_eq!(
+            v.on_message(&ControlMsg::State {
+                holders: vec!["v".into()]
+            }),
+            Some(ControlMsg::Release)
+        );
+        assert_eq!(v.state(), ControlState::None);
+        assert!(v.input(1, InputKind::Move { x: 0.5, y: 0.5 }).is_none());
+    }
+
+    #[test]
+    fn cancel_withdraws_and_a_late_grant_does_nothing() {
+        let mut c = ControlClient::new("c", Some(secret()));
+        c.on_message(&ControlMsg::Challenge { nonce: "n".into() });
+        c.request(&binding());
+        assert_eq!(c.cancel(), Some(ControlMsg::Cancel));
+        assert_eq!(c.state(), ControlState::None);
+        assert_eq!(c.cancel(), None);
+        assert_eq!(c.on_message(&ControlMsg::Grant), Some(ControlMsg::Release));
+        assert_eq!(c.state(), ControlState::None);
+        // Release while only requested is a cancel.
+        c.request(&binding());
+        assert_eq!(c.release(), Some(ControlMsg::Cancel));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::budget::TokenBucket;
 use super::wire::{InputEvent, InputKind};
 
 /// Sustained input events per second per holder (pointer moves at 120 Hz plus keys fit).
@@ -64,7 +65,7 @@ impl Lane {
 #[derive(Debug, Default)]
 pub struct InputGate {
     last_seq: BTreeMap<(String, Lane), u64>,
-    buckets: BTreeMap<String, (f64, u64)>,
+    buckets: BTreeMap<String, TokenBucket>,
     stats: GateStats,
 }
 
@@ -129,13 +130,13 @@ impl InputGate {
         {
             return Err(DropReason::Replay);
         }
-        let (tokens, at) = self.buckets.entry(from.to_owned()).or_insert((BURST, now));
-        *tokens = (*tokens + (now.saturating_sub(*at) as f64) * RATE_PER_S / 1000.0).min(BURST);
-        *at = now;
-        if *tokens < 1.0 {
+        let bucket = self
+            .buckets
+            .entry(from.to_owned())
+            .or_insert(TokenBucket::new(RATE_PER_S, BURST));
+        if !bucket.take(now) {
             return Err(DropReason::RateLimited);
         }
-        *tokens -= 1.0;
         // Only accepted events advance the sequence: a dropped one may be retried.
         self.last_seq.insert(lane, event.seq);
         Ok(())

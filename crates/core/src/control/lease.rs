@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::proof::verify_proof;
+use super::proof::{verify_proof, ChannelBinding};
 use crate::link::ControllerSecret;
 
 /// Most participants holding control at once.
@@ -30,6 +30,10 @@ pub enum LeaseEvent {
         id: String,
     },
     Released {
+        id: String,
+    },
+    /// The participant withdrew its pending request ("Cancel request").
+    Cancelled {
         id: String,
     },
     /// A holder or requester went away.
@@ -105,15 +109,16 @@ impl ControlLeases {
         r.into_iter().map(|(id, _)| id.clone()).collect()
     }
 
-    /// A request arrived over `id`'s data channel.
+    /// A request arrived over `id`'s data channel, whose DTLS fingerprints are `binding`.
     pub fn on_request(
         &mut self,
         now: u64,
         id: &str,
+        binding: &ChannelBinding,
         proof: &str,
     ) -> Result<LeaseEvent, LeaseError> {
         let nonce = self.nonces.get(id).ok_or(LeaseError::NoChallenge)?;
-        if !verify_proof(&self.secret, nonce, id, proof) {
+        if !verify_proof(&self.secret, nonce, id, binding, proof) {
             return Err(LeaseError::BadProof);
         }
         if self.holders.contains(id) {
@@ -164,6 +169,13 @@ impl ControlLeases {
                 .map(|id| LeaseEvent::Denied { id, expired: false }),
         );
         events
+    }
+
+    /// `id` withdrew its pending request: the toast goes, and a Grant can no longer reach it.
+    pub fn cancel(&mut self, id: &str) -> Option<LeaseEvent> {
+        self.requests
+            .remove(id)
+            .map(|_| LeaseEvent::Cancelled { id: id.to_owned() })
     }
 
     /// The holder gave control back.
@@ -220,9 +232,16 @@ mod tests {
         l
     }
 
+    fn binding() -> ChannelBinding {
+        ChannelBinding {
+            host: "sha-256 AA".into(),
+            participant: "sha-256 BB".into(),
+        }
+    }
+
     fn request(l: &mut ControlLeases, now: u64, id: &str) -> Result<LeaseEvent, LeaseError> {
-        let proof = control_proof(&secret(), &format!("nonce-{id}"), id);
-        l.on_request(now, id, &proof)
+        let proof = control_proof(&secret(), &format!("nonce-{id}"), id, &binding());
+        l.on_request(now, id, &binding(), &proof)
     }
 
     #[test]
@@ -252,26 +271,54 @@ mod tests {
             &ControllerSecret::from_bytes([9; 32]),
             "nonce-viewer",
             "viewer",
+            &binding(),
         );
-        assert_eq!(l.on_request(0, "viewer", &wrong), Err(LeaseError::BadProof));
+        let b = binding();
         assert_eq!(
-            l.on_request(0, "viewer", "garbage"),
+            l.on_request(0, "viewer", &b, &wrong),
+            Err(LeaseError::BadProof)
+        );
+        assert_eq!(
+            l.on_request(0, "viewer", &b, "garbage"),
             Err(LeaseError::BadProof)
         );
         // Replaying someone else's valid proof fails: it is bound to their id and nonce.
         let mut l = leases_with(&["alice", "mallory"]);
-        let alices = control_proof(&secret(), "nonce-alice", "alice");
+        let alices = control_proof(&secret(), "nonce-alice", "alice", &b);
         assert_eq!(
-            l.on_request(0, "mallory", &alices),
+            l.on_request(0, "mallory", &b, &alices),
+            Err(LeaseError::BadProof)
+        );
+        // A relay: mallory's challenge answered by a real controller over another connection.
+        let relayed = control_proof(&secret(), "nonce-mallory", "mallory", &b);
+        let mallorys_connection = ChannelBinding {
+            host: "sha-256 CC".into(),
+            participant: "sha-256 DD".into(),
+        };
+        assert_eq!(
+            l.on_request(0, "mallory", &mallorys_connection, &relayed),
             Err(LeaseError::BadProof)
         );
         // No challenge, no request.
         assert_eq!(
-            l.on_request(0, "stranger", &alices),
+            l.on_request(0, "stranger", &b, &alices),
             Err(LeaseError::NoChallenge)
         );
         assert_eq!(l.grant("mallory"), Err(LeaseError::NoRequest));
         assert!(l.holders().is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_request_cannot_be_granted() {
+        let mut l = leases_with(&["c1"]);
+        request(&mut l, 0, "c1").unwrap();
+        assert_eq!(
+            l.cancel("c1"),
+            Some(LeaseEvent::Cancelled { id: "c1".into() })
+        );
+        assert!(l.requests().is_empty());
+        assert_eq!(l.grant("c1"), Err(LeaseError::NoRequest));
+        assert_eq!(l.cancel("c1"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! of the link (HMAC over a nonce the host issued to that channel and its participant id), and
 //! only when the host clicks Grant. Input from anyone else is dropped and counted.
 
+mod budget;
 mod client;
 mod cursor;
 mod gate;
@@ -15,12 +16,13 @@ mod proof;
 mod sink;
 mod wire;
 
+pub use budget::{BudgetStats, MessageBudget, TokenBucket};
 pub use client::{ControlClient, ControlState, EscEsc};
 pub use cursor::CursorRelay;
 pub use gate::{DropReason, GateStats, InputGate};
 pub use layout::{VideoLayout, ViewTransform};
-pub use lease::{ControlLeases, LeaseEvent, MAX_HOLDERS, REQUEST_TTL_MS};
-pub use proof::{control_proof, verify_proof, NONCE_LEN};
+pub use lease::{ControlLeases, LeaseError, LeaseEvent, MAX_HOLDERS, REQUEST_TTL_MS};
+pub use proof::{control_proof, dtls_fingerprint, verify_proof, ChannelBinding, NONCE_LEN};
 pub use sink::{InputSink, RecordingSink};
 pub use wire::{
     Button, ControlMsg, InputEvent, InputKind, Modifiers, WireError, MAX_MESSAGE_BYTES,

@@ -1,7 +1,9 @@
-//! The controller proof: HMAC-SHA256 over a host-issued nonce and the participant id, keyed
-//! with the link's controller secret. It shows the secret is held without revealing it, and
-//! binds the proof to one channel (nonce) and one participant (id), so it cannot be replayed
-//! by someone else or on another connection.
+//! The controller proof: HMAC-SHA256 over a host-issued nonce, the participant id and the DTLS
+//! fingerprints of both ends of the data channel it travels on, keyed with the link's
+//! controller secret. It shows the secret is held without revealing it, and binds the proof to
+//! one challenge (nonce), one participant (id) and one connection (fingerprints): a
+//! participant who sits between a controller and the host and relays the challenge and the
+//! proof presents it on a connection whose fingerprints differ, and the host refuses it.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -13,13 +15,51 @@ use crate::link::ControllerSecret;
 /// Bytes of nonce the host issues per data channel.
 pub const NONCE_LEN: usize = 16;
 
-const LABEL: &[u8] = b"pairux control request v1";
+const LABEL: &[u8] = b"pairux control request v2";
 
-fn mac(secret: &ControllerSecret, nonce: &str, participant_id: &str) -> Hmac<Sha256> {
+/// The DTLS fingerprints of one peer connection, host end and participant end, as each SDP
+/// announced them (`a=fingerprint:`). Each side reads them from its own local and remote
+/// descriptions; DTLS itself checks that the certificates match them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelBinding {
+    pub host: String,
+    pub participant: String,
+}
+
+/// The DTLS fingerprint an SDP announces, normalised (`sha-256 AB:CD:…`); the first one if
+/// several. `None` when there is none.
+pub fn dtls_fingerprint(sdp: &str) -> Option<String> {
+    let line = sdp
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("a=fingerprint:"))?;
+    let (algorithm, value) = line.trim().split_once(' ')?;
+    let value = value.trim();
+    if algorithm.is_empty() || value.is_empty() || value.len() > 200 {
+        return None;
+    }
+    Some(format!(
+        "{} {}",
+        algorithm.to_ascii_lowercase(),
+        value.to_ascii_uppercase()
+    ))
+}
+
+fn mac(
+    secret: &ControllerSecret,
+    nonce: &str,
+    participant_id: &str,
+    binding: &ChannelBinding,
+) -> Hmac<Sha256> {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size");
-    // Length-prefixed fields: no two (nonce, id) pairs share an input.
-    for part in [LABEL, nonce.as_bytes(), participant_id.as_bytes()] {
+    // Length-prefixed fields: no two inputs share an encoding.
+    for part in [
+        LABEL,
+        nonce.as_bytes(),
+        participant_id.as_bytes(),
+        binding.host.as_bytes(),
+        binding.participant.as_bytes(),
+    ] {
         mac.update(&(part.len() as u32).to_be_bytes());
         mac.update(part);
     }
@@ -27,8 +67,17 @@ fn mac(secret: &ControllerSecret, nonce: &str, participant_id: &str) -> Hmac<Sha
 }
 
 /// The proof a controller sends with its request (base64url).
-pub fn control_proof(secret: &ControllerSecret, nonce: &str, participant_id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(mac(secret, nonce, participant_id).finalize().into_bytes())
+pub fn control_proof(
+    secret: &ControllerSecret,
+    nonce: &str,
+    participant_id: &str,
+    binding: &ChannelBinding,
+) -> String {
+    URL_SAFE_NO_PAD.encode(
+        mac(secret, nonce, participant_id, binding)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// Constant-time check of a received proof.
@@ -36,12 +85,13 @@ pub fn verify_proof(
     secret: &ControllerSecret,
     nonce: &str,
     participant_id: &str,
+    binding: &ChannelBinding,
     proof: &str,
 ) -> bool {
     let Ok(tag) = URL_SAFE_NO_PAD.decode(proof) else {
         return false;
     };
-    mac(secret, nonce, participant_id)
+    mac(secret, nonce, participant_id, binding)
         .verify_slice(&tag)
         .is_ok()
 }
@@ -50,22 +100,44 @@ pub fn verify_proof(
 mod tests {
     use super::*;
 
+    fn binding(host: &str, participant: &str) -> ChannelBinding {
+        ChannelBinding {
+            host: host.into(),
+            participant: participant.into(),
+        }
+    }
+
     #[test]
-    fn proofs_bind_secret_nonce_and_participant() {
+    fn proofs_bind_secret_nonce_participant_and_connection() {
         let secret = ControllerSecret::from_bytes([7; 32]);
         let other = ControllerSecret::from_bytes([8; 32]);
-        let proof = control_proof(&secret, "n1", "alice");
-        assert!(verify_proof(&secret, "n1", "alice", &proof));
-        assert!(!verify_proof(&other, "n1", "alice", &proof));
-        assert!(!verify_proof(&secret, "n2", "alice", &proof));
-        assert!(!verify_proof(&secret, "n1", "mallory", &proof));
+        let b = binding("sha-256 AA", "sha-256 BB");
+        let proof = control_proof(&secret, "n1", "alice", &b);
+        assert!(verify_proof(&secret, "n1", "alice", &b, &proof));
+        assert!(!verify_proof(&other, "n1", "alice", &b, &proof));
+        assert!(!verify_proof(&secret, "n2", "alice", &b, &proof));
+        assert!(!verify_proof(&secret, "n1", "mallory", &b, &proof));
+        // Relayed: the host's connection to the relay has other fingerprints on either end.
+        assert!(!verify_proof(&secret, "n1", "alice", &binding("sha-256 CC", "sha-256 BB"), &proof));
+        assert!(!verify_proof(&secret, "n1", "alice", &binding("sha-256 AA", "sha-256 DD"), &proof));
+        assert!(!verify_proof(&secret, "n1", "alice", &binding("sha-256 BB", "sha-256 AA"), &proof));
         assert!(!verify_proof(
             &secret,
             "n1a",
             "lice",
-            &control_proof(&secret, "n1", "alice")
+            &b,
+            &control_proof(&secret, "n1", "alice", &b)
         ));
-        assert!(!verify_proof(&secret, "n1", "alice", "not base64 !"));
-        assert!(!verify_proof(&secret, "n1", "alice", ""));
+        assert!(!verify_proof(&secret, "n1", "alice", &b, "not base64 !"));
+        assert!(!verify_proof(&secret, "n1", "alice", &b, ""));
+    }
+
+    #[test]
+    fn fingerprints_are_read_from_sdp() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:SHA-256 ab:cd:EF\r\na=setup:actpass\r\n";
+        assert_eq!(dtls_fingerprint(sdp).as_deref(), Some("sha-256 AB:CD:EF"));
+        assert_eq!(dtls_fingerprint("v=0\r\n"), None);
+        assert_eq!(dtls_fingerprint("a=fingerprint:sha-256"), None);
+        assert_eq!(dtls_fingerprint(""), None);
     }
 }

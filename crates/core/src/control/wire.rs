@@ -20,10 +20,13 @@ pub enum ControlMsg {
     Challenge {
         nonce: String,
     },
-    /// Participant → host: asks for control; `proof` = HMAC(controller secret, nonce, id).
+    /// Participant → host: asks for control; `proof` = HMAC(controller secret, nonce, id,
+    /// DTLS fingerprints of this connection) (see `proof`).
     Request {
         proof: String,
     },
+    /// Participant → host: withdraws its pending request.
+    Cancel,
     /// Host → participant.
     Grant,
     /// Host → participant: request refused (also when it expired).
@@ -38,14 +41,14 @@ pub enum ControlMsg {
     },
     /// Participant → host: one input event.
     Input(InputEvent),
-    /// Host → everyone: a holder's pointer, normalised.
+    /// Host → everyone: a holder's pointer, normalised. Receivers colour it from a fixed
+    /// palette keyed by `id` (never from the wire) and sanitise `name` before showing it.
     Cursor {
         id: String,
         x: f64,
         y: f64,
-        /// Display name and colour, so receivers need no roster lookup.
+        /// Display name, so receivers need no roster lookup.
         name: String,
-        color: String,
     },
     /// Either way: round-trip measurement.
     Ping {

@@ -131,6 +131,9 @@ pub enum FromWorker {
     },
     /// A message or transform the worker could not use (a programming error on the page).
     Rejected { reason: String },
+    /// Our sending transforms' state changed (throttled): `ok` once frames are encrypted and
+    /// sent, `waiting-key` while frames are dropped for want of a key.
+    Sending { media: MediaKind, state: E2eeState },
 }
 
 /// A worker message that does not decode (a page/worker version mismatch or a bug).

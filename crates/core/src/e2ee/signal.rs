@@ -5,7 +5,8 @@
 //! ```text
 //! key    = HKDF-SHA256(salt = "", ikm = room key).expand(label, 32)   AES-256-GCM
 //! sealed = version (0x01) ‖ nonce (12, random, from the caller) ‖ ciphertext ‖ tag (16)
-//! aad    = label ‖ each routing field length-prefixed (u32 BE; an absent `to` is 0xffffffff)
+//! aad    = label ‖ each field length-prefixed (u32 BE; an absent `to` is 0xffffffff):
+//!          signals: session id, from, to, kind; profiles: participant id, role
 //! ```
 //! Signaling and presence use distinct labels, hence distinct keys, and neither shares a key
 //! with media. Random 96-bit nonces are safe far beyond the messages a session sends (the
@@ -30,12 +31,20 @@ const VERSION: u8 = 1;
 const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signaling";
 const PRESENCE_LABEL: &[u8] = b"PairUX 1.0 presence";
 
-/// The clear routing fields of a signaling message (`SignalEnvelope`'s `from`, `to`, `kind`).
+/// The clear routing fields of a signaling message (`SignalEnvelope`'s `from`, `to`, `kind`)
+/// and the session it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignalAad<'a> {
+    pub session: &'a str,
     pub from: &'a str,
     pub to: Option<&'a str>,
     pub kind: &'a str,
+}
+
+impl<'a> SignalAad<'a> {
+    fn fields(&self) -> [Option<&'a str>; 4] {
+        [Some(self.session), Some(self.from), self.to, Some(self.kind)]
+    }
 }
 
 /// Seals and opens signaling bodies.
@@ -52,13 +61,11 @@ impl SignalSealer {
         plaintext: &[u8],
         nonce: [u8; SEAL_NONCE_LEN],
     ) -> Vec<u8> {
-        self.0
-            .seal(&[Some(aad.from), aad.to, Some(aad.kind)], plaintext, nonce)
+        self.0.seal(&aad.fields(), plaintext, nonce)
     }
 
     pub fn open(&self, aad: SignalAad<'_>, sealed: &[u8]) -> Result<Vec<u8>, E2eeError> {
-        self.0
-            .open(&[Some(aad.from), aad.to, Some(aad.kind)], sealed)
+        self.0.open(&aad.fields(), sealed)
     }
 }
 
@@ -169,6 +176,7 @@ mod tests {
     use super::*;
 
     const AAD: SignalAad<'static> = SignalAad {
+        session: "s1",
         from: "alice",
         to: Some("bob"),
         kind: "description",
@@ -198,6 +206,10 @@ mod tests {
                 ..AAD
             },
             SignalAad { to: None, ..AAD },
+            SignalAad {
+                session: "s2",
+                ..AAD
+            },
             SignalAad {
                 to: Some("carol"),
                 ..AAD
@@ -253,6 +265,7 @@ mod tests {
         // The same fields sealed for signaling do not open as presence.
         let signal = SignalSealer::new(&room).seal(
             SignalAad {
+                session: "s",
                 from: "p1",
                 to: Some("viewer"),
                 kind: "x",

@@ -216,6 +216,8 @@ mod tests {
             role,
             joined_at: 0,
             profile: serde_json::Value::Null,
+            sig: None,
+            signer: None,
         }
     }
 

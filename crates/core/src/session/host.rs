@@ -1,5 +1,10 @@
 //! The host's side of a session: who gets a peer connection (soft limits, in order of
 //! arrival), who is refused, what everyone is told about the share, and ending it.
+//!
+//! Participants arrive here only once their signed presence verified (see `roster`), so a
+//! claimed role cannot take a seat before the host can see who it is. An admitted peer is
+//! closed when its link is down **and** it is gone from presence — never on a presence blip
+//! alone (presence empties while Realtime reconnects; media keeps flowing peer to peer).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +50,10 @@ pub struct HostSession {
     me: String,
     limits: Limits,
     admitted: BTreeMap<String, Role>,
+    /// Admitted participants whose peer link is up.
+    link_up: BTreeSet<String>,
+    /// Admitted participants missing from presence (closed once their link is down too).
+    absent: BTreeSet<String>,
     refused: BTreeSet<String>,
     share: ShareState,
     ended: bool,
@@ -56,6 +65,8 @@ impl HostSession {
             me: me.into(),
             limits,
             admitted: BTreeMap::new(),
+            link_up: BTreeSet::new(),
+            absent: BTreeSet::new(),
             refused: BTreeSet::new(),
             share,
             ended: false,
@@ -93,9 +104,13 @@ impl HostSession {
             .filter(|id| !present.contains(id.as_str()))
             .cloned()
             .collect();
+        self.absent.retain(|id| !present.contains(id.as_str()));
         for id in gone {
-            self.admitted.remove(&id);
-            actions.push(HostAction::ClosePeer { id });
+            if self.link_up.contains(&id) {
+                self.absent.insert(id);
+            } else {
+                actions.extend(self.close(&id));
+            }
         }
         self.refused.retain(|id| present.contains(id.as_str()));
 
@@ -125,6 +140,29 @@ impl HostSession {
         actions
     }
 
+    /// `id`'s peer link (its data channel) went up or down.
+    pub fn on_link(&mut self, id: &str, up: bool) -> Vec<HostAction> {
+        if !self.admitted.contains_key(id) {
+            return Vec::new();
+        }
+        if up {
+            self.link_up.insert(id.to_owned());
+            return Vec::new();
+        }
+        self.link_up.remove(id);
+        if self.absent.contains(id) {
+            return self.close(id);
+        }
+        Vec::new()
+    }
+
+    fn close(&mut self, id: &str) -> Vec<HostAction> {
+        self.admitted.remove(id);
+        self.link_up.remove(id);
+        self.absent.remove(id);
+        vec![HostAction::ClosePeer { id: id.to_owned() }]
+    }
+
     /// The browser started or stopped the capture.
     pub fn set_share(&mut self, share: ShareState) -> Vec<HostAction> {
         if self.ended || self.share == share {
@@ -141,6 +179,8 @@ impl HostSession {
         }
         self.ended = true;
         let mut actions = vec![self.signal(None, SignalBody::Ended)];
+        self.link_up.clear();
+        self.absent.clear();
         for id in std::mem::take(&mut self.admitted).into_keys() {
             actions.push(HostAction::ClosePeer { id });
         }
@@ -181,6 +221,8 @@ mod tests {
             role,
             joined_at,
             profile: serde_json::Value::Null,
+            sig: None,
+            signer: None,
         }
     }
 
@@ -233,7 +275,8 @@ mod tests {
         // Nothing new on the same roster: no repeated offers or refusals.
         assert!(host.on_roster(&refs).is_empty());
 
-        // c1 leaves: its peer closes; c4 stays refused (it was told), a newcomer gets the seat.
+        // c1 leaves (its link never came up): its peer closes; c4 stays refused (it was told),
+        // a newcomer gets the seat.
         let people2: Vec<Participant> = people
             .iter()
             .filter(|x| x.id != "c1")
@@ -295,6 +338,31 @@ mod tests {
             .is_empty());
         assert!(host.set_share(ShareState::Sharing).is_empty());
         assert!(host.leave().is_empty());
+    }
+
+    #[test]
+    fn a_presence_blip_closes_nobody_but_gone_and_down_does() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        let people = [p("v1", Role::Viewer, 1), p("v2", Role::Viewer, 2)];
+        host.on_roster(&people.iter().collect::<Vec<_>>());
+        assert!(host.on_link("v1", true).is_empty());
+        host.on_link("v2", true);
+        // Realtime restarts: presence is empty for a moment, links stay up.
+        assert!(host.on_roster(&[]).is_empty());
+        assert!(host.is_admitted("v1"));
+        // Back in presence: nothing happens; later v1's link drops (ICE hiccup): still kept.
+        assert!(host.on_roster(&people.iter().collect::<Vec<_>>()).is_empty());
+        assert!(host.on_link("v1", false).is_empty());
+        host.on_link("v1", true);
+        // v2 closes its tab: presence leave, then its channel closes.
+        let only_v1 = [p("v1", Role::Viewer, 1)];
+        assert!(host.on_roster(&only_v1.iter().collect::<Vec<_>>()).is_empty());
+        assert_eq!(
+            host.on_link("v2", false),
+            vec![HostAction::ClosePeer { id: "v2".into() }]
+        );
+        assert!(!host.is_admitted("v2"));
+        assert!(host.on_link("v2", false).is_empty());
     }
 
     #[test]

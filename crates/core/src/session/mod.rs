@@ -6,6 +6,7 @@
 
 mod guest;
 mod host;
+mod identity;
 mod negotiation;
 mod quality;
 mod sealed;
@@ -16,7 +17,8 @@ pub use guest::{GuestAction, GuestPhase, GuestSession, HOST_WAIT_MS};
 pub use host::{HostAction, HostSession, Limits, ShareState};
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;
-pub use sealed::SignalCodec;
+pub use identity::SessionIdentity;
+pub use sealed::{SignalCounters, SignalCodec};
 pub use signal::{
     CandidateInit, Description, RefusalReason, SdpKind, SignalBody, SignalEnvelope, SignalError,
     SIGNAL_EVENT,

@@ -1,41 +1,111 @@
 //! Signaling as the realtime server sees it: routing fields in clear, everything else sealed
-//! with a key only holders of the room key have (see `e2ee::signal`).
+//! with a key only holders of the room key have (see `e2ee::signal`), and signed by its sender.
 //!
 //! Wire form of a broadcast payload:
 //! `{"from": <id>, "to": <id>|null, "kind": <kind>, "sealed": <base64url(version ‖ nonce ‖ ct ‖ tag)>}`.
-//! The routing fields are the AEAD's associated data, so the server can neither read a body
-//! nor move it to another sender, recipient or kind.
+//! The session id and the routing fields are the AEAD's associated data, so the server can
+//! neither read a body nor move it to another session, sender, recipient or kind. Inside:
+//!
+//! ```text
+//! plaintext = Ed25519 signature (64) ‖ join epoch (u64 BE) ‖ sequence (u64 BE) ‖ body JSON
+//! signed    = "PairUX 1.0 signal" ‖ session ‖ from ‖ to ‖ kind ‖ epoch ‖ sequence ‖ body JSON
+//! ```
+//! The signature is by the sender's own key (the host identity key for the host), so another
+//! holder of the room key cannot speak for anyone else; the epoch is the sender's signed
+//! `joined_at`, and the sequence number strictly increases per sender, so a replayed or
+//! reordered signal is dropped and counted.
+
+use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use super::identity::SessionIdentity;
 use super::{SignalBody, SignalEnvelope, SignalError};
 use crate::e2ee::signal::SEAL_NONCE_LEN;
 use crate::e2ee::{SignalAad, SignalSealer};
+use crate::identity::{PublicKey, Signer, Statement, SIGNATURE_LEN};
 use crate::link::RoomKey;
 
-/// Seals outgoing and opens incoming signaling envelopes.
+const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signal";
+/// Bytes before the body in the plaintext: signature, epoch, sequence.
+const HEADER_LEN: usize = SIGNATURE_LEN + 8 + 8;
+/// Senders whose last sequence number is remembered.
+const MAX_SENDERS: usize = 4096;
+
+/// Signals dropped, by reason (what diagnostics shows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignalCounters {
+    /// Did not open with the room key (someone without it, or tampering).
+    pub unauthentic: u64,
+    /// Opened, but the sender is not a verified participant, or the signature is not its.
+    pub forged: u64,
+    /// Signed for another join of the sender (an old epoch).
+    pub stale: u64,
+    /// A sequence number at or below one already accepted: a replay or a reorder.
+    pub replayed: u64,
+    /// Not a signal at all (bad JSON, bad layout, oversize).
+    pub malformed: u64,
+}
+
+/// Seals, signs and numbers outgoing signals; opens, verifies and de-duplicates incoming ones.
 pub struct SignalCodec {
     sealer: SignalSealer,
+    session: String,
+    me: String,
+    signer: Signer,
+    epoch: u64,
+    next_seq: u64,
+    /// Sender → (epoch, last accepted sequence number).
+    last: BTreeMap<String, (u64, u64)>,
+    counters: SignalCounters,
 }
 
 impl SignalCodec {
-    pub fn new(room: &RoomKey) -> Self {
+    pub fn new(room: &RoomKey, identity: &SessionIdentity) -> Self {
         SignalCodec {
             sealer: SignalSealer::new(room),
+            session: identity.session().to_string(),
+            me: identity.me().to_owned(),
+            signer: identity.signer().clone(),
+            epoch: identity.joined_at(),
+            next_seq: 1,
+            last: BTreeMap::new(),
+            counters: SignalCounters::default(),
         }
     }
 
-    /// The broadcast payload for `envelope` (`nonce`: fresh random bytes).
-    pub fn seal(&self, envelope: &SignalEnvelope, nonce: [u8; SEAL_NONCE_LEN]) -> Value {
+    pub fn counters(&self) -> SignalCounters {
+        self.counters
+    }
+
+    /// The broadcast payload for `envelope` (from us; `nonce`: fresh random bytes).
+    pub fn seal(&mut self, envelope: &SignalEnvelope, nonce: [u8; SEAL_NONCE_LEN]) -> Value {
         let (kind, body) = split(&envelope.body);
+        let body = serde_json::to_vec(&body).expect("JSON values always serialise");
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let statement = statement(
+            &self.session,
+            &envelope.from,
+            envelope.to.as_deref(),
+            &kind,
+            self.epoch,
+            seq,
+            &body,
+        );
+        let mut plaintext = Vec::with_capacity(HEADER_LEN + body.len());
+        plaintext.extend_from_slice(&self.signer.sign(&statement));
+        plaintext.extend_from_slice(&self.epoch.to_be_bytes());
+        plaintext.extend_from_slice(&seq.to_be_bytes());
+        plaintext.extend_from_slice(&body);
         let aad = SignalAad {
+            session: &self.session,
             from: &envelope.from,
             to: envelope.to.as_deref(),
             kind: &kind,
         };
-        let plaintext = serde_json::to_vec(&body).expect("JSON values always serialise");
         let sealed = self.sealer.seal(aad, &plaintext, nonce);
         json!({
             "from": envelope.from,
@@ -45,9 +115,33 @@ impl SignalCodec {
         })
     }
 
-    /// Opens a broadcast payload addressed to `me` (directly or to all). Routing is checked
-    /// before any decryption, so messages for others cost nothing.
-    pub fn open(&self, payload: &Value, me: &str) -> Result<SignalEnvelope, SignalError> {
+    /// Opens a broadcast payload addressed to us (directly or to all). `sender(id)` is the
+    /// verified signing key and join epoch of a participant in the roster. Routing is checked
+    /// before any decryption, so messages for others cost nothing. Every drop but
+    /// [`SignalError::NotForUs`] / [`SignalError::FromSelf`] is counted.
+    pub fn open(
+        &mut self,
+        payload: &Value,
+        sender: impl Fn(&str) -> Option<(PublicKey, u64)>,
+    ) -> Result<SignalEnvelope, SignalError> {
+        let result = self.open_uncounted(payload, sender);
+        let c = &mut self.counters;
+        match &result {
+            Err(SignalError::Unauthentic) => c.unauthentic += 1,
+            Err(SignalError::UnknownSender | SignalError::Forged) => c.forged += 1,
+            Err(SignalError::Stale) => c.stale += 1,
+            Err(SignalError::Replayed) => c.replayed += 1,
+            Err(SignalError::TooLarge | SignalError::Malformed(_)) => c.malformed += 1,
+            Ok(_) | Err(SignalError::NotForUs | SignalError::FromSelf) => {}
+        }
+        result
+    }
+
+    fn open_uncounted(
+        &mut self,
+        payload: &Value,
+        sender: impl Fn(&str) -> Option<(PublicKey, u64)>,
+    ) -> Result<SignalEnvelope, SignalError> {
         if payload.to_string().len() > super::signal::MAX_SIGNAL_BYTES {
             return Err(SignalError::TooLarge);
         }
@@ -62,21 +156,56 @@ impl SignalCodec {
             Some(Value::String(to)) => Some(to.as_str()),
             Some(_) => return Err(SignalError::Malformed("`to` is not a string".into())),
         };
-        if from == me {
+        if from == self.me {
             return Err(SignalError::FromSelf);
         }
-        if to.is_some_and(|to| to != me) {
+        if to.is_some_and(|to| to != self.me) {
             return Err(SignalError::NotForUs);
         }
         let bytes = URL_SAFE_NO_PAD
             .decode(sealed)
             .map_err(|_| SignalError::Malformed("`sealed` is not base64url".into()))?;
+        let aad = SignalAad {
+            session: &self.session,
+            from,
+            to,
+            kind,
+        };
         let plaintext = self
             .sealer
-            .open(SignalAad { from, to, kind }, &bytes)
+            .open(aad, &bytes)
             .map_err(|_| SignalError::Unauthentic)?;
-        let body: Value = serde_json::from_slice(&plaintext)
-            .map_err(|e| SignalError::Malformed(e.to_string()))?;
+        if plaintext.len() < HEADER_LEN {
+            return Err(SignalError::Malformed("sealed signal too short".into()));
+        }
+        let (signature, rest) = plaintext.split_at(SIGNATURE_LEN);
+        let (epoch, rest) = rest.split_at(8);
+        let (seq, body) = rest.split_at(8);
+        let epoch = u64::from_be_bytes(epoch.try_into().expect("split at 8"));
+        let seq = u64::from_be_bytes(seq.try_into().expect("split at 8"));
+        let (key, joined_at) = sender(from).ok_or(SignalError::UnknownSender)?;
+        let statement = statement(&self.session, from, to, kind, epoch, seq, body);
+        if !key.verifies(&statement, signature) {
+            return Err(SignalError::Forged);
+        }
+        if epoch != joined_at {
+            return Err(SignalError::Stale);
+        }
+        match self.last.get(from) {
+            Some(&(e, last)) if e == epoch && seq <= last => return Err(SignalError::Replayed),
+            _ => {}
+        }
+        if self.last.len() >= MAX_SENDERS && !self.last.contains_key(from) {
+            // Forget the oldest-named sender rather than grow without bound; its next signal
+            // is still signed and epoch-bound.
+            let first = self.last.keys().next().cloned();
+            if let Some(first) = first {
+                self.last.remove(&first);
+            }
+        }
+        self.last.insert(from.to_owned(), (epoch, seq));
+        let body: Value =
+            serde_json::from_slice(body).map_err(|e| SignalError::Malformed(e.to_string()))?;
         let mut tagged = json!({ "kind": kind });
         if !body.is_null() || kind == "candidate" {
             tagged["body"] = body;
@@ -89,6 +218,26 @@ impl SignalCodec {
             body,
         })
     }
+}
+
+fn statement(
+    session: &str,
+    from: &str,
+    to: Option<&str>,
+    kind: &str,
+    epoch: u64,
+    seq: u64,
+    body: &[u8],
+) -> Statement {
+    let mut s = Statement::new(SIGNAL_LABEL);
+    s.field(session.as_bytes())
+        .field(from.as_bytes())
+        .optional(to.map(str::as_bytes))
+        .field(kind.as_bytes())
+        .number(epoch)
+        .number(seq)
+        .field(body);
+    s
 }
 
 /// The kind tag and the body's content of an envelope body (adjacently tagged).
@@ -106,10 +255,46 @@ fn split(body: &SignalBody) -> (String, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Signer;
+    use crate::link::{SessionLink, GENERATE_RANDOM_LEN};
     use crate::session::{CandidateInit, Description, SdpKind};
+    use crate::Role;
 
-    fn codec(byte: u8) -> SignalCodec {
-        SignalCodec::new(&RoomKey::from_bytes([byte; 32]))
+    struct Party {
+        codec: SignalCodec,
+        key: PublicKey,
+        epoch: u64,
+    }
+
+    /// A host "h" (host key) and guests, all in one session.
+    fn parties(names: &[&str]) -> Vec<Party> {
+        let (link, host) = SessionLink::generate(&[5; GENERATE_RANDOM_LEN]);
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let (role, signer) = if *name == "h" {
+                    (Role::Host, host.signer().clone())
+                } else {
+                    (Role::Viewer, Signer::from_seed([i as u8 + 10; 32]))
+                };
+                let identity = SessionIdentity::new(&link, *name, role, 100 + i as u64, signer);
+                Party {
+                    key: identity.signer().public(),
+                    epoch: identity.joined_at(),
+                    codec: SignalCodec::new(&link.room_key, &identity),
+                }
+            })
+            .collect()
+    }
+
+    fn roster<'a>(parties: &'a [Party], names: &'a [&str]) -> impl Fn(&str) -> Option<(PublicKey, u64)> + 'a {
+        move |id| {
+            names
+                .iter()
+                .position(|n| *n == id)
+                .map(|i| (parties[i].key, parties[i].epoch))
+        }
     }
 
     fn all_bodies() -> Vec<SignalBody> {
@@ -131,37 +316,78 @@ mod tests {
         ]
     }
 
+    fn env(from: &str, to: Option<&str>, body: SignalBody) -> SignalEnvelope {
+        SignalEnvelope {
+            from: from.into(),
+            to: to.map(Into::into),
+            body,
+        }
+    }
+
     #[test]
     fn every_body_round_trips_and_the_wire_shows_only_routing() {
-        let c = codec(1);
+        let names = ["h", "g"];
+        let mut p = parties(&names);
+        let keys = parties(&names);
         for body in all_bodies() {
-            let env = SignalEnvelope {
-                from: "host".into(),
-                to: Some("guest".into()),
-                body,
-            };
-            let wire = c.seal(&env, [7; SEAL_NONCE_LEN]);
+            let e = env("h", Some("g"), body);
+            let wire = p[0].codec.seal(&e, [7; SEAL_NONCE_LEN]);
             let text = wire.to_string();
             assert!(
                 !text.contains("fingerprint") && !text.contains("candidate:"),
                 "{text}"
             );
-            assert_eq!(wire["from"], "host");
-            assert_eq!(wire["to"], "guest");
-            assert_eq!(c.open(&wire, "guest"), Ok(env));
+            assert_eq!(wire["from"], "h");
+            assert_eq!(wire["to"], "g");
+            assert_eq!(p[1].codec.open(&wire, roster(&keys, &names)), Ok(e));
         }
     }
 
     #[test]
-    fn wrong_key_moved_fields_and_strangers_are_refused() {
-        let env = SignalEnvelope {
-            from: "host".into(),
-            to: None,
-            body: SignalBody::Ended,
-        };
-        let wire = codec(1).seal(&env, [0; SEAL_NONCE_LEN]);
-        assert_eq!(codec(2).open(&wire, "g"), Err(SignalError::Unauthentic));
-        // The server rewrites the sender, the recipient or the kind: authentication fails.
+    fn replays_and_reorders_are_dropped_and_counted() {
+        let names = ["h", "g"];
+        let mut p = parties(&names);
+        let keys = parties(&names);
+        let one = p[0].codec.seal(&env("h", None, SignalBody::Share { sharing: false }), [1; 12]);
+        let two = p[0].codec.seal(&env("h", None, SignalBody::Share { sharing: true }), [2; 12]);
+        let g = &mut p[1].codec;
+        assert!(g.open(&two, roster(&keys, &names)).is_ok());
+        // Reordered: the older one arrives late.
+        assert_eq!(g.open(&one, roster(&keys, &names)), Err(SignalError::Replayed));
+        // Replayed verbatim.
+        assert_eq!(g.open(&two, roster(&keys, &names)), Err(SignalError::Replayed));
+        assert_eq!(g.counters().replayed, 2);
+    }
+
+    #[test]
+    fn a_room_key_holder_cannot_speak_for_the_host() {
+        let names = ["h", "m", "g"];
+        let mut p = parties(&names);
+        let keys = parties(&names);
+        // m holds the room key and seals a body "from h" with its own key.
+        let forged = p[1].codec.seal(&env("h", None, SignalBody::Ended), [3; 12]);
+        assert_eq!(
+            p[2].codec.open(&forged, roster(&keys, &names)),
+            Err(SignalError::Forged)
+        );
+        // From someone not in the roster at all.
+        let stranger = p[1].codec.seal(&env("x", None, SignalBody::Ended), [4; 12]);
+        assert_eq!(
+            p[2].codec.open(&stranger, roster(&keys, &names)),
+            Err(SignalError::UnknownSender)
+        );
+        assert_eq!(p[2].codec.counters().forged, 2);
+    }
+
+    #[test]
+    fn an_old_join_is_stale_and_moved_fields_fail() {
+        let names = ["h", "g"];
+        let mut p = parties(&names);
+        let keys = parties(&names);
+        let wire = p[0].codec.seal(&env("h", None, SignalBody::Ended), [0; 12]);
+        // The host rejoined (new epoch): its old signals no longer count.
+        let newer = |id: &str| roster(&keys, &names)(id).map(|(k, e)| (k, e + 1));
+        assert_eq!(p[1].codec.open(&wire, newer), Err(SignalError::Stale));
         for (field, value) in [
             ("from", json!("mallory")),
             ("to", json!("g")),
@@ -170,27 +396,28 @@ mod tests {
             let mut moved = wire.clone();
             moved[field] = value;
             assert_eq!(
-                codec(1).open(&moved, "g"),
+                p[1].codec.open(&moved, roster(&keys, &names)),
                 Err(SignalError::Unauthentic),
                 "{field}"
             );
         }
-        assert_eq!(codec(1).open(&wire, "host"), Err(SignalError::FromSelf));
-        let direct = codec(1).seal(
-            &SignalEnvelope {
-                to: Some("x".into()),
-                ..env
-            },
-            [0; SEAL_NONCE_LEN],
+        assert_eq!(p[1].codec.open(&wire, roster(&keys, &names)).map(|_| ()), Ok(()));
+        assert_eq!(
+            p[1].codec.open(&wire, roster(&keys, &names)),
+            Err(SignalError::Replayed)
         );
-        assert_eq!(codec(1).open(&direct, "g"), Err(SignalError::NotForUs));
+        let direct = p[0].codec.seal(&env("h", Some("x"), SignalBody::Ended), [0; 12]);
+        assert_eq!(
+            p[1].codec.open(&direct, roster(&keys, &names)),
+            Err(SignalError::NotForUs)
+        );
         for bad in [
             json!({}),
             json!({"from": "a", "kind": "ended", "sealed": "!!"}),
             json!(5),
         ] {
             assert!(matches!(
-                codec(1).open(&bad, "g"),
+                p[1].codec.open(&bad, roster(&keys, &names)),
                 Err(SignalError::Malformed(_))
             ));
         }

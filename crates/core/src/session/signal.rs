@@ -89,6 +89,14 @@ pub enum SignalError {
     FromSelf,
     #[error("signal failed authentication (not sealed with this session's room key)")]
     Unauthentic,
+    #[error("signal from someone who is not a verified participant")]
+    UnknownSender,
+    #[error("signal not signed by the participant it claims to come from")]
+    Forged,
+    #[error("signal signed for an earlier join of its sender")]
+    Stale,
+    #[error("signal replayed or out of order")]
+    Replayed,
 }
 
 impl SignalEnvelope {

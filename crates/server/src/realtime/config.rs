@@ -19,6 +19,11 @@ pub struct RealtimeArgs {
     /// Client events (broadcasts and other pushes) per second, server-wide.
     #[arg(long = "realtime-max-events-per-second", default_value_t = 100)]
     pub max_events_per_second: u32,
+    /// Client events per second from one socket (0: no per-socket limit). A socket over it
+    /// has its channel closed, and its excess does not count against the server-wide limit,
+    /// so one client's burst cannot get everyone else's channels closed.
+    #[arg(long = "realtime-max-events-per-socket", default_value_t = 50)]
+    pub max_events_per_socket: u32,
     /// Largest broadcast or presence payload, in kB (1 kB = 1000 bytes).
     #[arg(long = "realtime-max-payload-kb", default_value_t = 3000)]
     pub max_payload_kb: usize,
@@ -52,6 +57,7 @@ pub struct Limits {
     pub max_channels_per_client: usize,
     pub max_joins_per_second: u32,
     pub max_events_per_second: u32,
+    pub max_events_per_socket: u32,
     pub max_payload_bytes: usize,
     pub presence_calls: u32,
     pub presence_window: Duration,
@@ -69,6 +75,7 @@ impl From<&RealtimeArgs> for Limits {
             max_channels_per_client: args.max_channels_per_client,
             max_joins_per_second: args.max_joins_per_second,
             max_events_per_second: args.max_events_per_second,
+            max_events_per_socket: args.max_events_per_socket,
             max_payload_bytes: args.max_payload_kb.saturating_mul(1000),
             presence_calls: args.presence_calls,
             presence_window: Duration::from_millis(args.presence_window_ms),

@@ -10,6 +10,7 @@ pub struct Counters {
     connections_refused: AtomicU64,
     malformed_frames: AtomicU64,
     slow_consumers: AtomicU64,
+    socket_rate_limited: AtomicU64,
     broadcasts: AtomicU64,
     deliveries: AtomicU64,
 }
@@ -26,6 +27,8 @@ pub struct CounterSnapshot {
     pub malformed_frames: u64,
     /// Sockets closed because their outbound queue was full.
     pub slow_consumers: u64,
+    /// Client events refused because their socket was over its own events-per-second limit.
+    pub socket_rate_limited: u64,
     /// Broadcasts fanned out (socket and REST).
     pub broadcasts: u64,
     /// Frames queued to subscribers by fan-out (broadcasts and presence diffs).
@@ -49,6 +52,10 @@ impl Counters {
         self.slow_consumers.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn socket_rate_limited(&self) {
+        self.socket_rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn broadcast(&self, deliveries: u64) {
         self.broadcasts.fetch_add(1, Ordering::Relaxed);
         self.delivered(deliveries);
@@ -65,6 +72,7 @@ impl Counters {
             connections_refused: self.connections_refused.load(Ordering::Relaxed),
             malformed_frames: self.malformed_frames.load(Ordering::Relaxed),
             slow_consumers: self.slow_consumers.load(Ordering::Relaxed),
+            socket_rate_limited: self.socket_rate_limited.load(Ordering::Relaxed),
             broadcasts: self.broadcasts.load(Ordering::Relaxed),
             deliveries: self.deliveries.load(Ordering::Relaxed),
         }

@@ -37,6 +37,7 @@ impl ServerProcess {
             .args(["--realtime-max-connections", "100000"])
             .args(["--realtime-max-joins-per-second", "1000000"])
             .args(["--realtime-max-events-per-second", "1000000"])
+            .args(["--realtime-max-events-per-socket", "0"])
             .args(["--realtime-idle-timeout-ms", "600000"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

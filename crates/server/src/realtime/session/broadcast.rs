@@ -1,8 +1,8 @@
 //! Broadcasts, from a text push (any version) or a binary kind 3 frame, and the other client
 //! events a channel accepts without doing anything with them.
 //!
-//! Checked in order: events per second (over: the channel is shut down with `Too many messages
-//! per second` and nothing is relayed), then payload size (over: an error reply
+//! Checked in order: events per second, this socket's own and then server-wide (over either:
+//! the channel is shut down with `Too many messages per second` and nothing is relayed), then payload size (over: an error reply
 //! `"payload_size_exceeded"` when the channel acks, silence when not). Then the hub fans the
 //! message out, the sender excluded unless it joined with `self: true`, and an ack is sent
 //! last, after the sender's own copy.
@@ -53,7 +53,7 @@ impl Session {
         let (ack, subscriber, self_broadcast) =
             (channel.ack, channel.subscriber, channel.self_broadcast);
         let join_ref = channel.join_ref.clone();
-        if !self.state.admit_event() {
+        if !self.admit_event() {
             return self.shutdown_channel(topic, TOO_MANY_MESSAGES);
         }
         if size > self.state.limits().max_payload_bytes {
@@ -73,7 +73,7 @@ impl Session {
     /// Any other event on a joined channel: counted against events per second, otherwise
     /// ignored (as the real server logs and ignores it).
     pub(super) fn other_event(&mut self, topic: &str) {
-        if !self.state.admit_event() {
+        if !self.admit_event() {
             self.shutdown_channel(topic, TOO_MANY_MESSAGES);
         }
     }

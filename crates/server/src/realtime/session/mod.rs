@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use super::frames;
 use super::hub::SubscriberId;
 use super::outbox::Outbox;
-use super::rate::CallQuota;
+use super::rate::{CallQuota, RateWindow};
 use super::RealtimeState;
 
 /// One socket's protocol state.
@@ -42,6 +42,8 @@ pub struct Session {
     channels: HashMap<String, Channel>,
     /// Join errors waiting out the back-off; capped so a client cannot pile them up.
     delayed: Arc<AtomicUsize>,
+    /// This socket's own events per second (`None`: no per-socket limit).
+    events: Option<RateWindow>,
 }
 
 /// One joined channel.
@@ -63,13 +65,28 @@ struct Channel {
 impl Session {
     pub fn new(state: Arc<RealtimeState>, vsn: Vsn, socket_token: String, outbox: Outbox) -> Self {
         Session {
-            state,
             vsn,
             socket_token,
             outbox,
             channels: HashMap::new(),
             delayed: Arc::new(AtomicUsize::new(0)),
+            events: (state.limits.max_events_per_socket > 0).then(|| {
+                RateWindow::new(state.limits.max_events_per_socket, Instant::now())
+            }),
+            state,
         }
+    }
+
+    /// Counts one client event against this socket's limit, then the server-wide one. An
+    /// event over the socket's own limit never reaches the server-wide count.
+    fn admit_event(&mut self) -> bool {
+        if let Some(events) = &mut self.events {
+            if !events.admit(Instant::now()) {
+                self.state.counters.socket_rate_limited();
+                return false;
+            }
+        }
+        self.state.admit_event()
     }
 
     /// Handles one inbound WebSocket message; `false` when the client closed.

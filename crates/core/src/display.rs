@@ -1,0 +1,107 @@
+//! What a person sees of another participant: a name and a colour. Names come from peers and
+//! are sanitised in this one place before any view shows them; colours never come from the
+//! wire at all — they are picked from a fixed palette by participant id.
+
+/// Longest name shown, in characters.
+pub const MAX_NAME_CHARS: usize = 40;
+
+/// What is shown for someone whose name is missing or empty after sanitising.
+pub const UNNAMED: &str = "Someone";
+
+/// A peer-supplied name made safe to show: control and formatting characters (including the
+/// bidirectional overrides that can reverse how the rest of a line reads, and zero-width
+/// characters) removed, runs of whitespace collapsed to one space, trimmed, and cut to
+/// [`MAX_NAME_CHARS`] characters.
+pub fn display_name(raw: Option<&str>) -> String {
+    let Some(raw) = raw else {
+        return UNNAMED.to_owned();
+    };
+    let mut out = String::new();
+    let mut count = 0;
+    let mut pending_space = false;
+    // Look at a bounded prefix only: a megabyte of whitespace costs nothing.
+    for c in raw.chars().take(MAX_NAME_CHARS * 8) {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if c.is_control() || is_format(c) {
+            continue;
+        }
+        if pending_space {
+            if count + 1 >= MAX_NAME_CHARS {
+                break;
+            }
+            out.push(' ');
+            count += 1;
+            pending_space = false;
+        }
+        if count >= MAX_NAME_CHARS {
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    if out.is_empty() {
+        UNNAMED.to_owned()
+    } else {
+        out
+    }
+}
+
+/// Unicode format characters (general category Cf) that matter for display spoofing.
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// Colours for remote cursors and name chips: distinct, legible on light and dark.
+pub const PALETTE: [&str; 8] = [
+    "#e11d48", "#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
+];
+
+/// The palette colour of a participant (stable for its id; ids are random per join).
+pub fn colour_for(id: &str) -> &'static str {
+    let h = id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    PALETTE[(h % PALETTE.len() as u32) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn names_are_cleaned_and_capped() {
+        assert_eq!(display_name(Some("  Ada   Lovelace \n")), "Ada Lovelace");
+        assert_eq!(display_name(Some("evil\u{202E}gnp.exe")), "evilgnp.exe");
+        assert_eq!(display_name(Some("a\u{0}b\u{7}c\u{200B}d")), "abcd");
+        assert_eq!(display_name(Some("\u{202E}\u{200B} \t")), UNNAMED);
+        assert_eq!(display_name(None), UNNAMED);
+        assert_eq!(display_name(Some(&"x".repeat(100))).chars().count(), MAX_NAME_CHARS);
+        assert_eq!(display_name(Some("Zoë 🦀")), "Zoë 🦀");
+        // Markup is text: the view escapes it; nothing here interprets it.
+        assert_eq!(display_name(Some("<b>hi</b>")), "<b>hi</b>");
+    }
+
+    #[test]
+    fn colours_come_from_the_palette() {
+        for id in ["a", "b", "AAECAwQFBgcICQoLDA0ODw", ""] {
+            assert!(PALETTE.contains(&colour_for(id)));
+        }
+        assert_eq!(colour_for("x"), colour_for("x"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_name_is_bounded_and_clean(s in "\\PC{0,200}|.{0,200}") {
+            let name = display_name(Some(&s));
+            prop_assert!(name.chars().count() <= MAX_NAME_CHARS);
+            prop_assert!(!name.chars().any(|c| c.is_control() || is_format(c)));
+            prop_assert_eq!(name.trim(), name.as_str());
+        }
+    }
+}

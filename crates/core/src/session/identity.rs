@@ -1,0 +1,253 @@
+//! Who is who in a session: this page's own signed presence meta, and the check every other
+//! meta passes before the roster believes it (see `roster`).
+//!
+//! A presence meta is `{"role", "joined_at", "profile": <sealed>, "sig": <Ed25519>}`:
+//! - `profile` is sealed with the room key (bound to the participant id and role) and holds the
+//!   display name, the media sender id and the participant's public signing key (`key`);
+//! - `sig` signs the session id, participant id, role, `joined_at` and the sealed profile text,
+//!   with the host identity key for the host and with the join's own key for everyone else.
+//!
+//! So the server can read none of the profile and change no field, a link holder cannot
+//! present as host (it lacks the host key), and a socket that knows only the session id
+//! cannot produce a meta that opens. `joined_at` is authenticated: it is the join epoch every
+//! signal of that participant carries.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::e2ee::signal::SEAL_NONCE_LEN;
+use crate::e2ee::ProfileSealer;
+use crate::identity::{decode_signature, encode_signature, PublicKey, Signer, Statement};
+use crate::link::{SessionId, SessionLink};
+use crate::roster::{Participant, Rejection};
+use crate::Role;
+
+const META_LABEL: &[u8] = b"PairUX 1.0 presence meta";
+
+/// This page's identity in one session, and the session's trust anchors (room key, host key).
+pub struct SessionIdentity {
+    session: SessionId,
+    host: PublicKey,
+    profiles: ProfileSealer,
+    me: String,
+    role: Role,
+    joined_at: u64,
+    signer: Signer,
+}
+
+impl SessionIdentity {
+    /// `signer`: the host identity key for the host, a fresh key for any other join.
+    pub fn new(
+        link: &SessionLink,
+        me: impl Into<String>,
+        role: Role,
+        joined_at: u64,
+        signer: Signer,
+    ) -> Self {
+        SessionIdentity {
+            session: link.session,
+            host: link.host,
+            profiles: ProfileSealer::new(&link.room_key),
+            me: me.into(),
+            role,
+            joined_at,
+            signer,
+        }
+    }
+
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The join epoch (ms since the Unix epoch) this page's meta and signals carry.
+    pub fn joined_at(&self) -> u64 {
+        self.joined_at
+    }
+
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The presence meta to track: `profile` (a JSON object: name, sender id) gains our public
+    /// key, is sealed, and the whole meta is signed.
+    pub fn meta(&self, profile: &Value, nonce: [u8; SEAL_NONCE_LEN]) -> Value {
+        let mut profile = match profile {
+            Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        profile.insert("key".into(), Value::from(self.signer.public().encode()));
+        let plain = Value::Object(profile).to_string();
+        let sealed = URL_SAFE_NO_PAD.encode(self.profiles.seal(
+            &self.me,
+            self.role,
+            plain.as_bytes(),
+            nonce,
+        ));
+        let statement = self.statement(&self.me, self.role, self.joined_at, &sealed);
+        Participant {
+            id: self.me.clone(),
+            role: self.role,
+            joined_at: self.joined_at,
+            profile: Value::from(sealed),
+            sig: Some(encode_signature(&self.signer.sign(&statement))),
+            signer: None,
+        }
+        .to_meta()
+    }
+
+    /// The roster's check (`roster::Verify`): the participant with its profile opened and its
+    /// signer set, or why it is not believed.
+    pub fn verify(&self, claimed: &Participant) -> Result<Participant, Rejection> {
+        let sealed = claimed.profile.as_str().unwrap_or_default();
+        let statement = self.statement(&claimed.id, claimed.role, claimed.joined_at, sealed);
+        let sig = claimed.sig.as_deref().and_then(decode_signature);
+        let signed_by = |key: &PublicKey| sig.is_some_and(|s| key.verifies(&statement, &s));
+        if claimed.role == Role::Host {
+            if !signed_by(&self.host) {
+                return Err(Rejection::ImpostorHost);
+            }
+            let profile = self.open(claimed).ok_or(Rejection::WrongKeyHost)?;
+            return Ok(Participant {
+                profile,
+                signer: Some(self.host),
+                ..claimed.clone()
+            });
+        }
+        let profile = self.open(claimed).ok_or(Rejection::Unreadable)?;
+        let key = profile
+            .get("key")
+            .and_then(Value::as_str)
+            .and_then(PublicKey::parse)
+            .ok_or(Rejection::BadSignature)?;
+        if !signed_by(&key) {
+            return Err(Rejection::BadSignature);
+        }
+        Ok(Participant {
+            profile,
+            signer: Some(key),
+            ..claimed.clone()
+        })
+    }
+
+    fn open(&self, claimed: &Participant) -> Option<Value> {
+        let sealed = URL_SAFE_NO_PAD.decode(claimed.profile.as_str()?).ok()?;
+        let plain = self
+            .profiles
+            .open(&claimed.id, claimed.role, &sealed)
+            .ok()?;
+        let profile: Value = serde_json::from_slice(&plain).ok()?;
+        profile.is_object().then_some(profile)
+    }
+
+    fn statement(&self, id: &str, role: Role, joined_at: u64, sealed: &str) -> Statement {
+        let mut s = Statement::new(META_LABEL);
+        s.field(self.session.as_bytes())
+            .field(id.as_bytes())
+            .field(role.as_str().as_bytes())
+            .number(joined_at)
+            .field(sealed.as_bytes());
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::{HostIdentity, GENERATE_RANDOM_LEN};
+    use crate::realtime::PresenceMeta;
+    use serde_json::json;
+
+    pub(crate) fn session() -> (SessionLink, HostIdentity) {
+        SessionLink::generate(&[3; GENERATE_RANDOM_LEN])
+    }
+
+    fn claimed(meta: &Value, id: &str) -> Participant {
+        let meta = PresenceMeta {
+            phx_ref: "r".into(),
+            phx_ref_prev: None,
+            payload: meta.as_object().unwrap().clone(),
+        };
+        Participant::from_meta(id, &meta).unwrap()
+    }
+
+    #[test]
+    fn the_host_verifies_under_the_link_key_and_a_guest_under_its_own() {
+        let (link, host_key) = session();
+        let host = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone());
+        let guest = SessionIdentity::new(&link, "g", Role::Viewer, 20, Signer::from_seed([4; 32]));
+        let host_meta = host.meta(&json!({"name": "Host"}), [1; 12]);
+        let guest_meta = guest.meta(&json!({"name": "Guest"}), [2; 12]);
+        let seen_host = guest.verify(&claimed(&host_meta, "h")).unwrap();
+        assert_eq!(seen_host.profile["name"], "Host");
+        assert_eq!(seen_host.signer, Some(link.host));
+        let seen_guest = host.verify(&claimed(&guest_meta, "g")).unwrap();
+        assert_eq!(seen_guest.signer, Some(Signer::from_seed([4; 32]).public()));
+        assert_eq!(seen_guest.joined_at, 20);
+    }
+
+    #[test]
+    fn a_link_holder_cannot_claim_host_and_fields_cannot_be_edited() {
+        let (link, _) = session();
+        // Right room key, own key: claims host.
+        let impostor = SessionIdentity::new(&link, "m", Role::Host, 1, Signer::from_seed([5; 32]));
+        let guest = SessionIdentity::new(&link, "g", Role::Viewer, 2, Signer::from_seed([6; 32]));
+        let fake = impostor.meta(&json!({"name": "Host"}), [1; 12]);
+        assert_eq!(
+            guest.verify(&claimed(&fake, "m")),
+            Err(Rejection::ImpostorHost)
+        );
+        // A genuine guest meta, edited by the server: earlier joined_at, other id, other role.
+        let real = guest.meta(&json!({"name": "G"}), [2; 12]);
+        for (field, value, id) in [
+            ("joined_at", json!(0), "g"),
+            ("role", json!("controller"), "g"),
+            ("joined_at", json!(2), "g2"),
+        ] {
+            let mut edited = real.clone();
+            edited[field] = value;
+            assert!(guest.verify(&claimed(&edited, id)).is_err(), "{field} {id}");
+        }
+        let mut unsigned = real.clone();
+        unsigned.as_object_mut().unwrap().remove("sig");
+        assert_eq!(
+            guest.verify(&claimed(&unsigned, "g")),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn junk_and_wrong_room_keys() {
+        let (link, host_key) = session();
+        let guest = SessionIdentity::new(&link, "g", Role::Viewer, 2, Signer::from_seed([6; 32]));
+        // Someone who knows only the session id: junk host and viewer metas.
+        let junk = json!({"role": "host", "joined_at": 1, "profile": "AAAA", "sig": "x"});
+        assert_eq!(
+            guest.verify(&claimed(&junk, "x")),
+            Err(Rejection::ImpostorHost)
+        );
+        let junk = json!({"role": "viewer", "joined_at": 1, "profile": "AAAA"});
+        assert_eq!(
+            guest.verify(&claimed(&junk, "x")),
+            Err(Rejection::Unreadable)
+        );
+        // The real host, seen through a link with another room key: host verified, unreadable.
+        let host = SessionIdentity::new(&link, "h", Role::Host, 1, host_key.signer().clone());
+        let meta = host.meta(&json!({}), [1; 12]);
+        let mut other = link.clone();
+        other.room_key = crate::link::RoomKey::from_bytes([99; 32]);
+        let lost = SessionIdentity::new(&other, "g", Role::Viewer, 2, Signer::from_seed([6; 32]));
+        assert_eq!(
+            lost.verify(&claimed(&meta, "h")),
+            Err(Rejection::WrongKeyHost)
+        );
+    }
+}
