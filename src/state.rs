@@ -219,7 +219,10 @@ mod tests {
     #[test]
     fn landing_paths_open_nothing() {
         assert_eq!(opened_from_location("/", "", || None), Opened::Nothing);
-        assert_eq!(opened_from_location("/about", "#k=x", || None), Opened::Nothing);
+        assert_eq!(
+            opened_from_location("/about", "#k=x", || None),
+            Opened::Nothing
+        );
     }
 
     #[test]

@@ -27,8 +27,11 @@ fn the_fragment_is_read_once_and_removed_from_the_address_bar() {
     let window = web_sys::window().unwrap();
     let history = window.history().unwrap();
     let original = window.location().pathname().unwrap();
-    let (generated, _) = pairux_core::SessionLink::generate(&[7; pairux_core::link::GENERATE_RANDOM_LEN]);
-    let link = generated.viewer_link().replace(&generated.path(), "/s/AAECAwQFBgcICQoLDA0ODw");
+    let (generated, _) =
+        pairux_core::SessionLink::generate(&[7; pairux_core::link::GENERATE_RANDOM_LEN]);
+    let link = generated
+        .viewer_link()
+        .replace(&generated.path(), "/s/AAECAwQFBgcICQoLDA0ODw");
     history
         .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&link))
         .unwrap();
@@ -54,7 +57,8 @@ fn the_fragment_is_read_once_and_removed_from_the_address_bar() {
 #[wasm_bindgen_test]
 fn a_reload_resumes_from_session_storage_and_nothing_goes_to_local_storage() {
     use pairux_web::state::SessionEntry;
-    let (link, host) = pairux_core::SessionLink::generate(&[9; pairux_core::link::GENERATE_RANDOM_LEN]);
+    let (link, host) =
+        pairux_core::SessionLink::generate(&[9; pairux_core::link::GENERATE_RANDOM_LEN]);
     let entry = SessionEntry::host(link.clone(), host);
     entry.remember();
     // A reload: no fragment, the tab's storage has the entry, host key included.
@@ -63,7 +67,10 @@ fn a_reload_resumes_from_session_storage_and_nothing_goes_to_local_storage() {
         other => panic!("expected the session back, got {other:?}"),
     }
     let window = web_sys::window().unwrap();
-    assert_eq!(window.local_storage().unwrap().unwrap().length().unwrap(), 0);
+    assert_eq!(
+        window.local_storage().unwrap().unwrap().length().unwrap(),
+        0
+    );
     entry.forget();
     assert_eq!(SessionEntry::remembered(&link.path()), None);
 }

@@ -460,14 +460,26 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
             None => ().into_any(),
         }}
         <Show when=move || !phase().is_final() && !wrong_key()>
-            {is_controller.then(|| view! {
-                <ControllerBar
-                    state=view.control
-                    live=Signal::derive(move || phase() == GuestPhase::Live)
-                    request=move || with_rt(&|rt| rt.request_control())
-                    release=move || with_rt(&|rt| rt.release_control())
-                />
-            })}
+            {if is_controller {
+                view! {
+                    <ControllerBar
+                        state=view.control
+                        live=Signal::derive(move || phase() == GuestPhase::Live)
+                        request=move || with_rt(&|rt| rt.request_control())
+                        release=move || with_rt(&|rt| rt.release_control())
+                    />
+                }
+                .into_any()
+            } else {
+                // Viewers cannot ask, but what they hold is still measured and readable.
+                view! {
+                    <span class="sr-state">
+                        "Control: "
+                        <span data-testid="control-state">{move || view.control.get().as_str()}</span>
+                    </span>
+                }
+                .into_any()
+            }}
             <div
                 class=move || {
                     if granted() { "viewer controlling" } else if zoom.get() > 1.0 { "viewer zoomed" } else { "viewer" }

@@ -152,7 +152,6 @@ test('a viewer forging control requests and input gets nothing through', async (
   await host.getByTestId('start-test-pattern').click();
   const viewer = await join(await host.getByTestId('invite-viewer-link').inputValue(), { spy: true });
   const vid = await myId(viewer);
-  await viewer.waitFor?.();
   await viewer.waitForFunction(() => window.__channels.some((c) => c.label === 'pairux' && c.readyState === 'open'));
   await viewer.evaluate(() => {
     const ch = window.__channels.find((c) => c.label === 'pairux');

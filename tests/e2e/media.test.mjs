@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { SigningKey } from './lib/wire.mjs';
 
 const stack = useStack();
 
@@ -111,7 +112,8 @@ test('ending the session reaches everyone; a closed host tab reads as "the host 
 });
 
 test('a link to a session nobody hosts says it is not live', async () => {
-  const page = await join(`${stack.server.url}/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8`);
+  const h = new SigningKey(Buffer.alloc(32, 1)).public.toString('base64url');
+  const page = await join(`${stack.server.url}/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8&h=${h}`);
   await page.getByTestId('waiting').waitFor();
   const banner = page.getByTestId('error-banner');
   await banner.waitFor({ timeout: 20_000 });

@@ -40,8 +40,8 @@ test('the realtime server relays nothing it could read or tamper with', async ()
   assert.equal(names.length, 3);
   // …a control request and grant went over the data channel, not the server.
   await guests[1].getByTestId('request-control').click();
-  const roomKey = new URL(viewerLink).hash.slice('#k='.length);
-  const secret = new URL(controllerLink).hash.split('&c=')[1];
+  const roomKey = new URLSearchParams(new URL(viewerLink).hash.slice(1)).get('k');
+  const secret = new URLSearchParams(new URL(controllerLink).hash.slice(1)).get('c');
 
   const all = frames.join('\n');
   assert.ok(frames.length > 20, `recorded ${frames.length} frames`);
@@ -58,8 +58,9 @@ test('a viewer with the wrong key sees "Can\'t decrypt — check the link" and n
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
   const link = new URL(await host.getByTestId('invite-viewer-link').inputValue());
-  // Same session, another (well-formed) key.
-  link.hash = '#k=' + Buffer.alloc(32, 7).toString('base64url');
+  // Same session and host, another (well-formed) room key.
+  const params = new URLSearchParams(link.hash.slice(1));
+  link.hash = `#k=${Buffer.alloc(32, 7).toString('base64url')}&h=${params.get('h')}`;
   const viewer = await newPage(stack.browser);
   await openApp(viewer, link.toString());
   const banner = viewer.getByTestId('error-banner');
@@ -67,8 +68,8 @@ test('a viewer with the wrong key sees "Can\'t decrypt — check the link" and n
   assert.match(await banner.textContent(), /Can't decrypt — check the link/);
   assert.equal(await viewer.getByTestId('e2ee-state').textContent(), 'decrypt-failed');
   assert.equal(await viewer.getByTestId('remote-video').count(), 0);
-  // The host never sees the stranger: it has no profile the host can open.
-  await new Promise((r) => setTimeout(r, 500));
+  // The host never sees the stranger: it has no profile the host can open (counted first).
+  await host.waitForFunction(() => Number(document.querySelector('[data-testid=trust-counters]')?.dataset.unreadable) >= 1, null, { timeout: 10_000 });
   assert.equal(await host.locator('[data-testid=participant-list] > li').count(), 1);
   for (const p of [host, viewer]) await p.context().close();
 });
@@ -77,7 +78,8 @@ test('media is end-to-end encrypted: the viewer decrypts every frame it shows', 
   const host = await newPage(stack.browser);
   await openApp(host, stack.server.url);
   await host.getByTestId('start-session').click();
-  assert.equal(await host.getByTestId('e2ee-state').textContent(), 'ok');
+  // Nothing was encrypted yet (nobody to send to): the host does not claim "ok".
+  assert.equal(await host.getByTestId('e2ee-state').textContent(), 'waiting-key');
   const viewer = await newPage(stack.browser);
   await openApp(viewer, await host.getByTestId('invite-viewer-link').inputValue());
   await viewer.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 20_000 });
@@ -86,7 +88,9 @@ test('media is end-to-end encrypted: the viewer decrypts every frame it shows', 
     return v && v.videoWidth >= 640 && v.getVideoPlaybackQuality().totalVideoFrames > 10;
   }, null, { timeout: 20_000 });
   // "ok" is reported by the transform worker only for frames that authenticated and
-  // decrypted (tests/web_transform.rs shows a wrong key yields decrypt-failed and no frames).
+  // decrypted (tests/web_transform.rs shows a wrong key yields decrypt-failed and no frames),
+  // and on the host only once its worker encrypted and sent frames.
   assert.equal(await viewer.getByTestId('e2ee-state').textContent(), 'ok');
+  await host.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 10_000 });
   for (const p of [host, viewer]) await p.context().close();
 });

@@ -4,10 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { SigningKey } from './lib/wire.mjs';
 
 const ID = 'AAECAwQFBgcICQoLDA0ODw';
 const KEY = 'ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8';
 const SECRET = 'QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8';
+/** A host public key (any valid Ed25519 key). */
+const HOST = new SigningKey(Buffer.alloc(32, 1)).public.toString('base64url');
 const INCOMPLETE = 'This link is incomplete — ask the host for a new one.';
 
 const stack = useStack();
@@ -28,7 +31,7 @@ test('landing page renders both ways in', async () => {
 
 test('a link without a key shows the banner', async () => {
   const page = await newPage(stack.browser);
-  for (const suffix of ['', '#', '#c=' + SECRET, '#k=tooshort', `#k=${KEY}&k=${KEY}`]) {
+  for (const suffix of ['', '#', '#c=' + SECRET, '#k=tooshort', `#k=${KEY}&k=${KEY}`, `#k=${KEY}`, `#k=${KEY}&h=notakey`]) {
     await openApp(page, `${stack.server.url}/s/${ID}${suffix}`);
     const banner = page.getByTestId('error-banner');
     await banner.waitFor();
@@ -39,7 +42,7 @@ test('a link without a key shows the banner', async () => {
 
 test('a malformed session id shows its own banner', async () => {
   const page = await newPage(stack.browser);
-  await openApp(page, `${stack.server.url}/s/not-a-session#k=${KEY}`);
+  await openApp(page, `${stack.server.url}/s/not-a-session#k=${KEY}&h=${HOST}`);
   const text = await page.getByTestId('error-banner').textContent();
   assert.match(text, /doesn't look like a PairUX session link/);
   await page.context().close();
@@ -47,18 +50,26 @@ test('a malformed session id shows its own banner', async () => {
 
 test('a valid link is accepted and its secrets leave the address bar', async () => {
   const page = await newPage(stack.browser);
-  await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}&c=${SECRET}`);
+  await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}&c=${SECRET}`);
   await page.locator('.session').waitFor();
   assert.equal(await page.locator('.session').getAttribute('data-role'), 'controller');
   assert.equal(page.url(), `${stack.server.url}/s/${ID}`);
   assert.equal(await page.evaluate(() => location.hash), '');
   assert.equal(await page.getByTestId('error-banner').count(), 0);
 
-  await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}`);
-  await page.locator('.session').waitFor();
-  assert.equal(await page.locator('.session').getAttribute('data-role'), 'viewer');
-  assert.deepEqual(page.errors, []);
-  await page.context().close();
+  // A viewer link pasted into this open session tab changes only the fragment: the tab stays
+  // in its session and role, and the new secrets leave the address bar too.
+  await page.goto(`${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`);
+  await page.waitForFunction(() => location.hash === '');
+  assert.equal(await page.locator('.session').getAttribute('data-role'), 'controller');
+  assert.equal(page.url(), `${stack.server.url}/s/${ID}`);
+
+  const viewer = await newPage(stack.browser);
+  await openApp(viewer, `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`);
+  await viewer.locator('.session').waitFor();
+  assert.equal(await viewer.locator('.session').getAttribute('data-role'), 'viewer');
+  for (const p of [page, viewer]) assert.deepEqual(p.errors, []);
+  for (const p of [page, viewer]) await p.context().close();
 });
 
 test('starting a session gives two invite links that work', async () => {
@@ -67,8 +78,8 @@ test('starting a session gives two invite links that work', async () => {
   await page.getByTestId('start-session').click();
   const controllerLink = await page.getByTestId('invite-controller-link').inputValue();
   const viewerLink = await page.getByTestId('invite-viewer-link').inputValue();
-  assert.match(controllerLink, new RegExp(`^${stack.server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}&c=[A-Za-z0-9_-]{43}$`));
-  assert.match(viewerLink, new RegExp(`^${stack.server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}$`));
+  assert.match(controllerLink, new RegExp(`^${stack.server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}&h=[A-Za-z0-9_-]{43}&c=[A-Za-z0-9_-]{43}$`));
+  assert.match(viewerLink, new RegExp(`^${stack.server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}&h=[A-Za-z0-9_-]{43}$`));
   assert.ok(controllerLink.startsWith(viewerLink + '&c='));
   assert.match(page.url(), /\/s\/[A-Za-z0-9_-]{22}$/);
 

@@ -81,7 +81,10 @@ mod tests {
         assert_eq!(display_name(Some("a\u{0}b\u{7}c\u{200B}d")), "abcd");
         assert_eq!(display_name(Some("\u{202E}\u{200B} \t")), UNNAMED);
         assert_eq!(display_name(None), UNNAMED);
-        assert_eq!(display_name(Some(&"x".repeat(100))).chars().count(), MAX_NAME_CHARS);
+        assert_eq!(
+            display_name(Some(&"x".repeat(100))).chars().count(),
+            MAX_NAME_CHARS
+        );
         assert_eq!(display_name(Some("Zoë 🦀")), "Zoë 🦀");
         // Markup is text: the view escapes it; nothing here interprets it.
         assert_eq!(display_name(Some("<b>hi</b>")), "<b>hi</b>");

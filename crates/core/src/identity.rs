@@ -231,7 +231,10 @@ mod tests {
     fn malformed_keys_and_signatures_are_refused() {
         assert_eq!(PublicKey::parse(""), None);
         assert_eq!(PublicKey::parse(&"A".repeat(44)), None);
-        assert_eq!(PublicKey::parse("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"), None);
+        assert_eq!(
+            PublicKey::parse("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"),
+            None
+        );
         assert_eq!(decode_signature("abc"), None);
     }
 }

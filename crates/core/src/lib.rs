@@ -5,8 +5,8 @@
 //! here runs natively and deterministically in tests.
 
 pub mod config;
-pub mod display;
 pub mod control;
+pub mod display;
 pub mod e2ee;
 pub mod identity;
 pub mod link;

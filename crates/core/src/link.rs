@@ -303,7 +303,8 @@ impl SessionLink {
     }
 
     /// Reads back [`Self::resume_text`] for the session at `path`. A host seed that does not
-    /// match the link's host key is ignored (the tab resumes as a guest of that link).
+    /// match the link's host key, or comes without the controller secret every host link has,
+    /// is ignored (the tab resumes as a guest of that link).
     pub fn parse_resume(path: &str, text: &str) -> Result<(Self, Option<HostIdentity>), LinkError> {
         let link = Self::parse(path, text)?;
         let host = text
@@ -311,7 +312,7 @@ impl SessionLink {
             .find_map(|p| p.strip_prefix("hs="))
             .and_then(decode_fixed::<KEY_LEN>)
             .map(HostIdentity::from_seed)
-            .filter(|h| h.public() == link.host);
+            .filter(|h| h.public() == link.host && link.controller.is_some());
         Ok((link, host))
     }
 
@@ -445,9 +446,17 @@ mod tests {
             ),
             (p.clone(), "k=".into(), LinkError::BadKey),
             (p.clone(), "k".into(), LinkError::BadKey),
-            (p.clone(), format!("k={}&h={}", &KEY[..42], h()), LinkError::BadKey),
+            (
+                p.clone(),
+                format!("k={}&h={}", &KEY[..42], h()),
+                LinkError::BadKey,
+            ),
             (p.clone(), format!("k={KEY}A&h={}", h()), LinkError::BadKey),
-            (p.clone(), format!("k={}/&h={}", &KEY[..42], h()), LinkError::BadKey),
+            (
+                p.clone(),
+                format!("k={}/&h={}", &KEY[..42], h()),
+                LinkError::BadKey,
+            ),
             (
                 p.clone(),
                 format!("{k}&c=abc"),
@@ -495,11 +504,27 @@ mod tests {
         );
         // A host seed for another key does not make anyone host.
         let other = HostIdentity::from_seed([1; 32]);
-        let forged = format!("{}&hs={}", guest.resume_text(None), URL_SAFE_NO_PAD.encode([1u8; 32]));
+        let forged = format!(
+            "{}&hs={}",
+            guest.resume_text(None),
+            URL_SAFE_NO_PAD.encode([1u8; 32])
+        );
         assert_eq!(other.public() == guest.host, false);
         assert_eq!(
             SessionLink::parse_resume(&guest.path(), &forged),
-            Ok((guest, None))
+            Ok((guest.clone(), None))
+        );
+        // The right seed but no controller secret: not a host link.
+        let (seeded, seeded_host) = SessionLink::generate(&random());
+        let viewer_only = SessionLink::parse_href(&seeded.viewer_link()).unwrap();
+        let text = format!(
+            "{}&hs={}",
+            viewer_only.resume_text(None),
+            URL_SAFE_NO_PAD.encode(seeded_host.signer().seed())
+        );
+        assert_eq!(
+            SessionLink::parse_resume(&viewer_only.path(), &text),
+            Ok((viewer_only, None))
         );
     }
 

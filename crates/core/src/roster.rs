@@ -387,7 +387,8 @@ mod tests {
         roster.replace(&state(json!({"g": {"metas": [real.clone()]}})), &verify);
         // Another link holder tracks under g's key with its own signed meta, claiming another
         // role; a socket that knows only the session id adds junk.
-        let shadow = json!({"phx_ref": "2", "role": "controller", "joined_at": 9, "profile": "key-7"});
+        let shadow =
+            json!({"phx_ref": "2", "role": "controller", "joined_at": 9, "profile": "key-7"});
         let junk = json!({"phx_ref": "3", "role": "viewer", "joined_at": 9, "profile": "?"});
         let events = roster.replace(
             &state(json!({"g": {"metas": [real.clone(), shadow.clone(), junk.clone()]}})),
@@ -448,7 +449,9 @@ mod tests {
             })
         };
         let mut roster = Roster::new();
-        let s = state(json!({"h": {"metas": [{"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "x"}]}}));
+        let s = state(
+            json!({"h": {"metas": [{"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "x"}]}}),
+        );
         roster.replace(&s, &wrong_key);
         assert!(roster.host_unreadable());
         roster.replace(&s, &wrong_key);

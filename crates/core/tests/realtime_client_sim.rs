@@ -4,12 +4,12 @@
 
 mod realtime_client_support;
 
+use pairux_core::identity::Signer;
 use pairux_core::realtime::{PresenceConfig, Vsn};
 use pairux_core::realtime_client::{
     BroadcastBody, ChannelId, ChannelOptions, ChannelState, ClientEvent, ConnectionState,
     PushResult,
 };
-use pairux_core::identity::Signer;
 use pairux_core::roster::{Participant, Rejection, Roster, RosterEvent};
 use pairux_core::Role;
 use realtime_client_support::Sim;

@@ -154,9 +154,19 @@ mod tests {
     fn pings_and_requests_have_tighter_limits() {
         let mut budget = MessageBudget::new();
         let ping = ControlMsg::Ping { id: 1, ts: 0 };
-        assert_eq!((0..10).filter(|_| budget.admit_parsed(0, "m", &ping)).count(), 4);
+        assert_eq!(
+            (0..10)
+                .filter(|_| budget.admit_parsed(0, "m", &ping))
+                .count(),
+            4
+        );
         let request = ControlMsg::Request { proof: "p".into() };
-        assert_eq!((0..10).filter(|_| budget.admit_parsed(0, "m", &request)).count(), 2);
+        assert_eq!(
+            (0..10)
+                .filter(|_| budget.admit_parsed(0, "m", &request))
+                .count(),
+            2
+        );
         assert!(budget.admit_parsed(0, "m", &ControlMsg::Release));
         assert_eq!(budget.stats().pings_limited, 6);
         assert_eq!(budget.stats().requests_limited, 8);

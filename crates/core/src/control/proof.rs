@@ -118,9 +118,27 @@ mod tests {
         assert!(!verify_proof(&secret, "n2", "alice", &b, &proof));
         assert!(!verify_proof(&secret, "n1", "mallory", &b, &proof));
         // Relayed: the host's connection to the relay has other fingerprints on either end.
-        assert!(!verify_proof(&secret, "n1", "alice", &binding("sha-256 CC", "sha-256 BB"), &proof));
-        assert!(!verify_proof(&secret, "n1", "alice", &binding("sha-256 AA", "sha-256 DD"), &proof));
-        assert!(!verify_proof(&secret, "n1", "alice", &binding("sha-256 BB", "sha-256 AA"), &proof));
+        assert!(!verify_proof(
+            &secret,
+            "n1",
+            "alice",
+            &binding("sha-256 CC", "sha-256 BB"),
+            &proof
+        ));
+        assert!(!verify_proof(
+            &secret,
+            "n1",
+            "alice",
+            &binding("sha-256 AA", "sha-256 DD"),
+            &proof
+        ));
+        assert!(!verify_proof(
+            &secret,
+            "n1",
+            "alice",
+            &binding("sha-256 BB", "sha-256 AA"),
+            &proof
+        ));
         assert!(!verify_proof(
             &secret,
             "n1a",

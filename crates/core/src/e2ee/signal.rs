@@ -43,7 +43,12 @@ pub struct SignalAad<'a> {
 
 impl<'a> SignalAad<'a> {
     fn fields(&self) -> [Option<&'a str>; 4] {
-        [Some(self.session), Some(self.from), self.to, Some(self.kind)]
+        [
+            Some(self.session),
+            Some(self.from),
+            self.to,
+            Some(self.kind),
+        ]
     }
 }
 

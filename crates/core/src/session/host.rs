@@ -351,12 +351,16 @@ mod tests {
         assert!(host.on_roster(&[]).is_empty());
         assert!(host.is_admitted("v1"));
         // Back in presence: nothing happens; later v1's link drops (ICE hiccup): still kept.
-        assert!(host.on_roster(&people.iter().collect::<Vec<_>>()).is_empty());
+        assert!(host
+            .on_roster(&people.iter().collect::<Vec<_>>())
+            .is_empty());
         assert!(host.on_link("v1", false).is_empty());
         host.on_link("v1", true);
         // v2 closes its tab: presence leave, then its channel closes.
         let only_v1 = [p("v1", Role::Viewer, 1)];
-        assert!(host.on_roster(&only_v1.iter().collect::<Vec<_>>()).is_empty());
+        assert!(host
+            .on_roster(&only_v1.iter().collect::<Vec<_>>())
+            .is_empty());
         assert_eq!(
             host.on_link("v2", false),
             vec![HostAction::ClosePeer { id: "v2".into() }]

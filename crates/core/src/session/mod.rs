@@ -15,10 +15,10 @@ mod stats;
 
 pub use guest::{GuestAction, GuestPhase, GuestSession, HOST_WAIT_MS};
 pub use host::{HostAction, HostSession, Limits, ShareState};
+pub use identity::SessionIdentity;
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;
-pub use identity::SessionIdentity;
-pub use sealed::{SignalCounters, SignalCodec};
+pub use sealed::{SignalCodec, SignalCounters};
 pub use signal::{
     CandidateInit, Description, RefusalReason, SdpKind, SignalBody, SignalEnvelope, SignalError,
     SIGNAL_EVENT,

@@ -288,7 +288,10 @@ mod tests {
             .collect()
     }
 
-    fn roster<'a>(parties: &'a [Party], names: &'a [&str]) -> impl Fn(&str) -> Option<(PublicKey, u64)> + 'a {
+    fn roster<'a>(
+        parties: &'a [Party],
+        names: &'a [&str],
+    ) -> impl Fn(&str) -> Option<(PublicKey, u64)> + 'a {
         move |id| {
             names
                 .iter()
@@ -348,14 +351,26 @@ mod tests {
         let names = ["h", "g"];
         let mut p = parties(&names);
         let keys = parties(&names);
-        let one = p[0].codec.seal(&env("h", None, SignalBody::Share { sharing: false }), [1; 12]);
-        let two = p[0].codec.seal(&env("h", None, SignalBody::Share { sharing: true }), [2; 12]);
+        let one = p[0].codec.seal(
+            &env("h", None, SignalBody::Share { sharing: false }),
+            [1; 12],
+        );
+        let two = p[0].codec.seal(
+            &env("h", None, SignalBody::Share { sharing: true }),
+            [2; 12],
+        );
         let g = &mut p[1].codec;
         assert!(g.open(&two, roster(&keys, &names)).is_ok());
         // Reordered: the older one arrives late.
-        assert_eq!(g.open(&one, roster(&keys, &names)), Err(SignalError::Replayed));
+        assert_eq!(
+            g.open(&one, roster(&keys, &names)),
+            Err(SignalError::Replayed)
+        );
         // Replayed verbatim.
-        assert_eq!(g.open(&two, roster(&keys, &names)), Err(SignalError::Replayed));
+        assert_eq!(
+            g.open(&two, roster(&keys, &names)),
+            Err(SignalError::Replayed)
+        );
         assert_eq!(g.counters().replayed, 2);
     }
 
@@ -401,12 +416,17 @@ mod tests {
                 "{field}"
             );
         }
-        assert_eq!(p[1].codec.open(&wire, roster(&keys, &names)).map(|_| ()), Ok(()));
+        assert_eq!(
+            p[1].codec.open(&wire, roster(&keys, &names)).map(|_| ()),
+            Ok(())
+        );
         assert_eq!(
             p[1].codec.open(&wire, roster(&keys, &names)),
             Err(SignalError::Replayed)
         );
-        let direct = p[0].codec.seal(&env("h", Some("x"), SignalBody::Ended), [0; 12]);
+        let direct = p[0]
+            .codec
+            .seal(&env("h", Some("x"), SignalBody::Ended), [0; 12]);
         assert_eq!(
             p[1].codec.open(&direct, roster(&keys, &names)),
             Err(SignalError::NotForUs)

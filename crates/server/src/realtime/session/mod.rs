@@ -70,9 +70,8 @@ impl Session {
             outbox,
             channels: HashMap::new(),
             delayed: Arc::new(AtomicUsize::new(0)),
-            events: (state.limits.max_events_per_socket > 0).then(|| {
-                RateWindow::new(state.limits.max_events_per_socket, Instant::now())
-            }),
+            events: (state.limits.max_events_per_socket > 0)
+                .then(|| RateWindow::new(state.limits.max_events_per_socket, Instant::now())),
             state,
         }
     }

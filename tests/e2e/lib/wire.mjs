@@ -1,0 +1,156 @@
+// The app's trust wire format, rebuilt in the test from its specification (ARCHITECTURE.md,
+// pairux_core::session::{identity, sealed}, control::proof) so that adversarial tests can act
+// as a *modified client*: seal with the room key, sign with a key of their own, replay, relay.
+// `wire-vectors.json` (written by crates/core/tests/trust_wire.rs from the Rust code) pins this
+// file to the real encoder: `wire.test.mjs` checks both produce the same bytes.
+
+import crypto from 'node:crypto';
+
+const PROFILE_LABEL = Buffer.from('PairUX 1.0 presence');
+const SIGNAL_LABEL = Buffer.from('PairUX 1.0 signaling');
+const META_STATEMENT = Buffer.from('PairUX 1.0 presence meta');
+const SIGNAL_STATEMENT = Buffer.from('PairUX 1.0 signal');
+const PROOF_LABEL = Buffer.from('pairux control request v2');
+
+const b64u = (buf) => Buffer.from(buf).toString('base64url');
+const unb64u = (text) => Buffer.from(text, 'base64url');
+
+/** The secrets of a session link `…/s/<id>#k=…&h=…[&c=…]`. */
+export function parseLink(link) {
+  const url = new URL(link, 'http://x');
+  const session = url.pathname.replace(/^\/s\//, '').replace(/\/$/, '');
+  const params = new URLSearchParams(url.hash.slice(1));
+  return {
+    session,
+    topic: `realtime:pairux:${session}`,
+    room: unb64u(params.get('k')),
+    host: params.get('h') ? unb64u(params.get('h')) : null,
+    controller: params.get('c') ? unb64u(params.get('c')) : null,
+  };
+}
+
+function u32(n) {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
+
+function u64(n) {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+}
+
+/** Length-prefixed field; `null` is the absent marker. */
+function field(value) {
+  if (value === null || value === undefined) return u32(0xffffffff);
+  const buf = Buffer.isBuffer(value) ? value : Buffer.from(String(value));
+  return Buffer.concat([u32(buf.length), buf]);
+}
+
+function aeadKey(room, label) {
+  return Buffer.from(crypto.hkdfSync('sha256', room, Buffer.alloc(0), label, 32));
+}
+
+/** version 0x01 ‖ nonce ‖ AES-256-GCM(ciphertext) ‖ tag; aad = label ‖ fields. */
+function seal(room, label, fields, plaintext, nonce = crypto.randomBytes(12)) {
+  const cipher = crypto.createCipheriv('aes-256-gcm', aeadKey(room, label), nonce);
+  cipher.setAAD(Buffer.concat([label, ...fields.map(field)]));
+  const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([Buffer.from([1]), nonce, ct, cipher.getAuthTag()]);
+}
+
+function open(room, label, fields, sealed) {
+  const nonce = sealed.subarray(1, 13);
+  const tag = sealed.subarray(sealed.length - 16);
+  const decipher = crypto.createDecipheriv('aes-256-gcm', aeadKey(room, label), nonce);
+  decipher.setAAD(Buffer.concat([label, ...fields.map(field)]));
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(sealed.subarray(13, sealed.length - 16)), decipher.final()]);
+}
+
+/** An Ed25519 key from a 32-byte seed (random when omitted). */
+export class SigningKey {
+  constructor(seed = crypto.randomBytes(32)) {
+    this.seed = Buffer.from(seed);
+    this.private = crypto.createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), this.seed]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    this.public = crypto.createPublicKey(this.private).export({ format: 'der', type: 'spki' }).subarray(12);
+  }
+
+  sign(message) {
+    return crypto.sign(null, message, this.private);
+  }
+}
+
+/**
+ * A presence meta as the app tracks it: profile (gains `key`) sealed with the room key,
+ * the whole meta signed by `signer`.
+ */
+export function presenceMeta({ link, id, role, joinedAt, profile, signer, nonce }) {
+  // Keys in sorted order, as the app's JSON maps write them.
+  const full = { ...profile, key: b64u(signer.public) };
+  const plain = Buffer.from(JSON.stringify(Object.fromEntries(Object.keys(full).sort().map((k) => [k, full[k]]))));
+  const sealed = b64u(seal(link.room, PROFILE_LABEL, [id, role], plain, nonce));
+  const statement = Buffer.concat([
+    field(META_STATEMENT),
+    field(unb64u(link.session)),
+    field(id),
+    field(role),
+    u64(joinedAt),
+    field(sealed),
+  ]);
+  return { role, joined_at: joinedAt, profile: sealed, sig: b64u(signer.sign(statement)) };
+}
+
+/** Opens a tracked profile (null if it does not open with this link's room key). */
+export function openProfile(link, id, role, sealed) {
+  try {
+    return JSON.parse(open(link.room, PROFILE_LABEL, [id, role], unb64u(sealed)).toString());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A signal broadcast payload `{from, to, kind, sealed}` as the app sends it: body sealed with
+ * the room key (session and routing fields as AAD), signed by `signer`, with join `epoch`
+ * and sequence `seq`. `body` is the JSON the kind carries (`null` for none).
+ */
+export function signalPayload({ link, from, to = null, kind, body = null, epoch, seq, signer, nonce }) {
+  const bodyBytes = Buffer.from(JSON.stringify(body));
+  const statement = Buffer.concat([
+    field(SIGNAL_STATEMENT),
+    field(link.session),
+    field(from),
+    field(to),
+    field(kind),
+    u64(epoch),
+    u64(seq),
+    field(bodyBytes),
+  ]);
+  const plaintext = Buffer.concat([signer.sign(statement), u64(epoch), u64(seq), bodyBytes]);
+  const sealed = seal(link.room, SIGNAL_LABEL, [link.session, from, to, kind], plaintext, nonce);
+  return { from, to, kind, sealed: b64u(sealed) };
+}
+
+/** The DTLS fingerprint an SDP announces, normalised as the app does (`sha-256 AB:…`). */
+export function dtlsFingerprint(sdp) {
+  const line = sdp.split(/\r?\n/).map((l) => l.trim()).find((l) => l.startsWith('a=fingerprint:'));
+  if (!line) return null;
+  const [algorithm, value] = line.slice('a=fingerprint:'.length).trim().split(' ');
+  return `${algorithm.toLowerCase()} ${value.trim().toUpperCase()}`;
+}
+
+/** The controller proof over a host nonce, bound to a connection's two fingerprints. */
+export function controlProof({ secret, nonce, id, hostFingerprint, participantFingerprint }) {
+  const mac = crypto.createHmac('sha256', secret);
+  for (const part of [PROOF_LABEL, Buffer.from(nonce), Buffer.from(id), Buffer.from(hostFingerprint), Buffer.from(participantFingerprint)]) {
+    mac.update(u32(part.length));
+    mac.update(part);
+  }
+  return b64u(mac.digest());
+}

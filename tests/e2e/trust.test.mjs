@@ -1,0 +1,300 @@
+// Adversarial journeys: only the host can act as host. Each attacker is a modified client
+// built here from the app's real wire format (lib/wire.mjs, pinned to the Rust encoder), or
+// the real app given a key of its own. Each negative is asserted after a positive event that
+// must come after the attack (a counter reaching its value, a reply arriving), never after a
+// sleep.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { parseLink, SigningKey, presenceMeta, signalPayload, controlProof, dtlsFingerprint } from './lib/wire.mjs';
+import { rawPeer, replayProxy, until } from './lib/adversary.mjs';
+
+const stack = useStack();
+
+/** Records data channels and the messages they carry, and the peer connections, of a page. */
+function recordPeers() {
+  window.__pcs = [];
+  window.__channels = [];
+  window.__received = [];
+  window.__sent = [];
+  const Orig = window.RTCPeerConnection;
+  const watch = (ch) => {
+    window.__channels.push(ch);
+    ch.addEventListener('message', (e) => window.__received.push({ label: ch.label, data: e.data }));
+    const send = ch.send.bind(ch);
+    ch.send = (data) => {
+      window.__sent.push({ label: ch.label, data });
+      send(data);
+    };
+  };
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...args) {
+      super(...args);
+      window.__pcs.push(this);
+      this.addEventListener('datachannel', (e) => watch(e.channel));
+    }
+
+    createDataChannel(...args) {
+      const ch = super.createDataChannel(...args);
+      watch(ch);
+      return ch;
+    }
+  };
+}
+
+async function startHost() {
+  const host = await newPage(stack.browser);
+  await host.addInitScript(recordPeers);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  return { host, viewerLink, controllerLink, link: parseLink(controllerLink) };
+}
+
+async function frames(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v ? v.getVideoPlaybackQuality().totalVideoFrames : 0;
+  });
+}
+
+/** Waits until the page decodes frames it had not decoded before. */
+async function stillDecoding(page, what) {
+  const before = await frames(page);
+  await until(`${what} to keep decoding`, async () => (await frames(page)) > before + 5, 10_000);
+}
+
+async function join(link) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  await openApp(page, link);
+  await until('the guest to decode the host', async () => (await frames(page)) > 2, 20_000);
+  return page;
+}
+
+async function myId(page) {
+  const testid = await page.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
+  return testid.replace('participant-', '');
+}
+
+async function hostId(page) {
+  const testid = await page.locator('[data-testid=participant-list] > li[data-role=host]').getAttribute('data-testid');
+  return testid.replace('participant-', '');
+}
+
+async function counters(page) {
+  return page.getByTestId('trust-counters').evaluate((el) => {
+    const out = {};
+    for (const [k, v] of Object.entries(el.dataset)) out[k] = Number(v);
+    return out;
+  });
+}
+
+async function counterReaches(page, name, min) {
+  await until(`${name} ≥ ${min}`, async () => ((await counters(page))[name] ?? 0) >= min);
+}
+
+test('an impostor host with the room key but not the host key gets nobody, and its signals change nothing', async () => {
+  const { host, viewerLink, link } = await startHost();
+  const early = await join(viewerLink);
+  const realHost = await hostId(early);
+
+  // The attacker holds the viewer link. It runs the real app as the host of this session with
+  // a host key (and controller secret) of its own, and shares a screen.
+  const attacker = new SigningKey();
+  const fragment = `k=${link.room.toString('base64url')}&h=${attacker.public.toString('base64url')}`
+    + `&c=${randomBytes(32).toString('base64url')}&hs=${attacker.seed.toString('base64url')}`;
+  const impostor = await newPage(stack.browser);
+  await impostor.addInitScript(([key, value]) => sessionStorage.setItem(key, value), [`pairux:/s/${link.session}`, fragment]);
+  await openApp(impostor, `${stack.server.url}/s/${link.session}`);
+  await impostor.getByTestId('share-again').click();
+  await impostor.locator('[data-testid=share-state][data-state=sharing]').waitFor({ timeout: 10_000 });
+  const impostorId = await myId(impostor);
+
+  // A guest who arrives now sees two "hosts": it connects to the real one only.
+  const late = await join(viewerLink);
+  assert.equal(await hostId(late), realHost);
+  await counterReaches(late, 'impostorHost', 1);
+  for (const page of [early, late, host]) {
+    assert.equal(await page.getByTestId(`participant-${impostorId}`).count(), 0, 'the impostor is listed');
+  }
+  // The impostor offers media to guests it sees: unknown sender to them, dropped and counted.
+  await counterReaches(late, 'forgedSignals', 1);
+
+  // It pauses its share and ends "the session": signed with its key, so nobody believes it.
+  const forgedBefore = (await counters(early)).forgedSignals;
+  await impostor.getByTestId('end-session').click();
+  await counterReaches(early, 'forgedSignals', forgedBefore + 1);
+  for (const page of [early, late]) {
+    await stillDecoding(page, 'a guest');
+    assert.equal(await page.getByTestId('session-ended').count(), 0);
+    assert.equal(await page.getByTestId('e2ee-state').textContent(), 'ok');
+  }
+  for (const page of [host, early, late, impostor]) await page.context().close();
+});
+
+test('forged ended, share and refused from a link holder change nothing', async () => {
+  const { host, viewerLink, link } = await startHost();
+  const guest = await join(viewerLink);
+  const [realHost, guestId] = [await hostId(guest), await myId(guest)];
+
+  // A link holder joins as a well-formed viewer, then speaks "as the host".
+  const mallory = new SigningKey();
+  const peer = await rawPeer(stack.server.url, link.topic, 'mallory-1');
+  peer.track(presenceMeta({ link, id: 'mallory-1', role: 'viewer', joinedAt: Date.now(), profile: { name: 'M' }, signer: mallory }));
+  const epoch = Date.now();
+  const forged = [
+    { to: null, kind: 'ended', body: null },
+    { to: guestId, kind: 'share', body: { sharing: false } },
+    { to: guestId, kind: 'refused', body: 'full' },
+    { to: null, kind: 'leaving', body: null },
+  ];
+  forged.forEach((f, i) => peer.signal(signalPayload({ link, from: realHost, ...f, epoch, seq: 100 + i, signer: mallory })));
+  await counterReaches(guest, 'forgedSignals', forged.length);
+
+  await stillDecoding(guest, 'the guest');
+  assert.equal(await guest.getByTestId('session-ended').count(), 0);
+  assert.equal(await guest.getByTestId('share-paused').count(), 0);
+  assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'ok');
+  peer.close();
+  for (const page of [host, guest]) await page.context().close();
+});
+
+test('a socket that knows only the session id cannot hide, replace or rename anyone', async () => {
+  const { host, viewerLink, link } = await startHost();
+  const guest = await join(viewerLink);
+  const [realHost, guestId] = [await hostId(guest), await myId(guest)];
+
+  // No room key: junk metas under the guest's and the host's presence keys, and a junk host.
+  const shadows = [
+    [guestId, { role: 'viewer', joined_at: 1, profile: 'AAAA' }],
+    [realHost, { role: 'host', joined_at: 0, profile: 'junk', sig: 'x' }],
+    ['junk-host', { role: 'host', joined_at: 0, profile: 'junk' }],
+  ];
+  const peers = [];
+  for (const [key, meta] of shadows) {
+    const peer = await rawPeer(stack.server.url, link.topic, key);
+    peer.track(meta);
+    peers.push(peer);
+  }
+  // A link holder (room key, its own signing key) shadows the guest with a signed meta that
+  // renames it and claims controller.
+  const holder = await rawPeer(stack.server.url, link.topic, guestId);
+  holder.track(presenceMeta({ link, id: guestId, role: 'controller', joinedAt: 1, profile: { name: 'Renamed' }, signer: new SigningKey() }));
+  peers.push(holder);
+
+  await counterReaches(guest, 'impostorHost', 2);
+  await counterReaches(host, 'unreadable', 1);
+  await counterReaches(host, 'shadowed', 1);
+  // Nobody vanished, nobody was renamed or promoted, no badge changed.
+  const listed = host.getByTestId(`participant-${guestId}`);
+  assert.equal(await listed.getAttribute('data-role'), 'viewer');
+  assert.doesNotMatch(await listed.textContent(), /Renamed/);
+  assert.equal(await guest.getByTestId(`participant-${realHost}`).count(), 1);
+  assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'ok');
+  assert.equal(await guest.getByTestId('error-banner').count(), 0);
+  await stillDecoding(guest, 'the guest');
+  peers.forEach((p) => p.close());
+  for (const page of [host, guest]) await page.context().close();
+});
+
+test('signals replayed and reordered by the server are counted and ignored; media keeps playing', async () => {
+  const { host, viewerLink } = await startHost();
+  const proxy = await replayProxy(stack.server.url);
+  const guest = await newPage(stack.browser);
+  // This guest's signaling goes through the proxy (config.json names it as the server).
+  await guest.route('**/config.json', async (route) => {
+    const response = await route.fetch();
+    const config = await response.json();
+    await route.fulfill({ response, json: { ...config, realtimeUrl: proxy.url } });
+  });
+  await openApp(guest, viewerLink);
+  await until('the guest to decode the host', async () => (await frames(guest)) > 2, 20_000);
+  const recorded = proxy.recorded.slice();
+  assert.ok(recorded.length >= 2, `recorded ${recorded.length} signals`);
+
+  // Replayed verbatim, newest first (so also out of order).
+  proxy.replay(recorded.reverse());
+  await counterReaches(guest, 'replayedSignals', recorded.length);
+  await stillDecoding(guest, 'the guest');
+  assert.equal(await guest.getByTestId('session-ended').count(), 0);
+  assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'ok');
+  for (const page of [host, guest]) await page.context().close();
+  await proxy.close();
+});
+
+test('a relayed control proof is refused; the same proof bound to its own connection is not', async () => {
+  const { host, viewerLink, controllerLink, link } = await startHost();
+  const controller = await join(controllerLink);
+  const mallory = await join(viewerLink);
+  const malloryId = await myId(mallory);
+  const nonce = await until('mallory\'s challenge', () => mallory.evaluate(() => {
+    const m = window.__received.map((r) => JSON.parse(r.data)).find((x) => x.t === 'challenge');
+    return m?.nonce;
+  }));
+  const fingerprints = (page) => page.evaluate(() => {
+    const pc = window.__pcs.find((p) => p.remoteDescription);
+    return { local: pc.localDescription.sdp, remote: pc.remoteDescription.sdp };
+  });
+  // What a relay gets: the real controller tricked into answering mallory's challenge over
+  // its own connection to the host.
+  const c = await fingerprints(controller);
+  const relayed = controlProof({
+    secret: link.controller, nonce, id: malloryId,
+    hostFingerprint: dtlsFingerprint(c.remote), participantFingerprint: dtlsFingerprint(c.local),
+  });
+  const send = (proof) => mallory.evaluate((p) => {
+    const ch = window.__channels.find((x) => x.label === 'pairux');
+    ch.send(JSON.stringify({ v: 1, t: 'request', proof: p }));
+  }, proof);
+  await send(relayed);
+  await until('the host to deny the relayed proof', () => mallory.evaluate(
+    () => window.__received.some((r) => JSON.parse(r.data).t === 'deny')));
+  assert.equal(await host.getByTestId(`control-request-${malloryId}`).count(), 0);
+
+  // The control: the same secret and nonce bound to mallory's own connection is accepted, so
+  // it is the binding that refused the relay.
+  const m = await fingerprints(mallory);
+  await send(controlProof({
+    secret: link.controller, nonce, id: malloryId,
+    hostFingerprint: dtlsFingerprint(m.remote), participantFingerprint: dtlsFingerprint(m.local),
+  }));
+  await host.getByTestId(`control-request-${malloryId}`).waitFor({ timeout: 10_000 });
+  for (const page of [host, controller, mallory]) await page.context().close();
+});
+
+test('an unsolicited grant leaves a viewer at none; a cancelled request cannot be granted late', async () => {
+  const { host, viewerLink, controllerLink } = await startHost();
+  const viewer = await join(viewerLink);
+  const controller = await join(controllerLink);
+  const [viewerId, controllerId] = [await myId(viewer), await myId(controller)];
+  const releases = (page) => page.evaluate(
+    () => window.__sent.filter((r) => JSON.parse(r.data).t === 'release').length);
+  // The host's page sends a grant and a state naming each guest without any request.
+  const grantEveryone = (ids) => host.evaluate((holders) => {
+    for (const ch of window.__channels.filter((x) => x.label === 'pairux' && x.readyState === 'open')) {
+      ch.send(JSON.stringify({ v: 1, t: 'grant' }));
+      ch.send(JSON.stringify({ v: 1, t: 'state', holders }));
+    }
+  }, ids);
+
+  await grantEveryone([viewerId]);
+  await until('the viewer to hand the unsolicited grant back', async () => (await releases(viewer)) >= 2);
+  assert.equal(await viewer.getByTestId('control-state').textContent(), 'none');
+  assert.equal(await host.getByTestId('control-holders').count(), 0);
+
+  // Cancel request: the toast goes away; a grant that arrives late does nothing.
+  await controller.getByTestId('request-control').click();
+  await host.getByTestId(`control-request-${controllerId}`).waitFor({ timeout: 10_000 });
+  await controller.getByTestId('release-control').click();
+  await host.getByTestId(`control-request-${controllerId}`).waitFor({ state: 'detached', timeout: 10_000 });
+  const before = await releases(controller);
+  await grantEveryone([controllerId]);
+  await until('the controller to hand the late grant back', async () => (await releases(controller)) >= before + 2);
+  assert.equal(await controller.getByTestId('control-state').textContent(), 'none');
+  assert.equal(await host.getByTestId('control-holders').count(), 0);
+  for (const page of [host, viewer, controller]) await page.context().close();
+});
