@@ -81,6 +81,8 @@ test('starting a session gives two invite links that work', async () => {
   assert.match(controllerLink, new RegExp(`^${stack.server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}&h=[A-Za-z0-9_-]{43}&c=[A-Za-z0-9_-]{43}$`));
   assert.match(viewerLink, new RegExp(`^${stack.server.url}/s/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}&h=[A-Za-z0-9_-]{43}$`));
   assert.ok(controllerLink.startsWith(viewerLink + '&c='));
+  // The controller link is never drawn in clear (the host's page may be what is shared).
+  assert.equal(await page.getByTestId('invite-controller-link').getAttribute('type'), 'password');
   assert.match(page.url(), /\/s\/[A-Za-z0-9_-]{22}$/);
 
   const viewer = await newPage(stack.browser);

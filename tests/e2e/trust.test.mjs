@@ -144,7 +144,9 @@ test('forged ended, share and refused from a link holder change nothing', async 
   // A link holder joins as a well-formed viewer, then speaks "as the host".
   const mallory = new SigningKey();
   const peer = await rawPeer(stack.server.url, link.topic, 'mallory-1');
-  peer.track(presenceMeta({ link, id: 'mallory-1', role: 'viewer', joinedAt: Date.now(), profile: { name: 'M' }, signer: mallory }));
+  // Its name tries a right-to-left override, a zero-width space and 200 characters.
+  const name = `\u202Eevil\u200B${'x'.repeat(200)}`;
+  peer.track(presenceMeta({ link, id: 'mallory-1', role: 'viewer', joinedAt: Date.now(), profile: { name }, signer: mallory }));
   const epoch = Date.now();
   const forged = [
     { to: null, kind: 'ended', body: null },
@@ -154,6 +156,9 @@ test('forged ended, share and refused from a link holder change nothing', async 
   ];
   forged.forEach((f, i) => peer.signal(signalPayload({ link, from: realHost, ...f, epoch, seq: 100 + i, signer: mallory })));
   await counterReaches(guest, 'forgedSignals', forged.length);
+  // Shown sanitised and capped wherever names appear.
+  const shown = await host.getByTestId('participant-mallory-1').locator('.name').textContent();
+  assert.equal(shown, `evil${'x'.repeat(36)}`);
 
   await stillDecoding(guest, 'the guest');
   assert.equal(await guest.getByTestId('session-ended').count(), 0);
@@ -263,6 +268,34 @@ test('a relayed control proof is refused; the same proof bound to its own connec
     hostFingerprint: dtlsFingerprint(m.remote), participantFingerprint: dtlsFingerprint(m.local),
   }));
   await host.getByTestId(`control-request-${malloryId}`).waitFor({ timeout: 10_000 });
+  for (const page of [host, controller, mallory]) await page.context().close();
+});
+
+test('a guest cannot open data channels to the host or flood it', async () => {
+  const { host, viewerLink, controllerLink } = await startHost();
+  const controller = await join(controllerLink);
+  const mallory = await join(viewerLink);
+  // A channel the guest opens itself, even under the protocol's own label, is closed unread.
+  const state = await mallory.evaluate(() => new Promise((resolve) => {
+    const pc = window.__pcs.find((p) => p.remoteDescription);
+    const ch = pc.createDataChannel('pairux');
+    ch.onopen = () => ch.send(JSON.stringify({ v: 1, t: 'request', proof: 'x' }));
+    ch.onclose = () => resolve('closed');
+    setTimeout(() => resolve(ch.readyState), 15_000);
+  }));
+  assert.equal(state, 'closed');
+  // A flood on its real channel is cut before parsing; the host keeps serving others.
+  await mallory.evaluate(() => {
+    const ch = window.__channels.find((x) => x.label === 'pairux');
+    for (let i = 0; i < 2000; i++) ch.send(JSON.stringify({ v: 1, t: 'ping', id: i, ts: 0 }));
+  });
+  await host.locator('[data-testid=diagnostics] summary').click();
+  await host.waitForFunction(() => Number(document.querySelector('[data-testid=budget-counters]')?.dataset.overRate) >= 1000, null, { timeout: 10_000 });
+  const pongs = await mallory.evaluate(() => window.__received.filter((r) => JSON.parse(r.data).t === 'pong').length);
+  assert.ok(pongs <= 10, `${pongs} pings answered`);
+  const cid = await myId(controller);
+  await controller.getByTestId('request-control').click();
+  await host.getByTestId(`control-request-${cid}`).waitFor({ timeout: 10_000 });
   for (const page of [host, controller, mallory]) await page.context().close();
 });
 

@@ -162,9 +162,10 @@ pub struct SessionLink {
     pub controller: Option<ControllerSecret>,
 }
 
-/// The host's private identity key: created with the session, never in a link.
+/// The host's private identity key: created with the session, never in a link. (Boxed: a
+/// signing key is a few hundred bytes, and entries holding one move around by value.)
 #[derive(Debug, Clone)]
-pub struct HostIdentity(Signer);
+pub struct HostIdentity(Box<Signer>);
 
 impl PartialEq for HostIdentity {
     fn eq(&self, other: &Self) -> bool {
@@ -176,7 +177,7 @@ impl Eq for HostIdentity {}
 
 impl HostIdentity {
     pub fn from_seed(seed: [u8; KEY_LEN]) -> Self {
-        HostIdentity(Signer::from_seed(seed))
+        HostIdentity(Box::new(Signer::from_seed(seed)))
     }
 
     pub fn signer(&self) -> &Signer {
@@ -509,7 +510,7 @@ mod tests {
             guest.resume_text(None),
             URL_SAFE_NO_PAD.encode([1u8; 32])
         );
-        assert_eq!(other.public() == guest.host, false);
+        assert_ne!(other.public(), guest.host);
         assert_eq!(
             SessionLink::parse_resume(&guest.path(), &forged),
             Ok((guest.clone(), None))
