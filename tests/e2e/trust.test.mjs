@@ -136,6 +136,27 @@ test('an impostor host with the room key but not the host key gets nobody, and i
   for (const page of [host, early, late, impostor]) await page.context().close();
 });
 
+test('a host that reloads its tab is still the host, and its guests take it back', async () => {
+  const { host, viewerLink } = await startHost();
+  const guest = await join(viewerLink);
+  const hosts = () => guest.locator('[data-testid=participant-list] > li[data-role=host]')
+    .evaluateAll((els) => els.map((e) => e.dataset.testid));
+  const [before] = await hosts();
+  await host.reload();
+  await host.locator('.session[data-role=host]').waitFor({ timeout: 15_000 });
+  // The same links: the same session, the same host key (kept in this tab only).
+  assert.equal(await host.getByTestId('invite-viewer-link').inputValue(), viewerLink);
+  // A browser needs a click to capture the screen again.
+  await host.getByTestId('share-again').click();
+  await until('the guest to accept the reloaded host', async () => {
+    const now = await hosts();
+    return now.length === 1 && now[0] !== before;
+  });
+  await stillDecoding(guest, 'the guest');
+  assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'ok');
+  for (const page of [host, guest]) await page.context().close();
+});
+
 test('forged ended, share and refused from a link holder change nothing', async () => {
   const { host, viewerLink, link } = await startHost();
   const guest = await join(viewerLink);

@@ -52,8 +52,15 @@ fn size() -> Result<()> {
         ("worker_wasm_gz_bytes", Pick::Worker("wasm")),
         ("worker_js_gz_bytes", Pick::Worker("js")),
     ] {
+        let found = files(&dist, pick)?;
+        // Nothing to measure is a failure, never a size of 0.
+        anyhow::ensure!(
+            !found.is_empty(),
+            "no {key} file in {}: was the app built?",
+            dist.display()
+        );
         let mut total = 0;
-        for file in files(&dist, pick)? {
+        for file in found {
             total += gzip_len(&std::fs::read(&file)?)?;
         }
         figures[key] = json!(total);

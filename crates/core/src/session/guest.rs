@@ -94,15 +94,29 @@ impl GuestSession {
         }
     }
 
-    /// The roster changed (host first, then by join time).
+    /// The roster changed (host first, then by join time). A `host` here is one whose meta
+    /// verified under the link's host key, so a host that appears after the old one left (or
+    /// after the wait ran out) is the same person — a reloaded tab — and we start over with it.
     pub fn on_roster(&mut self, now: u64, participants: &[&Participant]) -> Vec<GuestAction> {
-        if self.ended.is_some() {
-            return Vec::new();
-        }
         let host = participants
             .iter()
             .find(|p| p.role == Role::Host && p.id != self.me)
             .map(|p| p.id.clone());
+        match self.ended {
+            Some(GuestPhase::HostLeft | GuestPhase::NotLive)
+                if host.is_some() && host != self.host =>
+            {
+                self.ended = None;
+                self.sharing = true;
+                self.host = None;
+                self.host_missing_since = None;
+                self.playing = false;
+                self.link_up = false;
+                self.link_lost = false;
+            }
+            Some(_) => return Vec::new(),
+            None => {}
+        }
         match (&self.host, host) {
             (Some(known), Some(seen)) if *known == seen => {
                 self.host_missing_since = None;
@@ -326,7 +340,37 @@ mod tests {
         assert_eq!(g.phase(), GuestPhase::WaitingForHost);
         g.handle_timeout(1_000 + HOST_WAIT_MS);
         assert_eq!(g.phase(), GuestPhase::NotLive);
-        assert!(g.on_roster(20_000, &[&p("h", Role::Host)]).is_empty());
+        // The host starts late after all: we connect.
+        assert_eq!(
+            g.on_roster(20_000, &[&p("h", Role::Host)]),
+            vec![GuestAction::ExpectPeer { host: "h".into() }]
+        );
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+    }
+
+    #[test]
+    fn a_reloaded_host_is_taken_back_but_an_ended_session_stays_ended() {
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(0, &[&p("h", Role::Host)]);
+        g.on_link(1, true);
+        g.on_signal(&from_host(SignalBody::Leaving));
+        assert_eq!(g.phase(), GuestPhase::HostLeft);
+        // The old id lingering in presence changes nothing.
+        assert!(g.on_roster(2, &[&p("h", Role::Host)]).is_empty());
+        // The host's tab is back under a new participant id (verified under the same key).
+        assert_eq!(
+            g.on_roster(3, &[&p("h2", Role::Host)]),
+            vec![GuestAction::ExpectPeer { host: "h2".into() }]
+        );
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+        let ended = SignalEnvelope {
+            from: "h2".into(),
+            to: None,
+            body: SignalBody::Ended,
+        };
+        g.on_signal(&ended);
+        assert!(g.on_roster(4, &[&p("h3", Role::Host)]).is_empty());
+        assert_eq!(g.phase(), GuestPhase::Ended);
     }
 
     #[test]
