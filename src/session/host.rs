@@ -166,7 +166,12 @@ impl HostRuntime {
             }
             LinkEvent::Channel(up) => {
                 let actions = self.inner.session.borrow_mut().on_link(id, up);
-                self.run(actions);
+                if !actions.is_empty() {
+                    // This runs inside the peer's own channel callback: close the peer once
+                    // the callback has returned, not from within it.
+                    let runtime = self.clone();
+                    leptos::task::spawn_local(async move { runtime.run(actions) });
+                }
                 if !up {
                     self.inner.control.borrow_mut().gone(id)
                 } else {
