@@ -10,6 +10,7 @@ use std::rc::{Rc, Weak};
 
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
+use pairux_core::display::{display_name, UNNAMED};
 use pairux_core::e2ee::keys::SENDER_ID_LEN;
 use pairux_core::e2ee::signal::SEAL_NONCE_LEN;
 use pairux_core::e2ee::SenderId;
@@ -65,7 +66,8 @@ struct Inner {
     /// A rejoin after the server closed our channel (a `system` error: rate limit, token).
     rejoin: RefCell<Option<Timer>>,
     signals: RealtimeSignals,
-    presence: serde_json::Value,
+    /// What we track; replaced when the profile changes (a new display name).
+    presence: RefCell<serde_json::Value>,
     verify: MetaCheck,
     on_broadcast: RefCell<Option<BroadcastHandler>>,
     /// Whether this page was connected before (so a loss shows as "reconnecting").
@@ -108,7 +110,7 @@ impl RealtimeLink {
             timer: RefCell::new(None),
             rejoin: RefCell::new(None),
             signals,
-            presence: membership.presence,
+            presence: RefCell::new(membership.presence),
             verify: membership.verify,
             on_broadcast: RefCell::new(None),
             was_joined: Cell::new(false),
@@ -127,6 +129,20 @@ impl RealtimeLink {
     /// Where broadcasts from others go.
     pub fn on_broadcast(&self, handler: impl Fn(String, BroadcastBody) + 'static) {
         *self.inner.on_broadcast.borrow_mut() = Some(Box::new(handler));
+    }
+
+    /// Tracks `meta` from now on (and after every rejoin). While the channel is down it is only
+    /// remembered: the rejoin tracks it.
+    pub fn retrack(&self, meta: serde_json::Value) {
+        *self.inner.presence.borrow_mut() = meta.clone();
+        if self.inner.signals.status.get_untracked() == ConnectionStatus::Connected {
+            let now = clock::monotonic_ms();
+            self.inner
+                .client
+                .borrow_mut()
+                .track(now, self.inner.ch, meta);
+            pump(&self.inner);
+        }
     }
 
     /// Sends a JSON broadcast to everyone else in the channel.
@@ -269,7 +285,7 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
                 inner
                     .client
                     .borrow_mut()
-                    .track(now, inner.ch, inner.presence.clone());
+                    .track(now, inner.ch, inner.presence.borrow().clone());
             }
             // The server closed the channel after a `system` error; realtime-js would stay
             // out, but a session page must come back: rejoin after a pause.
@@ -373,7 +389,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
             Signer::from_seed(seed)
         }
     };
-    let identity = Rc::new(SessionIdentity::new(
+    let identity: Rc<SessionIdentity> = Rc::new(SessionIdentity::new(
         &entry.link,
         participant_id,
         entry.role,
@@ -387,6 +403,8 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         handler: StoredValue::new_local(None),
         codec: StoredValue::new_local(SignalCodec::new(&entry.link.room_key, &identity)),
         dropped_signals: RwSignal::new(SignalCounters::default()),
+        identity: StoredValue::new_local(identity.clone()),
+        profile: StoredValue::new_local(serde_json::Value::Null),
     };
     // Media keys: the room key, and a sender id that is new for every join, so a reload never
     // reuses an SFrame counter. Receivers learn our sender id from our sealed profile.
@@ -405,10 +423,15 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
     }
     // The profile (display name, media sender id, our public key) is sealed with the room key
     // and the meta signed: the server relays it unread and cannot change it.
+    let name = crate::platform::storage::remembered_name()
+        .map(|n| display_name(Some(&n)))
+        .filter(|n| n != UNNAMED)
+        .unwrap_or_else(|| default_name(entry.role, participant_id));
     let profile = serde_json::json!({
-        "name": default_name(entry.role, participant_id),
+        "name": name,
         "sender": sender.map(|s| s.to_string()),
     });
+    channel.profile.set_value(profile.clone());
     // getRandomValues cannot fail in a browser that got this far; fail closed regardless.
     let presence = random_nonce()
         .map(|nonce| identity.meta(&profile, nonce))
@@ -487,6 +510,9 @@ pub struct SessionChannel {
     codec: StoredValue<SignalCodec, LocalStorage>,
     /// Signals dropped, by reason (never acted on; shown in diagnostics).
     pub dropped_signals: RwSignal<SignalCounters>,
+    identity: StoredValue<Rc<SessionIdentity>, LocalStorage>,
+    /// Our profile in clear (name, sender id), to re-seal when the name changes.
+    profile: StoredValue<serde_json::Value, LocalStorage>,
 }
 
 impl SessionChannel {
@@ -503,6 +529,34 @@ impl SessionChannel {
     /// Where broadcasts from others go.
     pub fn on_broadcast(&self, f: impl Fn(String, BroadcastBody) + 'static) {
         self.handler.set_value(Some(Rc::new(f)));
+    }
+
+    /// Our display name as everyone sees it (sanitised here, as every view does).
+    pub fn name(&self) -> String {
+        self.profile
+            .try_with_value(|p| display_name(p.get("name").and_then(|n| n.as_str())))
+            .unwrap_or_default()
+    }
+
+    /// Changes our display name for everyone: the profile is re-sealed, the meta re-signed
+    /// (same key, so the roster takes it as an update) and tracked again.
+    pub fn set_name(&self, name: &str) {
+        let name = display_name(Some(name));
+        let Some(nonce) = random_nonce() else { return };
+        let Some(profile) = self.profile.try_update_value(|p| {
+            p["name"] = serde_json::Value::from(name.as_str());
+            p.clone()
+        }) else {
+            return;
+        };
+        let Some(meta) = self.identity.try_with_value(|i| i.meta(&profile, nonce)) else {
+            return;
+        };
+        self.link.try_with_value(|link| {
+            if let Some(link) = link {
+                link.retrack(meta);
+            }
+        });
     }
 
     /// Seals, signs, numbers and broadcasts a signaling message.

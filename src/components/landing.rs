@@ -89,6 +89,28 @@ pub fn Landing() -> impl IntoView {
                 </div>
             </section>
             <section class="card">
+                <h2>"Your name"</h2>
+                <p>"What others see next to your cursor and in the list. Optional; kept on this device only."</p>
+                <input
+                    type="text"
+                    data-testid="display-name"
+                    aria-label="Your name"
+                    maxlength="80"
+                    autocomplete="nickname"
+                    placeholder="e.g. Ada"
+                    value=platform::storage::remembered_name().unwrap_or_default()
+                    on:change=move |ev| {
+                        let raw = event_target_value(&ev);
+                        let name = if raw.trim().is_empty() {
+                            String::new()
+                        } else {
+                            pairux_core::display::display_name(Some(&raw))
+                        };
+                        platform::storage::remember_name(&name);
+                    }
+                />
+            </section>
+            <section class="card">
                 <h2>"Join"</h2>
                 <form on:submit=join>
                     <label for="join-link">"Session link"</label>

@@ -62,7 +62,10 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
                         view! { <GuestStage me=me.clone() channel entry=entry.clone()/> }.into_any()
                     }}
                 </div>
-                <ParticipantList roster=channel.signals.roster me/>
+                <aside class="side">
+                    <NameField channel/>
+                    <ParticipantList roster=channel.signals.roster me/>
+                </aside>
             </div>
             <TrustCounters channel/>
         </section>
@@ -86,13 +89,43 @@ fn ConnectionBadge(status: RwSignal<ConnectionStatus>) -> impl IntoView {
     }
 }
 
+/// `display-name`: what everyone sees this person as. Enter or leaving the field applies it
+/// live for everyone; it is remembered on this device for the next session.
+#[component]
+fn NameField(channel: crate::realtime::SessionChannel) -> impl IntoView {
+    let apply = move |ev: leptos::ev::Event| {
+        let raw = event_target_value(&ev);
+        if raw.trim().is_empty() {
+            // Cleared: keep the current name here, forget the remembered one.
+            platform::storage::remember_name("");
+            return;
+        }
+        let name = pairux_core::display::display_name(Some(&raw));
+        platform::storage::remember_name(&name);
+        channel.set_name(&name);
+    };
+    view! {
+        <label class="name-field">
+            "Your name"
+            <input
+                type="text"
+                data-testid="display-name"
+                maxlength="80"
+                autocomplete="nickname"
+                value=channel.name()
+                on:change=apply
+            />
+        </label>
+    }
+}
+
 /// `participant-list`: everyone in the session, host first, then by arrival.
 #[component]
 fn ParticipantList(roster: RwSignal<Roster>, me: String) -> impl IntoView {
     let people =
         move || -> Vec<Participant> { roster.read().participants().into_iter().cloned().collect() };
     view! {
-        <aside class="participants" aria-labelledby="participants-title">
+        <div class="participants" aria-labelledby="participants-title">
             <h2 id="participants-title">
                 "People " <span class="count">{move || roster.read().participants().len()}</span>
             </h2>
@@ -113,7 +146,7 @@ fn ParticipantList(roster: RwSignal<Roster>, me: String) -> impl IntoView {
                     </li>
                 </For>
             </ul>
-        </aside>
+        </div>
     }
 }
 

@@ -1,6 +1,6 @@
 //! The tab's `sessionStorage`: the one place a session's secrets may outlive a page load, so
-//! that a reload resumes the same session in the same role. Never `localStorage` (see
-//! ARCHITECTURE.md, "Threat model").
+//! that a reload resumes the same session in the same role. `localStorage` holds the person's
+//! display name and nothing else — never a key (see ARCHITECTURE.md, "Trust and threat model").
 
 use super::{js_error, window, JsError};
 
@@ -23,5 +23,24 @@ pub fn set(key: &str, value: &str) -> Result<(), JsError> {
 pub fn remove(key: &str) {
     if let Ok(storage) = storage() {
         let _ = storage.remove_item(key);
+    }
+}
+
+/// The `localStorage` key of the display name (the only thing kept there).
+const NAME_KEY: &str = "pairux:display-name";
+
+fn local() -> Option<web_sys::Storage> {
+    window().ok()?.local_storage().ok().flatten()
+}
+
+/// The display name this person chose on this device, if any.
+pub fn remembered_name() -> Option<String> {
+    local()?.get_item(NAME_KEY).ok().flatten()
+}
+
+/// Remembers the display name on this device (best effort: private modes may refuse).
+pub fn remember_name(name: &str) {
+    if let Some(storage) = local() {
+        let _ = storage.set_item(NAME_KEY, name);
     }
 }
