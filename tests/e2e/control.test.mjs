@@ -74,7 +74,7 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   await host.getByTestId('start-test-pattern').click();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
-  const controller = await join(controllerLink);
+  const controller = await join(controllerLink, { spy: true });
   const viewer = await join(viewerLink);
   const cid = await myId(controller);
   // Only controllers can ask.
@@ -119,13 +119,21 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   const vx = Number(await viewer.getByTestId(`remote-cursor-${cid}`).getAttribute('data-x'));
   assert.ok(Math.abs(vx - 0.5) < 0.01, `viewer cursor x ${vx}`);
 
-  // Revoke stops input at once.
+  // Revoke stops input at once: the controller's page sends nothing more, and input forged on
+  // its channel is dropped by the host as "not holder" (counted first, then checked).
   await host.getByTestId(`revoke-control-${cid}`).click();
   await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
   const before = (await sinkLog(host)).length;
+  const notHolder = () => host.getByTestId('gate-counters').evaluate((el) => Number(el.dataset.notHolder));
+  const dropped = await notHolder();
   await controller.mouse.move(...at(0.1, 0.1));
   await controller.keyboard.type('x');
-  await new Promise((res) => setTimeout(res, 500));
+  await controller.evaluate(() => {
+    const ch = window.__channels.find((c) => c.label === 'pairux');
+    ch.send(JSON.stringify({ v: 1, t: 'input', seq: 1e9, ts: 0, k: 'key_down', key: 'z', code: 'KeyZ', m: 0, rep: false }));
+  });
+  await host.waitForFunction((n) => Number(document.querySelector('[data-testid=gate-counters]').dataset.notHolder) > n, dropped, { timeout: 5_000 });
+  assert.equal(await notHolder(), dropped + 1, 'only the forged event reached the host');
   assert.equal((await sinkLog(host)).length, before);
   assert.equal(await viewer.getByTestId(`remote-cursor-${cid}`).count(), 0);
 

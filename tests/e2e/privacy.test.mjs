@@ -40,6 +40,8 @@ test('the realtime server relays nothing it could read or tamper with', async ()
   assert.equal(names.length, 3);
   // …a control request and grant went over the data channel, not the server.
   await guests[1].getByTestId('request-control').click();
+  await host.locator('[data-testid^=grant-control-]').click({ timeout: 10_000 });
+  await guests[1].locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
   const roomKey = new URLSearchParams(new URL(viewerLink).hash.slice(1)).get('k');
   const secret = new URLSearchParams(new URL(controllerLink).hash.slice(1)).get('c');
 

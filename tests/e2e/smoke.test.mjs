@@ -85,9 +85,15 @@ test('starting a session gives two invite links that work', async () => {
   assert.equal(await page.getByTestId('invite-controller-link').getAttribute('type'), 'password');
   assert.match(page.url(), /\/s\/[A-Za-z0-9_-]{22}$/);
 
+  // A link "works" when the person who opens it sees the shared screen.
+  const decoding = (p) => p.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v && v.getVideoPlaybackQuality().totalVideoFrames > 2;
+  }, null, { timeout: 20_000 });
   const viewer = await newPage(stack.browser);
   await openApp(viewer, viewerLink);
   await viewer.locator('.session[data-role="viewer"]').waitFor();
+  await decoding(viewer);
   await viewer.context().close();
 
   // Pasting the controller link into "Join" on the landing page opens it without a reload.
@@ -96,6 +102,7 @@ test('starting a session gives two invite links that work', async () => {
   await joiner.getByLabel('Session link').fill(controllerLink);
   await joiner.getByRole('button', { name: 'Join with a link' }).click();
   await joiner.locator('.session[data-role="controller"]').waitFor();
+  await decoding(joiner);
   assert.equal(await joiner.evaluate(() => location.hash), '');
   await joiner.context().close();
   await page.context().close();
