@@ -531,6 +531,12 @@ impl SessionChannel {
         self.handler.set_value(Some(Rc::new(f)));
     }
 
+    /// Leaves the session channel now (presence untracked, socket closed).
+    pub fn leave(&self) {
+        self.link.try_update_value(|l| drop(l.take()));
+        self.signals.status.set(ConnectionStatus::Offline);
+    }
+
     /// Our display name as everyone sees it (sanitised here, as every view does).
     pub fn name(&self) -> String {
         self.profile

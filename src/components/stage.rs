@@ -439,6 +439,7 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
         )),
         GuestPhase::Ended => Some(("ended", "The host ended the session.")),
         GuestPhase::HostLeft => Some(("left", "The host has left.")),
+        GuestPhase::Left => Some(("you-left", "You left the session.")),
         _ => None,
     };
 
@@ -453,6 +454,16 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
             Some((kind, text)) => view! {
                 <div class="notice" data-testid="session-ended" data-reason=kind role="status">
                     <h2>{text}</h2>
+                    {(kind == "you-left").then(|| view! {
+                        <p>
+                            <button class="primary" data-testid="rejoin-session"
+                                on:click=move |_| {
+                                    if let Err(err) = platform::location::reload() {
+                                        leptos::logging::error!("cannot reload: {err}");
+                                    }
+                                }>"Rejoin"</button>
+                        </p>
+                    })}
                     <p><a href="/">"Go to the start page"</a></p>
                 </div>
             }
@@ -543,6 +554,9 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                 <button on:click=move |_| set_zoom(zoom.get_untracked() * 1.25) aria-label="Zoom in">"+"</button>
                 <button on:click=move |_| set_zoom(1.0)>"Fit"</button>
                 <button on:click=fullscreen data-testid="fullscreen">"Fullscreen"</button>
+                <button class="danger" data-testid="leave-session" on:click=move |_| with_rt(&|rt| rt.leave())>
+                    "Leave"
+                </button>
                 <label class="inline">
                     <input type="checkbox" prop:checked=show_stats on:change=move |_| show_stats.update(|s| *s = !*s)/>
                     " Stats"

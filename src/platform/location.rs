@@ -48,3 +48,8 @@ pub fn push_path(path: &str) -> Result<(), JsError> {
         .push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path))
         .map_err(js_error)
 }
+
+/// Loads the page again (a tab that left its session rejoins from its `sessionStorage`).
+pub fn reload() -> Result<(), JsError> {
+    window()?.location().reload().map_err(js_error)
+}

@@ -167,6 +167,14 @@ impl GuestRuntime {
         self.send_control(msg, false);
     }
 
+    /// The person leaves the session: the peer closes and presence is untracked.
+    pub fn leave(&self) {
+        self.inner.control.borrow_mut().disconnected();
+        let actions = self.inner.session.borrow_mut().leave();
+        self.run(actions);
+        self.inner.channel.leave();
+    }
+
     /// Withdraws a pending request: the host's toast goes away and a late grant does nothing.
     pub fn cancel_request(&self) {
         let msg = self.inner.control.borrow_mut().cancel();

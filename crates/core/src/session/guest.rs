@@ -27,6 +27,8 @@ pub enum GuestPhase {
     HostLeft,
     /// No host appeared: the link is for a session that is not running.
     NotLive,
+    /// We left on purpose ("Leave").
+    Left,
 }
 
 impl GuestPhase {
@@ -34,7 +36,11 @@ impl GuestPhase {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            GuestPhase::Full | GuestPhase::Ended | GuestPhase::HostLeft | GuestPhase::NotLive
+            GuestPhase::Full
+                | GuestPhase::Ended
+                | GuestPhase::HostLeft
+                | GuestPhase::NotLive
+                | GuestPhase::Left
         )
     }
 }
@@ -160,6 +166,14 @@ impl GuestSession {
             }
             SignalBody::Description(_) | SignalBody::Candidate(_) => Vec::new(),
         }
+    }
+
+    /// The person leaves: the peer closes and nothing brings us back but a new join.
+    pub fn leave(&mut self) -> Vec<GuestAction> {
+        if self.ended.is_some() {
+            return Vec::new();
+        }
+        self.finish(GuestPhase::Left)
     }
 
     /// Whether frames are being presented.
@@ -371,6 +385,18 @@ mod tests {
         g.on_signal(&ended);
         assert!(g.on_roster(4, &[&p("h3", Role::Host)]).is_empty());
         assert_eq!(g.phase(), GuestPhase::Ended);
+    }
+
+    #[test]
+    fn leaving_is_final_until_a_new_join() {
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(0, &[&p("h", Role::Host)]);
+        assert_eq!(g.leave(), vec![GuestAction::ClosePeer]);
+        assert_eq!(g.phase(), GuestPhase::Left);
+        assert!(g.phase().is_final());
+        assert!(g.leave().is_empty());
+        assert!(g.on_roster(1, &[&p("h2", Role::Host)]).is_empty());
+        assert_eq!(g.poll_timeout(), None);
     }
 
     #[test]
