@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp, myId, decoding } from './lib/harness.mjs';
 
 const stack = useStack();
 
@@ -24,16 +24,8 @@ async function join(link, { spy = false } = {}) {
   const page = await newPage(stack.browser);
   if (spy) await page.addInitScript(recordChannels);
   await openApp(page, link);
-  await page.waitForFunction(() => {
-    const v = document.querySelector('[data-testid=remote-video]');
-    return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2;
-  }, null, { timeout: 20_000 });
+  await decoding(page);
   return page;
-}
-
-async function myId(page) {
-  const testid = await page.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
-  return testid.replace('participant-', '');
 }
 
 /** The picture's rectangle on the page (the video is object-fit: contain). */

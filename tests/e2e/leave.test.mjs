@@ -2,19 +2,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp, myId, decoding } from './lib/harness.mjs';
 
 const stack = useStack();
-
-const decoding = (page) => page.waitForFunction(() => {
-  const v = document.querySelector('[data-testid=remote-video]');
-  return v && v.getVideoPlaybackQuality().totalVideoFrames > 2;
-}, null, { timeout: 20_000 });
-
-async function myId(page) {
-  const testid = await page.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
-  return testid.replace('participant-', '');
-}
 
 test('a guest leaves cleanly and can rejoin from the same tab', async () => {
   const host = await newPage(stack.browser);

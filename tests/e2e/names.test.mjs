@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp, decoding } from './lib/harness.mjs';
 
 const stack = useStack();
 
@@ -30,7 +30,7 @@ test('a name set on the landing page or live in the session shows everywhere', a
   // Changed live in the session (leaving the field applies it), while the picture plays.
   const viewer = await newPage(stack.browser);
   await openApp(viewer, viewerLink);
-  await viewer.waitForFunction(() => document.querySelector('[data-testid=remote-video]')?.getVideoPlaybackQuality().totalVideoFrames > 2, null, { timeout: 20_000 });
+  await decoding(viewer);
   await viewer.getByTestId('display-name').fill('  Ada   Lovelace ');
   await viewer.getByTestId('display-name').press('Tab');
   for (const page of [host, controller, viewer]) {

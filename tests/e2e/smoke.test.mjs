@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp, decoding } from './lib/harness.mjs';
 import { SigningKey } from './lib/wire.mjs';
 
 const ID = 'AAECAwQFBgcICQoLDA0ODw';
@@ -85,11 +85,7 @@ test('starting a session gives two invite links that work', async () => {
   assert.equal(await page.getByTestId('invite-controller-link').getAttribute('type'), 'password');
   assert.match(page.url(), /\/s\/[A-Za-z0-9_-]{22}$/);
 
-  // A link "works" when the person who opens it sees the shared screen.
-  const decoding = (p) => p.waitForFunction(() => {
-    const v = document.querySelector('[data-testid=remote-video]');
-    return v && v.getVideoPlaybackQuality().totalVideoFrames > 2;
-  }, null, { timeout: 20_000 });
+  // A link "works" when the person who opens it sees the shared screen (`decoding`).
   const viewer = await newPage(stack.browser);
   await openApp(viewer, viewerLink);
   await viewer.locator('.session[data-role="viewer"]').waitFor();

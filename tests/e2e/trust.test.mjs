@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp, myId } from './lib/harness.mjs';
 import { parseLink, SigningKey, presenceMeta, signalPayload, controlProof, dtlsFingerprint } from './lib/wire.mjs';
 import { rawPeer, replayProxy, until } from './lib/adversary.mjs';
 
@@ -73,11 +73,6 @@ async function join(link) {
   await openApp(page, link);
   await until('the guest to decode the host', async () => (await frames(page)) > 2, 20_000);
   return page;
-}
-
-async function myId(page) {
-  const testid = await page.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
-  return testid.replace('participant-', '');
 }
 
 async function hostId(page) {

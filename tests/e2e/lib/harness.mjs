@@ -140,3 +140,17 @@ export function useStack(serverOptions) {
   });
   return stack;
 }
+
+/** The participant id of the page's own person (from its participant list). */
+export async function myId(page) {
+  const testid = await page.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
+  return testid.replace('participant-', '');
+}
+
+/** Waits until the page's remote video has decoded more than `minFrames` frames. */
+export async function decoding(page, { minFrames = 2, timeout = 20_000 } = {}) {
+  await page.waitForFunction((n) => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > n;
+  }, minFrames, { timeout });
+}
