@@ -39,6 +39,7 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
     let role = entry.role;
     let me = new_participant_id();
     let channel = use_session_channel(&entry, &me);
+    let host_view = crate::session::host::HostSignals::new();
     view! {
         <section class="session" data-role=role.as_str()>
             <div class="session-head">
@@ -55,7 +56,7 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
                     {if role == Role::Host {
                         view! {
                             <InviteLinks entry=entry.clone()/>
-                            <HostStage me=me.clone() channel entry=entry.clone()/>
+                            <HostStage me=me.clone() channel entry=entry.clone() view=host_view/>
                         }
                         .into_any()
                     } else {
@@ -64,7 +65,7 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
                 </div>
                 <aside class="side">
                     <NameField channel/>
-                    <ParticipantList roster=channel.signals.roster me/>
+                    <ParticipantList roster=channel.signals.roster me peers=(role == Role::Host).then_some(host_view.peers)/>
                 </aside>
             </div>
             <TrustCounters channel/>
@@ -121,7 +122,12 @@ fn NameField(channel: crate::realtime::SessionChannel) -> impl IntoView {
 
 /// `participant-list`: everyone in the session, host first, then by arrival.
 #[component]
-fn ParticipantList(roster: RwSignal<Roster>, me: String) -> impl IntoView {
+fn ParticipantList(
+    roster: RwSignal<Roster>,
+    me: String,
+    /// The host's view of each participant's peer connection (`connectionState`).
+    peers: Option<RwSignal<std::collections::BTreeMap<String, String>>>,
+) -> impl IntoView {
     let people =
         move || -> Vec<Participant> { roster.read().participants().into_iter().cloned().collect() };
     view! {
@@ -143,6 +149,22 @@ fn ParticipantList(roster: RwSignal<Roster>, me: String) -> impl IntoView {
                         <span class="name">{display_name(&p)}</span>
                         {(p.id == me).then_some(view! { <span class="you">" (you)"</span> })}
                         <span class="role-chip small">{p.role.as_str()}</span>
+                        {peers.filter(|_| p.id != me).map(|peers| {
+                            let id = p.id.clone();
+                            let state = Signal::derive(move || {
+                                peers.with(|m| m.get(&id).cloned().unwrap_or_else(|| "none".to_owned()))
+                            });
+                            view! {
+                                <span
+                                    class="peer-state"
+                                    data-testid=format!("peer-state-{}", p.id)
+                                    data-state=state
+                                    title="Connection to this person"
+                                >
+                                    {state}
+                                </span>
+                            }
+                        })}
                     </li>
                 </For>
             </ul>

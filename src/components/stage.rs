@@ -19,9 +19,14 @@ use crate::state::{AppState, SessionEntry};
 
 /// Host: local preview, share state, quality, end.
 #[component]
-pub fn HostStage(me: String, channel: SessionChannel, entry: SessionEntry) -> impl IntoView {
+pub fn HostStage(
+    me: String,
+    channel: SessionChannel,
+    entry: SessionEntry,
+    /// What the host runtime reports (shared with the participant list's connection states).
+    view: HostSignals,
+) -> impl IntoView {
     let state = AppState::expect();
-    let view = HostSignals::new();
     let control = ControlSignals::new();
     // The host's own link always carries the controller secret it generated.
     let secret: ControllerSecret = entry

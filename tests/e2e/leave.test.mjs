@@ -15,6 +15,8 @@ test('a guest leaves cleanly and can rejoin from the same tab', async () => {
   await decoding(viewer);
   const first = await myId(viewer);
   await host.getByTestId(`participant-${first}`).waitFor();
+  // The host sees that person's connection as the browser reports it.
+  await host.locator(`[data-testid=peer-state-${first}][data-state=connected]`).waitFor({ timeout: 10_000 });
 
   await viewer.getByTestId('leave-session').click();
   const notice = viewer.getByTestId('session-ended');
