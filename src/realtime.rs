@@ -10,7 +10,7 @@ use std::rc::{Rc, Weak};
 
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
-use pairux_core::display::{display_name, UNNAMED};
+use pairux_core::display::display_name;
 use pairux_core::e2ee::keys::SENDER_ID_LEN;
 use pairux_core::e2ee::signal::SEAL_NONCE_LEN;
 use pairux_core::e2ee::SenderId;
@@ -377,8 +377,8 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         foreign_host: RwSignal::new(false),
     };
     // Who we are: the host signs with the session's host key, everyone else with a key that
-    // is new for this join. A page without randomness cannot join safely; it signs with an
-    // unusable all-zero seed that no verified participant shares and logs why.
+    // is new for this join. Should the CSPRNG fail, the seal of our meta fails too (no nonce,
+    // below), so no meta signed with the fallback seed is ever tracked.
     let signer = match &entry.host {
         Some(host) => host.signer().clone(),
         None => {
@@ -424,8 +424,6 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
     // The profile (display name, media sender id, our public key) is sealed with the room key
     // and the meta signed: the server relays it unread and cannot change it.
     let name = crate::platform::storage::remembered_name()
-        .map(|n| display_name(Some(&n)))
-        .filter(|n| n != UNNAMED)
         .unwrap_or_else(|| default_name(entry.role, participant_id));
     let profile = serde_json::json!({
         "name": name,

@@ -14,12 +14,10 @@ use crate::session::host::HostRuntime;
 use crate::session::host_control::{ControlSignals, CursorView, Mark};
 
 fn name_of(roster: &Roster, id: &str) -> String {
-    pairux_core::display::display_name(
-        roster
-            .get(id)
-            .and_then(|p| p.profile.get("name"))
-            .and_then(|n| n.as_str()),
-    )
+    roster
+        .get(id)
+        .map(pairux_core::roster::Participant::display_name)
+        .unwrap_or_else(|| pairux_core::display::display_name(None))
 }
 
 /// Host: pending requests as toasts with Grant / Deny, holders with Revoke, Revoke all.

@@ -100,13 +100,7 @@ pub fn Landing() -> impl IntoView {
                     placeholder="e.g. Ada"
                     value=platform::storage::remembered_name().unwrap_or_default()
                     on:change=move |ev| {
-                        let raw = event_target_value(&ev);
-                        let name = if raw.trim().is_empty() {
-                            String::new()
-                        } else {
-                            pairux_core::display::display_name(Some(&raw))
-                        };
-                        platform::storage::remember_name(&name);
+                        platform::storage::remember_name(&event_target_value(&ev));
                     }
                 />
             </section>

@@ -95,15 +95,10 @@ fn ConnectionBadge(status: RwSignal<ConnectionStatus>) -> impl IntoView {
 #[component]
 fn NameField(channel: crate::realtime::SessionChannel) -> impl IntoView {
     let apply = move |ev: leptos::ev::Event| {
-        let raw = event_target_value(&ev);
-        if raw.trim().is_empty() {
-            // Cleared: keep the current name here, forget the remembered one.
-            platform::storage::remember_name("");
-            return;
+        // Cleared: the current name stays here, the remembered one is forgotten.
+        if let Some(name) = platform::storage::remember_name(&event_target_value(&ev)) {
+            channel.set_name(&name);
         }
-        let name = pairux_core::display::display_name(Some(&raw));
-        platform::storage::remember_name(&name);
-        channel.set_name(&name);
     };
     view! {
         <label class="name-field">
@@ -146,7 +141,7 @@ fn ParticipantList(
                         data-role=p.role.as_str()
                         class:me=p.id == me
                     >
-                        <span class="name">{display_name(&p)}</span>
+                        <span class="name">{p.display_name()}</span>
                         {(p.id == me).then_some(view! { <span class="you">" (you)"</span> })}
                         <span class="role-chip small">{p.role.as_str()}</span>
                         {peers.filter(|_| p.id != me).map(|peers| {
@@ -170,10 +165,6 @@ fn ParticipantList(
             </ul>
         </div>
     }
-}
-
-fn display_name(p: &Participant) -> String {
-    pairux_core::display::display_name(p.profile.get("name").and_then(|n| n.as_str()))
 }
 
 /// What this page refused to believe, for everyone (diagnostics): presence metas and signals

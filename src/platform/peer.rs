@@ -368,15 +368,19 @@ impl Peer {
         Ok(out)
     }
 
-    /// The DTLS fingerprints of this connection, (ours, theirs), as the local and remote
-    /// descriptions announce them; `None` until both are set.
-    pub fn fingerprints(&self) -> Option<(String, String)> {
-        let local = self.pc.local_description()?.sdp();
-        let remote = self.pc.remote_description()?.sdp();
-        Some((
-            pairux_core::control::dtls_fingerprint(&local)?,
-            pairux_core::control::dtls_fingerprint(&remote)?,
-        ))
+    /// The DTLS fingerprints of this connection as the local and remote descriptions announce
+    /// them, host end and participant end (the host is the side that opens the channels);
+    /// `None` until both descriptions are set.
+    pub fn channel_binding(&self) -> Option<pairux_core::control::ChannelBinding> {
+        let fingerprint = |sdp: String| pairux_core::control::dtls_fingerprint(&sdp);
+        let local = fingerprint(self.pc.local_description()?.sdp())?;
+        let remote = fingerprint(self.pc.remote_description()?.sdp())?;
+        let (host, participant) = if self.opens_channels.get() {
+            (local, remote)
+        } else {
+            (remote, local)
+        };
+        Some(pairux_core::control::ChannelBinding { host, participant })
     }
 
     /// Data channels the other side opened that were closed unread.

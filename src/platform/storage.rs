@@ -2,6 +2,8 @@
 //! that a reload resumes the same session in the same role. `localStorage` holds the person's
 //! display name and nothing else — never a key (see ARCHITECTURE.md, "Trust and threat model").
 
+use pairux_core::display::chosen_name;
+
 use super::{js_error, window, JsError};
 
 fn storage() -> Result<web_sys::Storage, JsError> {
@@ -33,14 +35,17 @@ fn local() -> Option<web_sys::Storage> {
     window().ok()?.local_storage().ok().flatten()
 }
 
-/// The display name this person chose on this device, if any.
+/// The display name this person chose on this device, if any (sanitised).
 pub fn remembered_name() -> Option<String> {
-    local()?.get_item(NAME_KEY).ok().flatten()
+    chosen_name(&local()?.get_item(NAME_KEY).ok().flatten()?)
 }
 
-/// Remembers the display name on this device (best effort: private modes may refuse).
-pub fn remember_name(name: &str) {
+/// Remembers what the person typed as their name on this device (best effort: private modes
+/// may refuse) and returns it sanitised; blank text forgets it and returns `None`.
+pub fn remember_name(typed: &str) -> Option<String> {
+    let name = chosen_name(typed);
     if let Some(storage) = local() {
-        let _ = storage.set_item(NAME_KEY, name);
+        let _ = storage.set_item(NAME_KEY, name.as_deref().unwrap_or(""));
     }
+    name
 }

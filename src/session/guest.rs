@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
-use pairux_core::control::{ChannelBinding, ControlClient, ControlMsg, ControlState, InputKind};
+use pairux_core::control::{ControlClient, ControlMsg, ControlState, InputKind};
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::E2eeState;
 use pairux_core::link::ControllerSecret;
@@ -157,8 +157,7 @@ impl GuestRuntime {
             .link
             .borrow()
             .as_ref()
-            .and_then(|l| l.peer().fingerprints())
-            .map(|(participant, host)| ChannelBinding { host, participant });
+            .and_then(|l| l.peer().channel_binding());
         let Some(binding) = binding else {
             leptos::logging::warn!("not connected to the host yet; no request sent");
             return;

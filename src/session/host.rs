@@ -7,8 +7,6 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
-use pairux_core::control::ChannelBinding;
-use pairux_core::display::display_name;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
@@ -125,10 +123,7 @@ impl HostRuntime {
     pub fn on_roster(&self, participants: &[&Participant]) {
         let names = participants
             .iter()
-            .map(|p| {
-                let name = display_name(p.profile.get("name").and_then(|n| n.as_str()));
-                (p.id.clone(), name)
-            })
+            .map(|p| (p.id.clone(), p.display_name()))
             .collect();
         self.inner.control.borrow_mut().set_names(names);
         let actions = self.inner.session.borrow_mut().on_roster(participants);
@@ -191,8 +186,7 @@ impl HostRuntime {
                     .peers
                     .borrow()
                     .get(id)
-                    .and_then(|p| p.link.peer().fingerprints())
-                    .map(|(host, participant)| ChannelBinding { host, participant });
+                    .and_then(|p| p.link.peer().channel_binding());
                 self.inner.control.borrow_mut().message(
                     clock::monotonic_ms(),
                     id,

@@ -49,6 +49,13 @@ pub fn display_name(raw: Option<&str>) -> String {
     }
 }
 
+/// What a person typed as their name, sanitised; `None` when nothing showable is left (the
+/// person wants no name of their own).
+pub fn chosen_name(typed: &str) -> Option<String> {
+    let name = display_name(Some(typed));
+    (name != UNNAMED || typed.trim() == UNNAMED).then_some(name)
+}
+
 /// Unicode format characters (general category Cf) that matter for display spoofing.
 fn is_format(c: char) -> bool {
     matches!(c,
@@ -88,6 +95,14 @@ mod tests {
         assert_eq!(display_name(Some("Zoë 🦀")), "Zoë 🦀");
         // Markup is text: the view escapes it; nothing here interprets it.
         assert_eq!(display_name(Some("<b>hi</b>")), "<b>hi</b>");
+    }
+
+    #[test]
+    fn a_chosen_name_is_none_when_blank() {
+        assert_eq!(chosen_name("  Ada "), Some("Ada".into()));
+        assert_eq!(chosen_name(" \t"), None);
+        assert_eq!(chosen_name("\u{202E}"), None);
+        assert_eq!(chosen_name("Someone"), Some("Someone".into()));
     }
 
     #[test]

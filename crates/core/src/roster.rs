@@ -128,6 +128,11 @@ impl Participant {
         Value::Object(meta)
     }
 
+    /// The name to show for this participant (sanitised; see `display::display_name`).
+    pub fn display_name(&self) -> String {
+        crate::display::display_name(self.profile.get("name").and_then(Value::as_str))
+    }
+
     /// Roster order: the host first, then by join time, then by id (for a stable order).
     fn order_key(&self) -> (bool, u64, &str) {
         (self.role != Role::Host, self.joined_at, &self.id)
