@@ -4,6 +4,7 @@
 //! as plain milliseconds (`u64`), randomness as caller-provided bytes, so every state machine
 //! here runs natively and deterministically in tests.
 
+pub mod agent;
 pub mod config;
 pub mod control;
 pub mod display;

@@ -1,0 +1,600 @@
+//! The agent's decisions, sans-IO: who may pair, which input reaches the OS, what must be let
+//! go. The binary (crates/agent) owns the socket, the clock, the randomness and the injector;
+//! it feeds events in and executes the [`Action`]s that come out.
+//!
+//! Invariants:
+//! - At most one page is paired; every other socket gets `refused` and is closed.
+//! - A page from an origin not configured is refused before it may say anything.
+//! - Input is applied only from a participant the paired page lists as a holder, only while a
+//!   screen is shared that maps to a display, and within a rate.
+//! - Whatever a participant holds down (keys, buttons) is released when it stops being a
+//!   holder, when the page goes, and on the emergency hotkey; nothing stays held.
+//! - Ctrl+Shift+Esc is the host's emergency revoke and is never typed for a controller.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use super::keymap::{self, ESCAPE};
+use super::pairing::{PairingCode, CODE_RANDOM_LEN};
+use super::wire::{AgentMsg, FrameError, PageMsg, PointersOnly, Refusal, SurfaceKind};
+use crate::control::{Button, InputEvent, InputKind, Modifiers, TokenBucket};
+
+/// A socket, numbered by the binary.
+pub type ConnId = u64;
+
+/// Wrong codes in a row before the code is retired and a new one shown.
+pub const MAX_WRONG_CODES: u8 = 3;
+/// Pixels of wheel delta per notch (Chrome's wheel step).
+pub const WHEEL_NOTCH_PX: f64 = 100.0;
+/// Longest composed text typed at once.
+pub const MAX_TEXT_CHARS: usize = 64;
+/// Input events applied per second at most (pointer at 120 Hz and typing fit well inside).
+const INPUT_RATE: TokenBucket = TokenBucket::new(500.0, 250.0);
+/// Random bytes `text` needs (a resume token and perhaps a new code).
+pub const TEXT_RANDOM_LEN: usize = 32 + CODE_RANDOM_LEN;
+
+/// A display the agent can inject into, in the OS's global pixel coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Display {
+    pub x: i32,
+    pub y: i32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// One thing to do to the OS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inject {
+    MoveTo {
+        x: i32,
+        y: i32,
+    },
+    Button {
+        b: Button,
+        down: bool,
+    },
+    /// A physical key by evdev code (see `keymap`).
+    Key {
+        evdev: u16,
+        down: bool,
+    },
+    Text(String),
+    /// Wheel notches; positive `dy` scrolls down, positive `dx` right.
+    Scroll {
+        dx: i32,
+        dy: i32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Send(ConnId, String),
+    Close(ConnId),
+    Inject(Inject),
+    /// A new pairing code to show the person at the computer (after a pairing or too many
+    /// wrong codes), as displayed.
+    NewCode(String),
+}
+
+/// Counts, never contents: what was applied and what was refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    pub moves: u64,
+    pub buttons: u64,
+    pub keys: u64,
+    pub texts: u64,
+    pub scrolls: u64,
+    pub not_holder: u64,
+    pub not_driving: u64,
+    pub over_rate: u64,
+    pub reserved: u64,
+    pub malformed: u64,
+    pub refused_origin: u64,
+    pub refused_code: u64,
+    pub refused_busy: u64,
+    pub pairings: u64,
+}
+
+impl AgentStats {
+    pub fn injected(&self) -> u64 {
+        self.moves + self.buttons + self.keys + self.texts + self.scrolls
+    }
+}
+
+pub struct AgentConfig {
+    /// Origins whose pages may pair, e.g. `http://localhost:8080`.
+    pub origins: Vec<String>,
+    /// Shown to the page in `hello`.
+    pub version: String,
+}
+
+struct Conn {
+    origin: String,
+    nonce: String,
+}
+
+pub struct Agent {
+    config: AgentConfig,
+    code: PairingCode,
+    wrong: u8,
+    resume: Option<String>,
+    conns: BTreeMap<ConnId, Conn>,
+    paired: Option<ConnId>,
+    displays: Vec<Display>,
+    surface: Option<(SurfaceKind, u32, u32)>,
+    holders: Vec<String>,
+    keys: BTreeMap<u16, String>,
+    buttons: Vec<(Button, String)>,
+    wheel: BTreeMap<String, (f64, f64)>,
+    rate: TokenBucket,
+    last_status: Option<Result<Display, PointersOnly>>,
+    stats: AgentStats,
+}
+
+impl Agent {
+    pub fn new(
+        config: AgentConfig,
+        code_random: &[u8; CODE_RANDOM_LEN],
+        displays: Vec<Display>,
+    ) -> Agent {
+        Agent {
+            config,
+            code: PairingCode::generate(code_random),
+            wrong: 0,
+            resume: None,
+            conns: BTreeMap::new(),
+            paired: None,
+            displays,
+            surface: None,
+            holders: Vec::new(),
+            keys: BTreeMap::new(),
+            buttons: Vec::new(),
+            wheel: BTreeMap::new(),
+            rate: INPUT_RATE,
+            last_status: None,
+            stats: AgentStats::default(),
+        }
+    }
+
+    /// The code to show, as displayed (`ABCDE-FGHJK`).
+    pub fn code(&self) -> String {
+        self.code.display()
+    }
+
+    pub fn stats(&self) -> AgentStats {
+        self.stats
+    }
+
+    pub fn is_paired(&self) -> bool {
+        self.paired.is_some()
+    }
+
+    /// Whether `origin` may pair (the binary also checks it before the WebSocket upgrade).
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        origin.is_some_and(|o| self.config.origins.iter().any(|a| a == o))
+    }
+
+    /// A socket opened from a page at `origin` (the browser's `Origin` header).
+    pub fn open(&mut self, conn: ConnId, origin: Option<&str>, nonce: &[u8; 16]) -> Vec<Action> {
+        if !self.origin_allowed(origin) {
+            self.stats.refused_origin += 1;
+            return refuse(conn, Refusal::Origin);
+        }
+        if self.paired.is_some() {
+            self.stats.refused_busy += 1;
+            return refuse(conn, Refusal::Busy);
+        }
+        let nonce = URL_SAFE_NO_PAD.encode(nonce);
+        let hello = AgentMsg::Hello {
+            agent: self.config.version.clone(),
+            nonce: nonce.clone(),
+        };
+        self.conns.insert(
+            conn,
+            Conn {
+                origin: origin.unwrap_or_default().to_owned(),
+                nonce,
+            },
+        );
+        vec![Action::Send(conn, hello.encode())]
+    }
+
+    /// A text frame from `conn`.
+    pub fn text(
+        &mut self,
+        now: u64,
+        conn: ConnId,
+        text: &str,
+        random: &[u8; TEXT_RANDOM_LEN],
+    ) -> Vec<Action> {
+        if !self.conns.contains_key(&conn) {
+            return Vec::new();
+        }
+        let msg = match PageMsg::decode(text) {
+            Ok(msg) => msg,
+            Err(FrameError::Version(_)) => {
+                self.stats.malformed += 1;
+                let mut out = self.close(conn);
+                out.splice(0..0, refuse(conn, Refusal::Version));
+                return out;
+            }
+            Err(_) => {
+                self.stats.malformed += 1;
+                // An unpaired socket that cannot speak the protocol is dropped.
+                return if self.paired == Some(conn) {
+                    Vec::new()
+                } else {
+                    self.close(conn)
+                        .into_iter()
+                        .chain([Action::Close(conn)])
+                        .collect()
+                };
+            }
+        };
+        if self.paired != Some(conn) {
+            return self.pairing(conn, msg, random);
+        }
+        match msg {
+            PageMsg::Pair { .. } | PageMsg::Resume { .. } => {
+                self.stats.malformed += 1;
+                Vec::new()
+            }
+            PageMsg::Surface { kind, w, h } => {
+                self.surface = Some((kind, w, h));
+                self.status_change()
+            }
+            PageMsg::Holders { ids } => {
+                self.holders = ids;
+                self.release_non_holders()
+            }
+            PageMsg::Input { from, e } => self.input(now, &from, &e),
+        }
+    }
+
+    fn pairing(
+        &mut self,
+        conn: ConnId,
+        msg: PageMsg,
+        random: &[u8; TEXT_RANDOM_LEN],
+    ) -> Vec<Action> {
+        if self.paired.is_some() {
+            self.stats.refused_busy += 1;
+            self.conns.remove(&conn);
+            return refuse(conn, Refusal::Busy);
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return Vec::new();
+        };
+        let ok = match &msg {
+            PageMsg::Pair { proof } => self.code.verify(&c.nonce, &c.origin, proof),
+            PageMsg::Resume { token } => self
+                .resume
+                .as_deref()
+                .is_some_and(|r| constant_time_eq(r.as_bytes(), token.as_bytes())),
+            _ => {
+                self.stats.malformed += 1;
+                self.conns.remove(&conn);
+                return vec![Action::Close(conn)];
+            }
+        };
+        let (token, code) = random.split_at(32);
+        let code: &[u8; CODE_RANDOM_LEN] = code.try_into().expect("split at 32");
+        if !ok {
+            self.stats.refused_code += 1;
+            self.conns.remove(&conn);
+            self.wrong += 1;
+            if self.wrong >= MAX_WRONG_CODES {
+                self.wrong = 0;
+                self.code = PairingCode::generate(code);
+                let mut out = refuse(conn, Refusal::CodeRetired);
+                out.push(Action::NewCode(self.code()));
+                return out;
+            }
+            return refuse(conn, Refusal::BadCode);
+        }
+        self.wrong = 0;
+        self.stats.pairings += 1;
+        self.paired = Some(conn);
+        // Whoever saw the code or an older token cannot pair again with it.
+        let fresh = URL_SAFE_NO_PAD.encode(token);
+        self.resume = Some(fresh.clone());
+        self.code = PairingCode::generate(code);
+        self.last_status = None;
+        let mut out = vec![Action::Send(
+            conn,
+            AgentMsg::Paired { resume: fresh }.encode(),
+        )];
+        out.extend(self.status_change());
+        out.push(Action::NewCode(self.code()));
+        out
+    }
+
+    /// The socket closed (or the binary closes it): a paired page takes everything with it.
+    pub fn close(&mut self, conn: ConnId) -> Vec<Action> {
+        self.conns.remove(&conn);
+        if self.paired != Some(conn) {
+            return Vec::new();
+        }
+        self.paired = None;
+        self.surface = None;
+        self.holders.clear();
+        self.last_status = None;
+        self.release_all()
+    }
+
+    /// The host pressed Ctrl+Shift+Esc on its computer.
+    pub fn emergency(&mut self) -> Vec<Action> {
+        self.holders.clear();
+        let mut out = self.release_all();
+        if let Some(conn) = self.paired {
+            out.push(Action::Send(conn, AgentMsg::Emergency.encode()));
+        }
+        out
+    }
+
+    /// The displays changed (a monitor plugged in or out).
+    pub fn set_displays(&mut self, displays: Vec<Display>) -> Vec<Action> {
+        self.displays = displays;
+        self.status_change()
+    }
+
+    /// Where input goes now, or why it does not.
+    pub fn target(&self) -> Result<Display, PointersOnly> {
+        let (kind, w, h) = self.surface.ok_or(PointersOnly::NoSurface)?;
+        if kind != SurfaceKind::Monitor {
+            return Err(PointersOnly::NotAScreen);
+        }
+        match self.displays.as_slice() {
+            [] => Err(PointersOnly::NoDisplay),
+            [only] => Ok(*only),
+            many => {
+                if let Some(d) = many.iter().find(|d| d.w == w && d.h == h) {
+                    return Ok(*d);
+                }
+                // A capture scaled down keeps its display's aspect ratio.
+                let same_aspect: Vec<&Display> = many
+                    .iter()
+                    .filter(|d| u64::from(d.w) * u64::from(h) == u64::from(d.h) * u64::from(w))
+                    .collect();
+                match same_aspect.as_slice() {
+                    [one] => Ok(**one),
+                    _ => Err(PointersOnly::WhichDisplay),
+                }
+            }
+        }
+    }
+
+    fn status_change(&mut self) -> Vec<Action> {
+        let now = self.target();
+        if self.last_status == Some(now) {
+            return Vec::new();
+        }
+        self.last_status = Some(now);
+        let mut out = Vec::new();
+        if now.is_err() {
+            // Not driving any more: let go of whatever was held.
+            out.extend(self.release_all());
+        }
+        if let Some(conn) = self.paired {
+            out.push(Action::Send(
+                conn,
+                AgentMsg::Status {
+                    drives: now.is_ok(),
+                    why: now.err(),
+                }
+                .encode(),
+            ));
+        }
+        out
+    }
+
+    fn input(&mut self, now: u64, from: &str, e: &InputEvent) -> Vec<Action> {
+        if !self.holders.iter().any(|h| h == from) {
+            self.stats.not_holder += 1;
+            return Vec::new();
+        }
+        let Ok(display) = self.target() else {
+            self.stats.not_driving += 1;
+            return Vec::new();
+        };
+        if !self.rate.take(now) {
+            self.stats.over_rate += 1;
+            return Vec::new();
+        }
+        let at = |x: f64, y: f64| {
+            let px = |n: f64, size: u32| {
+                (n.clamp(0.0, 1.0) * f64::from(size.saturating_sub(1))).round() as i32
+            };
+            Inject::MoveTo {
+                x: display.x + px(x, display.w),
+                y: display.y + px(y, display.h),
+            }
+        };
+        let mut out = Vec::new();
+        match &e.kind {
+            InputKind::Move { x, y } => {
+                self.stats.moves += 1;
+                out.push(Action::Inject(at(*x, *y)));
+            }
+            InputKind::Down { x, y, b } => {
+                self.stats.buttons += 1;
+                out.push(Action::Inject(at(*x, *y)));
+                if !self.buttons.iter().any(|(held, _)| held == b) {
+                    self.buttons.push((*b, from.to_owned()));
+                    out.push(Action::Inject(Inject::Button { b: *b, down: true }));
+                }
+            }
+            InputKind::Up { x, y, b } => {
+                out.push(Action::Inject(at(*x, *y)));
+                if let Some(i) = self.buttons.iter().position(|(held, _)| held == b) {
+                    self.stats.buttons += 1;
+                    self.buttons.remove(i);
+                    out.push(Action::Inject(Inject::Button { b: *b, down: false }));
+                }
+            }
+            // The OS makes a double click out of two clicks in quick succession, which the
+            // downs and ups before `dblclick` already are.
+            InputKind::Dbl { .. } => {}
+            InputKind::Wheel { x, y, dx, dy } => {
+                let acc = self.wheel.entry(from.to_owned()).or_insert((0.0, 0.0));
+                acc.0 += dx.clamp(-10_000.0, 10_000.0);
+                acc.1 += dy.clamp(-10_000.0, 10_000.0);
+                let notches = |v: &mut f64| {
+                    let n = (*v / WHEEL_NOTCH_PX).trunc();
+                    *v -= n * WHEEL_NOTCH_PX;
+                    n as i32
+                };
+                let (nx, ny) = (notches(&mut acc.0), notches(&mut acc.1));
+                if nx != 0 || ny != 0 {
+                    self.stats.scrolls += 1;
+                    out.push(Action::Inject(at(*x, *y)));
+                    out.push(Action::Inject(Inject::Scroll { dx: nx, dy: ny }));
+                }
+            }
+            InputKind::KeyDown { key, code, m, .. } => match keymap::evdev(code) {
+                Some(ESCAPE)
+                    if m.0 & (Modifiers::CTRL | Modifiers::SHIFT)
+                        == Modifiers::CTRL | Modifiers::SHIFT =>
+                {
+                    self.stats.reserved += 1;
+                }
+                Some(ev) => {
+                    self.stats.keys += 1;
+                    if keymap::modifier_bit(ev).is_none() {
+                        out.extend(self.sync_modifiers(from, *m));
+                    }
+                    // A repeat is the OS's business once the key is down.
+                    if !self.keys.contains_key(&ev) {
+                        self.keys.insert(ev, from.to_owned());
+                        out.push(Action::Inject(Inject::Key {
+                            evdev: ev,
+                            down: true,
+                        }));
+                    }
+                }
+                // A key with no physical equivalent here: type what it produced.
+                None if key.chars().count() == 1 && !key.chars().any(char::is_control) => {
+                    self.stats.texts += 1;
+                    out.push(Action::Inject(Inject::Text(key.clone())));
+                }
+                None => self.stats.malformed += 1,
+            },
+            InputKind::KeyUp { code, .. } => {
+                if let Some(ev) = keymap::evdev(code) {
+                    if self.keys.remove(&ev).is_some() {
+                        self.stats.keys += 1;
+                        out.push(Action::Inject(Inject::Key {
+                            evdev: ev,
+                            down: false,
+                        }));
+                    }
+                }
+            }
+            InputKind::Text { text } => {
+                let text: String = text
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_TEXT_CHARS)
+                    .collect();
+                if !text.is_empty() {
+                    self.stats.texts += 1;
+                    out.push(Action::Inject(Inject::Text(text)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Presses or releases modifiers so the OS sees the ones the controller held for this key
+    /// (a key-up lost on the way must not leave Shift down).
+    fn sync_modifiers(&mut self, from: &str, m: Modifiers) -> Vec<Action> {
+        let mut out = Vec::new();
+        for bit in [
+            Modifiers::SHIFT,
+            Modifiers::CTRL,
+            Modifiers::ALT,
+            Modifiers::META,
+        ] {
+            let held: Vec<u16> = self
+                .keys
+                .keys()
+                .copied()
+                .filter(|k| keymap::modifier_bit(*k) == Some(bit))
+                .collect();
+            let want = m.0 & bit != 0;
+            if want && held.is_empty() {
+                let k = keymap::modifier_key(bit);
+                self.keys.insert(k, from.to_owned());
+                out.push(Action::Inject(Inject::Key {
+                    evdev: k,
+                    down: true,
+                }));
+            } else if !want {
+                for k in held {
+                    self.keys.remove(&k);
+                    out.push(Action::Inject(Inject::Key {
+                        evdev: k,
+                        down: false,
+                    }));
+                }
+            }
+        }
+        out
+    }
+
+    fn release_non_holders(&mut self) -> Vec<Action> {
+        let holders = self.holders.clone();
+        let keep = |who: &String| holders.contains(who);
+        self.wheel.retain(|who, _| keep(who));
+        self.release_where(|who| !keep(who))
+    }
+
+    fn release_all(&mut self) -> Vec<Action> {
+        self.wheel.clear();
+        self.release_where(|_| true)
+    }
+
+    fn release_where(&mut self, gone: impl Fn(&String) -> bool) -> Vec<Action> {
+        let mut out = Vec::new();
+        let keys: Vec<u16> = self
+            .keys
+            .iter()
+            .filter(|(_, who)| gone(who))
+            .map(|(k, _)| *k)
+            .collect();
+        // Ordinary keys before modifiers, so nothing types as a shortcut on the way out.
+        let (mods, plain): (Vec<u16>, Vec<u16>) = keys
+            .into_iter()
+            .partition(|k| keymap::modifier_bit(*k).is_some());
+        for k in plain.into_iter().chain(mods) {
+            self.keys.remove(&k);
+            out.push(Action::Inject(Inject::Key {
+                evdev: k,
+                down: false,
+            }));
+        }
+        let mut kept = Vec::new();
+        for (b, who) in std::mem::take(&mut self.buttons) {
+            if gone(&who) {
+                out.push(Action::Inject(Inject::Button { b, down: false }));
+            } else {
+                kept.push((b, who));
+            }
+        }
+        self.buttons = kept;
+        out
+    }
+}
+
+fn refuse(conn: ConnId, reason: Refusal) -> Vec<Action> {
+    vec![
+        Action::Send(conn, AgentMsg::Refused { reason }.encode()),
+        Action::Close(conn),
+    ]
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,798 @@
+//! The agent's decisions, driven as the binary drives them: sockets, frames, time and
+//! randomness passed in, actions read back.
+
+use pairux_core::agent::*;
+use pairux_core::control::{Button, InputEvent, InputKind, Modifiers};
+use proptest::prelude::*;
+
+const ORIGIN: &str = "http://localhost:8080";
+const SCREEN: Display = Display {
+    x: 0,
+    y: 0,
+    w: 1280,
+    h: 720,
+};
+
+fn agent(displays: Vec<Display>) -> Agent {
+    Agent::new(
+        AgentConfig {
+            origins: vec![ORIGIN.into()],
+            version: "test".into(),
+        },
+        &[1, 2, 3, 4, 5, 6, 7],
+        displays,
+    )
+}
+
+fn rnd(n: u8) -> [u8; TEXT_RANDOM_LEN] {
+    [n; TEXT_RANDOM_LEN]
+}
+
+fn sent(actions: &[Action], conn: ConnId) -> Vec<AgentMsg> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(c, text) if *c == conn => Some(AgentMsg::decode(text).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn injected(actions: &[Action]) -> Vec<Inject> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Inject(i) => Some(i.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed(actions: &[Action], conn: ConnId) -> bool {
+    actions.contains(&Action::Close(conn))
+}
+
+/// Opens `conn` and pairs it with the client, as the page does; returns the resume token.
+fn pair(a: &mut Agent, conn: ConnId, code: &str) -> Vec<Action> {
+    let target = PairingTarget::parse(code).unwrap();
+    let mut client = AgentClient::new(ORIGIN, Credential::Code(target.code));
+    let hello = a.open(conn, Some(ORIGIN), &[conn as u8; 16]);
+    let mut out = Vec::new();
+    for action in hello {
+        if let Action::Send(_, text) = action {
+            for ev in client.on_frame(&text) {
+                if let ClientEvent::Send(frame) = ev {
+                    out.extend(a.text(0, conn, &frame, &rnd(conn as u8)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn frame(msg: PageMsg) -> String {
+    msg.encode()
+}
+
+fn input(from: &str, seq: u64, kind: InputKind) -> String {
+    frame(PageMsg::Input {
+        from: from.into(),
+        e: InputEvent { seq, ts: 0, kind },
+    })
+}
+
+fn key_down(code: &str, key: &str, m: u8) -> InputKind {
+    InputKind::KeyDown {
+        key: key.into(),
+        code: code.into(),
+        m: Modifiers(m),
+        rep: false,
+    }
+}
+
+/// A paired agent sharing a 1280×720 screen, with `p1` holding control.
+fn driving() -> Agent {
+    let mut a = agent(vec![SCREEN]);
+    let code = a.code();
+    pair(&mut a, 1, &code);
+    a.text(
+        0,
+        1,
+        &frame(PageMsg::Surface {
+            kind: SurfaceKind::Monitor,
+            w: 1280,
+            h: 720,
+        }),
+        &rnd(0),
+    );
+    a.text(
+        0,
+        1,
+        &frame(PageMsg::Holders {
+            ids: vec!["p1".into()],
+        }),
+        &rnd(0),
+    );
+    a
+}
+
+#[test]
+fn pages_from_other_origins_are_refused_before_they_speak() {
+    let mut a = agent(vec![SCREEN]);
+    for origin in [
+        None,
+        Some("https://evil.example"),
+        Some("http://localhost:8081"),
+        Some("null"),
+    ] {
+        let out = a.open(7, origin, &[0; 16]);
+        assert_eq!(
+            sent(&out, 7),
+            vec![AgentMsg::Refused {
+                reason: Refusal::Origin
+            }]
+        );
+        assert!(closed(&out, 7));
+    }
+    assert_eq!(a.stats().refused_origin, 4);
+    assert!(!a.is_paired());
+}
+
+#[test]
+fn the_right_code_pairs_once_and_is_then_retired() {
+    let mut a = agent(vec![SCREEN]);
+    let code = a.code();
+    let out = pair(&mut a, 1, &code);
+    let msgs = sent(&out, 1);
+    assert!(matches!(msgs[0], AgentMsg::Paired { .. }), "{msgs:?}");
+    assert_eq!(
+        msgs[1],
+        AgentMsg::Status {
+            drives: false,
+            why: Some(PointersOnly::NoSurface)
+        }
+    );
+    let new_code = out.iter().find_map(|a| match a {
+        Action::NewCode(c) => Some(c.clone()),
+        _ => None,
+    });
+    assert_eq!(new_code.as_deref(), Some(a.code().as_str()));
+    assert_ne!(a.code(), code);
+
+    // One page at a time.
+    let out = a.open(2, Some(ORIGIN), &[2; 16]);
+    assert_eq!(
+        sent(&out, 2),
+        vec![AgentMsg::Refused {
+            reason: Refusal::Busy
+        }]
+    );
+
+    // The first page leaves; the old code no longer pairs, the new one does.
+    a.close(1);
+    let out = pair(&mut a, 3, &code);
+    assert_eq!(
+        sent(&out, 3),
+        vec![AgentMsg::Refused {
+            reason: Refusal::BadCode
+        }]
+    );
+    let fresh = a.code();
+    let out = pair(&mut a, 4, &fresh);
+    assert!(matches!(sent(&out, 4)[0], AgentMsg::Paired { .. }));
+}
+
+#[test]
+fn wrong_codes_retire_the_code() {
+    let mut a = agent(vec![SCREEN]);
+    let code = a.code();
+    let wrong = if code.starts_with('Z') {
+        "YYYYY-YYYYY"
+    } else {
+        "ZZZZZ-ZZZZZ"
+    };
+    for n in 1..MAX_WRONG_CODES {
+        let out = pair(&mut a, u64::from(n), wrong);
+        assert_eq!(
+            sent(&out, u64::from(n)),
+            vec![AgentMsg::Refused {
+                reason: Refusal::BadCode
+            }]
+        );
+    }
+    let out = pair(&mut a, 99, wrong);
+    assert_eq!(
+        sent(&out, 99),
+        vec![AgentMsg::Refused {
+            reason: Refusal::CodeRetired
+        }]
+    );
+    assert!(out.iter().any(|a| matches!(a, Action::NewCode(_))));
+    // The code a guesser may have been closing in on is gone.
+    let out = pair(&mut a, 100, &code);
+    assert_eq!(
+        sent(&out, 100),
+        vec![AgentMsg::Refused {
+            reason: Refusal::BadCode
+        }]
+    );
+    assert_eq!(a.stats().refused_code, u64::from(MAX_WRONG_CODES) + 1);
+}
+
+#[test]
+fn a_resume_token_works_once() {
+    let mut a = agent(vec![SCREEN]);
+    let code = a.code();
+    let out = pair(&mut a, 1, &code);
+    let Some(AgentMsg::Paired { resume }) = sent(&out, 1).into_iter().next() else {
+        panic!("not paired");
+    };
+    a.close(1);
+    let resume_with = |a: &mut Agent, conn: ConnId, token: &str| {
+        a.open(conn, Some(ORIGIN), &[0; 16]);
+        a.text(
+            0,
+            conn,
+            &frame(PageMsg::Resume {
+                token: token.into(),
+            }),
+            &rnd(conn as u8),
+        )
+    };
+    let out = resume_with(&mut a, 2, &resume);
+    assert!(matches!(sent(&out, 2)[0], AgentMsg::Paired { .. }));
+    a.close(2);
+    let out = resume_with(&mut a, 3, &resume);
+    assert_eq!(
+        sent(&out, 3),
+        vec![AgentMsg::Refused {
+            reason: Refusal::BadCode
+        }]
+    );
+}
+
+#[test]
+fn only_holders_drive_and_coordinates_map_to_the_display() {
+    let mut a = driving();
+    let out = a.text(
+        0,
+        1,
+        &input(
+            "p1",
+            1,
+            InputKind::Down {
+                x: 0.5,
+                y: 0.25,
+                b: Button::Left,
+            },
+        ),
+        &rnd(0),
+    );
+    assert_eq!(
+        injected(&out),
+        vec![
+            Inject::MoveTo { x: 640, y: 180 },
+            Inject::Button {
+                b: Button::Left,
+                down: true
+            }
+        ]
+    );
+    let out = a.text(
+        0,
+        1,
+        &input("p1", 2, InputKind::Move { x: 1.0, y: 1.0 }),
+        &rnd(0),
+    );
+    assert_eq!(injected(&out), vec![Inject::MoveTo { x: 1279, y: 719 }]);
+    // Out of range is clamped to the screen.
+    let out = a.text(
+        0,
+        1,
+        &input("p1", 3, InputKind::Move { x: -3.0, y: 9.0 }),
+        &rnd(0),
+    );
+    assert_eq!(injected(&out), vec![Inject::MoveTo { x: 0, y: 719 }]);
+    // Someone who is not a holder.
+    let out = a.text(
+        0,
+        1,
+        &input(
+            "viewer",
+            1,
+            InputKind::Down {
+                x: 0.1,
+                y: 0.1,
+                b: Button::Right,
+            },
+        ),
+        &rnd(0),
+    );
+    assert!(injected(&out).is_empty());
+    assert_eq!(a.stats().not_holder, 1);
+}
+
+#[test]
+fn a_second_display_is_found_by_size_or_not_at_all() {
+    let left = Display {
+        x: 0,
+        y: 0,
+        w: 1920,
+        h: 1080,
+    };
+    let right = Display {
+        x: 1920,
+        y: 0,
+        w: 2560,
+        h: 1440,
+    };
+    let mut a = agent(vec![left, right]);
+    let code = a.code();
+    pair(&mut a, 1, &code);
+    a.text(
+        0,
+        1,
+        &frame(PageMsg::Holders {
+            ids: vec!["p1".into()],
+        }),
+        &rnd(0),
+    );
+    let surface = |a: &mut Agent, w, h| {
+        a.text(
+            0,
+            1,
+            &frame(PageMsg::Surface {
+                kind: SurfaceKind::Monitor,
+                w,
+                h,
+            }),
+            &rnd(0),
+        )
+    };
+    surface(&mut a, 2560, 1440);
+    assert_eq!(a.target(), Ok(right));
+    let out = a.text(
+        0,
+        1,
+        &input("p1", 1, InputKind::Move { x: 0.0, y: 0.0 }),
+        &rnd(0),
+    );
+    assert_eq!(injected(&out), vec![Inject::MoveTo { x: 1920, y: 0 }]);
+    // Both are 16:9: a scaled capture cannot say which.
+    let out = surface(&mut a, 1280, 720);
+    assert_eq!(
+        sent(&out, 1),
+        vec![AgentMsg::Status {
+            drives: false,
+            why: Some(PointersOnly::WhichDisplay)
+        }]
+    );
+    let out = a.text(
+        0,
+        1,
+        &input("p1", 2, InputKind::Move { x: 0.0, y: 0.0 }),
+        &rnd(0),
+    );
+    assert!(injected(&out).is_empty());
+}
+
+#[test]
+fn a_shared_window_is_pointers_only_and_lets_go() {
+    let mut a = driving();
+    a.text(0, 1, &input("p1", 1, key_down("KeyA", "a", 0)), &rnd(0));
+    let out = a.text(
+        0,
+        1,
+        &frame(PageMsg::Surface {
+            kind: SurfaceKind::Window,
+            w: 800,
+            h: 600,
+        }),
+        &rnd(0),
+    );
+    assert_eq!(
+        injected(&out),
+        vec![Inject::Key {
+            evdev: 30,
+            down: false
+        }]
+    );
+    assert_eq!(
+        sent(&out, 1),
+        vec![AgentMsg::Status {
+            drives: false,
+            why: Some(PointersOnly::NotAScreen)
+        }]
+    );
+    let out = a.text(
+        0,
+        1,
+        &input("p1", 2, InputKind::Move { x: 0.5, y: 0.5 }),
+        &rnd(0),
+    );
+    assert!(injected(&out).is_empty());
+    assert_eq!(a.stats().not_driving, 1);
+}
+
+#[test]
+fn nothing_stays_held_when_a_holder_goes_the_page_goes_or_the_host_panics() {
+    let press = |a: &mut Agent| {
+        a.text(
+            0,
+            1,
+            &input("p1", 1, key_down("ShiftLeft", "Shift", 1)),
+            &rnd(0),
+        );
+        a.text(0, 1, &input("p1", 2, key_down("KeyA", "A", 1)), &rnd(0));
+        a.text(
+            0,
+            1,
+            &input(
+                "p1",
+                3,
+                InputKind::Down {
+                    x: 0.5,
+                    y: 0.5,
+                    b: Button::Left,
+                },
+            ),
+            &rnd(0),
+        );
+    };
+    let released = vec![
+        Inject::Key {
+            evdev: 30,
+            down: false,
+        },
+        Inject::Key {
+            evdev: 42,
+            down: false,
+        },
+        Inject::Button {
+            b: Button::Left,
+            down: false,
+        },
+    ];
+
+    let mut a = driving();
+    press(&mut a);
+    let out = a.text(0, 1, &frame(PageMsg::Holders { ids: vec![] }), &rnd(0));
+    assert_eq!(injected(&out), released, "revoked");
+
+    let mut a = driving();
+    press(&mut a);
+    assert_eq!(injected(&a.close(1)), released, "page gone");
+
+    let mut a = driving();
+    press(&mut a);
+    let out = a.emergency();
+    assert_eq!(injected(&out), released, "emergency");
+    assert_eq!(sent(&out, 1), vec![AgentMsg::Emergency]);
+    // After the hotkey, nobody drives until the page names holders again.
+    let out = a.text(
+        0,
+        1,
+        &input("p1", 4, InputKind::Move { x: 0.5, y: 0.5 }),
+        &rnd(0),
+    );
+    assert!(injected(&out).is_empty());
+}
+
+#[test]
+fn another_holder_keeps_what_it_holds() {
+    let mut a = driving();
+    a.text(
+        0,
+        1,
+        &frame(PageMsg::Holders {
+            ids: vec!["p1".into(), "p2".into()],
+        }),
+        &rnd(0),
+    );
+    a.text(0, 1, &input("p1", 1, key_down("KeyA", "a", 0)), &rnd(0));
+    a.text(0, 1, &input("p2", 1, key_down("KeyB", "b", 0)), &rnd(0));
+    let out = a.text(
+        0,
+        1,
+        &frame(PageMsg::Holders {
+            ids: vec!["p2".into()],
+        }),
+        &rnd(0),
+    );
+    assert_eq!(
+        injected(&out),
+        vec![Inject::Key {
+            evdev: 30,
+            down: false
+        }]
+    );
+}
+
+#[test]
+fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
+    let mut a = driving();
+    // Ctrl held according to the event although its own key-down never came.
+    let out = a.text(
+        0,
+        1,
+        &input("p1", 1, key_down("KeyC", "c", Modifiers::CTRL)),
+        &rnd(0),
+    );
+    assert_eq!(
+        injected(&out),
+        vec![
+            Inject::Key {
+                evdev: 29,
+                down: true
+            },
+            Inject::Key {
+                evdev: 46,
+                down: true
+            }
+        ]
+    );
+    a.text(
+        0,
+        1,
+        &input(
+            "p1",
+            2,
+            InputKind::KeyUp {
+                key: "c".into(),
+                code: "KeyC".into(),
+                m: Modifiers(2),
+            },
+        ),
+        &rnd(0),
+    );
+    // The ctrl key-up was lost: the next key says no modifier, so it is let go first.
+    let out = a.text(0, 1, &input("p1", 3, key_down("KeyV", "v", 0)), &rnd(0));
+    assert_eq!(
+        injected(&out),
+        vec![
+            Inject::Key {
+                evdev: 29,
+                down: false
+            },
+            Inject::Key {
+                evdev: 47,
+                down: true
+            }
+        ]
+    );
+    let out = a.text(
+        0,
+        1,
+        &input(
+            "p1",
+            4,
+            key_down("Escape", "Escape", Modifiers::CTRL | Modifiers::SHIFT),
+        ),
+        &rnd(0),
+    );
+    assert!(!injected(&out).contains(&Inject::Key {
+        evdev: 1,
+        down: true
+    }));
+    assert_eq!(a.stats().reserved, 1);
+    // A plain Escape is typed.
+    let out = a.text(
+        0,
+        1,
+        &input("p1", 5, key_down("Escape", "Escape", 0)),
+        &rnd(0),
+    );
+    assert!(injected(&out).contains(&Inject::Key {
+        evdev: 1,
+        down: true
+    }));
+}
+
+#[test]
+fn text_wheel_and_double_click() {
+    let mut a = driving();
+    let out = a.text(
+        0,
+        1,
+        &input(
+            "p1",
+            1,
+            InputKind::Text {
+                text: "héllo\u{7}".into(),
+            },
+        ),
+        &rnd(0),
+    );
+    assert_eq!(injected(&out), vec![Inject::Text("héllo".into())]);
+    // A key with no physical equivalent types what it produced.
+    let out = a.text(0, 1, &input("p1", 2, key_down("Lang1", "ä", 0)), &rnd(0));
+    assert_eq!(injected(&out), vec![Inject::Text("ä".into())]);
+    // Trackpad deltas add up to notches.
+    let wheel = |dy| InputKind::Wheel {
+        x: 0.5,
+        y: 0.5,
+        dx: 0.0,
+        dy,
+    };
+    assert!(injected(&a.text(0, 1, &input("p1", 3, wheel(60.0)), &rnd(0))).is_empty());
+    let out = a.text(0, 1, &input("p1", 4, wheel(60.0)), &rnd(0));
+    assert_eq!(
+        injected(&out),
+        vec![
+            Inject::MoveTo { x: 640, y: 360 },
+            Inject::Scroll { dx: 0, dy: 1 }
+        ]
+    );
+    let out = a.text(0, 1, &input("p1", 5, wheel(-300.0)), &rnd(0));
+    assert!(injected(&out).contains(&Inject::Scroll { dx: 0, dy: -2 }));
+    let out = a.text(
+        0,
+        1,
+        &input(
+            "p1",
+            6,
+            InputKind::Dbl {
+                x: 0.5,
+                y: 0.5,
+                b: Button::Left,
+            },
+        ),
+        &rnd(0),
+    );
+    assert!(injected(&out).is_empty());
+}
+
+#[test]
+fn input_is_rate_limited() {
+    let mut a = driving();
+    let mut applied = 0;
+    for seq in 0..1000 {
+        let out = a.text(
+            0,
+            1,
+            &input("p1", seq, InputKind::Move { x: 0.5, y: 0.5 }),
+            &rnd(0),
+        );
+        applied += injected(&out).len();
+    }
+    assert!(applied < 300, "{applied}");
+    assert!(a.stats().over_rate > 700);
+    // A second later the bucket has refilled.
+    let out = a.text(
+        1000,
+        1,
+        &input("p1", 2000, InputKind::Move { x: 0.5, y: 0.5 }),
+        &rnd(0),
+    );
+    assert_eq!(injected(&out).len(), 1);
+}
+
+#[test]
+fn an_unpaired_socket_can_only_pair() {
+    let mut a = agent(vec![SCREEN]);
+    a.open(1, Some(ORIGIN), &[0; 16]);
+    let out = a.text(
+        0,
+        1,
+        &frame(PageMsg::Holders {
+            ids: vec!["p1".into()],
+        }),
+        &rnd(0),
+    );
+    assert!(closed(&out, 1));
+    a.open(2, Some(ORIGIN), &[0; 16]);
+    let out = a.text(
+        0,
+        2,
+        &input("p1", 1, InputKind::Move { x: 0.1, y: 0.1 }),
+        &rnd(0),
+    );
+    assert!(closed(&out, 2) && injected(&out).is_empty());
+    a.open(3, Some(ORIGIN), &[0; 16]);
+    let out = a.text(0, 3, "{not json", &rnd(0));
+    assert!(closed(&out, 3));
+    a.open(4, Some(ORIGIN), &[0; 16]);
+    let out = a.text(0, 4, r#"{"v":9,"t":"pair","proof":"x"}"#, &rnd(0));
+    assert_eq!(
+        sent(&out, 4),
+        vec![AgentMsg::Refused {
+            reason: Refusal::Version
+        }]
+    );
+}
+
+#[test]
+fn the_client_reports_what_the_agent_says() {
+    let mut client = AgentClient::new(ORIGIN, Credential::Resume("tok".into()));
+    assert_eq!(client.state().testid_text(), "absent");
+    let ev = client.on_frame(
+        &AgentMsg::Hello {
+            agent: "x".into(),
+            nonce: "n".into(),
+        }
+        .encode(),
+    );
+    assert_eq!(
+        ev,
+        vec![ClientEvent::Send(
+            PageMsg::Resume {
+                token: "tok".into()
+            }
+            .encode()
+        )]
+    );
+    let ev = client.on_frame(
+        &AgentMsg::Paired {
+            resume: "next".into(),
+        }
+        .encode(),
+    );
+    assert_eq!(ev[0], ClientEvent::Remember("next".into()));
+    assert_eq!(client.state().testid_text(), "absent");
+    client.on_frame(
+        &AgentMsg::Status {
+            drives: true,
+            why: None,
+        }
+        .encode(),
+    );
+    assert_eq!(client.state().testid_text(), "connected");
+    assert_eq!(client.state().sentence(), "Control drives this computer.");
+    assert_eq!(
+        client.on_frame(&AgentMsg::Emergency.encode()),
+        vec![ClientEvent::Emergency]
+    );
+    assert!(client.on_frame("garbage").is_empty());
+    assert_eq!(client.closed().testid_text(), "absent");
+}
+
+proptest! {
+    /// Whatever a paired page sends, nothing panics, and once it goes nothing is held.
+    #[test]
+    fn any_frames_then_close_leaves_nothing_held(
+        frames in prop::collection::vec(
+            prop_oneof![
+                (0u64..3, any::<u8>(), -1.0f64..2.0, -1.0f64..2.0).prop_map(|(who, k, x, y)| {
+                    let from = ["p1", "p2", "x"][who as usize];
+                    let kind = match k % 6 {
+                        0 => InputKind::Down { x, y, b: Button::Left },
+                        1 => InputKind::Up { x, y, b: Button::Left },
+                        2 => key_down(["KeyA", "ShiftLeft", "ControlRight", "Escape"][(k / 6 % 4) as usize], "a", k % 16),
+                        3 => InputKind::KeyUp { key: "a".into(), code: "KeyA".into(), m: Modifiers(0) },
+                        4 => InputKind::Wheel { x, y, dx: x * 500.0, dy: y * 500.0 },
+                        _ => InputKind::Move { x, y },
+                    };
+                    input(from, u64::from(k), kind)
+                }),
+                prop::collection::vec(prop::sample::select(vec!["p1", "p2"]), 0..3).prop_map(|ids| {
+                    frame(PageMsg::Holders { ids: ids.into_iter().map(String::from).collect() })
+                }),
+                ".{0,60}",
+            ],
+            0..60,
+        )
+    ) {
+        let mut a = driving();
+        let mut held_keys = std::collections::BTreeSet::new();
+        let mut held_buttons = 0i32;
+        let mut track = |out: &[Action]| {
+            for i in injected(out) {
+                match i {
+                    Inject::Key { evdev, down: true } => { held_keys.insert(evdev); }
+                    Inject::Key { evdev, down: false } => { held_keys.remove(&evdev); }
+                    Inject::Button { down: true, .. } => held_buttons += 1,
+                    Inject::Button { down: false, .. } => held_buttons -= 1,
+                    _ => {}
+                }
+            }
+        };
+        for (t, f) in frames.iter().enumerate() {
+            let out = a.text(t as u64, 1, f, &rnd(0));
+            track(&out);
+        }
+        let out = a.close(1);
+        track(&out);
+        prop_assert!(held_keys.is_empty(), "{held_keys:?}");
+        prop_assert_eq!(held_buttons, 0);
+    }
+}
