@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use leptos::html;
 use leptos::prelude::*;
+use pairux_core::agent::AgentState;
 use pairux_core::control::{ControlState, InputKind};
 use pairux_core::roster::Roster;
 
 use crate::platform;
+use crate::session::agent_link::{AgentLink, AgentSignals};
 use crate::session::host::HostRuntime;
 use crate::session::host_control::{ControlSignals, CursorView, Mark};
 
@@ -79,10 +81,71 @@ pub fn ControlPanel(
     }
 }
 
+/// Host: whether granted control drives this computer (the PairUX agent) or shows pointers
+/// only, and pairing with the agent.
+#[component]
+pub fn AgentPanel(
+    agent: AgentSignals,
+    runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
+) -> impl IntoView {
+    let code = RwSignal::new(String::new());
+    let with_link = move |f: &dyn Fn(&AgentLink)| {
+        runtime.with_value(|rt| {
+            if let Some(link) = rt.as_ref().and_then(HostRuntime::agent) {
+                f(&link);
+            }
+        });
+    };
+    let pair = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let typed = code.get_untracked();
+        with_link(&|link| link.pair(&typed));
+        code.set(String::new());
+    };
+    let paired = move || matches!(agent.state.get(), AgentState::Connected { .. });
+    view! {
+        <div class="agent-panel" data-agent=move || agent.state.get().testid_text()>
+            <span class="sr-state">
+                "Agent: "
+                <span data-testid="agent-state">{move || agent.state.get().testid_text()}</span>
+            </span>
+            <p class="agent-sentence" data-testid="agent-sentence">{move || agent.state.get().sentence()}</p>
+            <Show when=move || agent.error.get().is_some()>
+                <p class="agent-error" role="alert" data-testid="agent-error">
+                    {move || agent.error.get().unwrap_or_default()}
+                </p>
+            </Show>
+            <Show
+                when=paired
+                fallback=move || view! {
+                    <form class="row" on:submit=pair>
+                        <input
+                            data-testid="agent-code"
+                            autocomplete="off"
+                            spellcheck="false"
+                            placeholder="Agent pairing code"
+                            aria-label="Pairing code shown by the PairUX agent"
+                            prop:value=move || code.get()
+                            on:input=move |ev| code.set(event_target_value(&ev))
+                        />
+                        <button type="submit" data-testid="agent-pair">"Pair agent"</button>
+                    </form>
+                }
+            >
+                <button data-testid="agent-disconnect" on:click=move |_| with_link(&|l| l.disconnect())>
+                    "Unpair agent"
+                </button>
+            </Show>
+        </div>
+    }
+}
+
 /// Controller: request / release, and the state everyone can read.
 #[component]
 pub fn ControllerBar(
     state: RwSignal<ControlState>,
+    /// Whether the host's agent applies our input to its computer.
+    agent: RwSignal<bool>,
     live: Signal<bool>,
     request: impl Fn() + Copy + Send + Sync + 'static,
     release: impl Fn() + Copy + Send + Sync + 'static,
@@ -92,7 +155,14 @@ pub fn ControllerBar(
             <span class="sr-state">
                 "Control: "
                 <span data-testid="control-state">{move || state.get().as_str()}</span>
+                " · Agent: "
+                <span data-testid="agent-state">{move || if agent.get() { "connected" } else { "absent" }}</span>
             </span>
+            <span class="agent-note" data-testid="agent-sentence">{move || if agent.get() {
+                "Your input drives the host's computer."
+            } else {
+                "The host sees your pointer only: they have not started the PairUX agent."
+            }}</span>
             {move || match state.get() {
                 ControlState::None => view! {
                     <button class="primary" data-testid="request-control"

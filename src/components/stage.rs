@@ -8,7 +8,7 @@ use pairux_core::link::ControllerSecret;
 use pairux_core::session::{GuestPhase, Quality, ShareState};
 use pairux_core::Role;
 
-use super::control::{ControlPanel, ControllerBar, Diagnostics, Surface};
+use super::control::{AgentPanel, ControlPanel, ControllerBar, Diagnostics, Surface};
 use super::ErrorBanner;
 use crate::platform::{self, clock, media};
 use crate::realtime::SessionChannel;
@@ -163,6 +163,7 @@ pub fn HostStage(
                 <ErrorBanner message=Signal::derive(move || error.get().unwrap_or_default())/>
             </Show>
             <ControlPanel control roster=channel.signals.roster runtime/>
+            <AgentPanel agent=view.agent runtime/>
             <div class="preview-wrap">
                 <video
                     node_ref=preview
@@ -480,6 +481,7 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                 view! {
                     <ControllerBar
                         state=view.control
+                        agent=view.agent
                         live=Signal::derive(move || phase() == GuestPhase::Live)
                         request=move || with_rt(&|rt| rt.request_control())
                         release=move || with_rt(&|rt| rt.release_control())

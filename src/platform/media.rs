@@ -64,6 +64,21 @@ pub async fn capture_screen() -> Result<Capture, JsError> {
     })
 }
 
+/// What a capture track shows (`displaySurface`) and its size in pixels.
+pub fn surface(track: &MediaStreamTrack) -> (pairux_core::agent::SurfaceKind, u32, u32) {
+    use pairux_core::agent::SurfaceKind;
+    let settings: JsValue = track.get_settings().into();
+    let get = |k: &str| Reflect::get(&settings, &k.into()).ok();
+    let kind = match get("displaySurface").and_then(|v| v.as_string()).as_deref() {
+        Some("monitor") => SurfaceKind::Monitor,
+        Some("window") => SurfaceKind::Window,
+        Some("browser") => SurfaceKind::Browser,
+        _ => SurfaceKind::Other,
+    };
+    let px = |k: &str| get(k).and_then(|v| v.as_f64()).map_or(0, |v| v as u32);
+    (kind, px("width"), px("height"))
+}
+
 /// The test pattern as a capture source.
 pub fn capture_test_pattern() -> Result<Capture, JsError> {
     let pattern = TestPattern::start()?;

@@ -31,6 +31,8 @@ pub struct GuestSignals {
     pub stream: RwSignal<Option<MediaStream>, LocalStorage>,
     pub stats: RwSignal<Option<StatsView>>,
     pub control: RwSignal<ControlState>,
+    /// Whether the host's agent applies control to its computer (from the host's `state`).
+    pub agent: RwSignal<bool>,
     /// Holders' pointers relayed by the host.
     pub cursors: RwSignal<BTreeMap<String, CursorView>>,
     /// How decryption of the host's media goes; `None` before its first frame.
@@ -44,6 +46,7 @@ impl GuestSignals {
             stream: RwSignal::new_local(None),
             stats: RwSignal::new(None),
             control: RwSignal::new(ControlState::None),
+            agent: RwSignal::new(false),
             cursors: RwSignal::new(BTreeMap::new()),
             e2ee: RwSignal::new(None),
         }
@@ -212,6 +215,10 @@ impl GuestRuntime {
             .view
             .control
             .set(self.inner.control.borrow().state());
+        self.inner
+            .view
+            .agent
+            .set(self.inner.control.borrow().agent());
     }
 
     fn on_control_message(&self, text: &str) {
@@ -233,7 +240,7 @@ impl GuestRuntime {
                 });
                 None
             }
-            ControlMsg::State { holders } => {
+            ControlMsg::State { holders, .. } => {
                 self.inner
                     .view
                     .cursors
@@ -250,6 +257,10 @@ impl GuestRuntime {
             .view
             .control
             .set(self.inner.control.borrow().state());
+        self.inner
+            .view
+            .agent
+            .set(self.inner.control.borrow().agent());
     }
 
     fn on_link(&self, event: LinkEvent) {
@@ -260,6 +271,7 @@ impl GuestRuntime {
                 if !up {
                     self.inner.control.borrow_mut().disconnected();
                     self.inner.view.control.set(ControlState::None);
+                    self.inner.view.agent.set(false);
                     self.inner.view.cursors.set(BTreeMap::new());
                 }
                 let actions = self

@@ -14,6 +14,7 @@ use pairux_core::session::{
 };
 use pairux_core::Role;
 
+use super::agent_link::{AgentLink, AgentSignals};
 use super::host_control::{ControlSignals, HostControl, Outgoing};
 use super::peer_link::{LinkEvent, PeerLink};
 use crate::platform::media::{self, Capture, EndedListener};
@@ -30,6 +31,8 @@ pub struct HostSignals {
     pub quality: RwSignal<Quality>,
     /// Participant id → peer `connectionState`.
     pub peers: RwSignal<BTreeMap<String, String>>,
+    /// The PairUX agent on this computer.
+    pub agent: AgentSignals,
 }
 
 impl HostSignals {
@@ -39,6 +42,7 @@ impl HostSignals {
             ended: RwSignal::new(false),
             quality: RwSignal::new(Quality::default()),
             peers: RwSignal::new(BTreeMap::new()),
+            agent: AgentSignals::new(),
         }
     }
 }
@@ -66,6 +70,7 @@ struct Inner {
     view: HostSignals,
     control: RefCell<HostControl>,
     control_timer: RefCell<Option<Timer>>,
+    agent: RefCell<Option<AgentLink>>,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -99,8 +104,31 @@ impl HostRuntime {
                 view,
                 control: RefCell::new(HostControl::new(secret, control)),
                 control_timer: RefCell::new(None),
+                agent: RefCell::new(None),
             }),
         };
+        let (on_panic, on_state) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
+        let agent = AgentLink::new(
+            runtime.inner.view.agent,
+            move || {
+                if let Some(inner) = on_panic.upgrade() {
+                    leptos::logging::warn!("Ctrl+Shift+Esc on this computer: control revoked");
+                    HostRuntime { inner }.revoke_all();
+                }
+            },
+            move |state| {
+                if let Some(inner) = on_state.upgrade() {
+                    let drives = matches!(
+                        state,
+                        pairux_core::agent::AgentState::Connected { drives: true, .. }
+                    );
+                    let out = inner.control.borrow_mut().set_drives(drives);
+                    HostRuntime { inner }.send_control(out);
+                }
+            },
+        );
+        runtime.inner.control.borrow_mut().set_agent(agent.clone());
+        *runtime.inner.agent.borrow_mut() = Some(agent);
         let weak = Rc::downgrade(&runtime.inner);
         channel.on_signal(move |envelope| {
             let Some(inner) = weak.upgrade() else { return };
@@ -143,6 +171,11 @@ impl HostRuntime {
     pub fn revoke(&self, id: &str) {
         let out = self.inner.control.borrow_mut().revoke(id);
         self.send_control(out);
+    }
+
+    /// The link to the agent on this computer.
+    pub fn agent(&self) -> Option<AgentLink> {
+        self.inner.agent.borrow().clone()
     }
 
     /// Emergency: everyone loses control now.
@@ -252,6 +285,9 @@ impl HostRuntime {
                 HostRuntime { inner }.paused();
             }
         });
+        if let Some(agent) = &*self.inner.agent.borrow() {
+            agent.surface(Some(media::surface(&capture.track)));
+        }
         // `Clone::clone` copies the handle; `.clone()` would be JS `track.clone()` (a new track).
         let track = Clone::clone(&capture.track);
         let old = self.inner.capture.replace(Some((capture, listener)));
@@ -291,6 +327,9 @@ impl HostRuntime {
 
     /// The browser's "Stop sharing" ended the track.
     fn paused(&self) {
+        if let Some(agent) = &*self.inner.agent.borrow() {
+            agent.surface(None);
+        }
         self.inner.view.share.set(ShareState::Paused);
         let actions = self
             .inner

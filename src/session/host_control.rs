@@ -12,6 +12,8 @@ use pairux_core::control::{
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::link::ControllerSecret;
 
+use super::agent_link::AgentLink;
+
 /// Most recent input events kept for the diagnostics panel.
 const LOG_LEN: usize = 200;
 
@@ -78,7 +80,8 @@ impl Default for ControlSignals {
 }
 
 /// The browser's input sink: draws cursors, click ripples and key badges over the preview, and
-/// keeps an input log. (A native agent would inject instead; see `pairux_core::control::sink`.)
+/// keeps an input log. When the PairUX agent is paired, accepted input also goes to it (see
+/// `agent_link`), which applies it to the OS.
 pub struct BrowserSink {
     view: ControlSignals,
     /// Sanitised display names by participant id.
@@ -208,6 +211,10 @@ pub struct HostControl {
     relay: CursorRelay,
     sink: BrowserSink,
     view: ControlSignals,
+    /// The agent on this computer, which applies accepted input to the OS when paired.
+    agent: Option<AgentLink>,
+    /// Whether the agent drives the OS now (controllers are told).
+    drives: bool,
 }
 
 impl HostControl {
@@ -223,6 +230,29 @@ impl HostControl {
                 next_mark: 0,
             },
             view,
+            agent: None,
+            drives: false,
+        }
+    }
+
+    pub fn set_agent(&mut self, agent: AgentLink) {
+        agent.holders(&self.leases.holders());
+        self.agent = Some(agent);
+    }
+
+    /// The agent started or stopped driving the OS: everyone hears of it with the holders.
+    pub fn set_drives(&mut self, drives: bool) -> Vec<Outgoing> {
+        if self.drives == drives {
+            return Vec::new();
+        }
+        self.drives = drives;
+        vec![Outgoing::All(self.state())]
+    }
+
+    fn state(&self) -> ControlMsg {
+        ControlMsg::State {
+            holders: self.leases.holders(),
+            agent: self.drives,
         }
     }
 
@@ -236,12 +266,7 @@ impl HostControl {
         self.leases.issue_challenge(id, nonce.clone());
         vec![
             Outgoing::To(id.to_owned(), ControlMsg::Challenge { nonce }),
-            Outgoing::To(
-                id.to_owned(),
-                ControlMsg::State {
-                    holders: self.leases.holders(),
-                },
-            ),
+            Outgoing::To(id.to_owned(), self.state()),
         ]
     }
 
@@ -322,6 +347,10 @@ impl HostControl {
         self.view.stats.set(self.gate.stats());
         if verdict.is_err() {
             return Vec::new();
+        }
+        // The agent first: it is what the controller is waiting for.
+        if let Some(agent) = &self.agent {
+            agent.input(id, &event);
         }
         self.sink.input(id, &event);
         if let InputKind::Move { x, y } = event.kind {
@@ -407,8 +436,11 @@ impl HostControl {
         self.view.requests.set(self.leases.requests());
         if holders_changed {
             let holders = self.leases.holders();
+            if let Some(agent) = &self.agent {
+                agent.holders(&holders);
+            }
             self.sink.holders(&holders);
-            out.push(Outgoing::All(ControlMsg::State { holders }));
+            out.push(Outgoing::All(self.state()));
         }
         out
     }

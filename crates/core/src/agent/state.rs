@@ -466,8 +466,8 @@ impl Agent {
                         out.extend(self.sync_modifiers(from, *m));
                     }
                     // A repeat is the OS's business once the key is down.
-                    if !self.keys.contains_key(&ev) {
-                        self.keys.insert(ev, from.to_owned());
+                    if let std::collections::btree_map::Entry::Vacant(slot) = self.keys.entry(ev) {
+                        slot.insert(from.to_owned());
                         out.push(Action::Inject(Inject::Key {
                             evdev: ev,
                             down: true,

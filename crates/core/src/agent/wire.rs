@@ -259,7 +259,7 @@ mod tests {
         );
         let many = format!(
             r#"{{"v":1,"t":"holders","ids":[{}]}}"#,
-            vec![r#""a""#; MAX_HOLDERS + 1].join(",")
+            [r#""a""#; MAX_HOLDERS + 1].join(",")
         );
         assert!(matches!(
             PageMsg::decode(&many),

@@ -29,6 +29,7 @@ pub struct ControlClient {
     nonce: Option<String>,
     state: ControlState,
     seq: u64,
+    agent: bool,
 }
 
 impl ControlClient {
@@ -40,11 +41,17 @@ impl ControlClient {
             nonce: None,
             state: ControlState::None,
             seq: 0,
+            agent: false,
         }
     }
 
     pub fn state(&self) -> ControlState {
         self.state
+    }
+
+    /// Whether the host said its agent applies granted input to its computer.
+    pub fn agent(&self) -> bool {
+        self.agent
     }
 
     /// Whether a request can be made now (controller link and a challenge received).
@@ -71,7 +78,8 @@ impl ControlClient {
                 self.state = ControlState::None;
             }
             ControlMsg::Revoke => self.state = ControlState::None,
-            ControlMsg::State { holders } => {
+            ControlMsg::State { holders, agent } => {
+                self.agent = *agent;
                 let holds = holders.contains(&self.me);
                 match (self.state, holds) {
                     (ControlState::Granted, false) => self.state = ControlState::None,
@@ -127,6 +135,7 @@ impl ControlClient {
     pub fn disconnected(&mut self) {
         self.nonce = None;
         self.state = ControlState::None;
+        self.agent = false;
     }
 
     /// Wraps an input event with the next sequence number, if we hold control.
@@ -229,6 +238,7 @@ mod tests {
         c.request(&binding());
         c.on_message(&ControlMsg::State {
             holders: vec!["c".into()],
+            agent: false,
         });
         assert_eq!(c.state(), ControlState::Granted);
         assert_eq!(c.release(), Some(ControlMsg::Release));
@@ -249,7 +259,8 @@ mod tests {
         assert_eq!(v.on_message(&ControlMsg::Grant), Some(ControlMsg::Release));
         assert_eq!(
             v.on_message(&ControlMsg::State {
-                holders: vec!["v".into()]
+                holders: vec!["v".into()],
+                agent: false,
             }),
             Some(ControlMsg::Release)
         );

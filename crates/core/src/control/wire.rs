@@ -35,9 +35,12 @@ pub enum ControlMsg {
     Revoke,
     /// Participant → host: gives control back.
     Release,
-    /// Host → everyone: who holds control now.
+    /// Host → everyone: who holds control now, and whether their input drives the host's
+    /// computer (a paired agent) or shows as pointers only.
     State {
         holders: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        agent: bool,
     },
     /// Participant → host: one input event.
     Input(InputEvent),

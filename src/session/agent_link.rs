@@ -1,0 +1,267 @@
+//! The host tab's link to the PairUX agent on its own computer: a loopback WebSocket driven by
+//! the core's [`AgentClient`]. What to send and what it means is the core's; this keeps the
+//! socket, the tab's resume token and the signals the host page reads.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use leptos::prelude::*;
+use pairux_core::agent::{
+    AgentClient, AgentState, ClientEvent, Credential, PageMsg, PairingTarget, SurfaceKind,
+};
+use pairux_core::control::InputEvent;
+
+use crate::platform::timer::Timer;
+use crate::platform::websocket::{Socket, SocketEvent};
+use crate::platform::{location, storage};
+
+/// sessionStorage key of `<port> <resume token>`: this tab re-pairs after a reload.
+const RESUME_KEY: &str = "pairux:agent";
+/// A paired socket that drops is retried this long after (the agent may be restarting).
+const RETRY_MS: u64 = 1500;
+
+/// What the host page shows about the agent.
+#[derive(Clone, Copy)]
+pub struct AgentSignals {
+    pub state: RwSignal<AgentState>,
+    /// The last pairing problem, in words.
+    pub error: RwSignal<Option<String>>,
+}
+
+impl AgentSignals {
+    pub fn new() -> Self {
+        AgentSignals {
+            state: RwSignal::new(AgentState::Absent),
+            error: RwSignal::new(None),
+        }
+    }
+}
+
+impl Default for AgentSignals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Inner {
+    view: AgentSignals,
+    socket: RefCell<Option<Socket>>,
+    client: RefCell<Option<AgentClient>>,
+    surface: RefCell<PageMsg>,
+    holders: RefCell<Vec<String>>,
+    on_emergency: Box<dyn Fn()>,
+    on_state: Box<dyn Fn(AgentState)>,
+    retry: RefCell<Option<Timer>>,
+}
+
+/// Cheap to clone; every clone drives the same link.
+#[derive(Clone)]
+pub struct AgentLink {
+    inner: Rc<Inner>,
+}
+
+impl AgentLink {
+    /// A link that is not connected yet; if this tab paired before a reload, it re-pairs.
+    pub fn new(
+        view: AgentSignals,
+        on_emergency: impl Fn() + 'static,
+        on_state: impl Fn(AgentState) + 'static,
+    ) -> AgentLink {
+        let link = AgentLink {
+            inner: Rc::new(Inner {
+                view,
+                socket: RefCell::new(None),
+                client: RefCell::new(None),
+                surface: RefCell::new(PageMsg::Surface {
+                    kind: SurfaceKind::Other,
+                    w: 0,
+                    h: 0,
+                }),
+                holders: RefCell::new(Vec::new()),
+                on_emergency: Box::new(on_emergency),
+                on_state: Box::new(on_state),
+                retry: RefCell::new(None),
+            }),
+        };
+        link.resume();
+        link
+    }
+
+    pub fn view(&self) -> AgentSignals {
+        self.inner.view
+    }
+
+    /// Pairs with the code a person typed (`ABCDE-FGHJK`, or `…@port`).
+    pub fn pair(&self, typed: &str) {
+        match PairingTarget::parse(typed) {
+            Ok(target) => {
+                self.inner.view.error.set(None);
+                self.connect(target.port, Credential::Code(target.code));
+            }
+            Err(err) => self.inner.view.error.set(Some(err.to_string())),
+        }
+    }
+
+    /// Unpairs this tab: the agent lets go of everything and forgets it.
+    pub fn disconnect(&self) {
+        storage::remove(RESUME_KEY);
+        self.inner.retry.borrow_mut().take();
+        self.inner.client.borrow_mut().take();
+        if let Some(socket) = self.inner.socket.borrow_mut().take() {
+            socket.close(1000, "unpaired");
+        }
+        self.set_state(AgentState::Absent);
+    }
+
+    fn resume(&self) {
+        let Some(saved) = storage::get(RESUME_KEY) else {
+            return;
+        };
+        let parsed = saved
+            .split_once(' ')
+            .and_then(|(port, token)| Some((port.parse::<u16>().ok()?, token.to_owned())));
+        match parsed {
+            Some((port, token)) => self.connect(port, Credential::Resume(token)),
+            None => storage::remove(RESUME_KEY),
+        }
+    }
+
+    fn connect(&self, port: u16, credential: Credential) {
+        self.inner.retry.borrow_mut().take();
+        let origin = match location::origin() {
+            Ok(origin) => origin,
+            Err(err) => {
+                self.inner.view.error.set(Some(err.to_string()));
+                return;
+            }
+        };
+        // The old socket (if any) goes first: one pairing at a time.
+        self.inner.socket.borrow_mut().take();
+        *self.inner.client.borrow_mut() = Some(AgentClient::new(&origin, credential));
+        self.set_state(AgentState::Pairing);
+        let weak = Rc::downgrade(&self.inner);
+        let url = format!("ws://127.0.0.1:{port}/");
+        match Socket::open(&url, move |event| on_event(&weak, port, event)) {
+            Ok(socket) => *self.inner.socket.borrow_mut() = Some(socket),
+            Err(err) => {
+                self.inner.view.error.set(Some(format!(
+                    "Cannot reach the agent on this computer ({err})."
+                )));
+                self.set_state(AgentState::Absent);
+            }
+        }
+    }
+
+    fn set_state(&self, state: AgentState) {
+        if self.inner.view.state.get_untracked() != state {
+            self.inner.view.state.set(state);
+            (self.inner.on_state)(state);
+        }
+    }
+
+    fn paired(&self) -> bool {
+        matches!(
+            self.inner.view.state.get_untracked(),
+            AgentState::Connected { .. }
+        )
+    }
+
+    fn send(&self, msg: &PageMsg) {
+        if let Some(socket) = &*self.inner.socket.borrow() {
+            let _ = socket.send_text(&msg.encode());
+        }
+    }
+
+    /// An input event the host's gate accepted from `from`.
+    pub fn input(&self, from: &str, e: &InputEvent) {
+        if self.paired() {
+            self.send(&PageMsg::Input {
+                from: from.to_owned(),
+                e: e.clone(),
+            });
+        }
+    }
+
+    /// The holders changed.
+    pub fn holders(&self, ids: &[String]) {
+        *self.inner.holders.borrow_mut() = ids.to_vec();
+        if self.paired() {
+            self.send(&PageMsg::Holders { ids: ids.to_vec() });
+        }
+    }
+
+    /// What is shared now (`None`: nothing, e.g. sharing stopped).
+    pub fn surface(&self, surface: Option<(SurfaceKind, u32, u32)>) {
+        let (kind, w, h) = surface.unwrap_or((SurfaceKind::Other, 0, 0));
+        let msg = PageMsg::Surface { kind, w, h };
+        *self.inner.surface.borrow_mut() = msg.clone();
+        if self.paired() {
+            self.send(&msg);
+        }
+    }
+}
+
+fn on_event(weak: &Weak<Inner>, port: u16, event: SocketEvent) {
+    let Some(inner) = weak.upgrade() else { return };
+    let link = AgentLink { inner };
+    match event {
+        SocketEvent::Open => {}
+        SocketEvent::Text(text) => {
+            let events = match &mut *link.inner.client.borrow_mut() {
+                Some(client) => client.on_frame(&text),
+                None => return,
+            };
+            for event in events {
+                match event {
+                    ClientEvent::Send(frame) => {
+                        if let Some(socket) = &*link.inner.socket.borrow() {
+                            let _ = socket.send_text(&frame);
+                        }
+                    }
+                    ClientEvent::Remember(token) => {
+                        let _ = storage::set(RESUME_KEY, &format!("{port} {token}"));
+                    }
+                    ClientEvent::Refused(sentence) => {
+                        storage::remove(RESUME_KEY);
+                        link.inner.view.error.set(Some(sentence.to_owned()));
+                    }
+                    ClientEvent::Paired => {
+                        link.inner.view.error.set(None);
+                        let surface = link.inner.surface.borrow().clone();
+                        let holders = link.inner.holders.borrow().clone();
+                        // Not through `send`'s paired check: the state flips just below.
+                        if let Some(socket) = &*link.inner.socket.borrow() {
+                            let _ = socket.send_text(&surface.encode());
+                            let _ = socket.send_text(&PageMsg::Holders { ids: holders }.encode());
+                        }
+                    }
+                    ClientEvent::Emergency => (link.inner.on_emergency)(),
+                    ClientEvent::State(state) => link.set_state(state),
+                }
+            }
+        }
+        SocketEvent::Binary(_) => {}
+        SocketEvent::Closed { .. } => {
+            let was_paired = link.paired();
+            let never_answered =
+                matches!(link.inner.view.state.get_untracked(), AgentState::Pairing);
+            link.inner.socket.borrow_mut().take();
+            link.inner.client.borrow_mut().take();
+            link.set_state(AgentState::Absent);
+            if never_answered && link.inner.view.error.get_untracked().is_none() {
+                link.inner.view.error.set(Some(format!(
+                    "No PairUX agent answered on this computer (port {port}). Start it and enter the code it shows."
+                )));
+            }
+            // A paired agent that went away may be restarting: try the tab's token again.
+            if was_paired && storage::get(RESUME_KEY).is_some() {
+                let weak = Rc::downgrade(&link.inner);
+                *link.inner.retry.borrow_mut() = Some(Timer::after(RETRY_MS, move || {
+                    if let Some(inner) = weak.upgrade() {
+                        AgentLink { inner }.resume();
+                    }
+                }));
+            }
+        }
+    }
+}
