@@ -250,7 +250,7 @@ fn on_event(weak: &Weak<Inner>, port: u16, event: SocketEvent) {
             link.set_state(AgentState::Absent);
             if never_answered && link.inner.view.error.get_untracked().is_none() {
                 link.inner.view.error.set(Some(format!(
-                    "No PairUX agent answered on this computer (port {port}). Start it and enter the code it shows."
+                    "No PairUX agent accepted this page on port {port}. Start the agent (with --origin set to this page's address if it is not the default) and enter the code it shows."
                 )));
             }
             // A paired agent that went away may be restarting: try the tab's token again.

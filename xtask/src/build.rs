@@ -1,4 +1,5 @@
-//! `cargo xtask build`: the release app in `dist/` (Trunk) and the native server binary.
+//! `cargo xtask build`: the release app in `dist/` (Trunk) and the native binaries (server,
+//! agent).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -35,16 +36,31 @@ pub fn trunk_release() -> Command {
     c
 }
 
-/// The server binary, built with the native profile.
+/// The server and agent binaries, built with the native profile.
 pub fn server() -> Result<()> {
-    run(cargo().args([
+    run(&mut native())
+}
+
+pub fn native() -> Command {
+    let mut c = cargo();
+    c.args([
         "build",
         "--profile",
         NATIVE_PROFILE,
         "-p",
         "pairux-server",
+        "-p",
+        "pairux-agent",
         "--bins",
-    ]))
+    ]);
+    c
+}
+
+pub fn agent_bin() -> PathBuf {
+    util::root()
+        .join("target")
+        .join(NATIVE_PROFILE)
+        .join("pairux-agent")
 }
 
 pub fn server_bin() -> PathBuf {

@@ -32,6 +32,9 @@ enum Command {
     Run {
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Also start the PairUX agent on this desktop (granted control drives this computer).
+        #[arg(long)]
+        agent: bool,
     },
     /// Every lint and test; ends with one line `N passed, M failed`.
     Test {
@@ -51,7 +54,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Setup => setup::run(),
         Command::Build => setup::unless_skipped().and_then(|()| build::all()),
-        Command::Run { port } => setup::unless_skipped().and_then(|()| run::run(port)),
+        Command::Run { port, agent } => {
+            setup::unless_skipped().and_then(|()| run::run(port, agent))
+        }
         Command::Test { only } => setup::unless_skipped().and_then(|()| test::run(only.as_deref())),
         Command::Ci => setup::unless_skipped().and_then(|()| test::run(None)),
         Command::Bench { name } => setup::unless_skipped().and_then(|()| bench::run(&name)),

@@ -7,11 +7,38 @@ use anyhow::{Context, Result};
 
 use crate::{build, util};
 
-pub fn run(port: u16) -> Result<()> {
+/// Stops the agent when `run` returns (Ctrl-C reaches it directly, too).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn run(port: u16, agent: bool) -> Result<()> {
     build::all()?;
     let secret = persistent_secret()?;
     let url = format!("http://127.0.0.1:{port}");
+    // The agent on this desktop, for the pages of this stack (both spellings of its address).
+    let _agent = if agent {
+        let child = std::process::Command::new(build::agent_bin())
+            .args(["--origin", &url])
+            .args(["--origin", &format!("http://localhost:{port}")])
+            .spawn()
+            .context("starting pairux-agent")?;
+        Some(Child(child))
+    } else {
+        None
+    };
     println!("\nPairUX is running at {url}  (Ctrl-C to stop)\n");
+    if agent {
+        println!(
+            "The PairUX agent runs on this desktop: start a session at {url}, enter the pairing code \
+             it printed above under \"Agent\", and granted controllers drive this computer.\n"
+        );
+    }
     util::run(
         std::process::Command::new(build::server_bin())
             .current_dir(util::root())

@@ -11,7 +11,15 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Debian packages the build and the tests need.
 /// (wasm-opt comes from npm's `binaryen`: Debian's 108 miscompiles wasm-bindgen's output.)
-const DEBIAN_PACKAGES: &[&str] = &["chromium", "chromium-driver", "iproute2"];
+/// (xvfb, xdotool and x11-utils' xev: the agent's journeys on a real X server.)
+const DEBIAN_PACKAGES: &[&str] = &[
+    "chromium",
+    "chromium-driver",
+    "iproute2",
+    "xvfb",
+    "xdotool",
+    "x11-utils",
+];
 
 /// `setup`, unless `PAIRUX_SKIP_SETUP=1` (e.g. inside a network namespace without registries).
 pub fn unless_skipped() -> Result<()> {

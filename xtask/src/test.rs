@@ -173,17 +173,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
     let browser_suites = ["wasm-bindgen-test", "conformance", "e2e"];
     if browser_suites.iter().any(|s| r.wants(s)) {
         let built = r.step("build-app", &mut build::trunk_release())
-            & r.step(
-                "build-server",
-                cargo().args([
-                    "build",
-                    "--profile",
-                    build::NATIVE_PROFILE,
-                    "-p",
-                    "pairux-server",
-                    "--bins",
-                ]),
-            )
+            & r.step("build-server", &mut build::native())
             & r.step(
                 "build-wasm-tests",
                 cargo().args(["test", "-p", "pairux-web", "--target", WASM, "--no-run"]),
@@ -205,6 +195,7 @@ fn browser(r: &mut Runner) -> Result<()> {
     let dist = build::dist();
     let node_env = |c: &mut Command| {
         c.env("PAIRUX_SERVER_BIN", &server)
+            .env("PAIRUX_AGENT_BIN", build::agent_bin())
             .env("PAIRUX_DIST", &dist)
             .env("PAIRUX_IN_NETNS", "1");
     };

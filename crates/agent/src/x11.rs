@@ -81,6 +81,10 @@ pub fn hotkey(pressed: impl Fn() + Send + 'static) -> Result<(), String> {
         .spawn(move || {
             while let Ok(event) = conn.wait_for_event() {
                 if let Event::KeyPress(_) = event {
+                    // The press made our passive grab an active one: the whole keyboard is ours
+                    // until the chord is up. End it first (and wait until the server has), so
+                    // the keys we are about to release reach the app that has focus.
+                    let _ = conn.ungrab_keyboard(x11rb::CURRENT_TIME).map(|c| c.check());
                     pressed();
                 }
             }

@@ -1,0 +1,314 @@
+// The PairUX agent on a real X server (Xvfb): a granted controller's input arrives at a real X
+// client (xev) where it was aimed; revoke, Esc-Esc, the emergency hotkey and unpairing let go
+// of everything; pages without the code or from another origin, and viewers, get nothing in.
+
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort } from './lib/harness.mjs';
+import { startXvfb, startRecorder, startAgent, xdotool, SCREEN } from './lib/desktop.mjs';
+
+const s = { pages: [] };
+
+async function page() {
+  const p = await newPage(s.browser);
+  s.pages.push(p);
+  return p;
+}
+
+before(async () => {
+  s.x = await startXvfb();
+  s.rec = await startRecorder(s.x.display);
+  s.server = await startServer();
+  s.agentPort = await freePort();
+  s.agent = await startAgent(s.x.display, { origin: s.server.url, port: s.agentPort });
+  s.browser = await launchBrowser();
+});
+
+// A failed journey must not leave its host paired for the next one.
+afterEach(async () => {
+  for (const page of s.pages.splice(0)) await page.context().close().catch(() => {});
+});
+
+after(async () => {
+  await s.browser?.close();
+  await s.server?.stop();
+  if (process.env.PAIRUX_AGENT_LOG) console.error(s.agent?.log());
+  s.agent?.stop();
+  s.rec?.stop();
+  s.x?.stop();
+});
+
+/** Records the data channels a page receives, to forge messages on them. */
+function recordChannels() {
+  const Orig = window.RTCPeerConnection;
+  window.__channels = [];
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('datachannel', (e) => window.__channels.push(e.channel));
+    }
+  };
+}
+
+async function hostSession(url = s.server.url) {
+  const host = await page();
+  await openApp(host, url);
+  // The screen picker (fake, "Entire screen"): a monitor surface, as a person would share.
+  await host.getByTestId('start-session').click();
+  await host.getByTestId('invite-controller-link').waitFor();
+  return host;
+}
+
+async function join(link, { spy = false } = {}) {
+  const guest = await page();
+  if (spy) await guest.addInitScript(recordChannels);
+  await openApp(guest, link);
+  await decoding(guest);
+  return guest;
+}
+
+const agentCode = () => `${s.agent.code()}`;
+
+async function pair(host) {
+  await host.getByTestId('agent-code').fill(agentCode());
+  await host.getByTestId('agent-pair').click();
+  await host.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 10_000 });
+}
+
+async function grant(host, controller, cid) {
+  await controller.getByTestId('request-control').click();
+  await host.getByTestId(`grant-control-${cid}`).click({ timeout: 10_000 });
+  await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
+}
+
+/** Where a normalised point of the shared picture is on the controller's page. */
+async function aim(controller, nx, ny) {
+  const r = await controller.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    const b = v.getBoundingClientRect();
+    const scale = Math.min(b.width / v.videoWidth, b.height / v.videoHeight);
+    const w = v.videoWidth * scale;
+    const h = v.videoHeight * scale;
+    return { x: b.x + (b.width - w) / 2, y: b.y + (b.height - h) / 2, w, h };
+  });
+  return [r.x + nx * r.w, r.y + ny * r.h];
+}
+
+/** The screen pixel a normalised point maps to. */
+const px = (nx, ny) => [Math.round(nx * (SCREEN.w - 1)), Math.round(ny * (SCREEN.h - 1))];
+const near = (ev, [x, y], tol = 3) => Math.abs(ev.x - x) <= tol && Math.abs(ev.y - y) <= tol;
+
+/** A key event by its unshifted name (a release under Shift reports the shifted keysym). */
+const key = (e, type, name) => e.type === type && e.name?.toLowerCase() === name.toLowerCase();
+
+/** Keys (by name when pressed) the recorder saw pressed and not released since `from`. */
+function heldKeys(from) {
+  const held = new Map();
+  for (const e of s.rec.since(from)) {
+    if (e.type === 'KeyPress') held.set(e.keycode, e.name);
+    if (e.type === 'KeyRelease') held.delete(e.keycode);
+  }
+  return [...held.values()];
+}
+
+/**
+ * Clicks at a fresh point and waits for it: anything the controller did before it was sent
+ * before it, on an ordered channel, so its arrival proves the earlier events are all in.
+ */
+async function sentinel(controller, nx, ny) {
+  const from = s.rec.mark();
+  await controller.mouse.click(...(await aim(controller, nx, ny)));
+  const hit = await s.rec.waitFor((e) => e.type === 'ButtonPress' && near(e, px(nx, ny)), from);
+  return s.rec.events.indexOf(hit);
+}
+
+test('a page without the code, or from another origin, is refused and drives nothing', async () => {
+  const from = s.rec.mark();
+  const host = await hostSession();
+  assert.equal(await host.getByTestId('agent-state').textContent(), 'absent');
+  assert.match(await host.getByTestId('agent-sentence').textContent(), /pointers only — start the PairUX agent/);
+
+  // A typo is caught before anything is sent; a wrong code is refused by the agent.
+  await host.getByTestId('agent-code').fill('ABCDE');
+  await host.getByTestId('agent-pair').click();
+  assert.match(await host.getByTestId('agent-error').textContent(), /10 letters and digits/);
+  const wrong = agentCode().startsWith('Z') ? 'YYYYY-YYYYY' : 'ZZZZZ-ZZZZZ';
+  await host.getByTestId('agent-code').fill(`${wrong}@${s.agentPort}`);
+  await host.getByTestId('agent-pair').click();
+  await host.getByTestId('agent-error').filter({ hasText: 'did not accept that code' }).waitFor({ timeout: 10_000 });
+  assert.equal(await host.getByTestId('agent-state').textContent(), 'absent');
+
+  // The same app from another origin (localhost, not 127.0.0.1), with the right code: the
+  // agent does not even open a socket for it.
+  const elsewhere = await hostSession(s.server.url.replace('127.0.0.1', 'localhost'));
+  await elsewhere.getByTestId('agent-code').fill(agentCode());
+  await elsewhere.getByTestId('agent-pair').click();
+  await elsewhere.getByTestId('agent-error').filter({ hasText: 'No PairUX agent accepted this page' }).waitFor({ timeout: 10_000 });
+  assert.equal(await elsewhere.getByTestId('agent-state').textContent(), 'absent');
+  const direct = await elsewhere.evaluate((port) => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.onopen = () => resolve('open');
+    ws.onclose = () => resolve('closed');
+  }), s.agentPort);
+  assert.equal(direct, 'closed');
+
+  // The right code still pairs the right page (the refusals cost it nothing).
+  await pair(host);
+  assert.deepEqual(s.rec.since(from).filter((e) => e.type !== 'MotionNotify'), []);
+  for (const p of [host, elsewhere]) await p.context().close();
+});
+
+test('a granted controller drives the desktop: click where aimed, keys, modifiers, wheel', async () => {
+  const host = await hostSession();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  await pair(host);
+  assert.equal(await host.getByTestId('agent-sentence').textContent(), 'Control drives this computer.');
+  await grant(host, controller, cid);
+  // The controller is told its input drives the host's computer.
+  await controller.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 5_000 });
+
+  const from = s.rec.mark();
+  await controller.mouse.click(...(await aim(controller, 0.25, 0.5)));
+  const press = await s.rec.waitFor((e) => e.type === 'ButtonPress' && e.button === 1, from);
+  assert.ok(near(press, px(0.25, 0.5)), `click at ${press.x},${press.y}, aimed at ${px(0.25, 0.5)}`);
+  await s.rec.waitFor((e) => e.type === 'ButtonRelease' && e.button === 1, from);
+
+  await controller.keyboard.type('hi');
+  await controller.keyboard.press('Shift+KeyA');
+  await controller.keyboard.press('Control+KeyB');
+  await controller.mouse.wheel(0, 120);
+  await s.rec.waitFor((e) => e.type === 'ButtonPress' && e.button === 5, from);
+  const keys = s.rec.since(from).filter((e) => e.type === 'KeyPress').map((e) => [e.name, e.state & 0x5]);
+  assert.deepEqual(keys, [['h', 0], ['i', 0], ['Shift_L', 0], ['A', 1], ['Control_L', 0], ['b', 4]]);
+  assert.deepEqual(heldKeys(from), []);
+  // The host's page still draws the controller's pointer.
+  await host.getByTestId(`remote-cursor-${cid}`).waitFor({ timeout: 5_000 });
+  assert.deepEqual(host.errors, []);
+  for (const p of [host, controller]) await p.context().close();
+});
+
+test('revoke, Esc-Esc and the emergency hotkey let go of held keys; nothing more arrives', async () => {
+  const host = await hostSession();
+  const link = await host.getByTestId('invite-controller-link').inputValue();
+  // One controller per way of losing control (each asks twice at most: the host's request
+  // budget is a couple of requests, then one every two seconds).
+  const [a, b, c] = [await join(link, { spy: true }), await join(link), await join(link)];
+  const [aid, bid, cid] = [await myId(a), await myId(b), await myId(c)];
+  await pair(host);
+
+  // Revoke while a key is held down: the desktop sees it released.
+  await grant(host, a, aid);
+  await sentinel(a, 0.5, 0.5);
+  let from = s.rec.mark();
+  await a.keyboard.down('KeyX');
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'x'), from);
+  await host.getByTestId(`revoke-control-${aid}`).click();
+  await s.rec.waitFor((e) => key(e, 'KeyRelease', 'x'), from);
+  await a.keyboard.up('KeyX');
+  // Forged input on the revoked controller's own channel is dropped by the host.
+  await a.evaluate(() => {
+    const ch = window.__channels.find((c) => c.label === 'pairux');
+    ch.send(JSON.stringify({ v: 1, t: 'input', seq: 1e9, ts: 0, k: 'key_down', key: 'q', code: 'KeyQ', m: 0, rep: false }));
+  });
+  await a.keyboard.type('w');
+  await grant(host, a, aid);
+  let mark = await sentinel(a, 0.2, 0.2);
+  // Only x (the X server auto-repeats a held key), and it ends released; no q, no w.
+  const keys = s.rec.events.slice(from, mark).filter((e) => e.type.startsWith('Key'));
+  assert.deepEqual([...new Set(keys.map((e) => e.name))], ['x']);
+  assert.equal(keys.at(-1).type, 'KeyRelease');
+  await host.getByTestId(`revoke-control-${aid}`).click();
+
+  // Esc twice on the controller's side releases; what it types afterwards goes nowhere.
+  await grant(host, b, bid);
+  from = s.rec.mark();
+  await b.keyboard.down('KeyM');
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'm'), from);
+  await b.keyboard.press('Escape');
+  await b.keyboard.press('Escape');
+  await b.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
+  await s.rec.waitFor((e) => key(e, 'KeyRelease', 'm'), from);
+  await b.keyboard.up('KeyM');
+  await b.keyboard.type('z');
+  await grant(host, b, bid);
+  mark = await sentinel(b, 0.3, 0.3);
+  assert.ok(!s.rec.events.slice(from, mark).some((e) => e.name?.toLowerCase() === 'z'), 'nothing typed after Esc-Esc');
+  assert.deepEqual(heldKeys(from), []);
+
+  // The host presses Ctrl+Shift+Esc on its computer, wherever its focus is: everyone loses
+  // control and what they held is let go.
+  await grant(host, c, cid);
+  from = s.rec.mark();
+  await c.keyboard.down('KeyN');
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'n'), from);
+  await xdotool(s.x.display, 'key', 'ctrl+shift+Escape');
+  for (const p of [b, c]) await p.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
+  await s.rec.waitFor((e) => key(e, 'KeyRelease', 'n'), from);
+  assert.equal(await host.locator('[data-testid^=revoke-control-]').count(), 0);
+  await c.keyboard.up('KeyN');
+  await c.keyboard.type('k');
+  await grant(host, c, cid);
+  mark = await sentinel(c, 0.4, 0.4);
+  assert.ok(!s.rec.events.slice(from, mark).some((e) => e.name?.toLowerCase() === 'k'), 'nothing typed after the hotkey');
+  // (xdotool's own Ctrl and Shift were the host's keys, released by xdotool.)
+  assert.deepEqual(heldKeys(from).filter((k) => !['Control_L', 'Shift_L'].includes(k)), []);
+});
+
+test("a viewer's forged input never reaches the desktop; unpairing and a closed tab let go", async () => {
+  const host = await hostSession();
+  const hostLink = await host.getByTestId('invite-controller-link').inputValue();
+  const controller = await join(hostLink);
+  const viewer = await join(await host.getByTestId('invite-viewer-link').inputValue(), { spy: true });
+  const cid = await myId(controller);
+  await pair(host);
+  await grant(host, controller, cid);
+  await sentinel(controller, 0.5, 0.5);
+
+  let from = s.rec.mark();
+  await viewer.evaluate((holder) => {
+    const ch = window.__channels.find((c) => c.label === 'pairux');
+    const send = (m) => ch.send(JSON.stringify({ v: 1, ...m }));
+    for (let seq = 1; seq <= 5; seq++) send({ t: 'input', seq, ts: 0, k: 'down', x: 0.9, y: 0.9, b: 'left' });
+    send({ t: 'input', seq: 6, ts: 0, k: 'key_down', key: 'v', code: 'KeyV', m: 0, rep: false });
+    // Pretending to be the holder changes nothing: the host knows which channel spoke.
+    send({ t: 'input', seq: 7, ts: 0, from: holder, k: 'key_down', key: 'v', code: 'KeyV', m: 0, rep: false });
+  }, cid);
+  let mark = await sentinel(controller, 0.6, 0.6);
+  const between = s.rec.events.slice(from, mark);
+  assert.ok(!between.some((e) => e.name?.toLowerCase() === 'v'), 'no forged key');
+  assert.ok(!between.some((e) => e.type === 'ButtonPress' && near(e, px(0.9, 0.9))), 'no forged click');
+
+  // Unpair while the controller holds a key: released, and the page shows pointers only.
+  from = s.rec.mark();
+  await controller.keyboard.down('KeyG');
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'g'), from);
+  await host.getByTestId('agent-disconnect').click();
+  await s.rec.waitFor((e) => key(e, 'KeyRelease', 'g'), from);
+  assert.equal(await host.getByTestId('agent-state').textContent(), 'absent');
+  await controller.locator('[data-testid=agent-state]:text-is("absent")').waitFor({ timeout: 5_000 });
+  await controller.keyboard.up('KeyG');
+  await controller.keyboard.type('j');
+  // Pair again (the old code is spent; the agent shows a new one).
+  await pair(host);
+  mark = await sentinel(controller, 0.7, 0.7);
+  assert.ok(!s.rec.events.slice(from, mark).some((e) => e.name?.toLowerCase() === 'j'), 'nothing while unpaired');
+
+  // A reload of the host's tab re-pairs by itself (the tab's token, never the code); it
+  // drives again once the host shares its screen again.
+  await host.reload();
+  await host.getByTestId('share-again').click({ timeout: 15_000 });
+  await host.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 15_000 });
+
+  // Closing the host's tab mid-keypress releases the key.
+  await decoding(controller);
+  await controller.locator('[data-testid=request-control]:not([disabled])').waitFor({ timeout: 15_000 });
+  await grant(host, controller, cid);
+  from = s.rec.mark();
+  await controller.keyboard.down('KeyU');
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'u'), from);
+  await host.context().close();
+  await s.rec.waitFor((e) => key(e, 'KeyRelease', 'u'), from);
+  assert.deepEqual(heldKeys(from), []);
+  for (const p of [controller, viewer]) await p.context().close();
+});
