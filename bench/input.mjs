@@ -34,6 +34,7 @@ import path from 'node:path';
 import { startServer, launchBrowser, openApp } from '../tests/e2e/lib/harness.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentiles, round1 } from './lib/stats.mjs';
+import { agentPhase } from './lib/agent-phase.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -571,6 +572,16 @@ async function main() {
     figures.load_avg_1m_after = round1(os.loadavg()[0]);
     figures.page_errors = errors.length;
 
+    // The agent stage: the same controller events applied to a real X server by pairux-agent.
+    console.error('input bench: through the agent to an X client …');
+    await host.context().close();
+    const agent = await agentPhase(server.url);
+    figures.agent_events = agent.samples.length;
+    Object.assign(figures, percentiles('agent_ms', agent.samples, [50, 95, 99]));
+    figures.agent_unmatched = agent.unmatched;
+    figures.agent_clock_rtt_ms = round1(agent.rtt);
+    raw.agent = agent;
+
     Object.assign(raw, { rect, offsets, gate, played, busy, errors, ctl, sink, cur, wire, split, pairs: input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })), cursor: cursor.samples });
     if (errors.length) console.error(`  page errors: ${errors.slice(0, 5).join(' | ')}`);
   } catch (err) {
@@ -588,8 +599,8 @@ async function main() {
   if (failure) {
     console.error(`input bench: FAILED: ${failure.stack ?? failure}`);
     process.exitCode = 1;
-  } else if (!figures.events || !figures.cursor_events) {
-    console.error('input bench: FAILED: no matched input or cursor events');
+  } else if (!figures.events || !figures.cursor_events || !figures.agent_events) {
+    console.error('input bench: FAILED: no matched input, cursor or agent events');
     process.exitCode = 1;
   }
 }

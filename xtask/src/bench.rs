@@ -147,7 +147,8 @@ fn media() -> Result<()> {
 
 /// Remote-control latency: controller input → the host's input sink, and controller pointer →
 /// the relayed cursor drawn on a viewer (bench/input.mjs: headless Chromium host, controller and
-/// viewer against pairux-server serving the release build), in the loopback-only namespace.
+/// viewer against pairux-server serving the release build), in the loopback-only namespace;
+/// then controller input → a real X client through pairux-agent on Xvfb (`agent_ms_*`).
 /// Also writes `input-samples.json`.
 fn input() -> Result<()> {
     build::all()?;
@@ -160,6 +161,7 @@ fn input() -> Result<()> {
             .arg("--out")
             .arg(&json)
             .env("PAIRUX_SERVER_BIN", build::server_bin())
+            .env("PAIRUX_AGENT_BIN", build::agent_bin())
             .env("PAIRUX_DIST", build::dist())
             .env("PAIRUX_IN_NETNS", "1"),
     );
