@@ -4,7 +4,7 @@
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort } from './lib/harness.mjs';
+import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort, recordChannels, pictureRect } from './lib/harness.mjs';
 import { startXvfb, startRecorder, startAgent, xdotool, SCREEN } from './lib/desktop.mjs';
 
 const s = { pages: [] };
@@ -38,18 +38,6 @@ after(async () => {
   s.x?.stop();
 });
 
-/** Records the data channels a page receives, to forge messages on them. */
-function recordChannels() {
-  const Orig = window.RTCPeerConnection;
-  window.__channels = [];
-  window.RTCPeerConnection = class extends Orig {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('datachannel', (e) => window.__channels.push(e.channel));
-    }
-  };
-}
-
 async function hostSession(url = s.server.url) {
   const host = await page();
   await openApp(host, url);
@@ -67,7 +55,7 @@ async function join(link, { spy = false } = {}) {
   return guest;
 }
 
-const agentCode = () => `${s.agent.code()}`;
+const agentCode = () => s.agent.code();
 
 async function pair(host) {
   await host.getByTestId('agent-code').fill(agentCode());
@@ -83,14 +71,7 @@ async function grant(host, controller, cid) {
 
 /** Where a normalised point of the shared picture is on the controller's page. */
 async function aim(controller, nx, ny) {
-  const r = await controller.evaluate(() => {
-    const v = document.querySelector('[data-testid=remote-video]');
-    const b = v.getBoundingClientRect();
-    const scale = Math.min(b.width / v.videoWidth, b.height / v.videoHeight);
-    const w = v.videoWidth * scale;
-    const h = v.videoHeight * scale;
-    return { x: b.x + (b.width - w) / 2, y: b.y + (b.height - h) / 2, w, h };
-  });
+  const r = await pictureRect(controller);
   return [r.x + nx * r.w, r.y + ny * r.h];
 }
 

@@ -4,21 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, myId, decoding } from './lib/harness.mjs';
+import { useStack, newPage, openApp, myId, decoding, recordChannels, pictureRect } from './lib/harness.mjs';
 
 const stack = useStack();
-
-/** Records every data channel a page's peer connections receive (for forging messages). */
-function recordChannels() {
-  const Orig = window.RTCPeerConnection;
-  window.__channels = [];
-  window.RTCPeerConnection = class extends Orig {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('datachannel', (e) => window.__channels.push(e.channel));
-    }
-  };
-}
 
 async function join(link, { spy = false } = {}) {
   const page = await newPage(stack.browser);
@@ -26,18 +14,6 @@ async function join(link, { spy = false } = {}) {
   await openApp(page, link);
   await decoding(page);
   return page;
-}
-
-/** The picture's rectangle on the page (the video is object-fit: contain). */
-async function pictureRect(page) {
-  return page.evaluate(() => {
-    const v = document.querySelector('[data-testid=remote-video]');
-    const r = v.getBoundingClientRect();
-    const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
-    const w = v.videoWidth * scale;
-    const h = v.videoHeight * scale;
-    return { x: r.x + (r.width - w) / 2, y: r.y + (r.height - h) / 2, w, h };
-  });
 }
 
 async function sinkLog(host) {

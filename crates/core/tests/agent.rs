@@ -81,6 +81,16 @@ fn input(from: &str, seq: u64, kind: InputKind) -> String {
     })
 }
 
+/// `from`'s input event, forwarded by the paired page (socket 1).
+fn act(a: &mut Agent, from: &str, seq: u64, kind: InputKind) -> Vec<Action> {
+    a.text(0, 1, &input(from, seq, kind), &rnd(0))
+}
+
+/// Any other frame from the paired page (socket 1).
+fn say(a: &mut Agent, msg: PageMsg) -> Vec<Action> {
+    a.text(0, 1, &frame(msg), &rnd(0))
+}
+
 fn key_down(code: &str, key: &str, m: u8) -> InputKind {
     InputKind::KeyDown {
         key: key.into(),
@@ -95,23 +105,19 @@ fn driving() -> Agent {
     let mut a = agent(vec![SCREEN]);
     let code = a.code();
     pair(&mut a, 1, &code);
-    a.text(
-        0,
-        1,
-        &frame(PageMsg::Surface {
+    say(
+        &mut a,
+        PageMsg::Surface {
             kind: SurfaceKind::Monitor,
             w: 1280,
             h: 720,
-        }),
-        &rnd(0),
+        },
     );
-    a.text(
-        0,
-        1,
-        &frame(PageMsg::Holders {
+    say(
+        &mut a,
+        PageMsg::Holders {
             ids: vec!["p1".into()],
-        }),
-        &rnd(0),
+        },
     );
     a
 }
@@ -254,19 +260,15 @@ fn a_resume_token_works_once() {
 #[test]
 fn only_holders_drive_and_coordinates_map_to_the_display() {
     let mut a = driving();
-    let out = a.text(
-        0,
+    let out = act(
+        &mut a,
+        "p1",
         1,
-        &input(
-            "p1",
-            1,
-            InputKind::Down {
-                x: 0.5,
-                y: 0.25,
-                b: Button::Left,
-            },
-        ),
-        &rnd(0),
+        InputKind::Down {
+            x: 0.5,
+            y: 0.25,
+            b: Button::Left,
+        },
     );
     assert_eq!(
         injected(&out),
@@ -278,35 +280,21 @@ fn only_holders_drive_and_coordinates_map_to_the_display() {
             }
         ]
     );
-    let out = a.text(
-        0,
-        1,
-        &input("p1", 2, InputKind::Move { x: 1.0, y: 1.0 }),
-        &rnd(0),
-    );
+    let out = act(&mut a, "p1", 2, InputKind::Move { x: 1.0, y: 1.0 });
     assert_eq!(injected(&out), vec![Inject::MoveTo { x: 1279, y: 719 }]);
     // Out of range is clamped to the screen.
-    let out = a.text(
-        0,
-        1,
-        &input("p1", 3, InputKind::Move { x: -3.0, y: 9.0 }),
-        &rnd(0),
-    );
+    let out = act(&mut a, "p1", 3, InputKind::Move { x: -3.0, y: 9.0 });
     assert_eq!(injected(&out), vec![Inject::MoveTo { x: 0, y: 719 }]);
     // Someone who is not a holder.
-    let out = a.text(
-        0,
+    let out = act(
+        &mut a,
+        "viewer",
         1,
-        &input(
-            "viewer",
-            1,
-            InputKind::Down {
-                x: 0.1,
-                y: 0.1,
-                b: Button::Right,
-            },
-        ),
-        &rnd(0),
+        InputKind::Down {
+            x: 0.1,
+            y: 0.1,
+            b: Button::Right,
+        },
     );
     assert!(injected(&out).is_empty());
     assert_eq!(a.stats().not_holder, 1);
@@ -329,34 +317,25 @@ fn a_second_display_is_found_by_size_or_not_at_all() {
     let mut a = agent(vec![left, right]);
     let code = a.code();
     pair(&mut a, 1, &code);
-    a.text(
-        0,
-        1,
-        &frame(PageMsg::Holders {
+    say(
+        &mut a,
+        PageMsg::Holders {
             ids: vec!["p1".into()],
-        }),
-        &rnd(0),
+        },
     );
     let surface = |a: &mut Agent, w, h| {
-        a.text(
-            0,
-            1,
-            &frame(PageMsg::Surface {
+        say(
+            a,
+            PageMsg::Surface {
                 kind: SurfaceKind::Monitor,
                 w,
                 h,
-            }),
-            &rnd(0),
+            },
         )
     };
     surface(&mut a, 2560, 1440);
     assert_eq!(a.target(), Ok(right));
-    let out = a.text(
-        0,
-        1,
-        &input("p1", 1, InputKind::Move { x: 0.0, y: 0.0 }),
-        &rnd(0),
-    );
+    let out = act(&mut a, "p1", 1, InputKind::Move { x: 0.0, y: 0.0 });
     assert_eq!(injected(&out), vec![Inject::MoveTo { x: 1920, y: 0 }]);
     // Both are 16:9: a scaled capture cannot say which.
     let out = surface(&mut a, 1280, 720);
@@ -367,28 +346,21 @@ fn a_second_display_is_found_by_size_or_not_at_all() {
             why: Some(PointersOnly::WhichDisplay)
         }]
     );
-    let out = a.text(
-        0,
-        1,
-        &input("p1", 2, InputKind::Move { x: 0.0, y: 0.0 }),
-        &rnd(0),
-    );
+    let out = act(&mut a, "p1", 2, InputKind::Move { x: 0.0, y: 0.0 });
     assert!(injected(&out).is_empty());
 }
 
 #[test]
 fn a_shared_window_is_pointers_only_and_lets_go() {
     let mut a = driving();
-    a.text(0, 1, &input("p1", 1, key_down("KeyA", "a", 0)), &rnd(0));
-    let out = a.text(
-        0,
-        1,
-        &frame(PageMsg::Surface {
+    act(&mut a, "p1", 1, key_down("KeyA", "a", 0));
+    let out = say(
+        &mut a,
+        PageMsg::Surface {
             kind: SurfaceKind::Window,
             w: 800,
             h: 600,
-        }),
-        &rnd(0),
+        },
     );
     assert_eq!(
         injected(&out),
@@ -404,12 +376,7 @@ fn a_shared_window_is_pointers_only_and_lets_go() {
             why: Some(PointersOnly::NotAScreen)
         }]
     );
-    let out = a.text(
-        0,
-        1,
-        &input("p1", 2, InputKind::Move { x: 0.5, y: 0.5 }),
-        &rnd(0),
-    );
+    let out = act(&mut a, "p1", 2, InputKind::Move { x: 0.5, y: 0.5 });
     assert!(injected(&out).is_empty());
     assert_eq!(a.stats().not_driving, 1);
 }
@@ -417,26 +384,17 @@ fn a_shared_window_is_pointers_only_and_lets_go() {
 #[test]
 fn nothing_stays_held_when_a_holder_goes_the_page_goes_or_the_host_panics() {
     let press = |a: &mut Agent| {
-        a.text(
-            0,
-            1,
-            &input("p1", 1, key_down("ShiftLeft", "Shift", 1)),
-            &rnd(0),
-        );
-        a.text(0, 1, &input("p1", 2, key_down("KeyA", "A", 1)), &rnd(0));
-        a.text(
-            0,
-            1,
-            &input(
-                "p1",
-                3,
-                InputKind::Down {
-                    x: 0.5,
-                    y: 0.5,
-                    b: Button::Left,
-                },
-            ),
-            &rnd(0),
+        act(a, "p1", 1, key_down("ShiftLeft", "Shift", 1));
+        act(a, "p1", 2, key_down("KeyA", "A", 1));
+        act(
+            a,
+            "p1",
+            3,
+            InputKind::Down {
+                x: 0.5,
+                y: 0.5,
+                b: Button::Left,
+            },
         );
     };
     let released = vec![
@@ -456,7 +414,7 @@ fn nothing_stays_held_when_a_holder_goes_the_page_goes_or_the_host_panics() {
 
     let mut a = driving();
     press(&mut a);
-    let out = a.text(0, 1, &frame(PageMsg::Holders { ids: vec![] }), &rnd(0));
+    let out = say(&mut a, PageMsg::Holders { ids: vec![] });
     assert_eq!(injected(&out), released, "revoked");
 
     let mut a = driving();
@@ -469,35 +427,26 @@ fn nothing_stays_held_when_a_holder_goes_the_page_goes_or_the_host_panics() {
     assert_eq!(injected(&out), released, "emergency");
     assert_eq!(sent(&out, 1), vec![AgentMsg::Emergency]);
     // After the hotkey, nobody drives until the page names holders again.
-    let out = a.text(
-        0,
-        1,
-        &input("p1", 4, InputKind::Move { x: 0.5, y: 0.5 }),
-        &rnd(0),
-    );
+    let out = act(&mut a, "p1", 4, InputKind::Move { x: 0.5, y: 0.5 });
     assert!(injected(&out).is_empty());
 }
 
 #[test]
 fn another_holder_keeps_what_it_holds() {
     let mut a = driving();
-    a.text(
-        0,
-        1,
-        &frame(PageMsg::Holders {
+    say(
+        &mut a,
+        PageMsg::Holders {
             ids: vec!["p1".into(), "p2".into()],
-        }),
-        &rnd(0),
+        },
     );
-    a.text(0, 1, &input("p1", 1, key_down("KeyA", "a", 0)), &rnd(0));
-    a.text(0, 1, &input("p2", 1, key_down("KeyB", "b", 0)), &rnd(0));
-    let out = a.text(
-        0,
-        1,
-        &frame(PageMsg::Holders {
+    act(&mut a, "p1", 1, key_down("KeyA", "a", 0));
+    act(&mut a, "p2", 1, key_down("KeyB", "b", 0));
+    let out = say(
+        &mut a,
+        PageMsg::Holders {
             ids: vec!["p2".into()],
-        }),
-        &rnd(0),
+        },
     );
     assert_eq!(
         injected(&out),
@@ -512,12 +461,7 @@ fn another_holder_keeps_what_it_holds() {
 fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
     let mut a = driving();
     // Ctrl held according to the event although its own key-down never came.
-    let out = a.text(
-        0,
-        1,
-        &input("p1", 1, key_down("KeyC", "c", Modifiers::CTRL)),
-        &rnd(0),
-    );
+    let out = act(&mut a, "p1", 1, key_down("KeyC", "c", Modifiers::CTRL));
     assert_eq!(
         injected(&out),
         vec![
@@ -531,22 +475,18 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
             }
         ]
     );
-    a.text(
-        0,
-        1,
-        &input(
-            "p1",
-            2,
-            InputKind::KeyUp {
-                key: "c".into(),
-                code: "KeyC".into(),
-                m: Modifiers(2),
-            },
-        ),
-        &rnd(0),
+    act(
+        &mut a,
+        "p1",
+        2,
+        InputKind::KeyUp {
+            key: "c".into(),
+            code: "KeyC".into(),
+            m: Modifiers(2),
+        },
     );
     // The ctrl key-up was lost: the next key says no modifier, so it is let go first.
-    let out = a.text(0, 1, &input("p1", 3, key_down("KeyV", "v", 0)), &rnd(0));
+    let out = act(&mut a, "p1", 3, key_down("KeyV", "v", 0));
     assert_eq!(
         injected(&out),
         vec![
@@ -560,15 +500,11 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
             }
         ]
     );
-    let out = a.text(
-        0,
-        1,
-        &input(
-            "p1",
-            4,
-            key_down("Escape", "Escape", Modifiers::CTRL | Modifiers::SHIFT),
-        ),
-        &rnd(0),
+    let out = act(
+        &mut a,
+        "p1",
+        4,
+        key_down("Escape", "Escape", Modifiers::CTRL | Modifiers::SHIFT),
     );
     assert!(!injected(&out).contains(&Inject::Key {
         evdev: 1,
@@ -576,12 +512,7 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
     }));
     assert_eq!(a.stats().reserved, 1);
     // A plain Escape is typed.
-    let out = a.text(
-        0,
-        1,
-        &input("p1", 5, key_down("Escape", "Escape", 0)),
-        &rnd(0),
-    );
+    let out = act(&mut a, "p1", 5, key_down("Escape", "Escape", 0));
     assert!(injected(&out).contains(&Inject::Key {
         evdev: 1,
         down: true
@@ -591,21 +522,17 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
 #[test]
 fn text_wheel_and_double_click() {
     let mut a = driving();
-    let out = a.text(
-        0,
+    let out = act(
+        &mut a,
+        "p1",
         1,
-        &input(
-            "p1",
-            1,
-            InputKind::Text {
-                text: "héllo\u{7}".into(),
-            },
-        ),
-        &rnd(0),
+        InputKind::Text {
+            text: "héllo\u{7}".into(),
+        },
     );
     assert_eq!(injected(&out), vec![Inject::Text("héllo".into())]);
     // A key with no physical equivalent types what it produced.
-    let out = a.text(0, 1, &input("p1", 2, key_down("Lang1", "ä", 0)), &rnd(0));
+    let out = act(&mut a, "p1", 2, key_down("Lang1", "ä", 0));
     assert_eq!(injected(&out), vec![Inject::Text("ä".into())]);
     // Trackpad deltas add up to notches.
     let wheel = |dy| InputKind::Wheel {
@@ -614,8 +541,8 @@ fn text_wheel_and_double_click() {
         dx: 0.0,
         dy,
     };
-    assert!(injected(&a.text(0, 1, &input("p1", 3, wheel(60.0)), &rnd(0))).is_empty());
-    let out = a.text(0, 1, &input("p1", 4, wheel(60.0)), &rnd(0));
+    assert!(injected(&act(&mut a, "p1", 3, wheel(60.0))).is_empty());
+    let out = act(&mut a, "p1", 4, wheel(60.0));
     assert_eq!(
         injected(&out),
         vec![
@@ -623,21 +550,17 @@ fn text_wheel_and_double_click() {
             Inject::Scroll { dx: 0, dy: 1 }
         ]
     );
-    let out = a.text(0, 1, &input("p1", 5, wheel(-300.0)), &rnd(0));
+    let out = act(&mut a, "p1", 5, wheel(-300.0));
     assert!(injected(&out).contains(&Inject::Scroll { dx: 0, dy: -2 }));
-    let out = a.text(
-        0,
-        1,
-        &input(
-            "p1",
-            6,
-            InputKind::Dbl {
-                x: 0.5,
-                y: 0.5,
-                b: Button::Left,
-            },
-        ),
-        &rnd(0),
+    let out = act(
+        &mut a,
+        "p1",
+        6,
+        InputKind::Dbl {
+            x: 0.5,
+            y: 0.5,
+            b: Button::Left,
+        },
     );
     assert!(injected(&out).is_empty());
 }
@@ -671,13 +594,11 @@ fn input_is_rate_limited() {
 fn an_unpaired_socket_can_only_pair() {
     let mut a = agent(vec![SCREEN]);
     a.open(1, Some(ORIGIN), &[0; 16]);
-    let out = a.text(
-        0,
-        1,
-        &frame(PageMsg::Holders {
+    let out = say(
+        &mut a,
+        PageMsg::Holders {
             ids: vec!["p1".into()],
-        }),
-        &rnd(0),
+        },
     );
     assert!(closed(&out, 1));
     a.open(2, Some(ORIGIN), &[0; 16]);

@@ -154,3 +154,27 @@ export async function decoding(page, { minFrames = 2, timeout = 20_000 } = {}) {
     return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > n;
   }, minFrames, { timeout });
 }
+
+/** An init script: keeps every data channel the page receives in `window.__channels`. */
+export function recordChannels() {
+  const Orig = window.RTCPeerConnection;
+  window.__channels = [];
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('datachannel', (e) => window.__channels.push(e.channel));
+    }
+  };
+}
+
+/** The shared picture's rectangle on a guest's page (the video is object-fit: contain). */
+export async function pictureRect(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    const r = v.getBoundingClientRect();
+    const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+    const w = v.videoWidth * scale;
+    const h = v.videoHeight * scale;
+    return { x: r.x + (r.width - w) / 2, y: r.y + (r.height - h) / 2, w, h };
+  });
+}
