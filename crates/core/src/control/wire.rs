@@ -229,6 +229,22 @@ mod tests {
         );
         assert_eq!(ControlMsg::decode(&ev.encode()), Ok(ev));
         assert_eq!(ControlMsg::Grant.encode(), r#"{"v":1,"t":"grant"}"#);
+        // `agent` is said only when true; an older host's state reads as pointers only.
+        let state = ControlMsg::State {
+            holders: vec!["a".into()],
+            agent: true,
+        };
+        assert_eq!(
+            state.encode(),
+            r#"{"v":1,"t":"state","holders":["a"],"agent":true}"#
+        );
+        assert_eq!(
+            ControlMsg::decode(r#"{"v":1,"t":"state","holders":[]}"#),
+            Ok(ControlMsg::State {
+                holders: vec![],
+                agent: false
+            })
+        );
         let key = ControlMsg::Input(InputEvent {
             seq: 1,
             ts: 2,
