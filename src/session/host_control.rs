@@ -303,6 +303,11 @@ impl HostControl {
         };
         if !self.budget.admit_parsed(now, id, &msg) {
             self.view.budget.set(self.budget.stats());
+            // Someone who asked again too soon hears "no" (and may ask later) rather than
+            // waiting on a toast that will never come.
+            if matches!(msg, ControlMsg::Request { .. }) {
+                return vec![Outgoing::To(id.to_owned(), ControlMsg::Deny)];
+            }
             return Vec::new();
         }
         match msg {
