@@ -17,6 +17,7 @@ pub mod realtime_client;
 pub mod role;
 pub mod roster;
 pub mod session;
+mod versioned;
 
 pub use link::{LinkError, SessionId, SessionLink};
 pub use role::Role;

@@ -4,9 +4,11 @@
 //! reuse the data channel's [`InputEvent`] unchanged, so what the host's gate accepted is what
 //! the agent reads.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::control::InputEvent;
+use crate::versioned::{self, VersionedError};
 
 /// Version every frame carries (`"v"`).
 pub const AGENT_PROTOCOL_VERSION: u8 = 1;
@@ -107,33 +109,26 @@ pub enum FrameError {
     Malformed(String),
 }
 
-#[derive(Serialize)]
-struct Out<'a, T> {
-    v: u8,
-    #[serde(flatten)]
-    msg: &'a T,
+impl From<VersionedError> for FrameError {
+    fn from(err: VersionedError) -> Self {
+        match err {
+            VersionedError::TooLarge => FrameError::TooLarge,
+            VersionedError::Version(v) => FrameError::Version(v),
+            VersionedError::Malformed(why) => FrameError::Malformed(why),
+        }
+    }
 }
 
 fn encode<T: Serialize>(msg: &T) -> String {
-    serde_json::to_string(&Out {
-        v: AGENT_PROTOCOL_VERSION,
-        msg,
-    })
-    .expect("agent frames always serialise")
+    versioned::encode(AGENT_PROTOCOL_VERSION, msg)
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, FrameError> {
-    if text.len() > MAX_FRAME_BYTES {
-        return Err(FrameError::TooLarge);
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    match value.get("v").and_then(serde_json::Value::as_u64) {
-        Some(v) if v == u64::from(AGENT_PROTOCOL_VERSION) => {}
-        Some(v) => return Err(FrameError::Version(v)),
-        None => return Err(FrameError::Malformed("no version".into())),
-    }
-    serde_json::from_value(value).map_err(|e| FrameError::Malformed(e.to_string()))
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, FrameError> {
+    Ok(versioned::decode(
+        text,
+        MAX_FRAME_BYTES,
+        AGENT_PROTOCOL_VERSION,
+    )?)
 }
 
 impl AgentMsg {

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::versioned::{self, VersionedError};
+
 /// Version every message carries (`"v"`).
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Longest message accepted.
@@ -176,34 +178,27 @@ pub enum WireError {
     Malformed(String),
 }
 
-#[derive(Serialize)]
-struct Out<'a> {
-    v: u8,
-    #[serde(flatten)]
-    msg: &'a ControlMsg,
+impl From<VersionedError> for WireError {
+    fn from(err: VersionedError) -> Self {
+        match err {
+            VersionedError::TooLarge => WireError::TooLarge,
+            VersionedError::Version(v) => WireError::Version(v),
+            VersionedError::Malformed(why) => WireError::Malformed(why),
+        }
+    }
 }
 
 impl ControlMsg {
     pub fn encode(&self) -> String {
-        serde_json::to_string(&Out {
-            v: PROTOCOL_VERSION,
-            msg: self,
-        })
-        .expect("control messages always serialise")
+        versioned::encode(PROTOCOL_VERSION, self)
     }
 
     pub fn decode(text: &str) -> Result<ControlMsg, WireError> {
-        if text.len() > MAX_MESSAGE_BYTES {
-            return Err(WireError::TooLarge);
-        }
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
-        match value.get("v").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
-            Some(v) => return Err(WireError::Version(v)),
-            None => return Err(WireError::Malformed("no version".into())),
-        }
-        serde_json::from_value(value).map_err(|e| WireError::Malformed(e.to_string()))
+        Ok(versioned::decode(
+            text,
+            MAX_MESSAGE_BYTES,
+            PROTOCOL_VERSION,
+        )?)
     }
 }
 
