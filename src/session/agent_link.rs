@@ -50,7 +50,7 @@ struct Inner {
     surface: RefCell<PageMsg>,
     holders: RefCell<Vec<String>>,
     on_emergency: Box<dyn Fn()>,
-    on_state: Box<dyn Fn(AgentState)>,
+    on_drives: Box<dyn Fn()>,
     retry: RefCell<Option<Timer>>,
 }
 
@@ -62,10 +62,11 @@ pub struct AgentLink {
 
 impl AgentLink {
     /// A link that is not connected yet; if this tab paired before a reload, it re-pairs.
+    /// `on_drives` is called whenever [`AgentLink::drives`] changes.
     pub fn new(
         view: AgentSignals,
         on_emergency: impl Fn() + 'static,
-        on_state: impl Fn(AgentState) + 'static,
+        on_drives: impl Fn() + 'static,
     ) -> AgentLink {
         let link = AgentLink {
             inner: Rc::new(Inner {
@@ -79,16 +80,12 @@ impl AgentLink {
                 }),
                 holders: RefCell::new(Vec::new()),
                 on_emergency: Box::new(on_emergency),
-                on_state: Box::new(on_state),
+                on_drives: Box::new(on_drives),
                 retry: RefCell::new(None),
             }),
         };
         link.resume();
         link
-    }
-
-    pub fn view(&self) -> AgentSignals {
-        self.inner.view
     }
 
     /// Pairs with the code a person typed (`ABCDE-FGHJK`, or `…@port`).
@@ -153,10 +150,21 @@ impl AgentLink {
     }
 
     fn set_state(&self, state: AgentState) {
+        let drove = self.drives();
         if self.inner.view.state.get_untracked() != state {
             self.inner.view.state.set(state);
-            (self.inner.on_state)(state);
         }
+        if self.drives() != drove {
+            (self.inner.on_drives)();
+        }
+    }
+
+    /// Whether granted input reaches the OS now.
+    pub fn drives(&self) -> bool {
+        matches!(
+            self.inner.view.state.get_untracked(),
+            AgentState::Connected { drives: true, .. }
+        )
     }
 
     fn paired(&self) -> bool {
@@ -166,10 +174,14 @@ impl AgentLink {
         )
     }
 
-    fn send(&self, msg: &PageMsg) {
+    fn send_text(&self, text: &str) {
         if let Some(socket) = &*self.inner.socket.borrow() {
-            let _ = socket.send_text(&msg.encode());
+            let _ = socket.send_text(text);
         }
+    }
+
+    fn send(&self, msg: &PageMsg) {
+        self.send_text(&msg.encode());
     }
 
     /// An input event the host's gate accepted from `from`.
@@ -213,11 +225,7 @@ fn on_event(weak: &Weak<Inner>, port: u16, event: SocketEvent) {
             };
             for event in events {
                 match event {
-                    ClientEvent::Send(frame) => {
-                        if let Some(socket) = &*link.inner.socket.borrow() {
-                            let _ = socket.send_text(&frame);
-                        }
-                    }
+                    ClientEvent::Send(frame) => link.send_text(&frame),
                     ClientEvent::Remember(token) => {
                         let _ = storage::set(RESUME_KEY, &format!("{port} {token}"));
                     }
@@ -227,13 +235,11 @@ fn on_event(weak: &Weak<Inner>, port: u16, event: SocketEvent) {
                     }
                     ClientEvent::Paired => {
                         link.inner.view.error.set(None);
+                        // What the agent must know before any input: the surface and holders.
                         let surface = link.inner.surface.borrow().clone();
                         let holders = link.inner.holders.borrow().clone();
-                        // Not through `send`'s paired check: the state flips just below.
-                        if let Some(socket) = &*link.inner.socket.borrow() {
-                            let _ = socket.send_text(&surface.encode());
-                            let _ = socket.send_text(&PageMsg::Holders { ids: holders }.encode());
-                        }
+                        link.send(&surface);
+                        link.send(&PageMsg::Holders { ids: holders });
                     }
                     ClientEvent::Emergency => (link.inner.on_emergency)(),
                     ClientEvent::State(state) => link.set_state(state),

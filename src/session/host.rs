@@ -70,7 +70,6 @@ struct Inner {
     view: HostSignals,
     control: RefCell<HostControl>,
     control_timer: RefCell<Option<Timer>>,
-    agent: RefCell<Option<AgentLink>>,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -104,10 +103,9 @@ impl HostRuntime {
                 view,
                 control: RefCell::new(HostControl::new(secret, control)),
                 control_timer: RefCell::new(None),
-                agent: RefCell::new(None),
             }),
         };
-        let (on_panic, on_state) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
+        let (on_panic, on_drives) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
         let agent = AgentLink::new(
             runtime.inner.view.agent,
             move || {
@@ -116,19 +114,14 @@ impl HostRuntime {
                     HostRuntime { inner }.revoke_all();
                 }
             },
-            move |state| {
-                if let Some(inner) = on_state.upgrade() {
-                    let drives = matches!(
-                        state,
-                        pairux_core::agent::AgentState::Connected { drives: true, .. }
-                    );
-                    let out = inner.control.borrow_mut().set_drives(drives);
+            move || {
+                if let Some(inner) = on_drives.upgrade() {
+                    let out = inner.control.borrow().drives_changed();
                     HostRuntime { inner }.send_control(out);
                 }
             },
         );
-        runtime.inner.control.borrow_mut().set_agent(agent.clone());
-        *runtime.inner.agent.borrow_mut() = Some(agent);
+        runtime.inner.control.borrow_mut().set_agent(agent);
         let weak = Rc::downgrade(&runtime.inner);
         channel.on_signal(move |envelope| {
             let Some(inner) = weak.upgrade() else { return };
@@ -175,7 +168,7 @@ impl HostRuntime {
 
     /// The link to the agent on this computer.
     pub fn agent(&self) -> Option<AgentLink> {
-        self.inner.agent.borrow().clone()
+        self.inner.control.borrow().agent()
     }
 
     /// Emergency: everyone loses control now.
@@ -285,7 +278,7 @@ impl HostRuntime {
                 HostRuntime { inner }.paused();
             }
         });
-        if let Some(agent) = &*self.inner.agent.borrow() {
+        if let Some(agent) = self.agent() {
             agent.surface(Some(media::surface(&capture.track)));
         }
         // `Clone::clone` copies the handle; `.clone()` would be JS `track.clone()` (a new track).
@@ -327,7 +320,7 @@ impl HostRuntime {
 
     /// The browser's "Stop sharing" ended the track.
     fn paused(&self) {
-        if let Some(agent) = &*self.inner.agent.borrow() {
+        if let Some(agent) = self.agent() {
             agent.surface(None);
         }
         self.inner.view.share.set(ShareState::Paused);

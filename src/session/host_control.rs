@@ -213,8 +213,6 @@ pub struct HostControl {
     view: ControlSignals,
     /// The agent on this computer, which applies accepted input to the OS when paired.
     agent: Option<AgentLink>,
-    /// Whether the agent drives the OS now (controllers are told).
-    drives: bool,
 }
 
 impl HostControl {
@@ -231,7 +229,6 @@ impl HostControl {
             },
             view,
             agent: None,
-            drives: false,
         }
     }
 
@@ -240,19 +237,19 @@ impl HostControl {
         self.agent = Some(agent);
     }
 
+    pub fn agent(&self) -> Option<AgentLink> {
+        self.agent.clone()
+    }
+
     /// The agent started or stopped driving the OS: everyone hears of it with the holders.
-    pub fn set_drives(&mut self, drives: bool) -> Vec<Outgoing> {
-        if self.drives == drives {
-            return Vec::new();
-        }
-        self.drives = drives;
+    pub fn drives_changed(&self) -> Vec<Outgoing> {
         vec![Outgoing::All(self.state())]
     }
 
     fn state(&self) -> ControlMsg {
         ControlMsg::State {
             holders: self.leases.holders(),
-            agent: self.drives,
+            agent: self.agent.as_ref().is_some_and(AgentLink::drives),
         }
     }
 
