@@ -13,7 +13,7 @@ pub const NATIVE_PROFILE: &str = "native";
 
 pub fn all() -> Result<()> {
     app()?;
-    server()
+    run(&mut native())
 }
 
 /// `trunk build --release` into dist/.
@@ -37,10 +37,6 @@ pub fn trunk_release() -> Command {
 }
 
 /// The server and agent binaries, built with the native profile.
-pub fn server() -> Result<()> {
-    run(&mut native())
-}
-
 pub fn native() -> Command {
     let mut c = cargo();
     c.args([
@@ -57,17 +53,15 @@ pub fn native() -> Command {
 }
 
 pub fn agent_bin() -> PathBuf {
-    util::root()
-        .join("target")
-        .join(NATIVE_PROFILE)
-        .join("pairux-agent")
+    native_bin("pairux-agent")
 }
 
 pub fn server_bin() -> PathBuf {
-    util::root()
-        .join("target")
-        .join(NATIVE_PROFILE)
-        .join("pairux-server")
+    native_bin("pairux-server")
+}
+
+fn native_bin(name: &str) -> PathBuf {
+    util::root().join("target").join(NATIVE_PROFILE).join(name)
 }
 
 pub fn dist() -> PathBuf {

@@ -7,28 +7,18 @@ use anyhow::{Context, Result};
 
 use crate::{build, util};
 
-/// Stops the agent when `run` returns (Ctrl-C reaches it directly, too).
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 pub fn run(port: u16, agent: bool) -> Result<()> {
     build::all()?;
     let secret = persistent_secret()?;
     let url = format!("http://127.0.0.1:{port}");
-    // The agent on this desktop, for the pages of this stack (both spellings of its address).
+    // The agent on this desktop, for the pages of this stack (both spellings of its address);
+    // stopped when `run` returns (Ctrl-C reaches it directly, too).
     let _agent = if agent {
-        let child = std::process::Command::new(build::agent_bin())
-            .args(["--origin", &url])
-            .args(["--origin", &format!("http://localhost:{port}")])
-            .spawn()
-            .context("starting pairux-agent")?;
-        Some(Child(child))
+        Some(util::BackgroundProcess::spawn(
+            std::process::Command::new(build::agent_bin())
+                .args(["--origin", &url])
+                .args(["--origin", &format!("http://localhost:{port}")]),
+        )?)
     } else {
         None
     };

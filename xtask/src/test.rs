@@ -11,29 +11,11 @@ use anyhow::Result;
 
 use crate::build;
 use crate::netns::LoopbackNamespace;
-use crate::util::{cargo, run_tee};
+use crate::util::{cargo, run_tee, BackgroundProcess};
 
 const WASM: &str = "wasm32-unknown-unknown";
 /// Where tests/web_realtime.rs finds pairux-server inside the test namespace.
 const WASM_TEST_SERVER: &str = "127.0.0.1:18765";
-
-/// A server for the duration of a suite; killed when dropped.
-struct BackgroundProcess(std::process::Child);
-
-impl BackgroundProcess {
-    /// Starts `c`; whoever uses it waits for it to listen (the namespace's ports are not
-    /// reachable from here).
-    fn spawn(c: &mut Command) -> Result<Self> {
-        Ok(BackgroundProcess(c.spawn()?))
-    }
-}
-
-impl Drop for BackgroundProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Outcome of one suite: counts of cases, or one case for a lint.
 struct Outcome {
@@ -206,6 +188,7 @@ fn browser(r: &mut Runner) -> Result<()> {
         c.args(["--listen", WASM_TEST_SERVER, "--static"])
             .arg(&dist)
             .env("RUST_LOG", "pairux_server=warn");
+        // The namespace's ports are not reachable from here: the test waits for it to listen.
         Some(BackgroundProcess::spawn(&mut c)?)
     } else {
         None

@@ -25,6 +25,27 @@ pub fn cargo() -> Command {
     cmd(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+/// A process that lives as long as this value: killed and reaped when dropped (a server for
+/// a suite, the agent beside `run`).
+pub struct BackgroundProcess(std::process::Child);
+
+impl BackgroundProcess {
+    /// Starts `c`; whoever uses it waits for it to be ready.
+    pub fn spawn(c: &mut Command) -> Result<Self> {
+        Ok(BackgroundProcess(
+            c.spawn()
+                .with_context(|| format!("starting {}", describe(c)))?,
+        ))
+    }
+}
+
+impl Drop for BackgroundProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs a command with inherited output; fails unless it exits 0.
 pub fn run(c: &mut Command) -> Result<()> {
     eprintln!("$ {}", describe(c));
