@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, openApp } from '../tests/e2e/lib/harness.mjs';
+import { startServer, launchBrowser, openApp, grant } from '../tests/e2e/lib/harness.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentiles, round1 } from './lib/stats.mjs';
 import { agentPhase } from './lib/agent-phase.mjs';
@@ -470,11 +470,7 @@ async function main() {
       .getAttribute('data-testid');
     const cid = me.replace('participant-', '');
 
-    await controller.getByTestId('request-control').click();
-    await host.getByTestId(`grant-control-${cid}`).click({ timeout: 10_000 });
-    await controller
-      .locator('[data-testid=control-state]:text-is("granted")')
-      .waitFor({ timeout: 10_000 });
+    await grant(host, controller, cid);
     // The app renders the input log only while diagnostics is open.
     await host.locator('[data-testid=diagnostics] summary').click();
 

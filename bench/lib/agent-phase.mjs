@@ -8,8 +8,8 @@
 // round trip wins; its half is the offset's uncertainty, reported as agent_clock_rtt_ms).
 // xev's pipe to node is part of what is measured (a fraction of a millisecond).
 
-import { launchBrowser, openApp, freePort } from '../../tests/e2e/lib/harness.mjs';
-import { startXvfb, startRecorder, startAgent } from '../../tests/e2e/lib/desktop.mjs';
+import { launchBrowser, openApp, freePort, decoding, grant, myId, pictureRect } from '../../tests/e2e/lib/harness.mjs';
+import { startXvfb, startRecorder, startAgent, pairAgent } from '../../tests/e2e/lib/desktop.mjs';
 
 const STAMP = () => {
   window.__dom = [];
@@ -48,24 +48,11 @@ export async function agentPhase(serverUrl, { actions = 120, intervalMs = 40 } =
     await ctx.addInitScript(STAMP);
     const controller = await ctx.newPage();
     await openApp(controller, link);
-    await controller.waitForFunction(() => {
-      const v = document.querySelector('[data-testid=remote-video]');
-      return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2;
-    }, null, { timeout: 20_000 });
-    const me = await controller.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
-    const cid = me.replace('participant-', '');
-    await host.getByTestId('agent-code').fill(agent.code());
-    await host.getByTestId('agent-pair').click();
-    await host.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 10_000 });
-    await controller.getByTestId('request-control').click();
-    await host.getByTestId(`grant-control-${cid}`).click({ timeout: 10_000 });
-    await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
-    const r = await controller.evaluate(() => {
-      const v = document.querySelector('[data-testid=remote-video]');
-      const b = v.getBoundingClientRect();
-      const scale = Math.min(b.width / v.videoWidth, b.height / v.videoHeight);
-      return { x: b.x + (b.width - v.videoWidth * scale) / 2, y: b.y + (b.height - v.videoHeight * scale) / 2, w: v.videoWidth * scale, h: v.videoHeight * scale };
-    });
+    await decoding(controller);
+    const cid = await myId(controller);
+    await pairAgent(host, agent.code());
+    await grant(host, controller, cid);
+    const r = await pictureRect(controller);
     // Warm-up, then the measured run: clicks and letter keys alternating, one per tick.
     await controller.mouse.click(r.x + r.w / 2, r.y + r.h / 2);
     await sleep(300);

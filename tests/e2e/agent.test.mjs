@@ -4,8 +4,8 @@
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort, recordChannels, pictureRect } from './lib/harness.mjs';
-import { startXvfb, startRecorder, startAgent, xdotool, SCREEN } from './lib/desktop.mjs';
+import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort, recordChannels, pictureRect, grant } from './lib/harness.mjs';
+import { startXvfb, startRecorder, startAgent, pairAgent, xdotool, SCREEN } from './lib/desktop.mjs';
 
 const s = { pages: [] };
 
@@ -57,17 +57,7 @@ async function join(link, { spy = false } = {}) {
 
 const agentCode = () => s.agent.code();
 
-async function pair(host) {
-  await host.getByTestId('agent-code').fill(agentCode());
-  await host.getByTestId('agent-pair').click();
-  await host.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 10_000 });
-}
-
-async function grant(host, controller, cid) {
-  await controller.getByTestId('request-control').click();
-  await host.getByTestId(`grant-control-${cid}`).click({ timeout: 10_000 });
-  await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
-}
+const pair = (host) => pairAgent(host, agentCode());
 
 /** Where a normalised point of the shared picture is on the controller's page. */
 async function aim(controller, nx, ny) {

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, myId, decoding, recordChannels, pictureRect } from './lib/harness.mjs';
+import { useStack, newPage, openApp, myId, decoding, recordChannels, pictureRect, grant } from './lib/harness.mjs';
 
 const stack = useStack();
 
@@ -26,14 +26,6 @@ async function sinkLog(host) {
       y: e.dataset.y === undefined ? null : Number(e.dataset.y),
       text: e.textContent,
     })));
-}
-
-async function grant(host, controller, cid) {
-  await controller.getByTestId('request-control').click();
-  assert.equal(await controller.getByTestId('control-state').textContent(), 'requested');
-  await host.getByTestId(`control-request-${cid}`).waitFor({ timeout: 10_000 });
-  await host.getByTestId(`grant-control-${cid}`).click();
-  await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
 }
 
 test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', async () => {

@@ -144,3 +144,10 @@ export function xdotool(display, ...args) {
     execFile('xdotool', args, { env: { ...process.env, DISPLAY: display } }, (err) => (err ? reject(err) : resolve()));
   });
 }
+
+/** The host pairs its tab with the agent by typing the code the agent shows. */
+export async function pairAgent(host, code) {
+  await host.getByTestId('agent-code').fill(code);
+  await host.getByTestId('agent-pair').click();
+  await host.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 10_000 });
+}

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -177,4 +178,13 @@ export async function pictureRect(page) {
     const h = v.videoHeight * scale;
     return { x: r.x + (r.width - w) / 2, y: r.y + (r.height - h) / 2, w, h };
   });
+}
+
+/** The controller asks for control, the host's toast appears and the host grants it. */
+export async function grant(host, controller, cid) {
+  await controller.getByTestId('request-control').click();
+  assert.equal(await controller.getByTestId('control-state').textContent(), 'requested');
+  await host.getByTestId(`control-request-${cid}`).waitFor({ timeout: 10_000 });
+  await host.getByTestId(`grant-control-${cid}`).click();
+  await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
 }
