@@ -16,9 +16,16 @@ pub struct ClientConfig {
     /// STUN/TURN servers, as RTCIceServer dictionaries.
     #[serde(default)]
     pub ice_servers: Vec<IceServer>,
-    /// Janus endpoint when SFU mode is available.
+    /// Set when SFU mode is available (rooms and tokens come from `accessUrl`).
     #[serde(default)]
     pub sfu: Option<SfuConfig>,
+    /// `POST` here with an [`crate::access::AccessRequest`] for TURN credentials and, in SFU
+    /// mode, a room and a Janus token. `None`: a static deployment without a PairUX server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_url: Option<String>,
+    /// Every connection goes through TURN (`iceTransportPolicy: "relay"`), P2P and SFU alike.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relay_only: bool,
 }
 
 /// One RTCIceServer: `urls` is a string or a list, credentials for TURN.
@@ -39,7 +46,7 @@ pub enum IceUrls {
     Many(Vec<String>),
 }
 
-/// Where the Janus SFU listens.
+/// The SFU's public facts (which node a session uses is in its access grant).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SfuConfig {
@@ -48,7 +55,8 @@ pub struct SfuConfig {
 
 impl ClientConfig {
     /// The config of a server reachable at `public_url` (`http(s)://host[:port]`), whose
-    /// Realtime endpoint is `/realtime/v1/websocket` on the same origin.
+    /// Realtime endpoint is `/realtime/v1/websocket` on the same origin (no SFU, no access
+    /// endpoint: the server adds those when it has them).
     pub fn for_public_url(public_url: &str, anon_key: String, ice_servers: Vec<IceServer>) -> Self {
         let base = public_url.trim_end_matches('/');
         let ws_base = if let Some(rest) = base.strip_prefix("https://") {
@@ -63,6 +71,8 @@ impl ClientConfig {
             anon_key,
             ice_servers,
             sfu: None,
+            access_url: None,
+            relay_only: false,
         }
     }
 }

@@ -4,12 +4,14 @@
 //! as plain milliseconds (`u64`), randomness as caller-provided bytes, so every state machine
 //! here runs natively and deterministically in tests.
 
+pub mod access;
 pub mod agent;
 pub mod config;
 pub mod control;
 pub mod display;
 pub mod e2ee;
 pub mod identity;
+pub mod janus;
 pub mod link;
 pub mod pattern;
 pub mod realtime;

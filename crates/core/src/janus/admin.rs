@@ -1,0 +1,1 @@
+//! Janus admin API frames (filled in by the server work).
