@@ -213,8 +213,14 @@ mod tests {
         let key = AccessKey::derive(&room, &session);
         let req = key.request(&session, 1_000, &[3; NONCE_LEN], Want::Sfu);
         assert_eq!(req.check(1_000), Ok((session, key.verifier())));
-        assert_eq!(req.check(1_000 + MAX_SKEW_SECS), Ok((session, key.verifier())));
-        assert_eq!(req.check(1_000 + MAX_SKEW_SECS + 1), Err(AccessError::Stale));
+        assert_eq!(
+            req.check(1_000 + MAX_SKEW_SECS),
+            Ok((session, key.verifier()))
+        );
+        assert_eq!(
+            req.check(1_000 + MAX_SKEW_SECS + 1),
+            Err(AccessError::Stale)
+        );
 
         let mut r = req.clone();
         r.want = Want::Ice;

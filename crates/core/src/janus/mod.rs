@@ -3,3 +3,8 @@
 //! Facts from Janus 1.1.2 (reference/janus.md); sans-IO like the Realtime client.
 
 pub mod admin;
+pub mod client;
+pub mod wire;
+
+pub use client::{JanusClient, JanusEvent, JanusPhase, JanusRole, Output};
+pub use wire::{Incoming, Jsep, Problem};

@@ -5,7 +5,7 @@
 //! briefly empty after a Realtime restart, but media flows peer to peer): it needs the host
 //! gone from the roster **and** the peer link down, or the host gone for a long grace period.
 
-use super::{RefusalReason, SignalBody, SignalEnvelope};
+use super::{RefusalReason, SfuRoute, SignalBody, SignalEnvelope};
 use crate::roster::Participant;
 use crate::Role;
 
@@ -50,8 +50,12 @@ impl GuestPhase {
 pub enum GuestAction {
     /// Create a (polite) peer connection for the host and wait for its offer.
     ExpectPeer { host: String },
-    /// Close the peer connection.
+    /// Close the peer connection (and any SFU subscription).
     ClosePeer,
+    /// Receive the host's screen from the SFU (replacing any earlier subscription).
+    Subscribe(SfuRoute),
+    /// Stop receiving from the SFU (the host went back to peer to peer).
+    Unsubscribe,
 }
 
 #[derive(Debug)]
@@ -66,6 +70,8 @@ pub struct GuestSession {
     /// The link was up and went down (media may be frozen until it recovers).
     link_lost: bool,
     ended: Option<GuestPhase>,
+    /// The host's SFU publication we follow.
+    route: Option<SfuRoute>,
 }
 
 impl GuestSession {
@@ -80,6 +86,7 @@ impl GuestSession {
             link_up: false,
             link_lost: false,
             ended: None,
+            route: None,
         }
     }
 
@@ -119,6 +126,7 @@ impl GuestSession {
                 self.playing = false;
                 self.link_up = false;
                 self.link_lost = false;
+                self.route = None;
             }
             Some(_) => return Vec::new(),
             None => {}
@@ -134,6 +142,7 @@ impl GuestSession {
                 self.host_missing_since = None;
                 self.playing = false;
                 self.link_up = false;
+                self.route = None;
                 vec![
                     GuestAction::ClosePeer,
                     GuestAction::ExpectPeer { host: other },
@@ -163,6 +172,16 @@ impl GuestSession {
             SignalBody::Share { sharing } => {
                 self.sharing = sharing;
                 Vec::new()
+            }
+            SignalBody::Sfu(route) => {
+                if self.route == route {
+                    return Vec::new();
+                }
+                self.route = route;
+                match route {
+                    Some(route) => vec![GuestAction::Subscribe(route)],
+                    None => vec![GuestAction::Unsubscribe],
+                }
             }
             SignalBody::Description(_) | SignalBody::Candidate(_) => Vec::new(),
         }
@@ -230,6 +249,7 @@ impl GuestSession {
     fn finish(&mut self, phase: GuestPhase) -> Vec<GuestAction> {
         self.ended = Some(phase);
         self.playing = false;
+        self.route = None;
         vec![GuestAction::ClosePeer]
     }
 }
@@ -413,5 +433,37 @@ mod tests {
             ]
         );
         assert_eq!(g.host(), Some("h2"));
+    }
+
+    #[test]
+    fn a_guest_follows_the_hosts_sfu_route() {
+        let mut g = GuestSession::new("g", 0);
+        let host = Participant {
+            id: "h".into(),
+            role: Role::Host,
+            joined_at: 0,
+            profile: serde_json::Value::Null,
+            sig: None,
+            signer: None,
+        };
+        g.on_roster(1, &[&host]);
+        let sfu = |route| SignalEnvelope {
+            from: "h".into(),
+            to: None,
+            body: SignalBody::Sfu(route),
+        };
+        let r = SfuRoute { room: 1, feed: 2 };
+        assert_eq!(g.on_signal(&sfu(Some(r))), vec![GuestAction::Subscribe(r)]);
+        assert!(g.on_signal(&sfu(Some(r))).is_empty());
+        let r2 = SfuRoute { room: 3, feed: 4 };
+        assert_eq!(
+            g.on_signal(&sfu(Some(r2))),
+            vec![GuestAction::Subscribe(r2)]
+        );
+        assert_eq!(g.on_signal(&sfu(None)), vec![GuestAction::Unsubscribe]);
+        // Only the host's routes count.
+        let mut forged = sfu(Some(r));
+        forged.from = "x".into();
+        assert!(g.on_signal(&forged).is_empty());
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{RefusalReason, SignalBody, SignalEnvelope};
+use super::{RefusalReason, SfuRoute, SignalBody, SignalEnvelope};
 use crate::roster::Participant;
 use crate::Role;
 
@@ -24,6 +24,21 @@ impl Limits {
         controllers: 3,
         viewers: 25,
     };
+    /// Viewers cost the host nothing in SFU mode (Janus fans out); the bound is the room's.
+    pub const SFU: Limits = Limits {
+        controllers: 3,
+        viewers: 200,
+    };
+}
+
+/// How the screen reaches guests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// A peer connection with the screen to every guest.
+    P2p,
+    /// The screen is published once to Janus; only controllers get a (data-only) peer
+    /// connection, for control and input, which never cross the SFU.
+    Sfu,
 }
 
 /// Whether the host's screen is being shared right now.
@@ -37,8 +52,9 @@ pub enum ShareState {
 /// What the glue must do for the host.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostAction {
-    /// Create a peer connection for this participant and start negotiating (host offers).
-    OpenPeer { id: String, role: Role },
+    /// Create a peer connection for this participant and start negotiating (host offers);
+    /// `video`: whether it carries the screen (not in SFU mode, where it is data only).
+    OpenPeer { id: String, role: Role, video: bool },
     /// Close and forget this participant's peer connection.
     ClosePeer { id: String },
     /// Broadcast this signal.
@@ -57,6 +73,8 @@ pub struct HostSession {
     refused: BTreeSet<String>,
     share: ShareState,
     ended: bool,
+    topology: Topology,
+    route: Option<SfuRoute>,
 }
 
 impl HostSession {
@@ -70,7 +88,30 @@ impl HostSession {
             refused: BTreeSet::new(),
             share,
             ended: false,
+            topology: Topology::P2p,
+            route: None,
         }
+    }
+
+    /// A host whose screen goes through the SFU.
+    pub fn sfu(me: impl Into<String>, share: ShareState) -> Self {
+        HostSession {
+            topology: Topology::Sfu,
+            ..HostSession::new(me, Limits::SFU, share)
+        }
+    }
+
+    pub fn topology(&self) -> Topology {
+        self.topology
+    }
+
+    /// The screen is (or is no longer) published on the SFU: everyone is told where.
+    pub fn set_route(&mut self, route: Option<SfuRoute>) -> Vec<HostAction> {
+        if self.ended || self.route == route {
+            return Vec::new();
+        }
+        self.route = route;
+        vec![self.signal(None, SignalBody::Sfu(route))]
     }
 
     pub fn share(&self) -> ShareState {
@@ -131,11 +172,18 @@ impl HostSession {
                 continue;
             }
             self.admitted.insert(p.id.clone(), p.role);
-            actions.push(HostAction::OpenPeer {
-                id: p.id.clone(),
-                role: p.role,
-            });
+            let sfu = self.topology == Topology::Sfu;
+            if !sfu || p.role == Role::Controller {
+                actions.push(HostAction::OpenPeer {
+                    id: p.id.clone(),
+                    role: p.role,
+                    video: !sfu,
+                });
+            }
             actions.push(self.signal(Some(&p.id), self.share_signal()));
+            if sfu {
+                actions.push(self.signal(Some(&p.id), SignalBody::Sfu(self.route)));
+            }
         }
         actions
     }
@@ -382,5 +430,52 @@ mod tests {
         );
         assert!(host.leave().is_empty());
         assert!(host.end().is_empty());
+    }
+
+    #[test]
+    fn in_sfu_mode_only_controllers_get_a_data_only_peer_and_everyone_learns_the_route() {
+        let mut host = HostSession::sfu("h", ShareState::Sharing);
+        let route = SfuRoute { room: 7, feed: 9 };
+        let a = host.set_route(Some(route));
+        assert_eq!(
+            a,
+            vec![HostAction::Send(SignalEnvelope {
+                from: "h".into(),
+                to: None,
+                body: SignalBody::Sfu(Some(route))
+            })]
+        );
+        assert!(host.set_route(Some(route)).is_empty());
+        let people = [
+            p("h", Role::Host, 0),
+            p("c1", Role::Controller, 1),
+            p("v1", Role::Viewer, 2),
+        ];
+        let refs: Vec<&Participant> = people.iter().collect();
+        let actions = host.on_roster(&refs);
+        assert!(actions.contains(&HostAction::OpenPeer {
+            id: "c1".into(),
+            role: Role::Controller,
+            video: false
+        }));
+        assert_eq!(opened(&actions), vec!["c1".to_owned()]);
+        assert!(host.is_admitted("v1"));
+        for id in ["c1", "v1"] {
+            assert!(actions.contains(&HostAction::Send(SignalEnvelope {
+                from: "h".into(),
+                to: Some(id.into()),
+                body: SignalBody::Sfu(Some(route))
+            })));
+        }
+        // 30 viewers fit (P2P stops at 25).
+        let many: Vec<Participant> = (0..30)
+            .map(|i| p(&format!("w{i}"), Role::Viewer, 10 + i))
+            .collect();
+        let refs: Vec<&Participant> = many.iter().collect();
+        assert!(refused(&host.on_roster(&refs)).is_empty());
+        // A viewer that leaves presence is forgotten at once (it has no link to wait for).
+        let actions = host.on_roster(&[&people[0]]);
+        assert!(actions.contains(&HostAction::ClosePeer { id: "w0".into() }));
+        assert!(!host.is_admitted("w0"));
     }
 }

@@ -14,13 +14,13 @@ mod signal;
 mod stats;
 
 pub use guest::{GuestAction, GuestPhase, GuestSession, HOST_WAIT_MS};
-pub use host::{HostAction, HostSession, Limits, ShareState};
+pub use host::{HostAction, HostSession, Limits, ShareState, Topology};
 pub use identity::SessionIdentity;
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;
 pub use sealed::{SignalCodec, SignalCounters};
 pub use signal::{
-    CandidateInit, Description, RefusalReason, SdpKind, SignalBody, SignalEnvelope, SignalError,
-    SIGNAL_EVENT,
+    CandidateInit, Description, RefusalReason, SdpKind, SfuRoute, SignalBody, SignalEnvelope,
+    SignalError, SIGNAL_EVENT,
 };
 pub use stats::{LinkQuality, StatsSample, StatsView};

@@ -316,6 +316,8 @@ mod tests {
             SignalBody::Share { sharing: false },
             SignalBody::Ended,
             SignalBody::Leaving,
+            SignalBody::Sfu(Some(crate::session::SfuRoute { room: 1, feed: 2 })),
+            SignalBody::Sfu(None),
         ]
     }
 

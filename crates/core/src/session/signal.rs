@@ -40,6 +40,17 @@ pub enum SignalBody {
     Ended,
     /// The host's page is going away (tab closed, reloaded, navigated).
     Leaving,
+    /// Where the host's screen is published on the SFU (`None`: it is not; media comes peer to
+    /// peer). Sent on change and to each newcomer.
+    Sfu(Option<SfuRoute>),
+}
+
+/// The host's publication on the session's SFU room: guests subscribe to `feed` in `room` (a
+/// room that differs from their grant's means the SFU restarted: ask for a fresh grant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SfuRoute {
+    pub room: u64,
+    pub feed: u64,
 }
 
 /// An RTCSessionDescriptionInit.
