@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 use pairux_core::link::HostIdentity;
+use pairux_core::session::StartMode;
 use pairux_core::{LinkError, Role, SessionLink};
 
 /// The session this page is in, with the role this person has in it.
@@ -14,6 +15,8 @@ pub struct SessionEntry {
     pub role: Role,
     /// The host's private identity key (the host only).
     pub host: Option<HostIdentity>,
+    /// The host's pick of topology (P2P, SFU or Auto).
+    pub mode: StartMode,
 }
 
 impl SessionEntry {
@@ -23,32 +26,39 @@ impl SessionEntry {
             role: link.role(),
             link,
             host: None,
+            mode: StartMode::default(),
         }
     }
 
     /// The host's entry for the session it just created.
-    pub fn host(link: SessionLink, host: HostIdentity) -> Self {
+    pub fn host(link: SessionLink, host: HostIdentity, mode: StartMode) -> Self {
         SessionEntry {
             link,
             role: Role::Host,
             host: Some(host),
+            mode,
         }
     }
 
     /// Remembers this entry in the tab, so a reload resumes it.
     pub fn remember(&self) {
         let text = self.link.resume_text(self.host.as_ref());
-        if let Err(err) = crate::platform::storage::set(&resume_key(&self.link.path()), &text) {
+        let key = resume_key(&self.link.path());
+        if let Err(err) = crate::platform::storage::set(&key, &text) {
             leptos::logging::warn!("a reload will not resume this session: {err}");
         }
+        let _ = crate::platform::storage::set(&format!("{key}:mode"), self.mode.as_str());
     }
 
     /// The entry this tab remembered for the session at `path`, if any.
     pub fn remembered(path: &str) -> Option<Self> {
         let text = crate::platform::storage::get(&resume_key(path))?;
         let (link, host) = SessionLink::parse_resume(path, &text).ok()?;
+        let mode = crate::platform::storage::get(&format!("{}:mode", resume_key(path)))
+            .and_then(|m| StartMode::parse(&m))
+            .unwrap_or_default();
         Some(match host {
-            Some(host) => SessionEntry::host(link, host),
+            Some(host) => SessionEntry::host(link, host, mode),
             None => SessionEntry::guest(link),
         })
     }
@@ -56,6 +66,7 @@ impl SessionEntry {
     /// Forgets this tab's copy (the session ended, or the person left it).
     pub fn forget(&self) {
         crate::platform::storage::remove(&resume_key(&self.link.path()));
+        crate::platform::storage::remove(&format!("{}:mode", resume_key(&self.link.path())));
     }
 }
 

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use pairux_core::link::GENERATE_RANDOM_LEN;
+use pairux_core::session::StartMode;
 use pairux_core::SessionLink;
 
 use super::ErrorBanner;
@@ -13,6 +14,7 @@ pub fn Landing() -> impl IntoView {
     let state = AppState::expect();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let mode = RwSignal::new(StartMode::default());
 
     let open = move |entry: SessionEntry| state.enter(entry);
 
@@ -36,7 +38,7 @@ pub fn Landing() -> impl IntoView {
                 Ok(capture) => {
                     state.capture.set_value(Some(capture));
                     let (link, host) = SessionLink::generate(&random);
-                    open(SessionEntry::host(link, host));
+                    open(SessionEntry::host(link, host, mode.get_untracked()));
                 }
                 Err(err) => error.set(Some(format!(
                     "Nothing is shared yet: the screen picker was closed or refused ({err})."
@@ -87,6 +89,28 @@ pub fn Landing() -> impl IntoView {
                         "Share a test pattern"
                     </button>
                 </div>
+                <fieldset class="modes">
+                    <legend>"Video route"</legend>
+                    {[
+                        (StartMode::Auto, "mode-auto", "Auto", "Direct for small sessions; the server decides when to switch"),
+                        (StartMode::P2p, "mode-p2p", "Direct (P2P)", "Your browser sends to each person: lowest latency, a handful of people"),
+                        (StartMode::Sfu, "mode-sfu", "Video server (SFU)", "Your browser sends once; the server fans out to many"),
+                    ]
+                        .into_iter()
+                        .map(|(m, testid, label, title)| view! {
+                            <label class="inline" title=title>
+                                <input
+                                    type="radio"
+                                    name="mode"
+                                    data-testid=testid
+                                    prop:checked=move || mode.get() == m
+                                    on:change=move |_| mode.set(m)
+                                />
+                                " " {label}
+                            </label>
+                        })
+                        .collect_view()}
+                </fieldset>
             </section>
             <section class="card">
                 <h2>"Your name"</h2>

@@ -5,13 +5,14 @@ use leptos::html;
 use leptos::prelude::*;
 use pairux_core::control::{ControlState, EscEsc, InputKind, VideoLayout, ViewTransform};
 use pairux_core::link::ControllerSecret;
-use pairux_core::session::{GuestPhase, Quality, ShareState};
+use pairux_core::session::{GuestPhase, Quality, ShareState, Topology};
 use pairux_core::Role;
 
 use super::control::{AgentPanel, ControlPanel, ControllerBar, Diagnostics, Surface};
 use super::ErrorBanner;
 use crate::platform::{self, clock, media};
 use crate::realtime::SessionChannel;
+use crate::session::access::Access;
 use crate::session::guest::{GuestRuntime, GuestSignals};
 use crate::session::host::{HostRuntime, HostSignals};
 use crate::session::host_control::ControlSignals;
@@ -54,6 +55,7 @@ pub fn HostStage(
     // The capture made by the click on the landing page, if any.
     let first_capture = state.capture.try_update_value(Option::take).flatten();
     let first_capture = StoredValue::new_local(first_capture);
+    let (link, mode) = (entry.link.clone(), entry.mode);
     Effect::new(move |_| {
         let Some(config) = channel.config.get() else {
             return;
@@ -62,9 +64,13 @@ pub fn HostStage(
             return;
         }
         let capture = first_capture.try_update_value(Option::take).flatten();
+        let access = Access::start(&config, &link);
+        let topology = mode.topology(config.sfu.is_some());
         let rt = HostRuntime::start(
             me.clone(),
-            config,
+            access,
+            &link,
+            topology,
             channel,
             capture,
             view,
@@ -207,7 +213,10 @@ pub fn HostStage(
                             .collect_view()}
                     </select>
                 </label>
-                <span class="badge" data-testid="session-mode">"p2p"</span>
+                <span class="badge" data-testid="session-mode">{move || topology_word(view.topology.get())}</span>
+                {move || view.sfu_problem.get().map(|text| view! {
+                    <span class="notice" data-testid="media-problem">{text}</span>
+                })}
                 <E2eeBadge state=Signal::derive(move || {
                     if platform::transform::TransformApi::detect()
                         == platform::transform::TransformApi::Unsupported
@@ -245,13 +254,16 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
     let esc = StoredValue::new(EscEsc::default());
     let is_controller = entry.role == Role::Controller;
     let secret = StoredValue::new(entry.link.controller.clone());
+    let link = entry.link.clone();
 
     Effect::new(move |_| {
         let Some(config) = channel.config.get() else {
             return;
         };
         if runtime.with_value(Option::is_none) {
-            let rt = GuestRuntime::start(me.clone(), config, channel, view, secret.get_value());
+            let access = Access::start(&config, &link);
+            let rt =
+                GuestRuntime::start(me.clone(), access, &link, channel, view, secret.get_value());
             runtime.set_value(Some(rt));
         }
     });
@@ -543,12 +555,15 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                     };
                     Some(view! { <div class="overlay-msg" data-testid=testid>{text}</div> })
                 }}
+                {move || view.media_problem.get().map(|text| view! {
+                    <div class="overlay-msg" data-testid="media-problem">{text}</div>
+                })}
                 <Show when=move || show_stats.get()>
                     <StatsOverlay view/>
                 </Show>
             </div>
             <div class="viewer-controls">
-                <span class="badge" data-testid="session-mode">"p2p"</span>
+                <span class="badge" data-testid="session-mode">{move || topology_word(view.topology.get())}</span>
                 <E2eeBadge state=Signal::derive(move || {
                     if channel.signals.foreign_host.get() {
                         "decrypt-failed"
@@ -570,6 +585,14 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                 </label>
             </div>
         </Show>
+    }
+}
+
+/// `session-mode`'s word.
+fn topology_word(t: Topology) -> &'static str {
+    match t {
+        Topology::P2p => "p2p",
+        Topology::Sfu => "sfu",
     }
 }
 

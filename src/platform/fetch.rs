@@ -21,6 +21,30 @@ pub enum FetchError {
 pub async fn json<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, FetchError> {
     let init = RequestInit::new();
     init.set_cache(RequestCache::NoStore);
+    send(path, init).await
+}
+
+/// POSTs `body` as JSON to `url` and parses the answer as `T`. A refusal's `{"error": …}` text
+/// is kept for the person.
+pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<T, FetchError> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_cache(RequestCache::NoStore);
+    let text = serde_json::to_string(body).map_err(|e| FetchError::Invalid(e.to_string()))?;
+    init.set_body(&wasm_bindgen::JsValue::from_str(&text));
+    let headers = web_sys::Headers::new().map_err(|e| FetchError::Network(js_error(e)))?;
+    let _ = headers.set("content-type", "application/json");
+    init.set_headers(&headers);
+    send(url, init).await
+}
+
+async fn send<T: serde::de::DeserializeOwned>(
+    path: &str,
+    init: RequestInit,
+) -> Result<T, FetchError> {
     let promise = window()
         .map_err(FetchError::Network)?
         .fetch_with_str_and_init(path, &init);

@@ -5,16 +5,16 @@
 use std::rc::Rc;
 
 use js_sys::{Array, Object, Reflect};
-use pairux_core::config::{ClientConfig, IceUrls};
+use pairux_core::config::{ClientConfig, IceServer, IceUrls};
 use pairux_core::session::{CandidateInit, Description, SdpKind, SignalingState};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
-    RtcIceCandidateInit, RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender,
-    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
-    RtcTrackEvent,
+    RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit,
+    RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use super::transform::{self, TransformApi, TransformWorker};
@@ -51,6 +51,56 @@ const RELIABLE: &str = "pairux";
 /// position matters, and a retransmitted stale one would only add latency).
 const POINTER: &str = "pairux-pointer";
 
+/// The ICE servers and policy a connection uses: config.json's, then the access grant's (with
+/// TURN credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceSetup {
+    pub servers: Vec<IceServer>,
+    /// `iceTransportPolicy: "relay"`.
+    pub relay_only: bool,
+}
+
+impl IceSetup {
+    pub fn from_config(config: &ClientConfig) -> Self {
+        IceSetup {
+            servers: config.ice_servers.clone(),
+            relay_only: config.relay_only,
+        }
+    }
+
+    fn servers_js(&self) -> Array {
+        let servers = Array::new();
+        for server in &self.servers {
+            let urls: JsValue = match &server.urls {
+                IceUrls::One(url) => JsValue::from_str(url),
+                IceUrls::Many(urls) => urls
+                    .iter()
+                    .map(|u| JsValue::from_str(u))
+                    .collect::<Array>()
+                    .into(),
+            };
+            let ice = RtcIceServer::new();
+            ice.set_urls(&urls);
+            if let Some(u) = &server.username {
+                ice.set_username(u);
+            }
+            if let Some(c) = &server.credential {
+                ice.set_credential(c);
+            }
+            servers.push(&ice);
+        }
+        servers
+    }
+
+    fn policy(&self) -> RtcIceTransportPolicy {
+        if self.relay_only {
+            RtcIceTransportPolicy::Relay
+        } else {
+            RtcIceTransportPolicy::All
+        }
+    }
+}
+
 pub struct Peer {
     pc: RtcPeerConnection,
     worker: Rc<TransformWorker>,
@@ -70,7 +120,7 @@ impl Peer {
     /// transform worker; a browser that cannot transform encoded frames gets no connection
     /// (fail closed: nothing is ever sent or shown in clear).
     pub fn new(
-        config: &ClientConfig,
+        ice: &IceSetup,
         remote: &str,
         on_event: impl Fn(PeerEvent) + 'static,
     ) -> Result<Rc<Peer>, JsError> {
@@ -82,27 +132,8 @@ impl Peer {
         }
         let rtc = RtcConfiguration::new();
         worker.api().configure(&rtc);
-        let servers = Array::new();
-        for server in &config.ice_servers {
-            let urls: JsValue = match &server.urls {
-                IceUrls::One(url) => JsValue::from_str(url),
-                IceUrls::Many(urls) => urls
-                    .iter()
-                    .map(|u| JsValue::from_str(u))
-                    .collect::<Array>()
-                    .into(),
-            };
-            let ice = RtcIceServer::new();
-            ice.set_urls(&urls);
-            if let Some(u) = &server.username {
-                ice.set_username(u);
-            }
-            if let Some(c) = &server.credential {
-                ice.set_credential(c);
-            }
-            servers.push(&ice);
-        }
-        rtc.set_ice_servers(&servers);
+        rtc.set_ice_servers(&ice.servers_js());
+        rtc.set_ice_transport_policy(ice.policy());
         let pc = RtcPeerConnection::new_with_configuration(&rtc).map_err(js_error)?;
         let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
 
@@ -253,6 +284,43 @@ impl Peer {
             self.pc
                 .create_data_channel_with_data_channel_dict(POINTER, &init),
         );
+    }
+
+    /// Publisher on the SFU: only the unordered pointer channel (sealed cursors for viewers;
+    /// Janus relays it to every subscriber of the feed).
+    pub fn open_pointer_channel(&self) {
+        self.opens_channels.set(true);
+        let init = web_sys::RtcDataChannelInit::new();
+        init.set_ordered(false);
+        init.set_max_retransmits(0);
+        self.adopt_channel(
+            self.pc
+                .create_data_channel_with_data_channel_dict(POINTER, &init),
+        );
+    }
+
+    /// Replaces the ICE servers and policy before gathering starts (TURN credentials that
+    /// arrived after the connection was made).
+    pub fn set_ice(&self, ice: &IceSetup) -> Result<(), JsError> {
+        let rtc = self.pc.get_configuration();
+        rtc.set_ice_servers(&ice.servers_js());
+        rtc.set_ice_transport_policy(ice.policy());
+        call(&self.pc, "setConfiguration", Some(&rtc)).map(drop)
+    }
+
+    /// `restartIce()`: the next offer gathers anew (perfect negotiation sends it).
+    pub fn restart_ice(&self) {
+        if let Err(err) = call(&self.pc, "restartIce", None) {
+            leptos::logging::warn!("restartIce: {err}");
+        }
+    }
+
+    /// `connectionState` now.
+    pub fn connection_state(&self) -> String {
+        Reflect::get(&self.pc, &"connectionState".into())
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
     }
 
     /// Swaps the shared track (e.g. after sharing again) without renegotiating.
@@ -459,6 +527,19 @@ fn send_on(channel: Option<&RtcDataChannel>, text: &str) -> bool {
 
 fn handler(f: impl FnMut(JsValue) + 'static) -> Handler {
     Closure::new(f)
+}
+
+/// Calls a method through Reflect (web-sys lacks some, and a throw must not abort).
+fn call(target: &JsValue, method: &str, arg: Option<&JsValue>) -> Result<JsValue, JsError> {
+    let f: js_sys::Function = Reflect::get(target, &method.into())
+        .map_err(js_error)?
+        .dyn_into()
+        .map_err(js_error)?;
+    match arg {
+        Some(a) => f.call1(target, a),
+        None => f.call0(target),
+    }
+    .map_err(js_error)
 }
 
 fn set(target: &JsValue, key: &str, value: &JsValue) {

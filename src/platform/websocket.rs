@@ -26,7 +26,20 @@ pub struct Socket {
 impl Socket {
     /// Starts connecting to `url`; every event goes to `on_event`.
     pub fn open(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Socket, JsError> {
-        let ws = WebSocket::new(url).map_err(js_error)?;
+        Self::open_with(url, None, on_event)
+    }
+
+    /// Like [`Socket::open`], asking for a subprotocol (e.g. Janus's `janus-protocol`).
+    pub fn open_with(
+        url: &str,
+        protocol: Option<&str>,
+        on_event: impl Fn(SocketEvent) + 'static,
+    ) -> Result<Socket, JsError> {
+        let ws = match protocol {
+            Some(p) => WebSocket::new_with_str(url, p),
+            None => WebSocket::new(url),
+        }
+        .map_err(js_error)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let on_event = std::rc::Rc::new(on_event);
 

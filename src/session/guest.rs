@@ -6,19 +6,22 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use pairux_core::config::ClientConfig;
 use pairux_core::control::{ControlClient, ControlMsg, ControlState, InputKind};
 use pairux_core::display::{colour_for, display_name};
-use pairux_core::e2ee::E2eeState;
+use pairux_core::e2ee::{E2eeState, SfuDataSealer};
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
-    GuestAction, GuestPhase, GuestSession, SignalBody, SignalEnvelope, StatsSample, StatsView,
+    GuestAction, GuestPhase, GuestSession, SfuRoute, SignalBody, SignalEnvelope, StatsSample,
+    StatsView, Topology,
 };
+use pairux_core::SessionLink;
 use web_sys::MediaStream;
 
+use super::access::Access;
 use super::host_control::CursorView;
 use super::peer_link::{LinkEvent, PeerLink};
+use super::sfu::{SfuEvent, SfuLink};
 use crate::platform::timer::Timer;
 use crate::platform::transform;
 use crate::platform::{clock, peer::Peer as RtcPeer};
@@ -37,6 +40,10 @@ pub struct GuestSignals {
     pub cursors: RwSignal<BTreeMap<String, CursorView>>,
     /// How decryption of the host's media goes; `None` before its first frame.
     pub e2ee: RwSignal<Option<E2eeState>>,
+    /// Where the picture comes from (`session-mode`).
+    pub topology: RwSignal<Topology>,
+    /// What is wrong with the media connection, in words (`None`: nothing).
+    pub media_problem: RwSignal<Option<String>>,
 }
 
 impl GuestSignals {
@@ -49,6 +56,8 @@ impl GuestSignals {
             agent: RwSignal::new(false),
             cursors: RwSignal::new(BTreeMap::new()),
             e2ee: RwSignal::new(None),
+            topology: RwSignal::new(Topology::P2p),
+            media_problem: RwSignal::new(None),
         }
     }
 }
@@ -59,9 +68,21 @@ impl Default for GuestSignals {
     }
 }
 
+/// The subscription to the host's screen on the SFU.
+#[derive(Default)]
+struct Subscription {
+    route: Option<SfuRoute>,
+    link: Option<SfuLink>,
+    retry: Option<Timer>,
+    attempts: u32,
+}
+
 struct Inner {
     me: String,
-    config: ClientConfig,
+    session_id: String,
+    access: Rc<Access>,
+    sealer: SfuDataSealer,
+    sfu: RefCell<Subscription>,
     channel: SessionChannel,
     session: RefCell<GuestSession>,
     link: RefCell<Option<PeerLink>>,
@@ -83,7 +104,8 @@ impl GuestRuntime {
     /// `secret`: the controller secret of the link, for controllers; `None` for viewers.
     pub fn start(
         me: String,
-        config: ClientConfig,
+        access: Rc<Access>,
+        link: &SessionLink,
         channel: SessionChannel,
         view: GuestSignals,
         secret: Option<ControllerSecret>,
@@ -93,7 +115,10 @@ impl GuestRuntime {
                 control: RefCell::new(ControlClient::new(me.clone(), secret)),
                 session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
                 me,
-                config,
+                session_id: link.session.to_string(),
+                access,
+                sealer: SfuDataSealer::new(&link.room_key),
+                sfu: RefCell::new(Subscription::default()),
                 channel,
                 link: RefCell::new(None),
                 timer: RefCell::new(None),
@@ -263,9 +288,18 @@ impl GuestRuntime {
             .set(self.inner.control.borrow().agent());
     }
 
+    fn sfu_mode(&self) -> bool {
+        self.inner.sfu.borrow().route.is_some()
+    }
+
     fn on_link(&self, event: LinkEvent) {
         match event {
-            LinkEvent::Track(stream) => self.inner.view.stream.set(Some(stream)),
+            LinkEvent::Track(stream) => {
+                if !self.sfu_mode() {
+                    self.inner.view.stream.set(Some(stream));
+                }
+            }
+            LinkEvent::GaveUp => {}
             LinkEvent::Message(text) => self.on_control_message(&text),
             LinkEvent::Channel(up) => {
                 if !up {
@@ -273,6 +307,9 @@ impl GuestRuntime {
                     self.inner.view.control.set(ControlState::None);
                     self.inner.view.agent.set(false);
                     self.inner.view.cursors.set(BTreeMap::new());
+                }
+                if self.sfu_mode() {
+                    return;
                 }
                 let actions = self
                     .inner
@@ -282,6 +319,10 @@ impl GuestRuntime {
                 self.run(actions);
             }
             LinkEvent::Connection(state) => {
+                if self.sfu_mode() {
+                    return;
+                }
+                self.inner.view.media_problem.set(problem_of(&state, false));
                 let up = match state.as_str() {
                     "connected" => true,
                     "disconnected" | "failed" | "closed" => false,
@@ -301,7 +342,14 @@ impl GuestRuntime {
         for action in actions {
             match action {
                 GuestAction::ExpectPeer { host } => self.expect_peer(host),
+                GuestAction::Subscribe(route) => self.subscribe(route),
+                GuestAction::Unsubscribe => {
+                    *self.inner.sfu.borrow_mut() = Subscription::default();
+                    self.inner.view.topology.set(Topology::P2p);
+                    self.inner.view.stream.set(None);
+                }
                 GuestAction::ClosePeer => {
+                    *self.inner.sfu.borrow_mut() = Subscription::default();
                     self.inner.link.borrow_mut().take();
                     self.inner.stats.borrow_mut().take();
                     self.inner.view.stream.set(None);
@@ -330,12 +378,143 @@ impl GuestRuntime {
                 GuestRuntime { inner }.on_link(event);
             }
         };
-        match PeerLink::new(&inner.config, &remote, true, send, notify) {
+        match PeerLink::new(inner.access.clone(), &remote, true, send, notify) {
             Ok(link) => {
                 *inner.link.borrow_mut() = Some(link);
                 self.sample_stats();
             }
             Err(err) => leptos::logging::error!("cannot create a peer connection: {err}"),
+        }
+    }
+
+    /// Receives the host's screen from the SFU (a new route replaces the old subscription).
+    fn subscribe(&self, route: SfuRoute) {
+        {
+            let mut sub = self.inner.sfu.borrow_mut();
+            sub.route = Some(route);
+            sub.link = None;
+            sub.retry = None;
+        }
+        self.inner.view.topology.set(Topology::Sfu);
+        let weak = Rc::downgrade(&self.inner);
+        leptos::task::spawn_local(async move {
+            let Some(inner) = weak.upgrade() else { return };
+            let granted = inner.access.sfu().await;
+            let runtime = GuestRuntime { inner };
+            if runtime.inner.sfu.borrow().route != Some(route) {
+                return; // superseded while waiting
+            }
+            let Some(host) = runtime.inner.session.borrow().host().map(str::to_owned) else {
+                return;
+            };
+            let (ice, grant) = match granted {
+                Ok(g) => g,
+                Err(err) => {
+                    runtime.inner.view.media_problem.set(Some(err.0));
+                    return runtime.retry_subscribe(route);
+                }
+            };
+            if grant.room != route.room {
+                leptos::logging::warn!("the host published in another room than ours; retrying");
+                return runtime.retry_subscribe(route);
+            }
+            let weak = Rc::downgrade(&runtime.inner);
+            let link = SfuLink::subscribe(grant, &ice, route.feed, &host, move |event| {
+                if let Some(inner) = weak.upgrade() {
+                    GuestRuntime { inner }.on_sfu(route, event);
+                }
+            });
+            match link {
+                Ok(link) => {
+                    runtime.inner.sfu.borrow_mut().link = Some(link);
+                    runtime.sample_stats();
+                }
+                Err(err) => {
+                    leptos::logging::error!("cannot subscribe on the video server: {err}");
+                    runtime.retry_subscribe(route);
+                }
+            }
+        });
+    }
+
+    fn retry_subscribe(&self, route: SfuRoute) {
+        let mut sub = self.inner.sfu.borrow_mut();
+        if sub.route != Some(route) {
+            return;
+        }
+        sub.link = None;
+        sub.attempts += 1;
+        let wait = 250u64 << sub.attempts.min(4);
+        let weak = Rc::downgrade(&self.inner);
+        sub.retry = Some(Timer::after(wait, move || {
+            if let Some(inner) = weak.upgrade() {
+                let runtime = GuestRuntime { inner };
+                if runtime.inner.sfu.borrow().route == Some(route) {
+                    runtime.subscribe(route);
+                }
+            }
+        }));
+    }
+
+    fn on_sfu(&self, route: SfuRoute, event: SfuEvent) {
+        if self.inner.sfu.borrow().route != Some(route) {
+            return;
+        }
+        match event {
+            SfuEvent::Track(stream) => self.inner.view.stream.set(Some(stream)),
+            SfuEvent::Message(text) => self.on_sfu_message(&text),
+            SfuEvent::Connection(state) => {
+                if state == "connected" {
+                    self.inner.sfu.borrow_mut().attempts = 0;
+                }
+                self.inner.view.media_problem.set(problem_of(&state, true));
+                let up = match state.as_str() {
+                    "connected" => true,
+                    "disconnected" | "failed" | "closed" => false,
+                    _ => return,
+                };
+                let actions = self
+                    .inner
+                    .session
+                    .borrow_mut()
+                    .on_link(clock::monotonic_ms(), up);
+                self.run(actions);
+            }
+            SfuEvent::Published { .. } => {}
+            SfuEvent::Failed(problem) => {
+                self.inner
+                    .view
+                    .media_problem
+                    .set(Some(problem.user_message().to_owned()));
+                let runtime = self.clone();
+                leptos::task::spawn_local(async move { runtime.retry_subscribe(route) });
+            }
+        }
+    }
+
+    /// What the host relays through the SFU: sealed with the room key; only cursors and who
+    /// holds control are accepted there (control itself never crosses the SFU).
+    fn on_sfu_message(&self, wire: &str) {
+        use base64::Engine as _;
+        let Ok(sealed) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(wire) else {
+            return;
+        };
+        let Ok(plain) = self.inner.sealer.open(&self.inner.session_id, &sealed) else {
+            leptos::logging::warn!("dropped an unsealed message from the video server");
+            return;
+        };
+        let Ok(text) = String::from_utf8(plain) else {
+            return;
+        };
+        match ControlMsg::decode(&text) {
+            Ok(ControlMsg::Cursor { .. }) => self.on_control_message(&text),
+            Ok(ControlMsg::State { holders, .. }) => {
+                self.inner
+                    .view
+                    .cursors
+                    .update(|c| c.retain(|id, _| holders.contains(id)));
+            }
+            _ => {}
         }
     }
 
@@ -364,7 +543,9 @@ impl GuestRuntime {
 
     /// Samples `getStats()` every second while the link exists.
     fn sample_stats(&self) {
-        let Some(peer) = self.inner.link.borrow().as_ref().map(PeerLink::peer) else {
+        let sfu = self.inner.sfu.borrow().link.as_ref().map(SfuLink::peer);
+        let Some(peer) = sfu.or_else(|| self.inner.link.borrow().as_ref().map(PeerLink::peer))
+        else {
             return;
         };
         let weak = Rc::downgrade(&self.inner);
@@ -388,6 +569,22 @@ impl GuestRuntime {
                 *inner.stats.borrow_mut() = Some((next, sample));
             }
         });
+    }
+}
+
+/// What a person is told about the media connection's state.
+fn problem_of(state: &str, sfu: bool) -> Option<String> {
+    match state {
+        "disconnected" => Some("Reconnecting video…".to_owned()),
+        "failed" if sfu => Some(
+            "Can't reach the video server — this network may block WebRTC; reconnecting…"
+                .to_owned(),
+        ),
+        "failed" => Some(
+            "Can't reach the host — this network may block WebRTC (a relay-only server may help)."
+                .to_owned(),
+        ),
+        _ => None,
     }
 }
 

@@ -6,17 +6,20 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use pairux_core::config::ClientConfig;
+use pairux_core::e2ee::SfuDataSealer;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
-    HostAction, HostSession, Limits, Quality, ShareState, SignalBody, SignalEnvelope,
+    HostAction, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody, SignalEnvelope,
+    Topology,
 };
-use pairux_core::Role;
+use pairux_core::{Role, SessionLink};
 
+use super::access::Access;
 use super::agent_link::{AgentLink, AgentSignals};
 use super::host_control::{ControlSignals, HostControl, Outgoing};
 use super::peer_link::{LinkEvent, PeerLink};
+use super::sfu::{SfuEvent, SfuLink};
 use crate::platform::media::{self, Capture, EndedListener};
 use crate::platform::peer::SendQuality;
 use crate::platform::timer::Timer;
@@ -33,6 +36,12 @@ pub struct HostSignals {
     pub peers: RwSignal<BTreeMap<String, String>>,
     /// The PairUX agent on this computer.
     pub agent: AgentSignals,
+    /// How the screen reaches guests (`session-mode`).
+    pub topology: RwSignal<Topology>,
+    /// What is wrong with the video server, in words (`None`: nothing).
+    pub sfu_problem: RwSignal<Option<String>>,
+    /// The publication's `connectionState`, in SFU mode.
+    pub sfu_state: RwSignal<Option<String>>,
 }
 
 impl HostSignals {
@@ -43,6 +52,9 @@ impl HostSignals {
             quality: RwSignal::new(Quality::default()),
             peers: RwSignal::new(BTreeMap::new()),
             agent: AgentSignals::new(),
+            topology: RwSignal::new(Topology::P2p),
+            sfu_problem: RwSignal::new(None),
+            sfu_state: RwSignal::new(None),
         }
     }
 }
@@ -58,11 +70,26 @@ struct Peer {
     role: Role,
     /// Whether the screen transceiver exists yet (not when the peer joined before any share).
     sending: std::cell::Cell<bool>,
+    /// Whether this peer carries the screen (not in SFU mode: control only).
+    video: bool,
+}
+
+/// The host's publication on the SFU and how retrying it goes.
+#[derive(Default)]
+struct Publication {
+    link: Option<SfuLink>,
+    /// A publish in flight (waiting for the grant).
+    starting: bool,
+    retry: Option<Timer>,
+    attempts: u32,
 }
 
 struct Inner {
     me: String,
-    config: ClientConfig,
+    session_id: String,
+    access: Rc<Access>,
+    sealer: SfuDataSealer,
+    publication: RefCell<Publication>,
     channel: SessionChannel,
     session: RefCell<HostSession>,
     capture: RefCell<Option<(Capture, EndedListener)>>,
@@ -79,24 +106,31 @@ pub struct HostRuntime {
 }
 
 impl HostRuntime {
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         me: String,
-        config: ClientConfig,
+        access: Rc<Access>,
+        link: &SessionLink,
+        topology: Topology,
         channel: SessionChannel,
         capture: Option<Capture>,
         view: HostSignals,
         secret: ControllerSecret,
         control: ControlSignals,
     ) -> Self {
+        view.topology.set(topology);
+        let session = match topology {
+            Topology::P2p => HostSession::new(me.clone(), Limits::P2P, ShareState::Paused),
+            Topology::Sfu => HostSession::sfu(me.clone(), ShareState::Paused),
+        };
         let runtime = HostRuntime {
             inner: Rc::new(Inner {
-                session: RefCell::new(HostSession::new(
-                    me.clone(),
-                    Limits::P2P,
-                    ShareState::Paused,
-                )),
+                session: RefCell::new(session),
                 me,
-                config,
+                session_id: link.session.to_string(),
+                access,
+                sealer: SfuDataSealer::new(&link.room_key),
+                publication: RefCell::new(Publication::default()),
                 channel,
                 capture: RefCell::new(None),
                 peers: RefCell::new(BTreeMap::new()),
@@ -221,6 +255,12 @@ impl HostRuntime {
                 )
             }
             LinkEvent::Track(_) => return,
+            LinkEvent::GaveUp => {
+                self.inner.view.peers.update(|p| {
+                    p.insert(id.to_owned(), "failed".to_owned());
+                });
+                return;
+            }
         };
         self.send_control(out);
     }
@@ -246,10 +286,12 @@ impl HostRuntime {
                     Outgoing::All(msg) => {
                         let text = msg.encode();
                         peers.keys().for_each(|id| send(id, &text, false));
+                        self.relay_through_sfu(&text);
                     }
                     Outgoing::FastAll(msg) => {
                         let text = msg.encode();
                         peers.keys().for_each(|id| send(id, &text, true));
+                        self.relay_through_sfu(&text);
                     }
                 }
             }
@@ -270,6 +312,132 @@ impl HostRuntime {
         *self.inner.control_timer.borrow_mut() = timer;
     }
 
+    /// Viewers in SFU mode have no connection to us: what every participant must see (cursors,
+    /// who holds control) goes through the publication's data channel, sealed with the room
+    /// key so Janus relays bytes it cannot read.
+    fn relay_through_sfu(&self, text: &str) {
+        let publication = self.inner.publication.borrow();
+        let Some(link) = publication.link.as_ref() else {
+            return;
+        };
+        let mut nonce = [0u8; pairux_core::e2ee::SEAL_NONCE_LEN];
+        if random::fill(&mut nonce).is_err() {
+            return;
+        }
+        use base64::Engine as _;
+        let sealed = self
+            .inner
+            .sealer
+            .seal(&self.inner.session_id, text.as_bytes(), nonce);
+        let wire = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
+        link.peer().send_unreliable(&wire);
+    }
+
+    /// Publishes the current capture on the SFU (once; later shares switch the track).
+    fn publish(&self) {
+        {
+            let mut p = self.inner.publication.borrow_mut();
+            if p.link.is_some() || p.starting || self.inner.session.borrow().is_ended() {
+                return;
+            }
+            p.starting = true;
+            p.retry = None;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        leptos::task::spawn_local(async move {
+            let Some(inner) = weak.upgrade() else { return };
+            let granted = inner.access.sfu().await;
+            let runtime = HostRuntime { inner };
+            runtime.inner.publication.borrow_mut().starting = false;
+            let (ice, grant) = match granted {
+                Ok(g) => g,
+                Err(err) => {
+                    runtime.inner.view.sfu_problem.set(Some(err.0));
+                    return runtime.retry_publish();
+                }
+            };
+            let guard = runtime.inner.capture.borrow();
+            let Some((capture, _)) = guard.as_ref() else {
+                return;
+            };
+            let quality = SendQuality {
+                max_bitrate_bps: runtime
+                    .inner
+                    .view
+                    .quality
+                    .get_untracked()
+                    .max_bitrate(Role::Viewer),
+                max_framerate: 30,
+            };
+            let weak = Rc::downgrade(&runtime.inner);
+            let link = SfuLink::publish(
+                grant,
+                &ice,
+                &runtime.inner.me,
+                &capture.stream,
+                &capture.track,
+                quality,
+                move |event| {
+                    if let Some(inner) = weak.upgrade() {
+                        HostRuntime { inner }.on_sfu(event);
+                    }
+                },
+            );
+            drop(guard);
+            match link {
+                Ok(link) => runtime.inner.publication.borrow_mut().link = Some(link),
+                Err(err) => {
+                    leptos::logging::error!("cannot publish to the video server: {err}");
+                    runtime.retry_publish();
+                }
+            }
+        });
+    }
+
+    fn retry_publish(&self) {
+        let mut p = self.inner.publication.borrow_mut();
+        p.link = None;
+        p.attempts += 1;
+        // 0.5, 1, 2, 4 s, then every 4 s: the video server restarting takes a second or two.
+        let wait = 250u64 << p.attempts.min(4);
+        let weak = Rc::downgrade(&self.inner);
+        p.retry = Some(Timer::after(wait, move || {
+            if let Some(inner) = weak.upgrade() {
+                HostRuntime { inner }.publish();
+            }
+        }));
+    }
+
+    fn on_sfu(&self, event: SfuEvent) {
+        match event {
+            SfuEvent::Published { room, feed } => {
+                let actions = self
+                    .inner
+                    .session
+                    .borrow_mut()
+                    .set_route(Some(SfuRoute { room, feed }));
+                self.run(actions);
+            }
+            SfuEvent::Connection(state) => {
+                if state == "connected" {
+                    self.inner.publication.borrow_mut().attempts = 0;
+                    self.inner.view.sfu_problem.set(None);
+                }
+                self.inner.view.sfu_state.set(Some(state));
+            }
+            SfuEvent::Failed(problem) => {
+                self.inner
+                    .view
+                    .sfu_problem
+                    .set(Some(problem.user_message().to_owned()));
+                // Dropped from within its own callback: let it return first.
+                let runtime = self.clone();
+                leptos::task::spawn_local(async move { runtime.retry_publish() });
+            }
+            SfuEvent::Track(_) | SfuEvent::Message(_) => {}
+        }
+    }
+
     /// Starts (or resumes) sharing `capture`; peers switch tracks without renegotiating.
     pub fn share(&self, capture: Capture) {
         let weak = Rc::downgrade(&self.inner);
@@ -287,7 +455,34 @@ impl HostRuntime {
         if let Some((old, _)) = old {
             old.stop();
         }
+        if self.inner.session.borrow().topology() == Topology::Sfu {
+            let link = self
+                .inner
+                .publication
+                .borrow()
+                .link
+                .as_ref()
+                .map(SfuLink::peer);
+            match link {
+                Some(peer) => {
+                    let track = Clone::clone(&track);
+                    leptos::task::spawn_local(async move {
+                        if let Err(err) = peer.replace_track(&track).await {
+                            leptos::logging::warn!("cannot switch the shared track: {err}");
+                        }
+                    });
+                }
+                None => {
+                    // After `capture` is in place (publish reads it).
+                    let runtime = self.clone();
+                    leptos::task::spawn_local(async move { runtime.publish() });
+                }
+            }
+        }
         for peer in self.inner.peers.borrow().values() {
+            if !peer.video {
+                continue;
+            }
             if !peer.sending.get() {
                 self.start_sending(peer);
                 continue;
@@ -334,7 +529,16 @@ impl HostRuntime {
 
     pub fn set_quality(&self, quality: Quality) {
         self.inner.view.quality.set(quality);
-        for peer in self.inner.peers.borrow().values() {
+        if let Some(link) = self.inner.publication.borrow().link.as_ref() {
+            let link = link.peer();
+            let bps = quality.max_bitrate(Role::Viewer);
+            leptos::task::spawn_local(async move {
+                if let Err(err) = link.set_max_bitrate(bps).await {
+                    leptos::logging::warn!("cannot change the bitrate: {err}");
+                }
+            });
+        }
+        for peer in self.inner.peers.borrow().values().filter(|p| p.video) {
             let link = peer.link.peer();
             let bps = quality.max_bitrate(peer.role);
             leptos::task::spawn_local(async move {
@@ -349,6 +553,7 @@ impl HostRuntime {
     pub fn end(&self) {
         let actions = self.inner.session.borrow_mut().end();
         self.run(actions);
+        *self.inner.publication.borrow_mut() = Publication::default();
         if let Some((capture, _)) = self.inner.capture.borrow_mut().take() {
             capture.stop();
         }
@@ -365,7 +570,7 @@ impl HostRuntime {
     fn run(&self, actions: Vec<HostAction>) {
         for action in actions {
             match action {
-                HostAction::OpenPeer { id, role } => self.open_peer(id, role),
+                HostAction::OpenPeer { id, role, video } => self.open_peer(id, role, video),
                 HostAction::ClosePeer { id } => {
                     self.inner.peers.borrow_mut().remove(&id);
                     self.inner.view.peers.update(|p| {
@@ -381,7 +586,7 @@ impl HostRuntime {
         }
     }
 
-    fn open_peer(&self, id: String, role: Role) {
+    fn open_peer(&self, id: String, role: Role, video: bool) {
         let inner = &self.inner;
         let (me, to, channel) = (inner.me.clone(), id.clone(), inner.channel);
         let send = move |body: SignalBody| {
@@ -398,7 +603,7 @@ impl HostRuntime {
                 HostRuntime { inner }.on_link(&pid, event);
             }
         };
-        let link = match PeerLink::new(&inner.config, &id, false, send, notify) {
+        let link = match PeerLink::new(inner.access.clone(), &id, false, send, notify) {
             Ok(link) => link,
             Err(err) => {
                 leptos::logging::error!("cannot create a peer connection: {err}");
@@ -410,8 +615,11 @@ impl HostRuntime {
             link,
             role,
             sending: std::cell::Cell::new(false),
+            video,
         };
-        self.start_sending(&peer);
+        if video {
+            self.start_sending(&peer);
+        }
         inner.view.peers.update(|p| {
             p.insert(id.clone(), "new".to_owned());
         });

@@ -6,11 +6,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
-use pairux_core::config::ClientConfig;
-use pairux_core::session::{DescriptionDecision, Negotiator, SignalBody};
+use pairux_core::session::{DescriptionDecision, Negotiator, Recovery, RecoveryAction, SignalBody};
 use web_sys::MediaStream;
 
+use super::access::Access;
+use crate::platform::clock;
 use crate::platform::peer::{Peer, PeerEvent};
+use crate::platform::timer::Timer;
 use crate::platform::JsError;
 
 /// What the owner of a link hears about it.
@@ -22,6 +24,8 @@ pub enum LinkEvent {
     Message(String),
     /// `connectionState`.
     Connection(String),
+    /// ICE restarts did not bring the connection back.
+    GaveUp,
 }
 
 type Send = Box<dyn Fn(SignalBody)>;
@@ -34,6 +38,12 @@ struct Inner {
     busy: Cell<bool>,
     send: Send,
     notify: Notify,
+    access: Rc<Access>,
+    /// Whether the granted ICE servers were applied (before the first local description).
+    ice_applied: Cell<bool>,
+    polite: bool,
+    recovery: RefCell<Recovery>,
+    recovery_timer: RefCell<Option<Timer>>,
 }
 
 /// A negotiated peer connection. Dropping it closes the connection.
@@ -44,7 +54,7 @@ pub struct PeerLink {
 impl PeerLink {
     /// `polite`: the participant side (yields in an offer collision).
     pub fn new(
-        config: &ClientConfig,
+        access: Rc<Access>,
         remote: &str,
         polite: bool,
         send: impl Fn(SignalBody) + 'static,
@@ -57,9 +67,14 @@ impl PeerLink {
             busy: Cell::new(false),
             send: Box::new(send),
             notify: Box::new(notify),
+            ice_applied: Cell::new(false),
+            polite,
+            recovery: RefCell::new(Recovery::default()),
+            recovery_timer: RefCell::new(None),
+            access: access.clone(),
         });
         let weak = Rc::downgrade(&inner);
-        let peer = Peer::new(config, remote, move |event| {
+        let peer = Peer::new(access.base(), remote, move |event| {
             if let Some(inner) = weak.upgrade() {
                 on_peer_event(&inner, event);
             }
@@ -92,6 +107,7 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
                 let Some(peer) = inner.peer.borrow().clone() else {
                     return;
                 };
+                apply_ice(&inner, &peer).await;
                 inner.negotiator.borrow_mut().begin_offer();
                 let offer = peer.set_local_description().await;
                 inner.negotiator.borrow_mut().end_offer();
@@ -105,8 +121,53 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
         PeerEvent::Track(stream) => (inner.notify)(LinkEvent::Track(stream)),
         PeerEvent::Channel(open) => (inner.notify)(LinkEvent::Channel(open)),
         PeerEvent::Message(text) => (inner.notify)(LinkEvent::Message(text)),
-        PeerEvent::Connection(state) => (inner.notify)(LinkEvent::Connection(state)),
+        PeerEvent::Connection(state) => {
+            inner
+                .recovery
+                .borrow_mut()
+                .on_state(clock::monotonic_ms(), &state);
+            arm_recovery(inner);
+            (inner.notify)(LinkEvent::Connection(state));
+        }
     }
+}
+
+/// Before the first local description: the granted TURN servers, so gathering uses them.
+async fn apply_ice(inner: &Rc<Inner>, peer: &Peer) {
+    if inner.ice_applied.replace(true) {
+        return;
+    }
+    let ice = inner.access.ice().await;
+    if let Err(err) = peer.set_ice(&ice) {
+        leptos::logging::warn!("cannot use the granted ICE servers: {err}");
+    }
+}
+
+/// The offerer (the host, impolite) restarts ICE when its connection fails, with back-off.
+fn arm_recovery(inner: &Rc<Inner>) {
+    let deadline = inner.recovery.borrow().poll_timeout();
+    let timer = deadline.filter(|_| !inner.polite).map(|at| {
+        let weak = Rc::downgrade(inner);
+        Timer::after(at.saturating_sub(clock::monotonic_ms()), move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let action = inner
+                .recovery
+                .borrow_mut()
+                .handle_timeout(clock::monotonic_ms());
+            match action {
+                RecoveryAction::RestartIce => {
+                    if let Some(peer) = inner.peer.borrow().clone() {
+                        leptos::logging::log!("connection down: restarting ICE");
+                        peer.restart_ice();
+                    }
+                }
+                RecoveryAction::GiveUp => (inner.notify)(LinkEvent::GaveUp),
+                RecoveryAction::Nothing => {}
+            }
+            arm_recovery(&inner);
+        })
+    });
+    *inner.recovery_timer.borrow_mut() = timer;
 }
 
 /// Applies queued signals one at a time; a second caller while one runs only enqueues.
@@ -146,6 +207,7 @@ async fn apply(inner: &Rc<Inner>, body: SignalBody) {
                 return;
             }
             if answer {
+                apply_ice(inner, &peer).await;
                 match peer.set_local_description().await {
                     Ok(local) => (inner.send)(SignalBody::Description(local)),
                     Err(err) => leptos::logging::warn!("cannot answer: {err}"),
@@ -162,6 +224,7 @@ async fn apply(inner: &Rc<Inner>, body: SignalBody) {
         SignalBody::Refused(_)
         | SignalBody::Share { .. }
         | SignalBody::Ended
-        | SignalBody::Leaving => {}
+        | SignalBody::Leaving
+        | SignalBody::Sfu(_) => {}
     }
 }

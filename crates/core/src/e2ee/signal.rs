@@ -30,6 +30,7 @@ pub const SEAL_OVERHEAD: usize = 1 + SEAL_NONCE_LEN + TAG_LEN;
 const VERSION: u8 = 1;
 const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signaling";
 const PRESENCE_LABEL: &[u8] = b"PairUX 1.0 presence";
+const SFU_DATA_LABEL: &[u8] = b"PairUX 1.0 sfu data";
 
 /// The clear routing fields of a signaling message (`SignalEnvelope`'s `from`, `to`, `kind`)
 /// and the session it belongs to.
@@ -97,6 +98,25 @@ impl ProfileSealer {
     pub fn open(&self, participant: &str, role: Role, sealed: &[u8]) -> Result<Vec<u8>, E2eeError> {
         self.0
             .open(&[Some(participant), Some(role.as_str())], sealed)
+    }
+}
+
+/// Seals what the host sends through the SFU's data channel (relayed cursors for viewers):
+/// Janus relays bytes it cannot read, bound to the session so a message cannot be replayed
+/// into another session that shares a room key (none should, but the binding is free).
+pub struct SfuDataSealer(Sealer);
+
+impl SfuDataSealer {
+    pub fn new(room: &RoomKey) -> Self {
+        SfuDataSealer(Sealer::new(room, SFU_DATA_LABEL))
+    }
+
+    pub fn seal(&self, session: &str, plaintext: &[u8], nonce: [u8; SEAL_NONCE_LEN]) -> Vec<u8> {
+        self.0.seal(&[Some(session)], plaintext, nonce)
+    }
+
+    pub fn open(&self, session: &str, sealed: &[u8]) -> Result<Vec<u8>, E2eeError> {
+        self.0.open(&[Some(session)], sealed)
     }
 }
 
@@ -279,5 +299,25 @@ mod tests {
             [3; 12],
         );
         assert!(profile.open("p1", Role::Viewer, &signal).is_err());
+    }
+
+    #[test]
+    fn sfu_data_opens_only_with_the_room_key_and_session() {
+        let room = RoomKey::from_bytes([1; 32]);
+        let sealer = SfuDataSealer::new(&room);
+        let sealed = sealer.seal("s1", b"cursor", [2; SEAL_NONCE_LEN]);
+        assert_eq!(sealer.open("s1", &sealed).unwrap(), b"cursor");
+        assert!(sealer.open("s2", &sealed).is_err());
+        assert!(SfuDataSealer::new(&RoomKey::from_bytes([3; 32]))
+            .open("s1", &sealed)
+            .is_err());
+        // Not the signaling key either.
+        let aad = SignalAad {
+            session: "s1",
+            from: "a",
+            to: None,
+            kind: "k",
+        };
+        assert!(SignalSealer::new(&room).open(aad, &sealed).is_err());
     }
 }

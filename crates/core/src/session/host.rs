@@ -31,6 +31,43 @@ impl Limits {
     };
 }
 
+/// What the host picks before starting (product.md §6: `mode-p2p`, `mode-sfu`, `mode-auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartMode {
+    P2p,
+    Sfu,
+    /// Peer to peer until the Session Focus moves the session (Auto is the default).
+    #[default]
+    Auto,
+}
+
+impl StartMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartMode::P2p => "p2p",
+            StartMode::Sfu => "sfu",
+            StartMode::Auto => "auto",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "p2p" => Some(StartMode::P2p),
+            "sfu" => Some(StartMode::Sfu),
+            "auto" => Some(StartMode::Auto),
+            _ => None,
+        }
+    }
+
+    /// How the session starts (`sfu_available`: config.json names an SFU).
+    pub fn topology(self, sfu_available: bool) -> Topology {
+        match self {
+            StartMode::Sfu if sfu_available => Topology::Sfu,
+            _ => Topology::P2p,
+        }
+    }
+}
+
 /// How the screen reaches guests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topology {

@@ -9,15 +9,17 @@ mod host;
 mod identity;
 mod negotiation;
 mod quality;
+mod recovery;
 mod sealed;
 mod signal;
 mod stats;
 
 pub use guest::{GuestAction, GuestPhase, GuestSession, HOST_WAIT_MS};
-pub use host::{HostAction, HostSession, Limits, ShareState, Topology};
+pub use host::{HostAction, HostSession, Limits, ShareState, StartMode, Topology};
 pub use identity::SessionIdentity;
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;
+pub use recovery::{Recovery, RecoveryAction};
 pub use sealed::{SignalCodec, SignalCounters};
 pub use signal::{
     CandidateInit, Description, RefusalReason, SdpKind, SfuRoute, SignalBody, SignalEnvelope,

@@ -1,0 +1,142 @@
+//! The tab's access to the local server's grants (`config.accessUrl`): TURN credentials for
+//! every connection, and a room plus a Janus token in SFU mode — asked for with a proof derived
+//! from the link (core `access`), never with anything from the fragment itself.
+//!
+//! The ICE grant is asked for once when the session page opens, in parallel with joining the
+//! channel, so it is normally there before the first connection needs it.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use pairux_core::access::{AccessGrant, AccessKey, SfuGrant, Want, NONCE_LEN};
+use pairux_core::config::ClientConfig;
+use pairux_core::SessionLink;
+
+use crate::platform::fetch::{self, FetchError};
+use crate::platform::peer::IceSetup;
+use crate::platform::{clock, random};
+
+enum IceState {
+    Pending(Vec<oneshot::Sender<IceSetup>>),
+    Ready(IceSetup),
+}
+
+pub struct Access {
+    url: Option<String>,
+    link: SessionLink,
+    base: IceSetup,
+    ice: RefCell<IceState>,
+}
+
+/// Why a grant could not be had, for the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessFailure(pub String);
+
+impl Access {
+    /// Starts asking for TURN credentials at once (when the server grants any).
+    pub fn start(config: &ClientConfig, link: &SessionLink) -> Rc<Access> {
+        let base = IceSetup::from_config(config);
+        let access = Rc::new(Access {
+            url: config.access_url.clone(),
+            link: link.clone(),
+            ice: RefCell::new(match config.access_url {
+                Some(_) => IceState::Pending(Vec::new()),
+                None => IceState::Ready(base.clone()),
+            }),
+            base,
+        });
+        if access.url.is_some() {
+            let me = access.clone();
+            leptos::task::spawn_local(async move {
+                let ice = match me.ask(Want::Ice).await {
+                    Ok(grant) => me.ice_of(&grant),
+                    Err(err) => {
+                        leptos::logging::warn!(
+                            "no TURN credentials, direct connections only: {}",
+                            err.0
+                        );
+                        me.base.clone()
+                    }
+                };
+                me.settle(ice);
+            });
+        }
+        access
+    }
+
+    /// config.json's ICE setup (what a connection starts with before the grant).
+    pub fn base(&self) -> &IceSetup {
+        &self.base
+    }
+
+    /// ICE servers with TURN credentials once granted (config.json's if none can be had).
+    pub async fn ice(&self) -> IceSetup {
+        let rx = match &mut *self.ice.borrow_mut() {
+            IceState::Ready(ice) => return ice.clone(),
+            IceState::Pending(waiters) => {
+                let (tx, rx) = oneshot::channel();
+                waiters.push(tx);
+                rx
+            }
+        };
+        rx.await.unwrap_or_else(|_| self.base.clone())
+    }
+
+    /// The session's SFU room and a fresh Janus token, with fresh TURN credentials.
+    pub async fn sfu(&self) -> Result<(IceSetup, SfuGrant), AccessFailure> {
+        if self.url.is_none() {
+            return Err(AccessFailure(
+                "This deployment has no video server (config.json has no accessUrl).".into(),
+            ));
+        }
+        let grant = self.ask(Want::Sfu).await?;
+        let ice = self.ice_of(&grant);
+        self.settle(ice.clone());
+        match grant.sfu {
+            Some(sfu) => Ok((ice, sfu)),
+            None => Err(AccessFailure(
+                "The server has no video server running.".into(),
+            )),
+        }
+    }
+
+    fn ice_of(&self, grant: &AccessGrant) -> IceSetup {
+        IceSetup {
+            servers: grant.ice_servers.clone(),
+            relay_only: self.base.relay_only,
+        }
+    }
+
+    fn settle(&self, ice: IceSetup) {
+        let old = self.ice.replace(IceState::Ready(ice.clone()));
+        if let IceState::Pending(waiters) = old {
+            for w in waiters {
+                let _ = w.send(ice.clone());
+            }
+        }
+    }
+
+    async fn ask(&self, want: Want) -> Result<AccessGrant, AccessFailure> {
+        let Some(url) = &self.url else {
+            return Err(AccessFailure("no access endpoint".into()));
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        random::fill(&mut nonce).map_err(|e| AccessFailure(e.to_string()))?;
+        let key = AccessKey::derive(&self.link.room_key, &self.link.session);
+        let request = key.request(&self.link.session, clock::wall_ms() / 1000, &nonce, want);
+        fetch::post_json::<_, AccessGrant>(url, &request)
+            .await
+            .map_err(|e| {
+                AccessFailure(match e {
+                    FetchError::Status(403) => {
+                        "The server did not accept this link for the video server.".into()
+                    }
+                    FetchError::Status(503) => {
+                        "The video server is not reachable right now.".into()
+                    }
+                    other => format!("The server could not grant access: {other}"),
+                })
+            })
+    }
+}
