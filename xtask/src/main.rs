@@ -35,6 +35,15 @@ enum Command {
         /// Also start the PairUX agent on this desktop (granted control drives this computer).
         #[arg(long)]
         agent: bool,
+        /// Janus SFU nodes the server starts (0: peer-to-peer only). coturn always runs.
+        #[arg(long, default_value_t = 1)]
+        sfu_nodes: usize,
+        /// Address Janus and coturn serve media on (default: the first non-loopback IPv4).
+        #[arg(long)]
+        media_ip: Option<std::net::IpAddr>,
+        /// Every connection goes through TURN (config.json `relayOnly`).
+        #[arg(long)]
+        relay_only: bool,
     },
     /// Every lint and test; ends with one line `N passed, M failed`.
     Test {
@@ -54,9 +63,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Setup => setup::run(),
         Command::Build => setup::unless_skipped().and_then(|()| build::all()),
-        Command::Run { port, agent } => {
-            setup::unless_skipped().and_then(|()| run::run(port, agent))
-        }
+        Command::Run {
+            port,
+            agent,
+            sfu_nodes,
+            media_ip,
+            relay_only,
+        } => setup::unless_skipped().and_then(|()| {
+            run::run(run::Options {
+                port,
+                agent,
+                sfu_nodes,
+                media_ip,
+                relay_only,
+            })
+        }),
         Command::Test { only } => setup::unless_skipped().and_then(|()| test::run(only.as_deref())),
         Command::Ci => setup::unless_skipped().and_then(|()| test::run(None)),
         Command::Bench { name } => setup::unless_skipped().and_then(|()| bench::run(&name)),

@@ -1,13 +1,19 @@
-//! The loopback-only network namespace every browser test runs in (toolchain.md).
+//! The private network namespace every browser test runs in (toolchain.md).
 //!
-//! Chrome gathers ICE candidates on every interface; inside a namespace that has only `lo`, test
-//! traffic cannot leave the machine. The namespace is deleted on drop, also when a suite fails.
+//! Chrome gathers ICE candidates on every interface; inside a namespace that has only `lo` and
+//! a veth pair with **both ends inside** (`v0`/`v1`, 198.51.100.1/24 on `v0`, TEST-NET-2, default
+//! route via `v0`), test traffic cannot leave the machine. The veth is there because Janus and
+//! libnice skip loopback interfaces: Janus and coturn serve media on [`MEDIA_IP`]
+//! (reference/janus.md). The namespace is deleted on drop, also when a suite fails.
 
 use std::process::Command;
 
 use anyhow::{bail, Result};
 
 use crate::util::{output, run};
+
+/// The media address inside the namespace (on `v0`): pass it as `--media-ip`.
+pub const MEDIA_IP: &str = "198.51.100.1";
 
 pub struct LoopbackNamespace {
     name: String,
@@ -20,9 +26,24 @@ impl LoopbackNamespace {
         run(Command::new("ip").args(["netns", "add", &name]))?;
         let ns = LoopbackNamespace { name };
         run(ns.exec("ip").args(["link", "set", "lo", "up"]))?;
+        run(ns
+            .exec("ip")
+            .args(["link", "add", "v0", "type", "veth", "peer", "name", "v1"]))?;
+        run(ns
+            .exec("ip")
+            .args(["addr", "add", &format!("{MEDIA_IP}/24"), "dev", "v0"]))?;
+        run(ns.exec("ip").args(["link", "set", "v0", "up"]))?;
+        run(ns.exec("ip").args(["link", "set", "v1", "up"]))?;
+        run(ns.exec("ip").args(["route", "add", "default", "dev", "v0"]))?;
         let links = output(ns.exec("ip").args(["-o", "link"])).unwrap_or_default();
-        if links.lines().count() != 1 {
-            bail!("namespace {} has more than lo: {links}", ns.name);
+        let mut names: Vec<&str> = links
+            .lines()
+            .filter_map(|l| l.split(':').nth(1))
+            .map(|n| n.trim().split('@').next().unwrap_or_default())
+            .collect();
+        names.sort_unstable();
+        if names != ["lo", "v0", "v1"] {
+            bail!("namespace {} has more than lo, v0, v1: {links}", ns.name);
         }
         Ok(ns)
     }

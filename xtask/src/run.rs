@@ -1,4 +1,6 @@
-//! `cargo xtask run`: build, then serve the app and the local stack in the foreground.
+//! `cargo xtask run`: build, then serve the app and the local stack in the foreground: the
+//! server, coturn and `--sfu-nodes` Janus nodes (the server starts and supervises those two and
+//! stops them when Ctrl-C stops it; their configs, pids and logs are in target/pairux/run).
 //!
 //! The JWT secret is kept under target/ so the anon key held by open pages stays valid across
 //! restarts of the server.
@@ -7,7 +9,23 @@ use anyhow::{Context, Result};
 
 use crate::{build, util};
 
-pub fn run(port: u16, agent: bool) -> Result<()> {
+/// Flags of `cargo xtask run`.
+pub struct Options {
+    pub port: u16,
+    pub agent: bool,
+    pub sfu_nodes: usize,
+    pub media_ip: Option<std::net::IpAddr>,
+    pub relay_only: bool,
+}
+
+pub fn run(options: Options) -> Result<()> {
+    let Options {
+        port,
+        agent,
+        sfu_nodes,
+        media_ip,
+        relay_only,
+    } = options;
     build::all()?;
     let secret = persistent_secret()?;
     let url = format!("http://127.0.0.1:{port}");
@@ -22,20 +40,42 @@ pub fn run(port: u16, agent: bool) -> Result<()> {
     } else {
         None
     };
-    println!("\nPairUX is running at {url}  (Ctrl-C to stop)\n");
+    println!("\nPairUX is running at {url}  (Ctrl-C to stop)");
+    println!(
+        "  coturn (STUN/TURN) on {}:3478{}; {}",
+        media_ip.map_or("the media address".to_owned(), |ip| ip.to_string()),
+        if relay_only {
+            ", every connection relayed"
+        } else {
+            ""
+        },
+        match sfu_nodes {
+            0 => "no SFU (peer to peer only)".to_owned(),
+            1 => "1 Janus SFU node on port 8188".to_owned(),
+            n => format!("{n} Janus SFU nodes on ports 8188-{}", 8188 + n - 1),
+        }
+    );
+    println!("  the server prints one line per process below; logs in target/pairux/run/\n");
     if agent {
         println!(
             "The PairUX agent runs on this desktop: start a session at {url}, enter the pairing code \
              it printed above under \"Agent\", and granted controllers drive this computer.\n"
         );
     }
-    util::run(
-        std::process::Command::new(build::server_bin())
-            .current_dir(util::root())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--static", &build::dist().to_string_lossy()])
-            .env("PAIRUX_JWT_SECRET", secret),
-    )
+    let mut server = std::process::Command::new(build::server_bin());
+    server
+        .current_dir(util::root())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--static", &build::dist().to_string_lossy()])
+        .args(["--sfu-nodes", &sfu_nodes.to_string(), "--turn"])
+        .env("PAIRUX_JWT_SECRET", secret);
+    if let Some(ip) = media_ip {
+        server.args(["--media-ip", &ip.to_string()]);
+    }
+    if relay_only {
+        server.arg("--relay-only");
+    }
+    util::run(&mut server)
 }
 
 /// Reads target/pairux/jwt-secret, creating it with fresh random bytes the first time.

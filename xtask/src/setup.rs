@@ -12,6 +12,8 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Debian packages the build and the tests need.
 /// (wasm-opt comes from npm's `binaryen`: Debian's 108 miscompiles wasm-bindgen's output.)
 /// (xvfb, xdotool and x11-utils' xev: the agent's journeys on a real X server.)
+/// (janus and coturn: the SFU nodes and TURN server pairux-server starts; installed without
+/// starting their system services.)
 const DEBIAN_PACKAGES: &[&str] = &[
     "chromium",
     "chromium-driver",
@@ -19,6 +21,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "xvfb",
     "xdotool",
     "x11-utils",
+    "janus",
+    "coturn",
 ];
 
 /// `setup`, unless `PAIRUX_SKIP_SETUP=1` (e.g. inside a network namespace without registries).

@@ -179,7 +179,9 @@ fn browser(r: &mut Runner) -> Result<()> {
         c.env("PAIRUX_SERVER_BIN", &server)
             .env("PAIRUX_AGENT_BIN", build::agent_bin())
             .env("PAIRUX_DIST", &dist)
-            .env("PAIRUX_IN_NETNS", "1");
+            .env("PAIRUX_IN_NETNS", "1")
+            // Where Janus and coturn serve media inside the namespace (`--media-ip`).
+            .env("PAIRUX_MEDIA_IP", crate::netns::MEDIA_IP);
     };
     // The glue tests in the browser talk to a real server; the namespace is private, so a fixed
     // port is free and the test knows where to find it (tests/web_realtime.rs).

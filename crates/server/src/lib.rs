@@ -1,12 +1,21 @@
 //! The local PairUX server: static app with SPA fallback, `GET /config.json`, `GET /health`,
-//! and the Supabase-Realtime-compatible endpoint (`realtime`).
+//! the Supabase-Realtime-compatible endpoint (`realtime`), and — when it runs Janus SFU nodes
+//! (`sfu`) and/or coturn (`turn`) beside itself (`media`) — `POST /api/access`, where link
+//! holders get TURN credentials, rooms and Janus tokens (`access`).
 //!
 //! Architecture invariant: the server never sees a room key, a controller secret or anything
 //! from a link fragment; it knows sessions only by their public topic.
 
+pub mod access;
 pub mod config;
 pub mod jwt;
+pub mod media;
+mod random;
 pub mod realtime;
+pub mod sfu;
+pub mod supervise;
+mod template;
+pub mod turn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +24,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use tower_http::services::{ServeDir, ServeFile};
@@ -45,6 +54,12 @@ pub struct Args {
     /// Limits and timings of the Realtime endpoint.
     #[command(flatten)]
     pub realtime: realtime::RealtimeArgs,
+    /// Janus SFU nodes and coturn.
+    #[command(flatten)]
+    pub media: media::MediaArgs,
+    /// Limits of /api/access.
+    #[command(flatten)]
+    pub access: access::AccessArgs,
 }
 
 /// Everything request handlers share.
@@ -52,6 +67,8 @@ pub struct AppState {
     pub config: ClientConfig,
     /// Channels, presence and counters of the Realtime endpoint.
     pub realtime: Arc<realtime::RealtimeState>,
+    /// `POST /api/access` (grants nothing until media servers run).
+    pub access: Arc<access::Access>,
 }
 
 /// Errors that stop the server from starting.
@@ -66,22 +83,59 @@ pub enum StartError {
     IceServers(serde_json::Error),
     #[error("cannot mint the anon key: {0}")]
     Jwt(#[from] jsonwebtoken::errors::Error),
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
     #[error("server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Builds the shared state from the command line.
+/// Builds the shared state from the command line, without media servers (see
+/// [`state_with_media`]).
 pub fn state_from_args(args: &Args, secret: &str) -> Result<AppState, StartError> {
+    state_with_media(args, secret, &media::Media::none())
+}
+
+/// Builds the shared state from the command line and the running media servers: config.json
+/// names the STUN server, the SFU and the access endpoint when they run.
+pub fn state_with_media(
+    args: &Args,
+    secret: &str,
+    media: &media::Media,
+) -> Result<AppState, StartError> {
     let public_url = args
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
-    let ice_servers: Vec<config::IceServer> =
+    let mut ice_servers: Vec<config::IceServer> =
         serde_json::from_str(&args.ice_servers).map_err(StartError::IceServers)?;
     let anon_key = jwt::mint_anon_key(secret, jwt::now_secs())?;
+    if let Some(turn) = &media.turn {
+        ice_servers.insert(
+            0,
+            config::IceServer {
+                urls: pairux_core::config::IceUrls::One(turn.stun_url()),
+                username: None,
+                credential: None,
+            },
+        );
+    }
+    let mut config = ClientConfig::for_public_url(&public_url, anon_key, ice_servers);
+    let access = access::Access::new(media.turn.clone(), media.sfu.clone(), args.access);
+    if access.grants_anything() {
+        config.access_url = Some(format!("{}/api/access", public_url.trim_end_matches('/')));
+    }
+    config.sfu = media
+        .sfu
+        .as_ref()
+        .and_then(|sfu| sfu.nodes().first())
+        .map(|node| config::SfuConfig {
+            janus_url: node.janus_url.clone(),
+        });
+    config.relay_only = args.media.relay_only;
     Ok(AppState {
-        config: ClientConfig::for_public_url(&public_url, anon_key, ice_servers),
+        config,
         realtime: Arc::new(realtime::RealtimeState::new(&args.realtime, secret)),
+        access: Arc::new(access),
     })
 }
 
@@ -91,11 +145,15 @@ pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
     // Unknown paths (e.g. /s/<id>) get index.html so the app's router takes over.
     let app_files = ServeDir::new(&static_dir).fallback(ServeFile::new(index));
     let realtime = realtime::routes(state.realtime.clone());
+    let access = Router::new()
+        .route("/api/access", post(access::handle))
+        .with_state(state.access.clone());
     Router::new()
         .route("/health", get(health))
         .route("/config.json", get(client_config))
         .with_state(state)
         .merge(realtime)
+        .merge(access)
         .fallback_service(app_files)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
@@ -123,6 +181,7 @@ async fn client_config(State(state): State<Arc<AppState>>) -> impl IntoResponse 
 pub struct RunningServer {
     addr: SocketAddr,
     state: Arc<AppState>,
+    media: media::Media,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -138,10 +197,24 @@ impl RunningServer {
         &self.state
     }
 
-    /// Stops accepting connections and waits for HTTP requests in flight.
+    /// The media servers it runs (Janus nodes, coturn), for tests.
+    pub fn media(&self) -> &media::Media {
+        &self.media
+    }
+
+    /// Stops accepting connections, waits for HTTP requests in flight, then stops Janus and
+    /// coturn.
     pub async fn stop(self) -> Result<(), StartError> {
-        let _ = self.stop.send(());
-        match self.task.await {
+        let RunningServer {
+            stop,
+            task,
+            mut media,
+            ..
+        } = self;
+        let _ = stop.send(());
+        let result = task.await;
+        media.stop().await;
+        match result {
             Ok(result) => Ok(result?),
             Err(join) => Err(StartError::Io(std::io::Error::other(join))),
         }
@@ -149,8 +222,14 @@ impl RunningServer {
 
     /// Serves until the server fails.
     pub async fn wait(self) -> Result<(), StartError> {
-        let RunningServer { stop, task, .. } = self;
+        let RunningServer {
+            stop,
+            task,
+            mut media,
+            ..
+        } = self;
         let result = task.await;
+        media.stop().await;
         drop(stop);
         match result {
             Ok(result) => Ok(result?),
@@ -159,14 +238,15 @@ impl RunningServer {
     }
 }
 
-/// Binds `args.listen` and serves in a background task; returns once the listener is bound.
-/// Tests and the benchmark start servers on `127.0.0.1:0` this way.
-pub async fn start(args: Args) -> Result<RunningServer, StartError> {
+/// Binds `args.listen`, starts the media servers asked for (waiting until they serve) and
+/// serves in a background task. Tests and the benchmark start servers on `127.0.0.1:0` this way.
+pub async fn start(mut args: Args) -> Result<RunningServer, StartError> {
     let secret = match &args.jwt_secret {
         Some(secret) => secret.clone(),
         None => jwt::random_secret(),
     };
-    let state = Arc::new(state_from_args(&args, &secret)?);
+    // Fail on a bad flag or a taken port before starting any child.
+    state_from_args(&args, &secret)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -174,6 +254,12 @@ pub async fn start(args: Args) -> Result<RunningServer, StartError> {
             source,
         })?;
     let addr = listener.local_addr()?;
+    if args.public_url.is_none() {
+        // The real port when started on port 0.
+        args.public_url = Some(format!("http://{addr}"));
+    }
+    let media = media::Media::start(&args.media).await?;
+    let state = Arc::new(state_with_media(&args, &secret, &media)?);
     let app = router(state.clone(), args.static_dir.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // Realtime frames are small and latency-bound: Nagle's algorithm would hold them back
@@ -184,15 +270,20 @@ pub async fn start(args: Args) -> Result<RunningServer, StartError> {
         }
     });
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        // Client addresses reach /api/access's per-address rate limit.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(RunningServer {
         addr,
         state,
+        media,
         stop,
         task,
     })
@@ -202,7 +293,24 @@ pub async fn start(args: Args) -> Result<RunningServer, StartError> {
 pub async fn serve(args: Args) -> Result<(), StartError> {
     let server = start(args).await?;
     tracing::info!("pairux-server listening on http://{}", server.addr());
+    let config = &server.state().config;
+    if let Some(url) = &config.access_url {
+        tracing::info!(
+            "access grants at {url}{}{}",
+            config
+                .sfu
+                .as_ref()
+                .map(|s| format!(", SFU {}", s.janus_url))
+                .unwrap_or_default(),
+            if config.relay_only {
+                ", relay only"
+            } else {
+                ""
+            }
+        );
+    }
     shutdown_signal().await;
+    // Stops Janus and coturn too.
     server.stop().await
 }
 

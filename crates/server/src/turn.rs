@@ -1,0 +1,204 @@
+//! coturn beside the server: its configuration (from `deploy/coturn/turnserver.conf`) and
+//! process, a STUN probe that says it serves, and the TURN REST credentials handed to link
+//! holders (`use-auth-secret`): username `"<expiry unix ts>:<random id>"`, credential
+//! base64(HMAC-SHA1(static-auth-secret, username)).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use pairux_core::config::{IceServer, IceUrls};
+use sha1::Sha1;
+
+use crate::supervise::{Probe, ProcessSpec};
+
+const TURNSERVER_CONF: &str = include_str!("../../../deploy/coturn/turnserver.conf");
+
+/// How long TURN credentials work.
+pub const CREDENTIAL_TTL_SECS: u64 = 20 * 60;
+
+/// One coturn, started with a secret random per start.
+pub struct TurnPlan {
+    pub media_ip: IpAddr,
+    pub port: u16,
+    pub relay_ports: (u16, u16),
+    secret: String,
+    pub conf_file: PathBuf,
+    pub pid_file: PathBuf,
+    pub log_file: PathBuf,
+}
+
+impl TurnPlan {
+    pub fn new(media_ip: IpAddr, port: u16, run_dir: &Path) -> TurnPlan {
+        TurnPlan {
+            media_ip,
+            port,
+            relay_ports: (49160, 49999),
+            secret: crate::random::token(24),
+            conf_file: run_dir.join("turnserver.conf"),
+            pid_file: run_dir.join("turnserver.pid"),
+            log_file: run_dir.join("turnserver.log"),
+        }
+    }
+
+    fn host(&self) -> String {
+        match self.media_ip {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        }
+    }
+
+    /// `stun:<ip>:<port>`: what config.json lists (no credentials needed).
+    pub fn stun_url(&self) -> String {
+        format!("stun:{}:{}", self.host(), self.port)
+    }
+
+    pub fn render(&self) -> String {
+        crate::template::render(
+            TURNSERVER_CONF,
+            &[
+                ("MEDIA_IP", self.media_ip.to_string()),
+                ("PORT", self.port.to_string()),
+                ("MIN_PORT", self.relay_ports.0.to_string()),
+                ("MAX_PORT", self.relay_ports.1.to_string()),
+                ("SECRET", self.secret.clone()),
+                ("PIDFILE", self.pid_file.display().to_string()),
+            ],
+        )
+    }
+
+    pub fn prepare(&self, turnserver: &Path) -> std::io::Result<ProcessSpec> {
+        crate::template::write_private(&self.conf_file, &self.render())?;
+        let addr = SocketAddr::new(self.media_ip, self.port);
+        let probe: Probe = Arc::new(move || Box::pin(stun_answers(addr)));
+        Ok(ProcessSpec {
+            name: "turnserver".into(),
+            program: turnserver.to_owned(),
+            args: vec!["-c".into(), self.conf_file.display().to_string()],
+            log_file: self.log_file.clone(),
+            pid_file: None, // coturn writes its own (`pidfile`)
+            describe: format!(
+                "coturn TURN/STUN on {addr} (UDP and TCP), relay ports {}-{}, log {}",
+                self.relay_ports.0,
+                self.relay_ports.1,
+                self.log_file.display()
+            ),
+            probe,
+            ready_timeout: Duration::from_secs(10),
+        })
+    }
+
+    /// The credentials handed out for `id` at `now_secs`.
+    pub fn credentials(&self, now_secs: u64) -> TurnCredentials {
+        let expires_at = now_secs + CREDENTIAL_TTL_SECS;
+        let username = format!("{expires_at}:{}", crate::random::token(12));
+        let credential = credential(&self.secret, &username);
+        TurnCredentials {
+            expires_at,
+            username,
+            credential,
+        }
+    }
+
+    /// STUN and TURN (UDP and TCP) with these credentials, as RTCIceServer dictionaries.
+    pub fn ice_servers(&self, creds: &TurnCredentials) -> Vec<IceServer> {
+        let host = self.host();
+        vec![
+            IceServer {
+                urls: IceUrls::One(self.stun_url()),
+                username: None,
+                credential: None,
+            },
+            IceServer {
+                urls: IceUrls::Many(vec![
+                    format!("turn:{host}:{}?transport=udp", self.port),
+                    format!("turn:{host}:{}?transport=tcp", self.port),
+                ]),
+                username: Some(creds.username.clone()),
+                credential: Some(creds.credential.clone()),
+            },
+        ]
+    }
+
+    /// For tests: the secret coturn checks credentials with.
+    pub fn secret_for_tests(&self) -> &str {
+        &self.secret
+    }
+}
+
+/// Time-limited TURN credentials.
+pub struct TurnCredentials {
+    pub expires_at: u64,
+    pub username: String,
+    pub credential: String,
+}
+
+/// base64(HMAC-SHA1(secret, username)), coturn's `use-auth-secret` password.
+pub fn credential(secret: &str, username: &str) -> String {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(username.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Sends a STUN Binding request to `addr` and waits briefly for a Binding success response.
+async fn stun_answers(addr: SocketAddr) -> bool {
+    let bind: SocketAddr = if addr.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let Ok(socket) = tokio::net::UdpSocket::bind(bind).await else {
+        return false;
+    };
+    let mut request = [0u8; 20];
+    request[0..2].copy_from_slice(&0x0001u16.to_be_bytes()); // Binding request
+    request[4..8].copy_from_slice(&0x2112_A442u32.to_be_bytes()); // magic cookie
+    let id = crate::random::token(9);
+    request[8..20].copy_from_slice(&id.as_bytes()[..12]);
+    if socket.send_to(&request, addr).await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    let answer = tokio::time::timeout(Duration::from_millis(500), socket.recv_from(&mut buf)).await;
+    matches!(answer, Ok(Ok((n, from))) if from == addr && n >= 20
+        && buf[0..2] == 0x0101u16.to_be_bytes() && buf[8..20] == request[8..20])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_is_hmac_sha1_base64() {
+        // RFC 2202 test case 2: HMAC-SHA1("Jefe", "what do ya want for nothing?").
+        assert_eq!(
+            credential("Jefe", "what do ya want for nothing?"),
+            STANDARD.encode([
+                0xef, 0xfc, 0xdf, 0x6a, 0xe5, 0xeb, 0x2f, 0xa2, 0xd2, 0x74, 0x16, 0xd5, 0xf1, 0x84,
+                0xdf, 0x9c, 0x25, 0x9a, 0x7c, 0x79
+            ])
+        );
+    }
+
+    #[test]
+    fn template_renders_completely() {
+        let plan = TurnPlan::new("198.51.100.1".parse().unwrap(), 3478, Path::new("/tmp/r"));
+        let conf = plan.render();
+        assert!(!conf.contains('@'));
+        assert!(conf.contains("listening-ip=198.51.100.1\n"));
+        assert!(conf.contains("relay-ip=198.51.100.1\n"));
+        assert!(conf.contains("use-auth-secret\n"));
+        assert!(conf.contains("pidfile=/tmp/r/turnserver.pid\n"));
+        let creds = plan.credentials(1000);
+        assert_eq!(creds.expires_at, 1000 + CREDENTIAL_TTL_SECS);
+        assert!(creds.username.starts_with("2200:"));
+        assert_eq!(
+            creds.credential,
+            credential(plan.secret_for_tests(), &creds.username)
+        );
+    }
+}
