@@ -50,6 +50,8 @@ const RELIABLE: &str = "pairux";
 /// Label of the unordered, unreliable channel (pointer moves and cursors: only the latest
 /// position matters, and a retransmitted stale one would only add latency).
 const POINTER: &str = "pairux-pointer";
+/// The subscriber's own channel towards Janus (see [`Peer::open_sfu_ready_channel`]).
+const SFU_READY: &str = "pairux-sfu";
 
 /// The ICE servers and policy a connection uses: config.json's, then the access grant's (with
 /// TURN credentials).
@@ -106,6 +108,9 @@ pub struct Peer {
     worker: Rc<TransformWorker>,
     channel: std::cell::RefCell<Option<RtcDataChannel>>,
     pointer: std::cell::RefCell<Option<RtcDataChannel>>,
+    sfu_ready: std::cell::RefCell<Option<RtcDataChannel>>,
+    /// Subscriber on the SFU: the label of the channel Janus relays the publisher's data on.
+    sfu_feed: std::cell::RefCell<Option<String>>,
     /// The host opens both channels itself and adopts none the other side opens.
     opens_channels: std::cell::Cell<bool>,
     /// Channels the other side opened that we closed unread.
@@ -199,6 +204,8 @@ impl Peer {
             worker,
             channel: Default::default(),
             pointer: Default::default(),
+            sfu_ready: Default::default(),
+            sfu_feed: Default::default(),
             opens_channels: Default::default(),
             refused_channels: Default::default(),
             on_event,
@@ -216,9 +223,12 @@ impl Peer {
                 return;
             };
             let label = channel.label();
+            // Janus labels the data it relays with the publisher's feed id.
+            let relayed = peer.sfu_feed.borrow().as_deref() == Some(label.as_str());
             let slot_free = match label.as_str() {
                 RELIABLE => peer.channel.borrow().is_none(),
                 POINTER => peer.pointer.borrow().is_none(),
+                _ if relayed => peer.pointer.borrow().is_none(),
                 _ => false,
             };
             if peer.opens_channels.get() || !slot_free {
@@ -227,7 +237,8 @@ impl Peer {
                 channel.close();
                 return;
             }
-            peer.adopt_channel(channel);
+            let pointer = relayed || label == POINTER;
+            peer.adopt_channel(channel, pointer);
         });
         peer.pc
             .set_ondatachannel(Some(on_dc.as_ref().unchecked_ref()));
@@ -276,13 +287,14 @@ impl Peer {
     /// Host: opens the two data channels (before any media, so control works at once).
     pub fn open_channels(&self) {
         self.opens_channels.set(true);
-        self.adopt_channel(self.pc.create_data_channel(RELIABLE));
+        self.adopt_channel(self.pc.create_data_channel(RELIABLE), false);
         let init = web_sys::RtcDataChannelInit::new();
         init.set_ordered(false);
         init.set_max_retransmits(0);
         self.adopt_channel(
             self.pc
                 .create_data_channel_with_data_channel_dict(POINTER, &init),
+            true,
         );
     }
 
@@ -296,7 +308,17 @@ impl Peer {
         self.adopt_channel(
             self.pc
                 .create_data_channel_with_data_channel_dict(POINTER, &init),
+            true,
         );
+    }
+
+    /// Subscriber on the SFU: Janus relays the publisher's data to a subscriber only once a
+    /// channel of that subscriber is open, so open one (never used; the relayed
+    /// `pairux-pointer` arrives as a channel Janus opens, adopted like the host's).
+    pub fn open_sfu_ready_channel(&self, feed: u64) {
+        *self.sfu_feed.borrow_mut() = Some(feed.to_string());
+        let channel = self.pc.create_data_channel(SFU_READY);
+        *self.sfu_ready.borrow_mut() = Some(channel);
     }
 
     /// Replaces the ICE servers and policy before gathering starts (TURN credentials that
@@ -466,8 +488,8 @@ impl Peer {
         send_on(self.pointer.borrow().as_ref(), text) || self.send(text)
     }
 
-    fn adopt_channel(&self, channel: RtcDataChannel) {
-        let reliable = channel.label() != POINTER;
+    fn adopt_channel(&self, channel: RtcDataChannel, pointer: bool) {
+        let reliable = !pointer;
         let cb = self.on_event.clone();
         let on_message = handler(move |ev| {
             let ev: web_sys::MessageEvent = ev.unchecked_into();
@@ -502,7 +524,7 @@ impl Drop for Peer {
         self.pc.set_ontrack(None);
         self.pc.set_onconnectionstatechange(None);
         self.pc.set_ondatachannel(None);
-        for slot in [&self.channel, &self.pointer] {
+        for slot in [&self.channel, &self.pointer, &self.sfu_ready] {
             if let Some(ch) = slot.borrow_mut().take() {
                 ch.set_onopen(None);
                 ch.set_onclose(None);

@@ -87,7 +87,9 @@ impl SfuLink {
         host: &str,
         notify: impl Fn(SfuEvent) + 'static,
     ) -> Result<SfuLink, JsError> {
-        Self::open(grant, ice, host, JanusRole::Subscriber { feed }, notify)
+        let link = Self::open(grant, ice, host, JanusRole::Subscriber { feed }, notify)?;
+        link.inner.peer.open_sfu_ready_channel(feed);
+        Ok(link)
     }
 
     fn open(

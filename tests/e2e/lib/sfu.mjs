@@ -1,0 +1,207 @@
+// Helpers of the SFU journeys: a stack whose pairux-server runs Janus and coturn on the test
+// namespace's veth address, and page probes (peer connections, outbound streams, ICE pairs).
+
+import { before, after } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, launchBrowser, newPage, openApp, decoding } from './harness.mjs';
+
+export const MEDIA_IP = process.env.PAIRUX_MEDIA_IP ?? '198.51.100.1';
+
+/** Keeps every RTCPeerConnection the page makes in `window.__pcs`. */
+export function recordPeers() {
+  const Orig = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...args) {
+      super(...args);
+      window.__pcs.push(this);
+    }
+  };
+}
+
+/** Outbound video streams that have sent bytes, over all the page's open connections. */
+export async function outboundVideo(page) {
+  return page.evaluate(async () => {
+    let n = 0;
+    for (const pc of window.__pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const report = await pc.getStats();
+      report.forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video' && s.bytesSent > 0) n += 1; });
+    }
+    return n;
+  });
+}
+
+/** Candidate types of every selected pair of the page's connected connections. */
+export async function selectedPairs(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const pc of window.__pcs) {
+      if (pc.connectionState !== 'connected') continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
+        const pair = report.get(s.selectedCandidatePairId);
+        const local = report.get(pair.localCandidateId);
+        const remote = report.get(pair.remoteCandidateId);
+        out.push({ local: local.candidateType, remote: remote.candidateType });
+      });
+    }
+    return out;
+  });
+}
+
+export async function frames(page) {
+  return page.evaluate(() => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames);
+}
+
+export function stackWith(args) {
+  const s = { server: undefined, browser: undefined, runDir: undefined };
+  before(async () => {
+    s.runDir = mkdtempSync(path.join(tmpdir(), 'pairux-sfu-'));
+    s.server = await startServer({ args: ['--media-ip', MEDIA_IP, '--run-dir', s.runDir, ...args] });
+    s.browser = await launchBrowser();
+  });
+  after(async () => {
+    await s.browser?.close();
+    await s.server?.stop();
+    if (s.runDir) rmSync(s.runDir, { recursive: true, force: true });
+  });
+  return s;
+}
+
+export async function hostSfu(stack, mode = 'mode-sfu') {
+  const host = await newPage(stack.browser);
+  await host.addInitScript(recordPeers);
+  await openApp(host, stack.server.url);
+  await host.getByTestId(mode).check();
+  await host.getByTestId('start-test-pattern').click();
+  if (mode === 'mode-sfu') await host.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 10_000 });
+  return host;
+}
+
+export async function guest(stack, link) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  await openApp(page, link);
+  await decoding(page, { timeout: 30_000 });
+  return page;
+}
+
+
+/**
+ * What any holder of the link can get from the server (an adversary among them): a grant,
+ * computed here from the link exactly as the app does (core `access`), for `want`.
+ */
+export async function grantFor(serverUrl, link, want = 'sfu') {
+  const { hkdfSync, createPrivateKey, createPublicKey, sign, randomBytes } = await import('node:crypto');
+  const url = new URL(link);
+  const session = url.pathname.split('/').pop();
+  const k = Buffer.from(new URLSearchParams(url.hash.slice(1)).get('k'), 'base64url');
+  const seed = Buffer.from(hkdfSync('sha256', k, Buffer.from(session, 'base64url'), 'pairux access key v1', 32));
+  const key = createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const verifier = createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(-32);
+  const field = (b) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(b.length);
+    return Buffer.concat([len, b]);
+  };
+  const time = Math.floor(Date.now() / 1000);
+  const nonce = randomBytes(16).toString('base64url');
+  const t = Buffer.alloc(8);
+  t.writeBigUInt64BE(BigInt(time));
+  const statement = Buffer.concat([
+    field(Buffer.from('pairux/access/v1')), field(Buffer.from(session)), t,
+    field(Buffer.from(nonce)), field(Buffer.from(want)),
+  ]);
+  const body = {
+    session, time, nonce, want,
+    verifier: verifier.toString('base64url'),
+    signature: sign(null, statement, key).toString('base64url'),
+  };
+  const res = await fetch(`${serverUrl}/api/access`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`access refused: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/**
+ * Runs, inside `page`, a plain subscriber of the room's publisher with no decryption at all
+ * — what Janus, or anyone it relays to, gets — and returns its inbound video counters after
+ * `ms`.
+ */
+export async function plainSubscriber(page, sfu, ms = 6000) {
+  await withTimecode(page);
+  return page.evaluate(async ({ sfu, ms }) => {
+    const ws = new WebSocket(sfu.janusUrl, 'janus-protocol');
+    const pending = new Map();
+    let n = 0;
+    ws.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      if (m.janus === 'ack') return;
+      const done = pending.get(m.transaction);
+      if (done) { pending.delete(m.transaction); done(m); }
+    };
+    await new Promise((r) => { ws.onopen = r; });
+    const send = (m) => new Promise((resolve) => {
+      const transaction = `t${++n}`;
+      pending.set(transaction, resolve);
+      ws.send(JSON.stringify({ ...m, transaction, token: sfu.token }));
+    });
+    const session_id = (await send({ janus: 'create' })).data.id;
+    const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
+    const list = await send({ janus: 'message', session_id, handle_id, body: { request: 'listparticipants', room: sfu.room } });
+    const feed = list.plugindata.data.participants.find((p) => p.publisher).id;
+    const joined = await send({
+      janus: 'message', session_id, handle_id,
+      body: { request: 'join', ptype: 'subscriber', room: sfu.room, pin: sfu.pin, streams: [{ feed }] },
+    });
+    const pc = new RTCPeerConnection();
+    let reader = null;
+    pc.ontrack = (e) => { if (e.track.kind === 'video') reader = window.__startReader(e.track); };
+    await pc.setRemoteDescription(joined.jsep);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await new Promise((r) => {
+      if (pc.iceGatheringState === 'complete') r();
+      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+    });
+    await send({ janus: 'message', session_id, handle_id, body: { request: 'start' }, jsep: pc.localDescription });
+    await new Promise((r) => setTimeout(r, ms));
+    let out = { packets: 0, frames: 0 };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') out = { packets: s.packetsReceived, frames: s.framesDecoded };
+    });
+    reader?.stop();
+    out.pictures = reader ? reader.samples.length : 0;
+    pc.close();
+    ws.close();
+    return out;
+  }, { sfu, ms });
+}
+
+/** Adds the test pattern's time-code reader (bench/lib/timecode.mjs) as `window.__startReader`. */
+export async function withTimecode(page) {
+  const { readFile } = await import('node:fs/promises');
+  const src = await readFile(new URL('../../../bench/lib/timecode.mjs', import.meta.url), 'utf8');
+  await page.addScriptTag({ type: 'module', content: `${src}\nwindow.__startReader = startReader;` });
+  await page.waitForFunction(() => typeof window.__startReader === 'function');
+}
+
+/** How many frames of the page's remote video carry a readable time code within `ms`. */
+export async function readablePictures(page, ms = 3000) {
+  await withTimecode(page);
+  return page.evaluate(async (ms) => {
+    const track = document.querySelector('[data-testid=remote-video]').srcObject.getVideoTracks()[0];
+    const reader = window.__startReader(track);
+    await new Promise((r) => setTimeout(r, ms));
+    reader.stop();
+    return reader.samples.length;
+  }, ms);
+}
