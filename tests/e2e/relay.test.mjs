@@ -3,7 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stackWith, hostSfu, guest, selectedPairs } from './lib/sfu.mjs';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { stackWith, hostSfu, guest, selectedPairs, frames } from './lib/sfu.mjs';
 
 const relay = stackWith(['--sfu-nodes', '1', '--relay-only']);
 
@@ -17,4 +19,26 @@ test('relay only: P2P and SFU sessions decode over a TURN relay', async () => {
     await host.context().close();
     await viewer.context().close();
   }
+});
+
+test('a relay that dies mid-session: the host restarts ICE and the picture comes back by itself', async () => {
+  const host = await hostSfu(relay, 'mode-p2p');
+  const viewer = await guest(relay, await host.getByTestId('invite-viewer-link').inputValue());
+  const pidFile = path.join(relay.runDir, 'turnserver.pid');
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  // The allocations die with coturn; pairux-server starts a new one a second later.
+  process.kill(pid, 'SIGKILL');
+  await viewer.getByTestId('media-problem').waitFor({ timeout: 30_000 });
+  assert.match(await viewer.getByTestId('media-problem').textContent(), /Reconnecting video|Can't reach the host/);
+  await viewer.getByTestId('media-problem').waitFor({ state: 'detached', timeout: 40_000 });
+  const before = await frames(viewer);
+  await viewer.waitForFunction(
+    (n) => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames > n + 10,
+    before,
+    { timeout: 20_000 },
+  );
+  const pairs = await selectedPairs(viewer);
+  for (const p of pairs) assert.equal(p.local, 'relay', JSON.stringify(pairs));
+  await host.context().close();
+  await viewer.context().close();
 });
