@@ -11,7 +11,7 @@
 // written.
 
 import { parseArgs } from 'node:util';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,10 @@ const { values: opts } = parseArgs({
     frames: { type: 'string', default: '330' }, // per g2g variant, after warm-up (≥ 300)
     runs: { type: 'string', default: '20' }, // TTFF runs (≥ 20)
     'warmup-ms': { type: 'string', default: '3000' }, // congestion control ramps up first
-    only: { type: 'string' }, // comma list of g2g keys and/or `ttff` (development)
+    only: { type: 'string' }, // comma list of g2g keys and/or `ttff`, `ttff_sfu`
+    // The server also runs a Janus and coturn (`--sfu-nodes 1 --turn`) and the app is measured
+    // through Janus too (`g2g_sfu_*`, `ttff_sfu_*`); `cargo xtask bench sfu` uses it.
+    sfu: { type: 'boolean', default: false },
   },
 });
 const FRAMES = Number(opts.frames);
@@ -65,7 +68,10 @@ const G2G = [
     open: (env) => openFloor(env, { e2ee: true }),
     floor: true,
   },
-  { key: 'g2g', label: 'app P2P (E2EE)', open: openAppViewer },
+  { key: 'g2g', label: 'app P2P (E2EE)', open: (env) => openAppViewer(env, 'p2p') },
+  ...(opts.sfu
+    ? [{ key: 'g2g_sfu', label: 'app SFU via Janus (E2EE)', open: (env) => openAppViewer(env, 'sfu'), mode: 'sfu' }]
+    : []),
 ];
 
 // Recorded in every app page before its scripts run: the peer connections it creates (for
@@ -158,14 +164,27 @@ const e2eeState = (page) =>
     return { api: e.api, states: e.states.map((s) => names[s] ?? s), rejected: e.rejected };
   });
 
-/** The app's host: landing page → "Share a test pattern" → its viewer link. Started once. */
-async function appHost(env) {
-  if (env.host) return env.host;
-  env.server = await startServer();
+/**
+ * The app's host in `mode` (`p2p` or `sfu`): landing page → the mode → "Share a test pattern"
+ * → its viewer link. Started once per mode, on one server.
+ */
+async function appHost(env, mode = 'p2p') {
+  env.hosts ??= {};
+  if (env.hosts[mode]) return env.hosts[mode];
+  if (!env.server) {
+    const args = [];
+    if (opts.sfu) {
+      env.runDir = await mkdtemp(path.join(os.tmpdir(), 'pairux-bench-'));
+      args.push('--sfu-nodes', '1', '--turn', '--run-dir', env.runDir,
+        '--media-ip', process.env.PAIRUX_MEDIA_IP ?? '198.51.100.1');
+    }
+    env.server = await startServer({ args });
+  }
   const page = await newPage(env.browser);
   await page.addInitScript(PC_HOOK);
   await page.goto(env.server.url);
   await page.waitForSelector('.app', { timeout: 15_000 });
+  await page.getByTestId(`mode-${mode}`).check();
   const start = page.getByTestId('start-test-pattern');
   if ((await start.count()) === 0) {
     throw new Error('the landing page has no data-testid="start-test-pattern" (app side missing)');
@@ -177,12 +196,13 @@ async function appHost(env) {
   if (!/\/s\/[^#]+#k=/.test(link)) throw new Error(`unexpected viewer link: ${link}`);
   // Sharing for real: the host previews what it sends.
   await page.getByTestId('local-preview').waitFor({ timeout: 15_000 });
-  env.host = { page, link };
-  return env.host;
+  await page.locator(`[data-testid=session-mode]:text-is("${mode}")`).waitFor({ timeout: 15_000 });
+  env.hosts[mode] = { page, link };
+  return env.hosts[mode];
 }
 
-async function openAppViewer(env) {
-  const host = await appHost(env);
+async function openAppViewer(env, mode) {
+  const host = await appHost(env, mode);
   // bypassCSP: the reader module is imported from the bench's own origin.
   const page = await newPage(env.browser, { bypassCSP: true });
   await page.addInitScript(PC_HOOK);
@@ -287,8 +307,9 @@ async function measureG2g(env, variant) {
       r.e2ee = e2ee;
     }
     const stats = [...(await rtpStats(opened.page))];
-    if (!variant.floor && env.host) stats.push(...(await rtpStats(env.host.page)));
-    const errors = [...opened.page.errors, ...(variant.floor ? [] : env.host?.page.errors ?? [])];
+    const host = variant.floor ? null : env.hosts?.[variant.mode ?? 'p2p'];
+    if (host) stats.push(...(await rtpStats(host.page)));
+    const errors = [...opened.page.errors, ...(host?.page.errors ?? [])];
     return { ...r, stats, errors };
   } finally {
     await opened.close();
@@ -327,8 +348,8 @@ async function ttffRun(env, link) {
   }
 }
 
-async function measureTtff(env) {
-  const host = await appHost(env);
+async function measureTtff(env, mode = 'p2p') {
+  const host = await appHost(env, mode);
   const runs = [];
   // One unrecorded run first: the server's first static responses and the OS page cache.
   for (let i = 0; i <= RUNS; i++) {
@@ -362,30 +383,33 @@ async function main() {
         failures.push(`${v.key}: ${err.message}`);
       }
     }
-    let ttff = null;
-    if (wanted('ttff')) {
-      console.error(`media bench: TTFF, ${RUNS} viewers …`);
+    const ttffs = {};
+    for (const mode of opts.sfu ? ['p2p', 'sfu'] : ['p2p']) {
+      const key = mode === 'p2p' ? 'ttff' : 'ttff_sfu';
+      if (!wanted(key)) continue;
+      console.error(`media bench: TTFF (${mode}), ${RUNS} viewers …`);
       try {
-        ttff = await measureTtff(env);
-        raw.ttff = ttff;
-        const names = [...new Set(ttff.flatMap((r) => Object.keys(r.stages)))];
-        const median = (n) => percentiles('x', ttff.map((r) => r.stages[n]).filter((x) => x !== undefined), [50]).x_p50;
+        const runs = await measureTtff(env, mode);
+        ttffs[key] = runs;
+        raw[key] = runs;
+        const names = [...new Set(runs.flatMap((r) => Object.keys(r.stages)))];
+        const median = (n) => percentiles('x', runs.map((r) => r.stages[n]).filter((x) => x !== undefined), [50]).x_p50;
         const line = names.map((n) => [n, median(n)]).sort((a, b) => a[1] - b[1]);
         console.error(`  median ms after navigation start: ${line.map(([n, m]) => `${n} ${m}`).join(', ')}`);
         // Viewers that left should not keep the host encoding for them.
         await sleep(1000);
-        raw.host_open_pcs_after_ttff = await env.host.page.evaluate(
+        raw[`host_open_pcs_after_${key}`] = await env.hosts[mode].page.evaluate(
           () => window.__pcs.filter((pc) => pc.connectionState !== 'closed').length,
         );
-        console.error(`  host peer connections still open after the runs: ${raw.host_open_pcs_after_ttff}`);
+        console.error(`  host peer connections still open after the runs: ${raw[`host_open_pcs_after_${key}`]}`);
       } catch (err) {
-        failures.push(`ttff: ${err.message}`);
+        failures.push(`${key}: ${err.message}`);
       }
     }
 
-    if (ttff) {
-      Object.assign(figures, percentiles('ttff_ms', ttff.map((r) => r.ms), [50, 95]));
-      figures.ttff_runs = ttff.length;
+    for (const [key, runs] of Object.entries(ttffs)) {
+      Object.assign(figures, percentiles(`${key}_ms`, runs.map((r) => r.ms), [50, 95]));
+      figures[`${key}_runs`] = runs.length;
     }
     const floor = g2g.g2g_floor;
     for (const v of G2G) {
@@ -400,6 +424,10 @@ async function main() {
       }
     }
     // The app encrypts every session: its figures are the E2EE ones, under their own names too.
+    if (g2g.g2g && g2g.g2g_sfu) {
+      const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
+      figures.g2g_sfu_minus_p2p_ms_p50 = round1(p50(g2g.g2g_sfu.samples) - p50(g2g.g2g.samples));
+    }
     if (g2g.g2g) {
       Object.assign(figures, percentiles('g2g_e2ee_ms', g2g.g2g.samples, [50, 95, 99]));
       figures.g2g_e2ee_frames = g2g.g2g.samples.length;
@@ -424,11 +452,14 @@ async function main() {
         marks: [{ x: 50, label: 'target p50' }, { x: 100, label: 'target p95' }],
       },
     ];
-    if (ttff) {
+    if (Object.keys(ttffs).length) {
       panels.push({
         title: 'Time to first frame (CDF)',
         unit: 'ms, viewer opens the link → first presented frame',
-        series: [{ label: 'app P2P viewer', values: ttff.map((r) => r.ms) }],
+        series: Object.entries(ttffs).map(([key, runs]) => ({
+          label: key === 'ttff' ? 'app P2P viewer' : 'app SFU viewer (via Janus)',
+          values: runs.map((r) => r.ms),
+        })),
         marks: [{ x: 500, label: 'target p50' }],
       });
     }
@@ -437,6 +468,7 @@ async function main() {
   } finally {
     await env.browser.close().catch(() => {});
     await env.server?.stop();
+    if (env.runDir) await rm(env.runDir, { recursive: true, force: true });
     await env.bench.close();
   }
   console.error(`media bench: done in ${((Date.now() - began) / 1000).toFixed(0)} s`);

@@ -18,7 +18,10 @@ pub fn run(name: &str) -> Result<()> {
         "media" => media(),
         "input" => input(),
         "e2ee" => e2ee(),
-        other => bail!("unknown benchmark `{other}` (have: size, realtime, media, input, e2ee)"),
+        "sfu" => sfu(),
+        other => {
+            bail!("unknown benchmark `{other}` (have: size, realtime, media, input, e2ee, sfu)")
+        }
     }
 }
 
@@ -171,6 +174,56 @@ fn input() -> Result<()> {
         report("input", &serde_json::from_str(&text)?)?;
     }
     measured
+}
+
+/// The SFU (Janus started by pairux-server, on the namespace's veth): glass-to-glass and TTFF
+/// through Janus against P2P in one run (bench/media.mjs --sfu, plot `sfu.png`), then host
+/// uplink and CPU at 1–8 viewers P2P vs SFU and fan-out to 25–200 load subscribers through one
+/// Janus (bench/sfu.mjs). Both halves land in `sfu.json`; a part that failed leaves its figures
+/// `null` and the command fails.
+fn sfu() -> Result<()> {
+    build::all()?;
+    let dir = out_dir()?;
+    let (media_json, load_json, png) = (
+        dir.join("sfu-media.json"),
+        dir.join("sfu-load.json"),
+        dir.join("sfu.png"),
+    );
+    for f in [&media_json, &load_json] {
+        let _ = std::fs::remove_file(f);
+    }
+    let ns = LoopbackNamespace::create()?;
+    let env = |c: &mut std::process::Command| {
+        c.env("PAIRUX_SERVER_BIN", build::server_bin())
+            .env("PAIRUX_DIST", build::dist())
+            .env("PAIRUX_IN_NETNS", "1")
+            .env("PAIRUX_MEDIA_IP", crate::netns::MEDIA_IP);
+    };
+    let mut media = ns.exec("node");
+    media
+        .args(["bench/media.mjs", "--sfu", "--only", "g2g,g2g_sfu,ttff,ttff_sfu"])
+        .arg("--out")
+        .arg(&media_json)
+        .arg("--png")
+        .arg(&png);
+    env(&mut media);
+    let measured_media = util::run(&mut media);
+    let mut load = ns.exec("node");
+    load.arg("bench/sfu.mjs").arg("--out").arg(&load_json);
+    env(&mut load);
+    let measured_load = util::run(&mut load);
+    drop(ns);
+    let mut figures = serde_json::Map::new();
+    for f in [&media_json, &load_json] {
+        if let Ok(text) = std::fs::read_to_string(f) {
+            if let Value::Object(map) = serde_json::from_str(&text)? {
+                figures.extend(map);
+            }
+        }
+    }
+    report("sfu", &Value::Object(figures))?;
+    println!("  plot: {}", png.display());
+    measured_media.and(measured_load)
 }
 
 /// SFrame throughput of the shipped transform worker, measured inside a worker in headless
