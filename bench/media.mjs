@@ -43,10 +43,12 @@ const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
 
 // Bounded: the whole bench is well under this; a hang ends the process (xtask's namespace
 // then kills whatever is left inside it).
+// With --sfu every part runs twice (P2P and through Janus).
+const GIVE_UP_MIN = opts.sfu ? 8 : 4;
 setTimeout(() => {
-  console.error('media bench: gave up after 4 minutes');
+  console.error(`media bench: gave up after ${GIVE_UP_MIN} minutes`);
   process.exit(3);
-}, 240_000).unref();
+}, GIVE_UP_MIN * 60_000).unref();
 
 /**
  * Glass-to-glass variants. `open(env)` returns a page whose `window.__reader` (startReader of

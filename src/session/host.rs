@@ -214,9 +214,22 @@ impl HostRuntime {
     fn on_link(&self, id: &str, event: LinkEvent) {
         let out = match event {
             LinkEvent::Connection(state) => {
+                // A participant gone from presence whose connection drops is closed now, not
+                // when (if ever) its data channel reports closing: a tab that was killed sends
+                // no SCTP abort, and its connection would otherwise keep our encoder busy.
+                let down = matches!(state.as_str(), "disconnected" | "failed" | "closed");
                 self.inner.view.peers.update(|p| {
-                    p.insert(id.to_owned(), state);
+                    p.insert(id.to_owned(), state.clone());
                 });
+                if state == "connected" {
+                    self.inner.session.borrow_mut().on_link(id, true);
+                } else if down {
+                    let actions = self.inner.session.borrow_mut().on_link(id, false);
+                    if !actions.is_empty() {
+                        let runtime = self.clone();
+                        leptos::task::spawn_local(async move { runtime.run(actions) });
+                    }
+                }
                 return;
             }
             LinkEvent::Channel(up) => {

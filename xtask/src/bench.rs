@@ -192,13 +192,15 @@ fn sfu() -> Result<()> {
     for f in [&media_json, &load_json] {
         let _ = std::fs::remove_file(f);
     }
-    let ns = LoopbackNamespace::create()?;
     let env = |c: &mut std::process::Command| {
         c.env("PAIRUX_SERVER_BIN", build::server_bin())
             .env("PAIRUX_DIST", build::dist())
             .env("PAIRUX_IN_NETNS", "1")
             .env("PAIRUX_MEDIA_IP", crate::netns::MEDIA_IP);
     };
+    // A namespace per half: whatever a half leaves running (a browser after a timeout) dies
+    // with its namespace instead of loading the machine under the other half.
+    let ns = LoopbackNamespace::create()?;
     let mut media = ns.exec("node");
     media
         .args(["bench/media.mjs", "--sfu", "--only", "g2g,g2g_sfu,ttff,ttff_sfu"])
@@ -208,6 +210,8 @@ fn sfu() -> Result<()> {
         .arg(&png);
     env(&mut media);
     let measured_media = util::run(&mut media);
+    drop(ns);
+    let ns = LoopbackNamespace::create()?;
     let mut load = ns.exec("node");
     load.arg("bench/sfu.mjs").arg("--out").arg(&load_json);
     env(&mut load);
