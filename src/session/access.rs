@@ -15,7 +15,13 @@ use pairux_core::SessionLink;
 
 use crate::platform::fetch::{self, FetchError};
 use crate::platform::peer::IceSetup;
+use crate::platform::timer::Timer;
 use crate::platform::{clock, random};
+
+/// Ask for fresh TURN credentials this long before the current ones expire (they last 20
+/// minutes; a connection's allocation is refreshed with the credentials it was made with, so
+/// an ICE restart after expiry needs new ones).
+const REFRESH_BEFORE_SECS: u64 = 5 * 60;
 
 enum IceState {
     Pending(Vec<oneshot::Sender<IceSetup>>),
@@ -27,6 +33,7 @@ pub struct Access {
     link: SessionLink,
     base: IceSetup,
     ice: RefCell<IceState>,
+    refresh: RefCell<Option<Timer>>,
 }
 
 /// Why a grant could not be had, for the person.
@@ -45,24 +52,47 @@ impl Access {
                 None => IceState::Ready(base.clone()),
             }),
             base,
+            refresh: RefCell::new(None),
         });
         if access.url.is_some() {
-            let me = access.clone();
-            leptos::task::spawn_local(async move {
-                let ice = match me.ask(Want::Ice).await {
-                    Ok(grant) => me.ice_of(&grant),
-                    Err(err) => {
-                        leptos::logging::warn!(
-                            "no TURN credentials, direct connections only: {}",
-                            err.0
-                        );
-                        me.base.clone()
-                    }
-                };
-                me.settle(ice);
-            });
+            Self::ask_ice(Rc::downgrade(&access));
         }
         access
+    }
+
+    /// Asks for TURN credentials, then again before they expire, for as long as the session
+    /// page keeps this `Access`.
+    fn ask_ice(weak: std::rc::Weak<Access>) {
+        leptos::task::spawn_local(async move {
+            let Some(me) = weak.upgrade() else { return };
+            match me.ask(Want::Ice).await {
+                Ok(grant) => {
+                    me.settle(me.ice_of(&grant));
+                    me.refresh_at(&grant);
+                }
+                Err(err) => {
+                    leptos::logging::warn!(
+                        "no TURN credentials, direct connections only: {}",
+                        err.0
+                    );
+                    if matches!(&*me.ice.borrow(), IceState::Pending(_)) {
+                        me.settle(me.base.clone());
+                    }
+                }
+            }
+        });
+    }
+
+    fn refresh_at(self: &Rc<Self>, grant: &AccessGrant) {
+        let now = clock::wall_ms() / 1000;
+        let at = grant
+            .expires_at
+            .saturating_sub(REFRESH_BEFORE_SECS)
+            .max(now + 30);
+        let weak = Rc::downgrade(self);
+        *self.refresh.borrow_mut() = Some(Timer::after((at - now) * 1000, move || {
+            Self::ask_ice(weak);
+        }));
     }
 
     /// config.json's ICE setup (what a connection starts with before the grant).
@@ -81,6 +111,14 @@ impl Access {
             }
         };
         rx.await.unwrap_or_else(|_| self.base.clone())
+    }
+
+    /// The current ICE setup without waiting (config.json's until the first grant).
+    pub fn ice_now(&self) -> IceSetup {
+        match &*self.ice.borrow() {
+            IceState::Ready(ice) => ice.clone(),
+            IceState::Pending(_) => self.base.clone(),
+        }
     }
 
     /// The session's SFU room and a fresh Janus token, with fresh TURN credentials.

@@ -39,7 +39,7 @@ struct Inner {
     send: Send,
     notify: Notify,
     access: Rc<Access>,
-    /// Whether the granted ICE servers were applied (before the first local description).
+    /// Whether the first grant was awaited (later descriptions take the latest at once).
     ice_applied: Cell<bool>,
     polite: bool,
     recovery: RefCell<Recovery>,
@@ -132,12 +132,14 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
     }
 }
 
-/// Before the first local description: the granted TURN servers, so gathering uses them.
+/// Before each local description: the granted TURN servers (waiting for the first grant), so
+/// gathering — first, or after an ICE restart — uses credentials that have not expired.
 async fn apply_ice(inner: &Rc<Inner>, peer: &Peer) {
-    if inner.ice_applied.replace(true) {
-        return;
-    }
-    let ice = inner.access.ice().await;
+    let ice = if inner.ice_applied.replace(true) {
+        inner.access.ice_now()
+    } else {
+        inner.access.ice().await
+    };
     if let Err(err) = peer.set_ice(&ice) {
         leptos::logging::warn!("cannot use the granted ICE servers: {err}");
     }
@@ -158,6 +160,10 @@ fn arm_recovery(inner: &Rc<Inner>) {
                 RecoveryAction::RestartIce => {
                     if let Some(peer) = inner.peer.borrow().clone() {
                         leptos::logging::log!("connection down: restarting ICE");
+                        // The latest TURN credentials: the first ones may have expired.
+                        if let Err(err) = peer.set_ice(&inner.access.ice_now()) {
+                            leptos::logging::warn!("cannot renew the ICE servers: {err}");
+                        }
                         peer.restart_ice();
                     }
                 }

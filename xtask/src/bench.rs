@@ -203,7 +203,12 @@ fn sfu() -> Result<()> {
     let ns = LoopbackNamespace::create()?;
     let mut media = ns.exec("node");
     media
-        .args(["bench/media.mjs", "--sfu", "--only", "g2g,g2g_sfu,ttff,ttff_sfu"])
+        .args([
+            "bench/media.mjs",
+            "--sfu",
+            "--only",
+            "g2g,g2g_sfu,ttff,ttff_sfu",
+        ])
         .arg("--out")
         .arg(&media_json)
         .arg("--png")
