@@ -59,9 +59,10 @@ fn a_reload_resumes_from_session_storage_and_nothing_goes_to_local_storage() {
     use pairux_web::state::SessionEntry;
     let (link, host) =
         pairux_core::SessionLink::generate(&[9; pairux_core::link::GENERATE_RANDOM_LEN]);
-    let entry = SessionEntry::host(link.clone(), host);
+    // The host's pick of topology survives the reload too.
+    let entry = SessionEntry::host(link.clone(), host, pairux_core::session::StartMode::Sfu);
     entry.remember();
-    // A reload: no fragment, the tab's storage has the entry, host key included.
+    // A reload: no fragment, the tab's storage has the entry, host key and mode included.
     match opened_from_location(&link.path(), "", || SessionEntry::remembered(&link.path())) {
         Opened::Session(resumed) => assert_eq!(resumed, entry),
         other => panic!("expected the session back, got {other:?}"),
