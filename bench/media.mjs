@@ -72,7 +72,11 @@ const G2G = [
   },
   { key: 'g2g', label: 'app P2P (E2EE)', open: (env) => openAppViewer(env, 'p2p') },
   ...(opts.sfu
-    ? [{ key: 'g2g_sfu', label: 'app SFU via Janus (E2EE)', open: (env) => openAppViewer(env, 'sfu'), mode: 'sfu' }]
+    ? [
+      { key: 'g2g_sfu', label: 'app SFU via Janus (E2EE)', open: (env) => openAppViewer(env, 'sfu'), mode: 'sfu' },
+      // P2P through coturn: a second server started with --relay-only beside the first.
+      { key: 'g2g_relay', label: 'app P2P relay-only via coturn (E2EE)', open: (env) => openAppViewer(env, 'relay'), mode: 'relay' },
+    ]
     : []),
 ];
 
@@ -173,20 +177,30 @@ const e2eeState = (page) =>
 async function appHost(env, mode = 'p2p') {
   env.hosts ??= {};
   if (env.hosts[mode]) return env.hosts[mode];
+  const mediaIp = process.env.PAIRUX_MEDIA_IP ?? '198.51.100.1';
   if (!env.server) {
     const args = [];
     if (opts.sfu) {
       env.runDir = await mkdtemp(path.join(os.tmpdir(), 'pairux-bench-'));
-      args.push('--sfu-nodes', '1', '--turn', '--run-dir', env.runDir,
-        '--media-ip', process.env.PAIRUX_MEDIA_IP ?? '198.51.100.1');
+      args.push('--sfu-nodes', '1', '--turn', '--run-dir', env.runDir, '--media-ip', mediaIp);
     }
     env.server = await startServer({ args });
   }
+  if (mode === 'relay' && !env.relayServer) {
+    // Its coturn on other ports than the first server's.
+    env.relayRunDir = await mkdtemp(path.join(os.tmpdir(), 'pairux-bench-relay-'));
+    env.relayServer = await startServer({
+      args: ['--relay-only', '--turn-port', '3479', '--turn-relay-base', '50200',
+        '--run-dir', env.relayRunDir, '--media-ip', mediaIp],
+    });
+  }
+  const server = mode === 'relay' ? env.relayServer : env.server;
+  const pick = mode === 'sfu' ? 'sfu' : 'p2p';
   const page = await newPage(env.browser);
   await page.addInitScript(PC_HOOK);
-  await page.goto(env.server.url);
+  await page.goto(server.url);
   await page.waitForSelector('.app', { timeout: 15_000 });
-  await page.getByTestId(`mode-${mode}`).check();
+  await page.getByTestId(`mode-${pick}`).check();
   const start = page.getByTestId('start-test-pattern');
   if ((await start.count()) === 0) {
     throw new Error('the landing page has no data-testid="start-test-pattern" (app side missing)');
@@ -198,7 +212,7 @@ async function appHost(env, mode = 'p2p') {
   if (!/\/s\/[^#]+#k=/.test(link)) throw new Error(`unexpected viewer link: ${link}`);
   // Sharing for real: the host previews what it sends.
   await page.getByTestId('local-preview').waitFor({ timeout: 15_000 });
-  await page.locator(`[data-testid=session-mode]:text-is("${mode}")`).waitFor({ timeout: 15_000 });
+  await page.locator(`[data-testid=session-mode]:text-is("${pick}")`).waitFor({ timeout: 15_000 });
   env.hosts[mode] = { page, link };
   return env.hosts[mode];
 }
@@ -426,6 +440,10 @@ async function main() {
       }
     }
     // The app encrypts every session: its figures are the E2EE ones, under their own names too.
+    if (g2g.g2g && g2g.g2g_relay) {
+      const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
+      figures.g2g_relay_minus_direct_ms_p50 = round1(p50(g2g.g2g_relay.samples) - p50(g2g.g2g.samples));
+    }
     if (g2g.g2g && g2g.g2g_sfu) {
       const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
       figures.g2g_sfu_minus_p2p_ms_p50 = round1(p50(g2g.g2g_sfu.samples) - p50(g2g.g2g.samples));
@@ -470,7 +488,8 @@ async function main() {
   } finally {
     await env.browser.close().catch(() => {});
     await env.server?.stop();
-    if (env.runDir) await rm(env.runDir, { recursive: true, force: true });
+    await env.relayServer?.stop();
+    for (const dir of [env.runDir, env.relayRunDir]) if (dir) await rm(dir, { recursive: true, force: true });
     await env.bench.close();
   }
   console.error(`media bench: done in ${((Date.now() - began) / 1000).toFixed(0)} s`);

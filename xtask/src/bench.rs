@@ -207,7 +207,7 @@ fn sfu() -> Result<()> {
             "bench/media.mjs",
             "--sfu",
             "--only",
-            "g2g,g2g_sfu,ttff,ttff_sfu",
+            "g2g,g2g_sfu,g2g_relay,ttff,ttff_sfu",
         ])
         .arg("--out")
         .arg(&media_json)

@@ -45,6 +45,10 @@ pub struct MediaArgs {
     /// coturn's listening port.
     #[arg(long, default_value_t = 3478, hide = true)]
     pub turn_port: u16,
+    /// First of coturn's 840 relay ports (a second stack beside the first, e.g. a benchmark's
+    /// relay-only server, takes another range).
+    #[arg(long, default_value_t = 49160, hide = true)]
+    pub turn_relay_base: u16,
 }
 
 impl MediaArgs {
@@ -150,7 +154,11 @@ impl Media {
         };
 
         if let Some(turnserver) = turnserver {
-            let plan = TurnPlan::new(media_ip, args.turn_port, &run_dir);
+            let mut plan = TurnPlan::new(media_ip, args.turn_port, &run_dir);
+            plan.relay_ports = (
+                args.turn_relay_base,
+                args.turn_relay_base.saturating_add(839),
+            );
             let spec = plan.prepare(&turnserver).map_err(io)?;
             media
                 .children
