@@ -308,7 +308,20 @@ const rtpStats = (page) =>
     return out;
   });
 
+/**
+ * Closes the app hosts of every mode but `keep`: each measurement runs with exactly one host
+ * encoding on the machine, whatever ran before it (like for like).
+ */
+async function onlyHost(env, keep) {
+  for (const [mode, host] of Object.entries(env.hosts ?? {})) {
+    if (mode === keep) continue;
+    await host.page.context().close();
+    delete env.hosts[mode];
+  }
+}
+
 async function measureG2g(env, variant) {
+  await onlyHost(env, variant.floor ? null : variant.mode ?? 'p2p');
   const opened = await variant.open(env);
   try {
     const r = await collect(opened.page, variant.label);
@@ -365,6 +378,7 @@ async function ttffRun(env, link) {
 }
 
 async function measureTtff(env, mode = 'p2p') {
+  await onlyHost(env, mode);
   const host = await appHost(env, mode);
   const runs = [];
   // One unrecorded run first: the server's first static responses and the OS page cache.
