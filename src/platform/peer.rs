@@ -288,18 +288,11 @@ impl Peer {
     pub fn open_channels(&self) {
         self.opens_channels.set(true);
         self.adopt_channel(self.pc.create_data_channel(RELIABLE), false);
-        let init = web_sys::RtcDataChannelInit::new();
-        init.set_ordered(false);
-        init.set_max_retransmits(0);
-        self.adopt_channel(
-            self.pc
-                .create_data_channel_with_data_channel_dict(POINTER, &init),
-            true,
-        );
+        self.open_pointer_channel();
     }
 
     /// Publisher on the SFU: only the unordered pointer channel (sealed cursors for viewers;
-    /// Janus relays it to every subscriber of the feed).
+    /// Janus relays it to every subscriber of the feed). The host's P2P links open it too.
     pub fn open_pointer_channel(&self) {
         self.opens_channels.set(true);
         let init = web_sys::RtcDataChannelInit::new();

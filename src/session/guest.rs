@@ -322,20 +322,26 @@ impl GuestRuntime {
                 if self.sfu_mode() {
                     return;
                 }
-                self.inner.view.media_problem.set(problem_of(&state, false));
-                let up = match state.as_str() {
-                    "connected" => true,
-                    "disconnected" | "failed" | "closed" => false,
-                    _ => return,
-                };
-                let actions = self
-                    .inner
-                    .session
-                    .borrow_mut()
-                    .on_link(clock::monotonic_ms(), up);
-                self.run(actions);
+                self.on_media_connection(&state, false);
             }
         }
+    }
+
+    /// The connection carrying the picture (the P2P link, or the SFU subscription) changed
+    /// state: the person reads what it means, and the session learns whether media is up.
+    fn on_media_connection(&self, state: &str, sfu: bool) {
+        self.inner.view.media_problem.set(problem_of(state, sfu));
+        let up = match state {
+            "connected" => true,
+            "disconnected" | "failed" | "closed" => false,
+            _ => return,
+        };
+        let actions = self
+            .inner
+            .session
+            .borrow_mut()
+            .on_link(clock::monotonic_ms(), up);
+        self.run(actions);
     }
 
     fn run(&self, actions: Vec<GuestAction>) {
@@ -467,18 +473,7 @@ impl GuestRuntime {
                 if state == "connected" {
                     self.inner.sfu.borrow_mut().attempts = 0;
                 }
-                self.inner.view.media_problem.set(problem_of(&state, true));
-                let up = match state.as_str() {
-                    "connected" => true,
-                    "disconnected" | "failed" | "closed" => false,
-                    _ => return,
-                };
-                let actions = self
-                    .inner
-                    .session
-                    .borrow_mut()
-                    .on_link(clock::monotonic_ms(), up);
-                self.run(actions);
+                self.on_media_connection(&state, true);
             }
             SfuEvent::Published { .. } => {}
             SfuEvent::Failed(problem) => {
