@@ -80,10 +80,17 @@ impl std::fmt::Debug for AccessKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Want {
-    /// TURN credentials only (P2P).
+    /// TURN credentials (and the focus's current decision).
     Ice,
-    /// TURN credentials, a room on the session's SFU and a Janus token.
+    /// TURN credentials, a room on the session's SFU node and a Janus token. A session without
+    /// a start mode yet is pinned to SFU mode (a host starting in SFU mode); a P2P-pinned
+    /// session or an Auto session the focus keeps P2P gets no room.
     Sfu,
+    /// The host starts in Auto mode: pins the session's start mode (the first mode-bearing
+    /// request wins, like the verifier) and grants like `Ice`.
+    Auto,
+    /// The host starts in P2P mode: the focus never moves this session; grants like `Ice`.
+    P2p,
 }
 
 impl Want {
@@ -91,6 +98,8 @@ impl Want {
         match self {
             Want::Ice => b"ice",
             Want::Sfu => b"sfu",
+            Want::Auto => b"auto",
+            Want::P2p => b"p2p",
         }
     }
 }
@@ -173,6 +182,10 @@ pub struct AccessGrant {
     /// Where to publish or subscribe, for [`Want::Sfu`] when the server has an SFU.
     #[serde(default)]
     pub sfu: Option<SfuGrant>,
+    /// The focus's current decision for this session (signed; check it with
+    /// [`crate::focus::FocusFollower`] before acting), when the session has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<crate::focus::SignedDecision>,
 }
 
 /// A room on one Janus, and this participant's token for it.

@@ -23,6 +23,14 @@ pub struct ClientConfig {
     /// mode, a room and a Janus token. `None`: a static deployment without a PairUX server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_url: Option<String>,
+    /// Further access endpoints (other focus processes), tried in order when `accessUrl` cannot
+    /// be reached or answers 5xx.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_fallback_urls: Vec<String>,
+    /// The Session Focus's public key (base64url Ed25519): clients act only on focus decisions
+    /// signed by it. `None`: no focus (sessions stay in their start mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus_key: Option<String>,
     /// Every connection goes through TURN (`iceTransportPolicy: "relay"`), P2P and SFU alike.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub relay_only: bool,
@@ -72,6 +80,8 @@ impl ClientConfig {
             ice_servers,
             sfu: None,
             access_url: None,
+            access_fallback_urls: Vec::new(),
+            focus_key: None,
             relay_only: false,
         }
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod display;
 pub mod e2ee;
+pub mod focus;
 pub mod identity;
 pub mod janus;
 pub mod link;

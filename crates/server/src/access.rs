@@ -244,6 +244,7 @@ impl Access {
             ice_servers,
             expires_at,
             sfu,
+            focus: None,
         })
     }
 }

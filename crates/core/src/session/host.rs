@@ -78,6 +78,24 @@ pub enum Topology {
     Sfu,
 }
 
+impl Topology {
+    /// `session-mode`'s text and the focus wire's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topology::P2p => "p2p",
+            Topology::Sfu => "sfu",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "p2p" => Some(Topology::P2p),
+            "sfu" => Some(Topology::Sfu),
+            _ => None,
+        }
+    }
+}
+
 /// Whether the host's screen is being shared right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShareState {

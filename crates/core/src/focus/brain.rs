@@ -1,0 +1,1 @@
+//! The focus's decision logic (being written: see issue 12).
