@@ -34,8 +34,6 @@ pub enum Reason {
     Failover,
     /// Its node is being drained.
     Drain,
-    /// Its session shrank back (Auto mode, after the hysteresis delay).
-    Shrink,
 }
 
 impl Reason {
@@ -46,7 +44,6 @@ impl Reason {
             Reason::Requested => b"requested",
             Reason::Failover => b"failover",
             Reason::Drain => b"drain",
-            Reason::Shrink => b"shrink",
         }
     }
 }
