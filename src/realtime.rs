@@ -14,6 +14,7 @@ use pairux_core::display::display_name;
 use pairux_core::e2ee::keys::SENDER_ID_LEN;
 use pairux_core::e2ee::signal::SEAL_NONCE_LEN;
 use pairux_core::e2ee::SenderId;
+use pairux_core::focus::FOCUS_EVENT;
 use pairux_core::identity::Signer;
 use pairux_core::realtime::{BroadcastConfig, PresenceConfig};
 use pairux_core::realtime_client::{
@@ -55,6 +56,7 @@ pub type MetaCheck = Rc<dyn Fn(&Participant) -> Result<Participant, Rejection>>;
 
 type BroadcastHandler = Box<dyn Fn(String, BroadcastBody)>;
 type SharedHandler = Rc<dyn Fn(String, BroadcastBody)>;
+type FocusHandler = Rc<dyn Fn(serde_json::Value)>;
 
 struct Inner {
     client: RefCell<RealtimeClient>,
@@ -401,6 +403,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         config: RwSignal::new(None),
         link: StoredValue::new_local(None),
         handler: StoredValue::new_local(None),
+        focus: StoredValue::new_local(None),
         codec: StoredValue::new_local(SignalCodec::new(&entry.link.room_key, &identity)),
         dropped_signals: RwSignal::new(SignalCounters::default()),
         identity: StoredValue::new_local(identity.clone()),
@@ -479,8 +482,19 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
             return;
         }
         let link = RealtimeLink::start(&config, membership, signals);
-        let handler = channel.handler;
+        let (handler, focus) = (channel.handler, channel.focus);
         link.on_broadcast(move |event, body| {
+            if event == FOCUS_EVENT {
+                // The focus's decisions are signed, not sealed: the runtime verifies them.
+                if let BroadcastBody::Json(payload) = body {
+                    focus.try_with_value(|h| {
+                        if let Some(h) = h {
+                            h(payload);
+                        }
+                    });
+                }
+                return;
+            }
             handler.try_with_value(|h| {
                 if let Some(h) = h {
                     h(event, body);
@@ -505,6 +519,8 @@ pub struct SessionChannel {
     pub config: RwSignal<Option<ClientConfig>>,
     link: StoredValue<Option<RealtimeLink>, LocalStorage>,
     handler: StoredValue<Option<SharedHandler>, LocalStorage>,
+    /// Where the Session Focus's messages (event `focus`) go, unverified.
+    focus: StoredValue<Option<FocusHandler>, LocalStorage>,
     codec: StoredValue<SignalCodec, LocalStorage>,
     /// Signals dropped, by reason (never acted on; shown in diagnostics).
     pub dropped_signals: RwSignal<SignalCounters>,
@@ -522,6 +538,11 @@ impl SessionChannel {
                 link.broadcast(event, payload);
             }
         });
+    }
+
+    /// Where the Session Focus's messages go (the caller verifies them).
+    pub fn on_focus(&self, f: impl Fn(serde_json::Value) + 'static) {
+        self.focus.set_value(Some(Rc::new(f)));
     }
 
     /// Where broadcasts from others go.

@@ -3,10 +3,14 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use pairux_core::access::Want;
+use pairux_core::config::ClientConfig;
 use pairux_core::control::{ControlState, EscEsc, InputKind, VideoLayout, ViewTransform};
+use pairux_core::focus::FocusFollower;
+use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
-use pairux_core::session::{GuestPhase, Quality, ShareState, Topology};
-use pairux_core::Role;
+use pairux_core::session::{GuestPhase, Quality, ShareState, StartMode, Topology};
+use pairux_core::{Role, SessionLink};
 
 use super::control::{AgentPanel, ControlPanel, ControllerBar, Diagnostics, Surface};
 use super::ErrorBanner;
@@ -64,7 +68,13 @@ pub fn HostStage(
             return;
         }
         let capture = first_capture.try_update_value(Option::take).flatten();
-        let access = Access::start(&config, &link);
+        // The first request pins the start mode for the focus (SFU pins itself when publishing).
+        let open_want = match mode {
+            StartMode::Auto => Want::Auto,
+            StartMode::P2p => Want::P2p,
+            StartMode::Sfu => Want::Ice,
+        };
+        let access = Access::start(&config, &link, open_want);
         let topology = mode.topology(config.sfu.is_some());
         let rt = HostRuntime::start(
             me.clone(),
@@ -76,6 +86,7 @@ pub fn HostStage(
             view,
             secret.clone(),
             control,
+            focus_follower(&config, &link),
         );
         runtime.set_value(Some(rt));
     });
@@ -261,9 +272,16 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
             return;
         };
         if runtime.with_value(Option::is_none) {
-            let access = Access::start(&config, &link);
-            let rt =
-                GuestRuntime::start(me.clone(), access, &link, channel, view, secret.get_value());
+            let access = Access::start(&config, &link, Want::Ice);
+            let rt = GuestRuntime::start(
+                me.clone(),
+                access,
+                &link,
+                channel,
+                view,
+                secret.get_value(),
+                focus_follower(&config, &link),
+            );
             runtime.set_value(Some(rt));
         }
     });
@@ -585,6 +603,18 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                 </label>
             </div>
         </Show>
+    }
+}
+
+/// The check of the focus's decisions, when config.json names a focus key.
+fn focus_follower(config: &ClientConfig, link: &SessionLink) -> Option<FocusFollower> {
+    let key = config.focus_key.as_deref()?;
+    match PublicKey::parse(key) {
+        Some(key) => Some(FocusFollower::new(key, link.session)),
+        None => {
+            leptos::logging::error!("config.json's focusKey is not a public key; focus ignored");
+            None
+        }
     }
 }
 

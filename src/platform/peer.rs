@@ -349,6 +349,17 @@ impl Peer {
         Ok(())
     }
 
+    /// Stops sending media on this connection (no renegotiation; the data channels stay).
+    pub async fn stop_sending(&self) -> Result<(), JsError> {
+        for sender in self.pc.get_senders().iter() {
+            let sender: RtcRtpSender = sender.unchecked_into();
+            JsFuture::from(sender.replace_track(None))
+                .await
+                .map_err(js_error)?;
+        }
+        Ok(())
+    }
+
     /// Changes the encoder's bitrate ceiling on the fly.
     pub async fn set_max_bitrate(&self, bps: u32) -> Result<(), JsError> {
         for sender in self.pc.get_senders().iter() {

@@ -28,8 +28,16 @@ enum IceState {
     Ready(IceSetup),
 }
 
+/// Where the focus's decisions found in grants go (unverified; the runtime checks them).
+type FocusHandler = Rc<dyn Fn(serde_json::Value)>;
+
 pub struct Access {
     url: Option<String>,
+    /// Other focus processes' endpoints, tried in order when `url` cannot answer.
+    fallback: Vec<String>,
+    /// What the first request asks for (a host's start mode: `Auto`/`P2p` pin it).
+    open_want: Want,
+    on_focus: RefCell<Option<FocusHandler>>,
     link: SessionLink,
     base: IceSetup,
     ice: RefCell<IceState>,
@@ -41,11 +49,15 @@ pub struct Access {
 pub struct AccessFailure(pub String);
 
 impl Access {
-    /// Starts asking for TURN credentials at once (when the server grants any).
-    pub fn start(config: &ClientConfig, link: &SessionLink) -> Rc<Access> {
+    /// Starts asking for TURN credentials at once (when the server grants any); `open_want`:
+    /// what the first request asks for (`Ice` for guests; the host's start mode).
+    pub fn start(config: &ClientConfig, link: &SessionLink, open_want: Want) -> Rc<Access> {
         let base = IceSetup::from_config(config);
         let access = Rc::new(Access {
             url: config.access_url.clone(),
+            fallback: config.access_fallback_urls.clone(),
+            open_want,
+            on_focus: RefCell::new(None),
             link: link.clone(),
             ice: RefCell::new(match config.access_url {
                 Some(_) => IceState::Pending(Vec::new()),
@@ -55,17 +67,30 @@ impl Access {
             refresh: RefCell::new(None),
         });
         if access.url.is_some() {
-            Self::ask_ice(Rc::downgrade(&access));
+            Self::ask_ice(Rc::downgrade(&access), open_want);
         }
         access
     }
 
+    /// Where the focus decision each grant carries goes (called for every grant that has one).
+    pub fn on_focus(&self, f: impl Fn(serde_json::Value) + 'static) {
+        *self.on_focus.borrow_mut() = Some(Rc::new(f));
+    }
+
+    fn deliver_focus(&self, grant: &AccessGrant) {
+        let Some(decision) = &grant.focus else { return };
+        let handler = self.on_focus.borrow().clone();
+        if let (Some(h), Ok(value)) = (handler, serde_json::to_value(decision)) {
+            h(value);
+        }
+    }
+
     /// Asks for TURN credentials, then again before they expire, for as long as the session
     /// page keeps this `Access`.
-    fn ask_ice(weak: std::rc::Weak<Access>) {
+    fn ask_ice(weak: std::rc::Weak<Access>, want: Want) {
         leptos::task::spawn_local(async move {
             let Some(me) = weak.upgrade() else { return };
-            match me.ask(Want::Ice).await {
+            match me.ask(want).await {
                 Ok(grant) => {
                     me.settle(me.ice_of(&grant));
                     me.refresh_at(&grant);
@@ -90,8 +115,10 @@ impl Access {
             .saturating_sub(REFRESH_BEFORE_SECS)
             .max(now + 30);
         let weak = Rc::downgrade(self);
+        // Asked with the start mode again: a host whose first request failed still pins it.
+        let want = self.open_want;
         *self.refresh.borrow_mut() = Some(Timer::after((at - now) * 1000, move || {
-            Self::ask_ice(weak);
+            Self::ask_ice(weak, want);
         }));
     }
 
@@ -155,26 +182,38 @@ impl Access {
         }
     }
 
+    /// One request, to `accessUrl` and then each fallback while they cannot answer (network
+    /// error or 5xx); each try signs anew (a nonce is good for one request).
     async fn ask(&self, want: Want) -> Result<AccessGrant, AccessFailure> {
         let Some(url) = &self.url else {
             return Err(AccessFailure("no access endpoint".into()));
         };
-        let mut nonce = [0u8; NONCE_LEN];
-        random::fill(&mut nonce).map_err(|e| AccessFailure(e.to_string()))?;
         let key = AccessKey::derive(&self.link.room_key, &self.link.session);
-        let request = key.request(&self.link.session, clock::wall_ms() / 1000, &nonce, want);
-        fetch::post_json::<_, AccessGrant>(url, &request)
-            .await
-            .map_err(|e| {
-                AccessFailure(match e {
-                    FetchError::Status(403) => {
-                        "The server did not accept this link for the video server.".into()
-                    }
-                    FetchError::Status(503) => {
-                        "The video server is not reachable right now.".into()
-                    }
-                    other => format!("The server could not grant access: {other}"),
-                })
-            })
+        let mut last = None;
+        for url in std::iter::once(url).chain(&self.fallback) {
+            let mut nonce = [0u8; NONCE_LEN];
+            random::fill(&mut nonce).map_err(|e| AccessFailure(e.to_string()))?;
+            let request = key.request(&self.link.session, clock::wall_ms() / 1000, &nonce, want);
+            match fetch::post_json::<_, AccessGrant>(url, &request).await {
+                Ok(grant) => {
+                    self.deliver_focus(&grant);
+                    return Ok(grant);
+                }
+                Err(e @ (FetchError::Status(500..) | FetchError::Network(_))) => last = Some(e),
+                Err(e) => return Err(failure(e)),
+            }
+        }
+        Err(failure(last.unwrap_or(FetchError::Status(503))))
     }
+}
+
+fn failure(e: FetchError) -> AccessFailure {
+    AccessFailure(match e {
+        FetchError::Status(403) => {
+            "The server did not accept this link for the video server.".into()
+        }
+        FetchError::Status(409) => "The session is not on a video server right now.".into(),
+        FetchError::Status(503) => "The video server is not reachable right now.".into(),
+        other => format!("The server could not grant access: {other}"),
+    })
 }

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use pairux_core::control::{ControlClient, ControlMsg, ControlState, InputKind};
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::{E2eeState, SfuDataSealer};
+use pairux_core::focus::{FocusFollower, Reason};
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
@@ -73,12 +74,29 @@ impl Default for GuestSignals {
 struct Subscription {
     route: Option<SfuRoute>,
     link: Option<SfuLink>,
+    /// The subscription `link` replaces, kept (with its picture on screen) until the new one
+    /// decodes: make-before-break when the host moves to another node.
+    previous: Option<SfuLink>,
+    /// Whether `link`'s picture is the one on screen.
+    live: bool,
+    /// Plays the new picture off screen until it decodes, so the swap shows a frame at once.
+    warm: Option<web_sys::HtmlVideoElement>,
     retry: Option<Timer>,
     attempts: u32,
 }
 
+/// How long a new SFU picture may take to decode before it is shown regardless.
+const DECODE_WAIT_MS: u64 = 4_000;
+/// How often a new SFU picture's decoder is checked while waiting for it.
+const DECODE_POLL_MS: u32 = 25;
+
 struct Inner {
     me: String,
+    /// Controllers keep their direct connection for control when the picture moves to the SFU.
+    controller: bool,
+    focus: RefCell<Option<FocusFollower>>,
+    /// A picture swap is under way: the element's `emptied` is not the picture stopping.
+    swapping: std::cell::Cell<bool>,
     session_id: String,
     access: Rc<Access>,
     sealer: SfuDataSealer,
@@ -109,9 +127,13 @@ impl GuestRuntime {
         channel: SessionChannel,
         view: GuestSignals,
         secret: Option<ControllerSecret>,
+        focus: Option<FocusFollower>,
     ) -> Self {
         let runtime = GuestRuntime {
             inner: Rc::new(Inner {
+                controller: secret.is_some(),
+                focus: RefCell::new(focus),
+                swapping: std::cell::Cell::new(false),
                 control: RefCell::new(ControlClient::new(me.clone(), secret)),
                 session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
                 me,
@@ -132,6 +154,14 @@ impl GuestRuntime {
             let runtime = GuestRuntime { inner };
             runtime.on_signal(envelope);
         });
+        let weak = Rc::downgrade(&runtime.inner);
+        let on_focus = move |payload: serde_json::Value| {
+            if let Some(inner) = weak.upgrade() {
+                GuestRuntime { inner }.on_focus(&payload);
+            }
+        };
+        runtime.inner.channel.on_focus(on_focus.clone());
+        runtime.inner.access.on_focus(on_focus);
         if let Ok(worker) = transform::page_worker() {
             let weak = Rc::downgrade(&runtime.inner);
             worker.on_state(move |participant, state| {
@@ -156,8 +186,32 @@ impl GuestRuntime {
 
     /// Frames are (or are no longer) being presented.
     pub fn on_playing(&self, playing: bool) {
+        if self.inner.swapping.get() {
+            if !playing {
+                return; // the old picture's element emptied for the new one
+            }
+            self.inner.swapping.set(false);
+        }
         self.inner.session.borrow_mut().on_playing(playing);
         self.refresh();
+    }
+
+    /// A focus message (verified here). The host moves the picture; what a guest does with a
+    /// decision is tell the person when its video server failed.
+    fn on_focus(&self, payload: &serde_json::Value) {
+        let accepted = match self.inner.focus.borrow_mut().as_mut() {
+            Some(follower) => follower.accept(payload),
+            None => return,
+        };
+        match accepted {
+            Ok(Some(decision)) if decision.reason == Reason::Failover && self.sfu_mode() => {
+                self.inner.view.media_problem.set(Some(
+                    "The video server failed; moving to another…".to_owned(),
+                ));
+            }
+            Ok(_) => {}
+            Err(err) => leptos::logging::warn!("focus message ignored: {err}"),
+        }
     }
 
     fn on_signal(&self, envelope: SignalEnvelope) {
@@ -398,10 +452,15 @@ impl GuestRuntime {
         {
             let mut sub = self.inner.sfu.borrow_mut();
             sub.route = Some(route);
-            sub.link = None;
+            let old = sub.link.take();
+            if sub.live {
+                // Its picture stays on screen until the new one decodes.
+                sub.previous = old;
+            }
+            sub.live = false;
+            sub.warm = None;
             sub.retry = None;
         }
-        self.inner.view.topology.set(Topology::Sfu);
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let Some(inner) = weak.upgrade() else { return };
@@ -467,7 +526,7 @@ impl GuestRuntime {
             return;
         }
         match event {
-            SfuEvent::Track(stream) => self.inner.view.stream.set(Some(stream)),
+            SfuEvent::Track(stream) => self.await_decoded(route, stream),
             SfuEvent::Message(text) => self.on_sfu_message(&text),
             SfuEvent::Connection(state) => {
                 if state == "connected" {
@@ -484,6 +543,74 @@ impl GuestRuntime {
                 let runtime = self.clone();
                 leptos::task::spawn_local(async move { runtime.retry_subscribe(route) });
             }
+        }
+    }
+
+    /// Shows the SFU's picture once it decodes (or after [`DECODE_WAIT_MS`] regardless); until
+    /// then whatever was on screen — the P2P picture, the old node's — stays.
+    fn await_decoded(&self, route: SfuRoute, stream: MediaStream) {
+        let warm = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.create_element("video").ok())
+            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlVideoElement>(e).ok());
+        if let Some(el) = &warm {
+            crate::platform::media::attach(el, Some(&stream));
+        }
+        self.inner.sfu.borrow_mut().warm = warm;
+        let weak = Rc::downgrade(&self.inner);
+        leptos::task::spawn_local(async move {
+            let started = clock::monotonic_ms();
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let peer = {
+                    let sub = inner.sfu.borrow();
+                    if sub.route != Some(route) || sub.live {
+                        return; // superseded
+                    }
+                    sub.link.as_ref().map(SfuLink::peer)
+                };
+                let decoded = match peer {
+                    Some(peer) => read_sample(&peer)
+                        .await
+                        .is_some_and(|s| s.frames_decoded > 0),
+                    None => false,
+                };
+                if decoded || clock::monotonic_ms() >= started + DECODE_WAIT_MS {
+                    GuestRuntime { inner }.go_live(route, stream);
+                    return;
+                }
+                drop(inner);
+                gloo_timers::future::TimeoutFuture::new(DECODE_POLL_MS).await;
+            }
+        });
+    }
+
+    /// The SFU's picture replaces what is on screen; the host stops sending ours peer to peer.
+    fn go_live(&self, route: SfuRoute, stream: MediaStream) {
+        {
+            let mut sub = self.inner.sfu.borrow_mut();
+            if sub.route != Some(route) || sub.live {
+                return;
+            }
+            sub.live = true;
+            sub.previous = None;
+        }
+        self.inner.swapping.set(true);
+        self.inner.view.stream.set(Some(stream));
+        self.inner.view.topology.set(Topology::Sfu);
+        self.inner.sfu.borrow_mut().warm = None;
+        let host = self.inner.session.borrow().host().map(str::to_owned);
+        if let Some(host) = host {
+            self.inner.channel.send_signal(&SignalEnvelope {
+                from: self.inner.me.clone(),
+                to: Some(host),
+                body: SignalBody::SfuLive,
+            });
+        }
+        if !self.inner.controller && self.inner.link.borrow_mut().take().is_some() {
+            // A viewer's direct connection carried only the picture (and cursors, which come
+            // through the SFU now).
+            self.sample_stats();
         }
     }
 

@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::e2ee::SfuDataSealer;
+use pairux_core::focus::{Decision, FocusFollower, Reason};
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
@@ -71,13 +72,23 @@ struct Peer {
     /// Whether the screen transceiver exists yet (not when the peer joined before any share).
     sending: std::cell::Cell<bool>,
     /// Whether this peer carries the screen (not in SFU mode: control only).
-    video: bool,
+    video: std::cell::Cell<bool>,
 }
+
+/// How long a replaced publication stays up after its successor is published, so guests still
+/// on it keep their picture until they decode from the new one (make-before-break of a drain).
+const PREVIOUS_PUBLICATION_MS: u64 = 5_000;
 
 /// The host's publication on the SFU and how retrying it goes.
 #[derive(Default)]
 struct Publication {
     link: Option<SfuLink>,
+    /// Generation of `link`: events of older links are ignored.
+    generation: u64,
+    /// The focus node `link` was granted on (`None`: no focus, or asked before any decision).
+    node: Option<String>,
+    /// The publication `link` replaced, until guests had time to move.
+    previous: Option<(SfuLink, Timer)>,
     /// A publish in flight (waiting for the grant).
     starting: bool,
     retry: Option<Timer>,
@@ -86,6 +97,10 @@ struct Publication {
 
 struct Inner {
     me: String,
+    /// The focus's decisions for this session (`None`: config.json names no focus).
+    focus: RefCell<Option<FocusFollower>>,
+    /// The node the focus wants our publication on.
+    target: RefCell<Option<String>>,
     session_id: String,
     access: Rc<Access>,
     sealer: SfuDataSealer,
@@ -117,6 +132,7 @@ impl HostRuntime {
         view: HostSignals,
         secret: ControllerSecret,
         control: ControlSignals,
+        focus: Option<FocusFollower>,
     ) -> Self {
         view.topology.set(topology);
         let session = match topology {
@@ -126,6 +142,8 @@ impl HostRuntime {
         let runtime = HostRuntime {
             inner: Rc::new(Inner {
                 session: RefCell::new(session),
+                focus: RefCell::new(focus),
+                target: RefCell::new(None),
                 me,
                 session_id: link.session.to_string(),
                 access,
@@ -162,12 +180,28 @@ impl HostRuntime {
             if !inner.session.borrow().is_admitted(&envelope.from) {
                 return;
             }
-            if let SignalBody::Description(_) | SignalBody::Candidate(_) = envelope.body {
-                if let Some(peer) = inner.peers.borrow().get(&envelope.from) {
-                    peer.link.deliver(envelope.body);
+            match envelope.body {
+                SignalBody::Description(_) | SignalBody::Candidate(_) => {
+                    if let Some(peer) = inner.peers.borrow().get(&envelope.from) {
+                        peer.link.deliver(envelope.body);
+                    }
                 }
+                SignalBody::SfuLive => {
+                    let actions = inner.session.borrow_mut().on_sfu_live(&envelope.from);
+                    HostRuntime { inner }.run(actions);
+                }
+                _ => {}
             }
         });
+        // The focus's decisions, from the channel and from every access grant.
+        let weak = Rc::downgrade(&runtime.inner);
+        let on_focus = move |payload: serde_json::Value| {
+            if let Some(inner) = weak.upgrade() {
+                HostRuntime { inner }.on_focus(&payload);
+            }
+        };
+        channel.on_focus(on_focus.clone());
+        runtime.inner.access.on_focus(on_focus);
         if let Some(capture) = capture {
             runtime.share(capture);
         }
@@ -346,11 +380,52 @@ impl HostRuntime {
         link.peer().send_unreliable(&wire);
     }
 
-    /// Publishes the current capture on the SFU (once; later shares switch the track).
+    /// A message on the focus's event, or in a grant: acted on once verified and new.
+    fn on_focus(&self, payload: &serde_json::Value) {
+        let accepted = match self.inner.focus.borrow_mut().as_mut() {
+            Some(follower) => follower.accept(payload),
+            None => return,
+        };
+        match accepted {
+            Ok(Some(decision)) => self.on_decision(decision),
+            Ok(None) => {}
+            Err(err) => leptos::logging::warn!("focus message ignored: {err}"),
+        }
+    }
+
+    /// The focus moved this session: publish on the node it names. Guests keep their current
+    /// picture (peer to peer, or the old node's) until the new one decodes for them.
+    fn on_decision(&self, decision: Decision) {
+        if self.inner.session.borrow().is_ended() || decision.topology != Topology::Sfu {
+            // Sessions start P2P; the focus never moves one back.
+            return;
+        }
+        self.inner.session.borrow_mut().set_topology(Topology::Sfu);
+        let Some(node) = decision.node else {
+            self.inner.view.sfu_problem.set(Some(
+                "No video server can take this session right now; waiting for one…".into(),
+            ));
+            return;
+        };
+        *self.inner.target.borrow_mut() = Some(node);
+        if decision.reason == Reason::Failover {
+            // Its node is gone: nothing to keep, and no back-off before trying the new one.
+            let mut p = self.inner.publication.borrow_mut();
+            p.link = None;
+            p.retry = None;
+            p.attempts = 0;
+        }
+        self.publish();
+    }
+
+    /// Publishes the current capture on the SFU: once, and again when the focus names another
+    /// node (later shares switch the track).
     fn publish(&self) {
         {
+            let target = self.inner.target.borrow();
             let mut p = self.inner.publication.borrow_mut();
-            if p.link.is_some() || p.starting || self.inner.session.borrow().is_ended() {
+            let placed = p.link.is_some() && (target.is_none() || p.node == *target);
+            if placed || p.starting || self.inner.session.borrow().is_ended() {
                 return;
             }
             p.starting = true;
@@ -359,6 +434,7 @@ impl HostRuntime {
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let Some(inner) = weak.upgrade() else { return };
+            let node = inner.target.borrow().clone();
             let granted = inner.access.sfu().await;
             let runtime = HostRuntime { inner };
             runtime.inner.publication.borrow_mut().starting = false;
@@ -382,6 +458,11 @@ impl HostRuntime {
                     .max_bitrate(Role::Viewer),
                 max_framerate: 30,
             };
+            let generation = {
+                let mut p = runtime.inner.publication.borrow_mut();
+                p.generation += 1;
+                p.generation
+            };
             let weak = Rc::downgrade(&runtime.inner);
             let link = SfuLink::publish(
                 grant,
@@ -392,13 +473,27 @@ impl HostRuntime {
                 quality,
                 move |event| {
                     if let Some(inner) = weak.upgrade() {
-                        HostRuntime { inner }.on_sfu(event);
+                        HostRuntime { inner }.on_sfu(generation, event);
                     }
                 },
             );
             drop(guard);
             match link {
-                Ok(link) => runtime.inner.publication.borrow_mut().link = Some(link),
+                Ok(link) => {
+                    let mut p = runtime.inner.publication.borrow_mut();
+                    if let Some(old) = p.link.replace(link) {
+                        // Kept until the new one is published and guests had time to move
+                        // (at most four times that if it never is).
+                        let weak = Rc::downgrade(&runtime.inner);
+                        let timer = Timer::after(PREVIOUS_PUBLICATION_MS * 4, move || {
+                            if let Some(inner) = weak.upgrade() {
+                                inner.publication.borrow_mut().previous = None;
+                            }
+                        });
+                        p.previous = Some((old, timer));
+                    }
+                    p.node = node;
+                }
                 Err(err) => {
                     leptos::logging::error!("cannot publish to the video server: {err}");
                     runtime.retry_publish();
@@ -421,7 +516,10 @@ impl HostRuntime {
         }));
     }
 
-    fn on_sfu(&self, event: SfuEvent) {
+    fn on_sfu(&self, generation: u64, event: SfuEvent) {
+        if self.inner.publication.borrow().generation != generation {
+            return; // a replaced publication
+        }
         match event {
             SfuEvent::Published { room, feed } => {
                 let actions = self
@@ -430,6 +528,23 @@ impl HostRuntime {
                     .borrow_mut()
                     .set_route(Some(SfuRoute { room, feed }));
                 self.run(actions);
+                self.inner.view.topology.set(Topology::Sfu);
+                let weak = Rc::downgrade(&self.inner);
+                let mut p = self.inner.publication.borrow_mut();
+                if let Some((old, _)) = p.previous.take() {
+                    let timer = Timer::after(PREVIOUS_PUBLICATION_MS, move || {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.publication.borrow_mut().previous = None;
+                        }
+                    });
+                    p.previous = Some((old, timer));
+                }
+                let moved = *self.inner.target.borrow() != p.node;
+                drop(p);
+                if moved {
+                    // The focus decided again while we were publishing.
+                    self.publish();
+                }
             }
             SfuEvent::Connection(state) => {
                 if state == "connected" {
@@ -493,7 +608,7 @@ impl HostRuntime {
             }
         }
         for peer in self.inner.peers.borrow().values() {
-            if !peer.video {
+            if !peer.video.get() {
                 continue;
             }
             if !peer.sending.get() {
@@ -551,7 +666,7 @@ impl HostRuntime {
                 }
             });
         }
-        for peer in self.inner.peers.borrow().values().filter(|p| p.video) {
+        for peer in self.inner.peers.borrow().values().filter(|p| p.video.get()) {
             let link = peer.link.peer();
             let bps = quality.max_bitrate(peer.role);
             leptos::task::spawn_local(async move {
@@ -595,6 +710,27 @@ impl HostRuntime {
                 HostAction::Send(envelope) => {
                     self.inner.channel.send_signal(&envelope);
                 }
+                HostAction::DropVideo { id, close: true } => {
+                    // A viewer that decodes from the SFU: its connection has no other use.
+                    self.inner.peers.borrow_mut().remove(&id);
+                    self.inner.view.peers.update(|p| {
+                        p.remove(&id);
+                    });
+                    let out = self.inner.control.borrow_mut().gone(&id);
+                    self.send_control(out);
+                }
+                HostAction::DropVideo { id, close: false } => {
+                    let peers = self.inner.peers.borrow();
+                    if let Some(peer) = peers.get(&id) {
+                        peer.video.set(false);
+                        let link = peer.link.peer();
+                        leptos::task::spawn_local(async move {
+                            if let Err(err) = link.stop_sending().await {
+                                leptos::logging::warn!("cannot stop the P2P picture: {err}");
+                            }
+                        });
+                    }
+                }
             }
         }
     }
@@ -628,7 +764,7 @@ impl HostRuntime {
             link,
             role,
             sending: std::cell::Cell::new(false),
-            video,
+            video: std::cell::Cell::new(video),
         };
         if video {
             self.start_sending(&peer);

@@ -231,6 +231,7 @@ async fn apply(inner: &Rc<Inner>, body: SignalBody) {
         | SignalBody::Share { .. }
         | SignalBody::Ended
         | SignalBody::Leaving
-        | SignalBody::Sfu(_) => {}
+        | SignalBody::Sfu(_)
+        | SignalBody::SfuLive => {}
     }
 }

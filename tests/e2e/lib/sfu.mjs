@@ -72,9 +72,10 @@ export function stackWith(args) {
   return s;
 }
 
-export async function hostSfu(stack, mode = 'mode-sfu') {
+export async function hostSfu(stack, mode = 'mode-sfu', inits = []) {
   const host = await newPage(stack.browser);
   await host.addInitScript(recordPeers);
+  for (const init of inits) await host.addInitScript(init);
   await openApp(host, stack.server.url);
   await host.getByTestId(mode).check();
   await host.getByTestId('start-test-pattern').click();

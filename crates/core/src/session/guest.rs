@@ -183,7 +183,9 @@ impl GuestSession {
                     None => vec![GuestAction::Unsubscribe],
                 }
             }
-            SignalBody::Description(_) | SignalBody::Candidate(_) => Vec::new(),
+            SignalBody::Description(_) | SignalBody::Candidate(_) | SignalBody::SfuLive => {
+                Vec::new()
+            }
         }
     }
 

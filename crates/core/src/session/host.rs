@@ -114,6 +114,10 @@ pub enum HostAction {
     ClosePeer { id: String },
     /// Broadcast this signal.
     Send(SignalEnvelope),
+    /// Stop sending this participant the screen peer to peer (its picture comes from the SFU
+    /// now); `close`: it has no other use for the connection (a viewer), so close it — the
+    /// participant stays admitted.
+    DropVideo { id: String, close: bool },
 }
 
 #[derive(Debug)]
@@ -130,6 +134,8 @@ pub struct HostSession {
     ended: bool,
     topology: Topology,
     route: Option<SfuRoute>,
+    /// Admitted participants whose connection carries the screen.
+    video: BTreeSet<String>,
 }
 
 impl HostSession {
@@ -145,6 +151,7 @@ impl HostSession {
             ended: false,
             topology: Topology::P2p,
             route: None,
+            video: BTreeSet::new(),
         }
     }
 
@@ -158,6 +165,41 @@ impl HostSession {
 
     pub fn topology(&self) -> Topology {
         self.topology
+    }
+
+    /// The focus moved the session (P2P → SFU). Newcomers are admitted the SFU way from now
+    /// on; everyone already watching keeps the screen peer to peer until it reports that the
+    /// SFU's picture decodes ([`Self::on_sfu_live`]), so nobody sees a frozen frame.
+    pub fn set_topology(&mut self, topology: Topology) {
+        if self.ended || self.topology == topology {
+            return;
+        }
+        self.topology = topology;
+        self.limits = match topology {
+            Topology::P2p => Limits::P2P,
+            Topology::Sfu => Limits::SFU,
+        };
+    }
+
+    /// `id`'s picture comes from the SFU now (its `SfuLive` signal).
+    pub fn on_sfu_live(&mut self, id: &str) -> Vec<HostAction> {
+        if self.topology != Topology::Sfu || !self.video.remove(id) {
+            return Vec::new();
+        }
+        let close = self.admitted.get(id) != Some(&Role::Controller);
+        if close {
+            self.link_up.remove(id);
+            self.absent.remove(id);
+        }
+        vec![HostAction::DropVideo {
+            id: id.to_owned(),
+            close,
+        }]
+    }
+
+    /// Whether `id`'s connection carries the screen.
+    pub fn sends_video(&self, id: &str) -> bool {
+        self.video.contains(id)
     }
 
     /// The screen is (or is no longer) published on the SFU: everyone is told where.
@@ -228,6 +270,9 @@ impl HostSession {
             }
             self.admitted.insert(p.id.clone(), p.role);
             let sfu = self.topology == Topology::Sfu;
+            if !sfu {
+                self.video.insert(p.id.clone());
+            }
             if !sfu || p.role == Role::Controller {
                 actions.push(HostAction::OpenPeer {
                     id: p.id.clone(),
@@ -261,6 +306,7 @@ impl HostSession {
 
     fn close(&mut self, id: &str) -> Vec<HostAction> {
         self.admitted.remove(id);
+        self.video.remove(id);
         self.link_up.remove(id);
         self.absent.remove(id);
         vec![HostAction::ClosePeer { id: id.to_owned() }]
@@ -284,6 +330,7 @@ impl HostSession {
         let mut actions = vec![self.signal(None, SignalBody::Ended)];
         self.link_up.clear();
         self.absent.clear();
+        self.video.clear();
         for id in std::mem::take(&mut self.admitted).into_keys() {
             actions.push(HostAction::ClosePeer { id });
         }
@@ -532,5 +579,70 @@ mod tests {
         let actions = host.on_roster(&[&people[0]]);
         assert!(actions.contains(&HostAction::ClosePeer { id: "w0".into() }));
         assert!(!host.is_admitted("w0"));
+    }
+
+    #[test]
+    fn an_upgrade_keeps_each_guests_p2p_picture_until_its_sfu_picture_decodes() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        let people = [
+            p("h", Role::Host, 0),
+            p("c1", Role::Controller, 1),
+            p("v1", Role::Viewer, 2),
+        ];
+        let actions = host.on_roster(&people.iter().collect::<Vec<_>>());
+        assert_eq!(opened(&actions), ["c1", "v1"]);
+        host.on_link("v1", true);
+        // Nothing to stop before the move, nor for someone unknown.
+        assert!(host.on_sfu_live("v1").is_empty());
+        host.set_topology(Topology::Sfu);
+        assert!(host.on_sfu_live("stranger").is_empty());
+        // The move itself closes nothing; the route reaches everyone once published.
+        let route = SfuRoute { room: 1, feed: 2 };
+        let a = host.set_route(Some(route));
+        assert!(matches!(
+            &a[..],
+            [HostAction::Send(SignalEnvelope { to: None, .. })]
+        ));
+        // A newcomer gets no P2P picture; a viewer gets no connection at all.
+        let more = [
+            p("h", Role::Host, 0),
+            p("c1", Role::Controller, 1),
+            p("v1", Role::Viewer, 2),
+            p("v2", Role::Viewer, 3),
+            p("c2", Role::Controller, 4),
+        ];
+        let a = host.on_roster(&more.iter().collect::<Vec<_>>());
+        assert_eq!(opened(&a), ["c2"]);
+        assert!(a.contains(&HostAction::OpenPeer {
+            id: "c2".into(),
+            role: Role::Controller,
+            video: false
+        }));
+        assert!(!host.sends_video("c2"));
+        // Each guest that decodes from the SFU stops its P2P picture: a viewer's connection
+        // closes (it stays admitted), a controller's stays for control.
+        assert_eq!(
+            host.on_sfu_live("v1"),
+            vec![HostAction::DropVideo {
+                id: "v1".into(),
+                close: true
+            }]
+        );
+        assert!(host.is_admitted("v1"));
+        assert_eq!(
+            host.on_sfu_live("c1"),
+            vec![HostAction::DropVideo {
+                id: "c1".into(),
+                close: false
+            }]
+        );
+        // Once only.
+        assert!(host.on_sfu_live("v1").is_empty());
+        assert!(host.on_sfu_live("c2").is_empty());
+        // 26 viewers now fit.
+        let many: Vec<Participant> = (0..26)
+            .map(|i| p(&format!("w{i}"), Role::Viewer, 10 + i))
+            .collect();
+        assert!(refused(&host.on_roster(&many.iter().collect::<Vec<_>>())).is_empty());
     }
 }

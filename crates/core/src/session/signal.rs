@@ -43,6 +43,9 @@ pub enum SignalBody {
     /// Where the host's screen is published on the SFU (`None`: it is not; media comes peer to
     /// peer). Sent on change and to each newcomer.
     Sfu(Option<SfuRoute>),
+    /// A guest's picture now comes from the SFU (it decodes there): the host may stop sending
+    /// it the screen peer to peer. Make-before-break of an upgrade.
+    SfuLive,
 }
 
 /// The host's publication on the session's SFU room: guests subscribe to `feed` in `room` (a

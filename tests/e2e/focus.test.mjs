@@ -1,0 +1,91 @@
+// Session Focus journeys: two real Janus nodes started by pairux-server, real Chromium.
+//
+// An Auto session starts peer to peer and is moved to an SFU node by the focus when it reaches
+// `--sfu-threshold` participants; every guest keeps presenting frames through the move
+// (make-before-break). A node whose Janus is killed is left: the host republishes on the other
+// node and every guest decodes again, by itself.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { myId, newPage, openApp, decoding } from './lib/harness.mjs';
+import { stackWith, hostSfu, recordPeers } from './lib/sfu.mjs';
+import {
+  recordPresentation, largestGap, presentedStream, firstFrameOfOtherStream, janusNode, killJanus,
+} from './lib/focus.mjs';
+
+const stack = stackWith(['--sfu-nodes', '2', '--sfu-threshold', '3', '--turn']);
+
+/** A guest whose page records what its screen presents. */
+async function watcher(link) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  await page.addInitScript(recordPresentation);
+  await openApp(page, link);
+  await decoding(page, { timeout: 30_000 });
+  return page;
+}
+
+test('Auto: the session moves from P2P to an SFU at the threshold and no guest sees a frozen picture', async () => {
+  const host = await hostSfu(stack, 'mode-auto', [recordPresentation]);
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  const viewer = await watcher(viewerLink);
+  // Two participants: peer to peer.
+  assert.equal(await viewer.getByTestId('session-mode').textContent(), 'p2p');
+  assert.equal(await host.getByTestId('session-mode').textContent(), 'p2p');
+  const p2pStream = await presentedStream(viewer);
+  assert.ok(p2pStream, 'the viewer presents the P2P picture');
+  const since = Date.now();
+  // The third participant reaches the threshold: the focus moves the session.
+  const controller = await watcher(controllerLink);
+  for (const page of [viewer, controller, host]) {
+    await page.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 20_000 });
+  }
+  // The viewer's picture now comes from Janus, and it was never frozen on the way.
+  await firstFrameOfOtherStream(viewer, p2pStream, since, 5_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const gap = await largestGap(viewer, since);
+  assert.ok(gap.streams >= 2, `the viewer switched pictures (${JSON.stringify(gap)})`);
+  assert.ok(gap.max < 1000, `the viewer's picture froze for ${Math.round(gap.max)} ms during the move`);
+  for (const page of [viewer, controller]) {
+    await page.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 10_000 });
+  }
+  // The host stopped sending the viewer its picture: the viewer's only live connection is
+  // the SFU subscription. The controller keeps its direct connection (control) besides it.
+  await viewer.waitForFunction(
+    () => window.__pcs.filter((pc) => pc.connectionState === 'connected').length === 1,
+    null,
+    { timeout: 10_000 },
+  );
+  assert.equal(
+    await controller.evaluate(() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length),
+    2,
+  );
+  // A newcomer after the move is served by the SFU from the start.
+  const late = await watcher(viewerLink);
+  assert.equal(await late.getByTestId('session-mode').textContent(), 'sfu');
+  for (const page of [host, viewer, controller, late]) await page.context().close();
+});
+
+test('Failover: kill -9 of the session\'s Janus → the host republishes on the other node and every guest decodes again by itself', async () => {
+  const host = await hostSfu(stack, 'mode-sfu', [recordPresentation]);
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  const guests = await Promise.all([watcher(viewerLink), watcher(viewerLink), watcher(controllerLink)]);
+  for (const page of guests) assert.equal(await page.getByTestId('session-mode').textContent(), 'sfu');
+  const node = await janusNode(guests[0]);
+  assert.ok(node === 0 || node === 1, `the guests use a Janus node (${node})`);
+  const before = await Promise.all(guests.map(presentedStream));
+  const killed = killJanus(stack.runDir, node);
+  // Every guest presents frames of a new subscription, on the other node, within 5 s.
+  const back = await Promise.all(
+    guests.map((page, i) => firstFrameOfOtherStream(page, before[i], killed, 8_000)),
+  );
+  const worst = Math.max(...back.map((t) => t - killed));
+  assert.ok(worst <= 5_000, `a guest decoded again ${worst} ms after the kill`);
+  for (const page of guests) assert.equal(await janusNode(page), 1 - node);
+  assert.equal(await janusNode(host), 1 - node);
+  // The controller still controls: its direct connection never depended on Janus.
+  assert.ok(await myId(guests[2]));
+  for (const page of [host, ...guests]) await page.context().close();
+});

@@ -1,0 +1,91 @@
+// Probes of the Session Focus journeys and benchmark: what a guest's screen presents, frame by
+// frame, while the focus moves its session (P2P → SFU, or off a failed node).
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Init script: logs every frame presented by the page's `remote-video` element
+ * (`requestVideoFrameCallback`) with its time and the stream it came from, in
+ * `window.__presented` (`[{t, stream}]`, at most the last 20,000), and every WebSocket URL the
+ * page opens in `window.__sockets`.
+ */
+export function recordPresentation() {
+  window.__presented = [];
+  window.__sockets = [];
+  const OrigWs = window.WebSocket;
+  window.WebSocket = class extends OrigWs {
+    constructor(url, ...rest) {
+      super(url, ...rest);
+      window.__sockets.push(String(url));
+    }
+  };
+  let watched = null;
+  const watch = () => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    if (v && v !== watched) {
+      watched = v;
+      // A new source may drop pending callbacks: each load starts a new chain, older ones end.
+      let generation = 0;
+      const start = () => {
+        const mine = ++generation;
+        const onFrame = (now) => {
+          if (mine !== generation) return;
+          const log = window.__presented;
+          log.push({ t: performance.timeOrigin + now, stream: v.srcObject?.id ?? null });
+          if (log.length > 20000) log.splice(0, 10000);
+          v.requestVideoFrameCallback(onFrame);
+        };
+        v.requestVideoFrameCallback(onFrame);
+      };
+      v.addEventListener('loadeddata', start);
+      start();
+    }
+    setTimeout(watch, 50);
+  };
+  watch();
+}
+
+/** The largest gap (ms) between consecutive presented frames at or after `since` (epoch ms). */
+export async function largestGap(page, since) {
+  return page.evaluate((since) => {
+    const log = window.__presented.filter((f) => f.t >= since);
+    let max = 0;
+    for (let i = 1; i < log.length; i += 1) max = Math.max(max, log[i].t - log[i - 1].t);
+    return { max, frames: log.length, streams: [...new Set(log.map((f) => f.stream))].length };
+  }, since);
+}
+
+/** The stream id whose frames the page presents now. */
+export async function presentedStream(page) {
+  return page.evaluate(() => window.__presented.at(-1)?.stream ?? null);
+}
+
+/**
+ * Waits until the page presents a frame of a stream other than `old`, after `since` (epoch
+ * ms); returns when (epoch ms).
+ */
+export async function firstFrameOfOtherStream(page, old, since, timeout) {
+  const handle = await page.waitForFunction(
+    ({ old, since }) => window.__presented.find((f) => f.t >= since && f.stream && f.stream !== old)?.t,
+    { old, since },
+    { timeout, polling: 20 },
+  );
+  return handle.jsonValue();
+}
+
+/** The Janus node (index) the page talks to: from the WebSocket URLs it opened, the last. */
+export async function janusNode(page, portBase = 8188) {
+  const urls = await page.evaluate(() => window.__sockets);
+  const janus = urls.filter((u) => !u.includes('/realtime/')).at(-1);
+  if (!janus) return null;
+  return Number(new URL(janus).port) - portBase;
+}
+
+/** `kill -9` of node `i`'s Janus (its pid file in the server's run dir); returns when (epoch ms). */
+export function killJanus(runDir, i) {
+  const pid = Number(readFileSync(path.join(runDir, `janus-${i}.pid`), 'utf8').trim());
+  const at = Date.now();
+  process.kill(pid, 'SIGKILL');
+  return at;
+}
