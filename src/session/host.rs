@@ -87,6 +87,8 @@ struct Publication {
     generation: u64,
     /// The focus node `link` was granted on (`None`: no focus, or asked before any decision).
     node: Option<String>,
+    /// The Janus `link` publishes to.
+    url: Option<String>,
     /// The publication `link` replaced, until guests had time to move.
     previous: Option<(SfuLink, Timer)>,
     /// A publish in flight (waiting for the grant).
@@ -445,6 +447,16 @@ impl HostRuntime {
                     return runtime.retry_publish();
                 }
             };
+            {
+                // The session is where we already publish (the focus decided while an
+                // earlier request was answered): nothing to move.
+                let mut p = runtime.inner.publication.borrow_mut();
+                if p.link.is_some() && p.url.as_deref() == Some(grant.janus_url.as_str()) {
+                    p.node = node;
+                    return;
+                }
+            }
+            let url = grant.janus_url.clone();
             let guard = runtime.inner.capture.borrow();
             let Some((capture, _)) = guard.as_ref() else {
                 return;
@@ -493,6 +505,7 @@ impl HostRuntime {
                         p.previous = Some((old, timer));
                     }
                     p.node = node;
+                    p.url = Some(url);
                 }
                 Err(err) => {
                     leptos::logging::error!("cannot publish to the video server: {err}");
