@@ -37,6 +37,8 @@ pub struct Access {
     fallback: Vec<String>,
     /// What the first request asks for (a host's start mode: `Auto`/`P2p` pin it).
     open_want: Want,
+    /// Placement hint sent with every request (`?region=`, else config.json's `region`).
+    region: Option<String>,
     on_focus: RefCell<Option<FocusHandler>>,
     link: SessionLink,
     base: IceSetup,
@@ -57,6 +59,7 @@ impl Access {
             url: config.access_url.clone(),
             fallback: config.access_fallback_urls.clone(),
             open_want,
+            region: page_region().or_else(|| config.region.clone()),
             on_focus: RefCell::new(None),
             link: link.clone(),
             ice: RefCell::new(match config.access_url {
@@ -193,7 +196,9 @@ impl Access {
         for url in std::iter::once(url).chain(&self.fallback) {
             let mut nonce = [0u8; NONCE_LEN];
             random::fill(&mut nonce).map_err(|e| AccessFailure(e.to_string()))?;
-            let request = key.request(&self.link.session, clock::wall_ms() / 1000, &nonce, want);
+            let mut request =
+                key.request(&self.link.session, clock::wall_ms() / 1000, &nonce, want);
+            request.region = self.region.clone();
             match fetch::post_json::<_, AccessGrant>(url, &request).await {
                 Ok(grant) => {
                     self.deliver_focus(&grant);
@@ -205,6 +210,17 @@ impl Access {
         }
         Err(failure(last.unwrap_or(FetchError::Status(503))))
     }
+}
+
+/// The page's `?region=` (a person or a deployment's links can name where they are).
+fn page_region() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("region="))
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
 }
 
 fn failure(e: FetchError) -> AccessFailure {

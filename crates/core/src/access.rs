@@ -66,6 +66,7 @@ impl AccessKey {
             want,
             verifier: self.verifier().encode(),
             signature: encode_signature(&self.0.sign(&statement)),
+            region: None,
         }
     }
 }
@@ -126,6 +127,24 @@ pub struct AccessRequest {
     pub verifier: String,
     /// base64url Ed25519 signature.
     pub signature: String,
+    /// Where the asker is (config.json's `region`, or the page's `?region=`): a placement hint
+    /// for the focus when the request opens a session, not part of the proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// Longest region name kept (longer hints are ignored).
+pub const MAX_REGION_LEN: usize = 32;
+
+impl AccessRequest {
+    /// The region hint if it is a plausible name (`[a-z0-9-]`, at most [`MAX_REGION_LEN`]).
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref().filter(|r| {
+            !r.is_empty()
+                && r.len() <= MAX_REGION_LEN
+                && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+    }
 }
 
 /// Why the server refuses a request.

@@ -31,6 +31,10 @@ pub struct ClientConfig {
     /// signed by it. `None`: no focus (sessions stay in their start mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focus_key: Option<String>,
+    /// Where this deployment's users are, as a placement hint for the focus (a page's
+    /// `?region=` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Every connection goes through TURN (`iceTransportPolicy: "relay"`), P2P and SFU alike.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub relay_only: bool,
@@ -82,6 +86,7 @@ impl ClientConfig {
             access_url: None,
             access_fallback_urls: Vec::new(),
             focus_key: None,
+            region: None,
             relay_only: false,
         }
     }
