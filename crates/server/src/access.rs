@@ -1,14 +1,18 @@
 //! `POST /api/access`: link holders prove themselves (`pairux_core::access`) and get TURN
 //! credentials and, for SFU sessions, a room and a Janus token.
 //!
-//! What the server remembers, all in memory: per session the pinned verifier (the first valid
-//! request's; forgotten after 24 h without requests), every nonce until its request could no
-//! longer be fresh (time + `MAX_SKEW_SECS`), and a token bucket per client IP. It never logs
-//! tokens, pins, secrets or credentials: refusals are logged by reason only.
+//! What the server remembers: per session the pinned verifier (the first valid request's;
+//! forgotten after 24 h without requests) and every nonce until its request could no longer be
+//! fresh (time + `MAX_SKEW_SECS`) — in the focus's store (memory, or PostgreSQL shared by focus
+//! processes, so pinning and the replay check hold across them) — and, in memory, a token
+//! bucket per client IP. Rooms, tokens and the session's mode and decision come from the
+//! Session Focus (`crate::focus`). It never logs tokens, pins, secrets or credentials:
+//! refusals are logged by reason only.
 //!
 //! Answers: 200 `AccessGrant`; 400 malformed; 403 not this session's verifier, bad signature
-//! or a nonce seen before; 413 body too large; 429 too many requests from one address;
-//! 503 the video server is down. Error bodies are `{"error": "…"}`, written for people.
+//! or a nonce seen before; 409 an SFU room asked for a session the focus keeps peer to peer;
+//! 413 body too large; 429 too many requests from one address; 503 the video server or the
+//! database is down. Error bodies are `{"error": "…"}`, written for people.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -21,18 +25,20 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pairux_core::access::{AccessError, AccessGrant, AccessRequest, Want, MAX_SKEW_SECS};
-use pairux_core::identity::PublicKey;
 use pairux_core::link::SessionId;
 
-use crate::sfu::Sfu;
+use crate::focus::store::{PinOutcome, Store};
+use crate::focus::{FocusGrant, FocusRefusal, FocusService};
 use crate::turn::TurnPlan;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 /// A pinned verifier is forgotten after this long without requests.
 pub const PIN_IDLE_SECS: u64 = 24 * 3600;
-/// Most sessions remembered at once (a bound on memory; over it, new sessions wait).
-const MAX_SESSIONS: usize = 100_000;
+/// Most client addresses remembered at once (a bound on memory).
+const MAX_ADDRESSES: usize = 100_000;
+/// Longest `region` query parameter.
+const MAX_REGION: usize = 32;
 
 /// Per-IP token bucket.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -48,14 +54,10 @@ pub struct AccessArgs {
 /// The access endpoint's state.
 pub struct Access {
     turn: Option<Arc<TurnPlan>>,
-    sfu: Option<Arc<Sfu>>,
+    focus: Option<Arc<FocusService>>,
+    store: Arc<Store>,
     limits: AccessArgs,
     gate: Mutex<Gate>,
-}
-
-struct Pinned {
-    verifier: PublicKey,
-    last_used: u64,
 }
 
 struct Bucket {
@@ -65,11 +67,7 @@ struct Bucket {
 
 #[derive(Default)]
 struct Gate {
-    pins: HashMap<SessionId, Pinned>,
-    /// (session, nonce) → unix second after which it can no longer be fresh.
-    nonces: HashMap<(SessionId, String), u64>,
     buckets: HashMap<IpAddr, Bucket>,
-    last_prune: u64,
 }
 
 /// Why a request is refused, with its status and sentence.
@@ -82,6 +80,10 @@ pub enum Refusal {
     Busy,
     NothingToGrant,
     SfuDown,
+    /// `want: sfu` for a session the focus keeps peer to peer.
+    PeerToPeer,
+    /// The store (database) is unreachable.
+    StoreDown,
 }
 
 impl Refusal {
@@ -99,8 +101,11 @@ impl Refusal {
             Refusal::Access(
                 AccessError::Signature | AccessError::WrongVerifier | AccessError::Replayed,
             ) => StatusCode::FORBIDDEN,
-            Refusal::Busy | Refusal::SfuDown => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Busy | Refusal::SfuDown | Refusal::StoreDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Refusal::NothingToGrant => StatusCode::NOT_FOUND,
+            Refusal::PeerToPeer => StatusCode::CONFLICT,
         }
     }
 
@@ -125,6 +130,10 @@ impl Refusal {
             Refusal::Busy => "The server is busy; try again in a moment",
             Refusal::NothingToGrant => "This server hands out no relays or video rooms",
             Refusal::SfuDown => "The video server is not reachable right now",
+            Refusal::PeerToPeer => {
+                "This session runs peer to peer: the server has not moved it to a video server"
+            }
+            Refusal::StoreDown => "The server cannot reach its database; try again in a moment",
         }
     }
 }
@@ -141,18 +150,30 @@ impl IntoResponse for Refusal {
 }
 
 impl Access {
-    pub fn new(turn: Option<Arc<TurnPlan>>, sfu: Option<Arc<Sfu>>, limits: AccessArgs) -> Self {
+    /// `store` keeps pins and nonces (the focus's, when one runs).
+    pub fn new(
+        turn: Option<Arc<TurnPlan>>,
+        focus: Option<Arc<FocusService>>,
+        store: Arc<Store>,
+        limits: AccessArgs,
+    ) -> Self {
         Access {
             turn,
-            sfu,
+            focus,
+            store,
             limits,
             gate: Mutex::new(Gate::default()),
         }
     }
 
-    /// Whether there is anything to grant (TURN or an SFU).
+    /// Whether there is anything to grant (TURN or a focus with SFU nodes).
     pub fn grants_anything(&self) -> bool {
-        self.turn.is_some() || self.sfu.is_some()
+        self.turn.is_some() || self.focus.is_some()
+    }
+
+    /// The Session Focus, when this endpoint has one.
+    pub fn focus(&self) -> Option<&Arc<FocusService>> {
+        self.focus.as_ref()
     }
 
     /// Takes one request from `ip`'s bucket.
@@ -163,7 +184,7 @@ impl Access {
             access_rate: rate,
             access_burst: burst,
         } = self.limits;
-        if gate.buckets.len() > MAX_SESSIONS {
+        if gate.buckets.len() > MAX_ADDRESSES {
             gate.buckets
                 .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
         }
@@ -183,41 +204,37 @@ impl Access {
     }
 
     /// Checks signature, pinning and replay; remembers the verifier and nonce.
-    pub fn check(&self, req: &AccessRequest, now: u64) -> Result<SessionId, Refusal> {
+    pub async fn check(&self, req: &AccessRequest, now: u64) -> Result<SessionId, Refusal> {
         let (session, verifier) = req.check(now).map_err(Refusal::Access)?;
-        let mut gate = self.gate.lock().expect("access lock");
-        if now >= gate.last_prune + 10 {
-            gate.last_prune = now;
-            gate.pins
-                .retain(|_, p| now.saturating_sub(p.last_used) < PIN_IDLE_SECS);
-            gate.nonces.retain(|_, until| *until >= now);
+        let outcome = self
+            .store
+            .pin_and_use_nonce(
+                session,
+                &verifier.encode(),
+                &req.nonce,
+                req.time + MAX_SKEW_SECS,
+                now,
+            )
+            .await
+            .map_err(|err| {
+                tracing::warn!("access: {err}");
+                Refusal::StoreDown
+            })?;
+        match outcome {
+            PinOutcome::Accepted => Ok(session),
+            PinOutcome::WrongVerifier => Err(Refusal::Access(AccessError::WrongVerifier)),
+            PinOutcome::Replayed => Err(Refusal::Access(AccessError::Replayed)),
+            PinOutcome::Busy => Err(Refusal::Busy),
         }
-        match gate.pins.get(&session) {
-            Some(pinned) if pinned.verifier != verifier => {
-                return Err(Refusal::Access(AccessError::WrongVerifier))
-            }
-            Some(_) => {}
-            None if gate.pins.len() >= MAX_SESSIONS => return Err(Refusal::Busy),
-            None => {}
-        }
-        let key = (session, req.nonce.clone());
-        if gate.nonces.contains_key(&key) {
-            return Err(Refusal::Access(AccessError::Replayed));
-        }
-        gate.nonces.insert(key, req.time + MAX_SKEW_SECS);
-        let pinned = gate.pins.entry(session).or_insert(Pinned {
-            verifier,
-            last_used: now,
-        });
-        pinned.last_used = now;
-        Ok(session)
     }
 
-    /// The grant for an accepted request.
+    /// The grant for an accepted request: TURN credentials, and from the focus the session's
+    /// decision and, for `want: sfu`, a room and token on its node.
     pub async fn grant(
         &self,
         session: SessionId,
         want: Want,
+        region: Option<String>,
         now: u64,
     ) -> Result<AccessGrant, Refusal> {
         let (ice_servers, expires_at) = match &self.turn {
@@ -227,26 +244,37 @@ impl Access {
             }
             None => (Vec::new(), now + crate::turn::CREDENTIAL_TTL_SECS),
         };
-        let sfu = match (want, &self.sfu) {
-            (Want::Sfu, Some(sfu)) => {
-                sfu.prune();
-                match sfu.grant(session).await {
-                    Ok(grant) => Some(grant),
-                    Err(err) => {
-                        tracing::warn!("access: no SFU room for a session: {err}");
-                        return Err(Refusal::SfuDown);
-                    }
-                }
-            }
-            _ => None,
+        let FocusGrant { focus, sfu } = match &self.focus {
+            Some(f) => f.access(session, want, region).await.map_err(|r| match r {
+                FocusRefusal::P2p => Refusal::PeerToPeer,
+                FocusRefusal::NoNode | FocusRefusal::NodeDown => Refusal::SfuDown,
+                FocusRefusal::Store => Refusal::StoreDown,
+            })?,
+            None => FocusGrant::default(),
         };
         Ok(AccessGrant {
             ice_servers,
             expires_at,
             sfu,
-            focus: None,
+            focus,
         })
     }
+}
+
+/// The `region` query parameter, when it is a short plain name.
+fn region_of(query: Option<&str>) -> Option<String> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "region")
+        .map(|(_, v)| v)
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= MAX_REGION
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
 }
 
 /// `POST /api/access`.
@@ -272,6 +300,7 @@ async fn answer(access: &Access, ip: IpAddr, request: Request) -> Result<AccessG
     if !access.admit(ip) {
         return Err(Refusal::RateLimited);
     }
+    let region = region_of(request.uri().query());
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -285,6 +314,8 @@ async fn answer(access: &Access, ip: IpAddr, request: Request) -> Result<AccessG
         .map_err(|_| Refusal::TooLarge)?;
     let req: AccessRequest = serde_json::from_slice(&body).map_err(|_| Refusal::Malformed)?;
     let now = crate::jwt::now_secs();
-    let session = access.check(&req, now)?;
-    access.grant(session, req.want, now).await
+    let session = access.check(&req, now).await?;
+    // The request's own hint first, else the `?region=` of the URL.
+    let region = req.region().map(str::to_owned).or(region);
+    access.grant(session, req.want, region, now).await
 }

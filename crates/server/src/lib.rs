@@ -1,13 +1,15 @@
 //! The local PairUX server: static app with SPA fallback, `GET /config.json`, `GET /health`,
 //! the Supabase-Realtime-compatible endpoint (`realtime`), and — when it runs Janus SFU nodes
 //! (`sfu`) and/or coturn (`turn`) beside itself (`media`) — `POST /api/access`, where link
-//! holders get TURN credentials, rooms and Janus tokens (`access`).
+//! holders get TURN credentials, rooms and Janus tokens (`access`) as the Session Focus
+//! (`focus`) decides; `pairux-server focus …` runs a focus on its own (`focus::standalone`).
 //!
 //! Architecture invariant: the server never sees a room key, a controller secret or anything
 //! from a link fragment; it knows sessions only by their public topic.
 
 pub mod access;
 pub mod config;
+pub mod focus;
 pub mod jwt;
 pub mod media;
 mod random;
@@ -34,7 +36,13 @@ pub use config::ClientConfig;
 
 /// Command line of `pairux-server`.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "pairux-server", version, about)]
+#[command(
+    name = "pairux-server",
+    version,
+    about,
+    after_help = "Subcommand: `pairux-server focus --help` runs a Session Focus on its own \
+                  (next to a server started with --focus external)."
+)]
 pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -60,6 +68,9 @@ pub struct Args {
     /// Limits of /api/access.
     #[command(flatten)]
     pub access: access::AccessArgs,
+    /// The Session Focus.
+    #[command(flatten)]
+    pub focus: focus::FocusArgs,
 }
 
 /// Everything request handlers share.
@@ -85,6 +96,8 @@ pub enum StartError {
     Jwt(#[from] jsonwebtoken::errors::Error),
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    #[error(transparent)]
+    Focus(#[from] focus::FocusError),
     #[error("server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -95,13 +108,33 @@ pub fn state_from_args(args: &Args, secret: &str) -> Result<AppState, StartError
     state_with_media(args, secret, &media::Media::none())
 }
 
-/// Builds the shared state from the command line and the running media servers: config.json
-/// names the STUN server, the SFU and the access endpoint when they run.
+/// Builds the shared state from the command line and the running media servers, without a
+/// focus (see [`state_with_focus`]).
 pub fn state_with_media(
     args: &Args,
     secret: &str,
     media: &media::Media,
 ) -> Result<AppState, StartError> {
+    state_with_focus(args, secret, media, &Focused::default())
+}
+
+/// The focus part of the state: the in-process focus, or the external ones' URLs and key.
+#[derive(Default)]
+pub struct Focused {
+    pub focus: Option<Arc<focus::FocusService>>,
+    /// Pins and nonces (the focus's store when it runs).
+    pub store: Option<Arc<focus::store::Store>>,
+    /// config.json's focusKey.
+    pub focus_key: Option<String>,
+    /// External focus processes' access URLs, in order.
+    pub access_urls: Vec<String>,
+}
+
+fn base_config(
+    args: &Args,
+    secret: &str,
+    media: &media::Media,
+) -> Result<(ClientConfig, String), StartError> {
     let public_url = args
         .public_url
         .clone()
@@ -119,11 +152,38 @@ pub fn state_with_media(
             },
         );
     }
-    let mut config = ClientConfig::for_public_url(&public_url, anon_key, ice_servers);
-    let access = access::Access::new(media.turn.clone(), media.sfu.clone(), args.access);
-    if access.grants_anything() {
+    Ok((
+        ClientConfig::for_public_url(&public_url, anon_key, ice_servers),
+        public_url,
+    ))
+}
+
+/// Builds the shared state: config.json names the STUN server, the SFU, the access endpoint(s)
+/// and the focus key when they exist.
+pub fn state_with_focus(
+    args: &Args,
+    secret: &str,
+    media: &media::Media,
+    focused: &Focused,
+) -> Result<AppState, StartError> {
+    let (mut config, public_url) = base_config(args, secret, media)?;
+    let store = focused
+        .store
+        .clone()
+        .unwrap_or_else(|| Arc::new(focus::store::Store::memory()));
+    let access = access::Access::new(
+        media.turn.clone(),
+        focused.focus.clone(),
+        store,
+        args.access,
+    );
+    if let Some((first, rest)) = focused.access_urls.split_first() {
+        config.access_url = Some(first.clone());
+        config.access_fallback_urls = rest.to_vec();
+    } else if access.grants_anything() {
         config.access_url = Some(format!("{}/api/access", public_url.trim_end_matches('/')));
     }
+    config.focus_key = focused.focus_key.clone();
     config.sfu = media
         .sfu
         .as_ref()
@@ -148,12 +208,17 @@ pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
     let access = Router::new()
         .route("/api/access", post(access::handle))
         .with_state(state.access.clone());
+    let focus_admin = match state.access.focus() {
+        Some(focus) => focus::http::routes(focus.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .route("/health", get(health))
         .route("/config.json", get(client_config))
         .with_state(state)
         .merge(realtime)
         .merge(access)
+        .merge(focus_admin)
         .fallback_service(app_files)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
@@ -259,7 +324,15 @@ pub async fn start(mut args: Args) -> Result<RunningServer, StartError> {
         args.public_url = Some(format!("http://{addr}"));
     }
     let media = media::Media::start(&args.media).await?;
-    let state = Arc::new(state_with_media(&args, &secret, &media)?);
+    let focused = match start_focus(&args, &secret, &media, addr).await {
+        Ok(focused) => focused,
+        Err(err) => {
+            let mut media = media;
+            media.stop().await;
+            return Err(err);
+        }
+    };
+    let state = Arc::new(state_with_focus(&args, &secret, &media, &focused)?);
     let app = router(state.clone(), args.static_dir.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // Realtime frames are small and latency-bound: Nagle's algorithm would hold them back
@@ -289,6 +362,110 @@ pub async fn start(mut args: Args) -> Result<RunningServer, StartError> {
     })
 }
 
+/// The focus part of a starting server: with SFU nodes, their registry is written to
+/// `<run-dir>/nodes.json` (0600) and — `--focus internal` — a focus starts in this process; with
+/// `--focus external`, config.json points at the `--focus-url` processes and their key.
+async fn start_focus(
+    args: &Args,
+    secret: &str,
+    media: &media::Media,
+    addr: SocketAddr,
+) -> Result<Focused, StartError> {
+    let f = &args.focus;
+    let key_path = f
+        .focus_key_file
+        .clone()
+        .unwrap_or_else(|| media.run_dir.join("focus.key"));
+    if f.focus == focus::FocusMode::External {
+        if f.focus_urls.is_empty() {
+            return Err(focus::FocusError::Config(
+                "--focus external needs at least one --focus-url".into(),
+            )
+            .into());
+        }
+        if let Some(sfu) = &media.sfu {
+            let entries: Vec<_> = sfu
+                .nodes()
+                .iter()
+                .map(|n| n.entry(&f.region, f.sfu_capacity))
+                .collect();
+            write_nodes(&media.run_dir, &entries)?;
+        }
+        let key = if f.focus_key_file.is_some() || key_path.exists() {
+            Some(
+                focus::key::load_or_create(&key_path)
+                    .map_err(focus::FocusError::from)?
+                    .public()
+                    .encode(),
+            )
+        } else {
+            None
+        };
+        return Ok(Focused {
+            focus: None,
+            store: None,
+            focus_key: key,
+            access_urls: f
+                .focus_urls
+                .iter()
+                .map(|u| format!("{}/api/access", u.trim_end_matches('/')))
+                .collect(),
+        });
+    }
+    let Some(sfu) = &media.sfu else {
+        return Ok(Focused::default());
+    };
+    let entries: Vec<_> = sfu
+        .nodes()
+        .iter()
+        .map(|n| n.entry(&f.region, f.sfu_capacity))
+        .collect();
+    write_nodes(&media.run_dir, &entries)?;
+    let key = focus::key::load_or_create(&key_path).map_err(focus::FocusError::from)?;
+    let store = match &f.database_url {
+        Some(url) => focus::store::Store::postgres(url)
+            .await
+            .map_err(focus::FocusError::Store)?,
+        None => focus::store::Store::memory(),
+    };
+    let store = Arc::new(store);
+    // The focus watches channels on this server's own Realtime endpoint.
+    let (config, _) = base_config(args, secret, media)?;
+    let local = match addr.ip() {
+        ip if ip.is_unspecified() => SocketAddr::new([127, 0, 0, 1].into(), addr.port()),
+        _ => addr,
+    };
+    let focus = focus::FocusService::start(focus::FocusSetup {
+        threshold: f.sfu_threshold,
+        key,
+        nodes: entries,
+        store: store.clone(),
+        realtime_url: format!("ws://{local}/realtime/v1/websocket"),
+        anon_key: config.anon_key,
+        exits: sfu
+            .nodes()
+            .iter()
+            .map(|n| (n.id(), n.health_watch()))
+            .collect(),
+    })
+    .await?;
+    Ok(Focused {
+        focus_key: Some(focus.public_key()),
+        focus: Some(focus),
+        store: Some(store),
+        access_urls: Vec::new(),
+    })
+}
+
+fn write_nodes(
+    run_dir: &std::path::Path,
+    entries: &[focus::nodes::NodeEntry],
+) -> Result<(), StartError> {
+    let path = run_dir.join("nodes.json");
+    focus::nodes::NodesFile::write(&path, entries)
+        .map_err(|source| StartError::Media(media::MediaError::RunDir { path, source }))
+}
+
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn serve(args: Args) -> Result<(), StartError> {
     let server = start(args).await?;
@@ -314,7 +491,7 @@ pub async fn serve(args: Args) -> Result<(), StartError> {
     server.stop().await
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

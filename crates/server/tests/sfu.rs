@@ -432,7 +432,7 @@ async fn access_requests_are_pinned_fresh_and_used_once() {
 }
 
 #[tokio::test]
-async fn a_killed_janus_is_restarted_and_sessions_get_new_rooms() {
+async fn a_killed_janus_is_restarted_and_sessions_get_their_room_again() {
     let server = start(1, &[]).await;
     let sfu = server.media().sfu.clone().unwrap();
     let node = &sfu.nodes()[0];
@@ -469,14 +469,16 @@ async fn a_killed_janus_is_restarted_and_sessions_get_new_rooms() {
     let pid_file = std::fs::read_to_string(&node.pid_file).unwrap();
     assert_eq!(pid_file.trim(), restarted.to_string());
 
-    // The old token died with the old process; a new request makes the room again.
+    // The old token died with the old process; a new request makes the room again on the new
+    // process, under the stored id and pin (every focus process hands out the same room).
     let mut janus = Janus::connect(&before.janus_url).await;
     let refused = janus
         .call(json!({"janus":"create","token":before.token}))
         .await;
     assert_eq!(refused["error"]["code"], 403, "{refused}");
     let after = grant_sfu(&server, &link).await;
-    assert_ne!(after.room, before.room);
+    assert_eq!(after.room, before.room);
+    assert_ne!(after.token, before.token);
     assert_eq!(join_as_publisher(&after).await["videoroom"], "joined");
 
     stop(server).await;

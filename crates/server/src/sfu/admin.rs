@@ -52,6 +52,10 @@ impl AdminClient {
         &self.url
     }
 
+    pub(crate) fn secret(&self) -> &str {
+        &self.secret
+    }
+
     /// Sends `request` and returns the answer with the same transaction (a Janus `error`
     /// answer is [`AdminError::Janus`]).
     pub async fn call(&self, request: &AdminRequest) -> Result<AdminOutcome, AdminError> {
@@ -65,7 +69,51 @@ impl AdminClient {
         matches!(self.call(&AdminRequest::Ping).await, Ok(AdminOutcome::Pong))
     }
 
+    /// True when the node answers `ping` within `within`.
+    pub async fn ping_within(&self, within: Duration) -> bool {
+        tokio::time::timeout(within, self.ping())
+            .await
+            .unwrap_or(false)
+    }
+
+    /// A request the core's frames do not cover (`list_sessions`, `list_handles`): `verb` with
+    /// `fields`; returns the whole `success` frame.
+    pub async fn call_verb(
+        &self,
+        verb: &str,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, AdminError> {
+        let transaction = crate::random::token(12);
+        let mut frame = fields;
+        frame.insert("janus".into(), verb.into());
+        frame.insert("transaction".into(), transaction.as_str().into());
+        frame.insert("admin_secret".into(), self.secret.as_str().into());
+        let text = serde_json::Value::Object(frame).to_string();
+        let (outcome, raw) = tokio::time::timeout(CALL_TIMEOUT, self.exchange(text, &transaction))
+            .await
+            .map_err(|_| AdminError::Timeout)??;
+        match outcome {
+            AdminOutcome::Error { code, reason } => Err(AdminError::Janus { code, reason }),
+            _ => Ok(raw),
+        }
+    }
+
     async fn call_inner(&self, request: &AdminRequest) -> Result<AdminOutcome, AdminError> {
+        let transaction = crate::random::token(12);
+        let text = request.to_json(&transaction, &self.secret);
+        let (outcome, _) = self.exchange(text, &transaction).await?;
+        match outcome {
+            AdminOutcome::Error { code, reason } => Err(AdminError::Janus { code, reason }),
+            outcome => Ok(outcome),
+        }
+    }
+
+    /// Sends one frame and returns the answer with the same transaction, parsed and whole.
+    async fn exchange(
+        &self,
+        text: String,
+        transaction: &str,
+    ) -> Result<(AdminOutcome, serde_json::Value), AdminError> {
         let mut ws_request = self
             .url
             .as_str()
@@ -78,8 +126,7 @@ impl AdminClient {
         let (mut ws, _) = tokio_tungstenite::connect_async(ws_request)
             .await
             .map_err(|e| AdminError::Connect(e.to_string()))?;
-        let transaction = crate::random::token(12);
-        ws.send(Message::text(request.to_json(&transaction, &self.secret)))
+        ws.send(Message::text(text))
             .await
             .map_err(|_| AdminError::Closed)?;
         while let Some(frame) = ws.next().await {
@@ -92,14 +139,12 @@ impl AdminClient {
             let Ok(response) = AdminResponse::parse(&text) else {
                 continue;
             };
-            if response.transaction.as_deref() != Some(transaction.as_str()) {
+            if response.transaction.as_deref() != Some(transaction) {
                 continue;
             }
             let _ = ws.close(None).await;
-            return match response.outcome {
-                AdminOutcome::Error { code, reason } => Err(AdminError::Janus { code, reason }),
-                outcome => Ok(outcome),
-            };
+            let raw = serde_json::from_str(&text).unwrap_or_default();
+            return Ok((response.outcome, raw));
         }
         Err(AdminError::Closed)
     }

@@ -3,11 +3,8 @@
 //!
 //! - `process.rs` — one node's configuration (from `deploy/janus/`) and process.
 //! - `admin.rs` — the Admin API client (WebSocket on 127.0.0.1).
-//! - `rooms.rs` — each session's room, per node and node epoch, and its tokens.
-//! - this file — the node registry and the choice of a node for a session. Today: the first
-//!   node that answers its health probe. A Session Focus choosing by load and health (and
-//!   keeping rooms in a shared store so several pairux-servers agree) replaces [`Sfu::choose`]
-//!   and the in-memory [`rooms::Rooms`], not the callers.
+//! - this file — the nodes this server runs (`janus-0`, `janus-1`, …). Which node a session
+//!   uses, its room and its tokens are the Session Focus's (`crate::focus`).
 //!
 //! # Why clients reach Janus directly
 //! Browsers open the Janus WebSocket themselves, with what `POST /api/access` granted:
@@ -25,19 +22,16 @@
 
 pub mod admin;
 pub mod process;
-pub mod rooms;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pairux_core::access::SfuGrant;
-use pairux_core::link::SessionId;
 use tokio::sync::watch;
 
+use crate::focus::nodes::NodeEntry;
 use crate::supervise::Health;
 
 use self::admin::AdminClient;
-use self::rooms::Rooms;
 
 /// One Janus node.
 pub struct SfuNode {
@@ -62,6 +56,29 @@ impl SfuNode {
         }
     }
 
+    /// The node's id in focus decisions.
+    pub fn id(&self) -> String {
+        format!("janus-{}", self.index)
+    }
+
+    /// The node as the focus's registry (and nodes.json) knows it.
+    pub fn entry(&self, region: &str, capacity: u32) -> NodeEntry {
+        NodeEntry {
+            id: self.id(),
+            janus_url: self.janus_url.clone(),
+            admin_url: self.admin.url().to_owned(),
+            admin_secret: self.admin.secret().to_owned(),
+            admin_key: self.admin_key.clone(),
+            region: region.to_owned(),
+            capacity,
+        }
+    }
+
+    /// The supervisor's view of the process.
+    pub fn health_watch(&self) -> watch::Receiver<Health> {
+        self.health.clone()
+    }
+
     pub fn health(&self) -> Health {
         *self.health.borrow()
     }
@@ -75,82 +92,17 @@ impl SfuNode {
     }
 }
 
-/// Why an SFU grant failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SfuError {
-    #[error("no SFU node is up")]
-    NoNodeUp,
-    #[error("node {node}: {source}")]
-    Node {
-        node: usize,
-        source: rooms::RoomError,
-    },
-}
-
-/// The node registry and the rooms on its nodes.
+/// The nodes this server runs.
 pub struct Sfu {
     nodes: Vec<SfuNode>,
-    rooms: Rooms,
 }
-
-/// How long a session's room lives without a request.
-pub const ROOM_IDLE: Duration = Duration::from_secs(24 * 3600);
 
 impl Sfu {
     pub fn new(nodes: Vec<SfuNode>) -> Sfu {
-        Sfu {
-            nodes,
-            rooms: Rooms::default(),
-        }
+        Sfu { nodes }
     }
 
     pub fn nodes(&self) -> &[SfuNode] {
         &self.nodes
-    }
-
-    /// The node a session's room goes on, with its epoch: for now the first node that is up.
-    pub fn choose(&self, _session: &SessionId) -> Option<(&SfuNode, u64)> {
-        self.nodes.iter().find_map(|n| match n.health() {
-            Health::Up { epoch, .. } => Some((n, epoch)),
-            _ => None,
-        })
-    }
-
-    /// A room for `session` (created on first need) and a fresh token for it.
-    pub async fn grant(&self, session: SessionId) -> Result<SfuGrant, SfuError> {
-        let (node, epoch) = self.choose(&session).ok_or(SfuError::NoNodeUp)?;
-        let ticket = self
-            .rooms
-            .ticket(session, node.index, epoch, &node.admin, &node.admin_key)
-            .await
-            .map_err(|source| SfuError::Node {
-                node: node.index,
-                source,
-            })?;
-        Ok(SfuGrant {
-            janus_url: node.janus_url.clone(),
-            room: ticket.room,
-            pin: ticket.pin,
-            token: ticket.token,
-        })
-    }
-
-    /// Forgets sessions idle for [`ROOM_IDLE`]; destroys their rooms and tokens on nodes still
-    /// running the process that made them.
-    pub fn prune(&self) {
-        for room in self.rooms.take_idle(ROOM_IDLE) {
-            let Some(node) = self.nodes.get(room.node) else {
-                continue;
-            };
-            if matches!(node.health(), Health::Up { epoch, .. } if epoch == room.epoch) {
-                let admin = node.admin.clone();
-                tokio::spawn(async move { rooms::destroy(room, &admin).await });
-            }
-        }
-    }
-
-    /// Sessions that have a room.
-    pub fn sessions(&self) -> usize {
-        self.rooms.len()
     }
 }

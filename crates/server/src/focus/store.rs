@@ -1,0 +1,535 @@
+//! Where the focus keeps what must outlive a process or be shared by several: each session's
+//! start mode and decision, its rooms per node, the access verifier pinned per session and the
+//! access nonces already used. In memory by default; PostgreSQL with `--database-url`
+//! (migrations in `crates/server/migrations/`, applied at start).
+//!
+//! Consistency between focus processes: a decision is committed with compare-and-set on its
+//! `seq` (`INSERT … ON CONFLICT DO NOTHING` for the first, `UPDATE … WHERE seq = new - 1` for
+//! the next ones); the loser reloads the winner's and adopts it. Rooms are get-or-insert, so
+//! every process hands out the same room. The leader of the periodic work holds a session-level
+//! advisory lock on a connection of its own ([`Leadership`]).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pairux_core::focus::{Decision, Reason};
+use pairux_core::link::SessionId;
+use pairux_core::session::{StartMode, Topology};
+use tokio_postgres::NoTls;
+
+/// The migrations, in order (name, SQL).
+const MIGRATIONS: &[(&str, &str)] =
+    &[("001_focus", include_str!("../../migrations/001_focus.sql"))];
+
+/// The advisory lock key of the focus leader ("pairux-focus" as a number).
+const LEADER_LOCK: i64 = 0x7061_6972_7578_0f0c;
+
+/// Most sessions (pins) remembered in memory at once.
+const MAX_SESSIONS: usize = 100_000;
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub decision: Decision,
+    pub mode: StartMode,
+    pub region: Option<String>,
+}
+
+/// A session's room on one node.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RoomRow {
+    pub room: u64,
+    pub pin: String,
+    pub secret: String,
+}
+
+/// What the store says about an access request's verifier and nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinOutcome {
+    /// Pinned (now or before) to this verifier; the nonce is new and now used.
+    Accepted,
+    WrongVerifier,
+    Replayed,
+    /// Memory bound reached.
+    Busy,
+}
+
+/// A store failure (the database is unreachable or answered an error).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("database: stored row is not understood ({0})")]
+    Row(&'static str),
+    #[error("database migration {0} failed: {1}")]
+    Migration(&'static str, tokio_postgres::Error),
+}
+
+/// The focus's store.
+pub enum Store {
+    Memory(Mutex<Memory>),
+    Postgres(Postgres),
+}
+
+#[derive(Default)]
+pub struct Memory {
+    sessions: HashMap<SessionId, SessionRow>,
+    rooms: HashMap<(SessionId, String), RoomRow>,
+    pins: HashMap<SessionId, (String, u64)>,
+    nonces: HashMap<(SessionId, String), u64>,
+    last_prune: u64,
+}
+
+impl Store {
+    pub fn memory() -> Store {
+        Store::Memory(Mutex::new(Memory::default()))
+    }
+
+    /// Connects and applies the migrations not applied yet.
+    pub async fn postgres(url: &str) -> Result<Store, StoreError> {
+        let pg = Postgres::connect(url).await?;
+        pg.migrate().await?;
+        Ok(Store::Postgres(pg))
+    }
+
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    fn mem(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
+        match self {
+            Store::Memory(m) => Some(m.lock().unwrap_or_else(|e| e.into_inner())),
+            Store::Postgres(_) => None,
+        }
+    }
+
+    /// Pins `verifier` for `session` unless another is pinned, and uses `nonce` once.
+    pub async fn pin_and_use_nonce(
+        &self,
+        session: SessionId,
+        verifier: &str,
+        nonce: &str,
+        nonce_expires: u64,
+        now: u64,
+    ) -> Result<PinOutcome, StoreError> {
+        if let Some(mut m) = self.mem() {
+            if now >= m.last_prune + 10 {
+                m.last_prune = now;
+                m.pins.retain(|_, (_, used)| {
+                    now.saturating_sub(*used) < crate::access::PIN_IDLE_SECS
+                });
+                m.nonces.retain(|_, until| *until >= now);
+            }
+            match m.pins.get(&session) {
+                Some((pinned, _)) if pinned != verifier => return Ok(PinOutcome::WrongVerifier),
+                Some(_) => {}
+                None if m.pins.len() >= MAX_SESSIONS => return Ok(PinOutcome::Busy),
+                None => {}
+            }
+            let key = (session, nonce.to_owned());
+            if m.nonces.contains_key(&key) {
+                return Ok(PinOutcome::Replayed);
+            }
+            m.nonces.insert(key, nonce_expires);
+            let pin = m
+                .pins
+                .entry(session)
+                .or_insert_with(|| (verifier.to_owned(), now));
+            pin.1 = now;
+            return Ok(PinOutcome::Accepted);
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!("memory handled above")
+        };
+        let db = pg.client().await?;
+        let id = session.to_string();
+        let now_i = to_i64(now);
+        let pinned = db
+            .query_opt(
+                "INSERT INTO pairux_access_pins (session, verifier, last_used) VALUES ($1, $2, $3) \
+                 ON CONFLICT (session) DO UPDATE SET last_used = EXCLUDED.last_used \
+                 WHERE pairux_access_pins.verifier = EXCLUDED.verifier RETURNING session",
+                &[&id, &verifier, &now_i],
+            )
+            .await?;
+        if pinned.is_none() {
+            return Ok(PinOutcome::WrongVerifier);
+        }
+        let used = db
+            .execute(
+                "INSERT INTO pairux_access_nonces (session, nonce, expires) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&id, &nonce, &to_i64(nonce_expires)],
+            )
+            .await?;
+        Ok(if used == 1 {
+            PinOutcome::Accepted
+        } else {
+            PinOutcome::Replayed
+        })
+    }
+
+    /// Forgets expired nonces and idle pins (Postgres; memory prunes as it goes).
+    pub async fn prune(&self, now: u64) -> Result<(), StoreError> {
+        if let Store::Postgres(pg) = self {
+            let db = pg.client().await?;
+            db.execute(
+                "DELETE FROM pairux_access_nonces WHERE expires < $1",
+                &[&to_i64(now)],
+            )
+            .await?;
+            db.execute(
+                "DELETE FROM pairux_access_pins WHERE last_used < $1",
+                &[&to_i64(now.saturating_sub(crate::access::PIN_IDLE_SECS))],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn session(&self, session: &SessionId) -> Result<Option<SessionRow>, StoreError> {
+        if let Some(m) = self.mem() {
+            return Ok(m.sessions.get(session).cloned());
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        let row = pg
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, mode, region, seq, topology, node, reason, decided_at \
+                 FROM pairux_sessions WHERE id = $1",
+                &[&session.to_string()],
+            )
+            .await?;
+        row.map(|r| session_row(&r)).transpose()
+    }
+
+    /// Every stored session (a focus starting or taking the lead resumes them).
+    pub async fn sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
+        if let Some(m) = self.mem() {
+            return Ok(m.sessions.values().cloned().collect());
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        let rows = pg
+            .client()
+            .await?
+            .query(
+                "SELECT id, mode, region, seq, topology, node, reason, decided_at \
+                 FROM pairux_sessions",
+                &[],
+            )
+            .await?;
+        rows.iter().map(session_row).collect()
+    }
+
+    /// Commits `row.decision` if the stored one is its predecessor (`seq - 1`), or — for
+    /// `seq == 1` — if the session has none. False: another focus committed first.
+    pub async fn commit(&self, row: &SessionRow) -> Result<bool, StoreError> {
+        let d = &row.decision;
+        if let Some(mut m) = self.mem() {
+            let current = m.sessions.get(&d.session).map(|r| r.decision.seq);
+            let wins = match current {
+                None => d.seq == 1,
+                Some(seq) => seq + 1 == d.seq,
+            };
+            if wins {
+                m.sessions.insert(d.session, row.clone());
+            }
+            return Ok(wins);
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        let db = pg.client().await?;
+        let id = d.session.to_string();
+        let seq = to_i64(d.seq);
+        let reason = reason_str(d.reason);
+        let at = to_i64(d.at);
+        let changed = if d.seq == 1 {
+            db.execute(
+                "INSERT INTO pairux_sessions (id, mode, region, seq, topology, node, reason, decided_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+                &[&id, &row.mode.as_str(), &row.region, &seq, &d.topology.as_str(), &d.node, &reason, &at],
+            )
+            .await?
+        } else {
+            db.execute(
+                "UPDATE pairux_sessions SET seq = $2, topology = $3, node = $4, reason = $5, \
+                 decided_at = $6, updated_at = now() WHERE id = $1 AND seq = $7",
+                &[
+                    &id,
+                    &seq,
+                    &d.topology.as_str(),
+                    &d.node,
+                    &reason,
+                    &at,
+                    &(seq - 1),
+                ],
+            )
+            .await?
+        };
+        Ok(changed == 1)
+    }
+
+    /// The session's room on `node`: the stored one, else `fresh` (stored now).
+    pub async fn room(
+        &self,
+        session: &SessionId,
+        node: &str,
+        fresh: RoomRow,
+    ) -> Result<RoomRow, StoreError> {
+        if let Some(mut m) = self.mem() {
+            return Ok(m
+                .rooms
+                .entry((*session, node.to_owned()))
+                .or_insert(fresh)
+                .clone());
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        let db = pg.client().await?;
+        let id = session.to_string();
+        db.execute(
+            "INSERT INTO pairux_rooms (session, node, room, pin, secret) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+            &[&id, &node, &to_i64(fresh.room), &fresh.pin, &fresh.secret],
+        )
+        .await?;
+        let row = db
+            .query_one(
+                "SELECT room, pin, secret FROM pairux_rooms WHERE session = $1 AND node = $2",
+                &[&id, &node],
+            )
+            .await?;
+        let room: i64 = row.try_get(0)?;
+        Ok(RoomRow {
+            room: u64::try_from(room).map_err(|_| StoreError::Row("room"))?,
+            pin: row.try_get(1)?,
+            secret: row.try_get(2)?,
+        })
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub fn reason_str(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Start => "start",
+        Reason::Threshold => "threshold",
+        Reason::Requested => "requested",
+        Reason::Failover => "failover",
+        Reason::Drain => "drain",
+    }
+}
+
+fn parse_reason(text: &str) -> Option<Reason> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+}
+
+fn session_row(r: &tokio_postgres::Row) -> Result<SessionRow, StoreError> {
+    let id: String = r.try_get(0)?;
+    let mode: String = r.try_get(1)?;
+    let seq: i64 = r.try_get(3)?;
+    let topology: String = r.try_get(4)?;
+    let reason: String = r.try_get(6)?;
+    let at: i64 = r.try_get(7)?;
+    Ok(SessionRow {
+        decision: Decision {
+            session: SessionId::parse(&id).map_err(|_| StoreError::Row("id"))?,
+            seq: u64::try_from(seq).map_err(|_| StoreError::Row("seq"))?,
+            topology: Topology::parse(&topology).ok_or(StoreError::Row("topology"))?,
+            node: r.try_get(5)?,
+            reason: parse_reason(&reason).ok_or(StoreError::Row("reason"))?,
+            at: u64::try_from(at).map_err(|_| StoreError::Row("decided_at"))?,
+        },
+        mode: StartMode::parse(&mode).ok_or(StoreError::Row("mode"))?,
+        region: r.try_get(2)?,
+    })
+}
+
+/// The PostgreSQL store: one connection for queries (re-opened when it drops).
+pub struct Postgres {
+    url: String,
+    client: tokio::sync::Mutex<std::sync::Arc<tokio_postgres::Client>>,
+}
+
+async fn open(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::warn!("focus store: database connection ended: {err}");
+        }
+    });
+    Ok(client)
+}
+
+impl Postgres {
+    async fn connect(url: &str) -> Result<Postgres, StoreError> {
+        let client = open(url).await?;
+        Ok(Postgres {
+            url: url.to_owned(),
+            client: tokio::sync::Mutex::new(std::sync::Arc::new(client)),
+        })
+    }
+
+    async fn client(&self) -> Result<std::sync::Arc<tokio_postgres::Client>, StoreError> {
+        let mut client = self.client.lock().await;
+        if client.is_closed() {
+            *client = std::sync::Arc::new(open(&self.url).await?);
+        }
+        Ok(client.clone())
+    }
+
+    /// Applies every migration not recorded in `pairux_migrations`, each in a transaction;
+    /// concurrent starts serialise on an advisory transaction lock.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut db = open(&self.url).await?;
+        db.batch_execute(
+            "CREATE TABLE IF NOT EXISTS pairux_migrations (name text PRIMARY KEY, \
+             applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .or_else(|e| {
+            // Two processes creating the table at once: one of them sees a unique violation.
+            if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        for (name, sql) in MIGRATIONS {
+            let tx = db.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(LEADER_LOCK + 1)])
+                .await?;
+            let done = tx
+                .query_opt("SELECT 1 FROM pairux_migrations WHERE name = $1", &[name])
+                .await?
+                .is_some();
+            if !done {
+                tx.batch_execute(sql)
+                    .await
+                    .map_err(|e| StoreError::Migration(name, e))?;
+                tx.execute("INSERT INTO pairux_migrations (name) VALUES ($1)", &[name])
+                    .await?;
+                tracing::info!("focus store: applied migration {name}");
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// A leadership contender on a connection of its own.
+    pub fn leadership(&self) -> Leadership {
+        Leadership {
+            url: self.url.clone(),
+            held: None,
+        }
+    }
+}
+
+/// Who does the periodic work (failover, drain moves, threshold upgrades): the process holding
+/// a session-level advisory lock. A dead leader's connection ends, Postgres releases its lock,
+/// and the next [`Leadership::poll`] of a standby takes it.
+pub struct Leadership {
+    url: String,
+    held: Option<tokio_postgres::Client>,
+}
+
+impl Leadership {
+    /// Whether this process leads now (tries to become leader when it does not).
+    pub async fn poll(&mut self) -> bool {
+        if let Some(client) = &self.held {
+            let alive =
+                tokio::time::timeout(Duration::from_secs(1), client.simple_query("SELECT 1"))
+                    .await
+                    .is_ok_and(|r| r.is_ok());
+            if alive {
+                return true;
+            }
+            tracing::warn!("focus: lost the leader lock's connection");
+            self.held = None;
+        }
+        let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(2), open(&self.url)).await
+        else {
+            return false;
+        };
+        let got = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+            .await
+            .ok()
+            .and_then(|row| row.try_get::<_, bool>(0).ok())
+            .unwrap_or(false);
+        if got {
+            self.held = Some(client);
+        }
+        got
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: u64, node: Option<&str>) -> SessionRow {
+        SessionRow {
+            decision: Decision {
+                session: SessionId::from_bytes([1; 16]),
+                seq,
+                topology: if node.is_some() {
+                    Topology::Sfu
+                } else {
+                    Topology::P2p
+                },
+                node: node.map(str::to_owned),
+                reason: Reason::Start,
+                at: 5,
+            },
+            mode: StartMode::Auto,
+            region: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_commits_compare_and_set_on_seq() {
+        let store = Store::memory();
+        assert!(!store.commit(&row(2, None)).await.unwrap());
+        assert!(store.commit(&row(1, None)).await.unwrap());
+        assert!(!store.commit(&row(1, Some("a"))).await.unwrap());
+        assert!(store.commit(&row(2, Some("a"))).await.unwrap());
+        assert!(!store.commit(&row(2, Some("b"))).await.unwrap());
+        let s = store
+            .session(&SessionId::from_bytes([1; 16]))
+            .await
+            .unwrap();
+        assert_eq!(s.unwrap().decision.node.as_deref(), Some("a"));
+    }
+
+    #[tokio::test]
+    async fn memory_pins_and_uses_nonces_once() {
+        let store = Store::memory();
+        let s = SessionId::from_bytes([2; 16]);
+        let ok = store.pin_and_use_nonce(s, "v", "n1", 100, 1).await.unwrap();
+        assert_eq!(ok, PinOutcome::Accepted);
+        let again = store.pin_and_use_nonce(s, "v", "n1", 100, 1).await.unwrap();
+        assert_eq!(again, PinOutcome::Replayed);
+        let other = store.pin_and_use_nonce(s, "w", "n2", 100, 1).await.unwrap();
+        assert_eq!(other, PinOutcome::WrongVerifier);
+        for r in [
+            Reason::Start,
+            Reason::Threshold,
+            Reason::Requested,
+            Reason::Failover,
+            Reason::Drain,
+        ] {
+            assert_eq!(parse_reason(reason_str(r)), Some(r));
+        }
+    }
+}
