@@ -19,8 +19,11 @@ pub fn run(name: &str) -> Result<()> {
         "input" => input(),
         "e2ee" => e2ee(),
         "sfu" => sfu(),
+        "focus" => focus(),
         other => {
-            bail!("unknown benchmark `{other}` (have: size, realtime, media, input, e2ee, sfu)")
+            bail!(
+                "unknown benchmark `{other}` (have: size, realtime, media, input, e2ee, sfu, focus)"
+            )
         }
     }
 }
@@ -255,4 +258,125 @@ fn e2ee() -> Result<()> {
         report("e2ee", &serde_json::from_str(&text)?)?;
     }
     measured
+}
+
+/// Figures `bench/focus.mjs` measures through real Janus nodes (null when it is missing or fails).
+const FOCUS_MEDIA_KEYS: [&str; 4] = [
+    "switch_gap_ms_p50",
+    "switch_gap_ms_max",
+    "failover_ms_p50",
+    "failover_ms_max",
+];
+/// Figures of the assignment simulation (null when it fails).
+const FOCUS_SIM_KEYS: [&str; 3] = ["assign_ms_p50", "assign_ms_p99", "load_spread_pct"];
+
+/// The Session Focus: (1) its decision latency and load spread in the assignment simulation
+/// (pairux-core's `focus_bench` example — 1,000 sessions on 4 nodes in 2 regions — built with
+/// the native profile, since xtask itself is unoptimized); (2) if `bench/focus.mjs` exists, the
+/// gap a P2P → SFU switch leaves at guests and the time to a picture after a node is killed,
+/// in the loopback-only namespace. Both land in `focus.json`; a part that failed or is missing
+/// leaves its figures `null` (a failed script's partial figures are kept, as for `media`) and
+/// the command fails after writing the file.
+fn focus() -> Result<()> {
+    let mut figures = serde_json::Map::new();
+    for key in FOCUS_SIM_KEYS.iter().chain(&FOCUS_MEDIA_KEYS) {
+        figures.insert((*key).to_owned(), Value::Null);
+    }
+    let mut sim = cargo();
+    sim.args([
+        "run",
+        "--profile",
+        build::NATIVE_PROFILE,
+        "-p",
+        "pairux-core",
+        "--example",
+        "focus_bench",
+    ]);
+    let (printed, simulated) = last_json_line(&mut sim);
+    figures.extend(printed.unwrap_or_default());
+    let script = util::root().join("bench/focus.mjs");
+    let measured = if script.exists() {
+        focus_media(&mut figures)
+    } else {
+        Err(anyhow::anyhow!("{} is missing", script.display()))
+    };
+    report("focus", &Value::Object(figures.clone()))?;
+    let missing: Vec<&str> = FOCUS_SIM_KEYS
+        .iter()
+        .chain(&FOCUS_MEDIA_KEYS)
+        .copied()
+        .filter(|k| figures.get(*k).is_none_or(Value::is_null))
+        .collect();
+    if let Err(err) = &simulated {
+        eprintln!("bench focus: simulation: {err:#}");
+    }
+    if let Err(err) = &measured {
+        eprintln!("bench focus: media half: {err:#}");
+    }
+    simulated.and(measured)?;
+    if !missing.is_empty() {
+        bail!("not measured: {}", missing.join(", "));
+    }
+    Ok(())
+}
+
+/// `bench/focus.mjs` against the release build in the loopback-only namespace; copies the
+/// figures it printed into `figures`.
+fn focus_media(figures: &mut serde_json::Map<String, Value>) -> Result<()> {
+    build::all()?;
+    let ns = LoopbackNamespace::create()?;
+    let mut node = ns.exec("node");
+    node.arg("bench/focus.mjs")
+        .env("PAIRUX_SERVER_BIN", build::server_bin())
+        .env("PAIRUX_DIST", build::dist())
+        .env("PAIRUX_IN_NETNS", "1")
+        .env("PAIRUX_MEDIA_IP", crate::netns::MEDIA_IP);
+    let (printed, measured) = last_json_line(&mut node);
+    drop(ns);
+    for key in FOCUS_MEDIA_KEYS {
+        if let Some(v) = printed.as_ref().and_then(|m| m.get(key)) {
+            figures.insert(key.to_owned(), v.clone());
+        }
+    }
+    measured
+}
+
+/// Runs a command with stderr shown live and stdout echoed; returns the JSON object on its last
+/// non-empty stdout line (if it printed one) and whether it ran and exited 0.
+fn last_json_line(
+    c: &mut std::process::Command,
+) -> (Option<serde_json::Map<String, Value>>, Result<()>) {
+    use std::io::{BufRead, BufReader};
+    eprintln!("$ {c:?}");
+    let mut child = match c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(err) => return (None, Err(err).context(format!("cannot start {c:?}"))),
+    };
+    let mut last = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            if !line.trim().is_empty() {
+                last = line;
+            }
+        }
+    }
+    let printed = match serde_json::from_str::<Value>(last.trim()) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    let status = match child.wait() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(anyhow::anyhow!("{c:?} failed ({status})")),
+        Err(err) => Err(err).context(format!("waiting for {c:?}")),
+    };
+    let status = status.and_then(|()| match printed {
+        Some(_) => Ok(()),
+        None => bail!("{c:?} printed no JSON object on its last stdout line"),
+    });
+    (printed, status)
 }

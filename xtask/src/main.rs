@@ -51,7 +51,7 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
-    /// Benchmarks: `size`, `realtime`, `media`, `input`, `e2ee` (each writes
+    /// Benchmarks: `size`, `realtime`, `media`, `input`, `e2ee`, `sfu`, `focus` (each writes
     /// target/bench/<name>.json and prints a table).
     Bench { name: String },
     /// What CI runs: the same as `test`.

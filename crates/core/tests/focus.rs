@@ -906,3 +906,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn additions_adopted_out_of_order_leave_the_rampup_window_on_time() {
+    let mut f = focus_up(&[("a", "eu", 100)]);
+    f.report_load(T0, "a", 10);
+    for (s, at) in [(1, T0 + 10), (2, T0)] {
+        f.adopt(
+            Decision {
+                session: sid(s),
+                seq: 1,
+                topology: Topology::Sfu,
+                node: Some("a".into()),
+                reason: Reason::Start,
+                at,
+            },
+            StartMode::Sfu,
+            None,
+        );
+    }
+    assert_eq!(f.stress(T0 + 19_999, "a"), Some(0.12));
+    assert!(f.tick(T0 + 20_005).is_empty());
+    assert_eq!(f.stress(T0 + 20_005, "a"), Some(0.11));
+    assert_eq!(f.stress(T0 + 20_010, "a"), Some(0.1));
+}

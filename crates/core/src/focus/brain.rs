@@ -27,7 +27,7 @@
 //! Every decision increments its session's `seq` by one. Several focus processes sharing a
 //! store commit decisions with compare-and-set on `seq` and [`Focus::adopt`] the winner's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::link::{SessionId, SESSION_ID_LEN};
 use crate::session::{StartMode, Topology};
@@ -88,8 +88,11 @@ struct Node {
     draining: bool,
     /// Janus's own participant count (last report).
     reported: u32,
-    /// Participants added to the node by us: (unix ms, count), pruned by `tick`.
-    recent: Vec<(u64, u32)>,
+    /// Participants added to the node by us: (unix ms, count), in time order, one entry per
+    /// millisecond; entries older than `rampup_ms` are pruned as time passes.
+    recent: VecDeque<(u64, u64)>,
+    /// Sum of the counts in `recent`.
+    recent_sum: u64,
     /// Sum of the weights of `sessions`.
     assigned: u64,
     sessions: BTreeSet<Key>,
@@ -103,7 +106,8 @@ impl Node {
             misses: 0,
             draining: false,
             reported: 0,
-            recent: Vec::new(),
+            recent: VecDeque::new(),
+            recent_sum: 0,
             assigned: 0,
             sessions: BTreeSet::new(),
         }
@@ -114,14 +118,54 @@ impl Node {
         self.health == NodeHealth::Up && !self.draining
     }
 
-    fn stress(&self, now: u64, rampup_ms: u64) -> f64 {
-        let recent: u64 = self
+    /// Participants added at `at` (kept in time order: an adopted decision may be older than
+    /// the newest entry).
+    fn add_recent(&mut self, at: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.recent_sum = self.recent_sum.saturating_add(count);
+        match self.recent.back_mut() {
+            Some(last) if last.0 == at => last.1 = last.1.saturating_add(count),
+            Some(last) if last.0 > at => {
+                let i = self.recent.partition_point(|e| e.0 <= at);
+                if i > 0 && self.recent[i - 1].0 == at {
+                    self.recent[i - 1].1 = self.recent[i - 1].1.saturating_add(count);
+                } else {
+                    self.recent.insert(i, (at, count));
+                }
+            }
+            _ => self.recent.push_back((at, count)),
+        }
+    }
+
+    /// Forgets additions that are out of the rampup window at `now`.
+    fn prune(&mut self, now: u64, rampup_ms: u64) {
+        while let Some(&(at, count)) = self.recent.front() {
+            if at.saturating_add(rampup_ms) > now {
+                break;
+            }
+            self.recent.pop_front();
+            self.recent_sum = self.recent_sum.saturating_sub(count);
+        }
+    }
+
+    /// Participants added within the rampup window at `now` (cheap once pruned).
+    fn recent(&self, now: u64, rampup_ms: u64) -> u64 {
+        let expired: u64 = self
             .recent
             .iter()
-            .filter(|(at, _)| at.saturating_add(rampup_ms) > now)
-            .map(|&(_, n)| u64::from(n))
+            .take_while(|(at, _)| at.saturating_add(rampup_ms) <= now)
+            .map(|&(_, n)| n)
             .sum();
-        let load = (u64::from(self.reported) + recent).max(self.assigned);
+        self.recent_sum.saturating_sub(expired)
+    }
+
+    fn stress(&self, now: u64, rampup_ms: u64) -> f64 {
+        let recent = self.recent(now, rampup_ms);
+        let load = u64::from(self.reported)
+            .saturating_add(recent)
+            .max(self.assigned);
         load as f64 / f64::from(self.spec.capacity.max(1))
     }
 }
@@ -196,6 +240,10 @@ impl Focus {
     /// draining nodes move. One success is enough for Up.
     pub fn probe(&mut self, now: u64, node: &str, ok: bool) -> Vec<Decision> {
         let misses_down = self.cfg.misses_down.max(1);
+        if !self.nodes.contains_key(node) {
+            return Vec::new();
+        }
+        self.prune(now);
         let Some(n) = self.nodes.get_mut(node) else {
             return Vec::new();
         };
@@ -226,6 +274,7 @@ impl Focus {
     /// except when no other node can take it: then it stays (a draining node still works) and
     /// moves as soon as one can. Off lets the node take sessions again (and places waiting ones).
     pub fn drain(&mut self, now: u64, node: &str, on: bool) -> Vec<Decision> {
+        self.prune(now);
         let Some(n) = self.nodes.get_mut(node) else {
             return Vec::new();
         };
@@ -250,6 +299,7 @@ impl Focus {
         if self.sessions.contains_key(session.as_bytes()) {
             return None;
         }
+        self.prune(now);
         let (topology, node) = match mode {
             StartMode::P2p | StartMode::Auto => (Topology::P2p, None),
             StartMode::Sfu => (Topology::Sfu, self.choose(now, region.as_deref())),
@@ -267,6 +317,7 @@ impl Focus {
         region: Option<String>,
     ) -> Option<Decision> {
         let key = *session.as_bytes();
+        self.prune(now);
         let Some(s) = self.sessions.get(&key) else {
             let node = self.choose(now, region.as_deref());
             return Some(self.start(
@@ -294,6 +345,10 @@ impl Focus {
     /// session stays P2P until one comes up (`probe`/`tick` then upgrade it).
     pub fn participants(&mut self, now: u64, session: &SessionId, count: u32) -> Option<Decision> {
         let key = *session.as_bytes();
+        if !self.sessions.contains_key(&key) {
+            return None;
+        }
+        self.prune(now);
         let s = self.sessions.get_mut(&key)?;
         let before = s.weight();
         s.count = Some(count);
@@ -306,7 +361,7 @@ impl Focus {
         {
             n.assigned = (n.assigned + u64::from(after)).saturating_sub(u64::from(before));
             if after > before {
-                n.recent.push((now, after - before));
+                n.add_recent(now, u64::from(after - before));
             }
         }
         let upgrade = pending_upgrade(self.cfg.threshold, s);
@@ -323,10 +378,7 @@ impl Focus {
     /// and places whatever waits for a node (sessions with node None, pending upgrades,
     /// sessions left on draining nodes, sessions adopted onto a node we know is Down).
     pub fn tick(&mut self, now: u64) -> Vec<Decision> {
-        let rampup = self.cfg.rampup_ms;
-        for n in self.nodes.values_mut() {
-            n.recent.retain(|(at, _)| at.saturating_add(rampup) > now);
-        }
+        self.prune(now);
         self.settle(now)
     }
 
@@ -450,6 +502,14 @@ impl Focus {
         best.map(|(_, _, id)| id.to_owned())
     }
 
+    /// Forgets rampup entries that are out of the window at `now` (keeps `choose` cheap).
+    fn prune(&mut self, now: u64) {
+        let rampup = self.cfg.rampup_ms;
+        for n in self.nodes.values_mut() {
+            n.prune(now, rampup);
+        }
+    }
+
     /// A new session's first decision (seq 1).
     #[allow(clippy::too_many_arguments)]
     fn start(
@@ -523,7 +583,7 @@ impl Focus {
         if let Some(n) = s.node().and_then(|id| self.nodes.get_mut(id)) {
             if n.sessions.insert(key) {
                 n.assigned += u64::from(weight);
-                n.recent.push((at, weight));
+                n.add_recent(at, u64::from(weight));
             }
         }
     }
