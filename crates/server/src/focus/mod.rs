@@ -294,6 +294,7 @@ impl FocusService {
             });
         }
         let mut watch = Vec::new();
+        let mut carried = Vec::new();
         let counts: Vec<(SessionId, u32)> = {
             let mut core = self.core();
             for row in rows {
@@ -304,12 +305,26 @@ impl FocusService {
                 core.regions.insert(session, row.region.clone());
                 brain.adopt(row.decision, row.mode, row.region);
             }
+            // What this process's own probes found so far carries over (a standby taking the
+            // lead has probed all along; a node it saw Down is failed over now).
+            let now = now_ms();
+            for node in &self.nodes {
+                let probes = match core.brain.health(&node.id) {
+                    Some(NodeHealth::Up) => vec![true],
+                    Some(NodeHealth::Down) => vec![false; self.cfg.misses_down.max(1) as usize],
+                    _ => Vec::new(),
+                };
+                for ok in probes {
+                    carried.extend(brain.probe(now, &node.id, ok));
+                }
+            }
             core.brain = brain;
             core.watched.iter().map(|(s, w)| (*s, w.count)).collect()
         };
         for session in watch {
             self.watch(session);
         }
+        self.periodic(carried).await;
         // Presence seen while standby (the counts a leader acts on).
         if self.is_leader() {
             let now = now_ms();

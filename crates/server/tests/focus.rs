@@ -1,0 +1,558 @@
+//! The Session Focus with real Janus nodes on 127.0.0.1 (control plane only, like `sfu.rs`):
+//! assignment to the least-loaded node, failover after `kill -9` announced on the session
+//! channel, drain, the Auto upgrade at `--sfu-threshold`, and — on a real PostgreSQL — two
+//! `pairux-server focus` processes sharing one database.
+//!
+//! Needs `janus`, `turnserver` and Debian's `postgresql` 15 (`cargo xtask setup`); the
+//! PostgreSQL test runs it as the `postgres` user when run as root (`pg_support`).
+
+mod pg_support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::Parser as _;
+use futures_util::{SinkExt as _, StreamExt as _};
+use pairux_core::access::{AccessGrant, AccessKey, AccessRequest, SfuGrant, Want, NONCE_LEN};
+use pairux_core::focus::{Decision, FocusFollower, Reason, FOCUS_EVENT};
+use pairux_core::identity::PublicKey;
+use pairux_core::link::{RoomKey, SessionId};
+use pairux_core::session::Topology;
+use pairux_server::focus::realtime::{ChannelEvent, RealtimeHandle};
+use pairux_server::supervise::{find_binary, Health};
+use pairux_server::{Args, RunningServer};
+use serde_json::{json, Value};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() && port < 60000 {
+            return port;
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pairux-focus-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A server with two Janus nodes (and coturn) on 127.0.0.1.
+async fn start(name: &str, extra: &[String]) -> RunningServer {
+    for (bin, env) in [
+        ("janus", "PAIRUX_JANUS_BIN"),
+        ("turnserver", "PAIRUX_TURNSERVER_BIN"),
+    ] {
+        assert!(
+            find_binary(bin, env).is_some(),
+            "`{bin}` is not on PATH (cargo xtask setup)"
+        );
+    }
+    let dist = temp_dir(&format!("{name}-dist"));
+    std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
+    let run_dir = temp_dir(&format!("{name}-run"));
+    let (ws, admin, turn) = (free_port(), free_port(), free_port());
+    let rtp = 30000 + (ws % 28) * 1000;
+    let mut argv: Vec<String> = [
+        "pairux-server",
+        "--listen",
+        "127.0.0.1:0",
+        "--sfu-nodes",
+        "2",
+        "--turn",
+        "--media-ip",
+        "127.0.0.1",
+    ]
+    .map(String::from)
+    .to_vec();
+    argv.extend([
+        "--static".into(),
+        dist.display().to_string(),
+        "--run-dir".into(),
+        run_dir.display().to_string(),
+        "--janus-port-base".into(),
+        ws.to_string(),
+        "--janus-admin-port-base".into(),
+        admin.to_string(),
+        "--janus-rtp-base".into(),
+        rtp.to_string(),
+        "--turn-port".into(),
+        turn.to_string(),
+        "--access-burst".into(),
+        "1000".into(),
+        "--access-rate".into(),
+        "1000".into(),
+    ]);
+    argv.extend(extra.iter().cloned());
+    pairux_server::start(Args::parse_from(argv))
+        .await
+        .expect("server with two Janus nodes starts")
+}
+
+async fn stop(server: RunningServer) {
+    let run_dir = server.media().run_dir.clone();
+    server.stop().await.unwrap();
+    let _ = std::fs::remove_dir_all(run_dir);
+}
+
+struct Link {
+    session: SessionId,
+    key: AccessKey,
+}
+
+impl Link {
+    fn new(seed: u8) -> Link {
+        let session = SessionId::from_bytes([seed; 16]);
+        let key = AccessKey::derive(&RoomKey::from_bytes([seed ^ 0x33; 32]), &session);
+        Link { session, key }
+    }
+
+    fn request(&self, want: Want) -> AccessRequest {
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.key.request(&self.session, now, &nonce, want)
+    }
+}
+
+/// POST /api/access at `url`.
+async fn ask(url: &str, link: &Link, want: Want) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(url)
+        .json(&link.request(want))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn grant(url: &str, link: &Link, want: Want) -> AccessGrant {
+    let (status, body) = ask(url, link, want).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+/// The decision a grant carries, verified.
+fn decision_of(grant: &AccessGrant, key: &PublicKey, session: SessionId) -> Decision {
+    let mut follower = FocusFollower::new(*key, session);
+    let signed = serde_json::to_value(grant.focus.as_ref().expect("a focus decision")).unwrap();
+    follower.accept(&signed).unwrap().expect("a decision")
+}
+
+/// Janus accepts the grant's token and pin: join the room as publisher.
+async fn join_as_publisher(sfu: &SfuGrant) -> Value {
+    let mut req = sfu.janus_url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("janus-protocol"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut call = async |frame: Value| -> Value {
+        let tx = frame["transaction"].clone();
+        ws.send(Message::text(frame.to_string())).await.unwrap();
+        loop {
+            let Some(Ok(Message::Text(text))) = ws.next().await else {
+                panic!("Janus closed the socket");
+            };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["transaction"] == tx && v["janus"] != "ack" {
+                return v;
+            }
+        }
+    };
+    let t = &sfu.token;
+    let created = call(json!({"janus":"create","token":t,"transaction":"a"})).await;
+    let s = created["data"]["id"]
+        .as_u64()
+        .expect("create with the token");
+    let attached = call(
+        json!({"janus":"attach","session_id":s,"token":t,"transaction":"b",
+                               "plugin":"janus.plugin.videoroom"}),
+    )
+    .await;
+    let h = attached["data"]["id"].as_u64().unwrap();
+    let joined = call(json!({"janus":"message","session_id":s,"handle_id":h,"token":t,"transaction":"c",
+        "body":{"request":"join","ptype":"publisher","room":sfu.room,"pin":sfu.pin,"display":"host"}}))
+    .await;
+    joined["plugindata"]["data"].clone()
+}
+
+/// Waits for a verified focus decision on `session`'s channel matching `check`.
+async fn next_decision(
+    events: &mut UnboundedReceiver<ChannelEvent>,
+    key: &PublicKey,
+    session: SessionId,
+    within: Duration,
+    check: impl Fn(&Decision) -> bool,
+) -> Decision {
+    let topic = session.topic();
+    let mut follower = FocusFollower::new(*key, session);
+    let found = tokio::time::timeout(within, async {
+        loop {
+            let event = events.recv().await.expect("the driver runs");
+            if let ChannelEvent::Broadcast {
+                topic: t,
+                event,
+                payload,
+            } = event
+            {
+                if t == topic && event == FOCUS_EVENT {
+                    if let Ok(Some(d)) = follower.accept(&payload) {
+                        if check(&d) {
+                            return d;
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no matching focus decision within {within:?}"))
+}
+
+async fn until_joined(events: &mut UnboundedReceiver<ChannelEvent>, topic: &str) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(e) = events.recv().await {
+            if e == (ChannelEvent::Joined {
+                topic: topic.to_owned(),
+            }) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the channel is joined");
+}
+
+/// `n` fake participants tracked on `session`'s channel (each its own socket).
+fn participants(
+    config: &pairux_core::config::ClientConfig,
+    session: SessionId,
+    n: usize,
+) -> Vec<RealtimeHandle> {
+    (0..n)
+        .map(|i| {
+            let (rt, _events) = RealtimeHandle::start(&config.realtime_url, &config.anon_key);
+            rt.join_tracked(
+                &session.topic(),
+                &format!("p{i}"),
+                json!({"role": "viewer", "joined_at": i, "profile": "sealed"}),
+            );
+            rt
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_focus_assigns_fails_over_drains_and_upgrades() {
+    let server = start("one", &["--sfu-threshold".into(), "3".into()]).await;
+    let config = server.state().config.clone();
+    let key = PublicKey::parse(
+        config
+            .focus_key
+            .as_deref()
+            .expect("config.json names focusKey"),
+    )
+    .unwrap();
+    let access = format!("http://{}/api/access", server.addr());
+    let sfu = server.media().sfu.clone().unwrap();
+    let node_of = |url: &str| sfu.nodes().iter().find(|n| n.janus_url == url).unwrap();
+    let (watcher, mut events) = RealtimeHandle::start(&config.realtime_url, &config.anon_key);
+
+    // Two SFU sessions go to the two nodes (least loaded first), each with a token Janus takes.
+    let a = Link::new(1);
+    let ga = grant(&access, &a, Want::Sfu).await;
+    let da = decision_of(&ga, &key, a.session);
+    assert_eq!(
+        (da.seq, da.topology, da.reason),
+        (1, Topology::Sfu, Reason::Requested)
+    );
+    let sfu_a = ga.sfu.clone().unwrap();
+    assert_eq!(Some(node_of(&sfu_a.janus_url).id()), da.node);
+    assert_eq!(join_as_publisher(&sfu_a).await["videoroom"], "joined");
+    let b = Link::new(2);
+    let gb = grant(&access, &b, Want::Sfu).await;
+    let sfu_b = gb.sfu.clone().unwrap();
+    assert_ne!(sfu_b.janus_url, sfu_a.janus_url, "the less loaded node");
+    assert_eq!(join_as_publisher(&sfu_b).await["videoroom"], "joined");
+
+    // kill -9 of A's node: a Failover decision to the other node on A's channel within 3 s.
+    watcher.watch(&a.session.topic());
+    until_joined(&mut events, &a.session.topic()).await;
+    let dead = node_of(&sfu_a.janus_url);
+    let Health::Up { pid, .. } = dead.health() else {
+        panic!("node up")
+    };
+    let killed = Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let failover = next_decision(&mut events, &key, a.session, Duration::from_secs(3), |d| {
+        d.reason == Reason::Failover
+    })
+    .await;
+    eprintln!("failover announced {:?} after the kill", killed.elapsed());
+    assert_eq!(failover.seq, 2);
+    assert_eq!(failover.node, Some(node_of(&sfu_b.janus_url).id()));
+    let moved = grant(&access, &a, Want::Sfu).await.sfu.unwrap();
+    assert_eq!(moved.janus_url, sfu_b.janus_url);
+    assert_eq!(join_as_publisher(&moved).await["videoroom"], "joined");
+
+    // The killed node comes back (supervisor); draining B's node moves both sessions to it.
+    let focus = server.state().access.focus().unwrap().clone();
+    let dead_id = dead.id();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let status = focus.status();
+            let up = status["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["id"] == dead_id.as_str() && n["health"] == "up");
+            if up {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the restarted node is up again");
+    let drained = node_of(&sfu_b.janus_url).id();
+    let res = reqwest::Client::new()
+        .post(format!(
+            "http://{}/focus/drain?node={drained}&on=true",
+            server.addr()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["moved"], 2, "{body}");
+    let d = next_decision(&mut events, &key, a.session, Duration::from_secs(3), |d| {
+        d.reason == Reason::Drain
+    })
+    .await;
+    assert_eq!(d.node, Some(dead_id.clone()));
+    let back = grant(&access, &a, Want::Sfu).await.sfu.unwrap();
+    assert_eq!(back.janus_url, sfu_a.janus_url);
+    assert_eq!(join_as_publisher(&back).await["videoroom"], "joined");
+
+    // An Auto session: P2P, no room, until 3 participants are present; then upgraded.
+    let c = Link::new(3);
+    let gc = grant(&access, &c, Want::Auto).await;
+    let dc = decision_of(&gc, &key, c.session);
+    assert_eq!((dc.seq, dc.topology), (1, Topology::P2p));
+    let (status, body) = ask(&access, &c, Want::Sfu).await;
+    assert_eq!(status, 409, "{body}");
+    watcher.watch(&c.session.topic());
+    until_joined(&mut events, &c.session.topic()).await;
+    let crowd = participants(&config, c.session, 3);
+    let up = next_decision(&mut events, &key, c.session, Duration::from_secs(5), |d| {
+        d.reason == Reason::Threshold
+    })
+    .await;
+    assert_eq!((up.seq, up.topology), (2, Topology::Sfu));
+    let room = grant(&access, &c, Want::Sfu).await.sfu.unwrap();
+    assert_eq!(join_as_publisher(&room).await["videoroom"], "joined");
+    drop(crowd);
+    stop(server).await;
+}
+
+/// A `pairux-server focus` child process.
+struct FocusProc {
+    child: tokio::process::Child,
+    url: String,
+}
+
+async fn spawn_focus(args: &[String], port: u16, log: &std::path::Path) -> FocusProc {
+    let log = std::fs::File::create(log).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pairux-server"))
+        .arg("focus")
+        .args(args)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let Ok(res) = reqwest::get(format!("{url}/health")).await {
+                if res.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the focus process serves");
+    FocusProc { child, url }
+}
+
+async fn is_leader(url: &str) -> bool {
+    match reqwest::get(format!("{url}/focus/status")).await {
+        Ok(res) => res.json::<Value>().await.is_ok_and(|v| v["leader"] == true),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn two_focus_processes_share_one_postgres() {
+    let pg = pg_support::Pg::start("focus");
+    let dir = temp_dir("two");
+    let key_file = dir.join("focus.key");
+    let (p1, p2) = (free_port(), free_port());
+    let server = start(
+        "two",
+        &[
+            "--sfu-threshold".into(),
+            "3".into(),
+            "--focus".into(),
+            "external".into(),
+            "--focus-url".into(),
+            format!("http://127.0.0.1:{p1}"),
+            "--focus-url".into(),
+            format!("http://127.0.0.1:{p2}"),
+            "--focus-key-file".into(),
+            key_file.display().to_string(),
+        ],
+    )
+    .await;
+    let config = server.state().config.clone();
+    assert_eq!(
+        config.access_url,
+        Some(format!("http://127.0.0.1:{p1}/api/access"))
+    );
+    assert_eq!(
+        config.access_fallback_urls,
+        vec![format!("http://127.0.0.1:{p2}/api/access")]
+    );
+    let key = PublicKey::parse(config.focus_key.as_deref().unwrap()).unwrap();
+    let args: Vec<String> = vec![
+        "--server".into(),
+        format!("http://{}", server.addr()),
+        "--nodes-file".into(),
+        server
+            .media()
+            .run_dir
+            .join("nodes.json")
+            .display()
+            .to_string(),
+        "--database-url".into(),
+        pg.url.clone(),
+        "--focus-key-file".into(),
+        key_file.display().to_string(),
+        "--sfu-threshold".into(),
+        "3".into(),
+        "--access-burst".into(),
+        "1000".into(),
+    ];
+    let f1 = spawn_focus(&args, p1, &dir.join("focus-1.log")).await;
+    let mut f2 = Some(spawn_focus(&args, p2, &dir.join("focus-2.log")).await);
+    let (u1, u2) = (f1.url.clone(), f2.as_ref().unwrap().url.clone());
+    let (a1, a2) = (format!("{u1}/api/access"), format!("{u2}/api/access"));
+
+    // Concurrent first requests for the same sessions at both: one room, one node each.
+    for seed in 10..16u8 {
+        let link = Link::new(seed);
+        let (x, y) = tokio::join!(grant(&a1, &link, Want::Sfu), grant(&a2, &link, Want::Sfu));
+        let (x, y) = (x.sfu.unwrap(), y.sfu.unwrap());
+        assert_eq!(
+            (&x.janus_url, x.room, &x.pin),
+            (&y.janus_url, y.room, &y.pin),
+            "session {seed}"
+        );
+        assert_eq!(
+            decision_of(&grant(&a1, &link, Want::Ice).await, &key, link.session).seq,
+            1
+        );
+    }
+
+    // Exactly one leader.
+    let leader = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match (is_leader(&u1).await, is_leader(&u2).await) {
+                (true, false) => return 1,
+                (false, true) => return 2,
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+    .await
+    .expect("one leader");
+
+    // Kill the leader (f2 is made the leader's slot): the other keeps deciding.
+    let (mut killed, survivor) = if leader == 1 {
+        (f1, f2.take().unwrap())
+    } else {
+        (f2.take().unwrap(), f1)
+    };
+    let sfu_session = Link::new(10);
+    let before = decision_of(
+        &grant(
+            &format!("{}/api/access", survivor.url),
+            &sfu_session,
+            Want::Ice,
+        )
+        .await,
+        &key,
+        sfu_session.session,
+    );
+    let auto = Link::new(20);
+    let g = grant(&format!("{}/api/access", survivor.url), &auto, Want::Auto).await;
+    assert_eq!(decision_of(&g, &key, auto.session).topology, Topology::P2p);
+    let (watcher, mut events) = RealtimeHandle::start(&config.realtime_url, &config.anon_key);
+    watcher.watch(&auto.session.topic());
+    until_joined(&mut events, &auto.session.topic()).await;
+    killed.child.kill().await.unwrap();
+    let crowd = participants(&config, auto.session, 3);
+    let up = next_decision(
+        &mut events,
+        &key,
+        auto.session,
+        Duration::from_secs(10),
+        |d| d.reason == Reason::Threshold,
+    )
+    .await;
+    assert_eq!(up.topology, Topology::Sfu);
+    assert!(is_leader(&survivor.url).await);
+
+    // The killed focus restarts: it resumes from the database and moves nobody.
+    let port = killed.url.rsplit(':').next().unwrap().parse().unwrap();
+    let restarted = spawn_focus(&args, port, &dir.join("focus-restarted.log")).await;
+    for url in [&restarted.url, &survivor.url] {
+        let after = decision_of(
+            &grant(&format!("{url}/api/access"), &sfu_session, Want::Ice).await,
+            &key,
+            sfu_session.session,
+        );
+        assert_eq!((after.seq, &after.node), (before.seq, &before.node));
+        let upgraded = decision_of(
+            &grant(&format!("{url}/api/access"), &auto, Want::Ice).await,
+            &key,
+            auto.session,
+        );
+        assert_eq!(upgraded, up);
+    }
+    drop(crowd);
+    drop((restarted, survivor));
+    stop(server).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
