@@ -44,6 +44,12 @@ enum Command {
         /// Every connection goes through TURN (config.json `relayOnly`).
         #[arg(long)]
         relay_only: bool,
+        /// Participants at which an Auto session moves from P2P to an SFU.
+        #[arg(long, default_value_t = 10)]
+        sfu_threshold: u32,
+        /// PostgreSQL URL for the Session Focus's state (default: in memory).
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Every lint and test; ends with one line `N passed, M failed`.
     Test {
@@ -69,6 +75,8 @@ fn main() -> ExitCode {
             sfu_nodes,
             media_ip,
             relay_only,
+            sfu_threshold,
+            database_url,
         } => setup::unless_skipped().and_then(|()| {
             run::run(run::Options {
                 port,
@@ -76,6 +84,8 @@ fn main() -> ExitCode {
                 sfu_nodes,
                 media_ip,
                 relay_only,
+                sfu_threshold,
+                database_url,
             })
         }),
         Command::Test { only } => setup::unless_skipped().and_then(|()| test::run(only.as_deref())),

@@ -16,6 +16,8 @@ pub struct Options {
     pub sfu_nodes: usize,
     pub media_ip: Option<std::net::IpAddr>,
     pub relay_only: bool,
+    pub sfu_threshold: u32,
+    pub database_url: Option<String>,
 }
 
 pub fn run(options: Options) -> Result<()> {
@@ -25,6 +27,8 @@ pub fn run(options: Options) -> Result<()> {
         sfu_nodes,
         media_ip,
         relay_only,
+        sfu_threshold,
+        database_url,
     } = options;
     build::all()?;
     let secret = persistent_secret()?;
@@ -55,6 +59,17 @@ pub fn run(options: Options) -> Result<()> {
             n => format!("{n} Janus SFU nodes on ports 8188-{}", 8188 + n - 1),
         }
     );
+    if sfu_nodes > 0 {
+        println!(
+            "  Session Focus: Auto sessions move to an SFU at {sfu_threshold} participants; state {}; \
+             drain a node with: curl -X POST 'http://127.0.0.1:{port}/focus/drain?node=janus-0&on=true'",
+            if database_url.is_some() {
+                "in PostgreSQL"
+            } else {
+                "in memory"
+            }
+        );
+    }
     println!("  the server prints one line per process below; logs in target/pairux/run/\n");
     if agent {
         println!(
@@ -68,12 +83,17 @@ pub fn run(options: Options) -> Result<()> {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--static", &build::dist().to_string_lossy()])
         .args(["--sfu-nodes", &sfu_nodes.to_string(), "--turn"])
+        .args(["--sfu-threshold", &sfu_threshold.to_string()])
         .env("PAIRUX_JWT_SECRET", secret);
     if let Some(ip) = media_ip {
         server.args(["--media-ip", &ip.to_string()]);
     }
     if relay_only {
         server.arg("--relay-only");
+    }
+    if let Some(url) = database_url {
+        // Through the environment: a URL may hold a password.
+        server.env("PAIRUX_DATABASE_URL", url);
     }
     util::run(&mut server)
 }

@@ -13,7 +13,8 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// (wasm-opt comes from npm's `binaryen`: Debian's 108 miscompiles wasm-bindgen's output.)
 /// (xvfb, xdotool and x11-utils' xev: the agent's journeys on a real X server.)
 /// (janus and coturn: the SFU nodes and TURN server pairux-server starts; installed without
-/// starting their system services.)
+/// starting their system services. postgresql: the Session Focus's shared store, started by
+/// the tests on throwaway data directories with deploy/postgres/pg.sh.)
 const DEBIAN_PACKAGES: &[&str] = &[
     "chromium",
     "chromium-driver",
@@ -23,6 +24,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "x11-utils",
     "janus",
     "coturn",
+    "postgresql",
 ];
 
 /// `setup`, unless `PAIRUX_SKIP_SETUP=1` (e.g. inside a network namespace without registries).
