@@ -21,14 +21,8 @@ pub enum KeyError {
 /// Reads the key at `path`, creating it first when missing.
 pub fn load_or_create(path: &Path) -> Result<FocusKey, KeyError> {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let bytes = URL_SAFE_NO_PAD
-                .decode(text.trim())
-                .map_err(|_| KeyError::Malformed(name.clone()))?;
-            let seed: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Malformed(name))?;
-            Ok(FocusKey::from_seed(seed))
-        }
+    match std::fs::metadata(path) {
+        Ok(_) => load_existing(path),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut seed);
