@@ -256,6 +256,11 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
     let view = GuestSignals::new();
     let runtime = StoredValue::new_local(None::<GuestRuntime>);
     let video = NodeRef::<html::Video>::new();
+    // Plays a new picture unseen until it decodes, then covers the main element while that
+    // switches to it: no frozen or black frame when the picture's source moves.
+    let standby = NodeRef::<html::Video>::new();
+    let covering = RwSignal::new(false);
+    let uncover = StoredValue::new_local(None::<platform::timer::Timer>);
     let frame = NodeRef::<html::Div>::new();
     let zoom = RwSignal::new(1.0_f64);
     let pan = RwSignal::new((0.0_f64, 0.0_f64));
@@ -294,11 +299,36 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
             }
         });
     });
+    // The main element shows the new picture: the standby steps back and lets it go.
+    let end_cover = move || {
+        if covering.get_untracked() {
+            covering.set(false);
+            uncover.set_value(None);
+            if let Some(el) = standby.get_untracked() {
+                media::attach(&el, None);
+            }
+        }
+    };
+    Effect::new(move |_| {
+        let next = view.next.get();
+        if let Some(el) = standby.get() {
+            if next.is_some() || !covering.get_untracked() {
+                media::attach(&el, next.as_ref());
+            }
+        }
+    });
     Effect::new(move |_| {
         let stream = view.stream.get();
-        if let Some(el) = video.get() {
-            media::attach(&el, stream.as_ref());
+        let Some(el) = video.get() else { return };
+        let warm = standby.get_untracked().filter(|s| {
+            matches!((s.src_object(), &stream), (Some(a), Some(b)) if js_sys::Object::is(&a, b))
+        });
+        if warm.is_some() {
+            // The standby already shows frames of it: it covers the switch.
+            covering.set(true);
+            uncover.set_value(Some(platform::timer::Timer::after(2_000, end_cover)));
         }
+        media::attach(&el, stream.as_ref());
     });
     let with_rt = move |f: &dyn Fn(&GuestRuntime)| {
         runtime.with_value(|rt| {
@@ -554,13 +584,27 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                 >
                     <video
                         node_ref=video
-                        data-testid="remote-video"
+                        data-testid=move || if covering.get() { "remote-video-covered" } else { "remote-video" }
                         muted
                         autoplay
                         playsinline
                         on:playing=move |_| with_rt(&|rt| rt.on_playing(true))
                         on:emptied=move |_| with_rt(&|rt| rt.on_playing(false))
                         on:resize=move |_| bump.update(|n| *n += 1)
+                        on:loadeddata=move |_| {
+                            if covering.get_untracked() {
+                                // Presented at the next paint or two.
+                                uncover.set_value(Some(platform::timer::Timer::after(50, end_cover)));
+                            }
+                        }
+                    ></video>
+                    <video
+                        node_ref=standby
+                        class=move || if covering.get() { "standby shown" } else { "standby" }
+                        data-testid=move || if covering.get() { "remote-video" } else { "remote-video-next" }
+                        muted
+                        autoplay
+                        playsinline
                     ></video>
                     <Surface video bump zoom=zoom.into() cursors=view.cursors marks=RwSignal::new(Vec::new())/>
                 </div>

@@ -33,6 +33,9 @@ use crate::realtime::SessionChannel;
 pub struct GuestSignals {
     pub phase: RwSignal<GuestPhase>,
     pub stream: RwSignal<Option<MediaStream>, LocalStorage>,
+    /// A new picture (a new SFU subscription) playing unseen until it decodes; it then
+    /// becomes `stream`.
+    pub next: RwSignal<Option<MediaStream>, LocalStorage>,
     pub stats: RwSignal<Option<StatsView>>,
     pub control: RwSignal<ControlState>,
     /// Whether the host's agent applies control to its computer (from the host's `state`).
@@ -52,6 +55,7 @@ impl GuestSignals {
         GuestSignals {
             phase: RwSignal::new(GuestPhase::WaitingForHost),
             stream: RwSignal::new_local(None),
+            next: RwSignal::new_local(None),
             stats: RwSignal::new(None),
             control: RwSignal::new(ControlState::None),
             agent: RwSignal::new(false),
@@ -79,8 +83,6 @@ struct Subscription {
     previous: Option<SfuLink>,
     /// Whether `link`'s picture is the one on screen.
     live: bool,
-    /// Plays the new picture off screen until it decodes, so the swap shows a frame at once.
-    warm: Option<web_sys::HtmlVideoElement>,
     retry: Option<Timer>,
     attempts: u32,
 }
@@ -407,9 +409,11 @@ impl GuestRuntime {
                     *self.inner.sfu.borrow_mut() = Subscription::default();
                     self.inner.view.topology.set(Topology::P2p);
                     self.inner.view.stream.set(None);
+                    self.inner.view.next.set(None);
                 }
                 GuestAction::ClosePeer => {
                     *self.inner.sfu.borrow_mut() = Subscription::default();
+                    self.inner.view.next.set(None);
                     self.inner.link.borrow_mut().take();
                     self.inner.stats.borrow_mut().take();
                     self.inner.view.stream.set(None);
@@ -458,7 +462,6 @@ impl GuestRuntime {
                 sub.previous = old;
             }
             sub.live = false;
-            sub.warm = None;
             sub.retry = None;
         }
         let weak = Rc::downgrade(&self.inner);
@@ -549,14 +552,8 @@ impl GuestRuntime {
     /// Shows the SFU's picture once it decodes (or after [`DECODE_WAIT_MS`] regardless); until
     /// then whatever was on screen — the P2P picture, the old node's — stays.
     fn await_decoded(&self, route: SfuRoute, stream: MediaStream) {
-        let warm = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.create_element("video").ok())
-            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlVideoElement>(e).ok());
-        if let Some(el) = &warm {
-            crate::platform::media::attach(el, Some(&stream));
-        }
-        self.inner.sfu.borrow_mut().warm = warm;
+        // The stage plays it unseen meanwhile, so the swap shows a frame at once.
+        self.inner.view.next.set(Some(Clone::clone(&stream)));
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let started = clock::monotonic_ms();
@@ -597,8 +594,8 @@ impl GuestRuntime {
         }
         self.inner.swapping.set(true);
         self.inner.view.stream.set(Some(stream));
+        self.inner.view.next.set(None);
         self.inner.view.topology.set(Topology::Sfu);
-        self.inner.sfu.borrow_mut().warm = None;
         let host = self.inner.session.borrow().host().map(str::to_owned);
         if let Some(host) = host {
             self.inner.channel.send_signal(&SignalEnvelope {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { myId, newPage, openApp, decoding } from './lib/harness.mjs';
 import { stackWith, hostSfu, recordPeers } from './lib/sfu.mjs';
 import {
-  recordPresentation, largestGap, presentedStream, firstFrameOfOtherStream, janusNode, killJanus,
+  recordPresentation, largestGap, presentedStream, firstFrameOfOtherStream, janusNode, killJanus, settled,
 } from './lib/focus.mjs';
 
 const stack = stackWith(['--sfu-nodes', '2', '--sfu-threshold', '3', '--turn']);
@@ -75,6 +75,7 @@ test('Failover: kill -9 of the session\'s Janus → the host republishes on the 
   for (const page of guests) assert.equal(await page.getByTestId('session-mode').textContent(), 'sfu');
   const node = await janusNode(guests[0]);
   assert.ok(node === 0 || node === 1, `the guests use a Janus node (${node})`);
+  await Promise.all(guests.map((page) => settled(page)));
   const before = await Promise.all(guests.map(presentedStream));
   const killed = killJanus(stack.runDir, node);
   // Every guest presents frames of a new subscription, on the other node, within 5 s.

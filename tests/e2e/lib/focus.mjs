@@ -6,7 +6,7 @@ import path from 'node:path';
 
 /**
  * Init script: logs every frame presented by the page's `remote-video` element
- * (`requestVideoFrameCallback`) with its time and the stream it came from, in
+ * (`requestVideoFrameCallback`) with its time and which MediaStream object it came from, in
  * `window.__presented` (`[{t, stream}]`, at most the last 20,000), and every WebSocket URL the
  * page opens in `window.__sockets`.
  */
@@ -20,20 +20,33 @@ export function recordPresentation() {
       window.__sockets.push(String(url));
     }
   };
-  let watched = null;
+  // Stream ids say little (Janus names every stream "janus"): each MediaStream object gets a
+  // number of its own.
+  const ids = new WeakMap();
+  let next = 0;
+  const streamId = (stream) => {
+    if (!stream) return null;
+    if (!ids.has(stream)) ids.set(stream, `s${(next += 1)}`);
+    return ids.get(stream);
+  };
+  // Every video element is watched once; a frame counts when its element is the one that
+  // shows the remote picture right then (the app may cover a switch with a second element).
+  const watched = new WeakSet();
   const watch = () => {
-    const v = document.querySelector('[data-testid=remote-video]');
-    if (v && v !== watched) {
-      watched = v;
+    for (const v of document.querySelectorAll('video')) {
+      if (watched.has(v)) continue;
+      watched.add(v);
       // A new source may drop pending callbacks: each load starts a new chain, older ones end.
       let generation = 0;
       const start = () => {
         const mine = ++generation;
         const onFrame = (now) => {
           if (mine !== generation) return;
-          const log = window.__presented;
-          log.push({ t: performance.timeOrigin + now, stream: v.srcObject?.id ?? null });
-          if (log.length > 20000) log.splice(0, 10000);
+          if (v.dataset.testid === 'remote-video') {
+            const log = window.__presented;
+            log.push({ t: performance.timeOrigin + now, stream: streamId(v.srcObject) });
+            if (log.length > 20000) log.splice(0, 10000);
+          }
           v.requestVideoFrameCallback(onFrame);
         };
         v.requestVideoFrameCallback(onFrame);
@@ -54,6 +67,33 @@ export async function largestGap(page, since) {
     for (let i = 1; i < log.length; i += 1) max = Math.max(max, log[i].t - log[i - 1].t);
     return { max, frames: log.length, streams: [...new Set(log.map((f) => f.stream))].length };
   }, since);
+}
+
+/** The median interval (ms) between presented frames at or after `since` (epoch ms). */
+export async function medianInterval(page, since) {
+  return page.evaluate((since) => {
+    const t = window.__presented.filter((f) => f.t >= since).map((f) => f.t);
+    const d = t.slice(1).map((x, i) => x - t[i]).sort((a, b) => a - b);
+    return d.length ? d[Math.floor(d.length / 2)] : null;
+  }, since);
+}
+
+/**
+ * Waits until the page has presented frames of one stream only for `ms` (no switch under way).
+ */
+export async function settled(page, ms = 1500, timeout = 15_000) {
+  await page.waitForFunction(
+    (ms) => {
+      const log = window.__presented;
+      const last = log.at(-1);
+      if (!last || performance.timeOrigin + performance.now() - last.t > 500) return false;
+      const first = log.findLastIndex((f) => f.stream !== last.stream);
+      const since = first < 0 ? log[0].t : log[first + 1].t;
+      return last.t - since >= ms;
+    },
+    ms,
+    { timeout, polling: 100 },
+  );
 }
 
 /** The stream id whose frames the page presents now. */
