@@ -1,4 +1,5 @@
-//! `cargo xtask test`: every lint and test suite, then one line `N passed, M failed`.
+//! `cargo xtask test`: every lint and test suite, then one line
+//! `N tests passed, M failed; K lint/build steps passed, L failed`.
 //!
 //! Suites run in order and a failing one does not stop the rest, so one run shows everything
 //! that is wrong. Browser suites (wasm-bindgen-test, Playwright, realtime-js conformance) run in
@@ -17,9 +18,17 @@ const WASM: &str = "wasm32-unknown-unknown";
 /// Where tests/web_realtime.rs finds pairux-server inside the test namespace.
 const WASM_TEST_SERVER: &str = "127.0.0.1:18765";
 
-/// Outcome of one suite: counts of cases, or one case for a lint.
+/// What an outcome counts: test cases of a suite, or one lint or build step.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Tests,
+    Step,
+}
+
+/// Outcome of one suite: counts of cases, or one case for a lint or build step.
 struct Outcome {
     name: &'static str,
+    kind: Kind,
     passed: u64,
     failed: u64,
 }
@@ -48,6 +57,7 @@ impl Runner<'_> {
         let ok = run_tee(c).map(|(_, ok)| ok).unwrap_or_else(report);
         self.outcomes.push(Outcome {
             name,
+            kind: Kind::Step,
             passed: u64::from(ok),
             failed: u64::from(!ok),
         });
@@ -72,6 +82,7 @@ impl Runner<'_> {
         }
         self.outcomes.push(Outcome {
             name,
+            kind: Kind::Tests,
             passed,
             failed,
         });
@@ -82,6 +93,7 @@ impl Runner<'_> {
             eprintln!("xtask: {name} not run: its build failed");
             self.outcomes.push(Outcome {
                 name,
+                kind: Kind::Tests,
                 passed: 0,
                 failed: 1,
             });
@@ -269,18 +281,42 @@ fn summary(outcomes: &[Outcome]) -> Result<()> {
     eprintln!("\n==== summary ====");
     for o in outcomes {
         let mark = if o.failed == 0 { "ok  " } else { "FAIL" };
+        let unit = match o.kind {
+            Kind::Tests => "tests",
+            Kind::Step => "step",
+        };
         eprintln!(
-            "{mark} {:<20} {:>5} passed {:>4} failed",
+            "{mark} {:<20} {unit:<5} {:>5} passed {:>4} failed",
             o.name, o.passed, o.failed
         );
     }
-    let passed: u64 = outcomes.iter().map(|o| o.passed).sum();
-    let failed: u64 = outcomes.iter().map(|o| o.failed).sum();
-    println!("{passed} passed, {failed} failed");
+    let (line, failed) = summary_line(outcomes);
+    println!("{line}");
     if failed > 0 {
         anyhow::bail!("{failed} failed");
     }
     Ok(())
+}
+
+/// The closing line, test cases counted apart from lint and build steps, and the number of
+/// failures of either kind (non-zero fails the run).
+fn summary_line(outcomes: &[Outcome]) -> (String, u64) {
+    let sum = |kind: Kind, f: fn(&Outcome) -> u64| -> u64 {
+        outcomes.iter().filter(|o| o.kind == kind).map(f).sum()
+    };
+    let (tests_passed, tests_failed) = (
+        sum(Kind::Tests, |o| o.passed),
+        sum(Kind::Tests, |o| o.failed),
+    );
+    let (steps_passed, steps_failed) =
+        (sum(Kind::Step, |o| o.passed), sum(Kind::Step, |o| o.failed));
+    (
+        format!(
+            "{tests_passed} tests passed, {tests_failed} failed; \
+             {steps_passed} lint/build steps passed, {steps_failed} failed"
+        ),
+        tests_failed + steps_failed,
+    )
 }
 
 #[cfg(test)]
@@ -294,5 +330,31 @@ mod tests {
                     ℹ tests 4\nℹ pass 4\nℹ fail 0\n# pass 2\n# fail 1\n\
                     ok 1 - a test named pass 9\n";
         assert_eq!(parse_counts(text), (21, 3));
+    }
+
+    #[test]
+    fn summary_counts_tests_apart_from_lint_and_build_steps() {
+        let o = |name, kind, passed, failed| Outcome {
+            name,
+            kind,
+            passed,
+            failed,
+        };
+        let outcomes = [
+            o("fmt", Kind::Step, 1, 0),
+            o("clippy-native", Kind::Step, 0, 1),
+            o("cargo-test", Kind::Tests, 120, 0),
+            o("build-app", Kind::Step, 1, 0),
+            o("e2e", Kind::Tests, 40, 2),
+        ];
+        assert_eq!(
+            summary_line(&outcomes),
+            (
+                "160 tests passed, 2 failed; 2 lint/build steps passed, 1 failed".to_string(),
+                3
+            )
+        );
+        let clean = [o("fmt", Kind::Step, 1, 0), o("e2e", Kind::Tests, 3, 0)];
+        assert_eq!(summary_line(&clean).1, 0);
     }
 }
