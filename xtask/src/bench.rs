@@ -47,31 +47,46 @@ fn report(name: &str, figures: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Gzipped sizes of what a browser downloads: app wasm + JS glue, worker wasm + JS.
+/// Gzipped sizes of what a browser downloads: app wasm + JS glue, worker wasm + JS. A figure
+/// whose files are missing is `null` (never 0 bytes) and the command fails after reporting.
 fn size() -> Result<()> {
     build::app()?;
     let dist = build::dist();
+    let (figures, missing) = size_figures(&dist)?;
+    report("size", &figures)?;
+    if !missing.is_empty() {
+        bail!(
+            "not measured: {} (no such file in {}: was the app built?)",
+            missing.join(", "),
+            dist.display()
+        );
+    }
+    Ok(())
+}
+
+/// The size figures of `dist`, and the keys that had no file to measure (`null` in the figures).
+fn size_figures(dist: &Path) -> Result<(Value, Vec<&'static str>)> {
     let mut figures = json!({});
+    let mut missing = Vec::new();
     for (key, pick) in [
         ("app_wasm_gz_bytes", Pick::App("wasm")),
         ("app_js_gz_bytes", Pick::App("js")),
         ("worker_wasm_gz_bytes", Pick::Worker("wasm")),
         ("worker_js_gz_bytes", Pick::Worker("js")),
     ] {
-        let found = files(&dist, pick)?;
-        // Nothing to measure is a failure, never a size of 0.
-        anyhow::ensure!(
-            !found.is_empty(),
-            "no {key} file in {}: was the app built?",
-            dist.display()
-        );
+        let found = files(dist, pick)?;
+        if found.is_empty() {
+            figures[key] = Value::Null;
+            missing.push(key);
+            continue;
+        }
         let mut total = 0;
         for file in found {
             total += gzip_len(&std::fs::read(&file)?)?;
         }
         figures[key] = json!(total);
     }
-    report("size", &figures)
+    Ok((figures, missing))
 }
 
 #[derive(Clone, Copy)]
@@ -375,4 +390,35 @@ fn last_json_line(
         None => bail!("{c:?} printed no JSON object on its last stdout line"),
     });
     (printed, status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_of_nothing_is_null_not_zero() {
+        let dir = std::env::temp_dir().join(format!("pairux-size-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("pairux-web-0123_bg.wasm"), b"\0asm wasm bytes").unwrap();
+        std::fs::write(dir.join("index.html"), b"<html>").unwrap();
+        let (figures, missing) = size_figures(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(figures["app_wasm_gz_bytes"].as_u64().is_some_and(|n| n > 0));
+        for key in [
+            "app_js_gz_bytes",
+            "worker_wasm_gz_bytes",
+            "worker_js_gz_bytes",
+        ] {
+            assert_eq!(figures[key], Value::Null, "{key}");
+        }
+        assert_eq!(
+            missing,
+            [
+                "app_js_gz_bytes",
+                "worker_wasm_gz_bytes",
+                "worker_js_gz_bytes"
+            ]
+        );
+    }
 }

@@ -121,6 +121,13 @@ fn run(cli: &Cli) -> Result<()> {
     let json = serde_json::to_string_pretty(&report).context("serialising the report")?;
     std::fs::write(&cli.out, json + "\n").context("writing the report")?;
     println!("wrote {}", cli.out.display());
+    let missing = report.missing();
+    if !missing.is_empty() {
+        return Err(BenchError::msg(format!(
+            "not measured (null in the report): {}",
+            missing.join(", ")
+        )));
+    }
     if cli.check && !report.meets_targets {
         return Err(BenchError::msg("targets missed"));
     }

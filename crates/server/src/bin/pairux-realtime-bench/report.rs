@@ -1,5 +1,8 @@
 //! Figures of a run: per scenario, the headline (the one-channel scenario) with the field names
-//! `target/bench/realtime.json` promises, and the targets checked against it.
+//! `target/bench/realtime.json` promises, and the targets checked against it. A figure that
+//! could not be measured (latencies of an empty sample, rates of a run that published nothing
+//! in its measured window) is `None`, written `null`, never 0; `Report::missing` names them so
+//! the run can fail.
 
 use serde::Serialize;
 
@@ -24,12 +27,12 @@ pub struct ScenarioResult {
     pub name: String,
     pub channels: usize,
     pub subscribers: usize,
-    pub messages_per_s: f64,
-    pub deliveries_per_s: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+    pub messages_per_s: Option<f64>,
+    pub deliveries_per_s: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
     pub lost: u64,
     pub rss_per_conn_kb: f64,
     pub published: u64,
@@ -50,21 +53,21 @@ impl ScenarioResult {
         let warmup = plan.warmup_count() * plan.channels as u64;
         let published: u64 = sent.per_channel.iter().sum();
         let measured_messages = published.saturating_sub(warmup);
-        let secs = sent.measured_elapsed.as_secs_f64().max(f64::EPSILON);
+        // No measured window (nothing published after the warm-up): no rate was measured.
+        let secs = Some(sent.measured_elapsed.as_secs_f64()).filter(|s| *s > 0.0);
+        let per_s = |n: u64| secs.map(|s| round(n as f64 / s));
         let mut latencies = received.latencies_us.clone();
         latencies.sort_unstable();
         ScenarioResult {
             name: name.to_owned(),
             channels: plan.channels,
             subscribers: plan.subscribers(),
-            messages_per_s: round(measured_messages as f64 / secs),
-            deliveries_per_s: round(received.measured as f64 / secs),
+            messages_per_s: per_s(measured_messages),
+            deliveries_per_s: per_s(received.measured),
             p50_ms: percentile_ms(&latencies, 0.50),
             p95_ms: percentile_ms(&latencies, 0.95),
             p99_ms: percentile_ms(&latencies, 0.99),
-            max_ms: latencies
-                .last()
-                .map_or(0.0, |&us| round(f64::from(us) / 1000.0)),
+            max_ms: latencies.last().map(|&us| round(f64::from(us) / 1000.0)),
             lost: expected.saturating_sub(received.total),
             rss_per_conn_kb: round(rss_per_conn_kb),
             published,
@@ -76,11 +79,29 @@ impl ScenarioResult {
         }
     }
 
+    /// A target is met only by a measured figure.
     fn meets_targets(&self) -> bool {
-        self.deliveries_per_s >= TARGET_DELIVERIES_PER_S
-            && self.p99_ms <= TARGET_P99_MS
+        self.deliveries_per_s
+            .is_some_and(|d| d >= TARGET_DELIVERIES_PER_S)
+            && self.p99_ms.is_some_and(|p| p <= TARGET_P99_MS)
             && self.lost == 0
             && self.rss_per_conn_kb <= TARGET_RSS_PER_CONN_KB
+    }
+
+    /// `<scenario>: <figure>` for each figure this scenario could not measure.
+    fn missing(&self) -> Vec<String> {
+        [
+            ("messages_per_s", self.messages_per_s),
+            ("deliveries_per_s", self.deliveries_per_s),
+            ("p50_ms", self.p50_ms),
+            ("p95_ms", self.p95_ms),
+            ("p99_ms", self.p99_ms),
+            ("max_ms", self.max_ms),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| format!("{}: {k}", self.name))
+        .collect()
     }
 }
 
@@ -98,11 +119,11 @@ pub struct Targets {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub subscribers: usize,
-    pub messages_per_s: f64,
-    pub deliveries_per_s: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
+    pub messages_per_s: Option<f64>,
+    pub deliveries_per_s: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
     pub lost: u64,
     pub rss_per_conn_kb: f64,
     pub payload_bytes: usize,
@@ -138,6 +159,14 @@ impl Report {
         }
     }
 
+    /// Every figure a scenario could not measure (the run fails when there is one).
+    pub fn missing(&self) -> Vec<String> {
+        self.scenarios
+            .iter()
+            .flat_map(ScenarioResult::missing)
+            .collect()
+    }
+
     pub fn print(&self) {
         println!();
         println!(
@@ -156,15 +185,15 @@ impl Report {
         );
         for s in &self.scenarios {
             println!(
-                "{:<22} {:>6} {:>9.1} {:>13.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>11.1} {:>8.2}/{:<6.2}",
+                "{:<22} {:>6} {:>9} {:>13} {:>8} {:>8} {:>8} {:>8} {:>6} {:>11.1} {:>8.2}/{:<6.2}",
                 s.name,
                 s.subscribers,
-                s.messages_per_s,
-                s.deliveries_per_s,
-                s.p50_ms,
-                s.p95_ms,
-                s.p99_ms,
-                s.max_ms,
+                shown(s.messages_per_s, 1),
+                shown(s.deliveries_per_s, 0),
+                shown(s.p50_ms, 2),
+                shown(s.p95_ms, 2),
+                shown(s.p99_ms, 2),
+                shown(s.max_ms, 2),
                 s.lost,
                 s.rss_per_conn_kb,
                 s.cpu_cores.server,
@@ -178,15 +207,67 @@ impl Report {
     }
 }
 
-fn percentile_ms(sorted_us: &[u32], q: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted_us.len() - 1) as f64 * q).round() as usize;
-    round(f64::from(sorted_us[rank.min(sorted_us.len() - 1)]) / 1000.0)
+/// A figure in the table: `null` when it was not measured.
+fn shown(x: Option<f64>, decimals: usize) -> String {
+    x.map_or_else(|| "null".to_owned(), |x| format!("{x:.decimals$}"))
+}
+
+/// `None` for an empty sample: no latency was measured.
+fn percentile_ms(sorted_us: &[u32], q: f64) -> Option<f64> {
+    let last = sorted_us.len().checked_sub(1)?;
+    let rank = (last as f64 * q).round() as usize;
+    Some(round(f64::from(sorted_us[rank.min(last)]) / 1000.0))
 }
 
 /// Two decimals are plenty for a report.
 fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_sample_has_no_percentile() {
+        assert_eq!(percentile_ms(&[], 0.5), None);
+        assert_eq!(percentile_ms(&[1500], 0.99), Some(1.5));
+        assert_eq!(percentile_ms(&[1000, 2000, 3000], 0.5), Some(2.0));
+    }
+
+    #[test]
+    fn unmeasured_figures_are_null_and_named() {
+        let s = ScenarioResult {
+            name: "1 channel x 10".into(),
+            channels: 1,
+            subscribers: 10,
+            messages_per_s: Some(60.0),
+            deliveries_per_s: Some(600.0),
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            lost: 0,
+            rss_per_conn_kb: 10.0,
+            published: 0,
+            delivered: 0,
+            cpu_cores: CpuShare {
+                server: 0.0,
+                client: 0.0,
+            },
+        };
+        assert!(!s.meets_targets());
+        assert_eq!(
+            s.missing(),
+            [
+                "1 channel x 10: p50_ms",
+                "1 channel x 10: p95_ms",
+                "1 channel x 10: p99_ms",
+                "1 channel x 10: max_ms"
+            ]
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["p99_ms"], serde_json::Value::Null);
+        assert_eq!(shown(s.p50_ms, 2), "null");
+    }
 }
