@@ -142,7 +142,8 @@ impl AccessRequest {
         self.region.as_deref().filter(|r| {
             !r.is_empty()
                 && r.len() <= MAX_REGION_LEN
-                && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
     }
 }

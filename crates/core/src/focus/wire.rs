@@ -204,11 +204,7 @@ impl FocusFollower {
         if decision.session != self.session {
             return Err(FocusError::OtherSession);
         }
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|c| c.seq >= decision.seq)
-        {
+        if self.current.as_ref().is_some_and(|c| c.seq >= decision.seq) {
             return Ok(None);
         }
         self.current = Some(decision.clone());
