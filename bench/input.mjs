@@ -436,17 +436,27 @@ async function mainThread(page) {
   };
 }
 
-/** The diagnostics counters: `accepted N · not holder N · replay N · …`. */
+/** The input gate's counters (accepted, notHolder, replay, …), from the host's diagnostics'
+ * data attributes (never from its text); `null` when the page shows none. */
+const GATE_KEYS = ['accepted', 'notHolder', 'replay', 'rateLimited', 'outOfBounds', 'malformed'];
 const gateCounters = (host) =>
-  host.evaluate(() => {
-    const text = document.querySelector('[data-testid=diagnostics] .counters')?.textContent ?? '';
+  host.evaluate((keys) => {
+    const el = document.querySelector('[data-testid=gate-counters]');
+    if (!el) return null;
     const out = {};
-    for (const part of text.split('·')) {
-      const m = part.trim().match(/^(.*\D)\s+(\d+)$/);
-      if (m) out[m[1].trim().replace(/ /g, '_')] = Number(m[2]);
+    for (const k of keys) {
+      const v = el.dataset[k];
+      if (v === undefined || !/^\d+$/.test(v)) return null;
+      out[k] = Number(v);
     }
     return out;
-  });
+  }, GATE_KEYS);
+
+/** The gate's counts over the run (after − before), or `null` if either reading failed. */
+function gateDelta(before, after) {
+  if (!before || !after) return null;
+  return Object.fromEntries(GATE_KEYS.map((k) => [k, after[k] - before[k]]));
+}
 
 async function main() {
   const began = Date.now();
@@ -504,7 +514,7 @@ async function main() {
     const sink = (await host.evaluate(() => window.__sink)).filter((s) => s.from === cid);
     const cur = (await viewer.evaluate(() => window.__cur)).filter((c) => c.id === cid);
     const gateAfter = await gateCounters(host);
-    const gate = Object.fromEntries(Object.entries(gateAfter).map(([k, v]) => [k, v - (gateBefore[k] ?? 0)]));
+    const gate = gateDelta(gateBefore, gateAfter);
     const wire = {
       host: await host.evaluate(() => window.__wire),
       controller: await controller.evaluate(() => window.__wire),
@@ -554,8 +564,8 @@ async function main() {
     figures.cursor_unmatched = cursor.unmatched;
     // The host's input gate over the measured run: accepted, and dropped for any reason
     // (not holder, replay, rate limit, bounds, malformed; by reason in the samples file).
-    figures.host_gate_accepted = gate.accepted ?? null;
-    figures.host_gate_dropped = Object.entries(gate).reduce((n, [k, v]) => (k === 'accepted' ? n : n + v), 0);
+    figures.host_gate_accepted = gate ? gate.accepted : null;
+    figures.host_gate_dropped = gate ? GATE_KEYS.reduce((n, k) => (k === 'accepted' ? n : n + gate[k]), 0) : null;
     // Context: the pace the controller actually produced, how long Chromium held input before
     // dispatching it on the controller (not part of input_ms), the clocks' agreement, the load.
     Object.assign(figures, percentiles('pace_ms', pace, [50, 95]));
@@ -597,6 +607,9 @@ async function main() {
     process.exitCode = 1;
   } else if (!figures.events || !figures.cursor_events || !figures.agent_events) {
     console.error('input bench: FAILED: no matched input, cursor or agent events');
+    process.exitCode = 1;
+  } else if (figures.host_gate_accepted === null || figures.host_gate_dropped === null) {
+    console.error('input bench: FAILED: the host\'s gate counters (data-* of gate-counters) could not be read');
     process.exitCode = 1;
   }
 }
