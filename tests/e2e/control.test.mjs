@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, myId, decoding, recordChannels, pictureRect, grant } from './lib/harness.mjs';
+import { useStack, newPage, openApp, myId, decoding, recordChannels, roundTrip, controlTypes, pictureRect, grant } from './lib/harness.mjs';
 
 const stack = useStack();
 
@@ -134,9 +134,21 @@ test('a viewer forging control requests and input gets nothing through', async (
     ch.send(JSON.stringify({ v: 9, t: 'grant' }));
   });
   await host.locator('[data-testid=diagnostics] summary').click();
-  await host.waitForFunction(() => Number(document.querySelector('[data-testid=dropped-count]').textContent) >= 25, null, { timeout: 10_000 });
+  // The sentinel: a ping sent after the forgeries on the same ordered channel. Once its pong is
+  // back, the host has handled every forged message; only then are the negatives asserted.
+  await roundTrip(viewer);
+  const gate = await host.getByTestId('gate-counters').evaluate((el) => ({ ...el.dataset }));
+  // 21 inputs from someone who does not hold control; 2 requests with bad proofs, a grant and a
+  // state (host-to-guest messages), junk and an unknown version: malformed.
+  assert.equal(Number(gate.notHolder), 21, JSON.stringify(gate));
+  assert.equal(Number(gate.malformed), 6, JSON.stringify(gate));
+  assert.equal(Number(gate.accepted), 0, JSON.stringify(gate));
   assert.equal(await host.getByTestId(`control-request-${vid}`).count(), 0);
   assert.equal((await sinkLog(host)).length, 0);
   assert.equal(await host.getByTestId(`remote-cursor-${vid}`).count(), 0);
+  // Both refused requests were answered "no" (before the pong, on the same channel).
+  const types = controlTypes(await viewer.evaluate(() => window.__received));
+  assert.equal(types.filter((t) => t === 'deny').length, 2, types.join(','));
+  assert.equal(await viewer.getByTestId('control-state').textContent(), 'none');
   for (const p of [host, viewer]) await p.context().close();
 });

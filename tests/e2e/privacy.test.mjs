@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp } from './lib/harness.mjs';
+import { useStack, newPage, openApp, recordChannels, controlTypes } from './lib/harness.mjs';
 
 const stack = useStack();
 
@@ -26,6 +26,7 @@ test('the realtime server relays nothing it could read or tamper with', async ()
   const guests = [];
   for (const link of [viewerLink, controllerLink]) {
     const page = await newPage(stack.browser);
+    await page.addInitScript(recordChannels);
     record(page, frames);
     await openApp(page, link);
     await page.waitForFunction(() => {
@@ -38,10 +39,22 @@ test('the realtime server relays nothing it could read or tamper with', async ()
   await host.waitForFunction(() => document.querySelectorAll('[data-testid=participant-list] > li').length === 3);
   const names = await host.locator('[data-testid=participant-list] .name').allTextContents();
   assert.equal(names.length, 3);
-  // …a control request and grant went over the data channel, not the server.
-  await guests[1].getByTestId('request-control').click();
+  // …a control request and grant went over the data channel, not the server: the controller
+  // sent its request and received its grant on the channel, and while that happened no frame
+  // but heartbeats crossed the server, to or from anyone.
+  const controller = guests[1];
+  const quiet = frames.length;
+  const sentBefore = await controller.evaluate(() => window.__sent.length);
+  const receivedBefore = await controller.evaluate(() => window.__received.length);
+  await controller.getByTestId('request-control').click();
   await host.locator('[data-testid^=grant-control-]').click({ timeout: 10_000 });
-  await guests[1].locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
+  await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
+  const sent = controlTypes(await controller.evaluate((n) => window.__sent.slice(n), sentBefore));
+  const received = controlTypes(await controller.evaluate((n) => window.__received.slice(n), receivedBefore));
+  assert.ok(sent.includes('request'), `the controller sent ${sent.join(',')} on its channel`);
+  assert.ok(received.includes('grant'), `the controller received ${received.join(',')} on its channel`);
+  const during = frames.slice(quiet).filter((f) => !/^\[[^,]*,[^,]*,"phoenix",/.test(f));
+  assert.equal(during.length, 0, `frames crossed the server while control was requested and granted: ${during.map((f) => f.slice(0, 100)).join(' | ')}`);
   const roomKey = new URLSearchParams(new URL(viewerLink).hash.slice(1)).get('k');
   const secret = new URLSearchParams(new URL(controllerLink).hash.slice(1)).get('c');
 

@@ -70,9 +70,24 @@ test('three pages see each other, a leaver disappears, a server restart leaves n
     await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]', { timeout: 12_000 });
     assert.deepEqual(await rosterOf(page, 2, 12_000 - (Date.now() - restartedAt)), remaining);
   }
-  // Still no duplicates a moment later (late presence diffs must not add ghosts).
-  await new Promise((r) => setTimeout(r, 1500));
+  // Late presence diffs must not add ghosts. The sentinel: someone joins after the restart;
+  // the server sends each page the diffs in order, so once both list the newcomer they have
+  // handled every diff from the re-joins before it. Then: the same people plus the newcomer,
+  // once each; and when the newcomer leaves, exactly the same people again.
+  const newcomer = await newPage(stack.browser);
+  await openApp(newcomer, viewerLink);
+  await newcomer.locator('[data-testid="participant-list"] > li.me').waitFor({ timeout: 15_000 });
+  const newcomerId = await newcomer.locator('[data-testid="participant-list"] > li.me').getAttribute('data-testid');
+  assert.ok(!remaining.includes(newcomerId));
   for (const page of [host, controller]) {
+    await page.getByTestId(newcomerId).waitFor({ timeout: 15_000 });
+    const listed = await page.locator('[data-testid="participant-list"] > li')
+      .evaluateAll((els) => els.map((e) => e.dataset.testid));
+    assert.deepEqual(listed.sort(), [...remaining, newcomerId].sort());
+  }
+  await newcomer.context().close();
+  for (const page of [host, controller]) {
+    await page.getByTestId(newcomerId).waitFor({ state: 'detached', timeout: 15_000 });
     assert.deepEqual(await rosterOf(page, 2), remaining);
     assert.equal(await state(page), 'connected');
     assert.deepEqual(page.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(e)), []);

@@ -156,16 +156,114 @@ export async function decoding(page, { minFrames = 2, timeout = 20_000 } = {}) {
   }, minFrames, { timeout });
 }
 
-/** An init script: keeps every data channel the page receives in `window.__channels`. */
+/**
+ * An init script: keeps every data channel the page receives in `window.__channels`, and what
+ * the page's own code sends and receives on them in `window.__sent` / `window.__received`
+ * (`{ label, data }`; messages a test sends through `window.__channels` are in `__sent` too).
+ */
 export function recordChannels() {
   const Orig = window.RTCPeerConnection;
   window.__channels = [];
+  window.__sent = [];
+  window.__received = [];
   window.RTCPeerConnection = class extends Orig {
     constructor(...args) {
       super(...args);
-      this.addEventListener('datachannel', (e) => window.__channels.push(e.channel));
+      this.addEventListener('datachannel', (e) => {
+        const ch = e.channel;
+        window.__channels.push(ch);
+        ch.addEventListener('message', (m) => window.__received.push({ label: ch.label, data: m.data }));
+        const send = ch.send.bind(ch);
+        ch.send = (data) => {
+          window.__sent.push({ label: ch.label, data });
+          send(data);
+        };
+      });
     }
   };
+}
+
+/** The `t` of each JSON control message in `records` on the reliable channel (others skipped). */
+export function controlTypes(records) {
+  return records.filter((r) => r.label === 'pairux' && typeof r.data === 'string').map((r) => {
+    try {
+      return JSON.parse(r.data).t;
+    } catch {
+      return null;
+    }
+  });
+}
+
+/**
+ * A sentinel on a guest's reliable control channel (recorded with `recordChannels`): sends a
+ * ping and waits for the host's pong to it. The channel is ordered and the host handles each
+ * message to the end before the next, so once the pong is here the host has handled everything
+ * this page sent on the channel before the ping — a negative can be asserted then, not after a
+ * sleep. (Pings are rate limited to a burst of 4.)
+ */
+export async function roundTrip(page, { timeout = 10_000 } = {}) {
+  const id = await page.evaluate(() => {
+    const ch = window.__channels.find((c) => c.label === 'pairux' && c.readyState === 'open');
+    if (!ch) throw new Error('no open control channel recorded');
+    const n = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+    ch.send(JSON.stringify({ v: 1, t: 'ping', id: n, ts: 0 }));
+    return n;
+  });
+  await page.waitForFunction(
+    (n) => window.__received.some((r) => {
+      try {
+        const m = JSON.parse(r.data);
+        return m.t === 'pong' && m.id === n;
+      } catch {
+        return false;
+      }
+    }),
+    id,
+    { timeout },
+  );
+}
+
+/** An init script: keeps every peer connection the page makes in `window.__pcs`. */
+export function recordPeers() {
+  const Orig = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...args) {
+      super(...args);
+      window.__pcs.push(this);
+    }
+  };
+}
+
+/**
+ * Where a guest's picture comes from, measured (both pages recorded with `recordPeers`): `p2p`
+ * when every connection the guest decodes video on ends at one of the host page's own
+ * connections (its remote DTLS fingerprint is the host's local one), `sfu` when none does
+ * (the only other sender is the SFU), `null` when the guest decodes on no connection.
+ */
+export async function pictureSource(guest, host) {
+  const fingerprints = (sdp) => (sdp ?? '').split(/\r?\n/).filter((l) => l.startsWith('a=fingerprint:'));
+  const remote = await guest.evaluate(async () => {
+    const out = [];
+    for (const pc of window.__pcs) {
+      let decoded = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') decoded += s.framesDecoded ?? 0;
+      });
+      if (decoded > 0) out.push(pc.remoteDescription?.sdp ?? '');
+    }
+    return out;
+  });
+  const local = (await host.evaluate(() => window.__pcs.map((pc) => pc.localDescription?.sdp ?? '')))
+    .flatMap(fingerprints);
+  const direct = remote.map((sdp) => {
+    const fp = fingerprints(sdp);
+    return fp.length > 0 && fp.every((f) => local.includes(f));
+  });
+  if (direct.length === 0) return null;
+  if (direct.every(Boolean)) return 'p2p';
+  if (!direct.some(Boolean)) return 'sfu';
+  return 'mixed';
 }
 
 /** The shared picture's rectangle on a guest's page (the video is object-fit: contain). */
