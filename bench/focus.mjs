@@ -2,18 +2,18 @@
 // merges this script's figures into target/bench/focus.json):
 //
 // (a) P2P → SFU switch: an Auto session on a server with 2 Janus nodes and
-//     `--sfu-threshold 4`; two viewers watch peer to peer, a third joins and the focus moves
-//     the session. At each guest, the largest gap between frames its `remote-video` presented
+//     `--sfu-threshold` = 1 + `--guests` (default 2, the issue's journey: threshold 3); the
+//     guests but one watch peer to peer, the last one joins and the focus moves the session. At each guest, the largest gap between frames its `remote-video` presented
 //     (requestVideoFrameCallback), from the third join until every guest presents the SFU's
 //     picture plus 2 s. `switch_gap_ms_p50` / `switch_gap_ms_max` over guests and runs, and
 //     the median interval between frames in the same windows (`frame_interval_ms_p50`): with
-//     four participants in one browser on two cores, frames come every ~80–100 ms, and no
-//     switch can show its first frame sooner than the next one.
-// (b) failover: an SFU session with three guests; `kill -9` of its Janus; at each guest the
+//     every participant in one browser on two cores, frames come less often than the pattern
+//     draws them, and no switch can show its first frame sooner than the next one.
+// (b) failover: an SFU session with `--guests` guests; `kill -9` of its Janus; at each guest the
 //     time from the kill to the first frame presented from the new subscription.
 //     `failover_ms_p50` / `failover_ms_max` over guests and runs.
 //
-//   node bench/focus.mjs [--runs 5]
+//   node bench/focus.mjs [--runs 5] [--guests 2]
 //
 // Runs only inside the namespace xtask makes. Prints progress on stderr and the figures as one
 // JSON object on the last stdout line; a figure it could not measure is null and the process
@@ -32,8 +32,13 @@ import {
 import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentile, round1 } from './lib/stats.mjs';
 
-const { values: opts } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const { values: opts } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, guests: { type: 'string', default: '2' } },
+});
 const RUNS = Number(opts.runs);
+// Guests watching through the switch: all but the last join before it; the last one's join
+// reaches the threshold (host + guests).
+const GUESTS = Number(opts.guests);
 const MEDIA_IP = process.env.PAIRUX_MEDIA_IP ?? '198.51.100.1';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,7 +50,10 @@ setTimeout(() => {
 assertLoopbackOnly('focus');
 const runDir = mkdtempSync(path.join(os.tmpdir(), 'pairux-focus-bench-'));
 const server = await startServer({
-  args: ['--media-ip', MEDIA_IP, '--run-dir', runDir, '--sfu-nodes', '2', '--sfu-threshold', '4', '--turn'],
+  args: [
+    '--media-ip', MEDIA_IP, '--run-dir', runDir, '--sfu-nodes', '2',
+    '--sfu-threshold', String(GUESTS + 1), '--turn',
+  ],
 });
 const browser = await launchBrowser();
 
@@ -73,7 +81,8 @@ const sfuMode = (page) => page.locator('[data-testid=session-mode]:text-is("sfu"
 
 async function switchRun() {
   const h = await host('mode-auto');
-  const early = [await watcher(h.link), await watcher(h.link)];
+  const early = [];
+  for (let i = 1; i < GUESTS; i += 1) early.push(await watcher(h.link));
   await Promise.all(early.map((page) => settled(page)));
   const p2p = await Promise.all(early.map(presentedStream));
   const since = Date.now();
@@ -97,7 +106,8 @@ async function switchRun() {
 async function failoverRun() {
   const h = await host('mode-sfu');
   await sfuMode(h.page);
-  const guests = [await watcher(h.link), await watcher(h.link), await watcher(h.link)];
+  const guests = [];
+  for (let i = 0; i < GUESTS; i += 1) guests.push(await watcher(h.link));
   const node = await janusNode(guests[0]);
   if (node !== 0 && node !== 1) throw new Error(`guests use no known Janus node (${node})`);
   await Promise.all(guests.map((page) => settled(page)));
@@ -146,6 +156,7 @@ const figures = {
   switch_samples: gaps.length,
   failover_samples: failovers.length,
   runs: RUNS,
+  guests: GUESTS,
 };
 console.log(JSON.stringify(figures));
 if (failed || Object.values(figures).some((v) => v === null)) process.exit(1);

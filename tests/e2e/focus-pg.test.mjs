@@ -10,8 +10,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, openApp, decoding, freePort } from './lib/harness.mjs';
-import { hostSfu, recordPeers, MEDIA_IP } from './lib/sfu.mjs';
+import { startServer, launchBrowser, newPage, openApp, decoding, freePort, pictureSource } from './lib/harness.mjs';
+import { hostSfu, recordPeers, MEDIA_IP, grantFor } from './lib/sfu.mjs';
 import { recordPresentation, presentedStream, janusNode, settled, firstFrameOfOtherStream } from './lib/focus.mjs';
 
 const serverBin = process.env.PAIRUX_SERVER_BIN ?? 'target/native/pairux-server';
@@ -90,6 +90,7 @@ test('two focus processes on one PostgreSQL: the deciding one killed, the other 
   const host = await hostSfu(stack, 'mode-auto', [recordPresentation]);
   const link = await host.getByTestId('invite-viewer-link').inputValue();
   const viewer = await watcher(link);
+  assert.equal(await pictureSource(viewer, host), 'p2p');
   assert.equal(await viewer.getByTestId('session-mode').textContent(), 'p2p');
 
   // Exactly one of them decides; kill that one.
@@ -121,8 +122,25 @@ test('two focus processes on one PostgreSQL: the deciding one killed, the other 
   await Promise.all([viewer, third].map((page) => settled(page)));
   const node = await janusNode(viewer);
   const streams = await Promise.all([viewer, third].map(presentedStream));
+  const decided = (await grantFor(alive.url, link, 'ice')).focus;
+  assert.equal(decided.topology, 'sfu');
   s.focus[dead] = await startFocus(s.focus[dead].port);
-  await new Promise((r) => setTimeout(r, 4000));
+  // Positive first: the restarted focus has probed both nodes (up) and watches the session
+  // again — everything it needs to move someone, had it wanted to.
+  const restarted = s.focus[dead];
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const st = await status(restarted);
+    if (st.watched >= 1 && st.nodes.every((n) => n.health === 'up')) break;
+    if (Date.now() > deadline) throw new Error(`the restarted focus never caught up: ${JSON.stringify(st)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // The decision in force is the one from before the restart (same seq, same node), from
+  // either process.
+  for (const focus of s.focus) {
+    const now = (await grantFor(focus.url, link, 'ice')).focus;
+    assert.deepEqual([now.seq, now.node], [decided.seq, decided.node]);
+  }
   for (const [i, page] of [viewer, third].entries()) {
     assert.equal(await presentedStream(page), streams[i], 'a guest moved after the focus restarted');
     assert.equal(await janusNode(page), node);

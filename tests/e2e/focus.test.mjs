@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { myId, newPage, openApp, decoding } from './lib/harness.mjs';
+import { myId, newPage, openApp, decoding, pictureSource } from './lib/harness.mjs';
 import { stackWith, hostSfu, recordPeers } from './lib/sfu.mjs';
 import {
   recordPresentation, largestGap, presentedStream, firstFrameOfOtherStream, janusNode, killJanus, settled,
@@ -30,9 +30,12 @@ test('Auto: the session moves from P2P to an SFU at the threshold and no guest s
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
   const viewer = await watcher(viewerLink);
-  // Two participants: peer to peer.
+  // Two participants: peer to peer, measured (the picture's DTLS peer is the host page) and
+  // shown.
+  assert.equal(await pictureSource(viewer, host), 'p2p');
   assert.equal(await viewer.getByTestId('session-mode').textContent(), 'p2p');
   assert.equal(await host.getByTestId('session-mode').textContent(), 'p2p');
+  await settled(viewer);
   const p2pStream = await presentedStream(viewer);
   assert.ok(p2pStream, 'the viewer presents the P2P picture');
   const since = Date.now();
@@ -43,7 +46,8 @@ test('Auto: the session moves from P2P to an SFU at the threshold and no guest s
   }
   // The viewer's picture now comes from Janus, and it was never frozen on the way.
   await firstFrameOfOtherStream(viewer, p2pStream, since, 5_000);
-  await new Promise((r) => setTimeout(r, 500));
+  // The window ends once the new picture has played a while.
+  await settled(viewer, 500);
   const gap = await largestGap(viewer, since);
   assert.ok(gap.streams >= 2, `the viewer switched pictures (${JSON.stringify(gap)})`);
   assert.ok(gap.max < 1000, `the viewer's picture froze for ${Math.round(gap.max)} ms during the move`);
@@ -72,7 +76,10 @@ test('Failover: kill -9 of the session\'s Janus → the host republishes on the 
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
   const guests = await Promise.all([watcher(viewerLink), watcher(viewerLink), watcher(controllerLink)]);
-  for (const page of guests) assert.equal(await page.getByTestId('session-mode').textContent(), 'sfu');
+  for (const page of guests) {
+    assert.equal(await pictureSource(page, host), 'sfu');
+    assert.equal(await page.getByTestId('session-mode').textContent(), 'sfu');
+  }
   const node = await janusNode(guests[0]);
   assert.ok(node === 0 || node === 1, `the guests use a Janus node (${node})`);
   await Promise.all(guests.map((page) => settled(page)));
