@@ -97,3 +97,24 @@ test('Failover: kill -9 of the session\'s Janus → the host republishes on the 
   assert.ok(await myId(guests[2]));
   for (const page of [host, ...guests]) await page.context().close();
 });
+
+test('Drain: the session\'s node is drained → everyone moves to the other node make-before-break, without a frozen picture', async () => {
+  const host = await hostSfu(stack, 'mode-sfu', [recordPresentation]);
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const guests = await Promise.all([watcher(viewerLink), watcher(viewerLink)]);
+  const node = await janusNode(guests[0]);
+  await Promise.all(guests.map((page) => settled(page)));
+  const before = await Promise.all(guests.map(presentedStream));
+  const since = Date.now();
+  const res = await fetch(`${stack.server.url}/focus/drain?node=janus-${node}&on=true`, { method: 'POST' });
+  assert.ok(res.ok, `drain refused: ${res.status}`);
+  await Promise.all(guests.map((page, i) => firstFrameOfOtherStream(page, before[i], since, 10_000)));
+  for (const page of guests) {
+    await settled(page, 500);
+    assert.equal(await janusNode(page), 1 - node);
+    const gap = await largestGap(page, since);
+    assert.ok(gap.max < 1000, `a guest's picture froze for ${Math.round(gap.max)} ms during the drain`);
+  }
+  await fetch(`${stack.server.url}/focus/drain?node=janus-${node}&on=false`, { method: 'POST' });
+  for (const page of [host, ...guests]) await page.context().close();
+});
