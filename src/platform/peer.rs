@@ -43,6 +43,8 @@ pub enum PeerEvent {
 pub struct SendQuality {
     pub max_bitrate_bps: u32,
     pub max_framerate: u32,
+    /// `scaleResolutionDownBy`: the preset's height over the capture's (≥ 1).
+    pub scale_down_by: f64,
 }
 
 /// Label of the ordered, reliable channel (control, keys, clicks).
@@ -267,6 +269,11 @@ impl Peer {
             "maxFramerate",
             &JsValue::from(quality.max_framerate),
         );
+        set(
+            &encoding,
+            "scaleResolutionDownBy",
+            &JsValue::from(quality.scale_down_by),
+        );
         init.set_send_encodings(&Array::of1(&encoding));
         let transceiver = self
             .pc
@@ -360,14 +367,22 @@ impl Peer {
         Ok(())
     }
 
-    /// Changes the encoder's bitrate ceiling on the fly.
-    pub async fn set_max_bitrate(&self, bps: u32) -> Result<(), JsError> {
+    /// Changes the encoder's bitrate ceiling and scale on the fly (no renegotiation).
+    pub async fn set_send(&self, quality: SendQuality) -> Result<(), JsError> {
         for sender in self.pc.get_senders().iter() {
             let sender: RtcRtpSender = sender.unchecked_into();
+            if sender.track().is_none() {
+                continue; // a controller's connection after the picture moved to the SFU
+            }
             let params: JsValue = sender.get_parameters().into();
             if let Ok(encodings) = Reflect::get(&params, &"encodings".into()) {
                 for e in Array::from(&encodings).iter() {
-                    set(&e, "maxBitrate", &JsValue::from(bps));
+                    set(&e, "maxBitrate", &JsValue::from(quality.max_bitrate_bps));
+                    set(
+                        &e,
+                        "scaleResolutionDownBy",
+                        &JsValue::from(quality.scale_down_by),
+                    );
                 }
             }
             JsFuture::from(sender.set_parameters_with_parameters(params.unchecked_ref()))

@@ -461,15 +461,11 @@ impl HostRuntime {
             let Some((capture, _)) = guard.as_ref() else {
                 return;
             };
-            let quality = SendQuality {
-                max_bitrate_bps: runtime
-                    .inner
-                    .view
-                    .quality
-                    .get_untracked()
-                    .max_bitrate(Role::Viewer),
-                max_framerate: 30,
-            };
+            let quality = send_quality(
+                runtime.inner.view.quality.get_untracked(),
+                Role::Viewer,
+                &capture.track,
+            );
             let generation = {
                 let mut p = runtime.inner.publication.borrow_mut();
                 p.generation += 1;
@@ -643,6 +639,8 @@ impl HostRuntime {
             .borrow_mut()
             .set_share(ShareState::Sharing);
         self.run(actions);
+        // The new capture may be taller or shorter than the last.
+        self.apply_quality();
     }
 
     /// The local preview's stream, if sharing.
@@ -668,23 +666,37 @@ impl HostRuntime {
         self.run(actions);
     }
 
+    /// The preset (bitrate and height) applies at once to every picture we send.
     pub fn set_quality(&self, quality: Quality) {
         self.inner.view.quality.set(quality);
-        if let Some(link) = self.inner.publication.borrow().link.as_ref() {
-            let link = link.peer();
-            let bps = quality.max_bitrate(Role::Viewer);
+        self.apply_quality();
+    }
+
+    /// Re-applies the preset to every sender (a new capture may have another height).
+    fn apply_quality(&self) {
+        let quality = self.inner.view.quality.get_untracked();
+        let capture = self.inner.capture.borrow();
+        let Some((capture, _)) = capture.as_ref() else {
+            return;
+        };
+        let publication = self.inner.publication.borrow();
+        let peers = self.inner.peers.borrow();
+        let links = publication
+            .link
+            .as_ref()
+            .map(|l| (l.peer(), Role::Viewer))
+            .into_iter()
+            .chain(
+                peers
+                    .values()
+                    .filter(|p| p.video.get())
+                    .map(|p| (p.link.peer(), p.role)),
+            );
+        for (link, role) in links {
+            let send = send_quality(quality, role, &capture.track);
             leptos::task::spawn_local(async move {
-                if let Err(err) = link.set_max_bitrate(bps).await {
-                    leptos::logging::warn!("cannot change the bitrate: {err}");
-                }
-            });
-        }
-        for peer in self.inner.peers.borrow().values().filter(|p| p.video.get()) {
-            let link = peer.link.peer();
-            let bps = quality.max_bitrate(peer.role);
-            leptos::task::spawn_local(async move {
-                if let Err(err) = link.set_max_bitrate(bps).await {
-                    leptos::logging::warn!("cannot change the bitrate: {err}");
+                if let Err(err) = link.set_send(send).await {
+                    leptos::logging::warn!("cannot change the picture's quality: {err}");
                 }
             });
         }
@@ -794,15 +806,11 @@ impl HostRuntime {
         let Some((capture, _)) = capture.as_ref() else {
             return;
         };
-        let quality = SendQuality {
-            max_bitrate_bps: self
-                .inner
-                .view
-                .quality
-                .get_untracked()
-                .max_bitrate(peer.role),
-            max_framerate: 30,
-        };
+        let quality = send_quality(
+            self.inner.view.quality.get_untracked(),
+            peer.role,
+            &capture.track,
+        );
         match peer
             .link
             .peer()
@@ -811,5 +819,15 @@ impl HostRuntime {
             Ok(()) => peer.sending.set(true),
             Err(err) => leptos::logging::error!("cannot send the screen: {err}"),
         }
+    }
+}
+
+/// What a picture for `role` is sent with under `quality`, for `track`'s height.
+fn send_quality(quality: Quality, role: Role, track: &web_sys::MediaStreamTrack) -> SendQuality {
+    let (_, _, height) = media::surface(track);
+    SendQuality {
+        max_bitrate_bps: quality.max_bitrate(role),
+        max_framerate: 30,
+        scale_down_by: quality.scale_down_by(height),
     }
 }

@@ -152,3 +152,23 @@ test('stopping the share pauses it for everyone; sharing again resumes without r
   assert.equal(await host.locator('[data-testid=participant-list] > li').count(), 2);
   await closeAll(host, viewer);
 });
+
+test('quality presets set the picture\'s height as well as its bitrate: Low really sends 720p', async () => {
+  const { host, links } = await startHost();
+  const viewer = await join(links.viewer);
+  await decodes(viewer);
+  const height = () => viewer.evaluate(() => document.querySelector('[data-testid=remote-video]').videoHeight);
+  const captured = await host.evaluate(() => document.querySelector('[data-testid=local-preview]').videoHeight);
+  assert.ok(captured > 720, `the fake screen is taller than 720 px (${captured})`);
+  // Medium (the default) sends the capture as it is, up to 1080 lines.
+  await viewer.waitForFunction((h) => document.querySelector('[data-testid=remote-video]').videoHeight === h, Math.min(captured, 1080), { timeout: 10_000 });
+  await host.getByTestId('quality').selectOption('low');
+  await viewer.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v.videoHeight > 0 && v.videoHeight <= 720;
+  }, null, { timeout: 10_000 });
+  assert.ok((await height()) >= 700, `Low is 720p, not less (${await height()})`);
+  await host.getByTestId('quality').selectOption('high');
+  await viewer.waitForFunction((h) => document.querySelector('[data-testid=remote-video]').videoHeight === h, Math.min(captured, 1080), { timeout: 10_000 });
+  await closeAll(host, viewer);
+});

@@ -47,6 +47,15 @@ impl Quality {
         }
     }
 
+    /// How much a capture `height` pixels tall is scaled down to fit the preset (`1.0`: sent as
+    /// captured; never scaled up). Unknown height (0): as captured.
+    pub fn scale_down_by(self, height: u32) -> f64 {
+        if height == 0 {
+            return 1.0;
+        }
+        (f64::from(height) / f64::from(self.max_height())).max(1.0)
+    }
+
     /// The preset's bitrate range in bits per second.
     pub fn bitrate_range(self) -> (u32, u32) {
         match self {
@@ -84,5 +93,16 @@ mod tests {
             assert!((lo..=hi).contains(&q.max_bitrate(Role::Viewer)));
         }
         assert_eq!(Quality::parse("ultra"), None);
+    }
+
+    #[test]
+    fn presets_scale_tall_captures_down_to_their_height() {
+        assert_eq!(Quality::Low.scale_down_by(1080), 1.5);
+        assert_eq!(Quality::Low.scale_down_by(2160), 3.0);
+        assert_eq!(Quality::Low.scale_down_by(720), 1.0);
+        assert_eq!(Quality::Low.scale_down_by(480), 1.0);
+        assert_eq!(Quality::Medium.scale_down_by(1080), 1.0);
+        assert_eq!(Quality::High.scale_down_by(1440), 1440.0 / 1080.0);
+        assert_eq!(Quality::Low.scale_down_by(0), 1.0);
     }
 }
