@@ -12,8 +12,11 @@ use crate::state::{AppState, SessionEntry};
 #[component]
 pub fn Landing() -> impl IntoView {
     let state = AppState::expect();
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    // Told before sharing: a browser that cannot encrypt media end to end cannot host.
+    let supported = platform::transform::TransformApi::supported();
+    let error =
+        RwSignal::new((!supported).then(|| platform::transform::UNSUPPORTED_SENTENCE.to_owned()));
+    let busy = RwSignal::new(!supported);
     let mode = RwSignal::new(StartMode::default());
 
     let open = move |entry: SessionEntry| state.enter(entry);

@@ -41,7 +41,11 @@ pub fn HostStage(
         .expect("a host's link is generated with a controller secret");
     let runtime = StoredValue::new_local(None::<HostRuntime>);
     let preview = NodeRef::<html::Video>::new();
-    let error = RwSignal::new(None::<String>);
+    // A host whose browser cannot encrypt media is told at once (nothing would be sent).
+    let error = RwSignal::new(
+        (!platform::transform::TransformApi::supported())
+            .then(|| platform::transform::UNSUPPORTED_SENTENCE.to_owned()),
+    );
     // Re-measures the preview's letterbox when its size changes.
     let bump = RwSignal::new(0u32);
 
@@ -276,7 +280,9 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
         let Some(config) = channel.config.get() else {
             return;
         };
-        if runtime.with_value(Option::is_none) {
+        // A browser that cannot decrypt gets no connection at all (fail closed); the page
+        // says why.
+        if runtime.with_value(Option::is_none) && platform::transform::TransformApi::supported() {
             let access = Access::start(&config, &link, Want::Ice);
             let rt = GuestRuntime::start(
                 me.clone(),
@@ -496,7 +502,9 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
         channel.signals.foreign_host.get()
             && matches!(phase(), GuestPhase::WaitingForHost | GuestPhase::NotLive)
     };
+    let supported = platform::transform::TransformApi::supported();
     let final_message = move || match phase() {
+        _ if !supported => Some(("error", platform::transform::UNSUPPORTED_SENTENCE)),
         _ if wrong_key() => Some(("error", "Can't decrypt — check the link.")),
         GuestPhase::Full => Some(("error", "This session is full — ask the host to make room.")),
         GuestPhase::NotLive => Some((
@@ -536,7 +544,7 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
             .into_any(),
             None => ().into_any(),
         }}
-        <Show when=move || !phase().is_final() && !wrong_key()>
+        <Show when=move || supported && !phase().is_final() && !wrong_key()>
             {if is_controller {
                 view! {
                     <ControllerBar

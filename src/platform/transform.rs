@@ -81,7 +81,16 @@ pub enum TransformApi {
     Unsupported,
 }
 
+/// What a person whose browser cannot transform encoded frames is told (host and guests alike).
+pub const UNSUPPORTED_SENTENCE: &str =
+    "This browser can't do end-to-end encryption; use Chrome or Edge 86+.";
+
 impl TransformApi {
+    /// Whether media can be end-to-end encrypted in this browser at all.
+    pub fn supported() -> bool {
+        Self::detect() != TransformApi::Unsupported
+    }
+
     /// The standard API where it exists, else the Chromium fallback.
     pub fn detect() -> TransformApi {
         let Ok(window) = window() else {

@@ -1,0 +1,52 @@
+// A browser that cannot transform encoded frames cannot encrypt media end to end: the host is
+// told before sharing (and cannot start), a guest is told instead of waiting on "Connecting…".
+// Simulated by hiding the transform APIs before the app loads.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, newPage, openApp, decoding } from './lib/harness.mjs';
+
+const stack = useStack();
+const SENTENCE = "This browser can't do end-to-end encryption; use Chrome or Edge 86+.";
+
+function hideTransforms() {
+  delete window.RTCRtpScriptTransform;
+  delete window.RTCRtpSender.prototype.createEncodedStreams;
+  delete window.RTCRtpReceiver.prototype.createEncodedStreams;
+}
+
+async function oldBrowserPage() {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(hideTransforms);
+  return page;
+}
+
+test('without encoded transforms the host is told before sharing and cannot start', async () => {
+  const page = await oldBrowserPage();
+  await openApp(page, stack.server.url);
+  assert.equal(await page.getByTestId('error-banner').textContent(), SENTENCE);
+  assert.ok(await page.getByTestId('start-session').isDisabled());
+  assert.ok(await page.getByTestId('start-test-pattern').isDisabled());
+  await page.context().close();
+});
+
+test('without encoded transforms a guest is told why there is no picture', async () => {
+  // A host in a capable browser, sharing.
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const link = await host.getByTestId('invite-viewer-link').inputValue();
+  // A capable guest decodes; the old browser's guest reads the sentence instead.
+  const able = await newPage(stack.browser);
+  await openApp(able, link);
+  await decoding(able);
+  const old = await oldBrowserPage();
+  await openApp(old, link);
+  await old.getByTestId('error-banner').waitFor({ timeout: 5_000 });
+  assert.equal(await old.getByTestId('error-banner').textContent(), SENTENCE);
+  // Nothing pretends to connect, and no connection was even tried.
+  assert.equal(await old.getByTestId('remote-video').count(), 0);
+  assert.equal(await old.getByText('Connecting to the host…').count(), 0);
+  assert.deepEqual(old.errors, []);
+  for (const p of [host, able, old]) await p.context().close();
+});
