@@ -23,10 +23,10 @@ import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, openApp, decoding } from '../tests/e2e/lib/harness.mjs';
+import { startServer, launchBrowser, newPage, openApp } from '../tests/e2e/lib/harness.mjs';
 import { recordPeers } from '../tests/e2e/lib/sfu.mjs';
 import {
-  recordPresentation, largestGap, presentedStream, firstFrameOfOtherStream, janusNode, killJanus, settled,
+  watcher, recordPresentation, largestGap, presentedStream, firstFrameOfOtherStream, janusNode, killJanus, settled,
   medianInterval,
 } from '../tests/e2e/lib/focus.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
@@ -68,25 +68,16 @@ async function host(mode) {
   return { page, link };
 }
 
-async function watcher(link) {
-  const page = await newPage(browser);
-  await page.addInitScript(recordPeers);
-  await page.addInitScript(recordPresentation);
-  await openApp(page, link);
-  await decoding(page, { timeout: 30_000 });
-  return page;
-}
-
 const sfuMode = (page) => page.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 20_000 });
 
 async function switchRun() {
   const h = await host('mode-auto');
   const early = [];
-  for (let i = 1; i < GUESTS; i += 1) early.push(await watcher(h.link));
+  for (let i = 1; i < GUESTS; i += 1) early.push(await watcher(browser, h.link));
   await Promise.all(early.map((page) => settled(page)));
   const p2p = await Promise.all(early.map(presentedStream));
   const since = Date.now();
-  const third = await watcher(h.link);
+  const third = await watcher(browser, h.link);
   const guests = [...early, third];
   await Promise.all(guests.map(sfuMode));
   await Promise.all(early.map((page, i) => firstFrameOfOtherStream(page, p2p[i], since, 10_000)));
@@ -107,7 +98,7 @@ async function failoverRun() {
   const h = await host('mode-sfu');
   await sfuMode(h.page);
   const guests = [];
-  for (let i = 0; i < GUESTS; i += 1) guests.push(await watcher(h.link));
+  for (let i = 0; i < GUESTS; i += 1) guests.push(await watcher(browser, h.link));
   const node = await janusNode(guests[0]);
   if (node !== 0 && node !== 1) throw new Error(`guests use no known Janus node (${node})`);
   await Promise.all(guests.map((page) => settled(page)));

@@ -10,9 +10,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, openApp, decoding, freePort, pictureSource } from './lib/harness.mjs';
-import { hostSfu, recordPeers, MEDIA_IP, grantFor } from './lib/sfu.mjs';
-import { recordPresentation, presentedStream, janusNode, settled, firstFrameOfOtherStream } from './lib/focus.mjs';
+import { startServer, launchBrowser, freePort, pictureSource } from './lib/harness.mjs';
+import { hostSfu, MEDIA_IP, grantFor } from './lib/sfu.mjs';
+import { watcher, recordPresentation, presentedStream, janusNode, settled, firstFrameOfOtherStream } from './lib/focus.mjs';
 
 const serverBin = process.env.PAIRUX_SERVER_BIN ?? 'target/native/pairux-server';
 const pgScript = path.resolve('deploy/postgres/pg.sh');
@@ -76,20 +76,11 @@ after(async () => {
   if (s.runDir) rmSync(s.runDir, { recursive: true, force: true });
 });
 
-async function watcher(link) {
-  const page = await newPage(s.browser);
-  await page.addInitScript(recordPeers);
-  await page.addInitScript(recordPresentation);
-  await openApp(page, link);
-  await decoding(page, { timeout: 30_000 });
-  return page;
-}
-
 test('two focus processes on one PostgreSQL: the deciding one killed, the other upgrades the session; a restarted focus moves nobody', async () => {
   const stack = { browser: s.browser, server: s.server };
   const host = await hostSfu(stack, 'mode-auto', [recordPresentation]);
   const link = await host.getByTestId('invite-viewer-link').inputValue();
-  const viewer = await watcher(link);
+  const viewer = await watcher(s.browser, link);
   assert.equal(await pictureSource(viewer, host), 'p2p');
   assert.equal(await viewer.getByTestId('session-mode').textContent(), 'p2p');
 
@@ -110,7 +101,7 @@ test('two focus processes on one PostgreSQL: the deciding one killed, the other 
   // The third participant: the survivor moves the session; everyone follows.
   const p2p = await presentedStream(viewer);
   const since = Date.now();
-  const third = await watcher(link);
+  const third = await watcher(s.browser, link);
   for (const page of [host, viewer, third]) {
     await page.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 20_000 });
   }

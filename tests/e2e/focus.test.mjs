@@ -7,29 +7,19 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { myId, newPage, openApp, decoding, pictureSource } from './lib/harness.mjs';
-import { stackWith, hostSfu, recordPeers } from './lib/sfu.mjs';
+import { myId, pictureSource } from './lib/harness.mjs';
+import { stackWith, hostSfu } from './lib/sfu.mjs';
 import {
-  recordPresentation, largestGap, presentedStream, firstFrameOfOtherStream, janusNode, killJanus, settled,
+  watcher, recordPresentation, largestGap, presentedStream, firstFrameOfOtherStream, janusNode, killJanus, settled,
 } from './lib/focus.mjs';
 
 const stack = stackWith(['--sfu-nodes', '2', '--sfu-threshold', '3', '--turn']);
-
-/** A guest whose page records what its screen presents. */
-async function watcher(link) {
-  const page = await newPage(stack.browser);
-  await page.addInitScript(recordPeers);
-  await page.addInitScript(recordPresentation);
-  await openApp(page, link);
-  await decoding(page, { timeout: 30_000 });
-  return page;
-}
 
 test('Auto: the session moves from P2P to an SFU at the threshold and no guest sees a frozen picture', async () => {
   const host = await hostSfu(stack, 'mode-auto', [recordPresentation]);
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
-  const viewer = await watcher(viewerLink);
+  const viewer = await watcher(stack.browser, viewerLink);
   // Two participants: peer to peer, measured (the picture's DTLS peer is the host page) and
   // shown.
   assert.equal(await pictureSource(viewer, host), 'p2p');
@@ -40,7 +30,7 @@ test('Auto: the session moves from P2P to an SFU at the threshold and no guest s
   assert.ok(p2pStream, 'the viewer presents the P2P picture');
   const since = Date.now();
   // The third participant reaches the threshold: the focus moves the session.
-  const controller = await watcher(controllerLink);
+  const controller = await watcher(stack.browser, controllerLink);
   for (const page of [viewer, controller, host]) {
     await page.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 20_000 });
   }
@@ -66,7 +56,7 @@ test('Auto: the session moves from P2P to an SFU at the threshold and no guest s
     2,
   );
   // A newcomer after the move is served by the SFU from the start.
-  const late = await watcher(viewerLink);
+  const late = await watcher(stack.browser, viewerLink);
   assert.equal(await late.getByTestId('session-mode').textContent(), 'sfu');
   for (const page of [host, viewer, controller, late]) await page.context().close();
 });
@@ -75,7 +65,7 @@ test('Failover: kill -9 of the session\'s Janus → the host republishes on the 
   const host = await hostSfu(stack, 'mode-sfu', [recordPresentation]);
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
-  const guests = await Promise.all([watcher(viewerLink), watcher(viewerLink), watcher(controllerLink)]);
+  const guests = await Promise.all([watcher(stack.browser, viewerLink), watcher(stack.browser, viewerLink), watcher(stack.browser, controllerLink)]);
   for (const page of guests) {
     assert.equal(await pictureSource(page, host), 'sfu');
     assert.equal(await page.getByTestId('session-mode').textContent(), 'sfu');
@@ -101,7 +91,7 @@ test('Failover: kill -9 of the session\'s Janus → the host republishes on the 
 test('Drain: the session\'s node is drained → everyone moves to the other node make-before-break, without a frozen picture', async () => {
   const host = await hostSfu(stack, 'mode-sfu', [recordPresentation]);
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
-  const guests = await Promise.all([watcher(viewerLink), watcher(viewerLink)]);
+  const guests = await Promise.all([watcher(stack.browser, viewerLink), watcher(stack.browser, viewerLink)]);
   const node = await janusNode(guests[0]);
   await Promise.all(guests.map((page) => settled(page)));
   const before = await Promise.all(guests.map(presentedStream));

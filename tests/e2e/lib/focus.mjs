@@ -3,6 +3,18 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { newPage, openApp, decoding } from './harness.mjs';
+import { recordPeers } from './sfu.mjs';
+
+/** A guest page (in `browser`) that records what its screen presents, once it decodes. */
+export async function watcher(browser, link) {
+  const page = await newPage(browser);
+  await page.addInitScript(recordPeers);
+  await page.addInitScript(recordPresentation);
+  await openApp(page, link);
+  await decoding(page, { timeout: 30_000 });
+  return page;
+}
 
 /**
  * Init script: logs every frame presented by the page's `remote-video` element
