@@ -1,7 +1,7 @@
 //! The Session Focus's decision logic against simulated nodes, sessions and clocks: placement
 //! by region and corrected stress, the overload limit, rampup, drain, failover, a focus
-//! restored from the database, the Auto upgrade, two focus processes racing on a shared store,
-//! and random event sequences checked against invariants.
+//! restored from the database, the Auto upgrade, closing and reopening, two focus processes
+//! racing on a shared store, and random event sequences checked against invariants.
 
 use std::collections::BTreeMap;
 
@@ -50,8 +50,14 @@ fn open_sfu(f: &mut Focus, now: u64, s: u32, region: &str) -> Decision {
 fn default_config_is_the_documented_one() {
     let c = FocusConfig::default();
     assert_eq!(
-        (c.threshold, c.stress_limit, c.misses_down, c.rampup_ms),
-        (10, 0.8, 2, 20_000)
+        (
+            c.threshold,
+            c.stress_limit,
+            c.misses_down,
+            c.rampup_ms,
+            c.closed_keep_ms
+        ),
+        (10, 0.8, 2, 20_000, 86_400_000)
     );
 }
 
@@ -467,12 +473,135 @@ fn an_auto_session_over_the_threshold_without_nodes_stays_p2p_until_one_comes_up
 }
 
 #[test]
+fn a_closed_session_leaves_its_node_and_a_reopened_one_continues_its_seq() {
+    let mut f = focus_up(&[("a", "eu", 10)]);
+    let one = open_sfu(&mut f, T0, 1, "eu");
+    assert_eq!((one.seq, one.node.as_deref()), (1, Some("a")));
+    assert!(f.participants(T0, &sid(1), 2).is_none());
+    // An Auto session upgraded at the threshold: seq 2 on a.
+    f.open(T0, sid(2), StartMode::Auto, Some("eu".into()))
+        .unwrap();
+    let up = f.participants(T0, &sid(2), 10).unwrap();
+    assert_eq!((up.seq, up.reason), (2, Reason::Threshold));
+    assert_eq!(f.assigned("a"), Some(12));
+
+    // Closing: its weight leaves the node (its rampup addition too, once the window passes).
+    let t1 = T0 + 60_000;
+    f.close(t1, &sid(2));
+    assert_eq!(f.decision(&sid(2)), None);
+    assert_eq!(f.mode(&sid(2)), None);
+    assert_eq!(f.closed_seq(&sid(2)), Some(2));
+    assert_eq!(f.sessions_on("a"), vec![sid(1)]);
+    assert_eq!(f.assigned("a"), Some(2));
+    assert_eq!(f.stress(t1, "a"), Some(0.2));
+    assert_eq!(f.participants(t1, &sid(2), 30), None);
+    assert!(f.tick(t1).is_empty());
+    // Idempotent; unknown ids change nothing.
+    f.close(t1 + 1, &sid(2));
+    f.close(t1 + 1, &sid(9));
+    assert_eq!(f.closed_seq(&sid(2)), Some(2));
+    assert_eq!(f.closed_seq(&sid(9)), None);
+    assert_eq!(f.assigned("a"), Some(2));
+    assert_eq!(f.sessions().collect::<Vec<_>>(), vec![sid(1)]);
+
+    // A decision from before the close (another process's, late) does not bring it back.
+    f.adopt(up.clone(), StartMode::Auto, None);
+    assert_eq!(f.decision(&sid(2)), None);
+
+    // Reopened, in another mode: the first decision continues the seq.
+    let again = f
+        .open(t1 + 2, sid(2), StartMode::Sfu, Some("eu".into()))
+        .unwrap();
+    assert_eq!(
+        (
+            again.seq,
+            again.topology,
+            again.reason,
+            again.node.as_deref()
+        ),
+        (3, Topology::Sfu, Reason::Start, Some("a"))
+    );
+    assert_eq!(f.mode(&sid(2)), Some(StartMode::Sfu));
+    assert_eq!(f.closed_seq(&sid(2)), None);
+    // Through want_sfu as well, and again after a second close.
+    f.close(t1 + 3, &sid(1));
+    let back = f.want_sfu(t1 + 4, sid(1), None).unwrap();
+    assert_eq!((back.seq, back.reason), (2, Reason::Requested));
+    f.close(t1 + 5, &sid(1));
+    let p2p = f.open(t1 + 6, sid(1), StartMode::Auto, None).unwrap();
+    assert_eq!((p2p.seq, p2p.topology), (3, Topology::P2p));
+}
+
+#[test]
+fn a_session_closed_elsewhere_continues_after_the_stored_seq() {
+    let mut f = Focus::new(FocusConfig {
+        closed_keep_ms: 1_000,
+        ..FocusConfig::default()
+    });
+    f.add_node(spec("a", "eu", 10));
+    f.probe(T0, "a", true);
+    // Unknown here (a restarted process), closed at seq 7 by another.
+    f.closed_elsewhere(T0, &sid(1), 7);
+    assert_eq!(f.closed_seq(&sid(1)), Some(7));
+    let stale = Decision {
+        session: sid(1),
+        seq: 7,
+        topology: Topology::Sfu,
+        node: Some("a".into()),
+        reason: Reason::Drain,
+        at: T0 - 5,
+    };
+    f.adopt(stale.clone(), StartMode::Sfu, None);
+    assert_eq!(f.decision(&sid(1)), None);
+    let reopened = f.open(T0 + 1, sid(1), StartMode::Auto, None).unwrap();
+    assert_eq!(reopened.seq, 8);
+    // Upgraded here (seq 9), then closed elsewhere at that seq: forgotten, continues at 10.
+    assert_eq!(f.participants(T0 + 1, &sid(1), 10).unwrap().seq, 9);
+    assert_eq!(f.sessions_on("a"), vec![sid(1)]);
+    f.closed_elsewhere(T0 + 2, &sid(1), 9);
+    assert!(f.sessions_on("a").is_empty());
+    assert_eq!(f.assigned("a"), Some(0));
+    // Another process reopened it: its decision (seq 10) is adopted.
+    let other = Decision {
+        seq: 10,
+        at: T0 + 3,
+        ..stale
+    };
+    f.adopt(other.clone(), StartMode::Sfu, None);
+    assert_eq!(f.decision(&sid(1)), Some(&other));
+    assert_eq!(f.sessions_on("a"), vec![sid(1)]);
+    // A close at an older seq than ours is ignored (it was reopened since).
+    f.closed_elsewhere(T0 + 4, &sid(1), 9);
+    assert_eq!(f.decision(&sid(1)), Some(&other));
+    // `forget` goes back to a stored state, even an older one (an uncommitted decision of ours).
+    f.forget(&sid(1));
+    assert_eq!((f.decision(&sid(1)), f.closed_seq(&sid(1))), (None, None));
+    assert!(f.sessions_on("a").is_empty());
+    f.adopt(other.clone(), StartMode::Sfu, None);
+    assert_eq!(f.decision(&sid(1)), Some(&other));
+    // Closed sessions are forgotten after closed_keep_ms.
+    f.close(T0 + 5, &sid(1));
+    f.closed_elsewhere(T0 + 5, &sid(2), 3);
+    assert!(f.tick(T0 + 1_004).is_empty());
+    assert_eq!(f.closed_seq(&sid(1)), Some(10));
+    assert!(f.tick(T0 + 1_005).is_empty());
+    assert_eq!((f.closed_seq(&sid(1)), f.closed_seq(&sid(2))), (None, None));
+    assert_eq!(
+        f.open(T0 + 1_006, sid(2), StartMode::P2p, None)
+            .unwrap()
+            .seq,
+        1
+    );
+}
+
+#[test]
 fn bad_input_is_ignored_without_panicking() {
     let mut f = Focus::new(FocusConfig {
         threshold: 0,
         stress_limit: f64::NAN,
         misses_down: 0,
         rampup_ms: u64::MAX,
+        closed_keep_ms: u64::MAX,
     });
     assert!(f.probe(T0, "nope", false).is_empty());
     assert!(f.drain(T0, "nope", true).is_empty());
@@ -481,8 +610,9 @@ fn bad_input_is_ignored_without_panicking() {
     assert!(!f.is_draining("nope"));
     assert!(f.sessions_on("nope").is_empty());
     assert_eq!(f.participants(T0, &sid(1), 5), None);
-    f.close(&sid(1));
+    f.close(T0, &sid(1));
     assert_eq!(f.decision(&sid(1)), None);
+    assert_eq!(f.closed_seq(&sid(1)), None);
     f.add_node(spec("zero", "eu", 0));
     f.probe(T0, "zero", true);
     f.report_load(T0, "zero", u32::MAX);
@@ -495,7 +625,7 @@ fn bad_input_is_ignored_without_panicking() {
     f.participants(T0, &sid(3), 0);
     // misses_down 0 acts as 1 (threshold 0 upgraded session 3 on its first count).
     assert_eq!(f.probe(T0, "zero", false).len(), 2);
-    f.close(&sid(2));
+    f.close(T0, &sid(2));
     assert!(f.sessions_on("zero").is_empty());
     assert_eq!(f.assigned("zero"), Some(0));
     assert!(f.tick(u64::MAX).is_empty());
@@ -822,8 +952,8 @@ proptest! {
                 Op::Drain(n, on) => f.drain(now, NODES[*n].0, *on),
                 Op::Tick => f.tick(now),
                 Op::Close(s) => {
-                    f.close(&sid(*s));
-                    seqs.remove(s);
+                    f.close(now, &sid(*s));
+                    // Its seq carries on if it is opened again.
                     modes.remove(s);
                     counts.remove(s);
                     Vec::new()
@@ -854,7 +984,10 @@ proptest! {
                     ),
                     (Topology::P2p, node) => {
                         prop_assert_eq!(node, &None);
-                        prop_assert_eq!(d.seq, 1, "nothing moves back to P2P");
+                        prop_assert_eq!(
+                            d.reason, Reason::Start,
+                            "nothing moves back to P2P (only an opening decision is P2P)"
+                        );
                     }
                 }
                 if modes.get(&s) == Some(&StartMode::P2p) {

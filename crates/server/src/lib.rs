@@ -447,6 +447,7 @@ async fn start_focus(
             .iter()
             .map(|n| (n.id(), n.health_watch()))
             .collect(),
+        idle: f.idle,
     })
     .await?;
     Ok(Focused {

@@ -26,6 +26,12 @@
 //!
 //! Every decision increments its session's `seq` by one. Several focus processes sharing a
 //! store commit decisions with compare-and-set on `seq` and [`Focus::adopt`] the winner's.
+//!
+//! **Closing**: [`Focus::close`] forgets a session (its load leaves its node) but remembers its
+//! last `seq` for `closed_keep_ms` — a session opened again continues after it, never at 1
+//! again (clients act only on a larger `seq`). A session closed by another process or before a
+//! restart is told with [`Focus::closed_elsewhere`] (the server's store keeps the last `seq`
+//! for longer than the brain does).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -45,6 +51,8 @@ pub struct FocusConfig {
     pub misses_down: u32,
     /// How long participants we added to a node count on top of its (lagging) Janus report.
     pub rampup_ms: u64,
+    /// How long a closed session's last `seq` is remembered (a reopen continues after it).
+    pub closed_keep_ms: u64,
 }
 
 impl Default for FocusConfig {
@@ -54,6 +62,7 @@ impl Default for FocusConfig {
             stress_limit: 0.8,
             misses_down: 2,
             rampup_ms: 20_000,
+            closed_keep_ms: 24 * 3600 * 1000,
         }
     }
 }
@@ -191,6 +200,13 @@ impl Session {
     }
 }
 
+/// What is kept of a closed session: its last `seq`, and when it closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Closed {
+    seq: u64,
+    at: u64,
+}
+
 /// The decision logic of the Session Focus for all sessions and nodes of one focus process.
 #[derive(Debug, Clone)]
 pub struct Focus {
@@ -200,6 +216,10 @@ pub struct Focus {
     /// Sessions with something to place once a node can take them: SFU topology waiting with
     /// node `None`, or Auto sessions at the threshold still P2P. Kept so `tick` stays cheap.
     waiting: BTreeSet<Key>,
+    /// Closed sessions' last seq (a reopen continues after it), forgotten `closed_keep_ms`
+    /// after closing; `closed_order` holds (closed at, id) in the order they were recorded.
+    closed: BTreeMap<Key, Closed>,
+    closed_order: VecDeque<(u64, Key)>,
 }
 
 impl Focus {
@@ -209,6 +229,8 @@ impl Focus {
             nodes: BTreeMap::new(),
             sessions: BTreeMap::new(),
             waiting: BTreeSet::new(),
+            closed: BTreeMap::new(),
+            closed_order: VecDeque::new(),
         }
     }
 
@@ -286,9 +308,10 @@ impl Focus {
         }
     }
 
-    /// A session's start mode becomes known (first time: its first decision, seq 1: P2p for
-    /// Auto/P2p, Sfu + least-stressed node for Sfu with reason Start; node None when no node is
-    /// up). Again for a known session: None (the first mode wins).
+    /// A session's start mode becomes known (first time: its first decision, seq 1 — or the
+    /// closed session's last seq + 1 —: P2p for Auto/P2p, Sfu + least-stressed node for Sfu with
+    /// reason Start; node None when no node is up). Again for a known session: None (the first
+    /// mode wins).
     pub fn open(
         &mut self,
         now: u64,
@@ -308,7 +331,7 @@ impl Focus {
     }
 
     /// A participant asks for an SFU room: a session without a mode is opened in Sfu mode
-    /// (reason Requested); a session in SFU topology waiting with node None is retried (a
+    /// (reason Requested; seq as for `open`); a session in SFU topology waiting with node None is retried (a
     /// decision only if a node can take it now); otherwise None.
     pub fn want_sfu(
         &mut self,
@@ -386,9 +409,16 @@ impl Focus {
     /// process's newer decision) without making a new one; ignored unless newer (seq) than
     /// ours — or of the same seq but different: ours then lost the store's compare-and-set and
     /// the stored one replaces it. Pass committed decisions only. `mode` and `region` are used
-    /// for a session we did not know (the first mode wins).
+    /// for a session we did not know (the first mode wins). For a closed session only a
+    /// decision after its last seq counts (another process reopened it).
     pub fn adopt(&mut self, decision: Decision, mode: StartMode, region: Option<String>) {
         let key = *decision.session.as_bytes();
+        if let Some(closed) = self.closed.get(&key) {
+            if decision.seq <= closed.seq {
+                return;
+            }
+            self.closed.remove(&key);
+        }
         match self.sessions.get_mut(&key) {
             Some(s) => {
                 if decision.seq < s.decision.seq || decision == s.decision {
@@ -421,13 +451,62 @@ impl Focus {
         self.refresh_waiting(key);
     }
 
-    /// The session ended: forget it (its load leaves its node). A later `open` of the same id
-    /// starts again at seq 1.
-    pub fn close(&mut self, session: &SessionId) {
+    /// The session ended: forget it (its load leaves its node) but remember its last seq for
+    /// `closed_keep_ms`, so that a later `open`/`want_sfu`/`adopt` of the same id continues
+    /// after it. Closing again, or an unknown id, changes nothing.
+    pub fn close(&mut self, now: u64, session: &SessionId) {
+        let Some(seq) = self
+            .sessions
+            .get(session.as_bytes())
+            .map(|s| s.decision.seq)
+        else {
+            return;
+        };
+        self.closed_elsewhere(now, session, seq);
+    }
+
+    /// The session was closed by another focus process, or before this one started, with
+    /// `last_seq` as its last decision: forgotten like [`Focus::close`] (known or not), and its
+    /// next decision has a larger seq than both `last_seq` and ours. Ignored when we hold a
+    /// decision after `last_seq` (it was reopened since).
+    pub fn closed_elsewhere(&mut self, now: u64, session: &SessionId, last_seq: u64) {
+        let key = *session.as_bytes();
+        let ours = self.sessions.get(&key).map(|s| s.decision.seq);
+        if ours.is_some_and(|seq| seq > last_seq) {
+            return;
+        }
+        self.prune(now);
+        self.detach(key);
+        self.sessions.remove(&key);
+        self.waiting.remove(&key);
+        let seq = ours.unwrap_or(0).max(last_seq);
+        let before = self.closed.get(&key).map_or(0, |c| c.seq);
+        if seq == 0 || seq <= before {
+            return;
+        }
+        self.closed.insert(key, Closed { seq, at: now });
+        self.closed_order.push_back((now, key));
+    }
+
+    /// Drops everything about a session, its closed seq included: for a process going back to
+    /// the store's state of it (adopted next), e.g. after a decision of its own that it did not
+    /// commit. Not a close: a later `open` starts at seq 1 unless the store's state is adopted.
+    pub fn forget(&mut self, session: &SessionId) {
         let key = *session.as_bytes();
         self.detach(key);
         self.sessions.remove(&key);
         self.waiting.remove(&key);
+        self.closed.remove(&key);
+    }
+
+    /// The last seq of a closed session still remembered (None: open, unknown or forgotten).
+    pub fn closed_seq(&self, session: &SessionId) -> Option<u64> {
+        self.closed.get(session.as_bytes()).map(|c| c.seq)
+    }
+
+    /// Ids of the sessions known (open), in id byte order.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.sessions.keys().map(|k| SessionId::from_bytes(*k))
     }
 
     /// The decision in force for a session.
@@ -502,15 +581,27 @@ impl Focus {
         best.map(|(_, _, id)| id.to_owned())
     }
 
-    /// Forgets rampup entries that are out of the window at `now` (keeps `choose` cheap).
+    /// Forgets rampup entries that are out of the window at `now` (keeps `choose` cheap), and
+    /// closed sessions kept for `closed_keep_ms`.
     fn prune(&mut self, now: u64) {
         let rampup = self.cfg.rampup_ms;
         for n in self.nodes.values_mut() {
             n.prune(now, rampup);
         }
+        let keep = self.cfg.closed_keep_ms;
+        while let Some(&(at, key)) = self.closed_order.front() {
+            if at.saturating_add(keep) > now {
+                break;
+            }
+            self.closed_order.pop_front();
+            // A later record of the same id (closed again after a reopen) is its own entry.
+            if self.closed.get(&key).is_some_and(|c| c.at == at) {
+                self.closed.remove(&key);
+            }
+        }
     }
 
-    /// A new session's first decision (seq 1).
+    /// A new session's first decision: seq 1, or after the seq it closed with.
     #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
@@ -523,9 +614,10 @@ impl Focus {
         reason: Reason,
     ) -> Decision {
         let key = *session.as_bytes();
+        let seq = self.closed.remove(&key).map_or(1, |c| c.seq + 1);
         let decision = Decision {
             session,
-            seq: 1,
+            seq,
             topology,
             node,
             reason,

@@ -23,6 +23,13 @@
 //! from its broadcasts (and from the store on every access request). A process that becomes
 //! leader rebuilds its brain from the store, as a restarted one does: nodes Unknown until
 //! probed, nobody moved until a probe says Down.
+//!
+//! Idle sessions: once the focus has left a session's channel (presence empty for
+//! `--focus-empty-leave-secs`, 60 s) — or never watches it (P2P mode) — and no access request
+//! for it came for `--focus-idle-secs` (10 min), the leader closes it: in the store (its row
+//! stays with its seq, compare-and-set), in its brain (which keeps the seq, so a reopen
+//! continues it), and on the nodes (rooms destroyed, tokens removed, best effort). Standbys
+//! learn closures from the store; a later access request reopens the session at seq + 1.
 
 pub mod health;
 pub mod http;
@@ -33,7 +40,7 @@ pub mod rooms;
 pub mod standalone;
 pub mod store;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -50,8 +57,8 @@ use self::nodes::NodeEntry;
 use self::realtime::{ChannelEvent, RealtimeHandle};
 use self::store::{SessionRow, Store, StoreError};
 
-/// A watched channel is left after its presence stayed empty this long.
-const EMPTY_LEAVE: Duration = Duration::from_secs(60);
+/// Longest time between two looks for idle sessions.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// How often the leader runs `tick` and a standby tries to lead.
 const TICK_EVERY: Duration = Duration::from_millis(500);
 
@@ -85,6 +92,40 @@ pub struct FocusArgs {
     /// Participants one SFU node is sized for (stress 1.0).
     #[arg(long, default_value_t = 100, hide = true)]
     pub sfu_capacity: u32,
+    #[command(flatten)]
+    pub idle: IdleArgs,
+}
+
+/// When the focus forgets a session (hidden flags: tests shorten them).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct IdleArgs {
+    /// A watched session channel is left once its presence stayed empty this long (seconds).
+    #[arg(long, default_value_t = 60, hide = true)]
+    pub focus_empty_leave_secs: u64,
+    /// A session whose channel was left (or a P2P one) is closed once no access request came
+    /// for it this long (seconds): rooms destroyed, tokens removed, its seq kept.
+    #[arg(long, default_value_t = 600, hide = true)]
+    pub focus_idle_secs: u64,
+}
+
+impl Default for IdleArgs {
+    fn default() -> Self {
+        IdleArgs {
+            focus_empty_leave_secs: 60,
+            focus_idle_secs: 600,
+        }
+    }
+}
+
+impl IdleArgs {
+    fn empty_leave(&self) -> Duration {
+        Duration::from_secs(self.focus_empty_leave_secs)
+    }
+
+    /// How often the store is asked for idle sessions.
+    fn sweep_every(&self) -> Duration {
+        (Duration::from_secs(self.focus_idle_secs) / 4).clamp(TICK_EVERY, SWEEP_EVERY)
+    }
 }
 
 /// Where the focus runs.
@@ -136,6 +177,8 @@ pub struct FocusCounters {
     pub probe_failures: AtomicU64,
     pub store_errors: AtomicU64,
     pub foreign_focus_messages: AtomicU64,
+    /// Idle sessions this process closed.
+    pub closed: AtomicU64,
 }
 
 struct Core {
@@ -143,6 +186,25 @@ struct Core {
     regions: HashMap<SessionId, Option<String>>,
     /// Watched channels: presence count and since when it is empty.
     watched: HashMap<SessionId, Watched>,
+    /// Channels left after their presence stayed empty (until watched again or closed).
+    left: HashSet<SessionId>,
+}
+
+impl Core {
+    /// Takes the stored state of a session: a closed row closes it here (its seq kept), an
+    /// open one is adopted (when newer, see `Focus::adopt`).
+    fn learn(&mut self, row: SessionRow) {
+        let session = row.decision.session;
+        if row.closed_at.is_some() {
+            self.brain
+                .closed_elsewhere(now_ms(), &session, row.decision.seq);
+            self.regions.remove(&session);
+            self.left.remove(&session);
+        } else {
+            self.regions.insert(session, row.region.clone());
+            self.brain.adopt(row.decision, row.mode, row.region);
+        }
+    }
 }
 
 struct Watched {
@@ -161,6 +223,7 @@ pub struct FocusService {
     leader: AtomicBool,
     pub counters: FocusCounters,
     rooms: rooms::RoomLocks,
+    idle: IdleArgs,
     me: std::sync::Weak<FocusService>,
 }
 
@@ -178,6 +241,7 @@ pub struct FocusSetup {
         String,
         tokio::sync::watch::Receiver<crate::supervise::Health>,
     )>,
+    pub idle: IdleArgs,
 }
 
 /// Unix milliseconds.
@@ -206,6 +270,7 @@ impl FocusService {
                 brain: Focus::new(cfg),
                 regions: HashMap::new(),
                 watched: HashMap::new(),
+                left: HashSet::new(),
             }),
             cfg,
             key: setup.key,
@@ -215,6 +280,7 @@ impl FocusService {
             leader: AtomicBool::new(leader),
             counters: FocusCounters::default(),
             rooms: rooms::RoomLocks::default(),
+            idle: setup.idle,
             me: me.clone(),
         });
         focus.rebuild().await?;
@@ -281,8 +347,9 @@ impl FocusService {
             .map(|d| self.key.sign(d))
     }
 
-    /// A fresh brain with the registry's nodes and every stored session adopted (a start, or a
-    /// standby taking the lead); channels of sessions that may move are (re)joined.
+    /// A fresh brain with the registry's nodes and every open stored session adopted (a start,
+    /// or a standby taking the lead); channels of sessions that may move are (re)joined. Closed
+    /// sessions are learnt from the store when asked for again.
     async fn rebuild(&self) -> Result<(), StoreError> {
         let rows = self.store.sessions().await?;
         let mut brain = Focus::new(self.cfg);
@@ -346,6 +413,7 @@ impl FocusService {
         if core.watched.contains_key(&session) {
             return;
         }
+        core.left.remove(&session);
         core.watched.insert(
             session,
             Watched {
@@ -357,17 +425,18 @@ impl FocusService {
         self.realtime.watch(&session.topic());
     }
 
-    /// Adopts the stored decision when it is newer than ours (another focus made it).
+    /// Adopts the stored decision when it is newer than ours (another focus made it), and
+    /// learns that the session was closed (its seq continues). With the memory store (this
+    /// process only) the store is read for sessions the brain does not know (closed ones).
     async fn refresh(&self, session: &SessionId) -> Result<(), StoreError> {
-        if !self.store.is_shared() {
+        if !self.store.is_shared() && self.core().brain.decision(session).is_some() {
             return Ok(());
         }
         if let Some(row) = self.store.session(session).await? {
             let mut core = self.core();
             let ours = core.brain.decision(session).map(|d| d.seq);
-            if ours.is_none_or(|seq| seq < row.decision.seq) {
-                core.regions.insert(*session, row.region.clone());
-                core.brain.adopt(row.decision, row.mode, row.region);
+            if row.closed_at.is_some() || ours.is_none_or(|seq| seq < row.decision.seq) {
+                core.learn(row);
             }
         }
         Ok(())
@@ -468,6 +537,7 @@ impl FocusService {
             decision: decision.clone(),
             mode,
             region,
+            closed_at: None,
         };
         if self.store.commit(&row).await? {
             self.counters.decisions.fetch_add(1, Ordering::Relaxed);
@@ -496,10 +566,8 @@ impl FocusService {
         self.counters.lost_races.fetch_add(1, Ordering::Relaxed);
         if let Some(winner) = self.store.session(&session).await? {
             let mut core = self.core();
-            core.brain.close(&session);
-            core.regions.insert(session, winner.region.clone());
-            core.brain
-                .adopt(winner.decision, winner.mode, winner.region);
+            core.brain.forget(&session);
+            core.learn(winner);
         }
         Ok(())
     }
@@ -526,9 +594,9 @@ impl FocusService {
         for d in decisions {
             let stored = self.store.session(&d.session).await;
             let mut core = self.core();
-            core.brain.close(&d.session);
+            core.brain.forget(&d.session);
             if let Ok(Some(row)) = stored {
-                core.brain.adopt(row.decision, row.mode, row.region);
+                core.learn(row);
             }
         }
     }
@@ -608,6 +676,7 @@ impl FocusService {
             "leader": self.is_leader(),
             "threshold": self.cfg.threshold,
             "watched": core.watched.len(),
+            "sessions": core.brain.sessions().count(),
             "nodes": nodes,
             "counters": {
                 "decisions": c.decisions.load(Ordering::Relaxed),
@@ -616,6 +685,7 @@ impl FocusService {
                 "probeFailures": c.probe_failures.load(Ordering::Relaxed),
                 "storeErrors": c.store_errors.load(Ordering::Relaxed),
                 "foreignFocusMessages": c.foreign_focus_messages.load(Ordering::Relaxed),
+                "closed": c.closed.load(Ordering::Relaxed),
             }
         })
     }
@@ -712,16 +782,18 @@ impl FocusService {
             }
         }
         // Channels whose presence stayed empty are left.
+        let empty_leave = self.idle.empty_leave();
         let gone: Vec<SessionId> = {
             let mut core = self.core();
             let gone: Vec<SessionId> = core
                 .watched
                 .iter()
-                .filter(|(_, w)| w.empty_since.is_some_and(|t| t.elapsed() >= EMPTY_LEAVE))
+                .filter(|(_, w)| w.empty_since.is_some_and(|t| t.elapsed() >= empty_leave))
                 .map(|(s, _)| *s)
                 .collect();
             for s in &gone {
                 core.watched.remove(s);
+                core.left.insert(*s);
             }
             gone
         };
@@ -732,6 +804,109 @@ impl FocusService {
             let decisions = self.core().brain.tick(now_ms());
             self.commit_all(decisions).await;
         }
+    }
+}
+
+impl FocusService {
+    /// Idle sessions. The leader closes the open sessions without an access request for
+    /// `--focus-idle-secs` whose channel it has left (or never watches: P2P mode); one it does
+    /// not watch yet (opened by another process, or before a restart) is watched first, so
+    /// its presence is known. A standby learns, from the store, which of its sessions are
+    /// closed.
+    async fn sweep(&self) {
+        let now = crate::jwt::now_secs();
+        let since = now.saturating_sub(self.idle.focus_idle_secs);
+        if !self.is_leader() {
+            let quiet: Vec<SessionId> = {
+                let core = self.core();
+                core.brain
+                    .sessions()
+                    .filter(|s| !core.watched.contains_key(s))
+                    .collect()
+            };
+            match self.store.closed_among(&quiet).await {
+                Ok(closed) => {
+                    let at = now_ms();
+                    let mut core = self.core();
+                    for (session, seq) in closed {
+                        core.brain.closed_elsewhere(at, &session, seq);
+                        core.regions.remove(&session);
+                        core.left.remove(&session);
+                    }
+                }
+                Err(err) => {
+                    self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("focus: {err}");
+                }
+            }
+            return;
+        }
+        let rows = match self.store.idle(since).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("focus: {err}");
+                return;
+            }
+        };
+        for row in rows {
+            let session = row.decision.session;
+            let (watched, left) = {
+                let core = self.core();
+                (
+                    core.watched.contains_key(&session),
+                    core.left.contains(&session),
+                )
+            };
+            if watched {
+                // Present, or not empty for long enough yet.
+                continue;
+            }
+            if row.mode != StartMode::P2p && !left {
+                {
+                    let mut core = self.core();
+                    let ours = core.brain.decision(&session).map(|d| d.seq);
+                    if ours.is_none_or(|seq| seq < row.decision.seq) {
+                        core.learn(row);
+                    }
+                }
+                self.watch(session);
+                continue;
+            }
+            self.close_idle(row, now, since).await;
+        }
+    }
+
+    /// Closes one idle session (compare-and-set in the store, then here, then on the nodes).
+    async fn close_idle(&self, row: SessionRow, now: u64, since: u64) {
+        let session = row.decision.session;
+        let seq = row.decision.seq;
+        let closed = match self.store.close(&session, seq, now, since).await {
+            Ok(Some(closed)) => closed,
+            // A newer decision, already closed, or asked for again meanwhile.
+            Ok(None) => return,
+            Err(err) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("focus: {err}");
+                return;
+            }
+        };
+        {
+            let mut core = self.core();
+            core.brain.closed_elsewhere(now_ms(), &session, seq);
+            core.regions.remove(&session);
+            core.left.remove(&session);
+        }
+        self.counters.closed.fetch_add(1, Ordering::Relaxed);
+        let (rooms, tokens) = (closed.rooms.len(), closed.tokens.len());
+        let nodes = self.nodes.clone();
+        tokio::spawn(async move {
+            let failed = rooms::teardown(&nodes, closed).await;
+            tracing::info!(
+                "focus: an idle session closed at seq {seq}: {rooms} room(s) and {tokens} \
+                 token(s) to remove, {failed} call(s) failed"
+            );
+        });
     }
 }
 
@@ -754,10 +929,15 @@ async fn tick_loop(focus: std::sync::Weak<FocusService>) {
         None => return,
     };
     let mut last_prune = 0u64;
+    let mut last_sweep = Instant::now();
     loop {
         tokio::time::sleep(TICK_EVERY).await;
         let Some(focus) = focus.upgrade() else { break };
         focus.tick(&mut leadership).await;
+        if last_sweep.elapsed() >= focus.idle.sweep_every() {
+            last_sweep = Instant::now();
+            focus.sweep().await;
+        }
         let now = crate::jwt::now_secs();
         if now >= last_prune + 60 {
             last_prune = now;

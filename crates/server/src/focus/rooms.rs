@@ -5,19 +5,24 @@
 //! room `exists` (a restarted Janus has no rooms, and another process may have made it); a
 //! missing room is created again with the stored values. Within one process, requests for the
 //! same (session, node) are serialised so they never race each other's `create`.
+//!
+//! Every token is recorded in the store before Janus gets it; when the session closes for
+//! idling, [`teardown`] destroys its rooms and removes its tokens (best effort: a node that is
+//! down lost them anyway when it died, since neither outlives a Janus process).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use pairux_core::access::SfuGrant;
 use pairux_core::janus::admin::{
-    AdminOutcome, AdminRequest, RoomSpec, VideoRoomReply, VIDEOROOM, VIDEOROOM_ROOM_EXISTS,
+    AdminOutcome, AdminRequest, RoomSpec, VideoRoomReply, VIDEOROOM, VIDEOROOM_NO_SUCH_ROOM,
+    VIDEOROOM_ROOM_EXISTS,
 };
 use pairux_core::link::SessionId;
 use serde_json::json;
 
 use super::nodes::NodeEntry;
-use super::store::{RoomRow, Store, StoreError};
+use super::store::{ClosedSession, RoomRow, Store, StoreError};
 use super::FocusService;
 use crate::sfu::admin::{AdminClient, AdminError};
 
@@ -122,6 +127,7 @@ pub async fn ticket(
 ) -> Result<SfuGrant, RoomError> {
     let (row, admin) = ensure(locks, store, session, node).await?;
     let token = crate::random::token(24);
+    store.add_token(session, &node.id, &token).await?;
     admin
         .call(&AdminRequest::AddToken {
             token: token.clone(),
@@ -146,4 +152,50 @@ pub(crate) fn prepare_later(focus: &FocusService, session: SessionId, node: Node
             tracing::debug!("focus: room on {} not prepared: {err}", node.id);
         }
     });
+}
+
+/// Destroys a closed session's rooms and removes its tokens on their nodes (best effort).
+/// Returns how many calls failed.
+pub(crate) async fn teardown(nodes: &[NodeEntry], closed: ClosedSession) -> usize {
+    let mut failed = 0;
+    let node = |id: &str| nodes.iter().find(|n| n.id == id);
+    for (id, row) in closed.rooms {
+        let Some(entry) = node(&id) else { continue };
+        let spec = RoomSpec {
+            room: row.room,
+            secret: row.secret,
+            pin: row.pin,
+            publishers: PUBLISHERS,
+            bitrate: BITRATE,
+        };
+        let destroyed = match entry.admin().call(&spec.destroy()).await {
+            Ok(AdminOutcome::Success {
+                response: Some(r), ..
+            }) => matches!(
+                VideoRoomReply::from_response(&r),
+                VideoRoomReply::Destroyed
+                    | VideoRoomReply::Error {
+                        code: VIDEOROOM_NO_SUCH_ROOM,
+                        ..
+                    }
+            ),
+            _ => false,
+        };
+        if !destroyed {
+            failed += 1;
+            tracing::debug!("focus: a closed session's room on {id} was not destroyed");
+        }
+    }
+    for (id, token) in closed.tokens {
+        let Some(entry) = node(&id) else { continue };
+        if entry
+            .admin()
+            .call(&AdminRequest::RemoveToken { token })
+            .await
+            .is_err()
+        {
+            failed += 1;
+        }
+    }
+    failed
 }

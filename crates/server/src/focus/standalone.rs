@@ -52,6 +52,9 @@ pub struct FocusCommand {
     /// Limits of /api/access.
     #[command(flatten)]
     pub access: AccessArgs,
+    /// When idle sessions are closed.
+    #[command(flatten)]
+    pub idle: super::IdleArgs,
 }
 
 /// Why the standalone focus stopped.
@@ -87,6 +90,7 @@ pub async fn run(cmd: FocusCommand) -> Result<(), StandaloneError> {
         realtime_url: config.realtime_url,
         anon_key: config.anon_key,
         exits: Vec::new(),
+        idle: cmd.idle,
     })
     .await?;
     let access = Arc::new(Access::new(None, Some(focus.clone()), store, cmd.access));

@@ -1,6 +1,7 @@
 //! Where the focus keeps what must outlive a process or be shared by several: each session's
-//! start mode and decision, its rooms per node, the access verifier pinned per session and the
-//! access nonces already used. In memory by default; PostgreSQL with `--database-url`
+//! start mode and decision (and whether it is closed), its rooms per node, the Janus tokens
+//! handed out for it, the access verifier pinned per session and the access nonces already
+//! used. In memory by default; PostgreSQL with `--database-url`
 //! (migrations in `crates/server/migrations/`, applied at start).
 //!
 //! Consistency between focus processes: a decision is committed with compare-and-set on its
@@ -8,6 +9,11 @@
 //! the next ones); the loser reloads the winner's and adopts it. Rooms are get-or-insert, so
 //! every process hands out the same room. The leader of the periodic work holds a session-level
 //! advisory lock on a connection of its own ([`Leadership`]).
+//!
+//! Idle sessions: [`Store::close`] marks a session closed — compare-and-set on its seq, and
+//! only while no access request came since the cutoff (the pin's `last_used`) — deletes its
+//! room and token rows and returns them (to destroy on the nodes). The row stays with its
+//! seq: the next commit (seq + 1) reopens it. Closed rows go after [`CLOSED_KEEP_SECS`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,8 +25,10 @@ use pairux_core::session::{StartMode, Topology};
 use tokio_postgres::NoTls;
 
 /// The migrations, in order (name, SQL).
-const MIGRATIONS: &[(&str, &str)] =
-    &[("001_focus", include_str!("../../migrations/001_focus.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("001_focus", include_str!("../../migrations/001_focus.sql")),
+    ("002_idle", include_str!("../../migrations/002_idle.sql")),
+];
 
 /// The advisory lock key of the focus leader ("pairux-focus" as a number).
 const LEADER_LOCK: i64 = 0x7061_6972_7578_0f0c;
@@ -28,12 +36,24 @@ const LEADER_LOCK: i64 = 0x7061_6972_7578_0f0c;
 /// Most sessions (pins) remembered in memory at once.
 const MAX_SESSIONS: usize = 100_000;
 
+/// A closed session's row (its last seq) is deleted this long after it closed.
+pub const CLOSED_KEEP_SECS: u64 = 30 * 24 * 3600;
+
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
     pub decision: Decision,
     pub mode: StartMode,
     pub region: Option<String>,
+    /// When the session was closed for idling (unix seconds); None: open.
+    pub closed_at: Option<u64>,
+}
+
+/// What a closed session leaves to destroy on the nodes: its rooms and tokens, per node id.
+#[derive(Default)]
+pub struct ClosedSession {
+    pub rooms: Vec<(String, RoomRow)>,
+    pub tokens: Vec<(String, String)>,
 }
 
 /// A session's room on one node.
@@ -75,10 +95,31 @@ pub enum Store {
 #[derive(Default)]
 pub struct Memory {
     sessions: HashMap<SessionId, SessionRow>,
-    rooms: HashMap<(SessionId, String), RoomRow>,
+    /// Per session: node id → room.
+    rooms: HashMap<SessionId, HashMap<String, RoomRow>>,
+    /// Per session: (node id, token).
+    tokens: HashMap<SessionId, Vec<(String, String)>>,
     pins: HashMap<SessionId, (String, u64)>,
     nonces: HashMap<(SessionId, String), u64>,
     last_prune: u64,
+}
+
+impl Memory {
+    fn prune(&mut self, now: u64) {
+        self.last_prune = now;
+        self.pins
+            .retain(|_, (_, used)| now.saturating_sub(*used) < crate::access::PIN_IDLE_SECS);
+        self.nonces.retain(|_, until| *until >= now);
+        self.sessions.retain(|_, row| {
+            row.closed_at
+                .is_none_or(|at| now.saturating_sub(at) < CLOSED_KEEP_SECS)
+        });
+    }
+
+    /// No access request for `session` at or after `since` (its pin's last use).
+    fn unused_since(&self, session: &SessionId, since: u64) -> bool {
+        self.pins.get(session).is_none_or(|(_, used)| *used < since)
+    }
 }
 
 impl Store {
@@ -115,11 +156,7 @@ impl Store {
     ) -> Result<PinOutcome, StoreError> {
         if let Some(mut m) = self.mem() {
             if now >= m.last_prune + 10 {
-                m.last_prune = now;
-                m.pins.retain(|_, (_, used)| {
-                    now.saturating_sub(*used) < crate::access::PIN_IDLE_SECS
-                });
-                m.nonces.retain(|_, until| *until >= now);
+                m.prune(now);
             }
             match m.pins.get(&session) {
                 Some((pinned, _)) if pinned != verifier => return Ok(PinOutcome::WrongVerifier),
@@ -170,8 +207,13 @@ impl Store {
         })
     }
 
-    /// Forgets expired nonces and idle pins (Postgres; memory prunes as it goes).
+    /// Forgets expired nonces, pins idle for `PIN_IDLE_SECS` and sessions closed for
+    /// [`CLOSED_KEEP_SECS`] (`now` in unix seconds; memory also prunes as requests come).
     pub async fn prune(&self, now: u64) -> Result<(), StoreError> {
+        if let Some(mut m) = self.mem() {
+            m.prune(now);
+            return Ok(());
+        }
         if let Store::Postgres(pg) = self {
             let db = pg.client().await?;
             db.execute(
@@ -182,6 +224,11 @@ impl Store {
             db.execute(
                 "DELETE FROM pairux_access_pins WHERE last_used < $1",
                 &[&to_i64(now.saturating_sub(crate::access::PIN_IDLE_SECS))],
+            )
+            .await?;
+            db.execute(
+                "DELETE FROM pairux_sessions WHERE closed_at <= $1",
+                &[&to_i64(now.saturating_sub(CLOSED_KEEP_SECS))],
             )
             .await?;
         }
@@ -199,7 +246,7 @@ impl Store {
             .client()
             .await?
             .query_opt(
-                "SELECT id, mode, region, seq, topology, node, reason, decided_at \
+                "SELECT id, mode, region, seq, topology, node, reason, decided_at, closed_at \
                  FROM pairux_sessions WHERE id = $1",
                 &[&session.to_string()],
             )
@@ -207,10 +254,15 @@ impl Store {
         row.map(|r| session_row(&r)).transpose()
     }
 
-    /// Every stored session (a focus starting or taking the lead resumes them).
+    /// Every open stored session (a focus starting or taking the lead resumes them).
     pub async fn sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
         if let Some(m) = self.mem() {
-            return Ok(m.sessions.values().cloned().collect());
+            return Ok(m
+                .sessions
+                .values()
+                .filter(|r| r.closed_at.is_none())
+                .cloned()
+                .collect());
         }
         let Store::Postgres(pg) = self else {
             unreachable!()
@@ -219,8 +271,8 @@ impl Store {
             .client()
             .await?
             .query(
-                "SELECT id, mode, region, seq, topology, node, reason, decided_at \
-                 FROM pairux_sessions",
+                "SELECT id, mode, region, seq, topology, node, reason, decided_at, closed_at \
+                 FROM pairux_sessions WHERE closed_at IS NULL",
                 &[],
             )
             .await?;
@@ -228,7 +280,8 @@ impl Store {
     }
 
     /// Commits `row.decision` if the stored one is its predecessor (`seq - 1`), or — for
-    /// `seq == 1` — if the session has none. False: another focus committed first.
+    /// `seq == 1` — if the session has none. False: another focus committed first. A closed
+    /// session is reopened by its next decision (with `row`'s mode and region).
     pub async fn commit(&self, row: &SessionRow) -> Result<bool, StoreError> {
         let d = &row.decision;
         if let Some(mut m) = self.mem() {
@@ -238,7 +291,14 @@ impl Store {
                 Some(seq) => seq + 1 == d.seq,
             };
             if wins {
-                m.sessions.insert(d.session, row.clone());
+                let mut row = row.clone();
+                row.closed_at = None;
+                if let Some(open) = m.sessions.get(&d.session).filter(|r| r.closed_at.is_none()) {
+                    // The first mode and region stay (a reopen takes the new ones).
+                    row.mode = open.mode;
+                    row.region.clone_from(&open.region);
+                }
+                m.sessions.insert(d.session, row);
             }
             return Ok(wins);
         }
@@ -260,7 +320,10 @@ impl Store {
         } else {
             db.execute(
                 "UPDATE pairux_sessions SET seq = $2, topology = $3, node = $4, reason = $5, \
-                 decided_at = $6, updated_at = now() WHERE id = $1 AND seq = $7",
+                 decided_at = $6, updated_at = now(), \
+                 mode = CASE WHEN closed_at IS NULL THEN mode ELSE $8 END, \
+                 region = CASE WHEN closed_at IS NULL THEN region ELSE $9 END, \
+                 closed_at = NULL WHERE id = $1 AND seq = $7",
                 &[
                     &id,
                     &seq,
@@ -269,6 +332,8 @@ impl Store {
                     &reason,
                     &at,
                     &(seq - 1),
+                    &row.mode.as_str(),
+                    &row.region,
                 ],
             )
             .await?
@@ -286,7 +351,9 @@ impl Store {
         if let Some(mut m) = self.mem() {
             return Ok(m
                 .rooms
-                .entry((*session, node.to_owned()))
+                .entry(*session)
+                .or_default()
+                .entry(node.to_owned())
                 .or_insert(fresh)
                 .clone());
         }
@@ -313,6 +380,186 @@ impl Store {
             pin: row.try_get(1)?,
             secret: row.try_get(2)?,
         })
+    }
+}
+
+impl Store {
+    /// Records a Janus token handed out for `session` on `node` (before it is added there, so
+    /// that closing the session removes it).
+    pub async fn add_token(
+        &self,
+        session: &SessionId,
+        node: &str,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        if let Some(mut m) = self.mem() {
+            m.tokens
+                .entry(*session)
+                .or_default()
+                .push((node.to_owned(), token.to_owned()));
+            return Ok(());
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        pg.client()
+            .await?
+            .execute(
+                "INSERT INTO pairux_tokens (session, node, token) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&session.to_string(), &node, &token],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Open sessions without an access request at or after `since` (unix seconds).
+    pub async fn idle(&self, since: u64) -> Result<Vec<SessionRow>, StoreError> {
+        if let Some(m) = self.mem() {
+            return Ok(m
+                .sessions
+                .values()
+                .filter(|r| r.closed_at.is_none() && m.unused_since(&r.decision.session, since))
+                .cloned()
+                .collect());
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        let rows = pg
+            .client()
+            .await?
+            .query(
+                "SELECT s.id, s.mode, s.region, s.seq, s.topology, s.node, s.reason, \
+                 s.decided_at, s.closed_at FROM pairux_sessions s WHERE s.closed_at IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM pairux_access_pins p \
+                 WHERE p.session = s.id AND p.last_used >= $1)",
+                &[&to_i64(since)],
+            )
+            .await?;
+        rows.iter().map(session_row).collect()
+    }
+
+    /// Closes `session` at `now` (unix seconds) if its stored seq is `seq`, it is open and no
+    /// access request came at or after `since`; deletes its rooms and tokens and returns them.
+    /// None: not closed (a newer decision, already closed, or used again).
+    pub async fn close(
+        &self,
+        session: &SessionId,
+        seq: u64,
+        now: u64,
+        since: u64,
+    ) -> Result<Option<ClosedSession>, StoreError> {
+        if let Some(mut m) = self.mem() {
+            let m = &mut *m;
+            let unused = m.unused_since(session, since);
+            let Some(row) = m.sessions.get_mut(session) else {
+                return Ok(None);
+            };
+            if row.decision.seq != seq || row.closed_at.is_some() || !unused {
+                return Ok(None);
+            }
+            row.closed_at = Some(now);
+            return Ok(Some(ClosedSession {
+                rooms: m
+                    .rooms
+                    .remove(session)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+                tokens: m.tokens.remove(session).unwrap_or_default(),
+            }));
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        // One statement: the close and the deletions happen together or not at all.
+        let rows = pg
+            .client()
+            .await?
+            .query(
+                "WITH closed AS ( \
+                   UPDATE pairux_sessions SET closed_at = $3, updated_at = now() \
+                   WHERE id = $1 AND seq = $2 AND closed_at IS NULL AND NOT EXISTS ( \
+                     SELECT 1 FROM pairux_access_pins p WHERE p.session = $1 AND p.last_used >= $4) \
+                   RETURNING id), \
+                 rooms AS (DELETE FROM pairux_rooms WHERE session IN (SELECT id FROM closed) \
+                   RETURNING node, room, pin, secret), \
+                 tokens AS (DELETE FROM pairux_tokens WHERE session IN (SELECT id FROM closed) \
+                   RETURNING node, token) \
+                 SELECT 'closed'::text, id, NULL::bigint, NULL::text, NULL::text FROM closed \
+                 UNION ALL SELECT 'room', node, room, pin, secret FROM rooms \
+                 UNION ALL SELECT 'token', node, NULL, token, NULL FROM tokens",
+                &[
+                    &session.to_string(),
+                    &to_i64(seq),
+                    &to_i64(now),
+                    &to_i64(since),
+                ],
+            )
+            .await?;
+        let mut closed = None;
+        let mut out = ClosedSession::default();
+        for r in &rows {
+            let kind: String = r.try_get(0)?;
+            let node: String = r.try_get(1)?;
+            match kind.as_str() {
+                "closed" => closed = Some(()),
+                "room" => {
+                    let room: i64 = r.try_get(2)?;
+                    out.rooms.push((
+                        node,
+                        RoomRow {
+                            room: u64::try_from(room).map_err(|_| StoreError::Row("room"))?,
+                            pin: r.try_get(3)?,
+                            secret: r.try_get(4)?,
+                        },
+                    ));
+                }
+                _ => out.tokens.push((node, r.try_get(3)?)),
+            }
+        }
+        Ok(closed.map(|()| out))
+    }
+
+    /// Which of `sessions` are closed in the store, with their last seq.
+    pub async fn closed_among(
+        &self,
+        sessions: &[SessionId],
+    ) -> Result<Vec<(SessionId, u64)>, StoreError> {
+        if let Some(m) = self.mem() {
+            return Ok(sessions
+                .iter()
+                .filter_map(|s| m.sessions.get(s))
+                .filter(|r| r.closed_at.is_some())
+                .map(|r| (r.decision.session, r.decision.seq))
+                .collect());
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        if sessions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = sessions.iter().map(ToString::to_string).collect();
+        let rows = pg
+            .client()
+            .await?
+            .query(
+                "SELECT id, seq FROM pairux_sessions WHERE id = ANY($1) AND closed_at IS NOT NULL",
+                &[&ids],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                let seq: i64 = r.try_get(1)?;
+                Ok((
+                    SessionId::parse(&id).map_err(|_| StoreError::Row("id"))?,
+                    u64::try_from(seq).map_err(|_| StoreError::Row("seq"))?,
+                ))
+            })
+            .collect()
     }
 }
 
@@ -352,6 +599,10 @@ fn session_row(r: &tokio_postgres::Row) -> Result<SessionRow, StoreError> {
         },
         mode: StartMode::parse(&mode).ok_or(StoreError::Row("mode"))?,
         region: r.try_get(2)?,
+        closed_at: r
+            .try_get::<_, Option<i64>>(8)?
+            .map(|at| u64::try_from(at).map_err(|_| StoreError::Row("closed_at")))
+            .transpose()?,
     })
 }
 
@@ -494,6 +745,7 @@ mod tests {
             },
             mode: StartMode::Auto,
             region: None,
+            closed_at: None,
         }
     }
 
@@ -510,6 +762,73 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(s.unwrap().decision.node.as_deref(), Some("a"));
+    }
+
+    #[tokio::test]
+    async fn memory_closes_idle_sessions_and_a_reopen_continues_the_seq() {
+        let store = Store::memory();
+        let s = SessionId::from_bytes([1; 16]);
+        assert!(store.commit(&row(1, None)).await.unwrap());
+        assert!(store.commit(&row(2, Some("a"))).await.unwrap());
+        let fresh = RoomRow {
+            room: 7,
+            pin: "p".into(),
+            secret: "x".into(),
+        };
+        store.room(&s, "a", fresh.clone()).await.unwrap();
+        store.add_token(&s, "a", "t1").await.unwrap();
+        store.add_token(&s, "a", "t2").await.unwrap();
+        // Used at 100: not idle since 100, idle since 101.
+        let used = store
+            .pin_and_use_nonce(s, "v", "n", 200, 100)
+            .await
+            .unwrap();
+        assert_eq!(used, PinOutcome::Accepted);
+        assert!(store.idle(100).await.unwrap().is_empty());
+        assert_eq!(store.idle(101).await.unwrap().len(), 1);
+        assert!(store.close(&s, 2, 110, 100).await.unwrap().is_none());
+        assert!(
+            store.close(&s, 1, 110, 101).await.unwrap().is_none(),
+            "not its seq"
+        );
+        let closed = store.close(&s, 2, 110, 101).await.unwrap().unwrap();
+        assert_eq!(closed.rooms.len(), 1);
+        assert!(closed.rooms[0] == ("a".to_owned(), fresh));
+        assert_eq!(closed.tokens.len(), 2);
+        assert!(
+            store.close(&s, 2, 111, 101).await.unwrap().is_none(),
+            "once"
+        );
+        assert!(store.sessions().await.unwrap().is_empty());
+        assert!(store.idle(101).await.unwrap().is_empty());
+        let kept = store.session(&s).await.unwrap().unwrap();
+        assert_eq!((kept.decision.seq, kept.closed_at), (2, Some(110)));
+        assert_eq!(store.closed_among(&[s]).await.unwrap(), vec![(s, 2)]);
+        // The next decision reopens it, in its new mode; the room is a new one.
+        assert!(!store.commit(&row(1, None)).await.unwrap());
+        let mut again = row(3, Some("b"));
+        again.mode = StartMode::Sfu;
+        assert!(store.commit(&again).await.unwrap());
+        let reopened = store.session(&s).await.unwrap().unwrap();
+        assert_eq!(
+            (reopened.decision.seq, reopened.mode, reopened.closed_at),
+            (3, StartMode::Sfu, None)
+        );
+        assert!(store.closed_among(&[s]).await.unwrap().is_empty());
+        let other = RoomRow {
+            room: 8,
+            pin: "q".into(),
+            secret: "y".into(),
+        };
+        assert_eq!(store.room(&s, "a", other.clone()).await.unwrap().room, 8);
+        // Closed rows go after CLOSED_KEEP_SECS; nonces and pins expire too.
+        assert!(store.close(&s, 3, 1_000, 1_000).await.unwrap().is_some());
+        store.prune(1_000 + CLOSED_KEEP_SECS - 1).await.unwrap();
+        assert!(store.session(&s).await.unwrap().is_some());
+        store.prune(1_000 + CLOSED_KEEP_SECS).await.unwrap();
+        assert!(store.session(&s).await.unwrap().is_none());
+        let m = store.mem().unwrap();
+        assert!(m.pins.is_empty() && m.nonces.is_empty());
     }
 
     #[tokio::test]
