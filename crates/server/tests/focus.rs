@@ -1,7 +1,8 @@
 //! The Session Focus with real Janus nodes on 127.0.0.1 (control plane only, like `sfu.rs`):
 //! assignment to the least-loaded node, failover after `kill -9` announced on the session
-//! channel, drain, the Auto upgrade at `--sfu-threshold`, and — on a real PostgreSQL — two
-//! `pairux-server focus` processes sharing one database.
+//! channel, drain, the Auto upgrade at `--sfu-threshold`, idle sessions closed (rooms
+//! destroyed, tokens removed) and reopened with a larger seq, and — on a real PostgreSQL — the
+//! store's closing and reopening, and two `pairux-server focus` processes sharing one database.
 //!
 //! Needs `janus`, `turnserver` and Debian's `postgresql` 15 (`cargo xtask setup`); the
 //! PostgreSQL test runs it as the `postgres` user when run as root (`pg_support`).
@@ -17,9 +18,12 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use pairux_core::access::{AccessGrant, AccessKey, AccessRequest, SfuGrant, Want, NONCE_LEN};
 use pairux_core::focus::{Decision, FocusFollower, Reason, FOCUS_EVENT};
 use pairux_core::identity::PublicKey;
+use pairux_core::janus::admin::{AdminOutcome, AdminRequest, VIDEOROOM};
 use pairux_core::link::{RoomKey, SessionId};
 use pairux_core::session::Topology;
+use pairux_server::focus::nodes::NodeEntry;
 use pairux_server::focus::realtime::{ChannelEvent, RealtimeHandle};
+use pairux_server::focus::store::{PinOutcome, RoomRow, SessionRow, Store};
 use pairux_server::supervise::{find_binary, Health};
 use pairux_server::{Args, RunningServer};
 use serde_json::{json, Value};
@@ -186,6 +190,45 @@ async fn join_as_publisher(sfu: &SfuGrant) -> Value {
         "body":{"request":"join","ptype":"publisher","room":sfu.room,"pin":sfu.pin,"display":"host"}}))
     .await;
     joined["plugindata"]["data"].clone()
+}
+
+/// Janus's first answer to `create` with `token` (a session, or an error).
+async fn create_with_token(janus_url: &str, token: &str) -> Value {
+    let mut req = janus_url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("janus-protocol"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let frame = json!({"janus": "create", "token": token, "transaction": "t"});
+    ws.send(Message::text(frame.to_string())).await.unwrap();
+    loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("Janus closed the socket");
+        };
+        let v: Value = serde_json::from_str(&text).unwrap();
+        if v["transaction"] == "t" && v["janus"] != "ack" {
+            return v;
+        }
+    }
+}
+
+/// VideoRoom `exists` for `room` on `node`, through its admin API.
+async fn room_exists(node: &NodeEntry, room: u64) -> bool {
+    let outcome = node
+        .admin()
+        .call(&AdminRequest::MessagePlugin {
+            plugin: VIDEOROOM.into(),
+            request: json!({"request": "exists", "room": room}),
+        })
+        .await
+        .expect("the node answers");
+    match outcome {
+        AdminOutcome::Success {
+            response: Some(r), ..
+        } => r["exists"] == true,
+        _ => panic!("unexpected answer to exists"),
+    }
 }
 
 /// Waits for a verified focus decision on `session`'s channel matching `check`.
@@ -555,4 +598,212 @@ async fn two_focus_processes_share_one_postgres() {
     drop((restarted, survivor));
     stop(server).await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn an_idle_session_is_closed_and_a_later_request_reopens_it_with_a_larger_seq() {
+    let server = start(
+        "idle",
+        &[
+            "--focus-idle-secs".into(),
+            "2".into(),
+            "--focus-empty-leave-secs".into(),
+            "1".into(),
+        ],
+    )
+    .await;
+    let config = server.state().config.clone();
+    let key = PublicKey::parse(config.focus_key.as_deref().unwrap()).unwrap();
+    let access = format!("http://{}/api/access", server.addr());
+    let focus = server.state().access.focus().unwrap().clone();
+    let closed = || focus.status()["counters"]["closed"].as_u64().unwrap();
+    let sfu = server.media().sfu.clone().unwrap();
+    let node_of = |url: &str| {
+        sfu.nodes()
+            .iter()
+            .find(|n| n.entry("local", 100).janus_url == url)
+            .unwrap()
+            .entry("local", 100)
+    };
+
+    // An SFU session with people in it (there before the focus watches), and an Auto one
+    // nobody joins.
+    let link = Link::new(40);
+    let crowd = participants(&config, link.session, 2);
+    let g = grant(&access, &link, Want::Sfu).await;
+    let first = decision_of(&g, &key, link.session);
+    assert_eq!(first.seq, 1);
+    let old = g.sfu.unwrap();
+    let node = node_of(&old.janus_url);
+    assert_eq!(join_as_publisher(&old).await["videoroom"], "joined");
+    let auto = Link::new(41);
+    let p2p = decision_of(&grant(&access, &auto, Want::Auto).await, &key, auto.session);
+    assert_eq!((p2p.seq, p2p.topology), (1, Topology::P2p));
+
+    // Present participants keep it open past the idle time; the empty Auto one closes.
+    let t = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while closed() < 1 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the empty Auto session closes");
+    tokio::time::sleep(Duration::from_secs(4).saturating_sub(t.elapsed())).await;
+    assert_eq!(closed(), 1, "a session with people in it stays");
+    assert!(room_exists(&node, old.room).await);
+
+    // They leave: the focus leaves the channel after 1 s, closes the session, and its room and
+    // token are gone from Janus.
+    drop(crowd);
+    let left = Instant::now();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while room_exists(&node, old.room).await {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the idle session's room is destroyed");
+    eprintln!(
+        "room destroyed {:?} after the participants left",
+        left.elapsed()
+    );
+    assert_eq!(closed(), 2);
+    let refused = create_with_token(&old.janus_url, &old.token).await;
+    assert_eq!(refused["janus"], "error", "{refused}");
+    assert_eq!(refused["error"]["code"], 403, "{refused}");
+    // A closed session has no decision in force until someone asks for a mode.
+    assert!(grant(&access, &link, Want::Ice).await.focus.is_none());
+
+    // Asked for again: reopened, its seq continued (a client still holding seq 1 follows).
+    let mut follower = FocusFollower::new(key, link.session);
+    let signed = serde_json::to_value(g.focus.as_ref().unwrap()).unwrap();
+    assert!(follower.accept(&signed).unwrap().is_some());
+    let again = grant(&access, &link, Want::Sfu).await;
+    let signed = serde_json::to_value(again.focus.as_ref().unwrap()).unwrap();
+    let reopened = follower
+        .accept(&signed)
+        .unwrap()
+        .expect("a larger seq is followed");
+    assert_eq!(
+        (reopened.seq, reopened.topology, reopened.reason),
+        (2, Topology::Sfu, Reason::Requested)
+    );
+    let new = again.sfu.unwrap();
+    assert_ne!(new.room, old.room, "a new room");
+    assert_eq!(join_as_publisher(&new).await["videoroom"], "joined");
+    let d = decision_of(&grant(&access, &auto, Want::Auto).await, &key, auto.session);
+    assert_eq!(
+        (d.seq, d.topology, d.reason),
+        (2, Topology::P2p, Reason::Start)
+    );
+    stop(server).await;
+}
+
+#[tokio::test]
+async fn postgres_store_closes_idle_sessions_and_reopens_them() {
+    let pg = pg_support::Pg::start("idle");
+    let store = Store::postgres(&pg.url).await.unwrap();
+    let s = SessionId::from_bytes([50; 16]);
+    let row = |seq: u64, node: Option<&str>| SessionRow {
+        decision: Decision {
+            session: s,
+            seq,
+            topology: if node.is_some() {
+                Topology::Sfu
+            } else {
+                Topology::P2p
+            },
+            node: node.map(str::to_owned),
+            reason: Reason::Start,
+            at: 5,
+        },
+        mode: pairux_core::session::StartMode::Auto,
+        region: Some("eu".into()),
+        closed_at: None,
+    };
+    assert!(store.commit(&row(1, None)).await.unwrap());
+    assert!(store.commit(&row(2, Some("janus-0"))).await.unwrap());
+    let room = RoomRow {
+        room: 77,
+        pin: "pin".into(),
+        secret: "secret".into(),
+    };
+    store.room(&s, "janus-0", room.clone()).await.unwrap();
+    store.add_token(&s, "janus-0", "t1").await.unwrap();
+    store.add_token(&s, "janus-1", "t2").await.unwrap();
+    let used = store
+        .pin_and_use_nonce(s, "v", "n", 200, 100)
+        .await
+        .unwrap();
+    assert_eq!(used, PinOutcome::Accepted);
+
+    assert!(store.idle(100).await.unwrap().is_empty());
+    assert_eq!(store.idle(101).await.unwrap().len(), 1);
+    assert!(
+        store.close(&s, 2, 110, 100).await.unwrap().is_none(),
+        "used since"
+    );
+    assert!(
+        store.close(&s, 1, 110, 101).await.unwrap().is_none(),
+        "not its seq"
+    );
+    let closed = store.close(&s, 2, 110, 101).await.unwrap().expect("closed");
+    assert_eq!(closed.rooms.len(), 1);
+    assert!(closed.rooms[0] == ("janus-0".to_owned(), room));
+    let mut tokens = closed.tokens.clone();
+    tokens.sort();
+    assert_eq!(
+        tokens,
+        vec![
+            ("janus-0".to_owned(), "t1".to_owned()),
+            ("janus-1".to_owned(), "t2".to_owned())
+        ]
+    );
+    assert!(
+        store.close(&s, 2, 111, 101).await.unwrap().is_none(),
+        "once"
+    );
+    assert!(store.sessions().await.unwrap().is_empty());
+    let kept = store.session(&s).await.unwrap().unwrap();
+    assert_eq!((kept.decision.seq, kept.closed_at), (2, Some(110)));
+    assert_eq!(store.closed_among(&[s]).await.unwrap(), vec![(s, 2)]);
+
+    // Reopened by its next decision, in its new mode; a new room.
+    let mut next = row(3, Some("janus-1"));
+    next.mode = pairux_core::session::StartMode::Sfu;
+    assert!(store.commit(&next).await.unwrap());
+    let open = store.session(&s).await.unwrap().unwrap();
+    assert_eq!(
+        (open.decision.seq, open.mode, open.closed_at),
+        (3, pairux_core::session::StartMode::Sfu, None)
+    );
+    assert!(store.closed_among(&[s]).await.unwrap().is_empty());
+    let fresh = RoomRow {
+        room: 78,
+        pin: "p2".into(),
+        secret: "s2".into(),
+    };
+    assert_eq!(store.room(&s, "janus-0", fresh).await.unwrap().room, 78);
+    // A later decision keeps the mode of the open session.
+    let mut later = row(4, Some("janus-0"));
+    later.mode = pairux_core::session::StartMode::P2p;
+    assert!(store.commit(&later).await.unwrap());
+    assert_eq!(
+        store.session(&s).await.unwrap().unwrap().mode,
+        pairux_core::session::StartMode::Sfu
+    );
+
+    // Closed rows are deleted after 30 days; expired nonces and idle pins go too.
+    assert!(store.close(&s, 4, 1_000, 1_000).await.unwrap().is_some());
+    let keep = pairux_server::focus::store::CLOSED_KEEP_SECS;
+    store.prune(1_000 + keep - 1).await.unwrap();
+    assert!(store.session(&s).await.unwrap().is_some());
+    store.prune(1_000 + keep).await.unwrap();
+    assert!(store.session(&s).await.unwrap().is_none());
+    let replay = store
+        .pin_and_use_nonce(s, "w", "n", 200, 1_000 + keep)
+        .await
+        .unwrap();
+    assert_eq!(replay, PinOutcome::Accepted, "pin and nonce were forgotten");
 }
