@@ -98,7 +98,9 @@ const PC_HOOK = `(() => {
 // the `t0` node takes right before page.goto. A waitForFunction poll from node would add up to a
 // polling interval plus a CDP round trip to every run.
 // It also notes when each stage was reached (ms after navigation start) to show where the time
-// goes: app mounted, peer connection created and connected, video element, stream attached.
+// goes: wasm and config.json loaded, app mounted, Realtime socket open, joined, first presence,
+// first broadcast, peer connection created, offer received, connected, video element, stream
+// attached, first frame.
 const TTFF_HOOK = `(() => {
   const stages = {};
   const mark = (name) => { if (!(name in stages)) stages[name] = performance.now(); };
@@ -110,6 +112,32 @@ const TTFF_HOOK = `(() => {
       mark('pc_created');
       this.addEventListener('connectionstatechange', () => {
         if (this.connectionState === 'connected') mark('pc_connected');
+      });
+    }
+    setRemoteDescription(...args) {
+      mark('offer_received');
+      return super.setRemoteDescription(...args);
+    }
+  };
+  // The Realtime socket: open, joined (the join's reply), the first presence (the host seen
+  // once it verifies), the first signal.
+  const Ws = window.WebSocket;
+  window.WebSocket = class extends Ws {
+    constructor(url, ...rest) {
+      super(url, ...rest);
+      if (!String(url).includes('/realtime/')) return;
+      mark('socket_created');
+      this.addEventListener('open', () => mark('socket_open'));
+      this.addEventListener('message', (m) => {
+        if (typeof m.data !== 'string') return;
+        let event = null;
+        try {
+          const f = JSON.parse(m.data);
+          event = Array.isArray(f) ? f[3] : f.event;
+        } catch { return; }
+        if (event === 'phx_reply') mark('joined');
+        if (event === 'presence_state' || event === 'presence_diff') mark('presence');
+        if (event === 'broadcast') mark('first_broadcast');
       });
     }
   };
