@@ -29,7 +29,7 @@ use pairux_core::link::SessionId;
 
 use crate::focus::store::{PinOutcome, Store};
 use crate::focus::{FocusGrant, FocusRefusal, FocusService};
-use crate::turn::TurnPlan;
+use crate::turn::TurnIssuer;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -53,7 +53,7 @@ pub struct AccessArgs {
 
 /// The access endpoint's state.
 pub struct Access {
-    turn: Option<Arc<TurnPlan>>,
+    turn: Option<TurnIssuer>,
     focus: Option<Arc<FocusService>>,
     store: Arc<Store>,
     limits: AccessArgs,
@@ -150,9 +150,10 @@ impl IntoResponse for Refusal {
 }
 
 impl Access {
-    /// `store` keeps pins and nonces (the focus's, when one runs).
+    /// `turn` mints TURN credentials (this server's coturn, or the one a standalone focus read
+    /// from nodes.json); `store` keeps pins and nonces (the focus's, when one runs).
     pub fn new(
-        turn: Option<Arc<TurnPlan>>,
+        turn: Option<TurnIssuer>,
         focus: Option<Arc<FocusService>>,
         store: Arc<Store>,
         limits: AccessArgs,

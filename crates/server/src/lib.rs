@@ -172,7 +172,7 @@ pub fn state_with_focus(
         .clone()
         .unwrap_or_else(|| Arc::new(focus::store::Store::memory()));
     let access = access::Access::new(
-        media.turn.clone(),
+        media.turn.as_ref().map(|t| t.issuer()),
         focused.focus.clone(),
         store,
         args.access,
@@ -362,9 +362,10 @@ pub async fn start(mut args: Args) -> Result<RunningServer, StartError> {
     })
 }
 
-/// The focus part of a starting server: with SFU nodes, their registry is written to
-/// `<run-dir>/nodes.json` (0600) and — `--focus internal` — a focus starts in this process; with
-/// `--focus external`, config.json points at the `--focus-url` processes and their key.
+/// The focus part of a starting server: with SFU nodes, their registry (and coturn's TURN URLs
+/// and secret, when it runs) is written to `<run-dir>/nodes.json` (0600) and — `--focus
+/// internal` — a focus starts in this process; with `--focus external`, config.json points at
+/// the `--focus-url` processes and their key.
 async fn start_focus(
     args: &Args,
     secret: &str,
@@ -389,7 +390,7 @@ async fn start_focus(
                 .iter()
                 .map(|n| n.entry(&f.region, f.sfu_capacity))
                 .collect();
-            write_nodes(&media.run_dir, &entries)?;
+            write_nodes(media, &entries)?;
         }
         let key = if f.focus_key_file.is_some() || key_path.exists() {
             Some(
@@ -420,7 +421,7 @@ async fn start_focus(
         .iter()
         .map(|n| n.entry(&f.region, f.sfu_capacity))
         .collect();
-    write_nodes(&media.run_dir, &entries)?;
+    write_nodes(media, &entries)?;
     let key = focus::key::load_or_create(&key_path).map_err(focus::FocusError::from)?;
     let store = match &f.database_url {
         Some(url) => focus::store::Store::postgres(url)
@@ -458,12 +459,15 @@ async fn start_focus(
     })
 }
 
+/// `<run-dir>/nodes.json` (0600): the nodes and, when coturn runs, what mints its TURN
+/// credentials (so standalone focus processes grant TURN like this server).
 fn write_nodes(
-    run_dir: &std::path::Path,
+    media: &media::Media,
     entries: &[focus::nodes::NodeEntry],
 ) -> Result<(), StartError> {
-    let path = run_dir.join("nodes.json");
-    focus::nodes::NodesFile::write(&path, entries)
+    let path = media.run_dir.join("nodes.json");
+    let turn = media.turn.as_ref().map(|t| t.issuer());
+    focus::nodes::NodesFile::write(&path, entries, turn)
         .map_err(|source| StartError::Media(media::MediaError::RunDir { path, source }))
 }
 

@@ -1,7 +1,9 @@
 //! coturn beside the server: its configuration (from `deploy/coturn/turnserver.conf`) and
 //! process, a STUN probe that says it serves, and the TURN REST credentials handed to link
 //! holders (`use-auth-secret`): username `"<expiry unix ts>:<random id>"`, credential
-//! base64(HMAC-SHA1(static-auth-secret, username)).
+//! base64(HMAC-SHA1(static-auth-secret, username)), minted by [`TurnIssuer`] — the main server's
+//! own (from its [`TurnPlan`]) or, in a standalone focus, the one the main server wrote to the
+//! `turn` section of `nodes.json`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use pairux_core::config::{IceServer, IceUrls};
+use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 
 use crate::supervise::{Probe, ProcessSpec};
@@ -92,7 +95,53 @@ impl TurnPlan {
         })
     }
 
-    /// The credentials handed out for `id` at `now_secs`.
+    /// What mints this coturn's credentials: its STUN and TURN (UDP and TCP) URLs and secret.
+    pub fn issuer(&self) -> TurnIssuer {
+        let host = self.host();
+        TurnIssuer {
+            stun_url: self.stun_url(),
+            turn_urls: vec![
+                format!("turn:{host}:{}?transport=udp", self.port),
+                format!("turn:{host}:{}?transport=tcp", self.port),
+            ],
+            secret: self.secret.clone(),
+        }
+    }
+
+    /// For tests: the secret coturn checks credentials with.
+    pub fn secret_for_tests(&self) -> &str {
+        &self.secret
+    }
+}
+
+/// What hands out TURN: the URLs (`stun:` without credentials, `turn:` with) and coturn's
+/// `static-auth-secret`. The main server makes it from its [`TurnPlan`]; it writes the same,
+/// as the `turn` section of `<run-dir>/nodes.json` (0600), for standalone focus processes,
+/// so their grants carry credentials this coturn accepts.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnIssuer {
+    pub stun_url: String,
+    pub turn_urls: Vec<String>,
+    secret: String,
+}
+
+impl std::fmt::Debug for TurnIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnIssuer")
+            .field("stun_url", &self.stun_url)
+            .field("turn_urls", &self.turn_urls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TurnIssuer {
+    /// Whether it can mint anything (a secret and at least one TURN URL).
+    pub fn is_usable(&self) -> bool {
+        !self.secret.is_empty() && !self.turn_urls.is_empty()
+    }
+
+    /// The credentials handed out at `now_secs` (good for [`CREDENTIAL_TTL_SECS`]).
     pub fn credentials(&self, now_secs: u64) -> TurnCredentials {
         let expires_at = now_secs + CREDENTIAL_TTL_SECS;
         let username = format!("{expires_at}:{}", crate::random::token(12));
@@ -104,29 +153,20 @@ impl TurnPlan {
         }
     }
 
-    /// STUN and TURN (UDP and TCP) with these credentials, as RTCIceServer dictionaries.
+    /// STUN and TURN with these credentials, as RTCIceServer dictionaries.
     pub fn ice_servers(&self, creds: &TurnCredentials) -> Vec<IceServer> {
-        let host = self.host();
         vec![
             IceServer {
-                urls: IceUrls::One(self.stun_url()),
+                urls: IceUrls::One(self.stun_url.clone()),
                 username: None,
                 credential: None,
             },
             IceServer {
-                urls: IceUrls::Many(vec![
-                    format!("turn:{host}:{}?transport=udp", self.port),
-                    format!("turn:{host}:{}?transport=tcp", self.port),
-                ]),
+                urls: IceUrls::Many(self.turn_urls.clone()),
                 username: Some(creds.username.clone()),
                 credential: Some(creds.credential.clone()),
             },
         ]
-    }
-
-    /// For tests: the secret coturn checks credentials with.
-    pub fn secret_for_tests(&self) -> &str {
-        &self.secret
     }
 }
 
@@ -193,12 +233,31 @@ mod tests {
         assert!(conf.contains("relay-ip=198.51.100.1\n"));
         assert!(conf.contains("use-auth-secret\n"));
         assert!(conf.contains("pidfile=/tmp/r/turnserver.pid\n"));
-        let creds = plan.credentials(1000);
+        let issuer = plan.issuer();
+        let creds = issuer.credentials(1000);
         assert_eq!(creds.expires_at, 1000 + CREDENTIAL_TTL_SECS);
         assert!(creds.username.starts_with("2200:"));
         assert_eq!(
             creds.credential,
             credential(plan.secret_for_tests(), &creds.username)
         );
+        let servers = issuer.ice_servers(&creds);
+        assert_eq!(
+            servers[0].urls,
+            IceUrls::One("stun:198.51.100.1:3478".into())
+        );
+        assert_eq!(
+            servers[1].urls,
+            IceUrls::Many(vec![
+                "turn:198.51.100.1:3478?transport=udp".into(),
+                "turn:198.51.100.1:3478?transport=tcp".into(),
+            ])
+        );
+        // What nodes.json carries gives back the same issuer, and its Debug hides the secret.
+        let text = serde_json::to_string(&issuer).unwrap();
+        assert!(text.contains("\"turnUrls\""));
+        let back: TurnIssuer = serde_json::from_str(&text).unwrap();
+        assert!(back == issuer && back.is_usable());
+        assert!(!format!("{back:?}").contains(plan.secret_for_tests()));
     }
 }

@@ -2,7 +2,8 @@
 //! assignment to the least-loaded node, failover after `kill -9` announced on the session
 //! channel, drain, the Auto upgrade at `--sfu-threshold`, idle sessions closed (rooms
 //! destroyed, tokens removed) and reopened with a larger seq, and — on a real PostgreSQL — the
-//! store's closing and reopening, and two `pairux-server focus` processes sharing one database.
+//! store's closing and reopening, two `pairux-server focus` processes sharing one database, and
+//! a standalone focus granting TURN credentials for the main server's coturn (from nodes.json).
 //!
 //! Needs `janus`, `turnserver` and Debian's `postgresql` 15 (`cargo xtask setup`); the
 //! PostgreSQL test runs it as the `postgres` user when run as root (`pg_support`).
@@ -13,9 +14,13 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use clap::Parser as _;
 use futures_util::{SinkExt as _, StreamExt as _};
+use hmac::{Hmac, Mac as _};
 use pairux_core::access::{AccessGrant, AccessKey, AccessRequest, SfuGrant, Want, NONCE_LEN};
+use pairux_core::config::{IceServer, IceUrls};
 use pairux_core::focus::{Decision, FocusFollower, Reason, FOCUS_EVENT};
 use pairux_core::identity::PublicKey;
 use pairux_core::janus::admin::{AdminOutcome, AdminRequest, VIDEOROOM};
@@ -596,6 +601,120 @@ async fn two_focus_processes_share_one_postgres() {
     }
     drop(crowd);
     drop((restarted, survivor));
+    stop(server).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `grant`'s TURN part: config.json's STUN server, then the TURN URLs (UDP and TCP) of the
+/// server's coturn with a username `"<expiresAt>:<id>"` and, as its credential,
+/// base64(HMAC-SHA1(`secret`, username)), good for 20 minutes.
+fn assert_turn(grant: &AccessGrant, stun: &IceServer, port: u16, secret: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!((now + 1190..=now + 1205).contains(&grant.expires_at));
+    let [first, relay] = grant.ice_servers.as_slice() else {
+        panic!("STUN and TURN: {:?}", grant.ice_servers)
+    };
+    assert_eq!(first, stun);
+    assert_eq!(
+        relay.urls,
+        IceUrls::Many(vec![
+            format!("turn:127.0.0.1:{port}?transport=udp"),
+            format!("turn:127.0.0.1:{port}?transport=tcp"),
+        ])
+    );
+    let username = relay.username.clone().unwrap();
+    let (expiry, id) = username.split_once(':').unwrap();
+    assert_eq!(expiry.parse::<u64>().unwrap(), grant.expires_at);
+    assert!(!id.is_empty());
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(username.as_bytes());
+    assert_eq!(
+        relay.credential.as_deref(),
+        Some(STANDARD.encode(mac.finalize().into_bytes()).as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_standalone_focus_grants_turn_credentials_for_the_servers_coturn() {
+    let dir = temp_dir("turn");
+    let port = free_port();
+    let server = start(
+        "turn",
+        &[
+            "--relay-only".into(),
+            "--focus".into(),
+            "external".into(),
+            "--focus-url".into(),
+            format!("http://127.0.0.1:{port}"),
+        ],
+    )
+    .await;
+    let config = server.state().config.clone();
+    assert!(config.relay_only);
+    let focus_access = format!("http://127.0.0.1:{port}/api/access");
+    assert_eq!(config.access_url.as_deref(), Some(focus_access.as_str()));
+    let turn = server.media().turn.clone().unwrap();
+    let secret = turn.secret_for_tests().to_owned();
+    let conf = std::fs::read_to_string(&turn.conf_file).unwrap();
+    assert!(
+        conf.contains(&format!("\nstatic-auth-secret={secret}\n")),
+        "the secret coturn runs with"
+    );
+    let stun = config.ice_servers[0].clone();
+    assert_eq!(stun.urls, IceUrls::One(turn.stun_url()));
+
+    // nodes.json (0600) carries coturn's URLs and secret.
+    let nodes_file = server.media().run_dir.join("nodes.json");
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&nodes_file).unwrap()).unwrap();
+    assert_eq!(written["turn"]["secret"], secret.as_str());
+    assert_eq!(written["turn"]["stunUrl"], turn.stun_url());
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&nodes_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let args: Vec<String> = vec![
+        "--server".into(),
+        format!("http://{}", server.addr()),
+        "--nodes-file".into(),
+        nodes_file.display().to_string(),
+        "--focus-key-file".into(),
+        dir.join("focus.key").display().to_string(),
+    ];
+    let log = dir.join("focus.log");
+    let focus = spawn_focus(&args, port, &log).await;
+    let logged = std::fs::read_to_string(&log).unwrap();
+    if std::env::var_os("RUST_LOG").is_none() {
+        assert!(logged.contains("grants carry TURN credentials"), "{logged}");
+    }
+    assert!(!logged.contains(&secret), "the secret is not logged");
+
+    // The focus's grants (ICE only, and with a room) and the main server's own: the same shape,
+    // credentials coturn's secret verifies.
+    let link = Link::new(60);
+    let from_focus = grant(&focus_access, &link, Want::Ice).await;
+    assert_turn(&from_focus, &stun, turn.port, &secret);
+    let with_room = grant(&focus_access, &link, Want::Sfu).await;
+    assert!(with_room.sfu.is_some());
+    assert_turn(&with_room, &stun, turn.port, &secret);
+    let other = Link::new(61);
+    let own = format!("http://{}/api/access", server.addr());
+    let from_server = grant(&own, &other, Want::Ice).await;
+    assert_turn(&from_server, &stun, turn.port, &secret);
+    let shape = |g: &AccessGrant| {
+        g.ice_servers
+            .iter()
+            .map(|s| (s.urls.clone(), s.username.is_some(), s.credential.is_some()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shape(&from_focus), shape(&from_server));
+
+    drop(focus);
     stop(server).await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,12 +1,15 @@
 //! The SFU nodes a focus assigns sessions to: from the Janus nodes this server runs
 //! (`--sfu-nodes`, ids `janus-0`, `janus-1`, …) or from a `nodes.json` file that a main server
 //! writes for standalone focus processes (`--nodes-file`, mode 0600: it holds admin secrets).
+//! When that server runs coturn, the file's `turn` section holds what mints TURN credentials
+//! ([`TurnIssuer`]: the URLs and coturn's shared secret); without it a focus grants no TURN.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::sfu::admin::AdminClient;
+use crate::turn::TurnIssuer;
 
 /// One node: what clients use, what the focus uses, where it is and how much it takes.
 #[derive(Clone, Serialize, Deserialize)]
@@ -47,6 +50,9 @@ impl NodeEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodesFile {
     pub nodes: Vec<NodeEntry>,
+    /// The main server's coturn, when it runs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<TurnIssuer>,
 }
 
 /// Why a nodes file could not be used.
@@ -58,10 +64,12 @@ pub enum NodesError {
     Parse(String, serde_json::Error),
     #[error("{0} names no node, or a node twice")]
     Empty(String),
+    #[error("{0}: its turn section has no secret or no TURN URL")]
+    Turn(String),
 }
 
 impl NodesFile {
-    pub fn read(path: &Path) -> Result<Vec<NodeEntry>, NodesError> {
+    pub fn read(path: &Path) -> Result<NodesFile, NodesError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| NodesError::Read(name.clone(), e))?;
         let file: NodesFile =
@@ -72,13 +80,21 @@ impl NodesFile {
         if file.nodes.is_empty() || ids.len() != file.nodes.len() {
             return Err(NodesError::Empty(name));
         }
-        Ok(file.nodes)
+        if file.turn.as_ref().is_some_and(|t| !t.is_usable()) {
+            return Err(NodesError::Turn(name));
+        }
+        Ok(file)
     }
 
-    /// Writes `nodes` owner-only.
-    pub fn write(path: &Path, nodes: &[NodeEntry]) -> std::io::Result<()> {
+    /// Writes `nodes` (and `turn`) owner-only.
+    pub fn write(
+        path: &Path,
+        nodes: &[NodeEntry],
+        turn: Option<TurnIssuer>,
+    ) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(&NodesFile {
             nodes: nodes.to_vec(),
+            turn,
         })
         .map_err(std::io::Error::other)?;
         crate::template::write_private(path, &text)

@@ -3,6 +3,8 @@
 //! `POST /api/access` (CORS open: the app is served from another origin), `GET /health` and the
 //! loopback-only `/focus/*` endpoints. Several of them share one PostgreSQL database and one
 //! key file; the main server's config.json lists them as `accessUrl` / `accessFallbackUrls`.
+//! When the main server runs coturn, `nodes.json`'s `turn` section lets the focus's grants carry
+//! TURN credentials minted exactly as the main server's (`crate::turn::TurnIssuer`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,15 +28,16 @@ use crate::ClientConfig;
 #[command(
     name = "pairux-server focus",
     about = "Run a Session Focus on its own: it decides P2P or SFU and which SFU node for each \
-             session, announces decisions on the session channels, and grants rooms and tokens \
-             at its own /api/access"
+             session, announces decisions on the session channels, and grants rooms, tokens \
+             and TURN credentials at its own /api/access"
 )]
 pub struct FocusCommand {
     /// The main pairux-server (http://host:port): its /config.json names the Realtime endpoint
     /// and anon key the focus watches session channels with.
     #[arg(long)]
     pub server: String,
-    /// The SFU nodes (the main server writes <run-dir>/nodes.json).
+    /// The SFU nodes and, when the main server runs coturn, its TURN URLs and shared secret
+    /// (the main server writes <run-dir>/nodes.json; restart the focus when it restarts).
     #[arg(long)]
     pub nodes_file: PathBuf,
     /// PostgreSQL URL of the shared store (default: in memory, this process only).
@@ -72,7 +75,19 @@ pub enum StandaloneError {
 
 /// Runs until Ctrl-C or SIGTERM.
 pub async fn run(cmd: FocusCommand) -> Result<(), StandaloneError> {
-    let nodes = NodesFile::read(&cmd.nodes_file).map_err(FocusError::from)?;
+    let NodesFile { nodes, turn } = NodesFile::read(&cmd.nodes_file).map_err(FocusError::from)?;
+    match &turn {
+        Some(turn) => tracing::info!(
+            "focus: grants carry TURN credentials for {} (from {})",
+            turn.turn_urls.join(" "),
+            cmd.nodes_file.display()
+        ),
+        None => tracing::info!(
+            "focus: {} has no turn section (the main server runs no coturn): grants carry no \
+             TURN credentials",
+            cmd.nodes_file.display()
+        ),
+    }
     let config = fetch_config(&cmd.server).await?;
     let key = super::key::load_or_create(&cmd.focus_key_file).map_err(FocusError::from)?;
     let store = Arc::new(match &cmd.database_url {
@@ -93,7 +108,7 @@ pub async fn run(cmd: FocusCommand) -> Result<(), StandaloneError> {
         idle: cmd.idle,
     })
     .await?;
-    let access = Arc::new(Access::new(None, Some(focus.clone()), store, cmd.access));
+    let access = Arc::new(Access::new(turn, Some(focus.clone()), store, cmd.access));
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::GET])
