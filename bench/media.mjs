@@ -20,6 +20,7 @@ import { serveDir } from './lib/serve.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentiles, round1, mostFrequent } from './lib/stats.mjs';
 import { svg, renderPng } from './lib/plot.mjs';
+import { clicksWav, MIC_HOOK, startOnsets, onsets, pairOnsets } from './lib/voice.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -37,6 +38,7 @@ const { values: opts } = parseArgs({
   },
 });
 const FRAMES = Number(opts.frames);
+const AUDIO_MS = 30_000; // 30 bursts
 const RUNS = Number(opts.runs);
 const WARMUP_MS = Number(opts['warmup-ms']);
 const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
@@ -71,6 +73,8 @@ const G2G = [
     floor: true,
   },
   { key: 'g2g', label: 'app P2P (E2EE)', open: (env) => openAppViewer(env, 'p2p') },
+  // The same, while the host talks (its voice goes to the viewer on the same connection).
+  { key: 'g2g_voice', label: 'app P2P (E2EE), host talking', open: openTalkingViewer },
   ...(opts.sfu
     ? [
       { key: 'g2g_sfu', label: 'app SFU via Janus (E2EE)', open: (env) => openAppViewer(env, 'sfu'), mode: 'sfu' },
@@ -224,8 +228,10 @@ async function appHost(env, mode = 'p2p') {
   }
   const server = mode === 'relay' ? env.relayServer : env.server;
   const pick = mode === 'sfu' ? 'sfu' : 'p2p';
-  const page = await newPage(env.browser);
+  // bypassCSP: the voice bench's onset worklet is loaded from a data: URL.
+  const page = await newPage(env.browser, { bypassCSP: true });
   await page.addInitScript(PC_HOOK);
+  await page.addInitScript(MIC_HOOK);
   await page.goto(server.url);
   await page.waitForSelector('.app', { timeout: 15_000 });
   await page.getByTestId(`mode-${pick}`).check();
@@ -262,6 +268,61 @@ async function openAppViewer(env, mode) {
     window.__reader = startReader(video.srcObject.getVideoTracks()[0]);
   }, `${env.bench.url}/lib/timecode.mjs`);
   return { page, close: () => page.context().close() };
+}
+
+/** Turns the page's microphone on or off with `mic-toggle`, and waits until it says so. */
+async function setMic(page, on) {
+  const want = on ? 'on' : 'off';
+  const toggle = page.getByTestId('mic-toggle');
+  if ((await toggle.getAttribute('data-state')) !== want) await toggle.click();
+  await page.locator(`[data-testid=mic-toggle][data-state=${want}]`).waitFor({ timeout: 10_000 });
+}
+
+/** A P2P viewer while the host's microphone is on. */
+async function openTalkingViewer(env) {
+  const host = await appHost(env, 'p2p');
+  await setMic(host.page, true);
+  const viewer = await openAppViewer(env, 'p2p');
+  return {
+    page: viewer.page,
+    close: async () => {
+      await viewer.close();
+      await setMic(host.page, false);
+    },
+  };
+}
+
+/**
+ * Mouth-to-ear: the host talks (bursts from the fake microphone), one P2P viewer listens;
+ * onsets timestamped on both sides (bench/lib/voice.mjs). Returns the delays (ms).
+ */
+async function measureAudio(env) {
+  await onlyHost(env, 'p2p');
+  const host = await appHost(env, 'p2p');
+  await setMic(host.page, true);
+  const viewer = await openAppViewer(env, 'p2p');
+  try {
+    await viewer.page.waitForFunction(
+      () => window.__pcs?.some((pc) => pc.getReceivers().some((r) => r.track.kind === 'audio')),
+      null,
+      { timeout: 15_000 },
+    );
+    await sleep(1500); // the jitter buffer settles
+    await startOnsets(host.page, () => window.__mic?.getAudioTracks()[0]);
+    await startOnsets(viewer.page, () =>
+      window.__pcs.flatMap((pc) => pc.getReceivers()).find((r) => r.track.kind === 'audio')?.track);
+    await sleep(AUDIO_MS);
+    const [sent, received] = [await onsets(host.page), await onsets(viewer.page)];
+    const delays = pairOnsets(sent, received);
+    console.error(`  ${sent.length} bursts sent, ${received.length} heard, ${delays.length} paired`);
+    if (delays.length < 10) {
+      throw new Error(`only ${delays.length} bursts heard of ${sent.length} sent`);
+    }
+    return { delays, sent: sent.length, received: received.length };
+  } finally {
+    await viewer.close();
+    await setMic(host.page, false).catch(() => {});
+  }
 }
 
 const readerState = (page) =>
@@ -422,7 +483,14 @@ async function measureTtff(env, mode = 'p2p') {
 async function main() {
   const began = Date.now();
   assertLoopbackOnly('media');
-  const env = { browser: await launchBrowser(), bench: await serveDir(here, { dist: distDir }) };
+  const env = {
+    // Every page's fake microphone plays the voice bench's bursts; sound plays without a click.
+    browser: await launchBrowser([
+      `--use-file-for-fake-audio-capture=${clicksWav()}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ]),
+    bench: await serveDir(here, { dist: distDir }),
+  };
   const figures = {};
   const raw = { started: new Date().toISOString(), load_avg: os.loadavg(), g2g: {}, ttff: null };
   const failures = [];
@@ -439,6 +507,14 @@ async function main() {
         if (r.errors.length) console.error(`  page errors: ${r.errors.slice(0, 5).join(' | ')}`);
       } catch (err) {
         failures.push(`${v.key}: ${err.message}`);
+      }
+    }
+    if (wanted('audio')) {
+      console.error('media bench: mouth-to-ear (host talks, a P2P viewer hears) …');
+      try {
+        raw.audio = await measureAudio(env);
+      } catch (err) {
+        failures.push(`audio: ${err.message}`);
       }
     }
     const ttffs = {};
@@ -497,6 +573,18 @@ async function main() {
     if (floor && g2g.g2g_floor_e2ee) {
       const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
       figures.e2ee_overhead_ms_p50 = round1(p50(g2g.g2g_floor_e2ee.samples) - p50(floor.samples));
+    }
+    if (raw.audio) {
+      Object.assign(figures, percentiles('audio_ms', raw.audio.delays, [50, 95]));
+      figures.audio_bursts = raw.audio.delays.length;
+    } else if (wanted('audio')) {
+      // Not measured: null, and the bench fails (above).
+      figures.audio_ms_p50 = null;
+      figures.audio_ms_p95 = null;
+    }
+    if (g2g.g2g && g2g.g2g_voice) {
+      const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
+      figures.g2g_voice_minus_silent_ms_p50 = round1(p50(g2g.g2g_voice.samples) - p50(g2g.g2g.samples));
     }
     figures.load_avg_1m = round1(raw.load_avg[0]);
 

@@ -378,18 +378,16 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         roster: RwSignal::new(Roster::default()),
         foreign_host: RwSignal::new(false),
     };
-    // Who we are: the host signs with the session's host key, everyone else with a key that
-    // is new for this join. Should the CSPRNG fail, the seal of our meta fails too (no nonce,
-    // below), so no meta signed with the fallback seed is ever tracked.
+    // Who we are: the host signs with the session's host key, everyone else with a key this
+    // tab made for the session (kept in its sessionStorage, so a reload is the same person).
+    // Should the CSPRNG fail, the seal of our meta fails too (no nonce, below), so no meta
+    // signed with the fallback seed is ever tracked.
     let signer = match &entry.host {
         Some(host) => host.signer().clone(),
-        None => {
-            let mut seed = [0u8; 32];
-            if let Err(err) = crate::platform::random::fill(&mut seed) {
-                leptos::logging::error!("no randomness for this join's key: {err}");
-            }
-            Signer::from_seed(seed)
-        }
+        None => Signer::from_seed(entry.guest_seed().unwrap_or_else(|| {
+            leptos::logging::error!("no randomness for this join's key");
+            [0u8; 32]
+        })),
     };
     let identity: Rc<SessionIdentity> = Rc::new(SessionIdentity::new(
         &entry.link,
@@ -567,13 +565,26 @@ impl SessionChannel {
     /// (same key, so the roster takes it as an update) and tracked again.
     pub fn set_name(&self, name: &str) {
         let name = display_name(Some(name));
+        self.set_profile("name", serde_json::Value::from(name.as_str()));
+    }
+
+    /// Whether our microphone is on, for everyone's participant list.
+    pub fn set_mic(&self, on: bool) {
+        self.set_profile("mic", serde_json::Value::Bool(on));
+    }
+
+    fn set_profile(&self, field: &str, value: serde_json::Value) {
         let Some(nonce) = random_nonce() else { return };
         let Some(profile) = self.profile.try_update_value(|p| {
-            p["name"] = serde_json::Value::from(name.as_str());
-            p.clone()
+            if p.get(field) == Some(&value) {
+                return None;
+            }
+            p[field] = value;
+            Some(p.clone())
         }) else {
             return;
         };
+        let Some(profile) = profile else { return };
         let Some(meta) = self.identity.try_with_value(|i| i.meta(&profile, nonce)) else {
             return;
         };

@@ -67,12 +67,40 @@ impl SessionEntry {
     pub fn forget(&self) {
         crate::platform::storage::remove(&resume_key(&self.link.path()));
         crate::platform::storage::remove(&format!("{}:mode", resume_key(&self.link.path())));
+        crate::platform::storage::remove(&join_key(&self.link.path()));
+    }
+
+    /// The seed of this tab's guest signing key for the session: made at the first join and
+    /// kept beside the link in the tab's `sessionStorage`, so that a reloaded tab is the same
+    /// verified person to the host (a host that removed it is told so when it asks again).
+    /// `None` only without randomness.
+    pub fn guest_seed(&self) -> Option<[u8; 32]> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let key = join_key(&self.link.path());
+        let kept = crate::platform::storage::get(&key)
+            .and_then(|text| b64.decode(text).ok())
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
+        if kept.is_some() {
+            return kept;
+        }
+        let mut seed = [0u8; 32];
+        crate::platform::random::fill(&mut seed).ok()?;
+        if let Err(err) = crate::platform::storage::set(&key, &b64.encode(seed)) {
+            leptos::logging::warn!("a reload will join as someone new: {err}");
+        }
+        Some(seed)
     }
 }
 
 /// The `sessionStorage` key of a session's resume text.
 fn resume_key(path: &str) -> String {
     format!("pairux:{}", path.trim_end_matches('/'))
+}
+
+/// The `sessionStorage` key of this tab's guest signing key seed for a session.
+fn join_key(path: &str) -> String {
+    format!("{}:join", resume_key(path))
 }
 
 /// What the page learnt about the session it should show.

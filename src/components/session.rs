@@ -9,7 +9,9 @@ use crate::platform;
 use pairux_core::roster::{Participant, Roster};
 
 use crate::realtime::{new_participant_id, use_session_channel};
+use crate::session::host::HostRuntime;
 use crate::state::{AppState, ConnectionStatus, Opened, SessionEntry};
+use pairux_core::session::Asking;
 
 #[component]
 pub fn SessionPage(id: String) -> impl IntoView {
@@ -40,6 +42,7 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
     let me = new_participant_id();
     let channel = use_session_channel(&entry, &me);
     let host_view = crate::session::host::HostSignals::new();
+    let host_runtime = StoredValue::new_local(None::<HostRuntime>);
     view! {
         <section class="session" data-role=role.as_str()>
             <div class="session-head">
@@ -56,16 +59,25 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
                     {if role == Role::Host {
                         view! {
                             <InviteLinks entry=entry.clone()/>
-                            <HostStage me=me.clone() channel entry=entry.clone() view=host_view/>
+                            <HostStage me=me.clone() channel entry=entry.clone() view=host_view runtime=host_runtime/>
                         }
                         .into_any()
                     } else {
-                        view! { <GuestStage me=me.clone() channel entry=entry.clone()/> }.into_any()
+                        view! { <GuestStage me=me.clone() channel entry=entry.clone() voice=host_view.voice/> }.into_any()
                     }}
                 </div>
                 <aside class="side">
                     <NameField channel/>
-                    <ParticipantList roster=channel.signals.roster me peers=(role == Role::Host).then_some(host_view.peers)/>
+                    {(role == Role::Host).then(|| view! {
+                        <JoinRequests asking=host_view.asking roster=channel.signals.roster runtime=host_runtime/>
+                    })}
+                    <ParticipantList
+                        roster=channel.signals.roster
+                        me
+                        peers=(role == Role::Host).then_some(host_view.peers)
+                        remove=(role == Role::Host).then_some(host_runtime)
+                        speaking=host_view.voice.speaking
+                    />
                 </aside>
             </div>
             <TrustCounters channel/>
@@ -122,6 +134,10 @@ fn ParticipantList(
     me: String,
     /// The host's view of each participant's peer connection (`connectionState`).
     peers: Option<RwSignal<std::collections::BTreeMap<String, String>>>,
+    /// Whose voice is heard now.
+    speaking: RwSignal<std::collections::BTreeSet<String>>,
+    /// The host's runtime: each guest gets a Remove button.
+    remove: Option<StoredValue<Option<HostRuntime>, LocalStorage>>,
 ) -> impl IntoView {
     let people =
         move || -> Vec<Participant> { roster.read().participants().into_iter().cloned().collect() };
@@ -140,7 +156,30 @@ fn ParticipantList(
                         data-testid=format!("participant-{}", p.id)
                         data-role=p.role.as_str()
                         class:me=p.id == me
+                        class:speaking={
+                            let id = p.id.clone();
+                            move || speaking.with(|s| s.contains(&id))
+                        }
+                        data-speaking={
+                            let id = p.id.clone();
+                            move || speaking.with(|s| s.contains(&id)).to_string()
+                        }
                     >
+                        {
+                            let on = p.profile.get("mic").and_then(serde_json::Value::as_bool) == Some(true);
+                            view! {
+                                <span
+                                    class="mic-state"
+                                    class:on=on
+                                    data-testid=format!("mic-state-{}", p.id)
+                                    data-state=if on { "on" } else { "off" }
+                                    title=if on { "Microphone on" } else { "Muted" }
+                                    aria-label=if on { "Microphone on" } else { "Muted" }
+                                >
+                                    {if on { "🎙" } else { "🔇" }}
+                                </span>
+                            }
+                        }
                         <span class="name">{p.display_name()}</span>
                         {(p.id == me).then_some(view! { <span class="you">" (you)"</span> })}
                         <span class="role-chip small">{p.role.as_str()}</span>
@@ -160,10 +199,72 @@ fn ParticipantList(
                                 </span>
                             }
                         })}
+                        {remove.filter(|_| p.id != me && p.role != Role::Host).map(|runtime| {
+                            let id = p.id.clone();
+                            view! {
+                                <button
+                                    class="remove small"
+                                    data-testid=format!("remove-participant-{}", p.id)
+                                    title="Remove from the session: their video and control stop now"
+                                    on:click=move |_| runtime.with_value(|rt| {
+                                        if let Some(rt) = rt {
+                                            rt.remove(&id);
+                                        }
+                                    })
+                                >
+                                    "Remove"
+                                </button>
+                            }
+                        })}
                     </li>
                 </For>
             </ul>
         </div>
+    }
+}
+
+/// The host's "<name> asks to join" requests (after a removal nobody new gets in without the
+/// host's OK): Admit (`admit-<pid>`) or Deny (`deny-join-<pid>`).
+#[component]
+fn JoinRequests(
+    asking: RwSignal<Vec<Asking>>,
+    roster: RwSignal<Roster>,
+    runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
+) -> impl IntoView {
+    let act = move |id: String, admit: bool| {
+        runtime.with_value(|rt| {
+            if let Some(rt) = rt {
+                if admit {
+                    rt.admit(&id);
+                } else {
+                    rt.deny_join(&id);
+                }
+            }
+        });
+    };
+    view! {
+        <For each=move || asking.get() key=|a| (a.id.clone(), a.removed_before) let:a>
+            {
+                let id = a.id.clone();
+                let name = move || {
+                    roster.with(|r| r.get(&id).map(Participant::display_name).unwrap_or_default())
+                };
+                let (admit_id, deny_id) = (a.id.clone(), a.id.clone());
+                view! {
+                    <div class="join-request" role="alert" data-testid=format!("join-request-{}", a.id)>
+                        <p>
+                            <strong>{name}</strong>
+                            " asks to join"
+                            {a.removed_before.then_some(" (you removed them earlier)")}
+                        </p>
+                        <button class="primary" data-testid=format!("admit-{}", a.id)
+                            on:click=move |_| act(admit_id.clone(), true)>"Admit"</button>
+                        <button data-testid=format!("deny-join-{}", a.id)
+                            on:click=move |_| act(deny_id.clone(), false)>"Deny"</button>
+                    </div>
+                }
+            }
+        </For>
     }
 }
 

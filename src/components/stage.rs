@@ -20,6 +20,7 @@ use crate::session::access::Access;
 use crate::session::guest::{GuestRuntime, GuestSignals};
 use crate::session::host::{HostRuntime, HostSignals};
 use crate::session::host_control::ControlSignals;
+use crate::session::voice::{Mic, VoiceSignals};
 use crate::state::{AppState, SessionEntry};
 
 /// Host: local preview, share state, quality, end.
@@ -30,6 +31,8 @@ pub fn HostStage(
     entry: SessionEntry,
     /// What the host runtime reports (shared with the participant list's connection states).
     view: HostSignals,
+    /// The host runtime, once started (shared with the participant list's Remove / Admit).
+    runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let state = AppState::expect();
     let control = ControlSignals::new();
@@ -39,7 +42,6 @@ pub fn HostStage(
         .controller
         .clone()
         .expect("a host's link is generated with a controller secret");
-    let runtime = StoredValue::new_local(None::<HostRuntime>);
     let preview = NodeRef::<html::Video>::new();
     // A host whose browser cannot encrypt media is told at once (nothing would be sent).
     let error = RwSignal::new(
@@ -151,7 +153,14 @@ pub fn HostStage(
         });
     };
     let ended_entry = StoredValue::new(entry.clone());
-    let end = move |_| {
+    // Ending asks first while anyone else is here: "End the session for everyone?" with End
+    // now / Keep the session; unanswered, it ends after END_CONFIRM_MS (a click on
+    // `end-session` alone still ends the session — see ARCHITECTURE "Ending asks first").
+    let confirming = RwSignal::new(false);
+    let confirm_timer = StoredValue::new_local(None::<platform::timer::Timer>);
+    let end_now = move || {
+        confirming.set(false);
+        confirm_timer.set_value(None);
         runtime.with_value(|rt| {
             if let Some(rt) = rt {
                 rt.end();
@@ -159,6 +168,24 @@ pub fn HostStage(
         });
         // An ended session is not resumed by a reload of this tab.
         ended_entry.with_value(SessionEntry::forget);
+    };
+    let guests_here = move || {
+        channel
+            .signals
+            .roster
+            .with_untracked(|r| r.participants().iter().any(|p| p.role != Role::Host))
+    };
+    let end = move |_| {
+        if confirming.get_untracked() || !guests_here() {
+            end_now();
+            return;
+        }
+        confirming.set(true);
+        confirm_timer.set_value(Some(platform::timer::Timer::after(END_CONFIRM_MS, end_now)));
+    };
+    let keep = move |_| {
+        confirming.set(false);
+        confirm_timer.set_value(None);
     };
     let on_quality = move |ev: leptos::ev::Event| {
         if let Some(q) = Quality::parse(&event_target_value(&ev)) {
@@ -246,18 +273,57 @@ pub fn HostStage(
                         None => "waiting-key",
                     }
                 })/>
+                <VoiceControls
+                    voice=view.voice
+                    toggle=Callback::new(move |on: bool| runtime.with_value(|rt| {
+                        if let Some(rt) = rt {
+                            rt.set_mic(on);
+                        }
+                    }))
+                    unblock=Callback::new(move |()| runtime.with_value(|rt| {
+                        if let Some(rt) = rt {
+                            rt.unblock_sound();
+                        }
+                    }))
+                />
                 <button class="danger" data-testid="end-session" on:click=end>"End session"</button>
             </div>
+            <Show when=move || confirming.get()>
+                <div class="end-confirm" role="alertdialog" aria-label="End the session" data-testid="end-session-confirm-panel">
+                    <p>
+                        <strong>"End the session for everyone?"</strong>
+                        {format!(" It ends in {} s unless you keep it.", END_CONFIRM_MS / 1000)}
+                    </p>
+                    <button class="danger" data-testid="end-session-confirm" on:click=move |_| end_now()>
+                        "End now"
+                    </button>
+                    <button class="primary" data-testid="end-session-cancel" on:click=keep>
+                        "Keep the session"
+                    </button>
+                </div>
+            </Show>
             <Diagnostics control/>
         </Show>
     }
 }
 
+/// How long "End the session for everyone?" waits for an answer before ending anyway.
+const END_CONFIRM_MS: u64 = 3_000;
+
 /// Viewer or controller: the shared screen, fit to the window, with zoom/pan, stats, remote
 /// cursors, and (for controllers) requesting control and driving the host.
 #[component]
-pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> impl IntoView {
-    let view = GuestSignals::new();
+pub fn GuestStage(
+    me: String,
+    channel: SessionChannel,
+    entry: SessionEntry,
+    /// Shared with the participant list (who is speaking).
+    voice: VoiceSignals,
+) -> impl IntoView {
+    let view = GuestSignals {
+        voice,
+        ..GuestSignals::new()
+    };
     let runtime = StoredValue::new_local(None::<GuestRuntime>);
     let video = NodeRef::<html::Video>::new();
     // Plays a new picture unseen until it decodes, then covers the main element while that
@@ -514,6 +580,8 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
         GuestPhase::Ended => Some(("ended", "The host ended the session.")),
         GuestPhase::HostLeft => Some(("left", "The host has left.")),
         GuestPhase::Left => Some(("you-left", "You left the session.")),
+        GuestPhase::Removed => Some(("removed", "The host removed you")),
+        GuestPhase::Denied => Some(("denied", "The host didn't let you in")),
         _ => None,
     };
 
@@ -619,7 +687,21 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                 {move || {
                     let (testid, text) = match phase() {
                         GuestPhase::WaitingForHost => ("waiting", "Waiting for the host…"),
+                        GuestPhase::WaitingForAdmission => {
+                            ("waiting-admission", "Waiting for the host to let you in")
+                        }
+                        GuestPhase::WaitingForShare => {
+                            ("waiting-share", "Waiting for the host to share their screen…")
+                        }
+                        GuestPhase::ShareLate => (
+                            "share-late",
+                            "The host hasn't started sharing yet — you'll see their screen as soon as they do.",
+                        ),
                         GuestPhase::Connecting => ("connecting", "Connecting to the host…"),
+                        GuestPhase::ConnectLate => (
+                            "connect-late",
+                            "Still can't reach the host — this network may block WebRTC (a relay-only server may help). Still trying…",
+                        ),
                         GuestPhase::Paused => ("share-paused", "The host paused sharing"),
                         _ => return None,
                     };
@@ -646,6 +728,11 @@ pub fn GuestStage(me: String, channel: SessionChannel, entry: SessionEntry) -> i
                 <button on:click=move |_| set_zoom(zoom.get_untracked() * 1.25) aria-label="Zoom in">"+"</button>
                 <button on:click=move |_| set_zoom(1.0)>"Fit"</button>
                 <button on:click=fullscreen data-testid="fullscreen">"Fullscreen"</button>
+                <VoiceControls
+                    voice=view.voice
+                    toggle=Callback::new(move |on: bool| with_rt(&|rt| rt.set_mic(on)))
+                    unblock=Callback::new(move |()| with_rt(&|rt| rt.unblock_sound()))
+                />
                 <button class="danger" data-testid="leave-session" on:click=move |_| with_rt(&|rt| rt.leave())>
                     "Leave"
                 </button>
@@ -713,5 +800,41 @@ fn StatsOverlay(view: GuestSignals) -> impl IntoView {
                 .into_any(),
             }}
         </div>
+    }
+}
+
+/// `mic-toggle` (off until the person turns it on; the browser asks for the microphone only
+/// then), what went wrong with it, and a way to hear the session when the browser held sound
+/// back (`sound-blocked`).
+#[component]
+fn VoiceControls(
+    voice: VoiceSignals,
+    toggle: Callback<bool>,
+    unblock: Callback<()>,
+) -> impl IntoView {
+    let on = move || voice.mic.with(|m| *m == Mic::On);
+    view! {
+        <button
+            class="mic"
+            class:on=on
+            data-testid="mic-toggle"
+            data-state=move || voice.mic.with(|m| m.as_str())
+            aria-pressed=move || on().to_string()
+            disabled=move || voice.mic.with(|m| *m == Mic::Starting)
+            on:click=move |_| toggle.run(!on())
+        >
+            {move || if on() { "Mute" } else { "Unmute" }}
+        </button>
+        {move || voice.mic.with(|m| match m {
+            Mic::Failed(text) => Some(view! {
+                <span class="notice" data-testid="mic-problem" role="status">{text.clone()}</span>
+            }),
+            _ => None,
+        })}
+        <Show when=move || voice.blocked.get()>
+            <button data-testid="sound-blocked" on:click=move |_| unblock.run(())>
+                "Sound is off — click to hear the session"
+            </button>
+        </Show>
     }
 }

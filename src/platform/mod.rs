@@ -1,6 +1,7 @@
 //! Browser glue: the only modules that touch web-sys and `JsValue`. No decisions here — each
 //! function does one browser thing and converts JS errors in [`js_error`].
 
+pub mod audio;
 pub mod clipboard;
 pub mod clock;
 pub mod dom;

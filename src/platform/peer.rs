@@ -29,6 +29,8 @@ pub enum PeerEvent {
     Candidate(Option<CandidateInit>),
     /// Remote media arrived.
     Track(MediaStream),
+    /// A remote voice arrived (decrypted by the worker like the screen).
+    Audio(MediaStreamTrack),
     /// The control data channel opened (`true`) or closed (`false`).
     Channel(bool),
     /// A text message on either data channel.
@@ -113,6 +115,9 @@ pub struct Peer {
     sfu_ready: std::cell::RefCell<Option<RtcDataChannel>>,
     /// Subscriber on the SFU: the label of the channel Janus relays the publisher's data on.
     sfu_feed: std::cell::RefCell<Option<String>>,
+    /// Our side of the voice transceiver, once there is one (host: made with the connection;
+    /// guest: the host's offer brings it). Its sending transform is attached before any track.
+    voice: Rc<std::cell::RefCell<Option<RtcRtpSender>>>,
     /// The host opens both channels itself and adopts none the other side opens.
     opens_channels: std::cell::Cell<bool>,
     /// Channels the other side opened that we closed unread.
@@ -165,8 +170,34 @@ impl Peer {
 
         let cb = on_event.clone();
         let (decrypt, sender) = (worker.clone(), remote.to_owned());
+        let voice: Rc<std::cell::RefCell<Option<RtcRtpSender>>> = Rc::default();
+        let voice_slot = voice.clone();
         handlers.push(handler(move |ev| {
             let ev: RtcTrackEvent = ev.unchecked_into();
+            if ev.track().kind() == "audio" {
+                // Voice: decrypt what comes in; on the guest's side, the host's offer made the
+                // transceiver, and we answer sendrecv with our encrypting transform attached
+                // now, before a microphone track can ever be put on it.
+                if let Err(err) = decrypt.attach_receiver(&ev.receiver(), &sender, MediaKind::Audio)
+                {
+                    leptos::logging::error!("cannot decrypt this voice, not playing it: {err}");
+                    return;
+                }
+                let mut slot = voice_slot.borrow_mut();
+                if slot.is_none() {
+                    let transceiver = ev.transceiver();
+                    match decrypt.attach_sender(&transceiver.sender(), MediaKind::Audio) {
+                        Ok(()) => {
+                            transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+                            *slot = Some(transceiver.sender());
+                        }
+                        Err(err) => leptos::logging::error!("cannot encrypt our voice: {err}"),
+                    }
+                }
+                drop(slot);
+                cb(PeerEvent::Audio(ev.track()));
+                return;
+            }
             // Attached here, synchronously, before any frame is decoded: receiver transforms
             // attached right after addTransceiver are sometimes never invoked in Chrome.
             low_latency(&ev.receiver());
@@ -208,6 +239,7 @@ impl Peer {
             pointer: Default::default(),
             sfu_ready: Default::default(),
             sfu_feed: Default::default(),
+            voice,
             opens_channels: Default::default(),
             refused_channels: Default::default(),
             on_event,
@@ -291,6 +323,56 @@ impl Peer {
         Ok(())
     }
 
+    /// Host: the voice transceiver (sendrecv): `track` is the mix this participant hears; what
+    /// they say comes back on the same transceiver. Once per connection.
+    pub fn send_voice(&self, track: &MediaStreamTrack) -> Result<(), JsError> {
+        if self.voice.borrow().is_some() {
+            return Ok(());
+        }
+        let init = RtcRtpTransceiverInit::new();
+        init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+        let transceiver = self
+            .pc
+            .add_transceiver_with_media_stream_track_and_init(track, &init);
+        if let Err(err) = self
+            .worker
+            .attach_sender(&transceiver.sender(), MediaKind::Audio)
+        {
+            transceiver.stop();
+            return Err(err);
+        }
+        *self.voice.borrow_mut() = Some(transceiver.sender());
+        Ok(())
+    }
+
+    /// Whether this connection carries voice yet.
+    pub fn has_voice(&self) -> bool {
+        self.voice.borrow().is_some()
+    }
+
+    /// Guest: what we say (`None`: the microphone is off, nothing is sent). No renegotiation.
+    pub async fn set_voice(&self, track: Option<&MediaStreamTrack>) -> Result<(), JsError> {
+        let sender = self.voice.borrow().clone();
+        let Some(sender) = sender else {
+            return Err(JsError("this connection has no voice yet".into()));
+        };
+        JsFuture::from(sender.replace_track(track))
+            .await
+            .map(|_| ())
+            .map_err(js_error)
+    }
+
+    /// Senders of the screen (every sender but the voice's).
+    fn video_senders(&self) -> Vec<RtcRtpSender> {
+        let voice = self.voice.borrow();
+        self.pc
+            .get_senders()
+            .iter()
+            .map(|s| s.unchecked_into::<RtcRtpSender>())
+            .filter(|s| !voice.as_ref().is_some_and(|v| Object::is(v, s)))
+            .collect()
+    }
+
     /// Host: opens the two data channels (before any media, so control works at once).
     pub fn open_channels(&self) {
         self.opens_channels.set(true);
@@ -347,8 +429,7 @@ impl Peer {
 
     /// Swaps the shared track (e.g. after sharing again) without renegotiating.
     pub async fn replace_track(&self, track: &MediaStreamTrack) -> Result<(), JsError> {
-        for sender in self.pc.get_senders().iter() {
-            let sender: RtcRtpSender = sender.unchecked_into();
+        for sender in self.video_senders() {
             JsFuture::from(sender.replace_track(Some(track)))
                 .await
                 .map_err(js_error)?;
@@ -358,8 +439,7 @@ impl Peer {
 
     /// Stops sending media on this connection (no renegotiation; the data channels stay).
     pub async fn stop_sending(&self) -> Result<(), JsError> {
-        for sender in self.pc.get_senders().iter() {
-            let sender: RtcRtpSender = sender.unchecked_into();
+        for sender in self.video_senders() {
             JsFuture::from(sender.replace_track(None))
                 .await
                 .map_err(js_error)?;
@@ -369,8 +449,7 @@ impl Peer {
 
     /// Changes the encoder's bitrate ceiling and scale on the fly (no renegotiation).
     pub async fn set_send(&self, quality: SendQuality) -> Result<(), JsError> {
-        for sender in self.pc.get_senders().iter() {
-            let sender: RtcRtpSender = sender.unchecked_into();
+        for sender in self.video_senders() {
             if sender.track().is_none() {
                 continue; // a controller's connection after the picture moved to the SFU
             }

@@ -48,6 +48,7 @@ pub struct GuestSignals {
     pub topology: RwSignal<Topology>,
     /// What is wrong with the media connection, in words (`None`: nothing).
     pub media_problem: RwSignal<Option<String>>,
+    pub voice: super::voice::VoiceSignals,
 }
 
 impl GuestSignals {
@@ -63,6 +64,7 @@ impl GuestSignals {
             e2ee: RwSignal::new(None),
             topology: RwSignal::new(Topology::P2p),
             media_problem: RwSignal::new(None),
+            voice: super::voice::VoiceSignals::new(),
         }
     }
 }
@@ -109,6 +111,7 @@ struct Inner {
     timer: RefCell<Option<Timer>>,
     stats: RefCell<Option<(Timer, StatsSample)>>,
     control: RefCell<ControlClient>,
+    voice: RefCell<super::voice::GuestVoice>,
     view: GuestSignals,
 }
 
@@ -147,6 +150,7 @@ impl GuestRuntime {
                 link: RefCell::new(None),
                 timer: RefCell::new(None),
                 stats: RefCell::new(None),
+                voice: RefCell::new(super::voice::GuestVoice::new(view.voice)),
                 view,
             }),
         };
@@ -194,7 +198,10 @@ impl GuestRuntime {
             }
             self.inner.swapping.set(false);
         }
-        self.inner.session.borrow_mut().on_playing(playing);
+        self.inner
+            .session
+            .borrow_mut()
+            .on_playing(clock::monotonic_ms(), playing);
         self.refresh();
     }
 
@@ -227,8 +234,21 @@ impl GuestRuntime {
                 }
             }
             _ => {
-                let actions = self.inner.session.borrow_mut().on_signal(&envelope);
+                let actions = self
+                    .inner
+                    .session
+                    .borrow_mut()
+                    .on_signal(clock::monotonic_ms(), &envelope);
                 self.run(actions);
+                let phase = self.inner.session.borrow().phase();
+                if matches!(phase, GuestPhase::Removed | GuestPhase::Denied) {
+                    // Out for good: control is gone and presence untracked (not from within
+                    // the channel's own callback).
+                    self.inner.control.borrow_mut().disconnected();
+                    self.inner.view.control.set(ControlState::None);
+                    let channel = self.inner.channel;
+                    leptos::task::spawn_local(async move { channel.leave() });
+                }
             }
         }
     }
@@ -328,6 +348,10 @@ impl GuestRuntime {
                     .update(|c| c.retain(|id, _| holders.contains(id)));
                 self.inner.control.borrow_mut().on_message(&msg)
             }
+            ControlMsg::Speaking { ids } => {
+                self.inner.voice.borrow().on_speaking(ids.clone());
+                None
+            }
             _ => self.inner.control.borrow_mut().on_message(&msg),
         };
         if reply.is_some() {
@@ -344,6 +368,74 @@ impl GuestRuntime {
             .set(self.inner.control.borrow().agent());
     }
 
+    /// The connection to the host, when there is one.
+    fn peer(&self) -> Option<Rc<RtcPeer>> {
+        self.inner.link.borrow().as_ref().map(|l| l.peer())
+    }
+
+    /// Turns our microphone on or off (from a click). Voice goes over the connection to the
+    /// host; a viewer whose picture comes from the SFU has none, and is told so.
+    pub fn set_mic(&self, on: bool) {
+        let view = self.inner.view.voice;
+        let weak = Rc::downgrade(&self.inner);
+        self.unblock_sound();
+        if !on {
+            view.mic.set(super::voice::Mic::Off);
+            self.inner.voice.borrow_mut().set_mic_track(None);
+            self.inner.channel.set_mic(false);
+            if let Some(peer) = self.peer() {
+                leptos::task::spawn_local(async move {
+                    let _ = peer.set_voice(None).await;
+                });
+            }
+            return;
+        }
+        view.mic.set(super::voice::Mic::Starting);
+        leptos::task::spawn_local(async move {
+            use super::voice::{mic_failure, Mic};
+            let state = match crate::platform::audio::microphone().await {
+                Err(err) => Mic::Failed(mic_failure(&err)),
+                Ok(track) => {
+                    let Some(inner) = weak.upgrade() else {
+                        track.stop();
+                        return;
+                    };
+                    let runtime = GuestRuntime { inner };
+                    let sent = match runtime.peer().filter(|p| p.has_voice()) {
+                        Some(peer) => peer.set_voice(Some(&track)).await,
+                        None => Err(crate::platform::JsError(String::new())),
+                    };
+                    match sent {
+                        Ok(()) => {
+                            runtime.inner.voice.borrow_mut().set_mic_track(Some(track));
+                            runtime.inner.channel.set_mic(true);
+                            Mic::On
+                        }
+                        Err(err) => {
+                            track.stop();
+                            leptos::logging::warn!("cannot send our voice: {err}");
+                            Mic::Failed(if runtime.peer().is_none() {
+                                "Voice isn't carried through the video server yet — only people \
+                                 connected directly to the host can talk."
+                                    .to_owned()
+                            } else {
+                                "The host's connection isn't ready for voice yet — try again in \
+                                 a moment."
+                                    .to_owned()
+                            })
+                        }
+                    }
+                }
+            };
+            view.mic.set(state);
+        });
+    }
+
+    /// A click anywhere: sound the browser held back may play now.
+    pub fn unblock_sound(&self) {
+        self.inner.voice.borrow().unblock();
+    }
+
     fn sfu_mode(&self) -> bool {
         self.inner.sfu.borrow().route.is_some()
     }
@@ -353,6 +445,18 @@ impl GuestRuntime {
             LinkEvent::Track(stream) => {
                 if !self.sfu_mode() {
                     self.inner.view.stream.set(Some(stream));
+                }
+            }
+            LinkEvent::Audio(track) => {
+                self.inner.voice.borrow_mut().heard(&track);
+                // A new connection (reconnected): our microphone goes on it too.
+                let mic = self.inner.voice.borrow().mic();
+                if let (Some(mic), Some(peer)) = (mic, self.peer()) {
+                    leptos::task::spawn_local(async move {
+                        if let Err(err) = peer.set_voice(Some(&mic)).await {
+                            leptos::logging::warn!("cannot send our voice: {err}");
+                        }
+                    });
                 }
             }
             LinkEvent::GaveUp => {}
@@ -627,6 +731,7 @@ impl GuestRuntime {
         };
         match ControlMsg::decode(&text) {
             Ok(ControlMsg::Cursor { .. }) => self.on_control_message(&text),
+            Ok(ControlMsg::Speaking { ids }) => self.inner.voice.borrow().on_speaking(ids),
             Ok(ControlMsg::State { holders, .. }) => {
                 self.inner
                     .view

@@ -11,8 +11,8 @@ use pairux_core::focus::{Decision, FocusFollower, Reason};
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
-    HostAction, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody, SignalEnvelope,
-    Topology,
+    Asking, HostAction, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody,
+    SignalEnvelope, Topology,
 };
 use pairux_core::{Role, SessionLink};
 
@@ -21,6 +21,7 @@ use super::agent_link::{AgentLink, AgentSignals};
 use super::host_control::{ControlSignals, HostControl, Outgoing};
 use super::peer_link::{LinkEvent, PeerLink};
 use super::sfu::{SfuEvent, SfuLink};
+use super::voice::{HostVoice, Mic, VoiceSignals};
 use crate::platform::media::{self, Capture, EndedListener};
 use crate::platform::peer::SendQuality;
 use crate::platform::timer::Timer;
@@ -43,6 +44,9 @@ pub struct HostSignals {
     pub sfu_problem: RwSignal<Option<String>>,
     /// The publication's `connectionState`, in SFU mode.
     pub sfu_state: RwSignal<Option<String>>,
+    pub voice: VoiceSignals,
+    /// Who waits for the host's OK to join (after a removal).
+    pub asking: RwSignal<Vec<Asking>>,
 }
 
 impl HostSignals {
@@ -56,6 +60,8 @@ impl HostSignals {
             topology: RwSignal::new(Topology::P2p),
             sfu_problem: RwSignal::new(None),
             sfu_state: RwSignal::new(None),
+            voice: VoiceSignals::new(),
+            asking: RwSignal::new(Vec::new()),
         }
     }
 }
@@ -114,6 +120,7 @@ struct Inner {
     view: HostSignals,
     control: RefCell<HostControl>,
     control_timer: RefCell<Option<Timer>>,
+    voice: HostVoice,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -142,7 +149,16 @@ impl HostRuntime {
             Topology::Sfu => HostSession::sfu(me.clone(), ShareState::Paused),
         };
         let runtime = HostRuntime {
-            inner: Rc::new(Inner {
+            inner: Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| Inner {
+                voice: {
+                    let weak = weak.clone();
+                    HostVoice::new(me.clone(), view.voice, move |ids| {
+                        if let Some(inner) = weak.upgrade() {
+                            let msg = pairux_core::control::ControlMsg::Speaking { ids };
+                            HostRuntime { inner }.send_control(vec![Outgoing::All(msg)]);
+                        }
+                    })
+                },
                 session: RefCell::new(session),
                 focus: RefCell::new(focus),
                 target: RefCell::new(None),
@@ -219,6 +235,36 @@ impl HostRuntime {
         self.inner.control.borrow_mut().set_names(names);
         let actions = self.inner.session.borrow_mut().on_roster(participants);
         self.run(actions);
+        self.show_asking();
+    }
+
+    /// Removes a participant: its connection closes now (control with it), it is told so, and
+    /// from now on nobody new gets in without the host's OK.
+    pub fn remove(&self, id: &str) {
+        let actions = self.inner.session.borrow_mut().remove(id);
+        self.run(actions);
+        self.show_asking();
+    }
+
+    /// Lets in someone who asked to join.
+    pub fn admit(&self, id: &str) {
+        let actions = self.inner.session.borrow_mut().admit(id);
+        self.run(actions);
+        self.show_asking();
+    }
+
+    /// Turns away someone who asked to join.
+    pub fn deny_join(&self, id: &str) {
+        let actions = self.inner.session.borrow_mut().deny(id);
+        self.run(actions);
+        self.show_asking();
+    }
+
+    fn show_asking(&self) {
+        let asking = self.inner.session.borrow().asking();
+        if self.inner.view.asking.with_untracked(|a| *a != asking) {
+            self.inner.view.asking.set(asking);
+        }
     }
 
     pub fn grant(&self, id: &str) {
@@ -304,6 +350,10 @@ impl HostRuntime {
                 )
             }
             LinkEvent::Track(_) => return,
+            LinkEvent::Audio(track) => {
+                self.inner.voice.heard(id, &track);
+                return;
+            }
             LinkEvent::GaveUp => {
                 self.inner.view.peers.update(|p| {
                     p.insert(id.to_owned(), "failed".to_owned());
@@ -702,6 +752,30 @@ impl HostRuntime {
         }
     }
 
+    /// Turns the host's microphone on or off (from a click).
+    pub fn set_mic(&self, on: bool) {
+        let (voice, view, channel) = (
+            self.inner.voice.clone(),
+            self.inner.view.voice,
+            self.inner.channel,
+        );
+        view.mic.set(if on { Mic::Starting } else { Mic::Off });
+        leptos::task::spawn_local(async move {
+            let state = match voice.set_mic(on).await {
+                Ok(true) => Mic::On,
+                Ok(false) => Mic::Off,
+                Err(err) => Mic::Failed(super::voice::mic_failure(&err)),
+            };
+            channel.set_mic(state == Mic::On);
+            view.mic.set(state);
+        });
+    }
+
+    /// A click anywhere: sound the browser held back may play now.
+    pub fn unblock_sound(&self) {
+        self.inner.voice.unblock();
+    }
+
     /// Ends the session for everyone and stops the capture.
     pub fn end(&self) {
         let actions = self.inner.session.borrow_mut().end();
@@ -725,6 +799,7 @@ impl HostRuntime {
             match action {
                 HostAction::OpenPeer { id, role, video } => self.open_peer(id, role, video),
                 HostAction::ClosePeer { id } => {
+                    self.inner.voice.gone(&id);
                     self.inner.peers.borrow_mut().remove(&id);
                     self.inner.view.peers.update(|p| {
                         p.remove(&id);
@@ -737,6 +812,7 @@ impl HostRuntime {
                 }
                 HostAction::DropVideo { id, close: true } => {
                     // A viewer that decodes from the SFU: its connection has no other use.
+                    self.inner.voice.gone(&id);
                     self.inner.peers.borrow_mut().remove(&id);
                     self.inner.view.peers.update(|p| {
                         p.remove(&id);
@@ -785,6 +861,13 @@ impl HostRuntime {
             }
         };
         link.peer().open_channels();
+        // Voice both ways from the start (silence until someone talks), so turning a
+        // microphone on never renegotiates.
+        if let Some(mix) = inner.voice.mix_for(&id) {
+            if let Err(err) = link.peer().send_voice(&mix) {
+                leptos::logging::error!("no voice with {id}: {err}");
+            }
+        }
         let peer = Peer {
             link,
             role,

@@ -8,3 +8,4 @@ pub mod host;
 pub mod host_control;
 mod peer_link;
 pub mod sfu;
+pub mod voice;

@@ -18,6 +18,8 @@ use crate::platform::JsError;
 /// What the owner of a link hears about it.
 pub enum LinkEvent {
     Track(MediaStream),
+    /// A voice arrived (the host's mix, or a guest's microphone).
+    Audio(web_sys::MediaStreamTrack),
     /// Data channel open (`true`) or closed (`false`).
     Channel(bool),
     /// A data-channel message.
@@ -119,6 +121,7 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
         }
         PeerEvent::Candidate(candidate) => (inner.send)(SignalBody::Candidate(candidate)),
         PeerEvent::Track(stream) => (inner.notify)(LinkEvent::Track(stream)),
+        PeerEvent::Audio(track) => (inner.notify)(LinkEvent::Audio(track)),
         PeerEvent::Channel(open) => (inner.notify)(LinkEvent::Channel(open)),
         PeerEvent::Message(text) => (inner.notify)(LinkEvent::Message(text)),
         PeerEvent::Connection(state) => {
@@ -231,6 +234,7 @@ async fn apply(inner: &Rc<Inner>, body: SignalBody) {
         | SignalBody::Share { .. }
         | SignalBody::Ended
         | SignalBody::Leaving
+        | SignalBody::Waiting
         | SignalBody::Sfu(_)
         | SignalBody::SfuLive => {}
     }

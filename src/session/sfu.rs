@@ -270,7 +270,8 @@ async fn apply(inner: &Rc<Inner>, event: JanusEvent) {
 fn on_peer(inner: &Rc<Inner>, event: PeerEvent) {
     match event {
         // Offers are made when Janus asks (after the join), never on the browser's cue.
-        PeerEvent::NegotiationNeeded | PeerEvent::Channel(_) => {}
+        // No voice goes through the SFU (yet): an audio track from it is ignored.
+        PeerEvent::NegotiationNeeded | PeerEvent::Channel(_) | PeerEvent::Audio(_) => {}
         PeerEvent::Candidate(c) => {
             inner
                 .client

@@ -97,8 +97,12 @@ test('ending the session reaches everyone; a closed host tab reads as "the host 
   const { host, links } = await startHost('start-test-pattern');
   const guests = [await join(links.viewer), await join(links.controller)];
   for (const g of guests) await decodes(g, { minFrames: 3 });
+  // With guests present, End asks first; unanswered it ends anyway, so a click on
+  // `end-session` alone (all product.md names) still ends the session for everyone.
   await host.getByTestId('end-session').click();
-  await host.getByTestId('session-ended').waitFor();
+  await host.getByTestId('end-session-confirm-panel').waitFor();
+  assert.match(await host.getByTestId('end-session-confirm-panel').textContent(), /End the session for everyone\?/);
+  await host.getByTestId('session-ended').waitFor({ timeout: 10_000 });
   for (const g of guests) {
     const ended = g.getByTestId('session-ended');
     await ended.waitFor({ timeout: 10_000 });

@@ -122,6 +122,7 @@ test('an impostor host with the room key but not the host key gets nobody, and i
   // It pauses its share and ends "the session": signed with its key, so nobody believes it.
   const forgedBefore = (await counters(early)).forgedSignals;
   await impostor.getByTestId('end-session').click();
+  await impostor.getByTestId('end-session-confirm').click();
   await counterReaches(early, 'forgedSignals', forgedBefore + 1);
   for (const page of [early, late]) {
     await stillDecoding(page, 'a guest');

@@ -139,7 +139,10 @@ fn realtime() -> Result<()> {
 /// (bench/media.mjs: headless Chromium against pairux-server serving the release build), in the
 /// loopback-only namespace. The app always encrypts, so its g2g is also `g2g_e2ee_ms_*`; the
 /// floor runs again with the built SFrame worker in the path (`g2g_floor_e2ee_ms_*`,
-/// `e2ee_overhead_ms_p50`). Also writes `media-samples.json` and the plot `media.png`.
+/// `e2ee_overhead_ms_p50`). Voice: mouth-to-ear while the host talks (`audio_ms_p50/p95`,
+/// onsets of the fake microphone's bursts timestamped on both sides) and the screen's g2g with
+/// the host's microphone on (`g2g_voice_ms_*`, `g2g_voice_minus_silent_ms_p50`). Also writes
+/// `media-samples.json` and the plot `media.png`.
 fn media() -> Result<()> {
     build::all()?;
     let dir = out_dir()?;

@@ -21,6 +21,7 @@ pub mod role;
 pub mod roster;
 pub mod session;
 mod versioned;
+pub mod voice;
 
 pub use link::{LinkError, SessionId, SessionLink};
 pub use role::Role;

@@ -98,12 +98,12 @@ async function waitForHealth(url, child, log) {
   throw new Error(`pairux-server did not become healthy:\n${log()}`);
 }
 
-/** Headless Debian Chromium. */
-export async function launchBrowser() {
+/** Headless Debian Chromium (`extraArgs`: more flags, e.g. a fake microphone's file). */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: chromiumArgs,
+    args: [...chromiumArgs, ...extraArgs],
   });
 }
 
@@ -129,11 +129,11 @@ export async function openApp(page, url) {
  * One server and one browser for a test file: registers `before`/`after` hooks and returns
  * an object whose `server` and `browser` are set once the hooks have run.
  */
-export function useStack(serverOptions) {
+export function useStack(serverOptions, browserArgs = []) {
   const stack = { server: undefined, browser: undefined };
   before(async () => {
     stack.server = await startServer(serverOptions);
-    stack.browser = await launchBrowser();
+    stack.browser = await launchBrowser(typeof browserArgs === 'function' ? browserArgs() : browserArgs);
   });
   after(async () => {
     await stack.browser?.close();

@@ -44,6 +44,11 @@ pub enum ControlMsg {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         agent: bool,
     },
+    /// Host → everyone: whose voice is heard now (the host hears every voice apart; see
+    /// `crate::voice`). Receivers show it only next to participants in their roster.
+    Speaking {
+        ids: Vec<String>,
+    },
     /// Participant → host: one input event.
     Input(InputEvent),
     /// Host → everyone: a holder's pointer, normalised. Receivers colour it from a fixed
@@ -252,6 +257,14 @@ mod tests {
         });
         assert!(key.encode().contains(r#""m":9"#));
         assert_eq!(ControlMsg::decode(&key.encode()), Ok(key));
+        let speaking = ControlMsg::Speaking {
+            ids: vec!["p1".into(), "p2".into()],
+        };
+        assert_eq!(
+            speaking.encode(),
+            r#"{"v":1,"t":"speaking","ids":["p1","p2"]}"#
+        );
+        assert_eq!(ControlMsg::decode(&speaking.encode()), Ok(speaking));
     }
 
     #[test]

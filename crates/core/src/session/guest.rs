@@ -1,5 +1,11 @@
-//! A participant's side of a session: waiting for the host, connecting, live, paused, and the
-//! ways it ends (full, ended by the host, host gone, never live).
+//! A participant's side of a session: waiting for the host, waiting for the host's OK,
+//! waiting for the host to share, connecting, live, paused, and the ways it ends (full, ended
+//! by the host, host gone, never live, removed, not let in, left).
+//!
+//! Nothing waits forever without a sentence: no host → "not live" after [`HOST_WAIT_MS`]; a
+//! host that does not share → a late notice after [`SHARE_WAIT_MS`]; a connection that does
+//! not come up (or does not come back) → a late notice after [`CONNECT_WAIT_MS`]. Waiting for
+//! the host's OK has no deadline: the person is told exactly what they wait for.
 //!
 //! "The host has left" must not be said falsely while signaling reconnects (presence is
 //! briefly empty after a Realtime restart, but media flows peer to peer): it needs the host
@@ -13,12 +19,24 @@ use crate::Role;
 pub const HOST_WAIT_MS: u64 = 10_000;
 /// How long the host may be missing from the roster while our peer link is still up.
 pub const HOST_GONE_GRACE_MS: u64 = 20_000;
+/// How long a host may be there without sharing before the guest is told it may take a while.
+pub const SHARE_WAIT_MS: u64 = 10_000;
+/// How long connecting (or reconnecting) may take before the guest is told it is not working.
+pub const CONNECT_WAIT_MS: u64 = 15_000;
 
 /// What the page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuestPhase {
     WaitingForHost,
+    /// The host must let us in first (it removed someone earlier).
+    WaitingForAdmission,
+    /// The host is there but has not shared (as far as we saw) yet.
+    WaitingForShare,
+    /// … for longer than [`SHARE_WAIT_MS`].
+    ShareLate,
     Connecting,
+    /// Connecting (or reconnecting) for longer than [`CONNECT_WAIT_MS`]; still trying.
+    ConnectLate,
     Live,
     /// The host stopped sharing; media resumes when they share again.
     Paused,
@@ -29,6 +47,10 @@ pub enum GuestPhase {
     NotLive,
     /// We left on purpose ("Leave").
     Left,
+    /// The host removed us.
+    Removed,
+    /// The host did not let us in.
+    Denied,
 }
 
 impl GuestPhase {
@@ -41,7 +63,25 @@ impl GuestPhase {
                 | GuestPhase::HostLeft
                 | GuestPhase::NotLive
                 | GuestPhase::Left
+                | GuestPhase::Removed
+                | GuestPhase::Denied
         )
+    }
+}
+
+/// A wait with a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    Share,
+    Connect,
+}
+
+impl Wait {
+    fn limit(self) -> u64 {
+        match self {
+            Wait::Share => SHARE_WAIT_MS,
+            Wait::Connect => CONNECT_WAIT_MS,
+        }
     }
 }
 
@@ -64,7 +104,16 @@ pub struct GuestSession {
     host: Option<String>,
     started_at: u64,
     host_missing_since: Option<u64>,
-    sharing: bool,
+    /// What the host last said about sharing (`None`: nothing yet).
+    sharing: Option<bool>,
+    /// We saw the host share at some point (a stop then reads as "paused").
+    shared_once: bool,
+    /// The host told us to wait for its OK.
+    waiting_admission: bool,
+    /// The wait in progress and when it began.
+    wait: Option<(Wait, u64)>,
+    /// That wait passed its deadline.
+    late: bool,
     playing: bool,
     link_up: bool,
     /// The link was up and went down (media may be frozen until it recovers).
@@ -81,7 +130,11 @@ impl GuestSession {
             host: None,
             started_at: now,
             host_missing_since: None,
-            sharing: true,
+            sharing: None,
+            shared_once: false,
+            waiting_admission: false,
+            wait: None,
+            late: false,
             playing: false,
             link_up: false,
             link_lost: false,
@@ -99,11 +152,43 @@ impl GuestSession {
         if let Some(end) = self.ended {
             return end;
         }
-        match (&self.host, self.sharing, self.playing && !self.link_lost) {
-            (None, _, _) => GuestPhase::WaitingForHost,
-            (Some(_), false, _) => GuestPhase::Paused,
-            (Some(_), true, false) => GuestPhase::Connecting,
-            (Some(_), true, true) => GuestPhase::Live,
+        match (self.base_phase(), self.late) {
+            (GuestPhase::WaitingForShare, true) => GuestPhase::ShareLate,
+            (GuestPhase::Connecting, true) => GuestPhase::ConnectLate,
+            (phase, _) => phase,
+        }
+    }
+
+    /// The phase before deadlines.
+    fn base_phase(&self) -> GuestPhase {
+        if self.host.is_none() {
+            return GuestPhase::WaitingForHost;
+        }
+        if self.waiting_admission {
+            return GuestPhase::WaitingForAdmission;
+        }
+        match self.sharing {
+            Some(false) if self.shared_once => GuestPhase::Paused,
+            Some(false) => GuestPhase::WaitingForShare,
+            _ if self.playing && !self.link_lost => GuestPhase::Live,
+            _ => GuestPhase::Connecting,
+        }
+    }
+
+    /// Starts (or stops) the clock of the wait the current phase is.
+    fn track(&mut self, now: u64) {
+        let wait = match self.base_phase() {
+            _ if self.ended.is_some() => None,
+            GuestPhase::WaitingForShare => Some(Wait::Share),
+            GuestPhase::Connecting => Some(Wait::Connect),
+            _ => None,
+        };
+        match (self.wait, wait) {
+            (Some((current, _)), Some(next)) if current == next => {}
+            (_, next) => {
+                self.wait = next.map(|w| (w, now));
+                self.late = false;
+            }
         }
     }
 
@@ -111,6 +196,12 @@ impl GuestSession {
     /// verified under the link's host key, so a host that appears after the old one left (or
     /// after the wait ran out) is the same person — a reloaded tab — and we start over with it.
     pub fn on_roster(&mut self, now: u64, participants: &[&Participant]) -> Vec<GuestAction> {
+        let actions = self.roster_changed(now, participants);
+        self.track(now);
+        actions
+    }
+
+    fn roster_changed(&mut self, now: u64, participants: &[&Participant]) -> Vec<GuestAction> {
         let host = participants
             .iter()
             .find(|p| p.role == Role::Host && p.id != self.me)
@@ -120,7 +211,8 @@ impl GuestSession {
                 if host.is_some() && host != self.host =>
             {
                 self.ended = None;
-                self.sharing = true;
+                self.sharing = None;
+                self.waiting_admission = false;
                 self.host = None;
                 self.host_missing_since = None;
                 self.playing = false;
@@ -143,6 +235,8 @@ impl GuestSession {
                 self.playing = false;
                 self.link_up = false;
                 self.route = None;
+                self.sharing = None;
+                self.waiting_admission = false;
                 vec![
                     GuestAction::ClosePeer,
                     GuestAction::ExpectPeer { host: other },
@@ -161,16 +255,31 @@ impl GuestSession {
     }
 
     /// A signal addressed to us (or to all). Only the host's count.
-    pub fn on_signal(&mut self, envelope: &SignalEnvelope) -> Vec<GuestAction> {
+    pub fn on_signal(&mut self, now: u64, envelope: &SignalEnvelope) -> Vec<GuestAction> {
+        let actions = self.signalled(envelope);
+        self.track(now);
+        actions
+    }
+
+    fn signalled(&mut self, envelope: &SignalEnvelope) -> Vec<GuestAction> {
         if self.ended.is_some() || self.host.as_deref() != Some(envelope.from.as_str()) {
             return Vec::new();
         }
         match envelope.body {
             SignalBody::Refused(RefusalReason::Full) => self.finish(GuestPhase::Full),
+            SignalBody::Refused(RefusalReason::Removed) => self.finish(GuestPhase::Removed),
+            SignalBody::Refused(RefusalReason::Denied) => self.finish(GuestPhase::Denied),
             SignalBody::Ended => self.finish(GuestPhase::Ended),
             SignalBody::Leaving => self.finish(GuestPhase::HostLeft),
+            SignalBody::Waiting => {
+                self.waiting_admission = true;
+                Vec::new()
+            }
             SignalBody::Share { sharing } => {
-                self.sharing = sharing;
+                // Being told the share state is being let in.
+                self.waiting_admission = false;
+                self.sharing = Some(sharing);
+                self.shared_once |= sharing;
                 Vec::new()
             }
             SignalBody::Sfu(route) => {
@@ -198,8 +307,11 @@ impl GuestSession {
     }
 
     /// Whether frames are being presented.
-    pub fn on_playing(&mut self, playing: bool) {
+    pub fn on_playing(&mut self, now: u64, playing: bool) {
         self.playing = playing;
+        // Frames mean the host shared: a later stop reads as "paused".
+        self.shared_once |= playing;
+        self.track(now);
     }
 
     /// The peer link (data channel / connection) went up or down.
@@ -210,10 +322,13 @@ impl GuestSession {
             self.link_lost = true;
         }
         self.link_up = up;
-        if up || self.ended.is_some() {
-            return Vec::new();
-        }
-        self.check_host_gone(now)
+        let actions = if up || self.ended.is_some() {
+            Vec::new()
+        } else {
+            self.check_host_gone(now)
+        };
+        self.track(now);
+        actions
     }
 
     /// The next time [`Self::handle_timeout`] has something to decide.
@@ -224,7 +339,15 @@ impl GuestSession {
         if self.host.is_none() {
             return Some(self.started_at + HOST_WAIT_MS);
         }
-        self.host_missing_since.map(|t| t + HOST_GONE_GRACE_MS)
+        let gone = self.host_missing_since.map(|t| t + HOST_GONE_GRACE_MS);
+        let late = match (self.wait, self.late) {
+            (Some((wait, since)), false) => Some(since + wait.limit()),
+            _ => None,
+        };
+        match (gone, late) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn handle_timeout(&mut self, now: u64) -> Vec<GuestAction> {
@@ -235,7 +358,14 @@ impl GuestSession {
             self.ended = Some(GuestPhase::NotLive);
             return Vec::new();
         }
-        self.check_host_gone(now)
+        let actions = self.check_host_gone(now);
+        self.track(now);
+        if let Some((wait, since)) = self.wait {
+            if now >= since + wait.limit() {
+                self.late = true;
+            }
+        }
+        actions
     }
 
     fn check_host_gone(&mut self, now: u64) -> Vec<GuestAction> {
@@ -290,11 +420,11 @@ mod tests {
         );
         assert_eq!(g.phase(), GuestPhase::Connecting);
         g.on_link(20, true);
-        g.on_playing(true);
+        g.on_playing(0, true);
         assert_eq!(g.phase(), GuestPhase::Live);
-        g.on_signal(&from_host(SignalBody::Share { sharing: false }));
+        g.on_signal(0, &from_host(SignalBody::Share { sharing: false }));
         assert_eq!(g.phase(), GuestPhase::Paused);
-        g.on_signal(&from_host(SignalBody::Share { sharing: true }));
+        g.on_signal(0, &from_host(SignalBody::Share { sharing: true }));
         assert_eq!(g.phase(), GuestPhase::Live);
         assert!(g.on_roster(30, &[&host, &me]).is_empty());
     }
@@ -308,13 +438,13 @@ mod tests {
             to: None,
             body: SignalBody::Ended,
         };
-        assert!(g.on_signal(&forged).is_empty());
+        assert!(g.on_signal(0, &forged).is_empty());
         assert_eq!(
-            g.on_signal(&from_host(SignalBody::Refused(RefusalReason::Full))),
+            g.on_signal(0, &from_host(SignalBody::Refused(RefusalReason::Full))),
             vec![GuestAction::ClosePeer]
         );
         assert_eq!(g.phase(), GuestPhase::Full);
-        assert!(g.on_signal(&from_host(SignalBody::Ended)).is_empty());
+        assert!(g.on_signal(0, &from_host(SignalBody::Ended)).is_empty());
         assert_eq!(g.phase(), GuestPhase::Full);
     }
 
@@ -325,11 +455,13 @@ mod tests {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(0, &[&host]);
         g.on_link(5, true);
+        g.on_signal(5, &from_host(SignalBody::Share { sharing: true }));
+        g.on_playing(5, true);
         assert!(g.on_roster(100, &[]).is_empty());
         assert_eq!(g.poll_timeout(), Some(100 + HOST_GONE_GRACE_MS));
         assert!(g.on_roster(3_000, &[&host]).is_empty());
         assert_eq!(g.poll_timeout(), None);
-        assert_eq!(g.phase(), GuestPhase::Connecting);
+        assert_eq!(g.phase(), GuestPhase::Live);
 
         // Tab closed: presence leave, then the data channel closes → host left at once.
         assert!(g.on_roster(4_000, &[]).is_empty());
@@ -354,7 +486,7 @@ mod tests {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(0, &[&p("h", Role::Host)]);
         g.on_link(1, true);
-        g.on_playing(true);
+        g.on_playing(0, true);
         assert_eq!(g.phase(), GuestPhase::Live);
         assert!(g.on_link(2, false).is_empty());
         assert_eq!(g.phase(), GuestPhase::Connecting);
@@ -362,7 +494,7 @@ mod tests {
         assert_eq!(g.phase(), GuestPhase::Live);
         // The host says it is leaving: no waiting for timeouts.
         assert_eq!(
-            g.on_signal(&from_host(SignalBody::Leaving)),
+            g.on_signal(0, &from_host(SignalBody::Leaving)),
             vec![GuestAction::ClosePeer]
         );
         assert_eq!(g.phase(), GuestPhase::HostLeft);
@@ -389,7 +521,7 @@ mod tests {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(0, &[&p("h", Role::Host)]);
         g.on_link(1, true);
-        g.on_signal(&from_host(SignalBody::Leaving));
+        g.on_signal(0, &from_host(SignalBody::Leaving));
         assert_eq!(g.phase(), GuestPhase::HostLeft);
         // The old id lingering in presence changes nothing.
         assert!(g.on_roster(2, &[&p("h", Role::Host)]).is_empty());
@@ -404,7 +536,7 @@ mod tests {
             to: None,
             body: SignalBody::Ended,
         };
-        g.on_signal(&ended);
+        g.on_signal(0, &ended);
         assert!(g.on_roster(4, &[&p("h3", Role::Host)]).is_empty());
         assert_eq!(g.phase(), GuestPhase::Ended);
     }
@@ -455,17 +587,150 @@ mod tests {
             body: SignalBody::Sfu(route),
         };
         let r = SfuRoute { room: 1, feed: 2 };
-        assert_eq!(g.on_signal(&sfu(Some(r))), vec![GuestAction::Subscribe(r)]);
-        assert!(g.on_signal(&sfu(Some(r))).is_empty());
+        assert_eq!(
+            g.on_signal(0, &sfu(Some(r))),
+            vec![GuestAction::Subscribe(r)]
+        );
+        assert!(g.on_signal(0, &sfu(Some(r))).is_empty());
         let r2 = SfuRoute { room: 3, feed: 4 };
         assert_eq!(
-            g.on_signal(&sfu(Some(r2))),
+            g.on_signal(0, &sfu(Some(r2))),
             vec![GuestAction::Subscribe(r2)]
         );
-        assert_eq!(g.on_signal(&sfu(None)), vec![GuestAction::Unsubscribe]);
+        assert_eq!(g.on_signal(0, &sfu(None)), vec![GuestAction::Unsubscribe]);
         // Only the host's routes count.
         let mut forged = sfu(Some(r));
         forged.from = "x".into();
-        assert!(g.on_signal(&forged).is_empty());
+        assert!(g.on_signal(0, &forged).is_empty());
+    }
+
+    #[test]
+    fn a_host_that_does_not_share_is_explained_by_its_deadline() {
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(100, &[&p("h", Role::Host)]);
+        // Admitted while the host has not shared yet.
+        g.on_signal(200, &from_host(SignalBody::Share { sharing: false }));
+        assert_eq!(g.phase(), GuestPhase::WaitingForShare);
+        assert_eq!(g.poll_timeout(), Some(200 + SHARE_WAIT_MS));
+        assert!(g.handle_timeout(200 + SHARE_WAIT_MS - 1).is_empty());
+        assert_eq!(g.phase(), GuestPhase::WaitingForShare);
+        g.handle_timeout(200 + SHARE_WAIT_MS);
+        assert_eq!(g.phase(), GuestPhase::ShareLate);
+        assert_eq!(
+            g.poll_timeout(),
+            None,
+            "late already: nothing more to decide"
+        );
+        // The host shares: we connect (with a fresh deadline), then play.
+        g.on_signal(20_000, &from_host(SignalBody::Share { sharing: true }));
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+        assert_eq!(g.poll_timeout(), Some(20_000 + CONNECT_WAIT_MS));
+        g.on_link(20_100, true);
+        g.on_playing(20_200, true);
+        assert_eq!(g.phase(), GuestPhase::Live);
+        assert_eq!(g.poll_timeout(), None);
+        // A stop after sharing is a pause (its own sentence, no deadline).
+        g.on_signal(30_000, &from_host(SignalBody::Share { sharing: false }));
+        assert_eq!(g.phase(), GuestPhase::Paused);
+        assert_eq!(g.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_connection_that_does_not_come_up_or_back_is_explained_by_its_deadline() {
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(1_000, &[&p("h", Role::Host)]);
+        g.on_signal(1_100, &from_host(SignalBody::Share { sharing: true }));
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+        // The clock started when the host was found.
+        assert_eq!(g.poll_timeout(), Some(1_000 + CONNECT_WAIT_MS));
+        g.handle_timeout(1_000 + CONNECT_WAIT_MS);
+        assert_eq!(g.phase(), GuestPhase::ConnectLate);
+        // It works out after all.
+        g.on_link(17_000, true);
+        g.on_playing(17_000, true);
+        assert_eq!(g.phase(), GuestPhase::Live);
+        // The link drops and does not come back: reconnecting has the same deadline.
+        g.on_link(20_000, false);
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+        assert_eq!(g.poll_timeout(), Some(20_000 + CONNECT_WAIT_MS));
+        g.handle_timeout(20_000 + CONNECT_WAIT_MS);
+        assert_eq!(g.phase(), GuestPhase::ConnectLate);
+        g.on_link(40_000, true);
+        assert_eq!(g.phase(), GuestPhase::Live);
+    }
+
+    #[test]
+    fn waiting_for_the_hosts_ok_then_admitted_removed_or_denied() {
+        let host = p("h", Role::Host);
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(10, &[&host]);
+        assert!(g.on_signal(20, &from_host(SignalBody::Waiting)).is_empty());
+        assert_eq!(g.phase(), GuestPhase::WaitingForAdmission);
+        // No deadline while the host decides: the person is told what they wait for.
+        assert_eq!(g.poll_timeout(), None);
+        assert!(g.handle_timeout(1_000_000).is_empty());
+        assert_eq!(g.phase(), GuestPhase::WaitingForAdmission);
+        // Admitted: the share state arrives.
+        g.on_signal(1_000_001, &from_host(SignalBody::Share { sharing: true }));
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+        g.on_link(1_000_002, true);
+        g.on_playing(1_000_003, true);
+        assert_eq!(g.phase(), GuestPhase::Live);
+        // Removed: the peer closes, final, no way back but a new join.
+        assert_eq!(
+            g.on_signal(
+                1_000_004,
+                &from_host(SignalBody::Refused(RefusalReason::Removed))
+            ),
+            vec![GuestAction::ClosePeer]
+        );
+        assert_eq!(g.phase(), GuestPhase::Removed);
+        assert!(g.phase().is_final());
+        assert_eq!(g.poll_timeout(), None);
+        assert!(g.on_roster(1_000_005, &[&p("h2", Role::Host)]).is_empty());
+        assert!(g
+            .on_signal(1_000_006, &from_host(SignalBody::Share { sharing: true }))
+            .is_empty());
+        assert_eq!(g.phase(), GuestPhase::Removed);
+
+        // Denied while waiting.
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(10, &[&host]);
+        g.on_signal(20, &from_host(SignalBody::Waiting));
+        assert_eq!(
+            g.on_signal(30, &from_host(SignalBody::Refused(RefusalReason::Denied))),
+            vec![GuestAction::ClosePeer]
+        );
+        assert_eq!(g.phase(), GuestPhase::Denied);
+        assert!(g.phase().is_final());
+
+        // Someone else cannot remove us or make us wait.
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(10, &[&host]);
+        for body in [
+            SignalBody::Waiting,
+            SignalBody::Refused(RefusalReason::Removed),
+        ] {
+            let forged = SignalEnvelope {
+                from: "v".into(),
+                to: Some("g".into()),
+                body,
+            };
+            assert!(g.on_signal(40, &forged).is_empty());
+        }
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+    }
+
+    #[test]
+    fn a_session_ended_while_joining_says_so() {
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(10, &[&p("h", Role::Host)]);
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+        assert_eq!(
+            g.on_signal(20, &from_host(SignalBody::Ended)),
+            vec![GuestAction::ClosePeer]
+        );
+        assert_eq!(g.phase(), GuestPhase::Ended);
+        assert_eq!(g.poll_timeout(), None);
     }
 }

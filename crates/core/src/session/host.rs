@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{RefusalReason, SfuRoute, SignalBody, SignalEnvelope};
+use crate::identity::PublicKey;
 use crate::roster::Participant;
 use crate::Role;
 
@@ -120,11 +121,34 @@ pub enum HostAction {
     DropVideo { id: String, close: bool },
 }
 
+/// Someone waiting for the host's OK (after a removal, nobody new is let in without it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asking {
+    pub id: String,
+    pub role: Role,
+    /// Their verified identity is one the host removed earlier (e.g. the removed person's
+    /// reloaded tab).
+    pub removed_before: bool,
+}
+
 #[derive(Debug)]
 pub struct HostSession {
     me: String,
     limits: Limits,
     admitted: BTreeMap<String, Role>,
+    /// The verified identity (signing key) of each admitted or asking participant.
+    signers: BTreeMap<String, PublicKey>,
+    /// Participant ids refused for good (removed, or denied entry): never served again, whatever
+    /// their presence does.
+    barred: BTreeMap<String, RefusalReason>,
+    /// Identities the host removed: if one comes back (a new join), the host is told so.
+    removed: BTreeSet<PublicKey>,
+    /// Once the host removed someone, nobody is let in without the host's OK.
+    admission_required: bool,
+    /// Waiting for the host's OK, in order of arrival (each was told so once).
+    asking: Vec<(String, Role)>,
+    /// Newcomers told that the session has ended.
+    told_ended: BTreeSet<String>,
     /// Admitted participants whose peer link is up.
     link_up: BTreeSet<String>,
     /// Admitted participants missing from presence (closed once their link is down too).
@@ -144,6 +168,12 @@ impl HostSession {
             me: me.into(),
             limits,
             admitted: BTreeMap::new(),
+            signers: BTreeMap::new(),
+            barred: BTreeMap::new(),
+            removed: BTreeSet::new(),
+            admission_required: false,
+            asking: Vec::new(),
+            told_ended: BTreeSet::new(),
             link_up: BTreeSet::new(),
             absent: BTreeSet::new(),
             refused: BTreeSet::new(),
@@ -233,9 +263,16 @@ impl HostSession {
     pub fn on_roster(&mut self, participants: &[&Participant]) -> Vec<HostAction> {
         let mut actions = Vec::new();
         if self.ended {
+            // Someone arriving at an ended session is told so at once rather than left waiting.
+            for p in participants {
+                if p.id != self.me && p.role != Role::Host && self.told_ended.insert(p.id.clone()) {
+                    actions.push(self.signal(Some(&p.id), SignalBody::Ended));
+                }
+            }
             return actions;
         }
         let present: BTreeSet<&str> = participants.iter().map(|p| p.id.as_str()).collect();
+        self.asking.retain(|(id, _)| present.contains(id.as_str()));
         let gone: Vec<String> = self
             .admitted
             .keys()
@@ -251,41 +288,142 @@ impl HostSession {
             }
         }
         self.refused.retain(|id| present.contains(id.as_str()));
+        let asking: BTreeSet<String> = self.asking.iter().map(|(id, _)| id.clone()).collect();
+        self.signers
+            .retain(|id, _| self.admitted.contains_key(id) || asking.contains(id));
 
         for p in participants {
-            if p.id == self.me || self.admitted.contains_key(&p.id) || self.refused.contains(&p.id)
+            if p.id == self.me
+                || self.admitted.contains_key(&p.id)
+                || self.refused.contains(&p.id)
+                || self.barred.contains_key(&p.id)
+                || asking.contains(&p.id)
             {
                 continue;
             }
-            let limit = match p.role {
-                Role::Controller => self.limits.controllers,
-                Role::Viewer => self.limits.viewers,
-                // Another tab claiming to host this session gets nothing from us.
-                Role::Host => continue,
-            };
-            if self.admitted(p.role) >= limit {
-                self.refused.insert(p.id.clone());
-                actions.push(self.signal(Some(&p.id), SignalBody::Refused(RefusalReason::Full)));
+            // Another tab claiming to host this session gets nothing from us.
+            if p.role == Role::Host {
                 continue;
             }
-            self.admitted.insert(p.id.clone(), p.role);
-            let sfu = self.topology == Topology::Sfu;
-            if !sfu {
-                self.video.insert(p.id.clone());
+            if let Some(key) = p.signer {
+                self.signers.insert(p.id.clone(), key);
             }
-            if !sfu || p.role == Role::Controller {
-                actions.push(HostAction::OpenPeer {
-                    id: p.id.clone(),
-                    role: p.role,
-                    video: !sfu,
-                });
+            if self.admission_required {
+                self.asking.push((p.id.clone(), p.role));
+                actions.push(self.signal(Some(&p.id), SignalBody::Waiting));
+                continue;
             }
-            actions.push(self.signal(Some(&p.id), self.share_signal()));
-            if sfu {
-                actions.push(self.signal(Some(&p.id), SignalBody::Sfu(self.route)));
-            }
+            actions.extend(self.seat(&p.id, p.role));
         }
         actions
+    }
+
+    /// Gives `id` a seat if its role has room (P2P: a peer connection with the screen; SFU: the
+    /// route, and a data-only peer for a controller), or refuses it as full.
+    fn seat(&mut self, id: &str, role: Role) -> Vec<HostAction> {
+        let limit = match role {
+            Role::Controller => self.limits.controllers,
+            Role::Viewer => self.limits.viewers,
+            Role::Host => return Vec::new(),
+        };
+        if self.admitted(role) >= limit {
+            self.refused.insert(id.to_owned());
+            self.signers.remove(id);
+            return vec![self.signal(Some(id), SignalBody::Refused(RefusalReason::Full))];
+        }
+        let mut actions = Vec::new();
+        self.admitted.insert(id.to_owned(), role);
+        let sfu = self.topology == Topology::Sfu;
+        if !sfu {
+            self.video.insert(id.to_owned());
+        }
+        if !sfu || role == Role::Controller {
+            actions.push(HostAction::OpenPeer {
+                id: id.to_owned(),
+                role,
+                video: !sfu,
+            });
+        }
+        actions.push(self.signal(Some(id), self.share_signal()));
+        if sfu {
+            actions.push(self.signal(Some(id), SignalBody::Sfu(self.route)));
+        }
+        actions
+    }
+
+    /// Whether nobody new gets in without the host's OK (true once the host removed someone).
+    pub fn admission_required(&self) -> bool {
+        self.admission_required
+    }
+
+    /// Who is waiting for the host's OK, in order of arrival.
+    pub fn asking(&self) -> Vec<Asking> {
+        self.asking
+            .iter()
+            .map(|(id, role)| Asking {
+                id: id.clone(),
+                role: *role,
+                removed_before: self
+                    .signers
+                    .get(id)
+                    .is_some_and(|key| self.removed.contains(key)),
+            })
+            .collect()
+    }
+
+    /// The host removes `id`: its peer closes now (and with it any control it held), it is told
+    /// "removed" and served nothing more under this id; its identity is remembered, and from
+    /// now on everyone not yet admitted waits for the host's OK (a fresh tab of the removed
+    /// person cannot be told apart from a newcomer).
+    pub fn remove(&mut self, id: &str) -> Vec<HostAction> {
+        if self.ended || id == self.me {
+            return Vec::new();
+        }
+        let known = self.admitted.contains_key(id)
+            || self.refused.contains(id)
+            || self.asking.iter().any(|(a, _)| a == id);
+        if !known || self.barred.contains_key(id) {
+            return Vec::new();
+        }
+        self.admission_required = true;
+        if let Some(key) = self.signers.get(id) {
+            self.removed.insert(*key);
+        }
+        self.asking.retain(|(a, _)| a != id);
+        self.refused.remove(id);
+        self.barred.insert(id.to_owned(), RefusalReason::Removed);
+        let mut actions = vec![self.signal(Some(id), SignalBody::Refused(RefusalReason::Removed))];
+        if self.admitted.contains_key(id) {
+            actions.extend(self.close(id));
+        }
+        self.signers.remove(id);
+        actions
+    }
+
+    /// The host lets `id` in (it was waiting): seated as on arrival, limits permitting.
+    pub fn admit(&mut self, id: &str) -> Vec<HostAction> {
+        if self.ended {
+            return Vec::new();
+        }
+        let Some(at) = self.asking.iter().position(|(a, _)| a == id) else {
+            return Vec::new();
+        };
+        let (id, role) = self.asking.remove(at);
+        self.seat(&id, role)
+    }
+
+    /// The host turns `id` away (it was waiting): told so, and never served under this id.
+    pub fn deny(&mut self, id: &str) -> Vec<HostAction> {
+        if self.ended {
+            return Vec::new();
+        }
+        let Some(at) = self.asking.iter().position(|(a, _)| a == id) else {
+            return Vec::new();
+        };
+        let (id, _) = self.asking.remove(at);
+        self.signers.remove(&id);
+        self.barred.insert(id.clone(), RefusalReason::Denied);
+        vec![self.signal(Some(&id), SignalBody::Refused(RefusalReason::Denied))]
     }
 
     /// `id`'s peer link (its data channel) went up or down.
@@ -306,6 +444,7 @@ impl HostSession {
 
     fn close(&mut self, id: &str) -> Vec<HostAction> {
         self.admitted.remove(id);
+        self.signers.remove(id);
         self.video.remove(id);
         self.link_up.remove(id);
         self.absent.remove(id);
@@ -328,6 +467,12 @@ impl HostSession {
         }
         self.ended = true;
         let mut actions = vec![self.signal(None, SignalBody::Ended)];
+        // Everyone present heard the broadcast; only later arrivals are told one by one.
+        self.told_ended.extend(self.admitted.keys().cloned());
+        self.told_ended.extend(self.refused.iter().cloned());
+        self.told_ended.extend(self.barred.keys().cloned());
+        self.told_ended
+            .extend(self.asking.drain(..).map(|(id, _)| id));
         self.link_up.clear();
         self.absent.clear();
         self.video.clear();
@@ -644,5 +789,170 @@ mod tests {
             .map(|i| p(&format!("w{i}"), Role::Viewer, 10 + i))
             .collect();
         assert!(refused(&host.on_roster(&many.iter().collect::<Vec<_>>())).is_empty());
+    }
+
+    fn signed(id: &str, role: Role, joined_at: u64, seed: u8) -> Participant {
+        Participant {
+            signer: Some(crate::identity::Signer::from_seed([seed; 32]).public()),
+            ..p(id, role, joined_at)
+        }
+    }
+
+    fn sent_to(actions: &[HostAction], to: &str) -> Vec<SignalBody> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                HostAction::Send(SignalEnvelope {
+                    to: Some(t), body, ..
+                }) if t == to => Some(body.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_removed_participant_is_cut_off_and_nobody_new_gets_in_without_the_hosts_ok() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        let v1 = signed("v1", Role::Viewer, 1, 1);
+        let v2 = signed("v2", Role::Viewer, 2, 2);
+        let hp = p("h", Role::Host, 0);
+        host.on_roster(&[&hp, &v1, &v2]);
+        host.on_link("v1", true);
+        assert!(!host.admission_required());
+
+        // Removing: told why, peer closed now (link up or not), barred for good.
+        let actions = host.remove("v1");
+        assert_eq!(
+            sent_to(&actions, "v1"),
+            [SignalBody::Refused(RefusalReason::Removed)]
+        );
+        assert!(actions.contains(&HostAction::ClosePeer { id: "v1".into() }));
+        assert!(!host.is_admitted("v1"));
+        assert!(host.admission_required());
+        assert!(host.remove("v1").is_empty(), "once");
+        // Its page ignoring that and staying (or coming back under the same id) gets nothing.
+        assert!(host.on_roster(&[&hp, &v1, &v2]).is_empty());
+        assert!(host.on_roster(&[&hp, &v2]).is_empty());
+        assert!(host.on_roster(&[&hp, &v1, &v2]).is_empty());
+        assert!(!host.is_admitted("v1"));
+        // v2 is untouched.
+        assert!(host.is_admitted("v2"));
+
+        // The removed person's reloaded tab (new id, same identity) and a newcomer both wait.
+        let again = signed("v1b", Role::Viewer, 5, 1);
+        let fresh = signed("v3", Role::Controller, 6, 3);
+        let actions = host.on_roster(&[&hp, &v2, &again, &fresh]);
+        assert!(opened(&actions).is_empty());
+        assert_eq!(sent_to(&actions, "v1b"), [SignalBody::Waiting]);
+        assert_eq!(sent_to(&actions, "v3"), [SignalBody::Waiting]);
+        assert_eq!(
+            host.asking(),
+            [
+                Asking {
+                    id: "v1b".into(),
+                    role: Role::Viewer,
+                    removed_before: true
+                },
+                Asking {
+                    id: "v3".into(),
+                    role: Role::Controller,
+                    removed_before: false
+                }
+            ]
+        );
+        assert!(!host.is_admitted("v1b"));
+        // Told once, not on every roster change.
+        assert!(host.on_roster(&[&hp, &v2, &again, &fresh]).is_empty());
+
+        // The host admits the reloaded tab: seated exactly as on arrival.
+        let actions = host.admit("v1b");
+        assert_eq!(opened(&actions), ["v1b"]);
+        assert_eq!(
+            sent_to(&actions, "v1b"),
+            [SignalBody::Share { sharing: true }]
+        );
+        assert!(host.is_admitted("v1b"));
+        assert!(host.admit("v1b").is_empty(), "once");
+        // And denies the newcomer: told so, barred under that id.
+        let actions = host.deny("v3");
+        assert_eq!(
+            sent_to(&actions, "v3"),
+            [SignalBody::Refused(RefusalReason::Denied)]
+        );
+        assert!(host.asking().is_empty());
+        assert!(host.on_roster(&[&hp, &v2, &again, &fresh]).is_empty());
+        assert!(!host.is_admitted("v3"));
+        assert!(
+            host.admit("v3").is_empty(),
+            "a denied id cannot be admitted later"
+        );
+        assert!(
+            host.deny("v2").is_empty(),
+            "only someone asking can be denied"
+        );
+        // Someone asking who leaves is forgotten.
+        let v4 = signed("v4", Role::Viewer, 7, 4);
+        host.on_roster(&[&hp, &v2, &again, &v4]);
+        assert_eq!(host.asking().len(), 1);
+        host.on_roster(&[&hp, &v2, &again]);
+        assert!(host.asking().is_empty());
+        assert!(host.admit("v4").is_empty());
+    }
+
+    #[test]
+    fn remove_refuses_unknowns_the_host_and_after_the_end() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        assert!(host.remove("nobody").is_empty());
+        assert!(host.remove("h").is_empty());
+        assert!(!host.admission_required());
+        let v1 = signed("v1", Role::Viewer, 1, 1);
+        host.on_roster(&[&v1]);
+        host.end();
+        assert!(host.remove("v1").is_empty());
+        assert!(host.admit("v1").is_empty());
+        assert!(host.deny("v1").is_empty());
+    }
+
+    #[test]
+    fn admission_still_honours_the_soft_limits() {
+        let mut host = HostSession::new(
+            "h",
+            Limits {
+                controllers: 1,
+                viewers: 1,
+            },
+            ShareState::Paused,
+        );
+        let v1 = signed("v1", Role::Viewer, 1, 1);
+        host.on_roster(&[&v1]);
+        host.remove("v1");
+        let v2 = signed("v2", Role::Viewer, 2, 2);
+        let v3 = signed("v3", Role::Viewer, 3, 3);
+        host.on_roster(&[&v2, &v3]);
+        assert_eq!(opened(&host.admit("v2")), ["v2"]);
+        let actions = host.admit("v3");
+        assert_eq!(refused(&actions), ["v3"]);
+        assert!(!host.is_admitted("v3"));
+    }
+
+    #[test]
+    fn someone_arriving_after_the_end_is_told_it_ended() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        let v1 = p("v1", Role::Viewer, 1);
+        host.on_roster(&[&v1]);
+        host.end();
+        // v1 heard the broadcast; a latecomer is told directly, once.
+        let late = p("v2", Role::Viewer, 2);
+        let actions = host.on_roster(&[&v1, &late]);
+        assert_eq!(
+            actions,
+            vec![HostAction::Send(SignalEnvelope {
+                from: "h".into(),
+                to: Some("v2".into()),
+                body: SignalBody::Ended
+            })]
+        );
+        assert!(host.on_roster(&[&v1, &late]).is_empty());
+        assert!(opened(&actions).is_empty());
     }
 }

@@ -14,8 +14,10 @@ mod sealed;
 mod signal;
 mod stats;
 
-pub use guest::{GuestAction, GuestPhase, GuestSession, HOST_WAIT_MS};
-pub use host::{HostAction, HostSession, Limits, ShareState, StartMode, Topology};
+pub use guest::{
+    GuestAction, GuestPhase, GuestSession, CONNECT_WAIT_MS, HOST_WAIT_MS, SHARE_WAIT_MS,
+};
+pub use host::{Asking, HostAction, HostSession, Limits, ShareState, StartMode, Topology};
 pub use identity::SessionIdentity;
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;

@@ -40,6 +40,9 @@ pub enum SignalBody {
     Ended,
     /// The host's page is going away (tab closed, reloaded, navigated).
     Leaving,
+    /// The host must let this participant in first (after a removal, nobody new gets in
+    /// without the host's OK); admission is a `share` signal, a refusal `refused`.
+    Waiting,
     /// Where the host's screen is published on the SFU (`None`: it is not; media comes peer to
     /// peer). Sent on change and to each newcomer.
     Sfu(Option<SfuRoute>),
@@ -88,6 +91,10 @@ pub struct CandidateInit {
 pub enum RefusalReason {
     /// The soft limit for this role is reached.
     Full,
+    /// The host removed this participant.
+    Removed,
+    /// The host did not let this participant in.
+    Denied,
 }
 
 /// Why an incoming signal was dropped.
@@ -170,6 +177,29 @@ mod tests {
         assert_eq!(
             cand.to_json(),
             json!({"from":"h","to":"b","kind":"candidate","body":null})
+        );
+        let removed = SignalEnvelope {
+            from: "h".into(),
+            to: Some("b".into()),
+            body: SignalBody::Refused(RefusalReason::Removed),
+        };
+        assert_eq!(
+            removed.to_json(),
+            json!({"from":"h","to":"b","kind":"refused","body":"removed"})
+        );
+        let denied = json!({"from":"h","to":"b","kind":"refused","body":"denied"});
+        assert_eq!(
+            SignalEnvelope::receive(&denied, "b").map(|e| e.body),
+            Ok(SignalBody::Refused(RefusalReason::Denied))
+        );
+        let waiting = SignalEnvelope {
+            from: "h".into(),
+            to: Some("b".into()),
+            body: SignalBody::Waiting,
+        };
+        assert_eq!(
+            waiting.to_json(),
+            json!({"from":"h","to":"b","kind":"waiting"})
         );
     }
 

@@ -1,0 +1,124 @@
+// Mouth-to-ear latency of the app's voice, on loopback.
+//
+// Every page's fake microphone plays `clicksWav()`: a 1 kHz burst of 40 ms every second (a delay up to 1 s pairs unambiguously).
+// An AudioWorklet on each side timestamps burst onsets to the sample: on the host, on the very
+// microphone track the app sends (getUserMedia is wrapped to keep it); on the viewer, on the
+// voice track it receives. Both timestamps are wall-clock (performance.timeOrigin + the audio
+// context's output timestamp), so receive − send is capture → decoded at the listener, through
+// Opus, SFrame both ways, the network and the receiver's jitter buffer.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const BURST_EVERY_MS = 1000;
+
+/** The fake microphone's file: 4 s, 48 kHz mono 16-bit, a burst at every BURST_EVERY_MS. */
+export function clicksWav() {
+  const rate = 48_000;
+  const n = rate * 4;
+  const data = Buffer.alloc(n * 2);
+  const every = (rate * BURST_EVERY_MS) / 1000;
+  const burst = (rate * 40) / 1000;
+  for (let i = 0; i < n; i++) {
+    const k = i % every;
+    const v = k < burst ? Math.sin((2 * Math.PI * 1000 * k) / rate) * 0.5 : 0;
+    data.writeInt16LE(Math.round(v * 32767), i * 2);
+  }
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(data.length, 40);
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'pairux-clicks-')), 'clicks.wav');
+  writeFileSync(file, Buffer.concat([h, data]));
+  return file;
+}
+
+/** Init script: the app's microphone stream, kept in `window.__mic`. */
+export const MIC_HOOK = `(() => {
+  const md = navigator.mediaDevices;
+  if (!md || window.__micHooked) return;
+  window.__micHooked = true;
+  const orig = md.getUserMedia.bind(md);
+  md.getUserMedia = async (c) => {
+    const s = await orig(c);
+    if (s.getAudioTracks().length) window.__mic = s;
+    return s;
+  };
+})();`;
+
+// The worklet: the first sample of each burst (|x| > 0.05 after ≥ 100 ms of quiet), as
+// context time. Sent as a data: URL (the pages are opened with bypassCSP).
+const WORKLET = `
+class Onsets extends AudioWorkletProcessor {
+  constructor() { super(); this.quietSince = -1; this.armed = true; }
+  process(inputs) {
+    const ch = inputs[0] && inputs[0][0];
+    if (!ch) return true;
+    for (let i = 0; i < ch.length; i++) {
+      const t = currentTime + i / sampleRate;
+      if (Math.abs(ch[i]) > 0.05) {
+        if (this.armed) { this.port.postMessage(t); this.armed = false; }
+        this.quietSince = -1;
+      } else if (this.quietSince < 0) {
+        this.quietSince = t;
+      } else if (!this.armed && t - this.quietSince > 0.1) {
+        this.armed = true;
+      }
+    }
+    return true;
+  }
+}
+registerProcessor('onsets', Onsets);`;
+
+/** Starts timestamping onsets of `pick()`'s track in `page` (into `window.__onsets`). */
+export async function startOnsets(page, pick) {
+  await page.evaluate(
+    async ({ src, pickSrc }) => {
+      const track = new Function(`return (${pickSrc})();`)();
+      if (!track) throw new Error('no audio track to measure');
+      const ctx = new AudioContext({ latencyHint: 'interactive' });
+      await ctx.audioWorklet.addModule(`data:text/javascript,${encodeURIComponent(src)}`);
+      const node = new AudioWorkletNode(ctx, 'onsets');
+      ctx.createMediaStreamSource(new MediaStream([track])).connect(node);
+      // A processor runs only while its output is pulled: a silent path to the destination.
+      const mute = ctx.createGain();
+      mute.gain.value = 0;
+      node.connect(mute).connect(ctx.destination);
+      await ctx.resume();
+      window.__onsets = [];
+      node.port.onmessage = (m) => {
+        const ts = ctx.getOutputTimestamp();
+        const perf = ts.performanceTime + (m.data - ts.contextTime) * 1000;
+        window.__onsets.push(performance.timeOrigin + perf);
+      };
+      window.__onsetCtx = ctx;
+    },
+    { src: WORKLET, pickSrc: pick.toString() },
+  );
+}
+
+export const onsets = (page) => page.evaluate(() => window.__onsets ?? []);
+
+/**
+ * Pairs each received onset with the latest sent one before it (within one burst period):
+ * the mouth-to-ear delays, ms.
+ */
+export function pairOnsets(sent, received) {
+  const delays = [];
+  for (const r of received) {
+    let best = null;
+    for (const s of sent) if (s <= r && r - s < BURST_EVERY_MS) best = s;
+    if (best !== null) delays.push(r - best);
+  }
+  return delays;
+}

@@ -1,0 +1,300 @@
+//! Voice for host and guests (peer to peer; ARCHITECTURE.md, Voice).
+//!
+//! The host mixes: each guest's voice arrives on its connection's voice transceiver and plays
+//! here; each guest is sent the mix of everyone but themselves. The host measures who speaks
+//! and tells everyone. A guest plays the one mix it receives and puts its microphone on its
+//! voice transceiver when the person turns it on.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use gloo_timers::callback::Interval;
+use leptos::prelude::*;
+use pairux_core::voice::SpeakingDetector;
+use web_sys::MediaStreamTrack;
+
+use crate::platform::audio::{self, Mixer, Playback};
+use crate::platform::clock;
+use crate::platform::JsError;
+
+/// How often the host samples levels for the speaking indicator (ms).
+const SAMPLE_MS: u32 = 100;
+
+/// The person's microphone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mic {
+    Off,
+    /// Waiting for the browser (permission prompt, device start).
+    Starting,
+    On,
+    /// The browser refused or has no microphone: what happened, in words.
+    Failed(String),
+}
+
+impl Mic {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mic::Off => "off",
+            Mic::Starting => "starting",
+            Mic::On => "on",
+            Mic::Failed(_) => "failed",
+        }
+    }
+}
+
+/// What the page shows about voice.
+#[derive(Clone, Copy)]
+pub struct VoiceSignals {
+    pub mic: RwSignal<Mic>,
+    /// Participant ids whose voice is heard now.
+    pub speaking: RwSignal<BTreeSet<String>>,
+    /// The browser holds the sound back until the person clicks (autoplay policy).
+    pub blocked: RwSignal<bool>,
+}
+
+impl VoiceSignals {
+    pub fn new() -> Self {
+        VoiceSignals {
+            mic: RwSignal::new(Mic::Off),
+            speaking: RwSignal::new(BTreeSet::new()),
+            blocked: RwSignal::new(false),
+        }
+    }
+}
+
+impl Default for VoiceSignals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The sentence for a microphone the browser would not give us.
+pub fn mic_failure(err: &JsError) -> String {
+    let text = err.0.to_ascii_lowercase();
+    if text.contains("denied") || text.contains("notallowed") || text.contains("permission") {
+        "Microphone blocked — allow it in the browser's site settings to talk.".to_owned()
+    } else if text.contains("notfound") || text.contains("requested device not found") {
+        "No microphone found on this computer.".to_owned()
+    } else {
+        format!("Can't start the microphone ({}).", err.0)
+    }
+}
+
+/// Plays `track`, noting when the browser holds sound back until a click.
+fn start_playback(track: &MediaStreamTrack, view: VoiceSignals) -> Option<Rc<Playback>> {
+    let playback = match Playback::new(track) {
+        Ok(p) => Rc::new(p),
+        Err(err) => {
+            leptos::logging::error!("cannot play a voice: {err}");
+            return None;
+        }
+    };
+    let p = playback.clone();
+    leptos::task::spawn_local(async move {
+        if p.play().await.is_err() {
+            view.blocked.set(true);
+        }
+    });
+    Some(playback)
+}
+
+struct HostInner {
+    mixer: Option<Mixer>,
+    /// Guests' voices as they play here.
+    playing: RefCell<BTreeMap<String, Rc<Playback>>>,
+    mic: RefCell<Option<MediaStreamTrack>>,
+    detector: RefCell<SpeakingDetector>,
+    sampler: RefCell<Option<Interval>>,
+    view: VoiceSignals,
+    me: String,
+}
+
+/// The host's side. Cheap to clone.
+#[derive(Clone)]
+pub struct HostVoice {
+    inner: Rc<HostInner>,
+}
+
+impl HostVoice {
+    /// `on_speaking`: the speaking set changed (to tell every guest).
+    pub fn new(
+        me: String,
+        view: VoiceSignals,
+        on_speaking: impl Fn(Vec<String>) + 'static,
+    ) -> HostVoice {
+        let mixer = Mixer::new()
+            .inspect_err(|err| leptos::logging::error!("no audio mixing, no voice: {err}"))
+            .ok();
+        let inner = Rc::new(HostInner {
+            mixer,
+            playing: RefCell::default(),
+            mic: RefCell::default(),
+            detector: RefCell::default(),
+            sampler: RefCell::default(),
+            view,
+            me,
+        });
+        if inner.mixer.as_ref().is_some_and(Mixer::suspended) {
+            // A tab that resumed after a reload has had no click yet: nobody's voice can be
+            // mixed until it does.
+            view.blocked.set(true);
+        }
+        let weak = Rc::downgrade(&inner);
+        let sampler = Interval::new(SAMPLE_MS, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let Some(mixer) = inner.mixer.as_ref() else {
+                return;
+            };
+            let levels = mixer.levels();
+            let changed = inner.detector.borrow_mut().sample(
+                clock::monotonic_ms(),
+                levels.iter().map(|(id, l)| (id.as_str(), *l)),
+            );
+            if let Some(speaking) = changed {
+                on_speaking(speaking.iter().cloned().collect());
+                inner.view.speaking.set(speaking);
+            }
+        });
+        *inner.sampler.borrow_mut() = Some(sampler);
+        HostVoice { inner }
+    }
+
+    /// The mix `id` hears, to send on its connection's voice transceiver.
+    pub fn mix_for(&self, id: &str) -> Option<MediaStreamTrack> {
+        let mixer = self.inner.mixer.as_ref()?;
+        mixer
+            .add_sink(id)
+            .inspect_err(|err| leptos::logging::error!("no mix for {id}: {err}"))
+            .ok()
+    }
+
+    /// `id`'s voice arrived: play it here and mix it for everyone else.
+    pub fn heard(&self, id: &str, track: &MediaStreamTrack) {
+        // The element also keeps the remote track flowing into Web Audio (Chrome feeds a
+        // remote track's samples to an audio graph only while a media element plays it).
+        if let Some(playback) = start_playback(track, self.inner.view) {
+            self.inner
+                .playing
+                .borrow_mut()
+                .insert(id.to_owned(), playback);
+        }
+        if let Some(mixer) = self.inner.mixer.as_ref() {
+            if let Err(err) = mixer.add_source(id, track) {
+                leptos::logging::error!("cannot mix {id}'s voice: {err}");
+            }
+        }
+    }
+
+    /// `id`'s connection is gone.
+    pub fn gone(&self, id: &str) {
+        self.inner.playing.borrow_mut().remove(id);
+        if let Some(mixer) = self.inner.mixer.as_ref() {
+            mixer.remove_source(id);
+            mixer.remove_sink(id);
+        }
+    }
+
+    /// A click: the browser may now play sound and run the mixer.
+    pub fn unblock(&self) {
+        if let Some(mixer) = self.inner.mixer.as_ref() {
+            mixer.resume();
+        }
+        for playback in self.inner.playing.borrow().values() {
+            let p = playback.clone();
+            leptos::task::spawn_local(async move {
+                let _ = p.play().await;
+            });
+        }
+        self.inner.view.blocked.set(false);
+    }
+
+    /// Turns our microphone on or off; `Ok(true)` when it is on.
+    pub async fn set_mic(&self, on: bool) -> Result<bool, JsError> {
+        self.unblock();
+        let Some(mixer) = self.inner.mixer.as_ref() else {
+            return Err(JsError("this browser cannot mix audio".into()));
+        };
+        if !on {
+            if let Some(track) = self.inner.mic.borrow_mut().take() {
+                track.stop();
+            }
+            mixer.remove_source(&self.inner.me);
+            return Ok(false);
+        }
+        let track = audio::microphone().await?;
+        mixer.add_source(&self.inner.me, &track)?;
+        if let Some(old) = self.inner.mic.borrow_mut().replace(track) {
+            old.stop();
+        }
+        Ok(true)
+    }
+}
+
+impl Drop for HostInner {
+    fn drop(&mut self) {
+        if let Some(track) = self.mic.borrow_mut().take() {
+            track.stop();
+        }
+    }
+}
+
+/// A guest's side: the one mix from the host, and our microphone on the host connection.
+pub struct GuestVoice {
+    playing: Option<Rc<Playback>>,
+    mic: Option<MediaStreamTrack>,
+    view: VoiceSignals,
+}
+
+impl GuestVoice {
+    pub fn new(view: VoiceSignals) -> GuestVoice {
+        GuestVoice {
+            playing: None,
+            mic: None,
+            view,
+        }
+    }
+
+    /// The host's mix arrived (again, after a reconnection).
+    pub fn heard(&mut self, track: &MediaStreamTrack) {
+        self.playing = start_playback(track, self.view);
+    }
+
+    /// A click: the browser may now play sound.
+    pub fn unblock(&self) {
+        if let Some(p) = self.playing.clone() {
+            let view = self.view;
+            leptos::task::spawn_local(async move {
+                if p.play().await.is_ok() {
+                    view.blocked.set(false);
+                }
+            });
+        } else {
+            self.view.blocked.set(false);
+        }
+    }
+
+    /// The microphone track now in use (to put on a new connection).
+    pub fn mic(&self) -> Option<MediaStreamTrack> {
+        self.mic.clone()
+    }
+
+    pub fn set_mic_track(&mut self, track: Option<MediaStreamTrack>) {
+        if let Some(old) = std::mem::replace(&mut self.mic, track) {
+            old.stop();
+        }
+    }
+
+    /// The host's word on who is speaking.
+    pub fn on_speaking(&self, ids: Vec<String>) {
+        self.view.speaking.set(ids.into_iter().collect());
+    }
+}
+
+impl Drop for GuestVoice {
+    fn drop(&mut self) {
+        if let Some(track) = self.mic.take() {
+            track.stop();
+        }
+    }
+}

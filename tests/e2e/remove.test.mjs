@@ -1,0 +1,157 @@
+// Removing a participant: their picture and control stop at once and they read "The host
+// removed you"; from then on nobody gets in without the host's OK (the removed tab reloaded, or
+// anyone new), and the host admits or denies each.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, newPage, openApp, myId, decoding, recordPeers, grant } from './lib/harness.mjs';
+
+const stack = useStack();
+
+async function join(link) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  await openApp(page, link);
+  return page;
+}
+
+/** Frames decoded so far on every connection the page made (closed ones keep their count). */
+async function framesDecoded(page) {
+  return page.evaluate(async () => {
+    let n = 0;
+    for (const pc of window.__pcs) {
+      if (pc.connectionState === 'closed') {
+        n += pc.__lastDecoded ?? 0;
+        continue;
+      }
+      let decoded = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') decoded += s.framesDecoded ?? 0;
+      });
+      pc.__lastDecoded = decoded;
+      n += decoded;
+    }
+    return n;
+  });
+}
+
+/** The page's own participant id, once its list shows it. */
+async function idOf(page) {
+  await page.locator('[data-testid=participant-list] > li.me').waitFor({ timeout: 15_000 });
+  return myId(page);
+}
+
+test('the host removes a controller: its picture and control stop, it reads why, the other viewer plays on; its reload and a newcomer need the host\'s OK', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const removed = await join(controllerLink);
+  const other = await join(viewerLink);
+  await decoding(removed);
+  await decoding(other);
+  const rid = await idOf(removed);
+  const oid = await idOf(other);
+  await grant(host, removed, rid);
+  await host.getByTestId(`revoke-control-${rid}`).waitFor();
+  // Before any removal nobody waits: both were let in without asking.
+  assert.equal(await host.locator('[data-testid^=join-request-]').count(), 0);
+  // A Remove button per guest, none for the host itself.
+  await host.getByTestId(`remove-participant-${oid}`).waitFor();
+  assert.equal(await host.locator('[data-testid=participant-list] > li.me [data-testid^=remove-participant-]').count(), 0);
+
+  await host.getByTestId(`remove-participant-${rid}`).click();
+  const notice = removed.getByTestId('session-ended');
+  await notice.waitFor({ timeout: 5_000 });
+  assert.equal(await notice.getAttribute('data-reason'), 'removed');
+  assert.match(await notice.textContent(), /The host removed you/);
+  // No automatic way back on that page: no rejoin button, no picture, no decoding.
+  assert.equal(await removed.getByTestId('rejoin-session').count(), 0);
+  assert.equal(await removed.getByTestId('remote-video').count(), 0);
+  const frozen = await framesDecoded(removed);
+  await removed.waitForTimeout(1_500);
+  assert.equal(await framesDecoded(removed), frozen, 'the removed page still decodes frames');
+  // The host cut it off: control revoked, connection gone, and it left the list.
+  await host.getByTestId(`revoke-control-${rid}`).waitFor({ state: 'detached', timeout: 5_000 });
+  await host.getByTestId(`peer-state-${rid}`).waitFor({ state: 'detached', timeout: 5_000 });
+  await host.getByTestId(`participant-${rid}`).waitFor({ state: 'detached', timeout: 10_000 });
+  // The other viewer is unaffected.
+  const before = await framesDecoded(other);
+  const shown = await other.evaluate(() => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames);
+  await decoding(other, { minFrames: shown + 10, timeout: 10_000 });
+  assert.ok((await framesDecoded(other)) > before);
+  assert.equal(await other.getByTestId('session-ended').count(), 0);
+
+  // The removed tab reloads (same link, from its sessionStorage): it waits for the host.
+  await removed.reload();
+  await removed.waitForSelector('.app');
+  const wait = removed.getByTestId('waiting-admission');
+  await wait.waitFor({ timeout: 15_000 });
+  assert.match(await wait.textContent(), /Waiting for the host to let you in/);
+  const again = await idOf(removed);
+  assert.notEqual(again, rid);
+  const ask = host.getByTestId(`join-request-${again}`);
+  await ask.waitFor({ timeout: 10_000 });
+  // Same tab, same verified identity (its key lives in the tab's sessionStorage): the host is
+  // told this is the person it removed.
+  assert.match(await ask.textContent(), /asks to join \(you removed them earlier\)/);
+  // Still nothing to see while it waits.
+  await removed.waitForTimeout(1_000);
+  assert.equal(await framesDecoded(removed), 0, 'a page waiting for the host decodes nothing');
+  await host.getByTestId(`admit-${again}`).click();
+  await ask.waitFor({ state: 'detached', timeout: 5_000 });
+  await decoding(removed);
+  assert.equal(await removed.getByTestId('session-ended').count(), 0);
+
+  // A newcomer waits too, and the host denies it: it stays out.
+  const newcomer = await join(viewerLink);
+  await newcomer.getByTestId('waiting-admission').waitFor({ timeout: 15_000 });
+  const nid = await idOf(newcomer);
+  await host.getByTestId(`join-request-${nid}`).waitFor({ timeout: 10_000 });
+  const asks = await host.getByTestId(`join-request-${nid}`).textContent();
+  assert.match(asks, /asks to join/);
+  assert.doesNotMatch(asks, /removed/, 'a new identity is not taken for the removed person');
+  await host.getByTestId(`deny-join-${nid}`).click();
+  const denied = newcomer.getByTestId('session-ended');
+  await denied.waitFor({ timeout: 5_000 });
+  assert.equal(await denied.getAttribute('data-reason'), 'denied');
+  await newcomer.waitForTimeout(1_500);
+  assert.equal(await framesDecoded(newcomer), 0, 'a denied page decodes nothing');
+  assert.equal(await newcomer.getByTestId('remote-video').count(), 0);
+  await host.getByTestId(`join-request-${nid}`).waitFor({ state: 'detached', timeout: 5_000 });
+
+  for (const page of [host, removed, other, newcomer]) assert.deepEqual(page.errors, []);
+  for (const page of [host, removed, other, newcomer]) await page.context().close();
+});
+
+test('End asks "for everyone?" while guests are here: Keep cancels, End now ends at once', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const viewer = await join(await host.getByTestId('invite-viewer-link').inputValue());
+  await decoding(viewer);
+  await host.getByTestId(`participant-${await idOf(viewer)}`).waitFor();
+
+  await host.getByTestId('end-session').click();
+  const panel = host.getByTestId('end-session-confirm-panel');
+  await panel.waitFor();
+  assert.match(await panel.textContent(), /End the session for everyone\?/);
+  await host.getByTestId('end-session-cancel').click();
+  await panel.waitFor({ state: 'detached' });
+  // Cancelled means cancelled: well past the confirmation's own deadline, nothing ended.
+  await host.waitForTimeout(4_000);
+  assert.equal(await host.getByTestId('session-ended').count(), 0);
+  assert.equal(await viewer.getByTestId('session-ended').count(), 0);
+  await decoding(viewer, { minFrames: 5 });
+
+  const started = Date.now();
+  await host.getByTestId('end-session').click();
+  await host.getByTestId('end-session-confirm').click();
+  await host.getByTestId('session-ended').waitFor({ timeout: 2_000 });
+  const ended = viewer.getByTestId('session-ended');
+  await ended.waitFor({ timeout: 5_000 });
+  assert.equal(await ended.getAttribute('data-reason'), 'ended');
+  assert.ok(Date.now() - started < 2_500, 'End now did not wait for the confirmation deadline');
+  for (const page of [host, viewer]) await page.context().close();
+});
