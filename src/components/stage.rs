@@ -155,7 +155,7 @@ pub fn HostStage(
     let ended_entry = StoredValue::new(entry.clone());
     // Ending asks first while anyone else is here: "End the session for everyone?" with End
     // now / Keep the session; unanswered, it ends after END_CONFIRM_MS (a click on
-    // `end-session` alone still ends the session — see ARCHITECTURE "Ending asks first").
+    // `end-session` alone still ends the session — see ARCHITECTURE "Leaving, removing, ending").
     let confirming = RwSignal::new(false);
     let confirm_timer = StoredValue::new_local(None::<platform::timer::Timer>);
     let end_now = move || {
