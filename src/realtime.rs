@@ -462,7 +462,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         let backoff = pairux_core::realtime_client::Backoff::socket_reconnect();
         let mut attempt = 0;
         let config = loop {
-            match fetch::json::<ClientConfig>("/config.json").await {
+            match fetch::config::<ClientConfig>().await {
                 Ok(config) => break config,
                 Err(err) => {
                     attempt += 1;

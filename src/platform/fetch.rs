@@ -67,3 +67,28 @@ async fn send<T: serde::de::DeserializeOwned>(
     .unwrap_or_default();
     serde_json::from_str(&text).map_err(|e| FetchError::Invalid(e.to_string()))
 }
+
+/// Where index.html's boot script keeps the config.json fetch it starts at once (while the
+/// app's wasm downloads and compiles).
+const EARLY_CONFIG: &str = "__pairuxConfig";
+
+/// `/config.json` as `T`: the boot script's early fetch the first time it is asked for (taken,
+/// so later calls read the server again), else a fresh GET.
+pub async fn config<T: serde::de::DeserializeOwned>() -> Result<T, FetchError> {
+    if let Some(text) = take_early_config().await {
+        if let Ok(config) = serde_json::from_str(&text) {
+            return Ok(config);
+        }
+    }
+    json("/config.json").await
+}
+
+async fn take_early_config() -> Option<String> {
+    let window = window().ok()?;
+    let key = wasm_bindgen::JsValue::from_str(EARLY_CONFIG);
+    let early = js_sys::Reflect::get(&window, &key).ok()?;
+    let promise = early.dyn_into::<js_sys::Promise>().ok()?;
+    let _ = js_sys::Reflect::delete_property(&window, &key);
+    // The boot script resolves to the body's text, or null for a failed or non-OK fetch.
+    JsFuture::from(promise).await.ok()?.as_string()
+}
