@@ -18,6 +18,9 @@ pub fn Landing() -> impl IntoView {
         RwSignal::new((!supported).then(|| platform::transform::UNSUPPORTED_SENTENCE.to_owned()));
     let busy = RwSignal::new(!supported);
     let mode = RwSignal::new(StartMode::default());
+    // `/?pattern=code`, read once: the legibility benchmark shares the code pages
+    // (bench/legibility.mjs); nobody else sees the button.
+    let code_pages = platform::location::query_param("pattern").as_deref() == Some("code");
 
     let open = move |entry: SessionEntry| state.enter(entry);
 
@@ -35,6 +38,7 @@ pub fn Landing() -> impl IntoView {
             let capture = match source {
                 Source::Screen => media::capture_screen().await,
                 Source::TestPattern => media::capture_test_pattern(),
+                Source::CodePages => media::capture_code_page().await,
             };
             busy.set(false);
             match capture {
@@ -91,6 +95,16 @@ pub fn Landing() -> impl IntoView {
                     >
                         "Share a test pattern"
                     </button>
+                    {code_pages.then(|| view! {
+                        <button
+                            data-testid="start-code-pattern"
+                            disabled=move || busy.get()
+                            on:click=move |_| host_with(Source::CodePages)
+                            title="Shares pages of source code (the legibility benchmark)"
+                        >
+                            "Share code pages"
+                        </button>
+                    })}
                 </div>
                 <fieldset class="modes">
                     <legend>"Video route"</legend>
@@ -158,4 +172,5 @@ pub fn Landing() -> impl IntoView {
 enum Source {
     Screen,
     TestPattern,
+    CodePages,
 }

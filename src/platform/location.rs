@@ -30,6 +30,17 @@ pub fn take_opened_at() -> Result<OpenedAt, JsError> {
     Ok(OpenedAt { path, fragment })
 }
 
+/// The value of query parameter `name` in the page's address (`?name=value`), if present.
+pub fn query_param(name: &str) -> Option<String> {
+    let search = window().ok()?.location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
 /// `location.origin`, e.g. `http://127.0.0.1:8080`.
 pub fn origin() -> Result<String, JsError> {
     window()?.location().origin().map_err(js_error)

@@ -1,5 +1,6 @@
 //! Media sources and sinks: screen capture (`getDisplayMedia`), the test pattern (a canvas
-//! with the time code in its pixels), and attaching streams to `<video>` elements.
+//! with the time code in its pixels), the legibility benchmark's code pages, and attaching
+//! streams to `<video>` elements.
 
 use js_sys::{Object, Reflect};
 use pairux_core::pattern::{self, CELLS, CELL_PX};
@@ -21,7 +22,8 @@ pub const PATTERN_FPS: u32 = 30;
 pub struct Capture {
     pub stream: MediaStream,
     pub track: MediaStreamTrack,
-    _pattern: Option<TestPattern>,
+    /// What keeps a canvas source drawing (the test pattern or the code pages), if any.
+    _pattern: Option<Box<dyn std::any::Any>>,
 }
 
 impl Capture {
@@ -82,11 +84,31 @@ pub fn surface(track: &MediaStreamTrack) -> (pairux_core::agent::SurfaceKind, u3
 /// The test pattern as a capture source.
 pub fn capture_test_pattern() -> Result<Capture, JsError> {
     let pattern = TestPattern::start()?;
-    let f: js_sys::Function = Reflect::get(&pattern.canvas, &"captureStream".into())
+    let canvas = Clone::clone(&pattern.canvas);
+    capture_canvas(&canvas, Box::new(pattern))
+}
+
+/// The legibility benchmark's code pages as a capture source (the landing page offers it only
+/// when opened with `?pattern=code`): see [`CodePage`].
+pub async fn capture_code_page() -> Result<Capture, JsError> {
+    let description: CodePageDescription = super::fetch::json(CODE_PAGE_URL)
+        .await
+        .map_err(|e| JsError(format!("{CODE_PAGE_URL}: {e}")))?;
+    let page = CodePage::start(description)?;
+    let canvas = Clone::clone(&page.canvas);
+    capture_canvas(&canvas, Box::new(page))
+}
+
+/// A canvas's `captureStream` at [`PATTERN_FPS`], prepared for text.
+fn capture_canvas(
+    canvas: &HtmlCanvasElement,
+    pattern: Box<dyn std::any::Any>,
+) -> Result<Capture, JsError> {
+    let f: js_sys::Function = Reflect::get(canvas, &"captureStream".into())
         .map_err(js_error)?
         .unchecked_into();
     let stream: MediaStream = f
-        .call1(&pattern.canvas, &JsValue::from(PATTERN_FPS))
+        .call1(canvas, &JsValue::from(PATTERN_FPS))
         .map_err(js_error)?
         .unchecked_into();
     let track: MediaStreamTrack = stream
@@ -225,6 +247,141 @@ fn draw(ctx: &CanvasRenderingContext2d, frame: u64) {
         ctx.set_fill_style_str(if *bit { "#ffffff" } else { "#000000" });
         ctx.fill_rect(i as f64 * cell, 0.0, cell, cell);
     }
+}
+
+/// Where Trunk puts the code pages' description (index.html copies bench/lib/code-page.json).
+const CODE_PAGE_URL: &str = "/code-page.json";
+
+/// The code pages' description, made once by bench/lib/code-page-gen.mjs: the one source of
+/// truth that this renderer and bench/lib/code-page.mjs (the floor and the SSIM reference) both
+/// draw, with the same canvas calls in the same order.
+#[derive(serde::Deserialize)]
+struct CodePageDescription {
+    width: u32,
+    height: u32,
+    background: String,
+    font: String,
+    left: f64,
+    top: f64,
+    line: f64,
+    palette: Vec<String>,
+    /// `[x, y, w, h, colour]`
+    rects: Vec<(f64, f64, f64, f64, String)>,
+    /// Per page: `[row, col, palette index, text]`.
+    pages: Vec<Vec<(f64, f64, usize, String)>>,
+}
+
+/// A 1920×1080 editor showing Rust code (bench/lib/code-page.json), redrawn only when the page
+/// changes; every 1/30 s the canvas copies its own top-left pixel onto itself, so capture
+/// delivers frames like a still screen's while the pixels stay the page's.
+///
+/// The benchmark drives it through `window.__pairuxCodePage`: `show(k)` draws page `k` and
+/// returns the wall time it did (`performance.timeOrigin + now()`); `canvas` is the source.
+/// Only a host that started from `/?pattern=code` has it.
+struct CodePage {
+    canvas: HtmlCanvasElement,
+    _ticker: gloo_timers::callback::Interval,
+    _show: Closure<dyn FnMut(u32) -> f64>,
+}
+
+const CODE_PAGE_HOOK: &str = "__pairuxCodePage";
+
+impl CodePage {
+    fn start(description: CodePageDescription) -> Result<Self, JsError> {
+        if description.pages.is_empty() {
+            return Err(JsError("the code page description has no pages".into()));
+        }
+        let window = window()?;
+        let document = window
+            .document()
+            .ok_or_else(|| JsError("no document".into()))?;
+        let canvas: HtmlCanvasElement = document
+            .create_element("canvas")
+            .map_err(js_error)?
+            .unchecked_into();
+        canvas.set_width(description.width);
+        canvas.set_height(description.height);
+        let ctx: CanvasRenderingContext2d = canvas
+            .get_context("2d")
+            .map_err(js_error)?
+            .ok_or_else(|| JsError("no 2d context".into()))?
+            .unchecked_into();
+        draw_code_page(&ctx, &description, 0)?;
+        let tick_ctx = Clone::clone(&ctx);
+        let tick_canvas = Clone::clone(&canvas);
+        let ticker = gloo_timers::callback::Interval::new(1000 / PATTERN_FPS, move || {
+            let _ = tick_ctx
+                .draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+                    &tick_canvas,
+                    0.0,
+                    0.0,
+                    1.0,
+                    1.0,
+                    0.0,
+                    0.0,
+                    1.0,
+                    1.0,
+                );
+        });
+        let show = Closure::<dyn FnMut(u32) -> f64>::new(move |k: u32| {
+            if let Err(err) = draw_code_page(&ctx, &description, k as usize) {
+                leptos::logging::error!("cannot draw code page {k}: {err}");
+            }
+            super::clock::precise_wall_ms()
+        });
+        let hook = Object::new();
+        set(&hook, "show", show.as_ref());
+        set(&hook, "canvas", &canvas);
+        set(&window, CODE_PAGE_HOOK, &hook);
+        Ok(CodePage {
+            canvas,
+            _ticker: ticker,
+            _show: show,
+        })
+    }
+}
+
+impl Drop for CodePage {
+    fn drop(&mut self) {
+        if let Ok(window) = window() {
+            let _ = Reflect::delete_property(&window, &CODE_PAGE_HOOK.into());
+        }
+    }
+}
+
+/// Draws page `k` (modulo the page count): background, rects, then each text at
+/// `left + col * advance` (advance: `measureText("0")`), baseline `top + row * line`.
+fn draw_code_page(
+    ctx: &CanvasRenderingContext2d,
+    d: &CodePageDescription,
+    k: usize,
+) -> Result<(), JsError> {
+    let texts = &d.pages[k % d.pages.len()];
+    ctx.set_fill_style_str(&d.background);
+    ctx.fill_rect(0.0, 0.0, f64::from(d.width), f64::from(d.height));
+    for (x, y, w, h, colour) in &d.rects {
+        ctx.set_fill_style_str(colour);
+        ctx.fill_rect(*x, *y, *w, *h);
+    }
+    ctx.set_font(&d.font);
+    let measure: js_sys::Function = Reflect::get(ctx, &"measureText".into())
+        .map_err(js_error)?
+        .unchecked_into();
+    let metrics = measure.call1(ctx, &"0".into()).map_err(js_error)?;
+    let advance = Reflect::get(&metrics, &"width".into())
+        .map_err(js_error)?
+        .as_f64()
+        .ok_or_else(|| JsError("measureText gave no width".into()))?;
+    for (row, col, colour, text) in texts {
+        let colour = d
+            .palette
+            .get(*colour)
+            .ok_or_else(|| JsError(format!("no palette colour {colour}")))?;
+        ctx.set_fill_style_str(colour);
+        ctx.fill_text(text, d.left + col * advance, d.top + row * d.line)
+            .map_err(js_error)?;
+    }
+    Ok(())
 }
 
 fn set(target: &JsValue, key: &str, value: &JsValue) {
