@@ -20,9 +20,10 @@ pub fn run(name: &str) -> Result<()> {
         "e2ee" => e2ee(),
         "sfu" => sfu(),
         "focus" => focus(),
+        "legibility" => legibility(),
         other => {
             bail!(
-                "unknown benchmark `{other}` (have: size, realtime, media, input, e2ee, sfu, focus)"
+                "unknown benchmark `{other}` (have: size, realtime, media, input, e2ee, sfu, focus, legibility)"
             )
         }
     }
@@ -39,12 +40,17 @@ fn report(name: &str, figures: &Value) -> Result<()> {
     let path = out_dir()?.join(format!("{name}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(figures)? + "\n")?;
     println!("\n{name} → {}", path.display());
+    report_table(figures);
+    Ok(())
+}
+
+/// Prints figures as a two-column table.
+fn report_table(figures: &Value) {
     if let Some(map) = figures.as_object() {
         for (k, v) in map {
             println!("  {k:<28} {v}");
         }
     }
-    Ok(())
 }
 
 /// Gzipped sizes of what a browser downloads: app wasm + JS glue, worker wasm + JS. A figure
@@ -165,6 +171,51 @@ fn media() -> Result<()> {
     if let Ok(text) = std::fs::read_to_string(&json) {
         report("media", &serde_json::from_str(&text)?)?;
         println!("  plot: {}", png.display());
+    }
+    measured
+}
+
+/// Legibility of shared code (bench/legibility.mjs): 1920×1080 pages of Rust code shared
+/// through the app (release build, P2P, E2EE) at each quality preset and at a bench-set 2.5 Mbps
+/// cap, next to a floor page with Chrome's default settings: SSIM of the received luma against
+/// the source (`ssim_<kbps>kbps_<height>p`), and the time after a full-page change until the
+/// received picture reaches SSIM 0.95 (`settle_ms_*`), in the loopback-only namespace. Also
+/// writes `legibility-samples.json`, the plot `legibility.png` and the received frames as PNGs
+/// under `target/bench/legibility/`.
+fn legibility() -> Result<()> {
+    build::all()?;
+    let dir = out_dir()?;
+    let (json, png, frames) = (
+        dir.join("legibility.json"),
+        dir.join("legibility.png"),
+        dir.join("legibility"),
+    );
+    let _ = std::fs::remove_file(&json);
+    let ns = LoopbackNamespace::create()?;
+    let measured = util::run(
+        ns.exec("node")
+            .arg("bench/legibility.mjs")
+            .arg("--out")
+            .arg(&json)
+            .arg("--png")
+            .arg(&png)
+            .arg("--frames")
+            .arg(&frames)
+            .env("PAIRUX_SERVER_BIN", build::server_bin())
+            .env("PAIRUX_DIST", build::dist())
+            .env("PAIRUX_IN_NETNS", "1"),
+    );
+    drop(ns);
+    // The script writes what it measured even when a part failed; show that, then the failure.
+    if let Ok(text) = std::fs::read_to_string(&json) {
+        let mut figures: Value = serde_json::from_str(&text)?;
+        // The table shows the figures; settings and notes stay in the file.
+        if let Some(map) = figures.as_object_mut() {
+            map.retain(|_, v| !v.is_object() && !v.is_array());
+        }
+        println!("\nlegibility → {}", json.display());
+        report_table(&figures);
+        println!("  plot: {}, frames: {}", png.display(), frames.display());
     }
     measured
 }

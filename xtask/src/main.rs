@@ -57,8 +57,8 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
-    /// Benchmarks: `size`, `realtime`, `media`, `input`, `e2ee`, `sfu`, `focus` (each writes
-    /// target/bench/<name>.json and prints a table).
+    /// Benchmarks: `size`, `realtime`, `media`, `input`, `e2ee`, `sfu`, `focus`, `legibility`
+    /// (each writes target/bench/<name>.json and prints a table).
     Bench { name: String },
     /// What CI runs: the same as `test`.
     Ci,
