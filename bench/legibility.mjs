@@ -398,8 +398,9 @@ function settleFigures(changes) {
 
 /**
  * The plot: SSIM of the received frames against the new page over the time after each change
- * (thin lines, one per change; every scored frame), per setting, with the threshold and the
- * target's 500 ms; legend with the still SSIM and settle p50.
+ * (thin lines, one per change, through the scored frames; a dot for the window's last frame),
+ * per setting, with the threshold and the target's 500 ms; legend with the still SSIM and
+ * settle p50.
  */
 function trajectorySvg(drawn, caption) {
   const [W, H] = [1000, 520];
@@ -429,8 +430,13 @@ function trajectorySvg(drawn, caption) {
   drawn.forEach(([id, r], i) => {
     const color = colors[i % colors.length];
     for (const c of r.changes) {
-      const d = c.trajectory.map(([t, v], j) => `${j ? 'L' : 'M'}${sx(t).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
+      // The scored frames up to the settle point as a line; the window's last frame as a dot
+      // (the frames between are not scored once the threshold is reached).
+      const points = c.trajectory.slice(0, -1);
+      const d = points.map(([t, v], j) => `${j ? 'L' : 'M'}${sx(t).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
       if (d) out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5" opacity="0.8"/>`);
+      const last = c.trajectory[c.trajectory.length - 1];
+      if (last) out.push(`<circle cx="${sx(last[0]).toFixed(1)}" cy="${sy(last[1]).toFixed(1)}" r="3" fill="${color}"/>`);
     }
     const s = settleFigures(r.changes);
     const settle = s.p50 === null ? `not ${THRESHOLD} in ${WINDOW_MS} ms` : `settle p50 ${s.p50.toFixed(0)} ms`;
