@@ -142,7 +142,8 @@ const outboundStats = (page) =>
           return {
             codec: stats.get(s.codecId)?.mimeType ?? null,
             encoder: s.encoderImplementation ?? null,
-            size: `${s.frameWidth}x${s.frameHeight}`,
+            // Absent while the encoder sends nothing (e.g. Chrome's default adapting down).
+            size: s.frameWidth ? `${s.frameWidth}x${s.frameHeight}` : null,
             fps: s.framesPerSecond ?? null,
             target_kbps: s.targetBitrate ? Math.round(s.targetBitrate / 1000) : null,
             quality_limitation: s.qualityLimitationReason,
