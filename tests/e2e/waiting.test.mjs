@@ -67,3 +67,54 @@ test('joining a session that has just ended says it ended, at once', async () =>
   assert.equal(await guest.getByTestId('error-banner').count(), 0);
   for (const page of [host, guest]) await page.context().close();
 });
+
+/** The guest's deadline for a connection that does not come up (core: `CONNECT_WAIT_MS`). */
+const CONNECT_WAIT_MS = 15_000;
+
+/**
+ * A network that lets signaling through but no WebRTC: the page's peer connections gather no
+ * candidate (relay only, and no relay server) and take none from the other side.
+ */
+function blockWebRtc() {
+  const Base = window.RTCPeerConnection;
+  const blocked = (config = {}) => ({ ...config, iceServers: [], iceTransportPolicy: 'relay' });
+  window.RTCPeerConnection = class extends Base {
+    constructor(config) {
+      super(blocked(config));
+    }
+    setConfiguration(config) {
+      return super.setConfiguration(blocked(config));
+    }
+    addIceCandidate() {
+      return Promise.resolve();
+    }
+    setRemoteDescription(desc) {
+      const sdp = desc?.sdp?.split('\r\n').filter((l) => !l.startsWith('a=candidate')).join('\r\n');
+      return super.setRemoteDescription(desc && sdp !== undefined ? { type: desc.type, sdp } : desc);
+    }
+  };
+}
+
+test('a host that cannot be reached: the guest hears at once that it is connecting, and by the deadline what may be wrong', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+
+  const guest = await newPage(stack.browser);
+  await guest.addInitScript(blockWebRtc);
+  const opened = Date.now();
+  await openApp(guest, viewerLink);
+  await guest.getByTestId('connecting').waitFor({ timeout: 10_000 });
+  const late = guest.getByTestId('connect-late');
+  await late.waitFor({ timeout: CONNECT_WAIT_MS + 10_000 });
+  assert.match(await late.textContent(), /Still can't reach the host — this network may block WebRTC \(a relay-only server may help\)/);
+  assert.ok(Date.now() - opened >= CONNECT_WAIT_MS, `late notice after ${Date.now() - opened} ms`);
+  // Still trying, never pretending: no picture, no final notice.
+  assert.equal(await guest.getByTestId('session-ended').count(), 0);
+  assert.equal(
+    await guest.evaluate(() => document.querySelector('[data-testid=remote-video]')?.videoWidth ?? 0),
+    0,
+  );
+  for (const page of [host, guest]) await page.context().close();
+});
