@@ -118,6 +118,9 @@ pub struct Peer {
     /// Our side of the voice transceiver, once there is one (host: made with the connection;
     /// guest: the host's offer brings it). Its sending transform is attached before any track.
     voice: Rc<std::cell::RefCell<Option<RtcRtpSender>>>,
+    /// Whether the voice sender's encrypting transform is attached (nothing is put on it
+    /// before).
+    voice_encrypting: std::cell::Cell<bool>,
     /// The host opens both channels itself and adopts none the other side opens.
     opens_channels: std::cell::Cell<bool>,
     /// Channels the other side opened that we closed unread.
@@ -175,9 +178,10 @@ impl Peer {
         handlers.push(handler(move |ev| {
             let ev: RtcTrackEvent = ev.unchecked_into();
             if ev.track().kind() == "audio" {
-                // Voice: decrypt what comes in; on the guest's side, the host's offer made the
-                // transceiver, and we answer sendrecv with our encrypting transform attached
-                // now, before a microphone track can ever be put on it.
+                // Voice: decrypt what comes in (attached now, before any frame). On the guest's
+                // side the host's offer made the transceiver and we answer sendrecv; our
+                // encrypting transform waits for the first microphone track (`set_voice`), so
+                // the worker sets up the picture's transforms first.
                 if let Err(err) = decrypt.attach_receiver(&ev.receiver(), &sender, MediaKind::Audio)
                 {
                     leptos::logging::error!("cannot decrypt this voice, not playing it: {err}");
@@ -186,13 +190,8 @@ impl Peer {
                 let mut slot = voice_slot.borrow_mut();
                 if slot.is_none() {
                     let transceiver = ev.transceiver();
-                    match decrypt.attach_sender(&transceiver.sender(), MediaKind::Audio) {
-                        Ok(()) => {
-                            transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
-                            *slot = Some(transceiver.sender());
-                        }
-                        Err(err) => leptos::logging::error!("cannot encrypt our voice: {err}"),
-                    }
+                    transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+                    *slot = Some(transceiver.sender());
                 }
                 drop(slot);
                 cb(PeerEvent::Audio(ev.track()));
@@ -240,6 +239,7 @@ impl Peer {
             sfu_ready: Default::default(),
             sfu_feed: Default::default(),
             voice,
+            voice_encrypting: Default::default(),
             opens_channels: Default::default(),
             refused_channels: Default::default(),
             on_event,
@@ -342,6 +342,7 @@ impl Peer {
             return Err(err);
         }
         *self.voice.borrow_mut() = Some(transceiver.sender());
+        self.voice_encrypting.set(true);
         Ok(())
     }
 
@@ -356,6 +357,11 @@ impl Peer {
         let Some(sender) = sender else {
             return Err(JsError("this connection has no voice yet".into()));
         };
+        if track.is_some() && !self.voice_encrypting.get() {
+            // Before the first track: not one frame leaves unencrypted.
+            self.worker.attach_sender(&sender, MediaKind::Audio)?;
+            self.voice_encrypting.set(true);
+        }
         JsFuture::from(sender.replace_track(track))
             .await
             .map(|_| ())

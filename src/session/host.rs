@@ -861,21 +861,22 @@ impl HostRuntime {
             }
         };
         link.peer().open_channels();
-        // Voice both ways from the start (silence until someone talks), so turning a
-        // microphone on never renegotiates.
-        if let Some(mix) = inner.voice.mix_for(&id) {
-            if let Err(err) = link.peer().send_voice(&mix) {
-                leptos::logging::error!("no voice with {id}: {err}");
-            }
-        }
         let peer = Peer {
             link,
             role,
             sending: std::cell::Cell::new(false),
             video: std::cell::Cell::new(video),
         };
+        // The picture first: its m-line, and so its transforms, come before the voice's.
         if video {
             self.start_sending(&peer);
+        }
+        // Voice both ways from the start (silence until someone talks), so turning a
+        // microphone on never renegotiates.
+        if let Some(mix) = inner.voice.mix_for(&id) {
+            if let Err(err) = peer.link.peer().send_voice(&mix) {
+                leptos::logging::error!("no voice with {id}: {err}");
+            }
         }
         inner.view.peers.update(|p| {
             p.insert(id.clone(), "new".to_owned());
