@@ -99,6 +99,28 @@ pub async fn capture_code_page() -> Result<Capture, JsError> {
     capture_canvas(&canvas, Box::new(page))
 }
 
+/// A canvas of `width`×`height` outside the document (nothing but capture reads it), and its
+/// 2D context.
+fn canvas_2d(
+    width: u32,
+    height: u32,
+) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsError> {
+    let canvas: HtmlCanvasElement = window()?
+        .document()
+        .ok_or_else(|| JsError("no document".into()))?
+        .create_element("canvas")
+        .map_err(js_error)?
+        .unchecked_into();
+    canvas.set_width(width);
+    canvas.set_height(height);
+    let ctx: CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(js_error)?
+        .ok_or_else(|| JsError("no 2d context".into()))?
+        .unchecked_into();
+    Ok((canvas, ctx))
+}
+
 /// A canvas's `captureStream` at [`PATTERN_FPS`], prepared for text.
 fn capture_canvas(
     canvas: &HtmlCanvasElement,
@@ -178,20 +200,7 @@ struct TestPattern {
 
 impl TestPattern {
     fn start() -> Result<Self, JsError> {
-        let document = window()?
-            .document()
-            .ok_or_else(|| JsError("no document".into()))?;
-        let canvas: HtmlCanvasElement = document
-            .create_element("canvas")
-            .map_err(js_error)?
-            .unchecked_into();
-        canvas.set_width(PATTERN_WIDTH);
-        canvas.set_height(PATTERN_HEIGHT);
-        let ctx: CanvasRenderingContext2d = canvas
-            .get_context("2d")
-            .map_err(js_error)?
-            .ok_or_else(|| JsError("no 2d context".into()))?
-            .unchecked_into();
+        let (canvas, ctx) = canvas_2d(PATTERN_WIDTH, PATTERN_HEIGHT)?;
         draw(&ctx, 0);
         let mut frame = 0u64;
         let ticker = gloo_timers::callback::Interval::new(1000 / PATTERN_FPS, move || {
@@ -292,20 +301,7 @@ impl CodePage {
             return Err(JsError("the code page description has no pages".into()));
         }
         let window = window()?;
-        let document = window
-            .document()
-            .ok_or_else(|| JsError("no document".into()))?;
-        let canvas: HtmlCanvasElement = document
-            .create_element("canvas")
-            .map_err(js_error)?
-            .unchecked_into();
-        canvas.set_width(description.width);
-        canvas.set_height(description.height);
-        let ctx: CanvasRenderingContext2d = canvas
-            .get_context("2d")
-            .map_err(js_error)?
-            .ok_or_else(|| JsError("no 2d context".into()))?
-            .unchecked_into();
+        let (canvas, ctx) = canvas_2d(description.width, description.height)?;
         draw_code_page(&ctx, &description, 0)?;
         let tick_ctx = Clone::clone(&ctx);
         let tick_canvas = Clone::clone(&canvas);
