@@ -393,41 +393,39 @@ impl GuestRuntime {
         view.mic.set(super::voice::Mic::Starting);
         leptos::task::spawn_local(async move {
             use super::voice::{mic_failure, Mic};
-            let state = match crate::platform::audio::microphone().await {
-                Err(err) => Mic::Failed(mic_failure(&err)),
-                Ok(track) => {
-                    let Some(inner) = weak.upgrade() else {
-                        track.stop();
-                        return;
-                    };
-                    let runtime = GuestRuntime { inner };
-                    let sent = match runtime.peer().filter(|p| p.has_voice()) {
-                        Some(peer) => peer.set_voice(Some(&track)).await,
-                        None => Err(crate::platform::JsError(String::new())),
-                    };
-                    match sent {
-                        Ok(()) => {
-                            runtime.inner.voice.borrow_mut().set_mic_track(Some(track));
-                            runtime.inner.channel.set_mic(true);
-                            Mic::On
-                        }
-                        Err(err) => {
-                            track.stop();
-                            leptos::logging::warn!("cannot send our voice: {err}");
-                            Mic::Failed(if runtime.peer().is_none() {
-                                "Voice isn't carried through the video server yet — only people \
-                                 connected directly to the host can talk."
-                                    .to_owned()
-                            } else {
-                                "The host's connection isn't ready for voice yet — try again in \
-                                 a moment."
-                                    .to_owned()
-                            })
-                        }
-                    }
-                }
+            let track = match crate::platform::audio::microphone().await {
+                Ok(track) => track,
+                Err(err) => return view.mic.set(Mic::Failed(mic_failure(&err))),
             };
-            view.mic.set(state);
+            let Some(inner) = weak.upgrade() else {
+                track.stop();
+                return;
+            };
+            let runtime = GuestRuntime { inner };
+            let not_ready =
+                "The host's connection isn't ready for voice yet — try again in a moment.";
+            let sent = match runtime.peer() {
+                None => Err(
+                    "Voice isn't carried through the video server yet — only people \
+                             connected directly to the host can talk.",
+                ),
+                Some(peer) if !peer.has_voice() => Err(not_ready),
+                Some(peer) => peer.set_voice(Some(&track)).await.map_err(|err| {
+                    leptos::logging::warn!("cannot send our voice: {err}");
+                    not_ready
+                }),
+            };
+            match sent {
+                Ok(()) => {
+                    runtime.inner.voice.borrow_mut().set_mic_track(Some(track));
+                    runtime.inner.channel.set_mic(true);
+                    view.mic.set(Mic::On);
+                }
+                Err(sentence) => {
+                    track.stop();
+                    view.mic.set(Mic::Failed(sentence.to_owned()));
+                }
+            }
         });
     }
 
