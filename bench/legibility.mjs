@@ -32,8 +32,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, distDir } from '../tests/e2e/lib/harness.mjs';
+import { startServer, launchBrowser, newPage as newPageIn, distDir } from '../tests/e2e/lib/harness.mjs';
 import { serveDir } from './lib/serve.mjs';
+import { PC_HOOK } from './lib/pc-hook.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentile, percentiles, round1 } from './lib/stats.mjs';
 import { renderPng } from './lib/plot.mjs';
@@ -70,26 +71,9 @@ setTimeout(() => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function newPage(browser) {
-  // bypassCSP: the probe and renderer modules are imported from the bench's own origin.
-  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (err) => page.errors.push(String(err)));
-  page.on('console', (msg) => msg.type() === 'error' && page.errors.push(msg.text()));
-  return page;
-}
-
-// Recorded in every app page before its scripts run: its peer connections (getStats and the
-// bench's 2.5 Mbps cap; the subclass changes nothing else).
-const PC_HOOK = `(() => {
-  const Base = window.RTCPeerConnection;
-  if (!Base || window.__pcs) return;
-  window.__pcs = [];
-  window.RTCPeerConnection = class extends Base {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
-})();`;
+// bypassCSP: the probe and renderer modules are imported from the bench's own origin.
+const newPage = (browser) =>
+  newPageIn(browser, { bypassCSP: true, viewport: { width: 1280, height: 800 } });
 
 /** The video sender's parameters and the track's settings on a sending page. */
 const sendSettings = (page) =>

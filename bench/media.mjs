@@ -15,8 +15,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, distDir } from '../tests/e2e/lib/harness.mjs';
+import { startServer, launchBrowser, newPage, distDir } from '../tests/e2e/lib/harness.mjs';
 import { serveDir } from './lib/serve.mjs';
+import { PC_HOOK } from './lib/pc-hook.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentiles, round1, mostFrequent } from './lib/stats.mjs';
 import { svg, renderPng } from './lib/plot.mjs';
@@ -83,17 +84,6 @@ const G2G = [
     ]
     : []),
 ];
-
-// Recorded in every app page before its scripts run: the peer connections it creates (for
-// getStats diagnostics only; the subclass changes nothing else).
-const PC_HOOK = `(() => {
-  const Base = window.RTCPeerConnection;
-  if (!Base || window.__pcs) return;
-  window.__pcs = [];
-  window.RTCPeerConnection = class extends Base {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
-})();`;
 
 // TTFF, measured inside the viewer page: the hook sees <video data-testid="remote-video"> the
 // moment it is inserted (MutationObserver from document start, so no polling delay) and asks
@@ -174,16 +164,6 @@ const TTFF_HOOK = `(() => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const wallNow = () => performance.timeOrigin + performance.now();
-
-/** A context + page that records page errors (reported, never fatal). */
-async function newPage(browser, options = {}) {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (err) => page.errors.push(String(err)));
-  page.on('console', (msg) => msg.type() === 'error' && page.errors.push(msg.text()));
-  return page;
-}
 
 async function openFloor(env, options = {}) {
   const page = await newPage(env.browser);

@@ -27,6 +27,7 @@ import { chromium } from 'playwright-core';
 import { startServer, launchBrowser, chromiumArgs } from '../tests/e2e/lib/harness.mjs';
 import { grantFor } from '../tests/e2e/lib/sfu.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
+import { PC_HOOK } from './lib/pc-hook.mjs';
 import { round1 } from './lib/stats.mjs';
 
 const { values: opts } = parseArgs({
@@ -79,15 +80,6 @@ function treeCpu(pid) {
   }
   return total;
 }
-
-const PC_HOOK = `(() => {
-  const Base = window.RTCPeerConnection;
-  if (!Base || window.__pcs) return;
-  window.__pcs = [];
-  window.RTCPeerConnection = class extends Base {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
-})();`;
 
 /** Bytes the page's open connections have sent (transports) and video frames sent. */
 const sent = (page) =>

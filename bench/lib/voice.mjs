@@ -7,40 +7,18 @@
 // context's output timestamp), so receive − send is capture → decoded at the listener, through
 // Opus, SFrame both ways, the network and the receiver's jitter buffer.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { writeWav, WAV_RATE } from '../../tests/e2e/lib/wav.mjs';
 
 export const BURST_EVERY_MS = 1000;
 
-/** The fake microphone's file: 4 s, 48 kHz mono 16-bit, a burst at every BURST_EVERY_MS. */
+/** The fake microphone's file: 4 s, a 40 ms 1 kHz burst at −6 dBFS every BURST_EVERY_MS. */
 export function clicksWav() {
-  const rate = 48_000;
-  const n = rate * 4;
-  const data = Buffer.alloc(n * 2);
-  const every = (rate * BURST_EVERY_MS) / 1000;
-  const burst = (rate * 40) / 1000;
-  for (let i = 0; i < n; i++) {
+  const every = (WAV_RATE * BURST_EVERY_MS) / 1000;
+  const burst = (WAV_RATE * 40) / 1000;
+  return writeWav('clicks', 4, (i) => {
     const k = i % every;
-    const v = k < burst ? Math.sin((2 * Math.PI * 1000 * k) / rate) * 0.5 : 0;
-    data.writeInt16LE(Math.round(v * 32767), i * 2);
-  }
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'pairux-clicks-')), 'clicks.wav');
-  writeFileSync(file, Buffer.concat([h, data]));
-  return file;
+    return k < burst ? Math.sin((2 * Math.PI * 1000 * k) / WAV_RATE) * 0.5 : 0;
+  });
 }
 
 /** Init script: the app's microphone stream, kept in `window.__mic`. */

@@ -8,38 +8,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { useStack, newPage, openApp, myId, decoding } from './lib/harness.mjs';
+import { writeWav, WAV_RATE } from './lib/wav.mjs';
 
 const TONE_HZ = 440;
 
-/** 2 s of a 440 Hz sine at −10 dBFS, 48 kHz mono 16-bit (Chromium loops the file). */
-function toneWav() {
-  const rate = 48_000;
-  const n = rate * 2;
-  const data = Buffer.alloc(n * 2);
-  for (let i = 0; i < n; i++) {
-    data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * TONE_HZ * i) / rate) * 0.3 * 32767), i * 2);
-  }
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'pairux-tone-')), 'tone.wav');
-  writeFileSync(file, Buffer.concat([header, data]));
-  return file;
-}
+/** 2 s of a 440 Hz sine at −10 dBFS (Chromium loops the file). */
+const toneWav = () =>
+  writeWav('tone', 2, (i) => Math.sin((2 * Math.PI * TONE_HZ * i) / WAV_RATE) * 0.3);
 
 const stack = useStack(undefined, () => [
   `--use-file-for-fake-audio-capture=${toneWav()}`,

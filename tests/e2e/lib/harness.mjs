@@ -107,9 +107,12 @@ export async function launchBrowser(extraArgs = []) {
   });
 }
 
-/** A new page whose console errors and page errors are collected in `page.errors`. */
-export async function newPage(browser) {
-  const context = await browser.newContext();
+/**
+ * A new page (in a context of its own, made with `contextOptions`) whose console errors and
+ * page errors are collected in `page.errors`.
+ */
+export async function newPage(browser, contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (err) => page.errors.push(String(err)));
