@@ -307,20 +307,28 @@ impl Peer {
             &JsValue::from(quality.scale_down_by),
         );
         init.set_send_encodings(&Array::of1(&encoding));
-        let transceiver = self
-            .pc
-            .add_transceiver_with_media_stream_track_and_init(track, &init);
-        // Before negotiating, so not one frame leaves unencrypted.
-        if let Err(err) = self
-            .worker
-            .attach_sender(&transceiver.sender(), MediaKind::Video)
-        {
-            transceiver.stop();
-            return Err(err);
-        }
+        let transceiver = self.add_encrypted(track, &init, MediaKind::Video)?;
         prefer_vp8(&transceiver);
         keep_resolution(&transceiver.sender());
         Ok(())
+    }
+
+    /// Adds a transceiver sending `track` with its encrypting transform attached before any
+    /// negotiation, so not one frame leaves unencrypted; without the transform, no transceiver.
+    fn add_encrypted(
+        &self,
+        track: &MediaStreamTrack,
+        init: &RtcRtpTransceiverInit,
+        media: MediaKind,
+    ) -> Result<web_sys::RtcRtpTransceiver, JsError> {
+        let transceiver = self
+            .pc
+            .add_transceiver_with_media_stream_track_and_init(track, init);
+        if let Err(err) = self.worker.attach_sender(&transceiver.sender(), media) {
+            transceiver.stop();
+            return Err(err);
+        }
+        Ok(transceiver)
     }
 
     /// Host: the voice transceiver (sendrecv): `track` is the mix this participant hears; what
@@ -331,16 +339,7 @@ impl Peer {
         }
         let init = RtcRtpTransceiverInit::new();
         init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
-        let transceiver = self
-            .pc
-            .add_transceiver_with_media_stream_track_and_init(track, &init);
-        if let Err(err) = self
-            .worker
-            .attach_sender(&transceiver.sender(), MediaKind::Audio)
-        {
-            transceiver.stop();
-            return Err(err);
-        }
+        let transceiver = self.add_encrypted(track, &init, MediaKind::Audio)?;
         *self.voice.borrow_mut() = Some(transceiver.sender());
         self.voice_encrypting.set(true);
         Ok(())
