@@ -26,15 +26,31 @@
 // - all three: when an `input` or `cursor` message is handed to a data channel (`send`) and
 //   when one arrives (the channel's `message` event, before the app's handler), to split each
 //   latency into its stages (controller page, channel, host page / host pacing, channel, viewer).
+//
+// The floor, in the same run (after the app's pages are closed, before the agent phase): the
+// same event mix, played the same way at the same pace, on two plain-JavaScript pages
+// (bench/input-floor.html, served from bench/ on 127.0.0.1 like media.mjs serves floor.html): a
+// controller page with one focusable element exactly where the app's picture was, and a host
+// page, connected by the app's two channels (`pairux` ordered and reliable, `pairux-pointer`
+// unordered without retransmits, both opened by the host) carrying the app's JSON messages. The
+// same stamps: the controller hook at DOM dispatch, the host at receipt (what the app's sink
+// stamps), the wire hook at `send` / `message`. `input_floor_ms_*` and its stages are the floor;
+// `input_ratio_p50/p95` = the app's `input_ms` / the floor's at that percentile;
+// `input_settings` records what both ran with. A figure that was not measured is `null` and the
+// run fails.
 
 import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, openApp, grant } from '../tests/e2e/lib/harness.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
-import { percentiles, round1 } from './lib/stats.mjs';
+import { percentile, percentiles, round1 } from './lib/stats.mjs';
 import { agentPhase } from './lib/agent-phase.mjs';
+import { serveDir } from './lib/serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 const { values: opts } = parseArgs({
   options: {
@@ -458,14 +474,102 @@ function gateDelta(before, after) {
   return Object.fromEntries(GATE_KEYS.map((k) => [k, after[k] - before[k]]));
 }
 
+/**
+ * Empties every page's records, plays `steps` on `controller`, and returns how long the play
+ * took and each page's main-thread load over it; then waits a second for stragglers.
+ */
+async function playMeasured(pages, controller, steps) {
+  for (const page of Object.values(pages)) {
+    await page.evaluate(() => {
+      for (const k of ['__ctl', '__sink', '__cur', '__wire']) window[k]?.splice(0);
+    });
+  }
+  const threads = {};
+  for (const [name, page] of Object.entries(pages)) threads[name] = await mainThread(page);
+  const before = {};
+  for (const name of Object.keys(pages)) before[name] = await threads[name].take();
+  const played = await play(controller, steps);
+  const busy = {};
+  for (const name of Object.keys(pages)) busy[name] = await threads[name].since(before[name]);
+  await sleep(1000); // stragglers
+  return { played, busy };
+}
+
+/**
+ * The floor: bench/input-floor.html as host and controller, each in a context of its own with
+ * the same hooks as the app's pages, the controller's element at `rect` (where the app's picture
+ * was); signaled through node with complete offers/answers. The same warm-up, then the same
+ * measured steps played the same way. Returns the controller stamps, the host's receipts, the
+ * wire stamps, the play and the pages' main-thread load, their clock offsets and errors.
+ */
+async function floorPhase(browser, benchUrl, rect, steps) {
+  const contexts = [];
+  const open = async (hooks) => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    for (const hook of hooks) await context.addInitScript(hook);
+    const page = await context.newPage();
+    page.errors = [];
+    page.on('pageerror', (err) => page.errors.push(String(err)));
+    page.on('console', (msg) => msg.type() === 'error' && page.errors.push(msg.text()));
+    await page.goto(`${benchUrl}/input-floor.html`);
+    await page.waitForFunction(() => window.floor);
+    return page;
+  };
+  try {
+    const host = await open([WIRE_HOOK]);
+    const controller = await open([CONTROLLER_HOOK, WIRE_HOOK]);
+    const offer = await host.evaluate((r) => window.floor.host(r), rect);
+    const answer = await controller.evaluate(([o, r]) => window.floor.controller(o, r), [offer, rect]);
+    await host.evaluate((a) => window.floor.accept(a), answer);
+    await controller.evaluate(() => window.floor.ready);
+    await play(controller, steps.filter((s) => s.warm));
+    await sleep(500);
+    const measured = steps.filter((s) => !s.warm);
+    const { played, busy } = await playMeasured({ host, controller }, controller, measured);
+    return {
+      played,
+      busy,
+      ctl: (await controller.evaluate(() => window.__ctl)).filter((e) => KIND[e.type]),
+      sink: await host.evaluate(() => window.__sink),
+      wire: {
+        host: await host.evaluate(() => window.__wire),
+        controller: await controller.evaluate(() => window.__wire),
+        viewer: [],
+      },
+      offsets: [await host.evaluate(clockOffset), await controller.evaluate(clockOffset)],
+      errors: [host, controller].flatMap((p) => p.errors),
+    };
+  } finally {
+    for (const context of contexts) await context.close().catch(() => {});
+  }
+}
+
+/** `a / b` to two decimals, `null` unless both were measured (and b is not 0). */
+const ratio = (a, b) => (a === null || b === null || b === 0 ? null : Math.round((100 * a) / b) / 100);
+
 async function main() {
   const began = Date.now();
   assertLoopbackOnly('input');
   const server = await startServer();
   const browser = await launchBrowser();
-  const figures = {};
+  // What both the app and the floor ran with.
+  const figures = {
+    input_settings: {
+      moves: MOVES,
+      warmup_moves: WARMUP,
+      interval_ms: INTERVAL_MS,
+      click_every: CLICK_EVERY,
+      key_every: KEY_EVERY,
+      wheel_every: WHEEL_EVERY,
+      element_px: null,
+      channels: 'pairux (ordered, reliable): clicks, keys, wheel; pairux-pointer (unordered, maxRetransmits 0): moves',
+      driven_by: 'Playwright page.mouse / page.keyboard, each action awaited, on a fixed schedule',
+    },
+  };
   const raw = { started: new Date().toISOString(), load_avg: os.loadavg() };
   let failure = null;
+  let bench = null;
   try {
     console.error('input bench: host, controller, viewer …');
     const host = await open(browser, server.url, HOST_HOOK);
@@ -486,26 +590,14 @@ async function main() {
 
     const rect = await pictureRect(controller);
     const steps = plan(rect, MOVES + WARMUP, WARMUP);
+    figures.input_settings.element_px = [round1(rect.w), round1(rect.h)];
     // Warm-up (first renders, JIT), unrecorded; then start the records from empty.
     await play(controller, steps.filter((s) => s.warm));
     await sleep(500);
     const measured = steps.filter((s) => !s.warm);
-    await controller.evaluate(() => { window.__ctl.length = 0; });
-    await host.evaluate(() => { window.__sink.length = 0; });
-    await viewer.evaluate(() => { window.__cur.length = 0; });
-    for (const page of [host, controller, viewer]) await page.evaluate(() => { window.__wire.length = 0; });
-
     const gateBefore = await gateCounters(host);
-    const pages = { host, controller, viewer };
-    const threads = {};
-    for (const [name, page] of Object.entries(pages)) threads[name] = await mainThread(page);
-    const before = {};
-    for (const name of Object.keys(pages)) before[name] = await threads[name].take();
     console.error(`input bench: ${measured.length} actions, one per ${INTERVAL_MS} ms …`);
-    const played = await play(controller, measured);
-    const busy = {};
-    for (const name of Object.keys(pages)) busy[name] = await threads[name].since(before[name]);
-    await sleep(1000); // stragglers
+    const { played, busy } = await playMeasured({ host, controller, viewer }, controller, measured);
     if (!deepEqualRect(rect, await pictureRect(controller))) {
       throw new Error('the controller picture moved during the run; coordinates would not match');
     }
@@ -578,9 +670,43 @@ async function main() {
     figures.load_avg_1m_after = round1(os.loadavg()[0]);
     figures.page_errors = errors.length;
 
+    // The floor, with the app's pages closed (they load neither it nor the agent phase).
+    console.error('input bench: the plain-JavaScript floor …');
+    for (const page of [host, controller, viewer]) await page.context().close();
+    await sleep(1000);
+    bench = await serveDir(here);
+    const floor = await floorPhase(browser, bench.url, rect, steps);
+    const floorInput = matchInput(floor.ctl, floor.sink, rect);
+    const floorMs = floorInput.pairs.map((p) => p.ms);
+    const floorSplit = stages(floorInput.pairs, [], floor.wire);
+    const floorMoves = floor.ctl.filter((e) => e.type === 'pointermove').map((e) => e.t);
+    figures.input_floor_events = floorInput.pairs.length;
+    Object.assign(figures, percentiles('input_floor_ms', floorMs, [50, 95, 99]));
+    // App / floor at the same percentile, from the unrounded percentiles.
+    for (const p of [50, 95]) {
+      figures[`input_ratio_p${p}`] = ms.length && floorMs.length
+        ? ratio(percentile(ms, p), percentile(floorMs, p))
+        : null;
+    }
+    Object.assign(figures, percentiles('input_floor_move_ms', floorInput.pairs.filter((p) => p.sink.kind === 'move').map((p) => p.ms), [50, 95]));
+    Object.assign(figures, percentiles('input_floor_reliable_ms', floorInput.pairs.filter((p) => p.sink.kind !== 'move').map((p) => p.ms), [50, 95]));
+    for (const [name, xs] of Object.entries(floorSplit.input)) {
+      Object.assign(figures, percentiles(`input_floor_stage_${name}_ms`, xs, [50, 95]));
+    }
+    figures.input_floor_events_dispatched = floor.ctl.length;
+    figures.input_floor_unmatched_controller = floorInput.unmatchedCtl;
+    figures.input_floor_unmatched_sink = floorInput.unmatchedSink;
+    Object.assign(figures, percentiles('floor_pace_ms', floorMoves.slice(1).map((t, i) => t - floorMoves[i]), [50, 95]));
+    figures.floor_actions_per_s = round1(measured.length / (floor.played.ms / 1000));
+    for (const [name, b] of Object.entries(floor.busy)) figures[`floor_${name}_main_busy_pct`] = b.busy_pct;
+    figures.floor_clock_skew_ms_max = round1(Math.max(...floor.offsets) - Math.min(...floor.offsets));
+    figures.floor_page_errors = floor.errors.length;
+    figures.load_avg_1m_after_floor = round1(os.loadavg()[0]);
+    raw.floor = { ...floor, split: floorSplit, pairs: floorInput.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })) };
+    if (floor.errors.length) console.error(`  floor page errors: ${floor.errors.slice(0, 5).join(' | ')}`);
+
     // The agent stage: the same controller events applied to a real X server by pairux-agent.
     console.error('input bench: through the agent to an X client …');
-    await host.context().close();
     const agent = await agentPhase(server.url);
     figures.agent_events = agent.samples.length;
     Object.assign(figures, percentiles('agent_ms', agent.samples, [50, 95, 99]));
@@ -596,6 +722,11 @@ async function main() {
   } finally {
     await browser.close().catch(() => {});
     await server.stop();
+    await bench?.close();
+  }
+  // The floor's headline figures are there, `null` when not measured.
+  for (const k of ['input_floor_ms_p50', 'input_floor_ms_p95', 'input_ratio_p50', 'input_ratio_p95']) {
+    figures[k] ??= null;
   }
   figures.duration_s = Math.round((Date.now() - began) / 1000);
   await mkdir(path.dirname(opts.out), { recursive: true });
@@ -607,6 +738,9 @@ async function main() {
     process.exitCode = 1;
   } else if (!figures.events || !figures.cursor_events || !figures.agent_events) {
     console.error('input bench: FAILED: no matched input, cursor or agent events');
+    process.exitCode = 1;
+  } else if (!figures.input_floor_events || figures.input_ratio_p50 === null || figures.input_ratio_p95 === null) {
+    console.error('input bench: FAILED: the floor was not measured (no matched floor events)');
     process.exitCode = 1;
   } else if (figures.host_gate_accepted === null || figures.host_gate_dropped === null) {
     console.error('input bench: FAILED: the host\'s gate counters (data-* of gate-counters) could not be read');

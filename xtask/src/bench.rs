@@ -222,9 +222,11 @@ fn legibility() -> Result<()> {
 
 /// Remote-control latency: controller input → the host's input sink, and controller pointer →
 /// the relayed cursor drawn on a viewer (bench/input.mjs: headless Chromium host, controller and
-/// viewer against pairux-server serving the release build), in the loopback-only namespace;
-/// then controller input → a real X client through pairux-agent on Xvfb (`agent_ms_*`).
-/// Also writes `input-samples.json`.
+/// viewer against pairux-server serving the release build), in the loopback-only namespace,
+/// against its plain-JavaScript floor in the same run (bench/input-floor.html: `input_floor_ms_*`,
+/// `input_ratio_p50/p95`); then controller input → a real X client through pairux-agent on Xvfb
+/// (`agent_ms_*`). Also writes `input-samples.json`. The script exits non-zero when a figure
+/// was not measured.
 fn input() -> Result<()> {
     build::all()?;
     let json = out_dir()?.join("input.json");
