@@ -312,14 +312,24 @@ impl GuestRuntime {
                 }
             }
         }
-        self.inner
-            .view
-            .control
-            .set(self.inner.control.borrow().state());
-        self.inner
-            .view
-            .agent
-            .set(self.inner.control.borrow().agent());
+        self.publish_control();
+    }
+
+    /// The control state and the agent flag, published only when they change: every input
+    /// event and every relayed cursor passes here, and re-rendering the controller bar for each
+    /// kept the main thread busy while the mouse moves.
+    fn publish_control(&self) {
+        let (state, agent) = {
+            let control = self.inner.control.borrow();
+            (control.state(), control.agent())
+        };
+        let view = &self.inner.view;
+        if view.control.get_untracked() != state {
+            view.control.set(state);
+        }
+        if view.agent.get_untracked() != agent {
+            view.agent.set(agent);
+        }
     }
 
     fn on_control_message(&self, text: &str) {
@@ -358,14 +368,7 @@ impl GuestRuntime {
             leptos::logging::warn!("control the host offered without a request was refused");
             self.send_control(reply, false);
         }
-        self.inner
-            .view
-            .control
-            .set(self.inner.control.borrow().state());
-        self.inner
-            .view
-            .agent
-            .set(self.inner.control.borrow().agent());
+        self.publish_control();
     }
 
     /// The connection to the host, when there is one.
