@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use leptos::html;
 use leptos::prelude::*;
 use pairux_core::agent::AgentState;
-use pairux_core::control::{ControlState, InputKind};
+use pairux_core::control::{BudgetStats, ControlState, GateStats, InputKind};
 use pairux_core::roster::Roster;
 
 use crate::platform;
 use crate::session::agent_link::{AgentLink, AgentSignals};
 use crate::session::host::HostRuntime;
-use crate::session::host_control::{ControlSignals, CursorView, Mark};
+use crate::session::host_control::{ControlSignals, CursorView, LogLine, Mark};
 
 fn name_of(roster: &Roster, id: &str) -> String {
     roster
@@ -187,11 +187,39 @@ pub fn ControllerBar(
     }
 }
 
-/// Host: what was dropped and why, and the latest input the sink received.
+/// Host: what was dropped and why, and the latest input the sink received. Every part is bound
+/// to what it shows: an input event changes the counters' attributes and adds one line to the
+/// log (while open), it does not rebuild the panel.
 #[component]
 pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
-    // The log is rebuilt on every event; only do that while someone is looking.
+    // The log is drawn only while someone is looking.
     let open = RwSignal::new(false);
+    // Each figure a memo: an event changes `accepted` and touches nothing else on the page.
+    let stats = control.stats;
+    let budget = control.budget;
+    let gate = move |f: fn(&GateStats) -> u64| {
+        let value = Memo::new(move |_| stats.with(f));
+        move || value.get()
+    };
+    let limits = move |f: fn(&BudgetStats) -> u64| {
+        let value = Memo::new(move |_| budget.with(f));
+        move || value.get()
+    };
+    // The latest batches holding 50 lines or a few more, newest first.
+    let batches = move || {
+        control.log.with(|log| {
+            let mut shown = 0;
+            log.iter()
+                .rev()
+                .take_while(|b| {
+                    let more = shown < 50;
+                    shown += b.lines.len();
+                    more
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
         <details
             class="diagnostics"
@@ -200,74 +228,67 @@ pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
         >
             <summary>
                 "Diagnostics — "
-                <span data-testid="dropped-count">{move || control.stats.get().dropped()}</span>
+                <span data-testid="dropped-count">{gate(|s| s.dropped())}</span>
                 " input events dropped"
             </summary>
-            {move || {
-                let s = control.stats.get();
-                let b = control.budget.get();
-                view! {
-                    <p
-                        class="counters"
-                        data-testid="gate-counters"
-                        data-accepted=s.accepted
-                        data-not-holder=s.not_holder
-                        data-replay=s.replay
-                        data-rate-limited=s.rate_limited
-                        data-out-of-bounds=s.out_of_bounds
-                        data-malformed=s.malformed
-                    >
-                        {format!(
-                            "accepted {} · not holder {} · replay {} · rate limited {} · out of bounds {} · malformed {}",
-                            s.accepted, s.not_holder, s.replay, s.rate_limited, s.out_of_bounds, s.malformed
-                        )}
-                    </p>
-                    <p
-                        class="counters"
-                        data-testid="budget-counters"
-                        data-over-rate=b.over_rate
-                        data-oversize=b.oversize
-                        data-pings-limited=b.pings_limited
-                        data-requests-limited=b.requests_limited
-                    >
-                        {format!(
-                            "data-channel messages dropped: over rate {} · oversize {} · pings limited {} · requests limited {}",
-                            b.over_rate, b.oversize, b.pings_limited, b.requests_limited
-                        )}
-                    </p>
-                }
-            }}
-            <ol class="sink-log" data-testid="sink-log">
+            <p
+                class="counters"
+                data-testid="gate-counters"
+                data-accepted=gate(|s| s.accepted)
+                data-not-holder=gate(|s| s.not_holder)
+                data-replay=gate(|s| s.replay)
+                data-rate-limited=gate(|s| s.rate_limited)
+                data-out-of-bounds=gate(|s| s.out_of_bounds)
+                data-malformed=gate(|s| s.malformed)
+            >
                 {move || {
-                    if !open.get() {
-                        return None;
-                    }
-                    let lines = control
-                        .log
-                        .get()
-                        .iter()
-                        .rev()
-                        .take(50)
-                        .map(|line| {
-                            let (kind, x, y, detail) = describe(&line.event.kind);
-                            view! {
-                                <li
-                                    data-from=line.from.clone()
-                                    data-seq=line.event.seq.to_string()
-                                    data-received=format!("{:.3}", line.received)
-                                    data-kind=kind
-                                    data-x=x.map(|v| v.to_string())
-                                    data-y=y.map(|v| v.to_string())
-                                >
-                                    {format!("#{} {kind} {detail}", line.event.seq)}
-                                </li>
-                            }
-                        })
-                        .collect_view();
-                    Some(lines)
+                    let s = stats.get();
+                    format!(
+                        "accepted {} · not holder {} · replay {} · rate limited {} · out of bounds {} · malformed {}",
+                        s.accepted, s.not_holder, s.replay, s.rate_limited, s.out_of_bounds, s.malformed
+                    )
                 }}
+            </p>
+            <p
+                class="counters"
+                data-testid="budget-counters"
+                data-over-rate=limits(|b| b.over_rate)
+                data-oversize=limits(|b| b.oversize)
+                data-pings-limited=limits(|b| b.pings_limited)
+                data-requests-limited=limits(|b| b.requests_limited)
+            >
+                {move || {
+                    let b = budget.get();
+                    format!(
+                        "data-channel messages dropped: over rate {} · oversize {} · pings limited {} · requests limited {}",
+                        b.over_rate, b.oversize, b.pings_limited, b.requests_limited
+                    )
+                }}
+            </p>
+            <ol class="sink-log" data-testid="sink-log">
+                <Show when=move || open.get()>
+                    <For each=batches key=|batch| batch.n let:batch>
+                        {batch.lines.iter().rev().map(log_line).collect_view()}
+                    </For>
+                </Show>
             </ol>
         </details>
+    }
+}
+
+fn log_line(line: &LogLine) -> impl IntoView {
+    let (kind, x, y, detail) = describe(&line.event.kind);
+    view! {
+        <li
+            data-from=line.from.clone()
+            data-seq=line.event.seq.to_string()
+            data-received=format!("{:.3}", line.received)
+            data-kind=kind
+            data-x=x.map(|v| v.to_string())
+            data-y=y.map(|v| v.to_string())
+        >
+            {format!("#{} {kind} {detail}", line.event.seq)}
+        </li>
     }
 }
 
@@ -313,7 +334,8 @@ pub fn Surface(
     cursors: RwSignal<BTreeMap<String, CursorView>>,
     marks: RwSignal<Vec<Mark>>,
 ) -> impl IntoView {
-    let listed = move || -> Vec<(String, CursorView)> { cursors.get().into_iter().collect() };
+    // Whose cursors there are: changes when a holder comes or goes, not when a pointer moves.
+    let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
     let resized = RwSignal::new(0u32);
     let listener = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
     on_cleanup(move || listener.remove());
@@ -329,17 +351,18 @@ pub fn Surface(
     };
     view! {
         <div class="surface" style=style aria-hidden="true">
-            <For
-                each=listed
-                key=|(id, _)| id.clone()
-                let:item
-            >
+            <For each=move || ids.get() key=|id| id.clone() let:id>
                 {
-                    // Keyed by participant: a move updates attributes, it does not rebuild.
-                    let id = item.0;
+                    // Keyed by participant: a move updates attributes, it does not rebuild;
+                    // each part is a memo of its own, so a move leaves the name untouched.
+                    // The position is two custom properties the stylesheet turns into a
+                    // transform (a composited move: no layout, no paint).
                     let me = id.clone();
                     let at = Memo::new(move |_| cursors.with(|c| c.get(&me).cloned()));
-                    let field = move |f: fn(&CursorView) -> String| move || at.with(|c| c.as_ref().map(f));
+                    let field = move |f: fn(&CursorView) -> String| {
+                        let value = Memo::new(move |_| at.with(|c| c.as_ref().map(f)));
+                        move || value.get()
+                    };
                     view! {
                         <div
                             class="cursor"
@@ -347,8 +370,8 @@ pub fn Surface(
                             data-x=field(|c| c.x.to_string())
                             data-y=field(|c| c.y.to_string())
                             style=move || at.with(|c| c.as_ref().map(|c| format!(
-                                "left:{}%;top:{}%;--c:{};transform:scale({})",
-                                c.x * 100.0, c.y * 100.0, c.color, 1.0 / zoom.get()
+                                "--cursor-x:{};--cursor-y:{};--c:{};--cursor-s:{}",
+                                c.x, c.y, c.color, 1.0 / zoom.get()
                             )))
                         >
                             <svg viewBox="0 0 16 20" width="16" height="20">
@@ -359,7 +382,10 @@ pub fn Surface(
                     }
                 }
             </For>
-            <For each=move || marks.get() key=|m| m.n let:m>
+            // Newest first: a new mark is one element added at the front and the oldest one
+            // removed at the end (in the other order the keyed diff moved the previous mark,
+            // restarting its animation).
+            <For each=move || marks.with(|m| m.iter().rev().cloned().collect::<Vec<_>>()) key=|m| m.n let:m>
                 <span
                     class=if m.label.is_empty() { "ripple" } else { "keybadge" }
                     style=format!("left:{}%;top:{}%", m.x * 100.0, m.y * 100.0)

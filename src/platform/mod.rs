@@ -6,6 +6,7 @@ pub mod clipboard;
 pub mod clock;
 pub mod dom;
 pub mod fetch;
+pub mod frame;
 pub mod input;
 pub mod location;
 pub mod media;

@@ -119,7 +119,8 @@ struct Inner {
     peers: RefCell<BTreeMap<String, Peer>>,
     view: HostSignals,
     control: RefCell<HostControl>,
-    control_timer: RefCell<Option<Timer>>,
+    /// The control deadline armed (request expiry, cursor pacing), and for when.
+    control_timer: RefCell<Option<(u64, Timer)>>,
     voice: HostVoice,
 }
 
@@ -336,18 +337,17 @@ impl HostRuntime {
             }
             LinkEvent::Message(text) => {
                 // What this connection's DTLS really uses, so a relayed proof cannot pass.
-                let binding = self
-                    .inner
-                    .peers
-                    .borrow()
-                    .get(id)
-                    .and_then(|p| p.link.peer().channel_binding());
-                self.inner.control.borrow_mut().message(
-                    clock::monotonic_ms(),
-                    id,
-                    &text,
-                    binding.as_ref(),
-                )
+                let binding = || {
+                    self.inner
+                        .peers
+                        .borrow()
+                        .get(id)
+                        .and_then(|p| p.link.peer().channel_binding())
+                };
+                self.inner
+                    .control
+                    .borrow_mut()
+                    .message(clock::monotonic_ms(), id, &text, &binding)
             }
             LinkEvent::Track(_) => return,
             LinkEvent::Audio(track) => {
@@ -396,19 +396,27 @@ impl HostRuntime {
             }
         }
         let deadline = self.inner.control.borrow().poll_timeout();
-        let timer = deadline.map(|at| {
+        let mut armed = self.inner.control_timer.borrow_mut();
+        // Most input leaves the deadline as it was (none, or the same pacing frame): keep that
+        // timer rather than replace it on every event.
+        if armed.as_ref().map(|(at, _)| *at) == deadline {
+            return;
+        }
+        *armed = deadline.map(|at| {
             let weak = Rc::downgrade(&self.inner);
-            Timer::after(at.saturating_sub(clock::monotonic_ms()), move || {
+            let timer = Timer::after(at.saturating_sub(clock::monotonic_ms()), move || {
                 if let Some(inner) = weak.upgrade() {
+                    // Fired: no longer armed, whatever deadline comes next.
+                    inner.control_timer.borrow_mut().take();
                     let out = inner
                         .control
                         .borrow_mut()
                         .handle_timeout(clock::monotonic_ms());
                     HostRuntime { inner }.send_control(out);
                 }
-            })
+            });
+            (at, timer)
         });
-        *self.inner.control_timer.borrow_mut() = timer;
     }
 
     /// Viewers in SFU mode have no connection to us: what every participant must see (cursors,

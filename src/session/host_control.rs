@@ -2,7 +2,9 @@
 //! browser input sink, and cursor relay. The decisions are the core's ([`ControlLeases`],
 //! [`InputGate`], [`CursorRelay`]); this module keeps them and their signals together.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::control::{
@@ -13,6 +15,8 @@ use pairux_core::display::{colour_for, display_name};
 use pairux_core::link::ControllerSecret;
 
 use super::agent_link::AgentLink;
+use crate::platform::frame::Frame;
+use crate::platform::timer::Timer;
 
 /// Most recent input events kept for the diagnostics panel.
 const LOG_LEN: usize = 200;
@@ -40,10 +44,22 @@ pub struct Mark {
 /// One line of the input log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogLine {
+    /// Unique and increasing.
+    pub n: u64,
     pub from: String,
     pub event: InputEvent,
     /// When the sink got it: ms since the Unix epoch, sub-millisecond (latency measurements).
     pub received: f64,
+}
+
+/// The log lines drawn in one update (oldest first), shown and dropped together: the log is
+/// rendered keyed by batch, so an update adds one keyed item at the top — rendering it keyed by
+/// line moved every line of the list in the DOM whenever two lines came in one update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogBatch {
+    /// Unique: its first line's number.
+    pub n: u64,
+    pub lines: Vec<LogLine>,
 }
 
 /// What the host page shows about control.
@@ -56,7 +72,8 @@ pub struct ControlSignals {
     pub budget: RwSignal<BudgetStats>,
     pub cursors: RwSignal<BTreeMap<String, CursorView>>,
     pub marks: RwSignal<Vec<Mark>>,
-    pub log: RwSignal<VecDeque<LogLine>>,
+    /// The input log, oldest batch first, about the latest [`LOG_LEN`] lines.
+    pub log: RwSignal<VecDeque<LogBatch>>,
 }
 
 impl ControlSignals {
@@ -79,17 +96,175 @@ impl Default for ControlSignals {
     }
 }
 
+/// The most recent marks shown: a burst of clicks or keys shows the latest few, not a pile.
+const MARKS_SHOWN: usize = 12;
+
+/// How often the diagnostics (input log, counters) catch up: they are read by people, for whom
+/// five times a second is plenty, and each update is layout and paint of the page.
+const DIAGNOSTICS_MS: u64 = 200;
+
+/// What the sink has taken but the page does not show yet. Input is handled as it arrives
+/// (gated, stamped, handed to the agent, relayed to viewers); what it shows is drawn later, in
+/// one go however many events came: cursors and marks at the next animation frame, the
+/// diagnostics every [`DIAGNOSTICS_MS`] at most. A data-channel message then never waits behind
+/// the rendering of the one before it. Bounded while the page is hidden (no frames come, timers
+/// slow down): the latest position per holder, the latest marks, the latest log lines.
+#[derive(Default)]
+struct Undrawn {
+    cursors: BTreeMap<String, CursorView>,
+    marks: Vec<Mark>,
+    /// The frame that will draw cursors and marks, once asked for.
+    frame: Option<Frame>,
+    log: Vec<LogLine>,
+    stats: Option<GateStats>,
+    budget: Option<BudgetStats>,
+    /// The timer that will draw the diagnostics, once armed.
+    diagnostics: Option<Timer>,
+}
+
+/// Shows the cursors and marks taken so far (and forgets the frame that was to do it).
+fn draw_pointers(undrawn: &RefCell<Undrawn>, view: ControlSignals) {
+    let (cursors, marks, frame) = {
+        let mut u = undrawn.borrow_mut();
+        (
+            std::mem::take(&mut u.cursors),
+            std::mem::take(&mut u.marks),
+            u.frame.take(),
+        )
+    };
+    if !cursors.is_empty() {
+        view.cursors.try_update(|c| c.extend(cursors));
+    }
+    if !marks.is_empty() {
+        view.marks.try_update(|m| {
+            m.extend(marks);
+            let excess = m.len().saturating_sub(MARKS_SHOWN);
+            m.drain(..excess);
+        });
+    }
+    // Dropped last: when this runs in that frame's own callback, nothing is left to cancel.
+    drop(frame);
+}
+
+/// Shows the log lines and counters taken so far (and forgets the timer that was to do it).
+fn draw_diagnostics(undrawn: &RefCell<Undrawn>, view: ControlSignals) {
+    let (log, stats, budget, timer) = {
+        let mut u = undrawn.borrow_mut();
+        (
+            std::mem::take(&mut u.log),
+            u.stats.take(),
+            u.budget.take(),
+            u.diagnostics.take(),
+        )
+    };
+    if let Some(first) = log.first() {
+        let batch = LogBatch {
+            n: first.n,
+            lines: log,
+        };
+        view.log.try_update(|l| {
+            l.push_back(batch);
+            // Whole batches go, the oldest first, while the rest hold LOG_LEN lines.
+            let mut total: usize = l.iter().map(|b| b.lines.len()).sum();
+            while l.len() > 1 && total - l[0].lines.len() >= LOG_LEN {
+                total -= l[0].lines.len();
+                l.pop_front();
+            }
+        });
+    }
+    if let Some(stats) = stats {
+        view.stats.try_set(stats);
+    }
+    if let Some(budget) = budget {
+        view.budget.try_set(budget);
+    }
+    drop(timer);
+}
+
 /// The browser's input sink: draws cursors, click ripples and key badges over the preview, and
-/// keeps an input log. When the PairUX agent is paired, accepted input also goes to it (see
-/// `agent_link`), which applies it to the OS.
+/// keeps an input log, at the next animation frame (see [`Undrawn`]). When the PairUX agent is
+/// paired, accepted input also goes to it (see `agent_link`), which applies it to the OS.
 pub struct BrowserSink {
     view: ControlSignals,
+    undrawn: Rc<RefCell<Undrawn>>,
     /// Sanitised display names by participant id.
     names: BTreeMap<String, String>,
     next_mark: u64,
+    next_line: u64,
 }
 
 impl BrowserSink {
+    fn new(view: ControlSignals) -> Self {
+        BrowserSink {
+            view,
+            undrawn: Rc::new(RefCell::new(Undrawn::default())),
+            names: BTreeMap::new(),
+            next_mark: 0,
+            next_line: 0,
+        }
+    }
+
+    /// Asks for the next animation frame to draw cursors and marks, unless already asked.
+    fn pointers_soon(&self) {
+        let mut undrawn = self.undrawn.borrow_mut();
+        if undrawn.frame.is_some() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.undrawn);
+        let view = self.view;
+        undrawn.frame = Frame::next(move || {
+            if let Some(undrawn) = weak.upgrade() {
+                draw_pointers(&undrawn, view);
+            }
+        });
+        if undrawn.frame.is_none() {
+            // No frames to be had: draw at once rather than never.
+            drop(undrawn);
+            draw_pointers(&self.undrawn, self.view);
+        }
+    }
+
+    /// Arms the timer that brings the diagnostics up to date, unless already armed.
+    fn diagnostics_soon(&self) {
+        let mut undrawn = self.undrawn.borrow_mut();
+        if undrawn.diagnostics.is_some() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.undrawn);
+        let view = self.view;
+        undrawn.diagnostics = Some(Timer::after(DIAGNOSTICS_MS, move || {
+            if let Some(undrawn) = weak.upgrade() {
+                draw_diagnostics(&undrawn, view);
+            }
+        }));
+    }
+
+    /// Shows everything taken so far now.
+    fn draw_now(&self) {
+        draw_pointers(&self.undrawn, self.view);
+        draw_diagnostics(&self.undrawn, self.view);
+    }
+
+    fn stats(&self, stats: GateStats) {
+        self.undrawn.borrow_mut().stats = Some(stats);
+        self.diagnostics_soon();
+    }
+
+    fn budget(&self, budget: BudgetStats) {
+        self.undrawn.borrow_mut().budget = Some(budget);
+        self.diagnostics_soon();
+    }
+
+    /// Where `id`'s pointer is (taken or shown), if anywhere.
+    fn pointer(&self, id: &str) -> Option<(f64, f64)> {
+        let undrawn = self.undrawn.borrow().cursors.get(id).map(|c| (c.x, c.y));
+        undrawn.or_else(|| {
+            self.view
+                .cursors
+                .with_untracked(|c| c.get(id).map(|c| (c.x, c.y)))
+        })
+    }
+
     fn mark(&mut self, id: &str, x: f64, y: f64, label: String) {
         self.next_mark += 1;
         let mark = Mark {
@@ -99,36 +274,53 @@ impl BrowserSink {
             y,
             label,
         };
-        self.view.marks.update(|m| {
-            m.push(mark);
-            // A burst of clicks or keys shows the latest few, not a pile.
-            let excess = m.len().saturating_sub(12);
-            m.drain(..excess);
-        });
+        {
+            let marks = &mut self.undrawn.borrow_mut().marks;
+            marks.push(mark);
+            let excess = marks.len().saturating_sub(MARKS_SHOWN);
+            marks.drain(..excess);
+        }
+        self.pointers_soon();
+    }
+
+    fn log(&mut self, from: &str, event: &InputEvent) {
+        self.next_line += 1;
+        let line = LogLine {
+            n: self.next_line,
+            from: from.to_owned(),
+            event: event.clone(),
+            received: crate::platform::clock::precise_wall_ms(),
+        };
+        {
+            let log = &mut self.undrawn.borrow_mut().log;
+            log.push(line);
+            let excess = log.len().saturating_sub(LOG_LEN);
+            log.drain(..excess);
+        }
+        self.diagnostics_soon();
     }
 }
 
 impl InputSink for BrowserSink {
     fn input(&mut self, from: &str, event: &InputEvent) {
-        let name = self
-            .names
-            .get(from)
-            .cloned()
-            .unwrap_or_else(|| display_name(None));
-        let color = colour_for(from).to_owned();
         match &event.kind {
             InputKind::Move { x, y } => {
-                self.view.cursors.update(|c| {
-                    c.insert(
-                        from.to_owned(),
-                        CursorView {
-                            x: *x,
-                            y: *y,
-                            name: name.clone(),
-                            color: color.clone(),
-                        },
-                    );
-                });
+                let name = self
+                    .names
+                    .get(from)
+                    .cloned()
+                    .unwrap_or_else(|| display_name(None));
+                let cursor = CursorView {
+                    x: *x,
+                    y: *y,
+                    name,
+                    color: colour_for(from).to_owned(),
+                };
+                self.undrawn
+                    .borrow_mut()
+                    .cursors
+                    .insert(from.to_owned(), cursor);
+                self.pointers_soon();
             }
             InputKind::Down { x, y, .. } | InputKind::Dbl { x, y, .. } => {
                 self.mark(from, *x, *y, String::new());
@@ -151,19 +343,11 @@ impl InputSink for BrowserSink {
                     }
                 }
                 label.push_str(key);
-                let pos = self
-                    .view
-                    .cursors
-                    .with_untracked(|c| c.get(from).map(|c| (c.x, c.y)));
-                let (x, y) = pos.unwrap_or((0.5, 0.95));
+                let (x, y) = self.pointer(from).unwrap_or((0.5, 0.95));
                 self.mark(from, x, y, label);
             }
             InputKind::Text { text } => {
-                let pos = self
-                    .view
-                    .cursors
-                    .with_untracked(|c| c.get(from).map(|c| (c.x, c.y)));
-                let (x, y) = pos.unwrap_or((0.5, 0.95));
+                let (x, y) = self.pointer(from).unwrap_or((0.5, 0.95));
                 self.mark(from, x, y, text.clone());
             }
             InputKind::Up { .. } | InputKind::Wheel { .. } | InputKind::KeyUp { .. } => {}
@@ -172,25 +356,15 @@ impl InputSink for BrowserSink {
     }
 
     fn holders(&mut self, holders: &[String]) {
+        // At once: a revoked holder's cursor goes now, taken or shown.
+        self.undrawn
+            .borrow_mut()
+            .cursors
+            .retain(|id, _| holders.contains(id));
         self.view
             .cursors
             .update(|c| c.retain(|id, _| holders.contains(id)));
         self.view.holders.set(holders.to_vec());
-    }
-}
-
-impl BrowserSink {
-    fn log(&mut self, from: &str, event: &InputEvent) {
-        self.view.log.update(|log| {
-            log.push_back(LogLine {
-                from: from.to_owned(),
-                event: event.clone(),
-                received: crate::platform::clock::precise_wall_ms(),
-            });
-            while log.len() > LOG_LEN {
-                log.pop_front();
-            }
-        });
     }
 }
 
@@ -222,11 +396,7 @@ impl HostControl {
             leases: ControlLeases::new(secret),
             gate: InputGate::new(),
             relay: CursorRelay::new(),
-            sink: BrowserSink {
-                view,
-                names: BTreeMap::new(),
-                next_mark: 0,
-            },
+            sink: BrowserSink::new(view),
             view,
             agent: None,
         }
@@ -276,30 +446,32 @@ impl HostControl {
         self.apply(event.into_iter().collect())
     }
 
-    /// A data-channel message from `id`, which arrived on the connection whose DTLS
-    /// fingerprints are `binding` (`None` while either description is missing).
+    /// A data-channel message from `id`; `binding` reads the DTLS fingerprints of the
+    /// connection it arrived on (`None` while either description is missing), asked only for a
+    /// control request: reading both descriptions for every input event cost the host's main
+    /// thread for nothing.
     pub fn message(
         &mut self,
         now: u64,
         id: &str,
         text: &str,
-        binding: Option<&ChannelBinding>,
+        binding: &dyn Fn() -> Option<ChannelBinding>,
     ) -> Vec<Outgoing> {
         // Abuse limits come first: a flood never reaches the parser.
         if !self.budget.admit(now, id, text.len()) {
-            self.view.budget.set(self.budget.stats());
+            self.sink.budget(self.budget.stats());
             return Vec::new();
         }
         let msg = match ControlMsg::decode(text) {
             Ok(msg) => msg,
             Err(_) => {
                 self.gate.malformed();
-                self.view.stats.set(self.gate.stats());
+                self.sink.stats(self.gate.stats());
                 return Vec::new();
             }
         };
         if !self.budget.admit_parsed(now, id, &msg) {
-            self.view.budget.set(self.budget.stats());
+            self.sink.budget(self.budget.stats());
             // Someone who asked again too soon hears "no" (and may ask later) rather than
             // waiting on a toast that will never come.
             if matches!(msg, ControlMsg::Request { .. }) {
@@ -309,8 +481,8 @@ impl HostControl {
         }
         match msg {
             ControlMsg::Request { proof } => {
-                let verdict = match binding {
-                    Some(binding) => self.leases.on_request(now, id, binding, &proof),
+                let verdict = match binding() {
+                    Some(binding) => self.leases.on_request(now, id, &binding, &proof),
                     None => Err(pairux_core::control::LeaseError::BadProof),
                 };
                 match verdict {
@@ -318,7 +490,7 @@ impl HostControl {
                     Err(err) => {
                         leptos::logging::warn!("control request from {id} refused: {err}");
                         self.gate.malformed();
-                        self.view.stats.set(self.gate.stats());
+                        self.sink.stats(self.gate.stats());
                         vec![Outgoing::To(id.to_owned(), ControlMsg::Deny)]
                     }
                 }
@@ -333,12 +505,14 @@ impl HostControl {
             }
             ControlMsg::Input(event) => self.input(now, id, event),
             ControlMsg::Ping { id: n, ts } => {
+                // A pong means everything that came before the ping is handled and on the page.
+                self.sink.draw_now();
                 vec![Outgoing::To(id.to_owned(), ControlMsg::Pong { id: n, ts })]
             }
             // Host-to-participant messages are not for us to receive.
             _ => {
                 self.gate.malformed();
-                self.view.stats.set(self.gate.stats());
+                self.sink.stats(self.gate.stats());
                 Vec::new()
             }
         }
@@ -346,7 +520,7 @@ impl HostControl {
 
     fn input(&mut self, now: u64, id: &str, event: InputEvent) -> Vec<Outgoing> {
         let verdict = self.gate.check(now, id, self.leases.is_holder(id), &event);
-        self.view.stats.set(self.gate.stats());
+        self.sink.stats(self.gate.stats());
         if verdict.is_err() {
             return Vec::new();
         }
