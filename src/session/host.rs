@@ -646,6 +646,16 @@ impl HostRuntime {
         }
     }
 
+    /// `id`'s direct connection closed. In SFU mode its voice (if any) comes from the SFU and
+    /// stays; only the mix that connection carried goes.
+    fn peer_voice_gone(&self, id: &str) {
+        if self.inner.sfu_voice.active() {
+            self.inner.voice.drop_mix(id);
+        } else {
+            self.inner.voice.gone(id);
+        }
+    }
+
     /// The screen is published in `room`: voice goes through the SFU from now on — ours is
     /// published there (while the microphone is on) and the mixes sent peer to peer go
     /// silent, so a controller, which keeps its direct connection, hears nobody twice.
@@ -844,7 +854,7 @@ impl HostRuntime {
             match action {
                 HostAction::OpenPeer { id, role, video } => self.open_peer(id, role, video),
                 HostAction::ClosePeer { id } => {
-                    self.inner.voice.gone(&id);
+                    self.peer_voice_gone(&id);
                     self.inner.peers.borrow_mut().remove(&id);
                     self.inner.view.peers.update(|p| {
                         p.remove(&id);
@@ -857,7 +867,7 @@ impl HostRuntime {
                 }
                 HostAction::DropVideo { id, close: true } => {
                     // A viewer that decodes from the SFU: its connection has no other use.
-                    self.inner.voice.gone(&id);
+                    self.peer_voice_gone(&id);
                     self.inner.peers.borrow_mut().remove(&id);
                     self.inner.view.peers.update(|p| {
                         p.remove(&id);

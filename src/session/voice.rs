@@ -195,6 +195,13 @@ impl HostVoice {
         }
     }
 
+    /// The mix sent to `id` is no longer needed (its direct connection closed).
+    pub fn drop_mix(&self, id: &str) {
+        if let Some(mixer) = self.inner.mixer.as_ref() {
+            mixer.remove_sink(id);
+        }
+    }
+
     /// Our microphone's track, while it is on.
     pub fn mic_track(&self) -> Option<MediaStreamTrack> {
         self.inner.mic.borrow().clone()
