@@ -9,11 +9,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { myId, newPage, openApp, decoding } from './lib/harness.mjs';
 import { stackWith, hostSfu, recordPeers, grantFor } from './lib/sfu.mjs';
-import { toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown } from './lib/voice.mjs';
+import {
+  toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown, startToneLog, longestSilence,
+} from './lib/voice.mjs';
 import { rawPeer, until } from './lib/adversary.mjs';
 import { parseLink, SigningKey, presenceMeta, signalPayload } from './lib/wire.mjs';
 
-const sfu = stackWith(['--sfu-nodes', '1', '--turn'], () => [
+// `--sfu-threshold 3`: an Auto session moves to the SFU when its third participant arrives.
+const sfu = stackWith(['--sfu-nodes', '1', '--sfu-threshold', '3', '--turn'], () => [
   `--use-file-for-fake-audio-capture=${toneWav()}`,
   '--autoplay-policy=no-user-gesture-required',
 ]);
@@ -90,6 +93,56 @@ test('SFU voice: a guest talks, the host and the other guest hear it once; muted
     assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
   }
   for (const page of everyone) await page.context().close();
+});
+
+test('Auto: voice carries on through the move from P2P to the SFU, and nobody hears anyone twice', async () => {
+  const host = await hostSfu(sfu, 'mode-auto', [recordVoices]);
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  const a = await newPage(sfu.browser);
+  await a.addInitScript(recordPeers);
+  await a.addInitScript(recordVoices);
+  await openApp(a, viewerLink);
+  await decoding(a, { timeout: 30_000 });
+  assert.equal(await a.getByTestId('session-mode').textContent(), 'p2p');
+  const aId = await myId(a);
+  // The viewer talks peer to peer: the host hears it.
+  await setMic(a, true);
+  await hears(host, 'host hearing the viewer peer to peer', { once: true });
+  await startToneLog(host);
+  const since = Date.now();
+
+  // The controller arrives: the focus moves the session; the viewer's voice follows.
+  const b = await newPage(sfu.browser);
+  await b.addInitScript(recordPeers);
+  await b.addInitScript(recordVoices);
+  await openApp(b, controllerLink);
+  for (const page of [host, a, b]) {
+    await page.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 20_000 });
+  }
+  // Still talking, now through the SFU: heard once by the host and by the controller.
+  await until('the host to subscribe to the viewer\'s feed', () => host.evaluate(() => window.__voices.length >= 2));
+  await hears(host, 'host hearing the viewer after the move', { once: true });
+  // How long the host heard nothing while the voice moved (break-before-make for voice).
+  const gap = await longestSilence(host, since);
+  console.log(`voice gap at the host during the P2P → SFU move: ${gap.max} ms`);
+  assert.ok(gap.max < 5000, `the viewer's voice was lost for ${gap.max} ms during the move`);
+  await hears(b, 'controller hearing the viewer after the move', { once: true });
+  await micShown(b, aId, 'on');
+  await speakingShown(host, aId, true);
+  await setMic(a, false);
+  await silent(host, 'host after the viewer muted');
+
+  // The host talks: the controller (direct connection kept for control) hears it once.
+  await setMic(host, true);
+  await hears(b, 'controller hearing the host after the move', { once: true });
+  await hears(a, 'viewer hearing the host after the move', { once: true });
+  await setMic(host, false);
+
+  for (const page of [host, a, b]) {
+    assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+  }
+  for (const page of [host, a, b]) await page.context().close();
 });
 
 test('SFU voice: a feed nobody verified announced is never played — not from Janus\'s list, not from a forged announcement', async () => {

@@ -130,3 +130,49 @@ export async function speakingShown(page, id, speaking) {
     .locator(`[data-testid=participant-${id}][data-speaking=${speaking}]`)
     .waitFor({ timeout: 10_000 });
 }
+
+/**
+ * Starts sampling, every 50 ms, the loudest 440 Hz among the page's received voices (same
+ * measure as `toneLevel`), into `window.__toneLog` (`[{t, level}]`, wall-clock ms).
+ */
+export async function startToneLog(page) {
+  await page.evaluate(async ({ hz }) => {
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analysers = new Map();
+    window.__toneLog = [];
+    const bins = new Float32Array(4096);
+    window.__toneLogTimer = setInterval(() => {
+      for (const track of window.__voices.filter((t) => t.readyState === 'live')) {
+        if (analysers.has(track)) continue;
+        const source = ctx.createMediaStreamSource(new MediaStream([track]));
+        const analyser = ctx.createAnalyser();
+        analyser.fftSize = 8192;
+        analyser.smoothingTimeConstant = 0;
+        source.connect(analyser);
+        analysers.set(track, analyser);
+      }
+      let best = -Infinity;
+      for (const analyser of analysers.values()) {
+        analyser.getFloatFrequencyData(bins);
+        const at = Math.round(hz / (ctx.sampleRate / analyser.fftSize));
+        const peak = Math.max(...bins.slice(at - 2, at + 3));
+        const sorted = [...bins].filter(Number.isFinite).sort((a, b) => a - b);
+        const median = sorted[Math.floor(sorted.length / 2)] ?? -200;
+        if (peak > -70) best = Math.max(best, peak - median);
+      }
+      window.__toneLog.push({ t: Date.now(), level: best });
+    }, 50);
+  }, { hz: TONE_HZ });
+}
+
+/** The longest time (ms) without the tone in the page's log between `since` and its end. */
+export async function longestSilence(page, since) {
+  return page.evaluate(({ since, hears }) => {
+    clearInterval(window.__toneLogTimer);
+    const heard = window.__toneLog.filter((s) => s.t >= since && s.level >= hears).map((s) => s.t);
+    let max = 0;
+    for (let i = 1; i < heard.length; i++) max = Math.max(max, heard[i] - heard[i - 1]);
+    return { max, samples: heard.length };
+  }, { since, hears: HEARS });
+}
