@@ -164,7 +164,6 @@ impl SfuVoiceState {
         let now: BTreeSet<String> = ids
             .into_iter()
             .filter(|id| *id != self.me)
-            .take(MAX_VOICES * 4)
             .map(str::to_owned)
             .collect();
         let mut actions = Vec::new();
