@@ -345,6 +345,15 @@ impl Peer {
         Ok(())
     }
 
+    /// Voice publisher on the SFU: `track` is our microphone, sent only (one Opus m-line),
+    /// its encrypting transform attached before any negotiation.
+    pub fn publish_voice(&self, track: &MediaStreamTrack) -> Result<(), JsError> {
+        let init = RtcRtpTransceiverInit::new();
+        init.set_direction(RtcRtpTransceiverDirection::Sendonly);
+        self.add_encrypted(track, &init, MediaKind::Audio)?;
+        Ok(())
+    }
+
     /// Whether this connection carries voice yet.
     pub fn has_voice(&self) -> bool {
         self.voice.borrow().is_some()

@@ -23,6 +23,7 @@ use super::access::Access;
 use super::host_control::CursorView;
 use super::peer_link::{LinkEvent, PeerLink};
 use super::sfu::{SfuEvent, SfuLink};
+use super::sfu_voice::{Heard, SfuVoice};
 use crate::platform::timer::Timer;
 use crate::platform::transform;
 use crate::platform::{clock, peer::Peer as RtcPeer};
@@ -112,6 +113,8 @@ struct Inner {
     stats: RefCell<Option<(Timer, StatsSample)>>,
     control: RefCell<ControlClient>,
     voice: RefCell<super::voice::GuestVoice>,
+    /// Voice through the SFU (SFU mode).
+    sfu_voice: SfuVoice,
     view: GuestSignals,
 }
 
@@ -134,8 +137,20 @@ impl GuestRuntime {
         secret: Option<ControllerSecret>,
         focus: Option<FocusFollower>,
     ) -> Self {
+        let guest_voice = super::voice::GuestVoice::new(me.clone(), view.voice);
         let runtime = GuestRuntime {
-            inner: Rc::new(Inner {
+            inner: Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| Inner {
+                sfu_voice: {
+                    let weak = weak.clone();
+                    SfuVoice::new(me.clone(), access.clone(), channel, move |heard| {
+                        let Some(inner) = weak.upgrade() else { return };
+                        let voice = inner.voice.borrow();
+                        match heard {
+                            Heard::Voice(id, track) => voice.heard_from_sfu(&id, &track),
+                            Heard::Gone(id) => voice.gone_from_sfu(&id),
+                        }
+                    })
+                },
                 controller: secret.is_some(),
                 focus: RefCell::new(focus),
                 swapping: std::cell::Cell::new(false),
@@ -150,7 +165,7 @@ impl GuestRuntime {
                 link: RefCell::new(None),
                 timer: RefCell::new(None),
                 stats: RefCell::new(None),
-                voice: RefCell::new(super::voice::GuestVoice::new(view.voice)),
+                voice: RefCell::new(guest_voice),
                 view,
             }),
         };
@@ -182,6 +197,9 @@ impl GuestRuntime {
     }
 
     pub fn on_roster(&self, participants: &[&Participant]) {
+        self.inner
+            .sfu_voice
+            .on_roster(participants.iter().map(|p| p.id.as_str()));
         let actions = self
             .inner
             .session
@@ -226,6 +244,7 @@ impl GuestRuntime {
     fn on_signal(&self, envelope: SignalEnvelope) {
         let from_host = self.inner.session.borrow().host() == Some(envelope.from.as_str());
         match envelope.body {
+            SignalBody::Voice(route) => self.inner.sfu_voice.on_announce(&envelope.from, route),
             SignalBody::Description(_) | SignalBody::Candidate(_) => {
                 if from_host {
                     if let Some(link) = self.inner.link.borrow().as_ref() {
@@ -385,6 +404,7 @@ impl GuestRuntime {
         if !on {
             view.mic.set(super::voice::Mic::Off);
             self.inner.voice.borrow_mut().set_mic_track(None);
+            self.inner.sfu_voice.set_mic(None);
             self.inner.channel.set_mic(false);
             if let Some(peer) = self.peer() {
                 leptos::task::spawn_local(async move {
@@ -405,13 +425,22 @@ impl GuestRuntime {
                 return;
             };
             let runtime = GuestRuntime { inner };
+            if runtime.inner.sfu_voice.active() {
+                // SFU mode: our voice is its own feed on the SFU (never also peer to peer).
+                runtime
+                    .inner
+                    .voice
+                    .borrow_mut()
+                    .set_mic_track(Some(Clone::clone(&track)));
+                runtime.inner.sfu_voice.set_mic(Some(track));
+                runtime.inner.channel.set_mic(true);
+                view.mic.set(Mic::On);
+                return;
+            }
             let not_ready =
                 "The host's connection isn't ready for voice yet — try again in a moment.";
             let sent = match runtime.peer() {
-                None => Err(
-                    "Voice isn't carried through the video server yet — only people \
-                             connected directly to the host can talk.",
-                ),
+                None => Err("Not connected yet — try again in a moment."),
                 Some(peer) if !peer.has_voice() => Err(not_ready),
                 Some(peer) => peer.set_voice(Some(&track)).await.map_err(|err| {
                     leptos::logging::warn!("cannot send our voice: {err}");
@@ -450,6 +479,9 @@ impl GuestRuntime {
             }
             LinkEvent::Audio(track) => {
                 self.inner.voice.borrow_mut().heard(&track);
+                if self.inner.sfu_voice.active() {
+                    return; // our voice goes through the SFU
+                }
                 // A new connection (reconnected): our microphone goes on it too.
                 let mic = self.inner.voice.borrow().mic();
                 if let (Some(mic), Some(peer)) = (mic, self.peer()) {
@@ -511,12 +543,14 @@ impl GuestRuntime {
                 GuestAction::ExpectPeer { host } => self.expect_peer(host),
                 GuestAction::Subscribe(route) => self.subscribe(route),
                 GuestAction::Unsubscribe => {
+                    self.leave_sfu_voice();
                     *self.inner.sfu.borrow_mut() = Subscription::default();
                     self.inner.view.topology.set(Topology::P2p);
                     self.inner.view.stream.set(None);
                     self.inner.view.next.set(None);
                 }
                 GuestAction::ClosePeer => {
+                    self.leave_sfu_voice();
                     *self.inner.sfu.borrow_mut() = Subscription::default();
                     self.inner.view.next.set(None);
                     self.inner.link.borrow_mut().take();
@@ -556,8 +590,44 @@ impl GuestRuntime {
         }
     }
 
+    /// Voice moves to the SFU: our microphone (if on) is published there and stops going to
+    /// the host directly; the host's mix, if a direct connection still carries one, is muted.
+    fn enter_sfu_voice(&self, room: u64) {
+        let was = self.inner.sfu_voice.active();
+        self.inner.voice.borrow_mut().set_sfu(true);
+        let mic = self.inner.voice.borrow().mic();
+        self.inner.sfu_voice.follow(room);
+        if was {
+            return;
+        }
+        if let Some(mic) = mic {
+            self.inner.sfu_voice.set_mic(Some(mic));
+            if let Some(peer) = self.peer().filter(|p| p.has_voice()) {
+                leptos::task::spawn_local(async move {
+                    let _ = peer.set_voice(None).await;
+                });
+            }
+        }
+    }
+
+    /// Back to the host's mix (the host stopped publishing on the SFU).
+    fn leave_sfu_voice(&self) {
+        if !self.inner.sfu_voice.active() {
+            return;
+        }
+        self.inner.sfu_voice.stop();
+        self.inner.voice.borrow_mut().set_sfu(false);
+        let mic = self.inner.voice.borrow().mic();
+        if let (Some(mic), Some(peer)) = (mic, self.peer().filter(|p| p.has_voice())) {
+            leptos::task::spawn_local(async move {
+                let _ = peer.set_voice(Some(&mic)).await;
+            });
+        }
+    }
+
     /// Receives the host's screen from the SFU (a new route replaces the old subscription).
     fn subscribe(&self, route: SfuRoute) {
+        self.enter_sfu_voice(route.room);
         {
             let mut sub = self.inner.sfu.borrow_mut();
             sub.route = Some(route);
@@ -642,7 +712,7 @@ impl GuestRuntime {
                 }
                 self.on_media_connection(&state, true);
             }
-            SfuEvent::Published { .. } => {}
+            SfuEvent::Published { .. } | SfuEvent::Audio(_) => {}
             SfuEvent::Failed(problem) => {
                 self.inner
                     .view

@@ -21,6 +21,7 @@ use super::agent_link::{AgentLink, AgentSignals};
 use super::host_control::{ControlSignals, HostControl, Outgoing};
 use super::peer_link::{LinkEvent, PeerLink};
 use super::sfu::{SfuEvent, SfuLink};
+use super::sfu_voice::{Heard, SfuVoice};
 use super::voice::{HostVoice, Mic, VoiceSignals};
 use crate::platform::media::{self, Capture, EndedListener};
 use crate::platform::peer::SendQuality;
@@ -122,6 +123,8 @@ struct Inner {
     /// The control deadline armed (request expiry, cursor pacing), and for when.
     control_timer: RefCell<Option<(u64, Timer)>>,
     voice: HostVoice,
+    /// Voice through the SFU (SFU mode): our feed, and everyone's we hear.
+    sfu_voice: SfuVoice,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -151,6 +154,16 @@ impl HostRuntime {
         };
         let runtime = HostRuntime {
             inner: Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| Inner {
+                sfu_voice: {
+                    let weak = weak.clone();
+                    SfuVoice::new(me.clone(), access.clone(), channel, move |heard| {
+                        let Some(inner) = weak.upgrade() else { return };
+                        match heard {
+                            Heard::Voice(id, track) => inner.voice.heard(&id, &track),
+                            Heard::Gone(id) => inner.voice.forget(&id),
+                        }
+                    })
+                },
                 voice: {
                     let weak = weak.clone();
                     HostVoice::new(me.clone(), view.voice, move |ids| {
@@ -209,6 +222,7 @@ impl HostRuntime {
                     let actions = inner.session.borrow_mut().on_sfu_live(&envelope.from);
                     HostRuntime { inner }.run(actions);
                 }
+                SignalBody::Voice(route) => inner.sfu_voice.on_announce(&envelope.from, route),
                 _ => {}
             }
         });
@@ -234,6 +248,9 @@ impl HostRuntime {
             .map(|p| (p.id.clone(), p.display_name()))
             .collect();
         self.inner.control.borrow_mut().set_names(names);
+        self.inner
+            .sfu_voice
+            .on_roster(participants.iter().map(|p| p.id.as_str()));
         let actions = self.inner.session.borrow_mut().on_roster(participants);
         self.run(actions);
         self.show_asking();
@@ -351,7 +368,10 @@ impl HostRuntime {
             }
             LinkEvent::Track(_) => return,
             LinkEvent::Audio(track) => {
-                self.inner.voice.heard(id, &track);
+                // In SFU mode voices come from the SFU; a direct connection's is silent.
+                if !self.inner.sfu_voice.active() {
+                    self.inner.voice.heard(id, &track);
+                }
                 return;
             }
             LinkEvent::GaveUp => {
@@ -596,6 +616,7 @@ impl HostRuntime {
                     .set_route(Some(SfuRoute { room, feed }));
                 self.run(actions);
                 self.inner.view.topology.set(Topology::Sfu);
+                self.enter_sfu_voice(room);
                 let weak = Rc::downgrade(&self.inner);
                 let mut p = self.inner.publication.borrow_mut();
                 if let Some((old, _)) = p.previous.take() {
@@ -629,7 +650,38 @@ impl HostRuntime {
                 let runtime = self.clone();
                 leptos::task::spawn_local(async move { runtime.retry_publish() });
             }
-            SfuEvent::Track(_) | SfuEvent::Message(_) => {}
+            SfuEvent::Track(_) | SfuEvent::Audio(_) | SfuEvent::Message(_) => {}
+        }
+    }
+
+    /// `id`'s direct connection closed. In SFU mode its voice (if any) comes from the SFU and
+    /// stays; only the mix that connection carried goes.
+    fn peer_voice_gone(&self, id: &str) {
+        if self.inner.sfu_voice.active() {
+            self.inner.voice.drop_mix(id);
+        } else {
+            self.inner.voice.gone(id);
+        }
+    }
+
+    /// The screen is published in `room`: voice goes through the SFU from now on — ours is
+    /// published there (while the microphone is on) and the mixes sent peer to peer go
+    /// silent, so a controller, which keeps its direct connection, hears nobody twice.
+    fn enter_sfu_voice(&self, room: u64) {
+        let was = self.inner.sfu_voice.active();
+        self.inner.sfu_voice.follow(room);
+        if was {
+            return;
+        }
+        self.inner.sfu_voice.set_mic(self.inner.voice.mic_track());
+        for (id, peer) in self.inner.peers.borrow().iter() {
+            self.inner.voice.forget(id);
+            let link = peer.link.peer();
+            if link.has_voice() {
+                leptos::task::spawn_local(async move {
+                    let _ = link.set_voice(None).await;
+                });
+            }
         }
     }
 
@@ -762,10 +814,11 @@ impl HostRuntime {
 
     /// Turns the host's microphone on or off (from a click).
     pub fn set_mic(&self, on: bool) {
-        let (voice, view, channel) = (
+        let (voice, view, channel, sfu_voice) = (
             self.inner.voice.clone(),
             self.inner.view.voice,
             self.inner.channel,
+            self.inner.sfu_voice.clone(),
         );
         view.mic.set(if on { Mic::Starting } else { Mic::Off });
         leptos::task::spawn_local(async move {
@@ -774,6 +827,7 @@ impl HostRuntime {
                 Ok(false) => Mic::Off,
                 Err(err) => Mic::Failed(super::voice::mic_failure(&err)),
             };
+            sfu_voice.set_mic(voice.mic_track());
             channel.set_mic(state == Mic::On);
             view.mic.set(state);
         });
@@ -789,6 +843,7 @@ impl HostRuntime {
         let actions = self.inner.session.borrow_mut().end();
         self.run(actions);
         *self.inner.publication.borrow_mut() = Publication::default();
+        self.inner.sfu_voice.stop();
         if let Some((capture, _)) = self.inner.capture.borrow_mut().take() {
             capture.stop();
         }
@@ -807,7 +862,7 @@ impl HostRuntime {
             match action {
                 HostAction::OpenPeer { id, role, video } => self.open_peer(id, role, video),
                 HostAction::ClosePeer { id } => {
-                    self.inner.voice.gone(&id);
+                    self.peer_voice_gone(&id);
                     self.inner.peers.borrow_mut().remove(&id);
                     self.inner.view.peers.update(|p| {
                         p.remove(&id);
@@ -820,7 +875,7 @@ impl HostRuntime {
                 }
                 HostAction::DropVideo { id, close: true } => {
                     // A viewer that decodes from the SFU: its connection has no other use.
-                    self.inner.voice.gone(&id);
+                    self.peer_voice_gone(&id);
                     self.inner.peers.borrow_mut().remove(&id);
                     self.inner.view.peers.update(|p| {
                         p.remove(&id);
@@ -884,6 +939,13 @@ impl HostRuntime {
         if let Some(mix) = inner.voice.mix_for(&id) {
             if let Err(err) = peer.link.peer().send_voice(&mix) {
                 leptos::logging::error!("no voice with {id}: {err}");
+            } else if inner.sfu_voice.active() {
+                // SFU mode: this (controller's) connection carries control; voices come
+                // from the SFU.
+                let link = peer.link.peer();
+                leptos::task::spawn_local(async move {
+                    let _ = link.set_voice(None).await;
+                });
             }
         }
         inner.view.peers.update(|p| {

@@ -8,4 +8,5 @@ pub mod host;
 pub mod host_control;
 mod peer_link;
 pub mod sfu;
+pub mod sfu_voice;
 pub mod voice;

@@ -236,6 +236,7 @@ async fn apply(inner: &Rc<Inner>, body: SignalBody) {
         | SignalBody::Leaving
         | SignalBody::Waiting
         | SignalBody::Sfu(_)
-        | SignalBody::SfuLive => {}
+        | SignalBody::SfuLive
+        | SignalBody::Voice(_) => {}
     }
 }

@@ -1,6 +1,6 @@
 //! One connection through Janus: a WebSocket running the core's [`JanusClient`] and the
 //! RTCPeerConnection it negotiates — the host's single publication of the screen, or a guest's
-//! subscription to it. Frames stay SFrame-encrypted end to end (the page's transform worker
+//! subscription to it; or one speaker's voice feed, or a listener's subscription to one. Frames stay SFrame-encrypted end to end (the page's transform worker
 //! encrypts before Janus and decrypts after it); what crosses Janus's data channel is sealed
 //! by the owner with the room key.
 //!
@@ -28,6 +28,8 @@ pub enum SfuEvent {
     Published { room: u64, feed: u64 },
     /// Subscriber: the host's screen.
     Track(MediaStream),
+    /// Subscriber of a voice feed: the voice, decrypted with its announcer's key.
+    Audio(MediaStreamTrack),
     /// A message on the relayed data channel (sealed by the host).
     Message(String),
     /// The PeerConnection's `connectionState`.
@@ -77,6 +79,35 @@ impl SfuLink {
         link.inner.peer.send_screen(stream, track, quality)?;
         link.inner.peer.open_pointer_channel();
         Ok(link)
+    }
+
+    /// Publishes our voice (`track`, the microphone) as its own audio-only feed; `display` is
+    /// the name Janus lists (not secret).
+    pub fn publish_voice(
+        grant: SfuGrant,
+        ice: &IceSetup,
+        display: &str,
+        track: &MediaStreamTrack,
+        notify: impl Fn(SfuEvent) + 'static,
+    ) -> Result<SfuLink, JsError> {
+        let role = JanusRole::VoicePublisher {
+            display: display.to_owned(),
+        };
+        let link = Self::open(grant, ice, "sfu-voice", role, notify)?;
+        link.inner.peer.publish_voice(track)?;
+        Ok(link)
+    }
+
+    /// Receives the voice feed `feed` that participant `speaker` announced (signed), decrypted
+    /// with `speaker`'s key: frames from anyone else do not decrypt.
+    pub fn subscribe_voice(
+        grant: SfuGrant,
+        ice: &IceSetup,
+        feed: u64,
+        speaker: &str,
+        notify: impl Fn(SfuEvent) + 'static,
+    ) -> Result<SfuLink, JsError> {
+        Self::open(grant, ice, speaker, JanusRole::Subscriber { feed }, notify)
     }
 
     /// A guest receives feed `feed`, decrypted as media from participant `host`.
@@ -270,8 +301,8 @@ async fn apply(inner: &Rc<Inner>, event: JanusEvent) {
 fn on_peer(inner: &Rc<Inner>, event: PeerEvent) {
     match event {
         // Offers are made when Janus asks (after the join), never on the browser's cue.
-        // No voice goes through the SFU (yet): an audio track from it is ignored.
-        PeerEvent::NegotiationNeeded | PeerEvent::Channel(_) | PeerEvent::Audio(_) => {}
+        PeerEvent::NegotiationNeeded | PeerEvent::Channel(_) => {}
+        PeerEvent::Audio(track) => (inner.notify)(SfuEvent::Audio(track)),
         PeerEvent::Candidate(c) => {
             inner
                 .client

@@ -3,7 +3,8 @@
 //! The host mixes: each guest's voice arrives on its connection's voice transceiver and plays
 //! here; each guest is sent the mix of everyone but themselves. The host measures who speaks
 //! and tells everyone. A guest plays the one mix it receives and puts its microphone on its
-//! voice transceiver when the person turns it on.
+//! voice transceiver when the person turns it on. In SFU mode (`super::sfu_voice`) every
+//! voice comes from the SFU and each page measures who speaks on what it receives.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -186,6 +187,41 @@ impl HostVoice {
         }
     }
 
+    /// `id`'s voice stopped arriving (its SFU feed was withdrawn); its mix, if any, stays.
+    pub fn forget(&self, id: &str) {
+        self.inner.playing.borrow_mut().remove(id);
+        if let Some(mixer) = self.inner.mixer.as_ref() {
+            mixer.remove_source(id);
+        }
+    }
+
+    /// The mix sent to `id` is no longer needed (its direct connection closed).
+    pub fn drop_mix(&self, id: &str) {
+        if let Some(mixer) = self.inner.mixer.as_ref() {
+            mixer.remove_sink(id);
+        }
+    }
+
+    /// Our microphone's track, while it is on.
+    pub fn mic_track(&self) -> Option<MediaStreamTrack> {
+        self.inner.mic.borrow().clone()
+    }
+
+    /// Measures our own voice from a microphone someone else owns (a guest's, in SFU mode).
+    pub fn measure_own(&self, track: Option<&MediaStreamTrack>) {
+        let Some(mixer) = self.inner.mixer.as_ref() else {
+            return;
+        };
+        match track {
+            Some(track) => {
+                if let Err(err) = mixer.add_source(&self.inner.me, track) {
+                    leptos::logging::warn!("cannot measure our voice: {err}");
+                }
+            }
+            None => mixer.remove_source(&self.inner.me),
+        }
+    }
+
     /// `id`'s connection is gone.
     pub fn gone(&self, id: &str) {
         self.inner.playing.borrow_mut().remove(id);
@@ -239,29 +275,80 @@ impl Drop for HostInner {
     }
 }
 
-/// A guest's side: the one mix from the host, and our microphone on the host connection.
+/// A guest's side: the one mix from the host, and our microphone on the host connection;
+/// in SFU mode, every announced voice from the SFU, played and measured here.
 pub struct GuestVoice {
+    me: String,
     playing: Option<Rc<Playback>>,
     mic: Option<MediaStreamTrack>,
+    /// SFU mode: plays each voice received from the SFU and measures who speaks (ours
+    /// included) — the host's mixer without its mixes. `None` peer to peer.
+    desk: Option<HostVoice>,
     view: VoiceSignals,
 }
 
 impl GuestVoice {
-    pub fn new(view: VoiceSignals) -> GuestVoice {
+    pub fn new(me: String, view: VoiceSignals) -> GuestVoice {
         GuestVoice {
+            me,
             playing: None,
             mic: None,
+            desk: None,
             view,
         }
     }
 
-    /// The host's mix arrived (again, after a reconnection).
+    /// The host's mix arrived (again, after a reconnection). Silent in SFU mode, where each
+    /// voice comes from the SFU instead (nobody is heard twice).
     pub fn heard(&mut self, track: &MediaStreamTrack) {
         self.playing = start_playback(track, self.view);
+        if let Some(p) = &self.playing {
+            p.set_muted(self.desk.is_some());
+        }
+    }
+
+    /// Voices now come from the SFU (`true`) or from the host's mix (`false`).
+    pub fn set_sfu(&mut self, sfu: bool) {
+        if sfu == self.desk.is_some() {
+            return;
+        }
+        if sfu {
+            let desk = HostVoice::new(self.me.clone(), self.view, |_| {});
+            desk.measure_own(self.mic.as_ref());
+            self.desk = Some(desk);
+        } else {
+            self.desk = None;
+            self.view.speaking.set(BTreeSet::new());
+        }
+        if let Some(p) = &self.playing {
+            p.set_muted(sfu);
+        }
+    }
+
+    /// SFU mode: `id`'s voice arrived from the SFU.
+    pub fn heard_from_sfu(&self, id: &str, track: &MediaStreamTrack) {
+        if let Some(desk) = &self.desk {
+            desk.heard(id, track);
+        }
+    }
+
+    /// SFU mode: `id`'s voice stopped.
+    pub fn gone_from_sfu(&self, id: &str) {
+        if let Some(desk) = &self.desk {
+            desk.forget(id);
+        }
+    }
+
+    /// Whether who speaks is measured here (SFU mode) rather than told by the host.
+    pub fn measures(&self) -> bool {
+        self.desk.is_some()
     }
 
     /// A click: the browser may now play sound.
     pub fn unblock(&self) {
+        if let Some(desk) = &self.desk {
+            desk.unblock();
+        }
         if let Some(p) = self.playing.clone() {
             let view = self.view;
             leptos::task::spawn_local(async move {
@@ -280,14 +367,20 @@ impl GuestVoice {
     }
 
     pub fn set_mic_track(&mut self, track: Option<MediaStreamTrack>) {
+        if let Some(desk) = &self.desk {
+            desk.measure_own(track.as_ref());
+        }
         if let Some(old) = std::mem::replace(&mut self.mic, track) {
             old.stop();
         }
     }
 
-    /// The host's word on who is speaking.
+    /// The host's word on who is speaking (peer to peer; in SFU mode each page measures
+    /// what it receives itself and takes nobody's word).
     pub fn on_speaking(&self, ids: Vec<String>) {
-        self.view.speaking.set(ids.into_iter().collect());
+        if self.desk.is_none() {
+            self.view.speaking.set(ids.into_iter().collect());
+        }
     }
 }
 

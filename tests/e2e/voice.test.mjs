@@ -9,131 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, newPage, openApp, myId, decoding } from './lib/harness.mjs';
-import { writeWav, WAV_RATE } from './lib/wav.mjs';
-
-const TONE_HZ = 440;
-
-/** 2 s of a 440 Hz sine at −10 dBFS (Chromium loops the file). */
-const toneWav = () =>
-  writeWav('tone', 2, (i) => Math.sin((2 * Math.PI * TONE_HZ * i) / WAV_RATE) * 0.3);
+import { toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown } from './lib/voice.mjs';
 
 const stack = useStack(undefined, () => [
   `--use-file-for-fake-audio-capture=${toneWav()}`,
   // Sound plays without a click here; the app's "click to hear" path is for real browsers.
   '--autoplay-policy=no-user-gesture-required',
 ]);
-
-/** Keeps every received audio track in `window.__voices`. */
-function recordVoices() {
-  window.__voices = [];
-  window.__vpcs = [];
-  const Orig = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Orig {
-    constructor(...args) {
-      super(...args);
-      window.__vpcs.push(this);
-      this.addEventListener('track', (ev) => {
-        if (ev.track.kind === 'audio') window.__voices.push(ev.track);
-      });
-    }
-  };
-}
-
-/**
- * The loudest 440 Hz among the page's received voices, in dB above the spectrum's median
- * (−Infinity when nothing was received). One measuring audio context per page, one analyser
- * per received track, kept between calls; each call reads what played in the last ~0.4 s.
- */
-async function toneLevel(page) {
-  return page.evaluate(async (hz) => {
-    const m = (window.__measure ??= { ctx: new AudioContext(), analysers: new Map() });
-    await m.ctx.resume();
-    for (const track of window.__voices.filter((t) => t.readyState === 'live')) {
-      if (m.analysers.has(track.id)) continue;
-      const source = m.ctx.createMediaStreamSource(new MediaStream([track]));
-      const analyser = m.ctx.createAnalyser();
-      analyser.fftSize = 8192;
-      analyser.smoothingTimeConstant = 0;
-      source.connect(analyser);
-      m.analysers.set(track.id, analyser);
-    }
-    // Until the context has rendered a full window since now, the analysers hold old data.
-    const until = m.ctx.currentTime + 0.4;
-    const deadline = Date.now() + 5000;
-    while (m.ctx.currentTime < until && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (m.ctx.currentTime < until) return { level: -Infinity, why: `measuring context ${m.ctx.state}, not rendering` };
-    let best = -Infinity;
-    for (const analyser of m.analysers.values()) {
-      const bins = new Float32Array(analyser.frequencyBinCount);
-      analyser.getFloatFrequencyData(bins);
-      const at = Math.round(hz / (m.ctx.sampleRate / analyser.fftSize));
-      const peak = Math.max(...bins.slice(at - 2, at + 3));
-      const sorted = [...bins].filter(Number.isFinite).sort((a, b) => a - b);
-      const median = sorted[Math.floor(sorted.length / 2)] ?? -200;
-      // A peak that is not far above the floor, or is very quiet, is no tone.
-      const level = peak > -70 ? peak - median : -Infinity;
-      best = Math.max(best, level);
-    }
-    return { level: best, why: `${m.analysers.size} voices` };
-  }, TONE_HZ);
-}
-
-/** What the page's connections say about voice (for a failure's message). */
-async function voiceStats(page) {
-  return page.evaluate(async () => {
-    const out = [];
-    for (const pc of window.__vpcs) {
-      if (pc.connectionState === 'closed') continue;
-      for (const r of (await pc.getStats()).values()) {
-        if (r.kind !== 'audio' || !/^(in|out)bound-rtp$/.test(r.type)) continue;
-        out.push(r.type === 'inbound-rtp'
-          ? `in: ${r.packetsReceived} pkts, level ${r.audioLevel?.toFixed(3)}`
-          : `out: ${r.packetsSent} pkts`);
-      }
-      const t = pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio');
-      if (t) out.push(`dir ${t.currentDirection}, sending ${!!t.sender.track}`);
-    }
-    return out.join('; ');
-  });
-}
-
-const HEARS = 25; // dB above the median: clearly the tone
-async function hears(page, what) {
-  let r = { level: -Infinity };
-  for (let i = 0; i < 16; i++) {
-    r = await toneLevel(page);
-    if (r.level >= HEARS) return r.level;
-  }
-  assert.fail(
-    `${what}: no ${TONE_HZ} Hz tone (${r.level.toFixed(1)} dB over the floor, ${r.why}; ${await voiceStats(page)})`,
-  );
-}
-async function silent(page, what) {
-  let r = { level: Infinity };
-  for (let i = 0; i < 16; i++) {
-    r = await toneLevel(page);
-    // A context that is not rendering proves nothing either way: try again.
-    if (r.level < 10 && !/not rendering/.test(r.why)) return r.level;
-  }
-  assert.fail(`${what}: still hears the tone (${r.level.toFixed(1)} dB over the floor, ${r.why})`);
-}
-
-async function setMic(page, on) {
-  const toggle = page.getByTestId('mic-toggle');
-  assert.equal(await toggle.getAttribute('data-state'), on ? 'off' : 'on');
-  await toggle.click();
-  await page.locator(`[data-testid=mic-toggle][data-state=${on ? 'on' : 'off'}]`).waitFor({ timeout: 10_000 });
-}
-
-async function micShown(page, id, state) {
-  await page.locator(`[data-testid=mic-state-${id}][data-state=${state}]`).waitFor({ timeout: 10_000 });
-}
-
-async function speakingShown(page, id, speaking) {
-  await page
-    .locator(`[data-testid=participant-${id}][data-speaking=${speaking}]`)
-    .waitFor({ timeout: 10_000 });
-}
 
 test('host and two guests hear each other, nobody hears themselves, muted is silent', async () => {
   const host = await newPage(stack.browser);

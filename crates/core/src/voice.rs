@@ -6,10 +6,16 @@
 //! is the one place that hears every voice apart, so it measures who is speaking and tells
 //! everyone ([`crate::control::ControlMsg::Speaking`]).
 //!
+//! In SFU mode every speaker publishes its own feed and every listener subscribes to the
+//! feeds announced by verified participants ([`SfuVoiceState`]); each page measures who is
+//! speaking on what it receives itself.
+//!
 //! Sans-IO: the glue samples levels (RMS of the decoded signal, 0..1) and passes them in with
 //! the time; [`SpeakingDetector`] answers with the set that changed.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use crate::session::SfuRoute;
 
 /// Level (RMS, full scale 1.0) above which a voice counts as speaking: about −36 dBFS, above a
 /// quiet room's floor after noise suppression, below a soft voice at a laptop's microphone.
@@ -96,6 +102,140 @@ pub fn mix_minus<'a>(
     sources.into_iter().filter(move |s| *s != listener)
 }
 
+/// What the glue does for voice in SFU mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SfuVoiceAction {
+    /// Send a `Voice(route)` signal about our own feed, to one participant or (`None`) to all.
+    Announce {
+        to: Option<String>,
+        route: Option<SfuRoute>,
+    },
+    /// Receive participant `id`'s voice from `route`, decrypted with `id`'s key (replaces any
+    /// earlier subscription to `id`).
+    Subscribe { id: String, route: SfuRoute },
+    /// Stop receiving `id`'s voice.
+    Unsubscribe { id: String },
+}
+
+/// Voice in SFU mode, for one page (host or guest): each speaker publishes its own Opus feed
+/// to the room and announces it in a sealed, signed signal; each listener subscribes to the
+/// feeds *announced* by verified participants — never to what Janus lists (Janus could add a
+/// feed of its own) — and never to its own.
+///
+/// Sans-IO: the glue reports our publication, the verified roster and the `Voice` signals that
+/// passed the signal codec (which checked that `from` signed them); it executes the actions.
+#[derive(Debug)]
+pub struct SfuVoiceState {
+    me: String,
+    /// Our own feed, while published.
+    mine: Option<SfuRoute>,
+    /// Verified participants present now (ourselves excluded).
+    present: BTreeSet<String>,
+    /// Feeds announced by present participants.
+    heard: BTreeMap<String, SfuRoute>,
+}
+
+impl SfuVoiceState {
+    pub fn new(me: impl Into<String>) -> Self {
+        SfuVoiceState {
+            me: me.into(),
+            mine: None,
+            present: BTreeSet::new(),
+            heard: BTreeMap::new(),
+        }
+    }
+
+    /// Our own feed: published at `route`, or (`None`) unpublished.
+    pub fn publish(&mut self, route: Option<SfuRoute>) -> Vec<SfuVoiceAction> {
+        if self.mine == route {
+            return Vec::new();
+        }
+        self.mine = route;
+        vec![SfuVoiceAction::Announce { to: None, route }]
+    }
+
+    pub fn mine(&self) -> Option<SfuRoute> {
+        self.mine
+    }
+
+    /// The verified participants now. Newcomers are told where our voice is; the feeds of
+    /// those who left are dropped.
+    pub fn on_roster<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Vec<SfuVoiceAction> {
+        let now: BTreeSet<String> = ids
+            .into_iter()
+            .filter(|id| *id != self.me)
+            .map(str::to_owned)
+            .collect();
+        let mut actions = Vec::new();
+        if let Some(route) = self.mine {
+            for id in now.difference(&self.present) {
+                actions.push(SfuVoiceAction::Announce {
+                    to: Some(id.clone()),
+                    route: Some(route),
+                });
+            }
+        }
+        let gone: Vec<String> = self
+            .heard
+            .keys()
+            .filter(|id| !now.contains(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.heard.remove(&id);
+            actions.push(SfuVoiceAction::Unsubscribe { id });
+        }
+        self.present = now;
+        actions
+    }
+
+    /// A `Voice` signal that passed the codec: `from` signed it. Ignored from ourselves, from
+    /// anyone not in the verified roster, and past [`MAX_VOICES`] feeds.
+    pub fn on_announce(&mut self, from: &str, route: Option<SfuRoute>) -> Vec<SfuVoiceAction> {
+        if from == self.me || !self.present.contains(from) {
+            return Vec::new();
+        }
+        let id = from.to_owned();
+        match route {
+            Some(route) => {
+                if self.heard.get(from) == Some(&route) {
+                    return Vec::new();
+                }
+                if !self.heard.contains_key(from) && self.heard.len() >= MAX_VOICES {
+                    return Vec::new();
+                }
+                self.heard.insert(id.clone(), route);
+                vec![SfuVoiceAction::Subscribe { id, route }]
+            }
+            None => match self.heard.remove(from) {
+                Some(_) => vec![SfuVoiceAction::Unsubscribe { id }],
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// Whether `id`'s voice is (still) announced at `route` — a subscription that failed is
+    /// retried only then.
+    pub fn wants(&self, id: &str, route: SfuRoute) -> bool {
+        self.heard.get(id) == Some(&route)
+    }
+
+    /// Leaving SFU mode (or the session): unsubscribe from everyone; our feed is gone.
+    pub fn stop(&mut self) -> Vec<SfuVoiceAction> {
+        let mut actions: Vec<SfuVoiceAction> = std::mem::take(&mut self.heard)
+            .into_keys()
+            .map(|id| SfuVoiceAction::Unsubscribe { id })
+            .collect();
+        if self.mine.take().is_some() {
+            actions.push(SfuVoiceAction::Announce {
+                to: None,
+                route: None,
+            });
+        }
+        actions
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +300,120 @@ mod tests {
         let sources = ["host", "a", "b"];
         let heard: Vec<_> = mix_minus(sources, "a").collect();
         assert_eq!(heard, ["host", "b"]);
+    }
+
+    fn route(feed: u64) -> SfuRoute {
+        SfuRoute { room: 7, feed }
+    }
+
+    #[test]
+    fn only_feeds_announced_by_present_participants_are_subscribed_never_our_own() {
+        let mut v = SfuVoiceState::new("me");
+        // Nobody verified yet: an announcement changes nothing.
+        assert_eq!(v.on_announce("a", Some(route(1))), vec![]);
+        assert_eq!(v.on_roster(["me", "a", "b"]), vec![]);
+        assert_eq!(
+            v.on_announce("a", Some(route(1))),
+            vec![SfuVoiceAction::Subscribe {
+                id: "a".into(),
+                route: route(1)
+            }]
+        );
+        // The same announcement again (to a newcomer, say) does nothing.
+        assert_eq!(v.on_announce("a", Some(route(1))), vec![]);
+        // Our own id (a relayed copy) and strangers are ignored.
+        assert_eq!(v.on_announce("me", Some(route(9))), vec![]);
+        assert_eq!(v.on_announce("mallory", Some(route(9))), vec![]);
+        assert!(v.wants("a", route(1)));
+        assert!(!v.wants("a", route(2)));
+        // A new feed (republished) replaces the old subscription; none unsubscribes.
+        assert_eq!(
+            v.on_announce("a", Some(route(2))),
+            vec![SfuVoiceAction::Subscribe {
+                id: "a".into(),
+                route: route(2)
+            }]
+        );
+        assert_eq!(
+            v.on_announce("a", None),
+            vec![SfuVoiceAction::Unsubscribe { id: "a".into() }]
+        );
+        assert_eq!(v.on_announce("a", None), vec![]);
+    }
+
+    #[test]
+    fn newcomers_are_told_and_leavers_are_dropped() {
+        let mut v = SfuVoiceState::new("me");
+        v.on_roster(["a"]);
+        assert_eq!(
+            v.publish(Some(route(5))),
+            vec![SfuVoiceAction::Announce {
+                to: None,
+                route: Some(route(5))
+            }]
+        );
+        assert_eq!(v.publish(Some(route(5))), vec![]);
+        v.on_announce("a", Some(route(1)));
+        assert_eq!(
+            v.on_roster(["me", "b"]),
+            vec![
+                SfuVoiceAction::Announce {
+                    to: Some("b".into()),
+                    route: Some(route(5))
+                },
+                SfuVoiceAction::Unsubscribe { id: "a".into() },
+            ]
+        );
+        // "a" comes back: it is told again; its old feed is not resubscribed by itself.
+        assert_eq!(
+            v.on_roster(["a", "b"]),
+            vec![SfuVoiceAction::Announce {
+                to: Some("a".into()),
+                route: Some(route(5))
+            }]
+        );
+        assert_eq!(
+            v.publish(None),
+            vec![SfuVoiceAction::Announce {
+                to: None,
+                route: None
+            }]
+        );
+        // Unpublished: newcomers are not told anything.
+        assert_eq!(v.on_roster(["a", "b", "c"]), vec![]);
+    }
+
+    #[test]
+    fn stopping_drops_every_feed_and_withdraws_ours() {
+        let mut v = SfuVoiceState::new("me");
+        v.on_roster(["a", "b"]);
+        v.on_announce("a", Some(route(1)));
+        v.publish(Some(route(2)));
+        let mut actions = v.stop();
+        actions.sort_by_key(|a| format!("{a:?}"));
+        assert_eq!(
+            actions,
+            vec![
+                SfuVoiceAction::Announce {
+                    to: None,
+                    route: None
+                },
+                SfuVoiceAction::Unsubscribe { id: "a".into() },
+            ]
+        );
+        assert_eq!(v.stop(), vec![]);
+    }
+
+    #[test]
+    fn the_feeds_heard_are_bounded() {
+        let mut v = SfuVoiceState::new("me");
+        let ids: Vec<String> = (0..MAX_VOICES + 10).map(|i| format!("p{i}")).collect();
+        v.on_roster(ids.iter().map(String::as_str));
+        let subscribed = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, id)| !v.on_announce(id, Some(route(*i as u64))).is_empty())
+            .count();
+        assert_eq!(subscribed, MAX_VOICES);
     }
 }

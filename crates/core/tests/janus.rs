@@ -339,3 +339,102 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_voice_publisher_names_its_one_stream_and_ignores_janus_listing_other_publishers() {
+    let mut c = JanusClient::new(
+        grant(),
+        JanusRole::VoicePublisher {
+            display: "g1/voice".into(),
+        },
+    );
+    let join = through_attach(&mut c);
+    assert_eq!(
+        join["body"],
+        json!({"request":"join","ptype":"publisher","room":4242,"pin":"pin","display":"g1/voice"})
+    );
+    c.handle_text(
+        3,
+        &plugin_event(
+            Some(&tx(&join)),
+            json!({"videoroom":"joined","room":4242,"id":7001,"private_id":3,
+                   "publishers":[{"id":5551,"display":"host","streams":[{"type":"video","mid":"0"}]}]}),
+            None,
+        ),
+    );
+    let (_, events) = drain(&mut c);
+    assert_eq!(
+        events,
+        vec![
+            JanusEvent::Joined { feed: 7001 },
+            JanusEvent::CreateOffer { ice_restart: false }
+        ]
+    );
+    c.local_description(
+        4,
+        Description {
+            kind: SdpKind::Offer,
+            sdp: "v=0 audio".into(),
+        },
+    );
+    let (sent, _) = drain(&mut c);
+    assert_eq!(
+        sent[0]["body"],
+        json!({"request":"publish","descriptions":[{"mid":"0","description":"voice"}]})
+    );
+    assert_eq!(
+        sent[0]["jsep"],
+        json!({"type":"offer","sdp":"v=0 audio","e2ee":true})
+    );
+    c.handle_text(
+        5,
+        &plugin_event(
+            Some(&tx(&sent[0])),
+            json!({"videoroom":"event","room":4242,"configured":"ok","audio_codec":"opus"}),
+            Some(json!({"type":"answer","sdp":"v=0 answer"})),
+        ),
+    );
+    let (_, events) = drain(&mut c);
+    assert_eq!(
+        events,
+        vec![JanusEvent::RemoteDescription(Description {
+            kind: SdpKind::Answer,
+            sdp: "v=0 answer".into()
+        })]
+    );
+    // Janus announcing a publisher (its own, or anyone's) makes nothing happen here: only
+    // signed announcements lead to subscriptions.
+    c.handle_text(
+        6,
+        &plugin_event(
+            None,
+            json!({"videoroom":"event","room":4242,
+                   "publishers":[{"id":6666,"display":"injected","streams":[{"type":"audio","mid":"0"}]}]}),
+            None,
+        ),
+    );
+    c.handle_text(
+        7,
+        &plugin_event(
+            None,
+            json!({"videoroom":"event","room":4242,"unpublished":6666}),
+            None,
+        ),
+    );
+    let (sent, events) = drain(&mut c);
+    assert!(sent.is_empty() && events.is_empty(), "{sent:?} {events:?}");
+    assert_ne!(c.phase(), JanusPhase::Failed);
+    // An ICE restart re-offers with `configure`.
+    c.restart_ice(8);
+    let (_, events) = drain(&mut c);
+    assert_eq!(events, vec![JanusEvent::CreateOffer { ice_restart: true }]);
+    c.local_description(
+        9,
+        Description {
+            kind: SdpKind::Offer,
+            sdp: "v=0 again".into(),
+        },
+    );
+    let (sent, _) = drain(&mut c);
+    assert_eq!(sent[0]["body"], json!({"request":"configure"}));
+}

@@ -57,12 +57,13 @@ export async function frames(page) {
   return page.evaluate(() => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames);
 }
 
-export function stackWith(args) {
+/** `browserArgs`: more Chromium flags, or a function giving them when the browser starts. */
+export function stackWith(args, browserArgs = []) {
   const s = { server: undefined, browser: undefined, runDir: undefined };
   before(async () => {
     s.runDir = mkdtempSync(path.join(tmpdir(), 'pairux-sfu-'));
     s.server = await startServer({ args: ['--media-ip', MEDIA_IP, '--run-dir', s.runDir, ...args] });
-    s.browser = await launchBrowser();
+    s.browser = await launchBrowser(typeof browserArgs === 'function' ? browserArgs() : browserArgs);
   });
   after(async () => {
     await s.browser?.close();

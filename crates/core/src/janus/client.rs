@@ -22,6 +22,9 @@ pub const ANSWER_TIMEOUT_MS: u64 = 10_000;
 pub enum JanusRole {
     /// Publishes the host's screen once.
     Publisher { display: String },
+    /// Publishes this participant's voice (one Opus stream, nothing else) while its
+    /// microphone is on; listeners learn the feed from its signed announcement.
+    VoicePublisher { display: String },
     /// Receives the feed the (verified) host named.
     Subscriber { feed: u64 },
 }
@@ -104,6 +107,15 @@ pub struct JanusClient {
     pub unreadable: u64,
 }
 
+impl JanusRole {
+    fn publishes(&self) -> bool {
+        matches!(
+            self,
+            JanusRole::Publisher { .. } | JanusRole::VoicePublisher { .. }
+        )
+    }
+}
+
 impl JanusClient {
     pub fn new(grant: SfuGrant, role: JanusRole) -> Self {
         JanusClient {
@@ -175,6 +187,16 @@ impl JanusClient {
                 };
                 (Purpose::Publish, json!({ "request": verb }))
             }
+            (JanusRole::VoicePublisher { .. }, SdpKind::Offer) => {
+                let body = if self.published {
+                    json!({ "request": "configure" })
+                } else {
+                    // The offer's only m-line is the voice.
+                    json!({ "request": "publish",
+                            "descriptions": [{ "mid": "0", "description": "voice" }] })
+                };
+                (Purpose::Publish, body)
+            }
             (JanusRole::Subscriber { .. }, SdpKind::Answer) => {
                 (Purpose::Start, json!({ "request": "start" }))
             }
@@ -220,7 +242,7 @@ impl JanusClient {
             return;
         }
         match self.role {
-            JanusRole::Publisher { .. } => {
+            JanusRole::Publisher { .. } | JanusRole::VoicePublisher { .. } => {
                 if self.published {
                     self.emit(JanusEvent::CreateOffer { ice_restart: true });
                 }
@@ -336,10 +358,12 @@ impl JanusClient {
                     self.local_candidate(now, c);
                 }
                 let body = match &self.role {
-                    JanusRole::Publisher { display } => json!({
-                        "request": "join", "ptype": "publisher", "room": self.grant.room,
-                        "pin": self.grant.pin, "display": display,
-                    }),
+                    JanusRole::Publisher { display } | JanusRole::VoicePublisher { display } => {
+                        json!({
+                            "request": "join", "ptype": "publisher", "room": self.grant.room,
+                            "pin": self.grant.pin, "display": display,
+                        })
+                    }
                     JanusRole::Subscriber { feed } => json!({
                         "request": "join", "ptype": "subscriber", "room": self.grant.room,
                         "pin": self.grant.pin, "streams": [{ "feed": feed }],
@@ -375,7 +399,7 @@ impl JanusClient {
         }
         let what = data.get("videoroom").and_then(Value::as_str).unwrap_or("");
         match (&self.role, what) {
-            (JanusRole::Publisher { .. }, "joined") => {
+            (role, "joined") if role.publishes() => {
                 let Some(feed) = data.get("id").and_then(Value::as_u64) else {
                     return self.fail(Problem::Other(0));
                 };
@@ -384,7 +408,7 @@ impl JanusClient {
                 self.emit(JanusEvent::Joined { feed });
                 self.emit(JanusEvent::CreateOffer { ice_restart: false });
             }
-            (JanusRole::Publisher { .. }, "event") => {
+            (role, "event") if role.publishes() => {
                 if let Some(jsep) = jsep.filter(|j| j.kind == SdpKind::Answer) {
                     self.published = true;
                     self.emit(JanusEvent::RemoteDescription(jsep.description()));

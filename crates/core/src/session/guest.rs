@@ -292,9 +292,10 @@ impl GuestSession {
                     None => vec![GuestAction::Unsubscribe],
                 }
             }
-            SignalBody::Description(_) | SignalBody::Candidate(_) | SignalBody::SfuLive => {
-                Vec::new()
-            }
+            SignalBody::Description(_)
+            | SignalBody::Candidate(_)
+            | SignalBody::SfuLive
+            | SignalBody::Voice(_) => Vec::new(),
         }
     }
 

@@ -49,6 +49,11 @@ pub enum SignalBody {
     /// A guest's picture now comes from the SFU (it decodes there): the host may stop sending
     /// it the screen peer to peer. Make-before-break of an upgrade.
     SfuLive,
+    /// Where the sender's own voice is published on the SFU (`None`: it is not — microphone
+    /// off, or not in SFU mode). Sent by any participant, to everyone on change and to each
+    /// newcomer; a listener subscribes only to feeds announced this way by a verified sender
+    /// and decrypts them with that sender's key.
+    Voice(Option<SfuRoute>),
 }
 
 /// The host's publication on the session's SFU room: guests subscribe to `feed` in `room` (a

@@ -26,8 +26,10 @@ use super::store::{ClosedSession, RoomRow, Store, StoreError};
 use super::FocusService;
 use crate::sfu::admin::{AdminClient, AdminError};
 
-/// Most publishers in one room (the host's screen, plus room for a few).
-const PUBLISHERS: u32 = 4;
+/// Most publishers in one room: the host's screen, and one voice feed per participant whose
+/// microphone is on (in SFU mode every speaker publishes its own; a muted one publishes
+/// nothing), so fifteen people may have their microphones on at once.
+const PUBLISHERS: u32 = 16;
 /// Cap of each publisher's bitrate, bits/s.
 const BITRATE: u32 = 4_000_000;
 /// Most (session, node) locks kept; older ones are dropped when unused.

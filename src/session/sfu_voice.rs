@@ -1,0 +1,399 @@
+//! Voice in SFU mode (ARCHITECTURE.md, Voice): our microphone published as its own audio-only
+//! feed while it is on, announced in a sealed, signed `Voice` signal; one subscription per
+//! feed announced by a verified participant, decrypted with that participant's key. The
+//! decisions are the core's (`pairux_core::voice::SfuVoiceState`); this executes them.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use pairux_core::session::{SfuRoute, SignalBody, SignalEnvelope};
+use pairux_core::voice::{SfuVoiceAction, SfuVoiceState};
+use web_sys::MediaStreamTrack;
+
+use super::access::Access;
+use super::sfu::{SfuEvent, SfuLink};
+use crate::platform::timer::Timer;
+use crate::realtime::SessionChannel;
+
+/// What the owner (host or guest runtime) plays and measures.
+pub enum Heard {
+    /// `id`'s voice arrived from the SFU.
+    Voice(String, MediaStreamTrack),
+    /// `id`'s voice is no longer received.
+    Gone(String),
+}
+
+/// Attempts at a failed subscription or publication before waiting for the next change.
+const MAX_ATTEMPTS: u32 = 8;
+
+fn backoff(attempts: u32) -> u64 {
+    // 0.5, 1, 2, 4 s, then every 4 s.
+    250u64 << attempts.min(4)
+}
+
+#[derive(Default)]
+struct Publication {
+    /// Events of older links are ignored.
+    generation: u64,
+    link: Option<SfuLink>,
+    /// The room `link` publishes in.
+    room: Option<u64>,
+    starting: bool,
+    retry: Option<Timer>,
+    attempts: u32,
+}
+
+struct Subscription {
+    route: SfuRoute,
+    link: Option<SfuLink>,
+    retry: Option<Timer>,
+    attempts: u32,
+}
+
+struct Inner {
+    me: String,
+    access: Rc<Access>,
+    channel: SessionChannel,
+    state: RefCell<SfuVoiceState>,
+    /// The room the session's screen is published in (`None`: not in SFU mode: nothing is
+    /// published).
+    room: Cell<Option<u64>>,
+    mic: RefCell<Option<MediaStreamTrack>>,
+    publication: RefCell<Publication>,
+    subs: RefCell<BTreeMap<String, Subscription>>,
+    on_heard: Box<dyn Fn(Heard)>,
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct SfuVoice {
+    inner: Rc<Inner>,
+}
+
+impl SfuVoice {
+    pub fn new(
+        me: String,
+        access: Rc<Access>,
+        channel: SessionChannel,
+        on_heard: impl Fn(Heard) + 'static,
+    ) -> SfuVoice {
+        SfuVoice {
+            inner: Rc::new(Inner {
+                state: RefCell::new(SfuVoiceState::new(me.clone())),
+                me,
+                access,
+                channel,
+                room: Cell::new(None),
+                mic: RefCell::default(),
+                publication: RefCell::default(),
+                subs: RefCell::default(),
+                on_heard: Box::new(on_heard),
+            }),
+        }
+    }
+
+    /// Whether the session is in SFU mode here.
+    pub fn active(&self) -> bool {
+        self.inner.room.get().is_some()
+    }
+
+    /// The session's screen is (now) in `room`: our voice is published there while the
+    /// microphone is on (republished if it was in another room).
+    pub fn follow(&self, room: u64) {
+        self.inner.room.set(Some(room));
+        let moved = {
+            let p = self.inner.publication.borrow();
+            p.link.is_some() && p.room != Some(room)
+        };
+        if moved {
+            self.unpublish();
+        }
+        self.publish();
+    }
+
+    /// Back to peer to peer (or the session is over): nothing published, nothing received.
+    pub fn stop(&self) {
+        self.inner.room.set(None);
+        // Links are dropped outside the borrow (dropping one leaves the room).
+        let old = std::mem::take(&mut *self.inner.publication.borrow_mut());
+        drop(old);
+        let actions = self.inner.state.borrow_mut().stop();
+        self.run(actions);
+    }
+
+    /// Our microphone (`None`: off — our feed is unpublished, so a muted person sends
+    /// nothing at all).
+    pub fn set_mic(&self, track: Option<MediaStreamTrack>) {
+        let on = track.is_some();
+        *self.inner.mic.borrow_mut() = track;
+        self.unpublish();
+        if on {
+            self.publish();
+        }
+    }
+
+    /// The verified participants now.
+    pub fn on_roster<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let actions = self.inner.state.borrow_mut().on_roster(ids);
+        self.run(actions);
+    }
+
+    /// A `Voice` signal that passed the signal codec (signed by `from`).
+    pub fn on_announce(&self, from: &str, route: Option<SfuRoute>) {
+        let actions = self.inner.state.borrow_mut().on_announce(from, route);
+        self.run(actions);
+    }
+
+    fn run(&self, actions: Vec<SfuVoiceAction>) {
+        for action in actions {
+            match action {
+                SfuVoiceAction::Announce { to, route } => {
+                    self.inner.channel.send_signal(&SignalEnvelope {
+                        from: self.inner.me.clone(),
+                        to,
+                        body: SignalBody::Voice(route),
+                    });
+                }
+                SfuVoiceAction::Subscribe { id, route } => {
+                    let old = self.inner.subs.borrow_mut().insert(
+                        id.clone(),
+                        Subscription {
+                            route,
+                            link: None,
+                            retry: None,
+                            attempts: 0,
+                        },
+                    );
+                    drop(old);
+                    self.subscribe(id, route);
+                }
+                SfuVoiceAction::Unsubscribe { id } => {
+                    let old = self.inner.subs.borrow_mut().remove(&id);
+                    if old.is_some() {
+                        drop(old);
+                        (self.inner.on_heard)(Heard::Gone(id));
+                    }
+                }
+            }
+        }
+    }
+
+    fn unpublish(&self) {
+        let old = {
+            let mut p = self.inner.publication.borrow_mut();
+            p.generation += 1;
+            let old = p.link.take();
+            p.room = None;
+            p.starting = false;
+            p.retry = None;
+            p.attempts = 0;
+            old
+        };
+        drop(old);
+        let actions = self.inner.state.borrow_mut().publish(None);
+        self.run(actions);
+    }
+
+    fn publish(&self) {
+        let Some(room) = self.inner.room.get() else {
+            return;
+        };
+        let Some(track) = self.inner.mic.borrow().clone() else {
+            return;
+        };
+        let generation = {
+            let mut p = self.inner.publication.borrow_mut();
+            if p.link.is_some() || p.starting {
+                return;
+            }
+            p.starting = true;
+            p.retry = None;
+            p.generation
+        };
+        let this = self.clone();
+        leptos::task::spawn_local(async move {
+            let granted = this.inner.access.sfu().await;
+            if this.inner.publication.borrow().generation != generation {
+                return; // muted, or moved, meanwhile
+            }
+            this.inner.publication.borrow_mut().starting = false;
+            let (ice, grant) = match granted {
+                Ok(g) => g,
+                Err(err) => {
+                    leptos::logging::warn!("no grant to publish our voice: {}", err.0);
+                    return this.retry_publish();
+                }
+            };
+            if grant.room != room {
+                leptos::logging::warn!("voice: our grant is for another room; retrying");
+                return this.retry_publish();
+            }
+            let weak = Rc::downgrade(&this.inner);
+            let display = format!("{}/voice", this.inner.me);
+            let link = SfuLink::publish_voice(grant, &ice, &display, &track, move |event| {
+                if let Some(inner) = weak.upgrade() {
+                    SfuVoice { inner }.on_publication(generation, event);
+                }
+            });
+            match link {
+                Ok(link) => {
+                    let mut p = this.inner.publication.borrow_mut();
+                    p.link = Some(link);
+                    p.room = Some(room);
+                }
+                Err(err) => {
+                    leptos::logging::error!("cannot publish our voice: {err}");
+                    this.retry_publish();
+                }
+            }
+        });
+    }
+
+    fn retry_publish(&self) {
+        let old = self.inner.publication.borrow_mut().link.take();
+        drop(old);
+        let mut p = self.inner.publication.borrow_mut();
+        p.starting = false;
+        p.attempts += 1;
+        if p.attempts > MAX_ATTEMPTS {
+            leptos::logging::error!("voice: the video server keeps refusing our feed");
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        p.retry = Some(Timer::after(backoff(p.attempts), move || {
+            if let Some(inner) = weak.upgrade() {
+                SfuVoice { inner }.publish();
+            }
+        }));
+    }
+
+    fn on_publication(&self, generation: u64, event: SfuEvent) {
+        if self.inner.publication.borrow().generation != generation {
+            return;
+        }
+        match event {
+            SfuEvent::Published { room, feed } => {
+                let actions = self
+                    .inner
+                    .state
+                    .borrow_mut()
+                    .publish(Some(SfuRoute { room, feed }));
+                self.run(actions);
+            }
+            SfuEvent::Connection(state) => {
+                if state == "connected" {
+                    self.inner.publication.borrow_mut().attempts = 0;
+                }
+            }
+            SfuEvent::Failed(problem) => {
+                leptos::logging::warn!("our voice feed failed: {}", problem.user_message());
+                let actions = self.inner.state.borrow_mut().publish(None);
+                self.run(actions);
+                // Dropped from within its own callback: let it return first.
+                let this = self.clone();
+                leptos::task::spawn_local(async move {
+                    this.inner.publication.borrow_mut().generation += 1;
+                    this.retry_publish();
+                });
+            }
+            SfuEvent::Track(_) | SfuEvent::Audio(_) | SfuEvent::Message(_) => {}
+        }
+    }
+
+    fn subscribe(&self, id: String, route: SfuRoute) {
+        let this = self.clone();
+        leptos::task::spawn_local(async move {
+            let granted = this.inner.access.sfu().await;
+            if !this.inner.state.borrow().wants(&id, route) {
+                return; // unannounced or replaced meanwhile
+            }
+            let (ice, grant) = match granted {
+                Ok(g) => g,
+                Err(err) => {
+                    leptos::logging::warn!("no grant to hear {id}: {}", err.0);
+                    return this.retry_subscribe(&id, route);
+                }
+            };
+            if grant.room != route.room {
+                // Announced in another room than the one we are granted (a node move under
+                // way): its speaker republishes in ours.
+                return this.retry_subscribe(&id, route);
+            }
+            let weak = Rc::downgrade(&this.inner);
+            let speaker = id.clone();
+            let link = SfuLink::subscribe_voice(grant, &ice, route.feed, &id, move |event| {
+                if let Some(inner) = weak.upgrade() {
+                    SfuVoice { inner }.on_subscription(&speaker, route, event);
+                }
+            });
+            match link {
+                Ok(link) => {
+                    if let Some(sub) = this.inner.subs.borrow_mut().get_mut(&id) {
+                        if sub.route == route {
+                            sub.link = Some(link);
+                        }
+                    }
+                }
+                Err(err) => {
+                    leptos::logging::error!("cannot receive {id}'s voice: {err}");
+                    this.retry_subscribe(&id, route);
+                }
+            }
+        });
+    }
+
+    fn retry_subscribe(&self, id: &str, route: SfuRoute) {
+        let mut subs = self.inner.subs.borrow_mut();
+        let Some(sub) = subs.get_mut(id).filter(|s| s.route == route) else {
+            return;
+        };
+        let old = sub.link.take();
+        drop(subs);
+        drop(old);
+        let mut subs = self.inner.subs.borrow_mut();
+        let Some(sub) = subs.get_mut(id) else { return };
+        sub.attempts += 1;
+        if sub.attempts > MAX_ATTEMPTS {
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let id = id.to_owned();
+        sub.retry = Some(Timer::after(backoff(sub.attempts), move || {
+            if let Some(inner) = weak.upgrade() {
+                let this = SfuVoice { inner };
+                if this.inner.state.borrow().wants(&id, route) {
+                    this.subscribe(id, route);
+                }
+            }
+        }));
+    }
+
+    fn on_subscription(&self, id: &str, route: SfuRoute, event: SfuEvent) {
+        let current = self
+            .inner
+            .subs
+            .borrow()
+            .get(id)
+            .is_some_and(|s| s.route == route);
+        if !current {
+            return;
+        }
+        match event {
+            SfuEvent::Audio(track) => (self.inner.on_heard)(Heard::Voice(id.to_owned(), track)),
+            SfuEvent::Connection(state) => {
+                if state == "connected" {
+                    if let Some(sub) = self.inner.subs.borrow_mut().get_mut(id) {
+                        sub.attempts = 0;
+                    }
+                }
+            }
+            SfuEvent::Failed(problem) => {
+                leptos::logging::warn!("{id}'s voice: {}", problem.user_message());
+                let (this, id) = (self.clone(), id.to_owned());
+                leptos::task::spawn_local(async move { this.retry_subscribe(&id, route) });
+            }
+            SfuEvent::Published { .. } | SfuEvent::Track(_) | SfuEvent::Message(_) => {}
+        }
+    }
+}
