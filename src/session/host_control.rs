@@ -2,7 +2,8 @@
 //! browser input sink, and cursor relay. The decisions are the core's ([`ControlLeases`],
 //! [`InputGate`], [`CursorRelay`]); this module keeps them and their signals together.
 
-use std::collections::{BTreeMap, VecDeque};
+use pairux_core::vecmap::VecMap;
+use std::collections::VecDeque;
 
 use leptos::prelude::*;
 use pairux_core::control::{
@@ -54,7 +55,7 @@ pub struct ControlSignals {
     pub stats: RwSignal<GateStats>,
     /// Data-channel messages dropped before parsing (floods, oversize, ping/request limits).
     pub budget: RwSignal<BudgetStats>,
-    pub cursors: RwSignal<BTreeMap<String, CursorView>>,
+    pub cursors: RwSignal<VecMap<String, CursorView>>,
     pub marks: RwSignal<Vec<Mark>>,
     pub log: RwSignal<VecDeque<LogLine>>,
 }
@@ -66,7 +67,7 @@ impl ControlSignals {
             holders: RwSignal::new(Vec::new()),
             stats: RwSignal::new(GateStats::default()),
             budget: RwSignal::new(BudgetStats::default()),
-            cursors: RwSignal::new(BTreeMap::new()),
+            cursors: RwSignal::new(VecMap::new()),
             marks: RwSignal::new(Vec::new()),
             log: RwSignal::new(VecDeque::new()),
         }
@@ -85,7 +86,7 @@ impl Default for ControlSignals {
 pub struct BrowserSink {
     view: ControlSignals,
     /// Sanitised display names by participant id.
-    names: BTreeMap<String, String>,
+    names: VecMap<String, String>,
     next_mark: u64,
 }
 
@@ -224,7 +225,7 @@ impl HostControl {
             relay: CursorRelay::new(),
             sink: BrowserSink {
                 view,
-                names: BTreeMap::new(),
+                names: VecMap::new(),
                 next_mark: 0,
             },
             view,
@@ -254,7 +255,7 @@ impl HostControl {
     }
 
     /// Names for cursors, from the roster (sanitised).
-    pub fn set_names(&mut self, names: BTreeMap<String, String>) {
+    pub fn set_names(&mut self, names: VecMap<String, String>) {
         self.sink.names = names;
     }
 

@@ -20,6 +20,7 @@ pub mod realtime_client;
 pub mod role;
 pub mod roster;
 pub mod session;
+pub mod vecmap;
 mod versioned;
 pub mod voice;
 

@@ -9,7 +9,7 @@
 //! Sans-IO: the glue samples levels (RMS of the decoded signal, 0..1) and passes them in with
 //! the time; [`SpeakingDetector`] answers with the set that changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vecmap::{VecMap, VecSet};
 
 /// Level (RMS, full scale 1.0) above which a voice counts as speaking: about −36 dBFS, above a
 /// quiet room's floor after noise suppression, below a soft voice at a laptop's microphone.
@@ -32,7 +32,7 @@ struct Voice {
 /// Turns sampled levels into a stable "who is speaking" set.
 #[derive(Debug, Default)]
 pub struct SpeakingDetector {
-    voices: BTreeMap<String, Voice>,
+    voices: VecMap<String, Voice>,
 }
 
 impl SpeakingDetector {
@@ -46,9 +46,9 @@ impl SpeakingDetector {
         &mut self,
         now: u64,
         levels: impl IntoIterator<Item = (&'a str, f32)>,
-    ) -> Option<BTreeSet<String>> {
+    ) -> Option<VecSet<String>> {
         let before = self.speaking();
-        let mut heard = BTreeSet::new();
+        let mut heard = VecSet::new();
         for (id, level) in levels {
             // NaN or negative (a broken analyser) is silence, never speech.
             let level = if level.is_finite() {
@@ -79,7 +79,7 @@ impl SpeakingDetector {
     }
 
     /// Who is speaking now.
-    pub fn speaking(&self) -> BTreeSet<String> {
+    pub fn speaking(&self) -> VecSet<String> {
         self.voices
             .iter()
             .filter(|(_, v)| v.speaking)
@@ -100,7 +100,7 @@ pub fn mix_minus<'a>(
 mod tests {
     use super::*;
 
-    fn set(ids: &[&str]) -> BTreeSet<String> {
+    fn set(ids: &[&str]) -> VecSet<String> {
         ids.iter().map(|s| s.to_string()).collect()
     }
 
