@@ -19,6 +19,7 @@ pub mod realtime;
 pub mod realtime_client;
 pub mod role;
 pub mod roster;
+pub mod sdp;
 pub mod session;
 pub mod vecmap;
 mod versioned;
