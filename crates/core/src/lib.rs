@@ -14,7 +14,6 @@ pub mod focus;
 pub mod identity;
 pub mod janus;
 pub mod link;
-pub mod pattern;
 pub mod realtime;
 pub mod realtime_client;
 pub mod role;
