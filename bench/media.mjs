@@ -22,6 +22,7 @@ import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentiles, round1, mostFrequent } from './lib/stats.mjs';
 import { svg, renderPng } from './lib/plot.mjs';
 import { clicksWav, MIC_HOOK, startOnsets, onsets, pairOnsets } from './lib/voice.mjs';
+import { readSettings, flat, differences } from './lib/settings.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -165,13 +166,41 @@ const TTFF_HOOK = `(() => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const wallNow = () => performance.timeOrigin + performance.now();
 
+/**
+ * The floor page, configured with what the app's own P2P connection to a viewer was read to use
+ * (`appSettings`): the same codec, caps, scaling, degradation preference, content hint and
+ * receive settings.
+ */
 async function openFloor(env, options = {}) {
+  const settings = await appSettings(env);
   const page = await newPage(env.browser);
   await page.goto(`${env.bench.url}/floor.html`);
   await page.waitForFunction(() => window.floor);
-  await page.evaluate((o) => window.floor.start(o), options);
+  await page.evaluate((o) => window.floor.start(o), { ...options, settings });
   return { page, close: () => page.context().close() };
 }
+
+/**
+ * The settings of the app's P2P host → viewer connection, read once from a real app viewer
+ * (bench/lib/settings.mjs), flattened.
+ */
+async function appSettings(env) {
+  if (env.appSettings) return env.appSettings;
+  const host = await appHost(env, 'p2p');
+  const viewer = await openAppViewer(env, 'p2p');
+  try {
+    await viewer.page.waitForFunction(() => window.__reader?.frames > 0, null, { timeout: 15_000 });
+    const settings = flat({ send: (await readSettings(host.page)).send, receive: (await readSettings(viewer.page)).receive });
+    if (!settings.codec) throw new Error(`the app's sender settings could not be read: ${JSON.stringify(settings)}`);
+    env.appSettings = settings;
+    return settings;
+  } finally {
+    await viewer.close();
+  }
+}
+
+/** `e2ee-state` as a page shows it (`ok` once its worker measured encrypted frames). */
+const e2eeWord = (page) => page.getByTestId('e2ee-state').first().textContent({ timeout: 5_000 }).catch(() => null);
 
 /** The floor's E2EE side: which API carried frames, the states the worker reported, rejections. */
 const e2eeState = (page) =>
@@ -407,6 +436,19 @@ async function measureG2g(env, variant) {
     const stats = [...(await rtpStats(opened.page))];
     const host = variant.floor ? null : env.hosts?.[variant.mode ?? 'p2p'];
     if (host) stats.push(...(await rtpStats(host.page)));
+    // What each side really used: the floor's one page, or the app's host (send) and viewer
+    // (receive).
+    const here = await readSettings(opened.page);
+    r.settings = flat(host ? { send: (await readSettings(host.page)).send, receive: here.receive } : here);
+    if (host) {
+      // The app's frames were encrypted: both pages' workers say so (the host's badge is `ok`
+      // only after its worker encrypted and sent frames; the viewer's after it decrypted).
+      const words = { host: await e2eeWord(host.page), viewer: await e2eeWord(opened.page) };
+      if (words.host !== 'ok' || words.viewer !== 'ok') {
+        throw new Error(`${variant.label}: frames not shown as end-to-end encrypted (e2ee-state ${JSON.stringify(words)})`);
+      }
+      r.e2ee = { verified: words };
+    }
     const errors = [...opened.page.errors, ...(host?.page.errors ?? [])];
     return { ...r, stats, errors };
   } finally {
@@ -533,10 +575,19 @@ async function main() {
       figures[`${v.key}_frames`] = r.samples.length;
       figures[`${v.key}_resolution`] = mostFrequent(r.resolutions);
       if (!v.floor && floor) {
+        // Like for like or nothing: the ratio only where the floor ran with the app's settings.
+        const diff = differences(r.settings, floor.settings);
         const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
-        figures[`${v.key}_ratio_p50`] = round1((100 * p50(r.samples)) / p50(floor.samples)) / 100;
+        if (diff.length) {
+          figures[`${v.key}_ratio_p50`] = null;
+          failures.push(`${v.key}_ratio_p50: the floor did not run with the app's settings (${diff.join('; ')})`);
+        } else {
+          figures[`${v.key}_ratio_p50`] = round1((100 * p50(r.samples)) / p50(floor.samples)) / 100;
+        }
       }
     }
+    if (g2g.g2g) figures.settings_app = g2g.g2g.settings;
+    if (floor) figures.settings_floor = floor.settings;
     // The app encrypts every session: its figures are the E2EE ones, under their own names too.
     if (g2g.g2g && g2g.g2g_relay) {
       const p50 = (xs) => percentiles('x', xs, [50]).x_p50;

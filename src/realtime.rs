@@ -669,13 +669,14 @@ fn new_id() -> String {
 /// server cannot see (role and participant id are routing fields).
 fn default_name(role: pairux_core::Role, participant_id: &str) -> String {
     let role = role.as_str();
-    let mut name: String = role[..1].to_uppercase();
-    name.push_str(&role[1..]);
+    // ASCII case mapping only: `str::to_uppercase` would link Unicode's case tables (~16 KB).
+    let mut name = role.to_owned();
+    name[..1].make_ascii_uppercase();
     let tag: String = participant_id
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .take(4)
-        .collect::<String>()
-        .to_uppercase();
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
     format!("{name} {tag}")
 }

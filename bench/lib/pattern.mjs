@@ -1,5 +1,8 @@
-// The floor's source: a 1280×720 canvas with a moving, text-heavy picture (the content a
-// pair-programming share carries) and the time code, redrawn at 30 fps.
+// The test pattern: a 1280×720 canvas with a moving, text-heavy picture (the content a
+// pair-programming share carries) and the time code, redrawn at 30 fps. One module for the
+// app's "Share a test pattern" (Trunk copies it next to the app; src/platform/media.rs imports
+// it) and every benchmark floor page, so both sides send the same pixels stamped by the same
+// sub-millisecond clock.
 
 import { draw as drawTimecode, wallMs } from './timecode.mjs';
 

@@ -1,5 +1,5 @@
-// The test pattern's time code, in JavaScript: the same layout as crates/core/src/pattern.rs,
-// written once here and used by the floor page (encoder) and by every reader (floor and app).
+// The test pattern's time code, written once here: drawn by bench/lib/pattern.mjs (the app's
+// test pattern and every floor page's) and read by every reader (floor and app).
 //
 // A row of 64 cells, 20×20 px each, at the top-left of a 1280×720 frame: 8 marker cells
 // `1 0 1 1 0 0 1 0`, 48 bits of the capture time in ms since the Unix epoch (mod 2^48, most

@@ -2,7 +2,7 @@
 //! the surface overlay that draws remote cursors, click ripples and key badges exactly over
 //! the shared picture (letterbox-aware, unscaled by zoom).
 
-use std::collections::BTreeMap;
+use pairux_core::vecmap::VecMap;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -331,7 +331,7 @@ pub fn Surface(
     video: NodeRef<html::Video>,
     bump: RwSignal<u32>,
     zoom: Signal<f64>,
-    cursors: RwSignal<BTreeMap<String, CursorView>>,
+    cursors: RwSignal<VecMap<String, CursorView>>,
     marks: RwSignal<Vec<Mark>>,
 ) -> impl IntoView {
     // Whose cursors there are: changes when a holder comes or goes, not when a pointer moves.

@@ -37,7 +37,7 @@ pub fn Landing() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let capture = match source {
                 Source::Screen => media::capture_screen().await,
-                Source::TestPattern => media::capture_test_pattern(),
+                Source::TestPattern => media::capture_test_pattern().await,
                 Source::CodePages => media::capture_code_page().await,
             };
             busy.set(false);

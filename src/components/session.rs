@@ -133,9 +133,9 @@ fn ParticipantList(
     roster: RwSignal<Roster>,
     me: String,
     /// The host's view of each participant's peer connection (`connectionState`).
-    peers: Option<RwSignal<std::collections::BTreeMap<String, String>>>,
+    peers: Option<RwSignal<pairux_core::vecmap::VecMap<String, String>>>,
     /// Whose voice is heard now.
-    speaking: RwSignal<std::collections::BTreeSet<String>>,
+    speaking: RwSignal<pairux_core::vecmap::VecSet<String>>,
     /// The host's runtime: each guest gets a Remove button.
     remove: Option<StoredValue<Option<HostRuntime>, LocalStorage>>,
 ) -> impl IntoView {

@@ -5,6 +5,7 @@ use leptos::html;
 use leptos::prelude::*;
 use pairux_core::access::Want;
 use pairux_core::config::ClientConfig;
+use pairux_core::display::fixed;
 use pairux_core::control::{ControlState, EscEsc, InputKind, VideoLayout, ViewTransform};
 use pairux_core::focus::FocusFollower;
 use pairux_core::identity::PublicKey;
@@ -724,7 +725,7 @@ pub fn GuestStage(
                     }
                 })/>
                 <button on:click=move |_| set_zoom(zoom.get_untracked() / 1.25) aria-label="Zoom out">"−"</button>
-                <span class="zoom" data-testid="zoom-level">{move || format!("{:.0}%", zoom.get() * 100.0)}</span>
+                <span class="zoom" data-testid="zoom-level">{move || format!("{}%", fixed(zoom.get() * 100.0, 0))}</span>
                 <button on:click=move |_| set_zoom(zoom.get_untracked() * 1.25) aria-label="Zoom in">"+"</button>
                 <button on:click=move |_| set_zoom(1.0)>"Fit"</button>
                 <button on:click=fullscreen data-testid="fullscreen">"Fullscreen"</button>
@@ -792,10 +793,10 @@ fn StatsOverlay(view: GuestSignals) -> impl IntoView {
                     <span class="quality-dot" data-testid="quality-dot" data-quality=s.quality.as_str()
                         title=s.quality.as_str()></span>
                     <span>{format!("{}×{}", s.width, s.height)}</span>
-                    <span>{format!("{:.0} fps", s.fps)}</span>
-                    <span>{format!("{:.1} Mbps", s.bitrate_kbps / 1000.0)}</span>
-                    <span>{s.rtt_ms.map_or("RTT –".to_owned(), |r| format!("RTT {r:.0} ms"))}</span>
-                    <span>{format!("loss {:.1} %", s.loss_percent)}</span>
+                    <span>{format!("{} fps", fixed(s.fps, 0))}</span>
+                    <span>{format!("{} Mbps", fixed(s.bitrate_kbps / 1000.0, 1))}</span>
+                    <span>{s.rtt_ms.map_or("RTT –".to_owned(), |r| format!("RTT {} ms", fixed(r, 0)))}</span>
+                    <span>{format!("loss {} %", fixed(s.loss_percent, 1))}</span>
                 }
                 .into_any(),
             }}

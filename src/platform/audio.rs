@@ -3,7 +3,7 @@
 //! (`pairux_core::voice`).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use pairux_core::vecmap::VecMap;
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -97,8 +97,8 @@ struct Source {
 /// mix-minus of that guest (`pairux_core::voice::mix_minus`).
 pub struct Mixer {
     ctx: AudioContext,
-    sources: RefCell<BTreeMap<String, Source>>,
-    sinks: RefCell<BTreeMap<String, MediaStreamAudioDestinationNode>>,
+    sources: RefCell<VecMap<String, Source>>,
+    sinks: RefCell<VecMap<String, MediaStreamAudioDestinationNode>>,
     scratch: RefCell<Vec<f32>>,
 }
 

@@ -3,8 +3,8 @@
 //! streams to `<video>` elements.
 
 use js_sys::{Object, Reflect};
-use pairux_core::pattern::{self, CELLS, CELL_PX};
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -13,10 +13,16 @@ use web_sys::{
 
 use super::{js_error, window, JsError};
 
-/// Frame size and rate of the test pattern (what the benchmarks measure).
-pub const PATTERN_WIDTH: u32 = 1280;
-pub const PATTERN_HEIGHT: u32 = 720;
+/// Frame rate the canvas sources are captured at (the test pattern draws at the same rate).
 pub const PATTERN_FPS: u32 = 30;
+
+// The test pattern is drawn by bench/lib/pattern.mjs, the very module every benchmark floor
+// page draws with (same pixels, same sub-millisecond time code: bench/lib/timecode.mjs); Trunk
+// copies both next to the app (index.html) and the host imports it when it starts the pattern.
+#[wasm_bindgen(inline_js = "export function load_pattern() { return import('/pattern.mjs'); }")]
+extern "C" {
+    fn load_pattern() -> js_sys::Promise;
+}
 
 /// A captured video source and what keeps it running.
 pub struct Capture {
@@ -82,8 +88,8 @@ pub fn surface(track: &MediaStreamTrack) -> (pairux_core::agent::SurfaceKind, u3
 }
 
 /// The test pattern as a capture source.
-pub fn capture_test_pattern() -> Result<Capture, JsError> {
-    let pattern = TestPattern::start()?;
+pub async fn capture_test_pattern() -> Result<Capture, JsError> {
+    let pattern = TestPattern::start().await?;
     let canvas = Clone::clone(&pattern.canvas);
     capture_canvas(&canvas, Box::new(pattern))
 }
@@ -192,69 +198,36 @@ pub fn video_size(video: &HtmlVideoElement) -> (u32, u32) {
     (video.video_width(), video.video_height())
 }
 
-/// A moving pattern with text and the time code, redrawn every frame.
+/// The shared test pattern (bench/lib/pattern.mjs) drawing on a canvas of ours; dropping it
+/// stops the drawing.
 struct TestPattern {
     canvas: HtmlCanvasElement,
-    _ticker: gloo_timers::callback::Interval,
+    stop: js_sys::Function,
 }
 
 impl TestPattern {
-    fn start() -> Result<Self, JsError> {
-        let (canvas, ctx) = canvas_2d(PATTERN_WIDTH, PATTERN_HEIGHT)?;
-        draw(&ctx, 0);
-        let mut frame = 0u64;
-        let ticker = gloo_timers::callback::Interval::new(1000 / PATTERN_FPS, move || {
-            frame += 1;
-            draw(&ctx, frame);
-        });
-        Ok(TestPattern {
-            canvas,
-            _ticker: ticker,
-        })
+    async fn start() -> Result<Self, JsError> {
+        let module = JsFuture::from(load_pattern())
+            .await
+            .map_err(|e| JsError(format!("cannot load the test pattern: {}", js_error(e).0)))?;
+        let start: js_sys::Function = Reflect::get(&module, &"startPattern".into())
+            .map_err(js_error)?
+            .dyn_into()
+            .map_err(|_| JsError("the test pattern module has no startPattern".into()))?;
+        // The module sizes the canvas itself.
+        let (canvas, _) = canvas_2d(1, 1)?;
+        let stop = start
+            .call1(&JsValue::NULL, &canvas)
+            .map_err(js_error)?
+            .dyn_into()
+            .map_err(|_| JsError("startPattern returned no stop function".into()))?;
+        Ok(TestPattern { canvas, stop })
     }
 }
 
-const SAMPLE_CODE: [&str; 6] = [
-    "fn main() {",
-    "    let session = Session::open(link)?;",
-    "    session.share(Screen::primary())?;",
-    "    // text must stay legible: 1px strokes, small fonts",
-    "    println!(\"{}\", session.viewer_link());",
-    "}",
-];
-
-fn draw(ctx: &CanvasRenderingContext2d, frame: u64) {
-    let (w, h) = (f64::from(PATTERN_WIDTH), f64::from(PATTERN_HEIGHT));
-    ctx.set_fill_style_str("#1e1e2e");
-    ctx.fill_rect(0.0, 0.0, w, h);
-
-    // Editor-like text at several sizes: what legibility is about.
-    ctx.set_fill_style_str("#cdd6f4");
-    for (size, top) in [(12.0, 80.0), (16.0, 200.0), (22.0, 360.0)] {
-        ctx.set_font(&format!("{size}px monospace"));
-        for (i, line) in SAMPLE_CODE.iter().enumerate() {
-            let _ = ctx.fill_text(line, 40.0, top + i as f64 * size * 1.4);
-        }
-    }
-    // Motion: a box sweeping across, and a frame counter.
-    let x = (frame * 8 % (PATTERN_WIDTH as u64 - 120)) as f64;
-    ctx.set_fill_style_str("#f38ba8");
-    ctx.fill_rect(x, 560.0, 120.0, 80.0);
-    ctx.set_fill_style_str("#a6e3a1");
-    ctx.set_font("28px monospace");
-    let _ = ctx.fill_text(
-        &format!("PairUX test pattern · frame {frame}"),
-        700.0,
-        680.0,
-    );
-
-    // The time code last, at the very top, so nothing overdraws it.
-    let now = js_sys::Date::now() as u64;
-    let cells = pattern::encode(now);
-    let cell = f64::from(CELL_PX);
-    for (i, bit) in cells.iter().enumerate().take(CELLS) {
-        ctx.set_fill_style_str(if *bit { "#ffffff" } else { "#000000" });
-        ctx.fill_rect(i as f64 * cell, 0.0, cell, cell);
+impl Drop for TestPattern {
+    fn drop(&mut self) {
+        let _ = self.stop.call0(&JsValue::NULL);
     }
 }
 

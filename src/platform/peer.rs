@@ -516,13 +516,22 @@ impl Peer {
         })
     }
 
+    /// Applies the other side's description. An answer is to an offer of ours, so this side may
+    /// send the screen: its start bitrate goes into the answer's video parameters first
+    /// (`pairux_core::sdp`: the first key frame leaves in tens of ms instead of hundreds).
     pub async fn set_remote_description(&self, desc: &Description) -> Result<(), JsError> {
-        let kind = match desc.kind {
-            SdpKind::Offer => RtcSdpType::Offer,
-            SdpKind::Answer => RtcSdpType::Answer,
+        let (kind, sdp) = match desc.kind {
+            SdpKind::Offer => (RtcSdpType::Offer, desc.sdp.clone()),
+            SdpKind::Answer => (
+                RtcSdpType::Answer,
+                pairux_core::sdp::with_video_start_bitrate(
+                    &desc.sdp,
+                    pairux_core::sdp::SCREEN_START_KBPS,
+                ),
+            ),
         };
         let init = RtcSessionDescriptionInit::new(kind);
-        init.set_sdp(&desc.sdp);
+        init.set_sdp(&sdp);
         JsFuture::from(self.pc.set_remote_description(&init))
             .await
             .map(drop)

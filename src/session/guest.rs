@@ -2,7 +2,7 @@
 //! remote stream and the stats overlay's figures.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use pairux_core::vecmap::VecMap;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -42,7 +42,7 @@ pub struct GuestSignals {
     /// Whether the host's agent applies control to its computer (from the host's `state`).
     pub agent: RwSignal<bool>,
     /// Holders' pointers relayed by the host.
-    pub cursors: RwSignal<BTreeMap<String, CursorView>>,
+    pub cursors: RwSignal<VecMap<String, CursorView>>,
     /// How decryption of the host's media goes; `None` before its first frame.
     pub e2ee: RwSignal<Option<E2eeState>>,
     /// Where the picture comes from (`session-mode`).
@@ -61,7 +61,7 @@ impl GuestSignals {
             stats: RwSignal::new(None),
             control: RwSignal::new(ControlState::None),
             agent: RwSignal::new(false),
-            cursors: RwSignal::new(BTreeMap::new()),
+            cursors: RwSignal::new(VecMap::new()),
             e2ee: RwSignal::new(None),
             topology: RwSignal::new(Topology::P2p),
             media_problem: RwSignal::new(None),
@@ -499,7 +499,7 @@ impl GuestRuntime {
                     self.inner.control.borrow_mut().disconnected();
                     self.inner.view.control.set(ControlState::None);
                     self.inner.view.agent.set(false);
-                    self.inner.view.cursors.set(BTreeMap::new());
+                    self.inner.view.cursors.set(VecMap::new());
                 }
                 if self.sfu_mode() {
                     return;

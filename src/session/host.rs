@@ -2,7 +2,7 @@
 //! pause/resume, quality, and ending the session.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use pairux_core::vecmap::VecMap;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -36,7 +36,7 @@ pub struct HostSignals {
     pub ended: RwSignal<bool>,
     pub quality: RwSignal<Quality>,
     /// Participant id → peer `connectionState`.
-    pub peers: RwSignal<BTreeMap<String, String>>,
+    pub peers: RwSignal<VecMap<String, String>>,
     /// The PairUX agent on this computer.
     pub agent: AgentSignals,
     /// How the screen reaches guests (`session-mode`).
@@ -56,7 +56,7 @@ impl HostSignals {
             share: RwSignal::new(ShareState::Paused),
             ended: RwSignal::new(false),
             quality: RwSignal::new(Quality::default()),
-            peers: RwSignal::new(BTreeMap::new()),
+            peers: RwSignal::new(VecMap::new()),
             agent: AgentSignals::new(),
             topology: RwSignal::new(Topology::P2p),
             sfu_problem: RwSignal::new(None),
@@ -117,7 +117,7 @@ struct Inner {
     channel: SessionChannel,
     session: RefCell<HostSession>,
     capture: RefCell<Option<(Capture, EndedListener)>>,
-    peers: RefCell<BTreeMap<String, Peer>>,
+    peers: RefCell<VecMap<String, Peer>>,
     view: HostSignals,
     control: RefCell<HostControl>,
     /// The control deadline armed (request expiry, cursor pacing), and for when.
@@ -183,7 +183,7 @@ impl HostRuntime {
                 publication: RefCell::new(Publication::default()),
                 channel,
                 capture: RefCell::new(None),
-                peers: RefCell::new(BTreeMap::new()),
+                peers: RefCell::new(VecMap::new()),
                 view,
                 control: RefCell::new(HostControl::new(secret, control)),
                 control_timer: RefCell::new(None),

@@ -2,8 +2,9 @@
 //! browser input sink, and cursor relay. The decisions are the core's ([`ControlLeases`],
 //! [`InputGate`], [`CursorRelay`]); this module keeps them and their signals together.
 
+use pairux_core::vecmap::VecMap;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -70,7 +71,7 @@ pub struct ControlSignals {
     pub stats: RwSignal<GateStats>,
     /// Data-channel messages dropped before parsing (floods, oversize, ping/request limits).
     pub budget: RwSignal<BudgetStats>,
-    pub cursors: RwSignal<BTreeMap<String, CursorView>>,
+    pub cursors: RwSignal<VecMap<String, CursorView>>,
     pub marks: RwSignal<Vec<Mark>>,
     /// The input log, oldest batch first, about the latest [`LOG_LEN`] lines.
     pub log: RwSignal<VecDeque<LogBatch>>,
@@ -83,7 +84,7 @@ impl ControlSignals {
             holders: RwSignal::new(Vec::new()),
             stats: RwSignal::new(GateStats::default()),
             budget: RwSignal::new(BudgetStats::default()),
-            cursors: RwSignal::new(BTreeMap::new()),
+            cursors: RwSignal::new(VecMap::new()),
             marks: RwSignal::new(Vec::new()),
             log: RwSignal::new(VecDeque::new()),
         }
@@ -111,7 +112,7 @@ const DIAGNOSTICS_MS: u64 = 200;
 /// slow down): the latest position per holder, the latest marks, the latest log lines.
 #[derive(Default)]
 struct Undrawn {
-    cursors: BTreeMap<String, CursorView>,
+    cursors: VecMap<String, CursorView>,
     marks: Vec<Mark>,
     /// The frame that will draw cursors and marks, once asked for.
     frame: Option<Frame>,
@@ -188,7 +189,7 @@ pub struct BrowserSink {
     view: ControlSignals,
     undrawn: Rc<RefCell<Undrawn>>,
     /// Sanitised display names by participant id.
-    names: BTreeMap<String, String>,
+    names: VecMap<String, String>,
     next_mark: u64,
     next_line: u64,
 }
@@ -198,7 +199,7 @@ impl BrowserSink {
         BrowserSink {
             view,
             undrawn: Rc::new(RefCell::new(Undrawn::default())),
-            names: BTreeMap::new(),
+            names: VecMap::new(),
             next_mark: 0,
             next_line: 0,
         }
@@ -424,7 +425,7 @@ impl HostControl {
     }
 
     /// Names for cursors, from the roster (sanitised).
-    pub fn set_names(&mut self, names: BTreeMap<String, String>) {
+    pub fn set_names(&mut self, names: VecMap<String, String>) {
         self.sink.names = names;
     }
 

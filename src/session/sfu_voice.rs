@@ -4,7 +4,7 @@
 //! decisions are the core's (`pairux_core::voice::SfuVoiceState`); this executes them.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use pairux_core::vecmap::VecMap;
 use std::rc::Rc;
 
 use pairux_core::session::{SfuRoute, SignalBody, SignalEnvelope};
@@ -61,7 +61,7 @@ struct Inner {
     room: Cell<Option<u64>>,
     mic: RefCell<Option<MediaStreamTrack>>,
     publication: RefCell<Publication>,
-    subs: RefCell<BTreeMap<String, Subscription>>,
+    subs: RefCell<VecMap<String, Subscription>>,
     on_heard: Box<dyn Fn(Heard)>,
 }
 

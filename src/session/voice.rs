@@ -7,7 +7,7 @@
 //! voice comes from the SFU and each page measures who speaks on what it receives.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use pairux_core::vecmap::{VecMap, VecSet};
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
@@ -49,7 +49,7 @@ impl Mic {
 pub struct VoiceSignals {
     pub mic: RwSignal<Mic>,
     /// Participant ids whose voice is heard now.
-    pub speaking: RwSignal<BTreeSet<String>>,
+    pub speaking: RwSignal<VecSet<String>>,
     /// The browser holds the sound back until the person clicks (autoplay policy).
     pub blocked: RwSignal<bool>,
 }
@@ -58,7 +58,7 @@ impl VoiceSignals {
     pub fn new() -> Self {
         VoiceSignals {
             mic: RwSignal::new(Mic::Off),
-            speaking: RwSignal::new(BTreeSet::new()),
+            speaking: RwSignal::new(VecSet::new()),
             blocked: RwSignal::new(false),
         }
     }
@@ -103,7 +103,7 @@ fn start_playback(track: &MediaStreamTrack, view: VoiceSignals) -> Option<Rc<Pla
 struct HostInner {
     mixer: Option<Mixer>,
     /// Guests' voices as they play here.
-    playing: RefCell<BTreeMap<String, Rc<Playback>>>,
+    playing: RefCell<VecMap<String, Rc<Playback>>>,
     mic: RefCell<Option<MediaStreamTrack>>,
     detector: RefCell<SpeakingDetector>,
     sampler: RefCell<Option<Interval>>,
@@ -318,7 +318,7 @@ impl GuestVoice {
             self.desk = Some(desk);
         } else {
             self.desk = None;
-            self.view.speaking.set(BTreeSet::new());
+            self.view.speaking.set(VecSet::new());
         }
         if let Some(p) = &self.playing {
             p.set_muted(sfu);

@@ -58,7 +58,19 @@ fn report_table(figures: &Value) {
 fn size() -> Result<()> {
     build::app()?;
     let dist = build::dist();
-    let (figures, missing) = size_figures(&dist)?;
+    let (mut figures, mut missing) = size_figures(&dist)?;
+    match contributors() {
+        Ok((crates, functions)) => {
+            figures["app_largest_crates"] = crates;
+            figures["app_largest_functions"] = functions;
+        }
+        Err(err) => {
+            eprintln!("xtask: largest contributors not measured: {err:#}");
+            figures["app_largest_crates"] = Value::Null;
+            figures["app_largest_functions"] = Value::Null;
+            missing.push("app_largest_crates");
+        }
+    }
     report("size", &figures)?;
     if !missing.is_empty() {
         bail!(
@@ -68,6 +80,135 @@ fn size() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What the app's wasm is made of: twiggy over the release build that Trunk just made (cargo's
+/// output keeps the names), put through wasm-bindgen and `wasm-opt -Oz` like Trunk does but
+/// keeping names (`-g`). Sizes are of the optimised code, before gzip. Returns the largest
+/// crates (functions grouped by the crate that names them; generic std code is grouped as
+/// `core::<module>`) and the largest single functions and data segments.
+fn contributors() -> Result<(Value, Value)> {
+    let root = util::root();
+    let input = root.join("target/wasm32-unknown-unknown/release/pairux-web.wasm");
+    if !input.exists() {
+        bail!("{} is missing", input.display());
+    }
+    let dir = out_dir()?.join("size-named");
+    std::fs::create_dir_all(&dir)?;
+    util::run(
+        util::cmd("wasm-bindgen")
+            .args(["--target", "web", "--keep-debug", "--out-dir"])
+            .arg(&dir)
+            .arg(&input),
+    )?;
+    let named = dir.join("named.wasm");
+    util::run(
+        util::cmd(&root.join("node_modules/.bin/wasm-opt").to_string_lossy())
+            .args(["-Oz", "-g"])
+            .args(WASM_FEATURES)
+            .arg(dir.join("pairux-web_bg.wasm"))
+            .arg("-o")
+            .arg(&named),
+    )?;
+    let out = std::process::Command::new("twiggy")
+        .args(["top", "-n", "1000000", "-f", "json"])
+        .arg(&named)
+        .output()
+        .context("running twiggy (installed by `cargo xtask setup`)")?;
+    if !out.status.success() {
+        bail!("twiggy failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let parsed: Value = serde_json::from_slice(&out.stdout).context("twiggy's JSON")?;
+    let items: Vec<TwiggyItem> = parsed
+        .as_array()
+        .context("twiggy's JSON is not a list")?
+        .iter()
+        .filter_map(|i| {
+            Some(TwiggyItem {
+                name: i["name"].as_str()?.to_owned(),
+                shallow_size: i["shallow_size"].as_u64()?,
+            })
+        })
+        .collect();
+    if items.is_empty() {
+        bail!("twiggy listed nothing");
+    }
+    Ok(largest(&items, 15, 20))
+}
+
+/// The wasm features wasm-bindgen 0.2.130's output uses (as Trunk's wasm-opt run enables them).
+const WASM_FEATURES: &[&str] = &[
+    "--enable-reference-types",
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+];
+
+struct TwiggyItem {
+    name: String,
+    shallow_size: u64,
+}
+
+/// The `crates` largest crates and `functions` largest items, names section left out.
+fn largest(items: &[TwiggyItem], crates: usize, functions: usize) -> (Value, Value) {
+    let mut by_crate: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut code: Vec<&TwiggyItem> = Vec::new();
+    for item in items {
+        if item.name.contains("names\" subsection") {
+            continue;
+        }
+        *by_crate.entry(crate_of(&item.name)).or_default() += item.shallow_size;
+        code.push(item);
+    }
+    let mut by_crate: Vec<(String, u64)> = by_crate.into_iter().collect();
+    by_crate.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    code.sort_by(|a, b| b.shallow_size.cmp(&a.shallow_size));
+    let crates_json = by_crate
+        .into_iter()
+        .take(crates)
+        .map(|(name, bytes)| json!({ "crate": name, "bytes": bytes }))
+        .collect();
+    let functions_json = code
+        .into_iter()
+        .take(functions)
+        .map(|i| json!({ "name": strip_hash(&i.name), "bytes": i.shallow_size }))
+        .collect();
+    (Value::Array(crates_json), Value::Array(functions_json))
+}
+
+/// The crate a symbol belongs to: the first path segment (`pairux_web::…`,
+/// `<tachys::… as …>` → `tachys`); std's generic code as `core::<module>` / `alloc::<module>`;
+/// data segments as `data`.
+fn crate_of(name: &str) -> String {
+    if name.starts_with("data segment") {
+        return "data".to_owned();
+    }
+    let mut segments = name
+        .split("::")
+        .map(|s| {
+            let s = s.rsplit(['<', ' ', '&', '(']).next().unwrap_or(s);
+            s.split('[').next().unwrap_or(s)
+        })
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    match segments.next() {
+        Some(first @ ("core" | "alloc" | "std")) => match segments.next() {
+            Some(module) => format!("{first}::{module}"),
+            None => first.to_owned(),
+        },
+        Some(first) => first.to_owned(),
+        None => name.chars().take(40).collect(),
+    }
+}
+
+/// `…::h0123456789abcdef` → `…`.
+fn strip_hash(name: &str) -> &str {
+    match name.rsplit_once("::h") {
+        Some((head, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            head
+        }
+        _ => name,
+    }
 }
 
 /// The size figures of `dist`, and the keys that had no file to measure (`null` in the figures).
@@ -451,6 +592,56 @@ fn last_json_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contributors_group_by_crate() {
+        assert_eq!(
+            crate_of("pairux_web::realtime::open_socket::{{closure}}::h0"),
+            "pairux_web"
+        );
+        assert_eq!(
+            crate_of("<tachys::view::any_view::AnyView as core::fmt::Debug>::fmt"),
+            "tachys"
+        );
+        assert_eq!(
+            crate_of("core::ptr::drop_in_place<alloc::rc::Rc<x::Inner>>::h1"),
+            "core::ptr"
+        );
+        assert_eq!(
+            crate_of("<f64 as core[c5930c85a12de822]::fmt::Display>::fmt"),
+            "core::fmt"
+        );
+        assert_eq!(crate_of("data segment \".rodata.7\""), "data");
+        assert_eq!(strip_hash("a::b::h0123456789abcdef"), "a::b");
+        assert_eq!(strip_hash("a::b"), "a::b");
+        let items = [
+            TwiggyItem {
+                name: "\"function names\" subsection".into(),
+                shallow_size: 900,
+            },
+            TwiggyItem {
+                name: "a::x::h0123456789abcdef".into(),
+                shallow_size: 10,
+            },
+            TwiggyItem {
+                name: "b::y".into(),
+                shallow_size: 30,
+            },
+            TwiggyItem {
+                name: "a::z".into(),
+                shallow_size: 25,
+            },
+        ];
+        let (crates, functions) = largest(&items, 5, 2);
+        assert_eq!(
+            crates,
+            json!([{ "crate": "a", "bytes": 35 }, { "crate": "b", "bytes": 30 }])
+        );
+        assert_eq!(
+            functions,
+            json!([{ "name": "b::y", "bytes": 30 }, { "name": "a::z", "bytes": 25 }])
+        );
+    }
 
     #[test]
     fn size_of_nothing_is_null_not_zero() {

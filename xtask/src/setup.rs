@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use crate::util::{self, cargo, cmd, output};
 
 pub const TRUNK_VERSION: &str = "0.21.14";
+/// twiggy, for `cargo xtask bench size`'s largest contributors (its binary says `twiggy-opt`).
+const TWIGGY_VERSION: &str = "0.8.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Debian packages the build and the tests need.
 /// (wasm-opt comes from npm's `binaryen`: Debian's 108 miscompiles wasm-bindgen's output.)
@@ -40,6 +42,7 @@ pub fn run() -> Result<()> {
     wasm_target()?;
     trunk()?;
     wasm_bindgen_cli()?;
+    twiggy()?;
     debian_packages()?;
     npm_packages()?;
     eprintln!("xtask: setup complete");
@@ -74,6 +77,15 @@ fn wasm_bindgen_cli() -> Result<()> {
     eprintln!("xtask: installing wasm-bindgen-cli {want} (takes ~4 min)");
     // Not --locked: its lockfile pins a webpki-roots release the registry does not serve.
     util::run(cargo().args(["install", "wasm-bindgen-cli", "--version", &want, "--force"]))
+}
+
+fn twiggy() -> Result<()> {
+    let have = output(cmd("twiggy").arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(TWIGGY_VERSION) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing twiggy {TWIGGY_VERSION} (takes ~1 min)");
+    util::run(cargo().args(["install", "--locked", "twiggy", "--version", TWIGGY_VERSION]))
 }
 
 fn debian_packages() -> Result<()> {

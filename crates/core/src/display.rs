@@ -63,6 +63,37 @@ fn is_format(c: char) -> bool {
         | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
+/// `x` with `decimals` digits after the point (at most 9), rounded half away from zero; "–" for
+/// a value that is not finite. For figures shown to people and in diagnostics attributes: it
+/// keeps `core::fmt`'s float formatting (and its tables) out of the app's wasm.
+pub fn fixed(x: f64, decimals: u32) -> String {
+    if !x.is_finite() {
+        return "–".to_owned();
+    }
+    let decimals = decimals.min(9);
+    let scale = 10u64.pow(decimals);
+    let scaled = (x.abs() * scale as f64).round();
+    if scaled >= u64::MAX as f64 / 2.0 {
+        // Beyond 2^63 units of the last digit: no figure of ours gets here.
+        return "–".to_owned();
+    }
+    let units = scaled as u64;
+    let mut out = String::new();
+    if x.is_sign_negative() && units != 0 {
+        out.push('-');
+    }
+    out.push_str(&(units / scale).to_string());
+    if decimals > 0 {
+        let frac = (units % scale).to_string();
+        out.push('.');
+        for _ in frac.len()..decimals as usize {
+            out.push('0');
+        }
+        out.push_str(&frac);
+    }
+    out
+}
+
 /// Colours for remote cursors and name chips: distinct, legible on light and dark.
 pub const PALETTE: [&str; 8] = [
     "#e11d48", "#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
@@ -79,6 +110,22 @@ pub fn colour_for(id: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_point_figures() {
+        assert_eq!(fixed(0.0, 0), "0");
+        assert_eq!(fixed(29.96, 0), "30");
+        assert_eq!(fixed(2.5, 1), "2.5");
+        assert_eq!(fixed(0.05, 1), "0.1");
+        assert_eq!(fixed(1234.0004, 3), "1234.000");
+        assert_eq!(fixed(-0.25, 2), "-0.25");
+        assert_eq!(fixed(-0.0001, 2), "0.00");
+        assert_eq!(fixed(12.5, 4), "12.5000");
+        assert_eq!(fixed(1_733_200_000_123.456, 3), "1733200000123.456");
+        assert_eq!(fixed(f64::NAN, 1), "–");
+        assert_eq!(fixed(f64::INFINITY, 0), "–");
+        assert_eq!(fixed(1e300, 2), "–");
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -14,12 +14,13 @@ pub mod focus;
 pub mod identity;
 pub mod janus;
 pub mod link;
-pub mod pattern;
 pub mod realtime;
 pub mod realtime_client;
 pub mod role;
 pub mod roster;
+pub mod sdp;
 pub mod session;
+pub mod vecmap;
 mod versioned;
 pub mod voice;
 

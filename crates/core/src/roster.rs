@@ -14,7 +14,7 @@
 //! ignored and counted. Controller and viewer roles are still *claims*; what a controller may
 //! do is decided elsewhere (controller proof).
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vecmap::{VecMap, VecSet};
 
 use serde_json::{Map, Value};
 
@@ -157,14 +157,14 @@ pub type Verify<'a> = &'a dyn Fn(&Participant) -> Result<Participant, Rejection>
 /// Everyone in the session.
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
-    participants: BTreeMap<String, Participant>,
+    participants: VecMap<String, Participant>,
     /// Presence key → the signer of its first verified meta.
-    pins: BTreeMap<String, PublicKey>,
+    pins: VecMap<String, PublicKey>,
     /// (presence key, phx_ref) → the check's result, so each meta is verified and counted
     /// once (`Err(None)`: not a meta at all).
-    checked: BTreeMap<(String, String), Result<Participant, Option<Rejection>>>,
+    checked: VecMap<(String, String), Result<Participant, Option<Rejection>>>,
     /// Metas already counted as shadowing.
-    shadow_counted: BTreeSet<(String, String)>,
+    shadow_counted: VecSet<(String, String)>,
     /// Host metas signed by the host key whose profile we cannot open (present now).
     wrong_key_host: bool,
     counters: RosterCounters,
@@ -184,8 +184,8 @@ impl Roster {
     /// Makes the roster what `state` describes, returning the changes: leaves first, then
     /// joins and updates in roster order.
     pub fn replace(&mut self, state: &PresenceState, verify: Verify<'_>) -> Vec<RosterEvent> {
-        let mut next = BTreeMap::new();
-        let mut seen = BTreeSet::new();
+        let mut next = VecMap::new();
+        let mut seen = VecSet::new();
         let mut wrong_key_host = false;
         for (key, entry) in state {
             // Oldest first: the first verified meta of a key pins its signer.

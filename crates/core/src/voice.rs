@@ -13,7 +13,7 @@
 //! Sans-IO: the glue samples levels (RMS of the decoded signal, 0..1) and passes them in with
 //! the time; [`SpeakingDetector`] answers with the set that changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vecmap::{VecMap, VecSet};
 
 use crate::session::SfuRoute;
 
@@ -38,7 +38,7 @@ struct Voice {
 /// Turns sampled levels into a stable "who is speaking" set.
 #[derive(Debug, Default)]
 pub struct SpeakingDetector {
-    voices: BTreeMap<String, Voice>,
+    voices: VecMap<String, Voice>,
 }
 
 impl SpeakingDetector {
@@ -52,9 +52,9 @@ impl SpeakingDetector {
         &mut self,
         now: u64,
         levels: impl IntoIterator<Item = (&'a str, f32)>,
-    ) -> Option<BTreeSet<String>> {
+    ) -> Option<VecSet<String>> {
         let before = self.speaking();
-        let mut heard = BTreeSet::new();
+        let mut heard = VecSet::new();
         for (id, level) in levels {
             // NaN or negative (a broken analyser) is silence, never speech.
             let level = if level.is_finite() {
@@ -85,7 +85,7 @@ impl SpeakingDetector {
     }
 
     /// Who is speaking now.
-    pub fn speaking(&self) -> BTreeSet<String> {
+    pub fn speaking(&self) -> VecSet<String> {
         self.voices
             .iter()
             .filter(|(_, v)| v.speaking)
@@ -130,9 +130,9 @@ pub struct SfuVoiceState {
     /// Our own feed, while published.
     mine: Option<SfuRoute>,
     /// Verified participants present now (ourselves excluded).
-    present: BTreeSet<String>,
+    present: VecSet<String>,
     /// Feeds announced by present participants.
-    heard: BTreeMap<String, SfuRoute>,
+    heard: VecMap<String, SfuRoute>,
 }
 
 impl SfuVoiceState {
@@ -140,8 +140,8 @@ impl SfuVoiceState {
         SfuVoiceState {
             me: me.into(),
             mine: None,
-            present: BTreeSet::new(),
-            heard: BTreeMap::new(),
+            present: VecSet::new(),
+            heard: VecMap::new(),
         }
     }
 
@@ -161,7 +161,7 @@ impl SfuVoiceState {
     /// The verified participants now. Newcomers are told where our voice is; the feeds of
     /// those who left are dropped.
     pub fn on_roster<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Vec<SfuVoiceAction> {
-        let now: BTreeSet<String> = ids
+        let now: VecSet<String> = ids
             .into_iter()
             .filter(|id| *id != self.me)
             .map(str::to_owned)
@@ -240,7 +240,7 @@ impl SfuVoiceState {
 mod tests {
     use super::*;
 
-    fn set(ids: &[&str]) -> BTreeSet<String> {
+    fn set(ids: &[&str]) -> VecSet<String> {
         ids.iter().map(|s| s.to_string()).collect()
     }
 

@@ -2,7 +2,7 @@
 //! before a message is even parsed: a token bucket for all messages per peer, and tighter ones
 //! for `ping` and `request` (each costs the host work or a toast). Drops are counted.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 use super::wire::{ControlMsg, MAX_MESSAGE_BYTES};
 
@@ -65,7 +65,7 @@ struct PeerBudget {
 
 #[derive(Debug, Default)]
 pub struct MessageBudget {
-    peers: BTreeMap<String, PeerBudget>,
+    peers: VecMap<String, PeerBudget>,
     stats: BudgetStats,
 }
 

@@ -1,15 +1,15 @@
 //! Cursor relay pacing, host side: each holder's pointer goes out to everyone at most once per
 //! display frame; the latest position always goes out (never a stale one).
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 /// One 60 Hz frame.
 pub const RELAY_INTERVAL_MS: u64 = 16;
 
 #[derive(Debug, Default)]
 pub struct CursorRelay {
-    last_sent: BTreeMap<String, u64>,
-    pending: BTreeMap<String, (f64, f64)>,
+    last_sent: VecMap<String, u64>,
+    pending: VecMap<String, (f64, f64)>,
 }
 
 impl CursorRelay {

@@ -1,7 +1,7 @@
 //! Host-side validation of received input: only holders, in sequence, at a sane rate, within
 //! bounds. Everything else is dropped and counted by reason.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 use super::budget::TokenBucket;
 use super::wire::{InputEvent, InputKind};
@@ -64,8 +64,8 @@ impl Lane {
 
 #[derive(Debug, Default)]
 pub struct InputGate {
-    last_seq: BTreeMap<(String, Lane), u64>,
-    buckets: BTreeMap<String, TokenBucket>,
+    last_seq: VecMap<(String, Lane), u64>,
+    buckets: VecMap<String, TokenBucket>,
     stats: GateStats,
 }
 

@@ -1,7 +1,7 @@
 //! Who holds control, host side: requests (with proof, expiring after 30 s), grants (at most
 //! three holders), deny, revoke, release, emergency revoke of everyone, and disconnects.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vecmap::{VecMap, VecSet};
 
 use super::proof::{verify_proof, ChannelBinding};
 use crate::link::ControllerSecret;
@@ -73,9 +73,9 @@ pub enum LeaseError {
 #[derive(Debug)]
 pub struct ControlLeases {
     secret: ControllerSecret,
-    nonces: BTreeMap<String, String>,
-    requests: BTreeMap<String, u64>,
-    holders: BTreeSet<String>,
+    nonces: VecMap<String, String>,
+    requests: VecMap<String, u64>,
+    holders: VecSet<String>,
 }
 
 impl ControlLeases {
@@ -83,9 +83,9 @@ impl ControlLeases {
     pub fn new(secret: ControllerSecret) -> Self {
         ControlLeases {
             secret,
-            nonces: BTreeMap::new(),
-            requests: BTreeMap::new(),
-            holders: BTreeSet::new(),
+            nonces: VecMap::new(),
+            requests: VecMap::new(),
+            holders: VecSet::new(),
         }
     }
 

@@ -1,22 +1,27 @@
-//! The per-peer data-channel protocol: versioned, serde-typed JSON with short tags.
+//! The per-peer data-channel protocol: versioned JSON with short tags.
 //!
 //! JSON keeps the channel debuggable and costs little at input rates (a pointer move is ~60
 //! bytes); every message carries the protocol version so a peer can refuse what it does not
 //! speak. Coordinates are normalised to the shared surface (0..1), independent of how the
 //! receiver displays it.
+//!
+//! The messages are written and read by hand ([`versioned::Writer`], [`versioned::Fields`])
+//! rather than by serde's derive: an internally tagged enum with a flattened, internally tagged
+//! event inside is deserialised through serde's buffering `Content`, which was 41 KB of the
+//! app's wasm on its own. The shapes are serde's, and a test holds the two equal
+//! ([`InputEvent`] keeps its derives: the agent protocol carries it as is).
 
 use serde::{Deserialize, Serialize};
 
-use crate::versioned::{self, VersionedError};
+use crate::versioned::{self, Fields, VersionedError, Writer};
 
 /// Version every message carries (`"v"`).
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Longest message accepted.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 
-/// One data-channel message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
+/// One data-channel message (`"t"` is the variant's name in snake case).
+#[derive(Debug, Clone, PartialEq)]
 pub enum ControlMsg {
     /// Host → participant, when the channel opens: the nonce a request must prove over.
     Challenge {
@@ -41,7 +46,7 @@ pub enum ControlMsg {
     /// computer (a paired agent) or shows as pointers only.
     State {
         holders: Vec<String>,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        /// Written only when true; absent reads as false.
         agent: bool,
     },
     /// Host → everyone: whose voice is heard now (the host hears every voice apart; see
@@ -137,6 +142,19 @@ pub enum Button {
 }
 
 impl Button {
+    const NAMES: [&'static str; 5] = ["left", "middle", "right", "back", "forward"];
+    const ALL: [Button; 5] = [
+        Button::Left,
+        Button::Middle,
+        Button::Right,
+        Button::Back,
+        Button::Forward,
+    ];
+
+    fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
     /// From `MouseEvent.button`.
     pub fn from_dom(button: i16) -> Option<Button> {
         Some(match button {
@@ -194,16 +212,204 @@ impl From<VersionedError> for WireError {
 }
 
 impl ControlMsg {
+    fn tag(&self) -> &'static str {
+        match self {
+            ControlMsg::Challenge { .. } => "challenge",
+            ControlMsg::Request { .. } => "request",
+            ControlMsg::Cancel => "cancel",
+            ControlMsg::Grant => "grant",
+            ControlMsg::Deny => "deny",
+            ControlMsg::Revoke => "revoke",
+            ControlMsg::Release => "release",
+            ControlMsg::State { .. } => "state",
+            ControlMsg::Speaking { .. } => "speaking",
+            ControlMsg::Input(_) => "input",
+            ControlMsg::Cursor { .. } => "cursor",
+            ControlMsg::Ping { .. } => "ping",
+            ControlMsg::Pong { .. } => "pong",
+        }
+    }
+
     pub fn encode(&self) -> String {
-        versioned::encode(PROTOCOL_VERSION, self)
+        let mut w = Writer::new(PROTOCOL_VERSION, self.tag());
+        match self {
+            ControlMsg::Challenge { nonce } => {
+                w.str("nonce", nonce);
+            }
+            ControlMsg::Request { proof } => {
+                w.str("proof", proof);
+            }
+            ControlMsg::Cancel
+            | ControlMsg::Grant
+            | ControlMsg::Deny
+            | ControlMsg::Revoke
+            | ControlMsg::Release => {}
+            ControlMsg::State { holders, agent } => {
+                w.strings("holders", holders);
+                if *agent {
+                    w.bool("agent", true);
+                }
+            }
+            ControlMsg::Speaking { ids } => {
+                w.strings("ids", ids);
+            }
+            ControlMsg::Input(e) => e.write(&mut w),
+            ControlMsg::Cursor { id, x, y, name } => {
+                w.str("id", id).f64("x", *x).f64("y", *y).str("name", name);
+            }
+            ControlMsg::Ping { id, ts } | ControlMsg::Pong { id, ts } => {
+                w.u64("id", u64::from(*id)).u64("ts", *ts);
+            }
+        }
+        w.finish()
     }
 
     pub fn decode(text: &str) -> Result<ControlMsg, WireError> {
-        Ok(versioned::decode(
-            text,
-            MAX_MESSAGE_BYTES,
-            PROTOCOL_VERSION,
-        )?)
+        let value = versioned::parse(text, MAX_MESSAGE_BYTES, PROTOCOL_VERSION)?;
+        Ok(Self::read(&Fields(&value))?)
+    }
+
+    fn read(f: &Fields<'_>) -> Result<ControlMsg, VersionedError> {
+        Ok(match f.str("t")? {
+            "challenge" => ControlMsg::Challenge {
+                nonce: f.string("nonce")?,
+            },
+            "request" => ControlMsg::Request {
+                proof: f.string("proof")?,
+            },
+            "cancel" => ControlMsg::Cancel,
+            "grant" => ControlMsg::Grant,
+            "deny" => ControlMsg::Deny,
+            "revoke" => ControlMsg::Revoke,
+            "release" => ControlMsg::Release,
+            "state" => ControlMsg::State {
+                holders: f.strings("holders")?,
+                agent: f.flag("agent")?,
+            },
+            "speaking" => ControlMsg::Speaking {
+                ids: f.strings("ids")?,
+            },
+            "input" => ControlMsg::Input(InputEvent::read(f)?),
+            "cursor" => ControlMsg::Cursor {
+                id: f.string("id")?,
+                x: f.f64("x")?,
+                y: f.f64("y")?,
+                name: f.string("name")?,
+            },
+            "ping" => ControlMsg::Ping {
+                id: f.uint("id")?,
+                ts: f.u64("ts")?,
+            },
+            "pong" => ControlMsg::Pong {
+                id: f.uint("id")?,
+                ts: f.u64("ts")?,
+            },
+            other => {
+                return Err(VersionedError::Malformed(format!(
+                    "unknown message \"{other}\""
+                )))
+            }
+        })
+    }
+}
+
+impl InputEvent {
+    /// Adds this event's fields to a message (serde's flattened shape: `seq`, `ts`, `k`, …).
+    fn write(&self, w: &mut Writer) {
+        w.u64("seq", self.seq).u64("ts", self.ts);
+        match &self.kind {
+            InputKind::Move { x, y } => {
+                w.str("k", "move").f64("x", *x).f64("y", *y);
+            }
+            InputKind::Down { x, y, b }
+            | InputKind::Up { x, y, b }
+            | InputKind::Dbl { x, y, b } => {
+                let k = match self.kind {
+                    InputKind::Down { .. } => "down",
+                    InputKind::Up { .. } => "up",
+                    _ => "dbl",
+                };
+                w.str("k", k).f64("x", *x).f64("y", *y).str("b", b.name());
+            }
+            InputKind::Wheel { x, y, dx, dy } => {
+                w.str("k", "wheel")
+                    .f64("x", *x)
+                    .f64("y", *y)
+                    .f64("dx", *dx)
+                    .f64("dy", *dy);
+            }
+            InputKind::KeyDown { key, code, m, rep } => {
+                w.str("k", "key_down")
+                    .str("key", key)
+                    .str("code", code)
+                    .u64("m", u64::from(m.0))
+                    .bool("rep", *rep);
+            }
+            InputKind::KeyUp { key, code, m } => {
+                w.str("k", "key_up")
+                    .str("key", key)
+                    .str("code", code)
+                    .u64("m", u64::from(m.0));
+            }
+            InputKind::Text { text } => {
+                w.str("k", "text").str("text", text);
+            }
+        }
+    }
+
+    fn read(f: &Fields<'_>) -> Result<InputEvent, VersionedError> {
+        let button = || Ok::<_, VersionedError>(Button::ALL[f.one_of("b", &Button::NAMES)?]);
+        let kind = match f.str("k")? {
+            "move" => InputKind::Move {
+                x: f.f64("x")?,
+                y: f.f64("y")?,
+            },
+            "down" => InputKind::Down {
+                x: f.f64("x")?,
+                y: f.f64("y")?,
+                b: button()?,
+            },
+            "up" => InputKind::Up {
+                x: f.f64("x")?,
+                y: f.f64("y")?,
+                b: button()?,
+            },
+            "dbl" => InputKind::Dbl {
+                x: f.f64("x")?,
+                y: f.f64("y")?,
+                b: button()?,
+            },
+            "wheel" => InputKind::Wheel {
+                x: f.f64("x")?,
+                y: f.f64("y")?,
+                dx: f.f64("dx")?,
+                dy: f.f64("dy")?,
+            },
+            "key_down" => InputKind::KeyDown {
+                key: f.string("key")?,
+                code: f.string("code")?,
+                m: Modifiers(f.uint("m")?),
+                rep: f.bool("rep")?,
+            },
+            "key_up" => InputKind::KeyUp {
+                key: f.string("key")?,
+                code: f.string("code")?,
+                m: Modifiers(f.uint("m")?),
+            },
+            "text" => InputKind::Text {
+                text: f.string("text")?,
+            },
+            other => {
+                return Err(VersionedError::Malformed(format!(
+                    "unknown input kind \"{other}\""
+                )))
+            }
+        };
+        Ok(InputEvent {
+            seq: f.u64("seq")?,
+            ts: f.u64("ts")?,
+            kind,
+        })
     }
 }
 
@@ -285,6 +491,138 @@ mod tests {
             ControlMsg::decode(&"x".repeat(5000)),
             Err(WireError::TooLarge)
         );
+    }
+
+    fn input_kinds() -> Vec<InputKind> {
+        let m = Modifiers::new(true, false, true, false);
+        vec![
+            InputKind::Move { x: 0.1, y: 0.9 },
+            InputKind::Down {
+                x: 0.0,
+                y: 1.0,
+                b: Button::Right,
+            },
+            InputKind::Up {
+                x: 0.5,
+                y: 0.5,
+                b: Button::Back,
+            },
+            InputKind::Dbl {
+                x: 0.3,
+                y: 0.7,
+                b: Button::Forward,
+            },
+            InputKind::Wheel {
+                x: 0.2,
+                y: 0.4,
+                dx: -3.5,
+                dy: 120.0,
+            },
+            InputKind::KeyDown {
+                key: "\"é\\".into(),
+                code: "KeyE".into(),
+                m,
+                rep: true,
+            },
+            InputKind::KeyUp {
+                key: "Enter".into(),
+                code: "Enter".into(),
+                m,
+            },
+            InputKind::Text {
+                text: "日本\n".into(),
+            },
+        ]
+    }
+
+    /// The hand-written input shape is the one serde writes for `InputEvent` (which the agent
+    /// protocol carries): the same text, and each reads the other's.
+    #[test]
+    fn input_is_serdes_shape() {
+        for (i, kind) in input_kinds().into_iter().enumerate() {
+            let event = InputEvent {
+                seq: i as u64,
+                ts: 1_700_000_000_000,
+                kind,
+            };
+            let ours = ControlMsg::Input(event.clone()).encode();
+            let serde = serde_json::to_string(&event).unwrap();
+            assert_eq!(ours, format!(r#"{{"v":1,"t":"input",{}"#, &serde[1..]));
+            let theirs: InputEvent = serde_json::from_str(&ours).unwrap();
+            assert_eq!(theirs, event);
+            assert_eq!(ControlMsg::decode(&ours), Ok(ControlMsg::Input(event)));
+        }
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let msgs = [
+            ControlMsg::Challenge { nonce: "n".into() },
+            ControlMsg::Request { proof: "p".into() },
+            ControlMsg::Cancel,
+            ControlMsg::Grant,
+            ControlMsg::Deny,
+            ControlMsg::Revoke,
+            ControlMsg::Release,
+            ControlMsg::State {
+                holders: vec!["a".into(), "b".into()],
+                agent: false,
+            },
+            ControlMsg::Speaking { ids: vec![] },
+            ControlMsg::Cursor {
+                id: "c".into(),
+                x: 0.125,
+                y: 1.0,
+                name: "Ada <b>".into(),
+            },
+            ControlMsg::Ping {
+                id: u32::MAX,
+                ts: 9,
+            },
+            ControlMsg::Pong {
+                id: 0,
+                ts: u64::MAX,
+            },
+        ];
+        for msg in msgs {
+            assert_eq!(ControlMsg::decode(&msg.encode()), Ok(msg));
+        }
+        assert_eq!(
+            ControlMsg::Cursor {
+                id: "c".into(),
+                x: 0.5,
+                y: 0.25,
+                name: "N".into()
+            }
+            .encode(),
+            r#"{"v":1,"t":"cursor","id":"c","x":0.5,"y":0.25,"name":"N"}"#
+        );
+        assert_eq!(
+            ControlMsg::Ping { id: 3, ts: 4 }.encode(),
+            r#"{"v":1,"t":"ping","id":3,"ts":4}"#
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_malformed() {
+        for text in [
+            r#"{"v":1,"t":"ping","id":4294967296,"ts":1}"#,
+            r#"{"v":1,"t":"ping","id":-1,"ts":1}"#,
+            r#"{"v":1,"t":"ping","id":1.5,"ts":1}"#,
+            r#"{"v":1,"t":"input","seq":1,"ts":1,"k":"key_up","key":"a","code":"KeyA","m":256}"#,
+            r#"{"v":1,"t":"input","seq":1,"ts":1,"k":"down","x":0,"y":0,"b":"thumb"}"#,
+            r#"{"v":1,"t":"state","holders":[1]}"#,
+            r#"{"v":1,"t":"state","holders":[],"agent":"yes"}"#,
+            r#"{"v":1,"t":"cursor","id":"c","x":"0","y":0,"name":"n"}"#,
+            r#"{"v":1,"t":"challenge"}"#,
+            r#"{"v":1,"t":7}"#,
+            r#"[1]"#,
+        ] {
+            assert!(
+                matches!(ControlMsg::decode(text), Err(WireError::Malformed(_))),
+                "{text}"
+            );
+        }
     }
 
     proptest! {

@@ -4,7 +4,8 @@
 //! time in, sends what [`Output::Send`] says and does what each [`JanusEvent`] asks of its
 //! RTCPeerConnection.
 
-use std::collections::{BTreeMap, VecDeque};
+use crate::vecmap::VecMap;
+use std::collections::VecDeque;
 
 use serde_json::{json, Value};
 
@@ -97,7 +98,7 @@ pub struct JanusClient {
     feed: Option<u64>,
     /// Publisher: whether an offer was answered once (later offers use `configure`).
     published: bool,
-    pending: BTreeMap<String, (Purpose, u64)>,
+    pending: VecMap<String, (Purpose, u64)>,
     next_tx: u64,
     keepalive_at: Option<u64>,
     /// Local candidates gathered before the handle existed.
@@ -127,7 +128,7 @@ impl JanusClient {
             handle: None,
             feed: None,
             published: false,
-            pending: BTreeMap::new(),
+            pending: VecMap::new(),
             next_tx: 0,
             keepalive_at: None,
             early_candidates: Vec::new(),

@@ -4,7 +4,7 @@
 //! A meta is the tracked payload plus the server's opaque `phx_ref` (and `phx_ref_prev` after an
 //! update). On the wire the refs come first, then the payload keys.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 use serde::de::Error as _;
 use serde::ser::SerializeMap;
@@ -71,7 +71,7 @@ pub struct PresenceEntry {
 
 /// `presence_state` payload, and each half of a diff: key → entry. Keys are in sorted order,
 /// as the Realtime server sends them.
-pub type PresenceState = BTreeMap<String, PresenceEntry>;
+pub type PresenceState = VecMap<String, PresenceEntry>;
 
 /// `presence_diff` payload: `{"joins": {...}, "leaves": {...}}`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

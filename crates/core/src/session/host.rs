@@ -6,7 +6,7 @@
 //! closed when its link is down **and** it is gone from presence — never on a presence blip
 //! alone (presence empties while Realtime reconnects; media keeps flowing peer to peer).
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vecmap::{VecMap, VecSet};
 
 use super::{RefusalReason, SfuRoute, SignalBody, SignalEnvelope};
 use crate::identity::PublicKey;
@@ -135,31 +135,31 @@ pub struct Asking {
 pub struct HostSession {
     me: String,
     limits: Limits,
-    admitted: BTreeMap<String, Role>,
+    admitted: VecMap<String, Role>,
     /// The verified identity (signing key) of each admitted or asking participant.
-    signers: BTreeMap<String, PublicKey>,
+    signers: VecMap<String, PublicKey>,
     /// Participant ids refused for good (removed, or denied entry): never served again, whatever
     /// their presence does.
-    barred: BTreeMap<String, RefusalReason>,
+    barred: VecMap<String, RefusalReason>,
     /// Identities the host removed: if one comes back (a new join), the host is told so.
-    removed: BTreeSet<PublicKey>,
+    removed: VecSet<PublicKey>,
     /// Once the host removed someone, nobody is let in without the host's OK.
     admission_required: bool,
     /// Waiting for the host's OK, in order of arrival (each was told so once).
     asking: Vec<(String, Role)>,
     /// Newcomers told that the session has ended.
-    told_ended: BTreeSet<String>,
+    told_ended: VecSet<String>,
     /// Admitted participants whose peer link is up.
-    link_up: BTreeSet<String>,
+    link_up: VecSet<String>,
     /// Admitted participants missing from presence (closed once their link is down too).
-    absent: BTreeSet<String>,
-    refused: BTreeSet<String>,
+    absent: VecSet<String>,
+    refused: VecSet<String>,
     share: ShareState,
     ended: bool,
     topology: Topology,
     route: Option<SfuRoute>,
     /// Admitted participants whose connection carries the screen.
-    video: BTreeSet<String>,
+    video: VecSet<String>,
 }
 
 impl HostSession {
@@ -167,21 +167,21 @@ impl HostSession {
         HostSession {
             me: me.into(),
             limits,
-            admitted: BTreeMap::new(),
-            signers: BTreeMap::new(),
-            barred: BTreeMap::new(),
-            removed: BTreeSet::new(),
+            admitted: VecMap::new(),
+            signers: VecMap::new(),
+            barred: VecMap::new(),
+            removed: VecSet::new(),
             admission_required: false,
             asking: Vec::new(),
-            told_ended: BTreeSet::new(),
-            link_up: BTreeSet::new(),
-            absent: BTreeSet::new(),
-            refused: BTreeSet::new(),
+            told_ended: VecSet::new(),
+            link_up: VecSet::new(),
+            absent: VecSet::new(),
+            refused: VecSet::new(),
             share,
             ended: false,
             topology: Topology::P2p,
             route: None,
-            video: BTreeSet::new(),
+            video: VecSet::new(),
         }
     }
 
@@ -271,7 +271,7 @@ impl HostSession {
             }
             return actions;
         }
-        let present: BTreeSet<&str> = participants.iter().map(|p| p.id.as_str()).collect();
+        let present: VecSet<&str> = participants.iter().map(|p| p.id.as_str()).collect();
         self.asking.retain(|(id, _)| present.contains(id.as_str()));
         let gone: Vec<String> = self
             .admitted
@@ -288,7 +288,7 @@ impl HostSession {
             }
         }
         self.refused.retain(|id| present.contains(id.as_str()));
-        let asking: BTreeSet<String> = self.asking.iter().map(|(id, _)| id.clone()).collect();
+        let asking: VecSet<String> = self.asking.iter().map(|(id, _)| id.clone()).collect();
         self.signers
             .retain(|id, _| self.admitted.contains_key(id) || asking.contains(id));
 

@@ -15,7 +15,7 @@
 //! `joined_at`, and the sequence number strictly increases per sender, so a replayed or
 //! reordered signal is dropped and counted.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -58,7 +58,7 @@ pub struct SignalCodec {
     epoch: u64,
     next_seq: u64,
     /// Sender → (epoch, last accepted sequence number).
-    last: BTreeMap<String, (u64, u64)>,
+    last: VecMap<String, (u64, u64)>,
     counters: SignalCounters,
 }
 
@@ -71,7 +71,7 @@ impl SignalCodec {
             signer: identity.signer().clone(),
             epoch: identity.joined_at(),
             next_seq: 1,
-            last: BTreeMap::new(),
+            last: VecMap::new(),
             counters: SignalCounters::default(),
         }
     }

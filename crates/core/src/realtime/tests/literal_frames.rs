@@ -1,6 +1,6 @@
 //! The literal frames of reference/realtime-protocol.md, decoded and re-encoded byte for byte.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 use serde_json::{json, Map, Value};
 
@@ -172,8 +172,8 @@ fn presence_track_reply_and_diff() {
         payload,
     };
     let diff = PresenceDiff {
-        joins: BTreeMap::from([("user-42".to_owned(), PresenceEntry { metas: vec![meta] })]),
-        leaves: BTreeMap::new(),
+        joins: VecMap::from([("user-42".to_owned(), PresenceEntry { metas: vec![meta] })]),
+        leaves: VecMap::new(),
     };
     assert_eq!(
         server(None, None, event::PRESENCE_DIFF, &diff),
