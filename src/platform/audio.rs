@@ -2,8 +2,8 @@
 //! mix-minus mixer (Web Audio). Decisions (who hears whom, who is speaking) are the core's
 //! (`pairux_core::voice`).
 
-use std::cell::RefCell;
 use pairux_core::vecmap::VecMap;
+use std::cell::RefCell;
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast as _, JsValue};

@@ -1,8 +1,8 @@
 //! A participant's runtime: the polite peer connection to the host, the session phase, the
 //! remote stream and the stats overlay's figures.
 
-use std::cell::RefCell;
 use pairux_core::vecmap::VecMap;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;

@@ -1,8 +1,8 @@
 //! The host's runtime: one peer connection per admitted participant, the shared track, share
 //! pause/resume, quality, and ending the session.
 
-use std::cell::RefCell;
 use pairux_core::vecmap::VecMap;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;

@@ -3,8 +3,8 @@
 //! feed announced by a verified participant, decrypted with that participant's key. The
 //! decisions are the core's (`pairux_core::voice::SfuVoiceState`); this executes them.
 
-use std::cell::{Cell, RefCell};
 use pairux_core::vecmap::VecMap;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use pairux_core::session::{SfuRoute, SignalBody, SignalEnvelope};

@@ -6,8 +6,8 @@
 //! voice transceiver when the person turns it on. In SFU mode (`super::sfu_voice`) every
 //! voice comes from the SFU and each page measures who speaks on what it receives.
 
-use std::cell::RefCell;
 use pairux_core::vecmap::{VecMap, VecSet};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
