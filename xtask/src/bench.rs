@@ -163,7 +163,7 @@ fn largest(items: &[TwiggyItem], crates: usize, functions: usize) -> (Value, Val
     }
     let mut by_crate: Vec<(String, u64)> = by_crate.into_iter().collect();
     by_crate.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    code.sort_by(|a, b| b.shallow_size.cmp(&a.shallow_size));
+    code.sort_by_key(|i| std::cmp::Reverse(i.shallow_size));
     let crates_json = by_crate
         .into_iter()
         .take(crates)
