@@ -36,8 +36,10 @@
 // same stamps: the controller hook at DOM dispatch, the host at receipt (what the app's sink
 // stamps), the wire hook at `send` / `message`. `input_floor_ms_*` and its stages are the floor;
 // `input_ratio_p50/p95` = the app's `input_ms` / the floor's at that percentile;
-// `input_settings` records what both ran with. A figure that was not measured is `null` and the
-// run fails.
+// `input_settings` records what both ran with. Then the same floor again with the screen share's
+// load: the host also sends the media floor's picture on that connection and the controller
+// shows it (`input_floor_media_ms_*`, `input_ratio_media_p50/p95`), which tells what of the gap
+// the picture costs any page. A figure that was not measured is `null` and the run fails.
 
 import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -499,10 +501,12 @@ async function playMeasured(pages, controller, steps) {
  * The floor: bench/input-floor.html as host and controller, each in a context of its own with
  * the same hooks as the app's pages, the controller's element at `rect` (where the app's picture
  * was); signaled through node with complete offers/answers. The same warm-up, then the same
- * measured steps played the same way. Returns the controller stamps, the host's receipts, the
- * wire stamps, the play and the pages' main-thread load, their clock offsets and errors.
+ * measured steps played the same way; with `media` the host also sends the media floor's
+ * picture, shown in the controller's element. Returns the controller stamps, the host's
+ * receipts, the wire stamps, the play and the pages' main-thread load, their clock offsets and
+ * errors.
  */
-async function floorPhase(browser, benchUrl, rect, steps) {
+async function floorPhase(browser, benchUrl, rect, steps, { media = false } = {}) {
   const contexts = [];
   const open = async (hooks) => {
     const context = await browser.newContext();
@@ -519,10 +523,17 @@ async function floorPhase(browser, benchUrl, rect, steps) {
   try {
     const host = await open([WIRE_HOOK]);
     const controller = await open([CONTROLLER_HOOK, WIRE_HOOK]);
-    const offer = await host.evaluate((r) => window.floor.host(r), rect);
+    const offer = await host.evaluate(([r, m]) => window.floor.host(r, { media: m }), [rect, media]);
     const answer = await controller.evaluate(([o, r]) => window.floor.controller(o, r), [offer, rect]);
     await host.evaluate((a) => window.floor.accept(a), answer);
     await controller.evaluate(() => window.floor.ready);
+    if (media) {
+      // Decoding, like the app's pages before their run.
+      await controller.waitForFunction(() => {
+        const v = document.querySelector('video');
+        return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2;
+      }, null, { timeout: 20_000 });
+    }
     await play(controller, steps.filter((s) => s.warm));
     await sleep(500);
     const measured = steps.filter((s) => !s.warm);
@@ -545,8 +556,44 @@ async function floorPhase(browser, benchUrl, rect, steps) {
   }
 }
 
+/**
+ * A floor's figures into `figures`: `input_<variant>_ms_*` (variant `floor` or `floor_media`),
+ * its stages and context, and the app's ratio to it at p50 and p95 (`input_ratio_p50` against
+ * the plain floor, `input_ratio_media_p50` against the one with the picture), from the
+ * unrounded percentiles of `appMs`. Returns its raw samples.
+ */
+function floorFigures(figures, variant, floor, rect, appMs, actions) {
+  const input = matchInput(floor.ctl, floor.sink, rect);
+  const ms = input.pairs.map((p) => p.ms);
+  const split = stages(input.pairs, [], floor.wire);
+  const moves = floor.ctl.filter((e) => e.type === 'pointermove').map((e) => e.t);
+  const key = `input_${variant}`;
+  figures[`${key}_events`] = input.pairs.length;
+  Object.assign(figures, percentiles(`${key}_ms`, ms, [50, 95, 99]));
+  const ratio = variant === 'floor' ? 'input_ratio' : 'input_ratio_media';
+  for (const p of [50, 95]) {
+    figures[`${ratio}_p${p}`] = appMs.length && ms.length ? ratioOf(percentile(appMs, p), percentile(ms, p)) : null;
+  }
+  Object.assign(figures, percentiles(`${key}_move_ms`, input.pairs.filter((p) => p.sink.kind === 'move').map((p) => p.ms), [50, 95]));
+  Object.assign(figures, percentiles(`${key}_reliable_ms`, input.pairs.filter((p) => p.sink.kind !== 'move').map((p) => p.ms), [50, 95]));
+  for (const [name, xs] of Object.entries(split.input)) {
+    Object.assign(figures, percentiles(`${key}_stage_${name}_ms`, xs, [50, 95]));
+  }
+  figures[`${key}_events_dispatched`] = floor.ctl.length;
+  figures[`${key}_unmatched_controller`] = input.unmatchedCtl;
+  figures[`${key}_unmatched_sink`] = input.unmatchedSink;
+  Object.assign(figures, percentiles(`${variant}_pace_ms`, moves.slice(1).map((t, i) => t - moves[i]), [50, 95]));
+  figures[`${variant}_actions_per_s`] = round1(actions / (floor.played.ms / 1000));
+  for (const [name, b] of Object.entries(floor.busy)) figures[`${variant}_${name}_main_busy_pct`] = b.busy_pct;
+  figures[`${variant}_clock_skew_ms_max`] = round1(Math.max(...floor.offsets) - Math.min(...floor.offsets));
+  figures[`${variant}_page_errors`] = floor.errors.length;
+  figures[`load_avg_1m_after_${variant}`] = round1(os.loadavg()[0]);
+  if (floor.errors.length) console.error(`  ${variant} page errors: ${floor.errors.slice(0, 5).join(' | ')}`);
+  return { ...floor, split, pairs: input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })) };
+}
+
 /** `a / b` to two decimals, `null` unless both were measured (and b is not 0). */
-const ratio = (a, b) => (a === null || b === null || b === 0 ? null : Math.round((100 * a) / b) / 100);
+const ratioOf = (a, b) => (a === null || b === null || b === 0 ? null : Math.round((100 * a) / b) / 100);
 
 async function main() {
   const began = Date.now();
@@ -565,6 +612,7 @@ async function main() {
       element_px: null,
       channels: 'pairux (ordered, reliable): clicks, keys, wheel; pairux-pointer (unordered, maxRetransmits 0): moves',
       driven_by: 'Playwright page.mouse / page.keyboard, each action awaited, on a fixed schedule',
+      floor_media: 'bench/lib/pattern.mjs 1280x720 at 30 fps, VP8, contentHint text, 4 Mbps, maintain-resolution; host to controller',
     },
   };
   const raw = { started: new Date().toISOString(), load_avg: os.loadavg() };
@@ -670,40 +718,16 @@ async function main() {
     figures.load_avg_1m_after = round1(os.loadavg()[0]);
     figures.page_errors = errors.length;
 
-    // The floor, with the app's pages closed (they load neither it nor the agent phase).
-    console.error('input bench: the plain-JavaScript floor …');
+    // The floors, with the app's pages closed (they load neither them nor the agent phase).
     for (const page of [host, controller, viewer]) await page.context().close();
     await sleep(1000);
     bench = await serveDir(here);
-    const floor = await floorPhase(browser, bench.url, rect, steps);
-    const floorInput = matchInput(floor.ctl, floor.sink, rect);
-    const floorMs = floorInput.pairs.map((p) => p.ms);
-    const floorSplit = stages(floorInput.pairs, [], floor.wire);
-    const floorMoves = floor.ctl.filter((e) => e.type === 'pointermove').map((e) => e.t);
-    figures.input_floor_events = floorInput.pairs.length;
-    Object.assign(figures, percentiles('input_floor_ms', floorMs, [50, 95, 99]));
-    // App / floor at the same percentile, from the unrounded percentiles.
-    for (const p of [50, 95]) {
-      figures[`input_ratio_p${p}`] = ms.length && floorMs.length
-        ? ratio(percentile(ms, p), percentile(floorMs, p))
-        : null;
+    Object.assign(raw, { floor: {} });
+    for (const [variant, media] of [['floor', false], ['floor_media', true]]) {
+      console.error(`input bench: ${media ? 'the floor with the picture' : 'the plain-JavaScript floor'} …`);
+      const floor = await floorPhase(browser, bench.url, rect, steps, { media });
+      raw.floor[variant] = floorFigures(figures, variant, floor, rect, ms, measured.length);
     }
-    Object.assign(figures, percentiles('input_floor_move_ms', floorInput.pairs.filter((p) => p.sink.kind === 'move').map((p) => p.ms), [50, 95]));
-    Object.assign(figures, percentiles('input_floor_reliable_ms', floorInput.pairs.filter((p) => p.sink.kind !== 'move').map((p) => p.ms), [50, 95]));
-    for (const [name, xs] of Object.entries(floorSplit.input)) {
-      Object.assign(figures, percentiles(`input_floor_stage_${name}_ms`, xs, [50, 95]));
-    }
-    figures.input_floor_events_dispatched = floor.ctl.length;
-    figures.input_floor_unmatched_controller = floorInput.unmatchedCtl;
-    figures.input_floor_unmatched_sink = floorInput.unmatchedSink;
-    Object.assign(figures, percentiles('floor_pace_ms', floorMoves.slice(1).map((t, i) => t - floorMoves[i]), [50, 95]));
-    figures.floor_actions_per_s = round1(measured.length / (floor.played.ms / 1000));
-    for (const [name, b] of Object.entries(floor.busy)) figures[`floor_${name}_main_busy_pct`] = b.busy_pct;
-    figures.floor_clock_skew_ms_max = round1(Math.max(...floor.offsets) - Math.min(...floor.offsets));
-    figures.floor_page_errors = floor.errors.length;
-    figures.load_avg_1m_after_floor = round1(os.loadavg()[0]);
-    raw.floor = { ...floor, split: floorSplit, pairs: floorInput.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })) };
-    if (floor.errors.length) console.error(`  floor page errors: ${floor.errors.slice(0, 5).join(' | ')}`);
 
     // The agent stage: the same controller events applied to a real X server by pairux-agent.
     console.error('input bench: through the agent to an X client …');
@@ -725,7 +749,11 @@ async function main() {
     await bench?.close();
   }
   // The floor's headline figures are there, `null` when not measured.
-  for (const k of ['input_floor_ms_p50', 'input_floor_ms_p95', 'input_ratio_p50', 'input_ratio_p95']) {
+  const FLOOR_KEYS = [
+    'input_floor_ms_p50', 'input_floor_ms_p95', 'input_ratio_p50', 'input_ratio_p95',
+    'input_floor_media_ms_p50', 'input_floor_media_ms_p95', 'input_ratio_media_p50', 'input_ratio_media_p95',
+  ];
+  for (const k of FLOOR_KEYS) {
     figures[k] ??= null;
   }
   figures.duration_s = Math.round((Date.now() - began) / 1000);
@@ -739,8 +767,8 @@ async function main() {
   } else if (!figures.events || !figures.cursor_events || !figures.agent_events) {
     console.error('input bench: FAILED: no matched input, cursor or agent events');
     process.exitCode = 1;
-  } else if (!figures.input_floor_events || figures.input_ratio_p50 === null || figures.input_ratio_p95 === null) {
-    console.error('input bench: FAILED: the floor was not measured (no matched floor events)');
+  } else if (FLOOR_KEYS.some((k) => figures[k] === null)) {
+    console.error(`input bench: FAILED: not measured: ${FLOOR_KEYS.filter((k) => figures[k] === null).join(', ')}`);
     process.exitCode = 1;
   } else if (figures.host_gate_accepted === null || figures.host_gate_dropped === null) {
     console.error('input bench: FAILED: the host\'s gate counters (data-* of gate-counters) could not be read');

@@ -365,7 +365,8 @@ fn legibility() -> Result<()> {
 /// the relayed cursor drawn on a viewer (bench/input.mjs: headless Chromium host, controller and
 /// viewer against pairux-server serving the release build), in the loopback-only namespace,
 /// against its plain-JavaScript floor in the same run (bench/input-floor.html: `input_floor_ms_*`,
-/// `input_ratio_p50/p95`); then controller input → a real X client through pairux-agent on Xvfb
+/// `input_ratio_p50/p95`; with a picture streaming too, `input_floor_media_ms_*`,
+/// `input_ratio_media_p50/p95`); then controller input → a real X client through pairux-agent on Xvfb
 /// (`agent_ms_*`). Also writes `input-samples.json`. The script exits non-zero when a figure
 /// was not measured.
 fn input() -> Result<()> {
