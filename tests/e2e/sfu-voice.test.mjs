@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { myId, newPage, openApp, decoding } from './lib/harness.mjs';
-import { stackWith, hostSfu, recordPeers, grantFor } from './lib/sfu.mjs';
+import { stackWith, hostSfu, recordPeers, grantFor, withJanusClient } from './lib/sfu.mjs';
 import {
   toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown, startToneLog, longestSilence,
 } from './lib/voice.mjs';
@@ -157,22 +157,9 @@ test('SFU voice: a feed nobody verified announced is never played — not from J
   const rogue = await newPage(sfu.browser);
   await rogue.goto(`${sfu.server.url}/config.json`);
   const grant = (await grantFor(sfu.server.url, viewerLink)).sfu;
+  await withJanusClient(rogue);
   const feed = await rogue.evaluate(async (sfu) => {
-    const ws = new WebSocket(sfu.janusUrl, 'janus-protocol');
-    const pending = new Map();
-    let n = 0;
-    ws.onmessage = (e) => {
-      const m = JSON.parse(e.data);
-      if (m.janus === 'ack') return;
-      const done = pending.get(m.transaction);
-      if (done) { pending.delete(m.transaction); done(m); }
-    };
-    await new Promise((r) => { ws.onopen = r; });
-    const send = (m) => new Promise((resolve) => {
-      const transaction = `t${++n}`;
-      pending.set(transaction, resolve);
-      ws.send(JSON.stringify({ ...m, transaction, token: sfu.token }));
-    });
+    const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
     setInterval(() => send({ janus: 'keepalive', session_id }), 20_000);
     const session_id = (await send({ janus: 'create' })).data.id;
     const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;

@@ -141,22 +141,9 @@ export async function grantFor(serverUrl, link, want = 'sfu') {
  */
 export async function plainSubscriber(page, sfu, ms = 6000) {
   await withTimecode(page);
+  await withJanusClient(page);
   return page.evaluate(async ({ sfu, ms }) => {
-    const ws = new WebSocket(sfu.janusUrl, 'janus-protocol');
-    const pending = new Map();
-    let n = 0;
-    ws.onmessage = (e) => {
-      const m = JSON.parse(e.data);
-      if (m.janus === 'ack') return;
-      const done = pending.get(m.transaction);
-      if (done) { pending.delete(m.transaction); done(m); }
-    };
-    await new Promise((r) => { ws.onopen = r; });
-    const send = (m) => new Promise((resolve) => {
-      const transaction = `t${++n}`;
-      pending.set(transaction, resolve);
-      ws.send(JSON.stringify({ ...m, transaction, token: sfu.token }));
-    });
+    const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
     const session_id = (await send({ janus: 'create' })).data.id;
     const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
     const list = await send({ janus: 'message', session_id, handle_id, body: { request: 'listparticipants', room: sfu.room } });
@@ -186,6 +173,35 @@ export async function plainSubscriber(page, sfu, ms = 6000) {
     ws.close();
     return out;
   }, { sfu, ms });
+}
+
+/**
+ * Adds `window.__janusClient(url, token)` to the page: a bare Janus WebSocket client (no app
+ * code) resolving to `{ ws, send }`, where `send(message)` adds a transaction and the token and
+ * resolves with the reply to that transaction (acks skipped). For tests that talk to Janus as
+ * a plain link holder would.
+ */
+export async function withJanusClient(page) {
+  await page.evaluate(() => {
+    window.__janusClient = async (url, token) => {
+      const ws = new WebSocket(url, 'janus-protocol');
+      const pending = new Map();
+      let n = 0;
+      ws.onmessage = (e) => {
+        const m = JSON.parse(e.data);
+        if (m.janus === 'ack') return;
+        const done = pending.get(m.transaction);
+        if (done) { pending.delete(m.transaction); done(m); }
+      };
+      await new Promise((r) => { ws.onopen = r; });
+      const send = (m) => new Promise((resolve) => {
+        const transaction = `t${++n}`;
+        pending.set(transaction, resolve);
+        ws.send(JSON.stringify({ ...m, transaction, token }));
+      });
+      return { ws, send };
+    };
+  });
 }
 
 /** Adds the test pattern's time-code reader (bench/lib/timecode.mjs) as `window.__startReader`. */
