@@ -82,28 +82,9 @@ impl<K, V> VecMap<K, V> {
         self.entries.into_iter().map(|(k, _)| k)
     }
 
-    pub fn into_values(self) -> impl DoubleEndedIterator<Item = V> + ExactSizeIterator {
-        self.entries.into_iter().map(|(_, v)| v)
-    }
-
     /// Keeps the pairs `keep` says yes to, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.entries.retain_mut(|(k, v)| keep(k, v));
-    }
-
-    /// The pair with the smallest key.
-    pub fn first_key_value(&self) -> Option<(&K, &V)> {
-        self.entries.first().map(|(k, v)| (k, v))
-    }
-
-    /// The pair with the largest key.
-    pub fn last_key_value(&self) -> Option<(&K, &V)> {
-        self.entries.last().map(|(k, v)| (k, v))
-    }
-
-    /// Removes and returns the pair with the smallest key.
-    pub fn pop_first(&mut self) -> Option<(K, V)> {
-        (!self.entries.is_empty()).then(|| self.entries.remove(0))
     }
 }
 
@@ -122,17 +103,6 @@ impl<K: Ord, V> VecMap<K, V> {
         Q: Ord + ?Sized,
     {
         self.find(key).ok().map(|i| &self.entries[i].1)
-    }
-
-    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
-    where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.find(key).ok().map(|i| {
-            let (k, v) = &self.entries[i];
-            (k, v)
-        })
     }
 
     pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
@@ -179,18 +149,6 @@ impl<K: Ord, V> VecMap<K, V> {
         Q: Ord + ?Sized,
     {
         self.find(key).ok().map(|i| self.entries.remove(i))
-    }
-
-    /// The value at `key`, made with `make` if there is none.
-    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        let i = match self.find(&key) {
-            Ok(i) => i,
-            Err(i) => {
-                self.entries.insert(i, (key, make()));
-                i
-            }
-        };
-        &mut self.entries[i].1
     }
 
     /// `BTreeMap::entry` in the forms the code uses.
@@ -250,34 +208,11 @@ impl<'a, K, V> Entry<'a, K, V> {
     {
         self.or_insert_with(V::default)
     }
-
-    pub fn and_modify(mut self, f: impl FnOnce(&mut V)) -> Self {
-        if let Entry::Occupied(o) = &mut self {
-            f(o.get_mut());
-        }
-        self
-    }
 }
 
 impl<'a, K, V> OccupiedEntry<'a, K, V> {
-    pub fn get(&self) -> &V {
-        &self.map.entries[self.index].1
-    }
-
-    pub fn get_mut(&mut self) -> &mut V {
-        &mut self.map.entries[self.index].1
-    }
-
     pub fn into_mut(self) -> &'a mut V {
         &mut self.map.entries[self.index].1
-    }
-
-    pub fn insert(&mut self, value: V) -> V {
-        std::mem::replace(self.get_mut(), value)
-    }
-
-    pub fn remove(self) -> V {
-        self.map.entries.remove(self.index).1
     }
 }
 
