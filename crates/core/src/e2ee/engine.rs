@@ -1,14 +1,19 @@
-//! The transform worker's crypto state: the room key, our encryptor, one decryptor per remote
-//! participant. The worker's glue feeds it [`ToWorker`] messages and frames; it decides.
+//! The transform worker's crypto state: the media secrets, our encryptor, one decryptor per
+//! remote participant. The worker's glue feeds it [`ToWorker`] messages and frames; it decides.
 //!
-//! Fail closed: without the room key and our sender id every outgoing frame is refused
-//! ([`E2eeError::NoKey`]), and an incoming frame of a participant we have no key for is refused
-//! too.
+//! Fail closed: without the media secret of the epoch we send in and our sender id every
+//! outgoing frame is refused ([`E2eeError::NoKey`]), and an incoming frame of a participant we
+//! have no key for is refused too.
 //!
-//! Keys are derived once per (room key, sender id) and kept for the worker's life: repeating a
-//! key message, or going back to an earlier room key or sender id, continues that key's counter
-//! and replay window instead of starting them again. (A fresh encryptor would restart at counter
-//! 0 and reuse nonces; a fresh replay window would accept old frames again.)
+//! Media secrets by epoch: the room key is epoch 0's; the host hands out later ones when it
+//! removes someone (`rekey`). We send in one epoch ([`ToWorker::SendEpoch`]) and accept every
+//! epoch we hold a secret for, until it is retired ([`ToWorker::Retire`]), so a change of epoch
+//! freezes nobody's picture while the new secret reaches everyone.
+//!
+//! Encryptors are derived once per (secret, epoch, sender id) and kept for the worker's life:
+//! repeating a key message, or going back to an earlier secret or sender id, continues that
+//! key's counter instead of starting it again (a fresh encryptor would restart at counter 0 and
+//! reuse nonces). Each remote sender's decryptor keeps its replay windows across repeats too.
 
 use std::collections::HashMap;
 
@@ -18,47 +23,31 @@ use super::protocol::ToWorker;
 use super::E2eeError;
 use crate::link::RoomKey;
 
-/// A key state derived for one (room key, sender id).
-struct Derived<T> {
-    room: RoomKey,
-    sender: SenderId,
-    state: T,
-}
+/// Media secrets held at once (the current epoch, the one before it while the change
+/// settles, and a little room); the oldest goes first.
+const MAX_SECRETS: usize = 4;
 
-/// Finds the state for `(room, sender)` in `all`, deriving it on first use.
-fn derived<'a, T>(
-    all: &'a mut Vec<Derived<T>>,
-    room: &RoomKey,
+/// An encryptor derived for one (secret, epoch, sender id).
+struct Derived {
+    secret: RoomKey,
+    epoch: u32,
     sender: SenderId,
-    derive: impl FnOnce() -> T,
-) -> &'a mut T {
-    let index = match all
-        .iter()
-        .position(|d| d.room == *room && d.sender == sender)
-    {
-        Some(i) => i,
-        None => {
-            all.push(Derived {
-                room: room.clone(),
-                sender,
-                state: derive(),
-            });
-            all.len() - 1
-        }
-    };
-    &mut all[index].state
+    state: FrameEncryptor,
 }
 
 #[derive(Default)]
 pub struct E2eeEngine {
-    room: Option<RoomKey>,
+    /// Media secret by epoch (epoch 0: the room key), oldest first.
+    secrets: Vec<(u32, RoomKey)>,
+    /// The epoch our frames are encrypted in.
+    send_epoch: u32,
     local: Option<SenderId>,
-    /// Every encryptor we used (the current one is for `room` and `local`).
-    encryptors: Vec<Derived<FrameEncryptor>>,
+    /// Every encryptor we used (the current one is for `send_epoch` and `local`).
+    encryptors: Vec<Derived>,
     /// The current sender id of each remote participant.
     senders: HashMap<String, SenderId>,
-    /// Every decryptor of each remote participant.
-    decryptors: HashMap<String, Vec<Derived<FrameDecryptor>>>,
+    /// Every decryptor of each remote participant (one per sender id it had).
+    decryptors: HashMap<String, Vec<FrameDecryptor>>,
 }
 
 impl E2eeEngine {
@@ -69,7 +58,16 @@ impl E2eeEngine {
     /// Applies a key or participant message; [`ToWorker::Attach`] is the glue's business.
     pub fn handle(&mut self, msg: &ToWorker) {
         match msg {
-            ToWorker::RoomKey { key } => self.room = Some(key.clone()),
+            ToWorker::RoomKey { key } => self.set_secret(0, key),
+            ToWorker::EpochKey { epoch, key } => self.set_secret(*epoch, key),
+            ToWorker::SendEpoch { epoch } => self.send_epoch = *epoch,
+            ToWorker::Retire { below } => {
+                let keep = |e: u32| e >= *below;
+                self.secrets.retain(|(e, _)| keep(*e));
+                for all in self.decryptors.values_mut() {
+                    all.iter_mut().for_each(|d| d.retain(keep));
+                }
+            }
             ToWorker::LocalSender { sender } => self.local = Some(*sender),
             ToWorker::RemoteSender {
                 participant,
@@ -85,9 +83,34 @@ impl E2eeEngine {
         }
     }
 
+    fn set_secret(&mut self, epoch: u32, key: &RoomKey) {
+        match self.secrets.iter_mut().find(|(e, _)| *e == epoch) {
+            Some((_, held)) => *held = key.clone(),
+            None => {
+                self.secrets.push((epoch, key.clone()));
+                self.secrets.sort_by_key(|(e, _)| *e);
+                if self.secrets.len() > MAX_SECRETS {
+                    self.secrets.remove(0);
+                }
+            }
+        }
+    }
+
+    fn secret(&self, epoch: u32) -> Option<&RoomKey> {
+        self.secrets
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .map(|(_, key)| key)
+    }
+
+    /// The epoch our frames are encrypted in.
+    pub fn send_epoch(&self) -> u32 {
+        self.send_epoch
+    }
+
     /// Whether outgoing frames can be encrypted.
     pub fn can_send(&self) -> bool {
-        self.room.is_some() && self.local.is_some()
+        self.secret(self.send_epoch).is_some() && self.local.is_some()
     }
 
     pub fn encrypt(
@@ -96,14 +119,25 @@ impl E2eeEngine {
         frame: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), E2eeError> {
-        let (Some(room), Some(sender)) = (&self.room, self.local) else {
+        let epoch = self.send_epoch;
+        let (Some(secret), Some(sender)) = (self.secret(epoch).cloned(), self.local) else {
             out.clear();
             return Err(E2eeError::NoKey);
         };
-        derived(&mut self.encryptors, room, sender, || {
-            FrameEncryptor::new(room, sender)
-        })
-        .encrypt(info, frame, out)
+        let at = self
+            .encryptors
+            .iter()
+            .position(|d| d.epoch == epoch && d.sender == sender && d.secret == secret);
+        let at = at.unwrap_or_else(|| {
+            self.encryptors.push(Derived {
+                state: FrameEncryptor::for_epoch(&secret, sender, epoch),
+                secret,
+                epoch,
+                sender,
+            });
+            self.encryptors.len() - 1
+        });
+        self.encryptors[at].state.encrypt(info, frame, out)
     }
 
     pub fn decrypt(
@@ -113,12 +147,26 @@ impl E2eeEngine {
         frame: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), E2eeError> {
-        let (Some(room), Some(&sender)) = (&self.room, self.senders.get(participant)) else {
+        let (false, Some(&sender)) = (self.secrets.is_empty(), self.senders.get(participant))
+        else {
             out.clear();
             return Err(E2eeError::NoKey);
         };
         let all = self.decryptors.entry(participant.to_owned()).or_default();
-        derived(all, room, sender, || FrameDecryptor::new(room, sender)).decrypt(info, frame, out)
+        let at = match all.iter().position(|d| d.sender() == sender) {
+            Some(at) => at,
+            None => {
+                all.push(FrameDecryptor::empty(sender));
+                all.len() - 1
+            }
+        };
+        let decryptor = &mut all[at];
+        for (epoch, secret) in &self.secrets {
+            decryptor.install(*epoch, secret);
+        }
+        let held = &self.secrets;
+        decryptor.retain(|e| held.iter().any(|(h, _)| *h == e));
+        decryptor.decrypt(info, frame, out)
     }
 }
 
@@ -262,6 +310,110 @@ mod tests {
         viewer.handle(&remote("host", 1));
         assert_eq!(
             viewer.decrypt("host", VIDEO, &first, &mut back),
+            Err(E2eeError::Replayed(0))
+        );
+    }
+
+    fn epoch(e: u32, b: u8) -> ToWorker {
+        ToWorker::EpochKey {
+            epoch: e,
+            key: RoomKey::from_bytes([b; 32]),
+        }
+    }
+
+    #[test]
+    fn a_new_epoch_reaches_those_given_its_secret_and_nobody_else() {
+        let (mut host, mut kept) = keyed_pair();
+        let mut removed = E2eeEngine::new();
+        for m in [room(9), remote("host", 1)] {
+            removed.handle(&m);
+        }
+        let (mut old, mut new, mut back) = (Vec::new(), Vec::new(), Vec::new());
+        host.encrypt(VIDEO, b"before", &mut old).unwrap();
+        // The host learns epoch 1 but keeps sending in 0 until everyone has it.
+        host.handle(&epoch(1, 0x11));
+        kept.handle(&epoch(1, 0x11));
+        assert_eq!(host.send_epoch(), 0);
+        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        host.encrypt(VIDEO, b"after", &mut new).unwrap();
+        // The epoch sits in the KID: 0x01_0110 → a 3-byte KID.
+        assert_ne!(old[..3], new[..3]);
+        for (who, e) in [("kept", &mut kept), ("removed", &mut removed)] {
+            e.decrypt("host", VIDEO, &old, &mut back).unwrap();
+            assert_eq!(back, b"before", "{who}");
+        }
+        kept.decrypt("host", VIDEO, &new, &mut back).unwrap();
+        assert_eq!(back, b"after");
+        assert!(matches!(
+            removed.decrypt("host", VIDEO, &new, &mut back),
+            Err(E2eeError::UnknownKid(_))
+        ));
+        // A forged epoch-1 secret does not open it either.
+        removed.handle(&epoch(1, 0x12));
+        assert_eq!(
+            removed.decrypt("host", VIDEO, &new, &mut back),
+            Err(E2eeError::Authentication)
+        );
+    }
+
+    #[test]
+    fn a_send_epoch_without_its_secret_sends_nothing() {
+        let (mut host, _) = keyed_pair();
+        host.handle(&ToWorker::SendEpoch { epoch: 2 });
+        assert!(!host.can_send());
+        let mut out = Vec::new();
+        assert_eq!(
+            host.encrypt(VIDEO, b"frame", &mut out),
+            Err(E2eeError::NoKey)
+        );
+        host.handle(&epoch(2, 0x22));
+        assert!(host.can_send());
+        host.encrypt(VIDEO, b"frame", &mut out).unwrap();
+    }
+
+    #[test]
+    fn retired_epochs_no_longer_decrypt() {
+        let (mut host, mut viewer) = keyed_pair();
+        let (mut old, mut back) = (Vec::new(), Vec::new());
+        host.encrypt(VIDEO, b"old", &mut old).unwrap();
+        for e in [&mut host, &mut viewer] {
+            e.handle(&epoch(1, 0x11));
+        }
+        viewer.decrypt("host", VIDEO, &old, &mut back).unwrap();
+        host.encrypt(VIDEO, b"older", &mut old).unwrap();
+        viewer.handle(&ToWorker::Retire { below: 1 });
+        assert!(matches!(
+            viewer.decrypt("host", VIDEO, &old, &mut back),
+            Err(E2eeError::UnknownKid(_))
+        ));
+    }
+
+    #[test]
+    fn at_most_a_few_secrets_are_held() {
+        let (_, mut viewer) = keyed_pair();
+        for e in 1..=6 {
+            viewer.handle(&epoch(e, e as u8));
+        }
+        assert_eq!(viewer.secrets.len(), MAX_SECRETS);
+        assert_eq!(viewer.secrets[0].0, 3);
+    }
+
+    #[test]
+    fn counters_survive_a_change_of_epoch_and_back() {
+        let (mut host, mut viewer) = keyed_pair();
+        for e in [&mut host, &mut viewer] {
+            e.handle(&epoch(1, 0x11));
+        }
+        let (mut a, mut b, mut back) = (Vec::new(), Vec::new(), Vec::new());
+        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        host.encrypt(VIDEO, b"frame a", &mut a).unwrap();
+        host.handle(&ToWorker::SendEpoch { epoch: 0 });
+        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        host.encrypt(VIDEO, b"frame b", &mut b).unwrap();
+        viewer.decrypt("host", VIDEO, &a, &mut back).unwrap();
+        viewer.decrypt("host", VIDEO, &b, &mut back).unwrap();
+        assert_eq!(
+            viewer.decrypt("host", VIDEO, &a, &mut back),
             Err(E2eeError::Replayed(0))
         );
     }

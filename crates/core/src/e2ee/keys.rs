@@ -3,8 +3,13 @@
 //! ```text
 //! base_key(sender, media) = HKDF-SHA256(salt = sender id, ikm = room key)
 //!                             .expand("PairUX 1.0 media " ‖ slot, 32)
-//! KID                     = sender tag (12 bits of the sender id) << 4 | slot
+//! KID                     = epoch (4 low bits) << 16 | sender tag (12 bits of the sender id) << 4 | slot
 //! ```
+//! The room key is the media secret of epoch 0. When the host removes someone it moves the
+//! session to a new epoch whose secret it hands to each remaining participant alone (see
+//! [`super::rekey`]); `base_key` then takes that secret as its `ikm`, and the KID's epoch bits
+//! tell a receiver which of the (at most a few) secrets it holds a frame uses. Epoch 0's KIDs
+//! are the plain `tag << 4 | slot`.
 //! Every participant draws a fresh random [`SenderId`] each time it joins, so a page reload
 //! starts a new key whose counter may start again at 0 without ever reusing a nonce. The
 //! sender id is not secret (the room key is); it travels in the sealed presence profile.
@@ -108,9 +113,14 @@ impl MediaKind {
     }
 }
 
-/// The KID of `sender`'s key for `media`.
-pub fn kid(sender: &SenderId, media: MediaKind) -> u64 {
-    u64::from(sender.tag()) << 4 | u64::from(media.slot())
+/// The KID of `sender`'s key for `media` in `epoch`.
+pub fn kid(sender: &SenderId, media: MediaKind, epoch: u32) -> u64 {
+    u64::from(epoch & 0xf) << 16 | u64::from(sender.tag()) << 4 | u64::from(media.slot())
+}
+
+/// The epoch bits of a KID (what [`kid`] put there).
+pub fn kid_epoch_bits(kid: u64) -> u32 {
+    ((kid >> 16) & 0xf) as u32
 }
 
 /// The SFrame base key of `sender`'s `media`.
@@ -144,8 +154,12 @@ mod tests {
     fn kids_carry_tag_and_slot() {
         let id = SenderId::from_bytes([0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(id.tag(), 0x123);
-        assert_eq!(kid(&id, MediaKind::Video), 0x1230);
-        assert_eq!(kid(&id, MediaKind::Audio), 0x1231);
+        assert_eq!(kid(&id, MediaKind::Video, 0), 0x1230);
+        assert_eq!(kid(&id, MediaKind::Audio, 0), 0x1231);
+        assert_eq!(kid(&id, MediaKind::Audio, 3), 0x3_1231);
+        assert_eq!(kid(&id, MediaKind::Audio, 19), 0x3_1231);
+        assert_eq!(kid_epoch_bits(0x3_1231), 3);
+        assert_eq!(kid_epoch_bits(0x1231), 0);
     }
 
     #[test]

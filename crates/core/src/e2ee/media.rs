@@ -27,9 +27,10 @@ pub struct FrameInfo {
     pub key_frame: bool,
 }
 
-fn derive(room: &RoomKey, sender: &SenderId, media: MediaKind) -> SframeKey {
-    let base = media_base_key(room, sender, media);
-    SframeKey::derive(MEDIA_SUITE, kid(sender, media), &base)
+/// `secret`: the media secret of `epoch` (the room key for epoch 0).
+fn derive(secret: &RoomKey, sender: &SenderId, media: MediaKind, epoch: u32) -> SframeKey {
+    let base = media_base_key(secret, sender, media);
+    SframeKey::derive(MEDIA_SUITE, kid(sender, media, epoch), &base)
 }
 
 struct SendKey {
@@ -48,9 +49,15 @@ pub struct FrameEncryptor {
 }
 
 impl FrameEncryptor {
+    /// Epoch 0: keys from the room key itself.
     pub fn new(room: &RoomKey, sender: SenderId) -> Self {
+        Self::for_epoch(room, sender, 0)
+    }
+
+    /// Keys from `epoch`'s media secret.
+    pub fn for_epoch(secret: &RoomKey, sender: SenderId, epoch: u32) -> Self {
         let key = |media| SendKey {
-            key: derive(room, &sender, media),
+            key: derive(secret, &sender, media, epoch),
             next_ctr: Some(0),
         };
         FrameEncryptor {
@@ -136,25 +143,36 @@ struct ReceiveKey {
     window: ReplayWindow,
 }
 
-/// Decrypts one remote sender's frames.
-pub struct FrameDecryptor {
-    sender: SenderId,
+/// One epoch's keys of a remote sender.
+struct EpochKeys {
+    epoch: u32,
+    /// Which secret they came from (a repeated install of the same secret keeps the windows).
+    secret: RoomKey,
     video: ReceiveKey,
     audio: ReceiveKey,
+}
+
+/// Decrypts one remote sender's frames, under each media epoch it was given a secret for.
+pub struct FrameDecryptor {
+    sender: SenderId,
+    epochs: Vec<EpochKeys>,
     aad: Vec<u8>,
     unescaped: Vec<u8>,
 }
 
 impl FrameDecryptor {
+    /// Epoch 0: keys from the room key itself.
     pub fn new(room: &RoomKey, sender: SenderId) -> Self {
-        let key = |media| ReceiveKey {
-            key: derive(room, &sender, media),
-            window: ReplayWindow::new(),
-        };
+        let mut d = Self::empty(sender);
+        d.install(0, room);
+        d
+    }
+
+    /// No keys yet ([`Self::install`] adds them).
+    pub fn empty(sender: SenderId) -> Self {
         FrameDecryptor {
             sender,
-            video: key(MediaKind::Video),
-            audio: key(MediaKind::Audio),
+            epochs: Vec::new(),
             aad: Vec::new(),
             unescaped: Vec::new(),
         }
@@ -162,6 +180,38 @@ impl FrameDecryptor {
 
     pub fn sender(&self) -> SenderId {
         self.sender
+    }
+
+    /// Whether `epoch`'s keys from `secret` are installed.
+    pub fn has(&self, epoch: u32, secret: &RoomKey) -> bool {
+        self.epochs
+            .iter()
+            .any(|k| k.epoch == epoch && k.secret == *secret)
+    }
+
+    /// Adds (or replaces) the keys of `epoch`, derived from its media secret. Installing the
+    /// same secret again keeps the replay windows.
+    pub fn install(&mut self, epoch: u32, secret: &RoomKey) {
+        if self.has(epoch, secret) {
+            return;
+        }
+        self.epochs.retain(|k| k.epoch != epoch);
+        let sender = self.sender;
+        let key = |media| ReceiveKey {
+            key: derive(secret, &sender, media, epoch),
+            window: ReplayWindow::new(),
+        };
+        self.epochs.push(EpochKeys {
+            epoch,
+            secret: secret.clone(),
+            video: key(MediaKind::Video),
+            audio: key(MediaKind::Audio),
+        });
+    }
+
+    /// Keeps only the epochs `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        self.epochs.retain(|k| keep(k.epoch));
     }
 
     /// Writes the original frame to `out` (replacing its contents) if `frame` authenticates
@@ -178,8 +228,7 @@ impl FrameDecryptor {
             return Ok(());
         }
         let FrameDecryptor {
-            video,
-            audio,
+            epochs,
             aad,
             unescaped,
             ..
@@ -195,13 +244,14 @@ impl FrameDecryptor {
             rest
         };
         let (header, header_len) = SframeHeader::decode(sealed)?;
-        let receive = match info.media {
-            MediaKind::Video => video,
-            MediaKind::Audio => audio,
-        };
-        if header.kid != receive.key.kid() {
-            return Err(E2eeError::UnknownKid(header.kid));
-        }
+        let receive = epochs
+            .iter_mut()
+            .map(|k| match info.media {
+                MediaKind::Video => &mut k.video,
+                MediaKind::Audio => &mut k.audio,
+            })
+            .find(|r| r.key.kid() == header.kid)
+            .ok_or(E2eeError::UnknownKid(header.kid))?;
         let body_end = sealed
             .len()
             .checked_sub(TAG_LEN)

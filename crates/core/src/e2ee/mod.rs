@@ -13,6 +13,7 @@
 //!   closed), driven by [`protocol`] messages.
 //! - [`health`] — per-receiver `e2ee-state`, throttled reports, key-frame requests.
 //! - [`signal`] — sealing signaling bodies and presence profiles.
+//! - [`rekey`] — media epochs: the secret a removal moves everyone else to, wrapped to each.
 //!
 //! Architecture invariant: nothing here draws randomness or reads a clock; nonces, sender ids
 //! and milliseconds come from the caller. Every decoder is total: any bytes yield a value or an
@@ -25,6 +26,7 @@ pub mod health;
 pub mod keys;
 pub mod media;
 pub mod protocol;
+pub mod rekey;
 pub mod replay;
 pub mod sframe;
 pub mod signal;

@@ -36,6 +36,17 @@ pub enum ToWorker {
     Forget { participant: String },
     /// `createEncodedStreams` fallback: the message also carries `readable` and `writable`.
     Attach { options: TransformOptions },
+    /// The media secret of a later epoch (from the host, after a removal; see `rekey`):
+    /// frames in it decrypt from now on.
+    EpochKey {
+        epoch: u32,
+        #[serde(with = "room_key_serde")]
+        key: RoomKey,
+    },
+    /// Encrypt our frames in this epoch from now on (nothing is sent until its secret is known).
+    SendEpoch { epoch: u32 },
+    /// Forget the secrets of every epoch below `below` (the change of epoch has settled).
+    Retire { below: u32 },
 }
 
 /// Which way a transform works.
@@ -205,6 +216,12 @@ mod tests {
             ToWorker::Attach {
                 options: TransformOptions::receiver("p1", MediaKind::Audio),
             },
+            ToWorker::EpochKey {
+                epoch: 3,
+                key: RoomKey::from_bytes([0xfc; 32]),
+            },
+            ToWorker::SendEpoch { epoch: 3 },
+            ToWorker::Retire { below: 2 },
         ];
         for msg in to_worker {
             assert_eq!(ToWorker::from_bytes(&msg.to_bytes()), Ok(msg));
