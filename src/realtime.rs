@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use pairux_core::config::ClientConfig;
 use pairux_core::display::display_name;
 use pairux_core::e2ee::keys::SENDER_ID_LEN;
+use pairux_core::e2ee::rekey::AgreementKey;
 use pairux_core::e2ee::signal::SEAL_NONCE_LEN;
 use pairux_core::e2ee::SenderId;
 use pairux_core::focus::FOCUS_EVENT;
@@ -426,10 +427,16 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
     // and the meta signed: the server relays it unread and cannot change it.
     let name = crate::platform::storage::remembered_name()
         .unwrap_or_else(|| default_name(entry.role, participant_id));
-    let profile = serde_json::json!({
+    let mut profile = serde_json::json!({
         "name": name,
         "sender": sender.map(|s| s.to_string()),
     });
+    // Guests publish the key the host wraps later media epochs' secrets to (e2ee::rekey); it
+    // comes from the join key's seed, so a reloaded tab keeps it.
+    if entry.host.is_none() {
+        let kx = AgreementKey::from_signer(identity.signer()).encode_public();
+        profile["kx"] = serde_json::Value::from(kx);
+    }
     channel.profile.set_value(profile.clone());
     // getRandomValues cannot fail in a browser that got this far; fail closed regardless.
     let presence = random_nonce()
@@ -528,6 +535,12 @@ pub struct SessionChannel {
 }
 
 impl SessionChannel {
+    /// Our key for receiving later media epochs' secrets (`e2ee::rekey`).
+    pub fn agreement_key(&self) -> Option<AgreementKey> {
+        self.identity
+            .try_with_value(|i| AgreementKey::from_signer(i.signer()))
+    }
+
     /// Broadcasts to everyone else in the session (dropped before the channel exists).
     pub fn broadcast(&self, event: &str, payload: serde_json::Value) {
         // `try_`: peer-connection callbacks may still fire after the page left the session.

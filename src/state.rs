@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use pairux_core::link::HostIdentity;
-use pairux_core::session::StartMode;
+use pairux_core::session::{HostMemory, StartMode};
 use pairux_core::{LinkError, Role, SessionLink};
 
 /// The session this page is in, with the role this person has in it.
@@ -68,6 +68,7 @@ impl SessionEntry {
         crate::platform::storage::remove(&resume_key(&self.link.path()));
         crate::platform::storage::remove(&format!("{}:mode", resume_key(&self.link.path())));
         crate::platform::storage::remove(&join_key(&self.link.path()));
+        crate::platform::storage::remove(&host_memory_key(&self.link.path()));
     }
 
     /// The seed of this tab's guest signing key for the session: made at the first join and
@@ -91,6 +92,25 @@ impl SessionEntry {
         }
         Some(seed)
     }
+}
+
+/// What the host's tab remembered of this session before a reload (whom it removed and let
+/// in, the media epoch reached); `None` if nothing, or nothing readable.
+pub fn host_memory(link: &SessionLink) -> Option<HostMemory> {
+    let text = crate::platform::storage::get(&host_memory_key(&link.path()))?;
+    HostMemory::from_json(&serde_json::from_str(&text).ok()?)
+}
+
+/// Keeps the host's memory in the tab (`sessionStorage`), for its reload.
+pub fn remember_host(link: &SessionLink, memory: &HostMemory) {
+    let text = memory.to_json().to_string();
+    if let Err(err) = crate::platform::storage::set(&host_memory_key(&link.path()), &text) {
+        leptos::logging::warn!("a reload will forget whom you removed: {err}");
+    }
+}
+
+fn host_memory_key(path: &str) -> String {
+    format!("{}:host", resume_key(path))
 }
 
 /// The `sessionStorage` key of a session's resume text.

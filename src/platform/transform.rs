@@ -247,6 +247,25 @@ impl TransformWorker {
         self.send(&ToWorker::RoomKey { key: key.clone() })
     }
 
+    /// The media secret of a later epoch (the host's, after a removal): frames in it decrypt
+    /// from now on.
+    pub fn set_epoch_key(&self, epoch: u32, key: &RoomKey) -> Result<(), JsError> {
+        self.send(&ToWorker::EpochKey {
+            epoch,
+            key: key.clone(),
+        })
+    }
+
+    /// Encrypt our frames in `epoch` from now on.
+    pub fn send_epoch(&self, epoch: u32) -> Result<(), JsError> {
+        self.send(&ToWorker::SendEpoch { epoch })
+    }
+
+    /// Forget every epoch's secret below `below`.
+    pub fn retire(&self, below: u32) -> Result<(), JsError> {
+        self.send(&ToWorker::Retire { below })
+    }
+
     /// Our sender id for this join (fresh random bytes per join).
     pub fn set_local_sender(&self, sender: SenderId) -> Result<(), JsError> {
         self.send(&ToWorker::LocalSender { sender })

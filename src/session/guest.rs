@@ -8,13 +8,14 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use pairux_core::control::{ControlClient, ControlMsg, ControlState, InputKind};
 use pairux_core::display::{colour_for, display_name};
+use pairux_core::e2ee::rekey::{self, WrapContext};
 use pairux_core::e2ee::{E2eeState, SfuDataSealer};
 use pairux_core::focus::{FocusFollower, Reason};
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
     GuestAction, GuestPhase, GuestSession, SfuRoute, SignalBody, SignalEnvelope, StatsSample,
-    StatsView, Topology,
+    StatsView, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
 };
 use pairux_core::SessionLink;
 use web_sys::MediaStream;
@@ -104,7 +105,9 @@ struct Inner {
     swapping: std::cell::Cell<bool>,
     session_id: String,
     access: Rc<Access>,
-    sealer: SfuDataSealer,
+    /// What the host relays through the SFU is sealed in its current media epoch: one opener
+    /// per epoch we hold (room key first), newest last.
+    sealers: RefCell<Vec<(u32, SfuDataSealer)>>,
     sfu: RefCell<Subscription>,
     channel: SessionChannel,
     session: RefCell<GuestSession>,
@@ -116,6 +119,10 @@ struct Inner {
     /// Voice through the SFU (SFU mode).
     sfu_voice: SfuVoice,
     view: GuestSignals,
+    /// The newest media epoch the host gave us (0: the room key's), and the retirement of
+    /// the ones before it.
+    key_epoch: std::cell::Cell<u32>,
+    key_retire: RefCell<Option<Timer>>,
 }
 
 #[derive(Clone)]
@@ -159,11 +166,13 @@ impl GuestRuntime {
                 me,
                 session_id: link.session.to_string(),
                 access,
-                sealer: SfuDataSealer::new(&link.room_key),
+                sealers: RefCell::new(vec![(0, SfuDataSealer::new(&link.room_key))]),
                 sfu: RefCell::new(Subscription::default()),
                 channel,
                 link: RefCell::new(None),
                 timer: RefCell::new(None),
+                key_epoch: std::cell::Cell::new(0),
+                key_retire: RefCell::new(None),
                 stats: RefCell::new(None),
                 voice: RefCell::new(guest_voice),
                 view,
@@ -245,6 +254,11 @@ impl GuestRuntime {
         let from_host = self.inner.session.borrow().host() == Some(envelope.from.as_str());
         match envelope.body {
             SignalBody::Voice(route) => self.inner.sfu_voice.on_announce(&envelope.from, route),
+            SignalBody::MediaKey { epoch, key } => {
+                if from_host && envelope.to.as_deref() == Some(self.inner.me.as_str()) {
+                    self.on_media_key(&envelope.from, epoch, &key);
+                }
+            }
             SignalBody::Description(_) | SignalBody::Candidate(_) => {
                 if from_host {
                     if let Some(link) = self.inner.link.borrow().as_ref() {
@@ -270,6 +284,63 @@ impl GuestRuntime {
                 }
             }
         }
+    }
+
+    /// The host moved the session to a new media epoch (someone was removed) and wrapped its
+    /// secret for us: decrypt in it now, encrypt our own frames in it, tell the host, and
+    /// forget the older epochs once the change has settled.
+    fn on_media_key(&self, host: &str, epoch: u32, wrapped: &str) {
+        let Some(me) = self.inner.channel.agreement_key() else {
+            return;
+        };
+        let ctx = WrapContext {
+            session: &self.inner.session_id,
+            recipient: &self.inner.me,
+            epoch,
+        };
+        let secret = match rekey::unwrap_text(wrapped, &me, ctx) {
+            Ok(secret) => secret,
+            Err(err) => {
+                leptos::logging::warn!("media key of epoch {epoch} does not open: {err}");
+                self.inner
+                    .channel
+                    .dropped_signals
+                    .update(|n| n.unauthentic += 1);
+                return;
+            }
+        };
+        let Ok(worker) = transform::page_worker() else {
+            return;
+        };
+        let newest = epoch > self.inner.key_epoch.get();
+        let set = worker.set_epoch_key(epoch, &secret).and_then(|()| {
+            if newest {
+                worker.send_epoch(epoch)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(err) = set {
+            leptos::logging::error!("media key of epoch {epoch} not set: {err}");
+            return;
+        }
+        if newest {
+            self.inner.key_epoch.set(epoch);
+            // The host may send in the older epoch until everyone confirmed (or its deadline).
+            *self.inner.key_retire.borrow_mut() = Some(Timer::after(
+                KEY_ACK_DEADLINE_MS + RETIRE_AFTER_MS,
+                move || {
+                    if let Ok(worker) = transform::page_worker() {
+                        let _ = worker.retire(epoch);
+                    }
+                },
+            ));
+        }
+        self.inner.channel.send_signal(&SignalEnvelope {
+            from: self.inner.me.clone(),
+            to: Some(host.to_owned()),
+            body: SignalBody::MediaKeyAck { epoch },
+        });
     }
 
     /// Asks the host for control (controllers only; needs the host's challenge first). The
@@ -793,7 +864,14 @@ impl GuestRuntime {
         let Ok(sealed) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(wire) else {
             return;
         };
-        let Ok(plain) = self.inner.sealer.open(&self.inner.session_id, &sealed) else {
+        let plain = self
+            .inner
+            .sealers
+            .borrow()
+            .iter()
+            .rev()
+            .find_map(|(_, s)| s.open(&self.inner.session_id, &sealed).ok());
+        let Some(plain) = plain else {
             leptos::logging::warn!("dropped an unsealed message from the video server");
             return;
         };

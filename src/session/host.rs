@@ -12,7 +12,7 @@ use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
     Asking, HostAction, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody,
-    SignalEnvelope, Topology,
+    SignalEnvelope, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
 };
 use pairux_core::{Role, SessionLink};
 
@@ -26,7 +26,7 @@ use super::voice::{HostVoice, Mic, VoiceSignals};
 use crate::platform::media::{self, Capture, EndedListener};
 use crate::platform::peer::SendQuality;
 use crate::platform::timer::Timer;
-use crate::platform::{clock, random};
+use crate::platform::{clock, random, transform};
 use crate::realtime::SessionChannel;
 
 /// What the host page shows.
@@ -112,7 +112,10 @@ struct Inner {
     target: RefCell<Option<String>>,
     session_id: String,
     access: Rc<Access>,
-    sealer: SfuDataSealer,
+    /// Seals what goes through the SFU's data channel, in the epoch our frames are sent in.
+    sealer: RefCell<SfuDataSealer>,
+    /// The secrets of epochs installed but not yet sent in.
+    pending_secrets: RefCell<VecMap<u32, pairux_core::link::RoomKey>>,
     publication: RefCell<Publication>,
     channel: SessionChannel,
     session: RefCell<HostSession>,
@@ -125,6 +128,11 @@ struct Inner {
     voice: HostVoice,
     /// Voice through the SFU (SFU mode): our feed, and everyone's we hear.
     sfu_voice: SfuVoice,
+    /// The session's link (where the host's memory is kept across a reload).
+    link: SessionLink,
+    /// Media epochs: the wait for confirmations of a new secret, and the retirement of old ones.
+    key_deadline: RefCell<Option<Timer>>,
+    key_retire: RefCell<Option<Timer>>,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -179,7 +187,8 @@ impl HostRuntime {
                 me,
                 session_id: link.session.to_string(),
                 access,
-                sealer: SfuDataSealer::new(&link.room_key),
+                sealer: RefCell::new(SfuDataSealer::new(&link.room_key)),
+                pending_secrets: RefCell::new(VecMap::new()),
                 publication: RefCell::new(Publication::default()),
                 channel,
                 capture: RefCell::new(None),
@@ -187,6 +196,9 @@ impl HostRuntime {
                 view,
                 control: RefCell::new(HostControl::new(secret, control)),
                 control_timer: RefCell::new(None),
+                link: link.clone(),
+                key_deadline: RefCell::new(None),
+                key_retire: RefCell::new(None),
             }),
         };
         let (on_panic, on_drives) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
@@ -223,6 +235,10 @@ impl HostRuntime {
                     HostRuntime { inner }.run(actions);
                 }
                 SignalBody::Voice(route) => inner.sfu_voice.on_announce(&envelope.from, route),
+                SignalBody::MediaKeyAck { epoch } => {
+                    let actions = inner.session.borrow_mut().on_key_ack(&envelope.from, epoch);
+                    HostRuntime { inner }.run(actions);
+                }
                 _ => {}
             }
         });
@@ -235,6 +251,22 @@ impl HostRuntime {
         };
         channel.on_focus(on_focus.clone());
         runtime.inner.access.on_focus(on_focus);
+        // Media epochs: a seed only this tab knows, and what the tab remembered before a reload.
+        let mut seed = [0u8; 32];
+        match random::fill(&mut seed) {
+            Ok(()) => {
+                let memory = crate::state::host_memory(link);
+                let actions = runtime.inner.session.borrow_mut().enable_epochs(
+                    link.session.to_string(),
+                    seed,
+                    memory,
+                );
+                runtime.run(actions);
+            }
+            Err(err) => {
+                leptos::logging::error!("no randomness: a removal cannot rotate keys: {err}")
+            }
+        }
         if let Some(capture) = capture {
             runtime.share(capture);
         }
@@ -452,10 +484,11 @@ impl HostRuntime {
             return;
         }
         use base64::Engine as _;
-        let sealed = self
-            .inner
-            .sealer
-            .seal(&self.inner.session_id, text.as_bytes(), nonce);
+        let sealed =
+            self.inner
+                .sealer
+                .borrow()
+                .seal(&self.inner.session_id, text.as_bytes(), nonce);
         let wire = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
         link.peer().send_unreliable(&wire);
     }
@@ -882,6 +915,50 @@ impl HostRuntime {
                     });
                     let out = self.inner.control.borrow_mut().gone(&id);
                     self.send_control(out);
+                }
+                HostAction::InstallKey { epoch, secret } => {
+                    if let Err(err) =
+                        transform::page_worker().and_then(|w| w.set_epoch_key(epoch, &secret))
+                    {
+                        leptos::logging::error!("media key of epoch {epoch} not set: {err}");
+                    }
+                    self.inner
+                        .pending_secrets
+                        .borrow_mut()
+                        .insert(epoch, secret);
+                }
+                HostAction::SendIn { epoch } => {
+                    let secret = {
+                        let mut pending = self.inner.pending_secrets.borrow_mut();
+                        let secret = pending.remove(&epoch);
+                        pending.retain(|e, _| *e > epoch);
+                        secret
+                    };
+                    if let Some(secret) = secret {
+                        *self.inner.sealer.borrow_mut() = SfuDataSealer::new(&secret);
+                    }
+                    if let Err(err) = transform::page_worker().and_then(|w| w.send_epoch(epoch)) {
+                        leptos::logging::error!("cannot encrypt in epoch {epoch}: {err}");
+                    }
+                    *self.inner.key_retire.borrow_mut() =
+                        Some(Timer::after(RETIRE_AFTER_MS, move || {
+                            if let Ok(worker) = transform::page_worker() {
+                                let _ = worker.retire(epoch);
+                            }
+                        }));
+                }
+                HostAction::KeyDeadline { epoch } => {
+                    let weak = Rc::downgrade(&self.inner);
+                    *self.inner.key_deadline.borrow_mut() =
+                        Some(Timer::after(KEY_ACK_DEADLINE_MS, move || {
+                            if let Some(inner) = weak.upgrade() {
+                                let actions = inner.session.borrow_mut().on_key_deadline(epoch);
+                                HostRuntime { inner }.run(actions);
+                            }
+                        }));
+                }
+                HostAction::Remember(memory) => {
+                    crate::state::remember_host(&self.inner.link, &memory);
                 }
                 HostAction::DropVideo { id, close: false } => {
                     let peers = self.inner.peers.borrow();

@@ -237,6 +237,8 @@ async fn apply(inner: &Rc<Inner>, body: SignalBody) {
         | SignalBody::Waiting
         | SignalBody::Sfu(_)
         | SignalBody::SfuLive
-        | SignalBody::Voice(_) => {}
+        | SignalBody::Voice(_)
+        | SignalBody::MediaKey { .. }
+        | SignalBody::MediaKeyAck { .. } => {}
     }
 }

@@ -24,12 +24,17 @@ pub enum Heard {
     Gone(String),
 }
 
-/// Attempts at a failed subscription or publication before waiting for the next change.
-const MAX_ATTEMPTS: u32 = 8;
+/// Quick attempts at a failed subscription or publication; after them it is retried slowly
+/// for as long as it is wanted (a video server that is down for minutes comes back).
+const QUICK_ATTEMPTS: u32 = 8;
 
 fn backoff(attempts: u32) -> u64 {
-    // 0.5, 1, 2, 4 s, then every 4 s.
-    250u64 << attempts.min(4)
+    // 0.5, 1, 2, 4 s, then every 4 s up to the quick attempts, then every 15 s.
+    if attempts > QUICK_ATTEMPTS {
+        15_000
+    } else {
+        250u64 << attempts.min(4)
+    }
 }
 
 #[derive(Default)]
@@ -256,9 +261,8 @@ impl SfuVoice {
         let mut p = self.inner.publication.borrow_mut();
         p.starting = false;
         p.attempts += 1;
-        if p.attempts > MAX_ATTEMPTS {
-            leptos::logging::error!("voice: the video server keeps refusing our feed");
-            return;
+        if p.attempts == QUICK_ATTEMPTS + 1 {
+            leptos::logging::warn!("voice: the video server keeps refusing our feed; retrying slowly");
         }
         let weak = Rc::downgrade(&self.inner);
         p.retry = Some(Timer::after(backoff(p.attempts), move || {
@@ -354,9 +358,6 @@ impl SfuVoice {
         let mut subs = self.inner.subs.borrow_mut();
         let Some(sub) = subs.get_mut(id) else { return };
         sub.attempts += 1;
-        if sub.attempts > MAX_ATTEMPTS {
-            return;
-        }
         let weak = Rc::downgrade(&self.inner);
         let id = id.to_owned();
         sub.retry = Some(Timer::after(backoff(sub.attempts), move || {

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, newPage, openApp, myId, decoding, recordPeers, grant } from './lib/harness.mjs';
+import { until } from './lib/adversary.mjs';
 
 const stack = useStack();
 
@@ -41,7 +42,7 @@ async function idOf(page) {
   return myId(page);
 }
 
-test('the host removes a controller: its picture and control stop, it reads why, the other viewer plays on; its reload and a newcomer need the host\'s OK', async () => {
+test('the host removes a controller: its picture and control stop, it reads why, the other viewer plays on; its reload and a newcomer need the host\'s OK, also after the host reloads', async () => {
   const host = await newPage(stack.browser);
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
@@ -121,8 +122,24 @@ test('the host removes a controller: its picture and control stop, it reads why,
   assert.equal(await newcomer.getByTestId('remote-video').count(), 0);
   await host.getByTestId(`join-request-${nid}`).waitFor({ state: 'detached', timeout: 5_000 });
 
-  for (const page of [host, removed, other, newcomer]) assert.deepEqual(page.errors, []);
-  for (const page of [host, removed, other, newcomer]) await page.context().close();
+  // The host reloads its tab: it remembers (in that tab's sessionStorage) whom it let in —
+  // both guests play again without asking — and that nobody new gets in without its OK.
+  await host.reload();
+  await host.locator('.session[data-role=host]').waitFor({ timeout: 15_000 });
+  await host.getByTestId('share-again').click();
+  for (const page of [other, removed]) {
+    const seen = await framesDecoded(page);
+    await until('the guest to decode the reloaded host', async () => (await framesDecoded(page)) > seen + 10, 20_000);
+    assert.equal(await page.getByTestId('waiting-admission').count(), 0);
+    assert.equal(await page.getByTestId('e2ee-state').textContent(), 'ok');
+  }
+  assert.equal(await host.locator('[data-testid^=join-request-]').count(), 0, 'a guest it let in had to ask again');
+  const later = await join(viewerLink);
+  await later.getByTestId('waiting-admission').waitFor({ timeout: 15_000 });
+  await host.getByTestId(`join-request-${await idOf(later)}`).waitFor({ timeout: 10_000 });
+
+  for (const page of [host, removed, other, newcomer, later]) assert.deepEqual(page.errors, []);
+  for (const page of [host, removed, other, newcomer, later]) await page.context().close();
 });
 
 test('End asks "for everyone?" while guests are here: Keep cancels, End now ends at once', async () => {

@@ -11,8 +11,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { myId, pictureRect, grant } from './lib/harness.mjs';
-import { stackWith, hostSfu, guest, outboundVideo, frames, grantFor, plainSubscriber, readablePictures } from './lib/sfu.mjs';
+import { myId, pictureRect, grant, newPage, openApp, decoding } from './lib/harness.mjs';
+import { until } from './lib/adversary.mjs';
+import {
+  stackWith, hostSfu, guest, outboundVideo, frames, grantFor, plainSubscriber, readablePictures,
+  recordPeers, recordWorkerTraffic, shadowSubscriber, withTimecode,
+} from './lib/sfu.mjs';
 
 const sfu = stackWith(['--sfu-nodes', '1', '--turn']);
 
@@ -109,6 +113,58 @@ test('what Janus relays is ciphertext: a subscriber without the room key never s
   await page.close();
   await host.context().close();
   await viewer.context().close();
+});
+
+test('removal sticks against a tab that ignores it: with the room key, its worker\'s keys and a Janus grant it decodes nothing new, while the others play on', async () => {
+  const host = await hostSfu(sfu);
+  const link = await host.getByTestId('invite-viewer-link').inputValue();
+  const kept = await guest(sfu, link);
+  const mallory = await newPage(sfu.browser);
+  await mallory.addInitScript(recordPeers);
+  await mallory.addInitScript(recordWorkerTraffic);
+  await openApp(mallory, link);
+  await decoding(mallory, { timeout: 30_000 });
+  const [hostId, mid] = [await myId(host), await myId(mallory)];
+
+  // Mallory's own subscription, outside the app: a fresh Janus grant (any link holder gets
+  // one) and a copy of the app's worker with every key the app gave it. Before the removal
+  // it shows the picture, so the method works.
+  const { sfu: access } = await grantFor(sfu.server.url, link);
+  await shadowSubscriber(mallory, access, hostId);
+  const shadow = () => mallory.evaluate(() => window.__shadow.reader?.samples.length ?? 0);
+  await until('the shadow subscription to show the picture', async () => (await shadow()) > 10, 20_000);
+  await withTimecode(kept);
+  await kept.evaluate(() => {
+    const track = document.querySelector('[data-testid=remote-video]').srcObject.getVideoTracks()[0];
+    window.__kept = window.__startReader(track);
+  });
+  const shown = () => kept.evaluate(() => window.__kept.samples.length);
+
+  await host.getByTestId(`remove-participant-${mid}`).click();
+  await mallory.locator('[data-testid=session-ended][data-reason=removed]').waitFor({ timeout: 10_000 });
+  // Within seconds the shadow stops: a second in which the kept viewer shows ≥ 15 pictures
+  // and the shadow none.
+  await until('the shadow to stop while the kept viewer plays', async () => {
+    const [s0, k0] = [await shadow(), await shown()];
+    await new Promise((r) => setTimeout(r, 1000));
+    return (await shadow()) === s0 && (await shown()) - k0 >= 15;
+  }, 15_000);
+  // And it stays stopped: 90 more pictures at the kept viewer, not one at the shadow.
+  const [s1, k1] = [await shadow(), await shown()];
+  await until('90 more pictures at the kept viewer', async () => (await shown()) - k1 >= 90, 15_000);
+  assert.equal(await shadow(), s1, 'the removed tab still reads the picture through Janus');
+  // The shadow still receives the packets: it is the key, not the subscription, that is gone.
+  const packets = () => mallory.evaluate(async () => {
+    let n = 0;
+    (await window.__shadow.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n = s.packetsReceived; });
+    return n;
+  });
+  const p0 = await packets();
+  await until('the shadow to keep receiving packets', async () => (await packets()) > p0 + 20);
+  assert.equal(await kept.getByTestId('e2ee-state').textContent(), 'ok');
+
+  for (const page of [host, kept]) assert.deepEqual(page.errors, []);
+  for (const page of [host, kept, mallory]) await page.context().close();
 });
 
 test('a Janus killed mid-session is reported and media comes back when it restarts', async () => {

@@ -223,3 +223,71 @@ export async function readablePictures(page, ms = 3000) {
     return reader.samples.length;
   }, ms);
 }
+
+/**
+ * An init script: keeps what the page's code gives its transform worker — the worker's URL and
+ * options, and a copy of every message posted to it (room key, sender ids, later epochs'
+ * secrets) — in `window.__workerTraffic`, so that a test can build the same worker again:
+ * everything a tab that ignores a removal still has.
+ */
+export function recordWorkerTraffic() {
+  const Orig = window.Worker;
+  window.__workerTraffic = [];
+  window.Worker = class extends Orig {
+    constructor(url, options) {
+      super(url, options);
+      const record = { url: String(url), options, msgs: [] };
+      window.__workerTraffic.push(record);
+      const post = this.postMessage.bind(this);
+      this.postMessage = (msg, ...rest) => {
+        if (msg instanceof Uint8Array) record.msgs.push(new Uint8Array(msg));
+        return post(msg, ...rest);
+      };
+    }
+  };
+}
+
+/**
+ * Runs, inside `page` (which ran `recordWorkerTraffic`), a subscriber of the host's feed with
+ * its own copy of the page's transform worker: a fresh worker from the same script, given every
+ * message the page ever gave its own, decrypting as the page would for `hostId`. Pictures whose
+ * time code reads back are counted in `window.__shadow.reader.samples`.
+ */
+export async function shadowSubscriber(page, sfu, hostId) {
+  await withTimecode(page);
+  await withJanusClient(page);
+  await page.evaluate(async ({ sfu, hostId }) => {
+    const rec = window.__workerTraffic[0];
+    const worker = new Worker(rec.url, rec.options);
+    await new Promise((r) => worker.addEventListener('message', r, { once: true }));
+    for (const msg of rec.msgs) worker.postMessage(new Uint8Array(msg));
+    // TransformOptions { side: receive, media: video, participant: hostId, codec: none }
+    // (postcard; bench/lib/worker-wire.json's receiver_options for another id).
+    const id = new TextEncoder().encode(hostId);
+    const options = new Uint8Array([1, 0, 1, id.length, ...id, 0]);
+    const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
+    const session_id = (await send({ janus: 'create' })).data.id;
+    setInterval(() => send({ janus: 'keepalive', session_id }), 20_000);
+    const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
+    const list = await send({ janus: 'message', session_id, handle_id, body: { request: 'listparticipants', room: sfu.room } });
+    const feed = list.plugindata.data.participants.find((p) => p.publisher).id;
+    const joined = await send({
+      janus: 'message', session_id, handle_id,
+      body: { request: 'join', ptype: 'subscriber', room: sfu.room, pin: sfu.pin, streams: [{ feed }] },
+    });
+    const pc = new RTCPeerConnection();
+    window.__shadow = { ws, pc, reader: null };
+    pc.ontrack = (e) => {
+      if (e.track.kind !== 'video') return;
+      e.receiver.transform = new RTCRtpScriptTransform(worker, options);
+      window.__shadow.reader = window.__startReader(e.track);
+    };
+    await pc.setRemoteDescription(joined.jsep);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await new Promise((r) => {
+      if (pc.iceGatheringState === 'complete') r();
+      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+    });
+    await send({ janus: 'message', session_id, handle_id, body: { request: 'start' }, jsep: pc.localDescription });
+  }, { sfu, hostId });
+}

@@ -295,7 +295,10 @@ impl GuestSession {
             SignalBody::Description(_)
             | SignalBody::Candidate(_)
             | SignalBody::SfuLive
-            | SignalBody::Voice(_) => Vec::new(),
+            | SignalBody::Voice(_)
+            // The glue's: only it holds the agreement key and the worker.
+            | SignalBody::MediaKey { .. }
+            | SignalBody::MediaKeyAck { .. } => Vec::new(),
         }
     }
 

@@ -9,7 +9,9 @@
 use crate::vecmap::{VecMap, VecSet};
 
 use super::{RefusalReason, SfuRoute, SignalBody, SignalEnvelope};
+use crate::e2ee::rekey::{self, parse_agreement_public, WrapContext, AGREEMENT_KEY_LEN};
 use crate::identity::PublicKey;
+use crate::link::RoomKey;
 use crate::roster::Participant;
 use crate::Role;
 
@@ -119,6 +121,75 @@ pub enum HostAction {
     /// now); `close`: it has no other use for the connection (a viewer), so close it — the
     /// participant stays admitted.
     DropVideo { id: String, close: bool },
+    /// Give the transform worker the media secret of a new epoch (it decrypts in it at once).
+    InstallKey { epoch: u32, secret: RoomKey },
+    /// Encrypt our frames in `epoch` from now on; older epochs can be retired a little later.
+    SendIn { epoch: u32 },
+    /// Call [`HostSession::on_key_deadline`] with `epoch` after [`KEY_ACK_DEADLINE_MS`]: who
+    /// has not confirmed the new secret by then gets a frozen frame rather than hold up the
+    /// change for everyone.
+    KeyDeadline { epoch: u32 },
+    /// Keep this in the tab's `sessionStorage`: a reload of the host's tab starts from it.
+    Remember(HostMemory),
+}
+
+/// How long the host waits for everyone to confirm a new media secret before encrypting in it.
+pub const KEY_ACK_DEADLINE_MS: u64 = 2_000;
+/// How long after a change of epoch the older epochs' secrets are kept (frames in flight).
+pub const RETIRE_AFTER_MS: u64 = 5_000;
+
+/// What the host's tab keeps across its own reload once it has removed someone: who it
+/// removed, whom it let in (they come back without asking), and the media epoch reached (the
+/// reloaded tab moves on to a new one; it never keeps a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostMemory {
+    pub removed: Vec<PublicKey>,
+    pub allowed: Vec<PublicKey>,
+    pub admission_required: bool,
+    pub epoch: u32,
+}
+
+impl HostMemory {
+    pub fn to_json(&self) -> serde_json::Value {
+        let keys = |k: &[PublicKey]| k.iter().map(|k| k.encode()).collect::<Vec<_>>();
+        serde_json::json!({
+            "removed": keys(&self.removed),
+            "allowed": keys(&self.allowed),
+            "admission": self.admission_required,
+            "epoch": self.epoch,
+        })
+    }
+
+    /// `None` for anything that is not what [`Self::to_json`] wrote.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        let keys = |field: &str| -> Option<Vec<PublicKey>> {
+            value
+                .get(field)?
+                .as_array()?
+                .iter()
+                .map(|k| k.as_str().and_then(PublicKey::parse))
+                .collect()
+        };
+        Some(HostMemory {
+            removed: keys("removed")?,
+            allowed: keys("allowed")?,
+            admission_required: value.get("admission")?.as_bool()?,
+            epoch: u32::try_from(value.get("epoch")?.as_u64()?).ok()?,
+        })
+    }
+}
+
+/// The host's media epochs (`e2ee::rekey`).
+#[derive(Debug)]
+struct Epochs {
+    session: String,
+    seed: [u8; 32],
+    /// The newest epoch (0: the room key, nobody removed).
+    current: u32,
+    /// The epoch our frames are encrypted in.
+    sending: u32,
+    /// Who has yet to confirm `current`'s secret.
+    waiting: VecSet<String>,
 }
 
 /// Someone waiting for the host's OK (after a removal, nobody new is let in without it).
@@ -160,6 +231,12 @@ pub struct HostSession {
     route: Option<SfuRoute>,
     /// Admitted participants whose connection carries the screen.
     video: VecSet<String>,
+    /// The agreement key (profile `kx`) of each admitted or asking participant.
+    agreement: VecMap<String, [u8; AGREEMENT_KEY_LEN]>,
+    /// Identities the host let in (they come back without asking, even after a host reload).
+    allowed: VecSet<PublicKey>,
+    /// `None` until the glue gives a seed ([`Self::enable_epochs`]).
+    epochs: Option<Epochs>,
 }
 
 impl HostSession {
@@ -182,7 +259,137 @@ impl HostSession {
             topology: Topology::P2p,
             route: None,
             video: VecSet::new(),
+            agreement: VecMap::new(),
+            allowed: VecSet::new(),
+            epochs: None,
         }
+    }
+
+    /// Turns on media epochs: `seed` (32 random bytes, never leaving this tab) derives every
+    /// epoch's secret; `memory` is what this tab remembered before a reload. A host that had
+    /// moved past epoch 0 moves on to a fresh epoch at once (it kept no secret).
+    pub fn enable_epochs(
+        &mut self,
+        session: impl Into<String>,
+        seed: [u8; 32],
+        memory: Option<HostMemory>,
+    ) -> Vec<HostAction> {
+        let memory = memory.unwrap_or_default();
+        // Disjoint as written: a removal takes the identity out of `allowed`, and letting it in
+        // again puts it back (it stays in `removed`, so the host is told if it asks again).
+        self.removed.extend(memory.removed.iter().copied());
+        self.allowed.extend(memory.allowed);
+        self.admission_required |= memory.admission_required;
+        self.epochs = Some(Epochs {
+            session: session.into(),
+            seed,
+            current: memory.epoch,
+            sending: memory.epoch,
+            waiting: VecSet::new(),
+        });
+        if memory.epoch == 0 {
+            return Vec::new();
+        }
+        self.rotate()
+    }
+
+    /// The epoch our frames are encrypted in (0 without epochs).
+    pub fn send_epoch(&self) -> u32 {
+        self.epochs.as_ref().map_or(0, |e| e.sending)
+    }
+
+    /// What a reload of this tab must start from.
+    pub fn memory(&self) -> HostMemory {
+        HostMemory {
+            removed: self.removed.iter().copied().collect(),
+            allowed: self.allowed.iter().copied().collect(),
+            admission_required: self.admission_required,
+            epoch: self.epochs.as_ref().map_or(0, |e| e.current),
+        }
+    }
+
+    /// Moves to a new epoch: its secret to the worker and to every admitted participant alone.
+    /// We encrypt in it once each has confirmed (or at the deadline) — at once if nobody is
+    /// there to wait for.
+    fn rotate(&mut self) -> Vec<HostAction> {
+        let Some(epochs) = self.epochs.as_mut() else {
+            return Vec::new();
+        };
+        epochs.current += 1;
+        let epoch = epochs.current;
+        let secret = rekey::epoch_secret(&epochs.seed, epoch);
+        epochs.waiting.clear();
+        let mut actions = vec![HostAction::InstallKey {
+            epoch,
+            secret: secret.clone(),
+        }];
+        let ids: Vec<String> = self.admitted.keys().cloned().collect();
+        for id in ids {
+            if let Some(send) = self.key_for(&id) {
+                actions.push(send);
+                if let Some(e) = self.epochs.as_mut() {
+                    e.waiting.insert(id);
+                }
+            }
+        }
+        let epochs = self.epochs.as_mut().expect("checked above");
+        if epochs.waiting.is_empty() {
+            epochs.sending = epoch;
+            actions.push(HostAction::SendIn { epoch });
+        } else {
+            actions.push(HostAction::KeyDeadline { epoch });
+        }
+        actions.push(HostAction::Remember(self.memory()));
+        actions
+    }
+
+    /// The current epoch's secret, wrapped for `id` (nothing in epoch 0, which everyone with
+    /// the link has, or for a participant without a usable agreement key).
+    fn key_for(&self, id: &str) -> Option<HostAction> {
+        let epochs = self.epochs.as_ref().filter(|e| e.current > 0)?;
+        let to = self.agreement.get(id)?;
+        let secret = rekey::epoch_secret(&epochs.seed, epochs.current);
+        let ctx = WrapContext {
+            session: &epochs.session,
+            recipient: id,
+            epoch: epochs.current,
+        };
+        let key = rekey::wrap_text(&secret, to, ctx)?;
+        Some(self.signal(
+            Some(id),
+            SignalBody::MediaKey {
+                epoch: epochs.current,
+                key,
+            },
+        ))
+    }
+
+    /// `id` confirms it holds `epoch`'s secret.
+    pub fn on_key_ack(&mut self, id: &str, epoch: u32) -> Vec<HostAction> {
+        let Some(epochs) = self.epochs.as_mut() else {
+            return Vec::new();
+        };
+        if epoch != epochs.current || !epochs.waiting.remove(id) {
+            return Vec::new();
+        }
+        if epochs.waiting.is_empty() && epochs.sending != epoch {
+            epochs.sending = epoch;
+            return vec![HostAction::SendIn { epoch }];
+        }
+        Vec::new()
+    }
+
+    /// The wait for confirmations of `epoch` is over: encrypt in it now.
+    pub fn on_key_deadline(&mut self, epoch: u32) -> Vec<HostAction> {
+        let Some(epochs) = self.epochs.as_mut() else {
+            return Vec::new();
+        };
+        if epoch != epochs.current || epochs.sending == epoch {
+            return Vec::new();
+        }
+        epochs.waiting.clear();
+        epochs.sending = epoch;
+        vec![HostAction::SendIn { epoch }]
     }
 
     /// A host whose screen goes through the SFU.
@@ -291,6 +498,8 @@ impl HostSession {
         let asking: VecSet<String> = self.asking.iter().map(|(id, _)| id.clone()).collect();
         self.signers
             .retain(|id, _| self.admitted.contains_key(id) || asking.contains(id));
+        self.agreement
+            .retain(|id, _| self.admitted.contains_key(id) || asking.contains(id));
 
         for p in participants {
             if p.id == self.me
@@ -308,7 +517,16 @@ impl HostSession {
             if let Some(key) = p.signer {
                 self.signers.insert(p.id.clone(), key);
             }
-            if self.admission_required {
+            if let Some(kx) = p
+                .profile
+                .get("kx")
+                .and_then(serde_json::Value::as_str)
+                .and_then(parse_agreement_public)
+            {
+                self.agreement.insert(p.id.clone(), kx);
+            }
+            let let_in_before = p.signer.is_some_and(|k| self.allowed.contains(&k));
+            if self.admission_required && !let_in_before {
                 self.asking.push((p.id.clone(), p.role));
                 actions.push(self.signal(Some(&p.id), SignalBody::Waiting));
                 continue;
@@ -348,6 +566,12 @@ impl HostSession {
         if sfu {
             actions.push(self.signal(Some(id), SignalBody::Sfu(self.route)));
         }
+        actions.extend(self.key_for(id));
+        if let Some(key) = self.signers.get(id).copied() {
+            if self.allowed.insert(key) && self.admission_required {
+                actions.push(HostAction::Remember(self.memory()));
+            }
+        }
         actions
     }
 
@@ -386,8 +610,9 @@ impl HostSession {
             return Vec::new();
         }
         self.admission_required = true;
-        if let Some(key) = self.signers.get(id) {
-            self.removed.insert(*key);
+        if let Some(key) = self.signers.get(id).copied() {
+            self.removed.insert(key);
+            self.allowed.remove(&key);
         }
         self.asking.retain(|(a, _)| a != id);
         self.refused.remove(id);
@@ -397,6 +622,14 @@ impl HostSession {
             actions.extend(self.close(id));
         }
         self.signers.remove(id);
+        self.agreement.remove(id);
+        // Everyone left moves to a media secret the removed person never gets (it holds the
+        // room key, so it could otherwise still decrypt, e.g. from the SFU).
+        let rotated = self.rotate();
+        if rotated.is_empty() {
+            actions.push(HostAction::Remember(self.memory()));
+        }
+        actions.extend(rotated);
         actions
     }
 
@@ -422,6 +655,7 @@ impl HostSession {
         };
         let (id, _) = self.asking.remove(at);
         self.signers.remove(&id);
+        self.agreement.remove(&id);
         self.barred.insert(id.clone(), RefusalReason::Denied);
         vec![self.signal(Some(&id), SignalBody::Refused(RefusalReason::Denied))]
     }
@@ -445,10 +679,20 @@ impl HostSession {
     fn close(&mut self, id: &str) -> Vec<HostAction> {
         self.admitted.remove(id);
         self.signers.remove(id);
+        self.agreement.remove(id);
+        let mut actions = Vec::new();
+        if let Some(e) = self.epochs.as_mut() {
+            // The last one we waited for is gone: nothing left to wait for.
+            if e.waiting.remove(id) && e.waiting.is_empty() && e.sending != e.current {
+                e.sending = e.current;
+                actions.push(HostAction::SendIn { epoch: e.current });
+            }
+        }
         self.video.remove(id);
         self.link_up.remove(id);
         self.absent.remove(id);
-        vec![HostAction::ClosePeer { id: id.to_owned() }]
+        actions.push(HostAction::ClosePeer { id: id.to_owned() });
+        actions
     }
 
     /// The browser started or stopped the capture.
@@ -897,6 +1141,193 @@ mod tests {
         host.on_roster(&[&hp, &v2, &again]);
         assert!(host.asking().is_empty());
         assert!(host.admit("v4").is_empty());
+    }
+
+    /// A guest whose verified profile carries its agreement key, as the app's does.
+    fn keyed(id: &str, role: Role, joined_at: u64, seed: u8) -> Participant {
+        let signer = crate::identity::Signer::from_seed([seed; 32]);
+        let kx = rekey::AgreementKey::from_signer(&signer).encode_public();
+        Participant {
+            profile: serde_json::json!({ "kx": kx }),
+            ..signed(id, role, joined_at, seed)
+        }
+    }
+
+    /// The secret in the `media_key` `actions` hold for `to`, opened with its key.
+    fn opened_key(actions: &[HostAction], to: &str, seed: u8) -> Option<(u32, RoomKey)> {
+        let me = rekey::AgreementKey::from_signer(&crate::identity::Signer::from_seed([seed; 32]));
+        sent_to(actions, to)
+            .into_iter()
+            .find_map(|body| match body {
+                SignalBody::MediaKey { epoch, key } => {
+                    let ctx = WrapContext {
+                        session: "s",
+                        recipient: to,
+                        epoch,
+                    };
+                    Some((epoch, rekey::unwrap_text(&key, &me, ctx).expect("opens")))
+                }
+                _ => None,
+            })
+    }
+
+    fn send_in(actions: &[HostAction]) -> Option<u32> {
+        actions.iter().find_map(|a| match a {
+            HostAction::SendIn { epoch } => Some(*epoch),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_removal_moves_everyone_else_to_a_secret_the_removed_never_gets() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        assert!(host.enable_epochs("s", [42; 32], None).is_empty());
+        let hp = p("h", Role::Host, 0);
+        let (v1, v2, c1) = (
+            keyed("v1", Role::Viewer, 1, 1),
+            keyed("v2", Role::Viewer, 2, 2),
+            keyed("c1", Role::Controller, 3, 3),
+        );
+        let actions = host.on_roster(&[&hp, &v1, &v2, &c1]);
+        // Epoch 0 is the room key: nothing to hand out.
+        assert!(opened_key(&actions, "v1", 1).is_none());
+        assert_eq!(host.send_epoch(), 0);
+
+        let actions = host.remove("v1");
+        let secret = rekey::epoch_secret(&[42; 32], 1);
+        assert!(actions.contains(&HostAction::InstallKey {
+            epoch: 1,
+            secret: secret.clone()
+        }));
+        assert!(
+            opened_key(&actions, "v1", 1).is_none(),
+            "not to the removed"
+        );
+        for (id, seed) in [("v2", 2), ("c1", 3)] {
+            assert_eq!(opened_key(&actions, id, seed), Some((1, secret.clone())));
+        }
+        // Wrapped for v2, it does not open with c1's key.
+        let for_v2 = sent_to(&actions, "v2");
+        let SignalBody::MediaKey { key, .. } = &for_v2[0] else {
+            panic!("{for_v2:?}")
+        };
+        let c1_key = rekey::AgreementKey::from_signer(&crate::identity::Signer::from_seed([3; 32]));
+        let ctx = WrapContext {
+            session: "s",
+            recipient: "v2",
+            epoch: 1,
+        };
+        assert!(rekey::unwrap_text(key, &c1_key, ctx).is_err());
+        // Still sending in epoch 0 until both confirm (or the deadline).
+        assert_eq!(send_in(&actions), None);
+        assert!(actions.contains(&HostAction::KeyDeadline { epoch: 1 }));
+        assert_eq!(host.send_epoch(), 0);
+        assert!(host.on_key_ack("v2", 0).is_empty(), "another epoch");
+        assert!(host.on_key_ack("v1", 1).is_empty(), "not waited for");
+        assert!(host.on_key_ack("v2", 1).is_empty());
+        assert_eq!(send_in(&host.on_key_ack("c1", 1)), Some(1));
+        assert_eq!(host.send_epoch(), 1);
+        assert!(host.on_key_deadline(1).is_empty(), "already sending in it");
+
+        // Someone let in later gets the current secret with its seat.
+        let v3 = keyed("v3", Role::Viewer, 4, 4);
+        host.on_roster(&[&hp, &v2, &c1, &v3]);
+        let actions = host.admit("v3");
+        assert_eq!(opened_key(&actions, "v3", 4), Some((1, secret)));
+
+        // A second removal: epoch 2; a deadline with c1 silent switches anyway.
+        let actions = host.remove("v2");
+        assert!(opened_key(&actions, "v2", 2).is_none());
+        let (epoch, _) = opened_key(&actions, "c1", 3).unwrap();
+        assert_eq!(epoch, 2);
+        assert!(host.on_key_ack("v3", 2).is_empty());
+        assert_eq!(send_in(&host.on_key_deadline(2)), Some(2));
+        assert_eq!(host.send_epoch(), 2);
+    }
+
+    #[test]
+    fn with_nobody_left_to_wait_for_the_new_epoch_starts_at_once() {
+        let mut host = HostSession::sfu("h", ShareState::Sharing);
+        host.enable_epochs("s", [42; 32], None);
+        let v1 = keyed("v1", Role::Viewer, 1, 1);
+        host.on_roster(&[&v1]);
+        assert_eq!(send_in(&host.remove("v1")), Some(1));
+        // A guest whose last confirmation is missing leaves: no need to wait for the deadline.
+        let (v2, v3) = (
+            keyed("v2", Role::Viewer, 2, 2),
+            keyed("v3", Role::Viewer, 3, 3),
+        );
+        host.on_roster(&[&v2, &v3]);
+        host.admit("v2");
+        host.admit("v3");
+        host.remove("v2");
+        assert_eq!(host.send_epoch(), 1);
+        assert_eq!(send_in(&host.on_roster(&[])), Some(2));
+    }
+
+    #[test]
+    fn a_reloaded_host_remembers_whom_it_removed_and_let_in() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        host.enable_epochs("s", [42; 32], None);
+        let (v1, v2) = (
+            keyed("v1", Role::Viewer, 1, 1),
+            keyed("v2", Role::Viewer, 2, 2),
+        );
+        host.on_roster(&[&v1, &v2]);
+        let actions = host.remove("v1");
+        let memory = actions
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                HostAction::Remember(m) => Some(m.clone()),
+                _ => None,
+            })
+            .expect("remembered");
+        assert_eq!(memory, host.memory());
+        assert_eq!(memory.epoch, 1);
+        assert!(memory.admission_required);
+        assert_eq!(
+            HostMemory::from_json(&memory.to_json()),
+            Some(memory.clone())
+        );
+        assert_eq!(
+            HostMemory::from_json(&serde_json::json!({"removed": 1})),
+            None
+        );
+
+        // The reloaded tab: a new seed, the next epoch at once, sent in immediately.
+        let mut again = HostSession::new("h2", Limits::P2P, ShareState::Sharing);
+        let actions = again.enable_epochs("s", [7; 32], Some(memory));
+        assert!(actions.contains(&HostAction::InstallKey {
+            epoch: 2,
+            secret: rekey::epoch_secret(&[7; 32], 2)
+        }));
+        assert_eq!(send_in(&actions), Some(2));
+        assert!(again.admission_required());
+        // v2 (same identity, new id after its own reload or not) is seated and keyed; the
+        // removed person's new tab waits, and the host is told who it is.
+        let (v2b, v1b) = (
+            keyed("v2b", Role::Viewer, 5, 2),
+            keyed("v1b", Role::Viewer, 6, 1),
+        );
+        let actions = again.on_roster(&[&v2b, &v1b]);
+        assert_eq!(opened(&actions), ["v2b"]);
+        assert_eq!(opened_key(&actions, "v2b", 2).map(|(e, _)| e), Some(2));
+        assert_eq!(sent_to(&actions, "v1b"), [SignalBody::Waiting]);
+        assert!(again.asking()[0].removed_before);
+        // Let in again, the removed identity is remembered as let in by the next reload too.
+        let memory = again
+            .admit("v1b")
+            .into_iter()
+            .find_map(|a| match a {
+                HostAction::Remember(m) => Some(m),
+                _ => None,
+            })
+            .expect("remembered");
+        let mut third = HostSession::new("h3", Limits::P2P, ShareState::Sharing);
+        third.enable_epochs("s", [8; 32], Some(memory));
+        let v1c = keyed("v1c", Role::Viewer, 7, 1);
+        assert_eq!(opened(&third.on_roster(&[&v1c])), ["v1c"]);
     }
 
     #[test]

@@ -17,7 +17,10 @@ mod stats;
 pub use guest::{
     GuestAction, GuestPhase, GuestSession, CONNECT_WAIT_MS, HOST_WAIT_MS, SHARE_WAIT_MS,
 };
-pub use host::{Asking, HostAction, HostSession, Limits, ShareState, StartMode, Topology};
+pub use host::{
+    Asking, HostAction, HostMemory, HostSession, Limits, ShareState, StartMode, Topology,
+    KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
+};
 pub use identity::SessionIdentity;
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;

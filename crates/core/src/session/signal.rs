@@ -54,6 +54,13 @@ pub enum SignalBody {
     /// newcomer; a listener subscribes only to feeds announced this way by a verified sender
     /// and decrypts them with that sender's key.
     Voice(Option<SfuRoute>),
+    /// The host to one participant: the media secret of a new epoch, wrapped to that
+    /// participant's agreement key (`e2ee::rekey`). Sent to everyone admitted when the host
+    /// removes someone, and to each participant it admits later.
+    MediaKey { epoch: u32, key: String },
+    /// A participant to the host: it holds `epoch`'s secret (the host encrypts in a new epoch
+    /// once everyone has it).
+    MediaKeyAck { epoch: u32 },
 }
 
 /// The host's publication on the session's SFU room: guests subscribe to `feed` in `room` (a
