@@ -8,6 +8,7 @@ use leptos::html;
 use leptos::prelude::*;
 use pairux_core::agent::AgentState;
 use pairux_core::control::{BudgetStats, ControlState, GateStats, InputKind};
+use pairux_core::display::fixed;
 use pairux_core::roster::Roster;
 
 use crate::platform;
@@ -282,23 +283,37 @@ fn log_line(line: &LogLine) -> impl IntoView {
         <li
             data-from=line.from.clone()
             data-seq=line.event.seq.to_string()
-            data-received=format!("{:.3}", line.received)
+            data-received=fixed(line.received, 3)
             data-kind=kind
-            data-x=x.map(|v| v.to_string())
-            data-y=y.map(|v| v.to_string())
+            data-x=x.map(exact)
+            data-y=y.map(exact)
         >
             {format!("#{} {kind} {detail}", line.event.seq)}
         </li>
     }
 }
 
+/// The shortest text that reads back as `v` (serde_json's, already in the app: `core::fmt`'s
+/// float formatting would add ~10 KB).
+fn exact(v: f64) -> String {
+    serde_json::to_string(&v).unwrap_or_default()
+}
+
 fn describe(kind: &InputKind) -> (&'static str, Option<f64>, Option<f64>, String) {
+    let at = |x: f64, y: f64| format!("{},{}", fixed(x, 3), fixed(y, 3));
     match kind {
-        InputKind::Move { x, y } => ("move", Some(*x), Some(*y), format!("{x:.3},{y:.3}")),
-        InputKind::Down { x, y, b } => ("down", Some(*x), Some(*y), format!("{b:?} {x:.3},{y:.3}")),
-        InputKind::Up { x, y, b } => ("up", Some(*x), Some(*y), format!("{b:?} {x:.3},{y:.3}")),
-        InputKind::Dbl { x, y, b } => ("dbl", Some(*x), Some(*y), format!("{b:?} {x:.3},{y:.3}")),
-        InputKind::Wheel { x, y, dx, dy } => ("wheel", Some(*x), Some(*y), format!("{dx},{dy}")),
+        InputKind::Move { x, y } => ("move", Some(*x), Some(*y), at(*x, *y)),
+        InputKind::Down { x, y, b } => {
+            ("down", Some(*x), Some(*y), format!("{b:?} {}", at(*x, *y)))
+        }
+        InputKind::Up { x, y, b } => ("up", Some(*x), Some(*y), format!("{b:?} {}", at(*x, *y))),
+        InputKind::Dbl { x, y, b } => ("dbl", Some(*x), Some(*y), format!("{b:?} {}", at(*x, *y))),
+        InputKind::Wheel { x, y, dx, dy } => (
+            "wheel",
+            Some(*x),
+            Some(*y),
+            format!("{},{}", exact(*dx), exact(*dy)),
+        ),
         InputKind::KeyDown { key, code, m, .. } => {
             ("key_down", None, None, format!("{key} {code} m{}", m.0))
         }
@@ -319,9 +334,11 @@ fn content_style(box_w: f64, box_h: f64, video_w: f64, video_h: f64) -> String {
         (100.0 * video_ratio / box_ratio, 100.0)
     };
     format!(
-        "left:{:.4}%;top:{:.4}%;width:{w:.4}%;height:{h:.4}%",
-        (100.0 - w) / 2.0,
-        (100.0 - h) / 2.0
+        "left:{}%;top:{}%;width:{}%;height:{}%",
+        fixed((100.0 - w) / 2.0, 4),
+        fixed((100.0 - h) / 2.0, 4),
+        fixed(w, 4),
+        fixed(h, 4)
     )
 }
 
@@ -367,11 +384,11 @@ pub fn Surface(
                         <div
                             class="cursor"
                             data-testid=format!("remote-cursor-{id}")
-                            data-x=field(|c| c.x.to_string())
-                            data-y=field(|c| c.y.to_string())
+                            data-x=field(|c| exact(c.x))
+                            data-y=field(|c| exact(c.y))
                             style=move || at.with(|c| c.as_ref().map(|c| format!(
                                 "--cursor-x:{};--cursor-y:{};--c:{};--cursor-s:{}",
-                                c.x, c.y, c.color, 1.0 / zoom.get()
+                                exact(c.x), exact(c.y), c.color, fixed(1.0 / zoom.get(), 4)
                             )))
                         >
                             <svg viewBox="0 0 16 20" width="16" height="20">
@@ -388,7 +405,7 @@ pub fn Surface(
             <For each=move || marks.with(|m| m.iter().rev().cloned().collect::<Vec<_>>()) key=|m| m.n let:m>
                 <span
                     class=if m.label.is_empty() { "ripple" } else { "keybadge" }
-                    style=format!("left:{}%;top:{}%", m.x * 100.0, m.y * 100.0)
+                    style=format!("left:{}%;top:{}%", fixed(m.x * 100.0, 4), fixed(m.y * 100.0, 4))
                 >
                     {m.label.clone()}
                 </span>

@@ -656,7 +656,12 @@ pub fn GuestStage(
                     class="zoomable"
                     style:transform=move || {
                         let (x, y) = pan.get();
-                        format!("translate({x}px, {y}px) scale({})", zoom.get())
+                        format!(
+                            "translate({}px, {}px) scale({})",
+                            fixed(x, 2),
+                            fixed(y, 2),
+                            fixed(zoom.get(), 4)
+                        )
                     }
                 >
                     <video

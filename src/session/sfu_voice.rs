@@ -262,7 +262,9 @@ impl SfuVoice {
         p.starting = false;
         p.attempts += 1;
         if p.attempts == QUICK_ATTEMPTS + 1 {
-            leptos::logging::warn!("voice: the video server keeps refusing our feed; retrying slowly");
+            leptos::logging::warn!(
+                "voice: the video server keeps refusing our feed; retrying slowly"
+            );
         }
         let weak = Rc::downgrade(&self.inner);
         p.retry = Some(Timer::after(backoff(p.attempts), move || {
