@@ -95,6 +95,10 @@ struct Subscription {
 const DECODE_WAIT_MS: u64 = 4_000;
 /// How often a new SFU picture's decoder is checked while waiting for it.
 const DECODE_POLL_MS: u32 = 25;
+/// Make-before-break for voice: how long our own feed is published before the direct voice
+/// stops (the others subscribe to it meanwhile), and the longest a move waits for voices.
+const VOICE_SETTLE_MS: u64 = 1_000;
+const VOICE_SETTLE_MAX_MS: u64 = 3_000;
 
 struct Inner {
     me: String,
@@ -661,11 +665,13 @@ impl GuestRuntime {
         }
     }
 
-    /// Voice moves to the SFU: our microphone (if on) is published there and stops going to
-    /// the host directly; the host's mix, if a direct connection still carries one, is muted.
+    /// Voice moves to the SFU, make-before-break: our microphone (if on) is published there,
+    /// and the SFU's voices start arriving unheard, while the direct connection keeps carrying
+    /// our voice to the host and the host's mix to us — until our move settles
+    /// ([`Self::switch_voice`]). Without a direct voice there is nothing to keep: at once.
     fn enter_sfu_voice(&self, room: u64) {
         let was = self.inner.sfu_voice.active();
-        self.inner.voice.borrow_mut().set_sfu(true);
+        self.inner.voice.borrow_mut().prepare_sfu();
         let mic = self.inner.voice.borrow().mic();
         self.inner.sfu_voice.follow(room);
         if was {
@@ -673,11 +679,23 @@ impl GuestRuntime {
         }
         if let Some(mic) = mic {
             self.inner.sfu_voice.set_mic(Some(mic));
-            if let Some(peer) = self.peer().filter(|p| p.has_voice()) {
-                leptos::task::spawn_local(async move {
-                    let _ = peer.set_voice(None).await;
-                });
-            }
+        }
+        if !self.peer().is_some_and(|p| p.has_voice()) {
+            self.switch_voice();
+        }
+    }
+
+    /// Voices come from the SFU now: the host's mix goes silent here and our microphone stops
+    /// going to the host directly.
+    fn switch_voice(&self) {
+        if self.inner.voice.borrow().switched() {
+            return;
+        }
+        self.inner.voice.borrow_mut().set_sfu(true);
+        if let Some(peer) = self.peer().filter(|p| p.has_voice()) {
+            leptos::task::spawn_local(async move {
+                let _ = peer.set_voice(None).await;
+            });
         }
     }
 
@@ -842,6 +860,35 @@ impl GuestRuntime {
         self.inner.view.stream.set(Some(stream));
         self.inner.view.next.set(None);
         self.inner.view.topology.set(Topology::Sfu);
+        // The picture has moved; the voice moves once the SFU carries every voice (ours
+        // included) or after VOICE_SETTLE_MAX_MS — then the host may drop the direct
+        // connection's picture (and a viewer's whole connection).
+        let weak = Rc::downgrade(&self.inner);
+        leptos::task::spawn_local(async move {
+            let started = clock::monotonic_ms();
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let now = clock::monotonic_ms();
+                let settled = inner.voice.borrow().switched()
+                    || inner.sfu_voice.settled(now, VOICE_SETTLE_MS)
+                    || now >= started + VOICE_SETTLE_MAX_MS;
+                if settled {
+                    GuestRuntime { inner }.moved(route);
+                    return;
+                }
+                drop(inner);
+                gloo_timers::future::TimeoutFuture::new(DECODE_POLL_MS).await;
+            }
+        });
+    }
+
+    /// The move to the SFU is complete here: voices from the SFU, and the host told it may
+    /// stop sending us the picture peer to peer.
+    fn moved(&self, route: SfuRoute) {
+        if self.inner.sfu.borrow().route != Some(route) {
+            return;
+        }
+        self.switch_voice();
         let host = self.inner.session.borrow().host().map(str::to_owned);
         if let Some(host) = host {
             self.inner.channel.send_signal(&SignalEnvelope {

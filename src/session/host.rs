@@ -698,8 +698,11 @@ impl HostRuntime {
     }
 
     /// The screen is published in `room`: voice goes through the SFU from now on — ours is
-    /// published there (while the microphone is on) and the mixes sent peer to peer go
-    /// silent, so a controller, which keeps its direct connection, hears nobody twice.
+    /// published there (while the microphone is on). Make-before-break: each direct
+    /// connection keeps its mix, and each guest's direct voice stays in the mix, until that
+    /// guest has moved (its `SfuLive`: it hears the SFU's voices, and its own feed has been
+    /// up long enough for us to subscribe; an SFU voice replaces the direct one as it
+    /// arrives), so nobody hears a gap — and nobody hears anyone twice.
     fn enter_sfu_voice(&self, room: u64) {
         let was = self.inner.sfu_voice.active();
         self.inner.sfu_voice.follow(room);
@@ -707,15 +710,6 @@ impl HostRuntime {
             return;
         }
         self.inner.sfu_voice.set_mic(self.inner.voice.mic_track());
-        for (id, peer) in self.inner.peers.borrow().iter() {
-            self.inner.voice.forget(id);
-            let link = peer.link.peer();
-            if link.has_voice() {
-                leptos::task::spawn_local(async move {
-                    let _ = link.set_voice(None).await;
-                });
-            }
-        }
     }
 
     /// Starts (or resumes) sharing `capture`; peers switch tracks without renegotiating.
@@ -961,6 +955,9 @@ impl HostRuntime {
                     crate::state::remember_host(&self.inner.link, &memory);
                 }
                 HostAction::DropVideo { id, close: false } => {
+                    // A controller that decodes from the SFU, and hears voices there: its
+                    // connection keeps control only.
+                    self.inner.voice.drop_mix(&id);
                     let peers = self.inner.peers.borrow();
                     if let Some(peer) = peers.get(&id) {
                         peer.video.set(false);
@@ -968,6 +965,9 @@ impl HostRuntime {
                         leptos::task::spawn_local(async move {
                             if let Err(err) = link.stop_sending().await {
                                 leptos::logging::warn!("cannot stop the P2P picture: {err}");
+                            }
+                            if link.has_voice() {
+                                let _ = link.set_voice(None).await;
                             }
                         });
                     }

@@ -13,6 +13,7 @@ use web_sys::MediaStreamTrack;
 
 use super::access::Access;
 use super::sfu::{SfuEvent, SfuLink};
+use crate::platform::clock;
 use crate::platform::timer::Timer;
 use crate::realtime::SessionChannel;
 
@@ -47,6 +48,8 @@ struct Publication {
     starting: bool,
     retry: Option<Timer>,
     attempts: u32,
+    /// When the current feed was published (monotonic ms).
+    published_at: Option<u64>,
 }
 
 struct Subscription {
@@ -54,6 +57,8 @@ struct Subscription {
     link: Option<SfuLink>,
     retry: Option<Timer>,
     attempts: u32,
+    /// Its voice has arrived.
+    heard: bool,
 }
 
 struct Inner {
@@ -117,6 +122,22 @@ impl SfuVoice {
         self.publish();
     }
 
+    /// Whether every announced voice we subscribed to is arriving, and ours (while the
+    /// microphone is on) has been published for at least `settled_ms` — long enough for the
+    /// others to have subscribed to it. What a move from peer to peer waits for before it
+    /// drops the direct voice (make-before-break).
+    pub fn settled(&self, now: u64, settled_ms: u64) -> bool {
+        let heard = self.inner.subs.borrow().values().all(|s| s.heard);
+        let ours = self.inner.mic.borrow().is_none()
+            || self
+                .inner
+                .publication
+                .borrow()
+                .published_at
+                .is_some_and(|at| now >= at + settled_ms);
+        heard && ours
+    }
+
     /// Back to peer to peer (or the session is over): nothing published, nothing received.
     pub fn stop(&self) {
         self.inner.room.set(None);
@@ -168,6 +189,7 @@ impl SfuVoice {
                             link: None,
                             retry: None,
                             attempts: 0,
+                            heard: false,
                         },
                     );
                     drop(old);
@@ -193,6 +215,7 @@ impl SfuVoice {
             p.starting = false;
             p.retry = None;
             p.attempts = 0;
+            p.published_at = None;
             old
         };
         drop(old);
@@ -260,6 +283,7 @@ impl SfuVoice {
         drop(old);
         let mut p = self.inner.publication.borrow_mut();
         p.starting = false;
+        p.published_at = None;
         p.attempts += 1;
         if p.attempts == QUICK_ATTEMPTS + 1 {
             leptos::logging::warn!(
@@ -280,6 +304,7 @@ impl SfuVoice {
         }
         match event {
             SfuEvent::Published { room, feed } => {
+                self.inner.publication.borrow_mut().published_at = Some(clock::monotonic_ms());
                 let actions = self
                     .inner
                     .state
@@ -383,7 +408,12 @@ impl SfuVoice {
             return;
         }
         match event {
-            SfuEvent::Audio(track) => (self.inner.on_heard)(Heard::Voice(id.to_owned(), track)),
+            SfuEvent::Audio(track) => {
+                if let Some(sub) = self.inner.subs.borrow_mut().get_mut(id) {
+                    sub.heard = true;
+                }
+                (self.inner.on_heard)(Heard::Voice(id.to_owned(), track))
+            }
             SfuEvent::Connection(state) => {
                 if state == "connected" {
                     if let Some(sub) = self.inner.subs.borrow_mut().get_mut(id) {

@@ -109,6 +109,9 @@ struct HostInner {
     sampler: RefCell<Option<Interval>>,
     view: VoiceSignals,
     me: String,
+    /// Plays nothing and reports no speakers (a guest's desk while a move from peer to peer
+    /// settles: the host's mix still carries every voice).
+    muted: std::cell::Cell<bool>,
 }
 
 /// The host's side. Cheap to clone.
@@ -135,6 +138,7 @@ impl HostVoice {
             sampler: RefCell::default(),
             view,
             me,
+            muted: std::cell::Cell::new(false),
         });
         if inner.mixer.as_ref().is_some_and(Mixer::suspended) {
             // A tab that resumed after a reload has had no click yet: nobody's voice can be
@@ -153,6 +157,9 @@ impl HostVoice {
                 levels.iter().map(|(id, l)| (id.as_str(), *l)),
             );
             if let Some(speaking) = changed {
+                if inner.muted.get() {
+                    return;
+                }
                 on_speaking(speaking.iter().cloned().collect());
                 inner.view.speaking.set(speaking);
             }
@@ -175,6 +182,7 @@ impl HostVoice {
         // The element also keeps the remote track flowing into Web Audio (Chrome feeds a
         // remote track's samples to an audio graph only while a media element plays it).
         if let Some(playback) = start_playback(track, self.inner.view) {
+            playback.set_muted(self.inner.muted.get());
             self.inner
                 .playing
                 .borrow_mut()
@@ -184,6 +192,20 @@ impl HostVoice {
             if let Err(err) = mixer.add_source(id, track) {
                 leptos::logging::error!("cannot mix {id}'s voice: {err}");
             }
+        }
+    }
+
+    /// Silences (or plays again) every voice played here.
+    pub fn set_muted(&self, muted: bool) {
+        self.inner.muted.set(muted);
+        for playback in self.inner.playing.borrow().values() {
+            playback.set_muted(muted);
+        }
+        if !muted {
+            self.inner
+                .view
+                .speaking
+                .set(self.inner.detector.borrow().speaking());
         }
     }
 
@@ -284,6 +306,9 @@ pub struct GuestVoice {
     /// SFU mode: plays each voice received from the SFU and measures who speaks (ours
     /// included) — the host's mixer without its mixes. `None` peer to peer.
     desk: Option<HostVoice>,
+    /// Voices come from the desk; `false` while a move from peer to peer settles (the desk
+    /// receives, muted; the host's mix still plays).
+    switched: bool,
     view: VoiceSignals,
 }
 
@@ -294,35 +319,55 @@ impl GuestVoice {
             playing: None,
             mic: None,
             desk: None,
+            switched: false,
             view,
         }
     }
 
-    /// The host's mix arrived (again, after a reconnection). Silent in SFU mode, where each
-    /// voice comes from the SFU instead (nobody is heard twice).
+    /// The host's mix arrived (again, after a reconnection). Silent once voices come from the
+    /// SFU (nobody is heard twice).
     pub fn heard(&mut self, track: &MediaStreamTrack) {
         self.playing = start_playback(track, self.view);
         if let Some(p) = &self.playing {
-            p.set_muted(self.desk.is_some());
+            p.set_muted(self.switched);
         }
+    }
+
+    /// The session moves to the SFU: voices start arriving from it, unheard, while the host's
+    /// mix keeps playing (make-before-break; [`Self::set_sfu`] switches).
+    pub fn prepare_sfu(&mut self) {
+        if self.desk.is_some() {
+            return;
+        }
+        let desk = HostVoice::new(self.me.clone(), self.view, |_| {});
+        desk.set_muted(!self.switched);
+        desk.measure_own(self.mic.as_ref());
+        self.desk = Some(desk);
     }
 
     /// Voices now come from the SFU (`true`) or from the host's mix (`false`).
     pub fn set_sfu(&mut self, sfu: bool) {
-        if sfu == self.desk.is_some() {
+        if sfu == self.switched && sfu == self.desk.is_some() {
             return;
         }
         if sfu {
-            let desk = HostVoice::new(self.me.clone(), self.view, |_| {});
-            desk.measure_own(self.mic.as_ref());
-            self.desk = Some(desk);
+            self.prepare_sfu();
+            if let Some(desk) = &self.desk {
+                desk.set_muted(false);
+            }
         } else {
             self.desk = None;
             self.view.speaking.set(VecSet::new());
         }
+        self.switched = sfu;
         if let Some(p) = &self.playing {
             p.set_muted(sfu);
         }
+    }
+
+    /// Whether voices come from the SFU here.
+    pub fn switched(&self) -> bool {
+        self.switched
     }
 
     /// SFU mode: `id`'s voice arrived from the SFU.
@@ -341,7 +386,7 @@ impl GuestVoice {
 
     /// Whether who speaks is measured here (SFU mode) rather than told by the host.
     pub fn measures(&self) -> bool {
-        self.desk.is_some()
+        self.switched
     }
 
     /// A click: the browser may now play sound.
@@ -378,7 +423,7 @@ impl GuestVoice {
     /// The host's word on who is speaking (peer to peer; in SFU mode each page measures
     /// what it receives itself and takes nobody's word).
     pub fn on_speaking(&self, ids: Vec<String>) {
-        if self.desk.is_none() {
+        if !self.switched {
             self.view.speaking.set(ids.into_iter().collect());
         }
     }

@@ -123,7 +123,8 @@ test('Auto: voice carries on through the move from P2P to the SFU, and nobody he
   // Still talking, now through the SFU: heard once by the host and by the controller.
   await until('the host to subscribe to the viewer\'s feed', () => host.evaluate(() => window.__voices.length >= 2));
   await hears(host, 'host hearing the viewer after the move', { once: true });
-  // How long the host heard nothing while the voice moved (break-before-make for voice):
+  // How long the host heard nothing while the voice moved (make-before-break, so ~ a mixer
+  // source swap):
   // reported, not asserted (tests never assert on timings).
   const gap = await longestSilence(host, since);
   console.log(`voice gap at the host during the P2P → SFU move: ${gap.max} ms`);
