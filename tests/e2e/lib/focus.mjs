@@ -7,10 +7,11 @@ import { newPage, openApp, decoding } from './harness.mjs';
 import { recordPeers } from './sfu.mjs';
 
 /** A guest page (in `browser`) that records what its screen presents, once it decodes. */
-export async function watcher(browser, link) {
+export async function watcher(browser, link, inits = []) {
   const page = await newPage(browser);
   await page.addInitScript(recordPeers);
   await page.addInitScript(recordPresentation);
+  for (const init of inits) await page.addInitScript(init);
   await openApp(page, link);
   await decoding(page, { timeout: 30_000 });
   return page;
