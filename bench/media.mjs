@@ -33,7 +33,7 @@ const { values: opts } = parseArgs({
     frames: { type: 'string', default: '330' }, // per g2g variant, after warm-up (≥ 300)
     runs: { type: 'string', default: '20' }, // TTFF runs (≥ 20)
     'warmup-ms': { type: 'string', default: '3000' }, // congestion control ramps up first
-    only: { type: 'string' }, // comma list of g2g keys and/or `ttff`, `ttff_sfu`
+    only: { type: 'string' }, // comma list of g2g keys and/or `ttff`, `ttff_sfu`, `audio`, `audio_sfu`
     // The server also runs a Janus and coturn (`--sfu-nodes 1 --turn`) and the app is measured
     // through Janus too (`g2g_sfu_*`, `ttff_sfu_*`); `cargo xtask bench sfu` uses it.
     sfu: { type: 'boolean', default: false },
@@ -302,14 +302,16 @@ async function openTalkingViewer(env) {
 }
 
 /**
- * Mouth-to-ear: the host talks (bursts from the fake microphone), one P2P viewer listens;
- * onsets timestamped on both sides (bench/lib/voice.mjs). Returns the delays (ms).
+ * Mouth-to-ear: the host talks (bursts from the fake microphone), one viewer listens — peer
+ * to peer, or through Janus (`mode` 'sfu': the host's own voice feed, the viewer's
+ * subscription to it); onsets timestamped on both sides (bench/lib/voice.mjs). Returns the
+ * delays (ms).
  */
-async function measureAudio(env) {
-  await onlyHost(env, 'p2p');
-  const host = await appHost(env, 'p2p');
+async function measureAudio(env, mode = 'p2p') {
+  await onlyHost(env, mode);
+  const host = await appHost(env, mode);
   await setMic(host.page, true);
-  const viewer = await openAppViewer(env, 'p2p');
+  const viewer = await openAppViewer(env, mode);
   try {
     await viewer.page.waitForFunction(
       () => window.__pcs?.some((pc) => pc.getReceivers().some((r) => r.track.kind === 'audio')),
@@ -531,12 +533,14 @@ async function main() {
         failures.push(`${v.key}: ${err.message}`);
       }
     }
-    if (wanted('audio')) {
-      console.error('media bench: mouth-to-ear (host talks, a P2P viewer hears) …');
+    for (const mode of opts.sfu ? ['p2p', 'sfu'] : ['p2p']) {
+      const key = mode === 'p2p' ? 'audio' : 'audio_sfu';
+      if (!wanted(key)) continue;
+      console.error(`media bench: mouth-to-ear (host talks, a viewer hears, ${mode}) …`);
       try {
-        raw.audio = await measureAudio(env);
+        raw[key] = await measureAudio(env, mode);
       } catch (err) {
-        failures.push(`audio: ${err.message}`);
+        failures.push(`${key}: ${err.message}`);
       }
     }
     const ttffs = {};
@@ -605,13 +609,15 @@ async function main() {
       const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
       figures.e2ee_overhead_ms_p50 = round1(p50(g2g.g2g_floor_e2ee.samples) - p50(floor.samples));
     }
-    if (raw.audio) {
-      Object.assign(figures, percentiles('audio_ms', raw.audio.delays, [50, 95]));
-      figures.audio_bursts = raw.audio.delays.length;
-    } else if (wanted('audio')) {
-      // Not measured: null, and the bench fails (above).
-      figures.audio_ms_p50 = null;
-      figures.audio_ms_p95 = null;
+    for (const key of opts.sfu ? ['audio', 'audio_sfu'] : ['audio']) {
+      if (raw[key]) {
+        Object.assign(figures, percentiles(`${key}_ms`, raw[key].delays, [50, 95]));
+        figures[`${key}_bursts`] = raw[key].delays.length;
+      } else if (wanted(key)) {
+        // Not measured: null, and the bench fails (above).
+        figures[`${key}_ms_p50`] = null;
+        figures[`${key}_ms_p95`] = null;
+      }
     }
     if (g2g.g2g && g2g.g2g_voice) {
       const p50 = (xs) => percentiles('x', xs, [50]).x_p50;

@@ -423,7 +423,7 @@ fn sfu() -> Result<()> {
             "bench/media.mjs",
             "--sfu",
             "--only",
-            "g2g,g2g_sfu,g2g_relay,ttff,ttff_sfu",
+            "g2g,g2g_sfu,g2g_relay,ttff,ttff_sfu,audio,audio_sfu",
         ])
         .arg("--out")
         .arg(&media_json)
