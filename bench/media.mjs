@@ -64,7 +64,9 @@ setTimeout(() => {
  * E2EE is always on in the app, so `g2g` is the E2EE path: it is also reported as
  * `g2g_e2ee_ms_*` (the same samples). `g2g_floor_e2ee` is the floor page with the app's SFrame
  * transform worker in the media path (bench/floor.html); `e2ee_overhead_ms_p50` = its p50 − the
- * plain floor's, what encryption alone adds (target: ≤ 2 ms).
+ * plain floor's, what encryption alone adds (target: ≤ 2 ms). `g2g_floor_passthrough*` hand
+ * frames through a worker untouched, which splits that into `e2ee_transform_ms_p50` (any
+ * encoded transform) and `e2ee_crypto_ms_p50` (our SFrame work).
  */
 const G2G = [
   { key: 'g2g_floor', label: 'floor (plain page)', open: openFloor, floor: true },
@@ -72,6 +74,20 @@ const G2G = [
     key: 'g2g_floor_e2ee',
     label: 'floor + SFrame worker',
     open: (env) => openFloor(env, { e2ee: true }),
+    floor: true,
+  },
+  // Where E2EE's cost comes from: the same floor with a worker that hands frames on untouched
+  // (on both sides, or receiving only) — what any encoded transform costs before any crypto.
+  {
+    key: 'g2g_floor_passthrough',
+    label: 'floor + pass-through transform (both sides)',
+    open: (env) => openFloor(env, { passthrough: 'both' }),
+    floor: true,
+  },
+  {
+    key: 'g2g_floor_passthrough_rx',
+    label: 'floor + pass-through transform (receiving side)',
+    open: (env) => openFloor(env, { passthrough: 'receive' }),
     floor: true,
   },
   { key: 'g2g', label: 'app P2P (E2EE)', open: (env) => openAppViewer(env, 'p2p') },
@@ -206,7 +222,8 @@ const e2eeWord = (page) => page.getByTestId('e2ee-state').first().textContent({ 
 const e2eeState = (page) =>
   page.evaluate(() => {
     const e = window.__e2ee;
-    if (!e?.workers.length) return null;
+    // Pass-through workers encrypt nothing and report nothing.
+    if (!e?.workers.length || e.passthrough) return null;
     const names = ['ok', 'waiting-key', 'decrypt-failed'];
     return { api: e.api, states: e.states.map((s) => names[s] ?? s), rejected: e.rejected };
   });
@@ -608,6 +625,13 @@ async function main() {
     if (floor && g2g.g2g_floor_e2ee) {
       const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
       figures.e2ee_overhead_ms_p50 = round1(p50(g2g.g2g_floor_e2ee.samples) - p50(floor.samples));
+      // Split by the pass-through floor: what any encoded transform costs in Chrome (the
+      // receiver's jitter buffer grows with one), and what our SFrame work adds on top.
+      if (g2g.g2g_floor_passthrough) {
+        const through = p50(g2g.g2g_floor_passthrough.samples);
+        figures.e2ee_transform_ms_p50 = round1(through - p50(floor.samples));
+        figures.e2ee_crypto_ms_p50 = round1(p50(g2g.g2g_floor_e2ee.samples) - through);
+      }
     }
     for (const key of opts.sfu ? ['audio', 'audio_sfu'] : ['audio']) {
       if (raw[key]) {
