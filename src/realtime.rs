@@ -209,7 +209,7 @@ fn open_socket(inner: &Rc<Inner>, url: &str) {
     inner.socket_generation.set(generation);
     inner.socket.borrow_mut().take();
     let weak: Weak<Inner> = Rc::downgrade(inner);
-    let opened = Socket::open(url, move |event| {
+    let opened = Socket::adopt_or_open(url, move |event| {
         let Some(inner) = weak.upgrade() else { return };
         if inner.socket_generation.get() != generation {
             return;

@@ -18,6 +18,7 @@ pub enum SocketEvent {
 
 pub struct Socket {
     ws: WebSocket,
+    on_event: std::rc::Rc<dyn Fn(SocketEvent)>,
     _on_open: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
@@ -27,6 +28,36 @@ impl Socket {
     /// Starts connecting to `url`; every event goes to `on_event`.
     pub fn open(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Socket, JsError> {
         Self::open_with(url, None, on_event)
+    }
+
+    /// Like [`Socket::open`], but takes the socket `index.html` opened for this very URL while
+    /// the wasm loaded (a session link's Realtime socket), if there is one and it is not
+    /// closing; an early socket for another URL is closed. Only the first call looks: later
+    /// sockets (reconnections) are opened here.
+    pub fn adopt_or_open(
+        url: &str,
+        on_event: impl Fn(SocketEvent) + 'static,
+    ) -> Result<Socket, JsError> {
+        let early = take_early_socket();
+        match early {
+            Some((early_url, ws)) if early_url == url && ws.ready_state() <= WebSocket::OPEN => {
+                let open = ws.ready_state() == WebSocket::OPEN;
+                let socket = Self::wrap(ws, on_event)?;
+                if open {
+                    // Already open: say so once the caller has stored the socket (never from
+                    // within this call).
+                    let cb = socket.on_event.clone();
+                    wasm_bindgen_futures::spawn_local(async move { cb(SocketEvent::Open) });
+                }
+                Ok(socket)
+            }
+            other => {
+                if let Some((_, ws)) = other {
+                    let _ = ws.close();
+                }
+                Self::open(url, on_event)
+            }
+        }
     }
 
     /// Like [`Socket::open`], asking for a subprotocol (e.g. Janus's `janus-protocol`).
@@ -40,8 +71,13 @@ impl Socket {
             None => WebSocket::new(url),
         }
         .map_err(js_error)?;
+        Self::wrap(ws, on_event)
+    }
+
+    fn wrap(ws: WebSocket, on_event: impl Fn(SocketEvent) + 'static) -> Result<Socket, JsError> {
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let on_event = std::rc::Rc::new(on_event);
+        let on_event: std::rc::Rc<dyn Fn(SocketEvent)> = std::rc::Rc::new(on_event);
+        let handle = on_event.clone();
 
         let cb = on_event.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || cb(SocketEvent::Open));
@@ -66,6 +102,7 @@ impl Socket {
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         Ok(Socket {
             ws,
+            on_event: handle,
             _on_open: on_open,
             _on_message: on_message,
             _on_close: on_close,
@@ -105,4 +142,25 @@ impl Drop for Socket {
             let _ = self.ws.close();
         }
     }
+}
+
+/// The socket `index.html` opened early (`window.__pairuxEarlySocket`: `{url, ws}`), taken at
+/// most once; marks it taken so that a config arriving later opens none.
+fn take_early_socket() -> Option<(String, WebSocket)> {
+    use js_sys::Reflect;
+    let window = web_sys::window()?;
+    let taken = wasm_bindgen::JsValue::from_str("__pairuxSocketTaken");
+    if Reflect::get(&window, &taken).ok()?.is_truthy() {
+        return None;
+    }
+    let _ = Reflect::set(&window, &taken, &wasm_bindgen::JsValue::TRUE);
+    let key = wasm_bindgen::JsValue::from_str("__pairuxEarlySocket");
+    let early = Reflect::get(&window, &key).ok()?;
+    let _ = Reflect::delete_property(window.unchecked_ref::<js_sys::Object>(), &key);
+    let url = Reflect::get(&early, &"url".into()).ok()?.as_string()?;
+    let ws = Reflect::get(&early, &"ws".into())
+        .ok()?
+        .dyn_into::<WebSocket>()
+        .ok()?;
+    Some((url, ws))
 }

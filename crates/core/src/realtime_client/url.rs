@@ -47,6 +47,20 @@ mod tests {
     use super::*;
     use crate::realtime::Vsn;
 
+    /// `index.html` opens a session link's socket before the wasm runs, and the app adopts it
+    /// only if it is the URL built here: the page's copy of the form must stay this one.
+    #[test]
+    fn the_pages_early_socket_uses_this_form() {
+        let page = include_str!("../../../../index.html");
+        let opts = ClientOptions::new("ws://h/realtime/v1/websocket", "k");
+        assert_eq!(
+            connect_url(&opts),
+            "ws://h/realtime/v1/websocket?apikey=k&vsn=2.0.0"
+        );
+        assert!(page.contains(r#"(c.realtimeUrl.includes("?") ? "&" : "?")"#));
+        assert!(page.contains(r#""apikey=" + encodeURIComponent(c.anonKey) + "&vsn=2.0.0""#));
+    }
+
     #[test]
     fn hosted_url_has_apikey_then_vsn() {
         let opts = ClientOptions::new("wss://abc.supabase.co/realtime/v1/websocket", "ey.J-w_T");
