@@ -330,12 +330,22 @@ impl GuestRuntime {
         }
         if newest {
             self.inner.key_epoch.set(epoch);
+            // What the host relays through the SFU is sealed in the epoch it sends in.
+            {
+                let mut sealers = self.inner.sealers.borrow_mut();
+                sealers.retain(|(e, _)| *e != epoch);
+                sealers.push((epoch, SfuDataSealer::new(&secret)));
+            }
             // The host may send in the older epoch until everyone confirmed (or its deadline).
+            let weak = Rc::downgrade(&self.inner);
             *self.inner.key_retire.borrow_mut() = Some(Timer::after(
                 KEY_ACK_DEADLINE_MS + RETIRE_AFTER_MS,
                 move || {
                     if let Ok(worker) = transform::page_worker() {
                         let _ = worker.retire(epoch);
+                    }
+                    if let Some(inner) = weak.upgrade() {
+                        inner.sealers.borrow_mut().retain(|(e, _)| *e >= epoch);
                     }
                 },
             ));
@@ -432,6 +442,8 @@ impl GuestRuntime {
             return;
         };
         let reply = match &msg {
+            // Our own pointer (relayed back to us through the SFU): the real one is here.
+            ControlMsg::Cursor { id, .. } if *id == self.inner.me => None,
             ControlMsg::Cursor { id, x, y, name } => {
                 // The colour is ours to pick (never from the wire); the name is sanitised.
                 let cursor = CursorView {

@@ -439,9 +439,12 @@ impl HostRuntime {
                         peers.keys().for_each(|id| send(id, &text, false));
                         self.relay_through_sfu(&text);
                     }
-                    Outgoing::FastAll(msg) => {
+                    Outgoing::FastAllBut(but, msg) => {
                         let text = msg.encode();
-                        peers.keys().for_each(|id| send(id, &text, true));
+                        peers
+                            .keys()
+                            .filter(|id| **id != but)
+                            .for_each(|id| send(id, &text, true));
                         self.relay_through_sfu(&text);
                     }
                 }

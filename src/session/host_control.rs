@@ -375,8 +375,9 @@ pub enum Outgoing {
     /// Pointer-rate traffic to one participant (unreliable channel).
     FastTo(String, ControlMsg),
     All(ControlMsg),
-    /// Pointer-rate traffic to everyone.
-    FastAll(ControlMsg),
+    /// Pointer-rate traffic to everyone but one participant (a controller's own cursor is
+    /// not echoed back to it).
+    FastAllBut(String, ControlMsg),
 }
 
 pub struct HostControl {
@@ -545,12 +546,15 @@ impl HostControl {
             .get(id)
             .cloned()
             .unwrap_or_else(|| display_name(None));
-        Outgoing::FastAll(ControlMsg::Cursor {
-            id: id.to_owned(),
-            x,
-            y,
-            name,
-        })
+        Outgoing::FastAllBut(
+            id.to_owned(),
+            ControlMsg::Cursor {
+                id: id.to_owned(),
+                x,
+                y,
+                name,
+            },
+        )
     }
 
     pub fn grant(&mut self, id: &str) -> Vec<Outgoing> {

@@ -69,6 +69,8 @@ struct Inner {
     /// The room the session's screen is published in (`None`: not in SFU mode: nothing is
     /// published).
     room: Cell<Option<u64>>,
+    /// When the session moved to the SFU here (monotonic ms).
+    entered_at: Cell<Option<u64>>,
     mic: RefCell<Option<MediaStreamTrack>>,
     publication: RefCell<Publication>,
     subs: RefCell<VecMap<String, Subscription>>,
@@ -95,6 +97,7 @@ impl SfuVoice {
                 access,
                 channel,
                 room: Cell::new(None),
+                entered_at: Cell::new(None),
                 mic: RefCell::default(),
                 publication: RefCell::default(),
                 subs: RefCell::default(),
@@ -111,6 +114,9 @@ impl SfuVoice {
     /// The session's screen is (now) in `room`: our voice is published there while the
     /// microphone is on (republished if it was in another room).
     pub fn follow(&self, room: u64) {
+        if self.inner.room.get().is_none() {
+            self.inner.entered_at.set(Some(clock::monotonic_ms()));
+        }
         self.inner.room.set(Some(room));
         let moved = {
             let p = self.inner.publication.borrow();
@@ -122,11 +128,17 @@ impl SfuVoice {
         self.publish();
     }
 
-    /// Whether every announced voice we subscribed to is arriving, and ours (while the
-    /// microphone is on) has been published for at least `settled_ms` — long enough for the
-    /// others to have subscribed to it. What a move from peer to peer waits for before it
-    /// drops the direct voice (make-before-break).
+    /// Whether every announced voice we subscribed to is arriving, ours (while the microphone
+    /// is on) has been published for at least `settled_ms` — long enough for the others to
+    /// have subscribed to it — and we have been in SFU mode that long too (announcements of
+    /// voices already there take a moment to arrive). What a move from peer to peer waits for
+    /// before it drops the direct voice (make-before-break).
     pub fn settled(&self, now: u64, settled_ms: u64) -> bool {
+        let long_enough = self
+            .inner
+            .entered_at
+            .get()
+            .is_some_and(|at| now >= at + settled_ms);
         let heard = self.inner.subs.borrow().values().all(|s| s.heard);
         let ours = self.inner.mic.borrow().is_none()
             || self
@@ -135,12 +147,13 @@ impl SfuVoice {
                 .borrow()
                 .published_at
                 .is_some_and(|at| now >= at + settled_ms);
-        heard && ours
+        long_enough && heard && ours
     }
 
     /// Back to peer to peer (or the session is over): nothing published, nothing received.
     pub fn stop(&self) {
         self.inner.room.set(None);
+        self.inner.entered_at.set(None);
         // Links are dropped outside the borrow (dropping one leaves the room).
         let old = std::mem::take(&mut *self.inner.publication.borrow_mut());
         drop(old);

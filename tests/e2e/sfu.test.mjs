@@ -119,6 +119,7 @@ test('removal sticks against a tab that ignores it: with the room key, its worke
   const host = await hostSfu(sfu);
   const link = await host.getByTestId('invite-viewer-link').inputValue();
   const kept = await guest(sfu, link);
+  const controller = await guest(sfu, await host.getByTestId('invite-controller-link').inputValue());
   const mallory = await newPage(sfu.browser);
   await mallory.addInitScript(recordPeers);
   await mallory.addInitScript(recordWorkerTraffic);
@@ -162,9 +163,20 @@ test('removal sticks against a tab that ignores it: with the room key, its worke
   const p0 = await packets();
   await until('the shadow to keep receiving packets', async () => (await packets()) > p0 + 20);
   assert.equal(await kept.getByTestId('e2ee-state').textContent(), 'ok');
+  // What the host relays through Janus moved to the new epoch too, and the kept viewer still
+  // reads it: a controller's cursor.
+  const cid = await myId(controller);
+  await grant(host, controller, cid);
+  const r = await pictureRect(controller);
+  await controller.mouse.move(r.x + r.w * 0.3, r.y + r.h * 0.6);
+  await kept.waitForFunction(
+    (id) => Math.abs(Number(document.querySelector(`[data-testid=remote-cursor-${id}]`)?.dataset.x) - 0.3) < 0.02,
+    cid,
+    { timeout: 10_000 },
+  );
 
-  for (const page of [host, kept]) assert.deepEqual(page.errors, []);
-  for (const page of [host, kept, mallory]) await page.context().close();
+  for (const page of [host, kept, controller]) assert.deepEqual(page.errors, []);
+  for (const page of [host, kept, controller, mallory]) await page.context().close();
 });
 
 test('a Janus killed mid-session is reported and media comes back when it restarts', async () => {

@@ -417,4 +417,23 @@ mod tests {
             Err(E2eeError::Replayed(0))
         );
     }
+
+    #[test]
+    fn epochs_sixteen_apart_share_kids_and_still_decrypt() {
+        // A newcomer holds the room key (epoch 0) and gets epoch 16, whose KIDs are epoch 0's.
+        let (mut host, mut newcomer) = keyed_pair();
+        for e in [&mut host, &mut newcomer] {
+            e.handle(&epoch(16, 0x16));
+        }
+        host.handle(&ToWorker::SendEpoch { epoch: 16 });
+        let (mut wire, mut back) = (Vec::new(), Vec::new());
+        host.encrypt(VIDEO, b"frame 16", &mut wire).unwrap();
+        newcomer.decrypt("host", VIDEO, &wire, &mut back).unwrap();
+        assert_eq!(back, b"frame 16");
+        // And epoch 0's frames still decrypt too, under their own key.
+        host.handle(&ToWorker::SendEpoch { epoch: 0 });
+        host.encrypt(VIDEO, b"frame 0", &mut wire).unwrap();
+        newcomer.decrypt("host", VIDEO, &wire, &mut back).unwrap();
+        assert_eq!(back, b"frame 0");
+    }
 }

@@ -244,39 +244,49 @@ impl FrameDecryptor {
             rest
         };
         let (header, header_len) = SframeHeader::decode(sealed)?;
-        let receive = epochs
-            .iter_mut()
-            .map(|k| match info.media {
-                MediaKind::Video => &mut k.video,
-                MediaKind::Audio => &mut k.audio,
-            })
-            .find(|r| r.key.kid() == header.kid)
-            .ok_or(E2eeError::UnknownKid(header.kid))?;
         let body_end = sealed
             .len()
             .checked_sub(TAG_LEN)
             .filter(|&end| end >= header_len)
             .ok_or(E2eeError::Truncated)?;
-        receive.window.check(header.ctr)?;
-
-        aad.clear();
-        aad.extend_from_slice(&sealed[..header_len]);
-        aad.extend_from_slice(prefix);
         let tag: &[u8; TAG_LEN] = sealed[body_end..]
             .try_into()
             .map_err(|_| E2eeError::Truncated)?;
-        out.reserve(prefix.len() + body_end - header_len);
-        out.extend_from_slice(prefix);
-        out.extend_from_slice(&sealed[header_len..body_end]);
-        if let Err(e) = receive
-            .key
-            .open_in_place(header.ctr, aad, &mut out[prefix.len()..], tag)
-        {
+        aad.clear();
+        aad.extend_from_slice(&sealed[..header_len]);
+        aad.extend_from_slice(prefix);
+        // The KID holds the epoch modulo 16: epochs 16 apart (the room key's 0 and a later
+        // 16) share KIDs, so every key with this KID is tried, newest first.
+        let mut result = Err(E2eeError::UnknownKid(header.kid));
+        for keys in epochs.iter_mut().rev() {
+            let receive = match info.media {
+                MediaKind::Video => &mut keys.video,
+                MediaKind::Audio => &mut keys.audio,
+            };
+            if receive.key.kid() != header.kid {
+                continue;
+            }
+            if let Err(e) = receive.window.check(header.ctr) {
+                result = Err(e);
+                continue;
+            }
             out.clear();
-            return Err(e);
+            out.reserve(prefix.len() + body_end - header_len);
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(&sealed[header_len..body_end]);
+            match receive
+                .key
+                .open_in_place(header.ctr, aad, &mut out[prefix.len()..], tag)
+            {
+                Ok(()) => {
+                    receive.window.accept(header.ctr);
+                    return Ok(());
+                }
+                Err(e) => result = Err(e),
+            }
         }
-        receive.window.accept(header.ctr);
-        Ok(())
+        out.clear();
+        result
     }
 }
 

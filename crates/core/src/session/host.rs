@@ -190,7 +190,13 @@ struct Epochs {
     sending: u32,
     /// Who has yet to confirm `current`'s secret.
     waiting: VecSet<String>,
+    /// Times `current`'s secret was sent again to those who had not confirmed it.
+    resends: u32,
 }
+
+/// How often the host sends a new epoch's secret again to someone who has not confirmed it (a
+/// lost signal, a socket that was reconnecting), one [`KEY_ACK_DEADLINE_MS`] apart.
+const KEY_RESENDS: u32 = 15;
 
 /// Someone waiting for the host's OK (after a removal, nobody new is let in without it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +292,7 @@ impl HostSession {
             current: memory.epoch,
             sending: memory.epoch,
             waiting: VecSet::new(),
+            resends: 0,
         });
         if memory.epoch == 0 {
             return Vec::new();
@@ -319,6 +326,7 @@ impl HostSession {
         let epoch = epochs.current;
         let secret = rekey::epoch_secret(&epochs.seed, epoch);
         epochs.waiting.clear();
+        epochs.resends = 0;
         let mut actions = vec![HostAction::InstallKey {
             epoch,
             secret: secret.clone(),
@@ -384,12 +392,25 @@ impl HostSession {
         let Some(epochs) = self.epochs.as_mut() else {
             return Vec::new();
         };
-        if epoch != epochs.current || epochs.sending == epoch {
+        if epoch != epochs.current {
             return Vec::new();
         }
-        epochs.waiting.clear();
-        epochs.sending = epoch;
-        vec![HostAction::SendIn { epoch }]
+        let mut actions = Vec::new();
+        if epochs.sending != epoch {
+            epochs.sending = epoch;
+            actions.push(HostAction::SendIn { epoch });
+        }
+        // Whoever has not confirmed gets the secret again (and again, a deadline apart): a
+        // participant left on the old epoch would freeze, and would keep encrypting its voice
+        // in a secret the removed person has.
+        if epochs.waiting.is_empty() || epochs.resends >= KEY_RESENDS {
+            return actions;
+        }
+        epochs.resends += 1;
+        let waiting: Vec<String> = epochs.waiting.iter().cloned().collect();
+        actions.extend(waiting.iter().filter_map(|id| self.key_for(id)));
+        actions.push(HostAction::KeyDeadline { epoch });
+        actions
     }
 
     /// A host whose screen goes through the SFU.
@@ -486,6 +507,20 @@ impl HostSession {
             .filter(|id| !present.contains(id.as_str()))
             .cloned()
             .collect();
+        // Back from a presence gap (a reconnecting socket): a secret sent meanwhile may have
+        // been missed.
+        let back: Vec<String> = self
+            .absent
+            .iter()
+            .filter(|id| present.contains(id.as_str()))
+            .filter(|id| {
+                self.epochs
+                    .as_ref()
+                    .is_some_and(|e| e.waiting.contains(*id))
+            })
+            .cloned()
+            .collect();
+        actions.extend(back.iter().filter_map(|id| self.key_for(id)));
         self.absent.retain(|id| !present.contains(id.as_str()));
         for id in gone {
             if self.link_up.contains(&id) {
@@ -610,19 +645,31 @@ impl HostSession {
             return Vec::new();
         }
         self.admission_required = true;
+        // The identity, not only this id: another tab with the same key (a duplicated tab
+        // shares its sessionStorage) goes too.
+        let mut ids = vec![id.to_owned()];
         if let Some(key) = self.signers.get(id).copied() {
             self.removed.insert(key);
             self.allowed.remove(&key);
+            ids.extend(
+                self.signers
+                    .iter()
+                    .filter(|(other, k)| other.as_str() != id && **k == key)
+                    .map(|(other, _)| other.clone()),
+            );
         }
-        self.asking.retain(|(a, _)| a != id);
-        self.refused.remove(id);
-        self.barred.insert(id.to_owned(), RefusalReason::Removed);
-        let mut actions = vec![self.signal(Some(id), SignalBody::Refused(RefusalReason::Removed))];
-        if self.admitted.contains_key(id) {
-            actions.extend(self.close(id));
+        let mut actions = Vec::new();
+        for id in &ids {
+            self.asking.retain(|(a, _)| a != id);
+            self.refused.remove(id);
+            self.barred.insert(id.clone(), RefusalReason::Removed);
+            actions.push(self.signal(Some(id), SignalBody::Refused(RefusalReason::Removed)));
+            if self.admitted.contains_key(id) {
+                actions.extend(self.close(id));
+            }
+            self.signers.remove(id);
+            self.agreement.remove(id);
         }
-        self.signers.remove(id);
-        self.agreement.remove(id);
         // Everyone left moves to a media secret the removed person never gets (it holds the
         // room key, so it could otherwise still decrypt, e.g. from the SFU).
         let rotated = self.rotate();
@@ -1243,6 +1290,63 @@ mod tests {
         assert!(host.on_key_ack("v3", 2).is_empty());
         assert_eq!(send_in(&host.on_key_deadline(2)), Some(2));
         assert_eq!(host.send_epoch(), 2);
+    }
+
+    #[test]
+    fn an_unconfirmed_secret_is_sent_again_until_confirmed() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        host.enable_epochs("s", [42; 32], None);
+        let (v1, v2) = (
+            keyed("v1", Role::Viewer, 1, 1),
+            keyed("v2", Role::Viewer, 2, 2),
+        );
+        host.on_roster(&[&v1, &v2]);
+        host.on_link("v2", true);
+        host.remove("v1");
+        // The deadline: send in the new epoch, and the secret again to v2, with another deadline.
+        let actions = host.on_key_deadline(1);
+        assert_eq!(send_in(&actions), Some(1));
+        assert_eq!(opened_key(&actions, "v2", 2).map(|(e, _)| e), Some(1));
+        assert!(actions.contains(&HostAction::KeyDeadline { epoch: 1 }));
+        // v2's socket drops (presence gap, link still up) and comes back: sent again at once.
+        assert!(opened_key(&host.on_roster(&[]), "v2", 2).is_none());
+        assert_eq!(
+            opened_key(&host.on_roster(&[&v2]), "v2", 2).map(|(e, _)| e),
+            Some(1)
+        );
+        // Confirmed: no more.
+        assert!(host.on_key_ack("v2", 1).is_empty());
+        assert!(host.on_key_deadline(1).is_empty());
+        // Bounded: someone who never confirms is not sent it forever.
+        let v3 = keyed("v3", Role::Viewer, 3, 3);
+        host.on_roster(&[&v2, &v3]);
+        host.admit("v3");
+        host.remove("v2");
+        let resent = (0..40)
+            .filter(|_| opened_key(&host.on_key_deadline(2), "v3", 3).is_some())
+            .count();
+        assert_eq!(resent, KEY_RESENDS as usize);
+    }
+
+    #[test]
+    fn removing_one_tab_removes_every_tab_of_that_identity() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        host.enable_epochs("s", [42; 32], None);
+        // A duplicated tab: same key (its sessionStorage was copied), another participant id.
+        let (a, a_dup, b) = (
+            keyed("a", Role::Viewer, 1, 1),
+            keyed("a-dup", Role::Viewer, 2, 1),
+            keyed("b", Role::Viewer, 3, 2),
+        );
+        host.on_roster(&[&a, &a_dup, &b]);
+        let actions = host.remove("a");
+        for id in ["a", "a-dup"] {
+            assert!(sent_to(&actions, id).contains(&SignalBody::Refused(RefusalReason::Removed)));
+            assert!(actions.contains(&HostAction::ClosePeer { id: id.into() }));
+            assert!(opened_key(&actions, id, 1).is_none());
+            assert!(!host.is_admitted(id));
+        }
+        assert_eq!(opened_key(&actions, "b", 2).map(|(e, _)| e), Some(1));
     }
 
     #[test]
