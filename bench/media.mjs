@@ -330,15 +330,15 @@ async function measureAudio(env, mode = 'p2p') {
   await setMic(host.page, true);
   const viewer = await openAppViewer(env, mode);
   try {
-    await viewer.page.waitForFunction(
-      () => window.__pcs?.some((pc) => pc.getReceivers().some((r) => r.track.kind === 'audio')),
-      null,
-      { timeout: 15_000 },
-    );
+    // The host's own voice: peer to peer its own receive-only track (the other audio track
+    // is the mix of everyone else, sendrecv), through Janus the subscription's.
+    const hostVoice = () => window.__pcs?.flatMap((pc) => pc.getTransceivers()).find(
+      (t) => t.receiver.track.kind === 'audio' && t.currentDirection === 'recvonly' && t.receiver.track.readyState === 'live',
+    )?.receiver.track;
+    await viewer.page.waitForFunction(hostVoice, null, { timeout: 15_000 });
     await sleep(1500); // the jitter buffer settles
     await startOnsets(host.page, () => window.__mic?.getAudioTracks()[0]);
-    await startOnsets(viewer.page, () =>
-      window.__pcs.flatMap((pc) => pc.getReceivers()).find((r) => r.track.kind === 'audio')?.track);
+    await startOnsets(viewer.page, hostVoice);
     await sleep(AUDIO_MS);
     const [sent, received] = [await onsets(host.page), await onsets(viewer.page)];
     const delays = pairOnsets(sent, received);

@@ -91,6 +91,9 @@ fn rms(samples: &[f32]) -> f32 {
 struct Source {
     node: MediaStreamAudioSourceNode,
     analyser: AnalyserNode,
+    /// In the guests' mixes (false: only measured — the host's own microphone, which reaches
+    /// each guest on its own track, without the mixer's delay).
+    mixed: bool,
 }
 
 /// The host's mixer: every voice in (sources), one mix out per guest (sinks), each the
@@ -126,8 +129,17 @@ impl Mixer {
         }
     }
 
-    /// A voice to mix: `id`'s track (a guest's received voice, or our microphone).
+    /// A voice to mix: `id`'s track (a guest's received voice).
     pub fn add_source(&self, id: &str, track: &MediaStreamTrack) -> Result<(), JsError> {
+        self.add(id, track, true)
+    }
+
+    /// A voice only measured (who is speaking), never mixed: our own microphone.
+    pub fn add_measured(&self, id: &str, track: &MediaStreamTrack) -> Result<(), JsError> {
+        self.add(id, track, false)
+    }
+
+    fn add(&self, id: &str, track: &MediaStreamTrack, mixed: bool) -> Result<(), JsError> {
         self.remove_source(id);
         let stream = MediaStream::new().map_err(js_error)?;
         stream.add_track(track);
@@ -140,16 +152,22 @@ impl Mixer {
         node.connect_with_audio_node(&analyser).map_err(js_error)?;
         let sinks = self.sinks.borrow();
         for (listener, sink) in sinks.iter() {
-            if pairux_core::voice::mix_minus([id], listener)
-                .next()
-                .is_some()
+            if mixed
+                && pairux_core::voice::mix_minus([id], listener)
+                    .next()
+                    .is_some()
             {
                 node.connect_with_audio_node(sink).map_err(js_error)?;
             }
         }
-        self.sources
-            .borrow_mut()
-            .insert(id.to_owned(), Source { node, analyser });
+        self.sources.borrow_mut().insert(
+            id.to_owned(),
+            Source {
+                node,
+                analyser,
+                mixed,
+            },
+        );
         Ok(())
     }
 
@@ -168,7 +186,7 @@ impl Mixer {
             .map_err(js_error)?;
         let sources = self.sources.borrow();
         for id in pairux_core::voice::mix_minus(sources.keys().map(String::as_str), listener) {
-            if let Some(source) = sources.get(id) {
+            if let Some(source) = sources.get(id).filter(|s| s.mixed) {
                 source
                     .node
                     .connect_with_audio_node(&sink)

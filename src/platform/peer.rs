@@ -118,6 +118,8 @@ pub struct Peer {
     /// Our side of the voice transceiver, once there is one (host: made with the connection;
     /// guest: the host's offer brings it). Its sending transform is attached before any track.
     voice: Rc<std::cell::RefCell<Option<RtcRtpSender>>>,
+    /// Host: the sender of our own voice (`send_host_voice`).
+    host_voice: std::cell::RefCell<Option<RtcRtpSender>>,
     /// Whether the voice sender's encrypting transform is attached (nothing is put on it
     /// before).
     voice_encrypting: std::cell::Cell<bool>,
@@ -239,6 +241,7 @@ impl Peer {
             sfu_ready: Default::default(),
             sfu_feed: Default::default(),
             voice,
+            host_voice: Default::default(),
             voice_encrypting: Default::default(),
             opens_channels: Default::default(),
             refused_channels: Default::default(),
@@ -354,6 +357,30 @@ impl Peer {
         Ok(())
     }
 
+    /// Host: our own microphone on this connection (`None`: off, or heard through the SFU
+    /// now), on a voice transceiver of its own (send only), straight from the capture — the mix
+    /// on [`Self::send_voice`]'s carries everyone else. The transceiver is added the first time
+    /// there is a microphone (a renegotiation; a connection made while the microphone is off
+    /// has one m-line fewer to set up before its first frame), its encrypting transform
+    /// attached before any negotiation.
+    pub async fn set_host_voice(&self, track: Option<&MediaStreamTrack>) -> Result<(), JsError> {
+        let sender = self.host_voice.borrow().clone();
+        match (sender, track) {
+            (Some(sender), track) => JsFuture::from(sender.replace_track(track))
+                .await
+                .map(|_| ())
+                .map_err(js_error),
+            (None, Some(track)) => {
+                let init = RtcRtpTransceiverInit::new();
+                init.set_direction(RtcRtpTransceiverDirection::Sendonly);
+                let transceiver = self.add_encrypted(track, &init, MediaKind::Audio)?;
+                *self.host_voice.borrow_mut() = Some(transceiver.sender());
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
+    }
+
     /// Whether this connection carries voice yet.
     pub fn has_voice(&self) -> bool {
         self.voice.borrow().is_some()
@@ -376,14 +403,15 @@ impl Peer {
             .map_err(js_error)
     }
 
-    /// Senders of the screen (every sender but the voice's).
+    /// Senders of the screen (every sender but the voices').
     fn video_senders(&self) -> Vec<RtcRtpSender> {
-        let voice = self.voice.borrow();
+        let (voice, host_voice) = (self.voice.borrow(), self.host_voice.borrow());
         self.pc
             .get_senders()
             .iter()
             .map(|s| s.unchecked_into::<RtcRtpSender>())
             .filter(|s| !voice.as_ref().is_some_and(|v| Object::is(v, s)))
+            .filter(|s| !host_voice.as_ref().is_some_and(|v| Object::is(v, s)))
             .collect()
     }
 

@@ -851,13 +851,34 @@ impl HostRuntime {
             self.inner.sfu_voice.clone(),
         );
         view.mic.set(if on { Mic::Starting } else { Mic::Off });
+        let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let state = match voice.set_mic(on).await {
                 Ok(true) => Mic::On,
                 Ok(false) => Mic::Off,
                 Err(err) => Mic::Failed(super::voice::mic_failure(&err)),
             };
-            sfu_voice.set_mic(voice.mic_track());
+            let mic = voice.mic_track();
+            sfu_voice.set_mic(mic.clone());
+            // Peer to peer, our voice goes on its own track of each connection that still
+            // carries the picture (a guest that moved to the SFU hears us there).
+            let links: Vec<_> = weak
+                .upgrade()
+                .map(|inner| {
+                    inner
+                        .peers
+                        .borrow()
+                        .values()
+                        .filter(|p| p.video.get())
+                        .map(|p| p.link.peer())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for link in links {
+                if let Err(err) = link.set_host_voice(mic.as_ref()).await {
+                    leptos::logging::warn!("cannot send our voice: {err}");
+                }
+            }
             channel.set_mic(state == Mic::On);
             view.mic.set(state);
         });
@@ -972,6 +993,7 @@ impl HostRuntime {
                             if link.has_voice() {
                                 let _ = link.set_voice(None).await;
                             }
+                            let _ = link.set_host_voice(None).await;
                         });
                     }
                 }
@@ -1017,6 +1039,16 @@ impl HostRuntime {
         // Voice both ways from the start (silence until someone talks), so turning a
         // microphone on never renegotiates.
         if let Some(mix) = inner.voice.mix_for(&id) {
+            // Our own voice on its own track (no mixer in its way), after the mix's, whose
+            // transceiver is the one the guest answers on; only while the microphone is on.
+            if let Some(mic) = inner.voice.mic_track().filter(|_| video) {
+                let link = peer.link.peer();
+                leptos::task::spawn_local(async move {
+                    if let Err(err) = link.set_host_voice(Some(&mic)).await {
+                        leptos::logging::warn!("cannot send our voice: {err}");
+                    }
+                });
+            }
             if let Err(err) = peer.link.peer().send_voice(&mix) {
                 leptos::logging::error!("no voice with {id}: {err}");
             } else if inner.sfu_voice.active() {

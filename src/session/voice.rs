@@ -236,7 +236,7 @@ impl HostVoice {
         };
         match track {
             Some(track) => {
-                if let Err(err) = mixer.add_source(&self.inner.me, track) {
+                if let Err(err) = mixer.add_measured(&self.inner.me, track) {
                     leptos::logging::warn!("cannot measure our voice: {err}");
                 }
             }
@@ -281,7 +281,8 @@ impl HostVoice {
             return Ok(false);
         }
         let track = audio::microphone().await?;
-        mixer.add_source(&self.inner.me, &track)?;
+        // Measured here; each guest gets it on its own track (`Peer::set_host_voice`).
+        mixer.add_measured(&self.inner.me, &track)?;
         if let Some(old) = self.inner.mic.borrow_mut().replace(track) {
             old.stop();
         }
@@ -297,11 +298,13 @@ impl Drop for HostInner {
     }
 }
 
-/// A guest's side: the one mix from the host, and our microphone on the host connection;
-/// in SFU mode, every announced voice from the SFU, played and measured here.
+/// A guest's side: what the host's connection carries — the host's own voice on its track and
+/// the mix of everyone else — and our microphone on it; in SFU mode, every announced voice from
+/// the SFU, played and measured here.
 pub struct GuestVoice {
     me: String,
-    playing: Option<Rc<Playback>>,
+    /// The host connection's voices as they play (their tracks, to drop the ended ones).
+    playing: Vec<(MediaStreamTrack, Rc<Playback>)>,
     mic: Option<MediaStreamTrack>,
     /// SFU mode: plays each voice received from the SFU and measures who speaks (ours
     /// included) — the host's mixer without its mixes. `None` peer to peer.
@@ -316,7 +319,7 @@ impl GuestVoice {
     pub fn new(me: String, view: VoiceSignals) -> GuestVoice {
         GuestVoice {
             me,
-            playing: None,
+            playing: Vec::new(),
             mic: None,
             desk: None,
             switched: false,
@@ -324,12 +327,15 @@ impl GuestVoice {
         }
     }
 
-    /// The host's mix arrived (again, after a reconnection). Silent once voices come from the
-    /// SFU (nobody is heard twice).
+    /// A voice of the host's connection arrived — the host's own, or the mix (again, after a
+    /// reconnection: the previous connection's ended tracks go). Silent once voices come from
+    /// the SFU (nobody is heard twice).
     pub fn heard(&mut self, track: &MediaStreamTrack) {
-        self.playing = start_playback(track, self.view);
-        if let Some(p) = &self.playing {
+        self.playing
+            .retain(|(t, _)| t.ready_state() == web_sys::MediaStreamTrackState::Live);
+        if let Some(p) = start_playback(track, self.view) {
             p.set_muted(self.switched);
+            self.playing.push((track.clone(), p));
         }
     }
 
@@ -360,7 +366,7 @@ impl GuestVoice {
             self.view.speaking.set(VecSet::new());
         }
         self.switched = sfu;
-        if let Some(p) = &self.playing {
+        for (_, p) in &self.playing {
             p.set_muted(sfu);
         }
     }
@@ -394,15 +400,16 @@ impl GuestVoice {
         if let Some(desk) = &self.desk {
             desk.unblock();
         }
-        if let Some(p) = self.playing.clone() {
-            let view = self.view;
+        if self.playing.is_empty() {
+            self.view.blocked.set(false);
+        }
+        for (_, p) in &self.playing {
+            let (p, view) = (p.clone(), self.view);
             leptos::task::spawn_local(async move {
                 if p.play().await.is_ok() {
                     view.blocked.set(false);
                 }
             });
-        } else {
-            self.view.blocked.set(false);
         }
     }
 
