@@ -25,7 +25,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { startServer, launchBrowser, chromiumArgs } from '../tests/e2e/lib/harness.mjs';
-import { grantFor } from '../tests/e2e/lib/sfu.mjs';
+import { grantFor, withJanusClient } from '../tests/e2e/lib/sfu.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
 import { PC_HOOK } from './lib/pc-hook.mjs';
 import { round1 } from './lib/stats.mjs';
@@ -187,6 +187,7 @@ async function uplinkSweep(server, mode) {
  * connection per subscriber, a receiver transform counting frames and dropping them.
  */
 async function startLoad(page, sfu, count) {
+  await withJanusClient(page);
   return page.evaluate(async ({ sfu, count }) => {
     const workerSrc = `onrtctransform = (e) => {
       const id = e.transformer.options.id;
@@ -196,21 +197,7 @@ async function startLoad(page, sfu, count) {
     };
     onmessage = () => postMessage(self.counts ?? {});`;
     const worker = new Worker(URL.createObjectURL(new Blob([workerSrc], { type: 'text/javascript' })));
-    const ws = new WebSocket(sfu.janusUrl, 'janus-protocol');
-    const pending = new Map();
-    let n = 0;
-    ws.onmessage = (e) => {
-      const m = JSON.parse(e.data);
-      if (m.janus === 'ack') return;
-      const done = pending.get(m.transaction);
-      if (done) { pending.delete(m.transaction); done(m); }
-    };
-    await new Promise((r, j) => { ws.onopen = r; ws.onerror = j; });
-    const send = (m) => new Promise((resolve) => {
-      const transaction = `t${++n}`;
-      pending.set(transaction, resolve);
-      ws.send(JSON.stringify({ ...m, transaction, token: sfu.token }));
-    });
+    const { send } = await window.__janusClient(sfu.janusUrl, sfu.token);
     const session_id = (await send({ janus: 'create' })).data.id;
     setInterval(() => send({ janus: 'keepalive', session_id }), 20_000);
     const probe = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;

@@ -143,25 +143,10 @@ export async function plainSubscriber(page, sfu, ms = 6000) {
   await withTimecode(page);
   await withJanusClient(page);
   return page.evaluate(async ({ sfu, ms }) => {
-    const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
-    const session_id = (await send({ janus: 'create' })).data.id;
-    const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
-    const list = await send({ janus: 'message', session_id, handle_id, body: { request: 'listparticipants', room: sfu.room } });
-    const feed = list.plugindata.data.participants.find((p) => p.publisher).id;
-    const joined = await send({
-      janus: 'message', session_id, handle_id,
-      body: { request: 'join', ptype: 'subscriber', room: sfu.room, pin: sfu.pin, streams: [{ feed }] },
-    });
-    const pc = new RTCPeerConnection();
     let reader = null;
-    pc.ontrack = (e) => { if (e.track.kind === 'video') reader = window.__startReader(e.track); };
-    await pc.setRemoteDescription(joined.jsep);
-    await pc.setLocalDescription(await pc.createAnswer());
-    await new Promise((r) => {
-      if (pc.iceGatheringState === 'complete') r();
-      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+    const { ws, pc } = await window.__janusSubscribe(sfu, (e) => {
+      if (e.track.kind === 'video') reader = window.__startReader(e.track);
     });
-    await send({ janus: 'message', session_id, handle_id, body: { request: 'start' }, jsep: pc.localDescription });
     await new Promise((r) => setTimeout(r, ms));
     let out = { packets: 0, frames: 0 };
     (await pc.getStats()).forEach((s) => {
@@ -178,8 +163,11 @@ export async function plainSubscriber(page, sfu, ms = 6000) {
 /**
  * Adds `window.__janusClient(url, token)` to the page: a bare Janus WebSocket client (no app
  * code) resolving to `{ ws, send }`, where `send(message)` adds a transaction and the token and
- * resolves with the reply to that transaction (acks skipped). For tests that talk to Janus as
- * a plain link holder would.
+ * resolves with the reply to that transaction (acks skipped); it rejects if the socket does not
+ * open. And `window.__janusSubscribe(sfu, ontrack, { keepalive })`: a recvonly subscriber of the
+ * room's publisher (`sfu`: a grant's `{janusUrl, token, room, pin}`), `ontrack` set on its
+ * connection before the offer is applied, resolving to `{ ws, send, pc }` once started. For
+ * tests and benches that talk to Janus as a plain link holder would.
  */
 export async function withJanusClient(page) {
   await page.evaluate(() => {
@@ -193,13 +181,35 @@ export async function withJanusClient(page) {
         const done = pending.get(m.transaction);
         if (done) { pending.delete(m.transaction); done(m); }
       };
-      await new Promise((r) => { ws.onopen = r; });
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
       const send = (m) => new Promise((resolve) => {
         const transaction = `t${++n}`;
         pending.set(transaction, resolve);
         ws.send(JSON.stringify({ ...m, transaction, token }));
       });
       return { ws, send };
+    };
+    window.__janusSubscribe = async (sfu, ontrack, { keepalive = false } = {}) => {
+      const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
+      const session_id = (await send({ janus: 'create' })).data.id;
+      if (keepalive) setInterval(() => send({ janus: 'keepalive', session_id }), 20_000);
+      const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
+      const list = await send({ janus: 'message', session_id, handle_id, body: { request: 'listparticipants', room: sfu.room } });
+      const feed = list.plugindata.data.participants.find((p) => p.publisher).id;
+      const joined = await send({
+        janus: 'message', session_id, handle_id,
+        body: { request: 'join', ptype: 'subscriber', room: sfu.room, pin: sfu.pin, streams: [{ feed }] },
+      });
+      const pc = new RTCPeerConnection();
+      pc.ontrack = ontrack;
+      await pc.setRemoteDescription(joined.jsep);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await new Promise((r) => {
+        if (pc.iceGatheringState === 'complete') r();
+        pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+      });
+      await send({ janus: 'message', session_id, handle_id, body: { request: 'start' }, jsep: pc.localDescription });
+      return { ws, send, pc };
     };
   });
 }
@@ -265,29 +275,12 @@ export async function shadowSubscriber(page, sfu, hostId) {
     // (postcard; bench/lib/worker-wire.json's receiver_options for another id).
     const id = new TextEncoder().encode(hostId);
     const options = new Uint8Array([1, 0, 1, id.length, ...id, 0]);
-    const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
-    const session_id = (await send({ janus: 'create' })).data.id;
-    setInterval(() => send({ janus: 'keepalive', session_id }), 20_000);
-    const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
-    const list = await send({ janus: 'message', session_id, handle_id, body: { request: 'listparticipants', room: sfu.room } });
-    const feed = list.plugindata.data.participants.find((p) => p.publisher).id;
-    const joined = await send({
-      janus: 'message', session_id, handle_id,
-      body: { request: 'join', ptype: 'subscriber', room: sfu.room, pin: sfu.pin, streams: [{ feed }] },
-    });
-    const pc = new RTCPeerConnection();
-    window.__shadow = { ws, pc, reader: null };
-    pc.ontrack = (e) => {
+    window.__shadow = { reader: null };
+    const { ws, pc } = await window.__janusSubscribe(sfu, (e) => {
       if (e.track.kind !== 'video') return;
       e.receiver.transform = new RTCRtpScriptTransform(worker, options);
       window.__shadow.reader = window.__startReader(e.track);
-    };
-    await pc.setRemoteDescription(joined.jsep);
-    await pc.setLocalDescription(await pc.createAnswer());
-    await new Promise((r) => {
-      if (pc.iceGatheringState === 'complete') r();
-      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
-    });
-    await send({ janus: 'message', session_id, handle_id, body: { request: 'start' }, jsep: pc.localDescription });
+    }, { keepalive: true });
+    Object.assign(window.__shadow, { ws, pc });
   }, { sfu, hostId });
 }
