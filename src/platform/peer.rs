@@ -118,7 +118,7 @@ pub struct Peer {
     /// Our side of the voice transceiver, once there is one (host: made with the connection;
     /// guest: the host's offer brings it). Its sending transform is attached before any track.
     voice: Rc<std::cell::RefCell<Option<RtcRtpSender>>>,
-    /// Host: the sender of our own voice (`send_host_voice`).
+    /// Host: the sender of our own voice (`set_host_voice`).
     host_voice: std::cell::RefCell<Option<RtcRtpSender>>,
     /// Whether the voice sender's encrypting transform is attached (nothing is put on it
     /// before).

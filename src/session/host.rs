@@ -114,8 +114,6 @@ struct Inner {
     access: Rc<Access>,
     /// Seals what goes through the SFU's data channel, in the epoch our frames are sent in.
     sealer: RefCell<SfuDataSealer>,
-    /// The secrets of epochs installed but not yet sent in.
-    pending_secrets: RefCell<VecMap<u32, pairux_core::link::RoomKey>>,
     publication: RefCell<Publication>,
     channel: SessionChannel,
     session: RefCell<HostSession>,
@@ -188,7 +186,6 @@ impl HostRuntime {
                 session_id: link.session.to_string(),
                 access,
                 sealer: RefCell::new(SfuDataSealer::new(&link.room_key)),
-                pending_secrets: RefCell::new(VecMap::new()),
                 publication: RefCell::new(Publication::default()),
                 channel,
                 capture: RefCell::new(None),
@@ -940,21 +937,9 @@ impl HostRuntime {
                     {
                         leptos::logging::error!("media key of epoch {epoch} not set: {err}");
                     }
-                    self.inner
-                        .pending_secrets
-                        .borrow_mut()
-                        .insert(epoch, secret);
                 }
-                HostAction::SendIn { epoch } => {
-                    let secret = {
-                        let mut pending = self.inner.pending_secrets.borrow_mut();
-                        let secret = pending.remove(&epoch);
-                        pending.retain(|e, _| *e > epoch);
-                        secret
-                    };
-                    if let Some(secret) = secret {
-                        *self.inner.sealer.borrow_mut() = SfuDataSealer::new(&secret);
-                    }
+                HostAction::SendIn { epoch, secret } => {
+                    *self.inner.sealer.borrow_mut() = SfuDataSealer::new(&secret);
                     if let Err(err) = transform::page_worker().and_then(|w| w.send_epoch(epoch)) {
                         leptos::logging::error!("cannot encrypt in epoch {epoch}: {err}");
                     }

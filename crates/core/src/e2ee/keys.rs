@@ -118,11 +118,6 @@ pub fn kid(sender: &SenderId, media: MediaKind, epoch: u32) -> u64 {
     u64::from(epoch & 0xf) << 16 | u64::from(sender.tag()) << 4 | u64::from(media.slot())
 }
 
-/// The epoch bits of a KID (what [`kid`] put there).
-pub fn kid_epoch_bits(kid: u64) -> u32 {
-    ((kid >> 16) & 0xf) as u32
-}
-
 /// The SFrame base key of `sender`'s `media`.
 pub fn media_base_key(room: &RoomKey, sender: &SenderId, media: MediaKind) -> [u8; BASE_KEY_LEN] {
     let hk = Hkdf::<Sha256>::new(Some(sender.as_bytes()), room.as_bytes());
@@ -158,8 +153,6 @@ mod tests {
         assert_eq!(kid(&id, MediaKind::Audio, 0), 0x1231);
         assert_eq!(kid(&id, MediaKind::Audio, 3), 0x3_1231);
         assert_eq!(kid(&id, MediaKind::Audio, 19), 0x3_1231);
-        assert_eq!(kid_epoch_bits(0x3_1231), 3);
-        assert_eq!(kid_epoch_bits(0x1231), 0);
     }
 
     #[test]

@@ -123,8 +123,9 @@ pub enum HostAction {
     DropVideo { id: String, close: bool },
     /// Give the transform worker the media secret of a new epoch (it decrypts in it at once).
     InstallKey { epoch: u32, secret: RoomKey },
-    /// Encrypt our frames in `epoch` from now on; older epochs can be retired a little later.
-    SendIn { epoch: u32 },
+    /// Encrypt our frames (and seal what goes through the SFU) in `epoch`, whose secret this
+    /// is, from now on; older epochs can be retired a little later.
+    SendIn { epoch: u32, secret: RoomKey },
     /// Call [`HostSession::on_key_deadline`] with `epoch` after [`KEY_ACK_DEADLINE_MS`]: who
     /// has not confirmed the new secret by then gets a frozen frame rather than hold up the
     /// change for everyone.
@@ -323,32 +324,42 @@ impl HostSession {
             return Vec::new();
         };
         epochs.current += 1;
+        epochs.resends = 0;
         let epoch = epochs.current;
         let secret = rekey::epoch_secret(&epochs.seed, epoch);
-        epochs.waiting.clear();
-        epochs.resends = 0;
         let mut actions = vec![HostAction::InstallKey {
             epoch,
             secret: secret.clone(),
         }];
-        let ids: Vec<String> = self.admitted.keys().cloned().collect();
-        for id in ids {
-            if let Some(send) = self.key_for(&id) {
+        let mut waiting = VecSet::new();
+        for id in self.admitted.keys() {
+            if let Some(send) = self.key_for(id) {
                 actions.push(send);
-                if let Some(e) = self.epochs.as_mut() {
-                    e.waiting.insert(id);
-                }
+                waiting.insert(id.clone());
             }
         }
-        let epochs = self.epochs.as_mut().expect("checked above");
-        if epochs.waiting.is_empty() {
-            epochs.sending = epoch;
-            actions.push(HostAction::SendIn { epoch });
+        actions.push(if waiting.is_empty() {
+            HostAction::SendIn { epoch, secret }
         } else {
-            actions.push(HostAction::KeyDeadline { epoch });
+            HostAction::KeyDeadline { epoch }
+        });
+        if let Some(epochs) = self.epochs.as_mut() {
+            if waiting.is_empty() {
+                epochs.sending = epoch;
+            }
+            epochs.waiting = waiting;
         }
         actions.push(HostAction::Remember(self.memory()));
         actions
+    }
+
+    /// Encrypt in `epoch` from now on (its secret, for what the glue seals with it too).
+    fn send_in(epochs: &mut Epochs, epoch: u32) -> HostAction {
+        epochs.sending = epoch;
+        HostAction::SendIn {
+            epoch,
+            secret: rekey::epoch_secret(&epochs.seed, epoch),
+        }
     }
 
     /// The current epoch's secret, wrapped for `id` (nothing in epoch 0, which everyone with
@@ -381,8 +392,7 @@ impl HostSession {
             return Vec::new();
         }
         if epochs.waiting.is_empty() && epochs.sending != epoch {
-            epochs.sending = epoch;
-            return vec![HostAction::SendIn { epoch }];
+            return vec![Self::send_in(epochs, epoch)];
         }
         Vec::new()
     }
@@ -397,8 +407,7 @@ impl HostSession {
         }
         let mut actions = Vec::new();
         if epochs.sending != epoch {
-            epochs.sending = epoch;
-            actions.push(HostAction::SendIn { epoch });
+            actions.push(Self::send_in(epochs, epoch));
         }
         // Whoever has not confirmed gets the secret again (and again, a deadline apart): a
         // participant left on the old epoch would freeze, and would keep encrypting its voice
@@ -731,8 +740,8 @@ impl HostSession {
         if let Some(e) = self.epochs.as_mut() {
             // The last one we waited for is gone: nothing left to wait for.
             if e.waiting.remove(id) && e.waiting.is_empty() && e.sending != e.current {
-                e.sending = e.current;
-                actions.push(HostAction::SendIn { epoch: e.current });
+                let current = e.current;
+                actions.push(Self::send_in(e, current));
             }
         }
         self.video.remove(id);
@@ -1190,6 +1199,25 @@ mod tests {
         assert!(host.admit("v4").is_empty());
     }
 
+    /// A P2P host with media epochs on (session "s", seed 42).
+    fn epoch_host() -> HostSession {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        host.enable_epochs("s", [42; 32], None);
+        host
+    }
+
+    /// The memory the last `Remember` among `actions` holds.
+    fn remembered(actions: Vec<HostAction>) -> HostMemory {
+        actions
+            .into_iter()
+            .rev()
+            .find_map(|a| match a {
+                HostAction::Remember(m) => Some(m),
+                _ => None,
+            })
+            .expect("remembered")
+    }
+
     /// A guest whose verified profile carries its agreement key, as the app's does.
     fn keyed(id: &str, role: Role, joined_at: u64, seed: u8) -> Participant {
         let signer = crate::identity::Signer::from_seed([seed; 32]);
@@ -1220,7 +1248,7 @@ mod tests {
 
     fn send_in(actions: &[HostAction]) -> Option<u32> {
         actions.iter().find_map(|a| match a {
-            HostAction::SendIn { epoch } => Some(*epoch),
+            HostAction::SendIn { epoch, .. } => Some(*epoch),
             _ => None,
         })
     }
@@ -1228,6 +1256,7 @@ mod tests {
     #[test]
     fn a_removal_moves_everyone_else_to_a_secret_the_removed_never_gets() {
         let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        // Nobody removed yet: epoch 0, nothing to do.
         assert!(host.enable_epochs("s", [42; 32], None).is_empty());
         let hp = p("h", Role::Host, 0);
         let (v1, v2, c1) = (
@@ -1294,8 +1323,7 @@ mod tests {
 
     #[test]
     fn an_unconfirmed_secret_is_sent_again_until_confirmed() {
-        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
-        host.enable_epochs("s", [42; 32], None);
+        let mut host = epoch_host();
         let (v1, v2) = (
             keyed("v1", Role::Viewer, 1, 1),
             keyed("v2", Role::Viewer, 2, 2),
@@ -1330,8 +1358,7 @@ mod tests {
 
     #[test]
     fn removing_one_tab_removes_every_tab_of_that_identity() {
-        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
-        host.enable_epochs("s", [42; 32], None);
+        let mut host = epoch_host();
         // A duplicated tab: same key (its sessionStorage was copied), another participant id.
         let (a, a_dup, b) = (
             keyed("a", Role::Viewer, 1, 1),
@@ -1371,22 +1398,13 @@ mod tests {
 
     #[test]
     fn a_reloaded_host_remembers_whom_it_removed_and_let_in() {
-        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
-        host.enable_epochs("s", [42; 32], None);
+        let mut host = epoch_host();
         let (v1, v2) = (
             keyed("v1", Role::Viewer, 1, 1),
             keyed("v2", Role::Viewer, 2, 2),
         );
         host.on_roster(&[&v1, &v2]);
-        let actions = host.remove("v1");
-        let memory = actions
-            .iter()
-            .rev()
-            .find_map(|a| match a {
-                HostAction::Remember(m) => Some(m.clone()),
-                _ => None,
-            })
-            .expect("remembered");
+        let memory = remembered(host.remove("v1"));
         assert_eq!(memory, host.memory());
         assert_eq!(memory.epoch, 1);
         assert!(memory.admission_required);
@@ -1420,14 +1438,7 @@ mod tests {
         assert_eq!(sent_to(&actions, "v1b"), [SignalBody::Waiting]);
         assert!(again.asking()[0].removed_before);
         // Let in again, the removed identity is remembered as let in by the next reload too.
-        let memory = again
-            .admit("v1b")
-            .into_iter()
-            .find_map(|a| match a {
-                HostAction::Remember(m) => Some(m),
-                _ => None,
-            })
-            .expect("remembered");
+        let memory = remembered(again.admit("v1b"));
         let mut third = HostSession::new("h3", Limits::P2P, ShareState::Sharing);
         third.enable_epochs("s", [8; 32], Some(memory));
         let v1c = keyed("v1c", Role::Viewer, 7, 1);
