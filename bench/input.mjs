@@ -3,6 +3,11 @@
 // the app's own pages: a host sharing the test pattern, a controller holding control and a
 // viewer, in headless Chromium against pairux-server.
 //
+// Two phases, the same actions in each: first the host and the controller alone — the two pages
+// the floor has, so `input_ms_*` and `input_ratio_*` compare like with like — then with the
+// viewer joined: the cursor relay (`cursor_ms_*`) and input under the third page's load
+// (`input_with_viewer_ms_*`: one more encode on the host, one more decode on the machine).
+//
 //   node bench/input.mjs --out target/bench/input.json
 //
 // xtask runs it inside a loopback-only network namespace with PAIRUX_SERVER_BIN/PAIRUX_DIST set
@@ -117,9 +122,18 @@ const HOST_HOOK = `(() => {
       });
     }
   };
-  new MutationObserver(scan).observe(document, {
-    subtree: true, childList: true, attributes: true, attributeFilter: ['data-seq'],
+  // Only the log itself is watched: an observer on the whole document ran for every change the
+  // page made anywhere (counters, cursors, marks) and cost the host's main thread, which the
+  // floor's host, stamping in its own handler, does not pay. A first observer finds the log.
+  const log = new MutationObserver(scan);
+  const find = new MutationObserver(() => {
+    const ol = document.querySelector('[data-testid=sink-log]');
+    if (!ol) return;
+    find.disconnect();
+    log.observe(ol, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-seq'] });
+    scan();
   });
+  find.observe(document, { subtree: true, childList: true });
 })();`;
 
 // Viewer: each position the remote cursor takes, when it is in the DOM (`t`) and the next
@@ -498,6 +512,65 @@ async function playMeasured(pages, controller, steps) {
 }
 
 /**
+ * One measured run of the app's `pages` (host and controller, and the viewer when there is one):
+ * plays `steps` on the controller (playMeasured) and takes what each page stamped, with the
+ * input matched (controller stamps to the host's sink). The picture must not have moved.
+ */
+async function appPhase(pages, controller, steps, cid, rect) {
+  const { played, busy } = await playMeasured(pages, controller, steps);
+  if (!deepEqualRect(rect, await pictureRect(controller))) {
+    throw new Error('the controller picture moved during the run; coordinates would not match');
+  }
+  const ctl = (await controller.evaluate(() => window.__ctl)).filter((e) => KIND[e.type]);
+  const sink = (await pages.host.evaluate(() => window.__sink)).filter((s) => s.from === cid);
+  const cur = pages.viewer
+    ? (await pages.viewer.evaluate(() => window.__cur)).filter((c) => c.id === cid)
+    : [];
+  const wire = {};
+  for (const name of ['host', 'controller', 'viewer']) {
+    wire[name] = pages[name] ? await pages[name].evaluate(() => window.__wire) : [];
+  }
+  return { played, busy, ctl, sink, cur, wire, input: matchInput(ctl, sink, rect) };
+}
+
+/**
+ * A phase's input figures into `figures`: `<key>_ms_*` and its breakdowns (pointer moves on the
+ * unordered channel, clicks/keys/wheel on the ordered one; the stages), what was sent and not
+ * matched, and the pace the controller produced. `key` is `input` (the phase like the floor's:
+ * `events`, `input_ms_*`, `pace_ms_*`, … as before) or `input_with_viewer` (every name carries
+ * it: `input_with_viewer_events`, `with_viewer_pace_ms_*`, …). Returns the phase's matching.
+ */
+function inputFigures(figures, key, phase, rect, actions) {
+  const { input } = phase;
+  const ctx = key === 'input' ? '' : `${key.replace(/^input_/, '')}_`;
+  const ms = input.pairs.map((p) => p.ms);
+  const split = stages(input.pairs, [], phase.wire);
+  figures[key === 'input' ? 'events' : `${key}_events`] = input.pairs.length;
+  Object.assign(figures, percentiles(`${key}_ms`, ms, [50, 95, 99]));
+  figures[`${key}_ms_max`] = ms.length ? round1(Math.max(...ms)) : null;
+  const moveMs = input.pairs.filter((p) => p.sink.kind === 'move').map((p) => p.ms);
+  const reliableMs = input.pairs.filter((p) => p.sink.kind !== 'move').map((p) => p.ms);
+  figures[`${key}_move_events`] = moveMs.length;
+  Object.assign(figures, percentiles(`${key}_move_ms`, moveMs, [50, 95]));
+  figures[`${key}_reliable_events`] = reliableMs.length;
+  Object.assign(figures, percentiles(`${key}_reliable_ms`, reliableMs, [50, 95]));
+  for (const [name, xs] of Object.entries(split.input)) {
+    Object.assign(figures, percentiles(`${key}_stage_${name}_ms`, xs, [50, 95]));
+  }
+  // What was sent and what did not arrive or could not be paired.
+  figures[key === 'input' ? 'events_dispatched' : `${key}_events_dispatched`] = phase.ctl.length;
+  figures[`${key}_unmatched_controller`] = input.unmatchedCtl;
+  figures[`${key}_unmatched_sink`] = input.unmatchedSink;
+  // Context: the pace the controller actually produced, and how long Chromium held input
+  // before dispatching it on the controller (not part of the latency).
+  const moveTimes = phase.ctl.filter((e) => e.type === 'pointermove').map((e) => e.t);
+  Object.assign(figures, percentiles(`${ctx}pace_ms`, moveTimes.slice(1).map((t, i) => t - moveTimes[i]), [50, 95]));
+  Object.assign(figures, percentiles(`${ctx}controller_queued_ms`, phase.ctl.map((e) => e.queued), [50, 95]));
+  figures[`${ctx}actions_per_s`] = round1(actions / (phase.played.ms / 1000));
+  return input;
+}
+
+/**
  * The floor: bench/input-floor.html as host and controller, each in a context of its own with
  * the same hooks as the app's pages, the controller's element at `rect` (where the app's picture
  * was); signaled through node with complete offers/answers. The same warm-up, then the same
@@ -619,14 +692,13 @@ async function main() {
   let failure = null;
   let bench = null;
   try {
-    console.error('input bench: host, controller, viewer …');
+    console.error('input bench: host and controller …');
     const host = await open(browser, server.url, HOST_HOOK);
     await host.getByTestId('start-test-pattern').click();
     await host.getByTestId('local-preview').waitFor({ timeout: 15_000 });
     const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
     const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
     const controller = await join(browser, controllerLink, CONTROLLER_HOOK);
-    const viewer = await join(browser, viewerLink, VIEWER_HOOK);
     const me = await controller
       .locator('[data-testid=participant-list] > li.me')
       .getAttribute('data-testid');
@@ -639,84 +711,59 @@ async function main() {
     const rect = await pictureRect(controller);
     const steps = plan(rect, MOVES + WARMUP, WARMUP);
     figures.input_settings.element_px = [round1(rect.w), round1(rect.h)];
-    // Warm-up (first renders, JIT), unrecorded; then start the records from empty.
-    await play(controller, steps.filter((s) => s.warm));
-    await sleep(500);
+    const warm = steps.filter((s) => s.warm);
     const measured = steps.filter((s) => !s.warm);
     const gateBefore = await gateCounters(host);
-    console.error(`input bench: ${measured.length} actions, one per ${INTERVAL_MS} ms …`);
-    const { played, busy } = await playMeasured({ host, controller, viewer }, controller, measured);
-    if (!deepEqualRect(rect, await pictureRect(controller))) {
-      throw new Error('the controller picture moved during the run; coordinates would not match');
-    }
 
-    const ctl = (await controller.evaluate(() => window.__ctl)).filter((e) => KIND[e.type]);
-    const sink = (await host.evaluate(() => window.__sink)).filter((s) => s.from === cid);
-    const cur = (await viewer.evaluate(() => window.__cur)).filter((c) => c.id === cid);
-    const gateAfter = await gateCounters(host);
-    const gate = gateDelta(gateBefore, gateAfter);
-    const wire = {
-      host: await host.evaluate(() => window.__wire),
-      controller: await controller.evaluate(() => window.__wire),
-      viewer: await viewer.evaluate(() => window.__wire),
-    };
+    // Phase 1, like for like with the floor: the host and the controller alone, the same two
+    // pages the floor has. Warm-up (first renders, JIT) unrecorded, then the measured run.
+    await play(controller, warm);
+    await sleep(500);
+    console.error(`input bench: host and controller, ${measured.length} actions, one per ${INTERVAL_MS} ms …`);
+    const two = await appPhase({ host, controller }, controller, measured, cid, rect);
+
+    // Phase 2: a viewer joins (one more encode on the host, one more decode on the machine);
+    // the same actions again, for the cursor relay to the viewer and input under that load.
+    const viewer = await join(browser, viewerLink, VIEWER_HOOK);
+    await play(controller, warm);
+    await sleep(500);
+    console.error('input bench: the same with a viewer …');
+    const three = await appPhase({ host, controller, viewer }, controller, measured, cid, rect);
+    const gate = gateDelta(gateBefore, await gateCounters(host));
+
     const offsets = {};
     for (const [name, page] of [['host', host], ['controller', controller], ['viewer', viewer]]) {
       offsets[name] = await page.evaluate(clockOffset);
     }
     const errors = [host, controller, viewer].flatMap((p) => p.errors);
 
-    const input = matchInput(ctl, sink, rect);
-    const movePairs = input.pairs.filter((p) => p.sink.kind === 'move');
-    const cursor = matchCursors(cur, movePairs);
-    const ms = input.pairs.map((p) => p.ms);
-    const moveMs = movePairs.map((p) => p.ms);
-    const reliableMs = input.pairs.filter((p) => p.sink.kind !== 'move').map((p) => p.ms);
-    const moveTimes = ctl.filter((e) => e.type === 'pointermove').map((e) => e.t);
-    const pace = moveTimes.slice(1).map((t, i) => t - moveTimes[i]);
-    const skews = Object.values(offsets);
-    const split = stages(input.pairs, cursor.samples, wire);
-
-    figures.events = input.pairs.length;
-    Object.assign(figures, percentiles('input_ms', ms, [50, 95, 99]));
-    figures.input_ms_max = ms.length ? round1(Math.max(...ms)) : null;
+    const input = inputFigures(figures, 'input', two, rect, measured.length);
+    inputFigures(figures, 'input_with_viewer', three, rect, measured.length);
+    for (const [name, b] of Object.entries(two.busy)) figures[`${name}_main_busy_pct`] = b.busy_pct;
+    for (const [name, b] of Object.entries(three.busy)) figures[`with_viewer_${name}_main_busy_pct`] = b.busy_pct;
+    const cursor = matchCursors(three.cur, three.input.pairs.filter((p) => p.sink.kind === 'move'));
+    const cursorSplit = stages([], cursor.samples, three.wire);
     figures.cursor_events = cursor.samples.length;
     Object.assign(figures, percentiles('cursor_ms', cursor.samples.map((s) => s.ms), [50, 95, 99]));
-    // Breakdowns: pointer moves (unordered, unreliable channel) vs clicks/keys/wheel (ordered,
-    // reliable); the relay hop alone (host sink → viewer DOM); to the viewer's next frame.
-    figures.input_move_events = moveMs.length;
-    Object.assign(figures, percentiles('input_move_ms', moveMs, [50, 95]));
-    figures.input_reliable_events = reliableMs.length;
-    Object.assign(figures, percentiles('input_reliable_ms', reliableMs, [50, 95]));
+    // The relay hop alone (host sink → viewer DOM); to the viewer's next frame.
     Object.assign(figures, percentiles('cursor_relay_ms', cursor.samples.map((s) => s.relay_ms), [50, 95]));
     Object.assign(figures, percentiles('cursor_frame_ms', cursor.samples.map((s) => s.frame_ms).filter((x) => x !== null), [50, 95]));
-    for (const [name, xs] of Object.entries(split.input)) {
-      Object.assign(figures, percentiles(`input_stage_${name}_ms`, xs, [50, 95]));
-    }
-    for (const [name, xs] of Object.entries(split.cursor)) {
+    for (const [name, xs] of Object.entries(cursorSplit.cursor)) {
       Object.assign(figures, percentiles(`cursor_stage_${name}_ms`, xs, [50, 95]));
     }
-    figures.cursor_moves_relayed_pct = movePairs.length ? round1((100 * cursor.samples.length) / movePairs.length) : null;
-    // What was sent and what did not arrive or could not be paired.
-    figures.events_dispatched = ctl.length;
-    figures.input_unmatched_controller = input.unmatchedCtl;
-    figures.input_unmatched_sink = input.unmatchedSink;
+    const threeMoves = three.input.pairs.filter((p) => p.sink.kind === 'move').length;
+    figures.cursor_moves_relayed_pct = threeMoves ? round1((100 * cursor.samples.length) / threeMoves) : null;
     figures.cursor_unmatched = cursor.unmatched;
-    // The host's input gate over the measured run: accepted, and dropped for any reason
-    // (not holder, replay, rate limit, bounds, malformed; by reason in the samples file).
+    // The host's input gate over both phases: accepted, and dropped for any reason (not holder,
+    // replay, rate limit, bounds, malformed; by reason in the samples file).
     figures.host_gate_accepted = gate ? gate.accepted : null;
     figures.host_gate_dropped = gate ? GATE_KEYS.reduce((n, k) => (k === 'accepted' ? n : n + gate[k]), 0) : null;
-    // Context: the pace the controller actually produced, how long Chromium held input before
-    // dispatching it on the controller (not part of input_ms), the clocks' agreement, the load.
-    Object.assign(figures, percentiles('pace_ms', pace, [50, 95]));
-    Object.assign(figures, percentiles('controller_queued_ms', ctl.map((e) => e.queued), [50, 95]));
-    figures.actions_per_s = round1(measured.length / (played.ms / 1000));
-    // Main-thread load of each page during the run (script/render split in the samples file).
-    for (const [name, b] of Object.entries(busy)) figures[`${name}_main_busy_pct`] = b.busy_pct;
+    const skews = Object.values(offsets);
     figures.clock_skew_ms_max = round1(Math.max(...skews) - Math.min(...skews));
     figures.load_avg_1m_before = round1(raw.load_avg[0]);
     figures.load_avg_1m_after = round1(os.loadavg()[0]);
     figures.page_errors = errors.length;
+    const ms = input.pairs.map((p) => p.ms);
 
     // The floors, with the app's pages closed (they load neither them nor the agent phase).
     for (const page of [host, controller, viewer]) await page.context().close();
@@ -738,7 +785,8 @@ async function main() {
     figures.agent_clock_rtt_ms = round1(agent.rtt);
     raw.agent = agent;
 
-    Object.assign(raw, { rect, offsets, gate, played, busy, errors, ctl, sink, cur, wire, split, pairs: input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })), cursor: cursor.samples });
+    const rawPhase = (ph) => ({ ...ph, input: undefined, pairs: ph.input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })) });
+    Object.assign(raw, { rect, offsets, gate, errors, app: rawPhase(two), with_viewer: rawPhase(three), cursor: cursor.samples, cursor_split: cursorSplit.cursor });
     if (errors.length) console.error(`  page errors: ${errors.slice(0, 5).join(' | ')}`);
   } catch (err) {
     // Whatever was measured is still written; the run fails.
@@ -764,8 +812,8 @@ async function main() {
   if (failure) {
     console.error(`input bench: FAILED: ${failure.stack ?? failure}`);
     process.exitCode = 1;
-  } else if (!figures.events || !figures.cursor_events || !figures.agent_events) {
-    console.error('input bench: FAILED: no matched input, cursor or agent events');
+  } else if (!figures.events || !figures.input_with_viewer_events || !figures.cursor_events || !figures.agent_events) {
+    console.error('input bench: FAILED: no matched input (either phase), cursor or agent events');
     process.exitCode = 1;
   } else if (FLOOR_KEYS.some((k) => figures[k] === null)) {
     console.error(`input bench: FAILED: not measured: ${FLOOR_KEYS.filter((k) => figures[k] === null).join(', ')}`);

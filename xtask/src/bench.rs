@@ -361,9 +361,10 @@ fn legibility() -> Result<()> {
     measured
 }
 
-/// Remote-control latency: controller input → the host's input sink, and controller pointer →
-/// the relayed cursor drawn on a viewer (bench/input.mjs: headless Chromium host, controller and
-/// viewer against pairux-server serving the release build), in the loopback-only namespace,
+/// Remote-control latency: controller input → the host's input sink (host and controller alone,
+/// like the floor's two pages), and with a viewer joined, controller pointer → the relayed cursor
+/// drawn on it and input under its load (`input_with_viewer_ms_*`) (bench/input.mjs: headless
+/// Chromium against pairux-server serving the release build), in the loopback-only namespace,
 /// against its plain-JavaScript floor in the same run (bench/input-floor.html: `input_floor_ms_*`,
 /// `input_ratio_p50/p95`; with a picture streaming too, `input_floor_media_ms_*`,
 /// `input_ratio_media_p50/p95`); then controller input → a real X client through pairux-agent on Xvfb
