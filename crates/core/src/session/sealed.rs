@@ -206,12 +206,8 @@ impl SignalCodec {
         self.last.insert(from.to_owned(), (epoch, seq));
         let body: Value =
             serde_json::from_slice(body).map_err(|e| SignalError::Malformed(e.to_string()))?;
-        let mut tagged = json!({ "kind": kind });
-        if !body.is_null() || kind == "candidate" {
-            tagged["body"] = body;
-        }
-        let body: SignalBody =
-            serde_json::from_value(tagged).map_err(|e| SignalError::Malformed(e.to_string()))?;
+        let content = (!body.is_null() || kind == "candidate").then_some(body);
+        let body = SignalBody::from_parts(kind, content).map_err(SignalError::Malformed)?;
         Ok(SignalEnvelope {
             from: from.to_owned(),
             to: to.map(str::to_owned),
@@ -240,16 +236,9 @@ fn statement(
     s
 }
 
-/// The kind tag and the body's content of an envelope body (adjacently tagged).
+/// The kind tag and the body's content of an envelope body.
 fn split(body: &SignalBody) -> (String, Value) {
-    let value = serde_json::to_value(body).expect("signal bodies always serialise");
-    let kind = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let content = value.get("body").cloned().unwrap_or(Value::Null);
-    (kind, content)
+    (body.kind().to_owned(), body.content())
 }
 
 #[cfg(test)]

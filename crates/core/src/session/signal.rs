@@ -132,6 +132,113 @@ pub enum SignalError {
     Replayed,
 }
 
+impl SignalBody {
+    /// The kind tag this body travels under (`kind` on the wire; a sealed signal signs it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SignalBody::Description(_) => "description",
+            SignalBody::Candidate(_) => "candidate",
+            SignalBody::Refused(_) => "refused",
+            SignalBody::Share { .. } => "share",
+            SignalBody::Ended => "ended",
+            SignalBody::Leaving => "leaving",
+            SignalBody::Waiting => "waiting",
+            SignalBody::Sfu(_) => "sfu",
+            SignalBody::SfuLive => "sfu_live",
+            SignalBody::Voice(_) => "voice",
+            SignalBody::MediaKey { .. } => "media_key",
+            SignalBody::MediaKeyAck { .. } => "media_key_ack",
+        }
+    }
+
+    /// The body's content (`body` on the wire), `Null` for the kinds that carry none. With
+    /// [`Self::kind`], the same two parts the derived adjacently tagged form has, without its
+    /// generic (and, in the app, large) serde code on the hot path.
+    pub fn content(&self) -> serde_json::Value {
+        use serde_json::{json, to_value, Value};
+        match self {
+            SignalBody::Description(d) => to_value(d).unwrap_or(Value::Null),
+            SignalBody::Candidate(c) => to_value(c).unwrap_or(Value::Null),
+            SignalBody::Refused(r) => to_value(r).unwrap_or(Value::Null),
+            SignalBody::Share { sharing } => json!({ "sharing": sharing }),
+            SignalBody::Sfu(route) | SignalBody::Voice(route) => {
+                to_value(route).unwrap_or(Value::Null)
+            }
+            SignalBody::MediaKey { epoch, key } => json!({ "epoch": epoch, "key": key }),
+            SignalBody::MediaKeyAck { epoch } => json!({ "epoch": epoch }),
+            SignalBody::Ended | SignalBody::Leaving | SignalBody::Waiting | SignalBody::SfuLive => {
+                Value::Null
+            }
+        }
+    }
+
+    /// A body from its two parts; `content` is `None` when the wire had no `body` field. The
+    /// inverse of [`Self::kind`] and [`Self::content`], reading exactly what the derived
+    /// adjacently tagged form reads (a test holds them equal): an unknown kind, a missing
+    /// content where one is needed, content on a kind that has none, or content of the wrong
+    /// shape is an error; a missing optional content is `None`.
+    pub fn from_parts(kind: &str, content: Option<serde_json::Value>) -> Result<Self, String> {
+        use serde_json::{from_value, Value};
+        #[derive(Deserialize)]
+        struct Sharing {
+            sharing: bool,
+        }
+        #[derive(Deserialize)]
+        struct Key {
+            epoch: u32,
+            key: String,
+        }
+        #[derive(Deserialize)]
+        struct Ack {
+            epoch: u32,
+        }
+        let err = |e: serde_json::Error| format!("{kind}: {e}");
+        let needs = || content.clone().ok_or_else(|| format!("{kind}: no body"));
+        // A struct-like kind's content is an object (a plain struct would also take an array).
+        let fields = || match needs()? {
+            map @ Value::Object(_) => Ok(map),
+            _ => Err(format!("{kind}: body is not an object")),
+        };
+        let unit = |body: SignalBody| match &content {
+            None | Some(Value::Null) => Ok(body),
+            Some(_) => Err(format!("{kind}: unexpected body")),
+        };
+        match kind {
+            "description" => from_value(needs()?)
+                .map(SignalBody::Description)
+                .map_err(err),
+            "candidate" => from_value(content.clone().unwrap_or(Value::Null))
+                .map(SignalBody::Candidate)
+                .map_err(err),
+            "refused" => from_value(needs()?).map(SignalBody::Refused).map_err(err),
+            "share" => from_value::<Sharing>(fields()?)
+                .map(|s| SignalBody::Share { sharing: s.sharing })
+                .map_err(err),
+            // A missing content of an `Option` is `None`, as in the derived form.
+            "sfu" => from_value(content.clone().unwrap_or(Value::Null))
+                .map(SignalBody::Sfu)
+                .map_err(err),
+            "voice" => from_value(content.clone().unwrap_or(Value::Null))
+                .map(SignalBody::Voice)
+                .map_err(err),
+            "media_key" => from_value::<Key>(fields()?)
+                .map(|k| SignalBody::MediaKey {
+                    epoch: k.epoch,
+                    key: k.key,
+                })
+                .map_err(err),
+            "media_key_ack" => from_value::<Ack>(fields()?)
+                .map(|a| SignalBody::MediaKeyAck { epoch: a.epoch })
+                .map_err(err),
+            "ended" => unit(SignalBody::Ended),
+            "leaving" => unit(SignalBody::Leaving),
+            "waiting" => unit(SignalBody::Waiting),
+            "sfu_live" => unit(SignalBody::SfuLive),
+            other => Err(format!("unknown signal kind {other:?}")),
+        }
+    }
+}
+
 impl SignalEnvelope {
     /// The broadcast payload.
     pub fn to_json(&self) -> serde_json::Value {
@@ -213,6 +320,153 @@ mod tests {
             waiting.to_json(),
             json!({"from":"h","to":"b","kind":"waiting"})
         );
+    }
+
+    /// The hand-written parts read and write exactly what the derived adjacently tagged form
+    /// does, for every body and for a grid of kinds × contents, well-formed or not.
+    #[test]
+    fn parts_agree_with_the_derived_form() {
+        let route = SfuRoute { room: 7, feed: 9 };
+        let bodies = [
+            SignalBody::Description(Description {
+                kind: SdpKind::Answer,
+                sdp: "v=0".into(),
+            }),
+            SignalBody::Candidate(Some(CandidateInit {
+                candidate: "candidate:1".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+            })),
+            SignalBody::Candidate(None),
+            SignalBody::Refused(RefusalReason::Denied),
+            SignalBody::Share { sharing: true },
+            SignalBody::Ended,
+            SignalBody::Leaving,
+            SignalBody::Waiting,
+            SignalBody::Sfu(Some(route)),
+            SignalBody::Sfu(None),
+            SignalBody::SfuLive,
+            SignalBody::Voice(Some(route)),
+            SignalBody::Voice(None),
+            SignalBody::MediaKey {
+                epoch: 3,
+                key: "k".into(),
+            },
+            SignalBody::MediaKeyAck { epoch: 3 },
+        ];
+        for body in &bodies {
+            let derived = serde_json::to_value(body).unwrap();
+            assert_eq!(derived["kind"], body.kind(), "{body:?}");
+            let content = derived.get("body").cloned();
+            assert_eq!(
+                content.clone().unwrap_or(serde_json::Value::Null),
+                body.content(),
+                "{body:?}"
+            );
+            assert_eq!(
+                SignalBody::from_parts(body.kind(), content).as_ref(),
+                Ok(body)
+            );
+        }
+        let kinds = bodies
+            .iter()
+            .map(SignalBody::kind)
+            .chain(["nope", "", "Ended", "sfuLive"]);
+        let contents = [
+            None,
+            Some(json!(null)),
+            Some(json!({})),
+            Some(json!({"sharing": true})),
+            Some(json!({"sharing": true, "more": 1})),
+            Some(json!({"sharing": 1})),
+            Some(json!("removed")),
+            Some(json!("nope")),
+            Some(json!({"type": "offer", "sdp": "v"})),
+            Some(json!({"type": "pranswer", "sdp": "v"})),
+            Some(json!({"candidate": "c"})),
+            Some(json!({"candidate": "c", "sdpMLineIndex": 70000})),
+            Some(json!({"room": 1, "feed": 2})),
+            Some(json!({"room": -1, "feed": 2})),
+            Some(json!({"epoch": 3, "key": "k"})),
+            Some(json!({"epoch": 3})),
+            Some(json!({"epoch": 5_000_000_000_u64})),
+            Some(json!([1])),
+            Some(json!(5)),
+        ];
+        for kind in kinds {
+            for content in &contents {
+                let mut tagged = json!({ "kind": kind });
+                if let Some(c) = content {
+                    tagged["body"] = c.clone();
+                }
+                let derived = serde_json::from_value::<SignalBody>(tagged).ok();
+                let parts = SignalBody::from_parts(kind, content.clone()).ok();
+                assert_eq!(parts, derived, "kind {kind:?}, content {content:?}");
+            }
+        }
+    }
+
+    fn content() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u32>().prop_map(Value::from),
+            prop_oneof![
+                Just("offer"),
+                Just("answer"),
+                Just("removed"),
+                Just("full"),
+                Just("c"),
+                Just("")
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(2, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("type"),
+                        Just("sdp"),
+                        Just("candidate"),
+                        Just("sdpMid"),
+                        Just("sdpMLineIndex"),
+                        Just("sharing"),
+                        Just("room"),
+                        Just("feed"),
+                        Just("epoch"),
+                        Just("key"),
+                        Just("other"),
+                    ]
+                    .prop_map(str::to_owned),
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, the parts read it as the derived form does (and never panic).
+        #[test]
+        fn parts_agree_on_anything(
+            kind in proptest::sample::select(vec![
+                "description", "candidate", "refused", "share", "ended", "leaving", "waiting",
+                "sfu", "sfu_live", "voice", "media_key", "media_key_ack", "other",
+            ]),
+            content in proptest::option::of(content()),
+        ) {
+            let mut tagged = json!({ "kind": kind });
+            if let Some(c) = &content {
+                tagged["body"] = c.clone();
+            }
+            let derived = serde_json::from_value::<SignalBody>(tagged).ok();
+            proptest::prop_assert_eq!(SignalBody::from_parts(kind, content).ok(), derived);
+        }
     }
 
     #[test]
