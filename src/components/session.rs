@@ -26,13 +26,17 @@ pub fn SessionPage(id: String) -> impl IntoView {
     };
     move || match current() {
         Ok(entry) => view! { <SessionView entry/> }.into_any(),
-        Err(error) => view! {
+        Err(error) => {
+            // The socket index.html opened for this link has nobody to serve.
+            platform::websocket::discard_early_socket();
+            view! {
             <section class="card narrow">
                 <ErrorBanner message=error.user_message().to_owned()/>
                 <p><a href="/">"Go to the start page"</a></p>
             </section>
+            }
+            .into_any()
         }
-        .into_any(),
     }
 }
 

@@ -40,6 +40,29 @@ test('a link without a key shows the banner', async () => {
   await page.context().close();
 });
 
+test('a link that cannot be used leaves no socket open', async () => {
+  // index.html opens a session link's Realtime socket before the app has read the link; when
+  // the link turns out unusable, nobody is there to use it and the app closes it.
+  const page = await newPage(stack.browser);
+  await page.addInitScript(() => {
+    const Base = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = class extends Base {
+      constructor(...args) {
+        super(...args);
+        window.__sockets.push(this);
+      }
+    };
+  });
+  for (const url of [`/s/${ID}#k=tooshort`, `/s/not-a-session#k=${KEY}&h=${HOST}`]) {
+    await openApp(page, `${stack.server.url}${url}`);
+    await page.getByTestId('error-banner').waitFor();
+    // Nothing else will happen on this page: every socket it made ends up closed.
+    await page.waitForFunction(() => window.__sockets.every((ws) => ws.readyState === WebSocket.CLOSED), null, { timeout: 5_000 });
+  }
+  await page.context().close();
+});
+
 test('a malformed session id shows its own banner', async () => {
   const page = await newPage(stack.browser);
   await openApp(page, `${stack.server.url}/s/not-a-session#k=${KEY}&h=${HOST}`);
