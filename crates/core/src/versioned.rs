@@ -121,26 +121,48 @@ impl<'a> Fields<'a> {
 
 /// Writes a message as `{"v":N,"t":tag,…}`, fields in the order they are added (the compact
 /// counterpart of [`Fields`]; strings and numbers are written by serde_json).
-pub(crate) struct Writer(String);
+pub(crate) struct Writer {
+    out: String,
+    empty: bool,
+}
 
 impl Writer {
     pub fn new(version: u8, tag: &str) -> Self {
-        let mut w = Writer(format!("{{\"v\":{version}"));
-        w.str("t", tag);
+        let mut w = Writer::object();
+        w.u64("v", u64::from(version)).str("t", tag);
         w
     }
 
+    /// A bare object (`{…}`, no version or tag): a message's nested field ([`Self::object_field`]).
+    pub fn object() -> Self {
+        Writer {
+            out: String::from("{"),
+            empty: true,
+        }
+    }
+
     fn key(&mut self, name: &str) {
-        self.0.push_str(",\"");
-        self.0.push_str(name);
-        self.0.push_str("\":");
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
+    }
+
+    /// A field whose value is the object `inner` wrote.
+    pub fn object_field(&mut self, name: &str, inner: Writer) -> &mut Self {
+        self.key(name);
+        self.out.push_str(&inner.finish());
+        self
     }
 
     fn json<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> &mut Self {
         self.key(name);
         // Writing a str, number, bool or list of strs into a String cannot fail.
         let text = serde_json::to_string(value).unwrap_or_default();
-        self.0.push_str(&text);
+        self.out.push_str(&text);
         self
     }
 
@@ -154,13 +176,13 @@ impl Writer {
 
     pub fn u64(&mut self, name: &str, value: u64) -> &mut Self {
         self.key(name);
-        self.0.push_str(&value.to_string());
+        self.out.push_str(&value.to_string());
         self
     }
 
     pub fn bool(&mut self, name: &str, value: bool) -> &mut Self {
         self.key(name);
-        self.0.push_str(if value { "true" } else { "false" });
+        self.out.push_str(if value { "true" } else { "false" });
         self
     }
 
@@ -169,7 +191,7 @@ impl Writer {
     }
 
     pub fn finish(mut self) -> String {
-        self.0.push('}');
-        self.0
+        self.out.push('}');
+        self.out
     }
 }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::control::InputEvent;
-use crate::versioned::{self, VersionedError};
+use crate::versioned::{self, Fields, VersionedError, Writer};
 
 /// Version every frame carries (`"v"`).
 pub const AGENT_PROTOCOL_VERSION: u8 = 1;
@@ -54,6 +54,38 @@ pub enum PageMsg {
     Holders { ids: Vec<String> },
     /// One input event that passed the host's gate, from participant `from`.
     Input { from: String, e: InputEvent },
+}
+
+impl SurfaceKind {
+    fn name(self) -> &'static str {
+        match self {
+            SurfaceKind::Monitor => "monitor",
+            SurfaceKind::Window => "window",
+            SurfaceKind::Browser => "browser",
+            SurfaceKind::Other => "other",
+        }
+    }
+}
+
+impl Refusal {
+    const NAMES: [&'static str; 5] = ["bad_code", "code_retired", "busy", "origin", "version"];
+    const ALL: [Refusal; 5] = [
+        Refusal::BadCode,
+        Refusal::CodeRetired,
+        Refusal::Busy,
+        Refusal::Origin,
+        Refusal::Version,
+    ];
+}
+
+impl PointersOnly {
+    const NAMES: [&'static str; 4] = ["no_surface", "not_a_screen", "which_display", "no_display"];
+    const ALL: [PointersOnly; 4] = [
+        PointersOnly::NoSurface,
+        PointersOnly::NotAScreen,
+        PointersOnly::WhichDisplay,
+        PointersOnly::NoDisplay,
+    ];
 }
 
 /// `MediaTrackSettings.displaySurface`.
@@ -136,14 +168,74 @@ impl AgentMsg {
         encode(self)
     }
 
+    /// Read by hand, field by field (the page reads these; serde's internally tagged derive
+    /// would put its generic buffering in the app): exactly what the derived form reads, which a
+    /// test holds them to.
     pub fn decode(text: &str) -> Result<AgentMsg, FrameError> {
-        decode(text)
+        let value = versioned::parse(text, MAX_FRAME_BYTES, AGENT_PROTOCOL_VERSION)?;
+        let f = Fields(&value);
+        let msg = match f.str("t")? {
+            "hello" => AgentMsg::Hello {
+                agent: f.string("agent")?,
+                nonce: f.string("nonce")?,
+            },
+            "paired" => AgentMsg::Paired {
+                resume: f.string("resume")?,
+            },
+            "refused" => AgentMsg::Refused {
+                reason: Refusal::ALL[f.one_of("reason", &Refusal::NAMES)?],
+            },
+            "status" => AgentMsg::Status {
+                drives: f.bool("drives")?,
+                why: match value.get("why") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(_) => Some(PointersOnly::ALL[f.one_of("why", &PointersOnly::NAMES)?]),
+                },
+            },
+            "emergency" => AgentMsg::Emergency,
+            other => {
+                return Err(FrameError::Malformed(format!(
+                    "unknown message type \"{other}\""
+                )))
+            }
+        };
+        Ok(msg)
     }
 }
 
 impl PageMsg {
+    /// Written by hand (the page writes these), the derived form's exact text.
     pub fn encode(&self) -> String {
-        encode(self)
+        let tag = match self {
+            PageMsg::Pair { .. } => "pair",
+            PageMsg::Resume { .. } => "resume",
+            PageMsg::Surface { .. } => "surface",
+            PageMsg::Holders { .. } => "holders",
+            PageMsg::Input { .. } => "input",
+        };
+        let mut out = Writer::new(AGENT_PROTOCOL_VERSION, tag);
+        match self {
+            PageMsg::Pair { proof } => {
+                out.str("proof", proof);
+            }
+            PageMsg::Resume { token } => {
+                out.str("token", token);
+            }
+            PageMsg::Surface { kind, w, h } => {
+                out.str("kind", kind.name())
+                    .u64("w", u64::from(*w))
+                    .u64("h", u64::from(*h));
+            }
+            PageMsg::Holders { ids } => {
+                out.strings("ids", ids);
+            }
+            PageMsg::Input { from, e } => {
+                let mut event = Writer::object();
+                e.write(&mut event);
+                out.str("from", from).object_field("e", event);
+            }
+        }
+        out.finish()
     }
 
     /// Reads a frame and checks field sizes (ids, holder count, text length).
@@ -265,6 +357,118 @@ mod tests {
             PageMsg::decode(&long),
             Err(FrameError::Malformed(_))
         ));
+    }
+
+    fn input_event() -> impl Strategy<Value = InputEvent> {
+        let xy = (0.0f64..=1.0, 0.0f64..=1.0);
+        let button = prop::sample::select(vec![
+            Button::Left,
+            Button::Middle,
+            Button::Right,
+            Button::Back,
+            Button::Forward,
+        ]);
+        let kind = prop_oneof![
+            xy.clone().prop_map(|(x, y)| InputKind::Move { x, y }),
+            (xy.clone(), button.clone()).prop_map(|((x, y), b)| InputKind::Down { x, y, b }),
+            (xy.clone(), button).prop_map(|((x, y), b)| InputKind::Up { x, y, b }),
+            (xy, -1e4f64..1e4, -1e4f64..1e4).prop_map(|((x, y), dx, dy)| InputKind::Wheel {
+                x,
+                y,
+                dx,
+                dy
+            }),
+            (
+                "[a-zA-Z\"\\\\é ]{0,6}",
+                "[A-Za-z]{0,8}",
+                any::<u8>(),
+                any::<bool>()
+            )
+                .prop_map(|(key, code, m, rep)| InputKind::KeyDown {
+                    key,
+                    code,
+                    m: crate::control::Modifiers(m & 15),
+                    rep
+                }),
+            ".{0,12}".prop_map(|text| InputKind::Text { text }),
+        ];
+        (any::<u64>(), any::<u64>(), kind).prop_map(|(seq, ts, kind)| InputEvent { seq, ts, kind })
+    }
+
+    fn page_msg() -> impl Strategy<Value = PageMsg> {
+        prop_oneof![
+            "[a-zA-Z0-9_-]{0,40}".prop_map(|proof| PageMsg::Pair { proof }),
+            ".{0,20}".prop_map(|token| PageMsg::Resume { token }),
+            (
+                prop::sample::select(vec![
+                    SurfaceKind::Monitor,
+                    SurfaceKind::Window,
+                    SurfaceKind::Browser,
+                    SurfaceKind::Other
+                ]),
+                any::<u32>(),
+                any::<u32>()
+            )
+                .prop_map(|(kind, w, h)| PageMsg::Surface { kind, w, h }),
+            prop::collection::vec("[a-z0-9]{0,10}", 0..4).prop_map(|ids| PageMsg::Holders { ids }),
+            ("[a-zA-Z0-9]{0,22}", input_event()).prop_map(|(from, e)| PageMsg::Input { from, e }),
+        ]
+    }
+
+    fn agent_msg() -> impl Strategy<Value = AgentMsg> {
+        prop_oneof![
+            (".{0,10}", "[a-zA-Z0-9_-]{0,30}")
+                .prop_map(|(agent, nonce)| AgentMsg::Hello { agent, nonce }),
+            ".{0,20}".prop_map(|resume| AgentMsg::Paired { resume }),
+            prop::sample::select(Refusal::ALL.to_vec())
+                .prop_map(|reason| AgentMsg::Refused { reason }),
+            (
+                any::<bool>(),
+                prop::option::of(prop::sample::select(PointersOnly::ALL.to_vec()))
+            )
+                .prop_map(|(drives, why)| AgentMsg::Status { drives, why }),
+            Just(AgentMsg::Emergency),
+        ]
+    }
+
+    proptest! {
+        /// The page's hand-written frames are the derived form's exact text, and read back.
+        #[test]
+        fn page_frames_are_serdes_text(msg in page_msg()) {
+            let text = msg.encode();
+            prop_assert_eq!(&text, &encode(&msg));
+            prop_assert_eq!(PageMsg::decode(&text), Ok(msg));
+        }
+
+        /// The page reads every frame the agent writes as the derived form does.
+        #[test]
+        fn agent_frames_read_as_serde_reads_them(msg in agent_msg()) {
+            prop_assert_eq!(AgentMsg::decode(&msg.encode()), Ok(msg));
+        }
+
+        /// And whatever else arrives: the hand reader accepts exactly what serde accepts.
+        #[test]
+        fn agent_frames_accepted_as_by_serde(
+            t in prop::sample::select(vec!["hello", "paired", "refused", "status", "emergency", "x"]),
+            fields in prop::collection::vec(
+                (
+                    prop::sample::select(vec!["agent", "nonce", "resume", "reason", "drives", "why", "other"]),
+                    prop_oneof![
+                        Just("null".to_owned()),
+                        Just("true".to_owned()),
+                        Just("1".to_owned()),
+                        Just("[]".to_owned()),
+                        prop::sample::select(vec!["busy", "origin", "not_a_screen", "no_display", "x", ""])
+                            .prop_map(|s| format!("\"{s}\"")),
+                    ],
+                ),
+                0..4,
+            ),
+        ) {
+            let body: String = fields.iter().map(|(k, v)| format!(",\"{k}\":{v}")).collect();
+            let text = format!(r#"{{"v":1,"t":"{t}"{body}}}"#);
+            prop_assert_eq!(AgentMsg::decode(&text).ok(), decode::<AgentMsg>(&text).ok(), "{}", text);
+        }
     }
 
     proptest! {

@@ -315,7 +315,7 @@ impl ControlMsg {
 
 impl InputEvent {
     /// Adds this event's fields to a message (serde's flattened shape: `seq`, `ts`, `k`, …).
-    fn write(&self, w: &mut Writer) {
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.u64("seq", self.seq).u64("ts", self.ts);
         match &self.kind {
             InputKind::Move { x, y } => {
