@@ -51,11 +51,39 @@ pub struct IceServer {
 }
 
 /// `urls` of an RTCIceServer, which WebRTC accepts as one string or several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum IceUrls {
     One(String),
     Many(Vec<String>),
+}
+
+/// A string or a list of strings, read directly (serde's untagged derive buffers the value and
+/// tries each variant, code the app does not need for a two-way choice).
+impl<'de> Deserialize<'de> for IceUrls {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Urls;
+        impl<'de> serde::de::Visitor<'de> for Urls {
+            type Value = IceUrls;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a URL or a list of URLs")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IceUrls, E> {
+                Ok(IceUrls::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<IceUrls, A::Error> {
+                let mut urls = Vec::new();
+                while let Some(url) = seq.next_element::<String>()? {
+                    urls.push(url);
+                }
+                Ok(IceUrls::Many(urls))
+            }
+        }
+        deserializer.deserialize_any(Urls)
+    }
 }
 
 /// The SFU's public facts (which node a session uses is in its access grant).
@@ -137,5 +165,37 @@ mod tests {
             IceUrls::Many(vec!["turn:t:3478".into()])
         );
         assert!(serde_json::from_str::<ClientConfig>(r#"{"anonKey":"k"}"#).is_err());
+    }
+
+    /// `urls` reads exactly what the untagged derive read: a string, or a list of strings.
+    #[test]
+    fn urls_are_a_string_or_a_list_of_strings() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(untagged)]
+        enum Untagged {
+            One(String),
+            Many(Vec<String>),
+        }
+        for text in [
+            r#""stun:a""#,
+            r#"["turn:a","turns:b"]"#,
+            "[]",
+            r#"["a",1]"#,
+            "1",
+            "null",
+            "{}",
+            r#"{"0":"a"}"#,
+            "true",
+            r#"[["a"]]"#,
+        ] {
+            let ours = serde_json::from_str::<IceUrls>(text).ok();
+            let derived = serde_json::from_str::<Untagged>(text)
+                .ok()
+                .map(|u| match u {
+                    Untagged::One(s) => IceUrls::One(s),
+                    Untagged::Many(v) => IceUrls::Many(v),
+                });
+            assert_eq!(ours, derived, "{text}");
+        }
     }
 }
