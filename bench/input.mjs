@@ -101,8 +101,8 @@ const CONTROLLER_HOOK = `(() => {
 })();`;
 
 // Host: every sink-log entry once, whether the app inserts new <li> or rewrites existing ones
-// (it renders the latest 50 of 200, newest first, and may reuse elements): on any DOM change,
-// read the rendered entries from the newest down to the first one already kept (keyed by
+// (it renders the latest 50 of 200, newest first, and may reuse elements): on any change in the
+// log, read the rendered entries from the newest down to the first one already kept (keyed by
 // participant and sequence number). Usually one entry is new per change; reading all 50 every
 // time cost the host page ≈ 0.3 ms per event in a trace, a tenth of what the app spends on it.
 const HOST_HOOK = `(() => {
@@ -514,10 +514,13 @@ async function playMeasured(pages, controller, steps) {
 /**
  * One measured run of the app's `pages` (host and controller, and the viewer when there is one):
  * plays `steps` on the controller (playMeasured) and takes what each page stamped, with the
- * input matched (controller stamps to the host's sink). The picture must not have moved.
+ * input matched (controller stamps to the host's sink) and the host gate's counts over the run.
+ * The picture must not have moved.
  */
 async function appPhase(pages, controller, steps, cid, rect) {
+  const gateBefore = await gateCounters(pages.host);
   const { played, busy } = await playMeasured(pages, controller, steps);
+  const gate = gateDelta(gateBefore, await gateCounters(pages.host));
   if (!deepEqualRect(rect, await pictureRect(controller))) {
     throw new Error('the controller picture moved during the run; coordinates would not match');
   }
@@ -530,7 +533,7 @@ async function appPhase(pages, controller, steps, cid, rect) {
   for (const name of ['host', 'controller', 'viewer']) {
     wire[name] = pages[name] ? await pages[name].evaluate(() => window.__wire) : [];
   }
-  return { played, busy, ctl, sink, cur, wire, input: matchInput(ctl, sink, rect) };
+  return { played, busy, gate, ctl, sink, cur, wire, input: matchInput(ctl, sink, rect) };
 }
 
 /**
@@ -540,7 +543,7 @@ async function appPhase(pages, controller, steps, cid, rect) {
  * `events`, `input_ms_*`, `pace_ms_*`, … as before) or `input_with_viewer` (every name carries
  * it: `input_with_viewer_events`, `with_viewer_pace_ms_*`, …). Returns the phase's matching.
  */
-function inputFigures(figures, key, phase, rect, actions) {
+function inputFigures(figures, key, phase, actions) {
   const { input } = phase;
   const ctx = key === 'input' ? '' : `${key.replace(/^input_/, '')}_`;
   const ms = input.pairs.map((p) => p.ms);
@@ -713,7 +716,6 @@ async function main() {
     figures.input_settings.element_px = [round1(rect.w), round1(rect.h)];
     const warm = steps.filter((s) => s.warm);
     const measured = steps.filter((s) => !s.warm);
-    const gateBefore = await gateCounters(host);
 
     // Phase 1, like for like with the floor: the host and the controller alone, the same two
     // pages the floor has. Warm-up (first renders, JIT) unrecorded, then the measured run.
@@ -721,15 +723,24 @@ async function main() {
     await sleep(500);
     console.error(`input bench: host and controller, ${measured.length} actions, one per ${INTERVAL_MS} ms …`);
     const two = await appPhase({ host, controller }, controller, measured, cid, rect);
+    // Its figures at once: they stay in the file should the second phase fail.
+    const input = inputFigures(figures, 'input', two, measured.length);
+    for (const [name, b] of Object.entries(two.busy)) figures[`${name}_main_busy_pct`] = b.busy_pct;
 
     // Phase 2: a viewer joins (one more encode on the host, one more decode on the machine);
     // the same actions again, for the cursor relay to the viewer and input under that load.
     const viewer = await join(browser, viewerLink, VIEWER_HOOK);
+    if (!deepEqualRect(rect, await pictureRect(controller))) {
+      throw new Error('the controller picture moved when the viewer joined; coordinates would not match');
+    }
     await play(controller, warm);
     await sleep(500);
     console.error('input bench: the same with a viewer …');
     const three = await appPhase({ host, controller, viewer }, controller, measured, cid, rect);
-    const gate = gateDelta(gateBefore, await gateCounters(host));
+    // The gate over both measured runs (not the warm-ups, not the viewer's joining).
+    const gate = two.gate && three.gate
+      ? Object.fromEntries(GATE_KEYS.map((k) => [k, two.gate[k] + three.gate[k]]))
+      : null;
 
     const offsets = {};
     for (const [name, page] of [['host', host], ['controller', controller], ['viewer', viewer]]) {
@@ -737,9 +748,7 @@ async function main() {
     }
     const errors = [host, controller, viewer].flatMap((p) => p.errors);
 
-    const input = inputFigures(figures, 'input', two, rect, measured.length);
-    inputFigures(figures, 'input_with_viewer', three, rect, measured.length);
-    for (const [name, b] of Object.entries(two.busy)) figures[`${name}_main_busy_pct`] = b.busy_pct;
+    inputFigures(figures, 'input_with_viewer', three, measured.length);
     for (const [name, b] of Object.entries(three.busy)) figures[`with_viewer_${name}_main_busy_pct`] = b.busy_pct;
     const cursor = matchCursors(three.cur, three.input.pairs.filter((p) => p.sink.kind === 'move'));
     const cursorSplit = stages([], cursor.samples, three.wire);
@@ -754,8 +763,8 @@ async function main() {
     const threeMoves = three.input.pairs.filter((p) => p.sink.kind === 'move').length;
     figures.cursor_moves_relayed_pct = threeMoves ? round1((100 * cursor.samples.length) / threeMoves) : null;
     figures.cursor_unmatched = cursor.unmatched;
-    // The host's input gate over both phases: accepted, and dropped for any reason (not holder,
-    // replay, rate limit, bounds, malformed; by reason in the samples file).
+    // The host's input gate over both measured runs: accepted, and dropped for any reason (not
+    // holder, replay, rate limit, bounds, malformed; by reason in the samples file).
     figures.host_gate_accepted = gate ? gate.accepted : null;
     figures.host_gate_dropped = gate ? GATE_KEYS.reduce((n, k) => (k === 'accepted' ? n : n + gate[k]), 0) : null;
     const skews = Object.values(offsets);
@@ -785,7 +794,12 @@ async function main() {
     figures.agent_clock_rtt_ms = round1(agent.rtt);
     raw.agent = agent;
 
-    const rawPhase = (ph) => ({ ...ph, input: undefined, pairs: ph.input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })) });
+    const rawPhase = (ph) => ({
+      ...ph,
+      input: undefined,
+      split: stages(ph.input.pairs, [], ph.wire).input,
+      pairs: ph.input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })),
+    });
     Object.assign(raw, { rect, offsets, gate, errors, app: rawPhase(two), with_viewer: rawPhase(three), cursor: cursor.samples, cursor_split: cursorSplit.cursor });
     if (errors.length) console.error(`  page errors: ${errors.slice(0, 5).join(' | ')}`);
   } catch (err) {

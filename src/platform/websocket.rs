@@ -144,8 +144,6 @@ impl Drop for Socket {
     }
 }
 
-/// The socket `index.html` opened early (`window.__pairuxEarlySocket`: `{url, ws}`), taken at
-/// most once; marks it taken so that a config arriving later opens none.
 /// Closes the socket `index.html` opened early for a session link, if nobody took it (e.g. the
 /// link turned out unusable): it would otherwise stay open until the server's idle timeout.
 /// Whatever the page's script does later (its config may still be on the way), it opens none.
@@ -155,6 +153,8 @@ pub fn discard_early_socket() {
     }
 }
 
+/// The socket `index.html` opened early (`window.__pairuxEarlySocket`: `{url, ws}`), taken at
+/// most once; marks it taken so that a config arriving later opens none.
 fn take_early_socket() -> Option<(String, WebSocket)> {
     use js_sys::Reflect;
     let window = web_sys::window()?;
