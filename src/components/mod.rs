@@ -2,6 +2,7 @@
 
 mod banner;
 mod control;
+mod icons;
 mod landing;
 mod session;
 mod stage;

@@ -180,7 +180,7 @@ fn ParticipantList(
                                     title=if on { "Microphone on" } else { "Muted" }
                                     aria-label=if on { "Microphone on" } else { "Muted" }
                                 >
-                                    {if on { "🎙" } else { "🔇" }}
+                                    {super::icons::mic(on)}
                                 </span>
                             }
                         }

@@ -775,7 +775,7 @@ fn topology_word(t: Topology) -> &'static str {
 #[component]
 fn E2eeBadge(state: Signal<&'static str>) -> impl IntoView {
     let label = move || match state.get() {
-        "ok" => "🔒 End-to-end encrypted",
+        "ok" => "End-to-end encrypted",
         "waiting-key" => "Waiting for the key…",
         "decrypt-failed" => "Can't decrypt — check the link",
         _ => "Not encrypted",
@@ -783,6 +783,7 @@ fn E2eeBadge(state: Signal<&'static str>) -> impl IntoView {
     view! {
         <span class="badge e2ee" data-state=state title=label>
             <span data-testid="e2ee-state" class="e2ee-word">{state}</span>
+            {move || (state.get() == "ok").then(super::icons::lock)}
             <span class="e2ee-label">{label}</span>
         </span>
     }
