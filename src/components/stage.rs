@@ -783,7 +783,8 @@ fn E2eeBadge(state: Signal<&'static str>) -> impl IntoView {
     view! {
         <span class="badge e2ee" data-state=state title=label>
             <span data-testid="e2ee-state" class="e2ee-word">{state}</span>
-            {move || (state.get() == "ok").then(super::icons::lock)}
+            // Shown by the stylesheet only while the state is `ok`.
+            {super::icons::lock()}
             <span class="e2ee-label">{label}</span>
         </span>
     }
