@@ -246,7 +246,6 @@ mod tests {
     use super::*;
     use crate::identity::Signer;
     use crate::link::{SessionLink, GENERATE_RANDOM_LEN};
-    use crate::session::{CandidateInit, Description, SdpKind};
     use crate::Role;
 
     struct Party {
@@ -289,30 +288,6 @@ mod tests {
         }
     }
 
-    fn all_bodies() -> Vec<SignalBody> {
-        vec![
-            SignalBody::Description(Description {
-                kind: SdpKind::Offer,
-                sdp: "v=0\r\na=fingerprint:sha-256 AB:CD".into(),
-            }),
-            SignalBody::Candidate(Some(CandidateInit {
-                candidate: "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host".into(),
-                sdp_mid: Some("0".into()),
-                sdp_m_line_index: Some(0),
-            })),
-            SignalBody::Candidate(None),
-            SignalBody::Refused(crate::session::RefusalReason::Full),
-            SignalBody::Refused(crate::session::RefusalReason::Removed),
-            SignalBody::Refused(crate::session::RefusalReason::Denied),
-            SignalBody::Waiting,
-            SignalBody::Share { sharing: false },
-            SignalBody::Ended,
-            SignalBody::Leaving,
-            SignalBody::Sfu(Some(crate::session::SfuRoute { room: 1, feed: 2 })),
-            SignalBody::Sfu(None),
-        ]
-    }
-
     fn env(from: &str, to: Option<&str>, body: SignalBody) -> SignalEnvelope {
         SignalEnvelope {
             from: from.into(),
@@ -326,7 +301,7 @@ mod tests {
         let names = ["h", "g"];
         let mut p = parties(&names);
         let keys = parties(&names);
-        for body in all_bodies() {
+        for body in crate::session::signal::every_body() {
             let e = env("h", Some("g"), body);
             let wire = p[0].codec.seal(&e, [7; SEAL_NONCE_LEN]);
             let text = wire.to_string();

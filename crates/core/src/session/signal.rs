@@ -263,6 +263,47 @@ impl SignalEnvelope {
     }
 }
 
+/// One of every kind of body, each variant with and without its optional parts (for tests here
+/// and in `sealed`).
+#[cfg(test)]
+pub(crate) fn every_body() -> Vec<SignalBody> {
+    let route = SfuRoute { room: 7, feed: 9 };
+    vec![
+        SignalBody::Description(Description {
+            kind: SdpKind::Offer,
+            sdp: "v=0\r\na=fingerprint:sha-256 AB:CD".into(),
+        }),
+        SignalBody::Description(Description {
+            kind: SdpKind::Answer,
+            sdp: "v=0".into(),
+        }),
+        SignalBody::Candidate(Some(CandidateInit {
+            candidate: "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host".into(),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+        })),
+        SignalBody::Candidate(None),
+        SignalBody::Refused(RefusalReason::Full),
+        SignalBody::Refused(RefusalReason::Removed),
+        SignalBody::Refused(RefusalReason::Denied),
+        SignalBody::Share { sharing: false },
+        SignalBody::Share { sharing: true },
+        SignalBody::Ended,
+        SignalBody::Leaving,
+        SignalBody::Waiting,
+        SignalBody::Sfu(Some(route)),
+        SignalBody::Sfu(None),
+        SignalBody::SfuLive,
+        SignalBody::Voice(Some(route)),
+        SignalBody::Voice(None),
+        SignalBody::MediaKey {
+            epoch: 3,
+            key: "k".into(),
+        },
+        SignalBody::MediaKeyAck { epoch: 3 },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,34 +367,7 @@ mod tests {
     /// does, for every body and for a grid of kinds × contents, well-formed or not.
     #[test]
     fn parts_agree_with_the_derived_form() {
-        let route = SfuRoute { room: 7, feed: 9 };
-        let bodies = [
-            SignalBody::Description(Description {
-                kind: SdpKind::Answer,
-                sdp: "v=0".into(),
-            }),
-            SignalBody::Candidate(Some(CandidateInit {
-                candidate: "candidate:1".into(),
-                sdp_mid: Some("0".into()),
-                sdp_m_line_index: Some(0),
-            })),
-            SignalBody::Candidate(None),
-            SignalBody::Refused(RefusalReason::Denied),
-            SignalBody::Share { sharing: true },
-            SignalBody::Ended,
-            SignalBody::Leaving,
-            SignalBody::Waiting,
-            SignalBody::Sfu(Some(route)),
-            SignalBody::Sfu(None),
-            SignalBody::SfuLive,
-            SignalBody::Voice(Some(route)),
-            SignalBody::Voice(None),
-            SignalBody::MediaKey {
-                epoch: 3,
-                key: "k".into(),
-            },
-            SignalBody::MediaKeyAck { epoch: 3 },
-        ];
+        let bodies = every_body();
         for body in &bodies {
             let derived = serde_json::to_value(body).unwrap();
             assert_eq!(derived["kind"], body.kind(), "{body:?}");
