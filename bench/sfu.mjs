@@ -206,21 +206,9 @@ async function startLoad(page, sfu, count) {
     const pcs = [];
     const one = async (i) => {
       const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
-      const joined = await send({
-        janus: 'message', session_id, handle_id,
-        body: { request: 'join', ptype: 'subscriber', room: sfu.room, pin: sfu.pin, streams: [{ feed }] },
-      });
-      const pc = new RTCPeerConnection();
-      pc.ontrack = (e) => {
+      const pc = await window.__janusSubscribeHandle({ send, session_id, handle_id }, sfu, feed, (e) => {
         if (e.track.kind === 'video') e.receiver.transform = new RTCRtpScriptTransform(worker, { id: i });
-      };
-      await pc.setRemoteDescription(joined.jsep);
-      await pc.setLocalDescription(await pc.createAnswer());
-      await new Promise((r) => {
-        if (pc.iceGatheringState === 'complete') r();
-        pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
       });
-      await send({ janus: 'message', session_id, handle_id, body: { request: 'start' }, jsep: pc.localDescription });
       pcs.push(pc);
     };
     for (let i = 0; i < count; i += 5) await Promise.all([...Array(Math.min(5, count - i)).keys()].map((k) => one(i + k)));

@@ -5,21 +5,12 @@ import { before, after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, openApp, decoding } from './harness.mjs';
+import { startServer, launchBrowser, newPage, openApp, decoding, recordPeers } from './harness.mjs';
 
 export const MEDIA_IP = process.env.PAIRUX_MEDIA_IP ?? '198.51.100.1';
 
-/** Keeps every RTCPeerConnection the page makes in `window.__pcs`. */
-export function recordPeers() {
-  const Orig = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = class extends Orig {
-    constructor(...args) {
-      super(...args);
-      window.__pcs.push(this);
-    }
-  };
-}
+// The SFU journeys' callers import it from here.
+export { recordPeers };
 
 /** Outbound video streams that have sent bytes, over all the page's open connections. */
 export async function outboundVideo(page) {
@@ -166,8 +157,11 @@ export async function plainSubscriber(page, sfu, ms = 6000) {
  * resolves with the reply to that transaction (acks skipped); it rejects if the socket does not
  * open. And `window.__janusSubscribe(sfu, ontrack, { keepalive })`: a recvonly subscriber of the
  * room's publisher (`sfu`: a grant's `{janusUrl, token, room, pin}`), `ontrack` set on its
- * connection before the offer is applied, resolving to `{ ws, send, pc }` once started. For
- * tests and benches that talk to Janus as a plain link holder would.
+ * connection before the offer is applied, resolving to `{ ws, send, pc }` once started; its
+ * second half, `window.__janusSubscribeHandle({ send, session_id, handle_id }, sfu, feed,
+ * ontrack)`, subscribes one attached handle to `feed` and resolves to its started connection
+ * (many handles can share one session). For tests and benches that talk to Janus as a plain
+ * link holder would.
  */
 export async function withJanusClient(page) {
   await page.evaluate(() => {
@@ -196,6 +190,10 @@ export async function withJanusClient(page) {
       const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
       const list = await send({ janus: 'message', session_id, handle_id, body: { request: 'listparticipants', room: sfu.room } });
       const feed = list.plugindata.data.participants.find((p) => p.publisher).id;
+      const pc = await window.__janusSubscribeHandle({ send, session_id, handle_id }, sfu, feed, ontrack);
+      return { ws, send, pc };
+    };
+    window.__janusSubscribeHandle = async ({ send, session_id, handle_id }, sfu, feed, ontrack) => {
       const joined = await send({
         janus: 'message', session_id, handle_id,
         body: { request: 'join', ptype: 'subscriber', room: sfu.room, pin: sfu.pin, streams: [{ feed }] },
@@ -209,7 +207,7 @@ export async function withJanusClient(page) {
         pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
       });
       await send({ janus: 'message', session_id, handle_id, body: { request: 'start' }, jsep: pc.localDescription });
-      return { ws, send, pc };
+      return pc;
     };
   });
 }
