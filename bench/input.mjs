@@ -540,8 +540,9 @@ async function appPhase(pages, controller, steps, cid, rect) {
  * A phase's input figures into `figures`: `<key>_ms_*` and its breakdowns (pointer moves on the
  * unordered channel, clicks/keys/wheel on the ordered one; the stages), what was sent and not
  * matched, and the pace the controller produced. `key` is `input` (the phase like the floor's:
- * `events`, `input_ms_*`, `pace_ms_*`, … as before) or `input_with_viewer` (every name carries
- * it: `input_with_viewer_events`, `with_viewer_pace_ms_*`, …). Returns the phase's matching.
+ * `events`, `input_ms_*`, `pace_ms_*`, … as before), `input_with_viewer`, or a floor's
+ * `input_floor` / `input_floor_media` (every name carries it: `input_with_viewer_events`,
+ * `with_viewer_pace_ms_*`, `floor_pace_ms_*`, …). Returns the phase's matching.
  */
 function inputFigures(figures, key, phase, actions) {
   const { input } = phase;
@@ -633,38 +634,24 @@ async function floorPhase(browser, benchUrl, rect, steps, { media = false } = {}
 }
 
 /**
- * A floor's figures into `figures`: `input_<variant>_ms_*` (variant `floor` or `floor_media`),
- * its stages and context, and the app's ratio to it at p50 and p95 (`input_ratio_p50` against
+ * A floor's figures into `figures`: `input_<variant>_ms_*` (variant `floor` or `floor_media`)
+ * with the same breakdowns as the app's (inputFigures), its context, and the app's ratio to it at p50 and p95 (`input_ratio_p50` against
  * the plain floor, `input_ratio_media_p50` against the one with the picture), from the
  * unrounded percentiles of `appMs`. Returns its raw samples.
  */
 function floorFigures(figures, variant, floor, rect, appMs, actions) {
-  const input = matchInput(floor.ctl, floor.sink, rect);
+  const input = inputFigures(figures, `input_${variant}`, { ...floor, input: matchInput(floor.ctl, floor.sink, rect) }, actions);
   const ms = input.pairs.map((p) => p.ms);
-  const split = stages(input.pairs, [], floor.wire);
-  const moves = floor.ctl.filter((e) => e.type === 'pointermove').map((e) => e.t);
-  const key = `input_${variant}`;
-  figures[`${key}_events`] = input.pairs.length;
-  Object.assign(figures, percentiles(`${key}_ms`, ms, [50, 95, 99]));
   const ratio = variant === 'floor' ? 'input_ratio' : 'input_ratio_media';
   for (const p of [50, 95]) {
     figures[`${ratio}_p${p}`] = appMs.length && ms.length ? ratioOf(percentile(appMs, p), percentile(ms, p)) : null;
   }
-  Object.assign(figures, percentiles(`${key}_move_ms`, input.pairs.filter((p) => p.sink.kind === 'move').map((p) => p.ms), [50, 95]));
-  Object.assign(figures, percentiles(`${key}_reliable_ms`, input.pairs.filter((p) => p.sink.kind !== 'move').map((p) => p.ms), [50, 95]));
-  for (const [name, xs] of Object.entries(split.input)) {
-    Object.assign(figures, percentiles(`${key}_stage_${name}_ms`, xs, [50, 95]));
-  }
-  figures[`${key}_events_dispatched`] = floor.ctl.length;
-  figures[`${key}_unmatched_controller`] = input.unmatchedCtl;
-  figures[`${key}_unmatched_sink`] = input.unmatchedSink;
-  Object.assign(figures, percentiles(`${variant}_pace_ms`, moves.slice(1).map((t, i) => t - moves[i]), [50, 95]));
-  figures[`${variant}_actions_per_s`] = round1(actions / (floor.played.ms / 1000));
   for (const [name, b] of Object.entries(floor.busy)) figures[`${variant}_${name}_main_busy_pct`] = b.busy_pct;
   figures[`${variant}_clock_skew_ms_max`] = round1(Math.max(...floor.offsets) - Math.min(...floor.offsets));
   figures[`${variant}_page_errors`] = floor.errors.length;
   figures[`load_avg_1m_after_${variant}`] = round1(os.loadavg()[0]);
   if (floor.errors.length) console.error(`  ${variant} page errors: ${floor.errors.slice(0, 5).join(' | ')}`);
+  const split = stages(input.pairs, [], floor.wire);
   return { ...floor, split, pairs: input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })) };
 }
 
