@@ -542,7 +542,8 @@ async function appPhase(pages, controller, steps, cid, rect) {
  * matched, and the pace the controller produced. `key` is `input` (the phase like the floor's:
  * `events`, `input_ms_*`, `pace_ms_*`, … as before), `input_with_viewer`, or a floor's
  * `input_floor` / `input_floor_media` (every name carries it: `input_with_viewer_events`,
- * `with_viewer_pace_ms_*`, `floor_pace_ms_*`, …). Returns the phase's matching.
+ * `with_viewer_pace_ms_*`, `floor_pace_ms_*`, …). Returns the phase's matching and its input
+ * stages (`{ input, split }`).
  */
 function inputFigures(figures, key, phase, actions) {
   const { input } = phase;
@@ -571,7 +572,7 @@ function inputFigures(figures, key, phase, actions) {
   Object.assign(figures, percentiles(`${ctx}pace_ms`, moveTimes.slice(1).map((t, i) => t - moveTimes[i]), [50, 95]));
   Object.assign(figures, percentiles(`${ctx}controller_queued_ms`, phase.ctl.map((e) => e.queued), [50, 95]));
   figures[`${ctx}actions_per_s`] = round1(actions / (phase.played.ms / 1000));
-  return input;
+  return { input, split: split.input };
 }
 
 /**
@@ -640,7 +641,7 @@ async function floorPhase(browser, benchUrl, rect, steps, { media = false } = {}
  * unrounded percentiles of `appMs`. Returns its raw samples.
  */
 function floorFigures(figures, variant, floor, rect, appMs, actions) {
-  const input = inputFigures(figures, `input_${variant}`, { ...floor, input: matchInput(floor.ctl, floor.sink, rect) }, actions);
+  const { input, split } = inputFigures(figures, `input_${variant}`, { ...floor, input: matchInput(floor.ctl, floor.sink, rect) }, actions);
   const ms = input.pairs.map((p) => p.ms);
   const ratio = variant === 'floor' ? 'input_ratio' : 'input_ratio_media';
   for (const p of [50, 95]) {
@@ -651,7 +652,6 @@ function floorFigures(figures, variant, floor, rect, appMs, actions) {
   figures[`${variant}_page_errors`] = floor.errors.length;
   figures[`load_avg_1m_after_${variant}`] = round1(os.loadavg()[0]);
   if (floor.errors.length) console.error(`  ${variant} page errors: ${floor.errors.slice(0, 5).join(' | ')}`);
-  const split = stages(input.pairs, [], floor.wire);
   return { ...floor, split, pairs: input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })) };
 }
 
@@ -711,7 +711,7 @@ async function main() {
     console.error(`input bench: host and controller, ${measured.length} actions, one per ${INTERVAL_MS} ms …`);
     const two = await appPhase({ host, controller }, controller, measured, cid, rect);
     // Its figures at once: they stay in the file should the second phase fail.
-    const input = inputFigures(figures, 'input', two, measured.length);
+    const { input, split: twoSplit } = inputFigures(figures, 'input', two, measured.length);
     for (const [name, b] of Object.entries(two.busy)) figures[`${name}_main_busy_pct`] = b.busy_pct;
 
     // Phase 2: a viewer joins (one more encode on the host, one more decode on the machine);
@@ -735,7 +735,7 @@ async function main() {
     }
     const errors = [host, controller, viewer].flatMap((p) => p.errors);
 
-    inputFigures(figures, 'input_with_viewer', three, measured.length);
+    const { split: threeSplit } = inputFigures(figures, 'input_with_viewer', three, measured.length);
     for (const [name, b] of Object.entries(three.busy)) figures[`with_viewer_${name}_main_busy_pct`] = b.busy_pct;
     const cursor = matchCursors(three.cur, three.input.pairs.filter((p) => p.sink.kind === 'move'));
     const cursorSplit = stages([], cursor.samples, three.wire);
@@ -781,13 +781,13 @@ async function main() {
     figures.agent_clock_rtt_ms = round1(agent.rtt);
     raw.agent = agent;
 
-    const rawPhase = (ph) => ({
+    const rawPhase = (ph, split) => ({
       ...ph,
       input: undefined,
-      split: stages(ph.input.pairs, [], ph.wire).input,
+      split,
       pairs: ph.input.pairs.map((p) => ({ seq: p.sink.seq, kind: p.sink.kind, ms: p.ms })),
     });
-    Object.assign(raw, { rect, offsets, gate, errors, app: rawPhase(two), with_viewer: rawPhase(three), cursor: cursor.samples, cursor_split: cursorSplit.cursor });
+    Object.assign(raw, { rect, offsets, gate, errors, app: rawPhase(two, twoSplit), with_viewer: rawPhase(three, threeSplit), cursor: cursor.samples, cursor_split: cursorSplit.cursor });
     if (errors.length) console.error(`  page errors: ${errors.slice(0, 5).join(' | ')}`);
   } catch (err) {
     // Whatever was measured is still written; the run fails.
