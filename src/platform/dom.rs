@@ -32,3 +32,11 @@ pub fn rect(el: &web_sys::Element) -> (f64, f64, f64, f64) {
 pub fn focus(el: &web_sys::HtmlElement) {
     let _ = el.focus();
 }
+
+/// Whether the page is hidden (another tab or a minimised window): its timers may then run once
+/// a second at most, so short waits are not worth making.
+pub fn page_hidden() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.hidden())
+}

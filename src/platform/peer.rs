@@ -151,6 +151,9 @@ impl Peer {
         worker.api().configure(&rtc);
         rtc.set_ice_servers(&ice.servers_js());
         rtc.set_ice_transport_policy(ice.policy());
+        // One transport for everything (both ends are this app, or Janus, which bundles): one
+        // set of candidates to gather, send and check instead of one per kind of media.
+        set(&rtc, "bundlePolicy", &"max-bundle".into());
         let pc = RtcPeerConnection::new_with_configuration(&rtc).map_err(js_error)?;
         let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
 
@@ -521,6 +524,25 @@ impl Peer {
         SignalingState::parse(&state)
     }
 
+    /// The local description as it is now, with the candidates gathered since it was set.
+    pub fn current_local_description(&self) -> Option<Description> {
+        let local = self.pc.local_description()?;
+        let kind = match local.type_() {
+            RtcSdpType::Offer => SdpKind::Offer,
+            RtcSdpType::Answer => SdpKind::Answer,
+            _ => return None,
+        };
+        Some(Description {
+            kind,
+            sdp: local.sdp(),
+        })
+    }
+
+    /// Whether ICE gathering is complete (`iceGatheringState`).
+    pub fn gathering_complete(&self) -> bool {
+        gathering_state(&self.pc) == "complete"
+    }
+
     /// `setLocalDescription()` without arguments (offer or answer as the state requires),
     /// returning what was set.
     pub async fn set_local_description(&self) -> Result<Description, JsError> {
@@ -711,6 +733,13 @@ fn call(target: &JsValue, method: &str, arg: Option<&JsValue>) -> Result<JsValue
         None => f.call0(target),
     }
     .map_err(js_error)
+}
+
+fn gathering_state(pc: &RtcPeerConnection) -> String {
+    Reflect::get(pc, &"iceGatheringState".into())
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
 }
 
 fn set(target: &JsValue, key: &str, value: &JsValue) {

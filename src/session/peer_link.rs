@@ -6,7 +6,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
-use pairux_core::session::{DescriptionDecision, Negotiator, Recovery, RecoveryAction, SignalBody};
+use pairux_core::session::{
+    CandidateInit, DescriptionDecision, Negotiator, Recovery, RecoveryAction, SignalBody,
+};
 use web_sys::MediaStream;
 
 use super::access::Access;
@@ -46,7 +48,24 @@ struct Inner {
     polite: bool,
     recovery: RefCell<Recovery>,
     recovery_timer: RefCell<Option<Timer>>,
+    /// Local descriptions being set and not yet sent ([`describe`]): while any is, local
+    /// candidates wait in `held` for it instead of going out one signal each.
+    describing: Cell<u32>,
+    held: RefCell<Vec<Option<CandidateInit>>>,
+    /// When the last of `held` came (ms, monotonic).
+    held_at: Cell<u64>,
 }
+
+/// How long at most a local description waits for its candidates before it goes out with those
+/// it has; what gathers later trickles as before.
+const CANDIDATES_WAIT_MS: u64 = 40;
+/// It goes out sooner once candidates came and then none for this long: a browser gathers in
+/// bursts (its host addresses within milliseconds of the description; relays after an exchange
+/// with the TURN server; TCP about 100 ms later), and the first burst is what most connections
+/// start on.
+const CANDIDATES_SETTLE_MS: u64 = 8;
+/// How often the wait looks.
+const CANDIDATES_POLL_MS: u32 = 4;
 
 /// A negotiated peer connection. Dropping it closes the connection.
 pub struct PeerLink {
@@ -73,6 +92,9 @@ impl PeerLink {
             polite,
             recovery: RefCell::new(Recovery::default()),
             recovery_timer: RefCell::new(None),
+            describing: Cell::new(0),
+            held: RefCell::new(Vec::new()),
+            held_at: Cell::new(0),
             access: access.clone(),
         });
         let weak = Rc::downgrade(&inner);
@@ -110,16 +132,19 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
                     return;
                 };
                 apply_ice(&inner, &peer).await;
-                inner.negotiator.borrow_mut().begin_offer();
-                let offer = peer.set_local_description().await;
-                inner.negotiator.borrow_mut().end_offer();
-                match offer {
-                    Ok(desc) => (inner.send)(SignalBody::Description(desc)),
-                    Err(err) => leptos::logging::warn!("cannot create an offer: {err}"),
+                if let Err(err) = describe(&inner, &peer, true).await {
+                    leptos::logging::warn!("cannot create an offer: {err}");
                 }
             });
         }
-        PeerEvent::Candidate(candidate) => (inner.send)(SignalBody::Candidate(candidate)),
+        PeerEvent::Candidate(candidate) => {
+            if inner.describing.get() > 0 {
+                inner.held.borrow_mut().push(candidate);
+                inner.held_at.set(clock::monotonic_ms());
+            } else {
+                (inner.send)(SignalBody::Candidate(candidate));
+            }
+        }
         PeerEvent::Track(stream) => (inner.notify)(LinkEvent::Track(stream)),
         PeerEvent::Audio(track) => (inner.notify)(LinkEvent::Audio(track)),
         PeerEvent::Channel(open) => (inner.notify)(LinkEvent::Channel(open)),
@@ -145,6 +170,72 @@ async fn apply_ice(inner: &Rc<Inner>, peer: &Peer) {
     };
     if let Err(err) = peer.set_ice(&ice) {
         leptos::logging::warn!("cannot use the granted ICE servers: {err}");
+    }
+}
+
+/// Sets the local description (an offer, or the answer the state calls for) and sends it with
+/// the candidates gathered by then inside: the other side applies them with the description,
+/// instead of one signal per candidate, each signed, sealed, relayed, verified, opened and added
+/// on its own. Candidates gathered later trickle.
+async fn describe(inner: &Rc<Inner>, peer: &Peer, offer: bool) -> Result<(), JsError> {
+    inner.describing.set(inner.describing.get() + 1);
+    if offer {
+        inner.negotiator.borrow_mut().begin_offer();
+    }
+    let set = peer.set_local_description().await;
+    if offer {
+        inner.negotiator.borrow_mut().end_offer();
+    }
+    let (sent, result) = match set {
+        Ok(desc) => {
+            await_candidates(inner, peer).await;
+            // Unless something else was set meanwhile (then as it was set).
+            let desc = peer
+                .current_local_description()
+                .filter(|now| now.kind == desc.kind)
+                .unwrap_or(desc);
+            (inner.send)(SignalBody::Description(desc.clone()));
+            (Some(desc), Ok(()))
+        }
+        Err(err) => (None, Err(err)),
+    };
+    inner
+        .describing
+        .set(inner.describing.get().saturating_sub(1));
+    if inner.describing.get() == 0 {
+        let held = std::mem::take(&mut *inner.held.borrow_mut());
+        for candidate in held {
+            // What the description already carries (the end of candidates included) stays.
+            let carried = match (&candidate, &sent) {
+                (Some(c), Some(desc)) => pairux_core::sdp::has_candidate(&desc.sdp, &c.candidate),
+                (None, Some(desc)) => pairux_core::sdp::has_end_of_candidates(&desc.sdp),
+                (_, None) => false,
+            };
+            if carried {
+                continue;
+            }
+            (inner.send)(SignalBody::Candidate(candidate));
+        }
+    }
+    result
+}
+
+/// Until gathering is complete, or candidates came and then settled, or the wait is over. Not
+/// at all in a hidden page (e.g. a host sharing its screen from a tab behind another), whose
+/// timers may fire a second late: its description goes at once and candidates trickle.
+async fn await_candidates(inner: &Inner, peer: &Peer) {
+    let start = clock::monotonic_ms();
+    loop {
+        if crate::platform::dom::page_hidden() {
+            return;
+        }
+        let now = clock::monotonic_ms();
+        let settled = !inner.held.borrow().is_empty()
+            && now.saturating_sub(inner.held_at.get()) >= CANDIDATES_SETTLE_MS;
+        if peer.gathering_complete() || settled || now.saturating_sub(start) >= CANDIDATES_WAIT_MS {
+            return;
+        }
+        gloo_timers::future::TimeoutFuture::new(CANDIDATES_POLL_MS).await;
     }
 }
 
@@ -217,9 +308,8 @@ async fn apply(inner: &Rc<Inner>, body: SignalBody) {
             }
             if answer {
                 apply_ice(inner, &peer).await;
-                match peer.set_local_description().await {
-                    Ok(local) => (inner.send)(SignalBody::Description(local)),
-                    Err(err) => leptos::logging::warn!("cannot answer: {err}"),
+                if let Err(err) = describe(inner, &peer, false).await {
+                    leptos::logging::warn!("cannot answer: {err}");
                 }
             }
         }

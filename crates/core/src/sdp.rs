@@ -56,6 +56,35 @@ pub fn with_video_start_bitrate(sdp: &str, kbps: u32) -> String {
     out.join(eol)
 }
 
+/// Whether `sdp` already carries `candidate` (`candidate:…`, as an `icecandidate` event gives
+/// it): an `a=candidate:` line with the same foundation, component, transport, priority,
+/// address and port. Those six fields name a candidate; the rest may differ between the two
+/// forms (Chrome's event adds `ufrag`, the description does not). A candidate string that does
+/// not have the six is never found.
+pub fn has_candidate(sdp: &str, candidate: &str) -> bool {
+    let key = |c: &str| -> Option<Vec<String>> {
+        let fields: Vec<String> = c
+            .strip_prefix("candidate:")?
+            .split_ascii_whitespace()
+            .take(6)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        (fields.len() == 6).then_some(fields)
+    };
+    let Some(wanted) = key(candidate.trim()) else {
+        return false;
+    };
+    sdp.lines()
+        .filter_map(|line| line.trim_end().strip_prefix("a="))
+        .any(|line| key(line).as_ref() == Some(&wanted))
+}
+
+/// Whether `sdp` says its candidates are all there (`a=end-of-candidates`).
+pub fn has_end_of_candidates(sdp: &str) -> bool {
+    sdp.lines()
+        .any(|line| line.trim_end() == "a=end-of-candidates")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +133,60 @@ a=fmtp:111 minptime=10;useinbandfec=1\r\n";
             with_video_start_bitrate("a=rtpmap:\r\na=fmtp:", 2000),
             "a=rtpmap:\r\na=fmtp:"
         );
+    }
+
+    const WITH_CANDIDATES: &str = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+        a=candidate:820783545 1 udp 2122260223 127.0.0.1 52132 typ host generation 0 network-id 1\r\n\
+        a=candidate:3946617126 1 udp 2122194687 198.51.100.1 56296 typ host generation 0 network-id 2\r\n\
+        a=end-of-candidates\r\n";
+
+    #[test]
+    fn a_candidate_in_the_description_is_found_in_either_form() {
+        // As Chrome's icecandidate event gives it: with `ufrag`, which the SDP line lacks.
+        let event = "candidate:820783545 1 udp 2122260223 127.0.0.1 52132 typ host generation 0 ufrag RPYz network-id 1";
+        assert!(has_candidate(WITH_CANDIDATES, event));
+        assert!(has_candidate(
+            WITH_CANDIDATES,
+            "candidate:3946617126 1 UDP 2122194687 198.51.100.1 56296 typ host"
+        ));
+    }
+
+    #[test]
+    fn a_candidate_not_in_the_description_is_not_found() {
+        // Same address, another port; another transport; another foundation.
+        for other in [
+            "candidate:820783545 1 udp 2122260223 127.0.0.1 52133 typ host generation 0",
+            "candidate:820783545 1 tcp 2122260223 127.0.0.1 52132 typ host tcptype active",
+            "candidate:1 1 udp 2122260223 127.0.0.1 52132 typ host",
+            "candidate:3460758829 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active",
+        ] {
+            assert!(!has_candidate(WITH_CANDIDATES, other), "{other}");
+        }
+    }
+
+    #[test]
+    fn the_end_of_candidates_is_a_line_of_its_own() {
+        assert!(has_end_of_candidates(WITH_CANDIDATES));
+        assert!(!has_end_of_candidates(
+            "v=0\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\n"
+        ));
+        assert!(!has_end_of_candidates("v=0\r\na=end-of-candidates-not\r\n"));
+    }
+
+    #[test]
+    fn malformed_candidates_are_never_found() {
+        for bad in [
+            "",
+            "candidate:",
+            "candidate:820783545 1 udp",
+            "a=candidate:820783545 1 udp 2122260223 127.0.0.1 52132",
+            "end-of-candidates",
+        ] {
+            assert!(!has_candidate(WITH_CANDIDATES, bad), "{bad:?}");
+        }
+        assert!(!has_candidate(
+            "",
+            "candidate:820783545 1 udp 2122260223 127.0.0.1 52132 typ host"
+        ));
     }
 }
