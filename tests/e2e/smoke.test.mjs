@@ -168,4 +168,7 @@ test('session paths fall back to the app, assets are served', async () => {
   const asset = await fetch(stack.server.url + wasm[0]);
   assert.equal(asset.status, 200);
   assert.equal(asset.headers.get('content-type'), 'application/wasm');
+  // Named after their content: kept; the page naming them: asked about every time.
+  assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  assert.equal(res.headers.get('cache-control'), 'no-cache');
 });

@@ -203,7 +203,9 @@ pub fn state_with_focus(
 pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
     let index = static_dir.join("index.html");
     // Unknown paths (e.g. /s/<id>) get index.html so the app's router takes over.
-    let app_files = ServeDir::new(&static_dir).fallback(ServeFile::new(index));
+    let app_files = Router::new()
+        .fallback_service(ServeDir::new(&static_dir).fallback(ServeFile::new(index)))
+        .layer(axum::middleware::from_fn(static_caching));
     let realtime = realtime::routes(state.realtime.clone());
     let access = Router::new()
         .route("/api/access", post(access::handle))
@@ -224,6 +226,46 @@ pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+}
+
+/// Sets `Cache-Control` on a static file's answer (see [`static_cache_control`]).
+async fn static_caching(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let policy = static_cache_control(req.uri().path());
+    let mut res = next.run(req).await;
+    if res.status().is_success() || res.status() == axum::http::StatusCode::NOT_MODIFIED {
+        res.headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static(policy));
+    }
+    res
+}
+
+/// How long a browser may keep a static file without asking again. Trunk names the app's
+/// files after a hash of their content (`pairux-web-<hex>_bg.wasm`, `main-<hex>.css`), so what
+/// is under such a name never changes: kept a year, never revalidated (a returning person's
+/// browser starts the app without a request, and with V8's cached code for it). Everything
+/// else — `index.html`, which names the hashed files (and what a session path answers with),
+/// and the unhashed worker and test-pattern modules — is revalidated every time (a 304 when
+/// unchanged), so a rebuilt app never meets a stale page.
+pub fn static_cache_control(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default();
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    let hashed = stem.rsplit_once('-').is_some_and(|(base, hash)| {
+        !base.is_empty()
+            && (8..=16).contains(&hash.len())
+            && hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if hashed && name.contains('.') {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
 }
 
 async fn health() -> impl IntoResponse {
@@ -513,5 +555,40 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashed_files_are_kept_and_the_rest_is_revalidated() {
+        use super::static_cache_control as cc;
+        let year = "public, max-age=31536000, immutable";
+        for kept in [
+            "/pairux-web-876565ead2d15c0c_bg.wasm",
+            "/pairux-web-876565ead2d15c0c.js",
+            "/main-d786d0095388dc42.css",
+            "/favicon-16431e2c01382a1.svg",
+        ] {
+            assert_eq!(cc(kept), year, "{kept}");
+        }
+        for asked in [
+            "/",
+            "/index.html",
+            "/s/AAECAwQFBgcICQoLDA0ODw",
+            "/config.json",
+            "/pairux-worker.js",
+            "/pairux-worker_bg.wasm",
+            "/pairux-worker_loader.js",
+            "/pattern.mjs",
+            "/code-page.json",
+            // Not a content hash: too short, not hex, or nothing before it.
+            "/app-1234.js",
+            "/app-876565ead2d15c0g.js",
+            "/-876565ead2d15c0c.js",
+            "/s/abc-876565ead2d15c0c",
+        ] {
+            assert_eq!(cc(asked), "no-cache", "{asked}");
+        }
     }
 }

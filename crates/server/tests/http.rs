@@ -19,6 +19,7 @@ fn static_dir() -> PathBuf {
     )
     .unwrap();
     std::fs::write(dir.join("app.js"), "export {};").unwrap();
+    std::fs::write(dir.join("app-0123456789abcdef_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     dir
 }
 
@@ -93,6 +94,39 @@ async fn session_paths_get_the_app_and_assets_are_served() {
         .unwrap()
         .contains("javascript"));
     assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+}
+
+#[tokio::test]
+async fn hashed_assets_are_kept_and_pages_are_revalidated() {
+    let base = spawn(&[]).await;
+    let cache =
+        |res: &reqwest::Response| res.headers()["cache-control"].to_str().unwrap().to_owned();
+    for path in ["/", "/index.html", "/s/AAECAwQFBgcICQoLDA0ODw", "/app.js"] {
+        let res = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(cache(&res), "no-cache", "{path}");
+    }
+    let res = reqwest::get(format!("{base}/app-0123456789abcdef_bg.wasm"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(cache(&res), "public, max-age=31536000, immutable");
+    // Revalidation answers 304 with the same policy; config.json keeps its own.
+    let modified = reqwest::get(format!("{base}/index.html"))
+        .await
+        .unwrap()
+        .headers()["last-modified"]
+        .clone();
+    let res = reqwest::Client::new()
+        .get(format!("{base}/index.html"))
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+    assert_eq!(cache(&res), "no-cache");
+    let res = reqwest::get(format!("{base}/config.json")).await.unwrap();
+    assert_eq!(cache(&res), "no-store");
 }
 
 #[test]
