@@ -21,7 +21,7 @@ test('relay only: P2P and SFU sessions decode over a TURN relay', async () => {
   }
 });
 
-test('a relay that dies mid-session: the host restarts ICE and the picture comes back by itself', async () => {
+test('a relay that dies mid-session: the picture comes back by itself over new allocations, with words if it takes long', async () => {
   const host = await hostSfu(relay, 'mode-p2p');
   const viewer = await guest(relay, await host.getByTestId('invite-viewer-link').inputValue());
   const pidFile = path.join(relay.runDir, 'turnserver.pid');
@@ -36,23 +36,55 @@ test('a relay that dies mid-session: the host restarts ICE and the picture comes
     };
     new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
-  // The allocations die with coturn; pairux-server starts a new one a second later.
+  const allocations = () => viewer.evaluate(async () => {
+    const out = [];
+    for (const pc of window.__pcs) {
+      if (pc.connectionState !== 'connected') continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
+        const local = report.get(report.get(s.selectedCandidatePairId).localCandidateId);
+        out.push(`${local.address}:${local.port}`);
+      });
+    }
+    return out.join(' ');
+  });
+  const before = await allocations();
+  assert.ok(before, 'a connected relay pair before the kill');
+  // The allocations die with coturn; pairux-server starts a new one a second later. Then
+  // either the outage outlasts ICE's patience — the viewer is told, and the host's ICE restart
+  // brings the picture back — or the browsers allocate again on the new coturn and find each
+  // other before that (Chrome gathers continually; the new candidates trickle). Either way the
+  // picture moves again over new allocations; a sentence, if shown, says what happens.
   process.kill(pid, 'SIGKILL');
-  const told = await viewer
-    .waitForFunction(() => window.__problems.length > 0 && window.__problems, null, { timeout: 30_000 })
-    .then((h) => h.jsonValue())
-    .catch(async (err) => {
-      const states = await viewer.evaluate(() => (window.__pcs ?? []).map((pc) => pc.connectionState));
-      throw new Error(`no media sentence within 30 s of the kill (peer connections: ${states}): ${err.message}`);
-    });
-  assert.match(told[0], /Reconnecting video|Can't reach the host/);
-  await viewer.getByTestId('media-problem').waitFor({ state: 'detached', timeout: 40_000 });
-  const before = await frames(viewer);
+  const deadline = Date.now() + 40_000;
+  let healed = false;
+  while (Date.now() < deadline) {
+    if ((await viewer.evaluate(() => window.__problems.length)) > 0) break;
+    const now = await allocations();
+    if (now && now !== before) {
+      healed = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const told = await viewer.evaluate(() => window.__problems);
+  if (!healed && told.length === 0) {
+    const states = await viewer.evaluate(() => (window.__pcs ?? []).map((pc) => pc.connectionState));
+    assert.fail(`within 40 s of the kill neither a media sentence nor new allocations (peer connections: ${states}; relay ${before})`);
+  }
+  if (told.length > 0) {
+    assert.match(told[0], /Reconnecting video|Can't reach the host/);
+    await viewer.getByTestId('media-problem').waitFor({ state: 'detached', timeout: 40_000 });
+  }
+  const start = await frames(viewer);
   await viewer.waitForFunction(
     (n) => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames > n + 10,
-    before,
+    start,
     { timeout: 20_000 },
   );
+  const after = await allocations();
+  assert.ok(after && after !== before, `the picture moves over new allocations (before ${before}, after ${after})`);
   const pairs = await selectedPairs(viewer);
   for (const p of pairs) assert.equal(p.local, 'relay', JSON.stringify(pairs));
   await host.context().close();
