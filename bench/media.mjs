@@ -33,7 +33,7 @@ const { values: opts } = parseArgs({
     frames: { type: 'string', default: '330' }, // per g2g variant, after warm-up (≥ 300)
     runs: { type: 'string', default: '20' }, // TTFF runs (≥ 20)
     'warmup-ms': { type: 'string', default: '3000' }, // congestion control ramps up first
-    only: { type: 'string' }, // comma list of g2g keys and/or `ttff`, `ttff_sfu`, `audio`, `audio_sfu`
+    only: { type: 'string' }, // comma list of g2g keys and/or `ttff`, `ttff_sfu`, `ttff_returning`, `audio`, `audio_sfu`
     // The server also runs a Janus and coturn (`--sfu-nodes 1 --turn`) and the app is measured
     // through Janus too (`g2g_sfu_*`, `ttff_sfu_*`); `cargo xtask bench sfu` uses it.
     sfu: { type: 'boolean', default: false },
@@ -44,11 +44,20 @@ const AUDIO_MS = 30_000; // 30 bursts
 const RUNS = Number(opts.runs);
 const WARMUP_MS = Number(opts['warmup-ms']);
 const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
+// TTFF figures: a first visit (a fresh browser profile each run), through Janus with --sfu, and
+// a returning person's (the profile opened the app once before: cached files and code), which
+// takes two visits per run, so half as many runs.
+const TTFF_KINDS = [
+  ['ttff', 'p2p', false],
+  ...(opts.sfu ? [['ttff_sfu', 'sfu', false]] : []),
+  ['ttff_returning', 'p2p', true],
+];
+const RETURNING_RUNS = Math.max(1, Math.ceil(RUNS / 2));
 
 // Bounded: the whole bench is well under this; a hang ends the process (xtask's namespace
 // then kills whatever is left inside it).
 // With --sfu every part runs twice (P2P and through Janus).
-const GIVE_UP_MIN = opts.sfu ? 8 : 4;
+const GIVE_UP_MIN = opts.sfu ? 10 : 6;
 setTimeout(() => {
   console.error(`media bench: gave up after ${GIVE_UP_MIN} minutes`);
   process.exit(3);
@@ -475,9 +484,9 @@ async function measureG2g(env, variant) {
   }
 }
 
-async function ttffRun(env, link) {
-  const context = await env.browser.newContext();
-  await context.addInitScript(TTFF_HOOK);
+async function ttffRun(env, link, returning = null) {
+  const context = returning ?? (await env.browser.newContext());
+  if (!returning) await context.addInitScript(TTFF_HOOK);
   const page = await context.newPage();
   try {
     const t0 = wallNow();
@@ -487,33 +496,65 @@ async function ttffRun(env, link) {
       polling: 25,
     });
     const first = await handle.jsonValue();
-    const stages = await page.evaluate(() => {
+    const { stages, wasmBytes } = await page.evaluate(() => {
       const s = { ...window.__ttff.stages };
+      let wasmBytes = null;
       for (const e of performance.getEntriesByType('resource')) {
-        if (e.name.endsWith('.wasm')) s.wasm_loaded = e.responseEnd;
+        if (/\/pairux-web-[0-9a-f]+_bg\.wasm$/.test(e.name)) {
+          s.wasm_loaded = e.responseEnd;
+          wasmBytes = e.transferSize;
+        }
         if (e.name.endsWith('/config.json')) s.config_loaded = e.responseEnd;
       }
-      return s;
+      return { stages: s, wasmBytes };
     });
     return {
       stages,
+      // Bytes of the app's wasm that crossed the network (0: from the browser's cache).
+      wasm_transfer_bytes: wasmBytes,
       ms: first.presented - t0,
       from_nav_start_ms: first.presented - first.timeOrigin,
       callback_ms: first.callback - t0,
       size: `${first.width}x${first.height}`,
     };
   } finally {
+    if (returning) await page.close();
+    else await context.close();
+  }
+}
+
+/**
+ * A returning person: the same browser profile opened the app before (one visit to the first
+ * frame, then long enough on the page — 3 s — for V8 to cache the compiled module beside the
+ * HTTP cache's copy of the content-hashed wasm), then opens a new session link.
+ */
+async function ttffReturningRun(env, link) {
+  const context = await env.browser.newContext();
+  await context.addInitScript(TTFF_HOOK);
+  try {
+    const first = await context.newPage();
+    await first.goto(link, { waitUntil: 'commit' });
+    await first.waitForFunction(() => window.__ttff?.first, null, { timeout: 15_000, polling: 25 });
+    await sleep(3000);
+    await first.close();
+    await sleep(400);
+    const run = await ttffRun(env, link, context);
+    if (run.wasm_transfer_bytes !== 0) {
+      throw new Error(`a returning visit fetched the app's wasm again (${run.wasm_transfer_bytes} bytes): not a returning visit`);
+    }
+    return run;
+  } finally {
     await context.close();
   }
 }
 
-async function measureTtff(env, mode = 'p2p') {
+async function measureTtff(env, mode = 'p2p', returning = false) {
   await onlyHost(env, mode);
   const host = await appHost(env, mode);
   const runs = [];
   // One unrecorded run first: the server's first static responses and the OS page cache.
-  for (let i = 0; i <= RUNS; i++) {
-    const run = await ttffRun(env, host.link);
+  for (let i = 0; i <= (returning ? RETURNING_RUNS : RUNS); i++) {
+    const run = returning ? await ttffReturningRun(env, host.link) : await ttffRun(env, host.link);
     if (i > 0) runs.push(run);
     // Let the host see the viewer leave before the next one joins.
     await sleep(400);
@@ -569,12 +610,11 @@ async function main() {
       }
     }
     const ttffs = {};
-    for (const mode of opts.sfu ? ['p2p', 'sfu'] : ['p2p']) {
-      const key = mode === 'p2p' ? 'ttff' : 'ttff_sfu';
+    for (const [key, mode, returning] of TTFF_KINDS) {
       if (!wanted(key)) continue;
-      console.error(`media bench: TTFF (${mode}), ${RUNS} viewers …`);
+      console.error(`media bench: TTFF (${key}), ${returning ? RETURNING_RUNS : RUNS} viewers …`);
       try {
-        const runs = await measureTtff(env, mode);
+        const runs = await measureTtff(env, mode, returning);
         ttffs[key] = runs;
         raw[key] = runs;
         const names = [...new Set(runs.flatMap((r) => Object.keys(r.stages)))];
@@ -592,9 +632,16 @@ async function main() {
       }
     }
 
-    for (const [key, runs] of Object.entries(ttffs)) {
-      Object.assign(figures, percentiles(`${key}_ms`, runs.map((r) => r.ms), [50, 95]));
-      figures[`${key}_runs`] = runs.length;
+    for (const [key] of TTFF_KINDS) {
+      const runs = ttffs[key];
+      if (runs) {
+        Object.assign(figures, percentiles(`${key}_ms`, runs.map((r) => r.ms), [50, 95]));
+        figures[`${key}_runs`] = runs.length;
+      } else if (wanted(key)) {
+        // Not measured: null, and the bench fails (above).
+        figures[`${key}_ms_p50`] = null;
+        figures[`${key}_ms_p95`] = null;
+      }
     }
     const floor = g2g.g2g_floor;
     for (const v of G2G) {
@@ -676,7 +723,7 @@ async function main() {
         title: 'Time to first frame (CDF)',
         unit: 'ms, viewer opens the link → first presented frame',
         series: Object.entries(ttffs).map(([key, runs]) => ({
-          label: key === 'ttff' ? 'app P2P viewer' : 'app SFU viewer (via Janus)',
+          label: { ttff: 'app P2P viewer', ttff_sfu: 'app SFU viewer (via Janus)', ttff_returning: 'app P2P viewer, returning' }[key],
           values: runs.map((r) => r.ms),
         })),
         marks: [{ x: 500, label: 'target p50' }],
