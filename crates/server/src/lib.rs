@@ -234,13 +234,30 @@ async fn static_caching(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let policy = static_cache_control(req.uri().path());
+    let wants_file = names_a_file(req.uri().path());
     let mut res = next.run(req).await;
+    // A missing file is not answered with index.html (the fallback for the app's pages): a
+    // page under a content-hashed name would be kept a year in place of the file it names.
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if wants_file && is_html {
+        return (axum::http::StatusCode::NOT_FOUND, "no such file").into_response();
+    }
     if res.status().is_success() || res.status() == axum::http::StatusCode::NOT_MODIFIED {
         res.headers_mut()
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static(policy));
     }
     res
+}
+
+/// Whether `path` asks for a file (its last segment has an extension other than `.html`),
+/// not for one of the app's pages (`/`, `/s/<id>`, any other path the app answers itself).
+fn names_a_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    name.contains('.') && !name.ends_with(".html")
 }
 
 /// How long a browser may keep a static file without asking again. Trunk names the app's

@@ -111,6 +111,13 @@ async fn hashed_assets_are_kept_and_pages_are_revalidated() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(cache(&res), "public, max-age=31536000, immutable");
+    // A hashed name that is not there (a build replaced it) is a 404, never the app's page
+    // kept a year under that name; a missing page path still gets the app.
+    for path in ["/app-fedcba9876543210_bg.wasm", "/gone.js", "/favicon.ico"] {
+        let res = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+        assert!(res.headers().get("cache-control").is_none(), "{path}");
+    }
     // Revalidation answers 304 with the same policy; config.json keeps its own.
     let modified = reqwest::get(format!("{base}/index.html"))
         .await
