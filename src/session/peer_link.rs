@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use pairux_core::session::{
-    CandidateInit, DescriptionDecision, Negotiator, Recovery, RecoveryAction, SignalBody,
+    CandidateInit, DescriptionDecision, Negotiator, Recovery, RecoveryAction, SdpKind, SignalBody,
+    SignalingState,
 };
 use web_sys::MediaStream;
 
@@ -189,13 +190,24 @@ async fn describe(inner: &Rc<Inner>, peer: &Peer, offer: bool) -> Result<(), JsE
     let (sent, result) = match set {
         Ok(desc) => {
             await_candidates(inner, peer).await;
-            // Unless something else was set meanwhile (then as it was set).
-            let desc = peer
-                .current_local_description()
-                .filter(|now| now.kind == desc.kind)
-                .unwrap_or(desc);
-            (inner.send)(SignalBody::Description(desc.clone()));
-            (Some(desc), Ok(()))
+            // As it is now, with the candidates gathered meanwhile. An offer that a glare
+            // rolled back meanwhile (an answer is what is set now) is not sent at all: the
+            // other side would apply an offer this side has discarded.
+            let still = match desc.kind {
+                SdpKind::Offer => peer.signaling_state() == SignalingState::HaveLocalOffer,
+                SdpKind::Answer => true,
+            };
+            if still {
+                // Unless something else was set meanwhile (then as it was set).
+                let desc = peer
+                    .current_local_description()
+                    .filter(|now| now.kind == desc.kind)
+                    .unwrap_or(desc);
+                (inner.send)(SignalBody::Description(desc.clone()));
+                (Some(desc), Ok(()))
+            } else {
+                (None, Ok(()))
+            }
         }
         Err(err) => (None, Err(err)),
     };
