@@ -90,16 +90,23 @@ export async function voiceStats(page) {
   });
 }
 
-/** Waits until `page` hears the tone; `once`: from exactly one of its received tracks. */
+/**
+ * Waits until `page` hears the tone; `once`: from exactly one of its received tracks. Two at a
+ * time are allowed only while they last no longer than a make-before-break move does (the
+ * old direct voice stops within 3 s of the new one; the mixer keys sources by person, so a
+ * person is mixed once meanwhile): still two after ~6 s of reads fails.
+ */
 export async function hears(page, what, { once = false } = {}) {
   let r = { level: -Infinity };
+  let twice = 0;
   for (let i = 0; i < 16; i++) {
     r = await toneLevel(page);
     if (r.level >= HEARS) {
-      if (once) assert.equal(r.loud, 1, `${what}: the tone arrives on ${r.loud} tracks (heard twice)`);
-      return r.level;
+      if (!once || r.loud === 1) return r.level;
+      twice += 1;
     }
   }
+  if (twice > 0 && r.loud > 1) assert.fail(`${what}: the tone still arrives on ${r.loud} tracks after ${twice} reads (heard twice)`);
   assert.fail(
     `${what}: no ${TONE_HZ} Hz tone (${r.level.toFixed(1)} dB over the floor, ${r.why}; ${await voiceStats(page)})`,
   );
