@@ -496,18 +496,21 @@ async function ttffRun(env, link, returning = null) {
       polling: 25,
     });
     const first = await handle.jsonValue();
-    const { stages, wasmBytes } = await page.evaluate(() => {
+    const { stages, wasmBytes, app } = await page.evaluate(() => {
       const s = { ...window.__ttff.stages };
       let wasmBytes = null;
       for (const e of performance.getEntriesByType('resource')) {
-        if (/\/pairux-web-[0-9a-f]+_bg\.wasm$/.test(e.name)) {
+        // The guest app (content-hashed) or the full app: whichever index.html's loader chose.
+        if (/\/pairux-(guest-[0-9a-f]+|web)_bg\.wasm$/.test(e.name)) {
           s.wasm_loaded = e.responseEnd;
           wasmBytes = e.transferSize;
         }
         if (e.name.endsWith('/config.json')) s.config_loaded = e.responseEnd;
       }
-      return { stages: s, wasmBytes };
+      return { stages: s, wasmBytes, app: window.__pairuxApp?.full ? 'full' : 'guest' };
     });
+    // A viewer runs the guest app; a run that did not measured something else.
+    if (app !== 'guest') throw new Error(`the viewer ran the ${app} app, not the guest app`);
     return {
       stages,
       // Bytes of the app's wasm that crossed the network (0: from the browser's cache).

@@ -10,4 +10,4 @@ pub mod realtime;
 pub mod session;
 pub mod state;
 
-pub use components::App;
+pub use components::{App, GuestApp};

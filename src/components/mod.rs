@@ -14,12 +14,39 @@ use crate::state::{opened_from_location, page_for_path, AppState, Opened, Page};
 
 pub use banner::ErrorBanner;
 
+/// The full app: every page and role. index.html's loader starts it for the landing page, a
+/// host's session and any path that is not a session; guests get [`GuestApp`].
+#[component]
+pub fn App() -> impl IntoView {
+    provide_context(FullApp {
+        landing: || view! { <landing::Landing/> }.into_any(),
+        host: session::host_parts,
+    });
+    shell()
+}
+
+/// The app a guest's page loads: the same shell and session page, without the landing page
+/// and the host's side of a session. Nothing in it names that code except through
+/// [`FullApp`], which only [`App`] provides, so the guest's wasm does not contain it. Should
+/// it ever be asked for either, it reloads as the full app.
+#[component]
+pub fn GuestApp() -> impl IntoView {
+    shell()
+}
+
+/// What only the full app has, behind function pointers so that the guest app's build links
+/// none of it: the landing page, and the host's parts of the session page.
+#[derive(Clone, Copy)]
+pub struct FullApp {
+    landing: fn() -> AnyView,
+    host: fn(session::HostArgs) -> session::HostParts,
+}
+
 /// The app root: reads (and scrubs) the opened link once, provides state, routes.
 ///
 /// Two routes do not need a router crate: the page is a signal set from the path at start,
-/// by [`AppState::go`] and on back/forward.
-#[component]
-pub fn App() -> impl IntoView {
+/// by [`AppState::enter`] and on back/forward.
+fn shell() -> impl IntoView {
     let opened = read_address_bar();
     if let Opened::Session(entry) = &opened {
         entry.remember();
@@ -45,6 +72,7 @@ pub fn App() -> impl IntoView {
             state.opened.set(opened);
         }
     });
+    let full = use_context::<FullApp>();
     view! {
             <div class="app">
                 <header class="topbar">
@@ -55,13 +83,24 @@ pub fn App() -> impl IntoView {
                 </header>
                 <main class="content">
                     {move || match state.page.get() {
-                        Page::Landing => view! { <landing::Landing/> }.into_any(),
+                        Page::Landing => match full {
+                            Some(full) => (full.landing)(),
+                            None => needs_full_app(),
+                        },
                         Page::Session { id } => view! { <session::SessionPage id/> }.into_any(),
                         Page::NotFound => view! { <NotFound/> }.into_any(),
                     }}
                 </main>
             </div>
     }
+}
+
+/// In the guest app, a page only the full app can show: load that instead.
+pub(crate) fn needs_full_app() -> AnyView {
+    if let Err(err) = platform::location::load_full_app() {
+        leptos::logging::error!("cannot load the full app: {err}");
+    }
+    view! { <p class="card narrow">"Loading…"</p> }.into_any()
 }
 
 /// What the address bar holds, its secrets removed from it.

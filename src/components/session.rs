@@ -46,7 +46,27 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
     let me = new_participant_id();
     let channel = use_session_channel(&entry, &me);
     let host_view = crate::session::host::HostSignals::new();
-    let host_runtime = StoredValue::new_local(None::<HostRuntime>);
+    // The host's parts come from the full app ([`super::FullApp`]); the guest app has none and
+    // reloads as the full app if it ever opens a host's session.
+    let host = (role == Role::Host).then(|| match use_context::<super::FullApp>() {
+        Some(full) => Some((full.host)(HostArgs {
+            me: me.clone(),
+            channel,
+            entry: entry.clone(),
+            view: host_view,
+        })),
+        None => None,
+    });
+    let (stage, requests, remove) = match host {
+        Some(Some(parts)) => (parts.stage, Some(parts.requests), Some(parts.remove)),
+        Some(None) => (super::needs_full_app(), None, None),
+        None => (
+            view! { <GuestStage me=me.clone() channel entry=entry.clone() voice=host_view.voice/> }
+                .into_any(),
+            None,
+            None,
+        ),
+    };
     view! {
         <section class="session" data-role=role.as_str()>
             <div class="session-head">
@@ -59,33 +79,69 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
                 <ConnectionBadge status=channel.signals.status/>
             </div>
             <div class="session-body">
-                <div class="stage">
-                    {if role == Role::Host {
-                        view! {
-                            <InviteLinks entry=entry.clone()/>
-                            <HostStage me=me.clone() channel entry=entry.clone() view=host_view runtime=host_runtime/>
-                        }
-                        .into_any()
-                    } else {
-                        view! { <GuestStage me=me.clone() channel entry=entry.clone() voice=host_view.voice/> }.into_any()
-                    }}
-                </div>
+                <div class="stage">{stage}</div>
                 <aside class="side">
                     <NameField channel/>
-                    {(role == Role::Host).then(|| view! {
-                        <JoinRequests asking=host_view.asking roster=channel.signals.roster runtime=host_runtime/>
-                    })}
+                    {requests}
                     <ParticipantList
                         roster=channel.signals.roster
                         me
                         peers=(role == Role::Host).then_some(host_view.peers)
-                        remove=(role == Role::Host).then_some(host_runtime)
+                        remove
                         speaking=host_view.voice.speaking
                     />
                 </aside>
             </div>
             <TrustCounters channel/>
         </section>
+    }
+}
+
+/// What the host's parts of the session page are built from.
+pub struct HostArgs {
+    me: String,
+    channel: crate::realtime::SessionChannel,
+    entry: SessionEntry,
+    view: crate::session::host::HostSignals,
+}
+
+/// The host's Remove of a participant (by id).
+type Remove = StoredValue<Box<dyn Fn(&str)>, LocalStorage>;
+
+/// The host's parts of the session page: the stage (invitations, the share, control), the
+/// join requests, and a participant's Remove.
+pub struct HostParts {
+    stage: AnyView,
+    requests: AnyView,
+    remove: Remove,
+}
+
+/// Builds the host's parts (named only by the full app, [`super::App`]).
+pub fn host_parts(args: HostArgs) -> HostParts {
+    let HostArgs {
+        me,
+        channel,
+        entry,
+        view,
+    } = args;
+    let runtime = StoredValue::new_local(None::<HostRuntime>);
+    HostParts {
+        stage: view! {
+            <InviteLinks entry=entry.clone()/>
+            <HostStage me channel entry view runtime/>
+        }
+        .into_any(),
+        requests: view! {
+            <JoinRequests asking=view.asking roster=channel.signals.roster runtime/>
+        }
+        .into_any(),
+        remove: StoredValue::new_local(Box::new(move |id: &str| {
+            runtime.with_value(|rt| {
+                if let Some(rt) = rt {
+                    rt.remove(id);
+                }
+            })
+        })),
     }
 }
 
@@ -140,8 +196,8 @@ fn ParticipantList(
     peers: Option<RwSignal<pairux_core::vecmap::VecMap<String, String>>>,
     /// Whose voice is heard now.
     speaking: RwSignal<pairux_core::vecmap::VecSet<String>>,
-    /// The host's runtime: each guest gets a Remove button.
-    remove: Option<StoredValue<Option<HostRuntime>, LocalStorage>>,
+    /// The host's Remove: each guest gets a button.
+    remove: Option<Remove>,
 ) -> impl IntoView {
     let people =
         move || -> Vec<Participant> { roster.read().participants().into_iter().cloned().collect() };
@@ -203,18 +259,14 @@ fn ParticipantList(
                                 </span>
                             }
                         })}
-                        {remove.filter(|_| p.id != me && p.role != Role::Host).map(|runtime| {
+                        {remove.filter(|_| p.id != me && p.role != Role::Host).map(|remove| {
                             let id = p.id.clone();
                             view! {
                                 <button
                                     class="remove small"
                                     data-testid=format!("remove-participant-{}", p.id)
                                     title="Remove from the session: their video and control stop now"
-                                    on:click=move |_| runtime.with_value(|rt| {
-                                        if let Some(rt) = rt {
-                                            rt.remove(&id);
-                                        }
-                                    })
+                                    on:click=move |_| remove.with_value(|remove| remove(&id))
                                 >
                                     "Remove"
                                 </button>

@@ -64,3 +64,15 @@ pub fn push_path(path: &str) -> Result<(), JsError> {
 pub fn reload() -> Result<(), JsError> {
     window()?.location().reload().map_err(js_error)
 }
+
+/// The `sessionStorage` key index.html's loader reads: "full" makes this tab load the full
+/// app, whatever the path (see [`load_full_app`]).
+const APP_KEY: &str = "pairux:app";
+
+/// Loads the page again as the full app: for a guest page (the guest app, which has no host
+/// or landing code) that has to show something only the full app has. The tab keeps the
+/// choice, so a page the loader and the app disagree on can never reload in a loop.
+pub fn load_full_app() -> Result<(), JsError> {
+    super::storage::set(APP_KEY, "full")?;
+    reload()
+}

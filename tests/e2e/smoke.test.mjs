@@ -163,12 +163,66 @@ test('session paths fall back to the app, assets are served', async () => {
   assert.equal(res.status, 200);
   const html = await res.text();
   assert.match(html, /<title>PairUX<\/title>/);
-  const wasm = html.match(/\/pairux-web-[0-9a-f]+_bg\.wasm/);
-  assert.ok(wasm, 'index.html references the app wasm');
+  const wasm = html.match(/\/pairux-guest-[0-9a-f]+_bg\.wasm/);
+  assert.ok(wasm, 'index.html references the guest app wasm');
   const asset = await fetch(stack.server.url + wasm[0]);
   assert.equal(asset.status, 200);
   assert.equal(asset.headers.get('content-type'), 'application/wasm');
-  // Named after their content: kept; the page naming them: asked about every time.
+  // Named after their content: kept; the page naming them, and the full app's unhashed files:
+  // asked about every time.
   assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   assert.equal(res.headers.get('cache-control'), 'no-cache');
+  const full = await fetch(`${stack.server.url}/pairux-web_bg.wasm`);
+  assert.equal(full.status, 200);
+  assert.equal(full.headers.get('cache-control'), 'no-cache');
+  // A file that is not there is not answered with the page (kept a year under a hashed name).
+  assert.equal((await fetch(`${stack.server.url}/pairux-guest-0123456789abcdef_bg.wasm`)).status, 404);
+});
+
+/** Which app wasm files the page downloaded, and which app its loader chose. */
+async function appLoaded(page) {
+  await page.waitForFunction(() => document.querySelector('.app'));
+  return page.evaluate(() => ({
+    full: window.__pairuxApp.full,
+    wasm: performance.getEntriesByType('resource')
+      .map((e) => new URL(e.name).pathname)
+      .filter((p) => /^\/pairux-(web|guest)/.test(p) && p.endsWith('.wasm')),
+  }));
+}
+
+test('each page loads the app it needs: guests the guest app, the landing page and hosts the full app, across reloads', async () => {
+  const GUEST = /^\/pairux-guest-[0-9a-f]+_bg\.wasm$/;
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  let loaded = await appLoaded(host);
+  assert.deepEqual(loaded, { full: true, wasm: ['/pairux-web_bg.wasm'] });
+  await host.getByTestId('start-session').click();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+
+  const viewer = await newPage(stack.browser);
+  await openApp(viewer, viewerLink);
+  await viewer.locator('.session[data-role="viewer"]').waitFor();
+  loaded = await appLoaded(viewer);
+  assert.equal(loaded.full, false);
+  assert.equal(loaded.wasm.length, 1, JSON.stringify(loaded));
+  assert.match(loaded.wasm[0], GUEST);
+  await decoding(viewer);
+  // A guest's reload (no fragment; the tab's resume text) stays a guest, in the guest app.
+  await viewer.reload();
+  await viewer.locator('.session[data-role="viewer"]').waitFor();
+  loaded = await appLoaded(viewer);
+  assert.equal(loaded.full, false);
+  assert.match(loaded.wasm[0], GUEST);
+  await decoding(viewer);
+  // A session path without a usable link: the guest app explains it.
+  const stray = await newPage(stack.browser);
+  await openApp(stray, `${stack.server.url}/s/${ID}`);
+  assert.equal((await stray.getByTestId('error-banner').textContent()).trim(), INCOMPLETE);
+  assert.equal((await appLoaded(stray)).full, false);
+  // The host's reload resumes its session, in the full app.
+  await host.reload();
+  await host.locator('.session[data-role="host"]').waitFor();
+  assert.deepEqual(await appLoaded(host), { full: true, wasm: ['/pairux-web_bg.wasm'] });
+  for (const p of [host, viewer, stray]) assert.deepEqual(p.errors, []);
+  for (const p of [host, viewer, stray]) await p.context().close();
 });

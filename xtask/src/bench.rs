@@ -53,8 +53,9 @@ fn report_table(figures: &Value) {
     }
 }
 
-/// Gzipped sizes of what a browser downloads: app wasm + JS glue, worker wasm + JS. A figure
-/// whose files are missing is `null` (never 0 bytes) and the command fails after reporting.
+/// Gzipped sizes of what a browser downloads: the full app's and the guest app's wasm + JS
+/// glue, worker wasm + JS. A figure whose files are missing is `null` (never 0 bytes) and the
+/// command fails after reporting.
 fn size() -> Result<()> {
     build::app()?;
     let dist = build::dist();
@@ -218,6 +219,8 @@ fn size_figures(dist: &Path) -> Result<(Value, Vec<&'static str>)> {
     for (key, pick) in [
         ("app_wasm_gz_bytes", Pick::App("wasm")),
         ("app_js_gz_bytes", Pick::App("js")),
+        ("guest_wasm_gz_bytes", Pick::Guest("wasm")),
+        ("guest_js_gz_bytes", Pick::Guest("js")),
         ("worker_wasm_gz_bytes", Pick::Worker("wasm")),
         ("worker_js_gz_bytes", Pick::Worker("js")),
     ] {
@@ -238,14 +241,19 @@ fn size_figures(dist: &Path) -> Result<(Value, Vec<&'static str>)> {
 
 #[derive(Clone, Copy)]
 enum Pick {
+    /// The full app (`pairux-web`): the landing page and hosts.
     App(&'static str),
+    /// The guest app (`pairux-guest-<hash>`): what a guest's page downloads.
+    Guest(&'static str),
     Worker(&'static str),
 }
 
-/// Trunk names outputs `<crate>-<hash>[_bg].<ext>`; the worker crate is `pairux-worker`.
+/// Trunk names the main build `<bin>-<hash>[_bg].<ext>` (the guest app) and worker-type builds
+/// `<bin>[_bg].<ext>` (the full app, `pairux-web`, and the transform worker, `pairux-worker`).
 fn files(dist: &Path, pick: Pick) -> Result<Vec<PathBuf>> {
     let (prefix, ext) = match pick {
-        Pick::App(ext) => ("pairux-web-", ext),
+        Pick::App(ext) => ("pairux-web", ext),
+        Pick::Guest(ext) => ("pairux-guest-", ext),
         Pick::Worker(ext) => ("pairux-worker", ext),
     };
     let mut found = Vec::new();
@@ -649,25 +657,21 @@ mod tests {
     fn size_of_nothing_is_null_not_zero() {
         let dir = std::env::temp_dir().join(format!("pairux-size-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("pairux-web-0123_bg.wasm"), b"\0asm wasm bytes").unwrap();
+        std::fs::write(dir.join("pairux-web_bg.wasm"), b"\0asm wasm bytes").unwrap();
         std::fs::write(dir.join("index.html"), b"<html>").unwrap();
         let (figures, missing) = size_figures(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(figures["app_wasm_gz_bytes"].as_u64().is_some_and(|n| n > 0));
-        for key in [
+        let absent = [
             "app_js_gz_bytes",
+            "guest_wasm_gz_bytes",
+            "guest_js_gz_bytes",
             "worker_wasm_gz_bytes",
             "worker_js_gz_bytes",
-        ] {
+        ];
+        for key in absent {
             assert_eq!(figures[key], Value::Null, "{key}");
         }
-        assert_eq!(
-            missing,
-            [
-                "app_js_gz_bytes",
-                "worker_wasm_gz_bytes",
-                "worker_js_gz_bytes"
-            ]
-        );
+        assert_eq!(missing, absent);
     }
 }

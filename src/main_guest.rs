@@ -1,0 +1,7 @@
+//! Entry point of the guest app (index.html's loader starts it for a guest's session page):
+//! mounts [`pairux_web::GuestApp`], which links none of the host's code.
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(pairux_web::GuestApp);
+}
