@@ -48,14 +48,15 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
     let host_view = crate::session::host::HostSignals::new();
     // The host's parts come from the full app ([`super::FullApp`]); the guest app has none and
     // reloads as the full app if it ever opens a host's session.
-    let host = (role == Role::Host).then(|| match use_context::<super::FullApp>() {
-        Some(full) => Some((full.host)(HostArgs {
-            me: me.clone(),
-            channel,
-            entry: entry.clone(),
-            view: host_view,
-        })),
-        None => None,
+    let host = (role == Role::Host).then(|| {
+        use_context::<super::FullApp>().map(|full| {
+            (full.host)(HostArgs {
+                me: me.clone(),
+                channel,
+                entry: entry.clone(),
+                view: host_view,
+            })
+        })
     });
     let (stage, requests, remove) = match host {
         Some(Some(parts)) => (parts.stage, Some(parts.requests), Some(parts.remove)),
