@@ -11,3 +11,7 @@ pub mod session;
 pub mod state;
 
 pub use components::{App, GuestApp};
+
+// The build stamp (`build.rs`): each app's `main` passes it through `black_box`, so it is in
+// the wasm and Trunk's content hash changes with the tools that turn the wasm into files.
+include!(concat!(env!("OUT_DIR"), "/stamp.rs"));

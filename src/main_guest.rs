@@ -2,6 +2,7 @@
 //! mounts [`pairux_web::GuestApp`], which links none of the host's code.
 
 fn main() {
+    std::hint::black_box(pairux_web::BUILD_STAMP);
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(pairux_web::GuestApp);
 }
