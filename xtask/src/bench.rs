@@ -60,16 +60,25 @@ fn size() -> Result<()> {
     build::app()?;
     let dist = build::dist();
     let (mut figures, mut missing) = size_figures(&dist)?;
-    match contributors() {
-        Ok((crates, functions)) => {
-            figures["app_largest_crates"] = crates;
-            figures["app_largest_functions"] = functions;
-        }
-        Err(err) => {
-            eprintln!("xtask: largest contributors not measured: {err:#}");
-            figures["app_largest_crates"] = Value::Null;
-            figures["app_largest_functions"] = Value::Null;
-            missing.push("app_largest_crates");
+    for (bin, crates, functions) in [
+        ("pairux-web", "app_largest_crates", "app_largest_functions"),
+        (
+            "pairux-guest",
+            "guest_largest_crates",
+            "guest_largest_functions",
+        ),
+    ] {
+        match contributors(bin) {
+            Ok((c, f)) => {
+                figures[crates] = c;
+                figures[functions] = f;
+            }
+            Err(err) => {
+                eprintln!("xtask: largest contributors of {bin} not measured: {err:#}");
+                figures[crates] = Value::Null;
+                figures[functions] = Value::Null;
+                missing.push(crates);
+            }
         }
     }
     report("size", &figures)?;
@@ -83,18 +92,19 @@ fn size() -> Result<()> {
     Ok(())
 }
 
-/// What the app's wasm is made of: twiggy over the release build that Trunk just made (cargo's
-/// output keeps the names), put through wasm-bindgen and `wasm-opt -Oz` like Trunk does but
-/// keeping names (`-g`). Sizes are of the optimised code, before gzip. Returns the largest
-/// crates (functions grouped by the crate that names them; generic std code is grouped as
-/// `core::<module>`) and the largest single functions and data segments.
-fn contributors() -> Result<(Value, Value)> {
+/// What one app's wasm (`bin`: `pairux-web` or `pairux-guest`) is made of: twiggy over the
+/// release build that Trunk just made (cargo's output keeps the names), put through
+/// wasm-bindgen and `wasm-opt -Oz` like Trunk does but keeping names (`-g`). Sizes are of the
+/// optimised code, before gzip. Returns the largest crates (functions grouped by the crate
+/// that names them; generic std code is grouped as `core::<module>`) and the largest single
+/// functions and data segments.
+fn contributors(bin: &str) -> Result<(Value, Value)> {
     let root = util::root();
-    let input = root.join("target/wasm32-unknown-unknown/release/pairux-web.wasm");
+    let input = root.join(format!("target/wasm32-unknown-unknown/release/{bin}.wasm"));
     if !input.exists() {
         bail!("{} is missing", input.display());
     }
-    let dir = out_dir()?.join("size-named");
+    let dir = out_dir()?.join(format!("size-named/{bin}"));
     std::fs::create_dir_all(&dir)?;
     util::run(
         util::cmd("wasm-bindgen")
@@ -107,7 +117,7 @@ fn contributors() -> Result<(Value, Value)> {
         util::cmd(&root.join("node_modules/.bin/wasm-opt").to_string_lossy())
             .args(["-Oz", "-g"])
             .args(WASM_FEATURES)
-            .arg(dir.join("pairux-web_bg.wasm"))
+            .arg(dir.join(format!("{bin}_bg.wasm")))
             .arg("-o")
             .arg(&named),
     )?;
