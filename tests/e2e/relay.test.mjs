@@ -36,19 +36,7 @@ test('a relay that dies mid-session: the picture comes back by itself over new a
     };
     new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
-  const allocations = () => viewer.evaluate(async () => {
-    const out = [];
-    for (const pc of window.__pcs) {
-      if (pc.connectionState !== 'connected') continue;
-      const report = await pc.getStats();
-      report.forEach((s) => {
-        if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
-        const local = report.get(report.get(s.selectedCandidatePairId).localCandidateId);
-        out.push(`${local.address}:${local.port}`);
-      });
-    }
-    return out.join(' ');
-  });
+  const allocations = async () => (await selectedPairs(viewer)).map((p) => p.at).join(' ');
   const before = await allocations();
   assert.ok(before, 'a connected relay pair before the kill');
   // The allocations die with coturn; pairux-server starts a new one a second later. Then

@@ -25,7 +25,10 @@ export async function outboundVideo(page) {
   });
 }
 
-/** Candidate types of every selected pair of the page's connected connections. */
+/**
+ * Every selected pair of the page's connected connections: the candidate types, and the local
+ * candidate's `address:port` (`at`; for a relay candidate, its allocation on the TURN server).
+ */
 export async function selectedPairs(page) {
   return page.evaluate(async () => {
     const out = [];
@@ -37,7 +40,7 @@ export async function selectedPairs(page) {
         const pair = report.get(s.selectedCandidatePairId);
         const local = report.get(pair.localCandidateId);
         const remote = report.get(pair.remoteCandidateId);
-        out.push({ local: local.candidateType, remote: remote.candidateType });
+        out.push({ local: local.candidateType, remote: remote.candidateType, at: `${local.address}:${local.port}` });
       });
     }
     return out;
