@@ -228,11 +228,10 @@ impl Peer {
         let cb = on_event.clone();
         let pc_for_state = pc.clone();
         handlers.push(handler(move |_| {
-            let state = Reflect::get(&pc_for_state, &"connectionState".into())
-                .ok()
-                .and_then(|s| s.as_string())
-                .unwrap_or_default();
-            cb(PeerEvent::Connection(state));
+            cb(PeerEvent::Connection(string_prop(
+                &pc_for_state,
+                "connectionState",
+            )));
         }));
         pc.set_onconnectionstatechange(Some(handlers[3].as_ref().unchecked_ref()));
 
@@ -466,10 +465,7 @@ impl Peer {
 
     /// `connectionState` now.
     pub fn connection_state(&self) -> String {
-        Reflect::get(&self.pc, &"connectionState".into())
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_default()
+        string_prop(&self.pc, "connectionState")
     }
 
     /// Swaps the shared track (e.g. after sharing again) without renegotiating.
@@ -517,11 +513,7 @@ impl Peer {
     }
 
     pub fn signaling_state(&self) -> SignalingState {
-        let state = Reflect::get(&self.pc, &"signalingState".into())
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_default();
-        SignalingState::parse(&state)
+        SignalingState::parse(&string_prop(&self.pc, "signalingState"))
     }
 
     /// The local description as it is now, with the candidates gathered since it was set.
@@ -540,7 +532,7 @@ impl Peer {
 
     /// Whether ICE gathering is complete (`iceGatheringState`).
     pub fn gathering_complete(&self) -> bool {
-        gathering_state(&self.pc) == "complete"
+        string_prop(&self.pc, "iceGatheringState") == "complete"
     }
 
     /// `setLocalDescription()` without arguments (offer or answer as the state requires),
@@ -619,10 +611,7 @@ impl Peer {
         let iter = values.call0(&report).map_err(js_error)?;
         if let Ok(Some(iter)) = js_sys::try_iter(&iter) {
             for entry in iter.flatten() {
-                let kind = Reflect::get(&entry, &"type".into())
-                    .ok()
-                    .and_then(|t| t.as_string())
-                    .unwrap_or_default();
+                let kind = string_prop(&entry, "type");
                 out.push((kind, entry));
             }
         }
@@ -735,8 +724,9 @@ fn call(target: &JsValue, method: &str, arg: Option<&JsValue>) -> Result<JsValue
     .map_err(js_error)
 }
 
-fn gathering_state(pc: &RtcPeerConnection) -> String {
-    Reflect::get(pc, &"iceGatheringState".into())
+/// A string property of `target` (e.g. a connection's state), empty if absent.
+fn string_prop(target: &JsValue, key: &str) -> String {
+    Reflect::get(target, &key.into())
         .ok()
         .and_then(|s| s.as_string())
         .unwrap_or_default()
@@ -765,13 +755,7 @@ fn prefer_vp8(transceiver: &web_sys::RtcRtpTransceiver) {
         return;
     };
     let codecs = Array::from(&codecs);
-    let mime = |c: &JsValue| {
-        Reflect::get(c, &"mimeType".into())
-            .ok()
-            .and_then(|m| m.as_string())
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-    };
+    let mime = |c: &JsValue| string_prop(c, "mimeType").to_ascii_lowercase();
     let sorted = Array::new();
     for c in codecs.iter().filter(|c| mime(c) == "video/vp8") {
         sorted.push(&c);
