@@ -251,7 +251,7 @@ impl Roster {
             .values()
             .filter(|p| self.participants.get(&p.id) != Some(*p))
             .collect();
-        arrivals.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        crate::vecmap::sort_by(&mut arrivals, |a, b| a.order_key().cmp(&b.order_key()));
         events.extend(arrivals.into_iter().map(|p| {
             if self.participants.contains_key(&p.id) {
                 RosterEvent::Updated(p.clone())
@@ -276,7 +276,7 @@ impl Roster {
     /// Everyone, host first, then by join time.
     pub fn participants(&self) -> Vec<&Participant> {
         let mut list: Vec<&Participant> = self.participants.values().collect();
-        list.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        crate::vecmap::sort_by(&mut list, |a, b| a.order_key().cmp(&b.order_key()));
         list
     }
 

@@ -105,7 +105,9 @@ impl ControlLeases {
     /// Pending requests, oldest first.
     pub fn requests(&self) -> Vec<String> {
         let mut r: Vec<(&String, &u64)> = self.requests.iter().collect();
-        r.sort_by_key(|(id, at)| (**at, (*id).clone()));
+        crate::vecmap::sort_by(&mut r, |(a_id, a_at), (b_id, b_at)| {
+            a_at.cmp(b_at).then_with(|| a_id.cmp(b_id))
+        });
         r.into_iter().map(|(id, _)| id.clone()).collect()
     }
 

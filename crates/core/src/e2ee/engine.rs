@@ -88,7 +88,7 @@ impl E2eeEngine {
             Some((_, held)) => *held = key.clone(),
             None => {
                 self.secrets.push((epoch, key.clone()));
-                self.secrets.sort_by_key(|(e, _)| *e);
+                crate::vecmap::sort_by(&mut self.secrets, |(a, _), (b, _)| a.cmp(b));
                 if self.secrets.len() > MAX_SECRETS {
                     self.secrets.remove(0);
                 }

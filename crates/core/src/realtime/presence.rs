@@ -44,16 +44,22 @@ impl Serialize for PresenceMeta {
 
 impl<'de> Deserialize<'de> for PresenceMeta {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut payload = Map::deserialize(deserializer)?;
-        let phx_ref = match payload.remove(PHX_REF) {
-            Some(Value::String(r)) => r,
+        let payload = Map::deserialize(deserializer)?;
+        let phx_ref = match payload.get(PHX_REF) {
+            Some(Value::String(r)) => r.clone(),
             _ => return Err(D::Error::custom("presence meta without a string phx_ref")),
         };
-        let phx_ref_prev = match payload.remove(PHX_REF_PREV) {
+        let phx_ref_prev = match payload.get(PHX_REF_PREV) {
             None | Some(Value::Null) => None,
-            Some(Value::String(r)) => Some(r),
+            Some(Value::String(r)) => Some(r.clone()),
             Some(_) => return Err(D::Error::custom("phx_ref_prev is not a string")),
         };
+        // Rebuilt without the two refs rather than `remove`d: a `Map::remove` would bring the
+        // B-tree's removal and rebalancing code into the app (~2 KB gzipped) for this one use.
+        let payload: Map<String, Value> = payload
+            .into_iter()
+            .filter(|(k, _)| k != PHX_REF && k != PHX_REF_PREV)
+            .collect();
         Ok(PresenceMeta {
             phx_ref,
             phx_ref_prev,

@@ -108,7 +108,9 @@ impl Channel {
             self.in_flight.drain(..).partition(|p| p.deadline > now);
         self.in_flight = keep;
         expired.extend(gone);
-        expired.sort_by_key(|p| (p.deadline, p.id));
+        crate::vecmap::sort_by(&mut expired, |a, b| {
+            (a.deadline, a.id).cmp(&(b.deadline, b.id))
+        });
         for push in expired {
             self.done(push.id, PushResult::Timeout, link);
         }
