@@ -51,7 +51,17 @@ test('a link that cannot be used leaves no socket open', async () => {
       constructor(...args) {
         super(...args);
         window.__sockets.push(this);
+        window.__configFetchesBefore ??= window.__configFetches;
       }
+    };
+    // The server writes the config into the page, so the socket is made while the page parses,
+    // without waiting for a config.json fetch (whose answer the page may only see after the
+    // wasm has run).
+    window.__configFetches = 0;
+    const fetch = window.fetch;
+    window.fetch = (input, ...rest) => {
+      if (String(input?.url ?? input).includes('config.json')) window.__configFetches += 1;
+      return fetch(input, ...rest);
     };
   });
   let made = 0;
@@ -61,6 +71,7 @@ test('a link that cannot be used leaves no socket open', async () => {
     // Once the page's config is in, its script has opened the socket or (taken already) never will.
     await page.evaluate(() => window.__pairuxConfig);
     made += await page.evaluate(() => window.__sockets.length);
+    assert.equal(await page.evaluate(() => window.__configFetchesBefore), 0, `${url}: the socket waited for config.json`);
     // Nothing else will happen on this page: every socket it made ends up closed.
     await page.waitForFunction(() => window.__sockets.every((ws) => ws.readyState === WebSocket.CLOSED), null, { timeout: 5_000 });
   }

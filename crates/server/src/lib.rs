@@ -12,6 +12,7 @@ pub mod config;
 pub mod focus;
 pub mod jwt;
 pub mod media;
+pub mod page;
 mod random;
 pub mod realtime;
 pub mod sfu;
@@ -29,7 +30,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::ClientConfig;
@@ -201,10 +202,17 @@ pub fn state_with_focus(
 
 /// The HTTP routes.
 pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
-    let index = static_dir.join("index.html");
-    // Unknown paths (e.g. /s/<id>) get index.html so the app's router takes over.
+    // The app's page, with this server's client config in it (`page`). Unknown paths (e.g.
+    // /s/<id>) get it too, so the app's router takes over.
+    let page = Arc::new(page::AppPage::new(
+        static_dir.join("index.html"),
+        &state.config,
+    ));
+    let app_page = get(page::serve).with_state(page);
     let app_files = Router::new()
-        .fallback_service(ServeDir::new(&static_dir).fallback(ServeFile::new(index)))
+        .route("/", app_page.clone())
+        .route("/index.html", app_page.clone())
+        .fallback_service(ServeDir::new(&static_dir).fallback(app_page))
         .layer(axum::middleware::from_fn(static_caching));
     let realtime = realtime::routes(state.realtime.clone());
     let access = Router::new()

@@ -15,7 +15,7 @@ fn static_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("index.html"),
-        "<!doctype html><title>PairUX</title>",
+        "<!doctype html><html><head><title>PairUX</title><script>boot</script></head><body></body></html>",
     )
     .unwrap();
     std::fs::write(dir.join("app.js"), "export {};").unwrap();
@@ -82,10 +82,34 @@ async fn config_json_has_the_documented_shape() {
 #[tokio::test]
 async fn session_paths_get_the_app_and_assets_are_served() {
     let base = spawn(&[]).await;
-    for path in ["/", "/s/AAECAwQFBgcICQoLDA0ODw", "/anything/else"] {
+    // Every page carries this server's config (the same document as /config.json) as a data
+    // block before its first script, for the boot script to read while the page parses.
+    let config: serde_json::Value = reqwest::get(format!("{base}/config.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/",
+        "/index.html",
+        "/s/AAECAwQFBgcICQoLDA0ODw",
+        "/anything/else",
+    ] {
         let res = reqwest::get(format!("{base}{path}")).await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
-        assert!(res.text().await.unwrap().contains("<title>PairUX</title>"));
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let page = res.text().await.unwrap();
+        assert!(page.contains("<title>PairUX</title>"), "{path}");
+        let open = "<script id=\"pairux-config\" type=\"application/json\">";
+        let start = page.find(open).expect("config block") + open.len();
+        assert!(page[start..].contains("<script>boot</script>"), "{path}");
+        let end = start + page[start..].find("</script>").unwrap();
+        let inline: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        assert_eq!(inline, config, "{path}");
     }
     let res = reqwest::get(format!("{base}/app.js")).await.unwrap();
     assert_eq!(res.status(), 200);
@@ -119,19 +143,28 @@ async fn hashed_assets_are_kept_and_pages_are_revalidated() {
         assert!(res.headers().get("cache-control").is_none(), "{path}");
     }
     // Revalidation answers 304 with the same policy; config.json keeps its own.
-    let modified = reqwest::get(format!("{base}/index.html"))
+    let tag = reqwest::get(format!("{base}/index.html"))
         .await
         .unwrap()
-        .headers()["last-modified"]
+        .headers()["etag"]
         .clone();
+    for path in ["/", "/index.html", "/s/AAECAwQFBgcICQoLDA0ODw"] {
+        let res = reqwest::Client::new()
+            .get(format!("{base}{path}"))
+            .header("if-none-match", tag.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 304, "{path}");
+        assert_eq!(cache(&res), "no-cache", "{path}");
+    }
     let res = reqwest::Client::new()
-        .get(format!("{base}/index.html"))
-        .header("if-modified-since", modified)
+        .get(format!("{base}/"))
+        .header("if-none-match", "\"something-else\"")
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 304);
-    assert_eq!(cache(&res), "no-cache");
+    assert_eq!(res.status(), 200);
     let res = reqwest::get(format!("{base}/config.json")).await.unwrap();
     assert_eq!(cache(&res), "no-store");
 }
