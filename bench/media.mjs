@@ -37,6 +37,9 @@ const { values: opts } = parseArgs({
     // The server also runs a Janus and coturn (`--sfu-nodes 1 --turn`) and the app is measured
     // through Janus too (`g2g_sfu_*`, `ttff_sfu_*`); `cargo xtask bench sfu` uses it.
     sfu: { type: 'boolean', default: false },
+    // Each first visit in a new browser profile (how this bench measured before 2026-12-03)
+    // instead of a new tab of a running browser with the origin's data cleared.
+    'fresh-profile': { type: 'boolean', default: false },
   },
 });
 const FRAMES = Number(opts.frames);
@@ -44,9 +47,14 @@ const AUDIO_MS = 30_000; // 30 bursts
 const RUNS = Number(opts.runs);
 const WARMUP_MS = Number(opts['warmup-ms']);
 const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
-// TTFF figures: a first visit (a fresh browser profile each run), through Janus with --sfu, and
-// a returning person's (the profile opened the app once before: cached files and code), which
-// takes two visits per run, so half as many runs.
+// TTFF figures: a first visit, through Janus with --sfu, and a returning person's (the profile
+// opened the app once before: cached files and code), which takes two visits per run, so half
+// as many runs. A first visit is a new tab in a browser that already runs, as a person's does,
+// with nothing of the app's origin kept (HTTP cache — and with it V8's code cache —, cookies,
+// storage: cleared before each run, and the run fails if the wasm did not cross the network).
+// It used to be a new browser profile per run, which a person's click on a link never is: a
+// trace showed the browser process busy creating the profile (its databases) while the page's
+// first layout waited 67 ms on it for fonts (`--fresh-profile` measures it that way).
 const TTFF_KINDS = [
   ['ttff', 'p2p', false],
   ...(opts.sfu ? [['ttff_sfu', 'sfu', false]] : []),
@@ -177,6 +185,9 @@ const TTFF_HOOK = `(() => {
         width: meta.width,
         height: meta.height,
       };
+      // Tells the bench without it polling the page (which would run Playwright's injected
+      // script on the page's main thread while the app starts: ~40 ms in a trace).
+      console.debug('pairux:ttff-first');
     });
   };
   const scan = () => {
@@ -485,17 +496,31 @@ async function measureG2g(env, variant) {
 }
 
 async function ttffRun(env, link, returning = null) {
-  const context = returning ?? (await env.browser.newContext());
-  if (!returning) await context.addInitScript(TTFF_HOOK);
+  const context = returning ?? (await firstVisitContext(env));
   const page = await context.newPage();
   try {
+    if (!returning && !opts['fresh-profile']) {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.clearBrowserCache');
+      await cdp.send('Network.clearBrowserCookies');
+      await cdp.send('Storage.clearDataForOrigin', { origin: new URL(link).origin, storageTypes: 'all' });
+      await cdp.detach();
+    }
+    // The first frame is reported by a console message (TTFF_HOOK): nothing is evaluated in
+    // the page until then.
+    const firstFrame = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no first frame within 15 s')), 15_000);
+      page.on('console', (m) => {
+        if (m.text() === 'pairux:ttff-first') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
     const t0 = wallNow();
     await page.goto(link, { waitUntil: 'commit' });
-    const handle = await page.waitForFunction(() => window.__ttff?.first, null, {
-      timeout: 15_000,
-      polling: 25,
-    });
-    const first = await handle.jsonValue();
+    await firstFrame;
+    const first = await page.evaluate(() => window.__ttff.first);
     const { stages, wasmBytes, app } = await page.evaluate(() => {
       const s = { ...window.__ttff.stages };
       let wasmBytes = null;
@@ -521,9 +546,23 @@ async function ttffRun(env, link, returning = null) {
       size: `${first.width}x${first.height}`,
     };
   } finally {
-    if (returning) await page.close();
+    if (returning || !opts['fresh-profile']) await page.close();
     else await context.close();
   }
+}
+
+/** The browser context a first visit opens its tab in (see TTFF_KINDS). */
+async function firstVisitContext(env) {
+  if (opts['fresh-profile']) {
+    const context = await env.browser.newContext();
+    await context.addInitScript(TTFF_HOOK);
+    return context;
+  }
+  if (!env.visitContext) {
+    env.visitContext = await env.browser.newContext();
+    await env.visitContext.addInitScript(TTFF_HOOK);
+  }
+  return env.visitContext;
 }
 
 /**
@@ -558,6 +597,9 @@ async function measureTtff(env, mode = 'p2p', returning = false) {
   // One unrecorded run first: the server's first static responses and the OS page cache.
   for (let i = 0; i <= (returning ? RETURNING_RUNS : RUNS); i++) {
     const run = returning ? await ttffReturningRun(env, host.link) : await ttffRun(env, host.link);
+    if (!returning && !(run.wasm_transfer_bytes > 0)) {
+      throw new Error(`a first visit took the app's wasm from a cache (${run.wasm_transfer_bytes} bytes crossed the network): not a first visit`);
+    }
     if (i > 0) runs.push(run);
     // Let the host see the viewer leave before the next one joins.
     await sleep(400);
