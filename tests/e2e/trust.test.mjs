@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { useStack, newPage, openApp, myId, roundTrip } from './lib/harness.mjs';
 import { parseLink, SigningKey, presenceMeta, signalPayload, controlProof, dtlsFingerprint } from './lib/wire.mjs';
-import { rawPeer, replayProxy, until } from './lib/adversary.mjs';
+import { rawPeer, replayingServer, until } from './lib/adversary.mjs';
 
 const stack = useStack();
 
@@ -225,27 +225,21 @@ test('a socket that knows only the session id cannot hide, replace or rename any
 
 test('signals replayed and reordered by the server are counted and ignored; media keeps playing', async () => {
   const { host, viewerLink } = await startHost();
-  const proxy = await replayProxy(stack.server.url);
   const guest = await newPage(stack.browser);
-  // This guest's signaling goes through the proxy (config.json names it as the server).
-  await guest.route('**/config.json', async (route) => {
-    const response = await route.fetch();
-    const config = await response.json();
-    await route.fulfill({ response, json: { ...config, realtimeUrl: proxy.url } });
-  });
+  // This guest's signaling goes through a server that records and replays.
+  const replayer = await replayingServer(guest);
   await openApp(guest, viewerLink);
   await until('the guest to decode the host', async () => (await frames(guest)) > 2, 20_000);
-  const recorded = proxy.recorded.slice();
+  const recorded = replayer.recorded.slice();
   assert.ok(recorded.length >= 2, `recorded ${recorded.length} signals`);
 
   // Replayed verbatim, newest first (so also out of order).
-  proxy.replay(recorded.reverse());
+  replayer.replay(recorded.reverse());
   await counterReaches(guest, 'replayedSignals', recorded.length);
   await stillDecoding(guest, 'the guest');
   assert.equal(await guest.getByTestId('session-ended').count(), 0);
   assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'ok');
   for (const page of [host, guest]) await page.context().close();
-  await proxy.close();
 });
 
 test('a relayed control proof is refused; the same proof bound to its own connection is not', async () => {

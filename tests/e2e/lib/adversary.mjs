@@ -1,10 +1,9 @@
 // Adversaries for the trust journeys, built from the app's real wire format (wire.mjs):
 // a raw Realtime socket that joins a session channel, tracks whatever presence it likes and
-// broadcasts whatever it likes; and a WebSocket proxy in front of pairux-server that records
+// broadcasts whatever it likes; and a signaling server in front of pairux-server that records
 // what the server sends a page and can replay it, in any order.
 
-import { WebSocket, WebSocketServer } from 'ws';
-import { freePort } from './harness.mjs';
+import { WebSocket } from 'ws';
 
 /** Polls `check` until it returns a truthy value or `ms` pass. */
 export async function until(what, check, ms = 15_000) {
@@ -54,53 +53,28 @@ export async function rawPeer(serverUrl, topic, key) {
 }
 
 /**
- * A WebSocket proxy on a free loopback port in front of `serverUrl`'s Realtime endpoint. It
- * records every frame the server sends that carries a `signal` broadcast; `replay(frames)`
- * sends frames to every client as if the server had sent them again.
+ * A signaling server that replays: every Realtime socket `page` opens goes through it (Playwright's
+ * routeWebSocket, so however the page learned the server's address), to the real server. It
+ * records every frame the server sends that carries a `signal` broadcast; `replay(frames)` sends
+ * frames to every open socket as if the server had sent them again.
  */
-export async function replayProxy(serverUrl) {
-  const config = await (await fetch(`${serverUrl}/config.json`)).json();
-  const upstreamBase = config.realtimeUrl;
-  const port = await freePort();
-  const server = new WebSocketServer({ host: '127.0.0.1', port });
+export async function replayingServer(page) {
   const recorded = [];
-  const clients = new Set();
-  server.on('connection', (client, request) => {
-    // The app's vsn-2 frames are binary; keep them as bytes both ways.
-    client.binaryType = 'nodebuffer';
-    const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
-    const upstream = new WebSocket(`${upstreamBase}${query}`);
-    const pending = [];
-    clients.add(client);
-    upstream.on('open', () => pending.splice(0).forEach((m) => upstream.send(m.data, { binary: m.binary })));
-    upstream.on('message', (data, binary) => {
-      // vsn 2 broadcasts arrive as binary kind-4 frames, vsn 1 as JSON text.
-      if (Buffer.from(data).includes('signal')) recorded.push({ data: Buffer.from(data), binary });
-      if (client.readyState === WebSocket.OPEN) client.send(data, { binary });
+  const sockets = new Set();
+  await page.routeWebSocket(/\/realtime\/v1\/websocket/, (ws) => {
+    const server = ws.connectToServer();
+    sockets.add(ws);
+    // vsn 2 broadcasts arrive as binary kind-4 frames (Buffers here), vsn 1 as JSON text.
+    server.onMessage((message) => {
+      if (Buffer.from(message).includes('signal')) recorded.push(message);
+      ws.send(message);
     });
-    client.on('message', (data, binary) => {
-      if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary });
-      else pending.push({ data, binary });
-    });
-    const closeBoth = () => {
-      clients.delete(client);
-      client.close();
-      upstream.close();
-    };
-    client.on('close', closeBoth);
-    upstream.on('close', closeBoth);
-    upstream.on('error', closeBoth);
+    ws.onClose(() => sockets.delete(ws));
   });
   return {
-    url: `ws://127.0.0.1:${port}/realtime/v1/websocket`,
     recorded,
     replay: (frames) => {
-      for (const client of clients) frames.forEach((f) => client.send(f.data, { binary: f.binary }));
-    },
-    close: () => {
-      // ws waits for every connection to end before it reports the server closed.
-      for (const client of clients) client.terminate();
-      return new Promise((resolve) => server.close(resolve));
+      for (const ws of sockets) frames.forEach((f) => ws.send(f));
     },
   };
 }
