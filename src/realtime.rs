@@ -46,7 +46,7 @@ pub struct RealtimeSignals {
 pub struct Membership {
     pub topic: String,
     pub participant_id: String,
-    /// Tracked presence payload (re-tracked after every join, since a rejoin starts empty).
+    /// Tracked presence payload (written behind every join, since a rejoin starts empty).
     pub presence: serde_json::Value,
     /// The check every presence meta passes before the roster believes it.
     pub verify: MetaCheck,
@@ -70,7 +70,6 @@ struct Inner {
     rejoin: RefCell<Option<Timer>>,
     signals: RealtimeSignals,
     /// What we track; replaced when the profile changes (a new display name).
-    presence: RefCell<serde_json::Value>,
     verify: MetaCheck,
     on_broadcast: RefCell<Option<BroadcastHandler>>,
     /// Whether this page was connected before (so a loss shows as "reconnecting").
@@ -85,7 +84,7 @@ pub struct RealtimeLink {
 
 impl RealtimeLink {
     /// Connects with `config`, joins `membership.topic` with presence keyed by the participant
-    /// id, and tracks the presence payload once joined.
+    /// id, and tracks the presence payload with the join.
     pub fn start(config: &ClientConfig, membership: Membership, signals: RealtimeSignals) -> Self {
         let mut client = RealtimeClient::new(ClientOptions::new(
             config.realtime_url.clone(),
@@ -113,7 +112,6 @@ impl RealtimeLink {
             timer: RefCell::new(None),
             rejoin: RefCell::new(None),
             signals,
-            presence: RefCell::new(membership.presence),
             verify: membership.verify,
             on_broadcast: RefCell::new(None),
             was_joined: Cell::new(false),
@@ -122,6 +120,9 @@ impl RealtimeLink {
         {
             let now = clock::monotonic_ms();
             let mut client = inner.client.borrow_mut();
+            // Our presence goes out right behind each join (not after the join's reply reaches
+            // this page, which while the app mounts is ~100 ms later): the host sees us sooner.
+            client.track_with_join(now, ch, membership.presence);
             client.connect(now);
             client.join(now, ch);
         }
@@ -137,15 +138,12 @@ impl RealtimeLink {
     /// Tracks `meta` from now on (and after every rejoin). While the channel is down it is only
     /// remembered: the rejoin tracks it.
     pub fn retrack(&self, meta: serde_json::Value) {
-        *self.inner.presence.borrow_mut() = meta.clone();
-        if self.inner.signals.status.get_untracked() == ConnectionStatus::Connected {
-            let now = clock::monotonic_ms();
-            self.inner
-                .client
-                .borrow_mut()
-                .track(now, self.inner.ch, meta);
-            pump(&self.inner);
-        }
+        let now = clock::monotonic_ms();
+        self.inner
+            .client
+            .borrow_mut()
+            .track_with_join(now, self.inner.ch, meta);
+        pump(&self.inner);
     }
 
     /// Sends a JSON broadcast to everyone else in the channel.
@@ -284,11 +282,6 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
             ChannelState::Joined => {
                 inner.was_joined.set(true);
                 signals.status.set(ConnectionStatus::Connected);
-                let now = clock::monotonic_ms();
-                inner
-                    .client
-                    .borrow_mut()
-                    .track(now, inner.ch, inner.presence.borrow().clone());
             }
             // The server closed the channel after a `system` error; realtime-js would stay
             // out, but a session page must come back: rejoin after a pause.

@@ -342,3 +342,74 @@ fn system_error_then_close_and_phx_error_from_the_reference() {
     );
     assert_eq!(client.connection_state(), ConnectionState::Open);
 }
+
+/// Presence tracked with every join: the track is written right behind the join's frame, with
+/// its join ref, so the server tracks us without waiting for the join's reply to reach the page;
+/// its reply is expected (not stale), and a rejoin carries the newest meta.
+#[test]
+fn presence_tracked_with_each_join_is_written_behind_it() {
+    let (mut client, ch) = room1(Vsn::V2);
+    // Before the join is written: only remembered.
+    assert_eq!(
+        client.track_with_join(5, ch, json!({"name": "alice"})),
+        None
+    );
+    assert_eq!(frames(&drain(&mut client)), Vec::<String>::new());
+    client.handle_open(10);
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [
+            r#"["1","1","realtime:room1","phx_join",{"config":{"broadcast":{"ack":true,"self":false},"presence":{"key":"user-42","enabled":true},"postgres_changes":[],"private":false},"access_token":"<jwt>"}]"#,
+            r#"["1","2","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"alice"}}]"#,
+        ]
+    );
+    client.handle_text(20, r#"["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[]}}]"#);
+    client.handle_text(
+        21,
+        r#"["1","2","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#,
+    );
+    let got = events(drain(&mut client));
+    assert_eq!(
+        got,
+        [ClientEvent::Channel {
+            ch,
+            state: ChannelState::Joined
+        }],
+        "the track's reply is nobody's push"
+    );
+    assert_eq!(client.stats().stale_messages, 0);
+
+    // A new meta while joined is tracked at once, as a push.
+    let id = client.track_with_join(30, ch, json!({"name": "bob"}));
+    assert!(id.is_some());
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [
+            r#"["1","3","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"bob"}}]"#
+        ]
+    );
+
+    // The socket drops and comes back: the rejoin carries the newest meta behind it.
+    client.handle_close(40, 1006, "");
+    drain(&mut client);
+    let retry = client.poll_timeout().expect("a reconnect is scheduled");
+    client.handle_timeout(retry);
+    drain(&mut client);
+    client.handle_open(retry + 5);
+    let written = frames(&drain(&mut client));
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert!(written[0].contains("\"phx_join\""), "{written:?}");
+    assert!(
+        written[1].ends_with(r#""realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"bob"}}]"#),
+        "{written:?}"
+    );
+
+    // Untracked: later joins carry no track.
+    let (mut client, ch) = room1(Vsn::V2);
+    client.track_with_join(5, ch, json!({"name": "alice"}));
+    client.untrack(6, ch);
+    client.handle_open(10);
+    let written = frames(&drain(&mut client));
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(written[0].contains("\"phx_join\""), "{written:?}");
+}

@@ -12,7 +12,7 @@ use super::options::ChannelOptions;
 use super::outbound::{self, Addr, PushBody};
 use super::output::{ChannelId, ChannelState, ClientEvent};
 use super::presence::ChannelPresence;
-use crate::realtime::{JoinConfig, JoinPayload, ReplyStatus};
+use crate::realtime::{JoinConfig, JoinPayload, PresenceRequest, ReplyStatus};
 
 /// Where the channel is; the details an event carries are computed when it is emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,14 @@ pub(crate) struct Channel {
     pub buffer: VecDeque<Push>,
     pub in_flight: Vec<Push>,
     pub presence: ChannelPresence,
+    /// Our presence meta, tracked with every join: its push is written right behind the join's
+    /// frame (same join ref) instead of after the join's reply, so the server tracks us as soon
+    /// as it has let us in — not a round trip, and the page's next free moment, later. The
+    /// server handles a socket's frames in order, so the track finds the channel joined; were
+    /// the join refused, the track is refused with it.
+    pub join_track: Option<Value>,
+    /// The ref of the track written with the current join: its reply is expected and dropped.
+    pub join_track_ref: Option<String>,
 }
 
 /// Join error codes that mean "this token will not do" (server `join_reason`), and the
@@ -100,6 +108,8 @@ impl Channel {
             buffer: VecDeque::new(),
             in_flight: Vec::new(),
             presence: ChannelPresence::default(),
+            join_track: None,
+            join_track_ref: None,
         }
     }
 
@@ -150,6 +160,20 @@ impl Channel {
         let frame = outbound::join(link.opts.vsn, addr, &payload)
             .expect("a join payload of strings and booleans always serialises");
         link.send(frame);
+        self.join_track_ref = None;
+        if let Some(meta) = &self.join_track {
+            let msg_ref = link.make_ref();
+            let addr = Addr {
+                join_ref: Some(&join_ref),
+                msg_ref: &msg_ref,
+                topic: &self.topic,
+            };
+            let body = PushBody::Presence(PresenceRequest::Track(meta.clone()));
+            if let Ok(frame) = outbound::push(link.opts.vsn, addr, &body) {
+                link.send(frame);
+                self.join_track_ref = Some(msg_ref);
+            }
+        }
         self.join_ref = Some(join_ref);
     }
 

@@ -85,6 +85,10 @@ impl Channel {
             self.on_close(link);
             return true;
         }
+        if self.join_track_ref.as_deref() == Some(msg_ref) {
+            self.join_track_ref = None;
+            return true;
+        }
         let Some(index) = self.in_flight.iter().position(|p| p.msg_ref == msg_ref) else {
             return false;
         };

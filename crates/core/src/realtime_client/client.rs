@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use serde_json::{json, Value};
 
-use super::channel::Channel;
+use super::channel::{Channel, Phase};
 use super::link::{next_ref, Link};
 use super::options::{ChannelOptions, ClientOptions};
 use super::outbound::{self, PushBody};
@@ -205,8 +205,26 @@ impl RealtimeClient {
         self.push(now, ch, PushBody::Presence(PresenceRequest::Track(meta)))
     }
 
-    /// Removes our presence.
+    /// Tracks our presence with `meta` on every join of `ch` from now on, written right behind
+    /// the join's frame (see `Channel::join_track`). A channel that is joined, or whose join is
+    /// already written, also tracks `meta` now (a push like [`Self::track`], whose id this
+    /// returns).
+    pub fn track_with_join(&mut self, now: u64, ch: ChannelId, meta: Value) -> Option<PushId> {
+        let channel = self.channels.get_mut(ch.0)?;
+        channel.join_track = Some(meta.clone());
+        let written = match channel.phase {
+            Phase::Joined => true,
+            Phase::Joining => channel.join_ref.is_some(),
+            Phase::Closed | Phase::Errored | Phase::Leaving => false,
+        };
+        written.then(|| self.track(now, ch, meta))
+    }
+
+    /// Removes our presence (and stops tracking it with each join).
     pub fn untrack(&mut self, now: u64, ch: ChannelId) -> PushId {
+        if let Some(channel) = self.channels.get_mut(ch.0) {
+            channel.join_track = None;
+        }
         self.push(now, ch, PushBody::Presence(PresenceRequest::Untrack))
     }
 
