@@ -40,12 +40,17 @@ const { values: opts } = parseArgs({
     // Each first visit in a new browser profile (how this bench measured before 2026-12-03)
     // instead of a new tab of a running browser with the origin's data cleared.
     'fresh-profile': { type: 'boolean', default: false },
+    // A first visit's signaling as over a wide-area network: every frame of the viewer's
+    // Realtime socket is held this long each way (Playwright's routeWebSocket; loopback has no
+    // round trip to speak of, and this machine's kernel has no netem). 0: direct.
+    'signal-delay-ms': { type: 'string', default: '0' },
   },
 });
 const FRAMES = Number(opts.frames);
 const AUDIO_MS = 30_000; // 30 bursts
 const RUNS = Number(opts.runs);
 const WARMUP_MS = Number(opts['warmup-ms']);
+const SIGNAL_DELAY_MS = Number(opts['signal-delay-ms']);
 const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
 // TTFF figures: a first visit, through Janus with --sfu, and a returning person's (the profile
 // opened the app once before: cached files and code), which takes two visits per run, so half
@@ -499,6 +504,7 @@ async function ttffRun(env, link, returning = null) {
   const context = returning ?? (await firstVisitContext(env));
   const page = await context.newPage();
   try {
+    if (SIGNAL_DELAY_MS > 0) await delaySignaling(page, SIGNAL_DELAY_MS);
     if (!returning && !opts['fresh-profile']) {
       const cdp = await context.newCDPSession(page);
       await cdp.send('Network.clearBrowserCache');
@@ -549,6 +555,15 @@ async function ttffRun(env, link, returning = null) {
     if (returning || !opts['fresh-profile']) await page.close();
     else await context.close();
   }
+}
+
+/** Holds every frame of `page`'s Realtime socket `ms` each way, in order (`--signal-delay-ms`). */
+async function delaySignaling(page, ms) {
+  await page.routeWebSocket(/\/realtime\/v1\/websocket/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => setTimeout(() => server.send(m), ms));
+    server.onMessage((m) => setTimeout(() => ws.send(m), ms));
+  });
 }
 
 /** The browser context a first visit opens its tab in (see TTFF_KINDS). */
@@ -708,6 +723,7 @@ async function main() {
       }
     }
     if (g2g.g2g) figures.settings_app = g2g.g2g.settings;
+    if (SIGNAL_DELAY_MS > 0) figures.ttff_signal_delay_ms_each_way = SIGNAL_DELAY_MS;
     if (floor) figures.settings_floor = floor.settings;
     // The app encrypts every session: its figures are the E2EE ones, under their own names too.
     if (g2g.g2g && g2g.g2g_relay) {
