@@ -65,6 +65,10 @@ const { values: opts } = parseArgs({
     moves: { type: 'string', default: '320' }, // pointer moves, each to a distinct position
     'interval-ms': { type: 'string', default: '16' }, // one input action per display frame
     warmup: { type: 'string', default: '30' }, // unrecorded moves first
+    // Writes a CPU profile (CDP Profiler, .cpuprofile) of each app page over the first measured
+    // run into this directory, and prints where each page's main thread spent its time. The
+    // profiler costs the pages: that run's figures carry `input_profiled: true`.
+    profile: { type: 'string' },
   },
 });
 const MOVES = Number(opts.moves);
@@ -468,6 +472,45 @@ async function mainThread(page) {
   };
 }
 
+/** Starts the V8 sampling profiler (100 µs) in each page. */
+async function startProfiles(pages) {
+  const out = {};
+  for (const [name, page] of Object.entries(pages)) {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await cdp.send('Profiler.start');
+    out[name] = cdp;
+  }
+  return out;
+}
+
+/** Stops the profilers of startProfiles, writes `<dir>/<page>.cpuprofile` and prints each
+ * page's 15 largest self times (function, url:line; V8's "(idle)", "(program)" — the page's
+ * native work: style, layout, paint, WebRTC — and "(garbage collector)" among them). */
+async function stopProfiles(profiling, dir) {
+  await mkdir(dir, { recursive: true });
+  for (const [name, cdp] of Object.entries(profiling)) {
+    const { profile } = await cdp.send('Profiler.stop');
+    await writeFile(path.join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    const self = new Map();
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const deltas = profile.timeDeltas;
+    let total = 0;
+    profile.samples.forEach((id, i) => {
+      const n = byId.get(id);
+      const f = n.callFrame;
+      const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+      const us = deltas[i + 1] ?? 0;
+      total += us;
+      self.set(key, (self.get(key) ?? 0) + us);
+    });
+    const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15);
+    console.error(`  profile ${name}: ${(total / 1000).toFixed(0)} ms sampled`);
+    for (const [k, us] of top) console.error(`    ${(us / 1000).toFixed(1).padStart(8)} ms  ${k}`);
+  }
+}
+
 /** The input gate's counters (accepted, notHolder, replay, …), from the host's diagnostics'
  * data attributes (never from its text); `null` when the page shows none. */
 const GATE_KEYS = ['accepted', 'notHolder', 'replay', 'rateLimited', 'outOfBounds', 'malformed'];
@@ -709,7 +752,12 @@ async function main() {
     await play(controller, warm);
     await sleep(500);
     console.error(`input bench: host and controller, ${measured.length} actions, one per ${INTERVAL_MS} ms …`);
+    const profiling = opts.profile ? await startProfiles({ host, controller }) : null;
     const two = await appPhase({ host, controller }, controller, measured, cid, rect);
+    if (profiling) {
+      await stopProfiles(profiling, opts.profile);
+      figures.input_profiled = true;
+    }
     // Its figures at once: they stay in the file should the second phase fail.
     const { input, split: twoSplit } = inputFigures(figures, 'input', two, measured.length);
     for (const [name, b] of Object.entries(two.busy)) figures[`${name}_main_busy_pct`] = b.busy_pct;

@@ -44,6 +44,19 @@ const { values: opts } = parseArgs({
     // Realtime socket is held this long each way (Playwright's routeWebSocket; loopback has no
     // round trip to speak of, and this machine's kernel has no netem). 0: direct.
     'signal-delay-ms': { type: 'string', default: '0' },
+    // Where a first frame's time goes, finer (TTFF runs): the viewer's answer (its
+    // setRemoteDescription settled, setLocalDescription called and settled, first and last
+    // candidate, the first frame on the socket after the offer), both ends' RTP (the viewer's first packet,
+    // frame received and decoded; the host's first frame encoded and packet sent, polled from
+    // getStats every 4 ms) and the host's side of each viewer's connection (`host_*`: peer
+    // connection made, offer set, answer received, connected) on the viewer's time axis. The
+    // polls cost both pages' main threads: TTFF figures of a run with --detail
+    // (`ttff_detail: true`) are not comparable with one without.
+    detail: { type: 'boolean', default: false },
+    // Writes a CPU profile of each first visit (CDP Profiler, 200 µs, with the viewer's stages)
+    // to <profile>-<n>.json. Names of wasm functions show with a dist whose guest wasm keeps
+    // its name section (wasm-bindgen --keep-debug, no wasm-opt; PAIRUX_DIST points at it).
+    profile: { type: 'string' },
   },
 });
 const FRAMES = Number(opts.frames);
@@ -51,6 +64,7 @@ const AUDIO_MS = 30_000; // 30 bursts
 const RUNS = Number(opts.runs);
 const WARMUP_MS = Number(opts['warmup-ms']);
 const SIGNAL_DELAY_MS = Number(opts['signal-delay-ms']);
+const DETAIL = opts.detail;
 const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
 // TTFF figures: a first visit, through Janus with --sfu, and a returning person's (the profile
 // opened the app once before: cached files and code), which takes two visits per run, so half
@@ -146,10 +160,35 @@ const TTFF_HOOK = `(() => {
       this.addEventListener('connectionstatechange', () => {
         if (this.connectionState === 'connected') mark('pc_connected');
       });
+      if (${JSON.stringify(DETAIL)}) {
+        this.addEventListener('track', () => mark('v_track'));
+        this.addEventListener('icecandidate', (e) => mark(e.candidate ? 'v_first_candidate' : 'v_candidates_end'));
+        const pc = this;
+        const poll = async () => {
+          if (window.__ttff.first || pc.connectionState === 'closed') return;
+          (await pc.getStats()).forEach((r) => {
+            if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+            if (r.packetsReceived > 0) mark('rtp_first_packet');
+            if (r.framesReceived > 0) mark('rtp_frame_received');
+            if (r.framesDecoded > 0) mark('rtp_frame_decoded');
+            if (r.pliCount > 0) mark('rtp_pli_sent');
+          });
+          setTimeout(poll, 4);
+        };
+        setTimeout(poll, 4);
+      }
     }
     setRemoteDescription(...args) {
       mark('offer_received');
-      return super.setRemoteDescription(...args);
+      const done = super.setRemoteDescription(...args);
+      if (${JSON.stringify(DETAIL)}) done.then(() => mark('v_offer_set'), () => {});
+      return done;
+    }
+    setLocalDescription(...args) {
+      if (${JSON.stringify(DETAIL)}) mark('v_answer_set_called');
+      const done = super.setLocalDescription(...args);
+      if (${JSON.stringify(DETAIL)}) done.then(() => mark('v_answer_set'), () => {});
+      return done;
     }
   };
   // The Realtime socket: open, joined (the join's reply), the first presence (the host seen
@@ -161,6 +200,14 @@ const TTFF_HOOK = `(() => {
       if (!String(url).includes('/realtime/')) return;
       mark('socket_created');
       this.addEventListener('open', () => mark('socket_open'));
+      if (${JSON.stringify(DETAIL)}) {
+        // The first frame out after the offer (sealed, so not read: usually the answer).
+        const send = this.send.bind(this);
+        this.send = (data) => {
+          if ('offer_received' in stages) mark('v_sent_after_offer');
+          return send(data);
+        };
+      }
       this.addEventListener('message', (m) => {
         if (typeof m.data !== 'string') return;
         let event = null;
@@ -202,6 +249,46 @@ const TTFF_HOOK = `(() => {
   new MutationObserver(scan).observe(document, {
     subtree: true, childList: true, attributes: true, attributeFilter: ['data-testid'],
   });
+})();`;
+
+// --detail, in the host's page: for each peer connection it makes, when (wall clock) it was
+// made, its offer set, the answer set, connected, and its first video frame encoded and first
+// packet sent (getStats every 4 ms until then).
+const HOST_DETAIL_HOOK = `(() => {
+  window.__hostPcs = [];
+  const now = () => performance.timeOrigin + performance.now();
+  const Base = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Base {
+    constructor(...args) {
+      super(...args);
+      const rec = { pc_created: now() };
+      this.__rec = rec;
+      window.__hostPcs.push(rec);
+      const mark = (k) => { if (!(k in rec)) rec[k] = now(); };
+      this.addEventListener('connectionstatechange', () => {
+        if (this.connectionState === 'connected') mark('connected');
+      });
+      const pc = this;
+      const poll = async () => {
+        if (rec.first_packet || pc.connectionState === 'closed' || now() - rec.pc_created > 10000) return;
+        (await pc.getStats()).forEach((r) => {
+          if (r.type !== 'outbound-rtp' || r.kind !== 'video') return;
+          if (r.framesEncoded > 0) mark('first_encoded');
+          if (r.packetsSent > 0) mark('first_packet');
+        });
+        setTimeout(poll, 4);
+      };
+      setTimeout(poll, 4);
+    }
+    setLocalDescription(...args) {
+      this.__rec.offer_set ??= now();
+      return super.setLocalDescription(...args);
+    }
+    setRemoteDescription(...args) {
+      this.__rec.answer_received ??= now();
+      return super.setRemoteDescription(...args);
+    }
+  };
 })();`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -283,6 +370,7 @@ async function appHost(env, mode = 'p2p') {
   const page = await newPage(env.browser, { bypassCSP: true });
   await page.addInitScript(PC_HOOK);
   await page.addInitScript(MIC_HOOK);
+  if (DETAIL) await page.addInitScript(HOST_DETAIL_HOOK);
   await page.goto(server.url);
   await page.waitForSelector('.app', { timeout: 15_000 });
   await page.getByTestId(`mode-${pick}`).check();
@@ -501,6 +589,7 @@ async function measureG2g(env, variant) {
 }
 
 async function ttffRun(env, link, returning = null) {
+  const host = DETAIL ? env.ttffHost : null;
   const context = returning ?? (await firstVisitContext(env));
   const page = await context.newPage();
   try {
@@ -523,6 +612,14 @@ async function ttffRun(env, link, returning = null) {
         }
       });
     });
+    let profiler = null;
+    if (opts.profile) {
+      profiler = await context.newCDPSession(page);
+      await profiler.send('Profiler.enable');
+      await profiler.send('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.send('Profiler.start');
+    }
+    if (DETAIL) await host?.evaluate(() => window.__hostPcs.splice(0));
     const t0 = wallNow();
     await page.goto(link, { waitUntil: 'commit' });
     await firstFrame;
@@ -540,6 +637,18 @@ async function ttffRun(env, link, returning = null) {
       }
       return { stages: s, wasmBytes, app: window.__pairuxApp?.full ? 'full' : 'guest' };
     });
+    if (DETAIL && host) {
+      // The host's connection to this viewer (the one it made during this visit), on the
+      // viewer's axis (ms after its navigation start; one clock for both pages).
+      const origin = first.timeOrigin;
+      const pcs = await host.evaluate(() => window.__hostPcs.splice(0));
+      for (const [k, v] of Object.entries(pcs.at(-1) ?? {})) stages[`host_${k}`] = v - origin;
+    }
+    if (profiler) {
+      const { profile } = await profiler.send('Profiler.stop');
+      env.profiles = (env.profiles ?? 0) + 1;
+      await writeFile(`${opts.profile}-${env.profiles}.json`, JSON.stringify({ profile, stages }));
+    }
     // A viewer runs the guest app; a run that did not measured something else.
     if (app !== 'guest') throw new Error(`the viewer ran the ${app} app, not the guest app`);
     return {
@@ -608,6 +717,7 @@ async function ttffReturningRun(env, link) {
 async function measureTtff(env, mode = 'p2p', returning = false) {
   await onlyHost(env, mode);
   const host = await appHost(env, mode);
+  env.ttffHost = host.page;
   const runs = [];
   // One unrecorded run first: the server's first static responses and the OS page cache.
   for (let i = 0; i <= (returning ? RETURNING_RUNS : RUNS); i++) {
@@ -724,6 +834,7 @@ async function main() {
     }
     if (g2g.g2g) figures.settings_app = g2g.g2g.settings;
     if (SIGNAL_DELAY_MS > 0) figures.ttff_signal_delay_ms_each_way = SIGNAL_DELAY_MS;
+    if (DETAIL) figures.ttff_detail = true;
     if (floor) figures.settings_floor = floor.settings;
     // The app encrypts every session: its figures are the E2EE ones, under their own names too.
     if (g2g.g2g && g2g.g2g_relay) {
