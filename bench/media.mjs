@@ -44,13 +44,13 @@ const { values: opts } = parseArgs({
     // Realtime socket is held this long each way (Playwright's routeWebSocket; loopback has no
     // round trip to speak of, and this machine's kernel has no netem). 0: direct.
     'signal-delay-ms': { type: 'string', default: '0' },
-    // Where a first frame's time goes, finer (TTFF runs): the viewer's answer (its
-    // setRemoteDescription settled, setLocalDescription called and settled, first and last
-    // candidate, the first frame on the socket after the offer), both ends' RTP (the viewer's first packet,
-    // frame received and decoded; the host's first frame encoded and packet sent, polled from
-    // getStats every 4 ms) and the host's side of each viewer's connection (`host_*`: peer
-    // connection made, offer set, answer received, connected) on the viewer's time axis. The
-    // polls cost both pages' main threads: TTFF figures of a run with --detail
+    // Where a first frame's time goes, finer (TTFF runs): the viewer's join frame out; its
+    // answer (setRemoteDescription settled, setLocalDescription called and settled, first and
+    // last candidate, the first frame on the socket after the offer); both ends' RTP (the
+    // viewer's first packet, frame received and decoded; the host's first frame encoded and
+    // packet sent; getStats every 4 ms); and the host's side of each viewer's connection
+    // (`host_*`: made, offer set, answer received, connected), all on the viewer's time axis.
+    // The polls cost both pages' main threads: TTFF figures of a run with --detail
     // (`ttff_detail: true`) are not comparable with one without.
     detail: { type: 'boolean', default: false },
     // Writes a CPU profile of each first visit (CDP Profiler, 200 µs, with the viewer's stages)
@@ -204,6 +204,7 @@ const TTFF_HOOK = `(() => {
         // The first frame out after the offer (sealed, so not read: usually the answer).
         const send = this.send.bind(this);
         this.send = (data) => {
+          if (typeof data === 'string' && data.includes('"phx_join"')) mark('v_join_sent');
           if ('offer_received' in stages) mark('v_sent_after_offer');
           return send(data);
         };
