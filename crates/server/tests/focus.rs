@@ -9,6 +9,7 @@
 //! PostgreSQL test runs it as the `postgres` user when run as root (`pg_support`).
 
 mod pg_support;
+mod ports;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -31,21 +32,12 @@ use pairux_server::focus::realtime::{ChannelEvent, RealtimeHandle};
 use pairux_server::focus::store::{PinOutcome, RoomRow, SessionRow, Store};
 use pairux_server::supervise::{find_binary, Health};
 use pairux_server::{Args, RunningServer};
+use ports::free_block;
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-
-fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() && port < 60000 {
-            return port;
-        }
-    }
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pairux-focus-{name}-{}", std::process::id()));
@@ -68,8 +60,10 @@ async fn start(name: &str, extra: &[String]) -> RunningServer {
     let dist = temp_dir(&format!("{name}-dist"));
     std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
     let run_dir = temp_dir(&format!("{name}-run"));
-    let (ws, admin, turn) = (free_port(), free_port(), free_port());
-    let rtp = 30000 + (ws % 28) * 1000;
+    // Two nodes: base and base + 1 each; coturn's port and the one after it.
+    let (ws, admin, turn) = (free_block(2), free_block(2), free_block(2));
+    // RTP ports are only reserved, never bound without media; spread them per test anyway.
+    let rtp = 33000 + (ws % 25) * 1000;
     let mut argv: Vec<String> = [
         "pairux-server",
         "--listen",
@@ -466,7 +460,7 @@ async fn two_focus_processes_share_one_postgres() {
     let pg = pg_support::Pg::start("focus");
     let dir = temp_dir("two");
     let key_file = dir.join("focus.key");
-    let (p1, p2) = (free_port(), free_port());
+    let (p1, p2) = (free_block(1), free_block(1));
     let server = start(
         "two",
         &[
@@ -640,7 +634,7 @@ fn assert_turn(grant: &AccessGrant, stun: &IceServer, port: u16, secret: &str) {
 #[tokio::test]
 async fn a_standalone_focus_grants_turn_credentials_for_the_servers_coturn() {
     let dir = temp_dir("turn");
-    let port = free_port();
+    let port = free_block(1);
     let server = start(
         "turn",
         &[

@@ -4,8 +4,12 @@
 //! Needs `janus` and `turnserver` (Debian `janus`, `coturn`; `cargo xtask setup` installs them).
 //! Everything listens on 127.0.0.1 (no media flows; Janus needs no ICE for the control plane).
 
+mod ports;
+
 use std::path::PathBuf;
 use std::time::Duration;
+
+use ports::free_block;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -30,17 +34,6 @@ fn require(bin: &str, env: &str, package: &str) {
     );
 }
 
-/// A port nobody listens on right now (TCP and UDP).
-fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() && port < 60000 {
-            return port;
-        }
-    }
-}
-
 fn temp_dir(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -58,9 +51,11 @@ async fn start(sfu_nodes: usize, extra: &[&str]) -> RunningServer {
     let dist = temp_dir("dist");
     std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
     let run_dir = temp_dir("run");
-    let (ws, admin, turn) = (free_port(), free_port(), free_port());
+    // Node i listens on base + i; coturn on its port and the one after it.
+    let nodes = u16::try_from(sfu_nodes.max(1)).expect("a few nodes");
+    let (ws, admin, turn) = (free_block(nodes), free_block(nodes), free_block(2));
     // RTP ports are only reserved, never bound without media; spread them per test anyway.
-    let rtp = 30000 + (ws % 30) * 1000;
+    let rtp = 33000 + (ws % 25) * 1000;
     let owned: Vec<String> = vec![
         "pairux-server".into(),
         "--listen".into(),
