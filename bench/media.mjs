@@ -201,7 +201,8 @@ const TTFF_HOOK = `(() => {
       mark('socket_created');
       this.addEventListener('open', () => mark('socket_open'));
       if (${JSON.stringify(DETAIL)}) {
-        // The first frame out after the offer (sealed, so not read: usually the answer).
+        // Our phx_join frame, and the first frame out after the offer (sealed, so not read:
+        // usually the answer).
         const send = this.send.bind(this);
         this.send = (data) => {
           if (typeof data === 'string' && data.includes('"phx_join"')) mark('v_join_sent');
@@ -620,7 +621,7 @@ async function ttffRun(env, link, returning = null) {
       await profiler.send('Profiler.setSamplingInterval', { interval: 200 });
       await profiler.send('Profiler.start');
     }
-    if (DETAIL) await host?.evaluate(() => window.__hostPcs.splice(0));
+    await host?.evaluate(() => window.__hostPcs.splice(0));
     const t0 = wallNow();
     await page.goto(link, { waitUntil: 'commit' });
     await firstFrame;

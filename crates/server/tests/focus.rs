@@ -60,7 +60,8 @@ async fn start(name: &str, extra: &[String]) -> RunningServer {
     let dist = temp_dir(&format!("{name}-dist"));
     std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
     let run_dir = temp_dir(&format!("{name}-run"));
-    // Two nodes: base and base + 1 each; coturn's port and the one after it.
+    // Two nodes: base and base + 1 each; coturn's port and the next, its default
+    // alt-listening-port.
     let (ws, admin, turn) = (free_block(2), free_block(2), free_block(2));
     // RTP ports are only reserved, never bound without media; spread them per test anyway.
     let rtp = 33000 + (ws % 25) * 1000;

@@ -51,7 +51,7 @@ async fn start(sfu_nodes: usize, extra: &[&str]) -> RunningServer {
     let dist = temp_dir("dist");
     std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
     let run_dir = temp_dir("run");
-    // Node i listens on base + i; coturn on its port and the one after it.
+    // Node i listens on base + i; coturn's port and the next, its default alt-listening-port.
     let nodes = u16::try_from(sfu_nodes.max(1)).expect("a few nodes");
     let (ws, admin, turn) = (free_block(nodes), free_block(nodes), free_block(2));
     // RTP ports are only reserved, never bound without media; spread them per test anyway.
