@@ -1,8 +1,9 @@
 //! Entry point of the guest app (index.html's loader starts it for a guest's session page):
-//! mounts [`pairux_web::GuestApp`], which links none of the host's code.
+//! [`pairux_web::start_guest_app`] joins the session, then mounts [`pairux_web::GuestApp`],
+//! which links none of the host's code.
 
 fn main() {
     std::hint::black_box(pairux_web::BUILD_STAMP);
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(pairux_web::GuestApp);
+    pairux_web::start_guest_app();
 }

@@ -362,8 +362,13 @@ pub fn Surface(
         let Some(v) = video.get() else {
             return "display:none".to_owned();
         };
-        let (_, _, bw, bh) = platform::dom::rect(&v);
+        // No picture yet (its `resize` bumps this): nothing to lay over, and the box is not
+        // measured — that would lay the page out in the middle of building it.
         let (vw, vh) = platform::media::video_size(&v);
+        if vw == 0 || vh == 0 {
+            return "display:none".to_owned();
+        }
+        let (_, _, bw, bh) = platform::dom::rect(&v);
         content_style(bw, bh, f64::from(vw), f64::from(vh))
     };
     view! {

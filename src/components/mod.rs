@@ -42,11 +42,73 @@ pub struct FullApp {
     host: fn(session::HostArgs) -> session::HostParts,
 }
 
-/// The app root: reads (and scrubs) the opened link once, provides state, routes.
+/// Starts the guest app. A guest's session page joins before it is drawn ([`crate::boot`]):
+/// its channel and runtime start now, under a root that the page, once mounted, is a child
+/// of (so it finds them, and the page's state, in context); any other page mounts at once.
+pub fn start_guest_app() {
+    // Effects and tasks made before the mount need Leptos's executor (the mount starts it too,
+    // and a second start is a no-op).
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let root = Owner::new();
+    let head_start = root.with(|| {
+        let state = open_page();
+        let entry = match (state.opened.get_untracked(), state.page.get_untracked()) {
+            (Opened::Session(entry), Page::Session { id })
+                if entry.role != pairux_core::Role::Host
+                    && entry.link.session.to_string() == id
+                    && platform::transform::TransformApi::supported() =>
+            {
+                entry
+            }
+            _ => return false,
+        };
+        stage::GuestSetup::head_start(&entry);
+        true
+    });
+    let mount = move || {
+        root.with(|| leptos::mount::mount_to_body(GuestApp));
+        // The root lives as long as the page.
+        std::mem::forget(root);
+    };
+    if head_start {
+        crate::boot::draw_when_ready(mount);
+    } else {
+        mount();
+    }
+}
+
+/// The app root: the page's state (read once, by [`start_guest_app`] or here), routes.
 ///
 /// Two routes do not need a router crate: the page is a signal set from the path at start,
 /// by [`AppState::enter`] and on back/forward.
 fn shell() -> impl IntoView {
+    let state = use_context::<AppState>().unwrap_or_else(open_page);
+    let full = use_context::<FullApp>();
+    view! {
+            <div class="app">
+                <header class="topbar">
+                    <a class="brand" href="/">
+                        <span class="brand-mark" aria-hidden="true"></span>
+                        "PairUX"
+                    </a>
+                </header>
+                <main class="content">
+                    {move || match state.page.get() {
+                        Page::Landing => match full {
+                            Some(full) => (full.landing)(),
+                            None => needs_full_app(),
+                        },
+                        Page::Session { id } => view! { <session::SessionPage id/> }.into_any(),
+                        Page::NotFound => view! { <NotFound/> }.into_any(),
+                    }}
+                </main>
+            </div>
+    }
+}
+
+/// Reads (and scrubs) the opened link, provides the page's state, and follows back/forward and
+/// fragments pasted into the address bar.
+fn open_page() -> AppState {
     let opened = read_address_bar();
     if let Opened::Session(entry) = &opened {
         entry.remember();
@@ -72,27 +134,7 @@ fn shell() -> impl IntoView {
             state.opened.set(opened);
         }
     });
-    let full = use_context::<FullApp>();
-    view! {
-            <div class="app">
-                <header class="topbar">
-                    <a class="brand" href="/">
-                        <span class="brand-mark" aria-hidden="true"></span>
-                        "PairUX"
-                    </a>
-                </header>
-                <main class="content">
-                    {move || match state.page.get() {
-                        Page::Landing => match full {
-                            Some(full) => (full.landing)(),
-                            None => needs_full_app(),
-                        },
-                        Page::Session { id } => view! { <session::SessionPage id/> }.into_any(),
-                        Page::NotFound => view! { <NotFound/> }.into_any(),
-                    }}
-                </main>
-            </div>
-    }
+    state
 }
 
 /// In the guest app, a page only the full app can show: load that instead.

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use pairux_core::{LinkError, Role, SessionId};
 
-use super::stage::{GuestStage, HostStage};
+use super::stage::{GuestSetup, GuestStage, HostStage};
 use super::ErrorBanner;
 use crate::platform;
 use pairux_core::roster::{Participant, Roster};
@@ -43,9 +43,19 @@ pub fn SessionPage(id: String) -> impl IntoView {
 #[component]
 fn SessionView(entry: SessionEntry) -> impl IntoView {
     let role = entry.role;
-    let me = new_participant_id();
-    let channel = use_session_channel(&entry, &me);
+    // A guest's session may have started before the page (the guest app's head start).
+    let guest = (role != Role::Host).then(|| GuestSetup::take_or_start(&entry));
+    let me = guest
+        .as_ref()
+        .map_or_else(new_participant_id, |g| g.me.clone());
+    let channel = match &guest {
+        Some(g) => g.channel,
+        None => use_session_channel(&entry, &me),
+    };
     let host_view = crate::session::host::HostSignals::new();
+    let speaking = guest
+        .as_ref()
+        .map_or(host_view.voice.speaking, |g| g.view.voice.speaking);
     // The host's parts come from the full app ([`super::FullApp`]); the guest app has none and
     // reloads as the full app if it ever opens a host's session.
     let host = (role == Role::Host).then(|| {
@@ -58,15 +68,17 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
             })
         })
     });
-    let (stage, requests, remove) = match host {
-        Some(Some(parts)) => (parts.stage, Some(parts.requests), Some(parts.remove)),
-        Some(None) => (super::needs_full_app(), None, None),
-        None => (
-            view! { <GuestStage me=me.clone() channel entry=entry.clone() voice=host_view.voice/> }
-                .into_any(),
+    // A guest's page draws the picture first ([`GuestSetup::settled`]).
+    let settled = guest.as_ref().map(|g| g.settled);
+    let later = move || settled.is_none_or(|s| s.get());
+    let (stage, requests, remove) = match (host, guest) {
+        (Some(Some(parts)), _) => (parts.stage, Some(parts.requests), Some(parts.remove)),
+        (None, Some(setup)) => (
+            view! { <GuestStage setup entry=entry.clone()/> }.into_any(),
             None,
             None,
         ),
+        _ => (super::needs_full_app(), None, None),
     };
     view! {
         <section class="session" data-role=role.as_str()>
@@ -82,18 +94,24 @@ fn SessionView(entry: SessionEntry) -> impl IntoView {
             <div class="session-body">
                 <div class="stage">{stage}</div>
                 <aside class="side">
-                    <NameField channel/>
+                    <Show when=later>
+                        <NameField channel/>
+                    </Show>
                     {requests}
-                    <ParticipantList
-                        roster=channel.signals.roster
-                        me
-                        peers=(role == Role::Host).then_some(host_view.peers)
-                        remove
-                        speaking=host_view.voice.speaking
-                    />
+                    <Show when=later>
+                        <ParticipantList
+                            roster=channel.signals.roster
+                            me=me.clone()
+                            peers=(role == Role::Host).then_some(host_view.peers)
+                            remove
+                            speaking
+                        />
+                    </Show>
                 </aside>
             </div>
-            <TrustCounters channel/>
+            <Show when=later>
+                <TrustCounters channel/>
+            </Show>
         </section>
     }
 }

@@ -22,7 +22,7 @@ use crate::session::guest::{GuestRuntime, GuestSignals};
 use crate::session::host::{HostRuntime, HostSignals};
 use crate::session::host_control::ControlSignals;
 use crate::session::voice::{Mic, VoiceSignals};
-use crate::state::{AppState, SessionEntry};
+use crate::state::{AppState, ConnectionStatus, SessionEntry};
 
 /// Host: local preview, share state, quality, end.
 #[component]
@@ -313,19 +313,130 @@ const END_CONFIRM_MS: u64 = 3_000;
 
 /// Viewer or controller: the shared screen, fit to the window, with zoom/pan, stats, remote
 /// cursors, and (for controllers) requesting control and driving the host.
+/// A guest's session apart from its page: the channel, the runtime (started once the config is
+/// here) and what it reports. The guest app's head start makes it before the page is drawn
+/// ([`crate::boot`]); the session page takes that one, or makes its own.
+#[derive(Clone)]
+pub struct GuestSetup {
+    session: pairux_core::SessionId,
+    pub me: String,
+    pub channel: SessionChannel,
+    pub view: GuestSignals,
+    runtime: StoredValue<Option<GuestRuntime>, LocalStorage>,
+    /// Whether what goes around the picture is drawn yet: a guest's page draws the picture
+    /// first and the rest once it plays (or [`SETTLE_MS`] after the page), so that building
+    /// and laying that out never stands before the first frame.
+    pub settled: RwSignal<bool>,
+}
+
+/// The latest the rest of a guest's page is drawn after the picture.
+const SETTLE_MS: u64 = 1_000;
+
+/// The head start's setup, until the session page takes it (once).
+#[derive(Clone, Copy)]
+struct HeadStart(StoredValue<Option<GuestSetup>, LocalStorage>);
+
+impl GuestSetup {
+    /// Joins `entry`'s session (the calling owner keeps it).
+    pub fn start(entry: &SessionEntry) -> Self {
+        let me = crate::realtime::new_participant_id();
+        let channel = crate::realtime::use_session_channel(entry, &me);
+        let view = GuestSignals::new();
+        let runtime = StoredValue::new_local(None::<GuestRuntime>);
+        let link = entry.link.clone();
+        let secret = entry.link.controller.clone();
+        let id = me.clone();
+        Effect::new(move |_| {
+            let Some(config) = channel.config.get() else {
+                return;
+            };
+            // A browser that cannot decrypt gets no connection at all (fail closed); the page
+            // says why.
+            if runtime.with_value(Option::is_none) && platform::transform::TransformApi::supported()
+            {
+                let access = Access::start(&config, &link, Want::Ice);
+                let rt = GuestRuntime::start(
+                    id.clone(),
+                    access,
+                    &link,
+                    channel,
+                    view,
+                    secret.clone(),
+                    focus_follower(&config, &link),
+                );
+                runtime.set_value(Some(rt));
+            }
+        });
+        Effect::new(move |_| {
+            let roster = channel.signals.roster.read();
+            let people = roster.participants();
+            runtime.with_value(|rt| {
+                if let Some(rt) = rt {
+                    rt.on_roster(&people);
+                }
+            });
+        });
+        GuestSetup {
+            session: entry.link.session,
+            me,
+            channel,
+            view,
+            runtime,
+            settled: RwSignal::new(false),
+        }
+    }
+
+    /// The guest app's head start: joins now, for the session page to take, and says when the
+    /// page may be drawn ([`crate::boot::ready`]) short of an answer to the host: as soon as
+    /// the connection is in trouble, or the first presence shows no host to answer.
+    pub fn head_start(entry: &SessionEntry) {
+        let setup = GuestSetup::start(entry);
+        let (status, roster) = (setup.channel.signals.status, setup.channel.signals.roster);
+        Effect::new(move |_| {
+            if !matches!(
+                status.get(),
+                ConnectionStatus::Connecting | ConnectionStatus::Connected
+            ) {
+                crate::boot::ready();
+            }
+        });
+        // Its first run sees the roster from before any presence (unless one came already).
+        Effect::new(move |before: Option<()>| {
+            let roster = roster.read();
+            let synced = before.is_some() || !roster.is_empty();
+            if synced && !roster.participants().iter().any(|p| p.role == Role::Host) {
+                crate::boot::ready();
+            }
+        });
+        provide_context(HeadStart(StoredValue::new_local(Some(setup))));
+    }
+
+    /// The head start's setup for `entry`'s session if there is one not yet taken, else a new one.
+    pub fn take_or_start(entry: &SessionEntry) -> Self {
+        use_context::<HeadStart>()
+            .and_then(|HeadStart(kept)| kept.try_update_value(Option::take).flatten())
+            .filter(|setup| setup.session == entry.link.session)
+            .unwrap_or_else(|| GuestSetup::start(entry))
+    }
+}
+
 #[component]
 pub fn GuestStage(
-    me: String,
-    channel: SessionChannel,
+    /// The session: channel, runtime and what it reports.
+    setup: GuestSetup,
     entry: SessionEntry,
-    /// Shared with the participant list (who is speaking).
-    voice: VoiceSignals,
 ) -> impl IntoView {
-    let view = GuestSignals {
-        voice,
-        ..GuestSignals::new()
-    };
-    let runtime = StoredValue::new_local(None::<GuestRuntime>);
+    let GuestSetup {
+        channel,
+        view,
+        runtime,
+        settled,
+        ..
+    } = setup;
+    let settle =
+        StoredValue::new_local(Some(platform::timer::Timer::after(SETTLE_MS, move || {
+            settled.try_set(true);
+        })));
     let video = NodeRef::<html::Video>::new();
     // Plays a new picture unseen until it decodes, then covers the main element while that
     // switches to it: no frozen or black frame when the picture's source moves.
@@ -340,38 +451,7 @@ pub fn GuestStage(
     let bump = RwSignal::new(0u32);
     let esc = StoredValue::new(EscEsc::default());
     let is_controller = entry.role == Role::Controller;
-    let secret = StoredValue::new(entry.link.controller.clone());
-    let link = entry.link.clone();
 
-    Effect::new(move |_| {
-        let Some(config) = channel.config.get() else {
-            return;
-        };
-        // A browser that cannot decrypt gets no connection at all (fail closed); the page
-        // says why.
-        if runtime.with_value(Option::is_none) && platform::transform::TransformApi::supported() {
-            let access = Access::start(&config, &link, Want::Ice);
-            let rt = GuestRuntime::start(
-                me.clone(),
-                access,
-                &link,
-                channel,
-                view,
-                secret.get_value(),
-                focus_follower(&config, &link),
-            );
-            runtime.set_value(Some(rt));
-        }
-    });
-    Effect::new(move |_| {
-        let roster = channel.signals.roster.read();
-        let people = roster.participants();
-        runtime.with_value(|rt| {
-            if let Some(rt) = rt {
-                rt.on_roster(&people);
-            }
-        });
-    });
     // The main element shows the new picture: the standby steps back and lets it go.
     let end_cover = move || {
         if covering.get_untracked() {
@@ -670,7 +750,13 @@ pub fn GuestStage(
                         muted
                         autoplay
                         playsinline
-                        on:playing=move |_| with_rt(&|rt| rt.on_playing(true))
+                        on:playing=move |_| {
+                            with_rt(&|rt| rt.on_playing(true));
+                            if !settled.get_untracked() {
+                                settled.set(true);
+                                settle.set_value(None);
+                            }
+                        }
                         on:emptied=move |_| with_rt(&|rt| rt.on_playing(false))
                         on:resize=move |_| bump.update(|n| *n += 1)
                         on:loadeddata=move |_| {
@@ -716,10 +802,11 @@ pub fn GuestStage(
                 {move || view.media_problem.get().map(|text| view! {
                     <div class="overlay-msg" data-testid="media-problem">{text}</div>
                 })}
-                <Show when=move || show_stats.get()>
+                <Show when=move || show_stats.get() && settled.get()>
                     <StatsOverlay view/>
                 </Show>
             </div>
+            <Show when=move || settled.get()>
             <div class="viewer-controls">
                 <span class="badge" data-testid="session-mode">{move || topology_word(view.topology.get())}</span>
                 <E2eeBadge state=Signal::derive(move || {
@@ -747,6 +834,7 @@ pub fn GuestStage(
                     " Stats"
                 </label>
             </div>
+            </Show>
         </Show>
     }
 }

@@ -12,4 +12,10 @@ impl Timer {
             _pending: gloo_timers::callback::Timeout::new(ms, f),
         }
     }
+
+    /// Calls `f` once after `ms` milliseconds; nothing cancels it.
+    pub fn detached(ms: u64, f: impl FnOnce() + 'static) {
+        let ms = u32::try_from(ms).unwrap_or(u32::MAX);
+        gloo_timers::callback::Timeout::new(ms, f).forget();
+    }
 }

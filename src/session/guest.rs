@@ -118,6 +118,8 @@ struct Inner {
     link: RefCell<Option<PeerLink>>,
     timer: RefCell<Option<Timer>>,
     stats: RefCell<Option<(Timer, StatsSample)>>,
+    /// The first sample of a new link's stats, while it waits ([`GuestRuntime::first_stats`]).
+    stats_start: RefCell<Option<Timer>>,
     control: RefCell<ControlClient>,
     voice: RefCell<super::voice::GuestVoice>,
     /// Voice through the SFU (SFU mode).
@@ -178,6 +180,7 @@ impl GuestRuntime {
                 key_epoch: std::cell::Cell::new(0),
                 key_retire: RefCell::new(None),
                 stats: RefCell::new(None),
+                stats_start: RefCell::new(None),
                 voice: RefCell::new(guest_voice),
                 view,
             }),
@@ -671,7 +674,7 @@ impl GuestRuntime {
         match PeerLink::new(inner.access.clone(), &remote, true, send, notify) {
             Ok(link) => {
                 *inner.link.borrow_mut() = Some(link);
-                self.sample_stats();
+                self.first_stats();
             }
             Err(err) => leptos::logging::error!("cannot create a peer connection: {err}"),
         }
@@ -771,7 +774,7 @@ impl GuestRuntime {
             match link {
                 Ok(link) => {
                     runtime.inner.sfu.borrow_mut().link = Some(link);
-                    runtime.sample_stats();
+                    runtime.first_stats();
                 }
                 Err(err) => {
                     leptos::logging::error!("cannot subscribe on the video server: {err}");
@@ -971,6 +974,21 @@ impl GuestRuntime {
             })
         });
         *self.inner.timer.borrow_mut() = timer;
+    }
+
+    /// Starts sampling a new link's stats, not at once: a first sample (the baseline of the
+    /// second) taken while the link negotiates and its first frame comes would hold the main
+    /// thread then, for nothing to show.
+    fn first_stats(&self) {
+        let weak = Rc::downgrade(&self.inner);
+        let first = Timer::after(STATS_EVERY_MS / 2, move || {
+            if let Some(inner) = weak.upgrade() {
+                GuestRuntime { inner }.sample_stats();
+            }
+        });
+        // The previous link's sampling stops; its last sample is no baseline for this one.
+        self.inner.stats.borrow_mut().take();
+        *self.inner.stats_start.borrow_mut() = Some(first);
     }
 
     /// Samples `getStats()` every second while the link exists.

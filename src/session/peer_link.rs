@@ -204,6 +204,10 @@ async fn describe(inner: &Rc<Inner>, peer: &Peer, offer: bool) -> Result<(), JsE
                     .filter(|now| now.kind == desc.kind)
                     .unwrap_or(desc);
                 (inner.send)(SignalBody::Description(desc.clone()));
+                if desc.kind == SdpKind::Answer {
+                    // A guest's page waits for its first answer to be drawn.
+                    crate::boot::ready();
+                }
                 (Some(desc), Ok(()))
             } else {
                 (None, Ok(()))

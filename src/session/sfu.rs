@@ -283,10 +283,14 @@ async fn apply(inner: &Rc<Inner>, event: JanusEvent) {
             }
             if desc.kind == SdpKind::Offer {
                 match peer.set_local_description().await {
-                    Ok(answer) => inner
-                        .client
-                        .borrow_mut()
-                        .local_description(clock::monotonic_ms(), answer),
+                    Ok(answer) => {
+                        inner
+                            .client
+                            .borrow_mut()
+                            .local_description(clock::monotonic_ms(), answer);
+                        // A guest's page waits for its first answer to be drawn.
+                        crate::boot::ready();
+                    }
                     Err(err) => leptos::logging::warn!("cannot answer the video server: {err}"),
                 }
             }
