@@ -57,6 +57,10 @@ const { values: opts } = parseArgs({
     // to <profile>-<n>.json. Names of wasm functions show with a dist whose guest wasm keeps
     // its name section (wasm-bindgen --keep-debug, no wasm-opt; PAIRUX_DIST points at it).
     profile: { type: 'string' },
+    // Writes a Chrome trace of each first visit (devtools.timeline: tasks, style, layout,
+    // paint, scripts; every process of the browser) to <trace>-<n>.json, with the viewer's
+    // stages beside it in <trace>-<n>-stages.json.
+    trace: { type: 'string' },
   },
 });
 const FRAMES = Number(opts.frames);
@@ -621,6 +625,13 @@ async function ttffRun(env, link, returning = null) {
       await profiler.send('Profiler.setSamplingInterval', { interval: 200 });
       await profiler.send('Profiler.start');
     }
+    const tracing = opts.trace ? { browser: context.browser(), n: (env.traces = (env.traces ?? 0) + 1) } : null;
+    if (tracing) {
+      await tracing.browser.startTracing(null, {
+        path: `${opts.trace}-${tracing.n}.json`,
+        categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'blink', 'loading', 'v8.execute', 'webrtc', 'media'],
+      });
+    }
     await host?.evaluate(() => window.__hostPcs.splice(0));
     const t0 = wallNow();
     await page.goto(link, { waitUntil: 'commit' });
@@ -645,6 +656,10 @@ async function ttffRun(env, link, returning = null) {
       const origin = first.timeOrigin;
       const pcs = await host.evaluate(() => window.__hostPcs.splice(0));
       for (const [k, v] of Object.entries(pcs.at(-1) ?? {})) stages[`host_${k}`] = v - origin;
+    }
+    if (tracing) {
+      await tracing.browser.stopTracing();
+      await writeFile(`${opts.trace}-${tracing.n}-stages.json`, JSON.stringify({ stages, timeOrigin: first.timeOrigin }));
     }
     if (profiler) {
       const { profile } = await profiler.send('Profiler.stop');
