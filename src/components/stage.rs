@@ -412,11 +412,26 @@ impl GuestSetup {
     }
 
     /// The head start's setup for `entry`'s session if there is one not yet taken, else a new one.
+    /// Either goes with the calling page: the head start's belongs to the root, so the page
+    /// leaves its channel and drops its runtime when it goes, as it would its own.
     pub fn take_or_start(entry: &SessionEntry) -> Self {
-        use_context::<HeadStart>()
+        let Some(setup) = use_context::<HeadStart>()
             .and_then(|HeadStart(kept)| kept.try_update_value(Option::take).flatten())
-            .filter(|setup| setup.session == entry.link.session)
-            .unwrap_or_else(|| GuestSetup::start(entry))
+        else {
+            return GuestSetup::start(entry);
+        };
+        let (channel, runtime) = (setup.channel, setup.runtime);
+        let release = move || {
+            runtime.try_update_value(|rt| drop(rt.take()));
+            channel.leave();
+        };
+        if setup.session != entry.link.session {
+            // Not this page's session (the head start only starts the page's own): let it go.
+            release();
+            return GuestSetup::start(entry);
+        }
+        on_cleanup(release);
+        setup
     }
 }
 
