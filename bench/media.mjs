@@ -215,7 +215,12 @@ const TTFF_HOOK = `(() => {
         };
       }
       this.addEventListener('message', (m) => {
-        if (typeof m.data !== 'string') return;
+        if (typeof m.data !== 'string') {
+          // Broadcasts come binary (serializer 2.0.0); with --detail, the first one after
+          // the host's presence is, in practice, the host's offer to us.
+          if (${JSON.stringify(DETAIL)} && 'presence' in stages) mark('v_signal_in');
+          return;
+        }
         let event = null;
         try {
           const f = JSON.parse(m.data);

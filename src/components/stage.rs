@@ -767,9 +767,13 @@ pub fn GuestStage(
                         playsinline
                         on:playing=move |_| {
                             with_rt(&|rt| rt.on_playing(true));
-                            if !settled.get_untracked() {
-                                settled.set(true);
-                                settle.set_value(None);
+                            // What surrounds the picture comes once its first frame is on
+                            // screen, not in the layout and paint that would show it.
+                            if let Some(el) = video.get_untracked().filter(|_| !settled.get_untracked()) {
+                                media::after_frame_presented(&el, move || {
+                                    settled.try_set(true);
+                                    let _ = settle.try_set_value(None);
+                                });
                             }
                         }
                         on:emptied=move |_| with_rt(&|rt| rt.on_playing(false))

@@ -193,6 +193,25 @@ pub fn attach(video: &HtmlVideoElement, stream: Option<&MediaStream>) {
     }
 }
 
+/// Runs `f` once `video` has handed a frame to the compositor (`requestVideoFrameCallback`,
+/// which calls back in the rendering step after that frame was presented), or at once where
+/// the browser has no such callback. What a page adds to itself here is laid out after the
+/// picture is on screen instead of in front of it.
+pub fn after_frame_presented(video: &HtmlVideoElement, f: impl FnOnce() + 'static) {
+    let request = Reflect::get(video, &JsValue::from_str("requestVideoFrameCallback"))
+        .ok()
+        .and_then(|v| v.dyn_into::<js_sys::Function>().ok());
+    match request {
+        Some(request) => {
+            let callback = Closure::once_into_js(move |_now: JsValue, _meta: JsValue| f());
+            if request.call1(video, &callback).is_err() {
+                // Only if the element was gone; nothing will call back.
+            }
+        }
+        None => f(),
+    }
+}
+
 /// Intrinsic size of what a video element plays (0×0 until the first frame).
 pub fn video_size(video: &HtmlVideoElement) -> (u32, u32) {
     (video.video_width(), video.video_height())
