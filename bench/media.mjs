@@ -217,7 +217,7 @@ const TTFF_HOOK = `(() => {
       this.addEventListener('message', (m) => {
         if (typeof m.data !== 'string') {
           // Broadcasts come binary (serializer 2.0.0); with --detail, the first one after
-          // the host's presence is, in practice, the host's offer to us.
+          // the host's presence (its offer, or a signal of its that came before the offer).
           if (${JSON.stringify(DETAIL)} && 'presence' in stages) mark('v_signal_in');
           return;
         }
