@@ -69,6 +69,10 @@ const { values: opts } = parseArgs({
     // run into this directory, and prints where each page's main thread spent its time. The
     // profiler costs the pages: that run's figures carry `input_profiled: true`.
     profile: { type: 'string' },
+    // Writes a Chrome trace (devtools.timeline: tasks, style, layout, paint, scripts; every
+    // process) of the first measured run to this file. Tracing costs the pages too: that run's
+    // figures carry `input_traced: true`.
+    trace: { type: 'string' },
   },
 });
 const MOVES = Number(opts.moves);
@@ -753,10 +757,20 @@ async function main() {
     await sleep(500);
     console.error(`input bench: host and controller, ${measured.length} actions, one per ${INTERVAL_MS} ms …`);
     const profiling = opts.profile ? await startProfiles({ host, controller }) : null;
+    if (opts.trace) {
+      await browser.startTracing(null, {
+        path: opts.trace,
+        categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'blink', 'v8.execute', 'webrtc'],
+      });
+    }
     const two = await appPhase({ host, controller }, controller, measured, cid, rect);
     if (profiling) {
       await stopProfiles(profiling, opts.profile);
       figures.input_profiled = true;
+    }
+    if (opts.trace) {
+      await browser.stopTracing();
+      figures.input_traced = true;
     }
     // Its figures at once: they stay in the file should the second phase fail.
     const { input, split: twoSplit } = inputFigures(figures, 'input', two, measured.length);

@@ -264,7 +264,7 @@ const TTFF_HOOK = `(() => {
 
 // --detail, in the host's page: for each peer connection it makes, when (wall clock) it was
 // made, its offer set, the answer set, connected, and its first video frame encoded and first
-// packet sent (getStats every 4 ms until then).
+// packet sent (getStats every 4 ms from the answer until then).
 const HOST_DETAIL_HOOK = `(() => {
   window.__hostPcs = [];
   const now = () => performance.timeOrigin + performance.now();
@@ -279,24 +279,35 @@ const HOST_DETAIL_HOOK = `(() => {
       this.addEventListener('connectionstatechange', () => {
         if (this.connectionState === 'connected') mark('connected');
       });
+      this.addEventListener('negotiationneeded', () => mark('negotiation_needed'));
+      this.addEventListener('icegatheringstatechange', () => {
+        if (this.iceGatheringState === 'complete') mark('gathered');
+      });
+      // Polled from the answer on (a connection made ahead waits for its viewer first).
       const pc = this;
-      const poll = async () => {
-        if (rec.first_packet || pc.connectionState === 'closed' || now() - rec.pc_created > 10000) return;
+      this.__poll = async () => {
+        if (rec.first_packet || pc.connectionState === 'closed' || now() - rec.answer_received > 10000) return;
         (await pc.getStats()).forEach((r) => {
           if (r.type !== 'outbound-rtp' || r.kind !== 'video') return;
           if (r.framesEncoded > 0) mark('first_encoded');
           if (r.packetsSent > 0) mark('first_packet');
         });
-        setTimeout(poll, 4);
+        setTimeout(pc.__poll, 4);
       };
-      setTimeout(poll, 4);
+    }
+    createOffer(...args) {
+      this.__rec.create_offer ??= now();
+      return super.createOffer(...args);
     }
     setLocalDescription(...args) {
       this.__rec.offer_set ??= now();
       return super.setLocalDescription(...args);
     }
     setRemoteDescription(...args) {
-      this.__rec.answer_received ??= now();
+      if (this.__rec.answer_received === undefined) {
+        this.__rec.answer_received = now();
+        setTimeout(this.__poll, 4);
+      }
       return super.setRemoteDescription(...args);
     }
   };
@@ -637,7 +648,6 @@ async function ttffRun(env, link, returning = null) {
         categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'blink', 'loading', 'v8.execute', 'webrtc', 'media'],
       });
     }
-    await host?.evaluate(() => window.__hostPcs.splice(0));
     const t0 = wallNow();
     await page.goto(link, { waitUntil: 'commit' });
     await firstFrame;
@@ -656,10 +666,17 @@ async function ttffRun(env, link, returning = null) {
       return { stages: s, wasmBytes, app: window.__pairuxApp?.full ? 'full' : 'guest' };
     });
     if (DETAIL && host) {
-      // The host's connection to this viewer (the one it made during this visit), on the
-      // viewer's axis (ms after its navigation start; one clock for both pages).
+      // The host's connection to this viewer, on the viewer's axis (ms after its navigation
+      // start; one clock for both pages).
       const origin = first.timeOrigin;
-      const pcs = await host.evaluate(() => window.__hostPcs.splice(0));
+      // The one that took this viewer's answer: the host may have made it before the visit
+      // (a spare), so its pc_created can come before navigation start. The others (spares not
+      // yet taken) stay for the next visit.
+      const pcs = await host.evaluate((since) => {
+        const used = window.__hostPcs.filter((r) => r.answer_received >= since);
+        window.__hostPcs = window.__hostPcs.filter((r) => r.answer_received === undefined);
+        return used;
+      }, origin);
       for (const [k, v] of Object.entries(pcs.at(-1) ?? {})) stages[`host_${k}`] = v - origin;
     }
     if (tracing) {

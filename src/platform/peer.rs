@@ -120,6 +120,8 @@ pub struct Peer {
     voice: Rc<std::cell::RefCell<Option<RtcRtpSender>>>,
     /// Host: the sender of our own voice (`set_host_voice`).
     host_voice: std::cell::RefCell<Option<RtcRtpSender>>,
+    /// Whose media this connection decrypts (named late for a host's spare connection).
+    remote: Rc<std::cell::RefCell<String>>,
     /// Whether the voice sender's encrypting transform is attached (nothing is put on it
     /// before).
     voice_encrypting: std::cell::Cell<bool>,
@@ -177,7 +179,8 @@ impl Peer {
         pc.set_onicecandidate(Some(handlers[1].as_ref().unchecked_ref()));
 
         let cb = on_event.clone();
-        let (decrypt, sender) = (worker.clone(), remote.to_owned());
+        let remote = Rc::new(std::cell::RefCell::new(remote.to_owned()));
+        let (decrypt, from) = (worker.clone(), remote.clone());
         let voice: Rc<std::cell::RefCell<Option<RtcRtpSender>>> = Rc::default();
         let voice_slot = voice.clone();
         handlers.push(handler(move |ev| {
@@ -187,6 +190,7 @@ impl Peer {
                 // side the host's offer made the transceiver and we answer sendrecv; our
                 // encrypting transform waits for the first microphone track (`set_voice`), so
                 // the worker sets up the picture's transforms first.
+                let sender = from.borrow().clone();
                 if let Err(err) = decrypt.attach_receiver(&ev.receiver(), &sender, MediaKind::Audio)
                 {
                     leptos::logging::error!("cannot decrypt this voice, not playing it: {err}");
@@ -205,6 +209,7 @@ impl Peer {
             // Attached here, synchronously, before any frame is decoded: receiver transforms
             // attached right after addTransceiver are sometimes never invoked in Chrome.
             low_latency(&ev.receiver());
+            let sender = from.borrow().clone();
             if let Err(err) = decrypt.attach_receiver(&ev.receiver(), &sender, MediaKind::Video) {
                 leptos::logging::error!("cannot decrypt this track, not showing it: {err}");
                 return;
@@ -244,6 +249,7 @@ impl Peer {
             sfu_feed: Default::default(),
             voice,
             host_voice: Default::default(),
+            remote,
             voice_encrypting: Default::default(),
             opens_channels: Default::default(),
             refused_channels: Default::default(),
@@ -334,6 +340,35 @@ impl Peer {
             return Err(err);
         }
         Ok(transceiver)
+    }
+
+    /// Names the participant this connection is with (a spare made before anyone came): what
+    /// arrives on it is decrypted as theirs. Before any track arrives, that is, before the
+    /// other side's answer.
+    pub fn set_remote(&self, id: &str) {
+        *self.remote.borrow_mut() = id.to_owned();
+    }
+
+    /// Host: the voice transceiver before anyone's mix exists (a spare connection): sendrecv,
+    /// no track yet, its encrypting transform attached; [`Self::set_voice`] puts the mix on it
+    /// without a renegotiation.
+    pub fn send_voice_later(&self) -> Result<(), JsError> {
+        if self.voice.borrow().is_some() {
+            return Ok(());
+        }
+        let init = RtcRtpTransceiverInit::new();
+        init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+        let transceiver = self.pc.add_transceiver_with_str_and_init("audio", &init);
+        if let Err(err) = self
+            .worker
+            .attach_sender(&transceiver.sender(), MediaKind::Audio)
+        {
+            transceiver.stop();
+            return Err(err);
+        }
+        *self.voice.borrow_mut() = Some(transceiver.sender());
+        self.voice_encrypting.set(true);
+        Ok(())
     }
 
     /// Host: the voice transceiver (sendrecv): `track` is the mix this participant hears; what

@@ -82,6 +82,35 @@ struct Peer {
     video: std::cell::Cell<bool>,
 }
 
+/// A connection made before anyone asks for it, its offer set and its candidates gathered:
+/// the next participant to come gets it and the offer goes at once, instead of after the
+/// connection, its transceivers, channels and transforms are made and its candidates gathered
+/// (tens of ms of a first frame, on the host's busy main thread). Until then what it would
+/// send or tell is held.
+struct Spare {
+    link: PeerLink,
+    route: Rc<RefCell<SpareRoute>>,
+    /// The capture it sends (a new share makes it stale).
+    track: web_sys::MediaStreamTrack,
+    /// Whether it has a voice transceiver for a mix.
+    voice: bool,
+    made_at: u64,
+}
+
+/// Where a spare's signals and events go: nowhere yet (held), or to the participant it went to.
+#[derive(Default)]
+struct SpareRoute {
+    to: Option<String>,
+    signals: Vec<SignalBody>,
+    events: Vec<LinkEvent>,
+}
+
+/// A spare is made this long after the share starts or the last spare was taken, so it does
+/// not compete with a connection just starting.
+const SPARE_AFTER_MS: u64 = 1_000;
+/// A spare older than this is made again (its TURN credentials last 20 minutes).
+const SPARE_MAX_AGE_MS: u64 = 5 * 60_000;
+
 /// How long a replaced publication stays up after its successor is published, so guests still
 /// on it keep their picture until they decode from the new one (make-before-break of a drain).
 const PREVIOUS_PUBLICATION_MS: u64 = 5_000;
@@ -131,6 +160,10 @@ struct Inner {
     /// Media epochs: the wait for confirmations of a new secret, and the retirement of old ones.
     key_deadline: RefCell<Option<Timer>>,
     key_retire: RefCell<Option<Timer>>,
+    /// The next participant's connection, made ahead ([`Spare`]).
+    spare: RefCell<Option<Spare>>,
+    /// When the spare is made (again).
+    spare_timer: RefCell<Option<Timer>>,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -196,6 +229,8 @@ impl HostRuntime {
                 link: link.clone(),
                 key_deadline: RefCell::new(None),
                 key_retire: RefCell::new(None),
+                spare: RefCell::new(None),
+                spare_timer: RefCell::new(None),
             }),
         };
         let (on_panic, on_drives) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
@@ -514,6 +549,7 @@ impl HostRuntime {
             return;
         }
         self.inner.session.borrow_mut().set_topology(Topology::Sfu);
+        self.drop_spare();
         let Some(node) = decision.node else {
             self.inner.view.sfu_problem.set(Some(
                 "No video server can take this session right now; waiting for one…".into(),
@@ -778,6 +814,8 @@ impl HostRuntime {
         self.run(actions);
         // The new capture may be taller or shorter than the last.
         self.apply_quality();
+        // A spare sends the capture it was made with: made again with this one.
+        self.spare_soon();
     }
 
     /// The local preview's stream, if sharing.
@@ -794,6 +832,7 @@ impl HostRuntime {
         if let Some(agent) = self.agent() {
             agent.surface(None);
         }
+        self.drop_spare();
         self.inner.view.share.set(ShareState::Paused);
         let actions = self
             .inner
@@ -878,6 +917,10 @@ impl HostRuntime {
             }
             channel.set_mic(state == Mic::On);
             view.mic.set(state);
+            // A spare is made only while the microphone is off.
+            if let Some(inner) = weak.upgrade() {
+                HostRuntime { inner }.spare_soon();
+            }
         });
     }
 
@@ -891,6 +934,7 @@ impl HostRuntime {
         let actions = self.inner.session.borrow_mut().end();
         self.run(actions);
         *self.inner.publication.borrow_mut() = Publication::default();
+        self.drop_spare();
         self.inner.sfu_voice.stop();
         if let Some((capture, _)) = self.inner.capture.borrow_mut().take() {
             capture.stop();
@@ -987,6 +1031,9 @@ impl HostRuntime {
     }
 
     fn open_peer(&self, id: String, role: Role, video: bool) {
+        if video && self.take_spare(&id, role) {
+            return;
+        }
         let inner = &self.inner;
         let (me, to, channel) = (inner.me.clone(), id.clone(), inner.channel);
         let send = move |body: SignalBody| {
@@ -1049,6 +1096,184 @@ impl HostRuntime {
             p.insert(id.clone(), "new".to_owned());
         });
         inner.peers.borrow_mut().insert(id, peer);
+    }
+
+    /// Whether a spare would be made, and taken, now: sharing peer to peer, microphone off
+    /// (our voice's own transceiver would renegotiate at once), the session going on.
+    fn spare_wanted(&self) -> bool {
+        let inner = &self.inner;
+        let session = inner.session.borrow();
+        inner.capture.borrow().is_some()
+            && session.topology() == Topology::P2p
+            && !session.is_ended()
+            && !inner.sfu_voice.active()
+            && inner.voice.mic_track().is_none()
+    }
+
+    /// (Re)makes the spare in [`SPARE_AFTER_MS`]; the one there now is let go.
+    fn spare_soon(&self) {
+        self.inner.spare.borrow_mut().take();
+        let weak = Rc::downgrade(&self.inner);
+        *self.inner.spare_timer.borrow_mut() = Some(Timer::after(SPARE_AFTER_MS, move || {
+            if let Some(inner) = weak.upgrade() {
+                HostRuntime { inner }.make_spare();
+            }
+        }));
+    }
+
+    fn drop_spare(&self) {
+        self.inner.spare.borrow_mut().take();
+        self.inner.spare_timer.borrow_mut().take();
+    }
+
+    fn make_spare(&self) {
+        let inner = &self.inner;
+        inner.spare_timer.borrow_mut().take();
+        if !self.spare_wanted() {
+            inner.spare.borrow_mut().take();
+            return;
+        }
+        let (stream, track) = {
+            let capture = inner.capture.borrow();
+            let Some((capture, _)) = capture.as_ref() else {
+                return;
+            };
+            (Clone::clone(&capture.stream), Clone::clone(&capture.track))
+        };
+        let route: Rc<RefCell<SpareRoute>> = Rc::default();
+        let (me, channel, held) = (inner.me.clone(), inner.channel, route.clone());
+        let send = move |body: SignalBody| {
+            let mut route = held.borrow_mut();
+            match route.to.clone() {
+                Some(to) => {
+                    drop(route);
+                    channel.send_signal(&SignalEnvelope {
+                        from: me.clone(),
+                        to: Some(to),
+                        body,
+                    });
+                }
+                None => route.signals.push(body),
+            }
+        };
+        let (weak, held) = (Rc::downgrade(inner), route.clone());
+        let notify = move |event: LinkEvent| {
+            let mut route = held.borrow_mut();
+            match route.to.clone() {
+                Some(pid) => {
+                    drop(route);
+                    if let Some(inner) = weak.upgrade() {
+                        HostRuntime { inner }.on_link(&pid, event);
+                    }
+                }
+                None => route.events.push(event),
+            }
+        };
+        let link = match PeerLink::new(inner.access.clone(), "", false, send, notify) {
+            Ok(link) => link,
+            Err(err) => {
+                leptos::logging::warn!("no spare connection: {err}");
+                return;
+            }
+        };
+        let peer = link.peer();
+        peer.open_channels();
+        let quality = send_quality(inner.view.quality.get_untracked(), Role::Viewer, &track);
+        if let Err(err) = peer.send_screen(&stream, &track, quality) {
+            leptos::logging::warn!("no spare connection: {err}");
+            return;
+        }
+        // Its offer is made as any connection's is (`negotiationneeded`) and held.
+        let voice = inner.voice.mixes() && peer.send_voice_later().is_ok();
+        *inner.spare.borrow_mut() = Some(Spare {
+            link,
+            route,
+            track,
+            voice,
+            made_at: clock::monotonic_ms(),
+        });
+        // Made again before its TURN credentials run out.
+        let weak = Rc::downgrade(inner);
+        *inner.spare_timer.borrow_mut() = Some(Timer::after(SPARE_MAX_AGE_MS, move || {
+            if let Some(inner) = weak.upgrade() {
+                HostRuntime { inner }.make_spare();
+            }
+        }));
+    }
+
+    /// Gives `id` the spare connection, if there is one fit for it: its held offer goes out
+    /// now. `false`: none (the caller makes a connection as before).
+    fn take_spare(&self, id: &str, role: Role) -> bool {
+        let inner = &self.inner;
+        let Some(spare) = inner.spare.borrow_mut().take() else {
+            return false;
+        };
+        let current = inner
+            .capture
+            .borrow()
+            .as_ref()
+            .is_some_and(|(c, _)| js_sys::Object::is(&c.track, &spare.track));
+        let fresh = clock::monotonic_ms().saturating_sub(spare.made_at) < SPARE_MAX_AGE_MS;
+        let peer = spare.link.peer();
+        if !current || !fresh || !self.spare_wanted() || peer.connection_state() != "new" {
+            self.spare_soon();
+            return false;
+        }
+        peer.set_remote(id);
+        if spare.voice {
+            if let Some(mix) = inner.voice.mix_for(id) {
+                let link = peer.clone();
+                leptos::task::spawn_local(async move {
+                    if let Err(err) = link.set_voice(Some(&mix)).await {
+                        leptos::logging::error!("no voice on this connection: {err}");
+                    }
+                });
+            }
+        }
+        if role != Role::Viewer {
+            if let Some((capture, _)) = inner.capture.borrow().as_ref() {
+                let send = send_quality(inner.view.quality.get_untracked(), role, &capture.track);
+                let link = peer.clone();
+                leptos::task::spawn_local(async move {
+                    if let Err(err) = link.set_send(send).await {
+                        leptos::logging::warn!("cannot set the picture's quality: {err}");
+                    }
+                });
+            }
+        }
+        inner.view.peers.update(|p| {
+            p.insert(id.to_owned(), "new".to_owned());
+        });
+        inner.peers.borrow_mut().insert(
+            id.to_owned(),
+            Peer {
+                link: spare.link,
+                role,
+                sending: std::cell::Cell::new(true),
+                video: std::cell::Cell::new(true),
+            },
+        );
+        // What it held goes now, in order, and from now on straight to `id`.
+        let (signals, events) = {
+            let mut route = spare.route.borrow_mut();
+            route.to = Some(id.to_owned());
+            (
+                std::mem::take(&mut route.signals),
+                std::mem::take(&mut route.events),
+            )
+        };
+        for body in signals {
+            inner.channel.send_signal(&SignalEnvelope {
+                from: inner.me.clone(),
+                to: Some(id.to_owned()),
+                body,
+            });
+        }
+        for event in events {
+            self.on_link(id, event);
+        }
+        self.spare_soon();
+        true
     }
 
     /// Adds the screen to a peer (which triggers its first negotiation), if there is a capture.

@@ -168,6 +168,11 @@ impl HostVoice {
         HostVoice { inner }
     }
 
+    /// Whether there are mixes to hear (Web Audio works here).
+    pub fn mixes(&self) -> bool {
+        self.inner.mixer.is_some()
+    }
+
     /// The mix `id` hears, to send on its connection's voice transceiver.
     pub fn mix_for(&self, id: &str) -> Option<MediaStreamTrack> {
         let mixer = self.inner.mixer.as_ref()?;

@@ -8,7 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, myId, decoding } from './lib/harness.mjs';
+import { useStack, newPage, openApp, myId, decoding, grant } from './lib/harness.mjs';
 import { toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown } from './lib/voice.mjs';
 
 const stack = useStack(undefined, () => [
@@ -80,4 +80,72 @@ test('host and two guests hear each other, nobody hears themselves, muted is sil
     assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
   }
   for (const page of everyone) await page.context().close();
+});
+
+/** The host's connection made ahead for the next participant, once it is there: its index in
+ * `__vpcs` (an offer set, candidates gathered, no answer). */
+async function spareReady(host) {
+  const handle = await host.waitForFunction(
+    () => {
+      const i = window.__vpcs.findIndex(
+        (pc) => pc.localDescription?.type === 'offer' && !pc.remoteDescription && pc.iceGatheringState === 'complete',
+      );
+      return i >= 0 ? { i } : null; // an object: index 0 is falsy
+    },
+    null,
+    { timeout: 15_000 },
+  );
+  return (await handle.jsonValue()).i;
+}
+
+/** Whether the host's connection `i` is the one a guest connected on. */
+const connectedOn = (host, i) =>
+  host.evaluate((i) => window.__vpcs[i].remoteDescription?.type === 'answer' && window.__vpcs[i].connectionState === 'connected', i);
+
+test('who comes once the host has been sharing a while gets the connection made ahead: picture, control, voice both ways and the mix', async () => {
+  const host = await newPage(stack.browser);
+  await host.addInitScript(recordVoices);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+
+  // A controller comes after the spare is made: it decodes on that very connection.
+  const first = await spareReady(host);
+  const controller = await newPage(stack.browser);
+  await controller.addInitScript(recordVoices);
+  await openApp(controller, controllerLink);
+  await decoding(controller);
+  await host.waitForFunction((i) => window.__vpcs[i].connectionState === 'connected', first, { timeout: 15_000 });
+  assert.ok(await connectedOn(host, first), 'the controller connected on the spare');
+
+  // Control works on it (its channels were opened before anyone came).
+  await grant(host, controller, await myId(controller));
+
+  // A viewer comes after the next spare is made.
+  const second = await spareReady(host);
+  assert.notEqual(second, first);
+  const viewer = await newPage(stack.browser);
+  await viewer.addInitScript(recordVoices);
+  await openApp(viewer, viewerLink);
+  await decoding(viewer);
+  await host.waitForFunction((i) => window.__vpcs[i].connectionState === 'connected', second, { timeout: 15_000 });
+  assert.ok(await connectedOn(host, second), 'the viewer connected on the next spare');
+
+  // Voice both ways on a connection made before anyone's mix existed: the host hears the
+  // viewer, the controller hears the viewer through the host's mix, the viewer not itself.
+  await setMic(viewer, true);
+  await hears(host, 'host hearing the viewer (spare connection)');
+  await hears(controller, 'controller hearing the viewer through the mix (spare connection)');
+  await silent(viewer, 'the viewer hearing itself');
+  await setMic(viewer, false);
+  // The host's own microphone goes on its own track (a renegotiation of the spare).
+  await setMic(host, true);
+  await hears(viewer, 'viewer hearing the host (spare connection, renegotiated)');
+  await setMic(host, false);
+
+  for (const page of [host, controller, viewer]) {
+    assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+  }
+  for (const page of [host, controller, viewer]) await page.context().close();
 });
