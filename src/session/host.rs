@@ -1098,12 +1098,14 @@ impl HostRuntime {
         inner.peers.borrow_mut().insert(id, peer);
     }
 
-    /// Whether a spare would be made, and taken, now: sharing peer to peer, microphone off
-    /// (our voice's own transceiver would renegotiate at once), the session going on.
+    /// Whether a spare would be made, and taken, now: sharing (not paused) peer to peer, the
+    /// microphone off (our voice's own transceiver would renegotiate at once), the session
+    /// going on.
     fn spare_wanted(&self) -> bool {
         let inner = &self.inner;
         let session = inner.session.borrow();
         inner.capture.borrow().is_some()
+            && inner.view.share.get_untracked() == ShareState::Sharing
             && session.topology() == Topology::P2p
             && !session.is_ended()
             && !inner.sfu_voice.active()
