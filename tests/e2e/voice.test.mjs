@@ -17,13 +17,19 @@ const stack = useStack(undefined, () => [
   '--autoplay-policy=no-user-gesture-required',
 ]);
 
-test('host and two guests hear each other, nobody hears themselves, muted is silent', async () => {
+/** A host sharing the test pattern (its voices recorded), and its two invitation links. */
+async function sharingHost() {
   const host = await newPage(stack.browser);
   await host.addInitScript(recordVoices);
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  return { host, viewerLink, controllerLink };
+}
+
+test('host and two guests hear each other, nobody hears themselves, muted is silent', async () => {
+  const { host, viewerLink, controllerLink } = await sharingHost();
   const a = await newPage(stack.browser);
   const b = await newPage(stack.browser);
   for (const [page, link] of [[a, viewerLink], [b, controllerLink]]) {
@@ -98,26 +104,25 @@ async function spareReady(host) {
   return (await handle.jsonValue()).i;
 }
 
-/** Whether the host's connection `i` is the one a guest connected on. */
-const connectedOn = (host, i) =>
-  host.evaluate((i) => window.__vpcs[i].remoteDescription?.type === 'answer' && window.__vpcs[i].connectionState === 'connected', i);
+/** A guest opening `link` (the only one coming then): it decodes, and the host's connection `i`, a
+ * spare, is the one it answered and connected on. */
+async function joinOn(host, i, link, who) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordVoices);
+  await openApp(page, link);
+  await decoding(page);
+  await host.waitForFunction((i) => window.__vpcs[i].connectionState === 'connected', i, { timeout: 15_000 });
+  const answered = await host.evaluate((i) => window.__vpcs[i].remoteDescription?.type === 'answer', i);
+  assert.ok(answered, `${who} connected on the spare`);
+  return page;
+}
 
 test('who comes once the host has been sharing a while gets the connection made ahead: picture, control, voice both ways and the mix', async () => {
-  const host = await newPage(stack.browser);
-  await host.addInitScript(recordVoices);
-  await openApp(host, stack.server.url);
-  await host.getByTestId('start-test-pattern').click();
-  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
-  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  const { host, viewerLink, controllerLink } = await sharingHost();
 
   // A controller comes after the spare is made: it decodes on that very connection.
   const first = await spareReady(host);
-  const controller = await newPage(stack.browser);
-  await controller.addInitScript(recordVoices);
-  await openApp(controller, controllerLink);
-  await decoding(controller);
-  await host.waitForFunction((i) => window.__vpcs[i].connectionState === 'connected', first, { timeout: 15_000 });
-  assert.ok(await connectedOn(host, first), 'the controller connected on the spare');
+  const controller = await joinOn(host, first, controllerLink, 'the controller');
 
   // Control works on it (its channels were opened before anyone came).
   await grant(host, controller, await myId(controller));
@@ -125,12 +130,7 @@ test('who comes once the host has been sharing a while gets the connection made 
   // A viewer comes after the next spare is made.
   const second = await spareReady(host);
   assert.notEqual(second, first);
-  const viewer = await newPage(stack.browser);
-  await viewer.addInitScript(recordVoices);
-  await openApp(viewer, viewerLink);
-  await decoding(viewer);
-  await host.waitForFunction((i) => window.__vpcs[i].connectionState === 'connected', second, { timeout: 15_000 });
-  assert.ok(await connectedOn(host, second), 'the viewer connected on the next spare');
+  const viewer = await joinOn(host, second, viewerLink, 'the viewer');
 
   // Voice both ways on a connection made before anyone's mix existed: the host hears the
   // viewer, the controller hears the viewer through the host's mix, the viewer not itself.
