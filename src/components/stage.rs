@@ -10,6 +10,7 @@ use pairux_core::display::fixed;
 use pairux_core::focus::FocusFollower;
 use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
+use pairux_core::roster::Participant;
 use pairux_core::session::{GuestPhase, Quality, ShareState, StartMode, Topology};
 use pairux_core::{Role, SessionLink};
 
@@ -97,15 +98,7 @@ pub fn HostStage(
         );
         runtime.set_value(Some(rt));
     });
-    Effect::new(move |_| {
-        let roster = channel.signals.roster.read();
-        let people = roster.participants();
-        runtime.with_value(|rt| {
-            if let Some(rt) = rt {
-                rt.on_roster(&people);
-            }
-        });
-    });
+    follow_roster(channel, runtime, HostRuntime::on_roster);
     // Keep the preview on whatever is shared now.
     Effect::new(move |_| {
         let _ = view.share.get();
@@ -311,8 +304,24 @@ pub fn HostStage(
 /// How long "End the session for everyone?" waits for an answer before ending anyway.
 const END_CONFIRM_MS: u64 = 3_000;
 
-/// Viewer or controller: the shared screen, fit to the window, with zoom/pan, stats, remote
-/// cursors, and (for controllers) requesting control and driving the host.
+/// Hands each change of the session's verified roster to its runtime, once that has started
+/// (host and guest alike).
+fn follow_roster<R: 'static>(
+    channel: SessionChannel,
+    runtime: StoredValue<Option<R>, LocalStorage>,
+    on_roster: fn(&R, &[&Participant]),
+) {
+    Effect::new(move |_| {
+        let roster = channel.signals.roster.read();
+        let people = roster.participants();
+        runtime.with_value(|rt| {
+            if let Some(rt) = rt {
+                on_roster(rt, &people);
+            }
+        });
+    });
+}
+
 /// A guest's session apart from its page: the channel, the runtime (started once the config is
 /// here) and what it reports. The guest app's head start makes it before the page is drawn
 /// ([`crate::boot`]); the session page takes that one, or makes its own.
@@ -367,15 +376,7 @@ impl GuestSetup {
                 runtime.set_value(Some(rt));
             }
         });
-        Effect::new(move |_| {
-            let roster = channel.signals.roster.read();
-            let people = roster.participants();
-            runtime.with_value(|rt| {
-                if let Some(rt) = rt {
-                    rt.on_roster(&people);
-                }
-            });
-        });
+        follow_roster(channel, runtime, GuestRuntime::on_roster);
         GuestSetup {
             session: entry.link.session,
             me,
@@ -435,6 +436,8 @@ impl GuestSetup {
     }
 }
 
+/// Viewer or controller: the shared screen, fit to the window, with zoom/pan, stats, remote
+/// cursors, and (for controllers) requesting control and driving the host.
 #[component]
 pub fn GuestStage(
     /// The session: channel, runtime and what it reports.

@@ -204,9 +204,8 @@ pub fn after_frame_presented(video: &HtmlVideoElement, f: impl FnOnce() + 'stati
     match request {
         Some(request) => {
             let callback = Closure::once_into_js(move |_now: JsValue, _meta: JsValue| f());
-            if request.call1(video, &callback).is_err() {
-                // Only if the element was gone; nothing will call back.
-            }
+            // It throws only for an element that is gone: nothing will call back then.
+            let _ = request.call1(video, &callback);
         }
         None => f(),
     }
