@@ -332,9 +332,19 @@ impl Peer {
         init: &RtcRtpTransceiverInit,
         media: MediaKind,
     ) -> Result<web_sys::RtcRtpTransceiver, JsError> {
-        let transceiver = self
-            .pc
-            .add_transceiver_with_media_stream_track_and_init(track, init);
+        self.encrypted(
+            self.pc
+                .add_transceiver_with_media_stream_track_and_init(track, init),
+            media,
+        )
+    }
+
+    /// `transceiver` with its sender's encrypting transform attached; stopped if it cannot be.
+    fn encrypted(
+        &self,
+        transceiver: web_sys::RtcRtpTransceiver,
+        media: MediaKind,
+    ) -> Result<web_sys::RtcRtpTransceiver, JsError> {
         if let Err(err) = self.worker.attach_sender(&transceiver.sender(), media) {
             transceiver.stop();
             return Err(err);
@@ -358,14 +368,10 @@ impl Peer {
         }
         let init = RtcRtpTransceiverInit::new();
         init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
-        let transceiver = self.pc.add_transceiver_with_str_and_init("audio", &init);
-        if let Err(err) = self
-            .worker
-            .attach_sender(&transceiver.sender(), MediaKind::Audio)
-        {
-            transceiver.stop();
-            return Err(err);
-        }
+        let transceiver = self.encrypted(
+            self.pc.add_transceiver_with_str_and_init("audio", &init),
+            MediaKind::Audio,
+        )?;
         *self.voice.borrow_mut() = Some(transceiver.sender());
         self.voice_encrypting.set(true);
         Ok(())

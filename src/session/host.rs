@@ -92,8 +92,6 @@ struct Spare {
     route: Rc<RefCell<SpareRoute>>,
     /// The capture it sends (a new share makes it stale).
     track: web_sys::MediaStreamTrack,
-    /// Whether it has a voice transceiver for a mix.
-    voice: bool,
     made_at: u64,
 }
 
@@ -1036,14 +1034,7 @@ impl HostRuntime {
         }
         let inner = &self.inner;
         let (me, to, channel) = (inner.me.clone(), id.clone(), inner.channel);
-        let send = move |body: SignalBody| {
-            let envelope = SignalEnvelope {
-                from: me.clone(),
-                to: Some(to.clone()),
-                body,
-            };
-            channel.send_signal(&envelope);
-        };
+        let send = move |body: SignalBody| signal_to(channel, &me, &to, body);
         let (weak, pid) = (Rc::downgrade(inner), id.clone());
         let notify = move |event: LinkEvent| {
             if let Some(inner) = weak.upgrade() {
@@ -1149,11 +1140,7 @@ impl HostRuntime {
             match route.to.clone() {
                 Some(to) => {
                     drop(route);
-                    channel.send_signal(&SignalEnvelope {
-                        from: me.clone(),
-                        to: Some(to),
-                        body,
-                    });
+                    signal_to(channel, &me, &to, body);
                 }
                 None => route.signals.push(body),
             }
@@ -1185,13 +1172,18 @@ impl HostRuntime {
             leptos::logging::warn!("no spare connection: {err}");
             return;
         }
+        // A voice transceiver for the mix of whoever comes, where there are mixes; without
+        // one, that person hears no mix, as on a connection made when they come.
+        if inner.voice.mixes() {
+            if let Err(err) = peer.send_voice_later() {
+                leptos::logging::warn!("no voice on the spare connection: {err}");
+            }
+        }
         // Its offer is made as any connection's is (`negotiationneeded`) and held.
-        let voice = inner.voice.mixes() && peer.send_voice_later().is_ok();
         *inner.spare.borrow_mut() = Some(Spare {
             link,
             route,
             track,
-            voice,
             made_at: clock::monotonic_ms(),
         });
         // Made again before its TURN credentials run out.
@@ -1222,7 +1214,7 @@ impl HostRuntime {
             return false;
         }
         peer.set_remote(id);
-        if spare.voice {
+        if peer.has_voice() {
             if let Some(mix) = inner.voice.mix_for(id) {
                 let link = peer.clone();
                 leptos::task::spawn_local(async move {
@@ -1265,11 +1257,7 @@ impl HostRuntime {
             )
         };
         for body in signals {
-            inner.channel.send_signal(&SignalEnvelope {
-                from: inner.me.clone(),
-                to: Some(id.to_owned()),
-                body,
-            });
+            signal_to(inner.channel, &inner.me, id, body);
         }
         for event in events {
             self.on_link(id, event);
@@ -1298,6 +1286,15 @@ impl HostRuntime {
             Err(err) => leptos::logging::error!("cannot send the screen: {err}"),
         }
     }
+}
+
+/// Sends `body` from us to participant `to` on the session's channel (sealed there).
+fn signal_to(channel: SessionChannel, me: &str, to: &str, body: SignalBody) {
+    channel.send_signal(&SignalEnvelope {
+        from: me.to_owned(),
+        to: Some(to.to_owned()),
+        body,
+    });
 }
 
 /// What a picture for `role` is sent with under `quality`, for `track`'s height.
