@@ -342,21 +342,13 @@ fn content_style(box_w: f64, box_h: f64, video_w: f64, video_h: f64) -> String {
     )
 }
 
-/// Cursors and marks laid exactly over the picture of `video`.
-#[component]
-pub fn Surface(
-    video: NodeRef<html::Video>,
-    bump: RwSignal<u32>,
-    zoom: Signal<f64>,
-    cursors: RwSignal<VecMap<String, CursorView>>,
-    marks: RwSignal<Vec<Mark>>,
-) -> impl IntoView {
-    // Whose cursors there are: changes when a holder comes or goes, not when a pointer moves.
-    let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
+/// The style that lays a surface exactly over the picture of `video` (letterbox-aware), kept
+/// up to date as the picture (`bump`) or the window changes size.
+fn surface_style(video: NodeRef<html::Video>, bump: RwSignal<u32>) -> impl Fn() -> String + Copy {
     let resized = RwSignal::new(0u32);
     let listener = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
     on_cleanup(move || listener.remove());
-    let style = move || {
+    move || {
         bump.track();
         resized.track();
         let Some(v) = video.get() else {
@@ -370,7 +362,108 @@ pub fn Surface(
         }
         let (_, _, bw, bh) = platform::dom::rect(&v);
         content_style(bw, bh, f64::from(vw), f64::from(vh))
+    }
+}
+
+/// Host: the controllers' cursors and their click ripples and key badges over the preview,
+/// drawn by a worker on canvases (`platform::overlay`): a pointer move leaves the page's style,
+/// layout and paint alone, so the host's main thread stays free for the next input. Each
+/// cursor is a canvas of its own carrying the contract's `remote-cursor-<id>` with its position
+/// in `data-x` / `data-y` (no style reads those, so setting them restyles nothing).
+#[component]
+pub fn HostSurface(
+    video: NodeRef<html::Video>,
+    bump: RwSignal<u32>,
+    cursors: RwSignal<VecMap<String, CursorView>>,
+    marks: RwSignal<Vec<Mark>>,
+) -> impl IntoView {
+    let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
+    let style = surface_style(video, bump);
+    let overlay = StoredValue::new_local(platform::overlay::Overlay::start());
+    let with_overlay = move |f: &dyn Fn(&platform::overlay::Overlay)| {
+        overlay.try_with_value(|o| o.as_ref().map(f));
     };
+    // The canvases' size follows the surface's.
+    let surface = NodeRef::<html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(el) = surface.get() {
+            with_overlay(&|o| o.follow_size(&el));
+        }
+    });
+    // Each mark is handed over once, by its number; the worker animates and ends it.
+    let marks_canvas = NodeRef::<html::Canvas>::new();
+    let posted = StoredValue::new(0u64);
+    Effect::new(move |adopted: Option<bool>| {
+        let Some(el) = marks_canvas.get() else {
+            return false;
+        };
+        if adopted != Some(true) {
+            with_overlay(&|o| o.adopt(platform::overlay::MARKS, &el));
+        }
+        let last = posted.get_value();
+        marks.with(|m| {
+            for mark in m.iter().filter(|m| m.n > last) {
+                with_overlay(&|o| o.mark(mark.x, mark.y, &mark.label));
+                posted.set_value(mark.n);
+            }
+        });
+        true
+    });
+    view! {
+        <div class="surface" node_ref=surface style=style aria-hidden="true">
+            <For each=move || ids.get() key=|id| id.clone() let:id>
+                {
+                    let me = id.clone();
+                    let at = Memo::new(move |_| cursors.with(|c| c.get(&me).cloned()));
+                    let field = move |f: fn(&CursorView) -> String| {
+                        let value = Memo::new(move |_| at.with(|c| c.as_ref().map(f)));
+                        move || value.get()
+                    };
+                    let canvas = NodeRef::<html::Canvas>::new();
+                    let me = id.clone();
+                    Effect::new(move |adopted: Option<bool>| {
+                        let cursor = at.get();
+                        let Some(el) = canvas.get() else {
+                            return false;
+                        };
+                        if adopted != Some(true) {
+                            with_overlay(&|o| o.adopt(&me, &el));
+                        }
+                        if let Some(c) = cursor {
+                            with_overlay(&|o| o.cursor(&me, c.x, c.y, &c.name, &c.color));
+                        }
+                        true
+                    });
+                    let me = id.clone();
+                    on_cleanup(move || with_overlay(&|o| o.forget(&me)));
+                    view! {
+                        <canvas
+                            class="overlay"
+                            node_ref=canvas
+                            data-testid=format!("remote-cursor-{id}")
+                            data-x=field(|c| exact(c.x))
+                            data-y=field(|c| exact(c.y))
+                        ></canvas>
+                    }
+                }
+            </For>
+            <canvas class="overlay" node_ref=marks_canvas></canvas>
+        </div>
+    }
+}
+
+/// A guest's view: the remote cursors laid exactly over the picture of `video`, unscaled by
+/// the viewer's zoom.
+#[component]
+pub fn Surface(
+    video: NodeRef<html::Video>,
+    bump: RwSignal<u32>,
+    zoom: Signal<f64>,
+    cursors: RwSignal<VecMap<String, CursorView>>,
+) -> impl IntoView {
+    // Whose cursors there are: changes when a holder comes or goes, not when a pointer moves.
+    let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
+    let style = surface_style(video, bump);
     view! {
         <div class="surface" style=style aria-hidden="true">
             <For each=move || ids.get() key=|id| id.clone() let:id>
@@ -403,17 +496,6 @@ pub fn Surface(
                         </div>
                     }
                 }
-            </For>
-            // Newest first: a new mark is one element added at the front and the oldest one
-            // removed at the end (in the other order the keyed diff moved the previous mark,
-            // restarting its animation).
-            <For each=move || marks.with(|m| m.iter().rev().cloned().collect::<Vec<_>>()) key=|m| m.n let:m>
-                <span
-                    class=if m.label.is_empty() { "ripple" } else { "keybadge" }
-                    style=format!("left:{}%;top:{}%", fixed(m.x * 100.0, 4), fixed(m.y * 100.0, 4))
-                >
-                    {m.label.clone()}
-                </span>
             </For>
         </div>
     }

@@ -14,7 +14,7 @@ use pairux_core::roster::Participant;
 use pairux_core::session::{GuestPhase, Quality, ShareState, StartMode, Topology};
 use pairux_core::{Role, SessionLink};
 
-use super::control::{AgentPanel, ControlPanel, ControllerBar, Diagnostics, Surface};
+use super::control::{AgentPanel, ControlPanel, ControllerBar, Diagnostics, HostSurface, Surface};
 use super::ErrorBanner;
 use crate::platform::{self, clock, media};
 use crate::realtime::SessionChannel;
@@ -218,7 +218,7 @@ pub fn HostStage(
                     on:resize=move |_| bump.update(|n| *n += 1)
                     on:loadedmetadata=move |_| bump.update(|n| *n += 1)
                 ></video>
-                <Surface video=preview bump zoom=Signal::stored(1.0) cursors=control.cursors marks=control.marks/>
+                <HostSurface video=preview bump cursors=control.cursors marks=control.marks/>
                 <Show when=move || view.share.get() == ShareState::Paused>
                     <div class="paused-overlay">
                         <p>"Sharing is paused — nobody sees your screen."</p>
@@ -796,7 +796,7 @@ pub fn GuestStage(
                         autoplay
                         playsinline
                     ></video>
-                    <Surface video bump zoom=zoom.into() cursors=view.cursors marks=RwSignal::new(Vec::new())/>
+                    <Surface video bump zoom=zoom.into() cursors=view.cursors/>
                 </div>
                 {move || {
                     let (testid, text) = match phase() {

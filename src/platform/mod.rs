@@ -10,6 +10,7 @@ pub mod frame;
 pub mod input;
 pub mod location;
 pub mod media;
+pub mod overlay;
 pub mod peer;
 pub mod random;
 pub mod storage;
