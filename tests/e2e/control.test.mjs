@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readPng } from './lib/png.mjs';
 import { useStack, newPage, openApp, myId, decoding, recordChannels, roundTrip, controlTypes, pictureRect, grant } from './lib/harness.mjs';
 
 const stack = useStack();
@@ -78,6 +79,29 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   }
   const vx = Number(await viewer.getByTestId(`remote-cursor-${cid}`).getAttribute('data-x'));
   assert.ok(Math.abs(vx - 0.5) < 0.01, `viewer cursor x ${vx}`);
+
+  // The host's cursor is drawn by a worker on a canvas no DOM reads back: look at the screen.
+  // Inside the arrow, just below its tip, the picture shows the controller's colour (the one
+  // the viewer's cursor is styled with).
+  const colour = await viewer.getByTestId(`remote-cursor-${cid}`).evaluate((el) =>
+    getComputedStyle(el).getPropertyValue('--c').trim());
+  const want = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+  assert.equal(want.length === 3 && want.every(Number.isFinite), true, `cursor colour ${colour}`);
+  const drawn = async () => {
+    const box = await host.getByTestId(`remote-cursor-${cid}`).boundingBox();
+    const { x, y } = await host.getByTestId(`remote-cursor-${cid}`).evaluate((el) => ({
+      x: Number(el.dataset.x), y: Number(el.dataset.y),
+    }));
+    const clip = { x: Math.round(box.x + x * box.width) + 2, y: Math.round(box.y + y * box.height) + 7, width: 3, height: 3 };
+    const png = readPng(await host.screenshot({ clip }));
+    return png.at(1, 1);
+  };
+  let seen = null;
+  for (let i = 0; i < 20 && !(seen && seen.every((v, k) => Math.abs(v - want[k]) <= 24)); i++) {
+    if (seen) await new Promise((r) => setTimeout(r, 100));
+    seen = await drawn();
+  }
+  assert.ok(seen.every((v, k) => Math.abs(v - want[k]) <= 24), `host cursor pixel ${seen} vs ${want} (${colour})`);
 
   // Revoke stops input at once: the controller's page sends nothing more, and input forged on
   // its channel is dropped by the host as "not holder" (counted first, then checked).
