@@ -342,6 +342,23 @@ fn content_style(box_w: f64, box_h: f64, video_w: f64, video_h: f64) -> String {
     )
 }
 
+/// `id`'s cursor, as a memo of its own: a move of another cursor leaves it alone.
+fn cursor_at(
+    cursors: RwSignal<VecMap<String, CursorView>>,
+    id: String,
+) -> Memo<Option<CursorView>> {
+    Memo::new(move |_| cursors.with(|c| c.get(&id).cloned()))
+}
+
+/// One part of a cursor (`f`), as a memo of its own: a move leaves the name untouched.
+fn field_of(
+    at: Memo<Option<CursorView>>,
+    f: fn(&CursorView) -> String,
+) -> impl Fn() -> Option<String> + Copy {
+    let value = Memo::new(move |_| at.with(|c| c.as_ref().map(f)));
+    move || value.get()
+}
+
 /// The style that lays a surface exactly over the picture of `video` (letterbox-aware), kept
 /// up to date as the picture (`bump`) or the window changes size.
 fn surface_style(video: NodeRef<html::Video>, bump: RwSignal<u32>) -> impl Fn() -> String + Copy {
@@ -413,12 +430,8 @@ pub fn HostSurface(
         <div class="surface" node_ref=surface style=style aria-hidden="true">
             <For each=move || ids.get() key=|id| id.clone() let:id>
                 {
-                    let me = id.clone();
-                    let at = Memo::new(move |_| cursors.with(|c| c.get(&me).cloned()));
-                    let field = move |f: fn(&CursorView) -> String| {
-                        let value = Memo::new(move |_| at.with(|c| c.as_ref().map(f)));
-                        move || value.get()
-                    };
+                    let at = cursor_at(cursors, id.clone());
+                    let field = move |f| field_of(at, f);
                     let canvas = NodeRef::<html::Canvas>::new();
                     let me = id.clone();
                     Effect::new(move |adopted: Option<bool>| {
@@ -468,16 +481,11 @@ pub fn Surface(
         <div class="surface" style=style aria-hidden="true">
             <For each=move || ids.get() key=|id| id.clone() let:id>
                 {
-                    // Keyed by participant: a move updates attributes, it does not rebuild;
-                    // each part is a memo of its own, so a move leaves the name untouched.
+                    // Keyed by participant: a move updates attributes, it does not rebuild.
                     // The position is two custom properties the stylesheet turns into a
                     // transform (a composited move: no layout, no paint).
-                    let me = id.clone();
-                    let at = Memo::new(move |_| cursors.with(|c| c.get(&me).cloned()));
-                    let field = move |f: fn(&CursorView) -> String| {
-                        let value = Memo::new(move |_| at.with(|c| c.as_ref().map(f)));
-                        move || value.get()
-                    };
+                    let at = cursor_at(cursors, id.clone());
+                    let field = move |f| field_of(at, f);
                     view! {
                         <div
                             class="cursor"
