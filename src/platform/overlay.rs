@@ -31,34 +31,61 @@ let size = { w: 0, h: 0, dpr: 1, still: false };
 let animating = false;
 const RIPPLE_MS = 600, BADGE_MS = 1600, MARK = '#f59e0b';
 const ARROW = [[0, 0], [0, 16], [4, 12], [7, 18], [10, 17], [7, 11], [13, 11]];
-function prepare(entry) {
+// Sizes the canvas to the surface; true when it had to (which also clears it).
+function fit(entry) {
   const { canvas, ctx } = entry;
   const w = Math.round(size.w * size.dpr), h = Math.round(size.h * size.dpr);
-  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+  const resized = canvas.width !== w || canvas.height !== h;
+  if (resized) { canvas.width = w; canvas.height = h; }
   ctx.setTransform(size.dpr, 0, 0, size.dpr, 0, 0);
-  ctx.clearRect(0, 0, size.w, size.h);
+  return resized;
+}
+function prepare(entry) {
+  if (!fit(entry)) entry.ctx.clearRect(0, 0, size.w, size.h);
 }
 const clamp = (v) => Math.min(1, Math.max(0, v));
-function drawCursor(entry) {
-  prepare(entry);
-  const c = entry.cursor;
-  if (!c || !size.w || !size.h) return;
-  const { ctx } = entry;
-  const px = clamp(c.x) * size.w, py = clamp(c.y) * size.h;
+const PAD = 3;
+// The cursor's picture (arrow and name), drawn once per name, colour and pixel ratio; each
+// move then copies it instead of drawing shapes and text again.
+function sprite(entry, c) {
+  const key = `${c.name}\n${c.colour}\n${size.dpr}`;
+  if (entry.spriteKey === key) return entry.sprite;
+  const font = '600 11px system-ui, sans-serif';
+  const probe = new OffscreenCanvas(1, 1).getContext('2d');
+  probe.font = font;
+  const bw = c.name ? probe.measureText(c.name).width + 10 : 0, bh = 15;
+  const w = PAD * 2 + (c.name ? 17 + bw : 14), h = PAD * 2 + (c.name ? 13 + bh : 19);
+  const canvas = new OffscreenCanvas(Math.ceil(w * size.dpr), Math.ceil(h * size.dpr));
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(size.dpr, 0, 0, size.dpr, PAD * size.dpr, PAD * size.dpr);
   ctx.save();
   ctx.shadowColor = 'rgb(0 0 0 / 50%)'; ctx.shadowBlur = 1; ctx.shadowOffsetY = 1;
   ctx.beginPath();
-  ARROW.forEach(([ax, ay], i) => (i ? ctx.lineTo(px + ax, py + ay) : ctx.moveTo(px + ax, py + ay)));
+  ARROW.forEach(([ax, ay], i) => (i ? ctx.lineTo(ax, ay) : ctx.moveTo(ax, ay)));
   ctx.closePath();
   ctx.fillStyle = c.colour; ctx.fill();
   ctx.restore();
   ctx.lineWidth = 1.2; ctx.strokeStyle = '#fff'; ctx.stroke();
   if (c.name) {
-    ctx.font = '600 11px system-ui, sans-serif'; ctx.textBaseline = 'middle';
-    const bx = px + 17, by = py + 13, bw = ctx.measureText(c.name).width + 10, bh = 15;
-    ctx.beginPath(); ctx.roundRect(bx, by, bw, bh, 4); ctx.fillStyle = c.colour; ctx.fill();
-    ctx.fillStyle = '#fff'; ctx.fillText(c.name, bx + 5, by + bh / 2);
+    ctx.font = font; ctx.textBaseline = 'middle';
+    ctx.beginPath(); ctx.roundRect(17, 13, bw, bh, 4); ctx.fillStyle = c.colour; ctx.fill();
+    ctx.fillStyle = '#fff'; ctx.fillText(c.name, 22, 13 + bh / 2);
   }
+  entry.spriteKey = key;
+  entry.sprite = { canvas, w, h };
+  return entry.sprite;
+}
+function drawCursor(entry) {
+  const { ctx } = entry;
+  // Only where the cursor was is cleared, unless the canvas was resized (cleared whole).
+  if (!fit(entry) && entry.last) ctx.clearRect(...entry.last);
+  entry.last = null;
+  const c = entry.cursor;
+  if (!c || !size.w || !size.h) return;
+  const sp = sprite(entry, c);
+  const x = clamp(c.x) * size.w - PAD, y = clamp(c.y) * size.h - PAD;
+  ctx.drawImage(sp.canvas, x, y, sp.w, sp.h);
+  entry.last = [Math.floor(x) - 1, Math.floor(y) - 1, Math.ceil(sp.w) + 3, Math.ceil(sp.h) + 3];
 }
 function drawMarks(now) {
   const entry = canvases.get('');
@@ -99,7 +126,7 @@ onmessage = ({ data: m }) => {
   switch (m[0]) {
     case 'canvas': {
       const ctx = m[2].getContext('2d');
-      if (ctx) canvases.set(m[1], { canvas: m[2], ctx, cursor: null });
+      if (ctx) canvases.set(m[1], { canvas: m[2], ctx, cursor: null, last: null, sprite: null, spriteKey: null });
       break;
     }
     case 'drop': canvases.delete(m[1]); break;
