@@ -396,7 +396,9 @@ pub fn HostSurface(
 ) -> impl IntoView {
     let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
     let style = surface_style(video, bump);
-    let overlay = StoredValue::new_local(platform::overlay::Overlay::start());
+    let overlay = StoredValue::new_local(platform::overlay::Overlay::start(
+        crate::session::host_control::MARKS_SHOWN,
+    ));
     let with_overlay = move |f: &dyn Fn(&platform::overlay::Overlay)| {
         overlay.try_with_value(|o| o.as_ref().map(f));
     };

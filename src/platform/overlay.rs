@@ -4,7 +4,7 @@
 //! drawing, text and each frame's copy — all on the thread that also takes the controller's
 //! next input. Here each canvas's control goes to an `OffscreenCanvas` in the worker, which
 //! draws and animates there and hands its frames to the compositor itself; the page only posts
-//! positions (ARCHITECTURE.md, "Input latency").
+//! positions (ARCHITECTURE.md, "Remote control").
 //!
 //! The worker is a few lines of plain JavaScript started from a `Blob`: it only draws (no keys,
 //! no decisions, nothing it reads comes from anyone but this page), and it starts at once,
@@ -23,7 +23,8 @@ use web_sys::{
 /// The drawing worker. Messages (arrays): `["canvas", id, OffscreenCanvas]` (transferred),
 /// `["drop", id]`, `["size", cssWidth, cssHeight, devicePixelRatio, reducedMotion]`,
 /// `["cursor", id, x, y, name, colour]` (x, y: 0..1 of the surface), `["mark", x, y, label]`
-/// (an empty label is a click ripple). The marks canvas has the id `""`.
+/// (an empty label is a click ripple). The marks canvas has the id `""`. `MAX_MARKS` (the most
+/// marks shown at once; older ones go first) is defined before this by [`Overlay::start`].
 const WORKER_JS: &str = r#"
 const canvases = new Map();
 const marks = [];
@@ -140,7 +141,11 @@ onmessage = ({ data: m }) => {
       if (entry) { entry.cursor = { x: m[2], y: m[3], name: m[4], colour: m[5] }; drawCursor(entry); }
       break;
     }
-    case 'mark': marks.push({ x: m[1], y: m[2], label: m[3], born: performance.now() }); animate(); break;
+    case 'mark':
+      marks.push({ x: m[1], y: m[2], label: m[3], born: performance.now() });
+      if (marks.length > MAX_MARKS) marks.splice(0, marks.length - MAX_MARKS);
+      animate();
+      break;
   }
 };
 "#;
@@ -162,9 +167,11 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    /// Starts the worker; `None` where workers or `Blob` URLs are unavailable.
-    pub fn start() -> Option<Overlay> {
-        let parts = Array::of1(&JsValue::from_str(WORKER_JS));
+    /// Starts the worker, showing at most `max_marks` ripples and badges at once; `None` where
+    /// workers or `Blob` URLs are unavailable.
+    pub fn start(max_marks: usize) -> Option<Overlay> {
+        let source = format!("const MAX_MARKS = {max_marks};{WORKER_JS}");
+        let parts = Array::of1(&JsValue::from_str(&source));
         let options = BlobPropertyBag::new();
         options.set_type("text/javascript");
         let blob = Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;

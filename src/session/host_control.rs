@@ -98,7 +98,7 @@ impl Default for ControlSignals {
 }
 
 /// The most recent marks shown: a burst of clicks or keys shows the latest few, not a pile.
-const MARKS_SHOWN: usize = 12;
+pub const MARKS_SHOWN: usize = 12;
 
 /// How often the diagnostics (input log, counters) catch up: they are read by people, for whom
 /// five times a second is plenty, and each update is layout and paint of the page.
