@@ -377,6 +377,34 @@ impl GuestSetup {
             }
         });
         follow_roster(channel, runtime, GuestRuntime::on_roster);
+        // A tab that goes (closed, reloaded, navigated away) closes its connections first, so
+        // the host stops encoding for it at once: a torn-down tab sends nothing, and its
+        // connection would keep an encoder busy on the host until ICE consent fails, seconds
+        // later. Presence goes with the socket.
+        let hidden = window_event_listener(leptos::ev::pagehide, move |_| {
+            runtime.try_with_value(|rt| {
+                if let Some(rt) = rt {
+                    rt.page_hidden();
+                }
+            });
+        });
+        // A page the browser kept and shows again (back/forward cache) has no connection
+        // left: it starts over.
+        let shown = window_event_listener(leptos::ev::pageshow, move |ev| {
+            let kept = js_sys::Reflect::get(&ev, &"persisted".into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if kept {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().reload();
+                }
+            }
+        });
+        on_cleanup(move || {
+            hidden.remove();
+            shown.remove();
+        });
         GuestSetup {
             session: entry.link.session,
             me,

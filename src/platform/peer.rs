@@ -718,8 +718,10 @@ impl Peer {
     }
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
+impl Peer {
+    /// Closes the connection now (the other side is told: its channels close at once), even
+    /// while a task still holds this peer. Its handlers stay owned until it is dropped.
+    pub fn close(&self) {
         self.pc.set_onnegotiationneeded(None);
         self.pc.set_onicecandidate(None);
         self.pc.set_ontrack(None);
@@ -734,6 +736,12 @@ impl Drop for Peer {
             }
         }
         self.pc.close();
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 

@@ -385,6 +385,12 @@ impl GuestRuntime {
         self.inner.channel.leave();
     }
 
+    /// The page is going away: its connections close now (the host sees them go at once).
+    /// Nothing else changes; presence ends with the page's socket.
+    pub fn page_hidden(&self) {
+        self.run(vec![GuestAction::ClosePeer]);
+    }
+
     /// Withdraws a pending request: the host's toast goes away and a late grant does nothing.
     pub fn cancel_request(&self) {
         let msg = self.inner.control.borrow_mut().cancel();
@@ -643,7 +649,10 @@ impl GuestRuntime {
                     self.leave_sfu_voice();
                     *self.inner.sfu.borrow_mut() = Subscription::default();
                     self.inner.view.next.set(None);
-                    self.inner.link.borrow_mut().take();
+                    let link = self.inner.link.borrow_mut().take();
+                    if let Some(link) = link {
+                        link.close();
+                    }
                     self.inner.stats.borrow_mut().take();
                     self.inner.view.stream.set(None);
                     self.inner.view.stats.set(None);

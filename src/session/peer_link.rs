@@ -116,6 +116,12 @@ impl PeerLink {
             .expect("set in PeerLink::new")
     }
 
+    /// Closes the connection now, whoever else still holds it; no recovery follows.
+    pub fn close(&self) {
+        self.inner.recovery_timer.borrow_mut().take();
+        self.peer().close();
+    }
+
     /// A description or candidate from the remote side.
     pub fn deliver(&self, body: SignalBody) {
         self.inner.inbox.borrow_mut().push_back(body);

@@ -187,6 +187,7 @@ impl Drop for SfuLink {
         }
         self.inner.timer.borrow_mut().take();
         self.inner.recovery_timer.borrow_mut().take();
+        self.inner.peer.close();
     }
 }
 
