@@ -393,12 +393,17 @@ pub fn HostSurface(
     bump: RwSignal<u32>,
     cursors: RwSignal<VecMap<String, CursorView>>,
     marks: RwSignal<Vec<Mark>>,
+    /// Where the drawing worker is kept, for the sink to post moves to as they arrive.
+    overlay: StoredValue<Option<platform::overlay::Overlay>, LocalStorage>,
 ) -> impl IntoView {
     let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
     let style = surface_style(video, bump);
-    let overlay = StoredValue::new_local(platform::overlay::Overlay::start(
+    overlay.set_value(platform::overlay::Overlay::start(
         crate::session::host_control::MARKS_SHOWN,
     ));
+    on_cleanup(move || {
+        overlay.try_update_value(|o| drop(o.take()));
+    });
     let with_overlay = move |f: &dyn Fn(&platform::overlay::Overlay)| {
         overlay.try_with_value(|o| o.as_ref().map(f));
     };

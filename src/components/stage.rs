@@ -218,7 +218,7 @@ pub fn HostStage(
                     on:resize=move |_| bump.update(|n| *n += 1)
                     on:loadedmetadata=move |_| bump.update(|n| *n += 1)
                 ></video>
-                <HostSurface video=preview bump cursors=control.cursors marks=control.marks/>
+                <HostSurface video=preview bump cursors=control.cursors marks=control.marks overlay=control.overlay/>
                 <Show when=move || view.share.get() == ShareState::Paused>
                     <div class="paused-overlay">
                         <p>"Sharing is paused — nobody sees your screen."</p>

@@ -17,6 +17,7 @@ use pairux_core::link::ControllerSecret;
 
 use super::agent_link::AgentLink;
 use crate::platform::frame::Frame;
+use crate::platform::overlay::Overlay;
 use crate::platform::timer::Timer;
 
 /// Most recent input events kept for the diagnostics panel.
@@ -75,6 +76,9 @@ pub struct ControlSignals {
     pub marks: RwSignal<Vec<Mark>>,
     /// The input log, oldest batch first, about the latest [`LOG_LEN`] lines.
     pub log: RwSignal<VecDeque<LogBatch>>,
+    /// The drawing worker of the cursors over the preview, while that is on the page
+    /// (`HostSurface`): a move is posted to it as it arrives.
+    pub overlay: StoredValue<Option<Overlay>, LocalStorage>,
 }
 
 impl ControlSignals {
@@ -87,6 +91,7 @@ impl ControlSignals {
             cursors: RwSignal::new(VecMap::new()),
             marks: RwSignal::new(Vec::new()),
             log: RwSignal::new(VecDeque::new()),
+            overlay: StoredValue::new_local(None),
         }
     }
 }
@@ -149,15 +154,20 @@ fn draw_pointers(undrawn: &RefCell<Undrawn>, view: ControlSignals) {
 
 /// Shows the log lines and counters taken so far (and forgets the timer that was to do it).
 fn draw_diagnostics(undrawn: &RefCell<Undrawn>, view: ControlSignals) {
-    let (log, stats, budget, timer) = {
+    let (log, stats, budget, timer, cursors) = {
         let mut u = undrawn.borrow_mut();
         (
             std::mem::take(&mut u.log),
             u.stats.take(),
             u.budget.take(),
             u.diagnostics.take(),
+            std::mem::take(&mut u.cursors),
         )
     };
+    // Positions of cursors already drawn (the worker has them): their `data-x` / `data-y`.
+    if !cursors.is_empty() {
+        view.cursors.try_update(|c| c.extend(cursors));
+    }
     if let Some(first) = log.first() {
         let batch = LogBatch {
             n: first.n,
@@ -311,17 +321,33 @@ impl InputSink for BrowserSink {
                     .get(from)
                     .cloned()
                     .unwrap_or_else(|| display_name(None));
+                let colour = colour_for(from);
+                // A cursor on screen already is drawn now, by the worker, without a frame of
+                // this page; its `data-x` / `data-y` catch up with the diagnostics. A new one
+                // gets its canvas at the next frame.
+                let shown = self.view.cursors.with_untracked(|c| c.contains_key(from));
+                if shown {
+                    self.view.overlay.try_with_value(|o| {
+                        if let Some(o) = o {
+                            o.cursor(from, *x, *y, &name, colour);
+                        }
+                    });
+                }
                 let cursor = CursorView {
                     x: *x,
                     y: *y,
                     name,
-                    color: colour_for(from).to_owned(),
+                    color: colour.to_owned(),
                 };
                 self.undrawn
                     .borrow_mut()
                     .cursors
                     .insert(from.to_owned(), cursor);
-                self.pointers_soon();
+                if shown {
+                    self.diagnostics_soon();
+                } else {
+                    self.pointers_soon();
+                }
             }
             InputKind::Down { x, y, .. } | InputKind::Dbl { x, y, .. } => {
                 self.mark(from, *x, *y, String::new());
