@@ -104,8 +104,9 @@ struct SpareRoute {
 }
 
 /// A spare is made this long after the share starts or the last spare was taken, so it does
-/// not compete with a connection just starting.
-const SPARE_AFTER_MS: u64 = 1_000;
+/// not compete with a connection just starting (offer to first frame: ~150–250 ms here), yet
+/// is there for the next of several people who open the link together.
+const SPARE_AFTER_MS: u64 = 300;
 /// A spare older than this is made again (its TURN credentials last 20 minutes).
 const SPARE_MAX_AGE_MS: u64 = 5 * 60_000;
 
