@@ -27,8 +27,9 @@ pub fn SessionPage(id: String) -> impl IntoView {
     move || match current() {
         Ok(entry) => view! { <SessionView entry/> }.into_any(),
         Err(error) => {
-            // The socket index.html opened for this link has nobody to serve.
+            // The socket and worker index.html started for this link have nobody to serve.
             platform::websocket::discard_early_socket();
+            platform::transform::discard_early_worker();
             view! {
             <section class="card narrow">
                 <ErrorBanner message=error.user_message().to_owned()/>

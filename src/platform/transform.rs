@@ -167,13 +167,50 @@ pub fn page_worker() -> Result<Rc<TransformWorker>, JsError> {
     Ok(worker)
 }
 
+/// Ends the worker the loader started for a session page, if the app has not taken it (a
+/// link that turned out unusable).
+pub fn discard_early_worker() {
+    if let Some((worker, _)) = take_early_worker() {
+        worker.terminate();
+    }
+}
+
+/// The page worker the loader started (`window.__pairuxEarlyWorker`: the worker, and the
+/// events it fired before the app listened), taken once.
+fn take_early_worker() -> Option<(Worker, Array)> {
+    let window = window().ok()?;
+    let key = JsValue::from_str("__pairuxEarlyWorker");
+    let early = Reflect::get(&window, &key).ok()?;
+    if early.is_undefined() || early.is_null() {
+        return None;
+    }
+    let _ = Reflect::delete_property(&window, &key);
+    let worker = Reflect::get(&early, &"worker".into())
+        .ok()?
+        .dyn_into::<Worker>()
+        .ok()?;
+    let heard = Reflect::get(&early, &"heard".into())
+        .ok()
+        .and_then(|h| h.dyn_into::<Array>().ok())
+        .unwrap_or_default();
+    Some((worker, heard))
+}
+
 impl TransformWorker {
     /// Starts a worker from `url` (a module script). Prefer [`page_worker`]; this is for tests
     /// and for pages that serve the worker elsewhere.
     pub fn start(url: &str, api: TransformApi) -> Result<Self, JsError> {
-        let options = WorkerOptions::new();
-        options.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options(url, &options).map_err(js_error)?;
+        // A session page's loader started the page worker already (index.html), while the
+        // wasm downloaded: what it heard before we listen is handed over with it.
+        let (worker, heard) = match take_early_worker().filter(|_| url == WORKER_URL) {
+            Some(early) => early,
+            None => {
+                let options = WorkerOptions::new();
+                options.set_type(WorkerType::Module);
+                let worker = Worker::new_with_options(url, &options).map_err(js_error)?;
+                (worker, Array::new())
+            }
+        };
 
         let settle: Settle = Default::default();
         let slot = settle.clone();
@@ -217,6 +254,20 @@ impl TransformWorker {
             }
         });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        // In the order they came, before anything that comes later (a later message is
+        // another task).
+        let (message, error): (&js_sys::Function, &js_sys::Function) = (
+            on_message.as_ref().unchecked_ref(),
+            on_error.as_ref().unchecked_ref(),
+        );
+        for event in heard.iter() {
+            let handler = if event.is_instance_of::<MessageEvent>() {
+                message
+            } else {
+                error
+            };
+            let _ = handler.call1(&JsValue::UNDEFINED, &event);
+        }
 
         Ok(TransformWorker {
             worker,

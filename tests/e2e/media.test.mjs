@@ -20,9 +20,22 @@ async function startHost(source = 'start-session') {
   return { host, links: { viewer, controller } };
 }
 
+/** Keeps where each Worker the page makes was made (`window.__workers`: stack texts). */
+function recordWorkers() {
+  const Base = window.Worker;
+  window.__workers = [];
+  window.Worker = class extends Base {
+    constructor(url, options) {
+      super(url, options);
+      window.__workers.push(`${url} ${new Error().stack}`);
+    }
+  };
+}
+
 async function join(link) {
   const page = await newPage(stack.browser);
   await page.addInitScript(recordPeers);
+  await page.addInitScript(recordWorkers);
   await openApp(page, link);
   return page;
 }
@@ -64,6 +77,12 @@ test('host, two viewers and a controller all decode the shared screen', async ()
     assert.equal(measured, 'p2p', 'the picture comes straight from the host');
     assert.equal(await g.getByTestId('session-mode').textContent(), measured);
     assert.equal(await g.getByTestId('connection-state').getAttribute('data-state'), 'connected');
+    // One E2EE worker, the one the page's loader started while the wasm downloaded, taken by
+    // the app (which would otherwise have made its own, from its JS glue).
+    const workers = await g.evaluate(() => [window.__workers, window.__pairuxEarlyWorker === undefined]);
+    assert.equal(workers[0].length, 1, workers[0].join('\n'));
+    assert.doesNotMatch(workers[0][0], /pairux-(guest|web)/, 'made by the loader, not the app');
+    assert.ok(workers[1], 'the app took the loader\'s worker');
   }
   // The host previews what it shares; only the host has host controls.
   assert.ok(await host.evaluate(() => document.querySelector('[data-testid=local-preview]').videoWidth > 0));
