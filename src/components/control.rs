@@ -398,11 +398,16 @@ pub fn HostSurface(
 ) -> impl IntoView {
     let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
     let style = surface_style(video, bump);
-    overlay.set_value(platform::overlay::Overlay::start(
-        crate::session::host_control::MARKS_SHOWN,
-    ));
+    let started = platform::overlay::Overlay::start(crate::session::host_control::MARKS_SHOWN);
+    let mine = started.as_ref().map(|o| o.id().to_owned());
+    overlay.set_value(started);
+    // Ends this surface's worker, not one a later surface started.
     on_cleanup(move || {
-        overlay.try_update_value(|o| drop(o.take()));
+        overlay.try_update_value(|o| {
+            if o.as_ref().map(|o| o.id()) == mine.as_deref() {
+                drop(o.take());
+            }
+        });
     });
     let with_overlay = move |f: &dyn Fn(&platform::overlay::Overlay)| {
         overlay.try_with_value(|o| o.as_ref().map(f));

@@ -189,6 +189,11 @@ impl Overlay {
         }
     }
 
+    /// What tells this worker from any other the page starts (its script's `blob:` URL).
+    pub fn id(&self) -> &str {
+        &self.url
+    }
+
     fn post(&self, parts: &[JsValue]) {
         let message: Array = parts.iter().collect();
         let _ = self.worker.post_message(&message);
