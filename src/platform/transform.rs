@@ -202,7 +202,8 @@ impl TransformWorker {
     pub fn start(url: &str, api: TransformApi) -> Result<Self, JsError> {
         // A session page's loader started the page worker already (index.html), while the
         // wasm downloaded: what it heard before we listen is handed over with it.
-        let (worker, heard) = match take_early_worker().filter(|_| url == WORKER_URL) {
+        let early = (url == WORKER_URL).then(take_early_worker).flatten();
+        let (worker, heard) = match early {
             Some(early) => early,
             None => {
                 let options = WorkerOptions::new();

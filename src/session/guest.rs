@@ -386,7 +386,9 @@ impl GuestRuntime {
     }
 
     /// The page is going away: its connections close now (the host sees them go at once).
-    /// Nothing else changes; presence ends with the page's socket.
+    /// Nothing else changes — the session still counts the link as up, which holds because
+    /// the page unloads, or reloads if the browser shows it again from its back/forward
+    /// cache; presence ends with the page's socket.
     pub fn page_hidden(&self) {
         self.run(vec![GuestAction::ClosePeer]);
     }

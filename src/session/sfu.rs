@@ -187,6 +187,9 @@ impl Drop for SfuLink {
         }
         self.inner.timer.borrow_mut().take();
         self.inner.recovery_timer.borrow_mut().take();
+        // Closed on purpose: a step still awaiting the connection (e.g. a remote description
+        // being set) rejects now, and that is not a failure to report.
+        self.inner.failed.set(true);
         self.inner.peer.close();
     }
 }
