@@ -6,17 +6,26 @@ import { useStack, newPage, openApp, myId, decoding } from './lib/harness.mjs';
 
 const stack = useStack();
 
-test('a guest leaves cleanly and can rejoin from the same tab', async () => {
-  const host = await newPage(stack.browser);
+/**
+ * `host` (a new page) shares the test pattern and a viewer joins it: resolves with the viewer
+ * and its participant id once it decodes and the host lists it with its connection up.
+ */
+async function viewerOf(host) {
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
   const viewer = await newPage(stack.browser);
   await openApp(viewer, await host.getByTestId('invite-viewer-link').inputValue());
   await decoding(viewer);
-  const first = await myId(viewer);
-  await host.getByTestId(`participant-${first}`).waitFor();
+  const id = await myId(viewer);
+  await host.getByTestId(`participant-${id}`).waitFor();
   // The host sees that person's connection as the browser reports it.
-  await host.locator(`[data-testid=peer-state-${first}][data-state=connected]`).waitFor({ timeout: 10_000 });
+  await host.locator(`[data-testid=peer-state-${id}][data-state=connected]`).waitFor({ timeout: 10_000 });
+  return { viewer, id };
+}
+
+test('a guest leaves cleanly and can rejoin from the same tab', async () => {
+  const host = await newPage(stack.browser);
+  const { viewer, id: first } = await viewerOf(host);
 
   await viewer.getByTestId('leave-session').click();
   const notice = viewer.getByTestId('session-ended');
@@ -65,13 +74,7 @@ test('a guest who closes the tab frees the host\'s connection at once', async ()
       return close.call(this);
     };
   });
-  await openApp(host, stack.server.url);
-  await host.getByTestId('start-test-pattern').click();
-  const viewer = await newPage(stack.browser);
-  await openApp(viewer, await host.getByTestId('invite-viewer-link').inputValue());
-  await decoding(viewer);
-  const id = await myId(viewer);
-  await host.locator(`[data-testid=peer-state-${id}][data-state=connected]`).waitFor({ timeout: 10_000 });
+  const { viewer, id } = await viewerOf(host);
   const connected = await host.evaluate(() => window.__pcs.findIndex((r) => r.states.includes('connected')));
   assert.ok(connected >= 0, 'the host has a connected peer connection');
 
