@@ -44,6 +44,11 @@ const { values: opts } = parseArgs({
     // Realtime socket is held this long each way (Playwright's routeWebSocket; loopback has no
     // round trip to speak of, and this machine's kernel has no netem). 0: direct.
     'signal-delay-ms': { type: 'string', default: '0' },
+    // A first visit's downloads (the page, the app's wasm and JS, the worker) as over a link of
+    // this many megabits per second with `--rtt-ms` of round trip (CDP network emulation of the
+    // viewer's page; its WebRTC media is not slowed). 0: loopback as it is.
+    'download-mbps': { type: 'string', default: '0' },
+    'rtt-ms': { type: 'string', default: '0' },
     // Where a first frame's time goes, finer (TTFF runs): the viewer's join frame out; its
     // answer (setRemoteDescription settled, setLocalDescription called and settled, first and
     // last candidate, the first frame on the socket after the offer); both ends' RTP (the
@@ -68,6 +73,8 @@ const AUDIO_MS = 30_000; // 30 bursts
 const RUNS = Number(opts.runs);
 const WARMUP_MS = Number(opts['warmup-ms']);
 const SIGNAL_DELAY_MS = Number(opts['signal-delay-ms']);
+const DOWNLOAD_MBPS = Number(opts['download-mbps']);
+const RTT_MS = Number(opts['rtt-ms']);
 const DETAIL = opts.detail;
 const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
 // TTFF figures: a first visit, through Janus with --sfu, and a returning person's (the profile
@@ -623,6 +630,18 @@ async function ttffRun(env, link, returning = null) {
       await cdp.send('Storage.clearDataForOrigin', { origin: new URL(link).origin, storageTypes: 'all' });
       await cdp.detach();
     }
+    if (DOWNLOAD_MBPS > 0 || RTT_MS > 0) {
+      // Stays attached for the visit (emulation ends with the session).
+      const net = await context.newCDPSession(page);
+      await net.send('Network.enable');
+      const bytesPerSecond = DOWNLOAD_MBPS > 0 ? (DOWNLOAD_MBPS * 1e6) / 8 : -1;
+      await net.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: RTT_MS,
+        downloadThroughput: bytesPerSecond,
+        uploadThroughput: bytesPerSecond,
+      });
+    }
     // The first frame is reported by a console message (TTFF_HOOK): nothing is evaluated in
     // the page until then.
     const firstFrame = new Promise((resolve, reject) => {
@@ -874,6 +893,8 @@ async function main() {
     if (g2g.g2g) figures.settings_app = g2g.g2g.settings;
     if (SIGNAL_DELAY_MS > 0) figures.ttff_signal_delay_ms_each_way = SIGNAL_DELAY_MS;
     if (DETAIL) figures.ttff_detail = true;
+    if (DOWNLOAD_MBPS > 0) figures.ttff_download_mbps = DOWNLOAD_MBPS;
+    if (RTT_MS > 0) figures.ttff_rtt_ms = RTT_MS;
     if (floor) figures.settings_floor = floor.settings;
     // The app encrypts every session: its figures are the E2EE ones, under their own names too.
     if (g2g.g2g && g2g.g2g_relay) {

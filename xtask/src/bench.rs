@@ -54,7 +54,7 @@ fn report_table(figures: &Value) {
 }
 
 /// Gzipped sizes of what a browser downloads: the full app's and the guest app's wasm + JS
-/// glue, worker wasm + JS. A figure whose files are missing is `null` (never 0 bytes) and the
+/// glue, worker wasm + JS; and the wasm files' Brotli forms, which are what goes out to Chrome. A figure whose files are missing is `null` (never 0 bytes) and the
 /// command fails after reporting.
 fn size() -> Result<()> {
     build::app()?;
@@ -245,6 +245,30 @@ fn size_figures(dist: &Path) -> Result<(Value, Vec<&'static str>)> {
             total += gzip_len(&std::fs::read(&file)?)?;
         }
         figures[key] = json!(total);
+    }
+    // What pairux-server sends Chrome: the build's Brotli forms (`cargo xtask compress`).
+    for (key, pick) in [
+        ("app_wasm_br_bytes", Pick::App("wasm")),
+        ("guest_wasm_br_bytes", Pick::Guest("wasm")),
+        ("worker_wasm_br_bytes", Pick::Worker("wasm")),
+    ] {
+        let found = files(dist, pick)?;
+        let mut total = 0;
+        let mut all = !found.is_empty();
+        for file in found {
+            let mut name = file.into_os_string();
+            name.push(".br");
+            match std::fs::metadata(&name) {
+                Ok(meta) => total += meta.len(),
+                Err(_) => all = false,
+            }
+        }
+        if all {
+            figures[key] = json!(total);
+        } else {
+            figures[key] = Value::Null;
+            missing.push(key);
+        }
     }
     Ok((figures, missing))
 }
@@ -668,16 +692,21 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pairux-size-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("pairux-web_bg.wasm"), b"\0asm wasm bytes").unwrap();
+        std::fs::write(dir.join("pairux-web_bg.wasm.br"), b"br").unwrap();
+        // A wasm without its Brotli form: that figure is not measured either.
+        std::fs::write(dir.join("pairux-worker_bg.wasm"), b"\0asm wasm bytes").unwrap();
         std::fs::write(dir.join("index.html"), b"<html>").unwrap();
         let (figures, missing) = size_figures(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(figures["app_wasm_gz_bytes"].as_u64().is_some_and(|n| n > 0));
+        assert_eq!(figures["app_wasm_br_bytes"], 2);
         let absent = [
             "app_js_gz_bytes",
             "guest_wasm_gz_bytes",
             "guest_js_gz_bytes",
-            "worker_wasm_gz_bytes",
             "worker_js_gz_bytes",
+            "guest_wasm_br_bytes",
+            "worker_wasm_br_bytes",
         ];
         for key in absent {
             assert_eq!(figures[key], Value::Null, "{key}");

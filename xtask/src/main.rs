@@ -5,6 +5,7 @@
 
 mod bench;
 mod build;
+mod compress;
 mod netns;
 mod run;
 mod setup;
@@ -60,6 +61,9 @@ enum Command {
     /// Benchmarks: `size`, `realtime`, `media`, `input`, `e2ee`, `sfu`, `focus`, `legibility`
     /// (each writes target/bench/<name>.json and prints a table).
     Bench { name: String },
+    /// Write the Brotli and gzip forms of the built app's files beside them (Trunk's post-build
+    /// hook runs it on its staging directory; default: TRUNK_STAGING_DIR).
+    Compress { dir: Option<std::path::PathBuf> },
     /// What CI runs: the same as `test`.
     Ci,
 }
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
             })
         }),
         Command::Test { only } => setup::unless_skipped().and_then(|()| test::run(only.as_deref())),
+        Command::Compress { dir } => compress::run(dir),
         Command::Ci => setup::unless_skipped().and_then(|()| test::run(None)),
         Command::Bench { name } => setup::unless_skipped().and_then(|()| bench::run(&name)),
     };

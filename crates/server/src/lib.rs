@@ -212,7 +212,14 @@ pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
     let app_files = Router::new()
         .route("/", app_page.clone())
         .route("/index.html", app_page.clone())
-        .fallback_service(ServeDir::new(&static_dir).fallback(app_page))
+        // The build writes each file's Brotli and gzip forms beside it (`cargo xtask compress`,
+        // a Trunk post-build hook): the one the browser accepts goes out, Brotli first.
+        .fallback_service(
+            ServeDir::new(&static_dir)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(app_page),
+        )
         .layer(axum::middleware::from_fn(static_caching));
     let realtime = realtime::routes(state.realtime.clone());
     let access = Router::new()
@@ -257,6 +264,12 @@ async fn static_caching(
         res.headers_mut()
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static(policy));
+        // A file's bytes depend on the request's Accept-Encoding (compressed forms, above).
+        if wants_file {
+            res.headers_mut()
+                .entry(header::VARY)
+                .or_insert(HeaderValue::from_static("accept-encoding"));
+        }
     }
     res
 }

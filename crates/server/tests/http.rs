@@ -169,6 +169,72 @@ async fn hashed_assets_are_kept_and_pages_are_revalidated() {
     assert_eq!(cache(&res), "no-store");
 }
 
+#[tokio::test]
+async fn a_file_goes_out_in_the_compressed_form_the_browser_accepts() {
+    let dir = static_dir();
+    let wasm = "app-0123456789abcdef_bg.wasm";
+    // Stand-ins told apart by their bytes: the server picks a form, it does not compress.
+    std::fs::write(dir.join(format!("{wasm}.br")), b"brotli form").unwrap();
+    std::fs::write(dir.join(format!("{wasm}.gz")), b"gzip form").unwrap();
+    let args = Args::parse_from(["pairux-server", "--static", dir.to_str().unwrap()]);
+    let state = Arc::new(state_from_args(&args, "test-secret").unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(state, args.static_dir.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let get = |path: String, accept: Option<&'static str>| async move {
+        let mut req = reqwest::Client::new().get(format!("http://{addr}{path}"));
+        if let Some(accept) = accept {
+            req = req.header("accept-encoding", accept);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path} {accept:?}");
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let encoding = header("content-encoding");
+        let kind = header("content-type");
+        let vary = header("vary");
+        let cache = header("cache-control");
+        let body = res.bytes().await.unwrap().to_vec();
+        (encoding, kind, vary, cache, body)
+    };
+    let wasm_path = format!("/{wasm}");
+    // Chrome's header: Brotli wins; the type is the file's, not the compressed form's.
+    let (encoding, kind, vary, cache, body) =
+        get(wasm_path.clone(), Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(encoding.as_deref(), Some("br"));
+    assert_eq!(kind.as_deref(), Some("application/wasm"));
+    assert_eq!(vary.as_deref(), Some("accept-encoding"));
+    assert_eq!(
+        cache.as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(body, b"brotli form");
+    let (encoding, _, _, _, body) = get(wasm_path.clone(), Some("gzip")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    assert_eq!(body, b"gzip form");
+    // A client that accepts neither gets the file itself.
+    let (encoding, kind, vary, _, body) = get(wasm_path.clone(), None).await;
+    assert_eq!(encoding, None);
+    assert_eq!(kind.as_deref(), Some("application/wasm"));
+    assert_eq!(vary.as_deref(), Some("accept-encoding"));
+    assert_eq!(body, b"\0asm\x01\0\0\0");
+    // A file built without compressed forms goes out as it is, whatever is accepted.
+    let (encoding, _, _, _, body) = get("/app.js".into(), Some("br, gzip")).await;
+    assert_eq!(encoding, None);
+    assert_eq!(body, b"export {};");
+    // The app's page is rendered per request (config block), never a stale compressed form.
+    std::fs::write(dir.join("index.html.br"), b"stale").unwrap();
+    let (encoding, _, _, _, body) = get("/index.html".into(), Some("br")).await;
+    assert_eq!(encoding, None);
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("<title>PairUX</title>"));
+}
+
 #[test]
 fn bad_ice_servers_are_refused_at_start() {
     let args = Args::parse_from(["pairux-server", "--ice-servers", "{nope"]);

@@ -1,0 +1,190 @@
+//! `cargo xtask compress [DIR]`: the Brotli (`.br`) and gzip (`.gz`) forms of the app's files,
+//! written beside them, which pairux-server sends to a browser that accepts them
+//! (`ServeDir::precompressed_br/gzip`, crates/server/src/lib.rs).
+//!
+//! Trunk runs it as a post-build hook (Trunk.toml) on its staging directory, so every build
+//! of dist/ has them and none can be stale: a file and its forms are written by one build.
+//! Compressing once at build time lets the slowest, smallest settings pay off (Brotli quality
+//! 11 takes about a second for the guest app's wasm; a server compressing per request could
+//! not afford it).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+/// What is worth compressing: text and wasm. Images are compressed already; `index.html` is
+/// never sent from disk as it is (pairux-server writes the client config into it per request).
+const EXTENSIONS: [&str; 5] = ["wasm", "js", "mjs", "css", "json"];
+
+/// A form is kept only when it saves at least this share of the file (tiny files grow).
+const MIN_SAVING: f64 = 0.1;
+
+pub fn run(dir: Option<PathBuf>) -> Result<()> {
+    let dir = match dir {
+        Some(dir) => dir,
+        // Trunk's hooks are told where the build is staged.
+        None => std::env::var_os("TRUNK_STAGING_DIR")
+            .map(PathBuf::from)
+            .context("no directory given and TRUNK_STAGING_DIR is not set")?,
+    };
+    let files = candidates(&dir)?;
+    // Largest first, on every core: the wasm files are most of the work.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results: Vec<Result<Vec<(u64, u64)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else {
+                            return Ok(done);
+                        };
+                        done.extend(compress_file(file)?);
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker panicked")))
+            })
+            .collect()
+    });
+    let mut written = 0usize;
+    let (mut before, mut after) = (0u64, 0u64);
+    for result in results {
+        for (from, to) in result? {
+            written += 2;
+            before += from;
+            after += to;
+        }
+    }
+    println!(
+        "compress: {written} compressed forms in {} (Brotli: {before} → {after} bytes)",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Writes `file`'s forms that pay; returns (file bytes, Brotli bytes) when they were written.
+fn compress_file(file: &Path) -> Result<Option<(u64, u64)>> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let br = brotli(&bytes)?;
+    let gz = gzip(&bytes)?;
+    // Brotli is the smaller of the two; when it does not pay, neither does gzip.
+    let pays = (br.len() as f64) <= bytes.len() as f64 * (1.0 - MIN_SAVING);
+    for (ext, packed) in [("br", &br), ("gz", &gz)] {
+        let target = with_suffix(file, ext);
+        if pays {
+            std::fs::write(&target, packed)
+                .with_context(|| format!("writing {}", target.display()))?;
+        } else if target.exists() {
+            std::fs::remove_file(&target)?;
+        }
+    }
+    Ok(pays.then_some((bytes.len() as u64, br.len() as u64)))
+}
+
+/// The files under `dir` (and its subdirectories: wasm-bindgen's `snippets/`) to compress.
+fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| EXTENSIONS.contains(&e))
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).map_or(0, |m| m.len())));
+    Ok(out)
+}
+
+/// `file` with `.ext` appended (`a.wasm` → `a.wasm.br`), the name ServeDir looks for.
+fn with_suffix(file: &Path, ext: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".");
+    name.push(ext);
+    PathBuf::from(name)
+}
+
+fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    let params = ::brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        // 16 MB window: the whole of any file here, so matches reach across the wasm.
+        lgwin: 24,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    ::brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).context("Brotli")?;
+    Ok(out)
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes)?;
+    Ok(gz.finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+
+    #[test]
+    fn each_form_decodes_to_the_file_and_small_or_other_files_get_none() {
+        let dir = std::env::temp_dir().join(format!("pairux-compress-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("snippets/x")).unwrap();
+        let text: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("let v{i} = {};\n", i % 97).into_bytes())
+            .collect();
+        std::fs::write(dir.join("app_bg.wasm"), &text).unwrap();
+        std::fs::write(dir.join("snippets/x/inline0.js"), &text).unwrap();
+        std::fs::write(dir.join("tiny.js"), b"x").unwrap();
+        std::fs::write(dir.join("index.html"), &text).unwrap();
+        std::fs::write(dir.join("favicon.png"), &text).unwrap();
+        // A form left from before that no longer pays is removed.
+        std::fs::write(dir.join("tiny.js.br"), b"stale").unwrap();
+        run(Some(dir.clone())).unwrap();
+
+        for file in ["app_bg.wasm", "snippets/x/inline0.js"] {
+            let br = std::fs::read(dir.join(format!("{file}.br"))).unwrap();
+            let gz = std::fs::read(dir.join(format!("{file}.gz"))).unwrap();
+            assert!(
+                br.len() < text.len() / 4 && gz.len() < text.len() / 4,
+                "{file}"
+            );
+            let mut back = Vec::new();
+            ::brotli::BrotliDecompress(&mut &br[..], &mut back).unwrap();
+            assert_eq!(back, text, "{file}.br");
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, text, "{file}.gz");
+        }
+        for none in [
+            "tiny.js.br",
+            "tiny.js.gz",
+            "index.html.br",
+            "favicon.png.gz",
+        ] {
+            assert!(!dir.join(none).exists(), "{none}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
