@@ -682,6 +682,18 @@ async function ttffRun(env, link, returning = null) {
         }
         if (e.name.endsWith('/config.json')) s.config_loaded = e.responseEnd;
       }
+      // The page itself, and when the app's wasm was asked for and began to arrive.
+      const nav = performance.getEntriesByType('navigation')[0];
+      if (nav) {
+        s.doc_response_end = nav.responseEnd;
+        s.dom_interactive = nav.domInteractive;
+      }
+      for (const e of performance.getEntriesByType('resource')) {
+        if (/\/pairux-(guest-[0-9a-f]+|web)_bg\.wasm$/.test(e.name)) {
+          s.wasm_request = e.requestStart;
+          s.wasm_response_start = e.responseStart;
+        }
+      }
       return { stages: s, wasmBytes, app: window.__pairuxApp?.full ? 'full' : 'guest' };
     });
     if (DETAIL && host) {
