@@ -16,6 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, newPage, distDir } from '../tests/e2e/lib/harness.mjs';
+import { rawPeer } from '../tests/e2e/lib/adversary.mjs';
+import { parseLink, presenceMeta, SigningKey } from '../tests/e2e/lib/wire.mjs';
 import { serveDir } from './lib/serve.mjs';
 import { PC_HOOK } from './lib/pc-hook.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
@@ -49,6 +51,11 @@ const { values: opts } = parseArgs({
     // viewer's page; its WebRTC media is not slowed). 0: loopback as it is.
     'download-mbps': { type: 'string', default: '0' },
     'rtt-ms': { type: 'string', default: '0' },
+    // First visits to a session that already has this many other participants: link holders
+    // (raw Realtime sockets with valid, signed and sealed viewer metas, tests/e2e/lib/wire.mjs)
+    // that every newcomer's page sees in its first presence state. They never answer the
+    // host's offers. 0: the host alone.
+    others: { type: 'string', default: '0' },
     // Where a first frame's time goes, finer (TTFF runs): the viewer's join frame out; its
     // answer (setRemoteDescription settled, setLocalDescription called and settled, first and
     // last candidate, the first frame on the socket after the offer); both ends' RTP (the
@@ -75,6 +82,7 @@ const WARMUP_MS = Number(opts['warmup-ms']);
 const SIGNAL_DELAY_MS = Number(opts['signal-delay-ms']);
 const DOWNLOAD_MBPS = Number(opts['download-mbps']);
 const RTT_MS = Number(opts['rtt-ms']);
+const OTHERS = Number(opts.others);
 const DETAIL = opts.detail;
 const wanted = (key) => !opts.only || opts.only.split(',').includes(key);
 // TTFF figures: a first visit, through Janus with --sfu, and a returning person's (the profile
@@ -202,6 +210,20 @@ const TTFF_HOOK = `(() => {
       return done;
     }
   };
+  // The app's wasm: when the page asked to compile it (the loader) and to instantiate it (the
+  // app's module script), and when each was done (the app's main runs next).
+  if (${JSON.stringify(DETAIL)}) {
+    for (const [name, step] of [['compileStreaming', 'compile'], ['compile', 'compile'], ['instantiateStreaming', 'instantiate'], ['instantiate', 'instantiate']]) {
+      const f = WebAssembly[name];
+      if (!f) continue;
+      WebAssembly[name] = function (...args) {
+        mark('wasm_' + step + '_called');
+        const done = f.apply(this, args);
+        done.then(() => mark('wasm_' + step + 'd'), () => {});
+        return done;
+      };
+    }
+  }
   // The Realtime socket: open, joined (the join's reply), the first presence (the host seen
   // once it verifies), the first signal.
   const Ws = window.WebSocket;
@@ -693,6 +715,7 @@ async function ttffRun(env, link, returning = null) {
           s.wasm_request = e.requestStart;
           s.wasm_response_start = e.responseStart;
         }
+        if (/\/pairux-(guest-[0-9a-f]+|web)\.js$/.test(e.name)) s.app_js_loaded = e.responseEnd;
       }
       return { stages: s, wasmBytes, app: window.__pairuxApp?.full ? 'full' : 'guest' };
     });
@@ -788,6 +811,20 @@ async function measureTtff(env, mode = 'p2p', returning = false) {
   await onlyHost(env, mode);
   const host = await appHost(env, mode);
   env.ttffHost = host.page;
+  const others = [];
+  if (OTHERS > 0 && !env.others) {
+    const link = parseLink(host.link);
+    const joinedAt = Date.now();
+    for (let i = 0; i < OTHERS; i++) {
+      const id = `other-${i}`;
+      const peer = await rawPeer(env.server.url, link.topic, id);
+      peer.track(presenceMeta({ link, id, role: 'viewer', joinedAt: joinedAt + i, profile: { name: `Other ${i}` }, signer: new SigningKey() }));
+      others.push(peer);
+    }
+    // The host believes them all before the first visit.
+    await host.page.getByTestId(`participant-other-${OTHERS - 1}`).waitFor({ timeout: 15_000 });
+    env.others = others;
+  }
   const runs = [];
   // One unrecorded run first: the server's first static responses and the OS page cache.
   for (let i = 0; i <= (returning ? RETURNING_RUNS : RUNS); i++) {
@@ -907,6 +944,7 @@ async function main() {
     if (DETAIL) figures.ttff_detail = true;
     if (DOWNLOAD_MBPS > 0) figures.ttff_download_mbps = DOWNLOAD_MBPS;
     if (RTT_MS > 0) figures.ttff_rtt_ms = RTT_MS;
+    if (OTHERS > 0) figures.ttff_other_participants = OTHERS;
     if (floor) figures.settings_floor = floor.settings;
     // The app encrypts every session: its figures are the E2EE ones, under their own names too.
     if (g2g.g2g && g2g.g2g_relay) {
@@ -976,6 +1014,7 @@ async function main() {
     await mkdir(path.dirname(opts.png), { recursive: true });
     await renderPng(env.browser, svg(panels, caption), opts.png);
   } finally {
+    for (const peer of env.others ?? []) peer.close();
     await env.browser.close().catch(() => {});
     await env.server?.stop();
     await env.relayServer?.stop();
