@@ -297,6 +297,23 @@ const TTFF_HOOK = `(() => {
 const HOST_DETAIL_HOOK = `(() => {
   window.__hostPcs = [];
   const now = () => performance.timeOrigin + performance.now();
+  // The host's Realtime frames: when each presence change came in, when each frame went out.
+  window.__hostWs = [];
+  const Ws = window.WebSocket;
+  window.WebSocket = class extends Ws {
+    constructor(url, ...rest) {
+      super(url, ...rest);
+      if (!String(url).includes('/realtime/')) return;
+      const send = this.send.bind(this);
+      this.send = (data) => {
+        window.__hostWs.push({ t: now(), out: true });
+        return send(data);
+      };
+      this.addEventListener('message', (m) => {
+        if (typeof m.data === 'string' && m.data.includes('presence_diff')) window.__hostWs.push({ t: now(), presence: true });
+      });
+    }
+  };
   const Base = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends Base {
     constructor(...args) {
@@ -732,6 +749,17 @@ async function ttffRun(env, link, returning = null) {
         return used;
       }, origin);
       for (const [k, v] of Object.entries(pcs.at(-1) ?? {})) stages[`host_${k}`] = v - origin;
+      // The first presence change the host heard after this visit began (the viewer's join),
+      // and the host's first frame out after it (its offer, or a signal before it).
+      const frames = await host.evaluate((since) => {
+        const seen = window.__hostWs.filter((f) => f.t >= since);
+        window.__hostWs = [];
+        return seen;
+      }, origin);
+      const heard = frames.find((f) => f.presence);
+      const sent = heard && frames.find((f) => f.out && f.t >= heard.t);
+      if (heard) stages.host_presence_in = heard.t - origin;
+      if (sent) stages.host_first_out = sent.t - origin;
     }
     if (tracing) {
       await tracing.browser.stopTracing();
