@@ -46,9 +46,10 @@ const { values: opts } = parseArgs({
     // Realtime socket is held this long each way (Playwright's routeWebSocket; loopback has no
     // round trip to speak of, and this machine's kernel has no netem). 0: direct.
     'signal-delay-ms': { type: 'string', default: '0' },
-    // A first visit's downloads (the page, the app's wasm and JS, the worker) as over a link of
-    // this many megabits per second with `--rtt-ms` of round trip (CDP network emulation of the
-    // viewer's page; its WebRTC media is not slowed). 0: loopback as it is.
+    // A first visit's downloads (the page, the app's wasm and JS) as over a link of this many
+    // megabits per second with `--rtt-ms` of round trip: CDP network emulation of the viewer's
+    // page, which slows that page's own requests — not its E2EE worker's fetches, not WebRTC;
+    // for signaling's round trips add `--signal-delay-ms`. 0: loopback as it is.
     'download-mbps': { type: 'string', default: '0' },
     'rtt-ms': { type: 'string', default: '0' },
     // First visits to a session that already has this many other participants: link holders
@@ -305,12 +306,16 @@ const HOST_DETAIL_HOOK = `(() => {
       super(url, ...rest);
       if (!String(url).includes('/realtime/')) return;
       const send = this.send.bind(this);
+      // Broadcasts (signals) go out binary (serializer 2.0.0); heartbeats and presence are text.
       this.send = (data) => {
-        window.__hostWs.push({ t: now(), out: true });
+        if (typeof data !== 'string') window.__hostWs.push({ t: now(), out: true });
         return send(data);
       };
+      // A presence change with someone in its joins (not a leave).
       this.addEventListener('message', (m) => {
-        if (typeof m.data === 'string' && m.data.includes('presence_diff')) window.__hostWs.push({ t: now(), presence: true });
+        if (typeof m.data === 'string' && m.data.includes('presence_diff') && !/"joins":\\{\\}/.test(m.data)) {
+          window.__hostWs.push({ t: now(), presence: true });
+        }
       });
     }
   };
@@ -749,8 +754,8 @@ async function ttffRun(env, link, returning = null) {
         return used;
       }, origin);
       for (const [k, v] of Object.entries(pcs.at(-1) ?? {})) stages[`host_${k}`] = v - origin;
-      // The first presence change the host heard after this visit began (the viewer's join),
-      // and the host's first frame out after it (its offer, or a signal before it).
+      // The first presence change with a join the host heard after this visit began (the
+      // viewer's), and the host's first broadcast after it (its offer, or a signal before it).
       const frames = await host.evaluate((since) => {
         const seen = window.__hostWs.filter((f) => f.t >= since);
         window.__hostWs = [];
@@ -839,19 +844,22 @@ async function measureTtff(env, mode = 'p2p', returning = false) {
   await onlyHost(env, mode);
   const host = await appHost(env, mode);
   env.ttffHost = host.page;
-  const others = [];
-  if (OTHERS > 0 && !env.others) {
+  // Each kind of TTFF run may have a host (and session) of its own: the others join whichever
+  // session this one measures.
+  if (OTHERS > 0 && env.others?.link !== host.link) {
+    for (const peer of env.others?.peers ?? []) peer.close();
     const link = parseLink(host.link);
     const joinedAt = Date.now();
+    const peers = [];
     for (let i = 0; i < OTHERS; i++) {
       const id = `other-${i}`;
       const peer = await rawPeer(env.server.url, link.topic, id);
       peer.track(presenceMeta({ link, id, role: 'viewer', joinedAt: joinedAt + i, profile: { name: `Other ${i}` }, signer: new SigningKey() }));
-      others.push(peer);
+      peers.push(peer);
     }
+    env.others = { link: host.link, peers };
     // The host believes them all before the first visit.
     await host.page.getByTestId(`participant-other-${OTHERS - 1}`).waitFor({ timeout: 15_000 });
-    env.others = others;
   }
   const runs = [];
   // One unrecorded run first: the server's first static responses and the OS page cache.
@@ -1042,7 +1050,7 @@ async function main() {
     await mkdir(path.dirname(opts.png), { recursive: true });
     await renderPng(env.browser, svg(panels, caption), opts.png);
   } finally {
-    for (const peer of env.others ?? []) peer.close();
+    for (const peer of env.others?.peers ?? []) peer.close();
     await env.browser.close().catch(() => {});
     await env.server?.stop();
     await env.relayServer?.stop();

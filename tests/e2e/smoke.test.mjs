@@ -217,12 +217,20 @@ test('each page loads the app it needs: guests the guest app, the landing page a
   assert.equal(loaded.full, false);
   assert.equal(loaded.wasm.length, 1, JSON.stringify(loaded));
   assert.match(loaded.wasm[0], GUEST);
-  // The app crossed the network compressed (the build's Brotli form; about a third of the wasm).
-  const sizes = await viewer.evaluate(() => performance.getEntriesByType('resource')
+  // The app crossed the network compressed: the build's Brotli form (about a third of the wasm).
+  const sizes = await viewer.evaluate(async () => Promise.all(performance.getEntriesByType('resource')
     .filter((e) => /\/pairux-guest-[0-9a-f]+(_bg\.wasm|\.js)$/.test(e.name))
-    .map((e) => ({ name: e.name, encoded: e.encodedBodySize, decoded: e.decodedBodySize })));
+    .map(async (e) => ({
+      name: e.name,
+      encoded: e.encodedBodySize,
+      decoded: e.decodedBodySize,
+      encoding: (await fetch(e.name, { method: 'HEAD', cache: 'no-store' })).headers.get('content-encoding'),
+    }))));
   assert.equal(sizes.length, 2, JSON.stringify(sizes));
-  for (const s of sizes) assert.ok(s.encoded > 0 && s.encoded < s.decoded / 2, JSON.stringify(s));
+  for (const s of sizes) {
+    assert.ok(s.encoded > 0 && s.encoded < s.decoded / 2, JSON.stringify(s));
+    assert.equal(s.encoding, 'br', JSON.stringify(s));
+  }
   await decoding(viewer);
   // A guest's reload (no fragment; the tab's resume text) stays a guest, in the guest app.
   await viewer.reload();

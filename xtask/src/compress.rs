@@ -23,16 +23,24 @@ const MIN_SAVING: f64 = 0.1;
 pub fn run(dir: Option<PathBuf>) -> Result<()> {
     let dir = match dir {
         Some(dir) => dir,
-        // Trunk's hooks are told where the build is staged.
-        None => std::env::var_os("TRUNK_STAGING_DIR")
-            .map(PathBuf::from)
-            .context("no directory given and TRUNK_STAGING_DIR is not set")?,
+        None => {
+            // Trunk's hooks are told where the build is staged, and for which profile. A debug
+            // build (`trunk serve` for UI work) is not what pairux-server serves, and its wasm
+            // is tens of megabytes: Brotli 11 would hold every rebuild for a minute.
+            if std::env::var("TRUNK_PROFILE").is_ok_and(|p| p != "release") {
+                println!("compress: skipped (not a release build)");
+                return Ok(());
+            }
+            std::env::var_os("TRUNK_STAGING_DIR")
+                .map(PathBuf::from)
+                .context("no directory given and TRUNK_STAGING_DIR is not set")?
+        }
     };
     let files = candidates(&dir)?;
     // Largest first, on every core: the wasm files are most of the work.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let results: Vec<Result<Vec<(u64, u64)>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<(usize, u64, u64)>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -58,8 +66,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
     let mut written = 0usize;
     let (mut before, mut after) = (0u64, 0u64);
     for result in results {
-        for (from, to) in result? {
-            written += 2;
+        for (forms, from, to) in result? {
+            written += forms;
             before += from;
             after += to;
         }
@@ -71,23 +79,34 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Writes `file`'s forms that pay; returns (file bytes, Brotli bytes) when they were written.
-fn compress_file(file: &Path) -> Result<Option<(u64, u64)>> {
+/// Writes each of `file`'s forms that pays (and removes one that does not); returns how many
+/// were written, with the file's and its Brotli form's sizes (0 when Brotli did not pay).
+fn compress_file(file: &Path) -> Result<Option<(usize, u64, u64)>> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let br = brotli(&bytes)?;
-    let gz = gzip(&bytes)?;
-    // Brotli is the smaller of the two; when it does not pay, neither does gzip.
-    let pays = (br.len() as f64) <= bytes.len() as f64 * (1.0 - MIN_SAVING);
-    for (ext, packed) in [("br", &br), ("gz", &gz)] {
+    let pays = |packed: &[u8]| (packed.len() as f64) <= bytes.len() as f64 * (1.0 - MIN_SAVING);
+    let mut forms = 0;
+    let mut br_len = None;
+    for (ext, packed) in [("br", brotli(&bytes)?), ("gz", gzip(&bytes)?)] {
         let target = with_suffix(file, ext);
-        if pays {
-            std::fs::write(&target, packed)
+        if pays(&packed) {
+            std::fs::write(&target, &packed)
                 .with_context(|| format!("writing {}", target.display()))?;
+            forms += 1;
+            if ext == "br" {
+                br_len = Some(packed.len() as u64);
+            }
         } else if target.exists() {
             std::fs::remove_file(&target)?;
         }
     }
-    Ok(pays.then_some((bytes.len() as u64, br.len() as u64)))
+    Ok((forms > 0).then(|| {
+        let original = if br_len.is_some() {
+            bytes.len() as u64
+        } else {
+            0
+        };
+        (forms, original, br_len.unwrap_or(0))
+    }))
 }
 
 /// The files under `dir` (and its subdirectories: wasm-bindgen's `snippets/`) to compress.
@@ -185,6 +204,24 @@ mod tests {
         ] {
             assert!(!dir.join(none).exists(), "{none}");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn each_form_is_kept_only_where_it_pays() {
+        // Short English without repeats: gzip, which needs repeats, comes out larger (103
+        // bytes), Brotli's built-in dictionary still pays (73).
+        let dir =
+            std::env::temp_dir().join(format!("pairux-compress-small-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = b"The quick brown fox jumps over the lazy dog; nothing here is repeated, which gzip needs.";
+        std::fs::write(dir.join("inline0.js"), text).unwrap();
+        std::fs::write(dir.join("inline0.js.gz"), b"stale").unwrap();
+        run(Some(dir.clone())).unwrap();
+        let br = std::fs::metadata(dir.join("inline0.js.br")).unwrap().len();
+        assert!((br as f64) <= text.len() as f64 * 0.9, "br: {br}");
+        assert!(!dir.join("inline0.js.gz").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

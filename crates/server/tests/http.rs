@@ -226,13 +226,33 @@ async fn a_file_goes_out_in_the_compressed_form_the_browser_accepts() {
     let (encoding, _, _, _, body) = get("/app.js".into(), Some("br, gzip")).await;
     assert_eq!(encoding, None);
     assert_eq!(body, b"export {};");
-    // The app's page is rendered per request (config block), never a stale compressed form.
-    std::fs::write(dir.join("index.html.br"), b"stale").unwrap();
-    let (encoding, _, _, _, body) = get("/index.html".into(), Some("br")).await;
-    assert_eq!(encoding, None);
-    assert!(String::from_utf8(body)
-        .unwrap()
-        .contains("<title>PairUX</title>"));
+    // Revalidation (the full app's unhashed files are `no-cache`) answers 304 with `Vary`.
+    let res = reqwest::Client::new()
+        .get(format!("http://{addr}{wasm_path}"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    let modified = res.headers()["last-modified"].clone();
+    let res = reqwest::Client::new()
+        .get(format!("http://{addr}{wasm_path}"))
+        .header("accept-encoding", "br")
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+    assert_eq!(res.headers()["vary"], "accept-encoding");
+    // HEAD tells the form's encoding and length without the body.
+    let res = reqwest::Client::new()
+        .head(format!("http://{addr}{wasm_path}"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-encoding"], "br");
+    assert_eq!(res.headers()["content-length"], "11");
 }
 
 #[test]
