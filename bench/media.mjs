@@ -971,7 +971,7 @@ async function main() {
           figures[`${v.key}_ratio_p50`] = null;
           failures.push(`${v.key}_ratio_p50: the floor did not run with the app's settings (${diff.join('; ')})`);
         } else {
-          figures[`${v.key}_ratio_p50`] = round1((100 * p50(r.samples)) / p50(floor.samples)) / 100;
+          figures[`${v.key}_ratio_p50`] = Number((p50(r.samples) / p50(floor.samples)).toFixed(3));
         }
       }
     }
