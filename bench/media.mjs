@@ -934,6 +934,9 @@ async function main() {
         const median = (n) => percentiles('x', runs.map((r) => r.stages[n]).filter((x) => x !== undefined), [50]).x_p50;
         const line = names.map((n) => [n, median(n)]).sort((a, b) => a[1] - b[1]);
         console.error(`  median ms after navigation start: ${line.map(([n, m]) => `${n} ${m}`).join(', ')}`);
+        // Where the first frame's time went, in the figures too (ms after navigation start,
+        // in the order reached; the stages --detail adds are there only with it).
+        figures[`${key}_stages_ms_p50`] = Object.fromEntries(line);
         // Viewers that left should not keep the host encoding for them.
         await sleep(1000);
         raw[`host_open_pcs_after_${key}`] = await env.hosts[mode].page.evaluate(
