@@ -24,7 +24,11 @@ fn static_dir() -> PathBuf {
 }
 
 async fn spawn(extra: &[&str]) -> String {
-    let dir = static_dir();
+    spawn_in(&static_dir(), extra).await
+}
+
+/// A server over `dir` (a test that puts more files in it first).
+async fn spawn_in(dir: &std::path::Path, extra: &[&str]) -> String {
     let mut argv = vec!["pairux-server", "--static", dir.to_str().unwrap()];
     argv.extend_from_slice(extra);
     let args = Args::parse_from(argv);
@@ -176,14 +180,10 @@ async fn a_file_goes_out_in_the_compressed_form_the_browser_accepts() {
     // Stand-ins told apart by their bytes: the server picks a form, it does not compress.
     std::fs::write(dir.join(format!("{wasm}.br")), b"brotli form").unwrap();
     std::fs::write(dir.join(format!("{wasm}.gz")), b"gzip form").unwrap();
-    let args = Args::parse_from(["pairux-server", "--static", dir.to_str().unwrap()]);
-    let state = Arc::new(state_from_args(&args, "test-secret").unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = router(state, args.static_dir.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = spawn_in(&dir, &[]).await;
+    let base = base.as_str();
     let get = |path: String, accept: Option<&'static str>| async move {
-        let mut req = reqwest::Client::new().get(format!("http://{addr}{path}"));
+        let mut req = reqwest::Client::new().get(format!("{base}{path}"));
         if let Some(accept) = accept {
             req = req.header("accept-encoding", accept);
         }
@@ -228,14 +228,14 @@ async fn a_file_goes_out_in_the_compressed_form_the_browser_accepts() {
     assert_eq!(body, b"export {};");
     // Revalidation (the full app's unhashed files are `no-cache`) answers 304 with `Vary`.
     let res = reqwest::Client::new()
-        .get(format!("http://{addr}{wasm_path}"))
+        .get(format!("{base}{wasm_path}"))
         .header("accept-encoding", "br")
         .send()
         .await
         .unwrap();
     let modified = res.headers()["last-modified"].clone();
     let res = reqwest::Client::new()
-        .get(format!("http://{addr}{wasm_path}"))
+        .get(format!("{base}{wasm_path}"))
         .header("accept-encoding", "br")
         .header("if-modified-since", modified)
         .send()
@@ -245,7 +245,7 @@ async fn a_file_goes_out_in_the_compressed_form_the_browser_accepts() {
     assert_eq!(res.headers()["vary"], "accept-encoding");
     // HEAD tells the form's encoding and length without the body.
     let res = reqwest::Client::new()
-        .head(format!("http://{addr}{wasm_path}"))
+        .head(format!("{base}{wasm_path}"))
         .header("accept-encoding", "br")
         .send()
         .await
