@@ -396,9 +396,7 @@ impl GuestSetup {
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false);
             if kept {
-                if let Some(window) = web_sys::window() {
-                    let _ = window.location().reload();
-                }
+                let _ = platform::location::reload();
             }
         });
         on_cleanup(move || {

@@ -40,3 +40,13 @@ pub fn page_hidden() -> bool {
         .and_then(|w| w.document())
         .is_some_and(|d| d.hidden())
 }
+
+/// What index.html's boot script left on `window` under `name` for the app (the early socket,
+/// the early worker): taken once, so nothing else finds it there after.
+pub fn take_boot_global(name: &str) -> Option<wasm_bindgen::JsValue> {
+    let window = web_sys::window()?;
+    let key = wasm_bindgen::JsValue::from_str(name);
+    let value = js_sys::Reflect::get(&window, &key).ok()?;
+    let _ = js_sys::Reflect::delete_property(window.unchecked_ref::<js_sys::Object>(), &key);
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}

@@ -178,13 +178,7 @@ pub fn discard_early_worker() {
 /// The page worker the loader started (`window.__pairuxEarlyWorker`: the worker, and the
 /// events it fired before the app listened), taken once.
 fn take_early_worker() -> Option<(Worker, Array)> {
-    let window = window().ok()?;
-    let key = JsValue::from_str("__pairuxEarlyWorker");
-    let early = Reflect::get(&window, &key).ok()?;
-    if early.is_undefined() || early.is_null() {
-        return None;
-    }
-    let _ = Reflect::delete_property(&window, &key);
+    let early = super::dom::take_boot_global("__pairuxEarlyWorker")?;
     let worker = Reflect::get(&early, &"worker".into())
         .ok()?
         .dyn_into::<Worker>()

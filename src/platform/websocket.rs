@@ -163,9 +163,7 @@ fn take_early_socket() -> Option<(String, WebSocket)> {
         return None;
     }
     let _ = Reflect::set(&window, &taken, &wasm_bindgen::JsValue::TRUE);
-    let key = wasm_bindgen::JsValue::from_str("__pairuxEarlySocket");
-    let early = Reflect::get(&window, &key).ok()?;
-    let _ = Reflect::delete_property(window.unchecked_ref::<js_sys::Object>(), &key);
+    let early = super::dom::take_boot_global("__pairuxEarlySocket")?;
     let url = Reflect::get(&early, &"url".into()).ok()?.as_string()?;
     let ws = Reflect::get(&early, &"ws".into())
         .ok()?
