@@ -9,8 +9,19 @@ pub struct OpenedAt {
 }
 
 /// Reads `pathname` and `hash`, then removes the fragment from the address bar (and so from
-/// history) with `history.replaceState`, so the secrets stay only in memory.
+/// history) with `history.replaceState`, so the secrets stay only in memory. The first call in
+/// a page takes what index.html's boot script read before it scrubbed the fragment itself.
 pub fn take_opened_at() -> Result<OpenedAt, JsError> {
+    if let Some(at) = super::dom::take_boot_global("__pairuxOpenedAt") {
+        let field = |name: &str| {
+            js_sys::Reflect::get(&at, &wasm_bindgen::JsValue::from_str(name))
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        if let (Some(path), Some(fragment)) = (field("path"), field("fragment")) {
+            return Ok(OpenedAt { path, fragment });
+        }
+    }
     let window = window()?;
     let location = window.location();
     let path = location.pathname().map_err(js_error)?;

@@ -14,7 +14,7 @@ use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
     RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection,
     RtcPeerConnectionIceEvent, RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit,
-    RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
 use super::transform::{self, TransformApi, TransformWorker};
@@ -107,6 +107,23 @@ impl IceSetup {
     }
 }
 
+/// The connection index.html's boot script made for a guest's page while the wasm downloaded
+/// (made with `bundlePolicy: "max-bundle"` only), given `config`; the first connection of a
+/// page takes it. `None` where there is none, or it does not take the configuration (it is
+/// then closed, and the caller makes its own).
+fn adopt_early_peer(config: &RtcConfiguration) -> Option<RtcPeerConnection> {
+    let pc: RtcPeerConnection = super::dom::take_boot_global("__pairuxEarlyPeer")?
+        .dyn_into()
+        .ok()?;
+    if pc.signaling_state() != RtcSignalingState::Stable
+        || pc.set_configuration_with_configuration(config).is_err()
+    {
+        pc.close();
+        return None;
+    }
+    Some(pc)
+}
+
 pub struct Peer {
     pc: RtcPeerConnection,
     worker: Rc<TransformWorker>,
@@ -156,7 +173,10 @@ impl Peer {
         // One transport for everything (both ends are this app, or Janus, which bundles): one
         // set of candidates to gather, send and check instead of one per kind of media.
         set(&rtc, "bundlePolicy", &"max-bundle".into());
-        let pc = RtcPeerConnection::new_with_configuration(&rtc).map_err(js_error)?;
+        let pc = match adopt_early_peer(&rtc) {
+            Some(pc) => pc,
+            None => RtcPeerConnection::new_with_configuration(&rtc).map_err(js_error)?,
+        };
         let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
 
         let mut handlers = Vec::new();

@@ -128,9 +128,36 @@ test('starting a session gives two invite links that work', async () => {
 
   // A link "works" when the person who opens it sees the shared screen (`decoding`).
   const viewer = await newPage(stack.browser);
-  await openApp(viewer, viewerLink);
+  await viewer.addInitScript(() => {
+    const Base = window.RTCPeerConnection;
+    window.__peersMade = 0;
+    window.RTCPeerConnection = class extends Base {
+      constructor(...args) {
+        super(...args);
+        window.__peersMade += 1;
+        window.__firstPeerMadeWhile ??= document.readyState;
+      }
+    };
+  });
+  // The link's secrets leave the address bar before the app has even arrived: its wasm is held
+  // until the page's address has been read.
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await viewer.route(/pairux-guest-[0-9a-f]+_bg\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await viewer.goto(viewerLink, { waitUntil: 'domcontentloaded' });
+  assert.equal(await viewer.evaluate(() => location.hash), '');
+  assert.equal(viewer.url(), viewerLink.split('#')[0]);
+  assert.equal(await viewer.locator('.app').count(), 0, 'the app had not started yet');
+  release();
   await viewer.locator('.session[data-role="viewer"]').waitFor();
   await decoding(viewer);
+  // The connection that carries the picture is the one the page made while the wasm came
+  // (index.html), taken by the app rather than made a second time.
+  assert.equal(await viewer.evaluate(() => window.__peersMade), 1);
+  assert.equal(await viewer.evaluate(() => window.__firstPeerMadeWhile), 'loading');
   await viewer.context().close();
 
   // Pasting the controller link into "Join" on the landing page opens it without a reload.
