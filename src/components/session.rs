@@ -27,9 +27,10 @@ pub fn SessionPage(id: String) -> impl IntoView {
     move || match current() {
         Ok(entry) => view! { <SessionView entry/> }.into_any(),
         Err(error) => {
-            // The socket and worker index.html started for this link have nobody to serve.
+            // The socket, worker and connection index.html made for this link have nobody to serve.
             platform::websocket::discard_early_socket();
             platform::transform::discard_early_worker();
+            platform::peer::discard_early_peer();
             view! {
             <section class="card narrow">
                 <ErrorBanner message=error.user_message().to_owned()/>

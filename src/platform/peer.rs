@@ -124,6 +124,16 @@ fn adopt_early_peer(config: &RtcConfiguration) -> Option<RtcPeerConnection> {
     Some(pc)
 }
 
+/// Closes the connection index.html's boot script made, if no connection took it (a link
+/// that cannot be used).
+pub fn discard_early_peer() {
+    if let Some(pc) = super::dom::take_boot_global("__pairuxEarlyPeer")
+        .and_then(|v| v.dyn_into::<RtcPeerConnection>().ok())
+    {
+        pc.close();
+    }
+}
+
 pub struct Peer {
     pc: RtcPeerConnection,
     worker: Rc<TransformWorker>,

@@ -40,7 +40,7 @@ test('a link without a key shows the banner', async () => {
   await page.context().close();
 });
 
-test('a link that cannot be used leaves no socket open', async () => {
+test('a link that cannot be used leaves no socket or peer connection open', async () => {
   // index.html opens a session link's Realtime socket before the app has read the link; when
   // the link turns out unusable, nobody is there to use it and the app closes it.
   const page = await newPage(stack.browser);
@@ -58,6 +58,14 @@ test('a link that cannot be used leaves no socket open', async () => {
     // without waiting for a config.json fetch (whose answer the page may only see after the
     // wasm has run).
     window.__configFetches = 0;
+    const Peer = window.RTCPeerConnection;
+    window.__peers = [];
+    window.RTCPeerConnection = class extends Peer {
+      constructor(...args) {
+        super(...args);
+        window.__peers.push(this);
+      }
+    };
     const fetch = window.fetch;
     window.fetch = (input, ...rest) => {
       if (String(input?.url ?? input).includes('config.json')) window.__configFetches += 1;
@@ -65,6 +73,7 @@ test('a link that cannot be used leaves no socket open', async () => {
     };
   });
   let made = 0;
+  let peers = 0;
   for (const url of [`/s/${ID}#k=tooshort`, `/s/not-a-session#k=${KEY}&h=${HOST}`]) {
     await openApp(page, `${stack.server.url}${url}`);
     await page.getByTestId('error-banner').waitFor();
@@ -74,7 +83,11 @@ test('a link that cannot be used leaves no socket open', async () => {
     assert.equal(await page.evaluate(() => window.__configFetchesBefore), 0, `${url}: the socket waited for config.json`);
     // Nothing else will happen on this page: every socket it made ends up closed.
     await page.waitForFunction(() => window.__sockets.every((ws) => ws.readyState === WebSocket.CLOSED), null, { timeout: 5_000 });
+    // And the peer connection a guest's page makes while its wasm downloads is closed.
+    peers += await page.evaluate(() => window.__peers.length);
+    assert.ok(await page.evaluate(() => window.__peers.every((pc) => pc.signalingState === 'closed')), `${url}: a peer connection was left open`);
   }
+  assert.ok(peers >= 1, 'no early peer connection was made; the test checked nothing');
   // The config (a few hundred bytes) arrives long before the app (1 MB of wasm) has built the
   // error page, so the early socket was made: what this test checks did happen.
   assert.ok(made >= 1, 'no early socket was opened; the test checked nothing');
