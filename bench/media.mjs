@@ -64,7 +64,11 @@ const { values: opts } = parseArgs({
     // packet sent; getStats every 4 ms); and the host's side of each viewer's connection
     // (`host_*`: made, offer set, answer received, connected), all on the viewer's time axis.
     // The polls cost both pages' main threads: TTFF figures of a run with --detail
-    // (`ttff_detail: true`) are not comparable with one without.
+    // (`ttff_detail: true`) are not comparable with one without. The RTP stages are coarse:
+    // Chrome answers getStats from a report it keeps ~50 ms (polls every 4 ms saw the same
+    // counters for 45-50 ms at a time), so each one marks when a poll first saw the change,
+    // up to ~50 ms after it happened; the stages from events (connected, the page's frame)
+    // are exact.
     detail: { type: 'boolean', default: false },
     // Writes a CPU profile of each first visit (CDP Profiler, 200 µs, with the viewer's stages)
     // to <profile>-<n>.json. Names of wasm functions show with a dist whose guest wasm keeps
