@@ -98,6 +98,15 @@ impl IceSetup {
         servers
     }
 
+    /// The policy as `RTCConfiguration` spells it.
+    fn policy_name(&self) -> &'static str {
+        if self.relay_only {
+            "relay"
+        } else {
+            "all"
+        }
+    }
+
     fn policy(&self) -> RtcIceTransportPolicy {
         if self.relay_only {
             RtcIceTransportPolicy::Relay
@@ -107,21 +116,53 @@ impl IceSetup {
     }
 }
 
-/// The connection index.html's boot script made for a guest's page while the wasm downloaded
-/// (made with `bundlePolicy: "max-bundle"` only), given `config`; the first connection of a
-/// page takes it. `None` where there is none, or it does not take the configuration (it is
-/// then closed, and the caller makes its own).
-fn adopt_early_peer(config: &RtcConfiguration) -> Option<RtcPeerConnection> {
+/// The connection index.html's boot script made for a guest's page while the wasm downloaded,
+/// if it was made with exactly this ICE setup (the config's servers and policy, as a P2P
+/// link's first configuration is): the first such connection of a page takes it. Never given
+/// another configuration instead: Chrome fires `negotiationneeded` on a fresh connection whose
+/// ICE servers or policy change, and a guest would then offer an empty description that fails
+/// under max-bundle, and the host's offer with it. One made for anything else is closed.
+fn adopt_early_peer(ice: &IceSetup) -> Option<RtcPeerConnection> {
     let pc: RtcPeerConnection = super::dom::take_boot_global("__pairuxEarlyPeer")?
         .dyn_into()
         .ok()?;
-    if pc.signaling_state() != RtcSignalingState::Stable
-        || pc.set_configuration_with_configuration(config).is_err()
-    {
+    if pc.signaling_state() != RtcSignalingState::Stable || !made_with(&pc, ice) {
         pc.close();
         return None;
     }
     Some(pc)
+}
+
+/// Whether `pc`'s configuration holds exactly `ice`'s servers (in order) and policy.
+fn made_with(pc: &RtcPeerConnection, ice: &IceSetup) -> bool {
+    let config = pc.get_configuration();
+    let field = |object: &JsValue, name: &str| Reflect::get(object, &name.into()).ok();
+    let text = |object: &JsValue, name: &str| {
+        field(object, name)
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    if text(&config, "iceTransportPolicy") != ice.policy_name() {
+        return false;
+    }
+    let Some(servers) = field(&config, "iceServers").and_then(|v| v.dyn_into::<Array>().ok())
+    else {
+        return false;
+    };
+    servers.length() as usize == ice.servers.len()
+        && ice.servers.iter().zip(servers.iter()).all(|(want, got)| {
+            let urls: Vec<String> = field(&got, "urls")
+                .and_then(|v| v.dyn_into::<Array>().ok())
+                .map(|a| a.iter().filter_map(|u| u.as_string()).collect())
+                .unwrap_or_default();
+            let want_urls = match &want.urls {
+                IceUrls::One(url) => std::slice::from_ref(url),
+                IceUrls::Many(urls) => urls.as_slice(),
+            };
+            urls == want_urls
+                && text(&got, "username") == want.username.as_deref().unwrap_or_default()
+                && text(&got, "credential") == want.credential.as_deref().unwrap_or_default()
+        })
 }
 
 /// Closes the connection index.html's boot script made, if no connection took it (a link
@@ -183,7 +224,7 @@ impl Peer {
         // One transport for everything (both ends are this app, or Janus, which bundles): one
         // set of candidates to gather, send and check instead of one per kind of media.
         set(&rtc, "bundlePolicy", &"max-bundle".into());
-        let pc = match adopt_early_peer(&rtc) {
+        let pc = match adopt_early_peer(ice) {
             Some(pc) => pc,
             None => RtcPeerConnection::new_with_configuration(&rtc).map_err(js_error)?,
         };

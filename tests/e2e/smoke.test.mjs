@@ -185,6 +185,23 @@ test('starting a session gives two invite links that work', async () => {
   await page.context().close();
 });
 
+test('a link whose app could not be downloaded is back in the address bar for a reload', async () => {
+  // index.html's boot script takes the fragment out of the address bar before the app has
+  // arrived; if it never arrives, a reload must still find the link there.
+  const page = await newPage(stack.browser);
+  const link = `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`;
+  await page.route(/pairux-guest-[0-9a-f]+_bg\.wasm$/, (route) => route.abort('connectionreset'));
+  await page.goto(link);
+  await page.waitForFunction(() => location.hash !== '', null, { timeout: 10_000 });
+  assert.equal(page.url(), link);
+  await page.unroute(/pairux-guest-[0-9a-f]+_bg\.wasm$/);
+  await page.reload();
+  await page.locator('.session').waitFor();
+  assert.equal(await page.locator('.session').getAttribute('data-role'), 'viewer');
+  assert.equal(await page.evaluate(() => location.hash), '');
+  await page.context().close();
+});
+
 test('pasting something that is not a link explains why', async () => {
   const page = await newPage(stack.browser);
   await openApp(page, stack.server.url);
