@@ -122,18 +122,23 @@ impl IceSetup {
 /// another configuration instead: Chrome fires `negotiationneeded` on a fresh connection whose
 /// ICE servers or policy change, and a guest would then offer an empty description that fails
 /// under max-bundle, and the host's offer with it. One made for anything else is closed.
-fn adopt_early_peer(ice: &IceSetup) -> Option<RtcPeerConnection> {
+fn adopt_early_peer(ice: &IceSetup, api: TransformApi) -> Option<RtcPeerConnection> {
     let pc: RtcPeerConnection = super::dom::take_boot_global("__pairuxEarlyPeer")?
         .dyn_into()
         .ok()?;
-    if pc.signaling_state() != RtcSignalingState::Stable || !made_with(&pc, ice) {
+    // The construction flag the other API needs cannot be added later.
+    if api.needs_insertable_streams()
+        || pc.signaling_state() != RtcSignalingState::Stable
+        || !made_with(&pc, ice)
+    {
         pc.close();
         return None;
     }
     Some(pc)
 }
 
-/// Whether `pc`'s configuration holds exactly `ice`'s servers (in order) and policy.
+/// Whether `pc`'s configuration is max-bundle and holds exactly `ice`'s servers (in order) and
+/// policy.
 fn made_with(pc: &RtcPeerConnection, ice: &IceSetup) -> bool {
     let config = pc.get_configuration();
     let field = |object: &JsValue, name: &str| Reflect::get(object, &name.into()).ok();
@@ -142,7 +147,9 @@ fn made_with(pc: &RtcPeerConnection, ice: &IceSetup) -> bool {
             .and_then(|v| v.as_string())
             .unwrap_or_default()
     };
-    if text(&config, "iceTransportPolicy") != ice.policy_name() {
+    if text(&config, "bundlePolicy") != "max-bundle"
+        || text(&config, "iceTransportPolicy") != ice.policy_name()
+    {
         return false;
     }
     let Some(servers) = field(&config, "iceServers").and_then(|v| v.dyn_into::<Array>().ok())
@@ -224,7 +231,7 @@ impl Peer {
         // One transport for everything (both ends are this app, or Janus, which bundles): one
         // set of candidates to gather, send and check instead of one per kind of media.
         set(&rtc, "bundlePolicy", &"max-bundle".into());
-        let pc = match adopt_early_peer(ice) {
+        let pc = match adopt_early_peer(ice, worker.api()) {
             Some(pc) => pc,
             None => RtcPeerConnection::new_with_configuration(&rtc).map_err(js_error)?,
         };
