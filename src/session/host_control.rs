@@ -126,6 +126,21 @@ struct Undrawn {
     budget: Option<BudgetStats>,
     /// The timer that will draw the diagnostics, once armed.
     diagnostics: Option<Timer>,
+    /// Moves of cursors already on screen, for the drawing worker once the message that
+    /// brought them is handled (the latest per cursor).
+    moves: VecMap<String, CursorView>,
+}
+
+/// Posts the moves taken to the drawing worker.
+fn post_moves(undrawn: &RefCell<Undrawn>, view: ControlSignals) {
+    let moves = std::mem::take(&mut undrawn.borrow_mut().moves);
+    view.overlay.try_with_value(|o| {
+        if let Some(o) = o {
+            for (id, c) in moves.iter() {
+                o.cursor(id, c.x, c.y, &c.name, &c.color);
+            }
+        }
+    });
 }
 
 /// Shows the cursors and marks taken so far (and forgets the frame that was to do it).
@@ -215,6 +230,25 @@ impl BrowserSink {
         }
     }
 
+    /// Posts `id`'s move to the drawing worker once the task at hand is done (a microtask).
+    fn moves_soon(&self, id: &str, cursor: CursorView) {
+        let first = {
+            let mut undrawn = self.undrawn.borrow_mut();
+            let first = undrawn.moves.is_empty();
+            undrawn.moves.insert(id.to_owned(), cursor);
+            first
+        };
+        if first {
+            let weak = Rc::downgrade(&self.undrawn);
+            let view = self.view;
+            leptos::task::spawn_local(async move {
+                if let Some(undrawn) = weak.upgrade() {
+                    post_moves(&undrawn, view);
+                }
+            });
+        }
+    }
+
     /// Asks for the next animation frame to draw cursors and marks, unless already asked.
     fn pointers_soon(&self) {
         let mut undrawn = self.undrawn.borrow_mut();
@@ -252,6 +286,7 @@ impl BrowserSink {
 
     /// Shows everything taken so far now.
     fn draw_now(&self) {
+        post_moves(&self.undrawn, self.view);
         draw_pointers(&self.undrawn, self.view);
         draw_diagnostics(&self.undrawn, self.view);
     }
@@ -322,23 +357,21 @@ impl InputSink for BrowserSink {
                     .cloned()
                     .unwrap_or_else(|| display_name(None));
                 let colour = colour_for(from);
-                // A cursor on screen already is drawn now, by the worker, without a frame of
-                // this page; its `data-x` / `data-y` catch up with the diagnostics. A new one
-                // gets its canvas at the next frame.
+                // A cursor on screen already is drawn by the worker, without a frame of this
+                // page, as soon as this message is handled (receipt, agent, relay to viewers:
+                // waking the worker's thread holds this one 0.1-0.2 ms); its `data-x` /
+                // `data-y` catch up with the diagnostics. A new one gets its canvas at the
+                // next frame.
                 let shown = self.view.cursors.with_untracked(|c| c.contains_key(from));
-                if shown {
-                    self.view.overlay.try_with_value(|o| {
-                        if let Some(o) = o {
-                            o.cursor(from, *x, *y, &name, colour);
-                        }
-                    });
-                }
                 let cursor = CursorView {
                     x: *x,
                     y: *y,
                     name,
                     color: colour.to_owned(),
                 };
+                if shown {
+                    self.moves_soon(from, cursor.clone());
+                }
                 self.undrawn
                     .borrow_mut()
                     .cursors
@@ -384,10 +417,11 @@ impl InputSink for BrowserSink {
 
     fn holders(&mut self, holders: &[String]) {
         // At once: a revoked holder's cursor goes now, taken or shown.
-        self.undrawn
-            .borrow_mut()
-            .cursors
-            .retain(|id, _| holders.contains(id));
+        {
+            let mut undrawn = self.undrawn.borrow_mut();
+            undrawn.cursors.retain(|id, _| holders.contains(id));
+            undrawn.moves.retain(|id, _| holders.contains(id));
+        }
         self.view
             .cursors
             .update(|c| c.retain(|id, _| holders.contains(id)));
