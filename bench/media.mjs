@@ -165,8 +165,9 @@ const G2G = [
 // TTFF, measured inside the viewer page: the hook sees <video data-testid="remote-video"> the
 // moment it is inserted (MutationObserver from document start, so no polling delay) and asks
 // for its first video frame callback. The frame's `presentationTime` (when the compositor got
-// it) is converted to wall time with the page's timeOrigin, which shares the system clock with
-// the `t0` node takes right before page.goto. A waitForFunction poll from node would add up to a
+// it) is on the page's clock (timeOrigin + time); the `t0` node takes right before page.goto is
+// put on that clock by the skew between the two, measured after the visit. A waitForFunction
+// poll from node would add up to a
 // polling interval plus a CDP round trip to every run.
 // It also notes when each stage was reached (ms after navigation start) to show where the time
 // goes: wasm and config.json loaded, app mounted, Realtime socket open, joined, first presence,
@@ -369,10 +370,18 @@ const HOST_DETAIL_HOOK = `(() => {
 })();`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// The system clock as it is now, which a page's performance.timeOrigin is also read from. Not
-// performance.timeOrigin + performance.now(): Node fixes its time origin when it starts, so a
-// step of the system clock during a run (seen once: 13 s) would be added to every TTFF.
+// The system clock as it is now. A visit's start is put on its page's clock by the skew
+// measured at its end (`clockSkew`): Node and Chrome each fix their clocks' offset to the system
+// clock once (Node at start, Chrome per renderer process), so a step of the system clock during
+// a run (seen once: 13 s) would otherwise be added to every TTFF.
 const wallNow = () => Date.now();
+
+/** Our clock minus `page`'s (performance.timeOrigin + now), read within one round trip. */
+async function clockSkew(page) {
+  const before = wallNow();
+  const theirs = await page.evaluate(() => performance.timeOrigin + performance.now());
+  return (before + wallNow()) / 2 - theirs;
+}
 
 /**
  * The floor page, configured with what the app's own P2P connection to a viewer was read to use
@@ -722,6 +731,7 @@ async function ttffRun(env, link, returning = null) {
     await page.goto(link, { waitUntil: 'commit' });
     await firstFrame;
     const first = await page.evaluate(() => window.__ttff.first);
+    const start = t0 - (await clockSkew(page));
     const { stages, wasmBytes, app } = await page.evaluate(() => {
       const s = { ...window.__ttff.stages };
       let wasmBytes = null;
@@ -788,9 +798,9 @@ async function ttffRun(env, link, returning = null) {
       stages,
       // Bytes of the app's wasm that crossed the network (0: from the browser's cache).
       wasm_transfer_bytes: wasmBytes,
-      ms: first.presented - t0,
+      ms: first.presented - start,
       from_nav_start_ms: first.presented - first.timeOrigin,
-      callback_ms: first.callback - t0,
+      callback_ms: first.callback - start,
       size: `${first.width}x${first.height}`,
     };
   } finally {

@@ -10,22 +10,30 @@ pub struct OpenedAt {
 
 /// Reads `pathname` and `hash`, then removes the fragment from the address bar (and so from
 /// history) with `history.replaceState`, so the secrets stay only in memory. The first call in
-/// a page takes what index.html's boot script read before it scrubbed the fragment itself.
+/// a page takes what index.html's boot script read before it scrubbed the fragment itself (and
+/// the tab's copy it kept for a reload before the app started), unless a new fragment has come
+/// into the address bar since: the latest link wins, and leaves the address bar too.
 pub fn take_opened_at() -> Result<OpenedAt, JsError> {
+    let window = window()?;
+    let location = window.location();
+    let fragment = location.hash().map_err(js_error)?;
     if let Some(at) = super::dom::take_boot_global("__pairuxOpenedAt") {
         let field = |name: &str| {
             js_sys::Reflect::get(&at, &wasm_bindgen::JsValue::from_str(name))
                 .ok()
                 .and_then(|v| v.as_string())
         };
-        if let (Some(path), Some(fragment)) = (field("path"), field("fragment")) {
-            return Ok(OpenedAt { path, fragment });
+        if let Some(path) = field("path") {
+            super::storage::remove(&format!("{OPENED_KEY}{path}"));
+            if let (Some(kept), true) = (field("fragment"), fragment.is_empty()) {
+                return Ok(OpenedAt {
+                    path,
+                    fragment: kept,
+                });
+            }
         }
     }
-    let window = window()?;
-    let location = window.location();
     let path = location.pathname().map_err(js_error)?;
-    let fragment = location.hash().map_err(js_error)?;
     if !fragment.is_empty() {
         let search = location.search().unwrap_or_default();
         window
@@ -75,6 +83,10 @@ pub fn push_path(path: &str) -> Result<(), JsError> {
 pub fn reload() -> Result<(), JsError> {
     window()?.location().reload().map_err(js_error)
 }
+
+/// The `sessionStorage` key prefix (then the path) under which index.html's boot script keeps
+/// the fragment it scrubbed until the app has taken it.
+const OPENED_KEY: &str = "pairux:opened:";
 
 /// The `sessionStorage` key index.html's loader reads: "full" makes this tab load the full
 /// app, whatever the path (see [`load_full_app`]).

@@ -122,6 +122,8 @@ impl IceSetup {
 /// another configuration instead: Chrome fires `negotiationneeded` on a fresh connection whose
 /// ICE servers or policy change, and a guest would then offer an empty description that fails
 /// under max-bundle, and the host's offer with it. One made for anything else is closed.
+/// (A P2P link gives its connection the granted TURN servers later, right before its first
+/// answer: while an offer is being answered, a change fires nothing — keep it there.)
 fn adopt_early_peer(ice: &IceSetup, api: TransformApi) -> Option<RtcPeerConnection> {
     let pc: RtcPeerConnection = super::dom::take_boot_global("__pairuxEarlyPeer")?
         .dyn_into()
@@ -158,10 +160,15 @@ fn made_with(pc: &RtcPeerConnection, ice: &IceSetup) -> bool {
     };
     servers.length() as usize == ice.servers.len()
         && ice.servers.iter().zip(servers.iter()).all(|(want, got)| {
-            let urls: Vec<String> = field(&got, "urls")
-                .and_then(|v| v.dyn_into::<Array>().ok())
-                .map(|a| a.iter().filter_map(|u| u.as_string()).collect())
-                .unwrap_or_default();
+            // Chrome gives `urls` back as a list; other browsers as they were given.
+            let urls: Vec<String> = match field(&got, "urls") {
+                Some(v) if v.is_string() => v.as_string().into_iter().collect(),
+                Some(v) => v
+                    .dyn_into::<Array>()
+                    .map(|a| a.iter().filter_map(|u| u.as_string()).collect())
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
             let want_urls = match &want.urls {
                 IceUrls::One(url) => std::slice::from_ref(url),
                 IceUrls::Many(urls) => urls.as_slice(),

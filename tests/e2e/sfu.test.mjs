@@ -39,6 +39,10 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
   for (const page of [v1, v2]) {
     const pcs = await page.evaluate(() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length);
     assert.equal(pcs, 1, 'a viewer has one live connection, to Janus');
+    // The connection its page made while the wasm came (index.html) is in use or closed, never
+    // left idle: a subscription to Janus needs the grant's ICE servers, not the config's.
+    const early = await page.evaluate(() => [window.__pcs[0]?.connectionState, window.__pcs[0]?.signalingState]);
+    assert.ok(early[0] === 'connected' || early[1] === 'closed', `the early connection is ${early}`);
   }
 
   // Control over the direct data-only connection; input reaches the host's sink.

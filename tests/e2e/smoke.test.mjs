@@ -202,6 +202,41 @@ test('a link whose app could not be downloaded is back in the address bar for a 
   await page.context().close();
 });
 
+test('a reload before the app has arrived opens the link again', async () => {
+  // The boot script keeps the fragment it scrubbed in the tab until the app has taken it.
+  const page = await newPage(stack.browser);
+  const wasm = /pairux-guest-[0-9a-f]+_bg\.wasm$/;
+  await page.route(wasm, () => {}); // never answered: the download stalls
+  await page.goto(`${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`, { waitUntil: 'domcontentloaded' });
+  assert.equal(await page.evaluate(() => location.hash), '');
+  await page.unroute(wasm);
+  await page.reload();
+  await page.locator('.session').waitFor();
+  assert.equal(await page.locator('.session').getAttribute('data-role'), 'viewer');
+  assert.equal(await page.evaluate(() => location.hash), '');
+  // Taken: the tab's copy went once the app had read it (its own resume text is what stays).
+  assert.equal(await page.evaluate((k) => sessionStorage.getItem(k), `pairux:opened:/s/${ID}`), null);
+  await page.context().close();
+});
+
+test('a link pasted while the app downloads is the one opened, and leaves the address bar', async () => {
+  const page = await newPage(stack.browser);
+  const wasm = /pairux-guest-[0-9a-f]+_bg\.wasm$/;
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route(wasm, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(`${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`, { waitUntil: 'domcontentloaded' });
+  await page.evaluate((f) => { location.hash = f; }, `k=${KEY}&h=${HOST}&c=${SECRET}`);
+  release();
+  await page.locator('.session').waitFor();
+  assert.equal(await page.locator('.session').getAttribute('data-role'), 'controller');
+  assert.equal(await page.evaluate(() => location.hash), '');
+  await page.context().close();
+});
+
 test('pasting something that is not a link explains why', async () => {
   const page = await newPage(stack.browser);
   await openApp(page, stack.server.url);
