@@ -171,7 +171,8 @@ const G2G = [
 // polling interval plus a CDP round trip to every run.
 // It also notes when each stage was reached (ms after navigation start) to show where the time
 // goes: wasm and config.json loaded, app mounted, Realtime socket open, joined, first presence,
-// first broadcast, peer connection created, offer received, connected, video element, stream
+// first broadcast, peer connection created (a guest page's first: the one index.html makes
+// while the wasm downloads), offer received, connected, video element, stream
 // attached, first frame.
 const TTFF_HOOK = `(() => {
   const stages = {};
