@@ -167,13 +167,12 @@ const G2G = [
 // for its first video frame callback. The frame's `presentationTime` (when the compositor got
 // it) is on the page's clock (timeOrigin + time); the `t0` node takes right before page.goto is
 // put on that clock by the skew between the two, measured after the visit. A waitForFunction
-// poll from node would add up to a
-// polling interval plus a CDP round trip to every run.
+// poll from node would add up to a polling interval plus a CDP round trip to every run.
 // It also notes when each stage was reached (ms after navigation start) to show where the time
 // goes: wasm and config.json loaded, app mounted, Realtime socket open, joined, first presence,
 // first broadcast, peer connection created (a guest page's first: the one index.html makes
-// while the wasm downloads), offer received, connected, video element, stream
-// attached, first frame.
+// while the wasm downloads), offer received, connected, video element, stream attached, first
+// frame.
 const TTFF_HOOK = `(() => {
   const stages = {};
   const mark = (name) => { if (!(name in stages)) stages[name] = performance.now(); };
