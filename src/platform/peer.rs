@@ -125,9 +125,7 @@ impl IceSetup {
 /// (A P2P link gives its connection the granted TURN servers later, right before its first
 /// answer: while an offer is being answered, a change fires nothing — keep it there.)
 fn adopt_early_peer(ice: &IceSetup, api: TransformApi) -> Option<RtcPeerConnection> {
-    let pc: RtcPeerConnection = super::dom::take_boot_global("__pairuxEarlyPeer")?
-        .dyn_into()
-        .ok()?;
+    let pc = take_early_peer()?;
     // The construction flag the other API needs cannot be added later.
     if api.needs_insertable_streams()
         || pc.signaling_state() != RtcSignalingState::Stable
@@ -182,11 +180,16 @@ fn made_with(pc: &RtcPeerConnection, ice: &IceSetup) -> bool {
 /// Closes the connection index.html's boot script made, if no connection took it (a link
 /// that cannot be used).
 pub fn discard_early_peer() {
-    if let Some(pc) = super::dom::take_boot_global("__pairuxEarlyPeer")
-        .and_then(|v| v.dyn_into::<RtcPeerConnection>().ok())
-    {
+    if let Some(pc) = take_early_peer() {
         pc.close();
     }
+}
+
+/// The connection index.html's boot script left on `window`, taken once.
+fn take_early_peer() -> Option<RtcPeerConnection> {
+    super::dom::take_boot_global("__pairuxEarlyPeer")?
+        .dyn_into()
+        .ok()
 }
 
 pub struct Peer {

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, decoding } from './lib/harness.mjs';
+import { useStack, newPage, openApp, decoding, recordPeers } from './lib/harness.mjs';
 import { SigningKey } from './lib/wire.mjs';
 
 const ID = 'AAECAwQFBgcICQoLDA0ODw';
@@ -14,6 +14,20 @@ const HOST = new SigningKey(Buffer.alloc(32, 1)).public.toString('base64url');
 const INCOMPLETE = 'This link is incomplete — ask the host for a new one.';
 
 const stack = useStack();
+
+/** The guest app's wasm, as a page requests it. */
+const GUEST_WASM = /pairux-guest-[0-9a-f]+_bg\.wasm$/;
+
+/** Holds `page`'s request for the guest app's wasm until the returned function is called. */
+async function holdGuestWasm(page) {
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route(GUEST_WASM, async (route) => {
+    await held;
+    await route.continue();
+  });
+  return release;
+}
 
 test('landing page renders both ways in', async () => {
   const page = await newPage(stack.browser);
@@ -58,20 +72,13 @@ test('a link that cannot be used leaves no socket or peer connection open', asyn
     // without waiting for a config.json fetch (whose answer the page may only see after the
     // wasm has run).
     window.__configFetches = 0;
-    const Peer = window.RTCPeerConnection;
-    window.__peers = [];
-    window.RTCPeerConnection = class extends Peer {
-      constructor(...args) {
-        super(...args);
-        window.__peers.push(this);
-      }
-    };
     const fetch = window.fetch;
     window.fetch = (input, ...rest) => {
       if (String(input?.url ?? input).includes('config.json')) window.__configFetches += 1;
       return fetch(input, ...rest);
     };
   });
+  await page.addInitScript(recordPeers);
   let made = 0;
   let peers = 0;
   for (const url of [`/s/${ID}#k=tooshort`, `/s/not-a-session#k=${KEY}&h=${HOST}`]) {
@@ -84,8 +91,8 @@ test('a link that cannot be used leaves no socket or peer connection open', asyn
     // Nothing else will happen on this page: every socket it made ends up closed.
     await page.waitForFunction(() => window.__sockets.every((ws) => ws.readyState === WebSocket.CLOSED), null, { timeout: 5_000 });
     // And the peer connection a guest's page makes while its wasm downloads is closed.
-    peers += await page.evaluate(() => window.__peers.length);
-    assert.ok(await page.evaluate(() => window.__peers.every((pc) => pc.signalingState === 'closed')), `${url}: a peer connection was left open`);
+    peers += await page.evaluate(() => window.__pcs.length);
+    assert.ok(await page.evaluate(() => window.__pcs.every((pc) => pc.signalingState === 'closed')), `${url}: a peer connection was left open`);
   }
   assert.ok(peers >= 1, 'no early peer connection was made; the test checked nothing');
   // The config (a few hundred bytes) arrives long before the app (1 MB of wasm) has built the
@@ -141,25 +148,10 @@ test('starting a session gives two invite links that work', async () => {
 
   // A link "works" when the person who opens it sees the shared screen (`decoding`).
   const viewer = await newPage(stack.browser);
-  await viewer.addInitScript(() => {
-    const Base = window.RTCPeerConnection;
-    window.__peersMade = 0;
-    window.RTCPeerConnection = class extends Base {
-      constructor(...args) {
-        super(...args);
-        window.__peersMade += 1;
-        window.__firstPeerMadeWhile ??= document.readyState;
-      }
-    };
-  });
+  await viewer.addInitScript(recordPeers);
   // The link's secrets leave the address bar before the app has even arrived: its wasm is held
   // until the page's address has been read.
-  let release;
-  const held = new Promise((resolve) => (release = resolve));
-  await viewer.route(/pairux-guest-[0-9a-f]+_bg\.wasm$/, async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdGuestWasm(viewer);
   await viewer.goto(viewerLink, { waitUntil: 'domcontentloaded' });
   assert.equal(await viewer.evaluate(() => location.hash), '');
   assert.equal(viewer.url(), viewerLink.split('#')[0]);
@@ -169,8 +161,8 @@ test('starting a session gives two invite links that work', async () => {
   await decoding(viewer);
   // The connection that carries the picture is the one the page made while the wasm came
   // (index.html), taken by the app rather than made a second time.
-  assert.equal(await viewer.evaluate(() => window.__peersMade), 1);
-  assert.equal(await viewer.evaluate(() => window.__firstPeerMadeWhile), 'loading');
+  assert.equal(await viewer.evaluate(() => window.__pcs.length), 1);
+  assert.equal(await viewer.evaluate(() => window.__pcs[0].__madeWhile), 'loading');
   await viewer.context().close();
 
   // Pasting the controller link into "Join" on the landing page opens it without a reload.
@@ -190,11 +182,11 @@ test('a link whose app could not be downloaded is back in the address bar for a 
   // arrived; if it never arrives, a reload must still find the link there.
   const page = await newPage(stack.browser);
   const link = `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`;
-  await page.route(/pairux-guest-[0-9a-f]+_bg\.wasm$/, (route) => route.abort('connectionreset'));
+  await page.route(GUEST_WASM, (route) => route.abort('connectionreset'));
   await page.goto(link);
   await page.waitForFunction(() => location.hash !== '', null, { timeout: 10_000 });
   assert.equal(page.url(), link);
-  await page.unroute(/pairux-guest-[0-9a-f]+_bg\.wasm$/);
+  await page.unroute(GUEST_WASM);
   await page.reload();
   await page.locator('.session').waitFor();
   assert.equal(await page.locator('.session').getAttribute('data-role'), 'viewer');
@@ -205,11 +197,10 @@ test('a link whose app could not be downloaded is back in the address bar for a 
 test('a reload before the app has arrived opens the link again', async () => {
   // The boot script keeps the fragment it scrubbed in the tab until the app has taken it.
   const page = await newPage(stack.browser);
-  const wasm = /pairux-guest-[0-9a-f]+_bg\.wasm$/;
-  await page.route(wasm, () => {}); // never answered: the download stalls
+  await page.route(GUEST_WASM, () => {}); // never answered: the download stalls
   await page.goto(`${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`, { waitUntil: 'domcontentloaded' });
   assert.equal(await page.evaluate(() => location.hash), '');
-  await page.unroute(wasm);
+  await page.unroute(GUEST_WASM);
   await page.reload();
   await page.locator('.session').waitFor();
   assert.equal(await page.locator('.session').getAttribute('data-role'), 'viewer');
@@ -221,13 +212,7 @@ test('a reload before the app has arrived opens the link again', async () => {
 
 test('a link pasted while the app downloads is the one opened, and leaves the address bar', async () => {
   const page = await newPage(stack.browser);
-  const wasm = /pairux-guest-[0-9a-f]+_bg\.wasm$/;
-  let release;
-  const held = new Promise((resolve) => (release = resolve));
-  await page.route(wasm, async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdGuestWasm(page);
   await page.goto(`${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`, { waitUntil: 'domcontentloaded' });
   await page.evaluate((f) => { location.hash = f; }, `k=${KEY}&h=${HOST}&c=${SECRET}`);
   release();

@@ -226,13 +226,17 @@ export async function roundTrip(page, { timeout = 10_000 } = {}) {
   );
 }
 
-/** An init script: keeps every peer connection the page makes in `window.__pcs`. */
+/**
+ * An init script: keeps every peer connection the page makes in `window.__pcs`, each with the
+ * document's `readyState` when it was made (`__madeWhile`).
+ */
 export function recordPeers() {
   const Orig = window.RTCPeerConnection;
   window.__pcs = [];
   window.RTCPeerConnection = class extends Orig {
     constructor(...args) {
       super(...args);
+      this.__madeWhile = document.readyState;
       window.__pcs.push(this);
     }
   };
