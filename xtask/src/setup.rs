@@ -11,6 +11,8 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 /// twiggy, for `cargo xtask bench size`'s largest contributors (its binary says `twiggy-opt`).
 const TWIGGY_VERSION: &str = "0.8.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The rustc release `build::WASM_STD`'s unstable flags were checked with.
+const WASM_STD_RUSTC: &str = "1.95";
 /// Debian packages the build and the tests need.
 /// (wasm-opt comes from npm's `binaryen`: Debian's 108 miscompiles wasm-bindgen's output.)
 /// (xvfb, xdotool and x11-utils' xev: the agent's journeys on a real X server.)
@@ -40,6 +42,7 @@ pub fn unless_skipped() -> Result<()> {
 
 pub fn run() -> Result<()> {
     wasm_target()?;
+    rust_src()?;
     trunk()?;
     wasm_bindgen_cli()?;
     twiggy()?;
@@ -56,6 +59,25 @@ fn wasm_target() -> Result<()> {
         return Ok(());
     }
     util::run(cmd("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// The standard library's source, which the wasm builds compile (`build::WASM_STD`), and a
+/// warning if rustc is not the release whose unstable flags those builds were checked with.
+fn rust_src() -> Result<()> {
+    let rustc = output(cmd("rustc").arg("--version")).unwrap_or_default();
+    if !rustc.starts_with(&format!("rustc {WASM_STD_RUSTC}.")) {
+        eprintln!(
+            "xtask: warning: the wasm builds' unstable flags (xtask/src/build.rs, WASM_STD) \
+             were checked with rustc {WASM_STD_RUSTC}; this is {}",
+            rustc.trim()
+        );
+    }
+    let installed =
+        output(cmd("rustup").args(["component", "list", "--installed"])).unwrap_or_default();
+    if installed.lines().any(|l| l.trim().starts_with("rust-src")) {
+        return Ok(());
+    }
+    util::run(cmd("rustup").args(["component", "add", "rust-src"]))
 }
 
 fn trunk() -> Result<()> {
