@@ -297,6 +297,59 @@ const TTFF_HOOK = `(() => {
   });
 })();`;
 
+// --detail, evaluated in each E2EE worker of the host's and the viewer's page: every frame
+// pipe the worker builds (`readable.pipeThrough`, one per sender or receiver transform) gets a
+// pass-through stage before the worker's transform and one after it, which note (wall clock,
+// like every stamp here) when each of its first 40 video frames came in and went out, by RTP
+// timestamp, and its size. On the host a frame comes in just encoded and goes out encrypted;
+// on the viewer it comes in whole (all its packets received) and goes out decrypted. Unlike
+// getStats (cached by Chrome for ~50 ms) these are exact.
+const WORKER_FRAME_HOOK = `(() => {
+  if (self.__frameStamps) return;
+  self.__frameStamps = [];
+  const now = () => performance.timeOrigin + performance.now();
+  const isVideo = (frame) => frame && typeof frame.type === 'string';
+  const pipe = ReadableStream.prototype.pipeThrough;
+  ReadableStream.prototype.pipeThrough = function (pair, options) {
+    const rec = { frames: [], out: [] };
+    self.__frameStamps.push(rec);
+    const before = new TransformStream({
+      transform(frame, out) {
+        if (isVideo(frame) && rec.frames.length < 40) {
+          const t = now();
+          rec.first ??= t;
+          rec.frames.push([frame.timestamp, t, frame.data.byteLength]);
+        }
+        out.enqueue(frame);
+      },
+    });
+    const through = pipe.call(pipe.call(this, before), pair, options);
+    const pipeTo = through.pipeTo;
+    through.pipeTo = function (dest, opts) {
+      const after = new TransformStream({
+        transform(frame, out) {
+          if (isVideo(frame) && rec.out.length < 40) rec.out.push([frame.timestamp, now()]);
+          out.enqueue(frame);
+        },
+      });
+      return pipeTo.call(pipe.call(this, after), dest, opts);
+    };
+    return through;
+  };
+})()`;
+
+/** The first video frame through any of `workers`' pipes at or after `since` (wall ms). */
+async function firstWorkerFrame(workers, since) {
+  let best = null;
+  for (const w of workers) {
+    const recs = await w.evaluate(() => self.__frameStamps ?? []).catch(() => []);
+    for (const r of recs) {
+      if (r.first !== undefined && r.first >= since && (!best || r.first < best.first)) best = r;
+    }
+  }
+  return best;
+}
+
 // --detail, in the host's page: for each peer connection it makes, when (wall clock) it was
 // made, its offer set, the answer set, connected, and its first video frame encoded and first
 // packet sent (getStats every 4 ms from the answer until then).
@@ -459,7 +512,14 @@ async function appHost(env, mode = 'p2p') {
   const page = await newPage(env.browser, { bypassCSP: true });
   await page.addInitScript(PC_HOOK);
   await page.addInitScript(MIC_HOOK);
-  if (DETAIL) await page.addInitScript(HOST_DETAIL_HOOK);
+  if (DETAIL) {
+    await page.addInitScript(HOST_DETAIL_HOOK);
+    page.__workers = [];
+    page.on('worker', (w) => {
+      page.__workers.push(w);
+      w.evaluate(WORKER_FRAME_HOOK).catch(() => {});
+    });
+  }
   await page.goto(server.url);
   await page.waitForSelector('.app', { timeout: 15_000 });
   await page.getByTestId(`mode-${pick}`).check();
@@ -727,6 +787,13 @@ async function ttffRun(env, link, returning = null) {
         categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'blink', 'loading', 'v8.execute', 'webrtc', 'media'],
       });
     }
+    const viewerWorkers = [];
+    if (DETAIL) {
+      page.on('worker', (w) => {
+        viewerWorkers.push(w);
+        w.evaluate(WORKER_FRAME_HOOK).catch(() => {});
+      });
+    }
     const t0 = wallNow();
     await page.goto(link, { waitUntil: 'commit' });
     await firstFrame;
@@ -782,6 +849,23 @@ async function ttffRun(env, link, returning = null) {
       const sent = heard && frames.find((f) => f.out && f.t >= heard.t);
       if (heard) stages.host_presence_in = heard.t - origin;
       if (sent) stages.host_first_out = sent.t - origin;
+      // Exact first frames (WORKER_FRAME_HOOK), matched by RTP timestamp: encoded on the host
+      // and out of its encryption, whole at the viewer and out of its decryption.
+      const sentFrame = await firstWorkerFrame(host.__workers ?? [], origin);
+      const gotFrame = await firstWorkerFrame(viewerWorkers, origin);
+      if (gotFrame) {
+        const [ts, whole] = gotFrame.frames[0];
+        stages.v_frame_whole = whole - origin;
+        const decrypted = gotFrame.out.find(([t]) => t === ts);
+        if (decrypted) stages.v_frame_decrypted = decrypted[1] - origin;
+        const encoded = sentFrame?.frames.find(([t]) => t === ts);
+        const sent = sentFrame?.out.find(([t]) => t === ts);
+        if (encoded) {
+          stages.host_frame_encoded = encoded[1] - origin;
+          stages.first_frame_bytes = encoded[2];
+        }
+        if (sent) stages.host_frame_sent = sent[1] - origin;
+      }
     }
     if (tracing) {
       await tracing.browser.stopTracing();

@@ -4,6 +4,8 @@
 
 fn main() {
     std::hint::black_box(pairux_web::BUILD_STAMP);
+    // Release builds abort on a panic before any hook runs (xtask::build::WASM_STD).
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     pairux_web::start_guest_app();
 }

@@ -21,9 +21,10 @@ use std::rc::Rc;
 
 use js_sys::{Object, Reflect, Uint8Array};
 use pairux_core::e2ee::{
-    E2eeEngine, FrameInfo, FrameOutcome, FromWorker, ReceiverHealth, Side, ToWorker,
-    TransformOptions,
+    Codec, E2eeEngine, FrameDecryptor, FrameEncryptor, FrameInfo, FrameOutcome, FromWorker,
+    MediaKind, ReceiverHealth, SenderId, Side, ToWorker, TransformOptions,
 };
+use pairux_core::link::RoomKey;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::{
@@ -51,6 +52,7 @@ pub fn start() {
         worker.dispatch(event);
     }
     bootstrap::post(&scope, &FromWorker::Ready);
+    worker.warm_up();
 }
 
 /// The worker's handlers live as long as the worker itself: leaked on purpose.
@@ -133,6 +135,35 @@ impl Worker {
             }
         } else {
             self.engine.borrow_mut().handle(&msg);
+        }
+    }
+
+    /// Runs the frame crypto once, at start, on a throwaway key: a guest's first received
+    /// frame spent 2–11 ms in this worker (the first run of this code: compiled on first
+    /// call), every later one 0.1–1 ms (`bench/media.mjs --detail`). The worker starts while
+    /// the page joins, long before any frame, so that first run costs nobody a wait now.
+    /// The round trip is checked too: a build whose crypto cannot read its own output says so
+    /// here, as a rejection, instead of failing every frame.
+    fn warm_up(&self) {
+        let room = RoomKey::from_bytes([0x5a; 32]);
+        let sender = SenderId::from_bytes([0xa5; 16]);
+        let info = FrameInfo {
+            media: MediaKind::Video,
+            codec: Codec::Vp8,
+            key_frame: true,
+        };
+        // About a first key frame of a page of text.
+        let frame: Vec<u8> = (0..16_384u32).map(|i| (i * 31 % 251) as u8).collect();
+        let (mut sealed, mut opened) = (Vec::new(), Vec::new());
+        let ok = FrameEncryptor::new(&room, sender)
+            .encrypt(info, &frame, &mut sealed)
+            .is_ok()
+            && FrameDecryptor::new(&room, sender)
+                .decrypt(info, &sealed, &mut opened)
+                .is_ok()
+            && opened == frame;
+        if !ok {
+            self.reject("frame crypto self-check failed");
         }
     }
 
