@@ -23,7 +23,7 @@ import { PC_HOOK } from './lib/pc-hook.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentiles, round1, mostFrequent } from './lib/stats.mjs';
 import { svg, renderPng } from './lib/plot.mjs';
-import { clicksWav, MIC_HOOK, startOnsets, onsets, pairOnsets } from './lib/voice.mjs';
+import { clicksWav, MIC_HOOK, startOnsets, stopOnsets, onsets, pairOnsets } from './lib/voice.mjs';
 import { readSettings, flat, differences } from './lib/settings.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -611,6 +611,7 @@ async function measureAudio(env, mode = 'p2p') {
     return { delays, sent: sent.length, received: received.length };
   } finally {
     await viewer.close();
+    await stopOnsets(host.page).catch(() => {});
     await setMic(host.page, false).catch(() => {});
   }
 }

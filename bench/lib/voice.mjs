@@ -88,6 +88,20 @@ export async function startOnsets(page, pick) {
 export const onsets = (page) => page.evaluate(() => window.__onsets ?? []);
 
 /**
+ * Stops `startOnsets`'s detector: its audio context (a real-time audio thread and the worklet)
+ * would otherwise keep running in a page that stays open — the media bench's host, whose
+ * later first-frame runs then carried that load (TTFF p50 329 ms after the mouth-to-ear
+ * phase against 276–292 without it, same build, same run length).
+ */
+export async function stopOnsets(page) {
+  await page.evaluate(async () => {
+    const ctx = window.__onsetCtx;
+    delete window.__onsetCtx;
+    if (ctx) await ctx.close();
+  });
+}
+
+/**
  * Pairs each received onset with the latest sent one before it (within one burst period):
  * the mouth-to-ear delays, ms.
  */
