@@ -44,7 +44,10 @@
 // `input_settings` records what both ran with. Then the same floor again with the screen share's
 // load: the host also sends the media floor's picture on that connection and the controller
 // shows it (`input_floor_media_ms_*`, `input_ratio_media_p50/p95`), which tells what of the gap
-// the picture costs any page. A figure that was not measured is `null` and the run fails.
+// the picture costs any page; and once more with that picture through a pass-through encoded
+// transform on both pages (`input_floor_media_transform_ms_*`, `input_ratio_media_transform_*`),
+// which tells what E2EE's transform hop costs any page before any crypto. A figure that was not
+// measured is `null` and the run fails.
 
 import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -588,7 +591,7 @@ async function appPhase(pages, controller, steps, cid, rect) {
  * unordered channel, clicks/keys/wheel on the ordered one; the stages), what was sent and not
  * matched, and the pace the controller produced. `key` is `input` (the phase like the floor's:
  * `events`, `input_ms_*`, `pace_ms_*`, … as before), `input_with_viewer`, or a floor's
- * `input_floor` / `input_floor_media` (every name carries it: `input_with_viewer_events`,
+ * `input_floor` / `input_floor_media` / `input_floor_media_transform` (every name carries it: `input_with_viewer_events`,
  * `with_viewer_pace_ms_*`, `floor_pace_ms_*`, …). Returns the phase's matching and its input
  * stages (`{ input, split }`).
  */
@@ -631,7 +634,7 @@ function inputFigures(figures, key, phase, actions) {
  * receipts, the wire stamps, the play and the pages' main-thread load, their clock offsets and
  * errors.
  */
-async function floorPhase(browser, benchUrl, rect, steps, { media = false } = {}) {
+async function floorPhase(browser, benchUrl, rect, steps, { media = false, transform = false } = {}) {
   const contexts = [];
   const open = async (hooks) => {
     const context = await browser.newContext();
@@ -648,8 +651,8 @@ async function floorPhase(browser, benchUrl, rect, steps, { media = false } = {}
   try {
     const host = await open([WIRE_HOOK]);
     const controller = await open([CONTROLLER_HOOK, WIRE_HOOK]);
-    const offer = await host.evaluate(([r, m]) => window.floor.host(r, { media: m }), [rect, media]);
-    const answer = await controller.evaluate(([o, r]) => window.floor.controller(o, r), [offer, rect]);
+    const offer = await host.evaluate(([r, m, t]) => window.floor.host(r, { media: m, transform: t }), [rect, media, transform]);
+    const answer = await controller.evaluate(([o, r, t]) => window.floor.controller(o, r, { transform: t }), [offer, rect, transform]);
     await host.evaluate((a) => window.floor.accept(a), answer);
     await controller.evaluate(() => window.floor.ready);
     if (media) {
@@ -682,15 +685,17 @@ async function floorPhase(browser, benchUrl, rect, steps, { media = false } = {}
 }
 
 /**
- * A floor's figures into `figures`: `input_<variant>_ms_*` (variant `floor` or `floor_media`)
- * with the same breakdowns as the app's (inputFigures), its context, and the app's ratio to it at p50 and p95 (`input_ratio_p50` against
- * the plain floor, `input_ratio_media_p50` against the one with the picture), from the
+ * A floor's figures into `figures`: `input_<variant>_ms_*` (variant `floor`, `floor_media` or
+ * `floor_media_transform`) with the same breakdowns as the app's (inputFigures), its context,
+ * and the app's ratio to it at p50 and p95 (`input_ratio_p50` against the plain floor,
+ * `input_ratio_media_p50` against the one with the picture, `input_ratio_media_transform_p50`
+ * against the picture through pass-through transforms), from the
  * unrounded percentiles of `appMs`. Returns its raw samples.
  */
 function floorFigures(figures, variant, floor, rect, appMs, actions) {
   const { input, split } = inputFigures(figures, `input_${variant}`, { ...floor, input: matchInput(floor.ctl, floor.sink, rect) }, actions);
   const ms = input.pairs.map((p) => p.ms);
-  const ratio = variant === 'floor' ? 'input_ratio' : 'input_ratio_media';
+  const ratio = { floor: 'input_ratio', floor_media: 'input_ratio_media', floor_media_transform: 'input_ratio_media_transform' }[variant];
   for (const p of [50, 95]) {
     figures[`${ratio}_p${p}`] = appMs.length && ms.length ? ratioOf(percentile(appMs, p), percentile(ms, p)) : null;
   }
@@ -723,6 +728,7 @@ async function main() {
       channels: 'pairux (ordered, reliable): clicks, keys, wheel; pairux-pointer (unordered, maxRetransmits 0): moves',
       driven_by: 'Playwright page.mouse / page.keyboard, each action awaited, on a fixed schedule',
       floor_media: 'bench/lib/pattern.mjs 1280x720 at 30 fps, VP8, contentHint text, 4 Mbps, maintain-resolution; host to controller',
+      floor_media_transform: 'floor_media, the picture through a pass-through RTCRtpScriptTransform on both pages',
     },
   };
   const raw = { started: new Date().toISOString(), load_avg: os.loadavg() };
@@ -828,9 +834,14 @@ async function main() {
     await sleep(1000);
     bench = await serveDir(here);
     Object.assign(raw, { floor: {} });
-    for (const [variant, media] of [['floor', false], ['floor_media', true]]) {
-      console.error(`input bench: ${media ? 'the floor with the picture' : 'the plain-JavaScript floor'} …`);
-      const floor = await floorPhase(browser, bench.url, rect, steps, { media });
+    const FLOORS = [
+      ['floor', 'the plain-JavaScript floor', {}],
+      ['floor_media', 'the floor with the picture', { media: true }],
+      ['floor_media_transform', 'the floor with the picture through pass-through transforms', { media: true, transform: true }],
+    ];
+    for (const [variant, label, options] of FLOORS) {
+      console.error(`input bench: ${label} …`);
+      const floor = await floorPhase(browser, bench.url, rect, steps, options);
       raw.floor[variant] = floorFigures(figures, variant, floor, rect, ms, measured.length);
     }
 
@@ -863,6 +874,8 @@ async function main() {
   const FLOOR_KEYS = [
     'input_floor_ms_p50', 'input_floor_ms_p95', 'input_ratio_p50', 'input_ratio_p95',
     'input_floor_media_ms_p50', 'input_floor_media_ms_p95', 'input_ratio_media_p50', 'input_ratio_media_p95',
+    'input_floor_media_transform_ms_p50', 'input_floor_media_transform_ms_p95',
+    'input_ratio_media_transform_p50', 'input_ratio_media_transform_p95',
   ];
   for (const k of FLOOR_KEYS) {
     figures[k] ??= null;
