@@ -68,7 +68,10 @@ const { values: opts } = parseArgs({
     // Chrome answers getStats from a report it keeps ~50 ms (polls every 4 ms saw the same
     // counters for 45-50 ms at a time), so each one marks when a poll first saw the change,
     // up to ~50 ms after it happened; the stages from events (connected, the page's frame)
-    // are exact.
+    // are exact. So are the first frame's stages from both pages' E2EE workers (encoded and
+    // encrypted on the host, whole and decrypted at the viewer, WORKER_FRAME_HOOK), whose
+    // stamps are installed in every worker of the host's and viewers' pages for the whole run
+    // (two pass-through stream stages per pipe: --detail's g2g and audio figures carry them too).
     detail: { type: 'boolean', default: false },
     // Writes a CPU profile of each first visit (CDP Profiler, 200 µs, with the viewer's stages)
     // to <profile>-<n>.json. Names of wasm functions show with a dist whose guest wasm keeps
@@ -309,6 +312,8 @@ const WORKER_FRAME_HOOK = `(() => {
   self.__frameStamps = [];
   const now = () => performance.timeOrigin + performance.now();
   const isVideo = (frame) => frame && typeof frame.type === 'string';
+  // The frame's RTP timestamp: the same number on both ends of a connection.
+  const rtp = (frame) => frame.getMetadata?.().rtpTimestamp ?? frame.timestamp;
   const pipe = ReadableStream.prototype.pipeThrough;
   ReadableStream.prototype.pipeThrough = function (pair, options) {
     const rec = { frames: [], out: [] };
@@ -318,7 +323,7 @@ const WORKER_FRAME_HOOK = `(() => {
         if (isVideo(frame) && rec.frames.length < 40) {
           const t = now();
           rec.first ??= t;
-          rec.frames.push([frame.timestamp, t, frame.data.byteLength]);
+          rec.frames.push([rtp(frame), t, frame.data.byteLength]);
         }
         out.enqueue(frame);
       },
@@ -328,7 +333,7 @@ const WORKER_FRAME_HOOK = `(() => {
     through.pipeTo = function (dest, opts) {
       const after = new TransformStream({
         transform(frame, out) {
-          if (isVideo(frame) && rec.out.length < 40) rec.out.push([frame.timestamp, now()]);
+          if (isVideo(frame) && rec.out.length < 40) rec.out.push([rtp(frame), now()]);
           out.enqueue(frame);
         },
       });
@@ -338,14 +343,18 @@ const WORKER_FRAME_HOOK = `(() => {
   };
 })()`;
 
-/** The first video frame through any of `workers`' pipes at or after `since` (wall ms). */
-async function firstWorkerFrame(workers, since) {
+/** Every frame pipe's stamps in `workers` (WORKER_FRAME_HOOK). */
+async function workerPipes(workers) {
+  const pipes = [];
+  for (const w of workers) pipes.push(...(await w.evaluate(() => self.__frameStamps ?? []).catch(() => [])));
+  return pipes;
+}
+
+/** The pipe whose first video frame came first at or after `since` (wall ms). */
+function firstPipe(pipes, since) {
   let best = null;
-  for (const w of workers) {
-    const recs = await w.evaluate(() => self.__frameStamps ?? []).catch(() => []);
-    for (const r of recs) {
-      if (r.first !== undefined && r.first >= since && (!best || r.first < best.first)) best = r;
-    }
+  for (const r of pipes) {
+    if (r.first !== undefined && r.first >= since && (!best || r.first < best.first)) best = r;
   }
   return best;
 }
@@ -610,8 +619,9 @@ async function measureAudio(env, mode = 'p2p') {
     }
     return { delays, sent: sent.length, received: received.length };
   } finally {
+    // The detector first: nothing that fails after may leave it running in the host's page.
+    await stopOnsets(host.page).catch((err) => console.error(`  could not stop the host's onset detector: ${err.message}`));
     await viewer.close();
-    await stopOnsets(host.page).catch(() => {});
     await setMic(host.page, false).catch(() => {});
   }
 }
@@ -800,6 +810,7 @@ async function ttffRun(env, link, returning = null) {
     await firstFrame;
     const first = await page.evaluate(() => window.__ttff.first);
     const start = t0 - (await clockSkew(page));
+    let firstFrameBytes = null;
     const { stages, wasmBytes, app } = await page.evaluate(() => {
       const s = { ...window.__ttff.stages };
       let wasmBytes = null;
@@ -852,20 +863,21 @@ async function ttffRun(env, link, returning = null) {
       if (sent) stages.host_first_out = sent.t - origin;
       // Exact first frames (WORKER_FRAME_HOOK), matched by RTP timestamp: encoded on the host
       // and out of its encryption, whole at the viewer and out of its decryption.
-      const sentFrame = await firstWorkerFrame(host.__workers ?? [], origin);
-      const gotFrame = await firstWorkerFrame(viewerWorkers, origin);
-      if (gotFrame) {
-        const [ts, whole] = gotFrame.frames[0];
+      const got = firstPipe(await workerPipes(viewerWorkers), origin);
+      const [ts, whole] = got?.frames[0] ?? [];
+      if (typeof ts === 'number') {
         stages.v_frame_whole = whole - origin;
-        const decrypted = gotFrame.out.find(([t]) => t === ts);
+        const decrypted = got.out.find(([t]) => t === ts);
         if (decrypted) stages.v_frame_decrypted = decrypted[1] - origin;
-        const encoded = sentFrame?.frames.find(([t]) => t === ts);
-        const sent = sentFrame?.out.find(([t]) => t === ts);
+        // Any of the host's pipes since the visit began that carried that frame.
+        const sent = (await workerPipes(host.__workers ?? [])).filter((r) => r.first >= origin);
+        const encoded = sent.flatMap((r) => r.frames).find(([t]) => t === ts);
+        const out = sent.flatMap((r) => r.out).find(([t]) => t === ts);
         if (encoded) {
           stages.host_frame_encoded = encoded[1] - origin;
-          stages.first_frame_bytes = encoded[2];
+          firstFrameBytes = encoded[2];
         }
-        if (sent) stages.host_frame_sent = sent[1] - origin;
+        if (out) stages.host_frame_sent = out[1] - origin;
       }
     }
     if (tracing) {
@@ -883,6 +895,8 @@ async function ttffRun(env, link, returning = null) {
       stages,
       // Bytes of the app's wasm that crossed the network (0: from the browser's cache).
       wasm_transfer_bytes: wasmBytes,
+      // --detail: the first frame's size as the host's encoder made it.
+      first_frame_bytes: firstFrameBytes,
       ms: first.presented - start,
       from_nav_start_ms: first.presented - first.timeOrigin,
       callback_ms: first.callback - start,
@@ -1039,6 +1053,11 @@ async function main() {
         // Where the first frame's time went, in the figures too (ms after navigation start,
         // in the order reached; the stages --detail adds are there only with it).
         figures[`${key}_stages_ms_p50`] = Object.fromEntries(line);
+        const bytes = runs.map((r) => r.first_frame_bytes).filter((b) => typeof b === 'number');
+        if (bytes.length) {
+          figures[`${key}_first_frame_bytes_p50`] = percentiles('x', bytes, [50]).x_p50;
+          console.error(`  first frame (host's encoder): ${figures[`${key}_first_frame_bytes_p50`]} bytes (median of ${bytes.length})`);
+        }
         // Viewers that left should not keep the host encoding for them.
         await sleep(1000);
         raw[`host_open_pcs_after_${key}`] = await env.hosts[mode].page.evaluate(

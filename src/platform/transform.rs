@@ -232,10 +232,17 @@ impl TransformWorker {
                 Ok(FromWorker::Sending { media, state }) => {
                     States::update(&table, SENDING, media, state)
                 }
-                // A page bug: the worker dropped the message or transform (failing closed).
-                Ok(FromWorker::Rejected { reason }) => {
-                    leptos::logging::warn!("E2EE worker rejected a message: {reason}");
-                }
+                // Before `ready`: the worker failed its own check at start and handles
+                // nothing (or one of the page's first messages was unreadable: a page bug).
+                // After: a page bug, the worker dropped a message or transform. Either way it
+                // fails closed.
+                Ok(FromWorker::Rejected { reason }) => match on_ready.borrow_mut().take() {
+                    Some((_, reject)) => {
+                        let reason = format!("E2EE worker did not start: {reason}");
+                        let _ = reject.call1(&JsValue::UNDEFINED, &JsValue::from_str(&reason));
+                    }
+                    None => leptos::logging::warn!("E2EE worker rejected a message: {reason}"),
+                },
                 Err(_) => leptos::logging::warn!("unreadable message from the E2EE worker"),
             }
         });

@@ -43,6 +43,7 @@ pub fn unless_skipped() -> Result<()> {
 pub fn run() -> Result<()> {
     wasm_target()?;
     rust_src()?;
+    wasm_std_crates()?;
     trunk()?;
     wasm_bindgen_cli()?;
     twiggy()?;
@@ -78,6 +79,21 @@ fn rust_src() -> Result<()> {
         return Ok(());
     }
     util::run(cmd("rustup").args(["component", "add", "rust-src"]))
+}
+
+/// Every crate Trunk's cargo needs, which it runs offline: the workspace's, for every target
+/// (build scripts and proc macros run on the host), and those std itself depends on (rust-src's
+/// `library/Cargo.lock`: dlmalloc, libc, …), which the wasm builds compile (`build::WASM_STD`).
+/// Checked with an empty `CARGO_HOME`: an offline wasm build after these two fetches works.
+/// Quick when they are there.
+fn wasm_std_crates() -> Result<()> {
+    util::run(cargo().arg("fetch"))?;
+    let mut fetch = cargo();
+    fetch.args(["fetch", "--target", WASM_TARGET]);
+    for (key, value) in crate::build::WASM_STD {
+        fetch.env(key, value);
+    }
+    util::run(&mut fetch)
 }
 
 fn trunk() -> Result<()> {

@@ -36,8 +36,12 @@ use web_sys::{
 pub use bench::FrameBench;
 use frame::EncodedFrame;
 
-/// Starts the worker: installs its handlers, replays what arrived before, says `ready`.
+/// Starts the worker: checks its frame crypto ([`Worker::warm_up`]), installs its handlers,
+/// replays what arrived before, says `ready`. A worker whose check fails says so instead and
+/// handles nothing: no frame passes it, either way (fail closed).
 pub fn start() {
+    // Release builds abort on a panic before any hook runs (xtask::build::WASM_STD).
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let worker = Rc::new(Worker {
@@ -47,12 +51,14 @@ pub fn start() {
         pumps: RefCell::new(HashMap::new()),
         next_pump: RefCell::new(0),
     });
+    if !Worker::warm_up() {
+        return worker.reject("frame crypto self-check failed");
+    }
     install_handlers_forever(&worker);
     for event in bootstrap::take_early_events() {
         worker.dispatch(event);
     }
     bootstrap::post(&scope, &FromWorker::Ready);
-    worker.warm_up();
 }
 
 /// The worker's handlers live as long as the worker itself: leaked on purpose.
@@ -138,13 +144,12 @@ impl Worker {
         }
     }
 
-    /// Runs the frame crypto once, at start, on a throwaway key: a guest's first received
-    /// frame spent 2–11 ms in this worker (the first run of this code: compiled on first
-    /// call), every later one 0.1–1 ms (`bench/media.mjs --detail`). The worker starts while
-    /// the page joins, long before any frame, so that first run costs nobody a wait now.
-    /// The round trip is checked too: a build whose crypto cannot read its own output says so
-    /// here, as a rejection, instead of failing every frame.
-    fn warm_up(&self) {
+    /// Runs the frame crypto once, at start, on a throwaway key, and says whether the round
+    /// trip gave the frame back. A guest's first received frame spent 2–11 ms in this worker
+    /// (the first run of this code: compiled on first call), every later one 0.1–1 ms
+    /// (`bench/media.mjs --detail`); the worker starts while the page joins, long before any
+    /// frame, so that first run costs nobody a wait now (~1–3 ms before `ready`).
+    fn warm_up() -> bool {
         let room = RoomKey::from_bytes([0x5a; 32]);
         let sender = SenderId::from_bytes([0xa5; 16]);
         let info = FrameInfo {
@@ -155,16 +160,14 @@ impl Worker {
         // About a first key frame of a page of text.
         let frame: Vec<u8> = (0..16_384u32).map(|i| (i * 31 % 251) as u8).collect();
         let (mut sealed, mut opened) = (Vec::new(), Vec::new());
-        let ok = FrameEncryptor::new(&room, sender)
+        FrameEncryptor::new(&room, sender)
             .encrypt(info, &frame, &mut sealed)
             .is_ok()
+            && sealed != frame
             && FrameDecryptor::new(&room, sender)
                 .decrypt(info, &sealed, &mut opened)
                 .is_ok()
-            && opened == frame;
-        if !ok {
-            self.reject("frame crypto self-check failed");
-        }
+            && opened == frame
     }
 
     fn reject(&self, reason: &str) {
