@@ -18,6 +18,13 @@ const stack = useStack();
 /** The guest app's wasm, as a page requests it. */
 const GUEST_WASM = /pairux-guest-[0-9a-f]+_bg\.wasm$/;
 
+/** The role of the session page `page` shows, once it shows one. */
+async function sessionRole(page) {
+  const session = page.locator('.session');
+  await session.waitFor();
+  return session.getAttribute('data-role');
+}
+
 /** Holds `page`'s request for the guest app's wasm until the returned function is called. */
 async function holdGuestWasm(page) {
   let release;
@@ -112,8 +119,7 @@ test('a malformed session id shows its own banner', async () => {
 test('a valid link is accepted and its secrets leave the address bar', async () => {
   const page = await newPage(stack.browser);
   await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}&c=${SECRET}`);
-  await page.locator('.session').waitFor();
-  assert.equal(await page.locator('.session').getAttribute('data-role'), 'controller');
+  assert.equal(await sessionRole(page), 'controller');
   assert.equal(page.url(), `${stack.server.url}/s/${ID}`);
   assert.equal(await page.evaluate(() => location.hash), '');
   assert.equal(await page.getByTestId('error-banner').count(), 0);
@@ -127,8 +133,7 @@ test('a valid link is accepted and its secrets leave the address bar', async () 
 
   const viewer = await newPage(stack.browser);
   await openApp(viewer, `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`);
-  await viewer.locator('.session').waitFor();
-  assert.equal(await viewer.locator('.session').getAttribute('data-role'), 'viewer');
+  assert.equal(await sessionRole(viewer), 'viewer');
   for (const p of [page, viewer]) assert.deepEqual(p.errors, []);
   for (const p of [page, viewer]) await p.context().close();
 });
@@ -188,8 +193,7 @@ test('a link whose app could not be downloaded is back in the address bar for a 
   assert.equal(page.url(), link);
   await page.unroute(GUEST_WASM);
   await page.reload();
-  await page.locator('.session').waitFor();
-  assert.equal(await page.locator('.session').getAttribute('data-role'), 'viewer');
+  assert.equal(await sessionRole(page), 'viewer');
   assert.equal(await page.evaluate(() => location.hash), '');
   await page.context().close();
 });
@@ -202,8 +206,7 @@ test('a reload before the app has arrived opens the link again', async () => {
   assert.equal(await page.evaluate(() => location.hash), '');
   await page.unroute(GUEST_WASM);
   await page.reload();
-  await page.locator('.session').waitFor();
-  assert.equal(await page.locator('.session').getAttribute('data-role'), 'viewer');
+  assert.equal(await sessionRole(page), 'viewer');
   assert.equal(await page.evaluate(() => location.hash), '');
   // Taken: the tab's copy went once the app had read it (its own resume text is what stays).
   assert.equal(await page.evaluate((k) => sessionStorage.getItem(k), `pairux:opened:/s/${ID}`), null);
@@ -216,8 +219,7 @@ test('a link pasted while the app downloads is the one opened, and leaves the ad
   await page.goto(`${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`, { waitUntil: 'domcontentloaded' });
   await page.evaluate((f) => { location.hash = f; }, `k=${KEY}&h=${HOST}&c=${SECRET}`);
   release();
-  await page.locator('.session').waitFor();
-  assert.equal(await page.locator('.session').getAttribute('data-role'), 'controller');
+  assert.equal(await sessionRole(page), 'controller');
   assert.equal(await page.evaluate(() => location.hash), '');
   await page.context().close();
 });

@@ -30,13 +30,12 @@ pub fn trunk_release() -> Command {
     let mut dirs = vec![bin];
     dirs.extend(std::env::split_paths(&path));
     let mut c = cmd("trunk");
-    c.args(["build", "--release"]).env(
-        "PATH",
-        std::env::join_paths(dirs).expect("PATH entries have no separator"),
-    );
-    for (key, value) in WASM_STD {
-        c.env(key, value);
-    }
+    c.args(["build", "--release"])
+        .env(
+            "PATH",
+            std::env::join_paths(dirs).expect("PATH entries have no separator"),
+        )
+        .envs(WASM_STD);
     c
 }
 

@@ -88,12 +88,11 @@ fn rust_src() -> Result<()> {
 /// Quick when they are there.
 fn wasm_std_crates() -> Result<()> {
     util::run(cargo().arg("fetch"))?;
-    let mut fetch = cargo();
-    fetch.args(["fetch", "--target", WASM_TARGET]);
-    for (key, value) in crate::build::WASM_STD {
-        fetch.env(key, value);
-    }
-    util::run(&mut fetch)
+    util::run(
+        cargo()
+            .args(["fetch", "--target", WASM_TARGET])
+            .envs(crate::build::WASM_STD),
+    )
 }
 
 fn trunk() -> Result<()> {
