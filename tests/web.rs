@@ -84,3 +84,56 @@ fn origin_is_the_page_origin() {
         "{origin}"
     );
 }
+
+/// A module worker made from `source` (a Blob URL).
+fn worker_url(source: &str) -> String {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(source));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).unwrap();
+    web_sys::Url::create_object_url_with_blob(&blob).unwrap()
+}
+
+/// Starts a transform worker from `source` and returns whether `ready` resolved and what its
+/// failure listener heard (registered after the start, as the app's pages do).
+async fn start_worker(source: &str) -> (bool, Vec<String>) {
+    use platform::transform::{TransformApi, TransformWorker};
+    use std::{cell::RefCell, rc::Rc};
+    let worker = TransformWorker::start(&worker_url(source), TransformApi::detect()).unwrap();
+    let ready = worker.ready().await.is_ok();
+    let heard: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = heard.clone();
+    worker.on_failure(move |reason| sink.borrow_mut().push(reason.to_owned()));
+    let heard = heard.borrow().clone();
+    (ready, heard)
+}
+
+#[wasm_bindgen_test]
+async fn a_worker_that_fails_its_start_check_is_reported_once_and_never_ready() {
+    let rejected = pairux_core::e2ee::FromWorker::Rejected {
+        reason: "frame check failed".into(),
+    }
+    .to_bytes();
+    let source = format!("self.postMessage(new Uint8Array({rejected:?}));");
+    let (ready, heard) = start_worker(&source).await;
+    assert!(!ready);
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert!(heard[0].contains("frame check failed"), "{heard:?}");
+}
+
+#[wasm_bindgen_test]
+async fn a_worker_whose_script_throws_is_reported_and_never_ready() {
+    let (ready, heard) = start_worker("throw new Error('no wasm here');").await;
+    assert!(!ready);
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert!(heard[0].contains("no wasm here"), "{heard:?}");
+}
+
+#[wasm_bindgen_test]
+async fn a_worker_that_starts_reports_no_failure() {
+    let ready_msg = pairux_core::e2ee::FromWorker::Ready.to_bytes();
+    let (ready, heard) =
+        start_worker(&format!("self.postMessage(new Uint8Array({ready_msg:?}));")).await;
+    assert!(ready);
+    assert!(heard.is_empty(), "{heard:?}");
+}

@@ -55,13 +55,21 @@ pub fn HostStage(
 
     // How the transform worker reports our sending transforms (`Err`: no worker at all).
     let sending = RwSignal::new(None::<Result<pairux_core::e2ee::E2eeState, ()>>);
+    // A worker that failed handles no frame: nothing leaves, and the host is told why.
+    let failed = move || {
+        sending.try_set(Some(Err(())));
+        error.try_set(Some(platform::transform::FAILED_SENTENCE.to_owned()));
+    };
     match platform::transform::page_worker() {
-        Ok(worker) => worker.on_state(move |participant, state| {
-            if participant == platform::transform::SENDING {
-                sending.set(Some(Ok(state)));
-            }
-        }),
-        Err(_) => sending.set(Some(Err(()))),
+        Ok(worker) => {
+            worker.on_state(move |participant, state| {
+                if participant == platform::transform::SENDING {
+                    sending.set(Some(Ok(state)));
+                }
+            });
+            worker.on_failure(move |_| failed());
+        }
+        Err(_) => failed(),
     }
 
     // The capture made by the click on the landing page, if any.
@@ -696,6 +704,7 @@ pub fn GuestStage(
     let supported = platform::transform::TransformApi::supported();
     let final_message = move || match phase() {
         _ if !supported => Some(("error", platform::transform::UNSUPPORTED_SENTENCE)),
+        _ if view.e2ee_failed.get() => Some(("error", platform::transform::FAILED_SENTENCE)),
         _ if wrong_key() => Some(("error", "Can't decrypt — check the link.")),
         GuestPhase::Full => Some(("error", "This session is full — ask the host to make room.")),
         GuestPhase::NotLive => Some((
@@ -712,6 +721,11 @@ pub fn GuestStage(
 
     view! {
         {move || match final_message() {
+            Some(("error", text)) if view.e2ee_failed.get() => view! {
+                <ErrorBanner message=text.to_owned()/>
+                <E2eeBadge state=Signal::stored("off")/>
+            }
+            .into_any(),
             Some(("error", text)) if wrong_key() => view! {
                 <ErrorBanner message=text.to_owned()/>
                 <E2eeBadge state=Signal::stored("decrypt-failed")/>
@@ -737,7 +751,7 @@ pub fn GuestStage(
             .into_any(),
             None => ().into_any(),
         }}
-        <Show when=move || supported && !phase().is_final() && !wrong_key()>
+        <Show when=move || supported && !view.e2ee_failed.get() && !phase().is_final() && !wrong_key()>
             {if is_controller {
                 view! {
                     <ControllerBar

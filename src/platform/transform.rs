@@ -85,6 +85,10 @@ pub enum TransformApi {
 pub const UNSUPPORTED_SENTENCE: &str =
     "This browser can't do end-to-end encryption; use Chrome or Edge 86+.";
 
+/// What a person is told when the tab's transform worker failed ([`TransformWorker::on_failure`]):
+/// media stays closed, since the worker handles no frame.
+pub const FAILED_SENTENCE: &str = "End-to-end encryption couldn't start in this tab, so no picture can be sent or shown. Reload the page to try again.";
+
 impl TransformApi {
     /// Whether media can be end-to-end encrypted in this browser at all.
     pub fn supported() -> bool {
@@ -131,12 +135,42 @@ pub struct TransformWorker {
     api: TransformApi,
     ready: Promise,
     states: Rc<RefCell<States>>,
+    failure: Rc<RefCell<Failure>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
 /// Who hears about state changes: `(participant, state)`.
 type StateListener = Rc<dyn Fn(&str, E2eeState)>;
+
+/// Who hears that the worker failed: `(reason)`.
+type FailureListener = Rc<dyn Fn(&str)>;
+
+/// Why the worker cannot protect media, once it failed, and who hears of it.
+#[derive(Default)]
+struct Failure {
+    reason: Option<String>,
+    listener: Option<FailureListener>,
+}
+
+impl Failure {
+    /// Records the first failure and tells the listener (later ones are only logged).
+    fn fail(cell: &Rc<RefCell<Failure>>, reason: String) {
+        let listener = {
+            let mut failure = cell.borrow_mut();
+            if failure.reason.is_some() {
+                leptos::logging::warn!("{reason}");
+                return;
+            }
+            leptos::logging::error!("{reason}");
+            failure.reason = Some(reason.clone());
+            failure.listener.clone()
+        };
+        if let Some(listener) = listener {
+            listener(&reason);
+        }
+    }
+}
 
 /// The `ready` promise's resolve and reject, until one is called.
 type Settle = Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>>;
@@ -213,7 +247,8 @@ impl TransformWorker {
             Promise::new(&mut |resolve, reject| *slot.borrow_mut() = Some((resolve, reject)));
 
         let states: Rc<RefCell<States>> = Default::default();
-        let (on_ready, table) = (settle.clone(), states.clone());
+        let failure: Rc<RefCell<Failure>> = Default::default();
+        let (on_ready, table, failed) = (settle.clone(), states.clone(), failure.clone());
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(bytes) = ev.data().dyn_ref::<Uint8Array>().map(Uint8Array::to_vec) else {
                 return;
@@ -233,27 +268,39 @@ impl TransformWorker {
                     States::update(&table, SENDING, media, state)
                 }
                 // Before `ready`: the worker failed its own check at start and handles
-                // nothing (or one of the page's first messages was unreadable: a page bug).
-                // After: a page bug, the worker dropped a message or transform. Either way it
-                // fails closed.
-                Ok(FromWorker::Rejected { reason }) => match on_ready.borrow_mut().take() {
-                    Some((_, reject)) => {
-                        let reason = format!("E2EE worker did not start: {reason}");
-                        let _ = reject.call1(&JsValue::UNDEFINED, &JsValue::from_str(&reason));
+                // nothing (or one of the page's first messages was unreadable: a page bug);
+                // the person is told. After: a page bug, the worker dropped a message or
+                // transform. Either way it fails closed.
+                Ok(FromWorker::Rejected { reason }) => {
+                    let settle = on_ready.borrow_mut().take();
+                    match settle {
+                        Some((_, reject)) => {
+                            let reason = format!("E2EE worker did not start: {reason}");
+                            let _ = reject.call1(&JsValue::UNDEFINED, &JsValue::from_str(&reason));
+                            Failure::fail(&failed, reason);
+                        }
+                        None => leptos::logging::warn!("E2EE worker rejected a message: {reason}"),
                     }
-                    None => leptos::logging::warn!("E2EE worker rejected a message: {reason}"),
-                },
+                }
                 Err(_) => leptos::logging::warn!("unreadable message from the E2EE worker"),
             }
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
 
-        let on_failure = settle;
+        let (on_failure, failed) = (settle, failure.clone());
+        // An uncaught error in the worker: its script or wasm did not load (before `ready`), or
+        // its code trapped (after). Either way no frame can be trusted to it any more.
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |ev: ErrorEvent| {
-            if let Some((_, reject)) = on_failure.borrow_mut().take() {
-                let reason = format!("E2EE worker failed to start: {}", ev.message());
-                let _ = reject.call1(&JsValue::UNDEFINED, &JsValue::from_str(&reason));
-            }
+            let settle = on_failure.borrow_mut().take();
+            let reason = match settle {
+                Some((_, reject)) => {
+                    let reason = format!("E2EE worker failed to start: {}", ev.message());
+                    let _ = reject.call1(&JsValue::UNDEFINED, &JsValue::from_str(&reason));
+                    reason
+                }
+                None => format!("E2EE worker failed: {}", ev.message()),
+            };
+            Failure::fail(&failed, reason);
         });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // In the order they came, before anything that comes later (a later message is
@@ -276,6 +323,7 @@ impl TransformWorker {
             api,
             ready,
             states,
+            failure,
             _on_message: on_message,
             _on_error: on_error,
         })
@@ -338,6 +386,21 @@ impl TransformWorker {
         self.send(&ToWorker::Forget {
             participant: participant.to_owned(),
         })
+    }
+
+    /// Calls `listener(reason)` once the worker has failed (at once if it already has): it did
+    /// not start, failed its start check, or threw. It then handles no frame, so nothing is sent
+    /// or shown; the page tells the person ([`FAILED_SENTENCE`]). Replaces an earlier listener.
+    pub fn on_failure(&self, listener: impl Fn(&str) + 'static) {
+        let listener: FailureListener = Rc::new(listener);
+        let reason = {
+            let mut failure = self.failure.borrow_mut();
+            failure.listener = Some(listener.clone());
+            failure.reason.clone()
+        };
+        if let Some(reason) = reason {
+            listener(&reason);
+        }
     }
 
     /// Calls `listener(participant, state)` whenever a participant's state changes: the worst of

@@ -46,6 +46,9 @@ pub struct GuestSignals {
     pub cursors: RwSignal<VecMap<String, CursorView>>,
     /// How decryption of the host's media goes; `None` before its first frame.
     pub e2ee: RwSignal<Option<E2eeState>>,
+    /// The tab's E2EE worker failed: no picture can be shown here
+    /// (`platform::transform::FAILED_SENTENCE`).
+    pub e2ee_failed: RwSignal<bool>,
     /// Where the picture comes from (`session-mode`).
     pub topology: RwSignal<Topology>,
     /// What is wrong with the media connection, in words (`None`: nothing).
@@ -64,6 +67,7 @@ impl GuestSignals {
             agent: RwSignal::new(false),
             cursors: RwSignal::new(VecMap::new()),
             e2ee: RwSignal::new(None),
+            e2ee_failed: RwSignal::new(false),
             topology: RwSignal::new(Topology::P2p),
             media_problem: RwSignal::new(None),
             voice: super::voice::VoiceSignals::new(),
@@ -199,14 +203,21 @@ impl GuestRuntime {
         };
         runtime.inner.channel.on_focus(on_focus.clone());
         runtime.inner.access.on_focus(on_focus);
-        if let Ok(worker) = transform::page_worker() {
-            let weak = Rc::downgrade(&runtime.inner);
-            worker.on_state(move |participant, state| {
-                let Some(inner) = weak.upgrade() else { return };
-                if inner.session.borrow().host() == Some(participant) {
-                    inner.view.e2ee.set(Some(state));
-                }
-            });
+        match transform::page_worker() {
+            Ok(worker) => {
+                let weak = Rc::downgrade(&runtime.inner);
+                worker.on_state(move |participant, state| {
+                    let Some(inner) = weak.upgrade() else { return };
+                    if inner.session.borrow().host() == Some(participant) {
+                        inner.view.e2ee.set(Some(state));
+                    }
+                });
+                let failed = runtime.inner.view.e2ee_failed;
+                worker.on_failure(move |_| {
+                    failed.try_set(true);
+                });
+            }
+            Err(_) => runtime.inner.view.e2ee_failed.set(true),
         }
         runtime.refresh();
         runtime

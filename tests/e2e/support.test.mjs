@@ -50,3 +50,39 @@ test('without encoded transforms a guest is told why there is no picture', async
   assert.deepEqual(old.errors, []);
   for (const p of [host, able, old]) await p.context().close();
 });
+
+// The E2EE worker can fail to start where encoded transforms exist (its wasm blocked or cut off,
+// or its own start check failing). Media then stays closed (the worker handles nothing), and the
+// person is told why instead of watching "Connecting…" or a black picture.
+const FAILED = "End-to-end encryption couldn't start in this tab, so no picture can be sent or shown. Reload the page to try again.";
+
+async function brokenWorkerPage() {
+  const page = await newPage(stack.browser);
+  await page.context().route('**/pairux-worker_bg.wasm*', (route) => route.abort());
+  return page;
+}
+
+test('if the E2EE worker cannot start, the host is told and its badge reads off', async () => {
+  const host = await brokenWorkerPage();
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  await host.getByTestId('error-banner').filter({ hasText: FAILED }).waitFor({ timeout: 10_000 });
+  assert.equal(await host.getByTestId('e2ee-state').textContent(), 'off');
+  await host.context().close();
+});
+
+test('if the E2EE worker cannot start, a guest is told instead of waiting for a picture', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const link = await host.getByTestId('invite-viewer-link').inputValue();
+  const guest = await brokenWorkerPage();
+  await openApp(guest, link);
+  await guest.getByTestId('error-banner').filter({ hasText: FAILED }).waitFor({ timeout: 10_000 });
+  assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'off');
+  // A capable guest of the same session still decodes: one tab's failure is its own.
+  const able = await newPage(stack.browser);
+  await openApp(able, link);
+  await decoding(able);
+  for (const p of [host, guest, able]) await p.context().close();
+});
