@@ -212,12 +212,14 @@ impl GuestRuntime {
                         inner.view.e2ee.set(Some(state));
                     }
                 });
-                let failed = runtime.inner.view.e2ee_failed;
+                let weak = Rc::downgrade(&runtime.inner);
                 worker.on_failure(move |_| {
-                    failed.try_set(true);
+                    if let Some(inner) = weak.upgrade() {
+                        GuestRuntime { inner }.e2ee_failed();
+                    }
                 });
             }
-            Err(_) => runtime.inner.view.e2ee_failed.set(true),
+            Err(_) => runtime.e2ee_failed(),
         }
         runtime.refresh();
         runtime
@@ -389,6 +391,20 @@ impl GuestRuntime {
     }
 
     /// The person leaves the session: the peer closes and presence is untracked.
+    /// The tab's E2EE worker failed: nothing can be shown here any more. The person is told
+    /// (`e2ee_failed`), and the session is left so that the host's link to this tab does not
+    /// wait on it (a reload joins again); from a task of its own, as this may run while the
+    /// runtime starts.
+    fn e2ee_failed(&self) {
+        self.inner.view.e2ee_failed.try_set(true);
+        let weak = Rc::downgrade(&self.inner);
+        leptos::task::spawn_local(async move {
+            if let Some(inner) = weak.upgrade() {
+                GuestRuntime { inner }.leave();
+            }
+        });
+    }
+
     pub fn leave(&self) {
         self.inner.control.borrow_mut().disconnected();
         let actions = self.inner.session.borrow_mut().leave();

@@ -71,15 +71,28 @@ test('if the E2EE worker cannot start, the host is told and its badge reads off'
   await host.context().close();
 });
 
-test('if the E2EE worker cannot start, a guest is told instead of waiting for a picture', async () => {
+test('if the E2EE worker cannot start, a guest is told instead of waiting for a picture, and leaves', async () => {
   const host = await newPage(stack.browser);
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
   const link = await host.getByTestId('invite-viewer-link').inputValue();
-  const guest = await brokenWorkerPage();
+  const people = host.locator('[data-testid=participant-list] > li');
+  // The worker's wasm fails only once the host has seen the guest join.
+  const guest = await newPage(stack.browser);
+  let joined;
+  const seen = new Promise((resolve) => { joined = resolve; });
+  await guest.context().route('**/pairux-worker_bg.wasm*', async (route) => {
+    await seen;
+    await route.abort();
+  });
   await openApp(guest, link);
+  await host.waitForFunction(() => document.querySelectorAll('[data-testid=participant-list] > li').length === 2);
+  joined();
   await guest.getByTestId('error-banner').filter({ hasText: FAILED }).waitFor({ timeout: 10_000 });
   assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'off');
+  // It left: the host holds no connection for a tab that can show nothing.
+  await host.waitForFunction(() => document.querySelectorAll('[data-testid=participant-list] > li').length === 1);
+  assert.equal(await people.count(), 1);
   // A capable guest of the same session still decodes: one tab's failure is its own.
   const able = await newPage(stack.browser);
   await openApp(able, link);
