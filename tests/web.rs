@@ -95,17 +95,23 @@ fn worker_url(source: &str) -> String {
 }
 
 /// Starts a transform worker from `source` and returns whether `ready` resolved and what its
-/// failure listener heard (registered after the start, as the app's pages do).
-async fn start_worker(source: &str) -> (bool, Vec<String>) {
+/// failure listener heard: one listener registered at once (before any failure can arrive) and
+/// one after `ready` settled (a failure recorded before it is replayed to it).
+async fn start_worker(source: &str) -> (bool, Vec<String>, Vec<String>) {
     use platform::transform::{TransformApi, TransformWorker};
     use std::{cell::RefCell, rc::Rc};
     let worker = TransformWorker::start(&worker_url(source), TransformApi::detect()).unwrap();
-    let ready = worker.ready().await.is_ok();
-    let heard: Rc<RefCell<Vec<String>>> = Rc::default();
-    let sink = heard.clone();
+    let early: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = early.clone();
     worker.on_failure(move |reason| sink.borrow_mut().push(reason.to_owned()));
-    let heard = heard.borrow().clone();
-    (ready, heard)
+    let ready = worker.ready().await.is_ok();
+    // Whatever else the worker fires comes before this.
+    gloo_timers::future::TimeoutFuture::new(200).await;
+    let late: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = late.clone();
+    worker.on_failure(move |reason| sink.borrow_mut().push(reason.to_owned()));
+    let (early, late) = (early.borrow().clone(), late.borrow().clone());
+    (ready, early, late)
 }
 
 #[wasm_bindgen_test]
@@ -114,26 +120,41 @@ async fn a_worker_that_fails_its_start_check_is_reported_once_and_never_ready() 
         reason: "frame check failed".into(),
     }
     .to_bytes();
-    let source = format!("self.postMessage(new Uint8Array({rejected:?}));");
-    let (ready, heard) = start_worker(&source).await;
+    // Rejected, then a throw: the first failure is the one reported.
+    let source = format!(
+        "self.postMessage(new Uint8Array({rejected:?})); setTimeout(() => {{ throw new Error('later'); }}, 0);"
+    );
+    let (ready, early, late) = start_worker(&source).await;
     assert!(!ready);
-    assert_eq!(heard.len(), 1, "{heard:?}");
-    assert!(heard[0].contains("frame check failed"), "{heard:?}");
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert!(early[0].contains("frame check failed"), "{early:?}");
+    assert_eq!(late, early);
 }
 
 #[wasm_bindgen_test]
 async fn a_worker_whose_script_throws_is_reported_and_never_ready() {
-    let (ready, heard) = start_worker("throw new Error('no wasm here');").await;
+    let (ready, early, late) = start_worker("throw new Error('no wasm here');").await;
     assert!(!ready);
-    assert_eq!(heard.len(), 1, "{heard:?}");
-    assert!(heard[0].contains("no wasm here"), "{heard:?}");
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert!(early[0].contains("no wasm here"), "{early:?}");
+    assert_eq!(late, early);
+}
+
+#[wasm_bindgen_test]
+async fn a_worker_whose_script_does_not_parse_is_reported_and_never_ready() {
+    // A script that does not load or parse fires a plain `Event` (no message) at the Worker.
+    let (ready, early, late) = start_worker("let = = ;").await;
+    assert!(!ready);
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert!(early[0].contains("did not load"), "{early:?}");
+    assert_eq!(late, early);
 }
 
 #[wasm_bindgen_test]
 async fn a_worker_that_starts_reports_no_failure() {
     let ready_msg = pairux_core::e2ee::FromWorker::Ready.to_bytes();
-    let (ready, heard) =
+    let (ready, early, late) =
         start_worker(&format!("self.postMessage(new Uint8Array({ready_msg:?}));")).await;
     assert!(ready);
-    assert!(heard.is_empty(), "{heard:?}");
+    assert!(early.is_empty() && late.is_empty(), "{early:?} {late:?}");
 }

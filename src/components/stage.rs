@@ -55,10 +55,12 @@ pub fn HostStage(
 
     // How the transform worker reports our sending transforms (`Err`: no worker at all).
     let sending = RwSignal::new(None::<Result<pairux_core::e2ee::E2eeState, ()>>);
-    // A worker that failed handles no frame: nothing leaves, and the host is told why.
+    // A worker that failed handles no frame: nothing leaves, and the host is told why (a
+    // banner of its own, which no later error or new capture replaces).
+    let worker_failed = RwSignal::new(false);
     let failed = move || {
         sending.try_set(Some(Err(())));
-        error.try_set(Some(platform::transform::FAILED_SENTENCE.to_owned()));
+        worker_failed.try_set(true);
     };
     match platform::transform::page_worker() {
         Ok(worker) => {
@@ -209,8 +211,14 @@ pub fn HostStage(
                 </div>
             }
         >
-            <Show when=move || error.get().is_some()>
-                <ErrorBanner message=Signal::derive(move || error.get().unwrap_or_default())/>
+            <Show when=move || worker_failed.get() || error.get().is_some()>
+                <ErrorBanner message=Signal::derive(move || {
+                    if worker_failed.get() {
+                        platform::transform::FAILED_SENTENCE.to_owned()
+                    } else {
+                        error.get().unwrap_or_default()
+                    }
+                })/>
             </Show>
             <ControlPanel control roster=channel.signals.roster runtime/>
             <AgentPanel agent=view.agent runtime/>

@@ -32,7 +32,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    ErrorEvent, MessageEvent, RtcConfiguration, RtcRtpReceiver, RtcRtpSender, Worker,
+    ErrorEvent, Event, MessageEvent, RtcConfiguration, RtcRtpReceiver, RtcRtpSender, Worker,
     WorkerOptions, WorkerType,
 };
 
@@ -137,7 +137,7 @@ pub struct TransformWorker {
     states: Rc<RefCell<States>>,
     failure: Rc<RefCell<Failure>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
 }
 
 /// Who hears about state changes: `(participant, state)`.
@@ -249,10 +249,14 @@ impl TransformWorker {
         let states: Rc<RefCell<States>> = Default::default();
         let failure: Rc<RefCell<Failure>> = Default::default();
         let (on_ready, table, failed) = (settle.clone(), states.clone(), failure.clone());
+        let ended = worker.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(bytes) = ev.data().dyn_ref::<Uint8Array>().map(Uint8Array::to_vec) else {
                 return;
             };
+            if failed.borrow().reason.is_some() {
+                return; // it failed: nothing it says counts any more
+            }
             match FromWorker::from_bytes(&bytes) {
                 Ok(FromWorker::Ready) => {
                     if let Some((resolve, _)) = on_ready.borrow_mut().take() {
@@ -277,6 +281,7 @@ impl TransformWorker {
                         Some((_, reject)) => {
                             let reason = format!("E2EE worker did not start: {reason}");
                             let _ = reject.call1(&JsValue::UNDEFINED, &JsValue::from_str(&reason));
+                            ended.terminate();
                             Failure::fail(&failed, reason);
                         }
                         None => leptos::logging::warn!("E2EE worker rejected a message: {reason}"),
@@ -287,19 +292,27 @@ impl TransformWorker {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
 
-        let (on_failure, failed) = (settle, failure.clone());
-        // An uncaught error in the worker: its script or wasm did not load (before `ready`), or
-        // its code trapped (after). Either way no frame can be trusted to it any more.
-        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |ev: ErrorEvent| {
+        let (on_failure, failed, dead) = (settle, failure.clone(), worker.clone());
+        // An error the worker did not handle: its script or an import did not load or parse (a
+        // plain `Event`, no message), its wasm did not load (an `ErrorEvent`), or one of its
+        // message handlers threw after it started. No frame can be trusted to it any more.
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+            let what = ev
+                .dyn_ref::<ErrorEvent>()
+                .map(ErrorEvent::message)
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "its script did not load".to_owned());
             let settle = on_failure.borrow_mut().take();
             let reason = match settle {
                 Some((_, reject)) => {
-                    let reason = format!("E2EE worker failed to start: {}", ev.message());
+                    let reason = format!("E2EE worker failed to start: {what}");
                     let _ = reject.call1(&JsValue::UNDEFINED, &JsValue::from_str(&reason));
                     reason
                 }
-                None => format!("E2EE worker failed: {}", ev.message()),
+                None => format!("E2EE worker failed: {what}"),
             };
+            // Ended, so that no transform of this page runs on it: every frame stops here.
+            dead.terminate();
             Failure::fail(&failed, reason);
         });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -388,9 +401,11 @@ impl TransformWorker {
         })
     }
 
-    /// Calls `listener(reason)` once the worker has failed (at once if it already has): it did
-    /// not start, failed its start check, or threw. It then handles no frame, so nothing is sent
-    /// or shown; the page tells the person ([`FAILED_SENTENCE`]). Replaces an earlier listener.
+    /// Calls `listener(reason)` once the worker has failed (at once if it already has): its
+    /// script or wasm did not load, its start check was rejected, or one of its message handlers
+    /// threw. A worker that threw is ended, and nothing it reports counts after a failure: no
+    /// frame is sent or shown, and the page tells the person ([`FAILED_SENTENCE`]). Replaces an
+    /// earlier listener.
     pub fn on_failure(&self, listener: impl Fn(&str) + 'static) {
         let listener: FailureListener = Rc::new(listener);
         let reason = {

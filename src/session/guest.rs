@@ -390,12 +390,21 @@ impl GuestRuntime {
         self.send_control(msg, false);
     }
 
-    /// The person leaves the session: the peer closes and presence is untracked.
     /// The tab's E2EE worker failed: nothing can be shown here any more. The person is told
     /// (`e2ee_failed`), and the session is left so that the host's link to this tab does not
     /// wait on it (a reload joins again); from a task of its own, as this may run while the
-    /// runtime starts.
+    /// runtime starts. A session that already ended for this tab (ended, removed, refused…)
+    /// keeps saying so.
     fn e2ee_failed(&self) {
+        if self
+            .inner
+            .view
+            .phase
+            .try_get_untracked()
+            .is_none_or(|p| p.is_final())
+        {
+            return;
+        }
         self.inner.view.e2ee_failed.try_set(true);
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
@@ -405,6 +414,7 @@ impl GuestRuntime {
         });
     }
 
+    /// The person leaves the session: the peer closes and presence is untracked.
     pub fn leave(&self) {
         self.inner.control.borrow_mut().disconnected();
         let actions = self.inner.session.borrow_mut().leave();
