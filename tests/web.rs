@@ -114,6 +114,16 @@ async fn start_worker(source: &str) -> (bool, Vec<String>, Vec<String>) {
     (ready, early, late)
 }
 
+/// A worker from `source` never gets ready, and both its failure listeners hear exactly one
+/// failure, whose reason names `needle`.
+async fn fails_once(source: &str, needle: &str) {
+    let (ready, early, late) = start_worker(source).await;
+    assert!(!ready);
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert!(early[0].contains(needle), "{early:?}");
+    assert_eq!(late, early);
+}
+
 #[wasm_bindgen_test]
 async fn a_worker_that_fails_its_start_check_is_reported_once_and_never_ready() {
     let rejected = pairux_core::e2ee::FromWorker::Rejected {
@@ -124,30 +134,18 @@ async fn a_worker_that_fails_its_start_check_is_reported_once_and_never_ready() 
     let source = format!(
         "self.postMessage(new Uint8Array({rejected:?})); setTimeout(() => {{ throw new Error('later'); }}, 0);"
     );
-    let (ready, early, late) = start_worker(&source).await;
-    assert!(!ready);
-    assert_eq!(early.len(), 1, "{early:?}");
-    assert!(early[0].contains("frame check failed"), "{early:?}");
-    assert_eq!(late, early);
+    fails_once(&source, "frame check failed").await;
 }
 
 #[wasm_bindgen_test]
 async fn a_worker_whose_script_throws_is_reported_and_never_ready() {
-    let (ready, early, late) = start_worker("throw new Error('no wasm here');").await;
-    assert!(!ready);
-    assert_eq!(early.len(), 1, "{early:?}");
-    assert!(early[0].contains("no wasm here"), "{early:?}");
-    assert_eq!(late, early);
+    fails_once("throw new Error('no wasm here');", "no wasm here").await;
 }
 
 #[wasm_bindgen_test]
 async fn a_worker_whose_script_does_not_parse_is_reported_and_never_ready() {
     // A script that does not load or parse fires a plain `Event` (no message) at the Worker.
-    let (ready, early, late) = start_worker("let = = ;").await;
-    assert!(!ready);
-    assert_eq!(early.len(), 1, "{early:?}");
-    assert!(early[0].contains("did not load"), "{early:?}");
-    assert_eq!(late, early);
+    fails_once("let = = ;", "did not load").await;
 }
 
 #[wasm_bindgen_test]
