@@ -57,10 +57,17 @@ pub fn HostStage(
     let sending = RwSignal::new(None::<Result<pairux_core::e2ee::E2eeState, ()>>);
     // A worker that failed handles no frame: nothing leaves, and the host is told why (a
     // banner of its own, which no later error or new capture replaces).
+    // Sharing stops too, so guests read that it is paused instead of waiting on a picture
+    // that cannot come; it cannot be started again in this tab.
     let worker_failed = RwSignal::new(false);
     let failed = move || {
         sending.try_set(Some(Err(())));
         worker_failed.try_set(true);
+        runtime.try_with_value(|rt| {
+            if let Some(rt) = rt {
+                rt.stop_sharing();
+            }
+        });
     };
     match platform::transform::page_worker() {
         Ok(worker) => {
@@ -86,6 +93,14 @@ pub fn HostStage(
             return;
         }
         let capture = first_capture.try_update_value(Option::take).flatten();
+        // Nothing is shared from a tab whose worker failed.
+        let capture = match capture {
+            Some(capture) if worker_failed.get_untracked() => {
+                capture.stop();
+                None
+            }
+            capture => capture,
+        };
         // The first request pins the start mode for the focus (SFU pins itself when publishing).
         let open_want = match mode {
             StartMode::Auto => Want::Auto,
@@ -238,7 +253,8 @@ pub fn HostStage(
                 <Show when=move || view.share.get() == ShareState::Paused>
                     <div class="paused-overlay">
                         <p>"Sharing is paused — nobody sees your screen."</p>
-                        <button class="primary" data-testid="share-again" on:click=share_again>
+                        <button class="primary" data-testid="share-again" on:click=share_again
+                            disabled=move || worker_failed.get()>
                             "Share your screen"
                         </button>
                     </div>

@@ -826,6 +826,17 @@ impl HostRuntime {
             .map(|(c, _)| Clone::clone(&c.stream))
     }
 
+    /// Nothing can be sent any more (the tab's E2EE worker failed): the capture stops and the
+    /// share reads paused, for the host and for every guest, instead of a picture that never
+    /// comes.
+    pub fn stop_sharing(&self) {
+        let capture = self.inner.capture.borrow_mut().take();
+        if let Some((capture, _)) = capture {
+            capture.stop();
+        }
+        self.paused();
+    }
+
     /// The browser's "Stop sharing" ended the track.
     fn paused(&self) {
         if let Some(agent) = self.agent() {

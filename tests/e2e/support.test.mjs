@@ -62,13 +62,24 @@ async function brokenWorkerPage() {
   return page;
 }
 
-test('if the E2EE worker cannot start, the host is told and its badge reads off', async () => {
+test('if the E2EE worker cannot start, the host is told, shares nothing, and guests read that nothing is shared', async () => {
   const host = await brokenWorkerPage();
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
   await host.getByTestId('error-banner').filter({ hasText: FAILED }).waitFor({ timeout: 10_000 });
   assert.equal(await host.getByTestId('e2ee-state').textContent(), 'off');
-  await host.context().close();
+  // Nothing is shared, and sharing cannot be started again in this tab.
+  await host.locator('[data-testid=share-state][data-state=paused]').waitFor({ timeout: 10_000 });
+  assert.ok(await host.getByTestId('share-again').isDisabled());
+  // A guest in a capable browser reads that nothing is shared, not "Connecting…".
+  const link = await host.getByTestId('invite-viewer-link').inputValue();
+  const guest = await newPage(stack.browser);
+  await openApp(guest, link);
+  const waiting = guest.locator('[data-testid=waiting-share], [data-testid=share-paused], [data-testid=share-late]');
+  await waiting.first().waitFor({ timeout: 10_000 });
+  assert.equal(await guest.getByText('Connecting to the host…').count(), 0);
+  assert.equal(await guest.getByTestId('error-banner').count(), 0);
+  for (const p of [host, guest]) await p.context().close();
 });
 
 test('if the E2EE worker cannot start, a guest is told instead of waiting for a picture, and leaves', async () => {
