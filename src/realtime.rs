@@ -340,7 +340,7 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
 fn refresh_key(inner: &Rc<Inner>, reconnect: bool) {
     let weak = Rc::downgrade(inner);
     leptos::task::spawn_local(async move {
-        let Ok(config) = fetch::json::<ClientConfig>("/config.json").await else {
+        let Ok(config) = fetch::fresh_config().await else {
             return;
         };
         let Some(inner) = weak.upgrade() else { return };
@@ -462,7 +462,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         let backoff = pairux_core::realtime_client::Backoff::socket_reconnect();
         let mut attempt = 0;
         let config = loop {
-            match fetch::config::<ClientConfig>().await {
+            match fetch::config().await {
                 Ok(config) => break config,
                 Err(err) => {
                     attempt += 1;

@@ -4,6 +4,8 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestCache, RequestInit, Response};
 
+use pairux_core::config::ClientConfig;
+
 use super::{js_error, window, JsError};
 
 /// Why a document could not be had.
@@ -45,6 +47,12 @@ async fn send<T: serde::de::DeserializeOwned>(
     path: &str,
     init: RequestInit,
 ) -> Result<T, FetchError> {
+    let text = body(path, init).await?;
+    serde_json::from_str(&text).map_err(|e| FetchError::Invalid(e.to_string()))
+}
+
+/// The body of a successful response to `path`, as text.
+async fn body(path: &str, init: RequestInit) -> Result<String, FetchError> {
     let promise = window()
         .map_err(FetchError::Network)?
         .fetch_with_str_and_init(path, &init);
@@ -65,22 +73,31 @@ async fn send<T: serde::de::DeserializeOwned>(
     .map_err(|e| FetchError::Network(js_error(e)))?
     .as_string()
     .unwrap_or_default();
-    serde_json::from_str(&text).map_err(|e| FetchError::Invalid(e.to_string()))
+    Ok(text)
 }
 
 /// Where index.html's boot script keeps the config.json fetch it starts at once (while the
 /// app's wasm downloads and compiles).
 const EARLY_CONFIG: &str = "__pairuxConfig";
 
-/// `/config.json` as `T`: the boot script's early fetch the first time it is asked for (taken,
-/// so later calls read the server again), else a fresh GET.
-pub async fn config<T: serde::de::DeserializeOwned>() -> Result<T, FetchError> {
+/// `/config.json`: the boot script's early fetch the first time it is asked for (taken, so
+/// later calls read the server again), else a fresh GET ([`fresh_config`]).
+pub async fn config() -> Result<ClientConfig, FetchError> {
     if let Some(text) = take_early_config().await {
-        if let Ok(config) = serde_json::from_str(&text) {
+        if let Ok(config) = ClientConfig::from_json(&text) {
             return Ok(config);
         }
     }
-    json("/config.json").await
+    fresh_config().await
+}
+
+/// `/config.json` read from the server now, bypassing the HTTP cache (read by hand:
+/// [`ClientConfig::from_json`]).
+pub async fn fresh_config() -> Result<ClientConfig, FetchError> {
+    let init = RequestInit::new();
+    init.set_cache(RequestCache::NoStore);
+    let text = body("/config.json", init).await?;
+    ClientConfig::from_json(&text).map_err(|e| FetchError::Invalid(e.to_string()))
 }
 
 async fn take_early_config() -> Option<String> {

@@ -4,6 +4,7 @@
 //! deployment writes the same document by hand to point the app at hosted Supabase.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// The document served as `/config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +87,59 @@ impl<'de> Deserialize<'de> for IceUrls {
     }
 }
 
+impl IceServer {
+    fn from_value(value: &Value) -> Result<IceServer, ConfigError> {
+        let server = object(value, "iceServers")?;
+        let urls = match server.get("urls") {
+            None => return Err(ConfigError("missing field `urls`".into())),
+            Some(Value::String(url)) => IceUrls::One(url.clone()),
+            Some(v @ Value::Array(_)) => IceUrls::Many(strings(v, "urls")?),
+            Some(_) => return Err(invalid("urls")),
+        };
+        Ok(IceServer {
+            urls,
+            username: optional_string(server, "username")?,
+            credential: optional_string(server, "credential")?,
+        })
+    }
+}
+
+fn invalid(name: &str) -> ConfigError {
+    ConfigError(format!("invalid type for `{name}`"))
+}
+
+fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Map<String, Value>, ConfigError> {
+    value.as_object().ok_or_else(|| invalid(name))
+}
+
+fn array<'a>(value: &'a Value, name: &str) -> Result<&'a Vec<Value>, ConfigError> {
+    value.as_array().ok_or_else(|| invalid(name))
+}
+
+fn strings(value: &Value, name: &str) -> Result<Vec<String>, ConfigError> {
+    array(value, name)?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| invalid(name)))
+        .collect()
+}
+
+fn required_string(doc: &Map<String, Value>, name: &str) -> Result<String, ConfigError> {
+    match doc.get(name) {
+        None => Err(ConfigError(format!("missing field `{name}`"))),
+        Some(v) => v.as_str().map(str::to_owned).ok_or_else(|| invalid(name)),
+    }
+}
+
+fn optional_string(doc: &Map<String, Value>, name: &str) -> Result<Option<String>, ConfigError> {
+    match doc.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(|s| Some(s.to_owned()))
+            .ok_or_else(|| invalid(name)),
+    }
+}
+
 /// The SFU's public facts (which node a session uses is in its access grant).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,7 +147,50 @@ pub struct SfuConfig {
     pub janus_url: String,
 }
 
+/// Why a config.json document could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
 impl ClientConfig {
+    /// Reads a config.json document, as the app does. It accepts and refuses exactly what the
+    /// derived `Deserialize` does for a JSON object (property-tested), without its generic code
+    /// in the app's wasm: the document is read as a `serde_json::Value`, which the app reads
+    /// anyway. Unlike the derive, it refuses a JSON array standing for an object (the derive
+    /// reads fields by position) and, where a key repeats, keeps the last instead of refusing.
+    pub fn from_json(text: &str) -> Result<ClientConfig, ConfigError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        let doc = object(&value, "config.json")?;
+        Ok(ClientConfig {
+            realtime_url: required_string(doc, "realtimeUrl")?,
+            anon_key: required_string(doc, "anonKey")?,
+            ice_servers: match doc.get("iceServers") {
+                None => Vec::new(),
+                Some(v) => array(v, "iceServers")?
+                    .iter()
+                    .map(IceServer::from_value)
+                    .collect::<Result<_, _>>()?,
+            },
+            sfu: match doc.get("sfu") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(SfuConfig {
+                    janus_url: required_string(object(v, "sfu")?, "janusUrl")?,
+                }),
+            },
+            access_url: optional_string(doc, "accessUrl")?,
+            access_fallback_urls: match doc.get("accessFallbackUrls") {
+                None => Vec::new(),
+                Some(v) => strings(v, "accessFallbackUrls")?,
+            },
+            focus_key: optional_string(doc, "focusKey")?,
+            region: optional_string(doc, "region")?,
+            relay_only: match doc.get("relayOnly") {
+                None => false,
+                Some(v) => v.as_bool().ok_or_else(|| invalid("relayOnly"))?,
+            },
+        })
+    }
+
     /// The config of a server reachable at `public_url` (`http(s)://host[:port]`), whose
     /// Realtime endpoint is `/realtime/v1/websocket` on the same origin (no SFU, no access
     /// endpoint: the server adds those when it has them).
@@ -165,6 +262,144 @@ mod tests {
             IceUrls::Many(vec!["turn:t:3478".into()])
         );
         assert!(serde_json::from_str::<ClientConfig>(r#"{"anonKey":"k"}"#).is_err());
+    }
+
+    /// Values a config.json field may hold, right or wrong.
+    fn field_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..3).prop_map(Value::from),
+            Just(Value::from(1.5)),
+            "[a-z:/.0-9]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 12, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("urls".to_owned()),
+                            Just("username".to_owned()),
+                            Just("credential".to_owned()),
+                            Just("janusUrl".to_owned()),
+                            Just("other".to_owned()),
+                        ],
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A config.json object: each known key absent or holding any value, plus a stranger.
+    fn config_object() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        const KEYS: [&str; 10] = [
+            "realtimeUrl",
+            "anonKey",
+            "iceServers",
+            "sfu",
+            "accessUrl",
+            "accessFallbackUrls",
+            "focusKey",
+            "region",
+            "relayOnly",
+            "somethingNew",
+        ];
+        // Mostly well-formed values, so that deep fields are reached, and any value sometimes.
+        let good = |key: &str| -> BoxedStrategy<Value> {
+            match key {
+                "realtimeUrl" | "anonKey" | "accessUrl" | "focusKey" | "region" => {
+                    "[a-z:/]{0,5}".prop_map(Value::String).boxed()
+                }
+                "relayOnly" => any::<bool>().prop_map(Value::Bool).boxed(),
+                "sfu" => prop_oneof![
+                    Just(Value::Null),
+                    "[a-z]{0,3}".prop_map(|u| serde_json::json!({ "janusUrl": u })),
+                ]
+                .boxed(),
+                "iceServers" => proptest::collection::vec(
+                    prop_oneof![
+                        "[a-z]{1,3}".prop_map(|u| serde_json::json!({ "urls": u })),
+                        ("[a-z]{1,3}", "[a-z]{1,3}").prop_map(|(u, c)| serde_json::json!({
+                            "urls": [u], "username": "x", "credential": c
+                        })),
+                    ],
+                    0..3,
+                )
+                .prop_map(Value::Array)
+                .boxed(),
+                _ => proptest::collection::vec("[a-z]{0,3}".prop_map(Value::String), 0..3)
+                    .prop_map(Value::Array)
+                    .boxed(),
+            }
+        };
+        let fields: Vec<BoxedStrategy<Option<Value>>> = KEYS
+            .iter()
+            .map(|key| {
+                prop_oneof![
+                    2 => Just(None),
+                    7 => good(key).prop_map(Some),
+                    1 => field_value().prop_map(Some),
+                ]
+                .boxed()
+            })
+            .collect();
+        fields.prop_map(|values| {
+            Value::Object(
+                KEYS.iter()
+                    .zip(values)
+                    .filter_map(|(k, v)| Some(((*k).to_owned(), v?)))
+                    .collect(),
+            )
+        })
+    }
+
+    proptest::proptest! {
+        /// The app's reader takes and refuses what the derived `Deserialize` does, with the same
+        /// result, for any config object.
+        #[test]
+        fn the_hand_reader_reads_what_the_derive_reads(doc in config_object()) {
+            let text = doc.to_string();
+            let ours = ClientConfig::from_json(&text).ok();
+            let derived = serde_json::from_str::<ClientConfig>(&text).ok();
+            proptest::prop_assert_eq!(ours, derived, "{}", text);
+        }
+
+        /// Whatever the text, reading it never panics.
+        #[test]
+        fn any_text_is_read_or_refused(text in ".{0,64}") {
+            let _ = ClientConfig::from_json(&text);
+        }
+    }
+
+    #[test]
+    fn the_hand_reader_reads_the_documented_shapes() {
+        let full = r#"{"realtimeUrl":"ws://h/realtime/v1/websocket","anonKey":"k",
+            "iceServers":[{"urls":"stun:s"},{"urls":["turn:t"],"username":"u","credential":"c"}],
+            "sfu":{"janusUrl":"ws://j"},"accessUrl":"/access","accessFallbackUrls":["http://b"],
+            "focusKey":"f","region":"eu","relayOnly":true,"later":{"x":1}}"#;
+        assert_eq!(
+            ClientConfig::from_json(full).ok(),
+            serde_json::from_str::<ClientConfig>(full).ok()
+        );
+        assert!(ClientConfig::from_json(full).unwrap().relay_only);
+        for bad in [
+            r#"{"anonKey":"k"}"#,
+            r#"{"realtimeUrl":"u","anonKey":"k","iceServers":null}"#,
+            r#"{"realtimeUrl":"u","anonKey":"k","iceServers":[{"urls":1}]}"#,
+            r#"{"realtimeUrl":"u","anonKey":"k","sfu":{}}"#,
+            r#"{"realtimeUrl":"u","anonKey":"k","relayOnly":null}"#,
+            "[]",
+            "",
+        ] {
+            assert!(ClientConfig::from_json(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<ClientConfig>(bad).is_err(), "{bad}");
+        }
     }
 
     /// `urls` reads exactly what the untagged derive read: a string, or a list of strings.
