@@ -57,12 +57,19 @@ pub fn HostStage(
     let sending = RwSignal::new(None::<Result<pairux_core::e2ee::E2eeState, ()>>);
     // A worker that failed handles no frame: nothing leaves, and the host is told why (a
     // banner of its own, which no later error or new capture replaces).
+    // The capture made by the click on the landing page, if any.
+    let first_capture = state.capture.try_update_value(Option::take).flatten();
+    let first_capture = StoredValue::new_local(first_capture);
     // Sharing stops too, so guests read that it is paused instead of waiting on a picture
-    // that cannot come; it cannot be started again in this tab.
+    // that cannot come; it cannot be started again in this tab. A capture not yet handed to
+    // the runtime (config.json still loading) stops at once.
     let worker_failed = RwSignal::new(false);
     let failed = move || {
         sending.try_set(Some(Err(())));
         worker_failed.try_set(true);
+        if let Some(capture) = first_capture.try_update_value(Option::take).flatten() {
+            capture.stop();
+        }
         runtime.try_with_value(|rt| {
             if let Some(rt) = rt {
                 rt.stop_sharing();
@@ -81,9 +88,6 @@ pub fn HostStage(
         Err(_) => failed(),
     }
 
-    // The capture made by the click on the landing page, if any.
-    let first_capture = state.capture.try_update_value(Option::take).flatten();
-    let first_capture = StoredValue::new_local(first_capture);
     let (link, mode) = (entry.link.clone(), entry.mode);
     Effect::new(move |_| {
         let Some(config) = channel.config.get() else {
@@ -93,14 +97,6 @@ pub fn HostStage(
             return;
         }
         let capture = first_capture.try_update_value(Option::take).flatten();
-        // Nothing is shared from a tab whose worker failed.
-        let capture = match capture {
-            Some(capture) if worker_failed.get_untracked() => {
-                capture.stop();
-                None
-            }
-            capture => capture,
-        };
         // The first request pins the start mode for the focus (SFU pins itself when publishing).
         let open_want = match mode {
             StartMode::Auto => Want::Auto,

@@ -146,6 +146,8 @@ struct Inner {
     channel: SessionChannel,
     session: RefCell<HostSession>,
     capture: RefCell<Option<(Capture, EndedListener)>>,
+    /// The tab's E2EE worker failed: nothing can be sent, so nothing is shared again.
+    cannot_send: std::cell::Cell<bool>,
     peers: RefCell<VecMap<String, Peer>>,
     view: HostSignals,
     control: RefCell<HostControl>,
@@ -221,6 +223,7 @@ impl HostRuntime {
                 publication: RefCell::new(Publication::default()),
                 channel,
                 capture: RefCell::new(None),
+                cannot_send: std::cell::Cell::new(false),
                 peers: RefCell::new(VecMap::new()),
                 view,
                 control: RefCell::new(HostControl::new(secret, control)),
@@ -749,6 +752,10 @@ impl HostRuntime {
 
     /// Starts (or resumes) sharing `capture`; peers switch tracks without renegotiating.
     pub fn share(&self, capture: Capture) {
+        if self.inner.cannot_send.get() {
+            capture.stop();
+            return;
+        }
         let weak = Rc::downgrade(&self.inner);
         let listener = media::on_ended(&capture.track, move || {
             if let Some(inner) = weak.upgrade() {
@@ -826,10 +833,11 @@ impl HostRuntime {
             .map(|(c, _)| Clone::clone(&c.stream))
     }
 
-    /// Nothing can be sent any more (the tab's E2EE worker failed): the capture stops and the
+    /// Nothing can be sent any more (the tab's E2EE worker failed): the capture stops, the
     /// share reads paused, for the host and for every guest, instead of a picture that never
-    /// comes.
+    /// comes, and no later capture is shared (a screen picker still open at the failure).
     pub fn stop_sharing(&self) {
+        self.inner.cannot_send.set(true);
         let capture = self.inner.capture.borrow_mut().take();
         if let Some((capture, _)) = capture {
             capture.stop();

@@ -68,9 +68,11 @@ test('if the E2EE worker cannot start, the host is told, shares nothing, and gue
   await host.getByTestId('start-test-pattern').click();
   await host.getByTestId('error-banner').filter({ hasText: FAILED }).waitFor({ timeout: 10_000 });
   assert.equal(await host.getByTestId('e2ee-state').textContent(), 'off');
-  // Nothing is shared, and sharing cannot be started again in this tab.
+  // Nothing is shared (the capture is gone from the preview), and sharing cannot be started
+  // again in this tab.
   await host.locator('[data-testid=share-state][data-state=paused]').waitFor({ timeout: 10_000 });
   assert.ok(await host.getByTestId('share-again').isDisabled());
+  assert.equal(await host.getByTestId('local-preview').evaluate((v) => v.srcObject), null);
   // A guest in a capable browser reads that nothing is shared, not "Connecting…".
   const link = await host.getByTestId('invite-viewer-link').inputValue();
   const guest = await newPage(stack.browser);
