@@ -72,7 +72,7 @@ pub fn HostStage(
         }
         runtime.try_with_value(|rt| {
             if let Some(rt) = rt {
-                rt.stop_sharing();
+                rt.media_failed();
             }
         });
     };

@@ -29,6 +29,10 @@ use crate::platform::timer::Timer;
 use crate::platform::{clock, random, transform};
 use crate::realtime::SessionChannel;
 
+/// What a host whose E2EE worker failed reads when it turns its microphone on.
+pub const MIC_CANNOT_SEND: &str =
+    "Your voice can't be encrypted in this tab, so it isn't sent. Reload the page to try again.";
+
 /// What the host page shows.
 #[derive(Clone, Copy)]
 pub struct HostSignals {
@@ -835,9 +839,13 @@ impl HostRuntime {
 
     /// Nothing can be sent any more (the tab's E2EE worker failed): the capture stops, the
     /// share reads paused, for the host and for every guest, instead of a picture that never
-    /// comes, and no later capture is shared (a screen picker still open at the failure).
-    pub fn stop_sharing(&self) {
+    /// comes, and no later capture is shared (a screen picker still open at the failure); the
+    /// microphone goes off and does not come on again ([`MIC_CANNOT_SEND`]).
+    pub fn media_failed(&self) {
         self.inner.cannot_send.set(true);
+        if self.inner.voice.mic_track().is_some() {
+            self.set_mic(false);
+        }
         let capture = self.inner.capture.borrow_mut().take();
         if let Some((capture, _)) = capture {
             capture.stop();
@@ -898,6 +906,14 @@ impl HostRuntime {
 
     /// Turns the host's microphone on or off (from a click).
     pub fn set_mic(&self, on: bool) {
+        if on && self.inner.cannot_send.get() {
+            self.inner
+                .view
+                .voice
+                .mic
+                .set(Mic::Failed(MIC_CANNOT_SEND.to_owned()));
+            return;
+        }
         let (voice, view, channel, sfu_voice) = (
             self.inner.voice.clone(),
             self.inner.view.voice,

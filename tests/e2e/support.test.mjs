@@ -73,6 +73,10 @@ test('if the E2EE worker cannot start, the host is told, shares nothing, and gue
   await host.locator('[data-testid=share-state][data-state=paused]').waitFor({ timeout: 10_000 });
   assert.ok(await host.getByTestId('share-again').isDisabled());
   assert.equal(await host.getByTestId('local-preview').evaluate((v) => v.srcObject), null);
+  // Nor is the host's voice: the microphone stays off, and says why.
+  await host.getByTestId('mic-toggle').click();
+  await host.getByTestId('mic-problem').filter({ hasText: "Your voice can't be encrypted" }).waitFor({ timeout: 5_000 });
+  assert.notEqual(await host.getByTestId('mic-toggle').getAttribute('data-state'), 'on');
   // A guest in a capable browser reads that nothing is shared, not "Connecting…".
   const link = await host.getByTestId('invite-viewer-link').inputValue();
   const guest = await newPage(stack.browser);
