@@ -53,20 +53,20 @@ pub fn HostStage(
     // Re-measures the preview's letterbox when its size changes.
     let bump = RwSignal::new(0u32);
 
-    // How the transform worker reports our sending transforms (`Err`: no worker at all).
+    // How the transform worker reports our sending transforms (`Err`: no worker, or it failed;
+    // final, since a failed worker's later reports are dropped at the source).
     let sending = RwSignal::new(None::<Result<pairux_core::e2ee::E2eeState, ()>>);
     // A worker that failed handles no frame: nothing leaves, and the host is told why (a
     // banner of its own, which no later error or new capture replaces).
+    let worker_failed = move || matches!(sending.get(), Some(Err(())));
     // The capture made by the click on the landing page, if any.
     let first_capture = state.capture.try_update_value(Option::take).flatten();
     let first_capture = StoredValue::new_local(first_capture);
     // Sharing stops too, so guests read that it is paused instead of waiting on a picture
     // that cannot come; it cannot be started again in this tab. A capture not yet handed to
     // the runtime (config.json still loading) stops at once.
-    let worker_failed = RwSignal::new(false);
     let failed = move || {
         sending.try_set(Some(Err(())));
-        worker_failed.try_set(true);
         if let Some(capture) = first_capture.try_update_value(Option::take).flatten() {
             capture.stop();
         }
@@ -222,9 +222,9 @@ pub fn HostStage(
                 </div>
             }
         >
-            <Show when=move || worker_failed.get() || error.get().is_some()>
+            <Show when=move || worker_failed() || error.get().is_some()>
                 <ErrorBanner message=Signal::derive(move || {
-                    if worker_failed.get() {
+                    if worker_failed() {
                         platform::transform::FAILED_SENTENCE.to_owned()
                     } else {
                         error.get().unwrap_or_default()
@@ -250,7 +250,7 @@ pub fn HostStage(
                     <div class="paused-overlay">
                         <p>"Sharing is paused — nobody sees your screen."</p>
                         <button class="primary" data-testid="share-again" on:click=share_again
-                            disabled=move || worker_failed.get()>
+                            disabled=worker_failed>
                             "Share your screen"
                         </button>
                     </div>

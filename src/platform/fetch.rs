@@ -21,9 +21,15 @@ pub enum FetchError {
 
 /// GETs `path` bypassing the HTTP cache and parses it as `T`.
 pub async fn json<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, FetchError> {
+    let text = get(path).await?;
+    serde_json::from_str(&text).map_err(|e| FetchError::Invalid(e.to_string()))
+}
+
+/// GETs `path` bypassing the HTTP cache: the body, as text.
+async fn get(path: &str) -> Result<String, FetchError> {
     let init = RequestInit::new();
     init.set_cache(RequestCache::NoStore);
-    send(path, init).await
+    body(path, init).await
 }
 
 /// POSTs `body` as JSON to `url` and parses the answer as `T`. A refusal's `{"error": …}` text
@@ -94,9 +100,7 @@ pub async fn config() -> Result<ClientConfig, FetchError> {
 /// `/config.json` read from the server now, bypassing the HTTP cache (read by hand:
 /// [`ClientConfig::from_json`]).
 pub async fn fresh_config() -> Result<ClientConfig, FetchError> {
-    let init = RequestInit::new();
-    init.set_cache(RequestCache::NoStore);
-    let text = body("/config.json", init).await?;
+    let text = get("/config.json").await?;
     ClientConfig::from_json(&text).map_err(|e| FetchError::Invalid(e.to_string()))
 }
 
