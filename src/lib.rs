@@ -11,7 +11,7 @@ pub mod realtime;
 pub mod session;
 pub mod state;
 
-pub use components::{start_guest_app, App, GuestApp};
+pub use components::{start_guest_app, App};
 
 // The build stamp (`build.rs`): each app's `main` passes it through `black_box`, so it is in
 // the wasm and Trunk's content hash changes with the tools that turn the wasm into files.

@@ -1,6 +1,6 @@
 //! Entry point of the guest app (index.html's loader starts it for a guest's session page):
-//! [`pairux_web::start_guest_app`] joins the session, then mounts [`pairux_web::GuestApp`],
-//! which links none of the host's code.
+//! [`pairux_web::start_guest_app`] joins the session, then draws the guest's
+//! page (`components::guest`), which links neither the host's code nor Leptos's views.
 
 fn main() {
     std::hint::black_box(pairux_web::BUILD_STAMP);

@@ -156,3 +156,103 @@ async fn a_worker_that_starts_reports_no_failure() {
     assert!(ready);
     assert!(early.is_empty() && late.is_empty(), "{early:?} {late:?}");
 }
+
+/// The DOM builder the guest's page is drawn with (`platform::el`): a region is made again
+/// only when its key changes, what it made before stops following its signals, and an
+/// owner's cleanup stops every binding made under it.
+#[wasm_bindgen_test]
+async fn a_region_is_remade_only_when_its_key_changes_and_old_bindings_stop() {
+    use leptos::prelude::*;
+    use platform::el::el;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let tick = || gloo_timers::future::TimeoutFuture::new(0);
+
+    let owner = Owner::new();
+    let key = RwSignal::new(1u32);
+    let other = RwSignal::new(0u32);
+    let builds = Rc::new(Cell::new(0));
+    let runs_of_first = Rc::new(Cell::new(0));
+    let root = owner.with(|| {
+        let (builds, runs_of_first) = (builds.clone(), runs_of_first.clone());
+        el("div").region(
+            move || key.get(),
+            move |k| {
+                builds.set(builds.get() + 1);
+                let runs = runs_of_first.clone();
+                vec![el("span").bind_text(move || {
+                    if k == 1 {
+                        runs.set(runs.get() + 1);
+                    }
+                    format!("{k}:{}", other.get())
+                })]
+            },
+        )
+    });
+    let text = || root.node().text_content().unwrap_or_default();
+    let spans = || root.node().get_elements_by_tag_name("span").length();
+    assert_eq!((text(), builds.get(), spans()), ("1:0".to_owned(), 1, 1));
+
+    other.set(5);
+    tick().await;
+    assert_eq!(
+        (text(), builds.get()),
+        ("1:5".to_owned(), 1),
+        "a binding inside follows"
+    );
+
+    key.set(1);
+    tick().await;
+    assert_eq!(builds.get(), 1, "the same key makes nothing again");
+
+    key.set(2);
+    tick().await;
+    assert_eq!((text(), builds.get(), spans()), ("2:5".to_owned(), 2, 1));
+    let first_runs = runs_of_first.get();
+    other.set(6);
+    tick().await;
+    assert_eq!(text(), "2:6");
+    assert_eq!(
+        runs_of_first.get(),
+        first_runs,
+        "the first content's binding has stopped"
+    );
+
+    owner.cleanup();
+    other.set(7);
+    key.set(3);
+    tick().await;
+    assert_eq!(
+        (text(), builds.get()),
+        ("2:6".to_owned(), 2),
+        "cleaned up: nothing follows"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn bound_attributes_follow_their_signals_and_go_when_none() {
+    use leptos::prelude::*;
+    use platform::el::el;
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let owner = Owner::new();
+    let state = RwSignal::new(Some("a".to_owned()));
+    let on = RwSignal::new(true);
+    let node = owner.with(|| {
+        el("button")
+            .bind_attr("data-state", move || state.get())
+            .bind_flag("disabled", move || on.get())
+            .bind_class("on", move || on.get())
+    });
+    let attr = |name: &str| node.node().get_attribute(name);
+    assert_eq!(attr("data-state").as_deref(), Some("a"));
+    assert_eq!(attr("disabled").as_deref(), Some(""));
+    assert!(node.node().class_list().contains("on"));
+    state.set(None);
+    on.set(false);
+    gloo_timers::future::TimeoutFuture::new(0).await;
+    assert_eq!(attr("data-state"), None);
+    assert_eq!(attr("disabled"), None);
+    assert!(!node.node().class_list().contains("on"));
+    owner.cleanup();
+}

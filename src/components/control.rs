@@ -7,7 +7,7 @@ use pairux_core::vecmap::VecMap;
 use leptos::html;
 use leptos::prelude::*;
 use pairux_core::agent::AgentState;
-use pairux_core::control::{BudgetStats, ControlState, GateStats, InputKind};
+use pairux_core::control::{BudgetStats, GateStats, InputKind};
 use pairux_core::display::fixed;
 use pairux_core::roster::Roster;
 
@@ -141,53 +141,6 @@ pub fn AgentPanel(
     }
 }
 
-/// Controller: request / release, and the state everyone can read.
-#[component]
-pub fn ControllerBar(
-    state: RwSignal<ControlState>,
-    /// Whether the host's agent applies our input to its computer.
-    agent: RwSignal<bool>,
-    live: Signal<bool>,
-    request: impl Fn() + Copy + Send + Sync + 'static,
-    release: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    view! {
-        <div class="controller-bar" data-state=move || state.get().as_str()>
-            <span class="sr-state">
-                "Control: "
-                <span data-testid="control-state">{move || state.get().as_str()}</span>
-                " · Agent: "
-                <span data-testid="agent-state">{move || if agent.get() { "connected" } else { "absent" }}</span>
-            </span>
-            <span class="agent-note" data-testid="agent-sentence">{move || if agent.get() {
-                "Your input drives the host's computer."
-            } else {
-                "The host sees your pointer only: they have not started the PairUX agent."
-            }}</span>
-            {move || match state.get() {
-                ControlState::None => view! {
-                    <button class="primary" data-testid="request-control"
-                        disabled=move || !live.get()
-                        on:click=move |_| request()>"Request control"</button>
-                }
-                .into_any(),
-                ControlState::Requested => view! {
-                    <span class="waiting">"Waiting for the host to answer…"</span>
-                    <button data-testid="release-control" on:click=move |_| release()>"Cancel request"</button>
-                }
-                .into_any(),
-                ControlState::Granted => view! {
-                    <span class="badge granted" role="status">
-                        "You have control — press Esc twice to release"
-                    </span>
-                    <button data-testid="release-control" on:click=move |_| release()>"Release control"</button>
-                }
-                .into_any(),
-            }}
-        </div>
-    }
-}
-
 /// Host: what was dropped and why, and the latest input the sink received. Every part is bound
 /// to what it shows: an input event changes the counters' attributes and adds one line to the
 /// log (while open), it does not rebuild the panel.
@@ -295,7 +248,7 @@ fn log_line(line: &LogLine) -> impl IntoView {
 
 /// The shortest text that reads back as `v` (serde_json's, already in the app: `core::fmt`'s
 /// float formatting would add ~10 KB).
-fn exact(v: f64) -> String {
+pub(crate) fn exact(v: f64) -> String {
     serde_json::to_string(&v).unwrap_or_default()
 }
 
@@ -323,7 +276,7 @@ fn describe(kind: &InputKind) -> (&'static str, Option<f64>, Option<f64>, String
 }
 
 /// The rectangle the picture occupies in its box, as CSS percentages.
-fn content_style(box_w: f64, box_h: f64, video_w: f64, video_h: f64) -> String {
+pub(crate) fn content_style(box_w: f64, box_h: f64, video_w: f64, video_h: f64) -> String {
     if box_w <= 0.0 || box_h <= 0.0 || video_w <= 0.0 || video_h <= 0.0 {
         return "display:none".to_owned();
     }
@@ -343,7 +296,7 @@ fn content_style(box_w: f64, box_h: f64, video_w: f64, video_h: f64) -> String {
 }
 
 /// `id`'s cursor, as a memo of its own: a move of another cursor leaves it alone.
-fn cursor_at(
+pub(crate) fn cursor_at(
     cursors: RwSignal<VecMap<String, CursorView>>,
     id: String,
 ) -> Memo<Option<CursorView>> {
@@ -351,7 +304,7 @@ fn cursor_at(
 }
 
 /// One part of a cursor (`f`), as a memo of its own: a move leaves the name untouched.
-fn field_of(
+pub(crate) fn field_of(
     at: Memo<Option<CursorView>>,
     f: fn(&CursorView) -> String,
 ) -> impl Fn() -> Option<String> + Copy {
@@ -473,50 +426,6 @@ pub fn HostSurface(
                 }
             </For>
             <canvas class="overlay" node_ref=marks_canvas></canvas>
-        </div>
-    }
-}
-
-/// A guest's view: the remote cursors laid exactly over the picture of `video`, unscaled by
-/// the viewer's zoom.
-#[component]
-pub fn Surface(
-    video: NodeRef<html::Video>,
-    bump: RwSignal<u32>,
-    zoom: Signal<f64>,
-    cursors: RwSignal<VecMap<String, CursorView>>,
-) -> impl IntoView {
-    // Whose cursors there are: changes when a holder comes or goes, not when a pointer moves.
-    let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
-    let style = surface_style(video, bump);
-    view! {
-        <div class="surface" style=style aria-hidden="true">
-            <For each=move || ids.get() key=|id| id.clone() let:id>
-                {
-                    // Keyed by participant: a move updates attributes, it does not rebuild.
-                    // The position is two custom properties the stylesheet turns into a
-                    // transform (a composited move: no layout, no paint).
-                    let at = cursor_at(cursors, id.clone());
-                    let field = move |f| field_of(at, f);
-                    view! {
-                        <div
-                            class="cursor"
-                            data-testid=format!("remote-cursor-{id}")
-                            data-x=field(|c| exact(c.x))
-                            data-y=field(|c| exact(c.y))
-                            style=move || at.with(|c| c.as_ref().map(|c| format!(
-                                "--cursor-x:{};--cursor-y:{};--c:{};--cursor-s:{}",
-                                exact(c.x), exact(c.y), c.color, fixed(1.0 / zoom.get(), 4)
-                            )))
-                        >
-                            <svg viewBox="0 0 16 20" width="16" height="20">
-                                <path d="M1 1 L1 17 L5 13 L8 19 L11 18 L8 12 L14 12 Z" />
-                            </svg>
-                            <span class="cursor-name">{field(|c| c.name.clone())}</span>
-                        </div>
-                    }
-                }
-            </For>
         </div>
     }
 }

@@ -2,6 +2,7 @@
 
 mod banner;
 mod control;
+mod guest;
 mod icons;
 mod landing;
 mod session;
@@ -15,7 +16,8 @@ use crate::state::{opened_from_location, page_for_path, AppState, Opened, Page};
 pub use banner::ErrorBanner;
 
 /// The full app: every page and role. index.html's loader starts it for the landing page, a
-/// host's session and any path that is not a session; guests get [`GuestApp`].
+/// host's session and any path that is not a session; a guest's session page gets the guest
+/// app ([`start_guest_app`]).
 #[component]
 pub fn App() -> impl IntoView {
     provide_context(FullApp {
@@ -25,17 +27,8 @@ pub fn App() -> impl IntoView {
     shell()
 }
 
-/// The app a guest's page loads: the same shell and session page, without the landing page
-/// and the host's side of a session. Nothing in it names that code except through
-/// [`FullApp`], which only [`App`] provides, so the guest's wasm does not contain it. Should
-/// it ever be asked for either, it reloads as the full app.
-#[component]
-pub fn GuestApp() -> impl IntoView {
-    shell()
-}
-
-/// What only the full app has, behind function pointers so that the guest app's build links
-/// none of it: the landing page, and the host's parts of the session page.
+/// What only the full app has, behind function pointers so that nothing the guest app's build
+/// could reach links it: the landing page, and the host's parts of the session page.
 #[derive(Clone, Copy)]
 pub struct FullApp {
     landing: fn() -> AnyView,
@@ -66,7 +59,10 @@ pub fn start_guest_app() {
         true
     });
     let mount = move || {
-        root.with(|| leptos::mount::mount_to_body(GuestApp));
+        root.with(|| {
+            let state = use_context::<AppState>().unwrap_or_else(open_page);
+            platform::el::mount_to_body(&guest::guest_app(state));
+        });
         // The root lives as long as the page.
         std::mem::forget(root);
     };
@@ -77,12 +73,12 @@ pub fn start_guest_app() {
     }
 }
 
-/// The app root: the page's state (read once, by [`start_guest_app`] or here), routes.
+/// The full app's root: the page's state, routes.
 ///
 /// Two routes do not need a router crate: the page is a signal set from the path at start,
 /// by [`AppState::enter`] and on back/forward.
 fn shell() -> impl IntoView {
-    let state = use_context::<AppState>().unwrap_or_else(open_page);
+    let state = open_page();
     let full = use_context::<FullApp>();
     view! {
             <div class="app">
@@ -137,12 +133,20 @@ fn open_page() -> AppState {
     state
 }
 
-/// In the guest app, a page only the full app can show: load that instead.
+/// A page only the full app can show, where it is missing: load that instead.
 pub(crate) fn needs_full_app() -> AnyView {
     if let Err(err) = platform::location::load_full_app() {
         leptos::logging::error!("cannot load the full app: {err}");
     }
     view! { <p class="card narrow">"Loading…"</p> }.into_any()
+}
+
+/// A part drawn by [`platform::el`] ([`guest`]) inside a Leptos view: it is made now, under
+/// the calling owner, and goes in its place once that is in the page.
+pub(crate) fn drawn(part: platform::el::El) -> AnyView {
+    let slot = NodeRef::<leptos::html::Div>::new();
+    slot.on_load(move |div| part.append_to(&div));
+    view! { <div class="contents" node_ref=slot></div> }.into_any()
 }
 
 /// What the address bar holds, its secrets removed from it.

@@ -1,121 +1,72 @@
 //! `/s/<id>`: the session page. Shows the session for a usable link, a clear banner otherwise.
 
 use leptos::prelude::*;
-use pairux_core::{LinkError, Role, SessionId};
+use pairux_core::Role;
 
-use super::stage::{GuestSetup, GuestStage, HostStage};
-use super::ErrorBanner;
+use super::guest;
+use super::stage::HostStage;
 use crate::platform;
 use pairux_core::roster::{Participant, Roster};
 
 use crate::realtime::{new_participant_id, use_session_channel};
 use crate::session::host::HostRuntime;
-use crate::state::{AppState, ConnectionStatus, Opened, SessionEntry};
+use crate::state::{AppState, SessionEntry};
 use pairux_core::session::Asking;
 
 #[component]
 pub fn SessionPage(id: String) -> impl IntoView {
     let state = AppState::expect();
-    let current = move || {
-        match state.opened.get() {
-            Opened::Session(entry) if entry.link.session.to_string() == id => Ok(entry),
-            Opened::Refused { error, .. } => Err(error),
-            // Reached without a fragment (typed, bookmarked, or navigated to): no key.
-            _ => Err(SessionId::parse(&id).err().unwrap_or(LinkError::MissingKey)),
-        }
-    };
-    move || match current() {
-        Ok(entry) => view! { <SessionView entry/> }.into_any(),
-        Err(error) => {
-            // The socket, worker and connection index.html made for this link have nobody to serve.
-            platform::websocket::discard_early_socket();
-            platform::transform::discard_early_worker();
-            platform::peer::discard_early_peer();
-            view! {
-            <section class="card narrow">
-                <ErrorBanner message=error.user_message().to_owned()/>
-                <p><a href="/">"Go to the start page"</a></p>
-            </section>
-            }
-            .into_any()
-        }
+    move || match guest::session_entry(state, &id) {
+        // A guest's page is the guest app's (drawn without Leptos).
+        Ok(entry) if entry.role != Role::Host => super::drawn(guest::session_view(entry)),
+        Ok(entry) => view! { <HostSession entry/> }.into_any(),
+        Err(error) => super::drawn(guest::refused(error)),
     }
 }
 
+/// A host's session page.
 #[component]
-fn SessionView(entry: SessionEntry) -> impl IntoView {
-    let role = entry.role;
-    // A guest's session may have started before the page (the guest app's head start).
-    let guest = (role != Role::Host).then(|| GuestSetup::take_or_start(&entry));
-    let me = guest
-        .as_ref()
-        .map_or_else(new_participant_id, |g| g.me.clone());
-    let channel = match &guest {
-        Some(g) => g.channel,
-        None => use_session_channel(&entry, &me),
-    };
+fn HostSession(entry: SessionEntry) -> impl IntoView {
+    let me = new_participant_id();
+    let channel = use_session_channel(&entry, &me);
     let host_view = crate::session::host::HostSignals::new();
-    let speaking = guest
-        .as_ref()
-        .map_or(host_view.voice.speaking, |g| g.view.voice.speaking);
-    // The host's parts come from the full app ([`super::FullApp`]); the guest app has none and
-    // reloads as the full app if it ever opens a host's session.
-    let host = (role == Role::Host).then(|| {
-        use_context::<super::FullApp>().map(|full| {
-            (full.host)(HostArgs {
-                me: me.clone(),
-                channel,
-                entry: entry.clone(),
-                view: host_view,
-            })
+    // The host's parts come from the full app ([`super::FullApp`]).
+    let parts = use_context::<super::FullApp>().map(|full| {
+        (full.host)(HostArgs {
+            me: me.clone(),
+            channel,
+            entry: entry.clone(),
+            view: host_view,
         })
     });
-    // A guest's page draws the picture first ([`GuestSetup::settled`]).
-    let settled = guest.as_ref().map(|g| g.settled);
-    let later = move || settled.is_none_or(|s| s.get());
-    let (stage, requests, remove) = match (host, guest) {
-        (Some(Some(parts)), _) => (parts.stage, Some(parts.requests), Some(parts.remove)),
-        (None, Some(setup)) => (
-            view! { <GuestStage setup entry=entry.clone()/> }.into_any(),
-            None,
-            None,
-        ),
-        _ => (super::needs_full_app(), None, None),
+    let Some(parts) = parts else {
+        return super::needs_full_app();
     };
     view! {
-        <section class="session" data-role=role.as_str()>
+        <section class="session" data-role="host">
             <div class="session-head">
-                <h1>{match role {
-                    Role::Host => "Your session",
-                    Role::Controller => "Joined as controller",
-                    Role::Viewer => "Joined as viewer",
-                }}</h1>
-                <span class="role-chip">{role.as_str()}</span>
-                <ConnectionBadge status=channel.signals.status/>
+                <h1>"Your session"</h1>
+                <span class="role-chip">"host"</span>
+                {super::drawn(guest::connection_badge(channel.signals.status))}
             </div>
             <div class="session-body">
-                <div class="stage">{stage}</div>
+                <div class="stage">{parts.stage}</div>
                 <aside class="side">
-                    <Show when=later>
-                        <NameField channel/>
-                    </Show>
-                    {requests}
-                    <Show when=later>
-                        <ParticipantList
-                            roster=channel.signals.roster
-                            me=me.clone()
-                            peers=(role == Role::Host).then_some(host_view.peers)
-                            remove
-                            speaking
-                        />
-                    </Show>
+                    {super::drawn(guest::name_field(channel))}
+                    {parts.requests}
+                    {super::drawn(guest::participant_list(
+                        channel.signals.roster,
+                        me,
+                        Some(host_view.peers),
+                        host_view.voice.speaking,
+                        Some(parts.remove),
+                    ))}
                 </aside>
             </div>
-            <Show when=later>
-                <TrustCounters channel/>
-            </Show>
+            {super::drawn(guest::trust_counters(channel))}
         </section>
     }
+    .into_any()
 }
 
 /// What the host's parts of the session page are built from.
@@ -126,8 +77,7 @@ pub struct HostArgs {
     view: crate::session::host::HostSignals,
 }
 
-/// The host's Remove of a participant (by id).
-type Remove = StoredValue<Box<dyn Fn(&str)>, LocalStorage>;
+use guest::Remove;
 
 /// The host's parts of the session page: the stage (invitations, the share, control), the
 /// join requests, and a participant's Remove.
@@ -163,140 +113,6 @@ pub fn host_parts(args: HostArgs) -> HostParts {
                 }
             })
         })),
-    }
-}
-
-/// `connection-state`: a word for tests (`data-state`) and a sentence for people.
-#[component]
-fn ConnectionBadge(status: RwSignal<ConnectionStatus>) -> impl IntoView {
-    view! {
-        <span
-            class="connection"
-            data-testid="connection-state"
-            data-state=move || status.get().as_str()
-            role="status"
-            aria-live="polite"
-        >
-            <span class="dot" aria-hidden="true"></span>
-            {move || status.get().label()}
-        </span>
-    }
-}
-
-/// `display-name`: what everyone sees this person as. Enter or leaving the field applies it
-/// live for everyone; it is remembered on this device for the next session.
-#[component]
-fn NameField(channel: crate::realtime::SessionChannel) -> impl IntoView {
-    let apply = move |ev: leptos::ev::Event| {
-        // Cleared: the current name stays here, the remembered one is forgotten.
-        if let Some(name) = platform::storage::remember_name(&event_target_value(&ev)) {
-            channel.set_name(&name);
-        }
-    };
-    view! {
-        <label class="name-field">
-            "Your name"
-            <input
-                type="text"
-                data-testid="display-name"
-                maxlength="80"
-                autocomplete="nickname"
-                value=channel.name()
-                on:change=apply
-            />
-        </label>
-    }
-}
-
-/// `participant-list`: everyone in the session, host first, then by arrival.
-#[component]
-fn ParticipantList(
-    roster: RwSignal<Roster>,
-    me: String,
-    /// The host's view of each participant's peer connection (`connectionState`).
-    peers: Option<RwSignal<pairux_core::vecmap::VecMap<String, String>>>,
-    /// Whose voice is heard now.
-    speaking: RwSignal<pairux_core::vecmap::VecSet<String>>,
-    /// The host's Remove: each guest gets a button.
-    remove: Option<Remove>,
-) -> impl IntoView {
-    let people =
-        move || -> Vec<Participant> { roster.read().participants().into_iter().cloned().collect() };
-    view! {
-        <div class="participants" aria-labelledby="participants-title">
-            <h2 id="participants-title">
-                "People " <span class="count">{move || roster.read().participants().len()}</span>
-            </h2>
-            <ul data-testid="participant-list">
-                <For
-                    each=people
-                    key=|p| (p.id.clone(), p.role, p.profile.to_string())
-                    let:p
-                >
-                    <li
-                        data-testid=format!("participant-{}", p.id)
-                        data-role=p.role.as_str()
-                        class:me=p.id == me
-                        class:speaking={
-                            let id = p.id.clone();
-                            move || speaking.with(|s| s.contains(&id))
-                        }
-                        data-speaking={
-                            let id = p.id.clone();
-                            move || speaking.with(|s| s.contains(&id)).to_string()
-                        }
-                    >
-                        {
-                            let on = p.profile.get("mic").and_then(serde_json::Value::as_bool) == Some(true);
-                            view! {
-                                <span
-                                    class="mic-state"
-                                    class:on=on
-                                    data-testid=format!("mic-state-{}", p.id)
-                                    data-state=if on { "on" } else { "off" }
-                                    title=if on { "Microphone on" } else { "Muted" }
-                                    aria-label=if on { "Microphone on" } else { "Muted" }
-                                >
-                                    {super::icons::mic(on)}
-                                </span>
-                            }
-                        }
-                        <span class="name">{p.display_name()}</span>
-                        {(p.id == me).then_some(view! { <span class="you">" (you)"</span> })}
-                        <span class="role-chip small">{p.role.as_str()}</span>
-                        {peers.filter(|_| p.id != me).map(|peers| {
-                            let id = p.id.clone();
-                            let state = Signal::derive(move || {
-                                peers.with(|m| m.get(&id).cloned().unwrap_or_else(|| "none".to_owned()))
-                            });
-                            view! {
-                                <span
-                                    class="peer-state"
-                                    data-testid=format!("peer-state-{}", p.id)
-                                    data-state=state
-                                    title="Connection to this person"
-                                >
-                                    {state}
-                                </span>
-                            }
-                        })}
-                        {remove.filter(|_| p.id != me && p.role != Role::Host).map(|remove| {
-                            let id = p.id.clone();
-                            view! {
-                                <button
-                                    class="remove small"
-                                    data-testid=format!("remove-participant-{}", p.id)
-                                    title="Remove from the session: their video and control stop now"
-                                    on:click=move |_| remove.with_value(|remove| remove(&id))
-                                >
-                                    "Remove"
-                                </button>
-                            }
-                        })}
-                    </li>
-                </For>
-            </ul>
-        </div>
     }
 }
 
@@ -342,45 +158,6 @@ fn JoinRequests(
                 }
             }
         </For>
-    }
-}
-
-/// What this page refused to believe, for everyone (diagnostics): presence metas and signals
-/// that failed verification, by reason. Counts live in data attributes for tests and tools.
-#[component]
-fn TrustCounters(channel: crate::realtime::SessionChannel) -> impl IntoView {
-    let roster = channel.signals.roster;
-    let signals = channel.dropped_signals;
-    view! {
-        <details class="diagnostics trust">
-            <summary>"Security — what this page ignored"</summary>
-            {move || {
-                let r = roster.with(|r| r.counters());
-                let s = signals.get();
-                view! {
-                    <p
-                        class="counters"
-                        data-testid="trust-counters"
-                        data-impostor-host=r.impostor_host
-                        data-shadowed=r.shadowed
-                        data-unreadable=r.unreadable
-                        data-bad-signature=r.bad_signature
-                        data-invalid-meta=r.invalid
-                        data-forged-signals=s.forged
-                        data-replayed-signals=s.replayed
-                        data-stale-signals=s.stale
-                        data-unauthentic-signals=s.unauthentic
-                        data-malformed-signals=s.malformed
-                    >
-                        {format!(
-                            "presence: impostor hosts {} · shadowing metas {} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}",
-                            r.impostor_host, r.shadowed, r.unreadable, r.bad_signature, r.invalid,
-                            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed
-                        )}
-                    </p>
-                }
-            }}
-        </details>
     }
 }
 

@@ -193,6 +193,13 @@ pub fn attach(video: &HtmlVideoElement, stream: Option<&MediaStream>) {
     }
 }
 
+/// Whether `video` plays `stream` (the same object).
+pub fn shows(video: &HtmlVideoElement, stream: &MediaStream) -> bool {
+    video
+        .src_object()
+        .is_some_and(|shown| js_sys::Object::is(&shown, stream))
+}
+
 /// Runs `f` once `video` has handed a frame to the compositor (`requestVideoFrameCallback`,
 /// which calls back in the rendering step after that frame was presented), or at once where
 /// the browser has no such callback. What a page adds to itself here is laid out after the

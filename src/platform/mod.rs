@@ -5,6 +5,7 @@ pub mod audio;
 pub mod clipboard;
 pub mod clock;
 pub mod dom;
+pub mod el;
 pub mod fetch;
 pub mod frame;
 pub mod input;
