@@ -256,3 +256,104 @@ async fn bound_attributes_follow_their_signals_and_go_when_none() {
     assert!(!node.node().class_list().contains("on"));
     owner.cleanup();
 }
+
+/// A keyed list keeps the row (the same element, its bindings) of a key that stays, moves it
+/// only when out of place, and stops a removed row's bindings.
+#[wasm_bindgen_test]
+async fn a_list_keeps_the_rows_of_keys_that_stay_and_drops_the_others() {
+    use leptos::prelude::*;
+    use platform::el::el;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let tick = || gloo_timers::future::TimeoutFuture::new(0);
+    let owner = Owner::new();
+    let items = RwSignal::new(vec!["a", "b", "c"]);
+    let label = RwSignal::new(0u32);
+    let made = Rc::new(Cell::new(0));
+    let runs_of_b = Rc::new(Cell::new(0));
+    let list = owner.with(|| {
+        let (made, runs_of_b) = (made.clone(), runs_of_b.clone());
+        el("ul").text("head").list(
+            move || items.get(),
+            |s: &&str| *s,
+            move |s: &&str| {
+                made.set(made.get() + 1);
+                let (s, runs) = (*s, runs_of_b.clone());
+                el("li").bind_text(move || {
+                    if s == "b" {
+                        runs.set(runs.get() + 1);
+                    }
+                    format!("{s}{}", label.get())
+                })
+            },
+        )
+    });
+    let rows = || {
+        let lis = list.node().get_elements_by_tag_name("li");
+        (0..lis.length())
+            .filter_map(|i| lis.item(i))
+            .collect::<Vec<_>>()
+    };
+    let texts = || {
+        rows()
+            .iter()
+            .map(|li| li.text_content().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(texts(), ["a0", "b0", "c0"]);
+    assert_eq!(made.get(), 3);
+    let first = rows();
+
+    items.set(vec!["c", "a", "b"]);
+    tick().await;
+    assert_eq!(texts(), ["c0", "a0", "b0"]);
+    assert_eq!(made.get(), 3, "reordered, nothing made again");
+    assert!(rows()[0] == first[2] && rows()[1] == first[0] && rows()[2] == first[1]);
+    assert!(list
+        .node()
+        .text_content()
+        .unwrap_or_default()
+        .starts_with("head"));
+
+    items.set(vec!["a", "d"]);
+    tick().await;
+    assert_eq!(texts(), ["a0", "d0"]);
+    assert_eq!(made.get(), 4, "one new row");
+    assert!(rows()[0] == first[0]);
+    let b_runs = runs_of_b.get();
+    label.set(1);
+    tick().await;
+    assert_eq!(texts(), ["a1", "d1"]);
+    assert_eq!(
+        runs_of_b.get(),
+        b_runs,
+        "a removed row's binding has stopped"
+    );
+    owner.cleanup();
+}
+
+/// A listener goes with the owner it was made under: removed from its element, its closure
+/// freed (a closure holding its own element would otherwise keep both alive).
+#[wasm_bindgen_test]
+fn a_listener_is_removed_when_its_owner_is_cleaned_up() {
+    use leptos::prelude::*;
+    use platform::el::el;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let owner = Owner::new();
+    let clicks = Rc::new(Cell::new(0));
+    let button = owner.with(|| {
+        let clicks = clicks.clone();
+        el("button").on("click", move |_| clicks.set(clicks.get() + 1))
+    });
+    let click = || {
+        let button: web_sys::HtmlElement = button.cast();
+        button.click();
+    };
+    click();
+    assert_eq!(clicks.get(), 1);
+    owner.cleanup();
+    click();
+    assert_eq!(clicks.get(), 1);
+}

@@ -225,12 +225,12 @@ pub fn participant_list(
         .child(
             el("ul")
                 .testid("participant-list")
-                .region(people, move |people| {
-                    people
-                        .iter()
-                        .map(|p| participant(p, &me, peers, speaking, remove))
-                        .collect()
-                }),
+                // A row per person, kept while what it shows is the same.
+                .list(
+                    people,
+                    |p| (p.id.clone(), p.role, p.profile.to_string()),
+                    move |p| participant(p, &me, peers, speaking, remove),
+                ),
         )
 }
 
@@ -1124,10 +1124,8 @@ fn surface(
         .class("surface")
         .bind_attr("style", surface_style(video, bump))
         .attr("aria-hidden", "true")
-        .region(ids, move |ids| {
-            ids.into_iter()
-                .map(|id| remote_cursor(cursors, zoom, id))
-                .collect()
+        .list(ids, String::clone, move |id| {
+            remote_cursor(cursors, zoom, id.clone())
         })
 }
 

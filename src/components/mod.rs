@@ -141,11 +141,15 @@ pub(crate) fn needs_full_app() -> AnyView {
     view! { <p class="card narrow">"Loading…"</p> }.into_any()
 }
 
-/// A part drawn by [`platform::el`] ([`guest`]) inside a Leptos view: it is made now, under
-/// the calling owner, and goes in its place once that is in the page.
-pub(crate) fn drawn(part: platform::el::El) -> AnyView {
+/// A part drawn by [`platform::el`] ([`guest`]) inside a Leptos view: `build` makes it now,
+/// under the calling owner and untracked (like a component), and it goes in its place once
+/// that is in the page.
+pub(crate) fn drawn(build: impl FnOnce() -> platform::el::El) -> AnyView {
+    let part = untrack(build);
     let slot = NodeRef::<leptos::html::Div>::new();
-    slot.on_load(move |div| part.append_to(&div));
+    // Its only content: Leptos keeps a slot of the same type when the view around it is
+    // made again, and the part it held then has gone with its owner.
+    slot.on_load(move |div| part.fill(&div));
     view! { <div class="contents" node_ref=slot></div> }.into_any()
 }
 

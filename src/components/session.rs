@@ -18,9 +18,9 @@ pub fn SessionPage(id: String) -> impl IntoView {
     let state = AppState::expect();
     move || match guest::session_entry(state, &id) {
         // A guest's page is the guest app's (drawn without Leptos).
-        Ok(entry) if entry.role != Role::Host => super::drawn(guest::session_view(entry)),
+        Ok(entry) if entry.role != Role::Host => super::drawn(|| guest::session_view(entry)),
         Ok(entry) => view! { <HostSession entry/> }.into_any(),
-        Err(error) => super::drawn(guest::refused(error)),
+        Err(error) => super::drawn(|| guest::refused(error)),
     }
 }
 
@@ -47,14 +47,14 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
             <div class="session-head">
                 <h1>"Your session"</h1>
                 <span class="role-chip">"host"</span>
-                {super::drawn(guest::connection_badge(channel.signals.status))}
+                {super::drawn(|| guest::connection_badge(channel.signals.status))}
             </div>
             <div class="session-body">
                 <div class="stage">{parts.stage}</div>
                 <aside class="side">
-                    {super::drawn(guest::name_field(channel))}
+                    {super::drawn(|| guest::name_field(channel))}
                     {parts.requests}
-                    {super::drawn(guest::participant_list(
+                    {super::drawn(|| guest::participant_list(
                         channel.signals.roster,
                         me,
                         Some(host_view.peers),
@@ -63,7 +63,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                     ))}
                 </aside>
             </div>
-            {super::drawn(guest::trust_counters(channel))}
+            {super::drawn(|| guest::trust_counters(channel))}
         </section>
     }
     .into_any()

@@ -278,7 +278,7 @@ pub fn HostStage(
                 {move || view.sfu_problem.get().map(|text| view! {
                     <span class="notice" data-testid="media-problem">{text}</span>
                 })}
-                {super::drawn(super::guest::e2ee_badge(move || {
+                {super::drawn(|| super::guest::e2ee_badge(move || {
                     if platform::transform::TransformApi::detect()
                         == platform::transform::TransformApi::Unsupported
                     {
@@ -292,7 +292,7 @@ pub fn HostStage(
                         None => "waiting-key",
                     }
                 }))}
-                {super::drawn(super::guest::voice_controls(
+                {super::drawn(|| super::guest::voice_controls(
                     view.voice,
                     Callback::new(move |on: bool| runtime.with_value(|rt| {
                         if let Some(rt) = rt {

@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 
-use leptos::prelude::{Get, Memo, StoredValue};
+use leptos::prelude::{Get, Memo, Owner, StoredValue};
 use leptos::reactive::effect::RenderEffect;
 use leptos::reactive::graph::untrack;
 use wasm_bindgen::closure::Closure;
@@ -115,6 +115,11 @@ impl El {
         let _ = parent.append_child(&self.0);
     }
 
+    /// Makes the element `parent`'s only content.
+    pub fn fill(&self, parent: &Element) {
+        parent.replace_children_with_node_1(&self.0);
+    }
+
     /// Calls `f` with each `event` as its interface `E` (a `KeyboardEvent`, …).
     pub fn on_as<E: wasm_bindgen::JsCast>(
         self,
@@ -198,6 +203,65 @@ impl El {
         self
     }
 
+    /// Appends a row per item of `items`, in order: an item whose key (`key`) was there before
+    /// keeps its row (its element, its bindings, focus inside it), a new one gets a row made
+    /// by `row` (untracked, under an owner of its own), and a row whose key is gone is removed
+    /// and its owner cleaned up. Rows are moved only when out of place.
+    pub fn list<T, K>(
+        self,
+        items: impl Fn() -> Vec<T> + Send + Sync + 'static,
+        key: fn(&T) -> K,
+        row: impl Fn(&T) -> El + 'static,
+    ) -> Self
+    where
+        T: PartialEq + Clone + Send + Sync + 'static,
+        K: PartialEq + 'static,
+    {
+        let items = Memo::new(move |_| items());
+        let rows = RefCell::new(Vec::<(K, Owner, Element)>::new());
+        let parent = Owner::current();
+        let (start, end) = (text_node(""), text_node(""));
+        let _ = self.0.append_child(&start);
+        let _ = self.0.append_child(&end);
+        let node = self.0.clone();
+        watch_dyn(Box::new(move || {
+            let items = items.get();
+            let mut old = std::mem::take(&mut *rows.borrow_mut());
+            let mut next = Vec::with_capacity(items.len());
+            for item in &items {
+                let k = key(item);
+                match old.iter().position(|(had, ..)| *had == k) {
+                    Some(i) => next.push(old.swap_remove(i)),
+                    None => {
+                        let owner = match &parent {
+                            Some(parent) => parent.with(Owner::new),
+                            None => Owner::new(),
+                        };
+                        let El(element) = owner.with(|| untrack(|| row(item)));
+                        next.push((k, owner, element));
+                    }
+                }
+            }
+            for (_, owner, element) in old {
+                element.remove();
+                owner.cleanup();
+            }
+            // In order, moving only what is out of place (a move would blur focus inside it).
+            let mut at: Option<Node> = start.next_sibling();
+            let end: &Node = &end;
+            for (_, _, element) in &next {
+                let element: &Node = element;
+                if at.as_ref() == Some(element) {
+                    at = element.next_sibling();
+                } else {
+                    let _ = node.insert_before(element, Some(at.as_ref().unwrap_or(end)));
+                }
+            }
+            *rows.borrow_mut() = next;
+        }));
+        self
+    }
+
     /// Appends the content of `build` while `when` is true.
     pub fn show(
         self,
@@ -208,9 +272,32 @@ impl El {
     }
 }
 
+/// A listener, removed (and its closure freed) when the owner it was made under is cleaned
+/// up: a closure that holds its own element would otherwise keep both alive for good (the
+/// JS collector cannot see through the wasm heap).
+struct Listener {
+    node: Element,
+    event: String,
+    callback: Closure<dyn FnMut(Event)>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.node.remove_event_listener_with_callback(
+            &self.event,
+            self.callback.as_ref().unchecked_ref(),
+        );
+    }
+}
+
 fn listen(node: &Element, event: &str, f: Box<dyn FnMut(Event)>) {
-    let callback = Closure::wrap(f).into_js_value();
-    let _ = node.add_event_listener_with_callback(event, callback.unchecked_ref());
+    let callback = Closure::wrap(f);
+    let _ = node.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref());
+    StoredValue::new_local(Listener {
+        node: node.clone(),
+        event: event.to_owned(),
+        callback,
+    });
 }
 
 fn bind_attr_dyn(node: Element, name: &'static str, f: Box<dyn Fn() -> Option<String>>) {

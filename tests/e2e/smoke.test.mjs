@@ -61,6 +61,26 @@ test('a link without a key shows the banner', async () => {
   await page.context().close();
 });
 
+test('a link pasted over a page that refused one shows the session alone, in either app', async () => {
+  // A refused link's card, then, once the fragment is pasted, the guest's session page in its
+  // place: nothing of the card may stay beside it. The guest app draws both; so does the full
+  // app, in a tab that was reloaded as the full app earlier (`pairux:app`).
+  for (const full of [false, true]) {
+    const page = await newPage(stack.browser);
+    if (full) await page.addInitScript(() => sessionStorage.setItem('pairux:app', 'full'));
+    await openApp(page, `${stack.server.url}/s/${ID}`);
+    await page.getByTestId('error-banner').waitFor();
+    assert.equal(await page.evaluate(() => window.__pairuxApp.full), full);
+    await page.evaluate((f) => { location.hash = f; }, `k=${KEY}&h=${HOST}`);
+    assert.equal(await sessionRole(page), 'viewer');
+    await page.getByTestId('connection-state').waitFor();
+    assert.equal(await page.getByTestId('error-banner').count(), 0, `full app: ${full}`);
+    assert.equal(await page.locator('.card').count(), 0);
+    assert.equal(await page.locator('.session').count(), 1);
+    await page.context().close();
+  }
+});
+
 test('a link that cannot be used leaves no socket or peer connection open', async () => {
   // index.html opens a session link's Realtime socket before the app has read the link; when
   // the link turns out unusable, nobody is there to use it and the app closes it.
