@@ -336,7 +336,7 @@ fn follow_roster<R: 'static>(
     runtime: StoredValue<Option<R>, LocalStorage>,
     on_roster: fn(&R, &[&Participant]),
 ) {
-    Effect::new(move |_| {
+    platform::el::effect(move || {
         let roster = channel.signals.roster.read();
         let people = roster.participants();
         runtime.with_value(|rt| {
@@ -380,7 +380,7 @@ impl GuestSetup {
         let link = entry.link.clone();
         let secret = entry.link.controller.clone();
         let id = me.clone();
-        Effect::new(move |_| {
+        platform::el::effect(move || {
             let Some(config) = channel.config.get() else {
                 return;
             };
@@ -444,7 +444,7 @@ impl GuestSetup {
     pub fn head_start(entry: &SessionEntry) {
         let setup = GuestSetup::start(entry);
         let (status, roster) = (setup.channel.signals.status, setup.channel.signals.roster);
-        Effect::new(move |_| {
+        platform::el::effect(move || {
             if !matches!(
                 status.get(),
                 ConnectionStatus::Connecting | ConnectionStatus::Connected
@@ -453,9 +453,10 @@ impl GuestSetup {
             }
         });
         // Its first run sees the roster from before any presence (unless one came already).
-        Effect::new(move |before: Option<()>| {
+        let mut before = false;
+        platform::el::effect(move || {
             let roster = roster.read();
-            let synced = before.is_some() || !roster.is_empty();
+            let synced = std::mem::replace(&mut before, true) || !roster.is_empty();
             if synced && !roster.participants().iter().any(|p| p.role == Role::Host) {
                 crate::boot::ready();
             }

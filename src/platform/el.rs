@@ -50,6 +50,17 @@ fn watch_dyn(f: Box<dyn Fn()>) {
     StoredValue::new_local(effect);
 }
 
+/// Runs `f` once the current task has ended, then again whenever a signal it read changes,
+/// until the current owner is cleaned up (Leptos's `Effect::new`, behind one boxed closure:
+/// each `Effect::new` of a closure type of its own is kilobytes of wasm).
+pub fn effect(f: impl FnMut() + 'static) {
+    effect_dyn(Box::new(f));
+}
+
+fn effect_dyn(mut f: Box<dyn FnMut()>) {
+    leptos::prelude::Effect::new(move |_| f());
+}
+
 impl El {
     /// The DOM element.
     pub fn node(&self) -> &Element {
