@@ -357,3 +357,27 @@ fn a_listener_is_removed_when_its_owner_is_cleaned_up() {
     click();
     assert_eq!(clicks.get(), 1);
 }
+
+/// Made outside any owner, a list's kept rows still follow their signals after it changes.
+#[wasm_bindgen_test]
+async fn a_list_made_without_an_owner_keeps_its_rows_alive() {
+    use leptos::prelude::*;
+    use platform::el::el;
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let tick = || gloo_timers::future::TimeoutFuture::new(0);
+    let items = RwSignal::new(vec![1u32, 2]);
+    let label = RwSignal::new("a");
+    let list = el("ul").list(
+        move || items.get(),
+        |n: &u32| *n,
+        move |n: &u32| {
+            let n = *n;
+            el("li").bind_text(move || format!("{n}{}", label.get()))
+        },
+    );
+    items.set(vec![2, 3]);
+    tick().await;
+    label.set("b");
+    tick().await;
+    assert_eq!(list.node().text_content().unwrap_or_default(), "2b3b");
+}

@@ -931,6 +931,10 @@ fn waiting_words(phase: GuestPhase) -> Option<(&'static str, &'static str)> {
             "Still can't reach the host — this network may block WebRTC (a relay-only server may help). Still trying…",
         ),
         GuestPhase::Paused => ("share-paused", "The host paused sharing"),
+        GuestPhase::HostUnable => (
+            "share-unable",
+            "The host's browser can't encrypt their screen, so it can't be shown — they need to reload their page.",
+        ),
         _ => return None,
     })
 }

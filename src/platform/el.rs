@@ -217,7 +217,8 @@ impl El {
     /// Appends a row per item of `items`, in order: an item whose key (`key`) was there before
     /// keeps its row (its element, its bindings, focus inside it), a new one gets a row made
     /// by `row` (untracked, under an owner of its own), and a row whose key is gone is removed
-    /// and its owner cleaned up. Rows are moved only when out of place.
+    /// and its owner cleaned up. A row already in its place is not moved (a move blurs any
+    /// focus inside it); a reorder may move more rows than the fewest it could.
     pub fn list<T, K>(
         self,
         items: impl Fn() -> Vec<T> + Send + Sync + 'static,
@@ -230,7 +231,15 @@ impl El {
     {
         let items = Memo::new(move |_| items());
         let rows = RefCell::new(Vec::<(K, Owner, Element)>::new());
-        let parent = Owner::current();
+        // The rows' owners are children of the owner current now, held weakly (it holds the
+        // list); without one, of a root the list keeps.
+        let (parent, root) = match Owner::current() {
+            Some(owner) => (owner.downgrade(), None),
+            None => {
+                let root = Owner::new();
+                (root.downgrade(), Some(root))
+            }
+        };
         let (start, end) = (text_node(""), text_node(""));
         let _ = self.0.append_child(&start);
         let _ = self.0.append_child(&end);
@@ -244,19 +253,23 @@ impl El {
                 match old.iter().position(|(had, ..)| *had == k) {
                     Some(i) => next.push(old.swap_remove(i)),
                     None => {
-                        let owner = match &parent {
-                            Some(parent) => parent.with(Owner::new),
-                            None => Owner::new(),
+                        let _ = &root;
+                        let Some(parent) = parent.upgrade() else {
+                            // The list is going: nothing more to make.
+                            return;
                         };
+                        let owner = parent.with(Owner::new);
                         let El(element) = owner.with(|| untrack(|| row(item)));
                         next.push((k, owner, element));
                     }
                 }
             }
-            for (_, owner, element) in old {
-                element.remove();
-                owner.cleanup();
-            }
+            untrack(|| {
+                for (_, owner, element) in old {
+                    element.remove();
+                    owner.cleanup();
+                }
+            });
             // In order, moving only what is out of place (a move would blur focus inside it).
             let mut at: Option<Node> = start.next_sibling();
             let end: &Node = &end;

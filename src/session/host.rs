@@ -838,8 +838,8 @@ impl HostRuntime {
     }
 
     /// Nothing can be sent any more (the tab's E2EE worker failed): the capture stops, the
-    /// share reads paused, for the host and for every guest, instead of a picture that never
-    /// comes, and no later capture is shared (a screen picker still open at the failure); the
+    /// share reads paused here, and every guest (and each newcomer) is told this tab cannot
+    /// send, instead of waiting for a picture that never comes; no later capture is shared (a screen picker still open at the failure); the
     /// microphone goes off and does not come on again ([`MIC_CANNOT_SEND`]).
     pub fn media_failed(&self) {
         self.inner.cannot_send.set(true);
@@ -850,21 +850,29 @@ impl HostRuntime {
         if let Some((capture, _)) = capture {
             capture.stop();
         }
-        self.paused();
+        self.stopped(true);
     }
 
     /// The browser's "Stop sharing" ended the track.
     fn paused(&self) {
+        self.stopped(false);
+    }
+
+    /// The share reads paused here and for every guest; `unable`: for good, and guests are
+    /// told this tab cannot send ([`HostSession::set_unable`]).
+    fn stopped(&self, unable: bool) {
         if let Some(agent) = self.agent() {
             agent.surface(None);
         }
         self.drop_spare();
         self.inner.view.share.set(ShareState::Paused);
-        let actions = self
-            .inner
-            .session
-            .borrow_mut()
-            .set_share(ShareState::Paused);
+        let mut session = self.inner.session.borrow_mut();
+        let actions = if unable {
+            session.set_unable()
+        } else {
+            session.set_share(ShareState::Paused)
+        };
+        drop(session);
         self.run(actions);
     }
 

@@ -62,7 +62,7 @@ async function brokenWorkerPage() {
   return page;
 }
 
-test('if the E2EE worker cannot start, the host is told, shares nothing, and guests read that nothing is shared', async () => {
+test('if the E2EE worker cannot start, the host is told, shares nothing, and guests read why nothing is shared', async () => {
   const host = await brokenWorkerPage();
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
@@ -77,12 +77,15 @@ test('if the E2EE worker cannot start, the host is told, shares nothing, and gue
   await host.getByTestId('mic-toggle').click();
   await host.getByTestId('mic-problem').filter({ hasText: "Your voice can't be encrypted" }).waitFor({ timeout: 5_000 });
   assert.notEqual(await host.getByTestId('mic-toggle').getAttribute('data-state'), 'on');
-  // A guest in a capable browser reads that nothing is shared, not "Connecting…".
+  // A guest in a capable browser, joining after the failure, is told at once why there is no
+  // picture: not "Connecting…", nor that the host hasn't shared (yet).
   const link = await host.getByTestId('invite-viewer-link').inputValue();
   const guest = await newPage(stack.browser);
   await openApp(guest, link);
-  const waiting = guest.locator('[data-testid=waiting-share], [data-testid=share-paused], [data-testid=share-late]');
-  await waiting.first().waitFor({ timeout: 10_000 });
+  const unable = guest.getByTestId('share-unable');
+  await unable.waitFor({ timeout: 10_000 });
+  assert.match(await unable.textContent(), /can't encrypt their screen.*reload their page/);
+  assert.equal(await guest.locator('[data-testid=waiting-share], [data-testid=share-paused], [data-testid=share-late]').count(), 0);
   assert.equal(await guest.getByText('Connecting to the host…').count(), 0);
   assert.equal(await guest.getByTestId('error-banner').count(), 0);
   for (const p of [host, guest]) await p.context().close();

@@ -38,7 +38,10 @@ fn expected() -> Value {
         &SignalEnvelope {
             from: "host-id".into(),
             to: Some("guest-id".into()),
-            body: SignalBody::Share { sharing: true },
+            body: SignalBody::Share {
+                sharing: true,
+                unable: false,
+            },
         },
         [0x03; 12],
     );

@@ -40,6 +40,9 @@ pub enum GuestPhase {
     Live,
     /// The host stopped sharing; media resumes when they share again.
     Paused,
+    /// The host's tab cannot send media at all (its E2EE worker failed) until it is
+    /// reloaded; a reloaded host is a new presence, and we start over with it.
+    HostUnable,
     Full,
     Ended,
     HostLeft,
@@ -106,6 +109,8 @@ pub struct GuestSession {
     host_missing_since: Option<u64>,
     /// What the host last said about sharing (`None`: nothing yet).
     sharing: Option<bool>,
+    /// … and that it cannot send at all (`Share`'s `unable`).
+    unable: bool,
     /// We saw the host share at some point (a stop then reads as "paused").
     shared_once: bool,
     /// The host told us to wait for its OK.
@@ -131,6 +136,7 @@ impl GuestSession {
             started_at: now,
             host_missing_since: None,
             sharing: None,
+            unable: false,
             shared_once: false,
             waiting_admission: false,
             wait: None,
@@ -168,6 +174,7 @@ impl GuestSession {
             return GuestPhase::WaitingForAdmission;
         }
         match self.sharing {
+            Some(false) if self.unable => GuestPhase::HostUnable,
             Some(false) if self.shared_once => GuestPhase::Paused,
             Some(false) => GuestPhase::WaitingForShare,
             _ if self.playing && !self.link_lost => GuestPhase::Live,
@@ -212,6 +219,7 @@ impl GuestSession {
             {
                 self.ended = None;
                 self.sharing = None;
+                self.unable = false;
                 self.waiting_admission = false;
                 self.host = None;
                 self.host_missing_since = None;
@@ -236,6 +244,7 @@ impl GuestSession {
                 self.link_up = false;
                 self.route = None;
                 self.sharing = None;
+                self.unable = false;
                 self.waiting_admission = false;
                 vec![
                     GuestAction::ClosePeer,
@@ -275,10 +284,11 @@ impl GuestSession {
                 self.waiting_admission = true;
                 Vec::new()
             }
-            SignalBody::Share { sharing } => {
+            SignalBody::Share { sharing, unable } => {
                 // Being told the share state is being let in.
                 self.waiting_admission = false;
                 self.sharing = Some(sharing);
+                self.unable = unable && !sharing;
                 self.shared_once |= sharing;
                 Vec::new()
             }
@@ -426,9 +436,21 @@ mod tests {
         g.on_link(20, true);
         g.on_playing(0, true);
         assert_eq!(g.phase(), GuestPhase::Live);
-        g.on_signal(0, &from_host(SignalBody::Share { sharing: false }));
+        g.on_signal(
+            0,
+            &from_host(SignalBody::Share {
+                sharing: false,
+                unable: false,
+            }),
+        );
         assert_eq!(g.phase(), GuestPhase::Paused);
-        g.on_signal(0, &from_host(SignalBody::Share { sharing: true }));
+        g.on_signal(
+            0,
+            &from_host(SignalBody::Share {
+                sharing: true,
+                unable: false,
+            }),
+        );
         assert_eq!(g.phase(), GuestPhase::Live);
         assert!(g.on_roster(30, &[&host, &me]).is_empty());
     }
@@ -459,7 +481,13 @@ mod tests {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(0, &[&host]);
         g.on_link(5, true);
-        g.on_signal(5, &from_host(SignalBody::Share { sharing: true }));
+        g.on_signal(
+            5,
+            &from_host(SignalBody::Share {
+                sharing: true,
+                unable: false,
+            }),
+        );
         g.on_playing(5, true);
         assert!(g.on_roster(100, &[]).is_empty());
         assert_eq!(g.poll_timeout(), Some(100 + HOST_GONE_GRACE_MS));
@@ -613,7 +641,13 @@ mod tests {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(100, &[&p("h", Role::Host)]);
         // Admitted while the host has not shared yet.
-        g.on_signal(200, &from_host(SignalBody::Share { sharing: false }));
+        g.on_signal(
+            200,
+            &from_host(SignalBody::Share {
+                sharing: false,
+                unable: false,
+            }),
+        );
         assert_eq!(g.phase(), GuestPhase::WaitingForShare);
         assert_eq!(g.poll_timeout(), Some(200 + SHARE_WAIT_MS));
         assert!(g.handle_timeout(200 + SHARE_WAIT_MS - 1).is_empty());
@@ -626,7 +660,13 @@ mod tests {
             "late already: nothing more to decide"
         );
         // The host shares: we connect (with a fresh deadline), then play.
-        g.on_signal(20_000, &from_host(SignalBody::Share { sharing: true }));
+        g.on_signal(
+            20_000,
+            &from_host(SignalBody::Share {
+                sharing: true,
+                unable: false,
+            }),
+        );
         assert_eq!(g.phase(), GuestPhase::Connecting);
         assert_eq!(g.poll_timeout(), Some(20_000 + CONNECT_WAIT_MS));
         g.on_link(20_100, true);
@@ -634,16 +674,63 @@ mod tests {
         assert_eq!(g.phase(), GuestPhase::Live);
         assert_eq!(g.poll_timeout(), None);
         // A stop after sharing is a pause (its own sentence, no deadline).
-        g.on_signal(30_000, &from_host(SignalBody::Share { sharing: false }));
+        g.on_signal(
+            30_000,
+            &from_host(SignalBody::Share {
+                sharing: false,
+                unable: false,
+            }),
+        );
         assert_eq!(g.phase(), GuestPhase::Paused);
         assert_eq!(g.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_host_that_cannot_send_is_said_so_at_once_with_no_deadline_until_it_reloads() {
+        let unable = SignalBody::Share {
+            sharing: false,
+            unable: true,
+        };
+        // Joining after the host's tab failed: told at once, and never "late".
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(100, &[&p("h", Role::Host)]);
+        g.on_signal(200, &from_host(unable.clone()));
+        assert_eq!(g.phase(), GuestPhase::HostUnable);
+        assert!(!g.phase().is_final());
+        assert_eq!(g.poll_timeout(), None);
+        g.handle_timeout(200 + SHARE_WAIT_MS);
+        assert_eq!(g.phase(), GuestPhase::HostUnable);
+        // Watching when it failed: the same, not "paused".
+        let mut w = GuestSession::new("w", 0);
+        w.on_roster(100, &[&p("h", Role::Host)]);
+        w.on_signal(
+            200,
+            &from_host(SignalBody::Share {
+                sharing: true,
+                unable: false,
+            }),
+        );
+        w.on_link(300, true);
+        w.on_playing(400, true);
+        assert_eq!(w.phase(), GuestPhase::Live);
+        w.on_signal(500, &from_host(unable));
+        assert_eq!(w.phase(), GuestPhase::HostUnable);
+        // The host reloads (a new presence): we start over with it.
+        w.on_roster(600, &[&p("h2", Role::Host)]);
+        assert_eq!(w.phase(), GuestPhase::Connecting);
     }
 
     #[test]
     fn a_connection_that_does_not_come_up_or_back_is_explained_by_its_deadline() {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(1_000, &[&p("h", Role::Host)]);
-        g.on_signal(1_100, &from_host(SignalBody::Share { sharing: true }));
+        g.on_signal(
+            1_100,
+            &from_host(SignalBody::Share {
+                sharing: true,
+                unable: false,
+            }),
+        );
         assert_eq!(g.phase(), GuestPhase::Connecting);
         // The clock started when the host was found.
         assert_eq!(g.poll_timeout(), Some(1_000 + CONNECT_WAIT_MS));
@@ -675,7 +762,13 @@ mod tests {
         assert!(g.handle_timeout(1_000_000).is_empty());
         assert_eq!(g.phase(), GuestPhase::WaitingForAdmission);
         // Admitted: the share state arrives.
-        g.on_signal(1_000_001, &from_host(SignalBody::Share { sharing: true }));
+        g.on_signal(
+            1_000_001,
+            &from_host(SignalBody::Share {
+                sharing: true,
+                unable: false,
+            }),
+        );
         assert_eq!(g.phase(), GuestPhase::Connecting);
         g.on_link(1_000_002, true);
         g.on_playing(1_000_003, true);
@@ -693,7 +786,13 @@ mod tests {
         assert_eq!(g.poll_timeout(), None);
         assert!(g.on_roster(1_000_005, &[&p("h2", Role::Host)]).is_empty());
         assert!(g
-            .on_signal(1_000_006, &from_host(SignalBody::Share { sharing: true }))
+            .on_signal(
+                1_000_006,
+                &from_host(SignalBody::Share {
+                    sharing: true,
+                    unable: false
+                })
+            )
             .is_empty());
         assert_eq!(g.phase(), GuestPhase::Removed);
 

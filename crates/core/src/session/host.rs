@@ -233,6 +233,8 @@ pub struct HostSession {
     absent: VecSet<String>,
     refused: VecSet<String>,
     share: ShareState,
+    /// This tab cannot send media at all ([`Self::set_unable`]).
+    unable: bool,
     ended: bool,
     topology: Topology,
     route: Option<SfuRoute>,
@@ -262,6 +264,7 @@ impl HostSession {
             absent: VecSet::new(),
             refused: VecSet::new(),
             share,
+            unable: false,
             ended: false,
             topology: Topology::P2p,
             route: None,
@@ -753,10 +756,22 @@ impl HostSession {
 
     /// The browser started or stopped the capture.
     pub fn set_share(&mut self, share: ShareState) -> Vec<HostAction> {
-        if self.ended || self.share == share {
+        if self.ended || self.unable || self.share == share {
             return Vec::new();
         }
         self.share = share;
+        vec![self.signal(None, self.share_signal())]
+    }
+
+    /// This tab cannot send media at all (its E2EE worker failed): the share is paused for
+    /// good, and everyone — and each newcomer — is told why, so that nobody waits for a
+    /// picture that cannot come. Only a reload (a new host presence) shares again.
+    pub fn set_unable(&mut self) -> Vec<HostAction> {
+        if self.ended || self.unable {
+            return Vec::new();
+        }
+        self.unable = true;
+        self.share = ShareState::Paused;
         vec![self.signal(None, self.share_signal())]
     }
 
@@ -794,6 +809,7 @@ impl HostSession {
     fn share_signal(&self) -> SignalBody {
         SignalBody::Share {
             sharing: self.share == ShareState::Sharing,
+            unable: self.unable,
         }
     }
 
@@ -865,7 +881,10 @@ mod tests {
         assert!(actions.contains(&HostAction::Send(SignalEnvelope {
             from: "h".into(),
             to: Some("v1".into()),
-            body: SignalBody::Share { sharing: true },
+            body: SignalBody::Share {
+                sharing: true,
+                unable: false
+            },
         })));
         // Nothing new on the same roster: no repeated offers or refusals.
         assert!(host.on_roster(&refs).is_empty());
@@ -921,7 +940,10 @@ mod tests {
             vec![HostAction::Send(SignalEnvelope {
                 from: "h".into(),
                 to: None,
-                body: SignalBody::Share { sharing: false }
+                body: SignalBody::Share {
+                    sharing: false,
+                    unable: false
+                }
             })]
         );
         let end = host.end();
@@ -933,6 +955,42 @@ mod tests {
             .is_empty());
         assert!(host.set_share(ShareState::Sharing).is_empty());
         assert!(host.leave().is_empty());
+    }
+
+    #[test]
+    fn a_tab_that_cannot_send_tells_everyone_and_each_newcomer_and_never_shares_again() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        let first = [p("v1", Role::Viewer, 1)];
+        host.on_roster(&first.iter().collect::<Vec<_>>());
+        let unable = SignalBody::Share {
+            sharing: false,
+            unable: true,
+        };
+        assert_eq!(
+            host.set_unable(),
+            vec![HostAction::Send(SignalEnvelope {
+                from: "h".into(),
+                to: None,
+                body: unable.clone(),
+            })]
+        );
+        assert!(host.set_unable().is_empty());
+        assert_eq!(host.share(), ShareState::Paused);
+        assert!(
+            host.set_share(ShareState::Sharing).is_empty(),
+            "a capture made later is not announced"
+        );
+        assert_eq!(host.share(), ShareState::Paused);
+        let both = [p("v1", Role::Viewer, 1), p("v2", Role::Viewer, 2)];
+        let actions = host.on_roster(&both.iter().collect::<Vec<_>>());
+        assert!(
+            actions.contains(&HostAction::Send(SignalEnvelope {
+                from: "h".into(),
+                to: Some("v2".into()),
+                body: unable,
+            })),
+            "{actions:?}"
+        );
     }
 
     #[test]
@@ -1169,7 +1227,10 @@ mod tests {
         assert_eq!(opened(&actions), ["v1b"]);
         assert_eq!(
             sent_to(&actions, "v1b"),
-            [SignalBody::Share { sharing: true }]
+            [SignalBody::Share {
+                sharing: true,
+                unable: false
+            }]
         );
         assert!(host.is_admitted("v1b"));
         assert!(host.admit("v1b").is_empty(), "once");

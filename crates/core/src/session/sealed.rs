@@ -327,11 +327,25 @@ mod tests {
         let mut p = parties(&names);
         let keys = parties(&names);
         let one = p[0].codec.seal(
-            &env("h", None, SignalBody::Share { sharing: false }),
+            &env(
+                "h",
+                None,
+                SignalBody::Share {
+                    sharing: false,
+                    unable: false,
+                },
+            ),
             [1; 12],
         );
         let two = p[0].codec.seal(
-            &env("h", None, SignalBody::Share { sharing: true }),
+            &env(
+                "h",
+                None,
+                SignalBody::Share {
+                    sharing: true,
+                    unable: false,
+                },
+            ),
             [2; 12],
         );
         let g = &mut p[1].codec;

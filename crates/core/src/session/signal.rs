@@ -24,6 +24,10 @@ pub struct SignalEnvelope {
     pub body: SignalBody,
 }
 
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
 /// The messages of the session protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "body", rename_all = "snake_case")]
@@ -34,8 +38,14 @@ pub enum SignalBody {
     Candidate(Option<CandidateInit>),
     /// The host will not serve this participant.
     Refused(RefusalReason),
-    /// Whether the host is sharing right now (sent on change and to each newcomer).
-    Share { sharing: bool },
+    /// Whether the host is sharing right now (sent on change and to each newcomer). `unable`:
+    /// the host's tab cannot send media at all (its E2EE worker failed) until it is reloaded;
+    /// on the wire only when true.
+    Share {
+        sharing: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        unable: bool,
+    },
     /// The host ended the session for everyone.
     Ended,
     /// The host's page is going away (tab closed, reloaded, navigated).
@@ -160,7 +170,13 @@ impl SignalBody {
             SignalBody::Description(d) => to_value(d).unwrap_or(Value::Null),
             SignalBody::Candidate(c) => to_value(c).unwrap_or(Value::Null),
             SignalBody::Refused(r) => to_value(r).unwrap_or(Value::Null),
-            SignalBody::Share { sharing } => json!({ "sharing": sharing }),
+            SignalBody::Share {
+                sharing,
+                unable: false,
+            } => json!({ "sharing": sharing }),
+            SignalBody::Share { sharing, unable } => {
+                json!({ "sharing": sharing, "unable": unable })
+            }
             SignalBody::Sfu(route) | SignalBody::Voice(route) => {
                 to_value(route).unwrap_or(Value::Null)
             }
@@ -182,6 +198,8 @@ impl SignalBody {
         #[derive(Deserialize)]
         struct Sharing {
             sharing: bool,
+            #[serde(default)]
+            unable: bool,
         }
         #[derive(Deserialize)]
         struct Key {
@@ -212,7 +230,10 @@ impl SignalBody {
                 .map_err(err),
             "refused" => from_value(needs()?).map(SignalBody::Refused).map_err(err),
             "share" => from_value::<Sharing>(fields()?)
-                .map(|s| SignalBody::Share { sharing: s.sharing })
+                .map(|s| SignalBody::Share {
+                    sharing: s.sharing,
+                    unable: s.unable,
+                })
                 .map_err(err),
             // A missing content of an `Option` is `None`, as in the derived form.
             "sfu" => from_value(content.clone().unwrap_or(Value::Null))
@@ -286,8 +307,18 @@ pub(crate) fn every_body() -> Vec<SignalBody> {
         SignalBody::Refused(RefusalReason::Full),
         SignalBody::Refused(RefusalReason::Removed),
         SignalBody::Refused(RefusalReason::Denied),
-        SignalBody::Share { sharing: false },
-        SignalBody::Share { sharing: true },
+        SignalBody::Share {
+            sharing: false,
+            unable: false,
+        },
+        SignalBody::Share {
+            sharing: true,
+            unable: false,
+        },
+        SignalBody::Share {
+            sharing: false,
+            unable: true,
+        },
         SignalBody::Ended,
         SignalBody::Leaving,
         SignalBody::Waiting,
@@ -361,6 +392,24 @@ mod tests {
             waiting.to_json(),
             json!({"from":"h","to":"b","kind":"waiting"})
         );
+        // `unable` is on the wire only when true: a host that can send writes what it always
+        // wrote, and a guest that never heard of it reads it.
+        let share = |unable| SignalEnvelope {
+            from: "h".into(),
+            to: None,
+            body: SignalBody::Share {
+                sharing: false,
+                unable,
+            },
+        };
+        assert_eq!(
+            share(false).to_json(),
+            json!({"from":"h","to":null,"kind":"share","body":{"sharing":false}})
+        );
+        assert_eq!(
+            share(true).to_json(),
+            json!({"from":"h","to":null,"kind":"share","body":{"sharing":false,"unable":true}})
+        );
     }
 
     /// The hand-written parts read and write exactly what the derived adjacently tagged form
@@ -393,6 +442,9 @@ mod tests {
             Some(json!({"sharing": true})),
             Some(json!({"sharing": true, "more": 1})),
             Some(json!({"sharing": 1})),
+            Some(json!({"sharing": false, "unable": true})),
+            Some(json!({"sharing": false, "unable": false})),
+            Some(json!({"sharing": false, "unable": "yes"})),
             Some(json!("removed")),
             Some(json!("nope")),
             Some(json!({"type": "offer", "sdp": "v"})),
@@ -449,6 +501,7 @@ mod tests {
                         Just("sdpMid"),
                         Just("sdpMLineIndex"),
                         Just("sharing"),
+                        Just("unable"),
                         Just("room"),
                         Just("feed"),
                         Just("epoch"),
