@@ -199,7 +199,10 @@ impl Access {
             let mut request =
                 key.request(&self.link.session, clock::wall_ms() / 1000, &nonce, want);
             request.region = self.region.clone();
-            match fetch::post_json::<_, AccessGrant>(url, &request).await {
+            let grant = fetch::post_json(url, &request).await.and_then(|text| {
+                AccessGrant::from_json(&text).map_err(|e| FetchError::Invalid(e.to_string()))
+            });
+            match grant {
                 Ok(grant) => {
                     self.deliver_focus(&grant);
                     return Ok(grant);

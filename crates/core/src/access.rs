@@ -19,7 +19,7 @@ use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::config::IceServer;
+use crate::config::{array, object, required_string, required_u64, ConfigError, IceServer};
 use crate::identity::{decode_signature, encode_signature, PublicKey, Signer, Statement};
 use crate::link::{RoomKey, SessionId};
 
@@ -208,6 +208,48 @@ pub struct AccessGrant {
     pub focus: Option<crate::focus::SignedDecision>,
 }
 
+impl AccessGrant {
+    /// Reads an access grant as the derived `Deserialize` does (held to it by a property
+    /// test), without its generic code in the app: the text is read as a `serde_json::Value`,
+    /// which the app reads anyway. Like [`crate::config::ClientConfig::from_json`], it refuses
+    /// a JSON array standing for an object (the grant, `sfu`, `focus`, an ICE server), which
+    /// the derive reads by position and a server never writes.
+    pub fn from_json(text: &str) -> Result<AccessGrant, ConfigError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ConfigError::from(e.to_string()))?;
+        let doc = object(&value, "grant")?;
+        let ice_servers = match doc.get("iceServers") {
+            None => return Err(ConfigError::missing("iceServers")),
+            Some(v) => array(v, "iceServers")?
+                .iter()
+                .map(IceServer::from_value)
+                .collect::<Result<_, _>>()?,
+        };
+        let sfu = match doc.get("sfu") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => {
+                let sfu = object(v, "sfu")?;
+                Some(SfuGrant {
+                    janus_url: required_string(sfu, "janusUrl")?,
+                    room: required_u64(sfu, "room")?,
+                    pin: required_string(sfu, "pin")?,
+                    token: required_string(sfu, "token")?,
+                })
+            }
+        };
+        let focus = match doc.get("focus") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(crate::focus::SignedDecision::from_value(v)?),
+        };
+        Ok(AccessGrant {
+            ice_servers,
+            expires_at: required_u64(doc, "expiresAt")?,
+            sfu,
+            focus,
+        })
+    }
+}
+
 /// A room on one Janus, and this participant's token for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -294,5 +336,212 @@ mod tests {
         )
         .unwrap();
         assert_eq!(grant.sfu.unwrap().room, 4242);
+    }
+
+    /// A field of a generated object: absent, well formed, or any value.
+    fn field(
+        good: proptest::strategy::BoxedStrategy<serde_json::Value>,
+    ) -> proptest::strategy::BoxedStrategy<Option<serde_json::Value>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            1 => Just(None),
+            8 => good.prop_map(Some),
+            1 => any_value().prop_map(Some),
+        ]
+        .boxed()
+    }
+
+    fn any_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..300).prop_map(Value::from),
+            Just(Value::from(1.5)),
+            Just(Value::from(u64::MAX)),
+            "[a-z0-9]{0,4}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::vec(("[a-z]{1,3}", inner), 0..3)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn object_of(
+        fields: Vec<(
+            &'static str,
+            proptest::strategy::BoxedStrategy<serde_json::Value>,
+        )>,
+    ) -> proptest::strategy::BoxedStrategy<serde_json::Value> {
+        use proptest::prelude::*;
+        let (keys, values): (Vec<_>, Vec<_>) =
+            fields.into_iter().map(|(k, g)| (k, field(g))).unzip();
+        values
+            .prop_map(move |values| {
+                serde_json::Value::Object(
+                    keys.iter()
+                        .zip(values)
+                        .filter_map(|(k, v)| Some(((*k).to_owned(), v?)))
+                        .collect(),
+                )
+            })
+            .boxed()
+    }
+
+    /// A decision of the focus, mostly well formed.
+    pub(crate) fn decision_object() -> proptest::strategy::BoxedStrategy<serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let text = || "[a-z0-9]{0,4}".prop_map(Value::String).boxed();
+        let number = || {
+            prop_oneof![
+                (0u64..400).prop_map(Value::from),
+                Just(Value::from(u64::MAX))
+            ]
+            .boxed()
+        };
+        object_of(vec![
+            ("v", number()),
+            ("session", text()),
+            ("seq", number()),
+            (
+                "topology",
+                prop_oneof![Just("p2p"), Just("sfu")]
+                    .prop_map(Value::from)
+                    .boxed(),
+            ),
+            ("node", prop_oneof![Just(Value::Null), text()].boxed()),
+            (
+                "reason",
+                prop_oneof![
+                    Just("start"),
+                    Just("threshold"),
+                    Just("requested"),
+                    Just("failover"),
+                    Just("drain"),
+                    Just("bogus")
+                ]
+                .prop_map(Value::from)
+                .boxed(),
+            ),
+            ("at", number()),
+            ("sig", text()),
+            ("extra", text()),
+        ])
+    }
+
+    fn grant_object() -> proptest::strategy::BoxedStrategy<serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+        let text = || "[a-z0-9]{0,4}".prop_map(Value::String).boxed();
+        let sfu = object_of(vec![
+            ("janusUrl", text()),
+            ("room", (0u64..9999).prop_map(Value::from).boxed()),
+            ("pin", text()),
+            ("token", text()),
+        ]);
+        let ice = proptest::collection::vec(
+            prop_oneof![
+                "[a-z]{1,3}".prop_map(|u| json!({ "urls": u })),
+                ("[a-z]{1,3}", "[a-z]{1,3}")
+                    .prop_map(|(u, c)| json!({ "urls": [u], "username": "x", "credential": c })),
+            ],
+            0..3,
+        )
+        .prop_map(Value::Array)
+        .boxed();
+        object_of(vec![
+            ("iceServers", ice),
+            (
+                "expiresAt",
+                (0u64..2_000_000_000).prop_map(Value::from).boxed(),
+            ),
+            ("sfu", prop_oneof![Just(Value::Null), sfu].boxed()),
+            (
+                "focus",
+                prop_oneof![Just(Value::Null), decision_object()].boxed(),
+            ),
+            ("somethingNew", text()),
+        ])
+    }
+
+    /// Whether an array stands where the hand reader wants an object (only the derive reads
+    /// one, by position; a server never writes one).
+    fn positional(grant: &serde_json::Value) -> bool {
+        grant.get("sfu").is_some_and(serde_json::Value::is_array)
+            || grant.get("focus").is_some_and(serde_json::Value::is_array)
+            || grant
+                .get("iceServers")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|servers| servers.iter().any(serde_json::Value::is_array))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// The app's reader takes and refuses what the derived `Deserialize` does, with the
+        /// same result, for any grant object — but where an array stands for an object.
+        #[test]
+        fn the_hand_read_grant_is_the_derived_one(grant in grant_object()) {
+            let text = grant.to_string();
+            let derived = serde_json::from_str::<AccessGrant>(&text).ok();
+            let hand = AccessGrant::from_json(&text).ok();
+            if positional(&grant) {
+                proptest::prop_assert!(hand.is_none(), "{}", text);
+            } else {
+                proptest::prop_assert_eq!(hand, derived, "{}", text);
+            }
+        }
+
+        #[test]
+        fn the_hand_read_decision_is_the_derived_one(decision in decision_object()) {
+            let derived = serde_json::from_value::<crate::focus::SignedDecision>(decision.clone()).ok();
+            let hand = crate::focus::SignedDecision::from_value(&decision).ok();
+            proptest::prop_assert_eq!(hand, derived, "{}", decision);
+        }
+
+        #[test]
+        fn any_text_is_read_or_refused_without_panic(text in "\\PC{0,40}") {
+            let _ = AccessGrant::from_json(&text);
+        }
+    }
+
+    /// A grant as pairux-server writes it, SFU room and focus decision included, reads back
+    /// the same; arrays for objects are refused (the derive would read them by position).
+    #[test]
+    fn a_server_grant_reads_back_and_arrays_for_objects_are_refused() {
+        let signer = crate::focus::FocusKey::from_seed([5; 32]);
+        let decision = crate::focus::Decision {
+            session: SessionId::from_bytes([9; 16]),
+            seq: 3,
+            topology: crate::session::Topology::Sfu,
+            node: Some("janus-1".into()),
+            reason: crate::focus::Reason::Threshold,
+            at: 1_700_000_000_000,
+        };
+        let grant = AccessGrant {
+            ice_servers: vec![IceServer {
+                urls: crate::config::IceUrls::Many(vec!["turn:127.0.0.1:3478".into()]),
+                username: Some("1700000000:x".into()),
+                credential: Some("c".into()),
+            }],
+            expires_at: 1_700_000_600,
+            sfu: Some(SfuGrant {
+                janus_url: "ws://127.0.0.1:8188/".into(),
+                room: 4242,
+                pin: "p".into(),
+                token: "t".into(),
+            }),
+            focus: Some(signer.sign(&decision)),
+        };
+        let text = serde_json::to_string(&grant).unwrap();
+        assert_eq!(AccessGrant::from_json(&text), Ok(grant));
+        let positional = r#"{"iceServers":[],"expiresAt":1,"sfu":["u",1,"p","t"]}"#;
+        assert!(serde_json::from_str::<AccessGrant>(positional).is_ok());
+        assert!(AccessGrant::from_json(positional).is_err());
     }
 }

@@ -88,7 +88,8 @@ impl<'de> Deserialize<'de> for IceUrls {
 }
 
 impl IceServer {
-    fn from_value(value: &Value) -> Result<IceServer, ConfigError> {
+    /// One RTCIceServer read from a `Value` (config.json, an access grant).
+    pub(crate) fn from_value(value: &Value) -> Result<IceServer, ConfigError> {
         let server = object(value, "iceServers")?;
         let urls = match server.get("urls") {
             None => return Err(ConfigError("missing field `urls`".into())),
@@ -104,33 +105,47 @@ impl IceServer {
     }
 }
 
-fn invalid(name: &str) -> ConfigError {
+pub(crate) fn invalid(name: &str) -> ConfigError {
     ConfigError(format!("invalid type for `{name}`"))
 }
 
-fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Map<String, Value>, ConfigError> {
+pub(crate) fn object<'a>(
+    value: &'a Value,
+    name: &str,
+) -> Result<&'a Map<String, Value>, ConfigError> {
     value.as_object().ok_or_else(|| invalid(name))
 }
 
-fn array<'a>(value: &'a Value, name: &str) -> Result<&'a Vec<Value>, ConfigError> {
+pub(crate) fn array<'a>(value: &'a Value, name: &str) -> Result<&'a Vec<Value>, ConfigError> {
     value.as_array().ok_or_else(|| invalid(name))
 }
 
-fn strings(value: &Value, name: &str) -> Result<Vec<String>, ConfigError> {
+pub(crate) fn strings(value: &Value, name: &str) -> Result<Vec<String>, ConfigError> {
     array(value, name)?
         .iter()
         .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| invalid(name)))
         .collect()
 }
 
-fn required_string(doc: &Map<String, Value>, name: &str) -> Result<String, ConfigError> {
+/// A required non-negative integer field (`u64`), read as the derive reads it.
+pub(crate) fn required_u64(doc: &Map<String, Value>, name: &str) -> Result<u64, ConfigError> {
+    match doc.get(name) {
+        None => Err(ConfigError::missing(name)),
+        Some(v) => v.as_u64().ok_or_else(|| invalid(name)),
+    }
+}
+
+pub(crate) fn required_string(doc: &Map<String, Value>, name: &str) -> Result<String, ConfigError> {
     match doc.get(name) {
         None => Err(ConfigError(format!("missing field `{name}`"))),
         Some(v) => v.as_str().map(str::to_owned).ok_or_else(|| invalid(name)),
     }
 }
 
-fn optional_string(doc: &Map<String, Value>, name: &str) -> Result<Option<String>, ConfigError> {
+pub(crate) fn optional_string(
+    doc: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, ConfigError> {
     match doc.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -147,10 +162,23 @@ pub struct SfuConfig {
     pub janus_url: String,
 }
 
-/// Why a config.json document could not be read.
+/// Why a JSON document the app reads by hand (config.json, an access grant) could not be
+/// read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(String);
+
+impl From<String> for ConfigError {
+    fn from(text: String) -> ConfigError {
+        ConfigError(text)
+    }
+}
+
+impl ConfigError {
+    pub(crate) fn missing(name: &str) -> ConfigError {
+        ConfigError(format!("missing field `{name}`"))
+    }
+}
 
 impl ClientConfig {
     /// Reads a config.json document, as the app does, without the derived `Deserialize`'s
