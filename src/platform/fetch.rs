@@ -32,8 +32,8 @@ async fn get(path: &str) -> Result<String, FetchError> {
     body(path, init).await
 }
 
-/// POSTs `body` as JSON to `url`: the answer's body, as text (the caller reads it). A
-/// refusal's `{"error": …}` text is kept for the person.
+/// POSTs `body` as JSON to `url`: the answer's body, as text (the caller reads it); an
+/// answer that is not a success is its status.
 pub async fn post_json<B: serde::Serialize>(url: &str, body: &B) -> Result<String, FetchError> {
     let init = RequestInit::new();
     init.set_method("POST");

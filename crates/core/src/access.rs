@@ -209,14 +209,18 @@ pub struct AccessGrant {
 }
 
 impl AccessGrant {
-    /// Reads an access grant as the derived `Deserialize` does (held to it by a property
-    /// test), without its generic code in the app: the text is read as a `serde_json::Value`,
-    /// which the app reads anyway. Like [`crate::config::ClientConfig::from_json`], it refuses
-    /// a JSON array standing for an object (the grant, `sfu`, `focus`, an ICE server), which
-    /// the derive reads by position and a server never writes.
+    /// Reads an access grant without the derived `Deserialize`'s generic code in the app: the
+    /// text is read as a `serde_json::Value`, which the app reads anyway. For objects it accepts
+    /// and refuses what the derive does, with the same result (property-tested), but for what a
+    /// server never writes (the same as [`crate::config::ClientConfig::from_json`], pinned by
+    /// fixed cases): it refuses a JSON array standing for an object (the grant, `sfu`, `focus`,
+    /// an ICE server), which the derive reads by position, and an unknown field holding what a
+    /// `Value` cannot (a number beyond `f64`, a lone `\u` surrogate), which the derive skips
+    /// unread; it keeps the last of repeated keys, where the derive refuses; and the decision
+    /// in `focus` differs as [`crate::focus::SignedDecision::from_value`] says.
     pub fn from_json(text: &str) -> Result<AccessGrant, ConfigError> {
         let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| ConfigError::from(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| ConfigError::not_json(&e))?;
         let doc = object(&value, "grant")?;
         let ice_servers = match doc.get("iceServers") {
             None => return Err(ConfigError::missing("iceServers")),
@@ -404,8 +408,14 @@ mod tests {
             ]
             .boxed()
         };
+        let version = prop_oneof![
+            6 => (0u64..=2).prop_map(Value::from),
+            1 => prop_oneof![Just(255u64), Just(256u64)].prop_map(Value::from),
+            1 => prop_oneof![Just(1.0), Just(-0.0), Just(1e3)].prop_map(Value::from),
+        ]
+        .boxed();
         object_of(vec![
-            ("v", number()),
+            ("v", version),
             ("session", text()),
             ("seq", number()),
             (
@@ -463,7 +473,7 @@ mod tests {
             ("sfu", prop_oneof![Just(Value::Null), sfu].boxed()),
             (
                 "focus",
-                prop_oneof![Just(Value::Null), decision_object()].boxed(),
+                prop_oneof![1 => Just(Value::Null), 3 => decision_object()].boxed(),
             ),
             ("somethingNew", text()),
         ])
@@ -543,5 +553,23 @@ mod tests {
         let positional = r#"{"iceServers":[],"expiresAt":1,"sfu":["u",1,"p","t"]}"#;
         assert!(serde_json::from_str::<AccessGrant>(positional).is_ok());
         assert!(AccessGrant::from_json(positional).is_err());
+        // The other stated differences, none of which a server writes.
+        let twice = r#"{"iceServers":[],"expiresAt":1,"expiresAt":2}"#;
+        assert!(serde_json::from_str::<AccessGrant>(twice).is_err());
+        assert_eq!(AccessGrant::from_json(twice).map(|g| g.expires_at), Ok(2));
+        for unreadable in [
+            r#"{"iceServers":[],"expiresAt":1,"x":1e400}"#,
+            r#"{"iceServers":[],"expiresAt":1,"x":"\ud800"}"#,
+        ] {
+            assert!(serde_json::from_str::<AccessGrant>(unreadable).is_ok());
+            assert!(AccessGrant::from_json(unreadable).is_err());
+        }
+        let mut decision = serde_json::to_value(signer.sign(&decision)).unwrap();
+        decision["reason"] = serde_json::json!({ "threshold": null });
+        assert!(serde_json::from_value::<crate::focus::SignedDecision>(decision.clone()).is_ok());
+        assert!(crate::focus::SignedDecision::from_value(&decision).is_err());
+        let as_array = serde_json::json!([1, "s", 2, "sfu", null, "drain", 3, "sig"]);
+        assert!(serde_json::from_value::<crate::focus::SignedDecision>(as_array.clone()).is_ok());
+        assert!(crate::focus::SignedDecision::from_value(&as_array).is_err());
     }
 }

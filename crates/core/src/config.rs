@@ -168,13 +168,12 @@ pub struct SfuConfig {
 #[error("{0}")]
 pub struct ConfigError(String);
 
-impl From<String> for ConfigError {
-    fn from(text: String) -> ConfigError {
-        ConfigError(text)
-    }
-}
-
 impl ConfigError {
+    /// What serde_json said of a text that is not JSON.
+    pub(crate) fn not_json(err: &serde_json::Error) -> ConfigError {
+        ConfigError(err.to_string())
+    }
+
     pub(crate) fn missing(name: &str) -> ConfigError {
         ConfigError(format!("missing field `{name}`"))
     }

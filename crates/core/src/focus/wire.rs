@@ -141,9 +141,11 @@ impl std::fmt::Debug for FocusKey {
 }
 
 impl SignedDecision {
-    /// Reads a decision as the derived `Deserialize` does (held to it by a property test),
-    /// without its generic code in the app: from an object only (the derive would also read
-    /// an array by position, which the focus never writes).
+    /// Reads a decision without the derived `Deserialize`'s generic code in the app. For
+    /// objects it accepts and refuses what the derive does, with the same result
+    /// (property-tested), but for two forms the focus never writes (pinned by fixed cases):
+    /// a decision as an array (the derive reads it by position) and a `reason` written as a
+    /// one-key object (`{"start": null}`, which the derive reads as the variant) are refused.
     pub fn from_value(value: &serde_json::Value) -> Result<SignedDecision, ConfigError> {
         let doc = object(value, "decision")?;
         let v = u8::try_from(required_u64(doc, "v")?).map_err(|_| invalid("v"))?;
