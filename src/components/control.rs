@@ -312,16 +312,22 @@ pub(crate) fn field_of(
     move || value.get()
 }
 
-/// The style that lays a surface exactly over the picture of `video` (letterbox-aware), kept
-/// up to date as the picture (`bump`) or the window changes size.
-fn surface_style(video: NodeRef<html::Video>, bump: RwSignal<u32>) -> impl Fn() -> String + Copy {
+/// The style that lays a surface exactly over the picture of the `<video>` that `video`
+/// returns (letterbox-aware), kept up to date as the picture (`bump`) or the window changes
+/// size. Host and guest alike.
+pub(crate) fn surface_style(
+    video: impl Fn() -> Option<web_sys::HtmlVideoElement> + 'static,
+    bump: RwSignal<u32>,
+) -> impl Fn() -> String {
     let resized = RwSignal::new(0u32);
-    let listener = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
+    let listener = window_event_listener(leptos::ev::resize, move |_| {
+        resized.try_update(|n| *n += 1);
+    });
     on_cleanup(move || listener.remove());
     move || {
         bump.track();
         resized.track();
-        let Some(v) = video.get() else {
+        let Some(v) = video() else {
             return "display:none".to_owned();
         };
         // No picture yet (its `resize` bumps this): nothing to lay over, and the box is not
@@ -350,7 +356,7 @@ pub fn HostSurface(
     overlay: StoredValue<Option<platform::overlay::Overlay>, LocalStorage>,
 ) -> impl IntoView {
     let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
-    let style = surface_style(video, bump);
+    let style = surface_style(move || video.get(), bump);
     let started = platform::overlay::Overlay::start(crate::session::host_control::MARKS_SHOWN);
     let mine = started.as_ref().map(|o| o.id().to_owned());
     overlay.set_value(started);

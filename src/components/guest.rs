@@ -97,14 +97,15 @@ fn loading_full_app() -> El {
     el("p").class("card narrow").text("Loading…")
 }
 
-fn not_found() -> El {
+/// A path that is no page.
+pub fn not_found() -> El {
     el("section")
         .class("card narrow")
         .child(el("h1").text("Nothing here"))
         .child(
             el("p")
                 .text("This page does not exist. ")
-                .child(el("a").attr("href", "/").text("Go to the start page"))
+                .child(start_page_link())
                 .text("."),
         )
 }
@@ -1126,7 +1127,10 @@ fn surface(
     let ids = move || cursors.with(|c| c.keys().cloned().collect::<Vec<_>>());
     el("div")
         .class("surface")
-        .bind_attr("style", surface_style(video, bump))
+        .bind_attr("style", {
+            let style = super::control::surface_style(move || Some(video.clone()), bump);
+            move || Some(style())
+        })
         .attr("aria-hidden", "true")
         .list(ids, String::clone, move |id| {
             remote_cursor(cursors, zoom, id.clone())
@@ -1171,30 +1175,3 @@ fn remote_cursor(
 }
 
 const CURSOR: &str = r#"<svg viewBox="0 0 16 20" width="16" height="20"><path d="M1 1 L1 17 L5 13 L8 19 L11 18 L8 12 L14 12 Z"/></svg>"#;
-
-/// The style that lays a surface exactly over the picture of `video` (letterbox-aware), kept
-/// up to date as the picture (`bump`) or the window changes size.
-fn surface_style(video: HtmlVideoElement, bump: RwSignal<u32>) -> impl Fn() -> Option<String> {
-    let resized = RwSignal::new(0u32);
-    let listener = window_event_listener(leptos::ev::resize, move |_| {
-        resized.try_update(|n| *n += 1);
-    });
-    on_cleanup(move || listener.remove());
-    move || {
-        bump.track();
-        resized.track();
-        // No picture yet (its `resize` bumps this): nothing to lay over, and the box is not
-        // measured — that would lay the page out in the middle of building it.
-        let (vw, vh) = media::video_size(&video);
-        if vw == 0 || vh == 0 {
-            return Some("display:none".to_owned());
-        }
-        let (_, _, bw, bh) = platform::dom::rect(&video);
-        Some(super::control::content_style(
-            bw,
-            bh,
-            f64::from(vw),
-            f64::from(vh),
-        ))
-    }
-}

@@ -20,19 +20,7 @@ pub use banner::ErrorBanner;
 /// app ([`start_guest_app`]).
 #[component]
 pub fn App() -> impl IntoView {
-    provide_context(FullApp {
-        landing: || view! { <landing::Landing/> }.into_any(),
-        host: session::host_parts,
-    });
     shell()
-}
-
-/// What only the full app has, behind function pointers so that nothing the guest app's build
-/// could reach links it: the landing page, and the host's parts of the session page.
-#[derive(Clone, Copy)]
-pub struct FullApp {
-    landing: fn() -> AnyView,
-    host: fn(session::HostArgs) -> session::HostParts,
 }
 
 /// Starts the guest app. A guest's session page joins before it is drawn ([`crate::boot`]):
@@ -79,7 +67,6 @@ pub fn start_guest_app() {
 /// by [`AppState::enter`] and on back/forward.
 fn shell() -> impl IntoView {
     let state = open_page();
-    let full = use_context::<FullApp>();
     view! {
             <div class="app">
                 <header class="topbar">
@@ -90,12 +77,9 @@ fn shell() -> impl IntoView {
                 </header>
                 <main class="content">
                     {move || match state.page.get() {
-                        Page::Landing => match full {
-                            Some(full) => (full.landing)(),
-                            None => needs_full_app(),
-                        },
+                        Page::Landing => view! { <landing::Landing/> }.into_any(),
                         Page::Session { id } => view! { <session::SessionPage id/> }.into_any(),
-                        Page::NotFound => view! { <NotFound/> }.into_any(),
+                        Page::NotFound => drawn(guest::not_found),
                     }}
                 </main>
             </div>
@@ -133,14 +117,6 @@ fn open_page() -> AppState {
     state
 }
 
-/// A page only the full app can show, where it is missing: load that instead.
-pub(crate) fn needs_full_app() -> AnyView {
-    if let Err(err) = platform::location::load_full_app() {
-        leptos::logging::error!("cannot load the full app: {err}");
-    }
-    view! { <p class="card narrow">"Loading…"</p> }.into_any()
-}
-
 /// A part drawn by [`platform::el`] ([`guest`]) inside a Leptos view: `build` makes it now,
 /// under the calling owner and untracked (like a component), and it goes in its place once
 /// that is in the page.
@@ -168,14 +144,4 @@ fn read_address_bar() -> Opened {
 
 fn current_path() -> String {
     platform::location::path().unwrap_or_else(|_| "/".to_owned())
-}
-
-#[component]
-fn NotFound() -> impl IntoView {
-    view! {
-        <section class="card narrow">
-            <h1>"Nothing here"</h1>
-            <p>"This page does not exist. " <a href="/">"Go to the start page"</a> "."</p>
-        </section>
-    }
 }

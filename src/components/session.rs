@@ -24,24 +24,22 @@ pub fn SessionPage(id: String) -> impl IntoView {
     }
 }
 
-/// A host's session page.
+/// A host's session page: invitations, the share and control (the stage), join requests, and
+/// the parts guests see too.
 #[component]
 fn HostSession(entry: SessionEntry) -> impl IntoView {
     let me = new_participant_id();
     let channel = use_session_channel(&entry, &me);
-    let host_view = crate::session::host::HostSignals::new();
-    // The host's parts come from the full app ([`super::FullApp`]).
-    let parts = use_context::<super::FullApp>().map(|full| {
-        (full.host)(HostArgs {
-            me: me.clone(),
-            channel,
-            entry: entry.clone(),
-            view: host_view,
+    let view = crate::session::host::HostSignals::new();
+    let runtime = StoredValue::new_local(None::<HostRuntime>);
+    // The host's Remove of a participant (by id).
+    let remove: guest::Remove = StoredValue::new_local(Box::new(move |id: &str| {
+        runtime.with_value(|rt| {
+            if let Some(rt) = rt {
+                rt.remove(id);
+            }
         })
-    });
-    let Some(parts) = parts else {
-        return super::needs_full_app();
-    };
+    }));
     view! {
         <section class="session" data-role="host">
             <div class="session-head">
@@ -50,69 +48,24 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                 {super::drawn(|| guest::connection_badge(channel.signals.status))}
             </div>
             <div class="session-body">
-                <div class="stage">{parts.stage}</div>
+                <div class="stage">
+                    <InviteLinks entry=entry.clone()/>
+                    <HostStage me=me.clone() channel entry view runtime/>
+                </div>
                 <aside class="side">
                     {super::drawn(|| guest::name_field(channel))}
-                    {parts.requests}
+                    <JoinRequests asking=view.asking roster=channel.signals.roster runtime/>
                     {super::drawn(|| guest::participant_list(
                         channel.signals.roster,
                         me,
-                        Some(host_view.peers),
-                        host_view.voice.speaking,
-                        Some(parts.remove),
+                        Some(view.peers),
+                        view.voice.speaking,
+                        Some(remove),
                     ))}
                 </aside>
             </div>
             {super::drawn(|| guest::trust_counters(channel))}
         </section>
-    }
-    .into_any()
-}
-
-/// What the host's parts of the session page are built from.
-pub struct HostArgs {
-    me: String,
-    channel: crate::realtime::SessionChannel,
-    entry: SessionEntry,
-    view: crate::session::host::HostSignals,
-}
-
-use guest::Remove;
-
-/// The host's parts of the session page: the stage (invitations, the share, control), the
-/// join requests, and a participant's Remove.
-pub struct HostParts {
-    stage: AnyView,
-    requests: AnyView,
-    remove: Remove,
-}
-
-/// Builds the host's parts (named only by the full app, [`super::App`]).
-pub fn host_parts(args: HostArgs) -> HostParts {
-    let HostArgs {
-        me,
-        channel,
-        entry,
-        view,
-    } = args;
-    let runtime = StoredValue::new_local(None::<HostRuntime>);
-    HostParts {
-        stage: view! {
-            <InviteLinks entry=entry.clone()/>
-            <HostStage me channel entry view runtime/>
-        }
-        .into_any(),
-        requests: view! {
-            <JoinRequests asking=view.asking roster=channel.signals.roster runtime/>
-        }
-        .into_any(),
-        remove: StoredValue::new_local(Box::new(move |id: &str| {
-            runtime.with_value(|rt| {
-                if let Some(rt) = rt {
-                    rt.remove(id);
-                }
-            })
-        })),
     }
 }
 
