@@ -244,6 +244,14 @@ test('a link pasted while the app downloads is the one opened, and leaves the ad
   await page.context().close();
 });
 
+test('a path that is no page says so, with a way to the start page', async () => {
+  const page = await newPage(stack.browser);
+  await openApp(page, `${stack.server.url}/no/such/page`);
+  await page.getByRole('heading', { name: 'Nothing here' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'Go to the start page' }).getAttribute('href'), '/');
+  await page.context().close();
+});
+
 test('pasting something that is not a link explains why', async () => {
   const page = await newPage(stack.browser);
   await openApp(page, stack.server.url);
