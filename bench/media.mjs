@@ -1,6 +1,8 @@
 // `cargo xtask bench media`: time to first frame and glass-to-glass latency of the app's P2P
 // screen share, next to the floor (a plain page holding both peers with the same source and
 // settings), measured from the time code in the pattern's pixels (bench/lib/timecode.mjs).
+// The glass-to-glass variants run in interleaved rounds (`--rounds`), each keeping its share of
+// `--frames`; every figure is over all rounds, each round's p50 is kept beside it.
 //
 //   node bench/media.mjs --out target/bench/media.json --png target/bench/media.png
 //
@@ -33,6 +35,11 @@ const { values: opts } = parseArgs({
     out: { type: 'string', default: 'target/bench/media.json' },
     png: { type: 'string', default: 'target/bench/media.png' },
     frames: { type: 'string', default: '330' }, // per g2g variant, after warm-up (≥ 300)
+    // The g2g variants run in this many interleaved rounds (floor, floor + worker, …, app; then
+    // again), each keeping frames / rounds samples: a floor and the app it is compared with are
+    // measured minutes apart otherwise, and the machine's load drifts between them (the plain
+    // floor's p50 moved 9.3–13.9 ms between whole runs of this bench on one day).
+    rounds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '20' }, // TTFF runs (≥ 20)
     'warmup-ms': { type: 'string', default: '3000' }, // congestion control ramps up first
     only: { type: 'string' }, // comma list of g2g keys and/or `ttff`, `ttff_sfu`, `ttff_returning`, `audio`, `audio_sfu`
@@ -84,6 +91,7 @@ const { values: opts } = parseArgs({
   },
 });
 const FRAMES = Number(opts.frames);
+const ROUNDS = Math.max(1, Number(opts.rounds));
 const AUDIO_MS = 30_000; // 30 bursts
 const RUNS = Number(opts.runs);
 const WARMUP_MS = Number(opts['warmup-ms']);
@@ -634,8 +642,8 @@ const readerState = (page) =>
     return { count: samples.length, resolutions, frames, unreadable, repeated, error };
   });
 
-/** Waits for readable frames, lets the connection warm up, then keeps `FRAMES` samples. */
-async function collect(page, label) {
+/** Waits for readable frames, lets the connection warm up, then keeps `frames` samples. */
+async function collect(page, label, frames) {
   const until = Date.now() + 20_000;
   let s = await readerState(page);
   while (!(s?.count > 0)) {
@@ -651,13 +659,13 @@ async function collect(page, label) {
     const r = window.__reader;
     Object.assign(r, { samples: [], resolutions: {}, frames: 0, unreadable: 0, repeated: 0 });
   });
-  // 30 fps: FRAMES / 30 s, with generous slack for a loaded machine.
-  const deadline = Date.now() + (FRAMES / 30) * 3000 + 10_000;
+  // 30 fps: frames / 30 s, with generous slack for a loaded machine.
+  const deadline = Date.now() + (frames / 30) * 3000 + 10_000;
   for (;;) {
     s = await readerState(page);
     if (s.error) throw new Error(`${label}: reader failed: ${s.error}`);
-    if (s.count >= FRAMES) break;
-    if (Date.now() > deadline) throw new Error(`${label}: only ${s.count}/${FRAMES} frames in time`);
+    if (s.count >= frames) break;
+    if (Date.now() > deadline) throw new Error(`${label}: only ${s.count}/${frames} frames in time`);
     await sleep(250);
   }
   return page.evaluate(() => {
@@ -710,11 +718,11 @@ async function onlyHost(env, keep) {
   }
 }
 
-async function measureG2g(env, variant) {
+async function measureG2g(env, variant, frames = FRAMES) {
   await onlyHost(env, variant.floor ? null : variant.mode ?? 'p2p');
   const opened = await variant.open(env);
   try {
-    const r = await collect(opened.page, variant.label);
+    const r = await collect(opened.page, variant.label, frames);
     const e2ee = await e2eeState(opened.page);
     if (e2ee) {
       // Frames that were read went through the workers (the sender drops what it cannot
@@ -747,6 +755,35 @@ async function measureG2g(env, variant) {
     await opened.close();
   }
 }
+
+/**
+ * One variant's rounds as one measurement: samples and counts together, each round's own
+ * samples kept (`rounds`), stats per round; a round whose settings differ from the first's fails
+ * the variant (its frames would not be like the others').
+ */
+function joinRounds(sofar, r, label) {
+  const round = { frames: r.samples.length, ms_p50: percentiles('x', r.samples, [50]).x_p50 };
+  if (!sofar) return { ...r, stats: [r.stats], rounds: [round] };
+  const diff = differences(r.settings, sofar.settings);
+  if (diff.length) throw new Error(`${label}: settings changed between rounds (${diff.join('; ')})`);
+  const resolutions = { ...sofar.resolutions };
+  for (const [k, n] of Object.entries(r.resolutions)) resolutions[k] = (resolutions[k] ?? 0) + n;
+  return {
+    ...sofar,
+    samples: [...sofar.samples, ...r.samples],
+    resolutions,
+    frames: sofar.frames + r.frames,
+    unreadable: sofar.unreadable + r.unreadable,
+    repeated: sofar.repeated + r.repeated,
+    stats: [...sofar.stats, r.stats],
+    errors: [...sofar.errors, ...r.errors],
+    rounds: [...sofar.rounds, round],
+  };
+}
+
+/** `f` of two variants' p50s round by round (the rounds both completed). */
+const pairRounds = (a, b, f) =>
+  a.rounds.slice(0, Math.min(a.rounds.length, b.rounds.length)).map((x, i) => f(x.ms_p50, b.rounds[i].ms_p50));
 
 async function ttffRun(env, link, returning = null) {
   const host = DETAIL ? env.ttffHost : null;
@@ -1015,17 +1052,25 @@ async function main() {
       console.error('media bench: warm-up (not recorded) …');
       await measureG2g(env, G2G[0]).catch((err) => console.error(`  warm-up: ${err.message}`));
     }
-    for (const v of G2G.filter((v) => wanted(v.key))) {
-      console.error(`media bench: ${v.label} …`);
-      try {
-        g2g[v.key] = await measureG2g(env, v);
-        const r = g2g[v.key];
-        raw.g2g[v.key] = r;
-        console.error(`  ${r.samples.length} frames; ${JSON.stringify(r.stats)}`);
-        if (r.e2ee) console.error(`  E2EE: ${JSON.stringify(r.e2ee)}`);
-        if (r.errors.length) console.error(`  page errors: ${r.errors.slice(0, 5).join(' | ')}`);
-      } catch (err) {
-        failures.push(`${v.key}: ${err.message}`);
+    // Interleaved rounds: every variant once per round, in the same order, so each one's
+    // samples come from the same stretches of the run as the floor's.
+    const failed = new Set();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const v of G2G.filter((v) => wanted(v.key) && !failed.has(v.key))) {
+        console.error(`media bench: ${v.label} (round ${round}/${ROUNDS}) …`);
+        try {
+          const r = await measureG2g(env, v, Math.ceil(FRAMES / ROUNDS));
+          g2g[v.key] = joinRounds(g2g[v.key], r, v.label);
+          raw.g2g[v.key] = g2g[v.key];
+          console.error(`  ${r.samples.length} frames; ${JSON.stringify(r.stats)}`);
+          if (r.e2ee) console.error(`  E2EE: ${JSON.stringify(r.e2ee)}`);
+          if (r.errors.length) console.error(`  page errors: ${r.errors.slice(0, 5).join(' | ')}`);
+        } catch (err) {
+          failures.push(`${v.key}: ${err.message}`);
+          failed.add(v.key);
+          delete g2g[v.key];
+          delete raw.g2g[v.key];
+        }
       }
     }
     for (const mode of opts.sfu ? ['p2p', 'sfu'] : ['p2p']) {
@@ -1086,6 +1131,8 @@ async function main() {
       if (!r) continue;
       Object.assign(figures, percentiles(`${v.key}_ms`, r.samples, [50, 95, 99]));
       figures[`${v.key}_frames`] = r.samples.length;
+      // Each round's own p50: how far the figure moved within this run.
+      figures[`${v.key}_ms_p50_rounds`] = r.rounds.map((x) => x.ms_p50);
       figures[`${v.key}_resolution`] = mostFrequent(r.resolutions);
       if (!v.floor && floor) {
         // Like for like or nothing: the ratio only where the floor ran with the app's settings.
@@ -1096,6 +1143,7 @@ async function main() {
           failures.push(`${v.key}_ratio_p50: the floor did not run with the app's settings (${diff.join('; ')})`);
         } else {
           figures[`${v.key}_ratio_p50`] = Number((p50(r.samples) / p50(floor.samples)).toFixed(3));
+          figures[`${v.key}_ratio_p50_rounds`] = pairRounds(r, floor, (a, b) => Number((a / b).toFixed(3)));
         }
       }
     }
@@ -1122,6 +1170,7 @@ async function main() {
     if (floor && g2g.g2g_floor_e2ee) {
       const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
       figures.e2ee_overhead_ms_p50 = round1(p50(g2g.g2g_floor_e2ee.samples) - p50(floor.samples));
+      figures.e2ee_overhead_ms_p50_rounds = pairRounds(g2g.g2g_floor_e2ee, floor, (a, b) => round1(a - b));
       // Split by the pass-through floor: what any encoded transform costs in Chrome (the
       // receiver's jitter buffer grows with one), and what our SFrame work adds on top.
       if (g2g.g2g_floor_passthrough) {
