@@ -40,7 +40,15 @@ pub struct RealtimeSignals {
     /// The link's host (its meta verifies under the link's host key) is here, but its profile
     /// does not open with our room key: the link's key is wrong.
     pub foreign_host: RwSignal<bool>,
+    /// config.json answers but cannot be read (not JSON, a field missing or of the wrong
+    /// type): nothing this page does will fix it, so the person is told ([`CONFIG_SENTENCE`])
+    /// while it is asked again with the socket's back-off.
+    pub config_unreadable: RwSignal<bool>,
 }
+
+/// What a person reads while the server's config.json cannot be read.
+pub const CONFIG_SENTENCE: &str =
+    "This server's settings (config.json) can't be read — tell whoever runs it. Trying again…";
 
 /// Who this page is in the channel.
 pub struct Membership {
@@ -371,6 +379,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         status: RwSignal::new(ConnectionStatus::Connecting),
         roster: RwSignal::new(Roster::default()),
         foreign_host: RwSignal::new(false),
+        config_unreadable: RwSignal::new(false),
     };
     // Who we are: the host signs with the session's host key, everyone else with a key this
     // tab made for the session (kept in its sessionStorage, so a reload is the same person).
@@ -463,8 +472,14 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         let mut attempt = 0;
         let config = loop {
             match fetch::config().await {
-                Ok(config) => break config,
+                Ok(config) => {
+                    signals.config_unreadable.set(false);
+                    break config;
+                }
                 Err(err) => {
+                    signals
+                        .config_unreadable
+                        .set(matches!(err, fetch::FetchError::Invalid(_)));
                     attempt += 1;
                     let wait = backoff.delay(attempt);
                     leptos::logging::warn!("config.json: {err}; retrying in {wait} ms");

@@ -474,6 +474,9 @@ impl Stage {
             _ if self.view.e2ee_failed.get() => {
                 Some(("error", platform::transform::FAILED_SENTENCE))
             }
+            _ if self.channel.signals.config_unreadable.get() => {
+                Some(("error", crate::realtime::CONFIG_SENTENCE))
+            }
             _ if self.wrong_key() => Some(("error", "Can't decrypt — check the link.")),
             GuestPhase::Full => {
                 Some(("error", "This session is full — ask the host to make room."))
@@ -1104,7 +1107,8 @@ fn controller_bar(s: Stage) -> El {
                         el("span")
                             .class("badge granted")
                             .attr("role", "status")
-                            .text("You have control — press Esc twice to release"),
+                            .attr("title", "Press Esc twice to give control back")
+                            .text("You have control — Esc-Esc to release"),
                         el("button")
                             .testid("release-control")
                             .on("click", release)

@@ -120,6 +120,8 @@ pub fn Landing() -> impl IntoView {
                                     type="radio"
                                     name="mode"
                                     data-testid=testid
+                                    // The attribute too, for what reads the markup.
+                                    checked=mode.get_untracked() == m
                                     prop:checked=move || mode.get() == m
                                     on:change=move |_| mode.set(m)
                                 />

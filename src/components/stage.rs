@@ -219,10 +219,14 @@ pub fn HostStage(
                 </div>
             }
         >
-            <Show when=move || worker_failed() || error.get().is_some()>
+            <Show when=move || {
+                worker_failed() || error.get().is_some() || channel.signals.config_unreadable.get()
+            }>
                 <ErrorBanner message=Signal::derive(move || {
                     if worker_failed() {
                         platform::transform::FAILED_SENTENCE.to_owned()
+                    } else if channel.signals.config_unreadable.get() {
+                        crate::realtime::CONFIG_SENTENCE.to_owned()
                     } else {
                         error.get().unwrap_or_default()
                     }

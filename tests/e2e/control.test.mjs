@@ -43,7 +43,8 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   assert.equal(await controller.getByTestId('control-state').textContent(), 'none');
 
   await grant(host, controller, cid);
-  assert.match(await controller.locator('.badge.granted').textContent(), /You have control/);
+  // product.md §1's words, exactly.
+  assert.equal(await controller.locator('.badge.granted').textContent(), 'You have control — Esc-Esc to release');
   await host.getByTestId(`revoke-control-${cid}`).waitFor();
 
   const r = await pictureRect(controller);

@@ -45,6 +45,10 @@ test('landing page renders both ways in', async () => {
   assert.ok(await start.isVisible());
   assert.ok(await page.getByLabel('Session link').isVisible());
   assert.ok(await page.getByRole('button', { name: 'Join with a link' }).isVisible());
+  // Auto is the host's choice until another is made, in the markup as in the control.
+  assert.ok(await page.getByTestId('mode-auto').isChecked());
+  assert.equal(await page.locator('[data-testid="mode-auto"][checked]').count(), 1);
+  assert.equal(await page.locator('input[name="mode"][checked]').count(), 1);
   assert.equal(await page.getByTestId('error-banner').count(), 0);
   assert.deepEqual(page.errors, []);
   await page.context().close();
@@ -258,6 +262,43 @@ test('pasting something that is not a link explains why', async () => {
   await page.getByLabel('Session link').fill('hello there');
   await page.getByRole('button', { name: 'Join with a link' }).click();
   assert.match(await page.getByTestId('error-banner').textContent(), /doesn't look like/);
+  await page.context().close();
+});
+
+test('a config.json that cannot be read is explained, and the page joins once it can be', async () => {
+  const page = await newPage(stack.browser);
+  // As a hand-written config.json with a mistake: the copy in the page and /config.json both.
+  // (The copy is spoilt as it is parsed: a document answered by page.route counts as a public
+  // page for Chrome's local network checks, which then refuse its socket to this server.)
+  await page.addInitScript(() => {
+    new MutationObserver((_, observer) => {
+      const config = document.getElementById('pairux-config');
+      if (!config) return;
+      config.textContent = '{"realtimeUrl":5}';
+      window.__configSpoilt = true;
+      observer.disconnect();
+    }).observe(document, { childList: true, subtree: true });
+  });
+  let unreadable = true;
+  await page.route(`${stack.server.url}/config.json`, (route) =>
+    unreadable
+      ? route.fulfill({ status: 200, contentType: 'application/json', body: '{"realtimeUrl": ' })
+      : route.continue(),
+  );
+  await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`);
+  assert.equal(await page.evaluate(() => window.__configSpoilt), true, 'the page carried its config');
+  const banner = page.getByTestId('error-banner');
+  await banner.waitFor();
+  assert.equal(
+    await banner.textContent(),
+    "This server's settings (config.json) can't be read — tell whoever runs it. Trying again…",
+  );
+  assert.equal(await page.getByTestId('connection-state').getAttribute('data-state'), 'reconnecting');
+  // Fixed on the server: the next try reads it, the page joins and the banner goes.
+  unreadable = false;
+  await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]', { timeout: 15_000 });
+  assert.equal(await banner.count(), 0);
+  assert.deepEqual(page.errors, []);
   await page.context().close();
 });
 
