@@ -691,6 +691,13 @@ const rtpStats = (page) =>
             dir: 'in', codec, size: `${s.frameWidth}x${s.frameHeight}`, fps: s.framesPerSecond,
             decode_ms: (1000 * s.totalDecodeTime) / s.framesDecoded,
             jitter_buffer_ms: (1000 * s.jitterBufferDelay) / s.jitterBufferEmittedCount,
+            // What the receiver aimed for (its jitter estimate, decode and render delay) beside
+            // what frames spent: first packet → decoded, and first → last packet.
+            jitter_target_ms: (1000 * s.jitterBufferTargetDelay) / s.jitterBufferEmittedCount,
+            processing_ms: (1000 * s.totalProcessingDelay) / s.framesDecoded,
+            assembly_ms: s.framesAssembledFromMultiplePackets
+              ? (1000 * s.totalAssemblyTime) / s.framesAssembledFromMultiplePackets
+              : null,
             frames_dropped: s.framesDropped, packets_lost: s.packetsLost,
           });
         }
