@@ -55,6 +55,17 @@ struct Inner {
     held: RefCell<Vec<Option<CandidateInit>>>,
     /// When the last of `held` came (ms, monotonic).
     held_at: Cell<u64>,
+    /// Descriptions waiting for their candidates ([`await_candidates`]), woken by the next one.
+    candidate_waiters: RefCell<Vec<Wake>>,
+}
+
+/// Ends one wait: whichever comes first, the next candidate or the wait's timer, sends.
+type Wake = Rc<RefCell<Option<futures_channel::oneshot::Sender<()>>>>;
+
+fn wake(waiter: &Wake) {
+    if let Some(tx) = waiter.borrow_mut().take() {
+        let _ = tx.send(());
+    }
 }
 
 /// How long at most a local description waits for its candidates before it goes out with those
@@ -65,8 +76,6 @@ const CANDIDATES_WAIT_MS: u64 = 40;
 /// with the TURN server; TCP about 100 ms later), and the first burst is what most connections
 /// start on.
 const CANDIDATES_SETTLE_MS: u64 = 8;
-/// How often the wait looks.
-const CANDIDATES_POLL_MS: u32 = 4;
 
 /// A negotiated peer connection. Dropping it closes the connection.
 pub struct PeerLink {
@@ -96,6 +105,7 @@ impl PeerLink {
             describing: Cell::new(0),
             held: RefCell::new(Vec::new()),
             held_at: Cell::new(0),
+            candidate_waiters: RefCell::new(Vec::new()),
             access: access.clone(),
         });
         let weak = Rc::downgrade(&inner);
@@ -148,6 +158,8 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
             if inner.describing.get() > 0 {
                 inner.held.borrow_mut().push(candidate);
                 inner.held_at.set(clock::monotonic_ms());
+                let waiters = std::mem::take(&mut *inner.candidate_waiters.borrow_mut());
+                waiters.iter().for_each(wake);
             } else {
                 (inner.send)(SignalBody::Candidate(candidate));
             }
@@ -245,6 +257,8 @@ async fn describe(inner: &Rc<Inner>, peer: &Peer, offer: bool) -> Result<(), JsE
 /// Until gathering is complete, or candidates came and then settled, or the wait is over. Not
 /// at all in a hidden page (e.g. a host sharing its screen from a tab behind another), whose
 /// timers may fire a second late: its description goes at once and candidates trickle.
+/// Looked at again on each candidate (the last one ends gathering) and when the settling or
+/// the wait would end, not on a poll: the description leaves as soon as it may.
 async fn await_candidates(inner: &Inner, peer: &Peer) {
     let start = clock::monotonic_ms();
     loop {
@@ -252,12 +266,25 @@ async fn await_candidates(inner: &Inner, peer: &Peer) {
             return;
         }
         let now = clock::monotonic_ms();
-        let settled = !inner.held.borrow().is_empty()
-            && now.saturating_sub(inner.held_at.get()) >= CANDIDATES_SETTLE_MS;
+        let last = (!inner.held.borrow().is_empty()).then(|| inner.held_at.get());
+        let settled = last.is_some_and(|at| now.saturating_sub(at) >= CANDIDATES_SETTLE_MS);
         if peer.gathering_complete() || settled || now.saturating_sub(start) >= CANDIDATES_WAIT_MS {
             return;
         }
-        gloo_timers::future::TimeoutFuture::new(CANDIDATES_POLL_MS).await;
+        let until = last.map_or(start + CANDIDATES_WAIT_MS, |at| {
+            (start + CANDIDATES_WAIT_MS).min(at + CANDIDATES_SETTLE_MS)
+        });
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let waiter: Wake = Rc::new(RefCell::new(Some(tx)));
+        {
+            let mut waiters = inner.candidate_waiters.borrow_mut();
+            // Waits that ended on their timer are done with.
+            waiters.retain(|w| w.borrow().is_some());
+            waiters.push(waiter.clone());
+        }
+        let _timer = Timer::after(until.saturating_sub(now).max(1), move || wake(&waiter));
+        // Either one sent; a dropped link drops the sender too (and ends the wait).
+        let _ = rx.await;
     }
 }
 

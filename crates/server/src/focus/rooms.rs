@@ -156,11 +156,23 @@ pub(crate) fn prepare_later(focus: &FocusService, session: SessionId, node: Node
     });
 }
 
-/// Destroys a closed session's rooms and removes its tokens on their nodes (best effort).
+/// Removes a closed session's tokens and destroys its rooms on their nodes (best effort), in
+/// that order: once a room is gone no token of the session can open anything on the node.
 /// Returns how many calls failed.
 pub(crate) async fn teardown(nodes: &[NodeEntry], closed: ClosedSession) -> usize {
     let mut failed = 0;
     let node = |id: &str| nodes.iter().find(|n| n.id == id);
+    for (id, token) in closed.tokens {
+        let Some(entry) = node(&id) else { continue };
+        if entry
+            .admin()
+            .call(&AdminRequest::RemoveToken { token })
+            .await
+            .is_err()
+        {
+            failed += 1;
+        }
+    }
     for (id, row) in closed.rooms {
         let Some(entry) = node(&id) else { continue };
         let spec = RoomSpec {
@@ -186,17 +198,6 @@ pub(crate) async fn teardown(nodes: &[NodeEntry], closed: ClosedSession) -> usiz
         if !destroyed {
             failed += 1;
             tracing::debug!("focus: a closed session's room on {id} was not destroyed");
-        }
-    }
-    for (id, token) in closed.tokens {
-        let Some(entry) = node(&id) else { continue };
-        if entry
-            .admin()
-            .call(&AdminRequest::RemoveToken { token })
-            .await
-            .is_err()
-        {
-            failed += 1;
         }
     }
     failed
