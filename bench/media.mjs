@@ -91,7 +91,11 @@ const { values: opts } = parseArgs({
   },
 });
 const FRAMES = Number(opts.frames);
-const ROUNDS = Math.max(1, Number(opts.rounds));
+const ROUNDS = Number(opts.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error(`media bench: --rounds must be a whole number ≥ 1, not ${opts.rounds}`);
+  process.exit(2);
+}
 const AUDIO_MS = 30_000; // 30 bursts
 const RUNS = Number(opts.runs);
 const WARMUP_MS = Number(opts['warmup-ms']);
@@ -118,8 +122,9 @@ const RETURNING_RUNS = Math.max(1, Math.ceil(RUNS / 2));
 
 // Bounded: the whole bench is well under this; a hang ends the process (xtask's namespace
 // then kills whatever is left inside it).
-// With --sfu every part runs twice (P2P and through Janus).
-const GIVE_UP_MIN = opts.sfu ? 10 : 6;
+// With --sfu every part runs twice (P2P and through Janus); each glass-to-glass round after
+// the first opens every variant's pages (and the app's host) once more.
+const GIVE_UP_MIN = (opts.sfu ? 10 : 6) + (ROUNDS - 1) * (opts.sfu ? 2 : 1);
 setTimeout(() => {
   console.error(`media bench: gave up after ${GIVE_UP_MIN} minutes`);
   process.exit(3);
@@ -1135,12 +1140,23 @@ async function main() {
     const floor = g2g.g2g_floor;
     for (const v of G2G) {
       const r = g2g[v.key];
-      if (!r) continue;
+      if (!r) {
+        // Asked for and not measured (it failed in some round: failures says why): null.
+        if (wanted(v.key)) {
+          for (const f of ['ms_p50', 'ms_p95', 'ms_p99', 'frames', 'ms_p50_rounds', 'resolution']) {
+            figures[`${v.key}_${f}`] = null;
+          }
+          if (!v.floor) figures[`${v.key}_ratio_p50`] = null;
+        }
+        continue;
+      }
       Object.assign(figures, percentiles(`${v.key}_ms`, r.samples, [50, 95, 99]));
       figures[`${v.key}_frames`] = r.samples.length;
       // Each round's own p50: how far the figure moved within this run.
       figures[`${v.key}_ms_p50_rounds`] = r.rounds.map((x) => x.ms_p50);
       figures[`${v.key}_resolution`] = mostFrequent(r.resolutions);
+      // The floor was asked for and failed (failures says why): no ratio to give.
+      if (!v.floor && !floor && wanted('g2g_floor')) figures[`${v.key}_ratio_p50`] = null;
       if (!v.floor && floor) {
         // Like for like or nothing: the ratio only where the floor ran with the app's settings.
         const diff = differences(r.settings, floor.settings);
@@ -1173,6 +1189,10 @@ async function main() {
     if (g2g.g2g) {
       Object.assign(figures, percentiles('g2g_e2ee_ms', g2g.g2g.samples, [50, 95, 99]));
       figures.g2g_e2ee_frames = g2g.g2g.samples.length;
+    }
+    if (wanted('g2g_floor_e2ee') && !(floor && g2g.g2g_floor_e2ee)) {
+      figures.e2ee_overhead_ms_p50 = null;
+      figures.e2ee_overhead_ms_p50_rounds = null;
     }
     if (floor && g2g.g2g_floor_e2ee) {
       const p50 = (xs) => percentiles('x', xs, [50]).x_p50;

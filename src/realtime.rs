@@ -347,8 +347,13 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
 /// a refused join (`reconnect`) also replaces the socket.
 fn refresh_key(inner: &Rc<Inner>, reconnect: bool) {
     let weak = Rc::downgrade(inner);
+    let unreadable = inner.signals.config_unreadable;
     leptos::task::spawn_local(async move {
-        let Ok(config) = fetch::fresh_config().await else {
+        // A config.json that answers but cannot be read is told, as at the start; the socket's
+        // own retries keep asking for it.
+        let config = fetch::fresh_config().await;
+        unreadable.try_set(matches!(config, Err(fetch::FetchError::Invalid(_))));
+        let Ok(config) = config else {
             return;
         };
         let Some(inner) = weak.upgrade() else { return };

@@ -121,7 +121,7 @@ pub fn Landing() -> impl IntoView {
                                     name="mode"
                                     data-testid=testid
                                     // The attribute too, for what reads the markup.
-                                    checked=mode.get_untracked() == m
+                                    checked=move || mode.get() == m
                                     prop:checked=move || mode.get() == m
                                     on:change=move |_| mode.set(m)
                                 />

@@ -283,7 +283,7 @@ async fn await_candidates(inner: &Inner, peer: &Peer) {
             waiters.push(waiter.clone());
         }
         let _timer = Timer::after(until.saturating_sub(now).max(1), move || wake(&waiter));
-        // Either one sent; a dropped link drops the sender too (and ends the wait).
+        // Whichever came first sent (the timer at the latest, within CANDIDATES_WAIT_MS).
         let _ = rx.await;
     }
 }

@@ -49,6 +49,10 @@ test('landing page renders both ways in', async () => {
   assert.ok(await page.getByTestId('mode-auto').isChecked());
   assert.equal(await page.locator('[data-testid="mode-auto"][checked]').count(), 1);
   assert.equal(await page.locator('input[name="mode"][checked]').count(), 1);
+  // And the markup follows the choice.
+  await page.getByTestId('mode-p2p').check();
+  assert.equal(await page.locator('[data-testid="mode-p2p"][checked]').count(), 1);
+  assert.equal(await page.locator('input[name="mode"][checked]').count(), 1);
   assert.equal(await page.getByTestId('error-banner').count(), 0);
   assert.deepEqual(page.errors, []);
   await page.context().close();

@@ -7,8 +7,8 @@
 //! same (session, node) are serialised so they never race each other's `create`.
 //!
 //! Every token is recorded in the store before Janus gets it; when the session closes for
-//! idling, [`teardown`] destroys its rooms and removes its tokens (best effort: a node that is
-//! down lost them anyway when it died, since neither outlives a Janus process).
+//! idling, [`teardown`] removes its tokens and then destroys its rooms (best effort: a node that
+//! is down lost them anyway when it died, since neither outlives a Janus process).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
