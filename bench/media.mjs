@@ -202,6 +202,9 @@ const TTFF_HOOK = `(() => {
         if (this.connectionState === 'connected') mark('pc_connected');
       });
       if (${JSON.stringify(DETAIL)}) {
+        this.addEventListener('iceconnectionstatechange', () => mark('v_ice_' + this.iceConnectionState));
+      }
+      if (${JSON.stringify(DETAIL)}) {
         this.addEventListener('track', () => mark('v_track'));
         this.addEventListener('icecandidate', (e) => mark(e.candidate ? 'v_first_candidate' : 'v_candidates_end'));
         const pc = this;
@@ -411,6 +414,12 @@ const HOST_DETAIL_HOOK = `(() => {
         if (this.connectionState === 'connected') mark('connected');
       });
       this.addEventListener('negotiationneeded', () => mark('negotiation_needed'));
+      // Its ICE states (checking starts with the viewer's first check, before its answer is
+      // here) and when the answer was set (DTLS can finish only then: it needs the fingerprint).
+      this.addEventListener('iceconnectionstatechange', () => mark('ice_' + this.iceConnectionState));
+      this.addEventListener('signalingstatechange', () => {
+        if (this.signalingState === 'stable' && rec.answer_received) mark('answer_set');
+      });
       this.addEventListener('icegatheringstatechange', () => {
         if (this.iceGatheringState === 'complete') mark('gathered');
       });
