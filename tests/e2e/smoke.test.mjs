@@ -306,6 +306,35 @@ test('a config.json that cannot be read is explained, and the page joins once it
   await page.context().close();
 });
 
+test("a host whose server's config.json cannot be read is told so, and its session starts once it can be", async () => {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(() => {
+    new MutationObserver((_, observer) => {
+      const config = document.getElementById('pairux-config');
+      if (!config) return;
+      config.textContent = '{"realtimeUrl":5}';
+      observer.disconnect();
+    }).observe(document, { childList: true, subtree: true });
+  });
+  let unreadable = true;
+  await page.route(`${stack.server.url}/config.json`, (route) =>
+    unreadable ? route.fulfill({ status: 200, contentType: 'application/json', body: '{' }) : route.continue(),
+  );
+  await openApp(page, stack.server.url);
+  await page.getByTestId('start-session').click();
+  const banner = page.getByTestId('error-banner');
+  await banner.waitFor();
+  assert.equal(
+    await banner.textContent(),
+    "This server's settings (config.json) can't be read — tell whoever runs it. Trying again…",
+  );
+  unreadable = false;
+  await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]', { timeout: 15_000 });
+  assert.equal(await banner.count(), 0);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('config.json is served with the realtime URL, an anon key and ICE servers', async () => {
   const res = await fetch(`${stack.server.url}/config.json`);
   assert.equal(res.status, 200);
