@@ -87,9 +87,9 @@ const CLICK_EVERY = 16;
 const KEY_EVERY = 12;
 const WHEEL_EVERY = 40;
 
-// A profiled or traced run takes longer (the profiler and tracer slow every page): 2 minutes
-// cut one short before its floor phases.
-const GIVE_UP_MIN = opts.profile || opts.trace ? 5 : 2;
+// ~1 minute as a rule; 3 leave room for a floor tried twice. A profiled or traced run takes
+// longer (the profiler and tracer slow every page): 2 minutes cut one short before its floors.
+const GIVE_UP_MIN = opts.profile || opts.trace ? 5 : 3;
 setTimeout(() => {
   console.error(`input bench: gave up after ${GIVE_UP_MIN} minutes`);
   process.exit(3);
@@ -637,6 +637,19 @@ function inputFigures(figures, key, phase, actions) {
  * receipts, the wire stamps, the play and the pages' main-thread load, their clock offsets and
  * errors.
  */
+/** `f()`, or an error saying `what` if it has not settled within `ms`. */
+async function within(ms, what, f) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([f(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function floorPhase(browser, benchUrl, rect, steps, { media = false, transform = false } = {}) {
   const contexts = [];
   const open = async (hooks) => {
@@ -654,10 +667,14 @@ async function floorPhase(browser, benchUrl, rect, steps, { media = false, trans
   try {
     const host = await open([WIRE_HOOK]);
     const controller = await open([CONTROLLER_HOOK, WIRE_HOOK]);
-    const offer = await host.evaluate(([r, m, t]) => window.floor.host(r, { media: m, transform: t }), [rect, media, transform]);
-    const answer = await controller.evaluate(([o, r, t]) => window.floor.controller(o, r, { transform: t }), [offer, rect, transform]);
-    await host.evaluate((a) => window.floor.accept(a), answer);
-    await controller.evaluate(() => window.floor.ready);
+    // Connected with both channels open within 20 s, or this attempt fails (a floor whose
+    // connection never came up once held the whole run until its give-up timer).
+    await within(20_000, 'the floor pages did not connect', async () => {
+      const offer = await host.evaluate(([r, m, t]) => window.floor.host(r, { media: m, transform: t }), [rect, media, transform]);
+      const answer = await controller.evaluate(([o, r, t]) => window.floor.controller(o, r, { transform: t }), [offer, rect, transform]);
+      await host.evaluate((a) => window.floor.accept(a), answer);
+      await controller.evaluate(() => window.floor.ready);
+    });
     if (media) {
       // Decoding, like the app's pages before their run.
       await controller.waitForFunction(() => {
@@ -844,8 +861,18 @@ async function main() {
     ];
     for (const [variant, label, options] of FLOORS) {
       console.error(`input bench: ${label} …`);
-      const floor = await floorPhase(browser, bench.url, rect, steps, options);
-      raw.floor[variant] = floorFigures(figures, variant, floor, rect, ms, measured.length);
+      // A floor is plain pages on loopback: one whose connection did not come up is tried once
+      // more (the attempts are in the figures); failing twice leaves its figures null.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        try {
+          const floor = await floorPhase(browser, bench.url, rect, steps, options);
+          raw.floor[variant] = floorFigures(figures, variant, floor, rect, ms, measured.length);
+          figures[`input_${variant}_attempts`] = attempt;
+          break;
+        } catch (err) {
+          console.error(`  ${label}: ${err.message}${attempt < 2 ? '; once more' : ''}`);
+        }
+      }
     }
 
     // The agent stage: the same controller events applied to a real X server by pairux-agent.
