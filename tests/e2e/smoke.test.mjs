@@ -269,11 +269,16 @@ test('pasting something that is not a link explains why', async () => {
   await page.context().close();
 });
 
-test('a config.json that cannot be read is explained, and the page joins once it can be', async () => {
-  const page = await newPage(stack.browser);
-  // As a hand-written config.json with a mistake: the copy in the page and /config.json both.
-  // (The copy is spoilt as it is parsed: a document answered by page.route counts as a public
-  // page for Chrome's local network checks, which then refuse its socket to this server.)
+const UNREADABLE_CONFIG = "This server's settings (config.json) can't be read — tell whoever runs it. Trying again…";
+
+/**
+ * `page` as served by a server whose config.json has a mistake in it (hand-written, say): the
+ * copy in the page and /config.json both, until the returned function is called; then
+ * /config.json answers as the server does. (The copy is spoilt as the page is parsed: a
+ * document answered by page.route counts as a public page for Chrome's local network checks,
+ * which then refuse its socket to this server.)
+ */
+async function unreadableConfig(page) {
   await page.addInitScript(() => {
     new MutationObserver((_, observer) => {
       const config = document.getElementById('pairux-config');
@@ -289,49 +294,38 @@ test('a config.json that cannot be read is explained, and the page joins once it
       ? route.fulfill({ status: 200, contentType: 'application/json', body: '{"realtimeUrl": ' })
       : route.continue(),
   );
-  await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`);
+  return () => {
+    unreadable = false;
+  };
+}
+
+/** The banner says so; once config.json reads, the page joins and the banner goes. */
+async function toldThenJoins(page, fix) {
   assert.equal(await page.evaluate(() => window.__configSpoilt), true, 'the page carried its config');
   const banner = page.getByTestId('error-banner');
   await banner.waitFor();
-  assert.equal(
-    await banner.textContent(),
-    "This server's settings (config.json) can't be read — tell whoever runs it. Trying again…",
-  );
+  assert.equal(await banner.textContent(), UNREADABLE_CONFIG);
   assert.equal(await page.getByTestId('connection-state').getAttribute('data-state'), 'reconnecting');
-  // Fixed on the server: the next try reads it, the page joins and the banner goes.
-  unreadable = false;
+  fix();
   await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]', { timeout: 15_000 });
   assert.equal(await banner.count(), 0);
   assert.deepEqual(page.errors, []);
+}
+
+test('a config.json that cannot be read is explained, and the page joins once it can be', async () => {
+  const page = await newPage(stack.browser);
+  const fix = await unreadableConfig(page);
+  await openApp(page, `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`);
+  await toldThenJoins(page, fix);
   await page.context().close();
 });
 
 test("a host whose server's config.json cannot be read is told so, and its session starts once it can be", async () => {
   const page = await newPage(stack.browser);
-  await page.addInitScript(() => {
-    new MutationObserver((_, observer) => {
-      const config = document.getElementById('pairux-config');
-      if (!config) return;
-      config.textContent = '{"realtimeUrl":5}';
-      observer.disconnect();
-    }).observe(document, { childList: true, subtree: true });
-  });
-  let unreadable = true;
-  await page.route(`${stack.server.url}/config.json`, (route) =>
-    unreadable ? route.fulfill({ status: 200, contentType: 'application/json', body: '{' }) : route.continue(),
-  );
+  const fix = await unreadableConfig(page);
   await openApp(page, stack.server.url);
   await page.getByTestId('start-session').click();
-  const banner = page.getByTestId('error-banner');
-  await banner.waitFor();
-  assert.equal(
-    await banner.textContent(),
-    "This server's settings (config.json) can't be read — tell whoever runs it. Trying again…",
-  );
-  unreadable = false;
-  await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]', { timeout: 15_000 });
-  assert.equal(await banner.count(), 0);
-  assert.deepEqual(page.errors, []);
+  await toldThenJoins(page, fix);
   await page.context().close();
 });
 
