@@ -159,6 +159,11 @@ pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
         let value = Memo::new(move |_| budget.with(f));
         move || value.get()
     };
+    // Everything the log holds, as JSON, when asked for ("Input log as JSON"): read after the
+    // fact (the input benchmark reads its stamps here, so the page draws no list meanwhile).
+    let exported = RwSignal::new(None::<String>);
+    let export =
+        move |_| exported.set(Some(control.log.with_untracked(|log| log_json(log.iter()))));
     // The latest batches holding 50 lines or a few more, newest first.
     let batches = move || {
         control.log.with(|log| {
@@ -226,6 +231,12 @@ pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
                     </For>
                 </Show>
             </ol>
+            <button type="button" data-testid="export-log" on:click=export>"Input log as JSON"</button>
+            <Show when=move || exported.with(Option::is_some)>
+                <pre class="log-json" data-testid="sink-log-json">
+                    {move || exported.get().unwrap_or_default()}
+                </pre>
+            </Show>
         </details>
     }
 }
@@ -244,6 +255,29 @@ fn log_line(line: &LogLine) -> impl IntoView {
             {format!("#{} {kind} {detail}", line.event.seq)}
         </li>
     }
+}
+
+/// Every line of the log, oldest first, as a JSON array of `{from, seq, kind, x, y, received,
+/// detail}` (the list's data attributes and text).
+fn log_json<'a>(
+    batches: impl Iterator<Item = &'a crate::session::host_control::LogBatch>,
+) -> String {
+    let lines: Vec<serde_json::Value> = batches
+        .flat_map(|b| b.lines.iter())
+        .map(|line| {
+            let (kind, x, y, detail) = describe(&line.event.kind);
+            serde_json::json!({
+                "from": line.from,
+                "seq": line.event.seq,
+                "kind": kind,
+                "x": x,
+                "y": y,
+                "received": line.received,
+                "detail": detail,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(lines).to_string()
 }
 
 /// The shortest text that reads back as `v` (serde_json's, already in the app: `core::fmt`'s

@@ -20,8 +20,9 @@ use crate::platform::frame::Frame;
 use crate::platform::overlay::Overlay;
 use crate::platform::timer::Timer;
 
-/// Most recent input events kept for the diagnostics panel.
-const LOG_LEN: usize = 200;
+/// Most recent input events kept for the diagnostics panel (its list shows the latest ~50; the
+/// JSON export has them all): a minute of a busy controller.
+const LOG_LEN: usize = 1000;
 
 /// A remote pointer drawn over the preview / video.
 #[derive(Debug, Clone, PartialEq)]

@@ -72,6 +72,17 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   assert.ok(near(log.find((e) => e.kind === 'down'), 0.5, 0.5), 'click at the centre');
   assert.match(log.find((e) => e.kind === 'wheel').text, /,120/);
   assert.deepEqual(log.filter((e) => e.kind === 'key_down').map((e) => e.text.split(' ')[2]), ['h', 'i']);
+  // "Input log as JSON" has the same lines, oldest first, with the sink's receipt stamps.
+  await host.getByTestId('export-log').click();
+  const exported = JSON.parse(await host.getByTestId('sink-log-json').textContent()).filter((e) => e.from === cid);
+  assert.deepEqual(
+    exported.map(({ seq, kind, x, y }) => ({ seq, kind, x, y })),
+    log.map(({ seq, kind, x, y }) => ({ seq, kind, x, y })),
+  );
+  for (let i = 1; i < exported.length; i++) assert.ok(exported[i].received >= exported[i - 1].received);
+  assert.deepEqual(exported.filter((e) => e.kind === 'key_down').map((e) => e.detail.split(' ')[0]), ['h', 'i']);
+  // The click scrolled the panel into view; the picture checks below look at the top.
+  await host.evaluate(() => window.scrollTo(0, 0));
 
   // Everyone sees the controller's cursor where it is.
   for (const page of [viewer, host]) {
