@@ -126,7 +126,15 @@ async function readSink(host, since) {
   await host.getByTestId('export-log').click();
   const text = await host.getByTestId('sink-log-json').textContent({ timeout: 5_000 });
   await panel.click();
-  return JSON.parse(text)
+  // The clicks scrolled the panel into view: the next run starts from the top, as the first.
+  await host.evaluate(() => window.scrollTo(0, 0));
+  const lines = JSON.parse(text);
+  // The log keeps its latest 1000 lines: a run longer than that would lose its first inputs,
+  // which would then read as lost.
+  if (lines.length >= 1000 && lines[0].received >= since) {
+    throw new Error('the host kept too few input lines for this run (its log holds 1000)');
+  }
+  return lines
     .filter((l) => l.received >= since)
     .map((l) => ({ from: l.from, seq: l.seq, kind: l.kind, x: l.x, y: l.y, received: l.received, key: l.detail.split(' ')[0] }));
 }
@@ -851,6 +859,7 @@ async function main() {
           break;
         } catch (err) {
           console.error(`  ${label}: ${err.message}${attempt < 2 ? '; once more' : ''}`);
+          figures[`input_${variant}_attempts`] = attempt;
         }
       }
     }

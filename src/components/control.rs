@@ -183,7 +183,15 @@ pub fn Diagnostics(control: ControlSignals) -> impl IntoView {
         <details
             class="diagnostics"
             data-testid="diagnostics"
-            on:toggle=move |_| open.update(|o| *o = !*o)
+            // As the element is (Chromium may fold an open and a close into one event).
+            on:toggle=move |ev: leptos::ev::Event| {
+                let now_open = ev
+                    .target()
+                    .and_then(|t| js_sys::Reflect::get(&t, &"open".into()).ok())
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                open.set(now_open);
+            }
         >
             <summary>
                 "Diagnostics — "
