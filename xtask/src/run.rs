@@ -84,6 +84,9 @@ pub fn run(options: Options) -> Result<()> {
         .args(["--static", &build::dist().to_string_lossy()])
         .args(["--sfu-nodes", &sfu_nodes.to_string(), "--turn"])
         .args(["--sfu-threshold", &sfu_threshold.to_string()])
+        // Stopping this process stops the server, Janus and coturn, whatever signal stopped it
+        // (Ctrl-C reaches them all anyway; a SIGTERM to this one alone would not).
+        .arg("--exit-with-parent")
         .env("PAIRUX_JWT_SECRET", secret);
     if let Some(ip) = media_ip {
         server.args(["--media-ip", &ip.to_string()]);

@@ -48,6 +48,11 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Stop (with Janus and coturn) once the process that started this one has gone, however
+    /// it went: `cargo xtask run` passes it, so a supervisor's SIGTERM or SIGKILL to that leaves
+    /// nothing behind holding the ports.
+    #[arg(long, hide = true)]
+    pub exit_with_parent: bool,
     /// HS256 secret for Realtime JWTs. When absent, a random one is made for this start.
     #[arg(long, env = "PAIRUX_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -551,8 +556,12 @@ fn write_nodes(
         .map_err(|source| StartError::Media(media::MediaError::RunDir { path, source }))
 }
 
-/// Runs the server until Ctrl-C or SIGTERM.
+/// Runs the server until Ctrl-C or SIGTERM (or, with `--exit-with-parent`, until its parent
+/// has gone).
 pub async fn serve(args: Args) -> Result<(), StartError> {
+    // The parent as it is now, before the (possibly slow) start: one that is gone meanwhile is
+    // noticed too.
+    let parent = args.exit_with_parent.then(parent_id);
     let server = start(args).await?;
     tracing::info!("pairux-server listening on http://{}", server.addr());
     let config = &server.state().config;
@@ -571,9 +580,36 @@ pub async fn serve(args: Args) -> Result<(), StartError> {
             }
         );
     }
-    shutdown_signal().await;
+    tokio::select! {
+        () = shutdown_signal() => {},
+        () = parent_gone(parent.unwrap_or_default()), if parent.is_some() => {
+            tracing::info!("the process that started pairux-server has gone: stopping");
+        },
+    }
     // Stops Janus and coturn too.
     server.stop().await
+}
+
+/// This process's parent (0 where there is no such notion).
+fn parent_id() -> u32 {
+    #[cfg(unix)]
+    return std::os::unix::process::parent_id();
+    #[cfg(not(unix))]
+    0
+}
+
+/// Resolves once this process's parent is no longer `first` (it exited and this process was
+/// handed to another), looked at twice a second.
+async fn parent_gone(first: u32) {
+    if !cfg!(unix) {
+        return std::future::pending().await;
+    }
+    loop {
+        if parent_id() != first {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 pub(crate) async fn shutdown_signal() {

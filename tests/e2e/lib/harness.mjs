@@ -64,7 +64,9 @@ export async function startServer({ secret = randomBytes(32).toString('hex'), ar
   const start = async () => {
     child = spawn(
       serverBin,
-      ['--listen', `127.0.0.1:${port}`, '--static', distDir, ...args],
+      // --exit-with-parent: a test or bench process that dies (or exits on a give-up timer)
+      // leaves no server, Janus or coturn behind.
+      ['--listen', `127.0.0.1:${port}`, '--static', distDir, '--exit-with-parent', ...args],
       { env: { ...process.env, PAIRUX_JWT_SECRET: secret, RUST_LOG: 'pairux_server=warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout.on('data', (d) => { log += d; });
