@@ -423,6 +423,14 @@ mod tests {
         }
     }
 
+    /// The host saying whether it shares (and that it could).
+    fn share(sharing: bool) -> SignalEnvelope {
+        from_host(SignalBody::Share {
+            sharing,
+            unable: false,
+        })
+    }
+
     #[test]
     fn waits_connects_goes_live_pauses_and_resumes() {
         let mut g = GuestSession::new("g", 0);
@@ -436,21 +444,9 @@ mod tests {
         g.on_link(20, true);
         g.on_playing(0, true);
         assert_eq!(g.phase(), GuestPhase::Live);
-        g.on_signal(
-            0,
-            &from_host(SignalBody::Share {
-                sharing: false,
-                unable: false,
-            }),
-        );
+        g.on_signal(0, &share(false));
         assert_eq!(g.phase(), GuestPhase::Paused);
-        g.on_signal(
-            0,
-            &from_host(SignalBody::Share {
-                sharing: true,
-                unable: false,
-            }),
-        );
+        g.on_signal(0, &share(true));
         assert_eq!(g.phase(), GuestPhase::Live);
         assert!(g.on_roster(30, &[&host, &me]).is_empty());
     }
@@ -481,13 +477,7 @@ mod tests {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(0, &[&host]);
         g.on_link(5, true);
-        g.on_signal(
-            5,
-            &from_host(SignalBody::Share {
-                sharing: true,
-                unable: false,
-            }),
-        );
+        g.on_signal(5, &share(true));
         g.on_playing(5, true);
         assert!(g.on_roster(100, &[]).is_empty());
         assert_eq!(g.poll_timeout(), Some(100 + HOST_GONE_GRACE_MS));
@@ -641,13 +631,7 @@ mod tests {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(100, &[&p("h", Role::Host)]);
         // Admitted while the host has not shared yet.
-        g.on_signal(
-            200,
-            &from_host(SignalBody::Share {
-                sharing: false,
-                unable: false,
-            }),
-        );
+        g.on_signal(200, &share(false));
         assert_eq!(g.phase(), GuestPhase::WaitingForShare);
         assert_eq!(g.poll_timeout(), Some(200 + SHARE_WAIT_MS));
         assert!(g.handle_timeout(200 + SHARE_WAIT_MS - 1).is_empty());
@@ -660,13 +644,7 @@ mod tests {
             "late already: nothing more to decide"
         );
         // The host shares: we connect (with a fresh deadline), then play.
-        g.on_signal(
-            20_000,
-            &from_host(SignalBody::Share {
-                sharing: true,
-                unable: false,
-            }),
-        );
+        g.on_signal(20_000, &share(true));
         assert_eq!(g.phase(), GuestPhase::Connecting);
         assert_eq!(g.poll_timeout(), Some(20_000 + CONNECT_WAIT_MS));
         g.on_link(20_100, true);
@@ -674,13 +652,7 @@ mod tests {
         assert_eq!(g.phase(), GuestPhase::Live);
         assert_eq!(g.poll_timeout(), None);
         // A stop after sharing is a pause (its own sentence, no deadline).
-        g.on_signal(
-            30_000,
-            &from_host(SignalBody::Share {
-                sharing: false,
-                unable: false,
-            }),
-        );
+        g.on_signal(30_000, &share(false));
         assert_eq!(g.phase(), GuestPhase::Paused);
         assert_eq!(g.poll_timeout(), None);
     }
@@ -703,13 +675,7 @@ mod tests {
         // Watching when it failed: the same, not "paused".
         let mut w = GuestSession::new("w", 0);
         w.on_roster(100, &[&p("h", Role::Host)]);
-        w.on_signal(
-            200,
-            &from_host(SignalBody::Share {
-                sharing: true,
-                unable: false,
-            }),
-        );
+        w.on_signal(200, &share(true));
         w.on_link(300, true);
         w.on_playing(400, true);
         assert_eq!(w.phase(), GuestPhase::Live);
@@ -724,13 +690,7 @@ mod tests {
     fn a_connection_that_does_not_come_up_or_back_is_explained_by_its_deadline() {
         let mut g = GuestSession::new("g", 0);
         g.on_roster(1_000, &[&p("h", Role::Host)]);
-        g.on_signal(
-            1_100,
-            &from_host(SignalBody::Share {
-                sharing: true,
-                unable: false,
-            }),
-        );
+        g.on_signal(1_100, &share(true));
         assert_eq!(g.phase(), GuestPhase::Connecting);
         // The clock started when the host was found.
         assert_eq!(g.poll_timeout(), Some(1_000 + CONNECT_WAIT_MS));
@@ -762,13 +722,7 @@ mod tests {
         assert!(g.handle_timeout(1_000_000).is_empty());
         assert_eq!(g.phase(), GuestPhase::WaitingForAdmission);
         // Admitted: the share state arrives.
-        g.on_signal(
-            1_000_001,
-            &from_host(SignalBody::Share {
-                sharing: true,
-                unable: false,
-            }),
-        );
+        g.on_signal(1_000_001, &share(true));
         assert_eq!(g.phase(), GuestPhase::Connecting);
         g.on_link(1_000_002, true);
         g.on_playing(1_000_003, true);
@@ -785,15 +739,7 @@ mod tests {
         assert!(g.phase().is_final());
         assert_eq!(g.poll_timeout(), None);
         assert!(g.on_roster(1_000_005, &[&p("h2", Role::Host)]).is_empty());
-        assert!(g
-            .on_signal(
-                1_000_006,
-                &from_host(SignalBody::Share {
-                    sharing: true,
-                    unable: false
-                })
-            )
-            .is_empty());
+        assert!(g.on_signal(1_000_006, &share(true)).is_empty());
         assert_eq!(g.phase(), GuestPhase::Removed);
 
         // Denied while waiting.
