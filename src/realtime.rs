@@ -40,6 +40,9 @@ pub struct RealtimeSignals {
     /// The link's host (its meta verifies under the link's host key) is here, but its profile
     /// does not open with our room key: the link's key is wrong.
     pub foreign_host: RwSignal<bool>,
+    /// Someone holding our room key is here claiming `host` under another key than the link's
+    /// (`Roster::host_unconfirmed`): if no host verifies, this link cannot confirm who hosts.
+    pub unconfirmed_host: RwSignal<bool>,
     /// config.json answers but cannot be read (not JSON, a field missing or of the wrong
     /// type): nothing this page does will fix it, so the person is told ([`CONFIG_SENTENCE`])
     /// while it is asked again with the socket's back-off.
@@ -323,13 +326,17 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
         ClientEvent::TokenRefused { .. } => refresh_key(inner, true),
         ClientEvent::Presence { sync, .. } => {
             let verify = inner.verify.clone();
-            let mut foreign_host = false;
+            let (mut foreign_host, mut unconfirmed_host) = (false, false);
             signals.roster.update(|roster| {
                 roster.apply(&sync, &*verify);
                 foreign_host = roster.host_unreadable();
+                unconfirmed_host = roster.host_unconfirmed();
             });
             if signals.foreign_host.get_untracked() != foreign_host {
                 signals.foreign_host.set(foreign_host);
+            }
+            if signals.unconfirmed_host.get_untracked() != unconfirmed_host {
+                signals.unconfirmed_host.set(unconfirmed_host);
             }
         }
         ClientEvent::Broadcast { event, payload, .. } => {
@@ -384,6 +391,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         status: RwSignal::new(ConnectionStatus::Connecting),
         roster: RwSignal::new(Roster::default()),
         foreign_host: RwSignal::new(false),
+        unconfirmed_host: RwSignal::new(false),
         config_unreadable: RwSignal::new(false),
     };
     // Who we are: the host signs with the session's host key, everyone else with a key this

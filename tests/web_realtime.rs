@@ -54,6 +54,7 @@ fn signals() -> RealtimeSignals {
         status: RwSignal::new(ConnectionStatus::Connecting),
         roster: RwSignal::new(Roster::default()),
         foreign_host: RwSignal::new(false),
+        unconfirmed_host: RwSignal::new(false),
         config_unreadable: RwSignal::new(false),
     }
 }

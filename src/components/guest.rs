@@ -481,6 +481,10 @@ impl Stage {
             GuestPhase::Full => {
                 Some(("error", "This session is full — ask the host to make room."))
             }
+            // Someone with our room key hosts, but not under the link's host key.
+            GuestPhase::NotLive if self.channel.signals.unconfirmed_host.get() => {
+                Some(("error", UNCONFIRMED_SENTENCE))
+            }
             GuestPhase::NotLive => Some((
                 "error",
                 "This session isn't live — the host may not have started it yet, or it has ended.",
@@ -1177,5 +1181,11 @@ fn remote_cursor(
                 .bind_text(move || name().unwrap_or_default()),
         )
 }
+
+/// What a guest reads when nobody hosts under its link's host key but someone holding the
+/// room key hosts under another (a link whose `h` is not this host's, or a link holder posing
+/// as the host): the link cannot tell the real host, so it shows nobody's screen.
+const UNCONFIRMED_SENTENCE: &str =
+    "This link can't confirm who is hosting — ask the host for a new link.";
 
 const CURSOR: &str = r#"<svg viewBox="0 0 16 20" width="16" height="20"><path d="M1 1 L1 17 L5 13 L8 19 L11 18 L8 12 L14 12 Z"/></svg>"#;

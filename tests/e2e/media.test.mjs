@@ -140,14 +140,31 @@ test('ending the session reaches everyone; a closed host tab reads as "the host 
   await closeAll(viewer);
 });
 
-test('a link to a session nobody hosts says it is not live', async () => {
+test('a link to a session nobody hosts says it is not live; one naming another host key says it cannot confirm the host', async () => {
   const h = new SigningKey(Buffer.alloc(32, 1)).public.toString('base64url');
-  const page = await join(`${stack.server.url}/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8&h=${h}`);
-  await page.getByTestId('waiting').waitFor();
-  const banner = page.getByTestId('error-banner');
-  await banner.waitFor({ timeout: 20_000 });
-  assert.match(await banner.textContent(), /isn't live/);
-  await closeAll(page);
+  const unhosted = `${stack.server.url}/s/AAECAwQFBgcICQoLDA0ODw#k=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8&h=${h}`;
+  // A hosted session's viewer link whose host key is someone else's (a mangled or forged `h`):
+  // the host is there with the right room key, but nothing the link names vouches for it.
+  const { host, links } = await startHost();
+  const other = new URL(links.viewer);
+  const fragment = new URLSearchParams(other.hash.slice(1));
+  fragment.set('h', new SigningKey().public.toString('base64url'));
+  other.hash = fragment.toString();
+  const [nobody, unconfirmed] = await Promise.all([join(unhosted), join(other.href)]);
+  // Both wait for a host first (the deadline is 10 s), together.
+  for (const page of [nobody, unconfirmed]) await page.getByTestId('waiting').waitFor();
+  const said = async (page) => {
+    const banner = page.getByTestId('error-banner');
+    await banner.waitFor({ timeout: 20_000 });
+    return banner.textContent();
+  };
+  const [notLive, cannotConfirm] = await Promise.all([said(nobody), said(unconfirmed)]);
+  assert.match(notLive, /isn't live/);
+  assert.match(cannotConfirm, /can't confirm who is hosting — ask the host for a new link/);
+  // It showed nobody's screen and lists no host.
+  assert.equal(await unconfirmed.locator('[data-testid=participant-list] [data-role=host]').count(), 0);
+  assert.equal(await unconfirmed.getByTestId('remote-video').count(), 0);
+  await closeAll(nobody, unconfirmed, host);
 });
 
 test('stopping the share pauses it for everyone; sharing again resumes without rejoining', async () => {

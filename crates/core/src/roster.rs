@@ -68,6 +68,11 @@ pub enum Rejection {
     /// It claims `host` without the link's host key.
     #[error("claims host without the host key")]
     ImpostorHost,
+    /// It claims `host` without the link's host key, and its profile opens with our room key:
+    /// someone who holds this session's room key hosts under another key (a link whose `h`
+    /// is not this host's, or a link holder posing as the host). Counted as `impostor_host`.
+    #[error("claims host under another key than the link's")]
+    UnconfirmedHost,
     /// Signed by the host key, but its profile does not open: our link's room key is wrong.
     #[error("the host's profile does not open: wrong room key")]
     WrongKeyHost,
@@ -167,6 +172,8 @@ pub struct Roster {
     shadow_counted: VecSet<(String, String)>,
     /// Host metas signed by the host key whose profile we cannot open (present now).
     wrong_key_host: bool,
+    /// Host metas opened by our room key but not signed by the link's host key (present now).
+    unconfirmed_host: bool,
     counters: RosterCounters,
 }
 
@@ -187,6 +194,7 @@ impl Roster {
         let mut next = VecMap::new();
         let mut seen = VecSet::new();
         let mut wrong_key_host = false;
+        let mut unconfirmed_host = false;
         for (key, entry) in state {
             // Oldest first: the first verified meta of a key pins its signer.
             let mut candidates = Vec::new();
@@ -209,6 +217,7 @@ impl Roster {
                 match self.checked.get(&slot) {
                     Some(Ok(p)) => candidates.push((slot, p.clone())),
                     Some(Err(Some(Rejection::WrongKeyHost))) => wrong_key_host = true,
+                    Some(Err(Some(Rejection::UnconfirmedHost))) => unconfirmed_host = true,
                     _ => {}
                 }
             }
@@ -240,6 +249,7 @@ impl Roster {
         self.checked.retain(|slot, _| seen.contains(slot));
         self.shadow_counted.retain(|slot| seen.contains(slot));
         self.wrong_key_host = wrong_key_host;
+        self.unconfirmed_host = unconfirmed_host;
 
         let mut events: Vec<RosterEvent> = self
             .participants
@@ -268,7 +278,7 @@ impl Roster {
         match rejection {
             Rejection::Unreadable => c.unreadable += 1,
             Rejection::BadSignature => c.bad_signature += 1,
-            Rejection::ImpostorHost => c.impostor_host += 1,
+            Rejection::ImpostorHost | Rejection::UnconfirmedHost => c.impostor_host += 1,
             Rejection::WrongKeyHost => c.wrong_key_host += 1,
         }
     }
@@ -304,6 +314,12 @@ impl Roster {
     /// open: the link's room key is not this session's.
     pub fn host_unreadable(&self) -> bool {
         self.wrong_key_host
+    }
+
+    /// Whether someone holding our room key is present claiming `host` under another key
+    /// than the link's: if no host verifies, this link cannot confirm the one who hosts.
+    pub fn host_unconfirmed(&self) -> bool {
+        self.unconfirmed_host
     }
 }
 
@@ -463,6 +479,34 @@ mod tests {
         assert!(roster.host_unreadable(), "cached results keep the flag");
         roster.replace(&state(json!({})), &wrong_key);
         assert!(!roster.host_unreadable());
+    }
+
+    #[test]
+    fn a_host_under_another_key_is_flagged_while_present_and_counted_as_an_impostor() {
+        let other_key = |p: &Participant| -> Result<Participant, Rejection> {
+            match (p.role, p.profile.as_str()) {
+                (Role::Host, Some("opens")) => Err(Rejection::UnconfirmedHost),
+                (Role::Host, _) => Err(Rejection::ImpostorHost),
+                _ => Err(Rejection::Unreadable),
+            }
+        };
+        let mut roster = Roster::new();
+        let junk = json!({"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "junk"});
+        roster.replace(&state(json!({"j": {"metas": [junk.clone()]}})), &other_key);
+        assert!(
+            !roster.host_unconfirmed(),
+            "junk from a socket is no host of ours"
+        );
+        let opens = json!({"phx_ref": "2", "role": "host", "joined_at": 1, "profile": "opens"});
+        let both = state(json!({"j": {"metas": [junk]}, "h": {"metas": [opens]}}));
+        roster.replace(&both, &other_key);
+        assert!(roster.host_unconfirmed());
+        roster.replace(&both, &other_key);
+        assert!(roster.host_unconfirmed(), "cached results keep the flag");
+        assert_eq!(roster.counters().impostor_host, 2);
+        assert!(roster.participants().is_empty());
+        roster.replace(&state(json!({})), &other_key);
+        assert!(!roster.host_unconfirmed());
     }
 
     #[test]

@@ -113,7 +113,12 @@ impl SessionIdentity {
         let signed_by = |key: &PublicKey| sig.is_some_and(|s| key.verifies(&statement, &s));
         if claimed.role == Role::Host {
             if !signed_by(&self.host) {
-                return Err(Rejection::ImpostorHost);
+                // Someone holding our room key (its profile opens) hosts under another key:
+                // worth telling the person apart from junk, if no host verifies.
+                return Err(match self.open(claimed) {
+                    Some(_) => Rejection::UnconfirmedHost,
+                    None => Rejection::ImpostorHost,
+                });
             }
             let profile = self.open(claimed).ok_or(Rejection::WrongKeyHost)?;
             return Ok(Participant {
@@ -204,7 +209,7 @@ mod tests {
         let fake = impostor.meta(&json!({"name": "Host"}), [1; 12]);
         assert_eq!(
             guest.verify(&claimed(&fake, "m")),
-            Err(Rejection::ImpostorHost)
+            Err(Rejection::UnconfirmedHost)
         );
         // A genuine guest meta, edited by the server: earlier joined_at, other id, other role.
         let real = guest.meta(&json!({"name": "G"}), [2; 12]);
