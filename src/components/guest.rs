@@ -7,7 +7,7 @@
 //! `platform::el`.
 
 use leptos::prelude::*;
-use pairux_core::control::{ControlState, EscEsc, InputKind, VideoLayout, ViewTransform};
+use pairux_core::control::{Button, ControlState, EscEsc, InputKind, VideoLayout, ViewTransform};
 use pairux_core::display::fixed;
 use pairux_core::roster::{Participant, Roster};
 use pairux_core::session::{GuestPhase, Topology};
@@ -509,6 +509,20 @@ impl Stage {
     fn send(&self, kind: InputKind) {
         self.with_rt(&|rt| rt.input(kind.clone()));
     }
+
+    /// Whether our input holds button `b` down on the host's side.
+    fn pressed(&self, b: Button) -> bool {
+        self.runtime
+            .try_with_value(|rt| rt.as_ref().is_some_and(|rt| rt.pressed(b)))
+            .unwrap_or(false)
+    }
+
+    /// Whether our input holds any button down on the host's side.
+    fn dragging(&self) -> bool {
+        self.runtime
+            .try_with_value(|rt| rt.as_ref().is_some_and(GuestRuntime::dragging))
+            .unwrap_or(false)
+    }
 }
 
 /// Viewer or controller: the shared screen, fit to the window, with zoom/pan, stats, remote
@@ -671,10 +685,11 @@ fn live_stage(s: Stage) -> Vec<El> {
         });
     }
 
-    // Where a client point falls on the shared surface, through letterbox, zoom and pan.
-    let to_surface = {
+    // Where a client point falls on the shared surface, through letterbox, zoom and pan:
+    // `None` off the picture, or (`clamped`) the nearest point on its edge.
+    let surface_at = {
         let (fr, v) = (fr.clone(), v.clone());
-        move |x: f64, y: f64| -> Option<(f64, f64)> {
+        move |x: f64, y: f64, clamped: bool| -> Option<(f64, f64)> {
             let (bx, by, bw, bh) = platform::dom::rect(&fr);
             let (vw, vh) = media::video_size(&v);
             let layout = VideoLayout {
@@ -686,16 +701,21 @@ fn live_stage(s: Stage) -> Vec<El> {
                 video_h: f64::from(vh),
             };
             let (pan_x, pan_y) = s.pan.try_get_untracked()?;
-            layout.normalize(
-                ViewTransform {
-                    zoom: s.zoom.try_get_untracked()?,
-                    pan_x,
-                    pan_y,
-                },
-                x,
-                y,
-            )
+            let t = ViewTransform {
+                zoom: s.zoom.try_get_untracked()?,
+                pan_x,
+                pan_y,
+            };
+            if clamped {
+                layout.normalize_clamped(t, x, y)
+            } else {
+                layout.normalize(t, x, y)
+            }
         }
+    };
+    let to_surface = {
+        let surface_at = surface_at.clone();
+        move |x: f64, y: f64| surface_at(x, y, false)
     };
     let granted = move || s.view.control.try_get_untracked() == Some(ControlState::Granted);
 
@@ -729,12 +749,14 @@ fn live_stage(s: Stage) -> Vec<El> {
         })
         .on_as("pointerdown", {
             let (to_surface, fr) = (to_surface.clone(), fr.clone());
-            move |ev: web_sys::MouseEvent| {
+            move |ev: web_sys::PointerEvent| {
                 let p = platform::input::pointer(&ev);
                 if granted() {
                     if let (Some((x, y)), Some(b)) = (to_surface(p.x, p.y), p.button) {
                         platform::input::prevent(&ev);
                         platform::dom::focus(&fr);
+                        // Its release comes here wherever the pointer is let go.
+                        platform::dom::capture_pointer(&fr, &ev);
                         s.send(InputKind::Down { x, y, b });
                     }
                 } else if s.zoom.get_untracked() > 1.0 {
@@ -744,11 +766,12 @@ fn live_stage(s: Stage) -> Vec<El> {
             }
         })
         .on_as("pointermove", {
-            let to_surface = to_surface.clone();
+            let surface_at = surface_at.clone();
             move |ev: web_sys::MouseEvent| {
                 let p = platform::input::pointer(&ev);
                 if granted() {
-                    if let Some((x, y)) = to_surface(p.x, p.y) {
+                    // A drag that leaves the picture follows its edge; a hover does not.
+                    if let Some((x, y)) = surface_at(p.x, p.y, s.dragging()) {
                         s.send(InputKind::Move { x, y });
                     }
                 } else if let Some(Some((x0, y0, px, py))) = s.drag.try_get_value() {
@@ -757,15 +780,27 @@ fn live_stage(s: Stage) -> Vec<El> {
             }
         })
         .on_as("pointerup", {
-            let to_surface = to_surface.clone();
+            let surface_at = surface_at.clone();
             move |ev: web_sys::MouseEvent| {
                 s.drag.try_set_value(None);
                 let p = platform::input::pointer(&ev);
-                if granted() {
-                    if let (Some((x, y)), Some(b)) = (to_surface(p.x, p.y), p.button) {
-                        s.send(InputKind::Up { x, y, b });
-                    }
+                // Only a button our input pressed is let go, on the picture or at its edge.
+                match p.button {
+                    Some(b) if granted() && s.pressed(b) => match surface_at(p.x, p.y, true) {
+                        Some((x, y)) => s.send(InputKind::Up { x, y, b }),
+                        None => s.with_rt(&|rt| rt.release_held()),
+                    },
+                    _ => {}
                 }
+            }
+        })
+        // Where the page can no longer see a release (focus went elsewhere — another element,
+        // window or tab — or the pointer capture was lost), what our input holds down on the
+        // host's computer is let go now rather than left pressed.
+        .on("focusout", move |_| s.with_rt(&|rt| rt.release_held()))
+        .on("lostpointercapture", move |_| {
+            if s.dragging() {
+                s.with_rt(&|rt| rt.release_held());
             }
         })
         .on_as("dblclick", move |ev: web_sys::MouseEvent| {

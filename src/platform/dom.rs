@@ -33,6 +33,12 @@ pub fn focus(el: &web_sys::HtmlElement) {
     let _ = el.focus();
 }
 
+/// Sends the pointer's later events (its release above all) to `el` wherever the pointer
+/// goes, until it is released.
+pub fn capture_pointer(el: &web_sys::HtmlElement, ev: &web_sys::PointerEvent) {
+    let _ = el.set_pointer_capture(ev.pointer_id());
+}
+
 /// Whether the page is hidden (another tab or a minimised window): its timers may then run once
 /// a second at most, so short waits are not worth making.
 pub fn page_hidden() -> bool {

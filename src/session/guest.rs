@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use pairux_core::control::{ControlClient, ControlMsg, ControlState, InputKind};
+use pairux_core::control::{Button, ControlClient, ControlMsg, ControlState, InputKind};
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::rekey::{self, WrapContext};
 use pairux_core::e2ee::{E2eeState, SfuDataSealer};
@@ -450,6 +450,29 @@ impl GuestRuntime {
             .borrow_mut()
             .input(clock::wall_ms(), kind);
         self.send_control(msg, fast);
+    }
+
+    /// Whether our input holds button `b` down on the host's side.
+    pub fn pressed(&self, b: Button) -> bool {
+        self.inner.control.borrow().pressed(b)
+    }
+
+    /// Whether our input holds any button down on the host's side.
+    pub fn dragging(&self) -> bool {
+        self.inner.control.borrow().dragging()
+    }
+
+    /// Lets go of every key and button our input holds down on the host's side (the page can
+    /// no longer see their release).
+    pub fn release_held(&self) {
+        let releases = self
+            .inner
+            .control
+            .borrow_mut()
+            .release_held(clock::wall_ms());
+        for msg in releases {
+            self.send_control(Some(msg), false);
+        }
     }
 
     fn send_control(&self, msg: Option<ControlMsg>, fast: bool) {

@@ -146,6 +146,34 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
   await host.getByTestId(`revoke-control-${cid}`).waitFor({ state: 'detached', timeout: 5_000 });
 
+  // What the controller's page cannot see let go is let go for it, not left pressed on the
+  // host's computer: a drag released off the picture ends on its edge, and a key held while
+  // the person clicks elsewhere on the page is released when focus leaves the picture.
+  await grant(host, controller, cid);
+  const lastSeq = Math.max(0, ...(await sinkLog(host)).filter((e) => e.from === cid).map((e) => e.seq));
+  const r2 = await pictureRect(controller);
+  const [offX, offY, edgeY] = r2.y >= 12 ? [r2.x + r2.w / 2, r2.y - 8, 0] : [r2.x + r2.w / 2, r2.y + r2.h + 8, 1];
+  await controller.mouse.move(r2.x + r2.w / 2, r2.y + r2.h / 2);
+  await controller.mouse.down();
+  await controller.mouse.move(offX, offY, { steps: 4 });
+  await controller.mouse.up();
+  await controller.keyboard.down('Shift');
+  await controller.getByTestId('display-name').click();
+  await controller.keyboard.up('Shift');
+  await host.waitForFunction(
+    () => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => li.dataset.kind === 'key_up' && li.textContent.includes('Shift')),
+    null,
+    { timeout: 10_000 },
+  );
+  const late = (await sinkLog(host)).filter((e) => e.from === cid && e.seq > lastSeq);
+  const [down, up] = [late.find((e) => e.kind === 'down'), late.find((e) => e.kind === 'up')];
+  assert.ok(down && up && up.seq > down.seq, JSON.stringify(late));
+  assert.ok(Math.abs(up.x - 0.5) < 0.01 && up.y === edgeY, `drag released at ${up.x},${up.y}`);
+  const dragged = late.filter((e) => e.kind === 'move' && e.seq > down.seq && e.seq < up.seq);
+  assert.ok(dragged.some((e) => e.y === edgeY), `the drag followed the edge: ${JSON.stringify(dragged)}`);
+  const shift = late.filter((e) => e.kind.startsWith('key_') && e.text.includes('Shift'));
+  assert.deepEqual(shift.map((e) => e.kind), ['key_down', 'key_up'], JSON.stringify(late.map((e) => e.text)));
+
   for (const p of [host, controller, viewer]) assert.deepEqual(p.errors, []);
   for (const p of [host, controller, viewer]) await p.context().close();
 });

@@ -2,7 +2,7 @@
 //! `control-state`, numbering input events, and the Esc-Esc release gesture.
 
 use super::proof::{control_proof, ChannelBinding};
-use super::wire::{ControlMsg, InputEvent, InputKind};
+use super::wire::{Button, ControlMsg, InputEvent, InputKind, Modifiers};
 use crate::link::ControllerSecret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,47 @@ pub struct ControlClient {
     state: ControlState,
     seq: u64,
     agent: bool,
+    /// What our input pressed and has not let go yet, and where the pointer last was: what
+    /// [`Self::release_held`] lets go when the page can no longer see the release itself.
+    held: Held,
+}
+
+/// Buttons and keys down on the host's side by our input.
+#[derive(Debug, Default)]
+struct Held {
+    buttons: Vec<Button>,
+    /// (code, key) of each key down.
+    keys: Vec<(String, String)>,
+    at: Option<(f64, f64)>,
+}
+
+impl Held {
+    fn note(&mut self, kind: &InputKind) {
+        match kind {
+            InputKind::Move { x, y }
+            | InputKind::Wheel { x, y, .. }
+            | InputKind::Dbl { x, y, .. } => {
+                self.at = Some((*x, *y));
+            }
+            InputKind::Down { x, y, b } => {
+                self.at = Some((*x, *y));
+                if !self.buttons.contains(b) {
+                    self.buttons.push(*b);
+                }
+            }
+            InputKind::Up { x, y, b } => {
+                self.at = Some((*x, *y));
+                self.buttons.retain(|held| held != b);
+            }
+            InputKind::KeyDown { key, code, .. } => {
+                if !self.keys.iter().any(|(c, _)| c == code) {
+                    self.keys.push((code.clone(), key.clone()));
+                }
+            }
+            InputKind::KeyUp { code, .. } => self.keys.retain(|(c, _)| c != code),
+            InputKind::Text { .. } => {}
+        }
+    }
 }
 
 impl ControlClient {
@@ -42,6 +83,7 @@ impl ControlClient {
             state: ControlState::None,
             seq: 0,
             agent: false,
+            held: Held::default(),
         }
     }
 
@@ -92,7 +134,16 @@ impl ControlClient {
             }
             _ => {}
         }
+        self.forget_held_unless_granted();
         None
+    }
+
+    /// Out of control, nothing we pressed is ours to let go: the host releases what a holder
+    /// held when it stops holding.
+    fn forget_held_unless_granted(&mut self) {
+        if self.state != ControlState::Granted {
+            self.held = Held::default();
+        }
     }
 
     /// The request to send, if one can be made. `binding`: the DTLS fingerprints of the
@@ -126,6 +177,7 @@ impl ControlClient {
             ControlState::Requested => self.cancel(),
             ControlState::Granted => {
                 self.state = ControlState::None;
+                self.forget_held_unless_granted();
                 Some(ControlMsg::Release)
             }
         }
@@ -136,6 +188,7 @@ impl ControlClient {
         self.nonce = None;
         self.state = ControlState::None;
         self.agent = false;
+        self.forget_held_unless_granted();
     }
 
     /// Wraps an input event with the next sequence number, if we hold control.
@@ -144,11 +197,43 @@ impl ControlClient {
             return None;
         }
         self.seq += 1;
+        self.held.note(&kind);
         Some(ControlMsg::Input(InputEvent {
             seq: self.seq,
             ts,
             kind,
         }))
+    }
+
+    /// Whether our input holds button `b` down on the host's side.
+    pub fn pressed(&self, b: Button) -> bool {
+        self.held.buttons.contains(&b)
+    }
+
+    /// Whether our input holds any button down on the host's side.
+    pub fn dragging(&self) -> bool {
+        !self.held.buttons.is_empty()
+    }
+
+    /// Lets go of every key and button our input holds down on the host's side: the page can
+    /// no longer see their release (focus left the picture, the pointer capture was lost), and
+    /// a key or button left down there would turn every later click into a drag or a
+    /// Ctrl-click. Keys first, then buttons where the pointer last was.
+    pub fn release_held(&mut self, ts: u64) -> Vec<ControlMsg> {
+        let keys = std::mem::take(&mut self.held.keys);
+        let buttons = std::mem::take(&mut self.held.buttons);
+        let at = self.held.at;
+        let ups = keys.into_iter().map(|(code, key)| InputKind::KeyUp {
+            key,
+            code,
+            m: Modifiers::default(),
+        });
+        let releases = buttons
+            .into_iter()
+            .filter_map(|b| at.map(|(x, y)| InputKind::Up { x, y, b }));
+        ups.chain(releases)
+            .filter_map(|kind| self.input(ts, kind))
+            .collect()
     }
 }
 
@@ -291,5 +376,85 @@ mod tests {
         assert!(!e.press(2_000));
         assert!(!e.press(2_700));
         assert!(e.press(2_800));
+    }
+
+    #[test]
+    fn what_input_holds_down_is_let_go_on_request_and_forgotten_out_of_control() {
+        let mut c = ControlClient::new("c", Some(secret()));
+        c.on_message(&ControlMsg::Challenge { nonce: "n".into() });
+        c.request(&binding()).unwrap();
+        c.on_message(&ControlMsg::Grant);
+        let key = |code: &str, key: &str, down: bool| {
+            if down {
+                InputKind::KeyDown {
+                    key: key.into(),
+                    code: code.into(),
+                    m: Modifiers(Modifiers::SHIFT),
+                    rep: false,
+                }
+            } else {
+                InputKind::KeyUp {
+                    key: key.into(),
+                    code: code.into(),
+                    m: Modifiers::default(),
+                }
+            }
+        };
+        c.input(1, key("ShiftLeft", "Shift", true));
+        c.input(
+            2,
+            InputKind::Down {
+                x: 0.5,
+                y: 0.5,
+                b: Button::Left,
+            },
+        );
+        c.input(3, InputKind::Move { x: 0.9, y: 0.0 });
+        c.input(4, key("KeyA", "A", true));
+        c.input(5, key("KeyA", "A", false));
+        // A repeat is the same key, still down once.
+        let mut repeat = key("ShiftLeft", "Shift", true);
+        if let InputKind::KeyDown { rep, .. } = &mut repeat {
+            *rep = true;
+        }
+        c.input(6, repeat);
+        assert!(c.pressed(Button::Left) && c.dragging() && !c.pressed(Button::Right));
+        let released: Vec<InputKind> = c
+            .release_held(7)
+            .into_iter()
+            .map(|m| match m {
+                ControlMsg::Input(e) => {
+                    assert_eq!(e.ts, 7);
+                    e.kind
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            released,
+            [
+                key("ShiftLeft", "Shift", false),
+                InputKind::Up {
+                    x: 0.9,
+                    y: 0.0,
+                    b: Button::Left
+                },
+            ]
+        );
+        assert!(!c.dragging());
+        assert!(c.release_held(8).is_empty(), "let go once");
+
+        // Held when control ends: forgotten (the host lets go of a former holder's keys).
+        c.input(
+            9,
+            InputKind::Down {
+                x: 0.1,
+                y: 0.1,
+                b: Button::Right,
+            },
+        );
+        c.on_message(&ControlMsg::Revoke);
+        assert!(!c.dragging());
+        assert!(c.release_held(10).is_empty());
     }
 }

@@ -55,8 +55,9 @@ impl VideoLayout {
         (self.box_x + self.box_w / 2.0, self.box_y + self.box_h / 2.0)
     }
 
-    /// The surface point under client point (cx, cy), or `None` outside the picture.
-    pub fn normalize(&self, t: ViewTransform, cx: f64, cy: f64) -> Option<(f64, f64)> {
+    /// Where client point (cx, cy) falls in surface coordinates, unbounded (outside the
+    /// picture: below 0 or above 1).
+    fn surface_point(&self, t: ViewTransform, cx: f64, cy: f64) -> Option<(f64, f64)> {
         let (x, y, w, h) = self.content_rect()?;
         if !(t.zoom.is_finite() && t.zoom > 0.0) {
             return None;
@@ -65,11 +66,24 @@ impl VideoLayout {
         // Undo translate(pan) scale(zoom) about the centre.
         let ux = ox + (cx - ox - t.pan_x) / t.zoom;
         let uy = oy + (cy - oy - t.pan_y) / t.zoom;
-        let (nx, ny) = ((ux - x) / w, (uy - y) / h);
+        Some(((ux - x) / w, (uy - y) / h))
+    }
+
+    /// The surface point under client point (cx, cy), or `None` outside the picture.
+    pub fn normalize(&self, t: ViewTransform, cx: f64, cy: f64) -> Option<(f64, f64)> {
+        let (nx, ny) = self.surface_point(t, cx, cy)?;
         // Rounding may put an edge pixel a hair outside; a real miss is far more than that.
         const EDGE: f64 = 1e-9;
         let inside = |v: f64| (-EDGE..=1.0 + EDGE).contains(&v);
         (inside(nx) && inside(ny)).then(|| (nx.clamp(0.0, 1.0), ny.clamp(0.0, 1.0)))
+    }
+
+    /// The surface point nearest client point (cx, cy): inside the picture the same as
+    /// [`Self::normalize`], outside it on the picture's edge. For a drag that leaves the
+    /// picture: its moves and its release stay on the host's surface, at the edge.
+    pub fn normalize_clamped(&self, t: ViewTransform, cx: f64, cy: f64) -> Option<(f64, f64)> {
+        let (nx, ny) = self.surface_point(t, cx, cy)?;
+        (nx.is_finite() && ny.is_finite()).then(|| (nx.clamp(0.0, 1.0), ny.clamp(0.0, 1.0)))
     }
 
     /// The client point showing surface point (nx, ny).
@@ -156,5 +170,27 @@ mod tests {
             let (bx, by) = l.normalize(t, cx, cy).unwrap();
             prop_assert!((bx - nx).abs() < 1e-9 && (by - ny).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn a_point_outside_the_picture_clamps_to_its_edge() {
+        let l = layout();
+        let t = ViewTransform::default();
+        let (_, y, _, h) = l.content_rect().unwrap();
+        // Above the picture (in the letterbox) and left of the box.
+        assert_eq!(l.normalize(t, 600.0, y - 20.0), None);
+        assert_eq!(l.normalize_clamped(t, 600.0, y - 20.0), Some((0.5, 0.0)));
+        assert_eq!(
+            l.normalize_clamped(t, -5000.0, y + h + 1.0),
+            Some((0.0, 1.0))
+        );
+        // Inside, the same as normalize.
+        assert_eq!(
+            l.normalize_clamped(t, 350.0, y + h / 4.0),
+            l.normalize(t, 350.0, y + h / 4.0)
+        );
+        assert_eq!(l.normalize_clamped(t, f64::NAN, 0.0), None);
+        let bad = ViewTransform { zoom: 0.0, ..t };
+        assert_eq!(l.normalize_clamped(bad, 0.0, 0.0), None);
     }
 }
