@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use pairux_core::control::{Button, ControlClient, ControlMsg, ControlState, InputKind};
+use pairux_core::control::{
+    Button, ControlClient, ControlMsg, ControlState, InputKind, ShownCursors,
+};
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::rekey::{self, WrapContext};
 use pairux_core::e2ee::{E2eeState, SfuDataSealer};
@@ -125,6 +127,8 @@ struct Inner {
     /// The first sample of a new link's stats, while it waits ([`GuestRuntime::first_stats`]).
     stats_start: RefCell<Option<Timer>>,
     control: RefCell<ControlClient>,
+    /// Whose relayed cursors are shown (the host's latest holders).
+    shown: RefCell<ShownCursors>,
     voice: RefCell<super::voice::GuestVoice>,
     /// Voice through the SFU (SFU mode).
     sfu_voice: SfuVoice,
@@ -172,6 +176,7 @@ impl GuestRuntime {
                 focus: RefCell::new(focus),
                 swapping: std::cell::Cell::new(false),
                 control: RefCell::new(ControlClient::new(me.clone(), secret)),
+                shown: RefCell::new(ShownCursors::default()),
                 session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
                 me,
                 session_id: link.session.to_string(),
@@ -515,6 +520,9 @@ impl GuestRuntime {
         let reply = match &msg {
             // Our own pointer (relayed back to us through the SFU): the real one is here.
             ControlMsg::Cursor { id, .. } if *id == self.inner.me => None,
+            // From someone the latest state says no longer holds control: relayed before
+            // the change, arrived after it.
+            ControlMsg::Cursor { id, .. } if !self.inner.shown.borrow().admits(id) => None,
             ControlMsg::Cursor { id, x, y, name } => {
                 // The colour is ours to pick (never from the wire); the name is sanitised.
                 let cursor = CursorView {
@@ -529,10 +537,7 @@ impl GuestRuntime {
                 None
             }
             ControlMsg::State { holders, .. } => {
-                self.inner
-                    .view
-                    .cursors
-                    .update(|c| c.retain(|id, _| holders.contains(id)));
+                self.on_holders(holders);
                 self.inner.control.borrow_mut().on_message(&msg)
             }
             ControlMsg::Speaking { ids } => {
@@ -990,6 +995,15 @@ impl GuestRuntime {
         }
     }
 
+    /// The host's latest holders of control: only their cursors are shown.
+    fn on_holders(&self, holders: &[String]) {
+        self.inner.shown.borrow_mut().on_state(holders);
+        self.inner
+            .view
+            .cursors
+            .update(|c| c.retain(|id, _| holders.contains(id)));
+    }
+
     /// What the host relays through the SFU: sealed with the room key; only cursors and who
     /// holds control are accepted there (control itself never crosses the SFU).
     fn on_sfu_message(&self, wire: &str) {
@@ -1014,12 +1028,7 @@ impl GuestRuntime {
         match ControlMsg::decode(&text) {
             Ok(ControlMsg::Cursor { .. }) => self.on_control_message(&text),
             Ok(ControlMsg::Speaking { ids }) => self.inner.voice.borrow().on_speaking(ids),
-            Ok(ControlMsg::State { holders, .. }) => {
-                self.inner
-                    .view
-                    .cursors
-                    .update(|c| c.retain(|id, _| holders.contains(id)));
-            }
+            Ok(ControlMsg::State { holders, .. }) => self.on_holders(&holders),
             _ => {}
         }
     }

@@ -678,6 +678,7 @@ impl HostControl {
         self.view.requests.set(self.leases.requests());
         if holders_changed {
             let holders = self.leases.holders();
+            self.relay.keep_only(&holders);
             if let Some(agent) = &self.agent {
                 agent.holders(&holders);
             }

@@ -67,6 +67,38 @@ impl CursorRelay {
         self.last_sent.remove(id);
         self.pending.remove(id);
     }
+
+    /// Control changed hands: a position still waiting for its frame from someone who no
+    /// longer holds control is never sent (it would draw their cursor again after the state
+    /// that removed it).
+    pub fn keep_only(&mut self, holders: &[String]) {
+        let held = |id: &String| holders.contains(id);
+        self.last_sent.retain(|id, _| held(id));
+        self.pending.retain(|id, _| held(id));
+    }
+}
+
+/// Guest side: whose relayed cursors are shown. Only those the host's latest `state` names as
+/// holders: a position relayed just before control changed hands can arrive after the state
+/// that ended it (cursors travel unordered, on another channel than the state), and must not
+/// bring a cursor back. Before any state has come, every cursor is shown.
+#[derive(Debug, Default)]
+pub struct ShownCursors {
+    holders: Option<Vec<String>>,
+}
+
+impl ShownCursors {
+    /// The host's `state` named these holders.
+    pub fn on_state(&mut self, holders: &[String]) {
+        self.holders = Some(holders.to_vec());
+    }
+
+    /// Whether a cursor relayed for `id` is shown.
+    pub fn admits(&self, id: &str) -> bool {
+        self.holders
+            .as_ref()
+            .is_none_or(|holders| holders.iter().any(|h| h == id))
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +118,29 @@ mod tests {
         // Another holder is paced independently.
         assert_eq!(r.on_move(17, "b", 0.9, 0.9), Some((0.9, 0.9)));
         assert_eq!(r.on_move(40, "a", 0.4, 0.4), Some((0.4, 0.4)));
+    }
+
+    #[test]
+    fn a_position_from_someone_who_lost_control_is_never_sent() {
+        let mut r = CursorRelay::new();
+        assert!(r.on_move(0, "a", 0.1, 0.1).is_some());
+        assert!(r.on_move(0, "b", 0.1, 0.1).is_some());
+        assert_eq!(r.on_move(5, "a", 0.2, 0.2), None);
+        assert_eq!(r.on_move(5, "b", 0.2, 0.2), None);
+        r.keep_only(&["b".to_owned()]);
+        assert_eq!(r.handle_timeout(16), vec![("b".to_owned(), 0.2, 0.2)]);
+        // Granted again later: its first position goes at once.
+        r.keep_only(&["a".to_owned(), "b".to_owned()]);
+        assert_eq!(r.on_move(17, "a", 0.5, 0.5), Some((0.5, 0.5)));
+    }
+
+    #[test]
+    fn a_guest_shows_only_the_latest_holders_cursors() {
+        let mut shown = ShownCursors::default();
+        assert!(shown.admits("a"), "nothing known yet");
+        shown.on_state(&["a".to_owned()]);
+        assert!(shown.admits("a") && !shown.admits("b"));
+        shown.on_state(&[]);
+        assert!(!shown.admits("a"), "a late position after the revoke");
     }
 }
