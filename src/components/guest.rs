@@ -317,6 +317,7 @@ pub fn trust_counters(channel: SessionChannel) -> El {
         let figures = [
             ("data-impostor-host", r.impostor_host),
             ("data-shadowed", r.shadowed),
+            ("data-forged-role", r.forged_role),
             ("data-unreadable", r.unreadable),
             ("data-bad-signature", r.bad_signature),
             ("data-invalid-meta", r.invalid),
@@ -330,8 +331,8 @@ pub fn trust_counters(channel: SessionChannel) -> El {
             p.set(name, &n.to_string());
         }
         p.set_text(&format!(
-            "presence: impostor hosts {} · shadowing metas {} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}",
-            r.impostor_host, r.shadowed, r.unreadable, r.bad_signature, r.invalid,
+            "presence: impostor hosts {} · shadowing metas {} · unproven roles {} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}",
+            r.impostor_host, r.shadowed, r.forged_role, r.unreadable, r.bad_signature, r.invalid,
             s.forged, s.replayed, s.stale, s.unauthentic, s.malformed
         ));
     });

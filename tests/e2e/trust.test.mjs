@@ -132,6 +132,36 @@ test('an impostor host with the room key but not the host key gets nobody, and i
   for (const page of [host, early, late, impostor]) await page.context().close();
 });
 
+test('viewer link holders claiming the controller role are seated as viewers, and the real controller still gets its seat', async () => {
+  const { host, controllerLink, link } = await startHost();
+  // Three holders of the viewer link (the room key, no controller secret) track metas that
+  // claim `controller`, each signed with a key of its own: before, they took the three
+  // controller seats and the real controller was told the session is full.
+  const viewerOnly = { ...link, controller: null };
+  const forgers = [];
+  for (let i = 0; i < 3; i++) {
+    const id = `forger-${i}`;
+    const peer = await rawPeer(stack.server.url, link.topic, id);
+    peer.track(presenceMeta({ link: viewerOnly, id, role: 'controller', joinedAt: Date.now(), profile: { name: `F${i}` }, signer: new SigningKey() }));
+    forgers.push({ id, peer });
+  }
+  await counterReaches(host, 'forgedRole', 3);
+  for (const { id } of forgers) {
+    const listed = host.getByTestId(`participant-${id}`);
+    await listed.waitFor({ timeout: 10_000 });
+    assert.equal(await listed.getAttribute('data-role'), 'viewer', `${id} is listed as what it proved`);
+  }
+  const controller = await join(controllerLink);
+  const cid = await myId(controller);
+  assert.equal(await controller.getByTestId('error-banner').count(), 0);
+  assert.equal(await host.getByTestId(`participant-${cid}`).getAttribute('data-role'), 'controller');
+  assert.equal((await counters(host)).forgedRole, 3, 'the real controller proved its role');
+  await controller.getByTestId('request-control').click();
+  await host.getByTestId(`control-request-${cid}`).waitFor({ timeout: 10_000 });
+  forgers.forEach(({ peer }) => peer.close());
+  for (const page of [host, controller]) await page.context().close();
+});
+
 test('a host that reloads its tab is still the host, and its guests take it back', async () => {
   const { host, viewerLink } = await startHost();
   const guest = await join(viewerLink);

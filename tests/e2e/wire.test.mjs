@@ -21,7 +21,7 @@ test('presence metas are byte for byte what the app tracks', () => {
     [vectors.guest_meta, new SigningKey(Buffer.from(vectors.guest_meta.seed, 'hex'))],
   ]) {
     const meta = presenceMeta({
-      link, id: v.id, role: v.role, joinedAt: v.joined_at, profile: v.profile, signer,
+      link, id: v.id, role: v.role, joinedAt: v.joined_at, profile: v.profile, signer, seat: v.role === 'controller',
       nonce: Buffer.from(v.nonce, 'hex'),
     });
     assert.deepEqual(meta, v.meta);

@@ -89,6 +89,9 @@ pub struct RosterCounters {
     pub wrong_key_host: u64,
     /// Verified metas under a presence key already pinned to another signer.
     pub shadowed: u64,
+    /// Metas claiming a role their sender could not prove (a controller's without the
+    /// controller secret's seat proof, as the host checks): believed as the lesser role.
+    pub forged_role: u64,
 }
 
 impl Participant {
@@ -207,7 +210,13 @@ impl Roster {
                             self.counters.invalid += 1;
                             Err(None)
                         }
-                        Ok(claimed) => verify(&claimed).map_err(Some),
+                        Ok(claimed) => {
+                            let result = verify(&claimed).map_err(Some);
+                            if result.as_ref().is_ok_and(|p| p.role != claimed.role) {
+                                self.counters.forged_role += 1;
+                            }
+                            result
+                        }
                     };
                     if let Err(Some(rejection)) = &result {
                         self.count(*rejection);

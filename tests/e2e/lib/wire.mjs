@@ -11,6 +11,7 @@ const SIGNAL_LABEL = Buffer.from('PairUX 1.0 signaling');
 const META_STATEMENT = Buffer.from('PairUX 1.0 presence meta');
 const SIGNAL_STATEMENT = Buffer.from('PairUX 1.0 signal');
 const PROOF_LABEL = Buffer.from('pairux control request v2');
+const SEAT_LABEL = Buffer.from('pairux controller seat v1');
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 const unb64u = (text) => Buffer.from(text, 'base64url');
@@ -90,9 +91,11 @@ export class SigningKey {
  * A presence meta as the app tracks it: profile (gains `key`) sealed with the room key,
  * the whole meta signed by `signer`.
  */
-export function presenceMeta({ link, id, role, joinedAt, profile, signer, nonce }) {
-  // Keys in sorted order, as the app's JSON maps write them.
-  const full = { ...profile, key: b64u(signer.public) };
+export function presenceMeta({ link, id, role, joinedAt, profile, signer, nonce, seat = false }) {
+  // Keys in sorted order, as the app's JSON maps write them. `seat`: the controller's seat
+  // proof made with the link's controller secret (what the app's controllers carry).
+  const key = b64u(signer.public);
+  const full = { ...profile, key, ...(seat ? { seat: seatProof({ secret: link.controller, session: link.session, id, key }) } : {}) };
   const plain = Buffer.from(JSON.stringify(Object.fromEntries(Object.keys(full).sort().map((k) => [k, full[k]]))));
   const sealed = b64u(seal(link.room, PROFILE_LABEL, [id, role], plain, nonce));
   const statement = Buffer.concat([
@@ -143,6 +146,16 @@ export function dtlsFingerprint(sdp) {
   if (!line) return null;
   const [algorithm, value] = line.slice('a=fingerprint:'.length).trim().split(' ');
   return `${algorithm.toLowerCase()} ${value.trim().toUpperCase()}`;
+}
+
+/** A controller's seat proof: its participant id and signing key, keyed with the secret. */
+export function seatProof({ secret, session, id, key }) {
+  const mac = crypto.createHmac('sha256', secret);
+  for (const part of [SEAT_LABEL, Buffer.from(session), Buffer.from(id), Buffer.from(key)]) {
+    mac.update(u32(part.length));
+    mac.update(part);
+  }
+  return b64u(mac.digest());
 }
 
 /** The controller proof over a host nonce, bound to a connection's two fingerprints. */

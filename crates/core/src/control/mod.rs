@@ -22,7 +22,10 @@ pub use cursor::{CursorRelay, ShownCursors};
 pub use gate::{DropReason, GateStats, InputGate};
 pub use layout::{VideoLayout, ViewTransform};
 pub use lease::{ControlLeases, LeaseError, LeaseEvent, MAX_HOLDERS, REQUEST_TTL_MS};
-pub use proof::{control_proof, dtls_fingerprint, verify_proof, ChannelBinding, NONCE_LEN};
+pub use proof::{
+    control_proof, dtls_fingerprint, seat_proof, verify_proof, verify_seat_proof, ChannelBinding,
+    NONCE_LEN,
+};
 pub use sink::{InputSink, RecordingSink};
 pub use wire::{
     Button, ControlMsg, InputEvent, InputKind, Modifiers, WireError, MAX_MESSAGE_BYTES,

@@ -44,26 +44,85 @@ pub fn dtls_fingerprint(sdp: &str) -> Option<String> {
     ))
 }
 
+/// HMAC-SHA256 keyed with the controller secret over `label` and `parts`, each
+/// length-prefixed: no two inputs share an encoding.
+fn keyed(secret: &ControllerSecret, label: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size");
+    for part in std::iter::once(label).chain(parts.iter().copied()) {
+        mac.update(&(part.len() as u32).to_be_bytes());
+        mac.update(part);
+    }
+    mac
+}
+
 fn mac(
     secret: &ControllerSecret,
     nonce: &str,
     participant_id: &str,
     binding: &ChannelBinding,
 ) -> Hmac<Sha256> {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size");
-    // Length-prefixed fields: no two inputs share an encoding.
-    for part in [
+    keyed(
+        secret,
         LABEL,
-        nonce.as_bytes(),
-        participant_id.as_bytes(),
-        binding.host.as_bytes(),
-        binding.participant.as_bytes(),
-    ] {
-        mac.update(&(part.len() as u32).to_be_bytes());
-        mac.update(part);
-    }
-    mac
+        &[
+            nonce.as_bytes(),
+            participant_id.as_bytes(),
+            binding.host.as_bytes(),
+            binding.participant.as_bytes(),
+        ],
+    )
+}
+
+const SEAT_LABEL: &[u8] = b"pairux controller seat v1";
+
+fn seat_mac(
+    secret: &ControllerSecret,
+    session: &str,
+    participant_id: &str,
+    key: &str,
+) -> Hmac<Sha256> {
+    keyed(
+        secret,
+        SEAT_LABEL,
+        &[
+            session.as_bytes(),
+            participant_id.as_bytes(),
+            key.as_bytes(),
+        ],
+    )
+}
+
+/// What a controller's presence carries to take a controller's seat (base64url): the
+/// controller secret's HMAC over the session, its participant id and the public key its meta
+/// is signed with. A viewer holds no secret to make one, and one read from another
+/// controller's profile names that controller's id and key, not the reader's.
+pub fn seat_proof(
+    secret: &ControllerSecret,
+    session: &str,
+    participant_id: &str,
+    key: &str,
+) -> String {
+    URL_SAFE_NO_PAD.encode(
+        seat_mac(secret, session, participant_id, key)
+            .finalize()
+            .into_bytes(),
+    )
+}
+
+/// Constant-time check of a seat proof.
+pub fn verify_seat_proof(
+    secret: &ControllerSecret,
+    session: &str,
+    participant_id: &str,
+    key: &str,
+    proof: &str,
+) -> bool {
+    URL_SAFE_NO_PAD.decode(proof).is_ok_and(|tag| {
+        seat_mac(secret, session, participant_id, key)
+            .verify_slice(&tag)
+            .is_ok()
+    })
 }
 
 /// The proof a controller sends with its request (base64url).
@@ -157,5 +216,30 @@ mod tests {
         assert_eq!(dtls_fingerprint("v=0\r\n"), None);
         assert_eq!(dtls_fingerprint("a=fingerprint:sha-256"), None);
         assert_eq!(dtls_fingerprint(""), None);
+    }
+
+    #[test]
+    fn seat_proofs_bind_secret_session_participant_and_key() {
+        let secret = ControllerSecret::from_bytes([7; 32]);
+        let proof = seat_proof(&secret, "s1", "alice", "K1");
+        assert!(verify_seat_proof(&secret, "s1", "alice", "K1", &proof));
+        let other = ControllerSecret::from_bytes([8; 32]);
+        assert!(!verify_seat_proof(&other, "s1", "alice", "K1", &proof));
+        assert!(!verify_seat_proof(&secret, "s2", "alice", "K1", &proof));
+        assert!(!verify_seat_proof(&secret, "s1", "mallory", "K1", &proof));
+        assert!(!verify_seat_proof(&secret, "s1", "alice", "K2", &proof));
+        assert!(!verify_seat_proof(
+            &secret,
+            "s1",
+            "alice",
+            "K1",
+            "not base64!"
+        ));
+        assert!(!verify_seat_proof(&secret, "s1", "alice", "K1", ""));
+        // Never the control request's tag for the same fields.
+        assert_ne!(
+            proof,
+            control_proof(&secret, "s1", "alice", &binding("K1", ""))
+        );
     }
 }

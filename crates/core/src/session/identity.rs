@@ -16,10 +16,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::control::{seat_proof, verify_seat_proof};
 use crate::e2ee::signal::SEAL_NONCE_LEN;
 use crate::e2ee::ProfileSealer;
 use crate::identity::{decode_signature, encode_signature, PublicKey, Signer, Statement};
-use crate::link::{SessionId, SessionLink};
+use crate::link::{ControllerSecret, SessionId, SessionLink};
 use crate::roster::{Participant, Rejection};
 use crate::Role;
 
@@ -34,6 +35,9 @@ pub struct SessionIdentity {
     role: Role,
     joined_at: u64,
     signer: Signer,
+    /// The link's controller secret (host and controller links): a controller's meta carries
+    /// a seat proof made with it, and the host checks every controller claim against it.
+    controller: Option<ControllerSecret>,
 }
 
 impl SessionIdentity {
@@ -53,6 +57,7 @@ impl SessionIdentity {
             role,
             joined_at,
             signer,
+            controller: link.controller.clone(),
         }
     }
 
@@ -84,7 +89,12 @@ impl SessionIdentity {
             Value::Object(map) => map.clone(),
             _ => serde_json::Map::new(),
         };
-        profile.insert("key".into(), Value::from(self.signer.public().encode()));
+        let key = self.signer.public().encode();
+        if let (Role::Controller, Some(secret)) = (self.role, &self.controller) {
+            let proof = seat_proof(secret, &self.session.to_string(), &self.me, &key);
+            profile.insert("seat".into(), Value::from(proof));
+        }
+        profile.insert("key".into(), Value::from(key));
         let plain = Value::Object(profile).to_string();
         let sealed = URL_SAFE_NO_PAD.encode(self.profiles.seal(
             &self.me,
@@ -136,8 +146,23 @@ impl SessionIdentity {
         if !signed_by(&key) {
             return Err(Rejection::BadSignature);
         }
+        // The host seats a controller only with a proof of the link's controller secret: a
+        // viewer claiming the role (its own signature verifies) is a viewer here.
+        let role = match (claimed.role, self.role, &self.controller) {
+            (Role::Controller, Role::Host, Some(secret)) => {
+                let proof = profile.get("seat").and_then(Value::as_str).unwrap_or("");
+                let session = self.session.to_string();
+                if verify_seat_proof(secret, &session, &claimed.id, &key.encode(), proof) {
+                    Role::Controller
+                } else {
+                    Role::Viewer
+                }
+            }
+            (role, _, _) => role,
+        };
         Ok(Participant {
             profile,
+            role,
             signer: Some(key),
             ..claimed.clone()
         })
@@ -254,6 +279,57 @@ mod tests {
         assert_eq!(
             lost.verify(&claimed(&meta, "h")),
             Err(Rejection::WrongKeyHost)
+        );
+    }
+
+    #[test]
+    fn the_host_seats_a_controller_only_with_the_controller_secret() {
+        let (link, host_key) = session();
+        assert!(link.controller.is_some());
+        let host = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone());
+        let controller =
+            SessionIdentity::new(&link, "c", Role::Controller, 20, Signer::from_seed([4; 32]));
+        let real = controller.meta(&json!({"name": "C"}), [1; 12]);
+        assert_eq!(
+            host.verify(&claimed(&real, "c")).unwrap().role,
+            Role::Controller
+        );
+
+        // A viewer link holder (room key and its own key, no controller secret) claims it.
+        let mut viewer_link = link.clone();
+        viewer_link.controller = None;
+        let forger = SessionIdentity::new(
+            &viewer_link,
+            "v",
+            Role::Controller,
+            30,
+            Signer::from_seed([5; 32]),
+        );
+        let forged = forger.meta(&json!({"name": "V"}), [2; 12]);
+        let seen = host.verify(&claimed(&forged, "v")).unwrap();
+        assert_eq!(seen.role, Role::Viewer, "seated as what it can prove");
+        assert_eq!(seen.profile["name"], "V");
+
+        // … or copies the real controller's proof into a meta of its own.
+        let mut profile = controller.open(&claimed(&real, "c")).unwrap();
+        profile.as_object_mut().unwrap().remove("key");
+        let copied = forger.meta(&profile, [3; 12]);
+        assert_eq!(
+            host.verify(&claimed(&copied, "v")).unwrap().role,
+            Role::Viewer
+        );
+
+        // Guests cannot check the claim (they hold no secret, or do not decide seats).
+        let guest = SessionIdentity::new(
+            &viewer_link,
+            "g",
+            Role::Viewer,
+            40,
+            Signer::from_seed([6; 32]),
+        );
+        assert_eq!(
+            guest.verify(&claimed(&forged, "v")).unwrap().role,
+            Role::Controller
         );
     }
 }
