@@ -1149,6 +1149,7 @@ fn controller_bar(s: Stage) -> El {
                             .attr("role", "status")
                             .attr("title", "Press Esc twice to give control back")
                             .text("You have control — Esc-Esc to release"),
+                        input_latency(s.view.input_latency),
                         el("button")
                             .testid("release-control")
                             .on("click", release)
@@ -1157,6 +1158,23 @@ fn controller_bar(s: Stage) -> El {
                 }
             },
         )
+}
+
+/// `input-latency`: how long our input takes to be on the host's page and back, measured
+/// while we hold control (`data-ms`: the figure; absent until the first answer).
+fn input_latency(reading: RwSignal<Option<u64>>) -> El {
+    el("span")
+        .class("input-latency")
+        .testid("input-latency")
+        .attr(
+            "title",
+            "How long your input takes to reach the host's screen and come back (median of the last pings)",
+        )
+        .bind_attr("data-ms", move || reading.get().map(|ms| ms.to_string()))
+        .bind_text(move || match reading.get() {
+            Some(ms) => format!("Input round trip {ms} ms"),
+            None => "Input round trip …".to_owned(),
+        })
 }
 
 /// A guest's view: the remote cursors laid exactly over the picture of `video`, unscaled by

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::control::{
-    Button, ControlClient, ControlMsg, ControlState, InputKind, ShownCursors,
+    Button, ControlClient, ControlMsg, ControlState, InputKind, LatencyMeter, ShownCursors,
 };
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::rekey::{self, WrapContext};
@@ -46,6 +46,9 @@ pub struct GuestSignals {
     pub agent: RwSignal<bool>,
     /// Holders' pointers relayed by the host.
     pub cursors: RwSignal<VecMap<String, CursorView>>,
+    /// While we hold control: how long our input takes to be on the host's page and back
+    /// (ms, the median of the last pings; `None` before the first answer).
+    pub input_latency: RwSignal<Option<u64>>,
     /// How decryption of the host's media goes; `None` before its first frame.
     pub e2ee: RwSignal<Option<E2eeState>>,
     /// The tab's E2EE worker failed: no picture can be shown here
@@ -68,6 +71,7 @@ impl GuestSignals {
             control: RwSignal::new(ControlState::None),
             agent: RwSignal::new(false),
             cursors: RwSignal::new(VecMap::new()),
+            input_latency: RwSignal::new(None),
             e2ee: RwSignal::new(None),
             e2ee_failed: RwSignal::new(false),
             topology: RwSignal::new(Topology::P2p),
@@ -129,6 +133,9 @@ struct Inner {
     control: RefCell<ControlClient>,
     /// Whose relayed cursors are shown (the host's latest holders).
     shown: RefCell<ShownCursors>,
+    /// Our input's round trip to the host's page, measured while we hold control.
+    meter: RefCell<LatencyMeter>,
+    meter_timer: RefCell<Option<Timer>>,
     voice: RefCell<super::voice::GuestVoice>,
     /// Voice through the SFU (SFU mode).
     sfu_voice: SfuVoice,
@@ -177,6 +184,8 @@ impl GuestRuntime {
                 swapping: std::cell::Cell::new(false),
                 control: RefCell::new(ControlClient::new(me.clone(), secret)),
                 shown: RefCell::new(ShownCursors::default()),
+                meter: RefCell::new(LatencyMeter::new()),
+                meter_timer: RefCell::new(None),
                 session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
                 me,
                 session_id: link.session.to_string(),
@@ -507,9 +516,45 @@ impl GuestRuntime {
         if view.control.get_untracked() != state {
             view.control.set(state);
         }
+        let measuring = self.inner.meter.borrow().measuring();
+        match (state == ControlState::Granted, measuring) {
+            (true, false) => {
+                self.inner.meter.borrow_mut().start(clock::monotonic_ms());
+                self.arm_meter();
+            }
+            (false, true) => {
+                self.inner.meter.borrow_mut().stop();
+                self.inner.meter_timer.borrow_mut().take();
+                view.input_latency.set(None);
+            }
+            _ => {}
+        }
         if view.agent.get_untracked() != agent {
             view.agent.set(agent);
         }
+    }
+
+    /// The meter's next ping, when it is due.
+    fn arm_meter(&self) {
+        let at = self.inner.meter.borrow().poll_timeout();
+        let timer = at.map(|at| {
+            let weak = Rc::downgrade(&self.inner);
+            let wait = at.saturating_sub(clock::monotonic_ms()).max(1);
+            Timer::after(wait, move || {
+                let Some(inner) = weak.upgrade() else { return };
+                let runtime = GuestRuntime { inner };
+                let ping = runtime
+                    .inner
+                    .meter
+                    .borrow_mut()
+                    .handle_timeout(clock::monotonic_ms());
+                if ping.is_some() {
+                    runtime.send_control(ping, false);
+                }
+                runtime.arm_meter();
+            })
+        });
+        *self.inner.meter_timer.borrow_mut() = timer;
     }
 
     fn on_control_message(&self, text: &str) {
@@ -542,6 +587,22 @@ impl GuestRuntime {
             }
             ControlMsg::Speaking { ids } => {
                 self.inner.voice.borrow().on_speaking(ids.clone());
+                None
+            }
+            ControlMsg::Pong { id, ts } => {
+                let now = clock::monotonic_ms();
+                if self.inner.meter.borrow_mut().on_pong(now, *id, *ts) {
+                    let reading = self.inner.meter.borrow().reading();
+                    self.inner.view.input_latency.set(reading);
+                }
+                None
+            }
+            ControlMsg::Ping { id, ts } => {
+                // The host measuring its way to us: answered at once.
+                let pong = ControlMsg::Pong { id: *id, ts: *ts };
+                if let Some(link) = self.inner.link.borrow().as_ref() {
+                    link.peer().send(&pong.encode());
+                }
                 None
             }
             _ => self.inner.control.borrow_mut().on_message(&msg),

@@ -47,6 +47,23 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   assert.equal(await controller.locator('.badge.granted').textContent(), 'You have control — Esc-Esc to release');
   await host.getByTestId(`revoke-control-${cid}`).waitFor();
 
+  // The input meter: while control is held the controller pings behind its input and shows
+  // the measured round trip — a figure only once a pong for one of its pings came back.
+  await controller.locator('[data-testid=input-latency][data-ms]').waitFor({ timeout: 5_000 });
+  const ms = Number(await controller.getByTestId('input-latency').getAttribute('data-ms'));
+  assert.ok(Number.isInteger(ms) && ms >= 0 && ms < 5_000, `input round trip ${ms} ms`);
+  assert.match(await controller.getByTestId('input-latency').textContent(), new RegExp(`\\b${ms} ms`));
+  const pings = await controller.evaluate(() => {
+    const kind = (r) => {
+      try { return r.label === 'pairux' ? JSON.parse(r.data).t : null; } catch { return null; }
+    };
+    return {
+      sent: window.__sent.filter((r) => kind(r) === 'ping').length,
+      answered: window.__received.filter((r) => kind(r) === 'pong').length,
+    };
+  });
+  assert.ok(pings.sent >= 1 && pings.answered >= 1, JSON.stringify(pings));
+
   const r = await pictureRect(controller);
   const at = (nx, ny) => [r.x + nx * r.w, r.y + ny * r.h];
   await controller.mouse.move(...at(0.25, 0.25));

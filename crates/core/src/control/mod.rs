@@ -1,7 +1,8 @@
 //! Remote control: who may drive the host, the data-channel protocol, input validation,
 //! cursor relay and the contract of the input sink (product.md §4).
 //!
-//! Trust model: a participant's role in presence is only a claim. Control is granted only to
+//! Trust model: a participant's role in presence is a claim the host believes for a controller
+//! only with a seat proof made with the link's controller secret. Control is granted only to
 //! a participant that proves, over its own data channel, that it holds the controller secret
 //! of the link (HMAC over a nonce the host issued to that channel and its participant id), and
 //! only when the host clicks Grant. Input from anyone else is dropped and counted.
@@ -12,6 +13,7 @@ mod cursor;
 mod gate;
 mod layout;
 mod lease;
+mod meter;
 mod proof;
 mod sink;
 mod wire;
@@ -22,6 +24,7 @@ pub use cursor::{CursorRelay, ShownCursors};
 pub use gate::{DropReason, GateStats, InputGate};
 pub use layout::{VideoLayout, ViewTransform};
 pub use lease::{ControlLeases, LeaseError, LeaseEvent, MAX_HOLDERS, REQUEST_TTL_MS};
+pub use meter::{LatencyMeter, PING_EVERY_MS};
 pub use proof::{
     control_proof, dtls_fingerprint, seat_proof, verify_proof, verify_seat_proof, ChannelBinding,
     NONCE_LEN,
