@@ -420,6 +420,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         focus: StoredValue::new_local(None),
         codec: StoredValue::new_local(SignalCodec::new(&entry.link.room_key, &identity)),
         dropped_signals: RwSignal::new(SignalCounters::default()),
+        unreadable_messages: RwSignal::new(0),
         identity: StoredValue::new_local(identity.clone()),
         profile: StoredValue::new_local(serde_json::Value::Null),
     };
@@ -550,6 +551,9 @@ pub struct SessionChannel {
     codec: StoredValue<SignalCodec, LocalStorage>,
     /// Signals dropped, by reason (never acted on; shown in diagnostics).
     pub dropped_signals: RwSignal<SignalCounters>,
+    /// Messages from the host this page could not read (its data channel, or relayed through
+    /// the SFU: unsealable, binary, not a message of ours); dropped and shown in diagnostics.
+    pub unreadable_messages: RwSignal<u64>,
     identity: StoredValue<Rc<SessionIdentity>, LocalStorage>,
     /// Our profile in clear (name, sender id), to re-seal when the name changes.
     profile: StoredValue<serde_json::Value, LocalStorage>,

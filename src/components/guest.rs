@@ -309,6 +309,7 @@ fn participant(
 pub fn trust_counters(channel: SessionChannel) -> El {
     let roster = channel.signals.roster;
     let signals = channel.dropped_signals;
+    let unreadable = channel.unreadable_messages;
     let counters = el("p").class("counters").testid("trust-counters");
     let p = counters.clone();
     watch(move || {
@@ -326,14 +327,15 @@ pub fn trust_counters(channel: SessionChannel) -> El {
             ("data-stale-signals", s.stale),
             ("data-unauthentic-signals", s.unauthentic),
             ("data-malformed-signals", s.malformed),
+            ("data-unreadable-messages", unreadable.get()),
         ];
         for (name, n) in figures {
             p.set(name, &n.to_string());
         }
         p.set_text(&format!(
-            "presence: impostor hosts {} · shadowing metas {} · unproven roles {} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}",
+            "presence: impostor hosts {} · shadowing metas {} · unproven roles {} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}; the host's messages unreadable {}",
             r.impostor_host, r.shadowed, r.forged_role, r.unreadable, r.bad_signature, r.invalid,
-            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed
+            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed, unreadable.get()
         ));
     });
     el("details")

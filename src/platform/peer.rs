@@ -782,10 +782,11 @@ impl Peer {
         let cb = self.on_event.clone();
         let on_message = handler(move |ev| {
             let ev: web_sys::MessageEvent = ev.unchecked_into();
-            // Binary or oversize messages are not ours; the protocol is text.
-            if let Some(text) = ev.data().as_string() {
-                cb(PeerEvent::Message(text));
-            }
+            // The protocol is text: anything else (binary) arrives as the empty message, which
+            // no reader accepts, so the receiver refuses and counts it like any other junk.
+            cb(PeerEvent::Message(
+                ev.data().as_string().unwrap_or_default(),
+            ));
         });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         let mut handlers = self.channel_handlers.borrow_mut();

@@ -559,7 +559,7 @@ impl GuestRuntime {
 
     fn on_control_message(&self, text: &str) {
         let Ok(msg) = ControlMsg::decode(text) else {
-            leptos::logging::warn!("unreadable control message from the host");
+            self.unreadable();
             return;
         };
         let reply = match &msg {
@@ -1056,6 +1056,13 @@ impl GuestRuntime {
         }
     }
 
+    /// A message from the host (or relayed as the host's) that this page cannot read: dropped,
+    /// counted for diagnostics.
+    fn unreadable(&self) {
+        leptos::logging::warn!("dropped an unreadable message from the host");
+        self.inner.channel.unreadable_messages.update(|n| *n += 1);
+    }
+
     /// The host's latest holders of control: only their cursors are shown.
     fn on_holders(&self, holders: &[String]) {
         self.inner.shown.borrow_mut().on_state(holders);
@@ -1070,6 +1077,7 @@ impl GuestRuntime {
     fn on_sfu_message(&self, wire: &str) {
         use base64::Engine as _;
         let Ok(sealed) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(wire) else {
+            self.unreadable();
             return;
         };
         let plain = self
@@ -1080,17 +1088,20 @@ impl GuestRuntime {
             .rev()
             .find_map(|(_, s)| s.open(&self.inner.session_id, &sealed).ok());
         let Some(plain) = plain else {
-            leptos::logging::warn!("dropped an unsealed message from the video server");
+            self.unreadable();
             return;
         };
         let Ok(text) = String::from_utf8(plain) else {
+            self.unreadable();
             return;
         };
         match ControlMsg::decode(&text) {
             Ok(ControlMsg::Cursor { .. }) => self.on_control_message(&text),
             Ok(ControlMsg::Speaking { ids }) => self.inner.voice.borrow().on_speaking(ids),
             Ok(ControlMsg::State { holders, .. }) => self.on_holders(&holders),
-            _ => {}
+            // Sealed with the room key, yet not what the host relays: another link holder's.
+            Ok(_) => {}
+            Err(_) => self.unreadable(),
         }
     }
 

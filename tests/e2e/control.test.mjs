@@ -212,6 +212,7 @@ test('a viewer forging control requests and input gets nothing through', async (
     for (let seq = 1; seq <= 20; seq++) send({ t: 'input', seq, ts: 0, k: 'move', x: 0.5, y: 0.5 });
     send({ t: 'input', seq: 21, ts: 0, k: 'key_down', key: 'a', code: 'KeyA', m: 0, rep: false });
     ch.send('{not json');
+    ch.send(new Uint8Array([123, 125]));
     ch.send(JSON.stringify({ v: 9, t: 'grant' }));
   });
   await host.locator('[data-testid=diagnostics] summary').click();
@@ -220,9 +221,9 @@ test('a viewer forging control requests and input gets nothing through', async (
   await roundTrip(viewer);
   const gate = await host.getByTestId('gate-counters').evaluate((el) => ({ ...el.dataset }));
   // 21 inputs from someone who does not hold control; 2 requests with bad proofs, a grant and a
-  // state (host-to-guest messages), junk and an unknown version: malformed.
+  // state (host-to-guest messages), junk, binary and an unknown version: malformed.
   assert.equal(Number(gate.notHolder), 21, JSON.stringify(gate));
-  assert.equal(Number(gate.malformed), 6, JSON.stringify(gate));
+  assert.equal(Number(gate.malformed), 7, JSON.stringify(gate));
   assert.equal(Number(gate.accepted), 0, JSON.stringify(gate));
   assert.equal(await host.getByTestId(`control-request-${vid}`).count(), 0);
   assert.equal((await sinkLog(host)).length, 0);

@@ -124,6 +124,15 @@ test('an impostor host with the room key but not the host key gets nobody, and i
   await impostor.getByTestId('end-session').click();
   await impostor.getByTestId('end-session-confirm').click();
   await counterReaches(early, 'forgedSignals', forgedBefore + 1);
+  // Junk on the real host's own data channels (text that is no message, and binary): each
+  // guest drops and counts it, and nothing else changes.
+  await host.evaluate(() => {
+    for (const ch of window.__channels.filter((c) => c.label === 'pairux' && c.readyState === 'open')) {
+      ch.send('{not json');
+      ch.send(new Uint8Array([123, 125]));
+    }
+  });
+  for (const page of [early, late]) await counterReaches(page, 'unreadableMessages', 2);
   for (const page of [early, late]) {
     await stillDecoding(page, 'a guest');
     assert.equal(await page.getByTestId('session-ended').count(), 0);
