@@ -638,8 +638,19 @@ fn live_stage(s: Stage) -> Vec<El> {
             }
         });
     let frame = el("div");
-    let (v, sb, fr): (HtmlVideoElement, HtmlVideoElement, HtmlElement) =
-        (video.cast(), standby.cast(), frame.cast());
+    // Where the keyboard goes while we hold control: an editable element, so that an input
+    // method (CJK, dead keys) composes text there; keys bubble to the frame's listeners, and
+    // what they would type is never kept (prevented, or cleared once composed).
+    let ime = el("textarea")
+        .class("ime-sink")
+        .attr("aria-label", "Keyboard input for the host")
+        .attr("tabindex", "-1")
+        .attr("autocomplete", "off")
+        .attr("autocorrect", "off")
+        .attr("autocapitalize", "off")
+        .attr("spellcheck", "false");
+    let (v, sb, fr, keys): (HtmlVideoElement, HtmlVideoElement, HtmlElement, HtmlElement) =
+        (video.cast(), standby.cast(), frame.cast(), ime.cast());
 
     // The main element shows the new picture: the standby steps back and lets it go.
     let end_cover = {
@@ -680,10 +691,10 @@ fn live_stage(s: Stage) -> Vec<El> {
     }
     // Take the keyboard as soon as control is granted.
     {
-        let fr = fr.clone();
+        let keys = keys.clone();
         watch(move || {
             if s.granted() {
-                platform::dom::focus(&fr);
+                platform::dom::focus(&keys);
             }
         });
     }
@@ -751,13 +762,13 @@ fn live_stage(s: Stage) -> Vec<El> {
             }
         })
         .on_as("pointerdown", {
-            let (to_surface, fr) = (to_surface.clone(), fr.clone());
+            let (to_surface, fr, keys) = (to_surface.clone(), fr.clone(), keys.clone());
             move |ev: web_sys::PointerEvent| {
                 let p = platform::input::pointer(&ev);
                 if granted() {
                     if let (Some((x, y)), Some(b)) = (to_surface(p.x, p.y), p.button) {
                         platform::input::prevent(&ev);
-                        platform::dom::focus(&fr);
+                        platform::dom::focus(&keys);
                         // Its release comes here wherever the pointer is let go.
                         platform::dom::capture_pointer(&fr, &ev);
                         s.send(InputKind::Down { x, y, b });
@@ -800,7 +811,24 @@ fn live_stage(s: Stage) -> Vec<El> {
         // Where the page can no longer see a release (focus went elsewhere — another element,
         // window or tab — or the pointer capture was lost), what our input holds down on the
         // host's computer is let go now rather than left pressed.
-        .on("focusout", move |_| s.with_rt(&|rt| rt.release_held()))
+        .on("focusout", {
+            let fr = fr.clone();
+            move |ev| {
+                // Within the frame (to the keyboard's element) nothing is let go.
+                if !platform::dom::moves_within(&fr, &ev) {
+                    s.with_rt(&|rt| rt.release_held());
+                }
+            }
+        })
+        // Someone who tabs to the picture while holding control types into it.
+        .on("focus", {
+            let keys = keys.clone();
+            move |_| {
+                if granted() {
+                    platform::dom::focus(&keys);
+                }
+            }
+        })
         .on("lostpointercapture", move |_| {
             if s.dragging() {
                 s.with_rt(&|rt| rt.release_held());
@@ -824,11 +852,12 @@ fn live_stage(s: Stage) -> Vec<El> {
                 return;
             }
             let k = platform::input::key(&ev);
-            // While focus is in the video, the browser acts on nothing the host should get.
-            platform::input::prevent(&ev);
-            if k.composing {
+            // A key an input method takes goes to it (its text comes on `compositionend`).
+            if k.composing || k.key == "Process" {
                 return;
             }
+            // While focus is in the video, the browser acts on nothing the host should get.
+            platform::input::prevent(&ev);
             let release = k.key == "Escape"
                 && !k.repeat
                 && s.esc
@@ -849,18 +878,23 @@ fn live_stage(s: Stage) -> Vec<El> {
                 return;
             }
             let k = platform::input::key(&ev);
-            platform::input::prevent(&ev);
-            if !k.composing {
-                s.send(InputKind::KeyUp {
-                    key: k.key,
-                    code: k.code,
-                    m: k.mods,
-                });
+            if k.composing || k.key == "Process" {
+                return;
             }
+            platform::input::prevent(&ev);
+            s.send(InputKind::KeyUp {
+                key: k.key,
+                code: k.code,
+                m: k.mods,
+            });
         })
-        .on_as("compositionend", move |ev: web_sys::CompositionEvent| {
-            if let (true, Some(text)) = (granted(), platform::input::composed_text(&ev)) {
-                s.send(InputKind::Text { text });
+        .on_as("compositionend", {
+            let keys = keys.clone();
+            move |ev: web_sys::CompositionEvent| {
+                if let (true, Some(text)) = (granted(), platform::input::composed_text(&ev)) {
+                    s.send(InputKind::Text { text });
+                }
+                platform::dom::clear_value(&keys);
             }
         });
 
@@ -916,6 +950,7 @@ fn live_stage(s: Stage) -> Vec<El> {
                 .child(standby)
                 .child(surface(v, s.bump, s.zoom, s.view.cursors)),
         )
+        .child(ime)
         .region(
             move || waiting_words(s.phase()),
             |words| {

@@ -39,6 +39,20 @@ pub fn capture_pointer(el: &web_sys::HtmlElement, ev: &web_sys::PointerEvent) {
     let _ = el.set_pointer_capture(ev.pointer_id());
 }
 
+/// Whether a `focusout` moves focus to somewhere inside `el` (its `relatedTarget`).
+pub fn moves_within(el: &web_sys::HtmlElement, ev: &web_sys::Event) -> bool {
+    use wasm_bindgen::JsCast as _;
+    js_sys::Reflect::get(ev, &"relatedTarget".into())
+        .ok()
+        .and_then(|target| target.dyn_into::<web_sys::Node>().ok())
+        .is_some_and(|node| el.contains(Some(&node)))
+}
+
+/// Empties a text field (`value`).
+pub fn clear_value(el: &web_sys::HtmlElement) {
+    let _ = js_sys::Reflect::set(el, &"value".into(), &"".into());
+}
+
 /// Whether the page is hidden (another tab or a minimised window): its timers may then run once
 /// a second at most, so short waits are not worth making.
 pub fn page_hidden() -> bool {

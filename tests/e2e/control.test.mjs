@@ -71,10 +71,15 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   await controller.mouse.click(...at(0.5, 0.5));
   await controller.mouse.wheel(0, 120);
   await controller.keyboard.type('hi');
+  // An input method composes in the picture (as Chrome's IME does, through DevTools' input
+  // domain): its keys stay the IME's, and the composed text goes to the host once.
+  const ime = await controller.context().newCDPSession(controller);
+  await ime.send('Input.imeSetComposition', { text: 'にほん', selectionStart: 3, selectionEnd: 3 });
+  await ime.send('Input.insertText', { text: '日本' });
 
   await host.locator('[data-testid=diagnostics] summary').click();
   await host.waitForFunction(
-    () => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => li.dataset.kind === 'key_up' && li.textContent.includes(' i ')),
+    () => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => li.dataset.kind === 'text'),
     null,
     { timeout: 10_000 },
   );
@@ -82,7 +87,8 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   // In order, strictly increasing sequence numbers.
   for (let i = 1; i < log.length; i++) assert.ok(log[i].seq > log[i - 1].seq, JSON.stringify(log));
   const kinds = log.map((e) => e.kind).filter((k) => k !== 'move');
-  assert.deepEqual(kinds, ['down', 'up', 'wheel', 'key_down', 'key_up', 'key_down', 'key_up']);
+  assert.deepEqual(kinds, ['down', 'up', 'wheel', 'key_down', 'key_up', 'key_down', 'key_up', 'text']);
+  assert.match(log.find((e) => e.kind === 'text').text, /日本/);
   const near = (e, x, y) => Math.abs(e.x - x) < 0.01 && Math.abs(e.y - y) < 0.01;
   assert.ok(log.some((e) => e.kind === 'move' && near(e, 0.25, 0.25)), 'move to (0.25, 0.25)');
   assert.ok(log.some((e) => e.kind === 'move' && near(e, 0.75, 0.5)), 'move to (0.75, 0.5)');
