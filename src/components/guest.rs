@@ -162,7 +162,7 @@ pub fn session_view(entry: SessionEntry) -> El {
                     ]
                 })),
         )
-        .show(later, move || vec![trust_counters(channel)])
+        .show(later, move || vec![trust_counters(channel, false)])
 }
 
 /// `connection-state`: a word for tests (`data-state`) and a sentence for people.
@@ -306,7 +306,8 @@ fn participant(
 
 /// What this page refused to believe, for everyone (diagnostics): presence metas and signals
 /// that failed verification, by reason. Counts live in data attributes for tests and tools.
-pub fn trust_counters(channel: SessionChannel) -> El {
+/// `host`: the host's page, the only one that checks role claims (so counts unproven ones).
+pub fn trust_counters(channel: SessionChannel, host: bool) -> El {
     let roster = channel.signals.roster;
     let signals = channel.dropped_signals;
     let unreadable = channel.unreadable_messages;
@@ -318,7 +319,6 @@ pub fn trust_counters(channel: SessionChannel) -> El {
         let figures = [
             ("data-impostor-host", r.impostor_host),
             ("data-shadowed", r.shadowed),
-            ("data-forged-role", r.forged_role),
             ("data-unreadable", r.unreadable),
             ("data-bad-signature", r.bad_signature),
             ("data-invalid-meta", r.invalid),
@@ -327,16 +327,25 @@ pub fn trust_counters(channel: SessionChannel) -> El {
             ("data-stale-signals", s.stale),
             ("data-unauthentic-signals", s.unauthentic),
             ("data-malformed-signals", s.malformed),
-            ("data-unreadable-messages", unreadable.get()),
         ];
         for (name, n) in figures {
             p.set(name, &n.to_string());
         }
+        let roles = if host {
+            p.set("data-forged-role", &r.forged_role.to_string());
+            format!(" · unproven roles {}", r.forged_role)
+        } else {
+            String::new()
+        };
         p.set_text(&format!(
-            "presence: impostor hosts {} · shadowing metas {} · unproven roles {} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}; the host's messages unreadable {}",
-            r.impostor_host, r.shadowed, r.forged_role, r.unreadable, r.bad_signature, r.invalid,
-            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed, unreadable.get()
+            "presence: impostor hosts {} · shadowing metas {}{roles} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}{}",
+            r.impostor_host, r.shadowed, r.unreadable, r.bad_signature, r.invalid,
+            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed,
+            if host { String::new() } else { format!("; the host's messages unreadable {}", unreadable.get()) }
         ));
+        if !host {
+            p.set("data-unreadable-messages", &unreadable.get().to_string());
+        }
     });
     el("details")
         .class("diagnostics trust")
@@ -520,6 +529,13 @@ impl Stage {
             .unwrap_or(false)
     }
 
+    /// Whether our input holds the key `code` down on the host's side.
+    fn holds_key(&self, code: &str) -> bool {
+        self.runtime
+            .try_with_value(|rt| rt.as_ref().is_some_and(|rt| rt.holds_key(code)))
+            .unwrap_or(false)
+    }
+
     /// Whether our input holds any button down on the host's side.
     fn dragging(&self) -> bool {
         self.runtime
@@ -689,12 +705,16 @@ fn live_stage(s: Stage) -> Vec<El> {
             media::attach(&v, stream.as_ref());
         });
     }
-    // Take the keyboard as soon as control is granted.
+    // Take the keyboard as soon as control is granted; give it back to the picture when control
+    // ends (the field types nothing once its keys are no longer the host's).
     {
-        let keys = keys.clone();
+        let (keys, fr) = (keys.clone(), fr.clone());
         watch(move || {
             if s.granted() {
                 platform::dom::focus(&keys);
+            } else if platform::dom::has_focus(&keys) {
+                platform::dom::clear_value(&keys);
+                platform::dom::focus(&fr);
             }
         });
     }
@@ -852,8 +872,9 @@ fn live_stage(s: Stage) -> Vec<El> {
                 return;
             }
             let k = platform::input::key(&ev);
-            // A key an input method takes goes to it (its text comes on `compositionend`).
-            if k.composing || k.key == "Process" {
+            // A key an input method takes goes to it (its text comes on `compositionend`):
+            // one it composes with, and a dead key, which starts a composition.
+            if k.composing || k.key == "Process" || k.key == "Dead" {
                 return;
             }
             // While focus is in the video, the browser acts on nothing the host should get.
@@ -878,7 +899,10 @@ fn live_stage(s: Stage) -> Vec<El> {
                 return;
             }
             let k = platform::input::key(&ev);
-            if k.composing || k.key == "Process" {
+            // A key that went down before a composition began is let go whatever the IME
+            // does with its release: never left down on the host's computer.
+            let ime = k.composing || k.key == "Process" || k.key == "Dead";
+            if ime && !s.holds_key(&k.code) {
                 return;
             }
             platform::input::prevent(&ev);
@@ -895,6 +919,20 @@ fn live_stage(s: Stage) -> Vec<El> {
                     s.send(InputKind::Text { text });
                 }
                 platform::dom::clear_value(&keys);
+            }
+        })
+        // Text put in without a composition (some input methods insert it directly): sent as
+        // text too; out of control, dropped. Nothing stays in the field either way.
+        .on("input", {
+            let keys = keys.clone();
+            move |ev| {
+                if platform::dom::is_composing(&ev) {
+                    return;
+                }
+                let text = platform::dom::take_value(&keys);
+                if granted() && !text.is_empty() {
+                    s.send(InputKind::Text { text });
+                }
             }
         });
 
@@ -1277,6 +1315,6 @@ fn remote_cursor(
 /// room key hosts under another (a link whose `h` is not this host's, or a link holder posing
 /// as the host): the link cannot tell the real host, so it shows nobody's screen.
 const UNCONFIRMED_SENTENCE: &str =
-    "This link can't confirm who is hosting — ask the host for a new link.";
+    "This link can't confirm who is hosting: the host it names isn't here. Check the link with the host.";
 
 const CURSOR: &str = r#"<svg viewBox="0 0 16 20" width="16" height="20"><path d="M1 1 L1 17 L5 13 L8 19 L11 18 L8 12 L14 12 Z"/></svg>"#;

@@ -64,7 +64,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                     ))}
                 </aside>
             </div>
-            {super::drawn(|| guest::trust_counters(channel))}
+            {super::drawn(|| guest::trust_counters(channel, true))}
         </section>
     }
 }

@@ -48,6 +48,32 @@ pub fn moves_within(el: &web_sys::HtmlElement, ev: &web_sys::Event) -> bool {
         .is_some_and(|node| el.contains(Some(&node)))
 }
 
+/// A text field's `value`, emptied.
+pub fn take_value(el: &web_sys::HtmlElement) -> String {
+    let value = js_sys::Reflect::get(el, &"value".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default();
+    clear_value(el);
+    value
+}
+
+/// Whether an event says it is part of an input method's composition (`isComposing`).
+pub fn is_composing(ev: &web_sys::Event) -> bool {
+    js_sys::Reflect::get(ev, &"isComposing".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// Whether `el` has the page's focus.
+pub fn has_focus(el: &web_sys::HtmlElement) -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .is_some_and(|active| active == **el)
+}
+
 /// Empties a text field (`value`).
 pub fn clear_value(el: &web_sys::HtmlElement) {
     let _ = js_sys::Reflect::set(el, &"value".into(), &"".into());

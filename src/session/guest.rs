@@ -476,6 +476,11 @@ impl GuestRuntime {
         self.inner.control.borrow().dragging()
     }
 
+    /// Whether our input holds the key `code` down on the host's side.
+    pub fn holds_key(&self, code: &str) -> bool {
+        self.inner.control.borrow().holds_key(code)
+    }
+
     /// Lets go of every key and button our input holds down on the host's side (the page can
     /// no longer see their release).
     pub fn release_held(&self) {
@@ -543,11 +548,14 @@ impl GuestRuntime {
             Timer::after(wait, move || {
                 let Some(inner) = weak.upgrade() else { return };
                 let runtime = GuestRuntime { inner };
-                let ping = runtime
-                    .inner
-                    .meter
-                    .borrow_mut()
-                    .handle_timeout(clock::monotonic_ms());
+                let (ping, reading) = {
+                    let mut meter = runtime.inner.meter.borrow_mut();
+                    (meter.handle_timeout(clock::monotonic_ms()), meter.reading())
+                };
+                // A ping given up on takes the figure away.
+                if runtime.inner.view.input_latency.get_untracked() != reading {
+                    runtime.inner.view.input_latency.set(reading);
+                }
                 if ping.is_some() {
                     runtime.send_control(ping, false);
                 }
@@ -594,14 +602,6 @@ impl GuestRuntime {
                 if self.inner.meter.borrow_mut().on_pong(now, *id, *ts) {
                     let reading = self.inner.meter.borrow().reading();
                     self.inner.view.input_latency.set(reading);
-                }
-                None
-            }
-            ControlMsg::Ping { id, ts } => {
-                // The host measuring its way to us: answered at once.
-                let pong = ControlMsg::Pong { id: *id, ts: *ts };
-                if let Some(link) = self.inner.link.borrow().as_ref() {
-                    link.peer().send(&pong.encode());
                 }
                 None
             }
@@ -1063,9 +1063,15 @@ impl GuestRuntime {
         self.inner.channel.unreadable_messages.update(|n| *n += 1);
     }
 
-    /// The host's latest holders of control: only their cursors are shown.
+    /// The host's latest holders of control, on its reliable channel: only their cursors are
+    /// shown from now on.
     fn on_holders(&self, holders: &[String]) {
         self.inner.shown.borrow_mut().on_state(holders);
+        self.prune_cursors(holders);
+    }
+
+    /// Takes away the cursors of anyone not among `holders`.
+    fn prune_cursors(&self, holders: &[String]) {
         self.inner
             .view
             .cursors
@@ -1098,7 +1104,10 @@ impl GuestRuntime {
         match ControlMsg::decode(&text) {
             Ok(ControlMsg::Cursor { .. }) => self.on_control_message(&text),
             Ok(ControlMsg::Speaking { ids }) => self.inner.voice.borrow().on_speaking(ids),
-            Ok(ControlMsg::State { holders, .. }) => self.on_holders(&holders),
+            // Unordered and never retransmitted here: it may be lost or come after a newer
+            // one, so it only takes cursors away; which cursors are shown at all follows the
+            // host's reliable channel (a controller's), if we have one.
+            Ok(ControlMsg::State { holders, .. }) => self.prune_cursors(&holders),
             // Sealed with the room key, yet not what the host relays: another link holder's.
             Ok(_) => {}
             Err(_) => self.unreadable(),

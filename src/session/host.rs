@@ -12,7 +12,7 @@ use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
     Asking, HostAction, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody,
-    SignalEnvelope, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
+    SignalEnvelope, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
 };
 use pairux_core::{Role, SessionLink};
 
@@ -169,6 +169,9 @@ struct Inner {
     spare: RefCell<Option<Spare>>,
     /// When the spare is made (again).
     spare_timer: RefCell<Option<Timer>>,
+    /// Per seated participant: when its connection must be up to keep counting against the
+    /// limits (`HostSession::on_seat_deadline`).
+    seat_timers: RefCell<VecMap<String, Timer>>,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -237,6 +240,7 @@ impl HostRuntime {
                 key_retire: RefCell::new(None),
                 spare: RefCell::new(None),
                 spare_timer: RefCell::new(None),
+                seat_timers: RefCell::new(VecMap::new()),
             }),
         };
         let (on_panic, on_drives) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
@@ -994,8 +998,12 @@ impl HostRuntime {
     fn run(&self, actions: Vec<HostAction>) {
         for action in actions {
             match action {
-                HostAction::OpenPeer { id, role, video } => self.open_peer(id, role, video),
+                HostAction::OpenPeer { id, role, video } => {
+                    self.seat_deadline(&id);
+                    self.open_peer(id, role, video);
+                }
                 HostAction::ClosePeer { id } => {
+                    self.inner.seat_timers.borrow_mut().remove(&id);
                     self.peer_voice_gone(&id);
                     self.inner.peers.borrow_mut().remove(&id);
                     self.inner.view.peers.update(|p| {
@@ -1070,6 +1078,21 @@ impl HostRuntime {
                 }
             }
         }
+    }
+
+    /// In [`SEAT_CONNECT_MS`], `id`'s seat stops counting if its connection is not up.
+    fn seat_deadline(&self, id: &str) {
+        let (weak, pid) = (Rc::downgrade(&self.inner), id.to_owned());
+        let timer = Timer::after(SEAT_CONNECT_MS, move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.seat_timers.borrow_mut().remove(&pid);
+                inner.session.borrow_mut().on_seat_deadline(&pid);
+            }
+        });
+        self.inner
+            .seat_timers
+            .borrow_mut()
+            .insert(id.to_owned(), timer);
     }
 
     fn open_peer(&self, id: String, role: Role, video: bool) {

@@ -197,6 +197,25 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   const shift = late.filter((e) => e.kind.startsWith('key_') && e.text.includes('Shift'));
   assert.deepEqual(shift.map((e) => e.kind), ['key_down', 'key_up'], JSON.stringify(late.map((e) => e.text)));
 
+  // A key that went down before a composition began is let go even though its release comes
+  // during the composition (as an IME's): not left down on the host's computer. (Playwright's
+  // own Shift stays down: nothing below types.)
+  await controller.getByTestId('remote-video').click();
+  const beforeIme = Math.max(...(await sinkLog(host)).filter((e) => e.from === cid).map((e) => e.seq));
+  await controller.keyboard.down('Shift');
+  await controller.evaluate(() => {
+    const field = document.activeElement;
+    field.dispatchEvent(new CompositionEvent('compositionstart', { bubbles: true }));
+    field.dispatchEvent(new KeyboardEvent('keyup', { key: 'Shift', code: 'ShiftLeft', isComposing: true, bubbles: true }));
+  });
+  await host.waitForFunction(
+    (n) => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => Number(li.dataset.seq) > n && li.dataset.kind === 'key_up'),
+    beforeIme,
+    { timeout: 10_000 },
+  );
+  const composed = (await sinkLog(host)).filter((e) => e.from === cid && e.seq > beforeIme && e.kind.startsWith('key_'));
+  assert.deepEqual(composed.map((e) => `${e.kind} ${e.text.includes('Shift')}`), ['key_down true', 'key_up true']);
+
   for (const p of [host, controller, viewer]) assert.deepEqual(p.errors, []);
   for (const p of [host, controller, viewer]) await p.context().close();
 });

@@ -160,7 +160,7 @@ test('a link to a session nobody hosts says it is not live; one naming another h
   };
   const [notLive, cannotConfirm] = await Promise.all([said(nobody), said(unconfirmed)]);
   assert.match(notLive, /isn't live/);
-  assert.match(cannotConfirm, /can't confirm who is hosting — ask the host for a new link/);
+  assert.match(cannotConfirm, /can't confirm who is hosting: the host it names isn't here/);
   // It showed nobody's screen and lists no host.
   assert.equal(await unconfirmed.locator('[data-testid=participant-list] [data-role=host]').count(), 0);
   assert.equal(await unconfirmed.getByTestId('remote-video').count(), 0);

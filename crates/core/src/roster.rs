@@ -11,8 +11,10 @@
 //! anyone. The first verified meta under a presence key pins that key's signer: later metas
 //! under the same key signed by anyone else (a socket that knows only the session id, or
 //! another link holder) can neither hide, replace nor rename the participant — they are
-//! ignored and counted. Controller and viewer roles are still *claims*; what a controller may
-//! do is decided elsewhere (controller proof).
+//! ignored and counted. A `controller` role is believed on the host's page only with a seat
+//! proof of the controller secret (`session::SessionIdentity::verify`; without one the
+//! participant is a viewer here, counted as `forged_role`); elsewhere roles are claims. What a
+//! controller may do is decided apart from this (controller proof, the host's click).
 
 use crate::vecmap::{VecMap, VecSet};
 
@@ -32,7 +34,8 @@ const MAX_PINS: usize = 4096;
 pub struct Participant {
     /// The presence key: the participant id, random per join of a page.
     pub id: String,
-    /// The role it claims (a `host` in a verified roster is the link's host).
+    /// Its role as believed: a `host` in a verified roster is the link's host; on the host's
+    /// page a `controller` proved the controller secret (on other pages, the role claimed).
     pub role: Role,
     /// When it joined (ms since the Unix epoch, its own clock); signed with its meta, and the
     /// join epoch its signals carry.

@@ -210,6 +210,11 @@ impl ControlClient {
         self.held.buttons.contains(&b)
     }
 
+    /// Whether our input holds the key `code` down on the host's side.
+    pub fn holds_key(&self, code: &str) -> bool {
+        self.held.keys.iter().any(|(c, _)| c == code)
+    }
+
     /// Whether our input holds any button down on the host's side.
     pub fn dragging(&self) -> bool {
         !self.held.buttons.is_empty()
@@ -419,6 +424,7 @@ mod tests {
         }
         c.input(6, repeat);
         assert!(c.pressed(Button::Left) && c.dragging() && !c.pressed(Button::Right));
+        assert!(c.holds_key("ShiftLeft") && !c.holds_key("KeyA"));
         let released: Vec<InputKind> = c
             .release_held(7)
             .into_iter()

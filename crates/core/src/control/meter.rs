@@ -2,7 +2,8 @@
 //! behind the keys and clicks sent before it, which the host answers once everything before
 //! it is handled and on its page. So the round trip is what input takes to reach the host's
 //! screen and come back. One ping at a time, every [`PING_EVERY_MS`] while control is held;
-//! the reading is the median of the last [`SAMPLES`] round trips.
+//! the reading is the median of the last [`SAMPLES`] round trips, and there is none while a
+//! ping has gone unanswered for [`PING_LOST_MS`] (until answers come again).
 
 use std::collections::VecDeque;
 
@@ -70,7 +71,9 @@ impl LatencyMeter {
             if now < sent + PING_LOST_MS {
                 return None;
             }
+            // No answer for this long: the figure of before no longer says anything.
             self.outstanding = None;
+            self.samples.clear();
         }
         if now < self.next_at {
             return None;
@@ -146,13 +149,18 @@ mod tests {
         let mut m = LatencyMeter::new();
         m.start(0);
         let (id, ts) = ping(m.handle_timeout(0));
-        assert_eq!(m.poll_timeout(), Some(PING_LOST_MS));
-        let (next, _) = ping(m.handle_timeout(PING_LOST_MS));
+        assert!(m.on_pong(7, id, ts));
+        let (id, ts) = ping(m.handle_timeout(PING_EVERY_MS));
+        assert_eq!(m.reading(), Some(7));
+        assert_eq!(m.poll_timeout(), Some(PING_EVERY_MS + PING_LOST_MS));
+        let lost = PING_EVERY_MS + PING_LOST_MS;
+        let (next, next_ts) = ping(m.handle_timeout(lost));
         assert_ne!(next, id);
-        assert!(!m.on_pong(PING_LOST_MS + 1, id, ts), "given up on");
+        assert_eq!(m.reading(), None, "a stall shows no figure of before");
+        assert!(!m.on_pong(lost + 1, id, ts), "given up on");
         m.stop();
         assert_eq!((m.reading(), m.poll_timeout()), (None, None));
-        assert!(!m.on_pong(PING_LOST_MS + 2, next, PING_LOST_MS));
+        assert!(!m.on_pong(lost + 2, next, next_ts));
         m.start(10_000);
         assert!(m.handle_timeout(10_000).is_some());
     }

@@ -136,6 +136,10 @@ pub enum HostAction {
 
 /// How long the host waits for everyone to confirm a new media secret before encrypting in it.
 pub const KEY_ACK_DEADLINE_MS: u64 = 2_000;
+/// How long a seated participant's connection may take to come up before its seat stops
+/// counting against the limits ([`HostSession::on_seat_deadline`]); a guest tells its person
+/// after 15 s (`guest::CONNECT_WAIT_MS`) and keeps trying.
+pub const SEAT_CONNECT_MS: u64 = 30_000;
 /// How long after a change of epoch the older epochs' secrets are kept (frames in flight).
 pub const RETIRE_AFTER_MS: u64 = 5_000;
 
@@ -229,6 +233,11 @@ pub struct HostSession {
     told_ended: VecSet<String>,
     /// Admitted participants whose peer link is up.
     link_up: VecSet<String>,
+    /// Seated participants whose connection did not come up within [`SEAT_CONNECT_MS`]: they
+    /// may still connect, but hold no seat against the limits meanwhile. Otherwise a meta
+    /// replayed under a departed participant's id — anyone who saw it can track it again —
+    /// would hold a seat for as long as its socket stays.
+    stalled: VecSet<String>,
     /// Admitted participants missing from presence (closed once their link is down too).
     absent: VecSet<String>,
     refused: VecSet<String>,
@@ -261,6 +270,7 @@ impl HostSession {
             asking: Vec::new(),
             told_ended: VecSet::new(),
             link_up: VecSet::new(),
+            stalled: VecSet::new(),
             absent: VecSet::new(),
             refused: VecSet::new(),
             share,
@@ -489,9 +499,21 @@ impl HostSession {
         self.ended
     }
 
-    /// Participants with a peer connection, by role.
+    /// Seats held, by role: participants admitted, less those whose connection did not come up
+    /// in time ([`Self::on_seat_deadline`]).
     pub fn admitted(&self, role: Role) -> usize {
-        self.admitted.values().filter(|r| **r == role).count()
+        self.admitted
+            .iter()
+            .filter(|(id, r)| **r == role && !self.stalled.contains(*id))
+            .count()
+    }
+
+    /// [`SEAT_CONNECT_MS`] after `id` was given a peer connection ([`HostAction::OpenPeer`]):
+    /// if its link is not up by now, its seat stops counting against the limits until it is.
+    pub fn on_seat_deadline(&mut self, id: &str) {
+        if self.admitted.contains_key(id) && !self.link_up.contains(id) {
+            self.stalled.insert(id.to_owned());
+        }
     }
 
     /// Whether `id` may negotiate with us (signals from anyone else are dropped).
@@ -726,6 +748,7 @@ impl HostSession {
         }
         if up {
             self.link_up.insert(id.to_owned());
+            self.stalled.remove(id);
             return Vec::new();
         }
         self.link_up.remove(id);
@@ -749,6 +772,7 @@ impl HostSession {
         }
         self.video.remove(id);
         self.link_up.remove(id);
+        self.stalled.remove(id);
         self.absent.remove(id);
         actions.push(HostAction::ClosePeer { id: id.to_owned() });
         actions
@@ -926,6 +950,42 @@ mod tests {
         assert_eq!(opened(&actions), ["v1"]);
         assert_eq!(refused(&actions), ["v2", "c1"]);
         assert!(!host.is_admitted("fake"));
+    }
+
+    #[test]
+    fn a_seat_whose_connection_never_comes_up_stops_counting() {
+        let mut host = HostSession::new(
+            "h",
+            Limits {
+                controllers: 2,
+                viewers: 25,
+            },
+            ShareState::Sharing,
+        );
+        // Two controllers' metas tracked again under their departed ids (a replay): seated,
+        // but nobody answers.
+        let replayed = [p("c1", Role::Controller, 1), p("c2", Role::Controller, 2)];
+        let refs: Vec<&Participant> = replayed.iter().collect();
+        assert_eq!(opened(&host.on_roster(&refs)), ["c1", "c2"]);
+        assert_eq!(host.admitted(Role::Controller), 2);
+        // c2 connects in time; c1 does not.
+        host.on_link("c2", true);
+        host.on_seat_deadline("c1");
+        host.on_seat_deadline("c2");
+        assert_eq!(host.admitted(Role::Controller), 1);
+        // The real controller who comes now gets a seat.
+        let people = [
+            replayed[0].clone(),
+            replayed[1].clone(),
+            p("c3", Role::Controller, 3),
+        ];
+        let actions = host.on_roster(&people.iter().collect::<Vec<_>>());
+        assert_eq!(opened(&actions), ["c3"]);
+        assert_eq!(host.admitted(Role::Controller), 2);
+        // A late connection counts again.
+        host.on_link("c1", true);
+        assert_eq!(host.admitted(Role::Controller), 3);
+        assert!(host.is_admitted("c1"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! A presence meta is `{"role", "joined_at", "profile": <sealed>, "sig": <Ed25519>}`:
 //! - `profile` is sealed with the room key (bound to the participant id and role) and holds the
-//!   display name, the media sender id and the participant's public signing key (`key`);
+//!   display name, the media sender id, the participant's public signing key (`key`) and, for
+//!   a controller, its seat proof (`seat`: `control::seat_proof`);
 //! - `sig` signs the session id, participant id, role, `joined_at` and the sealed profile text,
 //!   with the host identity key for the host and with the join's own key for everyone else.
 //!

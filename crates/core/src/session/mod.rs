@@ -19,7 +19,7 @@ pub use guest::{
 };
 pub use host::{
     Asking, HostAction, HostMemory, HostSession, Limits, ShareState, StartMode, Topology,
-    KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
+    KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
 };
 pub use identity::SessionIdentity;
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
