@@ -20,7 +20,7 @@ use pairux_core::identity::Signer;
 use pairux_core::realtime::{BroadcastConfig, PresenceConfig};
 use pairux_core::realtime_client::{
     BroadcastBody, ChannelId, ChannelOptions, ChannelState, ClientEvent, ClientOptions,
-    ConnectionState, Output, RealtimeClient,
+    ConnectionState, Output, PresencePacer, RealtimeClient,
 };
 use pairux_core::roster::{Participant, Rejection, Roster};
 use pairux_core::session::{
@@ -86,6 +86,11 @@ struct Inner {
     /// Whether this page was connected before (so a loss shows as "reconnecting").
     was_joined: Cell<bool>,
     closed: Cell<bool>,
+    /// Our re-tracks, paced under the server's presence limit ([`PresencePacer`]): the one
+    /// waiting for its turn (the latest), and when it goes.
+    pacer: RefCell<PresencePacer>,
+    pending_track: RefCell<Option<serde_json::Value>>,
+    track_timer: RefCell<Option<Timer>>,
 }
 
 /// A live membership of one Realtime channel. Dropping it leaves and closes the socket.
@@ -127,6 +132,9 @@ impl RealtimeLink {
             on_broadcast: RefCell::new(None),
             was_joined: Cell::new(false),
             closed: Cell::new(false),
+            pacer: RefCell::new(PresencePacer::new()),
+            pending_track: RefCell::new(None),
+            track_timer: RefCell::new(None),
         });
         {
             let now = clock::monotonic_ms();
@@ -148,13 +156,13 @@ impl RealtimeLink {
 
     /// Tracks `meta` from now on (and after every rejoin). While the channel is down it is only
     /// remembered: the rejoin tracks it.
+    /// Paced: past the server's presence limit the latest meta waits its turn (see
+    /// [`PresencePacer`]) instead of getting the channel closed.
     pub fn retrack(&self, meta: serde_json::Value) {
-        let now = clock::monotonic_ms();
-        self.inner
-            .client
-            .borrow_mut()
-            .track_with_join(now, self.inner.ch, meta);
-        pump(&self.inner);
+        *self.inner.pending_track.borrow_mut() = Some(meta);
+        if self.inner.track_timer.borrow().is_none() {
+            send_pending_track(&self.inner);
+        }
     }
 
     /// Sends a JSON broadcast to everyone else in the channel.
@@ -165,6 +173,33 @@ impl RealtimeLink {
             .borrow_mut()
             .broadcast(now, self.inner.ch, event, payload);
         pump(&self.inner);
+    }
+}
+
+/// Tracks the waiting meta if the pacer lets it go now, else when it will.
+fn send_pending_track(inner: &Rc<Inner>) {
+    inner.track_timer.borrow_mut().take();
+    let now = clock::monotonic_ms();
+    match inner.pacer.borrow_mut().admit(now) {
+        None => {
+            let Some(meta) = inner.pending_track.borrow_mut().take() else {
+                return;
+            };
+            inner
+                .client
+                .borrow_mut()
+                .track_with_join(now, inner.ch, meta);
+            pump(inner);
+        }
+        Some(at) => {
+            let weak = Rc::downgrade(inner);
+            let timer = Timer::after(at.saturating_sub(now).max(1), move || {
+                if let Some(inner) = weak.upgrade() {
+                    send_pending_track(&inner);
+                }
+            });
+            *inner.track_timer.borrow_mut() = Some(timer);
+        }
     }
 }
 

@@ -45,3 +45,45 @@ test('a name set on the landing page or live in the session shows everywhere', a
   assert.match(await toast.textContent(), /Grace asks for control/);
   for (const page of [host, controller, viewer]) await page.context().close();
 });
+
+test('renaming many times in a row keeps the session: updates are paced under the server limit', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const viewer = await newPage(stack.browser);
+  await openApp(viewer, await host.getByTestId('invite-viewer-link').inputValue());
+  await decoding(viewer);
+  const me = await viewer.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
+  // Watch, on both pages, for the viewer's signaling dropping or its entry leaving the host's list.
+  await viewer.evaluate(() => {
+    window.__dropped = [];
+    const badge = document.querySelector('[data-testid=connection-state]');
+    new MutationObserver(() => {
+      if (badge.dataset.state !== 'connected') window.__dropped.push(badge.dataset.state);
+    }).observe(badge, { attributes: true });
+  });
+  await host.evaluate((id) => {
+    window.__gone = 0;
+    new MutationObserver(() => {
+      if (!document.querySelector(`[data-testid=${id}]`)) window.__gone += 1;
+    }).observe(document.querySelector('[data-testid=participant-list]'), { childList: true, subtree: true });
+  }, me);
+  // The join's track and six renames: past the server's 5 presence calls per 30 s, which would
+  // close the channel (and drop the viewer from everyone's list until it rejoins).
+  for (let i = 1; i <= 6; i++) {
+    await viewer.getByTestId('display-name').fill(`Name ${i}`);
+    await viewer.getByTestId('display-name').press('Enter');
+  }
+  // The first ones go at once; the rest wait their turn.
+  await host.waitForFunction(() => [...document.querySelectorAll('[data-testid=participant-list] .name')].some((n) => n.textContent === 'Name 3'), null, { timeout: 10_000 });
+  // Then the host renames itself: the viewer sees it through its own channel, joined — had the
+  // server closed it over the renames, the page would show "reconnecting" first and take the
+  // host's name only after rejoining 5 s later.
+  await host.getByTestId('display-name').fill('Host Renamed');
+  await host.getByTestId('display-name').press('Enter');
+  await viewer.waitForFunction(() => [...document.querySelectorAll('[data-testid=participant-list] .name')].some((n) => n.textContent === 'Host Renamed'), null, { timeout: 4_000 });
+  assert.deepEqual(await viewer.evaluate(() => window.__dropped), []);
+  assert.equal(await host.evaluate(() => window.__gone), 0);
+  assert.equal(await viewer.getByTestId('connection-state').getAttribute('data-state'), 'connected');
+  for (const page of [host, viewer]) await page.context().close();
+});

@@ -36,6 +36,7 @@ mod link;
 mod options;
 mod outbound;
 mod output;
+mod pacer;
 mod presence;
 mod url;
 
@@ -46,4 +47,5 @@ pub use output::{
     BroadcastBody, ChannelId, ChannelState, ClientEvent, ClientStats, ConnectionState, Output,
     PushId, PushResult,
 };
+pub use pacer::PresencePacer;
 pub use presence::PresenceSync;
