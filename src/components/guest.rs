@@ -490,9 +490,7 @@ impl Stage {
                 Some(("error", crate::realtime::CONFIG_SENTENCE))
             }
             _ if self.wrong_key() => Some(("error", "Can't decrypt — check the link.")),
-            GuestPhase::Full => {
-                Some(("error", "This session is full — ask the host to make room."))
-            }
+            GuestPhase::Full => Some(("error", "Session full — ask the host to make room.")),
             // Someone with our room key hosts, but not under the link's host key.
             GuestPhase::NotLive if self.channel.signals.unconfirmed_host.get() => {
                 Some(("error", UNCONFIRMED_SENTENCE))

@@ -105,7 +105,8 @@ test('a fourth controller is refused, the first three are served', async () => {
   const fourth = await join(links.controller);
   const banner = fourth.getByTestId('error-banner');
   await banner.waitFor({ timeout: 15_000 });
-  assert.match(await banner.textContent(), /This session is full/);
+  // product.md §3: a clear "session full" message.
+  assert.match(await banner.textContent(), /^Session full — ask the host to make room\.$/);
   assert.equal(await fourth.getByTestId('remote-video').count(), 0);
   // The others are unaffected.
   await decodes(controllers[0], { minFrames: 5 });

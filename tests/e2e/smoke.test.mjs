@@ -11,7 +11,8 @@ const KEY = 'ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8';
 const SECRET = 'QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8';
 /** A host public key (any valid Ed25519 key). */
 const HOST = new SigningKey(Buffer.alloc(32, 1)).public.toString('base64url');
-const INCOMPLETE = 'This link is incomplete — ask the host for a new one.';
+// product.md §2's words exactly.
+const INCOMPLETE = 'This link is incomplete — ask the host for a new one';
 
 const stack = useStack();
 

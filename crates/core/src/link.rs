@@ -60,7 +60,7 @@ impl LinkError {
             | LinkError::MissingHostKey
             | LinkError::BadHostKey
             | LinkError::DuplicateParam(_) => {
-                "This link is incomplete — ask the host for a new one."
+                "This link is incomplete — ask the host for a new one"
             }
             LinkError::BadControllerSecret => {
                 "This controller link is damaged — ask the host for a new one."
@@ -534,7 +534,7 @@ mod tests {
         let err = SessionLink::parse(&format!("/s/{ID}"), "").unwrap_err();
         assert_eq!(
             err.user_message(),
-            "This link is incomplete — ask the host for a new one."
+            "This link is incomplete — ask the host for a new one"
         );
     }
 

@@ -747,8 +747,22 @@ impl HostSession {
             return Vec::new();
         }
         if up {
+            if self.stalled.remove(id) {
+                // Its seat went to nobody or to a newcomer meanwhile: back only if there is
+                // still room, else refused as full like anyone past the limits.
+                let role = self.admitted.get(id).copied().unwrap_or(Role::Viewer);
+                let limit = match role {
+                    Role::Controller => self.limits.controllers,
+                    _ => self.limits.viewers,
+                };
+                if self.admitted(role) >= limit {
+                    let mut actions = self.close(id);
+                    self.refused.insert(id.to_owned());
+                    actions.push(self.signal(Some(id), SignalBody::Refused(RefusalReason::Full)));
+                    return actions;
+                }
+            }
             self.link_up.insert(id.to_owned());
-            self.stalled.remove(id);
             return Vec::new();
         }
         self.link_up.remove(id);
@@ -982,10 +996,19 @@ mod tests {
         let actions = host.on_roster(&people.iter().collect::<Vec<_>>());
         assert_eq!(opened(&actions), ["c3"]);
         assert_eq!(host.admitted(Role::Controller), 2);
-        // A late connection counts again.
-        host.on_link("c1", true);
-        assert_eq!(host.admitted(Role::Controller), 3);
-        assert!(host.is_admitted("c1"));
+        // A late connection finds its seat taken: refused as full, like anyone past the limits.
+        let late = host.on_link("c1", true);
+        assert_eq!(refused(&late), ["c1"]);
+        assert!(late.contains(&HostAction::ClosePeer { id: "c1".into() }));
+        assert_eq!(host.admitted(Role::Controller), 2);
+        assert!(!host.is_admitted("c1"));
+        // One whose seat is still free takes it back.
+        let people = [p("v1", Role::Viewer, 5)];
+        host.on_roster(&people.iter().collect::<Vec<_>>());
+        host.on_seat_deadline("v1");
+        assert_eq!(host.admitted(Role::Viewer), 0);
+        assert_eq!(host.on_link("v1", true), vec![]);
+        assert_eq!(host.admitted(Role::Viewer), 1);
     }
 
     #[test]
