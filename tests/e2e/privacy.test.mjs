@@ -62,6 +62,10 @@ test('the realtime server relays nothing it could read or tamper with', async ()
   assert.ok(frames.length > 20, `recorded ${frames.length} frames`);
   assert.match(all, /realtime:pairux:/, 'the recording saw the session channel');
   assert.match(all, /"sealed"/, 'signaling went through the server, sealed');
+  // Nor what kind of message each signal is (offers, refusals, the end, new media keys).
+  for (const kind of ['"kind"', '"description"', '"media_key"', '"share"']) {
+    assert.ok(!all.includes(kind), `a frame contains ${kind}`);
+  }
   for (const needle of [roomKey, secret, 'a=fingerprint', 'fingerprint:', 'candidate:', 'v=0\\r\\n', ...names]) {
     assert.ok(!all.includes(needle), `a frame contains ${JSON.stringify(needle)}`);
   }

@@ -161,7 +161,7 @@ proptest! {
         from in ".{0,8}",
     ) {
         let room = RoomKey::from_bytes([4; 32]);
-        let aad = SignalAad { session: "s", from: &from, to: None, kind: "k" };
+        let aad = SignalAad { session: "s", from: &from, to: None };
         prop_assert!(SignalSealer::new(&room).open(aad, &bytes).is_err());
         prop_assert!(ProfileSealer::new(&room).open(&from, Role::Host, &bytes).is_err());
     }
@@ -169,7 +169,7 @@ proptest! {
     #[test]
     fn sealed_messages_round_trip(plaintext in proptest::collection::vec(any::<u8>(), 0..300), nonce in any::<[u8; 12]>(), to in proptest::option::of("[a-z]{1,4}")) {
         let sealer = SignalSealer::new(&RoomKey::from_bytes([4; 32]));
-        let aad = SignalAad { session: "s", from: "a", to: to.as_deref(), kind: "description" };
+        let aad = SignalAad { session: "s", from: "a", to: to.as_deref() };
         let sealed = sealer.seal(aad, &plaintext, nonce);
         prop_assert_eq!(sealer.open(aad, &sealed).unwrap(), plaintext);
     }

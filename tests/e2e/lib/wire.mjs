@@ -119,8 +119,8 @@ export function openProfile(link, id, role, sealed) {
 }
 
 /**
- * A signal broadcast payload `{from, to, kind, sealed}` as the app sends it: body sealed with
- * the room key (session and routing fields as AAD), signed by `signer`, with join `epoch`
+ * A signal broadcast payload `{from, to, sealed}` as the app sends it: kind and body sealed
+ * with the room key (session and routing fields as AAD), signed by `signer`, with join `epoch`
  * and sequence `seq`. `body` is the JSON the kind carries (`null` for none).
  */
 export function signalPayload({ link, from, to = null, kind, body = null, epoch, seq, signer, nonce }) {
@@ -135,9 +135,10 @@ export function signalPayload({ link, from, to = null, kind, body = null, epoch,
     u64(seq),
     field(bodyBytes),
   ]);
-  const plaintext = Buffer.concat([signer.sign(statement), u64(epoch), u64(seq), bodyBytes]);
-  const sealed = seal(link.room, SIGNAL_LABEL, [link.session, from, to, kind], plaintext, nonce);
-  return { from, to, kind, sealed: b64u(sealed) };
+  const kindBytes = Buffer.from(kind);
+  const plaintext = Buffer.concat([signer.sign(statement), u64(epoch), u64(seq), Buffer.from([kindBytes.length]), kindBytes, bodyBytes]);
+  const sealed = seal(link.room, SIGNAL_LABEL, [link.session, from, to], plaintext, nonce);
+  return { from, to, sealed: b64u(sealed) };
 }
 
 /** The DTLS fingerprint an SDP announces, normalised as the app does (`sha-256 AB:…`). */

@@ -6,7 +6,8 @@
 //! key    = HKDF-SHA256(salt = "", ikm = room key).expand(label, 32)   AES-256-GCM
 //! sealed = version (0x01) ‖ nonce (12, random, from the caller) ‖ ciphertext ‖ tag (16)
 //! aad    = label ‖ each field length-prefixed (u32 BE; an absent `to` is 0xffffffff):
-//!          signals: session id, from, to, kind; profiles: participant id, role
+//!          signals: session id, from, to (the message's kind is sealed with its body);
+//!          profiles: participant id, role
 //! ```
 //! Signaling and presence use distinct labels, hence distinct keys, and neither shares a key
 //! with media. Random 96-bit nonces are safe far beyond the messages a session sends (the
@@ -32,24 +33,18 @@ const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signaling";
 const PRESENCE_LABEL: &[u8] = b"PairUX 1.0 presence";
 const SFU_DATA_LABEL: &[u8] = b"PairUX 1.0 sfu data";
 
-/// The clear routing fields of a signaling message (`SignalEnvelope`'s `from`, `to`, `kind`)
-/// and the session it belongs to.
+/// The clear routing fields of a signaling message (`SignalEnvelope`'s `from` and `to`) and
+/// the session it belongs to. What kind of message it is travels sealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignalAad<'a> {
     pub session: &'a str,
     pub from: &'a str,
     pub to: Option<&'a str>,
-    pub kind: &'a str,
 }
 
 impl<'a> SignalAad<'a> {
-    fn fields(&self) -> [Option<&'a str>; 4] {
-        [
-            Some(self.session),
-            Some(self.from),
-            self.to,
-            Some(self.kind),
-        ]
+    fn fields(&self) -> [Option<&'a str>; 3] {
+        [Some(self.session), Some(self.from), self.to]
     }
 }
 
@@ -204,7 +199,6 @@ mod tests {
         session: "s1",
         from: "alice",
         to: Some("bob"),
-        kind: "description",
     };
 
     fn sealer(b: u8) -> SignalSealer {
@@ -237,10 +231,6 @@ mod tests {
             },
             SignalAad {
                 to: Some("carol"),
-                ..AAD
-            },
-            SignalAad {
-                kind: "candidate",
                 ..AAD
             },
             // Moving a byte between adjacent fields changes the length prefixes.
@@ -293,7 +283,6 @@ mod tests {
                 session: "s",
                 from: "p1",
                 to: Some("viewer"),
-                kind: "x",
             },
             b"x",
             [3; 12],
@@ -316,7 +305,6 @@ mod tests {
             session: "s1",
             from: "a",
             to: None,
-            kind: "k",
         };
         assert!(SignalSealer::new(&room).open(aad, &sealed).is_err());
     }

@@ -2,12 +2,15 @@
 //! with a key only holders of the room key have (see `e2ee::signal`), and signed by its sender.
 //!
 //! Wire form of a broadcast payload:
-//! `{"from": <id>, "to": <id>|null, "kind": <kind>, "sealed": <base64url(version ‖ nonce ‖ ct ‖ tag)>}`.
+//! `{"from": <id>, "to": <id>|null, "sealed": <base64url(version ‖ nonce ‖ ct ‖ tag)>}`.
 //! The session id and the routing fields are the AEAD's associated data, so the server can
-//! neither read a body nor move it to another session, sender, recipient or kind. Inside:
+//! neither read a body nor move it to another session, sender or recipient; what kind of
+//! message it is (an offer, a refusal, the end of the session, a new media key) is sealed too.
+//! Inside:
 //!
 //! ```text
-//! plaintext = Ed25519 signature (64) ‖ join epoch (u64 BE) ‖ sequence (u64 BE) ‖ body JSON
+//! plaintext = Ed25519 signature (64) ‖ join epoch (u64 BE) ‖ sequence (u64 BE)
+//!             ‖ kind length (u8) ‖ kind ‖ body JSON
 //! signed    = "PairUX 1.0 signal" ‖ session ‖ from ‖ to ‖ kind ‖ epoch ‖ sequence ‖ body JSON
 //! ```
 //! The signature is by the sender's own key (the host identity key for the host), so another
@@ -29,7 +32,7 @@ use crate::identity::{PublicKey, Signer, Statement, SIGNATURE_LEN};
 use crate::link::RoomKey;
 
 const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signal";
-/// Bytes before the body in the plaintext: signature, epoch, sequence.
+/// Bytes before the kind in the plaintext: signature, epoch, sequence.
 const HEADER_LEN: usize = SIGNATURE_LEN + 8 + 8;
 /// Senders whose last sequence number is remembered.
 const MAX_SENDERS: usize = 4096;
@@ -99,22 +102,24 @@ impl SignalCodec {
         let seq = self.next_seq;
         self.next_seq += 1;
         let statement = statement(&self.session, from, to, kind, self.epoch, seq, body);
-        let mut plaintext = Vec::with_capacity(HEADER_LEN + body.len());
+        // Kinds are short tags of our own (`description`, `media_key`, …).
+        let kind = &kind.as_bytes()[..kind.len().min(u8::MAX as usize)];
+        let mut plaintext = Vec::with_capacity(HEADER_LEN + 1 + kind.len() + body.len());
         plaintext.extend_from_slice(&self.signer.sign(&statement));
         plaintext.extend_from_slice(&self.epoch.to_be_bytes());
         plaintext.extend_from_slice(&seq.to_be_bytes());
+        plaintext.push(kind.len() as u8);
+        plaintext.extend_from_slice(kind);
         plaintext.extend_from_slice(body);
         let aad = SignalAad {
             session: &self.session,
             from,
             to,
-            kind,
         };
         let sealed = self.sealer.seal(aad, &plaintext, nonce);
         json!({
             "from": from,
             "to": to,
-            "kind": kind,
             "sealed": URL_SAFE_NO_PAD.encode(sealed),
         })
     }
@@ -150,9 +155,7 @@ impl SignalCodec {
             return Err(SignalError::TooLarge);
         }
         let field = |name: &str| payload.get(name).and_then(Value::as_str);
-        let (Some(from), Some(kind), Some(sealed)) =
-            (field("from"), field("kind"), field("sealed"))
-        else {
+        let (Some(from), Some(sealed)) = (field("from"), field("sealed")) else {
             return Err(SignalError::Malformed("missing routing fields".into()));
         };
         let to = match payload.get("to") {
@@ -173,7 +176,6 @@ impl SignalCodec {
             session: &self.session,
             from,
             to,
-            kind,
         };
         let plaintext = self
             .sealer
@@ -184,7 +186,18 @@ impl SignalCodec {
         }
         let (signature, rest) = plaintext.split_at(SIGNATURE_LEN);
         let (epoch, rest) = rest.split_at(8);
-        let (seq, body) = rest.split_at(8);
+        let (seq, rest) = rest.split_at(8);
+        let Some((&kind_len, rest)) = rest.split_first() else {
+            return Err(SignalError::Malformed("sealed signal has no kind".into()));
+        };
+        if rest.len() < usize::from(kind_len) {
+            return Err(SignalError::Malformed(
+                "sealed signal's kind is cut short".into(),
+            ));
+        }
+        let (kind, body) = rest.split_at(usize::from(kind_len));
+        let kind = std::str::from_utf8(kind)
+            .map_err(|_| SignalError::Malformed("kind is not UTF-8".into()))?;
         let epoch = u64::from_be_bytes(epoch.try_into().expect("split at 8"));
         let seq = u64::from_be_bytes(seq.try_into().expect("split at 8"));
         let (key, joined_at) = sender(from).ok_or(SignalError::UnknownSender)?;
@@ -392,11 +405,17 @@ mod tests {
         // The host rejoined (new epoch): its old signals no longer count.
         let newer = |id: &str| roster(&keys, &names)(id).map(|(k, e)| (k, e + 1));
         assert_eq!(p[1].codec.open(&wire, newer), Err(SignalError::Stale));
-        for (field, value) in [
-            ("from", json!("mallory")),
-            ("to", json!("g")),
-            ("kind", json!("share")),
-        ] {
+        // What kind of message it is, the server does not see.
+        assert_eq!(
+            wire.as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            Some(vec![
+                "from".to_owned(),
+                "sealed".to_owned(),
+                "to".to_owned()
+            ])
+        );
+        for (field, value) in [("from", json!("mallory")), ("to", json!("g"))] {
             let mut moved = wire.clone();
             moved[field] = value;
             assert_eq!(
