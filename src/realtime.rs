@@ -86,10 +86,9 @@ struct Inner {
     /// Whether this page was connected before (so a loss shows as "reconnecting").
     was_joined: Cell<bool>,
     closed: Cell<bool>,
-    /// Our re-tracks, paced under the server's presence limit ([`PresencePacer`]): the one
-    /// waiting for its turn (the latest), and when it goes.
+    /// Our re-tracks, paced under the server's presence limit ([`PresencePacer`], which keeps
+    /// the one waiting for its turn), and when it goes.
     pacer: RefCell<PresencePacer>,
-    pending_track: RefCell<Option<serde_json::Value>>,
     track_timer: RefCell<Option<Timer>>,
 }
 
@@ -133,7 +132,6 @@ impl RealtimeLink {
             was_joined: Cell::new(false),
             closed: Cell::new(false),
             pacer: RefCell::new(PresencePacer::new()),
-            pending_track: RefCell::new(None),
             track_timer: RefCell::new(None),
         });
         {
@@ -159,10 +157,9 @@ impl RealtimeLink {
     /// Paced: past the server's presence limit the latest meta waits its turn (see
     /// [`PresencePacer`]) instead of getting the channel closed.
     pub fn retrack(&self, meta: serde_json::Value) {
-        *self.inner.pending_track.borrow_mut() = Some(meta);
-        if self.inner.track_timer.borrow().is_none() {
-            send_pending_track(&self.inner);
-        }
+        let now = clock::monotonic_ms();
+        let go = self.inner.pacer.borrow_mut().offer(now, meta);
+        track_now(&self.inner, now, go);
     }
 
     /// Sends a JSON broadcast to everyone else in the channel.
@@ -176,31 +173,28 @@ impl RealtimeLink {
     }
 }
 
-/// Tracks the waiting meta if the pacer lets it go now, else when it will.
-fn send_pending_track(inner: &Rc<Inner>) {
-    inner.track_timer.borrow_mut().take();
-    let now = clock::monotonic_ms();
-    match inner.pacer.borrow_mut().admit(now) {
-        None => {
-            let Some(meta) = inner.pending_track.borrow_mut().take() else {
-                return;
-            };
-            inner
-                .client
-                .borrow_mut()
-                .track_with_join(now, inner.ch, meta);
-            pump(inner);
-        }
-        Some(at) => {
-            let weak = Rc::downgrade(inner);
-            let timer = Timer::after(at.saturating_sub(now).max(1), move || {
-                if let Some(inner) = weak.upgrade() {
-                    send_pending_track(&inner);
-                }
-            });
-            *inner.track_timer.borrow_mut() = Some(timer);
-        }
+/// Tracks `meta` (what the pacer let go), then waits for the pacer's next turn, if a meta
+/// waits for one.
+fn track_now(inner: &Rc<Inner>, now: u64, meta: Option<serde_json::Value>) {
+    if let Some(meta) = meta {
+        inner
+            .client
+            .borrow_mut()
+            .track_with_join(now, inner.ch, meta);
+        pump(inner);
     }
+    let at = inner.pacer.borrow().poll_timeout();
+    let timer = at.map(|at| {
+        let weak = Rc::downgrade(inner);
+        Timer::after(at.saturating_sub(now).max(1), move || {
+            if let Some(inner) = weak.upgrade() {
+                let now = clock::monotonic_ms();
+                let go = inner.pacer.borrow_mut().handle_timeout(now);
+                track_now(&inner, now, go);
+            }
+        })
+    });
+    *inner.track_timer.borrow_mut() = timer;
 }
 
 impl Drop for RealtimeLink {

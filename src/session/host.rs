@@ -395,10 +395,9 @@ impl HostRuntime {
                 self.inner.view.peers.update(|p| {
                     p.insert(id.to_owned(), state.clone());
                 });
-                if state == "connected" {
-                    self.inner.session.borrow_mut().on_link(id, true);
-                } else if down {
-                    let actions = self.inner.session.borrow_mut().on_link(id, false);
+                if state == "connected" || down {
+                    // Up: a seat that came up after its deadline may be refused as full now.
+                    let actions = self.inner.session.borrow_mut().on_link(id, !down);
                     if !actions.is_empty() {
                         let runtime = self.clone();
                         leptos::task::spawn_local(async move { runtime.run(actions) });

@@ -136,7 +136,10 @@ export function signalPayload({ link, from, to = null, kind, body = null, epoch,
     field(bodyBytes),
   ]);
   const kindBytes = Buffer.from(kind);
-  const plaintext = Buffer.concat([signer.sign(statement), u64(epoch), u64(seq), Buffer.from([kindBytes.length]), kindBytes, bodyBytes]);
+  // After the header, spaces up to a multiple of 64 bytes (the app's padding).
+  const rest = 1 + kindBytes.length + bodyBytes.length;
+  const padding = Buffer.alloc(Math.ceil(rest / 64) * 64 - rest, ' ');
+  const plaintext = Buffer.concat([signer.sign(statement), u64(epoch), u64(seq), Buffer.from([kindBytes.length]), kindBytes, bodyBytes, padding]);
   const sealed = seal(link.room, SIGNAL_LABEL, [link.session, from, to], plaintext, nonce);
   return { from, to, sealed: b64u(sealed) };
 }

@@ -747,9 +747,10 @@ impl HostSession {
             return Vec::new();
         }
         if up {
-            if self.stalled.remove(id) {
+            if self.stalled.contains(id) {
                 // Its seat went to nobody or to a newcomer meanwhile: back only if there is
-                // still room, else refused as full like anyone past the limits.
+                // still room (counted without it: it is stalled), else refused as full like
+                // anyone past the limits.
                 let role = self.admitted.get(id).copied().unwrap_or(Role::Viewer);
                 let limit = match role {
                     Role::Controller => self.limits.controllers,
@@ -761,6 +762,7 @@ impl HostSession {
                     actions.push(self.signal(Some(id), SignalBody::Refused(RefusalReason::Full)));
                     return actions;
                 }
+                self.stalled.remove(id);
             }
             self.link_up.insert(id.to_owned());
             return Vec::new();
@@ -1002,13 +1004,31 @@ mod tests {
         assert!(late.contains(&HostAction::ClosePeer { id: "c1".into() }));
         assert_eq!(host.admitted(Role::Controller), 2);
         assert!(!host.is_admitted("c1"));
-        // One whose seat is still free takes it back.
-        let people = [p("v1", Role::Viewer, 5)];
-        host.on_roster(&people.iter().collect::<Vec<_>>());
-        host.on_seat_deadline("v1");
-        assert_eq!(host.admitted(Role::Viewer), 0);
-        assert_eq!(host.on_link("v1", true), vec![]);
-        assert_eq!(host.admitted(Role::Viewer), 1);
+        // One whose seat is still free takes it back — the last free one included.
+        let mut small = HostSession::new(
+            "h",
+            Limits {
+                controllers: 3,
+                viewers: 1,
+            },
+            ShareState::Sharing,
+        );
+        let people = [
+            p("v1", Role::Viewer, 5),
+            p("c1", Role::Controller, 6),
+            p("c2", Role::Controller, 7),
+            p("c3", Role::Controller, 8),
+        ];
+        small.on_roster(&people.iter().collect::<Vec<_>>());
+        small.on_link("c1", true);
+        small.on_link("c2", true);
+        small.on_seat_deadline("v1");
+        small.on_seat_deadline("c3");
+        assert_eq!(small.admitted(Role::Viewer), 0);
+        assert_eq!(small.on_link("v1", true), vec![]);
+        assert_eq!(small.on_link("c3", true), vec![]);
+        assert_eq!(small.admitted(Role::Viewer), 1);
+        assert_eq!(small.admitted(Role::Controller), 3);
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //!
 //! ```text
 //! plaintext = Ed25519 signature (64) ‖ join epoch (u64 BE) ‖ sequence (u64 BE)
-//!             ‖ kind length (u8) ‖ kind ‖ body JSON
+//!             ‖ kind length (u8) ‖ kind ‖ body JSON ‖ spaces to a multiple of 64 after the
+//!             sequence (so the small signals — an end, a refusal, a share change — are all
+//!             one size on the wire)
 //! signed    = "PairUX 1.0 signal" ‖ session ‖ from ‖ to ‖ kind ‖ epoch ‖ sequence ‖ body JSON
 //! ```
 //! The signature is by the sender's own key (the host identity key for the host), so another
@@ -34,6 +36,8 @@ use crate::link::RoomKey;
 const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signal";
 /// Bytes before the kind in the plaintext: signature, epoch, sequence.
 const HEADER_LEN: usize = SIGNATURE_LEN + 8 + 8;
+/// What follows the header (kind and body) is padded with spaces to a multiple of this.
+const PAD_TO: usize = 64;
 /// Senders whose last sequence number is remembered.
 const MAX_SENDERS: usize = 4096;
 
@@ -101,16 +105,23 @@ impl SignalCodec {
     ) -> Value {
         let seq = self.next_seq;
         self.next_seq += 1;
+        // Trailing whitespace is the padding's: what is signed (and read) ends before it.
+        let body = body.trim_ascii_end();
         let statement = statement(&self.session, from, to, kind, self.epoch, seq, body);
         // Kinds are short tags of our own (`description`, `media_key`, …).
-        let kind = &kind.as_bytes()[..kind.len().min(u8::MAX as usize)];
-        let mut plaintext = Vec::with_capacity(HEADER_LEN + 1 + kind.len() + body.len());
+        let kind_len = u8::try_from(kind.len()).expect("signal kinds are short tags of ours");
+        let mut plaintext = Vec::with_capacity(HEADER_LEN + PAD_TO + kind.len() + body.len());
         plaintext.extend_from_slice(&self.signer.sign(&statement));
         plaintext.extend_from_slice(&self.epoch.to_be_bytes());
         plaintext.extend_from_slice(&seq.to_be_bytes());
-        plaintext.push(kind.len() as u8);
-        plaintext.extend_from_slice(kind);
+        plaintext.push(kind_len);
+        plaintext.extend_from_slice(kind.as_bytes());
         plaintext.extend_from_slice(body);
+        // Spaces up to the next step, which JSON ignores and the receiver trims before
+        // checking the signature: the server cannot tell the small signals apart by their
+        // size (an end from a refusal from a share change).
+        let padded = (plaintext.len() - HEADER_LEN).div_ceil(PAD_TO) * PAD_TO;
+        plaintext.resize(HEADER_LEN + padded, b' ');
         let aad = SignalAad {
             session: &self.session,
             from,
@@ -196,6 +207,8 @@ impl SignalCodec {
             ));
         }
         let (kind, body) = rest.split_at(usize::from(kind_len));
+        // The padding: JSON never ends in whitespace as we write it.
+        let body = body.trim_ascii_end();
         let kind = std::str::from_utf8(kind)
             .map_err(|_| SignalError::Malformed("kind is not UTF-8".into()))?;
         let epoch = u64::from_be_bytes(epoch.try_into().expect("split at 8"));
@@ -265,6 +278,7 @@ mod tests {
     use super::*;
     use crate::identity::Signer;
     use crate::link::{SessionLink, GENERATE_RANDOM_LEN};
+    use crate::session::RefusalReason;
     use crate::Role;
 
     struct Party {
@@ -332,6 +346,86 @@ mod tests {
             assert_eq!(wire["to"], "g");
             assert_eq!(p[1].codec.open(&wire, roster(&keys, &names)), Ok(e));
         }
+    }
+
+    /// The plaintext inside a sealed payload, and a way to seal another in its place.
+    fn reseal(wire: &Value, edit: impl FnOnce(&mut Vec<u8>)) -> Value {
+        let (link, _) = SessionLink::generate(&[5; GENERATE_RANDOM_LEN]);
+        let sealer = SignalSealer::new(&link.room_key);
+        let session = link.session.to_string();
+        let aad = SignalAad {
+            session: &session,
+            from: wire["from"].as_str().unwrap(),
+            to: wire["to"].as_str(),
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(wire["sealed"].as_str().unwrap())
+            .unwrap();
+        let mut plain = sealer.open(aad, &bytes).unwrap();
+        edit(&mut plain);
+        let mut out = wire.clone();
+        out["sealed"] = Value::from(URL_SAFE_NO_PAD.encode(sealer.seal(aad, &plain, [9; 12])));
+        out
+    }
+
+    #[test]
+    fn the_kind_is_sealed_signed_and_small_signals_are_one_size() {
+        let names = ["h", "g"];
+        let mut p = parties(&names);
+        let keys = parties(&names);
+        let ended = p[0]
+            .codec
+            .seal(&env("h", Some("g"), SignalBody::Ended), [1; 12]);
+        let refused = p[0].codec.seal(
+            &env("h", Some("g"), SignalBody::Refused(RefusalReason::Removed)),
+            [2; 12],
+        );
+        let share = p[0].codec.seal(
+            &env(
+                "h",
+                Some("g"),
+                SignalBody::Share {
+                    sharing: false,
+                    unable: false,
+                },
+            ),
+            [3; 12],
+        );
+        let len = |w: &Value| w["sealed"].as_str().unwrap().len();
+        assert_eq!(len(&ended), len(&refused));
+        assert_eq!(len(&ended), len(&share));
+        // Someone with the room key swaps the kind for another of the same length
+        // (`ended` → `share`): the sender's signature covers the kind.
+        let swapped = reseal(&ended, |plain| {
+            plain[HEADER_LEN + 1..HEADER_LEN + 6].copy_from_slice(b"share");
+        });
+        assert_eq!(
+            p[1].codec.open(&swapped, roster(&keys, &names)),
+            Err(SignalError::Forged)
+        );
+        // Kinds cut short, missing or not UTF-8 are not signals.
+        for edit in [
+            (|plain: &mut Vec<u8>| plain.truncate(HEADER_LEN)) as fn(&mut Vec<u8>),
+            |plain| {
+                plain.truncate(HEADER_LEN + 3);
+            },
+            |plain| plain[HEADER_LEN + 1] = 0xff,
+        ] {
+            let bad = reseal(&ended, edit);
+            assert!(
+                matches!(
+                    p[1].codec.open(&bad, roster(&keys, &names)),
+                    Err(SignalError::Malformed(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            p[1].codec
+                .open(&ended, roster(&keys, &names))
+                .map(|e| e.body),
+            Ok(SignalBody::Ended)
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Signaling messages: addressed, typed, carried as Realtime broadcasts on the session channel.
 //!
-//! The envelope keeps the routing fields (`from`, `to`, `kind`) apart from the body so that a
-//! later layer can encrypt the body alone; receivers drop anything not addressed to them.
+//! The envelope keeps the routing fields (`from`, `to`) apart from the body and its kind, which
+//! `sealed` encrypts together; receivers drop anything not addressed to them.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ pub struct SignalEnvelope {
     /// Recipient's participant id; `None` for everyone in the session.
     #[serde(default)]
     pub to: Option<String>,
-    /// What it is (routing field, kept in clear).
+    /// What it is (sealed with its content on the wire).
     #[serde(flatten)]
     pub body: SignalBody,
 }
@@ -143,7 +143,7 @@ pub enum SignalError {
 }
 
 impl SignalBody {
-    /// The kind tag this body travels under (`kind` on the wire; a sealed signal signs it).
+    /// The kind tag this body travels under (sealed and signed with it on the wire).
     pub fn kind(&self) -> &'static str {
         match self {
             SignalBody::Description(_) => "description",
