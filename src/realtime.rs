@@ -158,6 +158,11 @@ impl RealtimeLink {
     /// [`PresencePacer`]) instead of getting the channel closed.
     pub fn retrack(&self, meta: serde_json::Value) {
         let now = clock::monotonic_ms();
+        // A rejoin before its turn tracks it already (a new join has a quota of its own).
+        self.inner
+            .client
+            .borrow_mut()
+            .set_join_track(self.inner.ch, meta.clone());
         let go = self.inner.pacer.borrow_mut().offer(now, meta);
         track_now(&self.inner, now, go);
     }

@@ -220,6 +220,14 @@ impl RealtimeClient {
         written.then(|| self.track(now, ch, meta))
     }
 
+    /// Tracks `meta` with every later join of `ch`, without tracking it now: the meta a
+    /// paced re-track has not sent yet still goes with a rejoin meanwhile.
+    pub fn set_join_track(&mut self, ch: ChannelId, meta: Value) {
+        if let Some(channel) = self.channels.get_mut(ch.0) {
+            channel.join_track = Some(meta);
+        }
+    }
+
     /// Removes our presence (and stops tracking it with each join).
     pub fn untrack(&mut self, now: u64, ch: ChannelId) -> PushId {
         if let Some(channel) = self.channels.get_mut(ch.0) {
