@@ -480,6 +480,7 @@ impl HostRuntime {
                         peers.keys().for_each(|id| send(id, &text, false));
                         self.relay_through_sfu(&text);
                     }
+                    Outgoing::Sfu(msg) => self.relay_through_sfu(&msg.encode()),
                     Outgoing::FastAllBut(but, msg) => {
                         let text = msg.encode();
                         peers

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use pairux_core::control::{
     BudgetStats, ChannelBinding, ControlLeases, ControlMsg, CursorRelay, GateStats, InputEvent,
-    InputGate, InputKind, InputSink, LeaseEvent, MessageBudget, Modifiers,
+    InputGate, InputKind, InputSink, LeaseEvent, MessageBudget, Modifiers, StateEchoes,
 };
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::link::ControllerSecret;
@@ -439,6 +439,8 @@ pub enum Outgoing {
     /// Pointer-rate traffic to everyone but one participant (a controller's own cursor is
     /// not echoed back to it).
     FastAllBut(String, ControlMsg),
+    /// Only through the SFU, to the viewers who have no connection to us.
+    Sfu(ControlMsg),
 }
 
 pub struct HostControl {
@@ -450,6 +452,8 @@ pub struct HostControl {
     view: ControlSignals,
     /// The agent on this computer, which applies accepted input to the OS when paired.
     agent: Option<AgentLink>,
+    /// Who holds control, again through the SFU after each change ([`StateEchoes`]).
+    echoes: StateEchoes,
 }
 
 impl HostControl {
@@ -462,6 +466,7 @@ impl HostControl {
             sink: BrowserSink::new(view),
             view,
             agent: None,
+            echoes: StateEchoes::default(),
         }
     }
 
@@ -644,10 +649,14 @@ impl HostControl {
     }
 
     pub fn poll_timeout(&self) -> Option<u64> {
-        [self.leases.poll_timeout(), self.relay.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.leases.poll_timeout(),
+            self.relay.poll_timeout(),
+            self.echoes.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn handle_timeout(&mut self, now: u64) -> Vec<Outgoing> {
@@ -655,6 +664,9 @@ impl HostControl {
         let mut out = self.apply(events);
         for (id, x, y) in self.relay.handle_timeout(now) {
             out.push(self.cursor(&id, x, y));
+        }
+        if self.echoes.handle_timeout(now) {
+            out.push(Outgoing::Sfu(self.state()));
         }
         out
     }
@@ -684,6 +696,7 @@ impl HostControl {
             }
             self.sink.holders(&holders);
             out.push(Outgoing::All(self.state()));
+            self.echoes.changed(crate::platform::clock::monotonic_ms());
         }
         out
     }

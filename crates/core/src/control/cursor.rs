@@ -78,6 +78,48 @@ impl CursorRelay {
     }
 }
 
+/// Host side: after control changes hands, who holds it goes through the SFU again at each of
+/// [`Self::AFTER_MS`] after the change. There it travels unordered and is never retransmitted,
+/// so one copy may be lost or overtaken by an older one, and a viewer would keep the cursor of
+/// someone who let go until the next change. Each copy is the state of its moment.
+#[derive(Debug, Default)]
+pub struct StateEchoes {
+    /// When control last changed hands, and how many echoes of it went since.
+    change: Option<(u64, usize)>,
+}
+
+impl StateEchoes {
+    pub const AFTER_MS: [u64; 3] = [300, 1_000, 3_000];
+
+    /// Control changed hands at `now` (the state went everywhere at once): echoes start over.
+    pub fn changed(&mut self, now: u64) {
+        self.change = Some((now, 0));
+    }
+
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let (at, sent) = self.change?;
+        Self::AFTER_MS.get(sent).map(|after| at + after)
+    }
+
+    /// Whether an echo is due at `now` (one, however many came due meanwhile).
+    pub fn handle_timeout(&mut self, now: u64) -> bool {
+        let Some((at, sent)) = self.change else {
+            return false;
+        };
+        let due = Self::AFTER_MS
+            .iter()
+            .skip(sent)
+            .take_while(|after| at + **after <= now)
+            .count();
+        if due == 0 {
+            return false;
+        }
+        let sent = sent + due;
+        self.change = (sent < Self::AFTER_MS.len()).then_some((at, sent));
+        true
+    }
+}
+
 /// Guest side: whose relayed cursors are shown. Only those the host's latest `state` names as
 /// holders: a position relayed just before control changed hands can arrive after the state
 /// that ended it (cursors travel unordered, on another channel than the state), and must not
@@ -142,5 +184,23 @@ mod tests {
         assert!(shown.admits("a") && !shown.admits("b"));
         shown.on_state(&[]);
         assert!(!shown.admits("a"), "a late position after the revoke");
+    }
+
+    #[test]
+    fn state_echoes_follow_each_change_and_stop() {
+        let mut e = StateEchoes::default();
+        assert_eq!((e.poll_timeout(), e.handle_timeout(10_000)), (None, false));
+        e.changed(1_000);
+        assert_eq!(e.poll_timeout(), Some(1_300));
+        assert!(!e.handle_timeout(1_299));
+        assert!(e.handle_timeout(1_300));
+        assert_eq!(e.poll_timeout(), Some(2_000));
+        // Late (a throttled timer): one echo for all that came due.
+        assert!(e.handle_timeout(5_000));
+        assert_eq!(e.poll_timeout(), None);
+        assert!(!e.handle_timeout(9_000));
+        // A new change starts over.
+        e.changed(9_000);
+        assert_eq!(e.poll_timeout(), Some(9_300));
     }
 }

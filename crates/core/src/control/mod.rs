@@ -20,7 +20,7 @@ mod wire;
 
 pub use budget::{BudgetStats, MessageBudget, TokenBucket};
 pub use client::{ControlClient, ControlState, EscEsc};
-pub use cursor::{CursorRelay, ShownCursors};
+pub use cursor::{CursorRelay, ShownCursors, StateEchoes};
 pub use gate::{DropReason, GateStats, InputGate};
 pub use layout::{VideoLayout, ViewTransform};
 pub use lease::{ControlLeases, LeaseError, LeaseEvent, MAX_HOLDERS, REQUEST_TTL_MS};
