@@ -1,5 +1,7 @@
 //! A participant's runtime: the polite peer connection to the host, the session phase, the
-//! remote stream and the stats overlay's figures.
+//! remote stream and the stats overlay's figures; control (its input, the keys and buttons it
+//! holds, the input meter's pings) and the relayed cursors it shows; what it could not read
+//! from the host, counted.
 
 use pairux_core::vecmap::VecMap;
 use std::cell::RefCell;

@@ -1,5 +1,7 @@
 //! The controller's side: asking for control with a proof, the state shown as
-//! `control-state`, numbering input events, and the Esc-Esc release gesture.
+//! `control-state`, numbering input events, the keys and buttons its input holds down (let go
+//! by `release_held` when the page can no longer see their release), and the Esc-Esc release
+//! gesture.
 
 use super::proof::{control_proof, ChannelBinding};
 use super::wire::{Button, ControlMsg, InputEvent, InputKind, Modifiers};

@@ -1,5 +1,7 @@
-//! Cursor relay pacing, host side: each holder's pointer goes out to everyone at most once per
-//! display frame; the latest position always goes out (never a stale one).
+//! Cursors. Host side: the relay paces each holder's pointer to everyone at most once per display
+//! frame, the latest position always (never a stale one), and keeps nothing for someone who lost
+//! control; after a change of hands the holders go through the SFU again ([`StateEchoes`]).
+//! Guest side: which relayed cursors are shown ([`ShownCursors`]).
 
 use crate::vecmap::VecMap;
 

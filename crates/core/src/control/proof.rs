@@ -4,6 +4,10 @@
 //! one challenge (nonce), one participant (id) and one connection (fingerprints): a
 //! participant who sits between a controller and the host and relays the challenge and the
 //! proof presents it on a connection whose fingerprints differ, and the host refuses it.
+//!
+//! Also the seat proof ([`seat_proof`]): the controller secret's HMAC over the session, the
+//! participant id and the key its presence meta is signed with, carried in a controller's
+//! sealed profile, without which the host seats a `controller` claim as a viewer.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
