@@ -790,6 +790,13 @@ fn live_stage(s: Stage) -> Vec<El> {
                         // Its release comes here wherever the pointer is let go.
                         platform::dom::capture_pointer(&fr, &ev);
                         s.send(InputKind::Down { x, y, b });
+                        // An input method shows what it composes by the field: where the person
+                        // clicked last, which is where they type on the host's screen.
+                        let (bx, by, _, _) = platform::dom::rect(&fr);
+                        let _ = keys.set_attribute(
+                            "style",
+                            &format!("left:{}px;top:{}px", fixed(p.x - bx, 0), fixed(p.y - by, 0)),
+                        );
                     }
                 } else if s.zoom.get_untracked() > 1.0 {
                     let (px, py) = s.pan.get_untracked();

@@ -69,6 +69,10 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   await controller.mouse.move(...at(0.25, 0.25));
   await controller.mouse.move(...at(0.75, 0.5));
   await controller.mouse.click(...at(0.5, 0.5));
+  // The keyboard's field (where an input method shows what it composes) is where they clicked.
+  const field = await controller.locator('.ime-sink').boundingBox();
+  const [cx, cy] = at(0.5, 0.5);
+  assert.ok(Math.abs(field.x - cx) <= 2 && Math.abs(field.y - cy) <= 2, `field at ${field.x},${field.y}, click at ${cx},${cy}`);
   await controller.mouse.wheel(0, 120);
   await controller.keyboard.type('hi');
   // An input method composes in the picture (as Chrome's IME does, through DevTools' input
