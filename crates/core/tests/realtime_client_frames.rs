@@ -343,6 +343,18 @@ fn system_error_then_close_and_phx_error_from_the_reference() {
     assert_eq!(client.connection_state(), ConnectionState::Open);
 }
 
+/// The socket drops at `at` and opens again at the scheduled retry: when it retried, and the
+/// frames written once it opened.
+fn reconnect(client: &mut RealtimeClient, at: u64) -> (u64, Vec<String>) {
+    client.handle_close(at, 1006, "");
+    drain(client);
+    let retry = client.poll_timeout().expect("a reconnect is scheduled");
+    client.handle_timeout(retry);
+    drain(client);
+    client.handle_open(retry + 5);
+    (retry, frames(&drain(client)))
+}
+
 /// Presence tracked with every join: the track is written right behind the join's frame, with
 /// its join ref, so the server tracks us without waiting for the join's reply to reach the page;
 /// its reply is expected (not stale), and a rejoin carries the newest meta.
@@ -390,13 +402,7 @@ fn presence_tracked_with_each_join_is_written_behind_it() {
     );
 
     // The socket drops and comes back: the rejoin carries the newest meta behind it.
-    client.handle_close(40, 1006, "");
-    drain(&mut client);
-    let retry = client.poll_timeout().expect("a reconnect is scheduled");
-    client.handle_timeout(retry);
-    drain(&mut client);
-    client.handle_open(retry + 5);
-    let written = frames(&drain(&mut client));
+    let (retry, written) = reconnect(&mut client, 40);
     assert_eq!(written.len(), 2, "{written:?}");
     assert!(written[0].contains("\"phx_join\""), "{written:?}");
     assert!(
@@ -410,13 +416,7 @@ fn presence_tracked_with_each_join_is_written_behind_it() {
     drain(&mut client);
     client.set_join_track(ch, json!({"name": "carol"}));
     assert_eq!(frames(&drain(&mut client)), Vec::<String>::new());
-    client.handle_close(retry + 10, 1006, "");
-    drain(&mut client);
-    let retry = client.poll_timeout().expect("a reconnect is scheduled");
-    client.handle_timeout(retry);
-    drain(&mut client);
-    client.handle_open(retry + 5);
-    let written = frames(&drain(&mut client));
+    let (_, written) = reconnect(&mut client, retry + 10);
     assert!(
         written.last().is_some_and(|f| f.ends_with(
             r#""presence",{"type":"presence","event":"track","payload":{"name":"carol"}}]"#

@@ -866,6 +866,18 @@ impl HostSession {
 mod tests {
     use super::*;
 
+    /// A sharing host with these soft limits.
+    fn with_limits(controllers: usize, viewers: usize) -> HostSession {
+        HostSession::new(
+            "h",
+            Limits {
+                controllers,
+                viewers,
+            },
+            ShareState::Sharing,
+        )
+    }
+
     fn p(id: &str, role: Role, joined_at: u64) -> Participant {
         Participant {
             id: id.into(),
@@ -946,14 +958,7 @@ mod tests {
 
     #[test]
     fn viewer_limit_and_impostor_hosts() {
-        let mut host = HostSession::new(
-            "h",
-            Limits {
-                controllers: 0,
-                viewers: 1,
-            },
-            ShareState::Sharing,
-        );
+        let mut host = with_limits(0, 1);
         let people = [
             p("h", Role::Host, 0),
             p("fake", Role::Host, 1),
@@ -970,14 +975,7 @@ mod tests {
 
     #[test]
     fn a_seat_whose_connection_never_comes_up_stops_counting() {
-        let mut host = HostSession::new(
-            "h",
-            Limits {
-                controllers: 2,
-                viewers: 25,
-            },
-            ShareState::Sharing,
-        );
+        let mut host = with_limits(2, 25);
         // Two controllers' metas tracked again under their departed ids (a replay): seated,
         // but nobody answers.
         let replayed = [p("c1", Role::Controller, 1), p("c2", Role::Controller, 2)];
@@ -1005,14 +1003,7 @@ mod tests {
         assert_eq!(host.admitted(Role::Controller), 2);
         assert!(!host.is_admitted("c1"));
         // One whose seat is still free takes it back — the last free one included.
-        let mut small = HostSession::new(
-            "h",
-            Limits {
-                controllers: 3,
-                viewers: 1,
-            },
-            ShareState::Sharing,
-        );
+        let mut small = with_limits(3, 1);
         let people = [
             p("v1", Role::Viewer, 5),
             p("c1", Role::Controller, 6),
