@@ -1061,7 +1061,6 @@ impl GuestRuntime {
     /// A message from the host (or relayed as the host's) that this page cannot read: dropped,
     /// counted for diagnostics.
     fn unreadable(&self) {
-        leptos::logging::warn!("dropped an unreadable message from the host");
         self.inner.channel.unreadable_messages.update(|n| *n += 1);
     }
 

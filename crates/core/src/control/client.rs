@@ -229,18 +229,17 @@ impl ControlClient {
     pub fn release_held(&mut self, ts: u64) -> Vec<ControlMsg> {
         let keys = std::mem::take(&mut self.held.keys);
         let buttons = std::mem::take(&mut self.held.buttons);
-        let at = self.held.at;
-        let ups = keys.into_iter().map(|(code, key)| InputKind::KeyUp {
-            key,
-            code,
-            m: Modifiers::default(),
-        });
-        let releases = buttons
-            .into_iter()
-            .filter_map(|b| at.map(|(x, y)| InputKind::Up { x, y, b }));
-        ups.chain(releases)
-            .filter_map(|kind| self.input(ts, kind))
-            .collect()
+        let mut out = Vec::new();
+        for (code, key) in keys {
+            let m = Modifiers::default();
+            out.extend(self.input(ts, InputKind::KeyUp { key, code, m }));
+        }
+        if let Some((x, y)) = self.held.at {
+            for b in buttons {
+                out.extend(self.input(ts, InputKind::Up { x, y, b }));
+            }
+        }
+        out
     }
 }
 
