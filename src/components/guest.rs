@@ -7,7 +7,9 @@
 //! `platform::el`.
 
 use leptos::prelude::*;
-use pairux_core::control::{Button, ControlState, EscEsc, InputKind, VideoLayout, ViewTransform};
+use pairux_core::control::{
+    ControlClient, ControlState, EscEsc, InputKind, VideoLayout, ViewTransform,
+};
 use pairux_core::display::fixed;
 use pairux_core::roster::{Participant, Roster};
 use pairux_core::session::{GuestPhase, Topology};
@@ -331,21 +333,27 @@ pub fn trust_counters(channel: SessionChannel, host: bool) -> El {
         for (name, n) in figures {
             p.set(name, &n.to_string());
         }
-        let roles = if host {
+        // What one side alone measures: role claims are checked on the host's page, the
+        // host's messages read on a guest's.
+        let (roles, messages) = if host {
             p.set("data-forged-role", &r.forged_role.to_string());
-            format!(" · unproven roles {}", r.forged_role)
+            (
+                format!(" · unproven roles {}", r.forged_role),
+                String::new(),
+            )
         } else {
-            String::new()
+            let n = unreadable.get();
+            p.set("data-unreadable-messages", &n.to_string());
+            (
+                String::new(),
+                format!("; the host's messages unreadable {n}"),
+            )
         };
         p.set_text(&format!(
-            "presence: impostor hosts {} · shadowing metas {}{roles} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}{}",
+            "presence: impostor hosts {} · shadowing metas {}{roles} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}{messages}",
             r.impostor_host, r.shadowed, r.unreadable, r.bad_signature, r.invalid,
-            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed,
-            if host { String::new() } else { format!("; the host's messages unreadable {}", unreadable.get()) }
+            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed
         ));
-        if !host {
-            p.set("data-unreadable-messages", &unreadable.get().to_string());
-        }
     });
     el("details")
         .class("diagnostics trust")
@@ -520,24 +528,11 @@ impl Stage {
         self.with_rt(&|rt| rt.input(kind.clone()));
     }
 
-    /// Whether our input holds button `b` down on the host's side.
-    fn pressed(&self, b: Button) -> bool {
+    /// A question about what our input holds down on the host's side (`false` without a
+    /// runtime).
+    fn held(&self, f: impl FnOnce(&ControlClient) -> bool) -> bool {
         self.runtime
-            .try_with_value(|rt| rt.as_ref().is_some_and(|rt| rt.pressed(b)))
-            .unwrap_or(false)
-    }
-
-    /// Whether our input holds the key `code` down on the host's side.
-    fn holds_key(&self, code: &str) -> bool {
-        self.runtime
-            .try_with_value(|rt| rt.as_ref().is_some_and(|rt| rt.holds_key(code)))
-            .unwrap_or(false)
-    }
-
-    /// Whether our input holds any button down on the host's side.
-    fn dragging(&self) -> bool {
-        self.runtime
-            .try_with_value(|rt| rt.as_ref().is_some_and(GuestRuntime::dragging))
+            .try_with_value(|rt| rt.as_ref().is_some_and(|rt| rt.control(f)))
             .unwrap_or(false)
     }
 }
@@ -810,7 +805,7 @@ fn live_stage(s: Stage) -> Vec<El> {
                 let p = platform::input::pointer(&ev);
                 if granted() {
                     // A drag that leaves the picture follows its edge; a hover does not.
-                    if let Some((x, y)) = surface_at(p.x, p.y, s.dragging()) {
+                    if let Some((x, y)) = surface_at(p.x, p.y, s.held(ControlClient::dragging)) {
                         s.send(InputKind::Move { x, y });
                     }
                 } else if let Some(Some((x0, y0, px, py))) = s.drag.try_get_value() {
@@ -825,10 +820,12 @@ fn live_stage(s: Stage) -> Vec<El> {
                 let p = platform::input::pointer(&ev);
                 // Only a button our input pressed is let go, on the picture or at its edge.
                 match p.button {
-                    Some(b) if granted() && s.pressed(b) => match surface_at(p.x, p.y, true) {
-                        Some((x, y)) => s.send(InputKind::Up { x, y, b }),
-                        None => s.with_rt(&|rt| rt.release_held()),
-                    },
+                    Some(b) if granted() && s.held(|c| c.pressed(b)) => {
+                        match surface_at(p.x, p.y, true) {
+                            Some((x, y)) => s.send(InputKind::Up { x, y, b }),
+                            None => s.with_rt(&|rt| rt.release_held()),
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -855,7 +852,7 @@ fn live_stage(s: Stage) -> Vec<El> {
             }
         })
         .on("lostpointercapture", move |_| {
-            if s.dragging() {
+            if s.held(ControlClient::dragging) {
                 s.with_rt(&|rt| rt.release_held());
             }
         })
@@ -877,9 +874,8 @@ fn live_stage(s: Stage) -> Vec<El> {
                 return;
             }
             let k = platform::input::key(&ev);
-            // A key an input method takes goes to it (its text comes on `compositionend`):
-            // one it composes with, and a dead key, which starts a composition.
-            if k.composing || k.key == "Process" || k.key == "Dead" {
+            // A key an input method takes goes to it (its text comes on `compositionend`).
+            if k.for_ime() {
                 return;
             }
             // While focus is in the video, the browser acts on nothing the host should get.
@@ -906,8 +902,7 @@ fn live_stage(s: Stage) -> Vec<El> {
             let k = platform::input::key(&ev);
             // A key that went down before a composition began is let go whatever the IME
             // does with its release: never left down on the host's computer.
-            let ime = k.composing || k.key == "Process" || k.key == "Dead";
-            if ime && !s.holds_key(&k.code) {
+            if k.for_ime() && !s.held(|c| c.holds_key(&k.code)) {
                 return;
             }
             platform::input::prevent(&ev);

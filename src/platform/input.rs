@@ -24,6 +24,14 @@ pub struct KeySample {
     pub shift: bool,
 }
 
+impl KeySample {
+    /// A key an input method takes: one it composes with (`isComposing`, `Process`), or a
+    /// dead key, which starts a composition.
+    pub fn for_ime(&self) -> bool {
+        self.composing || self.key == "Process" || self.key == "Dead"
+    }
+}
+
 pub fn pointer(ev: &MouseEvent) -> PointerSample {
     let (x, y) = super::dom::client_xy(ev);
     PointerSample {

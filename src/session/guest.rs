@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::control::{
-    Button, ControlClient, ControlMsg, ControlState, InputKind, LatencyMeter, ShownCursors,
+    ControlClient, ControlMsg, ControlState, InputKind, LatencyMeter, ShownCursors,
 };
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::rekey::{self, WrapContext};
@@ -468,19 +468,9 @@ impl GuestRuntime {
         self.send_control(msg, fast);
     }
 
-    /// Whether our input holds button `b` down on the host's side.
-    pub fn pressed(&self, b: Button) -> bool {
-        self.inner.control.borrow().pressed(b)
-    }
-
-    /// Whether our input holds any button down on the host's side.
-    pub fn dragging(&self) -> bool {
-        self.inner.control.borrow().dragging()
-    }
-
-    /// Whether our input holds the key `code` down on the host's side.
-    pub fn holds_key(&self, code: &str) -> bool {
-        self.inner.control.borrow().holds_key(code)
+    /// Reads our control client (e.g. what our input holds down on the host's side).
+    pub fn control<R>(&self, f: impl FnOnce(&ControlClient) -> R) -> R {
+        f(&self.inner.control.borrow())
     }
 
     /// Lets go of every key and button our input holds down on the host's side (the page can

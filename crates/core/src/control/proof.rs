@@ -107,11 +107,7 @@ pub fn seat_proof(
     participant_id: &str,
     key: &str,
 ) -> String {
-    URL_SAFE_NO_PAD.encode(
-        seat_mac(secret, session, participant_id, key)
-            .finalize()
-            .into_bytes(),
-    )
+    tag(seat_mac(secret, session, participant_id, key))
 }
 
 /// Constant-time check of a seat proof.
@@ -122,11 +118,19 @@ pub fn verify_seat_proof(
     key: &str,
     proof: &str,
 ) -> bool {
-    URL_SAFE_NO_PAD.decode(proof).is_ok_and(|tag| {
-        seat_mac(secret, session, participant_id, key)
-            .verify_slice(&tag)
-            .is_ok()
-    })
+    matches(seat_mac(secret, session, participant_id, key), proof)
+}
+
+/// A MAC's tag as sent (base64url).
+fn tag(mac: Hmac<Sha256>) -> String {
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Constant-time check of a received tag (base64url) against `mac`.
+fn matches(mac: Hmac<Sha256>, proof: &str) -> bool {
+    URL_SAFE_NO_PAD
+        .decode(proof)
+        .is_ok_and(|tag| mac.verify_slice(&tag).is_ok())
 }
 
 /// The proof a controller sends with its request (base64url).
@@ -136,11 +140,7 @@ pub fn control_proof(
     participant_id: &str,
     binding: &ChannelBinding,
 ) -> String {
-    URL_SAFE_NO_PAD.encode(
-        mac(secret, nonce, participant_id, binding)
-            .finalize()
-            .into_bytes(),
-    )
+    tag(mac(secret, nonce, participant_id, binding))
 }
 
 /// Constant-time check of a received proof.
@@ -151,12 +151,7 @@ pub fn verify_proof(
     binding: &ChannelBinding,
     proof: &str,
 ) -> bool {
-    let Ok(tag) = URL_SAFE_NO_PAD.decode(proof) else {
-        return false;
-    };
-    mac(secret, nonce, participant_id, binding)
-        .verify_slice(&tag)
-        .is_ok()
+    matches(mac(secret, nonce, participant_id, binding), proof)
 }
 
 #[cfg(test)]

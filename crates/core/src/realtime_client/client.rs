@@ -210,8 +210,8 @@ impl RealtimeClient {
     /// already written, also tracks `meta` now (a push like [`Self::track`], whose id this
     /// returns).
     pub fn track_with_join(&mut self, now: u64, ch: ChannelId, meta: Value) -> Option<PushId> {
-        let channel = self.channels.get_mut(ch.0)?;
-        channel.join_track = Some(meta.clone());
+        self.set_join_track(ch, meta.clone());
+        let channel = self.channels.get(ch.0)?;
         let written = match channel.phase {
             Phase::Joined => true,
             Phase::Joining => channel.join_ref.is_some(),

@@ -608,15 +608,12 @@ impl HostSession {
     /// Gives `id` a seat if its role has room (P2P: a peer connection with the screen; SFU: the
     /// route, and a data-only peer for a controller), or refuses it as full.
     fn seat(&mut self, id: &str, role: Role) -> Vec<HostAction> {
-        let limit = match role {
-            Role::Controller => self.limits.controllers,
-            Role::Viewer => self.limits.viewers,
-            Role::Host => return Vec::new(),
-        };
-        if self.admitted(role) >= limit {
-            self.refused.insert(id.to_owned());
+        if role == Role::Host {
+            return Vec::new();
+        }
+        if self.full(role) {
             self.signers.remove(id);
-            return vec![self.signal(Some(id), SignalBody::Refused(RefusalReason::Full))];
+            return vec![self.refuse_full(id)];
         }
         let mut actions = Vec::new();
         self.admitted.insert(id.to_owned(), role);
@@ -642,6 +639,21 @@ impl HostSession {
             }
         }
         actions
+    }
+
+    /// Whether every seat of `role` (a guest's) is held.
+    fn full(&self, role: Role) -> bool {
+        let limit = match role {
+            Role::Controller => self.limits.controllers,
+            Role::Viewer | Role::Host => self.limits.viewers,
+        };
+        self.admitted(role) >= limit
+    }
+
+    /// `id` is refused as full, and not seated again while it stays.
+    fn refuse_full(&mut self, id: &str) -> HostAction {
+        self.refused.insert(id.to_owned());
+        self.signal(Some(id), SignalBody::Refused(RefusalReason::Full))
     }
 
     /// Whether nobody new gets in without the host's OK (true once the host removed someone).
@@ -752,14 +764,9 @@ impl HostSession {
                 // still room (counted without it: it is stalled), else refused as full like
                 // anyone past the limits.
                 let role = self.admitted.get(id).copied().unwrap_or(Role::Viewer);
-                let limit = match role {
-                    Role::Controller => self.limits.controllers,
-                    _ => self.limits.viewers,
-                };
-                if self.admitted(role) >= limit {
+                if self.full(role) {
                     let mut actions = self.close(id);
-                    self.refused.insert(id.to_owned());
-                    actions.push(self.signal(Some(id), SignalBody::Refused(RefusalReason::Full)));
+                    actions.push(self.refuse_full(id));
                     return actions;
                 }
                 self.stalled.remove(id);
