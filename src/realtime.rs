@@ -439,13 +439,17 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
             [0u8; 32]
         })),
     };
-    let identity: Rc<SessionIdentity> = Rc::new(SessionIdentity::new(
+    let mut identity = SessionIdentity::new(
         &entry.link,
         participant_id,
         entry.role,
         clock::wall_ms(),
         signer,
-    ));
+    );
+    if let Some(host) = &entry.host {
+        identity = identity.with_chain(host.chain());
+    }
+    let identity: Rc<SessionIdentity> = Rc::new(identity);
     let channel = SessionChannel {
         signals,
         config: RwSignal::new(None),
@@ -595,6 +599,11 @@ pub struct SessionChannel {
 
 impl SessionChannel {
     /// Our key for receiving later media epochs' secrets (`e2ee::rekey`).
+    /// This page's identity in the session (its key, the host chain it believes).
+    pub fn identity(&self) -> Option<Rc<SessionIdentity>> {
+        self.identity.try_get_value()
+    }
+
     pub fn agreement_key(&self) -> Option<AgreementKey> {
         self.identity
             .try_with_value(|i| AgreementKey::from_signer(i.signer()))

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use pairux_core::link::HostIdentity;
-use pairux_core::session::{HostMemory, StartMode};
+use pairux_core::session::{HostChain, HostMemory, StartMode};
 use pairux_core::{LinkError, Role, SessionLink};
 
 /// The session this page is in, with the role this person has in it.
@@ -61,6 +61,20 @@ impl SessionEntry {
             Some(host) => SessionEntry::host(link, host, mode),
             None => SessionEntry::guest(link),
         })
+    }
+
+    /// The host role was handed to this tab's join key (`seed`, see [`Self::guest_seed`]) by
+    /// `chain`: from its next load on, this tab hosts the session.
+    pub fn take_host(&self, chain: HostChain, seed: [u8; 32]) {
+        let host = HostIdentity::handed(seed, chain);
+        SessionEntry::host(self.link.clone(), host, StartMode::default()).remember();
+    }
+
+    /// This tab handed the host role on: it keeps this entry (a controller's, made from the
+    /// host's link) instead of the host's, and forgets what the host remembered.
+    pub fn step_down(&self) {
+        crate::platform::storage::remove(&host_memory_key(&self.link.path()));
+        self.remember();
     }
 
     /// Forgets this tab's copy (the session ended, or the person left it).

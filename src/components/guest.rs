@@ -133,6 +133,7 @@ pub fn session_view(entry: SessionEntry) -> El {
     let setup = GuestSetup::take_or_start(&entry);
     let (channel, me, settled) = (setup.channel, setup.me.clone(), setup.settled);
     let speaking = setup.view.voice.speaking;
+    let (offer, runtime) = (setup.view.host_offer, setup.runtime);
     // The picture is drawn first ([`GuestSetup::settled`]).
     let later = move || settled.get();
     el("section")
@@ -149,6 +150,7 @@ pub fn session_view(entry: SessionEntry) -> El {
                 .child(el("span").class("role-chip").text(role.as_str()))
                 .child(connection_badge(channel.signals.status)),
         )
+        .children([(role == Role::Controller).then(|| host_offer(entry, runtime, offer))])
         .child(
             el("div")
                 .class("session-body")
@@ -165,6 +167,45 @@ pub fn session_view(entry: SessionEntry) -> El {
                 })),
         )
         .show(later, move || vec![trust_counters(channel, false)])
+}
+
+/// A controller's page: the host's offer of its role (`host-offer`). Take over (`take-host`)
+/// loads this tab again as the session's host; Not now (`decline-host`) puts the offer away.
+fn host_offer(
+    entry: SessionEntry,
+    runtime: StoredValue<Option<GuestRuntime>, LocalStorage>,
+    offer: RwSignal<bool>,
+) -> El {
+    let take = move |_| {
+        let taken = runtime.with_value(|rt| rt.as_ref().is_some_and(|rt| rt.take_host(&entry)));
+        if taken {
+            let _ = platform::location::reload();
+        }
+    };
+    el("div")
+        .class("toast host-offer")
+        .attr("role", "alert")
+        .testid("host-offer")
+        .bind_flag("hidden", move || !offer.get())
+        .child(el("p").text(
+            "The host offers you their role: you would share your screen and decide who \
+             controls it, and they would become a controller.",
+        ))
+        .child(
+            el("button")
+                .class("primary")
+                .testid("take-host")
+                .on("click", take)
+                .text("Take over and share my screen"),
+        )
+        .child(
+            el("button")
+                .testid("decline-host")
+                .on("click", move |_| {
+                    runtime.with_value(|rt| rt.as_ref().map(GuestRuntime::decline_host));
+                })
+                .text("Not now"),
+        )
 }
 
 /// `connection-state`: a word for tests (`data-state`) and a sentence for people.

@@ -55,6 +55,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                 <aside class="side">
                     {super::drawn(|| guest::name_field(channel))}
                     <JoinRequests asking=view.asking roster=channel.signals.roster runtime/>
+                    <HandOver handing=view.handing roster=channel.signals.roster runtime/>
                     {super::drawn(|| guest::participant_list(
                         channel.signals.roster,
                         me,
@@ -111,6 +112,84 @@ fn JoinRequests(
                 }
             }
         </For>
+    }
+}
+
+/// The host role, handed to a controller: "Make <name> host" per controller
+/// (`hand-over-<pid>`); once offered, who to (`handing`, `data-to`) until they take it — this
+/// tab then reloads as a controller.
+#[component]
+fn HandOver(
+    handing: RwSignal<Option<String>>,
+    roster: RwSignal<Roster>,
+    runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
+) -> impl IntoView {
+    let error = RwSignal::new(None::<&'static str>);
+    let controllers = move || {
+        roster.with(|r| {
+            r.participants()
+                .into_iter()
+                .filter(|p| p.role == Role::Controller)
+                .map(|p| (p.id.clone(), p.display_name()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let name = move |id: &str| {
+        roster.with(|r| r.get(id).map(Participant::display_name).unwrap_or_default())
+    };
+    let offer = move |id: String| {
+        runtime.with_value(|rt| {
+            if let Some(rt) = rt {
+                error.set(rt.hand_over(&id).err());
+            }
+        })
+    };
+    let shown = move || handing.with(Option::is_some) || !controllers().is_empty();
+    view! {
+        <Show when=shown>
+            <div class="hand-over" data-testid="hand-over">
+                <h2>"Hand over hosting"</h2>
+                {move || match handing.get() {
+                    Some(id) => {
+                        let who = name(&id);
+                        view! {
+                            <p class="handing" role="status" data-testid="handing" data-to=id>
+                                "Offered to " <strong>{who}</strong>
+                                ": they host once they take it, and this tab becomes a controller."
+                            </p>
+                            <button data-testid="cancel-hand-over" on:click=move |_| {
+                                runtime.with_value(|rt| {
+                                    if let Some(rt) = rt {
+                                        rt.cancel_hand_over();
+                                    }
+                                })
+                            }>"Cancel the offer"</button>
+                        }
+                            .into_any()
+                    }
+                    None => {
+                        view! {
+                            <For each=controllers key=|c| c.clone() let:c>
+                                {
+                                    let id = c.0.clone();
+                                    view! {
+                                        <button data-testid=format!("hand-over-{}", c.0)
+                                            title="They share their screen and decide who controls it; you become a controller"
+                                            on:click=move |_| offer(id.clone())>
+                                            {format!("Make {} host", c.1)}
+                                        </button>
+                                    }
+                                }
+                            </For>
+                        }
+                            .into_any()
+                    }
+                }}
+                {move || error.get().map(|e| view! {
+                    <p class="error" role="alert" data-testid="hand-over-error">{e}</p>
+                })}
+            </div>
+        </Show>
     }
 }
 

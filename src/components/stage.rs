@@ -34,7 +34,10 @@ pub fn HostStage(
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let state = AppState::expect();
-    let control = ControlSignals::new();
+    let control = ControlSignals {
+        handing: view.handing,
+        ..ControlSignals::new()
+    };
     // The host's own link always carries the controller secret it generated.
     let secret: ControllerSecret = entry
         .link

@@ -18,8 +18,8 @@ use pairux_core::focus::{FocusFollower, Reason};
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
-    GuestAction, GuestPhase, GuestSession, SfuRoute, SignalBody, SignalEnvelope, StatsSample,
-    StatsView, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
+    GuestAction, GuestPhase, GuestSession, HostChain, SfuRoute, SignalBody, SignalEnvelope,
+    StatsSample, StatsView, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
 };
 use pairux_core::SessionLink;
 use web_sys::MediaStream;
@@ -61,6 +61,8 @@ pub struct GuestSignals {
     /// What is wrong with the media connection, in words (`None`: nothing).
     pub media_problem: RwSignal<Option<String>>,
     pub voice: super::voice::VoiceSignals,
+    /// The host offered us its role (a controller only), until we take it or put it away.
+    pub host_offer: RwSignal<bool>,
 }
 
 impl GuestSignals {
@@ -79,6 +81,7 @@ impl GuestSignals {
             topology: RwSignal::new(Topology::P2p),
             media_problem: RwSignal::new(None),
             voice: super::voice::VoiceSignals::new(),
+            host_offer: RwSignal::new(false),
         }
     }
 }
@@ -138,6 +141,8 @@ struct Inner {
     /// Our input's round trip to the host's page, measured while we hold control.
     meter: RefCell<LatencyMeter>,
     meter_timer: RefCell<Option<Timer>>,
+    /// The host's offer of its role: the handover to our key.
+    offer: RefCell<Option<HostChain>>,
     voice: RefCell<super::voice::GuestVoice>,
     /// Voice through the SFU (SFU mode).
     sfu_voice: SfuVoice,
@@ -188,6 +193,7 @@ impl GuestRuntime {
                 shown: RefCell::new(ShownCursors::default()),
                 meter: RefCell::new(LatencyMeter::new()),
                 meter_timer: RefCell::new(None),
+                offer: RefCell::new(None),
                 session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
                 me,
                 session_id: link.session.to_string(),
@@ -587,6 +593,19 @@ impl GuestRuntime {
             }
             ControlMsg::Speaking { ids } => {
                 self.inner.voice.borrow().on_speaking(ids.clone());
+                None
+            }
+            ControlMsg::HandOver { chain } => {
+                // Only for a controller, and only a handover to this join's own key that
+                // extends every host we have believed. Empty: the host took its offer back.
+                let identity = self.inner.channel.identity();
+                let offer = HostChain::decode(chain)
+                    .filter(|c| self.inner.controller && identity.is_some_and(|i| i.is_handed(c)));
+                if offer.is_none() && !chain.is_empty() {
+                    self.unreadable();
+                }
+                self.inner.view.host_offer.set(offer.is_some());
+                *self.inner.offer.borrow_mut() = offer;
                 None
             }
             ControlMsg::Pong { id, ts } => {
@@ -1046,6 +1065,28 @@ impl GuestRuntime {
             // through the SFU now).
             self.sample_stats();
         }
+    }
+
+    /// Takes the host role the host offered: `entry` (this page's) is kept as the host's from
+    /// now on, with our join key as the host key. `false` if there is no offer to take.
+    pub fn take_host(&self, entry: &crate::state::SessionEntry) -> bool {
+        let offer = self.inner.offer.borrow().clone();
+        let seed = self.inner.channel.identity().map(|i| i.signer().seed());
+        let Some((chain, seed)) = offer.zip(seed) else {
+            return false;
+        };
+        entry.take_host(chain, seed);
+        true
+    }
+
+    /// Puts the host's offer of its role away, and tells the host ("not now").
+    pub fn decline_host(&self) {
+        self.inner.offer.borrow_mut().take();
+        self.inner.view.host_offer.set(false);
+        let msg = ControlMsg::HandOver {
+            chain: String::new(),
+        };
+        self.send_control(Some(msg), false);
     }
 
     /// A message from the host (or relayed as the host's) that this page cannot read: dropped,

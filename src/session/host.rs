@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
+use pairux_core::control::ControlMsg;
 use pairux_core::e2ee::SfuDataSealer;
 use pairux_core::focus::{Decision, FocusFollower, Reason};
 use pairux_core::link::ControllerSecret;
@@ -52,6 +53,8 @@ pub struct HostSignals {
     pub voice: VoiceSignals,
     /// Who waits for the host's OK to join (after a removal).
     pub asking: RwSignal<Vec<Asking>>,
+    /// The controller the host role was offered to (until it takes it, or leaves).
+    pub handing: RwSignal<Option<String>>,
 }
 
 impl HostSignals {
@@ -67,6 +70,7 @@ impl HostSignals {
             sfu_state: RwSignal::new(None),
             voice: VoiceSignals::new(),
             asking: RwSignal::new(Vec::new()),
+            handing: RwSignal::new(None),
         }
     }
 }
@@ -328,6 +332,66 @@ impl HostRuntime {
         let actions = self.inner.session.borrow_mut().on_roster(participants);
         self.run(actions);
         self.show_asking();
+        // A host under a handover we signed is here (whether or not this page still offers
+        // it: guests follow the longer chain regardless): we host no more.
+        if self
+            .inner
+            .channel
+            .identity()
+            .is_some_and(|i| i.superseded())
+        {
+            self.step_down();
+        }
+    }
+
+    /// Offers the host role to controller `id` (the host's click): it gets the handover
+    /// signed for its key, over its data channel, and hosts once it takes it (a click of its
+    /// own); this tab then becomes a controller. `Err`: what to tell the host.
+    pub fn hand_over(&self, id: &str) -> Result<(), &'static str> {
+        let key = self.inner.channel.signals.roster.with_untracked(|r| {
+            r.get(id)
+                .filter(|p| p.role == Role::Controller)
+                .and_then(|p| p.signer)
+        });
+        let key = key.ok_or("Only a controller can take over as host.")?;
+        let identity = self
+            .inner
+            .channel
+            .identity()
+            .ok_or("The session is closing.")?;
+        let chain = identity
+            .hand_over(key)
+            .ok_or("This session has changed hosts too often to hand it on again.")?;
+        if !self.inner.peers.borrow().contains_key(id) {
+            return Err("Not connected to them yet: try again in a moment.");
+        }
+        let msg = ControlMsg::HandOver {
+            chain: chain.encode(),
+        };
+        self.send_control(vec![Outgoing::To(id.to_owned(), msg)]);
+        self.inner.view.handing.set(Some(id.to_owned()));
+        Ok(())
+    }
+
+    /// Takes the offer back from the controller's page (an empty handover). What was signed
+    /// stays valid: a page that kept it (not ours) could still use it, and guests would follow.
+    pub fn cancel_hand_over(&self) {
+        if let Some(id) = self.inner.view.handing.get_untracked() {
+            let msg = ControlMsg::HandOver {
+                chain: String::new(),
+            };
+            self.send_control(vec![Outgoing::To(id, msg)]);
+            self.inner.view.handing.set(None);
+        }
+    }
+
+    /// The controller the role was offered to hosts now: this tab is a controller of the
+    /// session from its next load on (its link holds the controller secret), and reloads.
+    fn step_down(&self) {
+        crate::state::SessionEntry::guest(self.inner.link.clone()).step_down();
+        if let Err(err) = crate::platform::location::reload() {
+            leptos::logging::error!("cannot reload as a controller: {err}");
+        }
     }
 
     /// Removes a participant: its connection closes now (control with it), it is told so, and

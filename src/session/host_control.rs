@@ -80,6 +80,9 @@ pub struct ControlSignals {
     /// The drawing worker of the cursors over the preview, while that is on the page
     /// (`HostSurface`): a move is posted to it as it arrives.
     pub overlay: StoredValue<Option<Overlay>, LocalStorage>,
+    /// The controller the host role is offered to, until it takes it or says not now (the
+    /// same signal as `HostSignals::handing`).
+    pub handing: RwSignal<Option<String>>,
 }
 
 impl ControlSignals {
@@ -93,6 +96,7 @@ impl ControlSignals {
             marks: RwSignal::new(Vec::new()),
             log: RwSignal::new(VecDeque::new()),
             overlay: StoredValue::new_local(None),
+            handing: RwSignal::new(None),
         }
     }
 }
@@ -576,6 +580,17 @@ impl HostControl {
                 // A pong means everything that came before the ping is handled and on the page.
                 self.sink.draw_now();
                 vec![Outgoing::To(id.to_owned(), ControlMsg::Pong { id: n, ts })]
+            }
+            // The controller offered the host role puts the offer away ("not now").
+            ControlMsg::HandOver { chain } if chain.is_empty() => {
+                let declined = self
+                    .view
+                    .handing
+                    .with_untracked(|h| h.as_deref() == Some(id));
+                if declined {
+                    self.view.handing.set(None);
+                }
+                Vec::new()
             }
             // Host-to-participant messages are not for us to receive.
             _ => {

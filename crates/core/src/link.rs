@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
 use crate::identity::{PublicKey, Signer, KEY_LEN};
+use crate::session::HostChain;
 use crate::Role;
 
 /// Bytes in a session id (128 bits → 22 base64url characters).
@@ -162,10 +163,12 @@ pub struct SessionLink {
     pub controller: Option<ControllerSecret>,
 }
 
-/// The host's private identity key: created with the session, never in a link. (Boxed: a
-/// signing key is a few hundred bytes, and entries holding one move around by value.)
+/// The host's private identity key: created with the session (or, for a host the role was
+/// handed to, its join key), never in a link; with the chain of handovers from the link's `h`
+/// to it (empty for the first host). (Boxed: a signing key is a few hundred bytes, and
+/// entries holding one move around by value.)
 #[derive(Debug, Clone)]
-pub struct HostIdentity(Box<Signer>);
+pub struct HostIdentity(Box<(Signer, HostChain)>);
 
 impl PartialEq for HostIdentity {
     fn eq(&self, other: &Self) -> bool {
@@ -177,15 +180,26 @@ impl Eq for HostIdentity {}
 
 impl HostIdentity {
     pub fn from_seed(seed: [u8; KEY_LEN]) -> Self {
-        HostIdentity(Box::new(Signer::from_seed(seed)))
+        Self::handed(seed, HostChain::default())
+    }
+
+    /// The host identity of a host the role was handed to: its key's seed and the chain that
+    /// names that key.
+    pub fn handed(seed: [u8; KEY_LEN], chain: HostChain) -> Self {
+        HostIdentity(Box::new((Signer::from_seed(seed), chain)))
     }
 
     pub fn signer(&self) -> &Signer {
-        &self.0
+        &self.0 .0
     }
 
     pub fn public(&self) -> PublicKey {
-        self.0.public()
+        self.0 .0.public()
+    }
+
+    /// The handovers that made this key the host's.
+    pub fn chain(&self) -> &HostChain {
+        &self.0 .1
     }
 }
 
@@ -293,27 +307,40 @@ impl SessionLink {
     }
 
     /// What a tab keeps in its `sessionStorage` so that a reload resumes this session in the
-    /// same role: the link's fragment, plus the host identity's seed (`hs`) for the host.
+    /// same role: the link's fragment, plus for the host its identity's seed (`hs`) and the
+    /// handovers that made it host (`hc`, if any).
     pub fn resume_text(&self, host: Option<&HostIdentity>) -> String {
         let link = self.to_link();
         let fragment = link.split_once('#').map_or("", |(_, f)| f);
-        match host {
-            Some(host) => format!("{fragment}&hs={}", URL_SAFE_NO_PAD.encode(host.0.seed())),
-            None => fragment.to_owned(),
+        let Some(host) = host else {
+            return fragment.to_owned();
+        };
+        let seed = URL_SAFE_NO_PAD.encode(host.signer().seed());
+        match host.chain() {
+            chain if chain.is_empty() => format!("{fragment}&hs={seed}"),
+            chain => format!("{fragment}&hs={seed}&hc={}", chain.encode()),
         }
     }
 
-    /// Reads back [`Self::resume_text`] for the session at `path`. A host seed that does not
-    /// match the link's host key, or comes without the controller secret every host link has,
-    /// is ignored (the tab resumes as a guest of that link).
+    /// Reads back [`Self::resume_text`] for the session at `path`. A host seed whose key is
+    /// not the one the link's host key (through the handovers kept with it) names, or that
+    /// comes without the controller secret every host link has, is ignored (the tab resumes
+    /// as a guest of that link).
     pub fn parse_resume(path: &str, text: &str) -> Result<(Self, Option<HostIdentity>), LinkError> {
         let link = Self::parse(path, text)?;
-        let host = text
-            .split('&')
-            .find_map(|p| p.strip_prefix("hs="))
+        let param = |name: &str| text.split('&').find_map(|p| p.strip_prefix(name));
+        let chain = match param("hc=") {
+            Some(chain) => HostChain::decode(chain),
+            None => Some(HostChain::default()),
+        };
+        let host = param("hs=")
             .and_then(decode_fixed::<KEY_LEN>)
-            .map(HostIdentity::from_seed)
-            .filter(|h| h.public() == link.host && link.controller.is_some());
+            .zip(chain)
+            .map(|(seed, chain)| HostIdentity::handed(seed, chain))
+            .filter(|h| {
+                h.chain().head(&link.session, &link.host) == Some(h.public())
+                    && link.controller.is_some()
+            });
         Ok((link, host))
     }
 
@@ -527,6 +554,35 @@ mod tests {
             SessionLink::parse_resume(&viewer_only.path(), &text),
             Ok((viewer_only, None))
         );
+    }
+
+    #[test]
+    fn a_handed_host_resumes_with_its_chain_and_only_with_it() {
+        let (link, host) = SessionLink::generate(&random());
+        let taker = Signer::from_seed([4; 32]);
+        let chain = HostChain::default()
+            .hand_over(&link.session, host.signer(), taker.public())
+            .unwrap();
+        let handed = HostIdentity::handed(taker.seed(), chain.clone());
+        let text = link.resume_text(Some(&handed));
+        let (_, resumed) = SessionLink::parse_resume(&link.path(), &text).unwrap();
+        let resumed = resumed.unwrap();
+        assert_eq!(resumed.public(), taker.public());
+        assert_eq!(resumed.chain(), &chain);
+        // The taker's seed without the chain, or another seed with it: a guest.
+        for text in [
+            text.split("&hc=").next().unwrap().to_owned(),
+            link.resume_text(Some(&HostIdentity::handed([5; 32], chain.clone()))),
+            format!(
+                "{}&hc=AAAA",
+                link.resume_text(Some(&HostIdentity::from_seed(taker.seed())))
+            ),
+        ] {
+            assert_eq!(
+                SessionLink::parse_resume(&link.path(), &text).unwrap().1,
+                None
+            );
+        }
     }
 
     #[test]

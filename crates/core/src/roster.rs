@@ -79,6 +79,10 @@ pub enum Rejection {
     /// Signed by the host key, but its profile does not open: our link's room key is wrong.
     #[error("the host's profile does not open: wrong room key")]
     WrongKeyHost,
+    /// It claims `host` under a chain of handovers that the one already believed does not
+    /// begin: a host who handed the role on (or a fork by one). Counted as `impostor_host`.
+    #[error("claims host after handing the role on")]
+    FormerHost,
 }
 
 /// Counts of metas that were not believed, each counted once (by `phx_ref`).
@@ -144,9 +148,13 @@ impl Participant {
         crate::display::display_name(self.profile.get("name").and_then(Value::as_str))
     }
 
-    /// Roster order: the host first, then by join time, then by id (for a stable order).
-    fn order_key(&self) -> (bool, u64, &str) {
-        (self.role != Role::Host, self.joined_at, &self.id)
+    /// Roster order: the host first (the one the role was handed to last, while the one who
+    /// handed it on is still here), then by join time, then by id (for a stable order).
+    fn order_key(&self) -> (bool, std::cmp::Reverse<usize>, u64, &str) {
+        // A chain's text grows with each handover (see `session::HostChain`).
+        let chain = self.profile.get("chain").and_then(Value::as_str);
+        let handovers = std::cmp::Reverse(chain.map_or(0, str::len));
+        (self.role != Role::Host, handovers, self.joined_at, &self.id)
     }
 }
 
@@ -290,7 +298,9 @@ impl Roster {
         match rejection {
             Rejection::Unreadable => c.unreadable += 1,
             Rejection::BadSignature => c.bad_signature += 1,
-            Rejection::ImpostorHost | Rejection::UnconfirmedHost => c.impostor_host += 1,
+            Rejection::ImpostorHost | Rejection::UnconfirmedHost | Rejection::FormerHost => {
+                c.impostor_host += 1
+            }
             Rejection::WrongKeyHost => c.wrong_key_host += 1,
         }
     }

@@ -65,6 +65,11 @@ pub enum ControlMsg {
         /// Display name, so receivers need no roster lookup.
         name: String,
     },
+    /// Host → a controller: the host role, if the controller takes it (`chain`: the
+    /// handovers from the link's host key to the controller's key, `session::HostChain`).
+    HandOver {
+        chain: String,
+    },
     /// Either way: round-trip measurement.
     Ping {
         id: u32,
@@ -225,6 +230,7 @@ impl ControlMsg {
             ControlMsg::Speaking { .. } => "speaking",
             ControlMsg::Input(_) => "input",
             ControlMsg::Cursor { .. } => "cursor",
+            ControlMsg::HandOver { .. } => "hand_over",
             ControlMsg::Ping { .. } => "ping",
             ControlMsg::Pong { .. } => "pong",
         }
@@ -256,6 +262,9 @@ impl ControlMsg {
             ControlMsg::Input(e) => e.write(&mut w),
             ControlMsg::Cursor { id, x, y, name } => {
                 w.str("id", id).f64("x", *x).f64("y", *y).str("name", name);
+            }
+            ControlMsg::HandOver { chain } => {
+                w.str("chain", chain);
             }
             ControlMsg::Ping { id, ts } | ControlMsg::Pong { id, ts } => {
                 w.u64("id", u64::from(*id)).u64("ts", *ts);
@@ -295,6 +304,9 @@ impl ControlMsg {
                 x: f.f64("x")?,
                 y: f.f64("y")?,
                 name: f.string("name")?,
+            },
+            "hand_over" => ControlMsg::HandOver {
+                chain: f.string("chain")?,
             },
             "ping" => ControlMsg::Ping {
                 id: f.uint("id")?,
@@ -574,6 +586,9 @@ mod tests {
                 x: 0.125,
                 y: 1.0,
                 name: "Ada <b>".into(),
+            },
+            ControlMsg::HandOver {
+                chain: "AAAA".into(),
             },
             ControlMsg::Ping {
                 id: u32::MAX,

@@ -10,8 +10,11 @@
 //!
 //! So the server can read none of the profile and change no field, a link holder cannot
 //! present as host (it lacks the host key), and a socket that knows only the session id
-//! cannot produce a meta that opens. `joined_at` is authenticated: it is the join epoch every
+//! cannot produce a meta that opens. A host the role was handed to (see `handover`) signs
+//! with its own key, and its profile carries the chain (`chain`) that names that key. `joined_at` is authenticated: it is the join epoch every
 //! signal of that participant carries.
+
+use std::cell::RefCell;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -23,6 +26,7 @@ use crate::e2ee::ProfileSealer;
 use crate::identity::{decode_signature, encode_signature, PublicKey, Signer, Statement};
 use crate::link::{ControllerSecret, SessionId, SessionLink};
 use crate::roster::{Participant, Rejection};
+use crate::session::HostChain;
 use crate::Role;
 
 const META_LABEL: &[u8] = b"PairUX 1.0 presence meta";
@@ -39,6 +43,11 @@ pub struct SessionIdentity {
     /// The link's controller secret (host and controller links): a controller's meta carries
     /// a seat proof made with it, and the host checks every controller claim against it.
     controller: Option<ControllerSecret>,
+    /// The host's page: the handovers that made it host (empty for the session's first host).
+    chain: HostChain,
+    /// The longest host chain believed so far: a host whose chain does not extend it is a
+    /// former host, or a fork by one (see `handover`).
+    best: RefCell<HostChain>,
 }
 
 impl SessionIdentity {
@@ -59,7 +68,35 @@ impl SessionIdentity {
             joined_at,
             signer,
             controller: link.controller.clone(),
+            chain: HostChain::default(),
+            best: RefCell::default(),
         }
+    }
+
+    /// The host's page of a host the role was handed to: the chain its meta carries.
+    pub fn with_chain(mut self, chain: &HostChain) -> Self {
+        self.chain = chain.clone();
+        self.best = RefCell::new(chain.clone());
+        self
+    }
+
+    /// The host's page: the chain that hands the role on to `next` (a controller's key).
+    /// `None` past the most handovers a session may have.
+    pub fn hand_over(&self, next: PublicKey) -> Option<HostChain> {
+        self.chain.hand_over(&self.session, &self.signer, next)
+    }
+
+    /// The host's page: whether a host under a longer chain, through a handover this page
+    /// signed, has been believed (this page hosts no more).
+    pub fn superseded(&self) -> bool {
+        self.role == Role::Host && self.best.borrow().len() > self.chain.len()
+    }
+
+    /// Whether `chain`, offered to this page, makes its key the host of this session after
+    /// every host it has believed.
+    pub fn is_handed(&self, chain: &HostChain) -> bool {
+        chain.head(&self.session, &self.host) == Some(self.signer.public())
+            && chain.extends(&self.best.borrow())
     }
 
     pub fn me(&self) -> &str {
@@ -96,6 +133,9 @@ impl SessionIdentity {
             profile.insert("seat".into(), Value::from(proof));
         }
         profile.insert("key".into(), Value::from(key));
+        if self.role == Role::Host && !self.chain.is_empty() {
+            profile.insert("chain".into(), Value::from(self.chain.encode()));
+        }
         let plain = Value::Object(profile).to_string();
         let sealed = URL_SAFE_NO_PAD.encode(self.profiles.seal(
             &self.me,
@@ -123,18 +163,34 @@ impl SessionIdentity {
         let sig = claimed.sig.as_deref().and_then(decode_signature);
         let signed_by = |key: &PublicKey| sig.is_some_and(|s| key.verifies(&statement, &s));
         if claimed.role == Role::Host {
-            if !signed_by(&self.host) {
-                // Someone holding our room key (its profile opens) hosts under another key:
-                // worth telling the person apart from junk, if no host verifies.
-                return Err(match self.open(claimed) {
-                    Some(_) => Rejection::UnconfirmedHost,
-                    None => Rejection::ImpostorHost,
+            let Some(profile) = self.open(claimed) else {
+                // Signed by the host key but sealed with another room key: ours is wrong.
+                return Err(match signed_by(&self.host) {
+                    true => Rejection::WrongKeyHost,
+                    false => Rejection::ImpostorHost,
                 });
+            };
+            // Someone holding our room key hosts under a key no chain from `h` names:
+            // worth telling the person apart from junk, if no host verifies.
+            let chain = match profile.get("chain") {
+                None => Some(HostChain::default()),
+                Some(chain) => chain.as_str().and_then(HostChain::decode),
+            };
+            let (chain, head) = chain
+                .and_then(|c| Some((c.head(&self.session, &self.host)?, c)))
+                .filter(|(head, _)| signed_by(head))
+                .map(|(head, c)| (c, head))
+                .ok_or(Rejection::UnconfirmedHost)?;
+            let mut best = self.best.borrow_mut();
+            if !chain.extends(&best) {
+                return Err(Rejection::FormerHost);
             }
-            let profile = self.open(claimed).ok_or(Rejection::WrongKeyHost)?;
+            if chain.len() > best.len() {
+                *best = chain;
+            }
             return Ok(Participant {
                 profile,
-                signer: Some(self.host),
+                signer: Some(head),
                 ..claimed.clone()
             });
         }
@@ -281,6 +337,115 @@ mod tests {
             lost.verify(&claimed(&meta, "h")),
             Err(Rejection::WrongKeyHost)
         );
+    }
+
+    #[test]
+    fn the_host_role_handed_to_a_controller_verifies_and_supersedes_the_former_host() {
+        let (link, host_key) = session();
+        let host = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone());
+        let taker = Signer::from_seed([4; 32]);
+        let controller = SessionIdentity::new(&link, "c", Role::Controller, 20, taker.clone());
+        let viewer = SessionIdentity::new(&link, "v", Role::Viewer, 30, Signer::from_seed([6; 32]));
+        let old_meta = host.meta(&json!({"name": "Old"}), [1; 12]);
+        assert!(viewer.verify(&claimed(&old_meta, "h")).is_ok());
+
+        let chain = host.hand_over(taker.public()).unwrap();
+        assert!(controller.is_handed(&chain));
+        assert!(!viewer.is_handed(&chain), "names another key");
+        // The controller's tab, reloaded as host (a new participant id) with the chain.
+        let new_host =
+            SessionIdentity::new(&link, "n", Role::Host, 40, taker.clone()).with_chain(&chain);
+        let new_meta = new_host.meta(&json!({"name": "New"}), [2; 12]);
+        let seen = viewer.verify(&claimed(&new_meta, "n")).unwrap();
+        assert_eq!(seen.signer, Some(taker.public()));
+        assert_eq!(seen.profile["name"], "New");
+        // The former host's page believes it too (and so steps down).
+        assert_eq!(
+            host.verify(&claimed(&new_meta, "n")).unwrap().signer,
+            Some(taker.public())
+        );
+        // From now on the former host's meta (a re-track, or a reload of its tab) is not
+        // the host's, and the roster puts the new host first while both are present.
+        let again = host.meta(&json!({"name": "Old again"}), [3; 12]);
+        assert_eq!(
+            viewer.verify(&claimed(&again, "h")),
+            Err(Rejection::FormerHost)
+        );
+        let mut roster = crate::roster::Roster::new();
+        let state: crate::realtime::PresenceState = serde_json::from_value(json!({
+            "h": {"metas": [{"phx_ref": "1", "role": old_meta["role"], "joined_at": 10,
+                "profile": old_meta["profile"], "sig": old_meta["sig"]}]},
+            "n": {"metas": [{"phx_ref": "2", "role": "host", "joined_at": 40,
+                "profile": new_meta["profile"], "sig": new_meta["sig"]}]},
+        }))
+        .unwrap();
+        let fresh = SessionIdentity::new(&link, "w", Role::Viewer, 50, Signer::from_seed([7; 32]));
+        roster.replace(&state, &|p| fresh.verify(p));
+        let first = roster.participants()[0].id.clone();
+        assert_eq!(first, "n");
+    }
+
+    #[test]
+    fn forged_forked_and_misplaced_handovers_are_not_believed() {
+        let (link, host_key) = session();
+        let host = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone());
+        let viewer = SessionIdentity::new(&link, "v", Role::Viewer, 30, Signer::from_seed([6; 32]));
+        // A link holder signs a handover to itself with its own key: not rooted at `h`.
+        let holder = Signer::from_seed([5; 32]);
+        let forged = HostChain::default()
+            .hand_over(&link.session, &holder, holder.public())
+            .unwrap();
+        let posing =
+            SessionIdentity::new(&link, "m", Role::Host, 20, holder.clone()).with_chain(&forged);
+        let meta = posing.meta(&json!({}), [1; 12]);
+        assert_eq!(
+            viewer.verify(&claimed(&meta, "m")),
+            Err(Rejection::UnconfirmedHost)
+        );
+        // A real handover to A, used by someone else's key (B copies A's chain).
+        let a = Signer::from_seed([8; 32]);
+        let to_a = host.hand_over(a.public()).unwrap();
+        let copier =
+            SessionIdentity::new(&link, "b", Role::Host, 21, holder.clone()).with_chain(&to_a);
+        let meta = copier.meta(&json!({}), [2; 12]);
+        assert_eq!(
+            viewer.verify(&claimed(&meta, "b")),
+            Err(Rejection::UnconfirmedHost)
+        );
+        // A junk chain in an opened profile is no chain at all (not the first host's).
+        let mut junk = host.meta(&json!({}), [3; 12]);
+        let profile = host.open(&claimed(&junk, "h")).unwrap();
+        let mut profile = profile.as_object().unwrap().clone();
+        profile.insert("chain".into(), json!("nonsense"));
+        let with_junk = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone())
+            .meta(&Value::Object(profile), [4; 12]);
+        junk["profile"] = with_junk["profile"].clone();
+        junk["sig"] = with_junk["sig"].clone();
+        assert_eq!(
+            viewer.verify(&claimed(&junk, "h")),
+            Err(Rejection::UnconfirmedHost)
+        );
+
+        // A believes the role; the former host then forks: hands it to itself under a new
+        // key, twice, for a chain longer than A's. Pages that saw A's do not follow it.
+        let new_a = SessionIdentity::new(&link, "a", Role::Host, 40, a.clone()).with_chain(&to_a);
+        assert!(viewer
+            .verify(&claimed(&new_a.meta(&json!({}), [5; 12]), "a"))
+            .is_ok());
+        let x = Signer::from_seed([9; 32]);
+        let y = Signer::from_seed([10; 32]);
+        let fork = host
+            .hand_over(x.public())
+            .unwrap()
+            .hand_over(&link.session, &x, y.public())
+            .unwrap();
+        let reclaim = SessionIdentity::new(&link, "y", Role::Host, 50, y).with_chain(&fork);
+        let meta = reclaim.meta(&json!({}), [6; 12]);
+        assert_eq!(
+            viewer.verify(&claimed(&meta, "y")),
+            Err(Rejection::FormerHost)
+        );
+        assert!(!viewer.is_handed(&fork));
     }
 
     #[test]

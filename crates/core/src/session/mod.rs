@@ -5,6 +5,7 @@
 //! callbacks in, and executes the [`HostAction`]s / [`GuestAction`]s that come out.
 
 mod guest;
+mod handover;
 mod host;
 mod identity;
 mod negotiation;
@@ -17,6 +18,7 @@ mod stats;
 pub use guest::{
     GuestAction, GuestPhase, GuestSession, CONNECT_WAIT_MS, HOST_WAIT_MS, SHARE_WAIT_MS,
 };
+pub use handover::{HostChain, MAX_HANDOVERS};
 pub use host::{
     Asking, HostAction, HostMemory, HostSession, Limits, ShareState, StartMode, Topology,
     KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,

@@ -1,0 +1,145 @@
+// Handing the host role to a controller (product.md §1): the host offers it, the controller
+// takes it and shares its own screen, a viewer follows to the new host's picture, and the
+// former host's tab is a controller of the new host whose input reaches it. A former host
+// that later presents its old key as host again (a reclaim) is not believed by the pages that
+// saw the handover. The offer can be put away by either side first.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, newPage, openApp, myId, recordPeers, pictureSource, pictureRect, grant } from './lib/harness.mjs';
+import { until, rawPeer } from './lib/adversary.mjs';
+import { parseLink, presenceMeta, SigningKey } from './lib/wire.mjs';
+
+const stack = useStack();
+
+async function frames(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v ? v.getVideoPlaybackQuality().totalVideoFrames : 0;
+  });
+}
+
+async function stillDecoding(page, what) {
+  const before = await frames(page);
+  await until(`${what} to keep decoding`, async () => (await frames(page)) > before + 5, 15_000);
+}
+
+async function join(link) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  await openApp(page, link);
+  await until('the guest to decode the host', async () => (await frames(page)) > 2, 20_000);
+  return page;
+}
+
+/** The participant ids the page lists as host. */
+function hostsOf(page) {
+  return page.locator('[data-testid=participant-list] > li[data-role=host]')
+    .evaluateAll((els) => els.map((e) => e.dataset.testid.replace('participant-', '')));
+}
+
+async function counters(page) {
+  return page.getByTestId('trust-counters').evaluate((el) => {
+    const out = {};
+    for (const [k, v] of Object.entries(el.dataset)) out[k] = Number(v);
+    return out;
+  });
+}
+
+test('the host hands its role to a controller: it shares its screen to the viewer, the former host controls it, and a reclaim by the old key is not believed', async () => {
+  const host = await newPage(stack.browser);
+  await host.addInitScript(recordPeers);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const path = new URL(viewerLink).pathname;
+  // What an attacker who once had the first host's tab keeps: its key.
+  const oldResume = await host.evaluate((p) => sessionStorage.getItem(`pairux:${p}`), path);
+  assert.match(oldResume, /&hs=/);
+  const firstHost = await myId(host);
+
+  const controller = await join(controllerLink);
+  const viewer = await join(viewerLink);
+  const cid = await myId(controller);
+  const vid = await myId(viewer);
+  // The role is offered to controllers only.
+  await host.getByTestId(`hand-over-${cid}`).waitFor({ timeout: 10_000 });
+  assert.equal(await host.getByTestId(`hand-over-${vid}`).count(), 0);
+  assert.equal(await viewer.getByTestId('host-offer').count(), 0);
+
+  // Offered, then "not now": the host reads that the offer is off, and may offer again.
+  const offer = controller.getByTestId('host-offer');
+  await host.getByTestId(`hand-over-${cid}`).click();
+  assert.equal(await host.getByTestId('handing').getAttribute('data-to'), cid);
+  await offer.waitFor({ timeout: 10_000 });
+  await controller.getByTestId('decline-host').click();
+  await offer.waitFor({ state: 'hidden' });
+  await host.getByTestId('handing').waitFor({ state: 'detached', timeout: 10_000 });
+  // Offered, then taken back by the host: the controller's offer goes away.
+  await host.getByTestId(`hand-over-${cid}`).click();
+  await offer.waitFor({ timeout: 10_000 });
+  await host.getByTestId('cancel-hand-over').click();
+  await offer.waitFor({ state: 'hidden', timeout: 10_000 });
+  // Offered a third time, and taken.
+  await host.getByTestId(`hand-over-${cid}`).click();
+  await offer.waitFor({ timeout: 10_000 });
+  // Nothing changes until the controller takes it.
+  assert.deepEqual(await hostsOf(viewer), [firstHost]);
+  await controller.getByTestId('take-host').click();
+
+  // The controller's tab loads again as the host, and shares its screen with a click.
+  await controller.locator('.session[data-role=host]').waitFor({ timeout: 20_000 });
+  await controller.getByTestId('share-again').click();
+  await controller.locator('[data-testid=share-state][data-state=sharing]').waitFor({ timeout: 10_000 });
+  const newHost = await myId(controller);
+  // The same links as before: the handover is in the new host's presence, not in the links.
+  assert.equal(await controller.getByTestId('invite-viewer-link').inputValue(), viewerLink);
+
+  // The former host's tab is a controller of the session now.
+  await host.locator('.session[data-role=controller]').waitFor({ timeout: 20_000 });
+  await until('the former host to see the new one', async () => {
+    const hosts = await hostsOf(host);
+    return hosts.length === 1 && hosts[0] === newHost;
+  });
+  assert.match(await host.evaluate((p) => sessionStorage.getItem(`pairux:${p}`), path), /^[^]*&c=[^&]+$/);
+
+  // The viewer follows: one host in its list, the new one, whose connection carries its picture.
+  await until('the viewer to follow the new host', async () => {
+    const hosts = await hostsOf(viewer);
+    return hosts.length === 1 && hosts[0] === newHost;
+  });
+  await stillDecoding(viewer, 'the viewer');
+  await until('the viewer\'s picture to come from the new host', async () => (await pictureSource(viewer, controller)) === 'p2p');
+  assert.equal(await viewer.getByTestId('e2ee-state').textContent(), 'ok');
+
+  // The former host, as a controller, drives the new host: its pointer reaches the new host's
+  // input log.
+  await stillDecoding(host, 'the former host');
+  const formerId = await myId(host);
+  await grant(controller, host, formerId);
+  const r = await pictureRect(host);
+  await host.mouse.move(r.x + r.w * 0.3, r.y + r.h * 0.3);
+  await host.mouse.click(r.x + r.w * 0.6, r.y + r.h * 0.4);
+  // The new host's input log (in its diagnostics) names the former host's press.
+  await controller.locator('[data-testid=diagnostics] > summary').click();
+  await until('the new host to log the former host\'s press', async () =>
+    controller.locator('[data-testid=sink-log] > li').evaluateAll((els, id) =>
+      els.some((e) => e.dataset.from === id && e.dataset.kind === 'down'), formerId));
+
+  // The first host's key, kept by someone who runs a client of their own: a host meta signed
+  // with it (no handover) is what the pages that saw the handover no longer believe; it is
+  // counted, and the viewer stays with the new host.
+  const link = parseLink(controllerLink);
+  const oldSeed = Buffer.from(oldResume.match(/(?:^|&)hs=([^&]+)/)[1], 'base64url');
+  const before = (await counters(viewer)).impostorHost ?? 0;
+  const former = await rawPeer(stack.server.url, link.topic, 'former-host');
+  former.track(presenceMeta({ link, id: 'former-host', role: 'host', joinedAt: Date.now(), profile: { name: 'Host' }, signer: new SigningKey(oldSeed) }));
+  await until('the viewer to refuse the former host\'s key', async () => ((await counters(viewer)).impostorHost ?? 0) > before);
+  assert.deepEqual(await hostsOf(viewer), [newHost]);
+  await stillDecoding(viewer, 'the viewer');
+  assert.equal(await pictureSource(viewer, controller), 'p2p');
+  former.close();
+
+  for (const page of [host, controller, viewer]) await page.close();
+});
