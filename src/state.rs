@@ -40,14 +40,16 @@ impl SessionEntry {
         }
     }
 
-    /// Remembers this entry in the tab, so a reload resumes it.
-    pub fn remember(&self) {
+    /// Remembers this entry in the tab, so a reload resumes it; `false` if it could not.
+    pub fn remember(&self) -> bool {
         let text = self.link.resume_text(self.host.as_ref());
         let key = resume_key(&self.link.path());
         if let Err(err) = crate::platform::storage::set(&key, &text) {
             leptos::logging::warn!("a reload will not resume this session: {err}");
+            return false;
         }
         let _ = crate::platform::storage::set(&format!("{key}:mode"), self.mode.as_str());
+        true
     }
 
     /// The entry this tab remembered for the session at `path`, if any.
@@ -64,17 +66,25 @@ impl SessionEntry {
     }
 
     /// The host role was handed to this tab's join key (`seed`, see [`Self::guest_seed`]) by
-    /// `chain`: from its next load on, this tab hosts the session.
-    pub fn take_host(&self, chain: HostChain, seed: [u8; 32]) {
+    /// `chain`: from its next load on, this tab hosts the session (in `mode`), with no
+    /// memory of an earlier host tenure. `false` if the tab could not keep it.
+    pub fn take_host(
+        link: &SessionLink,
+        chain: HostChain,
+        seed: [u8; 32],
+        mode: StartMode,
+    ) -> bool {
+        crate::platform::storage::remove(&host_memory_key(&link.path()));
         let host = HostIdentity::handed(seed, chain);
-        SessionEntry::host(self.link.clone(), host, StartMode::default()).remember();
+        SessionEntry::host(link.clone(), host, mode).remember()
     }
 
     /// This tab handed the host role on: it keeps this entry (a controller's, made from the
-    /// host's link) instead of the host's, and forgets what the host remembered.
-    pub fn step_down(&self) {
+    /// host's link) instead of the host's, and forgets what the host remembered. `false` if
+    /// the tab could not keep it.
+    pub fn step_down(&self) -> bool {
         crate::platform::storage::remove(&host_memory_key(&self.link.path()));
-        self.remember();
+        self.remember()
     }
 
     /// Forgets this tab's copy (the session ended, or the person left it).

@@ -133,7 +133,7 @@ pub fn session_view(entry: SessionEntry) -> El {
     let setup = GuestSetup::take_or_start(&entry);
     let (channel, me, settled) = (setup.channel, setup.me.clone(), setup.settled);
     let speaking = setup.view.voice.speaking;
-    let (offer, runtime) = (setup.view.host_offer, setup.runtime);
+    let (view, runtime) = (setup.view, setup.runtime);
     // The picture is drawn first ([`GuestSetup::settled`]).
     let later = move || settled.get();
     el("section")
@@ -150,7 +150,7 @@ pub fn session_view(entry: SessionEntry) -> El {
                 .child(el("span").class("role-chip").text(role.as_str()))
                 .child(connection_badge(channel.signals.status)),
         )
-        .children([(role == Role::Controller).then(|| host_offer(entry, runtime, offer))])
+        .children([(role == Role::Controller).then(|| host_offer(runtime, view))])
         .child(
             el("div")
                 .class("session-body")
@@ -170,16 +170,13 @@ pub fn session_view(entry: SessionEntry) -> El {
 }
 
 /// A controller's page: the host's offer of its role (`host-offer`). Take over (`take-host`)
-/// loads this tab again as the session's host; Not now (`decline-host`) puts the offer away.
-fn host_offer(
-    entry: SessionEntry,
-    runtime: StoredValue<Option<GuestRuntime>, LocalStorage>,
-    offer: RwSignal<bool>,
-) -> El {
-    let take = move |_| {
-        let taken = runtime.with_value(|rt| rt.as_ref().is_some_and(|rt| rt.take_host(&entry)));
-        if taken {
-            let _ = platform::location::reload();
+/// asks the host for the handover, and with it this tab loads again as the session's host;
+/// Not now (`decline-host`) puts the offer away.
+fn host_offer(runtime: StoredValue<Option<GuestRuntime>, LocalStorage>, view: GuestSignals) -> El {
+    let (offer, taking) = (view.host_offer, view.host_taking);
+    let act = move |f: fn(&GuestRuntime)| {
+        move |_| {
+            runtime.with_value(|rt| rt.as_ref().map(f));
         }
     };
     el("div")
@@ -195,15 +192,14 @@ fn host_offer(
             el("button")
                 .class("primary")
                 .testid("take-host")
-                .on("click", take)
+                .bind_flag("disabled", move || taking.get())
+                .on("click", act(GuestRuntime::take_host))
                 .text("Take over and share my screen"),
         )
         .child(
             el("button")
                 .testid("decline-host")
-                .on("click", move |_| {
-                    runtime.with_value(|rt| rt.as_ref().map(GuestRuntime::decline_host));
-                })
+                .on("click", act(GuestRuntime::decline_host))
                 .text("Not now"),
         )
 }

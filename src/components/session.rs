@@ -11,7 +11,7 @@ use pairux_core::roster::{Participant, Roster};
 use crate::realtime::{new_participant_id, use_session_channel};
 use crate::session::host::HostRuntime;
 use crate::state::{AppState, SessionEntry};
-use pairux_core::session::Asking;
+use pairux_core::session::{Asking, StartMode};
 
 #[component]
 pub fn SessionPage(id: String) -> impl IntoView {
@@ -30,6 +30,7 @@ pub fn SessionPage(id: String) -> impl IntoView {
 fn HostSession(entry: SessionEntry) -> impl IntoView {
     let me = new_participant_id();
     let channel = use_session_channel(&entry, &me);
+    let mode = entry.mode;
     let view = crate::session::host::HostSignals::new();
     let runtime = StoredValue::new_local(None::<HostRuntime>);
     // The host's Remove of a participant (by id).
@@ -55,7 +56,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                 <aside class="side">
                     {super::drawn(|| guest::name_field(channel))}
                     <JoinRequests asking=view.asking roster=channel.signals.roster runtime/>
-                    <HandOver handing=view.handing roster=channel.signals.roster runtime/>
+                    <HandOver handing=view.handing handed=view.handed mode roster=channel.signals.roster runtime/>
                     {super::drawn(|| guest::participant_list(
                         channel.signals.roster,
                         me,
@@ -121,6 +122,8 @@ fn JoinRequests(
 #[component]
 fn HandOver(
     handing: RwSignal<Option<String>>,
+    handed: RwSignal<Option<String>>,
+    mode: StartMode,
     roster: RwSignal<Roster>,
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
@@ -140,22 +143,34 @@ fn HandOver(
     let offer = move |id: String| {
         runtime.with_value(|rt| {
             if let Some(rt) = rt {
-                error.set(rt.hand_over(&id).err());
+                error.set(rt.offer_host(&id, mode).err());
             }
         })
     };
-    let shown = move || handing.with(Option::is_some) || !controllers().is_empty();
+    let shown = move || {
+        handing.with(Option::is_some) || handed.with(Option::is_some) || !controllers().is_empty()
+    };
     view! {
         <Show when=shown>
             <div class="hand-over" data-testid="hand-over">
                 <h2>"Hand over hosting"</h2>
-                {move || match handing.get() {
-                    Some(id) => {
+                {move || match (handed.get(), handing.get()) {
+                    (Some(id), _) => {
+                        let who = name(&id);
+                        view! {
+                            <p class="handing" role="status" data-testid="handed" data-to=id>
+                                "Handing over to " <strong>{who}</strong>
+                                ": this tab becomes a controller when they start hosting."
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    (None, Some(id)) => {
                         let who = name(&id);
                         view! {
                             <p class="handing" role="status" data-testid="handing" data-to=id>
                                 "Offered to " <strong>{who}</strong>
-                                ": they host once they take it, and this tab becomes a controller."
+                                ": waiting for their answer."
                             </p>
                             <button data-testid="cancel-hand-over" on:click=move |_| {
                                 runtime.with_value(|rt| {
@@ -167,7 +182,7 @@ fn HandOver(
                         }
                             .into_any()
                     }
-                    None => {
+                    (None, None) => {
                         view! {
                             <For each=controllers key=|c| c.clone() let:c>
                                 {

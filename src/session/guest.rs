@@ -15,11 +15,12 @@ use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::rekey::{self, WrapContext};
 use pairux_core::e2ee::{E2eeState, SfuDataSealer};
 use pairux_core::focus::{FocusFollower, Reason};
+use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
     GuestAction, GuestPhase, GuestSession, HostChain, SfuRoute, SignalBody, SignalEnvelope,
-    StatsSample, StatsView, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
+    StartMode, StatsSample, StatsView, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
 };
 use pairux_core::SessionLink;
 use web_sys::MediaStream;
@@ -61,8 +62,11 @@ pub struct GuestSignals {
     /// What is wrong with the media connection, in words (`None`: nothing).
     pub media_problem: RwSignal<Option<String>>,
     pub voice: super::voice::VoiceSignals,
-    /// The host offered us its role (a controller only), until we take it or put it away.
+    /// The host offered us its role (a controller only), until we answer or it takes the
+    /// offer back.
     pub host_offer: RwSignal<bool>,
+    /// We took the offer and wait for the host's handover.
+    pub host_taking: RwSignal<bool>,
 }
 
 impl GuestSignals {
@@ -82,6 +86,7 @@ impl GuestSignals {
             media_problem: RwSignal::new(None),
             voice: super::voice::VoiceSignals::new(),
             host_offer: RwSignal::new(false),
+            host_taking: RwSignal::new(false),
         }
     }
 }
@@ -141,8 +146,12 @@ struct Inner {
     /// Our input's round trip to the host's page, measured while we hold control.
     meter: RefCell<LatencyMeter>,
     meter_timer: RefCell<Option<Timer>>,
-    /// The host's offer of its role: the handover to our key.
-    offer: RefCell<Option<HostChain>>,
+    /// The session's link (its room key restarts media keys under a new host; a handover
+    /// to us is kept with it).
+    session_link: SessionLink,
+    /// The key of the host we follow: a host under another key (the role was handed on)
+    /// starts its media keys anew.
+    host_key: std::cell::Cell<Option<PublicKey>>,
     voice: RefCell<super::voice::GuestVoice>,
     /// Voice through the SFU (SFU mode).
     sfu_voice: SfuVoice,
@@ -193,7 +202,8 @@ impl GuestRuntime {
                 shown: RefCell::new(ShownCursors::default()),
                 meter: RefCell::new(LatencyMeter::new()),
                 meter_timer: RefCell::new(None),
-                offer: RefCell::new(None),
+                session_link: link.clone(),
+                host_key: std::cell::Cell::new(None),
                 session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
                 me,
                 session_id: link.session.to_string(),
@@ -595,17 +605,19 @@ impl GuestRuntime {
                 self.inner.voice.borrow().on_speaking(ids.clone());
                 None
             }
-            ControlMsg::HandOver { chain } => {
-                // Only for a controller, and only a handover to this join's own key that
-                // extends every host we have believed. Empty: the host took its offer back.
-                let identity = self.inner.channel.identity();
-                let offer = HostChain::decode(chain)
-                    .filter(|c| self.inner.controller && identity.is_some_and(|i| i.is_handed(c)));
-                if offer.is_none() && !chain.is_empty() {
-                    self.unreadable();
+            ControlMsg::HostOffer => {
+                if self.inner.controller {
+                    self.inner.view.host_taking.set(false);
+                    self.inner.view.host_offer.set(true);
                 }
-                self.inner.view.host_offer.set(offer.is_some());
-                *self.inner.offer.borrow_mut() = offer;
+                None
+            }
+            ControlMsg::HostOfferOff => {
+                self.put_offer_away();
+                None
+            }
+            ControlMsg::HandOver { chain, mode } => {
+                self.on_hand_over(chain, mode);
                 None
             }
             ControlMsg::Pong { id, ts } => {
@@ -775,7 +787,10 @@ impl GuestRuntime {
     fn run(&self, actions: Vec<GuestAction>) {
         for action in actions {
             match action {
-                GuestAction::ExpectPeer { host } => self.expect_peer(host),
+                GuestAction::ExpectPeer { host } => {
+                    self.follow_host_key(&host);
+                    self.expect_peer(host)
+                }
                 GuestAction::Subscribe(route) => self.subscribe(route),
                 GuestAction::Unsubscribe => {
                     self.leave_sfu_voice();
@@ -1067,26 +1082,68 @@ impl GuestRuntime {
         }
     }
 
-    /// Takes the host role the host offered: `entry` (this page's) is kept as the host's from
-    /// now on, with our join key as the host key. `false` if there is no offer to take.
-    pub fn take_host(&self, entry: &crate::state::SessionEntry) -> bool {
-        let offer = self.inner.offer.borrow().clone();
-        let seed = self.inner.channel.identity().map(|i| i.signer().seed());
-        let Some((chain, seed)) = offer.zip(seed) else {
-            return false;
-        };
-        entry.take_host(chain, seed);
-        true
+    /// Takes the host's offer of its role (a click): the host signs the handover and sends it.
+    pub fn take_host(&self) {
+        let view = self.inner.view;
+        if view.host_offer.get_untracked() && !view.host_taking.get_untracked() {
+            view.host_taking.set(true);
+            self.send_control(Some(ControlMsg::HostTake), false);
+        }
     }
 
     /// Puts the host's offer of its role away, and tells the host ("not now").
     pub fn decline_host(&self) {
-        self.inner.offer.borrow_mut().take();
+        self.put_offer_away();
+        self.send_control(Some(ControlMsg::HostOfferOff), false);
+    }
+
+    fn put_offer_away(&self) {
         self.inner.view.host_offer.set(false);
-        let msg = ControlMsg::HandOver {
-            chain: String::new(),
+        self.inner.view.host_taking.set(false);
+    }
+
+    /// The host's handover, after we took its offer: if it names this join's own key and
+    /// extends every host we have believed, this tab keeps it and loads again as the host.
+    fn on_hand_over(&self, chain: &str, mode: &str) {
+        let identity = self.inner.channel.identity();
+        let chain = HostChain::decode(chain)
+            .filter(|c| identity.as_ref().is_some_and(|i| i.is_handed(c)))
+            .filter(|_| self.inner.view.host_taking.get_untracked());
+        self.put_offer_away();
+        let (Some(chain), Some(identity)) = (chain, identity) else {
+            return self.unreadable();
         };
-        self.send_control(Some(msg), false);
+        let mode = StartMode::parse(mode).unwrap_or_default();
+        let seed = identity.signer().seed();
+        if crate::state::SessionEntry::take_host(&self.inner.session_link, chain, seed, mode) {
+            let _ = crate::platform::location::reload();
+        }
+    }
+
+    /// We follow `host` now. An offer of the role from the host before is off; and a host
+    /// under another key than the one before (the role was handed on) sends in the room
+    /// key's epoch 0, with no memory of the epochs its predecessor moved us to: our media keys
+    /// start there again.
+    fn follow_host_key(&self, host: &str) {
+        self.put_offer_away();
+        let roster = self.inner.channel.signals.roster;
+        let key = roster.with_untracked(|r| r.get(host).and_then(|p| p.signer));
+        let before = self.inner.host_key.replace(key);
+        if before.is_none() || before == key || self.inner.key_epoch.get() == 0 {
+            return;
+        }
+        let room = &self.inner.session_link.room_key;
+        if let Ok(worker) = transform::page_worker() {
+            let reset = worker
+                .set_room_key(room)
+                .and_then(|()| worker.send_epoch(0));
+            if let Err(err) = reset {
+                leptos::logging::error!("media keys not restarted for the new host: {err}");
+            }
+        }
+        self.inner.key_epoch.set(0);
+        self.inner.key_retire.borrow_mut().take();
+        *self.inner.sealers.borrow_mut() = vec![(0, SfuDataSealer::new(room))];
     }
 
     /// A message from the host (or relayed as the host's) that this page cannot read: dropped,

@@ -9,11 +9,13 @@ use leptos::prelude::*;
 use pairux_core::control::ControlMsg;
 use pairux_core::e2ee::SfuDataSealer;
 use pairux_core::focus::{Decision, FocusFollower, Reason};
+use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
+use pairux_core::session::HostChain;
 use pairux_core::session::{
     Asking, HostAction, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody,
-    SignalEnvelope, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
+    SignalEnvelope, StartMode, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
 };
 use pairux_core::{Role, SessionLink};
 
@@ -53,8 +55,11 @@ pub struct HostSignals {
     pub voice: VoiceSignals,
     /// Who waits for the host's OK to join (after a removal).
     pub asking: RwSignal<Vec<Asking>>,
-    /// The controller the host role was offered to (until it takes it, or leaves).
+    /// The controller the host role is offered to, until it answers (or leaves, or the host
+    /// cancels).
     pub handing: RwSignal<Option<String>>,
+    /// The controller the host role was handed to (signed): this tab hosts until it arrives.
+    pub handed: RwSignal<Option<String>>,
 }
 
 impl HostSignals {
@@ -71,6 +76,7 @@ impl HostSignals {
             voice: VoiceSignals::new(),
             asking: RwSignal::new(Vec::new()),
             handing: RwSignal::new(None),
+            handed: RwSignal::new(None),
         }
     }
 }
@@ -176,6 +182,10 @@ struct Inner {
     /// Per seated participant: when its connection must be up to keep counting against the
     /// limits (`HostSession::on_seat_deadline`).
     seat_timers: RefCell<VecMap<String, Timer>>,
+    /// The host's pick of topology, handed on with the role.
+    mode: std::cell::Cell<StartMode>,
+    /// This tab handed the role on and is reloading as a controller: it keeps no host memory.
+    stepped_down: std::cell::Cell<bool>,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -245,6 +255,8 @@ impl HostRuntime {
                 spare: RefCell::new(None),
                 spare_timer: RefCell::new(None),
                 seat_timers: RefCell::new(VecMap::new()),
+                mode: std::cell::Cell::new(StartMode::default()),
+                stepped_down: std::cell::Cell::new(false),
             }),
         };
         let (on_panic, on_drives) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
@@ -332,63 +344,98 @@ impl HostRuntime {
         let actions = self.inner.session.borrow_mut().on_roster(participants);
         self.run(actions);
         self.show_asking();
-        // A host under a handover we signed is here (whether or not this page still offers
-        // it: guests follow the longer chain regardless): we host no more.
-        if self
-            .inner
-            .channel
-            .identity()
-            .is_some_and(|i| i.superseded())
-        {
-            self.step_down();
+        // A host under a handover we signed is here (guests follow the longer chain): we
+        // host no more. Only for a host present in the roster, so a meta the roster did not
+        // keep (a shadow under someone else's presence key) cannot make us step down.
+        if let Some(identity) = self.inner.channel.identity() {
+            let ours = identity.chain().len();
+            let newer = participants.iter().any(|p| {
+                let chain = p.profile.get("chain").and_then(serde_json::Value::as_str);
+                p.role == Role::Host
+                    && p.id != self.inner.me
+                    && chain
+                        .and_then(HostChain::decode)
+                        .is_some_and(|c| c.len() > ours)
+            });
+            if newer && identity.superseded() {
+                self.step_down();
+            }
+        }
+        // The controller offered the role left: the offer is off.
+        let offered = self.inner.view.handing.get_untracked();
+        if offered.is_some_and(|id| !participants.iter().any(|p| p.id == id)) {
+            self.inner.view.handing.set(None);
         }
     }
 
-    /// Offers the host role to controller `id` (the host's click): it gets the handover
-    /// signed for its key, over its data channel, and hosts once it takes it (a click of its
-    /// own); this tab then becomes a controller. `Err`: what to tell the host.
-    pub fn hand_over(&self, id: &str) -> Result<(), &'static str> {
+    /// Offers the host role to controller `id` (the host's click; `mode`: the host's pick
+    /// of topology, handed on with it). Nothing is signed until the controller takes it (a
+    /// click of its own): the offer can be cancelled until then. `Err`: what to tell the host.
+    pub fn offer_host(&self, id: &str, mode: StartMode) -> Result<(), &'static str> {
+        if self.inner.view.handed.get_untracked().is_some() {
+            return Err("The host role is already handed on.");
+        }
+        self.handover_key(id)?;
+        if !self.inner.peers.borrow().contains_key(id) {
+            return Err("Not connected to them yet: try again in a moment.");
+        }
+        self.inner.mode.set(mode);
+        self.send_control(vec![Outgoing::To(id.to_owned(), ControlMsg::HostOffer)]);
+        self.inner.view.handing.set(Some(id.to_owned()));
+        Ok(())
+    }
+
+    /// Takes back the offer the controller has not answered yet.
+    pub fn cancel_hand_over(&self) {
+        if let Some(id) = self.inner.view.handing.get_untracked() {
+            self.send_control(vec![Outgoing::To(id, ControlMsg::HostOfferOff)]);
+            self.inner.view.handing.set(None);
+        }
+    }
+
+    /// The key a handover to `id` names: its verified key, if it is a seated controller.
+    fn handover_key(&self, id: &str) -> Result<PublicKey, &'static str> {
         let key = self.inner.channel.signals.roster.with_untracked(|r| {
             r.get(id)
                 .filter(|p| p.role == Role::Controller)
                 .and_then(|p| p.signer)
         });
-        let key = key.ok_or("Only a controller can take over as host.")?;
-        let identity = self
-            .inner
-            .channel
-            .identity()
-            .ok_or("The session is closing.")?;
-        let chain = identity
-            .hand_over(key)
-            .ok_or("This session has changed hosts too often to hand it on again.")?;
-        if !self.inner.peers.borrow().contains_key(id) {
-            return Err("Not connected to them yet: try again in a moment.");
-        }
-        let msg = ControlMsg::HandOver {
-            chain: chain.encode(),
-        };
-        self.send_control(vec![Outgoing::To(id.to_owned(), msg)]);
-        self.inner.view.handing.set(Some(id.to_owned()));
-        Ok(())
+        key.ok_or("Only a controller can take over as host.")
     }
 
-    /// Takes the offer back from the controller's page (an empty handover). What was signed
-    /// stays valid: a page that kept it (not ours) could still use it, and guests would follow.
-    pub fn cancel_hand_over(&self) {
-        if let Some(id) = self.inner.view.handing.get_untracked() {
-            let msg = ControlMsg::HandOver {
-                chain: String::new(),
-            };
-            self.send_control(vec![Outgoing::To(id, msg)]);
-            self.inner.view.handing.set(None);
-        }
+    /// Controller `id` took the offer: the handover to its key is signed and sent. From now
+    /// on this tab is committed: it offers the role to nobody else (a second handover of the
+    /// same generation would be a fork), and steps down when the new host is here.
+    fn complete_hand_over(&self, id: &str) {
+        self.inner.view.handing.set(None);
+        let chain = self.handover_key(id).ok().and_then(|key| {
+            let identity = self.inner.channel.identity()?;
+            identity.hand_over(key)
+        });
+        let Some(chain) = chain else {
+            leptos::logging::warn!("the host role cannot be handed to {id}");
+            self.send_control(vec![Outgoing::To(id.to_owned(), ControlMsg::HostOfferOff)]);
+            return;
+        };
+        let msg = ControlMsg::HandOver {
+            chain: chain.encode(),
+            mode: self.inner.mode.get().as_str().to_owned(),
+        };
+        self.send_control(vec![Outgoing::To(id.to_owned(), msg)]);
+        self.inner.view.handed.set(Some(id.to_owned()));
     }
 
     /// The controller the role was offered to hosts now: this tab is a controller of the
     /// session from its next load on (its link holds the controller secret), and reloads.
     fn step_down(&self) {
-        crate::state::SessionEntry::guest(self.inner.link.clone()).step_down();
+        if self.inner.stepped_down.replace(true) {
+            return;
+        }
+        if !crate::state::SessionEntry::guest(self.inner.link.clone()).step_down() {
+            // Reloading would bring this tab back as the host, and round again.
+            leptos::logging::error!("this tab cannot keep its new role; it stays as it is");
+            return;
+        }
         if let Err(err) = crate::platform::location::reload() {
             leptos::logging::error!("cannot reload as a controller: {err}");
         }
@@ -523,6 +570,7 @@ impl HostRuntime {
 
     /// Sends control messages, then re-arms the control deadline (request expiry, cursor pacing).
     fn send_control(&self, out: Vec<Outgoing>) {
+        let mut taken = Vec::new();
         {
             let peers = self.inner.peers.borrow();
             let send = |id: &str, text: &str, fast: bool| {
@@ -545,6 +593,7 @@ impl HostRuntime {
                         self.relay_through_sfu(&text);
                     }
                     Outgoing::Sfu(msg) => self.relay_through_sfu(&msg.encode()),
+                    Outgoing::Taken(id) => taken.push(id),
                     Outgoing::FastAllBut(but, msg) => {
                         let text = msg.encode();
                         peers
@@ -555,6 +604,9 @@ impl HostRuntime {
                     }
                 }
             }
+        }
+        for id in taken {
+            self.complete_hand_over(&id);
         }
         let deadline = self.inner.control.borrow().poll_timeout();
         let mut armed = self.inner.control_timer.borrow_mut();
@@ -1118,6 +1170,7 @@ impl HostRuntime {
                             }
                         }));
                 }
+                HostAction::Remember(_) if self.inner.stepped_down.get() => {}
                 HostAction::Remember(memory) => {
                     crate::state::remember_host(&self.inner.link, &memory);
                 }

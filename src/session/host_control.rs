@@ -80,7 +80,7 @@ pub struct ControlSignals {
     /// The drawing worker of the cursors over the preview, while that is on the page
     /// (`HostSurface`): a move is posted to it as it arrives.
     pub overlay: StoredValue<Option<Overlay>, LocalStorage>,
-    /// The controller the host role is offered to, until it takes it or says not now (the
+    /// The controller the host role is offered to, until it answers or the host cancels (the
     /// same signal as `HostSignals::handing`).
     pub handing: RwSignal<Option<String>>,
 }
@@ -445,6 +445,9 @@ pub enum Outgoing {
     FastAllBut(String, ControlMsg),
     /// Only through the SFU, to the viewers who have no connection to us.
     Sfu(ControlMsg),
+    /// Not a message: the controller offered the host role took it (the runtime signs the
+    /// handover and sends it, `HostRuntime::complete_hand_over`).
+    Taken(String),
 }
 
 pub struct HostControl {
@@ -581,16 +584,24 @@ impl HostControl {
                 self.sink.draw_now();
                 vec![Outgoing::To(id.to_owned(), ControlMsg::Pong { id: n, ts })]
             }
-            // The controller offered the host role puts the offer away ("not now").
-            ControlMsg::HandOver { chain } if chain.is_empty() => {
-                let declined = self
+            // The controller offered the host role answers. An offer no longer standing (the
+            // host cancelled it, or offered it to someone else) is off for a late "take".
+            ControlMsg::HostTake | ControlMsg::HostOfferOff => {
+                let offered = self
                     .view
                     .handing
                     .with_untracked(|h| h.as_deref() == Some(id));
-                if declined {
-                    self.view.handing.set(None);
+                match (msg, offered) {
+                    (ControlMsg::HostTake, true) => vec![Outgoing::Taken(id.to_owned())],
+                    (ControlMsg::HostTake, false) => {
+                        vec![Outgoing::To(id.to_owned(), ControlMsg::HostOfferOff)]
+                    }
+                    (_, true) => {
+                        self.view.handing.set(None);
+                        Vec::new()
+                    }
+                    _ => Vec::new(),
                 }
-                Vec::new()
             }
             // Host-to-participant messages are not for us to receive.
             _ => {

@@ -12,6 +12,10 @@ import { parseLink, presenceMeta, SigningKey } from './lib/wire.mjs';
 
 const stack = useStack();
 
+/** How long after a new media epoch a guest forgets the older ones (core KEY_ACK_DEADLINE_MS +
+ * RETIRE_AFTER_MS), with a margin. */
+const KEY_RETIRE_MS = 2_000 + 5_000 + 1_000;
+
 async function frames(page) {
   return page.evaluate(() => {
     const v = document.querySelector('[data-testid=remote-video]');
@@ -63,6 +67,13 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   const viewer = await join(viewerLink);
   const cid = await myId(controller);
   const vid = await myId(viewer);
+  // A removal first: everyone moves to a new media epoch, and retires the room key's epoch 0
+  // some seconds later, which the new host (who has no memory of it) starts in again.
+  const removed = await join(viewerLink);
+  const rid = await myId(removed);
+  await host.getByTestId(`remove-participant-${rid}`).click();
+  await removed.getByTestId('session-ended').waitFor({ timeout: 10_000 });
+  const retired = Date.now() + KEY_RETIRE_MS;
   // The role is offered to controllers only.
   await host.getByTestId(`hand-over-${cid}`).waitFor({ timeout: 10_000 });
   assert.equal(await host.getByTestId(`hand-over-${vid}`).count(), 0);
@@ -81,12 +92,16 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   await offer.waitFor({ timeout: 10_000 });
   await host.getByTestId('cancel-hand-over').click();
   await offer.waitFor({ state: 'hidden', timeout: 10_000 });
-  // Offered a third time, and taken.
+  // Offered a third time, and taken (once the old epoch is gone everywhere).
   await host.getByTestId(`hand-over-${cid}`).click();
   await offer.waitFor({ timeout: 10_000 });
   // Nothing changes until the controller takes it.
   assert.deepEqual(await hostsOf(viewer), [firstHost]);
+  await viewer.waitForTimeout(Math.max(0, retired - Date.now()));
   await controller.getByTestId('take-host').click();
+  // Signed now: the host offers the role to nobody else, and cannot take it back.
+  await host.getByTestId('handed').waitFor({ timeout: 10_000 });
+  assert.equal(await host.getByTestId('cancel-hand-over').count(), 0);
 
   // The controller's tab loads again as the host, and shares its screen with a click.
   await controller.locator('.session[data-role=host]').waitFor({ timeout: 20_000 });
@@ -141,5 +156,5 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   assert.equal(await pictureSource(viewer, controller), 'p2p');
   former.close();
 
-  for (const page of [host, controller, viewer]) await page.close();
+  for (const page of [host, controller, viewer, removed]) await page.close();
 });

@@ -151,8 +151,10 @@ impl Participant {
     /// Roster order: the host first (the one the role was handed to last, while the one who
     /// handed it on is still here), then by join time, then by id (for a stable order).
     fn order_key(&self) -> (bool, std::cmp::Reverse<usize>, u64, &str) {
-        // A chain's text grows with each handover (see `session::HostChain`).
+        // A chain's text grows with each handover (see `session::HostChain`); a host's was
+        // verified with its meta, anyone else's means nothing.
         let chain = self.profile.get("chain").and_then(Value::as_str);
+        let chain = chain.filter(|_| self.role == Role::Host);
         let handovers = std::cmp::Reverse(chain.map_or(0, str::len));
         (self.role != Role::Host, handovers, self.joined_at, &self.id)
     }

@@ -65,10 +65,18 @@ pub enum ControlMsg {
         /// Display name, so receivers need no roster lookup.
         name: String,
     },
-    /// Host → a controller: the host role, if the controller takes it (`chain`: the
-    /// handovers from the link's host key to the controller's key, `session::HostChain`).
+    /// Host → a controller: would it take over as host? (Nothing is signed yet.)
+    HostOffer,
+    /// Controller → host: yes, it takes the offer (a click).
+    HostTake,
+    /// Either way: the offer is off (the host cancelled it, or the controller said not now).
+    HostOfferOff,
+    /// Host → the controller that took its offer: the host role (`chain`: the handovers from
+    /// the link's host key to the controller's key, `session::HostChain`; `mode`: the host's
+    /// pick of topology, `StartMode`).
     HandOver {
         chain: String,
+        mode: String,
     },
     /// Either way: round-trip measurement.
     Ping {
@@ -230,6 +238,9 @@ impl ControlMsg {
             ControlMsg::Speaking { .. } => "speaking",
             ControlMsg::Input(_) => "input",
             ControlMsg::Cursor { .. } => "cursor",
+            ControlMsg::HostOffer => "host_offer",
+            ControlMsg::HostTake => "host_take",
+            ControlMsg::HostOfferOff => "host_offer_off",
             ControlMsg::HandOver { .. } => "hand_over",
             ControlMsg::Ping { .. } => "ping",
             ControlMsg::Pong { .. } => "pong",
@@ -249,7 +260,10 @@ impl ControlMsg {
             | ControlMsg::Grant
             | ControlMsg::Deny
             | ControlMsg::Revoke
-            | ControlMsg::Release => {}
+            | ControlMsg::Release
+            | ControlMsg::HostOffer
+            | ControlMsg::HostTake
+            | ControlMsg::HostOfferOff => {}
             ControlMsg::State { holders, agent } => {
                 w.strings("holders", holders);
                 if *agent {
@@ -263,8 +277,8 @@ impl ControlMsg {
             ControlMsg::Cursor { id, x, y, name } => {
                 w.str("id", id).f64("x", *x).f64("y", *y).str("name", name);
             }
-            ControlMsg::HandOver { chain } => {
-                w.str("chain", chain);
+            ControlMsg::HandOver { chain, mode } => {
+                w.str("chain", chain).str("mode", mode);
             }
             ControlMsg::Ping { id, ts } | ControlMsg::Pong { id, ts } => {
                 w.u64("id", u64::from(*id)).u64("ts", *ts);
@@ -305,8 +319,12 @@ impl ControlMsg {
                 y: f.f64("y")?,
                 name: f.string("name")?,
             },
+            "host_offer" => ControlMsg::HostOffer,
+            "host_take" => ControlMsg::HostTake,
+            "host_offer_off" => ControlMsg::HostOfferOff,
             "hand_over" => ControlMsg::HandOver {
                 chain: f.string("chain")?,
+                mode: f.string("mode")?,
             },
             "ping" => ControlMsg::Ping {
                 id: f.uint("id")?,
@@ -587,8 +605,12 @@ mod tests {
                 y: 1.0,
                 name: "Ada <b>".into(),
             },
+            ControlMsg::HostOffer,
+            ControlMsg::HostTake,
+            ControlMsg::HostOfferOff,
             ControlMsg::HandOver {
                 chain: "AAAA".into(),
+                mode: "sfu".into(),
             },
             ControlMsg::Ping {
                 id: u32::MAX,

@@ -80,6 +80,11 @@ impl SessionIdentity {
         self
     }
 
+    /// The host's page: the handovers that made it host (empty for the session's first host).
+    pub fn chain(&self) -> &HostChain {
+        &self.chain
+    }
+
     /// The host's page: the chain that hands the role on to `next` (a controller's key).
     /// `None` past the most handovers a session may have.
     pub fn hand_over(&self, next: PublicKey) -> Option<HostChain> {
@@ -348,6 +353,9 @@ mod tests {
         let viewer = SessionIdentity::new(&link, "v", Role::Viewer, 30, Signer::from_seed([6; 32]));
         let old_meta = host.meta(&json!({"name": "Old"}), [1; 12]);
         assert!(viewer.verify(&claimed(&old_meta, "h")).is_ok());
+        // Its own meta does not supersede a host.
+        assert!(host.verify(&claimed(&old_meta, "h")).is_ok());
+        assert!(!host.superseded());
 
         let chain = host.hand_over(taker.public()).unwrap();
         assert!(controller.is_handed(&chain));
@@ -359,10 +367,19 @@ mod tests {
         let seen = viewer.verify(&claimed(&new_meta, "n")).unwrap();
         assert_eq!(seen.signer, Some(taker.public()));
         assert_eq!(seen.profile["name"], "New");
-        // The former host's page believes it too (and so steps down).
+        // The former host's page believes it too, and so steps down; the new host is not
+        // superseded by its own meta.
         assert_eq!(
             host.verify(&claimed(&new_meta, "n")).unwrap().signer,
             Some(taker.public())
+        );
+        assert!(host.superseded());
+        assert!(new_host.verify(&claimed(&new_meta, "n")).is_ok());
+        assert!(!new_host.superseded());
+        // The new host's page does not believe its predecessor as host any more.
+        assert_eq!(
+            new_host.verify(&claimed(&old_meta, "h")),
+            Err(Rejection::FormerHost)
         );
         // From now on the former host's meta (a re-track, or a reload of its tab) is not
         // the host's, and the roster puts the new host first while both are present.
@@ -445,7 +462,22 @@ mod tests {
             viewer.verify(&claimed(&meta, "y")),
             Err(Rejection::FormerHost)
         );
-        assert!(!viewer.is_handed(&fork));
+        // A controller that saw A host is offered a different first handover, to itself,
+        // by the former host: it names its key, but does not extend what it believed.
+        let z = Signer::from_seed([11; 32]);
+        let controller = SessionIdentity::new(&link, "z", Role::Controller, 60, z.clone());
+        assert!(controller
+            .verify(&claimed(&new_a.meta(&json!({}), [7; 12]), "a"))
+            .is_ok());
+        let to_z = host.hand_over(z.public()).unwrap();
+        assert_eq!(to_z.head(&link.session, &link.host), Some(z.public()));
+        assert!(!controller.is_handed(&to_z));
+        // Before it saw A, the same offer would have been good.
+        let fresh = SessionIdentity::new(&link, "z", Role::Controller, 60, z);
+        assert!(fresh.is_handed(&to_z));
+        // The former host sees its fork fail too: a page that has believed A is not
+        // superseded by a chain that does not extend what it believed.
+        assert!(!viewer.superseded());
     }
 
     #[test]
