@@ -449,7 +449,11 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
     if let Some(host) = &entry.host {
         identity = identity.with_chain(host.chain());
     }
+    // What this tab believed before a reload: no fork of it is believed now either.
+    let kept = crate::state::believed_chain(&entry.link).filter(|c| identity.believe(c));
+    let kept = std::cell::Cell::new(kept.map_or(0, |c| c.len()));
     let identity: Rc<SessionIdentity> = Rc::new(identity);
+    let link = entry.link.clone();
     let channel = SessionChannel {
         signals,
         config: RwSignal::new(None),
@@ -504,6 +508,13 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
             let verified = identity.verify(claimed);
             match &verified {
                 Ok(p) => {
+                    if p.role == pairux_core::Role::Host {
+                        let believed = identity.believed();
+                        if believed.len() > kept.get() {
+                            kept.set(believed.len());
+                            crate::state::remember_believed(&link, &believed);
+                        }
+                    }
                     let sender = p
                         .profile
                         .get("sender")

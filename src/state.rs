@@ -93,6 +93,7 @@ impl SessionEntry {
         crate::platform::storage::remove(&format!("{}:mode", resume_key(&self.link.path())));
         crate::platform::storage::remove(&join_key(&self.link.path()));
         crate::platform::storage::remove(&host_memory_key(&self.link.path()));
+        crate::platform::storage::remove(&believed_key(&self.link.path()));
     }
 
     /// The seed of this tab's guest signing key for the session: made at the first join and
@@ -131,6 +132,21 @@ pub fn remember_host(link: &SessionLink, memory: &HostMemory) {
     if let Err(err) = crate::platform::storage::set(&host_memory_key(&link.path()), &text) {
         leptos::logging::warn!("a reload will forget whom you removed: {err}");
     }
+}
+
+/// The longest host chain this tab believed in the session (`SessionIdentity::believed`), so
+/// that its reload believes no fork of it; `None` if none was kept, or nothing readable.
+pub fn believed_chain(link: &SessionLink) -> Option<HostChain> {
+    HostChain::decode(&crate::platform::storage::get(&believed_key(&link.path()))?)
+}
+
+/// Keeps the longest host chain this tab believed.
+pub fn remember_believed(link: &SessionLink, chain: &HostChain) {
+    let _ = crate::platform::storage::set(&believed_key(&link.path()), &chain.encode());
+}
+
+fn believed_key(path: &str) -> String {
+    format!("{}:chain", resume_key(path))
 }
 
 fn host_memory_key(path: &str) -> String {

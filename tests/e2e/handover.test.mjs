@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, newPage, openApp, myId, recordPeers, pictureSource, pictureRect, grant } from './lib/harness.mjs';
 import { until, rawPeer } from './lib/adversary.mjs';
-import { parseLink, presenceMeta, SigningKey } from './lib/wire.mjs';
+import { parseLink, presenceMeta, SigningKey, hostChain } from './lib/wire.mjs';
 
 const stack = useStack();
 
@@ -154,7 +154,25 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   assert.deepEqual(await hostsOf(viewer), [newHost]);
   await stillDecoding(viewer, 'the viewer');
   assert.equal(await pictureSource(viewer, controller), 'p2p');
+
+  // The former host forks: it hands the role, again as the first handover, to a key of its
+  // own, under a presence key that sorts before anyone's. The viewer that saw the real
+  // handover does not believe it; nor does it after a reload, when the fork comes first in the
+  // presence state it reads (its tab kept the chain it believed).
+  const fork = new SigningKey();
+  const chain = hostChain({ link, steps: [{ signer: new SigningKey(oldSeed), next: fork }] });
+  const forker = await rawPeer(stack.server.url, link.topic, '--fork');
+  forker.track(presenceMeta({ link, id: '--fork', role: 'host', joinedAt: Date.now(), profile: { name: 'Host', chain }, signer: fork }));
+  await until('the viewer to refuse the fork', async () => ((await counters(viewer)).impostorHost ?? 0) > before + 1);
+  assert.deepEqual(await hostsOf(viewer), [newHost]);
+  await viewer.reload();
+  await viewer.waitForSelector('.app', { timeout: 15_000 });
+  await until('the reloaded viewer to refuse the fork', async () => ((await counters(viewer)).impostorHost ?? 0) >= 1);
+  await stillDecoding(viewer, 'the reloaded viewer');
+  assert.deepEqual(await hostsOf(viewer), [newHost]);
+  assert.equal(await pictureSource(viewer, controller), 'p2p');
   former.close();
+  forker.close();
 
   for (const page of [host, controller, viewer, removed]) await page.close();
 });

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 const PROFILE_LABEL = Buffer.from('PairUX 1.0 presence');
 const SIGNAL_LABEL = Buffer.from('PairUX 1.0 signaling');
 const META_STATEMENT = Buffer.from('PairUX 1.0 presence meta');
+const HANDOVER_STATEMENT = Buffer.from('PairUX 1.0 host handover');
 const SIGNAL_STATEMENT = Buffer.from('PairUX 1.0 signal');
 const PROOF_LABEL = Buffer.from('pairux control request v2');
 const SEAT_LABEL = Buffer.from('pairux controller seat v1');
@@ -107,6 +108,25 @@ export function presenceMeta({ link, id, role, joinedAt, profile, signer, nonce,
     field(sealed),
   ]);
   return { role, joined_at: joinedAt, profile: sealed, sig: b64u(signer.sign(statement)) };
+}
+
+/**
+ * A chain of host handovers as a host's profile carries it (`chain`; core `session::HostChain`):
+ * `steps` are `{ signer, next }` in order, each signer the previous step's next (the first, the
+ * holder of the link's host key), each signing "PairUX 1.0 host handover" ‖ session ‖
+ * generation ‖ next key.
+ */
+export function hostChain({ link, steps }) {
+  const parts = steps.map(({ signer, next }, i) => {
+    const statement = Buffer.concat([
+      field(HANDOVER_STATEMENT),
+      field(unb64u(link.session)),
+      u64(i + 1),
+      field(next.public),
+    ]);
+    return Buffer.concat([next.public, signer.sign(statement)]);
+  });
+  return b64u(Buffer.concat(parts));
 }
 
 /** Opens a tracked profile (null if it does not open with this link's room key). */

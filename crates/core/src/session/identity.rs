@@ -97,6 +97,23 @@ impl SessionIdentity {
         self.role == Role::Host && self.best.borrow().len() > self.chain.len()
     }
 
+    /// The longest host chain this page has believed (its tab keeps it, so that a reload
+    /// believes no fork of it either).
+    pub fn believed(&self) -> HostChain {
+        self.best.borrow().clone()
+    }
+
+    /// A chain this page believed before a reload (from its tab): believed again if it
+    /// verifies from `h` and extends what this page believes. Whether it was.
+    pub fn believe(&self, chain: &HostChain) -> bool {
+        let mut best = self.best.borrow_mut();
+        let good = chain.head(&self.session, &self.host).is_some() && chain.extends(&best);
+        if good {
+            *best = chain.clone();
+        }
+        good
+    }
+
     /// Whether `chain`, offered to this page, makes its key the host of this session after
     /// every host it has believed.
     pub fn is_handed(&self, chain: &HostChain) -> bool {
@@ -478,6 +495,27 @@ mod tests {
         // The former host sees its fork fail too: a page that has believed A is not
         // superseded by a chain that does not extend what it believed.
         assert!(!viewer.superseded());
+
+        // A reloaded viewer believes what its tab kept, so the fork is not believed first
+        // even if it verifies first; a kept chain that does not verify is not believed.
+        let reloaded =
+            SessionIdentity::new(&link, "v2", Role::Viewer, 70, Signer::from_seed([6; 32]));
+        assert!(reloaded.believe(&viewer.believed()));
+        assert_eq!(
+            reloaded.verify(&claimed(&meta, "y")),
+            Err(Rejection::FormerHost)
+        );
+        let stranger =
+            SessionIdentity::new(&link, "s", Role::Viewer, 80, Signer::from_seed([12; 32]));
+        assert!(!stranger.believe(
+            &HostChain::default()
+                .hand_over(&link.session, &x, a.public())
+                .unwrap()
+        ));
+        assert!(
+            stranger.verify(&claimed(&meta, "y")).is_ok(),
+            "a page that saw nothing"
+        );
     }
 
     #[test]
