@@ -74,17 +74,25 @@ impl SessionEntry {
         seed: [u8; 32],
         mode: StartMode,
     ) -> bool {
-        crate::platform::storage::remove(&host_memory_key(&link.path()));
         let host = HostIdentity::handed(seed, chain);
-        SessionEntry::host(link.clone(), host, mode).remember()
+        let kept = SessionEntry::host(link.clone(), host, mode).remember();
+        if kept {
+            crate::platform::storage::remove(&host_memory_key(&link.path()));
+            crate::platform::storage::remove(&handed_key(&link.path()));
+        }
+        kept
     }
 
     /// This tab handed the host role on: it keeps this entry (a controller's, made from the
     /// host's link) instead of the host's, and forgets what the host remembered. `false` if
     /// the tab could not keep it.
     pub fn step_down(&self) -> bool {
-        crate::platform::storage::remove(&host_memory_key(&self.link.path()));
-        self.remember()
+        let kept = self.remember();
+        if kept {
+            crate::platform::storage::remove(&host_memory_key(&self.link.path()));
+            crate::platform::storage::remove(&handed_key(&self.link.path()));
+        }
+        kept
     }
 
     /// Forgets this tab's copy (the session ended, or the person left it).
@@ -94,6 +102,7 @@ impl SessionEntry {
         crate::platform::storage::remove(&join_key(&self.link.path()));
         crate::platform::storage::remove(&host_memory_key(&self.link.path()));
         crate::platform::storage::remove(&believed_key(&self.link.path()));
+        crate::platform::storage::remove(&handed_key(&self.link.path()));
     }
 
     /// The seed of this tab's guest signing key for the session: made at the first join and
@@ -143,6 +152,23 @@ pub fn believed_chain(link: &SessionLink) -> Option<HostChain> {
 /// Keeps the longest host chain this tab believed.
 pub fn remember_believed(link: &SessionLink, chain: &HostChain) {
     let _ = crate::platform::storage::set(&believed_key(&link.path()), &chain.encode());
+}
+
+/// The handover this host tab signed (`HostRuntime::on_answer`), so that a reload of it
+/// stays committed to its taker; `None` if none, or nothing readable.
+pub fn handed_chain(link: &SessionLink) -> Option<HostChain> {
+    HostChain::decode(&crate::platform::storage::get(&handed_key(&link.path()))?)
+}
+
+/// Keeps the handover this host tab signed.
+pub fn remember_handed(link: &SessionLink, chain: &HostChain) {
+    if let Err(err) = crate::platform::storage::set(&handed_key(&link.path()), &chain.encode()) {
+        leptos::logging::warn!("a reload will forget whom the host role was promised to: {err}");
+    }
+}
+
+fn handed_key(path: &str) -> String {
+    format!("{}:handed", resume_key(path))
 }
 
 fn believed_key(path: &str) -> String {

@@ -199,6 +199,7 @@ fn host_offer(runtime: StoredValue<Option<GuestRuntime>, LocalStorage>, view: Gu
         .child(
             el("button")
                 .testid("decline-host")
+                .bind_flag("disabled", move || taking.get())
                 .on("click", act(GuestRuntime::decline_host))
                 .text("Not now"),
         )

@@ -34,10 +34,7 @@ pub fn HostStage(
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let state = AppState::expect();
-    let control = ControlSignals {
-        handing: view.handing,
-        ..ControlSignals::new()
-    };
+    let control = ControlSignals::new();
     // The host's own link always carries the controller secret it generated.
     let secret: ControllerSecret = entry
         .link

@@ -605,9 +605,9 @@ impl GuestRuntime {
                 self.inner.voice.borrow().on_speaking(ids.clone());
                 None
             }
+            // An offer again while we wait for the handover changes nothing.
             ControlMsg::HostOffer => {
-                if self.inner.controller {
-                    self.inner.view.host_taking.set(false);
+                if self.inner.controller && !self.inner.view.host_taking.get_untracked() {
                     self.inner.view.host_offer.set(true);
                 }
                 None
@@ -1104,20 +1104,25 @@ impl GuestRuntime {
 
     /// The host's handover, after we took its offer: if it names this join's own key and
     /// extends every host we have believed, this tab keeps it and loads again as the host.
+    /// Anything else (not ours, not asked for, or a tab that cannot keep it) is refused, and
+    /// the host hears so (its panel stops saying it hands over).
     fn on_hand_over(&self, chain: &str, mode: &str) {
         let identity = self.inner.channel.identity();
         let chain = HostChain::decode(chain)
             .filter(|c| identity.as_ref().is_some_and(|i| i.is_handed(c)))
             .filter(|_| self.inner.view.host_taking.get_untracked());
         self.put_offer_away();
-        let (Some(chain), Some(identity)) = (chain, identity) else {
-            return self.unreadable();
-        };
-        let mode = StartMode::parse(mode).unwrap_or_default();
-        let seed = identity.signer().seed();
-        if crate::state::SessionEntry::take_host(&self.inner.session_link, chain, seed, mode) {
+        let kept = chain.zip(identity).is_some_and(|(chain, identity)| {
+            let mode = StartMode::parse(mode).unwrap_or_default();
+            let seed = identity.signer().seed();
+            crate::state::SessionEntry::take_host(&self.inner.session_link, chain, seed, mode)
+        });
+        if kept {
             let _ = crate::platform::location::reload();
+            return;
         }
+        self.unreadable();
+        self.send_control(Some(ControlMsg::HostOfferOff), false);
     }
 
     /// We follow `host` now. An offer of the role from the host before is off; and a host

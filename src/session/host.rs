@@ -12,11 +12,11 @@ use pairux_core::focus::{Decision, FocusFollower, Reason};
 use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
-use pairux_core::session::HostChain;
 use pairux_core::session::{
     Asking, HostAction, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody,
     SignalEnvelope, StartMode, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
 };
+use pairux_core::session::{HostChain, MAX_HANDOVERS};
 use pairux_core::{Role, SessionLink};
 
 use super::access::Access;
@@ -186,6 +186,8 @@ struct Inner {
     mode: std::cell::Cell<StartMode>,
     /// This tab handed the role on and is reloading as a controller: it keeps no host memory.
     stepped_down: std::cell::Cell<bool>,
+    /// The handover this tab signed (kept in the tab too, so a reload stays committed to it).
+    signed: RefCell<Option<HostChain>>,
 }
 
 /// Cheap to clone; every clone drives the same session.
@@ -257,6 +259,7 @@ impl HostRuntime {
                 seat_timers: RefCell::new(VecMap::new()),
                 mode: std::cell::Cell::new(StartMode::default()),
                 stepped_down: std::cell::Cell::new(false),
+                signed: RefCell::new(crate::state::handed_chain(link)),
             }),
         };
         let (on_panic, on_drives) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
@@ -361,7 +364,8 @@ impl HostRuntime {
                 self.step_down();
             }
         }
-        // The controller offered the role left: the offer is off.
+        // The controller offered the role left: the offer is off. (One it was handed to
+        // leaves to come back as the host: that stays said.)
         let offered = self.inner.view.handing.get_untracked();
         if offered.is_some_and(|id| !participants.iter().any(|p| p.id == id)) {
             self.inner.view.handing.set(None);
@@ -370,17 +374,35 @@ impl HostRuntime {
 
     /// Offers the host role to controller `id` (the host's click; `mode`: the host's pick
     /// of topology, handed on with it). Nothing is signed until the controller takes it (a
-    /// click of its own): the offer can be cancelled until then. `Err`: what to tell the host.
+    /// click of its own): the offer can be cancelled until then. Once a handover is signed,
+    /// only its taker can be offered the role again (it gets the same handover: a second
+    /// one of the same generation would be a fork). `Err`: what to tell the host.
     pub fn offer_host(&self, id: &str, mode: StartMode) -> Result<(), &'static str> {
-        if self.inner.view.handed.get_untracked().is_some() {
-            return Err("The host role is already handed on.");
+        let identity = self
+            .inner
+            .channel
+            .identity()
+            .ok_or("The session is closing.")?;
+        if identity.superseded() {
+            return Err("Someone else hosts this session now.");
         }
-        self.handover_key(id)?;
+        if identity.chain().len() >= MAX_HANDOVERS {
+            return Err("This session has changed hosts too often to hand it on again.");
+        }
+        let key = self.handover_key(id)?;
+        let promised = self.inner.signed.borrow().as_ref().map(|c| {
+            let head = c.head(&self.inner.link.session, &self.inner.link.host);
+            head == Some(key)
+        });
+        if promised == Some(false) {
+            return Err("The host role is promised to another controller: only they can take it.");
+        }
         if !self.inner.peers.borrow().contains_key(id) {
             return Err("Not connected to them yet: try again in a moment.");
         }
         self.inner.mode.set(mode);
         self.send_control(vec![Outgoing::To(id.to_owned(), ControlMsg::HostOffer)]);
+        self.inner.view.handed.set(None);
         self.inner.view.handing.set(Some(id.to_owned()));
         Ok(())
     }
@@ -403,17 +425,39 @@ impl HostRuntime {
         key.ok_or("Only a controller can take over as host.")
     }
 
-    /// Controller `id` took the offer: the handover to its key is signed and sent. From now
-    /// on this tab is committed: it offers the role to nobody else (a second handover of the
-    /// same generation would be a fork), and steps down when the new host is here.
-    fn complete_hand_over(&self, id: &str) {
-        self.inner.view.handing.set(None);
+    /// Controller `id` answered our offer (`take`), or said it cannot keep the handover.
+    /// A take of the offer that stands is signed and sent (kept first in this tab: from then
+    /// on it is committed); a take by the controller already promised the role gets the same
+    /// handover again; any other take hears that the offer is off.
+    fn on_answer(&self, id: &str, take: bool) {
+        let view = self.inner.view;
+        if !take {
+            if view.handing.get_untracked().as_deref() == Some(id) {
+                view.handing.set(None);
+            }
+            if view.handed.get_untracked().as_deref() == Some(id) {
+                view.handed.set(None);
+            }
+            return;
+        }
+        let offered = view.handing.get_untracked().as_deref() == Some(id);
         let chain = self.handover_key(id).ok().and_then(|key| {
-            let identity = self.inner.channel.identity()?;
-            identity.hand_over(key)
+            let signed = self.inner.signed.borrow().clone();
+            match signed {
+                Some(chain) => {
+                    let head = chain.head(&self.inner.link.session, &self.inner.link.host);
+                    (head == Some(key)).then_some(chain)
+                }
+                None if offered && self.inner.peers.borrow().contains_key(id) => {
+                    let chain = self.inner.channel.identity()?.hand_over(key)?;
+                    crate::state::remember_handed(&self.inner.link, &chain);
+                    *self.inner.signed.borrow_mut() = Some(chain.clone());
+                    Some(chain)
+                }
+                None => None,
+            }
         });
         let Some(chain) = chain else {
-            leptos::logging::warn!("the host role cannot be handed to {id}");
             self.send_control(vec![Outgoing::To(id.to_owned(), ControlMsg::HostOfferOff)]);
             return;
         };
@@ -422,13 +466,14 @@ impl HostRuntime {
             mode: self.inner.mode.get().as_str().to_owned(),
         };
         self.send_control(vec![Outgoing::To(id.to_owned(), msg)]);
-        self.inner.view.handed.set(Some(id.to_owned()));
+        view.handing.set(None);
+        view.handed.set(Some(id.to_owned()));
     }
 
     /// The controller the role was offered to hosts now: this tab is a controller of the
     /// session from its next load on (its link holds the controller secret), and reloads.
     fn step_down(&self) {
-        if self.inner.stepped_down.replace(true) {
+        if self.inner.stepped_down.get() {
             return;
         }
         if !crate::state::SessionEntry::guest(self.inner.link.clone()).step_down() {
@@ -436,6 +481,7 @@ impl HostRuntime {
             leptos::logging::error!("this tab cannot keep its new role; it stays as it is");
             return;
         }
+        self.inner.stepped_down.set(true);
         if let Err(err) = crate::platform::location::reload() {
             leptos::logging::error!("cannot reload as a controller: {err}");
         }
@@ -570,7 +616,7 @@ impl HostRuntime {
 
     /// Sends control messages, then re-arms the control deadline (request expiry, cursor pacing).
     fn send_control(&self, out: Vec<Outgoing>) {
-        let mut taken = Vec::new();
+        let mut answers = Vec::new();
         {
             let peers = self.inner.peers.borrow();
             let send = |id: &str, text: &str, fast: bool| {
@@ -593,7 +639,7 @@ impl HostRuntime {
                         self.relay_through_sfu(&text);
                     }
                     Outgoing::Sfu(msg) => self.relay_through_sfu(&msg.encode()),
-                    Outgoing::Taken(id) => taken.push(id),
+                    Outgoing::Answer(id, take) => answers.push((id, take)),
                     Outgoing::FastAllBut(but, msg) => {
                         let text = msg.encode();
                         peers
@@ -605,8 +651,8 @@ impl HostRuntime {
                 }
             }
         }
-        for id in taken {
-            self.complete_hand_over(&id);
+        for (id, take) in answers {
+            self.on_answer(&id, take);
         }
         let deadline = self.inner.control.borrow().poll_timeout();
         let mut armed = self.inner.control_timer.borrow_mut();

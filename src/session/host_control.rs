@@ -80,9 +80,6 @@ pub struct ControlSignals {
     /// The drawing worker of the cursors over the preview, while that is on the page
     /// (`HostSurface`): a move is posted to it as it arrives.
     pub overlay: StoredValue<Option<Overlay>, LocalStorage>,
-    /// The controller the host role is offered to, until it answers or the host cancels (the
-    /// same signal as `HostSignals::handing`).
-    pub handing: RwSignal<Option<String>>,
 }
 
 impl ControlSignals {
@@ -96,7 +93,6 @@ impl ControlSignals {
             marks: RwSignal::new(Vec::new()),
             log: RwSignal::new(VecDeque::new()),
             overlay: StoredValue::new_local(None),
-            handing: RwSignal::new(None),
         }
     }
 }
@@ -445,9 +441,9 @@ pub enum Outgoing {
     FastAllBut(String, ControlMsg),
     /// Only through the SFU, to the viewers who have no connection to us.
     Sfu(ControlMsg),
-    /// Not a message: the controller offered the host role took it (the runtime signs the
-    /// handover and sends it, `HostRuntime::complete_hand_over`).
-    Taken(String),
+    /// Not a message: a controller's answer to the host's offer of its role (true: it takes
+    /// it), for the runtime (`HostRuntime::on_answer`).
+    Answer(String, bool),
 }
 
 pub struct HostControl {
@@ -584,25 +580,10 @@ impl HostControl {
                 self.sink.draw_now();
                 vec![Outgoing::To(id.to_owned(), ControlMsg::Pong { id: n, ts })]
             }
-            // The controller offered the host role answers. An offer no longer standing (the
-            // host cancelled it, or offered it to someone else) is off for a late "take".
-            ControlMsg::HostTake | ControlMsg::HostOfferOff => {
-                let offered = self
-                    .view
-                    .handing
-                    .with_untracked(|h| h.as_deref() == Some(id));
-                match (msg, offered) {
-                    (ControlMsg::HostTake, true) => vec![Outgoing::Taken(id.to_owned())],
-                    (ControlMsg::HostTake, false) => {
-                        vec![Outgoing::To(id.to_owned(), ControlMsg::HostOfferOff)]
-                    }
-                    (_, true) => {
-                        self.view.handing.set(None);
-                        Vec::new()
-                    }
-                    _ => Vec::new(),
-                }
-            }
+            // A controller answers the host's offer of its role (the runtime decides whether
+            // an offer still stands for it).
+            ControlMsg::HostTake => vec![Outgoing::Answer(id.to_owned(), true)],
+            ControlMsg::HostOfferOff => vec![Outgoing::Answer(id.to_owned(), false)],
             // Host-to-participant messages are not for us to receive.
             _ => {
                 self.gate.malformed();

@@ -171,8 +171,18 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   await stillDecoding(viewer, 'the reloaded viewer');
   assert.deepEqual(await hostsOf(viewer), [newHost]);
   assert.equal(await pictureSource(viewer, controller), 'p2p');
-  former.close();
-  forker.close();
+
+  // Control for the chains this test signs: the same encoding, extended by the new host's own
+  // key (kept in its tab) to a key of ours, is believed — and put first — by the viewer.
+  const newResume = await controller.evaluate((p) => sessionStorage.getItem(`pairux:${p}`), path);
+  const newSeed = Buffer.from(newResume.match(/(?:^|&)hs=([^&]+)/)[1], 'base64url');
+  const newKey = new SigningKey(newSeed);
+  const next = new SigningKey();
+  const extended = hostChain({ link, steps: [{ signer: new SigningKey(oldSeed), next: newKey }, { signer: newKey, next }] });
+  const successor = await rawPeer(stack.server.url, link.topic, '--next');
+  successor.track(presenceMeta({ link, id: '--next', role: 'host', joinedAt: Date.now(), profile: { name: 'Next', chain: extended }, signer: next }));
+  await until('the viewer to believe a real extension', async () => (await hostsOf(viewer))[0] === '--next');
+  for (const peer of [former, forker, successor]) peer.close();
 
   for (const page of [host, controller, viewer, removed]) await page.close();
 });

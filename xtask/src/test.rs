@@ -226,14 +226,22 @@ fn browser(r: &mut Runner) -> Result<()> {
             .env("PAIRUX_SERVER_BIN", &server),
     );
     let mut conformance = ns.exec("node");
-    conformance.args(["--test", "--test-reporter=spec", "tests/conformance/"]);
+    conformance.args([
+        "--test",
+        "--test-reporter=spec",
+        "--test-timeout=120000",
+        "tests/conformance/",
+    ]);
     node_env(&mut conformance);
     r.counted("conformance", &mut conformance);
     let mut e2e = ns.exec("node");
+    // A journey that hangs fails after two minutes rather than holding CI to its limit (the
+    // longest takes under 20 s).
     e2e.args([
         "--test",
         "--test-reporter=spec",
         "--test-concurrency=1",
+        "--test-timeout=120000",
         "tests/e2e/",
     ]);
     node_env(&mut e2e);

@@ -492,9 +492,15 @@ mod tests {
         // Before it saw A, the same offer would have been good.
         let fresh = SessionIdentity::new(&link, "z", Role::Controller, 60, z);
         assert!(fresh.is_handed(&to_z));
-        // The former host sees its fork fail too: a page that has believed A is not
-        // superseded by a chain that does not extend what it believed.
-        assert!(!viewer.superseded());
+        // The former host's own page, once it believed A, does not believe its fork either.
+        assert!(host
+            .verify(&claimed(&new_a.meta(&json!({}), [8; 12]), "a"))
+            .is_ok());
+        assert!(host.superseded());
+        assert_eq!(
+            host.verify(&claimed(&meta, "y")),
+            Err(Rejection::FormerHost)
+        );
 
         // A reloaded viewer believes what its tab kept, so the fork is not believed first
         // even if it verifies first; a kept chain that does not verify is not believed.
