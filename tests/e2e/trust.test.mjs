@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { useStack, newPage, openApp, myId, roundTrip } from './lib/harness.mjs';
 import { parseLink, SigningKey, presenceMeta, signalPayload, controlProof, dtlsFingerprint } from './lib/wire.mjs';
-import { rawPeer, replayingServer, until } from './lib/adversary.mjs';
+import { rawPeer, replayingServer, until, frames, stillDecoding, counters } from './lib/adversary.mjs';
 
 const stack = useStack();
 
@@ -54,19 +54,6 @@ async function startHost() {
   return { host, viewerLink, controllerLink, link: parseLink(controllerLink) };
 }
 
-async function frames(page) {
-  return page.evaluate(() => {
-    const v = document.querySelector('[data-testid=remote-video]');
-    return v ? v.getVideoPlaybackQuality().totalVideoFrames : 0;
-  });
-}
-
-/** Waits until the page decodes frames it had not decoded before. */
-async function stillDecoding(page, what) {
-  const before = await frames(page);
-  await until(`${what} to keep decoding`, async () => (await frames(page)) > before + 5, 10_000);
-}
-
 async function join(link) {
   const page = await newPage(stack.browser);
   await page.addInitScript(recordPeers);
@@ -78,14 +65,6 @@ async function join(link) {
 async function hostId(page) {
   const testid = await page.locator('[data-testid=participant-list] > li[data-role=host]').getAttribute('data-testid');
   return testid.replace('participant-', '');
-}
-
-async function counters(page) {
-  return page.getByTestId('trust-counters').evaluate((el) => {
-    const out = {};
-    for (const [k, v] of Object.entries(el.dataset)) out[k] = Number(v);
-    return out;
-  });
 }
 
 async function counterReaches(page, name, min) {

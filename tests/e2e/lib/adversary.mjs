@@ -78,3 +78,26 @@ export async function replayingServer(page) {
     },
   };
 }
+
+/** Frames the page's remote video has shown so far (0 without one). */
+export async function frames(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v ? v.getVideoPlaybackQuality().totalVideoFrames : 0;
+  });
+}
+
+/** Waits until the page shows frames it had not shown before. */
+export async function stillDecoding(page, what, ms = 10_000) {
+  const before = await frames(page);
+  await until(`${what} to keep decoding`, async () => (await frames(page)) > before + 5, ms);
+}
+
+/** The page's trust counters (`trust-counters`' data attributes, camelCase). */
+export async function counters(page) {
+  return page.getByTestId('trust-counters').evaluate((el) => {
+    const out = {};
+    for (const [k, v] of Object.entries(el.dataset)) out[k] = Number(v);
+    return out;
+  });
+}
