@@ -30,6 +30,7 @@ use pairux_core::session::{
 use crate::platform::transform;
 use crate::platform::websocket::{Socket, SocketEvent};
 use crate::platform::{clock, fetch, timer::Timer};
+use crate::state::Kept;
 use crate::state::{ConnectionStatus, SessionEntry};
 
 /// What the page shows about the signaling connection and who is in the session.
@@ -450,7 +451,8 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         identity = identity.with_chain(host.chain());
     }
     // What this tab believed before a reload: no fork of it is believed now either.
-    let kept = crate::state::believed_chain(&entry.link).filter(|c| identity.believe(c));
+    let kept =
+        crate::state::kept_chain(&entry.link, Kept::Believed).filter(|c| identity.believe(c));
     let kept = std::cell::Cell::new(kept.map_or(0, |c| c.len()));
     let identity: Rc<SessionIdentity> = Rc::new(identity);
     let link = entry.link.clone();
@@ -512,7 +514,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
                         let believed = identity.believed();
                         if believed.len() > kept.get() {
                             kept.set(believed.len());
-                            crate::state::remember_believed(&link, &believed);
+                            crate::state::keep_chain(&link, Kept::Believed, &believed);
                         }
                     }
                     let sender = p
@@ -609,12 +611,12 @@ pub struct SessionChannel {
 }
 
 impl SessionChannel {
-    /// Our key for receiving later media epochs' secrets (`e2ee::rekey`).
     /// This page's identity in the session (its key, the host chain it believes).
     pub fn identity(&self) -> Option<Rc<SessionIdentity>> {
         self.identity.try_get_value()
     }
 
+    /// Our key for receiving later media epochs' secrets (`e2ee::rekey`).
     pub fn agreement_key(&self) -> Option<AgreementKey> {
         self.identity
             .try_with_value(|i| AgreementKey::from_signer(i.signer()))

@@ -75,22 +75,23 @@ impl SessionEntry {
         mode: StartMode,
     ) -> bool {
         let host = HostIdentity::handed(seed, chain);
-        let kept = SessionEntry::host(link.clone(), host, mode).remember();
-        if kept {
-            crate::platform::storage::remove(&host_memory_key(&link.path()));
-            crate::platform::storage::remove(&handed_key(&link.path()));
-        }
-        kept
+        SessionEntry::host(link.clone(), host, mode).replace_hosting()
     }
 
     /// This tab handed the host role on: it keeps this entry (a controller's, made from the
     /// host's link) instead of the host's, and forgets what the host remembered. `false` if
     /// the tab could not keep it.
     pub fn step_down(&self) -> bool {
+        self.replace_hosting()
+    }
+
+    /// Remembers this entry in place of whatever host tenure the tab kept (its memory, the
+    /// handover it signed), which goes only once the entry is kept. `false` if it is not.
+    fn replace_hosting(&self) -> bool {
         let kept = self.remember();
         if kept {
             crate::platform::storage::remove(&host_memory_key(&self.link.path()));
-            crate::platform::storage::remove(&handed_key(&self.link.path()));
+            crate::platform::storage::remove(&Kept::Handed.key(&self.link.path()));
         }
         kept
     }
@@ -101,8 +102,8 @@ impl SessionEntry {
         crate::platform::storage::remove(&format!("{}:mode", resume_key(&self.link.path())));
         crate::platform::storage::remove(&join_key(&self.link.path()));
         crate::platform::storage::remove(&host_memory_key(&self.link.path()));
-        crate::platform::storage::remove(&believed_key(&self.link.path()));
-        crate::platform::storage::remove(&handed_key(&self.link.path()));
+        crate::platform::storage::remove(&Kept::Believed.key(&self.link.path()));
+        crate::platform::storage::remove(&Kept::Handed.key(&self.link.path()));
     }
 
     /// The seed of this tab's guest signing key for the session: made at the first join and
@@ -143,36 +144,37 @@ pub fn remember_host(link: &SessionLink, memory: &HostMemory) {
     }
 }
 
-/// The longest host chain this tab believed in the session (`SessionIdentity::believed`), so
-/// that its reload believes no fork of it; `None` if none was kept, or nothing readable.
-pub fn believed_chain(link: &SessionLink) -> Option<HostChain> {
-    HostChain::decode(&crate::platform::storage::get(&believed_key(&link.path()))?)
+/// A host chain a tab keeps in its `sessionStorage` for a session, so that its reload acts on
+/// it too.
+#[derive(Debug, Clone, Copy)]
+pub enum Kept {
+    /// The longest host chain the tab believed (`SessionIdentity::believed`): its reload
+    /// believes no fork of it.
+    Believed,
+    /// The handover this host tab signed (`HostRuntime::on_answer`): its reload stays
+    /// committed to its taker.
+    Handed,
 }
 
-/// Keeps the longest host chain this tab believed.
-pub fn remember_believed(link: &SessionLink, chain: &HostChain) {
-    let _ = crate::platform::storage::set(&believed_key(&link.path()), &chain.encode());
-}
-
-/// The handover this host tab signed (`HostRuntime::on_answer`), so that a reload of it
-/// stays committed to its taker; `None` if none, or nothing readable.
-pub fn handed_chain(link: &SessionLink) -> Option<HostChain> {
-    HostChain::decode(&crate::platform::storage::get(&handed_key(&link.path()))?)
-}
-
-/// Keeps the handover this host tab signed.
-pub fn remember_handed(link: &SessionLink, chain: &HostChain) {
-    if let Err(err) = crate::platform::storage::set(&handed_key(&link.path()), &chain.encode()) {
-        leptos::logging::warn!("a reload will forget whom the host role was promised to: {err}");
+impl Kept {
+    fn key(self, path: &str) -> String {
+        match self {
+            Kept::Believed => format!("{}:chain", resume_key(path)),
+            Kept::Handed => format!("{}:handed", resume_key(path)),
+        }
     }
 }
 
-fn handed_key(path: &str) -> String {
-    format!("{}:handed", resume_key(path))
+/// The chain this tab kept as `what` for `link`'s session; `None` if none, or nothing readable.
+pub fn kept_chain(link: &SessionLink, what: Kept) -> Option<HostChain> {
+    HostChain::decode(&crate::platform::storage::get(&what.key(&link.path()))?)
 }
 
-fn believed_key(path: &str) -> String {
-    format!("{}:chain", resume_key(path))
+/// Keeps `chain` as `what` in this tab.
+pub fn keep_chain(link: &SessionLink, what: Kept, chain: &HostChain) {
+    if let Err(err) = crate::platform::storage::set(&what.key(&link.path()), &chain.encode()) {
+        leptos::logging::warn!("a reload will forget the host chain ({what:?}): {err}");
+    }
 }
 
 fn host_memory_key(path: &str) -> String {

@@ -35,11 +35,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
     let runtime = StoredValue::new_local(None::<HostRuntime>);
     // The host's Remove of a participant (by id).
     let remove: guest::Remove = StoredValue::new_local(Box::new(move |id: &str| {
-        runtime.with_value(|rt| {
-            if let Some(rt) = rt {
-                rt.remove(id);
-            }
-        })
+        on_runtime(runtime, |rt| rt.remove(id))
     }));
     view! {
         <section class="session" data-role="host">
@@ -80,15 +76,10 @@ fn JoinRequests(
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let act = move |id: String, admit: bool| {
-        runtime.with_value(|rt| {
-            if let Some(rt) = rt {
-                if admit {
-                    rt.admit(&id);
-                } else {
-                    rt.deny_join(&id);
-                }
-            }
-        });
+        on_runtime(runtime, |rt| match admit {
+            true => rt.admit(&id),
+            false => rt.deny_join(&id),
+        })
     };
     view! {
         <For each=move || asking.get() key=|a| (a.id.clone(), a.removed_before) let:a>
@@ -140,13 +131,8 @@ fn HandOver(
     let name = move |id: &str| {
         roster.with(|r| r.get(id).map(Participant::display_name).unwrap_or_default())
     };
-    let offer = move |id: String| {
-        runtime.with_value(|rt| {
-            if let Some(rt) = rt {
-                error.set(rt.offer_host(&id, mode).err());
-            }
-        })
-    };
+    let offer =
+        move |id: String| on_runtime(runtime, |rt| error.set(rt.offer_host(&id, mode).err()));
     let shown = move || {
         handing.with(Option::is_some) || handed.with(Option::is_some) || !controllers().is_empty()
     };
@@ -157,28 +143,18 @@ fn HandOver(
                 {move || match (handed.get(), handing.get()) {
                     (Some(id), _) => {
                         let who = name(&id);
-                        view! {
-                            <p class="handing" role="status" data-testid="handed" data-to=id>
-                                "Handing over to " <strong>{who}</strong>
-                                ": this tab becomes a controller when they start hosting."
-                            </p>
-                        }
-                            .into_any()
+                        let to = "Handing over to ";
+                        let then = ": this tab becomes a controller when they start hosting.";
+                        hand_over_line("handed", id, who, to, then).into_any()
                     }
                     (None, Some(id)) => {
                         let who = name(&id);
                         view! {
-                            <p class="handing" role="status" data-testid="handing" data-to=id>
-                                "Offered to " <strong>{who}</strong>
-                                ": waiting for their answer."
-                            </p>
-                            <button data-testid="cancel-hand-over" on:click=move |_| {
-                                runtime.with_value(|rt| {
-                                    if let Some(rt) = rt {
-                                        rt.cancel_hand_over();
-                                    }
-                                })
-                            }>"Cancel the offer"</button>
+                            {hand_over_line("handing", id, who, "Offered to ", ": waiting for their answer.")}
+                            <button data-testid="cancel-hand-over"
+                                on:click=move |_| on_runtime(runtime, HostRuntime::cancel_hand_over)>
+                                "Cancel the offer"
+                            </button>
                         }
                             .into_any()
                     }
@@ -206,6 +182,33 @@ fn HandOver(
             </div>
         </Show>
     }
+}
+
+/// A line of the handover panel (`testid`, `data-to`: to whom): `before` <name> `after`.
+fn hand_over_line(
+    testid: &'static str,
+    id: String,
+    who: String,
+    before: &'static str,
+    after: &'static str,
+) -> impl IntoView {
+    view! {
+        <p class="handing" role="status" data-testid=testid data-to=id>
+            {before} <strong>{who}</strong> {after}
+        </p>
+    }
+}
+
+/// Runs `f` on the host runtime, once it has started.
+fn on_runtime(
+    runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
+    f: impl FnOnce(&HostRuntime),
+) {
+    runtime.with_value(|rt| {
+        if let Some(rt) = rt {
+            f(rt);
+        }
+    });
 }
 
 #[component]

@@ -5,6 +5,7 @@ use pairux_core::vecmap::VecMap;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::state::Kept;
 use leptos::prelude::*;
 use pairux_core::control::ControlMsg;
 use pairux_core::e2ee::SfuDataSealer;
@@ -259,7 +260,7 @@ impl HostRuntime {
                 seat_timers: RefCell::new(VecMap::new()),
                 mode: std::cell::Cell::new(StartMode::default()),
                 stepped_down: std::cell::Cell::new(false),
-                signed: RefCell::new(crate::state::handed_chain(link)),
+                signed: RefCell::new(crate::state::kept_chain(link, Kept::Handed)),
             }),
         };
         let (on_panic, on_drives) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
@@ -390,11 +391,7 @@ impl HostRuntime {
             return Err("This session has changed hosts too often to hand it on again.");
         }
         let key = self.handover_key(id)?;
-        let promised = self.inner.signed.borrow().as_ref().map(|c| {
-            let head = c.head(&self.inner.link.session, &self.inner.link.host);
-            head == Some(key)
-        });
-        if promised == Some(false) {
+        if self.signed_for(key) == Some(false) {
             return Err("The host role is promised to another controller: only they can take it.");
         }
         if !self.inner.peers.borrow().contains_key(id) {
@@ -425,6 +422,15 @@ impl HostRuntime {
         key.ok_or("Only a controller can take over as host.")
     }
 
+    /// Whether the handover this tab signed (if any: `None`) names `key`.
+    fn signed_for(&self, key: PublicKey) -> Option<bool> {
+        let link = &self.inner.link;
+        let signed = self.inner.signed.borrow();
+        signed
+            .as_ref()
+            .map(|c| c.head(&link.session, &link.host) == Some(key))
+    }
+
     /// Controller `id` answered our offer (`take`), or said it cannot keep the handover.
     /// A take of the offer that stands is signed and sent (kept first in this tab: from then
     /// on it is committed); a take by the controller already promised the role gets the same
@@ -441,22 +447,19 @@ impl HostRuntime {
             return;
         }
         let offered = view.handing.get_untracked().as_deref() == Some(id);
-        let chain = self.handover_key(id).ok().and_then(|key| {
-            let signed = self.inner.signed.borrow().clone();
-            match signed {
-                Some(chain) => {
-                    let head = chain.head(&self.inner.link.session, &self.inner.link.host);
-                    (head == Some(key)).then_some(chain)
-                }
+        let chain = self
+            .handover_key(id)
+            .ok()
+            .and_then(|key| match self.signed_for(key) {
+                Some(to_key) => to_key.then(|| self.inner.signed.borrow().clone()).flatten(),
                 None if offered && self.inner.peers.borrow().contains_key(id) => {
                     let chain = self.inner.channel.identity()?.hand_over(key)?;
-                    crate::state::remember_handed(&self.inner.link, &chain);
+                    crate::state::keep_chain(&self.inner.link, Kept::Handed, &chain);
                     *self.inner.signed.borrow_mut() = Some(chain.clone());
                     Some(chain)
                 }
                 None => None,
-            }
-        });
+            });
         let Some(chain) = chain else {
             self.send_control(vec![Outgoing::To(id.to_owned(), ControlMsg::HostOfferOff)]);
             return;
