@@ -4,15 +4,15 @@
 // The host publishes the screen once; viewers and a controller receive it from Janus, decrypting
 // SFrame end to end; control stays on the controller's direct data-only connection; cursors
 // reach viewers through Janus sealed with the room key. Janus refuses anyone without a token,
-// and a killed Janus is reported and recovered from.
+// a killed Janus is reported and recovered from, and the host role can be handed on.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { myId, pictureRect, grant, newPage, openApp, decoding } from './lib/harness.mjs';
-import { until } from './lib/adversary.mjs';
+import { myId, pictureRect, pictureSource, grant, newPage, openApp, decoding } from './lib/harness.mjs';
+import { until, stillDecoding } from './lib/adversary.mjs';
 import {
   stackWith, hostSfu, guest, outboundVideo, frames, grantFor, plainSubscriber, readablePictures,
   recordPeers, recordWorkerTraffic, shadowSubscriber, withTimecode,
@@ -199,3 +199,62 @@ test('a Janus killed mid-session is reported and media comes back when it restar
   await viewer.context().close();
 });
 
+test('SFU: the host hands its role to a controller, who publishes through Janus; the viewer follows and the former host controls the new one', async () => {
+  const host = await hostSfu(sfu);
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const [viewer, controller] = await Promise.all([
+    guest(sfu, viewerLink),
+    guest(sfu, await host.getByTestId('invite-controller-link').inputValue()),
+  ]);
+  const [firstHost, cid] = [await myId(host), await myId(controller)];
+  const hostsOf = (page) => page.locator('[data-testid=participant-list] > li[data-role=host]')
+    .evaluateAll((els) => els.map((e) => e.dataset.testid.replace('participant-', '')));
+
+  await host.getByTestId(`hand-over-${cid}`).click();
+  await controller.getByTestId('host-offer').waitFor({ timeout: 10_000 });
+  await controller.getByTestId('take-host').click();
+  await host.getByTestId('handed').waitFor({ timeout: 10_000 });
+
+  // The taker's tab loads again as the host of the same SFU session and publishes its screen.
+  await controller.locator('.session[data-role=host]').waitFor({ timeout: 20_000 });
+  await controller.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 10_000 });
+  await controller.getByTestId('share-again').click();
+  await controller.locator('[data-testid=share-state][data-state=sharing]').waitFor({ timeout: 10_000 });
+  const newHost = await myId(controller);
+  assert.notEqual(newHost, firstHost);
+  // The former host's tab is a controller now, receiving through Janus like any guest.
+  await host.locator('.session[data-role=controller]').waitFor({ timeout: 20_000 });
+  for (const [page, what] of [[viewer, 'the viewer'], [host, 'the former host']]) {
+    await until(`${what} to follow the new host`, async () => {
+      const hosts = await hostsOf(page);
+      return hosts.length === 1 && hosts[0] === newHost;
+    }, 20_000);
+    assert.equal(await page.getByTestId('session-mode').textContent(), 'sfu');
+    // Decoding the new host's publication (the former host's ended when its tab reloaded),
+    // end to end: frames keep coming and the transform says so.
+    await until(`${what} to decode the new host`, async () =>
+      (await page.getByTestId('e2ee-state').textContent()) === 'ok' && (await pictureSource(page, controller)) === 'sfu', 20_000);
+    await stillDecoding(page, what, 15_000);
+  }
+  // Published once, by the new host only.
+  assert.equal(await outboundVideo(controller), 1);
+  assert.equal(await outboundVideo(host), 0);
+
+  // The former host, as a controller, drives the new host over its direct data connection.
+  const formerId = await myId(host);
+  await grant(controller, host, formerId);
+  const r = await pictureRect(host);
+  await host.mouse.move(r.x + r.w * 0.3, r.y + r.h * 0.3);
+  await host.mouse.click(r.x + r.w * 0.6, r.y + r.h * 0.4);
+  await controller.locator('[data-testid=diagnostics] > summary').click();
+  await until('the new host to log the former host\'s press', async () =>
+    controller.locator('[data-testid=sink-log] > li').evaluateAll((els, id) =>
+      els.some((e) => e.dataset.from === id && e.dataset.kind === 'down'), formerId));
+  // The viewer sees the former host's cursor, relayed sealed through Janus by the new host.
+  await viewer.getByTestId(`remote-cursor-${formerId}`).waitFor({ timeout: 10_000 });
+
+  for (const page of [viewer, controller, host]) {
+    assert.deepEqual(page.errors.filter((e) => !/favicon/.test(e)), []);
+    await page.context().close();
+  }
+});
