@@ -51,4 +51,6 @@ pub use payload::{
     JoinPayload, JoinResponse, ParsedJoin, PresenceConfig, Reply, ReplyPayload, ReplyStatus,
     SystemPayload,
 };
-pub use presence::{PresenceDiff, PresenceEntry, PresenceMeta, PresenceRequest, PresenceState};
+pub use presence::{
+    read_state, PresenceDiff, PresenceEntry, PresenceMeta, PresenceRequest, PresenceState,
+};

@@ -44,15 +44,22 @@ impl Serialize for PresenceMeta {
 
 impl<'de> Deserialize<'de> for PresenceMeta {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let payload = Map::deserialize(deserializer)?;
+        PresenceMeta::from_map(Map::deserialize(deserializer)?).map_err(D::Error::custom)
+    }
+}
+
+impl PresenceMeta {
+    /// Reads a meta from its JSON object: the two refs are the server's, the rest is the
+    /// payload.
+    pub fn from_map(payload: Map<String, Value>) -> Result<Self, &'static str> {
         let phx_ref = match payload.get(PHX_REF) {
             Some(Value::String(r)) => r.clone(),
-            _ => return Err(D::Error::custom("presence meta without a string phx_ref")),
+            _ => return Err("presence meta without a string phx_ref"),
         };
         let phx_ref_prev = match payload.get(PHX_REF_PREV) {
             None | Some(Value::Null) => None,
             Some(Value::String(r)) => Some(r.clone()),
-            Some(_) => return Err(D::Error::custom("phx_ref_prev is not a string")),
+            Some(_) => return Err("phx_ref_prev is not a string"),
         };
         // Rebuilt without the two refs rather than `remove`d: a `Map::remove` would bring the
         // B-tree's removal and rebalancing code into the app (~2 KB gzipped) for this one use.
@@ -66,6 +73,40 @@ impl<'de> Deserialize<'de> for PresenceMeta {
             payload,
         })
     }
+}
+
+/// Reads a `presence_state` payload (or one half of a diff) from the JSON the frame was read
+/// into, as its serde form would (`{key: {"metas": [meta, …]}}`, other fields ignored); by
+/// hand, since serde's derived readers over a `Value` cost the guest app more than this.
+/// `None` if it is not that shape.
+pub fn read_state(value: Value) -> Option<PresenceState> {
+    let Value::Object(keys) = value else {
+        return None;
+    };
+    let mut state = PresenceState::new();
+    for (key, entry) in keys {
+        let Value::Array(list) = field(entry, "metas")? else {
+            return None;
+        };
+        let mut metas = Vec::with_capacity(list.len());
+        for meta in list {
+            let Value::Object(meta) = meta else {
+                return None;
+            };
+            metas.push(PresenceMeta::from_map(meta).ok()?);
+        }
+        state.insert(key, PresenceEntry { metas });
+    }
+    Some(state)
+}
+
+/// The field `name` of a JSON object, taken out of it (not `Map::remove`: see
+/// [`PresenceMeta::from_map`]). `None` if `value` is no object or has no such field.
+pub fn field(value: Value, name: &str) -> Option<Value> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    map.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
 /// All metas of one presence key: `{"metas": [...]}`.
@@ -89,6 +130,26 @@ pub struct PresenceDiff {
 }
 
 impl PresenceDiff {
+    /// Reads a `presence_diff` payload as its serde form would (both halves required); by
+    /// hand, like [`read_state`]. `None` if it is not that shape.
+    pub fn read(value: Value) -> Option<Self> {
+        let Value::Object(map) = value else {
+            return None;
+        };
+        let (mut joins, mut leaves) = (None, None);
+        for (k, v) in map {
+            match k.as_str() {
+                "joins" => joins = Some(read_state(v)?),
+                "leaves" => leaves = Some(read_state(v)?),
+                _ => {}
+            }
+        }
+        Some(PresenceDiff {
+            joins: joins?,
+            leaves: leaves?,
+        })
+    }
+
     /// Whether the diff changes nothing.
     pub fn is_empty(&self) -> bool {
         self.joins.is_empty() && self.leaves.is_empty()

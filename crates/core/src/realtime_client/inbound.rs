@@ -2,7 +2,6 @@
 //! turned into state changes and events. Anything malformed, stale or unknown is counted and
 //! dropped; nothing here panics on peer input.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::channel::{is_token_system_error, Channel, Phase};
@@ -10,15 +9,25 @@ use super::client::{RealtimeClient, Socket};
 use super::link::Link;
 use super::output::{BroadcastBody, ClientEvent};
 use crate::realtime::{
-    event, BinaryFrame, Message, PresenceDiff, PresenceState, ReplyPayload, UserPayload, Vsn,
+    event, read_state, BinaryFrame, Message, PresenceDiff, ReplyPayload, UserPayload, Vsn,
 };
 
-/// A broadcast in its JSON form (`{"event", "payload", "type"}`); `meta` is not used.
-#[derive(Deserialize)]
-struct IncomingBroadcast {
-    event: String,
-    #[serde(default)]
-    payload: Value,
+/// A broadcast in its JSON form (`{"event", "payload", "type"}`; `meta` is not used): its
+/// event and payload (absent: null). Read by hand, like the presence payloads.
+fn read_broadcast(value: Value) -> Option<(String, Value)> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let (mut event, mut payload) = (None, Value::Null);
+    for (k, v) in map {
+        match (k.as_str(), v) {
+            ("event", Value::String(e)) => event = Some(e),
+            ("event", _) => return None,
+            ("payload", v) => payload = v,
+            _ => {}
+        }
+    }
+    Some((event?, payload))
 }
 
 impl RealtimeClient {
@@ -108,7 +117,8 @@ fn open_channel<'a>(channels: &'a mut [Channel], topic: &str) -> Option<&'a mut 
 fn channel_message(now: u64, channel: &mut Channel, msg: Message, link: &mut Link<'_>) {
     match msg.event.as_str() {
         event::REPLY => {
-            let (Some(msg_ref), Ok(reply)) = (msg.msg_ref, ReplyPayload::from_value(&msg.payload))
+            let (Some(msg_ref), Some(reply)) =
+                (msg.msg_ref, ReplyPayload::from_value(&msg.payload))
             else {
                 link.stats.malformed_frames += 1;
                 return;
@@ -133,16 +143,16 @@ fn channel_message(now: u64, channel: &mut Channel, msg: Message, link: &mut Lin
                 channel.on_error(now, "phx_error".to_owned(), link);
             }
         }
-        event::BROADCAST => match IncomingBroadcast::deserialize(&msg.payload) {
-            Ok(b) => link.emit(ClientEvent::Broadcast {
+        event::BROADCAST => match read_broadcast(msg.payload) {
+            Some((event, payload)) => link.emit(ClientEvent::Broadcast {
                 ch: channel.id,
-                event: b.event,
-                payload: BroadcastBody::Json(b.payload),
+                event,
+                payload: BroadcastBody::Json(payload),
             }),
-            Err(_) => link.stats.malformed_frames += 1,
+            None => link.stats.malformed_frames += 1,
         },
-        event::PRESENCE_STATE => match PresenceState::deserialize(msg.payload) {
-            Ok(state) => {
+        event::PRESENCE_STATE => match read_state(msg.payload) {
+            Some(state) => {
                 let sync = channel
                     .presence
                     .on_state(channel.join_ref.as_deref(), state);
@@ -151,10 +161,10 @@ fn channel_message(now: u64, channel: &mut Channel, msg: Message, link: &mut Lin
                     sync,
                 });
             }
-            Err(_) => link.stats.malformed_frames += 1,
+            None => link.stats.malformed_frames += 1,
         },
-        event::PRESENCE_DIFF => match PresenceDiff::deserialize(msg.payload) {
-            Ok(diff) => {
+        event::PRESENCE_DIFF => match PresenceDiff::read(msg.payload) {
+            Some(diff) => {
                 let mut dropped = false;
                 let sync =
                     channel
@@ -170,7 +180,7 @@ fn channel_message(now: u64, channel: &mut Channel, msg: Message, link: &mut Lin
                     });
                 }
             }
-            Err(_) => link.stats.malformed_frames += 1,
+            None => link.stats.malformed_frames += 1,
         },
         event::SYSTEM => {
             let text = |key: &str| {

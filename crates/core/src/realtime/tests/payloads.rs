@@ -3,7 +3,8 @@
 use serde_json::json;
 
 use crate::realtime::{
-    JoinPayload, PresenceDiff, PresenceMeta, PresenceRequest, ReplyPayload, ReplyStatus,
+    read_state, JoinPayload, PresenceDiff, PresenceMeta, PresenceRequest, PresenceState,
+    ReplyPayload, ReplyStatus,
 };
 
 #[test]
@@ -70,7 +71,7 @@ fn reply_payloads_decode() {
             .unwrap();
     assert_eq!(err.status, ReplyStatus::Error);
     assert_eq!(err.response, "payload_size_exceeded");
-    assert!(ReplyPayload::from_value(&json!({"status": "maybe"})).is_err());
+    assert!(ReplyPayload::from_value(&json!({"status": "maybe"})).is_none());
 }
 
 #[test]
@@ -90,6 +91,44 @@ fn presence_metas_keep_refs_apart_from_the_payload() {
         r#"{"phx_ref":"b","phx_ref_prev":"a","name":"bob"}"#
     );
     assert!(serde_json::from_value::<PresenceMeta>(json!({"name": "no ref"})).is_err());
+}
+
+#[test]
+fn the_clients_presence_readers_agree_with_the_serde_forms() {
+    let good = [
+        json!({"joins": {}, "leaves": {}}),
+        json!({
+            "joins": {"b": {"metas": [{"phx_ref": "2", "role": "viewer"}, {"phx_ref": "3", "phx_ref_prev": null}]},
+                      "a": {"metas": [], "other": 1}},
+            "leaves": {"c": {"metas": [{"phx_ref": "1", "phx_ref_prev": "0", "x": [1, 2]}]}},
+            "extra": true
+        }),
+    ];
+    for v in good {
+        let serde: PresenceDiff = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(PresenceDiff::read(v.clone()), Some(serde.clone()));
+        let state: PresenceState = serde_json::from_value(v["joins"].clone()).unwrap();
+        assert_eq!(read_state(v["joins"].clone()), Some(state));
+    }
+    let bad = [
+        json!(null),
+        json!([]),
+        json!({"joins": {}}),
+        json!({"joins": {}, "leaves": []}),
+        json!({"joins": {"k": {}}, "leaves": {}}),
+        json!({"joins": {"k": {"metas": {}}}, "leaves": {}}),
+        json!({"joins": {"k": {"metas": [1]}}, "leaves": {}}),
+        json!({"joins": {"k": {"metas": [{"name": "no ref"}]}}, "leaves": {}}),
+        json!({"joins": {"k": {"metas": [{"phx_ref": 1}]}}, "leaves": {}}),
+        json!({"joins": {"k": {"metas": [{"phx_ref": "1", "phx_ref_prev": 2}]}}, "leaves": {}}),
+    ];
+    for v in bad {
+        assert!(
+            serde_json::from_value::<PresenceDiff>(v.clone()).is_err(),
+            "{v}"
+        );
+        assert_eq!(PresenceDiff::read(v.clone()), None, "{v}");
+    }
 }
 
 #[test]
