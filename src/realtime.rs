@@ -44,6 +44,9 @@ pub struct RealtimeSignals {
     /// Someone holding our room key is here claiming `host` under another key than the link's
     /// (`Roster::host_unconfirmed`): if no host verifies, this link cannot confirm who hosts.
     pub unconfirmed_host: RwSignal<bool>,
+    /// Two hosts are here whose handovers of the role part (`Roster::host_forked`): someone
+    /// who hosted signed it over twice, and this page follows neither.
+    pub forked_host: RwSignal<bool>,
     /// config.json answers but cannot be read (not JSON, a field missing or of the wrong
     /// type): nothing this page does will fix it, so the person is told ([`CONFIG_SENTENCE`])
     /// while it is asked again with the socket's back-off.
@@ -62,10 +65,16 @@ pub struct Membership {
     pub presence: serde_json::Value,
     /// The check every presence meta passes before the roster believes it.
     pub verify: MetaCheck,
+    /// What follows each change of the roster once its metas are checked: which host the
+    /// page believes (`SessionIdentity::settle`).
+    pub settle: Settle,
 }
 
 /// See [`Membership::verify`].
 pub type MetaCheck = Rc<dyn Fn(&Participant) -> Result<Participant, Rejection>>;
+
+/// See [`Membership::settle`].
+pub type Settle = Rc<dyn Fn(&Roster)>;
 
 type BroadcastHandler = Box<dyn Fn(String, BroadcastBody)>;
 type SharedHandler = Rc<dyn Fn(String, BroadcastBody)>;
@@ -83,6 +92,7 @@ struct Inner {
     signals: RealtimeSignals,
     /// What we track; replaced when the profile changes (a new display name).
     verify: MetaCheck,
+    settle: Settle,
     on_broadcast: RefCell<Option<BroadcastHandler>>,
     /// Whether this page was connected before (so a loss shows as "reconnecting").
     was_joined: Cell<bool>,
@@ -129,6 +139,7 @@ impl RealtimeLink {
             rejoin: RefCell::new(None),
             signals,
             verify: membership.verify,
+            settle: membership.settle,
             on_broadcast: RefCell::new(None),
             was_joined: Cell::new(false),
             closed: Cell::new(false),
@@ -360,13 +371,18 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
         ClientEvent::ConnectFailed => refresh_key(inner, false),
         ClientEvent::TokenRefused { .. } => refresh_key(inner, true),
         ClientEvent::Presence { sync, .. } => {
-            let verify = inner.verify.clone();
-            let (mut foreign_host, mut unconfirmed_host) = (false, false);
+            let (verify, settle) = (inner.verify.clone(), inner.settle.clone());
+            let (mut foreign_host, mut unconfirmed_host, mut forked_host) = (false, false, false);
             signals.roster.update(|roster| {
                 roster.apply(&sync, &*verify);
+                settle(roster);
                 foreign_host = roster.host_unreadable();
                 unconfirmed_host = roster.host_unconfirmed();
+                forked_host = roster.host_forked();
             });
+            if signals.forked_host.get_untracked() != forked_host {
+                signals.forked_host.set(forked_host);
+            }
             if signals.foreign_host.get_untracked() != foreign_host {
                 signals.foreign_host.set(foreign_host);
             }
@@ -427,6 +443,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         roster: RwSignal::new(Roster::default()),
         foreign_host: RwSignal::new(false),
         unconfirmed_host: RwSignal::new(false),
+        forked_host: RwSignal::new(false),
         config_unreadable: RwSignal::new(false),
     };
     // Who we are: the host signs with the session's host key, everyone else with a key this
@@ -506,17 +523,21 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         topic: entry.link.session.topic(),
         participant_id: participant_id.to_owned(),
         presence,
+        settle: {
+            let identity = identity.clone();
+            Rc::new(move |roster: &Roster| {
+                if let Some(believed) = identity.settle(roster) {
+                    if believed.len() > kept.get() {
+                        kept.set(believed.len());
+                        crate::state::keep_chain(&link, Kept::Believed, &believed);
+                    }
+                }
+            })
+        },
         verify: Rc::new(move |claimed: &Participant| {
             let verified = identity.verify(claimed);
             match &verified {
                 Ok(p) => {
-                    if p.role == pairux_core::Role::Host {
-                        let believed = identity.believed();
-                        if believed.len() > kept.get() {
-                            kept.set(believed.len());
-                            crate::state::keep_chain(&link, Kept::Believed, &believed);
-                        }
-                    }
                     let sender = p
                         .profile
                         .get("sender")

@@ -524,6 +524,15 @@ impl Stage {
             )
     }
 
+    /// Two hosts are here whose handovers of the role part: the page follows neither.
+    fn forked(&self) -> bool {
+        self.channel.signals.forked_host.get()
+            && matches!(
+                self.phase(),
+                GuestPhase::WaitingForHost | GuestPhase::NotLive
+            )
+    }
+
     fn final_message(&self) -> Final {
         match self.phase() {
             _ if !platform::transform::TransformApi::supported() => {
@@ -536,6 +545,7 @@ impl Stage {
                 Some(("error", crate::realtime::CONFIG_SENTENCE))
             }
             _ if self.wrong_key() => Some(("error", "Can't decrypt — check the link.")),
+            _ if self.forked() => Some(("error", FORKED_SENTENCE)),
             GuestPhase::Full => Some(("error", "Session full — ask the host to make room.")),
             // Someone with our room key hosts, but not under the link's host key.
             GuestPhase::NotLive if self.channel.signals.unconfirmed_host.get() => {
@@ -618,6 +628,7 @@ fn guest_stage(stage: El, setup: GuestSetup, is_controller: bool) -> El {
             && !s.view.e2ee_failed.get()
             && !s.phase().is_final()
             && !s.wrong_key()
+            && !s.forked()
     };
     stage
         .region(ended, |(message, badge)| match message {
@@ -1354,5 +1365,11 @@ fn remote_cursor(
 /// as the host): the link cannot tell the real host, so it shows nobody's screen.
 const UNCONFIRMED_SENTENCE: &str =
     "This link can't confirm who is hosting: the host it names isn't here. Check the link with the host.";
+
+/// What a guest reads when two people present claim the host role through two different
+/// handovers of it (a former host signed it over twice): nothing tells which is real, so it
+/// shows nobody's screen until one of them has gone.
+const FORKED_SENTENCE: &str =
+    "Two people claim to host this session, and this link can't tell which is real. Ask the person who invited you.";
 
 const CURSOR: &str = r#"<svg viewBox="0 0 16 20" width="16" height="20"><path d="M1 1 L1 17 L5 13 L8 19 L11 18 L8 12 L14 12 Z"/></svg>"#;

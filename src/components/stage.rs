@@ -342,7 +342,11 @@ fn follow_roster<R: 'static>(
 ) {
     platform::el::effect(move || {
         let roster = channel.signals.roster.read();
-        let people = roster.participants();
+        let mut people = roster.participants();
+        // Two hosts whose handovers part: neither is followed (`Roster::host_forked`).
+        if roster.host_forked() {
+            people.retain(|p| p.role != pairux_core::Role::Host);
+        }
         runtime.with_value(|rt| {
             if let Some(rt) = rt {
                 on_roster(rt, &people);

@@ -2,7 +2,8 @@
 // takes it and shares its own screen, a viewer follows to the new host's picture, and the
 // former host's tab is a controller of the new host whose input reaches it. A former host
 // that later presents its old key as host again (a reclaim) is not believed by the pages that
-// saw the handover. The offer can be put away by either side first.
+// saw the handover, and a page that saw none follows neither side of a fork of the role. The
+// offer can be put away by either side first.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -152,6 +153,24 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   assert.deepEqual(await hostsOf(viewer), [newHost]);
   assert.equal(await pictureSource(viewer, controller), 'p2p');
 
+  // A page that saw no handover, opened while the fork is here, reads two handovers of the
+  // role that part — and which it reads first is the forker's pick (its presence key) — so
+  // it follows neither and says why; once the fork is gone, it follows the new host.
+  const fresh = await newPage(stack.browser);
+  await fresh.addInitScript(recordPeers);
+  await openApp(fresh, viewerLink);
+  const banner = fresh.getByTestId('error-banner');
+  await banner.waitFor({ timeout: 15_000 });
+  assert.match(await banner.textContent(), /Two people claim to host this session/);
+  assert.equal(await fresh.getByTestId('remote-video').count(), 0);
+  forker.close();
+  await banner.waitFor({ state: 'detached', timeout: 15_000 });
+  await until('the fresh page to decode the new host', async () => (await frames(fresh)) > 2, 20_000);
+  // The new host first: the one followed (the old key's meta, one line with it, after it),
+  // whose own connection carries the picture.
+  await until('the fresh page to list the new host first, and decode its picture', async () =>
+    (await hostsOf(fresh))[0] === newHost && (await pictureSource(fresh, controller)) === 'p2p');
+
   // Control for the chains this test signs: the same signer and key give the very chain the
   // app signed for the new host (Ed25519 is deterministic), as its tab keeps it.
   const newResume = await controller.evaluate((p) => sessionStorage.getItem(`pairux:${p}`), path);
@@ -160,5 +179,5 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   assert.equal(real, newResume.match(/(?:^|&)hc=([^&]+)/)[1]);
   for (const peer of [former, forker]) peer.close();
 
-  for (const page of [host, controller, viewer, removed]) await page.close();
+  for (const page of [host, controller, viewer, removed, fresh]) await page.close();
 });

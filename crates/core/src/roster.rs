@@ -85,6 +85,10 @@ pub enum Rejection {
     FormerHost,
 }
 
+/// Two hosts present whose handover chains part (see [`Roster::host_chain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostFork;
+
 /// Counts of metas that were not believed, each counted once (by `phx_ref`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RosterCounters {
@@ -344,6 +348,32 @@ impl Roster {
     /// than the link's: if no host verifies, this link cannot confirm the one who hosts.
     pub fn host_unconfirmed(&self) -> bool {
         self.unconfirmed_host
+    }
+
+    /// The longest handover chain (its text, see `session::HostChain`) among the verified
+    /// hosts present, when every host's chain begins it: one line of handovers, the last of
+    /// whom hosts (`Ok(None)` with no host here). `Err(HostFork)` when two hosts' chains
+    /// part: someone who hosted signed the role over twice, and nothing here tells which
+    /// of the two it truly went to.
+    pub fn host_chain(&self) -> Result<Option<&str>, HostFork> {
+        let mut longest: Option<&str> = None;
+        for p in self.participants.values().filter(|p| p.role == Role::Host) {
+            // Verified with the meta: each link is 96 bytes, 128 characters of base64url, so a
+            // chain begins another exactly when its text does.
+            let chain = p.profile.get("chain").and_then(Value::as_str).unwrap_or("");
+            match longest {
+                Some(l) if l.starts_with(chain) => {}
+                Some(l) if !chain.starts_with(l) => return Err(HostFork),
+                _ => longest = Some(chain),
+            }
+        }
+        Ok(longest)
+    }
+
+    /// Whether the hosts present claim the role through two different handovers (see
+    /// [`Roster::host_chain`]): nobody is to be followed as host while they do.
+    pub fn host_forked(&self) -> bool {
+        self.host_chain().is_err()
     }
 }
 

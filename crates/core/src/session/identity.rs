@@ -25,7 +25,7 @@ use crate::e2ee::signal::SEAL_NONCE_LEN;
 use crate::e2ee::ProfileSealer;
 use crate::identity::{decode_signature, encode_signature, PublicKey, Signer, Statement};
 use crate::link::{ControllerSecret, SessionId, SessionLink};
-use crate::roster::{Participant, Rejection};
+use crate::roster::{Participant, Rejection, Roster};
 use crate::session::HostChain;
 use crate::Role;
 
@@ -112,6 +112,22 @@ impl SessionIdentity {
             *best = chain.clone();
         }
         good
+    }
+
+    /// After each change of the roster (its metas verified): the hosts' longest chain becomes
+    /// the one this page believes, if they all lie on one line of handovers and it extends
+    /// what the page believed. While two hosts' chains part (`Roster::host_forked`) nothing
+    /// is believed from them: the page cannot tell which handover is the real one, and a
+    /// forking former host chooses the order in which metas arrive. Returns the chain when
+    /// it is newly believed (for the tab to keep).
+    pub fn settle(&self, roster: &Roster) -> Option<HostChain> {
+        let chain = HostChain::decode(roster.host_chain().ok()??)?;
+        let mut best = self.best.borrow_mut();
+        if chain.len() > best.len() && chain.extends(&best) {
+            *best = chain.clone();
+            return Some(chain);
+        }
+        None
     }
 
     /// Whether `chain`, offered to this page, makes its key the host of this session after
@@ -203,12 +219,10 @@ impl SessionIdentity {
                 .filter(|(head, _)| signed_by(head))
                 .map(|(head, c)| (c, head))
                 .ok_or(Rejection::UnconfirmedHost)?;
-            let mut best = self.best.borrow_mut();
-            if !chain.extends(&best) {
+            // Believed only once the roster holds it on one line with every other host
+            // (`settle`): a fork that comes in the same presence state is not picked by order.
+            if !chain.extends(&self.best.borrow()) {
                 return Err(Rejection::FormerHost);
-            }
-            if chain.len() > best.len() {
-                *best = chain;
             }
             return Ok(Participant {
                 profile,
@@ -384,13 +398,19 @@ mod tests {
         let seen = viewer.verify(&claimed(&new_meta, "n")).unwrap();
         assert_eq!(seen.signer, Some(taker.public()));
         assert_eq!(seen.profile["name"], "New");
-        // The former host's page believes it too, and so steps down; the new host is not
+        // The former host's page believes it too once its roster holds it (beside the former
+        // host's own meta, on one line of handovers), and so steps down; the new host is not
         // superseded by its own meta.
         assert_eq!(
             host.verify(&claimed(&new_meta, "n")).unwrap().signer,
             Some(taker.public())
         );
+        assert!(!host.superseded(), "verified, not yet settled");
+        let roster = present(&host, &[(&old_meta, "h"), (&new_meta, "n")]);
+        assert_eq!(roster.host_chain(), Ok(Some(chain.encode().as_str())));
         assert!(host.superseded());
+        present(&viewer, &[(&old_meta, "h"), (&new_meta, "n")]);
+        assert_eq!(viewer.believed(), chain);
         assert!(new_host.verify(&claimed(&new_meta, "n")).is_ok());
         assert!(!new_host.superseded());
         // The new host's page does not believe its predecessor as host any more.
@@ -463,9 +483,9 @@ mod tests {
         // A believes the role; the former host then forks: hands it to itself under a new
         // key, twice, for a chain longer than A's. Pages that saw A's do not follow it.
         let new_a = SessionIdentity::new(&link, "a", Role::Host, 40, a.clone()).with_chain(&to_a);
-        assert!(viewer
-            .verify(&claimed(&new_a.meta(&json!({}), [5; 12]), "a"))
-            .is_ok());
+        let a_meta = new_a.meta(&json!({}), [5; 12]);
+        present(&viewer, &[(&a_meta, "a")]);
+        assert_eq!(viewer.believed(), to_a);
         let x = Signer::from_seed([9; 32]);
         let y = Signer::from_seed([10; 32]);
         let fork = host
@@ -483,9 +503,7 @@ mod tests {
         // by the former host: it names its key, but does not extend what it believed.
         let z = Signer::from_seed([11; 32]);
         let controller = SessionIdentity::new(&link, "z", Role::Controller, 60, z.clone());
-        assert!(controller
-            .verify(&claimed(&new_a.meta(&json!({}), [7; 12]), "a"))
-            .is_ok());
+        present(&controller, &[(&new_a.meta(&json!({}), [7; 12]), "a")]);
         let to_z = host.hand_over(z.public()).unwrap();
         assert_eq!(to_z.head(&link.session, &link.host), Some(z.public()));
         assert!(!controller.is_handed(&to_z));
@@ -493,9 +511,7 @@ mod tests {
         let fresh = SessionIdentity::new(&link, "z", Role::Controller, 60, z);
         assert!(fresh.is_handed(&to_z));
         // The former host's own page, once it believed A, does not believe its fork either.
-        assert!(host
-            .verify(&claimed(&new_a.meta(&json!({}), [8; 12]), "a"))
-            .is_ok());
+        present(&host, &[(&new_a.meta(&json!({}), [8; 12]), "a")]);
         assert!(host.superseded());
         assert_eq!(
             host.verify(&claimed(&meta, "y")),
@@ -522,6 +538,49 @@ mod tests {
             stranger.verify(&claimed(&meta, "y")).is_ok(),
             "a page that saw nothing"
         );
+        // A page that saw nothing and finds A and the fork present together believes neither,
+        // whichever comes first: two handovers of the same role part, and the forking former
+        // host picks the order (presence keys) in which a page reads them.
+        for order in [
+            [(&a_meta, "a"), (&meta, "y")],
+            [(&meta, "y"), (&a_meta, "a")],
+        ] {
+            let fresh =
+                SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
+            let roster = present(&fresh, &order);
+            assert!(roster.host_forked());
+            assert_eq!(roster.host_chain(), Err(crate::roster::HostFork));
+            assert!(fresh.believed().is_empty());
+            // Once the fork is gone, A hosts; a fork that comes back is a former host's.
+            present(&fresh, &[(&a_meta, "a")]);
+            assert_eq!(fresh.believed(), to_a);
+            assert_eq!(
+                fresh.verify(&claimed(&meta, "y")),
+                Err(Rejection::FormerHost)
+            );
+        }
+        // The former host's meta beside A is one line of handovers, not a fork.
+        let old_meta = host.meta(&json!({}), [9; 12]);
+        let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
+        assert!(!present(&fresh, &[(&old_meta, "h"), (&a_meta, "a")]).host_forked());
+        assert_eq!(fresh.believed(), to_a);
+    }
+
+    /// What `page` makes of `metas` present together (one presence key each): its roster once
+    /// they are verified, and what it then believes (`settle`).
+    fn present(page: &SessionIdentity, metas: &[(&Value, &str)]) -> Roster {
+        let mut state = serde_json::Map::new();
+        for (n, (meta, id)) in metas.iter().enumerate() {
+            let mut meta = (*meta).clone();
+            meta["phx_ref"] = json!(n.to_string());
+            state.insert((*id).to_owned(), json!({ "metas": [meta] }));
+        }
+        let state: crate::realtime::PresenceState =
+            serde_json::from_value(Value::Object(state)).unwrap();
+        let mut roster = Roster::new();
+        roster.replace(&state, &|p| page.verify(p));
+        page.settle(&roster);
+        roster
     }
 
     #[test]
