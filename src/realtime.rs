@@ -44,8 +44,9 @@ pub struct RealtimeSignals {
     /// Someone holding our room key is here claiming `host` under another key than the link's
     /// (`Roster::host_unconfirmed`): if no host verifies, this link cannot confirm who hosts.
     pub unconfirmed_host: RwSignal<bool>,
-    /// Two hosts are here whose handovers of the role part (`Roster::host_forked`): someone
-    /// who hosted signed it over twice, and this page follows neither.
+    /// Two hosts were here together whose handovers of the role part (`Roster::host_forked`):
+    /// someone who hosted signed it over twice, and this page follows neither, nor any host
+    /// after (`SessionIdentity::parted`).
     pub forked_host: RwSignal<bool>,
     /// config.json answers but cannot be read (not JSON, a field missing or of the wrong
     /// type): nothing this page does will fix it, so the person is told ([`CONFIG_SENTENCE`])
@@ -66,7 +67,8 @@ pub struct Membership {
     /// The check every presence meta passes before the roster believes it.
     pub verify: MetaCheck,
     /// What follows each change of the roster once its metas are checked: which host the
-    /// page believes (`SessionIdentity::settle`).
+    /// page believes (`SessionIdentity::settle`). Whether the page follows no host for
+    /// having seen the role forked (`SessionIdentity::parted`).
     pub settle: Settle,
 }
 
@@ -74,7 +76,7 @@ pub struct Membership {
 pub type MetaCheck = Rc<dyn Fn(&Participant) -> Result<Participant, Rejection>>;
 
 /// See [`Membership::settle`].
-pub type Settle = Rc<dyn Fn(&Roster)>;
+pub type Settle = Rc<dyn Fn(&Roster) -> bool>;
 
 type BroadcastHandler = Box<dyn Fn(String, BroadcastBody)>;
 type SharedHandler = Rc<dyn Fn(String, BroadcastBody)>;
@@ -375,10 +377,9 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
             let (mut foreign_host, mut unconfirmed_host, mut forked_host) = (false, false, false);
             signals.roster.update(|roster| {
                 roster.apply(&sync, &*verify);
-                settle(roster);
+                forked_host = settle(roster);
                 foreign_host = roster.host_unreadable();
                 unconfirmed_host = roster.host_unconfirmed();
-                forked_host = roster.host_forked();
             });
             if signals.forked_host.get_untracked() != forked_host {
                 signals.forked_host.set(forked_host);
@@ -532,6 +533,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
                         crate::state::keep_chain(&link, Kept::Believed, &believed);
                     }
                 }
+                identity.parted()
             })
         },
         verify: Rc::new(move |claimed: &Participant| {

@@ -68,7 +68,7 @@ fn membership(topic: &str, id: &str, role: &str) -> Membership {
             "role": role, "joined_at": 1_700_000_000_000u64, "profile": { "name": id }
         }),
         verify: std::rc::Rc::new(|p: &pairux_core::roster::Participant| Ok(p.clone())),
-        settle: std::rc::Rc::new(|_: &Roster| {}),
+        settle: std::rc::Rc::new(|_: &Roster| false),
     }
 }
 

@@ -524,12 +524,13 @@ impl Stage {
             )
     }
 
-    /// Two hosts are here whose handovers of the role part: the page follows neither.
+    /// Two hosts' handovers of the role parted here: the page follows no host (the one it
+    /// followed, if any, has gone from its list: not "the host has left").
     fn forked(&self) -> bool {
         self.channel.signals.forked_host.get()
             && matches!(
                 self.phase(),
-                GuestPhase::WaitingForHost | GuestPhase::NotLive
+                GuestPhase::WaitingForHost | GuestPhase::NotLive | GuestPhase::HostLeft
             )
     }
 
@@ -1366,10 +1367,10 @@ fn remote_cursor(
 const UNCONFIRMED_SENTENCE: &str =
     "This link can't confirm who is hosting: the host it names isn't here. Check the link with the host.";
 
-/// What a guest reads when two people present claim the host role through two different
+/// What a guest reads when two people claimed the host role together through two different
 /// handovers of it (a former host signed it over twice): nothing tells which is real, so it
-/// shows nobody's screen until one of them has gone.
+/// shows nobody's screen; one of them being alone later proves nothing either.
 const FORKED_SENTENCE: &str =
-    "Two people claim to host this session, and this link can't tell which is real. Ask the person who invited you.";
+    "Two people claim to host this session, and this page can't tell which is real. Ask the person who invited you, then reload.";
 
 const CURSOR: &str = r#"<svg viewBox="0 0 16 20" width="16" height="20"><path d="M1 1 L1 17 L5 13 L8 19 L11 18 L8 12 L14 12 Z"/></svg>"#;

@@ -343,8 +343,8 @@ fn follow_roster<R: 'static>(
     platform::el::effect(move || {
         let roster = channel.signals.roster.read();
         let mut people = roster.participants();
-        // Two hosts whose handovers part: neither is followed (`Roster::host_forked`).
-        if roster.host_forked() {
+        // Two hosts' handovers parted here: no host is followed (`SessionIdentity::parted`).
+        if channel.signals.forked_host.get() {
             people.retain(|p| p.role != pairux_core::Role::Host);
         }
         runtime.with_value(|rt| {

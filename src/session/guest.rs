@@ -22,7 +22,7 @@ use pairux_core::session::{
     GuestAction, GuestPhase, GuestSession, HostChain, SfuRoute, SignalBody, SignalEnvelope,
     StartMode, StatsSample, StatsView, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
 };
-use pairux_core::{Role, SessionLink};
+use pairux_core::SessionLink;
 use web_sys::MediaStream;
 
 use super::access::Access;
@@ -113,8 +113,6 @@ struct Subscription {
 
 /// How long a new SFU picture may take to decode before it is shown regardless.
 const DECODE_WAIT_MS: u64 = 4_000;
-/// Most signals held from hosts this page does not follow (an offer and its candidates fit).
-const HELD_SIGNALS: usize = 64;
 /// How often a new SFU picture's decoder is checked while waiting for it.
 const DECODE_POLL_MS: u32 = 25;
 /// Make-before-break for voice: how long our own feed is published before the direct voice
@@ -162,10 +160,6 @@ struct Inner {
     /// the ones before it.
     key_epoch: std::cell::Cell<u32>,
     key_retire: RefCell<Option<Timer>>,
-    /// Signals from a verified host this page does not follow yet (two hosts' handovers
-    /// part: `Roster::host_forked`), the latest [`HELD_SIGNALS`]: handed on if it comes to
-    /// follow that host, whose offer was made when it saw us join.
-    held: RefCell<Vec<SignalEnvelope>>,
 }
 
 #[derive(Clone)]
@@ -221,7 +215,6 @@ impl GuestRuntime {
                 timer: RefCell::new(None),
                 key_epoch: std::cell::Cell::new(0),
                 key_retire: RefCell::new(None),
-                held: RefCell::default(),
                 stats: RefCell::new(None),
                 stats_start: RefCell::new(None),
                 voice: RefCell::new(guest_voice),
@@ -311,19 +304,6 @@ impl GuestRuntime {
 
     fn on_signal(&self, envelope: SignalEnvelope) {
         let from_host = self.inner.session.borrow().host() == Some(envelope.from.as_str());
-        let hosting = |p: &Participant| p.role == Role::Host;
-        if !from_host
-            && !matches!(envelope.body, SignalBody::Voice(_))
-            && (self.inner.channel.signals.roster)
-                .with_untracked(|r| r.host_forked() && r.get(&envelope.from).is_some_and(hosting))
-        {
-            let mut held = self.inner.held.borrow_mut();
-            if held.len() == HELD_SIGNALS {
-                held.remove(0);
-            }
-            held.push(envelope);
-            return;
-        }
         match envelope.body {
             SignalBody::Voice(route) => self.inner.sfu_voice.on_announce(&envelope.from, route),
             SignalBody::MediaKey { epoch, key } => {
@@ -809,11 +789,7 @@ impl GuestRuntime {
             match action {
                 GuestAction::ExpectPeer { host } => {
                     self.follow_host_key(&host);
-                    self.expect_peer(host.clone());
-                    let held = std::mem::take(&mut *self.inner.held.borrow_mut());
-                    for envelope in held.into_iter().filter(|e| e.from == host) {
-                        self.on_signal(envelope);
-                    }
+                    self.expect_peer(host)
                 }
                 GuestAction::Subscribe(route) => self.subscribe(route),
                 GuestAction::Unsubscribe => {

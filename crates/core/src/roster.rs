@@ -194,6 +194,8 @@ pub struct Roster {
     wrong_key_host: bool,
     /// Host metas opened by our room key but not signed by the link's host key (present now).
     unconfirmed_host: bool,
+    /// Two verified host metas present (shadows too) whose handover chains part.
+    forked_host: bool,
     counters: RosterCounters,
 }
 
@@ -276,6 +278,15 @@ impl Roster {
         self.shadow_counted.retain(|slot| seen.contains(slot));
         self.wrong_key_host = wrong_key_host;
         self.unconfirmed_host = unconfirmed_host;
+        // Every verified host meta's chain, shadows too: a forking former host could squat a
+        // presence key ahead of the real host, so that only its own meta is kept.
+        let mut host_chains = Vec::new();
+        for p in self.checked.values().flatten() {
+            if p.role == Role::Host {
+                host_chains.push(chain_text(p));
+            }
+        }
+        self.forked_host = longest_on_one_line(host_chains).is_none();
 
         let mut events: Vec<RosterEvent> = self
             .participants
@@ -355,26 +366,41 @@ impl Roster {
     /// whom hosts (`Ok(None)` with no host here). `Err(HostFork)` when two hosts' chains
     /// part: someone who hosted signed the role over twice, and nothing here tells which
     /// of the two it truly went to.
+    /// Every verified host meta present counts, shadowed ones too; the chain returned is the
+    /// longest of the hosts the roster kept.
     pub fn host_chain(&self) -> Result<Option<&str>, HostFork> {
-        let mut longest: Option<&str> = None;
-        for p in self.participants.values().filter(|p| p.role == Role::Host) {
-            // Verified with the meta: each link is 96 bytes, 128 characters of base64url, so a
-            // chain begins another exactly when its text does.
-            let chain = p.profile.get("chain").and_then(Value::as_str).unwrap_or("");
-            match longest {
-                Some(l) if l.starts_with(chain) => {}
-                Some(l) if !chain.starts_with(l) => return Err(HostFork),
-                _ => longest = Some(chain),
-            }
+        if self.forked_host {
+            return Err(HostFork);
         }
-        Ok(longest)
+        let hosts = self.participants.values().filter(|p| p.role == Role::Host);
+        longest_on_one_line(hosts.map(chain_text)).ok_or(HostFork)
     }
 
     /// Whether the hosts present claim the role through two different handovers (see
     /// [`Roster::host_chain`]): nobody is to be followed as host while they do.
     pub fn host_forked(&self) -> bool {
-        self.host_chain().is_err()
+        self.forked_host
     }
+}
+
+/// A verified host's handover chain as its profile carries it (empty: the first host).
+fn chain_text(p: &Participant) -> &str {
+    p.profile.get("chain").and_then(Value::as_str).unwrap_or("")
+}
+
+/// The longest of `chains` if each begins it (`Some(None)` for none), `None` if two part.
+/// Each link is 96 bytes, 128 characters of base64url, so a chain begins another exactly
+/// when its text does (the texts were verified with their metas).
+fn longest_on_one_line<'a>(chains: impl IntoIterator<Item = &'a str>) -> Option<Option<&'a str>> {
+    let mut longest: Option<&str> = None;
+    for chain in chains {
+        match longest {
+            Some(l) if l.starts_with(chain) => {}
+            Some(l) if !chain.starts_with(l) => return None,
+            _ => longest = Some(chain),
+        }
+    }
+    Some(longest)
 }
 
 #[cfg(test)]

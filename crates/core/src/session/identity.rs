@@ -48,6 +48,9 @@ pub struct SessionIdentity {
     /// The longest host chain believed so far: a host whose chain does not extend it is a
     /// former host, or a fork by one (see `handover`).
     best: RefCell<HostChain>,
+    /// Two hosts' handovers that part were seen together (`Roster::host_forked`): from then on
+    /// this page believes no further host chain.
+    parted: std::cell::Cell<bool>,
 }
 
 impl SessionIdentity {
@@ -70,6 +73,7 @@ impl SessionIdentity {
             controller: link.controller.clone(),
             chain: HostChain::default(),
             best: RefCell::default(),
+            parted: std::cell::Cell::new(false),
         }
     }
 
@@ -116,11 +120,19 @@ impl SessionIdentity {
 
     /// After each change of the roster (its metas verified): the hosts' longest chain becomes
     /// the one this page believes, if they all lie on one line of handovers and it extends
-    /// what the page believed. While two hosts' chains part (`Roster::host_forked`) nothing
-    /// is believed from them: the page cannot tell which handover is the real one, and a
-    /// forking former host chooses the order in which metas arrive. Returns the chain when
-    /// it is newly believed (for the tab to keep).
+    /// what the page believed. Once two hosts' chains that part have been seen together
+    /// (`Roster::host_forked`), nothing more is believed on this page (`parted`): it cannot
+    /// tell which handover is the real one, a forking former host chooses the order in which
+    /// metas arrive, and whichever side is left alone later (the other's socket dropped for
+    /// a moment, say) is no better for it. Returns the chain when it is newly believed (for
+    /// the tab to keep).
     pub fn settle(&self, roster: &Roster) -> Option<HostChain> {
+        if roster.host_forked() {
+            self.parted.set(true);
+        }
+        if self.parted.get() {
+            return None;
+        }
         let chain = HostChain::decode(roster.host_chain().ok()??)?;
         let mut best = self.best.borrow_mut();
         if chain.len() > best.len() && chain.extends(&best) {
@@ -128,6 +140,12 @@ impl SessionIdentity {
             return Some(chain);
         }
         None
+    }
+
+    /// Whether this page saw two hosts' handovers part (see [`Self::settle`]): it follows no
+    /// host from then on.
+    pub fn parted(&self) -> bool {
+        self.parted.get()
     }
 
     /// Whether `chain`, offered to this page, makes its key the host of this session after
@@ -550,15 +568,43 @@ mod tests {
             let roster = present(&fresh, &order);
             assert!(roster.host_forked());
             assert_eq!(roster.host_chain(), Err(crate::roster::HostFork));
-            assert!(fresh.believed().is_empty());
-            // Once the fork is gone, A hosts; a fork that comes back is a former host's.
+            assert!(fresh.believed().is_empty() && fresh.parted());
+            // Once the fork is gone, or A is (its socket dropped for a moment), the page still
+            // believes neither: being left alone proves nothing.
+            present(&fresh, &[(&meta, "y")]);
             present(&fresh, &[(&a_meta, "a")]);
-            assert_eq!(fresh.believed(), to_a);
+            assert!(fresh.believed().is_empty() && fresh.parted());
+            // A page opened afterwards, with A alone, follows A; the fork coming back is a
+            // former host's there.
+            let later =
+                SessionIdentity::new(&link, "l", Role::Viewer, 95, Signer::from_seed([14; 32]));
+            present(&later, &[(&a_meta, "a")]);
+            assert_eq!(later.believed(), to_a);
             assert_eq!(
-                fresh.verify(&claimed(&meta, "y")),
+                later.verify(&claimed(&meta, "y")),
                 Err(Rejection::FormerHost)
             );
         }
+        // A fork under the real host's own presence key, ahead of it (the server lets a
+        // client choose its key; a re-track puts the real meta last): the roster keeps only
+        // the fork's meta, yet the page sees both and believes neither.
+        let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
+        let squatter =
+            SessionIdentity::new(&link, "a", Role::Host, 51, Signer::from_seed([10; 32]))
+                .with_chain(&fork);
+        let mut squat = squatter.meta(&json!({}), [10; 12]);
+        squat["phx_ref"] = json!("1");
+        let mut real = a_meta.clone();
+        real["phx_ref"] = json!("2");
+        let state: crate::realtime::PresenceState =
+            serde_json::from_value(json!({ "a": { "metas": [squat, real] } })).unwrap();
+        let mut roster = Roster::new();
+        roster.replace(&state, &|p| fresh.verify(p));
+        assert_eq!(roster.len(), 1);
+        assert_eq!(roster.counters().shadowed, 1);
+        assert!(roster.host_forked());
+        assert_eq!(fresh.settle(&roster), None);
+        assert!(fresh.parted());
         // The former host's meta beside A is one line of handovers, not a fork.
         let old_meta = host.meta(&json!({}), [9; 12]);
         let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
