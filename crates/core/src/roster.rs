@@ -252,7 +252,15 @@ impl Roster {
             let pin = match self.pins.get(key) {
                 Some(pin) => Some(*pin),
                 None => {
-                    let first = candidates.first().and_then(|(_, p)| p.signer);
+                    // The first verified meta pins the key, unless a host's is among them: the
+                    // server lets a client track under any key, and an update moves the real
+                    // meta behind a squatter's, so the order proves nothing. Only a host can
+                    // sign a host meta; of two, the one the role was handed to last.
+                    let host = candidates
+                        .iter()
+                        .filter(|(_, p)| p.role == Role::Host)
+                        .max_by_key(|(_, p)| chain_text(p).len());
+                    let first = host.or(candidates.first()).and_then(|(_, p)| p.signer);
                     if let Some(first) = first {
                         if self.pins.len() < MAX_PINS {
                             self.pins.insert(key.clone(), first);
@@ -507,6 +515,20 @@ mod tests {
         let update = json!({"phx_ref": "9", "role": "viewer", "joined_at": 5, "profile": "key-2"});
         roster.replace(&state(json!({"g": {"metas": [update]}})), &verify);
         assert_eq!(ids(&roster), ["g"]);
+    }
+
+    #[test]
+    fn a_page_that_sees_a_squatter_first_still_pins_the_host() {
+        // The host updated its meta (a rename, the microphone), so the server lists it behind
+        // a link holder's meta under the host's key; a page that joins now reads them in
+        // that order.
+        let squat = json!({"phx_ref": "1", "role": "viewer", "joined_at": 9, "profile": "key-7"});
+        let host = json!({"phx_ref": "2", "role": "host", "joined_at": 1, "profile": "key-1"});
+        let mut roster = Roster::new();
+        roster.replace(&state(json!({"h": {"metas": [squat, host]}})), &verify);
+        assert_eq!(roster.get("h").unwrap().role, Role::Host);
+        assert_eq!(roster.get("h").unwrap().signer, Some(key(1)));
+        assert_eq!(roster.counters().shadowed, 1);
     }
 
     #[test]

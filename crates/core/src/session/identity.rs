@@ -610,6 +610,21 @@ mod tests {
         let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
         assert!(!present(&fresh, &[(&old_meta, "h"), (&a_meta, "a")]).host_forked());
         assert_eq!(fresh.believed(), to_a);
+        // The former host's own first-host meta under A's key, ahead of A's: one line with
+        // A's chain, so no fork; the key stays A's (the longest chain pins it) and A hosts.
+        let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
+        let mut old = SessionIdentity::new(&link, "a", Role::Host, 11, host_key.signer().clone())
+            .meta(&json!({}), [11; 12]);
+        old["phx_ref"] = json!("1");
+        let mut real = a_meta.clone();
+        real["phx_ref"] = json!("2");
+        let state: crate::realtime::PresenceState =
+            serde_json::from_value(json!({ "a": { "metas": [old, real] } })).unwrap();
+        let mut roster = Roster::new();
+        roster.replace(&state, &|p| fresh.verify(p));
+        assert!(!roster.host_forked());
+        assert_eq!(roster.get("a").unwrap().signer, Some(a.public()));
+        assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
     }
 
     /// What `page` makes of `metas` present together (one presence key each): its roster once
