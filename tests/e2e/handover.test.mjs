@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, myId, recordPeers, pictureSource, pictureRect, grant } from './lib/harness.mjs';
+import { useStack, newPage, openApp, myId, recordPeers, pictureSource, pressReachesHost } from './lib/harness.mjs';
 import { until, rawPeer, frames, stillDecoding, counters } from './lib/adversary.mjs';
 import { parseLink, presenceMeta, SigningKey, hostChain } from './lib/wire.mjs';
 
@@ -112,16 +112,8 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   // The former host, as a controller, drives the new host: its pointer reaches the new host's
   // input log.
   await stillDecoding(host, 'the former host', 15_000);
-  const formerId = await myId(host);
-  await grant(controller, host, formerId);
-  const r = await pictureRect(host);
-  await host.mouse.move(r.x + r.w * 0.3, r.y + r.h * 0.3);
-  await host.mouse.click(r.x + r.w * 0.6, r.y + r.h * 0.4);
   // The new host's input log (in its diagnostics) names the former host's press.
-  await controller.locator('[data-testid=diagnostics] > summary').click();
-  await until('the new host to log the former host\'s press', async () =>
-    controller.locator('[data-testid=sink-log] > li').evaluateAll((els, id) =>
-      els.some((e) => e.dataset.from === id && e.dataset.kind === 'down'), formerId));
+  await pressReachesHost(controller, host, await myId(host));
 
   // The first host's key, kept by someone who runs a client of their own: a host meta signed
   // with it (no handover) is what the pages that saw the handover no longer believe; it is

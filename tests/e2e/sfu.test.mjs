@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { myId, pictureRect, pictureSource, grant, newPage, openApp, decoding } from './lib/harness.mjs';
+import { myId, pictureRect, pictureSource, pressReachesHost, grant, newPage, openApp, decoding } from './lib/harness.mjs';
 import { until, stillDecoding } from './lib/adversary.mjs';
 import {
   stackWith, hostSfu, guest, outboundVideo, frames, grantFor, plainSubscriber, readablePictures,
@@ -47,16 +47,8 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
 
   // Control over the direct data-only connection; input reaches the host's sink.
   const cid = await myId(controller);
-  await grant(host, controller, cid);
+  await pressReachesHost(host, controller, cid);
   const r = await pictureRect(controller);
-  await controller.mouse.move(r.x + r.w * 0.25, r.y + r.h * 0.75);
-  await controller.mouse.click(r.x + r.w * 0.5, r.y + r.h * 0.5);
-  await host.locator('[data-testid=diagnostics] summary').click();
-  await host.waitForFunction(
-    (id) => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => li.dataset.from === id && li.dataset.kind === 'down'),
-    cid,
-    { timeout: 10_000 },
-  );
   // Viewers (no connection to the host) see the controller's cursor, relayed sealed via Janus.
   await controller.mouse.move(r.x + r.w * 0.6, r.y + r.h * 0.4);
   for (const page of [v1, v2]) {
@@ -242,14 +234,7 @@ test('SFU: the host hands its role to a controller, who publishes through Janus;
 
   // The former host, as a controller, drives the new host over its direct data connection.
   const formerId = await myId(host);
-  await grant(controller, host, formerId);
-  const r = await pictureRect(host);
-  await host.mouse.move(r.x + r.w * 0.3, r.y + r.h * 0.3);
-  await host.mouse.click(r.x + r.w * 0.6, r.y + r.h * 0.4);
-  await controller.locator('[data-testid=diagnostics] > summary').click();
-  await until('the new host to log the former host\'s press', async () =>
-    controller.locator('[data-testid=sink-log] > li').evaluateAll((els, id) =>
-      els.some((e) => e.dataset.from === id && e.dataset.kind === 'down'), formerId));
+  await pressReachesHost(controller, host, formerId);
   // The viewer sees the former host's cursor, relayed sealed through Janus by the new host.
   await viewer.getByTestId(`remote-cursor-${formerId}`).waitFor({ timeout: 10_000 });
 

@@ -287,6 +287,23 @@ export async function pictureRect(page) {
   });
 }
 
+/**
+ * `host` grants `controller` (participant `cid`) control, the controller moves and clicks on
+ * its picture, and the host's input log (its diagnostics, opened) names the press.
+ */
+export async function pressReachesHost(host, controller, cid) {
+  await grant(host, controller, cid);
+  const r = await pictureRect(controller);
+  await controller.mouse.move(r.x + r.w * 0.3, r.y + r.h * 0.3);
+  await controller.mouse.click(r.x + r.w * 0.6, r.y + r.h * 0.4);
+  await host.locator('[data-testid=diagnostics] > summary').click();
+  await host.waitForFunction(
+    (id) => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => li.dataset.from === id && li.dataset.kind === 'down'),
+    cid,
+    { timeout: 10_000 },
+  );
+}
+
 /** The controller asks for control, the host's toast appears and the host grants it. */
 export async function grant(host, controller, cid) {
   await controller.getByTestId('request-control').click();

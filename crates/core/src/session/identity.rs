@@ -592,14 +592,8 @@ mod tests {
         let squatter =
             SessionIdentity::new(&link, "a", Role::Host, 51, Signer::from_seed([10; 32]))
                 .with_chain(&fork);
-        let mut squat = squatter.meta(&json!({}), [10; 12]);
-        squat["phx_ref"] = json!("1");
-        let mut real = a_meta.clone();
-        real["phx_ref"] = json!("2");
-        let state: crate::realtime::PresenceState =
-            serde_json::from_value(json!({ "a": { "metas": [squat, real] } })).unwrap();
-        let mut roster = Roster::new();
-        roster.replace(&state, &|p| fresh.verify(p));
+        let squat = squatter.meta(&json!({}), [10; 12]);
+        let roster = under_one_key(&fresh, "a", &[&squat, &a_meta]);
         assert_eq!(roster.len(), 1);
         assert_eq!(roster.counters().shadowed, 1);
         assert!(roster.host_forked());
@@ -613,18 +607,30 @@ mod tests {
         // The former host's own first-host meta under A's key, ahead of A's: one line with
         // A's chain, so no fork; the key stays A's (the longest chain pins it) and A hosts.
         let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
-        let mut old = SessionIdentity::new(&link, "a", Role::Host, 11, host_key.signer().clone())
+        let old = SessionIdentity::new(&link, "a", Role::Host, 11, host_key.signer().clone())
             .meta(&json!({}), [11; 12]);
-        old["phx_ref"] = json!("1");
-        let mut real = a_meta.clone();
-        real["phx_ref"] = json!("2");
-        let state: crate::realtime::PresenceState =
-            serde_json::from_value(json!({ "a": { "metas": [old, real] } })).unwrap();
-        let mut roster = Roster::new();
-        roster.replace(&state, &|p| fresh.verify(p));
+        let roster = under_one_key(&fresh, "a", &[&old, &a_meta]);
         assert!(!roster.host_forked());
         assert_eq!(roster.get("a").unwrap().signer, Some(a.public()));
         assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
+    }
+
+    /// `page`'s roster of `metas` listed under one presence key `key`, in this order (the
+    /// server lists a key's metas oldest first), once they are verified.
+    fn under_one_key(page: &SessionIdentity, key: &str, metas: &[&Value]) -> Roster {
+        let metas: Vec<Value> = (1..)
+            .zip(metas)
+            .map(|(n, meta)| {
+                let mut meta = (*meta).clone();
+                meta["phx_ref"] = json!(n.to_string());
+                meta
+            })
+            .collect();
+        let state: crate::realtime::PresenceState =
+            serde_json::from_value(json!({ key: { "metas": metas } })).unwrap();
+        let mut roster = Roster::new();
+        roster.replace(&state, &|p| page.verify(p));
+        roster
     }
 
     /// What `page` makes of `metas` present together (one presence key each): its roster once
