@@ -119,14 +119,22 @@ fn HandOver(
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let error = RwSignal::new(None::<&'static str>);
+    // Two controllers may share a name: theirs then carries a tag of their id, and each
+    // button the colour of that person's cursor.
     let controllers = move || {
-        roster.with(|r| {
+        let people = roster.with(|r| {
             r.participants()
                 .into_iter()
                 .filter(|p| p.role == Role::Controller)
                 .map(|p| (p.id.clone(), p.display_name()))
                 .collect::<Vec<_>>()
-        })
+        });
+        let names = pairux_core::display::distinct_names(&people);
+        people
+            .into_iter()
+            .zip(names)
+            .map(|((id, _), name)| (id, name))
+            .collect::<Vec<_>>()
     };
     let name = move |id: &str| {
         roster.with(|r| r.get(id).map(Participant::display_name).unwrap_or_default())
@@ -167,6 +175,8 @@ fn HandOver(
                                         <button data-testid=format!("hand-over-{}", c.0)
                                             title="They share their screen and decide who controls it; you become a controller"
                                             on:click=move |_| offer(id.clone())>
+                                            <span class="swatch" aria-hidden="true"
+                                                style=format!("background:{}", pairux_core::display::colour_for(&c.0))></span>
                                             {format!("Make {} host", c.1)}
                                         </button>
                                     }

@@ -107,9 +107,37 @@ pub fn colour_for(id: &str) -> &'static str {
     PALETTE[(h % PALETTE.len() as u32) as usize]
 }
 
+/// Names that tell people apart: each `(id, name)` as its name, or, where two share one, the
+/// name and a short tag of the id (`Sam · 3F2A`, as default names are tagged).
+pub fn distinct_names(people: &[(String, String)]) -> Vec<String> {
+    people
+        .iter()
+        .map(|(id, name)| {
+            if people.iter().filter(|(_, n)| n == name).count() < 2 {
+                return name.clone();
+            }
+            let tag: String = id
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(4)
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            format!("{name} · {tag}")
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_names_get_a_tag_of_their_id() {
+        let people = [("a-b1cd2", "Sam"), ("zz9y", "Sam"), ("q", "Ana")]
+            .map(|(id, name)| (id.to_owned(), name.to_owned()));
+        assert_eq!(distinct_names(&people), ["Sam · AB1C", "Sam · ZZ9Y", "Ana"]);
+        assert!(distinct_names(&[]).is_empty());
+    }
 
     #[test]
     fn fixed_point_figures() {
