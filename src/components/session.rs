@@ -119,22 +119,21 @@ fn HandOver(
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let error = RwSignal::new(None::<&'static str>);
-    // Two controllers may share a name: theirs then carries a tag of their id, and each
-    // button the colour of that person's cursor.
+    // Two controllers may share a name: theirs then carries a tag of the key their metas are
+    // verified under, and each button the colour of that person's cursor.
     let controllers = move || {
-        let people = roster.with(|r| {
+        let (ids, people): (Vec<_>, Vec<_>) = roster.with(|r| {
             r.participants()
                 .into_iter()
                 .filter(|p| p.role == Role::Controller)
-                .map(|p| (p.id.clone(), p.display_name()))
-                .collect::<Vec<_>>()
+                .map(|p| {
+                    let key = p.signer.map(|k| k.encode()).unwrap_or_default();
+                    (p.id.clone(), (key, p.display_name()))
+                })
+                .unzip()
         });
         let names = pairux_core::display::distinct_names(&people);
-        people
-            .into_iter()
-            .zip(names)
-            .map(|((id, _), name)| (id, name))
-            .collect::<Vec<_>>()
+        ids.into_iter().zip(names).collect::<Vec<_>>()
     };
     let name = move |id: &str| {
         roster.with(|r| r.get(id).map(Participant::display_name).unwrap_or_default())

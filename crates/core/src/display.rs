@@ -107,8 +107,11 @@ pub fn colour_for(id: &str) -> &'static str {
     PALETTE[(h % PALETTE.len() as u32) as usize]
 }
 
-/// Names that tell people apart: each `(id, name)` as its name, or, where two share one, the
-/// name and a short tag of the id (`Sam · 3F2A`, as default names are tagged).
+/// Names that tell people apart: each `(key, name)` as its name, or, where two share one, the
+/// name and a short tag of `key` (`Sam · 3F2A`, as default names are tagged). Pass the key a
+/// participant's metas are verified under, not its presence key: anyone may choose a presence
+/// key like someone else's. Names are compared as shown, so a look-alike (another script's
+/// letters) gets no tag.
 pub fn distinct_names(people: &[(String, String)]) -> Vec<String> {
     people
         .iter()

@@ -217,6 +217,8 @@ impl Roster {
         let mut seen = VecSet::new();
         let mut wrong_key_host = false;
         let mut unconfirmed_host = false;
+        // Every meta checked first (once each), then the keys pinned and chosen.
+        let mut keys = Vec::with_capacity(state.len());
         for (key, entry) in state {
             // Oldest first: the first verified meta of a key pins its signer.
             let mut candidates = Vec::new();
@@ -249,18 +251,26 @@ impl Roster {
                     _ => {}
                 }
             }
+            keys.push((key, candidates));
+        }
+        // The host the role was handed to last, by its chain, if the hosts present lie on one
+        // line: its meta pins the key it is under even behind another's (the server lets a
+        // client track under any key, and lists an updated meta behind a squatter's, so the
+        // order proves nothing; only a host can sign a host meta). Not an earlier host's: a
+        // former host's first-host meta under someone else's key pins nothing that way.
+        let hosts = keys.iter().flat_map(|(_, c)| c).map(|(_, p)| p);
+        let hosts = hosts.filter(|p| p.role == Role::Host).map(chain_text);
+        let newest = longest_on_one_line(hosts).flatten().map(str::to_owned);
+        for (key, candidates) in keys {
             let pin = match self.pins.get(key) {
                 Some(pin) => Some(*pin),
                 None => {
-                    // The first verified meta pins the key, unless a host's is among them: the
-                    // server lets a client track under any key, and an update moves the real
-                    // meta behind a squatter's, so the order proves nothing. Only a host can
-                    // sign a host meta; of two, the one the role was handed to last.
-                    let host = candidates
-                        .iter()
-                        .filter(|(_, p)| p.role == Role::Host)
-                        .max_by_key(|(_, p)| chain_text(p).len());
-                    let first = host.or(candidates.first()).and_then(|(_, p)| p.signer);
+                    let newest_host = candidates.iter().find(|(_, p)| {
+                        p.role == Role::Host && newest.as_deref() == Some(chain_text(p))
+                    });
+                    let first = newest_host
+                        .or(candidates.first())
+                        .and_then(|(_, p)| p.signer);
                     if let Some(first) = first {
                         if self.pins.len() < MAX_PINS {
                             self.pins.insert(key.clone(), first);

@@ -613,6 +613,24 @@ mod tests {
         assert!(!roster.host_forked());
         assert_eq!(roster.get("a").unwrap().signer, Some(a.public()));
         assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
+        // Nor does it take a guest's key from a page that joins later: under the viewer's key,
+        // behind the viewer's own meta, the former host's first-host meta pins nothing.
+        let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
+        let mut own = viewer.meta(&json!({}), [12; 12]);
+        own["phx_ref"] = json!("1");
+        let mut squat = SessionIdentity::new(&link, "v", Role::Host, 12, host_key.signer().clone())
+            .meta(&json!({}), [13; 12]);
+        squat["phx_ref"] = json!("2");
+        let mut real = a_meta.clone();
+        real["phx_ref"] = json!("3");
+        let state: crate::realtime::PresenceState = serde_json::from_value(json!({
+            "a": { "metas": [real] }, "v": { "metas": [own, squat] },
+        }))
+        .unwrap();
+        let mut roster = Roster::new();
+        roster.replace(&state, &|p| fresh.verify(p));
+        assert_eq!(roster.get("v").unwrap().role, Role::Viewer);
+        assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
     }
 
     /// `page`'s roster of `metas` listed under one presence key `key`, in this order (the
