@@ -524,13 +524,18 @@ impl Stage {
             )
     }
 
-    /// Two hosts' handovers of the role parted here: the page follows no host (the one it
-    /// followed, if any, has gone from its list: not "the host has left").
+    /// Two hosts' handovers of the role parted here: the page follows no host, and says so
+    /// at once — also over the picture of a host it followed until then (whose connection
+    /// winds down as for a host gone) and over "the host has left".
     fn forked(&self) -> bool {
         self.channel.signals.forked_host.get()
-            && matches!(
+            && !matches!(
                 self.phase(),
-                GuestPhase::WaitingForHost | GuestPhase::NotLive | GuestPhase::HostLeft
+                GuestPhase::Full
+                    | GuestPhase::Ended
+                    | GuestPhase::Left
+                    | GuestPhase::Removed
+                    | GuestPhase::Denied
             )
     }
 
