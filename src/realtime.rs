@@ -789,11 +789,5 @@ fn default_name(role: pairux_core::Role, participant_id: &str) -> String {
     // ASCII case mapping only: `str::to_uppercase` would link Unicode's case tables (~16 KB).
     let mut name = role.to_owned();
     name[..1].make_ascii_uppercase();
-    let tag: String = participant_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(4)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    format!("{name} {tag}")
+    format!("{name} {}", pairux_core::display::short_tag(participant_id))
 }

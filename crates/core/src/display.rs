@@ -107,6 +107,16 @@ pub fn colour_for(id: &str) -> &'static str {
     PALETTE[(h % PALETTE.len() as u32) as usize]
 }
 
+/// Four letters or digits of `id`, upper-cased (ASCII only: `str::to_uppercase` would link
+/// Unicode's case tables, ~16 KB): a short tag to tell people apart (`Viewer 3F2A`).
+pub fn short_tag(id: &str) -> String {
+    id.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(4)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 /// Names that tell people apart: each `(key, name)` as its name, or, where two share one, the
 /// name and a short tag of `key` (`Sam · 3F2A`, as default names are tagged). Pass the key a
 /// participant's metas are verified under, not its presence key: anyone may choose a presence
@@ -119,13 +129,7 @@ pub fn distinct_names(people: &[(String, String)]) -> Vec<String> {
             if people.iter().filter(|(_, n)| n == name).count() < 2 {
                 return name.clone();
             }
-            let tag: String = id
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .take(4)
-                .map(|c| c.to_ascii_uppercase())
-                .collect();
-            format!("{name} · {tag}")
+            format!("{name} · {}", short_tag(id))
         })
         .collect()
 }
