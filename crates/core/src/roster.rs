@@ -220,7 +220,7 @@ impl Roster {
         // Every meta checked first (once each), then the keys pinned and chosen.
         let mut keys = Vec::with_capacity(state.len());
         for (key, entry) in state {
-            // Oldest first: the first verified meta of a key pins its signer.
+            // A key's verified metas, oldest first.
             let mut candidates = Vec::new();
             for meta in &entry.metas {
                 let slot = (key.clone(), meta.phx_ref.clone());
@@ -253,17 +253,22 @@ impl Roster {
             }
             keys.push((key, candidates));
         }
-        // The host the role was handed to last, by its chain, if the hosts present lie on one
-        // line: its meta pins the key it is under even behind another's (the server lets a
-        // client track under any key, and lists an updated meta behind a squatter's, so the
-        // order proves nothing; only a host can sign a host meta). Not an earlier host's: a
-        // former host's first-host meta under someone else's key pins nothing that way.
+        // Every verified host meta's chain, shadows too (a forking former host could squat a
+        // presence key ahead of the real host, so that only its own meta is kept): one line
+        // of handovers, or a fork.
         let hosts = keys.iter().flat_map(|(_, c)| c).map(|(_, p)| p);
-        let hosts = hosts.filter(|p| p.role == Role::Host).map(chain_text);
-        let newest = longest_on_one_line(hosts).flatten().map(str::to_owned);
+        let line = longest_on_one_line(hosts.filter(|p| p.role == Role::Host).map(chain_text));
+        let forked_host = line.is_none();
+        // The host the role was handed to last, by its chain: its meta pins the key it is
+        // under even behind another's (the server lets a client track under any key, and
+        // lists an updated meta behind a squatter's, so the order proves nothing; only a host
+        // can sign a host meta). Not an earlier host's: a former host's first-host meta under
+        // someone else's key pins nothing that way.
+        let newest = line.flatten().map(str::to_owned);
         for (key, candidates) in keys {
             let pin = match self.pins.get(key) {
                 Some(pin) => Some(*pin),
+                // Otherwise the first verified meta pins the key's signer.
                 None => {
                     let newest_host = candidates.iter().find(|(_, p)| {
                         p.role == Role::Host && newest.as_deref() == Some(chain_text(p))
@@ -296,15 +301,7 @@ impl Roster {
         self.shadow_counted.retain(|slot| seen.contains(slot));
         self.wrong_key_host = wrong_key_host;
         self.unconfirmed_host = unconfirmed_host;
-        // Every verified host meta's chain, shadows too: a forking former host could squat a
-        // presence key ahead of the real host, so that only its own meta is kept.
-        let mut host_chains = Vec::new();
-        for p in self.checked.values().flatten() {
-            if p.role == Role::Host {
-                host_chains.push(chain_text(p));
-            }
-        }
-        self.forked_host = longest_on_one_line(host_chains).is_none();
+        self.forked_host = forked_host;
 
         let mut events: Vec<RosterEvent> = self
             .participants
@@ -384,6 +381,7 @@ impl Roster {
     /// whom hosts (`Ok(None)` with no host here). `Err(HostFork)` when two hosts' chains
     /// part: someone who hosted signed the role over twice, and nothing here tells which
     /// of the two it truly went to.
+    ///
     /// Every verified host meta present counts, shadowed ones too; the chain returned is the
     /// longest of the hosts the roster kept.
     pub fn host_chain(&self) -> Result<Option<&str>, HostFork> {

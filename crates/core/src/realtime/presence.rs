@@ -102,7 +102,7 @@ pub fn read_state(value: Value) -> Option<PresenceState> {
 
 /// The field `name` of a JSON object, taken out of it (not `Map::remove`: see
 /// [`PresenceMeta::from_map`]). `None` if `value` is no object or has no such field.
-pub fn field(value: Value, name: &str) -> Option<Value> {
+fn field(value: Value, name: &str) -> Option<Value> {
     let Value::Object(map) = value else {
         return None;
     };

@@ -593,7 +593,7 @@ mod tests {
             SessionIdentity::new(&link, "a", Role::Host, 51, Signer::from_seed([10; 32]))
                 .with_chain(&fork);
         let squat = squatter.meta(&json!({}), [10; 12]);
-        let roster = under_one_key(&fresh, "a", &[&squat, &a_meta]);
+        let roster = listed(&fresh, &[("a", &[&squat, &a_meta])]);
         assert_eq!(roster.len(), 1);
         assert_eq!(roster.counters().shadowed, 1);
         assert!(roster.host_forked());
@@ -609,43 +609,40 @@ mod tests {
         let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
         let old = SessionIdentity::new(&link, "a", Role::Host, 11, host_key.signer().clone())
             .meta(&json!({}), [11; 12]);
-        let roster = under_one_key(&fresh, "a", &[&old, &a_meta]);
+        let roster = listed(&fresh, &[("a", &[&old, &a_meta])]);
         assert!(!roster.host_forked());
         assert_eq!(roster.get("a").unwrap().signer, Some(a.public()));
         assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
         // Nor does it take a guest's key from a page that joins later: under the viewer's key,
         // behind the viewer's own meta, the former host's first-host meta pins nothing.
         let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
-        let mut own = viewer.meta(&json!({}), [12; 12]);
-        own["phx_ref"] = json!("1");
-        let mut squat = SessionIdentity::new(&link, "v", Role::Host, 12, host_key.signer().clone())
+        let own = viewer.meta(&json!({}), [12; 12]);
+        let squat = SessionIdentity::new(&link, "v", Role::Host, 12, host_key.signer().clone())
             .meta(&json!({}), [13; 12]);
-        squat["phx_ref"] = json!("2");
-        let mut real = a_meta.clone();
-        real["phx_ref"] = json!("3");
-        let state: crate::realtime::PresenceState = serde_json::from_value(json!({
-            "a": { "metas": [real] }, "v": { "metas": [own, squat] },
-        }))
-        .unwrap();
-        let mut roster = Roster::new();
-        roster.replace(&state, &|p| fresh.verify(p));
+        let roster = listed(&fresh, &[("a", &[&a_meta]), ("v", &[&own, &squat])]);
         assert_eq!(roster.get("v").unwrap().role, Role::Viewer);
         assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
     }
 
-    /// `page`'s roster of `metas` listed under one presence key `key`, in this order (the
-    /// server lists a key's metas oldest first), once they are verified.
-    fn under_one_key(page: &SessionIdentity, key: &str, metas: &[&Value]) -> Roster {
-        let metas: Vec<Value> = (1..)
-            .zip(metas)
-            .map(|(n, meta)| {
-                let mut meta = (*meta).clone();
-                meta["phx_ref"] = json!(n.to_string());
-                meta
-            })
-            .collect();
+    /// `page`'s roster of `keys`, each a presence key with its metas in the order the server
+    /// lists them (oldest first), once they are verified.
+    fn listed(page: &SessionIdentity, keys: &[(&str, &[&Value])]) -> Roster {
+        let mut state = serde_json::Map::new();
+        let mut refs = 0..;
+        for (key, metas) in keys {
+            let metas: Vec<Value> = metas
+                .iter()
+                .zip(&mut refs)
+                .map(|(meta, n)| {
+                    let mut meta = (*meta).clone();
+                    meta["phx_ref"] = json!(n.to_string());
+                    meta
+                })
+                .collect();
+            state.insert((*key).to_owned(), json!({ "metas": metas }));
+        }
         let state: crate::realtime::PresenceState =
-            serde_json::from_value(json!({ key: { "metas": metas } })).unwrap();
+            serde_json::from_value(Value::Object(state)).unwrap();
         let mut roster = Roster::new();
         roster.replace(&state, &|p| page.verify(p));
         roster
@@ -654,16 +651,10 @@ mod tests {
     /// What `page` makes of `metas` present together (one presence key each): its roster once
     /// they are verified, and what it then believes (`settle`).
     fn present(page: &SessionIdentity, metas: &[(&Value, &str)]) -> Roster {
-        let mut state = serde_json::Map::new();
-        for (n, (meta, id)) in metas.iter().enumerate() {
-            let mut meta = (*meta).clone();
-            meta["phx_ref"] = json!(n.to_string());
-            state.insert((*id).to_owned(), json!({ "metas": [meta] }));
-        }
-        let state: crate::realtime::PresenceState =
-            serde_json::from_value(Value::Object(state)).unwrap();
-        let mut roster = Roster::new();
-        roster.replace(&state, &|p| page.verify(p));
+        let keys: Vec<(&str, [&Value; 1])> =
+            metas.iter().map(|(meta, id)| (*id, [*meta])).collect();
+        let keys: Vec<(&str, &[&Value])> = keys.iter().map(|(id, m)| (*id, &m[..])).collect();
+        let roster = listed(page, &keys);
         page.settle(&roster);
         roster
     }
