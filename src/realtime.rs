@@ -438,7 +438,7 @@ const SERVER_CLOSED_REJOIN_MS: u64 = 5_000;
 /// This page's membership of its session channel, for as long as the calling component lives:
 /// config.json, then [`RealtimeLink::start`]. Errors before the socket (config.json
 /// unreachable) are retried with the socket's back-off and shown as reconnecting.
-pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> SessionChannel {
+pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
     let signals = RealtimeSignals {
         status: RwSignal::new(ConnectionStatus::Connecting),
         roster: RwSignal::new(Roster::default()),
@@ -458,13 +458,10 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
             [0u8; 32]
         })),
     };
-    let mut identity = SessionIdentity::new(
-        &entry.link,
-        participant_id,
-        entry.role,
-        clock::wall_ms(),
-        signer,
-    );
+    // Our participant id (the presence key) comes from that key and this join's epoch
+    // (`session::participant_id`): new for every join, and nobody else's to use.
+    let mut identity = SessionIdentity::new(&entry.link, entry.role, clock::wall_ms(), signer);
+    let participant_id = identity.me().to_owned();
     if let Some(host) = &entry.host {
         identity = identity.with_chain(host.chain());
     }
@@ -504,7 +501,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
     // The profile (display name, media sender id, our public key) is sealed with the room key
     // and the meta signed: the server relays it unread and cannot change it.
     let name = crate::platform::storage::remembered_name()
-        .unwrap_or_else(|| default_name(entry.role, participant_id));
+        .unwrap_or_else(|| default_name(entry.role, &participant_id));
     let mut profile = serde_json::json!({
         "name": name,
         "sender": sender.map(|s| s.to_string()),
@@ -522,7 +519,7 @@ pub fn use_session_channel(entry: &SessionEntry, participant_id: &str) -> Sessio
         .unwrap_or_default();
     let membership = Membership {
         topic: entry.link.session.topic(),
-        participant_id: participant_id.to_owned(),
+        participant_id,
         presence,
         settle: {
             let identity = identity.clone();
@@ -634,6 +631,13 @@ pub struct SessionChannel {
 }
 
 impl SessionChannel {
+    /// This page's participant id in the session (its presence key).
+    pub fn me(&self) -> String {
+        self.identity
+            .try_with_value(|i| i.me().to_owned())
+            .unwrap_or_default()
+    }
+
     /// This page's identity in the session (its key, the host chain it believes).
     pub fn identity(&self) -> Option<Rc<SessionIdentity>> {
         self.identity.try_get_value()
@@ -763,23 +767,6 @@ fn random_nonce() -> Option<[u8; SEAL_NONCE_LEN]> {
     let mut nonce = [0u8; SEAL_NONCE_LEN];
     crate::platform::random::fill(&mut nonce).ok()?;
     Some(nonce)
-}
-
-/// A fresh participant id: 128 random bits, base64url, new for every join, so a reload is a
-/// new participant.
-pub fn new_participant_id() -> String {
-    new_id()
-}
-
-/// 128 random bits, base64url.
-fn new_id() -> String {
-    use base64::Engine as _;
-    let mut bytes = [0u8; 16];
-    if crate::platform::random::fill(&mut bytes).is_err() {
-        // getRandomValues does not fail in a browser that ran this far; stay unique anyway.
-        bytes[..8].copy_from_slice(&clock::wall_ms().to_le_bytes());
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// "Viewer 3F2A": a readable name until people can set their own; it reveals nothing the

@@ -8,7 +8,7 @@ use super::stage::HostStage;
 use crate::platform;
 use pairux_core::roster::{Participant, Roster};
 
-use crate::realtime::{new_participant_id, use_session_channel};
+use crate::realtime::use_session_channel;
 use crate::session::host::HostRuntime;
 use crate::state::{AppState, SessionEntry};
 use pairux_core::session::{Asking, StartMode};
@@ -28,8 +28,8 @@ pub fn SessionPage(id: String) -> impl IntoView {
 /// the parts guests see too.
 #[component]
 fn HostSession(entry: SessionEntry) -> impl IntoView {
-    let me = new_participant_id();
-    let channel = use_session_channel(&entry, &me);
+    let channel = use_session_channel(&entry);
+    let me = channel.me();
     let mode = entry.mode;
     let view = crate::session::host::HostSignals::new();
     let runtime = StoredValue::new_local(None::<HostRuntime>);

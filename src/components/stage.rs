@@ -381,8 +381,8 @@ struct HeadStart(StoredValue<Option<GuestSetup>, LocalStorage>);
 impl GuestSetup {
     /// Joins `entry`'s session (the calling owner keeps it).
     pub fn start(entry: &SessionEntry) -> Self {
-        let me = crate::realtime::new_participant_id();
-        let channel = crate::realtime::use_session_channel(entry, &me);
+        let channel = crate::realtime::use_session_channel(entry);
+        let me = channel.me();
         let view = GuestSignals::new();
         let runtime = StoredValue::new_local(None::<GuestRuntime>);
         let link = entry.link.clone();

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, newPage, openApp, myId, recordPeers, pictureSource, pressReachesHost } from './lib/harness.mjs';
 import { until, rawPeer, frames, stillDecoding, counters } from './lib/adversary.mjs';
-import { parseLink, presenceMeta, SigningKey, hostChain } from './lib/wire.mjs';
+import { parseLink, participantId, presenceMeta, SigningKey, hostChain } from './lib/wire.mjs';
 
 const stack = useStack();
 
@@ -121,21 +121,27 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   const link = parseLink(controllerLink);
   const oldSeed = Buffer.from(oldResume.match(/(?:^|&)hs=([^&]+)/)[1], 'base64url');
   const before = (await counters(viewer)).impostorHost ?? 0;
-  const former = await rawPeer(stack.server.url, link.topic, 'former-host');
-  former.track(presenceMeta({ link, id: 'former-host', role: 'host', joinedAt: Date.now(), profile: { name: 'Host' }, signer: new SigningKey(oldSeed) }));
+  const formerKey = new SigningKey(oldSeed);
+  const formerJoin = Date.now();
+  const former = await rawPeer(stack.server.url, link.topic, participantId({ link, signer: formerKey, joinedAt: formerJoin }));
+  former.track(presenceMeta({ link, role: 'host', joinedAt: formerJoin, profile: { name: 'Host' }, signer: formerKey }));
   await until('the viewer to refuse the former host\'s key', async () => ((await counters(viewer)).impostorHost ?? 0) > before);
   assert.deepEqual(await hostsOf(viewer), [newHost]);
   await stillDecoding(viewer, 'the viewer', 15_000);
   assert.equal(await pictureSource(viewer, controller), 'p2p');
 
   // The former host forks: it hands the role, again as the first handover, to a key of its
-  // own, under a presence key that sorts before anyone's. The viewer that saw the real
+  // own, under a presence key that sorts before anyone's (its id is its key's for a join
+  // epoch: it tries epochs until the id begins with '-', the first of base64url's letters). The viewer that saw the real
   // handover does not believe it; nor does it after a reload, when the fork comes first in the
   // presence state it reads (its tab kept the chain it believed).
   const fork = new SigningKey();
   const chain = hostChain({ link, steps: [{ signer: new SigningKey(oldSeed), next: fork }] });
-  const forker = await rawPeer(stack.server.url, link.topic, '--fork');
-  forker.track(presenceMeta({ link, id: '--fork', role: 'host', joinedAt: Date.now(), profile: { name: 'Host', chain }, signer: fork }));
+  let forkJoin = Date.now();
+  while (!participantId({ link, signer: fork, joinedAt: forkJoin }).startsWith('-')) forkJoin--;
+  const forkId = participantId({ link, signer: fork, joinedAt: forkJoin });
+  const forker = await rawPeer(stack.server.url, link.topic, forkId);
+  forker.track(presenceMeta({ link, role: 'host', joinedAt: forkJoin, profile: { name: 'Host', chain }, signer: fork }));
   await until('the viewer to refuse the fork', async () => ((await counters(viewer)).impostorHost ?? 0) > before + 1);
   assert.deepEqual(await hostsOf(viewer), [newHost]);
   await viewer.reload();
@@ -157,9 +163,9 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   await banner.waitFor({ timeout: 15_000 });
   assert.match(await banner.textContent(), /Two people claim to host this session/);
   assert.equal(await fresh.getByTestId('remote-video').count(), 0);
-  await fresh.getByTestId('participant---fork').waitFor();
+  await fresh.getByTestId(`participant-${forkId}`).waitFor();
   forker.close();
-  await fresh.getByTestId('participant---fork').waitFor({ state: 'detached', timeout: 15_000 });
+  await fresh.getByTestId(`participant-${forkId}`).waitFor({ state: 'detached', timeout: 15_000 });
   assert.match(await banner.textContent(), /Two people claim to host this session/);
   assert.equal(await fresh.getByTestId('remote-video').count(), 0);
   await fresh.reload();

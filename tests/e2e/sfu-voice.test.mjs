@@ -13,7 +13,7 @@ import {
   toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown, startToneLog, longestSilence,
 } from './lib/voice.mjs';
 import { rawPeer, until } from './lib/adversary.mjs';
-import { parseLink, SigningKey, presenceMeta, signalPayload } from './lib/wire.mjs';
+import { parseLink, SigningKey, participantId, presenceMeta, signalPayload } from './lib/wire.mjs';
 
 // `--sfu-threshold 3`: an Auto session moves to the SFU when its third participant arrives.
 const sfu = stackWith(['--sfu-nodes', '1', '--sfu-threshold', '3', '--turn'], () => [
@@ -190,10 +190,11 @@ test('SFU voice: a feed nobody verified announced is never played — not from J
   // and as the viewer's voice, signing with its own key.
   const mallory = new SigningKey();
   const joinedAt = Date.now();
-  const peer = await rawPeer(sfu.server.url, link.topic, 'mallory-1');
-  peer.track(presenceMeta({ link, id: 'mallory-1', role: 'viewer', joinedAt, profile: { name: 'Mallory' }, signer: mallory }));
-  await host.getByTestId('participant-mallory-1').waitFor({ timeout: 10_000 });
-  await a.getByTestId('participant-mallory-1').waitFor({ timeout: 10_000 });
+  const malloryId = participantId({ link, signer: mallory, joinedAt });
+  const peer = await rawPeer(sfu.server.url, link.topic, malloryId);
+  peer.track(presenceMeta({ link, role: 'viewer', joinedAt, profile: { name: 'Mallory' }, signer: mallory }));
+  await host.getByTestId(`participant-${malloryId}`).waitFor({ timeout: 10_000 });
+  await a.getByTestId(`participant-${malloryId}`).waitFor({ timeout: 10_000 });
   const route = { room: grant.room, feed };
   const [hostBefore, aBefore] = [await counters(host), await counters(a)];
   peer.signal(signalPayload({ link, from: hostId, kind: 'voice', body: route, epoch: joinedAt, seq: 1, signer: mallory }));
@@ -210,7 +211,7 @@ test('SFU voice: a feed nobody verified announced is never played — not from J
   // Announced by Mallory as its own voice (it signs for itself: accepted), the feed is
   // received — and decrypted with Mallory's key, which the rogue's clear frames do not
   // pass: nothing plays.
-  peer.signal(signalPayload({ link, from: 'mallory-1', kind: 'voice', body: route, epoch: joinedAt, seq: 3, signer: mallory }));
+  peer.signal(signalPayload({ link, from: malloryId, kind: 'voice', body: route, epoch: joinedAt, seq: 3, signer: mallory }));
   await until('the viewer to subscribe to the announced feed', () => a.evaluate(() => window.__voices.length > 0));
   await new Promise((r) => setTimeout(r, 2000));
   await silent(a, 'the viewer, on a feed whose frames are not its announcer\'s');

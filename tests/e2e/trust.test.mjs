@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { useStack, newPage, openApp, myId, roundTrip } from './lib/harness.mjs';
-import { parseLink, SigningKey, presenceMeta, signalPayload, controlProof, dtlsFingerprint } from './lib/wire.mjs';
+import { parseLink, SigningKey, participantId, presenceMeta, signalPayload, controlProof, dtlsFingerprint } from './lib/wire.mjs';
 import { rawPeer, replayingServer, until, frames, stillDecoding, counters } from './lib/adversary.mjs';
 
 const stack = useStack();
@@ -128,9 +128,10 @@ test('viewer link holders claiming the controller role are seated as viewers, an
   const viewerOnly = { ...link, controller: null };
   const forgers = [];
   for (let i = 0; i < 3; i++) {
-    const id = `forger-${i}`;
+    const [signer, joinedAt] = [new SigningKey(), Date.now()];
+    const id = participantId({ link, signer, joinedAt });
     const peer = await rawPeer(stack.server.url, link.topic, id);
-    peer.track(presenceMeta({ link: viewerOnly, id, role: 'controller', joinedAt: Date.now(), profile: { name: `F${i}` }, signer: new SigningKey() }));
+    peer.track(presenceMeta({ link: viewerOnly, role: 'controller', joinedAt, profile: { name: `F${i}` }, signer }));
     forgers.push({ id, peer });
   }
   await counterReaches(host, 'forgedRole', 3);
@@ -178,10 +179,12 @@ test('forged ended, share and refused from a link holder change nothing', async 
 
   // A link holder joins as a well-formed viewer, then speaks "as the host".
   const mallory = new SigningKey();
-  const peer = await rawPeer(stack.server.url, link.topic, 'mallory-1');
+  const malloryJoin = Date.now();
+  const malloryId = participantId({ link, signer: mallory, joinedAt: malloryJoin });
+  const peer = await rawPeer(stack.server.url, link.topic, malloryId);
   // Its name tries a right-to-left override, a zero-width space and 200 characters.
   const name = `\u202Eevil\u200B${'x'.repeat(200)}`;
-  peer.track(presenceMeta({ link, id: 'mallory-1', role: 'viewer', joinedAt: Date.now(), profile: { name }, signer: mallory }));
+  peer.track(presenceMeta({ link, role: 'viewer', joinedAt: malloryJoin, profile: { name }, signer: mallory }));
   const epoch = Date.now();
   const forged = [
     { to: null, kind: 'ended', body: null },
@@ -192,7 +195,7 @@ test('forged ended, share and refused from a link holder change nothing', async 
   forged.forEach((f, i) => peer.signal(signalPayload({ link, from: realHost, ...f, epoch, seq: 100 + i, signer: mallory })));
   await counterReaches(guest, 'forgedSignals', forged.length);
   // Shown sanitised and capped wherever names appear.
-  const shown = await host.getByTestId('participant-mallory-1').locator('.name').textContent();
+  const shown = await host.getByTestId(`participant-${malloryId}`).locator('.name').textContent();
   assert.equal(shown, `evil${'x'.repeat(36)}`);
 
   await stillDecoding(guest, 'the guest');
@@ -237,8 +240,20 @@ test('a socket that knows only the session id cannot hide, replace or rename any
   assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'ok');
   assert.equal(await guest.getByTestId('error-banner').count(), 0);
   await stillDecoding(guest, 'the guest');
+
+  // The guest renames itself: the server now lists its re-tracked meta behind the holder's,
+  // so a page that joins now reads the holder's first. That meta is nobody's (the presence key
+  // is not its key's participant id): the late page lists the guest under its new name.
+  await guest.getByTestId('display-name').fill('Grace');
+  await guest.getByTestId('display-name').press('Enter');
+  await until('the host to see the rename', async () => /Grace/.test(await listed.textContent()));
+  const late = await join(viewerLink);
+  const seen = late.getByTestId(`participant-${guestId}`);
+  await until('the late page to list the guest as Grace', async () => (await seen.count()) === 1 && /Grace/.test(await seen.textContent()));
+  assert.equal(await seen.getAttribute('data-role'), 'viewer');
+  await counterReaches(late, 'shadowed', 1);
   peers.forEach((p) => p.close());
-  for (const page of [host, guest]) await page.context().close();
+  for (const page of [host, guest, late]) await page.context().close();
 });
 
 test('signals replayed and reordered by the server are counted and ignored; media keeps playing', async () => {

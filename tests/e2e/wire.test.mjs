@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseLink, SigningKey, presenceMeta, openProfile, signalPayload, controlProof } from './lib/wire.mjs';
+import { parseLink, SigningKey, participantId, presenceMeta, openProfile, signalPayload, controlProof } from './lib/wire.mjs';
 
 const vectors = JSON.parse(readFileSync(new URL('./lib/wire-vectors.json', import.meta.url)));
 const link = parseLink(vectors.controller_link);
@@ -25,6 +25,8 @@ test('presence metas are byte for byte what the app tracks', () => {
       nonce: Buffer.from(v.nonce, 'hex'),
     });
     assert.deepEqual(meta, v.meta);
+    // The presence key is the signer's, for that join.
+    assert.equal(participantId({ link, signer, joinedAt: v.joined_at }), v.id);
     assert.equal(openProfile(link, v.id, v.role, v.meta.profile).name, v.profile.name);
   }
 });

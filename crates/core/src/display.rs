@@ -99,7 +99,7 @@ pub const PALETTE: [&str; 8] = [
     "#e11d48", "#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
 ];
 
-/// The palette colour of a participant (stable for its id; ids are random per join).
+/// The palette colour of a participant (stable for its id; ids are new for every join).
 pub fn colour_for(id: &str) -> &'static str {
     let h = id
         .bytes()

@@ -7,11 +7,12 @@
 //!
 //! Presence is written by peers and relayed by a server, neither trusted: every meta goes
 //! through a caller-supplied check (`session::SessionIdentity::verify`: sealed profile opens,
-//! signature verifies, a `host` claim is signed by the link's host key) before it can describe
-//! anyone. The first verified meta under a presence key pins that key's signer: later metas
-//! under the same key signed by anyone else (a socket that knows only the session id, or
-//! another link holder) can neither hide, replace nor rename the participant — they are
-//! ignored and counted. A `controller` role is believed on the host's page only with a seat
+//! signature verifies, the presence key is the participant id of the signing key and join
+//! epoch, a `host` claim is signed by the link's host key) before it can describe anyone, so
+//! a meta under someone else's key is believed as nobody. The first verified meta under a
+//! presence key also pins that key's signer: later metas under the same key signed by anyone
+//! else (a socket that knows only the session id, or another link holder) can neither hide,
+//! replace nor rename the participant — they are ignored and counted. A `controller` role is believed on the host's page only with a seat
 //! proof of the controller secret (`session::SessionIdentity::verify`; without one the
 //! participant is a viewer here, counted as `forged_role`); elsewhere roles are claims. What a
 //! controller may do is decided apart from this (controller proof, the host's click).
@@ -32,7 +33,8 @@ const MAX_PINS: usize = 4096;
 /// One person in the session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Participant {
-    /// The presence key: the participant id, random per join of a page.
+    /// The presence key: the participant id, new for every join of a page and bound to the
+    /// key its metas are signed with (`session::participant_id`).
     pub id: String,
     /// Its role as believed: a `host` in a verified roster is the link's host; on the host's
     /// page a `controller` proved the controller secret (on other pages, the role claimed).
@@ -83,6 +85,11 @@ pub enum Rejection {
     /// begin: a host who handed the role on (or a fork by one). Counted as `impostor_host`.
     #[error("claims host after handing the role on")]
     FormerHost,
+    /// Signed and readable, but under a presence key that is not the participant id of its
+    /// signer and join epoch (`session::participant_id`): someone else's key. Counted as
+    /// `shadowed`.
+    #[error("meta under a presence key that is not its signer's")]
+    ForeignId,
 }
 
 /// Two hosts present whose handover chains part (see [`Roster::host_chain`]).
@@ -98,7 +105,8 @@ pub struct RosterCounters {
     pub bad_signature: u64,
     pub impostor_host: u64,
     pub wrong_key_host: u64,
-    /// Verified metas under a presence key already pinned to another signer.
+    /// Metas under someone else's presence key: verified under a key already pinned to
+    /// another signer, or signed by a key whose participant id the presence key is not.
     pub shadowed: u64,
     /// Metas claiming a role their sender could not prove (a controller's without the
     /// controller secret's seat proof, as the host checks): believed as the lesser role.
@@ -334,6 +342,7 @@ impl Roster {
                 c.impostor_host += 1
             }
             Rejection::WrongKeyHost => c.wrong_key_host += 1,
+            Rejection::ForeignId => c.shadowed += 1,
         }
     }
 

@@ -16,28 +16,22 @@ const WIRE: &str = include_str!("../../../tests/e2e/lib/wire-vectors.json");
 
 fn expected() -> Value {
     let (link, host_key) = SessionLink::generate(&[0x42; GENERATE_RANDOM_LEN]);
-    let host = SessionIdentity::new(
-        &link,
-        "host-id",
-        Role::Host,
-        1_000,
-        host_key.signer().clone(),
-    );
+    let host = SessionIdentity::new(&link, Role::Host, 1_000, host_key.signer().clone());
     let guest_seed = [0x33; 32];
     let guest = SessionIdentity::new(
         &link,
-        "guest-id",
         Role::Controller,
         2_000,
         Signer::from_seed(guest_seed),
     );
+    let (host_id, guest_id) = (host.me(), guest.me());
     let host_meta = host.meta(&json!({"name": "Host"}), [0x01; 12]);
     let guest_meta = guest.meta(&json!({"name": "Guest"}), [0x02; 12]);
     let mut codec = SignalCodec::new(&link.room_key, &host);
     let share = codec.seal(
         &SignalEnvelope {
-            from: "host-id".into(),
-            to: Some("guest-id".into()),
+            from: host_id.into(),
+            to: Some(guest_id.into()),
             body: SignalBody::Share {
                 sharing: true,
                 unable: false,
@@ -47,7 +41,7 @@ fn expected() -> Value {
     );
     let ended = codec.seal(
         &SignalEnvelope {
-            from: "host-id".into(),
+            from: host_id.into(),
             to: None,
             body: SignalBody::Ended,
         },
@@ -60,19 +54,19 @@ fn expected() -> Value {
     let proof = control_proof(
         link.controller.as_ref().expect("generated links have one"),
         "nonce-1",
-        "guest-id",
+        guest_id,
         &binding,
     );
     json!({
         "note": "Written from pairux_core for fixed inputs; checked by crates/core/tests/trust_wire.rs and tests/e2e/wire.test.mjs.",
         "controller_link": link.controller_link(),
-        "host_meta": {"id": "host-id", "role": "host", "joined_at": 1_000, "profile": {"name": "Host"}, "nonce": hex(&[0x01; 12]), "meta": host_meta},
-        "guest_meta": {"id": "guest-id", "role": "controller", "joined_at": 2_000, "profile": {"name": "Guest"}, "nonce": hex(&[0x02; 12]), "seed": hex(&guest_seed), "meta": guest_meta},
+        "host_meta": {"id": host_id, "role": "host", "joined_at": 1_000, "profile": {"name": "Host"}, "nonce": hex(&[0x01; 12]), "meta": host_meta},
+        "guest_meta": {"id": guest_id, "role": "controller", "joined_at": 2_000, "profile": {"name": "Guest"}, "nonce": hex(&[0x02; 12]), "seed": hex(&guest_seed), "meta": guest_meta},
         "signals": [
-            {"from": "host-id", "to": "guest-id", "kind": "share", "body": {"sharing": true}, "epoch": 1_000, "seq": 1, "nonce": hex(&[0x03; 12]), "payload": share},
-            {"from": "host-id", "to": null, "kind": "ended", "body": null, "epoch": 1_000, "seq": 2, "nonce": hex(&[0x04; 12]), "payload": ended}
+            {"from": host_id, "to": guest_id, "kind": "share", "body": {"sharing": true}, "epoch": 1_000, "seq": 1, "nonce": hex(&[0x03; 12]), "payload": share},
+            {"from": host_id, "to": null, "kind": "ended", "body": null, "epoch": 1_000, "seq": 2, "nonce": hex(&[0x04; 12]), "payload": ended}
         ],
-        "proof": {"nonce": "nonce-1", "id": "guest-id", "host": binding.host, "participant": binding.participant, "proof": proof}
+        "proof": {"nonce": "nonce-1", "id": guest_id, "host": binding.host, "participant": binding.participant, "proof": proof}
     })
 }
 

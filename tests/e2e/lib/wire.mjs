@@ -13,6 +13,7 @@ const HANDOVER_STATEMENT = Buffer.from('PairUX 1.0 host handover');
 const SIGNAL_STATEMENT = Buffer.from('PairUX 1.0 signal');
 const PROOF_LABEL = Buffer.from('pairux control request v2');
 const SEAT_LABEL = Buffer.from('pairux controller seat v1');
+const ID_STATEMENT = Buffer.from('PairUX 1.0 participant id');
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 const unb64u = (text) => Buffer.from(text, 'base64url');
@@ -89,10 +90,21 @@ export class SigningKey {
 }
 
 /**
- * A presence meta as the app tracks it: profile (gains `key`) sealed with the room key,
- * the whole meta signed by `signer`.
+ * The participant id (presence key) of a join signed by `signer` at `joinedAt`: what every
+ * page checks a meta's presence key against (core `session::participant_id`).
  */
-export function presenceMeta({ link, id, role, joinedAt, profile, signer, nonce, seat = false }) {
+export function participantId({ link, signer, joinedAt }) {
+  const statement = Buffer.concat([field(ID_STATEMENT), field(unb64u(link.session)), field(signer.public), u64(joinedAt)]);
+  return b64u(crypto.createHash('sha256').update(statement).digest().subarray(0, 16));
+}
+
+/**
+ * A presence meta as the app tracks it: profile (gains `key`) sealed with the room key,
+ * the whole meta signed by `signer`. `id`: the presence key it goes under, by default the
+ * signer's own (`participantId`); another is a squatter's, which no page believes.
+ */
+export function presenceMeta({ link, id: under, role, joinedAt, profile, signer, nonce, seat = false }) {
+  const id = under ?? participantId({ link, signer, joinedAt });
   // Keys in sorted order, as the app's JSON maps write them. `seat`: the controller's seat
   // proof made with the link's controller secret (what the app's controllers carry).
   const key = b64u(signer.public);

@@ -30,6 +30,22 @@ use crate::session::HostChain;
 use crate::Role;
 
 const META_LABEL: &[u8] = b"PairUX 1.0 presence meta";
+const ID_LABEL: &[u8] = b"PairUX 1.0 participant id";
+
+/// The participant id (the presence key) of a join: 128 bits of SHA-256 over the session, the
+/// key the join's metas are signed with and its join epoch, base64url. Every page checks a
+/// meta's id against it (`SessionIdentity::verify`), so a link holder cannot speak under
+/// another's presence key (the server lets a client choose any key): an id belongs to one key,
+/// and a join epoch makes each join of a tab (same key after a reload) a new participant.
+pub fn participant_id(session: &SessionId, key: &PublicKey, joined_at: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut s = Statement::new(ID_LABEL);
+    s.field(session.as_bytes())
+        .field(key.as_bytes())
+        .number(joined_at);
+    let digest = Sha256::digest(s.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
 
 /// This page's identity in one session, and the session's trust anchors (room key, host key).
 pub struct SessionIdentity {
@@ -54,19 +70,15 @@ pub struct SessionIdentity {
 }
 
 impl SessionIdentity {
-    /// `signer`: the host identity key for the host, a fresh key for any other join.
-    pub fn new(
-        link: &SessionLink,
-        me: impl Into<String>,
-        role: Role,
-        joined_at: u64,
-        signer: Signer,
-    ) -> Self {
+    /// `signer`: the key this join signs with — the host identity key for the session's first
+    /// host, the join key of its tab for anyone else (and for a host the role was handed to).
+    /// The participant id follows from it and `joined_at` ([`participant_id`]).
+    pub fn new(link: &SessionLink, role: Role, joined_at: u64, signer: Signer) -> Self {
         SessionIdentity {
             session: link.session,
             host: link.host,
             profiles: ProfileSealer::new(&link.room_key),
-            me: me.into(),
+            me: participant_id(&link.session, &signer.public(), joined_at),
             role,
             joined_at,
             signer,
@@ -75,6 +87,14 @@ impl SessionIdentity {
             best: RefCell::default(),
             parted: std::cell::Cell::new(false),
         }
+    }
+
+    /// Another participant id than the one this join's key makes: for unit tests of what the
+    /// id does not bear on (the signal codec's); every other page rejects its metas.
+    #[cfg(test)]
+    pub(crate) fn with_id(mut self, id: &str) -> Self {
+        self.me = id.to_owned();
+        self
     }
 
     /// The host's page of a host the role was handed to: the chain its meta carries.
@@ -237,6 +257,11 @@ impl SessionIdentity {
                 .filter(|(head, _)| signed_by(head))
                 .map(|(head, c)| (c, head))
                 .ok_or(Rejection::UnconfirmedHost)?;
+            // A host meta under a presence key that is not its own (a former host's, under a
+            // guest's key): nobody's.
+            if claimed.id != participant_id(&self.session, &head, claimed.joined_at) {
+                return Err(Rejection::ForeignId);
+            }
             // Believed only once the roster holds it on one line with every other host
             // (`settle`): a fork that comes in the same presence state is not picked by order.
             if !chain.extends(&self.best.borrow()) {
@@ -256,6 +281,11 @@ impl SessionIdentity {
             .ok_or(Rejection::BadSignature)?;
         if !signed_by(&key) {
             return Err(Rejection::BadSignature);
+        }
+        // Signed by its own key, under someone else's presence key (a link holder squatting
+        // a guest's or the host's key): not believed as anyone.
+        if claimed.id != participant_id(&self.session, &key, claimed.joined_at) {
+            return Err(Rejection::ForeignId);
         }
         // The host seats a controller only with a proof of the link's controller secret: a
         // viewer claiming the role (its own signature verifies) is a viewer here.
@@ -324,34 +354,75 @@ mod tests {
     #[test]
     fn the_host_verifies_under_the_link_key_and_a_guest_under_its_own() {
         let (link, host_key) = session();
-        let host = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone());
-        let guest = SessionIdentity::new(&link, "g", Role::Viewer, 20, Signer::from_seed([4; 32]));
+        let host = SessionIdentity::new(&link, Role::Host, 10, host_key.signer().clone());
+        let guest = SessionIdentity::new(&link, Role::Viewer, 20, Signer::from_seed([4; 32]));
         let host_meta = host.meta(&json!({"name": "Host"}), [1; 12]);
         let guest_meta = guest.meta(&json!({"name": "Guest"}), [2; 12]);
-        let seen_host = guest.verify(&claimed(&host_meta, "h")).unwrap();
+        let seen_host = guest.verify(&claimed(&host_meta, host.me())).unwrap();
         assert_eq!(seen_host.profile["name"], "Host");
         assert_eq!(seen_host.signer, Some(link.host));
-        let seen_guest = host.verify(&claimed(&guest_meta, "g")).unwrap();
+        let seen_guest = host.verify(&claimed(&guest_meta, guest.me())).unwrap();
         assert_eq!(seen_guest.signer, Some(Signer::from_seed([4; 32]).public()));
         assert_eq!(seen_guest.joined_at, 20);
+    }
+
+    #[test]
+    fn a_presence_key_belongs_to_one_key_and_join() {
+        let (link, host_key) = session();
+        let seed = [4; 32];
+        let guest = SessionIdentity::new(&link, Role::Viewer, 20, Signer::from_seed(seed));
+        let key = Signer::from_seed(seed).public();
+        assert_eq!(guest.me(), participant_id(&link.session, &key, 20));
+        assert_eq!(guest.me().len(), 22, "128 bits, base64url");
+        // The same tab's next join (a reload keeps the key) is a new participant.
+        assert_ne!(guest.me(), participant_id(&link.session, &key, 21));
+        let other = Signer::from_seed([5; 32]).public();
+        assert_ne!(guest.me(), participant_id(&link.session, &other, 20));
+
+        // A link holder signs a meta of its own under the guest's presence key; the host,
+        // whose key every link names, does the same: neither is anyone.
+        let page = SessionIdentity::new(&link, Role::Viewer, 30, Signer::from_seed([6; 32]));
+        let squatter =
+            SessionIdentity::new(&link, Role::Controller, 20, Signer::from_seed([5; 32]))
+                .with_id(guest.me());
+        let squat = squatter.meta(&json!({"name": "Renamed"}), [1; 12]);
+        assert_eq!(
+            page.verify(&claimed(&squat, guest.me())),
+            Err(Rejection::ForeignId)
+        );
+        let host = SessionIdentity::new(&link, Role::Host, 20, host_key.signer().clone())
+            .with_id(guest.me());
+        let host_squat = host.meta(&json!({"name": "Host"}), [2; 12]);
+        assert_eq!(
+            page.verify(&claimed(&host_squat, guest.me())),
+            Err(Rejection::ForeignId)
+        );
+        // The server lists a re-tracked meta (a rename) behind a squatter's that came in
+        // between: a page that joins then still finds the guest under its key, renamed.
+        let renamed = guest.meta(&json!({"name": "Guest 2"}), [3; 12]);
+        let roster = listed(&page, &[(guest.me(), &[&squat, &renamed])]);
+        let seen = roster.get(guest.me()).unwrap();
+        assert_eq!(seen.signer, Some(key));
+        assert_eq!(seen.profile["name"], "Guest 2");
+        assert_eq!(roster.counters().shadowed, 1);
     }
 
     #[test]
     fn a_link_holder_cannot_claim_host_and_fields_cannot_be_edited() {
         let (link, _) = session();
         // Right room key, own key: claims host.
-        let impostor = SessionIdentity::new(&link, "m", Role::Host, 1, Signer::from_seed([5; 32]));
-        let guest = SessionIdentity::new(&link, "g", Role::Viewer, 2, Signer::from_seed([6; 32]));
+        let impostor = SessionIdentity::new(&link, Role::Host, 1, Signer::from_seed([5; 32]));
+        let guest = SessionIdentity::new(&link, Role::Viewer, 2, Signer::from_seed([6; 32]));
         let fake = impostor.meta(&json!({"name": "Host"}), [1; 12]);
         assert_eq!(
-            guest.verify(&claimed(&fake, "m")),
+            guest.verify(&claimed(&fake, impostor.me())),
             Err(Rejection::UnconfirmedHost)
         );
         // A genuine guest meta, edited by the server: earlier joined_at, other id, other role.
         let real = guest.meta(&json!({"name": "G"}), [2; 12]);
         for (field, value, id) in [
-            ("joined_at", json!(0), "g"),
-            ("role", json!("controller"), "g"),
+            ("joined_at", json!(0), guest.me()),
+            ("role", json!("controller"), guest.me()),
             ("joined_at", json!(2), "g2"),
         ] {
             let mut edited = real.clone();
@@ -361,7 +432,7 @@ mod tests {
         let mut unsigned = real.clone();
         unsigned.as_object_mut().unwrap().remove("sig");
         assert_eq!(
-            guest.verify(&claimed(&unsigned, "g")),
+            guest.verify(&claimed(&unsigned, guest.me())),
             Err(Rejection::BadSignature)
         );
     }
@@ -369,7 +440,7 @@ mod tests {
     #[test]
     fn junk_and_wrong_room_keys() {
         let (link, host_key) = session();
-        let guest = SessionIdentity::new(&link, "g", Role::Viewer, 2, Signer::from_seed([6; 32]));
+        let guest = SessionIdentity::new(&link, Role::Viewer, 2, Signer::from_seed([6; 32]));
         // Someone who knows only the session id: junk host and viewer metas.
         let junk = json!({"role": "host", "joined_at": 1, "profile": "AAAA", "sig": "x"});
         assert_eq!(
@@ -382,13 +453,13 @@ mod tests {
             Err(Rejection::Unreadable)
         );
         // The real host, seen through a link with another room key: host verified, unreadable.
-        let host = SessionIdentity::new(&link, "h", Role::Host, 1, host_key.signer().clone());
+        let host = SessionIdentity::new(&link, Role::Host, 1, host_key.signer().clone());
         let meta = host.meta(&json!({}), [1; 12]);
         let mut other = link.clone();
         other.room_key = crate::link::RoomKey::from_bytes([99; 32]);
-        let lost = SessionIdentity::new(&other, "g", Role::Viewer, 2, Signer::from_seed([6; 32]));
+        let lost = SessionIdentity::new(&other, Role::Viewer, 2, Signer::from_seed([6; 32]));
         assert_eq!(
-            lost.verify(&claimed(&meta, "h")),
+            lost.verify(&claimed(&meta, host.me())),
             Err(Rejection::WrongKeyHost)
         );
     }
@@ -396,14 +467,14 @@ mod tests {
     #[test]
     fn the_host_role_handed_to_a_controller_verifies_and_supersedes_the_former_host() {
         let (link, host_key) = session();
-        let host = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone());
+        let host = SessionIdentity::new(&link, Role::Host, 10, host_key.signer().clone());
         let taker = Signer::from_seed([4; 32]);
-        let controller = SessionIdentity::new(&link, "c", Role::Controller, 20, taker.clone());
-        let viewer = SessionIdentity::new(&link, "v", Role::Viewer, 30, Signer::from_seed([6; 32]));
+        let controller = SessionIdentity::new(&link, Role::Controller, 20, taker.clone());
+        let viewer = SessionIdentity::new(&link, Role::Viewer, 30, Signer::from_seed([6; 32]));
         let old_meta = host.meta(&json!({"name": "Old"}), [1; 12]);
-        assert!(viewer.verify(&claimed(&old_meta, "h")).is_ok());
+        assert!(viewer.verify(&claimed(&old_meta, host.me())).is_ok());
         // Its own meta does not supersede a host.
-        assert!(host.verify(&claimed(&old_meta, "h")).is_ok());
+        assert!(host.verify(&claimed(&old_meta, host.me())).is_ok());
         assert!(!host.superseded());
 
         let chain = host.hand_over(taker.public()).unwrap();
@@ -411,98 +482,102 @@ mod tests {
         assert!(!viewer.is_handed(&chain), "names another key");
         // The controller's tab, reloaded as host (a new participant id) with the chain.
         let new_host =
-            SessionIdentity::new(&link, "n", Role::Host, 40, taker.clone()).with_chain(&chain);
+            SessionIdentity::new(&link, Role::Host, 40, taker.clone()).with_chain(&chain);
         let new_meta = new_host.meta(&json!({"name": "New"}), [2; 12]);
-        let seen = viewer.verify(&claimed(&new_meta, "n")).unwrap();
+        let seen = viewer.verify(&claimed(&new_meta, new_host.me())).unwrap();
         assert_eq!(seen.signer, Some(taker.public()));
         assert_eq!(seen.profile["name"], "New");
         // The former host's page believes it too once its roster holds it (beside the former
         // host's own meta, on one line of handovers), and so steps down; the new host is not
         // superseded by its own meta.
         assert_eq!(
-            host.verify(&claimed(&new_meta, "n")).unwrap().signer,
+            host.verify(&claimed(&new_meta, new_host.me()))
+                .unwrap()
+                .signer,
             Some(taker.public())
         );
         assert!(!host.superseded(), "verified, not yet settled");
-        let roster = present(&host, &[(&old_meta, "h"), (&new_meta, "n")]);
+        let roster = present(&host, &[(&old_meta, host.me()), (&new_meta, new_host.me())]);
         assert_eq!(roster.host_chain(), Ok(Some(chain.encode().as_str())));
         assert!(host.superseded());
-        present(&viewer, &[(&old_meta, "h"), (&new_meta, "n")]);
+        present(
+            &viewer,
+            &[(&old_meta, host.me()), (&new_meta, new_host.me())],
+        );
         assert_eq!(viewer.believed(), chain);
-        assert!(new_host.verify(&claimed(&new_meta, "n")).is_ok());
+        assert!(new_host.verify(&claimed(&new_meta, new_host.me())).is_ok());
         assert!(!new_host.superseded());
         // The new host's page does not believe its predecessor as host any more.
         assert_eq!(
-            new_host.verify(&claimed(&old_meta, "h")),
+            new_host.verify(&claimed(&old_meta, host.me())),
             Err(Rejection::FormerHost)
         );
         // From now on the former host's meta (a re-track, or a reload of its tab) is not
         // the host's, and the roster puts the new host first while both are present.
         let again = host.meta(&json!({"name": "Old again"}), [3; 12]);
         assert_eq!(
-            viewer.verify(&claimed(&again, "h")),
+            viewer.verify(&claimed(&again, host.me())),
             Err(Rejection::FormerHost)
         );
         let mut roster = crate::roster::Roster::new();
         let state: crate::realtime::PresenceState = serde_json::from_value(json!({
-            "h": {"metas": [{"phx_ref": "1", "role": old_meta["role"], "joined_at": 10,
+            (host.me()): {"metas": [{"phx_ref": "1", "role": old_meta["role"], "joined_at": 10,
                 "profile": old_meta["profile"], "sig": old_meta["sig"]}]},
-            "n": {"metas": [{"phx_ref": "2", "role": "host", "joined_at": 40,
+            (new_host.me()): {"metas": [{"phx_ref": "2", "role": "host", "joined_at": 40,
                 "profile": new_meta["profile"], "sig": new_meta["sig"]}]},
         }))
         .unwrap();
-        let fresh = SessionIdentity::new(&link, "w", Role::Viewer, 50, Signer::from_seed([7; 32]));
+        let fresh = SessionIdentity::new(&link, Role::Viewer, 50, Signer::from_seed([7; 32]));
         roster.replace(&state, &|p| fresh.verify(p));
         let first = roster.participants()[0].id.clone();
-        assert_eq!(first, "n");
+        assert_eq!(first, new_host.me());
     }
 
     #[test]
     fn forged_forked_and_misplaced_handovers_are_not_believed() {
         let (link, host_key) = session();
-        let host = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone());
-        let viewer = SessionIdentity::new(&link, "v", Role::Viewer, 30, Signer::from_seed([6; 32]));
+        let host = SessionIdentity::new(&link, Role::Host, 10, host_key.signer().clone());
+        let viewer = SessionIdentity::new(&link, Role::Viewer, 30, Signer::from_seed([6; 32]));
         // A link holder signs a handover to itself with its own key: not rooted at `h`.
         let holder = Signer::from_seed([5; 32]);
         let forged = HostChain::default()
             .hand_over(&link.session, &holder, holder.public())
             .unwrap();
         let posing =
-            SessionIdentity::new(&link, "m", Role::Host, 20, holder.clone()).with_chain(&forged);
+            SessionIdentity::new(&link, Role::Host, 20, holder.clone()).with_chain(&forged);
         let meta = posing.meta(&json!({}), [1; 12]);
         assert_eq!(
-            viewer.verify(&claimed(&meta, "m")),
+            viewer.verify(&claimed(&meta, posing.me())),
             Err(Rejection::UnconfirmedHost)
         );
         // A real handover to A, used by someone else's key (B copies A's chain).
         let a = Signer::from_seed([8; 32]);
         let to_a = host.hand_over(a.public()).unwrap();
-        let copier =
-            SessionIdentity::new(&link, "b", Role::Host, 21, holder.clone()).with_chain(&to_a);
+        let copier = SessionIdentity::new(&link, Role::Host, 21, holder.clone()).with_chain(&to_a);
         let meta = copier.meta(&json!({}), [2; 12]);
         assert_eq!(
-            viewer.verify(&claimed(&meta, "b")),
+            viewer.verify(&claimed(&meta, copier.me())),
             Err(Rejection::UnconfirmedHost)
         );
         // A junk chain in an opened profile is no chain at all (not the first host's).
         let mut junk = host.meta(&json!({}), [3; 12]);
-        let profile = host.open(&claimed(&junk, "h")).unwrap();
+        let profile = host.open(&claimed(&junk, host.me())).unwrap();
         let mut profile = profile.as_object().unwrap().clone();
         profile.insert("chain".into(), json!("nonsense"));
-        let with_junk = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone())
+        let with_junk = SessionIdentity::new(&link, Role::Host, 10, host_key.signer().clone())
             .meta(&Value::Object(profile), [4; 12]);
         junk["profile"] = with_junk["profile"].clone();
         junk["sig"] = with_junk["sig"].clone();
         assert_eq!(
-            viewer.verify(&claimed(&junk, "h")),
+            viewer.verify(&claimed(&junk, host.me())),
             Err(Rejection::UnconfirmedHost)
         );
 
         // A believes the role; the former host then forks: hands it to itself under a new
         // key, twice, for a chain longer than A's. Pages that saw A's do not follow it.
-        let new_a = SessionIdentity::new(&link, "a", Role::Host, 40, a.clone()).with_chain(&to_a);
+        let new_a = SessionIdentity::new(&link, Role::Host, 40, a.clone()).with_chain(&to_a);
         let a_meta = new_a.meta(&json!({}), [5; 12]);
-        present(&viewer, &[(&a_meta, "a")]);
+        present(&viewer, &[(&a_meta, new_a.me())]);
         assert_eq!(viewer.believed(), to_a);
         let x = Signer::from_seed([9; 32]);
         let y = Signer::from_seed([10; 32]);
@@ -511,116 +586,129 @@ mod tests {
             .unwrap()
             .hand_over(&link.session, &x, y.public())
             .unwrap();
-        let reclaim = SessionIdentity::new(&link, "y", Role::Host, 50, y).with_chain(&fork);
+        let reclaim = SessionIdentity::new(&link, Role::Host, 50, y).with_chain(&fork);
         let meta = reclaim.meta(&json!({}), [6; 12]);
         assert_eq!(
-            viewer.verify(&claimed(&meta, "y")),
+            viewer.verify(&claimed(&meta, reclaim.me())),
             Err(Rejection::FormerHost)
         );
         // A controller that saw A host is offered a different first handover, to itself,
         // by the former host: it names its key, but does not extend what it believed.
         let z = Signer::from_seed([11; 32]);
-        let controller = SessionIdentity::new(&link, "z", Role::Controller, 60, z.clone());
-        present(&controller, &[(&new_a.meta(&json!({}), [7; 12]), "a")]);
+        let controller = SessionIdentity::new(&link, Role::Controller, 60, z.clone());
+        present(
+            &controller,
+            &[(&new_a.meta(&json!({}), [7; 12]), new_a.me())],
+        );
         let to_z = host.hand_over(z.public()).unwrap();
         assert_eq!(to_z.head(&link.session, &link.host), Some(z.public()));
         assert!(!controller.is_handed(&to_z));
         // Before it saw A, the same offer would have been good.
-        let fresh = SessionIdentity::new(&link, "z", Role::Controller, 60, z);
+        let fresh = SessionIdentity::new(&link, Role::Controller, 60, z);
         assert!(fresh.is_handed(&to_z));
         // The former host's own page, once it believed A, does not believe its fork either.
-        present(&host, &[(&new_a.meta(&json!({}), [8; 12]), "a")]);
+        present(&host, &[(&new_a.meta(&json!({}), [8; 12]), new_a.me())]);
         assert!(host.superseded());
         assert_eq!(
-            host.verify(&claimed(&meta, "y")),
+            host.verify(&claimed(&meta, reclaim.me())),
             Err(Rejection::FormerHost)
         );
 
         // A reloaded viewer believes what its tab kept, so the fork is not believed first
         // even if it verifies first; a kept chain that does not verify is not believed.
-        let reloaded =
-            SessionIdentity::new(&link, "v2", Role::Viewer, 70, Signer::from_seed([6; 32]));
+        let reloaded = SessionIdentity::new(&link, Role::Viewer, 70, Signer::from_seed([6; 32]));
         assert!(reloaded.believe(&viewer.believed()));
         assert_eq!(
-            reloaded.verify(&claimed(&meta, "y")),
+            reloaded.verify(&claimed(&meta, reclaim.me())),
             Err(Rejection::FormerHost)
         );
-        let stranger =
-            SessionIdentity::new(&link, "s", Role::Viewer, 80, Signer::from_seed([12; 32]));
+        let stranger = SessionIdentity::new(&link, Role::Viewer, 80, Signer::from_seed([12; 32]));
         assert!(!stranger.believe(
             &HostChain::default()
                 .hand_over(&link.session, &x, a.public())
                 .unwrap()
         ));
         assert!(
-            stranger.verify(&claimed(&meta, "y")).is_ok(),
+            stranger.verify(&claimed(&meta, reclaim.me())).is_ok(),
             "a page that saw nothing"
         );
         // A page that saw nothing and finds A and the fork present together believes neither,
         // whichever comes first: two handovers of the same role part, and the forking former
         // host picks the order (presence keys) in which a page reads them.
         for order in [
-            [(&a_meta, "a"), (&meta, "y")],
-            [(&meta, "y"), (&a_meta, "a")],
+            [(&a_meta, new_a.me()), (&meta, reclaim.me())],
+            [(&meta, reclaim.me()), (&a_meta, new_a.me())],
         ] {
-            let fresh =
-                SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
+            let fresh = SessionIdentity::new(&link, Role::Viewer, 90, Signer::from_seed([13; 32]));
             let roster = present(&fresh, &order);
             assert!(roster.host_forked());
             assert_eq!(roster.host_chain(), Err(crate::roster::HostFork));
             assert!(fresh.believed().is_empty() && fresh.parted());
             // Once the fork is gone, or A is (its socket dropped for a moment), the page still
             // believes neither: being left alone proves nothing.
-            present(&fresh, &[(&meta, "y")]);
-            present(&fresh, &[(&a_meta, "a")]);
+            present(&fresh, &[(&meta, reclaim.me())]);
+            present(&fresh, &[(&a_meta, new_a.me())]);
             assert!(fresh.believed().is_empty() && fresh.parted());
             // A page opened afterwards, with A alone, follows A; the fork coming back is a
             // former host's there.
-            let later =
-                SessionIdentity::new(&link, "l", Role::Viewer, 95, Signer::from_seed([14; 32]));
-            present(&later, &[(&a_meta, "a")]);
+            let later = SessionIdentity::new(&link, Role::Viewer, 95, Signer::from_seed([14; 32]));
+            present(&later, &[(&a_meta, new_a.me())]);
             assert_eq!(later.believed(), to_a);
             assert_eq!(
-                later.verify(&claimed(&meta, "y")),
+                later.verify(&claimed(&meta, reclaim.me())),
                 Err(Rejection::FormerHost)
             );
         }
         // A fork under the real host's own presence key, ahead of it (the server lets a
-        // client choose its key; a re-track puts the real meta last): the roster keeps only
-        // the fork's meta, yet the page sees both and believes neither.
-        let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
-        let squatter =
-            SessionIdentity::new(&link, "a", Role::Host, 51, Signer::from_seed([10; 32]))
-                .with_chain(&fork);
+        // client choose its key; a re-track puts the real meta last): that key is not the
+        // fork's participant id, so its meta is nobody's (counted as shadowed) and the page
+        // follows A. To be seen at all the fork must come under its own id, where it is a fork.
+        let fresh = SessionIdentity::new(&link, Role::Viewer, 90, Signer::from_seed([13; 32]));
+        let squatter = SessionIdentity::new(&link, Role::Host, 51, Signer::from_seed([10; 32]))
+            .with_chain(&fork)
+            .with_id(new_a.me());
         let squat = squatter.meta(&json!({}), [10; 12]);
-        let roster = listed(&fresh, &[("a", &[&squat, &a_meta])]);
+        assert_eq!(
+            fresh.verify(&claimed(&squat, new_a.me())),
+            Err(Rejection::ForeignId)
+        );
+        let roster = listed(&fresh, &[(new_a.me(), &[&squat, &a_meta])]);
         assert_eq!(roster.len(), 1);
         assert_eq!(roster.counters().shadowed, 1);
-        assert!(roster.host_forked());
-        assert_eq!(fresh.settle(&roster), None);
-        assert!(fresh.parted());
+        assert!(!roster.host_forked());
+        assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
+        assert!(!fresh.parted());
         // The former host's meta beside A is one line of handovers, not a fork.
         let old_meta = host.meta(&json!({}), [9; 12]);
-        let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
-        assert!(!present(&fresh, &[(&old_meta, "h"), (&a_meta, "a")]).host_forked());
+        let fresh = SessionIdentity::new(&link, Role::Viewer, 90, Signer::from_seed([13; 32]));
+        assert!(!present(&fresh, &[(&old_meta, host.me()), (&a_meta, new_a.me())]).host_forked());
         assert_eq!(fresh.believed(), to_a);
-        // The former host's own first-host meta under A's key, ahead of A's: one line with
-        // A's chain, so no fork; the key stays A's (the longest chain pins it) and A hosts.
-        let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
-        let old = SessionIdentity::new(&link, "a", Role::Host, 11, host_key.signer().clone())
+        // The former host's own first-host meta under A's key, ahead of A's: nobody's (not
+        // its id), so no fork; the key stays A's and A hosts.
+        let fresh = SessionIdentity::new(&link, Role::Viewer, 90, Signer::from_seed([13; 32]));
+        let old = SessionIdentity::new(&link, Role::Host, 11, host_key.signer().clone())
+            .with_id(new_a.me())
             .meta(&json!({}), [11; 12]);
-        let roster = listed(&fresh, &[("a", &[&old, &a_meta])]);
+        assert_eq!(
+            fresh.verify(&claimed(&old, new_a.me())),
+            Err(Rejection::ForeignId)
+        );
+        let roster = listed(&fresh, &[(new_a.me(), &[&old, &a_meta])]);
         assert!(!roster.host_forked());
-        assert_eq!(roster.get("a").unwrap().signer, Some(a.public()));
+        assert_eq!(roster.get(new_a.me()).unwrap().signer, Some(a.public()));
         assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
         // Nor does it take a guest's key from a page that joins later: under the viewer's key,
         // behind the viewer's own meta, the former host's first-host meta pins nothing.
-        let fresh = SessionIdentity::new(&link, "f", Role::Viewer, 90, Signer::from_seed([13; 32]));
+        let fresh = SessionIdentity::new(&link, Role::Viewer, 90, Signer::from_seed([13; 32]));
         let own = viewer.meta(&json!({}), [12; 12]);
-        let squat = SessionIdentity::new(&link, "v", Role::Host, 12, host_key.signer().clone())
+        let squat = SessionIdentity::new(&link, Role::Host, 12, host_key.signer().clone())
+            .with_id(viewer.me())
             .meta(&json!({}), [13; 12]);
-        let roster = listed(&fresh, &[("a", &[&a_meta]), ("v", &[&own, &squat])]);
-        assert_eq!(roster.get("v").unwrap().role, Role::Viewer);
+        let roster = listed(
+            &fresh,
+            &[(new_a.me(), &[&a_meta]), (viewer.me(), &[&own, &squat])],
+        );
+        assert_eq!(roster.get(viewer.me()).unwrap().role, Role::Viewer);
         assert_eq!(fresh.settle(&roster), Some(to_a.clone()));
     }
 
@@ -663,12 +751,12 @@ mod tests {
     fn the_host_seats_a_controller_only_with_the_controller_secret() {
         let (link, host_key) = session();
         assert!(link.controller.is_some());
-        let host = SessionIdentity::new(&link, "h", Role::Host, 10, host_key.signer().clone());
+        let host = SessionIdentity::new(&link, Role::Host, 10, host_key.signer().clone());
         let controller =
-            SessionIdentity::new(&link, "c", Role::Controller, 20, Signer::from_seed([4; 32]));
+            SessionIdentity::new(&link, Role::Controller, 20, Signer::from_seed([4; 32]));
         let real = controller.meta(&json!({"name": "C"}), [1; 12]);
         assert_eq!(
-            host.verify(&claimed(&real, "c")).unwrap().role,
+            host.verify(&claimed(&real, controller.me())).unwrap().role,
             Role::Controller
         );
 
@@ -677,35 +765,29 @@ mod tests {
         viewer_link.controller = None;
         let forger = SessionIdentity::new(
             &viewer_link,
-            "v",
             Role::Controller,
             30,
             Signer::from_seed([5; 32]),
         );
         let forged = forger.meta(&json!({"name": "V"}), [2; 12]);
-        let seen = host.verify(&claimed(&forged, "v")).unwrap();
+        let seen = host.verify(&claimed(&forged, forger.me())).unwrap();
         assert_eq!(seen.role, Role::Viewer, "seated as what it can prove");
         assert_eq!(seen.profile["name"], "V");
 
         // … or copies the real controller's proof into a meta of its own.
-        let mut profile = controller.open(&claimed(&real, "c")).unwrap();
+        let mut profile = controller.open(&claimed(&real, controller.me())).unwrap();
         profile.as_object_mut().unwrap().remove("key");
         let copied = forger.meta(&profile, [3; 12]);
         assert_eq!(
-            host.verify(&claimed(&copied, "v")).unwrap().role,
+            host.verify(&claimed(&copied, forger.me())).unwrap().role,
             Role::Viewer
         );
 
         // Guests cannot check the claim (they hold no secret, or do not decide seats).
-        let guest = SessionIdentity::new(
-            &viewer_link,
-            "g",
-            Role::Viewer,
-            40,
-            Signer::from_seed([6; 32]),
-        );
+        let guest =
+            SessionIdentity::new(&viewer_link, Role::Viewer, 40, Signer::from_seed([6; 32]));
         assert_eq!(
-            guest.verify(&claimed(&forged, "v")).unwrap().role,
+            guest.verify(&claimed(&forged, forger.me())).unwrap().role,
             Role::Controller
         );
     }

@@ -299,7 +299,8 @@ mod tests {
                 } else {
                     (Role::Viewer, Signer::from_seed([i as u8 + 10; 32]))
                 };
-                let identity = SessionIdentity::new(&link, *name, role, 100 + i as u64, signer);
+                let identity =
+                    SessionIdentity::new(&link, role, 100 + i as u64, signer).with_id(name);
                 Party {
                     key: identity.signer().public(),
                     epoch: identity.joined_at(),
