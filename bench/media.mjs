@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, newPage, distDir } from '../tests/e2e/lib/harness.mjs';
 import { rawPeer } from '../tests/e2e/lib/adversary.mjs';
-import { parseLink, presenceMeta, SigningKey } from '../tests/e2e/lib/wire.mjs';
+import { parseLink, participantId, presenceMeta, SigningKey } from '../tests/e2e/lib/wire.mjs';
 import { serveDir } from './lib/serve.mjs';
 import { PC_HOOK } from './lib/pc-hook.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
@@ -1025,15 +1025,17 @@ async function measureTtff(env, mode = 'p2p', returning = false) {
     const link = parseLink(host.link);
     const joinedAt = Date.now();
     const peers = [];
+    let last = null;
     for (let i = 0; i < OTHERS; i++) {
-      const id = `other-${i}`;
-      const peer = await rawPeer(env.server.url, link.topic, id);
-      peer.track(presenceMeta({ link, id, role: 'viewer', joinedAt: joinedAt + i, profile: { name: `Other ${i}` }, signer: new SigningKey() }));
+      const signer = new SigningKey();
+      last = participantId({ link, signer, joinedAt: joinedAt + i });
+      const peer = await rawPeer(env.server.url, link.topic, last);
+      peer.track(presenceMeta({ link, role: 'viewer', joinedAt: joinedAt + i, profile: { name: `Other ${i}` }, signer }));
       peers.push(peer);
     }
     env.others = { link: host.link, peers };
     // The host believes them all before the first visit.
-    await host.page.getByTestId(`participant-other-${OTHERS - 1}`).waitFor({ timeout: 15_000 });
+    if (last) await host.page.getByTestId(`participant-${last}`).waitFor({ timeout: 15_000 });
   }
   const runs = [];
   // One unrecorded run first: the server's first static responses and the OS page cache.
