@@ -131,14 +131,14 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   assert.equal(await pictureSource(viewer, controller), 'p2p');
 
   // The former host forks: it hands the role, again as the first handover, to a key of its
-  // own, under a presence key that sorts before anyone's (its id is its key's for a join
-  // epoch: it tries epochs until the id begins with '-', the first of base64url's letters). The viewer that saw the real
+  // own, under a presence key that sorts before the new host's (its id is its key's for a
+  // join epoch: it tries epochs until the id sorts first). The viewer that saw the real
   // handover does not believe it; nor does it after a reload, when the fork comes first in the
   // presence state it reads (its tab kept the chain it believed).
   const fork = new SigningKey();
   const chain = hostChain({ link, steps: [{ signer: new SigningKey(oldSeed), next: fork }] });
   let forkJoin = Date.now();
-  while (!participantId({ link, signer: fork, joinedAt: forkJoin }).startsWith('-')) forkJoin--;
+  while (!(participantId({ link, signer: fork, joinedAt: forkJoin }) < newHost)) forkJoin--;
   const forkId = participantId({ link, signer: fork, joinedAt: forkJoin });
   const forker = await rawPeer(stack.server.url, link.topic, forkId);
   forker.track(presenceMeta({ link, role: 'host', joinedAt: forkJoin, profile: { name: 'Host', chain }, signer: fork }));

@@ -261,9 +261,10 @@ impl Roster {
             }
             keys.push((key, candidates));
         }
-        // Every verified host meta's chain, shadows too (a forking former host could squat a
-        // presence key ahead of the real host, so that only its own meta is kept): one line
-        // of handovers, or a fork.
+        // Every verified host meta's chain, shadows too: one line of handovers, or a fork.
+        // (A shadow is a second signer's meta verified under a key, which the app's check —
+        // each presence key is its signer's participant id — lets through only for a hash
+        // collision; this roster counts shadows for any check it is given.)
         let hosts = keys.iter().flat_map(|(_, c)| c).map(|(_, p)| p);
         let line = longest_on_one_line(hosts.filter(|p| p.role == Role::Host).map(chain_text));
         let forked_host = line.is_none();
@@ -271,7 +272,8 @@ impl Roster {
         // under even behind another's (the server lets a client track under any key, and
         // lists an updated meta behind a squatter's, so the order proves nothing; only a host
         // can sign a host meta). Not an earlier host's: a former host's first-host meta under
-        // someone else's key pins nothing that way.
+        // someone else's key pins nothing that way. Defence in depth: under the app's check
+        // such squats do not verify at all (`Rejection::ForeignId`).
         let newest = line.flatten().map(str::to_owned);
         for (key, candidates) in keys {
             let pin = match self.pins.get(key) {
