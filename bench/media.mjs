@@ -137,15 +137,21 @@ setTimeout(() => {
  * the app's variants also `<key>_ratio_p50` = its p50 / the plain floor's p50. Later variants
  * (SFU) are one entry each here.
  *
- * E2EE is always on in the app, so `g2g` is the E2EE path: it is also reported as
- * `g2g_e2ee_ms_*` (the same samples). `g2g_floor_e2ee` is the floor page with the app's SFrame
- * transform worker in the media path (bench/floor.html); `e2ee_overhead_ms_p50` = its p50 − the
- * plain floor's, what encryption alone adds (target: ≤ 2 ms). `g2g_floor_passthrough*` hand
- * frames through a worker untouched, which splits that into `e2ee_transform_ms_p50` (any
- * encoded transform) and `e2ee_crypto_ms_p50` (our SFrame work).
+ * The floors are plain pages (bench/floor.html) with the app's settings and one peer per page,
+ * each page in a browser context — so a renderer — of its own, as the app's host and viewer
+ * are. E2EE is always on in the app, so `g2g` is the E2EE path: it is also reported as
+ * `g2g_e2ee_ms_*` (the same samples). `g2g_floor_e2ee` is the floor with the app's SFrame
+ * transform worker in the media path; `e2ee_overhead_ms_p50` = its p50 − the plain floor's,
+ * what encryption alone adds (target: ≤ 2 ms). `g2g_floor_passthrough*` hand frames through a
+ * worker untouched, which splits that into `e2ee_transform_ms_p50` (any encoded transform) and
+ * `e2ee_crypto_ms_p50` (our SFrame work). `g2g_floor_one_page*` are the plain floor and the
+ * floor with the worker with both peers in one page (how this bench measured until
+ * 2026-12-05): one renderer's threads carry both ends there, which makes the plain floor
+ * ~2–3 ms faster than two pages but not the one with a transform; reported beside, with
+ * `g2g_ratio_one_page_p50` and `e2ee_overhead_one_page_ms_p50`.
  */
 const G2G = [
-  { key: 'g2g_floor', label: 'floor (plain page)', open: openFloor, floor: true },
+  { key: 'g2g_floor', label: 'floor (plain pages)', open: (env) => openFloor(env), floor: true },
   {
     key: 'g2g_floor_e2ee',
     label: 'floor + SFrame worker',
@@ -164,6 +170,18 @@ const G2G = [
     key: 'g2g_floor_passthrough_rx',
     label: 'floor + pass-through transform (receiving side)',
     open: (env) => openFloor(env, { passthrough: 'receive' }),
+    floor: true,
+  },
+  {
+    key: 'g2g_floor_one_page',
+    label: 'floor, both peers in one page',
+    open: (env) => openFloor(env, { pages: 1 }),
+    floor: true,
+  },
+  {
+    key: 'g2g_floor_one_page_e2ee',
+    label: 'floor, both peers in one page + SFrame worker',
+    open: (env) => openFloor(env, { pages: 1, e2ee: true }),
     floor: true,
   },
   { key: 'g2g', label: 'app P2P (E2EE)', open: (env) => openAppViewer(env, 'p2p') },
@@ -472,13 +490,35 @@ async function clockSkew(page) {
  * (`appSettings`): the same codec, caps, scaling, degradation preference, content hint and
  * receive settings.
  */
-async function openFloor(env, options = {}) {
+async function openFloor(env, { pages = 2, ...options } = {}) {
   const settings = await appSettings(env);
-  const page = await newPage(env.browser);
-  await page.goto(`${env.bench.url}/floor.html`);
-  await page.waitForFunction(() => window.floor);
-  await page.evaluate((o) => window.floor.start(o), { ...options, settings });
-  return { page, close: () => page.context().close() };
+  const open = async () => {
+    const page = await newPage(env.browser);
+    await page.goto(`${env.bench.url}/floor.html`);
+    await page.waitForFunction(() => window.floor);
+    return page;
+  };
+  if (pages === 1) {
+    const page = await open();
+    await page.evaluate((o) => window.floor.start(o), { ...options, settings });
+    return { page, close: () => page.context().close() };
+  }
+  // One peer per page, each in a context (so a renderer) of its own, as the app's host and
+  // viewer are: the bench carries their descriptions and candidates.
+  const [sendPage, page] = [await open(), await open()];
+  const relay = (to) => (m) => to.evaluate((msg) => window.floor.fromPeer(msg), m);
+  await sendPage.exposeFunction('__toPeer', relay(page));
+  await page.exposeFunction('__toPeer', relay(sendPage));
+  await page.evaluate((o) => window.floor.start(o), { ...options, settings, role: 'receive' });
+  await sendPage.evaluate((o) => window.floor.start(o), { ...options, settings, role: 'send' });
+  return {
+    page,
+    sendPage,
+    close: async () => {
+      await sendPage.context().close();
+      await page.context().close();
+    },
+  };
 }
 
 /**
@@ -756,11 +796,13 @@ async function measureG2g(env, variant, frames = FRAMES) {
     }
     const stats = [...(await rtpStats(opened.page))];
     const host = variant.floor ? null : env.hosts?.[variant.mode ?? 'p2p'];
-    if (host) stats.push(...(await rtpStats(host.page)));
-    // What each side really used: the floor's one page, or the app's host (send) and viewer
-    // (receive).
+    // The page that sends: the app's host, a two-page floor's sender, or the floor's one page.
+    const sendPage = host?.page ?? opened.sendPage ?? null;
+    if (sendPage) stats.push(...(await rtpStats(sendPage)));
+    // What each side really used: the floor's one page, or the sending page (send) and the
+    // receiving one (receive).
     const here = await readSettings(opened.page);
-    r.settings = flat(host ? { send: (await readSettings(host.page)).send, receive: here.receive } : here);
+    r.settings = flat(sendPage ? { send: (await readSettings(sendPage)).send, receive: here.receive } : here);
     if (host) {
       // The app's frames were encrypted: both pages' workers say so (the host's badge is `ok`
       // only after its worker encrypted and sent frames; the viewer's after it decrypted).
@@ -770,7 +812,7 @@ async function measureG2g(env, variant, frames = FRAMES) {
       }
       r.e2ee = { verified: words };
     }
-    const errors = [...opened.page.errors, ...(host?.page.errors ?? [])];
+    const errors = [...opened.page.errors, ...(sendPage?.errors ?? [])];
     return { ...r, stats, errors };
   } finally {
     await opened.close();
@@ -1217,6 +1259,15 @@ async function main() {
         figures.e2ee_crypto_ms_p50 = round1(p50(g2g.g2g_floor_e2ee.samples) - through);
       }
     }
+    // The floors' earlier form (both peers in one page), beside: its ratio and E2EE overhead.
+    const onePage = g2g.g2g_floor_one_page;
+    const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
+    if (onePage && g2g.g2g) {
+      figures.g2g_ratio_one_page_p50 = Number((p50(g2g.g2g.samples) / p50(onePage.samples)).toFixed(3));
+    } else if (wanted('g2g_floor_one_page') && wanted('g2g')) figures.g2g_ratio_one_page_p50 = null;
+    if (onePage && g2g.g2g_floor_one_page_e2ee) {
+      figures.e2ee_overhead_one_page_ms_p50 = round1(p50(g2g.g2g_floor_one_page_e2ee.samples) - p50(onePage.samples));
+    } else if (wanted('g2g_floor_one_page') && wanted('g2g_floor_one_page_e2ee')) figures.e2ee_overhead_one_page_ms_p50 = null;
     for (const key of opts.sfu ? ['audio', 'audio_sfu'] : ['audio']) {
       if (raw[key]) {
         Object.assign(figures, percentiles(`${key}_ms`, raw[key].delays, [50, 95]));
