@@ -458,13 +458,18 @@ pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
             [0u8; 32]
         })),
     };
-    // Our participant id (the presence key) comes from that key and this join's epoch
-    // (`session::participant_id`): new for every join, and nobody else's to use.
+    // Our participant id (the presence key) comes from that key, this join's epoch and a random
+    // salt (`session::participant_id`): new for every join — also of a duplicated tab, which
+    // has the same key — and nobody else's to use.
     let mut identity = SessionIdentity::new(&entry.link, entry.role, clock::wall_ms(), signer);
-    let participant_id = identity.me().to_owned();
+    let mut salt = [0u8; 16];
+    if crate::platform::random::fill(&mut salt).is_ok() {
+        identity = identity.with_salt(salt);
+    }
     if let Some(host) = &entry.host {
         identity = identity.with_chain(host.chain());
     }
+    let participant_id = identity.me().to_owned();
     // What this tab believed before a reload: no fork of it is believed now either.
     let kept =
         crate::state::kept_chain(&entry.link, Kept::Believed).filter(|c| identity.believe(c));

@@ -20,13 +20,14 @@ test('presence metas are byte for byte what the app tracks', () => {
     [vectors.host_meta, hostKey],
     [vectors.guest_meta, new SigningKey(Buffer.from(vectors.guest_meta.seed, 'hex'))],
   ]) {
+    const salt = v.salt ? Buffer.from(v.salt, 'hex') : null;
     const meta = presenceMeta({
       link, id: v.id, role: v.role, joinedAt: v.joined_at, profile: v.profile, signer, seat: v.role === 'controller',
-      nonce: Buffer.from(v.nonce, 'hex'),
+      nonce: Buffer.from(v.nonce, 'hex'), salt,
     });
     assert.deepEqual(meta, v.meta);
-    // The presence key is the signer's, for that join.
-    assert.equal(participantId({ link, signer, joinedAt: v.joined_at }), v.id);
+    // The presence key is the signer's, for that join (and its salt, where it has one).
+    assert.equal(participantId({ link, signer, joinedAt: v.joined_at, salt }), v.id);
     assert.equal(openProfile(link, v.id, v.role, v.meta.profile).name, v.profile.name);
   }
 });

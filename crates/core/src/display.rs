@@ -120,7 +120,7 @@ pub fn short_tag(id: &str) -> String {
 /// Names that tell people apart: each `(key, name)` as its name, or, where two share one, the
 /// name and a short tag of `key` (`Sam · 3F2A`, as default names are tagged). Pass the key a
 /// participant's metas are verified under, not its presence key: its id (derived from that key
-/// and a join epoch the participant picks) can be ground for a prefix like someone else's.
+/// and a join epoch and salt the participant picks) can be ground for a prefix like someone else's.
 /// Names are compared as shown, so a look-alike (another script's
 /// letters) gets no tag.
 pub fn distinct_names(people: &[(String, String)]) -> Vec<String> {

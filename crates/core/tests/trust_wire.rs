@@ -12,6 +12,9 @@ use pairux_core::session::{SessionIdentity, SignalBody, SignalCodec, SignalEnvel
 use pairux_core::Role;
 use serde_json::{json, Value};
 
+/// The guest's join salt (`join` in its profile, part of its participant id).
+const GUEST_SALT: [u8; 16] = [0x55; 16];
+
 const WIRE: &str = include_str!("../../../tests/e2e/lib/wire-vectors.json");
 
 fn expected() -> Value {
@@ -23,7 +26,8 @@ fn expected() -> Value {
         Role::Controller,
         2_000,
         Signer::from_seed(guest_seed),
-    );
+    )
+    .with_salt(GUEST_SALT);
     let (host_id, guest_id) = (host.me(), guest.me());
     let host_meta = host.meta(&json!({"name": "Host"}), [0x01; 12]);
     let guest_meta = guest.meta(&json!({"name": "Guest"}), [0x02; 12]);
@@ -61,7 +65,7 @@ fn expected() -> Value {
         "note": "Written from pairux_core for fixed inputs; checked by crates/core/tests/trust_wire.rs and tests/e2e/wire.test.mjs.",
         "controller_link": link.controller_link(),
         "host_meta": {"id": host_id, "role": "host", "joined_at": 1_000, "profile": {"name": "Host"}, "nonce": hex(&[0x01; 12]), "meta": host_meta},
-        "guest_meta": {"id": guest_id, "role": "controller", "joined_at": 2_000, "profile": {"name": "Guest"}, "nonce": hex(&[0x02; 12]), "seed": hex(&guest_seed), "meta": guest_meta},
+        "guest_meta": {"id": guest_id, "role": "controller", "joined_at": 2_000, "profile": {"name": "Guest"}, "nonce": hex(&[0x02; 12]), "seed": hex(&guest_seed), "salt": hex(&GUEST_SALT), "meta": guest_meta},
         "signals": [
             {"from": host_id, "to": guest_id, "kind": "share", "body": {"sharing": true}, "epoch": 1_000, "seq": 1, "nonce": hex(&[0x03; 12]), "payload": share},
             {"from": host_id, "to": null, "kind": "ended", "body": null, "epoch": 1_000, "seq": 2, "nonce": hex(&[0x04; 12]), "payload": ended}

@@ -90,11 +90,15 @@ export class SigningKey {
 }
 
 /**
- * The participant id (presence key) of a join signed by `signer` at `joinedAt`: what every
- * page checks a meta's presence key against (core `session::participant_id`).
+ * The participant id (presence key) of a join signed by `signer` at `joinedAt`, with the join's
+ * random `salt` (16 bytes, carried as `join` in its profile) if it has one: what every page
+ * checks a meta's presence key against (core `session::participant_id`).
  */
-export function participantId({ link, signer, joinedAt }) {
-  const statement = Buffer.concat([field(ID_STATEMENT), field(unb64u(link.session)), field(signer.public), u64(joinedAt)]);
+export function participantId({ link, signer, joinedAt, salt = null }) {
+  const statement = Buffer.concat([
+    field(ID_STATEMENT), field(unb64u(link.session)), field(signer.public), u64(joinedAt),
+    field(salt === null ? null : b64u(salt)),
+  ]);
   return b64u(crypto.createHash('sha256').update(statement).digest().subarray(0, 16));
 }
 
@@ -103,12 +107,12 @@ export function participantId({ link, signer, joinedAt }) {
  * the whole meta signed by `signer`. `id`: the presence key it goes under, by default the
  * signer's own (`participantId`); another is a squatter's, which no page believes.
  */
-export function presenceMeta({ link, id: under, role, joinedAt, profile, signer, nonce, seat = false }) {
-  const id = under ?? participantId({ link, signer, joinedAt });
+export function presenceMeta({ link, id: under, role, joinedAt, profile, signer, nonce, seat = false, salt = null }) {
+  const id = under ?? participantId({ link, signer, joinedAt, salt });
   // Keys in sorted order, as the app's JSON maps write them. `seat`: the controller's seat
   // proof made with the link's controller secret (what the app's controllers carry).
   const key = b64u(signer.public);
-  const full = { ...profile, key, ...(seat ? { seat: seatProof({ secret: link.controller, session: link.session, id, key }) } : {}) };
+  const full = { ...profile, key, ...(salt === null ? {} : { join: b64u(salt) }), ...(seat ? { seat: seatProof({ secret: link.controller, session: link.session, id, key }) } : {}) };
   const plain = Buffer.from(JSON.stringify(Object.fromEntries(Object.keys(full).sort().map((k) => [k, full[k]]))));
   const sealed = b64u(seal(link.room, PROFILE_LABEL, [id, role], plain, nonce));
   const statement = Buffer.concat([

@@ -33,18 +33,31 @@ const META_LABEL: &[u8] = b"PairUX 1.0 presence meta";
 const ID_LABEL: &[u8] = b"PairUX 1.0 participant id";
 
 /// The participant id (the presence key) of a join: 128 bits of SHA-256 over the session, the
-/// key the join's metas are signed with and its join epoch, base64url. Every page checks a
-/// meta's id against it (`SessionIdentity::verify`), so a link holder cannot speak under
-/// another's presence key (the server lets a client choose any key): an id belongs to one key,
-/// and a join epoch makes each join of a tab (same key after a reload) a new participant.
-pub fn participant_id(session: &SessionId, key: &PublicKey, joined_at: u64) -> String {
+/// key the join's metas are signed with, its join epoch and the join's random salt (`join` in
+/// its sealed profile, if any), base64url. Every page checks a meta's id against it
+/// (`SessionIdentity::verify`), so a link holder cannot speak under another's presence key
+/// (the server lets a client choose any key): an id belongs to one key, and the join epoch and
+/// salt make each join a new participant — also two tabs with one key (a duplicated tab copies
+/// the key) that join in the same millisecond.
+pub fn participant_id(
+    session: &SessionId,
+    key: &PublicKey,
+    joined_at: u64,
+    salt: Option<&str>,
+) -> String {
     use sha2::{Digest, Sha256};
     let mut s = Statement::new(ID_LABEL);
     s.field(session.as_bytes())
         .field(key.as_bytes())
-        .number(joined_at);
+        .number(joined_at)
+        .optional(salt.map(str::as_bytes));
     let digest = Sha256::digest(s.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// The join salt an opened profile carries (`join`), if any.
+fn salt(profile: &Value) -> Option<&str> {
+    profile.get("join").and_then(Value::as_str)
 }
 
 /// This page's identity in one session, and the session's trust anchors (room key, host key).
@@ -55,6 +68,8 @@ pub struct SessionIdentity {
     me: String,
     role: Role,
     joined_at: u64,
+    /// This join's random salt (base64url), carried as `join` in its profile: part of its id.
+    salt: Option<String>,
     signer: Signer,
     /// The link's controller secret (host and controller links): a controller's meta carries
     /// a seat proof made with it, and the host checks every controller claim against it.
@@ -78,15 +93,30 @@ impl SessionIdentity {
             session: link.session,
             host: link.host,
             profiles: ProfileSealer::new(&link.room_key),
-            me: participant_id(&link.session, &signer.public(), joined_at),
+            me: participant_id(&link.session, &signer.public(), joined_at, None),
             role,
             joined_at,
+            salt: None,
             signer,
             controller: link.controller.clone(),
             chain: HostChain::default(),
             best: RefCell::default(),
             parted: std::cell::Cell::new(false),
         }
+    }
+
+    /// This join's random salt (16 bytes from the caller's CSPRNG): goes into its id and, as
+    /// `join`, into its profile.
+    pub fn with_salt(mut self, salt: [u8; 16]) -> Self {
+        let salt = URL_SAFE_NO_PAD.encode(salt);
+        self.me = participant_id(
+            &self.session,
+            &self.signer.public(),
+            self.joined_at,
+            Some(&salt),
+        );
+        self.salt = Some(salt);
+        self
     }
 
     /// Another participant id than the one this join's key makes: for unit tests of what the
@@ -209,6 +239,9 @@ impl SessionIdentity {
             profile.insert("seat".into(), Value::from(proof));
         }
         profile.insert("key".into(), Value::from(key));
+        if let Some(salt) = &self.salt {
+            profile.insert("join".into(), Value::from(salt.as_str()));
+        }
         if self.role == Role::Host && !self.chain.is_empty() {
             profile.insert("chain".into(), Value::from(self.chain.encode()));
         }
@@ -259,7 +292,8 @@ impl SessionIdentity {
                 .ok_or(Rejection::UnconfirmedHost)?;
             // A host meta under a presence key that is not its own (a former host's, under a
             // guest's key): nobody's.
-            if claimed.id != participant_id(&self.session, &head, claimed.joined_at) {
+            if claimed.id != participant_id(&self.session, &head, claimed.joined_at, salt(&profile))
+            {
                 return Err(Rejection::ForeignId);
             }
             // Believed only once the roster holds it on one line with every other host
@@ -284,7 +318,7 @@ impl SessionIdentity {
         }
         // Signed by its own key, under someone else's presence key (a link holder squatting
         // a guest's or the host's key): not believed as anyone.
-        if claimed.id != participant_id(&self.session, &key, claimed.joined_at) {
+        if claimed.id != participant_id(&self.session, &key, claimed.joined_at, salt(&profile)) {
             return Err(Rejection::ForeignId);
         }
         // The host seats a controller only with a proof of the link's controller secret: a
@@ -372,12 +406,32 @@ mod tests {
         let seed = [4; 32];
         let guest = SessionIdentity::new(&link, Role::Viewer, 20, Signer::from_seed(seed));
         let key = Signer::from_seed(seed).public();
-        assert_eq!(guest.me(), participant_id(&link.session, &key, 20));
+        assert_eq!(guest.me(), participant_id(&link.session, &key, 20, None));
         assert_eq!(guest.me().len(), 22, "128 bits, base64url");
         // The same tab's next join (a reload keeps the key) is a new participant.
-        assert_ne!(guest.me(), participant_id(&link.session, &key, 21));
+        assert_ne!(guest.me(), participant_id(&link.session, &key, 21, None));
+        // Two tabs with one key (a duplicated tab) joining in the same millisecond: their
+        // salts part them, and each one's meta verifies under its own id.
+        let twin = |salt| {
+            SessionIdentity::new(&link, Role::Viewer, 20, Signer::from_seed(seed)).with_salt(salt)
+        };
+        let (a, b) = (twin([1; 16]), twin([2; 16]));
+        assert_ne!(a.me(), b.me());
+        assert_ne!(a.me(), guest.me());
+        let checker = SessionIdentity::new(&link, Role::Viewer, 9, Signer::from_seed([9; 32]));
+        for t in [&a, &b] {
+            let meta = t.meta(&json!({"name": "Twin"}), [7; 12]);
+            assert!(checker.verify(&claimed(&meta, t.me())).is_ok());
+        }
+        // A salted join's meta under the unsalted id of the same key and epoch is nobody's.
+        let unsalted = twin([1; 16]).with_id(guest.me());
+        let meta = unsalted.meta(&json!({"name": "Twin"}), [8; 12]);
+        assert_eq!(
+            checker.verify(&claimed(&meta, guest.me())),
+            Err(Rejection::ForeignId)
+        );
         let other = Signer::from_seed([5; 32]).public();
-        assert_ne!(guest.me(), participant_id(&link.session, &other, 20));
+        assert_ne!(guest.me(), participant_id(&link.session, &other, 20, None));
 
         // A link holder signs a meta of its own under the guest's presence key; the host,
         // whose key every link names, does the same: neither is anyone.
