@@ -1,5 +1,5 @@
 // `cargo xtask bench media`: time to first frame and glass-to-glass latency of the app's P2P
-// screen share, next to the floor (a plain page holding both peers with the same source and
+// screen share, next to the floor (plain pages, one peer each, with the same source and
 // settings), measured from the time code in the pattern's pixels (bench/lib/timecode.mjs).
 // The glass-to-glass variants run in interleaved rounds (`--rounds`), each keeping its share of
 // `--frames`; every figure is over all rounds, each round's p50 is kept beside it.
@@ -124,7 +124,7 @@ const RETURNING_RUNS = Math.max(1, Math.ceil(RUNS / 2));
 // then kills whatever is left inside it).
 // With --sfu every part runs twice (P2P and through Janus); each glass-to-glass round after
 // the first opens every variant's pages (and the app's host) once more.
-const GIVE_UP_MIN = (opts.sfu ? 10 : 6) + (ROUNDS - 1) * (opts.sfu ? 2 : 1);
+const GIVE_UP_MIN = (opts.sfu ? 12 : 8) + (ROUNDS - 1) * (opts.sfu ? 3 : 2);
 setTimeout(() => {
   console.error(`media bench: gave up after ${GIVE_UP_MIN} minutes`);
   process.exit(3);
@@ -133,7 +133,7 @@ setTimeout(() => {
 /**
  * Glass-to-glass variants. `open(env)` returns a page whose `window.__reader` (startReader of
  * bench/lib/timecode.mjs) reads the received track, and whose `window.__pcs` holds its peer
- * connections. Each variant yields `<key>_ms_p50/p95/p99`, `<key>_frames`, `<key>_resolution`;
+ * connections (and, for a floor of two pages, `sendPage`: the sending one). Each variant yields `<key>_ms_p50/p95/p99`, `<key>_frames`, `<key>_resolution`;
  * the app's variants also `<key>_ratio_p50` = its p50 / the plain floor's p50. Later variants
  * (SFU) are one entry each here.
  *
@@ -146,9 +146,9 @@ setTimeout(() => {
  * worker untouched, which splits that into `e2ee_transform_ms_p50` (any encoded transform) and
  * `e2ee_crypto_ms_p50` (our SFrame work). `g2g_floor_one_page*` are the plain floor and the
  * floor with the worker with both peers in one page (how this bench measured until
- * 2026-12-05): one renderer's threads carry both ends there, which makes the plain floor
- * ~2–3 ms faster than two pages but not the one with a transform; reported beside, with
- * `g2g_ratio_one_page_p50` and `e2ee_overhead_one_page_ms_p50`.
+ * 2026-12-05; in three runs that day the plain one was 2.5–3 ms faster than two pages, the
+ * one with the worker not), reported beside, with `g2g_ratio_one_page_p50` and
+ * `e2ee_overhead_one_page_ms_p50`.
  */
 const G2G = [
   { key: 'g2g_floor', label: 'floor (plain pages)', open: (env) => openFloor(env), floor: true },
@@ -492,33 +492,38 @@ async function clockSkew(page) {
  */
 async function openFloor(env, { pages = 2, ...options } = {}) {
   const settings = await appSettings(env);
+  const opened = [];
+  const close = async () => {
+    await Promise.allSettled(opened.map((p) => p.context().close()));
+  };
   const open = async () => {
     const page = await newPage(env.browser);
+    opened.push(page);
     await page.goto(`${env.bench.url}/floor.html`);
     await page.waitForFunction(() => window.floor);
     return page;
   };
-  if (pages === 1) {
+  try {
+    if (pages === 1) {
+      const page = await open();
+      await page.evaluate((o) => window.floor.start(o), { ...options, settings });
+      return { page, close };
+    }
+    // One peer per page, each in a context (so a renderer) of its own, as the app's host and
+    // viewer are: the bench carries their descriptions and candidates.
+    const sendPage = await open();
     const page = await open();
-    await page.evaluate((o) => window.floor.start(o), { ...options, settings });
-    return { page, close: () => page.context().close() };
+    const relay = (to) => (m) => to.evaluate((msg) => window.floor.fromPeer(msg), m);
+    await sendPage.exposeFunction('__toPeer', relay(page));
+    await page.exposeFunction('__toPeer', relay(sendPage));
+    await page.evaluate((o) => window.floor.start(o), { ...options, settings, role: 'receive' });
+    await sendPage.evaluate((o) => window.floor.start(o), { ...options, settings, role: 'send' });
+    return { page, sendPage, close };
+  } catch (err) {
+    // Nothing of a floor that did not start stays to load the machine.
+    await close();
+    throw err;
   }
-  // One peer per page, each in a context (so a renderer) of its own, as the app's host and
-  // viewer are: the bench carries their descriptions and candidates.
-  const [sendPage, page] = [await open(), await open()];
-  const relay = (to) => (m) => to.evaluate((msg) => window.floor.fromPeer(msg), m);
-  await sendPage.exposeFunction('__toPeer', relay(page));
-  await page.exposeFunction('__toPeer', relay(sendPage));
-  await page.evaluate((o) => window.floor.start(o), { ...options, settings, role: 'receive' });
-  await sendPage.evaluate((o) => window.floor.start(o), { ...options, settings, role: 'send' });
-  return {
-    page,
-    sendPage,
-    close: async () => {
-      await sendPage.context().close();
-      await page.context().close();
-    },
-  };
 }
 
 /**
@@ -785,6 +790,9 @@ async function measureG2g(env, variant, frames = FRAMES) {
   try {
     const r = await collect(opened.page, variant.label, frames);
     const e2ee = await e2eeState(opened.page);
+    // A floor of two pages: its sending worker's rejections count too.
+    const sent = opened.sendPage ? await e2eeState(opened.sendPage) : null;
+    if (sent?.rejected.length) throw new Error(`${variant.label}: sending worker rejected ${sent.rejected}`);
     if (e2ee) {
       // Frames that were read went through the workers (the sender drops what it cannot
       // encrypt, the decoder cannot decode SFrame); still, the receiver must have said `ok`.
@@ -1263,10 +1271,18 @@ async function main() {
     const onePage = g2g.g2g_floor_one_page;
     const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
     if (onePage && g2g.g2g) {
-      figures.g2g_ratio_one_page_p50 = Number((p50(g2g.g2g.samples) / p50(onePage.samples)).toFixed(3));
+      const diff = differences(g2g.g2g.settings, onePage.settings);
+      if (diff.length) {
+        figures.g2g_ratio_one_page_p50 = null;
+        failures.push(`g2g_ratio_one_page_p50: the one-page floor did not run with the app's settings (${diff.join('; ')})`);
+      } else {
+        figures.g2g_ratio_one_page_p50 = Number((p50(g2g.g2g.samples) / p50(onePage.samples)).toFixed(3));
+        figures.g2g_ratio_one_page_p50_rounds = pairRounds(g2g.g2g, onePage, (a, b) => Number((a / b).toFixed(3)));
+      }
     } else if (wanted('g2g_floor_one_page') && wanted('g2g')) figures.g2g_ratio_one_page_p50 = null;
     if (onePage && g2g.g2g_floor_one_page_e2ee) {
       figures.e2ee_overhead_one_page_ms_p50 = round1(p50(g2g.g2g_floor_one_page_e2ee.samples) - p50(onePage.samples));
+      figures.e2ee_overhead_one_page_ms_p50_rounds = pairRounds(g2g.g2g_floor_one_page_e2ee, onePage, (a, b) => round1(a - b));
     } else if (wanted('g2g_floor_one_page') && wanted('g2g_floor_one_page_e2ee')) figures.e2ee_overhead_one_page_ms_p50 = null;
     for (const key of opts.sfu ? ['audio', 'audio_sfu'] : ['audio']) {
       if (raw[key]) {

@@ -463,8 +463,10 @@ pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
     // has the same key — and nobody else's to use.
     let mut identity = SessionIdentity::new(&entry.link, entry.role, clock::wall_ms(), signer);
     let mut salt = [0u8; 16];
-    if crate::platform::random::fill(&mut salt).is_ok() {
-        identity = identity.with_salt(salt);
+    match crate::platform::random::fill(&mut salt) {
+        Ok(()) => identity = identity.with_salt(salt),
+        // Unsalted, the id is still ours; without randomness nothing is sealed anyway (below).
+        Err(err) => leptos::logging::error!("no randomness for this join's salt: {err}"),
     }
     if let Some(host) = &entry.host {
         identity = identity.with_chain(host.chain());

@@ -55,9 +55,20 @@ pub fn participant_id(
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// The join salt an opened profile carries (`join`), if any.
-fn salt(profile: &Value) -> Option<&str> {
-    profile.get("join").and_then(Value::as_str)
+/// The join salt an opened profile carries (`join`): none, or 16 bytes in base64url (22
+/// characters) — anything else is no salt of ours (`Err`), so each meta has one encoding.
+fn salt(profile: &Value) -> Result<Option<&str>, Rejection> {
+    match profile.get("join") {
+        None => Ok(None),
+        Some(Value::String(text))
+            if URL_SAFE_NO_PAD
+                .decode(text)
+                .is_ok_and(|bytes| bytes.len() == 16) =>
+        {
+            Ok(Some(text.as_str()))
+        }
+        Some(_) => Err(Rejection::ForeignId),
+    }
 }
 
 /// This page's identity in one session, and the session's trust anchors (room key, host key).
@@ -87,7 +98,8 @@ pub struct SessionIdentity {
 impl SessionIdentity {
     /// `signer`: the key this join signs with — the host identity key for the session's first
     /// host, the join key of its tab for anyone else (and for a host the role was handed to).
-    /// The participant id follows from it and `joined_at` ([`participant_id`]).
+    /// The participant id follows from it and `joined_at` ([`participant_id`]), and from a salt
+    /// once one is given ([`Self::with_salt`]: every join of the app has one).
     pub fn new(link: &SessionLink, role: Role, joined_at: u64, signer: Signer) -> Self {
         SessionIdentity {
             session: link.session,
@@ -292,8 +304,8 @@ impl SessionIdentity {
                 .ok_or(Rejection::UnconfirmedHost)?;
             // A host meta under a presence key that is not its own (a former host's, under a
             // guest's key): nobody's.
-            if claimed.id != participant_id(&self.session, &head, claimed.joined_at, salt(&profile))
-            {
+            let salt = salt(&profile)?;
+            if claimed.id != participant_id(&self.session, &head, claimed.joined_at, salt) {
                 return Err(Rejection::ForeignId);
             }
             // Believed only once the roster holds it on one line with every other host
@@ -318,7 +330,8 @@ impl SessionIdentity {
         }
         // Signed by its own key, under someone else's presence key (a link holder squatting
         // a guest's or the host's key): not believed as anyone.
-        if claimed.id != participant_id(&self.session, &key, claimed.joined_at, salt(&profile)) {
+        let salt = salt(&profile)?;
+        if claimed.id != participant_id(&self.session, &key, claimed.joined_at, salt) {
             return Err(Rejection::ForeignId);
         }
         // The host seats a controller only with a proof of the link's controller secret: a
@@ -422,6 +435,36 @@ mod tests {
         for t in [&a, &b] {
             let meta = t.meta(&json!({"name": "Twin"}), [7; 12]);
             assert!(checker.verify(&claimed(&meta, t.me())).is_ok());
+        }
+        // Hosts are salted too: the first host, and a host the role was handed to.
+        let first = SessionIdentity::new(&link, Role::Host, 30, host_key.signer().clone())
+            .with_salt([3; 16]);
+        let first_meta = first.meta(&json!({"name": "Host"}), [4; 12]);
+        let seen = checker.verify(&claimed(&first_meta, first.me())).unwrap();
+        assert_eq!(seen.signer, Some(link.host));
+        let taker = Signer::from_seed([12; 32]);
+        let chain = first.hand_over(taker.public()).unwrap();
+        let handed = SessionIdentity::new(&link, Role::Host, 40, taker.clone())
+            .with_chain(&chain)
+            .with_salt([4; 16]);
+        let handed_meta = handed.meta(&json!({"name": "New"}), [5; 12]);
+        let seen = checker.verify(&claimed(&handed_meta, handed.me())).unwrap();
+        assert_eq!(seen.signer, Some(taker.public()));
+        // A salt of another shape (not 16 bytes of base64url) is no salt of ours.
+        for bad in [
+            json!("short"),
+            json!(7),
+            json!(URL_SAFE_NO_PAD.encode([1; 17])),
+        ] {
+            let odd = SessionIdentity::new(&link, Role::Viewer, 21, Signer::from_seed(seed));
+            let mut profile = serde_json::Map::new();
+            profile.insert("join".into(), bad.clone());
+            let meta = odd.meta(&Value::Object(profile), [6; 12]);
+            assert_eq!(
+                checker.verify(&claimed(&meta, odd.me())),
+                Err(Rejection::ForeignId),
+                "{bad}"
+            );
         }
         // A salted join's meta under the unsalted id of the same key and epoch is nobody's.
         let unsalted = twin([1; 16]).with_id(guest.me());
