@@ -146,8 +146,8 @@ setTimeout(() => {
  * worker untouched, which splits that into `e2ee_transform_ms_p50` (any encoded transform) and
  * `e2ee_crypto_ms_p50` (our SFrame work). `g2g_floor_one_page*` are the plain floor and the
  * floor with the worker with both peers in one page (how this bench measured until
- * 2026-12-05; in three runs that day the plain one was 2.5–3 ms faster than two pages, the
- * one with the worker not), reported beside, with `g2g_ratio_one_page_p50` and
+ * 2026-12-05; in four runs that day the plain one was 0.1–2.7 ms faster than two pages, the
+ * one with the worker within 0.3 ms), reported beside, with `g2g_ratio_one_page_p50` and
  * `e2ee_overhead_one_page_ms_p50`.
  */
 const G2G = [
