@@ -21,9 +21,10 @@ pub fn run(name: &str) -> Result<()> {
         "sfu" => sfu(),
         "focus" => focus(),
         "legibility" => legibility(),
+        "metronome" => metronome(),
         other => {
             bail!(
-                "unknown benchmark `{other}` (have: size, realtime, media, input, e2ee, sfu, focus, legibility)"
+                "unknown benchmark `{other}` (have: size, realtime, media, input, e2ee, sfu, focus, legibility, metronome)"
             )
         }
     }
@@ -512,6 +513,29 @@ fn e2ee() -> Result<()> {
     drop(ns);
     if let Ok(text) = std::fs::read_to_string(&json) {
         report("e2ee", &serde_json::from_str(&text)?)?;
+    }
+    measured
+}
+
+/// Whether Chromium hands received video frames to an encoded transform, and to the decoder,
+/// on a metronome's ticks (bench/metronome.mjs): how tightly each stream of frame stamps locks
+/// to a 15.625 ms grid (`*_lock_r`, 1 = one phase), the sending side as the control, in the
+/// loopback-only namespace. A diagnosis of `e2ee_overhead_ms_p50`, not a target.
+fn metronome() -> Result<()> {
+    build::app()?;
+    let json = out_dir()?.join("metronome.json");
+    let _ = std::fs::remove_file(&json);
+    let ns = LoopbackNamespace::create()?;
+    let measured = util::run(
+        ns.exec("node")
+            .arg("bench/metronome.mjs")
+            .arg("--out")
+            .arg(&json)
+            .env("PAIRUX_DIST", build::dist()),
+    );
+    drop(ns);
+    if let Ok(text) = std::fs::read_to_string(&json) {
+        report("metronome", &serde_json::from_str(&text)?)?;
     }
     measured
 }
