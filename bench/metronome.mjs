@@ -7,10 +7,15 @@
 //
 // For a stream of stamps, `*_lock_r` is the mean resultant length of their phases modulo a
 // tick of 15.625 ms (Chromium's 64 Hz metronome): 1 when every stamp falls at one phase of
-// that grid, ~0 when they are spread over it. `*_best_period_ms` is the period in 10–20 ms at
-// which the stamps lock best, `*_gaps_ms` the most frequent gaps between stamps. The sending
-// side (after the encoder, no metronome there) is the control. A figure that could not be
-// measured (under 100 frames) is null and the bench exits non-zero.
+// that grid, ~0 when they are spread over it; `*_phase_ms` is that mean phase (0–15.625 ms,
+// on one clock for every stream, so streams on the same ticks show phases a fixed step
+// apart). `*_best_period_ms` is the period in 10–20 ms at which the stamps lock best,
+// `*_gaps_ms` the most frequent gaps between stamps. The sending side (after the encoder,
+// before the pacer and the network) is a control for the worker's own scheduling and the
+// capture's timer only: a lock upstream of the receiving transform (packets handled on
+// ticks) would look the same as one in the hand-off. The two probes run in the order
+// `--order` gives. A figure that could not be measured (under 100 frames) is null and the
+// bench exits non-zero.
 //
 //   node bench/metronome.mjs --out target/bench/metronome.json
 
@@ -19,7 +24,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { launchBrowser, newPage, distDir } from '../tests/e2e/lib/harness.mjs';
+import { launchBrowser, newPage } from '../tests/e2e/lib/harness.mjs';
 import { serveDir } from './lib/serve.mjs';
 import { assertLoopbackOnly } from './lib/netns.mjs';
 
@@ -28,6 +33,8 @@ const { values: opts } = parseArgs({
   options: {
     out: { type: 'string', default: 'target/bench/metronome.json' },
     seconds: { type: 'string', default: '15' },
+    // Which probe first: `transform` (with a receiving transform) or `plain`.
+    order: { type: 'string', default: 'transform' },
   },
 });
 const TICK_MS = 1000 / 64;
@@ -39,8 +46,8 @@ setTimeout(() => {
   process.exit(3);
 }, 3 * 60_000).unref();
 
-/** Mean resultant length of `xs` (ms) modulo `period`. */
-function lock(xs, period) {
+/** Mean resultant length of `xs` (ms) modulo `period`, and the mean phase (ms). */
+function circular(xs, period) {
   let c = 0;
   let s = 0;
   for (const x of xs) {
@@ -48,12 +55,14 @@ function lock(xs, period) {
     c += Math.cos(a);
     s += Math.sin(a);
   }
-  return Math.hypot(c, s) / xs.length;
+  const phase = ((Math.atan2(s, c) / (2 * Math.PI)) * period + period) % period;
+  return { r: Math.hypot(c, s) / xs.length, phase };
 }
+const lock = (xs, period) => circular(xs, period).r;
 
 function describe(name, xs, figures) {
   if (xs.length < MIN_FRAMES) {
-    for (const k of ['frames', 'lock_r', 'best_period_ms', 'gaps_ms']) figures[`${name}_${k}`] = null;
+    for (const k of ['frames', 'lock_r', 'phase_ms', 'best_period_ms', 'gaps_ms']) figures[`${name}_${k}`] = null;
     return false;
   }
   let best = [null, 0];
@@ -67,7 +76,9 @@ function describe(name, xs, figures) {
     gaps[g] = (gaps[g] ?? 0) + 1;
   }
   figures[`${name}_frames`] = xs.length;
-  figures[`${name}_lock_r`] = Number(lock(xs, TICK_MS).toFixed(3));
+  const grid = circular(xs, TICK_MS);
+  figures[`${name}_lock_r`] = Number(grid.r.toFixed(3));
+  figures[`${name}_phase_ms`] = Number(grid.phase.toFixed(2));
   figures[`${name}_best_period_ms`] = Number(best[0].toFixed(3));
   figures[`${name}_gaps_ms`] = Object.entries(gaps)
     .sort((a, b) => b[1] - a[1])
@@ -80,7 +91,9 @@ async function probe(browser, bench, query) {
   const page = await newPage(browser);
   try {
     await page.goto(`${bench.url}/metronome.html${query}`);
-    await page.waitForFunction(() => window.ready, null, { timeout: 15_000 });
+    await page.waitForFunction(() => window.ready, null, { timeout: 15_000 }).catch((err) => {
+      throw new Error(`the probe page did not start (${page.errors.join('; ') || err.message})`);
+    });
     const t0 = await page.evaluate(() => performance.timeOrigin + performance.now());
     await new Promise((r) => setTimeout(r, Number(opts.seconds) * 1000));
     const d = await page.evaluate(() => window.collect());
@@ -95,11 +108,15 @@ async function main() {
   assertLoopbackOnly('metronome');
   const figures = { tick_ms: TICK_MS, load_avg_1m: Number(os.loadavg()[0].toFixed(2)) };
   const browser = await launchBrowser();
-  const bench = await serveDir(here, { dist: distDir });
+  // The probe page needs nothing of the app's build.
+  const bench = await serveDir(here);
   let ok = true;
   try {
+    if (!['transform', 'plain'].includes(opts.order)) throw new Error(`--order: transform or plain, not ${opts.order}`);
+    figures.order = opts.order;
+    let plain = opts.order === 'plain' ? await probe(browser, bench, '?transform=0') : null;
     const withTransform = await probe(browser, bench, '');
-    const plain = await probe(browser, bench, '?transform=0');
+    plain ??= await probe(browser, bench, '?transform=0');
     ok = describe('send_transform', withTransform.send, figures) && ok;
     ok = describe('receive_transform', withTransform.receive, figures) && ok;
     ok = describe('decoded_with_transform', withTransform.decoded, figures) && ok;

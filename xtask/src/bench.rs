@@ -522,7 +522,7 @@ fn e2ee() -> Result<()> {
 /// to a 15.625 ms grid (`*_lock_r`, 1 = one phase), the sending side as the control, in the
 /// loopback-only namespace. A diagnosis of `e2ee_overhead_ms_p50`, not a target.
 fn metronome() -> Result<()> {
-    build::app()?;
+    // The probe page is plain JavaScript: nothing of the app's build is needed.
     let json = out_dir()?.join("metronome.json");
     let _ = std::fs::remove_file(&json);
     let ns = LoopbackNamespace::create()?;
@@ -530,8 +530,7 @@ fn metronome() -> Result<()> {
         ns.exec("node")
             .arg("bench/metronome.mjs")
             .arg("--out")
-            .arg(&json)
-            .env("PAIRUX_DIST", build::dist()),
+            .arg(&json),
     );
     drop(ns);
     if let Ok(text) = std::fs::read_to_string(&json) {
