@@ -415,23 +415,33 @@ fn legibility() -> Result<()> {
 /// was not measured.
 fn input() -> Result<()> {
     build::all()?;
-    let json = out_dir()?.join("input.json");
+    node_bench(
+        "input",
+        &[
+            ("PAIRUX_SERVER_BIN", build::server_bin()),
+            ("PAIRUX_AGENT_BIN", build::agent_bin()),
+            ("PAIRUX_DIST", build::dist()),
+            ("PAIRUX_IN_NETNS", PathBuf::from("1")),
+        ],
+    )
+}
+
+/// Runs `bench/<name>.mjs --out target/bench/<name>.json` with `env` in the loopback-only
+/// namespace, then reports what it wrote — also when a part failed (the script writes what
+/// it measured; its failure is returned after).
+fn node_bench(name: &str, env: &[(&str, PathBuf)]) -> Result<()> {
+    let json = out_dir()?.join(format!("{name}.json"));
     let _ = std::fs::remove_file(&json);
     let ns = LoopbackNamespace::create()?;
-    let measured = util::run(
-        ns.exec("node")
-            .arg("bench/input.mjs")
-            .arg("--out")
-            .arg(&json)
-            .env("PAIRUX_SERVER_BIN", build::server_bin())
-            .env("PAIRUX_AGENT_BIN", build::agent_bin())
-            .env("PAIRUX_DIST", build::dist())
-            .env("PAIRUX_IN_NETNS", "1"),
-    );
+    let mut cmd = ns.exec("node");
+    cmd.arg(format!("bench/{name}.mjs")).arg("--out").arg(&json);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let measured = util::run(&mut cmd);
     drop(ns);
-    // The script writes what it measured even when a part failed; show that, then the failure.
     if let Ok(text) = std::fs::read_to_string(&json) {
-        report("input", &serde_json::from_str(&text)?)?;
+        report(name, &serde_json::from_str(&text)?)?;
     }
     measured
 }
@@ -500,21 +510,7 @@ fn sfu() -> Result<()> {
 /// but Chromium still runs in the loopback-only namespace like every browser here.
 fn e2ee() -> Result<()> {
     build::app()?;
-    let json = out_dir()?.join("e2ee.json");
-    let _ = std::fs::remove_file(&json);
-    let ns = LoopbackNamespace::create()?;
-    let measured = util::run(
-        ns.exec("node")
-            .arg("bench/e2ee.mjs")
-            .arg("--out")
-            .arg(&json)
-            .env("PAIRUX_DIST", build::dist()),
-    );
-    drop(ns);
-    if let Ok(text) = std::fs::read_to_string(&json) {
-        report("e2ee", &serde_json::from_str(&text)?)?;
-    }
-    measured
+    node_bench("e2ee", &[("PAIRUX_DIST", build::dist())])
 }
 
 /// Whether Chromium hands received video frames to an encoded transform, and to the decoder,
@@ -523,20 +519,7 @@ fn e2ee() -> Result<()> {
 /// loopback-only namespace. A diagnosis of `e2ee_overhead_ms_p50`, not a target.
 fn metronome() -> Result<()> {
     // The probe page is plain JavaScript: nothing of the app's build is needed.
-    let json = out_dir()?.join("metronome.json");
-    let _ = std::fs::remove_file(&json);
-    let ns = LoopbackNamespace::create()?;
-    let measured = util::run(
-        ns.exec("node")
-            .arg("bench/metronome.mjs")
-            .arg("--out")
-            .arg(&json),
-    );
-    drop(ns);
-    if let Ok(text) = std::fs::read_to_string(&json) {
-        report("metronome", &serde_json::from_str(&text)?)?;
-    }
-    measured
+    node_bench("metronome", &[])
 }
 
 /// Figures `bench/focus.mjs` measures through real Janus nodes (null when it is missing or fails).
