@@ -1101,6 +1101,30 @@ async function measureTtff(env, mode = 'p2p', returning = false) {
   return runs;
 }
 
+/** The p50 of samples `xs`. */
+const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
+
+/**
+ * `<name>_p50` = `app`'s p50 / `floor`'s, and per round (`<name>_p50_rounds`) — like for like
+ * or nothing: where `floor` (`what`) did not run with the app's settings, null and a failure.
+ */
+function putRatio(figures, failures, name, app, floor, what) {
+  const diff = differences(app.settings, floor.settings);
+  if (diff.length) {
+    figures[`${name}_p50`] = null;
+    failures.push(`${name}_p50: ${what} did not run with the app's settings (${diff.join('; ')})`);
+    return;
+  }
+  figures[`${name}_p50`] = Number((p50(app.samples) / p50(floor.samples)).toFixed(3));
+  figures[`${name}_p50_rounds`] = pairRounds(app, floor, (a, b) => Number((a / b).toFixed(3)));
+}
+
+/** `<name>_ms_p50` = the p50 of the floor with the worker − the plain one's, and per round. */
+function putOverhead(figures, name, withWorker, plain) {
+  figures[`${name}_ms_p50`] = round1(p50(withWorker.samples) - p50(plain.samples));
+  figures[`${name}_ms_p50_rounds`] = pairRounds(withWorker, plain, (a, b) => round1(a - b));
+}
+
 async function main() {
   const began = Date.now();
   assertLoopbackOnly('media');
@@ -1219,16 +1243,7 @@ async function main() {
       // The floor was asked for and failed (failures says why): no ratio to give.
       if (!v.floor && !floor && wanted('g2g_floor')) figures[`${v.key}_ratio_p50`] = null;
       if (!v.floor && floor) {
-        // Like for like or nothing: the ratio only where the floor ran with the app's settings.
-        const diff = differences(r.settings, floor.settings);
-        const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
-        if (diff.length) {
-          figures[`${v.key}_ratio_p50`] = null;
-          failures.push(`${v.key}_ratio_p50: the floor did not run with the app's settings (${diff.join('; ')})`);
-        } else {
-          figures[`${v.key}_ratio_p50`] = Number((p50(r.samples) / p50(floor.samples)).toFixed(3));
-          figures[`${v.key}_ratio_p50_rounds`] = pairRounds(r, floor, (a, b) => Number((a / b).toFixed(3)));
-        }
+        putRatio(figures, failures, `${v.key}_ratio`, r, floor, 'the floor');
       }
     }
     if (g2g.g2g) figures.settings_app = g2g.g2g.settings;
@@ -1240,11 +1255,9 @@ async function main() {
     if (floor) figures.settings_floor = floor.settings;
     // The app encrypts every session: its figures are the E2EE ones, under their own names too.
     if (g2g.g2g && g2g.g2g_relay) {
-      const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
       figures.g2g_relay_minus_direct_ms_p50 = round1(p50(g2g.g2g_relay.samples) - p50(g2g.g2g.samples));
     }
     if (g2g.g2g && g2g.g2g_sfu) {
-      const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
       figures.g2g_sfu_minus_p2p_ms_p50 = round1(p50(g2g.g2g_sfu.samples) - p50(g2g.g2g.samples));
     }
     if (g2g.g2g) {
@@ -1256,9 +1269,7 @@ async function main() {
       figures.e2ee_overhead_ms_p50_rounds = null;
     }
     if (floor && g2g.g2g_floor_e2ee) {
-      const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
-      figures.e2ee_overhead_ms_p50 = round1(p50(g2g.g2g_floor_e2ee.samples) - p50(floor.samples));
-      figures.e2ee_overhead_ms_p50_rounds = pairRounds(g2g.g2g_floor_e2ee, floor, (a, b) => round1(a - b));
+      putOverhead(figures, 'e2ee_overhead', g2g.g2g_floor_e2ee, floor);
       // Split by the pass-through floor: what any encoded transform costs in Chrome (the
       // receiver's jitter buffer grows with one), and what our SFrame work adds on top.
       if (g2g.g2g_floor_passthrough) {
@@ -1269,20 +1280,11 @@ async function main() {
     }
     // The floors' earlier form (both peers in one page), beside: its ratio and E2EE overhead.
     const onePage = g2g.g2g_floor_one_page;
-    const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
     if (onePage && g2g.g2g) {
-      const diff = differences(g2g.g2g.settings, onePage.settings);
-      if (diff.length) {
-        figures.g2g_ratio_one_page_p50 = null;
-        failures.push(`g2g_ratio_one_page_p50: the one-page floor did not run with the app's settings (${diff.join('; ')})`);
-      } else {
-        figures.g2g_ratio_one_page_p50 = Number((p50(g2g.g2g.samples) / p50(onePage.samples)).toFixed(3));
-        figures.g2g_ratio_one_page_p50_rounds = pairRounds(g2g.g2g, onePage, (a, b) => Number((a / b).toFixed(3)));
-      }
+      putRatio(figures, failures, 'g2g_ratio_one_page', g2g.g2g, onePage, 'the one-page floor');
     } else if (wanted('g2g_floor_one_page') && wanted('g2g')) figures.g2g_ratio_one_page_p50 = null;
     if (onePage && g2g.g2g_floor_one_page_e2ee) {
-      figures.e2ee_overhead_one_page_ms_p50 = round1(p50(g2g.g2g_floor_one_page_e2ee.samples) - p50(onePage.samples));
-      figures.e2ee_overhead_one_page_ms_p50_rounds = pairRounds(g2g.g2g_floor_one_page_e2ee, onePage, (a, b) => round1(a - b));
+      putOverhead(figures, 'e2ee_overhead_one_page', g2g.g2g_floor_one_page_e2ee, onePage);
     } else if (wanted('g2g_floor_one_page') && wanted('g2g_floor_one_page_e2ee')) figures.e2ee_overhead_one_page_ms_p50 = null;
     for (const key of opts.sfu ? ['audio', 'audio_sfu'] : ['audio']) {
       if (raw[key]) {
@@ -1295,7 +1297,6 @@ async function main() {
       }
     }
     if (g2g.g2g && g2g.g2g_voice) {
-      const p50 = (xs) => percentiles('x', xs, [50]).x_p50;
       figures.g2g_voice_minus_silent_ms_p50 = round1(p50(g2g.g2g_voice.samples) - p50(g2g.g2g.samples));
     }
     figures.load_avg_1m = round1(raw.load_avg[0]);

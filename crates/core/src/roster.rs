@@ -12,10 +12,11 @@
 //! a meta under someone else's key is believed as nobody. The first verified meta under a
 //! presence key also pins that key's signer: later metas under the same key signed by anyone
 //! else (a socket that knows only the session id, or another link holder) can neither hide,
-//! replace nor rename the participant — they are ignored and counted. A `controller` role is believed on the host's page only with a seat
-//! proof of the controller secret (`session::SessionIdentity::verify`; without one the
-//! participant is a viewer here, counted as `forged_role`); elsewhere roles are claims. What a
-//! controller may do is decided apart from this (controller proof, the host's click).
+//! replace nor rename the participant — they are ignored and counted. A `controller` role is
+//! believed on the host's page only with a seat proof of the controller secret
+//! (`session::SessionIdentity::verify`; without one the participant is a viewer here, counted
+//! as `forged_role`); elsewhere roles are claims. What a controller may do is decided apart
+//! from this (controller proof, the host's click).
 
 use crate::vecmap::{VecMap, VecSet};
 

@@ -304,10 +304,7 @@ impl SessionIdentity {
                 .ok_or(Rejection::UnconfirmedHost)?;
             // A host meta under a presence key that is not its own (a former host's, under a
             // guest's key): nobody's.
-            let salt = salt(&profile)?;
-            if claimed.id != participant_id(&self.session, &head, claimed.joined_at, salt) {
-                return Err(Rejection::ForeignId);
-            }
+            self.own_id(claimed, &head, &profile)?;
             // Believed only once the roster holds it on one line with every other host
             // (`settle`): a fork that comes in the same presence state is not picked by order.
             if !chain.extends(&self.best.borrow()) {
@@ -330,10 +327,7 @@ impl SessionIdentity {
         }
         // Signed by its own key, under someone else's presence key (a link holder squatting
         // a guest's or the host's key): not believed as anyone.
-        let salt = salt(&profile)?;
-        if claimed.id != participant_id(&self.session, &key, claimed.joined_at, salt) {
-            return Err(Rejection::ForeignId);
-        }
+        self.own_id(claimed, &key, &profile)?;
         // The host seats a controller only with a proof of the link's controller secret: a
         // viewer claiming the role (its own signature verifies) is a viewer here.
         let role = match (claimed.role, self.role, &self.controller) {
@@ -354,6 +348,22 @@ impl SessionIdentity {
             signer: Some(key),
             ..claimed.clone()
         })
+    }
+
+    /// `claimed` is under the participant id of `key` (its signer), its join epoch and the
+    /// salt in its opened `profile`; otherwise it is nobody's (`ForeignId`).
+    fn own_id(
+        &self,
+        claimed: &Participant,
+        key: &PublicKey,
+        profile: &Value,
+    ) -> Result<(), Rejection> {
+        let salt = salt(profile)?;
+        if claimed.id == participant_id(&self.session, key, claimed.joined_at, salt) {
+            Ok(())
+        } else {
+            Err(Rejection::ForeignId)
+        }
     }
 
     fn open(&self, claimed: &Participant) -> Option<Value> {
