@@ -24,18 +24,63 @@ extern "C" {
     fn load_pattern() -> js_sys::Promise;
 }
 
+/// Frame rate of the host's own preview of what it shares (`local-preview`). The host sees
+/// its screen itself; the preview says what is shared and carries the guests' pointers, which
+/// the overlay worker draws at their own rate (`platform::overlay`). Each preview frame is a
+/// composite of the whole picture in the host's browser (in software where there is no GPU:
+/// a third of a core at 30 fps on the benchmark machine), paid on the machine that also
+/// encodes the share and runs whatever the pair is working on.
+pub const PREVIEW_FPS: u32 = 10;
+
 /// A captured video source and what keeps it running.
 pub struct Capture {
     pub stream: MediaStream,
     pub track: MediaStreamTrack,
+    /// The host's preview: a clone of `track` at [`PREVIEW_FPS`] (the browser drops the other
+    /// frames for this track only; `track` keeps the capture's rate).
+    pub preview: MediaStream,
+    preview_track: MediaStreamTrack,
     /// What keeps a canvas source drawing (the test pattern or the code pages), if any.
     _pattern: Option<Box<dyn std::any::Any>>,
 }
 
 impl Capture {
-    /// Stops the source (the browser's "sharing" indicator goes away).
+    fn new(
+        stream: MediaStream,
+        track: MediaStreamTrack,
+        pattern: Option<Box<dyn std::any::Any>>,
+    ) -> Result<Self, JsError> {
+        // web-sys's inherent `clone` is JS `track.clone()`: a new track of the same source.
+        let preview_track = track.clone();
+        let constraints = Object::new();
+        set(&constraints, "frameRate", &max(PREVIEW_FPS));
+        let apply = Reflect::get(&preview_track, &"applyConstraints".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .and_then(|f| f.call1(&preview_track, &constraints).ok());
+        if let Some(promise) = apply.and_then(|p| p.dyn_into::<js_sys::Promise>().ok()) {
+            // A browser that cannot lower the rate rejects it: the preview then runs at the
+            // capture's rate, as it always did.
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = JsFuture::from(promise).await;
+            });
+        }
+        let preview =
+            MediaStream::new_with_tracks(&js_sys::Array::of1(&preview_track)).map_err(js_error)?;
+        Ok(Self {
+            stream,
+            track,
+            preview,
+            preview_track,
+            _pattern: pattern,
+        })
+    }
+
+    /// Stops the source (the browser's "sharing" indicator goes away once every track of it,
+    /// the preview's too, has stopped).
     pub fn stop(&self) {
         self.track.stop();
+        self.preview_track.stop();
     }
 }
 
@@ -65,11 +110,7 @@ pub async fn capture_screen() -> Result<Capture, JsError> {
         .dyn_into()
         .map_err(|_| JsError("the capture has no video track".into()))?;
     prepare_for_text(&track);
-    Ok(Capture {
-        stream,
-        track,
-        _pattern: None,
-    })
+    Capture::new(stream, track, None)
 }
 
 /// What a capture track shows (`displaySurface`) and its size in pixels.
@@ -145,11 +186,7 @@ fn capture_canvas(
         .dyn_into()
         .map_err(|_| JsError("the pattern has no video track".into()))?;
     prepare_for_text(&track);
-    Ok(Capture {
-        stream,
-        track,
-        _pattern: Some(pattern),
-    })
+    Capture::new(stream, track, Some(pattern))
 }
 
 /// Screen content is text: tell the encoder to keep detail over motion.
@@ -157,27 +194,36 @@ fn prepare_for_text(track: &MediaStreamTrack) {
     set(track, "contentHint", &"text".into());
 }
 
-/// Calls `f` when the track ends (e.g. "Stop sharing" in the browser's own bar). The handler
-/// lives as long as the returned value.
-pub fn on_ended(track: &MediaStreamTrack, f: impl FnMut() + 'static) -> EndedListener {
+/// Calls `f` when the capture ends (e.g. "Stop sharing" in the browser's own bar, which ends
+/// every track of it; any one of its tracks ending ends the capture). The handler lives as
+/// long as the returned value.
+pub fn on_ended(capture: &Capture, f: impl FnMut() + 'static) -> EndedListener {
     let closure = Closure::<dyn FnMut()>::new(f);
-    track.set_onended(Some(closure.as_ref().unchecked_ref()));
+    // `Clone::clone`, not `.clone()`: web-sys's inherent `MediaStreamTrack::clone` is the
+    // JS `track.clone()`, which makes a new track.
+    let tracks = [
+        Clone::clone(&capture.track),
+        Clone::clone(&capture.preview_track),
+    ];
+    for track in &tracks {
+        track.set_onended(Some(closure.as_ref().unchecked_ref()));
+    }
     EndedListener {
-        // `Clone::clone`, not `.clone()`: web-sys's inherent `MediaStreamTrack::clone` is the
-        // JS `track.clone()`, which makes a new track.
-        track: Clone::clone(track),
+        tracks,
         _closure: closure,
     }
 }
 
 pub struct EndedListener {
-    track: MediaStreamTrack,
+    tracks: [MediaStreamTrack; 2],
     _closure: Closure<dyn FnMut()>,
 }
 
 impl Drop for EndedListener {
     fn drop(&mut self) {
-        self.track.set_onended(None);
+        for track in &self.tracks {
+            track.set_onended(None);
+        }
     }
 }
 

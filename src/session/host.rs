@@ -930,7 +930,7 @@ impl HostRuntime {
             return;
         }
         let weak = Rc::downgrade(&self.inner);
-        let listener = media::on_ended(&capture.track, move || {
+        let listener = media::on_ended(&capture, move || {
             if let Some(inner) = weak.upgrade() {
                 HostRuntime { inner }.paused();
             }
@@ -997,13 +997,13 @@ impl HostRuntime {
         self.spare_soon();
     }
 
-    /// The local preview's stream, if sharing.
+    /// The local preview's stream (the capture at the preview's rate), if sharing.
     pub fn preview(&self) -> Option<web_sys::MediaStream> {
         self.inner
             .capture
             .borrow()
             .as_ref()
-            .map(|(c, _)| Clone::clone(&c.stream))
+            .map(|(c, _)| Clone::clone(&c.preview))
     }
 
     /// Nothing can be sent any more (the tab's E2EE worker failed): the capture stops, the
@@ -1022,8 +1022,12 @@ impl HostRuntime {
         self.stopped(true);
     }
 
-    /// The browser's "Stop sharing" ended the track.
+    /// The browser's "Stop sharing" ended the capture (each of its tracks: any one ending
+    /// stops the others, so no track of it keeps the screen captured).
     fn paused(&self) {
+        if let Some((capture, _)) = self.inner.capture.borrow().as_ref() {
+            capture.stop();
+        }
         self.stopped(false);
     }
 

@@ -194,6 +194,42 @@ test('stopping the share pauses it for everyone; sharing again resumes without r
   await closeAll(host, viewer);
 });
 
+/** Frames `selector`'s video presents over `ms` (requestVideoFrameCallback's count). */
+function presented(page, selector, ms) {
+  return page.evaluate(([sel, ms]) => new Promise((resolve) => {
+    const v = document.querySelector(sel);
+    let first = null;
+    let last = null;
+    const end = performance.now() + ms;
+    const step = (_now, meta) => {
+      first ??= meta.presentedFrames;
+      last = meta.presentedFrames;
+      if (performance.now() < end) v.requestVideoFrameCallback(step);
+      else resolve(last - first);
+    };
+    v.requestVideoFrameCallback(step);
+  }), [selector, ms]);
+}
+
+test('the host\'s own preview draws at a low rate while guests get every frame of the share', async () => {
+  const { host, links } = await startHost('start-test-pattern');
+  const viewer = await join(links.viewer);
+  await decodes(viewer, { minFrames: 5 });
+  const rate = await host.evaluate(
+    () => document.querySelector('[data-testid=local-preview]').srcObject.getVideoTracks()[0].getSettings().frameRate,
+  );
+  assert.equal(rate, 10);
+  const [preview, received] = await Promise.all([
+    presented(host, '[data-testid=local-preview]', 3000),
+    presented(viewer, '[data-testid=remote-video]', 3000),
+  ]);
+  // The pattern is drawn at 30 fps: the preview shows at most 10 of them a second (and does
+  // show them), the viewer far more.
+  assert.ok(preview >= 5 && preview <= 33, `the preview presented ${preview} frames in 3 s`);
+  assert.ok(received >= 1.5 * preview, `the viewer presented ${received} frames in 3 s, the preview ${preview}`);
+  await closeAll(host, viewer);
+});
+
 test('quality presets set the picture\'s height as well as its bitrate: Low really sends 720p', async () => {
   const { host, links } = await startHost();
   const viewer = await join(links.viewer);
