@@ -28,8 +28,8 @@ extern "C" {
 /// its screen itself; the preview says what is shared and carries the guests' pointers, which
 /// the overlay worker draws at their own rate (`platform::overlay`). Each preview frame is a
 /// composite of the whole picture in the host's browser (in software where there is no GPU:
-/// a third of a core at 30 fps on the benchmark machine), paid on the machine that also
-/// encodes the share and runs whatever the pair is working on.
+/// ~15 % of a core at 30 fps on the benchmark machine, ~7 % at 10), paid on the machine that
+/// also encodes the share and runs whatever the pair is working on.
 pub const PREVIEW_FPS: u32 = 10;
 
 /// A captured video source and what keeps it running.
@@ -65,8 +65,15 @@ impl Capture {
                 let _ = JsFuture::from(promise).await;
             });
         }
-        let preview =
-            MediaStream::new_with_tracks(&js_sys::Array::of1(&preview_track)).map_err(js_error)?;
+        let preview = match MediaStream::new_with_tracks(&js_sys::Array::of1(&preview_track)) {
+            Ok(preview) => preview,
+            Err(err) => {
+                // Nothing will hold these tracks: stopped now, or the screen stays captured.
+                track.stop();
+                preview_track.stop();
+                return Err(js_error(err));
+            }
+        };
         Ok(Self {
             stream,
             track,

@@ -1024,9 +1024,13 @@ impl HostRuntime {
 
     /// The browser's "Stop sharing" ended the capture (each of its tracks: any one ending
     /// stops the others, so no track of it keeps the screen captured).
+    /// The browser fires `ended` on each track of it: the first pauses, the rest find it paused.
     fn paused(&self) {
         if let Some((capture, _)) = self.inner.capture.borrow().as_ref() {
             capture.stop();
+        }
+        if self.inner.view.share.get_untracked() == ShareState::Paused {
+            return;
         }
         self.stopped(false);
     }

@@ -340,7 +340,9 @@ impl GuestVoice {
             .retain(|(t, _)| t.ready_state() == web_sys::MediaStreamTrackState::Live);
         if let Some(p) = start_playback(track, self.view) {
             p.set_muted(self.switched);
-            self.playing.push((track.clone(), p));
+            // `Clone::clone` copies the handle; `.clone()` would be JS `track.clone()`, a new
+            // track nobody stops.
+            self.playing.push((Clone::clone(track), p));
         }
     }
 
