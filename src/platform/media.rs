@@ -54,11 +54,9 @@ impl Capture {
         let preview_track = track.clone();
         let constraints = Object::new();
         set(&constraints, "frameRate", &max(PREVIEW_FPS));
-        let apply = Reflect::get(&preview_track, &"applyConstraints".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .and_then(|f| f.call1(&preview_track, &constraints).ok());
-        if let Some(promise) = apply.and_then(|p| p.dyn_into::<js_sys::Promise>().ok()) {
+        if let Ok(promise) =
+            preview_track.apply_constraints_with_constraints(constraints.unchecked_ref())
+        {
             // A browser that cannot lower the rate rejects it: the preview then runs at the
             // capture's rate, as it always did.
             wasm_bindgen_futures::spawn_local(async move {

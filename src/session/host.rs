@@ -1022,9 +1022,9 @@ impl HostRuntime {
         self.stopped(true);
     }
 
-    /// The browser's "Stop sharing" ended the capture (each of its tracks: any one ending
-    /// stops the others, so no track of it keeps the screen captured).
-    /// The browser fires `ended` on each track of it: the first pauses, the rest find it paused.
+    /// The browser's "Stop sharing" ended the capture. Any one of its tracks ending stops the
+    /// others, so no track of it keeps the screen captured; the browser fires `ended` on each,
+    /// and the first pauses while the rest find the share paused.
     fn paused(&self) {
         if let Some((capture, _)) = self.inner.capture.borrow().as_ref() {
             capture.stop();
