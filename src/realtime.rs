@@ -48,10 +48,31 @@ pub struct RealtimeSignals {
     /// someone who hosted signed it over twice, and this page follows neither, nor any host
     /// after (`SessionIdentity::parted`).
     pub forked_host: RwSignal<bool>,
+    /// The link's host is here on another wire version than this page's
+    /// (`Roster::host_version`): one of the two pages must be reloaded.
+    pub host_version: RwSignal<Option<u64>>,
+    /// The highest other wire version someone here claims (`Roster::other_version`).
+    pub other_version: RwSignal<Option<u64>>,
     /// config.json answers but cannot be read (not JSON, a field missing or of the wrong
     /// type): nothing this page does will fix it, so the person is told ([`CONFIG_SENTENCE`])
     /// while it is asked again with the socket's back-off.
     pub config_unreadable: RwSignal<bool>,
+}
+
+impl Default for RealtimeSignals {
+    /// Connecting, nobody here yet.
+    fn default() -> Self {
+        Self {
+            status: RwSignal::new(ConnectionStatus::Connecting),
+            roster: RwSignal::new(Roster::default()),
+            foreign_host: RwSignal::new(false),
+            unconfirmed_host: RwSignal::new(false),
+            forked_host: RwSignal::new(false),
+            host_version: RwSignal::new(None),
+            other_version: RwSignal::new(None),
+            config_unreadable: RwSignal::new(false),
+        }
+    }
 }
 
 /// What a person reads while the server's config.json cannot be read.
@@ -375,12 +396,21 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
         ClientEvent::Presence { sync, .. } => {
             let (verify, settle) = (inner.verify.clone(), inner.settle.clone());
             let (mut foreign_host, mut unconfirmed_host, mut forked_host) = (false, false, false);
+            let (mut host_version, mut other_version) = (None, None);
             signals.roster.update(|roster| {
                 roster.apply(&sync, &*verify);
                 forked_host = settle(roster);
                 foreign_host = roster.host_unreadable();
                 unconfirmed_host = roster.host_unconfirmed();
+                host_version = roster.host_version();
+                other_version = roster.other_version();
             });
+            if signals.host_version.get_untracked() != host_version {
+                signals.host_version.set(host_version);
+            }
+            if signals.other_version.get_untracked() != other_version {
+                signals.other_version.set(other_version);
+            }
             if signals.forked_host.get_untracked() != forked_host {
                 signals.forked_host.set(forked_host);
             }
@@ -439,14 +469,7 @@ const SERVER_CLOSED_REJOIN_MS: u64 = 5_000;
 /// config.json, then [`RealtimeLink::start`]. Errors before the socket (config.json
 /// unreachable) are retried with the socket's back-off and shown as reconnecting.
 pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
-    let signals = RealtimeSignals {
-        status: RwSignal::new(ConnectionStatus::Connecting),
-        roster: RwSignal::new(Roster::default()),
-        foreign_host: RwSignal::new(false),
-        unconfirmed_host: RwSignal::new(false),
-        forked_host: RwSignal::new(false),
-        config_unreadable: RwSignal::new(false),
-    };
+    let signals = RealtimeSignals::default();
     // Who we are: the host signs with the session's host key, everyone else with a key this
     // tab made for the session (kept in its sessionStorage, so a reload is the same person).
     // Should the CSPRNG fail, the seal of our meta fails too (no nonce, below), so no meta

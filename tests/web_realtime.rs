@@ -50,14 +50,7 @@ async fn config() -> ClientConfig {
 }
 
 fn signals() -> RealtimeSignals {
-    RealtimeSignals {
-        status: RwSignal::new(ConnectionStatus::Connecting),
-        roster: RwSignal::new(Roster::default()),
-        foreign_host: RwSignal::new(false),
-        unconfirmed_host: RwSignal::new(false),
-        forked_host: RwSignal::new(false),
-        config_unreadable: RwSignal::new(false),
-    }
+    RealtimeSignals::default()
 }
 
 fn membership(topic: &str, id: &str, role: &str) -> Membership {

@@ -12,7 +12,7 @@ use pairux_core::control::{
 };
 use pairux_core::display::fixed;
 use pairux_core::roster::{Participant, Roster};
-use pairux_core::session::{GuestPhase, Topology};
+use pairux_core::session::{GuestPhase, Topology, WIRE_VERSION};
 use pairux_core::vecmap::{VecMap, VecSet};
 use pairux_core::{LinkError, Role, SessionId};
 use web_sys::{HtmlElement, HtmlVideoElement};
@@ -362,6 +362,7 @@ pub fn trust_counters(channel: SessionChannel, host: bool) -> El {
             ("data-unreadable", r.unreadable),
             ("data-bad-signature", r.bad_signature),
             ("data-invalid-meta", r.invalid),
+            ("data-other-version", r.other_version),
             ("data-forged-signals", s.forged),
             ("data-replayed-signals", s.replayed),
             ("data-stale-signals", s.stale),
@@ -388,8 +389,8 @@ pub fn trust_counters(channel: SessionChannel, host: bool) -> El {
             )
         };
         p.set_text(&format!(
-            "presence: impostor hosts {} · shadowing metas {}{roles} · unreadable {} · bad signatures {} · invalid {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}{messages}",
-            r.impostor_host, r.shadowed, r.unreadable, r.bad_signature, r.invalid,
+            "presence: impostor hosts {} · shadowing metas {}{roles} · unreadable {} · bad signatures {} · invalid {} · other versions {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}{messages}",
+            r.impostor_host, r.shadowed, r.unreadable, r.bad_signature, r.invalid, r.other_version,
             s.forged, s.replayed, s.stale, s.unauthentic, s.malformed
         ));
     });
@@ -524,6 +525,18 @@ impl Stage {
             )
     }
 
+    /// The link's host is here but speaks another wire version than this page (its version
+    /// signed by the link's host key), and no host this page can follow is: which side must
+    /// reload, by the version.
+    fn host_version(&self) -> Option<u64> {
+        self.channel.signals.host_version.get().filter(|_| {
+            matches!(
+                self.phase(),
+                GuestPhase::WaitingForHost | GuestPhase::NotLive | GuestPhase::HostLeft
+            )
+        })
+    }
+
     /// Two hosts' handovers of the role parted here: the page follows no host, and says so
     /// at once — also over the picture of a host it followed until then (whose connection
     /// winds down as for a host gone) and over "the host has left".
@@ -551,6 +564,10 @@ impl Stage {
                 Some(("error", crate::realtime::CONFIG_SENTENCE))
             }
             _ if self.wrong_key() => Some(("error", "Can't decrypt — check the link.")),
+            _ if self.host_version().is_some_and(|v| v > WIRE_VERSION) => {
+                Some(("error", NEWER_HOST_SENTENCE))
+            }
+            _ if self.host_version().is_some() => Some(("error", OLDER_HOST_SENTENCE)),
             _ if self.forked() => Some(("error", FORKED_SENTENCE)),
             GuestPhase::Full => Some(("error", "Session full — ask the host to make room.")),
             // Someone with our room key hosts, but not under the link's host key.
@@ -635,6 +652,7 @@ fn guest_stage(stage: El, setup: GuestSetup, is_controller: bool) -> El {
             && !s.phase().is_final()
             && !s.wrong_key()
             && !s.forked()
+            && s.host_version().is_none()
     };
     stage
         .region(ended, |(message, badge)| match message {
@@ -1371,6 +1389,15 @@ fn remote_cursor(
 /// as the host): the link cannot tell the real host, so it shows nobody's screen.
 const UNCONFIRMED_SENTENCE: &str =
     "This link can't confirm who is hosting: the host it names isn't here. Check the link with the host.";
+
+/// What a guest reads when the host's page runs a newer version of the app (a deploy since
+/// this page was loaded): a reload gets it.
+const NEWER_HOST_SENTENCE: &str =
+    "The host is on a newer version of PairUX. Reload this page to join.";
+
+/// What a guest reads when the host's page runs an older version of the app than this one.
+const OLDER_HOST_SENTENCE: &str =
+    "The host is on an older version of PairUX. Ask the host to reload their page, then reload this one.";
 
 /// What a guest reads when two people claimed the host role together through two different
 /// handovers of it (a former host signed it over twice): nothing tells which is real, so it

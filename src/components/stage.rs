@@ -9,7 +9,7 @@ use pairux_core::focus::FocusFollower;
 use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
-use pairux_core::session::{Quality, ShareState, StartMode};
+use pairux_core::session::{Quality, ShareState, StartMode, WIRE_VERSION};
 use pairux_core::{Role, SessionLink};
 
 use super::control::{AgentPanel, ControlPanel, Diagnostics, HostSurface};
@@ -231,6 +231,17 @@ pub fn HostStage(
                         error.get().unwrap_or_default()
                     }
                 })/>
+            </Show>
+            // Someone is here on a newer version of the app (a deploy since this page was
+            // loaded; a claim nobody can check, so it only informs): reloading resumes this
+            // session as its host, in the newer version.
+            <Show when=move || channel.signals.other_version.get().is_some_and(|v| v > WIRE_VERSION)>
+                <div class="banner banner-info" role="status" data-testid="version-notice">
+                    <span>
+                        "Someone opened your link in a newer version of PairUX and can't join this page. Reload to let them in: the session carries on, and you pick your screen again."
+                    </span>
+                    <button on:click=move |_| drop(platform::location::reload())>"Reload"</button>
+                </div>
             </Show>
             <ControlPanel control roster=channel.signals.roster runtime/>
             <AgentPanel agent=view.agent runtime/>

@@ -125,7 +125,7 @@ impl Mixer {
 
     pub fn resume(&self) {
         if let Ok(promise) = self.ctx.resume() {
-            drop(JsFuture::from(promise));
+            super::settle(promise);
         }
     }
 
@@ -241,7 +241,7 @@ impl Drop for Mixer {
             let _ = source.node.disconnect();
         }
         if let Ok(promise) = self.ctx.close() {
-            drop(JsFuture::from(promise));
+            super::settle(promise);
         }
     }
 }

@@ -59,9 +59,7 @@ impl Capture {
         {
             // A browser that cannot lower the rate rejects it: the preview then runs at the
             // capture's rate, as it always did.
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = JsFuture::from(promise).await;
-            });
+            super::settle(promise);
         }
         let preview = match MediaStream::new_with_tracks(&js_sys::Array::of1(&preview_track)) {
             Ok(preview) => preview,
@@ -240,7 +238,9 @@ pub fn attach(video: &HtmlVideoElement, stream: Option<&MediaStream>) {
     video.set_src_object(stream);
     if stream.is_some() {
         // play() rejects harmlessly if a newer srcObject replaces this one.
-        let _ = video.play();
+        if let Ok(promise) = video.play() {
+            super::settle(promise);
+        }
     }
 }
 

@@ -34,6 +34,15 @@ pub fn js_error(value: JsValue) -> JsError {
     JsError(value.as_string().unwrap_or_else(|| format!("{value:?}")))
 }
 
+/// Lets a promise whose outcome nobody needs settle: its rejection is handled (no "uncaught in
+/// promise" in the console), and the callbacks stay alive until it settles — dropping a
+/// `JsFuture` early frees them while the promise still holds them.
+pub fn settle(promise: js_sys::Promise) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    });
+}
+
 use wasm_bindgen::JsCast as _;
 
 fn window() -> Result<web_sys::Window, JsError> {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { useStack, newPage, openApp, myId, roundTrip } from './lib/harness.mjs';
-import { parseLink, SigningKey, participantId, presenceMeta, signalPayload, controlProof, dtlsFingerprint } from './lib/wire.mjs';
+import { parseLink, SigningKey, participantId, presenceMeta, signalPayload, controlProof, dtlsFingerprint, versionSignature, WIRE_VERSION } from './lib/wire.mjs';
 import { rawPeer, replayingServer, until, frames, stillDecoding, counters } from './lib/adversary.mjs';
 
 const stack = useStack();
@@ -386,4 +386,70 @@ test('an unsolicited grant leaves a viewer at none; a cancelled request cannot b
   assert.equal(await controller.getByTestId('control-state').textContent(), 'none');
   assert.equal(await host.getByTestId('control-holders').count(), 0);
   for (const page of [host, viewer, controller]) await page.context().close();
+});
+
+test('a host on another version of the app is named as such; a link holder cannot claim to be one', async () => {
+  // A session of our own making: the test holds its host key, as a host page of another
+  // version would, and speaks for that host through a raw socket.
+  const hostKey = new SigningKey();
+  const session = randomBytes(16).toString('base64url');
+  const url = `${stack.server.url}/s/${session}#k=${randomBytes(32).toString('base64url')}&h=${hostKey.public.toString('base64url')}`;
+  const link = parseLink(url);
+  const joinedAt = Date.now();
+  const id = participantId({ link, signer: hostKey, joinedAt });
+  // What a page of another version tracks: nothing of it but `v` and `vsig` is read here.
+  const otherHost = (wire, signer) => ({
+    role: 'host', joined_at: joinedAt, profile: 'sealed in another shape', sig: 'x', v: wire,
+    vsig: versionSignature({ link, id, joinedAt, wire, signer }),
+  });
+  const peer = await rawPeer(stack.server.url, link.topic, id);
+  // A link holder claims the host is newer, signing with a key of its own.
+  peer.track(otherHost(WIRE_VERSION + 1, new SigningKey()));
+  const guest = await newPage(stack.browser);
+  await openApp(guest, url);
+  await counterReaches(guest, 'otherVersion', 1);
+  const banner = guest.getByTestId('error-banner');
+  assert.equal(await banner.count(), 0, 'a claim nobody can check tells the guest nothing');
+
+  // The real host, on a newer version: the guest is told to reload, at once.
+  peer.track(otherHost(WIRE_VERSION + 1, hostKey));
+  await until('the guest to be told the host is newer', async () => /newer version of PairUX\. Reload this page/.test((await banner.count()) ? await banner.textContent() : ''));
+  assert.equal(await guest.getByTestId('remote-video').count(), 0);
+  // And on an older one: the host is the one to reload.
+  peer.track(otherHost(WIRE_VERSION - 1, hostKey));
+  await until('the guest to be told the host is older', async () => /older version of PairUX\. Ask the host to reload/.test(await banner.textContent()));
+  peer.close();
+  await guest.context().close();
+});
+
+test('a host hears that someone on a newer version is trying to join, and its Reload keeps the session', async () => {
+  const { host, viewerLink, link } = await startHost();
+  const guest = await join(viewerLink);
+  await until('the guest to decode the host', async () => (await frames(guest)) > 2, 20_000);
+  // Someone on an older version: counted, nothing said (they are the ones to reload).
+  const older = await rawPeer(stack.server.url, link.topic, 'older-guest');
+  older.track({ role: 'viewer', joined_at: Date.now(), profile: 'x', sig: 'x', v: WIRE_VERSION - 1 });
+  await counterReaches(host, 'otherVersion', 1);
+  const notice = host.getByTestId('version-notice');
+  assert.equal(await notice.count(), 0);
+  // Someone on a newer version.
+  const newer = await rawPeer(stack.server.url, link.topic, 'newer-guest');
+  newer.track({ role: 'viewer', joined_at: Date.now(), profile: 'x', sig: 'x', v: WIRE_VERSION + 1 });
+  await until('the host to hear of the newer version', async () => (await notice.count()) === 1);
+  assert.match(await notice.textContent(), /newer version of PairUX/);
+  // Nobody else is told, nothing stops.
+  assert.equal(await guest.getByTestId('error-banner').count(), 0);
+  await stillDecoding(guest, 'the guest');
+  // The notice's Reload: the same session, as its host; its guest takes the picture back.
+  await notice.getByRole('button', { name: 'Reload' }).click();
+  await host.getByTestId('share-again').click({ timeout: 15_000 });
+  assert.equal(await host.getByTestId('invite-viewer-link').inputValue(), viewerLink);
+  await until('the guest to decode the reloaded host', async () => (await frames(guest)) > 2 && (await guest.getByTestId('e2ee-state').textContent()) === 'ok', 20_000);
+  await stillDecoding(guest, 'the guest');
+  // Still told while the newer page is here (this host speaks what it spoke), gone with it.
+  await until('the reloaded host to hear of the newer version', async () => (await notice.count()) === 1);
+  newer.close();
+  await until('the notice to go with them', async () => (await notice.count()) === 0);
+  older.close();
+  for (const page of [host, guest]) await page.context().close();
 });

@@ -49,6 +49,12 @@ pub struct Participant {
     pub sig: Option<String>,
     /// The key its meta and signals are signed with, once verified.
     pub signer: Option<PublicKey>,
+    /// The wire version its page speaks (`v`; a meta without one is version 1):
+    /// see `session::WIRE_VERSION`.
+    pub wire: u64,
+    /// A host's signature of its wire version (`vsig`; `session::SessionIdentity::meta`),
+    /// which a page of any version can check against the link's host key.
+    pub wire_sig: Option<String>,
 }
 
 /// Why a presence meta is not a participant.
@@ -60,7 +66,13 @@ pub enum MetaError {
     /// `joined_at` is missing or not a non-negative integer.
     #[error("`joined_at` is not a millisecond timestamp")]
     JoinedAt,
+    /// `v` is there but not a non-negative integer.
+    #[error("`v` is not a wire version")]
+    Version,
 }
+
+/// The wire version of a meta without `v`: the pages from before metas said which they speak.
+pub const UNVERSIONED_WIRE: u64 = 1;
 
 /// Why a well-formed meta was not believed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +103,16 @@ pub enum Rejection {
     /// `shadowed`.
     #[error("meta under a presence key that is not its signer's")]
     ForeignId,
+    /// The link's host is here, its wire version (the number) signed by the link's host key,
+    /// but it is not ours: this page cannot follow it and says so. Counted as
+    /// `other_version`.
+    #[error("the host speaks wire version {0}")]
+    HostVersion(u64),
+    /// A meta of another wire version (the number it claims) that says nothing we can check
+    /// (a guest's, or a host's without the link's host key on its version): not read further.
+    /// Counted as `other_version`.
+    #[error("meta of wire version {0}")]
+    OtherVersion(u64),
 }
 
 /// Two hosts present whose handover chains part (see [`Roster::host_chain`]).
@@ -112,6 +134,8 @@ pub struct RosterCounters {
     /// Metas claiming a role their sender could not prove (a controller's without the
     /// controller secret's seat proof, as the host checks): believed as the lesser role.
     pub forged_role: u64,
+    /// Metas of another wire version (`Rejection::HostVersion`, `Rejection::OtherVersion`).
+    pub other_version: u64,
 }
 
 impl Participant {
@@ -129,18 +153,25 @@ impl Participant {
             .and_then(Value::as_u64)
             .ok_or(MetaError::JoinedAt)?;
         let profile = meta.payload.get("profile").cloned().unwrap_or(Value::Null);
-        let sig = meta
-            .payload
-            .get("sig")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let text = |name| {
+            meta.payload
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let wire = match meta.payload.get("v") {
+            None => UNVERSIONED_WIRE,
+            Some(v) => v.as_u64().ok_or(MetaError::Version)?,
+        };
         Ok(Participant {
             id: id.to_owned(),
             role,
             joined_at,
             profile,
-            sig,
+            sig: text("sig"),
             signer: None,
+            wire,
+            wire_sig: text("vsig"),
         })
     }
 
@@ -152,6 +183,10 @@ impl Participant {
         meta.insert("profile".to_owned(), self.profile.clone());
         if let Some(sig) = &self.sig {
             meta.insert("sig".to_owned(), Value::from(sig.as_str()));
+        }
+        meta.insert("v".to_owned(), Value::from(self.wire));
+        if let Some(sig) = &self.wire_sig {
+            meta.insert("vsig".to_owned(), Value::from(sig.as_str()));
         }
         Value::Object(meta)
     }
@@ -205,6 +240,11 @@ pub struct Roster {
     unconfirmed_host: bool,
     /// Two verified host metas present (shadows too) whose handover chains part.
     forked_host: bool,
+    /// The wire version of the link's host, present now, when it is not ours.
+    host_version: Option<u64>,
+    /// The highest wire version other than ours claimed by metas present now that are not
+    /// the link's host's.
+    other_version: Option<u64>,
     counters: RosterCounters,
 }
 
@@ -226,6 +266,7 @@ impl Roster {
         let mut seen = VecSet::new();
         let mut wrong_key_host = false;
         let mut unconfirmed_host = false;
+        let (mut host_version, mut other_version) = (None, None);
         // Every meta checked first (once each), then the keys pinned and chosen.
         let mut keys = Vec::with_capacity(state.len());
         for (key, entry) in state {
@@ -257,6 +298,10 @@ impl Roster {
                     Some(Ok(p)) => candidates.push((slot, p.clone())),
                     Some(Err(Some(Rejection::WrongKeyHost))) => wrong_key_host = true,
                     Some(Err(Some(Rejection::UnconfirmedHost))) => unconfirmed_host = true,
+                    Some(Err(Some(Rejection::HostVersion(v)))) => host_version = Some(*v),
+                    Some(Err(Some(Rejection::OtherVersion(v)))) => {
+                        other_version = other_version.max(Some(*v))
+                    }
                     _ => {}
                 }
             }
@@ -313,6 +358,8 @@ impl Roster {
         self.wrong_key_host = wrong_key_host;
         self.unconfirmed_host = unconfirmed_host;
         self.forked_host = forked_host;
+        self.host_version = host_version;
+        self.other_version = other_version;
 
         let mut events: Vec<RosterEvent> = self
             .participants
@@ -346,6 +393,7 @@ impl Roster {
             }
             Rejection::WrongKeyHost => c.wrong_key_host += 1,
             Rejection::ForeignId => c.shadowed += 1,
+            Rejection::HostVersion(_) | Rejection::OtherVersion(_) => c.other_version += 1,
         }
     }
 
@@ -380,6 +428,20 @@ impl Roster {
     /// open: the link's room key is not this session's.
     pub fn host_unreadable(&self) -> bool {
         self.wrong_key_host
+    }
+
+    /// The wire version of the link's host when it is here and speaks another than ours
+    /// (signed by the link's host key): this page cannot follow it, and a person should be
+    /// told which side to reload.
+    pub fn host_version(&self) -> Option<u64> {
+        self.host_version
+    }
+
+    /// The highest wire version other than ours claimed by metas here that are not the link's
+    /// host's (unchecked: a claim). On the host's page, a newer one is most likely someone
+    /// who opened the link after a newer app was deployed.
+    pub fn other_version(&self) -> Option<u64> {
+        self.other_version
     }
 
     /// Whether someone holding our room key is present claiming `host` under another key
@@ -632,6 +694,38 @@ mod tests {
     }
 
     #[test]
+    fn another_wire_version_is_flagged_while_present_and_counted_once() {
+        // Stands in for `SessionIdentity::verify`'s version check (tested there).
+        let versions = |p: &Participant| -> Result<Participant, Rejection> {
+            match (p.wire, p.wire_sig.as_deref()) {
+                (1, _) => verify(p),
+                (v, Some("host-signed")) if p.role == Role::Host => Err(Rejection::HostVersion(v)),
+                (v, _) => Err(Rejection::OtherVersion(v)),
+            }
+        };
+        let newer_host = json!({"phx_ref": "1", "role": "host", "joined_at": 1, "profile": "key-1",
+            "v": 2, "vsig": "host-signed"});
+        let claimed_host = json!({"phx_ref": "2", "role": "host", "joined_at": 1, "profile": "key-2",
+            "v": 3, "vsig": "forged"});
+        let newer_guest = json!({"phx_ref": "3", "role": "viewer", "joined_at": 2, "profile": "key-3",
+            "v": 2});
+        let mut roster = Roster::new();
+        let s = state(json!({"h": {"metas": [newer_host]}, "x": {"metas": [claimed_host]}}));
+        roster.replace(&s, &versions);
+        roster.replace(&s, &versions);
+        assert_eq!(roster.host_version(), Some(2));
+        assert_eq!(roster.other_version(), Some(3), "the unsigned claim");
+        assert!(roster.participants().is_empty());
+        assert_eq!(roster.counters().other_version, 2, "each meta once");
+        roster.replace(&state(json!({"g": {"metas": [newer_guest]}})), &versions);
+        assert_eq!(roster.host_version(), None);
+        assert_eq!(roster.other_version(), Some(2));
+        roster.replace(&state(json!({})), &versions);
+        assert_eq!(roster.other_version(), None);
+        assert_eq!(roster.counters().other_version, 3);
+    }
+
+    #[test]
     fn to_meta_round_trips() {
         let me = Participant {
             id: "me".into(),
@@ -640,6 +734,8 @@ mod tests {
             profile: json!("sealed"),
             sig: Some("sig".into()),
             signer: None,
+            wire: 2,
+            wire_sig: Some("vsig".into()),
         };
         let mut payload = match me.to_meta() {
             Value::Object(map) => map,

@@ -511,6 +511,8 @@ async fn interop(rust_vsn: Vsn, js_vsn: &str, departure: Departure) {
         profile: json!({"name": "rust"}),
         sig: None,
         signer: None,
+        wire: pairux_core::session::WIRE_VERSION,
+        wire_sig: None,
     };
     rust.client.connect(rust.now());
     join_and_track(&mut rust, ch, &me).await;

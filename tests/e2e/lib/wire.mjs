@@ -14,6 +14,9 @@ const SIGNAL_STATEMENT = Buffer.from('PairUX 1.0 signal');
 const PROOF_LABEL = Buffer.from('pairux control request v2');
 const SEAT_LABEL = Buffer.from('pairux controller seat v1');
 const ID_STATEMENT = Buffer.from('PairUX 1.0 participant id');
+const VERSION_STATEMENT = Buffer.from('PairUX wire version');
+/** The wire version the app speaks (core `session::WIRE_VERSION`). */
+export const WIRE_VERSION = 1;
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 const unb64u = (text) => Buffer.from(text, 'base64url');
@@ -123,7 +126,21 @@ export function presenceMeta({ link, id: under, role, joinedAt, profile, signer,
     u64(joinedAt),
     field(sealed),
   ]);
-  return { role, joined_at: joinedAt, profile: sealed, sig: b64u(signer.sign(statement)) };
+  const meta = { role, joined_at: joinedAt, profile: sealed, sig: b64u(signer.sign(statement)), v: WIRE_VERSION };
+  // The first host (no handover chain) signs its wire version too.
+  if (role === 'host' && profile.chain === undefined) meta.vsig = versionSignature({ link, id, joinedAt, wire: WIRE_VERSION, signer });
+  return meta;
+}
+
+/**
+ * A host's signature of its wire version (`vsig`; core `session::identity`): "PairUX wire
+ * version" ‖ session ‖ presence key ‖ join epoch ‖ version, the same in every version.
+ */
+export function versionSignature({ link, id, joinedAt, wire, signer }) {
+  const statement = Buffer.concat([
+    field(VERSION_STATEMENT), field(unb64u(link.session)), field(id), u64(joinedAt), u64(wire),
+  ]);
+  return b64u(signer.sign(statement));
 }
 
 /**

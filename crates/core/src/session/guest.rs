@@ -412,6 +412,8 @@ mod tests {
             profile: serde_json::Value::Null,
             sig: None,
             signer: None,
+            wire: crate::session::WIRE_VERSION,
+            wire_sig: None,
         }
     }
 
@@ -601,6 +603,8 @@ mod tests {
             profile: serde_json::Value::Null,
             sig: None,
             signer: None,
+            wire: crate::session::WIRE_VERSION,
+            wire_sig: None,
         };
         g.on_roster(1, &[&host]);
         let sfu = |route| SignalEnvelope {

@@ -893,6 +893,8 @@ mod tests {
             profile: serde_json::Value::Null,
             sig: None,
             signer: None,
+            wire: crate::session::WIRE_VERSION,
+            wire_sig: None,
         }
     }
 

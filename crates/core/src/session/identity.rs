@@ -30,6 +30,17 @@ use crate::session::HostChain;
 use crate::Role;
 
 const META_LABEL: &[u8] = b"PairUX 1.0 presence meta";
+/// Unversioned on purpose: pages of every wire version must be able to check this statement.
+const VERSION_LABEL: &[u8] = b"PairUX wire version";
+
+/// The wire version of this build: the shape of presence metas, signals and data-channel
+/// messages. Raised only when a change cannot be read by the pages already running (a deploy
+/// during a session), so that a page meeting another version tells the person which side to
+/// reload instead of waiting for a host it cannot verify. Every meta says its version (`v`);
+/// the host's is signed by the host key in a statement whose shape never changes (`vsig`:
+/// the session, the participant id, the join epoch and the version), so a page of any
+/// version can tell the real host on another version from a link holder claiming one.
+pub const WIRE_VERSION: u64 = 1;
 const ID_LABEL: &[u8] = b"PairUX 1.0 participant id";
 
 /// The participant id (the presence key) of a join: 128 bits of SHA-256 over the session, the
@@ -265,6 +276,12 @@ impl SessionIdentity {
             nonce,
         ));
         let statement = self.statement(&self.me, self.role, self.joined_at, &sealed);
+        // Only a host that signs with the link's own host key can say its version in a way
+        // another version checks (a handed-over host's key is named by its sealed chain).
+        let wire_sig = (self.role == Role::Host && self.chain.is_empty()).then(|| {
+            let version = version_statement(&self.session, &self.me, self.joined_at, WIRE_VERSION);
+            encode_signature(&self.signer.sign(&version))
+        });
         Participant {
             id: self.me.clone(),
             role: self.role,
@@ -272,6 +289,8 @@ impl SessionIdentity {
             profile: Value::from(sealed),
             sig: Some(encode_signature(&self.signer.sign(&statement))),
             signer: None,
+            wire: WIRE_VERSION,
+            wire_sig,
         }
         .to_meta()
     }
@@ -279,6 +298,17 @@ impl SessionIdentity {
     /// The roster's check (`roster::Verify`): the participant with its profile opened and its
     /// signer set, or why it is not believed.
     pub fn verify(&self, claimed: &Participant) -> Result<Participant, Rejection> {
+        if claimed.wire != WIRE_VERSION {
+            // Nothing else of another version's meta is read: its shape may differ.
+            let version =
+                version_statement(&self.session, &claimed.id, claimed.joined_at, claimed.wire);
+            let sig = claimed.wire_sig.as_deref().and_then(decode_signature);
+            let by_host = sig.is_some_and(|s| self.host.verifies(&version, &s));
+            return Err(match claimed.role == Role::Host && by_host {
+                true => Rejection::HostVersion(claimed.wire),
+                false => Rejection::OtherVersion(claimed.wire),
+            });
+        }
         let sealed = claimed.profile.as_str().unwrap_or_default();
         let statement = self.statement(&claimed.id, claimed.role, claimed.joined_at, sealed);
         let sig = claimed.sig.as_deref().and_then(decode_signature);
@@ -388,6 +418,17 @@ impl SessionIdentity {
     }
 }
 
+/// What a host signs about its wire version (`vsig`). Its shape is the same in every
+/// version: only the label, session, presence key, join epoch and version.
+fn version_statement(session: &SessionId, id: &str, joined_at: u64, wire: u64) -> Statement {
+    let mut s = Statement::new(VERSION_LABEL);
+    s.field(session.as_bytes())
+        .field(id.as_bytes())
+        .number(joined_at)
+        .number(wire);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +462,81 @@ mod tests {
         let seen_guest = host.verify(&claimed(&guest_meta, guest.me())).unwrap();
         assert_eq!(seen_guest.signer, Some(Signer::from_seed([4; 32]).public()));
         assert_eq!(seen_guest.joined_at, 20);
+    }
+
+    #[test]
+    fn a_host_of_another_wire_version_is_told_apart_from_a_link_holder_claiming_one() {
+        let (link, host_key) = session();
+        let host = SessionIdentity::new(&link, Role::Host, 10, host_key.signer().clone());
+        let guest = SessionIdentity::new(&link, Role::Viewer, 20, Signer::from_seed([4; 32]));
+        // Our own metas say their version; the first host's is signed, a guest's is not.
+        let host_meta = host.meta(&json!({"name": "Host"}), [1; 12]);
+        assert_eq!(host_meta["v"], json!(WIRE_VERSION));
+        assert!(host_meta["vsig"].is_string());
+        let guest_meta = guest.meta(&json!({"name": "Guest"}), [2; 12]);
+        assert_eq!(guest_meta["v"], json!(WIRE_VERSION));
+        assert!(guest_meta.get("vsig").is_none());
+        // A meta without `v` is of version 1, read as before.
+        let mut bare = host_meta.clone();
+        bare.as_object_mut().unwrap().remove("v");
+        assert_eq!(WIRE_VERSION, crate::roster::UNVERSIONED_WIRE);
+        assert!(guest.verify(&claimed(&bare, host.me())).is_ok());
+        // The real host on a newer or an older version: its version is signed by the link's
+        // host key, in a statement every version reads alike.
+        let other = |wire: u64, signer: &Signer, id: &str| {
+            let mut meta = json!({"role": "host", "joined_at": 10, "profile": "?", "sig": "?"});
+            meta["v"] = json!(wire);
+            let statement = version_statement(&link.session, id, 10, wire);
+            meta["vsig"] = json!(encode_signature(&signer.sign(&statement)));
+            meta
+        };
+        for wire in [WIRE_VERSION + 1, WIRE_VERSION - 1, 1 << 40] {
+            let meta = other(wire, host_key.signer(), host.me());
+            assert_eq!(
+                guest.verify(&claimed(&meta, host.me())),
+                Err(Rejection::HostVersion(wire))
+            );
+        }
+        // A link holder claiming a newer host (its own key), a real host's version signature
+        // moved to another presence key or another version, a guest of another version, and a
+        // host meta of another version without a signature: another version, nothing more.
+        let holder = Signer::from_seed([8; 32]);
+        let moved = other(WIRE_VERSION + 1, host_key.signer(), host.me());
+        let mut bumped = moved.clone();
+        bumped["v"] = json!(WIRE_VERSION + 2);
+        let mut unsigned = moved.clone();
+        unsigned.as_object_mut().unwrap().remove("vsig");
+        let mut newer_guest = guest_meta.clone();
+        newer_guest["v"] = json!(WIRE_VERSION + 1);
+        for (meta, id, wire) in [
+            (
+                other(WIRE_VERSION + 1, &holder, host.me()),
+                host.me(),
+                WIRE_VERSION + 1,
+            ),
+            (moved, guest.me(), WIRE_VERSION + 1),
+            (bumped, host.me(), WIRE_VERSION + 2),
+            (unsigned, host.me(), WIRE_VERSION + 1),
+            (newer_guest, guest.me(), WIRE_VERSION + 1),
+        ] {
+            assert_eq!(
+                host.verify(&claimed(&meta, id)),
+                Err(Rejection::OtherVersion(wire)),
+                "{meta}"
+            );
+        }
+        // A version that is not a number is not a meta.
+        let mut junk = host_meta.clone();
+        junk["v"] = json!("2");
+        let meta = PresenceMeta {
+            phx_ref: "r".into(),
+            phx_ref_prev: None,
+            payload: junk.as_object().unwrap().clone(),
+        };
+        assert_eq!(
+            Participant::from_meta(host.me(), &meta),
+            Err(crate::roster::MetaError::Version)
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use host::{
     Asking, HostAction, HostMemory, HostSession, Limits, ShareState, StartMode, Topology,
     KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
 };
-pub use identity::{participant_id, SessionIdentity};
+pub use identity::{participant_id, SessionIdentity, WIRE_VERSION};
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;
 pub use recovery::{Recovery, RecoveryAction};
