@@ -283,3 +283,29 @@ test("a viewer's forged input never reaches the desktop; unpairing and a closed 
   assert.deepEqual(heldKeys(from), []);
   for (const p of [controller, viewer]) await p.context().close();
 });
+
+test('an agent stopped mid-keypress (its terminal closed) lets go of keys and buttons first', async () => {
+  const host = await hostSession();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  await pair(host);
+  await grant(host, controller, cid);
+  await sentinel(controller, 0.5, 0.5);
+  const from = s.rec.mark();
+  await controller.keyboard.down('KeyH');
+  await controller.mouse.move(...(await aim(controller, 0.25, 0.75)));
+  await controller.mouse.down();
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'h'), from);
+  await s.rec.waitFor((e) => e.type === 'ButtonPress' && near(e, px(0.25, 0.75)), from);
+  const exit = await s.agent.signal('SIGHUP');
+  assert.equal(exit.status, 0, `stopped cleanly: ${JSON.stringify(exit)}`);
+  // Released before the process was gone (the recorder is a separate X client).
+  await s.rec.waitFor((e) => key(e, 'KeyRelease', 'h'), from);
+  await s.rec.waitFor((e) => e.type === 'ButtonRelease', from);
+  assert.deepEqual(heldKeys(from), []);
+  await host.locator('[data-testid=agent-state]:text-is("absent")').waitFor({ timeout: 5_000 });
+  await controller.keyboard.up('KeyH');
+  await controller.mouse.up();
+  // A new agent for whatever runs next.
+  s.agent = await startAgent(s.x.display, { origin: s.server.url, port: s.agentPort });
+});

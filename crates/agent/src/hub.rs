@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use pairux_core::agent::{
-    Action, Agent, AgentConfig, ConnId, Display, Inject, CODE_RANDOM_LEN, DEFAULT_PORT,
-    TEXT_RANDOM_LEN,
+    Action, Agent, AgentConfig, ConnId, Display, CODE_RANDOM_LEN, DEFAULT_PORT, TEXT_RANDOM_LEN,
 };
 use rand::RngCore;
 use tokio::sync::mpsc;
@@ -33,6 +32,8 @@ enum HubEvent {
         conn: ConnId,
     },
     Emergency,
+    /// The process is asked to stop: let go of everything, then end.
+    Shutdown,
 }
 
 #[derive(Clone)]
@@ -89,13 +90,46 @@ pub async fn serve(addr: SocketAddr, origins: Vec<String>, hotkey: bool) -> std:
         hub: hub_tx,
         next: Arc::new(1.into()),
     };
-    tokio::spawn(hub(agent, hub_rx, injector, addr.port()));
+    let stop = shared.hub.clone();
+    let hub = tokio::spawn(hub(agent, hub_rx, injector, addr.port()));
     let app = Router::new().route("/", get(upgrade)).with_state(shared);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
+    // Whatever stops the process — Ctrl+C, `kill`, its terminal closing — keys and buttons
+    // a controller held must not stay down on this computer (the OS would repeat a key for
+    // good): the hub releases them and waits until the injector has applied that.
+    tokio::select! {
+        served = axum::serve(listener, app) => served?,
+        why = stop_signal() => {
+            tracing::info!("{why}: letting go of everything held, then stopping");
+            let _ = stop.send(HubEvent::Shutdown);
+            let _ = hub.await;
+        }
+    }
+    Ok(())
+}
+
+/// The first of SIGINT, SIGTERM and SIGHUP (Ctrl+C elsewhere), by name.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
             let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+            return "interrupted";
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "interrupted",
+            _ = term.recv() => "terminated",
+            _ = hup.recv() => "hung up",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    }
 }
 
 fn print_code(code: &str, port: u16) {
@@ -195,7 +229,7 @@ async fn connection(s: Shared, origin: Option<String>, mut socket: WebSocket) {
 async fn hub(
     mut agent: Agent,
     mut events: mpsc::UnboundedReceiver<HubEvent>,
-    injector: Option<std::sync::mpsc::Sender<Inject>>,
+    injector: Option<crate::inject::Injector>,
     port: u16,
 ) {
     let start = Instant::now();
@@ -250,26 +284,46 @@ async fn hub(
                 tracing::warn!("Ctrl+Shift+Esc: control revoked for everyone");
                 agent.emergency()
             }
-        };
-        for action in actions {
-            match action {
-                Action::Send(conn, text) => {
-                    if let Some(tx) = sockets.get(&conn) {
-                        let _ = tx.send(Message::Text(text.into()));
-                    }
+            HubEvent::Shutdown => {
+                let actions = agent.shutdown();
+                log_stats(&agent);
+                run(actions, &mut sockets, injector.as_ref(), port);
+                if let Some(injector) = injector {
+                    // The injector applies what is queued before its thread ends.
+                    let _ = tokio::task::spawn_blocking(move || injector.finish()).await;
                 }
-                Action::Close(conn) => {
-                    if let Some(tx) = sockets.remove(&conn) {
-                        let _ = tx.send(Message::Close(None));
-                    }
-                }
-                Action::Inject(op) => {
-                    if let Some(injector) = &injector {
-                        let _ = injector.send(op);
-                    }
-                }
-                Action::NewCode(code) => print_code(&code, port),
+                return;
             }
+        };
+        run(actions, &mut sockets, injector.as_ref(), port);
+    }
+}
+
+/// Carries out the agent's actions: messages and closes to sockets, input to the injector.
+fn run(
+    actions: Vec<Action>,
+    sockets: &mut HashMap<ConnId, mpsc::UnboundedSender<Message>>,
+    injector: Option<&crate::inject::Injector>,
+    port: u16,
+) {
+    for action in actions {
+        match action {
+            Action::Send(conn, text) => {
+                if let Some(tx) = sockets.get(&conn) {
+                    let _ = tx.send(Message::Text(text.into()));
+                }
+            }
+            Action::Close(conn) => {
+                if let Some(tx) = sockets.remove(&conn) {
+                    let _ = tx.send(Message::Close(None));
+                }
+            }
+            Action::Inject(op) => {
+                if let Some(injector) = injector {
+                    injector.send(op);
+                }
+            }
+            Action::NewCode(code) => print_code(&code, port),
         }
     }
 }

@@ -7,8 +7,28 @@ use enigo::{Axis, Coordinate, Direction, Enigo, Keyboard, Mouse, Settings};
 use pairux_core::agent::Inject;
 use pairux_core::control::Button;
 
+/// The injector thread and the way to it.
+pub struct Injector {
+    tx: mpsc::Sender<Inject>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Injector {
+    /// Queues an operation (applied in order).
+    pub fn send(&self, op: Inject) {
+        let _ = self.tx.send(op);
+    }
+
+    /// Waits until everything queued has been applied, then ends the thread: the last
+    /// releases are on the display server before the process exits.
+    pub fn finish(self) {
+        drop(self.tx);
+        let _ = self.thread.join();
+    }
+}
+
 /// Starts the injector; `None` if this session has no display to inject into.
-pub fn spawn() -> Option<mpsc::Sender<Inject>> {
+pub fn spawn() -> Option<Injector> {
     let settings = Settings {
         // XTEST's per-event delay would add latency to every event; ordering is kept anyway.
         linux_delay: 0,
@@ -22,7 +42,7 @@ pub fn spawn() -> Option<mpsc::Sender<Inject>> {
         }
     };
     let (tx, rx) = mpsc::channel::<Inject>();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("inject".into())
         .spawn(move || {
             let mut failures = 0u64;
@@ -36,7 +56,7 @@ pub fn spawn() -> Option<mpsc::Sender<Inject>> {
             }
         })
         .ok()?;
-    Some(tx)
+    Some(Injector { tx, thread })
 }
 
 /// The main display's size, when nothing better (RandR) is known.

@@ -591,6 +591,90 @@ fn input_is_rate_limited() {
 }
 
 #[test]
+fn a_flood_never_costs_a_release_nor_another_holder_its_input() {
+    let mut a = driving();
+    say(
+        &mut a,
+        PageMsg::Holders {
+            ids: vec!["p1".into(), "p2".into()],
+        },
+    );
+    let at = |a: &mut Agent, now: u64, from: &str, seq: u64, kind: InputKind| {
+        injected(&a.text(now, 1, &input(from, seq, kind), &rnd(0)))
+    };
+    let down = |b| InputKind::Down { x: 0.5, y: 0.5, b };
+    let up = |b| InputKind::Up { x: 0.5, y: 0.5, b };
+    assert!(
+        at(&mut a, 0, "p1", 1, key_down("KeyA", "a", 0)).contains(&Inject::Key {
+            evdev: 30,
+            down: true
+        })
+    );
+    assert!(!at(&mut a, 0, "p1", 2, down(Button::Left)).is_empty());
+    // p1 spends its whole budget in the same millisecond.
+    for seq in 3..1000 {
+        at(&mut a, 0, "p1", seq, InputKind::Move { x: 0.5, y: 0.5 });
+    }
+    assert!(a.stats().over_rate > 700);
+    assert!(at(&mut a, 0, "p1", 1000, InputKind::Move { x: 0.1, y: 0.1 }).is_empty());
+    // Its releases still land; a key-up of nothing held is input like any other.
+    let up_key = InputKind::KeyUp {
+        key: "a".into(),
+        code: "KeyA".into(),
+        m: Modifiers(0),
+    };
+    assert!(
+        at(&mut a, 0, "p1", 1001, up_key.clone()).contains(&Inject::Key {
+            evdev: 30,
+            down: false
+        })
+    );
+    assert!(
+        at(&mut a, 0, "p1", 1002, up(Button::Left)).contains(&Inject::Button {
+            b: Button::Left,
+            down: false
+        })
+    );
+    assert!(at(&mut a, 0, "p1", 1003, up_key).is_empty());
+    // The other holder's input is its own budget's business.
+    assert_eq!(
+        at(&mut a, 0, "p2", 1, InputKind::Move { x: 0.0, y: 0.0 }),
+        vec![Inject::MoveTo { x: 0, y: 0 }]
+    );
+}
+
+#[test]
+fn a_stopping_agent_lets_go_of_everything_and_closes_its_sockets() {
+    let mut a = driving();
+    act(&mut a, "p1", 1, key_down("KeyA", "a", 0));
+    act(
+        &mut a,
+        "p1",
+        2,
+        InputKind::Down {
+            x: 0.5,
+            y: 0.5,
+            b: Button::Left,
+        },
+    );
+    let out = a.shutdown();
+    let released = injected(&out);
+    assert!(released.contains(&Inject::Key {
+        evdev: 30,
+        down: false
+    }));
+    assert!(released.contains(&Inject::Button {
+        b: Button::Left,
+        down: false
+    }));
+    assert!(closed(&out, 1));
+    assert!(!a.is_paired());
+    // Nothing is held any more, and nobody drives.
+    assert!(injected(&a.shutdown()).is_empty());
+    assert!(injected(&act(&mut a, "p1", 3, InputKind::Move { x: 0.5, y: 0.5 })).is_empty());
+}
+
+#[test]
 fn an_unpaired_socket_can_only_pair() {
     let mut a = agent(vec![SCREEN]);
     a.open(1, Some(ORIGIN), &[0; 16]);

@@ -135,7 +135,12 @@ export async function startAgent(display, { origin, port }) {
     if (Date.now() > deadline) throw new Error(`agent printed no code: ${out} ${log}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { code: () => code, out: () => out, log: () => log, stop: () => kill(child) };
+  const exited = new Promise((resolve) => child.once('exit', (status, signal) => resolve({ status, signal })));
+  return {
+    code: () => code, out: () => out, log: () => log, stop: () => kill(child),
+    // As a person stops it (Ctrl+C, `kill`, closing its terminal): how it exited.
+    signal: (name) => { child.kill(name); return exited; },
+  };
 }
 
 /** Presses keys on the X server as a person at the host's computer would (xdotool). */

@@ -30,7 +30,9 @@ pub const MAX_WRONG_CODES: u8 = 3;
 pub const WHEEL_NOTCH_PX: f64 = 100.0;
 /// Longest composed text typed at once.
 pub const MAX_TEXT_CHARS: usize = 64;
-/// Input events applied per second at most (pointer at 120 Hz and typing fit well inside).
+/// Input events applied per second at most, per holder (pointer at 120 Hz and typing fit well
+/// inside; one holder's flood does not spend another's). Releasing what is held is never
+/// refused: a dropped key-up would leave the host's OS repeating the key.
 const INPUT_RATE: TokenBucket = TokenBucket::new(500.0, 250.0);
 /// Random bytes `text` needs (a resume token and perhaps a new code).
 pub const TEXT_RANDOM_LEN: usize = 32 + CODE_RANDOM_LEN;
@@ -128,7 +130,7 @@ pub struct Agent {
     keys: BTreeMap<u16, String>,
     buttons: Vec<(Button, String)>,
     wheel: BTreeMap<String, (f64, f64)>,
-    rate: TokenBucket,
+    rates: BTreeMap<String, TokenBucket>,
     last_status: Option<Result<Display, PointersOnly>>,
     stats: AgentStats,
 }
@@ -152,7 +154,7 @@ impl Agent {
             keys: BTreeMap::new(),
             buttons: Vec::new(),
             wheel: BTreeMap::new(),
-            rate: INPUT_RATE,
+            rates: BTreeMap::new(),
             last_status: None,
             stats: AgentStats::default(),
         }
@@ -334,6 +336,22 @@ impl Agent {
         out
     }
 
+    /// The agent is stopping (a signal): everything held is let go, and every page's socket
+    /// closes (the tab then reads the agent as absent at once).
+    pub fn shutdown(&mut self) -> Vec<Action> {
+        self.holders.clear();
+        self.paired = None;
+        self.surface = None;
+        self.last_status = None;
+        let mut out = self.release_all();
+        out.extend(
+            std::mem::take(&mut self.conns)
+                .into_keys()
+                .map(Action::Close),
+        );
+        out
+    }
+
     /// The displays changed (a monitor plugged in or out).
     pub fn set_displays(&mut self, displays: Vec<Display>) -> Vec<Action> {
         self.displays = displays;
@@ -399,7 +417,15 @@ impl Agent {
             self.stats.not_driving += 1;
             return Vec::new();
         };
-        if !self.rate.take(now) {
+        let releases = match &e.kind {
+            InputKind::Up { b, .. } => self.buttons.iter().any(|(held, _)| held == b),
+            InputKind::KeyUp { code, .. } => {
+                keymap::evdev(code).is_some_and(|ev| self.keys.contains_key(&ev))
+            }
+            _ => false,
+        };
+        let rate = self.rates.entry(from.to_owned()).or_insert(INPUT_RATE);
+        if !releases && !rate.take(now) {
             self.stats.over_rate += 1;
             return Vec::new();
         }
@@ -548,11 +574,13 @@ impl Agent {
         let holders = self.holders.clone();
         let keep = |who: &String| holders.contains(who);
         self.wheel.retain(|who, _| keep(who));
+        self.rates.retain(|who, _| keep(who));
         self.release_where(|who| !keep(who))
     }
 
     fn release_all(&mut self) -> Vec<Action> {
         self.wheel.clear();
+        self.rates.clear();
         self.release_where(|_| true)
     }
 

@@ -134,7 +134,12 @@ impl InputGate {
             .buckets
             .entry(from.to_owned())
             .or_insert(TokenBucket::new(RATE_PER_S, BURST));
-        if !bucket.take(now) {
+        // A release is never refused for the rate (a flood of them is the message budget's
+        // business): dropped, the host's OS would keep the key or button down — a key
+        // repeating — though the controller has let go. Only what they release is applied
+        // (`agent::Agent`).
+        let release = matches!(event.kind, InputKind::Up { .. } | InputKind::KeyUp { .. });
+        if !release && !bucket.take(now) {
             return Err(DropReason::RateLimited);
         }
         // Only accepted events advance the sequence: a dropped one may be retried.
@@ -303,5 +308,33 @@ mod tests {
         }
         assert_eq!(later, 25);
         assert!(g.stats().rate_limited > 0);
+        // Out of tokens, a release still goes through; a press does not.
+        let ev = |seq, kind| InputEvent { seq, ts: 0, kind };
+        let key_up = InputKind::KeyUp {
+            key: "a".into(),
+            code: "KeyA".into(),
+            m: Default::default(),
+        };
+        let up = InputKind::Up {
+            x: 0.5,
+            y: 0.5,
+            b: Button::Left,
+        };
+        let down = InputKind::Down {
+            x: 0.5,
+            y: 0.5,
+            b: Button::Left,
+        };
+        assert_eq!(
+            g.check(1_100, "c", true, &ev(seq + 1, down)),
+            Err(DropReason::RateLimited)
+        );
+        assert_eq!(g.check(1_100, "c", true, &ev(seq + 2, key_up)), Ok(()));
+        assert_eq!(g.check(1_100, "c", true, &ev(seq + 3, up.clone())), Ok(()));
+        // Still in sequence.
+        assert_eq!(
+            g.check(1_100, "c", true, &ev(seq + 3, up)),
+            Err(DropReason::Replay)
+        );
     }
 }
