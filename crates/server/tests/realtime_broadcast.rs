@@ -207,6 +207,99 @@ async fn one_sockets_burst_does_not_close_anyone_elses_channel() {
     assert!(s.counters().socket_rate_limited >= 1);
 }
 
+/// The next `system` frame, past the relays of others' broadcasts.
+async fn until_system(c: &mut Client) -> String {
+    loop {
+        let text = c.next_text().await;
+        if text.contains("\"system\"") {
+            return text;
+        }
+    }
+}
+
+#[tokio::test]
+async fn senders_each_within_their_limit_cannot_get_a_light_senders_channel_closed() {
+    // Server-wide 4 events/s, each socket 30/s: three sockets sending 12 each (in a room of
+    // their own) put the server over its limit however the seconds fall. Each of them is
+    // refused once it is one of the heavy ones (2 events/s and up: half the server's limit);
+    // a socket that sends now and then still gets through, and keeps its channel.
+    let s = server(&[
+        "--realtime-max-events-per-second",
+        "4",
+        "--realtime-max-events-per-socket",
+        "30",
+    ])
+    .await;
+    let push2 = TEXT_PUSH.replace("room1", "room2");
+    let refused = r#"["1",null,"realtime:room2","system",{"extension":"system","status":"error","message":"Too many messages per second","channel":"room2"}]"#;
+    let mut heavy = Vec::new();
+    for _ in 0..3 {
+        let mut c = s.v2().await;
+        c.join_v2("1", "realtime:room2", quiet_config(false, false))
+            .await;
+        heavy.push(c);
+    }
+    let mut light = s.v2().await;
+    let mut listener = s.v2().await;
+    for c in [&mut light, &mut listener] {
+        c.join_v2("1", "realtime:room1", quiet_config(false, false))
+            .await;
+    }
+    for c in &mut heavy {
+        for _ in 0..12 {
+            c.text(&push2).await;
+        }
+    }
+    for c in &mut heavy {
+        assert_eq!(until_system(c).await, refused);
+    }
+    // Over the limit still, the light socket's event goes through and its channel stays.
+    light.text(TEXT_PUSH).await;
+    listener.expect(TEXT_RELAY).await;
+    light.expect_silence().await;
+    listener.expect_silence().await;
+}
+
+#[tokio::test]
+async fn rest_broadcasts_have_a_limit_of_their_own_and_its_excess_costs_nobody_else() {
+    // Server-wide 20 events/s, 5/s per sender: a batch of 30 is cut at 5 (429), and the 25
+    // refused never count server-wide, so a socket's event right after still goes through.
+    let s = server(&[
+        "--realtime-max-events-per-second",
+        "20",
+        "--realtime-max-events-per-socket",
+        "5",
+    ])
+    .await;
+    let mut victim = s.v2().await;
+    let mut listener = s.v2().await;
+    for c in [&mut victim, &mut listener] {
+        c.join_v2("1", "realtime:room1", quiet_config(false, false))
+            .await;
+    }
+    let message =
+        json!({"topic": "room1", "event": "cursor", "payload": {"x": 1}, "private": false});
+    let body = json!({"messages": vec![message; 30]});
+    let res = reqwest::Client::new()
+        .post(format!("{}/realtime/v1/api/broadcast", s.http()))
+        .bearer_auth(token())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    for _ in 0..5 {
+        listener.expect(TEXT_RELAY).await;
+    }
+    for _ in 0..5 {
+        victim.expect(TEXT_RELAY).await;
+    }
+    victim.text(TEXT_PUSH).await;
+    listener.expect(TEXT_RELAY).await;
+    victim.expect_silence().await;
+    listener.expect_silence().await;
+}
+
 #[tokio::test]
 async fn the_rest_api_broadcasts_to_every_version() {
     let s = server(&[]).await;

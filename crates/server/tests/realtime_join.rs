@@ -143,6 +143,28 @@ async fn join_errors_use_the_real_reasons() {
         "Unauthorized: You do not have permissions to read from this Channel topic: room1",
     ))
     .await;
+    // A megabyte topic or presence key is refused, not stored and sent to every joiner.
+    let long = "x".repeat(257);
+    let topic = format!("realtime:{long}");
+    c.text(&join_frame("11", &topic, json!({}))).await;
+    c.expect(&error_reply(
+        "11",
+        &topic,
+        "TopicNameTooLong: a topic name is at most 256 bytes",
+    ))
+    .await;
+    c.text(&join_frame(
+        "12",
+        "realtime:room1",
+        json!({"config": {"presence": {"key": long}}}),
+    ))
+    .await;
+    c.expect(&error_reply(
+        "12",
+        "realtime:room1",
+        "PresenceKeyTooLong: a presence key is at most 256 bytes",
+    ))
+    .await;
     // None of these joined anything.
     assert_eq!(
         s.server
@@ -152,6 +174,7 @@ async fn join_errors_use_the_real_reasons() {
             .subscriber_count("realtime:room1"),
         0
     );
+    assert_eq!(s.server.state().realtime.hub().subscriber_count(&topic), 0);
 }
 
 #[tokio::test]

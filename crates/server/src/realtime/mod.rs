@@ -30,6 +30,8 @@ pub mod rest;
 pub mod session;
 pub mod socket;
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -56,7 +58,12 @@ pub struct RealtimeState {
     connections: AtomicUsize,
     joins: Mutex<RateWindow>,
     events: Mutex<RateWindow>,
+    /// REST broadcasts' per-address windows (a socket has its own in its session).
+    rest_senders: Mutex<HashMap<IpAddr, RateWindow>>,
 }
+
+/// Most addresses whose REST rate is remembered; past it, idle ones are forgotten.
+const MAX_REST_SENDERS: usize = 4096;
 
 impl RealtimeState {
     /// State for a server whose tokens are signed with `secret`.
@@ -66,6 +73,7 @@ impl RealtimeState {
         RealtimeState {
             joins: Mutex::new(RateWindow::new(limits.max_joins_per_second, now)),
             events: Mutex::new(RateWindow::new(limits.max_events_per_second, now)),
+            rest_senders: Mutex::new(HashMap::new()),
             limits,
             secret: secret.to_owned(),
             hub: Hub::default(),
@@ -105,12 +113,54 @@ impl RealtimeState {
             .admit(Instant::now())
     }
 
-    /// Counts a client event; `false` when events per second are over the limit.
-    pub(crate) fn admit_event(&self) -> bool {
-        self.events
+    /// Counts a client event server-wide from a sender that averages `sender_rate` events
+    /// per second (its own window, this event included); `false` when the server is over its
+    /// limit and this sender is one of those that put it there. A light sender — under half
+    /// its own limit and under half the server's — is let through even then, so senders that
+    /// each stay within their own limit cannot together get everyone else's channels closed.
+    pub(crate) fn admit_event(&self, sender_rate: f64) -> bool {
+        let within = self
+            .events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .admit(Instant::now())
+            .admit(Instant::now());
+        within || sender_rate < self.light_rate()
+    }
+
+    /// The rate under which a sender is light (see `admit_event`).
+    fn light_rate(&self) -> f64 {
+        let server = f64::from(self.limits.max_events_per_second) / 2.0;
+        match self.limits.max_events_per_socket {
+            0 => server,
+            socket => server.min(f64::from(socket) / 2.0),
+        }
+    }
+
+    /// Counts a REST-broadcast message from `from` against that address's own limit (the
+    /// per-socket one), then server-wide; `false` when either refuses. Over its own limit
+    /// it does not count server-wide, as a socket's excess does not.
+    pub(crate) fn admit_rest_event(&self, from: Option<IpAddr>) -> bool {
+        let now = Instant::now();
+        let limit = self.limits.max_events_per_socket;
+        let rate = {
+            let mut senders = self
+                .rest_senders
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if senders.len() >= MAX_REST_SENDERS {
+                senders.retain(|_, w| w.average(now) > 0.0);
+            }
+            let key = from.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            let window = senders
+                .entry(key)
+                .or_insert_with(|| RateWindow::new(if limit == 0 { u32::MAX } else { limit }, now));
+            if !window.admit(now) {
+                self.counters.socket_rate_limited();
+                return false;
+            }
+            window.average(now)
+        };
+        self.admit_event(rate)
     }
 }
 

@@ -33,17 +33,36 @@ impl RateWindow {
     /// Counts one event at `now`; `false` when the average rate now exceeds the limit (the
     /// event is counted either way, as the real server counts before it checks).
     pub fn admit(&mut self, now: Instant) -> bool {
+        self.advance(now);
+        let slot = self.slot(self.current_second);
+        self.buckets[slot] = self.buckets[slot].saturating_add(1);
+        let (total, seconds_seen) = self.total();
+        total <= u64::from(self.limit) * seconds_seen
+    }
+
+    /// The average rate at `now`, in events per second over the window (counts nothing).
+    pub fn average(&mut self, now: Instant) -> f64 {
+        self.advance(now);
+        let (total, seconds_seen) = self.total();
+        total as f64 / seconds_seen as f64
+    }
+
+    fn advance(&mut self, now: Instant) {
         let second = now.saturating_duration_since(self.started).as_secs();
         let elapsed = second.saturating_sub(self.current_second);
         for step in 1..=elapsed.min(WINDOW_SECONDS as u64) {
             self.buckets[self.slot(self.current_second + step)] = 0;
         }
         self.current_second = self.current_second.max(second);
-        let slot = self.slot(self.current_second);
-        self.buckets[slot] = self.buckets[slot].saturating_add(1);
+    }
+
+    /// Events in the window, and the seconds it spans so far.
+    fn total(&self) -> (u64, u64) {
         let seconds_seen = (self.current_second + 1).min(WINDOW_SECONDS as u64);
-        let total: u64 = self.buckets.iter().map(|&n| u64::from(n)).sum();
-        total <= u64::from(self.limit) * seconds_seen
+        (
+            self.buckets.iter().map(|&n| u64::from(n)).sum(),
+            seconds_seen,
+        )
     }
 
     fn slot(&self, second: u64) -> usize {

@@ -7,8 +7,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -36,9 +39,15 @@ struct BatchMessage {
 /// The handler.
 pub async fn broadcast(
     State(state): State<Arc<RealtimeState>>,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
+    // The peer's address, when the server was started with it (not in every test router).
+    let from = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let headers = &parts.headers;
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -68,7 +77,7 @@ pub async fn broadcast(
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Payload size exceeded");
     }
     for message in &batch.messages {
-        if !state.admit_event() {
+        if !state.admit_rest_event(from) {
             return error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many messages per second",

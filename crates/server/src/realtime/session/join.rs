@@ -40,6 +40,9 @@ impl Refusal {
     }
 }
 
+/// Longest topic name (after `realtime:`) and presence key, in bytes.
+const MAX_NAME_BYTES: usize = 256;
+
 impl Session {
     pub(super) fn join(&mut self, msg: PhxMessage) {
         let PhxMessage {
@@ -84,7 +87,19 @@ impl Session {
                 "TopicNameRequired: You must provide a topic name",
             ));
         }
+        // Ours, not the hosted server's: a topic and a presence key are kept per subscriber and
+        // sent to every joiner, so neither may be megabytes long.
+        if name.len() > MAX_NAME_BYTES {
+            return Err(Refusal::new(format!(
+                "TopicNameTooLong: a topic name is at most {MAX_NAME_BYTES} bytes"
+            )));
+        }
         let parsed = JoinPayload::parse(payload);
+        if parsed.join.config.presence.key.len() > MAX_NAME_BYTES {
+            return Err(Refusal::new(format!(
+                "PresenceKeyTooLong: a presence key is at most {MAX_NAME_BYTES} bytes"
+            )));
+        }
         if !parsed.invalid.is_empty() {
             tracing::debug!(invalid = ?parsed.invalid, "realtime: join payload fields ignored");
         }

@@ -79,13 +79,19 @@ impl Session {
     /// Counts one client event against this socket's limit, then the server-wide one. An
     /// event over the socket's own limit never reaches the server-wide count.
     fn admit_event(&mut self) -> bool {
-        if let Some(events) = &mut self.events {
-            if !events.admit(Instant::now()) {
-                self.state.counters.socket_rate_limited();
-                return false;
+        let now = Instant::now();
+        let rate = match &mut self.events {
+            Some(events) => {
+                if !events.admit(now) {
+                    self.state.counters.socket_rate_limited();
+                    return false;
+                }
+                events.average(now)
             }
-        }
-        self.state.admit_event()
+            // No limit of its own: never light.
+            None => f64::INFINITY,
+        };
+        self.state.admit_event(rate)
     }
 
     /// Handles one inbound WebSocket message; `false` when the client closed.
