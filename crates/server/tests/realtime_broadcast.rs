@@ -217,6 +217,87 @@ async fn until_system(c: &mut Client) -> String {
     }
 }
 
+/// Sends 1 MB broadcasts from `publisher` while `sleeper` (joined, never reading) is
+/// subscribed, up to `most`, until the server counts a slow consumer; how many it took.
+async fn megabytes_until_slow(
+    s: &TestServer,
+    publisher: &mut Client,
+    most: usize,
+) -> Option<usize> {
+    let mut frame = hex("0301010e0300003133 7265616c74696d653a726f6f6d31 626967");
+    frame.extend(std::iter::repeat_n(7u8, 1_000_000));
+    for sent in 1..=most {
+        publisher.binary(frame.clone()).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if s.counters().slow_consumers > 0 {
+            return Some(sent);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if s.counters().slow_consumers > 0 {
+            return Some(most);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_socket_that_reads_nothing_holds_megabytes_not_gigabytes() {
+    // The frame cap out of the way: 1 MB frames fill the byte cap (16 MB) long before 1,024
+    // frames (1 GB) would.
+    let s = server(&[
+        "--realtime-outbound-queue",
+        "100000",
+        "--realtime-max-events-per-second",
+        "100000",
+        "--realtime-max-events-per-socket",
+        "0",
+    ])
+    .await;
+    let mut publisher = s.v2().await;
+    let mut sleeper = s.v2().await;
+    for c in [&mut publisher, &mut sleeper] {
+        c.join_v2("1", "realtime:room1", quiet_config(false, false))
+            .await;
+    }
+    let sent = megabytes_until_slow(&s, &mut publisher, 80).await;
+    assert!(
+        sent.is_some_and(|n| n < 80),
+        "slow consumer after {sent:?} MB"
+    );
+    publisher.heartbeat_v2("2").await;
+    drop(sleeper);
+}
+
+#[tokio::test]
+async fn a_write_the_peer_never_reads_ends_it_even_when_nothing_more_is_sent() {
+    // Neither cap is reached (20 MB queued, caps far above): the write that cannot finish
+    // ends the socket after the write timeout.
+    let s = server(&[
+        "--realtime-outbound-queue",
+        "100000",
+        "--realtime-outbound-queue-kb",
+        "1000000",
+        "--realtime-write-timeout-ms",
+        "300",
+        "--realtime-max-events-per-second",
+        "100000",
+        "--realtime-max-events-per-socket",
+        "0",
+    ])
+    .await;
+    let mut publisher = s.v2().await;
+    let mut sleeper = s.v2().await;
+    for c in [&mut publisher, &mut sleeper] {
+        c.join_v2("1", "realtime:room1", quiet_config(false, false))
+            .await;
+    }
+    assert!(megabytes_until_slow(&s, &mut publisher, 20).await.is_some());
+    drop(sleeper);
+}
+
 #[tokio::test]
 async fn senders_each_within_their_limit_cannot_get_a_light_senders_channel_closed() {
     // Server-wide 4 events/s, each socket 30/s: three sockets sending 12 each (in a room of

@@ -39,6 +39,14 @@ pub struct RealtimeArgs {
     /// Frames queued for one socket before it counts as a slow consumer and is disconnected.
     #[arg(long = "realtime-outbound-queue", default_value_t = 1024)]
     pub outbound_queue: usize,
+    /// Bytes queued for one socket before it counts as a slow consumer (at least two of the
+    /// largest frames, so one large broadcast always fits).
+    #[arg(long = "realtime-outbound-queue-kb", default_value_t = 16_000)]
+    pub outbound_queue_kb: usize,
+    /// A write to a socket that takes longer than this (the peer reads nothing) ends it as a
+    /// slow consumer.
+    #[arg(long = "realtime-write-timeout-ms", default_value_t = 15_000)]
+    pub write_timeout_ms: u64,
     /// Delay before a join error reply. The hosted server waits 5000 ms; a local server need not.
     #[arg(long = "realtime-error-backoff-ms", default_value_t = 0)]
     pub error_backoff_ms: u64,
@@ -63,6 +71,8 @@ pub struct Limits {
     pub presence_window: Duration,
     pub max_frame_bytes: usize,
     pub outbound_queue: usize,
+    pub outbound_queue_bytes: usize,
+    pub write_timeout: Duration,
     pub error_backoff: Duration,
     pub idle_timeout: Duration,
     pub token_recheck: Duration,
@@ -82,6 +92,11 @@ impl From<&RealtimeArgs> for Limits {
             max_frame_bytes: args.max_frame_bytes,
             // A zero-capacity queue cannot exist; one frame is the floor.
             outbound_queue: args.outbound_queue.max(1),
+            outbound_queue_bytes: args
+                .outbound_queue_kb
+                .saturating_mul(1000)
+                .max(args.max_frame_bytes.saturating_mul(2)),
+            write_timeout: Duration::from_millis(args.write_timeout_ms.max(1)),
             error_backoff: Duration::from_millis(args.error_backoff_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             token_recheck: Duration::from_millis(args.token_recheck_ms.max(1)),

@@ -20,12 +20,11 @@ use axum::Json;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use pairux_core::realtime::Vsn;
-use tokio::sync::mpsc;
 use tokio::time::{sleep, Instant};
 use tokio_tungstenite::tungstenite;
 
 use super::auth;
-use super::outbox::Outbox;
+use super::outbox::{Frames, Outbox};
 use super::session::Session;
 use super::RealtimeState;
 
@@ -142,7 +141,7 @@ async fn run(
     _slot: ConnectionSlot,
 ) {
     let limits = state.limits().clone();
-    let (outbox, mut inbox) = Outbox::bounded(limits.outbound_queue);
+    let (outbox, mut inbox) = Outbox::bounded(limits.outbound_queue, limits.outbound_queue_bytes);
     let mut session = Session::new(state.clone(), vsn, token, outbox);
     let (mut sink, mut stream) = socket.split();
     let idle = sleep(limits.idle_timeout);
@@ -164,6 +163,9 @@ async fn run(
                 tokio::select! {
                     biased;
                     () = inbox.overflow.notified() => break End::SlowConsumer,
+                    // A peer that reads nothing at all never fills a queue that nothing
+                    // more is sent to; a write it holds up this long ends it as well.
+                    () = sleep(limits.write_timeout) => break End::SlowConsumer,
                     written = write => match written {
                         Ok(false) => {}
                         Ok(true) => break End::Server,
@@ -228,13 +230,13 @@ fn is_too_big(err: axum::Error) -> bool {
 async fn write_batch(
     sink: &mut SplitSink<WebSocket, Message>,
     first: Message,
-    queue: &mut mpsc::Receiver<Message>,
+    queue: &mut Frames,
 ) -> Result<bool, axum::Error> {
     let mut closing = matches!(first, Message::Close(_));
     sink.feed(first).await?;
     let mut written = 1;
     while !closing && written < MAX_BATCH {
-        let Ok(next) = queue.try_recv() else { break };
+        let Some(next) = queue.try_recv() else { break };
         closing = matches!(next, Message::Close(_));
         sink.feed(next).await?;
         written += 1;
