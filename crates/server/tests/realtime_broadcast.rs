@@ -486,3 +486,45 @@ async fn a_slow_consumer_is_disconnected_and_the_others_keep_going() {
     publisher.heartbeat_v2("2").await;
     drop(sleeper);
 }
+
+#[tokio::test]
+async fn the_focus_joins_a_channel_again_when_the_server_closes_it() {
+    use pairux_server::focus::realtime::{ChannelEvent, RealtimeHandle};
+    // The focus watches every session on one socket; a channel the server closes (here: over
+    // 3 events/s from that socket) must not leave that session unwatched for good.
+    let s = server(&["--realtime-max-events-per-socket", "3"]).await;
+    let url = format!("ws://{}/realtime/v1/websocket", s.server.addr());
+    let (focus, mut events) = RealtimeHandle::start(&url, &token());
+    let joined = async |events: &mut tokio::sync::mpsc::UnboundedReceiver<ChannelEvent>| {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match events.recv().await {
+                    Some(ChannelEvent::Joined { topic }) if topic == "realtime:room1" => return,
+                    Some(_) => {}
+                    None => panic!("the driver stopped"),
+                }
+            }
+        })
+        .await
+        .expect("joined")
+    };
+    focus.watch("realtime:room1");
+    joined(&mut events).await;
+    let mut listener = s.v2().await;
+    listener
+        .join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    for _ in 0..8 {
+        focus.broadcast("realtime:room1", "e", json!({}));
+    }
+    joined(&mut events).await;
+    // Joined again: what it sends reaches the channel once more (after the window passes).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    while tokio::time::timeout(Duration::from_millis(50), listener.next())
+        .await
+        .is_ok()
+    {}
+    focus.broadcast("realtime:room1", "again", json!({"n": 1}));
+    let frame = listener.next_binary().await;
+    assert!(frame.windows(5).any(|w| w == b"again"), "{frame:?}");
+}

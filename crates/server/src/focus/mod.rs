@@ -61,6 +61,10 @@ use self::store::{SessionRow, Store, StoreError};
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// How often the leader runs `tick` and a standby tries to lead.
 const TICK_EVERY: Duration = Duration::from_millis(500);
+/// Least time between two announcements of the decision in force for late joiners of one
+/// session: joins in a burst (or a socket rejoining on purpose, over and over) get one on the
+/// next tick instead of one each, which would spend the focus socket's event budget.
+const REBROADCAST_GAP: Duration = Duration::from_millis(400);
 
 /// Flags of the in-process focus (part of `pairux-server`'s command line).
 #[derive(Debug, Clone, clap::Args)]
@@ -210,6 +214,10 @@ impl Core {
 struct Watched {
     count: u32,
     empty_since: Option<Instant>,
+    /// When the decision in force was last announced again for a late joiner.
+    rebroadcast_at: Option<Instant>,
+    /// A late joiner came within [`REBROADCAST_GAP`] of that: announce again on a tick.
+    rebroadcast_due: bool,
 }
 
 /// The focus.
@@ -419,6 +427,8 @@ impl FocusService {
             Watched {
                 count: 0,
                 empty_since: Some(Instant::now()),
+                rebroadcast_at: None,
+                rebroadcast_due: false,
             },
         );
         drop(core);
@@ -761,14 +771,46 @@ impl FocusService {
     }
 
     fn rebroadcast(&self, session: &SessionId) {
-        let decision = self.core().brain.decision(session).cloned();
+        let decision = {
+            let mut core = self.core();
+            if let Some(w) = core.watched.get_mut(session) {
+                if w.rebroadcast_at
+                    .is_some_and(|t| t.elapsed() < REBROADCAST_GAP)
+                {
+                    w.rebroadcast_due = true;
+                    return;
+                }
+                w.rebroadcast_at = Some(Instant::now());
+                w.rebroadcast_due = false;
+            }
+            core.brain.decision(session).cloned()
+        };
         if let Some(decision) = decision {
             self.announce(&decision);
         }
     }
 
+    /// The announcements held back by [`REBROADCAST_GAP`], once it has passed.
+    fn rebroadcast_due(&self) {
+        let due: Vec<SessionId> = self
+            .core()
+            .watched
+            .iter()
+            .filter(|(_, w)| {
+                w.rebroadcast_due
+                    && w.rebroadcast_at
+                        .is_none_or(|t| t.elapsed() >= REBROADCAST_GAP)
+            })
+            .map(|(s, _)| *s)
+            .collect();
+        for session in due {
+            self.rebroadcast(&session);
+        }
+    }
+
     /// One round of the periodic work.
     async fn tick(&self, leadership: &mut Option<store::Leadership>) {
+        self.rebroadcast_due();
         if let Some(leadership) = leadership {
             let leads = leadership.poll().await;
             let was = self.leader.swap(leads, Ordering::Relaxed);

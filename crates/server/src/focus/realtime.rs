@@ -85,6 +85,7 @@ impl RealtimeHandle {
                 ws: None,
                 channels: HashMap::new(),
                 topics: HashMap::new(),
+                leaving: std::collections::HashSet::new(),
                 events: events_tx,
             }
             .run(rx),
@@ -131,6 +132,8 @@ struct Driver {
     ws: Option<Ws>,
     channels: HashMap<ChannelId, String>,
     topics: HashMap<String, ChannelId>,
+    /// Channels we asked to leave (their `Closed` is ours, not the server's).
+    leaving: std::collections::HashSet<ChannelId>,
     events: mpsc::UnboundedSender<ChannelEvent>,
 }
 
@@ -231,6 +234,7 @@ impl Driver {
             }
             Command::Leave { topic } => {
                 if let Some(ch) = self.topics.get(&topic) {
+                    self.leaving.insert(*ch);
                     self.client.leave(now, *ch);
                 }
             }
@@ -287,6 +291,23 @@ impl Driver {
                 ch,
                 state: ChannelState::Joined,
             } => topic(&ch).map(|topic| ChannelEvent::Joined { topic }),
+            // The server closed a channel we still watch (`phx_close`, e.g. after a rate
+            // limit): join it again, or the session's presence and decisions go unseen for
+            // good. Its presence is tracked with the join.
+            ClientEvent::Channel {
+                ch,
+                state: ChannelState::Closed,
+            } if !self.leaving.remove(&ch)
+                && topic(&ch).is_some_and(|t| self.topics.get(&t) == Some(&ch)) =>
+            {
+                tracing::warn!(
+                    "focus: the server closed {:?}; joining it again",
+                    topic(&ch)
+                );
+                let now = self.now();
+                self.client.join(now, ch);
+                None
+            }
             _ => None,
         };
         if let Some(report) = report {
