@@ -348,6 +348,33 @@ fn a_second_display_is_found_by_size_or_not_at_all() {
     );
     let out = act(&mut a, "p1", 2, InputKind::Move { x: 0.0, y: 0.0 });
     assert!(injected(&out).is_empty());
+    // 1920×1080 is the left one's size, and also the right one capped at 1920×1080.
+    surface(&mut a, 1920, 1080);
+    assert_eq!(a.target(), Err(PointersOnly::WhichDisplay));
+    // A 4:3 capture: neither is 4:3.
+    surface(&mut a, 1024, 768);
+    assert_eq!(a.target(), Err(PointersOnly::WhichDisplay));
+    // Two alike: never the first by chance.
+    let twin = Display { x: 1920, ..left };
+    let mut b = agent(vec![left, twin]);
+    let code = b.code();
+    pair(&mut b, 1, &code);
+    surface(&mut b, 1920, 1080);
+    assert_eq!(b.target(), Err(PointersOnly::WhichDisplay));
+    // A laptop screen beside a 16:9 monitor: a 16:10 capture has one home.
+    let laptop = Display {
+        x: 0,
+        y: 0,
+        w: 1440,
+        h: 900,
+    };
+    let mut c = agent(vec![laptop, right]);
+    let code = c.code();
+    pair(&mut c, 1, &code);
+    surface(&mut c, 1440, 900);
+    assert_eq!(c.target(), Ok(laptop));
+    surface(&mut c, 1920, 1080);
+    assert_eq!(c.target(), Ok(right));
 }
 
 #[test]

@@ -368,15 +368,18 @@ impl Agent {
             [] => Err(PointersOnly::NoDisplay),
             [only] => Ok(*only),
             many => {
-                if let Some(d) = many.iter().find(|d| d.w == w && d.h == h) {
-                    return Ok(*d);
-                }
-                // A capture scaled down keeps its display's aspect ratio.
-                let same_aspect: Vec<&Display> = many
+                // A capture is the display's picture, perhaps scaled down (the page caps it
+                // at 1920×1080), never up, and it keeps the display's aspect ratio. Only one
+                // display that could have made it is an answer: input sent to another screen
+                // than the one everyone sees — perhaps with private windows on it — is worse
+                // than pointers only. (An exact size is no proof: a 2560×1440 screen captured
+                // at 1920×1080 has the size of a 1080p neighbour.)
+                let could: Vec<&Display> = many
                     .iter()
                     .filter(|d| u64::from(d.w) * u64::from(h) == u64::from(d.h) * u64::from(w))
+                    .filter(|d| d.w >= w && d.h >= h)
                     .collect();
-                match same_aspect.as_slice() {
+                match could.as_slice() {
                     [one] => Ok(**one),
                     _ => Err(PointersOnly::WhichDisplay),
                 }
