@@ -556,6 +556,9 @@ impl HostRuntime {
                     p.insert(id.to_owned(), state.clone());
                 });
                 if state == "connected" || down {
+                    self.inner.control.borrow_mut().link(id, !down);
+                }
+                if state == "connected" || down {
                     // Up: a seat that came up after its deadline may be refused as full now.
                     let actions = self.inner.session.borrow_mut().on_link(id, !down);
                     if !actions.is_empty() {

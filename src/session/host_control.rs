@@ -474,8 +474,20 @@ impl HostControl {
     }
 
     pub fn set_agent(&mut self, agent: AgentLink) {
-        agent.holders(&self.leases.holders());
+        agent.holders(&self.leases.drives());
         self.agent = Some(agent);
+    }
+
+    /// `id`'s connection went down or came back: while it is down, whatever it holds on this
+    /// computer is let go (`ControlLeases::drives`); its lease stays.
+    pub fn link(&mut self, id: &str, up: bool) {
+        if self.leases.link(id, up) {
+            let drives = self.leases.drives();
+            if let Some(agent) = &self.agent {
+                agent.holders(&drives);
+            }
+            self.sink.holders(&drives);
+        }
     }
 
     pub fn agent(&self) -> Option<AgentLink> {
@@ -698,10 +710,11 @@ impl HostControl {
         if holders_changed {
             let holders = self.leases.holders();
             self.relay.keep_only(&holders);
+            let drives = self.leases.drives();
             if let Some(agent) = &self.agent {
-                agent.holders(&holders);
+                agent.holders(&drives);
             }
-            self.sink.holders(&holders);
+            self.sink.holders(&drives);
             out.push(Outgoing::All(self.state()));
             self.echoes.changed(crate::platform::clock::monotonic_ms());
         }

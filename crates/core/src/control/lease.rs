@@ -76,6 +76,8 @@ pub struct ControlLeases {
     nonces: VecMap<String, String>,
     requests: VecMap<String, u64>,
     holders: VecSet<String>,
+    /// Participants whose connection is down now (ICE `disconnected` or `failed`).
+    stalled: VecSet<String>,
 }
 
 impl ControlLeases {
@@ -86,7 +88,30 @@ impl ControlLeases {
             nonces: VecMap::new(),
             requests: VecMap::new(),
             holders: VecSet::new(),
+            stalled: VecSet::new(),
         }
+    }
+
+    /// `id`'s connection went down (`false`) or came back (`true`); whether that changes who
+    /// [`drives`](Self::drives).
+    pub fn link(&mut self, id: &str, up: bool) -> bool {
+        let changed = match up {
+            true => self.stalled.remove(id),
+            false => self.stalled.insert(id.to_owned()),
+        };
+        changed && self.holders.contains(id)
+    }
+
+    /// The holders whose input may be applied now: those whose connection is up. A holder
+    /// whose connection drops keeps its lease (it may come back within seconds), but what it
+    /// holds down is let go meanwhile — a key would otherwise repeat on the host for the whole
+    /// outage, and a held button turn the host's own mouse into a drag.
+    pub fn drives(&self) -> Vec<String> {
+        self.holders
+            .iter()
+            .filter(|h| !self.stalled.contains(*h))
+            .cloned()
+            .collect()
     }
 
     /// The nonce sent to `id` when its data channel opened.
@@ -190,6 +215,7 @@ impl ControlLeases {
     /// `id`'s connection is gone: it loses control, its request and its challenge.
     pub fn disconnect(&mut self, id: &str) -> Option<LeaseEvent> {
         self.nonces.remove(id);
+        self.stalled.remove(id);
         let held = self.holders.remove(id);
         let requested = self.requests.remove(id).is_some();
         (held || requested).then(|| LeaseEvent::Dropped { id: id.to_owned() })
@@ -263,6 +289,29 @@ mod tests {
         );
         assert!(l.holders().is_empty());
         assert_eq!(l.release("c1"), None);
+    }
+
+    #[test]
+    fn a_holder_whose_connection_drops_keeps_its_lease_but_drives_nothing_until_it_is_back() {
+        let mut l = leases_with(&["c1", "c2"]);
+        for id in ["c1", "c2"] {
+            request(&mut l, 0, id).unwrap();
+            l.grant(id).unwrap();
+        }
+        assert_eq!(l.drives(), ["c1", "c2"]);
+        assert!(l.link("c1", false));
+        assert!(!l.link("c1", false), "no change twice");
+        assert!(l.is_holder("c1"));
+        assert_eq!(l.drives(), ["c2"]);
+        assert!(l.link("c1", true));
+        assert_eq!(l.drives(), ["c1", "c2"]);
+        // Not a holder: its link changes nothing anyone drives.
+        assert!(!l.link("viewer", false));
+        // Gone: forgotten with the rest.
+        assert!(l.link("c2", false));
+        l.disconnect("c2");
+        assert!(!l.link("c2", true));
+        assert_eq!(l.drives(), ["c1"]);
     }
 
     #[test]
