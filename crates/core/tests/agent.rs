@@ -544,6 +544,75 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
         evdev: 1,
         down: true
     }));
+    // The chord built from separate key-downs: Ctrl or Shift while Escape is held (the X
+    // server would repeat Escape under them) is refused.
+    let out = act(&mut a, "p1", 6, key_down("ControlLeft", "Control", 0));
+    assert!(injected(&out).is_empty());
+    let out = act(&mut a, "p1", 7, key_down("ShiftRight", "Shift", 0));
+    assert!(injected(&out).is_empty());
+    assert_eq!(a.stats().reserved, 3);
+    let esc_up = InputKind::KeyUp {
+        key: "Escape".into(),
+        code: "Escape".into(),
+        m: Modifiers(0),
+    };
+    act(&mut a, "p1", 8, esc_up);
+    // Ctrl and Shift held as keys, then Escape with no flags: refused all the same.
+    act(&mut a, "p1", 9, key_down("ControlLeft", "Control", 0));
+    act(&mut a, "p1", 10, key_down("ShiftLeft", "Shift", 0));
+    let out = act(&mut a, "p1", 11, key_down("Escape", "Escape", 0));
+    assert!(!injected(&out).contains(&Inject::Key {
+        evdev: 1,
+        down: true
+    }));
+    assert_eq!(a.stats().reserved, 4);
+}
+
+#[test]
+fn the_display_servers_own_chords_are_never_made() {
+    let mut a = driving();
+    // Ctrl+Alt+F1 (a text console), Ctrl+Alt+Backspace (kills X where enabled),
+    // Ctrl+Alt+Delete: by the event's flags, or by modifier keys held down first.
+    let ctrl_alt = Modifiers::CTRL | Modifiers::ALT;
+    for (seq, code, key) in [
+        (1, "F1", "F1"),
+        (2, "F12", "F12"),
+        (3, "Backspace", "Backspace"),
+        (4, "Delete", "Delete"),
+    ] {
+        let out = act(&mut a, "p1", seq, key_down(code, key, ctrl_alt));
+        assert!(
+            !injected(&out).iter().any(
+                |i| matches!(i, Inject::Key { evdev, down: true } if ![29, 56].contains(evdev))
+            ),
+            "{code}: {out:?}"
+        );
+    }
+    act(&mut a, "p1", 5, key_down("ControlLeft", "Control", 0));
+    act(&mut a, "p1", 6, key_down("AltLeft", "Alt", 0));
+    let out = act(&mut a, "p1", 7, key_down("F2", "F2", 0));
+    assert!(!injected(&out).contains(&Inject::Key {
+        evdev: 60,
+        down: true
+    }));
+    assert_eq!(a.stats().reserved, 5);
+    // Alone, or with Ctrl only, they are keys like any other.
+    let mut b = driving();
+    let out = act(&mut b, "p1", 1, key_down("F2", "F2", 0));
+    assert!(injected(&out).contains(&Inject::Key {
+        evdev: 60,
+        down: true
+    }));
+    let out = act(
+        &mut b,
+        "p1",
+        2,
+        key_down("Backspace", "Backspace", Modifiers::CTRL),
+    );
+    assert!(injected(&out).contains(&Inject::Key {
+        evdev: 14,
+        down: true
+    }));
 }
 
 #[test]

@@ -483,10 +483,7 @@ impl Agent {
                 }
             }
             InputKind::KeyDown { key, code, m, .. } => match keymap::evdev(code) {
-                Some(ESCAPE)
-                    if m.0 & (Modifiers::CTRL | Modifiers::SHIFT)
-                        == Modifiers::CTRL | Modifiers::SHIFT =>
-                {
+                Some(ev) if self.reserved(ev, *m) => {
                     self.stats.reserved += 1;
                 }
                 Some(ev) => {
@@ -534,6 +531,34 @@ impl Agent {
             }
         }
         out
+    }
+
+    /// Chords a controller must never make on the host's computer, by the modifiers the
+    /// event says or any key held now says (a chord can be built from separate key-downs):
+    /// the emergency revoke Ctrl+Shift+Esc — also Ctrl or Shift pressed while Escape is held,
+    /// whose repeat would make it — and the display server's own Ctrl+Alt chords: F1–F12
+    /// (switch to a text console), Backspace (kill the X server where enabled), Delete.
+    fn reserved(&self, ev: u16, m: Modifiers) -> bool {
+        let has = |bit: u8| {
+            m.0 & bit != 0
+                || self
+                    .keys
+                    .keys()
+                    .any(|k| keymap::modifier_bit(*k) == Some(bit))
+        };
+        match ev {
+            ESCAPE => has(Modifiers::CTRL) && has(Modifiers::SHIFT),
+            _ if matches!(
+                keymap::modifier_bit(ev),
+                Some(Modifiers::CTRL | Modifiers::SHIFT)
+            ) =>
+            {
+                self.keys.contains_key(&ESCAPE)
+            }
+            // F1–F10, F11, F12, Backspace, Delete.
+            59..=68 | 87 | 88 | 14 | 111 => has(Modifiers::CTRL) && has(Modifiers::ALT),
+            _ => false,
+        }
     }
 
     /// Presses or releases modifiers so the OS sees the ones the controller held for this key
