@@ -15,8 +15,10 @@ use crate::platform::timer::Timer;
 use crate::platform::websocket::{Socket, SocketEvent};
 use crate::platform::{location, storage};
 
-/// sessionStorage key of `<port> <resume token>`: this tab re-pairs after a reload.
-const RESUME_KEY: &str = "pairux:agent";
+/// sessionStorage key prefix (then the session id) of `<port> <resume token>`: this tab
+/// re-pairs after a reload — for that session only (a tab that hosts another session later
+/// pairs with the code again; the agent also keeps a token only a minute after its tab went).
+const RESUME_KEY: &str = "pairux:agent:";
 /// A paired socket that drops is retried this long after (the agent may be restarting).
 const RETRY_MS: u64 = 1500;
 
@@ -44,6 +46,8 @@ impl Default for AgentSignals {
 }
 
 struct Inner {
+    /// This session's resume key in the tab's storage.
+    resume_key: String,
     view: AgentSignals,
     socket: RefCell<Option<Socket>>,
     client: RefCell<Option<AgentClient>>,
@@ -64,12 +68,14 @@ impl AgentLink {
     /// A link that is not connected yet; if this tab paired before a reload, it re-pairs.
     /// `on_drives` is called whenever [`AgentLink::drives`] changes.
     pub fn new(
+        session: &str,
         view: AgentSignals,
         on_emergency: impl Fn() + 'static,
         on_drives: impl Fn() + 'static,
     ) -> AgentLink {
         let link = AgentLink {
             inner: Rc::new(Inner {
+                resume_key: format!("{RESUME_KEY}{session}"),
                 view,
                 socket: RefCell::new(None),
                 client: RefCell::new(None),
@@ -101,7 +107,7 @@ impl AgentLink {
 
     /// Unpairs this tab: the agent lets go of everything and forgets it.
     pub fn disconnect(&self) {
-        storage::remove(RESUME_KEY);
+        storage::remove(&self.inner.resume_key);
         self.inner.retry.borrow_mut().take();
         self.inner.client.borrow_mut().take();
         if let Some(socket) = self.inner.socket.borrow_mut().take() {
@@ -111,7 +117,7 @@ impl AgentLink {
     }
 
     fn resume(&self) {
-        let Some(saved) = storage::get(RESUME_KEY) else {
+        let Some(saved) = storage::get(&self.inner.resume_key) else {
             return;
         };
         let parsed = saved
@@ -119,7 +125,7 @@ impl AgentLink {
             .and_then(|(port, token)| Some((port.parse::<u16>().ok()?, token.to_owned())));
         match parsed {
             Some((port, token)) => self.connect(port, Credential::Resume(token)),
-            None => storage::remove(RESUME_KEY),
+            None => storage::remove(&self.inner.resume_key),
         }
     }
 
@@ -227,10 +233,10 @@ fn on_event(weak: &Weak<Inner>, port: u16, event: SocketEvent) {
                 match event {
                     ClientEvent::Send(frame) => link.send_text(&frame),
                     ClientEvent::Remember(token) => {
-                        let _ = storage::set(RESUME_KEY, &format!("{port} {token}"));
+                        let _ = storage::set(&link.inner.resume_key, &format!("{port} {token}"));
                     }
                     ClientEvent::Refused(sentence) => {
-                        storage::remove(RESUME_KEY);
+                        storage::remove(&link.inner.resume_key);
                         link.inner.view.error.set(Some(sentence.to_owned()));
                     }
                     ClientEvent::Paired => {
@@ -260,7 +266,7 @@ fn on_event(weak: &Weak<Inner>, port: u16, event: SocketEvent) {
                 )));
             }
             // A paired agent that went away may be restarting: try the tab's token again.
-            if was_paired && storage::get(RESUME_KEY).is_some() {
+            if was_paired && storage::get(&link.inner.resume_key).is_some() {
                 let weak = Rc::downgrade(&link.inner);
                 *link.inner.retry.borrow_mut() = Some(Timer::after(RETRY_MS, move || {
                     if let Some(inner) = weak.upgrade() {

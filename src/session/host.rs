@@ -265,6 +265,7 @@ impl HostRuntime {
         };
         let (on_panic, on_drives) = (Rc::downgrade(&runtime.inner), Rc::downgrade(&runtime.inner));
         let agent = AgentLink::new(
+            &link.session.to_string(),
             runtime.inner.view.agent,
             move || {
                 if let Some(inner) = on_panic.upgrade() {

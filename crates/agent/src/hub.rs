@@ -273,7 +273,7 @@ async fn hub(
             HubEvent::Closed { conn } => {
                 sockets.remove(&conn);
                 let was = agent.is_paired();
-                let out = agent.close(conn);
+                let out = agent.close(now, conn);
                 if was && !agent.is_paired() {
                     tracing::info!("page disconnected; everything held was released");
                     log_stats(&agent);

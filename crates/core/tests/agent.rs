@@ -175,7 +175,7 @@ fn the_right_code_pairs_once_and_is_then_retired() {
     );
 
     // The first page leaves; the old code no longer pairs, the new one does.
-    a.close(1);
+    a.close(0, 1);
     let out = pair(&mut a, 3, &code);
     assert_eq!(
         sent(&out, 3),
@@ -233,7 +233,7 @@ fn a_resume_token_works_once() {
     let Some(AgentMsg::Paired { resume }) = sent(&out, 1).into_iter().next() else {
         panic!("not paired");
     };
-    a.close(1);
+    a.close(0, 1);
     let resume_with = |a: &mut Agent, conn: ConnId, token: &str| {
         a.open(conn, Some(ORIGIN), &[0; 16]);
         a.text(
@@ -247,7 +247,7 @@ fn a_resume_token_works_once() {
     };
     let out = resume_with(&mut a, 2, &resume);
     assert!(matches!(sent(&out, 2)[0], AgentMsg::Paired { .. }));
-    a.close(2);
+    a.close(0, 2);
     let out = resume_with(&mut a, 3, &resume);
     assert_eq!(
         sent(&out, 3),
@@ -255,6 +255,67 @@ fn a_resume_token_works_once() {
             reason: Refusal::BadCode
         }]
     );
+}
+
+#[test]
+fn a_resume_token_is_for_its_origin_and_a_short_while_and_guessing_retires_no_code() {
+    const OTHER: &str = "http://127.0.0.1:8080";
+    let mut a = Agent::new(
+        AgentConfig {
+            origins: vec![ORIGIN.into(), OTHER.into()],
+            version: "test".into(),
+        },
+        &[1, 2, 3, 4, 5, 6, 7],
+        vec![SCREEN],
+    );
+    let code = a.code();
+    let out = pair(&mut a, 1, &code);
+    let Some(AgentMsg::Paired { resume }) = sent(&out, 1).into_iter().next() else {
+        panic!("not paired");
+    };
+    a.close(1_000, 1);
+    let code = a.code();
+    let resume_at = |a: &mut Agent, now: u64, conn: ConnId, origin: &str, token: &str| {
+        a.open(conn, Some(origin), &[0; 16]);
+        sent(
+            &a.text(
+                now,
+                conn,
+                &frame(PageMsg::Resume {
+                    token: token.into(),
+                }),
+                &rnd(conn as u8),
+            ),
+            conn,
+        )
+    };
+    let refused = vec![AgentMsg::Refused {
+        reason: Refusal::BadCode,
+    }];
+    // Another allowed origin (another app on localhost) cannot use it.
+    assert_eq!(resume_at(&mut a, 2_000, 2, OTHER, &resume), refused);
+    // Wrong tokens, as many as you like: the code a person may be typing stays.
+    for conn in 3..10 {
+        assert_eq!(resume_at(&mut a, 2_000, conn, ORIGIN, "guess"), refused);
+    }
+    assert_eq!(a.code(), code);
+    // A minute after the tab went, it takes the code again.
+    assert_eq!(
+        resume_at(&mut a, 1_000 + RESUME_TTL_MS + 1, 10, ORIGIN, &resume),
+        refused
+    );
+    // Within it, the tab that reloads is back.
+    let mut b = agent(vec![SCREEN]);
+    let code = b.code();
+    let out = pair(&mut b, 1, &code);
+    let Some(AgentMsg::Paired { resume }) = sent(&out, 1).into_iter().next() else {
+        panic!("not paired");
+    };
+    b.close(1_000, 1);
+    assert!(matches!(
+        resume_at(&mut b, 1_000 + RESUME_TTL_MS, 2, ORIGIN, &resume)[0],
+        AgentMsg::Paired { .. }
+    ));
 }
 
 #[test]
@@ -446,7 +507,7 @@ fn nothing_stays_held_when_a_holder_goes_the_page_goes_or_the_host_panics() {
 
     let mut a = driving();
     press(&mut a);
-    assert_eq!(injected(&a.close(1)), released, "page gone");
+    assert_eq!(injected(&a.close(0, 1)), released, "page gone");
 
     let mut a = driving();
     press(&mut a);
@@ -891,7 +952,7 @@ proptest! {
             let out = a.text(t as u64, 1, f, &rnd(0));
             track(&out);
         }
-        let out = a.close(1);
+        let out = a.close(0, 1);
         track(&out);
         prop_assert!(held_keys.is_empty(), "{held_keys:?}");
         prop_assert_eq!(held_buttons, 0);

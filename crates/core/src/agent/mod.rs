@@ -17,7 +17,7 @@ pub use client::{refusal_sentence, AgentClient, AgentState, ClientEvent, Credent
 pub use pairing::{CodeError, PairingCode, PairingTarget, CODE_RANDOM_LEN, DEFAULT_PORT};
 pub use state::{
     Action, Agent, AgentConfig, AgentStats, ConnId, Display, Inject, MAX_TEXT_CHARS,
-    MAX_WRONG_CODES, TEXT_RANDOM_LEN, WHEEL_NOTCH_PX,
+    MAX_WRONG_CODES, RESUME_TTL_MS, TEXT_RANDOM_LEN, WHEEL_NOTCH_PX,
 };
 pub use wire::{
     AgentMsg, FrameError, PageMsg, PointersOnly, Refusal, SurfaceKind, AGENT_PROTOCOL_VERSION,

@@ -117,11 +117,24 @@ struct Conn {
     nonce: String,
 }
 
+/// The paired tab's way back after a reload: its token, the origin it was given to, and
+/// (once that tab's socket closed) until when it may be used.
+#[derive(Debug)]
+struct Resume {
+    token: String,
+    origin: String,
+    until: Option<u64>,
+}
+
+/// How long after the paired tab's socket closes its resume token still works: a reload, or
+/// the agent's socket dropped and retried, is seconds; later it takes the code again.
+pub const RESUME_TTL_MS: u64 = 60_000;
+
 pub struct Agent {
     config: AgentConfig,
     code: PairingCode,
     wrong: u8,
-    resume: Option<String>,
+    resume: Option<Resume>,
     conns: BTreeMap<ConnId, Conn>,
     paired: Option<ConnId>,
     displays: Vec<Display>,
@@ -218,7 +231,7 @@ impl Agent {
             Ok(msg) => msg,
             Err(FrameError::Version(_)) => {
                 self.stats.malformed += 1;
-                let mut out = self.close(conn);
+                let mut out = self.close(now, conn);
                 out.splice(0..0, refuse(conn, Refusal::Version));
                 return out;
             }
@@ -228,7 +241,7 @@ impl Agent {
                 return if self.paired == Some(conn) {
                     Vec::new()
                 } else {
-                    self.close(conn)
+                    self.close(now, conn)
                         .into_iter()
                         .chain([Action::Close(conn)])
                         .collect()
@@ -236,7 +249,7 @@ impl Agent {
             }
         };
         if self.paired != Some(conn) {
-            return self.pairing(conn, msg, random);
+            return self.pairing(now, conn, msg, random);
         }
         match msg {
             PageMsg::Pair { .. } | PageMsg::Resume { .. } => {
@@ -257,6 +270,7 @@ impl Agent {
 
     fn pairing(
         &mut self,
+        now: u64,
         conn: ConnId,
         msg: PageMsg,
         random: &[u8; TEXT_RANDOM_LEN],
@@ -271,18 +285,28 @@ impl Agent {
         };
         let ok = match &msg {
             PageMsg::Pair { proof } => self.code.verify(&c.nonce, &c.origin, proof),
-            PageMsg::Resume { token } => self
-                .resume
-                .as_deref()
-                .is_some_and(|r| constant_time_eq(r.as_bytes(), token.as_bytes())),
+            // Only from the origin it was given to, and not long after that tab went.
+            PageMsg::Resume { token } => self.resume.as_ref().is_some_and(|r| {
+                r.origin == c.origin
+                    && r.until.is_none_or(|until| now <= until)
+                    && constant_time_eq(r.token.as_bytes(), token.as_bytes())
+            }),
             _ => {
                 self.stats.malformed += 1;
                 self.conns.remove(&conn);
                 return vec![Action::Close(conn)];
             }
         };
+        let c_origin = c.origin.clone();
         let (token, code) = random.split_at(32);
         let code: &[u8; CODE_RANDOM_LEN] = code.try_into().expect("split at 32");
+        if !ok && matches!(msg, PageMsg::Resume { .. }) {
+            // A token is 256 random bits: no guessing it, so a wrong one retires no code
+            // (a page could otherwise retire the host's code at will).
+            self.stats.refused_code += 1;
+            self.conns.remove(&conn);
+            return refuse(conn, Refusal::BadCode);
+        }
         if !ok {
             self.stats.refused_code += 1;
             self.conns.remove(&conn);
@@ -301,7 +325,11 @@ impl Agent {
         self.paired = Some(conn);
         // Whoever saw the code or an older token cannot pair again with it.
         let fresh = URL_SAFE_NO_PAD.encode(token);
-        self.resume = Some(fresh.clone());
+        self.resume = Some(Resume {
+            token: fresh.clone(),
+            origin: c_origin,
+            until: None,
+        });
         self.code = PairingCode::generate(code);
         self.last_status = None;
         let mut out = vec![Action::Send(
@@ -314,10 +342,13 @@ impl Agent {
     }
 
     /// The socket closed (or the binary closes it): a paired page takes everything with it.
-    pub fn close(&mut self, conn: ConnId) -> Vec<Action> {
+    pub fn close(&mut self, now: u64, conn: ConnId) -> Vec<Action> {
         self.conns.remove(&conn);
         if self.paired != Some(conn) {
             return Vec::new();
+        }
+        if let Some(r) = &mut self.resume {
+            r.until = Some(now.saturating_add(RESUME_TTL_MS));
         }
         self.paired = None;
         self.surface = None;
