@@ -844,8 +844,21 @@ async fn postgres_store_closes_idle_sessions_and_reopens_them() {
         secret: "secret".into(),
     };
     store.room(&s, "janus-0", room.clone()).await.unwrap();
-    store.add_token(&s, "janus-0", "t1").await.unwrap();
-    store.add_token(&s, "janus-1", "t2").await.unwrap();
+    assert!(store.add_token(&s, "janus-0", "t1").await.unwrap());
+    assert!(store.add_token(&s, "janus-1", "t2").await.unwrap());
+    // At most MAX_TOKENS per session and node.
+    let busy = SessionId::from_bytes([0xEE; 16]);
+    for n in 0..pairux_server::focus::store::MAX_TOKENS {
+        assert!(store
+            .add_token(&busy, "janus-0", &format!("fill{n}"))
+            .await
+            .unwrap());
+    }
+    assert!(!store.add_token(&busy, "janus-0", "one-more").await.unwrap());
+    assert!(store
+        .add_token(&busy, "janus-1", "other-node")
+        .await
+        .unwrap());
     let used = store
         .pin_and_use_nonce(s, "v", "n", 200, 100)
         .await

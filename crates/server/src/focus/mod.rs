@@ -163,6 +163,8 @@ pub enum FocusRefusal {
     NodeDown,
     /// The store is unreachable.
     Store,
+    /// The session asked for more than it may hold (`store::MAX_TOKENS`).
+    Busy,
 }
 
 /// What a participant gets from the focus.
@@ -524,6 +526,7 @@ impl FocusService {
                         tracing::warn!("focus: no room on {node}: {err}");
                         match err {
                             rooms::RoomError::Store(_) => FocusRefusal::Store,
+                            rooms::RoomError::TooManyTokens => FocusRefusal::Busy,
                             _ => FocusRefusal::NodeDown,
                         }
                     })?,

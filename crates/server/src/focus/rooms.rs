@@ -44,6 +44,9 @@ pub enum RoomError {
     Unexpected,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The session holds as many tokens on the node as it may (`store::MAX_TOKENS`).
+    #[error("too many tokens for this session")]
+    TooManyTokens,
 }
 
 type Lock = Arc<tokio::sync::Mutex<()>>;
@@ -129,7 +132,9 @@ pub async fn ticket(
 ) -> Result<SfuGrant, RoomError> {
     let (row, admin) = ensure(locks, store, session, node).await?;
     let token = crate::random::token(24);
-    store.add_token(session, &node.id, &token).await?;
+    if !store.add_token(session, &node.id, &token).await? {
+        return Err(RoomError::TooManyTokens);
+    }
     admin
         .call(&AdminRequest::AddToken {
             token: token.clone(),

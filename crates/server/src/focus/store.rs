@@ -35,6 +35,13 @@ const LEADER_LOCK: i64 = 0x7061_6972_7578_0f0c;
 
 /// Most sessions (pins) remembered in memory at once.
 const MAX_SESSIONS: usize = 100_000;
+/// Most Janus tokens one session holds on one node (each `want: sfu` request makes one; they
+/// live until the session closes): a link holder asking over and over cannot grow Janus's
+/// token table and the store without end.
+pub const MAX_TOKENS: usize = 1_000;
+/// When the pins are full, one used once and not for this long may make room for a new one:
+/// a flood of one-off requests cannot keep the table full for the pins' whole day.
+const ONE_OFF_PIN_SECS: u64 = 600;
 
 /// A closed session's row (its last seq) is deleted this long after it closed.
 pub const CLOSED_KEEP_SECS: u64 = 30 * 24 * 3600;
@@ -99,7 +106,8 @@ pub struct Memory {
     rooms: HashMap<SessionId, HashMap<String, RoomRow>>,
     /// Per session: (node id, token).
     tokens: HashMap<SessionId, Vec<(String, String)>>,
-    pins: HashMap<SessionId, (String, u64)>,
+    /// Per session: verifier, last use, and whether it was used more than once.
+    pins: HashMap<SessionId, (String, u64, bool)>,
     nonces: HashMap<(SessionId, String), u64>,
     last_prune: u64,
 }
@@ -108,7 +116,7 @@ impl Memory {
     fn prune(&mut self, now: u64) {
         self.last_prune = now;
         self.pins
-            .retain(|_, (_, used)| now.saturating_sub(*used) < crate::access::PIN_IDLE_SECS);
+            .retain(|_, (_, used, _)| now.saturating_sub(*used) < crate::access::PIN_IDLE_SECS);
         self.nonces.retain(|_, until| *until >= now);
         self.sessions.retain(|_, row| {
             row.closed_at
@@ -118,7 +126,9 @@ impl Memory {
 
     /// No access request for `session` at or after `since` (its pin's last use).
     fn unused_since(&self, session: &SessionId, since: u64) -> bool {
-        self.pins.get(session).is_none_or(|(_, used)| *used < since)
+        self.pins
+            .get(session)
+            .is_none_or(|(_, used, _)| *used < since)
     }
 }
 
@@ -158,8 +168,15 @@ impl Store {
             if now >= m.last_prune + 10 {
                 m.prune(now);
             }
+            if !m.pins.contains_key(&session) && m.pins.len() >= MAX_SESSIONS {
+                // Full: pins used once, long enough ago, make room (the sessions people use
+                // ask again and are kept).
+                m.pins.retain(|_, (_, used, again)| {
+                    *again || now.saturating_sub(*used) < ONE_OFF_PIN_SECS
+                });
+            }
             match m.pins.get(&session) {
-                Some((pinned, _)) if pinned != verifier => return Ok(PinOutcome::WrongVerifier),
+                Some((pinned, _, _)) if pinned != verifier => return Ok(PinOutcome::WrongVerifier),
                 Some(_) => {}
                 None if m.pins.len() >= MAX_SESSIONS => return Ok(PinOutcome::Busy),
                 None => {}
@@ -169,11 +186,15 @@ impl Store {
                 return Ok(PinOutcome::Replayed);
             }
             m.nonces.insert(key, nonce_expires);
-            let pin = m
-                .pins
-                .entry(session)
-                .or_insert_with(|| (verifier.to_owned(), now));
-            pin.1 = now;
+            match m.pins.get_mut(&session) {
+                Some(pin) => {
+                    pin.1 = now;
+                    pin.2 = true;
+                }
+                None => {
+                    m.pins.insert(session, (verifier.to_owned(), now, false));
+                }
+            }
             return Ok(PinOutcome::Accepted);
         }
         let Store::Postgres(pg) = self else {
@@ -386,31 +407,36 @@ impl Store {
 impl Store {
     /// Records a Janus token handed out for `session` on `node` (before it is added there, so
     /// that closing the session removes it).
+    /// Remembers a token made for `session` on `node`; `false` (nothing stored) when the
+    /// session already has [`MAX_TOKENS`] there.
     pub async fn add_token(
         &self,
         session: &SessionId,
         node: &str,
         token: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         if let Some(mut m) = self.mem() {
-            m.tokens
-                .entry(*session)
-                .or_default()
-                .push((node.to_owned(), token.to_owned()));
-            return Ok(());
+            let tokens = m.tokens.entry(*session).or_default();
+            if tokens.iter().filter(|(n, _)| n == node).count() >= MAX_TOKENS {
+                return Ok(false);
+            }
+            tokens.push((node.to_owned(), token.to_owned()));
+            return Ok(true);
         }
         let Store::Postgres(pg) = self else {
             unreachable!()
         };
-        pg.client()
+        let added = pg
+            .client()
             .await?
             .execute(
-                "INSERT INTO pairux_tokens (session, node, token) VALUES ($1, $2, $3) \
+                "INSERT INTO pairux_tokens (session, node, token) SELECT $1, $2, $3 \
+                 WHERE (SELECT count(*) FROM pairux_tokens WHERE session = $1 AND node = $2) < $4 \
                  ON CONFLICT DO NOTHING",
-                &[&session.to_string(), &node, &token],
+                &[&session.to_string(), &node, &token, &(MAX_TOKENS as i64)],
             )
             .await?;
-        Ok(())
+        Ok(added == 1)
     }
 
     /// Open sessions without an access request at or after `since` (unix seconds).
@@ -829,6 +855,52 @@ mod tests {
         assert!(store.session(&s).await.unwrap().is_none());
         let m = store.mem().unwrap();
         assert!(m.pins.is_empty() && m.nonces.is_empty());
+    }
+
+    #[tokio::test]
+    async fn full_pins_make_room_from_one_off_requests_not_from_sessions_in_use() {
+        let store = Store::memory();
+        let id = |n: u32| {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&n.to_be_bytes());
+            SessionId::from_bytes(b)
+        };
+        // A session in use (asked twice), then the table filled with one-off pins.
+        let used = id(u32::MAX);
+        for nonce in ["n1", "n2"] {
+            let out = store.pin_and_use_nonce(used, "v", nonce, 2_000, 100).await;
+            assert_eq!(out.unwrap(), PinOutcome::Accepted);
+        }
+        {
+            let mut m = store.mem().unwrap();
+            for n in 0..(MAX_SESSIONS as u32 - 1) {
+                m.pins.insert(id(n), ("flood".into(), 100, false));
+            }
+        }
+        // Full, and the flood is fresh: a new session must wait.
+        let new = |nonce: &'static str, now| {
+            store.pin_and_use_nonce(id(u32::MAX - 1), "w", nonce, now + 60, now)
+        };
+        assert_eq!(new("a", 200).await.unwrap(), PinOutcome::Busy);
+        // Ten minutes on, the one-off pins make room; the session in use keeps its pin.
+        assert_eq!(
+            new("b", 100 + ONE_OFF_PIN_SECS).await.unwrap(),
+            PinOutcome::Accepted
+        );
+        let m = store.mem().unwrap();
+        assert_eq!(m.pins.len(), 2);
+        assert_eq!(m.pins.get(&used).map(|p| p.0.as_str()), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn a_session_holds_at_most_max_tokens_per_node() {
+        let store = Store::memory();
+        let s = SessionId::from_bytes([4; 16]);
+        for n in 0..MAX_TOKENS {
+            assert!(store.add_token(&s, "a", &format!("t{n}")).await.unwrap());
+        }
+        assert!(!store.add_token(&s, "a", "one-more").await.unwrap());
+        assert!(store.add_token(&s, "b", "other-node").await.unwrap());
     }
 
     #[tokio::test]
