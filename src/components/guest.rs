@@ -771,13 +771,17 @@ fn live_stage(s: Stage) -> Vec<El> {
             media::attach(&v, stream.as_ref());
         });
     }
-    // Take the keyboard as soon as control is granted; give it back to the picture when control
+    // Take the keyboard as soon as control is granted — unless the person is typing somewhere
+    // else on the page (their name, say): what they type there is not meant for the host, and
+    // a click on the picture hands the keyboard over. Give it back to the picture when control
     // ends (the field types nothing once its keys are no longer the host's).
     {
         let (keys, fr) = (keys.clone(), fr.clone());
         watch(move || {
             if s.granted() {
-                platform::dom::focus(&keys);
+                if platform::dom::focus_free_or_within(&fr) {
+                    platform::dom::focus(&keys);
+                }
             } else if platform::dom::has_focus(&keys) {
                 platform::dom::clear_value(&keys);
                 platform::dom::focus(&fr);

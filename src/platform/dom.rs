@@ -74,6 +74,27 @@ pub fn has_focus(el: &web_sys::HtmlElement) -> bool {
         .is_some_and(|active| active == **el)
 }
 
+/// Whether the keyboard is free for `el` to take: focus is inside `el`, or anywhere but in
+/// something a person types into (a text field, a list box, editable content) elsewhere.
+pub fn focus_free_or_within(el: &web_sys::HtmlElement) -> bool {
+    let Some(active) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+    else {
+        return true;
+    };
+    if el.contains(Some(&active)) {
+        return true;
+    }
+    let typing = matches!(
+        active.tag_name().to_ascii_lowercase().as_str(),
+        "input" | "textarea" | "select"
+    ) || active
+        .dyn_ref::<web_sys::HtmlElement>()
+        .is_some_and(web_sys::HtmlElement::is_content_editable);
+    !typing
+}
+
 /// Empties a text field (`value`).
 pub fn clear_value(el: &web_sys::HtmlElement) {
     let _ = js_sys::Reflect::set(el, &"value".into(), &"".into());

@@ -263,3 +263,35 @@ test('a viewer forging control requests and input gets nothing through', async (
   assert.equal(await viewer.getByTestId('control-state').textContent(), 'none');
   for (const p of [host, viewer]) await p.context().close();
 });
+
+test('a grant does not take the keyboard from a field the controller is typing in', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  await controller.getByTestId('request-control').click();
+  // While the host decides, the controller types its name.
+  const name = controller.getByTestId('display-name');
+  await name.click();
+  await name.fill('');
+  await controller.keyboard.type('Ad');
+  await host.getByTestId(`grant-control-${cid}`).click();
+  await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
+  await controller.keyboard.type('a');
+  assert.equal(await name.inputValue(), 'Ada');
+  assert.ok(await name.evaluate((el) => el === document.activeElement), 'the name field keeps the keyboard');
+  // A click on the picture hands the keyboard over: only what is typed after it reaches the host.
+  const r = await pictureRect(controller);
+  await controller.mouse.click(r.x + r.w / 2, r.y + r.h / 2);
+  await controller.keyboard.type('z');
+  await host.locator('[data-testid=diagnostics] summary').click();
+  await host.waitForFunction(
+    () => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => li.dataset.kind === 'key_down'),
+    null,
+    { timeout: 10_000 },
+  );
+  const keys = (await sinkLog(host)).filter((e) => e.from === cid && e.kind === 'key_down');
+  assert.deepEqual(keys.map((e) => e.text.split(' ')[2]), ['z']);
+  for (const p of [host, controller]) await p.context().close();
+});
