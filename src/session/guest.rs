@@ -1131,6 +1131,11 @@ impl GuestRuntime {
     /// start there again.
     fn follow_host_key(&self, host: &str) {
         self.put_offer_away();
+        // The badge says what was measured of this host's media: nothing yet for a host we
+        // follow anew (a reload, a handover), not the last one's `ok`.
+        if let Ok(worker) = transform::page_worker() {
+            self.inner.view.e2ee.set(worker.state_of(host));
+        }
         let roster = self.inner.channel.signals.roster;
         let key = roster.with_untracked(|r| r.get(host).and_then(|p| p.signer));
         let before = self.inner.host_key.replace(key);

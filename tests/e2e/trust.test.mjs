@@ -161,12 +161,15 @@ test('a host that reloads its tab is still the host, and its guests take it back
   await host.locator('.session[data-role=host]').waitFor({ timeout: 15_000 });
   // The same links: the same session, the same host key (kept in this tab only).
   assert.equal(await host.getByTestId('invite-viewer-link').inputValue(), viewerLink);
-  // A browser needs a click to capture the screen again.
-  await host.getByTestId('share-again').click();
   await until('the guest to accept the reloaded host', async () => {
     const now = await hosts();
     return now.length === 1 && now[0] !== before;
   });
+  // Nothing of the reloaded host's media was measured yet: the badge must not keep the
+  // previous host's `ok`.
+  await until('the badge to leave ok', async () => (await guest.getByTestId('e2ee-state').textContent()) !== 'ok');
+  // A browser needs a click to capture the screen again.
+  await host.getByTestId('share-again').click();
   await stillDecoding(guest, 'the guest');
   assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'ok');
   for (const page of [host, guest]) await page.context().close();

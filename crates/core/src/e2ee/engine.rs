@@ -58,7 +58,15 @@ impl E2eeEngine {
     /// Applies a key or participant message; [`ToWorker::Attach`] is the glue's business.
     pub fn handle(&mut self, msg: &ToWorker) {
         match msg {
-            ToWorker::RoomKey { key } => self.set_secret(0, key),
+            // The session's start, or a new host followed: the room key is the only secret
+            // from here on (a former host's epochs must not outlive it for someone the new
+            // host removes), until the host in charge sends its own.
+            ToWorker::RoomKey { key } => {
+                self.secrets = vec![(0, key.clone())];
+                for all in self.decryptors.values_mut() {
+                    all.iter_mut().for_each(|d| d.retain(|e| e == 0));
+                }
+            }
             ToWorker::EpochKey { epoch, key } => self.set_secret(*epoch, key),
             ToWorker::SendEpoch { epoch } => self.send_epoch = *epoch,
             ToWorker::Retire { below } => {
@@ -89,8 +97,13 @@ impl E2eeEngine {
             None => {
                 self.secrets.push((epoch, key.clone()));
                 crate::vecmap::sort_by(&mut self.secrets, |(a, _), (b, _)| a.cmp(b));
+                // The oldest goes, never the one our frames are encrypted in (several
+                // removals in a row make epochs faster than the switch to them).
                 if self.secrets.len() > MAX_SECRETS {
-                    self.secrets.remove(0);
+                    let send = self.send_epoch;
+                    if let Some(i) = self.secrets.iter().position(|(e, _)| *e != send) {
+                        self.secrets.remove(i);
+                    }
                 }
             }
         }
@@ -389,13 +402,43 @@ mod tests {
     }
 
     #[test]
+    fn the_room_key_again_drops_every_epoch_of_a_former_host() {
+        let (mut host, mut viewer) = keyed_pair();
+        for e in [&mut host, &mut viewer] {
+            e.handle(&epoch(5, 0x55));
+        }
+        host.handle(&ToWorker::SendEpoch { epoch: 5 });
+        let (mut old, mut back) = (Vec::new(), Vec::new());
+        host.encrypt(VIDEO, b"in epoch 5", &mut old).unwrap();
+        viewer.decrypt("host", VIDEO, &old, &mut back).unwrap();
+        // A new host is followed: room key, epoch 0, then the new host's own epochs.
+        viewer.handle(&ToWorker::RoomKey {
+            key: RoomKey::from_bytes([0xfb; 32]),
+        });
+        viewer.handle(&epoch(1, 0x11));
+        viewer.handle(&ToWorker::Retire { below: 1 });
+        host.encrypt(VIDEO, b"still epoch 5", &mut old).unwrap();
+        assert!(matches!(
+            viewer.decrypt("host", VIDEO, &old, &mut back),
+            Err(E2eeError::UnknownKid(_))
+        ));
+    }
+
+    #[test]
     fn at_most_a_few_secrets_are_held() {
         let (_, mut viewer) = keyed_pair();
         for e in 1..=6 {
             viewer.handle(&epoch(e, e as u8));
         }
         assert_eq!(viewer.secrets.len(), MAX_SECRETS);
-        assert_eq!(viewer.secrets[0].0, 3);
+        // The oldest went — but never the epoch it still sends in (0 here: six removals came
+        // faster than the switch to any of them).
+        let held: Vec<u32> = viewer.secrets.iter().map(|(e, _)| *e).collect();
+        assert_eq!(held, [0, 4, 5, 6]);
+        viewer.handle(&ToWorker::SendEpoch { epoch: 6 });
+        viewer.handle(&epoch(7, 7));
+        let held: Vec<u32> = viewer.secrets.iter().map(|(e, _)| *e).collect();
+        assert_eq!(held, [4, 5, 6, 7]);
     }
 
     #[test]

@@ -336,6 +336,9 @@ impl HostSession {
         let Some(epochs) = self.epochs.as_mut() else {
             return Vec::new();
         };
+        // A switch still waiting for its deadline keeps it: removals in quick succession
+        // must not hold our frames in an older epoch, a deadline at a time.
+        let pending = epochs.sending != epochs.current;
         epochs.current += 1;
         epochs.resends = 0;
         let epoch = epochs.current;
@@ -351,11 +354,11 @@ impl HostSession {
                 waiting.insert(id.clone());
             }
         }
-        actions.push(if waiting.is_empty() {
-            HostAction::SendIn { epoch, secret }
-        } else {
-            HostAction::KeyDeadline { epoch }
-        });
+        if waiting.is_empty() {
+            actions.push(HostAction::SendIn { epoch, secret });
+        } else if !pending {
+            actions.push(HostAction::KeyDeadline { epoch });
+        }
         if let Some(epochs) = self.epochs.as_mut() {
             if waiting.is_empty() {
                 epochs.sending = epoch;
@@ -410,14 +413,16 @@ impl HostSession {
         Vec::new()
     }
 
-    /// The wait for confirmations of `epoch` is over: encrypt in it now.
+    /// The wait for confirmations of `epoch` is over: encrypt in the current epoch now (a
+    /// deadline set for an earlier one covers the epochs made since).
     pub fn on_key_deadline(&mut self, epoch: u32) -> Vec<HostAction> {
         let Some(epochs) = self.epochs.as_mut() else {
             return Vec::new();
         };
-        if epoch != epochs.current {
+        if epoch > epochs.current {
             return Vec::new();
         }
+        let epoch = epochs.current;
         let mut actions = Vec::new();
         if epochs.sending != epoch {
             actions.push(Self::send_in(epochs, epoch));
@@ -632,7 +637,21 @@ impl HostSession {
         if sfu {
             actions.push(self.signal(Some(id), SignalBody::Sfu(self.route)));
         }
-        actions.extend(self.key_for(id));
+        if let Some(send) = self.key_for(id) {
+            actions.push(send);
+            // Confirmed like everyone's, and sent again until it is: a newcomer whose one copy
+            // was lost would stay without the picture and speak in the room key.
+            if let Some(epochs) = self.epochs.as_mut() {
+                let deadline_set = !epochs.waiting.is_empty() && epochs.resends < KEY_RESENDS;
+                epochs.waiting.insert(id.to_owned());
+                if !deadline_set {
+                    epochs.resends = 0;
+                    actions.push(HostAction::KeyDeadline {
+                        epoch: epochs.current,
+                    });
+                }
+            }
+        }
         if let Some(key) = self.signers.get(id).copied() {
             if self.allowed.insert(key) && self.admission_required {
                 actions.push(HostAction::Remember(self.memory()));
@@ -1483,6 +1502,67 @@ mod tests {
         assert!(host.on_key_ack("v3", 2).is_empty());
         assert_eq!(send_in(&host.on_key_deadline(2)), Some(2));
         assert_eq!(host.send_epoch(), 2);
+    }
+
+    #[test]
+    fn a_newcomers_secret_is_confirmed_and_sent_again_like_everyones() {
+        let mut host = epoch_host();
+        let (v1, v2) = (
+            keyed("v1", Role::Viewer, 1, 1),
+            keyed("v2", Role::Viewer, 2, 2),
+        );
+        host.on_roster(&[&v1, &v2]);
+        host.remove("v1");
+        assert_eq!(send_in(&host.on_key_ack("v2", 1)), Some(1));
+        // v3 is let in with the secret and a deadline for its confirmation.
+        let v3 = keyed("v3", Role::Viewer, 3, 3);
+        host.on_roster(&[&v2, &v3]);
+        let actions = host.admit("v3");
+        assert_eq!(opened_key(&actions, "v3", 3).map(|(e, _)| e), Some(1));
+        assert!(actions.contains(&HostAction::KeyDeadline { epoch: 1 }));
+        // That one copy was lost (a dropped signal): the deadline sends it again, and again.
+        for _ in 0..3 {
+            let again = host.on_key_deadline(1);
+            assert_eq!(opened_key(&again, "v3", 3).map(|(e, _)| e), Some(1));
+            assert_eq!(send_in(&again), None, "already sending in it");
+        }
+        // Back from a presence gap: at once.
+        host.on_roster(&[&v2]);
+        assert_eq!(
+            opened_key(&host.on_roster(&[&v2, &v3]), "v3", 3).map(|(e, _)| e),
+            Some(1)
+        );
+        // Confirmed: no more.
+        assert!(host.on_key_ack("v3", 1).is_empty());
+        assert!(host.on_key_deadline(1).is_empty());
+    }
+
+    #[test]
+    fn removals_in_quick_succession_keep_the_first_deadline() {
+        let mut host = epoch_host();
+        let ps: Vec<Participant> = (1..=4)
+            .map(|n| keyed(&format!("v{n}"), Role::Viewer, n.into(), n))
+            .collect();
+        host.on_roster(&ps.iter().collect::<Vec<_>>());
+        // v4 never confirms anything; three removals come faster than the deadline.
+        assert!(host
+            .remove("v1")
+            .contains(&HostAction::KeyDeadline { epoch: 1 }));
+        for id in ["v2", "v3"] {
+            let actions = host.remove(id);
+            assert!(
+                !actions
+                    .iter()
+                    .any(|a| matches!(a, HostAction::KeyDeadline { .. })),
+                "{id}: the first deadline stands"
+            );
+            assert_eq!(host.send_epoch(), 0);
+        }
+        // The first deadline: straight to the newest epoch.
+        let actions = host.on_key_deadline(1);
+        assert_eq!(send_in(&actions), Some(3));
+        assert_eq!(opened_key(&actions, "v4", 4).map(|(e, _)| e), Some(3));
+        assert!(actions.contains(&HostAction::KeyDeadline { epoch: 3 }));
     }
 
     #[test]
