@@ -1067,7 +1067,17 @@ fn live_stage(s: Stage) -> Vec<El> {
         )
         .child(ime)
         .region(
-            move || waiting_words(s.phase()),
+            move || {
+                // Nothing of the session can be known without the server: say that, not
+                // that the host is awaited (or, later, that the session is not live).
+                let status = s.channel.signals.status.get();
+                match (s.phase(), status) {
+                    (GuestPhase::WaitingForHost, ConnectionStatus::Reconnecting { .. }) => {
+                        Some(("no-server", NO_SERVER_SENTENCE))
+                    }
+                    (phase, _) => waiting_words(phase),
+                }
+            },
             |words| {
                 words
                     .map(|(testid, text)| el("div").class("overlay-msg").testid(testid).text(text))
@@ -1393,6 +1403,10 @@ fn remote_cursor(
 /// as the host): the link cannot tell the real host, so it shows nobody's screen.
 const UNCONFIRMED_SENTENCE: &str =
     "This link can't confirm who is hosting: the host it names isn't here. Check the link with the host.";
+
+/// What a guest reads while its page cannot reach the signalling server and knows nothing yet
+/// of the session.
+const NO_SERVER_SENTENCE: &str = "Can't reach the PairUX server — retrying…";
 
 /// What a guest reads when the host's page runs a newer version of the app (a deploy since
 /// this page was loaded): a reload gets it.

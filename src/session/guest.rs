@@ -261,11 +261,19 @@ impl GuestRuntime {
         self.inner
             .sfu_voice
             .on_roster(participants.iter().map(|p| p.id.as_str()));
-        let actions = self
+        let now = clock::monotonic_ms();
+        let synced = self
             .inner
-            .session
-            .borrow_mut()
-            .on_roster(clock::monotonic_ms(), participants);
+            .channel
+            .signals
+            .roster
+            .with_untracked(pairux_core::roster::Roster::synced);
+        let mut session = self.inner.session.borrow_mut();
+        if synced {
+            session.presence_synced(now);
+        }
+        let actions = session.on_roster(now, participants);
+        drop(session);
         self.run(actions);
     }
 

@@ -427,3 +427,37 @@ test('each page loads the app it needs: guests the guest app, the landing page a
   for (const p of [host, viewer, stray]) assert.deepEqual(p.errors, []);
   for (const p of [host, viewer, stray]) await p.context().close();
 });
+
+test("a guest who can't reach the server is told so, never that the session isn't live, and joins once it can", async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const link = await host.getByTestId('invite-viewer-link').inputValue();
+  const guest = await newPage(stack.browser);
+  // Every socket to the server is cut at once (a proxy, the server restarting, a firewall).
+  let blocked = true;
+  await guest.routeWebSocket(/\/realtime\/v1\/websocket/, (ws) => {
+    if (blocked) ws.close();
+    else ws.connectToServer();
+  });
+  await guest.addInitScript(() => {
+    window.__banners = [];
+    new MutationObserver(() => {
+      const b = document.querySelector('[data-testid=error-banner]');
+      if (b && !window.__banners.includes(b.textContent)) window.__banners.push(b.textContent);
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  });
+  await openApp(guest, link);
+  const told = guest.getByTestId('no-server');
+  await told.waitFor({ timeout: 10_000 });
+  assert.equal(await told.textContent(), "Can't reach the PairUX server — retrying…");
+  assert.equal(await guest.getByTestId('connection-state').getAttribute('data-state'), 'reconnecting');
+  // Past the 10 s a guest waits for a host once it has heard from the session (a time-based
+  // rule, so the test waits that long): still no "isn't live".
+  await guest.waitForTimeout(11_000);
+  assert.deepEqual(await guest.evaluate(() => window.__banners), []);
+  blocked = false;
+  await decoding(guest, { timeout: 30_000 });
+  assert.equal(await told.count(), 0);
+  for (const page of [host, guest]) await page.context().close();
+});

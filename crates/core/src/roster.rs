@@ -240,6 +240,8 @@ pub struct Roster {
     unconfirmed_host: bool,
     /// Two verified host metas present (shadows too) whose handover chains part.
     forked_host: bool,
+    /// A presence state was applied at least once (the channel's presence reached us).
+    synced: bool,
     /// The wire version of the link's host, present now, when it is not ours.
     host_version: Option<u64>,
     /// The highest wire version other than ours claimed by metas present now that are not
@@ -360,6 +362,7 @@ impl Roster {
         self.forked_host = forked_host;
         self.host_version = host_version;
         self.other_version = other_version;
+        self.synced = true;
 
         let mut events: Vec<RosterEvent> = self
             .participants
@@ -417,6 +420,12 @@ impl Roster {
     /// Whether nobody is there.
     pub fn is_empty(&self) -> bool {
         self.participants.is_empty()
+    }
+
+    /// Whether the channel's presence has reached us at all (an empty roster then means
+    /// nobody is there, not that we do not know).
+    pub fn synced(&self) -> bool {
+        self.synced
     }
 
     /// Metas that were not believed, by reason.

@@ -105,7 +105,11 @@ pub enum GuestAction {
 pub struct GuestSession {
     me: String,
     host: Option<String>,
+    /// Since when we have been looking for the host: the first presence we were given (a
+    /// page whose socket cannot connect learns nothing of the session, and must not say it
+    /// is not live).
     started_at: u64,
+    synced: bool,
     host_missing_since: Option<u64>,
     /// What the host last said about sharing (`None`: nothing yet).
     sharing: Option<bool>,
@@ -134,6 +138,7 @@ impl GuestSession {
             me: me.into(),
             host: None,
             started_at: now,
+            synced: false,
             host_missing_since: None,
             sharing: None,
             unable: false,
@@ -202,6 +207,16 @@ impl GuestSession {
     /// The roster changed (host first, then by join time). A `host` here is one whose meta
     /// verified under the link's host key, so a host that appears after the old one left (or
     /// after the wait ran out) is the same person — a reloaded tab — and we start over with it.
+    /// The session channel's presence reached us for the first time: the wait for a host
+    /// starts now (until then nothing is known of the session; the page says so by the
+    /// connection's state).
+    pub fn presence_synced(&mut self, now: u64) {
+        if !self.synced {
+            self.synced = true;
+            self.started_at = now;
+        }
+    }
+
     pub fn on_roster(&mut self, now: u64, participants: &[&Participant]) -> Vec<GuestAction> {
         let actions = self.roster_changed(now, participants);
         self.track(now);
@@ -351,7 +366,7 @@ impl GuestSession {
             return None;
         }
         if self.host.is_none() {
-            return Some(self.started_at + HOST_WAIT_MS);
+            return self.synced.then_some(self.started_at + HOST_WAIT_MS);
         }
         let gone = self.host_missing_since.map(|t| t + HOST_GONE_GRACE_MS);
         let late = match (self.wait, self.late) {
@@ -368,7 +383,7 @@ impl GuestSession {
         if self.ended.is_some() {
             return Vec::new();
         }
-        if self.host.is_none() && now >= self.started_at + HOST_WAIT_MS {
+        if self.host.is_none() && self.synced && now >= self.started_at + HOST_WAIT_MS {
             self.ended = Some(GuestPhase::NotLive);
             return Vec::new();
         }
@@ -526,7 +541,13 @@ mod tests {
 
     #[test]
     fn a_session_without_host_is_not_live_after_the_wait() {
-        let mut g = GuestSession::new("g", 1_000);
+        let mut g = GuestSession::new("g", 0);
+        // No presence yet (the socket cannot connect): nothing is known, nothing is said.
+        assert_eq!(g.poll_timeout(), None);
+        g.handle_timeout(60_000);
+        assert_eq!(g.phase(), GuestPhase::WaitingForHost);
+        g.presence_synced(1_000);
+        g.presence_synced(5_000);
         assert_eq!(g.poll_timeout(), Some(1_000 + HOST_WAIT_MS));
         g.handle_timeout(1_000 + HOST_WAIT_MS - 1);
         assert_eq!(g.phase(), GuestPhase::WaitingForHost);
