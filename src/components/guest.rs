@@ -1254,13 +1254,15 @@ fn stats_overlay(view: GuestSignals) -> El {
 
 /// Controller: request / release, and the state everyone can read.
 fn controller_bar(s: Stage) -> El {
-    let (state, agent) = (s.view.control, s.view.agent);
+    let (state, agent, outcome) = (s.view.control, s.view.agent, s.view.control_outcome);
     el("div")
         .class("controller-bar")
         .bind_str("data-state", move || state.get().as_str())
         .child(
             el("span")
                 .class("sr-state")
+                // Read out as it changes (requested, granted, none).
+                .attr("aria-live", "polite")
                 .text("Control: ")
                 .child(
                     el("span")
@@ -1285,26 +1287,48 @@ fn controller_bar(s: Stage) -> El {
                     .to_owned()
                 }),
         )
-        .region(
-            move || state.get(),
-            move |held| {
+        .region(move || (state.get(), outcome.get()), {
+            // The first build is the page's: it takes no focus.
+            let built = std::rc::Rc::new(std::cell::Cell::new(false));
+            move |(held, outcome): (ControlState, Option<pairux_core::control::ControlOutcome>)| {
+                let keep_focus = |b: &El| {
+                    if built.get() {
+                        keep_focus(b);
+                    }
+                };
                 let release = move |_| s.with_rt(&|rt| rt.release_control());
-                match held {
-                    ControlState::None => vec![el("button")
-                        .class("primary")
-                        .testid("request-control")
-                        .bind_flag("disabled", move || s.phase() != GuestPhase::Live)
-                        .on("click", move |_| s.with_rt(&|rt| rt.request_control()))
-                        .text("Request control")],
-                    ControlState::Requested => vec![
-                        el("span")
-                            .class("waiting")
-                            .text("Waiting for the host to answer…"),
-                        el("button")
+                let out = match held {
+                    ControlState::None => {
+                        let request = el("button")
+                            .class("primary")
+                            .testid("request-control")
+                            .bind_flag("disabled", move || s.phase() != GuestPhase::Live)
+                            .on("click", move |_| s.with_rt(&|rt| rt.request_control()))
+                            .text("Request control");
+                        keep_focus(&request);
+                        // How the host ended it, when it did: not a silent switch back.
+                        let told = outcome.map(|o| {
+                            el("span")
+                                .class("control-outcome")
+                                .testid("control-outcome")
+                                .attr("role", "status")
+                                .text(o.sentence())
+                        });
+                        [Some(request), told].into_iter().flatten().collect()
+                    }
+                    ControlState::Requested => {
+                        let cancel = el("button")
                             .testid("release-control")
                             .on("click", release)
-                            .text("Cancel request"),
-                    ],
+                            .text("Cancel request");
+                        keep_focus(&cancel);
+                        vec![
+                            el("span")
+                                .class("waiting")
+                                .text("Waiting for the host to answer…"),
+                            cancel,
+                        ]
+                    }
                     ControlState::Granted => vec![
                         el("span")
                             .class("badge granted")
@@ -1317,9 +1341,27 @@ fn controller_bar(s: Stage) -> El {
                             .on("click", release)
                             .text("Release control"),
                     ],
-                }
-            },
-        )
+                };
+                built.set(true);
+                out
+            }
+        })
+}
+
+/// The button a region just made takes the keyboard if the one pressed went with the old
+/// content (focus fell to the page's body): a keyboard user stays where they were.
+fn keep_focus(button: &El) {
+    let button: HtmlElement = button.cast();
+    wasm_bindgen_futures::spawn_local(async move {
+        let lost = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| {
+                d.active_element().is_none() || d.active_element() == d.body().map(Into::into)
+            });
+        if lost && button.is_connected() {
+            platform::dom::focus(&button);
+        }
+    });
 }
 
 /// `input-latency`: how long our input takes to be on the host's page and back, measured

@@ -45,6 +45,8 @@ pub struct GuestSignals {
     pub next: RwSignal<Option<MediaStream>, LocalStorage>,
     pub stats: RwSignal<Option<StatsView>>,
     pub control: RwSignal<ControlState>,
+    /// How the host ended our last request or control (`ControlClient::outcome`).
+    pub control_outcome: RwSignal<Option<pairux_core::control::ControlOutcome>>,
     /// Whether the host's agent applies control to its computer (from the host's `state`).
     pub agent: RwSignal<bool>,
     /// Holders' pointers relayed by the host.
@@ -77,6 +79,7 @@ impl GuestSignals {
             next: RwSignal::new_local(None),
             stats: RwSignal::new(None),
             control: RwSignal::new(ControlState::None),
+            control_outcome: RwSignal::new(None),
             agent: RwSignal::new(false),
             cursors: RwSignal::new(VecMap::new()),
             input_latency: RwSignal::new(None),
@@ -529,11 +532,14 @@ impl GuestRuntime {
     /// event and every relayed cursor passes here, and re-rendering the controller bar for each
     /// kept the main thread busy while the mouse moves.
     fn publish_control(&self) {
-        let (state, agent) = {
+        let (state, agent, outcome) = {
             let control = self.inner.control.borrow();
-            (control.state(), control.agent())
+            (control.state(), control.agent(), control.outcome())
         };
         let view = &self.inner.view;
+        if view.control_outcome.get_untracked() != outcome {
+            view.control_outcome.set(outcome);
+        }
         if view.control.get_untracked() != state {
             view.control.set(state);
         }

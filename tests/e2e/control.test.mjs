@@ -146,6 +146,7 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   // its channel is dropped by the host as "not holder" (counted first, then checked).
   await host.getByTestId(`revoke-control-${cid}`).click();
   await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
+  assert.equal(await controller.getByTestId('control-outcome').textContent(), 'The host took control back.');
   const before = (await sinkLog(host)).length;
   const notHolder = () => host.getByTestId('gate-counters').evaluate((el) => Number(el.dataset.notHolder));
   const dropped = await notHolder();
@@ -172,6 +173,7 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   await controller.keyboard.press('Escape');
   await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 5_000 });
   await host.getByTestId(`revoke-control-${cid}`).waitFor({ state: 'detached', timeout: 5_000 });
+  assert.equal(await controller.getByTestId('control-outcome').count(), 0, 'its own release is no news');
 
   // What the controller's page cannot see let go is let go for it, not left pressed on the
   // host's computer: a drag released off the picture ends on its edge, and a key held while
@@ -270,7 +272,17 @@ test('a grant does not take the keyboard from a field the controller is typing i
   await host.getByTestId('start-test-pattern').click();
   const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
   const cid = await myId(controller);
+  // Declined: said so, and the keyboard is back on "Request control" (the pressed button went).
   await controller.getByTestId('request-control').click();
+  await host.getByTestId(`deny-control-${cid}`).click();
+  const outcome = controller.getByTestId('control-outcome');
+  await outcome.waitFor({ timeout: 10_000 });
+  assert.equal(await outcome.textContent(), "The host didn't give you control.");
+  assert.equal(await controller.getByTestId('control-state').textContent(), 'none');
+  await controller.waitForFunction(() => document.activeElement?.dataset.testid === 'request-control', null, { timeout: 5_000 });
+  await controller.keyboard.press('Enter');
+  await controller.locator('[data-testid=control-state]:text-is("requested")').waitFor({ timeout: 5_000 });
+  assert.equal(await outcome.count(), 0, 'asking again clears it');
   // While the host decides, the controller types its name.
   const name = controller.getByTestId('display-name');
   await name.click();

@@ -14,6 +14,26 @@ pub enum ControlState {
     Granted,
 }
 
+/// How the last request or grant ended, when it was not our own doing: what the controller
+/// is told beside "Request control".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlOutcome {
+    /// The host declined, or did not answer in time.
+    NotGiven,
+    /// The host took control back (or the emergency revoke).
+    TakenBack,
+}
+
+impl ControlOutcome {
+    /// The sentence the controller reads.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            ControlOutcome::NotGiven => "The host didn't give you control.",
+            ControlOutcome::TakenBack => "The host took control back.",
+        }
+    }
+}
+
 impl ControlState {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +52,8 @@ pub struct ControlClient {
     state: ControlState,
     seq: u64,
     agent: bool,
+    /// How the last request or grant ended, if the host ended it.
+    outcome: Option<ControlOutcome>,
     /// What our input pressed and has not let go yet, and where the pointer last was: what
     /// [`Self::release_held`] lets go when the page can no longer see the release itself.
     held: Held,
@@ -85,6 +107,7 @@ impl ControlClient {
             state: ControlState::None,
             seq: 0,
             agent: false,
+            outcome: None,
             held: Held::default(),
         }
     }
@@ -120,13 +143,22 @@ impl ControlClient {
             },
             ControlMsg::Deny if self.state == ControlState::Requested => {
                 self.state = ControlState::None;
+                self.outcome = Some(ControlOutcome::NotGiven);
             }
-            ControlMsg::Revoke => self.state = ControlState::None,
+            ControlMsg::Revoke => {
+                if self.state == ControlState::Granted {
+                    self.outcome = Some(ControlOutcome::TakenBack);
+                }
+                self.state = ControlState::None;
+            }
             ControlMsg::State { holders, agent } => {
                 self.agent = *agent;
                 let holds = holders.contains(&self.me);
                 match (self.state, holds) {
-                    (ControlState::Granted, false) => self.state = ControlState::None,
+                    (ControlState::Granted, false) => {
+                        self.state = ControlState::None;
+                        self.outcome = Some(ControlOutcome::TakenBack);
+                    }
                     // The grant may overtake nothing on an ordered channel, but a state that
                     // names us right after our request means the same.
                     (ControlState::Requested, true) => self.state = ControlState::Granted,
@@ -161,6 +193,7 @@ impl ControlClient {
             binding,
         );
         self.state = ControlState::Requested;
+        self.outcome = None;
         Some(ControlMsg::Request { proof })
     }
 
@@ -183,6 +216,12 @@ impl ControlClient {
                 Some(ControlMsg::Release)
             }
         }
+    }
+
+    /// How the last request or grant ended, when the host ended it (cleared by the next
+    /// request).
+    pub fn outcome(&self) -> Option<ControlOutcome> {
+        self.outcome
     }
 
     /// The channel closed: nothing is held any more.
@@ -295,6 +334,41 @@ mod tests {
         assert!(verify_proof(&secret(), "n", "c", &binding(), &proof));
         assert_eq!(c.state(), ControlState::Requested);
         assert_eq!(c.request(&binding()), None, "one request at a time");
+    }
+
+    #[test]
+    fn the_controller_learns_how_the_host_ended_its_request_or_its_control() {
+        let mut c = ControlClient::new("c", Some(secret()));
+        c.on_message(&ControlMsg::Challenge { nonce: "n".into() });
+        c.request(&binding());
+        c.on_message(&ControlMsg::Deny);
+        assert_eq!(c.outcome(), Some(ControlOutcome::NotGiven));
+        // Asking again clears it; a grant taken back says so, by revoke or by the holders.
+        c.request(&binding());
+        assert_eq!(c.outcome(), None);
+        c.on_message(&ControlMsg::Grant);
+        c.on_message(&ControlMsg::Revoke);
+        assert_eq!(c.outcome(), Some(ControlOutcome::TakenBack));
+        c.request(&binding());
+        c.on_message(&ControlMsg::Grant);
+        c.on_message(&ControlMsg::State {
+            holders: vec![],
+            agent: false,
+        });
+        assert_eq!(c.outcome(), Some(ControlOutcome::TakenBack));
+        // Our own release, or a cancelled request, is no news.
+        c.request(&binding());
+        c.on_message(&ControlMsg::Grant);
+        c.release();
+        c.on_message(&ControlMsg::State {
+            holders: vec![],
+            agent: false,
+        });
+        assert_eq!(c.outcome(), None);
+        c.request(&binding());
+        c.release();
+        c.on_message(&ControlMsg::Deny);
+        assert_eq!(c.outcome(), None);
     }
 
     #[test]

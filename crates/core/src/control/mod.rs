@@ -19,7 +19,7 @@ mod sink;
 mod wire;
 
 pub use budget::{BudgetStats, MessageBudget, TokenBucket};
-pub use client::{ControlClient, ControlState, EscEsc};
+pub use client::{ControlClient, ControlOutcome, ControlState, EscEsc};
 pub use cursor::{CursorRelay, ShownCursors, StateEchoes};
 pub use gate::{DropReason, GateStats, InputGate};
 pub use layout::{VideoLayout, ViewTransform};
