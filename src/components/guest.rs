@@ -1066,38 +1066,45 @@ fn live_stage(s: Stage) -> Vec<El> {
                 .child(surface(v, s.bump, s.zoom, s.view.cursors)),
         )
         .child(ime)
-        .region(
-            move || {
-                // Nothing of the session can be known without the server: say that, not
-                // that the host is awaited (or, later, that the session is not live).
-                let status = s.channel.signals.status.get();
-                match (s.phase(), status) {
-                    (GuestPhase::WaitingForHost, ConnectionStatus::Reconnecting { .. }) => {
-                        Some(("no-server", NO_SERVER_SENTENCE))
-                    }
-                    (phase, _) => waiting_words(phase),
-                }
-            },
-            |words| {
-                words
-                    .map(|(testid, text)| el("div").class("overlay-msg").testid(testid).text(text))
-                    .into_iter()
-                    .collect()
-            },
-        )
-        .region(
-            move || s.view.media_problem.get(),
-            |problem| {
-                problem
-                    .map(|text| {
-                        el("div")
-                            .class("overlay-msg")
-                            .testid("media-problem")
-                            .text(&text)
-                    })
-                    .into_iter()
-                    .collect()
-            },
+        .child(
+            // One polite live region that stays, so each message is read out as it changes.
+            el("div")
+                .attr("aria-live", "polite")
+                .region(
+                    move || {
+                        // Nothing of the session can be known without the server: say that, not
+                        // that the host is awaited (or, later, that the session is not live).
+                        let status = s.channel.signals.status.get();
+                        match (s.phase(), status) {
+                            (GuestPhase::WaitingForHost, ConnectionStatus::Reconnecting { .. }) => {
+                                Some(("no-server", NO_SERVER_SENTENCE))
+                            }
+                            (phase, _) => waiting_words(phase),
+                        }
+                    },
+                    |words| {
+                        words
+                            .map(|(testid, text)| {
+                                el("div").class("overlay-msg").testid(testid).text(text)
+                            })
+                            .into_iter()
+                            .collect()
+                    },
+                )
+                .region(
+                    move || s.view.media_problem.get(),
+                    |problem| {
+                        problem
+                            .map(|text| {
+                                el("div")
+                                    .class("overlay-msg")
+                                    .testid("media-problem")
+                                    .text(&text)
+                            })
+                            .into_iter()
+                            .collect()
+                    },
+                ),
         )
         .show(
             move || s.show_stats.get() && s.settled.get(),
@@ -1302,7 +1309,11 @@ fn controller_bar(s: Stage) -> El {
                         let request = el("button")
                             .class("primary")
                             .testid("request-control")
-                            .bind_flag("disabled", move || s.phase() != GuestPhase::Live)
+                            // Live, and the control channel open with its challenge (in
+                            // SFU mode the picture can play before that connection is up).
+                            .bind_flag("disabled", move || {
+                                s.phase() != GuestPhase::Live || !s.view.control_ready.get()
+                            })
                             .on("click", move |_| s.with_rt(&|rt| rt.request_control()))
                             .text("Request control");
                         keep_focus(&request);

@@ -47,6 +47,8 @@ pub struct GuestSignals {
     pub control: RwSignal<ControlState>,
     /// How the host ended our last request or control (`ControlClient::outcome`).
     pub control_outcome: RwSignal<Option<pairux_core::control::ControlOutcome>>,
+    /// A request could be made now: the control channel is open and its challenge came.
+    pub control_ready: RwSignal<bool>,
     /// Whether the host's agent applies control to its computer (from the host's `state`).
     pub agent: RwSignal<bool>,
     /// Holders' pointers relayed by the host.
@@ -80,6 +82,7 @@ impl GuestSignals {
             stats: RwSignal::new(None),
             control: RwSignal::new(ControlState::None),
             control_outcome: RwSignal::new(None),
+            control_ready: RwSignal::new(false),
             agent: RwSignal::new(false),
             cursors: RwSignal::new(VecMap::new()),
             input_latency: RwSignal::new(None),
@@ -342,6 +345,7 @@ impl GuestRuntime {
                     // the channel's own callback).
                     self.inner.control.borrow_mut().disconnected();
                     self.inner.view.control.set(ControlState::None);
+                    self.inner.view.control_ready.set(false);
                     let channel = self.inner.channel;
                     leptos::task::spawn_local(async move { channel.leave() });
                 }
@@ -532,11 +536,19 @@ impl GuestRuntime {
     /// event and every relayed cursor passes here, and re-rendering the controller bar for each
     /// kept the main thread busy while the mouse moves.
     fn publish_control(&self) {
-        let (state, agent, outcome) = {
+        let (state, agent, outcome, ready) = {
             let control = self.inner.control.borrow();
-            (control.state(), control.agent(), control.outcome())
+            (
+                control.state(),
+                control.agent(),
+                control.outcome(),
+                control.can_request(),
+            )
         };
         let view = &self.inner.view;
+        if view.control_ready.get_untracked() != ready {
+            view.control_ready.set(ready);
+        }
         if view.control_outcome.get_untracked() != outcome {
             view.control_outcome.set(outcome);
         }
@@ -759,6 +771,7 @@ impl GuestRuntime {
                 if !up {
                     self.inner.control.borrow_mut().disconnected();
                     self.inner.view.control.set(ControlState::None);
+                    self.inner.view.control_ready.set(false);
                     self.inner.view.agent.set(false);
                     self.inner.view.cursors.set(VecMap::new());
                 }
