@@ -270,13 +270,23 @@ fn CopyLink(
                     type=if masked { "password" } else { "text" }
                     autocomplete="off"
                 />
-                <button on:click=copy data-testid=format!("copy-{testid}")>
+                <button on:click=copy data-testid=format!("copy-{testid}")
+                    aria-label=format!("Copy link: {label}")>
                     {move || match copied.get() {
                         Some(true) => "Copied",
+                        // A masked link cannot be selected: trying again is the way.
+                        Some(false) if masked => "Copy failed — try again",
                         Some(false) => "Select and copy",
                         None => "Copy",
                     }}
                 </button>
+                <span class="sr-only" role="status">
+                    {move || match copied.get() {
+                        Some(true) => "Link copied",
+                        Some(false) => "The browser refused to copy the link",
+                        None => "",
+                    }}
+                </span>
             </div>
         </div>
     }

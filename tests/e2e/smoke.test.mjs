@@ -211,6 +211,32 @@ test('starting a session gives two invite links that work', async () => {
   await page.context().close();
 });
 
+test('the copy buttons copy each link, each by its own name, also where the Clipboard API is refused', async () => {
+  const page = await newPage(stack.browser);
+  // A browser that refuses the async Clipboard API (an unfocused page, a permissions policy).
+  await page.addInitScript(() => {
+    navigator.clipboard.writeText = () => Promise.reject(new DOMException('refused', 'NotAllowedError'));
+    window.__copied = [];
+    document.addEventListener('copy', (e) => window.__copied.push(e.target.value ?? null));
+  });
+  await openApp(page, stack.server.url);
+  await page.getByTestId('start-session').click();
+  const controllerLink = await page.getByTestId('invite-controller-link').inputValue();
+  const viewerLink = await page.getByTestId('invite-viewer-link').inputValue();
+  const copyController = page.getByRole('button', { name: 'Copy link: Invite controllers' });
+  const copyViewer = page.getByRole('button', { name: 'Copy link: Invite viewers' });
+  assert.equal(await copyController.getAttribute('data-testid'), 'copy-invite-controller-link');
+  await copyController.click();
+  await page.locator('[data-testid=copy-invite-controller-link]:text-is("Copied")').waitFor({ timeout: 5_000 });
+  await copyViewer.click();
+  await page.locator('[data-testid=copy-invite-viewer-link]:text-is("Copied")').waitFor({ timeout: 5_000 });
+  assert.deepEqual(await page.evaluate(() => window.__copied), [controllerLink, viewerLink]);
+  // Said to a screen reader too, and nothing of the controller link left in the page.
+  assert.equal(await page.locator('.sr-only[role=status]', { hasText: 'Link copied' }).count(), 2);
+  assert.equal(await page.locator('textarea[aria-hidden=true]').count(), 0);
+  await page.context().close();
+});
+
 test('a link whose app could not be downloaded is back in the address bar for a reload', async () => {
   // index.html's boot script takes the fragment out of the address bar before the app has
   // arrived; if it never arrives, a reload must still find the link there.
