@@ -76,11 +76,7 @@ pub async fn serve(addr: SocketAddr, origins: Vec<String>, hotkey: bool) -> std:
         if injector.is_none() {
             "none (no display server to inject into)".to_owned()
         } else {
-            displays
-                .iter()
-                .map(|d| format!("{}x{} at {},{}", d.w, d.h, d.x, d.y))
-                .collect::<Vec<_>>()
-                .join("; ")
+            describe(&displays)
         }
     );
     println!("Emergency revoke (Ctrl+Shift+Esc): {hotkey_state}");
@@ -91,7 +87,7 @@ pub async fn serve(addr: SocketAddr, origins: Vec<String>, hotkey: bool) -> std:
         next: Arc::new(1.into()),
     };
     let stop = shared.hub.clone();
-    let hub = tokio::spawn(hub(agent, hub_rx, injector, addr.port()));
+    let hub = tokio::spawn(hub(agent, hub_rx, injector, addr.port(), displays));
     let app = Router::new().route("/", get(upgrade)).with_state(shared);
     // Whatever stops the process — Ctrl+C, `kill`, its terminal closing — keys and buttons
     // a controller held must not stay down on this computer (the OS would repeat a key for
@@ -130,6 +126,17 @@ async fn stop_signal() -> &'static str {
         let _ = tokio::signal::ctrl_c().await;
         "interrupted"
     }
+}
+
+/// How often the displays are looked at again.
+const DISPLAYS_EVERY: Duration = Duration::from_secs(3);
+
+fn describe(displays: &[Display]) -> String {
+    displays
+        .iter()
+        .map(|d| format!("{}x{} at {},{}", d.w, d.h, d.x, d.y))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn print_code(code: &str, port: u16) {
@@ -231,11 +238,16 @@ async fn hub(
     mut events: mpsc::UnboundedReceiver<HubEvent>,
     injector: Option<crate::inject::Injector>,
     port: u16,
+    mut known: Vec<Display>,
 ) {
     let start = Instant::now();
     let mut sockets: HashMap<ConnId, mpsc::UnboundedSender<Message>> = HashMap::new();
     let mut report = tokio::time::interval(Duration::from_secs(60));
     report.tick().await;
+    // Monitors plugged in or out, or rearranged: looked at again every few seconds, so input
+    // never goes by a layout that is no longer there.
+    let mut look = tokio::time::interval(DISPLAYS_EVERY);
+    look.tick().await;
     let mut reported = agent.stats();
     loop {
         let event = tokio::select! {
@@ -244,6 +256,16 @@ async fn hub(
                 if agent.stats() != reported {
                     reported = agent.stats();
                     log_stats(&agent);
+                }
+                continue;
+            }
+            _ = look.tick(), if injector.is_some() => {
+                let now = tokio::task::spawn_blocking(displays).await.unwrap_or_default();
+                if now != known {
+                    println!("Displays now: {}", describe(&now));
+                    known = now.clone();
+                    let actions = agent.set_displays(now);
+                    run(actions, &mut sockets, injector.as_ref(), port);
                 }
                 continue;
             }
