@@ -243,25 +243,32 @@ async fn megabytes_until_slow(
     None
 }
 
-#[tokio::test]
-async fn a_socket_that_reads_nothing_holds_megabytes_not_gigabytes() {
-    // The frame cap out of the way: 1 MB frames fill the byte cap (16 MB) long before 1,024
-    // frames (1 GB) would.
-    let s = server(&[
+/// A server with the frame cap and the event limits out of the way (and `extra`), and two
+/// sockets joined to room1: one that publishes, one that never reads.
+async fn publisher_and_sleeper(extra: &[&str]) -> (TestServer, Client, Client) {
+    let mut args = vec![
         "--realtime-outbound-queue",
         "100000",
         "--realtime-max-events-per-second",
         "100000",
         "--realtime-max-events-per-socket",
         "0",
-    ])
-    .await;
+    ];
+    args.extend_from_slice(extra);
+    let s = server(&args).await;
     let mut publisher = s.v2().await;
     let mut sleeper = s.v2().await;
     for c in [&mut publisher, &mut sleeper] {
         c.join_v2("1", "realtime:room1", quiet_config(false, false))
             .await;
     }
+    (s, publisher, sleeper)
+}
+
+#[tokio::test]
+async fn a_socket_that_reads_nothing_holds_megabytes_not_gigabytes() {
+    // 1 MB frames fill the byte cap (16 MB) long before 1,024 frames (1 GB) would.
+    let (s, mut publisher, sleeper) = publisher_and_sleeper(&[]).await;
     let sent = megabytes_until_slow(&s, &mut publisher, 80).await;
     assert!(
         sent.is_some_and(|n| n < 80),
@@ -275,25 +282,13 @@ async fn a_socket_that_reads_nothing_holds_megabytes_not_gigabytes() {
 async fn a_write_the_peer_never_reads_ends_it_even_when_nothing_more_is_sent() {
     // Neither cap is reached (20 MB queued, caps far above): the write that cannot finish
     // ends the socket after the write timeout.
-    let s = server(&[
-        "--realtime-outbound-queue",
-        "100000",
+    let (s, mut publisher, sleeper) = publisher_and_sleeper(&[
         "--realtime-outbound-queue-kb",
         "1000000",
         "--realtime-write-timeout-ms",
         "300",
-        "--realtime-max-events-per-second",
-        "100000",
-        "--realtime-max-events-per-socket",
-        "0",
     ])
     .await;
-    let mut publisher = s.v2().await;
-    let mut sleeper = s.v2().await;
-    for c in [&mut publisher, &mut sleeper] {
-        c.join_v2("1", "realtime:room1", quiet_config(false, false))
-            .await;
-    }
     assert!(megabytes_until_slow(&s, &mut publisher, 20).await.is_some());
     drop(sleeper);
 }
