@@ -13,6 +13,42 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+/// Exports of a dependency's wasm-bindgen classes the app never makes: leptos 0.8 turns on
+/// `server_fn`'s `browser` feature, whose `wasm-streams` exports its stream adapters, and an
+/// export keeps its code whoever uses it (7.5 KB of the guest's wasm). The JS glue only
+/// reaches them from those classes, which nothing constructs.
+const UNUSED_EXPORTS: [&str; 2] = ["intounderlying", "__wbg_intounderlying"];
+
+/// Removes [`UNUSED_EXPORTS`] from `wasm` and what only they kept.
+fn strip_unused_exports(wasm: &Path) -> Result<()> {
+    let mut module =
+        walrus::Module::from_file(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let unused: Vec<walrus::ExportId> = module
+        .exports
+        .iter()
+        .filter(|e| UNUSED_EXPORTS.iter().any(|p| e.name.starts_with(p)))
+        .map(|e| e.id())
+        .collect();
+    if unused.is_empty() {
+        return Ok(());
+    }
+    for id in &unused {
+        module.exports.delete(*id);
+    }
+    walrus::passes::gc::run(&mut module);
+    let before = std::fs::metadata(wasm)?.len();
+    module
+        .emit_wasm_file(wasm)
+        .with_context(|| format!("writing {}", wasm.display()))?;
+    let after = std::fs::metadata(wasm)?.len();
+    println!(
+        "compress: {} unused exports out of {} ({before} → {after} bytes)",
+        unused.len(),
+        wasm.display()
+    );
+    Ok(())
+}
+
 /// What is worth compressing: text and wasm. Images are compressed already; `index.html` is
 /// never sent from disk as it is (pairux-server writes the client config into it per request).
 const EXTENSIONS: [&str; 5] = ["wasm", "js", "mjs", "css", "json"];
@@ -36,6 +72,12 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
                 .context("no directory given and TRUNK_STAGING_DIR is not set")?
         }
     };
+    for wasm in std::fs::read_dir(&dir)?.flatten().map(|e| e.path()) {
+        let name = wasm.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with("_bg.wasm") && !name.starts_with("pairux-worker") {
+            strip_unused_exports(&wasm)?;
+        }
+    }
     let files = candidates(&dir)?;
     // Largest first, on every core: the wasm files are most of the work.
     let next = std::sync::atomic::AtomicUsize::new(0);
