@@ -74,7 +74,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
     };
     for wasm in std::fs::read_dir(&dir)?.flatten().map(|e| e.path()) {
         let name = wasm.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with("_bg.wasm") && !name.starts_with("pairux-worker") {
+        let is_wasm = std::fs::read(&wasm).is_ok_and(|b| b.starts_with(b"\0asm"));
+        if name.ends_with("_bg.wasm") && !name.starts_with("pairux-worker") && is_wasm {
             strip_unused_exports(&wasm)?;
         }
     }
@@ -246,6 +247,31 @@ mod tests {
         ] {
             assert!(!dir.join(none).exists(), "{none}");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_stream_adapters_exports_go_and_the_rest_stay() {
+        let dir = std::env::temp_dir().join(format!("pairux-strip-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut module = walrus::Module::default();
+        let mut export = |name: &str| {
+            let mut f = walrus::FunctionBuilder::new(&mut module.types, &[], &[]);
+            f.func_body();
+            let id = f.finish(vec![], &mut module.funcs);
+            module.exports.add(name, id);
+        };
+        export("intounderlyingsink_write");
+        export("__wbg_intounderlyingsource_free");
+        export("main");
+        let wasm = dir.join("app_bg.wasm");
+        module.emit_wasm_file(&wasm).unwrap();
+        strip_unused_exports(&wasm).unwrap();
+        let back = walrus::Module::from_file(&wasm).unwrap();
+        let names: Vec<&str> = back.exports.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["main"]);
+        assert_eq!(back.funcs.iter().count(), 1, "what only they kept went too");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
