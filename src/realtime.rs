@@ -27,6 +27,7 @@ use pairux_core::session::{
     SessionIdentity, SignalCodec, SignalCounters, SignalEnvelope, SignalError, SIGNAL_EVENT,
 };
 
+use crate::platform::el::set_if_changed;
 use crate::platform::transform;
 use crate::platform::websocket::{Socket, SocketEvent};
 use crate::platform::{clock, fetch, timer::Timer};
@@ -405,21 +406,11 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
                 host_version = roster.host_version();
                 other_version = roster.other_version();
             });
-            if signals.host_version.get_untracked() != host_version {
-                signals.host_version.set(host_version);
-            }
-            if signals.other_version.get_untracked() != other_version {
-                signals.other_version.set(other_version);
-            }
-            if signals.forked_host.get_untracked() != forked_host {
-                signals.forked_host.set(forked_host);
-            }
-            if signals.foreign_host.get_untracked() != foreign_host {
-                signals.foreign_host.set(foreign_host);
-            }
-            if signals.unconfirmed_host.get_untracked() != unconfirmed_host {
-                signals.unconfirmed_host.set(unconfirmed_host);
-            }
+            set_if_changed(signals.host_version, host_version);
+            set_if_changed(signals.other_version, other_version);
+            set_if_changed(signals.forked_host, forked_host);
+            set_if_changed(signals.foreign_host, foreign_host);
+            set_if_changed(signals.unconfirmed_host, unconfirmed_host);
         }
         ClientEvent::Broadcast { event, payload, .. } => {
             let handler = inner.on_broadcast.borrow();

@@ -1298,9 +1298,9 @@ fn controller_bar(s: Stage) -> El {
             // The first build is the page's: it takes no focus.
             let built = std::rc::Rc::new(std::cell::Cell::new(false));
             move |(held, outcome): (ControlState, Option<pairux_core::control::ControlOutcome>)| {
-                let keep_focus = |b: &El| {
+                let refocus = |b: &El| {
                     if built.get() {
-                        keep_focus(b);
+                        refocus_if_lost(b);
                     }
                 };
                 let release = move |_| s.with_rt(&|rt| rt.release_control());
@@ -1316,7 +1316,7 @@ fn controller_bar(s: Stage) -> El {
                             })
                             .on("click", move |_| s.with_rt(&|rt| rt.request_control()))
                             .text("Request control");
-                        keep_focus(&request);
+                        refocus(&request);
                         // How the host ended it, when it did: not a silent switch back.
                         let told = outcome.map(|o| {
                             el("span")
@@ -1332,7 +1332,7 @@ fn controller_bar(s: Stage) -> El {
                             .testid("release-control")
                             .on("click", release)
                             .text("Cancel request");
-                        keep_focus(&cancel);
+                        refocus(&cancel);
                         vec![
                             el("span")
                                 .class("waiting")
@@ -1361,15 +1361,10 @@ fn controller_bar(s: Stage) -> El {
 
 /// The button a region just made takes the keyboard if the one pressed went with the old
 /// content (focus fell to the page's body): a keyboard user stays where they were.
-fn keep_focus(button: &El) {
+fn refocus_if_lost(button: &El) {
     let button: HtmlElement = button.cast();
     wasm_bindgen_futures::spawn_local(async move {
-        let lost = web_sys::window()
-            .and_then(|w| w.document())
-            .is_some_and(|d| {
-                d.active_element().is_none() || d.active_element() == d.body().map(Into::into)
-            });
-        if lost && button.is_connected() {
+        if platform::dom::focus_lost() && button.is_connected() {
             platform::dom::focus(&button);
         }
     });

@@ -74,6 +74,16 @@ pub fn has_focus(el: &web_sys::HtmlElement) -> bool {
         .is_some_and(|active| active == **el)
 }
 
+/// Whether focus is on nothing in particular: no element, or the page's body (where it falls
+/// when the focused element is removed).
+pub fn focus_lost() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| {
+            d.active_element().is_none() || d.active_element() == d.body().map(Into::into)
+        })
+}
+
 /// Whether the keyboard is free for `el` to take: focus is inside `el`, or anywhere but in
 /// something a person types into (a text field, a list box, editable content) elsewhere.
 pub fn focus_free_or_within(el: &web_sys::HtmlElement) -> bool {

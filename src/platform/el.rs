@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 
-use leptos::prelude::{Get, Memo, Owner, StoredValue};
+use leptos::prelude::{Get, Memo, Owner, RwSignal, Set, StoredValue, WithUntracked};
 use leptos::reactive::effect::RenderEffect;
 use leptos::reactive::graph::untrack;
 use wasm_bindgen::closure::Closure;
@@ -37,6 +37,14 @@ pub fn el(tag: &str) -> El {
 
 fn text_node(text: &str) -> web_sys::Text {
     DOC.with(|d| d.create_text_node(text))
+}
+
+/// Sets `signal` to `value` only when it differs, so nothing that reads it runs again for an
+/// equal value (a presence sync or a control message repeats most states).
+pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
+    if signal.with_untracked(|now| *now != value) {
+        signal.set(value);
+    }
 }
 
 /// Runs `f` now and again whenever a signal it read changes, until the current owner is

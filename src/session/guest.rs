@@ -30,6 +30,7 @@ use super::host_control::CursorView;
 use super::peer_link::{LinkEvent, PeerLink};
 use super::sfu::{SfuEvent, SfuLink};
 use super::sfu_voice::{Heard, SfuVoice};
+use crate::platform::el::set_if_changed;
 use crate::platform::timer::Timer;
 use crate::platform::transform;
 use crate::platform::{clock, peer::Peer as RtcPeer};
@@ -344,8 +345,7 @@ impl GuestRuntime {
                     // Out for good: control is gone and presence untracked (not from within
                     // the channel's own callback).
                     self.inner.control.borrow_mut().disconnected();
-                    self.inner.view.control.set(ControlState::None);
-                    self.inner.view.control_ready.set(false);
+                    self.publish_control();
                     let channel = self.inner.channel;
                     leptos::task::spawn_local(async move { channel.leave() });
                 }
@@ -546,15 +546,9 @@ impl GuestRuntime {
             )
         };
         let view = &self.inner.view;
-        if view.control_ready.get_untracked() != ready {
-            view.control_ready.set(ready);
-        }
-        if view.control_outcome.get_untracked() != outcome {
-            view.control_outcome.set(outcome);
-        }
-        if view.control.get_untracked() != state {
-            view.control.set(state);
-        }
+        set_if_changed(view.control_ready, ready);
+        set_if_changed(view.control_outcome, outcome);
+        set_if_changed(view.control, state);
         let measuring = self.inner.meter.borrow().measuring();
         match (state == ControlState::Granted, measuring) {
             (true, false) => {
@@ -568,9 +562,7 @@ impl GuestRuntime {
             }
             _ => {}
         }
-        if view.agent.get_untracked() != agent {
-            view.agent.set(agent);
-        }
+        set_if_changed(view.agent, agent);
     }
 
     /// The meter's next ping, when it is due.
@@ -770,9 +762,7 @@ impl GuestRuntime {
             LinkEvent::Channel(up) => {
                 if !up {
                     self.inner.control.borrow_mut().disconnected();
-                    self.inner.view.control.set(ControlState::None);
-                    self.inner.view.control_ready.set(false);
-                    self.inner.view.agent.set(false);
+                    self.publish_control();
                     self.inner.view.cursors.set(VecMap::new());
                 }
                 if self.sfu_mode() {

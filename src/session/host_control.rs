@@ -482,12 +482,17 @@ impl HostControl {
     /// computer is let go (`ControlLeases::drives`); its lease stays.
     pub fn link(&mut self, id: &str, up: bool) {
         if self.leases.link(id, up) {
-            let drives = self.leases.drives();
-            if let Some(agent) = &self.agent {
-                agent.holders(&drives);
-            }
-            self.sink.holders(&drives);
+            self.tell_drives();
         }
+    }
+
+    /// The agent and the sink learn whose input applies now.
+    fn tell_drives(&mut self) {
+        let drives = self.leases.drives();
+        if let Some(agent) = &self.agent {
+            agent.holders(&drives);
+        }
+        self.sink.holders(&drives);
     }
 
     pub fn agent(&self) -> Option<AgentLink> {
@@ -710,11 +715,7 @@ impl HostControl {
         if holders_changed {
             let holders = self.leases.holders();
             self.relay.keep_only(&holders);
-            let drives = self.leases.drives();
-            if let Some(agent) = &self.agent {
-                agent.holders(&drives);
-            }
-            self.sink.holders(&drives);
+            self.tell_drives();
             out.push(Outgoing::All(self.state()));
             self.echoes.changed(crate::platform::clock::monotonic_ms());
         }

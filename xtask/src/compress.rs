@@ -19,10 +19,15 @@ use anyhow::{Context as _, Result};
 /// reaches them from those classes, which nothing constructs.
 const UNUSED_EXPORTS: [&str; 2] = ["intounderlying", "__wbg_intounderlying"];
 
-/// Removes [`UNUSED_EXPORTS`] from `wasm` and what only they kept.
+/// Removes [`UNUSED_EXPORTS`] from `wasm` and what only they kept (a file that is not wasm
+/// is left alone).
 fn strip_unused_exports(wasm: &Path) -> Result<()> {
-    let mut module =
-        walrus::Module::from_file(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    if !bytes.starts_with(b"\0asm") {
+        return Ok(());
+    }
+    let mut module = walrus::Module::from_buffer(&bytes)
+        .with_context(|| format!("reading {}", wasm.display()))?;
     let unused: Vec<walrus::ExportId> = module
         .exports
         .iter()
@@ -36,7 +41,7 @@ fn strip_unused_exports(wasm: &Path) -> Result<()> {
         module.exports.delete(*id);
     }
     walrus::passes::gc::run(&mut module);
-    let before = std::fs::metadata(wasm)?.len();
+    let before = bytes.len();
     module
         .emit_wasm_file(wasm)
         .with_context(|| format!("writing {}", wasm.display()))?;
@@ -74,8 +79,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
     };
     for wasm in std::fs::read_dir(&dir)?.flatten().map(|e| e.path()) {
         let name = wasm.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let is_wasm = std::fs::read(&wasm).is_ok_and(|b| b.starts_with(b"\0asm"));
-        if name.ends_with("_bg.wasm") && !name.starts_with("pairux-worker") && is_wasm {
+        if name.ends_with("_bg.wasm") && !name.starts_with("pairux-worker") {
             strip_unused_exports(&wasm)?;
         }
     }

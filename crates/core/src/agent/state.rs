@@ -350,6 +350,11 @@ impl Agent {
         if let Some(r) = &mut self.resume {
             r.until = Some(now.saturating_add(RESUME_TTL_MS));
         }
+        self.unpair()
+    }
+
+    /// No page is paired any more: nobody holds control, and whatever was held is let go.
+    fn unpair(&mut self) -> Vec<Action> {
         self.paired = None;
         self.surface = None;
         self.holders.clear();
@@ -370,11 +375,7 @@ impl Agent {
     /// The agent is stopping (a signal): everything held is let go, and every page's socket
     /// closes (the tab then reads the agent as absent at once).
     pub fn shutdown(&mut self) -> Vec<Action> {
-        self.holders.clear();
-        self.paired = None;
-        self.surface = None;
-        self.last_status = None;
-        let mut out = self.release_all();
+        let mut out = self.unpair();
         out.extend(
             std::mem::take(&mut self.conns)
                 .into_keys()
