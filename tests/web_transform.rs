@@ -283,3 +283,48 @@ async fn without_keys_the_sender_sends_no_frame() {
     );
     assert!(seen.borrow().is_empty());
 }
+
+#[wasm_bindgen_test]
+async fn a_barred_participant_decodes_no_more_even_when_its_presence_comes_again() {
+    let api = TransformApi::Script;
+    let (host, viewer) = (started(api).await, started(api).await);
+    let (room, me) = (RoomKey::from_bytes([0x55; 32]), sender_id());
+    host.set_room_key(&room).unwrap();
+    host.set_local_sender(me).unwrap();
+    viewer.set_room_key(&room).unwrap();
+    viewer.set_remote_sender(HOST, me).unwrap();
+    let seen = record_states(&viewer);
+
+    let call = call(api, &host, viewer.clone()).await;
+    wait_for(&seen, E2eeState::Ok, 15_000).await;
+    // The host removed this sender: its keys go, and its presence heard again (a meta it
+    // tracks later) gives it none.
+    viewer.bar(HOST).unwrap();
+    viewer.set_remote_sender(HOST, me).unwrap();
+    wait_for(&seen, E2eeState::WaitingKey, 5_000).await;
+    let before = stats(&call).await;
+    // Frames go on arriving (packets grow), and none of them decodes.
+    let mut after = stats(&call).await;
+    for _ in 0..100 {
+        after = stats(&call).await;
+        if after.packets > before.packets + 50 {
+            break;
+        }
+        sleep(100).await;
+    }
+    hang_up(&call);
+    assert!(
+        after.packets > before.packets + 50,
+        "media kept arriving: {} → {}",
+        before.packets,
+        after.packets
+    );
+    // One frame may have been in the decoder as the keys went.
+    assert!(
+        after.decoded <= before.decoded + 1,
+        "decoded after the bar: {} → {}",
+        before.decoded,
+        after.decoded
+    );
+    assert_eq!(viewer.state_of(HOST), Some(E2eeState::WaitingKey));
+}

@@ -136,6 +136,8 @@ pub struct TransformWorker {
     ready: Promise,
     states: Rc<RefCell<States>>,
     failure: Rc<RefCell<Failure>>,
+    /// Participants whose media this page never decrypts again ([`Self::bar`]).
+    barred: RefCell<std::collections::HashSet<String>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(Event)>,
 }
@@ -336,6 +338,7 @@ impl TransformWorker {
             api,
             ready,
             states,
+            barred: Default::default(),
             failure,
             _on_message: on_message,
             _on_error: on_error,
@@ -387,6 +390,9 @@ impl TransformWorker {
 
     /// A remote participant's sender id (from its sealed presence profile).
     pub fn set_remote_sender(&self, participant: &str, sender: SenderId) -> Result<(), JsError> {
+        if self.barred.borrow().contains(participant) {
+            return Ok(());
+        }
         self.send(&ToWorker::RemoteSender {
             participant: participant.to_owned(),
             sender,
@@ -399,6 +405,13 @@ impl TransformWorker {
         self.send(&ToWorker::Forget {
             participant: participant.to_owned(),
         })
+    }
+
+    /// A participant the host removed: its keys go, and a presence of it heard later (it may
+    /// stay in the channel a while) gives it none again on this page.
+    pub fn bar(&self, participant: &str) -> Result<(), JsError> {
+        self.barred.borrow_mut().insert(participant.to_owned());
+        self.forget(participant)
     }
 
     /// Calls `listener(reason)` once the worker has failed (at once if it already has): its

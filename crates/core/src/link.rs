@@ -138,6 +138,13 @@ macro_rules! secret {
                 f.write_str(concat!(stringify!($name), "(<redacted>)"))
             }
         }
+
+        /// Wiped when dropped: a retired epoch's secret does not linger in memory.
+        impl Drop for $name {
+            fn drop(&mut self) {
+                zeroize::Zeroize::zeroize(&mut self.0);
+            }
+        }
     };
 }
 

@@ -10,15 +10,19 @@
 //! epoch we hold a secret for, until it is retired ([`ToWorker::Retire`]), so a change of epoch
 //! freezes nobody's picture while the new secret reaches everyone.
 //!
-//! Encryptors are derived once per (secret, epoch, sender id) and kept for the worker's life:
-//! repeating a key message, or going back to an earlier secret or sender id, continues that
-//! key's counter instead of starting it again (a fresh encryptor would restart at counter 0 and
-//! reuse nonces). Each remote sender's decryptor keeps its replay windows across repeats too.
+//! Encryptors are derived once per (secret, epoch, sender id): repeating a key message, or
+//! going back to an earlier secret or sender id, continues that key's counter instead of
+//! starting it again (a fresh encryptor would restart at counter 0 and reuse nonces). Once its
+//! secret is gone (retired, replaced, the oldest of too many) an encryptor's keys go too, and
+//! only its counters stay, under a one-way check of the secret ([`Spent`]): a late copy of the
+//! same secret goes on from them. Each remote sender's decryptor keeps its replay windows
+//! across repeats too; it holds keys only for the epochs whose secrets are held. Keys and
+//! secrets are wiped from memory as they are dropped (`zeroize`).
 
 use std::collections::HashMap;
 
 use super::keys::SenderId;
-use super::media::{FrameDecryptor, FrameEncryptor, FrameInfo};
+use super::media::{secret_check, FrameDecryptor, FrameEncryptor, FrameInfo};
 use super::protocol::ToWorker;
 use super::E2eeError;
 use crate::link::RoomKey;
@@ -35,6 +39,15 @@ struct Derived {
     state: FrameEncryptor,
 }
 
+/// What stays of an encryptor whose secret is gone: its counters, under a check of the secret
+/// that does not reveal it.
+struct Spent {
+    check: [u8; 16],
+    epoch: u32,
+    sender: SenderId,
+    counters: (Option<u64>, Option<u64>),
+}
+
 #[derive(Default)]
 pub struct E2eeEngine {
     /// Media secret by epoch (epoch 0: the room key), oldest first.
@@ -42,8 +55,10 @@ pub struct E2eeEngine {
     /// The epoch our frames are encrypted in.
     send_epoch: u32,
     local: Option<SenderId>,
-    /// Every encryptor we used (the current one is for `send_epoch` and `local`).
+    /// Every encryptor whose secret is held (the current one is for `send_epoch` and `local`).
     encryptors: Vec<Derived>,
+    /// The counters of every encryptor whose secret went.
+    spent: Vec<Spent>,
     /// The current sender id of each remote participant.
     senders: HashMap<String, SenderId>,
     /// Every decryptor of each remote participant (one per sender id it had).
@@ -66,6 +81,7 @@ impl E2eeEngine {
                 for all in self.decryptors.values_mut() {
                     all.iter_mut().for_each(|d| d.retain(|e| e == 0));
                 }
+                self.spend_unheld();
             }
             ToWorker::EpochKey { epoch, key } => self.set_secret(*epoch, key),
             ToWorker::SendEpoch { epoch } => self.send_epoch = *epoch,
@@ -75,6 +91,7 @@ impl E2eeEngine {
                 for all in self.decryptors.values_mut() {
                     all.iter_mut().for_each(|d| d.retain(keep));
                 }
+                self.spend_unheld();
             }
             ToWorker::LocalSender { sender } => self.local = Some(*sender),
             ToWorker::RemoteSender {
@@ -93,7 +110,12 @@ impl E2eeEngine {
 
     fn set_secret(&mut self, epoch: u32, key: &RoomKey) {
         match self.secrets.iter_mut().find(|(e, _)| *e == epoch) {
-            Some((_, held)) => *held = key.clone(),
+            Some((_, held)) => {
+                if held != key {
+                    *held = key.clone();
+                    self.spend_unheld();
+                }
+            }
             None => {
                 self.secrets.push((epoch, key.clone()));
                 crate::vecmap::sort_by(&mut self.secrets, |(a, _), (b, _)| a.cmp(b));
@@ -103,10 +125,27 @@ impl E2eeEngine {
                     let send = self.send_epoch;
                     if let Some(i) = self.secrets.iter().position(|(e, _)| *e != send) {
                         self.secrets.remove(i);
+                        self.spend_unheld();
                     }
                 }
             }
         }
+    }
+
+    /// Drops the keys of every encryptor whose secret is no longer held, keeping its counters.
+    #[inline(never)] // one copy: inlined at each caller it doubled the worker's `handle`
+    fn spend_unheld(&mut self) {
+        let secrets = &self.secrets;
+        let held = |d: &Derived| secrets.iter().any(|(e, s)| *e == d.epoch && *s == d.secret);
+        let (kept, gone): (Vec<Derived>, Vec<Derived>) =
+            self.encryptors.drain(..).partition(|d| held(d));
+        self.encryptors = kept;
+        self.spent.extend(gone.into_iter().map(|d| Spent {
+            check: secret_check(&d.secret),
+            epoch: d.epoch,
+            sender: d.sender,
+            counters: d.state.counters(),
+        }));
     }
 
     fn secret(&self, epoch: u32) -> Option<&RoomKey> {
@@ -142,8 +181,17 @@ impl E2eeEngine {
             .iter()
             .position(|d| d.epoch == epoch && d.sender == sender && d.secret == secret);
         let at = at.unwrap_or_else(|| {
+            let mut state = FrameEncryptor::for_epoch(&secret, sender, epoch);
+            let check = secret_check(&secret);
+            if let Some(i) = self
+                .spent
+                .iter()
+                .position(|s| s.epoch == epoch && s.sender == sender && s.check == check)
+            {
+                state.resume(self.spent.swap_remove(i).counters);
+            }
             self.encryptors.push(Derived {
-                state: FrameEncryptor::for_epoch(&secret, sender, epoch),
+                state,
                 secret,
                 epoch,
                 sender,
@@ -459,6 +507,63 @@ mod tests {
             viewer.decrypt("host", VIDEO, &a, &mut back),
             Err(E2eeError::Replayed(0))
         );
+    }
+
+    #[test]
+    fn a_retired_secret_leaves_only_counters_and_a_late_copy_goes_on_from_them() {
+        let (mut host, mut viewer) = keyed_pair();
+        for e in [&mut host, &mut viewer] {
+            e.handle(&epoch(1, 0x11));
+        }
+        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        let (mut a, mut b, mut back) = (Vec::new(), Vec::new(), Vec::new());
+        host.encrypt(VIDEO, b"frame a", &mut a).unwrap();
+        host.handle(&ToWorker::SendEpoch { epoch: 2 });
+        host.handle(&epoch(2, 0x22));
+        host.encrypt(VIDEO, b"in epoch 2", &mut b).unwrap();
+        host.handle(&ToWorker::Retire { below: 2 });
+        // Epoch 1's keys are gone from the host; only their counters stay.
+        assert!(host.encryptors.iter().all(|d| d.epoch == 2));
+        assert_eq!(host.spent.len(), 1);
+        // A late copy of epoch 1's secret (a key message repeated), and the host sends in it:
+        // counter 1, never 0 again.
+        host.handle(&epoch(1, 0x11));
+        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        host.encrypt(VIDEO, b"frame b", &mut b).unwrap();
+        assert!(host.spent.is_empty());
+        viewer.decrypt("host", VIDEO, &a, &mut back).unwrap();
+        viewer.decrypt("host", VIDEO, &b, &mut back).unwrap();
+        assert_eq!(back, b"frame b");
+        assert_ne!(a[3..5], b[3..5]);
+        // Another secret under the same epoch number starts its own counters at 0.
+        host.handle(&epoch(1, 0x12));
+        host.encrypt(VIDEO, b"frame c", &mut b).unwrap();
+        assert_eq!(b[3..5], a[3..5]);
+        assert_ne!(b[5..], a[5..]);
+    }
+
+    #[test]
+    fn a_secret_retired_and_given_again_takes_no_frame_twice() {
+        let (mut host, mut viewer) = keyed_pair();
+        let (mut a, mut back) = (Vec::new(), Vec::new());
+        host.encrypt(VIDEO, b"frame a", &mut a).unwrap();
+        viewer.decrypt("host", VIDEO, &a, &mut back).unwrap();
+        // Epoch 1 comes and epoch 0 is retired: its keys go, its window stays.
+        viewer.handle(&epoch(1, 0x11));
+        viewer.handle(&ToWorker::Retire { below: 1 });
+        assert!(matches!(
+            viewer.decrypt("host", VIDEO, &a, &mut back),
+            Err(E2eeError::UnknownKid(_))
+        ));
+        // A new host is followed: the room key (epoch 0) again. Frame a is still a replay.
+        viewer.handle(&room(9));
+        assert_eq!(
+            viewer.decrypt("host", VIDEO, &a, &mut back),
+            Err(E2eeError::Replayed(0))
+        );
+        host.encrypt(VIDEO, b"frame b", &mut a).unwrap();
+        viewer.decrypt("host", VIDEO, &a, &mut back).unwrap();
+        assert_eq!(back, b"frame b");
     }
 
     #[test]

@@ -29,8 +29,10 @@ pub struct FrameInfo {
 
 /// `secret`: the media secret of `epoch` (the room key for epoch 0).
 fn derive(secret: &RoomKey, sender: &SenderId, media: MediaKind, epoch: u32) -> SframeKey {
-    let base = media_base_key(secret, sender, media);
-    SframeKey::derive(MEDIA_SUITE, kid(sender, media, epoch), &base)
+    let mut base = media_base_key(secret, sender, media);
+    let key = SframeKey::derive(MEDIA_SUITE, kid(sender, media, epoch), &base);
+    zeroize::Zeroize::zeroize(&mut base);
+    key
 }
 
 struct SendKey {
@@ -71,6 +73,18 @@ impl FrameEncryptor {
 
     pub fn sender(&self) -> SenderId {
         self.sender
+    }
+
+    /// The next (video, audio) counters: what must outlive this encryptor's keys, so that the
+    /// same keys made again go on from there ([`FrameEncryptor::resume`]).
+    pub fn counters(&self) -> (Option<u64>, Option<u64>) {
+        (self.video.next_ctr, self.audio.next_ctr)
+    }
+
+    /// Goes on from counters an encryptor of the same keys reached.
+    pub fn resume(&mut self, (video, audio): (Option<u64>, Option<u64>)) {
+        self.video.next_ctr = video;
+        self.audio.next_ctr = audio;
     }
 
     /// Writes the protected form of `frame` to `out` (replacing its contents). An empty frame
@@ -152,10 +166,34 @@ struct EpochKeys {
     audio: ReceiveKey,
 }
 
+/// What stays of an epoch's keys once its secret went: the replay windows, under a one-way
+/// check of the secret, so that the same secret installed again (a new host followed: the room
+/// key again) does not take frames it already took.
+struct SpentWindows {
+    epoch: u32,
+    check: [u8; 16],
+    video: ReplayWindow,
+    audio: ReplayWindow,
+}
+
+/// Spent windows kept per sender (each is two 256-byte windows); the oldest goes first.
+const MAX_SPENT_WINDOWS: usize = 16;
+
+/// A one-way, public check of a media secret: equal secrets give equal checks. HKDF as the
+/// media keys use it ([`media_base_key`]): no other hash code in the worker.
+pub(crate) fn secret_check(secret: &RoomKey) -> [u8; 16] {
+    let mut check = [0u8; 16];
+    hkdf::Hkdf::<sha2::Sha256>::new(None, secret.as_bytes())
+        .expand(b"PairUX spent media secret", &mut check)
+        .expect("16 bytes <= 255 * 32");
+    check
+}
+
 /// Decrypts one remote sender's frames, under each media epoch it was given a secret for.
 pub struct FrameDecryptor {
     sender: SenderId,
     epochs: Vec<EpochKeys>,
+    spent: Vec<SpentWindows>,
     aad: Vec<u8>,
     unescaped: Vec<u8>,
 }
@@ -173,6 +211,7 @@ impl FrameDecryptor {
         FrameDecryptor {
             sender,
             epochs: Vec::new(),
+            spent: Vec::new(),
             aad: Vec::new(),
             unescaped: Vec::new(),
         }
@@ -190,28 +229,59 @@ impl FrameDecryptor {
     }
 
     /// Adds (or replaces) the keys of `epoch`, derived from its media secret. Installing the
-    /// same secret again keeps the replay windows.
+    /// same secret again keeps the replay windows, even after its keys went in between.
     pub fn install(&mut self, epoch: u32, secret: &RoomKey) {
         if self.has(epoch, secret) {
             return;
         }
-        self.epochs.retain(|k| k.epoch != epoch);
+        self.retain(|e| e != epoch);
+        let check = secret_check(secret);
+        let (video, audio) = match self
+            .spent
+            .iter()
+            .position(|s| s.epoch == epoch && s.check == check)
+        {
+            Some(i) => {
+                let s = self.spent.remove(i);
+                (s.video, s.audio)
+            }
+            None => (ReplayWindow::new(), ReplayWindow::new()),
+        };
         let sender = self.sender;
-        let key = |media| ReceiveKey {
+        let key = |media, window| ReceiveKey {
             key: derive(secret, &sender, media, epoch),
-            window: ReplayWindow::new(),
+            window,
         };
         self.epochs.push(EpochKeys {
             epoch,
             secret: secret.clone(),
-            video: key(MediaKind::Video),
-            audio: key(MediaKind::Audio),
+            video: key(MediaKind::Video, video),
+            audio: key(MediaKind::Audio, audio),
         });
     }
 
-    /// Keeps only the epochs `keep` says yes to.
-    pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
-        self.epochs.retain(|k| keep(k.epoch));
+    /// Keeps only the keys of the epochs `keep` says yes to; of the others, only their replay
+    /// windows stay.
+    pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        self.retain_dyn(&keep);
+    }
+
+    #[inline(never)] // one copy for every caller's `keep`
+    fn retain_dyn(&mut self, keep: &dyn Fn(u32) -> bool) {
+        let (kept, gone): (Vec<EpochKeys>, Vec<EpochKeys>) =
+            self.epochs.drain(..).partition(|k| keep(k.epoch));
+        self.epochs = kept;
+        for k in gone {
+            if self.spent.len() == MAX_SPENT_WINDOWS {
+                self.spent.remove(0);
+            }
+            self.spent.push(SpentWindows {
+                epoch: k.epoch,
+                check: secret_check(&k.secret),
+                video: k.video.window,
+                audio: k.audio.window,
+            });
+        }
     }
 
     /// Writes the original frame to `out` (replacing its contents) if `frame` authenticates

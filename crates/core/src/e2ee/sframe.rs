@@ -86,6 +86,13 @@ impl std::fmt::Debug for KeyMaterial {
     }
 }
 
+impl Drop for KeyMaterial {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+        zeroize::Zeroize::zeroize(&mut self.salt);
+    }
+}
+
 impl KeyMaterial {
     pub fn derive(suite: CipherSuite, kid: u64, base_key: &[u8]) -> Self {
         let (key_label, salt_label) = labels(suite, kid);

@@ -188,7 +188,7 @@ impl HostMemory {
 #[derive(Debug)]
 struct Epochs {
     session: String,
-    seed: [u8; 32],
+    seed: Seed,
     /// The newest epoch (0: the room key, nobody removed).
     current: u32,
     /// The epoch our frames are encrypted in.
@@ -197,6 +197,22 @@ struct Epochs {
     waiting: VecSet<String>,
     /// Times `current`'s secret was sent again to those who had not confirmed it.
     resends: u32,
+}
+
+/// What every epoch's secret comes from: never printed (`Debug` of the session shows it
+/// redacted), wiped when dropped.
+struct Seed([u8; 32]);
+
+impl std::fmt::Debug for Seed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seed(<redacted>)")
+    }
+}
+
+impl Drop for Seed {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
 }
 
 /// How often the host sends a new epoch's secret again to someone who has not confirmed it (a
@@ -302,7 +318,7 @@ impl HostSession {
         self.admission_required |= memory.admission_required;
         self.epochs = Some(Epochs {
             session: session.into(),
-            seed,
+            seed: Seed(seed),
             current: memory.epoch,
             sending: memory.epoch,
             waiting: VecSet::new(),
@@ -342,7 +358,7 @@ impl HostSession {
         epochs.current += 1;
         epochs.resends = 0;
         let epoch = epochs.current;
-        let secret = rekey::epoch_secret(&epochs.seed, epoch);
+        let secret = rekey::epoch_secret(&epochs.seed.0, epoch);
         let mut actions = vec![HostAction::InstallKey {
             epoch,
             secret: secret.clone(),
@@ -374,7 +390,7 @@ impl HostSession {
         epochs.sending = epoch;
         HostAction::SendIn {
             epoch,
-            secret: rekey::epoch_secret(&epochs.seed, epoch),
+            secret: rekey::epoch_secret(&epochs.seed.0, epoch),
         }
     }
 
@@ -383,7 +399,7 @@ impl HostSession {
     fn key_for(&self, id: &str) -> Option<HostAction> {
         let epochs = self.epochs.as_ref().filter(|e| e.current > 0)?;
         let to = self.agreement.get(id)?;
-        let secret = rekey::epoch_secret(&epochs.seed, epochs.current);
+        let secret = rekey::epoch_secret(&epochs.seed.0, epochs.current);
         let ctx = WrapContext {
             session: &epochs.session,
             recipient: id,
@@ -1387,6 +1403,13 @@ mod tests {
         let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
         host.enable_epochs("s", [42; 32], None);
         host
+    }
+
+    #[test]
+    fn the_epoch_seed_is_never_printed() {
+        let printed = format!("{:?}", epoch_host());
+        assert!(printed.contains("Seed(<redacted>)"), "{printed}");
+        assert!(!printed.contains("42, 42"), "{printed}");
     }
 
     /// The memory the last `Remember` among `actions` holds.
