@@ -52,13 +52,16 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
-    /// Every lint and test; ends with one line `N passed, M failed`.
+    /// Every lint and test; ends with one line
+    /// `N tests passed, M failed; K lint/build steps passed, L failed`.
     Test {
-        /// Run only suites whose name contains this text (e.g. `e2e`, `clippy`).
+        /// Run only suites whose name contains this text (e.g. `e2e`, `clippy`); text that
+        /// names no suite is an error.
         #[arg(long)]
         only: Option<String>,
     },
-    /// Benchmarks: `size`, `realtime`, `media`, `input`, `e2ee`, `sfu`, `focus`, `legibility`
+    /// Benchmarks: `size`, `realtime`, `media`, `input`, `e2ee`, `metronome`, `sfu`, `focus`,
+    /// `legibility`
     /// (each writes target/bench/<name>.json and prints a table).
     Bench { name: String },
     /// Write the Brotli and gzip forms of the built app's files beside them (Trunk's post-build

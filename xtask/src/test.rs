@@ -89,8 +89,13 @@ impl Runner<'_> {
     }
 
     fn skipped_after_failure(&mut self, name: &'static str) {
-        if self.wants(name) {
-            eprintln!("xtask: {name} not run: its build failed");
+        self.not_run(name, "its build failed");
+    }
+
+    /// A selected suite that could not run counts as one failure (once).
+    fn not_run(&mut self, name: &'static str, why: &str) {
+        if self.wants(name) && !self.outcomes.iter().any(|o| o.name == name) {
+            eprintln!("xtask: {name} not run: {why}");
             self.outcomes.push(Outcome {
                 name,
                 kind: Kind::Tests,
@@ -179,15 +184,42 @@ pub fn run(only: Option<&str>) -> Result<()> {
                 cargo().args(["test", "-p", "pairux-web", "--target", WASM, "--no-run"]),
             );
         if built {
-            browser(&mut r)?;
+            // A namespace or server that cannot start fails the suites left, and the summary
+            // still comes.
+            if let Err(err) = browser(&mut r) {
+                let why = format!("{err:#}");
+                for s in browser_suites {
+                    r.not_run(s, &why);
+                }
+            }
         } else {
             for s in browser_suites {
                 r.skipped_after_failure(s);
             }
         }
     }
+    if r.outcomes.is_empty() {
+        anyhow::bail!(
+            "--only {:?} selects no suite; the suites are: {}",
+            only.unwrap_or_default(),
+            SUITES.join(", ")
+        );
+    }
     summary(&r.outcomes)
 }
+
+/// Every suite and step `--only` can select (by a part of its name).
+const SUITES: &[&str] = &[
+    "fmt",
+    "clippy-native",
+    "clippy-wasm32",
+    "clippy-wasm32-core",
+    "clippy-wasm32-worker",
+    "cargo-test",
+    "wasm-bindgen-test",
+    "conformance",
+    "e2e",
+];
 
 fn browser(r: &mut Runner) -> Result<()> {
     let ns = LoopbackNamespace::create()?;

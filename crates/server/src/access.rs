@@ -280,6 +280,19 @@ fn region_of(query: Option<&str>) -> Option<String> {
 }
 
 /// `POST /api/access`.
+/// `/api/access` answers any origin, preflight included: what it grants is bound to proofs
+/// from the link's keys, never to a cookie or the origin, and the page asking may be served from
+/// another origin than the API — a static deployment, or `localhost` for a server that calls
+/// itself `127.0.0.1`.
+pub fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::POST, Method::GET])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 pub async fn handle(State(access): State<Arc<Access>>, request: Request) -> Response {
     let ip = request
         .extensions()

@@ -229,7 +229,8 @@ pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
     let realtime = realtime::routes(state.realtime.clone());
     let access = Router::new()
         .route("/api/access", post(access::handle))
-        .with_state(state.access.clone());
+        .with_state(state.access.clone())
+        .layer(access::cors());
     let focus_admin = match state.access.focus() {
         Some(focus) => focus::http::routes(focus.clone()),
         None => Router::new(),

@@ -83,6 +83,44 @@ async fn config_json_has_the_documented_shape() {
     assert_eq!(claims["role"], "anon");
 }
 
+/// The README opens `http://localhost:8080` while the server calls itself `127.0.0.1`: the page
+/// asks `/api/access` across origins, and the browser's preflight must be answered.
+#[tokio::test]
+async fn the_access_endpoint_answers_a_page_of_another_origin() {
+    let base = spawn(&[]).await;
+    let client = reqwest::Client::new();
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, format!("{base}/api/access"))
+        .header("Origin", "http://localhost:8080")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    assert_eq!(allowed(&preflight, "access-control-allow-origin"), "*");
+    assert!(allowed(&preflight, "access-control-allow-methods").contains("post"));
+    assert!(allowed(&preflight, "access-control-allow-headers").contains("content-type"));
+    // The answer itself (a refusal here: the request proves nothing) is readable there too.
+    let res = client
+        .post(format!("{base}/api/access"))
+        .header("Origin", "http://localhost:8080")
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert_eq!(allowed(&res, "access-control-allow-origin"), "*");
+}
+
 #[tokio::test]
 async fn session_paths_get_the_app_and_assets_are_served() {
     let base = spawn(&[]).await;

@@ -11,11 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, Method};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tower_http::cors::{Any, CorsLayer};
 
 use super::nodes::NodesFile;
 use super::store::Store;
@@ -109,11 +107,7 @@ pub async fn run(cmd: FocusCommand) -> Result<(), StandaloneError> {
     })
     .await?;
     let access = Arc::new(Access::new(turn, Some(focus.clone()), store, cmd.access));
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::POST, Method::GET])
-        .allow_headers([header::CONTENT_TYPE])
-        .max_age(Duration::from_secs(600));
+    let cors = crate::access::cors();
     let app = Router::new()
         .route("/api/access", post(crate::access::handle))
         .with_state(access)
