@@ -118,8 +118,12 @@ struct Subscription {
     attempts: u32,
 }
 
-/// How long a new SFU picture may take to decode before it is shown regardless.
-const DECODE_WAIT_MS: u64 = 4_000;
+/// How long a new SFU picture may take to decode: a subscription that decoded nothing by then
+/// is made again (what was on screen stays), never shown or reported live.
+const DECODE_WAIT_MS: u64 = 8_000;
+/// What a guest with no other picture reads while its SFU subscription decodes nothing.
+const SFU_NO_PICTURE_SENTENCE: &str =
+    "The picture from the video server isn't arriving — trying again…";
 /// How often a new SFU picture's decoder is checked while waiting for it.
 const DECODE_POLL_MS: u32 = 25;
 /// Make-before-break for voice: how long our own feed is published before the direct voice
@@ -1008,14 +1012,18 @@ impl GuestRuntime {
         }
     }
 
-    /// Shows the SFU's picture once it decodes (or after [`DECODE_WAIT_MS`] regardless); until
-    /// then whatever was on screen — the P2P picture, the old node's — stays.
+    /// Shows the SFU's picture once a frame of it decoded; until then whatever was on screen —
+    /// the P2P picture, the old node's — stays. A subscription that decodes nothing within
+    /// [`DECODE_WAIT_MS`] is made again: the move is measured, never assumed (the host drops
+    /// our direct picture only once we say the SFU's plays).
     fn await_decoded(&self, route: SfuRoute, stream: MediaStream) {
         // The stage plays it unseen meanwhile, so the swap shows a frame at once.
         self.inner.view.next.set(Some(Clone::clone(&stream)));
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let started = clock::monotonic_ms();
+            // The connection this track came on; a retry's connection brings its own track.
+            let mut ours: Option<Rc<RtcPeer>> = None;
             loop {
                 let Some(inner) = weak.upgrade() else { return };
                 let peer = {
@@ -1025,17 +1033,45 @@ impl GuestRuntime {
                     }
                     sub.link.as_ref().map(SfuLink::peer)
                 };
-                let decoded = match peer {
-                    Some(peer) => read_sample(&peer)
-                        .await
-                        .is_some_and(|s| s.frames_decoded > 0),
-                    None => false,
-                };
-                if decoded || clock::monotonic_ms() >= started + DECODE_WAIT_MS {
-                    GuestRuntime { inner }.go_live(route, stream);
+                let Some(peer) = peer else { return };
+                match &ours {
+                    Some(p) if !Rc::ptr_eq(p, &peer) => return, // replaced by a retry
+                    Some(_) => {}
+                    None => ours = Some(peer.clone()),
+                }
+                let decoded = read_sample(&peer)
+                    .await
+                    .is_some_and(|s| s.frames_decoded > 0);
+                let runtime = GuestRuntime { inner };
+                {
+                    // Still ours after the wait for the sample?
+                    let sub = runtime.inner.sfu.borrow();
+                    let current = sub.link.as_ref().map(SfuLink::peer);
+                    if sub.route != Some(route)
+                        || sub.live
+                        || !current.is_some_and(|c| Rc::ptr_eq(&c, &peer))
+                    {
+                        return;
+                    }
+                }
+                if decoded {
+                    runtime.go_live(route, stream);
                     return;
                 }
-                drop(inner);
+                if clock::monotonic_ms() >= started + DECODE_WAIT_MS {
+                    leptos::logging::warn!("the video server's picture decoded nothing; again");
+                    if runtime.inner.link.borrow().is_none() {
+                        runtime
+                            .inner
+                            .view
+                            .media_problem
+                            .set(Some(SFU_NO_PICTURE_SENTENCE.to_owned()));
+                    }
+                    runtime.inner.view.next.set(None);
+                    runtime.retry_subscribe(route);
+                    return;
+                }
+                drop(runtime);
                 gloo_timers::future::TimeoutFuture::new(DECODE_POLL_MS).await;
             }
         });

@@ -428,7 +428,8 @@ impl FocusService {
             session,
             Watched {
                 count: 0,
-                empty_since: Some(Instant::now()),
+                // Counted from our join: a channel we could not join is not an empty one.
+                empty_since: None,
                 rebroadcast_at: None,
                 rebroadcast_due: false,
             },
@@ -739,6 +740,11 @@ impl FocusService {
             }
             ChannelEvent::Joined { topic } => {
                 if let Some(session) = session_of(&topic) {
+                    if let Some(w) = self.core().watched.get_mut(&session) {
+                        if w.count == 0 {
+                            w.empty_since = w.empty_since.or(Some(Instant::now()));
+                        }
+                    }
                     self.rebroadcast(&session);
                 }
             }

@@ -1,12 +1,16 @@
-//! A tokio driver of the core's sans-IO `RealtimeClient` over tokio-tungstenite: one socket,
-//! any number of channels, the client's deadlines. The focus uses it to watch session channels
-//! and announce decisions; tests use it as fake participants.
+//! A tokio driver of the core's sans-IO `RealtimeClient` over tokio-tungstenite: the client's
+//! deadlines, a socket per [`RealtimeHandle::start_with`]'s `per_socket` channels. The focus uses
+//! it to watch session channels and announce decisions; tests use it as fake participants.
 //!
-//! [`RealtimeHandle`] sends commands (join with optional presence, leave, broadcast) to the
-//! driver task; the task reports [`ChannelEvent`]s on an unbounded channel. The task ends when
-//! every handle is dropped.
+//! [`RealtimeHandle`] sends commands (join with optional presence, leave, broadcast) to driver
+//! tasks, one per socket; they report [`ChannelEvent`]s on one unbounded channel. A Realtime
+//! server caps the channels of one client (Supabase's default: 100), and the focus watches
+//! every Auto or SFU session: a socket is given at most `per_socket` topics over its life, and
+//! once every one of them was left its task ends (so the channels a client keeps after leaving
+//! them are bounded too). Every task ends when every handle is dropped.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -63,21 +67,61 @@ enum Command {
     },
 }
 
-/// Commands to a driver task.
+/// Topics one socket is given over its life by default: half of Supabase's default channel
+/// cap per client, so a server configured lower still has room.
+pub const CHANNELS_PER_SOCKET: usize = 50;
+
+/// Commands to the driver tasks.
 #[derive(Clone)]
 pub struct RealtimeHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    shards: Arc<Mutex<Shards>>,
 }
 
-impl RealtimeHandle {
-    /// Starts a driver connected to `endpoint` (`ws://…/realtime/v1/websocket`) with `api_key`.
-    pub fn start(
-        endpoint: &str,
-        api_key: &str,
-    ) -> (RealtimeHandle, mpsc::UnboundedReceiver<ChannelEvent>) {
+/// One socket's task and what it was given.
+struct Shard {
+    tx: mpsc::UnboundedSender<Command>,
+    /// Topics given to it over its life.
+    given: usize,
+    /// Topics it is in now.
+    live: usize,
+}
+
+struct Shards {
+    endpoint: String,
+    api_key: String,
+    per_socket: usize,
+    events: mpsc::UnboundedSender<ChannelEvent>,
+    next: u64,
+    shards: HashMap<u64, Shard>,
+    /// The socket each joined topic is on.
+    topics: HashMap<String, u64>,
+}
+
+impl Shards {
+    /// The socket for `topic`: the one it is on, or one with room (a new one if none has).
+    fn shard_for(&mut self, topic: &str) -> &mut Shard {
+        let id = match self.topics.get(topic) {
+            Some(id) => *id,
+            None => {
+                let room = self
+                    .shards
+                    .iter()
+                    .find(|(_, s)| s.given < self.per_socket)
+                    .map(|(id, _)| *id);
+                let id = room.unwrap_or_else(|| self.spawn());
+                let shard = self.shards.get_mut(&id).expect("just found or made");
+                shard.given += 1;
+                shard.live += 1;
+                self.topics.insert(topic.to_owned(), id);
+                id
+            }
+        };
+        self.shards.get_mut(&id).expect("topics name live shards")
+    }
+
+    fn spawn(&mut self) -> u64 {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let client = RealtimeClient::new(ClientOptions::new(endpoint, api_key));
+        let client = RealtimeClient::new(ClientOptions::new(&self.endpoint, &self.api_key));
         tokio::spawn(
             Driver {
                 client,
@@ -86,43 +130,123 @@ impl RealtimeHandle {
                 channels: HashMap::new(),
                 topics: HashMap::new(),
                 leaving: std::collections::HashSet::new(),
-                events: events_tx,
+                events: self.events.clone(),
             }
             .run(rx),
         );
-        (RealtimeHandle { tx }, events)
+        let id = self.next;
+        self.next += 1;
+        self.shards.insert(
+            id,
+            Shard {
+                tx,
+                given: 0,
+                live: 0,
+            },
+        );
+        id
+    }
+}
+
+impl RealtimeHandle {
+    /// Drivers connected to `endpoint` (`ws://…/realtime/v1/websocket`) with `api_key`, a socket
+    /// per [`CHANNELS_PER_SOCKET`] topics.
+    pub fn start(
+        endpoint: &str,
+        api_key: &str,
+    ) -> (RealtimeHandle, mpsc::UnboundedReceiver<ChannelEvent>) {
+        Self::start_with(endpoint, api_key, CHANNELS_PER_SOCKET)
+    }
+
+    /// As [`Self::start`], a socket per `per_socket` topics (at least 1). The first socket opens
+    /// with the first join.
+    pub fn start_with(
+        endpoint: &str,
+        api_key: &str,
+        per_socket: usize,
+    ) -> (RealtimeHandle, mpsc::UnboundedReceiver<ChannelEvent>) {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let shards = Shards {
+            endpoint: endpoint.to_owned(),
+            api_key: api_key.to_owned(),
+            per_socket: per_socket.max(1),
+            events: events_tx,
+            next: 0,
+            shards: HashMap::new(),
+            topics: HashMap::new(),
+        };
+        let handle = RealtimeHandle {
+            shards: Arc::new(Mutex::new(shards)),
+        };
+        (handle, events)
+    }
+
+    fn shards(&self) -> std::sync::MutexGuard<'_, Shards> {
+        self.shards
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn join(&self, topic: &str, presence: Option<(String, Value)>) {
+        let mut shards = self.shards();
+        let shard = shards.shard_for(topic);
+        let _ = shard.tx.send(Command::Join {
+            topic: topic.to_owned(),
+            presence,
+        });
     }
 
     /// Joins `topic` (`realtime:pairux:<id>`) without presence of our own: we watch, we are
     /// not a participant.
     pub fn watch(&self, topic: &str) {
-        let _ = self.tx.send(Command::Join {
-            topic: topic.to_owned(),
-            presence: None,
-        });
+        self.join(topic, None);
     }
 
     /// Joins `topic` and tracks `meta` under presence `key` (tests: fake participants).
     pub fn join_tracked(&self, topic: &str, key: &str, meta: Value) {
-        let _ = self.tx.send(Command::Join {
-            topic: topic.to_owned(),
-            presence: Some((key.to_owned(), meta)),
-        });
+        self.join(topic, Some((key.to_owned(), meta)));
     }
 
+    /// Leaves `topic`; a socket left with nothing it may still be given ends.
     pub fn leave(&self, topic: &str) {
-        let _ = self.tx.send(Command::Leave {
+        let mut shards = self.shards();
+        let Some(id) = shards.topics.remove(topic) else {
+            return;
+        };
+        let per_socket = shards.per_socket;
+        let Some(shard) = shards.shards.get_mut(&id) else {
+            return;
+        };
+        let _ = shard.tx.send(Command::Leave {
             topic: topic.to_owned(),
         });
+        shard.live = shard.live.saturating_sub(1);
+        if shard.live == 0 && shard.given >= per_socket {
+            // Its task leaves the channel, then ends with its sender gone.
+            shards.shards.remove(&id);
+        }
     }
 
     /// Broadcasts a JSON payload on a joined (or joining) channel.
     pub fn broadcast(&self, topic: &str, event: &str, payload: Value) {
-        let _ = self.tx.send(Command::Broadcast {
+        let shards = self.shards();
+        let Some(shard) = shards
+            .topics
+            .get(topic)
+            .and_then(|id| shards.shards.get(id))
+        else {
+            return;
+        };
+        let _ = shard.tx.send(Command::Broadcast {
             topic: topic.to_owned(),
             event: event.to_owned(),
             payload,
         });
+    }
+
+    /// Sockets open or opening now.
+    pub fn sockets(&self) -> usize {
+        self.shards().shards.len()
     }
 }
 
