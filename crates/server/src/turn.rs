@@ -70,6 +70,7 @@ impl TurnPlan {
                 ("MAX_PORT", self.relay_ports.1.to_string()),
                 ("SECRET", self.secret.clone()),
                 ("PIDFILE", self.pid_file.display().to_string()),
+                ("PEER_RULES", peer_rules(self.media_ip)),
             ],
         )
     }
@@ -112,6 +113,45 @@ impl TurnPlan {
     pub fn secret_for_tests(&self) -> &str {
         &self.secret
     }
+}
+
+/// coturn's `denied-peer-ip` / `allowed-peer-ip` lines for a server on `media_ip`: never this
+/// host's unspecified, link-local, multicast or reserved addresses, nor IPv4 through IPv6's
+/// mapped form; on a public media address, no private network either (a server on a LAN relays
+/// for people who can reach that LAN anyway). `media_ip` itself is allowed (allowed lines win).
+fn peer_rules(media_ip: IpAddr) -> String {
+    let mut denied = vec![
+        "0.0.0.0-0.255.255.255",
+        "169.254.0.0-169.254.255.255",
+        "224.0.0.0-255.255.255.255",
+        "::-::ffff",
+        "::ffff:0.0.0.0-::ffff:255.255.255.255",
+        "64:ff9b::-64:ff9b::ffff:ffff",
+        "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ];
+    let private = match media_ip {
+        IpAddr::V4(ip) => {
+            let [a, b, ..] = ip.octets();
+            ip.is_private() || (a == 100 && (64..128).contains(&b)) || ip.is_loopback()
+        }
+        IpAddr::V6(ip) => (ip.segments()[0] & 0xfe00) == 0xfc00 || ip.is_loopback(),
+    };
+    if !private {
+        denied.extend([
+            "10.0.0.0-10.255.255.255",
+            "100.64.0.0-100.127.255.255",
+            "172.16.0.0-172.31.255.255",
+            "192.168.0.0-192.168.255.255",
+            "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ]);
+    }
+    let mut lines: Vec<String> = denied
+        .into_iter()
+        .map(|r| format!("denied-peer-ip={r}"))
+        .collect();
+    lines.push(format!("allowed-peer-ip={media_ip}"));
+    lines.join("\n")
 }
 
 /// What hands out TURN: the URLs (`stun:` without credentials, `turn:` with) and coturn's
@@ -233,6 +273,25 @@ mod tests {
         assert!(conf.contains("relay-ip=198.51.100.1\n"));
         assert!(conf.contains("use-auth-secret\n"));
         assert!(conf.contains("pidfile=/tmp/r/turnserver.pid\n"));
+        // A public media address: no relay into private networks, link-local or TCP; itself
+        // reachable.
+        for line in [
+            "no-tcp-relay\n",
+            "denied-peer-ip=169.254.0.0-169.254.255.255\n",
+            "denied-peer-ip=10.0.0.0-10.255.255.255\n",
+            "denied-peer-ip=192.168.0.0-192.168.255.255\n",
+            "denied-peer-ip=::ffff:0.0.0.0-::ffff:255.255.255.255\n",
+            "allowed-peer-ip=198.51.100.1\n",
+            "user-quota=16\n",
+        ] {
+            assert!(conf.contains(line), "{line:?} missing:\n{conf}");
+        }
+        // On a LAN address the LAN stays reachable; link-local never is.
+        let lan =
+            TurnPlan::new("192.168.1.10".parse().unwrap(), 3478, Path::new("/tmp/r")).render();
+        assert!(!lan.contains("denied-peer-ip=192.168.0.0"));
+        assert!(lan.contains("denied-peer-ip=169.254.0.0-169.254.255.255\n"));
+        assert!(lan.contains("allowed-peer-ip=192.168.1.10\n"));
         let issuer = plan.issuer();
         let creds = issuer.credentials(1000);
         assert_eq!(creds.expires_at, 1000 + CREDENTIAL_TTL_SECS);
