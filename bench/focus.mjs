@@ -81,7 +81,9 @@ async function switchRun() {
   const guests = [...early, third];
   await Promise.all(guests.map(sfuMode));
   await Promise.all(early.map((page, i) => firstFrameOfOtherStream(page, p2p[i], since, 10_000)));
-  await sleep(2000);
+  // Every guest plays the SFU's picture (1.5 s of its frames, the last one fresh), so a
+  // picture that froze after the switch cannot pass; the gaps are measured up to now.
+  await Promise.all(guests.map((page) => settled(page)));
   const gaps = [];
   const intervals = [];
   for (const page of guests) {
@@ -105,6 +107,8 @@ async function failoverRun() {
   const before = await Promise.all(guests.map(presentedStream));
   const killed = killJanus(runDir, node);
   const back = await Promise.all(guests.map((page, i) => firstFrameOfOtherStream(page, before[i], killed, 15_000)));
+  // Recovered means playing again, not one frame.
+  await Promise.all(guests.map((page) => settled(page)));
   for (const page of [h.page, ...guests]) await page.context().close();
   // The supervisor restarts the killed node; let the focus see it up before the next run.
   await sleep(4000);

@@ -76,7 +76,9 @@ export function recordPresentation() {
 export async function largestGap(page, since) {
   return page.evaluate((since) => {
     const log = window.__presented.filter((f) => f.t >= since);
-    let max = 0;
+    // Up to now: a picture that froze after its last frame is a gap too.
+    const now = performance.timeOrigin + performance.now();
+    let max = log.length ? now - log.at(-1).t : now - since;
     for (let i = 1; i < log.length; i += 1) max = Math.max(max, log[i].t - log[i - 1].t);
     return { max, frames: log.length, streams: [...new Set(log.map((f) => f.stream))].length };
   }, since);

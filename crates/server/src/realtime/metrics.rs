@@ -13,6 +13,7 @@ pub struct Counters {
     socket_rate_limited: AtomicU64,
     broadcasts: AtomicU64,
     deliveries: AtomicU64,
+    token_rechecks: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -33,6 +34,8 @@ pub struct CounterSnapshot {
     pub broadcasts: u64,
     /// Frames queued to subscribers by fan-out (broadcasts and presence diffs).
     pub deliveries: u64,
+    /// Channel tokens verified again on their interval (`--realtime-token-recheck-ms`).
+    pub token_rechecks: u64,
 }
 
 impl Counters {
@@ -61,6 +64,10 @@ impl Counters {
         self.delivered(deliveries);
     }
 
+    pub(crate) fn token_rechecked(&self) {
+        self.token_rechecks.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn delivered(&self, deliveries: u64) {
         self.deliveries.fetch_add(deliveries, Ordering::Relaxed);
     }
@@ -75,6 +82,7 @@ impl Counters {
             socket_rate_limited: self.socket_rate_limited.load(Ordering::Relaxed),
             broadcasts: self.broadcasts.load(Ordering::Relaxed),
             deliveries: self.deliveries.load(Ordering::Relaxed),
+            token_rechecks: self.token_rechecks.load(Ordering::Relaxed),
         }
     }
 }

@@ -182,7 +182,9 @@ fn scenario(name: &str, plan: &Plan, client_threads: usize) -> Result<ScenarioRe
     // Idle: every socket joined, nothing published yet.
     std::thread::sleep(Duration::from_secs(1));
     let rss_idle = server.rss_kb()?;
-    let rss_per_conn_kb = rss_idle.saturating_sub(rss_before) as f64 / connections as f64;
+    // An RSS that did not grow measured nothing (the allocator had the room already): null.
+    let rss_per_conn_kb =
+        (rss_idle > rss_before).then(|| (rss_idle - rss_before) as f64 / connections as f64);
 
     println!(
         "   publishing for {:?} (+{:?} warm-up)",

@@ -25,6 +25,10 @@ pub struct Received {
     pub measured: u64,
     /// All broadcasts received.
     pub total: u64,
+    /// The earliest send and the latest receipt of a broadcast after the warm-up (ns on the
+    /// bench's clock): the window its deliveries took, drain included.
+    pub first_sent_ns: Option<u64>,
+    pub last_received_ns: Option<u64>,
 }
 
 impl Received {
@@ -33,6 +37,27 @@ impl Received {
         self.latencies_us.extend(other.latencies_us);
         self.measured += other.measured;
         self.total += other.total;
+        self.first_sent_ns = min_some(self.first_sent_ns, other.first_sent_ns);
+        self.last_received_ns = self.last_received_ns.max(other.last_received_ns);
+    }
+
+    /// Notes one measured broadcast sent at `sent_ns` and received at `received_ns`.
+    pub fn note(&mut self, sent_ns: u64, received_ns: u64) {
+        self.first_sent_ns = min_some(self.first_sent_ns, Some(sent_ns));
+        self.last_received_ns = self.last_received_ns.max(Some(received_ns));
+    }
+
+    /// Seconds from the first measured send to the last measured receipt.
+    pub fn window_s(&self) -> Option<f64> {
+        let (a, b) = (self.first_sent_ns?, self.last_received_ns?);
+        Some(b.saturating_sub(a) as f64 / 1e9).filter(|s| *s > 0.0)
+    }
+}
+
+fn min_some(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -144,11 +169,13 @@ async fn subscriber(
             message = socket.next() => match message {
                 Some(Ok(Message::Binary(bytes))) => {
                     if let Some((seq, sent_ns)) = stamp(&bytes) {
-                        let latency_us = now_ns().saturating_sub(sent_ns) / 1_000;
+                        let now = now_ns();
+                        let latency_us = now.saturating_sub(sent_ns) / 1_000;
                         let mut r = received.borrow_mut();
                         r.total += 1;
                         if seq >= warmup_count {
                             r.measured += 1;
+                            r.note(sent_ns, now);
                             r.latencies_us.push(u32::try_from(latency_us).unwrap_or(u32::MAX));
                         }
                         progress.received.fetch_add(1, Ordering::Relaxed);
@@ -173,4 +200,19 @@ fn stamp(frame: &[u8]) -> Option<(u64, u64)> {
     let seq = u64::from_le_bytes(payload.get(0..8)?.try_into().ok()?);
     let sent = u64::from_le_bytes(payload.get(8..16)?.try_into().ok()?);
     Some((seq, sent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_window_runs_from_the_first_send_to_the_last_receipt_of_any_thread() {
+        let (mut a, mut b) = (Received::default(), Received::default());
+        assert_eq!(a.window_s(), None);
+        a.note(1_000_000_000, 1_100_000_000);
+        b.note(1_500_000_000, 3_000_000_000);
+        a.merge(b);
+        assert_eq!(a.window_s(), Some(2.0));
+    }
 }

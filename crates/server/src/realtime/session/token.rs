@@ -56,6 +56,7 @@ impl Session {
             let Some(channel) = self.channels.get(&topic) else {
                 continue;
             };
+            self.state.counters.token_rechecked();
             match self.state.verify(&channel.access_token) {
                 Ok(verified) => {
                     let recheck = recheck_time(verified.exp, self.state.limits().token_recheck);
