@@ -150,6 +150,7 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   const before = (await sinkLog(host)).length;
   const notHolder = () => host.getByTestId('gate-counters').evaluate((el) => Number(el.dataset.notHolder));
   const dropped = await notHolder();
+  const sentBefore = await controller.evaluate(() => window.__sent.length);
   await controller.mouse.move(...at(0.1, 0.1));
   await controller.keyboard.type('x');
   await controller.evaluate(() => {
@@ -157,6 +158,16 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
     ch.send(JSON.stringify({ v: 1, t: 'input', seq: 1e9, ts: 0, k: 'key_down', key: 'z', code: 'KeyZ', m: 0, rep: false }));
   });
   await host.waitForFunction((n) => Number(document.querySelector('[data-testid=gate-counters]').dataset.notHolder) > n, dropped, { timeout: 5_000 });
+  // The page itself sent no input after the revoke (the forged event is the test's own).
+  const leaked = await controller.evaluate((from) => window.__sent.slice(from).filter(({ data }) => {
+    try {
+      const m = JSON.parse(typeof data === 'string' ? data : '');
+      return m.t === 'input' && m.seq !== 1e9;
+    } catch {
+      return false;
+    }
+  }).length, sentBefore);
+  assert.equal(leaked, 0, 'the controller\'s page sent input after the revoke');
   assert.equal(await notHolder(), dropped + 1, 'only the forged event reached the host');
   assert.equal((await sinkLog(host)).length, before);
   assert.equal(await viewer.getByTestId(`remote-cursor-${cid}`).count(), 0);

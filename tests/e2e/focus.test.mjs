@@ -62,6 +62,7 @@ test('Auto: the session moves from P2P to an SFU at the threshold and no guest s
   // A newcomer after the move is served by the SFU from the start.
   const late = await watcher(stack.browser, viewerLink);
   assert.equal(await late.getByTestId('session-mode').textContent(), 'sfu');
+  assert.equal(await pictureSource(late, host), 'sfu', 'the newcomer\'s picture comes from Janus');
   for (const page of [host, viewer, controller, late]) await page.context().close();
 });
 

@@ -32,6 +32,8 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
   for (const page of [v1, v2, controller]) {
     assert.equal(await page.getByTestId('session-mode').textContent(), 'sfu');
     await page.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 10_000 });
+    // What the badge says is what decodes: the picture's connection is not the host's.
+    assert.equal(await pictureSource(page, host), 'sfu');
   }
   // One outbound video stream whatever the number of viewers: the publication.
   assert.equal(await outboundVideo(host), 1);

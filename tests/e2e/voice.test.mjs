@@ -58,7 +58,7 @@ test('host and two guests hear each other, nobody hears themselves, muted is sil
   }
   await setMic(host, false);
   for (const page of everyone) await speakingShown(page, hostId, false);
-  await silent(a, 'viewer after the host muted');
+  await silent(a, 'viewer after the host muted', { received: true });
 
   // Guest A talks: the host hears it, B hears it through the host's mix, A does not hear
   // itself back.

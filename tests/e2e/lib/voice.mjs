@@ -111,14 +111,22 @@ export async function hears(page, what, { once = false } = {}) {
     `${what}: no ${TONE_HZ} Hz tone (${r.level.toFixed(1)} dB over the floor, ${r.why}; ${await voiceStats(page)})`,
   );
 }
-export async function silent(page, what) {
+/**
+ * Waits until `page` hears no tone in two reads in a row (one quiet read can fall between a
+ * sender's packets). `received: true`: at least one received voice is measured in them (a
+ * page with no received track is quiet whatever the product does).
+ */
+export async function silent(page, what, { received = false } = {}) {
   let r = { level: Infinity };
+  let quiet = 0;
   for (let i = 0; i < 16; i++) {
     r = await toneLevel(page);
     // A context that is not rendering proves nothing either way: try again.
-    if (r.level < 10 && !/not rendering/.test(r.why)) return r.level;
+    const measured = !/not rendering/.test(r.why) && (!received || r.why !== '0 voices');
+    quiet = measured && r.level < 10 ? quiet + 1 : 0;
+    if (quiet === 2) return r.level;
   }
-  assert.fail(`${what}: still hears the tone (${r.level.toFixed(1)} dB over the floor, ${r.why})`);
+  assert.fail(`${what}: not silent (${r.level.toFixed(1)} dB over the floor, ${r.why})`);
 }
 
 export async function setMic(page, on) {
