@@ -66,16 +66,22 @@ impl SessionEntry {
     }
 
     /// The host role was handed to this tab's join key (`seed`, see [`Self::guest_seed`]) by
-    /// `chain`: from its next load on, this tab hosts the session (in `mode`), with no
-    /// memory of an earlier host tenure. `false` if the tab could not keep it.
+    /// `chain`: from its next load on, this tab hosts the session (in `mode`), with the former
+    /// host's `memory` (whom it removed and let in) and none of an earlier tenure of its own.
+    /// `false` if the tab could not keep it.
     pub fn take_host(
         link: &SessionLink,
         chain: HostChain,
         seed: [u8; 32],
         mode: StartMode,
+        memory: Option<&HostMemory>,
     ) -> bool {
         let host = HostIdentity::handed(seed, chain);
-        SessionEntry::host(link.clone(), host, mode).replace_hosting()
+        let kept = SessionEntry::host(link.clone(), host, mode).replace_hosting();
+        if let (true, Some(memory)) = (kept, memory) {
+            remember_host(link, memory);
+        }
+        kept
     }
 
     /// This tab handed the host role on: it keeps this entry (a controller's, made from the

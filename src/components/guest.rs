@@ -18,7 +18,7 @@ use pairux_core::{LinkError, Role, SessionId};
 use web_sys::{HtmlElement, HtmlVideoElement};
 
 use super::stage::{GuestSetup, SETTLE_MS};
-use crate::platform::el::{el, value_of, watch, El};
+use crate::platform::el::{el, set_value_of, value_of, watch, El};
 use crate::platform::{self, clock, media};
 use crate::realtime::SessionChannel;
 use crate::session::guest::{GuestRuntime, GuestSignals};
@@ -217,6 +217,9 @@ pub fn connection_badge(status: RwSignal<ConnectionStatus>) -> El {
         .bind_text(move || status.get().label())
 }
 
+/// The name fields' `maxlength`: the longest name shown (`display::MAX_NAME_CHARS`).
+pub const MAX_NAME_CHARS_ATTR: &str = "40";
+
 /// `display-name`: what everyone sees this person as. Enter or leaving the field applies it
 /// live for everyone; it is remembered on this device for the next session.
 pub fn name_field(channel: SessionChannel) -> El {
@@ -224,13 +227,18 @@ pub fn name_field(channel: SessionChannel) -> El {
         el("input")
             .attr("type", "text")
             .testid("display-name")
-            .attr("maxlength", "80")
+            .attr("maxlength", MAX_NAME_CHARS_ATTR)
             .attr("autocomplete", "nickname")
             .attr("value", &channel.name())
             .on("change", move |ev| {
                 // Cleared: the current name stays here, the remembered one is forgotten.
                 if let Some(name) = platform::storage::remember_name(&value_of(&ev)) {
                     channel.set_name(&name);
+                }
+                // The field shows the name everyone sees (sanitised, cut to its length; the
+                // one that stays when the field was cleared).
+                if channel.has_name() {
+                    set_value_of(&ev, &channel.name());
                 }
             }),
     )

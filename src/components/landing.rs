@@ -18,6 +18,18 @@ pub fn Landing() -> impl IntoView {
         RwSignal::new((!supported).then(|| platform::transform::UNSUPPORTED_SENTENCE.to_owned()));
     let busy = RwSignal::new(!supported);
     let mode = RwSignal::new(StartMode::default());
+    // Whether this server has a video server: without one the SFU route cannot be picked (the
+    // session would go direct without a word).
+    let sfu_here = RwSignal::new(None::<bool>);
+    leptos::task::spawn_local(async move {
+        if let Ok(config) = platform::fetch::config().await {
+            let here = config.sfu.is_some();
+            if !here && mode.try_get_untracked() == Some(StartMode::Sfu) {
+                mode.try_set(StartMode::Auto);
+            }
+            sfu_here.try_set(Some(here));
+        }
+    });
     // `/?pattern=code`, read once: the legibility benchmark shares the code pages
     // (bench/legibility.mjs); nobody else sees the button.
     let code_pages = platform::location::query_param("pattern").as_deref() == Some("code");
@@ -115,11 +127,19 @@ pub fn Landing() -> impl IntoView {
                     ]
                         .into_iter()
                         .map(|(m, testid, label, title)| view! {
-                            <label class="inline" title=title>
+                            <label
+                                class="inline"
+                                title=move || if m == StartMode::Sfu && sfu_here.get() == Some(false) {
+                                    "This server has no video server: sessions here go direct"
+                                } else {
+                                    title
+                                }
+                            >
                                 <input
                                     type="radio"
                                     name="mode"
                                     data-testid=testid
+                                    disabled=move || m == StartMode::Sfu && sfu_here.get() == Some(false)
                                     // The attribute too, for what reads the markup.
                                     checked=move || mode.get() == m
                                     prop:checked=move || mode.get() == m
@@ -138,7 +158,7 @@ pub fn Landing() -> impl IntoView {
                     type="text"
                     data-testid="display-name"
                     aria-label="Your name"
-                    maxlength="80"
+                    maxlength=super::guest::MAX_NAME_CHARS_ATTR
                     autocomplete="nickname"
                     placeholder="e.g. Ada"
                     value=platform::storage::remembered_name().unwrap_or_default()

@@ -19,8 +19,9 @@ use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
-    GuestAction, GuestPhase, GuestSession, HostChain, SfuRoute, SignalBody, SignalEnvelope,
-    StartMode, StatsSample, StatsView, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
+    GuestAction, GuestPhase, GuestSession, HostChain, HostMemory, SfuRoute, SignalBody,
+    SignalEnvelope, StartMode, StatsSample, StatsView, Topology, KEY_ACK_DEADLINE_MS,
+    RETIRE_AFTER_MS,
 };
 use pairux_core::SessionLink;
 use web_sys::MediaStream;
@@ -380,6 +381,11 @@ impl GuestRuntime {
                 return;
             }
         };
+        if epoch < self.inner.key_epoch.get() {
+            // An older epoch than ours: late, or a recorded one played again to put back a
+            // secret a removed person holds. Ours stays.
+            return;
+        }
         let Ok(worker) = transform::page_worker() else {
             return;
         };
@@ -638,8 +644,12 @@ impl GuestRuntime {
                 self.put_offer_away();
                 None
             }
-            ControlMsg::HandOver { chain, mode } => {
-                self.on_hand_over(chain, mode);
+            ControlMsg::HandOver {
+                chain,
+                mode,
+                memory,
+            } => {
+                self.on_hand_over(chain, mode, memory.clone());
                 None
             }
             ControlMsg::Pong { id, ts } => {
@@ -954,7 +964,8 @@ impl GuestRuntime {
                 if let Some(inner) = weak.upgrade() {
                     GuestRuntime { inner }.on_sfu(route, event);
                 }
-            });
+            })
+            .map(|link| link.renew_ice_from(&runtime.inner.access));
             match link {
                 Ok(link) => {
                     runtime.inner.sfu.borrow_mut().link = Some(link);
@@ -1159,7 +1170,7 @@ impl GuestRuntime {
     /// extends every host we have believed, this tab keeps it and loads again as the host.
     /// Anything else (not ours, not asked for, or a tab that cannot keep it) is refused, and
     /// the host hears so (its panel stops saying it hands over).
-    fn on_hand_over(&self, chain: &str, mode: &str) {
+    fn on_hand_over(&self, chain: &str, mode: &str, memory: Option<HostMemory>) {
         let identity = self.inner.channel.identity();
         let chain = HostChain::decode(chain)
             .filter(|c| identity.as_ref().is_some_and(|i| i.is_handed(c)))
@@ -1168,7 +1179,13 @@ impl GuestRuntime {
         let kept = chain.zip(identity).is_some_and(|(chain, identity)| {
             let mode = StartMode::parse(mode).unwrap_or_default();
             let seed = identity.signer().seed();
-            crate::state::SessionEntry::take_host(&self.inner.session_link, chain, seed, mode)
+            crate::state::SessionEntry::take_host(
+                &self.inner.session_link,
+                chain,
+                seed,
+                mode,
+                memory.as_ref(),
+            )
         });
         if kept {
             let _ = crate::platform::location::reload();

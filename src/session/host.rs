@@ -14,7 +14,7 @@ use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
-    Asking, HostAction, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody,
+    Asking, HostAction, HostMemory, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody,
     SignalEnvelope, StartMode, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
 };
 use pairux_core::session::{HostChain, MAX_HANDOVERS};
@@ -211,7 +211,9 @@ impl HostRuntime {
         control: ControlSignals,
         focus: Option<FocusFollower>,
     ) -> Self {
-        view.topology.set(topology);
+        // What the badge says is measured: `sfu` once our publication's connection is up, not
+        // when it is chosen (a Janus that cannot be reached leaves it at `p2p`).
+        view.topology.set(Topology::P2p);
         let session = match topology {
             Topology::P2p => HostSession::new(me.clone(), Limits::P2P, ShareState::Paused),
             Topology::Sfu => HostSession::sfu(me.clone(), ShareState::Paused),
@@ -465,9 +467,22 @@ impl HostRuntime {
             self.send_control(vec![Outgoing::To(id.to_owned(), ControlMsg::HostOfferOff)]);
             return;
         };
+        // What this host remembers goes with the role: whom it removed stays out (and the new
+        // host moves to a fresh media epoch at once), whom it let in stays in.
+        let mut memory = self.inner.session.borrow().memory();
+        if memory.admission_required {
+            // This tab comes back as a controller under its guest key: let in without asking.
+            let seed = crate::state::SessionEntry::guest(self.inner.link.clone()).guest_seed();
+            if let Some(seed) = seed {
+                memory
+                    .allowed
+                    .push(pairux_core::identity::Signer::from_seed(seed).public());
+            }
+        }
         let msg = ControlMsg::HandOver {
             chain: chain.encode(),
             mode: self.inner.mode.get().as_str().to_owned(),
+            memory: (memory != HostMemory::default()).then_some(memory),
         };
         self.send_control(vec![Outgoing::To(id.to_owned(), msg)]);
         view.handing.set(None);
@@ -815,7 +830,8 @@ impl HostRuntime {
                         HostRuntime { inner }.on_sfu(generation, event);
                     }
                 },
-            );
+            )
+            .map(|link| link.renew_ice_from(&runtime.inner.access));
             drop(guard);
             match link {
                 Ok(link) => {
@@ -868,7 +884,6 @@ impl HostRuntime {
                     .borrow_mut()
                     .set_route(Some(SfuRoute { room, feed }));
                 self.run(actions);
-                self.inner.view.topology.set(Topology::Sfu);
                 self.enter_sfu_voice(room);
                 let weak = Rc::downgrade(&self.inner);
                 let mut p = self.inner.publication.borrow_mut();
@@ -891,6 +906,7 @@ impl HostRuntime {
                 if state == "connected" {
                     self.inner.publication.borrow_mut().attempts = 0;
                     self.inner.view.sfu_problem.set(None);
+                    self.inner.view.topology.set(Topology::Sfu);
                 }
                 self.inner.view.sfu_state.set(Some(state));
             }

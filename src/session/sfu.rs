@@ -53,6 +53,8 @@ struct Inner {
     recovery: RefCell<Recovery>,
     recovery_timer: RefCell<Option<Timer>>,
     failed: Cell<bool>,
+    /// Where an ICE restart takes fresh TURN credentials from (the grant's last 20 minutes).
+    access: RefCell<Weak<super::access::Access>>,
 }
 
 /// Dropping it leaves the room and closes the connection.
@@ -151,6 +153,7 @@ impl SfuLink {
             recovery: RefCell::new(Recovery::default()),
             recovery_timer: RefCell::new(None),
             failed: Cell::new(false),
+            access: RefCell::new(Weak::new()),
         });
         *slot.borrow_mut() = Rc::downgrade(&inner);
         let weak = Rc::downgrade(&inner);
@@ -175,6 +178,13 @@ impl SfuLink {
 
     pub fn peer(&self) -> Rc<Peer> {
         self.inner.peer.clone()
+    }
+
+    /// An ICE restart of this link takes the latest TURN credentials from `access` (as a P2P
+    /// link's does): the grant's expire after 20 minutes, and a restart with them gets no relay.
+    pub fn renew_ice_from(self, access: &Rc<super::access::Access>) -> Self {
+        *self.inner.access.borrow_mut() = Rc::downgrade(access);
+        self
     }
 }
 
@@ -342,6 +352,12 @@ fn arm_recovery(inner: &Rc<Inner>) {
             match action {
                 RecoveryAction::RestartIce => {
                     leptos::logging::log!("video server connection down: restarting ICE");
+                    let access = inner.access.borrow().upgrade();
+                    if let Some(access) = access {
+                        if let Err(err) = inner.peer.set_ice(&access.ice_now()) {
+                            leptos::logging::warn!("cannot renew the ICE servers: {err}");
+                        }
+                    }
                     inner.client.borrow_mut().restart_ice(now);
                     pump(&inner);
                 }

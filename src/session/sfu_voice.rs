@@ -276,7 +276,8 @@ impl SfuVoice {
                 if let Some(inner) = weak.upgrade() {
                     SfuVoice { inner }.on_publication(generation, event);
                 }
-            });
+            })
+            .map(|link| link.renew_ice_from(&this.inner.access));
             match link {
                 Ok(link) => {
                     let mut p = this.inner.publication.borrow_mut();
@@ -370,7 +371,8 @@ impl SfuVoice {
                 if let Some(inner) = weak.upgrade() {
                     SfuVoice { inner }.on_subscription(&speaker, route, event);
                 }
-            });
+            })
+            .map(|link| link.renew_ice_from(&this.inner.access));
             match link {
                 Ok(link) => {
                     if let Some(sub) = this.inner.subs.borrow_mut().get_mut(&id) {

@@ -109,6 +109,17 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   await until('the viewer\'s picture to come from the new host', async () => (await pictureSource(viewer, controller)) === 'p2p');
   assert.equal(await viewer.getByTestId('e2ee-state').textContent(), 'ok');
 
+  // The removal went with the role: the removed tab, reloaded (same key), asks the new host
+  // to be let in, as the person removed earlier, and is not seated meanwhile.
+  await removed.reload();
+  await removed.getByTestId('waiting-admission').waitFor({ timeout: 15_000 });
+  await removed.locator('[data-testid=participant-list] > li.me').waitFor({ timeout: 15_000 });
+  const rejoined = await myId(removed);
+  const ask = controller.getByTestId(`join-request-${rejoined}`);
+  await ask.waitFor({ timeout: 10_000 });
+  assert.match(await ask.textContent(), /you removed them earlier/);
+  assert.equal(await frames(removed), 0, 'a page waiting for the new host decodes nothing');
+
   // The former host, as a controller, drives the new host: its pointer reaches the new host's
   // input log.
   await stillDecoding(host, 'the former host', 15_000);

@@ -76,6 +76,14 @@ impl<'a> Fields<'a> {
         self.str(name).map(str::to_owned)
     }
 
+    /// A string that may be left out.
+    pub fn opt_str(&self, name: &str) -> Result<Option<&'a str>, VersionedError> {
+        match self.0.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => v.as_str().map(Some).ok_or_else(|| Self::bad(name)),
+        }
+    }
+
     pub fn f64(&self, name: &str) -> Result<f64, VersionedError> {
         self.get(name)?.as_f64().ok_or_else(|| Self::bad(name))
     }

@@ -73,10 +73,12 @@ pub enum ControlMsg {
     HostOfferOff,
     /// Host → the controller that took its offer: the host role (`chain`: the handovers from
     /// the link's host key to the controller's key, `session::HostChain`; `mode`: the host's
-    /// pick of topology, `StartMode`).
+    /// pick of topology, `StartMode`; `memory`: whom the host removed and let in, whether
+    /// newcomers must ask, the media epoch reached — so that a handover undoes no removal).
     HandOver {
         chain: String,
         mode: String,
+        memory: Option<crate::session::HostMemory>,
     },
     /// Either way: round-trip measurement.
     Ping {
@@ -277,8 +279,15 @@ impl ControlMsg {
             ControlMsg::Cursor { id, x, y, name } => {
                 w.str("id", id).f64("x", *x).f64("y", *y).str("name", name);
             }
-            ControlMsg::HandOver { chain, mode } => {
+            ControlMsg::HandOver {
+                chain,
+                mode,
+                memory,
+            } => {
                 w.str("chain", chain).str("mode", mode);
+                if let Some(memory) = memory {
+                    w.str("memory", &memory.to_json().to_string());
+                }
             }
             ControlMsg::Ping { id, ts } | ControlMsg::Pong { id, ts } => {
                 w.u64("id", u64::from(*id)).u64("ts", *ts);
@@ -325,6 +334,17 @@ impl ControlMsg {
             "hand_over" => ControlMsg::HandOver {
                 chain: f.string("chain")?,
                 mode: f.string("mode")?,
+                memory: match f.opt_str("memory")? {
+                    None => None,
+                    Some(text) => Some(
+                        serde_json::from_str(text)
+                            .ok()
+                            .and_then(|v| crate::session::HostMemory::from_json(&v))
+                            .ok_or_else(|| {
+                                VersionedError::Malformed("unreadable host memory".into())
+                            })?,
+                    ),
+                },
             },
             "ping" => ControlMsg::Ping {
                 id: f.uint("id")?,
@@ -611,6 +631,17 @@ mod tests {
             ControlMsg::HandOver {
                 chain: "AAAA".into(),
                 mode: "sfu".into(),
+                memory: None,
+            },
+            ControlMsg::HandOver {
+                chain: "AAAA".into(),
+                mode: "auto".into(),
+                memory: Some(crate::session::HostMemory {
+                    removed: vec![crate::identity::Signer::from_seed([7; 32]).public()],
+                    allowed: Vec::new(),
+                    admission_required: true,
+                    epoch: 3,
+                }),
             },
             ControlMsg::Ping {
                 id: u32::MAX,

@@ -38,8 +38,9 @@ const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signal";
 const HEADER_LEN: usize = SIGNATURE_LEN + 8 + 8;
 /// What follows the header (kind and body) is padded with spaces to a multiple of this.
 const PAD_TO: usize = 64;
-/// Senders whose last sequence number is remembered.
-const MAX_SENDERS: usize = 4096;
+/// Senders whose last sequence number is remembered (the unit tests fill a smaller table:
+/// signing and verifying thousands of signals takes a debug build minutes).
+const MAX_SENDERS: usize = if cfg!(test) { 64 } else { 4096 };
 
 /// Signals dropped, by reason (what diagnostics shows).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,8 +65,9 @@ pub struct SignalCodec {
     signer: Signer,
     epoch: u64,
     next_seq: u64,
-    /// Sender → (epoch, last accepted sequence number).
-    last: VecMap<String, (u64, u64)>,
+    /// Sender → (epoch, last accepted sequence number, the order it was first heard in).
+    last: VecMap<String, (u64, u64, u64)>,
+    heard: u64,
     counters: SignalCounters,
 }
 
@@ -79,6 +81,7 @@ impl SignalCodec {
             epoch: identity.joined_at(),
             next_seq: 1,
             last: VecMap::new(),
+            heard: 0,
             counters: SignalCounters::default(),
         }
     }
@@ -222,18 +225,37 @@ impl SignalCodec {
             return Err(SignalError::Stale);
         }
         match self.last.get(from) {
-            Some(&(e, last)) if e == epoch && seq <= last => return Err(SignalError::Replayed),
+            Some(&(e, last, _)) if e == epoch && seq <= last => return Err(SignalError::Replayed),
             _ => {}
         }
         if self.last.len() >= MAX_SENDERS && !self.last.contains_key(from) {
-            // Forget the oldest-named sender rather than grow without bound; its next signal
-            // is still signed and epoch-bound.
-            let first = self.last.keys().next().cloned();
-            if let Some(first) = first {
-                self.last.remove(&first);
+            // Full: forget a sender that is gone (its signals no longer verify, and a rejoin is
+            // a new epoch), else the one first heard most recently — never by name, nor the
+            // longest known, which let a flood of throwaway joins push the host's record out
+            // and replay its signals.
+            let gone = self
+                .last
+                .iter()
+                .find(|(id, (e, ..))| sender(id).is_none_or(|(_, joined)| joined != *e))
+                .map(|(id, _)| id.clone());
+            let newest = || {
+                self.last
+                    .iter()
+                    .max_by_key(|(_, (.., heard))| *heard)
+                    .map(|(id, _)| id.clone())
+            };
+            if let Some(id) = gone.or_else(newest) {
+                self.last.remove(&id);
             }
         }
-        self.last.insert(from.to_owned(), (epoch, seq));
+        let heard = match self.last.get(from) {
+            Some(&(e, _, heard)) if e == epoch => heard,
+            _ => {
+                self.heard += 1;
+                self.heard
+            }
+        };
+        self.last.insert(from.to_owned(), (epoch, seq, heard));
         // `from_str`, as everywhere in the app: one JSON reader in the wasm, not two.
         let body = std::str::from_utf8(body).map_err(|e| SignalError::Malformed(e.to_string()))?;
         let body: Value =
@@ -426,6 +448,52 @@ mod tests {
                 .open(&ended, roster(&keys, &names))
                 .map(|e| e.body),
             Ok(SignalBody::Ended)
+        );
+    }
+
+    #[test]
+    fn a_flood_of_senders_does_not_make_the_hosts_signals_replayable() {
+        let names = ["h", "g"];
+        let mut p = parties(&names);
+        let keys = parties(&names);
+        let share = p[0].codec.seal(
+            &env(
+                "h",
+                None,
+                SignalBody::Share {
+                    sharing: false,
+                    unable: false,
+                },
+            ),
+            [1; 12],
+        );
+        let (link, _) = SessionLink::generate(&[5; GENERATE_RANDOM_LEN]);
+        let g = &mut p[1].codec;
+        assert!(g.open(&share, roster(&keys, &names)).is_ok());
+        // Throwaway joins, all present, all named after the host, each send one signal.
+        let mut flood: Vec<(String, PublicKey, Value)> = Vec::new();
+        for i in 0..MAX_SENDERS + 8 {
+            let id = format!("z{i:05}");
+            let signer = Signer::from_seed([(i % 251) as u8 + 1; 32]);
+            let identity = SessionIdentity::new(&link, Role::Viewer, 7, signer).with_id(&id);
+            let key = identity.signer().public();
+            let sealed = SignalCodec::new(&link.room_key, &identity)
+                .seal(&env(&id, None, SignalBody::Leaving), [3; 12]);
+            flood.push((id, key, sealed));
+        }
+        let keyed: std::collections::HashMap<&str, PublicKey> = flood
+            .iter()
+            .map(|(id, key, _)| (id.as_str(), *key))
+            .collect();
+        let lookup =
+            |id: &str| roster(&keys, &names)(id).or_else(|| keyed.get(id).map(|key| (*key, 7)));
+        for (_, _, sealed) in &flood {
+            assert!(g.open(sealed, lookup).is_ok());
+        }
+        assert_eq!(g.last.len(), MAX_SENDERS);
+        assert_eq!(
+            g.open(&share, roster(&keys, &names)),
+            Err(SignalError::Replayed)
         );
     }
 
