@@ -44,6 +44,10 @@ pub struct Access {
     base: IceSetup,
     ice: RefCell<IceState>,
     refresh: RefCell<Option<Timer>>,
+    /// The last SFU grant, reused for every link into its room until one of them fails: each
+    /// grant is a Janus token the server mints, and a session gets a bounded number of them
+    /// (a listener subscribing to every voice, or retrying, spent one per attempt).
+    sfu_grant: RefCell<Option<SfuGrant>>,
 }
 
 /// Why a grant could not be had, for the person.
@@ -68,6 +72,7 @@ impl Access {
             }),
             base,
             refresh: RefCell::new(None),
+            sfu_grant: RefCell::new(None),
         });
         if access.url.is_some() {
             Self::ask_ice(Rc::downgrade(&access), open_want);
@@ -162,11 +167,30 @@ impl Access {
         let ice = self.ice_of(&grant);
         self.settle(ice.clone());
         match grant.sfu {
-            Some(sfu) => Ok((ice, sfu)),
+            Some(sfu) => {
+                *self.sfu_grant.borrow_mut() = Some(sfu.clone());
+                Ok((ice, sfu))
+            }
             None => Err(AccessFailure(
                 "The server has no video server running.".into(),
             )),
         }
+    }
+
+    /// A grant for SFU room `room`: the last one if it is for that room and nothing failed
+    /// with it since ([`Self::sfu_failed`]), with the latest TURN credentials; else a new one.
+    pub async fn sfu_in(&self, room: u64) -> Result<(IceSetup, SfuGrant), AccessFailure> {
+        let cached = self.sfu_grant.borrow().clone().filter(|g| g.room == room);
+        match cached {
+            Some(grant) => Ok((self.ice_now(), grant)),
+            None => self.sfu().await,
+        }
+    }
+
+    /// A link made with the last SFU grant failed (its token refused, its node gone or
+    /// draining, the feed not there): the next link asks for a new one.
+    pub fn sfu_failed(&self) {
+        self.sfu_grant.borrow_mut().take();
     }
 
     fn ice_of(&self, grant: &AccessGrant) -> IceSetup {

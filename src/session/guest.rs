@@ -940,7 +940,7 @@ impl GuestRuntime {
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let Some(inner) = weak.upgrade() else { return };
-            let granted = inner.access.sfu().await;
+            let granted = inner.access.sfu_in(route.room).await;
             let runtime = GuestRuntime { inner };
             if runtime.inner.sfu.borrow().route != Some(route) {
                 return; // superseded while waiting
@@ -1013,6 +1013,7 @@ impl GuestRuntime {
             }
             SfuEvent::Published { .. } | SfuEvent::Audio(_) => {}
             SfuEvent::Failed(problem) => {
+                self.inner.access.sfu_failed();
                 self.inner
                     .view
                     .media_problem
@@ -1079,6 +1080,7 @@ impl GuestRuntime {
                             .set(Some(SFU_NO_PICTURE_SENTENCE.to_owned()));
                     }
                     runtime.inner.view.next.set(None);
+                    runtime.inner.access.sfu_failed();
                     runtime.retry_subscribe(route);
                     return;
                 }

@@ -16,6 +16,7 @@ use super::sfu::{SfuEvent, SfuLink};
 use crate::platform::clock;
 use crate::platform::timer::Timer;
 use crate::realtime::SessionChannel;
+use pairux_core::janus::wire::Problem;
 
 /// What the owner (host or guest runtime) plays and measures.
 pub enum Heard {
@@ -59,7 +60,12 @@ struct Subscription {
     attempts: u32,
     /// Its voice has arrived.
     heard: bool,
+    /// Tries that found the feed not published (`UNPUBLISHED_TRIES` of them end the tries).
+    unpublished: u32,
 }
+
+/// Tries at a feed Janus says is not published before it is left until announced again.
+const UNPUBLISHED_TRIES: u32 = 5;
 
 struct Inner {
     me: String,
@@ -203,6 +209,7 @@ impl SfuVoice {
                             retry: None,
                             attempts: 0,
                             heard: false,
+                            unpublished: 0,
                         },
                     );
                     drop(old);
@@ -254,7 +261,7 @@ impl SfuVoice {
         };
         let this = self.clone();
         leptos::task::spawn_local(async move {
-            let granted = this.inner.access.sfu().await;
+            let granted = this.inner.access.sfu_in(room).await;
             if this.inner.publication.borrow().generation != generation {
                 return; // muted, or moved, meanwhile
             }
@@ -332,6 +339,7 @@ impl SfuVoice {
                 }
             }
             SfuEvent::Failed(problem) => {
+                self.inner.access.sfu_failed();
                 leptos::logging::warn!("our voice feed failed: {}", problem.user_message());
                 let actions = self.inner.state.borrow_mut().publish(None);
                 self.run(actions);
@@ -349,7 +357,7 @@ impl SfuVoice {
     fn subscribe(&self, id: String, route: SfuRoute) {
         let this = self.clone();
         leptos::task::spawn_local(async move {
-            let granted = this.inner.access.sfu().await;
+            let granted = this.inner.access.sfu_in(route.room).await;
             if !this.inner.state.borrow().wants(&id, route) {
                 return; // unannounced or replaced meanwhile
             }
@@ -437,7 +445,32 @@ impl SfuVoice {
                 }
             }
             SfuEvent::Failed(problem) => {
+                self.inner.access.sfu_failed();
                 leptos::logging::warn!("{id}'s voice: {}", problem.user_message());
+                // A feed announced but never published (a stale or a forged announcement):
+                // after a few tries it is left until announced again, rather than asked for
+                // — each try a grant — for as long as the page stays.
+                let unpublished = {
+                    let mut subs = self.inner.subs.borrow_mut();
+                    let Some(sub) = subs.get_mut(id) else { return };
+                    if problem == Problem::NotPublished {
+                        sub.unpublished += 1;
+                    }
+                    sub.unpublished
+                };
+                if unpublished >= UNPUBLISHED_TRIES {
+                    leptos::logging::warn!(
+                        "{id}'s voice feed is not there; left until announced again"
+                    );
+                    let old = self
+                        .inner
+                        .subs
+                        .borrow_mut()
+                        .get_mut(id)
+                        .and_then(|s| s.link.take());
+                    drop(old);
+                    return;
+                }
                 let (this, id) = (self.clone(), id.to_owned());
                 leptos::task::spawn_local(async move { this.retry_subscribe(&id, route) });
             }
