@@ -180,6 +180,11 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   assert.match(await banner.textContent(), /Two people claim to host this session/);
   assert.equal(await fresh.getByTestId('remote-video').count(), 0);
   await fresh.reload();
+  // Someone was removed before the handover: newcomers still need the host's OK, now the
+  // new host's.
+  await fresh.getByTestId('waiting-admission').waitFor({ timeout: 15_000 });
+  await fresh.locator('[data-testid=participant-list] > li.me').waitFor({ timeout: 15_000 });
+  await controller.getByTestId(`admit-${await myId(fresh)}`).click();
   await until('the reloaded fresh page to decode the new host', async () => (await frames(fresh)) > 2, 20_000);
   assert.equal(await fresh.getByTestId('error-banner').count(), 0);
   // The new host first: the one followed (the old key's meta, one line with it, after it),

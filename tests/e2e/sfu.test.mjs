@@ -211,9 +211,10 @@ test('SFU: the host hands its role to a controller, who publishes through Janus;
 
   // The taker's tab loads again as the host of the same SFU session and publishes its screen.
   await controller.locator('.session[data-role=host]').waitFor({ timeout: 20_000 });
-  await controller.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 10_000 });
   await controller.getByTestId('share-again').click();
   await controller.locator('[data-testid=share-state][data-state=sharing]').waitFor({ timeout: 10_000 });
+  // The badge says sfu once its publication is connected (nothing is published before it shares).
+  await controller.locator('[data-testid=session-mode]:text-is("sfu")').waitFor({ timeout: 10_000 });
   const newHost = await myId(controller);
   assert.notEqual(newHost, firstHost);
   // The former host's tab is a controller now, receiving through Janus like any guest.

@@ -602,6 +602,7 @@ fn bad_input_is_ignored_without_panicking() {
         misses_down: 0,
         rampup_ms: u64::MAX,
         closed_keep_ms: u64::MAX,
+        first_seq: u64::MAX,
     });
     assert!(f.probe(T0, "nope", false).is_empty());
     assert!(f.drain(T0, "nope", true).is_empty());
@@ -1062,4 +1063,30 @@ fn additions_adopted_out_of_order_leave_the_rampup_window_on_time() {
     assert!(f.tick(T0 + 20_005).is_empty());
     assert_eq!(f.stress(T0 + 20_005, "a"), Some(0.11));
     assert_eq!(f.stress(T0 + 20_010, "a"), Some(0.1));
+}
+
+#[test]
+fn a_restarted_focus_decides_after_every_seq_a_tab_holds() {
+    // Before the restart: a session upgraded (seq 2), which an open tab holds.
+    let mut before = Focus::new(FocusConfig {
+        threshold: 3,
+        first_seq: T0,
+        ..FocusConfig::default()
+    });
+    before.add_node(spec("a", "eu", 10));
+    before.probe(T0, "a", true);
+    before.open(T0, sid(1), StartMode::Auto, None).unwrap();
+    let held = before.participants(T0 + 1, &sid(1), 3).unwrap();
+    // Restarted later with nothing stored: its first decision for the session is newer.
+    let mut after = Focus::new(FocusConfig {
+        threshold: 3,
+        first_seq: T0 + 60_000,
+        ..FocusConfig::default()
+    });
+    after.add_node(spec("a", "eu", 10));
+    after.probe(T0 + 60_000, "a", true);
+    let again = after
+        .want_sfu(T0 + 60_000, sid(1), None)
+        .expect("a first decision");
+    assert!(again.seq > held.seq, "{} after {}", again.seq, held.seq);
 }

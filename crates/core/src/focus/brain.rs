@@ -53,6 +53,11 @@ pub struct FocusConfig {
     pub rampup_ms: u64,
     /// How long a closed session's last `seq` is remembered (a reopen continues after it).
     pub closed_keep_ms: u64,
+    /// The `seq` of a session's first decision when no earlier one is known. The server gives
+    /// its start time (wall ms): a focus that restarted without a shared store knows no seq of
+    /// the sessions it decided before, and open tabs act only on a larger seq than they hold
+    /// (1 again left them on a drained or dead node).
+    pub first_seq: u64,
 }
 
 impl Default for FocusConfig {
@@ -63,6 +68,7 @@ impl Default for FocusConfig {
             misses_down: 2,
             rampup_ms: 20_000,
             closed_keep_ms: 24 * 3600 * 1000,
+            first_seq: 1,
         }
     }
 }
@@ -601,7 +607,7 @@ impl Focus {
         }
     }
 
-    /// A new session's first decision: seq 1, or after the seq it closed with.
+    /// A new session's first decision: after the seq it closed with, else `first_seq`.
     #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
@@ -614,7 +620,11 @@ impl Focus {
         reason: Reason,
     ) -> Decision {
         let key = *session.as_bytes();
-        let seq = self.closed.remove(&key).map_or(1, |c| c.seq + 1);
+        let first = self.cfg.first_seq.max(1);
+        let seq = self
+            .closed
+            .remove(&key)
+            .map_or(first, |c| c.seq.saturating_add(1));
         let decision = Decision {
             session,
             seq,
@@ -653,7 +663,7 @@ impl Focus {
             .expect("decide is called for known sessions");
         s.decision = Decision {
             session: s.decision.session,
-            seq: s.decision.seq + 1,
+            seq: s.decision.seq.saturating_add(1),
             topology,
             node,
             reason,

@@ -271,6 +271,10 @@ impl FocusService {
     pub async fn start(setup: FocusSetup) -> Result<Arc<FocusService>, FocusError> {
         let cfg = FocusConfig {
             threshold: setup.threshold.max(1),
+            // Alone with a memory store, a restart forgets every seq: start after any an open
+            // tab holds. With a shared store the seqs are stored, and processes race on them
+            // from 1 (compare-and-set).
+            first_seq: if setup.store.is_shared() { 1 } else { now_ms() },
             ..FocusConfig::default()
         };
         let (realtime, events) = RealtimeHandle::start(&setup.realtime_url, &setup.anon_key);

@@ -307,8 +307,10 @@ impl Store {
         let d = &row.decision;
         if let Some(mut m) = self.mem() {
             let current = m.sessions.get(&d.session).map(|r| r.decision.seq);
+            // A session's first decision starts wherever this process starts its seqs (its
+            // start time: `FocusConfig::first_seq`); nobody else writes here.
             let wins = match current {
-                None => d.seq == 1,
+                None => d.seq >= 1,
                 Some(seq) => seq + 1 == d.seq,
             };
             if wins {
@@ -778,9 +780,11 @@ mod tests {
     #[tokio::test]
     async fn memory_commits_compare_and_set_on_seq() {
         let store = Store::memory();
-        assert!(!store.commit(&row(2, None)).await.unwrap());
+        // A session's first decision takes any seq (this process's start); each later one
+        // exactly the next.
         assert!(store.commit(&row(1, None)).await.unwrap());
         assert!(!store.commit(&row(1, Some("a"))).await.unwrap());
+        assert!(!store.commit(&row(3, Some("a"))).await.unwrap());
         assert!(store.commit(&row(2, Some("a"))).await.unwrap());
         assert!(!store.commit(&row(2, Some("b"))).await.unwrap());
         let s = store
