@@ -689,14 +689,16 @@ impl Peer {
 
     /// Applies the other side's description. An answer is to an offer of ours, so this side may
     /// send the screen: its start bitrate goes into the answer's video parameters first
-    /// (`pairux_core::sdp`: the first key frame leaves in tens of ms instead of hundreds).
+    /// (`pairux_core::sdp`: the first key frame leaves in tens of ms instead of hundreds). Our
+    /// voice goes at a constant bitrate either way (its frames' sizes would follow the words).
     pub async fn set_remote_description(&self, desc: &Description) -> Result<(), JsError> {
+        let sdp = pairux_core::sdp::with_constant_voice_bitrate(&desc.sdp);
         let (kind, sdp) = match desc.kind {
-            SdpKind::Offer => (RtcSdpType::Offer, desc.sdp.clone()),
+            SdpKind::Offer => (RtcSdpType::Offer, sdp),
             SdpKind::Answer => (
                 RtcSdpType::Answer,
                 pairux_core::sdp::with_video_start_bitrate(
-                    &desc.sdp,
+                    &sdp,
                     pairux_core::sdp::SCREEN_START_KBPS,
                 ),
             ),

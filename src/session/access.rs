@@ -187,10 +187,13 @@ impl Access {
         }
     }
 
-    /// A link made with the last SFU grant failed (its token refused, its node gone or
-    /// draining, the feed not there): the next link asks for a new one.
-    pub fn sfu_failed(&self) {
-        self.sfu_grant.borrow_mut().take();
+    /// A link made with the last SFU grant failed in a way the grant may be to blame for
+    /// (`Problem::grant_suspect`; `None`: unknown): the next link asks for a new one. Rooms
+    /// are per node, so a session moved elsewhere needs a new grant anyway.
+    pub fn sfu_failed(&self, problem: Option<pairux_core::janus::Problem>) {
+        if problem.is_none_or(pairux_core::janus::Problem::grant_suspect) {
+            self.sfu_grant.borrow_mut().take();
+        }
     }
 
     fn ice_of(&self, grant: &AccessGrant) -> IceSetup {

@@ -307,12 +307,19 @@ impl GuestRuntime {
     /// A focus message (verified here). The host moves the picture; what a guest does with a
     /// decision is tell the person when its video server failed.
     fn on_focus(&self, payload: &serde_json::Value) {
-        let accepted = match self.inner.focus.borrow_mut().as_mut() {
-            Some(follower) => follower.accept(payload),
+        // Only a failover this page lived through is news: the decision in force learned late
+        // (a page that opened or reloaded after it) says nothing about the picture it plays.
+        let (accepted, news) = match self.inner.focus.borrow_mut().as_mut() {
+            Some(follower) => {
+                let news = follower.current().is_some();
+                (follower.accept(payload), news)
+            }
             None => return,
         };
         match accepted {
-            Ok(Some(decision)) if decision.reason == Reason::Failover && self.sfu_mode() => {
+            Ok(Some(decision))
+                if news && decision.reason == Reason::Failover && self.sfu_mode() =>
+            {
                 self.inner.view.media_problem.set(Some(
                     "The video server failed; moving to another…".to_owned(),
                 ));
@@ -1013,7 +1020,7 @@ impl GuestRuntime {
             }
             SfuEvent::Published { .. } | SfuEvent::Audio(_) => {}
             SfuEvent::Failed(problem) => {
-                self.inner.access.sfu_failed();
+                self.inner.access.sfu_failed(Some(problem));
                 self.inner
                     .view
                     .media_problem
@@ -1080,7 +1087,7 @@ impl GuestRuntime {
                             .set(Some(SFU_NO_PICTURE_SENTENCE.to_owned()));
                     }
                     runtime.inner.view.next.set(None);
-                    runtime.inner.access.sfu_failed();
+                    runtime.inner.access.sfu_failed(None);
                     runtime.retry_subscribe(route);
                     return;
                 }

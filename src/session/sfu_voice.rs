@@ -339,7 +339,7 @@ impl SfuVoice {
                 }
             }
             SfuEvent::Failed(problem) => {
-                self.inner.access.sfu_failed();
+                self.inner.access.sfu_failed(Some(problem));
                 leptos::logging::warn!("our voice feed failed: {}", problem.user_message());
                 let actions = self.inner.state.borrow_mut().publish(None);
                 self.run(actions);
@@ -445,7 +445,7 @@ impl SfuVoice {
                 }
             }
             SfuEvent::Failed(problem) => {
-                self.inner.access.sfu_failed();
+                self.inner.access.sfu_failed(Some(problem));
                 leptos::logging::warn!("{id}'s voice: {}", problem.user_message());
                 // A feed announced but never published (a stale or a forged announcement):
                 // after a few tries it is left until announced again, rather than asked for

@@ -322,15 +322,25 @@ test('a guest cannot open data channels to the host or flood it', async () => {
   const { host, viewerLink, controllerLink } = await startHost();
   const controller = await join(controllerLink);
   const mallory = await join(viewerLink);
-  // A channel the guest opens itself, even under the protocol's own label, is closed unread.
+  // A channel the guest opens itself, even under the protocol's own label, is closed unread:
+  // the input it carries (which the host's gate would count, from someone not in control) is
+  // counted nowhere, once a round trip on the real channel shows the host reading after it.
+  const notHolder = () => host.getByTestId('gate-counters').evaluate((el) => Number(el.dataset.notHolder));
+  const dropped = await notHolder();
   const state = await mallory.evaluate(() => new Promise((resolve) => {
     const pc = window.__pcs.find((p) => p.remoteDescription);
     const ch = pc.createDataChannel('pairux');
-    ch.onopen = () => ch.send(JSON.stringify({ v: 1, t: 'request', proof: 'x' }));
+    ch.onopen = () => {
+      for (let i = 0; i < 5; i++) {
+        ch.send(JSON.stringify({ v: 1, t: 'input', seq: 1e9 + i, ts: 0, k: 'key_down', key: 'z', code: 'KeyZ', m: 0, rep: false }));
+      }
+    };
     ch.onclose = () => resolve('closed');
     setTimeout(() => resolve(ch.readyState), 15_000);
   }));
   assert.equal(state, 'closed');
+  await roundTrip(mallory);
+  assert.equal(await notHolder(), dropped, 'the host read the channel it closed');
   // A flood on its real channel is cut before parsing; the host keeps serving others.
   await mallory.evaluate(() => {
     const ch = window.__channels.find((x) => x.label === 'pairux');

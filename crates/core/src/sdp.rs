@@ -8,6 +8,12 @@
 //! *remote* description, so the sending side adds it to each answer it applies
 //! ([`with_video_start_bitrate`]). The estimate still falls at once where the path is slower.
 
+//! **Voice at a constant bitrate.** Opus's variable bitrate makes each frame's size follow
+//! what is said, and sizes are what the SFU and a TURN relay see of end-to-end encrypted voice
+//! (phrases can be told apart from them). The sender reads `cbr` from Opus's parameters in the
+//! remote description, so each side adds `cbr=1` to every description it applies
+//! ([`with_constant_voice_bitrate`]).
+
 /// Where a screen's bandwidth estimate starts (kbps): enough for the first key frame of a
 /// 1080p page of text to leave in tens of milliseconds; below every preset's cap but Low's.
 pub const SCREEN_START_KBPS: u32 = 2_000;
@@ -17,6 +23,18 @@ pub const SCREEN_START_KBPS: u32 = 2_000;
 /// already name a start bitrate, and everything else, are left as they are; line endings are
 /// kept.
 pub fn with_video_start_bitrate(sdp: &str, kbps: u32) -> String {
+    with_codec_param(sdp, "VP8/", "x-google-start-bitrate", &kbps.to_string())
+}
+
+/// `sdp` with `cbr=1` in the format parameters of every Opus payload type (as
+/// [`with_video_start_bitrate`] adds its parameter; one that names `cbr` already is left).
+pub fn with_constant_voice_bitrate(sdp: &str) -> String {
+    with_codec_param(sdp, "OPUS/", "cbr", "1")
+}
+
+/// `name=value` in the format parameters of every payload type of `codec` (an upper-case
+/// `rtpmap` prefix such as `"VP8/"`).
+fn with_codec_param(sdp: &str, codec: &str, name: &str, value: &str) -> String {
     let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
     let lines: Vec<&str> = sdp.split(eol).collect();
     // `a=rtpmap:<pt> <codec>/…` and `a=fmtp:<pt> <params>` as (pt, rest).
@@ -24,10 +42,10 @@ pub fn with_video_start_bitrate(sdp: &str, kbps: u32) -> String {
         let (pt, rest) = line.strip_prefix(prefix)?.split_once(' ')?;
         Some((pt.to_owned(), rest.to_owned()))
     };
-    let vp8: Vec<String> = lines
+    let ours: Vec<String> = lines
         .iter()
         .filter_map(|l| attr(l, "a=rtpmap:"))
-        .filter(|(_, codec)| codec.to_ascii_uppercase().starts_with("VP8/"))
+        .filter(|(_, c)| c.to_ascii_uppercase().starts_with(codec))
         .map(|(pt, _)| pt)
         .collect();
     let with_fmtp: Vec<String> = lines
@@ -35,12 +53,14 @@ pub fn with_video_start_bitrate(sdp: &str, kbps: u32) -> String {
         .filter_map(|l| attr(l, "a=fmtp:"))
         .map(|(pt, _)| pt)
         .collect();
-    let param = format!("x-google-start-bitrate={kbps}");
-    let mut out: Vec<String> = Vec::with_capacity(lines.len() + vp8.len());
+    let param = format!("{name}={value}");
+    let named = format!("{name}=");
+    let mut out: Vec<String> = Vec::with_capacity(lines.len() + ours.len());
     for line in &lines {
         match attr(line, "a=fmtp:") {
             Some((pt, params))
-                if vp8.contains(&pt) && !params.contains("x-google-start-bitrate") =>
+                if ours.contains(&pt)
+                    && !params.split(';').any(|p| p.trim().starts_with(&named)) =>
             {
                 out.push(format!("{line};{param}"));
                 continue;
@@ -48,7 +68,7 @@ pub fn with_video_start_bitrate(sdp: &str, kbps: u32) -> String {
             _ => out.push((*line).to_owned()),
         }
         if let Some((pt, _)) = attr(line, "a=rtpmap:") {
-            if vp8.contains(&pt) && !with_fmtp.contains(&pt) {
+            if ours.contains(&pt) && !with_fmtp.contains(&pt) {
                 out.push(format!("a=fmtp:{pt} {param}"));
             }
         }
@@ -188,5 +208,27 @@ a=fmtp:111 minptime=10;useinbandfec=1\r\n";
             "",
             "candidate:820783545 1 udp 2122260223 127.0.0.1 52132 typ host"
         ));
+    }
+
+    #[test]
+    fn voice_is_asked_for_at_a_constant_bitrate() {
+        let sdp = "m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=rtpmap:111 opus/48000/2\r\n\
+                   a=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:63 red/48000/2\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+        let out = with_constant_voice_bitrate(sdp);
+        assert!(
+            out.contains("a=fmtp:111 minptime=10;useinbandfec=1;cbr=1\r\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("a=fmtp:63") && !out.contains("a=fmtp:96"),
+            "{out}"
+        );
+        // An Opus without parameters gets a line; one that names cbr keeps its own.
+        let bare = with_constant_voice_bitrate("a=rtpmap:109 OPUS/48000/2\n");
+        assert_eq!(bare, "a=rtpmap:109 OPUS/48000/2\na=fmtp:109 cbr=1\n");
+        let set = "a=rtpmap:111 opus/48000/2\na=fmtp:111 cbr=0\n";
+        assert_eq!(with_constant_voice_bitrate(set), set);
+        assert_eq!(with_constant_voice_bitrate(&out), out);
     }
 }

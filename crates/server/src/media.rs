@@ -65,9 +65,16 @@ impl MediaArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error(
-        "no media address: this machine has no non-loopback IPv4 address; pass --media-ip ADDR"
+        "no media address: this machine has no non-loopback IPv4 address; pass --media-ip ADDR \
+         (an address of this machine that is not loopback: Janus and coturn serve no media there)"
     )]
     NoMediaIp,
+    #[error(
+        "--media-ip {0} is a loopback address: Janus ignores loopback for media, and browsers \
+         would reach neither it nor coturn there. Give an address of this machine's network \
+         (`ip -4 addr` lists them)"
+    )]
+    LoopbackMediaIp(IpAddr),
     #[error(
         "`{0}` is not installed (not on PATH; set {1} to its path). On Debian: apt-get install {2}, \
          or run `cargo xtask setup`"
@@ -115,6 +122,7 @@ impl Media {
             return Ok(Media::none());
         }
         let media_ip = match args.media_ip {
+            Some(ip) if ip.is_loopback() => return Err(MediaError::LoopbackMediaIp(ip)),
             Some(ip) => ip,
             None => default_media_ip().ok_or(MediaError::NoMediaIp)?,
         };

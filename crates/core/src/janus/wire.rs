@@ -318,6 +318,16 @@ impl Problem {
         }
     }
 
+    /// Whether the grant a link was made with may be what failed (its token refused, or lost
+    /// with a restarted Janus): the next link asks for a new one. A feed not (yet) published,
+    /// a full or draining room, a refused description: the grant is fine.
+    pub fn grant_suspect(self) -> bool {
+        !matches!(
+            self,
+            Problem::NotPublished | Problem::Full | Problem::Draining | Problem::Negotiation
+        )
+    }
+
     /// Whether trying again (a new socket, a fresh grant) can help.
     pub fn retry(self) -> bool {
         !matches!(self, Problem::Full)
@@ -343,6 +353,17 @@ impl Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_refused_or_lost_token_is_the_grants_fault() {
+        for code in [403, 458, 426] {
+            assert!(Problem::from_code(code).grant_suspect(), "{code}");
+        }
+        assert!(Problem::Unreachable.grant_suspect());
+        for code in [428, 432, 472, 465] {
+            assert!(!Problem::from_code(code).grant_suspect(), "{code}");
+        }
+    }
 
     #[test]
     fn requests_encode_in_janus_shape() {
