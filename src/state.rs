@@ -74,12 +74,13 @@ impl SessionEntry {
         chain: HostChain,
         seed: [u8; 32],
         mode: StartMode,
-        memory: Option<&HostMemory>,
+        memory: Option<&str>,
     ) -> bool {
         let host = HostIdentity::handed(seed, chain);
         let kept = SessionEntry::host(link.clone(), host, mode).replace_hosting();
         if let (true, Some(memory)) = (kept, memory) {
-            remember_host(link, memory);
+            // As the former host wrote it: read (and checked) when this tab loads as the host.
+            remember_host_text(link, memory);
         }
         kept
     }
@@ -144,8 +145,11 @@ pub fn host_memory(link: &SessionLink) -> Option<HostMemory> {
 
 /// Keeps the host's memory in the tab (`sessionStorage`), for its reload.
 pub fn remember_host(link: &SessionLink, memory: &HostMemory) {
-    let text = memory.to_json().to_string();
-    if let Err(err) = crate::platform::storage::set(&host_memory_key(&link.path()), &text) {
+    remember_host_text(link, &memory.to_json().to_string());
+}
+
+fn remember_host_text(link: &SessionLink, text: &str) {
+    if let Err(err) = crate::platform::storage::set(&host_memory_key(&link.path()), text) {
         leptos::logging::warn!("a reload will forget whom you removed: {err}");
     }
 }

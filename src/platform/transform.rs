@@ -137,7 +137,7 @@ pub struct TransformWorker {
     states: Rc<RefCell<States>>,
     failure: Rc<RefCell<Failure>>,
     /// Participants whose media this page never decrypts again ([`Self::bar`]).
-    barred: RefCell<std::collections::HashSet<String>>,
+    barred: RefCell<pairux_core::vecmap::VecSet<String>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(Event)>,
 }

@@ -156,8 +156,16 @@ impl Access {
         }
     }
 
-    /// The session's SFU room and a fresh Janus token, with fresh TURN credentials.
-    pub async fn sfu(&self) -> Result<(IceSetup, SfuGrant), AccessFailure> {
+    /// The session's SFU room and a Janus token, with fresh TURN credentials. `room`: the room
+    /// the link goes into, when known — the last grant is reused for it if nothing failed with
+    /// it since ([`Self::sfu_failed`]); `None` (the host, which publishes where the focus says):
+    /// always a new grant.
+    pub async fn sfu(&self, room: Option<u64>) -> Result<(IceSetup, SfuGrant), AccessFailure> {
+        let cached =
+            room.and_then(|room| self.sfu_grant.borrow().clone().filter(|g| g.room == room));
+        if let Some(grant) = cached {
+            return Ok((self.ice_now(), grant));
+        }
         if self.url.is_none() {
             return Err(AccessFailure(
                 "This deployment has no video server (config.json has no accessUrl).".into(),
@@ -174,16 +182,6 @@ impl Access {
             None => Err(AccessFailure(
                 "The server has no video server running.".into(),
             )),
-        }
-    }
-
-    /// A grant for SFU room `room`: the last one if it is for that room and nothing failed
-    /// with it since ([`Self::sfu_failed`]), with the latest TURN credentials; else a new one.
-    pub async fn sfu_in(&self, room: u64) -> Result<(IceSetup, SfuGrant), AccessFailure> {
-        let cached = self.sfu_grant.borrow().clone().filter(|g| g.room == room);
-        match cached {
-            Some(grant) => Ok((self.ice_now(), grant)),
-            None => self.sfu().await,
         }
     }
 

@@ -19,9 +19,8 @@ use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
-    GuestAction, GuestPhase, GuestSession, HostChain, HostMemory, SfuRoute, SignalBody,
-    SignalEnvelope, StartMode, StatsSample, StatsView, Topology, KEY_ACK_DEADLINE_MS,
-    RETIRE_AFTER_MS,
+    GuestAction, GuestPhase, GuestSession, HostChain, SfuRoute, SignalBody, SignalEnvelope,
+    StartMode, StatsSample, StatsView, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS,
 };
 use pairux_core::SessionLink;
 use web_sys::MediaStream;
@@ -947,7 +946,7 @@ impl GuestRuntime {
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let Some(inner) = weak.upgrade() else { return };
-            let granted = inner.access.sfu_in(route.room).await;
+            let granted = inner.access.sfu(Some(route.room)).await;
             let runtime = GuestRuntime { inner };
             if runtime.inner.sfu.borrow().route != Some(route) {
                 return; // superseded while waiting
@@ -1179,7 +1178,7 @@ impl GuestRuntime {
     /// extends every host we have believed, this tab keeps it and loads again as the host.
     /// Anything else (not ours, not asked for, or a tab that cannot keep it) is refused, and
     /// the host hears so (its panel stops saying it hands over).
-    fn on_hand_over(&self, chain: &str, mode: &str, memory: Option<HostMemory>) {
+    fn on_hand_over(&self, chain: &str, mode: &str, memory: Option<String>) {
         let identity = self.inner.channel.identity();
         let chain = HostChain::decode(chain)
             .filter(|c| identity.as_ref().is_some_and(|i| i.is_handed(c)))
@@ -1193,7 +1192,7 @@ impl GuestRuntime {
                 chain,
                 seed,
                 mode,
-                memory.as_ref(),
+                memory.as_deref(),
             )
         });
         if kept {

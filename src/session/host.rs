@@ -482,7 +482,7 @@ impl HostRuntime {
         let msg = ControlMsg::HandOver {
             chain: chain.encode(),
             mode: self.inner.mode.get().as_str().to_owned(),
-            memory: (memory != HostMemory::default()).then_some(memory),
+            memory: (memory != HostMemory::default()).then(|| memory.to_json().to_string()),
         };
         self.send_control(vec![Outgoing::To(id.to_owned(), msg)]);
         view.handing.set(None);
@@ -783,7 +783,7 @@ impl HostRuntime {
         leptos::task::spawn_local(async move {
             let Some(inner) = weak.upgrade() else { return };
             let node = inner.target.borrow().clone();
-            let granted = inner.access.sfu().await;
+            let granted = inner.access.sfu(None).await;
             let runtime = HostRuntime { inner };
             runtime.inner.publication.borrow_mut().starting = false;
             let (ice, grant) = match granted {

@@ -261,7 +261,7 @@ impl SfuVoice {
         };
         let this = self.clone();
         leptos::task::spawn_local(async move {
-            let granted = this.inner.access.sfu_in(room).await;
+            let granted = this.inner.access.sfu(Some(room)).await;
             if this.inner.publication.borrow().generation != generation {
                 return; // muted, or moved, meanwhile
             }
@@ -357,7 +357,7 @@ impl SfuVoice {
     fn subscribe(&self, id: String, route: SfuRoute) {
         let this = self.clone();
         leptos::task::spawn_local(async move {
-            let granted = this.inner.access.sfu_in(route.room).await;
+            let granted = this.inner.access.sfu(Some(route.room)).await;
             if !this.inner.state.borrow().wants(&id, route) {
                 return; // unannounced or replaced meanwhile
             }

@@ -74,11 +74,13 @@ pub enum ControlMsg {
     /// Host → the controller that took its offer: the host role (`chain`: the handovers from
     /// the link's host key to the controller's key, `session::HostChain`; `mode`: the host's
     /// pick of topology, `StartMode`; `memory`: whom the host removed and let in, whether
-    /// newcomers must ask, the media epoch reached — so that a handover undoes no removal).
+    /// newcomers must ask, the media epoch reached — `session::HostMemory::to_json`'s text,
+    /// kept as it is by the taker and read when its tab loads as the host — so that a handover
+    /// undoes no removal).
     HandOver {
         chain: String,
         mode: String,
-        memory: Option<crate::session::HostMemory>,
+        memory: Option<String>,
     },
     /// Either way: round-trip measurement.
     Ping {
@@ -286,7 +288,7 @@ impl ControlMsg {
             } => {
                 w.str("chain", chain).str("mode", mode);
                 if let Some(memory) = memory {
-                    w.str("memory", &memory.to_json().to_string());
+                    w.str("memory", memory);
                 }
             }
             ControlMsg::Ping { id, ts } | ControlMsg::Pong { id, ts } => {
@@ -334,17 +336,7 @@ impl ControlMsg {
             "hand_over" => ControlMsg::HandOver {
                 chain: f.string("chain")?,
                 mode: f.string("mode")?,
-                memory: match f.opt_str("memory")? {
-                    None => None,
-                    Some(text) => Some(
-                        serde_json::from_str(text)
-                            .ok()
-                            .and_then(|v| crate::session::HostMemory::from_json(&v))
-                            .ok_or_else(|| {
-                                VersionedError::Malformed("unreadable host memory".into())
-                            })?,
-                    ),
-                },
+                memory: f.opt_str("memory")?.map(str::to_owned),
             },
             "ping" => ControlMsg::Ping {
                 id: f.uint("id")?,
@@ -636,12 +628,16 @@ mod tests {
             ControlMsg::HandOver {
                 chain: "AAAA".into(),
                 mode: "auto".into(),
-                memory: Some(crate::session::HostMemory {
-                    removed: vec![crate::identity::Signer::from_seed([7; 32]).public()],
-                    allowed: Vec::new(),
-                    admission_required: true,
-                    epoch: 3,
-                }),
+                memory: Some(
+                    crate::session::HostMemory {
+                        removed: vec![crate::identity::Signer::from_seed([7; 32]).public()],
+                        allowed: Vec::new(),
+                        admission_required: true,
+                        epoch: 3,
+                    }
+                    .to_json()
+                    .to_string(),
+                ),
             },
             ControlMsg::Ping {
                 id: u32::MAX,
