@@ -703,13 +703,6 @@ impl SessionChannel {
             .unwrap_or_default()
     }
 
-    /// Whether we gave a name (else others see us as `display::UNNAMED`).
-    pub fn has_name(&self) -> bool {
-        self.profile
-            .try_with_value(|p| p.get("name").is_some_and(|n| n.is_string()))
-            .unwrap_or(false)
-    }
-
     /// Changes our display name for everyone: the profile is re-sealed, the meta re-signed
     /// (same key, so the roster takes it as an update) and tracked again.
     pub fn set_name(&self, name: &str) {

@@ -299,7 +299,7 @@ async fn a_barred_participant_decodes_no_more_even_when_its_presence_comes_again
     wait_for(&seen, E2eeState::Ok, 15_000).await;
     // The host removed this sender: its keys go, and its presence heard again (a meta it
     // tracks later) gives it none.
-    viewer.bar(HOST).unwrap();
+    viewer.forget(HOST).unwrap();
     viewer.set_remote_sender(HOST, me).unwrap();
     wait_for(&seen, E2eeState::WaitingKey, 5_000).await;
     let before = stats(&call).await;

@@ -18,7 +18,7 @@ use pairux_core::{LinkError, Role, SessionId};
 use web_sys::{HtmlElement, HtmlVideoElement};
 
 use super::stage::{GuestSetup, SETTLE_MS};
-use crate::platform::el::{el, set_value_of, value_of, watch, El};
+use crate::platform::el::{el, value_of, watch, El};
 use crate::platform::{self, clock, media};
 use crate::realtime::SessionChannel;
 use crate::session::guest::{GuestRuntime, GuestSignals};
@@ -234,11 +234,6 @@ pub fn name_field(channel: SessionChannel) -> El {
                 // Cleared: the current name stays here, the remembered one is forgotten.
                 if let Some(name) = platform::storage::remember_name(&value_of(&ev)) {
                     channel.set_name(&name);
-                }
-                // The field shows the name everyone sees (sanitised, cut to its length; the
-                // one that stays when the field was cleared).
-                if channel.has_name() {
-                    set_value_of(&ev, &channel.name());
                 }
             }),
     )

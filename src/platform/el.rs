@@ -380,15 +380,3 @@ pub fn value_of(ev: &Event) -> String {
         .map(|input| input.value())
         .unwrap_or_default()
 }
-
-/// Sets the value of the input element an event came from (what was applied, shown back).
-pub fn set_value_of(ev: &Event, value: &str) {
-    if let Some(input) = ev
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-    {
-        if input.value() != value {
-            input.set_value(value);
-        }
-    }
-}

@@ -136,8 +136,6 @@ pub struct TransformWorker {
     ready: Promise,
     states: Rc<RefCell<States>>,
     failure: Rc<RefCell<Failure>>,
-    /// Participants whose media this page never decrypts again ([`Self::bar`]).
-    barred: RefCell<pairux_core::vecmap::VecSet<String>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(Event)>,
 }
@@ -338,7 +336,6 @@ impl TransformWorker {
             api,
             ready,
             states,
-            barred: Default::default(),
             failure,
             _on_message: on_message,
             _on_error: on_error,
@@ -390,28 +387,20 @@ impl TransformWorker {
 
     /// A remote participant's sender id (from its sealed presence profile).
     pub fn set_remote_sender(&self, participant: &str, sender: SenderId) -> Result<(), JsError> {
-        if self.barred.borrow().contains(participant) {
-            return Ok(());
-        }
         self.send(&ToWorker::RemoteSender {
             participant: participant.to_owned(),
             sender,
         })
     }
 
-    /// A participant left: the worker drops its keys, and its state is forgotten here.
+    /// A participant is gone for good (removed): the worker drops its keys and takes none for
+    /// it again — its presence heard later (it may stay in the channel a while) gives it none —
+    /// and its state is forgotten here.
     pub fn forget(&self, participant: &str) -> Result<(), JsError> {
         self.states.borrow_mut().by_participant.remove(participant);
         self.send(&ToWorker::Forget {
             participant: participant.to_owned(),
         })
-    }
-
-    /// A participant the host removed: its keys go, and a presence of it heard later (it may
-    /// stay in the channel a while) gives it none again on this page.
-    pub fn bar(&self, participant: &str) -> Result<(), JsError> {
-        self.barred.borrow_mut().insert(participant.to_owned());
-        self.forget(participant)
     }
 
     /// Calls `listener(reason)` once the worker has failed (at once if it already has): its

@@ -1035,49 +1035,32 @@ impl GuestRuntime {
     /// [`DECODE_WAIT_MS`] is made again: the move is measured, never assumed (the host drops
     /// our direct picture only once we say the SFU's plays).
     fn await_decoded(&self, route: SfuRoute, stream: MediaStream) {
+        // The connection this track came on; a retry's connection brings its own track.
+        let Some(ours) = self.waiting_peer(route) else {
+            return;
+        };
         // The stage plays it unseen meanwhile, so the swap shows a frame at once.
         self.inner.view.next.set(Some(Clone::clone(&stream)));
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let started = clock::monotonic_ms();
-            // The connection this track came on; a retry's connection brings its own track.
-            let mut ours: Option<Rc<RtcPeer>> = None;
             loop {
-                let Some(inner) = weak.upgrade() else { return };
-                let peer = {
-                    let sub = inner.sfu.borrow();
-                    if sub.route != Some(route) || sub.live {
-                        return; // superseded
-                    }
-                    sub.link.as_ref().map(SfuLink::peer)
-                };
-                let Some(peer) = peer else { return };
-                match &ours {
-                    Some(p) if !Rc::ptr_eq(p, &peer) => return, // replaced by a retry
-                    Some(_) => {}
-                    None => ours = Some(peer.clone()),
-                }
-                let decoded = read_sample(&peer)
+                let decoded = read_sample(&ours)
                     .await
                     .is_some_and(|s| s.frames_decoded > 0);
+                let Some(inner) = weak.upgrade() else { return };
                 let runtime = GuestRuntime { inner };
+                if !runtime
+                    .waiting_peer(route)
+                    .is_some_and(|p| Rc::ptr_eq(&p, &ours))
                 {
-                    // Still ours after the wait for the sample?
-                    let sub = runtime.inner.sfu.borrow();
-                    let current = sub.link.as_ref().map(SfuLink::peer);
-                    if sub.route != Some(route)
-                        || sub.live
-                        || !current.is_some_and(|c| Rc::ptr_eq(&c, &peer))
-                    {
-                        return;
-                    }
+                    return; // superseded, live already, or replaced by a retry
                 }
                 if decoded {
                     runtime.go_live(route, stream);
                     return;
                 }
                 if clock::monotonic_ms() >= started + DECODE_WAIT_MS {
-                    leptos::logging::warn!("the video server's picture decoded nothing; again");
                     if runtime.inner.link.borrow().is_none() {
                         runtime
                             .inner
@@ -1094,6 +1077,15 @@ impl GuestRuntime {
                 gloo_timers::future::TimeoutFuture::new(DECODE_POLL_MS).await;
             }
         });
+    }
+
+    /// The connection of the SFU subscription to `route` while its picture is not shown yet.
+    fn waiting_peer(&self, route: SfuRoute) -> Option<Rc<RtcPeer>> {
+        let sub = self.inner.sfu.borrow();
+        if sub.route != Some(route) || sub.live {
+            return None;
+        }
+        sub.link.as_ref().map(SfuLink::peer)
     }
 
     /// The SFU's picture replaces what is on screen; the host stops sending ours peer to peer.

@@ -513,7 +513,7 @@ impl HostRuntime {
         self.run(actions);
         // Its media keys go now, for good: whatever of its media still reaches us (an SFU
         // forwarding it until its handle is gone) is refused, not played.
-        if let Err(err) = transform::page_worker().and_then(|w| w.bar(id)) {
+        if let Err(err) = transform::page_worker().and_then(|w| w.forget(id)) {
             leptos::logging::warn!("the removed participant's media keys stay: {err}");
         }
         self.show_asking();

@@ -459,16 +459,6 @@ impl SfuVoice {
                     sub.unpublished
                 };
                 if unpublished >= UNPUBLISHED_TRIES {
-                    leptos::logging::warn!(
-                        "{id}'s voice feed is not there; left until announced again"
-                    );
-                    let old = self
-                        .inner
-                        .subs
-                        .borrow_mut()
-                        .get_mut(id)
-                        .and_then(|s| s.link.take());
-                    drop(old);
                     return;
                 }
                 let (this, id) = (self.clone(), id.to_owned());

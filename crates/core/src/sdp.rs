@@ -32,48 +32,60 @@ pub fn with_constant_voice_bitrate(sdp: &str) -> String {
     with_codec_param(sdp, "OPUS/", "cbr", "1")
 }
 
-/// `name=value` in the format parameters of every payload type of `codec` (an upper-case
-/// `rtpmap` prefix such as `"VP8/"`).
+/// `name=value` in the format parameters of every payload type of `codec` (an `rtpmap`
+/// encoding-name prefix such as `"VP8/"`, any case). One pass to find them, one to write.
 fn with_codec_param(sdp: &str, codec: &str, name: &str, value: &str) -> String {
     let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
-    let lines: Vec<&str> = sdp.split(eol).collect();
-    // `a=rtpmap:<pt> <codec>/…` and `a=fmtp:<pt> <params>` as (pt, rest).
-    let attr = |line: &str, prefix: &str| -> Option<(String, String)> {
-        let (pt, rest) = line.strip_prefix(prefix)?.split_once(' ')?;
-        Some((pt.to_owned(), rest.to_owned()))
+    // Where an `a=rtpmap:<pt> …` or `a=fmtp:<pt> …` line's payload type ends.
+    let attr = |line: &str, prefix: &str| -> Option<usize> {
+        Some(prefix.len() + line.strip_prefix(prefix)?.find(' ')?)
     };
-    let ours: Vec<String> = lines
-        .iter()
-        .filter_map(|l| attr(l, "a=rtpmap:"))
-        .filter(|(_, c)| c.to_ascii_uppercase().starts_with(codec))
-        .map(|(pt, _)| pt)
-        .collect();
-    let with_fmtp: Vec<String> = lines
-        .iter()
-        .filter_map(|l| attr(l, "a=fmtp:"))
-        .map(|(pt, _)| pt)
-        .collect();
-    let param = format!("{name}={value}");
-    let named = format!("{name}=");
-    let mut out: Vec<String> = Vec::with_capacity(lines.len() + ours.len());
-    for line in &lines {
-        match attr(line, "a=fmtp:") {
-            Some((pt, params))
-                if ours.contains(&pt)
-                    && !params.split(';').any(|p| p.trim().starts_with(&named)) =>
+    let mut ours: Vec<&str> = Vec::new();
+    let mut with_fmtp: Vec<&str> = Vec::new();
+    for line in sdp.split(eol) {
+        if let Some(end) = attr(line, "a=rtpmap:") {
+            let encoding = &line[end + 1..];
+            if encoding
+                .get(..codec.len())
+                .is_some_and(|c| c.eq_ignore_ascii_case(codec))
             {
-                out.push(format!("{line};{param}"));
-                continue;
+                ours.push(&line["a=rtpmap:".len()..end]);
             }
-            _ => out.push((*line).to_owned()),
+        } else if let Some(end) = attr(line, "a=fmtp:") {
+            with_fmtp.push(&line["a=fmtp:".len()..end]);
         }
-        if let Some((pt, _)) = attr(line, "a=rtpmap:") {
+    }
+    if ours.is_empty() {
+        return sdp.to_owned();
+    }
+    let named = |p: &str| {
+        let p = p.trim_start();
+        p.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('='))
+    };
+    let mut out = String::with_capacity(sdp.len() + 32 * ours.len());
+    for (i, line) in sdp.split(eol).enumerate() {
+        if i > 0 {
+            out.push_str(eol);
+        }
+        out.push_str(line);
+        if let Some(end) = attr(line, "a=fmtp:") {
+            let pt = &line["a=fmtp:".len()..end];
+            if ours.contains(&pt) && !line[end + 1..].split(';').any(named) {
+                for part in [";", name, "=", value] {
+                    out.push_str(part);
+                }
+            }
+        } else if let Some(end) = attr(line, "a=rtpmap:") {
+            let pt = &line["a=rtpmap:".len()..end];
             if ours.contains(&pt) && !with_fmtp.contains(&pt) {
-                out.push(format!("a=fmtp:{pt} {param}"));
+                for part in [eol, "a=fmtp:", pt, " ", name, "=", value] {
+                    out.push_str(part);
+                }
             }
         }
     }
-    out.join(eol)
+    out
 }
 
 /// Whether `sdp` already carries `candidate` (`candidate:…`, as an `icecandidate` event gives

@@ -63,6 +63,8 @@ pub struct E2eeEngine {
     senders: HashMap<String, SenderId>,
     /// Every decryptor of each remote participant (one per sender id it had).
     decryptors: HashMap<String, Vec<FrameDecryptor>>,
+    /// Participants forgotten for good ([`ToWorker::Forget`]).
+    forgotten: Vec<String>,
 }
 
 impl E2eeEngine {
@@ -98,11 +100,16 @@ impl E2eeEngine {
                 participant,
                 sender,
             } => {
-                self.senders.insert(participant.clone(), *sender);
+                if !self.forgotten.contains(participant) {
+                    self.senders.insert(participant.clone(), *sender);
+                }
             }
             ToWorker::Forget { participant } => {
                 self.senders.remove(participant);
                 self.decryptors.remove(participant);
+                if !self.forgotten.contains(participant) {
+                    self.forgotten.push(participant.clone());
+                }
             }
             ToWorker::Attach { .. } => {}
         }
@@ -309,6 +316,12 @@ mod tests {
         viewer.handle(&ToWorker::Forget {
             participant: "host".into(),
         });
+        assert_eq!(
+            viewer.decrypt("host", VIDEO, &wire, &mut back),
+            Err(E2eeError::NoKey)
+        );
+        // Forgotten for good: its sender id heard again gives it no keys.
+        viewer.handle(&remote("host", 1));
         assert_eq!(
             viewer.decrypt("host", VIDEO, &wire, &mut back),
             Err(E2eeError::NoKey)

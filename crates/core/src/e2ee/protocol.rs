@@ -32,7 +32,8 @@ pub enum ToWorker {
         participant: String,
         sender: SenderId,
     },
-    /// A participant left: drop its keys.
+    /// A participant is gone for good (the host removed it): drop its keys, and take none for
+    /// it again (its presence may still be heard; ids are per join, so a new join is not it).
     Forget { participant: String },
     /// `createEncodedStreams` fallback: the message also carries `readable` and `writable`.
     Attach { options: TransformOptions },
