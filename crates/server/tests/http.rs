@@ -298,25 +298,3 @@ fn bad_ice_servers_are_refused_at_start() {
     let args = Args::parse_from(["pairux-server", "--ice-servers", "{nope"]);
     assert!(state_from_args(&args, "s").is_err());
 }
-
-/// `--media-ip 127.0.0.1` (the next thing a person tries when no address is found) is refused
-/// with words, before anything starts: Janus serves no media on loopback.
-#[tokio::test]
-async fn a_loopback_media_address_is_refused_with_a_reason() {
-    let dir = static_dir();
-    let args = Args::parse_from([
-        "pairux-server",
-        "--listen",
-        "127.0.0.1:0",
-        "--static",
-        dir.to_str().unwrap(),
-        "--turn",
-        "--media-ip",
-        "127.0.0.1",
-    ]);
-    let Err(err) = pairux_server::start(args).await else {
-        panic!("a server with its media on loopback started");
-    };
-    let text = format!("{err:#}");
-    assert!(text.contains("127.0.0.1 is a loopback address"), "{text}");
-}
