@@ -344,6 +344,15 @@ mod tests {
         }
     }
 
+    /// The host's `Share` signal to everyone, sealed with nonce bytes `n`.
+    fn host_share(codec: &mut SignalCodec, sharing: bool, n: u8) -> Value {
+        let body = SignalBody::Share {
+            sharing,
+            unable: false,
+        };
+        codec.seal(&env("h", None, body), [n; 12])
+    }
+
     fn env(from: &str, to: Option<&str>, body: SignalBody) -> SignalEnvelope {
         SignalEnvelope {
             from: from.into(),
@@ -456,17 +465,7 @@ mod tests {
         let names = ["h", "g"];
         let mut p = parties(&names);
         let keys = parties(&names);
-        let share = p[0].codec.seal(
-            &env(
-                "h",
-                None,
-                SignalBody::Share {
-                    sharing: false,
-                    unable: false,
-                },
-            ),
-            [1; 12],
-        );
+        let share = host_share(&mut p[0].codec, false, 1);
         let (link, _) = SessionLink::generate(&[5; GENERATE_RANDOM_LEN]);
         let g = &mut p[1].codec;
         assert!(g.open(&share, roster(&keys, &names)).is_ok());
@@ -502,28 +501,8 @@ mod tests {
         let names = ["h", "g"];
         let mut p = parties(&names);
         let keys = parties(&names);
-        let one = p[0].codec.seal(
-            &env(
-                "h",
-                None,
-                SignalBody::Share {
-                    sharing: false,
-                    unable: false,
-                },
-            ),
-            [1; 12],
-        );
-        let two = p[0].codec.seal(
-            &env(
-                "h",
-                None,
-                SignalBody::Share {
-                    sharing: true,
-                    unable: false,
-                },
-            ),
-            [2; 12],
-        );
+        let one = host_share(&mut p[0].codec, false, 1);
+        let two = host_share(&mut p[0].codec, true, 2);
         let g = &mut p[1].codec;
         assert!(g.open(&two, roster(&keys, &names)).is_ok());
         // Reordered: the older one arrives late.
