@@ -78,13 +78,21 @@ test('a channel whose token expires gets a system error and is closed', async ()
   await within(closed, 'the channel to close');
 });
 
-test('a refreshed token keeps the channel joined', async () => {
+test('a refreshed token keeps the channel joined past the first token\'s expiry', async () => {
   const c = track(client(server));
-  await c.setAuth(jwt(server.secret, { role: 'authenticated', exp: nowSecs() + 3600 }));
+  // The channel joins with a token that expires in 2 s (the previous test shows such a
+  // channel is closed then), and the token is refreshed before that.
+  const exp = nowSecs() + 2;
+  await c.setAuth(jwt(server.secret, { role: 'authenticated', exp }));
   const channel = c.channel('auth-refresh');
+  const errors = [];
+  channel.on('system', {}, (m) => { if (m.status === 'error') errors.push(m); });
   await subscribed(channel);
-  await c.setAuth(jwt(server.secret, { role: 'authenticated', exp: nowSecs() + 7200 }));
+  await c.setAuth(jwt(server.secret, { role: 'authenticated', exp: nowSecs() + 3600 }));
+  // Past the first token's last second.
+  await new Promise((r) => setTimeout(r, Math.max(0, (exp + 1) * 1000 - Date.now()) + 300));
   const ack = await channel.send({ type: 'broadcast', event: 'still-here', payload: {} });
   assert.equal(ack, 'ok');
   assert.equal(channel.state, 'joined');
+  assert.deepEqual(errors, [], 'the refreshed channel got a system error');
 });
