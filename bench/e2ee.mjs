@@ -73,6 +73,12 @@ try {
   await mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
   await writeFile(opts.out, JSON.stringify(figures, null, 2) + '\n');
   console.log(JSON.stringify(figures, null, 2));
+  // A figure it could not measure is null in the file, and the command fails.
+  const missing = Object.entries(figures).filter(([, v]) => v === null).map(([k]) => k);
+  if (missing.length) {
+    console.error(`e2ee bench: not measured: ${missing.join(', ')}`);
+    failed = true;
+  }
 } catch (err) {
   console.error(`e2ee bench failed: ${err.stack ?? err}`);
   failed = true;
