@@ -971,7 +971,7 @@ impl GuestRuntime {
                     GuestRuntime { inner }.on_sfu(route, event);
                 }
             })
-            .map(|link| link.renew_ice_from(&runtime.inner.access));
+            .map(|link| link.with_access(&runtime.inner.access));
             match link {
                 Ok(link) => {
                     runtime.inner.sfu.borrow_mut().link = Some(link);
@@ -1019,7 +1019,6 @@ impl GuestRuntime {
             }
             SfuEvent::Published { .. } | SfuEvent::Audio(_) => {}
             SfuEvent::Failed(problem) => {
-                self.inner.access.sfu_failed(Some(problem));
                 self.inner
                     .view
                     .media_problem

@@ -831,7 +831,7 @@ impl HostRuntime {
                     }
                 },
             )
-            .map(|link| link.renew_ice_from(&runtime.inner.access));
+            .map(|link| link.with_access(&runtime.inner.access));
             drop(guard);
             match link {
                 Ok(link) => {

@@ -53,7 +53,8 @@ struct Inner {
     recovery: RefCell<Recovery>,
     recovery_timer: RefCell<Option<Timer>>,
     failed: Cell<bool>,
-    /// Where an ICE restart takes fresh TURN credentials from (the grant's last 20 minutes).
+    /// The page's access: where an ICE restart takes fresh TURN credentials from (the
+    /// grant's last 20 minutes), and what hears that the grant may be what failed.
     access: RefCell<Weak<super::access::Access>>,
 }
 
@@ -180,9 +181,11 @@ impl SfuLink {
         self.inner.peer.clone()
     }
 
-    /// An ICE restart of this link takes the latest TURN credentials from `access` (as a P2P
-    /// link's does): the grant's expire after 20 minutes, and a restart with them gets no relay.
-    pub fn renew_ice_from(self, access: &Rc<super::access::Access>) -> Self {
+    /// The link works with the page's `access`: an ICE restart takes the latest TURN
+    /// credentials from it (as a P2P link's does: the grant's expire after 20 minutes, and a
+    /// restart with them gets no relay), and a failure the grant may be to blame for makes the
+    /// next link ask for a new grant (`Access::sfu_failed`).
+    pub fn with_access(self, access: &Rc<super::access::Access>) -> Self {
         *self.inner.access.borrow_mut() = Rc::downgrade(access);
         self
     }
@@ -253,6 +256,10 @@ fn fail(inner: &Rc<Inner>, problem: Problem) {
     }
     inner.timer.borrow_mut().take();
     inner.recovery_timer.borrow_mut().take();
+    let access = inner.access.borrow().upgrade();
+    if let Some(access) = access {
+        access.sfu_failed(Some(problem));
+    }
     (inner.notify)(SfuEvent::Failed(problem));
 }
 

@@ -284,7 +284,7 @@ impl SfuVoice {
                     SfuVoice { inner }.on_publication(generation, event);
                 }
             })
-            .map(|link| link.renew_ice_from(&this.inner.access));
+            .map(|link| link.with_access(&this.inner.access));
             match link {
                 Ok(link) => {
                     let mut p = this.inner.publication.borrow_mut();
@@ -339,7 +339,6 @@ impl SfuVoice {
                 }
             }
             SfuEvent::Failed(problem) => {
-                self.inner.access.sfu_failed(Some(problem));
                 leptos::logging::warn!("our voice feed failed: {}", problem.user_message());
                 let actions = self.inner.state.borrow_mut().publish(None);
                 self.run(actions);
@@ -380,7 +379,7 @@ impl SfuVoice {
                     SfuVoice { inner }.on_subscription(&speaker, route, event);
                 }
             })
-            .map(|link| link.renew_ice_from(&this.inner.access));
+            .map(|link| link.with_access(&this.inner.access));
             match link {
                 Ok(link) => {
                     if let Some(sub) = this.inner.subs.borrow_mut().get_mut(&id) {
@@ -445,7 +444,6 @@ impl SfuVoice {
                 }
             }
             SfuEvent::Failed(problem) => {
-                self.inner.access.sfu_failed(Some(problem));
                 leptos::logging::warn!("{id}'s voice: {}", problem.user_message());
                 // A feed announced but never published (a stale or a forged announcement):
                 // after a few tries it is left until announced again, rather than asked for
