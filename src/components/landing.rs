@@ -30,6 +30,7 @@ pub fn Landing() -> impl IntoView {
             sfu_here.try_set(Some(here));
         }
     });
+    let unavailable = move |m: StartMode| m == StartMode::Sfu && sfu_here.get() == Some(false);
     // `/?pattern=code`, read once: the legibility benchmark shares the code pages
     // (bench/legibility.mjs); nobody else sees the button.
     let code_pages = platform::location::query_param("pattern").as_deref() == Some("code");
@@ -129,7 +130,7 @@ pub fn Landing() -> impl IntoView {
                         .map(|(m, testid, label, title)| view! {
                             <label
                                 class="inline"
-                                title=move || if m == StartMode::Sfu && sfu_here.get() == Some(false) {
+                                title=move || if unavailable(m) {
                                     "This server has no video server: sessions here go direct"
                                 } else {
                                     title
@@ -139,7 +140,7 @@ pub fn Landing() -> impl IntoView {
                                     type="radio"
                                     name="mode"
                                     data-testid=testid
-                                    disabled=move || m == StartMode::Sfu && sfu_here.get() == Some(false)
+                                    disabled=move || unavailable(m)
                                     // The attribute too, for what reads the markup.
                                     checked=move || mode.get() == m
                                     prop:checked=move || mode.get() == m

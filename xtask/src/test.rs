@@ -88,10 +88,6 @@ impl Runner<'_> {
         });
     }
 
-    fn skipped_after_failure(&mut self, name: &'static str) {
-        self.not_run(name, "its build failed");
-    }
-
     /// A selected suite that could not run counts as one failure (once).
     fn not_run(&mut self, name: &'static str, why: &str) {
         if self.wants(name) && !self.outcomes.iter().any(|o| o.name == name) {
@@ -194,7 +190,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
             }
         } else {
             for s in browser_suites {
-                r.skipped_after_failure(s);
+                r.not_run(s, "its build failed");
             }
         }
     }

@@ -279,7 +279,6 @@ fn region_of(query: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// `POST /api/access`.
 /// `/api/access` answers any origin, preflight included: what it grants is bound to proofs
 /// from the link's keys, never to a cookie or the origin, and the page asking may be served from
 /// another origin than the API — a static deployment, or `localhost` for a server that calls
@@ -293,6 +292,7 @@ pub fn cors() -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
+/// `POST /api/access`.
 pub async fn handle(State(access): State<Arc<Access>>, request: Request) -> Response {
     let ip = request
         .extensions()
