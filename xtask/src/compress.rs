@@ -19,9 +19,15 @@ use anyhow::{Context as _, Result};
 /// reaches them from those classes, which nothing constructs.
 const UNUSED_EXPORTS: [&str; 2] = ["intounderlying", "__wbg_intounderlying"];
 
-/// Removes [`UNUSED_EXPORTS`] from `wasm` and what only they kept (a file that is not wasm
-/// is left alone).
-fn strip_unused_exports(wasm: &Path) -> Result<()> {
+/// Shrinks a wasm-bindgen pair: the wasm `X_bg.wasm` and its glue `X.js` beside it.
+/// - Removes [`UNUSED_EXPORTS`] (not from the worker, which has none) and what only they kept.
+/// - Renames every import the wasm takes from the glue to a name of one or two characters, in
+///   both files ([`short_import_names`]). wasm-bindgen names each import after the function it
+///   wraps plus 16 hex digits of hash (`__wbg_set_onopen_5d4bdb6344270e9b`): hundreds of
+///   names that gzip cannot compress, written once in the wasm and once in the glue.
+///
+/// A file that is not wasm, or has no glue beside it, is left alone.
+fn shrink(wasm: &Path, strip: bool) -> Result<()> {
     let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
     if !bytes.starts_with(b"\0asm") {
         return Ok(());
@@ -31,27 +37,115 @@ fn strip_unused_exports(wasm: &Path) -> Result<()> {
     let unused: Vec<walrus::ExportId> = module
         .exports
         .iter()
-        .filter(|e| UNUSED_EXPORTS.iter().any(|p| e.name.starts_with(p)))
+        .filter(|e| strip && UNUSED_EXPORTS.iter().any(|p| e.name.starts_with(p)))
         .map(|e| e.id())
         .collect();
-    if unused.is_empty() {
-        return Ok(());
-    }
     for id in &unused {
         module.exports.delete(*id);
     }
-    walrus::passes::gc::run(&mut module);
+    if !unused.is_empty() {
+        walrus::passes::gc::run(&mut module);
+    }
+    let glue = glue_of(wasm);
+    let renamed = match std::fs::read_to_string(&glue) {
+        Ok(js) => {
+            let (js, renamed) = short_import_names(&mut module, &js)?;
+            std::fs::write(&glue, js).with_context(|| format!("writing {}", glue.display()))?;
+            renamed
+        }
+        Err(_) => 0,
+    };
+    if unused.is_empty() && renamed == 0 {
+        return Ok(());
+    }
     let before = bytes.len();
     module
         .emit_wasm_file(wasm)
         .with_context(|| format!("writing {}", wasm.display()))?;
     let after = std::fs::metadata(wasm)?.len();
     println!(
-        "compress: {} unused exports out of {} ({before} → {after} bytes)",
+        "compress: {} unused exports out of {}, {renamed} imports renamed ({before} → {after} bytes)",
         unused.len(),
         wasm.display()
     );
     Ok(())
+}
+
+/// The glue wasm-bindgen wrote for `X_bg.wasm`: `X.js` beside it.
+fn glue_of(wasm: &Path) -> PathBuf {
+    let name = wasm.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    wasm.with_file_name(format!("{}.js", name.trim_end_matches("_bg.wasm")))
+}
+
+/// Renames the imports `module` takes from its glue's module (`./X_bg.js`) to short names,
+/// and the glue's import object to match; returns the new glue and how many were renamed.
+///
+/// The glue writes each import once, as a key of its import object (`name: function…`), and
+/// the module's name once, as the key of that object. A name found any other way than that
+/// (twice, or not as a key) is left as it is, so the two files always agree: the app fails to
+/// start on a mismatch, which every browser test would show.
+fn short_import_names(module: &mut walrus::Module, js: &str) -> Result<(String, usize)> {
+    let mut js = js.to_owned();
+    let mut renamed = 0;
+    let mut modules = Vec::new();
+    for import in module.imports.iter_mut() {
+        if !import.module.ends_with("_bg.js") {
+            continue;
+        }
+        if !modules.contains(&import.module) {
+            modules.push(import.module.clone());
+        }
+        let Some(at) = only_key(&js, &import.name) else {
+            continue;
+        };
+        // Keys of one object: they need to differ only from each other, and every name not
+        // renamed keeps its hash.
+        let short = short_name(renamed);
+        js.replace_range(at..at + import.name.len(), &short);
+        import.name = short;
+        renamed += 1;
+    }
+    for (i, name) in modules.iter().enumerate() {
+        let quoted = format!("\"{name}\"");
+        if js.matches(&quoted).count() == 1 {
+            let short = format!("{i}");
+            js = js.replacen(&quoted, &format!("\"{short}\""), 1);
+            for import in module.imports.iter_mut().filter(|i| &i.module == name) {
+                import.module = short.clone();
+            }
+        }
+    }
+    Ok((js, renamed))
+}
+
+/// Where `name` is written in `js` as an object key (`name:`, not part of a longer word), if
+/// that is the only place it is written at all.
+fn only_key(js: &str, name: &str) -> Option<usize> {
+    let mut found = js.match_indices(name).map(|(at, _)| at);
+    let at = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    let before = js[..at].chars().next_back();
+    let after = js[at + name.len()..].chars().next();
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    (!word(before) && after == Some(':')).then_some(at)
+}
+
+/// The `n`th short identifier: `a`…`Z`, then two characters.
+fn short_name(n: usize) -> String {
+    const FIRST: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const REST: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$";
+    let mut out = String::new();
+    let mut n = n;
+    out.push(FIRST[n % FIRST.len()] as char);
+    n /= FIRST.len();
+    while n > 0 {
+        n -= 1;
+        out.push(REST[n % REST.len()] as char);
+        n /= REST.len();
+    }
+    out
 }
 
 /// What is worth compressing: text and wasm. Images are compressed already; `index.html` is
@@ -79,8 +173,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
     };
     for wasm in std::fs::read_dir(&dir)?.flatten().map(|e| e.path()) {
         let name = wasm.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with("_bg.wasm") && !name.starts_with("pairux-worker") {
-            strip_unused_exports(&wasm)?;
+        if name.ends_with("_bg.wasm") {
+            shrink(&wasm, !name.starts_with("pairux-worker"))?;
         }
     }
     let files = candidates(&dir)?;
@@ -271,12 +365,86 @@ mod tests {
         export("main");
         let wasm = dir.join("app_bg.wasm");
         module.emit_wasm_file(&wasm).unwrap();
-        strip_unused_exports(&wasm).unwrap();
+        shrink(&wasm, true).unwrap();
         let back = walrus::Module::from_file(&wasm).unwrap();
         let names: Vec<&str> = back.exports.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["main"]);
         assert_eq!(back.funcs.iter().count(), 1, "what only they kept went too");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn imports_from_the_glue_get_short_names_in_both_files() {
+        let dir = std::env::temp_dir().join(format!("pairux-rename-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut module = walrus::Module::default();
+        let ty = module.types.add(&[], &[]);
+        for (from, name) in [
+            ("./app_bg.js", "__wbg_set_onopen_5d4bdb6344270e9b"),
+            ("./app_bg.js", "__wbindgen_init_externref_table"),
+            // Written twice in the glue: which one is the key is not for us to guess.
+            ("./app_bg.js", "__wbg_twice_0123456789abcdef"),
+            ("./snippets/x/inline0.js", "helper"),
+        ] {
+            module.add_import_func(from, name, ty);
+        }
+        let wasm = dir.join("app_bg.wasm");
+        module.emit_wasm_file(&wasm).unwrap();
+        let glue = "function imports() {\n    const import0 = {\n        __proto__: null,\n        \
+            __wbg_set_onopen_5d4bdb6344270e9b: function(a) { a.onopen = null; },\n        \
+            __wbindgen_init_externref_table: function() {},\n        \
+            __wbg_twice_0123456789abcdef: function() { /* __wbg_twice_0123456789abcdef */ },\n    };\n    \
+            return { __proto__: null, \"./app_bg.js\": import0 };\n}\n";
+        std::fs::write(dir.join("app.js"), glue).unwrap();
+        shrink(&wasm, true).unwrap();
+
+        let back = walrus::Module::from_file(&wasm).unwrap();
+        let names: Vec<(&str, &str)> = back
+            .imports
+            .iter()
+            .map(|i| (i.module.as_str(), i.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("0", "a"),
+                ("0", "b"),
+                ("0", "__wbg_twice_0123456789abcdef"),
+                ("./snippets/x/inline0.js", "helper"),
+            ]
+        );
+        let js = std::fs::read_to_string(dir.join("app.js")).unwrap();
+        assert!(
+            js.contains("        a: function(a) { a.onopen = null; },"),
+            "{js}"
+        );
+        assert!(js.contains("        b: function() {},"), "{js}");
+        assert!(
+            js.contains("__wbg_twice_0123456789abcdef: function()"),
+            "{js}"
+        );
+        assert!(js.contains("\"0\": import0"), "{js}");
+        assert!(
+            !js.contains("5d4bdb6344270e9b") && !js.contains("app_bg.js"),
+            "{js}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn short_names_are_identifiers_and_all_differ() {
+        let names: Vec<String> = (0..5000).map(short_name).collect();
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        assert!(names.iter().all(|n| n.len() <= 3
+            && n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')));
+        assert_eq!(
+            (names[0].as_str(), names[51].len(), names[52].len()),
+            ("a", 1, 2)
+        );
     }
 
     #[test]
