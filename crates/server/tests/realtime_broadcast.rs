@@ -54,7 +54,7 @@ async fn without_self_and_ack_the_sender_hears_nothing() {
         .await;
     a.text(TEXT_PUSH).await;
     b.expect(TEXT_RELAY).await;
-    a.expect_silence().await;
+    a.expect_nothing_before_heartbeat().await;
     let counters = s.counters();
     assert_eq!((counters.broadcasts, counters.deliveries), (1, 1));
 }
@@ -90,8 +90,8 @@ async fn binary_payloads_reach_only_v2_sockets() {
     c.join_v1("1", "realtime:room1", json!({})).await;
     a.binary(hex(JS_BINARY_PUSH)).await;
     assert_eq!(b.next_binary().await, hex(KIND4_BINARY));
-    c.expect_silence().await;
-    // The vsn 1.0.0 socket still gets what it can represent.
+    // The vsn 1.0.0 socket gets nothing of it: its next frame is a's next push, which it can
+    // represent.
     a.text(TEXT_PUSH).await;
     c.expect(r#"{"topic":"realtime:room1","event":"broadcast","payload":{"event":"cursor","payload":{"x":1},"type":"broadcast"},"ref":null}"#)
         .await;
@@ -142,8 +142,11 @@ async fn oversize_payloads_are_refused_with_ack_and_dropped_without() {
     let mut binary = hex("0301010e0300003133 7265616c74696d653a726f6f6d31 626967");
     binary.extend(std::iter::repeat_n(0u8, 1500));
     silent.binary(binary).await;
-    silent.expect_silence().await;
-    listener.expect_silence().await;
+    silent.expect_nothing_before_heartbeat().await;
+    // Neither reached the listener: its next frame is silent's next push (a socket's frames
+    // are handled in order).
+    silent.text(TEXT_PUSH).await;
+    listener.expect(TEXT_RELAY).await;
 }
 
 #[tokio::test]
@@ -165,7 +168,10 @@ async fn too_many_events_per_second_close_the_sending_channel() {
     for _ in 0..3 {
         b.expect(TEXT_RELAY).await;
     }
-    b.expect_silence().await;
+    // The fourth never reached b: handling it queued a's system error and close, both heard
+    // by now, and whatever else it queued for b comes before b's heartbeat reply. (No other
+    // push can follow it to b: the server-wide limit is spent for this second.)
+    b.expect_nothing_before_heartbeat().await;
     // The socket itself stays open.
     a.heartbeat_v2("9").await;
 }
@@ -203,7 +209,7 @@ async fn one_sockets_burst_does_not_close_anyone_elses_channel() {
     // The other socket still gets through, and nobody closes its channel.
     other.text(TEXT_PUSH).await;
     listener.expect(TEXT_RELAY).await;
-    other.expect_silence().await;
+    other.expect_nothing_before_heartbeat().await;
     assert!(s.counters().socket_rate_limited >= 1);
 }
 
@@ -332,8 +338,11 @@ async fn senders_each_within_their_limit_cannot_get_a_light_senders_channel_clos
     // Over the limit still, the light socket's event goes through and its channel stays.
     light.text(TEXT_PUSH).await;
     listener.expect(TEXT_RELAY).await;
-    light.expect_silence().await;
-    listener.expect_silence().await;
+    light.expect_nothing_before_heartbeat().await;
+    // Nor anything of the heavy ones' (another room's): each heard its refusal, so what their
+    // handling queued came before the listener's heartbeat reply. (A second push of light's
+    // would be over the server's limit now.)
+    listener.expect_nothing_before_heartbeat().await;
 }
 
 #[tokio::test]
@@ -372,8 +381,10 @@ async fn rest_broadcasts_have_a_limit_of_their_own_and_its_excess_costs_nobody_e
     }
     victim.text(TEXT_PUSH).await;
     listener.expect(TEXT_RELAY).await;
-    victim.expect_silence().await;
-    listener.expect_silence().await;
+    victim.expect_nothing_before_heartbeat().await;
+    // Nor did the refused 25 come later: the listener's next frame is the victim's next.
+    victim.text(TEXT_PUSH).await;
+    listener.expect(TEXT_RELAY).await;
 }
 
 #[tokio::test]
@@ -402,7 +413,6 @@ async fn the_rest_api_broadcasts_to_every_version() {
         .await;
     c.expect(r#"{"topic":"realtime:room1","event":"broadcast","payload":{"event":"e","payload":{"a":1},"type":"broadcast"},"ref":null}"#)
         .await;
-    b.expect_silence().await;
 
     let res = http
         .post(&url)
@@ -412,6 +422,10 @@ async fn the_rest_api_broadcasts_to_every_version() {
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
+    // The private message of the first request never reached b: its next frame is the public
+    // one of the second.
+    b.expect(r#"[null,null,"realtime:room1","broadcast",{"event":"e","payload":{"a":1},"type":"broadcast"}]"#)
+        .await;
     let res = http.post(&url).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 401);
     let res = http

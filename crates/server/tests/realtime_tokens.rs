@@ -37,7 +37,7 @@ async fn a_valid_refresh_is_silent_and_the_channel_keeps_working() {
     )
     .await;
     c.text(&refresh("sb_secret_ignored")).await;
-    c.expect_silence().await;
+    c.expect_nothing_before_heartbeat().await;
     c.text(
         r#"["1","7","realtime:room1","broadcast",{"type":"broadcast","event":"e","payload":{}}]"#,
     )

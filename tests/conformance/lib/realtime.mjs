@@ -15,8 +15,6 @@ export { WebSocket };
 
 /** How long any expected event may take. */
 export const WAIT_MS = 5000;
-/** How long a test listens to be sure something does not arrive. */
-export const QUIET_MS = 400;
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 
@@ -142,7 +140,11 @@ export function subscribeFailure(channel) {
 
 /**
  * Queues the broadcasts a channel receives (call before subscribing). `next()` resolves with
- * the oldest unread one, waiting up to WAIT_MS; `none()` fails if any arrives within QUIET_MS.
+ * the oldest unread one, waiting up to WAIT_MS; `noneYet()` fails if any has arrived. Call it
+ * only where any broadcast would already have arrived: after an ack of this same socket's
+ * that the server sends after its fan-out (a later frame on one socket is read later). For
+ * another socket's broadcasts, check that the next one to arrive is a later one of that
+ * socket's instead.
  */
 export function broadcasts(channel, event = '*') {
   const queue = [];
@@ -162,8 +164,7 @@ export function broadcasts(channel, event = '*') {
       }
       return queue.shift();
     },
-    async none() {
-      await sleep(QUIET_MS);
+    noneYet() {
       if (queue.length) throw new Error(`unexpected broadcast ${JSON.stringify(queue[0])}`);
     },
   };
