@@ -203,6 +203,14 @@ impl GuestRuntime {
                         match heard {
                             Heard::Voice(id, track) => voice.heard_from_sfu(&id, &track),
                             Heard::Gone(id) => voice.gone_from_sfu(&id),
+                            Heard::RoomFull => {
+                                drop(voice);
+                                let view = inner.view.voice;
+                                GuestRuntime { inner }.set_mic(false);
+                                view.mic.set(super::voice::Mic::Failed(
+                                    super::sfu_voice::ROOM_FULL_SENTENCE.to_owned(),
+                                ));
+                            }
                         }
                     })
                 },

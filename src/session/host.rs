@@ -227,6 +227,8 @@ impl HostRuntime {
                         match heard {
                             Heard::Voice(id, track) => inner.voice.heard(&id, &track),
                             Heard::Gone(id) => inner.voice.forget(&id),
+                            Heard::RoomFull => HostRuntime { inner }
+                                .switch_mic(false, Some(super::sfu_voice::ROOM_FULL_SENTENCE)),
                         }
                     })
                 },
@@ -1116,6 +1118,12 @@ impl HostRuntime {
 
     /// Turns the host's microphone on or off (from a click).
     pub fn set_mic(&self, on: bool) {
+        self.switch_mic(on, None);
+    }
+
+    /// [`Self::set_mic`]; `refused`: why it went off without the person asking, shown once it
+    /// is off.
+    fn switch_mic(&self, on: bool, refused: Option<&'static str>) {
         if on && self.inner.cannot_send.get() {
             self.inner
                 .view
@@ -1160,7 +1168,10 @@ impl HostRuntime {
                 }
             }
             channel.set_mic(state == Mic::On);
-            view.mic.set(state);
+            view.mic.set(match refused {
+                Some(sentence) if state == Mic::Off => Mic::Failed(sentence.to_owned()),
+                _ => state,
+            });
             // A spare is made only while the microphone is off.
             if let Some(inner) = weak.upgrade() {
                 HostRuntime { inner }.spare_soon();

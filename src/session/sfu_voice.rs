@@ -24,7 +24,13 @@ pub enum Heard {
     Voice(String, MediaStreamTrack),
     /// `id`'s voice is no longer received.
     Gone(String),
+    /// Our own feed was refused: the room has every publisher it takes. The owner turns the
+    /// microphone off and tells the person ([`ROOM_FULL_SENTENCE`]); nothing retries it.
+    RoomFull,
 }
+
+/// What a person whose microphone the video server's room had no place for reads.
+pub const ROOM_FULL_SENTENCE: &str = "This session already has as many open microphones as its video server takes, so you're muted. Try again when someone mutes.";
 
 /// Quick attempts at a failed subscription or publication; after them it is retried slowly
 /// for as long as it is wanted (a video server that is down for minutes comes back).
@@ -337,6 +343,12 @@ impl SfuVoice {
                 if state == "connected" {
                     self.inner.publication.borrow_mut().attempts = 0;
                 }
+            }
+            SfuEvent::Failed(Problem::Full) => {
+                // Retrying would only be refused again (and take a place the moment one
+                // frees, unasked): the microphone goes off, and the person is told.
+                let this = self.clone();
+                leptos::task::spawn_local(async move { (this.inner.on_heard)(Heard::RoomFull) });
             }
             SfuEvent::Failed(problem) => {
                 leptos::logging::warn!("our voice feed failed: {}", problem.user_message());

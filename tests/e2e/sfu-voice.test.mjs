@@ -232,3 +232,73 @@ test('SFU voice: a feed nobody verified announced is never played — not from J
   peer.close();
   for (const page of [host, a, rogue]) await page.context().close();
 });
+
+test('SFU voice: a microphone the room has no place for goes off, the person is told, and it works once a place frees', async () => {
+  const host = await hostSfu(sfu, 'mode-sfu', [recordVoices]);
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const a = await sfuGuest(viewerLink);
+
+  // A link holder fills the room: publishers up to the room's 16 (the host's screen is one).
+  const filler = await newPage(sfu.browser);
+  await filler.goto(`${sfu.server.url}/config.json`);
+  const grant = (await grantFor(sfu.server.url, viewerLink)).sfu;
+  await withJanusClient(filler);
+  const refused = await filler.evaluate(async (sfu) => {
+    const { send } = await window.__janusClient(sfu.janusUrl, sfu.token);
+    const session_id = (await send({ janus: 'create' })).data.id;
+    setInterval(() => send({ janus: 'keepalive', session_id }), 20_000);
+    window.__fillers = [];
+    // Janus counts a publisher once its media is up: each filler connects before the next.
+    while (window.__fillers.length < 40) {
+      const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
+      await send({
+        janus: 'message', session_id, handle_id,
+        body: { request: 'join', ptype: 'publisher', room: sfu.room, pin: sfu.pin, display: `filler ${window.__fillers.length}` },
+      });
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver('audio', { direction: 'sendonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise((r) => {
+        if (pc.iceGatheringState === 'complete') r();
+        pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+      });
+      const published = await send({
+        janus: 'message', session_id, handle_id, body: { request: 'publish' },
+        jsep: { type: 'offer', sdp: pc.localDescription.sdp, e2ee: true },
+      });
+      if (!published.jsep) {
+        pc.close();
+        return published.plugindata?.data?.error_code;
+      }
+      await pc.setRemoteDescription(published.jsep);
+      await new Promise((r) => {
+        if (pc.connectionState === 'connected') r();
+        pc.onconnectionstatechange = () => { if (pc.connectionState === 'connected') r(); };
+      });
+      window.__fillers.push({ session_id, handle_id, pc, send });
+    }
+    return null;
+  }, grant);
+  assert.equal(refused, 432, 'the room refuses a publisher once full');
+  assert.equal(await filler.evaluate(() => window.__fillers.length), 15);
+
+  // The viewer unmutes: there is no place for its feed, so its microphone goes off and it
+  // reads why (not a microphone that says "on" while nobody hears it).
+  await a.getByTestId('mic-toggle').click();
+  await a.locator('[data-testid=mic-toggle][data-state=failed]').waitFor({ timeout: 15_000 });
+  assert.match(await a.getByTestId('mic-problem').textContent(), /as many open microphones as its video server takes/);
+  assert.equal(await a.evaluate(() => navigator.mediaDevices && window.__vpcs.filter((pc) => pc.connectionState !== 'closed'
+    && pc.getSenders().some((s) => s.track?.kind === 'audio' && s.track.readyState === 'live')).length), 0,
+  'no live microphone track is left sending');
+
+  // A place frees; unmuted again, the viewer is heard.
+  await filler.evaluate(async () => {
+    const f = window.__fillers.pop();
+    await f.send({ janus: 'message', session_id: f.session_id, handle_id: f.handle_id, body: { request: 'unpublish' } });
+    f.pc.close();
+  });
+  await a.getByTestId('mic-toggle').click();
+  await a.locator('[data-testid=mic-toggle][data-state=on]').waitFor({ timeout: 10_000 });
+  await hears(host, 'host hearing the viewer once a place freed');
+  for (const page of [host, a, filler]) await page.context().close();
+});
