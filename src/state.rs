@@ -281,7 +281,14 @@ pub struct AppState {
     pub page: RwSignal<Page>,
     /// The screen a host picked on the landing page, handed to the session page.
     pub capture: StoredValue<Option<crate::platform::media::Capture>, LocalStorage>,
+    /// A link was pasted into the address bar of this tab while it is in a session: it was
+    /// not followed (a tab never moves into another session or role), and the person is told
+    /// ([`LINK_IGNORED_SENTENCE`]) until they close the notice.
+    pub link_ignored: RwSignal<bool>,
 }
+
+/// What a person who pasted a link into a tab already in a session reads.
+pub const LINK_IGNORED_SENTENCE: &str = "This tab is already in a session, so the link you entered wasn't opened. Open it in a new tab, or leave this session first.";
 
 impl AppState {
     pub fn new(opened: Opened, page: Page) -> Self {
@@ -289,6 +296,7 @@ impl AppState {
             opened: RwSignal::new(opened),
             page: RwSignal::new(page),
             capture: StoredValue::new_local(None),
+            link_ignored: RwSignal::new(false),
         }
     }
 

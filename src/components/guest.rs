@@ -59,14 +59,39 @@ pub fn guest_app(state: AppState) -> El {
                     .text("PairUX"),
             ),
         )
-        .child(el("main").class("content").region(shown, |shown| {
-            vec![match shown {
-                Shown::FullApp => loading_full_app(),
-                Shown::NotFound => not_found(),
-                Shown::Session(Ok(entry)) => session_view(entry),
-                Shown::Session(Err(error)) => refused(error),
-            }]
-        }))
+        .child(
+            el("main")
+                .class("content")
+                .show(
+                    move || state.link_ignored.get(),
+                    move || vec![link_ignored(state)],
+                )
+                .region(shown, |shown| {
+                    vec![match shown {
+                        Shown::FullApp => loading_full_app(),
+                        Shown::NotFound => not_found(),
+                        Shown::Session(Ok(entry)) => session_view(entry),
+                        Shown::Session(Err(error)) => refused(error),
+                    }]
+                }),
+        )
+}
+
+/// `link-ignored`: a link pasted into this tab's address bar was not followed, and why; the
+/// person closes it.
+pub fn link_ignored(state: AppState) -> El {
+    el("p")
+        .class("banner banner-info")
+        .testid("link-ignored")
+        .attr("role", "status")
+        .child(el("span").text(crate::state::LINK_IGNORED_SENTENCE))
+        .child(
+            el("button")
+                .class("link")
+                .testid("link-ignored-close")
+                .on("click", move |_| state.link_ignored.set(false))
+                .text("Close"),
+        )
 }
 
 /// The session `id`'s entry, or why the page has none.

@@ -76,6 +76,7 @@ fn shell() -> impl IntoView {
                     </a>
                 </header>
                 <main class="content">
+                    {move || state.link_ignored.get().then(|| drawn(move || guest::link_ignored(state)))}
                     {move || match state.page.get() {
                         Page::Landing => view! { <landing::Landing/> }.into_any(),
                         Page::Session { id } => view! { <session::SessionPage id/> }.into_any(),
@@ -95,8 +96,10 @@ fn open_page() -> AppState {
     }
     let state = AppState::new(opened, page_for_path(&current_path()));
     provide_context(state);
+    // Only a new path is a new page: a fragment change fires `popstate` too, and setting the
+    // same page again would draw the session anew (a host's would lose its capture).
     let _ = window_event_listener(leptos::ev::popstate, move |_| {
-        state.page.set(page_for_path(&current_path()));
+        platform::el::set_if_changed(state.page, page_for_path(&current_path()));
     });
     // A fragment typed or pasted into the address bar of an open page reloads nothing. It is
     // scrubbed at once; it may open a session only where none is open, so a `hashchange` can
@@ -104,7 +107,7 @@ fn open_page() -> AppState {
     let _ = window_event_listener(leptos::ev::hashchange, move |_| {
         let next = read_address_bar();
         if matches!(state.opened.get_untracked(), Opened::Session(_)) {
-            leptos::logging::warn!("ignored a new link fragment: this tab is already in a session");
+            state.link_ignored.set(true);
             return;
         }
         if let Opened::Session(entry) = &next {

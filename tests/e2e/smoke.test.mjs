@@ -154,11 +154,21 @@ test('a valid link is accepted and its secrets leave the address bar', async () 
   assert.equal(await page.getByTestId('error-banner').count(), 0);
 
   // A viewer link pasted into this open session tab changes only the fragment: the tab stays
-  // in its session and role, and the new secrets leave the address bar too.
+  // in its session and role (the very session drawn before: not joined anew), and the new
+  // secrets leave the address bar too.
+  await page.evaluate(() => { document.querySelector('.session').__before = true; });
   await page.goto(`${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`);
   await page.waitForFunction(() => location.hash === '');
   assert.equal(await page.locator('.session').getAttribute('data-role'), 'controller');
   assert.equal(page.url(), `${stack.server.url}/s/${ID}`);
+  // The person is told the link was not opened, and can close that.
+  const notice = page.getByTestId('link-ignored');
+  await notice.waitFor({ timeout: 5_000 });
+  assert.match(await notice.textContent(), /already in a session, so the link you entered wasn't opened/);
+  await page.getByTestId('link-ignored-close').click();
+  await notice.waitFor({ state: 'detached', timeout: 5_000 });
+  assert.equal(await page.locator('.session').getAttribute('data-role'), 'controller');
+  assert.equal(await page.evaluate(() => document.querySelector('.session').__before), true, 'the session was drawn anew');
 
   const viewer = await newPage(stack.browser);
   await openApp(viewer, `${stack.server.url}/s/${ID}#k=${KEY}&h=${HOST}`);
@@ -179,6 +189,14 @@ test('starting a session gives two invite links that work', async () => {
   // The controller link is never drawn in clear (the host's page may be what is shared).
   assert.equal(await page.getByTestId('invite-controller-link').getAttribute('type'), 'password');
   assert.match(page.url(), /\/s\/[A-Za-z0-9_-]{22}$/);
+  // Its own viewer link pasted into the host's tab: the tab stays the host's (the session
+  // drawn before: a new one would have lost the capture), and says so.
+  await page.evaluate(() => { document.querySelector('.session').__before = true; });
+  await page.goto(viewerLink);
+  await page.getByTestId('link-ignored').waitFor({ timeout: 5_000 });
+  await page.waitForFunction(() => location.hash === '');
+  assert.equal(await page.getByTestId('invite-viewer-link').inputValue(), viewerLink);
+  assert.equal(await page.evaluate(() => document.querySelector('.session').__before), true, 'the host\'s session was drawn anew');
 
   // A link "works" when the person who opens it sees the shared screen (`decoding`).
   const viewer = await newPage(stack.browser);
