@@ -18,7 +18,7 @@ use pairux_core::{LinkError, Role, SessionId};
 use web_sys::{HtmlElement, HtmlVideoElement};
 
 use super::stage::{GuestSetup, SETTLE_MS};
-use crate::platform::el::{el, value_of, watch, El};
+use crate::platform::el::{el, set_value_of, value_of, watch, El};
 use crate::platform::{self, clock, media};
 use crate::realtime::SessionChannel;
 use crate::session::guest::{GuestRuntime, GuestSignals};
@@ -260,6 +260,9 @@ pub fn name_field(channel: SessionChannel) -> El {
                 if let Some(name) = platform::storage::remember_name(&value_of(&ev)) {
                     channel.set_name(&name);
                 }
+                // The field shows the name everyone now sees: as applied (tidied), or the
+                // current one where it was cleared.
+                set_value_of(&ev, &channel.name());
             }),
     )
 }

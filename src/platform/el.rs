@@ -374,6 +374,16 @@ pub fn mount_to_body(el: &El) {
 }
 
 /// The value of the input element an event came from (`""` for any other target).
+/// Writes `value` into the text field `ev` came from.
+pub fn set_value_of(ev: &Event, value: &str) {
+    if let Some(input) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    {
+        input.set_value(value);
+    }
+}
+
 pub fn value_of(ev: &Event) -> String {
     ev.target()
         .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())

@@ -37,6 +37,11 @@ test('a name set on the landing page or live in the session shows everywhere', a
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=participant-list] .name')].some((n) => n.textContent === 'Ada Lovelace'), null, { timeout: 15_000 });
   }
   assert.ok((await listedNames(host)).includes('Grace'));
+  // The field shows the name as everyone sees it; cleared, it shows the name kept.
+  assert.equal(await viewer.getByTestId('display-name').inputValue(), 'Ada Lovelace');
+  await viewer.getByTestId('display-name').fill('   ');
+  await viewer.getByTestId('display-name').press('Enter');
+  assert.equal(await viewer.getByTestId('display-name').inputValue(), 'Ada Lovelace');
 
   // The control request toast names the person asking.
   await controller.getByTestId('request-control').click();
