@@ -373,7 +373,6 @@ pub fn mount_to_body(el: &El) {
     }
 }
 
-/// The value of the input element an event came from (`""` for any other target).
 /// Writes `value` into the text field `ev` came from.
 pub fn set_value_of(ev: &Event, value: &str) {
     if let Some(input) = ev
@@ -384,6 +383,7 @@ pub fn set_value_of(ev: &Event, value: &str) {
     }
 }
 
+/// The value of the input element an event came from (`""` for any other target).
 pub fn value_of(ev: &Event) -> String {
     ev.target()
         .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())

@@ -163,6 +163,9 @@ struct Inner {
     capture: RefCell<Option<(Capture, EndedListener)>>,
     /// The tab's E2EE worker failed: nothing can be sent, so nothing is shared again.
     cannot_send: std::cell::Cell<bool>,
+    /// The latest switch of the microphone (a number per switch, and whether it turns it on):
+    /// only the latest one's outcome is shown and published.
+    mic_switch: std::cell::Cell<(u64, bool)>,
     peers: RefCell<VecMap<String, Peer>>,
     view: HostSignals,
     control: RefCell<HostControl>,
@@ -252,6 +255,7 @@ impl HostRuntime {
                 channel,
                 capture: RefCell::new(None),
                 cannot_send: std::cell::Cell::new(false),
+                mic_switch: std::cell::Cell::new((0, false)),
                 peers: RefCell::new(VecMap::new()),
                 view,
                 control: RefCell::new(HostControl::new(secret, control)),
@@ -1139,6 +1143,8 @@ impl HostRuntime {
             self.inner.sfu_voice.clone(),
         );
         view.mic.set(if on { Mic::Starting } else { Mic::Off });
+        let seq = self.inner.mic_switch.get().0 + 1;
+        self.inner.mic_switch.set((seq, on));
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
             let state = match voice.set_mic(on).await {
@@ -1146,6 +1152,17 @@ impl HostRuntime {
                 Ok(false) => Mic::Off,
                 Err(err) => Mic::Failed(super::voice::mic_failure(&err)),
             };
+            let Some(latest) = weak.upgrade().map(|inner| inner.mic_switch.get()) else {
+                return;
+            };
+            if latest.0 != seq {
+                // A later switch (a click, the room full) is what counts: a microphone this
+                // one opened after that switched it off goes off again.
+                if state == Mic::On && !latest.1 {
+                    let _ = voice.set_mic(false).await;
+                }
+                return;
+            }
             let mic = voice.mic_track();
             sfu_voice.set_mic(mic.clone());
             // Peer to peer, our voice goes on its own track of each connection that still

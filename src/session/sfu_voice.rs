@@ -348,7 +348,12 @@ impl SfuVoice {
                 // Retrying would only be refused again (and take a place the moment one
                 // frees, unasked): the microphone goes off, and the person is told.
                 let this = self.clone();
-                leptos::task::spawn_local(async move { (this.inner.on_heard)(Heard::RoomFull) });
+                leptos::task::spawn_local(async move {
+                    // Not if our feed was muted, moved or made anew meanwhile.
+                    if this.inner.publication.borrow().generation == generation {
+                        (this.inner.on_heard)(Heard::RoomFull);
+                    }
+                });
             }
             SfuEvent::Failed(problem) => {
                 leptos::logging::warn!("our voice feed failed: {}", problem.user_message());

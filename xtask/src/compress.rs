@@ -47,15 +47,19 @@ fn shrink(wasm: &Path, strip: bool) -> Result<()> {
         walrus::passes::gc::run(&mut module);
     }
     let glue = glue_of(wasm);
-    let renamed = match std::fs::read_to_string(&glue) {
+    let (renamed, changed) = match std::fs::read_to_string(&glue) {
         Ok(js) => {
-            let (js, renamed) = short_import_names(&mut module, &js)?;
-            std::fs::write(&glue, js).with_context(|| format!("writing {}", glue.display()))?;
-            renamed
+            let renaming = short_import_names(&mut module, &js);
+            if renaming.changed {
+                std::fs::write(&glue, renaming.js)
+                    .with_context(|| format!("writing {}", glue.display()))?;
+            }
+            (renaming.renamed, renaming.changed)
         }
-        Err(_) => 0,
+        Err(_) => (0, false),
     };
-    if unused.is_empty() && renamed == 0 {
+    // Written whenever the glue was: the two must agree (the module's name alone may differ).
+    if unused.is_empty() && !changed {
         return Ok(());
     }
     let before = bytes.len();
@@ -84,12 +88,17 @@ fn glue_of(wasm: &Path) -> PathBuf {
 /// the module's name once, as the key of that object. A name found any other way than that
 /// (twice, or not as a key) is left as it is, so the two files always agree: the app fails to
 /// start on a mismatch, which every browser test would show.
-fn short_import_names(module: &mut walrus::Module, js: &str) -> Result<(String, usize)> {
+fn short_import_names(module: &mut walrus::Module, js: &str) -> Renaming {
     let mut js = js.to_owned();
     let mut renamed = 0;
     let mut modules = Vec::new();
+    // The glue's own module (`./X_bg.js`), not a snippet (`./snippets/…`).
+    let glue_module = |m: &str| {
+        m.strip_prefix("./")
+            .is_some_and(|m| !m.contains('/') && m.ends_with("_bg.js"))
+    };
     for import in module.imports.iter_mut() {
-        if !import.module.ends_with("_bg.js") {
+        if !glue_module(&import.module) {
             continue;
         }
         if !modules.contains(&import.module) {
@@ -105,6 +114,7 @@ fn short_import_names(module: &mut walrus::Module, js: &str) -> Result<(String, 
         import.name = short;
         renamed += 1;
     }
+    let mut changed = renamed > 0;
     for (i, name) in modules.iter().enumerate() {
         let quoted = format!("\"{name}\"");
         if js.matches(&quoted).count() == 1 {
@@ -113,9 +123,24 @@ fn short_import_names(module: &mut walrus::Module, js: &str) -> Result<(String, 
             for import in module.imports.iter_mut().filter(|i| &i.module == name) {
                 import.module = short.clone();
             }
+            changed = true;
         }
     }
-    Ok((js, renamed))
+    Renaming {
+        js,
+        renamed,
+        changed,
+    }
+}
+
+/// What [`short_import_names`] made of a glue.
+struct Renaming {
+    /// The glue, as it must be written with the module.
+    js: String,
+    /// Imports given a short name.
+    renamed: usize,
+    /// Whether anything was renamed (an import, or only the module).
+    changed: bool,
 }
 
 /// Where `name` is written in `js` as an object key (`name:`, not part of a longer word), if
@@ -429,6 +454,32 @@ mod tests {
             !js.contains("5d4bdb6344270e9b") && !js.contains("app_bg.js"),
             "{js}"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_glue_whose_only_change_is_the_module_name_is_written_with_its_wasm() {
+        let dir = std::env::temp_dir().join(format!("pairux-rename-mod-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut module = walrus::Module::default();
+        let ty = module.types.add(&[], &[]);
+        // Its one import is written twice in the glue: it keeps its name, the module does not.
+        module.add_import_func("./app_bg.js", "__wbg_twice_0123456789abcdef", ty);
+        let wasm = dir.join("app_bg.wasm");
+        module.emit_wasm_file(&wasm).unwrap();
+        let glue = "const import0 = { __wbg_twice_0123456789abcdef: function() {} };\n\
+            // __wbg_twice_0123456789abcdef\nreturn { \"./app_bg.js\": import0 };\n";
+        std::fs::write(dir.join("app.js"), glue).unwrap();
+        shrink(&wasm, false).unwrap();
+        let back = walrus::Module::from_file(&wasm).unwrap();
+        let import = back.imports.iter().next().unwrap();
+        assert_eq!(
+            (import.module.as_str(), import.name.as_str()),
+            ("0", "__wbg_twice_0123456789abcdef")
+        );
+        let js = std::fs::read_to_string(dir.join("app.js")).unwrap();
+        assert!(js.contains("\"0\": import0"), "{js}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -133,6 +133,13 @@ async fn a_late_joiner_gets_the_state_then_updates_and_untracks() {
     let d = diff(&frame);
     assert_eq!(d["joins"], json!({}));
     assert_eq!(meta(&d["leaves"], "alice")["name"], "alice2");
+    // And nothing after it (a stray diff of the unchanged track would be here, or before).
+    alice
+        .text(r#"["1","8","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"alice3"}}]"#)
+        .await;
+    alice.next_text().await;
+    let frame = late.next_json().await;
+    assert_eq!(meta(&diff(&frame)["joins"], "alice")["name"], "alice3");
 }
 
 #[tokio::test]

@@ -189,10 +189,11 @@ impl Client {
 
     /// Asserts that the next frame to reach this socket is the reply to a heartbeat sent now.
     /// The server handles one socket's frames one at a time, and queues whatever handling a
-    /// frame sends (to this socket or to others) before it reads the next: so this proves that
-    /// nothing this socket's earlier frames caused came to it, however slowly the server ran.
-    /// (For what another socket's frames caused, the proof is a later frame of that socket's
-    /// that must come, checked to come next.)
+    /// frame sends at once (to this socket or to others) before it reads the next: so this
+    /// proves that nothing this socket's earlier frames caused at once came to it, however
+    /// slowly the server ran. Not what comes later by design: a join error held back by the
+    /// error back-off, a token re-check's closing. (For what another socket's frames caused,
+    /// the proof is a later frame of that socket's that must come, checked to come next.)
     pub async fn expect_nothing_before_heartbeat(&mut self) {
         if self.v2 {
             self.heartbeat_v2("fence").await;
