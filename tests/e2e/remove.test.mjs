@@ -97,8 +97,9 @@ test('the host removes a controller: its picture and control stop, it reads why,
   // Same tab, same verified identity (its key lives in the tab's sessionStorage): the host is
   // told this is the person it removed.
   assert.match(await ask.textContent(), /asks to join \(you removed them earlier\)/);
-  // Still nothing to see while it waits.
-  await removed.waitForTimeout(1_000);
+  // Still nothing to see while it waits: the host, which has read its join to ask about it,
+  // made no connection for it, and it decoded nothing.
+  assert.equal(await host.getByTestId(`peer-state-${again}`).getAttribute('data-state'), 'none', 'the host connected to a page it has not let in');
   assert.equal(await framesDecoded(removed), 0, 'a page waiting for the host decodes nothing');
   await host.getByTestId(`admit-${again}`).click();
   await ask.waitFor({ state: 'detached', timeout: 5_000 });
