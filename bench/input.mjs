@@ -61,6 +61,8 @@ import { assertLoopbackOnly } from './lib/netns.mjs';
 import { percentile, percentiles, round1 } from './lib/stats.mjs';
 import { agentPhase } from './lib/agent-phase.mjs';
 import { serveDir } from './lib/serve.mjs';
+import { PC_HOOK } from './lib/pc-hook.mjs';
+import { readSettings, flat, differences } from './lib/settings.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -232,6 +234,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function open(browser, url, hook = null) {
   const context = await browser.newContext();
   if (hook) await context.addInitScript(hook);
+  await context.addInitScript(PC_HOOK);
   await context.addInitScript(WIRE_HOOK);
   const page = await context.newPage();
   page.errors = [];
@@ -640,7 +643,7 @@ async function within(ms, what, f) {
   }
 }
 
-async function floorPhase(browser, benchUrl, rect, steps, { media = false, transform = false } = {}) {
+async function floorPhase(browser, benchUrl, rect, steps, { media = false, transform = false, send = null } = {}) {
   const contexts = [];
   const open = async (hooks) => {
     const context = await browser.newContext();
@@ -655,12 +658,12 @@ async function floorPhase(browser, benchUrl, rect, steps, { media = false, trans
     return page;
   };
   try {
-    const host = await open([WIRE_HOOK]);
-    const controller = await open([CONTROLLER_HOOK, WIRE_HOOK]);
+    const host = await open([PC_HOOK, WIRE_HOOK]);
+    const controller = await open([CONTROLLER_HOOK, PC_HOOK, WIRE_HOOK]);
     // Connected with both channels open within 20 s, or this attempt fails (a floor whose
     // connection never came up once held the whole run until its give-up timer).
     await within(20_000, 'the floor pages did not connect', async () => {
-      const offer = await host.evaluate(([r, m, t]) => window.floor.host(r, { media: m, transform: t }), [rect, media, transform]);
+      const offer = await host.evaluate(([r, m, t, s]) => window.floor.host(r, { media: m, transform: t, send: s }), [rect, media, transform, send]);
       const answer = await controller.evaluate(([o, r, t]) => window.floor.controller(o, r, { transform: t }), [offer, rect, transform]);
       await host.evaluate((a) => window.floor.accept(a), answer);
       await controller.evaluate(() => window.floor.ready);
@@ -672,6 +675,10 @@ async function floorPhase(browser, benchUrl, rect, steps, { media = false, trans
         return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2;
       }, null, { timeout: 20_000 });
     }
+    // What the picture was sent and received with, read from the browser like the app's.
+    const settings = media
+      ? flat({ send: (await readSettings(host)).send, receive: (await readSettings(controller)).receive })
+      : null;
     await play(controller, steps.filter((s) => s.warm));
     await sleep(500);
     const measured = steps.filter((s) => !s.warm);
@@ -679,6 +686,7 @@ async function floorPhase(browser, benchUrl, rect, steps, { media = false, trans
     return {
       played,
       busy,
+      settings,
       ctl: (await controller.evaluate(() => window.__ctl)).filter((e) => KIND[e.type]),
       sink: await host.evaluate(() => window.__sink),
       wire: {
@@ -737,8 +745,11 @@ async function main() {
       element_px: null,
       channels: 'pairux (ordered, reliable): clicks, keys, wheel; pairux-pointer (unordered, maxRetransmits 0): moves',
       driven_by: 'Playwright page.mouse / page.keyboard, each action awaited, on a fixed schedule',
-      floor_media: 'bench/lib/pattern.mjs 1280x720 at 30 fps, VP8, contentHint text, 4 Mbps, maintain-resolution; host to controller',
+      floor_media: 'bench/lib/pattern.mjs on a canvas, host to controller, sent and received with the app\'s settings as read from the app\'s pages (app_media); floor_media_read: what the floor\'s pages then ran with',
       floor_media_transform: 'floor_media, the picture through a pass-through RTCRtpScriptTransform on both pages',
+      app_media: null,
+      floor_media_read: null,
+      floor_media_transform_read: null,
     },
   };
   const raw = { started: new Date().toISOString(), load_avg: os.loadavg() };
@@ -758,6 +769,10 @@ async function main() {
     const cid = me.replace('participant-', '');
 
     await grant(host, controller, cid);
+    // What the app's picture is sent and received with (the browser's word): the floor's
+    // picture is configured from it, and checked against it.
+    const appMedia = flat({ send: (await readSettings(host)).send, receive: (await readSettings(controller)).receive });
+    figures.input_settings.app_media = appMedia;
 
     const rect = await pictureRect(controller);
     const steps = plan(rect, MOVES + WARMUP, WARMUP);
@@ -842,10 +857,11 @@ async function main() {
     await sleep(1000);
     bench = await serveDir(here);
     Object.assign(raw, { floor: {} });
+    const unlike = [];
     const FLOORS = [
       ['floor', 'the plain-JavaScript floor', {}],
-      ['floor_media', 'the floor with the picture', { media: true }],
-      ['floor_media_transform', 'the floor with the picture through pass-through transforms', { media: true, transform: true }],
+      ['floor_media', 'the floor with the picture', { media: true, send: appMedia }],
+      ['floor_media_transform', 'the floor with the picture through pass-through transforms', { media: true, transform: true, send: appMedia }],
     ];
     for (const [variant, label, options] of FLOORS) {
       console.error(`input bench: ${label} …`);
@@ -856,6 +872,17 @@ async function main() {
           const floor = await floorPhase(browser, bench.url, rect, steps, options);
           raw.floor[variant] = floorFigures(figures, variant, floor, rect, ms, measured.length);
           figures[`input_${variant}_attempts`] = attempt;
+          if (floor.settings) {
+            figures.input_settings[`${variant}_read`] = floor.settings;
+            const differ = differences(appMedia, floor.settings);
+            if (differ.length) {
+              // Not like for like: its ratios say nothing, and the run fails (below).
+              const ratio = { floor_media: 'input_ratio_media', floor_media_transform: 'input_ratio_media_transform' }[variant];
+              figures[`${ratio}_p50`] = null;
+              figures[`${ratio}_p95`] = null;
+              unlike.push(`${label} ran with other media settings than the app: ${differ.join('; ')}`);
+            }
+          }
           break;
         } catch (err) {
           console.error(`  ${label}: ${err.message}${attempt < 2 ? '; once more' : ''}`);
@@ -881,6 +908,7 @@ async function main() {
     });
     Object.assign(raw, { rect, offsets, gate, errors, app: rawPhase(two, twoSplit), with_viewer: rawPhase(three, threeSplit), cursor: cursor.samples, cursor_split: cursorSplit.cursor });
     if (errors.length) console.error(`  page errors: ${errors.slice(0, 5).join(' | ')}`);
+    if (unlike.length) throw new Error(unlike.join(' | '));
   } catch (err) {
     // Whatever was measured is still written; the run fails.
     failure = err;
