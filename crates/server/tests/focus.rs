@@ -394,6 +394,27 @@ async fn the_focus_assigns_fails_over_drains_and_upgrades() {
     assert_eq!(back.janus_url, sfu_a.janus_url);
     assert_eq!(join_as_publisher(&back).await["videoroom"], "joined");
 
+    // Drained as well, that node has nowhere to send its sessions: they stay, and their
+    // participants still get in (Janus keeps taking new sessions for them). Then both come back.
+    let drain = async |node: &str, on: bool| -> Value {
+        let res = reqwest::Client::new()
+            .post(format!(
+                "http://{}/focus/drain?node={node}&on={on}",
+                server.addr()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        res.json().await.unwrap()
+    };
+    assert_eq!(drain(&dead_id, true).await["moved"], 0);
+    let stranded = grant(&access, &a, Want::Sfu).await.sfu.unwrap();
+    assert_eq!(stranded.janus_url, sfu_a.janus_url);
+    assert_eq!(join_as_publisher(&stranded).await["videoroom"], "joined");
+    drain(&dead_id, false).await;
+    drain(&drained, false).await;
+
     // An Auto session: P2P, no room, until 3 participants are present; then upgraded.
     let c = Link::new(3);
     let gc = grant(&access, &c, Want::Auto).await;

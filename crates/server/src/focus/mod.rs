@@ -644,24 +644,35 @@ impl FocusService {
         self.core().brain.report_load(now_ms(), node, participants);
     }
 
-    /// Drain on/off (the admin endpoint): Janus stops accepting new sessions and the focus moves
-    /// sessions off the node. Sent to one focus process; with several, send it to each.
+    /// Drain on/off (the admin endpoint): the focus moves sessions off the node and places
+    /// none there, and Janus stops accepting new sessions — unless sessions stay on the node for
+    /// want of another that can take them: then their participants (newcomers, reconnections,
+    /// retries) must still get in, so Janus keeps accepting (the focus grants that node to
+    /// nobody else). Sent to one focus process; with several, send it to each.
     pub async fn drain(&self, node: &str, on: bool) -> Result<usize, String> {
         let entry = self
             .nodes
             .iter()
             .find(|n| n.id == node)
             .ok_or_else(|| format!("no node {node}"))?;
+        let decisions = self.core().brain.drain(now_ms(), node, on);
+        let moved = decisions.len();
+        self.commit_all(decisions).await;
+        let stranded = self.core().brain.sessions_on(node).len();
+        let accept = !on || stranded > 0;
         let janus = entry
             .admin()
-            .call(&pairux_core::janus::admin::AdminRequest::AcceptNewSessions { accept: !on })
+            .call(&pairux_core::janus::admin::AdminRequest::AcceptNewSessions { accept })
             .await;
         if let Err(err) = &janus {
             tracing::warn!("focus: {node} did not take accept_new_sessions: {err}");
         }
-        let decisions = self.core().brain.drain(now_ms(), node, on);
-        let moved = decisions.len();
-        self.commit_all(decisions).await;
+        if on && stranded > 0 {
+            tracing::warn!(
+                "focus: drain {node}: {stranded} session(s) have no other node to go to; \
+                 they stay, and {node} keeps taking their participants"
+            );
+        }
         tracing::info!("focus: drain {node} {on}: {moved} session(s) moved");
         Ok(moved)
     }
