@@ -24,7 +24,8 @@ use pairux_core::realtime_client::{
 };
 use pairux_core::roster::{Participant, Rejection, Roster};
 use pairux_core::session::{
-    SessionIdentity, SignalCodec, SignalCounters, SignalEnvelope, SignalError, SIGNAL_EVENT,
+    SessionIdentity, SignalCodec, SignalCounters, SignalEnvelope, SignalError, SignalPeer,
+    SIGNAL_EVENT,
 };
 
 use crate::platform::el::set_if_changed;
@@ -527,12 +528,11 @@ pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
         "name": name,
         "sender": sender.map(|s| s.to_string()),
     });
-    // Guests publish the key the host wraps later media epochs' secrets to (e2ee::rekey); it
-    // comes from the join key's seed, so a reloaded tab keeps it.
-    if entry.host.is_none() {
-        let kx = AgreementKey::from_signer(identity.signer()).encode_public();
-        profile["kx"] = serde_json::Value::from(kx);
-    }
+    // Everyone publishes an agreement key (from the join key's seed, so a reloaded tab keeps
+    // it): the key the host wraps later media epochs' secrets to (e2ee::rekey), and the one
+    // signals addressed to this participant are sealed to (session::sealed).
+    let kx = AgreementKey::from_signer(identity.signer()).encode_public();
+    profile["kx"] = serde_json::Value::from(kx);
     channel.profile.set_value(profile.clone());
     // getRandomValues cannot fail in a browser that got this far; fail closed regardless.
     let presence = random_nonce()
@@ -743,8 +743,24 @@ impl SessionChannel {
             leptos::logging::error!("no randomness for sealing; signal not sent");
             return;
         };
-        if let Some(payload) = self.codec.try_update_value(|c| c.seal(envelope, nonce)) {
-            self.broadcast(SIGNAL_EVENT, payload);
+        // Addressed to someone: sealed to that participant's agreement key, from its verified
+        // profile (none known: nothing is sent rather than a body every link holder can read).
+        let to_kx = envelope.to.as_deref().and_then(|to| {
+            self.signals
+                .roster
+                .try_with_untracked(|r| r.get(to).and_then(Participant::kx))
+                .flatten()
+        });
+        match self
+            .codec
+            .try_update_value(|c| c.seal(envelope, nonce, to_kx.as_ref()))
+        {
+            Some(Some(payload)) => self.broadcast(SIGNAL_EVENT, payload),
+            Some(None) => leptos::logging::warn!(
+                "signal not sent: no key of {} to seal it to",
+                envelope.to.as_deref().unwrap_or("?")
+            ),
+            None => {}
         }
     }
 
@@ -762,7 +778,15 @@ impl SessionChannel {
             };
             let sender = |id: &str| {
                 roster
-                    .try_with_untracked(|r| r.get(id).and_then(|p| Some((p.signer?, p.joined_at))))
+                    .try_with_untracked(|r| {
+                        r.get(id).and_then(|p| {
+                            Some(SignalPeer {
+                                key: p.signer?,
+                                joined_at: p.joined_at,
+                                kx: p.kx(),
+                            })
+                        })
+                    })
                     .flatten()
             };
             let Some((opened, counters)) =

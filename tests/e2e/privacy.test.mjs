@@ -3,7 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, recordChannels, controlTypes } from './lib/harness.mjs';
+import { useStack, newPage, openApp, recordChannels, controlTypes, decoding } from './lib/harness.mjs';
+import { rawPeer } from './lib/adversary.mjs';
+import { parseLink, openSignal } from './lib/wire.mjs';
 
 const stack = useStack();
 
@@ -112,4 +114,32 @@ test('media is end-to-end encrypted: the viewer decrypts every frame it shows', 
   assert.equal(await viewer.getByTestId('e2ee-state').textContent(), 'ok');
   await host.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 10_000 });
   for (const p of [host, viewer]) await p.context().close();
+});
+
+test('a link holder who listens reads no description or address meant for someone else', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const link = parseLink(viewerLink);
+  // Another holder of the link (the room key) on the channel, tracking no presence: it
+  // receives every signal broadcast there, and opens each with the room key.
+  const listener = await rawPeer(stack.server.url, link.topic, 'listener');
+  const viewer = await newPage(stack.browser);
+  await openApp(viewer, viewerLink);
+  await decoding(viewer);
+  const signals = listener.received
+    .filter((m) => m.event === 'broadcast' && m.payload?.event === 'signal')
+    .map((m) => m.payload.payload);
+  const directed = signals.filter((s) => s.to !== null);
+  // The host's offer and the viewer's answer, with their candidates, at least.
+  assert.ok(directed.length >= 2, `${directed.length} signals addressed to someone went by`);
+  for (const s of directed) {
+    const plain = openSignal(link, s).toString('latin1');
+    for (const secret of ['v=0', 'fingerprint', 'candidate:', 'typ host', 'ufrag', '127.0.0.1']) {
+      assert.ok(!plain.includes(secret), `a signal from ${s.from} to ${s.to} shows "${secret}" to the listener`);
+    }
+  }
+  listener.close();
+  for (const page of [host, viewer]) await page.context().close();
 });

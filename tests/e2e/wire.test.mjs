@@ -37,6 +37,7 @@ test('signals are byte for byte what the app sends', () => {
     const payload = signalPayload({
       link, from: v.from, to: v.to, kind: v.kind, body: v.body, epoch: v.epoch, seq: v.seq,
       signer: hostKey, nonce: Buffer.from(v.nonce, 'hex'),
+      toKx: v.to_kx ? Buffer.from(v.to_kx, 'base64url') : null,
     });
     assert.deepEqual(payload, v.payload);
   }

@@ -139,6 +139,14 @@ pub struct RosterCounters {
 }
 
 impl Participant {
+    /// Its agreement key (`kx` in its profile, `e2ee::rekey`), once its profile is opened.
+    pub fn kx(&self) -> Option<[u8; crate::e2ee::rekey::AGREEMENT_KEY_LEN]> {
+        self.profile
+            .get("kx")
+            .and_then(Value::as_str)
+            .and_then(crate::e2ee::rekey::parse_agreement_public)
+    }
+
     /// Reads the participant a presence meta describes (not yet verified).
     pub fn from_meta(id: &str, meta: &PresenceMeta) -> Result<Self, MetaError> {
         let role = match meta.payload.get("role").and_then(Value::as_str) {

@@ -6,6 +6,7 @@
 //! file's expected content.
 
 use pairux_core::control::{control_proof, ChannelBinding};
+use pairux_core::e2ee::rekey::AgreementKey;
 use pairux_core::identity::Signer;
 use pairux_core::link::{SessionLink, GENERATE_RANDOM_LEN};
 use pairux_core::session::{SessionIdentity, SignalBody, SignalCodec, SignalEnvelope};
@@ -32,25 +33,33 @@ fn expected() -> Value {
     let host_meta = host.meta(&json!({"name": "Host"}), [0x01; 12]);
     let guest_meta = guest.meta(&json!({"name": "Guest"}), [0x02; 12]);
     let mut codec = SignalCodec::new(&link.room_key, &host);
-    let share = codec.seal(
-        &SignalEnvelope {
-            from: host_id.into(),
-            to: Some(guest_id.into()),
-            body: SignalBody::Share {
-                sharing: true,
-                unable: false,
+    // The share is addressed to the guest: its body is sealed to the guest's agreement key.
+    let guest_kx = AgreementKey::from_signer(&Signer::from_seed(guest_seed));
+    let share = codec
+        .seal(
+            &SignalEnvelope {
+                from: host_id.into(),
+                to: Some(guest_id.into()),
+                body: SignalBody::Share {
+                    sharing: true,
+                    unable: false,
+                },
             },
-        },
-        [0x03; 12],
-    );
-    let ended = codec.seal(
-        &SignalEnvelope {
-            from: host_id.into(),
-            to: None,
-            body: SignalBody::Ended,
-        },
-        [0x04; 12],
-    );
+            [0x03; 12],
+            Some(&guest_kx.public()),
+        )
+        .expect("the guest's key is an honest one");
+    let ended = codec
+        .seal(
+            &SignalEnvelope {
+                from: host_id.into(),
+                to: None,
+                body: SignalBody::Ended,
+            },
+            [0x04; 12],
+            None,
+        )
+        .expect("a signal to all needs no key");
     let binding = ChannelBinding {
         host: "sha-256 AA:BB".into(),
         participant: "sha-256 CC:DD".into(),
@@ -67,7 +76,7 @@ fn expected() -> Value {
         "host_meta": {"id": host_id, "role": "host", "joined_at": 1_000, "profile": {"name": "Host"}, "nonce": hex(&[0x01; 12]), "meta": host_meta},
         "guest_meta": {"id": guest_id, "role": "controller", "joined_at": 2_000, "profile": {"name": "Guest"}, "nonce": hex(&[0x02; 12]), "seed": hex(&guest_seed), "salt": hex(&GUEST_SALT), "meta": guest_meta},
         "signals": [
-            {"from": host_id, "to": guest_id, "kind": "share", "body": {"sharing": true}, "epoch": 1_000, "seq": 1, "nonce": hex(&[0x03; 12]), "payload": share},
+            {"from": host_id, "to": guest_id, "to_kx": guest_kx.encode_public(), "kind": "share", "body": {"sharing": true}, "epoch": 1_000, "seq": 1, "nonce": hex(&[0x03; 12]), "payload": share},
             {"from": host_id, "to": null, "kind": "ended", "body": null, "epoch": 1_000, "seq": 2, "nonce": hex(&[0x04; 12]), "payload": ended}
         ],
         "proof": {"nonce": "nonce-1", "id": guest_id, "host": binding.host, "participant": binding.participant, "proof": proof}

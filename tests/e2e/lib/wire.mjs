@@ -16,7 +16,7 @@ const SEAT_LABEL = Buffer.from('pairux controller seat v1');
 const ID_STATEMENT = Buffer.from('PairUX 1.0 participant id');
 const VERSION_STATEMENT = Buffer.from('PairUX wire version');
 /** The wire version the app speaks (core `session::WIRE_VERSION`). */
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 const unb64u = (text) => Buffer.from(text, 'base64url');
@@ -176,8 +176,46 @@ export function openProfile(link, id, role, sealed) {
  * with the room key (session and routing fields as AAD), signed by `signer`, with join `epoch`
  * and sequence `seq`. `body` is the JSON the kind carries (`null` for none).
  */
-export function signalPayload({ link, from, to = null, kind, body = null, epoch, seq, signer, nonce }) {
-  const bodyBytes = Buffer.from(JSON.stringify(body));
+/** A participant's X25519 agreement key from its join key's seed (core `e2ee::rekey`). */
+export function agreementKey(seed) {
+  const secret = Buffer.from(crypto.hkdfSync('sha256', seed, Buffer.alloc(0), Buffer.from('PairUX 1.0 key agreement'), 32));
+  const privateKey = crypto.createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), secret]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const publicKey = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(12);
+  return { privateKey, public: publicKey };
+}
+
+/** The body of a signal addressed to one participant, sealed to its agreement key `toKx`. */
+function privateBody({ link, from, to, kind, seq, bodyBytes, signer, toKx }) {
+  const theirs = crypto.createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), toKx]),
+    format: 'der',
+    type: 'spki',
+  });
+  const shared = crypto.diffieHellman({ privateKey: agreementKey(signer.seed).privateKey, publicKey: theirs });
+  const info = Buffer.concat([
+    Buffer.from('PairUX 1.0 signal to'),
+    u32(Buffer.byteLength(from)), Buffer.from(from),
+    u32(Buffer.byteLength(to)), Buffer.from(to),
+  ]);
+  const key = Buffer.from(crypto.hkdfSync('sha256', shared, Buffer.from(link.session), info, 32));
+  const cipher = crypto.createCipheriv('aes-256-gcm', key, Buffer.concat([Buffer.alloc(4), u64(seq)]));
+  cipher.setAAD(Buffer.from(kind));
+  const sealed = Buffer.concat([cipher.update(bodyBytes), cipher.final(), cipher.getAuthTag()]);
+  return Buffer.from(b64u(sealed));
+}
+
+/**
+ * A signal as the app broadcasts it. One addressed to someone (`to`) has its body sealed to
+ * that participant's agreement key `toKx` (core `session::sealed`); without `toKx` it goes
+ * unsealed, as a forgery would (the app refuses it either way: see the journeys).
+ */
+export function signalPayload({ link, from, to = null, kind, body = null, epoch, seq, signer, nonce, toKx = null }) {
+  let bodyBytes = Buffer.from(JSON.stringify(body));
+  if (to !== null && toKx !== null) bodyBytes = privateBody({ link, from, to, kind, seq, bodyBytes, signer, toKx });
   const statement = Buffer.concat([
     field(SIGNAL_STATEMENT),
     field(link.session),
@@ -195,6 +233,15 @@ export function signalPayload({ link, from, to = null, kind, body = null, epoch,
   const plaintext = Buffer.concat([signer.sign(statement), u64(epoch), u64(seq), Buffer.from([kindBytes.length]), kindBytes, bodyBytes, padding]);
   const sealed = seal(link.room, SIGNAL_LABEL, [link.session, from, to], plaintext, nonce);
   return { from, to, sealed: b64u(sealed) };
+}
+
+/**
+ * What any holder of the room key reads of a signal payload: the plaintext under the room key's
+ * seal (signature, epoch, sequence, kind, body — the body itself sealed again for a signal
+ * addressed to one participant). Throws if it does not open.
+ */
+export function openSignal(link, { from, to = null, sealed }) {
+  return open(link.room, SIGNAL_LABEL, [link.session, from, to], unb64u(sealed));
 }
 
 /** The DTLS fingerprint an SDP announces, normalised as the app does (`sha-256 AB:…`). */

@@ -85,6 +85,13 @@ impl AgreementKey {
     pub fn encode_public(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.public)
     }
+
+    /// X25519 with `their` public key; `None` for a point no honest key is (a zero result,
+    /// which anyone could compute).
+    pub(crate) fn agree(&self, their: &[u8; AGREEMENT_KEY_LEN]) -> Option<[u8; 32]> {
+        let shared = MontgomeryPoint(*their).mul_clamped(self.secret).to_bytes();
+        (shared != [0u8; 32]).then_some(shared)
+    }
 }
 
 impl std::fmt::Debug for AgreementKey {

@@ -9,7 +9,7 @@
 use crate::vecmap::{VecMap, VecSet};
 
 use super::{RefusalReason, SfuRoute, SignalBody, SignalEnvelope};
-use crate::e2ee::rekey::{self, parse_agreement_public, WrapContext, AGREEMENT_KEY_LEN};
+use crate::e2ee::rekey::{self, WrapContext, AGREEMENT_KEY_LEN};
 use crate::identity::PublicKey;
 use crate::link::RoomKey;
 use crate::roster::Participant;
@@ -607,12 +607,7 @@ impl HostSession {
             if let Some(key) = p.signer {
                 self.signers.insert(p.id.clone(), key);
             }
-            if let Some(kx) = p
-                .profile
-                .get("kx")
-                .and_then(serde_json::Value::as_str)
-                .and_then(parse_agreement_public)
-            {
+            if let Some(kx) = p.kx() {
                 self.agreement.insert(p.id.clone(), kx);
             }
             let let_in_before = p.signer.is_some_and(|k| self.allowed.contains(&k));

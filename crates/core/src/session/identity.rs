@@ -40,7 +40,7 @@ const VERSION_LABEL: &[u8] = b"PairUX wire version";
 /// the host's is signed by the host key in a statement whose shape never changes (`vsig`:
 /// the session, the participant id, the join epoch and the version), so a page of any
 /// version can tell the real host on another version from a link holder claiming one.
-pub const WIRE_VERSION: u64 = 1;
+pub const WIRE_VERSION: u64 = 2;
 const ID_LABEL: &[u8] = b"PairUX 1.0 participant id";
 
 /// The participant id (the presence key) of a join: 128 bits of SHA-256 over the session, the
@@ -476,11 +476,15 @@ mod tests {
         let guest_meta = guest.meta(&json!({"name": "Guest"}), [2; 12]);
         assert_eq!(guest_meta["v"], json!(WIRE_VERSION));
         assert!(guest_meta.get("vsig").is_none());
-        // A meta without `v` is of version 1, read as before.
+        // A meta without `v` is of version 1: a page from before version 2 (which seals signals
+        // to one participant to its key), another version now.
         let mut bare = host_meta.clone();
         bare.as_object_mut().unwrap().remove("v");
-        assert_eq!(WIRE_VERSION, crate::roster::UNVERSIONED_WIRE);
-        assert!(guest.verify(&claimed(&bare, host.me())).is_ok());
+        assert_eq!(crate::roster::UNVERSIONED_WIRE, 1);
+        assert!(matches!(
+            guest.verify(&claimed(&bare, host.me())),
+            Err(Rejection::HostVersion(1) | Rejection::OtherVersion(1))
+        ));
         // The real host on a newer or an older version: its version is signed by the link's
         // host key, in a statement every version reads alike.
         let other = |wire: u64, signer: &Signer, id: &str| {
@@ -665,12 +669,12 @@ mod tests {
         let (link, host_key) = session();
         let guest = SessionIdentity::new(&link, Role::Viewer, 2, Signer::from_seed([6; 32]));
         // Someone who knows only the session id: junk host and viewer metas.
-        let junk = json!({"role": "host", "joined_at": 1, "profile": "AAAA", "sig": "x"});
+        let junk = json!({"role": "host", "joined_at": 1, "profile": "AAAA", "sig": "x", "v": WIRE_VERSION});
         assert_eq!(
             guest.verify(&claimed(&junk, "x")),
             Err(Rejection::ImpostorHost)
         );
-        let junk = json!({"role": "viewer", "joined_at": 1, "profile": "AAAA"});
+        let junk = json!({"role": "viewer", "joined_at": 1, "profile": "AAAA", "v": WIRE_VERSION});
         assert_eq!(
             guest.verify(&claimed(&junk, "x")),
             Err(Rejection::Unreadable)
@@ -745,9 +749,9 @@ mod tests {
         let mut roster = crate::roster::Roster::new();
         let state: crate::realtime::PresenceState = serde_json::from_value(json!({
             (host.me()): {"metas": [{"phx_ref": "1", "role": old_meta["role"], "joined_at": 10,
-                "profile": old_meta["profile"], "sig": old_meta["sig"]}]},
+                "profile": old_meta["profile"], "sig": old_meta["sig"], "v": old_meta["v"]}]},
             (new_host.me()): {"metas": [{"phx_ref": "2", "role": "host", "joined_at": 40,
-                "profile": new_meta["profile"], "sig": new_meta["sig"]}]},
+                "profile": new_meta["profile"], "sig": new_meta["sig"], "v": new_meta["v"]}]},
         }))
         .unwrap();
         let fresh = SessionIdentity::new(&link, Role::Viewer, 50, Signer::from_seed([7; 32]));

@@ -27,7 +27,7 @@ pub use identity::{participant_id, SessionIdentity, WIRE_VERSION};
 pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
 pub use quality::Quality;
 pub use recovery::{Recovery, RecoveryAction};
-pub use sealed::{SignalCodec, SignalCounters};
+pub use sealed::{SignalCodec, SignalCounters, SignalPeer};
 pub use signal::{
     CandidateInit, Description, RefusalReason, SdpKind, SfuRoute, SignalBody, SignalEnvelope,
     SignalError, SIGNAL_EVENT,

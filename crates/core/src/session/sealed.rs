@@ -19,21 +19,52 @@
 //! holder of the room key cannot speak for anyone else; the epoch is the sender's signed
 //! `joined_at`, and the sequence number strictly increases per sender, so a replayed or
 //! reordered signal is dropped and counted.
+//!
+//! A signal addressed to one participant (`to`: descriptions with their ICE candidates and
+//! addresses, a media key, a refusal) is for that participant's eyes only, not every holder of
+//! the link: its body is sealed again, to the recipient, before it is signed:
+//!
+//! ```text
+//! shared  = X25519(sender's agreement key, recipient's `kx`)      (refused if all zero)
+//! key     = HKDF-SHA256(salt = session, ikm = shared)
+//!             .expand("PairUX 1.0 signal to" ‖ u32 len ‖ from ‖ u32 len ‖ to, 32)
+//! body    = base64url(AES-256-GCM(key, nonce = 0u32 ‖ sequence (u64 BE), aad = kind, body JSON))
+//! ```
+//! Both ends derive the key (static-static, from the keys in each other's signed, sealed
+//! profile: `kx`, `e2ee::rekey`); the sequence number never repeats within a join, and a join
+//! is a new participant id, so a key and nonce never meet twice. A sender that does not know
+//! the recipient's key sends nothing; a receiver opens no directed signal in the clear.
 
 use crate::vecmap::VecMap;
 
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use hkdf::Hkdf;
 use serde_json::{json, Value};
+use sha2::Sha256;
 
 use super::identity::SessionIdentity;
 use super::{SignalBody, SignalEnvelope, SignalError};
+use crate::e2ee::rekey::{AgreementKey, AGREEMENT_KEY_LEN};
 use crate::e2ee::signal::SEAL_NONCE_LEN;
 use crate::e2ee::{SignalAad, SignalSealer};
 use crate::identity::{PublicKey, Signer, Statement, SIGNATURE_LEN};
 use crate::link::RoomKey;
 
 const SIGNAL_LABEL: &[u8] = b"PairUX 1.0 signal";
+const PRIVATE_LABEL: &[u8] = b"PairUX 1.0 signal to";
+
+/// What the codec knows of another participant (from its verified meta and opened profile):
+/// the key its signals are signed with, its join epoch, and its agreement key (`kx`), which
+/// signals addressed to or from it are sealed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalPeer {
+    pub key: PublicKey,
+    pub joined_at: u64,
+    pub kx: Option<[u8; AGREEMENT_KEY_LEN]>,
+}
 /// Bytes before the kind in the plaintext: signature, epoch, sequence.
 const HEADER_LEN: usize = SIGNATURE_LEN + 8 + 8;
 /// What follows the header (kind and body) is padded with spaces to a multiple of this.
@@ -63,6 +94,9 @@ pub struct SignalCodec {
     session: String,
     me: String,
     signer: Signer,
+    agreement: AgreementKey,
+    /// Shared secrets with others' agreement keys, by their key (one X25519 per peer).
+    shared: VecMap<[u8; AGREEMENT_KEY_LEN], Option<[u8; 32]>>,
     epoch: u64,
     next_seq: u64,
     /// Sender → (epoch, last accepted sequence number, the order it was first heard in).
@@ -78,6 +112,8 @@ impl SignalCodec {
             session: identity.session().to_string(),
             me: identity.me().to_owned(),
             signer: identity.signer().clone(),
+            agreement: AgreementKey::from_signer(identity.signer()),
+            shared: VecMap::new(),
             epoch: identity.joined_at(),
             next_seq: 1,
             last: VecMap::new(),
@@ -90,11 +126,69 @@ impl SignalCodec {
         self.counters
     }
 
-    /// The broadcast payload for `envelope` (from us; `nonce`: fresh random bytes).
-    pub fn seal(&mut self, envelope: &SignalEnvelope, nonce: [u8; SEAL_NONCE_LEN]) -> Value {
+    /// The broadcast payload for `envelope` (from us; `nonce`: fresh random bytes). A signal
+    /// addressed to someone is sealed to `to_kx`, the recipient's agreement key: `None` when
+    /// there is none (or it is no honest key), and then nothing can be sent.
+    pub fn seal(
+        &mut self,
+        envelope: &SignalEnvelope,
+        nonce: [u8; SEAL_NONCE_LEN],
+        to_kx: Option<&[u8; AGREEMENT_KEY_LEN]>,
+    ) -> Option<Value> {
         let (kind, body) = split(&envelope.body);
         let body = serde_json::to_vec(&body).expect("JSON values always serialise");
-        self.seal_body(&envelope.from, envelope.to.as_deref(), &kind, &body, nonce)
+        let body = match envelope.to.as_deref() {
+            None => body,
+            Some(to) => {
+                let key = self.private_key(to_kx?, &envelope.from, to)?;
+                self.private_seal(&key, &kind, self.next_seq, &body)
+            }
+        };
+        Some(self.seal_body(&envelope.from, envelope.to.as_deref(), &kind, &body, nonce))
+    }
+
+    /// The key of signals from `from` to `to`, whose agreement key (the other's) is `kx`.
+    fn private_key(
+        &mut self,
+        kx: &[u8; AGREEMENT_KEY_LEN],
+        from: &str,
+        to: &str,
+    ) -> Option<Aes256Gcm> {
+        let shared = match self.shared.get(kx) {
+            Some(shared) => *shared,
+            None => {
+                let shared = self.agreement.agree(kx);
+                if self.shared.len() >= MAX_SENDERS {
+                    self.shared.clear();
+                }
+                self.shared.insert(*kx, shared);
+                shared
+            }
+        }?;
+        let mut info = Vec::with_capacity(PRIVATE_LABEL.len() + 8 + from.len() + to.len());
+        info.extend_from_slice(PRIVATE_LABEL);
+        for id in [from, to] {
+            info.extend_from_slice(&u32::try_from(id.len()).unwrap_or(u32::MAX).to_be_bytes());
+            info.extend_from_slice(id.as_bytes());
+        }
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(self.session.as_bytes()), &shared)
+            .expand(&info, &mut key)
+            .expect("32 bytes ≤ 255·32");
+        Some(Aes256Gcm::new(&key.into()))
+    }
+
+    fn private_seal(&self, key: &Aes256Gcm, kind: &str, seq: u64, body: &[u8]) -> Vec<u8> {
+        let mut out = body.to_vec();
+        let tag = key
+            .encrypt_inout_detached(
+                &private_nonce(seq),
+                kind.as_bytes(),
+                out.as_mut_slice().into(),
+            )
+            .expect("signals are far below the AES-GCM limit");
+        out.extend_from_slice(&tag);
+        URL_SAFE_NO_PAD.encode(out).into_bytes()
     }
 
     /// The broadcast payload for a body already in bytes.
@@ -138,14 +232,14 @@ impl SignalCodec {
         })
     }
 
-    /// Opens a broadcast payload addressed to us (directly or to all). `sender(id)` is the
-    /// verified signing key and join epoch of a participant in the roster. Routing is checked
-    /// before any decryption, so messages for others cost nothing. Every drop but
-    /// [`SignalError::NotForUs`] / [`SignalError::FromSelf`] is counted.
+    /// Opens a broadcast payload addressed to us (directly or to all). `sender(id)` is what
+    /// the roster verified of a participant. Routing is checked before any decryption, so
+    /// messages for others cost nothing. Every drop but [`SignalError::NotForUs`] /
+    /// [`SignalError::FromSelf`] is counted.
     pub fn open(
         &mut self,
         payload: &Value,
-        sender: impl Fn(&str) -> Option<(PublicKey, u64)>,
+        sender: impl Fn(&str) -> Option<SignalPeer>,
     ) -> Result<SignalEnvelope, SignalError> {
         let result = self.open_uncounted(payload, sender);
         let c = &mut self.counters;
@@ -163,7 +257,7 @@ impl SignalCodec {
     fn open_uncounted(
         &mut self,
         payload: &Value,
-        sender: impl Fn(&str) -> Option<(PublicKey, u64)>,
+        sender: impl Fn(&str) -> Option<SignalPeer>,
     ) -> Result<SignalEnvelope, SignalError> {
         if payload.to_string().len() > super::signal::MAX_SIGNAL_BYTES {
             return Err(SignalError::TooLarge);
@@ -216,18 +310,32 @@ impl SignalCodec {
             .map_err(|_| SignalError::Malformed("kind is not UTF-8".into()))?;
         let epoch = u64::from_be_bytes(epoch.try_into().expect("split at 8"));
         let seq = u64::from_be_bytes(seq.try_into().expect("split at 8"));
-        let (key, joined_at) = sender(from).ok_or(SignalError::UnknownSender)?;
+        let peer = sender(from).ok_or(SignalError::UnknownSender)?;
         let statement = statement(&self.session, from, to, kind, epoch, seq, body);
-        if !key.verifies(&statement, signature) {
+        if !peer.key.verifies(&statement, signature) {
             return Err(SignalError::Forged);
         }
-        if epoch != joined_at {
+        if epoch != peer.joined_at {
             return Err(SignalError::Stale);
         }
         match self.last.get(from) {
             Some(&(e, last, _)) if e == epoch && seq <= last => return Err(SignalError::Replayed),
             _ => {}
         }
+        // Addressed to us: its body was sealed to us (checked before its sequence number
+        // counts as used).
+        let private;
+        let body = match to {
+            None => body,
+            Some(to) => {
+                let key = peer
+                    .kx
+                    .and_then(|kx| self.private_key(&kx, from, to))
+                    .ok_or(SignalError::Unauthentic)?;
+                private = private_open(&key, kind, seq, body).ok_or(SignalError::Unauthentic)?;
+                &private[..]
+            }
+        };
         if self.last.len() >= MAX_SENDERS && !self.last.contains_key(from) {
             // Full: forget a sender that is gone (its signals no longer verify, and a rejoin is
             // a new epoch), else the one first heard most recently — never by name, nor the
@@ -236,7 +344,7 @@ impl SignalCodec {
             let gone = self
                 .last
                 .iter()
-                .find(|(id, (e, ..))| sender(id).is_none_or(|(_, joined)| joined != *e))
+                .find(|(id, (e, ..))| sender(id).is_none_or(|p| p.joined_at != *e))
                 .map(|(id, _)| id.clone());
             let newest = || {
                 self.last
@@ -268,6 +376,29 @@ impl SignalCodec {
             body,
         })
     }
+}
+
+/// The nonce of a signal sealed to its recipient: its sequence number.
+fn private_nonce(seq: u64) -> Nonce<aes_gcm::aead::consts::U12> {
+    let mut nonce = [0u8; 12];
+    nonce[4..].copy_from_slice(&seq.to_be_bytes());
+    nonce.into()
+}
+
+/// The body of a signal sealed to us, if it opens.
+fn private_open(key: &Aes256Gcm, kind: &str, seq: u64, sealed: &[u8]) -> Option<Vec<u8>> {
+    let mut bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    let split = bytes.len().checked_sub(16)?;
+    let tag = Tag::try_from(&bytes[split..]).ok()?;
+    bytes.truncate(split);
+    key.decrypt_inout_detached(
+        &private_nonce(seq),
+        kind.as_bytes(),
+        bytes.as_mut_slice().into(),
+        &tag,
+    )
+    .ok()?;
+    Some(bytes)
 }
 
 fn statement(
@@ -307,6 +438,7 @@ mod tests {
         codec: SignalCodec,
         key: PublicKey,
         epoch: u64,
+        kx: [u8; AGREEMENT_KEY_LEN],
     }
 
     /// A host "h" (host key) and guests, all in one session.
@@ -326,6 +458,7 @@ mod tests {
                 Party {
                     key: identity.signer().public(),
                     epoch: identity.joined_at(),
+                    kx: AgreementKey::from_signer(identity.signer()).public(),
                     codec: SignalCodec::new(&link.room_key, &identity),
                 }
             })
@@ -335,12 +468,13 @@ mod tests {
     fn roster<'a>(
         parties: &'a [Party],
         names: &'a [&str],
-    ) -> impl Fn(&str) -> Option<(PublicKey, u64)> + 'a {
+    ) -> impl Fn(&str) -> Option<SignalPeer> + 'a {
         move |id| {
-            names
-                .iter()
-                .position(|n| *n == id)
-                .map(|i| (parties[i].key, parties[i].epoch))
+            names.iter().position(|n| *n == id).map(|i| SignalPeer {
+                key: parties[i].key,
+                joined_at: parties[i].epoch,
+                kx: Some(parties[i].kx),
+            })
         }
     }
 
@@ -350,7 +484,7 @@ mod tests {
             sharing,
             unable: false,
         };
-        codec.seal(&env("h", None, body), [n; 12])
+        codec.seal(&env("h", None, body), [n; 12], None).unwrap()
     }
 
     fn env(from: &str, to: Option<&str>, body: SignalBody) -> SignalEnvelope {
@@ -368,7 +502,10 @@ mod tests {
         let keys = parties(&names);
         for body in crate::session::signal::every_body() {
             let e = env("h", Some("g"), body);
-            let wire = p[0].codec.seal(&e, [7; SEAL_NONCE_LEN]);
+            let wire = p[0]
+                .codec
+                .seal(&e, [7; SEAL_NONCE_LEN], Some(&keys[1].kx))
+                .unwrap();
             let text = wire.to_string();
             assert!(
                 !text.contains("fingerprint") && !text.contains("candidate:"),
@@ -407,10 +544,16 @@ mod tests {
         let keys = parties(&names);
         let ended = p[0]
             .codec
-            .seal(&env("h", Some("g"), SignalBody::Ended), [1; 12]);
+            .seal(
+                &env("h", Some("g"), SignalBody::Ended),
+                [1; 12],
+                Some(&keys[1].kx),
+            )
+            .unwrap();
         let refused = p[0].codec.seal(
             &env("h", Some("g"), SignalBody::Refused(RefusalReason::Removed)),
             [2; 12],
+            Some(&keys[1].kx),
         );
         let share = p[0].codec.seal(
             &env(
@@ -422,7 +565,9 @@ mod tests {
                 },
             ),
             [3; 12],
+            Some(&keys[1].kx),
         );
+        let (refused, share) = (refused.unwrap(), share.unwrap());
         let len = |w: &Value| w["sealed"].as_str().unwrap().len();
         assert_eq!(len(&ended), len(&refused));
         assert_eq!(len(&ended), len(&share));
@@ -477,15 +622,23 @@ mod tests {
             let identity = SessionIdentity::new(&link, Role::Viewer, 7, signer).with_id(&id);
             let key = identity.signer().public();
             let sealed = SignalCodec::new(&link.room_key, &identity)
-                .seal(&env(&id, None, SignalBody::Leaving), [3; 12]);
+                .seal(&env(&id, None, SignalBody::Leaving), [3; 12], None)
+                .unwrap();
             flood.push((id, key, sealed));
         }
         let keyed: std::collections::HashMap<&str, PublicKey> = flood
             .iter()
             .map(|(id, key, _)| (id.as_str(), *key))
             .collect();
-        let lookup =
-            |id: &str| roster(&keys, &names)(id).or_else(|| keyed.get(id).map(|key| (*key, 7)));
+        let lookup = |id: &str| {
+            roster(&keys, &names)(id).or_else(|| {
+                keyed.get(id).map(|key| SignalPeer {
+                    key: *key,
+                    joined_at: 7,
+                    kx: None,
+                })
+            })
+        };
         for (_, _, sealed) in &flood {
             assert!(g.open(sealed, lookup).is_ok());
         }
@@ -519,18 +672,105 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_to_one_participant_is_for_its_eyes_only() {
+        let names = ["h", "g", "m"];
+        let mut p = parties(&names);
+        let keys = parties(&names);
+        let offer = SignalBody::Description(crate::session::signal::Description {
+            kind: crate::session::signal::SdpKind::Offer,
+            sdp: "v=0 a=fingerprint:sha-256 AA a=candidate:1 1 udp 1 203.0.113.7 5000".into(),
+        });
+        let wire = p[0]
+            .codec
+            .seal(
+                &env("h", Some("g"), offer.clone()),
+                [1; 12],
+                Some(&keys[1].kx),
+            )
+            .unwrap();
+        // Another holder of the room key opens the room-key layer (as m, or the server with
+        // a leaked link could): the description, its addresses, stay sealed.
+        let mut inner = Vec::new();
+        reseal(&wire, |plain| inner.clone_from(plain));
+        let inner = String::from_utf8_lossy(&inner);
+        assert!(
+            !inner.contains("203.0.113.7") && !inner.contains("fingerprint"),
+            "{inner}"
+        );
+        assert!(
+            inner.contains("description"),
+            "the kind is the room layer's: {inner}"
+        );
+        // The recipient opens it.
+        assert_eq!(
+            p[1].codec.open(&wire, roster(&keys, &names)),
+            Ok(env("h", Some("g"), offer.clone()))
+        );
+        // Sealed to m's key but addressed to g (or with a sender whose key g does not know):
+        // g opens nothing, and counts it.
+        let astray = p[0]
+            .codec
+            .seal(
+                &env("h", Some("g"), offer.clone()),
+                [2; 12],
+                Some(&keys[2].kx),
+            )
+            .unwrap();
+        assert_eq!(
+            p[1].codec.open(&astray, roster(&keys, &names)),
+            Err(SignalError::Unauthentic)
+        );
+        let unknown_kx = |id: &str| roster(&keys, &names)(id).map(|p| SignalPeer { kx: None, ..p });
+        let next = p[0]
+            .codec
+            .seal(
+                &env("h", Some("g"), SignalBody::Ended),
+                [3; 12],
+                Some(&keys[1].kx),
+            )
+            .unwrap();
+        assert_eq!(
+            p[1].codec.open(&next, unknown_kx),
+            Err(SignalError::Unauthentic)
+        );
+        assert_eq!(p[1].codec.counters().unauthentic, 2);
+        // Its sequence number was not used up by those: the same signal opens now.
+        assert!(p[1].codec.open(&next, roster(&keys, &names)).is_ok());
+        // Without the recipient's key, or with a key no honest party has, nothing is sent.
+        assert_eq!(
+            p[0].codec
+                .seal(&env("h", Some("g"), SignalBody::Ended), [4; 12], None),
+            None
+        );
+        assert_eq!(
+            p[0].codec.seal(
+                &env("h", Some("g"), SignalBody::Ended),
+                [4; 12],
+                Some(&[0; 32])
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn a_room_key_holder_cannot_speak_for_the_host() {
         let names = ["h", "m", "g"];
         let mut p = parties(&names);
         let keys = parties(&names);
         // m holds the room key and seals a body "from h" with its own key.
-        let forged = p[1].codec.seal(&env("h", None, SignalBody::Ended), [3; 12]);
+        let forged = p[1]
+            .codec
+            .seal(&env("h", None, SignalBody::Ended), [3; 12], None)
+            .unwrap();
         assert_eq!(
             p[2].codec.open(&forged, roster(&keys, &names)),
             Err(SignalError::Forged)
         );
         // From someone not in the roster at all.
-        let stranger = p[1].codec.seal(&env("x", None, SignalBody::Ended), [4; 12]);
+        let stranger = p[1]
+            .codec
+            .seal(&env("x", None, SignalBody::Ended), [4; 12], None)
+            .unwrap();
         assert_eq!(
             p[2].codec.open(&stranger, roster(&keys, &names)),
             Err(SignalError::UnknownSender)
@@ -543,9 +783,17 @@ mod tests {
         let names = ["h", "g"];
         let mut p = parties(&names);
         let keys = parties(&names);
-        let wire = p[0].codec.seal(&env("h", None, SignalBody::Ended), [0; 12]);
+        let wire = p[0]
+            .codec
+            .seal(&env("h", None, SignalBody::Ended), [0; 12], None)
+            .unwrap();
         // The host rejoined (new epoch): its old signals no longer count.
-        let newer = |id: &str| roster(&keys, &names)(id).map(|(k, e)| (k, e + 1));
+        let newer = |id: &str| {
+            roster(&keys, &names)(id).map(|p| SignalPeer {
+                joined_at: p.joined_at + 1,
+                ..p
+            })
+        };
         assert_eq!(p[1].codec.open(&wire, newer), Err(SignalError::Stale));
         // What kind of message it is, the server does not see.
         assert_eq!(
@@ -576,7 +824,12 @@ mod tests {
         );
         let direct = p[0]
             .codec
-            .seal(&env("h", Some("x"), SignalBody::Ended), [0; 12]);
+            .seal(
+                &env("h", Some("x"), SignalBody::Ended),
+                [0; 12],
+                Some(&keys[1].kx),
+            )
+            .unwrap();
         assert_eq!(
             p[1].codec.open(&direct, roster(&keys, &names)),
             Err(SignalError::NotForUs)
@@ -590,7 +843,10 @@ mod tests {
             ));
         }
         assert_eq!(p[1].codec.counters().malformed, 3);
-        let after = p[0].codec.seal(&env("h", None, SignalBody::Ended), [0; 12]);
+        let after = p[0]
+            .codec
+            .seal(&env("h", None, SignalBody::Ended), [0; 12], None)
+            .unwrap();
         assert!(p[1].codec.open(&after, roster(&keys, &names)).is_ok());
         for bad in [
             json!({}),
