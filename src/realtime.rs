@@ -751,16 +751,21 @@ impl SessionChannel {
                 .try_with_untracked(|r| r.get(to).and_then(Participant::kx))
                 .flatten()
         });
-        match self
+        let Some((sealed, counters)) = self
             .codec
-            .try_update_value(|c| c.seal(envelope, nonce, to_kx.as_ref()))
-        {
-            Some(Some(payload)) => self.broadcast(SIGNAL_EVENT, payload),
-            Some(None) => leptos::logging::warn!(
-                "signal not sent: no key of {} to seal it to",
-                envelope.to.as_deref().unwrap_or("?")
-            ),
-            None => {}
+            .try_update_value(|c| (c.seal(envelope, nonce, to_kx.as_ref()), c.counters()))
+        else {
+            return;
+        };
+        match sealed {
+            Some(payload) => self.broadcast(SIGNAL_EVENT, payload),
+            None => {
+                leptos::logging::warn!(
+                    "signal not sent: no key of {} to seal it to",
+                    envelope.to.as_deref().unwrap_or("?")
+                );
+                set_if_changed(self.dropped_signals, counters);
+            }
         }
     }
 

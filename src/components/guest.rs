@@ -399,6 +399,7 @@ pub fn trust_counters(channel: SessionChannel, host: bool) -> El {
             ("data-stale-signals", s.stale),
             ("data-unauthentic-signals", s.unauthentic),
             ("data-malformed-signals", s.malformed),
+            ("data-unsendable-signals", s.unsendable),
         ];
         for (name, n) in figures {
             p.set(name, &n.to_string());
@@ -420,9 +421,9 @@ pub fn trust_counters(channel: SessionChannel, host: bool) -> El {
             )
         };
         p.set_text(&format!(
-            "presence: impostor hosts {} · shadowing metas {}{roles} · unreadable {} · bad signatures {} · invalid {} · other versions {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {}{messages}",
+            "presence: impostor hosts {} · shadowing metas {}{roles} · unreadable {} · bad signatures {} · invalid {} · other versions {}; signals: forged {} · replayed {} · stale {} · unauthentic {} · malformed {} · not sent for want of a key {}{messages}",
             r.impostor_host, r.shadowed, r.unreadable, r.bad_signature, r.invalid, r.other_version,
-            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed
+            s.forged, s.replayed, s.stale, s.unauthentic, s.malformed, s.unsendable
         ));
     });
     el("details")

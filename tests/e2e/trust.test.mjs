@@ -214,11 +214,12 @@ test('a socket that knows only the session id cannot hide, replace or rename any
   const guest = await join(viewerLink);
   const [realHost, guestId] = [await hostId(guest), await myId(guest)];
 
-  // No room key: junk metas under the guest's and the host's presence keys, and a junk host.
+  // No room key: junk metas under the guest's and the host's presence keys, and a junk host
+  // (of this wire version: an older one's would be told apart as such).
   const shadows = [
-    [guestId, { role: 'viewer', joined_at: 1, profile: 'AAAA' }],
-    [realHost, { role: 'host', joined_at: 0, profile: 'junk', sig: 'x' }],
-    ['junk-host', { role: 'host', joined_at: 0, profile: 'junk' }],
+    [guestId, { role: 'viewer', joined_at: 1, profile: 'AAAA', v: WIRE_VERSION }],
+    [realHost, { role: 'host', joined_at: 0, profile: 'junk', sig: 'x', v: WIRE_VERSION }],
+    ['junk-host', { role: 'host', joined_at: 0, profile: 'junk', v: WIRE_VERSION }],
   ];
   const peers = [];
   for (const [key, meta] of shadows) {

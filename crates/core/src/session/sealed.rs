@@ -86,6 +86,9 @@ pub struct SignalCounters {
     pub replayed: u64,
     /// Not a signal at all (bad JSON, bad layout, oversize).
     pub malformed: u64,
+    /// Ours, addressed to someone whose agreement key we do not have (or is no honest key):
+    /// not sent.
+    pub unsendable: u64,
 }
 
 /// Seals, signs and numbers outgoing signals; opens, verifies and de-duplicates incoming ones.
@@ -140,7 +143,11 @@ impl SignalCodec {
         let body = match envelope.to.as_deref() {
             None => body,
             Some(to) => {
-                let key = self.private_key(to_kx?, &envelope.from, to)?;
+                let Some(key) = to_kx.and_then(|kx| self.private_key(kx, &envelope.from, to))
+                else {
+                    self.counters.unsendable += 1;
+                    return None;
+                };
                 self.private_seal(&key, &kind, self.next_seq, &body)
             }
         };
@@ -244,7 +251,7 @@ impl SignalCodec {
         let result = self.open_uncounted(payload, sender);
         let c = &mut self.counters;
         match &result {
-            Err(SignalError::Unauthentic) => c.unauthentic += 1,
+            Err(SignalError::Unauthentic | SignalError::NotSealedToUs) => c.unauthentic += 1,
             Err(SignalError::UnknownSender | SignalError::Forged) => c.forged += 1,
             Err(SignalError::Stale) => c.stale += 1,
             Err(SignalError::Replayed) => c.replayed += 1,
@@ -331,8 +338,8 @@ impl SignalCodec {
                 let key = peer
                     .kx
                     .and_then(|kx| self.private_key(&kx, from, to))
-                    .ok_or(SignalError::Unauthentic)?;
-                private = private_open(&key, kind, seq, body).ok_or(SignalError::Unauthentic)?;
+                    .ok_or(SignalError::NotSealedToUs)?;
+                private = private_open(&key, kind, seq, body).ok_or(SignalError::NotSealedToUs)?;
                 &private[..]
             }
         };
@@ -718,7 +725,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             p[1].codec.open(&astray, roster(&keys, &names)),
-            Err(SignalError::Unauthentic)
+            Err(SignalError::NotSealedToUs)
         );
         let unknown_kx = |id: &str| roster(&keys, &names)(id).map(|p| SignalPeer { kx: None, ..p });
         let next = p[0]
@@ -731,7 +738,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             p[1].codec.open(&next, unknown_kx),
-            Err(SignalError::Unauthentic)
+            Err(SignalError::NotSealedToUs)
         );
         assert_eq!(p[1].codec.counters().unauthentic, 2);
         // Its sequence number was not used up by those: the same signal opens now.
@@ -750,6 +757,7 @@ mod tests {
             ),
             None
         );
+        assert_eq!(p[0].codec.counters().unsendable, 2);
     }
 
     #[test]

@@ -132,6 +132,8 @@ pub enum SignalError {
     FromSelf,
     #[error("signal failed authentication (not sealed with this session's room key)")]
     Unauthentic,
+    #[error("signal addressed to us but not sealed to our key (or its sender's key is unknown)")]
+    NotSealedToUs,
     #[error("signal from someone who is not a verified participant")]
     UnknownSender,
     #[error("signal not signed by the participant it claims to come from")]
