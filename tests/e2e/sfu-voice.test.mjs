@@ -186,15 +186,7 @@ test('SFU voice: a feed nobody verified announced is never played — not from J
     const pc = new RTCPeerConnection();
     window.__rogue = { ws, pc };
     pc.addTransceiver(mic.getAudioTracks()[0], { direction: 'sendonly' });
-    await pc.setLocalDescription(await pc.createOffer());
-    await new Promise((r) => {
-      if (pc.iceGatheringState === 'complete') r();
-      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
-    });
-    const published = await send({
-      janus: 'message', session_id, handle_id, body: { request: 'publish' },
-      jsep: { type: 'offer', sdp: pc.localDescription.sdp, e2ee: true },
-    });
+    const published = await window.__janusPublish({ send, session_id, handle_id }, pc);
     await pc.setRemoteDescription(published.jsep);
     return joined.plugindata.data.id;
   }, grant);
@@ -257,15 +249,7 @@ test('SFU voice: a microphone the room has no place for goes off, the person is 
       });
       const pc = new RTCPeerConnection();
       pc.addTransceiver('audio', { direction: 'sendonly' });
-      await pc.setLocalDescription(await pc.createOffer());
-      await new Promise((r) => {
-        if (pc.iceGatheringState === 'complete') r();
-        pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
-      });
-      const published = await send({
-        janus: 'message', session_id, handle_id, body: { request: 'publish' },
-        jsep: { type: 'offer', sdp: pc.localDescription.sdp, e2ee: true },
-      });
+      const published = await window.__janusPublish({ send, session_id, handle_id }, pc);
       if (!published.jsep) {
         pc.close();
         return published.plugindata?.data?.error_code;

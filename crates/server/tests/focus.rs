@@ -374,28 +374,6 @@ async fn the_focus_assigns_fails_over_drains_and_upgrades() {
     .await
     .expect("the restarted node is up again");
     let drained = node_of(&sfu_b.janus_url).id();
-    let res = reqwest::Client::new()
-        .post(format!(
-            "http://{}/focus/drain?node={drained}&on=true",
-            server.addr()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["moved"], 2, "{body}");
-    let d = next_decision(&mut events, &key, a.session, Duration::from_secs(3), |d| {
-        d.reason == Reason::Drain
-    })
-    .await;
-    assert_eq!(d.node, Some(dead_id.clone()));
-    let back = grant(&access, &a, Want::Sfu).await.sfu.unwrap();
-    assert_eq!(back.janus_url, sfu_a.janus_url);
-    assert_eq!(join_as_publisher(&back).await["videoroom"], "joined");
-
-    // Drained as well, that node has nowhere to send its sessions: they stay, and their
-    // participants still get in (Janus keeps taking new sessions for them). Then both come back.
     let drain = async |node: &str, on: bool| -> Value {
         let res = reqwest::Client::new()
             .post(format!(
@@ -408,6 +386,19 @@ async fn the_focus_assigns_fails_over_drains_and_upgrades() {
         assert_eq!(res.status().as_u16(), 200);
         res.json().await.unwrap()
     };
+    let body = drain(&drained, true).await;
+    assert_eq!(body["moved"], 2, "{body}");
+    let d = next_decision(&mut events, &key, a.session, Duration::from_secs(3), |d| {
+        d.reason == Reason::Drain
+    })
+    .await;
+    assert_eq!(d.node, Some(dead_id.clone()));
+    let back = grant(&access, &a, Want::Sfu).await.sfu.unwrap();
+    assert_eq!(back.janus_url, sfu_a.janus_url);
+    assert_eq!(join_as_publisher(&back).await["videoroom"], "joined");
+
+    // Drained as well, that node has nowhere to send its sessions: they stay, and their
+    // participants still get in (Janus keeps taking new sessions for them). Then both come back.
     assert_eq!(drain(&dead_id, true).await["moved"], 0);
     let stranded = grant(&access, &a, Want::Sfu).await.sfu.unwrap();
     assert_eq!(stranded.janus_url, sfu_a.janus_url);

@@ -186,6 +186,18 @@ export async function withJanusClient(page) {
       });
       return { ws, send };
     };
+    // Publishes `pc`'s offer (ICE gathered) on a joined publisher handle; Janus's reply.
+    window.__janusPublish = async ({ send, session_id, handle_id }, pc) => {
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise((r) => {
+        if (pc.iceGatheringState === 'complete') r();
+        pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+      });
+      return send({
+        janus: 'message', session_id, handle_id, body: { request: 'publish' },
+        jsep: { type: 'offer', sdp: pc.localDescription.sdp, e2ee: true },
+      });
+    };
     window.__janusSubscribe = async (sfu, ontrack, { keepalive = false } = {}) => {
       const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
       const session_id = (await send({ janus: 'create' })).data.id;
