@@ -171,21 +171,14 @@ export function openProfile(link, id, role, sealed) {
   }
 }
 
-/**
- * A signal broadcast payload `{from, to, sealed}` as the app sends it: kind and body sealed
- * with the room key (session and routing fields as AAD), signed by `signer`, with join `epoch`
- * and sequence `seq`. `body` is the JSON the kind carries (`null` for none).
- */
-/** A participant's X25519 agreement key from its join key's seed (core `e2ee::rekey`). */
-export function agreementKey(seed) {
+/** A participant's X25519 agreement key (private half) from its join key's seed (core `e2ee::rekey`). */
+function agreementKey(seed) {
   const secret = Buffer.from(crypto.hkdfSync('sha256', seed, Buffer.alloc(0), Buffer.from('PairUX 1.0 key agreement'), 32));
-  const privateKey = crypto.createPrivateKey({
+  return crypto.createPrivateKey({
     key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), secret]),
     format: 'der',
     type: 'pkcs8',
   });
-  const publicKey = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(12);
-  return { privateKey, public: publicKey };
 }
 
 /** The body of a signal addressed to one participant, sealed to its agreement key `toKx`. */
@@ -195,7 +188,7 @@ function privateBody({ link, from, to, kind, seq, bodyBytes, signer, toKx }) {
     format: 'der',
     type: 'spki',
   });
-  const shared = crypto.diffieHellman({ privateKey: agreementKey(signer.seed).privateKey, publicKey: theirs });
+  const shared = crypto.diffieHellman({ privateKey: agreementKey(signer.seed), publicKey: theirs });
   const info = Buffer.concat([
     Buffer.from('PairUX 1.0 signal to'),
     u32(Buffer.byteLength(from)), Buffer.from(from),
@@ -209,9 +202,12 @@ function privateBody({ link, from, to, kind, seq, bodyBytes, signer, toKx }) {
 }
 
 /**
- * A signal as the app broadcasts it. One addressed to someone (`to`) has its body sealed to
- * that participant's agreement key `toKx` (core `session::sealed`); without `toKx` it goes
- * unsealed, as a forgery would (the app refuses it either way: see the journeys).
+ * A signal broadcast payload `{from, to, sealed}` as the app sends it: kind and body sealed
+ * with the room key (session and routing fields as AAD), signed by `signer`, with join `epoch`
+ * and sequence `seq`. `body` is the JSON the kind carries (`null` for none). One addressed to
+ * someone (`to`) has its body sealed to that participant's agreement key `toKx` first (core
+ * `session::sealed`); without `toKx` it goes unsealed, as a forgery would (the app refuses it
+ * either way: see the journeys).
  */
 export function signalPayload({ link, from, to = null, kind, body = null, epoch, seq, signer, nonce, toKx = null }) {
   let bodyBytes = Buffer.from(JSON.stringify(body));

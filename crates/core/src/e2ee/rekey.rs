@@ -47,7 +47,8 @@ const AGREEMENT_LABEL: &[u8] = b"PairUX 1.0 key agreement";
 const EPHEMERAL_LABEL: &[u8] = b"PairUX 1.0 key wrap ephemeral";
 const WRAP_LABEL: &[u8] = b"PairUX 1.0 key wrap";
 
-fn hkdf(salt: Option<&[u8]>, ikm: &[u8], info: &[&[u8]]) -> [u8; 32] {
+/// HKDF-SHA256 of `ikm`, 32 bytes expanded with `info`'s parts in order.
+pub(crate) fn hkdf(salt: Option<&[u8]>, ikm: &[u8], info: &[&[u8]]) -> [u8; 32] {
     let mut out = [0u8; 32];
     Hkdf::<Sha256>::new(salt, ikm)
         .expand_multi_info(info, &mut out)

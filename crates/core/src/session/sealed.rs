@@ -41,13 +41,11 @@ use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hkdf::Hkdf;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use super::identity::SessionIdentity;
 use super::{SignalBody, SignalEnvelope, SignalError};
-use crate::e2ee::rekey::{AgreementKey, AGREEMENT_KEY_LEN};
+use crate::e2ee::rekey::{hkdf, AgreementKey, AGREEMENT_KEY_LEN};
 use crate::e2ee::signal::SEAL_NONCE_LEN;
 use crate::e2ee::{SignalAad, SignalSealer};
 use crate::identity::{PublicKey, Signer, Statement, SIGNATURE_LEN};
@@ -172,16 +170,16 @@ impl SignalCodec {
                 shared
             }
         }?;
-        let mut info = Vec::with_capacity(PRIVATE_LABEL.len() + 8 + from.len() + to.len());
-        info.extend_from_slice(PRIVATE_LABEL);
-        for id in [from, to] {
-            info.extend_from_slice(&u32::try_from(id.len()).unwrap_or(u32::MAX).to_be_bytes());
-            info.extend_from_slice(id.as_bytes());
-        }
-        let mut key = [0u8; 32];
-        Hkdf::<Sha256>::new(Some(self.session.as_bytes()), &shared)
-            .expand(&info, &mut key)
-            .expect("32 bytes ≤ 255·32");
+        let len = |id: &str| u32::try_from(id.len()).unwrap_or(u32::MAX).to_be_bytes();
+        let (from_len, to_len) = (len(from), len(to));
+        let info: [&[u8]; 5] = [
+            PRIVATE_LABEL,
+            &from_len,
+            from.as_bytes(),
+            &to_len,
+            to.as_bytes(),
+        ];
+        let key = hkdf(Some(self.session.as_bytes()), &shared, &info);
         Some(Aes256Gcm::new(&key.into()))
     }
 
