@@ -12,7 +12,3 @@ pub mod session;
 pub mod state;
 
 pub use components::{start_guest_app, App};
-
-// The build stamp (`build.rs`): each app's `main` passes it through `black_box`, so it is in
-// the wasm and Trunk's content hash changes with the tools that turn the wasm into files.
-include!(concat!(env!("OUT_DIR"), "/stamp.rs"));

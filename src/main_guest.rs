@@ -3,7 +3,6 @@
 //! page (`components::guest`), which links neither the host's code nor Leptos's views.
 
 fn main() {
-    std::hint::black_box(pairux_web::BUILD_STAMP);
     // Release builds abort on a panic before any hook runs (xtask::build::WASM_STD).
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();

@@ -7,6 +7,9 @@
 //! Compressing once at build time lets the slowest, smallest settings pay off (Brotli quality
 //! 11 takes about a second for the guest app's wasm; a server compressing per request could
 //! not afford it).
+//!
+//! Before compressing, it shrinks each wasm-bindgen pair ([`shrink`]) and then names a hashed
+//! pair after what it finally holds ([`name_by_content`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -72,6 +75,61 @@ fn shrink(wasm: &Path, strip: bool) -> Result<()> {
         unused.len(),
         wasm.display()
     );
+    Ok(())
+}
+
+/// Renames each content-hashed wasm-bindgen pair in `dir` (`X-<hex>_bg.wasm` and its glue
+/// `X-<hex>.js`) after the first 16 hex digits of SHA-256 over the two files' final bytes,
+/// and puts the new name wherever `index.html` says the old one.
+///
+/// Trunk hashes cargo's wasm, before wasm-bindgen, wasm-opt and [`shrink`] run, so a build
+/// where only those changed would put new bytes under an old name, which pairux-server lets
+/// browsers keep a year without asking (`static_cache_control`): a browser holding one file of
+/// the old pair would then fail to link the other. Named after their final bytes, the two files
+/// change names whenever either changes, and only then.
+fn name_by_content(dir: &Path) -> Result<()> {
+    use sha2::Digest as _;
+    for wasm in std::fs::read_dir(dir)?.flatten().map(|e| e.path()) {
+        let name = wasm.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let Some(stem) = name.strip_suffix("_bg.wasm") else {
+            continue;
+        };
+        let Some((base, old)) = stem.rsplit_once('-') else {
+            continue;
+        };
+        if base.is_empty()
+            || !(8..=16).contains(&old.len())
+            || !old.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            continue;
+        }
+        let glue = glue_of(&wasm);
+        let (Ok(wasm_bytes), Ok(js_bytes)) = (std::fs::read(&wasm), std::fs::read(&glue)) else {
+            continue;
+        };
+        let mut hasher = sha2::Sha256::new();
+        for part in [&wasm_bytes, &js_bytes] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        let digest = hasher.finalize();
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let new_stem = format!("{base}-{hex}");
+        if new_stem == stem {
+            continue;
+        }
+        let html = dir.join("index.html");
+        let page = std::fs::read_to_string(&html)
+            .with_context(|| format!("reading {} to rename {stem}", html.display()))?;
+        if !page.contains(stem) {
+            anyhow::bail!("{} does not name {stem}", html.display());
+        }
+        std::fs::rename(&wasm, dir.join(format!("{new_stem}_bg.wasm")))?;
+        std::fs::rename(&glue, dir.join(format!("{new_stem}.js")))?;
+        std::fs::write(&html, page.replace(stem, &new_stem))
+            .with_context(|| format!("writing {}", html.display()))?;
+        println!("compress: {stem} named after its content: {new_stem}");
+    }
     Ok(())
 }
 
@@ -202,6 +260,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
             shrink(&wasm, !name.starts_with("pairux-worker"))?;
         }
     }
+    name_by_content(&dir)?;
     let files = candidates(&dir)?;
     // Largest first, on every core: the wasm files are most of the work.
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -480,6 +539,63 @@ mod tests {
         );
         let js = std::fs::read_to_string(dir.join("app.js")).unwrap();
         assert!(js.contains("\"0\": import0"), "{js}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_hashed_pair_is_named_after_its_final_bytes_and_the_page_follows() {
+        let dir = std::env::temp_dir().join(format!("pairux-name-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let write_pair = |stem: &str, wasm: &[u8], js: &str| {
+            std::fs::write(dir.join(format!("{stem}_bg.wasm")), wasm).unwrap();
+            std::fs::write(dir.join(format!("{stem}.js")), js).unwrap();
+        };
+        let page = "<script>var js = \"/app-00112233aabbccdd.js\"; \
+            fetch(\"/app-00112233aabbccdd_bg.wasm\")</script>";
+        std::fs::write(dir.join("index.html"), page).unwrap();
+        write_pair("app-00112233aabbccdd", b"\0asm one", "glue");
+        // Unhashed pairs (the full app, the worker) keep their names.
+        write_pair("plain", b"\0asm", "glue");
+        let listing = |dir: &Path| {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+
+        name_by_content(&dir).unwrap();
+        let first = listing(&dir);
+        let stem = first
+            .iter()
+            .find_map(|n| n.strip_suffix("_bg.wasm").filter(|s| s.starts_with("app-")))
+            .unwrap()
+            .to_owned();
+        assert_ne!(stem, "app-00112233aabbccdd");
+        assert_eq!(stem.len(), "app-".len() + 16);
+        assert!(first.contains(&format!("{stem}.js")), "{first:?}");
+        assert!(first.contains(&"plain_bg.wasm".to_owned()), "{first:?}");
+        let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        assert_eq!(html, page.replace("app-00112233aabbccdd", &stem));
+
+        // The same bytes again: the same name, nothing moves.
+        name_by_content(&dir).unwrap();
+        assert_eq!(listing(&dir), first);
+
+        // Only the glue changes (as a change of only the post-build step would): a new name.
+        std::fs::write(dir.join(format!("{stem}.js")), "glue, shrunk").unwrap();
+        name_by_content(&dir).unwrap();
+        let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        assert!(!html.contains(&stem), "{html}");
+        assert!(!dir.join(format!("{stem}_bg.wasm")).exists());
+
+        // A page that does not name the pair is an error, not a silent break.
+        std::fs::write(dir.join("index.html"), "<p>nothing</p>").unwrap();
+        write_pair("other-0123456789abcdef", b"\0asm", "x");
+        assert!(name_by_content(&dir).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
