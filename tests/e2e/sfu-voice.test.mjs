@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { myId, newPage, openApp, decoding } from './lib/harness.mjs';
-import { stackWith, hostSfu, recordPeers, grantFor, withJanusClient } from './lib/sfu.mjs';
+import { stackWith, hostSfu, recordPeers, grantFor, withJanusClient, kidTap } from './lib/sfu.mjs';
 import {
   toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown, startToneLog, longestSilence,
 } from './lib/voice.mjs';
@@ -285,4 +285,54 @@ test('SFU voice: a microphone the room has no place for goes off, the person is 
   await a.locator('[data-testid=mic-toggle][data-state=on]').waitFor({ timeout: 10_000 });
   await hears(host, 'host hearing the viewer once a place freed');
   for (const page of [host, a, filler]) await page.context().close();
+});
+
+test('after a removal and then a handover, nothing anyone sends through Janus is in the room key\'s epoch, which the removed person holds', async () => {
+  const host = await hostSfu(sfu, 'mode-sfu', [recordVoices]);
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const viewer = await sfuGuest(viewerLink);
+  const controller = await sfuGuest(await host.getByTestId('invite-controller-link').inputValue());
+  const removed = await sfuGuest(viewerLink);
+  await setMic(viewer, true);
+
+  // A link holder's subscription to every feed, reading only which epoch each frame is in.
+  const tap = await newPage(sfu.browser);
+  await tap.goto(`${sfu.server.url}/config.json`);
+  await kidTap(tap, (await grantFor(sfu.server.url, viewerLink)).sfu);
+  const kids = (from = 0) => tap.evaluate((from) => window.__kids.slice(from), from);
+  const latest = async (kind) => (await kids()).filter((k) => k.kind === kind).at(-1)?.epoch;
+  // The method works: the host's screen and the viewer's voice, in epoch 0 (nobody removed).
+  await until('the tap to read the screen and the voice in epoch 0', async () =>
+    (await latest('video')) === 0 && (await latest('audio')) === 0, 20_000);
+
+  // A removal: everyone moves to epoch 1.
+  await host.getByTestId(`remove-participant-${await myId(removed)}`).click();
+  await removed.getByTestId('session-ended').waitFor({ timeout: 10_000 });
+  await until('the screen and the voice to move to epoch 1', async () =>
+    (await latest('video')) === 1 && (await latest('audio')) === 1);
+  const mark = (await kids()).length;
+
+  // The role goes to the controller, whose tab loads again as the host and shares.
+  const cid = await myId(controller);
+  await host.getByTestId(`hand-over-${cid}`).click();
+  await controller.getByTestId('host-offer').waitFor({ timeout: 10_000 });
+  await controller.getByTestId('take-host').click();
+  await controller.locator('.session[data-role=host]').waitFor({ timeout: 20_000 });
+  await controller.getByTestId('share-again').click();
+  await controller.locator('[data-testid=share-state][data-state=sharing]').waitFor({ timeout: 10_000 });
+  // The new host's epoch reaches the screen and the voice (or a frame the removed person can
+  // open comes first).
+  let after = [];
+  const open = () => after.filter((k) => k.epoch === 0);
+  await until('the new host\'s screen and the viewer\'s voice in a later epoch', async () => {
+    after = await kids(mark);
+    const later = (kind) => after.filter((k) => k.kind === kind && k.epoch > 1).length;
+    return open().length > 0 || (later('video') > 30 && later('audio') > 50);
+  }, 30_000);
+  // Since the removal, not one frame was in epoch 0: the removed person, who holds the room
+  // key, can open nothing anyone sent.
+  assert.equal(open().length, 0, `${open().length} of ${after.length} frames since the removal in epoch 0`);
+  assert.equal(after.filter((k) => k.epoch === null).length, 0, 'every frame has an SFrame header');
+  await hears(controller, 'the new host hearing the viewer');
+  for (const page of [host, viewer, controller, removed, tap]) await page.context().close();
 });

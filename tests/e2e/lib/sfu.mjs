@@ -297,3 +297,64 @@ export async function shadowSubscriber(page, sfu, hostId) {
     Object.assign(window.__shadow, { ws, pc });
   }, { sfu, hostId });
 }
+
+/**
+ * Runs, inside `page`, a subscriber of every feed the room publishes (listed again every
+ * 300 ms, so later feeds are taken too) that reads no media: a worker of its own reads each
+ * received frame's SFrame KID and records `{ feed, kind, epoch }` in `window.__kids` (the
+ * KID's 4 epoch bits, core `e2ee::keys`). What any link holder with a grant — a removed
+ * person among them — gets through Janus, seen at the level of the keys it is sealed with.
+ * The clear prefix before the SFrame header is core `e2ee::codec`'s: Opus's TOC byte, VP8's
+ * 10 bytes on key frames and 3 on others.
+ */
+export async function kidTap(page, sfu) {
+  await withJanusClient(page);
+  await page.evaluate(async (sfu) => {
+    const src = `onrtctransform = (e) => {
+      const { feed, kind } = e.transformer.options;
+      const reader = e.transformer.readable.getReader();
+      (async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          const d = new Uint8Array(value.data);
+          const at = kind === 'audio' ? 1 : value.type === 'key' ? 10 : 3;
+          let kid = null;
+          if (d.length > at) {
+            const c = d[at];
+            const len = (c >> 4) & 7;
+            if (c >> 7 === 0) kid = len;
+            else if (d.length > at + len + 1) {
+              kid = 0;
+              for (let i = 1; i <= len + 1; i++) kid = kid * 256 + d[at + i];
+            }
+          }
+          postMessage({ feed, kind, epoch: kid === null ? null : (kid >> 16) & 15 });
+        }
+      })();
+    };`;
+    const worker = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));
+    window.__kids = [];
+    worker.onmessage = (e) => window.__kids.push(e.data);
+    const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
+    const session_id = (await send({ janus: 'create' })).data.id;
+    setInterval(() => send({ janus: 'keepalive', session_id }), 20_000);
+    const lister = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
+    const taken = new Set();
+    window.__tap = { ws, pcs: [] };
+    const look = async () => {
+      const list = await send({ janus: 'message', session_id, handle_id: lister, body: { request: 'listparticipants', room: sfu.room } });
+      for (const p of list.plugindata?.data?.participants ?? []) {
+        if (!p.publisher || taken.has(p.id)) continue;
+        taken.add(p.id);
+        const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
+        const pc = await window.__janusSubscribeHandle({ send, session_id, handle_id }, sfu, p.id, (e) => {
+          e.receiver.transform = new RTCRtpScriptTransform(worker, { feed: p.id, kind: e.track.kind });
+        });
+        window.__tap.pcs.push(pc);
+      }
+      setTimeout(look, 300);
+    };
+    await look();
+  }, sfu);
+}
