@@ -282,9 +282,13 @@ pub struct AppState {
     /// The screen a host picked on the landing page, handed to the session page.
     pub capture: StoredValue<Option<crate::platform::media::Capture>, LocalStorage>,
     /// A link was pasted into the address bar of this tab while it is in a session: it was
-    /// not followed (a tab never moves into another session or role), and the person is told
+    /// not followed (a tab never moves into another session or role while in one), and the
+    /// person is told
     /// ([`LINK_IGNORED_SENTENCE`]) until they close the notice.
     pub link_ignored: RwSignal<bool>,
+    /// The session this tab opened is over for it (ended, left, removed, no host, a link it
+    /// cannot use): a link pasted into the address bar opens meanwhile.
+    pub session_over: RwSignal<bool>,
 }
 
 /// What a person who pasted a link into a tab already in a session reads.
@@ -297,6 +301,17 @@ impl AppState {
             page: RwSignal::new(page),
             capture: StoredValue::new_local(None),
             link_ignored: RwSignal::new(false),
+            session_over: RwSignal::new(false),
+        }
+    }
+
+    /// Whether this tab's session is over for it now (a guest's can come back: a host that
+    /// left may return). While over, a pasted link opens, and a notice that one was not opened
+    /// goes (it would no longer be true).
+    pub fn set_session_over(&self, over: bool) {
+        crate::platform::el::set_if_changed(self.session_over, over);
+        if over {
+            self.link_ignored.set(false);
         }
     }
 

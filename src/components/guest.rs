@@ -668,6 +668,10 @@ fn guest_stage(stage: El, setup: GuestSetup, is_controller: bool) -> El {
         esc: StoredValue::new(EscEsc::default()),
         is_controller,
     };
+    // Over for this page, whatever the reason: a link pasted into the address bar opens
+    // meanwhile.
+    let app = AppState::expect();
+    watch(move || app.set_session_over(s.final_message().is_some()));
     let ended = move || {
         let message = s.final_message();
         // Why decryption is off, on the badge beside the banner.

@@ -103,12 +103,24 @@ fn open_page() -> AppState {
     });
     // A fragment typed or pasted into the address bar of an open page reloads nothing. It is
     // scrubbed at once; it may open a session only where none is open, so a `hashchange` can
-    // never move a tab that is in a session into another session or another role.
+    // never move a tab that is in a session into another session or another role. Once the
+    // tab's session is over for it (it left, was removed, the host ended, or the link it
+    // opened did not work), a pasted link opens: the tab loads again with it.
     let _ = window_event_listener(leptos::ev::hashchange, move |_| {
         let next = read_address_bar();
         if matches!(state.opened.get_untracked(), Opened::Session(_)) {
-            state.link_ignored.set(true);
-            return;
+            if !state.session_over.get_untracked() {
+                state.link_ignored.set(true);
+                return;
+            }
+            if let Opened::Session(entry) = &next {
+                if entry.remember() {
+                    if let Err(err) = platform::location::reload() {
+                        leptos::logging::error!("cannot open the link: {err}");
+                    }
+                    return;
+                }
+            }
         }
         if let Opened::Session(entry) = &next {
             entry.remember();

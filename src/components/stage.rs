@@ -34,6 +34,7 @@ pub fn HostStage(
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let state = AppState::expect();
+    Effect::new(move || state.set_session_over(view.ended.get()));
     let control = ControlSignals::new();
     // The host's own link always carries the controller secret it generated.
     let secret: ControllerSecret = entry

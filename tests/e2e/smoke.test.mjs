@@ -177,7 +177,7 @@ test('a valid link is accepted and its secrets leave the address bar', async () 
   for (const p of [page, viewer]) await p.context().close();
 });
 
-test('starting a session gives two invite links that work', async () => {
+test('starting a session gives two invite links that work; a link pasted into a tab opens only once its session is over for it', async () => {
   const page = await newPage(stack.browser);
   await openApp(page, stack.server.url);
   await page.getByTestId('start-session').click();
@@ -215,6 +215,20 @@ test('starting a session gives two invite links that work', async () => {
   // (index.html), taken by the app rather than made a second time.
   assert.equal(await viewer.evaluate(() => window.__pcs.length), 1);
   assert.equal(await viewer.evaluate(() => window.__pcs[0].__madeWhile), 'loading');
+  // The controller link pasted into the viewer's tab while it watches: not opened, and said.
+  await viewer.goto(controllerLink);
+  await viewer.getByTestId('link-ignored').waitFor({ timeout: 5_000 });
+  assert.equal(await viewer.locator('.session').getAttribute('data-role'), 'viewer');
+  // Once the viewer has left, the notice goes (it is no longer true), and the same link,
+  // pasted again, opens: the tab is the controller's now.
+  await viewer.getByTestId('leave-session').click();
+  await viewer.locator('[data-testid=session-ended][data-reason=you-left]').waitFor({ timeout: 5_000 });
+  await viewer.getByTestId('link-ignored').waitFor({ state: 'detached', timeout: 5_000 });
+  await viewer.goto(controllerLink);
+  await viewer.locator('.session[data-role="controller"]').waitFor({ timeout: 15_000 });
+  await decoding(viewer);
+  assert.equal(await viewer.evaluate(() => location.hash), '');
+  assert.equal(await viewer.getByTestId('link-ignored').count(), 0);
   await viewer.context().close();
 
   // Pasting the controller link into "Join" on the landing page opens it without a reload.
