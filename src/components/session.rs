@@ -37,6 +37,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
     let remove: guest::Remove = StoredValue::new_local(Box::new(move |id: &str| {
         on_runtime(runtime, |rt| rt.remove(id))
     }));
+    let invites = entry.clone();
     view! {
         <section class="session" data-role="host">
             <div class="session-head">
@@ -46,10 +47,14 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
             </div>
             <div class="session-body">
                 <div class="stage">
-                    <InviteLinks entry=entry.clone()/>
+                    // Once ended, nothing of the session is offered any more: no links to it,
+                    // no one to remove or hand the role to.
+                    <Show when=move || !view.ended.get()>
+                        <InviteLinks entry=invites.clone()/>
+                    </Show>
                     <HostStage me=me.clone() channel entry view runtime/>
                 </div>
-                <aside class="side">
+                <aside class="side" hidden=move || view.ended.get()>
                     {super::drawn(|| guest::name_field(channel))}
                     <JoinRequests asking=view.asking roster=channel.signals.roster runtime/>
                     <HandOver handing=view.handing handed=view.handed mode roster=channel.signals.roster runtime/>

@@ -149,6 +149,15 @@ pub fn HostStage(
         });
     });
     on_cleanup(move || leaving.remove());
+    // The page stops showing the session (the browser's Back): the host leaves it as a
+    // reload would, and nothing it captured stays on.
+    on_cleanup(move || {
+        runtime.try_with_value(|rt| {
+            if let Some(rt) = rt {
+                rt.close();
+            }
+        });
+    });
 
     let share_again = move |_| {
         leptos::task::spawn_local(async move {

@@ -3,7 +3,7 @@
 //! holds, the input meter's pings) and the relayed cursors it shows; what it could not read
 //! from the host, counted.
 
-use pairux_core::vecmap::VecMap;
+use pairux_core::vecmap::{VecMap, VecSet};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -148,7 +148,14 @@ struct Inner {
     session: RefCell<GuestSession>,
     link: RefCell<Option<PeerLink>>,
     timer: RefCell<Option<Timer>>,
-    stats: RefCell<Option<(Timer, StatsSample)>>,
+    /// The next sample's timer, the last sample, and the connection it is of.
+    stats: RefCell<
+        Option<(
+            Timer,
+            StatsSample,
+            std::rc::Weak<crate::platform::peer::Peer>,
+        )>,
+    >,
     /// The first sample of a new link's stats, while it waits ([`GuestRuntime::first_stats`]).
     stats_start: RefCell<Option<Timer>>,
     control: RefCell<ControlClient>,
@@ -848,6 +855,15 @@ impl GuestRuntime {
                     self.leave_sfu_voice();
                     *self.inner.sfu.borrow_mut() = Subscription::default();
                     self.inner.view.next.set(None);
+                    // Nothing of this host's connection is shown any longer: control, cursors,
+                    // who speaks, the mode, a media problem (closing it tells us nothing, as
+                    // its channel's handlers go first).
+                    self.inner.control.borrow_mut().disconnected();
+                    self.publish_control();
+                    self.inner.view.cursors.set(VecMap::new());
+                    self.inner.view.voice.speaking.set(VecSet::new());
+                    set_if_changed(self.inner.view.topology, Topology::P2p);
+                    set_if_changed(self.inner.view.media_problem, None);
                     let link = self.inner.link.borrow_mut().take();
                     if let Some(link) = link {
                         link.close();
@@ -1168,6 +1184,16 @@ impl GuestRuntime {
         self.send_control(Some(ControlMsg::HostOfferOff), false);
     }
 
+    /// The session is over for this page (for now: a host that left may come back): the
+    /// stage, and with it the microphone's toggle, is gone, so our microphone goes off, and an
+    /// offer of the host's role goes too.
+    fn session_over(&self) {
+        if self.inner.view.voice.mic.get_untracked() != super::voice::Mic::Off {
+            self.set_mic(false);
+        }
+        self.put_offer_away();
+    }
+
     fn put_offer_away(&self) {
         self.inner.view.host_offer.set(false);
         self.inner.view.host_taking.set(false);
@@ -1293,9 +1319,13 @@ impl GuestRuntime {
     /// Publishes the phase and re-arms the session's deadline.
     fn refresh(&self) {
         let session = self.inner.session.borrow();
-        self.inner.view.phase.set(session.phase());
+        let phase = session.phase();
+        self.inner.view.phase.set(phase);
         let deadline = session.poll_timeout();
         drop(session);
+        if phase.is_final() {
+            self.session_over();
+        }
         let timer = deadline.map(|at| {
             let weak = Rc::downgrade(&self.inner);
             Timer::after(at.saturating_sub(clock::monotonic_ms()), move || {
@@ -1329,10 +1359,23 @@ impl GuestRuntime {
     }
 
     /// Samples `getStats()` every second while the link exists.
+    /// The connection whose picture is on screen: a live SFU subscription, else the one it
+    /// replaces while it decodes, else the direct connection.
+    fn shown_peer(&self) -> Option<Rc<crate::platform::peer::Peer>> {
+        {
+            let sfu = self.inner.sfu.borrow();
+            if let Some(link) = sfu.link.as_ref().filter(|_| sfu.live) {
+                return Some(link.peer());
+            }
+            if let Some(previous) = &sfu.previous {
+                return Some(previous.peer());
+            }
+        }
+        self.inner.link.borrow().as_ref().map(PeerLink::peer)
+    }
+
     fn sample_stats(&self) {
-        let sfu = self.inner.sfu.borrow().link.as_ref().map(SfuLink::peer);
-        let Some(peer) = sfu.or_else(|| self.inner.link.borrow().as_ref().map(PeerLink::peer))
-        else {
+        let Some(peer) = self.shown_peer() else {
             return;
         };
         let weak = Rc::downgrade(&self.inner);
@@ -1340,7 +1383,14 @@ impl GuestRuntime {
             let sample = read_sample(&peer).await;
             let Some(inner) = weak.upgrade() else { return };
             if let Some(sample) = sample {
-                let prev = inner.stats.borrow().as_ref().map(|(_, s)| *s);
+                // A rate only between two samples of the same connection: one of another is
+                // only the new baseline.
+                let prev = inner
+                    .stats
+                    .borrow()
+                    .as_ref()
+                    .filter(|(_, _, of)| of.upgrade().is_some_and(|of| Rc::ptr_eq(&of, &peer)))
+                    .map(|(_, s, _)| *s);
                 if let Some(prev) = prev {
                     inner
                         .view
@@ -1353,7 +1403,7 @@ impl GuestRuntime {
                         GuestRuntime { inner }.sample_stats();
                     }
                 });
-                *inner.stats.borrow_mut() = Some((next, sample));
+                *inner.stats.borrow_mut() = Some((next, sample, Rc::downgrade(&peer)));
             }
         });
     }

@@ -1201,8 +1201,13 @@ impl HostRuntime {
         self.inner.voice.unblock();
     }
 
-    /// Ends the session for everyone and stops the capture.
+    /// Ends the session for everyone and stops the capture and the microphone (their controls
+    /// go with the stage); an offer of the role is taken back.
     pub fn end(&self) {
+        self.cancel_hand_over();
+        if self.inner.view.voice.mic.get_untracked() != Mic::Off {
+            self.switch_mic(false, None);
+        }
         let actions = self.inner.session.borrow_mut().end();
         self.run(actions);
         *self.inner.publication.borrow_mut() = Publication::default();
@@ -1212,6 +1217,20 @@ impl HostRuntime {
             capture.stop();
         }
         self.inner.view.ended.set(true);
+    }
+
+    /// The page no longer shows this session (the browser's Back): everyone is told the host
+    /// left, as for a reload, and the capture, the microphone and the publications stop (a
+    /// Forward loads the session again, as a reload does).
+    pub fn close(&self) {
+        self.leave();
+        *self.inner.publication.borrow_mut() = Publication::default();
+        self.drop_spare();
+        self.inner.sfu_voice.stop();
+        if let Some((capture, _)) = self.inner.capture.borrow_mut().take() {
+            capture.stop();
+        }
+        self.inner.voice.stop_mic();
     }
 
     /// The page is going away: tell everyone at once (best effort — the socket may already be

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readPng } from './lib/png.mjs';
 import { useStack, newPage, openApp, myId, decoding, recordChannels, roundTrip, controlTypes, pictureRect, grant } from './lib/harness.mjs';
+import { until } from './lib/adversary.mjs';
 
 const stack = useStack();
 
@@ -316,5 +317,31 @@ test('a grant does not take the keyboard from a field the controller is typing i
   );
   const keys = (await sinkLog(host)).filter((e) => e.from === cid && e.kind === 'key_down');
   assert.deepEqual(keys.map((e) => e.text.split(' ')[2]), ['z']);
+  for (const p of [host, controller]) await p.context().close();
+});
+
+test('a host that reloads takes its grant with it: the controller reads "none" when the host is back, not a control it no longer has', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  await grant(host, controller, cid);
+  assert.equal(await controller.getByTestId('control-state').textContent(), 'granted');
+
+  // The host reloads; back, it shares nothing until a click, so nothing new reaches the
+  // controller meanwhile: what it shows is what it kept.
+  await host.reload();
+  await host.getByTestId('share-again').waitFor({ timeout: 20_000 });
+  const state = controller.getByTestId('control-state');
+  await until('the controller to show the host back', async () => (await state.count()) === 1
+    && (await controller.locator(`[data-testid=participant-list] > li[data-role=host]`).count()) === 1, 15_000);
+  assert.equal(await state.textContent(), 'none');
+  assert.equal(await controller.locator('[data-testid^=remote-cursor-]').count(), 0);
+
+  // Shared again, control starts over: asked and granted anew.
+  await host.getByTestId('share-again').click();
+  await decoding(controller, { minFrames: 3 });
+  await grant(host, controller, cid);
   for (const p of [host, controller]) await p.context().close();
 });

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, newPage, openApp, myId, decoding, grant } from './lib/harness.mjs';
 import { toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown } from './lib/voice.mjs';
+import { until } from './lib/adversary.mjs';
 
 const stack = useStack(undefined, () => [
   `--use-file-for-fake-audio-capture=${toneWav()}`,
@@ -18,9 +19,10 @@ const stack = useStack(undefined, () => [
 ]);
 
 /** A host sharing the test pattern (its voices recorded), and its two invitation links. */
-async function sharingHost() {
+async function sharingHost(inits = []) {
   const host = await newPage(stack.browser);
   await host.addInitScript(recordVoices);
+  for (const init of inits) await host.addInitScript(init);
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
@@ -148,4 +150,72 @@ test('who comes once the host has been sharing a while gets the connection made 
     assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
   }
   for (const page of [host, controller, viewer]) await page.context().close();
+});
+
+/** Keeps every track a page's capture calls make (`window.__tracks`): microphone, screen and
+ * the test pattern's canvas. */
+function recordTracks() {
+  window.__tracks = [];
+  const keep = (stream) => { window.__tracks.push(...stream.getTracks()); return stream; };
+  const md = navigator.mediaDevices;
+  const gum = md.getUserMedia.bind(md);
+  md.getUserMedia = (c) => gum(c).then(keep);
+  const gdm = md.getDisplayMedia?.bind(md);
+  if (gdm) md.getDisplayMedia = (c) => gdm(c).then(keep);
+  const capture = HTMLCanvasElement.prototype.captureStream;
+  HTMLCanvasElement.prototype.captureStream = function (...args) { return keep(capture.apply(this, args)); };
+}
+
+/** The kinds of `page`'s capture tracks still live. */
+function liveTracks(page) {
+  return page.evaluate(() => window.__tracks.filter((t) => t.readyState === 'live').map((t) => t.kind).sort());
+}
+
+async function nothingLive(page, what) {
+  await until(`${what}: every microphone and capture track to stop`, async () => (await liveTracks(page)).length === 0, 5_000)
+    .catch(async (e) => { throw new Error(`${e.message}; still live: ${await liveTracks(page)}`); });
+}
+
+test('once the session is over for a page, nothing of it records: a guest who left, a host who ended, a host who went back', async () => {
+  const { host, viewerLink } = await sharingHost([recordTracks]);
+  const a = await newPage(stack.browser);
+  await a.addInitScript(recordVoices);
+  await a.addInitScript(recordTracks);
+  await openApp(a, viewerLink);
+  await decoding(a);
+  await setMic(a, true);
+  await setMic(host, true);
+  await hears(host, 'host hearing the viewer');
+  assert.deepEqual(await liveTracks(a), ['audio']);
+  assert.deepEqual(await liveTracks(host), ['audio', 'video']);
+
+  // The viewer leaves: its page has no microphone toggle any more, and no microphone.
+  await a.getByTestId('leave-session').click();
+  await a.locator('[data-testid=session-ended][data-reason=you-left]').waitFor({ timeout: 5_000 });
+  await nothingLive(a, 'the viewer who left');
+
+  // The host ends the session: capture and microphone stop.
+  await host.getByTestId('end-session').click();
+  await host.getByTestId('session-ended').waitFor({ timeout: 10_000 });
+  await nothingLive(host, 'the host who ended');
+  assert.equal(await host.getByTestId('invite-viewer-link').count(), 0, 'an ended session still offers its links');
+  assert.equal(await host.getByTestId('participant-list').isVisible(), false, 'an ended session still offers to remove people');
+
+  // A host who goes back to the start page while sharing and talking stops both; forward
+  // again, it is the host of the same session, sharing nothing until asked.
+  const second = await newPage(stack.browser);
+  await second.addInitScript(recordVoices);
+  await second.addInitScript(recordTracks);
+  await openApp(second, stack.server.url);
+  await second.getByTestId('start-test-pattern').click();
+  await second.locator('[data-testid=share-state][data-state=sharing]').waitFor({ timeout: 10_000 });
+  await setMic(second, true);
+  assert.deepEqual(await liveTracks(second), ['audio', 'video']);
+  await second.goBack();
+  await second.getByTestId('start-session').waitFor({ timeout: 5_000 });
+  await nothingLive(second, 'the host who went back');
+  await second.goForward();
+  await second.locator('.session[data-role=host]').waitFor({ timeout: 10_000 });
+  assert.deepEqual(await liveTracks(second), []);
+  for (const page of [host, a, second]) await page.context().close();
 });
