@@ -126,6 +126,8 @@ struct Inner {
     /// the one waiting for its turn), and when it goes.
     pacer: RefCell<PresencePacer>,
     track_timer: RefCell<Option<Timer>>,
+    /// Counts the shown "next try in N s" down to the retry, a second at a time.
+    countdown: RefCell<Option<Timer>>,
 }
 
 /// A live membership of one Realtime channel. Dropping it leaves and closes the socket.
@@ -170,6 +172,7 @@ impl RealtimeLink {
             closed: Cell::new(false),
             pacer: RefCell::new(PresencePacer::new()),
             track_timer: RefCell::new(None),
+            countdown: RefCell::new(None),
         });
         {
             let now = clock::monotonic_ms();
@@ -343,18 +346,56 @@ fn arm_timer(inner: &Rc<Inner>) {
     *inner.timer.borrow_mut() = Some(timer);
 }
 
+/// Shows "next try in N s" for a retry at `retry_at` (monotonic ms), and again each second
+/// until then.
+fn count_down(inner: &Rc<Inner>, retry_at: u64) {
+    let in_ms = retry_at.saturating_sub(clock::monotonic_ms());
+    set_if_changed(
+        inner.signals.status,
+        ConnectionStatus::Reconnecting {
+            retry_in_s: in_ms.div_ceil(1000),
+        },
+    );
+    let next = (in_ms > 0).then(|| {
+        let weak = Rc::downgrade(inner);
+        // At the next whole second of the wait (or its end).
+        let step = match in_ms % 1000 {
+            0 => 1000,
+            rest => rest,
+        };
+        Timer::after(step, move || {
+            if let Some(inner) = weak.upgrade() {
+                if matches!(
+                    inner.signals.status.get_untracked(),
+                    ConnectionStatus::Reconnecting { .. }
+                ) {
+                    count_down(&inner, retry_at);
+                }
+            }
+        })
+    });
+    *inner.countdown.borrow_mut() = next;
+}
+
 fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
     let signals = inner.signals;
     match event {
         ClientEvent::Connection(ConnectionState::Reconnecting { retry_at, .. }) => {
-            let in_ms = retry_at.saturating_sub(clock::monotonic_ms());
-            signals.status.set(ConnectionStatus::Reconnecting {
-                retry_in_s: in_ms.div_ceil(1000),
-            });
+            count_down(inner, retry_at);
         }
         ClientEvent::Connection(ConnectionState::Connecting | ConnectionState::Open) => {
+            inner.countdown.borrow_mut().take();
             if !inner.was_joined.get() {
                 signals.status.set(ConnectionStatus::Connecting);
+            } else if matches!(
+                signals.status.get_untracked(),
+                ConnectionStatus::Reconnecting { .. }
+            ) {
+                // The try itself: no more seconds to wait.
+                set_if_changed(
+                    signals.status,
+                    ConnectionStatus::Reconnecting { retry_in_s: 0 },
+                );
             }
         }
         ClientEvent::Connection(ConnectionState::Closed) => {
@@ -534,6 +575,7 @@ pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
     let kx = AgreementKey::from_signer(identity.signer()).encode_public();
     profile["kx"] = serde_json::Value::from(kx);
     channel.profile.set_value(profile.clone());
+    let sealed_at_setup = profile.clone();
     // getRandomValues cannot fail in a browser that got this far; fail closed regardless.
     let presence = random_nonce()
         .map(|nonce| identity.meta(&profile, nonce))
@@ -622,6 +664,14 @@ pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
         });
         channel.link.set_value(Some(link));
         channel.config.set(Some(config));
+        // A profile changed while config.json was loading (a name set meanwhile) is tracked
+        // now: the link started with the one sealed at setup.
+        let current = channel.profile.try_get_value();
+        if let (Some(current), Some(nonce)) = (current, random_nonce()) {
+            if current != sealed_at_setup {
+                channel.retrack(&current, nonce);
+            }
+        }
     });
     // Leave the channel as soon as the page stops showing the session.
     on_cleanup(move || {
@@ -727,7 +777,13 @@ impl SessionChannel {
             return;
         };
         let Some(profile) = profile else { return };
-        let Some(meta) = self.identity.try_with_value(|i| i.meta(&profile, nonce)) else {
+        self.retrack(&profile, nonce);
+    }
+
+    /// Signs `profile` into our meta and tracks it (nothing before the link has started:
+    /// it starts with the profile then current).
+    fn retrack(&self, profile: &serde_json::Value, nonce: [u8; SEAL_NONCE_LEN]) {
+        let Some(meta) = self.identity.try_with_value(|i| i.meta(profile, nonce)) else {
             return;
         };
         self.link.try_with_value(|link| {

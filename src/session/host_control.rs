@@ -426,7 +426,6 @@ impl InputSink for BrowserSink {
         self.view
             .cursors
             .update(|c| c.retain(|id, _| holders.contains(id)));
-        self.view.holders.set(holders.to_vec());
     }
 }
 
@@ -486,13 +485,16 @@ impl HostControl {
         }
     }
 
-    /// The agent and the sink learn whose input applies now.
+    /// The agent and the sink learn whose input applies now; the host's panel shows every
+    /// holder of a lease, whose connection is down too (it drives again when it comes back,
+    /// so the host must still be able to revoke it).
     fn tell_drives(&mut self) {
         let drives = self.leases.drives();
         if let Some(agent) = &self.agent {
             agent.holders(&drives);
         }
         self.sink.holders(&drives);
+        crate::platform::el::set_if_changed(self.view.holders, self.leases.holders());
     }
 
     pub fn agent(&self) -> Option<AgentLink> {

@@ -166,8 +166,19 @@ impl SfuVoice {
     pub fn stop(&self) {
         self.inner.room.set(None);
         self.inner.entered_at.set(None);
-        // Links are dropped outside the borrow (dropping one leaves the room).
-        let old = std::mem::take(&mut *self.inner.publication.borrow_mut());
+        // Links are dropped outside the borrow (dropping one leaves the room). The generation
+        // goes on counting: a publish still waiting for its grant must not match a later one.
+        let old = {
+            let mut publication = self.inner.publication.borrow_mut();
+            let generation = publication.generation + 1;
+            std::mem::replace(
+                &mut *publication,
+                Publication {
+                    generation,
+                    ..Publication::default()
+                },
+            )
+        };
         drop(old);
         let actions = self.inner.state.borrow_mut().stop();
         self.run(actions);
