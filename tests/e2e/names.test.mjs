@@ -93,3 +93,22 @@ test('renaming many times in a row keeps the session: updates are paced under th
   assert.equal(await viewer.getByTestId('connection-state').getAttribute('data-state'), 'connected');
   for (const page of [host, viewer]) await page.context().close();
 });
+
+test('a name set while the app is still fetching its configuration is the one everyone sees', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  // config.json is slow: the session page is up, its channel not yet.
+  let release;
+  const held = new Promise((r) => (release = r));
+  await host.route('**/config.json', async (route) => { await held; await route.continue(); });
+  await host.getByTestId('start-test-pattern').click();
+  await host.locator('.session[data-role=host]').waitFor();
+  await host.getByTestId('display-name').fill('Hedy');
+  await host.getByTestId('display-name').press('Enter');
+  release();
+  const viewer = await newPage(stack.browser);
+  await openApp(viewer, await host.getByTestId('invite-viewer-link').inputValue());
+  await decoding(viewer);
+  await viewer.waitForFunction(() => document.querySelector('[data-testid=participant-list] > li[data-role=host] .name')?.textContent === 'Hedy', null, { timeout: 15_000 });
+  for (const page of [host, viewer]) await page.context().close();
+});
