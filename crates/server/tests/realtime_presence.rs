@@ -251,3 +251,87 @@ async fn a_join_without_a_key_gets_a_generated_one() {
     let key = joins.keys().next().unwrap();
     assert_eq!(key.len(), 36, "a UUID: {key}");
 }
+
+fn track_of(join_ref: &str, msg_ref: u32, bytes: usize) -> String {
+    let pad = "x".repeat(bytes);
+    format!(
+        r#"["{join_ref}","{msg_ref}","realtime:room1","presence",{{"type":"presence","event":"track","payload":{{"pad":"{pad}"}}}}]"#
+    )
+}
+
+/// A link holder cannot make a topic's presence so large that every joiner's state overflows
+/// its queue (they were disconnected as slow consumers): a track past the topic's budget is
+/// refused, the tracker's channel and everyone else's presence stay; one meta past its own
+/// limit closes the tracker's channel.
+#[tokio::test]
+async fn a_topics_presence_has_a_budget_and_a_meta_a_size_limit() {
+    let s = server(&[
+        "--realtime-max-presence-kb",
+        "1",
+        "--realtime-max-presence-topic-kb",
+        "2",
+    ])
+    .await;
+    let mut alice = s.v2().await;
+    let mut mallory = s.v2().await;
+    alice
+        .join_v2("1", "realtime:room1", presence_config("alice"))
+        .await;
+    mallory
+        .join_v2("1", "realtime:room1", presence_config("m"))
+        .await;
+    alice.text(&track_of("1", 4, 900)).await;
+    alice
+        .expect(r#"["1","4","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#)
+        .await;
+    alice.next_json().await; // its diff
+    mallory.next_json().await;
+    // 900 + 900 fits 2 kB with their keys and refs; a third does not.
+    mallory.text(&track_of("1", 4, 900)).await;
+    mallory
+        .expect(r#"["1","4","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#)
+        .await;
+    let mut second = s.v2().await;
+    second
+        .join_v2("1", "realtime:room1", presence_config("m2"))
+        .await;
+    mallory.next_json().await; // its diff
+    alice.next_json().await;
+    second.text(&track_of("1", 4, 900)).await;
+    second
+        .expect(r#"["1","4","realtime:room1","phx_reply",{"status":"error","response":{"reason":"PresenceLimitReached: this topic's presence is full"}}]"#)
+        .await;
+    assert_eq!(s.counters().presence_refused, 1);
+    // Nothing changed for anyone: no diff went out, the refused channel still works.
+    second
+        .text(r#"["1","5","realtime:room1","broadcast",{"type":"broadcast","event":"e","payload":{}}]"#)
+        .await;
+    let relayed = alice.next_json().await;
+    assert_eq!(relayed[3], "broadcast");
+    let state = s
+        .server
+        .state()
+        .realtime
+        .hub()
+        .presence_state("realtime:room1");
+    assert_eq!(state.len(), 2, "{state:?}");
+    // Room again once someone leaves.
+    drop(mallory);
+    assert_eq!(
+        diff(&alice.next_json().await)["leaves"]["m"]["metas"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    second.next_json().await; // the same leave
+    second.text(&track_of("1", 6, 900)).await;
+    second
+        .expect(r#"["1","6","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#)
+        .await;
+    // One meta over its own limit: the tracker's channel closes.
+    second.next_json().await; // its diff
+    second.text(&track_of("1", 7, 1100)).await;
+    second
+        .expect(r#"["1",null,"realtime:room1","system",{"extension":"system","status":"error","message":"Track message size exceeded","channel":"room1"}]"#)
+        .await;
+}

@@ -27,6 +27,16 @@ pub struct RealtimeArgs {
     /// Largest broadcast or presence payload, in kB (1 kB = 1000 bytes).
     #[arg(long = "realtime-max-payload-kb", default_value_t = 3000)]
     pub max_payload_kb: usize,
+    /// Largest presence meta one subscription may track, in kB. Ours, not the hosted
+    /// server's (which takes a presence payload as large as a broadcast): every joiner of the
+    /// topic receives every meta, and a PairUX meta is under 1 kB.
+    #[arg(long = "realtime-max-presence-kb", default_value_t = 32)]
+    pub max_presence_kb: usize,
+    /// Most presence, all metas together, one topic keeps, in kB (at most half of a socket's
+    /// outbound queue, so a joiner's `presence_state` always fits it). A track that would go
+    /// over it is refused with an error reply; what is tracked already stays.
+    #[arg(long = "realtime-max-presence-topic-kb", default_value_t = 4000)]
+    pub max_presence_topic_kb: usize,
     /// Presence calls one channel may make per presence window.
     #[arg(long = "realtime-presence-calls", default_value_t = 5)]
     pub presence_calls: u32,
@@ -67,6 +77,8 @@ pub struct Limits {
     pub max_events_per_second: u32,
     pub max_events_per_socket: u32,
     pub max_payload_bytes: usize,
+    pub max_presence_bytes: usize,
+    pub max_presence_topic_bytes: usize,
     pub presence_calls: u32,
     pub presence_window: Duration,
     pub max_frame_bytes: usize,
@@ -80,6 +92,10 @@ pub struct Limits {
 
 impl From<&RealtimeArgs> for Limits {
     fn from(args: &RealtimeArgs) -> Self {
+        let outbound_queue_bytes = args
+            .outbound_queue_kb
+            .saturating_mul(1000)
+            .max(args.max_frame_bytes.saturating_mul(2));
         Limits {
             max_connections: args.max_connections,
             max_channels_per_client: args.max_channels_per_client,
@@ -87,15 +103,17 @@ impl From<&RealtimeArgs> for Limits {
             max_events_per_second: args.max_events_per_second,
             max_events_per_socket: args.max_events_per_socket,
             max_payload_bytes: args.max_payload_kb.saturating_mul(1000),
+            max_presence_bytes: args.max_presence_kb.saturating_mul(1000),
+            max_presence_topic_bytes: args
+                .max_presence_topic_kb
+                .saturating_mul(1000)
+                .min(outbound_queue_bytes / 2),
             presence_calls: args.presence_calls,
             presence_window: Duration::from_millis(args.presence_window_ms),
             max_frame_bytes: args.max_frame_bytes,
             // A zero-capacity queue cannot exist; one frame is the floor.
             outbound_queue: args.outbound_queue.max(1),
-            outbound_queue_bytes: args
-                .outbound_queue_kb
-                .saturating_mul(1000)
-                .max(args.max_frame_bytes.saturating_mul(2)),
+            outbound_queue_bytes,
             write_timeout: Duration::from_millis(args.write_timeout_ms.max(1)),
             error_backoff: Duration::from_millis(args.error_backoff_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::frames::{Fanout, Outgoing};
 use super::outbox::Outbox;
-use super::presence::PresenceTable;
+use super::presence::{PresenceFull, PresenceTable};
 
 /// One socket's subscription to one topic (a new one for every join).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,16 +93,28 @@ impl Hub {
         fan_out(&subscribers, exclude, &mut Fanout::new(topic, outgoing))
     }
 
-    /// Tracks (or updates) `id`'s presence under `key` and fans out the diff to everyone,
-    /// the tracker included. Returns the number of frames delivered.
+    /// Tracks (or updates) `id`'s presence under `key` (`size` bytes as JSON); the diff, for
+    /// everyone the tracker included, goes out when the returned [`PendingDiff`] is delivered
+    /// (after the tracker's reply). [`PresenceFull`], nothing changed, when the topic would
+    /// keep more than `budget` bytes.
     pub fn track(
         &self,
         topic: &str,
         id: SubscriberId,
         key: &str,
         payload: Map<String, Value>,
-    ) -> u64 {
-        self.change_presence(topic, |presence| presence.track(id, key, payload))
+        (size, budget): (usize, usize),
+    ) -> Result<PendingDiff, PresenceFull> {
+        let mut topics = self.lock();
+        let Some(entry) = topics.get_mut(topic) else {
+            return Ok(PendingDiff::default());
+        };
+        let diff = entry.presence.track(id, key, payload, size, budget)?;
+        Ok(PendingDiff {
+            topic: topic.to_owned(),
+            diff,
+            subscribers: entry.subscribers.clone(),
+        })
     }
 
     /// Removes `id`'s presence, if any, and fans out the leave.
@@ -142,6 +154,21 @@ impl Hub {
         // Nothing panics while holding the lock; if something ever did, the map is still
         // structurally sound, so keep serving rather than poisoning every socket.
         self.topics.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A presence change made, its diff not yet fanned out.
+#[derive(Debug, Default)]
+pub struct PendingDiff {
+    topic: String,
+    diff: PresenceDiff,
+    subscribers: Arc<Vec<Subscriber>>,
+}
+
+impl PendingDiff {
+    /// Fans the diff out; returns the number of frames delivered.
+    pub fn deliver(self) -> u64 {
+        deliver_diff(&self.topic, &self.subscribers, &self.diff)
     }
 }
 

@@ -14,6 +14,7 @@ pub struct Counters {
     broadcasts: AtomicU64,
     deliveries: AtomicU64,
     token_rechecks: AtomicU64,
+    presence_refused: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -36,6 +37,9 @@ pub struct CounterSnapshot {
     pub deliveries: u64,
     /// Channel tokens verified again on their interval (`--realtime-token-recheck-ms`).
     pub token_rechecks: u64,
+    /// Presence tracks refused because their topic's presence was full
+    /// (`--realtime-max-presence-topic-kb`).
+    pub presence_refused: u64,
 }
 
 impl Counters {
@@ -53,6 +57,10 @@ impl Counters {
 
     pub(crate) fn slow_consumer(&self) {
         self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn presence_refused(&self) {
+        self.presence_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn socket_rate_limited(&self) {
@@ -83,6 +91,7 @@ impl Counters {
             broadcasts: self.broadcasts.load(Ordering::Relaxed),
             deliveries: self.deliveries.load(Ordering::Relaxed),
             token_rechecks: self.token_rechecks.load(Ordering::Relaxed),
+            presence_refused: self.presence_refused.load(Ordering::Relaxed),
         }
     }
 }

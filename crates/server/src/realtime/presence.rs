@@ -13,24 +13,43 @@ use serde_json::{Map, Value};
 
 use super::hub::SubscriberId;
 
+/// What one tracked meta counts against its topic's presence budget beyond its payload's
+/// bytes: its key and its refs, as `presence_state` writes them.
+const META_OVERHEAD: usize = 64;
+
+/// A track that would take its topic's presence over its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceFull;
+
 /// Presence of one topic.
 #[derive(Debug, Default)]
 pub struct PresenceTable {
     /// key → metas in the order they were tracked, each with its owner.
     keys: BTreeMap<String, Vec<(SubscriberId, PresenceMeta)>>,
-    /// owner → key, so untracking needs no search.
-    owners: HashMap<SubscriberId, String>,
+    /// owner → key and what its meta counts, so untracking needs no search.
+    owners: HashMap<SubscriberId, (String, usize)>,
+    /// What every meta counts, together.
+    bytes: usize,
 }
 
 impl PresenceTable {
-    /// Tracks `payload` for `owner` under `key`. If the owner already tracks a meta there, this
-    /// is an update: the old meta leaves and the new one joins with `phx_ref_prev`.
+    /// Tracks `payload` (`size` bytes as JSON) for `owner` under `key`. If the owner already
+    /// tracks a meta there, this is an update: the old meta leaves and the new one joins with
+    /// `phx_ref_prev`. Refused, changing nothing, when the topic's metas would then count more
+    /// than `budget` bytes.
     pub fn track(
         &mut self,
         owner: SubscriberId,
         key: &str,
         payload: Map<String, Value>,
-    ) -> PresenceDiff {
+        size: usize,
+        budget: usize,
+    ) -> Result<PresenceDiff, PresenceFull> {
+        let cost = size.saturating_add(key.len()).saturating_add(META_OVERHEAD);
+        let freed = self.owners.get(&owner).map_or(0, |(_, cost)| *cost);
+        if self.bytes - freed + cost > budget {
+            return Err(PresenceFull);
+        }
         let mut diff = PresenceDiff::default();
         let mut phx_ref_prev = None;
         if let Some((old_key, old)) = self.remove(owner) {
@@ -50,8 +69,9 @@ impl PresenceTable {
             .entry(key.to_owned())
             .or_default()
             .push((owner, meta));
-        self.owners.insert(owner, key.to_owned());
-        diff
+        self.owners.insert(owner, (key.to_owned(), cost));
+        self.bytes += cost;
+        Ok(diff)
     }
 
     /// Removes `owner`'s meta, if any; the diff is empty when there was none.
@@ -80,7 +100,8 @@ impl PresenceTable {
     }
 
     fn remove(&mut self, owner: SubscriberId) -> Option<(String, PresenceMeta)> {
-        let key = self.owners.remove(&owner)?;
+        let (key, cost) = self.owners.remove(&owner)?;
+        self.bytes -= cost;
         let metas = self.keys.get_mut(&key)?;
         let index = metas.iter().position(|(o, _)| *o == owner)?;
         let (_, meta) = metas.remove(index);
@@ -133,14 +154,20 @@ mod tests {
     fn track_update_untrack() {
         let mut table = PresenceTable::default();
         let (a, b) = (SubscriberId(1), SubscriberId(2));
-        let d1 = table.track(a, "k", map(json!({"v": 1})));
+        let d1 = table
+            .track(a, "k", map(json!({"v": 1})), 7, usize::MAX)
+            .unwrap();
         assert!(d1.leaves.is_empty());
         let first = d1.joins["k"].metas[0].clone();
         assert_eq!(first.phx_ref.len(), 16);
-        table.track(b, "k", map(json!({"v": 2})));
+        table
+            .track(b, "k", map(json!({"v": 2})), 7, usize::MAX)
+            .unwrap();
         assert_eq!(table.state()["k"].metas.len(), 2);
 
-        let d2 = table.track(a, "k", map(json!({"v": 3})));
+        let d2 = table
+            .track(a, "k", map(json!({"v": 3})), 7, usize::MAX)
+            .unwrap();
         assert_eq!(d2.leaves["k"].metas, vec![first.clone()]);
         let joined = &d2.joins["k"].metas[0];
         assert_eq!(joined.phx_ref_prev.as_deref(), Some(first.phx_ref.as_str()));
@@ -151,6 +178,34 @@ mod tests {
         assert!(table.untrack(a).is_empty());
         table.untrack(b);
         assert!(table.is_empty() && table.state().is_empty());
+    }
+
+    #[test]
+    fn a_topic_keeps_no_more_presence_than_its_budget() {
+        let mut table = PresenceTable::default();
+        let (a, b) = (SubscriberId(1), SubscriberId(2));
+        let cost = |size: usize| size + 1 + META_OVERHEAD;
+        let budget = cost(100) + cost(50);
+        table.track(a, "k", map(json!({})), 100, budget).unwrap();
+        assert_eq!(
+            table.track(b, "k", map(json!({})), 51, budget),
+            Err(PresenceFull)
+        );
+        // Refused, nothing changed: b tracks nothing, a's meta stays.
+        assert!(table.untrack(b).is_empty());
+        assert_eq!(table.state()["k"].metas.len(), 1);
+        table.track(b, "k", map(json!({})), 50, budget).unwrap();
+        // An update counts what it replaces: a may grow into nothing but its own room.
+        table.track(a, "k", map(json!({})), 100, budget).unwrap();
+        assert_eq!(
+            table.track(a, "k", map(json!({})), 101, budget),
+            Err(PresenceFull)
+        );
+        // What leaves frees its room.
+        table.untrack(b);
+        table.track(a, "k", map(json!({})), 150, budget).unwrap();
+        table.untrack(a);
+        assert_eq!(table.bytes, 0);
     }
 
     #[test]

@@ -36,15 +36,33 @@ impl Session {
                     return self.reply_ok(join_ref, msg_ref, topic, &EmptyObject {});
                 }
                 let size = serde_json::to_vec(&payload).map_or(usize::MAX, |v| v.len());
-                if size > self.state.limits().max_payload_bytes {
+                let limits = self.state.limits();
+                if size > limits.max_payload_bytes.min(limits.max_presence_bytes) {
                     return self.shutdown_channel(topic, "Track message size exceeded");
                 }
+                let budget = limits.max_presence_topic_bytes;
                 let (subscriber, key) = (channel.subscriber, channel.presence_key.clone());
+                let tracked =
+                    self.state
+                        .hub
+                        .track(topic, subscriber, &key, payload.clone(), (size, budget));
+                let Ok(pending) = tracked else {
+                    // The topic's presence is full: this track is refused, what others track
+                    // stays, and every joiner's state still fits its queue.
+                    self.state.counters.presence_refused();
+                    let reason = ErrorReason {
+                        reason: "PresenceLimitReached: this topic's presence is full".into(),
+                    };
+                    return self.reply_error(join_ref, msg_ref, topic, &reason);
+                };
+                let Some(channel) = self.channels.get_mut(topic) else {
+                    return;
+                };
                 let enabling = !channel.presence_enabled;
                 channel.presence_enabled = true;
-                channel.tracked = Some(payload.clone());
+                channel.tracked = Some(payload);
                 self.reply_ok(join_ref, msg_ref, topic, &EmptyObject {});
-                let delivered = self.state.hub.track(topic, subscriber, &key, payload);
+                let delivered = pending.deliver();
                 self.state.counters.delivered(delivered);
                 if enabling {
                     let state = self.state.hub.presence_state(topic);
