@@ -249,8 +249,8 @@ async fn megabytes_until_slow(
     None
 }
 
-/// A server with the frame cap and the event limits out of the way (and `extra`), and two
-/// sockets joined to room1: one that publishes, one that never reads.
+/// A server with the frame cap and the event and byte limits out of the way (and `extra`),
+/// and two sockets joined to room1: one that publishes, one that never reads.
 async fn publisher_and_sleeper(extra: &[&str]) -> (TestServer, Client, Client) {
     let mut args = vec![
         "--realtime-outbound-queue",
@@ -258,6 +258,8 @@ async fn publisher_and_sleeper(extra: &[&str]) -> (TestServer, Client, Client) {
         "--realtime-max-events-per-second",
         "100000",
         "--realtime-max-events-per-socket",
+        "0",
+        "--realtime-max-kb-per-socket",
         "0",
     ];
     args.extend_from_slice(extra);
@@ -282,6 +284,47 @@ async fn a_socket_that_reads_nothing_holds_megabytes_not_gigabytes() {
     );
     publisher.heartbeat_v2("2").await;
     drop(sleeper);
+}
+
+/// A link holder's few large broadcasts a second would fill every subscriber's queue (each
+/// gets its copy) and disconnect them all as slow consumers: its socket's bytes per second
+/// are limited, its channel is shut down, and the listener stays.
+#[tokio::test]
+async fn a_sockets_bytes_per_second_are_limited_and_the_listeners_stay() {
+    let s = server(&[
+        "--realtime-outbound-queue-kb",
+        "3000",
+        "--realtime-max-frame-bytes",
+        "1500000",
+    ])
+    .await;
+    let mut sender = s.v2().await;
+    let mut listener = s.v2().await;
+    for c in [&mut sender, &mut listener] {
+        c.join_v2("1", "realtime:room1", quiet_config(false, false))
+            .await;
+    }
+    // 600 kB: the first is relayed; the second takes this second past 1000 kB.
+    let mut frame = hex("0301010e0300003133 7265616c74696d653a726f6f6d31 626967");
+    frame.extend(std::iter::repeat_n(7u8, 600_000));
+    for _ in 0..4 {
+        sender.binary(frame.clone()).await;
+    }
+    sender.expect(r#"["1",null,"realtime:room1","system",{"extension":"system","status":"error","message":"Too many messages per second","channel":"room1"}]"#)
+        .await;
+    sender
+        .expect(r#"["1","1","realtime:room1","phx_close",{}]"#)
+        .await;
+    // The one relayed (a kind-4 frame of the same payload).
+    let relayed = listener.next_binary().await;
+    assert!(
+        relayed.len() > 600_000 && relayed.len() < 600_100,
+        "{}",
+        relayed.len()
+    );
+    listener.expect_nothing_before_heartbeat().await;
+    assert_eq!(s.counters().slow_consumers, 0);
+    assert!(s.counters().socket_rate_limited >= 1);
 }
 
 #[tokio::test]
@@ -461,6 +504,8 @@ async fn a_slow_consumer_is_disconnected_and_the_others_keep_going() {
         "--realtime-max-events-per-second",
         "100000",
         "--realtime-max-events-per-socket",
+        "0",
+        "--realtime-max-kb-per-socket",
         "0",
     ])
     .await;

@@ -24,6 +24,12 @@ pub struct RealtimeArgs {
     /// so one client's burst cannot get everyone else's channels closed.
     #[arg(long = "realtime-max-events-per-socket", default_value_t = 50)]
     pub max_events_per_socket: u32,
+    /// Broadcast bytes per second from one socket, in kB, averaged like events (0: no
+    /// limit). Ours, not the hosted server's: every subscriber gets its copy of each message,
+    /// so without it a few multi-megabyte broadcasts a second fill everyone's queue. PairUX's
+    /// largest message is a 64 KiB signal.
+    #[arg(long = "realtime-max-kb-per-socket", default_value_t = 1000)]
+    pub max_kb_per_socket: usize,
     /// Largest broadcast or presence payload, in kB (1 kB = 1000 bytes).
     #[arg(long = "realtime-max-payload-kb", default_value_t = 3000)]
     pub max_payload_kb: usize,
@@ -76,6 +82,7 @@ pub struct Limits {
     pub max_joins_per_second: u32,
     pub max_events_per_second: u32,
     pub max_events_per_socket: u32,
+    pub max_bytes_per_socket: usize,
     pub max_payload_bytes: usize,
     pub max_presence_bytes: usize,
     pub max_presence_topic_bytes: usize,
@@ -102,6 +109,7 @@ impl From<&RealtimeArgs> for Limits {
             max_joins_per_second: args.max_joins_per_second,
             max_events_per_second: args.max_events_per_second,
             max_events_per_socket: args.max_events_per_socket,
+            max_bytes_per_socket: args.max_kb_per_socket.saturating_mul(1000),
             max_payload_bytes: args.max_payload_kb.saturating_mul(1000),
             max_presence_bytes: args.max_presence_kb.saturating_mul(1000),
             max_presence_topic_bytes: args

@@ -33,9 +33,14 @@ impl RateWindow {
     /// Counts one event at `now`; `false` when the average rate now exceeds the limit (the
     /// event is counted either way, as the real server counts before it checks).
     pub fn admit(&mut self, now: Instant) -> bool {
+        self.admit_weighted(now, 1)
+    }
+
+    /// [`Self::admit`] for something that counts `weight` (the bytes of a message).
+    pub fn admit_weighted(&mut self, now: Instant, weight: u32) -> bool {
         self.advance(now);
         let slot = self.slot(self.current_second);
-        self.buckets[slot] = self.buckets[slot].saturating_add(1);
+        self.buckets[slot] = self.buckets[slot].saturating_add(weight);
         let (total, seconds_seen) = self.total();
         total <= u64::from(self.limit) * seconds_seen
     }

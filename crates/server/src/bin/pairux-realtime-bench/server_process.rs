@@ -38,6 +38,7 @@ impl ServerProcess {
             .args(["--realtime-max-joins-per-second", "1000000"])
             .args(["--realtime-max-events-per-second", "1000000"])
             .args(["--realtime-max-events-per-socket", "0"])
+            .args(["--realtime-max-kb-per-socket", "0"])
             .args(["--realtime-idle-timeout-ms", "600000"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -3,7 +3,8 @@
 //!
 //! Checked in order: events per second, this socket's own and then server-wide (over either:
 //! the channel is shut down with `Too many messages per second` and nothing is relayed), then payload size (over: an error reply
-//! `"payload_size_exceeded"` when the channel acks, silence when not). Then the hub fans the
+//! `"payload_size_exceeded"` when the channel acks, silence when not), then this socket's
+//! bytes per second (ours; over: shut down as for too many events). Then the hub fans the
 //! message out, the sender excluded unless it joined with `self: true`, and an ack is sent
 //! last, after the sender's own copy.
 
@@ -61,6 +62,11 @@ impl Session {
                 self.reply_error(join_ref.as_deref(), msg_ref, topic, PAYLOAD_SIZE_EXCEEDED);
             }
             return;
+        }
+        // Ours: bytes too, or a few large broadcasts a second fill every subscriber's queue
+        // (each gets its copy) and disconnect them all as slow consumers.
+        if !self.admit_bytes(size) {
+            return self.shutdown_channel(topic, TOO_MANY_MESSAGES);
         }
         let exclude = (!self_broadcast).then_some(subscriber);
         let delivered = self.state.hub.broadcast(topic, exclude, outgoing);

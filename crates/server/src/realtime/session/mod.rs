@@ -44,6 +44,8 @@ pub struct Session {
     delayed: Arc<AtomicUsize>,
     /// This socket's own events per second (`None`: no per-socket limit).
     events: Option<RateWindow>,
+    /// This socket's own broadcast bytes per second (`None`: no limit).
+    bytes: Option<RateWindow>,
 }
 
 /// One joined channel.
@@ -72,6 +74,10 @@ impl Session {
             delayed: Arc::new(AtomicUsize::new(0)),
             events: (state.limits.max_events_per_socket > 0)
                 .then(|| RateWindow::new(state.limits.max_events_per_socket, Instant::now())),
+            bytes: (state.limits.max_bytes_per_socket > 0).then(|| {
+                let limit = u32::try_from(state.limits.max_bytes_per_socket).unwrap_or(u32::MAX);
+                RateWindow::new(limit, Instant::now())
+            }),
             state,
         }
     }
@@ -92,6 +98,20 @@ impl Session {
             None => f64::INFINITY,
         };
         self.state.admit_event(rate)
+    }
+
+    /// Counts a broadcast's `size` bytes against this socket's own bytes per second; `false`
+    /// when that goes over it (the message is then not relayed).
+    fn admit_bytes(&mut self, size: usize) -> bool {
+        let Some(bytes) = &mut self.bytes else {
+            return true;
+        };
+        let weight = u32::try_from(size).unwrap_or(u32::MAX);
+        if bytes.admit_weighted(Instant::now(), weight) {
+            return true;
+        }
+        self.state.counters.socket_rate_limited();
+        false
     }
 
     /// Handles one inbound WebSocket message; `false` when the client closed.
