@@ -291,6 +291,52 @@ async fn too_many_joins_per_second_errors_and_disconnects() {
     c.closed().await;
 }
 
+/// One socket rejoining as fast as it can, and sockets that each stay within their own limit
+/// but together spend the server's, cannot get a newcomer's join refused (a refused join drops
+/// its socket): the flooder is dropped at its own limit, and a light joiner passes.
+#[tokio::test]
+async fn rejoins_of_a_few_sockets_cannot_get_a_newcomers_join_refused() {
+    let s = server(&[
+        "--realtime-max-joins-per-second",
+        "10",
+        "--realtime-max-joins-per-socket",
+        "4",
+    ])
+    .await;
+    let mut flooder = s.v2().await;
+    for i in 1..=20 {
+        flooder
+            .text(&join_frame(&i.to_string(), "realtime:a", json!({})))
+            .await;
+    }
+    let mut refused = false;
+    while let Some(frame) = flooder.next_text_or_close().await {
+        refused |= frame.contains("ClientJoinRateLimitReached");
+    }
+    assert!(refused, "the flooder was not refused");
+    // Three sockets at their own limit: 12 joins, over the server's 10.
+    let mut heavy = Vec::new();
+    for _ in 0..3 {
+        let mut c = s.v2().await;
+        for i in 1..=4 {
+            c.text(&join_frame(
+                &i.to_string(),
+                &format!("realtime:h{i}"),
+                json!({}),
+            ))
+            .await;
+        }
+        heavy.push(c);
+    }
+    // A newcomer's one join passes.
+    let mut newcomer = s.v2().await;
+    newcomer
+        .join_v2("1", "realtime:room", quiet_config(false, false))
+        .await;
+    newcomer.heartbeat_v2("2").await;
+    assert!(s.counters().socket_rate_limited >= 1);
+}
+
 #[tokio::test]
 async fn the_error_backoff_is_off_by_default_and_configurable() {
     let quick = server(&[]).await;

@@ -16,6 +16,12 @@ pub struct RealtimeArgs {
     /// Joins per second, server-wide (averaged over a few seconds).
     #[arg(long = "realtime-max-joins-per-second", default_value_t = 100)]
     pub max_joins_per_second: u32,
+    /// Joins per second from one socket (0: no per-socket limit). Ours: a socket over it is
+    /// refused and dropped alone, its excess does not count server-wide, and a light joiner
+    /// passes the server-wide limit even when others have spent it. As many as a socket may
+    /// hold channels, so a reconnecting client (the focus's watcher, 50) joins all at once.
+    #[arg(long = "realtime-max-joins-per-socket", default_value_t = 100)]
+    pub max_joins_per_socket: u32,
     /// Client events (broadcasts and other pushes) per second, server-wide.
     #[arg(long = "realtime-max-events-per-second", default_value_t = 100)]
     pub max_events_per_second: u32,
@@ -80,6 +86,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub max_channels_per_client: usize,
     pub max_joins_per_second: u32,
+    pub max_joins_per_socket: u32,
     pub max_events_per_second: u32,
     pub max_events_per_socket: u32,
     pub max_bytes_per_socket: usize,
@@ -107,6 +114,7 @@ impl From<&RealtimeArgs> for Limits {
             max_connections: args.max_connections,
             max_channels_per_client: args.max_channels_per_client,
             max_joins_per_second: args.max_joins_per_second,
+            max_joins_per_socket: args.max_joins_per_socket,
             max_events_per_second: args.max_events_per_second,
             max_events_per_socket: args.max_events_per_socket,
             max_bytes_per_socket: args.max_kb_per_socket.saturating_mul(1000),

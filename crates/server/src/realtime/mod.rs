@@ -105,12 +105,21 @@ impl RealtimeState {
         jwt::verify(&self.secret, token, jwt::now_secs())
     }
 
-    /// Counts a join; `false` when joins per second are over the limit.
-    pub(crate) fn admit_join(&self) -> bool {
-        self.joins
+    /// Counts a join server-wide from a socket that averages `socket_rate` joins per second
+    /// (its own window, this join included); `false` when the server is over its limit and
+    /// this socket is not a light joiner (under half its own limit and half the server's).
+    pub(crate) fn admit_join(&self, socket_rate: f64) -> bool {
+        let within = self
+            .joins
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .admit(Instant::now())
+            .admit(Instant::now());
+        let server = f64::from(self.limits.max_joins_per_second) / 2.0;
+        let light = match self.limits.max_joins_per_socket {
+            0 => server,
+            socket => server.min(f64::from(socket) / 2.0),
+        };
+        within || socket_rate < light
     }
 
     /// Counts a client event server-wide from a sender that averages `sender_rate` events

@@ -206,6 +206,20 @@ impl Client {
     }
 
     /// Waits for the server to close the socket; returns the close frame, if any.
+    /// The next text frame, or `None` once the socket closes (other frames skipped).
+    pub async fn next_text_or_close(&mut self) -> Option<String> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame or the close within the wait")
+            {
+                Some(Ok(Message::Text(text))) => return Some(text.to_string()),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     pub async fn closed(&mut self) -> Option<CloseFrame> {
         loop {
             match tokio::time::timeout(WAIT, self.ws.next())

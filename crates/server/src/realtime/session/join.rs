@@ -38,6 +38,13 @@ impl Refusal {
             disconnect: false,
         }
     }
+
+    fn too_many_joins() -> Self {
+        Refusal {
+            reason: "ClientJoinRateLimitReached: Too many joins per second".into(),
+            disconnect: true,
+        }
+    }
 }
 
 /// Longest topic name (after `realtime:`) and presence key, in bytes.
@@ -81,7 +88,7 @@ impl Session {
         }
     }
 
-    fn admit(&self, name: &str, payload: &Value) -> Result<Admission, Refusal> {
+    fn admit(&mut self, name: &str, payload: &Value) -> Result<Admission, Refusal> {
         if name.is_empty() {
             return Err(Refusal::new(
                 "TopicNameRequired: You must provide a topic name",
@@ -103,11 +110,23 @@ impl Session {
         if !parsed.invalid.is_empty() {
             tracing::debug!(invalid = ?parsed.invalid, "realtime: join payload fields ignored");
         }
-        if !self.state.admit_join() {
-            return Err(Refusal {
-                reason: "ClientJoinRateLimitReached: Too many joins per second".into(),
-                disconnect: true,
-            });
+        // This socket's own joins first: over them it alone is refused (and dropped), and its
+        // excess does not count server-wide; then the server's, which a light joiner passes
+        // even when others have spent it, so one socket's rejoins cannot get everyone else's
+        // joins refused and their sockets dropped.
+        let now = Instant::now();
+        let rate = match &mut self.joins {
+            Some(joins) => {
+                if !joins.admit(now) {
+                    self.state.counters.socket_rate_limited();
+                    return Err(Refusal::too_many_joins());
+                }
+                joins.average(now)
+            }
+            None => f64::INFINITY,
+        };
+        if !self.state.admit_join(rate) {
+            return Err(Refusal::too_many_joins());
         }
         if self.channels.len() >= self.state.limits().max_channels_per_client {
             return Err(Refusal::new("ChannelRateLimitReached: Too many channels"));

@@ -46,6 +46,8 @@ pub struct Session {
     events: Option<RateWindow>,
     /// This socket's own broadcast bytes per second (`None`: no limit).
     bytes: Option<RateWindow>,
+    /// This socket's own joins per second (`None`: no per-socket limit).
+    joins: Option<RateWindow>,
 }
 
 /// One joined channel.
@@ -74,6 +76,8 @@ impl Session {
             delayed: Arc::new(AtomicUsize::new(0)),
             events: (state.limits.max_events_per_socket > 0)
                 .then(|| RateWindow::new(state.limits.max_events_per_socket, Instant::now())),
+            joins: (state.limits.max_joins_per_socket > 0)
+                .then(|| RateWindow::new(state.limits.max_joins_per_socket, Instant::now())),
             bytes: (state.limits.max_bytes_per_socket > 0).then(|| {
                 let limit = u32::try_from(state.limits.max_bytes_per_socket).unwrap_or(u32::MAX);
                 RateWindow::new(limit, Instant::now())
