@@ -857,21 +857,43 @@ async fn postgres_store_closes_idle_sessions_and_reopens_them() {
         secret: "secret".into(),
     };
     store.room(&s, "janus-0", room.clone()).await.unwrap();
-    assert!(store.add_token(&s, "janus-0", "t1").await.unwrap());
-    assert!(store.add_token(&s, "janus-1", "t2").await.unwrap());
-    // At most MAX_TOKENS per session and node.
+    assert!(store
+        .add_token(&s, "janus-0", "t1")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .add_token(&s, "janus-1", "t2")
+        .await
+        .unwrap()
+        .is_empty());
+    // At most MAX_TOKENS per session and node: the oldest goes to make room.
     let busy = SessionId::from_bytes([0xEE; 16]);
     for n in 0..pairux_server::focus::store::MAX_TOKENS {
         assert!(store
             .add_token(&busy, "janus-0", &format!("fill{n}"))
             .await
-            .unwrap());
+            .unwrap()
+            .is_empty());
     }
-    assert!(!store.add_token(&busy, "janus-0", "one-more").await.unwrap());
+    assert_eq!(
+        store.add_token(&busy, "janus-0", "one-more").await.unwrap(),
+        ["fill0"]
+    );
     assert!(store
         .add_token(&busy, "janus-1", "other-node")
         .await
-        .unwrap());
+        .unwrap()
+        .is_empty());
+    store
+        .remove_token(&busy, "janus-0", "one-more")
+        .await
+        .unwrap();
+    assert!(store
+        .add_token(&busy, "janus-0", "in-its-place")
+        .await
+        .unwrap()
+        .is_empty());
     let used = store
         .pin_and_use_nonce(s, "v", "n", 200, 100)
         .await

@@ -163,8 +163,6 @@ pub enum FocusRefusal {
     NodeDown,
     /// The store is unreachable.
     Store,
-    /// The session asked for more than it may hold (`store::MAX_TOKENS`).
-    Busy,
 }
 
 /// What a participant gets from the focus.
@@ -531,7 +529,6 @@ impl FocusService {
                         tracing::warn!("focus: no room on {node}: {err}");
                         match err {
                             rooms::RoomError::Store(_) => FocusRefusal::Store,
-                            rooms::RoomError::TooManyTokens => FocusRefusal::Busy,
                             _ => FocusRefusal::NodeDown,
                         }
                     })?,

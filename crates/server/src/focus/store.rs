@@ -407,38 +407,79 @@ impl Store {
 }
 
 impl Store {
-    /// Records a Janus token handed out for `session` on `node` (before it is added there, so
-    /// that closing the session removes it).
-    /// Remembers a token made for `session` on `node`; `false` (nothing stored) when the
-    /// session already has [`MAX_TOKENS`] there.
+    /// Remembers a token made for `session` on `node` (before it is added there, so that
+    /// closing the session removes it). A session keeps at most [`MAX_TOKENS`] per node: the
+    /// oldest go to make room, and are returned for removal from the node (a long session whose
+    /// people reconnect often, or a guest asking again and again, would otherwise be refused
+    /// every grant once it had made that many).
     pub async fn add_token(
         &self,
         session: &SessionId,
         node: &str,
         token: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         if let Some(mut m) = self.mem() {
             let tokens = m.tokens.entry(*session).or_default();
-            if tokens.iter().filter(|(n, _)| n == node).count() >= MAX_TOKENS {
-                return Ok(false);
+            let mut evicted = Vec::new();
+            while tokens.iter().filter(|(n, _)| n == node).count() >= MAX_TOKENS {
+                let Some(i) = tokens.iter().position(|(n, _)| n == node) else {
+                    break;
+                };
+                evicted.push(tokens.remove(i).1);
             }
             tokens.push((node.to_owned(), token.to_owned()));
-            return Ok(true);
+            return Ok(evicted);
         }
         let Store::Postgres(pg) = self else {
             unreachable!()
         };
-        let added = pg
-            .client()
+        let client = pg.client().await?;
+        let keep = i64::try_from(MAX_TOKENS - 1).unwrap_or(i64::MAX);
+        let evicted = client
+            .query(
+                "DELETE FROM pairux_tokens WHERE session = $1 AND node = $2 AND token IN \
+                 (SELECT token FROM pairux_tokens WHERE session = $1 AND node = $2 \
+                 ORDER BY created_at DESC, token DESC OFFSET $3) RETURNING token",
+                &[&session.to_string(), &node, &keep],
+            )
             .await?
+            .iter()
+            .map(|row| row.try_get::<_, String>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        client
             .execute(
-                "INSERT INTO pairux_tokens (session, node, token) SELECT $1, $2, $3 \
-                 WHERE (SELECT count(*) FROM pairux_tokens WHERE session = $1 AND node = $2) < $4 \
+                "INSERT INTO pairux_tokens (session, node, token) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
-                &[&session.to_string(), &node, &token, &(MAX_TOKENS as i64)],
+                &[&session.to_string(), &node, &token],
             )
             .await?;
-        Ok(added == 1)
+        Ok(evicted)
+    }
+
+    /// Forgets a token (one the node did not take).
+    pub async fn remove_token(
+        &self,
+        session: &SessionId,
+        node: &str,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        if let Some(mut m) = self.mem() {
+            if let Some(tokens) = m.tokens.get_mut(session) {
+                tokens.retain(|(n, t)| !(n == node && t == token));
+            }
+            return Ok(());
+        }
+        let Store::Postgres(pg) = self else {
+            unreachable!()
+        };
+        pg.client()
+            .await?
+            .execute(
+                "DELETE FROM pairux_tokens WHERE session = $1 AND node = $2 AND token = $3",
+                &[&session.to_string(), &node, &token],
+            )
+            .await?;
+        Ok(())
     }
 
     /// Open sessions without an access request at or after `since` (unix seconds).
@@ -897,14 +938,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_session_holds_at_most_max_tokens_per_node() {
+    async fn a_session_holds_at_most_max_tokens_per_node_the_oldest_going_first() {
         let store = Store::memory();
         let s = SessionId::from_bytes([4; 16]);
         for n in 0..MAX_TOKENS {
-            assert!(store.add_token(&s, "a", &format!("t{n}")).await.unwrap());
+            assert!(store
+                .add_token(&s, "a", &format!("t{n}"))
+                .await
+                .unwrap()
+                .is_empty());
         }
-        assert!(!store.add_token(&s, "a", "one-more").await.unwrap());
-        assert!(store.add_token(&s, "b", "other-node").await.unwrap());
+        assert_eq!(store.add_token(&s, "a", "one-more").await.unwrap(), ["t0"]);
+        assert_eq!(store.add_token(&s, "a", "two-more").await.unwrap(), ["t1"]);
+        assert!(store
+            .add_token(&s, "b", "other-node")
+            .await
+            .unwrap()
+            .is_empty());
+        store.remove_token(&s, "a", "two-more").await.unwrap();
+        assert!(store.add_token(&s, "a", "again").await.unwrap().is_empty());
     }
 
     #[tokio::test]
