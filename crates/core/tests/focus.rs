@@ -384,6 +384,30 @@ fn adopting_onto_a_node_registered_later_or_known_down_is_handled() {
 }
 
 #[test]
+fn a_session_adopted_onto_a_node_this_focus_does_not_have_moves_at_the_next_tick() {
+    // A restart with fewer nodes (or another process's registry): the stored decision names
+    // a node nobody here can grant, so its people would be refused for good.
+    let mut f = focus_up(&[("eu-1", "eu", 10)]);
+    let d = Decision {
+        session: sid(1),
+        seq: 3,
+        topology: Topology::Sfu,
+        node: Some("gone".into()),
+        reason: Reason::Start,
+        at: T0,
+    };
+    f.adopt(d, StartMode::Sfu, Some("eu".into()));
+    let out = f.tick(T0 + 1);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].seq, out[0].node.as_deref(), out[0].reason),
+        (4, Some("eu-1"), Reason::Failover)
+    );
+    assert_eq!(f.sessions_on("eu-1"), vec![sid(1)]);
+    assert!(f.tick(T0 + 2).is_empty());
+}
+
+#[test]
 fn an_auto_session_upgrades_once_at_the_threshold_and_never_goes_back() {
     let mut f = focus_up(&[("a", "eu", 100)]);
     let d = f.open(T0, sid(1), StartMode::Auto, None).unwrap();

@@ -405,7 +405,8 @@ impl Focus {
 
     /// Time-based work, call every second or so: forgets rampup entries older than `rampup_ms`
     /// and places whatever waits for a node (sessions with node None, pending upgrades,
-    /// sessions left on draining nodes, sessions adopted onto a node we know is Down).
+    /// sessions left on draining nodes, sessions adopted onto a node we know is Down or do not
+    /// know at all).
     pub fn tick(&mut self, now: u64) -> Vec<Decision> {
         self.prune(now);
         self.settle(now)
@@ -754,6 +755,20 @@ impl Focus {
             .collect();
         for (id, reason) in leaving {
             out.extend(self.evacuate(now, &id, reason, false));
+        }
+        // Sessions adopted onto a node this process has no entry for (a restart with fewer
+        // nodes, another process's registry): nobody could reach them there, so they move
+        // as off a failed node.
+        let strays: Vec<(Key, Option<String>)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.node().is_some_and(|id| !self.nodes.contains_key(id)))
+            .map(|(key, s)| (*key, s.region.clone()))
+            .collect();
+        for (key, region) in strays {
+            if let Some(to) = self.choose(now, region.as_deref()) {
+                out.push(self.decide(now, key, Topology::Sfu, Some(to), Reason::Failover));
+            }
         }
         let waiting: Vec<Key> = self.waiting.iter().copied().collect();
         for key in waiting {
