@@ -403,8 +403,28 @@ async fn the_focus_assigns_fails_over_drains_and_upgrades() {
     let stranded = grant(&access, &a, Want::Sfu).await.sfu.unwrap();
     assert_eq!(stranded.janus_url, sfu_a.janus_url);
     assert_eq!(join_as_publisher(&stranded).await["videoroom"], "joined");
-    drain(&dead_id, false).await;
+    // The first node back, the stranded sessions move to it; the drained node, empty now,
+    // stops taking new Janus sessions — decided again on the focus's tick, not only when the
+    // drain was asked for (it had kept accepting for good).
     drain(&drained, false).await;
+    let d = next_decision(&mut events, &key, a.session, Duration::from_secs(5), |d| {
+        d.reason == Reason::Drain
+    })
+    .await;
+    assert_eq!(d.node, Some(drained.clone()));
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while create_with_token(&stranded.janus_url, &stranded.token).await["janus"] == "success" {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the drained, empty node stops taking new sessions");
+    drain(&dead_id, false).await;
+    assert_eq!(
+        create_with_token(&stranded.janus_url, &stranded.token).await["janus"],
+        "success",
+        "undrained, the node takes new sessions again"
+    );
 
     // An Auto session: P2P, no room, until 3 participants are present; then upgraded.
     let c = Link::new(3);

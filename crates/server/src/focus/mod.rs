@@ -233,6 +233,9 @@ pub struct FocusService {
     rooms: rooms::RoomLocks,
     idle: IdleArgs,
     me: std::sync::Weak<FocusService>,
+    /// What each node was last told of `accept_new_sessions` (absent: never told, so it
+    /// accepts), under one lock so calls for a node go out in the order they were decided.
+    accepting: tokio::sync::Mutex<HashMap<String, bool>>,
 }
 
 /// What starts a focus.
@@ -292,6 +295,7 @@ impl FocusService {
             leader: AtomicBool::new(leader),
             counters: FocusCounters::default(),
             rooms: rooms::RoomLocks::default(),
+            accepting: tokio::sync::Mutex::default(),
             idle: setup.idle,
             me: me.clone(),
         });
@@ -647,23 +651,14 @@ impl FocusService {
     /// retries) must still get in, so Janus keeps accepting (the focus grants that node to
     /// nobody else). Sent to one focus process; with several, send it to each.
     pub async fn drain(&self, node: &str, on: bool) -> Result<usize, String> {
-        let entry = self
-            .nodes
-            .iter()
-            .find(|n| n.id == node)
-            .ok_or_else(|| format!("no node {node}"))?;
+        if !self.nodes.iter().any(|n| n.id == node) {
+            return Err(format!("no node {node}"));
+        }
         let decisions = self.core().brain.drain(now_ms(), node, on);
         let moved = decisions.len();
         self.commit_all(decisions).await;
         let stranded = self.core().brain.sessions_on(node).len();
-        let accept = !on || stranded > 0;
-        let janus = entry
-            .admin()
-            .call(&pairux_core::janus::admin::AdminRequest::AcceptNewSessions { accept })
-            .await;
-        if let Err(err) = &janus {
-            tracing::warn!("focus: {node} did not take accept_new_sessions: {err}");
-        }
+        self.reconcile_accepting().await;
         if on && stranded > 0 {
             tracing::warn!(
                 "focus: drain {node}: {stranded} session(s) have no other node to go to; \
@@ -672,6 +667,55 @@ impl FocusService {
         }
         tracing::info!("focus: drain {node} {on}: {moved} session(s) moved");
         Ok(moved)
+    }
+
+    /// Tells each node whether it takes new Janus sessions: not while it drains with no
+    /// session left on it, yes otherwise (sessions that had nowhere else to go still get
+    /// their people in). Decided again on every drain and every tick, so a drained node
+    /// whose stranded sessions later moved stops accepting then; sent only on a change, and
+    /// again after a call that failed.
+    async fn reconcile_accepting(&self) {
+        let mut accepting = self.accepting.lock().await;
+        let wanted: Vec<(&NodeEntry, bool)> = {
+            let core = self.core();
+            self.nodes
+                .iter()
+                .filter(|n| {
+                    // A Down node cannot be told; a Janus that comes back accepts again
+                    // (its own default), so what it was told is forgotten.
+                    let down = core.brain.health(&n.id) == Some(NodeHealth::Down);
+                    if down {
+                        accepting.remove(&n.id);
+                    }
+                    !down
+                })
+                .map(|n| {
+                    let drained =
+                        core.brain.is_draining(&n.id) && core.brain.sessions_on(&n.id).is_empty();
+                    (n, !drained)
+                })
+                .collect()
+        };
+        for (entry, accept) in wanted {
+            if accepting.get(&entry.id).copied().unwrap_or(true) == accept {
+                continue;
+            }
+            let sent = entry
+                .admin()
+                .call(&pairux_core::janus::admin::AdminRequest::AcceptNewSessions { accept })
+                .await;
+            match sent {
+                Ok(_) => {
+                    accepting.insert(entry.id.clone(), accept);
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        "focus: {} did not take accept_new_sessions: {err}",
+                        entry.id
+                    )
+                }
+            }
+        }
     }
 
     /// What `/focus/status` shows.
@@ -867,6 +911,7 @@ impl FocusService {
             let decisions = self.core().brain.tick(now_ms());
             self.commit_all(decisions).await;
         }
+        self.reconcile_accepting().await;
     }
 }
 
