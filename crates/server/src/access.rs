@@ -177,9 +177,12 @@ impl Access {
         self.focus.as_ref()
     }
 
-    /// Takes one request from `ip`'s bucket.
+    /// Takes one request from `ip`'s bucket (its /64 for IPv6: `client_key`).
     fn admit(&self, ip: IpAddr) -> bool {
-        let mut gate = self.gate.lock().expect("access lock");
+        let mut gate = self
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let AccessArgs {
             access_rate: rate,
@@ -189,10 +192,13 @@ impl Access {
             gate.buckets
                 .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
         }
-        let bucket = gate.buckets.entry(ip).or_insert(Bucket {
-            tokens: burst,
-            at: now,
-        });
+        let bucket = gate
+            .buckets
+            .entry(crate::client_key::client_key(ip))
+            .or_insert(Bucket {
+                tokens: burst,
+                at: now,
+            });
         bucket.tokens =
             (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(burst);
         bucket.at = now;

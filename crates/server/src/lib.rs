@@ -8,6 +8,7 @@
 //! from a link fragment; it knows sessions only by their public topic.
 
 pub mod access;
+pub mod client_key;
 pub mod config;
 pub mod focus;
 pub mod jwt;

@@ -159,7 +159,10 @@ impl RealtimeState {
             if senders.len() >= MAX_REST_SENDERS {
                 senders.retain(|_, w| w.average(now) > 0.0);
             }
-            let key = from.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            let key = from.map_or(
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                crate::client_key::client_key,
+            );
             let window = senders
                 .entry(key)
                 .or_insert_with(|| RateWindow::new(if limit == 0 { u32::MAX } else { limit }, now));
