@@ -122,6 +122,20 @@ impl Memory {
             row.closed_at
                 .is_none_or(|at| now.saturating_sub(at) < CLOSED_KEEP_SECS)
         });
+        // At most MAX_SESSIONS closed rows, the oldest going first: every fresh session id a
+        // client asks about leaves one, for a month. (A session whose row went starts over
+        // at a seq after every one a tab can hold: new seqs start from the clock.)
+        let mut closed: Vec<(u64, SessionId)> = self
+            .sessions
+            .values()
+            .filter_map(|r| r.closed_at.map(|at| (at, r.decision.session)))
+            .collect();
+        if closed.len() > MAX_SESSIONS {
+            closed.sort_unstable_by_key(|(at, _)| *at);
+            for (_, session) in &closed[..closed.len() - MAX_SESSIONS] {
+                self.sessions.remove(session);
+            }
+        }
     }
 
     /// No access request for `session` at or after `since` (its pin's last use).
@@ -935,6 +949,51 @@ mod tests {
         let m = store.mem().unwrap();
         assert_eq!(m.pins.len(), 2);
         assert_eq!(m.pins.get(&used).map(|p| p.0.as_str()), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn memory_keeps_at_most_max_sessions_closed_rows_the_oldest_going_first() {
+        let store = Store::memory();
+        let row = |n: u32| {
+            let mut bytes = [0; 16];
+            bytes[..4].copy_from_slice(&n.to_be_bytes());
+            SessionRow {
+                decision: Decision {
+                    session: SessionId::from_bytes(bytes),
+                    seq: 1,
+                    topology: Topology::P2p,
+                    node: None,
+                    reason: Reason::Start,
+                    at: 1,
+                },
+                mode: StartMode::Auto,
+                region: None,
+                closed_at: Some(1_000 + u64::from(n)),
+            }
+        };
+        let open = {
+            let mut r = row(u32::MAX);
+            r.closed_at = None;
+            r
+        };
+        {
+            let mut m = store.mem().unwrap();
+            for n in 0..(MAX_SESSIONS as u32 + 2) {
+                let r = row(n);
+                m.sessions.insert(r.decision.session, r);
+            }
+            m.sessions.insert(open.decision.session, open.clone());
+        }
+        store.prune(5_000).await.unwrap();
+        let m = store.mem().unwrap();
+        assert_eq!(m.sessions.len(), MAX_SESSIONS + 1);
+        assert!(!m.sessions.contains_key(&row(0).decision.session));
+        assert!(!m.sessions.contains_key(&row(1).decision.session));
+        assert!(m.sessions.contains_key(&row(2).decision.session));
+        assert!(
+            m.sessions.contains_key(&open.decision.session),
+            "an open row stays"
+        );
     }
 
     #[tokio::test]
