@@ -671,7 +671,15 @@ fn guest_stage(stage: El, setup: GuestSetup, is_controller: bool) -> El {
     // Over for this page, whatever the reason: a link pasted into the address bar opens
     // meanwhile.
     let app = AppState::expect();
-    watch(move || app.set_session_over(s.final_message().is_some()));
+    watch(move || {
+        let over = s.final_message().is_some();
+        app.set_session_over(over);
+        if over {
+            // The stage, and the microphone's toggle with it, is gone (whatever the reason:
+            // a final phase, a failed worker, a key that does not open): so is the microphone.
+            s.with_rt(&|rt| rt.session_over());
+        }
+    });
     let ended = move || {
         let message = s.final_message();
         // Why decryption is off, on the badge beside the banner.

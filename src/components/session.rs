@@ -28,11 +28,21 @@ pub fn SessionPage(id: String) -> impl IntoView {
 /// the parts guests see too.
 #[component]
 fn HostSession(entry: SessionEntry) -> impl IntoView {
+    let runtime = StoredValue::new_local(None::<HostRuntime>);
+    // The page stops showing the session (the browser's Back): the host leaves it as a
+    // reload would, and nothing it captured stays on. Registered before the session channel,
+    // whose cleanup drops its link: cleanups run in order, and the host's goodbye goes on it.
+    on_cleanup(move || {
+        runtime.try_with_value(|rt| {
+            if let Some(rt) = rt {
+                rt.close();
+            }
+        });
+    });
     let channel = use_session_channel(&entry);
     let me = channel.me();
     let mode = entry.mode;
     let view = crate::session::host::HostSignals::new();
-    let runtime = StoredValue::new_local(None::<HostRuntime>);
     // The host's Remove of a participant (by id).
     let remove: guest::Remove = StoredValue::new_local(Box::new(move |id: &str| {
         on_runtime(runtime, |rt| rt.remove(id))

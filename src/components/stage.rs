@@ -149,14 +149,13 @@ pub fn HostStage(
         });
     });
     on_cleanup(move || leaving.remove());
-    // The page stops showing the session (the browser's Back): the host leaves it as a
-    // reload would, and nothing it captured stays on.
+    // A capture picked on the landing page and not yet handed to the runtime (config.json
+    // still loading) stops too when the page stops showing the session (the runtime's own
+    // stops with it: `HostSession`).
     on_cleanup(move || {
-        runtime.try_with_value(|rt| {
-            if let Some(rt) = rt {
-                rt.close();
-            }
-        });
+        if let Some(capture) = first_capture.try_update_value(Option::take).flatten() {
+            capture.stop();
+        }
     });
 
     let share_again = move |_| {

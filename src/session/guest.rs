@@ -856,13 +856,13 @@ impl GuestRuntime {
                     *self.inner.sfu.borrow_mut() = Subscription::default();
                     self.inner.view.next.set(None);
                     // Nothing of this host's connection is shown any longer: control, cursors,
-                    // who speaks, the mode, a media problem (closing it tells us nothing, as
-                    // its channel's handlers go first).
+                    // who speaks, a media problem (closing it tells us nothing, as its
+                    // channel's handlers go first). The mode stays: it is the session's (the
+                    // focus's decision), which a host's reload or handover does not change.
                     self.inner.control.borrow_mut().disconnected();
                     self.publish_control();
                     self.inner.view.cursors.set(VecMap::new());
                     self.inner.view.voice.speaking.set(VecSet::new());
-                    set_if_changed(self.inner.view.topology, Topology::P2p);
                     set_if_changed(self.inner.view.media_problem, None);
                     let link = self.inner.link.borrow_mut().take();
                     if let Some(link) = link {
@@ -1187,7 +1187,7 @@ impl GuestRuntime {
     /// The session is over for this page (for now: a host that left may come back): the
     /// stage, and with it the microphone's toggle, is gone, so our microphone goes off, and an
     /// offer of the host's role goes too.
-    fn session_over(&self) {
+    pub fn session_over(&self) {
         if self.inner.view.voice.mic.get_untracked() != super::voice::Mic::Off {
             self.set_mic(false);
         }

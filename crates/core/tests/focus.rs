@@ -384,6 +384,27 @@ fn adopting_onto_a_node_registered_later_or_known_down_is_handled() {
 }
 
 #[test]
+fn a_session_forgotten_while_the_focus_runs_starts_after_every_seq_it_was_given() {
+    let mut f = Focus::new(FocusConfig {
+        threshold: 3,
+        first_seq: T0,
+        closed_keep_ms: 1_000,
+        ..FocusConfig::default()
+    });
+    f.add_node(spec("a", "eu", 10));
+    f.probe(T0, "a", true);
+    f.open(T0, sid(1), StartMode::Auto, None).unwrap();
+    let held = f.participants(T0 + 1, &sid(1), 3).unwrap();
+    assert_eq!(held.seq, T0 + 1);
+    f.close(T0 + 2, &sid(1));
+    // Its closed seq is forgotten; asked about a day later, it starts after the one held.
+    let later = T0 + 86_400_000;
+    f.tick(later);
+    let again = f.want_sfu(later, sid(1), None).expect("a first decision");
+    assert!(again.seq > held.seq, "{} after {}", again.seq, held.seq);
+}
+
+#[test]
 fn a_session_adopted_onto_a_node_this_focus_does_not_have_moves_at_the_next_tick() {
     // A restart with fewer nodes (or another process's registry): the stored decision names
     // a node nobody here can grant, so its people would be refused for good.

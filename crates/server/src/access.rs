@@ -256,6 +256,7 @@ impl Access {
                 FocusRefusal::P2p => Refusal::PeerToPeer,
                 FocusRefusal::NoNode | FocusRefusal::NodeDown => Refusal::SfuDown,
                 FocusRefusal::Store => Refusal::StoreDown,
+                FocusRefusal::Busy => Refusal::Busy,
             })?,
             None => FocusGrant::default(),
         };

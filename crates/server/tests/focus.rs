@@ -430,7 +430,9 @@ async fn the_focus_assigns_fails_over_drains_and_upgrades() {
     let c = Link::new(3);
     let gc = grant(&access, &c, Want::Auto).await;
     let dc = decision_of(&gc, &key, c.session);
-    assert_eq!((dc.seq, dc.topology), (da.seq, Topology::P2p));
+    // A fresh session's first seq is the clock's (at least the process's start).
+    assert_eq!(dc.topology, Topology::P2p);
+    assert!(dc.seq >= da.seq, "{} before {}", dc.seq, da.seq);
     let (status, body) = ask(&access, &c, Want::Sfu).await;
     assert_eq!(status, 409, "{body}");
     watcher.watch(&c.session.topic());
@@ -785,7 +787,8 @@ async fn an_idle_session_is_closed_and_a_later_request_reopens_it_with_a_larger_
     assert_eq!(join_as_publisher(&old).await["videoroom"], "joined");
     let auto = Link::new(41);
     let p2p = decision_of(&grant(&access, &auto, Want::Auto).await, &key, auto.session);
-    assert_eq!((p2p.seq, p2p.topology), (first.seq, Topology::P2p));
+    assert_eq!(p2p.topology, Topology::P2p);
+    assert!(p2p.seq >= first.seq, "{} before {}", p2p.seq, first.seq);
 
     // Present participants keep it open past the idle time; the empty Auto one closes.
     let t = Instant::now();
@@ -877,43 +880,26 @@ async fn postgres_store_closes_idle_sessions_and_reopens_them() {
         secret: "secret".into(),
     };
     store.room(&s, "janus-0", room.clone()).await.unwrap();
-    assert!(store
-        .add_token(&s, "janus-0", "t1")
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(store
-        .add_token(&s, "janus-1", "t2")
-        .await
-        .unwrap()
-        .is_empty());
-    // At most MAX_TOKENS per session and node: the oldest goes to make room.
+    assert!(store.add_token(&s, "janus-0", "t1").await.unwrap());
+    assert!(store.add_token(&s, "janus-1", "t2").await.unwrap());
+    // At most MAX_TOKENS per session and node; one the node did not take leaves its place.
     let busy = SessionId::from_bytes([0xEE; 16]);
     for n in 0..pairux_server::focus::store::MAX_TOKENS {
         assert!(store
             .add_token(&busy, "janus-0", &format!("fill{n}"))
             .await
-            .unwrap()
-            .is_empty());
+            .unwrap());
     }
-    assert_eq!(
-        store.add_token(&busy, "janus-0", "one-more").await.unwrap(),
-        ["fill0"]
-    );
+    assert!(!store.add_token(&busy, "janus-0", "one-more").await.unwrap());
     assert!(store
         .add_token(&busy, "janus-1", "other-node")
         .await
-        .unwrap()
-        .is_empty());
-    store
-        .remove_token(&busy, "janus-0", "one-more")
-        .await
-        .unwrap();
+        .unwrap());
+    store.remove_token(&busy, "janus-0", "fill7").await.unwrap();
     assert!(store
         .add_token(&busy, "janus-0", "in-its-place")
         .await
-        .unwrap()
-        .is_empty());
+        .unwrap());
     let used = store
         .pin_and_use_nonce(s, "v", "n", 200, 100)
         .await

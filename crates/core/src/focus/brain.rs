@@ -56,7 +56,9 @@ pub struct FocusConfig {
     /// The `seq` of a session's first decision when no earlier one is known. The server gives
     /// its start time (wall ms): a focus that restarted without a shared store knows no seq of
     /// the sessions it decided before, and open tabs act only on a larger seq than they hold
-    /// (1 again left them on a drained or dead node).
+    /// (1 again left them on a drained or dead node). Above 1, a first decision takes the
+    /// later of it and the decision's time, so a session forgotten while the process runs
+    /// starts after every seq it was given too.
     pub first_seq: u64,
 }
 
@@ -621,7 +623,13 @@ impl Focus {
         reason: Reason,
     ) -> Decision {
         let key = *session.as_bytes();
-        let first = self.cfg.first_seq.max(1);
+        // From the clock (a server without a shared store): a session this process decided
+        // before and has since forgotten (its closed seq went after `closed_keep_ms`, or the
+        // store's row was evicted) starts after every seq it gave, which a tab may hold.
+        let first = match self.cfg.first_seq {
+            0 | 1 => 1,
+            clock => clock.max(now),
+        };
         let seq = self
             .closed
             .remove(&key)

@@ -163,6 +163,8 @@ pub enum FocusRefusal {
     NodeDown,
     /// The store is unreachable.
     Store,
+    /// The session asked for more than it may hold (`store::MAX_TOKENS`).
+    Busy,
 }
 
 /// What a participant gets from the focus.
@@ -233,8 +235,10 @@ pub struct FocusService {
     rooms: rooms::RoomLocks,
     idle: IdleArgs,
     me: std::sync::Weak<FocusService>,
-    /// What each node was last told of `accept_new_sessions` (absent: never told, so it
-    /// accepts), under one lock so calls for a node go out in the order they were decided.
+    /// What each node was last told of `accept_new_sessions` by this process (absent: not
+    /// known — never told since this process started, or the node went down since — so it is
+    /// told whatever is wanted), under one lock so calls for a node go out in the order they
+    /// were decided.
     accepting: tokio::sync::Mutex<HashMap<String, bool>>,
 }
 
@@ -533,6 +537,7 @@ impl FocusService {
                         tracing::warn!("focus: no room on {node}: {err}");
                         match err {
                             rooms::RoomError::Store(_) => FocusRefusal::Store,
+                            rooms::RoomError::TooManyTokens => FocusRefusal::Busy,
                             _ => FocusRefusal::NodeDown,
                         }
                     })?,
@@ -658,7 +663,9 @@ impl FocusService {
         let moved = decisions.len();
         self.commit_all(decisions).await;
         let stranded = self.core().brain.sessions_on(node).len();
-        self.reconcile_accepting().await;
+        if self.is_leader() {
+            self.reconcile_accepting().await;
+        }
         if on && stranded > 0 {
             tracing::warn!(
                 "focus: drain {node}: {stranded} session(s) have no other node to go to; \
@@ -671,9 +678,10 @@ impl FocusService {
 
     /// Tells each node whether it takes new Janus sessions: not while it drains with no
     /// session left on it, yes otherwise (sessions that had nowhere else to go still get
-    /// their people in). Decided again on every drain and every tick, so a drained node
-    /// whose stranded sessions later moved stops accepting then; sent only on a change, and
-    /// again after a call that failed.
+    /// their people in). The leader's work (a standby knows fewer sessions), decided again on
+    /// every drain and every tick, so a drained node whose stranded sessions later moved stops
+    /// accepting then; sent once after this process starts or the node comes back (what Janus
+    /// was told before is not known), then only on a change, and again after a failed call.
     async fn reconcile_accepting(&self) {
         let mut accepting = self.accepting.lock().await;
         let wanted: Vec<(&NodeEntry, bool)> = {
@@ -697,7 +705,7 @@ impl FocusService {
                 .collect()
         };
         for (entry, accept) in wanted {
-            if accepting.get(&entry.id).copied().unwrap_or(true) == accept {
+            if accepting.get(&entry.id) == Some(&accept) {
                 continue;
             }
             let sent = entry
@@ -910,8 +918,8 @@ impl FocusService {
         if self.is_leader() {
             let decisions = self.core().brain.tick(now_ms());
             self.commit_all(decisions).await;
+            self.reconcile_accepting().await;
         }
-        self.reconcile_accepting().await;
     }
 }
 

@@ -44,6 +44,9 @@ pub enum RoomError {
     Unexpected,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The session holds as many tokens on the node as it may (`store::MAX_TOKENS`).
+    #[error("too many tokens for this session")]
+    TooManyTokens,
 }
 
 type Lock = Arc<tokio::sync::Mutex<()>>;
@@ -129,11 +132,8 @@ pub async fn ticket(
 ) -> Result<SfuGrant, RoomError> {
     let (row, admin) = ensure(locks, store, session, node).await?;
     let token = crate::random::token(24);
-    for old in store.add_token(session, &node.id, &token).await? {
-        // The session's oldest token, to keep it under its cap: most likely long unused.
-        if let Err(err) = admin.call(&AdminRequest::RemoveToken { token: old }).await {
-            tracing::debug!("focus: an old token on {} not removed: {err}", node.id);
-        }
+    if !store.add_token(session, &node.id, &token).await? {
+        return Err(RoomError::TooManyTokens);
     }
     let added = admin
         .call(&AdminRequest::AddToken {

@@ -422,52 +422,39 @@ impl Store {
 
 impl Store {
     /// Remembers a token made for `session` on `node` (before it is added there, so that
-    /// closing the session removes it). A session keeps at most [`MAX_TOKENS`] per node: the
-    /// oldest go to make room, and are returned for removal from the node (a long session whose
-    /// people reconnect often, or a guest asking again and again, would otherwise be refused
-    /// every grant once it had made that many).
+    /// closing the session removes it); `false` (nothing stored) when the session already has
+    /// [`MAX_TOKENS`] there. Refused rather than making room: Janus checks a token on every
+    /// request, keepalives included, so removing the oldest would cut off whoever still uses
+    /// it (the host's publication, most likely) — a link holder asking again and again could
+    /// cut everyone off in turn.
     pub async fn add_token(
         &self,
         session: &SessionId,
         node: &str,
         token: &str,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<bool, StoreError> {
         if let Some(mut m) = self.mem() {
             let tokens = m.tokens.entry(*session).or_default();
-            let mut evicted = Vec::new();
-            while tokens.iter().filter(|(n, _)| n == node).count() >= MAX_TOKENS {
-                let Some(i) = tokens.iter().position(|(n, _)| n == node) else {
-                    break;
-                };
-                evicted.push(tokens.remove(i).1);
+            if tokens.iter().filter(|(n, _)| n == node).count() >= MAX_TOKENS {
+                return Ok(false);
             }
             tokens.push((node.to_owned(), token.to_owned()));
-            return Ok(evicted);
+            return Ok(true);
         }
         let Store::Postgres(pg) = self else {
             unreachable!()
         };
-        let client = pg.client().await?;
-        let keep = i64::try_from(MAX_TOKENS - 1).unwrap_or(i64::MAX);
-        let evicted = client
-            .query(
-                "DELETE FROM pairux_tokens WHERE session = $1 AND node = $2 AND token IN \
-                 (SELECT token FROM pairux_tokens WHERE session = $1 AND node = $2 \
-                 ORDER BY created_at DESC, token DESC OFFSET $3) RETURNING token",
-                &[&session.to_string(), &node, &keep],
-            )
+        let added = pg
+            .client()
             .await?
-            .iter()
-            .map(|row| row.try_get::<_, String>(0))
-            .collect::<Result<Vec<_>, _>>()?;
-        client
             .execute(
-                "INSERT INTO pairux_tokens (session, node, token) VALUES ($1, $2, $3) \
+                "INSERT INTO pairux_tokens (session, node, token) SELECT $1, $2, $3 \
+                 WHERE (SELECT count(*) FROM pairux_tokens WHERE session = $1 AND node = $2) < $4 \
                  ON CONFLICT DO NOTHING",
-                &[&session.to_string(), &node, &token],
+                &[&session.to_string(), &node, &token, &(MAX_TOKENS as i64)],
             )
             .await?;
-        Ok(evicted)
+        Ok(added == 1)
     }
 
     /// Forgets a token (one the node did not take).
@@ -997,25 +984,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_session_holds_at_most_max_tokens_per_node_the_oldest_going_first() {
+    async fn a_session_holds_at_most_max_tokens_per_node() {
         let store = Store::memory();
         let s = SessionId::from_bytes([4; 16]);
         for n in 0..MAX_TOKENS {
-            assert!(store
-                .add_token(&s, "a", &format!("t{n}"))
-                .await
-                .unwrap()
-                .is_empty());
+            assert!(store.add_token(&s, "a", &format!("t{n}")).await.unwrap());
         }
-        assert_eq!(store.add_token(&s, "a", "one-more").await.unwrap(), ["t0"]);
-        assert_eq!(store.add_token(&s, "a", "two-more").await.unwrap(), ["t1"]);
-        assert!(store
-            .add_token(&s, "b", "other-node")
-            .await
-            .unwrap()
-            .is_empty());
-        store.remove_token(&s, "a", "two-more").await.unwrap();
-        assert!(store.add_token(&s, "a", "again").await.unwrap().is_empty());
+        assert!(!store.add_token(&s, "a", "one-more").await.unwrap());
+        assert!(store.add_token(&s, "b", "other-node").await.unwrap());
+        // One the node did not take leaves its place.
+        store.remove_token(&s, "a", "t0").await.unwrap();
+        assert!(store.add_token(&s, "a", "in-its-place").await.unwrap());
     }
 
     #[tokio::test]

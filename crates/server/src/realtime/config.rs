@@ -41,8 +41,10 @@ pub struct RealtimeArgs {
     pub max_payload_kb: usize,
     /// Largest presence meta one subscription may track, in kB. Ours, not the hosted
     /// server's (which takes a presence payload as large as a broadcast): every joiner of the
-    /// topic receives every meta, and a PairUX meta is under 1 kB.
-    #[arg(long = "realtime-max-presence-kb", default_value_t = 32)]
+    /// topic receives every meta, and a PairUX meta is about 1 kB (a host's grows by ~0.2 kB
+    /// per handover in its chain). At 8 kB, filling a topic's 4,000 kB takes 500 sockets,
+    /// more than the server holds.
+    #[arg(long = "realtime-max-presence-kb", default_value_t = 8)]
     pub max_presence_kb: usize,
     /// Most presence, all metas together, one topic keeps, in kB (at most half of a socket's
     /// outbound queue, so a joiner's `presence_state` always fits it). A track that would go

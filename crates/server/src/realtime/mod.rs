@@ -107,7 +107,7 @@ impl RealtimeState {
 
     /// Counts a join server-wide from a socket that averages `socket_rate` joins per second
     /// (its own window, this join included); `false` when the server is over its limit and
-    /// this socket is not a light joiner (under half its own limit and half the server's).
+    /// this socket is not a light joiner (at most half its own limit and half the server's).
     pub(crate) fn admit_join(&self, socket_rate: f64) -> bool {
         let within = self
             .joins
@@ -119,7 +119,9 @@ impl RealtimeState {
             0 => server,
             socket => server.min(f64::from(socket) / 2.0),
         };
-        within || socket_rate < light
+        // `<=`: a fresh socket joining a socket's worth of channels at once (the focus's
+        // watcher, 50) is at exactly half the default limits on its last join.
+        within || socket_rate <= light
     }
 
     /// Counts a client event server-wide from a sender that averages `sender_rate` events

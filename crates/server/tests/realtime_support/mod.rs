@@ -205,7 +205,6 @@ impl Client {
         }
     }
 
-    /// Waits for the server to close the socket; returns the close frame, if any.
     /// The next text frame, or `None` once the socket closes (other frames skipped).
     pub async fn next_text_or_close(&mut self) -> Option<String> {
         loop {
@@ -220,6 +219,7 @@ impl Client {
         }
     }
 
+    /// Waits for the server to close the socket; returns the close frame, if any.
     pub async fn closed(&mut self) -> Option<CloseFrame> {
         loop {
             match tokio::time::timeout(WAIT, self.ws.next())
