@@ -114,11 +114,10 @@ impl RealtimeState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .admit(Instant::now());
-        let server = f64::from(self.limits.max_joins_per_second) / 2.0;
-        let light = match self.limits.max_joins_per_socket {
-            0 => server,
-            socket => server.min(f64::from(socket) / 2.0),
-        };
+        let light = light_rate(
+            self.limits.max_joins_per_second,
+            self.limits.max_joins_per_socket,
+        );
         // `<=`: a fresh socket joining a socket's worth of channels at once (the focus's
         // watcher, 50) is at exactly half the default limits on its last join.
         within || socket_rate <= light
@@ -135,16 +134,12 @@ impl RealtimeState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .admit(Instant::now());
-        within || sender_rate < self.light_rate()
-    }
-
-    /// The rate under which a sender is light (see `admit_event`).
-    fn light_rate(&self) -> f64 {
-        let server = f64::from(self.limits.max_events_per_second) / 2.0;
-        match self.limits.max_events_per_socket {
-            0 => server,
-            socket => server.min(f64::from(socket) / 2.0),
-        }
+        within
+            || sender_rate
+                < light_rate(
+                    self.limits.max_events_per_second,
+                    self.limits.max_events_per_socket,
+                )
     }
 
     /// Counts a REST-broadcast message from `from` against that address's own limit (the
@@ -175,6 +170,17 @@ impl RealtimeState {
             window.average(now)
         };
         self.admit_event(rate)
+    }
+}
+
+/// Where a socket is light against a server-wide limit of `server` per second (see
+/// `admit_event`, `admit_join`): half its own limit `socket` and half the server's (the
+/// server's alone when sockets have no limit of their own, 0).
+fn light_rate(server: u32, socket: u32) -> f64 {
+    let server = f64::from(server) / 2.0;
+    match socket {
+        0 => server,
+        socket => server.min(f64::from(socket) / 2.0),
     }
 }
 

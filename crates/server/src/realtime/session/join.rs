@@ -114,16 +114,8 @@ impl Session {
         // excess does not count server-wide; then the server's, which a light joiner passes
         // even when others have spent it, so one socket's rejoins cannot get everyone else's
         // joins refused and their sockets dropped.
-        let now = Instant::now();
-        let rate = match &mut self.joins {
-            Some(joins) => {
-                if !joins.admit(now) {
-                    self.state.counters.socket_rate_limited();
-                    return Err(Refusal::too_many_joins());
-                }
-                joins.average(now)
-            }
-            None => f64::INFINITY,
+        let Some(rate) = self.own_rate(super::Own::Joins, 1) else {
+            return Err(Refusal::too_many_joins());
         };
         if !self.state.admit_join(rate) {
             return Err(Refusal::too_many_joins());

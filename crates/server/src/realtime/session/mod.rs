@@ -50,6 +50,19 @@ pub struct Session {
     joins: Option<RateWindow>,
 }
 
+/// This socket's window for `limit` per second (`None`: no limit of its own).
+fn own_window(limit: u32) -> Option<RateWindow> {
+    (limit > 0).then(|| RateWindow::new(limit, Instant::now()))
+}
+
+/// Which of a socket's own limits ([`Session::own_rate`]).
+#[derive(Debug, Clone, Copy)]
+enum Own {
+    Events,
+    Joins,
+    Bytes,
+}
+
 /// One joined channel.
 #[derive(Debug)]
 struct Channel {
@@ -74,14 +87,9 @@ impl Session {
             outbox,
             channels: HashMap::new(),
             delayed: Arc::new(AtomicUsize::new(0)),
-            events: (state.limits.max_events_per_socket > 0)
-                .then(|| RateWindow::new(state.limits.max_events_per_socket, Instant::now())),
-            joins: (state.limits.max_joins_per_socket > 0)
-                .then(|| RateWindow::new(state.limits.max_joins_per_socket, Instant::now())),
-            bytes: (state.limits.max_bytes_per_socket > 0).then(|| {
-                let limit = u32::try_from(state.limits.max_bytes_per_socket).unwrap_or(u32::MAX);
-                RateWindow::new(limit, Instant::now())
-            }),
+            events: own_window(state.limits.max_events_per_socket),
+            joins: own_window(state.limits.max_joins_per_socket),
+            bytes: own_window(u32::try_from(state.limits.max_bytes_per_socket).unwrap_or(u32::MAX)),
             state,
         }
     }
@@ -89,33 +97,37 @@ impl Session {
     /// Counts one client event against this socket's limit, then the server-wide one. An
     /// event over the socket's own limit never reaches the server-wide count.
     fn admit_event(&mut self) -> bool {
-        let now = Instant::now();
-        let rate = match &mut self.events {
-            Some(events) => {
-                if !events.admit(now) {
-                    self.state.counters.socket_rate_limited();
-                    return false;
-                }
-                events.average(now)
-            }
-            // No limit of its own: never light.
-            None => f64::INFINITY,
-        };
-        self.state.admit_event(rate)
+        match self.own_rate(Own::Events, 1) {
+            Some(rate) => self.state.admit_event(rate),
+            None => false,
+        }
     }
 
     /// Counts a broadcast's `size` bytes against this socket's own bytes per second; `false`
     /// when that goes over it (the message is then not relayed).
     fn admit_bytes(&mut self, size: usize) -> bool {
-        let Some(bytes) = &mut self.bytes else {
-            return true;
-        };
         let weight = u32::try_from(size).unwrap_or(u32::MAX);
-        if bytes.admit_weighted(Instant::now(), weight) {
-            return true;
+        self.own_rate(Own::Bytes, weight).is_some()
+    }
+
+    /// Counts `weight` against one of this socket's own limits: the socket's average rate
+    /// there (this included; infinite without a limit of its own: never light), or `None`
+    /// when it is over that limit (counted as `socket_rate_limited`).
+    fn own_rate(&mut self, which: Own, weight: u32) -> Option<f64> {
+        let window = match which {
+            Own::Events => &mut self.events,
+            Own::Joins => &mut self.joins,
+            Own::Bytes => &mut self.bytes,
+        };
+        let Some(window) = window else {
+            return Some(f64::INFINITY);
+        };
+        let now = Instant::now();
+        if !window.admit_weighted(now, weight) {
+            self.state.counters.socket_rate_limited();
+            return None;
         }
-        self.state.counters.socket_rate_limited();
-        false
+        Some(window.average(now))
     }
 
     /// Handles one inbound WebSocket message; `false` when the client closed.
