@@ -283,8 +283,7 @@ pub struct AppState {
     pub capture: StoredValue<Option<crate::platform::media::Capture>, LocalStorage>,
     /// A link was pasted into the address bar of this tab while it is in a session: it was
     /// not followed (a tab never moves into another session or role while in one), and the
-    /// person is told
-    /// ([`LINK_IGNORED_SENTENCE`]) until they close the notice.
+    /// person is told ([`LINK_IGNORED_SENTENCE`]) until they close the notice.
     pub link_ignored: RwSignal<bool>,
     /// The session this tab opened is over for it (ended, left, removed, no host, a link it
     /// cannot use): a link pasted into the address bar opens meanwhile.

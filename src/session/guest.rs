@@ -1184,9 +1184,9 @@ impl GuestRuntime {
         self.send_control(Some(ControlMsg::HostOfferOff), false);
     }
 
-    /// The session is over for this page (for now: a host that left may come back): the
-    /// stage, and with it the microphone's toggle, is gone, so our microphone goes off, and an
-    /// offer of the host's role goes too.
+    /// The session is over for this page (for now: a host that left may come back), told by
+    /// the stage as it goes (`components::guest`), and the microphone's toggle with it: our
+    /// microphone goes off, and an offer of the host's role goes too.
     pub fn session_over(&self) {
         if self.inner.view.voice.mic.get_untracked() != super::voice::Mic::Off {
             self.set_mic(false);
@@ -1319,13 +1319,9 @@ impl GuestRuntime {
     /// Publishes the phase and re-arms the session's deadline.
     fn refresh(&self) {
         let session = self.inner.session.borrow();
-        let phase = session.phase();
-        self.inner.view.phase.set(phase);
+        self.inner.view.phase.set(session.phase());
         let deadline = session.poll_timeout();
         drop(session);
-        if phase.is_final() {
-            self.session_over();
-        }
         let timer = deadline.map(|at| {
             let weak = Rc::downgrade(&self.inner);
             Timer::after(at.saturating_sub(clock::monotonic_ms()), move || {
@@ -1358,7 +1354,6 @@ impl GuestRuntime {
         *self.inner.stats_start.borrow_mut() = Some(first);
     }
 
-    /// Samples `getStats()` every second while the link exists.
     /// The connection whose picture is on screen: a live SFU subscription, else the one it
     /// replaces while it decodes, else the direct connection.
     fn shown_peer(&self) -> Option<Rc<crate::platform::peer::Peer>> {
@@ -1374,6 +1369,7 @@ impl GuestRuntime {
         self.inner.link.borrow().as_ref().map(PeerLink::peer)
     }
 
+    /// Samples `getStats()` of the connection on screen every second while there is one.
     fn sample_stats(&self) {
         let Some(peer) = self.shown_peer() else {
             return;

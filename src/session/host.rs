@@ -1210,12 +1210,7 @@ impl HostRuntime {
         }
         let actions = self.inner.session.borrow_mut().end();
         self.run(actions);
-        *self.inner.publication.borrow_mut() = Publication::default();
-        self.drop_spare();
-        self.inner.sfu_voice.stop();
-        if let Some((capture, _)) = self.inner.capture.borrow_mut().take() {
-            capture.stop();
-        }
+        self.stop_media();
         self.inner.view.ended.set(true);
     }
 
@@ -1224,13 +1219,19 @@ impl HostRuntime {
     /// Forward loads the session again, as a reload does).
     pub fn close(&self) {
         self.leave();
+        self.stop_media();
+        self.inner.voice.stop_mic();
+    }
+
+    /// What this page sends stops: the SFU publications (screen and voice), the spare
+    /// connection, the capture.
+    fn stop_media(&self) {
         *self.inner.publication.borrow_mut() = Publication::default();
         self.drop_spare();
         self.inner.sfu_voice.stop();
         if let Some((capture, _)) = self.inner.capture.borrow_mut().take() {
             capture.stop();
         }
-        self.inner.voice.stop_mic();
     }
 
     /// The page is going away: tell everyone at once (best effort — the socket may already be

@@ -298,18 +298,22 @@ impl HostVoice {
 impl HostVoice {
     /// Stops our microphone at once (the page no longer shows the session).
     pub fn stop_mic(&self) {
-        if let Some(track) = self.inner.mic.borrow_mut().take() {
+        self.inner.stop_mic_track();
+        self.inner.view.mic.try_set(Mic::Off);
+    }
+}
+
+impl HostInner {
+    fn stop_mic_track(&self) {
+        if let Some(track) = self.mic.borrow_mut().take() {
             track.stop();
         }
-        self.inner.view.mic.try_set(Mic::Off);
     }
 }
 
 impl Drop for HostInner {
     fn drop(&mut self) {
-        if let Some(track) = self.mic.borrow_mut().take() {
-            track.stop();
-        }
+        self.stop_mic_track();
     }
 }
 
