@@ -10,6 +10,7 @@
 
 mod pg_support;
 mod ports;
+mod scratch;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -40,10 +41,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pairux-focus-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    scratch::dir(&format!("focus-{name}"))
 }
 
 /// A server with two Janus nodes (and coturn) on 127.0.0.1.

@@ -1,5 +1,7 @@
 //! The HTTP surface of pairux-server: health, config.json, the app with SPA fallback.
 
+mod scratch;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,10 +11,7 @@ use pairux_server::{router, state_from_args, Args};
 /// A dist/ stand-in with an index.html and one asset, one per test (tests run in parallel and
 /// must not rewrite files another test's server is serving).
 fn static_dir() -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("pairux-http-test-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch::dir("http");
     std::fs::write(
         dir.join("index.html"),
         "<!doctype html><html><head><title>PairUX</title><script>boot</script></head><body></body></html>",

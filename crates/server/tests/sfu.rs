@@ -5,6 +5,7 @@
 //! Everything listens on 127.0.0.1 (no media flows; Janus needs no ICE for the control plane).
 
 mod ports;
+mod scratch;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,12 +36,7 @@ fn require(bin: &str, env: &str, package: &str) {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("pairux-sfu-{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    scratch::dir(&format!("sfu-{name}"))
 }
 
 async fn start(sfu_nodes: usize, extra: &[&str]) -> RunningServer {

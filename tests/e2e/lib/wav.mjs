@@ -1,6 +1,6 @@
 // A fake microphone's file for Chromium (`--use-file-for-fake-audio-capture`, looped).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -8,7 +8,8 @@ export const WAV_RATE = 48_000;
 
 /**
  * Writes `seconds` of 48 kHz mono 16-bit PCM to a new temporary `<name>.wav` and returns its
- * path; `sample(i)` is sample i in −1..1.
+ * path; `sample(i)` is sample i in −1..1. The file goes when this process exits (the browser
+ * that plays it is gone by then).
  */
 export function writeWav(name, seconds, sample) {
   const n = WAV_RATE * seconds;
@@ -27,7 +28,9 @@ export function writeWav(name, seconds, sample) {
   header.writeUInt16LE(16, 34); // bits per sample
   header.write('data', 36);
   header.writeUInt32LE(data.length, 40);
-  const file = path.join(mkdtempSync(path.join(tmpdir(), `pairux-${name}-`)), `${name}.wav`);
+  const dir = mkdtempSync(path.join(tmpdir(), `pairux-${name}-`));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, `${name}.wav`);
   writeFileSync(file, Buffer.concat([header, data]));
   return file;
 }
