@@ -434,6 +434,19 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
             }
             _ => {}
         },
+        // Only a joined channel's status says whether we are seen (a refusal's reply comes
+        // after the join's; a rejoin's track is answered after its join).
+        ClientEvent::PresenceRefused { reason, seen, .. } => {
+            leptos::logging::warn!("the server does not hold our presence: {reason}");
+            if !seen && signals.status.get_untracked() == ConnectionStatus::Connected {
+                signals.status.set(ConnectionStatus::Unseen);
+            }
+        }
+        ClientEvent::PresenceHeld { .. } => {
+            if signals.status.get_untracked() == ConnectionStatus::Unseen {
+                signals.status.set(ConnectionStatus::Connected);
+            }
+        }
         ClientEvent::ConnectFailed => refresh_key(inner, false),
         ClientEvent::TokenRefused { .. } => refresh_key(inner, true),
         ClientEvent::Presence { sync, .. } => {

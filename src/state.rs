@@ -222,6 +222,9 @@ pub enum ConnectionStatus {
     Connecting,
     /// Joined the session channel.
     Connected,
+    /// Joined, but the server refused to hold our presence (its session's presence is full):
+    /// we hear everyone, no one sees us. The client tracks again until the server holds it.
+    Unseen,
     /// Lost after having been connected; the next try is in `retry_in_s` seconds.
     Reconnecting { retry_in_s: u64 },
     /// Left on purpose.
@@ -234,6 +237,7 @@ impl ConnectionStatus {
         match self {
             ConnectionStatus::Connecting => "connecting",
             ConnectionStatus::Connected => "connected",
+            ConnectionStatus::Unseen => "unseen",
             ConnectionStatus::Reconnecting { .. } => "reconnecting",
             ConnectionStatus::Offline => "offline",
         }
@@ -244,6 +248,7 @@ impl ConnectionStatus {
         match self {
             ConnectionStatus::Connecting => "Connecting…".to_owned(),
             ConnectionStatus::Connected => "Connected".to_owned(),
+            ConnectionStatus::Unseen => "Server full — others can't see you yet".to_owned(),
             ConnectionStatus::Reconnecting { retry_in_s: 0 } => "Reconnecting…".to_owned(),
             ConnectionStatus::Reconnecting { retry_in_s } => {
                 format!("Reconnecting — next try in {retry_in_s} s")

@@ -1123,6 +1123,11 @@ fn live_stage(s: Stage) -> Vec<El> {
                             (GuestPhase::WaitingForHost, ConnectionStatus::Reconnecting { .. }) => {
                                 Some(("no-server", NO_SERVER_SENTENCE))
                             }
+                            // The host cannot see us, so it will not connect (nor let us in):
+                            // say why, instead of what we wait for.
+                            (phase, ConnectionStatus::Unseen) if waiting_words(phase).is_some() => {
+                                Some(("presence-full", PRESENCE_FULL_SENTENCE))
+                            }
                             (phase, _) => waiting_words(phase),
                         }
                     },
@@ -1499,6 +1504,9 @@ const UNCONFIRMED_SENTENCE: &str =
 /// What a guest reads while its page cannot reach the signalling server and knows nothing yet
 /// of the session.
 const NO_SERVER_SENTENCE: &str = "Can't reach the PairUX server — retrying…";
+const PRESENCE_FULL_SENTENCE: &str =
+    "The server has no room for more people in this session, so the host can't see you yet. \
+     You'll join as soon as someone leaves.";
 
 /// What a guest reads when the host's page runs a newer version of the app (a deploy since
 /// this page was loaded): a reload gets it.

@@ -433,3 +433,126 @@ fn presence_tracked_with_each_join_is_written_behind_it() {
     assert_eq!(written.len(), 1, "{written:?}");
     assert!(written[0].contains("\"phx_join\""), "{written:?}");
 }
+
+/// A track the server refuses (its topic's presence is full) is told — whether it went with the
+/// join or on its own — and tried again every `TRACK_RETRY_MS` while joined, with the newest
+/// meta; the first one held after a refusal is told, later ones are not. A rejoin meanwhile
+/// carries the track itself.
+#[test]
+fn a_refused_presence_is_told_and_tracked_again_until_held() {
+    use pairux_core::realtime_client::TRACK_RETRY_MS;
+    const FULL: &str = r#"{"status":"error","response":{"reason":"PresenceLimitReached: this topic's presence is full"}}"#;
+    let (mut client, ch) = room1(Vsn::V2);
+    client.track_with_join(5, ch, json!({"name": "alice"}));
+    client.handle_open(10);
+    drain(&mut client);
+    client.handle_text(20, r#"["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[]}}]"#);
+    client.handle_text(
+        21,
+        &format!(r#"["1","2","realtime:room1","phx_reply",{FULL}]"#),
+    );
+    let refused = |seen| ClientEvent::PresenceRefused {
+        ch,
+        reason: "PresenceLimitReached: this topic's presence is full".into(),
+        seen,
+    };
+    assert_eq!(
+        events(drain(&mut client)),
+        [
+            ClientEvent::Channel {
+                ch,
+                state: ChannelState::Joined
+            },
+            refused(false)
+        ]
+    );
+    assert_eq!(client.stats().stale_messages, 0);
+
+    // The retry, with a meta set meanwhile for joins only.
+    client.set_join_track(ch, json!({"name": "bob"}));
+    assert_eq!(client.poll_timeout(), Some(21 + TRACK_RETRY_MS));
+    client.handle_timeout(21 + TRACK_RETRY_MS - 1);
+    assert_eq!(frames(&drain(&mut client)), Vec::<String>::new());
+    let at = 21 + TRACK_RETRY_MS;
+    client.handle_timeout(at);
+    assert_eq!(
+        frames(&drain(&mut client)),
+        [
+            r#"["1","3","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"bob"}}]"#
+        ]
+    );
+    // Refused again: tried again later.
+    client.handle_text(
+        at + 5,
+        &format!(r#"["1","3","realtime:room1","phx_reply",{FULL}]"#),
+    );
+    assert_eq!(events(drain(&mut client)), [refused(false)]);
+    let at = at + 5 + TRACK_RETRY_MS;
+    client.handle_timeout(at);
+    assert_eq!(frames(&drain(&mut client)).len(), 1);
+    client.handle_text(
+        at + 5,
+        r#"["1","4","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#,
+    );
+    assert_eq!(
+        events(drain(&mut client)),
+        [ClientEvent::PresenceHeld { ch }]
+    );
+    // Held: no more retries, and a later held track is not told again.
+    client.handle_timeout(at + 5 + 10 * TRACK_RETRY_MS);
+    assert!(frames(&drain(&mut client))
+        .iter()
+        .all(|f| !f.contains("track")));
+    let id = client
+        .track_with_join(at + 100, ch, json!({"name": "carol"}))
+        .unwrap();
+    let written = frames(&drain(&mut client));
+    let msg_ref = written[0].split('"').nth(3).unwrap().to_owned();
+    client.handle_text(
+        at + 105,
+        &format!(
+            r#"["1","{msg_ref}","realtime:room1","phx_reply",{{"status":"ok","response":{{}}}}]"#
+        ),
+    );
+    assert_eq!(
+        events(drain(&mut client)),
+        [ClientEvent::PushDone {
+            ch,
+            id,
+            result: PushResult::Ok(json!({}))
+        }]
+    );
+
+    // A track of its own refused: told beside its push's result, our earlier meta still seen.
+    let id = client.track(at + 200, ch, json!({"name": "dave"}));
+    let written = frames(&drain(&mut client));
+    let msg_ref = written[0].split('"').nth(3).unwrap().to_owned();
+    client.handle_text(
+        at + 205,
+        &format!(r#"["1","{msg_ref}","realtime:room1","phx_reply",{FULL}]"#),
+    );
+    let got = events(drain(&mut client));
+    assert_eq!(got[0], refused(true));
+    assert!(
+        matches!(&got[1], ClientEvent::PushDone { id: done, result: PushResult::Error(_), .. } if *done == id)
+    );
+
+    // The socket drops before the retry: the rejoin carries the track, and no retry goes on
+    // the old schedule; its being held is told.
+    let (retry, written) = reconnect(&mut client, at + 300);
+    assert_eq!(written.len(), 2, "{written:?}");
+    let join_ref = written[0].split('"').nth(1).unwrap().to_owned();
+    let track_ref = written[1].split('"').nth(3).unwrap().to_owned();
+    client.handle_text(retry + 6, &format!(r#"["{join_ref}","{join_ref}","realtime:room1","phx_reply",{{"status":"ok","response":{{"postgres_changes":[]}}}}]"#));
+    client.handle_text(retry + 7, &format!(r#"["{join_ref}","{track_ref}","realtime:room1","phx_reply",{{"status":"ok","response":{{}}}}]"#));
+    let got = events(drain(&mut client));
+    assert_eq!(
+        got.last(),
+        Some(&ClientEvent::PresenceHeld { ch }),
+        "{got:?}"
+    );
+    client.handle_timeout(retry + 10 * TRACK_RETRY_MS);
+    assert!(frames(&drain(&mut client))
+        .iter()
+        .all(|f| !f.contains("track")));
+}

@@ -60,9 +60,21 @@ pub(crate) struct Channel {
     /// server handles a socket's frames in order, so the track finds the channel joined; were
     /// the join refused, the track is refused with it.
     pub join_track: Option<Value>,
-    /// The ref of the track written with the current join: its reply is expected and dropped.
+    /// The ref of the track written with the current join, or of its retry: its reply tells
+    /// whether the server holds our presence.
     pub join_track_ref: Option<String>,
+    /// The server refused our last track (its topic's presence is full).
+    pub track_refused: bool,
+    /// The server held a track of ours since the current join was written (so a refused
+    /// update leaves the earlier meta seen).
+    pub track_held: bool,
+    /// While refused and joined, the track goes again at this time.
+    pub track_retry_at: Option<u64>,
 }
+
+/// How long after the server refused our presence the track goes again. Room frees as people
+/// leave; until then the page is joined but no one else sees it.
+pub const TRACK_RETRY_MS: u64 = 5_000;
 
 /// Join error codes that mean "this token will not do" (server `join_reason`), and the
 /// `system` messages that close a channel for the same cause.
@@ -110,6 +122,9 @@ impl Channel {
             presence: ChannelPresence::default(),
             join_track: None,
             join_track_ref: None,
+            track_refused: false,
+            track_held: false,
+            track_retry_at: None,
         }
     }
 
@@ -161,6 +176,8 @@ impl Channel {
             .expect("a join payload of strings and booleans always serialises");
         link.send(frame);
         self.join_track_ref = None;
+        self.track_retry_at = None;
+        self.track_held = false;
         if let Some(meta) = &self.join_track {
             let msg_ref = link.make_ref();
             let addr = Addr {
@@ -256,6 +273,7 @@ impl Channel {
     pub(crate) fn on_close(&mut self, link: &mut Link<'_>) {
         self.rejoin_tries = 0;
         self.rejoin_at = None;
+        self.track_retry_at = None;
         self.join_deadline = None;
         self.leave = None;
         self.set_state(Phase::Closed, ChannelState::Closed, link);
@@ -305,8 +323,10 @@ impl Channel {
     /// The socket closed or was given up: a joined or joining channel errors and waits for the
     /// next open (phoenix `triggerChanError`).
     pub(crate) fn on_socket_lost(&mut self, now: u64, reason: &str, link: &mut Link<'_>) {
-        // A rejoin timer could only fire while disconnected, and the open resets it anyway.
+        // A rejoin timer could only fire while disconnected, and the open resets it anyway;
+        // the rejoin tracks us again.
         self.rejoin_at = None;
+        self.track_retry_at = None;
         if matches!(self.phase, Phase::Joined | Phase::Joining) {
             self.on_error(now, reason.to_owned(), link);
         }
@@ -348,7 +368,59 @@ impl Channel {
                 self.rejoin(now, link);
             }
         }
+        if self.track_retry_at.is_some_and(|at| at <= now) {
+            self.track_retry_at = None;
+            self.retrack(link);
+        }
         self.expire_pushes(now, link);
+    }
+
+    /// Tracks our meta again (after the server refused it), if we are joined and have one.
+    fn retrack(&mut self, link: &mut Link<'_>) {
+        let (Phase::Joined, Some(meta), true) = (self.phase, &self.join_track, link.open) else {
+            return;
+        };
+        let msg_ref = link.make_ref();
+        let addr = Addr {
+            join_ref: self.join_ref.as_deref(),
+            msg_ref: &msg_ref,
+            topic: &self.topic,
+        };
+        let body = PushBody::Presence(PresenceRequest::Track(meta.clone()));
+        if let Ok(frame) = outbound::push(link.opts.vsn, addr, &body) {
+            link.send(frame);
+            self.join_track_ref = Some(msg_ref);
+        }
+    }
+
+    /// The server's answer to a track of ours: refused (`PresenceLimitReached`: its topic's
+    /// presence is full) is told and tried again in [`TRACK_RETRY_MS`]; held after a refusal is
+    /// told too.
+    pub(crate) fn on_track_reply(
+        &mut self,
+        now: u64,
+        status: ReplyStatus,
+        response: &Value,
+        link: &mut Link<'_>,
+    ) {
+        match status {
+            ReplyStatus::Error => {
+                self.track_refused = true;
+                self.track_retry_at = Some(now.saturating_add(TRACK_RETRY_MS));
+                link.emit(ClientEvent::PresenceRefused {
+                    ch: self.id,
+                    reason: reason_text(response),
+                    seen: self.track_held,
+                });
+            }
+            ReplyStatus::Ok => {
+                self.track_retry_at = None;
+                self.track_held = true;
+                if std::mem::take(&mut self.track_refused) {
+                    link.emit(ClientEvent::PresenceHeld { ch: self.id });
+                }
+            }
+        }
     }
 
     /// The earliest of this channel's timers.
@@ -362,6 +434,7 @@ impl Channel {
             self.join_deadline,
             self.leave.as_ref().map(|l| l.1),
             self.rejoin_at,
+            self.track_retry_at,
         ]
         .into_iter()
         .flatten()

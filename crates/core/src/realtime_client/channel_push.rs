@@ -9,7 +9,7 @@ use super::channel::{Channel, Phase, Push};
 use super::link::Link;
 use super::outbound::{self, Addr, PushBody};
 use super::output::{ClientEvent, PushId, PushResult};
-use crate::realtime::ReplyStatus;
+use crate::realtime::{PresenceRequest, ReplyStatus};
 
 impl Channel {
     /// Sends or buffers a user push.
@@ -76,6 +76,7 @@ impl Channel {
     /// push was waiting for this ref.
     pub(crate) fn on_push_reply(
         &mut self,
+        now: u64,
         msg_ref: &str,
         status: ReplyStatus,
         response: Value,
@@ -87,12 +88,16 @@ impl Channel {
         }
         if self.join_track_ref.as_deref() == Some(msg_ref) {
             self.join_track_ref = None;
+            self.on_track_reply(now, status, &response, link);
             return true;
         }
         let Some(index) = self.in_flight.iter().position(|p| p.msg_ref == msg_ref) else {
             return false;
         };
         let push = self.in_flight.swap_remove(index);
+        if matches!(push.body, PushBody::Presence(PresenceRequest::Track(_))) {
+            self.on_track_reply(now, status, &response, link);
+        }
         let result = match status {
             ReplyStatus::Ok => PushResult::Ok(response),
             ReplyStatus::Error => PushResult::Error(response),

@@ -127,7 +127,7 @@ fn channel_message(now: u64, channel: &mut Channel, msg: Message, link: &mut Lin
                 channel.join_deadline.is_some() && channel.join_ref.as_deref() == Some(&msg_ref);
             if is_join_reply {
                 channel.on_join_reply(now, reply.status, &reply.response, link);
-            } else if !channel.on_push_reply(&msg_ref, reply.status, reply.response, link) {
+            } else if !channel.on_push_reply(now, &msg_ref, reply.status, reply.response, link) {
                 // A reply nobody waits for any more: timed out, or an earlier join's.
                 link.stats.stale_messages += 1;
             }

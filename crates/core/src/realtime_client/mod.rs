@@ -40,6 +40,7 @@ mod pacer;
 mod presence;
 mod url;
 
+pub use channel::TRACK_RETRY_MS;
 pub use client::RealtimeClient;
 pub use options::{Backoff, ChannelOptions, ClientOptions};
 pub use outbound::PushError;

@@ -128,6 +128,23 @@ pub enum ClientEvent {
         /// The server's text.
         reason: String,
     },
+    /// The server refused to hold our presence (`PresenceLimitReached`: its topic's presence is
+    /// full). We are joined and hear everything; the client tracks again every
+    /// `TRACK_RETRY_MS` until the server holds it ([`ClientEvent::PresenceHeld`]).
+    PresenceRefused {
+        /// Which channel.
+        ch: ChannelId,
+        /// The server's text.
+        reason: String,
+        /// An earlier meta of ours from this join is still held (others see us, as we were);
+        /// `false`: no one else sees us.
+        seen: bool,
+    },
+    /// The server holds our presence again after [`ClientEvent::PresenceRefused`].
+    PresenceHeld {
+        /// Which channel.
+        ch: ChannelId,
+    },
     /// A user broadcast arrived.
     Broadcast {
         /// Which channel.
