@@ -59,11 +59,27 @@ test('three pages see each other, a leaver disappears, a server restart leaves n
   assert.deepEqual(await rosterOf(controller, 2), remaining);
 
   // The server restarts: every page shows reconnecting, then the same roster, once each.
+  // While it is down, the host's badge counts down to each try and says when it tries: every
+  // text it shows is recorded.
+  await host.evaluate(() => {
+    const badge = document.querySelector('[data-testid="connection-state"]');
+    window.__badgeTexts = [];
+    new MutationObserver(() => window.__badgeTexts.push(badge.textContent))
+      .observe(badge, { subtree: true, childList: true, characterData: true });
+  });
   await stack.server.stop();
   for (const page of [host, controller]) {
     await page.waitForSelector('[data-testid="connection-state"][data-state="reconnecting"]', { timeout: 15_000 });
     assert.match(await page.getByTestId('connection-state').textContent(), /Reconnecting/);
   }
+  // The second wait is 2 s (realtime-js's 1 s, 2 s, 5 s, 10 s): it shows 2, then 1 without a
+  // new event from the client, then the try itself.
+  await host.waitForFunction(() => {
+    const texts = window.__badgeTexts;
+    const two = texts.indexOf('Reconnecting — next try in 2 s');
+    return two >= 0 && texts.indexOf('Reconnecting — next try in 1 s', two) > two
+      && texts.indexOf('Reconnecting…', two) > two;
+  }, null, { timeout: 15_000 });
   await stack.server.restart();
   const restartedAt = Date.now();
   for (const page of [host, controller]) {
