@@ -409,9 +409,10 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
             // The server closed the channel after a `system` error; realtime-js would stay
             // out, but a session page must come back: rejoin after a pause.
             ChannelState::Closed if !inner.closed.get() => {
-                signals.status.set(ConnectionStatus::Reconnecting {
-                    retry_in_s: SERVER_CLOSED_REJOIN_MS / 1000,
-                });
+                count_down(
+                    inner,
+                    clock::monotonic_ms().saturating_add(SERVER_CLOSED_REJOIN_MS),
+                );
                 let weak = Rc::downgrade(inner);
                 *inner.rejoin.borrow_mut() =
                     Some(Timer::after(SERVER_CLOSED_REJOIN_MS, move || {
@@ -424,13 +425,16 @@ fn on_event(inner: &Rc<Inner>, event: ClientEvent) {
                         }
                     }));
             }
-            ChannelState::Errored { retry_at, .. } if inner.was_joined.get() => {
-                let in_ms = retry_at
-                    .map(|at| at.saturating_sub(clock::monotonic_ms()))
-                    .unwrap_or(0);
-                signals.status.set(ConnectionStatus::Reconnecting {
-                    retry_in_s: in_ms.div_ceil(1000),
-                });
+            // A join that failed or timed out (the first one too: "Connecting…" would stay for
+            // ever) counts down to its next try. One waiting for the socket (no time) follows
+            // the socket's countdown once joined before, and says it reconnects.
+            ChannelState::Errored {
+                retry_at: Some(at), ..
+            } => count_down(inner, at),
+            ChannelState::Errored { retry_at: None, .. } if inner.was_joined.get() => {
+                signals
+                    .status
+                    .set(ConnectionStatus::Reconnecting { retry_in_s: 0 });
             }
             _ => {}
         },
@@ -484,14 +488,22 @@ fn refresh_key(inner: &Rc<Inner>, reconnect: bool) {
     let weak = Rc::downgrade(inner);
     let unreadable = inner.signals.config_unreadable;
     leptos::task::spawn_local(async move {
-        // A config.json that answers but cannot be read is told, as at the start; the socket's
-        // own retries keep asking for it.
+        // A config.json that answers but cannot be read is told, as at the start, to a page
+        // that has not joined yet; the socket's own retries keep asking for it. A page that
+        // joined before keeps its session (its media plays on, its badge says reconnecting):
+        // the final banner would have turned its microphone off and let a pasted link replace
+        // the session, for what may be a moment of a redeploy.
         let config = fetch::fresh_config().await;
-        unreadable.try_set(matches!(config, Err(fetch::FetchError::Invalid(_))));
+        let Some(inner) = weak.upgrade() else { return };
+        let invalid = matches!(config, Err(fetch::FetchError::Invalid(_)));
+        if invalid && inner.was_joined.get() {
+            leptos::logging::warn!("config.json cannot be read; the socket keeps trying");
+        } else {
+            unreadable.try_set(invalid);
+        }
         let Ok(config) = config else {
             return;
         };
-        let Some(inner) = weak.upgrade() else { return };
         if inner.closed.get() {
             return;
         }

@@ -1369,38 +1369,47 @@ impl GuestRuntime {
         self.inner.link.borrow().as_ref().map(PeerLink::peer)
     }
 
-    /// Samples `getStats()` of the connection on screen every second while there is one.
+    /// Samples `getStats()` of the connection on screen every second. With none on screen, or
+    /// one that cannot be read, the overlay shows no figures (not the last ones, over a picture
+    /// that may have stopped) and it looks again a second later.
     fn sample_stats(&self) {
-        let Some(peer) = self.shown_peer() else {
-            return;
-        };
+        let peer = self.shown_peer();
         let weak = Rc::downgrade(&self.inner);
         leptos::task::spawn_local(async move {
-            let sample = read_sample(&peer).await;
+            let sample = match &peer {
+                Some(peer) => read_sample(peer).await,
+                None => None,
+            };
             let Some(inner) = weak.upgrade() else { return };
-            if let Some(sample) = sample {
-                // A rate only between two samples of the same connection: one of another is
-                // only the new baseline.
-                let prev = inner
-                    .stats
-                    .borrow()
-                    .as_ref()
-                    .filter(|(_, _, of)| of.upgrade().is_some_and(|of| Rc::ptr_eq(&of, &peer)))
-                    .map(|(_, s, _)| *s);
-                if let Some(prev) = prev {
-                    inner
-                        .view
-                        .stats
-                        .set(Some(StatsView::between(&prev, &sample)));
+            let again = Rc::downgrade(&inner);
+            let next = Timer::after(STATS_EVERY_MS, move || {
+                if let Some(inner) = again.upgrade() {
+                    GuestRuntime { inner }.sample_stats();
                 }
-                let weak = Rc::downgrade(&inner);
-                let next = Timer::after(STATS_EVERY_MS, move || {
-                    if let Some(inner) = weak.upgrade() {
-                        GuestRuntime { inner }.sample_stats();
-                    }
-                });
-                *inner.stats.borrow_mut() = Some((next, sample, Rc::downgrade(&peer)));
+            });
+            let (Some(peer), Some(sample)) = (peer, sample) else {
+                if inner.view.stats.get_untracked().is_some() {
+                    inner.view.stats.set(None);
+                }
+                inner.stats.borrow_mut().take();
+                *inner.stats_start.borrow_mut() = Some(next);
+                return;
+            };
+            // A rate only between two samples of the same connection: one of another is only
+            // the new baseline.
+            let prev = inner
+                .stats
+                .borrow()
+                .as_ref()
+                .filter(|(_, _, of)| of.upgrade().is_some_and(|of| Rc::ptr_eq(&of, &peer)))
+                .map(|(_, s, _)| *s);
+            if let Some(prev) = prev {
+                inner
+                    .view
+                    .stats
+                    .set(Some(StatsView::between(&prev, &sample)));
             }
+            *inner.stats.borrow_mut() = Some((next, sample, Rc::downgrade(&peer)));
         });
     }
 }

@@ -35,12 +35,24 @@ pub enum LinkQuality {
     Good,
     Poor,
     Bad,
+    /// Nothing to judge by: no round trip known and no packet came (nor went missing) in the
+    /// interval.
+    Unknown,
 }
 
 impl LinkQuality {
     /// Excellent < 50 ms and < 1 % loss, Good < 150 ms and < 3 %, Poor < 300 ms and < 10 %,
     /// else Bad. An unknown RTT counts as the best case; loss still decides.
     pub fn classify(rtt_ms: Option<f64>, loss_percent: f64) -> Self {
+        Self::judge(rtt_ms, loss_percent, true)
+    }
+
+    /// [`Self::classify`], where `packets` says whether any packet came or went missing in the
+    /// interval: without one, and without a round trip, nothing was measured.
+    pub fn judge(rtt_ms: Option<f64>, loss_percent: f64, packets: bool) -> Self {
+        if rtt_ms.is_none() && !packets {
+            return LinkQuality::Unknown;
+        }
         let rtt = rtt_ms.unwrap_or(0.0);
         if rtt < 50.0 && loss_percent < 1.0 {
             LinkQuality::Excellent
@@ -59,6 +71,7 @@ impl LinkQuality {
             LinkQuality::Good => "good",
             LinkQuality::Poor => "poor",
             LinkQuality::Bad => "bad",
+            LinkQuality::Unknown => "unknown",
         }
     }
 }
@@ -84,7 +97,7 @@ impl StatsView {
             bitrate_kbps: per_s(delta(prev.bytes_received, cur.bytes_received) * 8.0 / 1000.0),
             rtt_ms: cur.rtt_ms,
             loss_percent,
-            quality: LinkQuality::classify(cur.rtt_ms, loss_percent),
+            quality: LinkQuality::judge(cur.rtt_ms, loss_percent, received + lost > 0.0),
         }
     }
 }
@@ -105,6 +118,34 @@ mod tests {
         assert_eq!(LinkQuality::classify(Some(300.0), 0.0), Bad);
         assert_eq!(LinkQuality::classify(None, 10.0), Bad);
         assert_eq!(LinkQuality::classify(None, 0.0), Excellent);
+        // Nothing measured: no verdict.
+        assert_eq!(LinkQuality::judge(None, 0.0, false), Unknown);
+        assert_eq!(LinkQuality::judge(Some(20.0), 0.0, false), Excellent);
+        assert_eq!(LinkQuality::judge(None, 0.0, true), Excellent);
+    }
+
+    #[test]
+    fn an_interval_in_which_nothing_came_and_no_round_trip_is_known_has_no_verdict() {
+        let prev = StatsSample {
+            at_ms: 1_000,
+            packets_received: 500,
+            ..StatsSample::default()
+        };
+        let cur = StatsSample {
+            at_ms: 2_000,
+            ..prev
+        };
+        let view = StatsView::between(&prev, &cur);
+        assert_eq!(view.quality, LinkQuality::Unknown);
+        assert_eq!(view.fps, 0.0);
+        let known = StatsSample {
+            rtt_ms: Some(12.0),
+            ..cur
+        };
+        assert_eq!(
+            StatsView::between(&prev, &known).quality,
+            LinkQuality::Excellent
+        );
     }
 
     #[test]
