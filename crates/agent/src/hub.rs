@@ -340,6 +340,11 @@ fn run(
                     let _ = tx.send(Message::Close(None));
                 }
             }
+            Action::Cut => {
+                if let Some(injector) = injector {
+                    injector.cut();
+                }
+            }
             Action::Inject(op) => {
                 if let Some(injector) = injector {
                     injector.send(op);

@@ -1,22 +1,71 @@
 //! The injector: a thread that owns the OS input connection (enigo) and applies
 //! [`Inject`] operations in order, so the async side never blocks on the display server.
+//!
+//! The display server can be slower than a holder's input (each step is a round trip, text
+//! remaps keys), so operations can wait in the queue. Two things keep that queue from acting
+//! for anyone after control ends, or from growing without end:
+//! - a cut ([`Injector::cut`], the agent's `Action::Cut`): everything queued before it that
+//!   presses, moves, scrolls or types is dropped; releases still apply;
+//! - at most [`MAX_QUEUED`] operations wait: past that, new ones are dropped — releases never.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 
 use enigo::{Axis, Coordinate, Direction, Enigo, Keyboard, Mouse, Settings};
 use pairux_core::agent::Inject;
 use pairux_core::control::Button;
 
+/// Most operations waiting to be applied (a second of pointer moves at 120 Hz from two
+/// holders, and more): past it, only releases are queued.
+pub const MAX_QUEUED: usize = 256;
+
+/// What the thread and the async side share.
+#[derive(Default)]
+struct Shared {
+    /// Bumped by each cut; an operation queued under an older one is stale.
+    generation: AtomicU64,
+    /// Operations queued and not applied yet.
+    queued: AtomicUsize,
+    /// Operations dropped: stale after a cut, or over [`MAX_QUEUED`].
+    dropped: AtomicU64,
+}
+
 /// The injector thread and the way to it.
 pub struct Injector {
-    tx: mpsc::Sender<Inject>,
+    tx: mpsc::Sender<(u64, Inject)>,
+    shared: Arc<Shared>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl Injector {
-    /// Queues an operation (applied in order).
+    /// Queues an operation (applied in order), unless the queue is full and it lets go of
+    /// nothing.
     pub fn send(&self, op: Inject) {
-        let _ = self.tx.send(op);
+        let s = &self.shared;
+        if !op.is_release() && s.queued.load(Ordering::Acquire) >= MAX_QUEUED {
+            self.dropped(1);
+            return;
+        }
+        s.queued.fetch_add(1, Ordering::AcqRel);
+        if self
+            .tx
+            .send((s.generation.load(Ordering::Acquire), op))
+            .is_err()
+        {
+            s.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// What was queued before now and not applied yet is dropped, but for its releases.
+    pub fn cut(&self) {
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn dropped(&self, n: u64) {
+        let total = self.shared.dropped.fetch_add(n, Ordering::Relaxed) + n;
+        if total.is_power_of_two() {
+            tracing::warn!("{total} input operations dropped (queued past a cut, or too many)");
+        }
     }
 
     /// Waits until everything queued has been applied, then ends the thread: the last
@@ -41,12 +90,19 @@ pub fn spawn() -> Option<Injector> {
             return None;
         }
     };
-    let (tx, rx) = mpsc::channel::<Inject>();
+    let (tx, rx) = mpsc::channel::<(u64, Inject)>();
+    let shared = Arc::new(Shared::default());
+    let ours = shared.clone();
     let thread = std::thread::Builder::new()
         .name("inject".into())
         .spawn(move || {
             let mut failures = 0u64;
-            for op in rx {
+            for (generation, op) in rx {
+                ours.queued.fetch_sub(1, Ordering::AcqRel);
+                if generation < ours.generation.load(Ordering::Acquire) && !op.is_release() {
+                    ours.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 if let Err(err) = apply(&mut enigo, &op) {
                     failures += 1;
                     if failures.is_power_of_two() {
@@ -56,7 +112,7 @@ pub fn spawn() -> Option<Injector> {
             }
         })
         .ok()?;
-    Some(Injector { tx, thread })
+    Some(Injector { tx, shared, thread })
 }
 
 /// The main display's size, when nothing better (RandR) is known.

@@ -958,3 +958,136 @@ proptest! {
         prop_assert_eq!(held_buttons, 0);
     }
 }
+
+/// The display server's chords cannot be built in any order: a key held first and the
+/// modifiers after (its repeat makes the chord), or keys held by another holder.
+#[test]
+fn the_display_servers_chords_are_refused_whatever_comes_last() {
+    let mut a = driving();
+    let f1_down = Inject::Key {
+        evdev: 59,
+        down: true,
+    };
+    assert!(injected(&act(&mut a, "p1", 1, key_down("F1", "F1", 0))).contains(&f1_down));
+    let ctrl = act(
+        &mut a,
+        "p1",
+        2,
+        key_down("ControlLeft", "Control", Modifiers::CTRL),
+    );
+    assert!(injected(&ctrl).contains(&Inject::Key {
+        evdev: 29,
+        down: true
+    }));
+    let alt = act(
+        &mut a,
+        "p1",
+        3,
+        key_down("AltLeft", "Alt", Modifiers::CTRL | Modifiers::ALT),
+    );
+    assert!(injected(&alt).is_empty(), "{alt:?}");
+    assert_eq!(a.stats().reserved, 1);
+
+    // Escape held, then a key whose flags say Ctrl+Shift (sync_modifiers would press them).
+    let mut b = driving();
+    act(&mut b, "p1", 1, key_down("Escape", "Escape", 0));
+    let out = act(
+        &mut b,
+        "p1",
+        2,
+        key_down("KeyA", "A", Modifiers::CTRL | Modifiers::SHIFT),
+    );
+    assert!(injected(&out).is_empty(), "{out:?}");
+
+    // Across holders: p2's Ctrl+Alt on top of p1's held Delete.
+    let mut c = driving();
+    say(
+        &mut c,
+        PageMsg::Holders {
+            ids: vec!["p1".into(), "p2".into()],
+        },
+    );
+    act(&mut c, "p1", 1, key_down("Delete", "Delete", 0));
+    act(
+        &mut c,
+        "p2",
+        1,
+        key_down("ControlLeft", "Control", Modifiers::CTRL),
+    );
+    let out = act(
+        &mut c,
+        "p2",
+        2,
+        key_down("AltRight", "Alt", Modifiers::CTRL | Modifiers::ALT),
+    );
+    assert!(injected(&out).is_empty(), "{out:?}");
+}
+
+/// Input handed to the injector and not applied yet never lands after control ends: a revoke,
+/// the emergency hotkey and an unpairing start with a cut, before their releases.
+#[test]
+fn control_ending_cuts_what_is_queued_before_letting_go() {
+    let mut a = driving();
+    act(&mut a, "p1", 1, key_down("KeyA", "a", 0));
+    let revoke = say(&mut a, PageMsg::Holders { ids: vec![] });
+    assert_eq!(revoke.first(), Some(&Action::Cut));
+    assert!(injected(&revoke).contains(&Inject::Key {
+        evdev: 30,
+        down: false
+    }));
+    // A holder list that loses no one cuts nothing.
+    let mut b = driving();
+    let more = say(
+        &mut b,
+        PageMsg::Holders {
+            ids: vec!["p1".into(), "p2".into()],
+        },
+    );
+    assert!(!more.contains(&Action::Cut));
+    assert_eq!(b.emergency().first(), Some(&Action::Cut));
+    let mut c = driving();
+    assert_eq!(c.close(0, 1).first(), Some(&Action::Cut));
+    assert!(Inject::Key {
+        evdev: 30,
+        down: false
+    }
+    .is_release());
+    assert!(!Inject::Text("a".into()).is_release());
+}
+
+/// What one event costs the display server is bounded: a text is typed within a per-holder
+/// budget of characters, and a wheel event scrolls at most `MAX_NOTCHES` (the rest is
+/// dropped, not kept for later).
+#[test]
+fn typing_and_scrolling_are_budgeted_by_their_cost() {
+    use pairux_core::agent::{MAX_NOTCHES, MAX_TEXT_CHARS};
+    let mut a = driving();
+    let long: String = "x".repeat(MAX_TEXT_CHARS);
+    let text = |t: &str| InputKind::Text { text: t.into() };
+    assert_eq!(
+        injected(&a.text(0, 1, &input("p1", 1, text(&long)), &rnd(0))),
+        vec![Inject::Text(long.clone())]
+    );
+    // The budget is spent: the next text is refused until it refills (100 characters/s).
+    assert!(injected(&a.text(10, 1, &input("p1", 2, text("hello")), &rnd(0))).is_empty());
+    assert_eq!(a.stats().over_rate, 1);
+    assert_eq!(
+        injected(&a.text(100, 1, &input("p1", 3, text("hello")), &rnd(0))),
+        vec![Inject::Text("hello".into())]
+    );
+
+    let wheel = |dy| InputKind::Wheel {
+        x: 0.5,
+        y: 0.5,
+        dx: 0.0,
+        dy,
+    };
+    let out = act(&mut a, "p1", 4, wheel(9_000.0));
+    assert!(injected(&out).contains(&Inject::Scroll {
+        dx: 0,
+        dy: MAX_NOTCHES
+    }));
+    // Nothing of the 90 notches is left over for the next small turn.
+    let out = act(&mut a, "p1", 5, wheel(60.0));
+    assert!(injected(&out).is_empty(), "{out:?}");
+}

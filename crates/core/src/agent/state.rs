@@ -28,8 +28,16 @@ pub type ConnId = u64;
 pub const MAX_WRONG_CODES: u8 = 3;
 /// Pixels of wheel delta per notch (Chrome's wheel step).
 pub const WHEEL_NOTCH_PX: f64 = 100.0;
-/// Longest composed text typed at once.
-pub const MAX_TEXT_CHARS: usize = 64;
+/// Longest composed text typed at once (what the host's tab lets through,
+/// `control::gate`).
+pub const MAX_TEXT_CHARS: usize = 256;
+/// Characters typed per second at most, per holder, in a burst of one longest text: each costs
+/// the display server a key mapping and events, so a holder's flood of texts would keep the
+/// host's computer typing long after its control ended.
+const TEXT_RATE: TokenBucket = TokenBucket::new(100.0, MAX_TEXT_CHARS as f64);
+/// Most wheel notches one event scrolls (more is dropped, not kept for later): each is a
+/// click of the display server's wheel buttons.
+pub const MAX_NOTCHES: i32 = 10;
 /// Input events applied per second at most, per holder (pointer at 120 Hz and typing fit well
 /// inside; one holder's flood does not spend another's). Releasing what is held is never
 /// refused: a dropped key-up would leave the host's OS repeating the key.
@@ -70,11 +78,26 @@ pub enum Inject {
     },
 }
 
+impl Inject {
+    /// Lets go of something (a key or button up): never dropped, or it would stay held.
+    pub fn is_release(&self) -> bool {
+        matches!(
+            self,
+            Inject::Button { down: false, .. } | Inject::Key { down: false, .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Send(ConnId, String),
     Close(ConnId),
     Inject(Inject),
+    /// What was handed to the injector before this and not applied yet must not be: presses,
+    /// moves, scrolls and text are dropped, releases still apply. Comes before the releases of
+    /// a revoke, an unpairing, the emergency hotkey or a screen no longer driven, so that input
+    /// queued behind a slow display server never lands after control ended.
+    Cut,
     /// A new pairing code to show the person at the computer (after a pairing or too many
     /// wrong codes), as displayed.
     NewCode(String),
@@ -144,6 +167,8 @@ pub struct Agent {
     buttons: Vec<(Button, String)>,
     wheel: BTreeMap<String, (f64, f64)>,
     rates: BTreeMap<String, TokenBucket>,
+    /// Per holder: characters it may type ([`TEXT_RATE`]).
+    text_rates: BTreeMap<String, TokenBucket>,
     last_status: Option<Result<Display, PointersOnly>>,
     stats: AgentStats,
 }
@@ -168,6 +193,7 @@ impl Agent {
             buttons: Vec::new(),
             wheel: BTreeMap::new(),
             rates: BTreeMap::new(),
+            text_rates: BTreeMap::new(),
             last_status: None,
             stats: AgentStats::default(),
         }
@@ -261,8 +287,14 @@ impl Agent {
                 self.status_change()
             }
             PageMsg::Holders { ids } => {
+                let lost = self.holders.iter().any(|h| !ids.contains(h));
                 self.holders = ids;
-                self.release_non_holders()
+                let releases = self.release_non_holders();
+                if lost {
+                    std::iter::once(Action::Cut).chain(releases).collect()
+                } else {
+                    releases
+                }
             }
             PageMsg::Input { from, e } => self.input(now, &from, &e),
         }
@@ -507,7 +539,12 @@ impl Agent {
                     *v -= n * WHEEL_NOTCH_PX;
                     n as i32
                 };
-                let (nx, ny) = (notches(&mut acc.0), notches(&mut acc.1));
+                let (mut nx, mut ny) = (notches(&mut acc.0), notches(&mut acc.1));
+                if nx.abs() > MAX_NOTCHES || ny.abs() > MAX_NOTCHES {
+                    *acc = (0.0, 0.0);
+                    nx = nx.clamp(-MAX_NOTCHES, MAX_NOTCHES);
+                    ny = ny.clamp(-MAX_NOTCHES, MAX_NOTCHES);
+                }
                 if nx != 0 || ny != 0 {
                     self.stats.scrolls += 1;
                     out.push(Action::Inject(at(*x, *y)));
@@ -534,8 +571,10 @@ impl Agent {
                 }
                 // A key with no physical equivalent here: type what it produced.
                 None if key.chars().count() == 1 && !key.chars().any(char::is_control) => {
-                    self.stats.texts += 1;
-                    out.push(Action::Inject(Inject::Text(key.clone())));
+                    if self.may_type(now, from, 1) {
+                        self.stats.texts += 1;
+                        out.push(Action::Inject(Inject::Text(key.clone())));
+                    }
                 }
                 None => self.stats.malformed += 1,
             },
@@ -556,7 +595,8 @@ impl Agent {
                     .filter(|c| !c.is_control())
                     .take(MAX_TEXT_CHARS)
                     .collect();
-                if !text.is_empty() {
+                let chars = text.chars().count();
+                if chars > 0 && self.may_type(now, from, chars) {
                     self.stats.texts += 1;
                     out.push(Action::Inject(Inject::Text(text)));
                 }
@@ -565,32 +605,41 @@ impl Agent {
         out
     }
 
-    /// Chords a controller must never make on the host's computer, by the modifiers the
-    /// event says or any key held now says (a chord can be built from separate key-downs):
-    /// the emergency revoke Ctrl+Shift+Esc — also Ctrl or Shift pressed while Escape is held,
-    /// whose repeat would make it — and the display server's own Ctrl+Alt chords: F1–F12
-    /// (switch to a text console), Backspace (kill the X server where enabled), Delete.
+    /// Takes `chars` from `from`'s typing budget; counted as over the rate when it has not.
+    fn may_type(&mut self, now: u64, from: &str, chars: usize) -> bool {
+        let budget = self.text_rates.entry(from.to_owned()).or_insert(TEXT_RATE);
+        let ok = budget.take_n(now, chars as f64);
+        if !ok {
+            self.stats.over_rate += 1;
+        }
+        ok
+    }
+
+    /// Chords a controller must never make on the host's computer: the emergency revoke
+    /// Ctrl+Shift+Esc, and the display server's own Ctrl+Alt chords with F1–F12 (switch to a
+    /// text console), Backspace (kill the X server where enabled) and Delete. A key-down is
+    /// refused when the keys down after it — every holder's, the key itself, and the modifiers
+    /// the event says (which `sync_modifiers` would press) — would make one, in whatever order
+    /// they came: a key held while the modifiers come last makes the chord by its repeat.
     fn reserved(&self, ev: u16, m: Modifiers) -> bool {
-        let has = |bit: u8| {
-            m.0 & bit != 0
-                || self
-                    .keys
-                    .keys()
-                    .any(|k| keymap::modifier_bit(*k) == Some(bit))
-        };
-        match ev {
-            ESCAPE => has(Modifiers::CTRL) && has(Modifiers::SHIFT),
-            _ if matches!(
+        let mut bits = m.0 | keymap::modifier_bit(ev).unwrap_or(0);
+        for k in self.keys.keys() {
+            bits |= keymap::modifier_bit(*k).unwrap_or(0);
+        }
+        let down = |key: u16| key == ev || self.keys.contains_key(&key);
+        let has = |bit: u8| bits & bit != 0;
+        // F1–F10, F11, F12, Backspace, Delete.
+        let console = (59..=68).chain([87, 88, 14, 111]).any(down);
+        // Ctrl or Shift while Escape is held: half the emergency chord, which the repeat of
+        // Escape and one more key would complete.
+        let escape_half = self.keys.contains_key(&ESCAPE)
+            && matches!(
                 keymap::modifier_bit(ev),
                 Some(Modifiers::CTRL | Modifiers::SHIFT)
-            ) =>
-            {
-                self.keys.contains_key(&ESCAPE)
-            }
-            // F1–F10, F11, F12, Backspace, Delete.
-            59..=68 | 87 | 88 | 14 | 111 => has(Modifiers::CTRL) && has(Modifiers::ALT),
-            _ => false,
-        }
+            );
+        escape_half
+            || (down(ESCAPE) && has(Modifiers::CTRL) && has(Modifiers::SHIFT))
+            || (console && has(Modifiers::CTRL) && has(Modifiers::ALT))
     }
 
     /// Presses or releases modifiers so the OS sees the ones the controller held for this key
@@ -635,13 +684,17 @@ impl Agent {
         let keep = |who: &String| holders.contains(who);
         self.wheel.retain(|who, _| keep(who));
         self.rates.retain(|who, _| keep(who));
+        self.text_rates.retain(|who, _| keep(who));
         self.release_where(|who| !keep(who))
     }
 
     fn release_all(&mut self) -> Vec<Action> {
         self.wheel.clear();
         self.rates.clear();
-        self.release_where(|_| true)
+        self.text_rates.clear();
+        std::iter::once(Action::Cut)
+            .chain(self.release_where(|_| true))
+            .collect()
     }
 
     fn release_where(&mut self, gone: impl Fn(&String) -> bool) -> Vec<Action> {

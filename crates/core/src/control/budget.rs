@@ -27,13 +27,18 @@ impl TokenBucket {
 
     /// Takes one token at `now`, if there is one.
     pub fn take(&mut self, now: u64) -> bool {
+        self.take_n(now, 1.0)
+    }
+
+    /// Takes `n` tokens at `now` if there are as many (none otherwise).
+    pub fn take_n(&mut self, now: u64, n: f64) -> bool {
         let elapsed = self.at.map_or(0, |at| now.saturating_sub(at));
         self.tokens = (self.tokens + elapsed as f64 * self.rate_per_s / 1000.0).min(self.burst);
         self.at = Some(now.max(self.at.unwrap_or(0)));
-        if self.tokens < 1.0 {
+        if self.tokens < n {
             return false;
         }
-        self.tokens -= 1.0;
+        self.tokens -= n;
         true
     }
 }
