@@ -208,6 +208,16 @@ pub fn on_ended(capture: &Capture, f: impl FnMut() + 'static) -> EndedListener {
         Clone::clone(&capture.track),
         Clone::clone(&capture.preview_track),
     ];
+    listen_ended(tracks.to_vec(), closure)
+}
+
+/// Calls `f` when `track` ends by itself (a microphone unplugged, its permission taken
+/// back); not when the page stops it. The handler lives as long as the returned value.
+pub fn on_track_ended(track: &MediaStreamTrack, f: impl FnMut() + 'static) -> EndedListener {
+    listen_ended(vec![Clone::clone(track)], Closure::<dyn FnMut()>::new(f))
+}
+
+fn listen_ended(tracks: Vec<MediaStreamTrack>, closure: Closure<dyn FnMut()>) -> EndedListener {
     for track in &tracks {
         track.set_onended(Some(closure.as_ref().unchecked_ref()));
     }
@@ -218,7 +228,7 @@ pub fn on_ended(capture: &Capture, f: impl FnMut() + 'static) -> EndedListener {
 }
 
 pub struct EndedListener {
-    tracks: [MediaStreamTrack; 2],
+    tracks: Vec<MediaStreamTrack>,
     _closure: Closure<dyn FnMut()>,
 }
 

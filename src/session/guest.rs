@@ -171,6 +171,8 @@ struct Inner {
     /// starts its media keys anew.
     host_key: std::cell::Cell<Option<PublicKey>>,
     voice: RefCell<super::voice::GuestVoice>,
+    /// Turns the microphone off, and says why, if its track ends by itself while on.
+    mic_ended: RefCell<Option<crate::platform::media::EndedListener>>,
     /// Voice through the SFU (SFU mode).
     sfu_voice: SfuVoice,
     view: GuestSignals,
@@ -244,6 +246,7 @@ impl GuestRuntime {
                 stats: RefCell::new(None),
                 stats_start: RefCell::new(None),
                 voice: RefCell::new(guest_voice),
+                mic_ended: RefCell::new(None),
                 view,
             }),
         };
@@ -701,6 +704,7 @@ impl GuestRuntime {
         let view = self.inner.view.voice;
         let weak = Rc::downgrade(&self.inner);
         self.unblock_sound();
+        self.inner.mic_ended.borrow_mut().take();
         if !on {
             view.mic.set(super::voice::Mic::Off);
             self.inner.voice.borrow_mut().set_mic_track(None);
@@ -732,6 +736,7 @@ impl GuestRuntime {
                     .voice
                     .borrow_mut()
                     .set_mic_track(Some(Clone::clone(&track)));
+                runtime.watch_mic(&track);
                 runtime.inner.sfu_voice.set_mic(Some(track));
                 runtime.inner.channel.set_mic(true);
                 view.mic.set(Mic::On);
@@ -749,6 +754,7 @@ impl GuestRuntime {
             };
             match sent {
                 Ok(()) => {
+                    runtime.watch_mic(&track);
                     runtime.inner.voice.borrow_mut().set_mic_track(Some(track));
                     runtime.inner.channel.set_mic(true);
                     view.mic.set(Mic::On);
@@ -764,6 +770,33 @@ impl GuestRuntime {
     /// A click anywhere: sound the browser held back may play now.
     pub fn unblock_sound(&self) {
         self.inner.voice.borrow().unblock();
+    }
+
+    /// Our microphone is on: should its track end by itself (unplugged, its permission taken
+    /// back), it goes off and the person reads why — others would read it as on while nobody
+    /// hears it.
+    fn watch_mic(&self, track: &web_sys::MediaStreamTrack) {
+        let weak = Rc::downgrade(&self.inner);
+        let ended = crate::platform::media::on_track_ended(track, move || {
+            let weak = weak.clone();
+            // From a task: turning it off drops this listener.
+            leptos::task::spawn_local(async move {
+                if let Some(inner) = weak.upgrade() {
+                    GuestRuntime { inner }.mic_lost(super::voice::MIC_ENDED);
+                }
+            });
+        });
+        *self.inner.mic_ended.borrow_mut() = Some(ended);
+    }
+
+    /// Our microphone went off without the person asking: off for everyone, and why.
+    fn mic_lost(&self, sentence: &str) {
+        self.set_mic(false);
+        self.inner
+            .view
+            .voice
+            .mic
+            .set(super::voice::Mic::Failed(sentence.to_owned()));
     }
 
     fn sfu_mode(&self) -> bool {
@@ -785,9 +818,14 @@ impl GuestRuntime {
                 // A new connection (reconnected): our microphone goes on it too.
                 let mic = self.inner.voice.borrow().mic();
                 if let (Some(mic), Some(peer)) = (mic, self.peer()) {
+                    let weak = Rc::downgrade(&self.inner);
                     leptos::task::spawn_local(async move {
                         if let Err(err) = peer.set_voice(Some(&mic)).await {
                             leptos::logging::warn!("cannot send our voice: {err}");
+                            // Not heard on the new connection: off, not "on" for nobody.
+                            if let Some(inner) = weak.upgrade() {
+                                GuestRuntime { inner }.mic_lost(MIC_NOT_RESENT);
+                            }
                         }
                     });
                 }
@@ -1413,6 +1451,10 @@ impl GuestRuntime {
         });
     }
 }
+
+/// Our microphone could not go on a new connection to the host.
+const MIC_NOT_RESENT: &str =
+    "Your microphone went off when the connection came back — turn it on again to talk.";
 
 /// What a person is told about the media connection's state.
 fn problem_of(state: &str, sfu: bool) -> Option<String> {

@@ -166,6 +166,8 @@ struct Inner {
     /// The latest switch of the microphone (a number per switch, and whether it turns it on):
     /// only the latest one's outcome is shown and published.
     mic_switch: std::cell::Cell<(u64, bool)>,
+    /// Turns the microphone off, and says why, if its track ends by itself while on.
+    mic_ended: RefCell<Option<crate::platform::media::EndedListener>>,
     peers: RefCell<VecMap<String, Peer>>,
     view: HostSignals,
     control: RefCell<HostControl>,
@@ -256,6 +258,7 @@ impl HostRuntime {
                 capture: RefCell::new(None),
                 cannot_send: std::cell::Cell::new(false),
                 mic_switch: std::cell::Cell::new((0, false)),
+                mic_ended: RefCell::new(None),
                 peers: RefCell::new(VecMap::new()),
                 view,
                 control: RefCell::new(HostControl::new(secret, control)),
@@ -1143,6 +1146,7 @@ impl HostRuntime {
             self.inner.sfu_voice.clone(),
         );
         view.mic.set(if on { Mic::Starting } else { Mic::Off });
+        self.inner.mic_ended.borrow_mut().take();
         let seq = self.inner.mic_switch.get().0 + 1;
         self.inner.mic_switch.set((seq, on));
         let weak = Rc::downgrade(&self.inner);
@@ -1164,6 +1168,22 @@ impl HostRuntime {
                 return;
             }
             let mic = voice.mic_track();
+            if let (Some(track), Some(inner)) =
+                (mic.as_ref().filter(|_| state == Mic::On), weak.upgrade())
+            {
+                // Unplugged or its permission taken back: others would read it as on while
+                // nobody hears it. (Off later, from a task: the listener goes with it.)
+                let weak = weak.clone();
+                let ended = crate::platform::media::on_track_ended(track, move || {
+                    let weak = weak.clone();
+                    leptos::task::spawn_local(async move {
+                        if let Some(inner) = weak.upgrade() {
+                            HostRuntime { inner }.switch_mic(false, Some(super::voice::MIC_ENDED));
+                        }
+                    });
+                });
+                *inner.mic_ended.borrow_mut() = Some(ended);
+            }
             sfu_voice.set_mic(mic.clone());
             // Peer to peer, our voice goes on its own track of each connection that still
             // carries the picture (a guest that moved to the SFU hears us there).

@@ -70,6 +70,10 @@ impl Default for VoiceSignals {
     }
 }
 
+/// The sentence for a microphone that stopped by itself while on.
+pub const MIC_ENDED: &str =
+    "Your microphone stopped (unplugged, or its permission was taken back) — turn it on again to talk.";
+
 /// The sentence for a microphone the browser would not give us.
 pub fn mic_failure(err: &JsError) -> String {
     let text = err.0.to_ascii_lowercase();

@@ -219,3 +219,41 @@ test('once the session is over for a page, nothing of it records: a guest who le
   assert.deepEqual(await liveTracks(second), []);
   for (const page of [host, a, second]) await page.context().close();
 });
+
+/** Ends `page`'s live microphone track as the browser does when it is unplugged or its
+ * permission is taken back (a page's own `stop()` fires no `ended`). */
+function unplugMic(page) {
+  return page.evaluate(() => {
+    const mic = window.__tracks.find((t) => t.kind === 'audio' && t.readyState === 'live');
+    mic.stop();
+    mic.dispatchEvent(new Event('ended'));
+  });
+}
+
+test('a microphone that stops by itself goes off for everyone, and its person reads why', async () => {
+  const { host } = await sharingHost([recordTracks]);
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const a = await newPage(stack.browser);
+  await a.addInitScript(recordTracks);
+  await openApp(a, viewerLink);
+  await decoding(a);
+  const [hostId, aId] = [await myId(host), await myId(a)];
+  await setMic(a, true);
+  await setMic(host, true);
+  await micShown(host, aId, 'on');
+  await micShown(a, hostId, 'on');
+
+  for (const [page, id, other] of [[a, aId, host], [host, hostId, a]]) {
+    await unplugMic(page);
+    await page.locator('[data-testid=mic-toggle][data-state=failed]').waitFor({ timeout: 5_000 });
+    assert.match(await page.getByTestId('mic-problem').textContent(), /Your microphone stopped \(unplugged, or its permission was taken back\)/);
+    await micShown(other, id, 'off');
+    await micShown(page, id, 'off');
+  }
+  // Turned on again, it is heard. (Its mark on the host's list follows within the presence
+  // pacing's window: this is the viewer's third change of its presence in a few seconds.)
+  await a.getByTestId('mic-toggle').click();
+  await a.locator('[data-testid=mic-toggle][data-state=on]').waitFor({ timeout: 10_000 });
+  await hears(host, 'the host hearing the viewer again');
+  for (const page of [host, a]) await page.context().close();
+});
