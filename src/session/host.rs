@@ -34,6 +34,10 @@ use crate::platform::{clock, random, transform};
 use crate::realtime::SessionChannel;
 
 /// What a host whose E2EE worker failed reads when it turns its microphone on.
+/// The host's publication on the video server is down.
+const SFU_DOWN_SENTENCE: &str =
+    "Lost the connection to the video server — viewers' pictures are paused while it reconnects…";
+
 pub const MIC_CANNOT_SEND: &str =
     "Your voice can't be encrypted in this tab, so it isn't sent. Reload the page to try again.";
 
@@ -51,8 +55,6 @@ pub struct HostSignals {
     pub topology: RwSignal<Topology>,
     /// What is wrong with the video server, in words (`None`: nothing).
     pub sfu_problem: RwSignal<Option<String>>,
-    /// The publication's `connectionState`, in SFU mode.
-    pub sfu_state: RwSignal<Option<String>>,
     pub voice: VoiceSignals,
     /// Who waits for the host's OK to join (after a removal).
     pub asking: RwSignal<Vec<Asking>>,
@@ -73,7 +75,6 @@ impl HostSignals {
             agent: AgentSignals::new(),
             topology: RwSignal::new(Topology::P2p),
             sfu_problem: RwSignal::new(None),
-            sfu_state: RwSignal::new(None),
             voice: VoiceSignals::new(),
             asking: RwSignal::new(Vec::new()),
             handing: RwSignal::new(None),
@@ -911,14 +912,21 @@ impl HostRuntime {
                     self.publish();
                 }
             }
-            SfuEvent::Connection(state) => {
-                if state == "connected" {
+            SfuEvent::Connection(state) => match state.as_str() {
+                "connected" => {
                     self.inner.publication.borrow_mut().attempts = 0;
                     self.inner.view.sfu_problem.set(None);
                     self.inner.view.topology.set(Topology::Sfu);
                 }
-                self.inner.view.sfu_state.set(Some(state));
-            }
+                // Every SFU viewer's picture stands still meanwhile: the host is told, while
+                // the link recovers (ICE restarts, then a new publication).
+                "disconnected" | "failed" => self
+                    .inner
+                    .view
+                    .sfu_problem
+                    .set(Some(SFU_DOWN_SENTENCE.to_owned())),
+                _ => {}
+            },
             SfuEvent::Failed(problem) => {
                 self.inner
                     .view
