@@ -6,6 +6,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort, recordChannels, pictureRect, grant } from './lib/harness.mjs';
 import { startXvfb, startRecorder, startAgent, pairAgent, xdotool, SCREEN } from './lib/desktop.mjs';
+import { until } from './lib/adversary.mjs';
 
 const s = { pages: [] };
 
@@ -153,6 +154,21 @@ test('a granted controller drives the desktop: click where aimed, keys, modifier
   const keys = s.rec.since(from).filter((e) => e.type === 'KeyPress').map((e) => [e.name, e.state & 0x5]);
   assert.deepEqual(keys, [['h', 0], ['i', 0], ['Shift_L', 0], ['A', 1], ['Control_L', 0], ['b', 4]]);
   assert.deepEqual(heldKeys(from), []);
+  // A key held with no repeat coming (as when the controller's key-up is stuck behind a
+  // stalled connection; Playwright's key-down does not repeat) is let go after the agent's
+  // silence (core: HELD_KEY_SILENCE_MS, 2.5 s), not repeated by the host's OS until the key-up.
+  const held = s.rec.mark();
+  await controller.keyboard.down('KeyJ');
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'j'), held);
+  // The X server's own autorepeat shows as release-press pairs: let go means released and no
+  // more of them.
+  const js = () => s.rec.since(held).filter((e) => e.name?.toLowerCase() === 'j').length;
+  await until('the held key to be let go', async () => {
+    const before = js();
+    await new Promise((r) => setTimeout(r, 300));
+    return heldKeys(held).length === 0 && js() === before;
+  }, 10_000);
+  await controller.keyboard.up('KeyJ');
   // The host's page still draws the controller's pointer.
   await host.getByTestId(`remote-cursor-${cid}`).waitFor({ timeout: 5_000 });
   assert.deepEqual(host.errors, []);

@@ -250,8 +250,27 @@ async fn hub(
     look.tick().await;
     let mut reported = agent.stats();
     loop {
+        // A held key whose controller went silent (`HELD_KEY_SILENCE_MS`).
+        let deadline = agent.poll_timeout();
+        let due = async move {
+            match deadline {
+                Some(at) => {
+                    tokio::time::sleep_until((start + Duration::from_millis(at)).into()).await
+                }
+                None => std::future::pending().await,
+            }
+        };
         let event = tokio::select! {
             e = events.recv() => match e { Some(e) => e, None => return },
+            () = due => {
+                let now = start.elapsed().as_millis() as u64;
+                let actions = agent.handle_timeout(now);
+                if !actions.is_empty() {
+                    tracing::warn!("a held key was let go: no key-down of it came for a while");
+                }
+                run(actions, &mut sockets, injector.as_ref(), port);
+                continue;
+            }
             _ = report.tick() => {
                 if agent.stats() != reported {
                     reported = agent.stats();
@@ -358,8 +377,8 @@ fn run(
 fn log_stats(agent: &Agent) {
     let s = agent.stats();
     tracing::info!(
-        "injected {} events (moves {}, buttons {}, keys {}, texts {}, scrolls {}); dropped: not a holder {}, not driving {}, over rate {}, reserved chord {}, malformed {}; refused: origin {}, code {}, busy {}",
-        s.injected(), s.moves, s.buttons, s.keys, s.texts, s.scrolls,
+        "injected {} events (moves {}, buttons {}, keys {}, texts {}, scrolls {}); held keys let go unheard {}; dropped: not a holder {}, not driving {}, over rate {}, reserved chord {}, malformed {}; refused: origin {}, code {}, busy {}",
+        s.injected(), s.moves, s.buttons, s.keys, s.texts, s.scrolls, s.keys_let_go,
         s.not_holder, s.not_driving, s.over_rate, s.reserved, s.malformed,
         s.refused_origin, s.refused_code, s.refused_busy
     );

@@ -1091,3 +1091,69 @@ fn typing_and_scrolling_are_budgeted_by_their_cost() {
     let out = act(&mut a, "p1", 5, wheel(60.0));
     assert!(injected(&out).is_empty(), "{out:?}");
 }
+
+/// A held ordinary key whose controller goes silent (its key-up stuck behind a stalled
+/// connection) is let go once no key-down of it — first or repeat — came for
+/// `HELD_KEY_SILENCE_MS`; a repeat heard later presses it again. Modifiers wait for their
+/// key-up.
+#[test]
+fn a_held_key_is_let_go_when_its_repeats_stop() {
+    use pairux_core::agent::HELD_KEY_SILENCE_MS;
+    let mut a = driving();
+    let at = |a: &mut Agent, now: u64, seq: u64, kind: InputKind| {
+        a.text(now, 1, &input("p1", seq, kind), &rnd(0))
+    };
+    at(
+        &mut a,
+        0,
+        1,
+        key_down("ControlLeft", "Control", Modifiers::CTRL),
+    );
+    at(
+        &mut a,
+        0,
+        2,
+        key_down("Backspace", "Backspace", Modifiers::CTRL),
+    );
+    assert_eq!(a.poll_timeout(), Some(HELD_KEY_SILENCE_MS));
+    // Repeats keep it held.
+    at(
+        &mut a,
+        1_000,
+        3,
+        InputKind::KeyDown {
+            key: "Backspace".into(),
+            code: "Backspace".into(),
+            m: Modifiers(Modifiers::CTRL),
+            rep: true,
+        },
+    );
+    assert!(a.handle_timeout(HELD_KEY_SILENCE_MS).is_empty());
+    assert_eq!(a.poll_timeout(), Some(1_000 + HELD_KEY_SILENCE_MS));
+    let out = a.handle_timeout(1_000 + HELD_KEY_SILENCE_MS);
+    assert_eq!(
+        injected(&out),
+        vec![Inject::Key {
+            evdev: 14,
+            down: false
+        }]
+    );
+    assert_eq!(a.stats().keys_let_go, 1);
+    // Ctrl stays down (no timer for it), and a repeat heard later presses the key again.
+    assert_eq!(a.poll_timeout(), None);
+    let out = at(
+        &mut a,
+        5_000,
+        4,
+        InputKind::KeyDown {
+            key: "Backspace".into(),
+            code: "Backspace".into(),
+            m: Modifiers(Modifiers::CTRL),
+            rep: true,
+        },
+    );
+    assert!(injected(&out).contains(&Inject::Key {
+        evdev: 14,
+        down: true
+    }));
+}

@@ -16,8 +16,8 @@ mod wire;
 pub use client::{refusal_sentence, AgentClient, AgentState, ClientEvent, Credential};
 pub use pairing::{CodeError, PairingCode, PairingTarget, CODE_RANDOM_LEN, DEFAULT_PORT};
 pub use state::{
-    Action, Agent, AgentConfig, AgentStats, ConnId, Display, Inject, MAX_NOTCHES, MAX_TEXT_CHARS,
-    MAX_WRONG_CODES, RESUME_TTL_MS, TEXT_RANDOM_LEN, WHEEL_NOTCH_PX,
+    Action, Agent, AgentConfig, AgentStats, ConnId, Display, Inject, HELD_KEY_SILENCE_MS,
+    MAX_NOTCHES, MAX_TEXT_CHARS, MAX_WRONG_CODES, RESUME_TTL_MS, TEXT_RANDOM_LEN, WHEEL_NOTCH_PX,
 };
 pub use wire::{
     AgentMsg, FrameError, PageMsg, PointersOnly, Refusal, SurfaceKind, AGENT_PROTOCOL_VERSION,

@@ -8,7 +8,10 @@
 //! - Input is applied only from a participant the paired page lists as a holder, only while a
 //!   screen is shared that maps to a display, and within a rate.
 //! - Whatever a participant holds down (keys, buttons) is released when it stops being a
-//!   holder, when the page goes, and on the emergency hotkey; nothing stays held.
+//!   holder, when the page goes, and on the emergency hotkey; nothing stays held. An ordinary
+//!   key not heard of (no key-down, no repeat) for [`HELD_KEY_SILENCE_MS`] is let go.
+//! - Control ending starts with [`Action::Cut`]: nothing queued before it presses, moves or
+//!   types afterwards.
 //! - Ctrl+Shift+Esc is the host's emergency revoke and is never typed for a controller.
 
 use std::collections::BTreeMap;
@@ -35,6 +38,12 @@ pub const MAX_TEXT_CHARS: usize = 256;
 /// the display server a key mapping and events, so a holder's flood of texts would keep the
 /// host's computer typing long after its control ended.
 const TEXT_RATE: TokenBucket = TokenBucket::new(100.0, MAX_TEXT_CHARS as f64);
+/// An ordinary key held with no key-down heard for this long (its first, or the controller's
+/// repeats, which come every few tens of ms after a delay of at most ~2 s) is let go: the
+/// controller's key-up may be stuck behind a stalled connection, and the host's OS would repeat
+/// the key (Backspace, Delete, Enter) until it comes. A repeat heard later presses it again.
+/// Modifiers do not repeat everywhere, so they wait for their key-up.
+pub const HELD_KEY_SILENCE_MS: u64 = 2_500;
 /// Most wheel notches one event scrolls (more is dropped, not kept for later): each is a
 /// click of the display server's wheel buttons.
 pub const MAX_NOTCHES: i32 = 10;
@@ -112,6 +121,8 @@ pub struct AgentStats {
     pub texts: u64,
     pub scrolls: u64,
     pub not_holder: u64,
+    /// Held keys let go after [`HELD_KEY_SILENCE_MS`] without a key-down of theirs.
+    pub keys_let_go: u64,
     pub not_driving: u64,
     pub over_rate: u64,
     pub reserved: u64,
@@ -164,6 +175,8 @@ pub struct Agent {
     surface: Option<(SurfaceKind, u32, u32)>,
     holders: Vec<String>,
     keys: BTreeMap<u16, String>,
+    /// When a key-down (its first, or a repeat) of each held ordinary key last came.
+    key_heard: BTreeMap<u16, u64>,
     buttons: Vec<(Button, String)>,
     wheel: BTreeMap<String, (f64, f64)>,
     rates: BTreeMap<String, TokenBucket>,
@@ -190,6 +203,7 @@ impl Agent {
             surface: None,
             holders: Vec::new(),
             keys: BTreeMap::new(),
+            key_heard: BTreeMap::new(),
             buttons: Vec::new(),
             wheel: BTreeMap::new(),
             rates: BTreeMap::new(),
@@ -394,6 +408,41 @@ impl Agent {
         self.release_all()
     }
 
+    /// When to call [`Agent::handle_timeout`] next: a held ordinary key's silence ends.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.silent_keys()
+            .map(|(_, heard)| heard.saturating_add(HELD_KEY_SILENCE_MS))
+            .min()
+    }
+
+    /// Lets go of ordinary keys held and not heard of for [`HELD_KEY_SILENCE_MS`].
+    pub fn handle_timeout(&mut self, now: u64) -> Vec<Action> {
+        let due: Vec<u16> = self
+            .silent_keys()
+            .filter(|(_, heard)| heard.saturating_add(HELD_KEY_SILENCE_MS) <= now)
+            .map(|(k, _)| k)
+            .collect();
+        let mut out = Vec::new();
+        for k in due {
+            self.keys.remove(&k);
+            self.key_heard.remove(&k);
+            self.stats.keys_let_go += 1;
+            out.push(Action::Inject(Inject::Key {
+                evdev: k,
+                down: false,
+            }));
+        }
+        out
+    }
+
+    /// Held ordinary keys, with when a key-down of theirs was last heard.
+    fn silent_keys(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.keys
+            .keys()
+            .filter(|k| keymap::modifier_bit(**k).is_none())
+            .map(|k| (*k, self.key_heard.get(k).copied().unwrap_or(0)))
+    }
+
     /// The host pressed Ctrl+Shift+Esc on its computer.
     pub fn emergency(&mut self) -> Vec<Action> {
         self.holders.clear();
@@ -559,6 +608,7 @@ impl Agent {
                     self.stats.keys += 1;
                     if keymap::modifier_bit(ev).is_none() {
                         out.extend(self.sync_modifiers(from, *m));
+                        self.key_heard.insert(ev, now);
                     }
                     // A repeat is the OS's business once the key is down.
                     if let std::collections::btree_map::Entry::Vacant(slot) = self.keys.entry(ev) {
