@@ -437,7 +437,8 @@ pub fn e2ee_badge(state: impl Fn() -> &'static str + Copy + 'static) -> El {
     let label = move || match state() {
         "ok" => "End-to-end encrypted",
         "waiting-key" => "Waiting for the key…",
-        "decrypt-failed" => "Can't decrypt — check the link",
+        // A wrong link says so in its banner; frames of a key change this page missed fail too.
+        "decrypt-failed" => "Can't decrypt the picture",
         _ => "Not encrypted",
     };
     el("span")
@@ -1338,7 +1339,9 @@ fn controller_bar(s: Stage) -> El {
                     if agent.get() {
                         "Your input drives the host's computer."
                     } else {
-                        "The host sees your pointer only: they have not started the PairUX agent."
+                        // Not started, or started but unable to drive what is shared (a
+                        // window, a tab, a screen it cannot tell): the host's page says which.
+                        "The host sees your pointer only: their PairUX agent isn't driving their screen."
                     }
                     .to_owned()
                 }),
