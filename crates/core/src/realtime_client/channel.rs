@@ -337,20 +337,21 @@ impl Channel {
         if self.phase != Phase::Joined || !link.open {
             return;
         }
+        // No reply comes on success (a failure is a `system` error), so nothing waits for one.
+        self.write_push(&PushBody::AccessToken(token.to_owned()), link);
+    }
+
+    /// Writes `body` under the current join with a fresh ref; the ref, if it was written.
+    fn write_push(&self, body: &PushBody, link: &mut Link<'_>) -> Option<String> {
         let msg_ref = link.make_ref();
         let addr = Addr {
             join_ref: self.join_ref.as_deref(),
             msg_ref: &msg_ref,
             topic: &self.topic,
         };
-        // No reply comes on success (a failure is a `system` error), so nothing waits for one.
-        if let Ok(frame) = outbound::push(
-            link.opts.vsn,
-            addr,
-            &PushBody::AccessToken(token.to_owned()),
-        ) {
-            link.send(frame);
-        }
+        let frame = outbound::push(link.opts.vsn, addr, body).ok()?;
+        link.send(frame);
+        Some(msg_ref)
     }
 
     /// Fires this channel's expired timers.
@@ -380,15 +381,8 @@ impl Channel {
         let (Phase::Joined, Some(meta), true) = (self.phase, &self.join_track, link.open) else {
             return;
         };
-        let msg_ref = link.make_ref();
-        let addr = Addr {
-            join_ref: self.join_ref.as_deref(),
-            msg_ref: &msg_ref,
-            topic: &self.topic,
-        };
         let body = PushBody::Presence(PresenceRequest::Track(meta.clone()));
-        if let Ok(frame) = outbound::push(link.opts.vsn, addr, &body) {
-            link.send(frame);
+        if let Some(msg_ref) = self.write_push(&body, link) {
             self.join_track_ref = Some(msg_ref);
         }
     }
