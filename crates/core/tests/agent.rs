@@ -1157,3 +1157,77 @@ fn a_held_key_is_let_go_when_its_repeats_stop() {
         down: true
     }));
 }
+
+/// A modifier the agent pressed itself (`sync_modifiers` presses the left key) goes with the
+/// controller's key-up of the other hand's key: right Ctrl held before the picture had focus,
+/// then a key with Ctrl, then right Ctrl's key-up.
+#[test]
+fn a_modifier_key_up_lets_go_of_the_one_the_agent_pressed() {
+    let mut a = driving();
+    let out = act(&mut a, "p1", 1, key_down("KeyC", "c", Modifiers::CTRL));
+    assert_eq!(
+        injected(&out),
+        vec![
+            Inject::Key {
+                evdev: 29,
+                down: true
+            },
+            Inject::Key {
+                evdev: 46,
+                down: true
+            }
+        ]
+    );
+    act(
+        &mut a,
+        "p1",
+        2,
+        InputKind::KeyUp {
+            key: "c".into(),
+            code: "KeyC".into(),
+            m: Modifiers(Modifiers::CTRL),
+        },
+    );
+    let out = act(
+        &mut a,
+        "p1",
+        3,
+        InputKind::KeyUp {
+            key: "Control".into(),
+            code: "ControlRight".into(),
+            m: Modifiers(0),
+        },
+    );
+    assert_eq!(
+        injected(&out),
+        vec![Inject::Key {
+            evdev: 29,
+            down: false
+        }]
+    );
+    // Another holder's Ctrl is its own.
+    let mut b = driving();
+    say(
+        &mut b,
+        PageMsg::Holders {
+            ids: vec!["p1".into(), "p2".into()],
+        },
+    );
+    act(
+        &mut b,
+        "p1",
+        1,
+        key_down("ControlLeft", "Control", Modifiers::CTRL),
+    );
+    let out = act(
+        &mut b,
+        "p2",
+        1,
+        InputKind::KeyUp {
+            key: "Control".into(),
+            code: "ControlRight".into(),
+            m: Modifiers(0),
+        },
+    );
+    assert!(injected(&out).is_empty(), "{out:?}");
+}

@@ -536,7 +536,7 @@ impl Agent {
         let releases = match &e.kind {
             InputKind::Up { b, .. } => self.buttons.iter().any(|(held, _)| held == b),
             InputKind::KeyUp { code, .. } => {
-                keymap::evdev(code).is_some_and(|ev| self.keys.contains_key(&ev))
+                keymap::evdev(code).is_some_and(|ev| !self.held_alike(ev, from).is_empty())
             }
             _ => false,
         };
@@ -630,10 +630,11 @@ impl Agent {
             },
             InputKind::KeyUp { code, .. } => {
                 if let Some(ev) = keymap::evdev(code) {
-                    if self.keys.remove(&ev).is_some() {
+                    for k in self.held_alike(ev, from) {
+                        self.keys.remove(&k);
                         self.stats.keys += 1;
                         out.push(Action::Inject(Inject::Key {
-                            evdev: ev,
+                            evdev: k,
                             down: false,
                         }));
                     }
@@ -653,6 +654,20 @@ impl Agent {
             }
         }
         out
+    }
+
+    /// What a key-up of `ev` from `from` lets go: the key itself if held, and for a modifier
+    /// every key of the same modifier `from` holds — `sync_modifiers` presses the left one,
+    /// which a right-hand key-up (the key held before the picture had focus) must release too.
+    fn held_alike(&self, ev: u16, from: &str) -> Vec<u16> {
+        let bit = keymap::modifier_bit(ev);
+        self.keys
+            .iter()
+            .filter(|(k, who)| {
+                **k == ev || (bit.is_some() && keymap::modifier_bit(**k) == bit && *who == from)
+            })
+            .map(|(k, _)| *k)
+            .collect()
     }
 
     /// Takes `chars` from `from`'s typing budget; counted as over the rate when it has not.
