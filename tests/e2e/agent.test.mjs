@@ -325,3 +325,35 @@ test('an agent stopped mid-keypress (its terminal closed) lets go of keys and bu
   // A new agent for whatever runs next.
   s.agent = await startAgent(s.x.display, { origin: s.server.url, port: s.agentPort });
 });
+
+test('keys and buttons an agent killed mid-keypress left down are let go by the next agent as it starts', async () => {
+  const host = await hostSession();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  await pair(host);
+  await grant(host, controller, cid);
+  await sentinel(controller, 0.5, 0.5);
+  const from = s.rec.mark();
+  await controller.keyboard.down('KeyG');
+  await controller.mouse.move(...(await aim(controller, 0.3, 0.6)));
+  await controller.mouse.down();
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'g'), from);
+  await s.rec.waitFor((e) => e.type === 'ButtonPress' && near(e, px(0.3, 0.6)), from);
+  // kill -9 (or a crash): the agent lets go of nothing; the X server keeps G down (repeating)
+  // and the button pressed.
+  const exit = await s.agent.signal('SIGKILL');
+  assert.equal(exit.signal, 'SIGKILL');
+  const restarted = s.rec.mark();
+  s.agent = await startAgent(s.x.display, { origin: s.server.url, port: s.agentPort });
+  await s.rec.waitFor((e) => e.type === 'ButtonRelease', restarted);
+  // The X server's autorepeat shows as release-press pairs: let go means released and no more.
+  const gs = () => s.rec.since(from).filter((e) => e.name?.toLowerCase() === 'g').length;
+  await until('the key left down to be let go', async () => {
+    const before = gs();
+    await new Promise((r) => setTimeout(r, 300));
+    return heldKeys(from).length === 0 && gs() === before;
+  }, 10_000);
+  await controller.keyboard.up('KeyG');
+  await controller.mouse.up();
+  for (const p of [host, controller]) await p.context().close();
+});

@@ -48,6 +48,15 @@ pub async fn serve(addr: SocketAddr, origins: Vec<String>, hotkey: bool) -> std:
     let (hub_tx, hub_rx) = mpsc::unbounded_channel();
     let displays = displays();
     let injector = crate::inject::spawn();
+    #[cfg(all(target_os = "linux", feature = "x11"))]
+    if injector.is_some() {
+        let released = crate::x11::release_leftovers();
+        if released > 0 {
+            tracing::warn!(
+                "released {released} keys and buttons found down as this agent started (an agent before it may have stopped without letting go)"
+            );
+        }
+    }
     let mut code_random = [0u8; CODE_RANDOM_LEN];
     rand::rngs::OsRng.fill_bytes(&mut code_random);
     let agent = Agent::new(

@@ -4,8 +4,12 @@
 use pairux_core::agent::Display;
 use x11rb::connection::Connection;
 use x11rb::protocol::randr::ConnectionExt as _;
-use x11rb::protocol::xproto::{ConnectionExt as _, GrabMode, ModMask};
+use x11rb::protocol::xproto::{
+    ConnectionExt as _, GrabMode, KeyButMask, ModMask, BUTTON_RELEASE_EVENT, KEY_RELEASE_EVENT,
+};
+use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::protocol::Event;
+use x11rb::wrapper::ConnectionExt as _;
 
 const XK_ESCAPE: u32 = 0xff1b;
 
@@ -37,6 +41,51 @@ pub fn displays() -> Option<Vec<Display>> {
         }]);
     }
     Some(list)
+}
+
+/// Lets go of the keys and buttons an agent before this one left down through XTEST (it was
+/// killed, or crashed, before letting go): a release from the XTEST device of every key and
+/// button the server reports down. A key or button down on a real device is that device's,
+/// so a release from ours changes nothing for it. How many it let go of.
+pub fn release_leftovers() -> usize {
+    let Ok((conn, screen)) = x11rb::connect(None) else {
+        return 0;
+    };
+    let root = conn.setup().roots[screen].root;
+    let mut released = 0;
+    let mut release = |kind: u8, detail: u8| {
+        if conn
+            .xtest_fake_input(kind, detail, x11rb::CURRENT_TIME, root, 0, 0, 0)
+            .is_ok()
+        {
+            released += 1;
+        }
+    };
+    if let Some(keymap) = conn.query_keymap().ok().and_then(|c| c.reply().ok()) {
+        for (i, byte) in keymap.keys.iter().enumerate() {
+            for bit in 0..8u8 {
+                if byte & (1 << bit) != 0 {
+                    release(KEY_RELEASE_EVENT, (i * 8) as u8 + bit);
+                }
+            }
+        }
+    }
+    if let Some(pointer) = conn.query_pointer(root).ok().and_then(|c| c.reply().ok()) {
+        let buttons = [
+            KeyButMask::BUTTON1,
+            KeyButMask::BUTTON2,
+            KeyButMask::BUTTON3,
+            KeyButMask::BUTTON4,
+            KeyButMask::BUTTON5,
+        ];
+        for (n, mask) in (1u8..).zip(buttons) {
+            if pointer.mask.contains(mask) {
+                release(BUTTON_RELEASE_EVENT, n);
+            }
+        }
+    }
+    let _ = conn.sync();
+    released
 }
 
 /// Grabs Ctrl+Shift+Esc and calls `pressed` each time it is pressed, on a thread of its own.
