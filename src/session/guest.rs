@@ -212,13 +212,9 @@ impl GuestRuntime {
                         match heard {
                             Heard::Voice(id, track) => voice.heard_from_sfu(&id, &track),
                             Heard::Gone(id) => voice.gone_from_sfu(&id),
-                            Heard::RoomFull => {
+                            Heard::MicOff(sentence) => {
                                 drop(voice);
-                                let view = inner.view.voice;
-                                GuestRuntime { inner }.set_mic(false);
-                                view.mic.set(super::voice::Mic::Failed(
-                                    super::sfu_voice::ROOM_FULL_SENTENCE.to_owned(),
-                                ));
+                                GuestRuntime { inner }.mic_lost(sentence);
                             }
                         }
                     })

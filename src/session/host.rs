@@ -233,8 +233,9 @@ impl HostRuntime {
                         match heard {
                             Heard::Voice(id, track) => inner.voice.heard(&id, &track),
                             Heard::Gone(id) => inner.voice.forget(&id),
-                            Heard::RoomFull => HostRuntime { inner }
-                                .switch_mic(false, Some(super::sfu_voice::ROOM_FULL_SENTENCE)),
+                            Heard::MicOff(sentence) => {
+                                HostRuntime { inner }.switch_mic(false, Some(sentence))
+                            }
                         }
                     })
                 },

@@ -24,16 +24,24 @@ pub enum Heard {
     Voice(String, MediaStreamTrack),
     /// `id`'s voice is no longer received.
     Gone(String),
-    /// Our own feed was refused: the room has every publisher it takes. The owner turns the
-    /// microphone off and tells the person ([`ROOM_FULL_SENTENCE`]); nothing retries it.
-    RoomFull,
+    /// Our own feed cannot be had: the room has every publisher it takes
+    /// ([`ROOM_FULL_SENTENCE`]), or the video server refused it through every quick attempt
+    /// ([`VOICE_UNREACHABLE_SENTENCE`]). The owner turns the microphone off — it would read
+    /// "on" for everyone while nobody hears it — and tells the person this sentence; nothing
+    /// retries it.
+    MicOff(&'static str),
 }
 
 /// What a person whose microphone the video server's room had no place for reads.
 pub const ROOM_FULL_SENTENCE: &str = "This session already has as many open microphones as its video server takes, so you're muted. Try again when someone mutes.";
 
-/// Quick attempts at a failed subscription or publication; after them it is retried slowly
-/// for as long as it is wanted (a video server that is down for minutes comes back).
+/// What a person whose microphone the video server kept refusing reads.
+pub const VOICE_UNREACHABLE_SENTENCE: &str =
+    "Your voice can't reach the video server, so you're muted — try again in a moment.";
+
+/// Quick attempts at a failed subscription or publication. After them a subscription is
+/// retried slowly for as long as it is wanted (a video server that is down for minutes comes
+/// back); our publication goes off and its person is told ([`Heard::MicOff`]).
 const QUICK_ATTEMPTS: u32 = 8;
 
 fn backoff(attempts: u32) -> u64 {
@@ -323,10 +331,18 @@ impl SfuVoice {
         p.starting = false;
         p.published_at = None;
         p.attempts += 1;
-        if p.attempts == QUICK_ATTEMPTS + 1 {
-            leptos::logging::warn!(
-                "voice: the video server keeps refusing our feed; retrying slowly"
-            );
+        if p.attempts > QUICK_ATTEMPTS {
+            // Refused through every quick attempt: off, and said, rather than "on" for
+            // nobody while it retries every 15 s. (From a task: the owner turns it off.)
+            leptos::logging::warn!("voice: the video server keeps refusing our feed");
+            let (this, generation) = (self.clone(), p.generation);
+            drop(p);
+            leptos::task::spawn_local(async move {
+                if this.inner.publication.borrow().generation == generation {
+                    (this.inner.on_heard)(Heard::MicOff(VOICE_UNREACHABLE_SENTENCE));
+                }
+            });
+            return;
         }
         let weak = Rc::downgrade(&self.inner);
         p.retry = Some(Timer::after(backoff(p.attempts), move || {
@@ -362,7 +378,7 @@ impl SfuVoice {
                 leptos::task::spawn_local(async move {
                     // Not if our feed was muted, moved or made anew meanwhile.
                     if this.inner.publication.borrow().generation == generation {
-                        (this.inner.on_heard)(Heard::RoomFull);
+                        (this.inner.on_heard)(Heard::MicOff(ROOM_FULL_SENTENCE));
                     }
                 });
             }
