@@ -156,7 +156,8 @@ struct Inner {
             std::rc::Weak<crate::platform::peer::Peer>,
         )>,
     >,
-    /// The first sample of a new link's stats, while it waits ([`GuestRuntime::first_stats`]).
+    /// The next sample while there is no baseline: a new link's first
+    /// ([`GuestRuntime::first_stats`]), or the next look when nothing could be sampled.
     stats_start: RefCell<Option<Timer>>,
     control: RefCell<ControlClient>,
     /// Whose relayed cursors are shown (the host's latest holders).
@@ -818,9 +819,15 @@ impl GuestRuntime {
                     leptos::task::spawn_local(async move {
                         if let Err(err) = peer.set_voice(Some(&mic)).await {
                             leptos::logging::warn!("cannot send our voice: {err}");
-                            // Not heard on the new connection: off, not "on" for nobody.
-                            if let Some(inner) = weak.upgrade() {
-                                GuestRuntime { inner }.mic_lost(MIC_NOT_RESENT);
+                            // Not heard on the new connection: off, not "on" for nobody — if it
+                            // is still our connection and our microphone (a link that flapped
+                            // again, or a toggle meanwhile, is not this failure's business).
+                            let Some(inner) = weak.upgrade() else { return };
+                            let rt = GuestRuntime { inner };
+                            let same_peer = rt.peer().is_some_and(|p| Rc::ptr_eq(&p, &peer));
+                            let same_mic = rt.inner.voice.borrow().mic().as_ref() == Some(&mic);
+                            if same_peer && same_mic {
+                                rt.mic_lost(MIC_NOT_RESENT);
                             }
                         }
                     });

@@ -33,11 +33,11 @@ use crate::platform::timer::Timer;
 use crate::platform::{clock, random, transform};
 use crate::realtime::SessionChannel;
 
-/// What a host whose E2EE worker failed reads when it turns its microphone on.
 /// The host's publication on the video server is down.
 const SFU_DOWN_SENTENCE: &str =
     "Lost the connection to the video server — viewers' pictures are paused while it reconnects…";
 
+/// What a host whose E2EE worker failed reads when it turns its microphone on.
 pub const MIC_CANNOT_SEND: &str =
     "Your voice can't be encrypted in this tab, so it isn't sent. Reload the page to try again.";
 

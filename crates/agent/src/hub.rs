@@ -53,7 +53,7 @@ pub async fn serve(addr: SocketAddr, origins: Vec<String>, hotkey: bool) -> std:
         let released = crate::x11::release_leftovers();
         if released > 0 {
             tracing::warn!(
-                "released {released} keys and buttons found down as this agent started (an agent before it may have stopped without letting go)"
+                "sent a release for {released} keys and buttons found down as this agent started (one an agent before it left down, or a real device's, which it does not touch)"
             );
         }
     }

@@ -6,7 +6,8 @@
 //! for anyone after control ends, or from growing without end:
 //! - a cut ([`Injector::cut`], the agent's `Action::Cut`): everything queued before it that
 //!   presses, moves, scrolls or types is dropped; releases still apply;
-//! - at most [`MAX_QUEUED`] operations wait: past that, new ones are dropped — releases never.
+//! - at most [`MAX_QUEUED`] operations wait: past that, new moves, scrolls and texts are
+//!   dropped — never a key or button, pressed or let go, which the agent counts as held.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -16,7 +17,7 @@ use pairux_core::agent::Inject;
 use pairux_core::control::Button;
 
 /// Most operations waiting to be applied (a second of pointer moves at 120 Hz from two
-/// holders, and more): past it, only releases are queued.
+/// holders, and more): past it, only keys and buttons are queued.
 pub const MAX_QUEUED: usize = 256;
 
 /// What the thread and the async side share.
@@ -38,11 +39,15 @@ pub struct Injector {
 }
 
 impl Injector {
-    /// Queues an operation (applied in order), unless the queue is full and it lets go of
-    /// nothing.
+    /// Queues an operation (applied in order), unless the queue is full and it is a move, a
+    /// scroll or a text (nothing the agent counts as held).
     pub fn send(&self, op: Inject) {
         let s = &self.shared;
-        if !op.is_release() && s.queued.load(Ordering::Acquire) >= MAX_QUEUED {
+        let holds_nothing = matches!(
+            op,
+            Inject::MoveTo { .. } | Inject::Scroll { .. } | Inject::Text(_)
+        );
+        if holds_nothing && s.queued.load(Ordering::Acquire) >= MAX_QUEUED {
             self.dropped(1);
             return;
         }

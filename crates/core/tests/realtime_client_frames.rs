@@ -435,7 +435,8 @@ fn presence_tracked_with_each_join_is_written_behind_it() {
 }
 
 /// A track the server refuses (its topic's presence is full) is told — whether it went with the
-/// join or on its own — and tried again every `TRACK_RETRY_MS` while joined, with the newest
+/// join or on its own — and, while no one sees us, tried again after `TRACK_RETRY_MS` (longer
+/// each time) while joined, with the newest
 /// meta; the first one held after a refusal is told, later ones are not. A rejoin meanwhile
 /// carries the track itself.
 #[test]
@@ -470,10 +471,10 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
 
     // The retry, with a meta set meanwhile for joins only.
     client.set_join_track(ch, json!({"name": "bob"}));
-    assert_eq!(client.poll_timeout(), Some(21 + TRACK_RETRY_MS));
-    client.handle_timeout(21 + TRACK_RETRY_MS - 1);
+    assert_eq!(client.poll_timeout(), Some(21 + TRACK_RETRY_MS[0]));
+    client.handle_timeout(21 + TRACK_RETRY_MS[0] - 1);
     assert_eq!(frames(&drain(&mut client)), Vec::<String>::new());
-    let at = 21 + TRACK_RETRY_MS;
+    let at = 21 + TRACK_RETRY_MS[0];
     client.handle_timeout(at);
     assert_eq!(
         frames(&drain(&mut client)),
@@ -481,13 +482,14 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
             r#"["1","3","realtime:room1","presence",{"type":"presence","event":"track","payload":{"name":"bob"}}]"#
         ]
     );
-    // Refused again: tried again later.
+    // Refused again: tried again later, after a longer wait.
     client.handle_text(
         at + 5,
         &format!(r#"["1","3","realtime:room1","phx_reply",{FULL}]"#),
     );
     assert_eq!(events(drain(&mut client)), [refused(false)]);
-    let at = at + 5 + TRACK_RETRY_MS;
+    assert_eq!(client.poll_timeout(), Some(at + 5 + TRACK_RETRY_MS[1]));
+    let at = at + 5 + TRACK_RETRY_MS[1];
     client.handle_timeout(at);
     assert_eq!(frames(&drain(&mut client)).len(), 1);
     client.handle_text(
@@ -499,7 +501,7 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
         [ClientEvent::PresenceHeld { ch }]
     );
     // Held: no more retries, and a later held track is not told again.
-    client.handle_timeout(at + 5 + 10 * TRACK_RETRY_MS);
+    client.handle_timeout(at + 5 + 10 * TRACK_RETRY_MS[2]);
     assert!(frames(&drain(&mut client))
         .iter()
         .all(|f| !f.contains("track")));
@@ -536,6 +538,23 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
     assert!(
         matches!(&got[1], ClientEvent::PushDone { id: done, result: PushResult::Error(_), .. } if *done == id)
     );
+    // Seen as we were: not retried (the next update tries again).
+    client.handle_timeout(at + 205 + 10 * TRACK_RETRY_MS[2]);
+    assert!(frames(&drain(&mut client))
+        .iter()
+        .all(|f| !f.contains("track")));
+    // An error that is not about room (a malformed meta) is no refusal.
+    client.track(at + 250, ch, json!({"name": "erin"}));
+    let written = frames(&drain(&mut client));
+    let msg_ref = written[0].split('"').nth(3).unwrap().to_owned();
+    client.handle_text(
+        at + 255,
+        &format!(r#"["1","{msg_ref}","realtime:room1","phx_reply",{{"status":"error","response":{{"reason":"must be a map"}}}}]"#),
+    );
+    assert!(matches!(
+        events(drain(&mut client)).as_slice(),
+        [ClientEvent::PushDone { .. }]
+    ));
 
     // The socket drops before the retry: the rejoin carries the track, and no retry goes on
     // the old schedule; its being held is told.
@@ -551,7 +570,7 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
         Some(&ClientEvent::PresenceHeld { ch }),
         "{got:?}"
     );
-    client.handle_timeout(retry + 10 * TRACK_RETRY_MS);
+    client.handle_timeout(retry + 10 * TRACK_RETRY_MS[2]);
     assert!(frames(&drain(&mut client))
         .iter()
         .all(|f| !f.contains("track")));

@@ -304,11 +304,20 @@ impl Agent {
                 let lost = self.holders.iter().any(|h| !ids.contains(h));
                 self.holders = ids;
                 let releases = self.release_non_holders();
-                if lost {
-                    std::iter::once(Action::Cut).chain(releases).collect()
-                } else {
-                    releases
+                if !lost {
+                    return releases;
                 }
+                // The cut drops every press still queued, those of holders who keep control
+                // too: what they hold is pressed again behind it (a press of a key already
+                // down is one more repeat), so the OS holds what we think is held.
+                let again = self
+                    .keys
+                    .keys()
+                    .map(|&evdev| Action::Inject(Inject::Key { evdev, down: true }));
+                std::iter::once(Action::Cut)
+                    .chain(releases)
+                    .chain(again.collect::<Vec<_>>())
+                    .collect()
             }
             PageMsg::Input { from, e } => self.input(now, &from, &e),
         }

@@ -68,13 +68,19 @@ pub(crate) struct Channel {
     /// The server held a track of ours since the current join was written (so a refused
     /// update leaves the earlier meta seen).
     pub track_held: bool,
-    /// While refused and joined, the track goes again at this time.
+    /// While refused, unseen and joined, the track goes again at this time.
     pub track_retry_at: Option<u64>,
+    /// Retries since the last track the server held (or the last join).
+    pub track_retries: usize,
 }
 
-/// How long after the server refused our presence the track goes again. Room frees as people
-/// leave; until then the page is joined but no one else sees it.
-pub const TRACK_RETRY_MS: u64 = 5_000;
+/// How long after the server refused our presence (and no one sees us) the track goes again:
+/// after each refusal in turn, then the last one over and over. Room frees as people leave;
+/// until then the page is joined but no one else sees it. Every try is one of the server's 5
+/// presence calls per channel in 30 s (a sixth closes the channel, counted before it looks at
+/// the meta): with the join's own track and the two re-tracks `PresencePacer` lets go, no
+/// window holds more than five.
+pub const TRACK_RETRY_MS: [u64; 3] = [8_000, 15_000, 30_000];
 
 /// Join error codes that mean "this token will not do" (server `join_reason`), and the
 /// `system` messages that close a channel for the same cause.
@@ -125,6 +131,7 @@ impl Channel {
             track_refused: false,
             track_held: false,
             track_retry_at: None,
+            track_retries: 0,
         }
     }
 
@@ -177,6 +184,7 @@ impl Channel {
         link.send(frame);
         self.join_track_ref = None;
         self.track_retry_at = None;
+        self.track_retries = 0;
         self.track_held = false;
         if let Some(meta) = &self.join_track {
             let msg_ref = link.make_ref();
@@ -387,9 +395,11 @@ impl Channel {
         }
     }
 
-    /// The server's answer to a track of ours: refused (`PresenceLimitReached`: its topic's
-    /// presence is full) is told and tried again in [`TRACK_RETRY_MS`]; held after a refusal is
-    /// told too.
+    /// The server's answer to a track of ours: refused for room (`PresenceLimitReached`: its
+    /// topic's presence is full) is told, and — while no one sees us — tried again after
+    /// [`TRACK_RETRY_MS`] (a refused update leaves our earlier meta seen; the next update tries
+    /// again). Held after a refusal is told too. Any other error (the track refused with its
+    /// join, a malformed meta) is not about room and is left alone.
     pub(crate) fn on_track_reply(
         &mut self,
         now: u64,
@@ -399,16 +409,25 @@ impl Channel {
     ) {
         match status {
             ReplyStatus::Error => {
+                let reason = reason_text(response);
+                if self.phase != Phase::Joined || !reason.starts_with("PresenceLimitReached") {
+                    return;
+                }
                 self.track_refused = true;
-                self.track_retry_at = Some(now.saturating_add(TRACK_RETRY_MS));
+                if !self.track_held {
+                    let wait = TRACK_RETRY_MS[self.track_retries.min(TRACK_RETRY_MS.len() - 1)];
+                    self.track_retries += 1;
+                    self.track_retry_at = Some(now.saturating_add(wait));
+                }
                 link.emit(ClientEvent::PresenceRefused {
                     ch: self.id,
-                    reason: reason_text(response),
+                    reason,
                     seen: self.track_held,
                 });
             }
             ReplyStatus::Ok => {
                 self.track_retry_at = None;
+                self.track_retries = 0;
                 self.track_held = true;
                 if std::mem::take(&mut self.track_refused) {
                     link.emit(ClientEvent::PresenceHeld { ch: self.id });

@@ -129,8 +129,8 @@ pub enum ClientEvent {
         reason: String,
     },
     /// The server refused to hold our presence (`PresenceLimitReached`: its topic's presence is
-    /// full). We are joined and hear everything; the client tracks again every
-    /// `TRACK_RETRY_MS` until the server holds it ([`ClientEvent::PresenceHeld`]).
+    /// full). We are joined and hear everything; while no one sees us the client tracks again
+    /// after `TRACK_RETRY_MS` until the server holds it ([`ClientEvent::PresenceHeld`]).
     PresenceRefused {
         /// Which channel.
         ch: ChannelId,
