@@ -769,19 +769,14 @@ impl GuestRuntime {
         self.inner.voice.borrow().unblock();
     }
 
-    /// Our microphone is on: should its track end by itself (unplugged, its permission taken
-    /// back), it goes off and the person reads why — others would read it as on while nobody
-    /// hears it.
+    /// Our microphone is on: it goes off, and the person reads why, should its track end by
+    /// itself ([`super::voice::watch_mic`]).
     fn watch_mic(&self, track: &web_sys::MediaStreamTrack) {
         let weak = Rc::downgrade(&self.inner);
-        let ended = crate::platform::media::on_track_ended(track, move || {
-            let weak = weak.clone();
-            // From a task: turning it off drops this listener.
-            leptos::task::spawn_local(async move {
-                if let Some(inner) = weak.upgrade() {
-                    GuestRuntime { inner }.mic_lost(super::voice::MIC_ENDED);
-                }
-            });
+        let ended = super::voice::watch_mic(track, move || {
+            if let Some(inner) = weak.upgrade() {
+                GuestRuntime { inner }.mic_lost(super::voice::MIC_ENDED);
+            }
         });
         *self.inner.mic_ended.borrow_mut() = Some(ended);
     }

@@ -1180,16 +1180,11 @@ impl HostRuntime {
             if let (Some(track), Some(inner)) =
                 (mic.as_ref().filter(|_| state == Mic::On), weak.upgrade())
             {
-                // Unplugged or its permission taken back: others would read it as on while
-                // nobody hears it. (Off later, from a task: the listener goes with it.)
                 let weak = weak.clone();
-                let ended = crate::platform::media::on_track_ended(track, move || {
-                    let weak = weak.clone();
-                    leptos::task::spawn_local(async move {
-                        if let Some(inner) = weak.upgrade() {
-                            HostRuntime { inner }.switch_mic(false, Some(super::voice::MIC_ENDED));
-                        }
-                    });
+                let ended = super::voice::watch_mic(track, move || {
+                    if let Some(inner) = weak.upgrade() {
+                        HostRuntime { inner }.switch_mic(false, Some(super::voice::MIC_ENDED));
+                    }
                 });
                 *inner.mic_ended.borrow_mut() = Some(ended);
             }

@@ -74,6 +74,20 @@ impl Default for VoiceSignals {
 pub const MIC_ENDED: &str =
     "Your microphone stopped (unplugged, or its permission was taken back) — turn it on again to talk.";
 
+/// Our microphone is on: should its track end by itself (unplugged, its permission taken
+/// back), `lost` runs — from a task, so that turning the microphone off may drop the returned
+/// listener — and turns it off with [`MIC_ENDED`]: others would read it as on while nobody
+/// hears it. The host's page and a guest's keep the listener while the microphone is on.
+pub fn watch_mic(
+    track: &MediaStreamTrack,
+    lost: impl Fn() + Clone + 'static,
+) -> crate::platform::media::EndedListener {
+    crate::platform::media::on_track_ended(track, move || {
+        let lost = lost.clone();
+        leptos::task::spawn_local(async move { lost() });
+    })
+}
+
 /// The sentence for a microphone the browser would not give us.
 pub fn mic_failure(err: &JsError) -> String {
     let text = err.0.to_ascii_lowercase();

@@ -316,7 +316,7 @@ impl Agent {
                     .map(|&evdev| Action::Inject(Inject::Key { evdev, down: true }));
                 std::iter::once(Action::Cut)
                     .chain(releases)
-                    .chain(again.collect::<Vec<_>>())
+                    .chain(again)
                     .collect()
             }
             PageMsg::Input { from, e } => self.input(now, &from, &e),
