@@ -84,6 +84,39 @@ function heldKeys(from) {
 }
 
 /**
+ * Waits until key `name` is let go: released, with no more of the X server's own autorepeat
+ * (release-press pairs) for a while — a key still down keeps repeating.
+ */
+async function letGo(name, from, what) {
+  const count = () => s.rec.since(from).filter((e) => e.name?.toLowerCase() === name).length;
+  await until(what, async () => {
+    const before = count();
+    await new Promise((r) => setTimeout(r, 300));
+    return heldKeys(from).length === 0 && count() === before;
+  }, 10_000);
+}
+
+/**
+ * A granted controller holding key `letter` and the left button at (`nx`, `ny`), both seen
+ * down on the X server: its host and controller pages, and the recorder's mark from before.
+ */
+async function controllerHolding(letter, nx, ny) {
+  const host = await hostSession();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  await pair(host);
+  await grant(host, controller, cid);
+  await sentinel(controller, 0.5, 0.5);
+  const from = s.rec.mark();
+  await controller.keyboard.down(`Key${letter.toUpperCase()}`);
+  await controller.mouse.move(...(await aim(controller, nx, ny)));
+  await controller.mouse.down();
+  await s.rec.waitFor((e) => key(e, 'KeyPress', letter), from);
+  await s.rec.waitFor((e) => e.type === 'ButtonPress' && near(e, px(nx, ny)), from);
+  return { host, controller, from };
+}
+
+/**
  * Clicks at a fresh point and waits for it: anything the controller did before it was sent
  * before it, on an ordered channel, so its arrival proves the earlier events are all in.
  */
@@ -160,14 +193,7 @@ test('a granted controller drives the desktop: click where aimed, keys, modifier
   const held = s.rec.mark();
   await controller.keyboard.down('KeyJ');
   await s.rec.waitFor((e) => key(e, 'KeyPress', 'j'), held);
-  // The X server's own autorepeat shows as release-press pairs: let go means released and no
-  // more of them.
-  const js = () => s.rec.since(held).filter((e) => e.name?.toLowerCase() === 'j').length;
-  await until('the held key to be let go', async () => {
-    const before = js();
-    await new Promise((r) => setTimeout(r, 300));
-    return heldKeys(held).length === 0 && js() === before;
-  }, 10_000);
+  await letGo('j', held, 'the held key to be let go');
   await controller.keyboard.up('KeyJ');
   // The host's page still draws the controller's pointer.
   await host.getByTestId(`remote-cursor-${cid}`).waitFor({ timeout: 5_000 });
@@ -301,18 +327,7 @@ test("a viewer's forged input never reaches the desktop; unpairing and a closed 
 });
 
 test('an agent stopped mid-keypress (its terminal closed) lets go of keys and buttons first', async () => {
-  const host = await hostSession();
-  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
-  const cid = await myId(controller);
-  await pair(host);
-  await grant(host, controller, cid);
-  await sentinel(controller, 0.5, 0.5);
-  const from = s.rec.mark();
-  await controller.keyboard.down('KeyH');
-  await controller.mouse.move(...(await aim(controller, 0.25, 0.75)));
-  await controller.mouse.down();
-  await s.rec.waitFor((e) => key(e, 'KeyPress', 'h'), from);
-  await s.rec.waitFor((e) => e.type === 'ButtonPress' && near(e, px(0.25, 0.75)), from);
+  const { host, controller, from } = await controllerHolding('h', 0.25, 0.75);
   const exit = await s.agent.signal('SIGHUP');
   assert.equal(exit.status, 0, `stopped cleanly: ${JSON.stringify(exit)}`);
   // Released before the process was gone (the recorder is a separate X client).
@@ -327,18 +342,7 @@ test('an agent stopped mid-keypress (its terminal closed) lets go of keys and bu
 });
 
 test('keys and buttons an agent killed mid-keypress left down are let go by the next agent as it starts', async () => {
-  const host = await hostSession();
-  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
-  const cid = await myId(controller);
-  await pair(host);
-  await grant(host, controller, cid);
-  await sentinel(controller, 0.5, 0.5);
-  const from = s.rec.mark();
-  await controller.keyboard.down('KeyG');
-  await controller.mouse.move(...(await aim(controller, 0.3, 0.6)));
-  await controller.mouse.down();
-  await s.rec.waitFor((e) => key(e, 'KeyPress', 'g'), from);
-  await s.rec.waitFor((e) => e.type === 'ButtonPress' && near(e, px(0.3, 0.6)), from);
+  const { host, controller, from } = await controllerHolding('g', 0.3, 0.6);
   // kill -9 (or a crash): the agent lets go of nothing; the X server keeps G down (repeating)
   // and the button pressed.
   const exit = await s.agent.signal('SIGKILL');
@@ -346,13 +350,7 @@ test('keys and buttons an agent killed mid-keypress left down are let go by the 
   const restarted = s.rec.mark();
   s.agent = await startAgent(s.x.display, { origin: s.server.url, port: s.agentPort });
   await s.rec.waitFor((e) => e.type === 'ButtonRelease', restarted);
-  // The X server's autorepeat shows as release-press pairs: let go means released and no more.
-  const gs = () => s.rec.since(from).filter((e) => e.name?.toLowerCase() === 'g').length;
-  await until('the key left down to be let go', async () => {
-    const before = gs();
-    await new Promise((r) => setTimeout(r, 300));
-    return heldKeys(from).length === 0 && gs() === before;
-  }, 10_000);
+  await letGo('g', from, 'the key left down to be let go');
   await controller.keyboard.up('KeyG');
   await controller.mouse.up();
   for (const p of [host, controller]) await p.context().close();

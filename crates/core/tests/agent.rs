@@ -91,6 +91,14 @@ fn say(a: &mut Agent, msg: PageMsg) -> Vec<Action> {
     a.text(0, 1, &frame(msg), &rnd(0))
 }
 
+fn key_up(code: &str, key: &str, m: u8) -> InputKind {
+    InputKind::KeyUp {
+        key: key.into(),
+        code: code.into(),
+        m: Modifiers(m),
+    }
+}
+
 fn key_down(code: &str, key: &str, m: u8) -> InputKind {
     InputKind::KeyDown {
         key: key.into(),
@@ -572,16 +580,7 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
             }
         ]
     );
-    act(
-        &mut a,
-        "p1",
-        2,
-        InputKind::KeyUp {
-            key: "c".into(),
-            code: "KeyC".into(),
-            m: Modifiers(2),
-        },
-    );
+    act(&mut a, "p1", 2, key_up("KeyC", "c", 2));
     // The ctrl key-up was lost: the next key says no modifier, so it is let go first.
     let out = act(&mut a, "p1", 3, key_down("KeyV", "v", 0));
     assert_eq!(
@@ -621,11 +620,7 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
     let out = act(&mut a, "p1", 7, key_down("ShiftRight", "Shift", 0));
     assert!(injected(&out).is_empty());
     assert_eq!(a.stats().reserved, 3);
-    let esc_up = InputKind::KeyUp {
-        key: "Escape".into(),
-        code: "Escape".into(),
-        m: Modifiers(0),
-    };
+    let esc_up = key_up("Escape", "Escape", 0);
     act(&mut a, "p1", 8, esc_up);
     // Ctrl and Shift held as keys, then Escape with no flags: refused all the same.
     act(&mut a, "p1", 9, key_down("ControlLeft", "Control", 0));
@@ -784,11 +779,7 @@ fn a_flood_never_costs_a_release_nor_another_holder_its_input() {
     assert!(a.stats().over_rate > 700);
     assert!(at(&mut a, 0, "p1", 1000, InputKind::Move { x: 0.1, y: 0.1 }).is_empty());
     // Its releases still land; a key-up of nothing held is input like any other.
-    let up_key = InputKind::KeyUp {
-        key: "a".into(),
-        code: "KeyA".into(),
-        m: Modifiers(0),
-    };
+    let up_key = key_up("KeyA", "a", 0);
     assert!(
         at(&mut a, 0, "p1", 1001, up_key.clone()).contains(&Inject::Key {
             evdev: 30,
@@ -1187,26 +1178,8 @@ fn a_modifier_key_up_lets_go_of_the_one_the_agent_pressed() {
             }
         ]
     );
-    act(
-        &mut a,
-        "p1",
-        2,
-        InputKind::KeyUp {
-            key: "c".into(),
-            code: "KeyC".into(),
-            m: Modifiers(Modifiers::CTRL),
-        },
-    );
-    let out = act(
-        &mut a,
-        "p1",
-        3,
-        InputKind::KeyUp {
-            key: "Control".into(),
-            code: "ControlRight".into(),
-            m: Modifiers(0),
-        },
-    );
+    act(&mut a, "p1", 2, key_up("KeyC", "c", Modifiers::CTRL));
+    let out = act(&mut a, "p1", 3, key_up("ControlRight", "Control", 0));
     assert_eq!(
         injected(&out),
         vec![Inject::Key {
@@ -1228,15 +1201,6 @@ fn a_modifier_key_up_lets_go_of_the_one_the_agent_pressed() {
         1,
         key_down("ControlLeft", "Control", Modifiers::CTRL),
     );
-    let out = act(
-        &mut b,
-        "p2",
-        1,
-        InputKind::KeyUp {
-            key: "Control".into(),
-            code: "ControlRight".into(),
-            m: Modifiers(0),
-        },
-    );
+    let out = act(&mut b, "p2", 1, key_up("ControlRight", "Control", 0));
     assert!(injected(&out).is_empty(), "{out:?}");
 }

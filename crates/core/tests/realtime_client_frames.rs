@@ -26,6 +26,11 @@ fn frames(outputs: &[Output]) -> Vec<String> {
         .collect()
 }
 
+/// The message ref of a text frame written as a JSON array (`[join_ref, ref, …]`).
+fn ref_of(frame: &str) -> String {
+    frame.split('"').nth(3).unwrap().to_owned()
+}
+
 fn events(outputs: Vec<Output>) -> Vec<ClientEvent> {
     outputs
         .into_iter()
@@ -509,7 +514,7 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
         .track_with_join(at + 100, ch, json!({"name": "carol"}))
         .unwrap();
     let written = frames(&drain(&mut client));
-    let msg_ref = written[0].split('"').nth(3).unwrap().to_owned();
+    let msg_ref = ref_of(&written[0]);
     client.handle_text(
         at + 105,
         &format!(
@@ -528,7 +533,7 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
     // A track of its own refused: told beside its push's result, our earlier meta still seen.
     let id = client.track(at + 200, ch, json!({"name": "dave"}));
     let written = frames(&drain(&mut client));
-    let msg_ref = written[0].split('"').nth(3).unwrap().to_owned();
+    let msg_ref = ref_of(&written[0]);
     client.handle_text(
         at + 205,
         &format!(r#"["1","{msg_ref}","realtime:room1","phx_reply",{FULL}]"#),
@@ -546,7 +551,7 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
     // An error that is not about room (a malformed meta) is no refusal.
     client.track(at + 250, ch, json!({"name": "erin"}));
     let written = frames(&drain(&mut client));
-    let msg_ref = written[0].split('"').nth(3).unwrap().to_owned();
+    let msg_ref = ref_of(&written[0]);
     client.handle_text(
         at + 255,
         &format!(r#"["1","{msg_ref}","realtime:room1","phx_reply",{{"status":"error","response":{{"reason":"must be a map"}}}}]"#),
@@ -561,7 +566,7 @@ fn a_refused_presence_is_told_and_tracked_again_until_held() {
     let (retry, written) = reconnect(&mut client, at + 300);
     assert_eq!(written.len(), 2, "{written:?}");
     let join_ref = written[0].split('"').nth(1).unwrap().to_owned();
-    let track_ref = written[1].split('"').nth(3).unwrap().to_owned();
+    let track_ref = ref_of(&written[1]);
     client.handle_text(retry + 6, &format!(r#"["{join_ref}","{join_ref}","realtime:room1","phx_reply",{{"status":"ok","response":{{"postgres_changes":[]}}}}]"#));
     client.handle_text(retry + 7, &format!(r#"["{join_ref}","{track_ref}","realtime:room1","phx_reply",{{"status":"ok","response":{{}}}}]"#));
     let got = events(drain(&mut client));
