@@ -354,6 +354,16 @@ impl GuestRuntime {
             }
             SignalBody::Description(_) | SignalBody::Candidate(_) => {
                 if from_host {
+                    if let SignalBody::Description(desc) = &envelope.body {
+                        let ours =
+                            (self.inner.link.borrow().as_ref()).is_none_or(|l| l.accepts(desc));
+                        if !ours {
+                            self.renew_link();
+                            if let Some(link) = self.inner.link.borrow().as_ref() {
+                                link.accepts(desc);
+                            }
+                        }
+                    }
                     if let Some(link) = self.inner.link.borrow().as_ref() {
                         link.deliver(envelope.body);
                     }
@@ -911,6 +921,25 @@ impl GuestRuntime {
             }
         }
         self.refresh();
+    }
+
+    /// The host offers a new connection (it closed ours, e.g. while we were away from the
+    /// session with the connection down): ours goes, with what it carried (control, cursors),
+    /// and a new one answers that offer. The picture on screen stays until the new one's
+    /// arrives; the session's state (admitted, sharing, mode) is the host's and unchanged.
+    fn renew_link(&self) {
+        let Some(host) = self.inner.session.borrow().host().map(str::to_owned) else {
+            return;
+        };
+        leptos::logging::log!("the host made a new connection for us: replacing ours");
+        self.inner.control.borrow_mut().disconnected();
+        self.publish_control();
+        self.inner.view.cursors.set(VecMap::new());
+        let old = self.inner.link.borrow_mut().take();
+        if let Some(old) = old {
+            old.close();
+        }
+        self.expect_peer(host);
     }
 
     fn expect_peer(&self, host: String) {

@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use pairux_core::session::{
-    CandidateInit, DescriptionDecision, Negotiator, Recovery, RecoveryAction, SdpKind, SignalBody,
-    SignalingState,
+    CandidateInit, Description, DescriptionDecision, Negotiator, Recovery, RecoveryAction,
+    RemoteEndpoint, SdpKind, SignalBody, SignalingState,
 };
 use web_sys::MediaStream;
 
@@ -39,6 +39,8 @@ type Notify = Box<dyn Fn(LinkEvent)>;
 struct Inner {
     peer: RefCell<Option<Rc<Peer>>>,
     negotiator: RefCell<Negotiator>,
+    /// Which connection of the other side's this one is ([`PeerLink::accepts`]).
+    remote: RefCell<RemoteEndpoint>,
     inbox: RefCell<VecDeque<SignalBody>>,
     busy: Cell<bool>,
     send: Send,
@@ -94,6 +96,7 @@ impl PeerLink {
         let inner = Rc::new(Inner {
             peer: RefCell::new(None),
             negotiator: RefCell::new(Negotiator::new(polite)),
+            remote: RefCell::new(RemoteEndpoint::default()),
             inbox: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
             send: Box::new(send),
@@ -130,6 +133,12 @@ impl PeerLink {
     pub fn close(&self) {
         self.inner.recovery_timer.borrow_mut().take();
         self.peer().close();
+    }
+
+    /// Whether a description from the other side is for this connection, not for a new one it
+    /// made (see [`RemoteEndpoint`]); the first one it is asked about names this connection.
+    pub fn accepts(&self, desc: &Description) -> bool {
+        self.inner.remote.borrow_mut().accepts(desc)
     }
 
     /// A description or candidate from the remote side.

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { stackWith, hostSfu, guest, selectedPairs, frames } from './lib/sfu.mjs';
+import { stackWith, hostSfu, guest, selectedPairs, frames, recordPeers } from './lib/sfu.mjs';
+import { newPage, openApp, decoding, myId, pressReachesHost } from './lib/harness.mjs';
 
 const relay = stackWith(['--sfu-nodes', '1', '--relay-only']);
 
@@ -77,4 +78,81 @@ test('a relay that dies mid-session: the picture comes back by itself over new a
   for (const p of pairs) assert.equal(p.local, 'relay', JSON.stringify(pairs));
   await host.context().close();
   await viewer.context().close();
+});
+
+function coturnPid(stack) {
+  return Number(readFileSync(path.join(stack.runDir, 'turnserver.pid'), 'utf8').trim());
+}
+
+/** Waits until `page`'s video has presented 10 frames more than it had. */
+async function movesAgain(page, timeout) {
+  const start = await frames(page);
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames > n + 10,
+    start,
+    { timeout },
+  );
+}
+
+/** A guest whose Realtime socket passes through the test: `offline(true)` takes it off. */
+async function routedGuest(stack, link) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  let off = false;
+  const open = [];
+  await page.routeWebSocket(/\/websocket/, (ws) => {
+    if (off) {
+      ws.close({ code: 1006, reason: 'offline' });
+      return;
+    }
+    open.push({ ws, server: ws.connectToServer() });
+  });
+  await openApp(page, link);
+  await decoding(page, { timeout: 30_000 });
+  page.offline = async (value) => {
+    off = value;
+    if (!value) return;
+    for (const { ws, server } of open.splice(0)) {
+      await server.close();
+      await ws.close({ code: 1006, reason: 'offline' });
+    }
+  };
+  return page;
+}
+
+test("a controller away from the session while its connection was down drives again when it is back, on the host's new connection", async () => {
+  const host = await hostSfu(relay, 'mode-p2p');
+  const link = await host.getByTestId('invite-controller-link').inputValue();
+  const controller = await routedGuest(relay, link);
+  const cid = await myId(controller);
+  const pid = coturnPid(relay);
+  process.kill(pid, 'SIGSTOP');
+  try {
+    // The connection goes down on both sides…
+    await controller.getByTestId('media-problem').waitFor({ timeout: 20_000 });
+    // (The host's other connection is the one it keeps ready for the next participant.)
+    const down = await host.waitForFunction(
+      () => 1 + window.__pcs.findIndex((pc) => ['disconnected', 'failed'].includes(pc.connectionState)),
+      null,
+      { timeout: 20_000 },
+    );
+    const index = (await down.jsonValue()) - 1;
+    // …and the controller's page loses its signaling too (a laptop closed, a train tunnel):
+    // gone from presence with its connection down, so the host closes that connection.
+    await controller.offline(true);
+    await host.waitForFunction((i) => window.__pcs[i].connectionState === 'closed', index, { timeout: 30_000 });
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  const before = await controller.evaluate(() => window.__pcs.length);
+  await controller.offline(false);
+  // Back: the host admits it again on a new connection, the controller answers on a new one
+  // of its own, and control works over it.
+  await controller.getByTestId('media-problem').waitFor({ state: 'detached', timeout: 30_000 });
+  await movesAgain(controller, 15_000);
+  await pressReachesHost(host, controller, cid);
+  const pcs = await controller.evaluate(() => window.__pcs.map((pc) => pc.connectionState));
+  assert.ok(pcs.length > before && pcs.at(-1) === 'connected', `a new connection (${pcs})`);
+  await host.context().close();
+  await controller.context().close();
 });

@@ -24,7 +24,7 @@ pub use host::{
     KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
 };
 pub use identity::{participant_id, SessionIdentity, WIRE_VERSION};
-pub use negotiation::{DescriptionDecision, Negotiator, SignalingState};
+pub use negotiation::{DescriptionDecision, Negotiator, RemoteEndpoint, SignalingState};
 pub use quality::Quality;
 pub use recovery::{Recovery, RecoveryAction};
 pub use sealed::{SignalCodec, SignalCounters, SignalPeer};

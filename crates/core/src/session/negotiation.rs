@@ -3,7 +3,7 @@
 //! description. In PairUX the participant is polite and the host impolite, so an offer
 //! collision always resolves in the host's favour.
 
-use super::SdpKind;
+use super::{Description, SdpKind};
 
 /// RTCPeerConnection.signalingState, as far as the decision needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,37 @@ impl Negotiator {
     }
 }
 
+/// The other end of one connection, as its descriptions name it: every description of a
+/// connection carries the same DTLS certificate fingerprint, and a new RTCPeerConnection has a
+/// certificate of its own. An offer naming another one comes from a new connection on the
+/// other side — the host closed ours (we were away from the session while it was down) and
+/// made a new one. Chrome applies such an offer to the old connection and media flows again,
+/// but its data channels do not (control, cursors): the participant answers it on a new
+/// connection of its own.
+#[derive(Debug, Default, Clone)]
+pub struct RemoteEndpoint {
+    fingerprint: Option<String>,
+}
+
+impl RemoteEndpoint {
+    /// Whether `desc` belongs to this connection; the first fingerprint seen is this
+    /// connection's. Only an offer is ever refused: an answer with another fingerprint (which
+    /// no honest peer sends) is left for the browser to reject, and a description without
+    /// one is the browser's to judge as well.
+    pub fn accepts(&mut self, desc: &Description) -> bool {
+        let Some(seen) = crate::control::dtls_fingerprint(&desc.sdp) else {
+            return true;
+        };
+        match &self.fingerprint {
+            None => {
+                self.fingerprint = Some(seen);
+                true
+            }
+            Some(known) => *known == seen || desc.kind != SdpKind::Offer,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +175,37 @@ mod tests {
             SignalingState::HaveRemoteOffer
         );
         assert_eq!(SignalingState::parse("weird"), SignalingState::Other);
+    }
+
+    fn desc(kind: SdpKind, fingerprint: &str) -> Description {
+        Description {
+            kind,
+            sdp: format!("v=0\r\na=ice-ufrag:x\r\na=fingerprint:sha-256 {fingerprint}\r\n"),
+        }
+    }
+
+    #[test]
+    fn an_offer_from_another_connection_is_not_ours() {
+        let mut end = RemoteEndpoint::default();
+        assert!(end.accepts(&desc(SdpKind::Offer, "AB:CD")));
+        // An ICE restart or a renegotiation of the same connection: same certificate (case
+        // is not a difference).
+        assert!(end.accepts(&desc(SdpKind::Offer, "ab:cd")));
+        assert!(end.accepts(&desc(SdpKind::Answer, "AB:CD")));
+        // The host's new connection.
+        assert!(!end.accepts(&desc(SdpKind::Offer, "12:34")));
+        // Still not ours when asked again, and ours still is.
+        assert!(!end.accepts(&desc(SdpKind::Offer, "12:34")));
+        assert!(end.accepts(&desc(SdpKind::Offer, "AB:CD")));
+        // An answer is the browser's to refuse; a description without a fingerprint too.
+        assert!(end.accepts(&desc(SdpKind::Answer, "12:34")));
+        let bare = Description {
+            kind: SdpKind::Offer,
+            sdp: "v=0\r\n".into(),
+        };
+        assert!(end.accepts(&bare));
+        // A new connection takes the first fingerprint it is given.
+        let mut fresh = RemoteEndpoint::default();
+        assert!(fresh.accepts(&desc(SdpKind::Offer, "12:34")));
     }
 }
