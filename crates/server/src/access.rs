@@ -15,12 +15,12 @@
 //! database is down. Error bodies are `{"error": "…"}`, written for people.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -300,11 +300,7 @@ pub fn cors() -> tower_http::cors::CorsLayer {
 
 /// `POST /api/access`.
 pub async fn handle(State(access): State<Arc<Access>>, request: Request) -> Response {
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip = crate::client_key::ClientAddr::of(&request).unwrap_or(IpAddr::from([0, 0, 0, 0]));
     match answer(&access, ip, request).await {
         Ok(grant) => ([(header::CACHE_CONTROL, "no-store")], Json(grant)).into_response(),
         Err(refusal) => {

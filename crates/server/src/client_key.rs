@@ -3,7 +3,13 @@
 //! does not make a client new again. An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) is
 //! that IPv4 address.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use ipnet::IpNet;
 
 /// The key `ip`'s requests count under.
 pub fn client_key(ip: IpAddr) -> IpAddr {
@@ -17,6 +23,95 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
             }
         },
     }
+}
+
+/// `--trusted-proxy`: reverse proxies whose `X-Forwarded-For` names the client.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProxyArgs {
+    /// An address block of reverse proxies in front of this server (repeatable; e.g.
+    /// 10.0.0.0/8 for a load balancer). A request from one is counted against the client its
+    /// proxy names in `X-Forwarded-For` — by the per-address limits, and by the focus
+    /// administration, which is open to this machine only. A proxy on this machine (loopback)
+    /// is always trusted; without a proxy nothing changes (a client's own header is ignored).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted: Vec<IpNet>,
+}
+
+/// Who sent a request, as the per-address limits and the focus administration judge it: the
+/// peer, or for a trusted proxy's request the client it forwards
+/// ([`resolve_client`], added by [`client_addr`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl ClientAddr {
+    /// The client of a request that went through [`client_addr`] (none in test routers
+    /// served without connection info).
+    pub fn of(request: &Request) -> Option<IpAddr> {
+        Self::in_extensions(request.extensions())
+    }
+
+    pub fn in_extensions(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+        extensions.get::<ClientAddr>().map(|ClientAddr(ip)| *ip)
+    }
+}
+
+/// Middleware: adds the request's [`ClientAddr`] when it has its peer's address.
+pub async fn client_addr(
+    axum::extract::State(trusted): axum::extract::State<Arc<Vec<IpNet>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(peer) = peer {
+        let forwarded = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        let client = resolve_client(peer, &forwarded, &trusted);
+        request.extensions_mut().insert(ClientAddr(client));
+    }
+    next.run(request).await
+}
+
+fn trusted_peer(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    };
+    ip.is_loopback() || trusted.iter().any(|net| net.contains(&ip))
+}
+
+/// The client behind `peer`: `peer` itself unless it is a trusted proxy; then, reading
+/// `X-Forwarded-For` (every proxy appends the address it was reached from) from the right, the
+/// first address that is not a trusted proxy. What a client wrote into the header itself is
+/// to the left of what its proxies appended, so it is never reached unless every proxy on the
+/// way is trusted. An entry that is not an address stops the walk: the last trusted hop is the
+/// answer, as it is when the header is missing.
+pub fn resolve_client(peer: IpAddr, forwarded_for: &str, trusted: &[IpNet]) -> IpAddr {
+    if !trusted_peer(peer, trusted) {
+        return peer;
+    }
+    let mut client = peer;
+    for entry in forwarded_for.rsplit(',').map(str::trim) {
+        if entry.is_empty() {
+            continue;
+        }
+        let parsed = entry
+            .parse::<IpAddr>()
+            .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()));
+        let Ok(hop) = parsed else { break };
+        client = hop;
+        if !trusted_peer(hop, trusted) {
+            break;
+        }
+    }
+    client
 }
 
 #[cfg(test)]
@@ -34,5 +129,55 @@ mod tests {
         let v4: IpAddr = "198.51.100.7".parse().unwrap();
         assert_eq!(client_key(v4), v4);
         assert_eq!(client_key("::ffff:198.51.100.7".parse().unwrap()), v4);
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_forwarded_client_counts_only_behind_a_trusted_proxy() {
+        let lb: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let client = ip("203.0.113.9");
+        // No proxy: the header is the client's own words.
+        assert_eq!(resolve_client(client, "127.0.0.1", &lb), client);
+        // A proxy on this machine: the address it appended.
+        assert_eq!(resolve_client(ip("127.0.0.1"), "203.0.113.9", &[]), client);
+        assert_eq!(resolve_client(ip("::1"), " 203.0.113.9 ", &[]), client);
+        // What the client wrote itself sits left of it and is not believed.
+        assert_eq!(
+            resolve_client(ip("127.0.0.1"), "127.0.0.1, 203.0.113.9", &[]),
+            client
+        );
+        // Through a load balancer and a local proxy: the first hop from the right that is
+        // not trusted.
+        assert_eq!(
+            resolve_client(ip("127.0.0.1"), "198.51.100.1, 203.0.113.9, 10.1.2.3", &lb),
+            client
+        );
+        // The load balancer is not trusted unless it is named.
+        assert_eq!(
+            resolve_client(ip("127.0.0.1"), "203.0.113.9, 10.1.2.3", &[]),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            resolve_client(ip("10.1.2.3"), "203.0.113.9", &[]),
+            ip("10.1.2.3")
+        );
+        // With a port, as some proxies write it.
+        assert_eq!(
+            resolve_client(ip("127.0.0.1"), "203.0.113.9:4711", &[]),
+            client
+        );
+        // No header, or garbage: the last trusted hop (a local client is local).
+        assert_eq!(resolve_client(ip("127.0.0.1"), "", &[]), ip("127.0.0.1"));
+        assert_eq!(
+            resolve_client(ip("127.0.0.1"), "unknown", &[]),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            resolve_client(ip("127.0.0.1"), "203.0.113.9, unknown, 10.1.2.3", &lb),
+            ip("10.1.2.3")
+        );
     }
 }

@@ -75,6 +75,9 @@ pub struct Args {
     /// Limits of /api/access.
     #[command(flatten)]
     pub access: access::AccessArgs,
+    /// Reverse proxies in front of this server.
+    #[command(flatten)]
+    pub proxy: client_key::ProxyArgs,
     /// The Session Focus.
     #[command(flatten)]
     pub focus: focus::FocusArgs,
@@ -87,6 +90,8 @@ pub struct AppState {
     pub realtime: Arc<realtime::RealtimeState>,
     /// `POST /api/access` (grants nothing until media servers run).
     pub access: Arc<access::Access>,
+    /// `--trusted-proxy`: whose `X-Forwarded-For` names the client (`client_key::client_addr`).
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// Errors that stop the server from starting.
@@ -203,6 +208,7 @@ pub fn state_with_focus(
         config,
         realtime: Arc::new(realtime::RealtimeState::new(&args.realtime, secret)),
         access: Arc::new(access),
+        trusted_proxies: Arc::new(args.proxy.trusted.clone()),
     })
 }
 
@@ -236,6 +242,7 @@ pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
         Some(focus) => focus::http::routes(focus.clone()),
         None => Router::new(),
     };
+    let trusted = state.trusted_proxies.clone();
     Router::new()
         .route("/health", get(health))
         .route("/config.json", get(client_config))
@@ -247,6 +254,11 @@ pub fn router(state: Arc<AppState>, static_dir: PathBuf) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
+        ))
+        // Who sent each request, for the per-address limits and the focus administration.
+        .layer(axum::middleware::from_fn_with_state(
+            trusted,
+            client_key::client_addr,
         ))
 }
 

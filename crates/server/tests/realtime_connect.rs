@@ -1,5 +1,5 @@
 //! Realtime socket level: the upgrade's token and version checks with the real refusal texts,
-//! the connection limit, heartbeats, the default version, the alias path, idle timeout,
+//! the connection limits (the server's, one address's), heartbeats, the default version, the alias path, idle timeout,
 //! malformed frames and the frame size limit.
 
 mod realtime_support;
@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use realtime_support::*;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 #[tokio::test]
 async fn refusals_carry_the_real_status_and_text() {
@@ -78,6 +80,102 @@ async fn connections_over_the_limit_get_429() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     s.v2().await.heartbeat_v2("1").await;
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    // Room for four sockets, two per address: one client that opens as many as it can leaves
+    // room for others.
+    let s = server(&[
+        "--realtime-max-connections",
+        "4",
+        "--realtime-max-connections-per-address",
+        "2",
+    ])
+    .await;
+    let url = s.url("/realtime/v1/websocket", Some("2.0.0"), Some(&token()));
+    let greedy: std::net::IpAddr = [127, 0, 0, 1].into();
+    let other: std::net::IpAddr = [127, 0, 0, 2].into();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(Client::connect_from(&url, greedy).await.unwrap());
+    }
+    match Client::connect_from(&url, greedy).await {
+        Err(WsError::Http(response)) => {
+            let body = response.body().clone().unwrap_or_default();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                (response.status().as_u16(), json["error"].as_str()),
+                (429, Some("Too many connections from this address"))
+            );
+        }
+        Ok(_) => panic!("a third socket from one address was accepted"),
+        Err(other) => panic!("unexpected error {other}"),
+    }
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        let mut c = Client::connect_from(&url, other).await.unwrap();
+        c.heartbeat_v2("1").await;
+        others.push(c);
+    }
+    // The server's own limit still holds over every address.
+    let third: std::net::IpAddr = [127, 0, 0, 3].into();
+    assert!(matches!(
+        Client::connect_from(&url, third).await,
+        Err(WsError::Http(r)) if r.status().as_u16() == 429
+    ));
+    assert_eq!(s.counters().connections_refused, 2);
+    // A socket that goes gives its address's slot back.
+    for c in &mut held {
+        c.heartbeat_v2("2").await;
+    }
+    held.pop();
+    let deadline = Instant::now() + WAIT;
+    while s.server.state().realtime.connections() > 3 {
+        assert!(Instant::now() < deadline, "slot never released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Client::connect_from(&url, greedy)
+        .await
+        .unwrap()
+        .heartbeat_v2("3")
+        .await;
+}
+
+#[tokio::test]
+async fn behind_a_proxy_on_this_machine_each_forwarded_client_has_its_own_limit() {
+    let s = server(&["--realtime-max-connections-per-address", "2"]).await;
+    let url = s.url("/realtime/v1/websocket", Some("2.0.0"), Some(&token()));
+    let via_proxy = |client: &str| {
+        let mut request = url.as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", client.parse().unwrap());
+        request
+    };
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (ws, _) = tokio_tungstenite::connect_async(via_proxy("203.0.113.1"))
+            .await
+            .unwrap();
+        held.push(ws);
+    }
+    match tokio_tungstenite::connect_async(via_proxy("203.0.113.1")).await {
+        Err(WsError::Http(r)) => assert_eq!(r.status().as_u16(), 429),
+        other => panic!(
+            "a third socket of one forwarded client: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // Another client behind the same proxy, and what a client writes itself left of the
+    // address its proxy appended, count as themselves.
+    for client in ["203.0.113.2", "203.0.113.1, 203.0.113.3"] {
+        let (ws, _) = tokio_tungstenite::connect_async(via_proxy(client))
+            .await
+            .unwrap();
+        held.push(ws);
+    }
+    assert_eq!(s.server.state().realtime.connections(), 4);
 }
 
 #[tokio::test]

@@ -8,10 +8,9 @@
 //! A reverse proxy in front of the server must not forward `/focus/` (it would make every
 //! request look local).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,8 +41,8 @@ fn yes() -> bool {
 
 /// The refusal for a client that is not on this machine, if it is not.
 fn local_only(request: &Request) -> Option<Response> {
-    match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) if addr.ip().is_loopback() => None,
+    match crate::client_key::ClientAddr::of(request) {
+        Some(client) if client.is_loopback() => None,
         _ => Some(
             (
                 StatusCode::FORBIDDEN,

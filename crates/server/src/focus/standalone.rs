@@ -53,6 +53,9 @@ pub struct FocusCommand {
     /// Limits of /api/access.
     #[command(flatten)]
     pub access: AccessArgs,
+    /// Reverse proxies in front of this focus.
+    #[command(flatten)]
+    pub proxy: crate::client_key::ProxyArgs,
     /// When idle sessions are closed.
     #[command(flatten)]
     pub idle: super::IdleArgs,
@@ -116,7 +119,11 @@ pub async fn run(cmd: FocusCommand) -> Result<(), StandaloneError> {
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
         .layer(cors)
-        .merge(super::http::routes(focus.clone()));
+        .merge(super::http::routes(focus.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(cmd.proxy.trusted.clone()),
+            crate::client_key::client_addr,
+        ));
     tracing::info!(
         "pairux-server focus listening on http://{} (focus key {})",
         listener.local_addr()?,

@@ -10,6 +10,12 @@ pub struct RealtimeArgs {
     /// Most open sockets; further upgrades get 429 `Too many connected users`.
     #[arg(long = "realtime-max-connections", default_value_t = 200)]
     pub max_connections: usize,
+    /// Most open sockets from one address (an IPv6 address's /64) at once; further upgrades
+    /// from it get 429 `Too many connections from this address` (0: no limit). Ours, not the
+    /// hosted server's: without it one client could hold every slot of
+    /// `--realtime-max-connections` and lock everyone else out.
+    #[arg(long = "realtime-max-connections-per-address", default_value_t = 50)]
+    pub max_connections_per_address: usize,
     /// Most channels one socket may have joined at once.
     #[arg(long = "realtime-max-channels-per-client", default_value_t = 100)]
     pub max_channels_per_client: usize,
@@ -86,6 +92,7 @@ pub struct RealtimeArgs {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
+    pub max_connections_per_address: usize,
     pub max_channels_per_client: usize,
     pub max_joins_per_second: u32,
     pub max_joins_per_socket: u32,
@@ -114,6 +121,7 @@ impl From<&RealtimeArgs> for Limits {
             .max(args.max_frame_bytes.saturating_mul(2));
         Limits {
             max_connections: args.max_connections,
+            max_connections_per_address: args.max_connections_per_address,
             max_channels_per_client: args.max_channels_per_client,
             max_joins_per_second: args.max_joins_per_second,
             max_joins_per_socket: args.max_joins_per_socket,

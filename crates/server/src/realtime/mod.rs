@@ -56,6 +56,9 @@ pub struct RealtimeState {
     hub: Hub,
     counters: Counters,
     connections: AtomicUsize,
+    /// Open sockets per address (`client_key`), for `max_connections_per_address`; an address
+    /// leaves the map with its last socket.
+    per_address: Mutex<HashMap<IpAddr, usize>>,
     joins: Mutex<RateWindow>,
     events: Mutex<RateWindow>,
     /// REST broadcasts' per-address windows (a socket has its own in its session).
@@ -79,6 +82,7 @@ impl RealtimeState {
             hub: Hub::default(),
             counters: Counters::default(),
             connections: AtomicUsize::new(0),
+            per_address: Mutex::new(HashMap::new()),
         }
     }
 

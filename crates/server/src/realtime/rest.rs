@@ -7,9 +7,7 @@
 
 use std::sync::Arc;
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -43,10 +41,7 @@ pub async fn broadcast(
     body: Bytes,
 ) -> Response {
     // The peer's address, when the server was started with it (not in every test router).
-    let from = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+    let from = crate::client_key::ClientAddr::in_extensions(&parts.extensions);
     let headers = &parts.headers;
     let bearer = headers
         .get("authorization")

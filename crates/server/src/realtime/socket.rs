@@ -1,12 +1,14 @@
 //! The WebSocket upgrade and the task that runs one socket.
 //!
 //! The upgrade checks, in the real server's order, the protocol version, the token (header
-//! `x-api-key`, else query `apikey`) and the connection limit; refusals are HTTP errors with
+//! `x-api-key`, else query `apikey`) and the connection limits (ours per address, then the
+//! server's); refusals are HTTP errors with
 //! `{"error": …}`. The socket task then pumps three things: inbound frames into the
 //! [`Session`], the outbox onto the wire (batched, one flush per batch), and timers (idle
 //! timeout, token re-checks).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use pairux_core::realtime::Vsn;
@@ -42,6 +44,7 @@ pub async fn upgrade(
     State(state): State<Arc<RealtimeState>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    client: Option<Extension<crate::client_key::ClientAddr>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let vsn = match query.get("vsn") {
@@ -72,12 +75,23 @@ pub async fn upgrade(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let Some(slot) = ConnectionSlot::take(&state) else {
-        return refuse(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many connected users",
-        );
+    let address = client.map(|Extension(client)| crate::client_key::client_key(client.0));
+    let slot = match ConnectionSlot::take(&state, address) {
+        Ok(slot) => slot,
+        Err(Full::Address) => {
+            return refuse(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many connections from this address",
+            )
+        }
+        Err(Full::Server) => {
+            return refuse(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many connected users",
+            )
+        }
     };
     state.counters.connection_accepted();
     let max_frame = state.limits().max_frame_bytes;
@@ -96,25 +110,66 @@ fn refuse(state: &RealtimeState, status: StatusCode, error: &str) -> Response {
     (status, Json(serde_json::json!({ "error": error }))).into_response()
 }
 
-/// One of `max_connections`; given back when the socket's task ends.
-struct ConnectionSlot(Arc<RealtimeState>);
+/// One of `max_connections`, and of its address's `max_connections_per_address`; given back
+/// when the socket's task ends.
+struct ConnectionSlot {
+    state: Arc<RealtimeState>,
+    address: Option<IpAddr>,
+}
+
+/// Which limit refused a socket.
+enum Full {
+    Address,
+    Server,
+}
 
 impl ConnectionSlot {
-    fn take(state: &Arc<RealtimeState>) -> Option<Self> {
-        let max = state.limits().max_connections;
+    fn take(state: &Arc<RealtimeState>, address: Option<IpAddr>) -> Result<Self, Full> {
+        let limits = state.limits();
+        let per_address = limits.max_connections_per_address;
+        let address = address.filter(|_| per_address > 0);
+        let mut open = state
+            .per_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(address) = address {
+            if open.get(&address).copied().unwrap_or(0) >= per_address {
+                return Err(Full::Address);
+            }
+        }
+        let max = limits.max_connections;
         state
             .connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
-            .ok()
-            .map(|_| ConnectionSlot(state.clone()))
+            .map_err(|_| Full::Server)?;
+        if let Some(address) = address {
+            *open.entry(address).or_insert(0) += 1;
+        }
+        Ok(ConnectionSlot {
+            state: state.clone(),
+            address,
+        })
     }
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+        if let Some(address) = self.address {
+            let mut open = self
+                .state
+                .per_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(n) = open.get_mut(&address) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&address);
+                }
+            }
+        }
+        self.state.connections.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -142,6 +142,29 @@ impl Client {
         })
     }
 
+    /// Like [`Self::connect`], from the loopback address `source` (any of 127.0.0.0/8 reaches
+    /// a server on 127.0.0.1): another client as far as per-address limits go.
+    pub async fn connect_from(url: &str, source: std::net::IpAddr) -> Result<Client, WsError> {
+        let request = url.into_client_request()?;
+        let uri = request.uri();
+        let server: std::net::SocketAddr = format!(
+            "{}:{}",
+            uri.host().unwrap_or_default(),
+            uri.port_u16().unwrap_or(80)
+        )
+        .parse()
+        .unwrap();
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(std::net::SocketAddr::new(source, 0))?;
+        let stream = socket.connect(server).await?;
+        let (ws, _) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await?;
+        Ok(Client {
+            ws,
+            v2: url.contains("vsn=2."),
+        })
+    }
+
     pub async fn text(&mut self, frame: &str) {
         self.ws.send(Message::text(frame)).await.unwrap();
     }

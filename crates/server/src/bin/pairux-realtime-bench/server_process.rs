@@ -35,6 +35,8 @@ impl ServerProcess {
             .arg("--static")
             .arg(&static_dir)
             .args(["--realtime-max-connections", "100000"])
+            // Every subscriber connects from 127.0.0.1.
+            .args(["--realtime-max-connections-per-address", "0"])
             .args(["--realtime-max-joins-per-second", "1000000"])
             .args(["--realtime-max-events-per-second", "1000000"])
             .args(["--realtime-max-events-per-socket", "0"])
