@@ -909,6 +909,7 @@ impl GuestRuntime {
                     self.publish_control();
                     self.inner.view.cursors.set(VecMap::new());
                     self.inner.view.voice.speaking.set(VecSet::new());
+                    self.put_offer_away();
                     set_if_changed(self.inner.view.media_problem, None);
                     let link = self.inner.link.borrow_mut().take();
                     if let Some(link) = link {
@@ -935,11 +936,24 @@ impl GuestRuntime {
         self.inner.control.borrow_mut().disconnected();
         self.publish_control();
         self.inner.view.cursors.set(VecMap::new());
+        // A handover offered on the old connection goes with it.
+        self.put_offer_away();
+        if !self.sfu_mode() {
+            // Who speaks came with the old connection's voices.
+            self.inner.view.voice.speaking.set(VecSet::new());
+        }
         let old = self.inner.link.borrow_mut().take();
         if let Some(old) = old {
             old.close();
         }
+        // Down until the new one says otherwise (closing the old one tells us nothing).
+        let actions = self
+            .inner
+            .session
+            .borrow_mut()
+            .on_link(clock::monotonic_ms(), false);
         self.expect_peer(host);
+        self.run(actions);
     }
 
     fn expect_peer(&self, host: String) {
@@ -1238,8 +1252,11 @@ impl GuestRuntime {
     pub fn take_host(&self) {
         let view = self.inner.view;
         if view.host_offer.get_untracked() && !view.host_taking.get_untracked() {
-            view.host_taking.set(true);
-            self.send_control(Some(ControlMsg::HostTake), false);
+            // Taking only once the host can hear it: a take lost on a closed channel would
+            // leave both buttons disabled with nothing to answer it.
+            let sent = (self.inner.link.borrow().as_ref())
+                .is_some_and(|l| l.peer().send(&ControlMsg::HostTake.encode()));
+            view.host_taking.set(sent);
         }
     }
 

@@ -148,9 +148,20 @@ test("a controller away from the session while its connection was down drives ag
   await controller.offline(false);
   // Back: the host admits it again on a new connection, the controller answers on a new one
   // of its own, and control works over it.
-  await controller.getByTestId('media-problem').waitFor({ state: 'detached', timeout: 30_000 });
-  await movesAgain(controller, 15_000);
-  await pressReachesHost(host, controller, cid);
+  try {
+    await controller.getByTestId('media-problem').waitFor({ state: 'detached', timeout: 30_000 });
+    await movesAgain(controller, 15_000);
+    await pressReachesHost(host, controller, cid);
+  } catch (err) {
+    const seen = await controller.evaluate(() => ({
+      pcs: window.__pcs.map((pc) => `${pc.connectionState}/${pc.signalingState}`),
+      control: document.querySelector('[data-testid=control-state]')?.textContent,
+      text: document.body.innerText.slice(0, 400),
+    }));
+    const hostPcs = await host.evaluate(() => window.__pcs.map((pc) => `${pc.connectionState}/${pc.signalingState}`));
+    console.log('AWAY-DIAG', JSON.stringify({ seen, hostPcs }));
+    throw err;
+  }
   const pcs = await controller.evaluate(() => window.__pcs.map((pc) => pc.connectionState));
   assert.ok(pcs.length > before && pcs.at(-1) === 'connected', `a new connection (${pcs})`);
   await host.context().close();

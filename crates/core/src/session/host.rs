@@ -562,20 +562,26 @@ impl HostSession {
             .filter(|id| !present.contains(id.as_str()))
             .cloned()
             .collect();
-        // Back from a presence gap (a reconnecting socket): a secret sent meanwhile may have
-        // been missed.
+        // Back from a presence gap (a reconnecting socket): what was broadcast meanwhile may
+        // have been missed — the share state and the SFU route (each is idempotent for the
+        // guest: a pause resumed meanwhile would stay "paused" over a live picture, a route
+        // moved meanwhile would leave it subscribing to a gone feed), and a secret.
         let back: Vec<String> = self
             .absent
             .iter()
             .filter(|id| present.contains(id.as_str()))
-            .filter(|id| {
-                self.epochs
-                    .as_ref()
-                    .is_some_and(|e| e.waiting.contains(*id))
-            })
             .cloned()
             .collect();
-        actions.extend(back.iter().filter_map(|id| self.key_for(id)));
+        for id in &back {
+            actions.push(self.signal(Some(id), self.share_signal()));
+            if self.topology == Topology::Sfu {
+                actions.push(self.signal(Some(id), SignalBody::Sfu(self.route)));
+            }
+            let waiting = self.epochs.as_ref().is_some_and(|e| e.waiting.contains(id));
+            if waiting {
+                actions.extend(self.key_for(id));
+            }
+        }
         self.absent.retain(|id| !present.contains(id.as_str()));
         for id in gone {
             if self.link_up.contains(&id) {
@@ -1136,10 +1142,21 @@ mod tests {
         // Realtime restarts: presence is empty for a moment, links stay up.
         assert!(host.on_roster(&[]).is_empty());
         assert!(host.is_admitted("v1"));
-        // Back in presence: nothing happens; later v1's link drops (ICE hiccup): still kept.
-        assert!(host
-            .on_roster(&people.iter().collect::<Vec<_>>())
-            .is_empty());
+        // Back in presence: each is told the share state again (a change broadcast during
+        // the gap may not have reached it); later v1's link drops (ICE hiccup): still kept.
+        let back = host.on_roster(&people.iter().collect::<Vec<_>>());
+        let told: Vec<_> = back
+            .iter()
+            .map(|a| match a {
+                HostAction::Send(SignalEnvelope {
+                    to: Some(to),
+                    body: SignalBody::Share { sharing: true, .. },
+                    ..
+                }) => to.as_str(),
+                other => panic!("only the share state: {other:?}"),
+            })
+            .collect();
+        assert_eq!(told, ["v1", "v2"]);
         assert!(host.on_link("v1", false).is_empty());
         host.on_link("v1", true);
         // v2 closes its tab: presence leave, then its channel closes.
@@ -1153,6 +1170,48 @@ mod tests {
         );
         assert!(!host.is_admitted("v2"));
         assert!(host.on_link("v2", false).is_empty());
+    }
+
+    #[test]
+    fn back_from_a_presence_gap_a_guest_hears_again_what_changed_meanwhile() {
+        let mut host = HostSession::sfu("h", ShareState::Sharing);
+        let people = [p("v1", Role::Viewer, 1), p("c1", Role::Controller, 2)];
+        host.on_roster(&people.iter().collect::<Vec<_>>());
+        host.set_route(Some(SfuRoute { room: 1, feed: 1 }));
+        host.on_link("c1", true);
+        // c1's socket reconnects (its data link stays up); meanwhile the host pauses and the
+        // route moves (a failover), each broadcast once, to those present.
+        let only_v1 = [p("v1", Role::Viewer, 1)];
+        host.on_roster(&only_v1.iter().collect::<Vec<_>>());
+        host.set_share(ShareState::Paused);
+        let moved = Some(SfuRoute { room: 2, feed: 7 });
+        host.set_route(moved);
+        let back = host.on_roster(&people.iter().collect::<Vec<_>>());
+        let to_c1: Vec<&SignalBody> = back
+            .iter()
+            .filter_map(|a| match a {
+                HostAction::Send(SignalEnvelope {
+                    to: Some(to), body, ..
+                }) if to == "c1" => Some(body),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            to_c1,
+            [
+                &SignalBody::Share {
+                    sharing: false,
+                    unable: false
+                },
+                &SignalBody::Sfu(moved)
+            ],
+            "{back:?}"
+        );
+        assert!(host.is_admitted("c1"));
+        // v1 never left: nothing for it.
+        assert!(back.iter().all(
+            |a| !matches!(a, HostAction::Send(SignalEnvelope { to: Some(to), .. }) if to == "v1")
+        ));
     }
 
     #[test]
