@@ -167,3 +167,55 @@ test("a controller away from the session while its connection was down drives ag
   await host.context().close();
   await controller.context().close();
 });
+
+/** A host whose Realtime socket passes through the test (as `routedGuest`). */
+async function routedHost(stack) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  let off = false;
+  const open = [];
+  await page.routeWebSocket(/\/websocket/, (ws) => {
+    if (off) {
+      ws.close({ code: 1006, reason: 'offline' });
+      return;
+    }
+    open.push({ ws, server: ws.connectToServer() });
+  });
+  await openApp(page, stack.server.url);
+  await page.getByTestId('mode-p2p').check();
+  await page.getByTestId('start-test-pattern').click();
+  page.offline = async (value) => {
+    off = value;
+    if (!value) return;
+    for (const { ws, server } of open.splice(0)) {
+      await server.close();
+      await ws.close({ code: 1006, reason: 'offline' });
+    }
+  };
+  return page;
+}
+
+test('a host away from the session while the connections were down (a laptop closed) is taken back when it returns, and control works again', async () => {
+  const host = await routedHost(relay);
+  const link = await host.getByTestId('invite-controller-link').inputValue();
+  const controller = await guest(relay, link);
+  const cid = await myId(controller);
+  const pid = coturnPid(relay);
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await controller.getByTestId('media-problem').waitFor({ timeout: 20_000 });
+    // Gone from presence with the connection down: the controller is told the host left.
+    await host.offline(true);
+    await controller.locator('[data-testid=session-ended][data-reason=left]').waitFor({ timeout: 20_000 });
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  await host.offline(false);
+  // The same host (the same participant: its page never went) is back: taken back, not "left".
+  await controller.locator('[data-testid=session-ended]').waitFor({ state: 'detached', timeout: 30_000 });
+  await controller.getByTestId('media-problem').waitFor({ state: 'detached', timeout: 30_000 });
+  await movesAgain(controller, 15_000);
+  await pressReachesHost(host, controller, cid);
+  await host.context().close();
+  await controller.context().close();
+});

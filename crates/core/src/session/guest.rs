@@ -128,6 +128,9 @@ pub struct GuestSession {
     /// The link was up and went down (media may be frozen until it recovers).
     link_lost: bool,
     ended: Option<GuestPhase>,
+    /// `ended` is `HostLeft` because the host went from presence (not by its `Leaving`): the
+    /// same host back in presence is taken back ([`Self::away`]).
+    host_away: bool,
     /// The host's SFU publication we follow.
     route: Option<SfuRoute>,
 }
@@ -150,6 +153,7 @@ impl GuestSession {
             link_up: false,
             link_lost: false,
             ended: None,
+            host_away: false,
             route: None,
         }
     }
@@ -229,9 +233,19 @@ impl GuestSession {
             .find(|p| p.role == Role::Host && p.id != self.me)
             .map(|p| p.id.clone());
         match self.ended {
+            // The host we followed is back (its socket reconnected: a laptop opened again, a
+            // server restarted): it was away, not gone. Its connection was kept for this.
+            Some(GuestPhase::HostLeft) if self.host_away && host.is_some() && host == self.host => {
+                self.ended = None;
+                self.host_away = false;
+                self.host_missing_since = None;
+                return Vec::new();
+            }
             Some(GuestPhase::HostLeft | GuestPhase::NotLive)
                 if host.is_some() && host != self.host =>
             {
+                // The connection kept for a host that was away goes: another one hosts.
+                let close = std::mem::take(&mut self.host_away);
                 self.ended = None;
                 self.sharing = None;
                 self.unable = false;
@@ -242,6 +256,11 @@ impl GuestSession {
                 self.link_up = false;
                 self.link_lost = false;
                 self.route = None;
+                if close {
+                    let mut actions = vec![GuestAction::ClosePeer];
+                    actions.extend(self.roster_changed(now, participants));
+                    return actions;
+                }
             }
             Some(_) => return Vec::new(),
             None => {}
@@ -286,7 +305,9 @@ impl GuestSession {
     }
 
     fn signalled(&mut self, envelope: &SignalEnvelope) -> Vec<GuestAction> {
-        if self.ended.is_some() || self.host.as_deref() != Some(envelope.from.as_str()) {
+        // Away, the host may still say it ends or leaves (which closes the connection kept).
+        let over = self.ended.is_some() && !self.host_away;
+        if over || self.host.as_deref() != Some(envelope.from.as_str()) {
             return Vec::new();
         }
         match envelope.body {
@@ -402,13 +423,26 @@ impl GuestSession {
             return Vec::new();
         };
         if !self.link_up || now >= since + HOST_GONE_GRACE_MS {
-            return self.finish(GuestPhase::HostLeft);
+            return self.away();
         }
+        Vec::new()
+    }
+
+    /// The host is gone from presence (with our link down, or for longer than the grace):
+    /// the person reads that the host left, but the connection stays — a host whose socket
+    /// comes back under the same participant id (its page never went) restarts ICE on it, and
+    /// DTLS and the data channels with it are what control needs (a new connection would
+    /// take both ends renegotiating). Another host, or the host's `Leaving`, ends it.
+    fn away(&mut self) -> Vec<GuestAction> {
+        self.ended = Some(GuestPhase::HostLeft);
+        self.host_away = true;
+        self.playing = false;
         Vec::new()
     }
 
     fn finish(&mut self, phase: GuestPhase) -> Vec<GuestAction> {
         self.ended = Some(phase);
+        self.host_away = false;
         self.playing = false;
         self.route = None;
         vec![GuestAction::ClosePeer]
@@ -502,21 +536,69 @@ mod tests {
         assert_eq!(g.poll_timeout(), None);
         assert_eq!(g.phase(), GuestPhase::Live);
 
-        // Tab closed: presence leave, then the data channel closes → host left at once.
+        // Gone from presence, then the link drops (a tab killed, a laptop closed) → the host
+        // left, at once; the connection is kept in case it was only away.
         assert!(g.on_roster(4_000, &[]).is_empty());
-        assert_eq!(g.on_link(4_100, false), vec![GuestAction::ClosePeer]);
+        assert!(g.on_link(4_100, false).is_empty());
+        assert_eq!(g.phase(), GuestPhase::HostLeft);
+        // Its "leaving" after all closes it.
+        assert_eq!(
+            g.on_signal(4_200, &from_host(SignalBody::Leaving)),
+            vec![GuestAction::ClosePeer]
+        );
         assert_eq!(g.phase(), GuestPhase::HostLeft);
 
-        // Link never came up: the grace period decides.
+        // The link stays up: the grace period decides.
         let mut g = GuestSession::new("g", 0);
         g.on_roster(0, &[&host]);
         g.on_link(1, true);
         g.on_roster(10, &[]);
         assert!(g.handle_timeout(10 + HOST_GONE_GRACE_MS - 1).is_empty());
+        assert!(g.handle_timeout(10 + HOST_GONE_GRACE_MS).is_empty());
+        assert_eq!(g.phase(), GuestPhase::HostLeft);
+    }
+
+    #[test]
+    fn a_host_that_was_away_is_taken_back_on_the_connection_kept() {
+        let host = p("h", Role::Host);
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(0, &[&host]);
+        g.on_link(5, true);
+        g.on_signal(5, &share(true));
+        g.on_playing(5, true);
+        // Its laptop closes: the link drops, then presence (the server's idle timeout).
+        g.on_link(1_000, false);
+        assert!(g.on_roster(61_000, &[]).is_empty());
+        assert_eq!(g.phase(), GuestPhase::HostLeft);
+        // Signals from it still count while it is away (a share state, say).
+        g.on_signal(61_500, &share(true));
+        // Back under the same id (its page never went): nothing to make, the same link.
+        assert!(g.on_roster(90_000, &[&host]).is_empty());
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+        g.on_link(90_500, true);
+        g.on_playing(90_600, true);
+        assert_eq!(g.phase(), GuestPhase::Live);
+
+        // Away, and another host (its reloaded tab) comes instead: the kept link goes first.
+        g.on_link(100_000, false);
+        g.on_roster(100_100, &[]);
+        assert_eq!(g.phase(), GuestPhase::HostLeft);
         assert_eq!(
-            g.handle_timeout(10 + HOST_GONE_GRACE_MS),
-            vec![GuestAction::ClosePeer]
+            g.on_roster(101_000, &[&p("h2", Role::Host)]),
+            vec![
+                GuestAction::ClosePeer,
+                GuestAction::ExpectPeer { host: "h2".into() }
+            ]
         );
+        assert_eq!(g.phase(), GuestPhase::Connecting);
+
+        // A host that said it was leaving is not taken back under its old id.
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(0, &[&host]);
+        g.on_link(1, true);
+        g.on_signal(2, &from_host(SignalBody::Leaving));
+        g.on_roster(3, &[]);
+        assert!(g.on_roster(4, &[&host]).is_empty());
         assert_eq!(g.phase(), GuestPhase::HostLeft);
     }
 
