@@ -932,7 +932,6 @@ impl GuestRuntime {
         let Some(host) = self.inner.session.borrow().host().map(str::to_owned) else {
             return;
         };
-        leptos::logging::log!("the host made a new connection for us: replacing ours");
         self.inner.control.borrow_mut().disconnected();
         self.publish_control();
         self.inner.view.cursors.set(VecMap::new());
@@ -946,12 +945,16 @@ impl GuestRuntime {
         if let Some(old) = old {
             old.close();
         }
-        // Down until the new one says otherwise (closing the old one tells us nothing).
-        let actions = self
-            .inner
-            .session
-            .borrow_mut()
-            .on_link(clock::monotonic_ms(), false);
+        // Down until the new one says otherwise (closing the old one tells us nothing) — in
+        // P2P mode; in SFU mode the picture's connection is the subscription, not this one.
+        let actions = if self.sfu_mode() {
+            Vec::new()
+        } else {
+            self.inner
+                .session
+                .borrow_mut()
+                .on_link(clock::monotonic_ms(), false)
+        };
         self.expect_peer(host);
         self.run(actions);
     }
@@ -1274,6 +1277,16 @@ impl GuestRuntime {
             self.set_mic(false);
         }
         self.put_offer_away();
+        // Control goes with the stage: what is held goes up and control is given back (a
+        // connection kept for a host that is away would otherwise keep both until it is back).
+        self.release_held();
+        self.release_control();
+        // A connection kept for a host that may come back, while none can: two hosts'
+        // handovers parted here, and no host is followed again.
+        if self.inner.channel.signals.forked_host.get_untracked() && self.peer().is_some() {
+            let runtime = self.clone();
+            leptos::task::spawn_local(async move { runtime.run(vec![GuestAction::ClosePeer]) });
+        }
     }
 
     fn put_offer_away(&self) {

@@ -300,7 +300,8 @@ pub fn cors() -> tower_http::cors::CorsLayer {
 
 /// `POST /api/access`.
 pub async fn handle(State(access): State<Arc<Access>>, request: Request) -> Response {
-    let ip = crate::client_key::ClientAddr::of(&request).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip =
+        crate::client_key::ClientAddr::of(&request).map_or(IpAddr::from([0, 0, 0, 0]), |c| c.ip);
     match answer(&access, ip, request).await {
         Ok(grant) => ([(header::CACHE_CONTROL, "no-store")], Json(grant)).into_response(),
         Err(refusal) => {

@@ -41,17 +41,28 @@ pub struct ProxyArgs {
 /// peer, or for a trusted proxy's request the client it forwards
 /// ([`resolve_client`], added by [`client_addr`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
+pub struct ClientAddr {
+    pub ip: IpAddr,
+    /// A trusted proxy forwarded it (`X-Forwarded-For` present): whoever sent it is not on
+    /// this machine, whatever the header says.
+    pub forwarded: bool,
+}
 
 impl ClientAddr {
     /// The client of a request that went through [`client_addr`] (none in test routers
     /// served without connection info).
-    pub fn of(request: &Request) -> Option<IpAddr> {
-        Self::in_extensions(request.extensions())
+    pub fn of(request: &Request) -> Option<ClientAddr> {
+        request.extensions().get::<ClientAddr>().copied()
     }
 
-    pub fn in_extensions(extensions: &axum::http::Extensions) -> Option<IpAddr> {
-        extensions.get::<ClientAddr>().map(|ClientAddr(ip)| *ip)
+    /// Its address, for the per-address limits.
+    pub fn ip_in(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+        extensions.get::<ClientAddr>().map(|c| c.ip)
+    }
+
+    /// A client on this machine itself, not one a proxy here forwards.
+    pub fn is_local(self) -> bool {
+        self.ip.is_loopback() && !self.forwarded
     }
 }
 
@@ -73,26 +84,42 @@ pub async fn client_addr(
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
             .join(",");
-        let client = resolve_client(peer, &forwarded, &trusted);
-        request.extensions_mut().insert(ClientAddr(client));
+        let client = ClientAddr {
+            ip: resolve_client(peer, &forwarded, &trusted),
+            forwarded: trusted_peer(peer, &trusted) && !forwarded.trim().is_empty(),
+        };
+        request.extensions_mut().insert(client);
     }
     next.run(request).await
 }
 
-fn trusted_peer(ip: IpAddr, trusted: &[IpNet]) -> bool {
-    let ip = match ip {
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,
-    };
-    ip.is_loopback() || trusted.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// A connecting peer that is a proxy: one on this machine, or in a `--trusted-proxy` block.
+fn trusted_peer(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = unmapped(ip);
+    ip.is_loopback() || trusted_hop(ip, trusted)
+}
+
+/// An address in `X-Forwarded-For` that is a proxy: only the named blocks. A loopback address
+/// there is what some proxy — or the client — wrote, and never a reason to read further.
+fn trusted_hop(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = unmapped(ip);
+    trusted.iter().any(|net| net.contains(&ip))
 }
 
 /// The client behind `peer`: `peer` itself unless it is a trusted proxy; then, reading
 /// `X-Forwarded-For` (every proxy appends the address it was reached from) from the right, the
-/// first address that is not a trusted proxy. What a client wrote into the header itself is
-/// to the left of what its proxies appended, so it is never reached unless every proxy on the
-/// way is trusted. An entry that is not an address stops the walk: the last trusted hop is the
-/// answer, as it is when the header is missing.
+/// first address that is not in a `--trusted-proxy` block (loopback is trusted as the
+/// connecting peer only). What a client wrote into the header itself is to the left of what
+/// its proxies appended, so it is never reached unless every proxy on the way is trusted. An
+/// entry that is not an address stops the walk: the last trusted hop is the answer, as it is
+/// when the header is missing.
 pub fn resolve_client(peer: IpAddr, forwarded_for: &str, trusted: &[IpNet]) -> IpAddr {
     if !trusted_peer(peer, trusted) {
         return peer;
@@ -107,7 +134,7 @@ pub fn resolve_client(peer: IpAddr, forwarded_for: &str, trusted: &[IpNet]) -> I
             .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()));
         let Ok(hop) = parsed else { break };
         client = hop;
-        if !trusted_peer(hop, trusted) {
+        if !trusted_hop(hop, trusted) {
             break;
         }
     }
@@ -148,6 +175,16 @@ mod tests {
         assert_eq!(
             resolve_client(ip("127.0.0.1"), "127.0.0.1, 203.0.113.9", &[]),
             client
+        );
+        // A loopback address in the header is not a proxy to read past (a client through a
+        // trusted balancer claiming to be this machine is the address before it).
+        assert_eq!(
+            resolve_client(ip("10.5.5.5"), "127.0.0.1", &lb),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            resolve_client(ip("127.0.0.1"), "203.0.113.9, 127.0.0.1", &lb),
+            ip("127.0.0.1")
         );
         // Through a load balancer and a local proxy: the first hop from the right that is
         // not trusted.

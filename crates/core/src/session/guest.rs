@@ -305,7 +305,9 @@ impl GuestSession {
     }
 
     fn signalled(&mut self, envelope: &SignalEnvelope) -> Vec<GuestAction> {
-        // Away, the host may still say it ends or leaves (which closes the connection kept).
+        // Away, what the host still says counts (it ends, or leaves: the connection kept
+        // closes) — though a page hears only senders in presence, so this is the narrow case
+        // of a signal that overtook the host's presence coming back.
         let over = self.ended.is_some() && !self.host_away;
         if over || self.host.as_deref() != Some(envelope.from.as_str()) {
             return Vec::new();
@@ -350,7 +352,8 @@ impl GuestSession {
 
     /// The person leaves: the peer closes and nothing brings us back but a new join.
     pub fn leave(&mut self) -> Vec<GuestAction> {
-        if self.ended.is_some() {
+        // Away, the connection kept for the host goes with us.
+        if self.ended.is_some() && !self.host_away {
             return Vec::new();
         }
         self.finish(GuestPhase::Left)
@@ -432,7 +435,8 @@ impl GuestSession {
     /// the person reads that the host left, but the connection stays — a host whose socket
     /// comes back under the same participant id (its page never went) restarts ICE on it, and
     /// DTLS and the data channels with it are what control needs (a new connection would
-    /// take both ends renegotiating). Another host, or the host's `Leaving`, ends it.
+    /// take both ends renegotiating). Another host, our own leaving, or the page going ends
+    /// it (the runtime also closes it when no host can be followed again: a fork).
     fn away(&mut self) -> Vec<GuestAction> {
         self.ended = Some(GuestPhase::HostLeft);
         self.host_away = true;
@@ -591,6 +595,13 @@ mod tests {
             ]
         );
         assert_eq!(g.phase(), GuestPhase::Connecting);
+
+        // Leaving while the host is away closes the connection kept.
+        g.on_link(110_000, false);
+        g.on_roster(110_100, &[]);
+        assert_eq!(g.phase(), GuestPhase::HostLeft);
+        assert_eq!(g.leave(), vec![GuestAction::ClosePeer]);
+        assert_eq!(g.phase(), GuestPhase::Left);
 
         // A host that said it was leaving is not taken back under its old id.
         let mut g = GuestSession::new("g", 0);

@@ -5,8 +5,9 @@
 //! - `GET /focus/status` — leader or standby, nodes (health, draining, stress, sessions),
 //!   counters.
 //!
-//! A reverse proxy in front of the server must not forward `/focus/` (it would make every
-//! request look local).
+//! A request a proxy forwarded (`X-Forwarded-For` from a trusted proxy) is never local,
+//! whatever address it names (`client_key::ClientAddr::is_local`). A proxy that adds no such
+//! header makes every request look local: such a proxy must not forward `/focus/`.
 
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ fn yes() -> bool {
 /// The refusal for a client that is not on this machine, if it is not.
 fn local_only(request: &Request) -> Option<Response> {
     match crate::client_key::ClientAddr::of(request) {
-        Some(client) if client.is_loopback() => None,
+        Some(client) if client.is_local() => None,
         _ => Some(
             (
                 StatusCode::FORBIDDEN,

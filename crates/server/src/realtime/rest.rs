@@ -41,7 +41,7 @@ pub async fn broadcast(
     body: Bytes,
 ) -> Response {
     // The peer's address, when the server was started with it (not in every test router).
-    let from = crate::client_key::ClientAddr::in_extensions(&parts.extensions);
+    let from = crate::client_key::ClientAddr::ip_in(&parts.extensions);
     let headers = &parts.headers;
     let bearer = headers
         .get("authorization")

@@ -75,7 +75,7 @@ pub async fn upgrade(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let address = client.map(|Extension(client)| crate::client_key::client_key(client.0));
+    let address = client.map(|Extension(client)| crate::client_key::client_key(client.ip));
     let slot = match ConnectionSlot::take(&state, address) {
         Ok(slot) => slot,
         Err(Full::Address) => {
