@@ -94,10 +94,11 @@ async function movesAgain(page, timeout) {
   );
 }
 
-/** A guest whose Realtime socket passes through the test: `offline(true)` takes it off. */
-async function routedGuest(stack, link) {
-  const page = await newPage(stack.browser);
-  await page.addInitScript(recordPeers);
+/**
+ * Routes `page`'s Realtime sockets through the test: `page.offline(true)` closes them and
+ * refuses new ones until `page.offline(false)`.
+ */
+async function routeRealtime(page) {
   let off = false;
   const open = [];
   await page.routeWebSocket(/\/websocket/, (ws) => {
@@ -107,8 +108,6 @@ async function routedGuest(stack, link) {
     }
     open.push({ ws, server: ws.connectToServer() });
   });
-  await openApp(page, link);
-  await decoding(page, { timeout: 30_000 });
   page.offline = async (value) => {
     off = value;
     if (!value) return;
@@ -117,6 +116,15 @@ async function routedGuest(stack, link) {
       await ws.close({ code: 1006, reason: 'offline' });
     }
   };
+}
+
+/** A guest whose Realtime socket passes through the test (`routeRealtime`). */
+async function routedGuest(stack, link) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  await routeRealtime(page);
+  await openApp(page, link);
+  await decoding(page, { timeout: 30_000 });
   return page;
 }
 
@@ -168,30 +176,14 @@ test("a controller away from the session while its connection was down drives ag
   await controller.context().close();
 });
 
-/** A host whose Realtime socket passes through the test (as `routedGuest`). */
+/** A host sharing the pattern peer to peer, its Realtime socket through the test. */
 async function routedHost(stack) {
   const page = await newPage(stack.browser);
   await page.addInitScript(recordPeers);
-  let off = false;
-  const open = [];
-  await page.routeWebSocket(/\/websocket/, (ws) => {
-    if (off) {
-      ws.close({ code: 1006, reason: 'offline' });
-      return;
-    }
-    open.push({ ws, server: ws.connectToServer() });
-  });
+  await routeRealtime(page);
   await openApp(page, stack.server.url);
   await page.getByTestId('mode-p2p').check();
   await page.getByTestId('start-test-pattern').click();
-  page.offline = async (value) => {
-    off = value;
-    if (!value) return;
-    for (const { ws, server } of open.splice(0)) {
-      await server.close();
-      await ws.close({ code: 1006, reason: 'offline' });
-    }
-  };
   return page;
 }
 

@@ -525,15 +525,21 @@ mod tests {
         assert_eq!(g.phase(), GuestPhase::Full);
     }
 
+    /// A guest watching `host`'s picture (at 5 ms).
+    fn live_guest(host: &Participant) -> GuestSession {
+        let mut g = GuestSession::new("g", 0);
+        g.on_roster(0, &[host]);
+        g.on_link(5, true);
+        g.on_signal(5, &share(true));
+        g.on_playing(5, true);
+        g
+    }
+
     #[test]
     fn host_leaving_needs_the_link_down_or_a_long_absence() {
         let host = p("h", Role::Host);
         // Realtime restart: the host is briefly missing, media still flows → no false alarm.
-        let mut g = GuestSession::new("g", 0);
-        g.on_roster(0, &[&host]);
-        g.on_link(5, true);
-        g.on_signal(5, &share(true));
-        g.on_playing(5, true);
+        let mut g = live_guest(&host);
         assert!(g.on_roster(100, &[]).is_empty());
         assert_eq!(g.poll_timeout(), Some(100 + HOST_GONE_GRACE_MS));
         assert!(g.on_roster(3_000, &[&host]).is_empty());
@@ -565,11 +571,7 @@ mod tests {
     #[test]
     fn a_host_that_was_away_is_taken_back_on_the_connection_kept() {
         let host = p("h", Role::Host);
-        let mut g = GuestSession::new("g", 0);
-        g.on_roster(0, &[&host]);
-        g.on_link(5, true);
-        g.on_signal(5, &share(true));
-        g.on_playing(5, true);
+        let mut g = live_guest(&host);
         // Its laptop closes: the link drops, then presence (the server's idle timeout).
         g.on_link(1_000, false);
         assert!(g.on_roster(61_000, &[]).is_empty());
