@@ -905,16 +905,9 @@ impl GuestRuntime {
                     // who speaks, a media problem (closing it tells us nothing, as its
                     // channel's handlers go first). The mode stays: it is the session's (the
                     // focus's decision), which a host's reload or handover does not change.
-                    self.inner.control.borrow_mut().disconnected();
-                    self.publish_control();
-                    self.inner.view.cursors.set(VecMap::new());
+                    self.close_link();
                     self.inner.view.voice.speaking.set(VecSet::new());
-                    self.put_offer_away();
                     set_if_changed(self.inner.view.media_problem, None);
-                    let link = self.inner.link.borrow_mut().take();
-                    if let Some(link) = link {
-                        link.close();
-                    }
                     self.inner.stats.borrow_mut().take();
                     self.inner.view.stream.set(None);
                     self.inner.view.stats.set(None);
@@ -932,24 +925,14 @@ impl GuestRuntime {
         let Some(host) = self.inner.session.borrow().host().map(str::to_owned) else {
             return;
         };
-        self.inner.control.borrow_mut().disconnected();
-        self.publish_control();
-        self.inner.view.cursors.set(VecMap::new());
-        // A handover offered on the old connection goes with it.
-        self.put_offer_away();
-        if !self.sfu_mode() {
-            // Who speaks came with the old connection's voices.
-            self.inner.view.voice.speaking.set(VecSet::new());
-        }
-        let old = self.inner.link.borrow_mut().take();
-        if let Some(old) = old {
-            old.close();
-        }
-        // Down until the new one says otherwise (closing the old one tells us nothing) — in
-        // P2P mode; in SFU mode the picture's connection is the subscription, not this one.
+        self.close_link();
+        // In P2P mode, who speaks came with the old connection's voices, and the link is down
+        // until the new one says otherwise (closing the old one tells us nothing); in SFU mode
+        // both are the subscription's.
         let actions = if self.sfu_mode() {
             Vec::new()
         } else {
+            self.inner.view.voice.speaking.set(VecSet::new());
             self.inner
                 .session
                 .borrow_mut()
@@ -957,6 +940,19 @@ impl GuestRuntime {
         };
         self.expect_peer(host);
         self.run(actions);
+    }
+
+    /// Closes the direct connection, and lets go of what only it carried: control, cursors,
+    /// a handover offered on it.
+    fn close_link(&self) {
+        self.inner.control.borrow_mut().disconnected();
+        self.publish_control();
+        self.inner.view.cursors.set(VecMap::new());
+        self.put_offer_away();
+        let link = self.inner.link.borrow_mut().take();
+        if let Some(link) = link {
+            link.close();
+        }
     }
 
     fn expect_peer(&self, host: String) {

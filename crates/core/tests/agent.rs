@@ -108,6 +108,11 @@ fn key_down(code: &str, key: &str, m: u8) -> InputKind {
     }
 }
 
+/// An injected key press (`down`) or release, by evdev code.
+fn key(evdev: u16, down: bool) -> Inject {
+    Inject::Key { evdev, down }
+}
+
 /// A paired agent sharing a 1280×720 screen, with `p1` holding control.
 fn driving() -> Agent {
     let mut a = agent(vec![SCREEN]);
@@ -458,13 +463,7 @@ fn a_shared_window_is_pointers_only_and_lets_go() {
             h: 600,
         },
     );
-    assert_eq!(
-        injected(&out),
-        vec![Inject::Key {
-            evdev: 30,
-            down: false
-        }]
-    );
+    assert_eq!(injected(&out), vec![key(30, false)]);
     assert_eq!(
         sent(&out, 1),
         vec![AgentMsg::Status {
@@ -494,14 +493,8 @@ fn nothing_stays_held_when_a_holder_goes_the_page_goes_or_the_host_panics() {
         );
     };
     let released = vec![
-        Inject::Key {
-            evdev: 30,
-            down: false,
-        },
-        Inject::Key {
-            evdev: 42,
-            down: false,
-        },
+        key(30, false),
+        key(42, false),
         Inject::Button {
             b: Button::Left,
             down: false,
@@ -547,19 +540,7 @@ fn another_holder_keeps_what_it_holds() {
     // p1's A is let go; p2's B, whose press the cut may have dropped from the injector's
     // queue, is pressed again behind it.
     assert_eq!(out.first(), Some(&Action::Cut));
-    assert_eq!(
-        injected(&out),
-        vec![
-            Inject::Key {
-                evdev: 30,
-                down: false
-            },
-            Inject::Key {
-                evdev: 48,
-                down: true
-            }
-        ]
-    );
+    assert_eq!(injected(&out), vec![key(30, false), key(48, true)]);
 }
 
 #[test]
@@ -567,52 +548,22 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
     let mut a = driving();
     // Ctrl held according to the event although its own key-down never came.
     let out = act(&mut a, "p1", 1, key_down("KeyC", "c", Modifiers::CTRL));
-    assert_eq!(
-        injected(&out),
-        vec![
-            Inject::Key {
-                evdev: 29,
-                down: true
-            },
-            Inject::Key {
-                evdev: 46,
-                down: true
-            }
-        ]
-    );
+    assert_eq!(injected(&out), vec![key(29, true), key(46, true)]);
     act(&mut a, "p1", 2, key_up("KeyC", "c", 2));
     // The ctrl key-up was lost: the next key says no modifier, so it is let go first.
     let out = act(&mut a, "p1", 3, key_down("KeyV", "v", 0));
-    assert_eq!(
-        injected(&out),
-        vec![
-            Inject::Key {
-                evdev: 29,
-                down: false
-            },
-            Inject::Key {
-                evdev: 47,
-                down: true
-            }
-        ]
-    );
+    assert_eq!(injected(&out), vec![key(29, false), key(47, true)]);
     let out = act(
         &mut a,
         "p1",
         4,
         key_down("Escape", "Escape", Modifiers::CTRL | Modifiers::SHIFT),
     );
-    assert!(!injected(&out).contains(&Inject::Key {
-        evdev: 1,
-        down: true
-    }));
+    assert!(!injected(&out).contains(&key(1, true)));
     assert_eq!(a.stats().reserved, 1);
     // A plain Escape is typed.
     let out = act(&mut a, "p1", 5, key_down("Escape", "Escape", 0));
-    assert!(injected(&out).contains(&Inject::Key {
-        evdev: 1,
-        down: true
-    }));
+    assert!(injected(&out).contains(&key(1, true)));
     // The chord built from separate key-downs: Ctrl or Shift while Escape is held (the X
     // server would repeat Escape under them) is refused.
     let out = act(&mut a, "p1", 6, key_down("ControlLeft", "Control", 0));
@@ -626,10 +577,7 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
     act(&mut a, "p1", 9, key_down("ControlLeft", "Control", 0));
     act(&mut a, "p1", 10, key_down("ShiftLeft", "Shift", 0));
     let out = act(&mut a, "p1", 11, key_down("Escape", "Escape", 0));
-    assert!(!injected(&out).contains(&Inject::Key {
-        evdev: 1,
-        down: true
-    }));
+    assert!(!injected(&out).contains(&key(1, true)));
     assert_eq!(a.stats().reserved, 4);
 }
 
@@ -656,28 +604,19 @@ fn the_display_servers_own_chords_are_never_made() {
     act(&mut a, "p1", 5, key_down("ControlLeft", "Control", 0));
     act(&mut a, "p1", 6, key_down("AltLeft", "Alt", 0));
     let out = act(&mut a, "p1", 7, key_down("F2", "F2", 0));
-    assert!(!injected(&out).contains(&Inject::Key {
-        evdev: 60,
-        down: true
-    }));
+    assert!(!injected(&out).contains(&key(60, true)));
     assert_eq!(a.stats().reserved, 5);
     // Alone, or with Ctrl only, they are keys like any other.
     let mut b = driving();
     let out = act(&mut b, "p1", 1, key_down("F2", "F2", 0));
-    assert!(injected(&out).contains(&Inject::Key {
-        evdev: 60,
-        down: true
-    }));
+    assert!(injected(&out).contains(&key(60, true)));
     let out = act(
         &mut b,
         "p1",
         2,
         key_down("Backspace", "Backspace", Modifiers::CTRL),
     );
-    assert!(injected(&out).contains(&Inject::Key {
-        evdev: 14,
-        down: true
-    }));
+    assert!(injected(&out).contains(&key(14, true)));
 }
 
 #[test]
@@ -765,12 +704,7 @@ fn a_flood_never_costs_a_release_nor_another_holder_its_input() {
     };
     let down = |b| InputKind::Down { x: 0.5, y: 0.5, b };
     let up = |b| InputKind::Up { x: 0.5, y: 0.5, b };
-    assert!(
-        at(&mut a, 0, "p1", 1, key_down("KeyA", "a", 0)).contains(&Inject::Key {
-            evdev: 30,
-            down: true
-        })
-    );
+    assert!(at(&mut a, 0, "p1", 1, key_down("KeyA", "a", 0)).contains(&key(30, true)));
     assert!(!at(&mut a, 0, "p1", 2, down(Button::Left)).is_empty());
     // p1 spends its whole budget in the same millisecond.
     for seq in 3..1000 {
@@ -780,12 +714,7 @@ fn a_flood_never_costs_a_release_nor_another_holder_its_input() {
     assert!(at(&mut a, 0, "p1", 1000, InputKind::Move { x: 0.1, y: 0.1 }).is_empty());
     // Its releases still land; a key-up of nothing held is input like any other.
     let up_key = key_up("KeyA", "a", 0);
-    assert!(
-        at(&mut a, 0, "p1", 1001, up_key.clone()).contains(&Inject::Key {
-            evdev: 30,
-            down: false
-        })
-    );
+    assert!(at(&mut a, 0, "p1", 1001, up_key.clone()).contains(&key(30, false)));
     assert!(
         at(&mut a, 0, "p1", 1002, up(Button::Left)).contains(&Inject::Button {
             b: Button::Left,
@@ -816,10 +745,7 @@ fn a_stopping_agent_lets_go_of_everything_and_closes_its_sockets() {
     );
     let out = a.shutdown();
     let released = injected(&out);
-    assert!(released.contains(&Inject::Key {
-        evdev: 30,
-        down: false
-    }));
+    assert!(released.contains(&key(30, false)));
     assert!(released.contains(&Inject::Button {
         b: Button::Left,
         down: false
@@ -964,10 +890,7 @@ proptest! {
 #[test]
 fn the_display_servers_chords_are_refused_whatever_comes_last() {
     let mut a = driving();
-    let f1_down = Inject::Key {
-        evdev: 59,
-        down: true,
-    };
+    let f1_down = key(59, true);
     assert!(injected(&act(&mut a, "p1", 1, key_down("F1", "F1", 0))).contains(&f1_down));
     let ctrl = act(
         &mut a,
@@ -975,10 +898,7 @@ fn the_display_servers_chords_are_refused_whatever_comes_last() {
         2,
         key_down("ControlLeft", "Control", Modifiers::CTRL),
     );
-    assert!(injected(&ctrl).contains(&Inject::Key {
-        evdev: 29,
-        down: true
-    }));
+    assert!(injected(&ctrl).contains(&key(29, true)));
     let alt = act(
         &mut a,
         "p1",
@@ -1031,10 +951,7 @@ fn control_ending_cuts_what_is_queued_before_letting_go() {
     act(&mut a, "p1", 1, key_down("KeyA", "a", 0));
     let revoke = say(&mut a, PageMsg::Holders { ids: vec![] });
     assert_eq!(revoke.first(), Some(&Action::Cut));
-    assert!(injected(&revoke).contains(&Inject::Key {
-        evdev: 30,
-        down: false
-    }));
+    assert!(injected(&revoke).contains(&key(30, false)));
     // A holder list that loses no one cuts nothing.
     let mut b = driving();
     let more = say(
@@ -1047,11 +964,7 @@ fn control_ending_cuts_what_is_queued_before_letting_go() {
     assert_eq!(b.emergency().first(), Some(&Action::Cut));
     let mut c = driving();
     assert_eq!(c.close(0, 1).first(), Some(&Action::Cut));
-    assert!(Inject::Key {
-        evdev: 30,
-        down: false
-    }
-    .is_release());
+    assert!(key(30, false).is_release());
     assert!(!Inject::Text("a".into()).is_release());
 }
 
@@ -1131,13 +1044,7 @@ fn a_held_key_is_let_go_when_its_repeats_stop() {
     assert!(a.handle_timeout(HELD_KEY_SILENCE_MS).is_empty());
     assert_eq!(a.poll_timeout(), Some(1_000 + HELD_KEY_SILENCE_MS));
     let out = a.handle_timeout(1_000 + HELD_KEY_SILENCE_MS);
-    assert_eq!(
-        injected(&out),
-        vec![Inject::Key {
-            evdev: 14,
-            down: false
-        }]
-    );
+    assert_eq!(injected(&out), vec![key(14, false)]);
     assert_eq!(a.stats().keys_let_go, 1);
     // Ctrl stays down (no timer for it), and a repeat heard later presses the key again.
     assert_eq!(a.poll_timeout(), None);
@@ -1152,10 +1059,7 @@ fn a_held_key_is_let_go_when_its_repeats_stop() {
             rep: true,
         },
     );
-    assert!(injected(&out).contains(&Inject::Key {
-        evdev: 14,
-        down: true
-    }));
+    assert!(injected(&out).contains(&key(14, true)));
 }
 
 /// A modifier the agent pressed itself (`sync_modifiers` presses the left key) goes with the
@@ -1165,28 +1069,10 @@ fn a_held_key_is_let_go_when_its_repeats_stop() {
 fn a_modifier_key_up_lets_go_of_the_one_the_agent_pressed() {
     let mut a = driving();
     let out = act(&mut a, "p1", 1, key_down("KeyC", "c", Modifiers::CTRL));
-    assert_eq!(
-        injected(&out),
-        vec![
-            Inject::Key {
-                evdev: 29,
-                down: true
-            },
-            Inject::Key {
-                evdev: 46,
-                down: true
-            }
-        ]
-    );
+    assert_eq!(injected(&out), vec![key(29, true), key(46, true)]);
     act(&mut a, "p1", 2, key_up("KeyC", "c", Modifiers::CTRL));
     let out = act(&mut a, "p1", 3, key_up("ControlRight", "Control", 0));
-    assert_eq!(
-        injected(&out),
-        vec![Inject::Key {
-            evdev: 29,
-            down: false
-        }]
-    );
+    assert_eq!(injected(&out), vec![key(29, false)]);
     // Another holder's Ctrl is its own.
     let mut b = driving();
     say(
