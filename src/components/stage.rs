@@ -118,6 +118,20 @@ pub fn HostStage(
         runtime.set_value(Some(rt));
     });
     follow_roster(channel, runtime, HostRuntime::on_roster);
+    // Our socket back after a gap: what we broadcast while it was down may have expired unsent.
+    let was_down = StoredValue::new(false);
+    Effect::new(move |_| match channel.signals.status.get() {
+        ConnectionStatus::Reconnecting { .. } => was_down.set_value(true),
+        ConnectionStatus::Connected | ConnectionStatus::Unseen if was_down.get_value() => {
+            was_down.set_value(false);
+            runtime.with_value(|rt| {
+                if let Some(rt) = rt {
+                    rt.on_rejoined();
+                }
+            });
+        }
+        _ => {}
+    });
     // Keep the preview on whatever is shared now.
     Effect::new(move |_| {
         let _ = view.share.get();

@@ -1265,6 +1265,13 @@ impl HostRuntime {
         self.run(actions);
     }
 
+    /// Our socket joined again after a gap: what we broadcast meanwhile may have expired
+    /// unsent (`HostSession::on_rejoined`).
+    pub fn on_rejoined(&self) {
+        let actions = self.inner.session.borrow_mut().on_rejoined();
+        self.run(actions);
+    }
+
     fn run(&self, actions: Vec<HostAction>) {
         for action in actions {
             match action {

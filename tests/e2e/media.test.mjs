@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, recordPeers, pictureSource } from './lib/harness.mjs';
+import { useStack, newPage, openApp, recordPeers, pictureSource, routeRealtime } from './lib/harness.mjs';
 import { SigningKey } from './lib/wire.mjs';
 
 const stack = useStack();
@@ -197,6 +197,33 @@ test('stopping the share pauses it for everyone; sharing again resumes without r
   // Same participant, same connection: nobody rejoined.
   assert.equal(await viewer.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid'), me);
   assert.equal(await host.locator('[data-testid=participant-list] > li').count(), 2);
+  await closeAll(host, viewer);
+});
+
+test("the host's signaling down a while (its picture's connection up): a pause meanwhile reaches the viewer once it is back", async () => {
+  const host = await newPage(stack.browser);
+  await host.addInitScript(recordPeers);
+  await routeRealtime(host);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-session').click();
+  const viewer = await join(await host.getByTestId('invite-viewer-link').inputValue());
+  await decodes(viewer, { minFrames: 5 });
+
+  await host.offline(true);
+  await host.locator('[data-testid=connection-state][data-state=reconnecting]').waitFor({ timeout: 10_000 });
+  await host.evaluate(() => {
+    const track = window.__pcs.flatMap((pc) => pc.getSenders()).map((s) => s.track)
+      .find((t) => t && t.kind === 'video');
+    track.stop();
+    track.dispatchEvent(new Event('ended'));
+  });
+  await host.getByTestId('share-again').waitFor();
+  // Down longer than the client keeps a broadcast it could not send (10 s).
+  await new Promise((resolve) => setTimeout(resolve, 11_000));
+  assert.equal(await viewer.getByTestId('share-paused').count(), 0);
+  await host.offline(false);
+  await host.locator('[data-testid=connection-state][data-state=connected]').waitFor({ timeout: 30_000 });
+  await viewer.getByTestId('share-paused').waitFor({ timeout: 10_000 });
   await closeAll(host, viewer);
 });
 

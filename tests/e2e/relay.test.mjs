@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { stackWith, hostSfu, guest, selectedPairs, frames, recordPeers } from './lib/sfu.mjs';
-import { newPage, openApp, decoding, myId, pressReachesHost } from './lib/harness.mjs';
+import { newPage, openApp, decoding, myId, pressReachesHost, routeRealtime } from './lib/harness.mjs';
 
 const relay = stackWith(['--sfu-nodes', '1', '--relay-only']);
 
@@ -92,30 +92,6 @@ async function movesAgain(page, timeout) {
     start,
     { timeout },
   );
-}
-
-/**
- * Routes `page`'s Realtime sockets through the test: `page.offline(true)` closes them and
- * refuses new ones until `page.offline(false)`.
- */
-async function routeRealtime(page) {
-  let off = false;
-  const open = [];
-  await page.routeWebSocket(/\/websocket/, (ws) => {
-    if (off) {
-      ws.close({ code: 1006, reason: 'offline' });
-      return;
-    }
-    open.push({ ws, server: ws.connectToServer() });
-  });
-  page.offline = async (value) => {
-    off = value;
-    if (!value) return;
-    for (const { ws, server } of open.splice(0)) {
-      await server.close();
-      await ws.close({ code: 1006, reason: 'offline' });
-    }
-  };
 }
 
 /** A guest whose Realtime socket passes through the test (`routeRealtime`). */

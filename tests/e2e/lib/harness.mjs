@@ -312,3 +312,27 @@ export async function grant(host, controller, cid) {
   await host.getByTestId(`grant-control-${cid}`).click();
   await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
 }
+
+/**
+ * Routes `page`'s Realtime sockets through the test: `page.offline(true)` closes them and
+ * refuses new ones until `page.offline(false)`.
+ */
+export async function routeRealtime(page) {
+  let off = false;
+  const open = [];
+  await page.routeWebSocket(/\/websocket/, (ws) => {
+    if (off) {
+      ws.close({ code: 1006, reason: 'offline' });
+      return;
+    }
+    open.push({ ws, server: ws.connectToServer() });
+  });
+  page.offline = async (value) => {
+    off = value;
+    if (!value) return;
+    for (const { ws, server } of open.splice(0)) {
+      await server.close();
+      await ws.close({ code: 1006, reason: 'offline' });
+    }
+  };
+}

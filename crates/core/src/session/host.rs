@@ -261,6 +261,8 @@ pub struct HostSession {
     /// This tab cannot send media at all ([`Self::set_unable`]).
     unable: bool,
     ended: bool,
+    /// Ended by our page going ([`Self::leave`]), not by the host ending the session.
+    left: bool,
     topology: Topology,
     route: Option<SfuRoute>,
     /// Admitted participants whose connection carries the screen.
@@ -292,6 +294,7 @@ impl HostSession {
             share,
             unable: false,
             ended: false,
+            left: false,
             topology: Topology::P2p,
             route: None,
             video: VecSet::new(),
@@ -886,7 +889,26 @@ impl HostSession {
             return Vec::new();
         }
         self.ended = true;
+        self.left = true;
         vec![self.signal(None, SignalBody::Leaving)]
+    }
+
+    /// Our own socket is back after a gap (a network change, a closed laptop). What we
+    /// broadcast while it was down waited in the client's queue and expired unsent after
+    /// 10 s, so everyone is told again what holds now: the share state and, in SFU mode, the
+    /// route — or that the session ended. Each is idempotent for a guest that heard it.
+    pub fn on_rejoined(&mut self) -> Vec<HostAction> {
+        if self.left {
+            return Vec::new();
+        }
+        if self.ended {
+            return vec![self.signal(None, SignalBody::Ended)];
+        }
+        let mut actions = vec![self.signal(None, self.share_signal())];
+        if self.topology == Topology::Sfu {
+            actions.push(self.signal(None, SignalBody::Sfu(self.route)));
+        }
+        actions
     }
 
     fn share_signal(&self) -> SignalBody {
@@ -1212,6 +1234,50 @@ mod tests {
         assert!(back.iter().all(
             |a| !matches!(a, HostAction::Send(SignalEnvelope { to: Some(to), .. }) if to == "v1")
         ));
+    }
+
+    #[test]
+    fn back_from_a_gap_of_its_own_the_host_tells_everyone_again_what_holds() {
+        let broadcasts = |actions: Vec<HostAction>| -> Vec<SignalBody> {
+            actions
+                .into_iter()
+                .map(|a| match a {
+                    HostAction::Send(SignalEnvelope { to: None, body, .. }) => body,
+                    other => panic!("not a broadcast: {other:?}"),
+                })
+                .collect()
+        };
+        let mut host = HostSession::sfu("h", ShareState::Sharing);
+        let people = [p("v1", Role::Viewer, 1)];
+        host.on_roster(&people.iter().collect::<Vec<_>>());
+        // While our socket is down the share pauses and the route moves: both broadcasts may
+        // have expired unsent.
+        host.set_share(ShareState::Paused);
+        let moved = Some(SfuRoute { room: 2, feed: 7 });
+        host.set_route(moved);
+        let paused = SignalBody::Share {
+            sharing: false,
+            unable: false,
+        };
+        assert_eq!(
+            broadcasts(host.on_rejoined()),
+            [paused, SignalBody::Sfu(moved)]
+        );
+        // Peer to peer there is no route to tell.
+        let mut p2p = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        assert_eq!(
+            broadcasts(p2p.on_rejoined()),
+            [SignalBody::Share {
+                sharing: true,
+                unable: false
+            }]
+        );
+        // Ended during the gap: everyone present then is told again (newcomers one by one
+        // already are); a page that left says nothing more.
+        p2p.end();
+        assert_eq!(broadcasts(p2p.on_rejoined()), [SignalBody::Ended]);
+        host.leave();
+        assert!(host.on_rejoined().is_empty());
     }
 
     #[test]
