@@ -86,9 +86,13 @@ pub async fn client_addr(
                 .filter_map(|v| v.to_str().ok())
                 .collect::<Vec<_>>()
                 .join(",");
+            let forwarded_for_someone = !forwarded.trim().is_empty();
+            if !forwarded_for_someone && !unmapped(peer).is_loopback() {
+                warn_headerless_proxy(peer);
+            }
             ClientAddr {
                 ip: resolve_client(peer, &forwarded, &trusted),
-                forwarded: !forwarded.trim().is_empty(),
+                forwarded: forwarded_for_someone,
             }
         } else {
             ClientAddr {
@@ -99,6 +103,19 @@ pub async fn client_addr(
         request.extensions_mut().insert(client);
     }
     next.run(request).await
+}
+
+/// A `--trusted-proxy` peer sent a request without `X-Forwarded-For`: every client behind it
+/// then counts as that one address (one connection cap, one `/api/access` bucket). Said once
+/// per process: the operator's proxy needs the header (`proxy_set_header X-Forwarded-For`).
+fn warn_headerless_proxy(peer: IpAddr) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            "a request from trusted proxy {peer} carries no X-Forwarded-For: every client behind \
+             it counts as {peer} (connection caps, access rate); make the proxy add the header"
+        );
+    }
 }
 
 fn unmapped(ip: IpAddr) -> IpAddr {
