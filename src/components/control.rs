@@ -362,10 +362,9 @@ pub(crate) fn surface_style(
     bump: RwSignal<u32>,
 ) -> impl Fn() -> String {
     let resized = RwSignal::new(0u32);
-    let listener = window_event_listener(leptos::ev::resize, move |_| {
+    platform::el::on_window("resize", move |_| {
         resized.try_update(|n| *n += 1);
     });
-    on_cleanup(move || listener.remove());
     move || {
         bump.track();
         resized.track();

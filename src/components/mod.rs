@@ -98,7 +98,7 @@ fn open_page() -> AppState {
     provide_context(state);
     // Only a new path is a new page: a fragment change fires `popstate` too, and setting the
     // same page again would draw the session anew (a host's would lose its capture).
-    let _ = window_event_listener(leptos::ev::popstate, move |_| {
+    platform::el::on_window("popstate", move |_| {
         platform::el::set_if_changed(state.page, page_for_path(&current_path()));
     });
     // A fragment typed or pasted into the address bar of an open page reloads nothing. It is
@@ -106,7 +106,7 @@ fn open_page() -> AppState {
     // never move a tab that is in a session into another session or another role. Once the
     // tab's session is over for it (it left, was removed, the host ended, or the link it
     // opened did not work), a pasted link opens: the tab loads again with it.
-    let _ = window_event_listener(leptos::ev::hashchange, move |_| {
+    platform::el::on_window("hashchange", move |_| {
         let next = read_address_bar();
         if matches!(state.opened.get_untracked(), Opened::Session(_)) {
             if !state.session_over.get_untracked() {

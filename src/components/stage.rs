@@ -448,7 +448,7 @@ impl GuestSetup {
         // the host stops encoding for it at once: a torn-down tab sends nothing, and its
         // connection would keep an encoder busy on the host until ICE consent fails, seconds
         // later. Presence goes with the socket.
-        let hidden = window_event_listener(leptos::ev::pagehide, move |_| {
+        platform::el::on_window("pagehide", move |_| {
             runtime.try_with_value(|rt| {
                 if let Some(rt) = rt {
                     rt.page_hidden();
@@ -457,7 +457,7 @@ impl GuestSetup {
         });
         // A page the browser kept and shows again (back/forward cache) has no connection
         // left: it starts over.
-        let shown = window_event_listener(leptos::ev::pageshow, move |ev| {
+        platform::el::on_window("pageshow", move |ev| {
             let kept = js_sys::Reflect::get(&ev, &"persisted".into())
                 .ok()
                 .and_then(|v| v.as_bool())
@@ -465,10 +465,6 @@ impl GuestSetup {
             if kept {
                 let _ = platform::location::reload();
             }
-        });
-        on_cleanup(move || {
-            hidden.remove();
-            shown.remove();
         });
         GuestSetup {
             session: entry.link.session,

@@ -18,7 +18,7 @@ use leptos::reactive::effect::RenderEffect;
 use leptos::reactive::graph::untrack;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, UnwrapThrowExt as _};
-use web_sys::{Element, Event, Node};
+use web_sys::{Element, Event, EventTarget, Node};
 
 thread_local! {
     static DOC: web_sys::Document = web_sys::window()
@@ -308,7 +308,7 @@ impl El {
 /// up: a closure that holds its own element would otherwise keep both alive for good (the
 /// JS collector cannot see through the wasm heap).
 struct Listener {
-    node: Element,
+    node: EventTarget,
     event: String,
     callback: Closure<dyn FnMut(Event)>,
 }
@@ -322,7 +322,15 @@ impl Drop for Listener {
     }
 }
 
-fn listen(node: &Element, event: &str, f: Box<dyn FnMut(Event)>) {
+/// Listens for the window's `event` until the current owner is cleaned up (as an element's
+/// listener is; non-generic, unlike leptos's `window_event_listener`).
+pub fn on_window(event: &str, f: impl FnMut(Event) + 'static) {
+    if let Some(window) = web_sys::window() {
+        listen(&window, event, Box::new(f));
+    }
+}
+
+fn listen(node: &EventTarget, event: &str, f: Box<dyn FnMut(Event)>) {
     let callback = Closure::wrap(f);
     let _ = node.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref());
     StoredValue::new_local(Listener {
