@@ -5,7 +5,7 @@
 //! The ICE grant is asked for once when the session page opens, in parallel with joining the
 //! channel, so it is normally there before the first connection needs it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use futures_channel::oneshot;
@@ -23,9 +23,25 @@ use crate::platform::{clock, random};
 /// an ICE restart after expiry needs new ones).
 const REFRESH_BEFORE_SECS: u64 = 5 * 60;
 
+/// Connections (made, or restarting ICE) given one grant's TURN credentials before the next
+/// is asked for. coturn holds each username to 16 allocations (`user-quota`), and Chrome makes
+/// one per TURN URL and network for each connection — three per connection here, more on a
+/// machine with several networks — plus a restarting connection's new ones until its old ones
+/// go. One credential for every connection of a page left a P2P host's sixth guest without a
+/// relay (ARCHITECTURE, TURN); the next grant is asked for once a grant has served
+/// `LINKS_PER_GRANT - 1`, so it is normally there before a connection would need it.
+const LINKS_PER_GRANT: u32 = 3;
+
 enum IceState {
     Pending(Vec<oneshot::Sender<IceSetup>>),
     Ready(IceSetup),
+}
+
+/// The ICE servers given to one connection, and until when (wall-clock seconds) their TURN
+/// credentials work.
+pub struct LinkIce {
+    pub setup: IceSetup,
+    pub expires_at: u64,
 }
 
 /// Where the focus's decisions found in grants go (unverified; the runtime checks them).
@@ -48,6 +64,12 @@ pub struct Access {
     /// grant is a Janus token the server mints, and a session gets a bounded number of them
     /// (a listener subscribing to every voice, or retrying, spent one per attempt).
     sfu_grant: RefCell<Option<SfuGrant>>,
+    /// When the current grant's credentials expire (config.json's never do).
+    expires_at: Cell<u64>,
+    /// Connections given the current grant's credentials ([`LINKS_PER_GRANT`]).
+    takes: Cell<u32>,
+    /// A grant for the next connections is being asked for.
+    renewing: Cell<bool>,
 }
 
 /// Why a grant could not be had, for the person.
@@ -73,6 +95,9 @@ impl Access {
             base,
             refresh: RefCell::new(None),
             sfu_grant: RefCell::new(None),
+            expires_at: Cell::new(u64::MAX),
+            takes: Cell::new(0),
+            renewing: Cell::new(false),
         });
         if access.url.is_some() {
             Self::ask_ice(Rc::downgrade(&access), open_want);
@@ -98,9 +123,12 @@ impl Access {
     fn ask_ice(weak: std::rc::Weak<Access>, want: Want) {
         leptos::task::spawn_local(async move {
             let Some(me) = weak.upgrade() else { return };
-            match me.ask(want).await {
+            me.renewing.set(true);
+            let asked = me.ask(want).await;
+            me.renewing.set(false);
+            match asked {
                 Ok(grant) => {
-                    me.settle(me.ice_of(&grant));
+                    me.settle(me.ice_of(&grant), grant.expires_at);
                     me.refresh_at(&grant);
                 }
                 Err(err) => {
@@ -109,7 +137,7 @@ impl Access {
                         err.0
                     );
                     if matches!(&*me.ice.borrow(), IceState::Pending(_)) {
-                        me.settle(me.base.clone());
+                        me.settle(me.base.clone(), u64::MAX);
                     }
                 }
             }
@@ -135,17 +163,40 @@ impl Access {
         &self.base
     }
 
-    /// ICE servers with TURN credentials once granted (config.json's if none can be had).
-    pub async fn ice(&self) -> IceSetup {
+    /// A new connection's ICE servers, with TURN credentials once granted (config.json's if
+    /// none can be had): waits for the first grant. Counts against the grant
+    /// ([`Self::ice_for_link`]).
+    pub async fn ice(self: &Rc<Self>) -> LinkIce {
         let rx = match &mut *self.ice.borrow_mut() {
-            IceState::Ready(ice) => return ice.clone(),
+            IceState::Ready(_) => None,
             IceState::Pending(waiters) => {
                 let (tx, rx) = oneshot::channel();
                 waiters.push(tx);
-                rx
+                Some(rx)
             }
         };
-        rx.await.unwrap_or_else(|_| self.base.clone())
+        if let Some(rx) = rx {
+            let _ = rx.await;
+        }
+        self.ice_for_link()
+    }
+
+    /// The current ICE setup for a connection being made or restarting ICE, without waiting
+    /// (config.json's until the first grant); asks for the next grant once this one has
+    /// served its share ([`LINKS_PER_GRANT`]).
+    pub fn ice_for_link(self: &Rc<Self>) -> LinkIce {
+        let ice = LinkIce {
+            setup: self.ice_now(),
+            expires_at: self.expires_at.get(),
+        };
+        let takes = self.takes.get() + 1;
+        self.takes.set(takes);
+        let granted = matches!(&*self.ice.borrow(), IceState::Ready(_));
+        if granted && takes + 1 >= LINKS_PER_GRANT && self.url.is_some() && !self.renewing.get()
+        {
+            Self::ask_ice(Rc::downgrade(self), self.open_want);
+        }
+        ice
     }
 
     /// The current ICE setup without waiting (config.json's until the first grant).
@@ -160,11 +211,14 @@ impl Access {
     /// the link goes into, when known — the last grant is reused for it if nothing failed with
     /// it since ([`Self::sfu_failed`]); `None` (the host, which publishes where the focus says):
     /// always a new grant.
-    pub async fn sfu(&self, room: Option<u64>) -> Result<(IceSetup, SfuGrant), AccessFailure> {
+    pub async fn sfu(
+        self: &Rc<Self>,
+        room: Option<u64>,
+    ) -> Result<(IceSetup, SfuGrant), AccessFailure> {
         let cached =
             room.and_then(|room| self.sfu_grant.borrow().clone().filter(|g| g.room == room));
         if let Some(grant) = cached {
-            return Ok((self.ice_now(), grant));
+            return Ok((self.ice_for_link().setup, grant));
         }
         if self.url.is_none() {
             return Err(AccessFailure(
@@ -173,7 +227,8 @@ impl Access {
         }
         let grant = self.ask(Want::Sfu).await?;
         let ice = self.ice_of(&grant);
-        self.settle(ice.clone());
+        self.settle(ice.clone(), grant.expires_at);
+        self.takes.set(1);
         match grant.sfu {
             Some(sfu) => {
                 *self.sfu_grant.borrow_mut() = Some(sfu.clone());
@@ -201,7 +256,10 @@ impl Access {
         }
     }
 
-    fn settle(&self, ice: IceSetup) {
+    /// New credentials for the connections made from now on (none given yet).
+    fn settle(&self, ice: IceSetup, expires_at: u64) {
+        self.takes.set(0);
+        self.expires_at.set(expires_at);
         let old = self.ice.replace(IceState::Ready(ice.clone()));
         if let IceState::Pending(waiters) = old {
             for w in waiters {

@@ -46,8 +46,9 @@ struct Inner {
     send: Send,
     notify: Notify,
     access: Rc<Access>,
-    /// Whether the first grant was awaited (later descriptions take the latest at once).
-    ice_applied: Cell<bool>,
+    /// Until when the TURN credentials this connection was given work (0: none given yet;
+    /// its first description waits for the first grant).
+    ice_expires: Cell<u64>,
     polite: bool,
     recovery: RefCell<Recovery>,
     recovery_timer: RefCell<Option<Timer>>,
@@ -101,7 +102,7 @@ impl PeerLink {
             busy: Cell::new(false),
             send: Box::new(send),
             notify: Box::new(notify),
-            ice_applied: Cell::new(false),
+            ice_expires: Cell::new(0),
             polite,
             recovery: RefCell::new(Recovery::default()),
             recovery_timer: RefCell::new(None),
@@ -189,14 +190,18 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
 }
 
 /// Before each local description: the granted TURN servers (waiting for the first grant), so
-/// gathering — first, or after an ICE restart — uses credentials that have not expired.
+/// gathering — first, or after an ICE restart — uses credentials that have not expired. A
+/// connection keeps the ones it was given while they work: each grant's are shared by a few
+/// connections only (coturn's quota per username, `LINKS_PER_GRANT`), and Chrome restarts
+/// ICE on a connection whose servers change.
 async fn apply_ice(inner: &Rc<Inner>, peer: &Peer) {
-    let ice = if inner.ice_applied.replace(true) {
-        inner.access.ice_now()
-    } else {
-        inner.access.ice().await
+    let ice = match inner.ice_expires.get() {
+        0 => inner.access.ice().await,
+        until if clock::wall_ms() / 1000 + 60 < until => return,
+        _ => inner.access.ice_for_link(),
     };
-    if let Err(err) = peer.set_ice(&ice) {
+    inner.ice_expires.set(ice.expires_at);
+    if let Err(err) = peer.set_ice(&ice.setup) {
         leptos::logging::warn!("cannot use the granted ICE servers: {err}");
     }
 }
@@ -313,9 +318,11 @@ fn arm_recovery(inner: &Rc<Inner>) {
                     if let Some(peer) = inner.peer.borrow().clone() {
                         leptos::logging::log!("connection down: restarting ICE");
                         // The latest TURN credentials: the first ones may have expired.
-                        if let Err(err) = peer.set_ice(&inner.access.ice_now()) {
+                        let ice = inner.access.ice_for_link();
+                        if let Err(err) = peer.set_ice(&ice.setup) {
                             leptos::logging::warn!("cannot renew the ICE servers: {err}");
                         }
+                        inner.ice_expires.set(ice.expires_at);
                         peer.restart_ice();
                     }
                 }

@@ -361,7 +361,7 @@ fn arm_recovery(inner: &Rc<Inner>) {
                     leptos::logging::log!("video server connection down: restarting ICE");
                     let access = inner.access.borrow().upgrade();
                     if let Some(access) = access {
-                        if let Err(err) = inner.peer.set_ice(&access.ice_now()) {
+                        if let Err(err) = inner.peer.set_ice(&access.ice_for_link().setup) {
                             leptos::logging::warn!("cannot renew the ICE servers: {err}");
                         }
                     }

@@ -22,6 +22,20 @@ test('relay only: P2P and SFU sessions decode over a TURN relay', async () => {
   }
 });
 
+test("relay only, peer to peer: every one of the host's connections gets a relay, so its seventh viewer sees the picture too", async () => {
+  // coturn gives each TURN username 16 allocations and Chrome makes three per connection here:
+  // a page that gave every connection one grant's credentials had none left for the sixth.
+  const host = await hostSfu(relay, 'mode-p2p');
+  const link = await host.getByTestId('invite-viewer-link').inputValue();
+  const viewers = [];
+  for (let i = 0; i < 7; i++) {
+    const viewer = await guest(relay, link);
+    viewers.push(viewer);
+    await viewer.evaluate(() => document.querySelector('[data-testid=remote-video]').pause());
+  }
+  for (const page of [...viewers, host]) await page.context().close();
+});
+
 test('a relay that dies mid-session: the picture comes back by itself over new allocations, with words if it takes long', async () => {
   const host = await hostSfu(relay, 'mode-p2p');
   const viewer = await guest(relay, await host.getByTestId('invite-viewer-link').inputValue());
