@@ -68,8 +68,13 @@ pub struct Access {
     expires_at: Cell<u64>,
     /// Connections given the current grant's credentials ([`LINKS_PER_GRANT`]).
     takes: Cell<u32>,
-    /// A grant for the next connections is being asked for.
+    /// A grant is being asked for ([`Self::renew`]: one at a time).
     renewing: Cell<bool>,
+    /// The last ask failed (rate limited, the server away): connections past a grant's share
+    /// take it anyway rather than wait, until an ask succeeds (retried every 30 s).
+    renew_failed: Cell<bool>,
+    /// Connections waiting for the next grant (the current one has served its share).
+    next: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
 /// Why a grant could not be had, for the person.
@@ -98,9 +103,11 @@ impl Access {
             expires_at: Cell::new(u64::MAX),
             takes: Cell::new(0),
             renewing: Cell::new(false),
+            renew_failed: Cell::new(false),
+            next: RefCell::new(Vec::new()),
         });
         if access.url.is_some() {
-            Self::ask_ice(Rc::downgrade(&access), open_want);
+            access.renew();
         }
         access
     }
@@ -118,18 +125,27 @@ impl Access {
         }
     }
 
-    /// Asks for TURN credentials, then again before they expire, for as long as the session
-    /// page keeps this `Access`.
-    fn ask_ice(weak: std::rc::Weak<Access>, want: Want) {
+    /// Asks for TURN credentials (one ask at a time), then again before they expire — or in
+    /// 30 s when it failed — for as long as the session page keeps this `Access`. Asked with
+    /// the start mode each time: a host whose first request failed still pins it.
+    fn renew(self: &Rc<Self>) {
+        if self.renewing.replace(true) {
+            return;
+        }
+        let weak = Rc::downgrade(self);
         leptos::task::spawn_local(async move {
             let Some(me) = weak.upgrade() else { return };
-            me.renewing.set(true);
-            let asked = me.ask(want).await;
+            let asked = me.ask(me.open_want).await;
             me.renewing.set(false);
-            match asked {
+            me.renew_failed.set(asked.is_err());
+            let now = clock::wall_ms() / 1000;
+            let again = match asked {
                 Ok(grant) => {
                     me.settle(me.ice_of(&grant), grant.expires_at);
-                    me.refresh_at(&grant);
+                    grant
+                        .expires_at
+                        .saturating_sub(REFRESH_BEFORE_SECS)
+                        .max(now + 30)
                 }
                 Err(err) => {
                     leptos::logging::warn!(
@@ -137,25 +153,34 @@ impl Access {
                         err.0
                     );
                     if matches!(&*me.ice.borrow(), IceState::Pending(_)) {
-                        me.settle(me.base.clone(), u64::MAX);
+                        // Already stale: a connection takes whatever is current at its next
+                        // description.
+                        me.settle(me.base.clone(), 1);
                     }
+                    me.wake_next();
+                    now + 30
                 }
-            }
+            };
+            let weak = Rc::downgrade(&me);
+            *me.refresh.borrow_mut() = Some(Timer::after((again - now) * 1000, move || {
+                if let Some(me) = weak.upgrade() {
+                    me.renew();
+                }
+            }));
         });
     }
 
-    fn refresh_at(self: &Rc<Self>, grant: &AccessGrant) {
-        let now = clock::wall_ms() / 1000;
-        let at = grant
-            .expires_at
-            .saturating_sub(REFRESH_BEFORE_SECS)
-            .max(now + 30);
-        let weak = Rc::downgrade(self);
-        // Asked with the start mode again: a host whose first request failed still pins it.
-        let want = self.open_want;
-        *self.refresh.borrow_mut() = Some(Timer::after((at - now) * 1000, move || {
-            Self::ask_ice(weak, want);
-        }));
+    /// Whether another grant could give other credentials (an endpoint, and a grant with TURN).
+    fn renewable(&self) -> bool {
+        self.url.is_some()
+            && matches!(&*self.ice.borrow(), IceState::Ready(ice)
+                if ice.servers.iter().any(|s| s.username.is_some()))
+    }
+
+    fn wake_next(&self) {
+        for w in self.next.take() {
+            let _ = w.send(());
+        }
     }
 
     /// config.json's ICE setup (what a connection starts with before the grant).
@@ -178,25 +203,30 @@ impl Access {
         if let Some(rx) = rx {
             let _ = rx.await;
         }
-        self.ice_for_link()
+        self.ice_for_link().await
     }
 
-    /// The current ICE setup for a connection being made or restarting ICE, without waiting
-    /// (config.json's until the first grant); asks for the next grant once this one has
-    /// served its share ([`LINKS_PER_GRANT`]).
-    pub fn ice_for_link(self: &Rc<Self>) -> LinkIce {
-        let ice = LinkIce {
-            setup: self.ice_now(),
-            expires_at: self.expires_at.get(),
-        };
+    /// The current ICE setup for a connection being made or restarting ICE (config.json's
+    /// until the first grant). A grant that has served its share ([`LINKS_PER_GRANT`]) is
+    /// not given again while another can be had: this waits for the next (connections
+    /// restarting together after a network change take a grant three at a time); the next
+    /// is asked for as a grant's second connection takes it.
+    pub async fn ice_for_link(self: &Rc<Self>) -> LinkIce {
+        while self.takes.get() >= LINKS_PER_GRANT && self.renewable() && !self.renew_failed.get() {
+            self.renew();
+            let (tx, rx) = oneshot::channel();
+            self.next.borrow_mut().push(tx);
+            let _ = rx.await;
+        }
         let takes = self.takes.get() + 1;
         self.takes.set(takes);
-        let granted = matches!(&*self.ice.borrow(), IceState::Ready(_));
-        if granted && takes + 1 >= LINKS_PER_GRANT && self.url.is_some() && !self.renewing.get()
-        {
-            Self::ask_ice(Rc::downgrade(self), self.open_want);
+        if takes + 1 >= LINKS_PER_GRANT && self.renewable() {
+            self.renew();
         }
-        ice
+        LinkIce {
+            setup: self.ice_now(),
+            expires_at: self.expires_at.get(),
+        }
     }
 
     /// The current ICE setup without waiting (config.json's until the first grant).
@@ -218,7 +248,7 @@ impl Access {
         let cached =
             room.and_then(|room| self.sfu_grant.borrow().clone().filter(|g| g.room == room));
         if let Some(grant) = cached {
-            return Ok((self.ice_for_link().setup, grant));
+            return Ok((self.ice_for_link().await.setup, grant));
         }
         if self.url.is_none() {
             return Err(AccessFailure(
@@ -266,6 +296,7 @@ impl Access {
                 let _ = w.send(ice.clone());
             }
         }
+        self.wake_next();
     }
 
     /// One request, to `accessUrl` and then each fallback while they cannot answer (network

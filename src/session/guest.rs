@@ -1093,6 +1093,12 @@ impl GuestRuntime {
             return;
         }
         sub.link = None;
+        // The host is away: its feed is gone until it is back, which subscribes again
+        // (`GuestSession`); retrying meanwhile would ask Janus every 4 s for hours.
+        if self.inner.session.borrow().host_away() {
+            sub.retry = None;
+            return;
+        }
         sub.attempts += 1;
         let wait = 250u64 << sub.attempts.min(4);
         let weak = Rc::downgrade(&self.inner);

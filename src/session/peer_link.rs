@@ -198,7 +198,7 @@ async fn apply_ice(inner: &Rc<Inner>, peer: &Peer) {
     let ice = match inner.ice_expires.get() {
         0 => inner.access.ice().await,
         until if clock::wall_ms() / 1000 + 60 < until => return,
-        _ => inner.access.ice_for_link(),
+        _ => inner.access.ice_for_link().await,
     };
     inner.ice_expires.set(ice.expires_at);
     if let Err(err) = peer.set_ice(&ice.setup) {
@@ -317,13 +317,17 @@ fn arm_recovery(inner: &Rc<Inner>) {
                 RecoveryAction::RestartIce => {
                     if let Some(peer) = inner.peer.borrow().clone() {
                         leptos::logging::log!("connection down: restarting ICE");
-                        // The latest TURN credentials: the first ones may have expired.
-                        let ice = inner.access.ice_for_link();
-                        if let Err(err) = peer.set_ice(&ice.setup) {
-                            leptos::logging::warn!("cannot renew the ICE servers: {err}");
-                        }
-                        inner.ice_expires.set(ice.expires_at);
-                        peer.restart_ice();
+                        // Other TURN credentials than the connection's first (they may have
+                        // expired; and the restart's allocations count against them).
+                        let inner = inner.clone();
+                        leptos::task::spawn_local(async move {
+                            let ice = inner.access.ice_for_link().await;
+                            if let Err(err) = peer.set_ice(&ice.setup) {
+                                leptos::logging::warn!("cannot renew the ICE servers: {err}");
+                            }
+                            inner.ice_expires.set(ice.expires_at);
+                            peer.restart_ice();
+                        });
                     }
                 }
                 RecoveryAction::GiveUp => (inner.notify)(LinkEvent::GaveUp),

@@ -360,13 +360,22 @@ fn arm_recovery(inner: &Rc<Inner>) {
                 RecoveryAction::RestartIce => {
                     leptos::logging::log!("video server connection down: restarting ICE");
                     let access = inner.access.borrow().upgrade();
-                    if let Some(access) = access {
-                        if let Err(err) = inner.peer.set_ice(&access.ice_for_link().setup) {
-                            leptos::logging::warn!("cannot renew the ICE servers: {err}");
+                    let weak = Rc::downgrade(&inner);
+                    leptos::task::spawn_local(async move {
+                        let ice = match access {
+                            Some(access) => Some(access.ice_for_link().await),
+                            None => None,
+                        };
+                        // The link may have gone meanwhile.
+                        let Some(inner) = weak.upgrade() else { return };
+                        if let Some(ice) = ice {
+                            if let Err(err) = inner.peer.set_ice(&ice.setup) {
+                                leptos::logging::warn!("cannot renew the ICE servers: {err}");
+                            }
                         }
-                    }
-                    inner.client.borrow_mut().restart_ice(now);
-                    pump(&inner);
+                        inner.client.borrow_mut().restart_ice(clock::monotonic_ms());
+                        pump(&inner);
+                    });
                 }
                 RecoveryAction::GiveUp => return fail(&inner, Problem::Unreachable),
                 RecoveryAction::Nothing => {}

@@ -219,7 +219,7 @@ test("the host's signaling down a while (its picture's connection up): a pause m
   });
   await host.getByTestId('share-again').waitFor();
   // Down longer than the client keeps a broadcast it could not send (10 s).
-  await new Promise((resolve) => setTimeout(resolve, 11_000));
+  await new Promise((resolve) => setTimeout(resolve, 13_000));
   assert.equal(await viewer.getByTestId('share-paused').count(), 0);
   await host.offline(false);
   await host.locator('[data-testid=connection-state][data-state=connected]').waitFor({ timeout: 30_000 });

@@ -163,6 +163,11 @@ impl GuestSession {
         self.host.as_deref()
     }
 
+    /// Whether the host is away ([`Self::away`]): the connection is kept, nothing is retried.
+    pub fn host_away(&self) -> bool {
+        self.host_away
+    }
+
     pub fn phase(&self) -> GuestPhase {
         if let Some(end) = self.ended {
             return end;
@@ -239,7 +244,12 @@ impl GuestSession {
                 self.ended = None;
                 self.host_away = false;
                 self.host_missing_since = None;
-                return Vec::new();
+                // Through the SFU, a subscription that failed meanwhile was not retried (it
+                // asked Janus for a feed its host was not there to publish): made again now.
+                return match self.route {
+                    Some(route) if !self.link_up => vec![GuestAction::Subscribe(route)],
+                    _ => Vec::new(),
+                };
             }
             Some(GuestPhase::HostLeft | GuestPhase::NotLive)
                 if host.is_some() && host != self.host =>
@@ -323,8 +333,11 @@ impl GuestSession {
                 Vec::new()
             }
             SignalBody::Share { sharing, unable } => {
-                // Being told the share state is being let in.
-                self.waiting_admission = false;
+                // Being told the share state on our own is being let in (`HostSession::seat`);
+                // a broadcast is for those already in (a host back from a gap says it again).
+                if envelope.to.is_some() {
+                    self.waiting_admission = false;
+                }
                 self.sharing = Some(sharing);
                 self.unable = unable && !sharing;
                 self.shared_once |= sharing;
@@ -605,6 +618,26 @@ mod tests {
         assert_eq!(g.leave(), vec![GuestAction::ClosePeer]);
         assert_eq!(g.phase(), GuestPhase::Left);
 
+        // Through the SFU: a subscription down while the host was away is made again when it
+        // is back (retries meanwhile only asked for a feed nobody published); one still up
+        // is left alone.
+        let route = SfuRoute { room: 1, feed: 2 };
+        let mut g = live_guest(&host);
+        g.on_signal(200_000, &from_host(SignalBody::Sfu(Some(route))));
+        g.on_link(200_100, false);
+        g.on_roster(200_200, &[]);
+        assert!(g.host_away());
+        assert_eq!(
+            g.on_roster(230_000, &[&host]),
+            vec![GuestAction::Subscribe(route)]
+        );
+        assert!(!g.host_away());
+        g.on_link(230_500, true);
+        g.on_roster(240_000, &[]);
+        g.handle_timeout(240_000 + HOST_GONE_GRACE_MS);
+        assert!(g.host_away());
+        assert!(g.on_roster(250_000, &[&host]).is_empty());
+
         // A host that said it was leaving is not taken back under its old id.
         let mut g = GuestSession::new("g", 0);
         g.on_roster(0, &[&host]);
@@ -841,7 +874,14 @@ mod tests {
         assert_eq!(g.poll_timeout(), None);
         assert!(g.handle_timeout(1_000_000).is_empty());
         assert_eq!(g.phase(), GuestPhase::WaitingForAdmission);
-        // Admitted: the share state arrives.
+        // The share state said to everyone (a pause, a host back from a gap) lets no one in.
+        let to_all = SignalEnvelope {
+            to: None,
+            ..share(true)
+        };
+        g.on_signal(1_000_000, &to_all);
+        assert_eq!(g.phase(), GuestPhase::WaitingForAdmission);
+        // Admitted: the share state arrives, to us.
         g.on_signal(1_000_001, &share(true));
         assert_eq!(g.phase(), GuestPhase::Connecting);
         g.on_link(1_000_002, true);
