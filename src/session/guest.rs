@@ -973,7 +973,7 @@ impl GuestRuntime {
                 GuestRuntime { inner }.on_link(event);
             }
         };
-        match PeerLink::new(inner.access.clone(), &remote, true, send, notify) {
+        match PeerLink::answerer(inner.access.clone(), &remote, send, notify) {
             Ok(link) => {
                 *inner.link.borrow_mut() = Some(link);
                 self.first_stats();

@@ -1386,7 +1386,7 @@ impl HostRuntime {
                 HostRuntime { inner }.on_link(&pid, event);
             }
         };
-        let link = match PeerLink::new(inner.access.clone(), &id, false, send, notify) {
+        let link = match PeerLink::offerer(inner.access.clone(), &id, send, notify) {
             Ok(link) => link,
             Err(err) => {
                 leptos::logging::error!("cannot create a peer connection: {err}");
@@ -1503,7 +1503,7 @@ impl HostRuntime {
                 None => route.events.push(event),
             }
         };
-        let link = match PeerLink::new(inner.access.clone(), "", false, send, notify) {
+        let link = match PeerLink::offerer(inner.access.clone(), "", send, notify) {
             Ok(link) => link,
             Err(err) => {
                 leptos::logging::warn!("no spare connection: {err}");

@@ -49,7 +49,9 @@ struct Inner {
     /// Until when the TURN credentials this connection was given work (0: none given yet;
     /// its first description waits for the first grant).
     ice_expires: Cell<u64>,
-    polite: bool,
+    /// What a change of the connection's state arms (the offerer's ICE restarts,
+    /// [`arm_recovery`]); the answerer has none, and a guest's app links none.
+    recover: Option<fn(&Rc<Inner>)>,
     recovery: RefCell<Recovery>,
     recovery_timer: RefCell<Option<Timer>>,
     /// Local descriptions being set and not yet sent ([`describe`]): while any is, local
@@ -86,14 +88,36 @@ pub struct PeerLink {
 }
 
 impl PeerLink {
-    /// `polite`: the participant side (yields in an offer collision).
-    pub fn new(
+    /// The host's side: it offers, wins an offer collision, and restarts ICE when the
+    /// connection fails.
+    pub fn offerer(
         access: Rc<Access>,
         remote: &str,
-        polite: bool,
         send: impl Fn(SignalBody) + 'static,
         notify: impl Fn(LinkEvent) + 'static,
     ) -> Result<PeerLink, JsError> {
+        Self::new(access, remote, Some(arm_recovery), send, notify)
+    }
+
+    /// The participant's side: it answers and yields in an offer collision (polite); the
+    /// host restarts ICE for both.
+    pub fn answerer(
+        access: Rc<Access>,
+        remote: &str,
+        send: impl Fn(SignalBody) + 'static,
+        notify: impl Fn(LinkEvent) + 'static,
+    ) -> Result<PeerLink, JsError> {
+        Self::new(access, remote, None, send, notify)
+    }
+
+    fn new(
+        access: Rc<Access>,
+        remote: &str,
+        recover: Option<fn(&Rc<Inner>)>,
+        send: impl Fn(SignalBody) + 'static,
+        notify: impl Fn(LinkEvent) + 'static,
+    ) -> Result<PeerLink, JsError> {
+        let polite = recover.is_none();
         let inner = Rc::new(Inner {
             peer: RefCell::new(None),
             negotiator: RefCell::new(Negotiator::new(polite)),
@@ -103,7 +127,7 @@ impl PeerLink {
             send: Box::new(send),
             notify: Box::new(notify),
             ice_expires: Cell::new(0),
-            polite,
+            recover,
             recovery: RefCell::new(Recovery::default()),
             recovery_timer: RefCell::new(None),
             describing: Cell::new(0),
@@ -183,7 +207,9 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
                 .recovery
                 .borrow_mut()
                 .on_state(clock::monotonic_ms(), &state);
-            arm_recovery(inner);
+            if let Some(recover) = inner.recover {
+                recover(inner);
+            }
             (inner.notify)(LinkEvent::Connection(state));
         }
     }
@@ -305,7 +331,7 @@ async fn await_candidates(inner: &Inner, peer: &Peer) {
 /// The offerer (the host, impolite) restarts ICE when its connection fails, with back-off.
 fn arm_recovery(inner: &Rc<Inner>) {
     let deadline = inner.recovery.borrow().poll_timeout();
-    let timer = deadline.filter(|_| !inner.polite).map(|at| {
+    let timer = deadline.map(|at| {
         let weak = Rc::downgrade(inner);
         Timer::after(at.saturating_sub(clock::monotonic_ms()), move || {
             let Some(inner) = weak.upgrade() else { return };
