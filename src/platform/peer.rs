@@ -687,6 +687,16 @@ impl Peer {
         })
     }
 
+    /// Takes back an offer of ours the other side never answered (`have-local-offer`): in that
+    /// state Chrome starts no negotiation, an ICE restart included.
+    pub async fn roll_back(&self) -> Result<(), JsError> {
+        let init = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
+        JsFuture::from(self.pc.set_local_description(&init))
+            .await
+            .map_err(js_error)?;
+        Ok(())
+    }
+
     /// Applies the other side's description. An answer is to an offer of ours, so this side may
     /// send the screen: its start bitrate goes into the answer's video parameters first
     /// (`pairux_core::sdp`: the first key frame leaves in tens of ms instead of hundreds). Our

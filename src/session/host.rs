@@ -1510,6 +1510,8 @@ impl HostRuntime {
                 return;
             }
         };
+        // Its offer waits for its answer only once it has gone to someone.
+        link.hold_back();
         let peer = link.peer();
         peer.open_channels();
         let quality = send_quality(inner.view.quality.get_untracked(), Role::Viewer, &track);
@@ -1603,6 +1605,9 @@ impl HostRuntime {
         };
         for body in signals {
             signal_to(inner.channel, &inner.me, id, body);
+        }
+        if let Some(peer) = inner.peers.borrow().get(id) {
+            peer.link.released();
         }
         for event in events {
             self.on_link(id, event);

@@ -49,11 +49,16 @@ struct Inner {
     /// Until when the TURN credentials this connection was given work (0: none given yet;
     /// its first description waits for the first grant).
     ice_expires: Cell<u64>,
-    /// What a change of the connection's state arms (the offerer's ICE restarts,
-    /// [`arm_recovery`]); the answerer has none, and a guest's app links none.
-    recover: Option<fn(&Rc<Inner>)>,
+    /// The offerer's duties ([`offerer_duty`]: ICE restarts, unanswered offers taken back);
+    /// the answerer has none, and a guest's app links none.
+    offerer: Option<fn(&Rc<Inner>, Duty)>,
     recovery: RefCell<Recovery>,
     recovery_timer: RefCell<Option<Timer>>,
+    /// Offers sent so far, and the wait for the last one's answer ([`watch_offer`]); none is
+    /// waited for while what the link sends is held (a spare connection).
+    offers: Cell<u64>,
+    held_back: Cell<bool>,
+    offer_timer: RefCell<Option<Timer>>,
     /// Local descriptions being set and not yet sent ([`describe`]): while any is, local
     /// candidates wait in `held` for it instead of going out one signal each.
     describing: Cell<u32>,
@@ -96,7 +101,7 @@ impl PeerLink {
         send: impl Fn(SignalBody) + 'static,
         notify: impl Fn(LinkEvent) + 'static,
     ) -> Result<PeerLink, JsError> {
-        Self::new(access, remote, Some(arm_recovery), send, notify)
+        Self::new(access, remote, Some(offerer_duty), send, notify)
     }
 
     /// The participant's side: it answers and yields in an offer collision (polite); the
@@ -113,11 +118,11 @@ impl PeerLink {
     fn new(
         access: Rc<Access>,
         remote: &str,
-        recover: Option<fn(&Rc<Inner>)>,
+        offerer: Option<fn(&Rc<Inner>, Duty)>,
         send: impl Fn(SignalBody) + 'static,
         notify: impl Fn(LinkEvent) + 'static,
     ) -> Result<PeerLink, JsError> {
-        let polite = recover.is_none();
+        let polite = offerer.is_none();
         let inner = Rc::new(Inner {
             peer: RefCell::new(None),
             negotiator: RefCell::new(Negotiator::new(polite)),
@@ -127,9 +132,12 @@ impl PeerLink {
             send: Box::new(send),
             notify: Box::new(notify),
             ice_expires: Cell::new(0),
-            recover,
+            offerer,
             recovery: RefCell::new(Recovery::default()),
             recovery_timer: RefCell::new(None),
+            offers: Cell::new(0),
+            held_back: Cell::new(false),
+            offer_timer: RefCell::new(None),
             describing: Cell::new(0),
             held: RefCell::new(Vec::new()),
             held_at: Cell::new(0),
@@ -154,9 +162,25 @@ impl PeerLink {
             .expect("set in PeerLink::new")
     }
 
+    /// What this link sends is held by its owner, not sent (a spare connection): no answer
+    /// is waited for until [`Self::released`].
+    pub fn hold_back(&self) {
+        self.inner.held_back.set(true);
+    }
+
+    /// What was held went out: an offer among it now waits for its answer.
+    pub fn released(&self) {
+        self.inner.held_back.set(false);
+        let unanswered = self.peer().signaling_state() == SignalingState::HaveLocalOffer;
+        if let (Some(duty), true) = (self.inner.offerer, unanswered) {
+            duty(&self.inner, Duty::OfferSent);
+        }
+    }
+
     /// Closes the connection now, whoever else still holds it; no recovery follows.
     pub fn close(&self) {
         self.inner.recovery_timer.borrow_mut().take();
+        self.inner.offer_timer.borrow_mut().take();
         self.peer().close();
     }
 
@@ -207,8 +231,8 @@ fn on_peer_event(inner: &Rc<Inner>, event: PeerEvent) {
                 .recovery
                 .borrow_mut()
                 .on_state(clock::monotonic_ms(), &state);
-            if let Some(recover) = inner.recover {
-                recover(inner);
+            if let Some(duty) = inner.offerer {
+                duty(inner, Duty::StateChanged);
             }
             (inner.notify)(LinkEvent::Connection(state));
         }
@@ -262,6 +286,11 @@ async fn describe(inner: &Rc<Inner>, peer: &Peer, offer: bool) -> Result<(), JsE
                     .filter(|now| now.kind == desc.kind)
                     .unwrap_or(desc);
                 (inner.send)(SignalBody::Description(desc.clone()));
+                if let (SdpKind::Offer, Some(duty), false) =
+                    (desc.kind, inner.offerer, inner.held_back.get())
+                {
+                    duty(inner, Duty::OfferSent);
+                }
                 if desc.kind == SdpKind::Answer {
                     // A guest's page waits for its first answer to be drawn.
                     crate::boot::ready();
@@ -328,6 +357,49 @@ async fn await_candidates(inner: &Inner, peer: &Peer) {
     }
 }
 
+/// What the offerer (the host) looks after.
+#[derive(Clone, Copy)]
+enum Duty {
+    StateChanged,
+    OfferSent,
+}
+
+fn offerer_duty(inner: &Rc<Inner>, duty: Duty) {
+    match duty {
+        Duty::StateChanged => arm_recovery(inner),
+        Duty::OfferSent => watch_offer(inner),
+    }
+}
+
+/// How long an offer may wait for its answer before it is taken back.
+const OFFER_ANSWER_WAIT_MS: u64 = 10_000;
+
+/// An offer that gets no answer (lost on the way: the guest's socket dropped it) holds the
+/// connection in `have-local-offer`, where Chrome starts no negotiation — no ICE restart, no
+/// microphone turned on — even once the path is back by itself. Unanswered after
+/// [`OFFER_ANSWER_WAIT_MS`] it is taken back; Chrome then asks again for what is still to
+/// negotiate (`negotiationneeded`), and a connection still down restarts from `stable`.
+fn watch_offer(inner: &Rc<Inner>) {
+    let sent = inner.offers.get() + 1;
+    inner.offers.set(sent);
+    let weak = Rc::downgrade(inner);
+    *inner.offer_timer.borrow_mut() = Some(Timer::after(OFFER_ANSWER_WAIT_MS, move || {
+        let Some(inner) = weak.upgrade() else { return };
+        let Some(peer) = inner.peer.borrow().clone() else {
+            return;
+        };
+        let unanswered = peer.signaling_state() == SignalingState::HaveLocalOffer;
+        if inner.offers.get() == sent && unanswered && inner.describing.get() == 0 {
+            leptos::logging::warn!("an offer got no answer: taking it back");
+            leptos::task::spawn_local(async move {
+                if let Err(err) = peer.roll_back().await {
+                    leptos::logging::warn!("cannot take back the offer: {err}");
+                }
+            });
+        }
+    }));
+}
+
 /// The offerer (the host, impolite) restarts ICE when its connection fails, with back-off.
 fn arm_recovery(inner: &Rc<Inner>) {
     let deadline = inner.recovery.borrow().poll_timeout();
@@ -352,6 +424,17 @@ fn arm_recovery(inner: &Rc<Inner>) {
                                 leptos::logging::warn!("cannot renew the ICE servers: {err}");
                             }
                             inner.ice_expires.set(ice.expires_at);
+                            // An offer of ours that never got its answer (lost on the way)
+                            // holds the connection in `have-local-offer`, where Chrome starts
+                            // no negotiation: this restart, and every later one (a microphone
+                            // turned on), would wait for that answer for good.
+                            let unanswered =
+                                peer.signaling_state() == SignalingState::HaveLocalOffer;
+                            if unanswered && inner.describing.get() == 0 {
+                                if let Err(err) = peer.roll_back().await {
+                                    leptos::logging::warn!("cannot take back the offer: {err}");
+                                }
+                            }
                             peer.restart_ice();
                         });
                     }

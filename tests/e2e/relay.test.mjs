@@ -108,6 +108,77 @@ async function movesAgain(page, timeout) {
   );
 }
 
+/**
+ * A guest whose Realtime socket passes through the test, which can hold back the signals
+ * broadcast to it (`page.dropSignals(true)`), presence and everything else passing on.
+ */
+async function signalDroppingGuest(stack, link) {
+  const page = await newPage(stack.browser);
+  await page.addInitScript(recordPeers);
+  let dropping = false;
+  page.dropped = 0;
+  await page.routeWebSocket(/\/websocket/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      // Broadcasts come as binary frames (vsn 2.0.0, kind 4): topic, event, then the payload.
+      if (dropping && typeof message !== 'string' && message.toString('latin1').includes('signal{"from"')) {
+        page.dropped += 1;
+        return;
+      }
+      ws.send(message);
+    });
+    ws.onMessage((message) => server.send(message));
+  });
+  page.dropSignals = (value) => { dropping = value; };
+  await openApp(page, link);
+  await decoding(page, { timeout: 30_000 });
+  return page;
+}
+
+test("an ICE-restart offer that never reached the guest does not leave the host's connection unable to negotiate again: the microphone turned on later reaches it", async () => {
+  const host = await hostSfu(relay, 'mode-p2p');
+  const viewer = await signalDroppingGuest(relay, await host.getByTestId('invite-viewer-link').inputValue());
+  const pid = coturnPid(relay);
+  process.kill(pid, 'SIGSTOP');
+  let index;
+  try {
+    viewer.dropSignals(true);
+    // The connection goes down; the host restarts ICE and its offer is lost on the way.
+    const lost = await host.waitForFunction(
+      () => 1 + window.__pcs.findIndex((pc) => pc.signalingState === 'have-local-offer' && pc.connectionState !== 'new'),
+      null,
+      { timeout: 30_000 },
+    );
+    index = (await lost.jsonValue()) - 1;
+    assert.ok(viewer.dropped > 0, 'the offer was held back');
+    viewer.dropSignals(false);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  // The path comes back by itself; the offer nobody answered is taken back, so the
+  // connection can negotiate again.
+  await host.waitForFunction(
+    (i) => window.__pcs[i].connectionState === 'connected' && window.__pcs[i].signalingState === 'stable',
+    index,
+    { timeout: 40_000 },
+  );
+  await host.getByTestId('mic-toggle').click();
+  await host.waitForFunction(
+    (i) => window.__pcs[i].signalingState === 'stable'
+      && window.__pcs[i].getTransceivers().some((t) => t.sender.track?.kind === 'audio' && /send/.test(t.currentDirection ?? '')),
+    index,
+    { timeout: 15_000 },
+  );
+  await viewer.waitForFunction(
+    () => window.__pcs.some((pc) => pc.getTransceivers()
+      .some((t) => t.receiver.track.kind === 'audio' && /recv/.test(t.currentDirection ?? ''))),
+    null,
+    { timeout: 5_000 },
+  );
+  await host.context().close();
+  await viewer.context().close();
+});
+
 /** A guest whose Realtime socket passes through the test (`routeRealtime`). */
 async function routedGuest(stack, link) {
   const page = await newPage(stack.browser);
