@@ -174,13 +174,7 @@ test('stopping the share pauses it for everyone; sharing again resumes without r
   await decodes(viewer, { minFrames: 5 });
   const me = await viewer.locator('[data-testid=participant-list] > li.me').getAttribute('data-testid');
 
-  // What Chrome's "Stop sharing" does: the capture ends — here the track the host sends.
-  await host.evaluate(() => {
-    const track = window.__pcs.flatMap((pc) => pc.getSenders()).map((s) => s.track)
-      .find((t) => t && t.kind === 'video');
-    track.stop();
-    track.dispatchEvent(new Event('ended'));
-  });
+  await stopCapture(host);
   await host.getByTestId('share-again').waitFor();
   assert.equal(await host.getByTestId('share-state').getAttribute('data-state'), 'paused');
   // Every track of the capture is stopped, the preview's too: nothing keeps the screen captured.
@@ -211,12 +205,7 @@ test("the host's signaling down a while (its picture's connection up): a pause m
 
   await host.offline(true);
   await host.locator('[data-testid=connection-state][data-state=reconnecting]').waitFor({ timeout: 10_000 });
-  await host.evaluate(() => {
-    const track = window.__pcs.flatMap((pc) => pc.getSenders()).map((s) => s.track)
-      .find((t) => t && t.kind === 'video');
-    track.stop();
-    track.dispatchEvent(new Event('ended'));
-  });
+  await stopCapture(host);
   await host.getByTestId('share-again').waitFor();
   // Down longer than the client keeps a broadcast it could not send (10 s).
   await new Promise((resolve) => setTimeout(resolve, 13_000));
@@ -226,6 +215,16 @@ test("the host's signaling down a while (its picture's connection up): a pause m
   await viewer.getByTestId('share-paused').waitFor({ timeout: 10_000 });
   await closeAll(host, viewer);
 });
+
+/** What Chrome's "Stop sharing" does: the capture ends — here the track the host sends. */
+function stopCapture(host) {
+  return host.evaluate(() => {
+    const track = window.__pcs.flatMap((pc) => pc.getSenders()).map((s) => s.track)
+      .find((t) => t && t.kind === 'video');
+    track.stop();
+    track.dispatchEvent(new Event('ended'));
+  });
+}
 
 /** Frames `selector`'s video presents over `ms` (requestVideoFrameCallback's count). */
 function presented(page, selector, ms) {
