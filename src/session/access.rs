@@ -32,11 +32,6 @@ const REFRESH_BEFORE_SECS: u64 = 5 * 60;
 /// `LINKS_PER_GRANT - 1`, so it is normally there before a connection would need it.
 const LINKS_PER_GRANT: u32 = 3;
 
-enum IceState {
-    Pending(Vec<oneshot::Sender<IceSetup>>),
-    Ready(IceSetup),
-}
-
 /// The ICE servers given to one connection, and until when (wall-clock seconds) their TURN
 /// credentials work.
 pub struct LinkIce {
@@ -58,7 +53,8 @@ pub struct Access {
     on_focus: RefCell<Option<FocusHandler>>,
     link: SessionLink,
     base: IceSetup,
-    ice: RefCell<IceState>,
+    /// The current grant's ICE setup (`None` until the first ask has settled).
+    ice: RefCell<Option<IceSetup>>,
     refresh: RefCell<Option<Timer>>,
     /// The last SFU grant, reused for every link into its room until one of them fails: each
     /// grant is a Janus token the server mints, and a session gets a bounded number of them
@@ -94,8 +90,8 @@ impl Access {
             on_focus: RefCell::new(None),
             link: link.clone(),
             ice: RefCell::new(match config.access_url {
-                Some(_) => IceState::Pending(Vec::new()),
-                None => IceState::Ready(base.clone()),
+                Some(_) => None,
+                None => Some(base.clone()),
             }),
             base,
             refresh: RefCell::new(None),
@@ -152,7 +148,7 @@ impl Access {
                         "no TURN credentials, direct connections only: {}",
                         err.0
                     );
-                    if matches!(&*me.ice.borrow(), IceState::Pending(_)) {
+                    if me.ice.borrow().is_none() {
                         // Already stale: a connection takes whatever is current at its next
                         // description.
                         me.settle(me.base.clone(), 1);
@@ -173,8 +169,18 @@ impl Access {
     /// Whether another grant could give other credentials (an endpoint, and a grant with TURN).
     fn renewable(&self) -> bool {
         self.url.is_some()
-            && matches!(&*self.ice.borrow(), IceState::Ready(ice)
-                if ice.servers.iter().any(|s| s.username.is_some()))
+            && self
+                .ice
+                .borrow()
+                .as_ref()
+                .is_some_and(|ice| ice.servers.iter().any(|s| s.username.is_some()))
+    }
+
+    /// Until the next settle, or a failed ask.
+    async fn wait_next(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.next.borrow_mut().push(tx);
+        let _ = rx.await;
     }
 
     fn wake_next(&self) {
@@ -192,16 +198,8 @@ impl Access {
     /// none can be had): waits for the first grant. Counts against the grant
     /// ([`Self::ice_for_link`]).
     pub async fn ice(self: &Rc<Self>) -> LinkIce {
-        let rx = match &mut *self.ice.borrow_mut() {
-            IceState::Ready(_) => None,
-            IceState::Pending(waiters) => {
-                let (tx, rx) = oneshot::channel();
-                waiters.push(tx);
-                Some(rx)
-            }
-        };
-        if let Some(rx) = rx {
-            let _ = rx.await;
+        if self.ice.borrow().is_none() {
+            self.wait_next().await;
         }
         self.ice_for_link().await
     }
@@ -214,9 +212,7 @@ impl Access {
     pub async fn ice_for_link(self: &Rc<Self>) -> LinkIce {
         while self.takes.get() >= LINKS_PER_GRANT && self.renewable() && !self.renew_failed.get() {
             self.renew();
-            let (tx, rx) = oneshot::channel();
-            self.next.borrow_mut().push(tx);
-            let _ = rx.await;
+            self.wait_next().await;
         }
         let takes = self.takes.get() + 1;
         self.takes.set(takes);
@@ -231,10 +227,10 @@ impl Access {
 
     /// The current ICE setup without waiting (config.json's until the first grant).
     pub fn ice_now(&self) -> IceSetup {
-        match &*self.ice.borrow() {
-            IceState::Ready(ice) => ice.clone(),
-            IceState::Pending(_) => self.base.clone(),
-        }
+        self.ice
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| self.base.clone())
     }
 
     /// The session's SFU room and a Janus token, with fresh TURN credentials. `room`: the room
@@ -290,12 +286,7 @@ impl Access {
     fn settle(&self, ice: IceSetup, expires_at: u64) {
         self.takes.set(0);
         self.expires_at.set(expires_at);
-        let old = self.ice.replace(IceState::Ready(ice.clone()));
-        if let IceState::Pending(waiters) = old {
-            for w in waiters {
-                let _ = w.send(ice.clone());
-            }
-        }
+        *self.ice.borrow_mut() = Some(ice);
         self.wake_next();
     }
 

@@ -388,16 +388,22 @@ fn watch_offer(inner: &Rc<Inner>) {
         let Some(peer) = inner.peer.borrow().clone() else {
             return;
         };
-        let unanswered = peer.signaling_state() == SignalingState::HaveLocalOffer;
-        if inner.offers.get() == sent && unanswered && inner.describing.get() == 0 {
-            leptos::logging::warn!("an offer got no answer: taking it back");
-            leptos::task::spawn_local(async move {
-                if let Err(err) = peer.roll_back().await {
-                    leptos::logging::warn!("cannot take back the offer: {err}");
-                }
-            });
+        if inner.offers.get() == sent {
+            leptos::task::spawn_local(async move { take_back_unanswered(&inner, &peer).await });
         }
     }));
+}
+
+/// Takes back our offer if it is still unanswered (`have-local-offer`) and not one being made
+/// right now.
+async fn take_back_unanswered(inner: &Inner, peer: &Peer) {
+    let unanswered = peer.signaling_state() == SignalingState::HaveLocalOffer;
+    if unanswered && inner.describing.get() == 0 {
+        leptos::logging::warn!("an offer got no answer: taking it back");
+        if let Err(err) = peer.roll_back().await {
+            leptos::logging::warn!("cannot take back the offer: {err}");
+        }
+    }
 }
 
 /// The offerer (the host, impolite) restarts ICE when its connection fails, with back-off.
@@ -428,13 +434,7 @@ fn arm_recovery(inner: &Rc<Inner>) {
                             // holds the connection in `have-local-offer`, where Chrome starts
                             // no negotiation: this restart, and every later one (a microphone
                             // turned on), would wait for that answer for good.
-                            let unanswered =
-                                peer.signaling_state() == SignalingState::HaveLocalOffer;
-                            if unanswered && inner.describing.get() == 0 {
-                                if let Err(err) = peer.roll_back().await {
-                                    leptos::logging::warn!("cannot take back the offer: {err}");
-                                }
-                            }
+                            take_back_unanswered(&inner, &peer).await;
                             peer.restart_ice();
                         });
                     }
