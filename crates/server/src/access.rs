@@ -29,7 +29,7 @@ use pairux_core::link::SessionId;
 
 use crate::focus::store::{PinOutcome, Store};
 use crate::focus::{FocusGrant, FocusRefusal, FocusService};
-use crate::turn::TurnIssuer;
+use crate::turn::{TurnCredentials, TurnIssuer};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -37,6 +37,13 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024;
 pub const PIN_IDLE_SECS: u64 = 24 * 3600;
 /// Most client addresses remembered at once (a bound on memory).
 const MAX_ADDRESSES: usize = 100_000;
+/// Most TURN usernames one client address (its /64 for IPv6) holds at once. coturn lets each
+/// username make 16 allocations (`user-quota`) and a page asks for one per three connections
+/// (and again before they expire), so this covers a P2P host with its 28 guests; past it the
+/// address is handed the newest username it holds again. Without it one address took a fresh
+/// username per request, 16 relay allocations each, at the access rate — every relay port of
+/// a coturn within seconds.
+pub const TURN_NAMES_PER_ADDRESS: usize = 24;
 /// Longest `region` query parameter.
 const MAX_REGION: usize = 32;
 
@@ -68,6 +75,8 @@ struct Bucket {
 #[derive(Default)]
 struct Gate {
     buckets: HashMap<IpAddr, Bucket>,
+    /// Per client key: the TURN credentials it holds that have not expired.
+    turn: HashMap<IpAddr, Vec<TurnCredentials>>,
 }
 
 /// Why a request is refused, with its status and sentence.
@@ -210,6 +219,33 @@ impl Access {
         }
     }
 
+    /// TURN credentials for a request from `ip`: fresh ones, or once its address holds
+    /// [`TURN_NAMES_PER_ADDRESS`] that have not expired, the newest of those again.
+    fn turn_credentials(&self, turn: &TurnIssuer, ip: IpAddr, now: u64) -> TurnCredentials {
+        let mut gate = self
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if gate.turn.len() > MAX_ADDRESSES {
+            gate.turn
+                .retain(|_, held| held.iter().any(|c| c.expires_at > now));
+        }
+        let held = gate
+            .turn
+            .entry(crate::client_key::client_key(ip))
+            .or_default();
+        held.retain(|c| c.expires_at > now);
+        if held.len() >= TURN_NAMES_PER_ADDRESS {
+            if let Some(newest) = held.iter().max_by_key(|c| c.expires_at) {
+                tracing::debug!("access: {ip} holds {} TURN usernames already", held.len());
+                return newest.clone();
+            }
+        }
+        let fresh = turn.credentials(now);
+        held.push(fresh.clone());
+        fresh
+    }
+
     /// Checks signature, pinning and replay; remembers the verifier and nonce.
     pub async fn check(&self, req: &AccessRequest, now: u64) -> Result<SessionId, Refusal> {
         let (session, verifier) = req.check(now).map_err(Refusal::Access)?;
@@ -235,29 +271,35 @@ impl Access {
         }
     }
 
-    /// The grant for an accepted request: TURN credentials, and from the focus the session's
-    /// decision and, for `want: sfu`, a room and token on its node.
+    /// The grant for an accepted request from `ip`: TURN credentials, and from the focus the
+    /// session's decision and, for `want: sfu`, a room and `ip`'s token on its node.
     pub async fn grant(
         &self,
         session: SessionId,
         want: Want,
         region: Option<String>,
+        ip: IpAddr,
         now: u64,
     ) -> Result<AccessGrant, Refusal> {
         let (ice_servers, expires_at) = match &self.turn {
             Some(turn) => {
-                let creds = turn.credentials(now);
+                let creds = self.turn_credentials(turn, ip, now);
                 (turn.ice_servers(&creds), creds.expires_at)
             }
             None => (Vec::new(), now + crate::turn::CREDENTIAL_TTL_SECS),
         };
         let FocusGrant { focus, sfu } = match &self.focus {
-            Some(f) => f.access(session, want, region).await.map_err(|r| match r {
-                FocusRefusal::P2p => Refusal::PeerToPeer,
-                FocusRefusal::NoNode | FocusRefusal::NodeDown => Refusal::SfuDown,
-                FocusRefusal::Store => Refusal::StoreDown,
-                FocusRefusal::Busy => Refusal::Busy,
-            })?,
+            Some(f) => {
+                let client = crate::client_key::token_client(&session, ip);
+                f.access(session, want, region, &client)
+                    .await
+                    .map_err(|r| match r {
+                        FocusRefusal::P2p => Refusal::PeerToPeer,
+                        FocusRefusal::NoNode | FocusRefusal::NodeDown => Refusal::SfuDown,
+                        FocusRefusal::Store => Refusal::StoreDown,
+                        FocusRefusal::Busy => Refusal::Busy,
+                    })?
+            }
             None => FocusGrant::default(),
         };
         Ok(AccessGrant {
@@ -335,5 +377,5 @@ async fn answer(access: &Access, ip: IpAddr, request: Request) -> Result<AccessG
     let session = access.check(&req, now).await?;
     // The request's own hint first, else the `?region=` of the URL.
     let region = req.region().map(str::to_owned).or(region);
-    access.grant(session, req.want, region, now).await
+    access.grant(session, req.want, region, ip, now).await
 }

@@ -25,6 +25,21 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What the focus's store keeps of the address a Janus token of `session` went to (its
+/// [`client_key`]): a hash with the session, so the store holds no address and one address's
+/// keys differ between sessions. (A hash of an IPv4 address can be found again by trying them
+/// all; it keeps addresses out of sight, not secret from whoever reads the database.)
+pub fn token_client(session: &pairux_core::link::SessionId, ip: IpAddr) -> String {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"PairUX token client\0")
+        .chain_update(session.to_string().as_bytes())
+        .chain_update(b"\0")
+        .chain_update(client_key(ip).to_string().as_bytes())
+        .finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `--trusted-proxy`: reverse proxies whose `X-Forwarded-For` names the client.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ProxyArgs {
@@ -169,6 +184,25 @@ pub fn resolve_client(peer: IpAddr, forwarded_for: &str, trusted: &[IpNet]) -> I
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_client_is_the_client_key_hashed_with_the_session() {
+        use pairux_core::link::SessionId;
+        let (s, t) = (
+            SessionId::from_bytes([1; 16]),
+            SessionId::from_bytes([2; 16]),
+        );
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2::9".parse().unwrap();
+        let v4: IpAddr = "198.51.100.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert_eq!(token_client(&s, a), token_client(&s, b));
+        assert_eq!(token_client(&s, v4), token_client(&s, mapped));
+        assert_ne!(token_client(&s, a), token_client(&s, v4));
+        assert_ne!(token_client(&s, v4), token_client(&t, v4));
+        assert_eq!(token_client(&s, v4).len(), 32);
+        assert!(!token_client(&s, v4).contains("198.51"));
+    }
 
     #[test]
     fn an_ipv6_block_is_one_client_and_ipv4_stays_itself() {

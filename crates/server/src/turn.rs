@@ -211,6 +211,7 @@ impl TurnIssuer {
 }
 
 /// Time-limited TURN credentials.
+#[derive(Clone)]
 pub struct TurnCredentials {
     pub expires_at: u64,
     pub username: String,

@@ -30,7 +30,7 @@ use pairux_core::link::{RoomKey, SessionId};
 use pairux_core::session::Topology;
 use pairux_server::focus::nodes::NodeEntry;
 use pairux_server::focus::realtime::{ChannelEvent, RealtimeHandle};
-use pairux_server::focus::store::{PinOutcome, RoomRow, SessionRow, Store};
+use pairux_server::focus::store::{PinOutcome, RoomRow, SessionRow, Store, TokenSlot};
 use pairux_server::supervise::{find_binary, Health};
 use pairux_server::{Args, RunningServer};
 use ports::free_block;
@@ -878,26 +878,55 @@ async fn postgres_store_closes_idle_sessions_and_reopens_them() {
         secret: "secret".into(),
     };
     store.room(&s, "janus-0", room.clone()).await.unwrap();
-    assert!(store.add_token(&s, "janus-0", "t1").await.unwrap());
-    assert!(store.add_token(&s, "janus-1", "t2").await.unwrap());
+    let added = TokenSlot::Added;
+    assert_eq!(
+        store.token_for(&s, "janus-0", "c1", "t1").await.unwrap(),
+        added
+    );
+    assert_eq!(
+        store.token_for(&s, "janus-1", "c1", "t2").await.unwrap(),
+        added
+    );
+    // The same client asking again gets the token it has.
+    assert_eq!(
+        store.token_for(&s, "janus-0", "c1", "t3").await.unwrap(),
+        TokenSlot::Held("t1".into())
+    );
     // At most MAX_TOKENS per session and node; one the node did not take leaves its place.
     let busy = SessionId::from_bytes([0xEE; 16]);
     for n in 0..pairux_server::focus::store::MAX_TOKENS {
-        assert!(store
-            .add_token(&busy, "janus-0", &format!("fill{n}"))
-            .await
-            .unwrap());
+        let (c, t) = (format!("c{n}"), format!("fill{n}"));
+        assert_eq!(
+            store.token_for(&busy, "janus-0", &c, &t).await.unwrap(),
+            added
+        );
     }
-    assert!(!store.add_token(&busy, "janus-0", "one-more").await.unwrap());
-    assert!(store
-        .add_token(&busy, "janus-1", "other-node")
-        .await
-        .unwrap());
+    assert_eq!(
+        store
+            .token_for(&busy, "janus-0", "one-more", "x")
+            .await
+            .unwrap(),
+        TokenSlot::Full
+    );
+    assert_eq!(
+        store.token_for(&busy, "janus-0", "c9", "y").await.unwrap(),
+        TokenSlot::Held("fill9".into())
+    );
+    assert_eq!(
+        store
+            .token_for(&busy, "janus-1", "one-more", "other-node")
+            .await
+            .unwrap(),
+        added
+    );
     store.remove_token(&busy, "janus-0", "fill7").await.unwrap();
-    assert!(store
-        .add_token(&busy, "janus-0", "in-its-place")
-        .await
-        .unwrap());
+    assert_eq!(
+        store
+            .token_for(&busy, "janus-0", "late", "in-its-place")
+            .await
+            .unwrap(),
+        added
+    );
     let used = store
         .pin_and_use_nonce(s, "v", "n", 200, 100)
         .await

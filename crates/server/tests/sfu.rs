@@ -120,7 +120,19 @@ impl Link {
 }
 
 async fn post(server: &RunningServer, body: &str) -> (u16, Value) {
-    let res = reqwest::Client::new()
+    post_from(server, body, None).await
+}
+
+/// A request sent from `local` (another loopback address: another client to the server).
+async fn post_from(
+    server: &RunningServer,
+    body: &str,
+    local: Option<std::net::IpAddr>,
+) -> (u16, Value) {
+    let res = reqwest::Client::builder()
+        .local_address(local)
+        .build()
+        .unwrap()
         .post(format!("http://{}/api/access", server.addr()))
         .header("content-type", "application/json")
         .body(body.to_owned())
@@ -242,11 +254,23 @@ async fn an_sfu_grant_lets_its_holder_join_the_room_and_do_nothing_else() {
     assert_eq!(joined["videoroom"], "joined", "{joined}");
     assert_eq!(joined["room"], sfu.room);
 
-    // A second request for the same session: the same room, another token.
-    let again = grant_sfu(&server, &link).await;
-    assert_eq!(again.room, sfu.room);
-    assert_eq!(again.pin, sfu.pin);
-    assert_ne!(again.token, sfu.token);
+    // The same address asking again and again: the same room and the same token, so a link
+    // holder asking over and over holds one of the session's places, not all of them.
+    for _ in 0..8 {
+        let again = grant_sfu(&server, &link).await;
+        assert_eq!(again.room, sfu.room);
+        assert_eq!(again.pin, sfu.pin);
+        assert_eq!(again.token, sfu.token);
+    }
+    // Another address: the same room, a token of its own, which works.
+    let body = serde_json::to_string(&link.request(Want::Sfu)).unwrap();
+    let (status, body) = post_from(&server, &body, Some([127, 0, 0, 2].into())).await;
+    assert_eq!(status, 200, "{body}");
+    let elsewhere: AccessGrant = serde_json::from_value(body).unwrap();
+    let elsewhere = elsewhere.sfu.expect("an SFU grant");
+    assert_eq!(elsewhere.room, sfu.room);
+    assert_ne!(elsewhere.token, sfu.token);
+    assert_eq!(join_as_publisher(&elsewhere).await["videoroom"], "joined");
 
     // Concurrent first requests of another session make one room.
     let other = Link::new(9);
@@ -321,7 +345,7 @@ async fn grant_sfu(server: &RunningServer, link: &Link) -> pairux_core::access::
 
 #[tokio::test]
 async fn turn_credentials_verify_and_expire_in_twenty_minutes() {
-    let server = start(0, &["--relay-only"]).await;
+    let server = start(0, &["--relay-only", "--access-burst", "60"]).await;
     let config = &server.state().config;
     assert!(config.relay_only);
     assert_eq!(config.sfu, None);
@@ -336,13 +360,13 @@ async fn turn_credentials_verify_and_expire_in_twenty_minutes() {
     let link = Link::new(2);
     let before = now();
     // No SFU here: an SFU request still gets TURN, and `sfu: null`.
-    let grant = grant(&server, &link, Want::Sfu).await;
-    assert_eq!(grant.sfu, None);
-    assert!((before + 1195..=now() + 1205).contains(&grant.expires_at));
-    let relay = &grant.ice_servers[1];
+    let first = grant(&server, &link, Want::Sfu).await;
+    assert_eq!(first.sfu, None);
+    assert!((before + 1195..=now() + 1205).contains(&first.expires_at));
+    let relay = &first.ice_servers[1];
     let username = relay.username.clone().unwrap();
     let (expiry, id) = username.split_once(':').unwrap();
-    assert_eq!(expiry.parse::<u64>().unwrap(), grant.expires_at);
+    assert_eq!(expiry.parse::<u64>().unwrap(), first.expires_at);
     assert!(!id.is_empty());
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(turn.secret_for_tests().as_bytes()).unwrap();
     mac.update(username.as_bytes());
@@ -361,6 +385,28 @@ async fn turn_credentials_verify_and_expire_in_twenty_minutes() {
             format!("turn:127.0.0.1:{port}?transport=tcp"),
         ]
     );
+
+    // One address holds at most TURN_NAMES_PER_ADDRESS usernames (16 relays each at coturn):
+    // asking on and on, it gets the newest it holds again, not a fresh quota each time.
+    let name = |g: &AccessGrant| g.ice_servers[1].username.clone().unwrap();
+    let mut held = vec![username];
+    for _ in 1..pairux_server::access::TURN_NAMES_PER_ADDRESS {
+        held.push(name(&grant(&server, &link, Want::Ice).await));
+    }
+    held.sort();
+    held.dedup();
+    assert_eq!(held.len(), pairux_server::access::TURN_NAMES_PER_ADDRESS);
+    let newest = name(&grant(&server, &link, Want::Ice).await);
+    assert!(held.contains(&newest));
+    for _ in 0..3 {
+        assert_eq!(name(&grant(&server, &link, Want::Ice).await), newest);
+    }
+    // Another address is another client.
+    let body = serde_json::to_string(&link.request(Want::Ice)).unwrap();
+    let (status, body) = post_from(&server, &body, Some([127, 0, 0, 2].into())).await;
+    assert_eq!(status, 200, "{body}");
+    let elsewhere: AccessGrant = serde_json::from_value(body).unwrap();
+    assert!(!held.contains(&name(&elsewhere)));
     stop(server).await;
 }
 
@@ -461,7 +507,8 @@ async fn a_killed_janus_is_restarted_and_sessions_get_their_room_again() {
     assert_eq!(pid_file.trim(), restarted.to_string());
 
     // The old token died with the old process; a new request makes the room again on the new
-    // process, under the stored id and pin (every focus process hands out the same room).
+    // process, under the stored id and pin (every focus process hands out the same room), and
+    // adds this address's token there again.
     let mut janus = Janus::connect(&before.janus_url).await;
     let refused = janus
         .call(json!({"janus":"create","token":before.token}))
@@ -469,7 +516,7 @@ async fn a_killed_janus_is_restarted_and_sessions_get_their_room_again() {
     assert_eq!(refused["error"]["code"], 403, "{refused}");
     let after = grant_sfu(&server, &link).await;
     assert_eq!(after.room, before.room);
-    assert_ne!(after.token, before.token);
+    assert_eq!(after.token, before.token);
     assert_eq!(join_as_publisher(&after).await["videoroom"], "joined");
 
     stop(server).await;

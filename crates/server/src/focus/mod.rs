@@ -466,12 +466,14 @@ impl FocusService {
     }
 
     /// What `/api/access` asks: the session's start mode pinned (Auto, P2p, Sfu), and for
-    /// `Want::Sfu` a room on its node and a token; every grant carries the current decision.
+    /// `Want::Sfu` a room on its node and `client`'s token (an opaque key of the asking
+    /// address, [`crate::client_key::token_client`]); every grant carries the current decision.
     pub async fn access(
         &self,
         session: SessionId,
         want: Want,
         region: Option<String>,
+        client: &str,
     ) -> Result<FocusGrant, FocusRefusal> {
         let store_error = |err: StoreError| {
             self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
@@ -531,7 +533,7 @@ impl FocusService {
                 .find(|n| n.id == node)
                 .ok_or(FocusRefusal::NoNode)?;
             grant.sfu = Some(
-                rooms::ticket(&self.rooms, &self.store, &session, entry)
+                rooms::ticket(&self.rooms, &self.store, &session, entry, client)
                     .await
                     .map_err(|err| {
                         tracing::warn!("focus: no room on {node}: {err}");

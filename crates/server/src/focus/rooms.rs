@@ -6,7 +6,9 @@
 //! missing room is created again with the stored values. Within one process, requests for the
 //! same (session, node) are serialised so they never race each other's `create`.
 //!
-//! Every token is recorded in the store before Janus gets it; when the session closes for
+//! A token is made per client address and session on a node, and an address asking again gets
+//! the one it has (added on the node again: a restarted Janus lost it, and Janus takes a token
+//! it has as a success). Every token is recorded in the store before Janus gets it; when the session closes for
 //! idling, [`teardown`] removes its tokens and then destroys its rooms (best effort: a node that
 //! is down lost them anyway when it died, since neither outlives a Janus process).
 
@@ -22,7 +24,7 @@ use pairux_core::link::SessionId;
 use serde_json::json;
 
 use super::nodes::NodeEntry;
-use super::store::{ClosedSession, RoomRow, Store, StoreError};
+use super::store::{ClosedSession, RoomRow, Store, StoreError, TokenSlot};
 use super::FocusService;
 use crate::sfu::admin::{AdminClient, AdminError};
 
@@ -123,18 +125,22 @@ async fn ensure(
     Ok((row, admin))
 }
 
-/// The session's room on `node` (made when missing) and a fresh token for it.
+/// The session's room on `node` (made when missing) and `client`'s token for it (an opaque
+/// key of the asking address: the token it was given before, else a fresh one).
 pub async fn ticket(
     locks: &RoomLocks,
     store: &Store,
     session: &SessionId,
     node: &NodeEntry,
+    client: &str,
 ) -> Result<SfuGrant, RoomError> {
     let (row, admin) = ensure(locks, store, session, node).await?;
-    let token = crate::random::token(24);
-    if !store.add_token(session, &node.id, &token).await? {
-        return Err(RoomError::TooManyTokens);
-    }
+    let fresh = crate::random::token(24);
+    let (token, made) = match store.token_for(session, &node.id, client, &fresh).await? {
+        TokenSlot::Full => return Err(RoomError::TooManyTokens),
+        TokenSlot::Held(token) => (token, false),
+        TokenSlot::Added => (fresh, true),
+    };
     let added = admin
         .call(&AdminRequest::AddToken {
             token: token.clone(),
@@ -142,8 +148,10 @@ pub async fn ticket(
         })
         .await;
     if let Err(err) = added {
-        // Not on the node: it takes none of the session's places.
-        let _ = store.remove_token(session, &node.id, &token).await;
+        if made {
+            // Not on the node: it takes none of the session's places.
+            let _ = store.remove_token(session, &node.id, &token).await;
+        }
         return Err(err.into());
     }
     Ok(SfuGrant {

@@ -28,6 +28,10 @@ use tokio_postgres::NoTls;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("001_focus", include_str!("../../migrations/001_focus.sql")),
     ("002_idle", include_str!("../../migrations/002_idle.sql")),
+    (
+        "003_token_client",
+        include_str!("../../migrations/003_token_client.sql"),
+    ),
 ];
 
 /// The advisory lock key of the focus leader ("pairux-focus" as a number).
@@ -35,9 +39,11 @@ const LEADER_LOCK: i64 = 0x7061_6972_7578_0f0c;
 
 /// Most sessions (pins) remembered in memory at once.
 const MAX_SESSIONS: usize = 100_000;
-/// Most Janus tokens one session holds on one node (each `want: sfu` request makes one; they
-/// live until the session closes): a link holder asking over and over cannot grow Janus's
-/// token table and the store without end.
+/// Most Janus tokens one session holds on one node. A token is made per client address (its
+/// /64 for IPv6) and handed to that address again for as long as the session lives, so a link
+/// holder asking over and over holds one, and this many addresses would have to ask to use up
+/// the session's places (they live until the session closes; Janus's token table and the
+/// store cannot grow without end).
 pub const MAX_TOKENS: usize = 1_000;
 /// When the pins are full, one used once and not for this long may make room for a new one:
 /// a flood of one-off requests cannot keep the table full for the pins' whole day.
@@ -61,6 +67,17 @@ pub struct SessionRow {
 pub struct ClosedSession {
     pub rooms: Vec<(String, RoomRow)>,
     pub tokens: Vec<(String, String)>,
+}
+
+/// What [`Store::token_for`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSlot {
+    /// The token this client was given before.
+    Held(String),
+    /// The fresh token, now this client's.
+    Added,
+    /// The session holds [`MAX_TOKENS`] on the node.
+    Full,
 }
 
 /// A session's room on one node.
@@ -104,8 +121,8 @@ pub struct Memory {
     sessions: HashMap<SessionId, SessionRow>,
     /// Per session: node id → room.
     rooms: HashMap<SessionId, HashMap<String, RoomRow>>,
-    /// Per session: (node id, token).
-    tokens: HashMap<SessionId, Vec<(String, String)>>,
+    /// Per session: (node id, token, client).
+    tokens: HashMap<SessionId, Vec<(String, String, String)>>,
     /// Per session: verifier, last use, and whether it was used more than once.
     pins: HashMap<SessionId, (String, u64, bool)>,
     nonces: HashMap<(SessionId, String), u64>,
@@ -421,40 +438,72 @@ impl Store {
 }
 
 impl Store {
-    /// Remembers a token made for `session` on `node` (before it is added there, so that
-    /// closing the session removes it); `false` (nothing stored) when the session already has
+    /// The Janus token of `client` (an opaque key of its address) for `session` on `node`:
+    /// the one it was given before, else `fresh`, remembered (before it is added on the node,
+    /// so that closing the session removes it) — unless the session already has
     /// [`MAX_TOKENS`] there. Refused rather than making room: Janus checks a token on every
     /// request, keepalives included, so removing the oldest would cut off whoever still uses
-    /// it (the host's publication, most likely) — a link holder asking again and again could
-    /// cut everyone off in turn.
-    pub async fn add_token(
+    /// it (the host's publication, most likely).
+    pub async fn token_for(
         &self,
         session: &SessionId,
         node: &str,
-        token: &str,
-    ) -> Result<bool, StoreError> {
+        client: &str,
+        fresh: &str,
+    ) -> Result<TokenSlot, StoreError> {
         if let Some(mut m) = self.mem() {
             let tokens = m.tokens.entry(*session).or_default();
-            if tokens.iter().filter(|(n, _)| n == node).count() >= MAX_TOKENS {
-                return Ok(false);
+            if let Some((_, token, _)) = tokens.iter().find(|(n, _, c)| n == node && c == client) {
+                return Ok(TokenSlot::Held(token.clone()));
             }
-            tokens.push((node.to_owned(), token.to_owned()));
-            return Ok(true);
+            if tokens.iter().filter(|(n, _, _)| n == node).count() >= MAX_TOKENS {
+                return Ok(TokenSlot::Full);
+            }
+            tokens.push((node.to_owned(), fresh.to_owned(), client.to_owned()));
+            return Ok(TokenSlot::Added);
         }
         let Store::Postgres(pg) = self else {
             unreachable!()
         };
-        let added = pg
-            .client()
-            .await?
+        let db = pg.client().await?;
+        let held = |db: std::sync::Arc<tokio_postgres::Client>| async move {
+            let row = db
+                .query_opt(
+                    "SELECT token FROM pairux_tokens WHERE session = $1 AND node = $2 \
+                     AND client = $3",
+                    &[&session.to_string(), &node, &client],
+                )
+                .await?;
+            row.map(|r| r.try_get::<_, String>(0))
+                .transpose()
+                .map_err(StoreError::from)
+        };
+        if let Some(token) = held(db.clone()).await? {
+            return Ok(TokenSlot::Held(token));
+        }
+        let added = db
             .execute(
-                "INSERT INTO pairux_tokens (session, node, token) SELECT $1, $2, $3 \
-                 WHERE (SELECT count(*) FROM pairux_tokens WHERE session = $1 AND node = $2) < $4 \
+                "INSERT INTO pairux_tokens (session, node, token, client) SELECT $1, $2, $3, $4 \
+                 WHERE (SELECT count(*) FROM pairux_tokens WHERE session = $1 AND node = $2) < $5 \
                  ON CONFLICT DO NOTHING",
-                &[&session.to_string(), &node, &token, &(MAX_TOKENS as i64)],
+                &[
+                    &session.to_string(),
+                    &node,
+                    &fresh,
+                    &client,
+                    &(MAX_TOKENS as i64),
+                ],
             )
             .await?;
-        Ok(added == 1)
+        if added == 1 {
+            return Ok(TokenSlot::Added);
+        }
+        // Another focus process gave this client one a moment ago (the unique index), or the
+        // session is full.
+        Ok(match held(db).await? {
+            Some(token) => TokenSlot::Held(token),
+            None => TokenSlot::Full,
+        })
     }
 
     /// Forgets a token (one the node did not take).
@@ -466,7 +515,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         if let Some(mut m) = self.mem() {
             if let Some(tokens) = m.tokens.get_mut(session) {
-                tokens.retain(|(n, t)| !(n == node && t == token));
+                tokens.retain(|(n, t, _)| !(n == node && t == token));
             }
             return Ok(());
         }
@@ -537,7 +586,13 @@ impl Store {
                     .unwrap_or_default()
                     .into_iter()
                     .collect(),
-                tokens: m.tokens.remove(session).unwrap_or_default(),
+                tokens: m
+                    .tokens
+                    .remove(session)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(node, token, _)| (node, token))
+                    .collect(),
             }));
         }
         let Store::Postgres(pg) = self else {
@@ -848,8 +903,8 @@ mod tests {
             secret: "x".into(),
         };
         store.room(&s, "a", fresh.clone()).await.unwrap();
-        store.add_token(&s, "a", "t1").await.unwrap();
-        store.add_token(&s, "a", "t2").await.unwrap();
+        store.token_for(&s, "a", "c1", "t1").await.unwrap();
+        store.token_for(&s, "a", "c2", "t2").await.unwrap();
         // Used at 100: not idle since 100, idle since 101.
         let used = store
             .pin_and_use_nonce(s, "v", "n", 200, 100)
@@ -984,17 +1039,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_session_holds_at_most_max_tokens_per_node() {
+    async fn a_session_holds_at_most_max_tokens_per_node_one_per_client() {
         let store = Store::memory();
         let s = SessionId::from_bytes([4; 16]);
-        for n in 0..MAX_TOKENS {
-            assert!(store.add_token(&s, "a", &format!("t{n}")).await.unwrap());
+        let added = TokenSlot::Added;
+        // A client asking again and again keeps the token it was given.
+        assert_eq!(store.token_for(&s, "a", "c0", "t0").await.unwrap(), added);
+        for n in 0..5 {
+            assert_eq!(
+                store
+                    .token_for(&s, "a", "c0", &format!("again{n}"))
+                    .await
+                    .unwrap(),
+                TokenSlot::Held("t0".into())
+            );
         }
-        assert!(!store.add_token(&s, "a", "one-more").await.unwrap());
-        assert!(store.add_token(&s, "b", "other-node").await.unwrap());
+        for n in 1..MAX_TOKENS {
+            let (c, t) = (format!("c{n}"), format!("t{n}"));
+            assert_eq!(store.token_for(&s, "a", &c, &t).await.unwrap(), added);
+        }
+        assert_eq!(
+            store.token_for(&s, "a", "one-more", "x").await.unwrap(),
+            TokenSlot::Full
+        );
+        // Those who have one still get it; another node has its own places.
+        assert_eq!(
+            store.token_for(&s, "a", "c7", "y").await.unwrap(),
+            TokenSlot::Held("t7".into())
+        );
+        assert_eq!(store.token_for(&s, "b", "c7", "z").await.unwrap(), added);
         // One the node did not take leaves its place.
         store.remove_token(&s, "a", "t0").await.unwrap();
-        assert!(store.add_token(&s, "a", "in-its-place").await.unwrap());
+        assert_eq!(store.token_for(&s, "a", "late", "w").await.unwrap(), added);
     }
 
     #[tokio::test]
