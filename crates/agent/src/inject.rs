@@ -95,6 +95,13 @@ pub fn spawn() -> Option<Injector> {
             return None;
         }
     };
+    spawn_with(move |op| apply(&mut enigo, op).map_err(|err| err.to_string()))
+}
+
+/// The injector's thread applying each operation with `apply` (enigo; a recorder in tests).
+fn spawn_with(
+    mut apply: impl FnMut(&Inject) -> Result<(), String> + Send + 'static,
+) -> Option<Injector> {
     let (tx, rx) = mpsc::channel::<(u64, Inject)>();
     let shared = Arc::new(Shared::default());
     let ours = shared.clone();
@@ -108,7 +115,7 @@ pub fn spawn() -> Option<Injector> {
                     ours.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                if let Err(err) = apply(&mut enigo, &op) {
+                if let Err(err) = apply(&op) {
                     failures += 1;
                     if failures.is_power_of_two() {
                         tracing::warn!("injection failed ({failures} so far): {err}");
@@ -171,4 +178,128 @@ fn key(_: &mut Enigo, _: u16, _: Direction) -> enigo::InputResult<()> {
     Err(enigo::InputError::InvalidInput(
         "physical keys are mapped for Linux only in this version",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Condvar, Mutex};
+
+    /// An injector whose applier records each operation and holds the first one until
+    /// [`Held::open`], so that what is sent meanwhile waits in the queue.
+    struct Held {
+        injector: Injector,
+        applied: Arc<Mutex<Vec<Inject>>>,
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        started: mpsc::Receiver<()>,
+    }
+
+    impl Held {
+        fn new() -> Held {
+            let applied = Arc::new(Mutex::new(Vec::new()));
+            let gate = Arc::new((Mutex::new(false), Condvar::new()));
+            let (started_tx, started) = mpsc::channel();
+            let (log, wait) = (applied.clone(), gate.clone());
+            let injector = spawn_with(move |op| {
+                let _ = started_tx.send(());
+                let (open, cv) = &*wait;
+                let mut open = open.lock().unwrap();
+                while !*open {
+                    open = cv.wait(open).unwrap();
+                }
+                log.lock().unwrap().push(op.clone());
+                Ok(())
+            })
+            .unwrap();
+            Held {
+                injector,
+                applied,
+                gate,
+                started,
+            }
+        }
+
+        /// Sends `first` and waits until the thread is applying it (held there).
+        fn holding(first: Inject) -> Held {
+            let held = Held::new();
+            held.injector.send(first);
+            held.started.recv().unwrap();
+            held
+        }
+
+        /// Lets everything through, waits for the queue to drain, and returns what was applied.
+        fn open(self) -> (Vec<Inject>, u64) {
+            let (open, cv) = &*self.gate;
+            *open.lock().unwrap() = true;
+            cv.notify_all();
+            let shared = self.injector.shared.clone();
+            self.injector.finish();
+            let applied = self.applied.lock().unwrap().clone();
+            (applied, shared.dropped.load(Ordering::Relaxed))
+        }
+    }
+
+    fn key(evdev: u16, down: bool) -> Inject {
+        Inject::Key { evdev, down }
+    }
+
+    fn button(down: bool) -> Inject {
+        Inject::Button {
+            b: Button::Left,
+            down,
+        }
+    }
+
+    #[test]
+    fn a_cut_drops_what_waits_before_it_but_its_releases() {
+        let held = Held::holding(button(true));
+        for op in [
+            Inject::MoveTo { x: 5, y: 5 },
+            key(30, true),
+            Inject::Text("typed late".into()),
+            Inject::Scroll { dx: 0, dy: 3 },
+            key(30, false),
+            button(false),
+        ] {
+            held.injector.send(op);
+        }
+        held.injector.cut();
+        // Sent after the cut: a holder who keeps control goes on.
+        held.injector.send(key(42, true));
+        let (applied, dropped) = held.open();
+        assert_eq!(
+            applied,
+            vec![button(true), key(30, false), button(false), key(42, true)]
+        );
+        assert_eq!(dropped, 4);
+    }
+
+    #[test]
+    fn past_max_queued_moves_are_dropped_never_keys_or_buttons() {
+        let held = Held::holding(Inject::MoveTo { x: 0, y: 0 });
+        let extra = 10;
+        for n in 0..MAX_QUEUED + extra {
+            let x = i32::try_from(n).unwrap() + 1;
+            held.injector.send(Inject::MoveTo { x, y: 0 });
+        }
+        held.injector.send(Inject::Text("dropped too".into()));
+        for op in [key(30, true), button(true), button(false), key(30, false)] {
+            held.injector.send(op);
+        }
+        let (applied, dropped) = held.open();
+        assert_eq!(dropped, u64::try_from(extra).unwrap() + 1);
+        assert_eq!(applied.len(), 1 + MAX_QUEUED + 4);
+        // In order: the moves that fit, then every key and button.
+        assert_eq!(
+            applied[MAX_QUEUED],
+            Inject::MoveTo {
+                x: i32::try_from(MAX_QUEUED).unwrap(),
+                y: 0
+            }
+        );
+        assert_eq!(
+            applied[MAX_QUEUED + 1..],
+            [key(30, true), button(true), button(false), key(30, false)]
+        );
+    }
 }
