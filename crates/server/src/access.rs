@@ -27,6 +27,7 @@ use axum::Json;
 use pairux_core::access::{AccessError, AccessGrant, AccessRequest, Want, MAX_SKEW_SECS};
 use pairux_core::link::SessionId;
 
+use crate::client_key::ClientAddr;
 use crate::focus::store::{PinOutcome, Store};
 use crate::focus::{FocusGrant, FocusRefusal, FocusService};
 use crate::turn::{TurnCredentials, TurnIssuer};
@@ -37,13 +38,18 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024;
 pub const PIN_IDLE_SECS: u64 = 24 * 3600;
 /// Most client addresses remembered at once (a bound on memory).
 const MAX_ADDRESSES: usize = 100_000;
-/// Most TURN usernames one client address (its /64 for IPv6) holds at once. coturn lets each
-/// username make 16 allocations (`user-quota`) and a page asks for one per three connections
-/// (and again before they expire), so this covers a P2P host with its 28 guests; past it the
-/// address is handed the newest username it holds again. Without it one address took a fresh
-/// username per request, 16 relay allocations each, at the access rate — every relay port of
-/// a coturn within seconds.
-pub const TURN_NAMES_PER_ADDRESS: usize = 24;
+/// Most TURN usernames with more than [`REUSE_MIN_LEFT_SECS`] left that one client address
+/// (its /64 for IPv6) holds; past it the address is handed the newest of them again. coturn
+/// lets each username make 16 allocations (`user-quota`) and a page asks for one per three
+/// connections, so this covers a P2P host making connections for its 28 guests; one address
+/// holds at most ~22 live usernames (those minted in any 14 minutes, and the last 6 minutes'
+/// of the ones before), ~350 allocations. Without it one address took a fresh username per
+/// request at the access rate — every relay port of a coturn within seconds. Counted per
+/// process (each focus process keeps its own), like the request rate.
+pub const TURN_NAMES_PER_ADDRESS: usize = 16;
+/// A username handed out again has at least this long left (the app asks for new ones 5
+/// minutes before theirs expire): older ones no longer count against the address.
+pub const REUSE_MIN_LEFT_SECS: u64 = 6 * 60;
 /// Longest `region` query parameter.
 const MAX_REGION: usize = 32;
 
@@ -75,8 +81,17 @@ struct Bucket {
 #[derive(Default)]
 struct Gate {
     buckets: HashMap<IpAddr, Bucket>,
-    /// Per client key: the TURN credentials it holds that have not expired.
-    turn: HashMap<IpAddr, Vec<TurnCredentials>>,
+    /// Per client key: the TURN usernames it holds ([`TURN_NAMES_PER_ADDRESS`]).
+    turn: HashMap<IpAddr, TurnHeld>,
+    /// When `turn` was last pruned (unix seconds): at most once a second when full.
+    turn_pruned_at: u64,
+}
+
+/// One client key's TURN usernames: the expiry of each that still counts (oldest first) and
+/// the newest.
+struct TurnHeld {
+    expiries: std::collections::VecDeque<u64>,
+    newest: TurnCredentials,
 }
 
 /// Why a request is refused, with its status and sentence.
@@ -219,30 +234,49 @@ impl Access {
         }
     }
 
-    /// TURN credentials for a request from `ip`: fresh ones, or once its address holds
-    /// [`TURN_NAMES_PER_ADDRESS`] that have not expired, the newest of those again.
-    fn turn_credentials(&self, turn: &TurnIssuer, ip: IpAddr, now: u64) -> TurnCredentials {
+    /// TURN credentials for a request from `client`: fresh ones, or once its address holds
+    /// [`TURN_NAMES_PER_ADDRESS`] with more than [`REUSE_MIN_LEFT_SECS`] left, the newest of
+    /// those again. Past [`MAX_ADDRESSES`] addresses, new ones are not remembered. A page on
+    /// this machine (loopback, not forwarded by a proxy) is not counted: every tab of a local
+    /// session comes from one address, and whoever runs on the server's machine can reach its
+    /// coturn anyway.
+    fn turn_credentials(&self, turn: &TurnIssuer, client: ClientAddr, now: u64) -> TurnCredentials {
+        let ip = client.ip;
+        if !client.forwarded && ip.is_loopback() {
+            return turn.credentials(now);
+        }
         let mut gate = self
             .gate
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if gate.turn.len() > MAX_ADDRESSES {
-            gate.turn
-                .retain(|_, held| held.iter().any(|c| c.expires_at > now));
+        let counts = |expires_at: u64| expires_at > now + REUSE_MIN_LEFT_SECS;
+        if gate.turn.len() >= MAX_ADDRESSES && now > gate.turn_pruned_at {
+            gate.turn_pruned_at = now;
+            gate.turn.retain(|_, held| counts(held.newest.expires_at));
         }
-        let held = gate
-            .turn
-            .entry(crate::client_key::client_key(ip))
-            .or_default();
-        held.retain(|c| c.expires_at > now);
-        if held.len() >= TURN_NAMES_PER_ADDRESS {
-            if let Some(newest) = held.iter().max_by_key(|c| c.expires_at) {
-                tracing::debug!("access: {ip} holds {} TURN usernames already", held.len());
-                return newest.clone();
+        let full = gate.turn.len() >= MAX_ADDRESSES;
+        let key = crate::client_key::client_key(ip);
+        if let Some(held) = gate.turn.get_mut(&key) {
+            while held.expiries.front().is_some_and(|&e| !counts(e)) {
+                held.expiries.pop_front();
             }
+            if held.expiries.len() >= TURN_NAMES_PER_ADDRESS {
+                tracing::debug!("access: {ip} holds {} TURN usernames", held.expiries.len());
+                return held.newest.clone();
+            }
+            let fresh = turn.credentials(now);
+            held.expiries.push_back(fresh.expires_at);
+            held.newest = fresh.clone();
+            return fresh;
         }
         let fresh = turn.credentials(now);
-        held.push(fresh.clone());
+        if !full {
+            let held = TurnHeld {
+                expiries: std::collections::VecDeque::from([fresh.expires_at]),
+                newest: fresh.clone(),
+            };
+            gate.turn.insert(key, held);
+        }
         fresh
     }
 
@@ -278,20 +312,14 @@ impl Access {
         session: SessionId,
         want: Want,
         region: Option<String>,
-        ip: IpAddr,
+        client: ClientAddr,
         now: u64,
     ) -> Result<AccessGrant, Refusal> {
-        let (ice_servers, expires_at) = match &self.turn {
-            Some(turn) => {
-                let creds = self.turn_credentials(turn, ip, now);
-                (turn.ice_servers(&creds), creds.expires_at)
-            }
-            None => (Vec::new(), now + crate::turn::CREDENTIAL_TTL_SECS),
-        };
+        // The focus first: a refused request takes none of the address's TURN usernames.
         let FocusGrant { focus, sfu } = match &self.focus {
             Some(f) => {
-                let client = crate::client_key::token_client(&session, ip);
-                f.access(session, want, region, &client)
+                let token_client = crate::client_key::token_client(&session, client.ip);
+                f.access(session, want, region, &token_client)
                     .await
                     .map_err(|r| match r {
                         FocusRefusal::P2p => Refusal::PeerToPeer,
@@ -301,6 +329,13 @@ impl Access {
                     })?
             }
             None => FocusGrant::default(),
+        };
+        let (ice_servers, expires_at) = match &self.turn {
+            Some(turn) => {
+                let creds = self.turn_credentials(turn, client, now);
+                (turn.ice_servers(&creds), creds.expires_at)
+            }
+            None => (Vec::new(), now + crate::turn::CREDENTIAL_TTL_SECS),
         };
         Ok(AccessGrant {
             ice_servers,
@@ -342,9 +377,12 @@ pub fn cors() -> tower_http::cors::CorsLayer {
 
 /// `POST /api/access`.
 pub async fn handle(State(access): State<Arc<Access>>, request: Request) -> Response {
-    let ip =
-        crate::client_key::ClientAddr::of(&request).map_or(IpAddr::from([0, 0, 0, 0]), |c| c.ip);
-    match answer(&access, ip, request).await {
+    let client = ClientAddr::of(&request).unwrap_or(ClientAddr {
+        ip: IpAddr::from([0, 0, 0, 0]),
+        forwarded: false,
+    });
+    let ip = client.ip;
+    match answer(&access, client, request).await {
         Ok(grant) => ([(header::CACHE_CONTROL, "no-store")], Json(grant)).into_response(),
         Err(refusal) => {
             tracing::debug!("access: refused {ip}: {refusal:?}");
@@ -353,7 +391,12 @@ pub async fn handle(State(access): State<Arc<Access>>, request: Request) -> Resp
     }
 }
 
-async fn answer(access: &Access, ip: IpAddr, request: Request) -> Result<AccessGrant, Refusal> {
+async fn answer(
+    access: &Access,
+    client: ClientAddr,
+    request: Request,
+) -> Result<AccessGrant, Refusal> {
+    let ip = client.ip;
     if !access.grants_anything() {
         return Err(Refusal::NothingToGrant);
     }
@@ -377,5 +420,71 @@ async fn answer(access: &Access, ip: IpAddr, request: Request) -> Result<AccessG
     let session = access.check(&req, now).await?;
     // The request's own hint first, else the `?region=` of the URL.
     let region = req.region().map(str::to_owned).or(region);
-    access.grant(session, req.want, region, ip, now).await
+    access.grant(session, req.want, region, client, now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::turn::{TurnPlan, CREDENTIAL_TTL_SECS};
+
+    #[test]
+    fn an_address_holds_a_bounded_number_of_turn_usernames_each_with_time_left() {
+        let plan = TurnPlan::new([127, 0, 0, 1].into(), 3478, std::path::Path::new("/unused"));
+        let turn = plan.issuer();
+        let limits = AccessArgs {
+            access_rate: 5.0,
+            access_burst: 20.0,
+        };
+        let access = Access::new(Some(plan.issuer()), None, Arc::new(Store::memory()), limits);
+        let from = |ip: [u8; 4]| ClientAddr {
+            ip: ip.into(),
+            forwarded: false,
+        };
+        let (a, b) = (from([198, 51, 100, 7]), from([198, 51, 100, 8]));
+        let t0 = 1_000_000;
+        let name = |c: ClientAddr, now: u64| access.turn_credentials(&turn, c, now).username;
+        let first: Vec<String> = (0..TURN_NAMES_PER_ADDRESS).map(|_| name(a, t0)).collect();
+        let mut distinct = first.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), TURN_NAMES_PER_ADDRESS);
+        // Past the limit: the newest again, however often it asks.
+        for _ in 0..5 {
+            assert_eq!(&name(a, t0 + 60), first.last().unwrap());
+        }
+        // Another address is another client.
+        assert!(!first.contains(&name(b, t0 + 60)));
+        // Once those have REUSE_MIN_LEFT_SECS or less left they no longer count: the address
+        // gets fresh ones, never one about to expire.
+        let later = t0 + CREDENTIAL_TTL_SECS - REUSE_MIN_LEFT_SECS;
+        let fresh = access.turn_credentials(&turn, a, later);
+        assert!(!first.contains(&fresh.username));
+        assert!(fresh.expires_at > later + REUSE_MIN_LEFT_SECS);
+        for _ in 1..TURN_NAMES_PER_ADDRESS {
+            assert_ne!(name(a, later), fresh.username);
+        }
+        assert_eq!(
+            access.turn_credentials(&turn, a, later + 1).expires_at,
+            later + CREDENTIAL_TTL_SECS
+        );
+        // A page on this machine is not counted; the same address forwarded by a proxy is.
+        let local = from([127, 0, 0, 1]);
+        let mut names: Vec<String> = (0..TURN_NAMES_PER_ADDRESS + 4)
+            .map(|_| name(local, t0))
+            .collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), TURN_NAMES_PER_ADDRESS + 4);
+        let proxied = ClientAddr {
+            ip: [127, 0, 0, 1].into(),
+            forwarded: true,
+        };
+        let held = name(proxied, t0);
+        for _ in 1..TURN_NAMES_PER_ADDRESS {
+            name(proxied, t0);
+        }
+        assert_ne!(name(proxied, t0), held);
+        assert_eq!(name(proxied, t0), name(proxied, t0));
+    }
 }

@@ -25,17 +25,23 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// What the focus's store keeps of the address a Janus token of `session` went to (its
-/// [`client_key`]): a hash with the session, so the store holds no address and one address's
-/// keys differ between sessions. (A hash of an IPv4 address can be found again by trying them
-/// all; it keeps addresses out of sight, not secret from whoever reads the database.)
+/// What the focus's store keeps of the address a Janus token of `session` went to: a hash of
+/// the address (an IPv6 address's /48 — a site's block, so that walking a site's /64s does
+/// not make a client new; a Janus token is no one person's secret, so a site's people sharing
+/// one costs nothing) with the session, so the store holds no address and one address's keys
+/// differ between sessions. (A hash of an IPv4 address can be found again by trying them all;
+/// it keeps addresses out of sight, not secret from whoever reads the database.)
 pub fn token_client(session: &pairux_core::link::SessionId, ip: IpAddr) -> String {
     use sha2::{Digest as _, Sha256};
+    let block = match client_key(ip) {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 80) - 1))),
+        v4 => v4,
+    };
     let digest = Sha256::new()
         .chain_update(b"PairUX token client\0")
         .chain_update(session.to_string().as_bytes())
         .chain_update(b"\0")
-        .chain_update(client_key(ip).to_string().as_bytes())
+        .chain_update(block.to_string().as_bytes())
         .finalize();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -186,17 +192,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_token_client_is_the_client_key_hashed_with_the_session() {
+    fn a_token_client_is_the_address_or_its_v6_site_hashed_with_the_session() {
         use pairux_core::link::SessionId;
         let (s, t) = (
             SessionId::from_bytes([1; 16]),
             SessionId::from_bytes([2; 16]),
         );
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2::9".parse().unwrap();
+        // Another /64 of the same /48.
+        let b: IpAddr = "2001:db8:1:7::9".parse().unwrap();
+        let other_site: IpAddr = "2001:db8:2::1".parse().unwrap();
         let v4: IpAddr = "198.51.100.7".parse().unwrap();
         let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
         assert_eq!(token_client(&s, a), token_client(&s, b));
+        assert_ne!(token_client(&s, a), token_client(&s, other_site));
         assert_eq!(token_client(&s, v4), token_client(&s, mapped));
         assert_ne!(token_client(&s, a), token_client(&s, v4));
         assert_ne!(token_client(&s, v4), token_client(&t, v4));

@@ -120,25 +120,27 @@ impl Link {
 }
 
 async fn post(server: &RunningServer, body: &str) -> (u16, Value) {
-    post_from(server, body, None).await
+    post_from(server, body, None, None).await
 }
 
-/// A request sent from `local` (another loopback address: another client to the server).
+/// A request sent from `local` (another loopback address: another client to the server), or
+/// as a proxy on this machine forwarding it for `forwarded_for` (a client elsewhere).
 async fn post_from(
     server: &RunningServer,
     body: &str,
     local: Option<std::net::IpAddr>,
+    forwarded_for: Option<&str>,
 ) -> (u16, Value) {
-    let res = reqwest::Client::builder()
+    let mut req = reqwest::Client::builder()
         .local_address(local)
         .build()
         .unwrap()
         .post(format!("http://{}/api/access", server.addr()))
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
+        .header("content-type", "application/json");
+    if let Some(client) = forwarded_for {
+        req = req.header("x-forwarded-for", client);
+    }
+    let res = req.body(body.to_owned()).send().await.unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }
@@ -264,7 +266,7 @@ async fn an_sfu_grant_lets_its_holder_join_the_room_and_do_nothing_else() {
     }
     // Another address: the same room, a token of its own, which works.
     let body = serde_json::to_string(&link.request(Want::Sfu)).unwrap();
-    let (status, body) = post_from(&server, &body, Some([127, 0, 0, 2].into())).await;
+    let (status, body) = post_from(&server, &body, Some([127, 0, 0, 2].into()), None).await;
     assert_eq!(status, 200, "{body}");
     let elsewhere: AccessGrant = serde_json::from_value(body).unwrap();
     let elsewhere = elsewhere.sfu.expect("an SFU grant");
@@ -386,27 +388,45 @@ async fn turn_credentials_verify_and_expire_in_twenty_minutes() {
         ]
     );
 
-    // One address holds at most TURN_NAMES_PER_ADDRESS usernames (16 relays each at coturn):
-    // asking on and on, it gets the newest it holds again, not a fresh quota each time.
-    let name = |g: &AccessGrant| g.ice_servers[1].username.clone().unwrap();
-    let mut held = vec![username];
-    for _ in 1..pairux_server::access::TURN_NAMES_PER_ADDRESS {
-        held.push(name(&grant(&server, &link, Want::Ice).await));
+    // A client elsewhere (here through a proxy on this machine) holds at most
+    // TURN_NAMES_PER_ADDRESS usernames with time left (16 relays each at coturn): asking on
+    // and on, it gets the newest again, not a fresh quota each time.
+    let remote = |client: &'static str| {
+        let body = serde_json::to_string(&link.request(Want::Ice)).unwrap();
+        let server = &server;
+        async move {
+            let (status, body) = post_from(server, &body, None, Some(client)).await;
+            assert_eq!(status, 200, "{body}");
+            let grant: AccessGrant = serde_json::from_value(body).unwrap();
+            grant.ice_servers[1].username.clone().unwrap()
+        }
+    };
+    let mut held = Vec::new();
+    for _ in 0..pairux_server::access::TURN_NAMES_PER_ADDRESS {
+        held.push(remote("203.0.113.5").await);
     }
     held.sort();
     held.dedup();
     assert_eq!(held.len(), pairux_server::access::TURN_NAMES_PER_ADDRESS);
-    let newest = name(&grant(&server, &link, Want::Ice).await);
+    let newest = remote("203.0.113.5").await;
     assert!(held.contains(&newest));
     for _ in 0..3 {
-        assert_eq!(name(&grant(&server, &link, Want::Ice).await), newest);
+        assert_eq!(remote("203.0.113.5").await, newest);
     }
     // Another address is another client.
-    let body = serde_json::to_string(&link.request(Want::Ice)).unwrap();
-    let (status, body) = post_from(&server, &body, Some([127, 0, 0, 2].into())).await;
-    assert_eq!(status, 200, "{body}");
-    let elsewhere: AccessGrant = serde_json::from_value(body).unwrap();
-    assert!(!held.contains(&name(&elsewhere)));
+    assert!(!held.contains(&remote("203.0.113.6").await));
+    // A page on this machine is not counted (every tab of a local session shares its address).
+    let name = |g: &AccessGrant| g.ice_servers[1].username.clone().unwrap();
+    let mut local = vec![username];
+    for _ in 0..pairux_server::access::TURN_NAMES_PER_ADDRESS {
+        local.push(name(&grant(&server, &link, Want::Ice).await));
+    }
+    local.sort();
+    local.dedup();
+    assert_eq!(
+        local.len(),
+        pairux_server::access::TURN_NAMES_PER_ADDRESS + 1
+    );
     stop(server).await;
 }
 

@@ -136,24 +136,20 @@ pub async fn ticket(
 ) -> Result<SfuGrant, RoomError> {
     let (row, admin) = ensure(locks, store, session, node).await?;
     let fresh = crate::random::token(24);
-    let (token, made) = match store.token_for(session, &node.id, client, &fresh).await? {
+    let token = match store.token_for(session, &node.id, client, &fresh).await? {
         TokenSlot::Full => return Err(RoomError::TooManyTokens),
-        TokenSlot::Held(token) => (token, false),
-        TokenSlot::Added => (fresh, true),
+        TokenSlot::Held(token) => token,
+        TokenSlot::Added => fresh,
     };
-    let added = admin
+    // A token the node does not take (it is down) stays the client's: its next request adds
+    // it again. (Taking the row back could strand it on the node: a request of the same
+    // address running beside this one may have added it there meanwhile.)
+    admin
         .call(&AdminRequest::AddToken {
             token: token.clone(),
             plugins: vec![VIDEOROOM.into()],
         })
-        .await;
-    if let Err(err) = added {
-        if made {
-            // Not on the node: it takes none of the session's places.
-            let _ = store.remove_token(session, &node.id, &token).await;
-        }
-        return Err(err.into());
-    }
+        .await?;
     Ok(SfuGrant {
         janus_url: node.janus_url.clone(),
         room: row.room,

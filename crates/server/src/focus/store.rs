@@ -39,11 +39,13 @@ const LEADER_LOCK: i64 = 0x7061_6972_7578_0f0c;
 
 /// Most sessions (pins) remembered in memory at once.
 const MAX_SESSIONS: usize = 100_000;
-/// Most Janus tokens one session holds on one node. A token is made per client address (its
-/// /64 for IPv6) and handed to that address again for as long as the session lives, so a link
-/// holder asking over and over holds one, and this many addresses would have to ask to use up
-/// the session's places (they live until the session closes; Janus's token table and the
-/// store cannot grow without end).
+/// Most Janus tokens one session holds on one node. A token is made per client address (an
+/// IPv6 address's /48, `client_key::token_client`) and handed to that address again for as
+/// long as the session lives, so a link holder asking over and over holds one, and this many
+/// addresses would have to ask to use up the session's places (they live until the session
+/// closes; Janus's token table and the store cannot grow without end). Across focus
+/// processes on one database the count is read, not locked: two adding at once may pass it
+/// by one.
 pub const MAX_TOKENS: usize = 1_000;
 /// When the pins are full, one used once and not for this long may make room for a new one:
 /// a flood of one-off requests cannot keep the table full for the pins' whole day.
@@ -440,7 +442,8 @@ impl Store {
 impl Store {
     /// The Janus token of `client` (an opaque key of its address) for `session` on `node`:
     /// the one it was given before, else `fresh`, remembered (before it is added on the node,
-    /// so that closing the session removes it) — unless the session already has
+    /// so that closing the session removes it; a node that did not take it gets it again at
+    /// the client's next request) — unless the session already has
     /// [`MAX_TOKENS`] there. Refused rather than making room: Janus checks a token on every
     /// request, keepalives included, so removing the oldest would cut off whoever still uses
     /// it (the host's publication, most likely).
@@ -504,32 +507,6 @@ impl Store {
             Some(token) => TokenSlot::Held(token),
             None => TokenSlot::Full,
         })
-    }
-
-    /// Forgets a token (one the node did not take).
-    pub async fn remove_token(
-        &self,
-        session: &SessionId,
-        node: &str,
-        token: &str,
-    ) -> Result<(), StoreError> {
-        if let Some(mut m) = self.mem() {
-            if let Some(tokens) = m.tokens.get_mut(session) {
-                tokens.retain(|(n, t, _)| !(n == node && t == token));
-            }
-            return Ok(());
-        }
-        let Store::Postgres(pg) = self else {
-            unreachable!()
-        };
-        pg.client()
-            .await?
-            .execute(
-                "DELETE FROM pairux_tokens WHERE session = $1 AND node = $2 AND token = $3",
-                &[&session.to_string(), &node, &token],
-            )
-            .await?;
-        Ok(())
     }
 
     /// Open sessions without an access request at or after `since` (unix seconds).
@@ -1068,9 +1045,6 @@ mod tests {
             TokenSlot::Held("t7".into())
         );
         assert_eq!(store.token_for(&s, "b", "c7", "z").await.unwrap(), added);
-        // One the node did not take leaves its place.
-        store.remove_token(&s, "a", "t0").await.unwrap();
-        assert_eq!(store.token_for(&s, "a", "late", "w").await.unwrap(), added);
     }
 
     #[tokio::test]
