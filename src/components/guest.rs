@@ -473,7 +473,6 @@ pub fn voice_controls(voice: VoiceSignals, toggle: Callback<bool>, unblock: Call
                 .bind_class("on", on)
                 .testid("mic-toggle")
                 .bind_str("data-state", move || voice.mic.with(Mic::as_str))
-                .bind_attr("aria-pressed", move || Some(on().to_string()))
                 .bind_flag("disabled", move || voice.mic.with(|m| *m == Mic::Starting))
                 .on("click", move |_| toggle.run(!on()))
                 .bind_text(move || if on() { "Mute" } else { "Unmute" }.to_owned()),
@@ -612,7 +611,10 @@ impl Stage {
                 "This session isn't live — the host may not have started it yet, or it has ended.",
             )),
             GuestPhase::Ended => Some(("ended", "The host ended the session.")),
-            GuestPhase::HostLeft => Some(("left", "The host has left.")),
+            GuestPhase::HostLeft => Some((
+                "left",
+                "The host has left — this page picks up again if they come back.",
+            )),
             GuestPhase::Left => Some(("you-left", "You left the session.")),
             GuestPhase::Removed => Some(("removed", "The host removed you")),
             GuestPhase::Denied => Some(("denied", "The host didn't let you in")),

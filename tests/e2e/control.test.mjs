@@ -340,11 +340,17 @@ test('a host that reloads takes its grant with it: the controller reads "none" w
   await controller.getByTestId(`participant-${back}`).waitFor({ timeout: 15_000 });
   await until('the controller to show its stage again', async () => (await state.count()) === 1, 15_000);
   assert.equal(await state.textContent(), 'none');
+  // …and reads why: the grant went with the old connection.
+  assert.equal(
+    await controller.getByTestId('control-outcome').textContent(),
+    'The connection to the host dropped, so control was given back — ask again.',
+  );
   assert.equal(await controller.locator('[data-testid^=remote-cursor-]').count(), 0);
 
   // Shared again, control starts over: asked and granted anew.
   await host.getByTestId('share-again').click();
   await decoding(controller, { minFrames: 3 });
   await grant(host, controller, cid);
+  assert.equal(await controller.getByTestId('control-outcome').count(), 0, 'asking again clears it');
   for (const p of [host, controller]) await p.context().close();
 });

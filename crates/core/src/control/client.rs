@@ -22,6 +22,8 @@ pub enum ControlOutcome {
     NotGiven,
     /// The host took control back (or the emergency revoke).
     TakenBack,
+    /// The channel to the host closed while we held control: a new one starts without it.
+    Lost,
 }
 
 impl ControlOutcome {
@@ -30,6 +32,9 @@ impl ControlOutcome {
         match self {
             ControlOutcome::NotGiven => "The host didn't give you control.",
             ControlOutcome::TakenBack => "The host took control back.",
+            ControlOutcome::Lost => {
+                "The connection to the host dropped, so control was given back — ask again."
+            }
         }
     }
 }
@@ -224,8 +229,12 @@ impl ControlClient {
         self.outcome
     }
 
-    /// The channel closed: nothing is held any more.
+    /// The channel closed: nothing is held any more (the person reads so, if they held
+    /// control).
     pub fn disconnected(&mut self) {
+        if self.state == ControlState::Granted {
+            self.outcome = Some(ControlOutcome::Lost);
+        }
         self.nonce = None;
         self.state = ControlState::None;
         self.agent = false;
@@ -369,6 +378,26 @@ mod tests {
         c.release();
         c.on_message(&ControlMsg::Deny);
         assert_eq!(c.outcome(), None);
+        // A channel that closes under a grant takes it along, and says so; one that closes
+        // with nothing held is no news, and the next channel's host naming us is answered
+        // with a release (the grant went with the old one).
+        c.request(&binding());
+        c.on_message(&ControlMsg::Grant);
+        c.disconnected();
+        assert_eq!(c.state(), ControlState::None);
+        assert_eq!(c.outcome(), Some(ControlOutcome::Lost));
+        c.on_message(&ControlMsg::Challenge { nonce: "m".into() });
+        c.request(&binding());
+        assert_eq!(c.outcome(), None);
+        c.cancel();
+        c.disconnected();
+        assert_eq!(c.outcome(), None);
+        c.on_message(&ControlMsg::Challenge { nonce: "o".into() });
+        let stale = ControlMsg::State {
+            holders: vec!["c".into()],
+            agent: false,
+        };
+        assert_eq!(c.on_message(&stale), Some(ControlMsg::Release));
     }
 
     #[test]
