@@ -1249,7 +1249,11 @@ fn viewer_controls(s: Stage, frame: HtmlElement) -> El {
         .child(
             el("button")
                 .testid("fullscreen")
-                .on("click", move |_| platform::dom::toggle_fullscreen(&frame))
+                // The stage, not the picture alone: a controller keeps its bar (control's
+                // state, Release) in fullscreen, and everyone the controls.
+                .on("click", move |_| {
+                    platform::dom::toggle_fullscreen(frame.parent_element())
+                })
                 .text("Fullscreen"),
         )
         .child(voice_controls(

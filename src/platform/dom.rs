@@ -3,15 +3,15 @@
 use wasm_bindgen::JsCast as _;
 
 /// Puts `el` in fullscreen, or leaves fullscreen if something already is.
-pub fn toggle_fullscreen(el: &web_sys::HtmlElement) {
+pub fn toggle_fullscreen(el: Option<web_sys::Element>) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
     if document.fullscreen_element().is_some() {
         document.exit_fullscreen();
-    } else {
+    } else if let Some(el) = el {
         // Rejected promises (no user gesture, unsupported) leave the page as it is.
-        let _ = el.unchecked_ref::<web_sys::Element>().request_fullscreen();
+        let _ = el.request_fullscreen();
     }
 }
 
