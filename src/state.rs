@@ -243,17 +243,31 @@ impl ConnectionStatus {
         }
     }
 
-    /// What a person reads.
+    /// What a person reads: [`Self::word`], then [`Self::countdown`].
+    #[cfg(test)]
     pub fn label(self) -> String {
+        format!("{}{}", self.word(), self.countdown())
+    }
+
+    /// What is read out when it changes (the badge's live part).
+    pub fn word(self) -> &'static str {
         match self {
-            ConnectionStatus::Connecting => "Connecting…".to_owned(),
-            ConnectionStatus::Connected => "Connected".to_owned(),
-            ConnectionStatus::Unseen => "Server full — others can't see you yet".to_owned(),
-            ConnectionStatus::Reconnecting { retry_in_s: 0 } => "Reconnecting…".to_owned(),
-            ConnectionStatus::Reconnecting { retry_in_s } => {
-                format!("Reconnecting — next try in {retry_in_s} s")
+            ConnectionStatus::Connecting => "Connecting…",
+            ConnectionStatus::Connected => "Connected",
+            ConnectionStatus::Unseen => "Server full — others can't see you yet",
+            ConnectionStatus::Reconnecting { retry_in_s: 0 } => "Reconnecting…",
+            ConnectionStatus::Reconnecting { .. } => "Reconnecting",
+            ConnectionStatus::Offline => "Offline",
+        }
+    }
+
+    /// The wait before the next try, shown and not read out (it changes every second).
+    pub fn countdown(self) -> String {
+        match self {
+            ConnectionStatus::Reconnecting { retry_in_s } if retry_in_s > 0 => {
+                format!(" — next try in {retry_in_s} s")
             }
-            ConnectionStatus::Offline => "Offline".to_owned(),
+            _ => String::new(),
         }
     }
 }

@@ -239,7 +239,13 @@ pub fn connection_badge(status: RwSignal<ConnectionStatus>) -> El {
         .attr("role", "status")
         .attr("aria-live", "polite")
         .child(el("span").class("dot").attr("aria-hidden", "true"))
-        .bind_text(move || status.get().label())
+        .bind_text(move || status.get().word().to_owned())
+        // A countdown read out every second would drown everything else out.
+        .child(
+            el("span")
+                .attr("aria-hidden", "true")
+                .bind_text(move || status.get().countdown()),
+        )
 }
 
 /// The name fields' `maxlength`: the longest name shown (`display::MAX_NAME_CHARS`).
