@@ -67,7 +67,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                 <aside class="side" hidden=move || view.ended.get()>
                     {super::drawn(|| guest::name_field(channel))}
                     <JoinRequests asking=view.asking roster=channel.signals.roster runtime/>
-                    <HandOver handing=view.handing handed=view.handed mode roster=channel.signals.roster runtime/>
+                    <HandOver handing=view.handing handed=view.handed declined=view.declined mode roster=channel.signals.roster runtime/>
                     {super::drawn(|| guest::participant_list(
                         channel.signals.roster,
                         me,
@@ -129,6 +129,7 @@ fn JoinRequests(
 fn HandOver(
     handing: RwSignal<Option<String>>,
     handed: RwSignal<Option<String>>,
+    declined: RwSignal<Option<String>>,
     mode: StartMode,
     roster: RwSignal<Roster>,
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
@@ -150,13 +151,28 @@ fn HandOver(
         let names = pairux_core::display::distinct_names(&people);
         ids.into_iter().zip(names).collect::<Vec<_>>()
     };
+    // The last name seen for each id: the person handed the role leaves the session to come
+    // back as host (or closes the tab), and the line still says whom it waits for.
+    let known = StoredValue::new(std::collections::HashMap::<String, String>::new());
     let name = move |id: &str| {
-        roster.with(|r| r.get(id).map(Participant::display_name).unwrap_or_default())
+        let now = roster.with(|r| r.get(id).map(Participant::display_name));
+        match now {
+            Some(n) => {
+                known.update_value(|k| {
+                    k.insert(id.to_owned(), n.clone());
+                });
+                n
+            }
+            None => known.with_value(|k| k.get(id).cloned().unwrap_or_default()),
+        }
     };
     let offer =
         move |id: String| on_runtime(runtime, |rt| error.set(rt.offer_host(&id, mode).err()));
     let shown = move || {
-        handing.with(Option::is_some) || handed.with(Option::is_some) || !controllers().is_empty()
+        handing.with(Option::is_some)
+            || handed.with(Option::is_some)
+            || declined.with(Option::is_some)
+            || !controllers().is_empty()
     };
     view! {
         <Show when=shown>
@@ -166,7 +182,8 @@ fn HandOver(
                     (Some(id), _) => {
                         let who = name(&id);
                         let to = "Handing over to ";
-                        let then = ": this tab becomes a controller when they start hosting.";
+                        let then = ": this tab becomes a controller when they start hosting; \
+                            until then you keep hosting.";
                         hand_over_line("handed", id, who, to, then).into_any()
                     }
                     (None, Some(id)) => {
@@ -182,6 +199,11 @@ fn HandOver(
                     }
                     (None, None) => {
                         view! {
+                            {move || declined.get().map(|who| view! {
+                                <p class="handing" role="status" data-testid="hand-over-declined">
+                                    <strong>{who}</strong>" isn't taking over now."
+                                </p>
+                            })}
                             <For each=controllers key=|c| c.clone() let:c>
                                 {
                                     let id = c.0.clone();

@@ -346,6 +346,12 @@ pub fn HostStage(
                 <button class="danger" data-testid="end-session" on:click=end>"End session"</button>
             </div>
             <Show when=move || confirming.get()>
+                {
+                    // The keyboard goes to "Keep the session": the next Enter keeps it, and the
+                    // panel's deadline does not run out on someone tabbing to it.
+                    let keep_button = NodeRef::<leptos::html::Button>::new();
+                    keep_button.on_load(|b| platform::dom::focus(&b));
+                    view! {
                 <div class="end-confirm" role="alertdialog" aria-label="End the session" data-testid="end-session-confirm-panel">
                     <p>
                         <strong>"End the session for everyone?"</strong>
@@ -354,10 +360,12 @@ pub fn HostStage(
                     <button class="danger" data-testid="end-session-confirm" on:click=move |_| end_now()>
                         "End now"
                     </button>
-                    <button class="primary" data-testid="end-session-cancel" on:click=keep>
+                    <button class="primary" data-testid="end-session-cancel" node_ref=keep_button on:click=keep>
                         "Keep the session"
                     </button>
                 </div>
+                    }
+                }
             </Show>
             <Diagnostics control/>
         </Show>

@@ -63,6 +63,8 @@ pub struct HostSignals {
     pub handing: RwSignal<Option<String>>,
     /// The controller the host role was handed to (signed): this tab hosts until it arrives.
     pub handed: RwSignal<Option<String>>,
+    /// The name of the controller who said "Not now" to the last offer (until the next).
+    pub declined: RwSignal<Option<String>>,
 }
 
 impl HostSignals {
@@ -79,6 +81,7 @@ impl HostSignals {
             asking: RwSignal::new(Vec::new()),
             handing: RwSignal::new(None),
             handed: RwSignal::new(None),
+            declined: RwSignal::new(None),
         }
     }
 }
@@ -414,6 +417,7 @@ impl HostRuntime {
         self.inner.mode.set(mode);
         self.send_control(vec![Outgoing::To(id.to_owned(), ControlMsg::HostOffer)]);
         self.inner.view.handed.set(None);
+        self.inner.view.declined.set(None);
         self.inner.view.handing.set(Some(id.to_owned()));
         Ok(())
     }
@@ -454,6 +458,11 @@ impl HostRuntime {
         if !take {
             if view.handing.get_untracked().as_deref() == Some(id) {
                 view.handing.set(None);
+                let name = self.inner.channel.signals.roster.with_untracked(|r| {
+                    r.get(id)
+                        .map(pairux_core::roster::Participant::display_name)
+                });
+                view.declined.set(name);
             }
             if view.handed.get_untracked().as_deref() == Some(id) {
                 view.handed.set(None);

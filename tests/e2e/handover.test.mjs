@@ -68,8 +68,11 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   await controller.getByTestId('decline-host').click();
   await offer.waitFor({ state: 'hidden' });
   await host.getByTestId('handing').waitFor({ state: 'detached', timeout: 10_000 });
+  const declined = host.getByTestId('hand-over-declined');
+  assert.match(await declined.textContent(), /isn't taking over now\.$/);
   // Offered, then taken back by the host: the controller's offer goes away.
   await host.getByTestId(`hand-over-${cid}`).click();
+  assert.equal(await declined.count(), 0, 'a new offer clears the old answer');
   await offer.waitFor({ timeout: 10_000 });
   await host.getByTestId('cancel-hand-over').click();
   await offer.waitFor({ state: 'hidden', timeout: 10_000 });
