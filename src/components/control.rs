@@ -37,21 +37,33 @@ pub fn ControlPanel(
             }
         });
     };
+    // A request waiting shows in the tab's title too: the host is often in another window.
+    Effect::new(move |_| {
+        let waiting = control.requests.with(Vec::len);
+        crate::platform::dom::set_title(&match waiting {
+            0 => "PairUX".to_owned(),
+            n => format!("({n}) Control request — PairUX"),
+        });
+    });
+    on_cleanup(|| crate::platform::dom::set_title("PairUX"));
     view! {
         <div class="control-panel">
             <For each=move || control.requests.get() key=|id| id.clone() let:id>
                 {
                     let (g, d) = (id.clone(), id.clone());
                     let who = id.clone();
+                    let name = Memo::new(move |_| roster.with(|r| name_of(r, &who)));
                     view! {
                         <div class="toast" role="alert" data-testid=format!("control-request-{id}")>
                             <span>
-                                <strong>{move || roster.with(|r| name_of(r, &who))}</strong>
+                                <strong>{name}</strong>
                                 " asks for control of your screen"
                             </span>
                             <button class="primary" data-testid=format!("grant-control-{id}")
+                                aria-label=move || format!("Grant control to {}", name.get())
                                 on:click=move |_| act(&|rt| rt.grant(&g))>"Grant"</button>
                             <button data-testid=format!("deny-control-{id}")
+                                aria-label=move || format!("Deny {} control", name.get())
                                 on:click=move |_| act(&|rt| rt.deny(&d))>"Deny"</button>
                         </div>
                     }
@@ -62,11 +74,13 @@ pub fn ControlPanel(
                     <For each=move || control.holders.get() key=|id| id.clone() let:id>
                         {
                             let (r, who) = (id.clone(), id.clone());
+                            let name = Memo::new(move |_| roster.with(|ro| name_of(ro, &who)));
                             view! {
                                 <span class="holder">
-                                    <strong>{move || roster.with(|ro| name_of(ro, &who))}</strong>
+                                    <strong>{name}</strong>
                                     " has control"
                                     <button data-testid=format!("revoke-control-{id}")
+                                        aria-label=move || format!("Take control back from {}", name.get())
                                         on:click=move |_| act(&|rt| rt.revoke(&r))>"Revoke"</button>
                                 </span>
                             }

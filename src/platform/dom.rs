@@ -28,6 +28,13 @@ pub fn rect(el: &web_sys::Element) -> (f64, f64, f64, f64) {
     (r.x(), r.y(), r.width(), r.height())
 }
 
+/// Sets the tab's title (what a person working in another tab or window sees).
+pub fn set_title(title: &str) {
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        document.set_title(title);
+    }
+}
+
 /// Moves keyboard focus to `el`.
 pub fn focus(el: &web_sys::HtmlElement) {
     let _ = el.focus();

@@ -43,7 +43,17 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
   assert.equal(await viewer.getByTestId('request-control').count(), 0);
   assert.equal(await controller.getByTestId('control-state').textContent(), 'none');
 
-  await grant(host, controller, cid);
+  // A request waiting shows in the host's tab title (the host may be in another window), and
+  // its buttons name the person for a screen reader.
+  assert.equal(await host.title(), 'PairUX');
+  await controller.getByTestId('request-control').click();
+  await host.getByTestId(`control-request-${cid}`).waitFor({ timeout: 10_000 });
+  assert.equal(await host.title(), '(1) Control request — PairUX');
+  const name = await host.locator(`[data-testid=control-request-${cid}] strong`).textContent();
+  assert.equal(await host.getByTestId(`grant-control-${cid}`).getAttribute('aria-label'), `Grant control to ${name}`);
+  await host.getByTestId(`grant-control-${cid}`).click();
+  await controller.locator('[data-testid=control-state]:text-is("granted")').waitFor({ timeout: 10_000 });
+  assert.equal(await host.title(), 'PairUX');
   // product.md §1's words, exactly.
   assert.equal(await controller.locator('.badge.granted').textContent(), 'You have control — Esc-Esc to release');
   await host.getByTestId(`revoke-control-${cid}`).waitFor();
