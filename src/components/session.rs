@@ -153,17 +153,19 @@ fn HandOver(
     };
     // The last name seen for each id: the person handed the role leaves the session to come
     // back as host (or closes the tab), and the line still says whom it waits for.
-    let known = StoredValue::new(std::collections::HashMap::<String, String>::new());
+    // (One is enough: only the person offered or handed the role is named out of the list.)
+    let known = StoredValue::new(None::<(String, String)>);
     let name = move |id: &str| {
         let now = roster.with(|r| r.get(id).map(Participant::display_name));
         match now {
             Some(n) => {
-                known.update_value(|k| {
-                    k.insert(id.to_owned(), n.clone());
-                });
+                known.set_value(Some((id.to_owned(), n.clone())));
                 n
             }
-            None => known.with_value(|k| k.get(id).cloned().unwrap_or_default()),
+            None => known.with_value(|k| match k {
+                Some((at, n)) if at == id => n.clone(),
+                _ => String::new(),
+            }),
         }
     };
     let offer =
