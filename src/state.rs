@@ -243,13 +243,8 @@ impl ConnectionStatus {
         }
     }
 
-    /// What a person reads: [`Self::word`], then [`Self::countdown`].
-    #[cfg(test)]
-    pub fn label(self) -> String {
-        format!("{}{}", self.word(), self.countdown())
-    }
-
-    /// What is read out when it changes (the badge's live part).
+    /// What is read out when it changes (the badge's live part); a person reads it followed
+    /// by [`Self::countdown`].
     pub fn word(self) -> &'static str {
         match self {
             ConnectionStatus::Connecting => "Connecting…",
@@ -382,8 +377,9 @@ mod tests {
     fn connection_labels_name_the_retry_time() {
         let s = ConnectionStatus::Reconnecting { retry_in_s: 5 };
         assert_eq!(s.as_str(), "reconnecting");
-        assert_eq!(s.label(), "Reconnecting — next try in 5 s");
-        assert_eq!(ConnectionStatus::Connected.label(), "Connected");
+        let read = |s: ConnectionStatus| format!("{}{}", s.word(), s.countdown());
+        assert_eq!(read(s), "Reconnecting — next try in 5 s");
+        assert_eq!(read(ConnectionStatus::Connected), "Connected");
     }
 
     #[test]

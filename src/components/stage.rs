@@ -352,18 +352,18 @@ pub fn HostStage(
                     let keep_button = NodeRef::<leptos::html::Button>::new();
                     keep_button.on_load(|b| platform::dom::focus(&b));
                     view! {
-                <div class="end-confirm" role="alertdialog" aria-label="End the session" data-testid="end-session-confirm-panel">
-                    <p>
-                        <strong>"End the session for everyone?"</strong>
-                        {format!(" It ends in {} s unless you keep it.", END_CONFIRM_MS / 1000)}
-                    </p>
-                    <button class="danger" data-testid="end-session-confirm" on:click=move |_| end_now()>
-                        "End now"
-                    </button>
-                    <button class="primary" data-testid="end-session-cancel" node_ref=keep_button on:click=keep>
-                        "Keep the session"
-                    </button>
-                </div>
+                        <div class="end-confirm" role="alertdialog" aria-label="End the session" data-testid="end-session-confirm-panel">
+                            <p>
+                                <strong>"End the session for everyone?"</strong>
+                                {format!(" It ends in {} s unless you keep it.", END_CONFIRM_MS / 1000)}
+                            </p>
+                            <button class="danger" data-testid="end-session-confirm" on:click=move |_| end_now()>
+                                "End now"
+                            </button>
+                            <button class="primary" data-testid="end-session-cancel" node_ref=keep_button on:click=keep>
+                                "Keep the session"
+                            </button>
+                        </div>
                     }
                 }
             </Show>

@@ -13,12 +13,17 @@ use ipnet::IpNet;
 
 /// The key `ip`'s requests count under.
 pub fn client_key(ip: IpAddr) -> IpAddr {
+    block(ip, 64)
+}
+
+/// `ip` itself for IPv4 (also written as IPv6), else its IPv6 network of `v6_prefix` bits.
+fn block(ip: IpAddr, v6_prefix: u32) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
             None => {
-                let network = u128::from(v6) & !u128::from(u64::MAX);
+                let network = u128::from(v6) & (u128::MAX << (128 - v6_prefix));
                 IpAddr::V6(Ipv6Addr::from(network))
             }
         },
@@ -33,15 +38,11 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
 /// it keeps addresses out of sight, not secret from whoever reads the database.)
 pub fn token_client(session: &pairux_core::link::SessionId, ip: IpAddr) -> String {
     use sha2::{Digest as _, Sha256};
-    let block = match client_key(ip) {
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 80) - 1))),
-        v4 => v4,
-    };
     let digest = Sha256::new()
         .chain_update(b"PairUX token client\0")
         .chain_update(session.to_string().as_bytes())
         .chain_update(b"\0")
-        .chain_update(block.to_string().as_bytes())
+        .chain_update(block(ip, 48).to_string().as_bytes())
         .finalize();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,9 +8,10 @@
 //!
 //! A token is made per client address and session on a node, and an address asking again gets
 //! the one it has (added on the node again: a restarted Janus lost it, and Janus takes a token
-//! it has as a success). Every token is recorded in the store before Janus gets it; when the session closes for
-//! idling, [`teardown`] removes its tokens and then destroys its rooms (best effort: a node that
-//! is down lost them anyway when it died, since neither outlives a Janus process).
+//! it has as a success). Every token is recorded in the store before Janus gets it; when the
+//! session closes for idling, [`teardown`] removes its tokens and then destroys its rooms (best
+//! effort: a node that is down lost them anyway when it died, since neither outlives a Janus
+//! process).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
