@@ -110,7 +110,7 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   });
   await stillDecoding(viewer, 'the viewer', 15_000);
   await until('the viewer\'s picture to come from the new host', async () => (await pictureSource(viewer, controller)) === 'p2p');
-  assert.equal(await viewer.getByTestId('e2ee-state').textContent(), 'ok');
+  await viewer.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 5_000 });
 
   // The removal went with the role: the removed tab, reloaded (same key), asks the new host
   // to be let in, as the person removed earlier, and is not seated meanwhile.

@@ -171,7 +171,7 @@ test('a host that reloads its tab is still the host, and its guests take it back
   // A browser needs a click to capture the screen again.
   await host.getByTestId('share-again').click();
   await stillDecoding(guest, 'the guest');
-  assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'ok');
+  await guest.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 5_000 });
   for (const page of [host, guest]) await page.context().close();
 });
 
@@ -343,12 +343,17 @@ test('a guest cannot open data channels to the host or flood it', async () => {
   await roundTrip(mallory);
   assert.equal(await notHolder(), dropped, 'the host read the channel it closed');
   // A flood on its real channel is cut before parsing; the host keeps serving others.
+  await host.locator('[data-testid=diagnostics] summary').click();
+  const budget = () => host.getByTestId('budget-counters').evaluate((el) => ({
+    overRate: Number(el.dataset.overRate),
+    pingsLimited: Number(el.dataset.pingsLimited),
+  }));
+  const cut = await budget();
+  const flooded = Date.now();
   await mallory.evaluate(() => {
     const ch = window.__channels.find((x) => x.label === 'pairux');
     for (let i = 0; i < 2000; i++) ch.send(JSON.stringify({ v: 1, t: 'ping', id: i, ts: 0 }));
   });
-  await host.locator('[data-testid=diagnostics] summary').click();
-  await host.waitForFunction(() => Number(document.querySelector('[data-testid=budget-counters]')?.dataset.overRate) >= 1000, null, { timeout: 10_000 });
   // The sentinel: a ping after the flood (once the rate limit lets one through) is answered on
   // the same ordered channel, so every pong to the flood has arrived before its pong.
   await until('a ping after the flood to be answered', async () => {
@@ -359,10 +364,18 @@ test('a guest cannot open data channels to the host or flood it', async () => {
       return false;
     }
   });
+  const seconds = (Date.now() - flooded) / 1000;
   const pongs = await mallory.evaluate(() => window.__received
     .map((r) => JSON.parse(r.data))
     .filter((m) => m.t === 'pong' && m.id < 2000).length);
-  assert.ok(pongs <= 10, `${pongs} pings answered`);
+  // Pings get 4 at once and 4 a second (control/budget.rs), however slowly this machine
+  // delivered the flood; every other ping of it was counted as cut.
+  assert.ok(pongs <= 4 + Math.ceil(4 * seconds), `${pongs} pings answered in ${seconds} s`);
+  // (The counters are drawn a moment later; the sentinel's own tries may add to them.)
+  await until('the cut pings to be counted', async () => {
+    const after = await budget();
+    return after.overRate - cut.overRate + after.pingsLimited - cut.pingsLimited + pongs >= 2000;
+  }, 10_000);
   const cid = await myId(controller);
   await controller.getByTestId('request-control').click();
   await host.getByTestId(`control-request-${cid}`).waitFor({ timeout: 10_000 });
