@@ -1348,7 +1348,10 @@ fn controller_bar(s: Stage) -> El {
                 .class("agent-note")
                 .testid("agent-sentence")
                 .bind_text(move || {
-                    if agent.get() {
+                    if s.phase() == GuestPhase::Paused {
+                        // Nothing shared: the agent drives nothing, the host sees no pointer.
+                        "Nothing you do reaches the host until they share again."
+                    } else if agent.get() {
                         "Your input drives the host's computer."
                     } else {
                         // Not started, or started but unable to drive what is shared (a

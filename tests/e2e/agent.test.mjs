@@ -197,6 +197,19 @@ test('a granted controller drives the desktop: click where aimed, keys, modifier
   await controller.keyboard.up('KeyJ');
   // The host's page still draws the controller's pointer.
   await host.getByTestId(`remote-cursor-${cid}`).waitFor({ timeout: 5_000 });
+
+  // The host pauses its share (the browser's "Stop sharing"): the controller keeps control, and
+  // reads that nothing of it reaches the host meanwhile; shared again, its input drives again.
+  const sentence = (text) => controller.locator(`[data-testid=agent-sentence]:text-is(${JSON.stringify(text)})`);
+  await host.evaluate(() => {
+    const track = document.querySelector('[data-testid=local-preview]').srcObject.getVideoTracks()[0];
+    track.stop();
+    track.dispatchEvent(new Event('ended'));
+  });
+  await sentence('Nothing you do reaches the host until they share again.').waitFor({ timeout: 10_000 });
+  assert.equal(await controller.getByTestId('control-state').textContent(), 'granted');
+  await host.getByTestId('share-again').click();
+  await sentence("Your input drives the host's computer.").waitFor({ timeout: 10_000 });
   assert.deepEqual(host.errors, []);
   for (const p of [host, controller]) await p.context().close();
 });
