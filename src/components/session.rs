@@ -71,7 +71,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                     {super::drawn(|| guest::participant_list(
                         channel.signals.roster,
                         me,
-                        Some(view.peers),
+                        Some(peer_states(view, channel.signals.roster)),
                         view.voice.speaking,
                         Some(remove),
                     ))}
@@ -80,6 +80,31 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
             {super::drawn(|| guest::trust_counters(channel, true))}
         </section>
     }
+}
+
+/// What each row of the host's list says of the connection to that person: the host's own
+/// connections' states, and for a viewer that has none while the video server forwards the
+/// picture, `sfu` (its connection is to the server, which this page does not measure) rather
+/// than `none`.
+fn peer_states(
+    view: crate::session::host::HostSignals,
+    roster: RwSignal<Roster>,
+) -> RwSignal<pairux_core::vecmap::VecMap<String, String>> {
+    let shown = RwSignal::new(pairux_core::vecmap::VecMap::new());
+    Effect::new(move |_| {
+        let mut states = view.peers.get();
+        if view.topology.get() == pairux_core::session::Topology::Sfu {
+            roster.with(|r| {
+                for p in r.participants() {
+                    if p.role == Role::Viewer && !states.contains_key(&p.id) {
+                        states.insert(p.id.clone(), "sfu".to_owned());
+                    }
+                }
+            });
+        }
+        shown.set(states);
+    });
+    shown
 }
 
 /// The host's "<name> asks to join" requests (after a removal nobody new gets in without the

@@ -37,6 +37,14 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
   }
   // One outbound video stream whatever the number of viewers: the publication.
   assert.equal(await outboundVideo(host), 1);
+  // The host's list says how each gets the picture: viewers through the server (no
+  // connection of the host's to measure), the controller over its own connection too.
+  for (const page of [v1, v2]) {
+    const id = await myId(page);
+    await host.locator(`[data-testid=peer-state-${id}][data-state=sfu]`).waitFor({ timeout: 10_000 });
+    assert.equal(await host.getByTestId(`peer-state-${id}`).textContent(), 'sfu');
+  }
+  await host.locator(`[data-testid=peer-state-${await myId(controller)}][data-state=connected]`).waitFor({ timeout: 10_000 });
   // Guests receive from Janus: no guest has a connection with the host's video.
   for (const page of [v1, v2]) {
     const pcs = await page.evaluate(() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length);
