@@ -224,6 +224,9 @@ pub fn HostStage(
     };
     let on_quality = move |ev: leptos::ev::Event| {
         if let Some(q) = Quality::parse(&event_target_value(&ev)) {
+            // Picked before the session started (config.json not in yet): the runtime starts
+            // with it.
+            view.quality.set(q);
             runtime.with_value(|rt| {
                 if let Some(rt) = rt {
                     rt.set_quality(q);
@@ -231,6 +234,10 @@ pub fn HostStage(
             });
         }
     };
+    // Until config.json is in (the server down, say) nothing has started: there is no session
+    // to end nor anyone to share with, and the buttons say so rather than take a click that
+    // would do nothing. The banner or the connection badge says what is awaited.
+    let starting = move || channel.config.with(Option::is_none);
 
     view! {
         <Show
@@ -285,7 +292,7 @@ pub fn HostStage(
                     <div class="paused-overlay">
                         <p>"Sharing is paused — nobody sees your screen."</p>
                         <button class="primary" data-testid="share-again" on:click=share_again
-                            disabled=worker_failed>
+                            disabled=move || worker_failed() || starting()>
                             "Share your screen"
                         </button>
                     </div>
@@ -343,7 +350,7 @@ pub fn HostStage(
                         }
                     })),
                 ))}
-                <button class="danger" data-testid="end-session" on:click=end>"End session"</button>
+                <button class="danger" data-testid="end-session" on:click=end disabled=starting>"End session"</button>
             </div>
             <Show when=move || confirming.get()>
                 {

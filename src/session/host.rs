@@ -530,13 +530,16 @@ impl HostRuntime {
     /// from now on nobody new gets in without the host's OK.
     pub fn remove(&self, id: &str) {
         let actions = self.inner.session.borrow_mut().remove(id);
+        let removed = !actions.is_empty();
         self.run(actions);
         // Its row says so until its page leaves: a tab in the background (frozen) or hung
         // hears of it only when it runs again, and stays listed meanwhile. A page let in again
-        // gets a new connection, whose state replaces this.
-        self.inner.view.peers.update(|p| {
-            p.insert(id.to_owned(), "removed".to_owned());
-        });
+        // comes under another id.
+        if removed {
+            self.inner.view.peers.update(|p| {
+                p.insert(id.to_owned(), "removed".to_owned());
+            });
+        }
         // Its media keys go now, for good: whatever of its media still reaches us (an SFU
         // forwarding it until its handle is gone) is refused, not played.
         if let Err(err) = transform::page_worker().and_then(|w| w.forget(id)) {

@@ -188,3 +188,48 @@ test('End asks "for everyone?" while guests are here: Keep cancels, End now ends
   assert.equal(await ended.getAttribute('data-reason'), 'ended');
   for (const page of [host, viewer]) await page.context().close();
 });
+
+test('a host page back before the server answers offers no End or Share that would do nothing; once it answers, both work', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  await host.getByTestId('invite-viewer-link').waitFor();
+  // The page is as if served without the settings in it (static hosting: the boot script
+  // finds no config block), and the server's config.json does not answer: the host's tab,
+  // reloaded, comes back as the host with nothing started yet (no socket, no session to end,
+  // nobody to share with).
+  const config = /\/config\.json(\?|$)/;
+  await host.route(config, (route) => route.fulfill({ status: 503, body: 'down' }));
+  await host.addInitScript(() => {
+    const byId = Document.prototype.getElementById;
+    Document.prototype.getElementById = function (id) {
+      return id === 'pairux-config' ? null : byId.call(this, id);
+    };
+  });
+  await host.reload();
+  const end = host.getByTestId('end-session');
+  const share = host.getByTestId('share-again');
+  await share.waitFor({ timeout: 15_000 });
+  await host.getByTestId('connection-state').waitFor();
+  assert.equal(await end.isDisabled(), true, 'End before the session started');
+  assert.equal(await share.isDisabled(), true, 'Share before the session started');
+  // A quality picked meanwhile is the one the session starts with.
+  await host.getByTestId('quality').selectOption('low');
+  await host.unroute(config);
+  await host.locator('[data-testid=end-session]:not([disabled])').waitFor({ timeout: 20_000 });
+  assert.equal(await share.isDisabled(), false);
+  await share.click();
+  await host.locator('[data-testid=share-state][data-state=sharing]').waitFor({ timeout: 10_000 });
+  const viewer = await join(await host.getByTestId('invite-viewer-link').inputValue());
+  await decoding(viewer);
+  assert.ok(await host.evaluate(() => document.querySelector('[data-testid=local-preview]').videoHeight > 720), 'the screen is taller than Low sends');
+  await viewer.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v.videoHeight > 0 && v.videoHeight <= 720;
+  }, null, { timeout: 10_000 });
+  await end.click();
+  await host.getByTestId('end-session-confirm').click();
+  await host.getByTestId('session-ended').waitFor({ timeout: 5_000 });
+  await viewer.getByTestId('session-ended').waitFor({ timeout: 5_000 });
+  for (const page of [host, viewer]) await page.context().close();
+});
