@@ -1349,8 +1349,9 @@ fn controller_bar(s: Stage) -> El {
                 .testid("agent-sentence")
                 .bind_text(move || {
                     if s.phase() == GuestPhase::Paused {
-                        // Nothing shared: the agent drives nothing, the host sees no pointer.
-                        "Nothing you do reaches the host until they share again."
+                        // Nothing shared: the agent drives nothing, the host sees no pointer
+                        // (voice still goes both ways).
+                        "Your input reaches nothing until the host shares again."
                     } else if agent.get() {
                         "Your input drives the host's computer."
                     } else {

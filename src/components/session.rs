@@ -83,9 +83,9 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
 }
 
 /// What each row of the host's list says of the connection to that person: the host's own
-/// connections' states, and for a viewer that has none while the video server forwards the
-/// picture, `sfu` (its connection is to the server, which this page does not measure) rather
-/// than `none`.
+/// connections' states, and for a viewer it let in that has none while the video server
+/// forwards the picture, `sfu` (its connection is to the server, which this page does not
+/// measure) rather than `none`. Someone waiting to be let in, refused or removed gets no `sfu`.
 fn peer_states(
     view: crate::session::host::HostSignals,
     roster: RwSignal<Roster>,
@@ -94,12 +94,17 @@ fn peer_states(
     Effect::new(move |_| {
         let mut states = view.peers.get();
         if view.topology.get() == pairux_core::session::Topology::Sfu {
-            roster.with(|r| {
-                for p in r.participants() {
-                    if p.role == Role::Viewer && !states.contains_key(&p.id) {
-                        states.insert(p.id.clone(), "sfu".to_owned());
+            view.seated.with(|seated| {
+                roster.with(|r| {
+                    for p in r.participants() {
+                        if p.role == Role::Viewer
+                            && seated.contains(&p.id)
+                            && !states.contains_key(&p.id)
+                        {
+                            states.insert(p.id.clone(), "sfu".to_owned());
+                        }
                     }
-                }
+                });
             });
         }
         shown.set(states);

@@ -1,7 +1,7 @@
 //! The host's runtime: one peer connection per admitted participant, the shared track, share
 //! pause/resume, quality, and ending the session.
 
-use pairux_core::vecmap::VecMap;
+use pairux_core::vecmap::{VecMap, VecSet};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -65,6 +65,8 @@ pub struct HostSignals {
     pub handed: RwSignal<Option<String>>,
     /// The name of the controller who said "Not now" to the last offer (until the next).
     pub declined: RwSignal<Option<String>>,
+    /// Who holds a seat (the core's `HostSession::seated`).
+    pub seated: RwSignal<VecSet<String>>,
 }
 
 impl HostSignals {
@@ -82,6 +84,7 @@ impl HostSignals {
             handing: RwSignal::new(None),
             handed: RwSignal::new(None),
             declined: RwSignal::new(None),
+            seated: RwSignal::new(VecSet::new()),
         }
     }
 }
@@ -530,16 +533,22 @@ impl HostRuntime {
     /// from now on nobody new gets in without the host's OK.
     pub fn remove(&self, id: &str) {
         let actions = self.inner.session.borrow_mut().remove(id);
-        let removed = !actions.is_empty();
         self.run(actions);
-        // Its row says so until its page leaves: a tab in the background (frozen) or hung
-        // hears of it only when it runs again, and stays listed meanwhile. A page let in again
-        // comes under another id.
-        if removed {
-            self.inner.view.peers.update(|p| {
-                p.insert(id.to_owned(), "removed".to_owned());
-            });
-        }
+        // Its rows (every tab of that person) say so until its pages leave: a tab in the
+        // background (frozen) or hung hears of it only when it runs again, and stays listed
+        // meanwhile. A page let in again comes under another id.
+        let removed: Vec<String> = self
+            .inner
+            .session
+            .borrow()
+            .removed()
+            .map(str::to_owned)
+            .collect();
+        self.inner.view.peers.update(|p| {
+            for id in removed {
+                p.insert(id, "removed".to_owned());
+            }
+        });
         // Its media keys go now, for good: whatever of its media still reaches us (an SFU
         // forwarding it until its handle is gone) is refused, not played.
         if let Err(err) = transform::page_worker().and_then(|w| w.forget(id)) {
@@ -562,10 +571,17 @@ impl HostRuntime {
         self.show_asking();
     }
 
+    /// Who waits for the host's OK, and who holds a seat, as the page shows them.
     fn show_asking(&self) {
-        let asking = self.inner.session.borrow().asking();
+        let session = self.inner.session.borrow();
+        let asking = session.asking();
+        let seated: VecSet<String> = session.seated().map(str::to_owned).collect();
+        drop(session);
         if self.inner.view.asking.with_untracked(|a| *a != asking) {
             self.inner.view.asking.set(asking);
+        }
+        if self.inner.view.seated.with_untracked(|s| *s != seated) {
+            self.inner.view.seated.set(seated);
         }
     }
 

@@ -206,10 +206,14 @@ test('a granted controller drives the desktop: click where aimed, keys, modifier
     track.stop();
     track.dispatchEvent(new Event('ended'));
   });
-  await sentence('Nothing you do reaches the host until they share again.').waitFor({ timeout: 10_000 });
+  await sentence('Your input reaches nothing until the host shares again.').waitFor({ timeout: 10_000 });
   assert.equal(await controller.getByTestId('control-state').textContent(), 'granted');
   await host.getByTestId('share-again').click();
   await sentence("Your input drives the host's computer.").waitFor({ timeout: 10_000 });
+  const again = s.rec.mark();
+  await controller.mouse.click(...(await aim(controller, 0.75, 0.5)));
+  const click = await s.rec.waitFor((e) => e.type === 'ButtonPress' && e.button === 1, again);
+  assert.ok(near(click, px(0.75, 0.5)), `click at ${click.x},${click.y}, aimed at ${px(0.75, 0.5)}`);
   assert.deepEqual(host.errors, []);
   for (const p of [host, controller]) await p.context().close();
 });

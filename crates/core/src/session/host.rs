@@ -545,6 +545,19 @@ impl HostSession {
         self.admitted.contains_key(id)
     }
 
+    /// Who holds a seat: admitted, and not gone, refused or removed since.
+    pub fn seated(&self) -> impl Iterator<Item = &str> {
+        self.admitted.keys().map(String::as_str)
+    }
+
+    /// The participant ids this host removed: every tab of a removed identity.
+    pub fn removed(&self) -> impl Iterator<Item = &str> {
+        self.barred
+            .iter()
+            .filter(|(_, why)| **why == RefusalReason::Removed)
+            .map(|(id, _)| id.as_str())
+    }
+
     /// The roster changed (participants sorted host first, then by join time).
     pub fn on_roster(&mut self, participants: &[&Participant]) -> Vec<HostAction> {
         let mut actions = Vec::new();
@@ -1761,6 +1774,9 @@ mod tests {
             assert!(!host.is_admitted(id));
         }
         assert_eq!(opened_key(&actions, "b", 2).map(|(e, _)| e), Some(1));
+        // The host's list marks both rows.
+        assert_eq!(host.removed().collect::<Vec<_>>(), ["a", "a-dup"]);
+        assert_eq!(host.seated().collect::<Vec<_>>(), ["b"]);
     }
 
     #[test]
