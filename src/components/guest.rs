@@ -187,7 +187,13 @@ pub fn session_view(entry: SessionEntry) -> El {
                 .child(el("aside").class("side").show(later, move || {
                     vec![
                         name_field(channel),
-                        participant_list(channel.signals.roster, me.clone(), None, speaking, None),
+                        participant_list(
+                            channel.signals.roster,
+                            me.clone(),
+                            None::<RwSignal<VecMap<String, String>>>,
+                            speaking,
+                            None,
+                        ),
                     ]
                 })),
         )
@@ -273,12 +279,16 @@ pub fn name_field(channel: SessionChannel) -> El {
     )
 }
 
+/// What a host's list reads of each participant's connection (a signal, or one derived).
+pub trait Peers: With<Value = VecMap<String, String>> + Copy + 'static {}
+impl<P: With<Value = VecMap<String, String>> + Copy + 'static> Peers for P {}
+
 /// `participant-list`: everyone in the session, host first, then by arrival.
-pub fn participant_list(
+pub fn participant_list<P: Peers>(
     roster: RwSignal<Roster>,
     me: String,
-    // The host's view of each participant's peer connection (`connectionState`).
-    peers: Option<RwSignal<VecMap<String, String>>>,
+    // The host's view of each participant's connection (`peer-state-<pid>`).
+    peers: Option<P>,
     // Whose voice is heard now.
     speaking: RwSignal<VecSet<String>>,
     // The host's Remove: each guest gets a button.
@@ -312,10 +322,10 @@ pub fn participant_list(
         )
 }
 
-fn participant(
+fn participant<P: Peers>(
     p: &Participant,
     me: &str,
-    peers: Option<RwSignal<VecMap<String, String>>>,
+    peers: Option<P>,
     speaking: RwSignal<VecSet<String>>,
     remove: Option<Remove>,
 ) -> El {

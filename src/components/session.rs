@@ -82,16 +82,16 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
     }
 }
 
-/// What each row of the host's list says of the connection to that person: the host's own
-/// connections' states, and for a viewer it let in that has none while the video server
-/// forwards the picture, `sfu` (its connection is to the server, which this page does not
-/// measure) rather than `none`. Someone waiting to be let in, refused or removed gets no `sfu`.
+/// What each row of the host's list says of the connection to that person: `removed` for
+/// someone this host removed, else the host's own connection's state, and for a viewer it let
+/// in that has none while the video server forwards the picture, `sfu` (its connection is to
+/// the server, which this page does not measure) rather than `none`. Someone waiting to be let
+/// in or refused gets no `sfu`.
 fn peer_states(
     view: crate::session::host::HostSignals,
     roster: RwSignal<Roster>,
-) -> RwSignal<pairux_core::vecmap::VecMap<String, String>> {
-    let shown = RwSignal::new(pairux_core::vecmap::VecMap::new());
-    Effect::new(move |_| {
+) -> Memo<pairux_core::vecmap::VecMap<String, String>> {
+    Memo::new(move |_| {
         let mut states = view.peers.get();
         if view.topology.get() == pairux_core::session::Topology::Sfu {
             view.seated.with(|seated| {
@@ -107,9 +107,13 @@ fn peer_states(
                 });
             });
         }
-        shown.set(states);
-    });
-    shown
+        view.removed.with(|removed| {
+            for id in removed.iter() {
+                states.insert(id.clone(), "removed".to_owned());
+            }
+        });
+        states
+    })
 }
 
 /// The host's "<name> asks to join" requests (after a removal nobody new gets in without the

@@ -224,13 +224,11 @@ pub fn HostStage(
     };
     let on_quality = move |ev: leptos::ev::Event| {
         if let Some(q) = Quality::parse(&event_target_value(&ev)) {
-            // Picked before the session started (config.json not in yet): the runtime starts
-            // with it.
-            view.quality.set(q);
-            runtime.with_value(|rt| {
-                if let Some(rt) = rt {
-                    rt.set_quality(q);
-                }
+            runtime.with_value(|rt| match rt {
+                Some(rt) => rt.set_quality(q),
+                // Picked before the session started (config.json not in yet): the runtime
+                // starts with it.
+                None => view.quality.set(q),
             });
         }
     };

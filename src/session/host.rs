@@ -67,6 +67,9 @@ pub struct HostSignals {
     pub declined: RwSignal<Option<String>>,
     /// Who holds a seat (the core's `HostSession::seated`).
     pub seated: RwSignal<VecSet<String>>,
+    /// Whom this host removed, every tab of them (`HostSession::removed`): a tab that has not
+    /// heard yet (hung, or frozen in the background) stays listed until it runs again.
+    pub removed: RwSignal<VecSet<String>>,
 }
 
 impl HostSignals {
@@ -85,6 +88,7 @@ impl HostSignals {
             handed: RwSignal::new(None),
             declined: RwSignal::new(None),
             seated: RwSignal::new(VecSet::new()),
+            removed: RwSignal::new(VecSet::new()),
         }
     }
 }
@@ -534,26 +538,13 @@ impl HostRuntime {
     pub fn remove(&self, id: &str) {
         let actions = self.inner.session.borrow_mut().remove(id);
         self.run(actions);
-        // Its rows (every tab of that person) say so until its pages leave: a tab in the
-        // background (frozen) or hung hears of it only when it runs again, and stays listed
-        // meanwhile. A page let in again comes under another id.
-        let removed: Vec<String> = self
-            .inner
-            .session
-            .borrow()
-            .removed()
-            .map(str::to_owned)
-            .collect();
-        self.inner.view.peers.update(|p| {
-            for id in removed {
-                p.insert(id, "removed".to_owned());
-            }
-        });
         // Its media keys go now, for good: whatever of its media still reaches us (an SFU
         // forwarding it until its handle is gone) is refused, not played.
         if let Err(err) = transform::page_worker().and_then(|w| w.forget(id)) {
             leptos::logging::warn!("the removed participant's media keys stay: {err}");
         }
+        // Its rows (every tab of that person) say so until its pages leave
+        // (`HostSignals::removed`).
         self.show_asking();
     }
 
@@ -571,17 +562,23 @@ impl HostRuntime {
         self.show_asking();
     }
 
-    /// Who waits for the host's OK, and who holds a seat, as the page shows them.
+    /// Who waits for the host's OK, who holds a seat and who was removed, as the page shows
+    /// them.
     fn show_asking(&self) {
         let session = self.inner.session.borrow();
         let asking = session.asking();
         let seated: VecSet<String> = session.seated().map(str::to_owned).collect();
+        let removed: VecSet<String> = session.removed().map(str::to_owned).collect();
         drop(session);
-        if self.inner.view.asking.with_untracked(|a| *a != asking) {
-            self.inner.view.asking.set(asking);
+        let view = &self.inner.view;
+        if view.asking.with_untracked(|a| *a != asking) {
+            view.asking.set(asking);
         }
-        if self.inner.view.seated.with_untracked(|s| *s != seated) {
-            self.inner.view.seated.set(seated);
+        if view.seated.with_untracked(|s| *s != seated) {
+            view.seated.set(seated);
+        }
+        if view.removed.with_untracked(|r| *r != removed) {
+            view.removed.set(removed);
         }
     }
 
