@@ -4,7 +4,7 @@
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort, recordChannels, pictureRect, grant } from './lib/harness.mjs';
+import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort, recordChannels, pictureRect, grant, stopSharing } from './lib/harness.mjs';
 import { startXvfb, startRecorder, startAgent, pairAgent, xdotool, SCREEN } from './lib/desktop.mjs';
 import { until } from './lib/adversary.mjs';
 
@@ -201,11 +201,7 @@ test('a granted controller drives the desktop: click where aimed, keys, modifier
   // The host pauses its share (the browser's "Stop sharing"): the controller keeps control, and
   // reads that nothing of it reaches the host meanwhile; shared again, its input drives again.
   const sentence = (text) => controller.locator(`[data-testid=agent-sentence]:text-is(${JSON.stringify(text)})`);
-  await host.evaluate(() => {
-    const track = document.querySelector('[data-testid=local-preview]').srcObject.getVideoTracks()[0];
-    track.stop();
-    track.dispatchEvent(new Event('ended'));
-  });
+  await stopSharing(host);
   await sentence('Your input reaches nothing until the host shares again.').waitFor({ timeout: 10_000 });
   assert.equal(await controller.getByTestId('control-state').textContent(), 'granted');
   await host.getByTestId('share-again').click();

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, newPage, openApp, decoding } from './lib/harness.mjs';
+import { useStack, newPage, openApp, decoding, stopSharing } from './lib/harness.mjs';
 
 const stack = useStack();
 
@@ -19,11 +19,7 @@ test('a host that is there but not sharing: the guest is told so at once, and by
   // The host stops sharing before anyone arrives (what Chrome's "Stop sharing" does).
   await host.locator('[data-testid=local-preview]').waitFor();
   await host.waitForFunction(() => document.querySelector('[data-testid=local-preview]')?.srcObject);
-  await host.evaluate(() => {
-    const track = document.querySelector('[data-testid=local-preview]').srcObject.getVideoTracks()[0];
-    track.stop();
-    track.dispatchEvent(new Event('ended'));
-  });
+  await stopSharing(host);
   await host.getByTestId('share-again').waitFor();
 
   const guest = await newPage(stack.browser);

@@ -124,6 +124,18 @@ export async function newPage(browser, contextOptions = {}) {
   return page;
 }
 
+/**
+ * The host's capture ends as Chrome's "Stop sharing" ends it: its preview's track (any track of
+ * the capture ending ends it all) stops and fires `ended`.
+ */
+export async function stopSharing(host) {
+  await host.evaluate(() => {
+    const track = document.querySelector('[data-testid=local-preview]').srcObject.getVideoTracks()[0];
+    track.stop();
+    track.dispatchEvent(new Event('ended'));
+  });
+}
+
 /** Loads a URL and waits until the Leptos app has mounted. */
 export async function openApp(page, url) {
   await page.goto(url);
