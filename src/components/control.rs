@@ -7,7 +7,7 @@ use pairux_core::vecmap::VecMap;
 use leptos::html;
 use leptos::prelude::*;
 use pairux_core::agent::AgentState;
-use pairux_core::control::{BudgetStats, GateStats, InputKind};
+use pairux_core::control::{BudgetStats, GateStats, InputKind, Modifiers};
 use pairux_core::display::fixed;
 use pairux_core::roster::Roster;
 
@@ -308,20 +308,35 @@ pub(crate) fn exact(v: f64) -> String {
     serde_json::to_string(&v).unwrap_or_default()
 }
 
+/// A pointer event's modifiers in the log, where its page said them.
+fn mods(m: Option<Modifiers>) -> String {
+    m.map(|m| format!(" m{}", m.0)).unwrap_or_default()
+}
+
 fn describe(kind: &InputKind) -> (&'static str, Option<f64>, Option<f64>, String) {
     let at = |x: f64, y: f64| format!("{},{}", fixed(x, 3), fixed(y, 3));
     match kind {
         InputKind::Move { x, y } => ("move", Some(*x), Some(*y), at(*x, *y)),
-        InputKind::Down { x, y, b } => {
-            ("down", Some(*x), Some(*y), format!("{b:?} {}", at(*x, *y)))
+        InputKind::Down { x, y, b, m }
+        | InputKind::Up { x, y, b, m }
+        | InputKind::Dbl { x, y, b, m } => {
+            let kind = match kind {
+                InputKind::Down { .. } => "down",
+                InputKind::Up { .. } => "up",
+                _ => "dbl",
+            };
+            (
+                kind,
+                Some(*x),
+                Some(*y),
+                format!("{b:?} {}{}", at(*x, *y), mods(*m)),
+            )
         }
-        InputKind::Up { x, y, b } => ("up", Some(*x), Some(*y), format!("{b:?} {}", at(*x, *y))),
-        InputKind::Dbl { x, y, b } => ("dbl", Some(*x), Some(*y), format!("{b:?} {}", at(*x, *y))),
-        InputKind::Wheel { x, y, dx, dy } => (
+        InputKind::Wheel { x, y, dx, dy, m } => (
             "wheel",
             Some(*x),
             Some(*y),
-            format!("{},{}", exact(*dx), exact(*dy)),
+            format!("{},{}{}", exact(*dx), exact(*dy), mods(*m)),
         ),
         InputKind::KeyDown { key, code, m, .. } => {
             ("key_down", None, None, format!("{key} {code} m{}", m.0))

@@ -8,7 +8,7 @@
 
 use leptos::prelude::*;
 use pairux_core::control::{
-    ControlClient, ControlState, EscEsc, InputKind, VideoLayout, ViewTransform,
+    ControlClient, ControlState, EscEsc, InputKind, Modifiers, VideoLayout, ViewTransform,
 };
 use pairux_core::display::fixed;
 use pairux_core::roster::{Participant, Roster};
@@ -901,13 +901,14 @@ fn live_stage(s: Stage) -> Vec<El> {
         .on_as("wheel", {
             let to_surface = to_surface.clone();
             move |ev: web_sys::WheelEvent| {
-                let (p, dx, dy, ctrl) = platform::input::wheel(&ev);
+                let (p, dx, dy) = platform::input::wheel(&ev);
                 if granted() {
                     platform::input::prevent(&ev);
                     if let Some((x, y)) = to_surface(p.x, p.y) {
-                        s.send(InputKind::Wheel { x, y, dx, dy });
+                        let m = Some(p.mods);
+                        s.send(InputKind::Wheel { x, y, dx, dy, m });
                     }
-                } else if ctrl {
+                } else if p.mods.0 & Modifiers::CTRL != 0 {
                     platform::input::prevent(&ev);
                     let z = s.zoom.get_untracked();
                     s.set_zoom(z * if dy < 0.0 { 1.15 } else { 1.0 / 1.15 });
@@ -924,7 +925,12 @@ fn live_stage(s: Stage) -> Vec<El> {
                         platform::dom::focus(&keys);
                         // Its release comes here wherever the pointer is let go.
                         platform::dom::capture_pointer(&fr, &ev);
-                        s.send(InputKind::Down { x, y, b });
+                        s.send(InputKind::Down {
+                            x,
+                            y,
+                            b,
+                            m: Some(p.mods),
+                        });
                         // An input method shows what it composes by the field: where the person
                         // clicked last, which is where they type on the host's screen.
                         let (bx, by, _, _) = platform::dom::rect(&fr);
@@ -962,7 +968,12 @@ fn live_stage(s: Stage) -> Vec<El> {
                 match p.button {
                     Some(b) if granted() && s.held(|c| c.pressed(b)) => {
                         match surface_at(p.x, p.y, true) {
-                            Some((x, y)) => s.send(InputKind::Up { x, y, b }),
+                            Some((x, y)) => s.send(InputKind::Up {
+                                x,
+                                y,
+                                b,
+                                m: Some(p.mods),
+                            }),
                             None => s.with_rt(&|rt| rt.release_held()),
                         }
                     }
@@ -1000,7 +1011,12 @@ fn live_stage(s: Stage) -> Vec<El> {
             let p = platform::input::pointer(&ev);
             if granted() {
                 if let (Some((x, y)), Some(b)) = (to_surface(p.x, p.y), p.button) {
-                    s.send(InputKind::Dbl { x, y, b });
+                    s.send(InputKind::Dbl {
+                        x,
+                        y,
+                        b,
+                        m: Some(p.mods),
+                    });
                 }
             }
         })

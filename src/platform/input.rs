@@ -3,12 +3,13 @@
 use pairux_core::control::{Button, Modifiers};
 use web_sys::{CompositionEvent, Event, KeyboardEvent, MouseEvent, WheelEvent};
 
-/// A pointer event's position (client px) and button.
+/// A pointer event's position (client px), button and the modifier keys held.
 #[derive(Debug, Clone, Copy)]
 pub struct PointerSample {
     pub x: f64,
     pub y: f64,
     pub button: Option<Button>,
+    pub mods: Modifiers,
 }
 
 /// A key event.
@@ -38,22 +39,18 @@ pub fn pointer(ev: &MouseEvent) -> PointerSample {
         x,
         y,
         button: Button::from_dom(ev.button()),
+        mods: Modifiers::new(ev.shift_key(), ev.ctrl_key(), ev.alt_key(), ev.meta_key()),
     }
 }
 
 /// Wheel deltas in pixels (line/page modes scaled the way browsers scroll).
-pub fn wheel(ev: &WheelEvent) -> (PointerSample, f64, f64, bool) {
+pub fn wheel(ev: &WheelEvent) -> (PointerSample, f64, f64) {
     let scale = match ev.delta_mode() {
         WheelEvent::DOM_DELTA_LINE => 16.0,
         WheelEvent::DOM_DELTA_PAGE => 800.0,
         _ => 1.0,
     };
-    (
-        pointer(ev),
-        ev.delta_x() * scale,
-        ev.delta_y() * scale,
-        ev.ctrl_key(),
-    )
+    (pointer(ev), ev.delta_x() * scale, ev.delta_y() * scale)
 }
 
 pub fn key(ev: &KeyboardEvent) -> KeySample {

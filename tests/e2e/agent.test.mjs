@@ -187,6 +187,19 @@ test('a granted controller drives the desktop: click where aimed, keys, modifier
   const keys = s.rec.since(from).filter((e) => e.type === 'KeyPress').map((e) => [e.name, e.state & 0x5]);
   assert.deepEqual(keys, [['h', 0], ['i', 0], ['Shift_L', 0], ['A', 1], ['Control_L', 0], ['b', 4]]);
   assert.deepEqual(heldKeys(from), []);
+  // Shift pressed while the controller's keyboard was in its name field (the page saw no
+  // key-down of it for the picture), then a click on the picture: a shift-click on the host's
+  // screen too, and Shift let go with it.
+  const shifted = s.rec.mark();
+  await controller.getByTestId('display-name').focus();
+  await controller.keyboard.down('Shift');
+  await controller.mouse.click(...(await aim(controller, 0.5, 0.25)));
+  await controller.keyboard.up('Shift');
+  const shiftClick = await s.rec.waitFor((e) => e.type === 'ButtonPress' && e.button === 1, shifted);
+  assert.equal(shiftClick.state & 0x1, 0x1, `Shift held at the click (state ${shiftClick.state})`);
+  await s.rec.waitFor((e) => e.type === 'ButtonRelease' && e.button === 1, shifted);
+  await s.rec.waitFor((e) => key(e, 'KeyRelease', 'shift_l'), shifted);
+  assert.deepEqual(heldKeys(shifted), []);
   // A key held with no repeat coming (as when the controller's key-up is stuck behind a
   // stalled connection; Playwright's key-down does not repeat) is let go after the agent's
   // silence (core: HELD_KEY_SILENCE_MS, 2.5 s), not repeated by the host's OS until the key-up.

@@ -97,6 +97,14 @@ impl<'a> Fields<'a> {
         T::try_from(self.u64(name)?).map_err(|_| Self::bad(name))
     }
 
+    /// An unsigned integer that may be left out (or null).
+    pub fn opt_uint<T: TryFrom<u64>>(&self, name: &str) -> Result<Option<T>, VersionedError> {
+        match self.0.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(_) => self.uint(name).map(Some),
+        }
+    }
+
     pub fn bool(&self, name: &str) -> Result<bool, VersionedError> {
         self.get(name)?.as_bool().ok_or_else(|| Self::bad(name))
     }

@@ -342,6 +342,7 @@ fn only_holders_drive_and_coordinates_map_to_the_display() {
             x: 0.5,
             y: 0.25,
             b: Button::Left,
+            m: None,
         },
     );
     assert_eq!(
@@ -368,6 +369,7 @@ fn only_holders_drive_and_coordinates_map_to_the_display() {
             x: 0.1,
             y: 0.1,
             b: Button::Right,
+            m: None,
         },
     );
     assert!(injected(&out).is_empty());
@@ -489,6 +491,7 @@ fn nothing_stays_held_when_a_holder_goes_the_page_goes_or_the_host_panics() {
                 x: 0.5,
                 y: 0.5,
                 b: Button::Left,
+                m: None,
             },
         );
     };
@@ -581,6 +584,133 @@ fn modifiers_follow_the_event_and_the_emergency_chord_is_never_typed() {
     assert_eq!(a.stats().reserved, 4);
 }
 
+/// A click or a wheel event says which modifiers the controller held (its page may have seen
+/// no key-down of them: focus was elsewhere as they were pressed), and the OS sees those.
+#[test]
+fn clicks_and_wheels_carry_their_modifiers() {
+    let (shift, ctrl) = (Modifiers::SHIFT, Modifiers::CTRL);
+    let down = |b, m: Option<u8>| InputKind::Down {
+        x: 0.5,
+        y: 0.5,
+        b,
+        m: m.map(Modifiers),
+    };
+    let up = |b, m: Option<u8>| InputKind::Up {
+        x: 0.5,
+        y: 0.5,
+        b,
+        m: m.map(Modifiers),
+    };
+    let at = Inject::MoveTo { x: 640, y: 360 };
+    let button = |down| Inject::Button {
+        b: Button::Left,
+        down,
+    };
+    let mut a = driving();
+    // A shift-click: Shift goes down before the button and up after it.
+    let out = act(&mut a, "p1", 1, down(Button::Left, Some(shift)));
+    assert_eq!(
+        injected(&out),
+        vec![at.clone(), key(42, true), button(true)]
+    );
+    let out = act(&mut a, "p1", 2, up(Button::Left, Some(shift)));
+    assert_eq!(
+        injected(&out),
+        vec![at.clone(), button(false), key(42, false)]
+    );
+    // A page of an older version says nothing of modifiers: nothing is pressed or let go.
+    act(&mut a, "p1", 3, key_down("ControlLeft", "Control", ctrl));
+    let out = act(&mut a, "p1", 4, down(Button::Left, None));
+    assert_eq!(injected(&out), vec![at.clone(), button(true)]);
+    let out = act(&mut a, "p1", 5, up(Button::Left, None));
+    assert_eq!(injected(&out), vec![at.clone(), button(false)]);
+    // Ctrl held by its key: a ctrl-click keeps it, and its key-up lets it go.
+    let out = act(&mut a, "p1", 6, down(Button::Left, Some(ctrl)));
+    assert_eq!(injected(&out), vec![at.clone(), button(true)]);
+    let out = act(&mut a, "p1", 7, up(Button::Left, Some(ctrl)));
+    assert_eq!(injected(&out), vec![at.clone(), button(false)]);
+    // Its key-up lost: a click that says no Ctrl lets it go first.
+    let out = act(&mut a, "p1", 8, down(Button::Left, Some(0)));
+    assert_eq!(
+        injected(&out),
+        vec![at.clone(), key(29, false), button(true)]
+    );
+    act(&mut a, "p1", 9, up(Button::Left, Some(0)));
+    // Shift pressed for a click, then its own key-down heard (the page has focus now): the
+    // click's release leaves it to its key-up.
+    act(&mut a, "p1", 10, down(Button::Left, Some(shift)));
+    let out = act(&mut a, "p1", 11, key_down("ShiftLeft", "Shift", shift));
+    assert!(injected(&out).is_empty(), "{out:?}");
+    let out = act(&mut a, "p1", 12, up(Button::Left, Some(shift)));
+    assert_eq!(injected(&out), vec![at.clone(), button(false)]);
+    let out = act(&mut a, "p1", 13, key_up("ShiftLeft", "Shift", 0));
+    assert_eq!(injected(&out), vec![key(42, false)]);
+    // Ctrl+wheel: Ctrl for the scroll only.
+    let out = act(
+        &mut a,
+        "p1",
+        14,
+        InputKind::Wheel {
+            x: 0.5,
+            y: 0.5,
+            dx: 0.0,
+            dy: 100.0,
+            m: Some(Modifiers(ctrl)),
+        },
+    );
+    assert_eq!(
+        injected(&out),
+        vec![
+            at.clone(),
+            key(29, true),
+            Inject::Scroll { dx: 0, dy: 1 },
+            key(29, false)
+        ]
+    );
+    // Bits that are no modifier press nothing.
+    let out = act(&mut a, "p1", 15, down(Button::Left, Some(0xf0)));
+    assert_eq!(injected(&out), vec![at.clone(), button(true)]);
+    act(&mut a, "p1", 16, up(Button::Left, None));
+    assert_eq!(a.stats().reserved, 0);
+}
+
+/// Modifiers a click would press never complete a chord a key-down could not make: Escape
+/// held by one holder and a Ctrl+Shift click of another's is a click without them.
+#[test]
+fn a_clicks_modifiers_never_make_a_reserved_chord() {
+    let mut a = driving();
+    say(
+        &mut a,
+        PageMsg::Holders {
+            ids: vec!["p1".into(), "p2".into()],
+        },
+    );
+    act(&mut a, "p1", 1, key_down("Escape", "Escape", 0));
+    let click = |m| InputKind::Down {
+        x: 0.5,
+        y: 0.5,
+        b: Button::Left,
+        m: Some(Modifiers(m)),
+    };
+    let out = act(&mut a, "p2", 1, click(Modifiers::CTRL | Modifiers::SHIFT));
+    let keys: Vec<_> = injected(&out)
+        .into_iter()
+        .filter(|i| matches!(i, Inject::Key { .. }))
+        .collect();
+    assert!(keys.is_empty(), "{out:?}");
+    assert!(injected(&out).contains(&Inject::Button {
+        b: Button::Left,
+        down: true
+    }));
+    assert_eq!(a.stats().reserved, 1);
+    // Ctrl+Alt while F1 is held: a text console.
+    let mut b = driving();
+    act(&mut b, "p1", 1, key_down("F1", "F1", 0));
+    let out = act(&mut b, "p1", 2, click(Modifiers::CTRL | Modifiers::ALT));
+    assert!(!injected(&out).contains(&key(29, true)), "{out:?}");
+    assert!(!injected(&out).contains(&key(56, true)), "{out:?}");
+}
+
 #[test]
 fn the_display_servers_own_chords_are_never_made() {
     let mut a = driving();
@@ -640,6 +770,7 @@ fn text_wheel_and_double_click() {
         y: 0.5,
         dx: 0.0,
         dy,
+        m: None,
     };
     assert!(injected(&act(&mut a, "p1", 3, wheel(60.0))).is_empty());
     let out = act(&mut a, "p1", 4, wheel(60.0));
@@ -660,6 +791,7 @@ fn text_wheel_and_double_click() {
             x: 0.5,
             y: 0.5,
             b: Button::Left,
+            m: None,
         },
     );
     assert!(injected(&out).is_empty());
@@ -702,8 +834,18 @@ fn a_flood_never_costs_a_release_nor_another_holder_its_input() {
     let at = |a: &mut Agent, now: u64, from: &str, seq: u64, kind: InputKind| {
         injected(&a.text(now, 1, &input(from, seq, kind), &rnd(0)))
     };
-    let down = |b| InputKind::Down { x: 0.5, y: 0.5, b };
-    let up = |b| InputKind::Up { x: 0.5, y: 0.5, b };
+    let down = |b| InputKind::Down {
+        x: 0.5,
+        y: 0.5,
+        b,
+        m: None,
+    };
+    let up = |b| InputKind::Up {
+        x: 0.5,
+        y: 0.5,
+        b,
+        m: None,
+    };
     assert!(at(&mut a, 0, "p1", 1, key_down("KeyA", "a", 0)).contains(&key(30, true)));
     assert!(!at(&mut a, 0, "p1", 2, down(Button::Left)).is_empty());
     // p1 spends its whole budget in the same millisecond.
@@ -741,6 +883,7 @@ fn a_stopping_agent_lets_go_of_everything_and_closes_its_sockets() {
             x: 0.5,
             y: 0.5,
             b: Button::Left,
+            m: None,
         },
     );
     let out = a.shutdown();
@@ -835,7 +978,8 @@ fn the_client_reports_what_the_agent_says() {
 }
 
 proptest! {
-    /// Whatever a paired page sends, nothing panics, and once it goes nothing is held.
+    /// Whatever a paired page sends, nothing panics, Ctrl+Shift+Esc is never held, and once
+    /// it goes nothing is held.
     #[test]
     fn any_frames_then_close_leaves_nothing_held(
         frames in prop::collection::vec(
@@ -843,11 +987,12 @@ proptest! {
                 (0u64..3, any::<u8>(), -1.0f64..2.0, -1.0f64..2.0).prop_map(|(who, k, x, y)| {
                     let from = ["p1", "p2", "x"][who as usize];
                     let kind = match k % 6 {
-                        0 => InputKind::Down { x, y, b: Button::Left },
-                        1 => InputKind::Up { x, y, b: Button::Left },
+                        // Modifiers said with clicks and wheels, or not (an older page).
+                        0 => InputKind::Down { x, y, b: Button::Left, m: (k / 6 % 3 > 0).then_some(Modifiers(k / 18 % 16)) },
+                        1 => InputKind::Up { x, y, b: Button::Left, m: Some(Modifiers(k / 6 % 16)) },
                         2 => key_down(["KeyA", "ShiftLeft", "ControlRight", "Escape"][(k / 6 % 4) as usize], "a", k % 16),
                         3 => InputKind::KeyUp { key: "a".into(), code: "KeyA".into(), m: Modifiers(0) },
-                        4 => InputKind::Wheel { x, y, dx: x * 500.0, dy: y * 500.0 },
+                        4 => InputKind::Wheel { x, y, dx: x * 500.0, dy: y * 500.0, m: (k / 6 % 2 == 0).then_some(Modifiers(k / 12 % 16)) },
                         _ => InputKind::Move { x, y },
                     };
                     input(from, u64::from(k), kind)
@@ -863,23 +1008,29 @@ proptest! {
         let mut a = driving();
         let mut held_keys = std::collections::BTreeSet::new();
         let mut held_buttons = 0i32;
-        let mut track = |out: &[Action]| {
+        let track = |out: &[Action], held_keys: &mut std::collections::BTreeSet<u16>, held_buttons: &mut i32| {
             for i in injected(out) {
                 match i {
                     Inject::Key { evdev, down: true } => { held_keys.insert(evdev); }
                     Inject::Key { evdev, down: false } => { held_keys.remove(&evdev); }
-                    Inject::Button { down: true, .. } => held_buttons += 1,
-                    Inject::Button { down: false, .. } => held_buttons -= 1,
+                    Inject::Button { down: true, .. } => *held_buttons += 1,
+                    Inject::Button { down: false, .. } => *held_buttons -= 1,
                     _ => {}
                 }
             }
         };
         for (t, f) in frames.iter().enumerate() {
             let out = a.text(t as u64, 1, f, &rnd(0));
-            track(&out);
+            track(&out, &mut held_keys, &mut held_buttons);
+            // Never Escape with Ctrl and Shift, whatever came (keys, or a click's modifiers).
+            let any = |ks: [u16; 2]| ks.iter().any(|k| held_keys.contains(k));
+            prop_assert!(
+                !(held_keys.contains(&1) && any([29, 97]) && any([42, 54])),
+                "{held_keys:?}"
+            );
         }
         let out = a.close(0, 1);
-        track(&out);
+        track(&out, &mut held_keys, &mut held_buttons);
         prop_assert!(held_keys.is_empty(), "{held_keys:?}");
         prop_assert_eq!(held_buttons, 0);
     }
@@ -994,6 +1145,7 @@ fn typing_and_scrolling_are_budgeted_by_their_cost() {
         y: 0.5,
         dx: 0.0,
         dy,
+        m: None,
     };
     let out = act(&mut a, "p1", 4, wheel(9_000.0));
     assert!(injected(&out).contains(&Inject::Scroll {

@@ -51,6 +51,8 @@ pub const MAX_NOTCHES: i32 = 10;
 /// inside; one holder's flood does not spend another's). Releasing what is held is never
 /// refused: a dropped key-up would leave the host's OS repeating the key.
 const INPUT_RATE: TokenBucket = TokenBucket::new(500.0, 250.0);
+/// No key (evdev `KEY_RESERVED`): what [`Agent::reserved`] is asked about for modifiers alone.
+const NO_KEY: u16 = 0;
 /// Random bytes `text` needs (a resume token and perhaps a new code).
 pub const TEXT_RANDOM_LEN: usize = 32 + CODE_RANDOM_LEN;
 
@@ -175,6 +177,10 @@ pub struct Agent {
     surface: Option<(SurfaceKind, u32, u32)>,
     holders: Vec<String>,
     keys: BTreeMap<u16, String>,
+    /// Modifier keys pressed for a click or a wheel event (the page saw no key-down of them:
+    /// its focus was elsewhere as the controller pressed them), let go with that click's
+    /// release or after the scroll, unless a key-down of theirs came meanwhile.
+    pointer_mods: Vec<u16>,
     /// When a key-down (its first, or a repeat) of each held ordinary key last came.
     key_heard: BTreeMap<u16, u64>,
     buttons: Vec<(Button, String)>,
@@ -203,6 +209,7 @@ impl Agent {
             surface: None,
             holders: Vec::new(),
             keys: BTreeMap::new(),
+            pointer_mods: Vec::new(),
             key_heard: BTreeMap::new(),
             buttons: Vec::new(),
             wheel: BTreeMap::new(),
@@ -569,26 +576,30 @@ impl Agent {
                 self.stats.moves += 1;
                 out.push(Action::Inject(at(*x, *y)));
             }
-            InputKind::Down { x, y, b } => {
+            InputKind::Down { x, y, b, m } => {
                 self.stats.buttons += 1;
                 out.push(Action::Inject(at(*x, *y)));
                 if !self.buttons.iter().any(|(held, _)| held == b) {
+                    out.extend(self.pointer_modifiers(from, *m));
                     self.buttons.push((*b, from.to_owned()));
                     out.push(Action::Inject(Inject::Button { b: *b, down: true }));
                 }
             }
-            InputKind::Up { x, y, b } => {
+            InputKind::Up { x, y, b, .. } => {
                 out.push(Action::Inject(at(*x, *y)));
                 if let Some(i) = self.buttons.iter().position(|(held, _)| held == b) {
                     self.stats.buttons += 1;
-                    self.buttons.remove(i);
+                    let (_, who) = self.buttons.remove(i);
                     out.push(Action::Inject(Inject::Button { b: *b, down: false }));
+                    if !self.buttons.iter().any(|(_, other)| *other == who) {
+                        out.extend(self.release_pointer_modifiers(&who));
+                    }
                 }
             }
             // The OS makes a double click out of two clicks in quick succession, which the
             // downs and ups before `dblclick` already are.
             InputKind::Dbl { .. } => {}
-            InputKind::Wheel { x, y, dx, dy } => {
+            InputKind::Wheel { x, y, dx, dy, m } => {
                 let acc = self.wheel.entry(from.to_owned()).or_insert((0.0, 0.0));
                 acc.0 += dx.clamp(-10_000.0, 10_000.0);
                 acc.1 += dy.clamp(-10_000.0, 10_000.0);
@@ -606,7 +617,16 @@ impl Agent {
                 if nx != 0 || ny != 0 {
                     self.stats.scrolls += 1;
                     out.push(Action::Inject(at(*x, *y)));
+                    // Ctrl+wheel zooms, Shift+wheel scrolls sideways: as the controller held
+                    // them. A button held meanwhile (a drag) keeps what its press synced.
+                    let dragging = self.buttons.iter().any(|(_, who)| who == from);
+                    if !dragging {
+                        out.extend(self.pointer_modifiers(from, *m));
+                    }
                     out.push(Action::Inject(Inject::Scroll { dx: nx, dy: ny }));
+                    if !dragging {
+                        out.extend(self.release_pointer_modifiers(from));
+                    }
                 }
             }
             InputKind::KeyDown { key, code, m, .. } => match keymap::evdev(code) {
@@ -615,9 +635,15 @@ impl Agent {
                 }
                 Some(ev) => {
                     self.stats.keys += 1;
-                    if keymap::modifier_bit(ev).is_none() {
-                        out.extend(self.sync_modifiers(from, *m));
-                        self.key_heard.insert(ev, now);
+                    match keymap::modifier_bit(ev) {
+                        None => {
+                            out.extend(self.sync_modifiers(from, *m));
+                            self.key_heard.insert(ev, now);
+                        }
+                        // Pressed for a click and now by its key: held until its key-up.
+                        Some(bit) => self
+                            .pointer_mods
+                            .retain(|k| keymap::modifier_bit(*k) != Some(bit)),
                     }
                     // A repeat is the OS's business once the key is down.
                     if let std::collections::btree_map::Entry::Vacant(slot) = self.keys.entry(ev) {
@@ -716,6 +742,46 @@ impl Agent {
             || (console && has(Modifiers::CTRL) && has(Modifiers::ALT))
     }
 
+    /// Modifiers for a click or a wheel event: as for a key ([`Self::sync_modifiers`]), and
+    /// those it presses are let go with the click's release or after the scroll
+    /// ([`Self::release_pointer_modifiers`]), since the controller's page may not see their
+    /// key-up either. Nothing when the page did not say (`None`: an older version), and nothing
+    /// pressed that would make a chord a key-down could not ([`Self::reserved`]).
+    fn pointer_modifiers(&mut self, from: &str, m: Option<Modifiers>) -> Vec<Action> {
+        let Some(m) = m else {
+            return Vec::new();
+        };
+        let m = Modifiers(m.0 & Modifiers::ALL);
+        if self.reserved(NO_KEY, m) {
+            self.stats.reserved += 1;
+            return Vec::new();
+        }
+        let out = self.sync_modifiers(from, m);
+        for action in &out {
+            if let Action::Inject(Inject::Key { evdev, down: true }) = action {
+                self.pointer_mods.push(*evdev);
+            }
+        }
+        out
+    }
+
+    /// Lets go of the modifiers [`Self::pointer_modifiers`] pressed for `from`.
+    fn release_pointer_modifiers(&mut self, from: &str) -> Vec<Action> {
+        let mut out = Vec::new();
+        for k in std::mem::take(&mut self.pointer_mods) {
+            if self.keys.get(&k).is_some_and(|who| who == from) {
+                self.keys.remove(&k);
+                out.push(Action::Inject(Inject::Key {
+                    evdev: k,
+                    down: false,
+                }));
+            } else if self.keys.contains_key(&k) {
+                self.pointer_mods.push(k);
+            }
+        }
+        out
+    }
+
     /// Presses or releases modifiers so the OS sees the ones the controller held for this key
     /// (a key-up lost on the way must not leave Shift down).
     fn sync_modifiers(&mut self, from: &str, m: Modifiers) -> Vec<Action> {
@@ -735,6 +801,7 @@ impl Agent {
             let want = m.0 & bit != 0;
             if want && held.is_empty() {
                 let k = keymap::modifier_key(bit);
+                self.pointer_mods.retain(|p| *p != k);
                 self.keys.insert(k, from.to_owned());
                 out.push(Action::Inject(Inject::Key {
                     evdev: k,

@@ -259,7 +259,7 @@ impl PageMsg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{Button, InputKind};
+    use crate::control::{Button, InputKind, Modifiers};
     use proptest::prelude::*;
 
     #[test]
@@ -306,7 +306,8 @@ mod tests {
                     kind: InputKind::Down {
                         x: 0.5,
                         y: 0.25,
-                        b: Button::Left
+                        b: Button::Left,
+                        m: None,
                     }
                 }
             })
@@ -368,30 +369,34 @@ mod tests {
             Button::Back,
             Button::Forward,
         ]);
-        let kind = prop_oneof![
-            xy.clone().prop_map(|(x, y)| InputKind::Move { x, y }),
-            (xy.clone(), button.clone()).prop_map(|((x, y), b)| InputKind::Down { x, y, b }),
-            (xy.clone(), button).prop_map(|((x, y), b)| InputKind::Up { x, y, b }),
-            (xy, -1e4f64..1e4, -1e4f64..1e4).prop_map(|((x, y), dx, dy)| InputKind::Wheel {
-                x,
-                y,
-                dx,
-                dy
-            }),
-            (
-                "[a-zA-Z\"\\\\é ]{0,6}",
-                "[A-Za-z]{0,8}",
-                any::<u8>(),
-                any::<bool>()
-            )
-                .prop_map(|(key, code, m, rep)| InputKind::KeyDown {
-                    key,
-                    code,
-                    m: crate::control::Modifiers(m & 15),
-                    rep
+        let mods = proptest::option::of(any::<u8>().prop_map(Modifiers));
+        let kind =
+            prop_oneof![
+                xy.clone().prop_map(|(x, y)| InputKind::Move { x, y }),
+                (xy.clone(), button.clone(), mods.clone())
+                    .prop_map(|((x, y), b, m)| InputKind::Down { x, y, b, m }),
+                (xy.clone(), button, mods.clone()).prop_map(|((x, y), b, m)| InputKind::Up {
+                    x,
+                    y,
+                    b,
+                    m
                 }),
-            ".{0,12}".prop_map(|text| InputKind::Text { text }),
-        ];
+                (xy, -1e4f64..1e4, -1e4f64..1e4, mods)
+                    .prop_map(|((x, y), dx, dy, m)| { InputKind::Wheel { x, y, dx, dy, m } }),
+                (
+                    "[a-zA-Z\"\\\\é ]{0,6}",
+                    "[A-Za-z]{0,8}",
+                    any::<u8>(),
+                    any::<bool>()
+                )
+                    .prop_map(|(key, code, m, rep)| InputKind::KeyDown {
+                        key,
+                        code,
+                        m: crate::control::Modifiers(m & 15),
+                        rep
+                    }),
+                ".{0,12}".prop_map(|text| InputKind::Text { text }),
+            ];
         (any::<u64>(), any::<u64>(), kind).prop_map(|(seq, ts, kind)| InputEvent { seq, ts, kind })
     }
 

@@ -81,13 +81,13 @@ impl Held {
             | InputKind::Dbl { x, y, .. } => {
                 self.at = Some((*x, *y));
             }
-            InputKind::Down { x, y, b } => {
+            InputKind::Down { x, y, b, .. } => {
                 self.at = Some((*x, *y));
                 if !self.buttons.contains(b) {
                     self.buttons.push(*b);
                 }
             }
-            InputKind::Up { x, y, b } => {
+            InputKind::Up { x, y, b, .. } => {
                 self.at = Some((*x, *y));
                 self.buttons.retain(|held| held != b);
             }
@@ -284,7 +284,7 @@ impl ControlClient {
         }
         if let Some((x, y)) = self.held.at {
             for b in buttons {
-                out.extend(self.input(ts, InputKind::Up { x, y, b }));
+                out.extend(self.input(ts, InputKind::Up { x, y, b, m: None }));
             }
         }
         out
@@ -416,6 +416,7 @@ mod tests {
                         x: 0.5,
                         y: 0.5,
                         b: Button::Left,
+                        m: None,
                     },
                 )
             })
@@ -516,6 +517,7 @@ mod tests {
                 x: 0.5,
                 y: 0.5,
                 b: Button::Left,
+                m: None,
             },
         );
         c.input(3, InputKind::Move { x: 0.9, y: 0.0 });
@@ -547,7 +549,8 @@ mod tests {
                 InputKind::Up {
                     x: 0.9,
                     y: 0.0,
-                    b: Button::Left
+                    b: Button::Left,
+                    m: None,
                 },
             ]
         );
@@ -561,6 +564,7 @@ mod tests {
                 x: 0.1,
                 y: 0.1,
                 b: Button::Right,
+                m: None,
             },
         );
         c.on_message(&ControlMsg::Revoke);

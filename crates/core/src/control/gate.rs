@@ -156,7 +156,7 @@ fn in_bounds(kind: &InputKind) -> bool {
         | InputKind::Down { x, y, .. }
         | InputKind::Up { x, y, .. }
         | InputKind::Dbl { x, y, .. } => unit(*x) && unit(*y),
-        InputKind::Wheel { x, y, dx, dy } => {
+        InputKind::Wheel { x, y, dx, dy, .. } => {
             unit(*x)
                 && unit(*y)
                 && dx.is_finite()
@@ -220,6 +220,7 @@ mod tests {
                 x: 0.5,
                 y: 0.5,
                 b: Button::Left,
+                m: None,
             },
         };
         // Sent: move 1, click 2, move 3; the unordered channel delivers move 3 first.
@@ -247,12 +248,14 @@ mod tests {
                 x: -0.1,
                 y: 0.5,
                 b: Button::Left,
+                m: None,
             },
             InputKind::Wheel {
                 x: 0.5,
                 y: 0.5,
                 dx: f64::INFINITY,
                 dy: 0.0,
+                m: None,
             },
             InputKind::KeyDown {
                 key: "x".repeat(40),
@@ -319,11 +322,13 @@ mod tests {
             x: 0.5,
             y: 0.5,
             b: Button::Left,
+            m: None,
         };
         let down = InputKind::Down {
             x: 0.5,
             y: 0.5,
             b: Button::Left,
+            m: None,
         };
         assert_eq!(
             g.check(1_100, "c", true, &ev(seq + 1, down)),

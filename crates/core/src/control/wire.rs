@@ -110,26 +110,36 @@ pub enum InputKind {
         x: f64,
         y: f64,
     },
+    /// `m`: the modifier keys held as the button went down (absent from a page of an older
+    /// version: then nothing is known of them, and nothing is synced for it).
     Down {
         x: f64,
         y: f64,
         b: Button,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<Modifiers>,
     },
     Up {
         x: f64,
         y: f64,
         b: Button,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<Modifiers>,
     },
     Dbl {
         x: f64,
         y: f64,
         b: Button,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<Modifiers>,
     },
     Wheel {
         x: f64,
         y: f64,
         dx: f64,
         dy: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<Modifiers>,
     },
     KeyDown {
         key: String,
@@ -195,6 +205,8 @@ impl Modifiers {
     pub const CTRL: u8 = 2;
     pub const ALT: u8 = 4;
     pub const META: u8 = 8;
+    /// Every bit that means a modifier.
+    pub const ALL: u8 = 15;
 
     pub fn new(shift: bool, ctrl: bool, alt: bool, meta: bool) -> Self {
         let bit = |on: bool, b: u8| if on { b } else { 0 };
@@ -355,6 +367,13 @@ impl ControlMsg {
     }
 }
 
+/// A pointer event's modifiers, said only when known (serde's `skip_serializing_if`).
+fn write_mods(w: &mut Writer, m: Option<Modifiers>) {
+    if let Some(m) = m {
+        w.u64("m", u64::from(m.0));
+    }
+}
+
 impl InputEvent {
     /// Adds this event's fields to a message (serde's flattened shape: `seq`, `ts`, `k`, …).
     pub(crate) fn write(&self, w: &mut Writer) {
@@ -363,22 +382,24 @@ impl InputEvent {
             InputKind::Move { x, y } => {
                 w.str("k", "move").f64("x", *x).f64("y", *y);
             }
-            InputKind::Down { x, y, b }
-            | InputKind::Up { x, y, b }
-            | InputKind::Dbl { x, y, b } => {
+            InputKind::Down { x, y, b, m }
+            | InputKind::Up { x, y, b, m }
+            | InputKind::Dbl { x, y, b, m } => {
                 let k = match self.kind {
                     InputKind::Down { .. } => "down",
                     InputKind::Up { .. } => "up",
                     _ => "dbl",
                 };
                 w.str("k", k).f64("x", *x).f64("y", *y).str("b", b.name());
+                write_mods(w, *m);
             }
-            InputKind::Wheel { x, y, dx, dy } => {
+            InputKind::Wheel { x, y, dx, dy, m } => {
                 w.str("k", "wheel")
                     .f64("x", *x)
                     .f64("y", *y)
                     .f64("dx", *dx)
                     .f64("dy", *dy);
+                write_mods(w, *m);
             }
             InputKind::KeyDown { key, code, m, rep } => {
                 w.str("k", "key_down")
@@ -401,6 +422,7 @@ impl InputEvent {
 
     fn read(f: &Fields<'_>) -> Result<InputEvent, VersionedError> {
         let button = || Ok::<_, VersionedError>(Button::ALL[f.one_of("b", &Button::NAMES)?]);
+        let mods = || Ok::<_, VersionedError>(f.opt_uint("m")?.map(Modifiers));
         let kind = match f.str("k")? {
             "move" => InputKind::Move {
                 x: f.f64("x")?,
@@ -410,22 +432,26 @@ impl InputEvent {
                 x: f.f64("x")?,
                 y: f.f64("y")?,
                 b: button()?,
+                m: mods()?,
             },
             "up" => InputKind::Up {
                 x: f.f64("x")?,
                 y: f.f64("y")?,
                 b: button()?,
+                m: mods()?,
             },
             "dbl" => InputKind::Dbl {
                 x: f.f64("x")?,
                 y: f.f64("y")?,
                 b: button()?,
+                m: mods()?,
             },
             "wheel" => InputKind::Wheel {
                 x: f.f64("x")?,
                 y: f.f64("y")?,
                 dx: f.f64("dx")?,
                 dy: f.f64("dy")?,
+                m: mods()?,
             },
             "key_down" => InputKind::KeyDown {
                 key: f.string("key")?,
@@ -469,13 +495,30 @@ mod tests {
                 x: 0.25,
                 y: 0.5,
                 b: Button::Left,
+                m: Some(Modifiers::new(true, false, false, false)),
             },
         });
         assert_eq!(
             ev.encode(),
-            r#"{"v":1,"t":"input","seq":7,"ts":1000,"k":"down","x":0.25,"y":0.5,"b":"left"}"#
+            r#"{"v":1,"t":"input","seq":7,"ts":1000,"k":"down","x":0.25,"y":0.5,"b":"left","m":1}"#
         );
         assert_eq!(ControlMsg::decode(&ev.encode()), Ok(ev));
+        // A page of an older version says nothing of a click's modifiers: none are known.
+        assert_eq!(
+            ControlMsg::decode(
+                r#"{"v":1,"t":"input","seq":7,"ts":1000,"k":"down","x":0.25,"y":0.5,"b":"left"}"#
+            ),
+            Ok(ControlMsg::Input(InputEvent {
+                seq: 7,
+                ts: 1000,
+                kind: InputKind::Down {
+                    x: 0.25,
+                    y: 0.5,
+                    b: Button::Left,
+                    m: None,
+                },
+            }))
+        );
         assert_eq!(ControlMsg::Grant.encode(), r#"{"v":1,"t":"grant"}"#);
         // `agent` is said only when true; an older host's state reads as pointers only.
         let state = ControlMsg::State {
@@ -543,22 +586,45 @@ mod tests {
                 x: 0.0,
                 y: 1.0,
                 b: Button::Right,
+                m: Some(m),
+            },
+            InputKind::Down {
+                x: 0.0,
+                y: 1.0,
+                b: Button::Left,
+                m: None,
             },
             InputKind::Up {
                 x: 0.5,
                 y: 0.5,
                 b: Button::Back,
+                m: Some(Modifiers::default()),
+            },
+            InputKind::Up {
+                x: 0.5,
+                y: 0.5,
+                b: Button::Back,
+                m: None,
             },
             InputKind::Dbl {
                 x: 0.3,
                 y: 0.7,
                 b: Button::Forward,
+                m: Some(m),
             },
             InputKind::Wheel {
                 x: 0.2,
                 y: 0.4,
                 dx: -3.5,
                 dy: 120.0,
+                m: Some(Modifiers(Modifiers::CTRL)),
+            },
+            InputKind::Wheel {
+                x: 0.2,
+                y: 0.4,
+                dx: -3.5,
+                dy: 120.0,
+                m: None,
             },
             InputKind::KeyDown {
                 key: "\"é\\".into(),
@@ -675,6 +741,8 @@ mod tests {
             r#"{"v":1,"t":"ping","id":1.5,"ts":1}"#,
             r#"{"v":1,"t":"input","seq":1,"ts":1,"k":"key_up","key":"a","code":"KeyA","m":256}"#,
             r#"{"v":1,"t":"input","seq":1,"ts":1,"k":"down","x":0,"y":0,"b":"thumb"}"#,
+            r#"{"v":1,"t":"input","seq":1,"ts":1,"k":"down","x":0,"y":0,"b":"left","m":256}"#,
+            r#"{"v":1,"t":"input","seq":1,"ts":1,"k":"wheel","x":0,"y":0,"dx":0,"dy":0,"m":"1"}"#,
             r#"{"v":1,"t":"state","holders":[1]}"#,
             r#"{"v":1,"t":"state","holders":[],"agent":"yes"}"#,
             r#"{"v":1,"t":"cursor","id":"c","x":"0","y":0,"name":"n"}"#,
@@ -707,7 +775,7 @@ mod tests {
 
         #[test]
         fn input_round_trips(seq in any::<u64>(), x in 0.0f64..=1.0, y in 0.0f64..=1.0, dy in -1e4f64..1e4) {
-            let msg = ControlMsg::Input(InputEvent { seq, ts: 5, kind: InputKind::Wheel { x, y, dx: 0.0, dy } });
+            let msg = ControlMsg::Input(InputEvent { seq, ts: 5, kind: InputKind::Wheel { x, y, dx: 0.0, dy, m: None } });
             prop_assert_eq!(ControlMsg::decode(&msg.encode()), Ok(msg));
         }
     }
