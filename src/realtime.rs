@@ -24,8 +24,7 @@ use pairux_core::realtime_client::{
 };
 use pairux_core::roster::{Participant, Rejection, Roster};
 use pairux_core::session::{
-    SessionIdentity, SignalCodec, SignalCounters, SignalEnvelope, SignalError, SignalPeer,
-    SIGNAL_EVENT,
+    SessionIdentity, SignalCodec, SignalCounters, SignalEnvelope, SignalPeer, SIGNAL_EVENT,
 };
 
 use crate::platform::el::set_if_changed;
@@ -623,19 +622,18 @@ pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
         },
         verify: Rc::new(move |claimed: &Participant| {
             let verified = identity.verify(claimed);
-            match &verified {
-                Ok(p) => {
-                    let sender = p
-                        .profile
-                        .get("sender")
-                        .and_then(|s| s.as_str())
-                        .and_then(SenderId::parse);
-                    if let (Some(worker), Some(sender)) = (&media_keys, sender) {
-                        // Once per verified meta; the worker keeps keys it already has.
-                        let _ = worker.set_remote_sender(&p.id, sender);
-                    }
+            // A meta not believed is counted by reason (the roster's counters, shown in the
+            // Security diagnostics), not logged: the reasons' sentences cost the guest's wasm.
+            if let Ok(p) = &verified {
+                let sender = p
+                    .profile
+                    .get("sender")
+                    .and_then(|s| s.as_str())
+                    .and_then(SenderId::parse);
+                if let (Some(worker), Some(sender)) = (&media_keys, sender) {
+                    // Once per verified meta; the worker keeps keys it already has.
+                    let _ = worker.set_remote_sender(&p.id, sender);
                 }
-                Err(why) => leptos::logging::warn!("presence of {} ignored: {why}", claimed.id),
             }
             verified
         }),
@@ -883,10 +881,10 @@ impl SessionChannel {
             if dropped.get_untracked() != counters {
                 dropped.set(counters);
             }
-            match opened {
-                Ok(envelope) => f(envelope),
-                Err(SignalError::NotForUs | SignalError::FromSelf) => {}
-                Err(err) => leptos::logging::warn!("signal dropped: {err}"),
+            // What is dropped is counted by reason (`counters`, shown in the Security
+            // diagnostics), not logged: the reasons' sentences cost the guest's wasm.
+            if let Ok(envelope) = opened {
+                f(envelope);
             }
         });
     }

@@ -638,12 +638,18 @@ impl Stage {
         }
     }
 
+    /// Zooms keeping where the view is across the picture (the pan scales with how far it
+    /// can go), within bounds for the picture as laid out (`l`).
     fn set_zoom(&self, z: f64) {
         let z = z.clamp(1.0, 6.0);
+        let was = self.zoom.get_untracked();
+        let k = if was > 1.0 {
+            (z - 1.0) / (was - 1.0)
+        } else {
+            0.0
+        };
         self.zoom.set(z);
-        if z == 1.0 {
-            self.pan.set((0.0, 0.0));
-        }
+        self.pan.update(|(x, y)| (*x, *y) = (*x * k, *y * k));
     }
 
     fn send(&self, kind: InputKind) {
@@ -852,21 +858,28 @@ fn live_stage(s: Stage) -> Vec<El> {
         });
     }
 
-    // Where a client point falls on the shared surface, through letterbox, zoom and pan:
-    // `None` off the picture, or (`clamped`) the nearest point on its edge.
-    let surface_at = {
+    // The picture's box and what it plays, as laid out now.
+    let layout = {
         let (fr, v) = (fr.clone(), v.clone());
-        move |x: f64, y: f64, clamped: bool| -> Option<(f64, f64)> {
+        move || {
             let (bx, by, bw, bh) = platform::dom::rect(&fr);
             let (vw, vh) = media::video_size(&v);
-            let layout = VideoLayout {
+            VideoLayout {
                 box_x: bx,
                 box_y: by,
                 box_w: bw,
                 box_h: bh,
                 video_w: f64::from(vw),
                 video_h: f64::from(vh),
-            };
+            }
+        }
+    };
+    // Where a client point falls on the shared surface, through letterbox, zoom and pan:
+    // `None` off the picture, or (`clamped`) the nearest point on its edge.
+    let surface_at = {
+        let layout = layout.clone();
+        move |x: f64, y: f64, clamped: bool| -> Option<(f64, f64)> {
+            let layout = layout();
             let (pan_x, pan_y) = s.pan.try_get_untracked()?;
             let t = ViewTransform {
                 zoom: s.zoom.try_get_untracked()?,
@@ -946,16 +959,28 @@ fn live_stage(s: Stage) -> Vec<El> {
             }
         })
         .on_as("pointermove", {
-            let surface_at = surface_at.clone();
+            let (surface_at, layout) = (surface_at.clone(), layout.clone());
             move |ev: web_sys::MouseEvent| {
                 let p = platform::input::pointer(&ev);
+                let z = s.zoom.get_untracked();
                 if granted() {
+                    // Zoomed in, the view follows the pointer (a controller's drags are the
+                    // host's): at an edge of the box, that edge of the picture.
+                    if z > 1.0 {
+                        let t = layout().following(z, p.x, p.y);
+                        s.pan.set((t.pan_x, t.pan_y));
+                    }
                     // A drag that leaves the picture follows its edge; a hover does not.
                     if let Some((x, y)) = surface_at(p.x, p.y, s.held(ControlClient::dragging)) {
                         s.send(InputKind::Move { x, y });
                     }
                 } else if let Some(Some((x0, y0, px, py))) = s.drag.try_get_value() {
-                    s.pan.set((px + p.x - x0, py + p.y - y0));
+                    let t = layout().bounded(ViewTransform {
+                        zoom: z,
+                        pan_x: px + p.x - x0,
+                        pan_y: py + p.y - y0,
+                    });
+                    s.pan.set((t.pan_x, t.pan_y));
                 }
             }
         })
@@ -1238,6 +1263,7 @@ fn waiting_words(phase: GuestPhase) -> Option<(&'static str, &'static str)> {
 
 /// Under the picture: where it comes from, encryption, zoom, fullscreen, voice, leave, stats.
 fn viewer_controls(s: Stage, frame: HtmlElement) -> El {
+    let zoom = move |k: f64| s.set_zoom(s.zoom.get_untracked() * k);
     let channel = s.channel;
     let view = s.view;
     el("div")
@@ -1258,7 +1284,7 @@ fn viewer_controls(s: Stage, frame: HtmlElement) -> El {
         .child(
             el("button")
                 .attr("aria-label", "Zoom out")
-                .on("click", move |_| s.set_zoom(s.zoom.get_untracked() / 1.25))
+                .on("click", move |_| zoom(0.8))
                 .text("−"),
         )
         .child(
@@ -1270,14 +1296,10 @@ fn viewer_controls(s: Stage, frame: HtmlElement) -> El {
         .child(
             el("button")
                 .attr("aria-label", "Zoom in")
-                .on("click", move |_| s.set_zoom(s.zoom.get_untracked() * 1.25))
+                .on("click", move |_| zoom(1.25))
                 .text("+"),
         )
-        .child(
-            el("button")
-                .on("click", move |_| s.set_zoom(1.0))
-                .text("Fit"),
-        )
+        .child(el("button").on("click", move |_| zoom(0.0)).text("Fit"))
         .child(
             el("button")
                 .testid("fullscreen")

@@ -341,6 +341,55 @@ test('a grant does not take the keyboard from a field the controller is typing i
   for (const p of [host, controller]) await p.context().close();
 });
 
+test('zoomed in, a drag cannot take the picture out of view, and a controller pans by moving to an edge', async () => {
+  const host = await newPage(stack.browser);
+  await openApp(host, stack.server.url);
+  await host.getByTestId('start-test-pattern').click();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  const zoomIn = controller.getByRole('button', { name: 'Zoom in' });
+  for (let i = 0; i < 3; i++) await zoomIn.click();
+  await controller.locator('[data-testid=zoom-level]:text-is("195%")').waitFor({ timeout: 5_000 });
+  // The picture's box as laid out now (the page around it may have moved since it was drawn).
+  const frame = controller.locator('[aria-label="Shared screen"]');
+  let box = await frame.boundingBox();
+  const near = (a, b, what) => assert.ok(Math.abs(a - b) <= 3, `${what}: ${a} against ${b}`);
+  // Without control a drag pans: from corner to corner of the box, more than the zoomed picture
+  // has to show, puts its top-left corner at the box's (or, along an axis where the zoomed
+  // picture is shorter than the box, keeps it inside), no further.
+  let centre = [box.x + box.width / 2, box.y + box.height / 2];
+  await controller.mouse.move(box.x + 10, box.y + 10);
+  await controller.mouse.down();
+  await controller.mouse.move(box.x + box.width - 10, box.y + box.height - 10, { steps: 6 });
+  await controller.mouse.up();
+  let r = await pictureRect(controller);
+  assert.ok(r.w > box.width, `zoomed in: ${r.w} px wide in a ${box.width} px box`);
+  near(r.x, box.x, 'left edge');
+  if (r.h > box.height) near(r.y, box.y, 'top edge');
+  else assert.ok(r.y >= box.y - 1 && r.y + r.h <= box.y + box.height + 1, `inside: ${r.y}+${r.h}`);
+
+  // In control, drags are the host's: the view follows the pointer instead. At the box's
+  // right edge, the picture's right edge is there, and a click there is one at the right of
+  // the host's screen.
+  await grant(host, controller, cid);
+  box = await frame.boundingBox();
+  centre = [box.x + box.width / 2, box.y + box.height / 2];
+  await controller.mouse.move(...centre);
+  await controller.mouse.move(box.x + box.width - 2, centre[1], { steps: 6 });
+  r = await pictureRect(controller);
+  near(r.x + r.w, box.x + box.width, 'right edge');
+  await controller.mouse.click(box.x + box.width - 2, centre[1]);
+  await host.locator('[data-testid=diagnostics] summary').click();
+  await host.waitForFunction(
+    () => [...document.querySelectorAll('[data-testid=sink-log] > li')].some((li) => li.dataset.kind === 'down'),
+    null,
+    { timeout: 10_000 },
+  );
+  const down = (await sinkLog(host)).find((e) => e.from === cid && e.kind === 'down');
+  assert.ok(down.x > 0.98, `the click reached x ${down.x}`);
+  for (const p of [host, controller]) await p.context().close();
+});
+
 test('a host that reloads takes its grant with it: the controller reads "none" when the host is back, not a control it no longer has', async () => {
   const host = await newPage(stack.browser);
   await openApp(host, stack.server.url);

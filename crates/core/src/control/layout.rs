@@ -86,6 +86,34 @@ impl VideoLayout {
         (nx.is_finite() && ny.is_finite()).then(|| (nx.clamp(0.0, 1.0), ny.clamp(0.0, 1.0)))
     }
 
+    /// `t` with its pan kept where the zoomed picture still fills the box along each axis it
+    /// is larger than the box, and stays inside the box along one it is not: a drag cannot
+    /// lose the picture off the side, and zooming out brings it back.
+    pub fn bounded(&self, t: ViewTransform) -> ViewTransform {
+        let Some((x, y, w, h)) = self.content_rect() else {
+            return t;
+        };
+        let (ox, oy) = self.centre();
+        let clamp = |pan: f64, (start, end): (f64, f64)| pan.clamp(start.min(end), start.max(end));
+        ViewTransform {
+            pan_x: clamp(t.pan_x, pan_range(self.box_x, self.box_w, ox, x, w, t.zoom)),
+            pan_y: clamp(t.pan_y, pan_range(self.box_y, self.box_h, oy, y, h, t.zoom)),
+            ..t
+        }
+    }
+
+    /// A lens that follows client point (cx, cy) at `zoom`: the surface point under the
+    /// pointer is the one it is unzoomed, so moving to an edge of the box brings that edge of
+    /// the picture into view (what a controller, whose drags go to the host, pans by).
+    pub fn following(&self, zoom: f64, cx: f64, cy: f64) -> ViewTransform {
+        let (ox, oy) = self.centre();
+        self.bounded(ViewTransform {
+            zoom,
+            pan_x: (ox - cx) * (zoom - 1.0),
+            pan_y: (oy - cy) * (zoom - 1.0),
+        })
+    }
+
     /// The client point showing surface point (nx, ny).
     pub fn to_client(&self, t: ViewTransform, nx: f64, ny: f64) -> Option<(f64, f64)> {
         let (x, y, w, h) = self.content_rect()?;
@@ -96,6 +124,21 @@ impl VideoLayout {
             oy + t.pan_y + (uy - oy) * t.zoom,
         ))
     }
+}
+
+/// Along one axis: the pan that puts the zoomed picture's start edge at the box's start, and
+/// the one that puts its end edge at the box's end (the first is the larger when the zoomed
+/// picture is longer than the box).
+fn pan_range(
+    box_start: f64,
+    box_len: f64,
+    centre: f64,
+    start: f64,
+    len: f64,
+    zoom: f64,
+) -> (f64, f64) {
+    let (a, b) = ((start - centre) * zoom, (start + len - centre) * zoom);
+    (box_start - centre - a, box_start + box_len - centre - b)
 }
 
 #[cfg(test)]
@@ -169,6 +212,95 @@ mod tests {
             let (cx, cy) = l.to_client(t, nx, ny).unwrap();
             let (bx, by) = l.normalize(t, cx, cy).unwrap();
             prop_assert!((bx - nx).abs() < 1e-9 && (by - ny).abs() < 1e-9);
+        }
+    }
+
+    /// The four edges of the zoomed picture, in client px.
+    fn shown(l: &VideoLayout, t: ViewTransform) -> (f64, f64, f64, f64) {
+        let (l0, t0) = l.to_client(t, 0.0, 0.0).unwrap();
+        let (r1, b1) = l.to_client(t, 1.0, 1.0).unwrap();
+        (l0, t0, r1, b1)
+    }
+
+    #[test]
+    fn a_pan_keeps_the_picture_in_the_box() {
+        // 16:9 in a square box at 2×: 2000 px wide (±500 of pan), 1125 high (±62.5).
+        let l = layout();
+        let far = ViewTransform {
+            zoom: 2.0,
+            pan_x: 5000.0,
+            pan_y: -5000.0,
+        };
+        let b = l.bounded(far);
+        assert!(
+            (b.pan_x - 500.0).abs() < 1e-9 && (b.pan_y + 62.5).abs() < 1e-9,
+            "{b:?}"
+        );
+        let (left, _, _, bottom) = shown(&l, b);
+        assert!((left - l.box_x).abs() < 1e-9, "left edge at the box's");
+        assert!(
+            (bottom - (l.box_y + l.box_h)).abs() < 1e-9,
+            "bottom edge at the box's"
+        );
+        // At 1.5× the picture is 843.75 high, shorter than the box: it stays inside it.
+        let short = l.bounded(ViewTransform {
+            zoom: 1.5,
+            pan_x: 0.0,
+            pan_y: 1000.0,
+        });
+        let (_, top, _, bottom) = shown(&l, short);
+        assert!(bottom <= l.box_y + l.box_h + 1e-9 && top >= l.box_y - 1e-9);
+        // Unzoomed, nothing moves; a pan within bounds is kept.
+        assert_eq!(
+            l.bounded(ViewTransform {
+                pan_x: 30.0,
+                ..Default::default()
+            })
+            .pan_x,
+            0.0
+        );
+        let within = ViewTransform {
+            zoom: 3.0,
+            pan_x: -120.0,
+            pan_y: 10.0,
+        };
+        assert_eq!(l.bounded(within), within);
+    }
+
+    #[test]
+    fn a_lens_follows_the_pointer_to_each_edge() {
+        let l = layout();
+        // The pointer at the box's left edge shows the picture's left edge there, at its right
+        // edge the right, at the centre the centre.
+        let (left, ..) = shown(&l, l.following(2.0, l.box_x, 550.0));
+        assert!((left - l.box_x).abs() < 1e-9);
+        let (_, _, right, _) = shown(&l, l.following(2.0, l.box_x + l.box_w, 550.0));
+        assert!((right - (l.box_x + l.box_w)).abs() < 1e-9);
+        let centre = l.following(2.0, 600.0, 550.0);
+        assert!(centre.pan_x.abs() < 1e-9 && centre.pan_y.abs() < 1e-9);
+        assert_eq!(l.normalize(centre, 600.0, 550.0), Some((0.5, 0.5)));
+        // Where the pan needs no bound, the pointer is over what it is over unzoomed.
+        let at = l.following(2.0, 700.0, 560.0);
+        let (zoomed, plain) = (
+            l.normalize(at, 700.0, 560.0).unwrap(),
+            l.normalize(ViewTransform::default(), 700.0, 560.0).unwrap(),
+        );
+        assert!((zoomed.0 - plain.0).abs() < 1e-9 && (zoomed.1 - plain.1).abs() < 1e-9);
+    }
+
+    proptest! {
+        /// Wherever the pointer is, the lens is a pan `bounded` keeps as it is.
+        #[test]
+        fn a_lens_is_within_bounds(zoom in 1.0f64..6.0, cx in -500.0f64..2000.0, cy in -500.0f64..2000.0) {
+            let l = layout();
+            let t = l.following(zoom, cx, cy);
+            let b = l.bounded(t);
+            prop_assert!((b.pan_x - t.pan_x).abs() < 1e-6 && (b.pan_y - t.pan_y).abs() < 1e-6);
+            // Inside the box, the pointer is always over the picture, or over its letterbox.
+            if (l.box_x..=l.box_x + l.box_w).contains(&cx) {
+                let (nx, _) = l.surface_point(t, cx, cy).unwrap();
+                prop_assert!((-1e-9..=1.0 + 1e-9).contains(&nx), "{nx}");
+            }
         }
     }
 
