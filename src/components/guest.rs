@@ -640,7 +640,9 @@ impl Stage {
 
     /// Zooms keeping where the view is across the picture (the pan scales with how far it
     /// can go), within bounds for the picture as laid out (`l`).
-    fn set_zoom(&self, z: f64) {
+    /// Zooms keeping where the view is across the picture (the pan scales with how far it
+    /// can go), within bounds for the picture as laid out (`l`).
+    fn set_zoom(&self, z: f64, l: VideoLayout) {
         let z = z.clamp(1.0, 6.0);
         let was = self.zoom.get_untracked();
         let k = if was > 1.0 {
@@ -648,8 +650,14 @@ impl Stage {
         } else {
             0.0
         };
+        let (x, y) = self.pan.get_untracked();
+        let t = l.bounded(ViewTransform {
+            zoom: z,
+            pan_x: x * k,
+            pan_y: y * k,
+        });
         self.zoom.set(z);
-        self.pan.update(|(x, y)| (*x, *y) = (*x * k, *y * k));
+        self.pan.set((t.pan_x, t.pan_y));
     }
 
     fn send(&self, kind: InputKind) {
@@ -858,34 +866,23 @@ fn live_stage(s: Stage) -> Vec<El> {
         });
     }
 
-    // The picture's box and what it plays, as laid out now.
     let layout = {
         let (fr, v) = (fr.clone(), v.clone());
-        move || {
-            let (bx, by, bw, bh) = platform::dom::rect(&fr);
-            let (vw, vh) = media::video_size(&v);
-            VideoLayout {
-                box_x: bx,
-                box_y: by,
-                box_w: bw,
-                box_h: bh,
-                video_w: f64::from(vw),
-                video_h: f64::from(vh),
-            }
-        }
+        move || layout_of(&fr, &v)
     };
-    // Where a client point falls on the shared surface, through letterbox, zoom and pan:
-    // `None` off the picture, or (`clamped`) the nearest point on its edge.
+    // Where a client point falls on the shared surface, through letterbox and zoom: `None` off
+    // the picture, or (`clamped`) the nearest point on its edge. Only input in control asks,
+    // and a controller's drags are the host's, so its view is a lens that follows the pointer
+    // (set here, before any press, move or wheel is mapped): the point under it is the one it
+    // is unzoomed, and an edge of the box shows that edge of the picture.
     let surface_at = {
         let layout = layout.clone();
         move |x: f64, y: f64, clamped: bool| -> Option<(f64, f64)> {
             let layout = layout();
-            let (pan_x, pan_y) = s.pan.try_get_untracked()?;
-            let t = ViewTransform {
-                zoom: s.zoom.try_get_untracked()?,
-                pan_x,
-                pan_y,
-            };
+            let t = layout.following(s.zoom.try_get_untracked()?, x, y);
+            if t.zoom > 1.0 {
+                s.pan.set((t.pan_x, t.pan_y));
+            }
             if clamped {
                 layout.normalize_clamped(t, x, y)
             } else {
@@ -912,7 +909,7 @@ fn live_stage(s: Stage) -> Vec<El> {
         .attr("tabindex", "0")
         .attr("aria-label", "Shared screen")
         .on_as("wheel", {
-            let to_surface = to_surface.clone();
+            let (to_surface, layout) = (to_surface.clone(), layout.clone());
             move |ev: web_sys::WheelEvent| {
                 let (p, dx, dy) = platform::input::wheel(&ev);
                 if granted() {
@@ -924,7 +921,7 @@ fn live_stage(s: Stage) -> Vec<El> {
                 } else if p.mods.0 & Modifiers::CTRL != 0 {
                     platform::input::prevent(&ev);
                     let z = s.zoom.get_untracked();
-                    s.set_zoom(z * if dy < 0.0 { 1.15 } else { 1.0 / 1.15 });
+                    s.set_zoom(z * if dy < 0.0 { 1.15 } else { 1.0 / 1.15 }, layout());
                 }
             }
         })
@@ -962,21 +959,14 @@ fn live_stage(s: Stage) -> Vec<El> {
             let (surface_at, layout) = (surface_at.clone(), layout.clone());
             move |ev: web_sys::MouseEvent| {
                 let p = platform::input::pointer(&ev);
-                let z = s.zoom.get_untracked();
                 if granted() {
-                    // Zoomed in, the view follows the pointer (a controller's drags are the
-                    // host's): at an edge of the box, that edge of the picture.
-                    if z > 1.0 {
-                        let t = layout().following(z, p.x, p.y);
-                        s.pan.set((t.pan_x, t.pan_y));
-                    }
                     // A drag that leaves the picture follows its edge; a hover does not.
                     if let Some((x, y)) = surface_at(p.x, p.y, s.held(ControlClient::dragging)) {
                         s.send(InputKind::Move { x, y });
                     }
                 } else if let Some(Some((x0, y0, px, py))) = s.drag.try_get_value() {
                     let t = layout().bounded(ViewTransform {
-                        zoom: z,
+                        zoom: s.zoom.get_untracked(),
                         pan_x: px + p.x - x0,
                         pan_y: py + p.y - y0,
                     });
@@ -1167,7 +1157,7 @@ fn live_stage(s: Stage) -> Vec<El> {
                 })
                 .child(video)
                 .child(standby)
-                .child(surface(v, s.bump, s.zoom, s.view.cursors)),
+                .child(surface(v.clone(), s.bump, s.zoom, s.view.cursors)),
         )
         .child(ime)
         .child(
@@ -1232,7 +1222,7 @@ fn live_stage(s: Stage) -> Vec<El> {
     };
     let controls = el("div").class("contents").show(
         move || s.settled.get(),
-        move || vec![viewer_controls(s, fr.clone())],
+        move || vec![viewer_controls(s, fr.clone(), v.clone())],
     );
     vec![control, frame, controls]
 }
@@ -1262,8 +1252,25 @@ fn waiting_words(phase: GuestPhase) -> Option<(&'static str, &'static str)> {
 }
 
 /// Under the picture: where it comes from, encryption, zoom, fullscreen, voice, leave, stats.
-fn viewer_controls(s: Stage, frame: HtmlElement) -> El {
-    let zoom = move |k: f64| s.set_zoom(s.zoom.get_untracked() * k);
+/// The picture's box and what it plays, as laid out now.
+fn layout_of(fr: &HtmlElement, v: &HtmlVideoElement) -> VideoLayout {
+    let (bx, by, bw, bh) = platform::dom::rect(fr);
+    let (vw, vh) = media::video_size(v);
+    VideoLayout {
+        box_x: bx,
+        box_y: by,
+        box_w: bw,
+        box_h: bh,
+        video_w: f64::from(vw),
+        video_h: f64::from(vh),
+    }
+}
+
+fn viewer_controls(s: Stage, frame: HtmlElement, v: HtmlVideoElement) -> El {
+    let zoom = {
+        let frame = frame.clone();
+        move |k: f64| s.set_zoom(s.zoom.get_untracked() * k, layout_of(&frame, &v))
+    };
     let channel = s.channel;
     let view = s.view;
     el("div")
@@ -1284,7 +1291,10 @@ fn viewer_controls(s: Stage, frame: HtmlElement) -> El {
         .child(
             el("button")
                 .attr("aria-label", "Zoom out")
-                .on("click", move |_| zoom(0.8))
+                .on("click", {
+                    let zoom = zoom.clone();
+                    move |_| zoom(0.8)
+                })
                 .text("−"),
         )
         .child(
@@ -1296,7 +1306,10 @@ fn viewer_controls(s: Stage, frame: HtmlElement) -> El {
         .child(
             el("button")
                 .attr("aria-label", "Zoom in")
-                .on("click", move |_| zoom(1.25))
+                .on("click", {
+                    let zoom = zoom.clone();
+                    move |_| zoom(1.25)
+                })
                 .text("+"),
         )
         .child(el("button").on("click", move |_| zoom(0.0)).text("Fit"))

@@ -617,11 +617,22 @@ impl Agent {
                 if nx != 0 || ny != 0 {
                     self.stats.scrolls += 1;
                     out.push(Action::Inject(at(*x, *y)));
-                    // Ctrl+wheel zooms, Shift+wheel scrolls sideways: as the controller held
-                    // them. A button held meanwhile (a drag) keeps what its press synced.
+                    // Ctrl+wheel zooms: as the controller held it. Shift is left as the host
+                    // has it: the controller's browser already turned Shift+wheel into the
+                    // sideways deltas, which Shift again would turn back in some apps. A
+                    // button held meanwhile (a drag) keeps what its press synced.
                     let dragging = self.buttons.iter().any(|(_, who)| who == from);
                     if !dragging {
-                        out.extend(self.pointer_modifiers(from, *m));
+                        let shift = self
+                            .keys
+                            .keys()
+                            .any(|k| keymap::modifier_bit(*k) == Some(Modifiers::SHIFT));
+                        let m = m.map(|m| {
+                            Modifiers(
+                                m.0 & !Modifiers::SHIFT | if shift { Modifiers::SHIFT } else { 0 },
+                            )
+                        });
+                        out.extend(self.pointer_modifiers(from, m));
                     }
                     out.push(Action::Inject(Inject::Scroll { dx: nx, dy: ny }));
                     if !dragging {

@@ -87,7 +87,7 @@ impl VideoLayout {
     }
 
     /// `t` with its pan kept where the zoomed picture still fills the box along each axis it
-    /// is larger than the box, and stays inside the box along one it is not: a drag cannot
+    /// is longer than the box, and centred along one it is not (unzoomed, say): a drag cannot
     /// lose the picture off the side, and zooming out brings it back.
     pub fn bounded(&self, t: ViewTransform) -> ViewTransform {
         let Some((x, y, w, h)) = self.content_rect() else {
@@ -127,8 +127,8 @@ impl VideoLayout {
 }
 
 /// Along one axis: the pan that puts the zoomed picture's start edge at the box's start, and
-/// the one that puts its end edge at the box's end (the first is the larger when the zoomed
-/// picture is longer than the box).
+/// the one that puts its end edge at the box's end; none but 0 where the zoomed picture is
+/// no longer than the box.
 fn pan_range(
     box_start: f64,
     box_len: f64,
@@ -138,7 +138,12 @@ fn pan_range(
     zoom: f64,
 ) -> (f64, f64) {
     let (a, b) = ((start - centre) * zoom, (start + len - centre) * zoom);
-    (box_start - centre - a, box_start + box_len - centre - b)
+    let range = (box_start - centre - a, box_start + box_len - centre - b);
+    if range.0 > range.1 {
+        range
+    } else {
+        (0.0, 0.0)
+    }
 }
 
 #[cfg(test)]
@@ -242,23 +247,23 @@ mod tests {
             (bottom - (l.box_y + l.box_h)).abs() < 1e-9,
             "bottom edge at the box's"
         );
-        // At 1.5× the picture is 843.75 high, shorter than the box: it stays inside it.
+        // At 1.5× the picture is 843.75 high, shorter than the box: it stays centred.
         let short = l.bounded(ViewTransform {
             zoom: 1.5,
-            pan_x: 0.0,
+            pan_x: -1000.0,
             pan_y: 1000.0,
         });
-        let (_, top, _, bottom) = shown(&l, short);
-        assert!(bottom <= l.box_y + l.box_h + 1e-9 && top >= l.box_y - 1e-9);
-        // Unzoomed, nothing moves; a pan within bounds is kept.
-        assert_eq!(
-            l.bounded(ViewTransform {
-                pan_x: 30.0,
-                ..Default::default()
-            })
-            .pan_x,
-            0.0
+        assert!(
+            (short.pan_x + 250.0).abs() < 1e-9 && short.pan_y == 0.0,
+            "{short:?}"
         );
+        // Unzoomed, nothing moves, along either axis; a pan within bounds is kept.
+        let unzoomed = l.bounded(ViewTransform {
+            pan_x: 30.0,
+            pan_y: -200.0,
+            zoom: 1.0,
+        });
+        assert_eq!((unzoomed.pan_x, unzoomed.pan_y), (0.0, 0.0));
         let within = ViewTransform {
             zoom: 3.0,
             pan_x: -120.0,
