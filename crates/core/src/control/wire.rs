@@ -488,16 +488,19 @@ mod tests {
 
     #[test]
     fn compact_wire_shapes() {
-        let ev = ControlMsg::Input(InputEvent {
-            seq: 7,
-            ts: 1000,
-            kind: InputKind::Down {
-                x: 0.25,
-                y: 0.5,
-                b: Button::Left,
-                m: Some(Modifiers::new(true, false, false, false)),
-            },
-        });
+        let down = |m| {
+            ControlMsg::Input(InputEvent {
+                seq: 7,
+                ts: 1000,
+                kind: InputKind::Down {
+                    x: 0.25,
+                    y: 0.5,
+                    b: Button::Left,
+                    m,
+                },
+            })
+        };
+        let ev = down(Some(Modifiers::new(true, false, false, false)));
         assert_eq!(
             ev.encode(),
             r#"{"v":1,"t":"input","seq":7,"ts":1000,"k":"down","x":0.25,"y":0.5,"b":"left","m":1}"#
@@ -508,16 +511,7 @@ mod tests {
             ControlMsg::decode(
                 r#"{"v":1,"t":"input","seq":7,"ts":1000,"k":"down","x":0.25,"y":0.5,"b":"left"}"#
             ),
-            Ok(ControlMsg::Input(InputEvent {
-                seq: 7,
-                ts: 1000,
-                kind: InputKind::Down {
-                    x: 0.25,
-                    y: 0.5,
-                    b: Button::Left,
-                    m: None,
-                },
-            }))
+            Ok(down(None))
         );
         assert_eq!(ControlMsg::Grant.encode(), r#"{"v":1,"t":"grant"}"#);
         // `agent` is said only when true; an older host's state reads as pointers only.
