@@ -10,8 +10,8 @@ import { until } from './lib/adversary.mjs';
 
 const stack = useStack();
 
-async function join(link, { spy = false } = {}) {
-  const page = await newPage(stack.browser);
+async function join(link, { spy = false, touch = false } = {}) {
+  const page = await newPage(stack.browser, touch ? { hasTouch: true } : {});
   if (spy) await page.addInitScript(recordChannels);
   await openApp(page, link);
   await decoding(page);
@@ -341,11 +341,11 @@ test('a grant does not take the keyboard from a field the controller is typing i
   for (const p of [host, controller]) await p.context().close();
 });
 
-test('zoomed in, a drag cannot take the picture out of view, and a controller pans by moving to an edge', async () => {
+test('zoomed in, a drag cannot take the picture out of view, a controller pans by moving to an edge, and a tap lands where it shows', async () => {
   const host = await newPage(stack.browser);
   await openApp(host, stack.server.url);
   await host.getByTestId('start-test-pattern').click();
-  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue(), { touch: true });
   const cid = await myId(controller);
   const zoomIn = controller.getByRole('button', { name: 'Zoom in' });
   for (let i = 0; i < 3; i++) await zoomIn.click();
@@ -389,6 +389,20 @@ test('zoomed in, a drag cannot take the picture out of view, and a controller pa
   );
   const down = (await sinkLog(host)).find((e) => e.from === cid && e.kind === 'down');
   assert.ok(down.x > 0.98, `the click reached x ${down.x}`);
+  // A tap (no move before it) at the box's left edge: the lens is set before the press is
+  // sent, so it lands at the left of the host's screen, not where the old pan showed.
+  await controller.evaluate(() => {
+    window.__pointer = [];
+    for (const type of ['pointermove', 'pointerdown']) {
+      document.addEventListener(type, (e) => window.__pointer.push(e.type), true);
+    }
+  });
+  await controller.touchscreen.tap(box.x + 2, centre[1]);
+  assert.equal((await controller.evaluate(() => window.__pointer))[0], 'pointerdown', 'no move before the tap');
+  const downs = async () => (await sinkLog(host)).filter((e) => e.from === cid && e.kind === 'down');
+  await until('the tap to reach the host', async () => (await downs()).length === 2, 10_000);
+  const tap = (await downs())[1];
+  assert.ok(tap.x < 0.02, `the tap reached x ${tap.x}`);
   for (const p of [host, controller]) await p.context().close();
 });
 
