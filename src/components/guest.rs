@@ -640,8 +640,6 @@ impl Stage {
 
     /// Zooms keeping where the view is across the picture (the pan scales with how far it
     /// can go), within bounds for the picture as laid out (`l`).
-    /// Zooms keeping where the view is across the picture (the pan scales with how far it
-    /// can go), within bounds for the picture as laid out (`l`).
     fn set_zoom(&self, z: f64, l: VideoLayout) {
         let z = z.clamp(1.0, 6.0);
         let was = self.zoom.get_untracked();

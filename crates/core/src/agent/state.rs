@@ -580,7 +580,7 @@ impl Agent {
                 self.stats.buttons += 1;
                 out.push(Action::Inject(at(*x, *y)));
                 if !self.buttons.iter().any(|(held, _)| held == b) {
-                    out.extend(self.pointer_modifiers(from, *m));
+                    out.extend(self.pointer_modifiers(from, *m, Modifiers::ALL));
                     self.buttons.push((*b, from.to_owned()));
                     out.push(Action::Inject(Inject::Button { b: *b, down: true }));
                 }
@@ -623,16 +623,8 @@ impl Agent {
                     // button held meanwhile (a drag) keeps what its press synced.
                     let dragging = self.buttons.iter().any(|(_, who)| who == from);
                     if !dragging {
-                        let shift = self
-                            .keys
-                            .keys()
-                            .any(|k| keymap::modifier_bit(*k) == Some(Modifiers::SHIFT));
-                        let m = m.map(|m| {
-                            Modifiers(
-                                m.0 & !Modifiers::SHIFT | if shift { Modifiers::SHIFT } else { 0 },
-                            )
-                        });
-                        out.extend(self.pointer_modifiers(from, m));
+                        let care = Modifiers::ALL & !Modifiers::SHIFT;
+                        out.extend(self.pointer_modifiers(from, *m, care));
                     }
                     out.push(Action::Inject(Inject::Scroll { dx: nx, dy: ny }));
                     if !dragging {
@@ -648,7 +640,7 @@ impl Agent {
                     self.stats.keys += 1;
                     match keymap::modifier_bit(ev) {
                         None => {
-                            out.extend(self.sync_modifiers(from, *m));
+                            out.extend(self.sync_modifiers(from, *m, Modifiers::ALL));
                             self.key_heard.insert(ev, now);
                         }
                         // Pressed for a click and now by its key: held until its key-up.
@@ -757,17 +749,18 @@ impl Agent {
     /// those it presses are let go with the click's release or after the scroll
     /// ([`Self::release_pointer_modifiers`]), since the controller's page may not see their
     /// key-up either. Nothing when the page did not say (`None`: an older version), and nothing
-    /// pressed that would make a chord a key-down could not ([`Self::reserved`]).
-    fn pointer_modifiers(&mut self, from: &str, m: Option<Modifiers>) -> Vec<Action> {
+    /// pressed that would make a chord a key-down could not ([`Self::reserved`]). Only the
+    /// modifiers in `care` are synced; the others stay as the host has them.
+    fn pointer_modifiers(&mut self, from: &str, m: Option<Modifiers>, care: u8) -> Vec<Action> {
         let Some(m) = m else {
             return Vec::new();
         };
-        let m = Modifiers(m.0 & Modifiers::ALL);
+        let m = Modifiers(m.0 & care);
         if self.reserved(NO_KEY, m) {
             self.stats.reserved += 1;
             return Vec::new();
         }
-        let out = self.sync_modifiers(from, m);
+        let out = self.sync_modifiers(from, m, care);
         for action in &out {
             if let Action::Inject(Inject::Key { evdev, down: true }) = action {
                 self.pointer_mods.push(*evdev);
@@ -794,15 +787,18 @@ impl Agent {
     }
 
     /// Presses or releases modifiers so the OS sees the ones the controller held for this key
-    /// (a key-up lost on the way must not leave Shift down).
-    fn sync_modifiers(&mut self, from: &str, m: Modifiers) -> Vec<Action> {
+    /// (a key-up lost on the way must not leave Shift down); of those in `care` only.
+    fn sync_modifiers(&mut self, from: &str, m: Modifiers, care: u8) -> Vec<Action> {
         let mut out = Vec::new();
         for bit in [
             Modifiers::SHIFT,
             Modifiers::CTRL,
             Modifiers::ALT,
             Modifiers::META,
-        ] {
+        ]
+        .into_iter()
+        .filter(|bit| care & bit != 0)
+        {
             let held: Vec<u16> = self
                 .keys
                 .keys()
