@@ -384,19 +384,17 @@ pub(crate) fn field_of(
 }
 
 /// The style that lays a surface exactly over the picture of the `<video>` that `video`
-/// returns (letterbox-aware), kept up to date as the picture (`bump`) or the window changes
-/// size. Host and guest alike.
+/// returns (letterbox-aware), kept up to date as the picture or the window changes size: each
+/// bumps `bump` (the window's `resize` from here). Host and guest alike.
 pub(crate) fn surface_style(
     video: impl Fn() -> Option<web_sys::HtmlVideoElement> + 'static,
     bump: RwSignal<u32>,
 ) -> impl Fn() -> String {
-    let resized = RwSignal::new(0u32);
     platform::el::on_window("resize", move |_| {
-        resized.try_update(|n| *n += 1);
+        bump.try_update(|n| *n += 1);
     });
     move || {
         bump.track();
-        resized.track();
         let Some(v) = video() else {
             return "display:none".to_owned();
         };

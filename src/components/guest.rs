@@ -868,6 +868,18 @@ fn live_stage(s: Stage) -> Vec<El> {
         let (fr, v) = (fr.clone(), v.clone());
         move || layout_of(&fr, &v)
     };
+    // The picture's box changed size (the window, fullscreen, another resolution): a zoomed
+    // view is bounded again for it, so no edge of the picture comes away from the box's.
+    {
+        let layout = layout.clone();
+        watch(move || {
+            s.bump.track();
+            let z = s.zoom.get_untracked();
+            if z > 1.0 {
+                s.set_zoom(z, layout());
+            }
+        });
+    }
     // Where a client point falls on the shared surface, through letterbox and zoom: `None` off
     // the picture, or (`clamped`) the nearest point on its edge. Only input in control asks,
     // and a controller's drags are the host's, so its view is a lens that follows the pointer

@@ -369,6 +369,16 @@ test('zoomed in, a drag cannot take the picture out of view, a controller pans b
   near(r.x, box.x, 'left edge');
   if (r.h > box.height) near(r.y, box.y, 'top edge');
   else assert.ok(r.y >= box.y - 1 && r.y + r.h <= box.y + box.height + 1, `inside: ${r.y}+${r.h}`);
+  // A smaller window, a smaller box: the pan is bounded again for it, so the picture's corner
+  // stays at the box's (not a gap where the old pan went further than the new box allows).
+  await controller.setViewportSize({ width: 900, height: 560 });
+  const cornerAtBox = async () => {
+    box = await frame.boundingBox();
+    r = await pictureRect(controller);
+    return Math.abs(r.x - box.x) <= 3 && (r.h <= box.height || Math.abs(r.y - box.y) <= 3);
+  };
+  await until('the picture\'s corner at the smaller box\'s', cornerAtBox, 5_000);
+  assert.ok(r.w > box.width, `still zoomed in: ${r.w} px wide in a ${box.width} px box`);
 
   // In control, drags are the host's: the view follows the pointer instead. At the box's
   // right edge, the picture's right edge is there, and a click there is one at the right of
