@@ -65,8 +65,9 @@ impl MediaArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error(
-        "no media address: this machine has no non-loopback IPv4 address; pass --media-ip ADDR \
-         (an address of this machine that is not loopback: Janus and coturn serve no media there)"
+        "--relay-only needs a media address, and this machine has no non-loopback IPv4 address: \
+         pass --media-ip ADDR (an address of this machine that is not loopback: coturn relays no \
+         media there)"
     )]
     NoMediaIp,
 
@@ -116,21 +117,30 @@ impl Media {
         if !args.wants_anything() {
             return Ok(Media::none());
         }
-        let media_ip = match args.media_ip {
-            Some(ip) => {
-                if ip.is_loopback() {
-                    // Fine for what needs no media (the server's own tests drive Janus's API
-                    // there); a browser gets no picture through Janus or coturn on loopback.
-                    tracing::warn!(
-                        "--media-ip {ip} is a loopback address: Janus ignores loopback for \
-                         media, so browsers will get no picture through the SFU or a relay. \
-                         Give an address of this machine's network (`ip -4 addr` lists them)"
-                    );
-                }
-                ip
-            }
-            None => default_media_ip().ok_or(MediaError::NoMediaIp)?,
+        let found = if args.media_ip.is_some() {
+            None
+        } else {
+            default_media_ip()
         };
+        let Some(media_ip) = media_address(args, found)? else {
+            // A machine off every network (or a test's loopback-only namespace): peer to peer
+            // works there, so the server serves it rather than nothing.
+            tracing::warn!(
+                "no media address: this machine has no non-loopback IPv4 address, so neither \
+                 Janus nor coturn is started — sessions stay peer to peer, with no SFU and no \
+                 relay. Pass --media-ip ADDR to have them"
+            );
+            return Ok(Media::none());
+        };
+        if media_ip.is_loopback() {
+            // Fine for what needs no media (the server's own tests drive Janus's API there);
+            // a browser gets no picture through Janus or coturn on loopback.
+            tracing::warn!(
+                "--media-ip {media_ip} is a loopback address: Janus ignores loopback for media, \
+                 so browsers will get no picture through the SFU or a relay. Give an address of \
+                 this machine's network (`ip -4 addr` lists them)"
+            );
+        }
         let janus = if args.sfu_nodes > 0 {
             let bin = find_binary("janus", "PAIRUX_JANUS_BIN").ok_or(MediaError::Missing(
                 "janus",
@@ -222,6 +232,17 @@ impl Drop for Media {
     }
 }
 
+/// Where the media servers serve: `--media-ip`, else the address this machine was `found` to
+/// have; with neither, none (`None`: the server runs without them) — unless every connection
+/// must be relayed (`--relay-only`), which nothing could then carry.
+fn media_address(args: &MediaArgs, found: Option<IpAddr>) -> Result<Option<IpAddr>, MediaError> {
+    match args.media_ip.or(found) {
+        Some(ip) => Ok(Some(ip)),
+        None if args.relay_only => Err(MediaError::NoMediaIp),
+        None => Ok(None),
+    }
+}
+
 /// The address the kernel would send from towards the outside: the first non-loopback IPv4 of
 /// a machine with a default route (no packet is sent), else the first from `ip -4 addr`.
 pub fn default_media_ip() -> Option<IpAddr> {
@@ -246,4 +267,48 @@ pub fn default_media_ip() -> Option<IpAddr> {
             let addr = words.next()?.split('/').next()?;
             addr.parse::<IpAddr>().ok().filter(|ip| !ip.is_loopback())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        media: MediaArgs,
+    }
+
+    fn args(flags: &[&str]) -> MediaArgs {
+        Flags::parse_from(std::iter::once("pairux-server").chain(flags.iter().copied())).media
+    }
+
+    const FOUND: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+
+    #[test]
+    fn the_flag_wins_over_the_address_found() {
+        let flagged = args(&["--turn", "--media-ip", "198.51.100.1"]);
+        assert_eq!(
+            media_address(&flagged, Some(FOUND)).unwrap(),
+            Some("198.51.100.1".parse().unwrap())
+        );
+        assert_eq!(
+            media_address(&args(&["--turn"]), Some(FOUND)).unwrap(),
+            Some(FOUND)
+        );
+    }
+
+    #[test]
+    fn without_an_address_the_stack_runs_peer_to_peer_unless_every_connection_must_be_relayed() {
+        // `cargo xtask run`'s flags (coturn always, one Janus) on a machine with only loopback.
+        let run = args(&["--turn", "--sfu-nodes", "1"]);
+        assert!(run.wants_anything());
+        assert_eq!(media_address(&run, None).unwrap(), None);
+        let relayed = args(&["--relay-only"]);
+        let err = media_address(&relayed, None).unwrap_err();
+        assert!(matches!(err, MediaError::NoMediaIp));
+        assert!(err.to_string().contains("--media-ip"), "{err}");
+    }
 }
