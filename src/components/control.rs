@@ -495,7 +495,10 @@ pub fn HostSurface(
                             data-testid=format!("remote-cursor-{id}")
                             data-x=field(|c| exact(c.x))
                             data-y=field(|c| exact(c.y))
-                        ></canvas>
+                        >
+                            // Drawn on the canvas; here as its text, as a guest's cursor has it.
+                            {field(|c| c.name.clone())}
+                        </canvas>
                     }
                 }
             </For>

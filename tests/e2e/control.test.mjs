@@ -133,6 +133,10 @@ test('request, grant, drive, revoke, emergency revoke; viewers see the cursor', 
     const cursor = page.getByTestId(`remote-cursor-${cid}`);
     await cursor.waitFor({ timeout: 10_000 });
   }
+  // …named: the controller's name is each cursor's text (on the host's, drawn on its canvas).
+  const cursorName = (await viewer.getByTestId(`remote-cursor-${cid}`).textContent()).trim();
+  assert.ok(cursorName.length > 0, 'the viewer\'s cursor is named');
+  assert.equal((await host.getByTestId(`remote-cursor-${cid}`).textContent()).trim(), cursorName);
   // Positions are relayed on the unordered channel: the cursor shows the first that came.
   await viewer.waitForFunction(
     (id) => Math.abs(Number(document.querySelector(`[data-testid=remote-cursor-${id}]`)?.dataset.x) - 0.5) < 0.01,
