@@ -13,7 +13,7 @@ use pairux_core::control::InputEvent;
 
 use crate::platform::timer::Timer;
 use crate::platform::websocket::{Socket, SocketEvent};
-use crate::platform::{location, storage};
+use crate::platform::{self, location, storage};
 
 /// sessionStorage key prefix (then the session id) of `<port> <resume token>`: this tab
 /// re-pairs after a reload — for that session only (a tab that hosts another session later
@@ -138,9 +138,15 @@ impl AgentLink {
                 return;
             }
         };
+        // What the agent's answer must be proven over: without it, nothing is believed.
+        let mut nonce = [0u8; 16];
+        if let Err(err) = platform::random::fill(&mut nonce) {
+            self.inner.view.error.set(Some(err.to_string()));
+            return;
+        }
         // The old socket (if any) goes first: one pairing at a time.
         self.inner.socket.borrow_mut().take();
-        *self.inner.client.borrow_mut() = Some(AgentClient::new(&origin, credential));
+        *self.inner.client.borrow_mut() = Some(AgentClient::new(&origin, credential, &nonce));
         self.set_state(AgentState::Pairing);
         let weak = Rc::downgrade(&self.inner);
         let url = format!("ws://127.0.0.1:{port}/");
@@ -238,6 +244,15 @@ fn on_event(weak: &Weak<Inner>, port: u16, event: SocketEvent) {
                     ClientEvent::Refused(sentence) => {
                         storage::remove(&link.inner.resume_key);
                         link.inner.view.error.set(Some(sentence.to_owned()));
+                    }
+                    // Not the agent: it gets nothing more, and the tab keeps its token for
+                    // the agent's return (a reload, or pairing again).
+                    ClientEvent::NotTheAgent(sentence) => {
+                        link.inner.view.error.set(Some(sentence.to_owned()));
+                        link.inner.client.borrow_mut().take();
+                        if let Some(socket) = link.inner.socket.borrow_mut().take() {
+                            socket.close(1000, "not the agent");
+                        }
                     }
                     ClientEvent::Paired => {
                         link.inner.view.error.set(None);

@@ -4,6 +4,8 @@
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { WebSocketServer } from 'ws';
 import { startServer, launchBrowser, newPage, openApp, myId, decoding, freePort, recordChannels, pictureRect, grant, stopSharing } from './lib/harness.mjs';
 import { startXvfb, startRecorder, startAgent, pairAgent, xdotool, SCREEN } from './lib/desktop.mjs';
 import { until } from './lib/adversary.mjs';
@@ -380,4 +382,70 @@ test('keys and buttons an agent killed mid-keypress left down are let go by the 
   await controller.keyboard.up('KeyG');
   await controller.mouse.up();
   for (const p of [host, controller]) await p.context().close();
+});
+
+test("another program on the agent's port while the agent is down learns no token, is not believed, and gets no input", async () => {
+  const host = await hostSession();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  await pair(host);
+  const token = await host.evaluate(() => {
+    const key = Object.keys(sessionStorage).find((k) => k.startsWith('pairux:agent:'));
+    return sessionStorage.getItem(key)?.split(' ')[1];
+  });
+  assert.ok(token?.length >= 32, 'the tab keeps a resume token');
+  await s.agent.signal('SIGTERM');
+  await host.locator('[data-testid=agent-state]:text-is("absent")').waitFor({ timeout: 5_000 });
+
+  // Another program takes the port and answers as an agent would, claiming pairing and a
+  // screen it drives, and records everything the page sends it.
+  const heard = [];
+  const impostor = new WebSocketServer({ host: '127.0.0.1', port: s.agentPort });
+  await once(impostor, 'listening');
+  const gone = [];
+  impostor.on('connection', (ws) => {
+    gone.push(once(ws, 'close'));
+    const v = 2;
+    ws.send(JSON.stringify({ v, t: 'hello', agent: '0.1.0', nonce: 'Y2hvc2VuLWJ5LWl0' }));
+    ws.on('message', (data) => {
+      const frame = String(data);
+      heard.push(frame);
+      if (heard.length === 1) {
+        ws.send(JSON.stringify({ v, t: 'paired', resume: 'stolen', proof: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }));
+        ws.send(JSON.stringify({ v, t: 'status', drives: true }));
+      }
+    });
+  });
+  try {
+    // The tab re-pairs by itself after a reload, with what it kept.
+    await host.reload();
+    await host.getByTestId('share-again').click({ timeout: 15_000 });
+    const error = host.getByTestId('agent-error');
+    await error.filter({ hasText: 'Something other than the PairUX agent' }).waitFor({ timeout: 10_000 });
+    assert.equal(await host.getByTestId('agent-state').textContent(), 'absent');
+    // The page hung up on it; what it had said was a proof, never the token itself.
+    await Promise.all(gone);
+    assert.ok(heard.length >= 1, 'the page spoke to it');
+    for (const frame of heard) {
+      assert.ok(!frame.includes(token), `the token crossed: ${frame}`);
+      assert.match(JSON.parse(frame).t, /^(pair|resume)$/);
+    }
+    // A controller granted now drives nothing there, and the controller is told so.
+    await decoding(controller);
+    await grant(host, controller, cid);
+    await controller.locator('[data-testid=agent-state]:text-is("absent")').waitFor({ timeout: 5_000 });
+    await host.locator('[data-testid=diagnostics] summary').click();
+    await controller.mouse.click(...(await aim(controller, 0.5, 0.5)));
+    await controller.keyboard.type('x');
+    // The host took them (its gate and log), and still says nothing drives the computer.
+    await host.locator(`[data-testid=sink-log] > li[data-from="${cid}"][data-kind=key_down]`).waitFor({ timeout: 10_000 });
+    assert.equal(await host.getByTestId('agent-state').textContent(), 'absent');
+    assert.equal(impostor.clients.size, 0);
+    assert.ok(heard.every((f) => !f.includes('"input"')), 'no input went to it');
+  } finally {
+    impostor.close();
+  }
+  // The real agent, for whatever runs next.
+  s.agent = await startAgent(s.x.display, { origin: s.server.url, port: s.agentPort });
+  await controller.context().close();
 });

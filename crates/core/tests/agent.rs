@@ -52,22 +52,52 @@ fn closed(actions: &[Action], conn: ConnId) -> bool {
     actions.contains(&Action::Close(conn))
 }
 
-/// Opens `conn` and pairs it with the client, as the page does; returns the resume token.
+/// Opens `conn` and pairs it with the client, as the page does; returns the agent's actions.
 fn pair(a: &mut Agent, conn: ConnId, code: &str) -> Vec<Action> {
     let target = PairingTarget::parse(code).unwrap();
-    let mut client = AgentClient::new(ORIGIN, Credential::Code(target.code));
-    let hello = a.open(conn, Some(ORIGIN), &[conn as u8; 16]);
+    talk(
+        a,
+        0,
+        conn,
+        ORIGIN,
+        AgentClient::new(ORIGIN, Credential::Code(target.code), &[7; 16]),
+    )
+    .0
+}
+
+/// A page at `origin` proving `credential` on a new socket `conn` at `now`, as the page does:
+/// the agent's actions, and the page's client after it read the agent's answer.
+fn talk(
+    a: &mut Agent,
+    now: u64,
+    conn: ConnId,
+    origin: &str,
+    mut client: AgentClient,
+) -> (Vec<Action>, AgentClient) {
+    let hello = a.open(conn, Some(origin), &[conn as u8; 16]);
     let mut out = Vec::new();
     for action in hello {
         if let Action::Send(_, text) = action {
             for ev in client.on_frame(&text) {
                 if let ClientEvent::Send(frame) = ev {
-                    out.extend(a.text(0, conn, &frame, &rnd(conn as u8)));
+                    out.extend(a.text(now, conn, &frame, &rnd(conn as u8)));
                 }
             }
         }
     }
-    out
+    for action in &out {
+        if let Action::Send(c, text) = action {
+            if *c == conn {
+                client.on_frame(text);
+            }
+        }
+    }
+    (out, client)
+}
+
+/// The page of a tab that paired before, back with `token`.
+fn resume_client(origin: &str, token: &str) -> AgentClient {
+    AgentClient::new(origin, Credential::Resume(token.into()), &[9; 16])
 }
 
 fn frame(msg: PageMsg) -> String {
@@ -243,25 +273,19 @@ fn a_resume_token_works_once() {
     let mut a = agent(vec![SCREEN]);
     let code = a.code();
     let out = pair(&mut a, 1, &code);
-    let Some(AgentMsg::Paired { resume }) = sent(&out, 1).into_iter().next() else {
+    let Some(AgentMsg::Paired { resume, .. }) = sent(&out, 1).into_iter().next() else {
         panic!("not paired");
     };
     a.close(0, 1);
     let resume_with = |a: &mut Agent, conn: ConnId, token: &str| {
-        a.open(conn, Some(ORIGIN), &[0; 16]);
-        a.text(
-            0,
-            conn,
-            &frame(PageMsg::Resume {
-                token: token.into(),
-            }),
-            &rnd(conn as u8),
-        )
+        talk(a, 0, conn, ORIGIN, resume_client(ORIGIN, token))
     };
-    let out = resume_with(&mut a, 2, &resume);
+    let (out, page) = resume_with(&mut a, 2, &resume);
     assert!(matches!(sent(&out, 2)[0], AgentMsg::Paired { .. }));
+    assert!(matches!(page.state(), AgentState::Connected { .. }));
     a.close(0, 2);
-    let out = resume_with(&mut a, 3, &resume);
+    let (out, page) = resume_with(&mut a, 3, &resume);
+    assert_eq!(page.state(), AgentState::Absent);
     assert_eq!(
         sent(&out, 3),
         vec![AgentMsg::Refused {
@@ -283,22 +307,14 @@ fn a_resume_token_is_for_its_origin_and_a_short_while_and_guessing_retires_no_co
     );
     let code = a.code();
     let out = pair(&mut a, 1, &code);
-    let Some(AgentMsg::Paired { resume }) = sent(&out, 1).into_iter().next() else {
+    let Some(AgentMsg::Paired { resume, .. }) = sent(&out, 1).into_iter().next() else {
         panic!("not paired");
     };
     a.close(1_000, 1);
     let code = a.code();
     let resume_at = |a: &mut Agent, now: u64, conn: ConnId, origin: &str, token: &str| {
-        a.open(conn, Some(origin), &[0; 16]);
         sent(
-            &a.text(
-                now,
-                conn,
-                &frame(PageMsg::Resume {
-                    token: token.into(),
-                }),
-                &rnd(conn as u8),
-            ),
+            &talk(a, now, conn, origin, resume_client(origin, token)).0,
             conn,
         )
     };
@@ -321,7 +337,7 @@ fn a_resume_token_is_for_its_origin_and_a_short_while_and_guessing_retires_no_co
     let mut b = agent(vec![SCREEN]);
     let code = b.code();
     let out = pair(&mut b, 1, &code);
-    let Some(AgentMsg::Paired { resume }) = sent(&out, 1).into_iter().next() else {
+    let Some(AgentMsg::Paired { resume, .. }) = sent(&out, 1).into_iter().next() else {
         panic!("not paired");
     };
     b.close(1_000, 1);
@@ -944,7 +960,12 @@ fn an_unpaired_socket_can_only_pair() {
     let out = a.text(0, 3, "{not json", &rnd(0));
     assert!(closed(&out, 3));
     a.open(4, Some(ORIGIN), &[0; 16]);
-    let out = a.text(0, 4, r#"{"v":9,"t":"pair","proof":"x"}"#, &rnd(0));
+    let out = a.text(
+        0,
+        4,
+        r#"{"v":9,"t":"pair","proof":"x","nonce":"y"}"#,
+        &rnd(0),
+    );
     assert_eq!(
         sent(&out, 4),
         vec![AgentMsg::Refused {
@@ -955,32 +976,22 @@ fn an_unpaired_socket_can_only_pair() {
 
 #[test]
 fn the_client_reports_what_the_agent_says() {
-    let mut client = AgentClient::new(ORIGIN, Credential::Resume("tok".into()));
-    assert_eq!(client.state().testid_text(), "absent");
-    let ev = client.on_frame(
-        &AgentMsg::Hello {
-            agent: "x".into(),
-            nonce: "n".into(),
-        }
-        .encode(),
+    let mut a = agent(vec![SCREEN]);
+    let code = a.code();
+    let (_, page) = talk(
+        &mut a,
+        0,
+        1,
+        ORIGIN,
+        AgentClient::new(
+            ORIGIN,
+            Credential::Code(PairingTarget::parse(&code).unwrap().code),
+            &[3; 16],
+        ),
     );
-    assert_eq!(
-        ev,
-        vec![ClientEvent::Send(
-            PageMsg::Resume {
-                token: "tok".into()
-            }
-            .encode()
-        )]
-    );
-    let ev = client.on_frame(
-        &AgentMsg::Paired {
-            resume: "next".into(),
-        }
-        .encode(),
-    );
-    assert_eq!(ev[0], ClientEvent::Remember("next".into()));
-    assert_eq!(client.state().testid_text(), "absent");
+    assert_eq!(page.state().testid_text(), "absent");
+    assert!(matches!(page.state(), AgentState::Connected { .. }));
+    let mut client = page;
     client.on_frame(
         &AgentMsg::Status {
             drives: true,
@@ -996,6 +1007,102 @@ fn the_client_reports_what_the_agent_says() {
     );
     assert!(client.on_frame("garbage").is_empty());
     assert_eq!(client.closed().testid_text(), "absent");
+}
+
+/// Something else took the agent's port (the agent was down): it learns neither the tab's
+/// token nor the code, its answers are not believed, and nothing it says drives the page.
+#[test]
+fn a_page_believes_only_an_agent_that_proves_the_secret() {
+    let hello = AgentMsg::Hello {
+        agent: "impostor".into(),
+        nonce: "chosen".into(),
+    }
+    .encode();
+    for credential in [
+        Credential::Resume("the-tabs-token".into()),
+        Credential::Code(PairingCode::parse("ABCDE-FGHJK").unwrap()),
+    ] {
+        let mut page = AgentClient::new(ORIGIN, credential, &[5; 16]);
+        let ev = page.on_frame(&hello);
+        let [ClientEvent::Send(frame)] = &ev[..] else {
+            panic!("{ev:?}");
+        };
+        assert!(!frame.contains("the-tabs-token") && !frame.contains("ABCDE"));
+        // Before any answer, nothing is heard.
+        let status = AgentMsg::Status {
+            drives: true,
+            why: None,
+        }
+        .encode();
+        assert!(page.on_frame(&status).is_empty());
+        assert!(page.on_frame(&AgentMsg::Emergency.encode()).is_empty());
+        let ev = page.on_frame(
+            &AgentMsg::Paired {
+                resume: "x".into(),
+                proof: "AAAA".into(),
+            }
+            .encode(),
+        );
+        assert_eq!(
+            ev,
+            vec![
+                ClientEvent::NotTheAgent(NOT_THE_AGENT_SENTENCE),
+                ClientEvent::State(AgentState::Absent)
+            ]
+        );
+        assert!(page.on_frame(&status).is_empty());
+        assert!(page.on_frame(&AgentMsg::Emergency.encode()).is_empty());
+        assert_eq!(page.state().testid_text(), "absent");
+    }
+
+    // A real agent's answer, replayed to another page (another nonce), proves nothing.
+    let mut a = agent(vec![SCREEN]);
+    let code = a.code();
+    let target = PairingTarget::parse(&code).unwrap();
+    let (out, page) = talk(
+        &mut a,
+        0,
+        1,
+        ORIGIN,
+        AgentClient::new(ORIGIN, Credential::Code(target.code.clone()), &[1; 16]),
+    );
+    assert!(matches!(page.state(), AgentState::Connected { .. }));
+    let answer = out
+        .iter()
+        .find_map(|x| match x {
+            Action::Send(1, text) if text.contains("paired") => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let mut other = AgentClient::new(ORIGIN, Credential::Code(target.code), &[2; 16]);
+    other.on_frame(
+        &AgentMsg::Hello {
+            agent: "test".into(),
+            nonce: URL_SAFE_NO_PAD_NONCE.into(),
+        }
+        .encode(),
+    );
+    assert!(matches!(
+        other.on_frame(&answer)[0],
+        ClientEvent::NotTheAgent(_)
+    ));
+}
+
+/// The agent opened socket 1 with this nonce (`[1; 16]`, base64url).
+const URL_SAFE_NO_PAD_NONCE: &str = "AQEBAQEBAQEBAQEBAQEBAQ";
+
+/// An agent of the first version says hello in it: the page says to update, not "pairing…".
+#[test]
+fn an_agent_of_another_version_is_named() {
+    let mut page = resume_client(ORIGIN, "tok");
+    let ev = page.on_frame(r#"{"v":1,"t":"hello","agent":"0.1.0","nonce":"n"}"#);
+    assert_eq!(
+        ev,
+        vec![
+            ClientEvent::Refused(refusal_sentence(Refusal::Version)),
+            ClientEvent::State(AgentState::Absent)
+        ]
+    );
 }
 
 proptest! {

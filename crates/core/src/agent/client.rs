@@ -1,8 +1,11 @@
 //! The host page's side of the agent protocol, sans-IO: the page opens the loopback socket and
 //! feeds frames in; this decides what to answer and what to show.
 
-use super::pairing::PairingCode;
-use super::wire::{AgentMsg, PageMsg, PointersOnly, Refusal};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use super::pairing::{answer_verify, resume_proof, PairingCode};
+use super::wire::{AgentMsg, FrameError, PageMsg, PointersOnly, Refusal};
 
 /// How the page proves itself once the agent says hello.
 #[derive(Debug, Clone)]
@@ -67,6 +70,9 @@ pub enum ClientEvent {
     Remember(String),
     /// Pairing refused: forget any stored token; show this sentence.
     Refused(&'static str),
+    /// What answered on the agent's port could not prove it holds the code or the tab's token
+    /// (another program took the port): close the socket, keep the token, show this sentence.
+    NotTheAgent(&'static str),
     /// Paired: send the surface and holders now.
     Paired,
     /// The host pressed the emergency hotkey: revoke every controller.
@@ -75,19 +81,37 @@ pub enum ClientEvent {
     State(AgentState),
 }
 
+/// What the agent answered to the wrong party says.
+pub const NOT_THE_AGENT_SENTENCE: &str = "Something other than the PairUX agent answered on its port, so this page did not pair and sends it nothing. Stop that program, start the agent and enter the code it shows.";
+
 pub struct AgentClient {
     origin: String,
+    /// Random, base64url: what the agent's answer must be proven over.
+    nonce: String,
     credential: Option<Credential>,
+    /// The agent's nonce, once its hello came and our proof went.
+    asked: Option<String>,
     state: AgentState,
 }
 
 impl AgentClient {
-    /// A socket about to open from a page at `origin`, proving itself with `credential`.
-    pub fn new(origin: &str, credential: Credential) -> AgentClient {
+    /// A socket about to open from a page at `origin`, proving itself with `credential`; the
+    /// agent proves itself over `nonce` (random bytes from the caller).
+    pub fn new(origin: &str, credential: Credential, nonce: &[u8; 16]) -> AgentClient {
         AgentClient {
             origin: origin.to_owned(),
+            nonce: URL_SAFE_NO_PAD.encode(nonce),
             credential: Some(credential),
+            asked: None,
             state: AgentState::Pairing,
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        match &self.credential {
+            Some(Credential::Code(code)) => code.key(),
+            Some(Credential::Resume(token)) => token.as_bytes(),
+            None => &[],
         }
     }
 
@@ -103,23 +127,60 @@ impl AgentClient {
 
     /// A text frame from the agent. Anything unreadable is ignored (and returns nothing).
     pub fn on_frame(&mut self, text: &str) -> Vec<ClientEvent> {
-        let Ok(msg) = AgentMsg::decode(text) else {
-            return Vec::new();
+        let msg = match AgentMsg::decode(text) {
+            Ok(msg) => msg,
+            // An agent of another version says hello in it: say so rather than wait.
+            Err(FrameError::Version(_)) if self.state == AgentState::Pairing => {
+                return self.refused(Refusal::Version)
+            }
+            Err(_) => return Vec::new(),
         };
         match msg {
-            AgentMsg::Hello { nonce, .. } => match self.credential.take() {
-                Some(Credential::Code(code)) => vec![ClientEvent::Send(
-                    PageMsg::Pair {
-                        proof: code.proof(&nonce, &self.origin),
-                    }
-                    .encode(),
-                )],
-                Some(Credential::Resume(token)) => {
-                    vec![ClientEvent::Send(PageMsg::Resume { token }.encode())]
+            AgentMsg::Hello { nonce, .. } => {
+                if self.asked.is_some() {
+                    return Vec::new();
                 }
-                None => Vec::new(),
-            },
-            AgentMsg::Paired { resume } => {
+                let proof = match &self.credential {
+                    Some(Credential::Code(code)) => code.proof(&nonce, &self.origin),
+                    Some(Credential::Resume(token)) => resume_proof(token, &nonce, &self.origin),
+                    None => return Vec::new(),
+                };
+                let nonce_out = self.nonce.clone();
+                let msg = match self.credential {
+                    Some(Credential::Code(_)) => PageMsg::Pair {
+                        proof,
+                        nonce: nonce_out,
+                    },
+                    _ => PageMsg::Resume {
+                        proof,
+                        nonce: nonce_out,
+                    },
+                };
+                self.asked = Some(nonce);
+                vec![ClientEvent::Send(msg.encode())]
+            }
+            AgentMsg::Paired { resume, proof } => {
+                if self.state != AgentState::Pairing {
+                    return Vec::new();
+                }
+                let proven = self.asked.as_deref().is_some_and(|asked| {
+                    answer_verify(
+                        self.key(),
+                        asked,
+                        &self.nonce,
+                        &self.origin,
+                        &resume,
+                        &proof,
+                    )
+                });
+                if !proven {
+                    self.state = AgentState::Absent;
+                    return vec![
+                        ClientEvent::NotTheAgent(NOT_THE_AGENT_SENTENCE),
+                        ClientEvent::State(self.state),
+                    ];
+                }
+                self.credential = None;
                 self.state = AgentState::Connected {
                     drives: false,
                     why: Some(PointersOnly::NoSurface),
@@ -130,22 +191,34 @@ impl AgentClient {
                     ClientEvent::State(self.state),
                 ]
             }
-            AgentMsg::Refused { reason } => {
-                self.state = AgentState::Absent;
-                vec![
-                    ClientEvent::Refused(refusal_sentence(reason)),
-                    ClientEvent::State(self.state),
-                ]
+            // Only an agent that has not proven itself can refuse (a paired one closes).
+            AgentMsg::Refused { reason } if self.state == AgentState::Pairing => {
+                self.refused(reason)
             }
+            AgentMsg::Refused { .. } => Vec::new(),
+            // Nothing but a proven agent is heard.
             AgentMsg::Status { drives, why } => {
-                if matches!(self.state, AgentState::Absent | AgentState::Pairing) {
+                if !self.paired() {
                     return Vec::new();
                 }
                 self.state = AgentState::Connected { drives, why };
                 vec![ClientEvent::State(self.state)]
             }
-            AgentMsg::Emergency => vec![ClientEvent::Emergency],
+            AgentMsg::Emergency if self.paired() => vec![ClientEvent::Emergency],
+            AgentMsg::Emergency => Vec::new(),
         }
+    }
+
+    fn paired(&self) -> bool {
+        matches!(self.state, AgentState::Connected { .. })
+    }
+
+    fn refused(&mut self, reason: Refusal) -> Vec<ClientEvent> {
+        self.state = AgentState::Absent;
+        vec![
+            ClientEvent::Refused(refusal_sentence(reason)),
+            ClientEvent::State(self.state),
+        ]
     }
 }
 

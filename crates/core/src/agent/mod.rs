@@ -13,8 +13,13 @@ mod pairing;
 mod state;
 mod wire;
 
-pub use client::{refusal_sentence, AgentClient, AgentState, ClientEvent, Credential};
-pub use pairing::{CodeError, PairingCode, PairingTarget, CODE_RANDOM_LEN, DEFAULT_PORT};
+pub use client::{
+    refusal_sentence, AgentClient, AgentState, ClientEvent, Credential, NOT_THE_AGENT_SENTENCE,
+};
+pub use pairing::{
+    answer_proof, answer_verify, resume_proof, resume_verify, CodeError, PairingCode,
+    PairingTarget, CODE_RANDOM_LEN, DEFAULT_PORT,
+};
 pub use state::{
     Action, Agent, AgentConfig, AgentStats, ConnId, Display, Inject, HELD_KEY_SILENCE_MS,
     MAX_NOTCHES, MAX_TEXT_CHARS, MAX_WRONG_CODES, RESUME_TTL_MS, TEXT_RANDOM_LEN, WHEEL_NOTCH_PX,

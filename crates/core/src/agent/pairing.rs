@@ -6,6 +6,12 @@
 //! HMAC-SHA256(code, label ‖ nonce ‖ origin): the code never crosses the socket, the proof is
 //! useless for another nonce, and it names the origin the agent saw. A few wrong proofs retire
 //! the code (the agent shows a new one), so guessing 50 bits online is hopeless.
+//!
+//! Both ways: the page is only paired once the agent has proven the same secret back
+//! ([`answer_proof`], over the page's nonce as well, and the resume token it hands out). A
+//! reload re-pairs with the tab's resume token, proven the same way and never sent itself: a
+//! process that took the agent's port while the agent was down learns neither the token nor
+//! anything typed, and is not believed.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -19,6 +25,8 @@ pub const CODE_RANDOM_LEN: usize = 7;
 const CODE_CHARS: usize = 10;
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const LABEL: &[u8] = b"pairux-agent pairing v1";
+const RESUME_LABEL: &[u8] = b"pairux-agent resume v2";
+const ANSWER_LABEL: &[u8] = b"pairux-agent answer v2";
 
 /// A pairing code.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,27 +112,106 @@ impl PairingCode {
         }
     }
 
-    fn mac(&self, nonce: &str, origin: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.0).expect("HMAC takes any key");
-        for part in [LABEL, nonce.as_bytes(), origin.as_bytes()] {
-            mac.update(&(part.len() as u32).to_be_bytes());
-            mac.update(part);
-        }
-        mac
+    /// The secret both ends prove they hold.
+    pub(super) fn key(&self) -> &[u8] {
+        &self.0
     }
 
     /// The page's proof over the agent's nonce, for the origin it runs on (base64url).
     pub fn proof(&self, nonce: &str, origin: &str) -> String {
-        URL_SAFE_NO_PAD.encode(self.mac(nonce, origin).finalize().into_bytes())
+        tag(&self.0, &[LABEL, nonce.as_bytes(), origin.as_bytes()])
     }
 
     /// Constant-time check of a proof.
     pub fn verify(&self, nonce: &str, origin: &str, proof: &str) -> bool {
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(proof) else {
-            return false;
-        };
-        self.mac(nonce, origin).verify_slice(&tag).is_ok()
+        check(
+            &self.0,
+            &[LABEL, nonce.as_bytes(), origin.as_bytes()],
+            proof,
+        )
     }
+}
+
+/// HMAC-SHA256 under `key` over each part, length-prefixed (u32 BE).
+fn mac(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes any key");
+    for part in parts {
+        mac.update(&(part.len() as u32).to_be_bytes());
+        mac.update(part);
+    }
+    mac
+}
+
+fn tag(key: &[u8], parts: &[&[u8]]) -> String {
+    URL_SAFE_NO_PAD.encode(mac(key, parts).finalize().into_bytes())
+}
+
+fn check(key: &[u8], parts: &[&[u8]], proof: &str) -> bool {
+    let Ok(tag) = URL_SAFE_NO_PAD.decode(proof) else {
+        return false;
+    };
+    mac(key, parts).verify_slice(&tag).is_ok()
+}
+
+/// The page's proof that it holds the resume `token`, over the agent's nonce and its origin.
+pub fn resume_proof(token: &str, nonce: &str, origin: &str) -> String {
+    tag(
+        token.as_bytes(),
+        &[RESUME_LABEL, nonce.as_bytes(), origin.as_bytes()],
+    )
+}
+
+/// Constant-time check of [`resume_proof`].
+pub fn resume_verify(token: &str, nonce: &str, origin: &str, proof: &str) -> bool {
+    check(
+        token.as_bytes(),
+        &[RESUME_LABEL, nonce.as_bytes(), origin.as_bytes()],
+        proof,
+    )
+}
+
+/// The agent's proof, in its `paired` answer, that it holds the secret the page proved (`key`:
+/// the code's or the resume token's bytes): over both nonces, the origin and the new resume
+/// token it hands out.
+pub fn answer_proof(
+    key: &[u8],
+    agent_nonce: &str,
+    page_nonce: &str,
+    origin: &str,
+    resume: &str,
+) -> String {
+    tag(key, &answer_parts(agent_nonce, page_nonce, origin, resume))
+}
+
+/// Constant-time check of [`answer_proof`].
+pub fn answer_verify(
+    key: &[u8],
+    agent_nonce: &str,
+    page_nonce: &str,
+    origin: &str,
+    resume: &str,
+    proof: &str,
+) -> bool {
+    check(
+        key,
+        &answer_parts(agent_nonce, page_nonce, origin, resume),
+        proof,
+    )
+}
+
+fn answer_parts<'a>(
+    agent_nonce: &'a str,
+    page_nonce: &'a str,
+    origin: &'a str,
+    resume: &'a str,
+) -> [&'a [u8]; 5] {
+    [
+        ANSWER_LABEL,
+        agent_nonce.as_bytes(),
+        page_nonce.as_bytes(),
+        origin.as_bytes(),
+        resume.as_bytes(),
+    ]
 }
 
 impl PairingTarget {
@@ -196,6 +283,47 @@ mod tests {
         assert!(!other.verify("n1", o, &proof));
         assert!(!code.verify("n1", o, "not base64!"));
         assert!(!code.verify("n1", o, ""));
+    }
+
+    #[test]
+    fn the_answer_and_the_resume_proof_bind_their_secret_nonces_origin_and_token() {
+        let o = "http://localhost:8080";
+        let proof = resume_proof("tok", "n1", o);
+        assert!(resume_verify("tok", "n1", o, &proof));
+        assert!(!resume_verify("tok2", "n1", o, &proof));
+        assert!(!resume_verify("tok", "n2", o, &proof));
+        assert!(!resume_verify("tok", "n1", "https://evil.example", &proof));
+        assert!(!proof.contains("tok"));
+
+        let code = PairingCode::parse("ABCDE-FGHJK").unwrap();
+        let answer = answer_proof(code.key(), "n1", "p1", o, "r1");
+        assert!(answer_verify(code.key(), "n1", "p1", o, "r1", &answer));
+        for (key, agent, page, origin, resume) in [
+            (&b"tok"[..], "n1", "p1", o, "r1"),
+            (code.key(), "n2", "p1", o, "r1"),
+            (code.key(), "n1", "p2", o, "r1"),
+            (code.key(), "n1", "p1", "https://evil.example", "r1"),
+            (code.key(), "n1", "p1", o, "r2"),
+        ] {
+            assert!(!answer_verify(key, agent, page, origin, resume, &answer));
+        }
+        // The page's pairing proof is no answer, nor the other way round.
+        assert!(!answer_verify(
+            code.key(),
+            "n1",
+            "p1",
+            o,
+            "r1",
+            &code.proof("n1", o)
+        ));
+        assert!(!answer_verify(
+            code.key(),
+            "n1",
+            "p1",
+            o,
+            "r1",
+            "not base64!"
+        ));
     }
 
     proptest! {

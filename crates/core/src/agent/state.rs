@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
 use super::keymap::{self, ESCAPE};
-use super::pairing::{PairingCode, CODE_RANDOM_LEN};
+use super::pairing::{answer_proof, resume_verify, PairingCode, CODE_RANDOM_LEN};
 use super::wire::{AgentMsg, FrameError, PageMsg, PointersOnly, Refusal, SurfaceKind};
 use crate::control::{Button, InputEvent, InputKind, Modifiers, TokenBucket};
 
@@ -345,21 +345,32 @@ impl Agent {
         let Some(c) = self.conns.get(&conn) else {
             return Vec::new();
         };
-        let ok = match &msg {
-            PageMsg::Pair { proof } => self.code.verify(&c.nonce, &c.origin, proof),
+        // The secret the page proved, which the answer proves back: the code, or the token.
+        let (ok, key, page_nonce) = match &msg {
+            PageMsg::Pair { proof, nonce } => (
+                self.code.verify(&c.nonce, &c.origin, proof),
+                self.code.key().to_vec(),
+                nonce,
+            ),
             // Only from the origin it was given to, and not long after that tab went.
-            PageMsg::Resume { token } => self.resume.as_ref().is_some_and(|r| {
-                r.origin == c.origin
-                    && r.until.is_none_or(|until| now <= until)
-                    && constant_time_eq(r.token.as_bytes(), token.as_bytes())
-            }),
+            PageMsg::Resume { proof, nonce } => match &self.resume {
+                Some(r) => (
+                    r.origin == c.origin
+                        && r.until.is_none_or(|until| now <= until)
+                        && resume_verify(&r.token, &c.nonce, &c.origin, proof),
+                    r.token.as_bytes().to_vec(),
+                    nonce,
+                ),
+                None => (false, Vec::new(), nonce),
+            },
             _ => {
                 self.stats.malformed += 1;
                 self.conns.remove(&conn);
                 return vec![Action::Close(conn)];
             }
         };
-        let c_origin = c.origin.clone();
+        let ok = ok && !page_nonce.is_empty();
+        let (c_origin, agent_nonce) = (c.origin.clone(), c.nonce.clone());
         let (token, code) = random.split_at(32);
         let code: &[u8; CODE_RANDOM_LEN] = code.try_into().expect("split at 32");
         if !ok && matches!(msg, PageMsg::Resume { .. }) {
@@ -389,14 +400,19 @@ impl Agent {
         let fresh = URL_SAFE_NO_PAD.encode(token);
         self.resume = Some(Resume {
             token: fresh.clone(),
-            origin: c_origin,
+            origin: c_origin.clone(),
             until: None,
         });
         self.code = PairingCode::generate(code);
         self.last_status = None;
+        let proof = answer_proof(&key, &agent_nonce, page_nonce, &c_origin, &fresh);
         let mut out = vec![Action::Send(
             conn,
-            AgentMsg::Paired { resume: fresh }.encode(),
+            AgentMsg::Paired {
+                resume: fresh.clone(),
+                proof,
+            }
+            .encode(),
         )];
         out.extend(self.status_change());
         out.push(Action::NewCode(self.code()));
@@ -882,8 +898,4 @@ fn refuse(conn: ConnId, reason: Refusal) -> Vec<Action> {
         Action::Send(conn, AgentMsg::Refused { reason }.encode()),
         Action::Close(conn),
     ]
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -11,7 +11,7 @@ use crate::control::InputEvent;
 use crate::versioned::{self, Fields, VersionedError, Writer};
 
 /// Version every frame carries (`"v"`).
-pub const AGENT_PROTOCOL_VERSION: u8 = 1;
+pub const AGENT_PROTOCOL_VERSION: u8 = 2;
 /// Longest frame either side accepts.
 pub const MAX_FRAME_BYTES: usize = 8192;
 /// Most holders a page may name (the host grants at most 3; a little slack for races).
@@ -26,8 +26,9 @@ pub enum AgentMsg {
     /// On connect: the agent's version and the nonce the pairing proof is over.
     Hello { agent: String, nonce: String },
     /// Pairing accepted. `resume` re-pairs this tab once after a reload (keep it in the tab's
-    /// sessionStorage only); a new one comes with every pairing.
-    Paired { resume: String },
+    /// sessionStorage only); a new one comes with every pairing. `proof`: the agent holds the
+    /// secret the page proved (`pairing::answer_proof`); the page believes nothing without it.
+    Paired { resume: String, proof: String },
     /// Pairing refused; the agent closes the socket after sending it.
     Refused { reason: Refusal },
     /// Whether granted input is applied to the OS now, and if not, why.
@@ -44,10 +45,12 @@ pub enum AgentMsg {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum PageMsg {
-    /// HMAC proof over the agent's nonce with the pairing code (see `pairing`).
-    Pair { proof: String },
-    /// The one-time token from a previous `Paired`.
-    Resume { token: String },
+    /// HMAC proof over the agent's nonce with the pairing code (see `pairing`), and the
+    /// page's nonce the agent's answer is proven over.
+    Pair { proof: String, nonce: String },
+    /// Proof of the token from a previous `Paired` (never the token itself), and the page's
+    /// nonce.
+    Resume { proof: String, nonce: String },
     /// What the host shares: `displaySurface` and the capture size in pixels.
     Surface { kind: SurfaceKind, w: u32, h: u32 },
     /// The participants holding control now; the agent injects only for them.
@@ -181,6 +184,7 @@ impl AgentMsg {
             },
             "paired" => AgentMsg::Paired {
                 resume: f.string("resume")?,
+                proof: f.string("proof")?,
             },
             "refused" => AgentMsg::Refused {
                 reason: Refusal::ALL[f.one_of("reason", &Refusal::NAMES)?],
@@ -215,11 +219,8 @@ impl PageMsg {
         };
         let mut out = Writer::new(AGENT_PROTOCOL_VERSION, tag);
         match self {
-            PageMsg::Pair { proof } => {
-                out.str("proof", proof);
-            }
-            PageMsg::Resume { token } => {
-                out.str("token", token);
+            PageMsg::Pair { proof, nonce } | PageMsg::Resume { proof, nonce } => {
+                out.str("proof", proof).str("nonce", nonce);
             }
             PageMsg::Surface { kind, w, h } => {
                 out.str("kind", kind.name())
@@ -243,8 +244,9 @@ impl PageMsg {
         let msg: PageMsg = decode(text)?;
         let too_long = |s: &str| s.len() > MAX_FIELD;
         let bad = match &msg {
-            PageMsg::Pair { proof } => too_long(proof),
-            PageMsg::Resume { token } => too_long(token),
+            PageMsg::Pair { proof, nonce } | PageMsg::Resume { proof, nonce } => {
+                too_long(proof) || too_long(nonce)
+            }
             PageMsg::Surface { .. } => false,
             PageMsg::Holders { ids } => ids.len() > MAX_HOLDERS || ids.iter().any(|i| too_long(i)),
             PageMsg::Input { from, .. } => too_long(from),
@@ -270,7 +272,7 @@ mod tests {
                 nonce: "bm9uY2U".into()
             }
             .encode(),
-            r#"{"v":1,"t":"hello","agent":"0.1.0","nonce":"bm9uY2U"}"#
+            r#"{"v":2,"t":"hello","agent":"0.1.0","nonce":"bm9uY2U"}"#
         );
         assert_eq!(
             AgentMsg::Status {
@@ -278,7 +280,7 @@ mod tests {
                 why: Some(PointersOnly::NotAScreen)
             }
             .encode(),
-            r#"{"v":1,"t":"status","drives":false,"why":"not_a_screen"}"#
+            r#"{"v":2,"t":"status","drives":false,"why":"not_a_screen"}"#
         );
         assert_eq!(
             AgentMsg::Status {
@@ -286,16 +288,16 @@ mod tests {
                 why: None
             }
             .encode(),
-            r#"{"v":1,"t":"status","drives":true}"#
+            r#"{"v":2,"t":"status","drives":true}"#
         );
         assert_eq!(
             AgentMsg::Refused {
                 reason: Refusal::Busy
             }
             .encode(),
-            r#"{"v":1,"t":"refused","reason":"busy"}"#
+            r#"{"v":2,"t":"refused","reason":"busy"}"#
         );
-        let input = r#"{"v":1,"t":"input","from":"p1","e":{"seq":3,"ts":9,"k":"down","x":0.5,"y":0.25,"b":"left"}}"#;
+        let input = r#"{"v":2,"t":"input","from":"p1","e":{"seq":3,"ts":9,"k":"down","x":0.5,"y":0.25,"b":"left"}}"#;
         assert_eq!(
             PageMsg::decode(input),
             Ok(PageMsg::Input {
@@ -314,7 +316,7 @@ mod tests {
         );
         assert_eq!(PageMsg::decode(input).unwrap().encode(), input);
         assert_eq!(
-            PageMsg::decode(r#"{"v":1,"t":"surface","kind":"monitor","w":1280,"h":720}"#),
+            PageMsg::decode(r#"{"v":2,"t":"surface","kind":"monitor","w":1280,"h":720}"#),
             Ok(PageMsg::Surface {
                 kind: SurfaceKind::Monitor,
                 w: 1280,
@@ -322,7 +324,7 @@ mod tests {
             })
         );
         assert_eq!(
-            PageMsg::decode(r#"{"v":1,"t":"surface","kind":"hologram","w":1,"h":1}"#),
+            PageMsg::decode(r#"{"v":2,"t":"surface","kind":"hologram","w":1,"h":1}"#),
             Ok(PageMsg::Surface {
                 kind: SurfaceKind::Other,
                 w: 1,
@@ -333,12 +335,18 @@ mod tests {
 
     #[test]
     fn bad_frames_are_errors() {
+        // A page of the first version (which sent its resume token itself) is refused.
         assert_eq!(
-            PageMsg::decode(r#"{"v":2,"t":"pair","proof":"x"}"#),
-            Err(FrameError::Version(2))
+            PageMsg::decode(r#"{"v":1,"t":"resume","token":"x"}"#),
+            Err(FrameError::Version(1))
         );
         assert!(matches!(
-            PageMsg::decode(r#"{"t":"pair","proof":"x"}"#),
+            PageMsg::decode(r#"{"t":"pair","proof":"x","nonce":"y"}"#),
+            Err(FrameError::Malformed(_))
+        ));
+        // And a `paired` without the agent's proof is no answer.
+        assert!(matches!(
+            AgentMsg::decode(r#"{"v":2,"t":"paired","resume":"r"}"#),
             Err(FrameError::Malformed(_))
         ));
         assert_eq!(
@@ -346,14 +354,17 @@ mod tests {
             Err(FrameError::TooLarge)
         );
         let many = format!(
-            r#"{{"v":1,"t":"holders","ids":[{}]}}"#,
+            r#"{{"v":2,"t":"holders","ids":[{}]}}"#,
             [r#""a""#; MAX_HOLDERS + 1].join(",")
         );
         assert!(matches!(
             PageMsg::decode(&many),
             Err(FrameError::Malformed(_))
         ));
-        let long = format!(r#"{{"v":1,"t":"resume","token":"{}"}}"#, "a".repeat(300));
+        let long = format!(
+            r#"{{"v":2,"t":"resume","proof":"{}","nonce":"n"}}"#,
+            "a".repeat(300)
+        );
         assert!(matches!(
             PageMsg::decode(&long),
             Err(FrameError::Malformed(_))
@@ -402,8 +413,9 @@ mod tests {
 
     fn page_msg() -> impl Strategy<Value = PageMsg> {
         prop_oneof![
-            "[a-zA-Z0-9_-]{0,40}".prop_map(|proof| PageMsg::Pair { proof }),
-            ".{0,20}".prop_map(|token| PageMsg::Resume { token }),
+            ("[a-zA-Z0-9_-]{0,40}", "[a-zA-Z0-9_-]{0,22}")
+                .prop_map(|(proof, nonce)| PageMsg::Pair { proof, nonce }),
+            (".{0,20}", ".{0,22}").prop_map(|(proof, nonce)| PageMsg::Resume { proof, nonce }),
             (
                 prop::sample::select(vec![
                     SurfaceKind::Monitor,
@@ -424,7 +436,8 @@ mod tests {
         prop_oneof![
             (".{0,10}", "[a-zA-Z0-9_-]{0,30}")
                 .prop_map(|(agent, nonce)| AgentMsg::Hello { agent, nonce }),
-            ".{0,20}".prop_map(|resume| AgentMsg::Paired { resume }),
+            (".{0,20}", "[a-zA-Z0-9_-]{0,43}")
+                .prop_map(|(resume, proof)| AgentMsg::Paired { resume, proof }),
             prop::sample::select(Refusal::ALL.to_vec())
                 .prop_map(|reason| AgentMsg::Refused { reason }),
             (
@@ -457,7 +470,7 @@ mod tests {
             t in prop::sample::select(vec!["hello", "paired", "refused", "status", "emergency", "x"]),
             fields in prop::collection::vec(
                 (
-                    prop::sample::select(vec!["agent", "nonce", "resume", "reason", "drives", "why", "other"]),
+                    prop::sample::select(vec!["agent", "nonce", "resume", "proof", "reason", "drives", "why", "other"]),
                     prop_oneof![
                         Just("null".to_owned()),
                         Just("true".to_owned()),
@@ -471,7 +484,7 @@ mod tests {
             ),
         ) {
             let body: String = fields.iter().map(|(k, v)| format!(",\"{k}\":{v}")).collect();
-            let text = format!(r#"{{"v":1,"t":"{t}"{body}}}"#);
+            let text = format!(r#"{{"v":2,"t":"{t}"{body}}}"#);
             prop_assert_eq!(AgentMsg::decode(&text).ok(), decode::<AgentMsg>(&text).ok(), "{}", text);
         }
     }
@@ -488,7 +501,7 @@ mod tests {
             t in prop::sample::select(vec!["pair", "resume", "surface", "holders", "input", "x"]),
             body in r#"[a-z0-9",:{}\[\]. -]{0,120}"#,
         ) {
-            let _ = PageMsg::decode(&format!(r#"{{"v":1,"t":"{t}",{body}}}"#));
+            let _ = PageMsg::decode(&format!(r#"{{"v":2,"t":"{t}",{body}}}"#));
         }
     }
 }
