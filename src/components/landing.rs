@@ -98,7 +98,7 @@ pub fn Landing() -> impl IntoView {
                         disabled=move || busy.get()
                         on:click=move |_| host_with(Source::Screen)
                     >
-                        "Start a session"
+                        "Start session"
                     </button>
                     <button
                         data-testid="start-test-pattern"

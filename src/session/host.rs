@@ -471,9 +471,9 @@ impl HostRuntime {
                 });
                 view.declined.set(name);
             }
-            if view.handed.get_untracked().as_deref() == Some(id) {
-                view.handed.set(None);
-            }
+            // Turned down after the role was signed to them (their tab could not keep it,
+            // they say): the signature stands — their page could still take the role, and
+            // nobody else can be handed it — so the panel keeps saying whom it is promised to.
             return;
         }
         let offered = view.handing.get_untracked().as_deref() == Some(id);

@@ -42,7 +42,7 @@ test('landing page renders both ways in', async () => {
   await openApp(page, stack.server.url);
   assert.equal(await page.title(), 'PairUX');
   const start = page.getByTestId('start-session');
-  assert.equal(await start.textContent(), 'Start a session');
+  assert.equal(await start.textContent(), 'Start session');
   assert.ok(await start.isVisible());
   assert.ok(await page.getByLabel('Session link').isVisible());
   assert.ok(await page.getByRole('button', { name: 'Join with a link' }).isVisible());
