@@ -133,11 +133,6 @@ pub struct GuestSession {
     host_away: bool,
     /// The host's SFU publication we follow.
     route: Option<SfuRoute>,
-    /// The host that has spoken to us in particular (a signal sealed to this join: sent after
-    /// it). Until it has, its broadcasts of state are not taken: the server could replay older
-    /// ones to a newcomer (a pause since resumed, a route since moved) — its greeting says
-    /// what holds now, and the replay window rejects anything older after it.
-    greeted_by: Option<String>,
 }
 
 impl GuestSession {
@@ -160,7 +155,6 @@ impl GuestSession {
             ended: None,
             host_away: false,
             route: None,
-            greeted_by: None,
         }
     }
 
@@ -326,13 +320,6 @@ impl GuestSession {
         // of a signal that overtook the host's presence coming back.
         let over = self.ended.is_some() && !self.host_away;
         if over || self.host.as_deref() != Some(envelope.from.as_str()) {
-            return Vec::new();
-        }
-        if envelope.to.is_some() {
-            self.greeted_by = Some(envelope.from.clone());
-        } else if self.greeted_by != self.host
-            && matches!(envelope.body, SignalBody::Share { .. } | SignalBody::Sfu(_))
-        {
             return Vec::new();
         }
         match envelope.body {
@@ -530,40 +517,6 @@ mod tests {
         g.on_signal(0, &share(true));
         assert_eq!(g.phase(), GuestPhase::Live);
         assert!(g.on_roster(30, &[&host, &me]).is_empty());
-    }
-
-    /// The server replays to a newcomer what the host broadcast before it came (a pause since
-    /// resumed, a route since moved) and holds back what the host said to it: nothing of it
-    /// is believed until the host has spoken to this join; then its broadcasts count.
-    #[test]
-    fn a_newcomer_takes_no_broadcast_state_before_the_host_greets_it() {
-        let mut g = GuestSession::new("g", 0);
-        let (host, me) = (p("h", Role::Host), p("g", Role::Viewer));
-        g.on_roster(10, &[&host, &me]);
-        let broadcast = |body| SignalEnvelope {
-            from: "h".into(),
-            to: None,
-            body,
-        };
-        let paused = broadcast(SignalBody::Share {
-            sharing: false,
-            unable: false,
-        });
-        let old_route = broadcast(SignalBody::Sfu(Some(SfuRoute { room: 7, feed: 9 })));
-        assert!(g.on_signal(20, &paused).is_empty());
-        assert!(g.on_signal(20, &old_route).is_empty());
-        assert_eq!(g.phase(), GuestPhase::Connecting);
-        // The greeting (sealed to us) says what holds; a later broadcast is heard.
-        g.on_signal(30, &share(true));
-        g.on_link(40, true);
-        g.on_playing(40, true);
-        assert_eq!(g.phase(), GuestPhase::Live);
-        g.on_signal(50, &paused);
-        assert_eq!(g.phase(), GuestPhase::Paused);
-        assert_eq!(
-            g.on_signal(60, &old_route),
-            vec![GuestAction::Subscribe(SfuRoute { room: 7, feed: 9 })]
-        );
     }
 
     #[test]
@@ -803,8 +756,6 @@ mod tests {
             wire_sig: None,
         };
         g.on_roster(1, &[&host]);
-        // Seated: the host's greeting (what it shares) comes first.
-        g.on_signal(0, &share(true));
         let sfu = |route| SignalEnvelope {
             from: "h".into(),
             to: None,
