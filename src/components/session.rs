@@ -220,7 +220,17 @@ fn HandOver(
                         let to = "Handing over to ";
                         let then = ": this tab becomes a controller when they start hosting; \
                             until then you keep hosting.";
-                        hand_over_line("handed", id, who, to, then).into_any()
+                        // Signed to them: they alone can take it, and if their tab could not
+                        // keep it, it can be offered to them again.
+                        let again = id.clone();
+                        view! {
+                            {hand_over_line("handed", id.clone(), who.clone(), to, then)}
+                            <button data-testid=format!("hand-over-{id}")
+                                on:click=move |_| offer(again.clone())>
+                                {format!("Offer it to {who} again")}
+                            </button>
+                        }
+                            .into_any()
                     }
                     (None, Some(id)) => {
                         let who = name(&id);

@@ -473,7 +473,8 @@ impl HostRuntime {
             }
             // Turned down after the role was signed to them (their tab could not keep it,
             // they say): the signature stands — their page could still take the role, and
-            // nobody else can be handed it — so the panel keeps saying whom it is promised to.
+            // nobody else can be handed it — so the panel keeps saying whom it is promised to
+            // (and offers it to them again).
             return;
         }
         let offered = view.handing.get_untracked().as_deref() == Some(id);
