@@ -146,7 +146,7 @@ impl AgentLink {
         }
         // The old socket (if any) goes first: one pairing at a time.
         self.inner.socket.borrow_mut().take();
-        *self.inner.client.borrow_mut() = Some(AgentClient::new(&origin, credential, &nonce));
+        *self.inner.client.borrow_mut() = Some(AgentClient::new(&origin, port, credential, &nonce));
         self.set_state(AgentState::Pairing);
         let weak = Rc::downgrade(&self.inner);
         let url = format!("ws://127.0.0.1:{port}/");

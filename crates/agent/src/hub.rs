@@ -63,6 +63,7 @@ pub async fn serve(addr: SocketAddr, origins: Vec<String>, hotkey: bool) -> std:
         AgentConfig {
             origins: origins.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
+            port: listener.local_addr()?.port(),
         },
         &code_random,
         if injector.is_some() {

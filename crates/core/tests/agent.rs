@@ -18,6 +18,7 @@ fn agent(displays: Vec<Display>) -> Agent {
         AgentConfig {
             origins: vec![ORIGIN.into()],
             version: "test".into(),
+            port: DEFAULT_PORT,
         },
         &[1, 2, 3, 4, 5, 6, 7],
         displays,
@@ -60,7 +61,12 @@ fn pair(a: &mut Agent, conn: ConnId, code: &str) -> Vec<Action> {
         0,
         conn,
         ORIGIN,
-        AgentClient::new(ORIGIN, Credential::Code(target.code), &[7; 16]),
+        AgentClient::new(
+            ORIGIN,
+            DEFAULT_PORT,
+            Credential::Code(target.code),
+            &[7; 16],
+        ),
     )
     .0
 }
@@ -97,7 +103,12 @@ fn talk(
 
 /// The page of a tab that paired before, back with `token`.
 fn resume_client(origin: &str, token: &str) -> AgentClient {
-    AgentClient::new(origin, Credential::Resume(token.into()), &[9; 16])
+    AgentClient::new(
+        origin,
+        DEFAULT_PORT,
+        Credential::Resume(token.into()),
+        &[9; 16],
+    )
 }
 
 fn frame(msg: PageMsg) -> String {
@@ -301,6 +312,7 @@ fn a_resume_token_is_for_its_origin_and_a_short_while_and_guessing_retires_no_co
         AgentConfig {
             origins: vec![ORIGIN.into(), OTHER.into()],
             version: "test".into(),
+            port: DEFAULT_PORT,
         },
         &[1, 2, 3, 4, 5, 6, 7],
         vec![SCREEN],
@@ -985,6 +997,7 @@ fn the_client_reports_what_the_agent_says() {
         ORIGIN,
         AgentClient::new(
             ORIGIN,
+            DEFAULT_PORT,
             Credential::Code(PairingTarget::parse(&code).unwrap().code),
             &[3; 16],
         ),
@@ -1022,7 +1035,7 @@ fn a_page_believes_only_an_agent_that_proves_the_secret() {
         Credential::Resume("the-tabs-token".into()),
         Credential::Code(PairingCode::parse("ABCDE-FGHJK").unwrap()),
     ] {
-        let mut page = AgentClient::new(ORIGIN, credential, &[5; 16]);
+        let mut page = AgentClient::new(ORIGIN, DEFAULT_PORT, credential, &[5; 16]);
         let ev = page.on_frame(&hello);
         let [ClientEvent::Send(frame)] = &ev[..] else {
             panic!("{ev:?}");
@@ -1064,7 +1077,12 @@ fn a_page_believes_only_an_agent_that_proves_the_secret() {
         0,
         1,
         ORIGIN,
-        AgentClient::new(ORIGIN, Credential::Code(target.code.clone()), &[1; 16]),
+        AgentClient::new(
+            ORIGIN,
+            DEFAULT_PORT,
+            Credential::Code(target.code.clone()),
+            &[1; 16],
+        ),
     );
     assert!(matches!(page.state(), AgentState::Connected { .. }));
     let answer = out
@@ -1074,7 +1092,12 @@ fn a_page_believes_only_an_agent_that_proves_the_secret() {
             _ => None,
         })
         .unwrap();
-    let mut other = AgentClient::new(ORIGIN, Credential::Code(target.code), &[2; 16]);
+    let mut other = AgentClient::new(
+        ORIGIN,
+        DEFAULT_PORT,
+        Credential::Code(target.code),
+        &[2; 16],
+    );
     other.on_frame(
         &AgentMsg::Hello {
             agent: "test".into(),
@@ -1086,6 +1109,31 @@ fn a_page_believes_only_an_agent_that_proves_the_secret() {
         other.on_frame(&answer)[0],
         ClientEvent::NotTheAgent(_)
     ));
+}
+
+/// What answers on the port the page reached relays the exchange to an agent listening on
+/// another one: the agent's answer names its own port, so the page does not believe it.
+#[test]
+fn an_exchange_relayed_to_the_agent_on_another_port_is_not_believed() {
+    for (agent_port, believed) in [(DEFAULT_PORT + 1, false), (DEFAULT_PORT, true)] {
+        let mut a = Agent::new(
+            AgentConfig {
+                origins: vec![ORIGIN.into()],
+                version: "test".into(),
+                port: agent_port,
+            },
+            &[1, 2, 3, 4, 5, 6, 7],
+            vec![SCREEN],
+        );
+        let code = PairingTarget::parse(&a.code()).unwrap().code;
+        let page = AgentClient::new(ORIGIN, DEFAULT_PORT, Credential::Code(code), &[4; 16]);
+        let (out, page) = talk(&mut a, 0, 1, ORIGIN, page);
+        assert!(matches!(sent(&out, 1)[0], AgentMsg::Paired { .. }));
+        assert_eq!(
+            matches!(page.state(), AgentState::Connected { .. }),
+            believed
+        );
+    }
 }
 
 /// The agent opened socket 1 with this nonce (`[1; 16]`, base64url).

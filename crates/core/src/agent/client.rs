@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use super::pairing::{answer_verify, resume_proof, PairingCode};
+use super::pairing::{answer_verify, resume_proof, Answer, PairingCode};
 use super::wire::{AgentMsg, FrameError, PageMsg, PointersOnly, Refusal};
 
 /// How the page proves itself once the agent says hello.
@@ -86,6 +86,8 @@ pub const NOT_THE_AGENT_SENTENCE: &str = "Something other than the PairUX agent 
 
 pub struct AgentClient {
     origin: String,
+    /// Where the socket goes: the agent's answer must name it.
+    port: u16,
     /// Random, base64url: what the agent's answer must be proven over.
     nonce: String,
     credential: Option<Credential>,
@@ -95,11 +97,12 @@ pub struct AgentClient {
 }
 
 impl AgentClient {
-    /// A socket about to open from a page at `origin`, proving itself with `credential`; the
-    /// agent proves itself over `nonce` (random bytes from the caller).
-    pub fn new(origin: &str, credential: Credential, nonce: &[u8; 16]) -> AgentClient {
+    /// A socket about to open to the agent's `port` from a page at `origin`, proving itself
+    /// with `credential`; the agent proves itself over `nonce` (random bytes from the caller).
+    pub fn new(origin: &str, port: u16, credential: Credential, nonce: &[u8; 16]) -> AgentClient {
         AgentClient {
             origin: origin.to_owned(),
+            port,
             nonce: URL_SAFE_NO_PAD.encode(nonce),
             credential: Some(credential),
             asked: None,
@@ -142,7 +145,9 @@ impl AgentClient {
                 }
                 let proof = match &self.credential {
                     Some(Credential::Code(code)) => code.proof(&nonce, &self.origin),
-                    Some(Credential::Resume(token)) => resume_proof(token, &nonce, &self.origin),
+                    Some(Credential::Resume(token)) => {
+                        resume_proof(token, &nonce, &self.origin, self.port)
+                    }
                     None => return Vec::new(),
                 };
                 let nonce_out = self.nonce.clone();
@@ -164,14 +169,14 @@ impl AgentClient {
                     return Vec::new();
                 }
                 let proven = self.asked.as_deref().is_some_and(|asked| {
-                    answer_verify(
-                        self.key(),
-                        asked,
-                        &self.nonce,
-                        &self.origin,
-                        &resume,
-                        &proof,
-                    )
+                    let answer = Answer {
+                        agent_nonce: asked,
+                        page_nonce: &self.nonce,
+                        origin: &self.origin,
+                        port: self.port,
+                        resume: &resume,
+                    };
+                    answer_verify(self.key(), answer, &proof)
                 });
                 if !proven {
                     self.state = AgentState::Absent;

@@ -17,7 +17,7 @@ pub use client::{
     refusal_sentence, AgentClient, AgentState, ClientEvent, Credential, NOT_THE_AGENT_SENTENCE,
 };
 pub use pairing::{
-    answer_proof, answer_verify, resume_proof, resume_verify, CodeError, PairingCode,
+    answer_proof, answer_verify, resume_proof, resume_verify, Answer, CodeError, PairingCode,
     PairingTarget, CODE_RANDOM_LEN, DEFAULT_PORT,
 };
 pub use state::{

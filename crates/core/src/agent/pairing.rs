@@ -8,10 +8,11 @@
 //! the code (the agent shows a new one), so guessing 50 bits online is hopeless.
 //!
 //! Both ways: the page is only paired once the agent has proven the same secret back
-//! ([`answer_proof`], over the page's nonce as well, and the resume token it hands out). A
-//! reload re-pairs with the tab's resume token, proven the same way and never sent itself: a
-//! process that took the agent's port while the agent was down learns neither the token nor
-//! anything typed, and is not believed.
+//! ([`answer_proof`], over the page's nonce as well, the port it listens on and the resume
+//! token it hands out). A reload re-pairs with the tab's resume token, proven the same way and
+//! never sent itself: a process that took the agent's port while the agent was down learns
+//! neither the token nor anything typed, and is not believed — nor when it relays the exchange
+//! to the agent listening on another port (the agent's answer names that port).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -153,64 +154,59 @@ fn check(key: &[u8], parts: &[&[u8]], proof: &str) -> bool {
     mac(key, parts).verify_slice(&tag).is_ok()
 }
 
-/// The page's proof that it holds the resume `token`, over the agent's nonce and its origin.
-pub fn resume_proof(token: &str, nonce: &str, origin: &str) -> String {
+/// The page's proof that it holds the resume `token`, over the agent's nonce, its origin and
+/// the port it reached the agent on.
+pub fn resume_proof(token: &str, nonce: &str, origin: &str, port: u16) -> String {
+    let port = port.to_be_bytes();
     tag(
         token.as_bytes(),
-        &[RESUME_LABEL, nonce.as_bytes(), origin.as_bytes()],
+        &[RESUME_LABEL, nonce.as_bytes(), origin.as_bytes(), &port],
     )
 }
 
 /// Constant-time check of [`resume_proof`].
-pub fn resume_verify(token: &str, nonce: &str, origin: &str, proof: &str) -> bool {
+pub fn resume_verify(token: &str, nonce: &str, origin: &str, port: u16, proof: &str) -> bool {
+    let port = port.to_be_bytes();
     check(
         token.as_bytes(),
-        &[RESUME_LABEL, nonce.as_bytes(), origin.as_bytes()],
+        &[RESUME_LABEL, nonce.as_bytes(), origin.as_bytes(), &port],
         proof,
     )
+}
+
+/// What the agent's answer is proven over, besides its secret.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    pub agent_nonce: &'a str,
+    pub page_nonce: &'a str,
+    pub origin: &'a str,
+    /// The port the agent listens on (the page: the one it connected to).
+    pub port: u16,
+    /// The resume token handed out with it.
+    pub resume: &'a str,
 }
 
 /// The agent's proof, in its `paired` answer, that it holds the secret the page proved (`key`:
-/// the code's or the resume token's bytes): over both nonces, the origin and the new resume
-/// token it hands out.
-pub fn answer_proof(
-    key: &[u8],
-    agent_nonce: &str,
-    page_nonce: &str,
-    origin: &str,
-    resume: &str,
-) -> String {
-    tag(key, &answer_parts(agent_nonce, page_nonce, origin, resume))
+/// the code's or the resume token's bytes).
+pub fn answer_proof(key: &[u8], answer: Answer<'_>) -> String {
+    let port = answer.port.to_be_bytes();
+    tag(key, &answer_parts(&answer, &port))
 }
 
 /// Constant-time check of [`answer_proof`].
-pub fn answer_verify(
-    key: &[u8],
-    agent_nonce: &str,
-    page_nonce: &str,
-    origin: &str,
-    resume: &str,
-    proof: &str,
-) -> bool {
-    check(
-        key,
-        &answer_parts(agent_nonce, page_nonce, origin, resume),
-        proof,
-    )
+pub fn answer_verify(key: &[u8], answer: Answer<'_>, proof: &str) -> bool {
+    let port = answer.port.to_be_bytes();
+    check(key, &answer_parts(&answer, &port), proof)
 }
 
-fn answer_parts<'a>(
-    agent_nonce: &'a str,
-    page_nonce: &'a str,
-    origin: &'a str,
-    resume: &'a str,
-) -> [&'a [u8]; 5] {
+fn answer_parts<'a>(a: &Answer<'a>, port: &'a [u8; 2]) -> [&'a [u8]; 6] {
     [
         ANSWER_LABEL,
-        agent_nonce.as_bytes(),
-        page_nonce.as_bytes(),
-        origin.as_bytes(),
-        resume.as_bytes(),
+        a.agent_nonce.as_bytes(),
+        a.page_nonce.as_bytes(),
+        a.origin.as_bytes(),
+        port,
+        a.resume.as_bytes(),
     ]
 }
 
@@ -288,42 +284,53 @@ mod tests {
     #[test]
     fn the_answer_and_the_resume_proof_bind_their_secret_nonces_origin_and_token() {
         let o = "http://localhost:8080";
-        let proof = resume_proof("tok", "n1", o);
-        assert!(resume_verify("tok", "n1", o, &proof));
-        assert!(!resume_verify("tok2", "n1", o, &proof));
-        assert!(!resume_verify("tok", "n2", o, &proof));
-        assert!(!resume_verify("tok", "n1", "https://evil.example", &proof));
+        let proof = resume_proof("tok", "n1", o, 47800);
+        assert!(resume_verify("tok", "n1", o, 47800, &proof));
+        assert!(!resume_verify("tok2", "n1", o, 47800, &proof));
+        assert!(!resume_verify("tok", "n2", o, 47800, &proof));
+        assert!(!resume_verify(
+            "tok",
+            "n1",
+            "https://evil.example",
+            47800,
+            &proof
+        ));
+        assert!(!resume_verify("tok", "n1", o, 47801, &proof));
         assert!(!proof.contains("tok"));
 
         let code = PairingCode::parse("ABCDE-FGHJK").unwrap();
-        let answer = answer_proof(code.key(), "n1", "p1", o, "r1");
-        assert!(answer_verify(code.key(), "n1", "p1", o, "r1", &answer));
-        for (key, agent, page, origin, resume) in [
-            (&b"tok"[..], "n1", "p1", o, "r1"),
-            (code.key(), "n2", "p1", o, "r1"),
-            (code.key(), "n1", "p2", o, "r1"),
-            (code.key(), "n1", "p1", "https://evil.example", "r1"),
-            (code.key(), "n1", "p1", o, "r2"),
+        let a = Answer {
+            agent_nonce: "n1",
+            page_nonce: "p1",
+            origin: o,
+            port: 47800,
+            resume: "r1",
+        };
+        let answer = answer_proof(code.key(), a);
+        assert!(answer_verify(code.key(), a, &answer));
+        assert!(!answer_verify(b"tok", a, &answer));
+        for other in [
+            Answer {
+                agent_nonce: "n2",
+                ..a
+            },
+            Answer {
+                page_nonce: "p2",
+                ..a
+            },
+            Answer {
+                origin: "https://evil.example",
+                ..a
+            },
+            // Relayed from the port the page reached to an agent on another.
+            Answer { port: 47801, ..a },
+            Answer { resume: "r2", ..a },
         ] {
-            assert!(!answer_verify(key, agent, page, origin, resume, &answer));
+            assert!(!answer_verify(code.key(), other, &answer));
         }
         // The page's pairing proof is no answer, nor the other way round.
-        assert!(!answer_verify(
-            code.key(),
-            "n1",
-            "p1",
-            o,
-            "r1",
-            &code.proof("n1", o)
-        ));
-        assert!(!answer_verify(
-            code.key(),
-            "n1",
-            "p1",
-            o,
-            "r1",
-            "not base64!"
-        ));
+        assert!(!answer_verify(code.key(), a, &code.proof("n1", o)));
+        assert!(!answer_verify(code.key(), a, "not base64!"));
     }
 
     proptest! {

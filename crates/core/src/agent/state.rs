@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
 use super::keymap::{self, ESCAPE};
-use super::pairing::{answer_proof, resume_verify, PairingCode, CODE_RANDOM_LEN};
+use super::pairing::{answer_proof, resume_verify, Answer, PairingCode, CODE_RANDOM_LEN};
 use super::wire::{AgentMsg, FrameError, PageMsg, PointersOnly, Refusal, SurfaceKind};
 use crate::control::{Button, InputEvent, InputKind, Modifiers, TokenBucket};
 
@@ -146,6 +146,9 @@ pub struct AgentConfig {
     pub origins: Vec<String>,
     /// Shown to the page in `hello`.
     pub version: String,
+    /// The port the agent listens on: its answer names it (a page that reached another
+    /// program there, relaying to this agent, does not believe it).
+    pub port: u16,
 }
 
 struct Conn {
@@ -357,7 +360,7 @@ impl Agent {
                 Some(r) => (
                     r.origin == c.origin
                         && r.until.is_none_or(|until| now <= until)
-                        && resume_verify(&r.token, &c.nonce, &c.origin, proof),
+                        && resume_verify(&r.token, &c.nonce, &c.origin, self.config.port, proof),
                     r.token.as_bytes().to_vec(),
                     nonce,
                 ),
@@ -405,7 +408,16 @@ impl Agent {
         });
         self.code = PairingCode::generate(code);
         self.last_status = None;
-        let proof = answer_proof(&key, &agent_nonce, page_nonce, &c_origin, &fresh);
+        let proof = answer_proof(
+            &key,
+            Answer {
+                agent_nonce: &agent_nonce,
+                page_nonce,
+                origin: &c_origin,
+                port: self.config.port,
+                resume: &fresh,
+            },
+        );
         let mut out = vec![Action::Send(
             conn,
             AgentMsg::Paired {
