@@ -83,6 +83,9 @@ pub fn run(options: Options) -> Result<()> {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--static", &build::dist().to_string_lossy()])
         .args(["--sfu-nodes", &sfu_nodes.to_string(), "--turn"])
+        // A machine off every network (or a loopback-only test namespace) still serves peer to
+        // peer; the server says what it left out.
+        .arg("--media-optional")
         .args(["--sfu-threshold", &sfu_threshold.to_string()])
         // Stopping this process stops the server, Janus and coturn, whatever signal stopped it
         // (Ctrl-C reaches them all anyway; a SIGTERM to this one alone would not).

@@ -30,6 +30,11 @@ pub struct MediaArgs {
     /// Every connection goes through TURN (config.json `relayOnly`); implies --turn.
     #[arg(long)]
     pub relay_only: bool,
+    /// With no media address (none given, and no non-loopback IPv4 here: offline, or a
+    /// loopback-only network namespace), serve peer to peer without Janus and coturn instead of
+    /// refusing to start (`cargo xtask run` passes it; not with --relay-only).
+    #[arg(long)]
+    pub media_optional: bool,
     /// Where rendered configurations, pid files and logs of Janus and coturn go.
     #[arg(long, default_value = "target/pairux/run")]
     pub run_dir: PathBuf,
@@ -65,9 +70,9 @@ impl MediaArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error(
-        "--relay-only needs a media address, and this machine has no non-loopback IPv4 address: \
-         pass --media-ip ADDR (an address of this machine that is not loopback: coturn relays no \
-         media there)"
+        "no media address: this machine has no non-loopback IPv4 address; pass --media-ip ADDR \
+         (an address of this machine that is not loopback: Janus and coturn serve no media \
+         there), or --media-optional to serve peer to peer without them"
     )]
     NoMediaIp,
 
@@ -233,13 +238,14 @@ impl Drop for Media {
 }
 
 /// Where the media servers serve: `--media-ip`, else the address this machine was `found` to
-/// have; with neither, none (`None`: the server runs without them) — unless every connection
-/// must be relayed (`--relay-only`), which nothing could then carry.
+/// have; with neither, none (`None`: the server runs without them) if `--media-optional` says
+/// so — never when every connection must be relayed (`--relay-only`), which nothing could then
+/// carry — else an error (an operator who asked for them is not handed a server without them).
 fn media_address(args: &MediaArgs, found: Option<IpAddr>) -> Result<Option<IpAddr>, MediaError> {
     match args.media_ip.or(found) {
         Some(ip) => Ok(Some(ip)),
-        None if args.relay_only => Err(MediaError::NoMediaIp),
-        None => Ok(None),
+        None if args.media_optional && !args.relay_only => Ok(None),
+        None => Err(MediaError::NoMediaIp),
     }
 }
 
@@ -301,14 +307,19 @@ mod tests {
     }
 
     #[test]
-    fn without_an_address_the_stack_runs_peer_to_peer_unless_every_connection_must_be_relayed() {
+    fn without_an_address_the_stack_runs_peer_to_peer_only_where_asked_and_never_relay_only() {
         // `cargo xtask run`'s flags (coturn always, one Janus) on a machine with only loopback.
-        let run = args(&["--turn", "--sfu-nodes", "1"]);
+        let run = args(&["--turn", "--sfu-nodes", "1", "--media-optional"]);
         assert!(run.wants_anything());
         assert_eq!(media_address(&run, None).unwrap(), None);
-        let relayed = args(&["--relay-only"]);
-        let err = media_address(&relayed, None).unwrap_err();
-        assert!(matches!(err, MediaError::NoMediaIp));
-        assert!(err.to_string().contains("--media-ip"), "{err}");
+        // An operator who asked for them, or for every connection relayed, is told.
+        for flags in [
+            &["--turn", "--sfu-nodes", "1"][..],
+            &["--relay-only", "--media-optional"][..],
+        ] {
+            let err = media_address(&args(flags), None).unwrap_err();
+            assert!(matches!(err, MediaError::NoMediaIp));
+            assert!(err.to_string().contains("--media-ip"), "{err}");
+        }
     }
 }
