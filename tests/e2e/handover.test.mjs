@@ -82,6 +82,31 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   // Nothing changes until the controller takes it.
   assert.deepEqual(await hostsOf(viewer), [firstHost]);
   await viewer.waitForTimeout(Math.max(0, retired - Date.now()));
+  // This time the controller's tab cannot keep the handover (its storage refuses): it says so
+  // to the host, and the host's panel still names whom the role is signed to, with a way to
+  // offer it to them again.
+  const unreadable = () => controller.getByTestId('trust-counters')
+    .evaluate((el) => Number(el.dataset.unreadableMessages ?? 0));
+  const unreadableBefore = await unreadable();
+  await controller.evaluate(() => {
+    const set = Storage.prototype.setItem;
+    window.__keepFails = true;
+    Storage.prototype.setItem = function (key, value) {
+      if (window.__keepFails) throw new DOMException('full', 'QuotaExceededError');
+      return set.call(this, key, value);
+    };
+  });
+  await controller.getByTestId('take-host').click();
+  await until('the controller to find it cannot keep the handover', async () => (await unreadable()) > unreadableBefore, 10_000);
+  await controller.evaluate(() => { window.__keepFails = false; });
+  // What the controller sends next reaches the host after its answer (one ordered channel).
+  await controller.getByTestId('request-control').click();
+  await host.getByTestId(`control-request-${cid}`).waitFor({ timeout: 10_000 });
+  await host.getByTestId(`deny-control-${cid}`).click();
+  assert.equal(await host.getByTestId('handed').getAttribute('data-to'), cid);
+  assert.deepEqual(await hostsOf(viewer), [firstHost]);
+  await host.getByTestId(`hand-over-${cid}`).click();
+  await offer.waitFor({ timeout: 10_000 });
   await controller.getByTestId('take-host').click();
   // Signed now: the host offers the role to nobody else, and cannot take it back.
   await host.getByTestId('handed').waitFor({ timeout: 10_000 });
