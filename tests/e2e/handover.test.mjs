@@ -85,8 +85,7 @@ test('the host hands its role to a controller: it shares its screen to the viewe
   // This time the controller's tab cannot keep the handover (its storage refuses): it says so
   // to the host, and the host's panel still names whom the role is signed to, with a way to
   // offer it to them again.
-  const unreadable = () => controller.getByTestId('trust-counters')
-    .evaluate((el) => Number(el.dataset.unreadableMessages ?? 0));
+  const unreadable = async () => (await counters(controller)).unreadableMessages ?? 0;
   const unreadableBefore = await unreadable();
   await controller.evaluate(() => {
     const set = Storage.prototype.setItem;

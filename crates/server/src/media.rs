@@ -122,12 +122,7 @@ impl Media {
         if !args.wants_anything() {
             return Ok(Media::none());
         }
-        let found = if args.media_ip.is_some() {
-            None
-        } else {
-            default_media_ip()
-        };
-        let Some(media_ip) = media_address(args, found)? else {
+        let Some(media_ip) = media_address(args, default_media_ip)? else {
             // A machine off every network (or a test's loopback-only namespace): peer to peer
             // works there, so the server serves it rather than nothing.
             tracing::warn!(
@@ -237,12 +232,15 @@ impl Drop for Media {
     }
 }
 
-/// Where the media servers serve: `--media-ip`, else the address this machine was `found` to
-/// have; with neither, none (`None`: the server runs without them) if `--media-optional` says
+/// Where the media servers serve: `--media-ip`, else the address `find` finds on this machine
+/// (only asked without the flag); with neither, none (`None`: the server runs without them) if `--media-optional` says
 /// so — never when every connection must be relayed (`--relay-only`), which nothing could then
 /// carry — else an error (an operator who asked for them is not handed a server without them).
-fn media_address(args: &MediaArgs, found: Option<IpAddr>) -> Result<Option<IpAddr>, MediaError> {
-    match args.media_ip.or(found) {
+fn media_address(
+    args: &MediaArgs,
+    find: impl FnOnce() -> Option<IpAddr>,
+) -> Result<Option<IpAddr>, MediaError> {
+    match args.media_ip.or_else(find) {
         Some(ip) => Ok(Some(ip)),
         None if args.media_optional && !args.relay_only => Ok(None),
         None => Err(MediaError::NoMediaIp),
@@ -297,11 +295,11 @@ mod tests {
     fn the_flag_wins_over_the_address_found() {
         let flagged = args(&["--turn", "--media-ip", "198.51.100.1"]);
         assert_eq!(
-            media_address(&flagged, Some(FOUND)).unwrap(),
+            media_address(&flagged, || Some(FOUND)).unwrap(),
             Some("198.51.100.1".parse().unwrap())
         );
         assert_eq!(
-            media_address(&args(&["--turn"]), Some(FOUND)).unwrap(),
+            media_address(&args(&["--turn"]), || Some(FOUND)).unwrap(),
             Some(FOUND)
         );
     }
@@ -311,13 +309,13 @@ mod tests {
         // `cargo xtask run`'s flags (coturn always, one Janus) on a machine with only loopback.
         let run = args(&["--turn", "--sfu-nodes", "1", "--media-optional"]);
         assert!(run.wants_anything());
-        assert_eq!(media_address(&run, None).unwrap(), None);
+        assert_eq!(media_address(&run, || None).unwrap(), None);
         // An operator who asked for them, or for every connection relayed, is told.
         for flags in [
             &["--turn", "--sfu-nodes", "1"][..],
             &["--relay-only", "--media-optional"][..],
         ] {
-            let err = media_address(&args(flags), None).unwrap_err();
+            let err = media_address(&args(flags), || None).unwrap_err();
             assert!(matches!(err, MediaError::NoMediaIp));
             assert!(err.to_string().contains("--media-ip"), "{err}");
         }

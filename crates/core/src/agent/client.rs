@@ -143,23 +143,17 @@ impl AgentClient {
                 if self.asked.is_some() {
                     return Vec::new();
                 }
-                let proof = match &self.credential {
-                    Some(Credential::Code(code)) => code.proof(&nonce, &self.origin),
-                    Some(Credential::Resume(token)) => {
-                        resume_proof(token, &nonce, &self.origin, self.port)
-                    }
+                let page_nonce = self.nonce.clone();
+                let msg = match &self.credential {
+                    Some(Credential::Code(code)) => PageMsg::Pair {
+                        proof: code.proof(&nonce, &self.origin),
+                        nonce: page_nonce,
+                    },
+                    Some(Credential::Resume(token)) => PageMsg::Resume {
+                        proof: resume_proof(token, &nonce, &self.origin, self.port),
+                        nonce: page_nonce,
+                    },
                     None => return Vec::new(),
-                };
-                let nonce_out = self.nonce.clone();
-                let msg = match self.credential {
-                    Some(Credential::Code(_)) => PageMsg::Pair {
-                        proof,
-                        nonce: nonce_out,
-                    },
-                    _ => PageMsg::Resume {
-                        proof,
-                        nonce: nonce_out,
-                    },
                 };
                 self.asked = Some(nonce);
                 vec![ClientEvent::Send(msg.encode())]

@@ -401,13 +401,6 @@ impl Agent {
         self.paired = Some(conn);
         // Whoever saw the code or an older token cannot pair again with it.
         let fresh = URL_SAFE_NO_PAD.encode(token);
-        self.resume = Some(Resume {
-            token: fresh.clone(),
-            origin: c_origin.clone(),
-            until: None,
-        });
-        self.code = PairingCode::generate(code);
-        self.last_status = None;
         let proof = answer_proof(
             &key,
             Answer {
@@ -418,10 +411,17 @@ impl Agent {
                 resume: &fresh,
             },
         );
+        self.resume = Some(Resume {
+            token: fresh.clone(),
+            origin: c_origin,
+            until: None,
+        });
+        self.code = PairingCode::generate(code);
+        self.last_status = None;
         let mut out = vec![Action::Send(
             conn,
             AgentMsg::Paired {
-                resume: fresh.clone(),
+                resume: fresh,
                 proof,
             }
             .encode(),
