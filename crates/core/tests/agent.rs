@@ -1418,3 +1418,50 @@ fn a_modifier_key_up_lets_go_of_the_one_the_agent_pressed() {
     let out = act(&mut b, "p2", 1, key_up("ControlRight", "Control", 0));
     assert!(injected(&out).is_empty(), "{out:?}");
 }
+
+/// A refused resume is not a wrong code: nobody typed one, so the page says what happened.
+#[test]
+fn a_refused_resume_says_the_agent_forgot_the_tab_not_that_a_code_was_wrong() {
+    let events = |client: AgentClient| {
+        let mut a = agent(vec![SCREEN]);
+        let mut client = client;
+        let mut heard = Vec::new();
+        for action in a.open(1, Some(ORIGIN), &[1; 16]) {
+            let Action::Send(_, hello) = action else {
+                continue;
+            };
+            for ev in client.on_frame(&hello) {
+                let ClientEvent::Send(frame) = ev else {
+                    continue;
+                };
+                for reply in a.text(0, 1, &frame, &rnd(1)) {
+                    if let Action::Send(1, text) = reply {
+                        heard.extend(client.on_frame(&text));
+                    }
+                }
+            }
+        }
+        heard
+    };
+    // Every `agent()` makes the same code from the same random bytes; this is another one.
+    let wrong = PairingCode::generate(&[0x5a; CODE_RANDOM_LEN]);
+    let refused = |sentence| {
+        vec![
+            ClientEvent::Refused(sentence),
+            ClientEvent::State(AgentState::Absent),
+        ]
+    };
+    assert_eq!(
+        events(resume_client(ORIGIN, "a token the agent never gave")),
+        refused(RESUME_REFUSED_SENTENCE)
+    );
+    assert_eq!(
+        events(AgentClient::new(
+            ORIGIN,
+            DEFAULT_PORT,
+            Credential::Code(wrong),
+            &[7; 16]
+        )),
+        refused(refusal_sentence(Refusal::BadCode))
+    );
+}

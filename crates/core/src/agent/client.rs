@@ -81,6 +81,9 @@ pub enum ClientEvent {
     State(AgentState),
 }
 
+/// The agent did not take the tab's resume token (it was restarted, or the tab was gone too long).
+pub const RESUME_REFUSED_SENTENCE: &str = "The agent no longer knows this tab (it was restarted, or the tab was away too long). Enter the code the agent shows to pair again.";
+
 /// What the agent answered to the wrong party says.
 pub const NOT_THE_AGENT_SENTENCE: &str = "Something other than the PairUX agent answered on its port, so this page did not pair and sends it nothing. Stop that program, start the agent and enter the code it shows.";
 
@@ -214,8 +217,14 @@ impl AgentClient {
 
     fn refused(&mut self, reason: Refusal) -> Vec<ClientEvent> {
         self.state = AgentState::Absent;
+        // Nobody typed a code for a resume: say what the refusal of the tab's token means.
+        let resuming = matches!(self.credential, Some(Credential::Resume(_)));
+        let sentence = match reason {
+            Refusal::BadCode if resuming => RESUME_REFUSED_SENTENCE,
+            reason => refusal_sentence(reason),
+        };
         vec![
-            ClientEvent::Refused(refusal_sentence(reason)),
+            ClientEvent::Refused(sentence),
             ClientEvent::State(self.state),
         ]
     }

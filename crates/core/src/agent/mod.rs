@@ -15,6 +15,7 @@ mod wire;
 
 pub use client::{
     refusal_sentence, AgentClient, AgentState, ClientEvent, Credential, NOT_THE_AGENT_SENTENCE,
+    RESUME_REFUSED_SENTENCE,
 };
 pub use pairing::{
     answer_proof, answer_verify, resume_proof, resume_verify, Answer, CodeError, PairingCode,
