@@ -301,7 +301,6 @@ impl Access {
             PinOutcome::Accepted => Ok(session),
             PinOutcome::WrongVerifier => Err(Refusal::Access(AccessError::WrongVerifier)),
             PinOutcome::Replayed => Err(Refusal::Access(AccessError::Replayed)),
-            PinOutcome::Busy => Err(Refusal::Busy),
         }
     }
 

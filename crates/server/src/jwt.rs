@@ -85,12 +85,20 @@ pub struct VerifiedToken {
     pub exp: u64,
 }
 
+/// The longest token verified (Supabase's are well under 2 KB, custom claims included).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
 /// Verifies a Supabase-style token against the project secret at `now_secs`.
 ///
 /// Mirrors the Realtime server: whitespace is stripped first; the claims must be a JSON object
 /// (else [`TokenError::Malformed`], even before the signature); the signature is checked before
 /// the expiry, and the expiry before the presence of `role`.
 pub fn verify(secret: &str, token: &str, now_secs: u64) -> Result<VerifiedToken, TokenError> {
+    // Ours: a verified token is kept for its channel's life, so padding must not make it
+    // megabytes (whitespace is stripped only to verify it).
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::Malformed);
+    }
     let token: String = token.chars().filter(|c| !c.is_whitespace()).collect();
     peek_claims(&token)?;
     let header = decode_header(&token).map_err(|_| TokenError::Malformed)?;
@@ -198,6 +206,13 @@ mod tests {
         // Whitespace (e.g. a wrapped header) is ignored, as the real server does.
         let wrapped = format!(" {}\n{} ", &t[..10], &t[10..]);
         assert!(verify("s", &wrapped, 1_000).is_ok());
+        // …but not megabytes of it: a channel keeps its token as sent.
+        let padded = format!("{t}{}", " ".repeat(MAX_TOKEN_BYTES - t.len()));
+        assert!(verify("s", &padded, 1_000).is_ok());
+        assert_eq!(
+            verify("s", &format!("{padded} "), 1_000),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]

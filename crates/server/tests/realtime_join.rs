@@ -382,3 +382,47 @@ async fn string_booleans_configure_the_channel() {
     c.expect(r#"["1","2","realtime:room1","phx_reply",{"status":"ok","response":{}}]"#)
         .await;
 }
+
+/// What a channel keeps for its life cannot be made megabytes long: a token padded past the
+/// limit (whitespace the verifier would strip) is refused, and a frame whose refs or topic are
+/// longer than any client's is dropped unread and counted; the socket carries on.
+#[tokio::test]
+async fn padded_tokens_and_long_refs_are_refused_before_anything_is_kept() {
+    let s = server(&[]).await;
+    let mut c = s.v2().await;
+    let padded = format!("{}{}", token(), " ".repeat(9 * 1024));
+    c.text(&join_frame(
+        "1",
+        "realtime:room1",
+        json!({"access_token": padded}),
+    ))
+    .await;
+    c.expect(&error_reply(
+        "1",
+        "realtime:room1",
+        "MalformedJWT: The token provided is not a valid JWT",
+    ))
+    .await;
+    let long_ref = "9".repeat(65);
+    c.text(&join_frame(&long_ref, "realtime:room1", json!({})))
+        .await;
+    c.text(&json!([null, long_ref, "phoenix", "heartbeat", {}]).to_string())
+        .await;
+    c.text(&join_frame(
+        "2",
+        &format!("realtime:{}", "t".repeat(1100)),
+        json!({}),
+    ))
+    .await;
+    // Only the heartbeat after them is answered; the longest refs a client may use still are.
+    c.heartbeat_v2(&"9".repeat(64)).await;
+    assert_eq!(s.counters().malformed_frames, 3);
+    assert_eq!(
+        s.server
+            .state()
+            .realtime
+            .hub()
+            .subscriber_count("realtime:room1"),
+        0
+    );
+}

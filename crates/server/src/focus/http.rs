@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -40,10 +40,22 @@ fn yes() -> bool {
     true
 }
 
-/// The refusal for a client that is not on this machine, if it is not.
+/// The refusal for a client that is not on this machine, if it is not — or that is a web
+/// page in a browser on it: any site could make a visitor's browser POST here (a plain
+/// cross-origin form needs no CORS), and a name rebound to 127.0.0.1 could read the status.
+/// Browsers name the page's origin on such requests; an operator's curl does not.
 fn local_only(request: &Request) -> Option<Response> {
+    let headers = request.headers();
+    let from_a_page = headers.contains_key(header::ORIGIN)
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site.as_bytes() != b"none");
+    let host_named = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .is_none_or(loopback_host);
     match crate::client_key::ClientAddr::of(request) {
-        Some(client) if client.is_local() => None,
+        Some(client) if client.is_local() && !from_a_page && host_named => None,
         _ => Some(
             (
                 StatusCode::FORBIDDEN,
@@ -52,6 +64,23 @@ fn local_only(request: &Request) -> Option<Response> {
                 .into_response(),
         ),
     }
+}
+
+/// A `Host` an operator on this machine uses: an address, or `localhost` (not a name that
+/// could be rebound to this machine by someone else's DNS).
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => {
+            return v6
+                .split(']')
+                .next()
+                .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+        }
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || name.to_ascii_lowercase().ends_with(".localhost")
 }
 
 async fn drain(State(focus): State<Arc<FocusService>>, request: Request) -> Response {
@@ -77,4 +106,63 @@ async fn status(State(focus): State<Arc<FocusService>>, request: Request) -> Res
         return refused;
     }
     Json(focus.status()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_key::ClientAddr;
+    use axum::body::Body;
+
+    fn request(from: &str, headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::post("/focus/drain?node=janus-0");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder.body(Body::empty()).unwrap();
+        request.extensions_mut().insert(ClientAddr {
+            ip: from.parse().unwrap(),
+            forwarded: false,
+        });
+        request
+    }
+
+    fn allowed(from: &str, headers: &[(&str, &str)]) -> bool {
+        local_only(&request(from, headers)).is_none()
+    }
+
+    /// A web page in a browser on this machine reaches it from loopback too: any site could
+    /// drain a node by a cross-origin form, or read the status through a rebound name.
+    #[test]
+    fn administration_is_for_an_operator_on_this_machine_not_a_page_in_its_browser() {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "[::1]:8080",
+            "0.0.0.0:8080",
+            "pairux.localhost",
+        ] {
+            assert!(allowed("127.0.0.1", &[("host", host)]), "{host}");
+        }
+        assert!(allowed("::1", &[("sec-fetch-site", "none")]));
+        assert!(!allowed("192.0.2.7", &[("host", "127.0.0.1:8080")]));
+        let cross_site = [
+            ("host", "127.0.0.1:8080"),
+            ("origin", "https://evil.example"),
+        ];
+        assert!(!allowed("127.0.0.1", &cross_site));
+        assert!(!allowed(
+            "127.0.0.1",
+            &[("origin", "http://127.0.0.1:8080")]
+        ));
+        assert!(!allowed("127.0.0.1", &[("sec-fetch-site", "cross-site")]));
+        // DNS rebinding: the page's own origin, so a GET carries no Origin, but its name.
+        let rebound = [
+            ("host", "evil.example:8080"),
+            ("sec-fetch-site", "same-origin"),
+        ];
+        assert!(!allowed("127.0.0.1", &rebound));
+        assert!(!allowed("127.0.0.1", &[("host", "evil.example")]));
+        assert!(!allowed("127.0.0.1", &[("host", "[not an address]:80")]));
+    }
 }

@@ -97,8 +97,6 @@ pub enum PinOutcome {
     Accepted,
     WrongVerifier,
     Replayed,
-    /// Memory bound reached.
-    Busy,
 }
 
 /// A store failure (the database is unreachable or answered an error).
@@ -208,11 +206,27 @@ impl Store {
                     *again || now.saturating_sub(*used) < ONE_OFF_PIN_SECS
                 });
             }
-            match m.pins.get(&session) {
-                Some((pinned, _, _)) if pinned != verifier => return Ok(PinOutcome::WrongVerifier),
-                Some(_) => {}
-                None if m.pins.len() >= MAX_SESSIONS => return Ok(PinOutcome::Busy),
-                None => {}
+            if !m.pins.contains_key(&session) && m.pins.len() >= MAX_SESSIONS {
+                // Still full — asking twice is cheap, so a flood can look like sessions in
+                // use: the least recently used go, a hundredth at a time. A page in a session
+                // asks at least every 15 minutes (its TURN credentials), so a flood must pin
+                // MAX_SESSIONS / 100 a second, from many addresses, to reach one; a session
+                // whose pin went pins it again at its next request.
+                let mut by_use: Vec<(u64, SessionId)> = m
+                    .pins
+                    .iter()
+                    .map(|(id, (_, used, _))| (*used, *id))
+                    .collect();
+                let evict = MAX_SESSIONS / 100;
+                by_use.select_nth_unstable_by_key(evict, |(used, _)| *used);
+                for (_, id) in &by_use[..evict] {
+                    m.pins.remove(id);
+                }
+            }
+            if let Some((pinned, _, _)) = m.pins.get(&session) {
+                if pinned != verifier {
+                    return Ok(PinOutcome::WrongVerifier);
+                }
             }
             let key = (session, nonce.to_owned());
             if m.nonces.contains_key(&key) {
@@ -955,19 +969,50 @@ mod tests {
                 m.pins.insert(id(n), ("flood".into(), 100, false));
             }
         }
-        // Full, and the flood is fresh: a new session must wait.
-        let new = |nonce: &'static str, now| {
-            store.pin_and_use_nonce(id(u32::MAX - 1), "w", nonce, now + 60, now)
-        };
-        assert_eq!(new("a", 200).await.unwrap(), PinOutcome::Busy);
         // Ten minutes on, the one-off pins make room; the session in use keeps its pin.
+        let new = |n: u32, nonce: &'static str, now| {
+            store.pin_and_use_nonce(id(u32::MAX - n), "w", nonce, now + 60, now)
+        };
         assert_eq!(
-            new("b", 100 + ONE_OFF_PIN_SECS).await.unwrap(),
+            new(1, "b", 100 + ONE_OFF_PIN_SECS).await.unwrap(),
             PinOutcome::Accepted
         );
         let m = store.mem().unwrap();
         assert_eq!(m.pins.len(), 2);
         assert_eq!(m.pins.get(&used).map(|p| p.0.as_str()), Some("v"));
+    }
+
+    /// Asking twice is cheap: a flood of pins asked for twice still leaves room for a new
+    /// session, made from the least recently used, and a session in use keeps its pin.
+    #[tokio::test]
+    async fn full_pins_asked_twice_make_room_from_the_least_recently_used() {
+        let store = Store::memory();
+        let id = |n: u32| {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&n.to_be_bytes());
+            SessionId::from_bytes(b)
+        };
+        {
+            let mut m = store.mem().unwrap();
+            for n in 0..(MAX_SESSIONS as u32 - 1) {
+                m.pins
+                    .insert(id(n), ("flood".into(), 100 + u64::from(n % 7), true));
+            }
+        }
+        // In use: asked after most of the flood.
+        let used = id(u32::MAX);
+        let out = store.pin_and_use_nonce(used, "v", "n1", 2_000, 105).await;
+        assert_eq!(out.unwrap(), PinOutcome::Accepted);
+        let out = store
+            .pin_and_use_nonce(id(u32::MAX - 1), "w", "a", 260, 200)
+            .await;
+        assert_eq!(out.unwrap(), PinOutcome::Accepted);
+        let m = store.mem().unwrap();
+        assert_eq!(m.pins.len(), MAX_SESSIONS - MAX_SESSIONS / 100 + 1);
+        assert_eq!(m.pins.get(&used).map(|p| p.0.as_str()), Some("v"));
+        // Those that went were the flood's oldest (used at 100: every seventh).
+        let oldest = m.pins.values().filter(|(_, at, _)| *at == 100).count();
+        assert_eq!(oldest, (MAX_SESSIONS - 1).div_ceil(7) - MAX_SESSIONS / 100);
     }
 
     #[tokio::test]

@@ -51,6 +51,18 @@ pub struct Session {
 }
 
 /// This socket's window for `limit` per second (`None`: no limit of its own).
+/// Ours: refs are a client's counters (decimal numbers in every Phoenix client) and a topic a
+/// short name; a frame with longer ones is dropped unread, because a join's ref is kept for
+/// its channel's life and refs and topics are echoed in replies, some held for the error
+/// back-off. (A topic name over `join::MAX_NAME_BYTES` still gets its join refused in words.)
+const MAX_REF_BYTES: usize = 64;
+const MAX_TOPIC_BYTES: usize = 1024;
+
+fn oversized(join_ref: Option<&str>, msg_ref: Option<&str>, topic: &str) -> bool {
+    let long_ref = |r: Option<&str>| r.is_some_and(|r| r.len() > MAX_REF_BYTES);
+    long_ref(join_ref) || long_ref(msg_ref) || topic.len() > MAX_TOPIC_BYTES
+}
+
 fn own_window(limit: u32) -> Option<RateWindow> {
     (limit > 0).then(|| RateWindow::new(limit, Instant::now()))
 }
@@ -144,6 +156,9 @@ impl Session {
 
     fn on_text(&mut self, text: &str) {
         match PhxMessage::decode(text, self.vsn) {
+            Ok(msg) if oversized(msg.join_ref.as_deref(), msg.msg_ref.as_deref(), &msg.topic) => {
+                self.malformed(&"a ref or topic too long")
+            }
             Ok(msg) => self.dispatch(msg, text.len()),
             Err(err) => self.malformed(&err),
         }
@@ -154,6 +169,11 @@ impl Session {
             return self.malformed(&"binary frame on a vsn 1.0.0 socket");
         }
         match BinaryFrame::decode(bytes) {
+            Ok(BinaryFrame::Push(push))
+                if oversized(Some(push.join_ref), Some(push.msg_ref), push.topic) =>
+            {
+                self.malformed(&"a ref or topic too long")
+            }
             Ok(BinaryFrame::Push(push)) => self.binary_broadcast(push),
             Ok(BinaryFrame::Broadcast(_)) => self.malformed(&"kind 4 is server-to-client only"),
             Err(err) => self.malformed(&err),
