@@ -604,3 +604,29 @@ async fn the_focus_joins_a_channel_again_when_the_server_closes_it() {
     let frame = listener.next_binary().await;
     assert!(frame.windows(5).any(|w| w == b"again"), "{frame:?}");
 }
+
+/// The REST API has the bytes limit a socket has, per address: large messages a second from
+/// one address cannot fill every subscriber's queue where a socket could not.
+#[tokio::test]
+async fn rest_broadcasts_count_their_bytes_per_address() {
+    let s = server(&["--realtime-max-kb-per-socket", "10"]).await;
+    let mut listener = s.v2().await;
+    listener
+        .join_v2("1", "realtime:room1", quiet_config(false, false))
+        .await;
+    let pad = "x".repeat(6_000);
+    let message =
+        json!({"topic": "room1", "event": "big", "payload": {"pad": pad}, "private": false});
+    let res = reqwest::Client::new()
+        .post(format!("{}/realtime/v1/api/broadcast", s.http()))
+        .bearer_auth(token())
+        .json(&json!({"messages": vec![message; 3]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    // The first 6 kB went; the second would have made 12 kB in the second.
+    let relayed = listener.next_text().await;
+    assert!(relayed.contains(r#""event":"big""#), "{relayed}");
+    listener.heartbeat_v2("h").await;
+}

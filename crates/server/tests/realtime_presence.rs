@@ -335,3 +335,31 @@ async fn a_topics_presence_has_a_budget_and_a_meta_a_size_limit() {
         .expect(r#"["1",null,"realtime:room1","system",{"extension":"system","status":"error","message":"Track message size exceeded","channel":"room1"}]"#)
         .await;
 }
+
+/// A track is fanned out to every subscriber like a broadcast, so it counts against the
+/// socket's own events a second too: channel by channel (or rejoin by rejoin, each a fresh
+/// quota), a socket cannot track faster than it may broadcast.
+#[tokio::test]
+async fn tracks_count_against_the_sockets_own_events() {
+    let s = server(&["--realtime-max-events-per-socket", "2"]).await;
+    let mut c = s.v2().await;
+    for room in 1..=3 {
+        let (join_ref, topic) = (room.to_string(), format!("realtime:room{room}"));
+        c.join_v2(&join_ref, &topic, presence_config("k")).await;
+        c.text(&format!(
+            r#"["{join_ref}","9","{topic}","presence",{{"type":"presence","event":"track","payload":{{"n":1}}}}]"#
+        ))
+        .await;
+        if room < 3 {
+            c.expect(&format!(
+                r#"["{join_ref}","9","{topic}","phx_reply",{{"status":"ok","response":{{}}}}]"#
+            ))
+            .await;
+            c.next_json().await; // its diff
+        }
+    }
+    c.expect(r#"["3",null,"realtime:room3","system",{"extension":"system","status":"error","message":"Client presence rate limit exceeded","channel":"room3"}]"#)
+        .await;
+    c.expect(r#"["3","3","realtime:room3","phx_close",{}]"#)
+        .await;
+}

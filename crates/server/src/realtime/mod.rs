@@ -62,7 +62,14 @@ pub struct RealtimeState {
     joins: Mutex<RateWindow>,
     events: Mutex<RateWindow>,
     /// REST broadcasts' per-address windows (a socket has its own in its session).
-    rest_senders: Mutex<HashMap<IpAddr, RateWindow>>,
+    rest_senders: Mutex<HashMap<IpAddr, RestSender>>,
+}
+
+/// One address's REST-broadcast windows: messages, and their bytes (as a socket's).
+#[derive(Debug)]
+struct RestSender {
+    events: RateWindow,
+    bytes: Option<RateWindow>,
 }
 
 /// Most addresses whose REST rate is remembered; past it, idle ones are forgotten.
@@ -146,10 +153,11 @@ impl RealtimeState {
                 )
     }
 
-    /// Counts a REST-broadcast message from `from` against that address's own limit (the
-    /// per-socket one), then server-wide; `false` when either refuses. Over its own limit
-    /// it does not count server-wide, as a socket's excess does not.
-    pub(crate) fn admit_rest_event(&self, from: Option<IpAddr>) -> bool {
+    /// Counts a REST-broadcast message of `size` bytes from `from` against that address's
+    /// own limits (the per-socket ones: messages and bytes a second), then server-wide;
+    /// `false` when any refuses. Over its own limit it does not count server-wide, as a
+    /// socket's excess does not.
+    pub(crate) fn admit_rest_event(&self, from: Option<IpAddr>, size: usize) -> bool {
         let now = Instant::now();
         let limit = self.limits.max_events_per_socket;
         let rate = {
@@ -158,20 +166,28 @@ impl RealtimeState {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             if senders.len() >= MAX_REST_SENDERS {
-                senders.retain(|_, w| w.average(now) > 0.0);
+                senders.retain(|_, w| w.events.average(now) > 0.0);
             }
             let key = from.map_or(
                 IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
                 crate::client_key::client_key,
             );
-            let window = senders
-                .entry(key)
-                .or_insert_with(|| RateWindow::new(if limit == 0 { u32::MAX } else { limit }, now));
-            if !window.admit(now) {
+            let max_bytes = self.limits.max_bytes_per_socket;
+            let sender = senders.entry(key).or_insert_with(|| RestSender {
+                events: RateWindow::new(if limit == 0 { u32::MAX } else { limit }, now),
+                bytes: (max_bytes > 0)
+                    .then(|| RateWindow::new(u32::try_from(max_bytes).unwrap_or(u32::MAX), now)),
+            });
+            let weight = u32::try_from(size).unwrap_or(u32::MAX);
+            let bytes_ok = sender
+                .bytes
+                .as_mut()
+                .is_none_or(|w| w.admit_weighted(now, weight));
+            if !sender.events.admit(now) || !bytes_ok {
                 self.counters.socket_rate_limited();
                 return false;
             }
-            window.average(now)
+            sender.events.average(now)
         };
         self.admit_event(rate)
     }

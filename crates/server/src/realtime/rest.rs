@@ -64,15 +64,16 @@ pub async fn broadcast(
         }
     };
     let max = state.limits().max_payload_bytes;
-    if batch
+    let sizes: Option<Vec<usize>> = batch
         .messages
         .iter()
-        .any(|m| serde_json::to_vec(&m.payload).map_or(true, |p| p.len() > max))
-    {
+        .map(|m| serde_json::to_vec(&m.payload).ok().map(|p| p.len()))
+        .collect();
+    let Some(sizes) = sizes.filter(|sizes| sizes.iter().all(|size| *size <= max)) else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Payload size exceeded");
-    }
-    for message in &batch.messages {
-        if !state.admit_rest_event(from) {
+    };
+    for (message, size) in batch.messages.iter().zip(sizes) {
+        if !state.admit_rest_event(from, size) {
             return error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many messages per second",

@@ -40,6 +40,17 @@ impl Session {
                 if size > limits.max_payload_bytes.min(limits.max_presence_bytes) {
                     return self.shutdown_channel(topic, "Track message size exceeded");
                 }
+                // Ours: a track is fanned out like a broadcast, so it counts against the
+                // socket's own events and bytes a second too (the quota above is the channel's,
+                // and a rejoin makes a new channel).
+                let budget = self.own_rate(super::Own::Events, 1).is_some();
+                if !budget || !self.admit_bytes(size) {
+                    return self.shutdown_channel(topic, "Client presence rate limit exceeded");
+                }
+                let limits = self.state.limits();
+                let Some(channel) = self.channels.get(topic) else {
+                    return;
+                };
                 let budget = limits.max_presence_topic_bytes;
                 let (subscriber, key) = (channel.subscriber, channel.presence_key.clone());
                 let tracked =
