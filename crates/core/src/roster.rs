@@ -205,14 +205,23 @@ impl Participant {
     }
 
     /// Roster order: the host first (the one the role was handed to last, while the one who
-    /// handed it on is still here), then by join time, then by id (for a stable order).
+    /// handed it on is still here; of one chain, the latest join), then by join time, then by
+    /// id (for a stable order).
     fn order_key(&self) -> (bool, std::cmp::Reverse<usize>, u64, &str) {
         // A chain's text grows with each handover (see `session::HostChain`); a host's was
         // verified with its meta, anyone else's means nothing.
         let chain = self.profile.get("chain").and_then(Value::as_str);
         let chain = chain.filter(|_| self.role == Role::Host);
         let handovers = std::cmp::Reverse(chain.map_or(0, str::len));
-        (self.role != Role::Host, handovers, self.joined_at, &self.id)
+        // Hosts of one chain are one person's joins (a reload, a duplicated tab): the latest.
+        // A signed meta of an earlier join can be tracked again by anyone who kept it, but a
+        // join time cannot be advanced; first-joined first let such a replay take every
+        // guest off the live host.
+        let joined = match self.role {
+            Role::Host => u64::MAX - self.joined_at,
+            _ => self.joined_at,
+        };
+        (self.role != Role::Host, handovers, joined, &self.id)
     }
 }
 
@@ -569,6 +578,30 @@ mod tests {
         assert_eq!(events.len(), 3);
         assert_eq!(roster.get("c1").unwrap().profile, json!({"name": "P3"}));
         assert_eq!(roster.get("h").unwrap().signer, Some(key(1)));
+    }
+
+    /// A host that reloaded joins again under a new id; anyone who kept its earlier signed
+    /// meta can track it again under the old key. The latest join of one chain comes first,
+    /// so guests follow the live host, not the replay (a join time cannot be advanced).
+    #[test]
+    fn of_two_joins_of_one_host_the_latest_is_the_host() {
+        let live = json!({"phx_ref": "a", "role": "host", "joined_at": 50, "profile": "key-1"});
+        let replayed = json!({"phx_ref": "b", "role": "host", "joined_at": 20, "profile": "key-1"});
+        let viewer = json!({"phx_ref": "c", "role": "viewer", "joined_at": 10, "profile": "key-2"});
+        let mut roster = Roster::new();
+        roster.replace(
+            &state(json!({"h2": {"metas": [live.clone()]}, "v": {"metas": [viewer.clone()]}})),
+            &verify,
+        );
+        assert_eq!(ids(&roster), ["h2", "v"]);
+        let events = roster.replace(
+            &state(json!({"h2": {"metas": [live]}, "h1": {"metas": [replayed]}, "v": {"metas": [viewer]}})),
+            &verify,
+        );
+        assert_eq!(ids(&roster), ["h2", "h1", "v"]);
+        assert!(matches!(&events[..], [RosterEvent::Joined(p)] if p.id == "h1"));
+        // One chain (the first host's, empty): no fork, nobody stops following a host.
+        assert_eq!(roster.host_chain(), Ok(Some("")));
     }
 
     #[test]
