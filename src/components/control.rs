@@ -16,11 +16,22 @@ use crate::session::agent_link::{AgentLink, AgentSignals};
 use crate::session::host::HostRuntime;
 use crate::session::host_control::{ControlSignals, CursorView, LogLine, Mark};
 
+/// `id`'s name as the host reads it where control is granted: with a tag of its key when
+/// someone else present shows the same name, so a controller that renames itself after
+/// another person cannot be granted control in their name.
 fn name_of(roster: &Roster, id: &str) -> String {
-    roster
-        .get(id)
-        .map(pairux_core::roster::Participant::display_name)
-        .unwrap_or_else(|| pairux_core::display::display_name(None))
+    let people = roster.participants();
+    let Some(at) = people.iter().position(|p| p.id == id) else {
+        return pairux_core::display::display_name(None);
+    };
+    let named: Vec<(String, String)> = people
+        .iter()
+        .map(|p| {
+            let key = p.signer.map(|k| k.encode()).unwrap_or_default();
+            (key, p.display_name())
+        })
+        .collect();
+    pairux_core::display::distinct_names(&named).swap_remove(at)
 }
 
 /// Host: pending requests as toasts with Grant / Deny, holders with Revoke, Revoke all.

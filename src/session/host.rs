@@ -643,12 +643,18 @@ impl HostRuntime {
                 if !up {
                     self.inner.control.borrow_mut().gone(id)
                 } else {
-                    let mut nonce = [0u8; pairux_core::control::NONCE_LEN];
-                    if random::fill(&mut nonce).is_err() {
-                        return;
-                    }
-                    use base64::Engine as _;
-                    let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce);
+                    let controller =
+                        self.inner.session.borrow().seated_as(id) == Some(Role::Controller);
+                    let nonce = if controller {
+                        let mut nonce = [0u8; pairux_core::control::NONCE_LEN];
+                        if random::fill(&mut nonce).is_err() {
+                            return;
+                        }
+                        use base64::Engine as _;
+                        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce))
+                    } else {
+                        None
+                    };
                     self.inner.control.borrow_mut().opened(id, nonce)
                 }
             }

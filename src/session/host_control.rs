@@ -518,13 +518,18 @@ impl HostControl {
         self.sink.names = names;
     }
 
-    /// `id`'s channel opened: challenge it and tell it who holds control.
-    pub fn opened(&mut self, id: &str, nonce: String) -> Vec<Outgoing> {
-        self.leases.issue_challenge(id, nonce.clone());
-        vec![
-            Outgoing::To(id.to_owned(), ControlMsg::Challenge { nonce }),
-            Outgoing::To(id.to_owned(), self.state()),
-        ]
+    /// `id`'s channel opened: tell it who holds control, and challenge it if it was seated
+    /// as a controller (`nonce`). Anyone else has no challenge, so a request of theirs is
+    /// refused, whatever proof it carries: a controller link's holder seated as a viewer (a
+    /// modified page, or one refused a controller's seat) cannot ask past the seats.
+    pub fn opened(&mut self, id: &str, nonce: Option<String>) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        if let Some(nonce) = nonce {
+            self.leases.issue_challenge(id, nonce.clone());
+            out.push(Outgoing::To(id.to_owned(), ControlMsg::Challenge { nonce }));
+        }
+        out.push(Outgoing::To(id.to_owned(), self.state()));
+        out
     }
 
     /// `id` is gone (channel closed or left).

@@ -299,6 +299,9 @@ test('a viewer forging control requests and input gets nothing through', async (
   // Both refused requests were answered "no" (before the pong, on the same channel).
   const types = controlTypes(await viewer.evaluate(() => window.__received));
   assert.equal(types.filter((t) => t === 'deny').length, 2, types.join(','));
+  // A viewer's seat is never challenged, so no proof could answer one: a controller link's
+  // holder seated as a viewer (a modified page) cannot ask past the controllers' seats.
+  assert.ok(types.includes('state') && !types.includes('challenge'), types.join(','));
   assert.equal(await viewer.getByTestId('control-state').textContent(), 'none');
   for (const p of [host, viewer]) await p.context().close();
 });

@@ -48,6 +48,15 @@ test('a name set on the landing page or live in the session shows everywhere', a
   const toast = host.locator('[data-testid^=control-request-]');
   await toast.waitFor({ timeout: 10_000 });
   assert.match(await toast.textContent(), /Grace asks for control/);
+  // Renamed after someone else present, the one asking is told apart by a tag of its key: the
+  // host cannot be led to grant control to "Ada Lovelace" when it is not her.
+  await controller.getByTestId('display-name').fill('Ada Lovelace');
+  await controller.getByTestId('display-name').press('Enter');
+  await host.waitForFunction(
+    () => /^Ada Lovelace · [0-9A-Z]{4} asks for control/.test(document.querySelector('[data-testid^=control-request-]')?.textContent ?? ''),
+    null,
+    { timeout: 15_000 },
+  );
   for (const page of [host, controller, viewer]) await page.context().close();
 });
 

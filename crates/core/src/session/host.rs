@@ -545,6 +545,11 @@ impl HostSession {
         self.admitted.contains_key(id)
     }
 
+    /// The role `id` was seated in, if it holds a seat.
+    pub fn seated_as(&self, id: &str) -> Option<Role> {
+        self.admitted.get(id).copied()
+    }
+
     /// Who holds a seat: admitted, and not gone, refused or removed since.
     pub fn seated(&self) -> impl Iterator<Item = &str> {
         self.admitted.keys().map(String::as_str)
