@@ -34,7 +34,7 @@ pub fn HostStage(
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let state = AppState::expect();
-    Effect::new(move || state.set_session_over(view.ended.get()));
+    Effect::new(move || state.set_session_over(view.ended.get() || view.moved.get()));
     let control = ControlSignals::new();
     // The host's own link always carries the controller secret it generated.
     let secret: ControllerSecret = entry
@@ -239,12 +239,21 @@ pub fn HostStage(
 
     view! {
         <Show
-            when=move || !view.ended.get()
-            fallback=|| view! {
-                <div class="notice" data-testid="session-ended" role="status">
-                    <h2>"You ended the session"</h2>
-                    <p>"Everyone has been disconnected. " <a href="/">"Start a new one"</a></p>
-                </div>
+            when=move || !view.ended.get() && !view.moved.get()
+            fallback=move || if view.moved.get() {
+                view! {
+                    <div class="notice" data-testid="session-moved" role="status">
+                        <h2>"You're hosting this session in another tab"</h2>
+                        <p>"This tab stopped sharing so that guests follow the other one. Reload this tab to host from here again."</p>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <div class="notice" data-testid="session-ended" role="status">
+                        <h2>"You ended the session"</h2>
+                        <p>"Everyone has been disconnected. " <a href="/">"Start a new one"</a></p>
+                    </div>
+                }.into_any()
             }
         >
             <Show when=move || {

@@ -46,6 +46,8 @@ pub const MIC_CANNOT_SEND: &str =
 pub struct HostSignals {
     pub share: RwSignal<ShareState>,
     pub ended: RwSignal<bool>,
+    /// Another tab of this host (a duplicated tab) hosts the session now; this one stopped.
+    pub moved: RwSignal<bool>,
     pub quality: RwSignal<Quality>,
     /// Participant id → peer `connectionState`.
     pub peers: RwSignal<VecMap<String, String>>,
@@ -77,6 +79,7 @@ impl HostSignals {
         HostSignals {
             share: RwSignal::new(ShareState::Paused),
             ended: RwSignal::new(false),
+            moved: RwSignal::new(false),
             quality: RwSignal::new(Quality::default()),
             peers: RwSignal::new(VecMap::new()),
             agent: AgentSignals::new(),
@@ -387,6 +390,25 @@ impl HostRuntime {
             });
             if newer && identity.superseded() {
                 self.step_down();
+            }
+        }
+        // Another join of this host — a duplicated tab: the same key and chain, joined
+        // later — is the host guests follow (the latest join of a chain): this tab stops.
+        let chain = |p: &Participant| {
+            p.profile
+                .get("chain")
+                .and_then(serde_json::Value::as_str)
+                .map_or(0, str::len)
+        };
+        let first = participants.iter().find(|p| p.role == Role::Host);
+        let mine = participants.iter().find(|p| p.id == self.inner.me);
+        if let (Some(first), Some(mine)) = (first, mine) {
+            if first.id != mine.id
+                && first.signer.is_some()
+                && first.signer == mine.signer
+                && chain(first) == chain(mine)
+            {
+                self.moved_on();
             }
         }
         // The controller offered the role left: the offer is off. (One it was handed to
@@ -1274,6 +1296,24 @@ impl HostRuntime {
         self.run(actions);
         self.stop_media();
         self.inner.view.ended.set(true);
+    }
+
+    /// Another tab of this host hosts the session now: this one closes every connection,
+    /// stops what it sends, leaves the channel (so guests never come back to it) and says so.
+    /// A reload of this tab joins again, later, and hosts again.
+    fn moved_on(&self) {
+        if self.inner.view.moved.get_untracked() {
+            return;
+        }
+        self.cancel_hand_over();
+        if self.inner.view.voice.mic.get_untracked() != Mic::Off {
+            self.switch_mic(false, None);
+        }
+        let actions = self.inner.session.borrow_mut().moved_on();
+        self.run(actions);
+        self.stop_media();
+        self.inner.channel.leave();
+        self.inner.view.moved.set(true);
     }
 
     /// The page no longer shows this session (the browser's Back): everyone is told the host

@@ -63,7 +63,7 @@ async function join(link) {
 }
 
 async function hostId(page) {
-  const testid = await page.locator('[data-testid=participant-list] > li[data-role=host]').getAttribute('data-testid');
+  const testid = await page.locator('[data-testid=participant-list] > li[data-role=host]').first().getAttribute('data-testid');
   return testid.replace('participant-', '');
 }
 
@@ -151,12 +151,27 @@ test('viewer link holders claiming the controller role are seated as viewers, an
   for (const page of [host, controller]) await page.context().close();
 });
 
-test('a host that reloads its tab is still the host, and its guests take it back', async () => {
-  const { host, viewerLink } = await startHost();
+/** The metas a raw peer has seen tracked under presence key `key` (without their phx_ref). */
+function metasOf(peer, key) {
+  const metas = [];
+  for (const msg of peer.received) {
+    const entries = msg.event === 'presence_state' ? msg.payload : msg.event === 'presence_diff' ? msg.payload.joins : {};
+    for (const { phx_ref: _, ...meta } of entries?.[key]?.metas ?? []) metas.push(meta);
+  }
+  return metas;
+}
+
+test('a host that reloads its tab is still the host, and its guests take it back; its earlier meta replayed changes nothing', async () => {
+  const { host, viewerLink, link } = await startHost();
   const guest = await join(viewerLink);
   const hosts = () => guest.locator('[data-testid=participant-list] > li[data-role=host]')
     .evaluateAll((els) => els.map((e) => e.dataset.testid));
   const [before] = await hosts();
+  // A link holder keeps what the host tracked before its reload.
+  const spy = await rawPeer(stack.server.url, link.topic, `spy-${randomBytes(4).toString('hex')}`);
+  const oldId = before.replace('participant-', '');
+  await until('the spy to see the host', () => metasOf(spy, oldId).length > 0);
+  const [oldMeta] = metasOf(spy, oldId);
   await host.reload();
   await host.locator('.session[data-role=host]').waitFor({ timeout: 15_000 });
   // The same links: the same session, the same host key (kept in this tab only).
@@ -172,6 +187,43 @@ test('a host that reloads its tab is still the host, and its guests take it back
   await host.getByTestId('share-again').click();
   await stillDecoding(guest, 'the guest');
   await guest.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 5_000 });
+  // It tracks the host's earlier join again, under its old key: a verified host of the same
+  // chain, joined earlier. The guest keeps the live host (the latest join of a chain), and a
+  // newcomer finds it too.
+  const [live] = await hosts();
+  const replay = await rawPeer(stack.server.url, link.topic, oldId);
+  replay.track(oldMeta);
+  await until('the guest to list the replayed join', async () => (await hosts()).length === 2);
+  assert.deepEqual(await hosts(), [live, before], 'the live host first');
+  await stillDecoding(guest, 'the guest');
+  const newcomer = await join(viewerLink);
+  assert.equal(await hostId(newcomer), live.replace('participant-', ''));
+  await stillDecoding(newcomer, 'the newcomer');
+  for (const peer of [spy, replay]) peer.close();
+  for (const page of [host, guest, newcomer]) await page.context().close();
+});
+
+test('a duplicated host tab hosts from the copy: the first tab stops and says so, and guests follow the copy', async () => {
+  const { host, viewerLink } = await startHost();
+  const guest = await join(viewerLink);
+  const first = await hostId(guest);
+  // The browser's Duplicate: a new tab of the same address with a copy of this tab's storage.
+  const storage = await host.evaluate(() => Object.fromEntries(Object.entries(sessionStorage)));
+  const copy = await host.context().newPage();
+  await copy.addInitScript((entries) => {
+    if (sessionStorage.length === 0) for (const [k, v] of Object.entries(entries)) sessionStorage.setItem(k, v);
+  }, storage);
+  await copy.goto(host.url());
+  await host.getByTestId('session-moved').waitFor({ timeout: 15_000 });
+  assert.equal(await host.getByTestId('session-ended').count(), 0);
+  await copy.getByTestId('share-again').click({ timeout: 15_000 });
+  await until('the guest to follow the copy alone', async () => {
+    const ids = await guest.locator('[data-testid=participant-list] > li[data-role=host]')
+      .evaluateAll((els) => els.map((e) => e.dataset.testid));
+    return ids.length === 1 && ids[0] !== `participant-${first}`;
+  });
+  await stillDecoding(guest, 'the guest');
+  assert.equal(await guest.getByTestId('session-ended').count(), 0);
   for (const page of [host, guest]) await page.context().close();
 });
 
@@ -280,9 +332,11 @@ test('signals replayed and reordered by the server are counted and ignored; medi
 });
 
 test('a relayed control proof is refused; the same proof bound to its own connection is not', async () => {
-  const { host, viewerLink, controllerLink, link } = await startHost();
+  // Mallory holds a controller's seat of its own (a viewer's is never challenged), and tries
+  // a proof made over another controller's connection.
+  const { host, controllerLink, link } = await startHost();
   const controller = await join(controllerLink);
-  const mallory = await join(viewerLink);
+  const mallory = await join(controllerLink);
   const malloryId = await myId(mallory);
   const nonce = await until('mallory\'s challenge', () => mallory.evaluate(() => {
     const m = window.__received.map((r) => JSON.parse(r.data)).find((x) => x.t === 'challenge');

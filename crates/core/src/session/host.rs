@@ -566,6 +566,10 @@ impl HostSession {
     /// The roster changed (participants sorted host first, then by join time).
     pub fn on_roster(&mut self, participants: &[&Participant]) -> Vec<HostAction> {
         let mut actions = Vec::new();
+        // A page that left (or whose session went on in another tab) tells nobody anything.
+        if self.left {
+            return actions;
+        }
         if self.ended {
             // Someone arriving at an ended session is told so at once rather than left waiting.
             for p in participants {
@@ -899,6 +903,25 @@ impl HostSession {
             actions.push(HostAction::ClosePeer { id });
         }
         actions
+    }
+
+    /// Another tab of this host (a duplicated tab: the same key and chain, joined later) is
+    /// the host guests follow now: this one hosts no more. Every connection closes; nobody is
+    /// told anything (a `Leaving` or `Ended` from us would be about a session that goes on).
+    pub fn moved_on(&mut self) -> Vec<HostAction> {
+        if self.ended {
+            return Vec::new();
+        }
+        self.ended = true;
+        self.left = true;
+        self.asking.clear();
+        self.link_up.clear();
+        self.absent.clear();
+        self.video.clear();
+        std::mem::take(&mut self.admitted)
+            .into_keys()
+            .map(|id| HostAction::ClosePeer { id })
+            .collect()
     }
 
     /// The host's page is going away: tell everyone now rather than let them time out.
@@ -1759,6 +1782,31 @@ mod tests {
             .filter(|_| opened_key(&host.on_key_deadline(2), "v3", 3).is_some())
             .count();
         assert_eq!(resent, KEY_RESENDS as usize);
+    }
+
+    /// A duplicated tab of the host is the host guests follow now: this tab closes every
+    /// connection and says nothing to anyone, then or later (no `Ended`, no `Leaving`: the
+    /// session goes on).
+    #[test]
+    fn a_host_whose_session_went_on_in_another_tab_closes_everything_and_says_nothing() {
+        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
+        let (v, c) = (p("v", Role::Viewer, 1), p("c", Role::Controller, 2));
+        host.on_roster(&[&v, &c]);
+        let mut closed: Vec<_> = host
+            .moved_on()
+            .into_iter()
+            .map(|a| match a {
+                HostAction::ClosePeer { id } => id,
+                other => panic!("only connections close: {other:?}"),
+            })
+            .collect();
+        closed.sort();
+        assert_eq!(closed, ["c", "v"]);
+        let late = p("late", Role::Viewer, 3);
+        assert!(host.on_roster(&[&v, &c, &late]).is_empty());
+        assert!(host.on_rejoined().is_empty());
+        assert!(host.moved_on().is_empty() && host.leave().is_empty());
+        assert_eq!(host.seated().count(), 0);
     }
 
     #[test]
