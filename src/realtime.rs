@@ -541,7 +541,11 @@ pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
     // Our participant id (the presence key) comes from that key, this join's epoch and a random
     // salt (`session::participant_id`): new for every join — also of a duplicated tab, which
     // has the same key — and nobody else's to use.
-    let mut identity = SessionIdentity::new(&entry.link, entry.role, clock::wall_ms(), signer);
+    let joined_at = match &entry.host {
+        Some(_) => crate::state::host_join_time(&entry.link, clock::wall_ms()),
+        None => clock::wall_ms(),
+    };
+    let mut identity = SessionIdentity::new(&entry.link, entry.role, joined_at, signer);
     let mut salt = [0u8; 16];
     match crate::platform::random::fill(&mut salt) {
         Ok(()) => identity = identity.with_salt(salt),

@@ -109,6 +109,7 @@ impl SessionEntry {
         crate::platform::storage::remove(&format!("{}:mode", resume_key(&self.link.path())));
         crate::platform::storage::remove(&join_key(&self.link.path()));
         crate::platform::storage::remove(&host_memory_key(&self.link.path()));
+        crate::platform::storage::remove(&joined_key(&self.link.path()));
         crate::platform::storage::remove(&Kept::Believed.key(&self.link.path()));
         crate::platform::storage::remove(&Kept::Handed.key(&self.link.path()));
     }
@@ -185,6 +186,24 @@ pub fn keep_chain(link: &SessionLink, what: Kept, chain: &HostChain) {
     if let Err(err) = crate::platform::storage::set(&what.key(&link.path()), &chain.encode()) {
         leptos::logging::warn!("a reload will forget the host chain ({what:?}): {err}");
     }
+}
+
+/// A host join's time: `now`, or just after this tab's last join of the session if the clock
+/// stepped back since. Guests follow the latest join of a host's chain, and a tab that sees
+/// a later join of its own stops hosting, so a reload must never join "earlier" than the
+/// meta it replaced (which anyone who kept it can track again).
+pub fn host_join_time(link: &SessionLink, now: u64) -> u64 {
+    let key = joined_key(&link.path());
+    let last = crate::platform::storage::get(&key).and_then(|t| t.parse::<u64>().ok());
+    let at = last.map_or(now, |last| now.max(last.saturating_add(1)));
+    if let Err(err) = crate::platform::storage::set(&key, &at.to_string()) {
+        leptos::logging::warn!("a reload may not know when this tab joined: {err}");
+    }
+    at
+}
+
+fn joined_key(path: &str) -> String {
+    format!("{}:joined", resume_key(path))
 }
 
 fn host_memory_key(path: &str) -> String {
