@@ -561,10 +561,20 @@ impl HostRuntime {
     pub fn remove(&self, id: &str) {
         let actions = self.inner.session.borrow_mut().remove(id);
         self.run(actions);
-        // Its media keys go now, for good: whatever of its media still reaches us (an SFU
-        // forwarding it until its handle is gone) is refused, not played.
-        if let Err(err) = transform::page_worker().and_then(|w| w.forget(id)) {
-            leptos::logging::warn!("the removed participant's media keys stay: {err}");
+        // Its media keys go now, for good — every tab of that identity the session barred with
+        // it: whatever of their media still reaches us (an SFU forwarding it until its handle
+        // is gone) is refused, not played.
+        let barred: Vec<String> = self
+            .inner
+            .session
+            .borrow()
+            .removed()
+            .map(str::to_owned)
+            .collect();
+        for gone in &barred {
+            if let Err(err) = transform::page_worker().and_then(|w| w.forget(gone)) {
+                leptos::logging::warn!("the removed participant's media keys stay: {err}");
+            }
         }
         // Its rows (every tab of that person) say so until its pages leave
         // (`HostSignals::removed`).
