@@ -15,7 +15,7 @@ use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
     Asking, HostAction, HostMemory, HostSession, Limits, Quality, SfuRoute, ShareState, SignalBody,
-    SignalEnvelope, StartMode, Topology, KEY_ACK_DEADLINE_MS, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
+    SignalEnvelope, StartMode, Topology, RETIRE_AFTER_MS, SEAT_CONNECT_MS,
 };
 use pairux_core::session::{HostChain, MAX_HANDOVERS};
 use pairux_core::{Role, SessionLink};
@@ -1409,10 +1409,10 @@ impl HostRuntime {
                             }
                         }));
                 }
-                HostAction::KeyDeadline { epoch } => {
+                HostAction::KeyDeadline { epoch, after_ms } => {
                     let weak = Rc::downgrade(&self.inner);
                     *self.inner.key_deadline.borrow_mut() =
-                        Some(Timer::after(KEY_ACK_DEADLINE_MS, move || {
+                        Some(Timer::after(after_ms, move || {
                             if let Some(inner) = weak.upgrade() {
                                 let actions = inner.session.borrow_mut().on_key_deadline(epoch);
                                 HostRuntime { inner }.run(actions);

@@ -126,10 +126,11 @@ pub enum HostAction {
     /// Encrypt our frames (and seal what goes through the SFU) in `epoch`, whose secret this
     /// is, from now on; older epochs can be retired a little later.
     SendIn { epoch: u32, secret: RoomKey },
-    /// Call [`HostSession::on_key_deadline`] with `epoch` after [`KEY_ACK_DEADLINE_MS`]: who
-    /// has not confirmed the new secret by then gets a frozen frame rather than hold up the
-    /// change for everyone.
-    KeyDeadline { epoch: u32 },
+    /// Call [`HostSession::on_key_deadline`] with `epoch` after `after_ms`
+    /// ([`KEY_ACK_DEADLINE_MS`], or [`KEY_SLOW_RESEND_MS`] once the quick resends are spent):
+    /// who has not confirmed the new secret by then gets a frozen frame rather than hold up
+    /// the change for everyone, and the secret again.
+    KeyDeadline { epoch: u32, after_ms: u64 },
     /// Keep this in the tab's `sessionStorage`: a reload of the host's tab starts from it.
     Remember(HostMemory),
 }
@@ -216,8 +217,15 @@ impl Drop for Seed {
 }
 
 /// How often the host sends a new epoch's secret again to someone who has not confirmed it (a
-/// lost signal, a socket that was reconnecting), one [`KEY_ACK_DEADLINE_MS`] apart.
+/// lost signal, a socket that was reconnecting), one [`KEY_ACK_DEADLINE_MS`] apart; then
+/// every [`KEY_SLOW_RESEND_MS`] for as long as they hold a seat and have not confirmed.
 const KEY_RESENDS: u32 = 15;
+
+/// The resends' pace once [`KEY_RESENDS`] quick ones went unconfirmed. They never stop: a
+/// participant left on the old epoch (a server that dropped its copies for a while) would go on
+/// encrypting its voice in a secret the removed person has. At most one sealed signal per
+/// seat every 30 s.
+pub const KEY_SLOW_RESEND_MS: u64 = 30_000;
 
 /// Someone waiting for the host's OK (after a removal, nobody new is let in without it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,7 +384,10 @@ impl HostSession {
         if waiting.is_empty() {
             actions.push(HostAction::SendIn { epoch, secret });
         } else if !pending {
-            actions.push(HostAction::KeyDeadline { epoch });
+            actions.push(HostAction::KeyDeadline {
+                epoch,
+                after_ms: KEY_ACK_DEADLINE_MS,
+            });
         }
         if let Some(epochs) = self.epochs.as_mut() {
             if waiting.is_empty() {
@@ -449,13 +460,18 @@ impl HostSession {
         // Whoever has not confirmed gets the secret again (and again, a deadline apart): a
         // participant left on the old epoch would freeze, and would keep encrypting its voice
         // in a secret the removed person has.
-        if epochs.waiting.is_empty() || epochs.resends >= KEY_RESENDS {
+        if epochs.waiting.is_empty() {
             return actions;
         }
-        epochs.resends += 1;
+        epochs.resends = epochs.resends.saturating_add(1);
+        let after_ms = if epochs.resends >= KEY_RESENDS {
+            KEY_SLOW_RESEND_MS
+        } else {
+            KEY_ACK_DEADLINE_MS
+        };
         let waiting: Vec<String> = epochs.waiting.iter().cloned().collect();
         actions.extend(waiting.iter().filter_map(|id| self.key_for(id)));
-        actions.push(HostAction::KeyDeadline { epoch });
+        actions.push(HostAction::KeyDeadline { epoch, after_ms });
         actions
     }
 
@@ -690,6 +706,7 @@ impl HostSession {
                     epochs.resends = 0;
                     actions.push(HostAction::KeyDeadline {
                         epoch: epochs.current,
+                        after_ms: KEY_ACK_DEADLINE_MS,
                     });
                 }
             }
@@ -1663,7 +1680,10 @@ mod tests {
         assert!(rekey::unwrap_text(key, &c1_key, ctx).is_err());
         // Still sending in epoch 0 until both confirm (or the deadline).
         assert_eq!(send_in(&actions), None);
-        assert!(actions.contains(&HostAction::KeyDeadline { epoch: 1 }));
+        assert!(actions.contains(&HostAction::KeyDeadline {
+            epoch: 1,
+            after_ms: KEY_ACK_DEADLINE_MS
+        }));
         assert_eq!(host.send_epoch(), 0);
         assert!(host.on_key_ack("v2", 0).is_empty(), "another epoch");
         assert!(host.on_key_ack("v1", 1).is_empty(), "not waited for");
@@ -1703,7 +1723,10 @@ mod tests {
         host.on_roster(&[&v2, &v3]);
         let actions = host.admit("v3");
         assert_eq!(opened_key(&actions, "v3", 3).map(|(e, _)| e), Some(1));
-        assert!(actions.contains(&HostAction::KeyDeadline { epoch: 1 }));
+        assert!(actions.contains(&HostAction::KeyDeadline {
+            epoch: 1,
+            after_ms: KEY_ACK_DEADLINE_MS
+        }));
         // That one copy was lost (a dropped signal): the deadline sends it again, and again.
         for _ in 0..3 {
             let again = host.on_key_deadline(1);
@@ -1729,9 +1752,10 @@ mod tests {
             .collect();
         host.on_roster(&ps.iter().collect::<Vec<_>>());
         // v4 never confirms anything; three removals come faster than the deadline.
-        assert!(host
-            .remove("v1")
-            .contains(&HostAction::KeyDeadline { epoch: 1 }));
+        assert!(host.remove("v1").contains(&HostAction::KeyDeadline {
+            epoch: 1,
+            after_ms: KEY_ACK_DEADLINE_MS
+        }));
         for id in ["v2", "v3"] {
             let actions = host.remove(id);
             assert!(
@@ -1746,7 +1770,10 @@ mod tests {
         let actions = host.on_key_deadline(1);
         assert_eq!(send_in(&actions), Some(3));
         assert_eq!(opened_key(&actions, "v4", 4).map(|(e, _)| e), Some(3));
-        assert!(actions.contains(&HostAction::KeyDeadline { epoch: 3 }));
+        assert!(actions.contains(&HostAction::KeyDeadline {
+            epoch: 3,
+            after_ms: KEY_ACK_DEADLINE_MS
+        }));
     }
 
     #[test]
@@ -1763,7 +1790,10 @@ mod tests {
         let actions = host.on_key_deadline(1);
         assert_eq!(send_in(&actions), Some(1));
         assert_eq!(opened_key(&actions, "v2", 2).map(|(e, _)| e), Some(1));
-        assert!(actions.contains(&HostAction::KeyDeadline { epoch: 1 }));
+        assert!(actions.contains(&HostAction::KeyDeadline {
+            epoch: 1,
+            after_ms: KEY_ACK_DEADLINE_MS
+        }));
         // v2's socket drops (presence gap, link still up) and comes back: sent again at once.
         assert!(opened_key(&host.on_roster(&[]), "v2", 2).is_none());
         assert_eq!(
@@ -1773,15 +1803,34 @@ mod tests {
         // Confirmed: no more.
         assert!(host.on_key_ack("v2", 1).is_empty());
         assert!(host.on_key_deadline(1).is_empty());
-        // Bounded: someone who never confirms is not sent it forever.
+        // Someone who never confirms is sent it quickly KEY_RESENDS times, then every
+        // KEY_SLOW_RESEND_MS for as long as it holds a seat: never left on the old epoch.
         let v3 = keyed("v3", Role::Viewer, 3, 3);
         host.on_roster(&[&v2, &v3]);
         host.admit("v3");
         host.remove("v2");
-        let resent = (0..40)
-            .filter(|_| opened_key(&host.on_key_deadline(2), "v3", 3).is_some())
+        let paces: Vec<u64> = (0..40)
+            .map(|_| {
+                let actions = host.on_key_deadline(2);
+                assert!(opened_key(&actions, "v3", 3).is_some());
+                actions
+                    .iter()
+                    .find_map(|a| match a {
+                        HostAction::KeyDeadline { after_ms, .. } => Some(*after_ms),
+                        _ => None,
+                    })
+                    .expect("another deadline")
+            })
+            .collect();
+        let quick = paces
+            .iter()
+            .filter(|&&ms| ms == KEY_ACK_DEADLINE_MS)
             .count();
-        assert_eq!(resent, KEY_RESENDS as usize);
+        assert_eq!(quick, KEY_RESENDS as usize - 1);
+        assert!(paces[quick..].iter().all(|&ms| ms == KEY_SLOW_RESEND_MS));
+        // Gone from its seat: no more.
+        host.on_roster(&[&v2]);
+        assert!(opened_key(&host.on_key_deadline(2), "v3", 3).is_none());
     }
 
     /// A duplicated tab of the host is the host guests follow now: this tab closes every
