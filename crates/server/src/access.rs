@@ -301,6 +301,7 @@ impl Access {
             PinOutcome::Accepted => Ok(session),
             PinOutcome::WrongVerifier => Err(Refusal::Access(AccessError::WrongVerifier)),
             PinOutcome::Replayed => Err(Refusal::Access(AccessError::Replayed)),
+            PinOutcome::Busy => Err(Refusal::Busy),
         }
     }
 

@@ -50,6 +50,9 @@ pub const MAX_TOKENS: usize = 1_000;
 /// When the pins are full, one used once and not for this long may make room for a new one:
 /// a flood of one-off requests cannot keep the table full for the pins' whole day.
 const ONE_OFF_PIN_SECS: u64 = 600;
+/// When the pins are still full, one not used for this long (longer than a page in a session
+/// waits between requests: its TURN credentials are renewed every 15 minutes) may make room.
+const IDLE_PIN_SECS: u64 = 20 * 60;
 
 /// A closed session's row (its last seq) is deleted this long after it closed.
 pub const CLOSED_KEEP_SECS: u64 = 30 * 24 * 3600;
@@ -97,6 +100,8 @@ pub enum PinOutcome {
     Accepted,
     WrongVerifier,
     Replayed,
+    /// Memory bound reached, every pin in use.
+    Busy,
 }
 
 /// A store failure (the database is unreachable or answered an error).
@@ -208,25 +213,31 @@ impl Store {
             }
             if !m.pins.contains_key(&session) && m.pins.len() >= MAX_SESSIONS {
                 // Still full — asking twice is cheap, so a flood can look like sessions in
-                // use: the least recently used go, a hundredth at a time. A page in a session
-                // asks at least every 15 minutes (its TURN credentials), so a flood must pin
-                // MAX_SESSIONS / 100 a second, from many addresses, to reach one; a session
-                // whose pin went pins it again at its next request.
-                let mut by_use: Vec<(u64, SessionId)> = m
+                // use: of the pins unused for IDLE_PIN_SECS, the least recently used go, a
+                // hundredth at a time. A page in a session asks at least every 15 minutes
+                // (its TURN credentials), so no session in use loses its pin (which someone
+                // who knows only the session id could then take); a flood must keep ~100,000
+                // pins in use, ~85 requests a second from many addresses, to keep new
+                // sessions out.
+                let mut idle: Vec<(u64, SessionId)> = m
                     .pins
                     .iter()
+                    .filter(|(_, (_, used, _))| now.saturating_sub(*used) >= IDLE_PIN_SECS)
                     .map(|(id, (_, used, _))| (*used, *id))
                     .collect();
-                let evict = MAX_SESSIONS / 100;
-                by_use.select_nth_unstable_by_key(evict, |(used, _)| *used);
-                for (_, id) in &by_use[..evict] {
-                    m.pins.remove(id);
+                let evict = (MAX_SESSIONS / 100).min(idle.len());
+                if evict > 0 {
+                    idle.select_nth_unstable_by_key(evict - 1, |(used, _)| *used);
+                    for (_, id) in &idle[..evict] {
+                        m.pins.remove(id);
+                    }
                 }
             }
-            if let Some((pinned, _, _)) = m.pins.get(&session) {
-                if pinned != verifier {
-                    return Ok(PinOutcome::WrongVerifier);
-                }
+            match m.pins.get(&session) {
+                Some((pinned, _, _)) if pinned != verifier => return Ok(PinOutcome::WrongVerifier),
+                Some(_) => {}
+                None if m.pins.len() >= MAX_SESSIONS => return Ok(PinOutcome::Busy),
+                None => {}
             }
             let key = (session, nonce.to_owned());
             if m.nonces.contains_key(&key) {
@@ -983,9 +994,10 @@ mod tests {
     }
 
     /// Asking twice is cheap: a flood of pins asked for twice still leaves room for a new
-    /// session, made from the least recently used, and a session in use keeps its pin.
+    /// session once they are idle, made from the least recently used — never from a session
+    /// in use, whose id someone could otherwise pin first.
     #[tokio::test]
-    async fn full_pins_asked_twice_make_room_from_the_least_recently_used() {
+    async fn full_pins_asked_twice_make_room_from_the_least_recently_used_idle_ones() {
         let store = Store::memory();
         let id = |n: u32| {
             let mut b = [0u8; 16];
@@ -999,14 +1011,21 @@ mod tests {
                     .insert(id(n), ("flood".into(), 100 + u64::from(n % 7), true));
             }
         }
-        // In use: asked after most of the flood.
         let used = id(u32::MAX);
         let out = store.pin_and_use_nonce(used, "v", "n1", 2_000, 105).await;
         assert_eq!(out.unwrap(), PinOutcome::Accepted);
+        let new = |n: u32, nonce: &'static str, now: u64| {
+            store.pin_and_use_nonce(id(u32::MAX - n), "w", nonce, now + 60, now)
+        };
+        // Every pin in use: a new session waits.
+        assert_eq!(new(1, "a", 200).await.unwrap(), PinOutcome::Busy);
+        // The session in use asks again (its TURN renewal); later the flood is idle.
+        let later = 100 + IDLE_PIN_SECS + 10;
         let out = store
-            .pin_and_use_nonce(id(u32::MAX - 1), "w", "a", 260, 200)
+            .pin_and_use_nonce(used, "v", "n2", later + 60, later - 5)
             .await;
         assert_eq!(out.unwrap(), PinOutcome::Accepted);
+        assert_eq!(new(2, "b", later).await.unwrap(), PinOutcome::Accepted);
         let m = store.mem().unwrap();
         assert_eq!(m.pins.len(), MAX_SESSIONS - MAX_SESSIONS / 100 + 1);
         assert_eq!(m.pins.get(&used).map(|p| p.0.as_str()), Some("v"));

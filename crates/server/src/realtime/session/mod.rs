@@ -50,7 +50,6 @@ pub struct Session {
     joins: Option<RateWindow>,
 }
 
-/// This socket's window for `limit` per second (`None`: no limit of its own).
 /// Ours: refs are a client's counters (decimal numbers in every Phoenix client) and a topic a
 /// short name; a frame with longer ones is dropped unread, because a join's ref is kept for
 /// its channel's life and refs and topics are echoed in replies, some held for the error
@@ -63,6 +62,7 @@ fn oversized(join_ref: Option<&str>, msg_ref: Option<&str>, topic: &str) -> bool
     long_ref(join_ref) || long_ref(msg_ref) || topic.len() > MAX_TOPIC_BYTES
 }
 
+/// This socket's window for `limit` per second (`None`: no limit of its own).
 fn own_window(limit: u32) -> Option<RateWindow> {
     (limit > 0).then(|| RateWindow::new(limit, Instant::now()))
 }
