@@ -53,7 +53,7 @@ test('a name set on the landing page or live in the session shows everywhere', a
   await controller.getByTestId('display-name').fill('Ada Lovelace');
   await controller.getByTestId('display-name').press('Enter');
   await host.waitForFunction(
-    () => /^Ada Lovelace · [0-9A-Z]{4} asks for control/.test(document.querySelector('[data-testid^=control-request-]')?.textContent ?? ''),
+    () => /^Ada Lovelace · [0-9A-Z]{8} asks for control/.test(document.querySelector('[data-testid^=control-request-]')?.textContent ?? ''),
     null,
     { timeout: 15_000 },
   );

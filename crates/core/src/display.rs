@@ -118,7 +118,8 @@ pub fn short_tag(id: &str) -> String {
 }
 
 /// Names that tell people apart: each `(key, name)` as its name, or, where two share one, the
-/// name and a short tag of `key` (`Sam · 3F2A`, as default names are tagged). Pass the key a
+/// name and a tag of eight letters or digits of `key` (`Sam · 3F2AK9QX`; four, as default
+/// names have, a participant making keys could match in seconds). Pass the key a
 /// participant's metas are verified under, not its presence key: its id (derived from that key
 /// and a join epoch and salt the participant picks) can be ground for a prefix like someone else's.
 /// Names are compared as shown, so a look-alike (another script's
@@ -130,7 +131,13 @@ pub fn distinct_names(people: &[(String, String)]) -> Vec<String> {
             if people.iter().filter(|(_, n)| n == name).count() < 2 {
                 return name.clone();
             }
-            format!("{name} · {}", short_tag(id))
+            let tag: String = id
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(8)
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            format!("{name} · {tag}")
         })
         .collect()
 }
@@ -141,9 +148,12 @@ mod tests {
 
     #[test]
     fn shared_names_get_a_tag_of_their_id() {
-        let people = [("a-b1cd2", "Sam"), ("zz9y", "Sam"), ("q", "Ana")]
+        let people = [("a-b1cd2_e9fgh", "Sam"), ("zz9y", "Sam"), ("q", "Ana")]
             .map(|(id, name)| (id.to_owned(), name.to_owned()));
-        assert_eq!(distinct_names(&people), ["Sam · AB1C", "Sam · ZZ9Y", "Ana"]);
+        assert_eq!(
+            distinct_names(&people),
+            ["Sam · AB1CD2E9", "Sam · ZZ9Y", "Ana"]
+        );
         assert!(distinct_names(&[]).is_empty());
     }
 
