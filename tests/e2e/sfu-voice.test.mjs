@@ -287,7 +287,7 @@ test('SFU voice: a microphone the room has no place for goes off, the person is 
   for (const page of [host, a, filler]) await page.context().close();
 });
 
-test('after a removal and then a handover, nothing anyone sends through Janus is in the room key\'s epoch, which the removed person holds', async () => {
+test('nothing anyone sends through Janus is ever in the room key\'s epoch, which every link holder has: not from the start, nor after a removal and a handover', async () => {
   const host = await hostSfu(sfu, 'mode-sfu', [recordVoices]);
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const viewer = await sfuGuest(viewerLink);
@@ -301,15 +301,18 @@ test('after a removal and then a handover, nothing anyone sends through Janus is
   await kidTap(tap, (await grantFor(sfu.server.url, viewerLink)).sfu);
   const kids = (from = 0) => tap.evaluate((from) => window.__kids.slice(from), from);
   const latest = async (kind) => (await kids()).filter((k) => k.kind === kind).at(-1)?.epoch;
-  // The method works: the host's screen and the viewer's voice, in epoch 0 (nobody removed).
-  await until('the tap to read the screen and the voice in epoch 0', async () =>
-    (await latest('video')) === 0 && (await latest('audio')) === 0, 20_000);
+  // The method works: the host's screen and the viewer's voice, in epoch 1 from the start —
+  // never the room key's epoch 0, which this link holder, seated nowhere and listed by
+  // nobody, could open.
+  await until('the tap to read the screen and the voice in epoch 1', async () =>
+    (await latest('video')) === 1 && (await latest('audio')) === 1, 20_000);
+  assert.equal((await kids()).filter((k) => k.epoch === 0).length, 0, 'nothing ever in the room key');
 
-  // A removal: everyone moves to epoch 1.
+  // A removal: everyone moves to epoch 2.
   await host.getByTestId(`remove-participant-${await myId(removed)}`).click();
   await removed.getByTestId('session-ended').waitFor({ timeout: 10_000 });
-  await until('the screen and the voice to move to epoch 1', async () =>
-    (await latest('video')) === 1 && (await latest('audio')) === 1);
+  await until('the screen and the voice to move to epoch 2', async () =>
+    (await latest('video')) === 2 && (await latest('audio')) === 2);
   const mark = (await kids()).length;
 
   // The role goes to the controller, whose tab loads again as the host and shares.

@@ -335,9 +335,10 @@ impl HostSession {
             waiting: VecSet::new(),
             resends: 0,
         });
-        if memory.epoch == 0 {
-            return Vec::new();
-        }
+        // Never the room key: a session's media starts in an epoch whose secret goes only to
+        // those the host seats, with their seat. In epoch 0 any holder of the link could take
+        // a Janus grant without ever joining presence — invisible to the host, who could not
+        // remove it — and open an SFU session's screen and voices.
         self.rotate()
     }
 
@@ -680,21 +681,8 @@ impl HostSession {
         }
         let mut actions = Vec::new();
         self.admitted.insert(id.to_owned(), role);
-        let sfu = self.topology == Topology::Sfu;
-        if !sfu {
-            self.video.insert(id.to_owned());
-        }
-        if !sfu || role == Role::Controller {
-            actions.push(HostAction::OpenPeer {
-                id: id.to_owned(),
-                role,
-                video: !sfu,
-            });
-        }
-        actions.push(self.signal(Some(id), self.share_signal()));
-        if sfu {
-            actions.push(self.signal(Some(id), SignalBody::Sfu(self.route)));
-        }
+        // The media secret first, ahead of the offer (a spare connection's goes at once):
+        // nothing the newcomer receives can be opened without it.
         if let Some(send) = self.key_for(id) {
             actions.push(send);
             // Confirmed like everyone's, and sent again until it is: a newcomer whose one copy
@@ -710,6 +698,21 @@ impl HostSession {
                     });
                 }
             }
+        }
+        let sfu = self.topology == Topology::Sfu;
+        if !sfu {
+            self.video.insert(id.to_owned());
+        }
+        if !sfu || role == Role::Controller {
+            actions.push(HostAction::OpenPeer {
+                id: id.to_owned(),
+                role,
+                video: !sfu,
+            });
+        }
+        actions.push(self.signal(Some(id), self.share_signal()));
+        if sfu {
+            actions.push(self.signal(Some(id), SignalBody::Sfu(self.route)));
         }
         if let Some(key) = self.signers.get(id).copied() {
             if self.allowed.insert(key) && self.admission_required {
@@ -1576,11 +1579,21 @@ mod tests {
         assert!(host.admit("v4").is_empty());
     }
 
-    /// A P2P host with media epochs on (session "s", seed 42).
+    /// A P2P host with media epochs on (session "s", seed 42): in epoch 1, never the room key.
     fn epoch_host() -> HostSession {
         let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
         host.enable_epochs("s", [42; 32], None);
         host
+    }
+
+    /// Seats `people` (each gets the current secret with its seat) and confirms each one's.
+    fn seat_confirmed(host: &mut HostSession, people: &[&Participant]) -> Vec<HostAction> {
+        let actions = host.on_roster(people);
+        let epoch = host.memory().epoch;
+        for p in people {
+            host.on_key_ack(&p.id, epoch);
+        }
+        actions
     }
 
     #[test]
@@ -1640,23 +1653,39 @@ mod tests {
     #[test]
     fn a_removal_moves_everyone_else_to_a_secret_the_removed_never_gets() {
         let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
-        // Nobody removed yet: epoch 0, nothing to do.
-        assert!(host.enable_epochs("s", [42; 32], None).is_empty());
+        // From the start: epoch 1, never the room key (epoch 0), which every holder of the
+        // link has; nobody to wait for.
+        let first = rekey::epoch_secret(&[42; 32], 1);
+        let actions = host.enable_epochs("s", [42; 32], None);
+        assert!(actions.contains(&HostAction::InstallKey {
+            epoch: 1,
+            secret: first.clone()
+        }));
+        assert_eq!(send_in(&actions), Some(1));
         let hp = p("h", Role::Host, 0);
         let (v1, v2, c1) = (
             keyed("v1", Role::Viewer, 1, 1),
             keyed("v2", Role::Viewer, 2, 2),
             keyed("c1", Role::Controller, 3, 3),
         );
-        let actions = host.on_roster(&[&hp, &v1, &v2, &c1]);
-        // Epoch 0 is the room key: nothing to hand out.
-        assert!(opened_key(&actions, "v1", 1).is_none());
-        assert_eq!(host.send_epoch(), 0);
+        // Each seat comes with the secret, ahead of the connection.
+        let actions = seat_confirmed(&mut host, &[&hp, &v1, &v2, &c1]);
+        assert_eq!(opened_key(&actions, "v1", 1), Some((1, first)));
+        let key_at = |id: &str| sent_to(&actions, id);
+        assert!(matches!(key_at("v1")[0], SignalBody::MediaKey { .. }));
+        let opens = actions
+            .iter()
+            .position(|a| matches!(a, HostAction::OpenPeer { id, .. } if id == "v1"));
+        let keyed_at = actions
+            .iter()
+            .position(|a| matches!(a, HostAction::Send(e) if e.to.as_deref() == Some("v1")));
+        assert!(keyed_at < opens, "the secret goes before the offer");
+        assert_eq!(host.send_epoch(), 1);
 
         let actions = host.remove("v1");
-        let secret = rekey::epoch_secret(&[42; 32], 1);
+        let secret = rekey::epoch_secret(&[42; 32], 2);
         assert!(actions.contains(&HostAction::InstallKey {
-            epoch: 1,
+            epoch: 2,
             secret: secret.clone()
         }));
         assert!(
@@ -1664,7 +1693,7 @@ mod tests {
             "not to the removed"
         );
         for (id, seed) in [("v2", 2), ("c1", 3)] {
-            assert_eq!(opened_key(&actions, id, seed), Some((1, secret.clone())));
+            assert_eq!(opened_key(&actions, id, seed), Some((2, secret.clone())));
         }
         // Wrapped for v2, it does not open with c1's key.
         let for_v2 = sent_to(&actions, "v2");
@@ -1675,37 +1704,37 @@ mod tests {
         let ctx = WrapContext {
             session: "s",
             recipient: "v2",
-            epoch: 1,
+            epoch: 2,
         };
         assert!(rekey::unwrap_text(key, &c1_key, ctx).is_err());
-        // Still sending in epoch 0 until both confirm (or the deadline).
+        // Still sending in epoch 1 until both confirm (or the deadline).
         assert_eq!(send_in(&actions), None);
         assert!(actions.contains(&HostAction::KeyDeadline {
-            epoch: 1,
+            epoch: 2,
             after_ms: KEY_ACK_DEADLINE_MS
         }));
-        assert_eq!(host.send_epoch(), 0);
-        assert!(host.on_key_ack("v2", 0).is_empty(), "another epoch");
-        assert!(host.on_key_ack("v1", 1).is_empty(), "not waited for");
-        assert!(host.on_key_ack("v2", 1).is_empty());
-        assert_eq!(send_in(&host.on_key_ack("c1", 1)), Some(1));
         assert_eq!(host.send_epoch(), 1);
-        assert!(host.on_key_deadline(1).is_empty(), "already sending in it");
+        assert!(host.on_key_ack("v2", 1).is_empty(), "another epoch");
+        assert!(host.on_key_ack("v1", 2).is_empty(), "not waited for");
+        assert!(host.on_key_ack("v2", 2).is_empty());
+        assert_eq!(send_in(&host.on_key_ack("c1", 2)), Some(2));
+        assert_eq!(host.send_epoch(), 2);
+        assert!(host.on_key_deadline(2).is_empty(), "already sending in it");
 
         // Someone let in later gets the current secret with its seat.
         let v3 = keyed("v3", Role::Viewer, 4, 4);
         host.on_roster(&[&hp, &v2, &c1, &v3]);
         let actions = host.admit("v3");
-        assert_eq!(opened_key(&actions, "v3", 4), Some((1, secret)));
+        assert_eq!(opened_key(&actions, "v3", 4), Some((2, secret)));
 
-        // A second removal: epoch 2; a deadline with c1 silent switches anyway.
+        // A second removal: epoch 3; a deadline with c1 silent switches anyway.
         let actions = host.remove("v2");
         assert!(opened_key(&actions, "v2", 2).is_none());
         let (epoch, _) = opened_key(&actions, "c1", 3).unwrap();
-        assert_eq!(epoch, 2);
-        assert!(host.on_key_ack("v3", 2).is_empty());
-        assert_eq!(send_in(&host.on_key_deadline(2)), Some(2));
-        assert_eq!(host.send_epoch(), 2);
+        assert_eq!(epoch, 3);
+        assert!(host.on_key_ack("v3", 3).is_empty());
+        assert_eq!(send_in(&host.on_key_deadline(3)), Some(3));
+        assert_eq!(host.send_epoch(), 3);
     }
 
     #[test]
@@ -1715,33 +1744,33 @@ mod tests {
             keyed("v1", Role::Viewer, 1, 1),
             keyed("v2", Role::Viewer, 2, 2),
         );
-        host.on_roster(&[&v1, &v2]);
+        seat_confirmed(&mut host, &[&v1, &v2]);
         host.remove("v1");
-        assert_eq!(send_in(&host.on_key_ack("v2", 1)), Some(1));
+        assert_eq!(send_in(&host.on_key_ack("v2", 2)), Some(2));
         // v3 is let in with the secret and a deadline for its confirmation.
         let v3 = keyed("v3", Role::Viewer, 3, 3);
         host.on_roster(&[&v2, &v3]);
         let actions = host.admit("v3");
-        assert_eq!(opened_key(&actions, "v3", 3).map(|(e, _)| e), Some(1));
+        assert_eq!(opened_key(&actions, "v3", 3).map(|(e, _)| e), Some(2));
         assert!(actions.contains(&HostAction::KeyDeadline {
-            epoch: 1,
+            epoch: 2,
             after_ms: KEY_ACK_DEADLINE_MS
         }));
         // That one copy was lost (a dropped signal): the deadline sends it again, and again.
         for _ in 0..3 {
-            let again = host.on_key_deadline(1);
-            assert_eq!(opened_key(&again, "v3", 3).map(|(e, _)| e), Some(1));
+            let again = host.on_key_deadline(2);
+            assert_eq!(opened_key(&again, "v3", 3).map(|(e, _)| e), Some(2));
             assert_eq!(send_in(&again), None, "already sending in it");
         }
         // Back from a presence gap: at once.
         host.on_roster(&[&v2]);
         assert_eq!(
             opened_key(&host.on_roster(&[&v2, &v3]), "v3", 3).map(|(e, _)| e),
-            Some(1)
+            Some(2)
         );
         // Confirmed: no more.
-        assert!(host.on_key_ack("v3", 1).is_empty());
-        assert!(host.on_key_deadline(1).is_empty());
+        assert!(host.on_key_ack("v3", 2).is_empty());
+        assert!(host.on_key_deadline(2).is_empty());
     }
 
     #[test]
@@ -1750,10 +1779,10 @@ mod tests {
         let ps: Vec<Participant> = (1..=4)
             .map(|n| keyed(&format!("v{n}"), Role::Viewer, n.into(), n))
             .collect();
-        host.on_roster(&ps.iter().collect::<Vec<_>>());
+        seat_confirmed(&mut host, &ps.iter().collect::<Vec<_>>());
         // v4 never confirms anything; three removals come faster than the deadline.
         assert!(host.remove("v1").contains(&HostAction::KeyDeadline {
-            epoch: 1,
+            epoch: 2,
             after_ms: KEY_ACK_DEADLINE_MS
         }));
         for id in ["v2", "v3"] {
@@ -1764,14 +1793,14 @@ mod tests {
                     .any(|a| matches!(a, HostAction::KeyDeadline { .. })),
                 "{id}: the first deadline stands"
             );
-            assert_eq!(host.send_epoch(), 0);
+            assert_eq!(host.send_epoch(), 1);
         }
         // The first deadline: straight to the newest epoch.
-        let actions = host.on_key_deadline(1);
-        assert_eq!(send_in(&actions), Some(3));
-        assert_eq!(opened_key(&actions, "v4", 4).map(|(e, _)| e), Some(3));
+        let actions = host.on_key_deadline(2);
+        assert_eq!(send_in(&actions), Some(4));
+        assert_eq!(opened_key(&actions, "v4", 4).map(|(e, _)| e), Some(4));
         assert!(actions.contains(&HostAction::KeyDeadline {
-            epoch: 3,
+            epoch: 4,
             after_ms: KEY_ACK_DEADLINE_MS
         }));
     }
@@ -1783,26 +1812,26 @@ mod tests {
             keyed("v1", Role::Viewer, 1, 1),
             keyed("v2", Role::Viewer, 2, 2),
         );
-        host.on_roster(&[&v1, &v2]);
+        seat_confirmed(&mut host, &[&v1, &v2]);
         host.on_link("v2", true);
         host.remove("v1");
         // The deadline: send in the new epoch, and the secret again to v2, with another deadline.
-        let actions = host.on_key_deadline(1);
-        assert_eq!(send_in(&actions), Some(1));
-        assert_eq!(opened_key(&actions, "v2", 2).map(|(e, _)| e), Some(1));
+        let actions = host.on_key_deadline(2);
+        assert_eq!(send_in(&actions), Some(2));
+        assert_eq!(opened_key(&actions, "v2", 2).map(|(e, _)| e), Some(2));
         assert!(actions.contains(&HostAction::KeyDeadline {
-            epoch: 1,
+            epoch: 2,
             after_ms: KEY_ACK_DEADLINE_MS
         }));
         // v2's socket drops (presence gap, link still up) and comes back: sent again at once.
         assert!(opened_key(&host.on_roster(&[]), "v2", 2).is_none());
         assert_eq!(
             opened_key(&host.on_roster(&[&v2]), "v2", 2).map(|(e, _)| e),
-            Some(1)
+            Some(2)
         );
         // Confirmed: no more.
-        assert!(host.on_key_ack("v2", 1).is_empty());
-        assert!(host.on_key_deadline(1).is_empty());
+        assert!(host.on_key_ack("v2", 2).is_empty());
+        assert!(host.on_key_deadline(2).is_empty());
         // Someone who never confirms is sent it quickly KEY_RESENDS times, then every
         // KEY_SLOW_RESEND_MS for as long as it holds a seat: never left on the old epoch.
         let v3 = keyed("v3", Role::Viewer, 3, 3);
@@ -1811,7 +1840,7 @@ mod tests {
         host.remove("v2");
         let paces: Vec<u64> = (0..40)
             .map(|_| {
-                let actions = host.on_key_deadline(2);
+                let actions = host.on_key_deadline(3);
                 assert!(opened_key(&actions, "v3", 3).is_some());
                 actions
                     .iter()
@@ -1830,7 +1859,7 @@ mod tests {
         assert!(paces[quick..].iter().all(|&ms| ms == KEY_SLOW_RESEND_MS));
         // Gone from its seat: no more.
         host.on_roster(&[&v2]);
-        assert!(opened_key(&host.on_key_deadline(2), "v3", 3).is_none());
+        assert!(opened_key(&host.on_key_deadline(3), "v3", 3).is_none());
     }
 
     /// A duplicated tab of the host is the host guests follow now: this tab closes every
@@ -1867,7 +1896,7 @@ mod tests {
             keyed("a-dup", Role::Viewer, 2, 1),
             keyed("b", Role::Viewer, 3, 2),
         );
-        host.on_roster(&[&a, &a_dup, &b]);
+        seat_confirmed(&mut host, &[&a, &a_dup, &b]);
         let actions = host.remove("a");
         for id in ["a", "a-dup"] {
             assert!(sent_to(&actions, id).contains(&SignalBody::Refused(RefusalReason::Removed)));
@@ -1875,7 +1904,7 @@ mod tests {
             assert!(opened_key(&actions, id, 1).is_none());
             assert!(!host.is_admitted(id));
         }
-        assert_eq!(opened_key(&actions, "b", 2).map(|(e, _)| e), Some(1));
+        assert_eq!(opened_key(&actions, "b", 2).map(|(e, _)| e), Some(2));
         // The host's list marks both rows.
         assert_eq!(host.removed().collect::<Vec<_>>(), ["a", "a-dup"]);
         assert_eq!(host.seated().collect::<Vec<_>>(), ["b"]);
@@ -1886,8 +1915,8 @@ mod tests {
         let mut host = HostSession::sfu("h", ShareState::Sharing);
         host.enable_epochs("s", [42; 32], None);
         let v1 = keyed("v1", Role::Viewer, 1, 1);
-        host.on_roster(&[&v1]);
-        assert_eq!(send_in(&host.remove("v1")), Some(1));
+        seat_confirmed(&mut host, &[&v1]);
+        assert_eq!(send_in(&host.remove("v1")), Some(2));
         // A guest whose last confirmation is missing leaves: no need to wait for the deadline.
         let (v2, v3) = (
             keyed("v2", Role::Viewer, 2, 2),
@@ -1897,8 +1926,8 @@ mod tests {
         host.admit("v2");
         host.admit("v3");
         host.remove("v2");
-        assert_eq!(host.send_epoch(), 1);
-        assert_eq!(send_in(&host.on_roster(&[])), Some(2));
+        assert_eq!(host.send_epoch(), 2);
+        assert_eq!(send_in(&host.on_roster(&[])), Some(3));
     }
 
     #[test]
@@ -1908,10 +1937,10 @@ mod tests {
             keyed("v1", Role::Viewer, 1, 1),
             keyed("v2", Role::Viewer, 2, 2),
         );
-        host.on_roster(&[&v1, &v2]);
+        seat_confirmed(&mut host, &[&v1, &v2]);
         let memory = remembered(host.remove("v1"));
         assert_eq!(memory, host.memory());
-        assert_eq!(memory.epoch, 1);
+        assert_eq!(memory.epoch, 2);
         assert!(memory.admission_required);
         assert_eq!(
             HostMemory::from_json(&memory.to_json()),
@@ -1926,10 +1955,10 @@ mod tests {
         let mut again = HostSession::new("h2", Limits::P2P, ShareState::Sharing);
         let actions = again.enable_epochs("s", [7; 32], Some(memory));
         assert!(actions.contains(&HostAction::InstallKey {
-            epoch: 2,
-            secret: rekey::epoch_secret(&[7; 32], 2)
+            epoch: 3,
+            secret: rekey::epoch_secret(&[7; 32], 3)
         }));
-        assert_eq!(send_in(&actions), Some(2));
+        assert_eq!(send_in(&actions), Some(3));
         assert!(again.admission_required());
         // v2 (same identity, new id after its own reload or not) is seated and keyed; the
         // removed person's new tab waits, and the host is told who it is.
@@ -1939,7 +1968,7 @@ mod tests {
         );
         let actions = again.on_roster(&[&v2b, &v1b]);
         assert_eq!(opened(&actions), ["v2b"]);
-        assert_eq!(opened_key(&actions, "v2b", 2).map(|(e, _)| e), Some(2));
+        assert_eq!(opened_key(&actions, "v2b", 2).map(|(e, _)| e), Some(3));
         assert_eq!(sent_to(&actions, "v1b"), [SignalBody::Waiting]);
         assert!(again.asking()[0].removed_before);
         // Let in again, the removed identity is remembered as let in by the next reload too.
