@@ -163,6 +163,19 @@ pub fn HostStage(
         });
     });
     on_cleanup(move || leaving.remove());
+    // A host page the browser kept and shows again (back/forward cache) has left its session
+    // (`pagehide`): it starts over, as a reload does, rather than stay in a channel saying
+    // nothing to anyone.
+    let shown = window_event_listener(leptos::ev::pageshow, move |ev| {
+        let kept = js_sys::Reflect::get(&ev, &"persisted".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if kept {
+            let _ = platform::location::reload();
+        }
+    });
+    on_cleanup(move || shown.remove());
     // A capture picked on the landing page and not yet handed to the runtime (config.json
     // still loading) stops too when the page stops showing the session (the runtime's own
     // stops with it: `HostSession`).
@@ -244,7 +257,7 @@ pub fn HostStage(
                 view! {
                     <div class="notice" data-testid="session-moved" role="status">
                         <h2>"You're hosting this session in another tab"</h2>
-                        <p>"This tab stopped sharing so that guests follow the other one. Reload this tab to host from here again."</p>
+                        <p>"This tab stopped sharing so that guests follow the other one. Reload this tab to host from here again: you'll let each person in again."</p>
                     </div>
                 }.into_any()
             } else {

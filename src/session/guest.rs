@@ -15,7 +15,6 @@ use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::rekey::{self, WrapContext};
 use pairux_core::e2ee::{E2eeState, SfuDataSealer};
 use pairux_core::focus::{FocusFollower, Reason};
-use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
 use pairux_core::session::{
@@ -170,7 +169,7 @@ struct Inner {
     session_link: SessionLink,
     /// The key of the host we follow: a host under another key (the role was handed on)
     /// starts its media keys anew.
-    host_key: std::cell::Cell<Option<PublicKey>>,
+    followed: RefCell<Option<String>>,
     voice: RefCell<super::voice::GuestVoice>,
     /// Turns the microphone off, and says why, if its track ends by itself while on.
     mic_ended: RefCell<Option<crate::platform::media::EndedListener>>,
@@ -228,7 +227,7 @@ impl GuestRuntime {
                 meter: RefCell::new(LatencyMeter::new()),
                 meter_timer: RefCell::new(None),
                 session_link: link.clone(),
-                host_key: std::cell::Cell::new(None),
+                followed: RefCell::new(None),
                 session: RefCell::new(GuestSession::new(me.clone(), clock::monotonic_ms())),
                 me,
                 session_id: link.session.to_string(),
@@ -1325,10 +1324,11 @@ impl GuestRuntime {
         self.send_control(Some(ControlMsg::HostOfferOff), false);
     }
 
-    /// We follow `host` now. An offer of the role from the host before is off; and a host
-    /// under another key than the one before (the role was handed on) sends in the room
-    /// key's epoch 0, with no memory of the epochs its predecessor moved us to: our media keys
-    /// start there again.
+    /// We follow `host` now. An offer of the role from the host before is off; and another
+    /// join than the one before (the role was handed on, the host reloaded or went on in a
+    /// duplicated tab) has epochs of its own, which need not go on from where its predecessor
+    /// moved us (a tab's memory of them is its own): our media keys start again from the
+    /// room key, and its secret comes with our seat.
     fn follow_host_key(&self, host: &str) {
         self.put_offer_away();
         // The badge says what was measured of this host's media: nothing yet for a host we
@@ -1336,10 +1336,8 @@ impl GuestRuntime {
         if let Ok(worker) = transform::page_worker() {
             self.inner.view.e2ee.set(worker.state_of(host));
         }
-        let roster = self.inner.channel.signals.roster;
-        let key = roster.with_untracked(|r| r.get(host).and_then(|p| p.signer));
-        let before = self.inner.host_key.replace(key);
-        if before.is_none() || before == key || self.inner.key_epoch.get() == 0 {
+        let before = self.inner.followed.replace(Some(host.to_owned()));
+        if before.is_none() || before.as_deref() == Some(host) || self.inner.key_epoch.get() == 0 {
             return;
         }
         let room = &self.inner.session_link.room_key;

@@ -1305,6 +1305,7 @@ impl HostRuntime {
         let actions = self.inner.session.borrow_mut().end();
         self.run(actions);
         self.stop_media();
+        self.inner.key_deadline.borrow_mut().take();
         self.inner.view.ended.set(true);
     }
 
@@ -1322,6 +1323,7 @@ impl HostRuntime {
         let actions = self.inner.session.borrow_mut().moved_on();
         self.run(actions);
         self.stop_media();
+        self.inner.key_deadline.borrow_mut().take();
         self.inner.channel.leave();
         self.inner.view.moved.set(true);
     }

@@ -224,6 +224,15 @@ test('a duplicated host tab hosts from the copy: the first tab stops and says so
   });
   await stillDecoding(guest, 'the guest');
   assert.equal(await guest.getByTestId('session-ended').count(), 0);
+  // The first tab reloaded hosts again, later still: the copy stops in turn. It does not
+  // know whom the copy let in or removed meanwhile, so it asks before seating anyone.
+  await host.reload();
+  await copy.getByTestId('session-moved').waitFor({ timeout: 15_000 });
+  const gid = await myId(guest);
+  await host.getByTestId(`admit-${gid}`).click({ timeout: 15_000 });
+  await host.getByTestId('share-again').click({ timeout: 15_000 });
+  await stillDecoding(guest, 'the guest, back with the first tab');
+  await guest.locator('[data-testid=e2ee-state]:text-is("ok")').waitFor({ timeout: 10_000 });
   for (const page of [host, guest]) await page.context().close();
 });
 

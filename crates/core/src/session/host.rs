@@ -447,6 +447,9 @@ impl HostSession {
     /// The wait for confirmations of `epoch` is over: encrypt in the current epoch now (a
     /// deadline set for an earlier one covers the epochs made since).
     pub fn on_key_deadline(&mut self, epoch: u32) -> Vec<HostAction> {
+        if self.ended {
+            return Vec::new();
+        }
         let Some(epochs) = self.epochs.as_mut() else {
             return Vec::new();
         };
@@ -909,6 +912,7 @@ impl HostSession {
             return Vec::new();
         }
         self.ended = true;
+        self.stop_waiting_for_keys();
         let mut actions = vec![self.signal(None, SignalBody::Ended)];
         // Everyone present heard the broadcast; only later arrivals are told one by one.
         self.told_ended.extend(self.admitted.keys().cloned());
@@ -928,20 +932,27 @@ impl HostSession {
     /// Another tab of this host (a duplicated tab: the same key and chain, joined later) is
     /// the host guests follow now: this one hosts no more. Every connection closes; nobody is
     /// told anything (a `Leaving` or `Ended` from us would be about a session that goes on).
+    /// What this tab remembers for a reload asks the host's OK for everyone: the other tab
+    /// may remove people meanwhile, and its memory is its own.
     pub fn moved_on(&mut self) -> Vec<HostAction> {
         if self.ended {
             return Vec::new();
         }
         self.ended = true;
         self.left = true;
+        self.stop_waiting_for_keys();
         self.asking.clear();
         self.link_up.clear();
         self.absent.clear();
         self.video.clear();
-        std::mem::take(&mut self.admitted)
+        self.allowed.clear();
+        self.admission_required = true;
+        let mut actions: Vec<HostAction> = std::mem::take(&mut self.admitted)
             .into_keys()
             .map(|id| HostAction::ClosePeer { id })
-            .collect()
+            .collect();
+        actions.push(HostAction::Remember(self.memory()));
+        actions
     }
 
     /// The host's page is going away: tell everyone now rather than let them time out.
@@ -951,7 +962,15 @@ impl HostSession {
         }
         self.ended = true;
         self.left = true;
+        self.stop_waiting_for_keys();
         vec![self.signal(None, SignalBody::Leaving)]
+    }
+
+    /// Nobody is sent a secret again once the session is over for this page.
+    fn stop_waiting_for_keys(&mut self) {
+        if let Some(epochs) = self.epochs.as_mut() {
+            epochs.waiting.clear();
+        }
     }
 
     /// Our own socket is back after a gap (a network change, a closed laptop). What we
@@ -1867,22 +1886,32 @@ mod tests {
     /// session goes on).
     #[test]
     fn a_host_whose_session_went_on_in_another_tab_closes_everything_and_says_nothing() {
-        let mut host = HostSession::new("h", Limits::P2P, ShareState::Sharing);
-        let (v, c) = (p("v", Role::Viewer, 1), p("c", Role::Controller, 2));
+        let mut host = epoch_host();
+        let (v, c) = (
+            keyed("v", Role::Viewer, 1, 1),
+            keyed("c", Role::Controller, 2, 2),
+        );
         host.on_roster(&[&v, &c]);
-        let mut closed: Vec<_> = host
-            .moved_on()
-            .into_iter()
-            .map(|a| match a {
-                HostAction::ClosePeer { id } => id,
+        let actions = host.moved_on();
+        let mut closed: Vec<_> = actions
+            .iter()
+            .filter_map(|a| match a {
+                HostAction::ClosePeer { id } => Some(id.clone()),
+                HostAction::Remember(_) => None,
                 other => panic!("only connections close: {other:?}"),
             })
             .collect();
         closed.sort();
         assert_eq!(closed, ["c", "v"]);
+        // A reload of this tab asks the host's OK for everyone: the other tab's removals are
+        // not in this tab's memory.
+        let memory = remembered(actions);
+        assert!(memory.admission_required && memory.allowed.is_empty());
         let late = p("late", Role::Viewer, 3);
         assert!(host.on_roster(&[&v, &c, &late]).is_empty());
         assert!(host.on_rejoined().is_empty());
+        // Their secrets were never confirmed: nobody is sent one again.
+        assert!(host.on_key_deadline(1).is_empty());
         assert!(host.moved_on().is_empty() && host.leave().is_empty());
         assert_eq!(host.seated().count(), 0);
     }
