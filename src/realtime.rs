@@ -525,7 +525,9 @@ const SERVER_CLOSED_REJOIN_MS: u64 = 5_000;
 /// This page's membership of its session channel, for as long as the calling component lives:
 /// config.json, then [`RealtimeLink::start`]. Errors before the socket (config.json
 /// unreachable) are retried with the socket's back-off and shown as reconnecting.
-pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
+/// `joined_at`: this join's time (a host's from `state::host_join_time`, so its joins only go
+/// forward; the guest app does not link that).
+pub fn use_session_channel(entry: &SessionEntry, joined_at: u64) -> SessionChannel {
     let signals = RealtimeSignals::default();
     // Who we are: the host signs with the session's host key, everyone else with a key this
     // tab made for the session (kept in its sessionStorage, so a reload is the same person).
@@ -541,10 +543,6 @@ pub fn use_session_channel(entry: &SessionEntry) -> SessionChannel {
     // Our participant id (the presence key) comes from that key, this join's epoch and a random
     // salt (`session::participant_id`): new for every join — also of a duplicated tab, which
     // has the same key — and nobody else's to use.
-    let joined_at = match &entry.host {
-        Some(_) => crate::state::host_join_time(&entry.link, clock::wall_ms()),
-        None => clock::wall_ms(),
-    };
     let mut identity = SessionIdentity::new(&entry.link, entry.role, joined_at, signer);
     let mut salt = [0u8; 16];
     match crate::platform::random::fill(&mut salt) {

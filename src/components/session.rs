@@ -39,7 +39,8 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
             }
         });
     });
-    let channel = use_session_channel(&entry);
+    let joined_at = crate::state::host_join_time(&entry.link, crate::platform::clock::wall_ms());
+    let channel = use_session_channel(&entry, joined_at);
     let me = channel.me();
     let mode = entry.mode;
     let view = crate::session::host::HostSignals::new();

@@ -450,7 +450,7 @@ struct HeadStart(StoredValue<Option<GuestSetup>, LocalStorage>);
 impl GuestSetup {
     /// Joins `entry`'s session (the calling owner keeps it).
     pub fn start(entry: &SessionEntry) -> Self {
-        let channel = crate::realtime::use_session_channel(entry);
+        let channel = crate::realtime::use_session_channel(entry, platform::clock::wall_ms());
         let me = channel.me();
         let view = GuestSignals::new();
         let runtime = StoredValue::new_local(None::<GuestRuntime>);
