@@ -344,7 +344,9 @@ impl GuestSession {
                 Vec::new()
             }
             SignalBody::Sfu(route) => {
-                if self.route == route {
+                // A broadcast route is for those already in: someone waiting for the host's OK
+                // subscribes (and publishes its voice) only once its seat names the route.
+                if self.route == route || (self.waiting_admission && envelope.to.is_none()) {
                     return Vec::new();
                 }
                 self.route = route;
@@ -881,9 +883,21 @@ mod tests {
         };
         g.on_signal(1_000_000, &to_all);
         assert_eq!(g.phase(), GuestPhase::WaitingForAdmission);
-        // Admitted: the share state arrives, to us.
+        // Nor does a route through the SFU said to everyone: subscribing would publish our
+        // voice before the host let us in (and before its secret came with our seat).
+        let route = SfuRoute { room: 1, feed: 2 };
+        let route_to_all = SignalEnvelope {
+            to: None,
+            ..from_host(SignalBody::Sfu(Some(route)))
+        };
+        assert!(g.on_signal(1_000_000, &route_to_all).is_empty());
+        // Admitted: the share state arrives, to us, and the route with it.
         g.on_signal(1_000_001, &share(true));
         assert_eq!(g.phase(), GuestPhase::Connecting);
+        assert_eq!(
+            g.on_signal(1_000_001, &from_host(SignalBody::Sfu(Some(route)))),
+            vec![GuestAction::Subscribe(route)]
+        );
         g.on_link(1_000_002, true);
         g.on_playing(1_000_003, true);
         assert_eq!(g.phase(), GuestPhase::Live);
