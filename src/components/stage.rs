@@ -164,16 +164,9 @@ pub fn HostStage(
     });
     on_cleanup(move || leaving.remove());
     // A host page the browser kept and shows again (back/forward cache) has left its session
-    // (`pagehide`): it starts over, as a reload does, rather than stay in a channel saying
-    // nothing to anyone.
+    // (`pagehide`): it starts over rather than stay in a channel saying nothing to anyone.
     let shown = window_event_listener(leptos::ev::pageshow, move |ev| {
-        let kept = js_sys::Reflect::get(&ev, &"persisted".into())
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        if kept {
-            let _ = platform::location::reload();
-        }
+        platform::location::reload_if_restored(&ev)
     });
     on_cleanup(move || shown.remove());
     // A capture picked on the landing page and not yet handed to the runtime (config.json
@@ -493,13 +486,7 @@ impl GuestSetup {
         // A page the browser kept and shows again (back/forward cache) has no connection
         // left: it starts over.
         platform::el::on_window("pageshow", move |ev| {
-            let kept = js_sys::Reflect::get(&ev, &"persisted".into())
-                .ok()
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
-            if kept {
-                let _ = platform::location::reload();
-            }
+            platform::location::reload_if_restored(&ev)
         });
         GuestSetup {
             session: entry.link.session,

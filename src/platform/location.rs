@@ -84,6 +84,18 @@ pub fn reload() -> Result<(), JsError> {
     window()?.location().reload().map_err(js_error)
 }
 
+/// For a `pageshow` event: a page the browser kept and shows again (back/forward cache) left
+/// its session as it was hidden, so it starts over, as a reload does.
+pub fn reload_if_restored(event: &wasm_bindgen::JsValue) {
+    let kept = js_sys::Reflect::get(event, &"persisted".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    if kept {
+        let _ = reload();
+    }
+}
+
 /// The `sessionStorage` key prefix (then the path) under which index.html's boot script keeps
 /// the fragment it scrubbed until the app has taken it.
 const OPENED_KEY: &str = "pairux:opened:";

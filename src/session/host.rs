@@ -1298,15 +1298,22 @@ impl HostRuntime {
     /// Ends the session for everyone and stops the capture and the microphone (their controls
     /// go with the stage); an offer of the role is taken back.
     pub fn end(&self) {
+        self.stop_hosting(HostSession::end);
+        self.inner.view.ended.set(true);
+    }
+
+    /// The session is over for this page (`over`: the core's end or move): the offer of the
+    /// role is taken back, the microphone goes off, the core's actions run (every seat's
+    /// connection closes), what it sends stops, and no secret is sent again.
+    fn stop_hosting(&self, over: fn(&mut HostSession) -> Vec<HostAction>) {
         self.cancel_hand_over();
         if self.inner.view.voice.mic.get_untracked() != Mic::Off {
             self.switch_mic(false, None);
         }
-        let actions = self.inner.session.borrow_mut().end();
+        let actions = over(&mut self.inner.session.borrow_mut());
         self.run(actions);
         self.stop_media();
         self.inner.key_deadline.borrow_mut().take();
-        self.inner.view.ended.set(true);
     }
 
     /// Another tab of this host hosts the session now: this one closes every connection,
@@ -1316,14 +1323,7 @@ impl HostRuntime {
         if self.inner.view.moved.get_untracked() {
             return;
         }
-        self.cancel_hand_over();
-        if self.inner.view.voice.mic.get_untracked() != Mic::Off {
-            self.switch_mic(false, None);
-        }
-        let actions = self.inner.session.borrow_mut().moved_on();
-        self.run(actions);
-        self.stop_media();
-        self.inner.key_deadline.borrow_mut().take();
+        self.stop_hosting(HostSession::moved_on);
         self.inner.channel.leave();
         self.inner.view.moved.set(true);
     }

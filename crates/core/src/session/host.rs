@@ -920,13 +920,19 @@ impl HostSession {
         self.told_ended.extend(self.barred.keys().cloned());
         self.told_ended
             .extend(self.asking.drain(..).map(|(id, _)| id));
+        actions.extend(self.close_every_seat());
+        actions
+    }
+
+    /// Every seat's connection closes (the session is over for this page).
+    fn close_every_seat(&mut self) -> Vec<HostAction> {
         self.link_up.clear();
         self.absent.clear();
         self.video.clear();
-        for id in std::mem::take(&mut self.admitted).into_keys() {
-            actions.push(HostAction::ClosePeer { id });
-        }
-        actions
+        std::mem::take(&mut self.admitted)
+            .into_keys()
+            .map(|id| HostAction::ClosePeer { id })
+            .collect()
     }
 
     /// Another tab of this host (a duplicated tab: the same key and chain, joined later) is
@@ -942,15 +948,9 @@ impl HostSession {
         self.left = true;
         self.stop_waiting_for_keys();
         self.asking.clear();
-        self.link_up.clear();
-        self.absent.clear();
-        self.video.clear();
         self.allowed.clear();
         self.admission_required = true;
-        let mut actions: Vec<HostAction> = std::mem::take(&mut self.admitted)
-            .into_keys()
-            .map(|id| HostAction::ClosePeer { id })
-            .collect();
+        let mut actions = self.close_every_seat();
         actions.push(HostAction::Remember(self.memory()));
         actions
     }
