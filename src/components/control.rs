@@ -24,14 +24,7 @@ fn name_of(roster: &Roster, id: &str) -> String {
     let Some(at) = people.iter().position(|p| p.id == id) else {
         return pairux_core::display::display_name(None);
     };
-    let named: Vec<(String, String)> = people
-        .iter()
-        .map(|p| {
-            let key = p.signer.map(|k| k.encode()).unwrap_or_default();
-            (key, p.display_name())
-        })
-        .collect();
-    pairux_core::display::distinct_names(&named).swap_remove(at)
+    pairux_core::roster::distinct_names(&people).swap_remove(at)
 }
 
 /// Host: pending requests as toasts with Grant / Deny, holders with Revoke, Revoke all.

@@ -173,18 +173,16 @@ fn HandOver(
     // Two controllers may share a name: theirs then carries a tag of the key their metas are
     // verified under, and each button the colour of that person's cursor.
     let controllers = move || {
-        let (ids, people): (Vec<_>, Vec<_>) = roster.with(|r| {
-            r.participants()
-                .into_iter()
-                .filter(|p| p.role == Role::Controller)
-                .map(|p| {
-                    let key = p.signer.map(|k| k.encode()).unwrap_or_default();
-                    (p.id.clone(), (key, p.display_name()))
-                })
-                .unzip()
-        });
-        let names = pairux_core::display::distinct_names(&people);
-        ids.into_iter().zip(names).collect::<Vec<_>>()
+        roster.with(|r| {
+            let mut people = r.participants();
+            people.retain(|p| p.role == Role::Controller);
+            let names = pairux_core::roster::distinct_names(&people);
+            people
+                .iter()
+                .map(|p| p.id.clone())
+                .zip(names)
+                .collect::<Vec<_>>()
+        })
     };
     // The last name seen for each id: the person handed the role leaves the session to come
     // back as host (or closes the tab), and the line still says whom it waits for.

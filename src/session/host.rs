@@ -394,19 +394,13 @@ impl HostRuntime {
         }
         // Another join of this host — a duplicated tab: the same key and chain, joined
         // later — is the host guests follow (the latest join of a chain): this tab stops.
-        let chain = |p: &Participant| {
-            p.profile
-                .get("chain")
-                .and_then(serde_json::Value::as_str)
-                .map_or(0, str::len)
-        };
         let first = participants.iter().find(|p| p.role == Role::Host);
         let mine = participants.iter().find(|p| p.id == self.inner.me);
         if let (Some(first), Some(mine)) = (first, mine) {
             if first.id != mine.id
                 && first.signer.is_some()
                 && first.signer == mine.signer
-                && chain(first) == chain(mine)
+                && first.chain_text().len() == mine.chain_text().len()
             {
                 self.moved_on();
             }

@@ -166,6 +166,8 @@ test('a host that reloads its tab is still the host, and its guests take it back
   const guest = await join(viewerLink);
   const hosts = () => guest.locator('[data-testid=participant-list] > li[data-role=host]')
     .evaluateAll((els) => els.map((e) => e.dataset.testid));
+  // The list around the picture is drawn once the first frame is shown, a moment after it.
+  await until('the guest to list its host', async () => (await hosts()).length === 1);
   const [before] = await hosts();
   // A link holder keeps what the host tracked before its reload.
   const spy = await rawPeer(stack.server.url, link.topic, `spy-${randomBytes(4).toString('hex')}`);

@@ -110,9 +110,14 @@ pub fn colour_for(id: &str) -> &'static str {
 /// Four letters or digits of `id`, upper-cased (ASCII only: `str::to_uppercase` would link
 /// Unicode's case tables, ~16 KB): a short tag to tell people apart (`Viewer 3F2A`).
 pub fn short_tag(id: &str) -> String {
+    tag(id, 4)
+}
+
+/// The first `len` letters or digits of `id`, upper-cased.
+fn tag(id: &str, len: usize) -> String {
     id.chars()
         .filter(char::is_ascii_alphanumeric)
-        .take(4)
+        .take(len)
         .map(|c| c.to_ascii_uppercase())
         .collect()
 }
@@ -131,13 +136,7 @@ pub fn distinct_names(people: &[(String, String)]) -> Vec<String> {
             if people.iter().filter(|(_, n)| n == name).count() < 2 {
                 return name.clone();
             }
-            let tag: String = id
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .take(8)
-                .map(|c| c.to_ascii_uppercase())
-                .collect();
-            format!("{name} · {tag}")
+            format!("{name} · {}", tag(id, 8))
         })
         .collect()
 }

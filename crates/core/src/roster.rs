@@ -209,20 +209,42 @@ impl Participant {
     /// id (for a stable order).
     fn order_key(&self) -> (bool, std::cmp::Reverse<usize>, u64, &str) {
         // A chain's text grows with each handover (see `session::HostChain`); a host's was
-        // verified with its meta, anyone else's means nothing.
-        let chain = self.profile.get("chain").and_then(Value::as_str);
-        let chain = chain.filter(|_| self.role == Role::Host);
-        let handovers = std::cmp::Reverse(chain.map_or(0, str::len));
-        // Hosts of one chain are one person's joins (a reload, a duplicated tab): the latest.
-        // A signed meta of an earlier join can be tracked again by anyone who kept it, but a
-        // join time cannot be advanced; first-joined first let such a replay take every
-        // guest off the live host.
-        let joined = match self.role {
-            Role::Host => u64::MAX - self.joined_at,
-            _ => self.joined_at,
+        // verified with its meta, anyone else's means nothing. Hosts of one chain are one
+        // person's joins (a reload, a duplicated tab): the latest. A signed meta of an earlier
+        // join can be tracked again by anyone who kept it, but a join time cannot be
+        // advanced; first-joined first let such a replay take every guest off the live host.
+        let (handovers, joined) = match self.role {
+            Role::Host => (self.chain_text().len(), u64::MAX - self.joined_at),
+            _ => (0, self.joined_at),
         };
-        (self.role != Role::Host, handovers, joined, &self.id)
+        (
+            self.role != Role::Host,
+            std::cmp::Reverse(handovers),
+            joined,
+            &self.id,
+        )
     }
+
+    /// A verified host's handover chain as its profile carries it (empty: the first host).
+    pub fn chain_text(&self) -> &str {
+        self.profile
+            .get("chain")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// `people`'s names as they tell people apart: where two share one, with a tag of the key each
+/// one's metas verify under (`display::distinct_names`).
+pub fn distinct_names(people: &[&Participant]) -> Vec<String> {
+    let named: Vec<(String, String)> = people
+        .iter()
+        .map(|p| {
+            let key = p.signer.map(|k| k.encode()).unwrap_or_default();
+            (key, p.display_name())
+        })
+        .collect();
+    crate::display::distinct_names(&named)
 }
 
 /// A change of the roster.
@@ -331,7 +353,11 @@ impl Roster {
         // each presence key is its signer's participant id — lets through only for a hash
         // collision; this roster counts shadows for any check it is given.)
         let hosts = keys.iter().flat_map(|(_, c)| c).map(|(_, p)| p);
-        let line = longest_on_one_line(hosts.filter(|p| p.role == Role::Host).map(chain_text));
+        let line = longest_on_one_line(
+            hosts
+                .filter(|p| p.role == Role::Host)
+                .map(Participant::chain_text),
+        );
         let forked_host = line.is_none();
         // The host the role was handed to last, by its chain: its meta pins the key it is
         // under even behind another's (the server lets a client track under any key, and
@@ -346,7 +372,7 @@ impl Roster {
                 // Otherwise the first verified meta pins the key's signer.
                 None => {
                     let newest_host = candidates.iter().find(|(_, p)| {
-                        p.role == Role::Host && newest.as_deref() == Some(chain_text(p))
+                        p.role == Role::Host && newest.as_deref() == Some(p.chain_text())
                     });
                     let first = newest_host
                         .or(candidates.first())
@@ -489,7 +515,7 @@ impl Roster {
             return Err(HostFork);
         }
         let hosts = self.participants.values().filter(|p| p.role == Role::Host);
-        longest_on_one_line(hosts.map(chain_text)).ok_or(HostFork)
+        longest_on_one_line(hosts.map(Participant::chain_text)).ok_or(HostFork)
     }
 
     /// Whether the hosts present claim the role through two different handovers (see
@@ -497,11 +523,6 @@ impl Roster {
     pub fn host_forked(&self) -> bool {
         self.forked_host
     }
-}
-
-/// A verified host's handover chain as its profile carries it (empty: the first host).
-fn chain_text(p: &Participant) -> &str {
-    p.profile.get("chain").and_then(Value::as_str).unwrap_or("")
 }
 
 /// The longest of `chains` if each begins it (`Some(None)` for none), `None` if two part.
