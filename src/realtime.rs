@@ -572,18 +572,16 @@ pub fn use_session_channel(entry: &SessionEntry, joined_at: u64) -> SessionChann
         identity: StoredValue::new_local(identity.clone()),
         profile: StoredValue::new_local(serde_json::Value::Null),
     };
-    // Media keys: the room key, and a sender id that is new for every join, so a reload never
-    // reuses an SFrame counter. Receivers learn our sender id from our sealed profile.
+    // A sender id that is new for every join, so a reload never reuses an SFrame counter.
+    // Receivers learn it from our sealed profile. The media secrets come from the host (the
+    // room key never is one).
     let media_keys = transform::page_worker().ok();
     let mut bytes = [0u8; SENDER_ID_LEN];
     let sender = crate::platform::random::fill(&mut bytes)
         .ok()
         .map(|()| SenderId::from_bytes(bytes));
     if let (Some(worker), Some(sender)) = (&media_keys, sender) {
-        if let Err(err) = worker
-            .set_room_key(&entry.link.room_key)
-            .and_then(|()| worker.set_local_sender(sender))
-        {
+        if let Err(err) = worker.set_local_sender(sender) {
             leptos::logging::error!("media keys not set; nothing will be sent: {err}");
         }
     }

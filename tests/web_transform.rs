@@ -171,11 +171,20 @@ async fn wait_for(seen: &Rc<RefCell<Vec<E2eeState>>>, want: E2eeState, ms: u32) 
     );
 }
 
+/// Gives `worker` the secret of media epoch 1 (what a seat brings), and sends in it if `send`.
+fn keyed(worker: &TransformWorker, secret: u8, send: bool) {
+    worker
+        .set_epoch_key(1, &RoomKey::from_bytes([secret; 32]))
+        .unwrap();
+    if send {
+        worker.send_epoch(1).unwrap();
+    }
+}
+
 async fn encrypted_call_decodes(api: TransformApi) {
     let worker = started(api).await;
-    let room = RoomKey::from_bytes([0x11; 32]);
     let me = sender_id();
-    worker.set_room_key(&room).unwrap();
+    keyed(&worker, 0x11, true);
     worker.set_local_sender(me).unwrap();
     worker.set_remote_sender(HOST, me).unwrap();
     let seen = record_states(&worker);
@@ -230,15 +239,13 @@ async fn encoded_streams_call_decrypts() {
 }
 
 #[wasm_bindgen_test]
-async fn a_wrong_room_key_shows_decrypt_failed_and_decodes_nothing() {
+async fn a_wrong_secret_shows_decrypt_failed_and_decodes_nothing() {
     let api = TransformApi::Script;
     let (host, viewer) = (started(api).await, started(api).await);
     let me = sender_id();
-    host.set_room_key(&RoomKey::from_bytes([0x22; 32])).unwrap();
+    keyed(&host, 0x22, true);
     host.set_local_sender(me).unwrap();
-    viewer
-        .set_room_key(&RoomKey::from_bytes([0x33; 32]))
-        .unwrap();
+    keyed(&viewer, 0x33, false);
     viewer.set_remote_sender(HOST, me).unwrap();
     let seen = record_states(&viewer);
 
@@ -257,10 +264,15 @@ async fn without_keys_the_sender_sends_no_frame() {
     let api = TransformApi::Script;
     let (host, viewer) = (started(api).await, started(api).await);
     let me = sender_id();
-    // The host never learns its keys; the viewer has everything.
-    viewer
-        .set_room_key(&RoomKey::from_bytes([0x44; 32]))
-        .unwrap();
+    // The host has its sender id and the room key as epoch 0's secret — never a media secret
+    // (a guest before its seat's secret) — so it has no key to send in; the viewer has
+    // everything, epoch 0 included.
+    let room = RoomKey::from_bytes([0x44; 32]);
+    host.set_local_sender(me).unwrap();
+    host.set_epoch_key(0, &room).unwrap();
+    host.send_epoch(0).unwrap();
+    keyed(&viewer, 0x44, false);
+    viewer.set_epoch_key(0, &room).unwrap();
     viewer.set_remote_sender(HOST, me).unwrap();
     let seen = record_states(&viewer);
 
@@ -288,10 +300,10 @@ async fn without_keys_the_sender_sends_no_frame() {
 async fn a_barred_participant_decodes_no_more_even_when_its_presence_comes_again() {
     let api = TransformApi::Script;
     let (host, viewer) = (started(api).await, started(api).await);
-    let (room, me) = (RoomKey::from_bytes([0x55; 32]), sender_id());
-    host.set_room_key(&room).unwrap();
+    let me = sender_id();
+    keyed(&host, 0x55, true);
     host.set_local_sender(me).unwrap();
-    viewer.set_room_key(&room).unwrap();
+    keyed(&viewer, 0x55, false);
     viewer.set_remote_sender(HOST, me).unwrap();
     let seen = record_states(&viewer);
 

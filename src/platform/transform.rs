@@ -355,10 +355,10 @@ impl TransformWorker {
             .map_err(js_error)
     }
 
-    /// The session's room key (from the link fragment). Until it and [`Self::set_local_sender`]
-    /// arrive, the worker drops every outgoing frame.
-    pub fn set_room_key(&self, key: &RoomKey) -> Result<(), JsError> {
-        self.send(&ToWorker::RoomKey { key: key.clone() })
+    /// Drop every epoch's secret (a new host followed): nothing is sent or decrypted until
+    /// that host's own secret comes.
+    pub fn restart(&self) -> Result<(), JsError> {
+        self.send(&ToWorker::Restart)
     }
 
     /// The media secret of a later epoch (the host's, after a removal): frames in it decrypt

@@ -1327,8 +1327,8 @@ impl GuestRuntime {
     /// We follow `host` now. An offer of the role from the host before is off; and another
     /// join than the one before (the role was handed on, the host reloaded or went on in a
     /// duplicated tab) has epochs of its own, which need not go on from where its predecessor
-    /// moved us (a tab's memory of them is its own): our media keys start again from the
-    /// room key, and its secret comes with our seat.
+    /// moved us (a tab's memory of them is its own): our media keys start again from none
+    /// (nothing sent or decrypted), and its secret comes with our seat.
     fn follow_host_key(&self, host: &str) {
         self.put_offer_away();
         // The badge says what was measured of this host's media: nothing yet for a host we
@@ -1340,17 +1340,15 @@ impl GuestRuntime {
         if before.is_none() || before.as_deref() == Some(host) || self.inner.key_epoch.get() == 0 {
             return;
         }
-        let room = &self.inner.session_link.room_key;
         if let Ok(worker) = transform::page_worker() {
-            let reset = worker
-                .set_room_key(room)
-                .and_then(|()| worker.send_epoch(0));
+            let reset = worker.restart().and_then(|()| worker.send_epoch(0));
             if let Err(err) = reset {
                 leptos::logging::error!("media keys not restarted for the new host: {err}");
             }
         }
         self.inner.key_epoch.set(0);
         self.inner.key_retire.borrow_mut().take();
+        let room = &self.inner.session_link.room_key;
         *self.inner.sealers.borrow_mut() = vec![(0, SfuDataSealer::new(room))];
     }
 

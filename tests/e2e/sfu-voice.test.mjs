@@ -12,7 +12,7 @@ import { stackWith, hostSfu, recordPeers, grantFor, withJanusClient, kidTap } fr
 import {
   toneWav, recordVoices, hears, silent, setMic, micShown, speakingShown, startToneLog, longestSilence,
 } from './lib/voice.mjs';
-import { rawPeer, until } from './lib/adversary.mjs';
+import { rawPeer, until, withholdingServer } from './lib/adversary.mjs';
 import { parseLink, SigningKey, participantId, presenceMeta, signalPayload } from './lib/wire.mjs';
 
 // `--sfu-threshold 3`: an Auto session moves to the SFU when its third participant arrives.
@@ -338,4 +338,41 @@ test('nothing anyone sends through Janus is ever in the room key\'s epoch, which
   assert.equal(after.filter((k) => k.epoch === null).length, 0, 'every frame has an SFrame header');
   await hears(controller, 'the new host hearing the viewer');
   for (const page of [host, viewer, controller, removed, tap]) await page.context().close();
+});
+
+test('a guest whose seat\'s secret the server withholds sends no voice anyone could read, and reads waiting-key', async () => {
+  const host = await hostSfu(sfu, 'mode-sfu', [recordVoices]);
+  const link = await host.getByTestId('invite-viewer-link').inputValue();
+  // The signaling server passes the seat (the route into the SFU) and drops every copy of the
+  // media secret — the first and the host's resends.
+  const guest = await newPage(sfu.browser);
+  await guest.addInitScript(recordPeers);
+  const server = await withholdingServer(guest, parseLink(link), (kind) => kind === 'media_key');
+  await openApp(guest, link);
+  // Seated (its list shows the host), but no picture: the SFU's stays undecryptable.
+  await guest.getByTestId(`participant-${await myId(host)}`).waitFor({ timeout: 30_000 });
+  await guest.locator('[data-testid=e2ee-state]:text-is("waiting-key")').waitFor({ timeout: 30_000 });
+  await setMic(guest, true);
+
+  // A link holder's subscription to every feed: the host's screen, and the guest's microphone
+  // once it publishes.
+  const tap = await newPage(sfu.browser);
+  await tap.goto(`${sfu.server.url}/config.json`);
+  await kidTap(tap, (await grantFor(sfu.server.url, link)).sfu);
+  const kids = () => tap.evaluate(() => window.__kids);
+  const feeds = () => tap.evaluate(() => window.__tap.pcs.filter((pc) => pc.connectionState === 'connected').length);
+  await until('the tap to take the guest\'s published feed too', async () => (await feeds()) >= 2, 30_000);
+  // Three seconds of the host's screen after that (the guest's microphone, had it sent, would
+  // be ~150 audio frames by then).
+  const shown = (await kids()).filter((k) => k.kind === 'video').length;
+  await until('the tap to read 90 more frames of the host\'s screen', async () =>
+    (await kids()).filter((k) => k.kind === 'video').length > shown + 90, 20_000);
+  const all = await kids();
+  const screen = new Set(all.filter((k) => k.kind === 'video').map((k) => k.feed));
+  const voice = all.filter((k) => k.kind === 'audio' && !screen.has(k.feed));
+  assert.equal(all.filter((k) => k.epoch === 0).length, 0, 'nothing in the room key\'s epoch');
+  assert.equal(voice.length, 0, `the guest sent ${voice.length} voice frames without a media secret`);
+  assert.ok(server.withheld >= 1, 'the server withheld the secret');
+  assert.equal(await guest.getByTestId('e2ee-state').textContent(), 'waiting-key');
+  for (const page of [host, guest, tap]) await page.context().close();
 });

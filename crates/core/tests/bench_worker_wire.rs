@@ -12,7 +12,7 @@ const WIRE: &str = include_str!("../../../bench/lib/worker-wire.json");
 
 /// Fixed inputs: a room key, the sending peer's and the receiving peer's sender ids, and the
 /// participant id the receiver's transform names.
-const ROOM_KEY: [u8; 32] = [0x5a; 32];
+const SECRET: [u8; 32] = [0x5a; 32];
 const HOST_SENDER: [u8; 16] = [0x11; 16];
 const VIEWER_SENDER: [u8; 16] = [0x22; 16];
 const HOST: &str = "host";
@@ -25,7 +25,9 @@ fn expected() -> Value {
     json!({
         "note": "Postcard bytes of pairux_core::e2ee::protocol messages for fixed inputs, used by \
                  bench/floor.html; checked by crates/core/tests/bench_worker_wire.rs.",
-        "room_key": ToWorker::RoomKey { key: RoomKey::from_bytes(ROOM_KEY) }.to_bytes(),
+        // The app's first media epoch (epoch 0, the room key's, is never a media secret).
+        "epoch_key": ToWorker::EpochKey { epoch: 1, key: RoomKey::from_bytes(SECRET) }.to_bytes(),
+        "send_epoch": ToWorker::SendEpoch { epoch: 1 }.to_bytes(),
         "host_local_sender": ToWorker::LocalSender { sender: host }.to_bytes(),
         "viewer_local_sender": ToWorker::LocalSender { sender: viewer }.to_bytes(),
         "viewer_remote_host": ToWorker::RemoteSender { participant: HOST.into(), sender: host }

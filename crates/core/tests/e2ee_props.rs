@@ -118,7 +118,7 @@ proptest! {
         codec_ix in 0usize..5,
     ) {
         let mut engine = E2eeEngine::new();
-        engine.handle(&ToWorker::RoomKey { key: RoomKey::from_bytes([1; 32]) });
+        engine.handle(&ToWorker::EpochKey { epoch: 1, key: RoomKey::from_bytes([1; 32]) });
         engine.handle(&ToWorker::RemoteSender { participant: "a".into(), sender: SenderId::from_bytes([2; 16]) });
         let mut out = Vec::new();
         let _ = engine.decrypt(&participant, info(codec_ix, false), &bytes, &mut out);

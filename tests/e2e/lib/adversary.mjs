@@ -4,6 +4,7 @@
 // what the server sends a page and can replay it, in any order.
 
 import { WebSocket } from 'ws';
+import { signalKind } from './wire.mjs';
 
 /** Polls `check` until it returns a truthy value or `ms` pass. */
 export async function until(what, check, ms = 15_000) {
@@ -77,6 +78,47 @@ export async function replayingServer(page) {
       for (const ws of sockets) frames.forEach((f) => ws.send(f));
     },
   };
+}
+
+/**
+ * The `{from, to, sealed}` payload of a signal broadcast the server sends a page — a vsn 2.0.0
+ * kind 4 frame (`04 | len(topic) | len(event) | len(meta) | enc | topic | event | meta |
+ * payload`) or vsn 1.0.0 JSON — or null for any other frame.
+ */
+export function signalIn(message) {
+  const b = Buffer.from(message);
+  if (b[0] === 4) {
+    const [t, e, m] = [b[1], b[2], b[3]];
+    if (b[4] !== 1 || b.subarray(5 + t, 5 + t + e).toString() !== 'signal') return null;
+    return JSON.parse(b.subarray(5 + t + e + m).toString());
+  }
+  try {
+    const msg = JSON.parse(b.toString());
+    return msg.event === 'broadcast' && msg.payload?.event === 'signal' ? msg.payload.payload : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A signaling server that withholds: every Realtime socket `page` opens goes through it to the
+ * real server, and a signal whose kind (read with the room key of `link`, as any link holder
+ * can) `drop(kind)` names never reaches the page. `withheld` counts them.
+ */
+export async function withholdingServer(page, link, drop) {
+  const out = { withheld: 0 };
+  await page.routeWebSocket(/\/realtime\/v1\/websocket/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      const signal = signalIn(message);
+      if (signal && drop(signalKind(link, signal))) {
+        out.withheld += 1;
+        return;
+      }
+      ws.send(message);
+    });
+  });
+  return out;
 }
 
 /** Frames the page's remote video has shown so far (0 without one). */

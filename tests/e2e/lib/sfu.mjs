@@ -249,7 +249,7 @@ export async function readablePictures(page, ms = 3000) {
 
 /**
  * An init script: keeps what the page's code gives its transform worker — the worker's URL and
- * options, and a copy of every message posted to it (room key, sender ids, later epochs'
+ * options, and a copy of every message posted to it (sender ids, epochs'
  * secrets) — in `window.__workerTraffic`, so that a test can build the same worker again:
  * everything a tab that ignores a removal still has.
  */

@@ -240,6 +240,15 @@ export function openSignal(link, { from, to = null, sealed }) {
   return open(link.room, SIGNAL_LABEL, [link.session, from, to], unb64u(sealed));
 }
 
+/**
+ * The kind of a signal payload (`share`, `media_key`, …), as any holder of the room key reads
+ * it: after the 64-byte signature, the join epoch and the sequence, one length byte.
+ */
+export function signalKind(link, payload) {
+  const plain = openSignal(link, payload);
+  return plain.subarray(81, 81 + plain[80]).toString();
+}
+
 /** The DTLS fingerprint an SDP announces, normalised as the app does (`sha-256 AB:…`). */
 export function dtlsFingerprint(sdp) {
   const line = sdp.split(/\r?\n/).map((l) => l.trim()).find((l) => l.startsWith('a=fingerprint:'));

@@ -5,8 +5,8 @@
 //! outgoing frame is refused ([`E2eeError::NoKey`]), and an incoming frame of a participant we
 //! have no key for is refused too.
 //!
-//! Media secrets by epoch: the room key is epoch 0's; the host hands out later ones when it
-//! removes someone (`rekey`). We send in one epoch ([`ToWorker::SendEpoch`]) and accept every
+//! Media secrets by epoch: the host hands out epoch 1's with each seat and later ones when it
+//! removes someone (`rekey`); epoch 0, the room key's, is never one. We send in one epoch ([`ToWorker::SendEpoch`]) and accept every
 //! epoch we hold a secret for, until it is retired ([`ToWorker::Retire`]), so a change of epoch
 //! freezes nobody's picture while the new secret reaches everyone.
 //!
@@ -50,7 +50,7 @@ struct Spent {
 
 #[derive(Default)]
 pub struct E2eeEngine {
-    /// Media secret by epoch (epoch 0: the room key), oldest first.
+    /// Media secret by epoch (never epoch 0, the room key's), oldest first.
     secrets: Vec<(u32, RoomKey)>,
     /// The epoch our frames are encrypted in.
     send_epoch: u32,
@@ -75,16 +75,20 @@ impl E2eeEngine {
     /// Applies a key or participant message; [`ToWorker::Attach`] is the glue's business.
     pub fn handle(&mut self, msg: &ToWorker) {
         match msg {
-            // The session's start, or a new host followed: the room key is the only secret
-            // from here on (a former host's epochs must not outlive it for someone the new
-            // host removes), until the host in charge sends its own.
-            ToWorker::RoomKey { key } => {
-                self.secrets = vec![(0, key.clone())];
+            // A new host followed: no secret from here on (a former host's epochs must not
+            // outlive it for someone the new host removes), until the host in charge sends
+            // its own.
+            ToWorker::Restart => {
+                self.secrets.clear();
                 for all in self.decryptors.values_mut() {
-                    all.iter_mut().for_each(|d| d.retain(|e| e == 0));
+                    all.iter_mut().for_each(|d| d.retain(|_| false));
                 }
                 self.spend_unheld();
             }
+            // Epoch 0 is the room key's, every link holder's: never a media secret, so that
+            // nobody the host did not let in can send or read a frame (a guest's voice before
+            // its seat's secret came went out in it).
+            ToWorker::EpochKey { epoch: 0, .. } => {}
             ToWorker::EpochKey { epoch, key } => self.set_secret(*epoch, key),
             ToWorker::SendEpoch { epoch } => self.send_epoch = *epoch,
             ToWorker::Retire { below } => {
@@ -249,22 +253,20 @@ mod tests {
         key_frame: false,
     };
 
-    /// A host with room key 9 and sender 1, and a viewer that knows both.
+    /// A host sending in epoch 1 (secret 9) with sender 1, and a viewer that knows both.
     fn keyed_pair() -> (E2eeEngine, E2eeEngine) {
         let (mut host, mut viewer) = (E2eeEngine::new(), E2eeEngine::new());
-        for m in [room(9), local(1)] {
+        for m in [epoch(1, 9), send(1), local(1)] {
             host.handle(&m);
         }
-        for m in [room(9), remote("host", 1)] {
+        for m in [epoch(1, 9), remote("host", 1)] {
             viewer.handle(&m);
         }
         (host, viewer)
     }
 
-    fn room(b: u8) -> ToWorker {
-        ToWorker::RoomKey {
-            key: RoomKey::from_bytes([b; 32]),
-        }
+    fn send(epoch: u32) -> ToWorker {
+        ToWorker::SendEpoch { epoch }
     }
 
     fn local(b: u8) -> ToWorker {
@@ -291,18 +293,49 @@ mod tests {
         assert!(out.is_empty());
         e.handle(&local(1));
         assert!(!e.can_send());
-        e.handle(&room(9));
+        e.handle(&epoch(1, 9));
+        assert!(!e.can_send());
+        e.handle(&send(1));
         assert!(e.can_send());
         assert!(e.encrypt(VIDEO, &[1, 2, 3, 4], &mut out).is_ok());
     }
 
     #[test]
+    fn the_room_keys_epoch_is_never_a_media_secret() {
+        // Epoch 0 is every link holder's: a guest whose seat's secret has not come sends
+        // nothing, and nobody decrypts a frame in it, whoever made it.
+        let mut guest = E2eeEngine::new();
+        for m in [local(2), epoch(0, 9), send(0)] {
+            guest.handle(&m);
+        }
+        assert!(!guest.can_send());
+        let mut out = vec![1];
+        assert_eq!(
+            guest.encrypt(VIDEO, b"voice", &mut out),
+            Err(E2eeError::NoKey)
+        );
+        let mut stranger = FrameEncryptor::for_epoch(
+            &RoomKey::from_bytes([9; 32]),
+            SenderId::from_bytes([1; 16]),
+            0,
+        );
+        let mut wire = Vec::new();
+        stranger.encrypt(VIDEO, b"in epoch 0", &mut wire).unwrap();
+        let (_, mut viewer) = keyed_pair();
+        viewer.handle(&epoch(0, 9));
+        assert!(matches!(
+            viewer.decrypt("host", VIDEO, &wire, &mut out),
+            Err(E2eeError::UnknownKid(_))
+        ));
+    }
+
+    #[test]
     fn host_and_viewer_engines_talk_in_any_message_order() {
         let (mut host, mut viewer) = (E2eeEngine::new(), E2eeEngine::new());
-        for m in [room(9), local(1)] {
+        for m in [epoch(1, 9), local(1), send(1)] {
             host.handle(&m);
         }
-        for m in [remote("host", 1), room(9), local(2)] {
+        for m in [remote("host", 1), epoch(1, 9), local(2)] {
             viewer.handle(&m);
         }
         let (mut wire, mut back) = (Vec::new(), Vec::new());
@@ -333,7 +366,8 @@ mod tests {
         let (mut host, mut viewer) = keyed_pair();
         let (mut first, mut second, mut back) = (Vec::new(), Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"one", &mut first).unwrap();
-        for m in [room(9), local(1)] {
+        // Even through a restart (a new host followed, then the same secret again).
+        for m in [ToWorker::Restart, epoch(1, 9), local(1)] {
             host.handle(&m);
         }
         viewer.handle(&remote("host", 1));
@@ -370,14 +404,14 @@ mod tests {
         let (mut host, mut viewer) = keyed_pair();
         let (mut first, mut later, mut back) = (Vec::new(), Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"one", &mut first).unwrap();
-        // Another sender id, another room key, then the first pair again.
-        for m in [local(2), room(8), room(9), local(1)] {
+        // Another sender id, another secret, then the first pair again.
+        for m in [local(2), epoch(1, 8), epoch(1, 9), local(1)] {
             host.handle(&m);
             host.encrypt(VIDEO, b"xyz", &mut later).unwrap();
         }
         viewer.decrypt("host", VIDEO, &first, &mut back).unwrap();
         // The last frame is counter 1 of the first key, not 0 again.
-        assert_eq!(later[3], 0x91);
+        assert_eq!(later[3], 0xa1);
         viewer.decrypt("host", VIDEO, &later, &mut back).unwrap();
         // And the viewer, switched away and back, still knows counter 0.
         viewer.handle(&remote("host", 5));
@@ -399,19 +433,20 @@ mod tests {
     fn a_new_epoch_reaches_those_given_its_secret_and_nobody_else() {
         let (mut host, mut kept) = keyed_pair();
         let mut removed = E2eeEngine::new();
-        for m in [room(9), remote("host", 1)] {
+        for m in [epoch(1, 9), remote("host", 1)] {
             removed.handle(&m);
         }
         let (mut old, mut new, mut back) = (Vec::new(), Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"before", &mut old).unwrap();
-        // The host learns epoch 1 but keeps sending in 0 until everyone has it.
-        host.handle(&epoch(1, 0x11));
-        kept.handle(&epoch(1, 0x11));
-        assert_eq!(host.send_epoch(), 0);
-        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        // The host learns epoch 2 but keeps sending in 1 until everyone has it.
+        host.handle(&epoch(2, 0x22));
+        kept.handle(&epoch(2, 0x22));
+        assert_eq!(host.send_epoch(), 1);
+        host.handle(&send(2));
         host.encrypt(VIDEO, b"after", &mut new).unwrap();
-        // The epoch sits in the KID: 0x01_0110 → a 3-byte KID.
-        assert_ne!(old[..3], new[..3]);
+        // The epoch sits in the KID (after the VP8 frame's 3 clear bytes): 0x01_0110 and
+        // 0x02_0110.
+        assert_ne!(old[3..7], new[3..7]);
         for (who, e) in [("kept", &mut kept), ("removed", &mut removed)] {
             e.decrypt("host", VIDEO, &old, &mut back).unwrap();
             assert_eq!(back, b"before", "{who}");
@@ -422,8 +457,8 @@ mod tests {
             removed.decrypt("host", VIDEO, &new, &mut back),
             Err(E2eeError::UnknownKid(_))
         ));
-        // A forged epoch-1 secret does not open it either.
-        removed.handle(&epoch(1, 0x12));
+        // A forged epoch-2 secret does not open it either.
+        removed.handle(&epoch(2, 0x23));
         assert_eq!(
             removed.decrypt("host", VIDEO, &new, &mut back),
             Err(E2eeError::Authentication)
@@ -451,11 +486,11 @@ mod tests {
         let (mut old, mut back) = (Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"old", &mut old).unwrap();
         for e in [&mut host, &mut viewer] {
-            e.handle(&epoch(1, 0x11));
+            e.handle(&epoch(2, 0x22));
         }
         viewer.decrypt("host", VIDEO, &old, &mut back).unwrap();
         host.encrypt(VIDEO, b"older", &mut old).unwrap();
-        viewer.handle(&ToWorker::Retire { below: 1 });
+        viewer.handle(&ToWorker::Retire { below: 2 });
         assert!(matches!(
             viewer.decrypt("host", VIDEO, &old, &mut back),
             Err(E2eeError::UnknownKid(_))
@@ -463,21 +498,19 @@ mod tests {
     }
 
     #[test]
-    fn the_room_key_again_drops_every_epoch_of_a_former_host() {
+    fn a_restart_drops_every_epoch_of_a_former_host() {
         let (mut host, mut viewer) = keyed_pair();
         for e in [&mut host, &mut viewer] {
             e.handle(&epoch(5, 0x55));
         }
-        host.handle(&ToWorker::SendEpoch { epoch: 5 });
+        host.handle(&send(5));
         let (mut old, mut back) = (Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"in epoch 5", &mut old).unwrap();
         viewer.decrypt("host", VIDEO, &old, &mut back).unwrap();
-        // A new host is followed: room key, epoch 0, then the new host's own epochs.
-        viewer.handle(&ToWorker::RoomKey {
-            key: RoomKey::from_bytes([0xfb; 32]),
-        });
+        // A new host is followed: nothing held, then the new host's own epochs.
+        viewer.handle(&ToWorker::Restart);
+        assert!(viewer.secrets.is_empty());
         viewer.handle(&epoch(1, 0x11));
-        viewer.handle(&ToWorker::Retire { below: 1 });
         host.encrypt(VIDEO, b"still epoch 5", &mut old).unwrap();
         assert!(matches!(
             viewer.decrypt("host", VIDEO, &old, &mut back),
@@ -488,31 +521,32 @@ mod tests {
     #[test]
     fn at_most_a_few_secrets_are_held() {
         let (_, mut viewer) = keyed_pair();
-        for e in 1..=6 {
+        viewer.handle(&send(1));
+        for e in 2..=7 {
             viewer.handle(&epoch(e, e as u8));
         }
         assert_eq!(viewer.secrets.len(), MAX_SECRETS);
-        // The oldest went — but never the epoch it still sends in (0 here: six removals came
+        // The oldest went — but never the epoch it still sends in (1 here: six removals came
         // faster than the switch to any of them).
         let held: Vec<u32> = viewer.secrets.iter().map(|(e, _)| *e).collect();
-        assert_eq!(held, [0, 4, 5, 6]);
-        viewer.handle(&ToWorker::SendEpoch { epoch: 6 });
-        viewer.handle(&epoch(7, 7));
+        assert_eq!(held, [1, 5, 6, 7]);
+        viewer.handle(&send(7));
+        viewer.handle(&epoch(8, 8));
         let held: Vec<u32> = viewer.secrets.iter().map(|(e, _)| *e).collect();
-        assert_eq!(held, [4, 5, 6, 7]);
+        assert_eq!(held, [5, 6, 7, 8]);
     }
 
     #[test]
     fn counters_survive_a_change_of_epoch_and_back() {
         let (mut host, mut viewer) = keyed_pair();
         for e in [&mut host, &mut viewer] {
-            e.handle(&epoch(1, 0x11));
+            e.handle(&epoch(2, 0x22));
         }
         let (mut a, mut b, mut back) = (Vec::new(), Vec::new(), Vec::new());
-        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        host.handle(&send(2));
         host.encrypt(VIDEO, b"frame a", &mut a).unwrap();
-        host.handle(&ToWorker::SendEpoch { epoch: 0 });
-        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        host.handle(&send(1));
+        host.handle(&send(2));
         host.encrypt(VIDEO, b"frame b", &mut b).unwrap();
         viewer.decrypt("host", VIDEO, &a, &mut back).unwrap();
         viewer.decrypt("host", VIDEO, &b, &mut back).unwrap();
@@ -526,33 +560,33 @@ mod tests {
     fn a_retired_secret_leaves_only_counters_and_a_late_copy_goes_on_from_them() {
         let (mut host, mut viewer) = keyed_pair();
         for e in [&mut host, &mut viewer] {
-            e.handle(&epoch(1, 0x11));
+            e.handle(&epoch(2, 0x22));
         }
-        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        host.handle(&send(2));
         let (mut a, mut b, mut back) = (Vec::new(), Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"frame a", &mut a).unwrap();
-        host.handle(&ToWorker::SendEpoch { epoch: 2 });
-        host.handle(&epoch(2, 0x22));
-        host.encrypt(VIDEO, b"in epoch 2", &mut b).unwrap();
-        host.handle(&ToWorker::Retire { below: 2 });
-        // Epoch 1's keys are gone from the host; only their counters stay.
-        assert!(host.encryptors.iter().all(|d| d.epoch == 2));
+        host.handle(&send(3));
+        host.handle(&epoch(3, 0x33));
+        host.encrypt(VIDEO, b"in epoch 3", &mut b).unwrap();
+        host.handle(&ToWorker::Retire { below: 3 });
+        // Epoch 1 and 2's keys are gone from the host; only their counters stay.
+        assert!(host.encryptors.iter().all(|d| d.epoch == 3));
         assert_eq!(host.spent.len(), 1);
-        // A late copy of epoch 1's secret (a key message repeated), and the host sends in it:
+        // A late copy of epoch 2's secret (a key message repeated), and the host sends in it:
         // counter 1, never 0 again.
-        host.handle(&epoch(1, 0x11));
-        host.handle(&ToWorker::SendEpoch { epoch: 1 });
+        host.handle(&epoch(2, 0x22));
+        host.handle(&send(2));
         host.encrypt(VIDEO, b"frame b", &mut b).unwrap();
         assert!(host.spent.is_empty());
         viewer.decrypt("host", VIDEO, &a, &mut back).unwrap();
         viewer.decrypt("host", VIDEO, &b, &mut back).unwrap();
         assert_eq!(back, b"frame b");
-        assert_ne!(a[3..5], b[3..5]);
+        assert_ne!(a[3..7], b[3..7]);
         // Another secret under the same epoch number starts its own counters at 0.
-        host.handle(&epoch(1, 0x12));
+        host.handle(&epoch(2, 0x23));
         host.encrypt(VIDEO, b"frame c", &mut b).unwrap();
-        assert_eq!(b[3..5], a[3..5]);
-        assert_ne!(b[5..], a[5..]);
+        assert_eq!(b[3..7], a[3..7]);
+        assert_ne!(b[7..], a[7..]);
     }
 
     #[test]
@@ -561,15 +595,17 @@ mod tests {
         let (mut a, mut back) = (Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"frame a", &mut a).unwrap();
         viewer.decrypt("host", VIDEO, &a, &mut back).unwrap();
-        // Epoch 1 comes and epoch 0 is retired: its keys go, its window stays.
-        viewer.handle(&epoch(1, 0x11));
-        viewer.handle(&ToWorker::Retire { below: 1 });
+        // Epoch 2 comes and epoch 1 is retired: its keys go, its window stays.
+        viewer.handle(&epoch(2, 0x22));
+        viewer.handle(&ToWorker::Retire { below: 2 });
         assert!(matches!(
             viewer.decrypt("host", VIDEO, &a, &mut back),
             Err(E2eeError::UnknownKid(_))
         ));
-        // A new host is followed: the room key (epoch 0) again. Frame a is still a replay.
-        viewer.handle(&room(9));
+        // A new host is followed, and its epoch 1 has the same secret. Frame a is still a
+        // replay.
+        viewer.handle(&ToWorker::Restart);
+        viewer.handle(&epoch(1, 9));
         assert_eq!(
             viewer.decrypt("host", VIDEO, &a, &mut back),
             Err(E2eeError::Replayed(0))
@@ -581,20 +617,20 @@ mod tests {
 
     #[test]
     fn epochs_sixteen_apart_share_kids_and_still_decrypt() {
-        // A newcomer holds the room key (epoch 0) and gets epoch 16, whose KIDs are epoch 0's.
+        // A newcomer holds epoch 1 and gets epoch 17, whose KIDs are epoch 1's.
         let (mut host, mut newcomer) = keyed_pair();
         for e in [&mut host, &mut newcomer] {
-            e.handle(&epoch(16, 0x16));
+            e.handle(&epoch(17, 0x17));
         }
-        host.handle(&ToWorker::SendEpoch { epoch: 16 });
+        host.handle(&send(17));
         let (mut wire, mut back) = (Vec::new(), Vec::new());
-        host.encrypt(VIDEO, b"frame 16", &mut wire).unwrap();
+        host.encrypt(VIDEO, b"frame 17", &mut wire).unwrap();
         newcomer.decrypt("host", VIDEO, &wire, &mut back).unwrap();
-        assert_eq!(back, b"frame 16");
-        // And epoch 0's frames still decrypt too, under their own key.
-        host.handle(&ToWorker::SendEpoch { epoch: 0 });
-        host.encrypt(VIDEO, b"frame 0", &mut wire).unwrap();
+        assert_eq!(back, b"frame 17");
+        // And epoch 1's frames still decrypt too, under their own key.
+        host.handle(&send(1));
+        host.encrypt(VIDEO, b"frame 1", &mut wire).unwrap();
         newcomer.decrypt("host", VIDEO, &wire, &mut back).unwrap();
-        assert_eq!(back, b"frame 0");
+        assert_eq!(back, b"frame 1");
     }
 }

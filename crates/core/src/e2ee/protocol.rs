@@ -19,13 +19,13 @@ use crate::link::{RoomKey, ROOM_KEY_LEN};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ToWorker {
-    /// The session's room key (from the link fragment).
-    RoomKey {
-        #[serde(with = "room_key_serde")]
-        key: RoomKey,
-    },
-    /// Our sender id for this join. Until it (and the room key) is known, outgoing frames are
-    /// dropped.
+    /// Drop every epoch's secret: a new host is followed, and a former host's epochs must not
+    /// outlive it for someone the new host removes. Media never uses the room key: until the
+    /// host in charge sends its own secret ([`ToWorker::EpochKey`]) nothing is decrypted, and
+    /// until [`ToWorker::SendEpoch`] names an epoch whose secret is held nothing is sent.
+    Restart,
+    /// Our sender id for this join. Until it and the secret of our send epoch are known,
+    /// outgoing frames are dropped.
     LocalSender { sender: SenderId },
     /// A remote participant's sender id (from its sealed presence profile).
     RemoteSender {
@@ -203,9 +203,7 @@ mod tests {
     fn messages_round_trip_as_bytes() {
         let sender = SenderId::from_bytes([7; 16]);
         let to_worker = [
-            ToWorker::RoomKey {
-                key: RoomKey::from_bytes([0xfb; 32]),
-            },
+            ToWorker::Restart,
             ToWorker::LocalSender { sender },
             ToWorker::RemoteSender {
                 participant: "p1".into(),
@@ -262,7 +260,7 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        for bad in [&[][..], &[9], &[0, 1, 2], &[2, 200, 1, 0xff]] {
+        for bad in [&[][..], &[9], &[5, 1, 2], &[2, 200, 1, 0xff]] {
             assert_eq!(ToWorker::from_bytes(bad), Err(MalformedMessage));
         }
         assert_eq!(
@@ -272,14 +270,17 @@ mod tests {
     }
 
     #[test]
-    fn room_keys_are_link_text_in_json() {
-        let msg = ToWorker::RoomKey {
+    fn secrets_are_link_text_in_json() {
+        let msg = ToWorker::EpochKey {
+            epoch: 1,
             key: RoomKey::from_bytes([0xfb; 32]),
         };
         let text = serde_json::to_string(&msg).unwrap();
         assert!(text.contains(&RoomKey::from_bytes([0xfb; 32]).encode()));
         assert_eq!(serde_json::from_str::<ToWorker>(&text).unwrap(), msg);
-        assert!(serde_json::from_str::<ToWorker>(r#"{"room-key":{"key":"AAAA"}}"#).is_err());
+        assert!(
+            serde_json::from_str::<ToWorker>(r#"{"epoch-key":{"epoch":1,"key":"AAAA"}}"#).is_err()
+        );
         // Debug output never shows it.
         assert!(!format!("{msg:?}").contains(&RoomKey::from_bytes([0xfb; 32]).encode()));
     }
