@@ -140,7 +140,7 @@ struct Inner {
     session_id: String,
     access: Rc<Access>,
     /// What the host relays through the SFU is sealed in its current media epoch: one opener
-    /// per epoch we hold (room key first), newest last.
+    /// per epoch we hold (never the room key's), newest last.
     sealers: RefCell<Vec<(u32, SfuDataSealer)>>,
     sfu: RefCell<Subscription>,
     channel: SessionChannel,
@@ -232,7 +232,7 @@ impl GuestRuntime {
                 me,
                 session_id: link.session.to_string(),
                 access,
-                sealers: RefCell::new(vec![(0, SfuDataSealer::new(&link.room_key))]),
+                sealers: RefCell::new(Vec::new()),
                 sfu: RefCell::new(Subscription::default()),
                 channel,
                 link: RefCell::new(None),
@@ -1341,15 +1341,13 @@ impl GuestRuntime {
             return;
         }
         if let Ok(worker) = transform::page_worker() {
-            let reset = worker.restart().and_then(|()| worker.send_epoch(0));
-            if let Err(err) = reset {
+            if let Err(err) = worker.restart() {
                 leptos::logging::error!("media keys not restarted for the new host: {err}");
             }
         }
         self.inner.key_epoch.set(0);
         self.inner.key_retire.borrow_mut().take();
-        let room = &self.inner.session_link.room_key;
-        *self.inner.sealers.borrow_mut() = vec![(0, SfuDataSealer::new(room))];
+        self.inner.sealers.borrow_mut().clear();
     }
 
     /// A message from the host (or relayed as the host's) that this page cannot read: dropped,
@@ -1373,7 +1371,8 @@ impl GuestRuntime {
             .update(|c| c.retain(|id, _| holders.contains(id)));
     }
 
-    /// What the host relays through the SFU: sealed with the room key; only cursors and who
+    /// What the host relays through the SFU: sealed in a media epoch's secret (never the room
+    /// key's, which every link holder has); only cursors and who
     /// holds control are accepted there (control itself never crosses the SFU).
     fn on_sfu_message(&self, wire: &str) {
         use base64::Engine as _;

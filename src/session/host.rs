@@ -169,8 +169,9 @@ struct Inner {
     target: RefCell<Option<String>>,
     session_id: String,
     access: Rc<Access>,
-    /// Seals what goes through the SFU's data channel, in the epoch our frames are sent in.
-    sealer: RefCell<SfuDataSealer>,
+    /// Seals what goes through the SFU's data channel, in the epoch our frames are sent in
+    /// (none before the first: never the room key).
+    sealer: RefCell<Option<SfuDataSealer>>,
     publication: RefCell<Publication>,
     channel: SessionChannel,
     session: RefCell<HostSession>,
@@ -267,7 +268,7 @@ impl HostRuntime {
                 me,
                 session_id: link.session.to_string(),
                 access,
-                sealer: RefCell::new(SfuDataSealer::new(&link.room_key)),
+                sealer: RefCell::new(None),
                 publication: RefCell::new(Publication::default()),
                 channel,
                 capture: RefCell::new(None),
@@ -781,11 +782,12 @@ impl HostRuntime {
     }
 
     /// Viewers in SFU mode have no connection to us: what every participant must see (cursors,
-    /// who holds control) goes through the publication's data channel, sealed with the room
-    /// key so Janus relays bytes it cannot read.
+    /// who holds control) goes through the publication's data channel, sealed in the media
+    /// epoch we send in (nothing before we send in one) so Janus relays bytes it cannot read.
     fn relay_through_sfu(&self, text: &str) {
         let publication = self.inner.publication.borrow();
-        let Some(link) = publication.link.as_ref() else {
+        let sealer = self.inner.sealer.borrow();
+        let (Some(link), Some(sealer)) = (publication.link.as_ref(), sealer.as_ref()) else {
             return;
         };
         let mut nonce = [0u8; pairux_core::e2ee::SEAL_NONCE_LEN];
@@ -793,11 +795,7 @@ impl HostRuntime {
             return;
         }
         use base64::Engine as _;
-        let sealed =
-            self.inner
-                .sealer
-                .borrow()
-                .seal(&self.inner.session_id, text.as_bytes(), nonce);
+        let sealed = sealer.seal(&self.inner.session_id, text.as_bytes(), nonce);
         let wire = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
         link.peer().send_unreliable(&wire);
     }
@@ -1394,7 +1392,7 @@ impl HostRuntime {
                     }
                 }
                 HostAction::SendIn { epoch, secret } => {
-                    *self.inner.sealer.borrow_mut() = SfuDataSealer::new(&secret);
+                    *self.inner.sealer.borrow_mut() = Some(SfuDataSealer::new(&secret));
                     if let Err(err) = transform::page_worker().and_then(|w| w.send_epoch(epoch)) {
                         leptos::logging::error!("cannot encrypt in epoch {epoch}: {err}");
                     }

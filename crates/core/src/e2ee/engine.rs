@@ -80,6 +80,7 @@ impl E2eeEngine {
             // its own.
             ToWorker::Restart => {
                 self.secrets.clear();
+                self.send_epoch = 0;
                 for all in self.decryptors.values_mut() {
                     all.iter_mut().for_each(|d| d.retain(|_| false));
                 }
@@ -367,7 +368,7 @@ mod tests {
         let (mut first, mut second, mut back) = (Vec::new(), Vec::new(), Vec::new());
         host.encrypt(VIDEO, b"one", &mut first).unwrap();
         // Even through a restart (a new host followed, then the same secret again).
-        for m in [ToWorker::Restart, epoch(1, 9), local(1)] {
+        for m in [ToWorker::Restart, epoch(1, 9), send(1), local(1)] {
             host.handle(&m);
         }
         viewer.handle(&remote("host", 1));
@@ -510,6 +511,9 @@ mod tests {
         // A new host is followed: nothing held, then the new host's own epochs.
         viewer.handle(&ToWorker::Restart);
         assert!(viewer.secrets.is_empty());
+        // And it sends in none: the new host's epoch 5, should it come, is not taken for the
+        // old one's before the guest is told to send in it.
+        assert_eq!(viewer.send_epoch(), 0);
         viewer.handle(&epoch(1, 0x11));
         host.encrypt(VIDEO, b"still epoch 5", &mut old).unwrap();
         assert!(matches!(
