@@ -453,6 +453,11 @@ impl GuestRuntime {
                 },
             ));
         }
+        self.ack_key(host, epoch);
+    }
+
+    /// Tells `host` the newest media epoch whose secret we hold (0: none).
+    fn ack_key(&self, host: &str, epoch: u32) {
         self.inner.channel.send_signal(&SignalEnvelope {
             from: self.inner.me.clone(),
             to: Some(host.to_owned()),
@@ -1328,7 +1333,8 @@ impl GuestRuntime {
     /// join than the one before (the role was handed on, the host reloaded or went on in a
     /// duplicated tab) has epochs of its own, which need not go on from where its predecessor
     /// moved us (a tab's memory of them is its own): our media keys start again from none
-    /// (nothing sent or decrypted), and its secret comes with our seat.
+    /// (nothing sent or decrypted), and its secret comes with our seat — or, from a host we
+    /// come back to that still seats us, when we say we hold none.
     fn follow_host_key(&self, host: &str) {
         self.put_offer_away();
         // The badge says what was measured of this host's media: nothing yet for a host we
@@ -1337,17 +1343,20 @@ impl GuestRuntime {
             self.inner.view.e2ee.set(worker.state_of(host));
         }
         let before = self.inner.followed.replace(Some(host.to_owned()));
-        if before.is_none() || before.as_deref() == Some(host) || self.inner.key_epoch.get() == 0 {
+        if before.is_none() || before.as_deref() == Some(host) {
             return;
         }
-        if let Ok(worker) = transform::page_worker() {
-            if let Err(err) = worker.restart() {
-                leptos::logging::error!("media keys not restarted for the new host: {err}");
+        if self.inner.key_epoch.get() != 0 {
+            if let Ok(worker) = transform::page_worker() {
+                if let Err(err) = worker.restart() {
+                    leptos::logging::error!("media keys not restarted for the new host: {err}");
+                }
             }
+            self.inner.key_epoch.set(0);
+            self.inner.key_retire.borrow_mut().take();
+            self.inner.sealers.borrow_mut().clear();
         }
-        self.inner.key_epoch.set(0);
-        self.inner.key_retire.borrow_mut().take();
-        self.inner.sealers.borrow_mut().clear();
+        self.ack_key(host, 0);
     }
 
     /// A message from the host (or relayed as the host's) that this page cannot read: dropped,

@@ -430,11 +430,39 @@ impl HostSession {
         ))
     }
 
-    /// `id` confirms it holds `epoch`'s secret.
+    /// The current epoch's secret for `id`, confirmed like everyone's and sent again until it
+    /// is: one whose copy was lost would stay without the picture and mute.
+    fn give_key(&mut self, id: &str) -> Vec<HostAction> {
+        let Some(send) = self.key_for(id) else {
+            return Vec::new();
+        };
+        let mut actions = vec![send];
+        if let Some(epochs) = self.epochs.as_mut() {
+            let deadline_set = !epochs.waiting.is_empty() && epochs.resends < KEY_RESENDS;
+            epochs.waiting.insert(id.to_owned());
+            if !deadline_set {
+                epochs.resends = 0;
+                actions.push(HostAction::KeyDeadline {
+                    epoch: epochs.current,
+                    after_ms: KEY_ACK_DEADLINE_MS,
+                });
+            }
+        }
+        actions
+    }
+
+    /// `id` confirms it holds `epoch`'s secret. One that confirms an older epoch, or none (0:
+    /// its keys started over, as a guest's do when it follows another host join and comes
+    /// back to us, still seated), is given the current secret again — once for each wait, so
+    /// asking again and again gets no more than the resends would.
     pub fn on_key_ack(&mut self, id: &str, epoch: u32) -> Vec<HostAction> {
         let Some(epochs) = self.epochs.as_mut() else {
             return Vec::new();
         };
+        if epoch < epochs.current {
+            let ask = !self.ended && !epochs.waiting.contains(id) && self.admitted.contains_key(id);
+            return if ask { self.give_key(id) } else { Vec::new() };
+        }
         if epoch != epochs.current || !epochs.waiting.remove(id) {
             return Vec::new();
         }
@@ -686,22 +714,7 @@ impl HostSession {
         self.admitted.insert(id.to_owned(), role);
         // The media secret first, ahead of the offer (a spare connection's goes at once):
         // nothing the newcomer receives can be opened without it.
-        if let Some(send) = self.key_for(id) {
-            actions.push(send);
-            // Confirmed like everyone's, and sent again until it is: a newcomer whose one copy
-            // was lost would stay without the picture and speak in the room key.
-            if let Some(epochs) = self.epochs.as_mut() {
-                let deadline_set = !epochs.waiting.is_empty() && epochs.resends < KEY_RESENDS;
-                epochs.waiting.insert(id.to_owned());
-                if !deadline_set {
-                    epochs.resends = 0;
-                    actions.push(HostAction::KeyDeadline {
-                        epoch: epochs.current,
-                        after_ms: KEY_ACK_DEADLINE_MS,
-                    });
-                }
-            }
-        }
+        actions.extend(self.give_key(id));
         let sfu = self.topology == Topology::Sfu;
         if !sfu {
             self.video.insert(id.to_owned());
@@ -1790,6 +1803,36 @@ mod tests {
         // Confirmed: no more.
         assert!(host.on_key_ack("v3", 2).is_empty());
         assert!(host.on_key_deadline(2).is_empty());
+    }
+
+    #[test]
+    fn a_guest_whose_keys_started_over_is_given_the_current_secret_once_per_wait() {
+        let mut host = epoch_host();
+        let (v1, v2) = (
+            keyed("v1", Role::Viewer, 1, 1),
+            keyed("v2", Role::Viewer, 2, 2),
+        );
+        seat_confirmed(&mut host, &[&v1, &v2]);
+        // v1 followed another host join and comes back to us with no secret (its seat never
+        // ended here, so nothing else would send it one): it says it holds none.
+        let actions = host.on_key_ack("v1", 0);
+        assert_eq!(opened_key(&actions, "v1", 1).map(|(e, _)| e), Some(1));
+        assert!(actions.contains(&HostAction::KeyDeadline {
+            epoch: 1,
+            after_ms: KEY_ACK_DEADLINE_MS
+        }));
+        // Asking again while the wait is on gets nothing more: the resends carry it.
+        assert!(host.on_key_ack("v1", 0).is_empty());
+        assert_eq!(
+            opened_key(&host.on_key_deadline(1), "v1", 1).map(|(e, _)| e),
+            Some(1)
+        );
+        assert!(host.on_key_ack("v1", 1).is_empty());
+        assert!(host.on_key_deadline(1).is_empty());
+        // Someone not seated here (removed, denied, a stranger) gets nothing by asking.
+        host.remove("v2");
+        assert!(host.on_key_ack("v2", 0).is_empty());
+        assert!(host.on_key_ack("stranger", 0).is_empty());
     }
 
     #[test]
