@@ -795,7 +795,8 @@ impl HostRuntime {
             return;
         }
         use base64::Engine as _;
-        let sealed = sealer.seal(&self.inner.session_id, text.as_bytes(), nonce);
+        let at = clock::monotonic_ms();
+        let sealed = sealer.seal(&self.inner.session_id, at, text.as_bytes(), nonce);
         let wire = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
         link.peer().send_unreliable(&wire);
     }

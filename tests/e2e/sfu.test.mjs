@@ -3,7 +3,7 @@
 //
 // The host publishes the screen once; viewers and a controller receive it from Janus, decrypting
 // SFrame end to end; control stays on the controller's direct data-only connection; cursors
-// reach viewers through Janus sealed with the room key. Janus refuses anyone without a token,
+// reach viewers through Janus sealed in the host's media epoch, and a replay of them is dropped. Janus refuses anyone without a token,
 // a killed Janus is reported and recovered from, and the host role can be handed on.
 
 import { test } from 'node:test';
@@ -12,10 +12,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { myId, pictureRect, pictureSource, pressReachesHost, grant, newPage, openApp, decoding } from './lib/harness.mjs';
-import { until, stillDecoding } from './lib/adversary.mjs';
+import { until, stillDecoding, counters } from './lib/adversary.mjs';
 import {
   stackWith, hostSfu, guest, outboundVideo, frames, grantFor, plainSubscriber, readablePictures,
-  recordPeers, recordWorkerTraffic, shadowSubscriber, withTimecode,
+  recordPeers, recordWorkerTraffic, shadowSubscriber, withTimecode, recordRelayed, replayRelayed,
 } from './lib/sfu.mjs';
 
 const sfu = stackWith(['--sfu-nodes', '1', '--turn']);
@@ -25,7 +25,7 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
   const [v1, v2, controller] = await Promise.all([
-    guest(sfu, viewerLink),
+    guest(sfu, viewerLink, [recordRelayed]),
     guest(sfu, viewerLink),
     guest(sfu, controllerLink),
   ]);
@@ -70,9 +70,20 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
     );
   }
   // Revoke: the cursor goes away for viewers too, and input stops.
+  const held = await v1.evaluate(() => window.__relayed.length);
   await host.getByTestId(`revoke-control-${cid}`).click();
   await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 10_000 });
   await v1.getByTestId(`remote-cursor-${cid}`).waitFor({ state: 'detached', timeout: 10_000 });
+
+  // Janus plays again what it relayed while the controller held control (who holds it, its
+  // cursor): older than what the viewer took, each is counted and dropped, and the cursor
+  // stays gone.
+  const before = (await counters(v1)).unreadableMessages;
+  assert.ok(held > 0, 'the viewer got relayed messages');
+  assert.equal(await replayRelayed(v1, held), held);
+  await until('the replayed messages to be counted', async () => (await counters(v1)).unreadableMessages >= before + held);
+  await v1.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  assert.equal(await v1.getByTestId(`remote-cursor-${cid}`).count(), 0, 'a replayed cursor is not shown');
 
   for (const page of [host, v1, v2, controller]) {
     assert.deepEqual(page.errors.filter((e) => !/favicon/.test(e)), []);

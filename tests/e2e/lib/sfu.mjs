@@ -78,14 +78,49 @@ export async function hostSfu(stack, mode = 'mode-sfu', inits = []) {
   return host;
 }
 
-export async function guest(stack, link) {
+export async function guest(stack, link, inits = []) {
   const page = await newPage(stack.browser);
   await page.addInitScript(recordPeers);
+  for (const init of inits) await page.addInitScript(init);
   await openApp(page, link);
   await decoding(page, { timeout: 30_000 });
   return page;
 }
 
+
+/**
+ * An init script: keeps every message the page's data channels receive, with its channel, in
+ * `window.__relayed` — so that a test can play one again on the same channel as Janus could
+ * (`replayRelayed`).
+ */
+export function recordRelayed() {
+  window.__relayed = [];
+  const keep = (ch) => ch.addEventListener('message', (m) => {
+    if (m.isTrusted) window.__relayed.push({ ch, data: m.data });
+  });
+  const Orig = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('datachannel', (e) => keep(e.channel));
+    }
+
+    createDataChannel(...args) {
+      const ch = super.createDataChannel(...args);
+      keep(ch);
+      return ch;
+    }
+  };
+}
+
+/** Plays the first `count` messages `recordRelayed` kept again, in order; returns how many. */
+export function replayRelayed(page, count) {
+  return page.evaluate((count) => {
+    const again = window.__relayed.slice(0, count);
+    for (const r of again) r.ch.dispatchEvent(new MessageEvent('message', { data: r.data }));
+    return again.length;
+  }, count);
+}
 
 /**
  * What any holder of the link can get from the server (an adversary among them): a grant,

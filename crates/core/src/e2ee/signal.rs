@@ -13,6 +13,8 @@
 //! with media. Random 96-bit nonces are safe far beyond the messages a session sends (the
 //! AES-GCM bound is 2^32 per key).
 
+use std::cell::Cell;
+
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
@@ -96,22 +98,43 @@ impl ProfileSealer {
     }
 }
 
-/// Seals what the host sends through the SFU's data channel (relayed cursors for viewers):
-/// Janus relays bytes it cannot read, bound to the session so a message cannot be replayed
-/// into another session that shares a room key (none should, but the binding is free).
-pub struct SfuDataSealer(Sealer);
+/// Seals what the host sends through the SFU's data channel (relayed cursors, who holds
+/// control, who is speaking) with a media epoch's secret: Janus relays bytes it cannot read,
+/// bound to the session so a message cannot be replayed into another session. Each message
+/// ends with the sending tab's monotonic time, and an opener takes none older than one it
+/// took: what is relayed is the latest state, and Janus could otherwise play an earlier cursor
+/// or holders list again while the epoch lives.
+pub struct SfuDataSealer(Sealer, Cell<u64>);
 
 impl SfuDataSealer {
-    pub fn new(room: &RoomKey) -> Self {
-        SfuDataSealer(Sealer::new(room, SFU_DATA_LABEL))
+    pub fn new(secret: &RoomKey) -> Self {
+        SfuDataSealer(Sealer::new(secret, SFU_DATA_LABEL), Cell::new(0))
     }
 
-    pub fn seal(&self, session: &str, plaintext: &[u8], nonce: [u8; SEAL_NONCE_LEN]) -> Vec<u8> {
-        self.0.seal(&[Some(session)], plaintext, nonce)
+    pub fn seal(
+        &self,
+        session: &str,
+        at_ms: u64,
+        plaintext: &[u8],
+        nonce: [u8; SEAL_NONCE_LEN],
+    ) -> Vec<u8> {
+        let mut body = plaintext.to_vec();
+        body.extend_from_slice(&at_ms.to_be_bytes());
+        self.0.seal(&[Some(session)], &body, nonce)
     }
 
+    /// The message, if it is no older than the newest this opener took
+    /// ([`E2eeError::Replayed`] otherwise).
     pub fn open(&self, session: &str, sealed: &[u8]) -> Result<Vec<u8>, E2eeError> {
-        self.0.open(&[Some(session)], sealed)
+        let mut plain = self.0.open(&[Some(session)], sealed)?;
+        let (rest, at) = plain.split_last_chunk::<8>().ok_or(E2eeError::Truncated)?;
+        let (len, at) = (rest.len(), u64::from_be_bytes(*at));
+        if at < self.1.get() {
+            return Err(E2eeError::Replayed(at));
+        }
+        self.1.set(at);
+        plain.truncate(len);
+        Ok(plain)
     }
 }
 
@@ -291,11 +314,16 @@ mod tests {
     }
 
     #[test]
-    fn sfu_data_opens_only_with_the_room_key_and_session() {
+    fn sfu_data_opens_only_with_its_secret_and_session_and_carries_its_time() {
         let room = RoomKey::from_bytes([1; 32]);
         let sealer = SfuDataSealer::new(&room);
-        let sealed = sealer.seal("s1", b"cursor", [2; SEAL_NONCE_LEN]);
+        let sealed = sealer.seal("s1", 1234, b"cursor", [2; SEAL_NONCE_LEN]);
         assert_eq!(sealer.open("s1", &sealed).unwrap(), b"cursor");
+        // Sealed without a time (too short for one): not taken.
+        let bare = sealer
+            .0
+            .seal(&[Some("s1")], b"cursor!", [4; SEAL_NONCE_LEN]);
+        assert_eq!(sealer.open("s1", &bare), Err(E2eeError::Truncated));
         assert!(sealer.open("s2", &sealed).is_err());
         assert!(SfuDataSealer::new(&RoomKey::from_bytes([3; 32]))
             .open("s1", &sealed)
@@ -307,5 +335,30 @@ mod tests {
             to: None,
         };
         assert!(SignalSealer::new(&room).open(aad, &sealed).is_err());
+    }
+
+    #[test]
+    fn sfu_data_older_than_what_was_taken_is_a_replay() {
+        let sealer = SfuDataSealer::new(&RoomKey::from_bytes([1; 32]));
+        let at = |ms: u64, text: &[u8]| sealer.seal("s1", ms, text, [ms as u8; SEAL_NONCE_LEN]);
+        let (held, cursor, revoked) = (at(10, b"held"), at(20, b"cursor"), at(30, b"revoked"));
+        for (sealed, text) in [
+            (&held, &b"held"[..]),
+            (&cursor, b"cursor"),
+            (&revoked, b"revoked"),
+        ] {
+            assert_eq!(sealer.open("s1", sealed).unwrap(), text);
+        }
+        // Janus plays the earlier ones again: refused. The latest again is the state as it is.
+        assert_eq!(sealer.open("s1", &held), Err(E2eeError::Replayed(10)));
+        assert_eq!(sealer.open("s1", &cursor), Err(E2eeError::Replayed(20)));
+        assert_eq!(sealer.open("s1", &revoked).unwrap(), b"revoked");
+        // Two messages of one millisecond are both taken.
+        assert_eq!(sealer.open("s1", &at(30, b"same ms")).unwrap(), b"same ms");
+        // A message that does not open moves nothing.
+        let other = SfuDataSealer::new(&RoomKey::from_bytes([2; 32]));
+        let other = other.seal("s1", 99, b"x", [9; SEAL_NONCE_LEN]);
+        assert!(sealer.open("s1", &other).is_err());
+        assert_eq!(sealer.open("s1", &at(31, b"next")).unwrap(), b"next");
     }
 }
