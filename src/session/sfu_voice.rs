@@ -497,6 +497,8 @@ impl SfuVoice {
                     let Some(sub) = subs.get_mut(id) else { return };
                     if problem == Problem::NotPublished {
                         sub.unpublished += 1;
+                        // It may make room for a speaker's feed when every place is taken.
+                        self.inner.state.borrow_mut().on_unpublished(id, route);
                     }
                     sub.unpublished
                 };

@@ -133,6 +133,9 @@ pub struct SfuVoiceState {
     present: VecSet<String>,
     /// Feeds announced by present participants.
     heard: VecMap<String, SfuRoute>,
+    /// Of those, the ones Janus says nobody publishes (a stale or a forged announcement):
+    /// the first to make room when [`MAX_VOICES`] are heard.
+    unpublished: VecSet<String>,
 }
 
 impl SfuVoiceState {
@@ -142,6 +145,7 @@ impl SfuVoiceState {
             mine: None,
             present: VecSet::new(),
             heard: VecMap::new(),
+            unpublished: VecSet::new(),
         }
     }
 
@@ -183,34 +187,55 @@ impl SfuVoiceState {
             .collect();
         for id in gone {
             self.heard.remove(&id);
+            self.unpublished.remove(&id);
             actions.push(SfuVoiceAction::Unsubscribe { id });
         }
         self.present = now;
         actions
     }
 
-    /// A `Voice` signal that passed the codec: `from` signed it. Ignored from ourselves, from
-    /// anyone not in the verified roster, and past [`MAX_VOICES`] feeds.
+    /// A `Voice` signal that passed the codec: `from` signed it. Ignored from ourselves and
+    /// from anyone not in the verified roster. Past [`MAX_VOICES`] feeds, one that Janus says
+    /// nobody publishes makes room ([`Self::on_unpublished`]); without one it is ignored. So
+    /// announcements of feeds that do not exist (any link holder can join and make them) hold
+    /// no place a speaker needs: a room has at most 16 publishers.
     pub fn on_announce(&mut self, from: &str, route: Option<SfuRoute>) -> Vec<SfuVoiceAction> {
         if from == self.me || !self.present.contains(from) {
             return Vec::new();
         }
         let id = from.to_owned();
+        let mut actions = Vec::new();
         match route {
             Some(route) => {
                 if self.heard.get(from) == Some(&route) {
-                    return Vec::new();
+                    return actions;
                 }
                 if !self.heard.contains_key(from) && self.heard.len() >= MAX_VOICES {
-                    return Vec::new();
+                    let Some(stale) = self.unpublished.iter().next().cloned() else {
+                        return actions;
+                    };
+                    self.unpublished.remove(&stale);
+                    self.heard.remove(&stale);
+                    actions.push(SfuVoiceAction::Unsubscribe { id: stale });
                 }
+                self.unpublished.remove(from);
                 self.heard.insert(id.clone(), route);
-                vec![SfuVoiceAction::Subscribe { id, route }]
+                actions.push(SfuVoiceAction::Subscribe { id, route });
             }
-            None => match self.heard.remove(from) {
-                Some(_) => vec![SfuVoiceAction::Unsubscribe { id }],
-                None => Vec::new(),
-            },
+            None => {
+                self.unpublished.remove(from);
+                if self.heard.remove(from).is_some() {
+                    actions.push(SfuVoiceAction::Unsubscribe { id });
+                }
+            }
+        }
+        actions
+    }
+
+    /// Janus says nobody publishes the feed `id` announced at `route`.
+    pub fn on_unpublished(&mut self, id: &str, route: SfuRoute) {
+        if self.wants(id, route) {
+            self.unpublished.insert(id.to_owned());
         }
     }
 
@@ -222,6 +247,7 @@ impl SfuVoiceState {
 
     /// Leaving SFU mode (or the session): unsubscribe from everyone; our feed is gone.
     pub fn stop(&mut self) -> Vec<SfuVoiceAction> {
+        self.unpublished = VecSet::new();
         let mut actions: Vec<SfuVoiceAction> = std::mem::take(&mut self.heard)
             .into_keys()
             .map(|id| SfuVoiceAction::Unsubscribe { id })
@@ -415,5 +441,39 @@ mod tests {
             .filter(|(i, id)| !v.on_announce(id, Some(route(*i as u64))).is_empty())
             .count();
         assert_eq!(subscribed, MAX_VOICES);
+    }
+
+    #[test]
+    fn announcements_of_feeds_nobody_publishes_make_room_for_a_speaker() {
+        let mut v = SfuVoiceState::new("me");
+        let bogus: Vec<String> = (0..MAX_VOICES).map(|i| format!("b{i}")).collect();
+        let ids = bogus.iter().map(String::as_str).chain(["speaker", "late"]);
+        v.on_roster(ids);
+        for (i, id) in bogus.iter().enumerate() {
+            assert_eq!(v.on_announce(id, Some(route(i as u64))).len(), 1);
+        }
+        // Full: a real speaker's announcement finds no place while none is known stale.
+        assert_eq!(v.on_announce("speaker", Some(route(100))), vec![]);
+        // Janus says two of those feeds are not published (one for a route no longer the
+        // announced one: nothing).
+        v.on_unpublished("b3", route(3));
+        v.on_unpublished("b5", route(999));
+        assert_eq!(
+            v.on_announce("speaker", Some(route(100))),
+            vec![
+                SfuVoiceAction::Unsubscribe { id: "b3".into() },
+                SfuVoiceAction::Subscribe {
+                    id: "speaker".into(),
+                    route: route(100)
+                }
+            ]
+        );
+        assert!(v.wants("speaker", route(100)) && !v.wants("b3", route(3)));
+        // No stale one left: the next newcomer waits.
+        assert_eq!(v.on_announce("late", Some(route(101))), vec![]);
+        // A stale one announcing a new feed is fresh again, and holds its place.
+        v.on_unpublished("b5", route(5));
+        assert_eq!(v.on_announce("b5", Some(route(55))).len(), 1);
+        assert_eq!(v.on_announce("late", Some(route(101))), vec![]);
     }
 }
