@@ -574,14 +574,18 @@ pub fn use_session_channel(entry: &SessionEntry, joined_at: u64) -> SessionChann
     };
     // A sender id that is new for every join, so a reload never reuses an SFrame counter.
     // Receivers learn it from our sealed profile. The media secrets come from the host (the
-    // room key never is one).
+    // room key never is one): none is held from the start of a join, so a session this page
+    // showed before (the worker is the page's) leaves it nothing to send in.
     let media_keys = transform::page_worker().ok();
     let mut bytes = [0u8; SENDER_ID_LEN];
     let sender = crate::platform::random::fill(&mut bytes)
         .ok()
         .map(|()| SenderId::from_bytes(bytes));
     if let (Some(worker), Some(sender)) = (&media_keys, sender) {
-        if let Err(err) = worker.set_local_sender(sender) {
+        let set = worker
+            .restart()
+            .and_then(|()| worker.set_local_sender(sender));
+        if let Err(err) = set {
             leptos::logging::error!("media keys not set; nothing will be sent: {err}");
         }
     }

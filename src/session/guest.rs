@@ -13,7 +13,7 @@ use pairux_core::control::{
 };
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::e2ee::rekey::{self, WrapContext};
-use pairux_core::e2ee::{E2eeState, SfuDataSealer};
+use pairux_core::e2ee::{E2eeState, RelayedClock, SfuDataSealer};
 use pairux_core::focus::{FocusFollower, Reason};
 use pairux_core::link::ControllerSecret;
 use pairux_core::roster::Participant;
@@ -164,8 +164,7 @@ struct Inner {
     /// Our input's round trip to the host's page, measured while we hold control.
     meter: RefCell<LatencyMeter>,
     meter_timer: RefCell<Option<Timer>>,
-    /// The session's link (its room key restarts media keys under a new host; a handover
-    /// to us is kept with it).
+    /// The session's link (a handover to us is kept with it).
     session_link: SessionLink,
     /// The key of the host we follow: a host under another key (the role was handed on)
     /// starts its media keys anew.
@@ -176,10 +175,12 @@ struct Inner {
     /// Voice through the SFU (SFU mode).
     sfu_voice: SfuVoice,
     view: GuestSignals,
-    /// The newest media epoch the host gave us (0: the room key's), and the retirement of
+    /// The newest media epoch the host gave us (0: none), and the retirement of
     /// the ones before it.
     key_epoch: std::cell::Cell<u32>,
     key_retire: RefCell<Option<Timer>>,
+    /// The host join's time on the newest message it relayed through the SFU that we took.
+    relayed: RefCell<RelayedClock>,
 }
 
 #[derive(Clone)]
@@ -239,6 +240,7 @@ impl GuestRuntime {
                 timer: RefCell::new(None),
                 key_epoch: std::cell::Cell::new(0),
                 key_retire: RefCell::new(None),
+                relayed: RefCell::default(),
                 stats: RefCell::new(None),
                 stats_start: RefCell::new(None),
                 voice: RefCell::new(guest_voice),
@@ -1356,6 +1358,8 @@ impl GuestRuntime {
             self.inner.key_retire.borrow_mut().take();
             self.inner.sealers.borrow_mut().clear();
         }
+        // Another tab's clock: its relayed messages are timed from its own start.
+        *self.inner.relayed.borrow_mut() = RelayedClock::default();
         self.ack_key(host, 0);
     }
 
@@ -1389,14 +1393,16 @@ impl GuestRuntime {
             self.unreadable();
             return;
         };
-        let plain = self
+        let opened = self
             .inner
             .sealers
             .borrow()
             .iter()
             .rev()
             .find_map(|(_, s)| s.open(&self.inner.session_id, &sealed).ok());
-        let Some(plain) = plain else {
+        // Older than one we took: Janus playing an earlier cursor or holders list again.
+        let Some((_, plain)) = opened.filter(|(at, _)| self.inner.relayed.borrow_mut().take(*at))
+        else {
             self.unreadable();
             return;
         };
@@ -1411,7 +1417,8 @@ impl GuestRuntime {
             // one, so it only takes cursors away; which cursors are shown at all follows the
             // host's reliable channel (a controller's), if we have one.
             Ok(ControlMsg::State { holders, .. }) => self.prune_cursors(&holders),
-            // Sealed with the room key, yet not what the host relays: another link holder's.
+            // Sealed in a media epoch's secret, yet not what the host relays: a seated
+            // participant's forgery.
             Ok(_) => {}
             Err(_) => self.unreadable(),
         }

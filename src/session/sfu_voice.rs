@@ -478,6 +478,7 @@ impl SfuVoice {
                 if let Some(sub) = self.inner.subs.borrow_mut().get_mut(id) {
                     sub.heard = true;
                 }
+                self.inner.state.borrow_mut().on_heard(id);
                 (self.inner.on_heard)(Heard::Voice(id.to_owned(), track))
             }
             SfuEvent::Connection(state) => {

@@ -239,6 +239,11 @@ impl SfuVoiceState {
         }
     }
 
+    /// `id`'s voice arrived after all (a try that failed for a moment): it holds its place.
+    pub fn on_heard(&mut self, id: &str) {
+        self.unpublished.remove(id);
+    }
+
     /// Whether `id`'s voice is (still) announced at `route` — a subscription that failed is
     /// retried only then.
     pub fn wants(&self, id: &str, route: SfuRoute) -> bool {
@@ -470,6 +475,10 @@ mod tests {
         );
         assert!(v.wants("speaker", route(100)) && !v.wants("b3", route(3)));
         // No stale one left: the next newcomer waits.
+        assert_eq!(v.on_announce("late", Some(route(101))), vec![]);
+        // One whose voice arrives after a failed try holds its place too.
+        v.on_unpublished("b7", route(7));
+        v.on_heard("b7");
         assert_eq!(v.on_announce("late", Some(route(101))), vec![]);
         // A stale one announcing a new feed is fresh again, and holds its place.
         v.on_unpublished("b5", route(5));

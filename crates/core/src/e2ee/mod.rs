@@ -39,7 +39,9 @@ pub use keys::{MediaKind, SenderId};
 pub use media::{FrameDecryptor, FrameEncryptor, FrameInfo};
 pub use protocol::{E2eeState, FromWorker, MalformedMessage, Side, ToWorker, TransformOptions};
 pub use sframe::{CipherSuite, SframeKey};
-pub use signal::{ProfileSealer, SfuDataSealer, SignalAad, SignalSealer, SEAL_NONCE_LEN};
+pub use signal::{
+    ProfileSealer, RelayedClock, SfuDataSealer, SignalAad, SignalSealer, SEAL_NONCE_LEN,
+};
 
 /// Why a frame or a sealed message was not produced or not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

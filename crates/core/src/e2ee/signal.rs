@@ -13,8 +13,6 @@
 //! with media. Random 96-bit nonces are safe far beyond the messages a session sends (the
 //! AES-GCM bound is 2^32 per key).
 
-use std::cell::Cell;
-
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
@@ -101,14 +99,14 @@ impl ProfileSealer {
 /// Seals what the host sends through the SFU's data channel (relayed cursors, who holds
 /// control, who is speaking) with a media epoch's secret: Janus relays bytes it cannot read,
 /// bound to the session so a message cannot be replayed into another session. Each message
-/// ends with the sending tab's monotonic time, and an opener takes none older than one it
-/// took: what is relayed is the latest state, and Janus could otherwise play an earlier cursor
-/// or holders list again while the epoch lives.
-pub struct SfuDataSealer(Sealer, Cell<u64>);
+/// ends with the sending tab's monotonic time, one clock across its epochs: a receiver takes
+/// none older than the newest it took from that host join (what is relayed is the latest
+/// state; Janus could otherwise play an earlier cursor or holders list again).
+pub struct SfuDataSealer(Sealer);
 
 impl SfuDataSealer {
     pub fn new(secret: &RoomKey) -> Self {
-        SfuDataSealer(Sealer::new(secret, SFU_DATA_LABEL), Cell::new(0))
+        SfuDataSealer(Sealer::new(secret, SFU_DATA_LABEL))
     }
 
     pub fn seal(
@@ -123,18 +121,30 @@ impl SfuDataSealer {
         self.0.seal(&[Some(session)], &body, nonce)
     }
 
-    /// The message, if it is no older than the newest this opener took
-    /// ([`E2eeError::Replayed`] otherwise).
-    pub fn open(&self, session: &str, sealed: &[u8]) -> Result<Vec<u8>, E2eeError> {
+    /// The sender's time and the message.
+    pub fn open(&self, session: &str, sealed: &[u8]) -> Result<(u64, Vec<u8>), E2eeError> {
         let mut plain = self.0.open(&[Some(session)], sealed)?;
         let (rest, at) = plain.split_last_chunk::<8>().ok_or(E2eeError::Truncated)?;
         let (len, at) = (rest.len(), u64::from_be_bytes(*at));
-        if at < self.1.get() {
-            return Err(E2eeError::Replayed(at));
-        }
-        self.1.set(at);
         plain.truncate(len);
-        Ok(plain)
+        Ok((at, plain))
+    }
+}
+
+/// The newest time taken from one host join's relayed messages ([`SfuDataSealer`]): older
+/// ones are replays.
+#[derive(Debug, Default)]
+pub struct RelayedClock(u64);
+
+impl RelayedClock {
+    /// Whether a message sent at `at` is taken (no older than the newest taken); it becomes
+    /// the newest if so.
+    pub fn take(&mut self, at: u64) -> bool {
+        let fresh = at >= self.0;
+        if fresh {
+            self.0 = at;
+        }
+        fresh
     }
 }
 
@@ -318,7 +328,10 @@ mod tests {
         let room = RoomKey::from_bytes([1; 32]);
         let sealer = SfuDataSealer::new(&room);
         let sealed = sealer.seal("s1", 1234, b"cursor", [2; SEAL_NONCE_LEN]);
-        assert_eq!(sealer.open("s1", &sealed).unwrap(), b"cursor");
+        assert_eq!(
+            sealer.open("s1", &sealed).unwrap(),
+            (1234, b"cursor".to_vec())
+        );
         // Sealed without a time (too short for one): not taken.
         let bare = sealer
             .0
@@ -339,26 +352,26 @@ mod tests {
 
     #[test]
     fn sfu_data_older_than_what_was_taken_is_a_replay() {
-        let sealer = SfuDataSealer::new(&RoomKey::from_bytes([1; 32]));
-        let at = |ms: u64, text: &[u8]| sealer.seal("s1", ms, text, [ms as u8; SEAL_NONCE_LEN]);
-        let (held, cursor, revoked) = (at(10, b"held"), at(20, b"cursor"), at(30, b"revoked"));
-        for (sealed, text) in [
-            (&held, &b"held"[..]),
-            (&cursor, b"cursor"),
-            (&revoked, b"revoked"),
-        ] {
-            assert_eq!(sealer.open("s1", sealed).unwrap(), text);
-        }
-        // Janus plays the earlier ones again: refused. The latest again is the state as it is.
-        assert_eq!(sealer.open("s1", &held), Err(E2eeError::Replayed(10)));
-        assert_eq!(sealer.open("s1", &cursor), Err(E2eeError::Replayed(20)));
-        assert_eq!(sealer.open("s1", &revoked).unwrap(), b"revoked");
-        // Two messages of one millisecond are both taken.
-        assert_eq!(sealer.open("s1", &at(30, b"same ms")).unwrap(), b"same ms");
-        // A message that does not open moves nothing.
-        let other = SfuDataSealer::new(&RoomKey::from_bytes([2; 32]));
-        let other = other.seal("s1", 99, b"x", [9; SEAL_NONCE_LEN]);
-        assert!(sealer.open("s1", &other).is_err());
-        assert_eq!(sealer.open("s1", &at(31, b"next")).unwrap(), b"next");
+        let (old, new) = (
+            SfuDataSealer::new(&RoomKey::from_bytes([1; 32])),
+            SfuDataSealer::new(&RoomKey::from_bytes([2; 32])),
+        );
+        let at = |s: &SfuDataSealer, ms: u64, text: &[u8]| {
+            let (t, plain) = s
+                .open("s1", &s.seal("s1", ms, text, [ms as u8; SEAL_NONCE_LEN]))
+                .unwrap();
+            assert_eq!(plain, text);
+            t
+        };
+        let mut clock = RelayedClock::default();
+        let (held, cursor) = (at(&old, 10, b"held"), at(&old, 20, b"cursor"));
+        // The host moves to a new epoch and revokes: one clock across its epochs.
+        let revoked = at(&new, 30, b"revoked");
+        assert!(clock.take(held) && clock.take(cursor) && clock.take(revoked));
+        // Janus plays the earlier ones again, in the old epoch: refused. The latest again is
+        // the state as it is, and two messages of one millisecond are both taken.
+        assert!(!clock.take(held) && !clock.take(cursor));
+        assert!(clock.take(revoked) && clock.take(at(&new, 30, b"same ms")));
+        assert!(clock.take(at(&new, 31, b"next")));
     }
 }

@@ -451,18 +451,40 @@ impl HostSession {
         actions
     }
 
-    /// `id` confirms it holds `epoch`'s secret. One that confirms an older epoch, or none (0:
-    /// its keys started over, as a guest's do when it follows another host join and comes
-    /// back to us, still seated), is given the current secret again — once for each wait, so
-    /// asking again and again gets no more than the resends would.
+    /// `id` confirms it holds `epoch`'s secret (a late confirmation of an earlier epoch
+    /// changes nothing). One that holds none (epoch 0: its keys started over, as a guest's do
+    /// when it follows another host join and comes back to us, still seated) is given the
+    /// current secret again at once, and waited for like everyone — without restarting
+    /// anyone's quick resends: asking again and again gets one wrapped secret per ask (its own
+    /// signals are rate-limited by the server) and moves nobody else's resends.
     pub fn on_key_ack(&mut self, id: &str, epoch: u32) -> Vec<HostAction> {
+        let Some(epochs) = self.epochs.as_ref() else {
+            return Vec::new();
+        };
+        if epoch == 0 && epochs.current > 0 {
+            if self.ended || !self.admitted.contains_key(id) {
+                return Vec::new();
+            }
+            let Some(send) = self.key_for(id) else {
+                return Vec::new();
+            };
+            let mut actions = vec![send];
+            let Some(epochs) = self.epochs.as_mut() else {
+                return actions;
+            };
+            if epochs.waiting.is_empty() {
+                epochs.resends = 0;
+                actions.push(HostAction::KeyDeadline {
+                    epoch: epochs.current,
+                    after_ms: KEY_ACK_DEADLINE_MS,
+                });
+            }
+            epochs.waiting.insert(id.to_owned());
+            return actions;
+        }
         let Some(epochs) = self.epochs.as_mut() else {
             return Vec::new();
         };
-        if epoch < epochs.current {
-            let ask = !self.ended && !epochs.waiting.contains(id) && self.admitted.contains_key(id);
-            return if ask { self.give_key(id) } else { Vec::new() };
-        }
         if epoch != epochs.current || !epochs.waiting.remove(id) {
             return Vec::new();
         }
@@ -1806,7 +1828,7 @@ mod tests {
     }
 
     #[test]
-    fn a_guest_whose_keys_started_over_is_given_the_current_secret_once_per_wait() {
+    fn a_guest_whose_keys_started_over_is_given_the_current_secret_again() {
         let mut host = epoch_host();
         let (v1, v2) = (
             keyed("v1", Role::Viewer, 1, 1),
@@ -1821,8 +1843,12 @@ mod tests {
             epoch: 1,
             after_ms: KEY_ACK_DEADLINE_MS
         }));
-        // Asking again while the wait is on gets nothing more: the resends carry it.
-        assert!(host.on_key_ack("v1", 0).is_empty());
+        // Asking again while the wait is on gets it again at once, and sets no new deadline.
+        let again = host.on_key_ack("v1", 0);
+        assert_eq!(opened_key(&again, "v1", 1).map(|(e, _)| e), Some(1));
+        assert!(!again
+            .iter()
+            .any(|a| matches!(a, HostAction::KeyDeadline { .. })));
         assert_eq!(
             opened_key(&host.on_key_deadline(1), "v1", 1).map(|(e, _)| e),
             Some(1)
@@ -1833,6 +1859,38 @@ mod tests {
         host.remove("v2");
         assert!(host.on_key_ack("v2", 0).is_empty());
         assert!(host.on_key_ack("stranger", 0).is_empty());
+    }
+
+    #[test]
+    fn asking_for_the_secret_again_moves_nobody_elses_resends() {
+        let mut host = epoch_host();
+        let ps: Vec<Participant> = (1..=3)
+            .map(|n| keyed(&format!("v{n}"), Role::Viewer, n.into(), n))
+            .collect();
+        seat_confirmed(&mut host, &ps.iter().collect::<Vec<_>>());
+        // v3 goes; v1 confirms epoch 2, v2 never does: its resends slow down.
+        host.remove("v3");
+        host.on_key_ack("v1", 2);
+        let mut last = Vec::new();
+        for _ in 0..KEY_RESENDS {
+            last = host.on_key_deadline(2);
+        }
+        let slow = HostAction::KeyDeadline {
+            epoch: 2,
+            after_ms: KEY_SLOW_RESEND_MS,
+        };
+        assert!(last.contains(&slow));
+        // v1 asks again and again (acking 0, then 2, then 0): each ask gets the secret, and
+        // v2's resends stay slow.
+        for _ in 0..3 {
+            let asked = host.on_key_ack("v1", 0);
+            assert_eq!(opened_key(&asked, "v1", 1).map(|(e, _)| e), Some(2));
+            assert!(!asked
+                .iter()
+                .any(|a| matches!(a, HostAction::KeyDeadline { .. })));
+            host.on_key_ack("v1", 2);
+        }
+        assert!(host.on_key_deadline(2).contains(&slow));
     }
 
     #[test]
