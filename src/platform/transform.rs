@@ -355,8 +355,8 @@ impl TransformWorker {
             .map_err(js_error)
     }
 
-    /// Drop every epoch's secret (a new host followed): nothing is sent or decrypted until
-    /// that host's own secret comes.
+    /// Drop every epoch's secret (a join starts, or a new host is followed): nothing is sent
+    /// or decrypted until the host's own secret comes.
     pub fn restart(&self) -> Result<(), JsError> {
         self.send(&ToWorker::Restart)
     }

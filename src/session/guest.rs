@@ -1385,8 +1385,9 @@ impl GuestRuntime {
     }
 
     /// What the host relays through the SFU: sealed in a media epoch's secret (never the room
-    /// key's, which every link holder has); only cursors and who
-    /// holds control are accepted there (control itself never crosses the SFU).
+    /// key's, which every link holder has), and no older than what we took from that host
+    /// join; only cursors and who holds control are accepted there (control itself never
+    /// crosses the SFU).
     fn on_sfu_message(&self, wire: &str) {
         use base64::Engine as _;
         let Ok(sealed) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(wire) else {

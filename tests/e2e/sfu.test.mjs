@@ -11,11 +11,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { myId, pictureRect, pictureSource, pressReachesHost, grant, newPage, openApp, decoding } from './lib/harness.mjs';
+import {
+  myId, pictureRect, pictureSource, pressReachesHost, grant, newPage, openApp, decoding, recordChannels,
+} from './lib/harness.mjs';
 import { until, stillDecoding, counters } from './lib/adversary.mjs';
 import {
   stackWith, hostSfu, guest, outboundVideo, frames, grantFor, plainSubscriber, readablePictures,
-  recordPeers, recordWorkerTraffic, shadowSubscriber, withTimecode, recordRelayed, replayRelayed,
+  recordPeers, recordWorkerTraffic, shadowSubscriber, withTimecode, replayReceived,
 } from './lib/sfu.mjs';
 
 const sfu = stackWith(['--sfu-nodes', '1', '--turn']);
@@ -25,7 +27,7 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const controllerLink = await host.getByTestId('invite-controller-link').inputValue();
   const [v1, v2, controller] = await Promise.all([
-    guest(sfu, viewerLink, [recordRelayed]),
+    guest(sfu, viewerLink, [recordChannels]),
     guest(sfu, viewerLink),
     guest(sfu, controllerLink),
   ]);
@@ -70,7 +72,7 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
     );
   }
   // Revoke: the cursor goes away for viewers too, and input stops.
-  const held = await v1.evaluate(() => window.__relayed.length);
+  const held = await v1.evaluate(() => window.__received.length);
   await host.getByTestId(`revoke-control-${cid}`).click();
   await controller.locator('[data-testid=control-state]:text-is("none")').waitFor({ timeout: 10_000 });
   await v1.getByTestId(`remote-cursor-${cid}`).waitFor({ state: 'detached', timeout: 10_000 });
@@ -80,7 +82,7 @@ test('SFU: the host publishes once; viewers and a controller decode through Janu
   // stays gone.
   const before = (await counters(v1)).unreadableMessages;
   assert.ok(held > 0, 'the viewer got relayed messages');
-  assert.equal(await replayRelayed(v1, held), held);
+  assert.equal(await replayReceived(v1, held), held);
   await until('the replayed messages to be counted', async () => (await counters(v1)).unreadableMessages >= before + held);
   await v1.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   assert.equal(await v1.getByTestId(`remote-cursor-${cid}`).count(), 0, 'a replayed cursor is not shown');

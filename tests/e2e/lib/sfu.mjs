@@ -89,35 +89,17 @@ export async function guest(stack, link, inits = []) {
 
 
 /**
- * An init script: keeps every message the page's data channels receive, with its channel, in
- * `window.__relayed` — so that a test can play one again on the same channel as Janus could
- * (`replayRelayed`).
+ * Plays the first `count` messages the page received on its data channels (recorded with
+ * harness.mjs `recordChannels`) again, in order, each on the newest channel of its label, as
+ * Janus could; returns how many.
  */
-export function recordRelayed() {
-  window.__relayed = [];
-  const keep = (ch) => ch.addEventListener('message', (m) => {
-    if (m.isTrusted) window.__relayed.push({ ch, data: m.data });
-  });
-  const Orig = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Orig {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('datachannel', (e) => keep(e.channel));
-    }
-
-    createDataChannel(...args) {
-      const ch = super.createDataChannel(...args);
-      keep(ch);
-      return ch;
-    }
-  };
-}
-
-/** Plays the first `count` messages `recordRelayed` kept again, in order; returns how many. */
-export function replayRelayed(page, count) {
+export function replayReceived(page, count) {
   return page.evaluate((count) => {
-    const again = window.__relayed.slice(0, count);
-    for (const r of again) r.ch.dispatchEvent(new MessageEvent('message', { data: r.data }));
+    const again = window.__received.slice(0, count);
+    for (const r of again) {
+      const ch = window.__channels.findLast((c) => c.label === r.label);
+      ch.dispatchEvent(new MessageEvent('message', { data: r.data }));
+    }
     return again.length;
   }, count);
 }

@@ -6,9 +6,10 @@
 //! have no key for is refused too.
 //!
 //! Media secrets by epoch: the host hands out epoch 1's with each seat and later ones when it
-//! removes someone (`rekey`); epoch 0, the room key's, is never one. We send in one epoch ([`ToWorker::SendEpoch`]) and accept every
-//! epoch we hold a secret for, until it is retired ([`ToWorker::Retire`]), so a change of epoch
-//! freezes nobody's picture while the new secret reaches everyone.
+//! removes someone (`rekey`); epoch 0, the room key's, is never one. We send in one epoch
+//! ([`ToWorker::SendEpoch`]) and accept every epoch we hold a secret for, until it is retired
+//! ([`ToWorker::Retire`]), so a change of epoch freezes nobody's picture while the new secret
+//! reaches everyone.
 //!
 //! Encryptors are derived once per (secret, epoch, sender id): repeating a key message, or
 //! going back to an earlier secret or sender id, continues that key's counter instead of

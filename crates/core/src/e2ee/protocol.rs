@@ -19,10 +19,11 @@ use crate::link::{RoomKey, ROOM_KEY_LEN};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ToWorker {
-    /// Drop every epoch's secret, and send in none: a new host is followed, and a former host's epochs must not
-    /// outlive it for someone the new host removes. Media never uses the room key: until the
-    /// host in charge sends its own secret ([`ToWorker::EpochKey`]) nothing is decrypted, and
-    /// until [`ToWorker::SendEpoch`] names an epoch whose secret is held nothing is sent.
+    /// Drop every epoch's secret, and send in none: a join starts, or a new host is followed
+    /// (a former host's epochs must not outlive it for someone the new host removes). Media
+    /// never uses the room key: until the host in charge sends its own secret
+    /// ([`ToWorker::EpochKey`]) nothing is decrypted, and until [`ToWorker::SendEpoch`] names
+    /// an epoch whose secret is held nothing is sent.
     Restart,
     /// Our sender id for this join. Until it and the secret of our send epoch are known,
     /// outgoing frames are dropped.

@@ -431,14 +431,16 @@ impl HostSession {
     }
 
     /// The current epoch's secret for `id`, confirmed like everyone's and sent again until it
-    /// is: one whose copy was lost would stay without the picture and mute.
-    fn give_key(&mut self, id: &str) -> Vec<HostAction> {
+    /// is: one whose copy was lost would stay without the picture and mute. A newcomer puts
+    /// the resends back on their quick pace; anyone else joins them at the pace they are at.
+    fn give_key(&mut self, id: &str, newcomer: bool) -> Vec<HostAction> {
         let Some(send) = self.key_for(id) else {
             return Vec::new();
         };
         let mut actions = vec![send];
         if let Some(epochs) = self.epochs.as_mut() {
-            let deadline_set = !epochs.waiting.is_empty() && epochs.resends < KEY_RESENDS;
+            let deadline_set =
+                !epochs.waiting.is_empty() && (!newcomer || epochs.resends < KEY_RESENDS);
             epochs.waiting.insert(id.to_owned());
             if !deadline_set {
                 epochs.resends = 0;
@@ -462,25 +464,12 @@ impl HostSession {
             return Vec::new();
         };
         if epoch == 0 && epochs.current > 0 {
-            if self.ended || !self.admitted.contains_key(id) {
-                return Vec::new();
-            }
-            let Some(send) = self.key_for(id) else {
-                return Vec::new();
+            let seated = !self.ended && self.admitted.contains_key(id);
+            return if seated {
+                self.give_key(id, false)
+            } else {
+                Vec::new()
             };
-            let mut actions = vec![send];
-            let Some(epochs) = self.epochs.as_mut() else {
-                return actions;
-            };
-            if epochs.waiting.is_empty() {
-                epochs.resends = 0;
-                actions.push(HostAction::KeyDeadline {
-                    epoch: epochs.current,
-                    after_ms: KEY_ACK_DEADLINE_MS,
-                });
-            }
-            epochs.waiting.insert(id.to_owned());
-            return actions;
         }
         let Some(epochs) = self.epochs.as_mut() else {
             return Vec::new();
@@ -736,7 +725,7 @@ impl HostSession {
         self.admitted.insert(id.to_owned(), role);
         // The media secret first, ahead of the offer (a spare connection's goes at once):
         // nothing the newcomer receives can be opened without it.
-        actions.extend(self.give_key(id));
+        actions.extend(self.give_key(id, true));
         let sfu = self.topology == Topology::Sfu;
         if !sfu {
             self.video.insert(id.to_owned());
