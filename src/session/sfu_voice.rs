@@ -493,16 +493,23 @@ impl SfuVoice {
                 // A feed announced but never published (a stale or a forged announcement):
                 // after a few tries it is left until announced again, rather than asked for
                 // — each try a grant — for as long as the page stays.
-                let unpublished = {
+                let (unpublished, actions) = {
                     let mut subs = self.inner.subs.borrow_mut();
                     let Some(sub) = subs.get_mut(id) else { return };
+                    let mut actions = Vec::new();
                     if problem == Problem::NotPublished {
                         sub.unpublished += 1;
-                        // It may make room for a speaker's feed when every place is taken.
-                        self.inner.state.borrow_mut().on_unpublished(id, route);
+                        // It gives its place to a speaker's feed waiting for one, if any.
+                        actions = self.inner.state.borrow_mut().on_unpublished(id, route);
                     }
-                    sub.unpublished
+                    (sub.unpublished, actions)
                 };
+                if !actions.is_empty() {
+                    // Not from within this subscription's own event: its link is dropped.
+                    let this = self.clone();
+                    leptos::task::spawn_local(async move { this.run(actions) });
+                    return;
+                }
                 if unpublished >= UNPUBLISHED_TRIES {
                     return;
                 }

@@ -122,8 +122,17 @@ pub enum SfuVoiceAction {
 /// feeds *announced* by verified participants — never to what Janus lists (Janus could add a
 /// feed of its own) — and never to its own.
 ///
-/// Sans-IO: the glue reports our publication, the verified roster and the `Voice` signals that
-/// passed the signal codec (which checked that `from` signed them); it executes the actions.
+/// At most [`MAX_VOICES`] feeds are heard at once; a room has at most 16 publishers, so only
+/// announcements of feeds that do not exist can fill them (any link holder can join and make
+/// such). Announcements that find no place wait, in the order they came, and are taken as
+/// places free. A participant whose announced feed Janus says nobody publishes is *doubted*
+/// until its voice is actually heard — a new announcement does not clear that — and gives its
+/// place to one waiting who is not, then waits behind them. So throwaway joins that announce
+/// feeds, however often, hold no place a speaker needs for longer than it takes to try theirs.
+///
+/// Sans-IO: the glue reports our publication, the verified roster, the `Voice` signals that
+/// passed the signal codec (which checked that `from` signed them) and what Janus said of each
+/// subscription; it executes the actions.
 #[derive(Debug)]
 pub struct SfuVoiceState {
     me: String,
@@ -131,11 +140,14 @@ pub struct SfuVoiceState {
     mine: Option<SfuRoute>,
     /// Verified participants present now (ourselves excluded).
     present: VecSet<String>,
-    /// Feeds announced by present participants.
+    /// Feeds announced by present participants, and subscribed to.
     heard: VecMap<String, SfuRoute>,
-    /// Of those, the ones Janus says nobody publishes (a stale or a forged announcement):
-    /// the first to make room when [`MAX_VOICES`] are heard.
-    unpublished: VecSet<String>,
+    /// Feeds announced by present participants that found no place, oldest first (at most one
+    /// per participant: its latest).
+    waiting: Vec<(String, SfuRoute)>,
+    /// Present participants whose announced feed Janus said nobody publishes, until their
+    /// voice arrives.
+    doubted: VecSet<String>,
 }
 
 impl SfuVoiceState {
@@ -145,7 +157,8 @@ impl SfuVoiceState {
             mine: None,
             present: VecSet::new(),
             heard: VecMap::new(),
-            unpublished: VecSet::new(),
+            waiting: Vec::new(),
+            doubted: VecSet::new(),
         }
     }
 
@@ -163,7 +176,7 @@ impl SfuVoiceState {
     }
 
     /// The verified participants now. Newcomers are told where our voice is; the feeds of
-    /// those who left are dropped.
+    /// those who left are dropped, and places they held go to those waiting.
     pub fn on_roster<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Vec<SfuVoiceAction> {
         let now: VecSet<String> = ids
             .into_iter()
@@ -187,18 +200,17 @@ impl SfuVoiceState {
             .collect();
         for id in gone {
             self.heard.remove(&id);
-            self.unpublished.remove(&id);
             actions.push(SfuVoiceAction::Unsubscribe { id });
         }
+        self.waiting.retain(|(id, _)| now.contains(id));
+        self.doubted.retain(|id| now.contains(id));
         self.present = now;
+        self.admit(&mut actions);
         actions
     }
 
     /// A `Voice` signal that passed the codec: `from` signed it. Ignored from ourselves and
-    /// from anyone not in the verified roster. Past [`MAX_VOICES`] feeds, one that Janus says
-    /// nobody publishes makes room ([`Self::on_unpublished`]); without one it is ignored. So
-    /// announcements of feeds that do not exist (any link holder can join and make them) hold
-    /// no place a speaker needs: a room has at most 16 publishers.
+    /// from anyone not in the verified roster.
     pub fn on_announce(&mut self, from: &str, route: Option<SfuRoute>) -> Vec<SfuVoiceAction> {
         if from == self.me || !self.present.contains(from) {
             return Vec::new();
@@ -211,48 +223,68 @@ impl SfuVoiceState {
                     return actions;
                 }
                 if !self.heard.contains_key(from) && self.heard.len() >= MAX_VOICES {
-                    let Some(stale) = self.unpublished.iter().next().cloned() else {
+                    // Make room only for one not in doubt, and only from one in doubt.
+                    let stale = if self.doubted.contains(from) {
+                        None
+                    } else {
+                        self.heard
+                            .keys()
+                            .find(|h| self.doubted.contains(*h))
+                            .cloned()
+                    };
+                    let Some(stale) = stale else {
+                        self.wait(id, route);
                         return actions;
                     };
-                    self.unpublished.remove(&stale);
-                    self.heard.remove(&stale);
-                    actions.push(SfuVoiceAction::Unsubscribe { id: stale });
+                    self.evict(stale, &mut actions);
                 }
-                self.unpublished.remove(from);
+                self.waiting.retain(|(w, _)| *w != id);
                 self.heard.insert(id.clone(), route);
                 actions.push(SfuVoiceAction::Subscribe { id, route });
             }
             None => {
-                self.unpublished.remove(from);
+                self.waiting.retain(|(w, _)| *w != id);
                 if self.heard.remove(from).is_some() {
                     actions.push(SfuVoiceAction::Unsubscribe { id });
+                    self.admit(&mut actions);
                 }
             }
         }
         actions
     }
 
-    /// Janus says nobody publishes the feed `id` announced at `route`.
-    pub fn on_unpublished(&mut self, id: &str, route: SfuRoute) {
-        if self.wants(id, route) {
-            self.unpublished.insert(id.to_owned());
+    /// Janus says nobody publishes the feed `id` announced at `route`. If someone not in doubt
+    /// is waiting, `id` gives them its place.
+    pub fn on_unpublished(&mut self, id: &str, route: SfuRoute) -> Vec<SfuVoiceAction> {
+        let mut actions = Vec::new();
+        if !self.wants(id, route) {
+            return actions;
         }
+        self.doubted.insert(id.to_owned());
+        if self.heard.len() >= MAX_VOICES
+            && self.waiting.iter().any(|(w, _)| !self.doubted.contains(w))
+        {
+            self.evict(id.to_owned(), &mut actions);
+            self.admit(&mut actions);
+        }
+        actions
     }
 
-    /// `id`'s voice arrived after all (a try that failed for a moment): it holds its place.
+    /// `id`'s voice arrived (perhaps after a failed try): no longer in doubt.
     pub fn on_heard(&mut self, id: &str) {
-        self.unpublished.remove(id);
+        self.doubted.remove(id);
     }
 
-    /// Whether `id`'s voice is (still) announced at `route` — a subscription that failed is
-    /// retried only then.
+    /// Whether `id`'s voice is (still) announced at `route` and has a place — a subscription
+    /// that failed is retried only then.
     pub fn wants(&self, id: &str, route: SfuRoute) -> bool {
         self.heard.get(id) == Some(&route)
     }
 
     /// Leaving SFU mode (or the session): unsubscribe from everyone; our feed is gone.
     pub fn stop(&mut self) -> Vec<SfuVoiceAction> {
-        self.unpublished = VecSet::new();
+        self.waiting.clear();
+        self.doubted = VecSet::new();
         let mut actions: Vec<SfuVoiceAction> = std::mem::take(&mut self.heard)
             .into_keys()
             .map(|id| SfuVoiceAction::Unsubscribe { id })
@@ -264,6 +296,37 @@ impl SfuVoiceState {
             });
         }
         actions
+    }
+
+    /// `id`'s latest announcement waits for a place, keeping its turn if it already waited.
+    fn wait(&mut self, id: String, route: SfuRoute) {
+        match self.waiting.iter_mut().find(|(w, _)| *w == id) {
+            Some(entry) => entry.1 = route,
+            None => self.waiting.push((id, route)),
+        }
+    }
+
+    /// `id` leaves its place and waits again (its voice may exist after all).
+    fn evict(&mut self, id: String, actions: &mut Vec<SfuVoiceAction>) {
+        if let Some(route) = self.heard.remove(&id) {
+            actions.push(SfuVoiceAction::Unsubscribe { id: id.clone() });
+            self.wait(id, route);
+        }
+    }
+
+    /// Free places go to those waiting: first those not in doubt, then the rest, each in the
+    /// order they came.
+    fn admit(&mut self, actions: &mut Vec<SfuVoiceAction>) {
+        while self.heard.len() < MAX_VOICES && !self.waiting.is_empty() {
+            let next = self
+                .waiting
+                .iter()
+                .position(|(w, _)| !self.doubted.contains(w))
+                .unwrap_or(0);
+            let (id, route) = self.waiting.remove(next);
+            self.heard.insert(id.clone(), route);
+            actions.push(SfuVoiceAction::Subscribe { id, route });
+        }
     }
 }
 
@@ -457,14 +520,14 @@ mod tests {
         for (i, id) in bogus.iter().enumerate() {
             assert_eq!(v.on_announce(id, Some(route(i as u64))).len(), 1);
         }
-        // Full: a real speaker's announcement finds no place while none is known stale.
+        // Full: a real speaker's announcement waits while none is known stale.
         assert_eq!(v.on_announce("speaker", Some(route(100))), vec![]);
-        // Janus says two of those feeds are not published (one for a route no longer the
-        // announced one: nothing).
-        v.on_unpublished("b3", route(3));
-        v.on_unpublished("b5", route(999));
+        assert!(!v.wants("speaker", route(100)));
+        // Janus says a feed for a route no longer the announced one is not published: nothing.
+        assert_eq!(v.on_unpublished("b5", route(999)), vec![]);
+        // Janus says one of those feeds is not published: the speaker waiting takes its place.
         assert_eq!(
-            v.on_announce("speaker", Some(route(100))),
+            v.on_unpublished("b3", route(3)),
             vec![
                 SfuVoiceAction::Unsubscribe { id: "b3".into() },
                 SfuVoiceAction::Subscribe {
@@ -474,15 +537,113 @@ mod tests {
             ]
         );
         assert!(v.wants("speaker", route(100)) && !v.wants("b3", route(3)));
-        // No stale one left: the next newcomer waits.
-        assert_eq!(v.on_announce("late", Some(route(101))), vec![]);
-        // One whose voice arrives after a failed try holds its place too.
-        v.on_unpublished("b7", route(7));
+        // A later announcement by one in doubt waits behind everyone not in doubt.
+        assert_eq!(v.on_announce("b3", Some(route(33))), vec![]);
+        // One whose voice arrives after a failed try is no longer in doubt: it holds its place.
+        assert_eq!(v.on_unpublished("b7", route(7)), vec![]);
         v.on_heard("b7");
         assert_eq!(v.on_announce("late", Some(route(101))), vec![]);
-        // A stale one announcing a new feed is fresh again, and holds its place.
-        v.on_unpublished("b5", route(5));
-        assert_eq!(v.on_announce("b5", Some(route(55))).len(), 1);
-        assert_eq!(v.on_announce("late", Some(route(101))), vec![]);
+        assert!(v.wants("b7", route(7)) && !v.wants("late", route(101)));
+        assert_eq!(
+            v.on_unpublished("b8", route(8)),
+            vec![
+                SfuVoiceAction::Unsubscribe { id: "b8".into() },
+                SfuVoiceAction::Subscribe {
+                    id: "late".into(),
+                    route: route(101)
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn announcing_a_new_feed_does_not_clear_a_doubt() {
+        let mut v = SfuVoiceState::new("me");
+        let bogus: Vec<String> = (0..MAX_VOICES).map(|i| format!("b{i}")).collect();
+        v.on_roster(bogus.iter().map(String::as_str).chain(["speaker"]));
+        for (i, id) in bogus.iter().enumerate() {
+            v.on_announce(id, Some(route(i as u64)));
+        }
+        // Every throwaway feed was tried and found missing, with nobody waiting: they stay.
+        for (i, id) in bogus.iter().enumerate() {
+            assert_eq!(v.on_unpublished(id, route(i as u64)), vec![]);
+        }
+        // Each announces a new feed (its subscription is made again), still in doubt.
+        for (i, id) in bogus.iter().enumerate() {
+            let new = route(1000 + i as u64);
+            assert_eq!(
+                v.on_announce(id, Some(new)),
+                vec![SfuVoiceAction::Subscribe {
+                    id: id.clone(),
+                    route: new
+                }]
+            );
+        }
+        // A speaker announcing now takes a place at once.
+        assert_eq!(
+            v.on_announce("speaker", Some(route(7))),
+            vec![
+                SfuVoiceAction::Unsubscribe { id: "b0".into() },
+                SfuVoiceAction::Subscribe {
+                    id: "speaker".into(),
+                    route: route(7)
+                }
+            ]
+        );
+        // The one it replaced announces again: it waits; one in doubt never evicts another.
+        assert_eq!(v.on_announce("b0", Some(route(2000))), vec![]);
+    }
+
+    #[test]
+    fn places_freed_go_to_those_waiting_in_turn() {
+        let mut v = SfuVoiceState::new("me");
+        let full: Vec<String> = (0..MAX_VOICES).map(|i| format!("p{i}")).collect();
+        v.on_roster(full.iter().map(String::as_str).chain(["x", "y", "z"]));
+        for (i, id) in full.iter().enumerate() {
+            v.on_announce(id, Some(route(i as u64)));
+        }
+        assert_eq!(v.on_announce("y", Some(route(200))), vec![]);
+        assert_eq!(v.on_announce("x", Some(route(100))), vec![]);
+        assert_eq!(v.on_announce("z", Some(route(300))), vec![]);
+        // y's newer announcement keeps its turn.
+        assert_eq!(v.on_announce("y", Some(route(201))), vec![]);
+        // A speaker stops: the first waiting takes the place.
+        assert_eq!(
+            v.on_announce("p1", None),
+            vec![
+                SfuVoiceAction::Unsubscribe { id: "p1".into() },
+                SfuVoiceAction::Subscribe {
+                    id: "y".into(),
+                    route: route(201)
+                }
+            ]
+        );
+        // One leaves, and one who was waiting leaves: the next still present takes the place.
+        let mut roster: Vec<&str> = full
+            .iter()
+            .map(String::as_str)
+            .filter(|id| *id != "p2")
+            .collect();
+        roster.push("y");
+        roster.push("z");
+        assert_eq!(
+            v.on_roster(roster.iter().copied()),
+            vec![
+                SfuVoiceAction::Unsubscribe { id: "p2".into() },
+                SfuVoiceAction::Subscribe {
+                    id: "z".into(),
+                    route: route(300)
+                }
+            ]
+        );
+        // A withdrawn announcement no longer waits.
+        v.on_roster(roster.iter().copied().chain(["w"]));
+        assert_eq!(v.on_announce("w", Some(route(400))), vec![]);
+        assert_eq!(v.on_announce("w", None), vec![]);
+        assert_eq!(
+            v.on_announce("p3", None),
+            vec![SfuVoiceAction::Unsubscribe { id: "p3".into() }]
+        );
+        assert!(v.stop().len() >= MAX_VOICES - 1);
     }
 }
