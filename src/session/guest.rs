@@ -179,7 +179,7 @@ struct Inner {
     /// the ones before it.
     key_epoch: std::cell::Cell<u32>,
     key_retire: RefCell<Option<Timer>>,
-    /// The host join's time on the newest message it relayed through the SFU that we took.
+    /// Each host join's time on the newest message it relayed through the SFU that we took.
     relayed: RefCell<RelayedClock>,
 }
 
@@ -1358,8 +1358,6 @@ impl GuestRuntime {
             self.inner.key_retire.borrow_mut().take();
             self.inner.sealers.borrow_mut().clear();
         }
-        // Another tab's clock: its relayed messages are timed from its own start.
-        *self.inner.relayed.borrow_mut() = RelayedClock::default();
         self.ack_key(host, 0);
     }
 
@@ -1401,9 +1399,14 @@ impl GuestRuntime {
             .iter()
             .rev()
             .find_map(|(_, s)| s.open(&self.inner.session_id, &sealed).ok());
-        // Older than one we took: Janus playing an earlier cursor or holders list again.
-        let Some((_, plain)) = opened.filter(|(at, _)| self.inner.relayed.borrow_mut().take(*at))
-        else {
+        // No newer than one we took: Janus playing an earlier cursor or holders list again.
+        let followed = self.inner.followed.borrow().clone();
+        let fresh = |at: u64| {
+            followed
+                .as_deref()
+                .is_some_and(|host| self.inner.relayed.borrow_mut().take(host, at))
+        };
+        let Some((_, plain)) = opened.filter(|(at, _)| fresh(*at)) else {
             self.unreadable();
             return;
         };

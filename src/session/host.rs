@@ -2,13 +2,13 @@
 //! pause/resume, quality, and ending the session.
 
 use pairux_core::vecmap::{VecMap, VecSet};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::state::Kept;
 use leptos::prelude::*;
 use pairux_core::control::ControlMsg;
-use pairux_core::e2ee::SfuDataSealer;
+use pairux_core::e2ee::{next_relay_time, SfuDataSealer};
 use pairux_core::focus::{Decision, FocusFollower, Reason};
 use pairux_core::identity::PublicKey;
 use pairux_core::link::ControllerSecret;
@@ -172,6 +172,8 @@ struct Inner {
     /// Seals what goes through the SFU's data channel, in the epoch our frames are sent in
     /// (none before the first: never the room key).
     sealer: RefCell<Option<SfuDataSealer>>,
+    /// The time on the last message relayed through the SFU (each one's is later).
+    relayed_at: Cell<u64>,
     publication: RefCell<Publication>,
     channel: SessionChannel,
     session: RefCell<HostSession>,
@@ -269,6 +271,7 @@ impl HostRuntime {
                 session_id: link.session.to_string(),
                 access,
                 sealer: RefCell::new(None),
+                relayed_at: Cell::new(0),
                 publication: RefCell::new(Publication::default()),
                 channel,
                 capture: RefCell::new(None),
@@ -795,7 +798,8 @@ impl HostRuntime {
             return;
         }
         use base64::Engine as _;
-        let at = clock::monotonic_ms();
+        let at = next_relay_time(clock::monotonic_ms(), self.inner.relayed_at.get());
+        self.inner.relayed_at.set(at);
         let sealed = sealer.seal(&self.inner.session_id, at, text.as_bytes(), nonce);
         let wire = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
         link.peer().send_unreliable(&wire);

@@ -40,7 +40,8 @@ pub use media::{FrameDecryptor, FrameEncryptor, FrameInfo};
 pub use protocol::{E2eeState, FromWorker, MalformedMessage, Side, ToWorker, TransformOptions};
 pub use sframe::{CipherSuite, SframeKey};
 pub use signal::{
-    ProfileSealer, RelayedClock, SfuDataSealer, SignalAad, SignalSealer, SEAL_NONCE_LEN,
+    next_relay_time, ProfileSealer, RelayedClock, SfuDataSealer, SignalAad, SignalSealer,
+    SEAL_NONCE_LEN,
 };
 
 /// Why a frame or a sealed message was not produced or not accepted.

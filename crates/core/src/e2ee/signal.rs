@@ -131,21 +131,47 @@ impl SfuDataSealer {
     }
 }
 
-/// The newest time taken from one host join's relayed messages ([`SfuDataSealer`]): older
-/// ones are replays.
+/// How many host joins' relayed clocks a guest remembers ([`RelayedClock`]).
+const RELAYED_JOINS: usize = 8;
+
+/// The newest time taken from each host join's relayed messages ([`SfuDataSealer`]): one no
+/// newer than that is a replay. The host times each message strictly after the one before, so
+/// two of one millisecond cannot be swapped. Each join has a clock of its own (a tab's time
+/// starts at its load); a guest that follows an earlier join again goes on from where that
+/// one's clock was. The last [`RELAYED_JOINS`] joins are remembered.
 #[derive(Debug, Default)]
-pub struct RelayedClock(u64);
+pub struct RelayedClock {
+    /// (host join, newest time taken), the latest used last.
+    joins: Vec<(String, u64)>,
+}
 
 impl RelayedClock {
-    /// Whether a message sent at `at` is taken (no older than the newest taken); it becomes
-    /// the newest if so.
-    pub fn take(&mut self, at: u64) -> bool {
-        let fresh = at >= self.0;
+    /// Whether a message that host join `join` sent at `at` is taken (newer than the newest
+    /// taken from it); it becomes the newest if so.
+    pub fn take(&mut self, join: &str, at: u64) -> bool {
+        let mut entry = match self.joins.iter().position(|(j, _)| j == join) {
+            Some(i) => self.joins.remove(i),
+            None => {
+                if self.joins.len() >= RELAYED_JOINS {
+                    self.joins.remove(0);
+                }
+                (join.to_owned(), 0)
+            }
+        };
+        let fresh = at > entry.1 || entry.1 == 0;
         if fresh {
-            self.0 = at;
+            entry.1 = at;
         }
+        self.joins.push(entry);
         fresh
     }
+}
+
+/// The time a host puts on the next message it relays ([`SfuDataSealer::seal`]): its tab's
+/// clock, or one millisecond after the last time it used if that is not later (so never 0,
+/// which [`RelayedClock`] reads as "none yet").
+pub fn next_relay_time(now_ms: u64, last: u64) -> u64 {
+    now_ms.max(last.saturating_add(1))
 }
 
 struct Sealer {
@@ -367,11 +393,30 @@ mod tests {
         let (held, cursor) = (at(&old, 10, b"held"), at(&old, 20, b"cursor"));
         // The host moves to a new epoch and revokes: one clock across its epochs.
         let revoked = at(&new, 30, b"revoked");
-        assert!(clock.take(held) && clock.take(cursor) && clock.take(revoked));
-        // Janus plays the earlier ones again, in the old epoch: refused. The latest again is
-        // the state as it is, and two messages of one millisecond are both taken.
-        assert!(!clock.take(held) && !clock.take(cursor));
-        assert!(clock.take(revoked) && clock.take(at(&new, 30, b"same ms")));
-        assert!(clock.take(at(&new, 31, b"next")));
+        assert!(clock.take("h1", held) && clock.take("h1", cursor) && clock.take("h1", revoked));
+        // Janus plays the earlier ones again, in the old epoch, or the latest again: refused.
+        assert!(!clock.take("h1", held) && !clock.take("h1", cursor));
+        assert!(!clock.take("h1", revoked));
+        assert!(clock.take("h1", at(&new, 31, b"next")));
+        // Another host join has its own clock; coming back to the first goes on from its.
+        assert!(clock.take("h2", 5) && clock.take("h2", 6));
+        assert!(!clock.take("h1", cursor) && clock.take("h1", 32));
+        assert!(!clock.take("h2", 6));
+        // Only the last few joins are remembered.
+        for i in 0..RELAYED_JOINS {
+            assert!(clock.take(&format!("other{i}"), 1));
+        }
+        assert!(clock.take("h1", cursor), "h1 was forgotten");
+        assert!(!clock.take("h1", cursor));
+    }
+
+    #[test]
+    fn a_host_times_each_relayed_message_after_the_last() {
+        assert_eq!(next_relay_time(0, 0), 1);
+        assert_eq!(next_relay_time(100, 0), 100);
+        assert_eq!(next_relay_time(100, 100), 101);
+        assert_eq!(next_relay_time(100, 101), 102);
+        assert_eq!(next_relay_time(150, 102), 150);
+        assert_eq!(next_relay_time(0, u64::MAX), u64::MAX);
     }
 }
