@@ -388,15 +388,12 @@ pub(crate) fn field_of(
 }
 
 /// The style that lays a surface exactly over the picture of the `<video>` that `video`
-/// returns (letterbox-aware), kept up to date as the picture or the window changes size: each
-/// bumps `bump` (the window's `resize` from here). Host and guest alike.
+/// returns (letterbox-aware), kept up to date as the picture or the element's box changes
+/// size: each bumps `bump` (the video's `resize`, and [`bump_on_resize`]). Host and guest alike.
 pub(crate) fn surface_style(
     video: impl Fn() -> Option<web_sys::HtmlVideoElement> + 'static,
     bump: RwSignal<u32>,
 ) -> impl Fn() -> String {
-    platform::el::on_window("resize", move |_| {
-        bump.try_update(|n| *n += 1);
-    });
     move || {
         bump.track();
         let Some(v) = video() else {
@@ -411,6 +408,14 @@ pub(crate) fn surface_style(
         let (_, _, bw, bh) = platform::dom::rect(&v);
         content_style(bw, bh, f64::from(vw), f64::from(vh))
     }
+}
+
+/// Bumps `bump` whenever `video`'s box changes size — the window, fullscreen, or the page's
+/// layout alone (a scrollbar, a banner) — until the current owner is cleaned up.
+pub(crate) fn bump_on_resize(video: &web_sys::Element, bump: RwSignal<u32>) {
+    platform::el::on_resize(video, move || {
+        bump.try_update(|n| *n += 1);
+    });
 }
 
 /// Host: the controllers' cursors and their click ripples and key badges over the preview,
@@ -429,6 +434,11 @@ pub fn HostSurface(
 ) -> impl IntoView {
     let ids = Memo::new(move |_| cursors.with(|c| c.keys().cloned().collect::<Vec<_>>()));
     let style = surface_style(move || video.get(), bump);
+    Effect::new(move |_| {
+        if let Some(v) = video.get() {
+            bump_on_resize(&v, bump);
+        }
+    });
     let started = platform::overlay::Overlay::start(crate::session::host_control::MARKS_SHOWN);
     let mine = started.as_ref().map(|o| o.id().to_owned());
     overlay.set_value(started);

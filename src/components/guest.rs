@@ -808,6 +808,8 @@ fn live_stage(s: Stage) -> Vec<El> {
         .attr("spellcheck", "false");
     let (v, sb, fr, keys): (HtmlVideoElement, HtmlVideoElement, HtmlElement, HtmlElement) =
         (video.cast(), standby.cast(), frame.cast(), ime.cast());
+    // The picture's box, whatever changes it: cursors and a zoomed view follow.
+    super::control::bump_on_resize(&v, s.bump);
 
     // The main element shows the new picture: the standby steps back and lets it go.
     let end_cover = {
@@ -868,7 +870,8 @@ fn live_stage(s: Stage) -> Vec<El> {
         let (fr, v) = (fr.clone(), v.clone());
         move || layout_of(&fr, &v)
     };
-    // The picture's box changed size (the window, fullscreen, another resolution): a zoomed
+    // The picture's box changed size (the window, fullscreen, the page's layout, another
+    // resolution): a zoomed
     // view is bounded again for it, so no edge of the picture comes away from the box's.
     {
         let layout = layout.clone();

@@ -322,6 +322,32 @@ impl Drop for Listener {
     }
 }
 
+/// Calls `f` after layout each time `node`'s box changes size (and once at first), until the
+/// current owner is cleaned up: what the window's `resize` misses — a scrollbar coming or
+/// going, a panel or banner laid out beside or above it, fullscreen.
+pub fn on_resize(node: &Element, f: impl FnMut() + 'static) {
+    let callback = Closure::<dyn FnMut()>::new(f);
+    let Ok(observer) = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()) else {
+        return;
+    };
+    observer.observe(node);
+    StoredValue::new_local(SizeWatch {
+        observer,
+        _callback: callback,
+    });
+}
+
+struct SizeWatch {
+    observer: web_sys::ResizeObserver,
+    _callback: Closure<dyn FnMut()>,
+}
+
+impl Drop for SizeWatch {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
+
 /// Listens for the window's `event` until the current owner is cleaned up (as an element's
 /// listener is; non-generic, unlike leptos's `window_event_listener`).
 pub fn on_window(event: &str, f: impl FnMut(Event) + 'static) {

@@ -386,6 +386,13 @@ test('zoomed in, a drag cannot take the picture out of view, a controller pans b
   };
   await until('the picture\'s corner at the smaller box\'s', cornerAtBox, 5_000);
   assert.ok(r.w > box.width, `still zoomed in: ${r.w} px wide in a ${box.width} px box`);
+  // The page's layout alone narrows the box (as a scrollbar or a wider side panel would; the
+  // window keeps its size): bounded again too.
+  await controller.evaluate(() => {
+    document.querySelector('.session-body').style.gridTemplateColumns = 'minmax(0, 1fr) 24rem';
+  });
+  const before = box.width;
+  await until('the picture\'s corner at the box narrowed by layout', async () => (await cornerAtBox()) && box.width < before - 50, 5_000);
 
   // In control, drags are the host's: the view follows the pointer instead. At the box's
   // right edge, the picture's right edge is there, and a click there is one at the right of
