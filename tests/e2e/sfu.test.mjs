@@ -198,9 +198,19 @@ test('removal sticks against a tab that ignores it: with the room key, its worke
   for (const page of [host, kept, controller, mallory]) await page.context().close();
 });
 
-test('a Janus killed mid-session is reported and media comes back when it restarts', async () => {
+test('a Janus killed mid-session is reported to host and viewer, and media comes back when it restarts', async () => {
   const host = await hostSfu(sfu);
   const viewer = await guest(sfu, await host.getByTestId('invite-viewer-link').inputValue());
+  assert.equal(await host.getByTestId('media-problem').count(), 0, 'no notice while publishing');
+  // Every notice the host's page shows, however briefly (the host may republish quickly).
+  await host.evaluate(() => {
+    window.__notices = [];
+    const seen = () => {
+      const el = document.querySelector('[data-testid=media-problem]');
+      if (el && window.__notices.at(-1) !== el.textContent) window.__notices.push(el.textContent);
+    };
+    new MutationObserver(seen).observe(document.body, { childList: true, subtree: true, characterData: true });
+  });
   const pidFile = path.join(sfu.runDir, 'janus-0.pid');
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   process.kill(pid, 'SIGKILL');
@@ -210,6 +220,11 @@ test('a Janus killed mid-session is reported and media comes back when it restar
   const before = await frames(viewer);
   await viewer.waitForFunction((n) => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames > n + 10, before, { timeout: 20_000 });
   assert.notEqual(Number(readFileSync(pidFile, 'utf8').trim()), pid, 'a new Janus runs');
+  // The host was told its viewers' picture stood still, in words, and the notice is gone
+  // now that they see it again.
+  const notices = await host.evaluate(() => window.__notices);
+  assert.ok(notices.length >= 1 && notices.every((t) => t.trim().length > 10), `the host's notices: ${JSON.stringify(notices)}`);
+  await host.getByTestId('media-problem').waitFor({ state: 'detached', timeout: 10_000 });
   await host.context().close();
   await viewer.context().close();
 });
