@@ -102,7 +102,9 @@ impl SfuLink {
     }
 
     /// Receives the voice feed `feed` that participant `speaker` announced (signed), decrypted
-    /// with `speaker`'s key: frames from anyone else do not decrypt.
+    /// with `speaker`'s key: frames from anyone else do not decrypt, and a feed Janus does not
+    /// say `speaker` published (`<speaker>/voice`, as [`Self::publish_voice`] is called) fails
+    /// as not published.
     pub fn subscribe_voice(
         grant: SfuGrant,
         ice: &IceSetup,
@@ -110,7 +112,14 @@ impl SfuLink {
         speaker: &str,
         notify: impl Fn(SfuEvent) + 'static,
     ) -> Result<SfuLink, JsError> {
-        Self::open(grant, ice, speaker, JanusRole::Subscriber { feed }, notify)
+        let display = Some(format!("{speaker}/voice"));
+        Self::open(
+            grant,
+            ice,
+            speaker,
+            JanusRole::Subscriber { feed, display },
+            notify,
+        )
     }
 
     /// A guest receives feed `feed`, decrypted as media from participant `host`.
@@ -121,7 +130,11 @@ impl SfuLink {
         host: &str,
         notify: impl Fn(SfuEvent) + 'static,
     ) -> Result<SfuLink, JsError> {
-        let link = Self::open(grant, ice, host, JanusRole::Subscriber { feed }, notify)?;
+        let role = JanusRole::Subscriber {
+            feed,
+            display: None,
+        };
+        let link = Self::open(grant, ice, host, role, notify)?;
         link.inner.peer.open_sfu_ready_channel(feed);
         Ok(link)
     }

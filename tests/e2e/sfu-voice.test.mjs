@@ -160,27 +160,32 @@ test('Auto: voice carries on through the move from P2P to the SFU, and nobody he
   for (const page of [host, a, b]) await page.context().close();
 });
 
-test('SFU voice: a feed nobody verified announced is never played — not from Janus\'s list, not from a forged announcement', async () => {
+test('SFU voice: a feed nobody verified announced is never played — not from Janus\'s list, not from a forged announcement, not claimed by another', async () => {
   const host = await hostSfu(sfu, 'mode-sfu', [recordVoices]);
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
   const a = await sfuGuest(viewerLink);
   const [hostId, aId] = [await myId(host), await myId(a)];
   const link = parseLink(viewerLink);
+  // Mallory and Trudy, verified participants (link holders).
+  const [mallory, trudy] = [new SigningKey(), new SigningKey()];
+  const joinedAt = Date.now();
+  const malloryId = participantId({ link, signer: mallory, joinedAt });
+  const trudyId = participantId({ link, signer: trudy, joinedAt });
 
-  // A link holder publishes the tone straight to the room (Janus lists it to every publisher),
-  // in clear, without announcing it.
+  // Mallory publishes the tone straight to the room under her own name, as the app would
+  // (Janus lists it to every publisher), in clear, without announcing it.
   const rogue = await newPage(sfu.browser);
   await rogue.goto(`${sfu.server.url}/config.json`);
   const grant = (await grantFor(sfu.server.url, viewerLink)).sfu;
   await withJanusClient(rogue);
-  const feed = await rogue.evaluate(async (sfu) => {
+  const feed = await rogue.evaluate(async ([sfu, display]) => {
     const { ws, send } = await window.__janusClient(sfu.janusUrl, sfu.token);
     setInterval(() => send({ janus: 'keepalive', session_id }), 20_000);
     const session_id = (await send({ janus: 'create' })).data.id;
     const handle_id = (await send({ janus: 'attach', session_id, plugin: 'janus.plugin.videoroom' })).data.id;
     const joined = await send({
       janus: 'message', session_id, handle_id,
-      body: { request: 'join', ptype: 'publisher', room: sfu.room, pin: sfu.pin, display: 'rogue' },
+      body: { request: 'join', ptype: 'publisher', room: sfu.room, pin: sfu.pin, display },
     });
     const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
     const pc = new RTCPeerConnection();
@@ -189,18 +194,19 @@ test('SFU voice: a feed nobody verified announced is never played — not from J
     const published = await window.__janusPublish({ send, session_id, handle_id }, pc);
     await pc.setRemoteDescription(published.jsep);
     return joined.plugindata.data.id;
-  }, grant);
+  }, [grant, `${malloryId}/voice`]);
   assert.ok(feed, 'the rogue feed is published');
 
-  // Mallory, a verified participant (a link holder), announces the rogue feed as the host's
-  // and as the viewer's voice, signing with its own key.
-  const mallory = new SigningKey();
-  const joinedAt = Date.now();
-  const malloryId = participantId({ link, signer: mallory, joinedAt });
+  // Mallory announces the rogue feed as the host's and as the viewer's voice, signing with
+  // her own key.
   const peer = await rawPeer(sfu.server.url, link.topic, malloryId);
   peer.track(presenceMeta({ link, role: 'viewer', joinedAt, profile: { name: 'Mallory' }, signer: mallory }));
-  await host.getByTestId(`participant-${malloryId}`).waitFor({ timeout: 10_000 });
-  await a.getByTestId(`participant-${malloryId}`).waitFor({ timeout: 10_000 });
+  const trudyPeer = await rawPeer(sfu.server.url, link.topic, trudyId);
+  trudyPeer.track(presenceMeta({ link, role: 'viewer', joinedAt, profile: { name: 'Trudy' }, signer: trudy }));
+  for (const id of [malloryId, trudyId]) {
+    await host.getByTestId(`participant-${id}`).waitFor({ timeout: 10_000 });
+    await a.getByTestId(`participant-${id}`).waitFor({ timeout: 10_000 });
+  }
   const route = { room: grant.room, feed };
   const [hostBefore, aBefore] = [await counters(host), await counters(a)];
   peer.signal(signalPayload({ link, from: hostId, kind: 'voice', body: route, epoch: joinedAt, seq: 1, signer: mallory }));
@@ -208,20 +214,23 @@ test('SFU voice: a feed nobody verified announced is never played — not from J
   await until('the forged announcements dropped', async () =>
     (await counters(a)).forgedSignals > (aBefore.forgedSignals ?? 0)
     && (await counters(host)).forgedSignals > (hostBefore.forgedSignals ?? 0));
-  // Announced by Mallory as its own voice (it signs for itself: accepted), the feed is
-  // received — and decrypted with Mallory's key, which the rogue's clear frames do not
-  // pass: nothing plays.
+  // Trudy announces it as her own voice (she signs for herself: accepted), but Janus names
+  // its publisher Mallory: no place, no subscription.
+  trudyPeer.signal(signalPayload({ link, from: trudyId, kind: 'voice', body: route, epoch: joinedAt, seq: 1, signer: trudy }));
+  // Announced by Mallory as her own voice, the feed is received — and decrypted with
+  // Mallory's key, which the rogue's clear frames do not pass: nothing plays.
   peer.signal(signalPayload({ link, from: malloryId, kind: 'voice', body: route, epoch: joinedAt, seq: 3, signer: mallory }));
   for (const [page, who] of [[a, 'viewer'], [host, 'host']]) {
     await until(`the ${who} to receive a second of the feed Mallory announced`, () => audioPackets(page).then((n) => n > 50));
-    // The forged announcements, handled before it, subscribed to nothing: the one voice is
-    // Mallory's (one subscription per speaker: a forged one would be a second voice of the
-    // same feed, asked for first).
-    assert.equal(await page.evaluate(() => window.__voices.length), 1, `the ${who} subscribed to a feed nobody announced for themselves`);
+    // The forged announcements and Trudy's claim, handled before it, subscribed to nothing:
+    // the one voice is Mallory's (one subscription per speaker: another would be a second
+    // voice of the same feed, asked for first).
+    assert.equal(await page.evaluate(() => window.__voices.length), 1, `the ${who} subscribed to a feed not announced by its publisher`);
   }
   await silent(a, 'the viewer, on a feed whose frames are not its announcer\'s', { received: true });
 
   peer.close();
+  trudyPeer.close();
   for (const page of [host, a, rogue]) await page.context().close();
 });
 

@@ -179,7 +179,13 @@ fn a_publisher_joins_publishes_once_with_e2ee_and_gets_its_answer() {
 
 #[test]
 fn a_subscriber_answers_janus_offer_with_start_and_restarts_by_asking() {
-    let mut c = JanusClient::new(grant(), JanusRole::Subscriber { feed: 5551 });
+    let mut c = JanusClient::new(
+        grant(),
+        JanusRole::Subscriber {
+            feed: 5551,
+            display: None,
+        },
+    );
     let join = through_attach(&mut c);
     assert_eq!(
         join["body"],
@@ -253,7 +259,13 @@ fn a_subscriber_answers_janus_offer_with_start_and_restarts_by_asking() {
 #[test]
 fn errors_become_problems_a_person_can_read() {
     // A refused token at the very first request.
-    let mut c = JanusClient::new(grant(), JanusRole::Subscriber { feed: 1 });
+    let mut c = JanusClient::new(
+        grant(),
+        JanusRole::Subscriber {
+            feed: 1,
+            display: None,
+        },
+    );
     c.handle_open(0);
     let (sent, _) = drain(&mut c);
     c.handle_text(
@@ -265,7 +277,13 @@ fn errors_become_problems_a_person_can_read() {
     assert_eq!(c.phase(), JanusPhase::Failed);
 
     // A room that is gone (the node restarted).
-    let mut c = JanusClient::new(grant(), JanusRole::Subscriber { feed: 1 });
+    let mut c = JanusClient::new(
+        grant(),
+        JanusRole::Subscriber {
+            feed: 1,
+            display: None,
+        },
+    );
     let join = through_attach(&mut c);
     c.handle_text(
         3,
@@ -279,7 +297,13 @@ fn errors_become_problems_a_person_can_read() {
     assert_eq!(events, vec![JanusEvent::Failed(Problem::RoomGone)]);
 
     // The socket closing.
-    let mut c = JanusClient::new(grant(), JanusRole::Subscriber { feed: 1 });
+    let mut c = JanusClient::new(
+        grant(),
+        JanusRole::Subscriber {
+            feed: 1,
+            display: None,
+        },
+    );
     through_attach(&mut c);
     c.handle_close();
     let (_, events) = drain(&mut c);
@@ -289,7 +313,13 @@ fn errors_become_problems_a_person_can_read() {
 
 #[test]
 fn keepalive_every_25_s_and_an_unanswered_request_fails() {
-    let mut c = JanusClient::new(grant(), JanusRole::Subscriber { feed: 1 });
+    let mut c = JanusClient::new(
+        grant(),
+        JanusRole::Subscriber {
+            feed: 1,
+            display: None,
+        },
+    );
     let join = through_attach(&mut c);
     c.handle_text(
         3,
@@ -437,4 +467,58 @@ fn a_voice_publisher_names_its_one_stream_and_ignores_janus_listing_other_publis
     );
     let (sent, _) = drain(&mut c);
     assert_eq!(sent[0]["body"], json!({"request":"configure"}));
+}
+
+#[test]
+fn a_voice_janus_does_not_say_its_announcer_published_is_not_published() {
+    let attached = |streams: serde_json::Value| {
+        let mut c = JanusClient::new(
+            grant(),
+            JanusRole::Subscriber {
+                feed: 77,
+                display: Some("alice/voice".into()),
+            },
+        );
+        let join = through_attach(&mut c);
+        c.handle_text(
+            3,
+            &plugin_event(
+                Some(&tx(&join)),
+                json!({"videoroom":"attached","room":4242,"streams":streams}),
+                Some(json!({"type":"offer","sdp":"v=0 sub"})),
+            ),
+        );
+        drain(&mut c).1
+    };
+    let stream = |feed: u64, display: Option<&str>| {
+        let mut s = json!({"type":"audio","mid":"0","feed_id":feed,"feed_mid":"0"});
+        if let Some(d) = display {
+            s["feed_display"] = json!(d);
+        }
+        s
+    };
+    let offered = vec![JanusEvent::RemoteDescription(Description {
+        kind: SdpKind::Offer,
+        sdp: "v=0 sub".into(),
+    })];
+    let refused = vec![JanusEvent::Failed(Problem::NotPublished)];
+    assert_eq!(attached(json!([stream(77, Some("alice/voice"))])), offered);
+    // Someone else's feed (a real speaker's, or the host's screen) announced as alice's.
+    assert_eq!(
+        attached(json!([stream(77, Some("mallory/voice"))])),
+        refused
+    );
+    assert_eq!(attached(json!([stream(77, Some("alice"))])), refused);
+    assert_eq!(attached(json!([stream(77, None)])), refused);
+    // Janus names no stream of that feed, or a stream of another.
+    assert_eq!(attached(json!([])), refused);
+    assert_eq!(attached(json!([stream(78, Some("alice/voice"))])), refused);
+    assert_eq!(attached(json!(null)), refused);
+    assert_eq!(
+        attached(json!([
+            stream(77, Some("alice/voice")),
+            stream(77, Some("bob/voice"))
+        ])),
+        refused
+    );
 }

@@ -26,8 +26,12 @@ pub enum JanusRole {
     /// Publishes this participant's voice (one Opus stream, nothing else) while its
     /// microphone is on; listeners learn the feed from its signed announcement.
     VoicePublisher { display: String },
-    /// Receives the feed the (verified) host named.
-    Subscriber { feed: u64 },
+    /// Receives feed `feed`: the one the (verified) host named, or a voice a participant
+    /// announced. With `display`, Janus must say the feed's publisher joined under that name
+    /// (a voice: `<announcer>/voice`), or the feed is taken as not published: a link holder
+    /// who announces someone else's feed as its own gets nothing (each page's voice places are
+    /// few, `voice::MAX_VOICES`).
+    Subscriber { feed: u64, display: Option<String> },
 }
 
 /// Where the conversation is.
@@ -365,7 +369,7 @@ impl JanusClient {
                             "pin": self.grant.pin, "display": display,
                         })
                     }
-                    JanusRole::Subscriber { feed } => json!({
+                    JanusRole::Subscriber { feed, .. } => json!({
                         "request": "join", "ptype": "subscriber", "room": self.grant.room,
                         "pin": self.grant.pin, "streams": [{ "feed": feed }],
                     }),
@@ -417,7 +421,12 @@ impl JanusClient {
                     self.fail(Problem::Negotiation);
                 }
             }
-            (JanusRole::Subscriber { .. }, "attached" | "updated" | "event") => {
+            (JanusRole::Subscriber { feed, display }, "attached" | "updated" | "event") => {
+                if let (Some(want), "attached") = (display, what) {
+                    if !published_as(data, *feed, want) {
+                        return self.fail(Problem::NotPublished);
+                    }
+                }
                 if let Some(jsep) = jsep.filter(|j| j.kind == SdpKind::Offer) {
                     if self.phase != JanusPhase::Up {
                         self.phase = JanusPhase::Negotiating;
@@ -486,4 +495,24 @@ impl JanusClient {
         self.pending.clear();
         self.emit(JanusEvent::Failed(problem));
     }
+}
+
+/// Whether Janus's `attached` names feed `feed`'s publisher as `want` in every stream it
+/// subscribes us to from that feed (and there is one).
+fn published_as(data: &Value, feed: u64, want: &str) -> bool {
+    let mut named = false;
+    for stream in data
+        .get("streams")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if stream.get("feed_id").and_then(Value::as_u64) == Some(feed) {
+            if stream.get("feed_display").and_then(Value::as_str) != Some(want) {
+                return false;
+            }
+            named = true;
+        }
+    }
+    named
 }
