@@ -148,7 +148,8 @@ impl SfuVoice {
         self.publish();
     }
 
-    /// Whether every announced voice we subscribed to is arriving, ours (while the microphone
+    /// Whether every announced voice we subscribed to is arriving (or known not to be: Janus
+    /// said it is not theirs to publish), ours (while the microphone
     /// is on) has been published for at least `settled_ms` — long enough for the others to
     /// have subscribed to it — and we have been in SFU mode that long too (announcements of
     /// voices already there take a moment to arrive). What a move from peer to peer waits for
@@ -159,7 +160,12 @@ impl SfuVoice {
             .entered_at
             .get()
             .is_some_and(|at| now >= at + settled_ms);
-        let heard = self.inner.subs.borrow().values().all(|s| s.heard);
+        let heard = self
+            .inner
+            .subs
+            .borrow()
+            .values()
+            .all(|s| s.heard || s.unpublished > 0);
         let ours = self.inner.mic.borrow().is_none()
             || self
                 .inner
@@ -243,7 +249,8 @@ impl SfuVoice {
                 SfuVoiceAction::Unsubscribe { id } => {
                     let old = self.inner.subs.borrow_mut().remove(&id);
                     if old.is_some() {
-                        drop(old);
+                        // Its link goes after this task: this may run from its own event.
+                        leptos::task::spawn_local(async move { drop(old) });
                         (self.inner.on_heard)(Heard::Gone(id));
                     }
                 }
@@ -505,9 +512,8 @@ impl SfuVoice {
                     (sub.unpublished, actions)
                 };
                 if !actions.is_empty() {
-                    // Not from within this subscription's own event: its link is dropped.
-                    let this = self.clone();
-                    leptos::task::spawn_local(async move { this.run(actions) });
+                    // It gave its place away: no retry.
+                    self.run(actions);
                     return;
                 }
                 if unpublished >= UNPUBLISHED_TRIES {

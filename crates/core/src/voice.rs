@@ -122,13 +122,15 @@ pub enum SfuVoiceAction {
 /// feeds *announced* by verified participants — never to what Janus lists (Janus could add a
 /// feed of its own) — and never to its own.
 ///
-/// At most [`MAX_VOICES`] feeds are heard at once; a room has at most 16 publishers, so only
-/// announcements of feeds that do not exist can fill them (any link holder can join and make
-/// such). Announcements that find no place wait, in the order they came, and are taken as
-/// places free. A participant whose announced feed Janus says nobody publishes is *doubted*
-/// until its voice is actually heard — a new announcement does not clear that — and gives its
-/// place to one waiting who is not, then waits behind them. So throwaway joins that announce
-/// feeds, however often, hold no place a speaker needs for longer than it takes to try theirs.
+/// At most [`MAX_VOICES`] feeds are heard at once. A room has at most 16 publishers, and Janus
+/// must say the announcer published the feed (the glue's subscription checks its publisher's
+/// name), so only announcements of feeds that are not theirs can fill the rest — any link
+/// holder can join and make such. Announcements that find no place wait, in the order they
+/// came, and are taken as places free. A participant whose announced feed Janus says is not
+/// published by them is *in doubt* for that feed until its voice is heard, and gives its place
+/// to one waiting who is not, then waits behind them; announcing another feed makes it one to
+/// try again. So throwaway joins that announce feeds, however often, hold no place a speaker
+/// needs for longer than it takes to try theirs.
 ///
 /// Sans-IO: the glue reports our publication, the verified roster, the `Voice` signals that
 /// passed the signal codec (which checked that `from` signed them) and what Janus said of each
@@ -145,9 +147,9 @@ pub struct SfuVoiceState {
     /// Feeds announced by present participants that found no place, oldest first (at most one
     /// per participant: its latest).
     waiting: Vec<(String, SfuRoute)>,
-    /// Present participants whose announced feed Janus said nobody publishes, until their
-    /// voice arrives.
-    doubted: VecSet<String>,
+    /// The feed Janus said a present participant does not publish, until its voice arrives:
+    /// while that is the feed it announces, it is in doubt.
+    missing: VecMap<String, SfuRoute>,
 }
 
 impl SfuVoiceState {
@@ -158,7 +160,7 @@ impl SfuVoiceState {
             present: VecSet::new(),
             heard: VecMap::new(),
             waiting: Vec::new(),
-            doubted: VecSet::new(),
+            missing: VecMap::new(),
         }
     }
 
@@ -203,7 +205,7 @@ impl SfuVoiceState {
             actions.push(SfuVoiceAction::Unsubscribe { id });
         }
         self.waiting.retain(|(id, _)| now.contains(id));
-        self.doubted.retain(|id| now.contains(id));
+        self.missing.retain(|id, _| now.contains(id));
         self.present = now;
         self.admit(&mut actions);
         actions
@@ -224,13 +226,13 @@ impl SfuVoiceState {
                 }
                 if !self.heard.contains_key(from) && self.heard.len() >= MAX_VOICES {
                     // Make room only for one not in doubt, and only from one in doubt.
-                    let stale = if self.doubted.contains(from) {
+                    let stale = if self.doubted(from, route) {
                         None
                     } else {
                         self.heard
-                            .keys()
-                            .find(|h| self.doubted.contains(*h))
-                            .cloned()
+                            .iter()
+                            .find(|(h, r)| self.doubted(h, **r))
+                            .map(|(h, _)| h.clone())
                     };
                     let Some(stale) = stale else {
                         self.wait(id, route);
@@ -253,16 +255,15 @@ impl SfuVoiceState {
         actions
     }
 
-    /// Janus says nobody publishes the feed `id` announced at `route`. If someone not in doubt
-    /// is waiting, `id` gives them its place.
+    /// Janus says `id` does not publish the feed it announced at `route` (nobody does, or
+    /// someone else). If someone not in doubt is waiting, `id` gives them its place.
     pub fn on_unpublished(&mut self, id: &str, route: SfuRoute) -> Vec<SfuVoiceAction> {
         let mut actions = Vec::new();
         if !self.wants(id, route) {
             return actions;
         }
-        self.doubted.insert(id.to_owned());
-        if self.heard.len() >= MAX_VOICES
-            && self.waiting.iter().any(|(w, _)| !self.doubted.contains(w))
+        self.missing.insert(id.to_owned(), route);
+        if self.heard.len() >= MAX_VOICES && self.waiting.iter().any(|(w, r)| !self.doubted(w, *r))
         {
             self.evict(id.to_owned(), &mut actions);
             self.admit(&mut actions);
@@ -272,7 +273,12 @@ impl SfuVoiceState {
 
     /// `id`'s voice arrived (perhaps after a failed try): no longer in doubt.
     pub fn on_heard(&mut self, id: &str) {
-        self.doubted.remove(id);
+        self.missing.remove(id);
+    }
+
+    /// Whether `id`'s feed at `route` is one Janus said it does not publish.
+    fn doubted(&self, id: &str, route: SfuRoute) -> bool {
+        self.missing.get(id) == Some(&route)
     }
 
     /// Whether `id`'s voice is (still) announced at `route` and has a place — a subscription
@@ -284,7 +290,7 @@ impl SfuVoiceState {
     /// Leaving SFU mode (or the session): unsubscribe from everyone; our feed is gone.
     pub fn stop(&mut self) -> Vec<SfuVoiceAction> {
         self.waiting.clear();
-        self.doubted = VecSet::new();
+        self.missing.clear();
         let mut actions: Vec<SfuVoiceAction> = std::mem::take(&mut self.heard)
             .into_keys()
             .map(|id| SfuVoiceAction::Unsubscribe { id })
@@ -321,7 +327,7 @@ impl SfuVoiceState {
             let next = self
                 .waiting
                 .iter()
-                .position(|(w, _)| !self.doubted.contains(w))
+                .position(|(w, r)| !self.doubted(w, *r))
                 .unwrap_or(0);
             let (id, route) = self.waiting.remove(next);
             self.heard.insert(id.clone(), route);
@@ -537,13 +543,15 @@ mod tests {
             ]
         );
         assert!(v.wants("speaker", route(100)) && !v.wants("b3", route(3)));
-        // A later announcement by one in doubt waits behind everyone not in doubt.
-        assert_eq!(v.on_announce("b3", Some(route(33))), vec![]);
+        // The same feed announced again is still in doubt: it waits.
+        assert_eq!(v.on_announce("b3", Some(route(3))), vec![]);
         // One whose voice arrives after a failed try is no longer in doubt: it holds its place.
         assert_eq!(v.on_unpublished("b7", route(7)), vec![]);
         v.on_heard("b7");
         assert_eq!(v.on_announce("late", Some(route(101))), vec![]);
         assert!(v.wants("b7", route(7)) && !v.wants("late", route(101)));
+        // The next feed found missing makes room for the one waiting not in doubt, not for
+        // the one in doubt that came first.
         assert_eq!(
             v.on_unpublished("b8", route(8)),
             vec![
@@ -557,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn announcing_a_new_feed_does_not_clear_a_doubt() {
+    fn a_doubt_is_for_the_feed_found_missing() {
         let mut v = SfuVoiceState::new("me");
         let bogus: Vec<String> = (0..MAX_VOICES).map(|i| format!("b{i}")).collect();
         v.on_roster(bogus.iter().map(String::as_str).chain(["speaker"]));
@@ -568,30 +576,42 @@ mod tests {
         for (i, id) in bogus.iter().enumerate() {
             assert_eq!(v.on_unpublished(id, route(i as u64)), vec![]);
         }
-        // Each announces a new feed (its subscription is made again), still in doubt.
-        for (i, id) in bogus.iter().enumerate() {
-            let new = route(1000 + i as u64);
-            assert_eq!(
-                v.on_announce(id, Some(new)),
-                vec![SfuVoiceAction::Subscribe {
-                    id: id.clone(),
-                    route: new
-                }]
-            );
-        }
-        // A speaker announcing now takes a place at once.
+        // A speaker announcing now takes the place of one in doubt at once.
         assert_eq!(
-            v.on_announce("speaker", Some(route(7))),
+            v.on_announce("speaker", Some(route(500))),
             vec![
                 SfuVoiceAction::Unsubscribe { id: "b0".into() },
                 SfuVoiceAction::Subscribe {
                     id: "speaker".into(),
-                    route: route(7)
+                    route: route(500)
                 }
             ]
         );
-        // The one it replaced announces again: it waits; one in doubt never evicts another.
-        assert_eq!(v.on_announce("b0", Some(route(2000))), vec![]);
+        // The one it replaced announces its missing feed again: it waits, and never takes a
+        // place from another in doubt.
+        assert_eq!(v.on_announce("b0", Some(route(0))), vec![]);
+        // A speaker whose own feed was found missing (it republished meanwhile) announces its
+        // new one: that is tried again, in the place of one still in doubt.
+        assert_eq!(v.on_unpublished("speaker", route(500)), vec![]);
+        assert_eq!(
+            v.on_announce("speaker", Some(route(501))),
+            vec![SfuVoiceAction::Subscribe {
+                id: "speaker".into(),
+                route: route(501)
+            }]
+        );
+        // One waiting in doubt announces a new feed: that one is tried, in the place of one
+        // still in doubt.
+        assert_eq!(
+            v.on_announce("b0", Some(route(50))),
+            vec![
+                SfuVoiceAction::Unsubscribe { id: "b1".into() },
+                SfuVoiceAction::Subscribe {
+                    id: "b0".into(),
+                    route: route(50)
+                }
+            ]
+        );
     }
 
     #[test]

@@ -138,11 +138,12 @@ const RELAYED_JOINS: usize = 8;
 /// newer than that is a replay. The host times each message strictly after the one before, so
 /// two of one millisecond cannot be swapped. Each join has a clock of its own (a tab's time
 /// starts at its load); a guest that follows an earlier join again goes on from where that
-/// one's clock was. The last [`RELAYED_JOINS`] joins are remembered.
+/// one's clock was. The last [`RELAYED_JOINS`] joins are remembered (only the host key makes
+/// joins a guest follows, so Janus cannot push one out to replay to it).
 #[derive(Debug, Default)]
 pub struct RelayedClock {
     /// (host join, newest time taken), the latest used last.
-    joins: Vec<(String, u64)>,
+    joins: Vec<(String, Option<u64>)>,
 }
 
 impl RelayedClock {
@@ -155,12 +156,12 @@ impl RelayedClock {
                 if self.joins.len() >= RELAYED_JOINS {
                     self.joins.remove(0);
                 }
-                (join.to_owned(), 0)
+                (join.to_owned(), None)
             }
         };
-        let fresh = at > entry.1 || entry.1 == 0;
+        let fresh = entry.1.is_none_or(|newest| at > newest);
         if fresh {
-            entry.1 = at;
+            entry.1 = Some(at);
         }
         self.joins.push(entry);
         fresh
@@ -168,8 +169,7 @@ impl RelayedClock {
 }
 
 /// The time a host puts on the next message it relays ([`SfuDataSealer::seal`]): its tab's
-/// clock, or one millisecond after the last time it used if that is not later (so never 0,
-/// which [`RelayedClock`] reads as "none yet").
+/// clock, or one millisecond after the last time it used if that is not later.
 pub fn next_relay_time(now_ms: u64, last: u64) -> u64 {
     now_ms.max(last.saturating_add(1))
 }
