@@ -63,7 +63,9 @@ struct Publication {
     starting: bool,
     retry: Option<Timer>,
     attempts: u32,
-    /// When the current feed was published (monotonic ms).
+    /// The current feed, once Janus took it.
+    feed: Option<SfuRoute>,
+    /// When the current feed's media came up and it was announced (monotonic ms).
     published_at: Option<u64>,
 }
 
@@ -268,6 +270,7 @@ impl SfuVoice {
             p.retry = None;
             p.attempts = 0;
             p.published_at = None;
+            p.feed = None;
             old
         };
         drop(old);
@@ -337,6 +340,7 @@ impl SfuVoice {
         let mut p = self.inner.publication.borrow_mut();
         p.starting = false;
         p.published_at = None;
+        p.feed = None;
         p.attempts += 1;
         if p.attempts > QUICK_ATTEMPTS {
             // Refused through every quick attempt: off, and said, rather than "on" for
@@ -365,17 +369,27 @@ impl SfuVoice {
         }
         match event {
             SfuEvent::Published { room, feed } => {
-                self.inner.publication.borrow_mut().published_at = Some(clock::monotonic_ms());
-                let actions = self
-                    .inner
-                    .state
-                    .borrow_mut()
-                    .publish(Some(SfuRoute { room, feed }));
-                self.run(actions);
+                self.inner.publication.borrow_mut().feed = Some(SfuRoute { room, feed });
             }
             SfuEvent::Connection(state) => {
-                if state == "connected" {
-                    self.inner.publication.borrow_mut().attempts = 0;
+                if state != "connected" {
+                    return;
+                }
+                // Announced once its media is up: before, Janus answers a subscriber that
+                // there is no such feed, which listeners take as a doubt on it.
+                let announce = {
+                    let mut p = self.inner.publication.borrow_mut();
+                    p.attempts = 0;
+                    if p.published_at.is_some() {
+                        None
+                    } else {
+                        p.published_at = Some(clock::monotonic_ms());
+                        p.feed
+                    }
+                };
+                if let Some(route) = announce {
+                    let actions = self.inner.state.borrow_mut().publish(Some(route));
+                    self.run(actions);
                 }
             }
             SfuEvent::Failed(Problem::Full) => {
@@ -419,9 +433,11 @@ impl SfuVoice {
                 }
             };
             if grant.room != route.room {
-                // Announced in another room than the one we are granted (a node move under
-                // way): its speaker republishes in ours.
-                return this.retry_subscribe(&id, route);
+                // Announced in another room than the session's (a move under way: its speaker
+                // republishes in ours and announces that; or a bogus one): not published here,
+                // and not asked for again — each try would be a grant.
+                this.not_published(&id, route, UNPUBLISHED_TRIES);
+                return;
             }
             let weak = Rc::downgrade(&this.inner);
             let speaker = id.clone();
@@ -445,6 +461,24 @@ impl SfuVoice {
                 }
             }
         });
+    }
+
+    /// `id`'s feed at `route` is not published here (Janus says so, or it is in another room):
+    /// counted (`tries` more), and it gives its place to a speaker's feed waiting for one, if
+    /// any. Whether to ask for it again.
+    fn not_published(&self, id: &str, route: SfuRoute, tries: u32) -> bool {
+        let unpublished = {
+            let mut subs = self.inner.subs.borrow_mut();
+            let Some(sub) = subs.get_mut(id) else {
+                return false;
+            };
+            sub.unpublished = sub.unpublished.saturating_add(tries);
+            sub.unpublished
+        };
+        let actions = self.inner.state.borrow_mut().on_unpublished(id, route);
+        let gave_way = !actions.is_empty();
+        self.run(actions);
+        !gave_way && unpublished < UNPUBLISHED_TRIES
     }
 
     fn retry_subscribe(&self, id: &str, route: SfuRoute) {
@@ -500,23 +534,13 @@ impl SfuVoice {
                 // A feed announced but never published (a stale or a forged announcement):
                 // after a few tries it is left until announced again, rather than asked for
                 // — each try a grant — for as long as the page stays.
-                let (unpublished, actions) = {
-                    let mut subs = self.inner.subs.borrow_mut();
-                    let Some(sub) = subs.get_mut(id) else { return };
-                    let mut actions = Vec::new();
-                    if problem == Problem::NotPublished {
-                        sub.unpublished += 1;
-                        // It gives its place to a speaker's feed waiting for one, if any.
-                        actions = self.inner.state.borrow_mut().on_unpublished(id, route);
-                    }
-                    (sub.unpublished, actions)
+                let again = if problem == Problem::NotPublished {
+                    self.not_published(id, route, 1)
+                } else {
+                    (self.inner.subs.borrow().get(id))
+                        .is_some_and(|s| s.unpublished < UNPUBLISHED_TRIES)
                 };
-                if !actions.is_empty() {
-                    // It gave its place away: no retry.
-                    self.run(actions);
-                    return;
-                }
-                if unpublished >= UNPUBLISHED_TRIES {
+                if !again {
                     return;
                 }
                 let (this, id) = (self.clone(), id.to_owned());

@@ -207,7 +207,7 @@ impl SfuVoiceState {
         self.waiting.retain(|(id, _)| now.contains(id));
         self.missing.retain(|id, _| now.contains(id));
         self.present = now;
-        self.admit(&mut actions);
+        self.settle(&mut actions);
         actions
     }
 
@@ -224,31 +224,20 @@ impl SfuVoiceState {
                 if self.heard.get(from) == Some(&route) {
                     return actions;
                 }
-                if !self.heard.contains_key(from) && self.heard.len() >= MAX_VOICES {
-                    // Make room only for one not in doubt, and only from one in doubt.
-                    let stale = if self.doubted(from, route) {
-                        None
-                    } else {
-                        self.heard
-                            .iter()
-                            .find(|(h, r)| self.doubted(h, **r))
-                            .map(|(h, _)| h.clone())
-                    };
-                    let Some(stale) = stale else {
-                        self.wait(id, route);
-                        return actions;
-                    };
-                    self.evict(stale, &mut actions);
+                if self.heard.contains_key(from) || self.heard.len() < MAX_VOICES {
+                    self.waiting.retain(|(w, _)| *w != id);
+                    self.heard.insert(id.clone(), route);
+                    actions.push(SfuVoiceAction::Subscribe { id, route });
+                } else {
+                    self.wait(id, route);
                 }
-                self.waiting.retain(|(w, _)| *w != id);
-                self.heard.insert(id.clone(), route);
-                actions.push(SfuVoiceAction::Subscribe { id, route });
+                self.settle(&mut actions);
             }
             None => {
                 self.waiting.retain(|(w, _)| *w != id);
                 if self.heard.remove(from).is_some() {
                     actions.push(SfuVoiceAction::Unsubscribe { id });
-                    self.admit(&mut actions);
+                    self.settle(&mut actions);
                 }
             }
         }
@@ -263,11 +252,7 @@ impl SfuVoiceState {
             return actions;
         }
         self.missing.insert(id.to_owned(), route);
-        if self.heard.len() >= MAX_VOICES && self.waiting.iter().any(|(w, r)| !self.doubted(w, *r))
-        {
-            self.evict(id.to_owned(), &mut actions);
-            self.admit(&mut actions);
-        }
+        self.settle(&mut actions);
         actions
     }
 
@@ -320,15 +305,23 @@ impl SfuVoiceState {
         }
     }
 
-    /// Free places go to those waiting: first those not in doubt, then the rest, each in the
-    /// order they came.
-    fn admit(&mut self, actions: &mut Vec<SfuVoiceAction>) {
-        while self.heard.len() < MAX_VOICES && !self.waiting.is_empty() {
-            let next = self
-                .waiting
-                .iter()
-                .position(|(w, r)| !self.doubted(w, *r))
-                .unwrap_or(0);
+    /// Places go to those waiting: a free one to the first not in doubt (or else the first),
+    /// and one held in doubt to the first not in doubt, who swaps with it. Whatever changed,
+    /// a place is then never held in doubt while one who is not waits.
+    fn settle(&mut self, actions: &mut Vec<SfuVoiceAction>) {
+        while !self.waiting.is_empty() {
+            let clear = self.waiting.iter().position(|(w, r)| !self.doubted(w, *r));
+            let next = if self.heard.len() < MAX_VOICES {
+                clear.unwrap_or(0)
+            } else {
+                let stale = self.heard.iter().find(|(h, r)| self.doubted(h, **r));
+                let (Some(next), Some((stale, _))) = (clear, stale) else {
+                    return;
+                };
+                // It goes to the back: `next` still points at the same one.
+                self.evict(stale.clone(), actions);
+                next
+            };
             let (id, route) = self.waiting.remove(next);
             self.heard.insert(id.clone(), route);
             actions.push(SfuVoiceAction::Subscribe { id, route });
@@ -665,5 +658,74 @@ mod tests {
             vec![SfuVoiceAction::Unsubscribe { id: "p3".into() }]
         );
         assert!(v.stop().len() >= MAX_VOICES - 1);
+    }
+
+    #[test]
+    fn one_heard_who_announces_a_feed_found_missing_again_gives_way() {
+        let mut v = SfuVoiceState::new("me");
+        let full: Vec<String> = (0..MAX_VOICES).map(|i| format!("p{i}")).collect();
+        v.on_roster(full.iter().map(String::as_str).chain(["w"]));
+        for (i, id) in full.iter().enumerate() {
+            v.on_announce(id, Some(route(i as u64)));
+        }
+        // p1's feed is found missing with nobody waiting; it announces another, then w waits.
+        assert_eq!(v.on_unpublished("p1", route(1)), vec![]);
+        assert_eq!(v.on_announce("p1", Some(route(100))).len(), 1);
+        assert_eq!(v.on_announce("w", Some(route(200))), vec![]);
+        // p1 goes back to the feed found missing: w takes its place.
+        assert_eq!(
+            v.on_announce("p1", Some(route(1))),
+            vec![
+                SfuVoiceAction::Subscribe {
+                    id: "p1".into(),
+                    route: route(1)
+                },
+                SfuVoiceAction::Unsubscribe { id: "p1".into() },
+                SfuVoiceAction::Subscribe {
+                    id: "w".into(),
+                    route: route(200)
+                },
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever happens, in any order: nobody is both heard and waiting, one waits only
+        /// while every place is taken, and no place is held in doubt while one not in doubt
+        /// waits.
+        #[test]
+        fn places_are_never_held_in_doubt_from_one_who_is_not(
+            ops in proptest::collection::vec((0u8..5, 0usize..70, 0u64..4), 0..400)
+        ) {
+            let ids: Vec<String> = (0..70).map(|i| format!("p{i}")).collect();
+            let mut v = SfuVoiceState::new("me");
+            let mut present: Vec<bool> = vec![true; 70];
+            v.on_roster(ids.iter().map(String::as_str));
+            for (op, who, feed) in ops {
+                let id = &ids[who];
+                match op {
+                    0 => { v.on_announce(id, Some(route(feed))); }
+                    1 => { v.on_announce(id, None); }
+                    2 => { v.on_unpublished(id, route(feed)); }
+                    3 => v.on_heard(id),
+                    _ => {
+                        present[who] = !present[who];
+                        let now = ids.iter().zip(&present).filter(|(_, p)| **p);
+                        v.on_roster(now.map(|(id, _)| id.as_str()));
+                    }
+                }
+                let waiting_ids: Vec<&String> = v.waiting.iter().map(|(w, _)| w).collect();
+                proptest::prop_assert!(waiting_ids.iter().all(|w| !v.heard.contains_key(*w)));
+                proptest::prop_assert!(v.waiting.is_empty() || v.heard.len() == MAX_VOICES);
+                proptest::prop_assert!(v.heard.len() <= MAX_VOICES);
+                let doubt_held = v.heard.iter().any(|(h, r)| v.doubted(h, *r));
+                let clear_waits = v.waiting.iter().any(|(w, r)| !v.doubted(w, *r));
+                proptest::prop_assert!(!(doubt_held && clear_waits));
+                let mut seen = waiting_ids.clone();
+                seen.sort();
+                seen.dedup();
+                proptest::prop_assert_eq!(seen.len(), waiting_ids.len());
+            }
+        }
     }
 }
