@@ -296,6 +296,33 @@ test('SFU voice: a microphone the room has no place for goes off, the person is 
   for (const page of [host, a, filler]) await page.context().close();
 });
 
+test('SFU voice: a microphone whose feed can never reach Janus goes off and its person reads why, while the picture plays on', async () => {
+  const host = await hostSfu(sfu, 'mode-sfu');
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const janus = new URL((await grantFor(sfu.server.url, viewerLink)).sfu.janusUrl);
+  const a = await newPage(sfu.browser);
+  await a.addInitScript(recordPeers);
+  // The page's first socket to Janus (its picture) goes through; every later one (its voice's
+  // publication, each try) is closed as it opens — a network that lets nothing more through.
+  let sockets = 0;
+  await a.routeWebSocket((url) => url.host === janus.host, (ws) => {
+    sockets += 1;
+    if (sockets === 1) ws.connectToServer();
+    else ws.close({ code: 1011, reason: 'unreachable' });
+  });
+  await openApp(a, viewerLink);
+  await decoding(a, { timeout: 30_000 });
+  assert.equal(sockets, 1);
+  await a.getByTestId('mic-toggle').click();
+  // Every quick attempt fails (0.5 s to 4 s apart, ~25 s in all): off, and said.
+  await a.locator('[data-testid=mic-toggle][data-state=failed]').waitFor({ timeout: 60_000 });
+  assert.match(await a.getByTestId('mic-problem').textContent(), /can't reach the video server/);
+  assert.ok(sockets > 5, `tried again before giving up (${sockets - 1} tries)`);
+  const before = await a.evaluate(() => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames);
+  await a.waitForFunction((n) => document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames > n + 10, before, { timeout: 10_000 });
+  for (const page of [host, a]) await page.context().close();
+});
+
 test('nothing anyone sends through Janus is ever in the room key\'s epoch, which every link holder has: not from the start, nor after a removal and a handover', async () => {
   const host = await hostSfu(sfu, 'mode-sfu', [recordVoices]);
   const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
