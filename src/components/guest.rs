@@ -871,8 +871,8 @@ fn live_stage(s: Stage) -> Vec<El> {
         move || layout_of(&fr, &v)
     };
     // The picture's box changed size (the window, fullscreen, the page's layout, another
-    // resolution): a zoomed
-    // view is bounded again for it, so no edge of the picture comes away from the box's.
+    // resolution): a zoomed view is bounded again for it, so no edge of the picture comes
+    // away from the box's.
     {
         let layout = layout.clone();
         watch(move || {

@@ -323,9 +323,9 @@ impl Drop for Listener {
 }
 
 /// Calls `f` after layout each time `node`'s box changes size (and once when it is first laid
-/// out with a size), until the
-/// current owner is cleaned up: what the window's `resize` misses — a scrollbar coming or
-/// going, a panel or banner laid out beside or above it, fullscreen.
+/// out with a size), until the current owner is cleaned up: what the window's `resize`
+/// misses — a scrollbar coming or going, a panel or banner laid out beside or above it,
+/// fullscreen.
 pub fn on_resize(node: &Element, f: impl FnMut() + 'static) {
     let callback = Closure::<dyn FnMut()>::new(f);
     let Ok(observer) = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()) else {

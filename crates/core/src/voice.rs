@@ -224,8 +224,9 @@ impl SfuVoiceState {
                 if self.heard.get(from) == Some(&route) {
                     return actions;
                 }
-                if self.heard.contains_key(from) || self.heard.len() < MAX_VOICES {
-                    self.waiting.retain(|(w, _)| *w != id);
+                // One heard moves to its new feed; anyone else comes in through the queue
+                // (at once, if a place is free).
+                if self.heard.contains_key(from) {
                     self.heard.insert(id.clone(), route);
                     actions.push(SfuVoiceAction::Subscribe { id, route });
                 } else {
@@ -510,15 +511,21 @@ mod tests {
         assert_eq!(subscribed, MAX_VOICES);
     }
 
-    #[test]
-    fn announcements_of_feeds_nobody_publishes_make_room_for_a_speaker() {
+    /// A page whose every place is taken by `<prefix><i>` at `route(i)`, with `others` present
+    /// too; and those ids.
+    fn filled(prefix: &str, others: &[&str]) -> (SfuVoiceState, Vec<String>) {
         let mut v = SfuVoiceState::new("me");
-        let bogus: Vec<String> = (0..MAX_VOICES).map(|i| format!("b{i}")).collect();
-        let ids = bogus.iter().map(String::as_str).chain(["speaker", "late"]);
-        v.on_roster(ids);
-        for (i, id) in bogus.iter().enumerate() {
+        let ids: Vec<String> = (0..MAX_VOICES).map(|i| format!("{prefix}{i}")).collect();
+        v.on_roster(ids.iter().map(String::as_str).chain(others.iter().copied()));
+        for (i, id) in ids.iter().enumerate() {
             assert_eq!(v.on_announce(id, Some(route(i as u64))).len(), 1);
         }
+        (v, ids)
+    }
+
+    #[test]
+    fn announcements_of_feeds_nobody_publishes_make_room_for_a_speaker() {
+        let (mut v, _) = filled("b", &["speaker", "late"]);
         // Full: a real speaker's announcement waits while none is known stale.
         assert_eq!(v.on_announce("speaker", Some(route(100))), vec![]);
         assert!(!v.wants("speaker", route(100)));
@@ -559,12 +566,7 @@ mod tests {
 
     #[test]
     fn a_doubt_is_for_the_feed_found_missing() {
-        let mut v = SfuVoiceState::new("me");
-        let bogus: Vec<String> = (0..MAX_VOICES).map(|i| format!("b{i}")).collect();
-        v.on_roster(bogus.iter().map(String::as_str).chain(["speaker"]));
-        for (i, id) in bogus.iter().enumerate() {
-            v.on_announce(id, Some(route(i as u64)));
-        }
+        let (mut v, bogus) = filled("b", &["speaker"]);
         // Every throwaway feed was tried and found missing, with nobody waiting: they stay.
         for (i, id) in bogus.iter().enumerate() {
             assert_eq!(v.on_unpublished(id, route(i as u64)), vec![]);
@@ -609,12 +611,7 @@ mod tests {
 
     #[test]
     fn places_freed_go_to_those_waiting_in_turn() {
-        let mut v = SfuVoiceState::new("me");
-        let full: Vec<String> = (0..MAX_VOICES).map(|i| format!("p{i}")).collect();
-        v.on_roster(full.iter().map(String::as_str).chain(["x", "y", "z"]));
-        for (i, id) in full.iter().enumerate() {
-            v.on_announce(id, Some(route(i as u64)));
-        }
+        let (mut v, full) = filled("p", &["x", "y", "z"]);
         assert_eq!(v.on_announce("y", Some(route(200))), vec![]);
         assert_eq!(v.on_announce("x", Some(route(100))), vec![]);
         assert_eq!(v.on_announce("z", Some(route(300))), vec![]);
@@ -662,12 +659,7 @@ mod tests {
 
     #[test]
     fn one_heard_who_announces_a_feed_found_missing_again_gives_way() {
-        let mut v = SfuVoiceState::new("me");
-        let full: Vec<String> = (0..MAX_VOICES).map(|i| format!("p{i}")).collect();
-        v.on_roster(full.iter().map(String::as_str).chain(["w"]));
-        for (i, id) in full.iter().enumerate() {
-            v.on_announce(id, Some(route(i as u64)));
-        }
+        let (mut v, _) = filled("p", &["w"]);
         // p1's feed is found missing with nobody waiting; it announces another, then w waits.
         assert_eq!(v.on_unpublished("p1", route(1)), vec![]);
         assert_eq!(v.on_announce("p1", Some(route(100))).len(), 1);
