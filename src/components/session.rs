@@ -11,6 +11,7 @@ use pairux_core::roster::{Participant, Roster};
 use crate::realtime::use_session_channel;
 use crate::session::host::HostRuntime;
 use crate::state::{AppState, SessionEntry};
+use pairux_core::control::{Guarded, Question};
 use pairux_core::session::{Asking, StartMode};
 
 #[component]
@@ -49,6 +50,16 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
         on_runtime(runtime, |rt| rt.remove(id))
     }));
     let invites = entry.clone();
+    // What the last offer of the host role could not do, in words (the offer may come from
+    // the question a guarded click opened, or from the click itself).
+    let hand_over_error = RwSignal::new(None::<&'static str>);
+    // The page's last press (pointer or key down), by its event time: a guarded act is judged
+    // by the press that made its click (`HostRuntime::ask`). In the capture phase, so no
+    // handler can keep a press from it.
+    let pressed = StoredValue::new(0.0_f64);
+    for event in ["pointerdown", "keydown"] {
+        platform::el::on_window_capture(event, move |ev| pressed.set_value(ev.time_stamp()));
+    }
     view! {
         <section class="session" data-role="host">
             <div class="session-head">
@@ -67,8 +78,9 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                 </div>
                 <aside class="side" hidden=move || view.ended.get()>
                     {super::drawn(|| guest::name_field(channel))}
-                    <JoinRequests asking=view.asking roster=channel.signals.roster runtime/>
-                    <HandOver handing=view.handing handed=view.handed declined=view.declined mode roster=channel.signals.roster runtime/>
+                    <GuardQuestion question=view.question roster=channel.signals.roster mode error=hand_over_error pressed runtime/>
+                    <JoinRequests asking=view.asking roster=channel.signals.roster pressed runtime/>
+                    <HandOver handing=view.handing handed=view.handed declined=view.declined error=hand_over_error mode roster=channel.signals.roster pressed runtime/>
                     {super::drawn(|| guest::participant_list(
                         channel.signals.roster,
                         me,
@@ -123,11 +135,17 @@ fn peer_states(
 fn JoinRequests(
     asking: RwSignal<Vec<Asking>>,
     roster: RwSignal<Roster>,
+    /// When the page's last press came (a guarded act is judged by it).
+    pressed: StoredValue<f64>,
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
     let act = move |id: String, admit: bool| {
         on_runtime(runtime, |rt| match admit {
-            true => rt.admit(&id),
+            true => {
+                if rt.ask(Guarded::Admit(id.clone()), pressed.get_value()) {
+                    rt.admit(&id);
+                }
+            }
             false => rt.deny_join(&id),
         })
     };
@@ -157,6 +175,71 @@ fn JoinRequests(
     }
 }
 
+/// The question a guarded click opens while a controller drives this computer
+/// (`guard-question`; `pairux_core::control::ActionGuard`): the click may have been the
+/// controller's, injected by the agent, so the act waits for the host's answer and control is
+/// paused meanwhile. Yes (`guard-confirm`) counts once the question is armed, judged by the
+/// press that made the click; No (`guard-cancel`, focused) at once.
+#[component]
+fn GuardQuestion(
+    question: RwSignal<Option<Question>>,
+    roster: RwSignal<Roster>,
+    mode: StartMode,
+    error: RwSignal<Option<&'static str>>,
+    /// When the page's last press came: an answer is judged by the press that made it.
+    pressed: StoredValue<f64>,
+    runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
+) -> impl IntoView {
+    let name = move |id: &str| {
+        roster.with(|r| r.get(id).map(Participant::display_name).unwrap_or_default())
+    };
+    let answer = move |yes: bool| {
+        on_runtime(runtime, |rt| match rt.answer(pressed.get_value(), yes) {
+            Some(Guarded::HandOver(id)) => error.set(rt.offer_host(&id, mode).err()),
+            Some(Guarded::Admit(id)) => rt.admit(&id),
+            None => {}
+        })
+    };
+    let no = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(button) = no.get() {
+            let _ = button.focus();
+        }
+    });
+    let act = move || question.with(|q| q.as_ref().map(|q| q.act.clone()));
+    let armed = move || question.with(|q| q.as_ref().is_some_and(|q| q.armed));
+    view! {
+        <Show when=move || question.with(Option::is_some)>
+            <div class="guard-question" role="alertdialog" aria-label="Confirm" data-testid="guard-question"
+                data-act=move || match act() {
+                    Some(Guarded::HandOver(_)) => "hand-over",
+                    Some(Guarded::Admit(_)) => "admit",
+                    None => "",
+                }>
+                <p>
+                    <strong>{move || match act() {
+                        Some(Guarded::HandOver(id)) => format!("Make {} host?", name(&id)),
+                        Some(Guarded::Admit(id)) => format!("Let {} in?", name(&id)),
+                        None => String::new(),
+                    }}</strong>
+                    " Someone controls this computer now, so that click may have been theirs. \
+                    Their control is paused until you answer."
+                </p>
+                <div class="row">
+                    <button class="primary" data-testid="guard-confirm" disabled=move || !armed()
+                        on:click=move |_| answer(true)>
+                        {move || match act() {
+                            Some(Guarded::HandOver(_)) => "Yes, hand it over",
+                            _ => "Yes, let them in",
+                        }}
+                    </button>
+                    <button data-testid="guard-cancel" node_ref=no on:click=move |_| answer(false)>"No"</button>
+                </div>
+            </div>
+        </Show>
+    }
+}
+
 /// The host role, handed to a controller: "Make <name> host" per controller
 /// (`hand-over-<pid>`); once offered, who to (`handing`, `data-to`) until they take it — this
 /// tab then reloads as a controller.
@@ -165,11 +248,14 @@ fn HandOver(
     handing: RwSignal<Option<String>>,
     handed: RwSignal<Option<String>>,
     declined: RwSignal<Option<String>>,
+    /// What the last offer could not do, in words.
+    error: RwSignal<Option<&'static str>>,
     mode: StartMode,
     roster: RwSignal<Roster>,
+    /// When the page's last press came (a guarded act is judged by it).
+    pressed: StoredValue<f64>,
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
-    let error = RwSignal::new(None::<&'static str>);
     // Two controllers may share a name: theirs then carries a tag of the key their metas are
     // verified under, and each button the colour of that person's cursor.
     let controllers = move || {
@@ -201,8 +287,14 @@ fn HandOver(
             }),
         }
     };
-    let offer =
-        move |id: String| on_runtime(runtime, |rt| error.set(rt.offer_host(&id, mode).err()));
+    // Asked again first while a controller drives this computer (the click may be theirs).
+    let offer = move |id: String| {
+        on_runtime(runtime, |rt| {
+            if rt.ask(Guarded::HandOver(id.clone()), pressed.get_value()) {
+                error.set(rt.offer_host(&id, mode).err());
+            }
+        })
+    };
     let shown = move || {
         handing.with(Option::is_some)
             || handed.with(Option::is_some)

@@ -357,6 +357,39 @@ pub fn on_window(event: &str, f: impl FnMut(Event) + 'static) {
     }
 }
 
+/// Listens for the window's `event` in its capture phase — before any element's handler
+/// could stop it — until the current owner is cleaned up.
+pub fn on_window_capture(event: &str, f: impl FnMut(Event) + 'static) {
+    struct Capturing {
+        window: web_sys::Window,
+        event: String,
+        callback: Closure<dyn FnMut(Event)>,
+    }
+    impl Drop for Capturing {
+        fn drop(&mut self) {
+            let _ = self.window.remove_event_listener_with_callback_and_bool(
+                &self.event,
+                self.callback.as_ref().unchecked_ref(),
+                true,
+            );
+        }
+    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let callback = Closure::wrap(Box::new(f) as Box<dyn FnMut(Event)>);
+    let _ = window.add_event_listener_with_callback_and_bool(
+        event,
+        callback.as_ref().unchecked_ref(),
+        true,
+    );
+    StoredValue::new_local(Capturing {
+        window,
+        event: event.to_owned(),
+        callback,
+    });
+}
+
 fn listen(node: &EventTarget, event: &str, f: Box<dyn FnMut(Event)>) {
     let callback = Closure::wrap(f);
     let _ = node.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref());

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::state::Kept;
 use leptos::prelude::*;
-use pairux_core::control::ControlMsg;
+use pairux_core::control::{Answered, ControlMsg, Guarded, Question};
 use pairux_core::e2ee::{next_relay_time, SfuDataSealer};
 use pairux_core::focus::{Decision, FocusFollower, Reason};
 use pairux_core::identity::PublicKey;
@@ -72,6 +72,9 @@ pub struct HostSignals {
     /// Whom this host removed, every tab of them (`HostSession::removed`): a tab that has not
     /// heard yet (hung, or frozen in the background) stays listed until it runs again.
     pub removed: RwSignal<VecSet<String>>,
+    /// A guarded act asked twice while a controller drives this computer (control is paused
+    /// until it is answered; `pairux_core::control::ActionGuard`).
+    pub question: RwSignal<Option<Question>>,
 }
 
 impl HostSignals {
@@ -92,6 +95,7 @@ impl HostSignals {
             declined: RwSignal::new(None),
             seated: RwSignal::new(VecSet::new()),
             removed: RwSignal::new(VecSet::new()),
+            question: RwSignal::new(None),
         }
     }
 }
@@ -305,7 +309,7 @@ impl HostRuntime {
             },
             move || {
                 if let Some(inner) = on_drives.upgrade() {
-                    let out = inner.control.borrow().drives_changed();
+                    let out = inner.control.borrow_mut().drives_changed();
                     HostRuntime { inner }.send_control(out);
                 }
             },
@@ -613,6 +617,34 @@ impl HostRuntime {
         }
     }
 
+    /// The host clicked a guarded act (handing the role on, letting someone in), made by the
+    /// page's last press (pointer or key down) at `pressed_at` (its event time, ms on the
+    /// page's monotonic clock). `true`: do it now; `false`: control drives this computer (or
+    /// did at that press), so the page asks first ([`HostSignals::question`]) and control
+    /// pauses until the host answers.
+    pub fn ask(&self, act: Guarded, pressed_at: f64) -> bool {
+        let pressed_at = pressed_at.max(0.0) as u64;
+        let (now_do, out) =
+            self.inner
+                .control
+                .borrow_mut()
+                .ask(clock::monotonic_ms(), pressed_at, act);
+        self.send_control(out);
+        now_do.is_some()
+    }
+
+    /// The host's answer to the open question, made by a press at `pressed_at` (as for
+    /// [`HostRuntime::ask`]). `Some`: the act to do now.
+    pub fn answer(&self, pressed_at: f64, yes: bool) -> Option<Guarded> {
+        let pressed_at = pressed_at.max(0.0) as u64;
+        let (answered, out) = self.inner.control.borrow_mut().answer(pressed_at, yes);
+        self.send_control(out);
+        match answered {
+            Answered::Do(act) => Some(act),
+            Answered::Dropped | Answered::TooSoon | Answered::Nothing => None,
+        }
+    }
+
     pub fn grant(&self, id: &str) {
         let out = self.inner.control.borrow_mut().grant(id);
         self.send_control(out);
@@ -760,7 +792,14 @@ impl HostRuntime {
         for (id, take) in answers {
             self.on_answer(&id, take);
         }
-        let deadline = self.inner.control.borrow().poll_timeout();
+        let (deadline, question) = {
+            let control = self.inner.control.borrow();
+            (control.poll_timeout(), control.question())
+        };
+        let shown = self.inner.view.question;
+        if shown.with_untracked(|q| *q != question) {
+            shown.set(question);
+        }
         let mut armed = self.inner.control_timer.borrow_mut();
         // Most input leaves the deadline as it was (none, or the same pacing frame): keep that
         // timer rather than replace it on every event.

@@ -9,8 +9,9 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::control::{
-    BudgetStats, ChannelBinding, ControlLeases, ControlMsg, CursorRelay, GateStats, InputEvent,
-    InputGate, InputKind, InputSink, LeaseEvent, MessageBudget, Modifiers, StateEchoes,
+    ActionGuard, Answered, BudgetStats, ChannelBinding, ControlLeases, ControlMsg, CursorRelay,
+    GateStats, Guarded, InputEvent, InputGate, InputKind, InputSink, LeaseEvent, MessageBudget,
+    Modifiers, Question, StateEchoes,
 };
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::link::ControllerSecret;
@@ -456,6 +457,9 @@ pub struct HostControl {
     agent: Option<AgentLink>,
     /// Who holds control, again through the SFU after each change ([`StateEchoes`]).
     echoes: StateEchoes,
+    /// The acts asked twice while a controller drives this computer; control pauses while
+    /// one is asked.
+    guard: ActionGuard,
 }
 
 impl HostControl {
@@ -469,12 +473,57 @@ impl HostControl {
             view,
             agent: None,
             echoes: StateEchoes::default(),
+            guard: ActionGuard::new(),
         }
     }
 
     pub fn set_agent(&mut self, agent: AgentLink) {
-        agent.holders(&self.leases.drives());
+        agent.holders(&self.agent_holders());
         self.agent = Some(agent);
+    }
+
+    /// Whose input the agent applies: nobody's while a question is open.
+    fn agent_holders(&self) -> Vec<String> {
+        match self.guard.paused() {
+            true => Vec::new(),
+            false => self.leases.drives(),
+        }
+    }
+
+    /// The host clicked a guarded act (`now`: monotonic ms), made by a press at `pressed_at`.
+    /// `Some`: do it now; `None`: control drives this computer (or did at that press), so
+    /// it is asked first and control pauses meanwhile ([`ActionGuard`]); the question is
+    /// [`HostControl::question`].
+    pub fn ask(
+        &mut self,
+        now: u64,
+        pressed_at: u64,
+        act: Guarded,
+    ) -> (Option<Guarded>, Vec<Outgoing>) {
+        let was = self.guard.paused();
+        let now_do = self.guard.ask(now, pressed_at, act);
+        (now_do, self.paused_changed(was))
+    }
+
+    /// The host answered the open question, by a press at `pressed_at` (monotonic ms).
+    pub fn answer(&mut self, pressed_at: u64, yes: bool) -> (Answered, Vec<Outgoing>) {
+        let was = self.guard.paused();
+        let answered = self.guard.answer(pressed_at, yes);
+        (answered, self.paused_changed(was))
+    }
+
+    pub fn question(&self) -> Option<Question> {
+        self.guard.question().cloned()
+    }
+
+    /// Control paused or resumed: the agent lets go or takes up again, and everyone hears
+    /// whether control drives this computer.
+    fn paused_changed(&mut self, was: bool) -> Vec<Outgoing> {
+        if self.guard.paused() == was {
+            return Vec::new();
+        }
+        self.tell_drives();
+        vec![Outgoing::All(self.state())]
     }
 
     /// `id`'s connection went down or came back: while it is down, whatever it holds on this
@@ -490,9 +539,11 @@ impl HostControl {
     /// so the host must still be able to revoke it).
     fn tell_drives(&mut self) {
         let drives = self.leases.drives();
+        let holders = self.agent_holders();
         if let Some(agent) = &self.agent {
-            agent.holders(&drives);
+            agent.holders(&holders);
         }
+        self.note_driving();
         self.sink.holders(&drives);
         crate::platform::el::set_if_changed(self.view.holders, self.leases.holders());
     }
@@ -502,14 +553,24 @@ impl HostControl {
     }
 
     /// The agent started or stopped driving the OS: everyone hears of it with the holders.
-    pub fn drives_changed(&self) -> Vec<Outgoing> {
+    pub fn drives_changed(&mut self) -> Vec<Outgoing> {
+        self.note_driving();
         vec![Outgoing::All(self.state())]
+    }
+
+    /// The guard learns whether control drives this computer now: someone's input reaches
+    /// the agent, which drives.
+    fn note_driving(&mut self) {
+        let on =
+            self.agent.as_ref().is_some_and(AgentLink::drives) && !self.agent_holders().is_empty();
+        self.guard
+            .driving(crate::platform::clock::monotonic_ms(), on);
     }
 
     fn state(&self) -> ControlMsg {
         ControlMsg::State {
             holders: self.leases.holders(),
-            agent: self.agent.as_ref().is_some_and(AgentLink::drives),
+            agent: self.agent.as_ref().is_some_and(AgentLink::drives) && !self.guard.paused(),
         }
     }
 
@@ -623,8 +684,9 @@ impl HostControl {
         if verdict.is_err() {
             return Vec::new();
         }
-        // The agent first: it is what the controller is waiting for.
-        if let Some(agent) = &self.agent {
+        // The agent first: it is what the controller is waiting for (none while paused; the
+        // agent, told of no holders, would drop it too).
+        if let (Some(agent), false) = (&self.agent, self.guard.paused()) {
             agent.input(id, &event);
         }
         self.sink.input(id, &event);
@@ -684,6 +746,7 @@ impl HostControl {
             self.leases.poll_timeout(),
             self.relay.poll_timeout(),
             self.echoes.poll_timeout(),
+            self.guard.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -698,6 +761,10 @@ impl HostControl {
         }
         if self.echoes.handle_timeout(now) {
             out.push(Outgoing::Sfu(self.state()));
+        }
+        let was = self.guard.paused();
+        if self.guard.handle_timeout(now) {
+            out.extend(self.paused_changed(was));
         }
         out
     }

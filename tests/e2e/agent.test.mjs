@@ -11,6 +11,8 @@ import { startXvfb, startRecorder, startAgent, pairAgent, xdotool, SCREEN } from
 import { until } from './lib/adversary.mjs';
 
 const s = { pages: [] };
+/** How long after control stopped a press may still be a controller's (core: `GRACE_MS`). */
+const GRACE_MS = 2_000;
 
 async function page() {
   const p = await newPage(s.browser);
@@ -227,6 +229,113 @@ test('a granted controller drives the desktop: click where aimed, keys, modifier
   assert.ok(near(click, px(0.75, 0.5)), `click at ${click.x},${click.y}, aimed at ${px(0.75, 0.5)}`);
   assert.deepEqual(host.errors, []);
   for (const p of [host, controller]) await p.context().close();
+});
+
+test('while a controller drives this computer, handing the host role on or letting someone in is asked twice and control pauses: a click of theirs cannot answer', async () => {
+  const host = await hostSession();
+  const viewerLink = await host.getByTestId('invite-viewer-link').inputValue();
+  const controller = await join(await host.getByTestId('invite-controller-link').inputValue());
+  const cid = await myId(controller);
+  await pair(host);
+  await grant(host, controller, cid);
+  await controller.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 5_000 });
+  await sentinel(controller, 0.5, 0.5);
+
+  // The controller holds a key down when "Make <controller> host" is clicked in the host's
+  // PairUX tab — a click the browser cannot tell from one the agent injected for them.
+  const from = s.rec.mark();
+  await controller.keyboard.down('KeyJ');
+  await s.rec.waitFor((e) => key(e, 'KeyPress', 'j'), from);
+  await host.getByTestId(`hand-over-${cid}`).click();
+  const question = host.getByTestId('guard-question');
+  assert.equal(await question.getAttribute('data-act'), 'hand-over');
+  // Control pauses: the agent lets go of the key, the controller reads that its input drives
+  // nothing, and keeps its control.
+  await s.rec.waitFor((e) => key(e, 'KeyRelease', 'j'), from);
+  await controller.locator('[data-testid=agent-state]:text-is("absent")').waitFor({ timeout: 5_000 });
+  assert.equal(await controller.getByTestId('control-state').textContent(), 'granted');
+  await controller.keyboard.up('KeyJ');
+  // A second click straight away (a double click, or one already on its way) answers nothing.
+  const yes = await host.getByTestId('guard-confirm').boundingBox();
+  await host.mouse.click(yes.x + yes.width / 2, yes.y + yes.height / 2);
+  assert.equal(await question.count(), 1, 'the question was answered by a click at once');
+  assert.equal(await host.getByTestId('handing').count(), 0, 'the role was offered');
+  // What the controller does meanwhile reaches nothing.
+  await controller.keyboard.type('q');
+  await controller.mouse.click(...(await aim(controller, 0.3, 0.3)));
+  // No: nothing is offered, and the controller drives again.
+  await host.getByTestId('guard-cancel').click();
+  await controller.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 5_000 });
+  const mark = await sentinel(controller, 0.6, 0.6);
+  const meanwhile = s.rec.events.slice(from, mark);
+  assert.ok(!meanwhile.some((e) => e.name?.toLowerCase() === 'q'), 'a key typed during the pause reached the desktop');
+  assert.ok(!meanwhile.some((e) => e.type === 'ButtonPress' && near(e, px(0.3, 0.3))), 'a click during the pause reached the desktop');
+  assert.deepEqual(heldKeys(from), []);
+  assert.equal(await question.count(), 0);
+  // (The state that said "connected" came after any offer, on the same ordered channel.)
+  assert.equal(await controller.getByTestId('host-offer').isVisible(), false, 'the controller was offered the role');
+
+  // A press on Yes before it counts, let go once it would: the answer is the press's, so none.
+  const clicks = () => host.evaluate(() => window.__clicks.splice(0));
+  await host.evaluate(() => {
+    window.__clicks = [];
+    document.addEventListener('click', (e) => window.__clicks.push(e.target.closest('[data-testid]')?.dataset.testid), true);
+  });
+  await host.getByTestId(`hand-over-${cid}`).click();
+  await clicks();
+  const early = await host.getByTestId('guard-confirm').boundingBox();
+  await host.mouse.move(early.x + early.width / 2, early.y + early.height / 2);
+  await host.mouse.down();
+  await host.locator('[data-testid=guard-confirm]:enabled').waitFor({ timeout: 5_000 });
+  await host.mouse.up();
+  assert.deepEqual(await clicks(), ['guard-confirm'], 'the release clicked Yes');
+  assert.equal(await question.count(), 1, 'a press made before Yes counted answered');
+  assert.equal(await host.getByTestId('handing').count(), 0);
+  // Yes, pressed once it counts: the role is offered.
+  await host.getByTestId('guard-confirm').click();
+  await host.getByTestId('handing').waitFor({ timeout: 5_000 });
+  await controller.getByTestId('host-offer').waitFor({ state: 'visible', timeout: 5_000 });
+  await controller.getByTestId('decline-host').click();
+  await controller.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 5_000 });
+
+  // After a removal nobody new gets in without the host's OK: that OK is asked twice as well.
+  const removed = await join(viewerLink);
+  await host.getByTestId(`remove-participant-${await myId(removed)}`).click();
+  await removed.getByTestId('session-ended').waitFor({ timeout: 15_000 });
+  const newcomer = await page();
+  await openApp(newcomer, viewerLink);
+  await newcomer.getByTestId('waiting-admission').waitFor({ timeout: 15_000 });
+  const nid = await myId(newcomer);
+  await host.getByTestId(`admit-${nid}`).click();
+  assert.equal(await question.getAttribute('data-act'), 'admit');
+  await controller.locator('[data-testid=agent-state]:text-is("absent")').waitFor({ timeout: 5_000 });
+  await host.locator('[data-testid=guard-confirm]:enabled').waitFor({ timeout: 5_000 });
+  await host.getByTestId('guard-confirm').click();
+  await decoding(newcomer);
+  await controller.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 5_000 });
+  // A press on "Make <controller> host" while it drives, let go after it gave control back
+  // (Esc-Esc): the agent lets go of the button for it, and that click comes when nobody
+  // drives. It is the press's, so it is asked. (Played on the host's page with its own mouse:
+  // the headless host is not on the agent's display.)
+  const make = await host.getByTestId(`hand-over-${cid}`).boundingBox();
+  await clicks();
+  await host.mouse.move(make.x + make.width / 2, make.y + make.height / 2);
+  await host.mouse.down();
+  await controller.getByTestId('remote-video').click();
+  await controller.keyboard.press('Escape');
+  await controller.keyboard.press('Escape');
+  await host.getByTestId(`revoke-control-${cid}`).waitFor({ state: 'detached', timeout: 5_000 });
+  await host.mouse.up();
+  assert.deepEqual(await clicks(), [`hand-over-${cid}`]);
+  assert.equal(await question.getAttribute('data-act'), 'hand-over');
+  assert.equal(await host.getByTestId('handing').count(), 0, 'a press made while driven handed the role over at once');
+  await host.getByTestId('guard-cancel').click();
+  // Nobody driving, for longer than a press of theirs could still be on its way: one click.
+  await host.waitForTimeout(GRACE_MS);
+  await host.getByTestId(`hand-over-${cid}`).click();
+  await host.getByTestId('handing').waitFor({ timeout: 5_000 });
+  assert.equal(await question.count(), 0);
+  assert.deepEqual(host.errors, []);
 });
 
 test('revoke, Esc-Esc and the emergency hotkey let go of held keys; nothing more arrives', async () => {

@@ -5,7 +5,8 @@
 //! remaps keys), so operations can wait in the queue. Two things keep that queue from acting
 //! for anyone after control ends, or from growing without end:
 //! - a cut ([`Injector::cut`], the agent's `Action::Cut`): everything queued before it that
-//!   presses, moves, scrolls or types is dropped; releases still apply;
+//!   presses, moves, scrolls or types is dropped, and a text being typed stops at its next
+//!   character; releases still apply;
 //! - at most [`MAX_QUEUED`] operations wait: past that, new moves, scrolls and texts are
 //!   dropped — never a key or button, pressed or let go, which the agent counts as held.
 
@@ -115,12 +116,28 @@ fn spawn_with(
                     ours.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                if let Err(err) = apply(&op) {
-                    failures += 1;
-                    if failures.is_power_of_two() {
-                        tracing::warn!("injection failed ({failures} so far): {err}");
+                let mut run = |op: &Inject| {
+                    if let Err(err) = apply(op) {
+                        failures += 1;
+                        if failures.is_power_of_two() {
+                            tracing::warn!("injection failed ({failures} so far): {err}");
+                        }
                     }
+                };
+                // A text goes a character at a time, so a cut stops it between two: a long
+                // one takes seconds (each character remaps a key), and what its holder could
+                // no longer do must not go on meanwhile.
+                if let Inject::Text(text) = &op {
+                    for c in text.chars() {
+                        if generation < ours.generation.load(Ordering::Acquire) {
+                            ours.dropped.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        run(&Inject::Text(c.to_string()));
+                    }
+                    continue;
                 }
+                run(&op);
             }
         })
         .ok()?;
@@ -272,6 +289,21 @@ mod tests {
             vec![button(true), key(30, false), button(false), key(42, true)]
         );
         assert_eq!(dropped, 4);
+    }
+
+    #[test]
+    fn a_cut_stops_a_text_being_typed_at_its_next_character() {
+        // Held while typing the first character of a long text.
+        let held = Held::holding(Inject::Text("ab c".into()));
+        held.injector.cut();
+        let (applied, dropped) = held.open();
+        assert_eq!(applied, vec![Inject::Text("a".into())]);
+        assert_eq!(dropped, 1);
+        // Without a cut, every character in order.
+        let held = Held::holding(Inject::Text("hé!".into()));
+        let (applied, _) = held.open();
+        let typed: Vec<_> = ["h", "é", "!"].map(|c| Inject::Text(c.into())).into();
+        assert_eq!(applied, typed);
     }
 
     #[test]
