@@ -19,7 +19,7 @@ use crate::session::host_control::{ControlSignals, CursorView, LogLine, Mark};
 /// `id`'s name as the host reads it where control is granted: with a tag of its key when
 /// someone else present shows the same name, so a controller that renames itself after
 /// another person cannot be granted control in their name.
-fn name_of(roster: &Roster, id: &str) -> String {
+pub(crate) fn name_of(roster: &Roster, id: &str) -> String {
     let people = roster.participants();
     let Some(at) = people.iter().position(|p| p.id == id) else {
         return pairux_core::display::display_name(None);

@@ -78,7 +78,7 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
                 </div>
                 <aside class="side" hidden=move || view.ended.get()>
                     {super::drawn(|| guest::name_field(channel))}
-                    <GuardQuestion question=view.question roster=channel.signals.roster mode error=hand_over_error pressed runtime/>
+                    <GuardQuestion question=view.question clashed=view.clashed roster=channel.signals.roster mode error=hand_over_error pressed runtime/>
                     <JoinRequests asking=view.asking roster=channel.signals.roster pressed runtime/>
                     <HandOver handing=view.handing handed=view.handed declined=view.declined error=hand_over_error mode roster=channel.signals.roster pressed runtime/>
                     {super::drawn(|| guest::participant_list(
@@ -139,10 +139,11 @@ fn JoinRequests(
     pressed: StoredValue<f64>,
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
-    let act = move |id: String, admit: bool| {
+    // `keyboard`: the click was made with a key (on what had focus).
+    let act = move |id: String, admit: bool, keyboard: bool| {
         on_runtime(runtime, |rt| match admit {
             true => {
-                if rt.ask(Guarded::Admit(id.clone()), pressed.get_value()) {
+                if rt.ask(Guarded::Admit(id.clone()), pressed.get_value(), keyboard) {
                     rt.admit(&id);
                 }
             }
@@ -165,9 +166,9 @@ fn JoinRequests(
                             {a.removed_before.then_some(" (you removed them earlier)")}
                         </p>
                         <button class="primary" data-testid=format!("admit-{}", a.id)
-                            on:click=move |_| act(admit_id.clone(), true)>"Admit"</button>
+                            on:click=move |ev| act(admit_id.clone(), true, by_key(&ev))>"Admit"</button>
                         <button data-testid=format!("deny-join-{}", a.id)
-                            on:click=move |_| act(deny_id.clone(), false)>"Deny"</button>
+                            on:click=move |_| act(deny_id.clone(), false, false)>"Deny"</button>
                     </div>
                 }
             }
@@ -183,6 +184,8 @@ fn JoinRequests(
 #[component]
 fn GuardQuestion(
     question: RwSignal<Option<Question>>,
+    /// Two different acts were clicked while one was asked: neither was done.
+    clashed: RwSignal<bool>,
     roster: RwSignal<Roster>,
     mode: StartMode,
     error: RwSignal<Option<&'static str>>,
@@ -190,9 +193,10 @@ fn GuardQuestion(
     pressed: StoredValue<f64>,
     runtime: StoredValue<Option<HostRuntime>, LocalStorage>,
 ) -> impl IntoView {
-    let name = move |id: &str| {
-        roster.with(|r| r.get(id).map(Participant::display_name).unwrap_or_default())
-    };
+    // Named as on the button clicked: with a tag of the key when someone present shows the
+    // same name, and that person's colour — a controller named after someone else reads as
+    // someone else here too.
+    let name = move |id: &str| roster.with(|r| super::control::name_of(r, id));
     let answer = move |yes: bool| {
         on_runtime(runtime, |rt| match rt.answer(pressed.get_value(), yes) {
             Some(Guarded::HandOver(id)) => error.set(rt.offer_host(&id, mode).err()),
@@ -217,6 +221,11 @@ fn GuardQuestion(
                     None => "",
                 }>
                 <p>
+                    <span class="swatch" aria-hidden="true" style=move || match act() {
+                        Some(Guarded::HandOver(id) | Guarded::Admit(id)) =>
+                            format!("background:{}", pairux_core::display::colour_for(&id)),
+                        None => String::new(),
+                    }></span>
                     <strong>{move || match act() {
                         Some(Guarded::HandOver(id)) => format!("Make {} host?", name(&id)),
                         Some(Guarded::Admit(id)) => format!("Let {} in?", name(&id)),
@@ -237,7 +246,18 @@ fn GuardQuestion(
                 </div>
             </div>
         </Show>
+        <Show when=move || clashed.get()>
+            <p class="guard-clash" role="alert" data-testid="guard-clash">
+                "Two different things were clicked while PairUX was asking, so it did neither. \
+                Click the one you meant again."
+            </p>
+        </Show>
     }
+}
+
+/// Whether a click was made with a key (Enter, Space) on what had focus, not a pointer.
+fn by_key(ev: &leptos::ev::MouseEvent) -> bool {
+    ev.detail() == 0
 }
 
 /// The host role, handed to a controller: "Make <name> host" per controller
@@ -288,9 +308,13 @@ fn HandOver(
         }
     };
     // Asked again first while a controller drives this computer (the click may be theirs).
-    let offer = move |id: String| {
+    let offer = move |id: String, ev: leptos::ev::MouseEvent| {
         on_runtime(runtime, |rt| {
-            if rt.ask(Guarded::HandOver(id.clone()), pressed.get_value()) {
+            if rt.ask(
+                Guarded::HandOver(id.clone()),
+                pressed.get_value(),
+                by_key(&ev),
+            ) {
                 error.set(rt.offer_host(&id, mode).err());
             }
         })
@@ -317,7 +341,7 @@ fn HandOver(
                         view! {
                             {hand_over_line("handed", id.clone(), who.clone(), to, then)}
                             <button data-testid=format!("hand-over-{id}")
-                                on:click=move |_| offer(again.clone())>
+                                on:click=move |ev| offer(again.clone(), ev)>
                                 {format!("Offer it to {who} again")}
                             </button>
                         }
@@ -347,7 +371,7 @@ fn HandOver(
                                     view! {
                                         <button data-testid=format!("hand-over-{}", c.0)
                                             title="They share their screen and decide who controls it; you become a controller"
-                                            on:click=move |_| offer(id.clone())>
+                                            on:click=move |ev| offer(id.clone(), ev)>
                                             <span class="swatch" aria-hidden="true"
                                                 style=format!("background:{}", pairux_core::display::colour_for(&c.0))></span>
                                             {format!("Make {} host", c.1)}

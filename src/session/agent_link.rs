@@ -66,7 +66,7 @@ pub struct AgentLink {
 
 impl AgentLink {
     /// A link that is not connected yet; if this tab paired before a reload, it re-pairs.
-    /// `on_drives` is called whenever [`AgentLink::drives`] changes.
+    /// `on_drives` is called whenever [`AgentLink::drives`] or [`AgentLink::paired`] changes.
     pub fn new(
         session: &str,
         view: AgentSignals,
@@ -162,11 +162,11 @@ impl AgentLink {
     }
 
     fn set_state(&self, state: AgentState) {
-        let drove = self.drives();
+        let was = (self.drives(), self.paired());
         if self.inner.view.state.get_untracked() != state {
             self.inner.view.state.set(state);
         }
-        if self.drives() != drove {
+        if (self.drives(), self.paired()) != was {
             (self.inner.on_drives)();
         }
     }
@@ -179,7 +179,8 @@ impl AgentLink {
         )
     }
 
-    fn paired(&self) -> bool {
+    /// Paired: the agent applies what it is sent whenever it can.
+    pub fn paired(&self) -> bool {
         matches!(
             self.inner.view.state.get_untracked(),
             AgentState::Connected { .. }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::state::Kept;
 use leptos::prelude::*;
-use pairux_core::control::{Answered, ControlMsg, Guarded, Question};
+use pairux_core::control::{Answered, Asked, ControlMsg, Guarded, Question};
 use pairux_core::e2ee::{next_relay_time, SfuDataSealer};
 use pairux_core::focus::{Decision, FocusFollower, Reason};
 use pairux_core::identity::PublicKey;
@@ -75,6 +75,8 @@ pub struct HostSignals {
     /// A guarded act asked twice while a controller drives this computer (control is paused
     /// until it is answered; `pairux_core::control::ActionGuard`).
     pub question: RwSignal<Option<Question>>,
+    /// Two different guarded acts were clicked while one was asked: neither was done.
+    pub clashed: RwSignal<bool>,
 }
 
 impl HostSignals {
@@ -96,6 +98,7 @@ impl HostSignals {
             seated: RwSignal::new(VecSet::new()),
             removed: RwSignal::new(VecSet::new()),
             question: RwSignal::new(None),
+            clashed: RwSignal::new(false),
         }
     }
 }
@@ -619,18 +622,20 @@ impl HostRuntime {
 
     /// The host clicked a guarded act (handing the role on, letting someone in), made by the
     /// page's last press (pointer or key down) at `pressed_at` (its event time, ms on the
-    /// page's monotonic clock). `true`: do it now; `false`: control drives this computer (or
-    /// did at that press), so the page asks first ([`HostSignals::question`]) and control
-    /// pauses until the host answers.
-    pub fn ask(&self, act: Guarded, pressed_at: f64) -> bool {
+    /// page's monotonic clock; `keyboard`: a click made with a key). `true`: do it now;
+    /// `false`: control drives this computer (or did at that press), so the page asks first
+    /// ([`HostSignals::question`]) and control pauses until the host answers — or another
+    /// act was asked already, and neither is done ([`HostSignals::clashed`]).
+    pub fn ask(&self, act: Guarded, pressed_at: f64, keyboard: bool) -> bool {
         let pressed_at = pressed_at.max(0.0) as u64;
-        let (now_do, out) =
+        let (asked, out) =
             self.inner
                 .control
                 .borrow_mut()
-                .ask(clock::monotonic_ms(), pressed_at, act);
+                .ask(clock::monotonic_ms(), pressed_at, keyboard, act);
+        self.inner.view.clashed.set(asked == Asked::Clashed);
         self.send_control(out);
-        now_do.is_some()
+        matches!(asked, Asked::Do(_))
     }
 
     /// The host's answer to the open question, made by a press at `pressed_at` (as for

@@ -9,9 +9,9 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use pairux_core::control::{
-    ActionGuard, Answered, BudgetStats, ChannelBinding, ControlLeases, ControlMsg, CursorRelay,
-    GateStats, Guarded, InputEvent, InputGate, InputKind, InputSink, LeaseEvent, MessageBudget,
-    Modifiers, Question, StateEchoes,
+    ActionGuard, Answered, Asked, BudgetStats, ChannelBinding, ControlLeases, ControlMsg,
+    CursorRelay, GateStats, Guarded, InputEvent, InputGate, InputKind, InputSink, LeaseEvent,
+    MessageBudget, Modifiers, Question, StateEchoes,
 };
 use pairux_core::display::{colour_for, display_name};
 use pairux_core::link::ControllerSecret;
@@ -490,19 +490,20 @@ impl HostControl {
         }
     }
 
-    /// The host clicked a guarded act (`now`: monotonic ms), made by a press at `pressed_at`.
-    /// `Some`: do it now; `None`: control drives this computer (or did at that press), so
-    /// it is asked first and control pauses meanwhile ([`ActionGuard`]); the question is
-    /// [`HostControl::question`].
+    /// The host clicked a guarded act (`now`: monotonic ms), made by a press at `pressed_at`
+    /// (`keyboard`: with a key, on what had focus). What it did ([`ActionGuard::ask`]): done
+    /// now, or asked first — control pauses meanwhile, the question is
+    /// [`HostControl::question`] — or, against another act asked already, neither.
     pub fn ask(
         &mut self,
         now: u64,
         pressed_at: u64,
+        keyboard: bool,
         act: Guarded,
-    ) -> (Option<Guarded>, Vec<Outgoing>) {
+    ) -> (Asked, Vec<Outgoing>) {
         let was = self.guard.paused();
-        let now_do = self.guard.ask(now, pressed_at, act);
-        (now_do, self.paused_changed(was))
+        let asked = self.guard.ask(now, pressed_at, keyboard, act);
+        (asked, self.paused_changed(was))
     }
 
     /// The host answered the open question, by a press at `pressed_at` (monotonic ms).
@@ -552,7 +553,8 @@ impl HostControl {
         self.agent.clone()
     }
 
-    /// The agent started or stopped driving the OS: everyone hears of it with the holders.
+    /// The agent was paired or unpaired, or started or stopped driving the OS: everyone hears
+    /// of it with the holders.
     pub fn drives_changed(&mut self) -> Vec<Outgoing> {
         self.note_driving();
         vec![Outgoing::All(self.state())]

@@ -246,9 +246,13 @@ test('while a controller drives this computer, handing the host role on or letti
   const from = s.rec.mark();
   await controller.keyboard.down('KeyJ');
   await s.rec.waitFor((e) => key(e, 'KeyPress', 'j'), from);
-  await host.getByTestId(`hand-over-${cid}`).click();
+  const makeHost = host.getByTestId(`hand-over-${cid}`);
+  const label = (await makeHost.textContent()).trim();
+  await makeHost.click();
   const question = host.getByTestId('guard-question');
   assert.equal(await question.getAttribute('data-act'), 'hand-over');
+  // It names the person as the button did (a controller named after another reads as such).
+  assert.ok((await question.textContent()).includes(`${label}?`), `the question names someone else than "${label}"`);
   // Control pauses: the agent lets go of the key, the controller reads that its input drives
   // nothing, and keeps its control.
   await s.rec.waitFor((e) => key(e, 'KeyRelease', 'j'), from);
@@ -306,8 +310,19 @@ test('while a controller drives this computer, handing the host role on or letti
   await openApp(newcomer, viewerLink);
   await newcomer.getByTestId('waiting-admission').waitFor({ timeout: 15_000 });
   const nid = await myId(newcomer);
+  // A second, different act clicked while one is asked (a controller's click may race the
+  // host's, and the question could name either): neither is done.
+  await host.getByTestId(`hand-over-${cid}`).click();
+  assert.equal(await question.getAttribute('data-act'), 'hand-over');
+  await host.getByTestId(`admit-${nid}`).click();
+  await host.getByTestId('guard-clash').waitFor({ timeout: 5_000 });
+  assert.equal(await question.count(), 0);
+  await controller.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 5_000 });
+  assert.equal(await host.getByTestId('handing').count(), 0, 'a clashing click offered the role');
+  assert.equal(await newcomer.getByTestId('waiting-admission').isVisible(), true, 'a clashing click let the newcomer in');
   await host.getByTestId(`admit-${nid}`).click();
   assert.equal(await question.getAttribute('data-act'), 'admit');
+  assert.equal(await host.getByTestId('guard-clash').count(), 0);
   await controller.locator('[data-testid=agent-state]:text-is("absent")').waitFor({ timeout: 5_000 });
   await host.locator('[data-testid=guard-confirm]:enabled').waitFor({ timeout: 5_000 });
   await host.getByTestId('guard-confirm').click();
@@ -330,8 +345,15 @@ test('while a controller drives this computer, handing the host role on or letti
   assert.equal(await question.getAttribute('data-act'), 'hand-over');
   assert.equal(await host.getByTestId('handing').count(), 0, 'a press made while driven handed the role over at once');
   await host.getByTestId('guard-cancel').click();
-  // Nobody driving, for longer than a press of theirs could still be on its way: one click.
+  // Nobody driving, for longer than a press of theirs could still be on its way. A click
+  // made with the keyboard acts on what has focus, which the controller may have put there
+  // (Tab, or a press dragged off): asked, since someone drove this computer.
   await host.waitForTimeout(GRACE_MS);
+  await host.getByTestId(`hand-over-${cid}`).focus();
+  await host.keyboard.press('Enter');
+  assert.equal(await question.getAttribute('data-act'), 'hand-over');
+  await host.getByTestId('guard-cancel').click();
+  // With the pointer: one click.
   await host.getByTestId(`hand-over-${cid}`).click();
   await host.getByTestId('handing').waitFor({ timeout: 5_000 });
   assert.equal(await question.count(), 0);

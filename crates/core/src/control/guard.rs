@@ -12,7 +12,11 @@
 //! it either. Whether an act is asked is judged by its press too: one made while control drove
 //! this computer, or up to [`GRACE_MS`] after it stopped, is asked — a controller who presses
 //! on "Make me host" and then gives control back has the agent let go of the button for it,
-//! and that click comes when nobody drives any more.
+//! and that click comes when nobody drives any more. A click made with the keyboard acts on
+//! whatever has focus, which a controller may have put there long before (Tab, or a press
+//! dragged off): once anyone has driven this computer, such a click is always asked. Two
+//! different acts clicked while one is asked do neither: one of them may be a controller's
+//! click racing the host's, and the question could name either.
 //!
 //! Grant, Remove and End stay one click (product.md's contract): a controller who already
 //! drives gains nothing new by granting another, and one who can close the tab can end the
@@ -41,6 +45,17 @@ pub struct Question {
     pub act: Guarded,
     /// Whether an answer counts yet (after [`ARM_MS`]).
     pub armed: bool,
+}
+
+/// What a guarded click did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// Nobody could have made it but the host: do this now.
+    Do(Guarded),
+    /// A question is open (this one, or the same act clicked again).
+    Asking,
+    /// Another act was asked already: neither is done, and the question is closed.
+    Clashed,
 }
 
 /// What an answer did.
@@ -88,18 +103,23 @@ impl ActionGuard {
                 .is_some_and(|until| at <= until.saturating_add(GRACE_MS))
     }
 
-    /// The host clicked `act` at `now`, by a press at `pressed_at` (the same clock). `Some`:
-    /// do it now. `None`: it is asked first — or, while a question is open, ignored (a click
-    /// arriving late cannot change what the host is answering).
-    pub fn ask(&mut self, now: u64, pressed_at: u64, act: Guarded) -> Option<Guarded> {
-        if self.open.is_some() {
-            return None;
+    /// The host clicked `act` at `now`, by a press at `pressed_at` (the same clock);
+    /// `keyboard`: a click made with a key, on whatever had focus.
+    pub fn ask(&mut self, now: u64, pressed_at: u64, keyboard: bool, act: Guarded) -> Asked {
+        if let Some((question, _)) = &self.open {
+            if question.act == act {
+                return Asked::Asking;
+            }
+            self.open = None;
+            return Asked::Clashed;
         }
-        if !self.driven_at(pressed_at) {
-            return Some(act);
+        let ever_driven = self.driving || self.drove_until.is_some();
+        let maybe_theirs = self.driven_at(pressed_at) || (keyboard && ever_driven);
+        if !maybe_theirs {
+            return Asked::Do(act);
         }
         self.open = Some((Question { act, armed: false }, now));
-        None
+        Asked::Asking
     }
 
     /// The host answered, by a press at `pressed_at` (the same clock as `ask`'s `now`).
@@ -168,7 +188,8 @@ mod tests {
     #[test]
     fn nobody_driving_means_one_click() {
         let mut g = ActionGuard::new();
-        assert_eq!(g.ask(5, 5, hand("c")), Some(hand("c")));
+        assert_eq!(g.ask(5, 5, false, hand("c")), Asked::Do(hand("c")));
+        assert_eq!(g.ask(6, 6, true, hand("c")), Asked::Do(hand("c")));
         assert!(!g.paused());
         assert_eq!(g.poll_timeout(), None);
     }
@@ -176,7 +197,7 @@ mod tests {
     #[test]
     fn while_driven_it_asks_and_pauses_until_answered_after_arming() {
         let mut g = driven();
-        assert_eq!(g.ask(1_000, 1_000, hand("c")), None);
+        assert_eq!(g.ask(1_000, 1_000, false, hand("c")), Asked::Asking);
         assert!(g.paused());
         assert_eq!(g.question().map(|q| q.armed), Some(false));
         // A press already made (the host's double click, or a controller's press whose
@@ -197,7 +218,7 @@ mod tests {
     fn the_answer_counts_by_its_press_not_when_it_is_handled() {
         // The page was busy: the arming timer has not run, but the press came after ARM_MS.
         let mut g = driven();
-        g.ask(0, 0, Guarded::Admit("v".into()));
+        g.ask(0, 0, false, Guarded::Admit("v".into()));
         assert_eq!(
             g.answer(ARM_MS, true),
             Answered::Do(Guarded::Admit("v".into()))
@@ -210,26 +231,33 @@ mod tests {
         // the agent lets go of the button for it, and the click is handled at 1 300.
         let mut g = driven();
         g.driving(1_200, false);
-        assert_eq!(g.ask(1_300, 1_000, hand("c")), None);
+        assert_eq!(g.ask(1_300, 1_000, false, hand("c")), Asked::Asking);
         assert!(g.paused());
         // Or its press reached the page late, just after.
         let mut g = driven();
         g.driving(1_200, false);
-        assert_eq!(g.ask(1_300, 1_200 + GRACE_MS, hand("c")), None);
+        assert_eq!(
+            g.ask(1_300, 1_200 + GRACE_MS, false, hand("c")),
+            Asked::Asking
+        );
         // The host's own press, well after control stopped: one click.
         let mut g = driven();
         g.driving(1_200, false);
         let later = 1_201 + GRACE_MS;
-        assert_eq!(g.ask(later, later, hand("c")), Some(hand("c")));
+        assert_eq!(g.ask(later, later, false, hand("c")), Asked::Do(hand("c")));
+        // With the keyboard, on what had focus — perhaps put there by the controller: asked.
+        let mut g = driven();
+        g.driving(1_200, false);
+        assert_eq!(g.ask(later, later, true, hand("c")), Asked::Asking);
     }
 
     #[test]
     fn no_is_at_once_and_a_question_gives_up() {
         let mut g = driven();
-        g.ask(0, 0, hand("c"));
+        g.ask(0, 0, false, hand("c"));
         assert_eq!(g.answer(1, false), Answered::Dropped);
         assert!(!g.paused());
-        g.ask(100, 100, hand("c"));
+        g.ask(100, 100, false, hand("c"));
         assert!(g.handle_timeout(100 + ARM_MS));
         assert_eq!(g.poll_timeout(), Some(100 + EXPIRE_MS));
         assert!(g.handle_timeout(100 + EXPIRE_MS));
@@ -238,11 +266,12 @@ mod tests {
     }
 
     #[test]
-    fn another_act_while_asking_changes_nothing() {
+    fn the_same_act_again_keeps_the_question_another_closes_it_and_does_neither() {
         let mut g = driven();
-        g.ask(0, 0, hand("c"));
+        g.ask(0, 0, false, hand("c"));
         g.handle_timeout(ARM_MS);
-        assert_eq!(g.ask(2_000, 2_000, Guarded::Admit("v".into())), None);
+        // A double click: the question stays, armed.
+        assert_eq!(g.ask(900, 900, false, hand("c")), Asked::Asking);
         assert_eq!(
             g.question(),
             Some(&Question {
@@ -250,6 +279,12 @@ mod tests {
                 armed: true
             })
         );
-        assert_eq!(g.answer(2_000, true), Answered::Do(hand("c")));
+        // Another act: perhaps a controller's click racing the host's. Neither is done.
+        assert_eq!(
+            g.ask(2_000, 2_000, false, Guarded::Admit("v".into())),
+            Asked::Clashed
+        );
+        assert!(!g.paused());
+        assert_eq!(g.answer(2_100, true), Answered::Nothing);
     }
 }

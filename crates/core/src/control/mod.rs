@@ -23,7 +23,7 @@ pub use budget::{BudgetStats, MessageBudget, TokenBucket};
 pub use client::{ControlClient, ControlOutcome, ControlState, EscEsc};
 pub use cursor::{CursorRelay, ShownCursors, StateEchoes};
 pub use gate::{DropReason, GateStats, InputGate};
-pub use guard::{ActionGuard, Answered, Guarded, Question, ARM_MS, EXPIRE_MS, GRACE_MS};
+pub use guard::{ActionGuard, Answered, Asked, Guarded, Question, ARM_MS, EXPIRE_MS, GRACE_MS};
 pub use layout::{VideoLayout, ViewTransform};
 pub use lease::{ControlLeases, LeaseError, LeaseEvent, MAX_HOLDERS, REQUEST_TTL_MS};
 pub use meter::{LatencyMeter, PING_EVERY_MS};
