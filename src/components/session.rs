@@ -11,7 +11,7 @@ use pairux_core::roster::{Participant, Roster};
 use crate::realtime::use_session_channel;
 use crate::session::host::HostRuntime;
 use crate::state::{AppState, SessionEntry};
-use pairux_core::control::{Guarded, Question};
+use pairux_core::control::{Answered, Guarded, Question};
 use pairux_core::session::{Asking, StartMode};
 
 #[component]
@@ -57,7 +57,8 @@ fn HostSession(entry: SessionEntry) -> impl IntoView {
     // by the press that made its click (`HostRuntime::ask`). In the capture phase, so no
     // handler can keep a press from it.
     let pressed = StoredValue::new(0.0_f64);
-    for event in ["pointerdown", "keydown"] {
+    // (`mousedown` too: a click made by assistive technology comes with no pointer event.)
+    for event in ["pointerdown", "mousedown", "keydown"] {
         platform::el::on_window_capture(event, move |ev| pressed.set_value(ev.time_stamp()));
     }
     view! {
@@ -197,13 +198,31 @@ fn GuardQuestion(
     // same name, and that person's colour — a controller named after someone else reads as
     // someone else here too.
     let name = move |id: &str| roster.with(|r| super::control::name_of(r, id));
+    // A Yes pressed before it counted (a press already made when the question opened) says
+    // so, rather than nothing.
+    let too_soon = RwSignal::new(false);
     let answer = move |yes: bool| {
         on_runtime(runtime, |rt| match rt.answer(pressed.get_value(), yes) {
-            Some(Guarded::HandOver(id)) => error.set(rt.offer_host(&id, mode).err()),
-            Some(Guarded::Admit(id)) => rt.admit(&id),
-            None => {}
-        })
+            Answered::Do(Guarded::HandOver(id)) => error.set(rt.offer_host(&id, mode).err()),
+            Answered::Do(Guarded::Admit(id)) => rt.admit(&id),
+            Answered::TooSoon => too_soon.set(true),
+            Answered::Dropped | Answered::Nothing => {}
+        });
+        clashed.set(false);
     };
+    Effect::new(move |_| {
+        if question.with(Option::is_none) {
+            too_soon.set(false);
+        }
+    });
+    // The note that two acts clashed goes after a while, or with the next act.
+    let clash_timer = StoredValue::new_local(None::<platform::timer::Timer>);
+    Effect::new(move |_| {
+        let timer = clashed
+            .get()
+            .then(|| platform::timer::Timer::after(10_000, move || clashed.set(false)));
+        clash_timer.set_value(timer);
+    });
     let no = NodeRef::<leptos::html::Button>::new();
     Effect::new(move |_| {
         if let Some(button) = no.get() {
@@ -231,8 +250,8 @@ fn GuardQuestion(
                         Some(Guarded::Admit(id)) => format!("Let {} in?", name(&id)),
                         None => String::new(),
                     }}</strong>
-                    " Someone controls this computer now, so that click may have been theirs. \
-                    Their control is paused until you answer."
+                    " Someone can control this computer, or could a moment ago, so that click \
+                    may have been theirs. Until you answer, nobody's control reaches it."
                 </p>
                 <div class="row">
                     <button class="primary" data-testid="guard-confirm" disabled=move || !armed()
@@ -244,6 +263,11 @@ fn GuardQuestion(
                     </button>
                     <button data-testid="guard-cancel" node_ref=no on:click=move |_| answer(false)>"No"</button>
                 </div>
+                <Show when=move || too_soon.get()>
+                    <p class="guard-too-soon" role="status" data-testid="guard-too-soon">
+                        "That press came before Yes could count. Press Yes again."
+                    </p>
+                </Show>
             </div>
         </Show>
         <Show when=move || clashed.get()>

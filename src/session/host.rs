@@ -639,15 +639,12 @@ impl HostRuntime {
     }
 
     /// The host's answer to the open question, made by a press at `pressed_at` (as for
-    /// [`HostRuntime::ask`]). `Some`: the act to do now.
-    pub fn answer(&self, pressed_at: f64, yes: bool) -> Option<Guarded> {
+    /// [`HostRuntime::ask`]).
+    pub fn answer(&self, pressed_at: f64, yes: bool) -> Answered {
         let pressed_at = pressed_at.max(0.0) as u64;
         let (answered, out) = self.inner.control.borrow_mut().answer(pressed_at, yes);
         self.send_control(out);
-        match answered {
-            Answered::Do(act) => Some(act),
-            Answered::Dropped | Answered::TooSoon | Answered::Nothing => None,
-        }
+        answered
     }
 
     pub fn grant(&self, id: &str) {

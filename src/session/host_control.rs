@@ -560,11 +560,12 @@ impl HostControl {
         vec![Outgoing::All(self.state())]
     }
 
-    /// The guard learns whether control drives this computer now: someone's input reaches
-    /// the agent, which drives.
+    /// The guard learns whether control may drive this computer now: someone's input goes
+    /// to a paired agent. Paired, not "drives": the agent starts applying input (a screen
+    /// shared again, a monitor plugged in) before its word that it drives reaches this page.
     fn note_driving(&mut self) {
         let on =
-            self.agent.as_ref().is_some_and(AgentLink::drives) && !self.agent_holders().is_empty();
+            self.agent.as_ref().is_some_and(AgentLink::paired) && !self.agent_holders().is_empty();
         self.guard
             .driving(crate::platform::clock::monotonic_ms(), on);
     }

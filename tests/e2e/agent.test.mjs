@@ -238,6 +238,19 @@ test('while a controller drives this computer, handing the host role on or letti
   const cid = await myId(controller);
   await pair(host);
   await grant(host, controller, cid);
+  // Paired, someone holding control, but nothing shared for a while: the agent would apply
+  // input the moment a screen is shared again, before its word that it drives reaches the
+  // page — so a guarded act is asked even now.
+  const sentence = (text) => controller.locator(`[data-testid=agent-sentence]:text-is(${JSON.stringify(text)})`);
+  await stopSharing(host);
+  await sentence('Your input reaches nothing until the host shares again.').waitFor({ timeout: 10_000 });
+  await host.waitForTimeout(GRACE_MS + 300);
+  await host.getByTestId(`hand-over-${cid}`).click();
+  const question = host.getByTestId('guard-question');
+  assert.equal(await question.getAttribute('data-act'), 'hand-over');
+  await host.getByTestId('guard-cancel').click();
+  await host.getByTestId('share-again').click();
+  await sentence("Your input drives the host's computer.").waitFor({ timeout: 10_000 });
   await controller.locator('[data-testid=agent-state]:text-is("connected")').waitFor({ timeout: 5_000 });
   await sentinel(controller, 0.5, 0.5);
 
@@ -249,7 +262,6 @@ test('while a controller drives this computer, handing the host role on or letti
   const makeHost = host.getByTestId(`hand-over-${cid}`);
   const label = (await makeHost.textContent()).trim();
   await makeHost.click();
-  const question = host.getByTestId('guard-question');
   assert.equal(await question.getAttribute('data-act'), 'hand-over');
   // It names the person as the button did (a controller named after another reads as such).
   assert.ok((await question.textContent()).includes(`${label}?`), `the question names someone else than "${label}"`);
@@ -294,6 +306,7 @@ test('while a controller drives this computer, handing the host role on or letti
   await host.mouse.up();
   assert.deepEqual(await clicks(), ['guard-confirm'], 'the release clicked Yes');
   assert.equal(await question.count(), 1, 'a press made before Yes counted answered');
+  await host.getByTestId('guard-too-soon').waitFor({ timeout: 5_000 });
   assert.equal(await host.getByTestId('handing').count(), 0);
   // Yes, pressed once it counts: the role is offered.
   await host.getByTestId('guard-confirm').click();
@@ -340,15 +353,16 @@ test('while a controller drives this computer, handing the host role on or letti
   await controller.keyboard.press('Escape');
   await controller.keyboard.press('Escape');
   await host.getByTestId(`revoke-control-${cid}`).waitFor({ state: 'detached', timeout: 5_000 });
+  // Let go later than a press of theirs could still be on its way: only the press tells.
+  await host.waitForTimeout(GRACE_MS + 300);
   await host.mouse.up();
   assert.deepEqual(await clicks(), [`hand-over-${cid}`]);
   assert.equal(await question.getAttribute('data-act'), 'hand-over');
   assert.equal(await host.getByTestId('handing').count(), 0, 'a press made while driven handed the role over at once');
   await host.getByTestId('guard-cancel').click();
-  // Nobody driving, for longer than a press of theirs could still be on its way. A click
-  // made with the keyboard acts on what has focus, which the controller may have put there
-  // (Tab, or a press dragged off): asked, since someone drove this computer.
-  await host.waitForTimeout(GRACE_MS);
+  // Nobody driving, for longer than a press of theirs could still be on its way (the wait
+  // above). A click made with the keyboard acts on what has focus, which the controller may
+  // have put there (Tab, or a press dragged off): asked, since someone drove this computer.
   await host.getByTestId(`hand-over-${cid}`).focus();
   await host.keyboard.press('Enter');
   assert.equal(await question.getAttribute('data-act'), 'hand-over');
