@@ -150,7 +150,7 @@ impl El {
 
     /// Calls `f` with each `event` (the listener lives as long as the element).
     pub fn on(self, event: &str, f: impl FnMut(Event) + 'static) -> Self {
-        listen(&self.0, event, Box::new(f));
+        listen(&self.0, event, false, Box::new(f));
         self
     }
 
@@ -310,14 +310,17 @@ impl El {
 struct Listener {
     node: EventTarget,
     event: String,
+    /// Listening in the capture phase (removed as it was added).
+    capture: bool,
     callback: Closure<dyn FnMut(Event)>,
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.node.remove_event_listener_with_callback(
+        let _ = self.node.remove_event_listener_with_callback_and_bool(
             &self.event,
             self.callback.as_ref().unchecked_ref(),
+            self.capture,
         );
     }
 }
@@ -353,49 +356,29 @@ impl Drop for SizeWatch {
 /// listener is; non-generic, unlike leptos's `window_event_listener`).
 pub fn on_window(event: &str, f: impl FnMut(Event) + 'static) {
     if let Some(window) = web_sys::window() {
-        listen(&window, event, Box::new(f));
+        listen(&window, event, false, Box::new(f));
     }
 }
 
 /// Listens for the window's `event` in its capture phase — before any element's handler
 /// could stop it — until the current owner is cleaned up.
 pub fn on_window_capture(event: &str, f: impl FnMut(Event) + 'static) {
-    struct Capturing {
-        window: web_sys::Window,
-        event: String,
-        callback: Closure<dyn FnMut(Event)>,
+    if let Some(window) = web_sys::window() {
+        listen(&window, event, true, Box::new(f));
     }
-    impl Drop for Capturing {
-        fn drop(&mut self) {
-            let _ = self.window.remove_event_listener_with_callback_and_bool(
-                &self.event,
-                self.callback.as_ref().unchecked_ref(),
-                true,
-            );
-        }
-    }
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let callback = Closure::wrap(Box::new(f) as Box<dyn FnMut(Event)>);
-    let _ = window.add_event_listener_with_callback_and_bool(
-        event,
-        callback.as_ref().unchecked_ref(),
-        true,
-    );
-    StoredValue::new_local(Capturing {
-        window,
-        event: event.to_owned(),
-        callback,
-    });
 }
 
-fn listen(node: &EventTarget, event: &str, f: Box<dyn FnMut(Event)>) {
+fn listen(node: &EventTarget, event: &str, capture: bool, f: Box<dyn FnMut(Event)>) {
     let callback = Closure::wrap(f);
-    let _ = node.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref());
+    let _ = node.add_event_listener_with_callback_and_bool(
+        event,
+        callback.as_ref().unchecked_ref(),
+        capture,
+    );
     StoredValue::new_local(Listener {
         node: node.clone(),
         event: event.to_owned(),
+        capture,
         callback,
     });
 }

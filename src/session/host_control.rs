@@ -478,15 +478,16 @@ impl HostControl {
     }
 
     pub fn set_agent(&mut self, agent: AgentLink) {
-        agent.holders(&self.agent_holders());
+        agent.holders(self.for_agent(&self.leases.drives()));
         self.agent = Some(agent);
     }
 
-    /// Whose input the agent applies: nobody's while a question is open.
-    fn agent_holders(&self) -> Vec<String> {
+    /// Of those whose input applies (`drives`), whose the agent applies: nobody's while a
+    /// question is open.
+    fn for_agent<'a>(&self, drives: &'a [String]) -> &'a [String] {
         match self.guard.paused() {
-            true => Vec::new(),
-            false => self.leases.drives(),
+            true => &[],
+            false => drives,
         }
     }
 
@@ -540,11 +541,11 @@ impl HostControl {
     /// so the host must still be able to revoke it).
     fn tell_drives(&mut self) {
         let drives = self.leases.drives();
-        let holders = self.agent_holders();
+        let holders = self.for_agent(&drives);
         if let Some(agent) = &self.agent {
-            agent.holders(&holders);
+            agent.holders(holders);
         }
-        self.note_driving();
+        self.note_driving(!holders.is_empty());
         self.sink.holders(&drives);
         crate::platform::el::set_if_changed(self.view.holders, self.leases.holders());
     }
@@ -556,16 +557,17 @@ impl HostControl {
     /// The agent was paired or unpaired, or started or stopped driving the OS: everyone hears
     /// of it with the holders.
     pub fn drives_changed(&mut self) -> Vec<Outgoing> {
-        self.note_driving();
+        let anyone = !self.for_agent(&self.leases.drives()).is_empty();
+        self.note_driving(anyone);
         vec![Outgoing::All(self.state())]
     }
 
     /// The guard learns whether control may drive this computer now: someone's input goes
-    /// to a paired agent. Paired, not "drives": the agent starts applying input (a screen
-    /// shared again, a monitor plugged in) before its word that it drives reaches this page.
-    fn note_driving(&mut self) {
-        let on =
-            self.agent.as_ref().is_some_and(AgentLink::paired) && !self.agent_holders().is_empty();
+    /// (`anyone`) to a paired agent. Paired, not "drives": the agent starts applying input (a
+    /// screen shared again, a monitor plugged in) before its word that it drives reaches this
+    /// page.
+    fn note_driving(&mut self, anyone: bool) {
+        let on = anyone && self.agent.as_ref().is_some_and(AgentLink::paired);
         self.guard
             .driving(crate::platform::clock::monotonic_ms(), on);
     }
